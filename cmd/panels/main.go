@@ -1,0 +1,201 @@
+// Command panels runs the Panels API service and its operational subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/panels/panels/server"
+	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/store"
+)
+
+const usage = `panels: the Panels API service.
+
+Usage:
+  panels serve                         run the HTTP service (migrates on start unless MIGRATE_ON_START=false)
+  panels migrate up|down|version       manage the database schema
+  panels token --tenant T --user U [--email E] [--role R] [--ttl 24h]
+                                       mint a development token signed with JWT_SECRET
+  panels seed                          create a demo panel, data source and columns for a tenant
+
+Configuration comes from the environment (DATABASE_URL, REDIS_URL, JWT_SECRET, JWT_JWKS_URL,
+JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY, PORT, LOG_LEVEL, LOG_FORMAT, CORS_ORIGINS, MIGRATE_ON_START).
+Run 'panels <command> --help' for a command's flags.
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "panels:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return migrateCmd(args[1:], getenv, stdout, stderr)
+	case "token":
+		return tokenCmd(args[1:], getenv, stdout, stderr)
+	case "seed":
+		return seedCmd(args[1:], getenv, stdout, stderr)
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func newLogger(cfg server.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "Usage: panels serve\n\nRuns the HTTP service on PORT (default 3001).") }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := server.ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stdout)
+	log.Info("starting", "config", cfg.String())
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	app, err := server.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	srv := &http.Server{
+		Addr:              ":" + strconv.Itoa(cfg.Port),
+		Handler:           app.Echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("listening", "addr", srv.Addr)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests")
+	app.Server.Drain()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+func migrateCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: panels migrate up|down|version\n\n  up       apply every pending migration\n  down     revert the last migration\n  version  print the applied and latest versions")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return fmt.Errorf("migrate needs one of up, down, version")
+	}
+	dsn := databaseURL(getenv)
+	m, err := store.NewMigrator(dsn)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	switch fs.Arg(0) {
+	case "up":
+		if err := m.Up(); err != nil {
+			return err
+		}
+	case "down":
+		if err := m.Down(); err != nil {
+			return err
+		}
+	case "version":
+	default:
+		fs.Usage()
+		return fmt.Errorf("unknown migrate action %q", fs.Arg(0))
+	}
+	v, dirty, latest, err := m.Version()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "version %d (latest %d)%s\n", v, latest, map[bool]string{true: " dirty", false: ""}[dirty])
+	return nil
+}
+
+func databaseURL(getenv func(string) string) string {
+	if v := getenv("DATABASE_URL"); v != "" {
+		return v
+	}
+	return "postgres://postgres@127.0.0.1:5432/panels?sslmode=disable"
+}
+
+func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	tenant := fs.String("tenant", "", "tenant id (required)")
+	user := fs.String("user", "", "user id, the token's sub (required)")
+	email := fs.String("email", "", "email address")
+	role := fs.String("role", "admin", "role: admin, builder or user")
+	ttl := fs.Duration("ttl", 24*time.Hour, "lifetime")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: panels token --tenant T --user U [--email E] [--role R] [--ttl 24h]\n\nPrints an HS256 token signed with JWT_SECRET.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *tenant == "" || *user == "" {
+		fs.Usage()
+		return fmt.Errorf("--tenant and --user are required")
+	}
+	switch auth.Role(*role) {
+	case auth.RoleAdmin, auth.RoleBuilder, auth.RoleUser:
+	default:
+		return fmt.Errorf("--role: want admin, builder or user, got %q", *role)
+	}
+	secret := getenv("JWT_SECRET")
+	if len(secret) < 32 {
+		return fmt.Errorf("JWT_SECRET: set a secret of at least 32 bytes")
+	}
+	tok, err := auth.Mint([]byte(secret), auth.Principal{TenantID: *tenant, UserID: *user, Email: *email, Role: auth.Role(*role)},
+		*ttl, getenv("JWT_ISSUER"), getenv("JWT_AUDIENCE"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}

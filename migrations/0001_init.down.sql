@@ -1,0 +1,10 @@
+DROP TABLE IF EXISTS members;
+DROP TABLE IF EXISTS view_notifications;
+DROP TABLE IF EXISTS panel_changes;
+DROP TABLE IF EXISTS acls;
+DROP TABLE IF EXISTS view_filters;
+DROP TABLE IF EXISTS view_sorts;
+DROP TABLE IF EXISTS views;
+DROP TABLE IF EXISTS columns;
+DROP TABLE IF EXISTS data_sources;
+DROP TABLE IF EXISTS panels;

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/panels/panels/gen"
+	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/store"
+)
+
+// actorFrom is the store's view of the verified caller.
+func actorFrom(ctx context.Context) store.Actor {
+	p := principalFrom(ctx)
+	return store.Actor{TenantID: p.TenantID, UserID: p.UserID, Email: p.Email, Admin: p.Role == auth.RoleAdmin}
+}
+
+// need refuses a caller whose permission on a resource is below min.
+func need(level, min store.Permission, action string) error {
+	if level < min {
+		return forbidden("%s needs %s permission; you have %s", action, min, level)
+	}
+	return nil
+}
+
+// etagOf is a strong validator of a representation: a hash of its JSON encoding.
+func etagOf(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return `"0"`
+	}
+	sum := sha256.Sum256(b)
+	return `"` + hex.EncodeToString(sum[:12]) + `"`
+}
+
+// etagMatches implements If-Match (weak=false) and If-None-Match (weak=true) list matching.
+func etagMatches(header string, etag string, weak bool) bool {
+	for _, candidate := range strings.Split(header, ",") {
+		candidate = strings.TrimSpace(candidate)
+		if candidate == "*" {
+			return true
+		}
+		if strings.HasPrefix(candidate, "W/") {
+			if !weak {
+				continue // weak validators never satisfy If-Match
+			}
+			candidate = candidate[2:]
+		}
+		if candidate == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// precondition checks an If-Match header against the current representation.
+func precondition(ifMatch *string, current any) error {
+	if ifMatch == nil || etagMatches(*ifMatch, etagOf(current), false) {
+		return nil
+	}
+	return store.ErrPrecondition
+}
+
+// notModified reports whether If-None-Match matches etag.
+func notModified(ifNoneMatch *string, etag string) bool {
+	return ifNoneMatch != nil && etagMatches(*ifNoneMatch, etag, true)
+}
+
+// checkEchoedID accepts the resource's own id echoed in a body (the web UI's habit) and refuses another.
+func checkEchoedID(id *gen.EchoedId, pathID int64) error {
+	if id == nil {
+		return nil
+	}
+	raw, err := id.MarshalJSON()
+	if err != nil {
+		return badRequest("body.id", "must be the resource's id")
+	}
+	got, err := strconv.ParseInt(strings.Trim(string(raw), `"`), 10, 64)
+	if err != nil || got != pathID {
+		return badRequest("body.id", "does not match the id in the path")
+	}
+	return nil
+}
+
+// Page sizes (api.md §1).
+const (
+	defaultLimit   = 100
+	uiDefaultLimit = 1000 // panel and view lists without limit: the web UI never pages
+	cursorTTL      = 24 * time.Hour
+)
+
+func limitOr(limit *int, def int) int {
+	if limit == nil {
+		return def
+	}
+	return *limit
+}
+
+// cursor is the opaque position of a keyset list. It names its list, so a cursor of one list is
+// refused by another, and expires, so stale pages are not served forever.
+type cursor struct {
+	List   string `json:"l"`
+	Scope  string `json:"s,omitempty"`
+	Time   int64  `json:"t,omitempty"` // unix microseconds of the last row's order key
+	ID     int64  `json:"i"`
+	Issued int64  `json:"x"`
+}
+
+func encodeCursor(c cursor) string {
+	c.Issued = time.Now().Unix()
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(raw *string, list, scope string) (*cursor, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(*raw)
+	var c cursor
+	if err != nil || json.Unmarshal(b, &c) != nil || c.List != list || c.Scope != scope || c.ID <= 0 {
+		return nil, badRequest("query.cursor", "not a cursor of this list")
+	}
+	if time.Since(time.Unix(c.Issued, 0)) > cursorTTL {
+		return nil, newProblem(http.StatusGone, "cursor-expired", "the cursor has expired; start again from the first page")
+	}
+	return &c, nil
+}
+
+// nextLink is the RFC 8288 Link header announcing the next page.
+func nextLink(path string, limit int, next string) *string {
+	s := "<" + path + "?limit=" + strconv.Itoa(limit) + "&cursor=" + next + `>; rel="next"`
+	return &s
+}

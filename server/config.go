@@ -1,0 +1,123 @@
+package server
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the service's configuration, parsed from the environment once.
+type Config struct {
+	DatabaseURL    string
+	RedisURL       string
+	JWTSecret      string
+	JWTJWKSURL     string
+	JWTIssuer      string
+	JWTAudience    string
+	JWTLeeway      time.Duration
+	Port           int
+	LogLevel       string
+	LogFormat      string
+	CORSOrigins    []string
+	MigrateOnStart bool
+	BodyLimit      int64
+	DBMaxConns     int
+}
+
+// ConfigFromEnv parses and validates the configuration. A bad value is an error naming the variable.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	cfg := Config{
+		DatabaseURL: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/panels?sslmode=disable"),
+		RedisURL:    get("REDIS_URL", "redis://127.0.0.1:6379"),
+		JWTSecret:   getenv("JWT_SECRET"),
+		JWTJWKSURL:  get("JWT_JWKS_URL", ""),
+		JWTIssuer:   get("JWT_ISSUER", ""),
+		JWTAudience: get("JWT_AUDIENCE", ""),
+		LogLevel:    strings.ToLower(get("LOG_LEVEL", "info")),
+		LogFormat:   strings.ToLower(get("LOG_FORMAT", "json")),
+		BodyLimit:   1 << 20,
+	}
+	var err error
+	if cfg.JWTLeeway, err = time.ParseDuration(get("JWT_LEEWAY", "30s")); err != nil || cfg.JWTLeeway < 0 {
+		return cfg, fmt.Errorf("JWT_LEEWAY: want a non-negative duration such as 30s, got %q", getenv("JWT_LEEWAY"))
+	}
+	if cfg.Port, err = strconv.Atoi(get("PORT", "3001")); err != nil || cfg.Port < 1 || cfg.Port > 65535 {
+		return cfg, fmt.Errorf("PORT: want a port number 1..65535, got %q", getenv("PORT"))
+	}
+	if cfg.DBMaxConns, err = strconv.Atoi(get("DB_MAX_CONNS", "20")); err != nil || cfg.DBMaxConns < 1 {
+		return cfg, fmt.Errorf("DB_MAX_CONNS: want a positive integer, got %q", getenv("DB_MAX_CONNS"))
+	}
+	switch v := get("MIGRATE_ON_START", "true"); v {
+	case "true", "1", "yes":
+		cfg.MigrateOnStart = true
+	case "false", "0", "no":
+	default:
+		return cfg, fmt.Errorf("MIGRATE_ON_START: want true or false, got %q", v)
+	}
+	switch cfg.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return cfg, fmt.Errorf("LOG_LEVEL: want debug, info, warn or error, got %q", cfg.LogLevel)
+	}
+	switch cfg.LogFormat {
+	case "json", "text":
+	default:
+		return cfg, fmt.Errorf("LOG_FORMAT: want json or text, got %q", cfg.LogFormat)
+	}
+	if u, err := url.Parse(cfg.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return cfg, fmt.Errorf("DATABASE_URL: want a postgres:// URL")
+	}
+	if u, err := url.Parse(cfg.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		return cfg, fmt.Errorf("REDIS_URL: want a redis:// URL")
+	}
+	if cfg.JWTJWKSURL != "" {
+		if u, err := url.Parse(cfg.JWTJWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return cfg, fmt.Errorf("JWT_JWKS_URL: want an http(s) URL")
+		}
+	}
+	if cfg.JWTSecret == "" && cfg.JWTJWKSURL == "" {
+		return cfg, fmt.Errorf("JWT_SECRET: set a secret of at least 32 bytes (or JWT_JWKS_URL); `make run` writes one into .env")
+	}
+	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < 32 {
+		return cfg, fmt.Errorf("JWT_SECRET: must be at least 32 bytes, got %d", len(cfg.JWTSecret))
+	}
+	for _, o := range strings.Split(get("CORS_ORIGINS", ""), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "") {
+				return cfg, fmt.Errorf("CORS_ORIGINS: %q is not an origin such as http://localhost:3000", o)
+			}
+			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
+		}
+	}
+	return cfg, nil
+}
+
+// String describes the configuration for logs, secrets masked.
+func (c Config) String() string {
+	return fmt.Sprintf("port=%d database=%s redis=%s jwt_secret=%s jwks=%q issuer=%q audience=%q leeway=%s migrate_on_start=%t cors=%v",
+		c.Port, redactURL(c.DatabaseURL), redactURL(c.RedisURL), mask(c.JWTSecret), c.JWTJWKSURL, c.JWTIssuer, c.JWTAudience,
+		c.JWTLeeway, c.MigrateOnStart, c.CORSOrigins)
+}
+
+func mask(s string) string {
+	if s == "" {
+		return "(unset)"
+	}
+	return "********"
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}

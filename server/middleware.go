@@ -1,0 +1,282 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"runtime/debug"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+
+	"github.com/panels/panels/server/auth"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	principalKey
+)
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// principalFrom returns the verified caller; handlers behind authentication always have one.
+func principalFrom(ctx context.Context) auth.Principal {
+	p, _ := ctx.Value(principalKey).(auth.Principal)
+	return p
+}
+
+var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._:/+=@-]{1,128}$`)
+
+// requestID honours a safe incoming X-Request-Id (whole value) or makes one, and echoes it.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		id := req.Header.Get(echo.HeaderXRequestID)
+		if !safeRequestID.MatchString(id) {
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.SetRequest(req.WithContext(context.WithValue(req.Context(), requestIDKey, id)))
+		return next(c)
+	}
+}
+
+// recoverPanics turns a panic into a 500 through the central error handler.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()), "request_id", requestIDFrom(c.Request().Context()))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return next(c)
+	}
+}
+
+// bodyLimit refuses bodies over max before anything reads them: at once when Content-Length says
+// so, and while reading otherwise (the reader fails with *http.MaxBytesError, mapped to 413).
+func bodyLimit(max int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			if req.ContentLength > max {
+				return &http.MaxBytesError{Limit: max}
+			}
+			if req.Body != nil && req.Body != http.NoBody {
+				req.Body = http.MaxBytesReader(c.Response(), req.Body, max)
+			}
+			return next(c)
+		}
+	}
+}
+
+// apiGate finds the operation, authenticates the caller when the operation needs it, validates
+// the request against the spec and checks tenantId/userId assertions, in api.md's order.
+type apiGate struct {
+	router   routers.Router
+	doc      *openapi3.T
+	verifier *auth.Verifier
+	options  *openapi3filter.Options
+	// afterAuth runs between authentication and validation (the rate limiter's slot).
+	afterAuth []func(echo.Context, auth.Principal) error
+}
+
+func newAPIGate(doc *openapi3.T, router routers.Router, v *auth.Verifier) *apiGate {
+	opts := &openapi3filter.Options{
+		MultiError: true,
+		// Authentication already happened in the gate, with our own 401 answers.
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		KeepValidatedValue: true,
+	}
+	// Reasons only: never echo the client's value or the schema back.
+	opts.WithCustomSchemaErrorFunc(func(e *openapi3.SchemaError) string { return e.Reason })
+	return &apiGate{router: router, doc: doc, verifier: v, options: opts}
+}
+
+func (g *apiGate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		route, params, err := g.router.FindRoute(req)
+		if err != nil {
+			if errors.Is(err, routers.ErrMethodNotAllowed) {
+				return echo.ErrMethodNotAllowed
+			}
+			return echo.ErrNotFound
+		}
+		for k, v := range params {
+			if u, err := url.PathUnescape(v); err == nil {
+				params[k] = u
+			}
+		}
+		ctx := req.Context()
+		var principal auth.Principal
+		if needsAuth(route, g.doc) {
+			principal, err = g.authenticate(ctx, req)
+			if err != nil {
+				return err
+			}
+			ctx = context.WithValue(ctx, principalKey, principal)
+			c.SetRequest(req.WithContext(ctx))
+			for _, hook := range g.afterAuth {
+				if err := hook(c, principal); err != nil {
+					return err
+				}
+			}
+		}
+		req = c.Request()
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: g.options}
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			return validationProblem(err)
+		}
+		if needsAuth(route, g.doc) {
+			if err := checkAssertions(req, principal); err != nil {
+				return err
+			}
+		}
+		return next(c)
+	}
+}
+
+func needsAuth(route *routers.Route, doc *openapi3.T) bool {
+	sec := route.Operation.Security
+	if sec == nil {
+		sec = &doc.Security
+	}
+	return len(*sec) > 0
+}
+
+func (g *apiGate) authenticate(ctx context.Context, req *http.Request) (auth.Principal, error) {
+	h := req.Header.Get(echo.HeaderAuthorization)
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return auth.Principal{}, fmt.Errorf("%w: no bearer token", auth.ErrUnauthenticated)
+	}
+	return g.verifier.Verify(ctx, strings.TrimSpace(token))
+}
+
+// validationProblem turns kin-openapi's errors into one 400 (or 415, or 413) with an entry per field.
+func validationProblem(err error) error {
+	var errs []error
+	var me openapi3.MultiError
+	if errors.As(err, &me) {
+		errs = me
+	} else {
+		errs = []error{err}
+	}
+	p := &problem{Status: http.StatusBadRequest, Slug: "validation"}
+	for _, e := range errs {
+		var mbe *http.MaxBytesError
+		if errors.As(e, &mbe) {
+			return mbe
+		}
+		var re *openapi3filter.RequestError
+		if !errors.As(e, &re) {
+			p.Errors = append(p.Errors, fieldError{Field: "request", Reason: firstLine(e.Error())})
+			continue
+		}
+		if re.RequestBody != nil && strings.HasPrefix(re.Reason, "header Content-Type has unexpected value") {
+			return newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "the request body must be application/json")
+		}
+		p.Errors = append(p.Errors, requestFieldErrors(re)...)
+	}
+	reasons := make([]string, len(p.Errors))
+	for i, fe := range p.Errors {
+		reasons[i] = fe.Field + ": " + fe.Reason
+	}
+	p.Detail = "invalid request: " + strings.Join(reasons, "; ")
+	return p
+}
+
+func requestFieldErrors(re *openapi3filter.RequestError) []fieldError {
+	prefix := "body"
+	if re.Parameter != nil {
+		prefix = re.Parameter.In + "." + re.Parameter.Name
+	}
+	var schemaErrs []error
+	var me openapi3.MultiError
+	if errors.As(re.Err, &me) {
+		schemaErrs = me
+	} else if re.Err != nil {
+		schemaErrs = []error{re.Err}
+	}
+	var out []fieldError
+	for _, e := range schemaErrs {
+		var se *openapi3.SchemaError
+		if errors.As(e, &se) {
+			field := prefix
+			if ptr := se.JSONPointer(); len(ptr) > 0 {
+				field += "." + strings.Join(ptr, ".")
+			}
+			out = append(out, fieldError{Field: field, Reason: se.Reason})
+			continue
+		}
+		var syn *json.SyntaxError
+		if errors.As(e, &syn) || re.Reason == "failed to decode request body" {
+			out = append(out, fieldError{Field: prefix, Reason: "malformed JSON: " + firstLine(e.Error())})
+			continue
+		}
+		out = append(out, fieldError{Field: prefix, Reason: firstLine(e.Error())})
+	}
+	if len(out) == 0 {
+		reason := re.Reason
+		if reason == "" && re.Err != nil {
+			reason = firstLine(re.Err.Error())
+		}
+		out = append(out, fieldError{Field: prefix, Reason: reason})
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// checkAssertions refuses a tenantId or userId, in the query or the JSON body, that is not the caller's.
+func checkAssertions(req *http.Request, p auth.Principal) error {
+	q := req.URL.Query()
+	if err := assertIdentity(q.Get("tenantId"), q.Has("tenantId"), q.Get("userId"), q.Has("userId"), p); err != nil {
+		return err
+	}
+	vb, ok := req.Body.(interface{ ValidatedValue() any })
+	if !ok {
+		return nil // no body was validated (the operation takes none)
+	}
+	top, ok := vb.ValidatedValue().(map[string]any)
+	if !ok {
+		return nil
+	}
+	tenant, hasTenant := top["tenantId"].(string)
+	user, hasUser := top["userId"].(string)
+	return assertIdentity(tenant, hasTenant, user, hasUser, p)
+}
+
+func assertIdentity(tenant string, hasTenant bool, user string, hasUser bool, p auth.Principal) error {
+	if hasTenant && tenant != p.TenantID {
+		return forbidden("tenantId does not match the token's tenant")
+	}
+	if hasUser && user != p.UserID {
+		return forbidden("userId does not match the token's user")
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+// Package server speaks HTTP: it implements the generated strict interface over the store.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/panels/panels/gen"
+	"github.com/panels/panels/openapi"
+	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/store"
+)
+
+// Server implements gen.StrictServerInterface.
+type Server struct {
+	store    *store.Store
+	log      *slog.Logger
+	started  time.Time
+	redis    *redisMonitor
+	specJSON []byte
+	specYAML []byte
+	schema   atomic.Value // store.SchemaState, refreshed by readiness checks
+	draining atomic.Bool
+	dsn      string
+}
+
+var _ gen.StrictServerInterface = (*Server)(nil)
+
+// App is a wired service: the Echo instance plus what must be closed with it.
+type App struct {
+	Echo   *echo.Echo
+	Server *Server
+	Store  *store.Store
+	cancel context.CancelFunc
+}
+
+// Close releases the database and Redis connections and stops background work.
+func (a *App) Close() error {
+	a.cancel()
+	a.Server.redis.Close()
+	return a.Store.Close()
+}
+
+// New wires the service from cfg: database (migrated on start unless disabled), token verifier,
+// Redis monitor, and the Echo instance with every middleware in api.md's order. Tests start the
+// service through this same function.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	st, err := store.Open(cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DBMaxConns})
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	state, err := prepareSchema(cfg)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	appCtx, cancel := context.WithCancel(context.Background())
+	verifier, err := auth.NewVerifier(appCtx, auth.Config{
+		Secret: []byte(cfg.JWTSecret), JWKSURL: cfg.JWTJWKSURL, Issuer: cfg.JWTIssuer,
+		Audience: cfg.JWTAudience, Leeway: cfg.JWTLeeway,
+	})
+	if err != nil {
+		cancel()
+		_ = st.Close()
+		return nil, fmt.Errorf("JWT configuration: %w", err)
+	}
+	if cfg.JWTLeeway > 5*time.Minute {
+		log.Warn("JWT_LEEWAY is above 5 minutes: expired tokens stay valid that long", "leeway", cfg.JWTLeeway.String())
+	}
+	doc, err := gen.GetSwagger()
+	if err != nil {
+		cancel()
+		_ = st.Close()
+		return nil, fmt.Errorf("load embedded spec: %w", err)
+	}
+	srv := &Server{store: st, log: log, started: time.Now(), redis: startRedisMonitor(appCtx, cfg.RedisURL, log), dsn: cfg.DatabaseURL}
+	srv.schema.Store(state)
+	if srv.specJSON, err = json.Marshal(doc); err != nil {
+		cancel()
+		_ = st.Close()
+		return nil, err
+	}
+	srv.specYAML = openapi.YAML
+	e, err := newEcho(srv, doc, verifier, cfg)
+	if err != nil {
+		cancel()
+		srv.redis.Close()
+		_ = st.Close()
+		return nil, err
+	}
+	return &App{Echo: e, Server: srv, Store: st, cancel: cancel}, nil
+}
+
+// prepareSchema migrates on start (under golang-migrate's lock), or with MIGRATE_ON_START=false
+// refuses a schema that is not exactly the binary's.
+func prepareSchema(cfg Config) (store.SchemaState, error) {
+	m, err := store.NewMigrator(cfg.DatabaseURL)
+	if err != nil {
+		return "", fmt.Errorf("connect to DATABASE_URL for migrations: %w", err)
+	}
+	defer m.Close()
+	if cfg.MigrateOnStart {
+		if err := m.Up(); err != nil {
+			return "", fmt.Errorf("migrate on start: %w (inspect with `panels migrate version`)", err)
+		}
+	}
+	state, err := m.State()
+	if err != nil {
+		return "", fmt.Errorf("read schema version: %w", err)
+	}
+	if state != store.SchemaCurrent {
+		v, _, latest, _ := m.Version()
+		return "", fmt.Errorf("schema is %s (database version %d, binary expects %d): run `panels migrate up` or set MIGRATE_ON_START=true", state, v, latest)
+	}
+	return state, nil
+}
+
+func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.Echo, error) {
+	// The router matches on relative paths; the document itself stays untouched for /openapi.*.
+	routerDoc := *doc
+	routerDoc.Servers = openapi3.Servers{{URL: "/"}}
+	router, err := gorillamux.NewRouter(&routerDoc)
+	if err != nil {
+		return nil, fmt.Errorf("build request router: %w", err)
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = srv.errorHandler
+	gate := newAPIGate(doc, router, v)
+
+	// Order (api.md §1): request id → body size → authentication → rate limit → validation → handler.
+	e.Pre(requestID)
+	e.Use(srv.recoverPanics)
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:     cfg.CORSOrigins,
+			AllowCredentials: true,
+			AllowHeaders:     []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-Id"},
+			ExposeHeaders:    []string{"X-Request-Id", "ETag", "Location", "Link", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"},
+			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions},
+		}))
+	}
+	e.Use(bodyLimit(cfg.BodyLimit))
+	e.Use(gate.middleware)
+	gen.RegisterHandlers(e, gen.NewStrictHandler(srv, nil))
+	return e, nil
+}
+
+// Drain marks the service as shutting down: readiness answers not-ready from now on.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// errOr503 keeps a context error from reading as a client mistake.
+func errOr503(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
+	return err
+}

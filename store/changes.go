@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Change types, entity types and actions of the change history (closed enums of the contract).
+const (
+	ChangePanelCreated  = "panel_created"
+	ChangePanelUpdated  = "panel_updated"
+	ChangePanelDeleted  = "panel_deleted"
+	ChangeCohortChanged = "cohort_changed"
+	ChangeSourceAdded   = "source_added"
+	ChangeSourceChanged = "source_changed"
+	ChangeSourceRemoved = "source_removed"
+	ChangeColumnAdded   = "column_added"
+	ChangeColumnChanged = "column_modified"
+	ChangeColumnRemoved = "column_removed"
+
+	EntityPanel      = "panel"
+	EntityDataSource = "datasource"
+	EntityColumn     = "column"
+
+	ActionCreate = "create"
+	ActionUpdate = "update"
+	ActionDelete = "delete"
+)
+
+// record writes one change row of panel p in the caller's transaction.
+func record(ctx context.Context, db bun.IDB, a Actor, p *Panel, c Change) error {
+	c.TenantID = a.TenantID
+	c.PanelID = p.ID
+	c.PanelName = p.Name
+	c.ChangedBy = a.UserID
+	c.ChangedByEmail = a.emailPtr()
+	_, err := db.NewInsert().Model(&c).Exec(ctx)
+	return err
+}
+
+// ChangeFilter selects change rows.
+type ChangeFilter struct {
+	PanelID    int64 // 0: every readable panel
+	ChangeType string
+	Since      *time.Time
+	Limit      int
+	Offset     int
+	After      *ChangeCursor // keyset position; Offset is ignored when set
+}
+
+// ChangeCursor is a keyset position in the newest-first change order.
+type ChangeCursor struct {
+	ChangedAt time.Time
+	ID        int64
+}
+
+// totalCap bounds counts so that large tenants stay fast; past it the total is reported as capped.
+const totalCap = 10000
+
+// ChangePage is one page of changes.
+type ChangePage struct {
+	Changes     []Change
+	Total       int
+	TotalCapped bool
+	HasMore     bool
+}
+
+// ListChanges returns changes of panels the actor can read, newest first. Admins also see the
+// history of deleted panels. A PanelID the actor cannot read is ErrNotFound.
+func (s *Store) ListChanges(ctx context.Context, a Actor, f ChangeFilter) (ChangePage, error) {
+	if f.PanelID != 0 && !a.Admin {
+		if _, err := s.PanelAccess(ctx, a, f.PanelID); err != nil {
+			return ChangePage{}, err
+		}
+	}
+	base := func(q *bun.SelectQuery) *bun.SelectQuery {
+		q = q.Where("ch.tenant_id = ?", a.TenantID)
+		if f.PanelID != 0 {
+			q = q.Where("ch.panel_id = ?", f.PanelID)
+		} else if !a.Admin {
+			readable := visiblePanels(s.DB.NewSelect().TableExpr("panels AS panel").Column("panel.id"), a)
+			q = q.Where("ch.panel_id IN (?)", readable)
+		}
+		if f.ChangeType != "" {
+			q = q.Where("ch.change_type = ?", f.ChangeType)
+		}
+		if f.Since != nil {
+			q = q.Where("ch.changed_at >= ?", *f.Since)
+		}
+		return q
+	}
+
+	var page ChangePage
+	q := s.DB.NewSelect().Model(&page.Changes).Apply(base).
+		OrderExpr("ch.changed_at DESC, ch.id DESC").Limit(int64(f.Limit + 1))
+	if f.After != nil {
+		q = q.Where("(ch.changed_at, ch.id) < (?, ?)", f.After.ChangedAt, f.After.ID)
+	} else if f.Offset > 0 {
+		q = q.Offset(int64(f.Offset))
+	}
+	if err := q.Scan(ctx); err != nil {
+		return ChangePage{}, mapErr(err)
+	}
+	if len(page.Changes) > f.Limit {
+		page.HasMore = true
+		page.Changes = page.Changes[:f.Limit]
+	}
+	total, capped, err := cappedCount(ctx, s.DB, s.DB.NewSelect().Model((*Change)(nil)).Apply(base))
+	if err != nil {
+		return ChangePage{}, err
+	}
+	page.Total, page.TotalCapped = total, capped
+	return page, nil
+}
+
+// cappedCount counts up to totalCap rows of q.
+func cappedCount(ctx context.Context, db bun.IDB, q *bun.SelectQuery) (int, bool, error) {
+	var n int
+	err := db.NewSelect().TableExpr("(?) AS capped", q.ColumnExpr("1").Limit(totalCap+1)).
+		ColumnExpr("count(*)").Scan(ctx, &n)
+	if err != nil {
+		return 0, false, mapErr(err)
+	}
+	if n > totalCap {
+		return totalCap, true, nil
+	}
+	return n, false, nil
+}

@@ -1,0 +1,454 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/uptrace/bun"
+
+	"github.com/panels/panels/store/formula"
+)
+
+// MaxColumnsPerPanel bounds a panel's columns, so column lists are bounded by construction.
+const MaxColumnsPerPanel = 1000
+
+// ColumnSet is a panel's columns (possibly filtered) with the names of all its columns, which
+// formulas need to render their references.
+type ColumnSet struct {
+	Columns []Column
+	Names   map[int64]string
+}
+
+// ListColumns returns the columns of a readable panel ordered by display order, then id. ids and
+// tags filter when non-empty (a column with any of the tags matches).
+func (s *Store) ListColumns(ctx context.Context, a Actor, panelID int64, ids []int64, tags []string) (ColumnSet, error) {
+	if _, err := s.PanelAccess(ctx, a, panelID); err != nil {
+		return ColumnSet{}, err
+	}
+	all, err := panelColumns(ctx, s.DB, panelID)
+	if err != nil {
+		return ColumnSet{}, err
+	}
+	set := ColumnSet{Columns: []Column{}, Names: columnNames(all)}
+	for _, c := range all {
+		if len(ids) > 0 && !slices.Contains(ids, c.ID) {
+			continue
+		}
+		if len(tags) > 0 && !slices.ContainsFunc(c.Tags, func(t string) bool { return slices.Contains(tags, t) }) {
+			continue
+		}
+		set.Columns = append(set.Columns, c)
+	}
+	return set, nil
+}
+
+// GetColumn loads one column of a readable panel.
+func (s *Store) GetColumn(ctx context.Context, a Actor, panelID, id int64) (*Column, map[int64]string, error) {
+	if _, err := s.PanelAccess(ctx, a, panelID); err != nil {
+		return nil, nil, err
+	}
+	all, err := panelColumns(ctx, s.DB, panelID)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range all {
+		if all[i].ID == id {
+			return &all[i], columnNames(all), nil
+		}
+	}
+	return nil, nil, fmt.Errorf("column %d: %w", id, ErrNotFound)
+}
+
+// panelColumns loads every column of a panel (at most MaxColumnsPerPanel) in display order.
+func panelColumns(ctx context.Context, db bun.IDB, panelID int64) ([]Column, error) {
+	cols := []Column{}
+	err := db.NewSelect().Model(&cols).Where("col.panel_id = ?", panelID).
+		OrderExpr(`CASE WHEN jsonb_typeof(col.properties->'display'->'order') = 'number'
+			THEN (col.properties->'display'->>'order')::numeric END ASC NULLS LAST, col.id ASC`).
+		Scan(ctx)
+	return cols, mapErr(err)
+}
+
+func columnNames(cols []Column) map[int64]string {
+	names := make(map[int64]string, len(cols))
+	for _, c := range cols {
+		names[c.ID] = c.Name
+	}
+	return names
+}
+
+func formulaColumns(cols []Column) []formula.Column {
+	out := make([]formula.Column, len(cols))
+	for i, c := range cols {
+		fc := formula.Column{ID: c.ID, Name: c.Name, Calculated: c.ColumnType == ColumnCalculated, DependsOn: c.Dependencies}
+		if c.SourceField != nil {
+			fc.SourceField = *c.SourceField
+		}
+		out[i] = fc
+	}
+	return out
+}
+
+// formulaInvalid turns the formula package's problems into the store's 422 vocabulary.
+func formulaInvalid(field string, err error) error {
+	var fe *formula.Error
+	if !errors.As(err, &fe) {
+		return err
+	}
+	ie := &InvalidError{Message: "invalid formula: " + fe.Error()}
+	for _, p := range fe.Problems {
+		reason := p.Reason
+		if p.Ref != "" {
+			reason = p.Ref + ": " + p.Reason
+		}
+		ie.Problems = append(ie.Problems, Problem{Field: field, Reason: reason})
+	}
+	return ie
+}
+
+// FormulaInput is a calculated column's formula as sent, with its optional dependencies list.
+type FormulaInput struct {
+	Source          string
+	Dependencies    []string
+	HasDependencies bool
+}
+
+func resolveFormula(in FormulaInput, cols []Column, selfID int64) (formula.Resolved, error) {
+	fcols := formulaColumns(cols)
+	res, err := formula.Resolve(in.Source, fcols, selfID)
+	if err != nil {
+		return res, formulaInvalid("formula", err)
+	}
+	if in.HasDependencies {
+		if err := formula.CheckDependencies(in.Dependencies, res, fcols); err != nil {
+			return res, formulaInvalid("dependencies", err)
+		}
+	}
+	return res, nil
+}
+
+// CreateColumn adds a base column (col.DataSourceID set) or a calculated one (f non-nil) to the panel.
+func (s *Store) CreateColumn(ctx context.Context, a Actor, panelID int64, check func(*Panel) error, col *Column, f *FormulaInput) (map[int64]string, error) {
+	var names map[int64]string
+	err := s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		// The panel lock serialises column changes of one panel: the cap and cycle checks see a stable set.
+		p, err := panelAccess(ctx, tx, a, panelID, true)
+		if err != nil {
+			return err
+		}
+		if err := check(p); err != nil {
+			return err
+		}
+		cols, err := panelColumns(ctx, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		if len(cols) >= MaxColumnsPerPanel {
+			return invalid("panelId", fmt.Sprintf("a panel has at most %d columns", MaxColumnsPerPanel))
+		}
+		col.TenantID, col.PanelID, col.Version = a.TenantID, p.ID, 1
+		if f != nil {
+			res, err := resolveFormula(*f, cols, 0)
+			if err != nil {
+				return err
+			}
+			col.ColumnType, col.Formula, col.Dependencies = ColumnCalculated, &res.Stored, res.Dependencies
+		} else {
+			col.ColumnType = ColumnBase
+			if err := checkPanelDataSource(ctx, tx, p, *col.DataSourceID); err != nil {
+				return err
+			}
+		}
+		normalizeColumn(col)
+		if _, err := tx.NewInsert().Model(col).Returning("*").Exec(ctx); err != nil {
+			return err
+		}
+		names = columnNames(append(cols, *col))
+		name := col.Name
+		return record(ctx, tx, a, p, Change{ChangeType: ChangeColumnAdded, EntityType: EntityColumn, EntityID: col.ID,
+			Action: ActionCreate, AffectedColumn: &name, Description: fmt.Sprintf("Column %q added", col.Name),
+			NewValues: columnValues(col, names)})
+	})
+	return names, err
+}
+
+func checkPanelDataSource(ctx context.Context, db bun.IDB, p *Panel, dsID int64) error {
+	ok, err := db.NewSelect().Model((*DataSource)(nil)).Where("ds.id = ?", dsID).
+		Where("ds.panel_id = ?", p.ID).Where("ds.tenant_id = ?", p.TenantID).Exists(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return invalid("dataSourceId", fmt.Sprintf("data source %d does not belong to panel %d", dsID, p.ID))
+	}
+	return nil
+}
+
+func normalizeColumn(c *Column) {
+	if c.Properties == nil {
+		c.Properties = map[string]any{}
+	}
+	if c.Metadata == nil {
+		c.Metadata = map[string]any{}
+	}
+	if c.Tags == nil {
+		c.Tags = []string{}
+	}
+	if c.Dependencies == nil {
+		c.Dependencies = []int64{}
+	}
+}
+
+// ColumnPatch is a partial update of a column.
+type ColumnPatch struct {
+	Name          *string
+	Type          *string
+	SourceField   *string
+	SetDataSource bool
+	DataSourceID  *int64
+	Formula       *FormulaInput // Source "" with HasDependencies: re-check dependencies of the stored formula
+	Properties    map[string]any
+	Metadata      map[string]any
+	Tags          []string
+}
+
+// UpdateColumn applies patch to a column under the panel lock and records column_modified.
+func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, check func(*Panel, *Column, map[int64]string) error, patch ColumnPatch) (*Column, map[int64]string, error) {
+	var (
+		out   *Column
+		names map[int64]string
+	)
+	err := s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		p, err := panelAccess(ctx, tx, a, panelID, true)
+		if err != nil {
+			return err
+		}
+		cols, err := panelColumns(ctx, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(cols, func(c Column) bool { return c.ID == id })
+		if i < 0 {
+			return fmt.Errorf("column %d: %w", id, ErrNotFound)
+		}
+		col := &cols[i]
+		if err := check(p, col, columnNames(cols)); err != nil {
+			return err
+		}
+		before := *col
+		beforeNames := columnNames(cols)
+		calculated := col.ColumnType == ColumnCalculated
+		if calculated && (patch.SourceField != nil || patch.SetDataSource) {
+			return invalid("sourceField", "sourceField and dataSourceId apply to base columns only")
+		}
+		if !calculated && patch.Formula != nil {
+			return invalid("formula", "formula and dependencies apply to calculated columns only")
+		}
+		if patch.Name != nil {
+			col.Name = *patch.Name
+		}
+		if patch.Type != nil {
+			col.Type = *patch.Type
+		}
+		if patch.SourceField != nil {
+			col.SourceField = patch.SourceField
+		}
+		if patch.SetDataSource {
+			if patch.DataSourceID != nil {
+				if err := checkPanelDataSource(ctx, tx, p, *patch.DataSourceID); err != nil {
+					return err
+				}
+			}
+			col.DataSourceID = patch.DataSourceID
+		}
+		if patch.Formula != nil {
+			in := *patch.Formula
+			if in.Source == "" {
+				in.Source = *col.Formula
+			}
+			res, err := resolveFormula(in, cols, col.ID)
+			if err != nil {
+				return err
+			}
+			col.Formula, col.Dependencies = &res.Stored, res.Dependencies
+		}
+		if patch.Properties != nil {
+			col.Properties = mergeProperties(col.Properties, patch.Properties)
+		}
+		if patch.Metadata != nil {
+			col.Metadata = patch.Metadata
+		}
+		if patch.Tags != nil {
+			col.Tags = patch.Tags
+		}
+		names = columnNames(cols)
+		out = col
+		oldV, newV := diffValues(columnValues(&before, beforeNames), columnValues(col, names))
+		if len(oldV) == 0 && len(newV) == 0 {
+			return nil
+		}
+		col.Version++
+		if _, err := tx.NewUpdate().Model(col).
+			Column("name", "type", "source_field", "data_source_id", "formula", "dependencies", "properties", "metadata", "tags", "version").
+			Set("updated_at = now()").WherePK().Returning("updated_at").Exec(ctx); err != nil {
+			return err
+		}
+		if before.Name != col.Name && !nameShared(cols, col.ID, before.Name) {
+			if err := renameViewReferences(ctx, tx, p.ID, before.Name, col.Name); err != nil {
+				return err
+			}
+		}
+		name := col.Name
+		return record(ctx, tx, a, p, Change{ChangeType: ChangeColumnChanged, EntityType: EntityColumn, EntityID: col.ID,
+			Action: ActionUpdate, AffectedColumn: &name, Description: fmt.Sprintf("Column %q modified", col.Name),
+			OldValues: oldV, NewValues: newV})
+	})
+	return out, names, err
+}
+
+// mergeProperties merges like the original service: top-level keys replace, `display` merges one level.
+func mergeProperties(cur, patch map[string]any) map[string]any {
+	out := make(map[string]any, len(cur)+len(patch))
+	for k, v := range cur {
+		out[k] = v
+	}
+	for k, v := range patch {
+		if k == "display" {
+			curD, ok1 := cur["display"].(map[string]any)
+			newD, ok2 := v.(map[string]any)
+			if ok1 && ok2 {
+				merged := make(map[string]any, len(curD)+len(newD))
+				for dk, dv := range curD {
+					merged[dk] = dv
+				}
+				for dk, dv := range newD {
+					merged[dk] = dv
+				}
+				out[k] = merged
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// DeleteColumn removes a column. Calculated columns depending on it block the delete (ConflictError)
+// unless force is set: then they go too, transitively. References in views go with them.
+func (s *Store) DeleteColumn(ctx context.Context, a Actor, panelID, id int64, force bool, check func(*Panel, *Column, map[int64]string) error) error {
+	return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		p, err := panelAccess(ctx, tx, a, panelID, true)
+		if err != nil {
+			return err
+		}
+		cols, err := panelColumns(ctx, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(cols, func(c Column) bool { return c.ID == id })
+		if i < 0 {
+			return fmt.Errorf("column %d: %w", id, ErrNotFound)
+		}
+		if err := check(p, &cols[i], columnNames(cols)); err != nil {
+			return err
+		}
+		names := columnNames(cols)
+		dependents := formula.Dependents(formulaColumns(cols), id)
+		if len(dependents) > 0 && !force {
+			ce := &ConflictError{Message: fmt.Sprintf("column %q is used by %d calculated column(s); delete them first or use force=true", cols[i].Name, len(dependents))}
+			for _, d := range dependents {
+				ce.Dependents = append(ce.Dependents, Dependent{ID: d, Name: names[d], Kind: "column"})
+			}
+			return ce
+		}
+		doomed := append([]int64{id}, dependents...)
+		for _, d := range doomed {
+			c := &cols[slices.IndexFunc(cols, func(c Column) bool { return c.ID == d })]
+			name := c.Name
+			desc := fmt.Sprintf("Column %q removed", c.Name)
+			if d != id {
+				desc = fmt.Sprintf("Column %q removed with column %q it depended on", c.Name, cols[i].Name)
+			}
+			if err := record(ctx, tx, a, p, Change{ChangeType: ChangeColumnRemoved, EntityType: EntityColumn, EntityID: c.ID,
+				Action: ActionDelete, AffectedColumn: &name, Description: desc, OldValues: columnValues(c, names)}); err != nil {
+				return err
+			}
+			refs := []string{strconv.FormatInt(c.ID, 10)}
+			if !nameShared(cols, c.ID, c.Name) {
+				refs = append(refs, c.Name)
+			}
+			if err := removeViewReferences(ctx, tx, p.ID, refs); err != nil {
+				return err
+			}
+		}
+		_, err = tx.NewDelete().Model((*Column)(nil)).Where("id IN (?)", bun.In(doomed)).Where("panel_id = ?", p.ID).Exec(ctx)
+		return err
+	})
+}
+
+// nameShared reports whether another column than id carries name (then name references stay).
+func nameShared(cols []Column, id int64, name string) bool {
+	return slices.ContainsFunc(cols, func(c Column) bool { return c.ID != id && c.Name == name })
+}
+
+// removeViewReferences drops references (ids as strings or names) from the panel's views.
+func removeViewReferences(ctx context.Context, db bun.IDB, panelID int64, refs []string) error {
+	if _, err := db.NewUpdate().Model((*View)(nil)).
+		Set(`visible_columns = (SELECT COALESCE(jsonb_agg(e ORDER BY n), '[]'::jsonb)
+			FROM jsonb_array_elements_text(view.visible_columns) WITH ORDINALITY AS t(e, n) WHERE e NOT IN (?))`, bun.In(refs)).
+		Set("version = view.version + 1").Set("updated_at = now()").
+		Where("view.panel_id = ?", panelID).
+		Where("EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e IN (?))", bun.In(refs)).
+		Exec(ctx); err != nil {
+		return err
+	}
+	for _, table := range []string{"view_sorts", "view_filters"} {
+		if _, err := db.NewDelete().TableExpr(table).Where("view_id IN (SELECT id FROM views WHERE panel_id = ?)", panelID).
+			Where("column_name IN (?)", bun.In(refs)).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renameViewReferences rewrites name references of the panel's views after a rename.
+func renameViewReferences(ctx context.Context, db bun.IDB, panelID int64, from, to string) error {
+	if _, err := db.NewUpdate().Model((*View)(nil)).
+		Set(`visible_columns = (SELECT COALESCE(jsonb_agg(CASE WHEN e = ? THEN ? ELSE e END ORDER BY n), '[]'::jsonb)
+			FROM jsonb_array_elements_text(view.visible_columns) WITH ORDINALITY AS t(e, n))`, from, to).
+		Set("version = view.version + 1").Set("updated_at = now()").
+		Where("view.panel_id = ?", panelID).
+		Where("EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e = ?)", from).
+		Exec(ctx); err != nil {
+		return err
+	}
+	for _, table := range []string{"view_sorts", "view_filters"} {
+		if _, err := db.NewUpdate().TableExpr(table).Set("column_name = ?", to).
+			Where("view_id IN (SELECT id FROM views WHERE panel_id = ?)", panelID).Where("column_name = ?", from).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// columnValues is what a change row records of a column; formulas are rendered by name.
+func columnValues(c *Column, names map[int64]string) map[string]any {
+	v := map[string]any{
+		"name": c.Name, "type": c.Type, "columnType": c.ColumnType,
+		"properties": c.Properties, "metadata": c.Metadata, "tags": c.Tags,
+	}
+	if c.ColumnType == ColumnBase {
+		v["sourceField"] = c.SourceField
+		v["dataSourceId"] = c.DataSourceID
+	} else if c.Formula != nil {
+		rendered, err := formula.Render(*c.Formula, names)
+		if err != nil {
+			rendered = *c.Formula
+		}
+		v["formula"] = rendered
+	}
+	return v
+}

@@ -1,0 +1,59 @@
+// Package store owns the data: Bun models, queries and transactions over PostgreSQL.
+// It knows nothing about HTTP or the generated API types.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+)
+
+// Store is the service's handle on its database.
+type Store struct {
+	DB *bun.DB
+}
+
+// Options bound the connection pool.
+type Options struct {
+	MaxOpenConns int
+	MaxIdleConns int
+}
+
+// Open connects to PostgreSQL through pgx's database/sql driver. It does not ping: callers decide
+// whether an unreachable database at start-up is fatal.
+func Open(dsn string, opts Options) (*Store, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	// Bun interpolates arguments itself, so implicit prepared statements only cost round trips.
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	sqldb := stdlib.OpenDB(*cfg)
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 20
+	}
+	if opts.MaxIdleConns <= 0 {
+		opts.MaxIdleConns = opts.MaxOpenConns
+	}
+	sqldb.SetMaxOpenConns(opts.MaxOpenConns)
+	sqldb.SetMaxIdleConns(opts.MaxIdleConns)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	return &Store{DB: bun.NewDB(sqldb, pgdialect.New())}, nil
+}
+
+// Close releases the pool.
+func (s *Store) Close() error { return s.DB.Close() }
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error { return mapErr(s.DB.PingContext(ctx)) }
+
+// InTx runs fn in one transaction: committed when fn returns nil, rolled back otherwise.
+func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return mapErr(s.DB.RunInTx(ctx, &sql.TxOptions{}, fn))
+}

@@ -1,0 +1,143 @@
+package store
+
+import (
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// Panel is a worklist with its cohort rule.
+type Panel struct {
+	bun.BaseModel `bun:"table:panels,alias:panel"`
+
+	ID          int64          `bun:"id,pk,autoincrement"`
+	TenantID    string         `bun:"tenant_id,notnull"`
+	OwnerUserID string         `bun:"owner_user_id,notnull"`
+	Name        string         `bun:"name,notnull"`
+	Description *string        `bun:"description"`
+	Metadata    map[string]any `bun:"metadata,type:jsonb,notnull,json_use_number"`
+	CohortRule  CohortRule     `bun:"cohort_rule,type:jsonb,notnull,json_use_number"`
+	Version     int64          `bun:"version,notnull,default:1"`
+	CreatedAt   time.Time      `bun:"created_at,nullzero,notnull,default:current_timestamp"`
+	UpdatedAt   time.Time      `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
+
+	// Level is the caller's permission, computed by access queries.
+	Level Permission `bun:"level,scanonly"`
+}
+
+// CohortRule selects the panel's records.
+type CohortRule struct {
+	Conditions []CohortCondition `json:"conditions"`
+	Logic      string            `json:"logic"`
+}
+
+// CohortCondition is one comparison of a cohort rule.
+type CohortCondition struct {
+	Field    string `json:"field"`
+	Operator string `json:"operator"`
+	Value    any    `json:"value"`
+}
+
+// DefaultCohortRule matches every record.
+func DefaultCohortRule() CohortRule {
+	return CohortRule{Conditions: []CohortCondition{}, Logic: "AND"}
+}
+
+// DataSource is where a panel's records come from.
+type DataSource struct {
+	bun.BaseModel `bun:"table:data_sources,alias:ds"`
+
+	ID        int64          `bun:"id,pk,autoincrement"`
+	TenantID  string         `bun:"tenant_id,notnull"`
+	PanelID   int64          `bun:"panel_id,notnull"`
+	Type      string         `bun:"type,notnull"`
+	Config    map[string]any `bun:"config,type:jsonb,notnull,json_use_number"`
+	LastSync  *time.Time     `bun:"last_sync"`
+	Version   int64          `bun:"version,notnull,default:1"`
+	CreatedAt time.Time      `bun:"created_at,nullzero,notnull,default:current_timestamp"`
+	UpdatedAt time.Time      `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
+}
+
+// Column kinds.
+const (
+	ColumnBase       = "base"
+	ColumnCalculated = "calculated"
+)
+
+// Column is a base column (a source field) or a calculated column (a formula).
+type Column struct {
+	bun.BaseModel `bun:"table:columns,alias:col"`
+
+	ID           int64          `bun:"id,pk,autoincrement"`
+	TenantID     string         `bun:"tenant_id,notnull"`
+	PanelID      int64          `bun:"panel_id,notnull"`
+	ColumnType   string         `bun:"column_type,notnull"`
+	Name         string         `bun:"name,notnull"`
+	Type         string         `bun:"type,notnull"`
+	SourceField  *string        `bun:"source_field"`
+	DataSourceID *int64         `bun:"data_source_id"`
+	Formula      *string        `bun:"formula"` // stored form: references as {id}
+	Dependencies []int64        `bun:"dependencies,array,notnull"`
+	Properties   map[string]any `bun:"properties,type:jsonb,notnull,json_use_number"`
+	Metadata     map[string]any `bun:"metadata,type:jsonb,notnull,json_use_number"`
+	Tags         []string       `bun:"tags,type:jsonb,notnull"`
+	Version      int64          `bun:"version,notnull,default:1"`
+	CreatedAt    time.Time      `bun:"created_at,nullzero,notnull,default:current_timestamp"`
+	UpdatedAt    time.Time      `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
+}
+
+// View is a saved view of a panel.
+type View struct {
+	bun.BaseModel `bun:"table:views,alias:view"`
+
+	ID             int64          `bun:"id,pk,autoincrement"`
+	TenantID       string         `bun:"tenant_id,notnull"`
+	PanelID        int64          `bun:"panel_id,notnull"`
+	OwnerUserID    string         `bun:"owner_user_id,notnull"`
+	Name           string         `bun:"name,notnull"`
+	IsPublished    bool           `bun:"is_published,notnull"`
+	PublishedAt    *time.Time     `bun:"published_at"`
+	PublishedBy    *string        `bun:"published_by"`
+	VisibleColumns []string       `bun:"visible_columns,type:jsonb,notnull"`
+	Metadata       map[string]any `bun:"metadata,type:jsonb,notnull,json_use_number"`
+	Version        int64          `bun:"version,notnull,default:1"`
+	CreatedAt      time.Time      `bun:"created_at,nullzero,notnull,default:current_timestamp"`
+	UpdatedAt      time.Time      `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
+}
+
+// ACL grants a principal (lower-cased email, sub, or "_all") a permission on a panel or view.
+type ACL struct {
+	bun.BaseModel `bun:"table:acls,alias:acl"`
+
+	ID           int64     `bun:"id,pk,autoincrement"`
+	TenantID     string    `bun:"tenant_id,notnull"`
+	ResourceType string    `bun:"resource_type,notnull"`
+	ResourceID   int64     `bun:"resource_id,notnull"`
+	PanelID      *int64    `bun:"panel_id"`
+	ViewID       *int64    `bun:"view_id"`
+	UserEmail    string    `bun:"user_email,notnull"`
+	Permission   string    `bun:"permission,notnull"`
+	CreatedAt    time.Time `bun:"created_at,nullzero,notnull,default:current_timestamp"`
+	UpdatedAt    time.Time `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
+}
+
+// Change is one row of a panel's change history.
+type Change struct {
+	bun.BaseModel `bun:"table:panel_changes,alias:ch"`
+
+	ID             int64          `bun:"id,pk,autoincrement"`
+	TenantID       string         `bun:"tenant_id,notnull"`
+	PanelID        int64          `bun:"panel_id,notnull"`
+	PanelName      string         `bun:"panel_name,notnull"`
+	ChangeType     string         `bun:"change_type,notnull"`
+	EntityType     string         `bun:"entity_type,notnull"`
+	EntityID       int64          `bun:"entity_id,notnull"`
+	Action         string         `bun:"action,notnull"`
+	Description    string         `bun:"description,notnull"`
+	ChangedBy      string         `bun:"changed_by,notnull"`
+	ChangedByEmail *string        `bun:"changed_by_email"`
+	ChangedAt      time.Time      `bun:"changed_at,nullzero,notnull,default:current_timestamp"`
+	OldValues      map[string]any `bun:"old_values,type:jsonb,nullzero,json_use_number"`
+	NewValues      map[string]any `bun:"new_values,type:jsonb,nullzero,json_use_number"`
+	AffectedColumn *string        `bun:"affected_column"`
+}

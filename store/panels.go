@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// PanelCursor is a keyset position in the newest-first panel order.
+type PanelCursor struct {
+	CreatedAt time.Time
+	ID        int64
+}
+
+// ListPanels returns up to limit panels the actor can read, newest first, after the cursor.
+func (s *Store) ListPanels(ctx context.Context, a Actor, after *PanelCursor, limit int) ([]Panel, error) {
+	panels := []Panel{}
+	q := visiblePanels(s.DB.NewSelect().Model(&panels), a).
+		OrderExpr("panel.created_at DESC, panel.id DESC").Limit(int64(limit))
+	if after != nil {
+		q = q.Where("(panel.created_at, panel.id) < (?, ?)", after.CreatedAt, after.ID)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, mapErr(err)
+	}
+	return panels, nil
+}
+
+// PanelAccess loads a panel of the actor's tenant with the actor's permission in Level.
+// A panel the actor cannot read is ErrNotFound, exactly like a missing one.
+func (s *Store) PanelAccess(ctx context.Context, a Actor, id int64) (*Panel, error) {
+	return panelAccess(ctx, s.DB, a, id, false)
+}
+
+func panelAccess(ctx context.Context, db bun.IDB, a Actor, id int64, lock bool) (*Panel, error) {
+	p := new(Panel)
+	expr, args := panelLevelExpr(a)
+	q := db.NewSelect().Model(p).ColumnExpr("panel.*").ColumnExpr("("+expr+") AS level", args...).
+		Where("panel.id = ?", id).Where("panel.tenant_id = ?", a.TenantID)
+	if lock {
+		q = q.For("UPDATE OF panel")
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("panel %d: %w", id, mapErr(err))
+	}
+	if p.Level < PermViewer {
+		return nil, fmt.Errorf("panel %d: %w", id, ErrNotFound)
+	}
+	return p, nil
+}
+
+// CreatePanel inserts p for the actor with its owner ACL row and a panel_created change.
+func (s *Store) CreatePanel(ctx context.Context, a Actor, p *Panel) error {
+	p.TenantID, p.OwnerUserID, p.Version = a.TenantID, a.UserID, 1
+	if p.Metadata == nil {
+		p.Metadata = map[string]any{}
+	}
+	if p.CohortRule.Logic == "" {
+		p.CohortRule = DefaultCohortRule()
+	}
+	return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(p).Returning("*").Exec(ctx); err != nil {
+			return err
+		}
+		owner := &ACL{TenantID: a.TenantID, ResourceType: "panel", ResourceID: p.ID, PanelID: &p.ID,
+			UserEmail: a.OwnerPrincipal(), Permission: "owner"}
+		if _, err := tx.NewInsert().Model(owner).Exec(ctx); err != nil {
+			return err
+		}
+		p.Level = PermOwner
+		return record(ctx, tx, a, p, Change{ChangeType: ChangePanelCreated, EntityType: EntityPanel,
+			EntityID: p.ID, Action: ActionCreate, Description: fmt.Sprintf("Panel %q created", p.Name),
+			NewValues: panelValues(p)})
+	})
+}
+
+// PanelPatch is a partial update of a panel; nil fields keep their values.
+type PanelPatch struct {
+	Name           *string
+	SetDescription bool
+	Description    *string
+	Metadata       map[string]any
+	CohortRule     *CohortRule
+}
+
+// UpdatePanel applies patch to the panel under a row lock. check runs on the locked panel (with the
+// actor's Level) before anything changes and may refuse with ErrForbidden or ErrPrecondition.
+func (s *Store) UpdatePanel(ctx context.Context, a Actor, id int64, check func(*Panel) error, patch PanelPatch) (*Panel, error) {
+	var out *Panel
+	err := s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		p, err := panelAccess(ctx, tx, a, id, true)
+		if err != nil {
+			return err
+		}
+		if err := check(p); err != nil {
+			return err
+		}
+		before := *p
+		if patch.Name != nil {
+			p.Name = *patch.Name
+		}
+		if patch.SetDescription {
+			p.Description = patch.Description
+		}
+		if patch.Metadata != nil {
+			p.Metadata = patch.Metadata
+		}
+		cohortChanged := patch.CohortRule != nil && !reflect.DeepEqual(normalJSON(p.CohortRule), normalJSON(*patch.CohortRule))
+		if cohortChanged {
+			p.CohortRule = *patch.CohortRule
+		}
+		oldV, newV := diffValues(panelValues(&before), panelValues(p))
+		out = p
+		if len(newV) == 0 && len(oldV) == 0 {
+			return nil // nothing changed: no new version, no history row
+		}
+		p.Version++
+		if _, err := tx.NewUpdate().Model(p).Column("name", "description", "metadata", "cohort_rule", "version").
+			Set("updated_at = now()").WherePK().Returning("updated_at").Exec(ctx); err != nil {
+			return err
+		}
+		if cohortChanged {
+			if err := record(ctx, tx, a, p, Change{ChangeType: ChangeCohortChanged, EntityType: EntityPanel,
+				EntityID: p.ID, Action: ActionUpdate, Description: fmt.Sprintf("Cohort rule of panel %q changed", p.Name),
+				OldValues: map[string]any{"cohortRule": oldV["cohortRule"]}, NewValues: map[string]any{"cohortRule": newV["cohortRule"]}}); err != nil {
+				return err
+			}
+			delete(oldV, "cohortRule")
+			delete(newV, "cohortRule")
+		}
+		if len(newV) > 0 || len(oldV) > 0 {
+			return record(ctx, tx, a, p, Change{ChangeType: ChangePanelUpdated, EntityType: EntityPanel,
+				EntityID: p.ID, Action: ActionUpdate, Description: fmt.Sprintf("Panel %q updated", p.Name),
+				OldValues: oldV, NewValues: newV})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeletePanel removes the panel and, through the schema's cascades, its data sources, columns,
+// views (with sorts, filters, notifications) and ACL rows, in one transaction. Its change rows stay.
+func (s *Store) DeletePanel(ctx context.Context, a Actor, id int64, check func(*Panel) error) error {
+	return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		p, err := panelAccess(ctx, tx, a, id, true)
+		if err != nil {
+			return err
+		}
+		if err := check(p); err != nil {
+			return err
+		}
+		if err := record(ctx, tx, a, p, Change{ChangeType: ChangePanelDeleted, EntityType: EntityPanel,
+			EntityID: p.ID, Action: ActionDelete, Description: fmt.Sprintf("Panel %q deleted", p.Name),
+			OldValues: panelValues(p)}); err != nil {
+			return err
+		}
+		_, err = tx.NewDelete().Model(p).WherePK().Exec(ctx)
+		return err
+	})
+}
+
+func panelValues(p *Panel) map[string]any {
+	return map[string]any{
+		"name":        p.Name,
+		"description": p.Description,
+		"metadata":    p.Metadata,
+		"cohortRule":  p.CohortRule,
+	}
+}
