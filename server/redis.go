@@ -15,8 +15,8 @@ import (
 type redisMonitor struct {
 	disabled bool
 	client   atomic.Pointer[rueidis.Client]
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 func startRedisMonitor(ctx context.Context, rawURL string, log *slog.Logger) *redisMonitor {

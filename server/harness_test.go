@@ -1,0 +1,241 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	client "github.com/panels/panels/clients/go"
+	"github.com/panels/panels/gen"
+	"github.com/panels/panels/server"
+	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/store/storetest"
+)
+
+const testSecret = "test-secret-0123456789abcdef-0123456789"
+
+// env is the one service every HTTP test of this package talks to: the real Echo instance from
+// server.New (the production setup) on a fresh database, behind a real listener.
+var env struct {
+	url    string
+	dsn    string
+	app    *server.App
+	router routers.Router
+	doc    *openapi3.T
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dsn, drop, err := storetest.CreateDatabase("panels_server_test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer drop()
+	cfg, err := server.ConfigFromEnv(func(k string) string {
+		switch k {
+		case "DATABASE_URL":
+			return dsn
+		case "JWT_SECRET":
+			return testSecret
+		case "REDIS_URL":
+			if v := os.Getenv("TEST_REDIS_URL"); v != "" {
+				return v
+			}
+		}
+		return ""
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	app, err := server.New(context.Background(), cfg, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer app.Close()
+	srv := httptest.NewServer(app.Echo)
+	defer srv.Close()
+	doc, err := gen.GetSwagger()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	doc.Servers = openapi3.Servers{{URL: "/"}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	env.url, env.dsn, env.app, env.router, env.doc = srv.URL, dsn, app, router, doc
+	return m.Run()
+}
+
+// token mints a token for a caller of the given tenant and role.
+func token(t testing.TB, tenant, user, email string, role auth.Role) string {
+	t.Helper()
+	tok, err := auth.Mint([]byte(testSecret), auth.Principal{TenantID: tenant, UserID: user, Email: email, Role: role}, time.Hour, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// caller is one authenticated user of a tenant, with a spec-validating client.
+type caller struct {
+	t      testing.TB
+	tenant string
+	user   string
+	email  string
+	token  string
+	api    *client.ClientWithResponses
+}
+
+var tenantSeq struct {
+	sync.Mutex
+	n int
+}
+
+// newTenant returns a tenant name no other test uses.
+func newTenant(prefix string) string {
+	tenantSeq.Lock()
+	defer tenantSeq.Unlock()
+	tenantSeq.n++
+	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano()%1e6, tenantSeq.n)
+}
+
+func newCaller(t testing.TB, tenant, user string, role auth.Role) *caller {
+	t.Helper()
+	email := user + "@" + tenant + ".example"
+	c := &caller{t: t, tenant: tenant, user: user, email: email, token: token(t, tenant, user, email, role)}
+	hc := &http.Client{Transport: &validatingTransport{t: t}}
+	api, err := client.NewClientWithResponses(env.url, client.WithHTTPClient(hc),
+		client.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+			r.Header.Set("Authorization", "Bearer "+c.token)
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.api = api
+	return c
+}
+
+// raw sends a request exactly as given (for malformed input and the web UI's habits); the
+// response is still validated against the spec. token "" sends no Authorization header.
+func raw(t testing.TB, method, path, token string, body []byte, headers map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, env.url+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := (&validatingTransport{t: t}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, data
+}
+
+// observed records every (operationId, status) the tests saw, for spec coverage.
+var observed struct {
+	sync.Mutex
+	pairs map[string]map[int]int
+}
+
+func observe(op string, status int) {
+	observed.Lock()
+	defer observed.Unlock()
+	if observed.pairs == nil {
+		observed.pairs = map[string]map[int]int{}
+	}
+	if observed.pairs[op] == nil {
+		observed.pairs[op] = map[int]int{}
+	}
+	observed.pairs[op][status]++
+}
+
+// validatingTransport sends the request and fails the test when the answer is not what the spec
+// documents for the operation and status (undocumented statuses included).
+type validatingTransport struct{ t testing.TB }
+
+func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		reqBody, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+
+	if id := resp.Header.Get("X-Request-Id"); id == "" {
+		v.t.Errorf("%s %s: response without X-Request-Id", req.Method, req.URL.Path)
+	}
+	route, params, err := env.router.FindRoute(req)
+	if err != nil {
+		return resp, nil // not an operation of the spec (unknown path or method): nothing to validate
+	}
+	observe(route.Operation.OperationID, resp.StatusCode)
+	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented && resp.StatusCode != http.StatusServiceUnavailable {
+		v.t.Errorf("%s %s: server error %d: %s", req.Method, req.URL.String(), resp.StatusCode, body)
+	}
+	vreq := req.Clone(context.Background())
+	vreq.Body = io.NopCloser(bytes.NewReader(reqBody))
+	in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
+	out.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		v.t.Errorf("%s %s: response %d does not match the spec: %s\nbody: %s", req.Method, req.URL.String(), resp.StatusCode,
+			strings.ReplaceAll(err.Error(), "\n", " | "), body)
+	}
+	if resp.StatusCode >= 400 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
+		v.t.Errorf("%s %s: error %d is not problem+json", req.Method, req.URL.String(), resp.StatusCode)
+	}
+	return resp, nil
+}
