@@ -28,6 +28,7 @@ Usage:
   panels token --tenant T --user U [--email E] [--role R] [--ttl 24h]
                                        mint a development token signed with JWT_SECRET
   panels seed                          create a demo panel, data source and columns for a tenant
+  panels db-reset                      drop and recreate the database, then migrate it
 
 Configuration comes from the environment (DATABASE_URL, REDIS_URL, JWT_SECRET, JWT_JWKS_URL,
 JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY, PORT, LOG_LEVEL, LOG_FORMAT, CORS_ORIGINS, MIGRATE_ON_START).
@@ -57,6 +58,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return tokenCmd(args[1:], getenv, stdout, stderr)
 	case "seed":
 		return seedCmd(args[1:], getenv, stdout, stderr)
+	case "db-reset":
+		return dbResetCmd(args[1:], getenv, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
@@ -75,7 +78,11 @@ func newLogger(cfg server.Config, w io.Writer) *slog.Logger {
 func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "Usage: panels serve\n\nRuns the HTTP service on PORT (default 3001).") }
+	dev := fs.Bool("dev", false, "newcomer mode: create the database when missing and print a dev token")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: panels serve [--dev]\n\nRuns the HTTP service on PORT (default 3001).")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,6 +94,15 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	log.Info("starting", "config", cfg.String())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *dev {
+		created, err := store.EnsureDatabase(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return fmt.Errorf("DATABASE_URL: cannot create the database: %w", err)
+		}
+		if created {
+			log.Info("created the database")
+		}
+	}
 	app, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -103,6 +119,9 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("listening", "addr", srv.Addr)
+	if *dev {
+		printDevToken(stdout, cfg)
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -197,5 +216,56 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+// printDevToken shows a newcomer how to call the service they just started.
+func printDevToken(w io.Writer, cfg server.Config) {
+	if cfg.JWTSecret == "" {
+		return
+	}
+	tok, err := auth.Mint([]byte(cfg.JWTSecret), auth.Principal{TenantID: "demo", UserID: "dev", Email: "dev@example.com", Role: auth.RoleAdmin},
+		24*time.Hour, cfg.JWTIssuer, cfg.JWTAudience)
+	if err != nil {
+		return
+	}
+	base := "http://localhost:" + strconv.Itoa(cfg.Port)
+	fmt.Fprintf(w, `
+Panels is running on %[1]s  (docs: %[1]s/docs)
+
+Dev token (tenant "demo", user "dev", admin, valid 24h):
+  export TOKEN=%[2]s
+
+Try it:
+  curl -s -X POST %[1]s/api/panels -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"name":"My first panel"}'
+  curl -s %[1]s/api/panels -H "Authorization: Bearer $TOKEN"
+
+`, base, tok)
+}
+
+func dbResetCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("db-reset", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "Usage: panels db-reset\n\nDrops DATABASE_URL's database, recreates it and migrates it.") }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	dsn := databaseURL(getenv)
+	if err := store.DropDatabase(ctx, dsn); err != nil {
+		return err
+	}
+	if _, err := store.EnsureDatabase(ctx, dsn); err != nil {
+		return err
+	}
+	m, err := store.NewMigrator(dsn)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.Up(); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "database recreated and migrated")
 	return nil
 }
