@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
+	"github.com/panels/panels/clients/go/apitime"
 )
 
 // Defines values for ChangeAction.
@@ -907,11 +908,11 @@ type DataSource struct {
 	Config DataSourceConfig `json:"config"`
 
 	// CreatedAt RFC 3339, UTC, milliseconds.
-	CreatedAt Timestamp                    `json:"createdAt"`
-	Id        int64                        `json:"id"`
-	LastSync  nullable.Nullable[time.Time] `json:"lastSync"`
-	PanelId   int64                        `json:"panelId"`
-	Type      DataSourceType               `json:"type"`
+	CreatedAt Timestamp                       `json:"createdAt"`
+	Id        int64                           `json:"id"`
+	LastSync  nullable.Nullable[apitime.Time] `json:"lastSync"`
+	PanelId   int64                           `json:"panelId"`
+	Type      DataSourceType                  `json:"type"`
 
 	// UpdatedAt RFC 3339, UTC, milliseconds.
 	UpdatedAt Timestamp `json:"updatedAt"`
@@ -959,14 +960,14 @@ type DataSourceSync struct {
 	//
 	//
 	// Example: {"endpoint":"/api/patients","method":"GET"}
-	Config           DataSourceConfig             `json:"config"`
-	DurationMs       int64                        `json:"durationMs"`
-	Id               int64                        `json:"id"`
-	LastSync         nullable.Nullable[time.Time] `json:"lastSync"`
-	Message          string                       `json:"message"`
-	RecordsProcessed int64                        `json:"recordsProcessed"`
-	SyncStatus       DataSourceSyncSyncStatus     `json:"syncStatus"`
-	Type             DataSourceType               `json:"type"`
+	Config           DataSourceConfig                `json:"config"`
+	DurationMs       int64                           `json:"durationMs"`
+	Id               int64                           `json:"id"`
+	LastSync         nullable.Nullable[apitime.Time] `json:"lastSync"`
+	Message          string                          `json:"message"`
+	RecordsProcessed int64                           `json:"recordsProcessed"`
+	SyncStatus       DataSourceSyncSyncStatus        `json:"syncStatus"`
+	Type             DataSourceType                  `json:"type"`
 }
 
 // DataSourceSyncSyncStatus defines model for DataSourceSync.SyncStatus.
@@ -1276,7 +1277,7 @@ type Tags = []string
 type TenantAssertion = string
 
 // Timestamp RFC 3339, UTC, milliseconds.
-type Timestamp = time.Time
+type Timestamp = apitime.Time
 
 // UserAssertion Ignored when equal to the token's user id; 403 otherwise.
 type UserAssertion = string
@@ -1292,14 +1293,14 @@ type View struct {
 	// Metadata Free-form JSON object, stored as given. Never null on output.
 	//
 	// Example: {"color":"blue"}
-	Metadata    Metadata                     `json:"metadata"`
-	Name        string                       `json:"name"`
-	OwnerUserId string                       `json:"ownerUserId"`
-	PanelId     int64                        `json:"panelId"`
-	PublishedAt nullable.Nullable[time.Time] `json:"publishedAt"`
-	PublishedBy nullable.Nullable[string]    `json:"publishedBy"`
-	Sort        []ViewSort                   `json:"sort"`
-	TenantId    string                       `json:"tenantId"`
+	Metadata    Metadata                        `json:"metadata"`
+	Name        string                          `json:"name"`
+	OwnerUserId string                          `json:"ownerUserId"`
+	PanelId     int64                           `json:"panelId"`
+	PublishedAt nullable.Nullable[apitime.Time] `json:"publishedAt"`
+	PublishedBy nullable.Nullable[string]       `json:"publishedBy"`
+	Sort        []ViewSort                      `json:"sort"`
+	TenantId    string                          `json:"tenantId"`
 
 	// UpdatedAt RFC 3339, UTC, milliseconds.
 	UpdatedAt      Timestamp `json:"updatedAt"`
@@ -1373,16 +1374,16 @@ type ViewNotification struct {
 	ChangeId nullable.Nullable[int64] `json:"changeId,omitempty"`
 
 	// CreatedAt RFC 3339, UTC, milliseconds.
-	CreatedAt Timestamp                    `json:"createdAt"`
-	Id        int64                        `json:"id"`
-	Impact    NotificationImpact           `json:"impact"`
-	IsRead    bool                         `json:"isRead"`
-	Message   string                       `json:"message"`
-	ReadAt    nullable.Nullable[time.Time] `json:"readAt"`
-	TenantId  string                       `json:"tenantId"`
-	UserId    string                       `json:"userId"`
-	View      NotificationView             `json:"view"`
-	ViewId    int64                        `json:"viewId"`
+	CreatedAt Timestamp                       `json:"createdAt"`
+	Id        int64                           `json:"id"`
+	Impact    NotificationImpact              `json:"impact"`
+	IsRead    bool                            `json:"isRead"`
+	Message   string                          `json:"message"`
+	ReadAt    nullable.Nullable[apitime.Time] `json:"readAt"`
+	TenantId  string                          `json:"tenantId"`
+	UserId    string                          `json:"userId"`
+	View      NotificationView                `json:"view"`
+	ViewId    int64                           `json:"viewId"`
 }
 
 // ViewSort defines model for ViewSort.
@@ -12518,156 +12519,157 @@ var swaggerSpec = []string{
 	"CbHtOZXAPWO45wmh+PCYmUviHszP5vspRWAZ08jLWnFKwyeNEgquB4pA4P7RDLl3vieCloLEUmOUJZr9",
 	"XvyZKXy1zxKUzDKlxahBwjZDWNKmPY3nlprRhNiboU0spIbGewieR6nbgk6cTROioQBFejS6Q55EowhS",
 	"w7kMR2MDLqSV1eaJnNURnJUvPUIWbWzTW82f6nb8Svbr1QXOb9FuyBZavF6bVY7P4qe2MpYyZON6PrVw",
-	"+eMY6X2ZdO3jsq7FdOYGLcOYVlZfeZ8NFo2gbP6lfX5t5XVpdSqhSt9MeFR53NB8z3H8Bu6xrg61zBYo",
-	"yfDlVBOnhrh18eiwiu4xs16ryddWWiYpSISLt0lIUxYekzCTSUh2aE+JJNNAhlqn++Z/ahfxIsDjVDCu",
-	"zTNoK9wNSDgCPRRxSH59fWseurq8uQ26XOTRDaGDoYVkx46fiL4TNJR53dkUr6gehmQHLXrYB0jz6x1M",
-	"kLeEAQnNvhCZPldhu8vDHIpohh0JzgF9AzfYcEh2UqH0QII63t9vt9umKQyKCE9IOTK/cQl9CWp4Zjq+",
-	"pwl2YUQJ07zdXSHZidR9QP6hBA8Ij82/u03NxWARiDJsk9DKIuExoXyCqM52l99AJEEr6wEtx+8o80yR",
-	"lCo1FjIOPAqi3U4FKD2g7oP4UcYHXW4e/5fCRv+FYLp/3cHkXznQDyXoXRRBijBNqkj4J/efmW5VQ8qX",
-	"unXc2qcp20+pZhiZjVfcUMSt49avr29b85nVWs7E9VnWF74hatjDBjxiVYYw/7TnDPNJqBlnFol+ruZL",
-	"erV65BPeAyNQig7q7Ww5d7GQUojXmIma8OhGU50pX2NRWWRaNIdGSiFrRe519lQt9K75yvAGVxKiZtqV",
-	"1Zy/x6Z1s5zRtoIWTdlSGlbZ2FrIofW37Gqy+nfDLmZXK490WpGyS5/KO2bjdAo/u7UVWgXQyvzOrWld",
-	"mbXboMH6XbfFnY0Wu63bnsWyNUS1FC5KMeaExYHVvDEXgaeO71BiTQzWwsGzEUgWuTt3t02cZG99KcxF",
-	"XCoXra2HGIp51OmUIZdGBxAcLvvW67YSmOtzaR5q/b8Pnb2fP34+CA7+/PAfswb4j4YCCIWvdaVPL0ux",
-	"WAvWB6WV18i+1vQuFwJDqyfiSdu3tFe5MHWY9fIFRxtHfJKgGkWYIgcL8ci5K9c1W7df3rBEg2x0xnLI",
-	"PbK5M9Z5ZJHLasrQ1o3hbOo9w2hX4HH+kRnacqHPzL890GMA84mpiyxJ7Aeh8XMd1X8Dmlgr6oq4QWTC",
-	"3kyy1Cy8GPPabiTETNU/jqZpc6XWW4rUzGU3xCFPEF0zkNSCJjKef1179xX60Eqo9hQv/caUKorxCGyY",
-	"oeen8kzP/jZR+b1YjqXoIfCvNUuqum30lt0DN9f8aqs1S0GasPs6f3/9kGuHIgYsokndlqYcgQ31Qsg5",
-	"lXfXQONrUJgfZKWJ5JicxQlxKqh091bdNM4B12q1YWAMw+80jqVbixoZ0DT7O6sPscgvogWi5NQ0yjaL",
-	"+6k6kOb5reEVtL0t771zhFzkvcubrR9raatc3nrwRgJghJSF39jmAgvfjUuHG7mAe5AWmyA4EZlOMz3l",
-	"hotEgqiUXpJBrSZ5ITTru4iks1FKbWh6YfiWQO/MygWtMZXcfmK8L2oPgt/WGuvzGFwe97pefoX/xmDs",
-	"D7rO+7sZxJ9h5hJo/FJkVqRc4bBX59YEEvTbnw8Z9GdsKPClJNxNQTNySN8vk9U5jM9aSguh3+QiCqmc",
-	"va9IJn/VzuLqnlw1JmGB6+Urx3NMz7SOogjJXQ1u54P0KuC7WUSdZ0hvHXYOf9o7ONg7/Om2c3R88Ofj",
-	"zmH7vw6f/9/WFJc1+8iqswcVn1KxcVuvGO2BBkX6IknEeA/Fu5LWrShhnEV7tGJLnjuAnNr4Ye+gDgzo",
-	"z3oxWA+fXB8G59Pj82Iz0NcBcn2h0M4mTRdJKbzcQDacc8kYTsdq/GYrgZ1FoiBvpSsgqeU9FD7KfdVg",
-	"P71EzFglIOAhaNF+H6IClTRLvAs6gjKVBiIbIsEjkBzvJ9YnlE/a+cFbuNmiCrB98UBzC5BDfK+4I9xb",
-	"v0zqNwWNltsSXkNF0OrCmU4dw5nfAe0SS9+XUDFjzLXUlU+ucro5jBGStRBz1jDzcguLJN5QSyuKFObp",
-	"i+VtZ57kULxZ2aEVqnsrFuRnbZollPttZsv4W9gnkU/4mdPYzCDW8w+tdw1N7eQKVAEllyU8DU8G7vja",
-	"UpMZdeOyPTl2aicsbp4wIGFx9YS7K8GqNiC+rI+cevTu+2aBSI/Zq98WzOaqErOe2xnuGYwRWwgxs5FD",
-	"mICu1sqQp1tZ7Wxcv3lJfj568V/E5XjBQA6WqNlNXOa4m6XY+yHVNuWdPUhlLrGdo87Pu5UYjLmOq8K7",
-	"VGNxsCOr2vKRKWAKmT4meKuhC3pJa8Z8yYEA13KCaBTR7wOPGR9YfkCELCM7lh6+59aoGT/jSlMHiy1n",
-	"4DAOHBK1f3TYmu9lnrJNG8kSo9mpIqElT1iJbDdcTpHQtRDWi2YuoWODJlFalMvMvj//7KnmR516ww/T",
-	"ydRUL4Qmb5qWKfdrlo8j/Od43xGnHcN9nohI7XOh9xpWvB7kYIcTlKZ5t5uqvuucEHX3zzXQmK1hkl/d",
-	"gRLLMsHXrMFsxAaytOcVblIbboRuoSFDusRM6okVj5CHuNRRS3pezNaZWG/T7/bzsj6EiofDG603sXr6",
-	"qloUQO5oRJdi3dhvhNSvmISZEG2qIidg1r536xCg9dDfzmrI39njPn3nNF0z1ufrUuyKSpbdPCdyJdnu",
-	"GtD3W98lNsv/nz9//nNA3t2+DMiIJQlT1udVQfH6uJiZ9qv32xoTLdINP3ama9ht17MR9dHNu5pJ3bqG",
-	"a6+GZTU0pq6KSO567rBJExMKG+8KEWdTBmtL6jWhtytZvYOWElKvtEiGm9T6OzZvbnMRT3XRcwsCVecr",
-	"487Y5q9exdjmb6LqslTpOzPCJSxyjuLlAalj9YbOayngXyfGYUW3xFMr0HM30uK4gzJca6FLpT6jSrnx",
-	"psbRtPSOD64TDX/RxKqWR33Oohnm0Wga/LBCQokpJNCchBK2YlNfSGKRPPsFjueEUAw5tT/yfcT+nBA9",
-	"Fg6SjT84JNDiVBSsDFF2xjovKcU0ZeYv3xlPM/2oNVxxa34TCzefvPWUnU/HNQABm5Q9ZgBu87m2bUZd",
-	"Q5rQlSOC1h+33WyLZe6vbLtcRL0nBn9sCqJhNK/VVm3hPrNNlpiNebiMGTTKOlmyGm7yxYGiXzgYjRXY",
-	"onlt16CRUBnI8Rd1esC80AT6KBl8vijcrC7cO+Vs2ZnmO+m+KAKzkKB1911RJiark4UtNX0zkCNrVcJ1",
-	"NJsxQ1S36Y3TNjYn18S+YWMe4apWkFW2YJGxYRliVq64cnB5K/MI8+QSw/q0WzOJxTxxYDVarXFTGL1L",
-	"bUDVnTbqYbPzxrqmNLDeeL8TSWA+1daKTfohnXDfvL47mxpFQZRJpic3plWXVwmoBHma2eAK+9ebnPH+",
-	"9f3tNMau9dvN4YufsL4imkFdla9nitg4WsyDcm2e2X9t/x+/ujktyxvZMLVMQkz++v6/b4q6rigDYO8l",
-	"ox9qndoSDIhPnlE+z7NEsz27hrYypCI7Nr4iohLIWMg7LGm1G2ARFpeTUQV57q4Aq0iqgKghxYAaymNX",
-	"PIYMmdJCTtpd3uV+PSo7dUrsYMlf39+SnfDUDxk+Jr/Y32y5YzQU24LH4W6bnMUWSkJ27MADtCAHeckB",
-	"KRLY7fJIjIyCnFPtHiQm2bRWZy+DXBlIXVMNq4AHUE1EEoMkUYLxyEQBjwnjXd4TMcMapDH5IwNpPteX",
-	"zcN1tWnqbA01poiEfqYgthQ56jxHWqEP0SaTanLQkp2wqURHuEsiKrHkb+n7IzvKcxd2ee4v3MVxh4Xv",
-	"KzwhZeojrDuXSVDWCCE4kND6Uz98DJu9pzgHjPVXRGbcVlhmiuC9FxAlCNBomDdOhtQWSrUFaI9L6sSB",
-	"rRJi65geHTzfDQgttxETvMt3jjoHuwGRRe0dsnN0+LP5xrXizWbnqNPZPzp4sRvYKlwsMXvIzL/MvW4e",
-	"Oto/6pi+Uq9sk+py3NiuZJwy4zncP+r8vH90eLhro9gTFgG3nj6HlTVcXTLQFKsiZjLx/JrO09mOxCh3",
-	"AOcNlP5T6+FW5PTqzAifIC1EoHXQ7rQ7zqjBacpax63n7U77Odrj9BDZErqWaZSofbOZ9z8XNRsezK+D",
-	"ukrVCI0RY0U4HZnlLCuUkZ3exNW+FJKorGc3Du5uPDXPlCvrgQ20ySVPJoTGI8YVGdEJoequy2lPZJoo",
-	"MQKz4JAowFKSu21yMVtY7NjtCEVedA4shQtgAcKFjZSEl0OUqFa1YvWH+pKyUwVE1qp2+nGqSuRhpzOn",
-	"ds5qNXPyKhUNNXOQsmbVj2yfdU0VY9v3KkXiKweLX6lUaMKXni9+qSxvaN44/HnxG9NFuh6C1otlhjdV",
-	"IQ9fW2KANeXL8CbPRiNzMO1GItRwASX4M0VOX75FWufZGYvCHQ8zu6yu5/KR/bKWLMbSlkfys78VH8o/",
-	"z+Lm03mBpeVCiwoK8xL/RTH+xWeo9gS507Pd0817unO01N604Jbv/BB4Ie2bOwYzxakfgqXfMQrNx6CV",
-	"ClVzJMLiUsN665Q3lJ0qq06RHbgHOSE2PjFH5ts7bLdNfpWUa5Sc3DHrckxAhAC8kHB7BPM/p47giS0W",
-	"i6+j+7V4wf7VJkedny0OghrKovfGiJZdnkrGI5bSxBagVSfk6PCQ9GAieOzqsePFbMSt8sRf23QbJPSS",
-	"uoftLl/nNrUe2dMoKaFQv4h4sgQf8OKT/No7JWrRq1bV4plU8L9tkFA7f/MhWJ6ZOM/xw0NdptQpLnaw",
-	"SS5mq1g11ai1xkKzSD8cN+sswc2KCs7mhYMlxjRdrRXfe7EMAWpqFyLPPVzm5dkaj98rv0ZOZaWWstjd",
-	"FJ9eVuTYN8o77CH6AxMifSPs3Z51RXYOOwfIwy3SBL/o7CLvLZWONrmYy53JTs6UtUBrBXQ5Vbam924T",
-	"L11LMcEabkVFt43xUwcHX4VZ+jXlluKYnSfjmA40VHDMLbfeDLfeMt8nYL54okoL7ngoklyIfAQXnjLR",
-	"uIpSs6BduBd3voy63yCfnhBZPFonj7qc9lRpywVtiX0jH3d5zzBOLELkgjg2ySBf4cxyWbPCgI4a5utK",
-	"kf9by1Xf40mxi7dATnlqfTJYyXATtJznevYiwexstgSNK1xltbjjQhUlO++u3+4Bj0QMGFfEhd41+qnK",
-	"en4xZILx2mh0FebrvhSjLm84tgVGvjjqbfIKRkLnRlvvTDNltM7N6orWg7lJXXEN2ca5Ub9xsWarCD65",
-	"LPIdckmbrGFJbc4VRnReo0ZzsW2zqI3lnLueS8fc9hJoHBAOY1Ca9JlUmuw4rw1NlCAKAF9xrlzTmCs3",
-	"2OW2xd02OSWhQ4GHU+1zobELy4WO2iREyB8a6+ATjTTJUsPwDjpBp9MJzNucRAhG7HIUr0IPn3hMzOkO",
-	"2+SKDpz0FaLTL9wPRb+vQIfIUgu5LCwhkqEZOiWphHsmMkVSOoAmp5KXQ2RJx1IJgi+5yEpxA+ZKqmu4",
-	"kk1hOQ7lJ/4wzU7HvSYT559XhGpMSNrXIK2L1gapYrq0utFgGsT6Sc6JEFviun1rVnGZe/kSl3mZJx0y",
-	"doknb53b/39wsksKB8XjX9If6NWGbbhuzDY2O9ut6I+nzS4xlV8FfyTn35j/BPkA8SrXOg6ef1My8TJx",
-	"rtr/7Fe3mav6zVq4mFa21zZ5b5hnz6+rlynLvZ0BzHy0kp2TChHX4WTGEYJZwjLOPwxIxhNQCgsRRPAX",
-	"ZL7HlkfrofD6McpwXgKS7IT+dI4xE2MYWMyHpUOX2zzhEJcoAjdEhMSg2ulJrNWyumGzRulVK1lVpXhj",
-	"prjM4T/rn1MdDesOfo3uase11V2PDpawEF15gJs3lCUQf/1jbReQUB/95h1s7xijHruk4947tXlBDsax",
-	"nkifDUI8TyOq7mwWkupO/xX0I7b5Wf9CcHA7+Hu+Gj0aNFyN3oIZKrpiJqbd17e0Mcu/e2wfn8GWny95",
-	"OM7zKt5bMMMGvVyglz57q52EV35FuUYjTzV51EkNAMA7yvn5DayPXwHXAZEWHm81L5esWHAICHyKINXO",
-	"/08d9hdfcnX77CuGD3gFc8gdQKqwV9eYrUM+c1vmJh5zw3a5zUbqRoGI3Ype2GzkeRSv8W/KNa1EZU0O",
-	"7wBXsMKt41ZOHQd9L6sETYMu+0Mm2z7y8sqWF/LjIFK2vBlqpuDIE1ujFnPB3B61KW74QykX68sk35dl",
-	"axOc2G7wJZnxYi1nX7naS4/l2rXAgbl60oWwuHKmkJ0blQWt9ame2B9ceAKmmXfHFOvVIcTMpfzbXdN0",
-	"fjPhUYWnPgFvwJpNDfxBZDoSZYpasypbZeW7dElPeLTi6ayk0N8v4rwbdJjSRLwu1Hg6lHtJ42oRkVvu",
-	"++mI5ybzqT/DlYyodSHXTZ1sraJPq/rNFNRYYButbPNvnbk9jcHza+PMSy/RM4XqCJkp5+E4V/X7ubxr",
-	"f0Tl3Z50SRFq1Tn0flQ6F2Ne7RuNL5HIeJ7X1ylS6zC9cyrvZpieY2Zra0QzJTQ+HASHwfOPD+vwtrKO",
-	"xxNrLlPloWqO8G9iTEaUT6aWJ1+Ob/0cb13fy/EDsxGmlljaE7KIBQg5oNwZAfa9MlaNoY0piDQpqzHk",
-	"LCAPIqamZ+uXcMkqaTQkY6qcY1wB8CDH5pAbPdHmZ+sNgS53YdxGSfAitDFzl0YNI0uVlkBHReQrM2zj",
-	"8BHRj5ceBc4dAb7kmS1rjDVcuW4V2uuftKfewodLMZBfqYaxTS2x4VuwiJ4dFeuX73t/f3vbfgHs42pJ",
-	"nAfud0p6mMdeSjppk/dMD0Wmc1BFjs3A6CMHH0HUfFHK2082jbhRlLnU7kkFnBEQSsK3jN8du3D+drtt",
-	"g/lPiITkL13MZNVthcSamwjlXGTc2Uy73PxqhbnxkCXoxrSHR/D5EA61sslyaYn7e5Gjl8qMYctQzaaC",
-	"mStVu7zcVVuiWeVFtkR85lu3JX6PuAOfd7gv0C0yN7SGOsyCGPOybHEe8095ARx3waA1mQGYImPJtAZu",
-	"Tz3Tu9bnIHOPBPbwuwu6CNvkJb6oPJxWpkwfUiSAyQK40C5Go8hJ4tIEINSWA8TmGUSpZ5z9kbmyHrbS",
-	"BpFZAiSGPs0SrQwLCz+XiRyOyYePAcF0ksfk9OLVQ9gcDXnlko+vLatPs2Ztc4fEGaBgQDn5rXd6EJFo",
-	"CNFdq5q3Z7pIZXP9taUlf7/2zRMHUDoeMz8exxpo13VPBK23oswROJcF5c9982zo3yaYZyMoWssyHEur",
-	"44ZVGWr/s8NtLoO5cnzQBRU6V8I1QpKsO3ZeeiSyk/M6JglmBwuISxfq+2edjmNRUXn4PWEc8+NoSbmy",
-	"hbPw9yn26mC5oeWE+N0zVQCucvyu0nSiyI5LoWV4o0X77jaDqnIm+Bjn778rTOq7Rz01nqRglRwl7rSc",
-	"Oo32eefI6s3hWX/vQnDYw70SkpH5x4EUXEkTEhrmHtbioNbdmT8IBGrulfq4q3SLe/omcE9zTt9qe/7K",
-	"xScsjXNyee8S6GsiMo2oI3d92czzAQlzYTW0qF2EOcUBCb2WHfq3y6MEqDT3ZFOUfnGhVi41h14JA5um",
-	"zsr3JbSpNL75kn+OhUd7BvIYy14w6k7TBPKkcCiBW5Z0dHDoGfuV0S6GjA+acVGbuBXXhkQ1FoH+3MKF",
-	"Mzr8oJKF/rg10OYLl8r+pxcPXr3oy+tN6hdfBwk1lxnmIKjHM8WtcLLVS9aHTq2sl+xHZZLb1eWtX6gC",
-	"y9VoEmUJHoFCL0Hnhs3rKWOQaPzp8rDMOtyOmUoTOmnj7yHZyaM9xs5MbJSShCq96+L2WNwmIYtVjlE1",
-	"Ixmwe+B5pyddHpqp5w/kDQ7pvc0cO8l9M/Y182yb/CL00MGusEtkYRi3Zi6d3HDgWGyTPbisYTTFsKes",
-	"YrZCN4vRbGRGabgFfEoTERcZ8WsxKrGqIEAKu+uK1YPmZyQOWkpPMC+oabY1G9333+aabiSrAkvS5aaE",
-	"m7R2TputlDczpe83XA8JPx+S4tRyu0TbxIcbt4TTaRr7UXh5ZapHyM+LOPV+XuzzEQL6kpBWj9NPxbvY",
-	"BNQ9SITNJ1E8SXYwXTE51WQklHa+PTf0Lk/Rg+c9V4jj9pHfaRw3BOBZ25u5cVzt9cdYzX2Qr2EpjiNh",
-	"Qg5yGscSlJqtUGyvK/PRFXA4KHLFe/LnlEBqCfbGSc3gas2XO4ZrGmkvlb+GT3p5gbikx9exuru1WGB2",
-	"t4u7tbtvs249taHei1au5dMLuW0p2X4VnmtklizBZLMuwCvFottDAE0SygcZHcBxWUtckfCDkzEv6Ag+",
-	"2vSyiMGwWYR2qCMH/p0jNbRNGetR65nKWT0q/LsBsfJWQHiGiW3Rq+Dw0SRhGiRNVEDC/yR75E9kH5EY",
-	"hz+RvzhIhsVjuD9I5S/3CPzFWWHMNPsZjyxW6+xNQE4vXgXk8jogF5e3AXl5efHy9DYgb19fBF3+7urq",
-	"9XVA3l6+N//cXp+dB+T68p154/SXm4Ccn10E5Pz0/5j3Tt++vnn52jTzPiC3l69O/x6QV6e3r1+dvXkT",
-	"kL+/Pr0OyPnlxe1v5uu/t7v8na1pjcrAqMcGmciUR+yAjKW5AalkOi/REE2iBCzI8+jwsOLOzpJUMozE",
-	"7XJX5yBskyIiPmKgqqF9eMviOmEuEwctLfovlC1zjxYbABE0LnSvN8lXm8VYGEGCG1C5DRBW05NA7xSh",
-	"+YZb/WZ+WRyUx9/PbhCmbVzrnQ9vsiSxOzog3RbZ6bYC8qFyXeMPu93WbsuzNOGFTVyJpEW3+XOvIMtq",
-	"t/D03Ld38fYu3t7F03fxjJFovRv5s/2wciIT72Z9b7NATdusiOXENppvs8lMYOJymKAbmmghAutvZ5rd",
-	"QzJx5rIcHoyXf5c7Fh0zRdMU/RuIDLYJ5u8ZjDG4wXraC7sbev/xKnIAgPxWFSqPzMYrwkVsx7OsfnEe",
-	"lILFb3OgbHOgbBANMIcvrIEHqHPpr7lzfxif/gIh4XHCwdar/0149eeeojVV2CUQ6+5aXhYD4NUnNBqO",
-	"V0eNKietnjTUQ8nToZQSfUiY6vIRyAFGDYiUJHAPifXqO1E/3K1gCnxAgWcPDBEg7AoMYvF7hBi0uzz0",
-	"THnh/tRL5kROiBbV/GjYvdNmzCu+pmceLmWQLhfcqOdGZyyy79YYSEfu2GDaFVKTdQUrCeZ52dx5bgQZ",
-	"rM0NN4AyYGYYB4eluubQy+S1s5GubH19mHZ8HqcOEN1aPnjRkuTrYAzmM+ccZLABJr1FGWwVufVRButo",
-	"b36CiLWwBpdJ3BxaduKyWy2f5e4tU16au20g13KBXH46qNWiuXzw+o8a0/WjJ58tXd/+am4sYd4j3SXF",
-	"sWfKhju54OgS7hOaDRtimV7fLm8dHCddDp+0pOQOJtZ8fwepbhM0X1mLuXOIWIu5mvBIEaaPSZhQpW8m",
-	"PApd9IORF0nGNUtc+xjcPeFRu8uns+gtMqtPpXJ6dJI74HEqmHkpZ9ROQppKbPfofHVfxwa+OF9dbgff",
-	"RL66rTH83zFR3anWNBpWU2FhoNMM/LI+K9Y82WibqntTqbrxNtnm697aqp8gX7fNUyEkGzBOE+IStTxT",
-	"WL5pd/MCUrBNPryZ5MOPZRLbDMTbDMRb49iPnIF4Tda+hqy3ZsLiR10K32Fu41mWvU1wvE1w/GUSHD/y",
-	"8M9PePw3566bSaNGdqZN4JjAFPP8uXOIWQKxmroaQrwb2GALCRFwnUzyG7HLXTbleXnXCkQQybOurZ8u",
-	"EKe0KAQOU6R6QhpTJVzji5W+qxlCQT6yE6I6awvAc//7Pk2U+QGH2zjA/IWFGaS36ZjXYcNmVy2Thtkt",
-	"0tZH8B3ma753nCNnqPbv5uxyc1yFJz5PFWNeaoVt8hqRk8C1rTQaOvyAC94NvegIFnc5OhljiNjIMH8X",
-	"/oBxwV4Ixa5F6UtQIrmHykhmgtzMIMo0devJQNaubs7EYxwCfh64GLhi2iyFWUBqb3DH284nZCzkXWKO",
-	"X1CwYg96kcc9H3+wWI5qCN3ysAszoa/jMkBSLnAW4O7Zegm2kPlvu8hzjrS/t9xhmplW5NL9z+aftVD0",
-	"M+JoNU9dNf1cMJ39vpp5DnFvzannkGOWmefWYZjWYOsY5jbH3PeRY+4rnqLCwN9wilYCotdrbsUvRvfJ",
-	"tYc2ucHIDWtMKFKmkNCmR1lTXPgV9Jpb/wcBvM+73h91rW/B7t/n+bYY+cbDvdox+RveoY/xsDVeqBWd",
-	"wbm71mQC1rC9gSvwEVDvozIsNwNr9hkD3LUaNYmDFyuqD1/HPzWPv+SeqUfzma04sdUinoo/Fl6wlbSI",
-	"fSfuN5q7r4HGpjeSsDvwTDKrF71yIs0b1+GqHO3bFlXsrOaZOx2ht6m9vilZ4pnKF+YJpIrrHHVjI8Ft",
-	"x4RqMWIRTZLJCnLGaxoN8+CyCzqCEM2ZXV5rzzSqOWL3bIpENHz2mcb28kywZCfsgR4D8PCY6LFw6XxP",
-	"SMh4uB9yoc/ML7TLE6a0+VpdZEkS7psPQuPnY8IFh92AQKIwjUqjPLSWRcCRr8pE1k9WkjO+D59bJR1b",
-	"x60bTXWmqklyGS9z5H5o0Uize0QdAY8ZH5itMtUIikKYR5cml2U7lMdTDefEsynkVmU4ytHka0hPi1ke",
-	"h/EPy/a2Ms0T8Gm3u5fh1Q3ijTPTrI7P8Xl5rSvrnN55yEVEAKCc1Js49m4Lt+X4ElvPjewYXlzwcZt5",
-	"yiGwTQt7whYilSIbDLuc6d0TokArw26vcotTGJCwMD+d6sqfv0zCpkzqs7eIF9aC7LloJawBDK3Hs92g",
-	"C7/X92gt2kprX5cLuD20smqDDo0VFZuTOhPu+soOmoZ/MFXHzGnerY9k36o535qao9xWfGIlx3T7BCpO",
-	"PWRjU+pGfozXVjYcK/pQpyXETELkiEdVZMbhEmXMaBVvqdJ5WkT/NbMC5XuHK6oSOLuvqEgsYihGjfgx",
-	"mcpWifgaSkQTJ2wQIwpo6RdQIl7a8kdPIt17ENnNyffv8ka3Ev5WUFnfd5HvovkyfiyiZnn+ZkwHA5Dk",
-	"3RkR92DBGkYDj2OIiUohOiE0SQhVqE9TCRgXUNY2Lsr0awVJv1aif2X6X7jHNXzS+0M9Sqqbe6r8Sf1O",
-	"jkWUGeLahGopHUDbkgqiTCLY88NHn3BnXIO05khyenVWfd+jopooDSOPjPuWDvuf8d8Hj6q1sz41T83q",
-	"MQirT6kelqh66p6sihC+OAI8G+GY7ILtZawdYdmG8ou9XsbjBNr/MF+b4ZpPH2dKyKyq6tB7agk+f2UC",
-	"u4RmUKuvIM5/PUFlzjqfTu2MnMq16zsEmuhh40E57HTKgvkYNtOz9aAso9+5hpgpEosxN5dDGMNA0hji",
-	"cPeEvOg8L2rrlW+6p2uPzG92LF/wYnA91CyH/WVibsV8Em2PZ33h3m+nSJRxCTQaGu43/0w7bkmGOenm",
-	"LPI/55o3JjWLlS9zkbQBJ4LJd2xh1dplNK0xbqurfLGVLDupISfOZ+PLN7dLIw9J1+2c9fJpU7tUCbsH",
-	"/H0Ok32bP/MF6Vv00RSQY0V+jPg0Y54/bW/EtbMWKXCasnY+xqaZX6bAT6/O/npzefHYydPYQk9ocuXl",
-	"oLT3j2PeovcPiJpNVylEFWHAZTcFRZzqrwgdUMaVnk+c2yFT9kIu+yBUETfLuQSbUCs6LCDY30/P365G",
-	"sLzhFW+0L04UN5NZolTb+tzqAZUgTzNzuX34aG5/FOFqwxWvwcWCSpGZoZoNTTIegyRGyTshtpv8Z2oT",
-	"x0shkAHa3Az7qLm5cU138N7F11htq2CoTBKv5iwGH/oBkaqmON/7IUjwsrTlKHpEFPelGHmN+BGrsy39",
-	"4mcO2qE2RRoR/Wp47G5D7Ud8wya93fW6zLNEznZ3Q+8dSk7ZTpwtrj63fRFasOvRysn9jA+8Hq3MX9Pf",
-	"kJqN6lPcdo7B6ymINIEcpz0eiiT3unlN06h2CZD9uff7XiDaMzXbhJADyvMMH7NNvbQpiPPC+qLvDxdt",
-	"olhB2BYXwDpijPvUtoWGaxq+qMZj9ESmi7LEmD2Y9vsQ5RZfr8lKIEdNw1aGCfCuw4usEA6mD6vTjciF",
-	"IFrcAc9NB2Vf7vA+fHz4/wEAAP//",
+	"+eMY6X2ZdO3jsq7FdOYGLcOYVlZfeZ8NFo2gbP6lfX5t5XVpdSqhSt9MeFR53NB8z3H8Bu7hiFu9DGnK",
+	"zFvtW/tq8dMeG6VC4gwQtH7cGjA9zHrtSIz28fyo/J8oYTirgdh3rbUeVlbUltlnJa2/nP7jdB23+B6x",
+	"V1FwZjbFakK8FclJChIx6W0S0pSFxyTMZBKSHdpTIsk0kKHW6b75n9pFUArwOBWMa/MMGiR3AxKOQA9F",
+	"HJJfX9+ah64ub26DLhd5CEXosG4h2bHjJ6LvpBllXneGyyuqhyHZQbMh9gHS/HoHE2RgYUBCs/Ai0+cq",
+	"bHd5mOMdzbAjwTmgA+IGGw7JTiqUHkhQx/v77XbbNIWRF+EJKUfmNy6hL0ENz0zH9zTBLoy8Ypq3uysk",
+	"O5G6D8g/lOAB4bH5d7epuRgszFGGbRJagSc8JpRPEDra7vIbiCRoZd2s5fgdZZ4pklKlxkLGgUdBNA6q",
+	"AEUUVLAQpMr4oMvN4/9S2Oi/ELH3rzuY/CtHE6KYvotyThELShUJ/+T+M9OtqmH5UreOW+bQ7adU4yG0",
+	"mvlQxK3j1q+vb1vzOeJaHsv1+eIXvoZq2MMG3G5VhjD/tOdc+UmoGWcW7n6u5ouTtcrqj3bZjEApOqi3",
+	"GOYszIJjIV6DXGrCoxtNdaZ83UtlkWnRnEwphaxVHtbZuLUgwuZ7yRtcSYiaaVe2zPyNPK1l5ty8FZg1",
+	"XEpXLBtbCwO1/rlYTev4bnjS7GrlMVsrUnbpo3/HbMRRgRiwVk+rylrtxTlorVO2dhs02PHrtrizNmO3",
+	"dduzWLaG+JzC2SrGnLA4sDYEzKrgGRZ2KLHGEmur4dkIJIvcxb7bJk5HsV4h5mJHlYs710MMKj3qdMrg",
+	"UaPNCA6Xfes/XAmW9rk0dLX+34fO3s8fPx8EB39++I9ZV8JHQwEE9deCAqaXpVisBeuDItFrZF9r+skL",
+	"qaTVE/Gk7fsMqlyYOvR9+YKjjSM+SVAhJEyRg4XI6twp7Zqt2y9vWKJBNrqVOeS+5dyt7HzLyGU1ZWi1",
+	"x8A89Z5h3C7wOP/IDG250Gfm3x7oMYD5xNRFliT2g9D4uY7qvwFNrD14RQQkMmFvJllqFl6MeW03EmKm",
+	"6h9HI7u5t+ttXmrmshvikCeIExpIauEfGc+/rr37CqVrJXx+ird6Y3IYxXgENmDS87h5RnR/m6j8XizH",
+	"UvQQ+NeaJVXdNnrL7oGba3611ZqlIE3YfR1yoX7ItUMRAxbRpG5LU44QjXoh5JzKu2ug8TUozHSy0kRy",
+	"dNHi1D4VfL17q24a54BrtdowMBrjdxrH0q1FDUzRNPs7qw8WyS+i+fLq9DTKNov7qTqQ5vmt4d+0vS3v",
+	"h3SEXOSHzJutH2tpdV3eRPFGAmCslwUS2eYCC0SOS9chuYB7kBZlITgRmU4zPeVQjESC+JpekkGtunoh",
+	"NOu72KqzUUptkH1hwpdA76ymMaaS20+M90XtQfDbWmN9HoMw5F7Xy6/w3xiM/UHX+bE3g100zFwCjV+K",
+	"zIqUKxz26tya4I5++/PBj/6MDQW+lIS7KZBJDk78ZbI6h/FZS2mG9JtcRCGVs/cVyeSv2llc3ZOrRlcs",
+	"cCJ95ciU6ZnWURTBxasBB324YQVGOIsN9FwCrcPO4U97Bwd7hz/ddo6OD/583Dls/9fh8//bmuKyZh9Z",
+	"dfag4h0rNm7rFaM90KBIXySJGO+heFfSuhUljLNoj1YM1nMHkFMbP+wd1MEa/Vkvhh3ik+sD+nx6LDxZ",
+	"XwuS9oWCVJs0XSSl8LIc2cDUJaNRHavxm62EqBYpj7yVrsC9lneD+Hj9VcMW9RLRb5XQhoegRft9iAp8",
+	"1SzxLugIyqQgiNGIBI9AcryfWJ9QPmnnB2/hZosqEP3FA80tQA67vuKOcG/9MqnfFDRabkt4DRXhtwtn",
+	"OnUMZ34HtEssfV9CxYwx11JXPrnK6eYwRnDZQvRcw8zLLSySeEMtrShSmKcvlredeZJD8WZlh1ao7q1Y",
+	"kJ+1aZZQ7reZLeNvYZ9EPuFnTmMzg1jPCbXeNTS1kyugC5RcFp6FJ4SpfG2pyYy6cdmeHAW2ExY3TxiQ",
+	"sLh6wt2VAGIbEF/Wx4A9evd9s5Cqx+zVbwswdFWJvs/tDPcMxoiShJjZGChMpVdrZcgTx6x2Nq7fvCQ/",
+	"H734L+Ky1WBICkvU7CYus/XNUuz9kGqbvM8epDIr2s5R5+fdSjTJXMdV4V2qsTjYkVVt+cgUMBlOH1PV",
+	"1dAFvaQ1Y77kQIBrOUHIi+j3gceMDyw/IEKWMSpLD99za9SMn3GlqQP4ljNwQAp0Mx8dtmp5f+FlnrJN",
+	"G8kS4/KpIqElT1iJ0TdcTpHQtRDWi2YuNWWDJlFalMscxT//7KnmR516ww/TydRUL4Qmb5qWKfdrlo8j",
+	"xuh43xGnHcN9nlJJ7XOh9xpWvB5JYYcTlKZ5t5uqvuucEHX3zzXQmK1hkl/dgRLLMlXZrMFsxAaytOcV",
+	"blIbOIVuoSFDusRM6okVj5CHuCRYS3pezNaZWG/T7/bzsj6EiofDG603sXr6qloUQO5oRJdi3dhvhNSv",
+	"mISZYHOqIidg1r5367Cs9SDmzmoY5tnjPn3nNF0z1ufrkgWLSr7gPLtzJW3wGiD+W98lNsv/nz9//nNA",
+	"3t2+DMiIJQlT1udVwSP74JuvA7apXqJrULPIzvxYcq5hHF7PENVHX/Jqdnvrf669f5ZVA5m6KgLf61nQ",
+	"Ju1YKNG8K+SoTVnFLam/ZaTySvb7oKVcd0vvBMMXaz03mzccuii0uojGBcHD880Kzmzob5GK2dDfqdW1",
+	"r9J3ZoRL2BYdxctTWHdpGTqvZUr4OnEnKzpYntoUMHcjLY4FKUPoFjqH6rPclBtvahxNS++Y7ToZCi6a",
+	"+OHyINlZXMY8Gk3DOFZI8jGFaZqT5MNW0eoLSSwmab9AJJ0QimHA9ke+jyimE6LHwiHY8QeHaVqcHoSV",
+	"YePO7OglCpmmzPzlO+Npph+1hituzW9i4eaTt56y8+m4BrRhkwLODFRvPte2zahrSBO6cpTW+uO2m22x",
+	"9vCVrbCLqPfEMJZNgU2MDrnaqi3cZ7bJEn0yD2Eyg6tZJ3NZw02+OHj3CwcIsgIlNa/tGlwVahw5kqRO",
+	"2ZgXZEG/fUF/vrzdrPjcOzVzWXLm2/W+qP6zcNXqLtWiPlBWJ3DbJfOtZm7tqmK0W5gZq031LNw4wm5O",
+	"eIp9O9A8wlWNRqvs8yJVxzLErNyj5eDyVuYR5snFkvVpt2b2knkyx2q0WuM6Msqd2oA+PW0DxWbnjXVN",
+	"kWO98X4n4sZ8qq0VyvVD+iy/eaV6NieOgiiTTE9uTKsuoRZQCfI0s7Eo9q83OeP96/vbaUhi67ebwxc/",
+	"YWFNNOi68m7PFLGxzZgA59o8s//a/j9+dXNa1rWyUX2ZhJj89f1/3xQFfVHQwN5LRj/UOrW1NxDOPaPh",
+	"nmeJZnt2DW1JUEV2bDhKRCWQsZB3WMtsN8DqOy4ZpwrypG0Blg9VAVFDivFHlMeuahAZMqWFnLS7vMv9",
+	"QmR26pTYwZK/vr8lO+GpH8Z9TH6xv9k612jytpWuw902OYst8obs2IEHaAsP8loTUiSw2+WRGBktPKfa",
+	"PUjMrmrt517qwDK4vaYMWoGmoJqIJAZJnFREFPCYMN7lPREzLD4bkz8ykOZzfb1EXFebn9AWz2OKSOhn",
+	"CmJLkaPOc6QVulxtFrEmfzbZCZtqs4S7JKISaz2XrlKyozzvapfn7tVdHHdYuArDE1LmvMKCg5kEZS0d",
+	"ggMJrfv5w8ew2dmMc8D8C4rIjNvS2kwRvPcCogQBGg3zxsmQ2gq5tvLwcUmdOLDlYWwB26OD57sBoeU2",
+	"YoJ3+c5R52A3ILIoukR2jg5/Nt+4VrzZ7Bx1OvtHBy92A1t+jSVmD5n5l0n3zUNH+0cd01fq1etSXY4b",
+	"29UKVGY8h/tHnZ/3jw4Pd21mgYRFwK1j1EGLDVeXDDTFcpiZTDw3sHMM+3J33kDpbraAAEVOr86M8AnS",
+	"IipaB+1Ou+MsJ5ymrHXcet7utJ+j0U8PkS2hJ55Gido3m3n/c1Gs48H8OqgrUY5IIjFWhNORWc6yNB3Z",
+	"6U1c0VMhicp6duPg7sZT80y5ei7YQJtc8mRCaDxiXJERnRCq7rqc9kSmiRIjMAsOiQKsIbrbJhezFeWO",
+	"3Y5Q5EXnwFK4wGEgutpISXg5RIlqVUuVf6ivJTxVOWatMrcfp8qDHnY6c4omrVYsKS9P0lAsCSlrVv3I",
+	"9lnXVDG2fa9EKL5ysPiVSmkufOn54pfKupbmjcOfF78xXZ3tIWi9WGZ4U6UR8bUlBlhTtw5v8mw0MgfT",
+	"biRCDRdQgj9T5PTlW6R1npazqNjyMLPL6nouH9kviwhj6HF5JD/7W/Gh/PMsbj6dF1hTMLQgqpAIXqmV",
+	"vsQZqj1B7vRs93Tznu4cLbU3LRboOz8EXgaAzR2DmarkD8HS7xiF5mPQSoWqORJhcalhoX3KG+qNleXG",
+	"yA7cg5wQG86ZBzLYO2y3TX6VlGuUnNwx63JMCoV4xZBwewTzP6eO4ImtEoyvo4+3eMH+1SZHnZ8tooMa",
+	"yqKLyIiWXZ5KxiOW0sRWHlYn5OjwkPRgInjsCvHjxWzErfLEX9vsJCT0svmH7S5f5za1bt/TKCmRY7+I",
+	"eLIEH/DCufyiSyXI0ytT1uKZVPC/bUxVO3/zIViemTj39MNDXYrcKS52sEkuZsuXNRUntsZCs0g/HDfr",
+	"LMHNitLd5oWDJcY0XaYX33uxDAFqilYizz1c5uXZ4p7fK79GTmWllrLK4RSfXlbk2DfKO+whxCSyroFv",
+	"gr3bs67IzmHnAHm4hbPgF51d5L2l0tEmF3O5M9nJmbIWaK2ALqfKFnPfbeKlaykmWLyvKOW3MX7q0POr",
+	"MEu/mOBSHLPzZBzTIZMKjrnl1pvh1lvm+wTMF09UacEdD0WSC5GP4MJTJhpXSmwW4wz34s6XUfcb5NMT",
+	"IotH6+RRV8yAKm25IIkoJ9zIx13eM4wTq0+5mJdNMshXOLNc1qwwoKOG+boa9P/WctX3eFLs4i2QU55a",
+	"nwxWMtwELee5nr1IMJmdrT3kKpZZLe64UEXJzrvrt3vAIxEDhmFxoXeNfqqynl8Fm2B4Oxpdhfm6L8Wo",
+	"yxuObYH2L456m7yCkdC50dY700wZrXOzuqL1YG5SV1xDtnFu1G9crNkqgk8ui3yHXNLmtlhSm3MVMZ3X",
+	"qNFcbNssiqI5567n0jG3vQQaB4TDGJQmfSaVJjvOa0MTJYgCwFecK9c05upMdrltcbdNTknooObhVPtc",
+	"aOzCcqGjNgkRV4jGOvhEI02y1DC8g07Q6XQC8zYnESIeuxzFq9ADQR4Tc7rDNrmiAyd9hej0C/dD0e8r",
+	"0CGy1EIuC0scZmiGTkkq4Z6JTJGUDqDJqeSlXFnSsVQi7UsuslJwgrmS6hquJJ9YjkP5eVJMs9NhwsnE",
+	"+ecVoRrzt/Y1SOuitTG9mF2ubjSYNbJ+ks0BdQ9LXLdvzSoucy9f4jIv86SD3y7x5K1z+/8PTnZJ4aB4",
+	"/Ev6A72iwA3XjdnGZme7Ff3xtNklpvKr4I/k/BvznyAfIF7JYsfB829KJl7mGVb7n/2yRnNVv1kLF9PK",
+	"9tom7w3z7PkFFTNlubczgJmPVrJzUiHiOpzMOEIwS1imRQgDkvEElMLiEBH8BZnvseXReii8fowynNf+",
+	"JDuhP51jTFwZBhbzYenQ5TatOsQlisANESExqHZ6Emu1nnLYrFF6ZWpWVSnemCkuc/jP+udUR8O6g1+j",
+	"u9pxbXXXo4MlLERXHuDmDWUJxF//WNsFJNRHv3kH2zvGqMcu6bj3Tm1eJIVxrPHSZ4MQz9OIqjubtKW6",
+	"038F/Yhtfta/EBzcDv6er0aPBg1Xo7dghoquwIxp9/UtbSyK4B7bx2ew5edLHo7zvHz7FsywQS8X6KXP",
+	"3mon4ZVfSrDRyFPNtXVSAwDwjnJ+fgPr41fAdUCkhcdbzcvldhYcAgKfIki18/9Th/3Fl1zBRvuK4QNe",
+	"ESNyB5Aq7NU1ZgvQz9yWuYnH3LBdbpO3ulEgYreiFzYbeR7Fa/ybck0rUVnCxDvAFaxw67iVU8dB38vK",
+	"TdOgy/6QybaPvLyyJZ/8OIiULW+GmqnP8sTWqMVcMLdHbYob/lDKxfoyyfdl2doEJ7YbfElmvFjL2Veu",
+	"HtZjuXYtcGCunnQhLK6cKWTnRmVBa32qJ/YHF56AWfndMcUagggxcxkSd9c0nd9MeFThqU/AG7DEVQN/",
+	"EJmORJnR16zKVln5Ll3SEx6teDorFQf2i2DyBh2mNBGvCzWejhdf0rhaROSW+346rLrJfOrPcCUjal1c",
+	"d1MnW6vo06p+M/VHFthGK9v8W2duT2Pw/No489JL9EyhOkJmqp84zlX9fi7v2h9RebcnXeaFWnUOvR+V",
+	"zsWYV/tG40skMp6nQXaK1DpM75zKuxmm55jZ2hrRTMWRDwfBYfD848M6vK0se/LEmstUNa2aI/ybGJMR",
+	"5ZOp5cmX41s/x1vX93L8wGyEqSWW9oQsYgFCDih3RoB9r+pXY2hjCiJNyuIVOQvIg4ip6dn6JVzaTRoN",
+	"yZgq5xhXADzIsTnkRk+0+dl6Q6DLXRi3URK8CG1MD6ZRw8hSpSXQURH5ygzbOHxE9OOlR4FzR4AveWbL",
+	"kmwNV65bhfb6J+2pt/DhUgzkV6phbFNLbPgWLKJnR8X65fve39/etl8A+7haEueB+52SHqb9l5JO2uQ9",
+	"00OR6RxUkWMzMPrIwUcQNV+UV/dzcyNuFGUutXtSAWcEhJLwLeN3xy6cv91u22D+EyIh+UsX02V1WyGx",
+	"5iZCORcZdzbTLje/WmFuPGQJujHt4RF8PoRDrWyyXFri/l7k6KUyY9iqXbOpYOZK1S6NedWWaFZ5kS0R",
+	"n/nWbYnfI+7A5x3uC3SLzA2toQ6zIMa8rPKcx/xTXgDHXTBoTWYApshYMq2B21PP9K71OcjcI4E9/O6C",
+	"LsI2eYkvKg+nlSnThxQJYLIALrSL0Shykrg0AQi15QCxeQZR6hlnf2SuCootTEJklgCJoU+zRCvDwsLP",
+	"ZSKHY/LhY0AwZ+UxOb149RA2R0NeuVzta8vq06xZ29whcQYoGFBOfuudHkQkGkJ016rm7Zmu6dlcrm5p",
+	"yd8vFfTEAZSOx8yPx7EG2nXdE0HrrSgTEc5lQflz3zwb+rcJ5tkIitayDMfS6rhhVYba/+xwm8tgrhwf",
+	"dEGFzpVwjZAk646dlx6J7OS8jkmC2cEC4nKS+v5Zp+NYVFQefk8Yx/w4WlKubJ0x/H2KvTpYbmg5IX73",
+	"TBWAqxy/qzSdKLLjUmgZ3mjRvrvNoKqcCT7G+fvvCpP67lFPjScpWCVHiTstp06jfd45snpzeNbfuxAc",
+	"9nCvhGRk/nEgBVcBhoSGuYe1OKh1d+YPAoGae6U+7ird4p6+CdzTnNO32p6/cvEJS+OcXN67BPqaiEwj",
+	"6shdXza9fUDCXFgNLWoXYU5xQEKvZYf+7fIoASrNPdkUpV9cqJVLzaFXwsCmqbPyfQltKo1vvuSfY+HR",
+	"noE8xrIXjLrTNIE8KRxK4JYlHR0cesZ+ZbSLIeODZlzUJm7FtSFRjTWzP7dw4YwOP6ikuj9uDbT5wuXL",
+	"/+nFg1de+/J6k/rF10FCzWWGOQjq8UxxK5xs9ZL1oVMr6yX7UZnkdnV56xeqwHI1mkRZgkeg0EvQuWHz",
+	"esoYJBp/ujwssw63Y6bShE7a+HtIdvJoj7EzExulJKFK77q4PRa3SchilWNUzUgG7B543ulJl4dm6vkD",
+	"eYNDem8zx05y34x9zTzbJr8IPXSwK+wSWRjGrZlLJzccOBbbZA8uCyVNMewpq5gtaM5iNBuZURpuAZ/S",
+	"RMRF2v1ajEqsKgiQwu66Yomi+RmJg5bSE8wLapptzUb3/be5phvJqsCSdLkp4SatndNmCwvOTOn7DddD",
+	"ws+HpDi13C7RNvHhxi3hdJrGfhReXv7qEfLzIk69n9dGfYSAviSk1eP0U/EuNgF1DxJh80kUT5IdTFdM",
+	"TjUZCaWdb88NvctT9OB5zxXiuH3kdxrHDQF41vZmbhxXqv4xVnMf5GtYiuNImJCDnMaxBKVmCzrb68p8",
+	"dAUcDopc8Z78OSWQWoK9cVIzuNL85Y7hmkbaS+Wv4ZNeXiAu6fF1rO5uLRaY3e3ibu3u26xbT22o96KV",
+	"a/n0Qm5bSrZfhecamSVLMNmsC/BKsUb5EECThPJBRgdwXJZeVyT84GTMCzqCjza9LGIwbBahHerIgX/n",
+	"SA1tU8Z61HqmclaPCv9uQKy8FRCeYWJb9Co4fDRJmAZJExWQ8D/JHvkT2UckxuFP5C8OkmHxGO4PUvnL",
+	"PQJ/cVYYM81+xiOL1Tp7E5DTi1cBubwOyMXlbUBeXl68PL0NyNvXF0GXv7u6en0dkLeX780/t9dn5wG5",
+	"vnxn3jj95SYg52cXATk//T/mvdO3r29evjbNvA/I7eWr078H5NXp7etXZ2/eBOTvr0+vA3J+eXH7m/n6",
+	"7+0uf2dLgKMyMOqxQSYy5RE7IGNpbkAqmc5LNESTKAEL8jw6PKy4s7MklQwjcbvc1TkI26SIiI8YqGpo",
+	"H96yuE6Yy8RBS4v+C2XL3KPFBkAEjQvd603y1WYxFkaQ4AZUbgOE1fQk0DtFaL7hVr+ZXxYH5fH3sxuE",
+	"aRvXeufDmyxJ7I4OSLdFdrqtgHyoXNf4w263tdvyLE14YRNXImnRbf7cK8iy2i08PfftXby9i7d38fRd",
+	"PGMkWu9G/mw/rJzIxLtZ39ssUNM2K2I5sY3m22wyE5i4HCbohiZaiMD625lm95BMnLkshwfj5d/ljkXH",
+	"TNE0Rf8GIoNtgvl7BmMMbrCe9sLuht5/vIocACC/VYXKI7PxinAR2/Esq1+cB6Vg8dscKNscKBtEA8zh",
+	"C2vgAepc+mvu3B/Gp79ASHiccLD16n8TXv25p2hNFXYJxLq7lpfFAHj1CY2G49VRo8pJqycN9VDydCil",
+	"RB8Sprp8BHKAUQMiJQncQ2K9+k7UD3crmAIfUODZA0MECLsCg1hhHyEG7S4PPVNeuD/1kjmRE6JFNT8a",
+	"du+0GfOKr+mZh0sZpMsFN+q50RmL7Ls1BtKROzaYdoXUZF3BSoJ5XjZ3nhtBBmtzww2gDJgZxsFhqa45",
+	"9DJ57WykK1tfH6Ydn8epA0S3lg9etCT5OhiD+cw5BxlsgElvUQZbRW59lME62pufIGItrMFlEjeHlp24",
+	"7FbLZ7l7y5SX5m4byLVcIJefDmq1aC4fvP6jxnT96MlnS9e3v5obS5j3SHdJceyZsuFOLji6hPuEZsOG",
+	"WKbXt8tbB8dJl8MnLSm5g4k1399BqtsEzVfWYu4cItZiriY8UoTpYxImVOmbCY9CF/1g5EWScc0S1z4G",
+	"d0941O7y6Sx6i8zqU6mcHp3kDnicCmZeyhm1k5CmEts9Ol/d17GBL85Xl9vBN5GvbmsM/3dMVHeqNY2G",
+	"1VRYGOg0A7+sz4o1TzbapureVKpuvE22+bq3tuonyNdt81QIyQaM04S4RC3PFJZv2t28gBRskw9vJvnw",
+	"Y5nENgPxNgPx1jj2I2cgXpO1ryHrrZmw+FGXwneY23iWZW8THG8THH+ZBMePPPzzEx7/zbnrZtKokZ1p",
+	"EzgmMMU8f+4cYpZArKauhhDvBjbYQkIEXCeT/EbscpdNeV7etQIRRPKsa+unC8QpLQqBwxSpnpDGVAnX",
+	"+GKl72qGUJCP7ISoztoC8Nz/vk8TZX7A4TYOMH9hYQbpbTrmddiw2VXLpGF2i7T1EXyH+ZrvHefIGar9",
+	"uzm73BxX4YnPU8WYl1phm7xG5CRwbSuNhg4/4IJ3Qy86gsVdjk7GGCI2MszfhT9gXLAXQrFrUfoSlEju",
+	"oTKSmSA3M4gyTd16MpC1q5sz8RiHgJ8HLgaumDZLYRaQ2hvc8bbzCRkLeZeY4xcUrNiDXuRxz8cfLJaj",
+	"GkK3POzCTOjruAyQlAucBbh7tl6CLWT+2y7ynCPt7y13mGamFbl0/7P5Zy0U/Yw4Ws1TV00/F0xnv69m",
+	"nkPcW3PqOeSYZea5dRimNdg6hrnNMfd95Jj7iqeoMPA3nKKVgOj1mlvxi9F9cu2hTW4wcsMaE4qUKSS0",
+	"6VHWFBd+Bb3m1v9BAO/zrvdHXetbsPv3eb4tRr7xcK92TP6Gd+hjPGyNF2pFZ3DurjWZgDVsb+AKfATU",
+	"+6gMy83Amn3GAHetRk3i4MWK6sPX8U/N4y+5Z+rRfGYrTmy1iKfij4UXbCUtYt+J+43m7mugsemNJOwO",
+	"PJPM6kWvnEjzxnW4Kkf7tkUVO6t55k5H6G1qr29Klnim8oV5AqniOkfd2Ehw2zGhWoxYRJNksoKc8ZpG",
+	"wzy47IKOIERzZpfX2jONao7YPZsiEQ2ffaaxvTwTLNkJe6DHADw8JnosXDrfExIyHu6HXOgz8wvt8oQp",
+	"bb5WF1mShPvmg9D4+ZhwwWE3IJAoTKPSKA+tZRFw5KsykfWTleSM78PnVknH1nHrRlOdqWqSXMbLHLkf",
+	"WjTS7B5RR8Bjxgdmq0w1gqIQ5tGlyWXZDuXxVMM58WwKuVUZjnI0+RrS02KWx2H8w7K9rUzzBHza7e5l",
+	"eHWDeOPMNKvjc3xeXuvKOqd3HnIREQAoJ/Umjr3bwm05vsTWcyM7hhcXfNxmnnIIbNPCnrCFSKXIBsMu",
+	"Z3r3hCjQyrDbq9ziFAYkLMxPp7ry5y+TsCmT+uwt4oW1IHsuWglrAEPr8Ww36MLv9T1ai7bS2tflAm4P",
+	"razaoENjRcXmpM6Eu76yg6bhH0zVMXOad+sj2bdqzrem5ii3FZ9YyTHdPoGKUw/Z2JS6kR/jtZUNx4o+",
+	"1GkJMZMQOeJRFZlxuEQZM1rFW6p0nhbRf82sQPne4YqqBM7uKyoSixiKUSN+TKayVSK+hhLRxAkbxIgC",
+	"WvoFlIiXtvzRk0j3HkR2c/L9u7zRrYS/FVTW913ku2i+jB+LqFmevxnTwQAkeXdGxD1YsIbRwOMYYqJS",
+	"iE4ITRJCFerTVALGBZS1jYsy/VpB0q+V6F+Z/hfucQ2f9P5Qj5Lq5p4qf1K/k2MRZYa4NqFaSgfQtqSC",
+	"KJMI9vzw0SfcGdcgrTmSnF6dVd/3qKgmSsPII+O+pcP+Z/z3waNq7axPzVOzegzC6lOqhyWqnronqyKE",
+	"L44Az0Y4JrtgexlrR1i2ofxir5fxOIH2P8zXZrjm08eZEjKrqjr0nlqCz1+ZwC6hGdTqK4jzX09QmbPO",
+	"p1M7I6dy7foOgSZ62HhQDjudsmA+hs30bD0oy+h3riFmisRizM3lEMYwkDSGONw9IS86z4vaeuWb7una",
+	"I/ObHcsXvBhcDzXLYX+ZmFsxn0Tb41lfuPfbKRJlXAKNhob7zT/TjluSYU66OYv8z7nmjUnNYuXLXCRt",
+	"wIlg8h1bWLV2GU1rjNvqKl9sJctOasiJ89n48s3t0shD0nU7Z7182tQuVcLuAX+fw2Tf5s98QfoWfTQF",
+	"5FiRHyM+zZjnT9sbce2sRQqcpqydj7Fp5pcp8NOrs7/eXF48dvI0ttATmlx5OSjt/eOYt+j9A6Jm01UK",
+	"UUUYcNlNQRGn+itCB5RxpecT53bIlL2Qyz4IVcTNci7BJtSKDgsI9vfT87erESxveMUb7YsTxc1klijV",
+	"tj63ekAlyNPMXG4fPprbH0W42nDFa3CxoFJkZqhmQ5OMxyCJUfJOiO0m/5naxPFSCGSANjfDPmpublzT",
+	"Hbx38TVW2yoYKpPEqzmLwYd+QKSqKc73fggSvCxtOYoeEcV9KUZeI37E6mxLv/iZg3aoTZFGRL8aHrvb",
+	"UPsR37BJb3e9LvMskbPd3dB7h5JTthNni6vPbV+EFux6tHJyP+MDr0cr89f0N6Rmo/oUt51j8HoKIk0g",
+	"x2mPhyLJvW5e0zSqXQJkf+79vheI9kzNNiHkgPI8w8dsUy9tCuK8sL7o+8NFmyhWELbFBbCOGOM+tW2h",
+	"4ZqGL6rxGD2R6aIsMWYPpv0+RLnF12uyEshR07CVYQK86/AiK4SD6cPqdCNyIYgWd8Bz00HZlzu8Dx8f",
+	"/n8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1,10 +1,9 @@
 package server
 
 import (
-	"time"
-
 	"github.com/oapi-codegen/nullable"
 
+	"github.com/panels/panels/clients/go/apitime"
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/dsconfig"
@@ -62,7 +61,7 @@ func dataSourceToAPI(ds *store.DataSource) gen.DataSource {
 		CreatedAt: apiTime(ds.CreatedAt),
 		UpdatedAt: apiTime(ds.UpdatedAt),
 	}
-	out.LastSync = nullable.NewNullNullable[time.Time]()
+	out.LastSync = nullable.NewNullNullable[apitime.Time]()
 	if ds.LastSync != nil {
 		out.LastSync = nullable.NewNullableWithValue(apiTime(*ds.LastSync))
 	}

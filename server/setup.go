@@ -4,7 +4,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -66,8 +65,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	appCtx, cancel := context.WithCancel(context.Background())
+	var secret []byte // nil without JWT_SECRET: auth takes any non-nil secret as configured
+	if cfg.JWTSecret != "" {
+		secret = []byte(cfg.JWTSecret)
+	}
 	verifier, err := auth.NewVerifier(appCtx, auth.Config{
-		Secret: []byte(cfg.JWTSecret), JWKSURL: cfg.JWTJWKSURL, Issuer: cfg.JWTIssuer,
+		Secret: secret, JWKSURL: cfg.JWTJWKSURL, Issuer: cfg.JWTIssuer,
 		Audience: cfg.JWTAudience, Leeway: cfg.JWTLeeway,
 	})
 	if err != nil {
@@ -78,7 +81,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if cfg.JWTLeeway > 5*time.Minute {
 		log.Warn("JWT_LEEWAY is above 5 minutes: expired tokens stay valid that long", "leeway", cfg.JWTLeeway.String())
 	}
-	doc, err := gen.GetSwagger()
+	doc, err := gen.GetSpec()
 	if err != nil {
 		cancel()
 		_ = st.Close()
@@ -159,11 +162,3 @@ func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.
 
 // Drain marks the service as shutting down: readiness answers not-ready from now on.
 func (s *Server) Drain() { s.draining.Store(true) }
-
-// errOr503 keeps a context error from reading as a client mistake.
-func errOr503(err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
-	}
-	return err
-}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/panels/panels/clients/go/apitime"
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/docs"
 	"github.com/panels/panels/store"
@@ -110,4 +111,4 @@ func (r rawJSON) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
 }
 
 // apiTime is the wire form of instants: UTC with millisecond precision.
-func apiTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+func apiTime(t time.Time) apitime.Time { return apitime.New(t) }

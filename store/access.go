@@ -80,7 +80,7 @@ func panelLevelExpr(a Actor) (string, []any) {
 		SELECT max(CASE acl.permission WHEN 'owner' THEN 3 WHEN 'editor' THEN 2 ELSE 1 END)
 		FROM acls AS acl
 		WHERE acl.tenant_id = panel.tenant_id AND acl.panel_id = panel.id AND acl.user_email IN (?)
-	), 0) END`, []any{a.UserID, bun.In(a.Principals())}
+	), 0) END`, []any{a.UserID, bun.List(a.Principals())}
 }
 
 // visiblePanels restricts a panel query to panels the actor can read.
@@ -92,5 +92,5 @@ func visiblePanels(q *bun.SelectQuery, a Actor) *bun.SelectQuery {
 	return q.Where(`(panel.owner_user_id = ? OR EXISTS (
 		SELECT 1 FROM acls AS acl
 		WHERE acl.tenant_id = panel.tenant_id AND acl.panel_id = panel.id AND acl.user_email IN (?)))`,
-		a.UserID, bun.In(a.Principals()))
+		a.UserID, bun.List(a.Principals()))
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -70,9 +71,20 @@ type ChangePage struct {
 // ListChanges returns changes of panels the actor can read, newest first. Admins also see the
 // history of deleted panels. A PanelID the actor cannot read is ErrNotFound.
 func (s *Store) ListChanges(ctx context.Context, a Actor, f ChangeFilter) (ChangePage, error) {
-	if f.PanelID != 0 && !a.Admin {
+	if f.PanelID != 0 {
 		if _, err := s.PanelAccess(ctx, a, f.PanelID); err != nil {
-			return ChangePage{}, err
+			if !a.Admin || !errors.Is(err, ErrNotFound) {
+				return ChangePage{}, err
+			}
+			// An admin also reads a deleted panel's history, but an id the tenant never had is 404.
+			known, xerr := s.DB.NewSelect().Model((*Change)(nil)).
+				Where("ch.tenant_id = ?", a.TenantID).Where("ch.panel_id = ?", f.PanelID).Exists(ctx)
+			if xerr != nil {
+				return ChangePage{}, mapErr(xerr)
+			}
+			if !known {
+				return ChangePage{}, err
+			}
 		}
 	}
 	base := func(q *bun.SelectQuery) *bun.SelectQuery {

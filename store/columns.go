@@ -284,6 +284,7 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, ch
 		if patch.Tags != nil {
 			col.Tags = patch.Tags
 		}
+		normalizeColumn(col) // a formula without references has nil dependencies: store '{}', not NULL
 		names = columnNames(cols)
 		out = col
 		oldV, newV := diffValues(columnValues(&before, beforeNames), columnValues(col, names))
@@ -377,14 +378,14 @@ func (s *Store) DeleteColumn(ctx context.Context, a Actor, panelID, id int64, fo
 				return err
 			}
 			refs := []string{strconv.FormatInt(c.ID, 10)}
-			if !nameShared(cols, c.ID, c.Name) {
-				refs = append(refs, c.Name)
+			if !slices.ContainsFunc(cols, func(o Column) bool { return o.Name == c.Name && !slices.Contains(doomed, o.ID) }) {
+				refs = append(refs, c.Name) // no surviving column carries the name any more
 			}
 			if err := removeViewReferences(ctx, tx, p.ID, refs); err != nil {
 				return err
 			}
 		}
-		_, err = tx.NewDelete().Model((*Column)(nil)).Where("id IN (?)", bun.In(doomed)).Where("panel_id = ?", p.ID).Exec(ctx)
+		_, err = tx.NewDelete().Model((*Column)(nil)).Where("id IN (?)", bun.List(doomed)).Where("panel_id = ?", p.ID).Exec(ctx)
 		return err
 	})
 }
@@ -398,16 +399,16 @@ func nameShared(cols []Column, id int64, name string) bool {
 func removeViewReferences(ctx context.Context, db bun.IDB, panelID int64, refs []string) error {
 	if _, err := db.NewUpdate().Model((*View)(nil)).
 		Set(`visible_columns = (SELECT COALESCE(jsonb_agg(e ORDER BY n), '[]'::jsonb)
-			FROM jsonb_array_elements_text(view.visible_columns) WITH ORDINALITY AS t(e, n) WHERE e NOT IN (?))`, bun.In(refs)).
+			FROM jsonb_array_elements_text(view.visible_columns) WITH ORDINALITY AS t(e, n) WHERE e NOT IN (?))`, bun.List(refs)).
 		Set("version = view.version + 1").Set("updated_at = now()").
 		Where("view.panel_id = ?", panelID).
-		Where("EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e IN (?))", bun.In(refs)).
+		Where("EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e IN (?))", bun.List(refs)).
 		Exec(ctx); err != nil {
 		return err
 	}
 	for _, table := range []string{"view_sorts", "view_filters"} {
 		if _, err := db.NewDelete().TableExpr(table).Where("view_id IN (SELECT id FROM views WHERE panel_id = ?)", panelID).
-			Where("column_name IN (?)", bun.In(refs)).Exec(ctx); err != nil {
+			Where("column_name IN (?)", bun.List(refs)).Exec(ctx); err != nil {
 			return err
 		}
 	}

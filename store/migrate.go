@@ -70,13 +70,11 @@ func latestVersion(src interface {
 	if err != nil {
 		return 0, fmt.Errorf("no embedded migrations: %w", err)
 	}
-	for {
-		next, err := src.Next(v)
-		if err != nil {
-			return v, nil
-		}
+	// Next fails at the end of the list; the last version it gave is the latest.
+	for next, nextErr := src.Next(v); nextErr == nil; next, nextErr = src.Next(v) {
 		v = next
 	}
+	return v, nil
 }
 
 // Close releases the migrator's connection.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
+	"github.com/panels/panels/clients/go/apitime"
 )
 
 // Defines values for ChangeAction.
@@ -904,11 +905,11 @@ type DataSource struct {
 	Config DataSourceConfig `json:"config"`
 
 	// CreatedAt RFC 3339, UTC, milliseconds.
-	CreatedAt Timestamp                    `json:"createdAt"`
-	Id        int64                        `json:"id"`
-	LastSync  nullable.Nullable[time.Time] `json:"lastSync"`
-	PanelId   int64                        `json:"panelId"`
-	Type      DataSourceType               `json:"type"`
+	CreatedAt Timestamp                       `json:"createdAt"`
+	Id        int64                           `json:"id"`
+	LastSync  nullable.Nullable[apitime.Time] `json:"lastSync"`
+	PanelId   int64                           `json:"panelId"`
+	Type      DataSourceType                  `json:"type"`
 
 	// UpdatedAt RFC 3339, UTC, milliseconds.
 	UpdatedAt Timestamp `json:"updatedAt"`
@@ -956,14 +957,14 @@ type DataSourceSync struct {
 	//
 	//
 	// Example: {"endpoint":"/api/patients","method":"GET"}
-	Config           DataSourceConfig             `json:"config"`
-	DurationMs       int64                        `json:"durationMs"`
-	Id               int64                        `json:"id"`
-	LastSync         nullable.Nullable[time.Time] `json:"lastSync"`
-	Message          string                       `json:"message"`
-	RecordsProcessed int64                        `json:"recordsProcessed"`
-	SyncStatus       DataSourceSyncSyncStatus     `json:"syncStatus"`
-	Type             DataSourceType               `json:"type"`
+	Config           DataSourceConfig                `json:"config"`
+	DurationMs       int64                           `json:"durationMs"`
+	Id               int64                           `json:"id"`
+	LastSync         nullable.Nullable[apitime.Time] `json:"lastSync"`
+	Message          string                          `json:"message"`
+	RecordsProcessed int64                           `json:"recordsProcessed"`
+	SyncStatus       DataSourceSyncSyncStatus        `json:"syncStatus"`
+	Type             DataSourceType                  `json:"type"`
 }
 
 // DataSourceSyncSyncStatus defines model for DataSourceSync.SyncStatus.
@@ -1273,7 +1274,7 @@ type Tags = []string
 type TenantAssertion = string
 
 // Timestamp RFC 3339, UTC, milliseconds.
-type Timestamp = time.Time
+type Timestamp = apitime.Time
 
 // UserAssertion Ignored when equal to the token's user id; 403 otherwise.
 type UserAssertion = string
@@ -1289,14 +1290,14 @@ type View struct {
 	// Metadata Free-form JSON object, stored as given. Never null on output.
 	//
 	// Example: {"color":"blue"}
-	Metadata    Metadata                     `json:"metadata"`
-	Name        string                       `json:"name"`
-	OwnerUserId string                       `json:"ownerUserId"`
-	PanelId     int64                        `json:"panelId"`
-	PublishedAt nullable.Nullable[time.Time] `json:"publishedAt"`
-	PublishedBy nullable.Nullable[string]    `json:"publishedBy"`
-	Sort        []ViewSort                   `json:"sort"`
-	TenantId    string                       `json:"tenantId"`
+	Metadata    Metadata                        `json:"metadata"`
+	Name        string                          `json:"name"`
+	OwnerUserId string                          `json:"ownerUserId"`
+	PanelId     int64                           `json:"panelId"`
+	PublishedAt nullable.Nullable[apitime.Time] `json:"publishedAt"`
+	PublishedBy nullable.Nullable[string]       `json:"publishedBy"`
+	Sort        []ViewSort                      `json:"sort"`
+	TenantId    string                          `json:"tenantId"`
 
 	// UpdatedAt RFC 3339, UTC, milliseconds.
 	UpdatedAt      Timestamp `json:"updatedAt"`
@@ -1370,16 +1371,16 @@ type ViewNotification struct {
 	ChangeId nullable.Nullable[int64] `json:"changeId,omitempty"`
 
 	// CreatedAt RFC 3339, UTC, milliseconds.
-	CreatedAt Timestamp                    `json:"createdAt"`
-	Id        int64                        `json:"id"`
-	Impact    NotificationImpact           `json:"impact"`
-	IsRead    bool                         `json:"isRead"`
-	Message   string                       `json:"message"`
-	ReadAt    nullable.Nullable[time.Time] `json:"readAt"`
-	TenantId  string                       `json:"tenantId"`
-	UserId    string                       `json:"userId"`
-	View      NotificationView             `json:"view"`
-	ViewId    int64                        `json:"viewId"`
+	CreatedAt Timestamp                       `json:"createdAt"`
+	Id        int64                           `json:"id"`
+	Impact    NotificationImpact              `json:"impact"`
+	IsRead    bool                            `json:"isRead"`
+	Message   string                          `json:"message"`
+	ReadAt    nullable.Nullable[apitime.Time] `json:"readAt"`
+	TenantId  string                          `json:"tenantId"`
+	UserId    string                          `json:"userId"`
+	View      NotificationView                `json:"view"`
+	ViewId    int64                           `json:"viewId"`
 }
 
 // ViewSort defines model for ViewSort.

@@ -246,7 +246,9 @@ Try it:
 func dbResetCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("db-reset", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "Usage: panels db-reset\n\nDrops DATABASE_URL's database, recreates it and migrates it.") }
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: panels db-reset\n\nDrops DATABASE_URL's database, recreates it and migrates it.")
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
