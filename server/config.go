@@ -119,5 +119,13 @@ func redactURL(raw string) string {
 	if err != nil {
 		return "(unparseable)"
 	}
+	// pgx also takes the password (and sslpassword) from the query string.
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "pass") {
+			q[k] = []string{"xxxxx"}
+			u.RawQuery = q.Encode()
+		}
+	}
 	return u.Redacted()
 }

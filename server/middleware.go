@@ -39,6 +39,8 @@ func principalFrom(ctx context.Context) auth.Principal {
 	return p
 }
 
+var unsupportedProperty = regexp.MustCompile(`^property "(.+)" is unsupported$`)
+
 var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._:/+=@-]{1,128}$`)
 
 // requestID honours a safe incoming X-Request-Id (whole value) or makes one, and echoes it.
@@ -226,6 +228,10 @@ func requestFieldErrors(re *openapi3filter.RequestError) []fieldError {
 			field := prefix
 			if ptr := se.JSONPointer(); len(ptr) > 0 {
 				field += "." + strings.Join(ptr, ".")
+			}
+			// An unknown property is reported on its object; name the property itself.
+			if m := unsupportedProperty.FindStringSubmatch(se.Reason); m != nil {
+				field += "." + m[1]
 			}
 			out = append(out, fieldError{Field: field, Reason: se.Reason})
 			continue

@@ -36,14 +36,14 @@ func CreateDatabase(prefix string) (string, func(), error) {
 	}
 	ctx := context.Background()
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		admin.Close()
+		_ = admin.Close()
 		return "", nil, fmt.Errorf("create test database (is PostgreSQL running on %s?): %w", redact(AdminURL()), err)
 	}
 	u, _ := url.Parse(AdminURL())
 	u.Path = "/" + name
 	drop := func() {
 		_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-		admin.Close()
+		_ = admin.Close()
 	}
 	return u.String(), drop, nil
 }
