@@ -8710,22 +8710,6 @@ func (response ListViews429ApplicationProblemPlusJSONResponse) VisitListViewsRes
 	return err
 }
 
-type ListViews501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response ListViews501ApplicationProblemPlusJSONResponse) VisitListViewsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type ListViews503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
@@ -8918,22 +8902,6 @@ func (response CreateView429ApplicationProblemPlusJSONResponse) VisitCreateViewR
 	return err
 }
 
-type CreateView501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response CreateView501ApplicationProblemPlusJSONResponse) VisitCreateViewResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type CreateView503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
@@ -9071,22 +9039,6 @@ func (response DeleteView429ApplicationProblemPlusJSONResponse) VisitDeleteViewR
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteView501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response DeleteView501ApplicationProblemPlusJSONResponse) VisitDeleteViewResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9238,22 +9190,6 @@ func (response GetView429ApplicationProblemPlusJSONResponse) VisitGetViewRespons
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetView501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response GetView501ApplicationProblemPlusJSONResponse) VisitGetViewResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9464,22 +9400,6 @@ func (response UpdateView429ApplicationProblemPlusJSONResponse) VisitUpdateViewR
 	return err
 }
 
-type UpdateView501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response UpdateView501ApplicationProblemPlusJSONResponse) VisitUpdateViewResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type UpdateView503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
@@ -9607,22 +9527,6 @@ func (response GetViewFilters429ApplicationProblemPlusJSONResponse) VisitGetView
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetViewFilters501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response GetViewFilters501ApplicationProblemPlusJSONResponse) VisitGetViewFiltersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9806,22 +9710,6 @@ func (response ReplaceViewFilters429ApplicationProblemPlusJSONResponse) VisitRep
 	return err
 }
 
-type ReplaceViewFilters501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response ReplaceViewFilters501ApplicationProblemPlusJSONResponse) VisitReplaceViewFiltersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type ReplaceViewFilters503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
@@ -9962,22 +9850,6 @@ func (response PublishView429ApplicationProblemPlusJSONResponse) VisitPublishVie
 	return err
 }
 
-type PublishView501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response PublishView501ApplicationProblemPlusJSONResponse) VisitPublishViewResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type PublishView503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
@@ -10105,22 +9977,6 @@ func (response GetViewSorts429ApplicationProblemPlusJSONResponse) VisitGetViewSo
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type GetViewSorts501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response GetViewSorts501ApplicationProblemPlusJSONResponse) VisitGetViewSortsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10304,22 +10160,6 @@ func (response ReplaceViewSorts429ApplicationProblemPlusJSONResponse) VisitRepla
 	return err
 }
 
-type ReplaceViewSorts501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response ReplaceViewSorts501ApplicationProblemPlusJSONResponse) VisitReplaceViewSortsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type ReplaceViewSorts503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
@@ -10456,22 +10296,6 @@ func (response UnpublishView429ApplicationProblemPlusJSONResponse) VisitUnpublis
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type UnpublishView501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response UnpublishView501ApplicationProblemPlusJSONResponse) VisitUnpublishViewResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12467,209 +12291,208 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17c9s4su9XQemeqth7aFl2nDk7dm3V9eQx4z3x49jO5u6NcocQ2ZKwpgAOAFrRZv3db6EBkqBE6mXF",
-	"eazmj4kskXg0gEY/ft39uRWJUSo4cK1ax59bQ6AxSPz4+pYOzL8xqEiyVDPBW8etGy0FH5B7mrCYaiGJ",
-	"6BM9BCIhlaCAa2oebLeCloqGMKKmBT1JoXXcUloyPmg9PAStt4zfzbZ9/eYl+fPhn/9MEsbviBbYMIdP",
-	"mqR0AMck7GadzvMokwl+gBMiIflLt2Ue6bbCNjntmREQwfHNhCr75sLRiIjaIUyP6N3123yCkQSqISYS",
-	"lMhktLDRa6rhLRsxjf+rmSz8kYHSitAkEWOICbOjjjIpzSTGjMdiXO1lxDgbZaPWcSfIe2RcwwBktctr",
-	"GFHGzUiau02grzfbp4Kaad5AJHisSMY1S7Az24mhI2i1Wl+g5eS0r0E296MFGVOmSQ/6QpptqeWE8cEK",
-	"/TwErZRKOgLtDsJLkWQjfhabz8z0lVI9bAUtTkfmzSj/OWhJ+CNjEuLWsZYZ+D32hRxRbfv56agVlEM4",
-	"qJ3qy0wqUTPNy5T+kQFJhWLmGzO/THKISW9CKEkl3DORKdz1ZCc0xywk9kwTIUloToptOtw1JMHp/JGB",
-	"nHjzsV1X6EU/vQU+0MPW8YuDQxx8/nc5fG/vv6Ka3uApaaRa7D+yScq9ETKCun2vRHIPJIYUeGzYHWFc",
-	"aaCxOeCUqzGY4ZOjzs9NhOljy/7YYujTLNGt4z5NFBTD6QmRAOU4nLP+OdXRcHZAp2maTIjgyYSwnIVa",
-	"zvJMFQcyNEw4JEwRwcFxImVW9k8hGZl2QRHKJ+Va2rUux3zW37P9NyznQefwqG4Fz/oXgkPT0JFa5Hnn",
-	"iIyHUGUh9SOeNz7T0XqDbOCsV2bzK/ZPIDtugchBp3OCw0wph4RQHpN7BmOSMMMK7SEiWWq4x0HQ6XTI",
-	"mOmhyDRhuvGcJNj71JDtznzR6Szcp5f9vmOYdY0L+2tt6wcd/C9YxC6vzFwbD2Dqft3k2bt2O7ixU1k+",
-	"8CX6vZ2kcGU6nN+7eWxu//8hod86bv2v/VI42re/qn2/L+z8Fjjl+iz+H1zBGo5tPtCEUKVAItPOJQqa",
-	"JCCfKaKxhRMyypQm8EdG7UWpxR3wZ4rsHHWeE6GHIMdMQeN+1G4crWVnYgd+mg8LJ/NOgXw9oiypO/XE",
-	"iBUJ2TFtUQkxMYKL3Iuogng3IJRkCiRhMdlRWW83wBvnd5okYTHk6npkRWfzFsNjBM8PO4svHzOFx6yG",
-	"m8RjlyPDYSy9GGbU1aX4G4Nx40G6tz9u7hA9mKZUKrgCFHp+ofGvVMOYIhEjwTVw5FY0TRNm5eX9VIpe",
-	"AqP//IeywvNyU72yb9lOZ/ZYliotgY6IAnnPIiB9yhKI262HwAzKya9POahzmhhaouyPnZOdHo3JX28u",
-	"LwIyRnXIkFMFJON3XIw5AZ6NjIqUQUDMLSL6RFI+gPKJPoMk3sVJvRS8n7DoSad0SiLXq7kjC4kIPjGl",
-	"AxJntmsgA0m5DqwmJcYcZEDUhEdEZtyoF7snJCxfD9112ktEdAdS4ezeCNljcQz8SaeX6SFwjXOIA9LL",
-	"NOFCF5rWjpCEkjBnmOF+aA9rSPSQaiO7mKd9pmBX6lfB4SmncWvlKiUkiSgnXJBE8AFI0gMyFFxkEuIT",
-	"ojSVmvSlGOGQ+0wWau9D0LoQ+o3IePyU474QRGXRsBBo8SYwJL1nivUSyFV7S918mGejNIERcA3xUxNZ",
-	"pCCxebP2qSFnfikIriWNdLGFWDlIMgGdj/1cxKzP7MBnm6/aRgrBPawIv3hJ1phf6qblHtvHZx6srDdJ",
-	"BI1vhXhL5eDJd2lPxBMCnyIAo4IPgaBwjNS5kqiZo7r6Bln5Uw4uzBWgkMQC7MFG+tcoLSfm16FRAqOh",
-	"4db2zrmx19A7Tu8pS2gveXLiGlW5RxWYzZmVwzixxg2SUO0O0a0Q55RPchPPU47z2twWuOiGbJWNXFiI",
-	"9gp9bd6enrKb+SamvYpda6lGyjemGnK615KNmKdzA9ReYYGa+3Jpq0JyveM000Mh2T+f9gCcM6UYHwSE",
-	"cbTZGlYMn1IjMlqJFnfOO55KEYFSZmO95prpJxX73kOS7DkZy3BaBSOK13eSTIqB7+Syk7m9Rz02yESm",
-	"iLW+BcS8nSWUgJRCBiSaRAkEdkcSCTQaghO33nGVpamQGuJziBlFPe5rsEsnZoR+b6aXsI3iv2vK9HQa",
-	"oTpGY8tFaXIlzY2lmRHVnekp9b763HLG6lO9UAdkI1CajlJDGhbX6g3TukLQSkGOzL6yJJlLiPJJq2F4",
-	"9oElOqpo7Csp5kGpD8+a54NWlsZrECibox37yrBVlBdpxLOqa6nMfTCLEfg6/YzxwrOk+Iq0tzaBtw/8",
-	"KX8s+ha9f0CErO00Sl7iwyvutHW3gr86KxkpplZhJetAkGvlKyvj/so0ULuBqq+5toaIFYhK7YGfN0TD",
-	"E6YHZl5rGMVbZnXm1QaB/zINI7XUcIquqZR0Ujc81TS+q6yXsOhmSOV3sgEfu4kWb5x3eF631EC7jwLr",
-	"hVuLR8VT7qiVLGNBawSamiYWTfE8f+4hN9NV2NPhixcL2VN13PM6s+Twpm5EBpzjGwZJjSL6RgIQDZ80",
-	"2UEvLPTIuzOitJCgyJvfzq6vqB4a0VACLoRCy+aMF2bBBDQdLBz6rXnmcXtOLyEPWArl0sAmdikuquu8",
-	"Su1g2p/pLWTdhn5Jkygzilv8mG3tLG+R+7tg1Ksu2oh+OrPvHqBfqcrFg5aTraeaPur8/NPipr+Xs/Nv",
-	"tHHz5Vy8S9EMchrl2Bjghkd+cFJlIVKa3Q8J4Ac14ZFp2Fznamge4fnnjzVrZntYQzixFprl5RP0hdre",
-	"ZuWUoDWk6lxY0WPahx+0StBErSqhhabJIlSJe+wlTVOI67qZWrF8fnnz1ffLATcvW64y5YuG/t7fnUJg",
-	"lgj/dkpB8bddSPN3JIZC6t+dKazgd7/TOPb/nPldwkjc+1+YLeFaNPu6aMD9OcpNp8U3ZQv3DMbekO2f",
-	"RYf4Zzlg/NNttvKLYv/hVzRKigZq9yNO+mVur1xxU/brb95TZ6QgEvoggTuDOCWx0BpikpqLl3FnFE8l",
-	"G1E5IQUWREIkZKzWuY2tXVvIxRzHTPsyf/ohaKHzqs4HPEG/l3VumSHxLHFGUS0zmN7GfXc7FgPJW67d",
-	"tziKt2LAIn/jnl68agWty+s5C3bpzTN/Df5oBa2BUXwTjZ8AP8KcZq6zZPEdDJ/oKC2MwPZB1Tr+UCx/",
-	"iw7An/Kx69uR9KcXDx+DVmJniZObubv8dpfkb9Mbd/pWn2V5SU7nxc3aJZlhUeUo89bqV9Xs/VXZe3kF",
-	"ekvao8oQMiqEp9q1XM/2Na0jVPe9UUDcKVaI2TohZuNb+FMMGu2LbXe3VlSL6vmouximxbhqz6WkONU/",
-	"YmPpCFSJwHXcpXgSoQn57pm9t5qlvCWHUPRomBSPQUJMqCIfXjq3ygUdwccaS9cKlsbHyI+zEmIJiFrG",
-	"yPnldLGZ7VRLpJVE0tXlyjUsoHUmyhJH5h3aYErk9Gjpramb4ipmSjuHNQTGXmFCWIWpIuuqOSvRlP72",
-	"+DanSOsPt667ZtpcVY14tRSyrGjqlFsZpQdDes9EJhEkGTOVJtRxm4QpwwPuYKIIlUCiIUR3EAcWDGW/",
-	"u4NUGx4wYPeAUQDedekaMx+FjEGizOIgAU58mMYzPczqvAjo/FsunkyJH4Hfyby5TwlujhvM6pwzhxKx",
-	"LXG9ouBmtSpU0yNCXatjFltEY00bPBv1HAZyZjuUlKxrNePsj6yhRxfcMVcAriPjiH7yGszHhpOv/V6k",
-	"s0LOItjvYmtFSrUGyZfEEE+RbeaboPVpbyD23Jcjmn6wL380yyf7NILPD+Xhu85vxDlaAMNLkpIYIjai",
-	"CbHtOZXAPWO45wmh+PCYmUviHszP5vspRWAZ08jLWnFKwyeNEgquB4pA4P7RDLl3vieCloLEUmOUJZr9",
-	"XvyZKXy1zxKUzDKlxahBwjZDWNKmPY3nlprRhNiboU0spIbGewieR6nbgk6cTROioQBFejS6Q55EowhS",
-	"w7kMR2MDLqSV1eaJnNURnJUvPUIWbWzTW82f6nb8Svbr1QXOb9FuyBZavF6bVY7P4qe2MpYyZON6PrVw",
-	"+eMY6X2ZdO3jsq7FdOYGLcOYVlZfeZ8NFo2gbP6lfX5t5XVpdSqhSt9MeFR53NB8z3H8Bu7hiFu9DGnK",
-	"zFvtW/tq8dMeG6VC4gwQtH7cGjA9zHrtSIz28fyo/J8oYTirgdh3rbUeVlbUltlnJa2/nP7jdB23+B6x",
-	"V1FwZjbFakK8FclJChIx6W0S0pSFxyTMZBKSHdpTIsk0kKHW6b75n9pFUArwOBWMa/MMGiR3AxKOQA9F",
-	"HJJfX9+ah64ub26DLhd5CEXosG4h2bHjJ6LvpBllXneGyyuqhyHZQbMh9gHS/HoHE2RgYUBCs/Ai0+cq",
-	"bHd5mOMdzbAjwTmgA+IGGw7JTiqUHkhQx/v77XbbNIWRF+EJKUfmNy6hL0ENz0zH9zTBLoy8Ypq3uysk",
-	"O5G6D8g/lOAB4bH5d7epuRgszFGGbRJagSc8JpRPEDra7vIbiCRoZd2s5fgdZZ4pklKlxkLGgUdBNA6q",
-	"AEUUVLAQpMr4oMvN4/9S2Oi/ELH3rzuY/CtHE6KYvotyThELShUJ/+T+M9OtqmH5UreOW+bQ7adU4yG0",
-	"mvlQxK3j1q+vb1vzOeJaHsv1+eIXvoZq2MMG3G5VhjD/tOdc+UmoGWcW7n6u5ouTtcrqj3bZjEApOqi3",
-	"GOYszIJjIV6DXGrCoxtNdaZ83UtlkWnRnEwphaxVHtbZuLUgwuZ7yRtcSYiaaVe2zPyNPK1l5ty8FZg1",
-	"XEpXLBtbCwO1/rlYTev4bnjS7GrlMVsrUnbpo3/HbMRRgRiwVk+rylrtxTlorVO2dhs02PHrtrizNmO3",
-	"dduzWLaG+JzC2SrGnLA4sDYEzKrgGRZ2KLHGEmur4dkIJIvcxb7bJk5HsV4h5mJHlYs710MMKj3qdMrg",
-	"UaPNCA6Xfes/XAmW9rk0dLX+34fO3s8fPx8EB39++I9ZV8JHQwEE9deCAqaXpVisBeuDItFrZF9r+skL",
-	"qaTVE/Gk7fsMqlyYOvR9+YKjjSM+SVAhJEyRg4XI6twp7Zqt2y9vWKJBNrqVOeS+5dyt7HzLyGU1ZWi1",
-	"x8A89Z5h3C7wOP/IDG250Gfm3x7oMYD5xNRFliT2g9D4uY7qvwFNrD14RQQkMmFvJllqFl6MeW03EmKm",
-	"6h9HI7u5t+ttXmrmshvikCeIExpIauEfGc+/rr37CqVrJXx+ird6Y3IYxXgENmDS87h5RnR/m6j8XizH",
-	"UvQQ+NeaJVXdNnrL7oGba3611ZqlIE3YfR1yoX7ItUMRAxbRpG5LU44QjXoh5JzKu2ug8TUozHSy0kRy",
-	"dNHi1D4VfL17q24a54BrtdowMBrjdxrH0q1FDUzRNPs7qw8WyS+i+fLq9DTKNov7qTqQ5vmt4d+0vS3v",
-	"h3SEXOSHzJutH2tpdV3eRPFGAmCslwUS2eYCC0SOS9chuYB7kBZlITgRmU4zPeVQjESC+JpekkGtunoh",
-	"NOu72KqzUUptkH1hwpdA76ymMaaS20+M90XtQfDbWmN9HoMw5F7Xy6/w3xiM/UHX+bE3g100zFwCjV+K",
-	"zIqUKxz26tya4I5++/PBj/6MDQW+lIS7KZBJDk78ZbI6h/FZS2mG9JtcRCGVs/cVyeSv2llc3ZOrRlcs",
-	"cCJ95ciU6ZnWURTBxasBB324YQVGOIsN9FwCrcPO4U97Bwd7hz/ddo6OD/583Dls/9fh8//bmuKyZh9Z",
-	"dfag4h0rNm7rFaM90KBIXySJGO+heFfSuhUljLNoj1YM1nMHkFMbP+wd1MEa/Vkvhh3ik+sD+nx6LDxZ",
-	"XwuS9oWCVJs0XSSl8LIc2cDUJaNRHavxm62EqBYpj7yVrsC9lneD+Hj9VcMW9RLRb5XQhoegRft9iAp8",
-	"1SzxLugIyqQgiNGIBI9AcryfWJ9QPmnnB2/hZosqEP3FA80tQA67vuKOcG/9MqnfFDRabkt4DRXhtwtn",
-	"OnUMZ34HtEssfV9CxYwx11JXPrnK6eYwRnDZQvRcw8zLLSySeEMtrShSmKcvlredeZJD8WZlh1ao7q1Y",
-	"kJ+1aZZQ7reZLeNvYZ9EPuFnTmMzg1jPCbXeNTS1kyugC5RcFp6FJ4SpfG2pyYy6cdmeHAW2ExY3TxiQ",
-	"sLh6wt2VAGIbEF/Wx4A9evd9s5Cqx+zVbwswdFWJvs/tDPcMxoiShJjZGChMpVdrZcgTx6x2Nq7fvCQ/",
-	"H734L+Ky1WBICkvU7CYus/XNUuz9kGqbvM8epDIr2s5R5+fdSjTJXMdV4V2qsTjYkVVt+cgUMBlOH1PV",
-	"1dAFvaQ1Y77kQIBrOUHIi+j3gceMDyw/IEKWMSpLD99za9SMn3GlqQP4ljNwQAp0Mx8dtmp5f+FlnrJN",
-	"G8kS4/KpIqElT1iJ0TdcTpHQtRDWi2YuNWWDJlFalMscxT//7KnmR516ww/TydRUL4Qmb5qWKfdrlo8j",
-	"xuh43xGnHcN9nlJJ7XOh9xpWvB5JYYcTlKZ5t5uqvuucEHX3zzXQmK1hkl/dgRLLMlXZrMFsxAaytOcV",
-	"blIbOIVuoSFDusRM6okVj5CHuCRYS3pezNaZWG/T7/bzsj6EiofDG603sXr6qloUQO5oRJdi3dhvhNSv",
-	"mISZYHOqIidg1r5367Cs9SDmzmoY5tnjPn3nNF0z1ufrkgWLSr7gPLtzJW3wGiD+W98lNsv/nz9//nNA",
-	"3t2+DMiIJQlT1udVwSP74JuvA7apXqJrULPIzvxYcq5hHF7PENVHX/Jqdnvrf669f5ZVA5m6KgLf61nQ",
-	"Ju1YKNG8K+SoTVnFLam/ZaTySvb7oKVcd0vvBMMXaz03mzccuii0uojGBcHD880Kzmzob5GK2dDfqdW1",
-	"r9J3ZoRL2BYdxctTWHdpGTqvZUr4OnEnKzpYntoUMHcjLY4FKUPoFjqH6rPclBtvahxNS++Y7ToZCi6a",
-	"+OHyINlZXMY8Gk3DOFZI8jGFaZqT5MNW0eoLSSwmab9AJJ0QimHA9ke+jyimE6LHwiHY8QeHaVqcHoSV",
-	"YePO7OglCpmmzPzlO+Npph+1hituzW9i4eaTt56y8+m4BrRhkwLODFRvPte2zahrSBO6cpTW+uO2m22x",
-	"9vCVrbCLqPfEMJZNgU2MDrnaqi3cZ7bJEn0yD2Eyg6tZJ3NZw02+OHj3CwcIsgIlNa/tGlwVahw5kqRO",
-	"2ZgXZEG/fUF/vrzdrPjcOzVzWXLm2/W+qP6zcNXqLtWiPlBWJ3DbJfOtZm7tqmK0W5gZq031LNw4wm5O",
-	"eIp9O9A8wlWNRqvs8yJVxzLErNyj5eDyVuYR5snFkvVpt2b2knkyx2q0WuM6Msqd2oA+PW0DxWbnjXVN",
-	"kWO98X4n4sZ8qq0VyvVD+iy/eaV6NieOgiiTTE9uTKsuoRZQCfI0s7Eo9q83OeP96/vbaUhi67ebwxc/",
-	"YWFNNOi68m7PFLGxzZgA59o8s//a/j9+dXNa1rWyUX2ZhJj89f1/3xQFfVHQwN5LRj/UOrW1NxDOPaPh",
-	"nmeJZnt2DW1JUEV2bDhKRCWQsZB3WMtsN8DqOy4ZpwrypG0Blg9VAVFDivFHlMeuahAZMqWFnLS7vMv9",
-	"QmR26pTYwZK/vr8lO+GpH8Z9TH6xv9k612jytpWuw902OYst8obs2IEHaAsP8loTUiSw2+WRGBktPKfa",
-	"PUjMrmrt517qwDK4vaYMWoGmoJqIJAZJnFREFPCYMN7lPREzLD4bkz8ykOZzfb1EXFebn9AWz2OKSOhn",
-	"CmJLkaPOc6QVulxtFrEmfzbZCZtqs4S7JKISaz2XrlKyozzvapfn7tVdHHdYuArDE1LmvMKCg5kEZS0d",
-	"ggMJrfv5w8ew2dmMc8D8C4rIjNvS2kwRvPcCogQBGg3zxsmQ2gq5tvLwcUmdOLDlYWwB26OD57sBoeU2",
-	"YoJ3+c5R52A3ILIoukR2jg5/Nt+4VrzZ7Bx1OvtHBy92A1t+jSVmD5n5l0n3zUNH+0cd01fq1etSXY4b",
-	"29UKVGY8h/tHnZ/3jw4Pd21mgYRFwK1j1EGLDVeXDDTFcpiZTDw3sHMM+3J33kDpbraAAEVOr86M8AnS",
-	"IipaB+1Ou+MsJ5ymrHXcet7utJ+j0U8PkS2hJ55Gido3m3n/c1Gs48H8OqgrUY5IIjFWhNORWc6yNB3Z",
-	"6U1c0VMhicp6duPg7sZT80y5ei7YQJtc8mRCaDxiXJERnRCq7rqc9kSmiRIjMAsOiQKsIbrbJhezFeWO",
-	"3Y5Q5EXnwFK4wGEgutpISXg5RIlqVUuVf6ivJTxVOWatMrcfp8qDHnY6c4omrVYsKS9P0lAsCSlrVv3I",
-	"9lnXVDG2fa9EKL5ysPiVSmkufOn54pfKupbmjcOfF78xXZ3tIWi9WGZ4U6UR8bUlBlhTtw5v8mw0MgfT",
-	"biRCDRdQgj9T5PTlW6R1npazqNjyMLPL6nouH9kviwhj6HF5JD/7W/Gh/PMsbj6dF1hTMLQgqpAIXqmV",
-	"vsQZqj1B7vRs93Tznu4cLbU3LRboOz8EXgaAzR2DmarkD8HS7xiF5mPQSoWqORJhcalhoX3KG+qNleXG",
-	"yA7cg5wQG86ZBzLYO2y3TX6VlGuUnNwx63JMCoV4xZBwewTzP6eO4ImtEoyvo4+3eMH+1SZHnZ8tooMa",
-	"yqKLyIiWXZ5KxiOW0sRWHlYn5OjwkPRgInjsCvHjxWzErfLEX9vsJCT0svmH7S5f5za1bt/TKCmRY7+I",
-	"eLIEH/DCufyiSyXI0ytT1uKZVPC/bUxVO3/zIViemTj39MNDXYrcKS52sEkuZsuXNRUntsZCs0g/HDfr",
-	"LMHNitLd5oWDJcY0XaYX33uxDAFqilYizz1c5uXZ4p7fK79GTmWllrLK4RSfXlbk2DfKO+whxCSyroFv",
-	"gr3bs67IzmHnAHm4hbPgF51d5L2l0tEmF3O5M9nJmbIWaK2ALqfKFnPfbeKlaykmWLyvKOW3MX7q0POr",
-	"MEu/mOBSHLPzZBzTIZMKjrnl1pvh1lvm+wTMF09UacEdD0WSC5GP4MJTJhpXSmwW4wz34s6XUfcb5NMT",
-	"IotH6+RRV8yAKm25IIkoJ9zIx13eM4wTq0+5mJdNMshXOLNc1qwwoKOG+boa9P/WctX3eFLs4i2QU55a",
-	"nwxWMtwELee5nr1IMJmdrT3kKpZZLe64UEXJzrvrt3vAIxEDhmFxoXeNfqqynl8Fm2B4Oxpdhfm6L8Wo",
-	"yxuObYH2L456m7yCkdC50dY700wZrXOzuqL1YG5SV1xDtnFu1G9crNkqgk8ui3yHXNLmtlhSm3MVMZ3X",
-	"qNFcbNssiqI5567n0jG3vQQaB4TDGJQmfSaVJjvOa0MTJYgCwFecK9c05upMdrltcbdNTknooObhVPtc",
-	"aOzCcqGjNgkRV4jGOvhEI02y1DC8g07Q6XQC8zYnESIeuxzFq9ADQR4Tc7rDNrmiAyd9hej0C/dD0e8r",
-	"0CGy1EIuC0scZmiGTkkq4Z6JTJGUDqDJqeSlXFnSsVQi7UsuslJwgrmS6hquJJ9YjkP5eVJMs9NhwsnE",
-	"+ecVoRrzt/Y1SOuitTG9mF2ubjSYNbJ+ks0BdQ9LXLdvzSoucy9f4jIv86SD3y7x5K1z+/8PTnZJ4aB4",
-	"/Ev6A72iwA3XjdnGZme7Ff3xtNklpvKr4I/k/BvznyAfIF7JYsfB829KJl7mGVb7n/2yRnNVv1kLF9PK",
-	"9tom7w3z7PkFFTNlubczgJmPVrJzUiHiOpzMOEIwS1imRQgDkvEElMLiEBH8BZnvseXReii8fowynNf+",
-	"JDuhP51jTFwZBhbzYenQ5TatOsQlisANESExqHZ6Emu1nnLYrFF6ZWpWVSnemCkuc/jP+udUR8O6g1+j",
-	"u9pxbXXXo4MlLERXHuDmDWUJxF//WNsFJNRHv3kH2zvGqMcu6bj3Tm1eJIVxrPHSZ4MQz9OIqjubtKW6",
-	"038F/Yhtfta/EBzcDv6er0aPBg1Xo7dghoquwIxp9/UtbSyK4B7bx2ew5edLHo7zvHz7FsywQS8X6KXP",
-	"3mon4ZVfSrDRyFPNtXVSAwDwjnJ+fgPr41fAdUCkhcdbzcvldhYcAgKfIki18/9Th/3Fl1zBRvuK4QNe",
-	"ESNyB5Aq7NU1ZgvQz9yWuYnH3LBdbpO3ulEgYreiFzYbeR7Fa/ybck0rUVnCxDvAFaxw67iVU8dB38vK",
-	"TdOgy/6QybaPvLyyJZ/8OIiULW+GmqnP8sTWqMVcMLdHbYob/lDKxfoyyfdl2doEJ7YbfElmvFjL2Veu",
-	"HtZjuXYtcGCunnQhLK6cKWTnRmVBa32qJ/YHF56AWfndMcUagggxcxkSd9c0nd9MeFThqU/AG7DEVQN/",
-	"EJmORJnR16zKVln5Ll3SEx6teDorFQf2i2DyBh2mNBGvCzWejhdf0rhaROSW+346rLrJfOrPcCUjal1c",
-	"d1MnW6vo06p+M/VHFthGK9v8W2duT2Pw/No489JL9EyhOkJmqp84zlX9fi7v2h9RebcnXeaFWnUOvR+V",
-	"zsWYV/tG40skMp6nQXaK1DpM75zKuxmm55jZ2hrRTMWRDwfBYfD848M6vK0se/LEmstUNa2aI/ybGJMR",
-	"5ZOp5cmX41s/x1vX93L8wGyEqSWW9oQsYgFCDih3RoB9r+pXY2hjCiJNyuIVOQvIg4ip6dn6JVzaTRoN",
-	"yZgq5xhXADzIsTnkRk+0+dl6Q6DLXRi3URK8CG1MD6ZRw8hSpSXQURH5ygzbOHxE9OOlR4FzR4AveWbL",
-	"kmwNV65bhfb6J+2pt/DhUgzkV6phbFNLbPgWLKJnR8X65fve39/etl8A+7haEueB+52SHqb9l5JO2uQ9",
-	"00OR6RxUkWMzMPrIwUcQNV+UV/dzcyNuFGUutXtSAWcEhJLwLeN3xy6cv91u22D+EyIh+UsX02V1WyGx",
-	"5iZCORcZdzbTLje/WmFuPGQJujHt4RF8PoRDrWyyXFri/l7k6KUyY9iqXbOpYOZK1S6NedWWaFZ5kS0R",
-	"n/nWbYnfI+7A5x3uC3SLzA2toQ6zIMa8rPKcx/xTXgDHXTBoTWYApshYMq2B21PP9K71OcjcI4E9/O6C",
-	"LsI2eYkvKg+nlSnThxQJYLIALrSL0Shykrg0AQi15QCxeQZR6hlnf2SuCootTEJklgCJoU+zRCvDwsLP",
-	"ZSKHY/LhY0AwZ+UxOb149RA2R0NeuVzta8vq06xZ29whcQYoGFBOfuudHkQkGkJ016rm7Zmu6dlcrm5p",
-	"yd8vFfTEAZSOx8yPx7EG2nXdE0HrrSgTEc5lQflz3zwb+rcJ5tkIitayDMfS6rhhVYba/+xwm8tgrhwf",
-	"dEGFzpVwjZAk646dlx6J7OS8jkmC2cEC4nKS+v5Zp+NYVFQefk8Yx/w4WlKubJ0x/H2KvTpYbmg5IX73",
-	"TBWAqxy/qzSdKLLjUmgZ3mjRvrvNoKqcCT7G+fvvCpP67lFPjScpWCVHiTstp06jfd45snpzeNbfuxAc",
-	"9nCvhGRk/nEgBVcBhoSGuYe1OKh1d+YPAoGae6U+7ird4p6+CdzTnNO32p6/cvEJS+OcXN67BPqaiEwj",
-	"6shdXza9fUDCXFgNLWoXYU5xQEKvZYf+7fIoASrNPdkUpV9cqJVLzaFXwsCmqbPyfQltKo1vvuSfY+HR",
-	"noE8xrIXjLrTNIE8KRxK4JYlHR0cesZ+ZbSLIeODZlzUJm7FtSFRjTWzP7dw4YwOP6ikuj9uDbT5wuXL",
-	"/+nFg1de+/J6k/rF10FCzWWGOQjq8UxxK5xs9ZL1oVMr6yX7UZnkdnV56xeqwHI1mkRZgkeg0EvQuWHz",
-	"esoYJBp/ujwssw63Y6bShE7a+HtIdvJoj7EzExulJKFK77q4PRa3SchilWNUzUgG7B543ulJl4dm6vkD",
-	"eYNDem8zx05y34x9zTzbJr8IPXSwK+wSWRjGrZlLJzccOBbbZA8uCyVNMewpq5gtaM5iNBuZURpuAZ/S",
-	"RMRF2v1ajEqsKgiQwu66Yomi+RmJg5bSE8wLapptzUb3/be5phvJqsCSdLkp4SatndNmCwvOTOn7DddD",
-	"ws+HpDi13C7RNvHhxi3hdJrGfhReXv7qEfLzIk69n9dGfYSAviSk1eP0U/EuNgF1DxJh80kUT5IdTFdM",
-	"TjUZCaWdb88NvctT9OB5zxXiuH3kdxrHDQF41vZmbhxXqv4xVnMf5GtYiuNImJCDnMaxBKVmCzrb68p8",
-	"dAUcDopc8Z78OSWQWoK9cVIzuNL85Y7hmkbaS+Wv4ZNeXiAu6fF1rO5uLRaY3e3ibu3u26xbT22o96KV",
-	"a/n0Qm5bSrZfhecamSVLMNmsC/BKsUb5EECThPJBRgdwXJZeVyT84GTMCzqCjza9LGIwbBahHerIgX/n",
-	"SA1tU8Z61HqmclaPCv9uQKy8FRCeYWJb9Co4fDRJmAZJExWQ8D/JHvkT2UckxuFP5C8OkmHxGO4PUvnL",
-	"PQJ/cVYYM81+xiOL1Tp7E5DTi1cBubwOyMXlbUBeXl68PL0NyNvXF0GXv7u6en0dkLeX780/t9dn5wG5",
-	"vnxn3jj95SYg52cXATk//T/mvdO3r29evjbNvA/I7eWr078H5NXp7etXZ2/eBOTvr0+vA3J+eXH7m/n6",
-	"7+0uf2dLgKMyMOqxQSYy5RE7IGNpbkAqmc5LNESTKAEL8jw6PKy4s7MklQwjcbvc1TkI26SIiI8YqGpo",
-	"H96yuE6Yy8RBS4v+C2XL3KPFBkAEjQvd603y1WYxFkaQ4AZUbgOE1fQk0DtFaL7hVr+ZXxYH5fH3sxuE",
-	"aRvXeufDmyxJ7I4OSLdFdrqtgHyoXNf4w263tdvyLE14YRNXImnRbf7cK8iy2i08PfftXby9i7d38fRd",
-	"PGMkWu9G/mw/rJzIxLtZ39ssUNM2K2I5sY3m22wyE5i4HCbohiZaiMD625lm95BMnLkshwfj5d/ljkXH",
-	"TNE0Rf8GIoNtgvl7BmMMbrCe9sLuht5/vIocACC/VYXKI7PxinAR2/Esq1+cB6Vg8dscKNscKBtEA8zh",
-	"C2vgAepc+mvu3B/Gp79ASHiccLD16n8TXv25p2hNFXYJxLq7lpfFAHj1CY2G49VRo8pJqycN9VDydCil",
-	"RB8Sprp8BHKAUQMiJQncQ2K9+k7UD3crmAIfUODZA0MECLsCg1hhHyEG7S4PPVNeuD/1kjmRE6JFNT8a",
-	"du+0GfOKr+mZh0sZpMsFN+q50RmL7Ls1BtKROzaYdoXUZF3BSoJ5XjZ3nhtBBmtzww2gDJgZxsFhqa45",
-	"9DJ57WykK1tfH6Ydn8epA0S3lg9etCT5OhiD+cw5BxlsgElvUQZbRW59lME62pufIGItrMFlEjeHlp24",
-	"7FbLZ7l7y5SX5m4byLVcIJefDmq1aC4fvP6jxnT96MlnS9e3v5obS5j3SHdJceyZsuFOLji6hPuEZsOG",
-	"WKbXt8tbB8dJl8MnLSm5g4k1399BqtsEzVfWYu4cItZiriY8UoTpYxImVOmbCY9CF/1g5EWScc0S1z4G",
-	"d0941O7y6Sx6i8zqU6mcHp3kDnicCmZeyhm1k5CmEts9Ol/d17GBL85Xl9vBN5GvbmsM/3dMVHeqNY2G",
-	"1VRYGOg0A7+sz4o1TzbapureVKpuvE22+bq3tuonyNdt81QIyQaM04S4RC3PFJZv2t28gBRskw9vJvnw",
-	"Y5nENgPxNgPx1jj2I2cgXpO1ryHrrZmw+FGXwneY23iWZW8THG8THH+ZBMePPPzzEx7/zbnrZtKokZ1p",
-	"EzgmMMU8f+4cYpZArKauhhDvBjbYQkIEXCeT/EbscpdNeV7etQIRRPKsa+unC8QpLQqBwxSpnpDGVAnX",
-	"+GKl72qGUJCP7ISoztoC8Nz/vk8TZX7A4TYOMH9hYQbpbTrmddiw2VXLpGF2i7T1EXyH+ZrvHefIGar9",
-	"uzm73BxX4YnPU8WYl1phm7xG5CRwbSuNhg4/4IJ3Qy86gsVdjk7GGCI2MszfhT9gXLAXQrFrUfoSlEju",
-	"oTKSmSA3M4gyTd16MpC1q5sz8RiHgJ8HLgaumDZLYRaQ2hvc8bbzCRkLeZeY4xcUrNiDXuRxz8cfLJaj",
-	"GkK3POzCTOjruAyQlAucBbh7tl6CLWT+2y7ynCPt7y13mGamFbl0/7P5Zy0U/Yw4Ws1TV00/F0xnv69m",
-	"nkPcW3PqOeSYZea5dRimNdg6hrnNMfd95Jj7iqeoMPA3nKKVgOj1mlvxi9F9cu2hTW4wcsMaE4qUKSS0",
-	"6VHWFBd+Bb3m1v9BAO/zrvdHXetbsPv3eb4tRr7xcK92TP6Gd+hjPGyNF2pFZ3DurjWZgDVsb+AKfATU",
-	"+6gMy83Amn3GAHetRk3i4MWK6sPX8U/N4y+5Z+rRfGYrTmy1iKfij4UXbCUtYt+J+43m7mugsemNJOwO",
-	"PJPM6kWvnEjzxnW4Kkf7tkUVO6t55k5H6G1qr29Klnim8oV5AqniOkfd2Ehw2zGhWoxYRJNksoKc8ZpG",
-	"wzy47IKOIERzZpfX2jONao7YPZsiEQ2ffaaxvTwTLNkJe6DHADw8JnosXDrfExIyHu6HXOgz8wvt8oQp",
-	"bb5WF1mShPvmg9D4+ZhwwWE3IJAoTKPSKA+tZRFw5KsykfWTleSM78PnVknH1nHrRlOdqWqSXMbLHLkf",
-	"WjTS7B5RR8Bjxgdmq0w1gqIQ5tGlyWXZDuXxVMM58WwKuVUZjnI0+RrS02KWx2H8w7K9rUzzBHza7e5l",
-	"eHWDeOPMNKvjc3xeXuvKOqd3HnIREQAoJ/Umjr3bwm05vsTWcyM7hhcXfNxmnnIIbNPCnrCFSKXIBsMu",
-	"Z3r3hCjQyrDbq9ziFAYkLMxPp7ry5y+TsCmT+uwt4oW1IHsuWglrAEPr8Ww36MLv9T1ai7bS2tflAm4P",
-	"razaoENjRcXmpM6Eu76yg6bhH0zVMXOad+sj2bdqzrem5ii3FZ9YyTHdPoGKUw/Z2JS6kR/jtZUNx4o+",
-	"1GkJMZMQOeJRFZlxuEQZM1rFW6p0nhbRf82sQPne4YqqBM7uKyoSixiKUSN+TKayVSK+hhLRxAkbxIgC",
-	"WvoFlIiXtvzRk0j3HkR2c/L9u7zRrYS/FVTW913ku2i+jB+LqFmevxnTwQAkeXdGxD1YsIbRwOMYYqJS",
-	"iE4ITRJCFerTVALGBZS1jYsy/VpB0q+V6F+Z/hfucQ2f9P5Qj5Lq5p4qf1K/k2MRZYa4NqFaSgfQtqSC",
-	"KJMI9vzw0SfcGdcgrTmSnF6dVd/3qKgmSsPII+O+pcP+Z/z3waNq7axPzVOzegzC6lOqhyWqnronqyKE",
-	"L44Az0Y4JrtgexlrR1i2ofxir5fxOIH2P8zXZrjm08eZEjKrqjr0nlqCz1+ZwC6hGdTqK4jzX09QmbPO",
-	"p1M7I6dy7foOgSZ62HhQDjudsmA+hs30bD0oy+h3riFmisRizM3lEMYwkDSGONw9IS86z4vaeuWb7una",
-	"I/ObHcsXvBhcDzXLYX+ZmFsxn0Tb41lfuPfbKRJlXAKNhob7zT/TjluSYU66OYv8z7nmjUnNYuXLXCRt",
-	"wIlg8h1bWLV2GU1rjNvqKl9sJctOasiJ89n48s3t0shD0nU7Z7182tQuVcLuAX+fw2Tf5s98QfoWfTQF",
-	"5FiRHyM+zZjnT9sbce2sRQqcpqydj7Fp5pcp8NOrs7/eXF48dvI0ttATmlx5OSjt/eOYt+j9A6Jm01UK",
-	"UUUYcNlNQRGn+itCB5RxpecT53bIlL2Qyz4IVcTNci7BJtSKDgsI9vfT87erESxveMUb7YsTxc1klijV",
-	"tj63ekAlyNPMXG4fPprbH0W42nDFa3CxoFJkZqhmQ5OMxyCJUfJOiO0m/5naxPFSCGSANjfDPmpublzT",
-	"Hbx38TVW2yoYKpPEqzmLwYd+QKSqKc73fggSvCxtOYoeEcV9KUZeI37E6mxLv/iZg3aoTZFGRL8aHrvb",
-	"UPsR37BJb3e9LvMskbPd3dB7h5JTthNni6vPbV+EFux6tHJyP+MDr0cr89f0N6Rmo/oUt51j8HoKIk0g",
-	"x2mPhyLJvW5e0zSqXQJkf+79vheI9kzNNiHkgPI8w8dsUy9tCuK8sL7o+8NFmyhWELbFBbCOGOM+tW2h",
-	"4ZqGL6rxGD2R6aIsMWYPpv0+RLnF12uyEshR07CVYQK86/AiK4SD6cPqdCNyIYgWd8Bz00HZlzu8Dx8f",
-	"/n8AAAD//w==",
+	"7H17d9s4ku9XwdHdc2Lv0pLsOL3T9plzrjuPbs/Gj7WdyZ0b5TYhsiRhTAFsALSizfi734MCSIISqZcd",
+	"59HqPzqyROJRAAr1+FXV51YkxqngwLVqHX1ujYDGIPHj6xs6NP/GoCLJUs0Ebx21rrUUfEjuaMJiqoUk",
+	"YkD0CIiEVIICrql5sN0KWioawZiaFvQ0hdZRS2nJ+LB1fx+03jJ+O9/21ZuX5C8Hf/kLSRi/JVpgwxw+",
+	"aZLSIRyRsJd1u8+jTCb4AY6JhOSvvZZ5pNcK2+Skb0ZABMc3E6rsm0tHIyJqhzA7ondXb/MJRhKohphI",
+	"UCKT0dJGr6iGt2zMNP6vZrLwRwZKK0KTREwgJsyOOsqkNJOYMB6LSbWXMeNsnI1bR90g75FxDUOQ1S6v",
+	"YEwZNyNp7jaBgX7cPhXUTPMaIsFjRTKuWYKd2U4MHUGr9foCLacnAw2yuR8tyIQyTfowENJsSy2njA/X",
+	"6Oc+aKVU0jFodxBeiiQb89PYfGamr5TqUStocTo2b0b5z0FLwh8ZkxC3jrTMwO9xIOSYatvPT4etoBzC",
+	"fu1UX2ZSiZppXqT0jwxIKhQz35j5ZZJDTPpTQkkq4Y6JTOGuJzuhOWYhsWeaCElCc1Js0+GuIQlO548M",
+	"5NSbj+26Qi/66S3woR61jl7sH+Dg87/L4Xt7/xXV9BpPSSPVYv+Rx6TcGyEjqNv3SiR3QGJIgceG3RHG",
+	"lQYamwNOuZqAGT457P7cRJgBtuyPLYYBzRLdOhrQREExnL4QCVCOwzkdnFEdjeYHdJKmyZQInkwJy1mo",
+	"5SzPVHEgQ8OEQ8IUERwcJ1JmZf89JGPTLihC+bRcS7vW5ZhPB3u2/4bl3O8eHNat4OngXHBoGjpSizzv",
+	"HpLJCKospH7Ei8ZnOtpskA2c9dJsfsX+B8iOWyCy3+0e4zBTyiEhlMfkjsGEJMywQnuISJYa7rEfdLtd",
+	"MmF6JDJNmG48Jwn2PjNkuzNfdLtL9+nFYOAYZl3jwv5a2/p+F/8LlrHLSzPXxgOYul8f8+xduR3c2Kks",
+	"H/gS/d5MU7g0HS7u3Ty2sP9/kzBoHbX+V6cUjjr2V9Xx+8LOb4BTrk/j/8YVrOHY5gNNCFUKJDLtXKKg",
+	"SQLymSIaWzgm40xpAn9k1F6UWtwCf6bIzmH3ORF6BHLCFDTuR+3G0Vp1JnbgJ/mwcDLvFMjXY8qSulNP",
+	"jFiRkB3TFpUQEyO4yL2IKoh3A0JJpkASFpMdlfV3A7xxfqdJEhZDrq5HVnS2aDE8RvD8oLv88jFTeMhq",
+	"uEk8dDkyHMbKi2FGXV2KvzOYNB6kO/vj4x2ie9OUSgVXgELPLzT+lWqYUCRiJLgGjtyKpmnCrLzcSaXo",
+	"JzD+j38qKzyvNtVL+5btdG6PZanSEuiYKJB3LAIyoCyBuN26D8ygnPz6lIM6o4mhJcr+2DnZ6dOY/O36",
+	"4jwgE1SHDDlVQDJ+y8WEE+DZ2KhIGQTE3CJiQCTlQyifGDBI4l2c1EvBBwmLnnRKJyRyvZo7spCI4BNT",
+	"OiBxZrsGMpSU68BqUmLCQQZETXlEZMaNerF7TMLy9dBdp/1ERLcgFc7ujZB9FsfAn3R6mR4B1ziHOCD9",
+	"TBMudKFp7QhJKAlzhhl2QntYQ6JHVBvZxTztMwW7Ur8KDk85jRsrVykhSUQ54YIkgg9Bkj6QkeAikxAf",
+	"E6Wp1GQgxRiHPGCyUHvvg9a50G9ExuOnHPe5ICqLRoVAizeBIekdU6yfQK7aW+rmwzwdpwmMgWuIn5rI",
+	"IgWJzZu1Tw0580tBcC1ppIstxMpBkinofOxnImYDZgc+33zVNlII7mFF+MVLssb8Ujct91gHn7m3st40",
+	"ETS+EeItlcMn36V9EU8JfIoAjAo+AoLCMVLnUqJmjurqG2TlTzm4MFeAQhILsAcb6V+jtBybX0dGCYxG",
+	"hlvbO+faXkPvOL2jLKH95MmJa1TlPlVgNmdWDuPYGjdIQrU7RDdCnFE+zU08TznOK3Nb4KIbslU2cmEh",
+	"2iv0tUV7esZu5puY9ip2rZUaKd+YacjpXis2Yp7ODVB7hQVq4culrQrJ9Y7TTI+EZP/ztAfgjCnF+DAg",
+	"jKPN1rBi+JQakdFKtLhz3vFUigiUMhvrNddMP6nY9x6SZM/JWIbTKhhTvL6TZFoMfCeXncztPe6zYSYy",
+	"Raz1LSDm7SyhBKQUMiDRNEogsDuSSKDRCJy49Y6rLE2F1BCfQcwo6nFfg106MSP0ezO9hG0U/11TpqeT",
+	"CNUxGlsuSpNLaW4szYyo7kxPqffV55YzVp/opTogG4PSdJwa0rC4Vm+Y1RWCVgpybPaVJclCQpRPWg3D",
+	"sw+s0FFFY19LMQ9KfXjePB+0sjTegEDZAu3YV4atorxMI55XXUtl7oNZjMDX6eeMF54lxVekvbUJvH3g",
+	"T/lj0bfo/xMiZG0nUfISH15zp226FfzVWctIMbMKa1kHglwrX1sZ91emgdoNVH3NtTVErEFUag/8oiEa",
+	"njA7MPNawyjeMqszrzcI/JdpGKuVhlN0TaWk07rhqabxXWb9hEXXIyq/kw340E20fOO8w/O6pQbafRRY",
+	"L9xGPCqecUetZRkLWmPQ1DSxbIpn+XP3uZmuwp4OXrxYyp6q417UmSWHN3UjMuAc3zBIahTRNxKAaPik",
+	"yQ56YaFP3p0SpYUERd78dnp1SfXIiIYScCEUWjbnvDBLJqDpcOnQb8wzD9tzegV5wFIolwYeY5fiorrO",
+	"q9QOZv2Z3kLWbeiXNIkyo7jFD9nWzvIWub8LRr3uoo3pp1P77j76lapcPGg52Xqm6cPuzz8tb/p7OTt/",
+	"oo2bL+fyXYpmkJMox8YANzzyg5MqC5HS7H5IAD+oKY9Mw+Y6VyPzCM8/f6xZM9vDBsKJtdCsLp+gL9T2",
+	"Ni+nBK0RVWfCih6zPvygVYImalUJLTRNlqFK3GMvaZpCXNfNzIrl88ubr75fDrh52XKVKV809Pf+7hQC",
+	"s0T4t1MKir/tQpq/IzESUv/uTGEFv/udxrH/59zvEsbizv/CbAnXotnXRQPuz3FuOi2+KVu4YzDxhmz/",
+	"LDrEP8sB459us5VfFPsPv6JRUjRQux9x0i9ze+Wam3JQf/OeOCMFkTAACdwZxCmJhdYQk9RcvIw7o3gq",
+	"2ZjKKSmwIBIiIWO1yW1s7dpCLuc4ZtoX+dP3QQudV3U+4Cn6vaxzywyJZ4kzimqZwew2HrjbsRhI3nLt",
+	"vsVRvBVDFvkb9+T8VStoXVwtWLALb575a/BHK2gNjeKbaPwE+BEWNHOVJcvvYPhEx2lhBLYPqtbRh2L5",
+	"W3QI/pSPXN+OpD+9uP8YtBI7S5zc3N3lt7sif5vduLO3+jzLS3I6L2/WLskciypHmbdWv6pm76/L3ssr",
+	"0FvSPlWGkFEhPNWu5Wa2r1kdobrvjQLiTrFCzNYxMRvfwp9i0GhfbLu7taJaVM9H3cUwK8ZVey4lxZn+",
+	"ERtLx6BKBK7jLsWTCE3Id8/8vdUs5a04hKJHw6R4DBJiQhX58NK5Vc7pGD7WWLrWsDQ+RH6clxBLQNQq",
+	"Rs4vp4vNbadaIq0lkq4vV25gAa0zUZY4Mu/QBjMip0dLb03dFNcxU9o5bCAw9gsTwjpMFVlXzVmJZvS3",
+	"h7c5Q1p/uHXdNdPmsmrEq6WQZUUzp9zKKH0Y0TsmMokgyZipNKGO2yRMGR5wC1NFqAQSjSC6hTiwYCj7",
+	"3S2k2vCAIbsDjALwrkvXmPkoZAwSZRYHCXDiwyye6X5e50VA599z8WRG/Aj8ThbNfUZwc9xgXuecO5SI",
+	"bYnrFQU3q3Whmh4R6lqdsNgiGmva4Nm47zCQc9uhpGRdqxlnf2QNPbrgjoUCcB0Zx/ST12A+Npx87fci",
+	"nRdylsF+l1srUqo1SL4ihniGbHPfBK1Pe0Ox574c0/SDffmjWT45oBF8vi8P31V+Iy7QAhhekpTEELEx",
+	"TYhtz6kE7hnDPY8JxYcnzFwSd2B+Nt/PKAKrmEZe1opTGj5plFBwPVAEAvePZsi98z0RtBQklhrjLNHs",
+	"9+LPTOGrA5agZJYpLcYNErYZwoo27Vk8t9SMJsTeDG1iITU03kPwPErdFnTibJoQjQQo0qfRLfIkGkWQ",
+	"Gs5lOBobciGtrLZI5KyO4LR86QGyaGOb3mr+VLfj17Jfry9wfot2Q7bU4vXarHJ8Gj+1lbGUIRvX86mF",
+	"yx/HSO/LpBsfl00tpnM3aBnGtLb6ygdsuGwEZfMv7fMbK68rq1MJVfp6yqPK44bme47jN3APR9zqZUhT",
+	"Zt5q39hXi5/22DgVEmeAoPWj1pDpUdZvR2LcwfOj8n+ihOGshqLjWmvdr62orbLPSlp/Of3H6Tpu8T1i",
+	"r6PgzG2K9YR4K5KTFCRi0tskpCkLj0iYySQkO7SvRJJpICOt0475n9pFUArwOBWMa/MMGiR3AxKOQY9E",
+	"HJJfX9+Yhy4vrm+CHhd5CEXosG4h2bHjJ2LgpBllXneGy0uqRyHZQbMh9gHS/HoLU2RgYUBCs/Ai02cq",
+	"bPd4mOMdzbAjwTmgA+IaGw7JTiqUHkpQR51Ou902TWHkRXhMypH5jUsYSFCjU9PxHU2wCyOvmObt7grJ",
+	"TqTuAvJPJXhAeGz+3W1qLgYLc5Rhm4RW4AmPCOVThI62e/waIglaWTdrOX5HmWeKpFSpiZBx4FEQjYMq",
+	"QBEFFSwEqTI+7HHz+L8UNvovROz96xam/8rRhCim76KcU8SCUkXCf3f/melW1bB8qVtHLXPoOinVeAit",
+	"Zj4Sceuo9evrm9ZijriRx3JzvviFr6Ea9vAIbrcqQ1h82nOu/CTUjDMLdz9Ti8XJWmX1R7tsxqAUHdZb",
+	"DHMWZsGxEG9ALjXl0bWmOlO+7qWyyLRoTqaUQtYqD5ts3FoQYfO95A2uJETNtCtbZvFGntUyc27eCswa",
+	"rqQrlo1thIHa/Fysp3V8NzxpfrXymK01Kbvy0b9lNuKoQAxYq6dVZa324hy01ilbuw0a7Ph1W9xZm7Hb",
+	"uu1ZLFtDfE7hbBUTTlgcWBsCZlXwDAs7lFhjibXV8GwMkkXuYt9tE6ejWK8Qc7GjysWd6xEGlR52u2Xw",
+	"qNFmBIeLgfUfrgVL+1waulr/70N37+ePn/eD/b/c/9u8K+GjoQCC+mtBAbPLUizWkvVBkeg1sq8N/eSF",
+	"VNLqi3ja9n0GVS5MHfq+fMHRxhGfJKgQEqbI/lJkde6Uds3W7Zc3LNEgG93KHHLfcu5Wdr5l5LKaMrTa",
+	"Y2Cees8wbhd4nH9khrZc6FPzbx/0BMB8Yuo8SxL7QWj8XEf134Am1h68JgISmbA3kyw1Cy8mvLYbCTFT",
+	"9Y+jkd3c2/U2LzV32Y1wyFPECQ0ltfCPjOdf1959hdK1Fj4/xVu9MTmMYjwCGzDpedw8I7q/TVR+L5Zj",
+	"KXoI/GvNkqpuG71ld8DNNb/eas1TkCbsrg65UD/k2qGIIYtoUrelKUeIRr0Qckbl7RXQ+AoUZjpZayI5",
+	"umh5ap8Kvt69VTeNM8C1Wm8YGI3xO41j6daiBqZomv2d1QeL5BfRYnl1dhplm8X9VB1I8/w28G/a3lb3",
+	"QzpCLvND5s3Wj7W0uq5uongjATDWywKJbHOBBSLHpeuQnMMdSIuyEJyITKeZnnEoRiJBfE0/yaBWXT0X",
+	"mg1cbNXpOKU2yL4w4Uugt1bTmFDJ7SfGB6L2IPhtbbA+D0EYcq/r1Vf47wwm/qDr/NiPg100zFwCjV+K",
+	"zIqUaxz26tya4I5++4vBj/6MDQW+lIT7WCCTHJz4y3R9DuOzltIM6Te5jEIqZ+9rkslftdO4uifXja5Y",
+	"4kT6ypEpszOtoyiCi9cDDvpwwwqMcB4b6LkEWgfdg5/29vf3Dn666R4e7f/lqHvQ/s+D5/+3NcNlzT6y",
+	"6ux+xTtWbNzWK0b7oEGRgUgSMdlD8a6kdStKGGfRHq0YrBcOIKc2ftjbr4M1+rNeDjvEJzcH9Pn0WHqy",
+	"vhYk7QsFqTZpukhK4WU5soGpK0ajOlbjN1sJUS1SHnkrXYF7re4G8fH664Yt6hWi3yqhDfdBiw4GEBX4",
+	"qnnindMxlElBEKMRCR6B5Hg/sQGhfNrOD97SzRZVIPrLB5pbgBx2fc0d4d76ZVq/KWi02pbwGirCb5fO",
+	"dOYYzv0OaJdY+b6EihljoaWufHKd081hguCypei5hpmXW1gk8SO1tKZIYZ4+X9125kkOxZuVHVqhurdi",
+	"QX7WZllCud/mtoy/hX0S+YSfO43NDGIzJ9Rm19DMTq6ALlByWXoWnhCm8rWlJjPqxmV7chTYTljcPGFA",
+	"wuLqCXfXAog9gviyOQbswbvvm4VUPWSvfluAoctK9H1uZ7hjMEGUJMTMxkBhKr1aK0OeOGa9s3H15iX5",
+	"+fDFfxKXrQZDUlii5jdxma1vnmLvR1Tb5H32IJVZ0XYOuz/vVqJJFjquCu9SjcXBjqxqy0emgMlwBpiq",
+	"roYu6CWtGfMFBwJcyylCXsRgADxmfGj5ARGyjFFZefieW6Nm/IwrTR3At5yBA1Kgm/nwoFXL+wsv84xt",
+	"2kiWGJdPFQktecJKjL7hcoqEroWwXjRzqSkbNInSolzmKP75Z081P+zWG36YTmamei40edO0TLlfs3wc",
+	"MUZHHUecdgx3eUol1eFC7zWseD2Swg4nKE3zbjdVfdc5IerunyugMdvAJL++AyWWZaqyeYPZmA1lac8r",
+	"3KQ2cArdQiOGdImZ1FMrHiEPcUmwVvS8mK0ztd6m3+3nVX0IFQ+HN1pvYvX0VbUogNzRiC7FurFfC6lf",
+	"MQlzweZURU7ArH3vxmFZ60HM3fUwzPPHffbOabpmrM/XJQsWlXzBeXbnStrgDUD8N75LbJ7/P3/+/OeA",
+	"vLt5GZAxSxKmrM+rgkf2wTdfB2xTvUQ3oGaRnfmh5NzAOLyZIWqAvuT17PbW/1x7/6yqBjJ1WQS+17Og",
+	"x7RjoUTzrpCjHssqbkn9LSOV17LfBy3lult5Jxi+WOu5eXzDoYtCq4toXBI8vNis4MyG/hapmA39nVpd",
+	"+yp950a4gm3RUbw8hXWXlqHzRqaErxN3sqaD5alNAQs30vJYkDKEbqlzqD7LTbnxZsbRtPSO2W6SoeC8",
+	"iR+uDpKdx2UsotEsjGONJB8zmKYFST5sFa2BkMRikjoFIumYUAwDtj/yDqKYjomeCIdgxx8cpml5ehBW",
+	"ho07s6OXKGSWMouX75SnmX7QGq65Nb+JhVtM3nrKLqbjBtCGxxRw5qB6i7m2bUZdQZrQtaO0Nh+33WzL",
+	"tYevbIVdRr0nhrE8FtjE6JDrrdrSfWabLNEnixAmc7iaTTKXNdzky4N3v3CAICtQUovarsFVocaRI0nq",
+	"lI1FQRb02xf0F8vbzYrPnVMzVyVnvl3viuo/S1et7lIt6gNldQK3XTLfaubWripGu4WZs9pUz8K1I+zj",
+	"CU+xbwdaRLiq0WidfV6k6liFmJV7tBxc3soiwjy5WLI57TbMXrJI5liPVhtcR0a5U4+gT8/aQLHZRWPd",
+	"UOTYbLzfibixmGobhXL9kD7Lb16pns+JoyDKJNPTa9OqS6gFVII8yWwsiv3rTc54//b+ZhaS2Prt+uDF",
+	"T1hYEw26rrzbM0VsbDMmwLkyz3Re2//Hr65PyrpWNqovkxCTv73/r+uioC8KGth7yehHWqe29gbCuec0",
+	"3LMs0WzPrqEtCarIjg1HiagEMhHyFmuZ7QZYfccl41RBnrQtwPKhKiBqRDH+iPLYVQ0iI6a0kNN2j/e4",
+	"X4jMTp0SO1jyt/c3ZCc88cO4j8gv9jdb5xpN3rbSdbjbJqexRd6QHTvwAG3hQV5rQooEdns8EmOjhedU",
+	"uwOJ2VWt/dxLHVgGt9eUQSvQFFQTkcQgiZOKiAIeE8Z7vC9ihsVnY/JHBtJ8rq+XiOtq8xPa4nlMEQmD",
+	"TEFsKXLYfY60QperzSLW5M8mO2FTbZZwl0RUYq3n0lVKdpTnXe3x3L26i+MOC1dheEzKnFdYcDCToKyl",
+	"Q3AgoXU/f/gYNjubcQ6Yf0ERmXFbWpspgvdeQJQgQKNR3jgZUVsh11YePiqpEwe2PIwtYHu4/3w3ILTc",
+	"RkzwHt857O7vBkQWRZfIzuHBz+Yb14o3m53DbrdzuP9iN7Dl11hi9pCZf5l03zx02Dnsmr5Sr16X6nHc",
+	"2K5WoDLjOegcdn/uHB4c7NrMAgmLgFvHqIMWG64uGWiK5TAzmXhuYOcY9uXuvIHS3WwBAYqcXJ4a4ROk",
+	"RVS09tvddtdZTjhNWeuo9bzdbT9Ho58eIVtCTzyNEtUxm7nzuSjWcW9+HdaVKEckkZgowunYLGdZmo7s",
+	"9Keu6KmQRGV9u3Fwd+OpeaZcPRdsoE0ueDIlNB4zrsiYTglVtz1O+yLTRIkxmAWHRAHWEN1tk/P5inJH",
+	"bkco8qK7bylc4DAQXW2kJLwcokS1qqXKP9TXEp6pHLNRmduPM+VBD7rdBUWT1iuWlJcnaSiWhJQ1q35o",
+	"+6xrqhhbxysRiq/sL3+lUpoLX3q+/KWyrqV54+Dn5W/MVme7D1ovVhneTGlEfG2FAdbUrcObPBuPzcG0",
+	"G4lQwwWU4M8UOXn5Fmmdp+UsKrbcz+2yup7LRzplEWEMPS6P5Gd/K96Xf57GzafzHGsKhhZEFRLBK7XS",
+	"VzhDtSfInZ7tnm7e093DlfamxQJ954fAywDweMdgrir5fbDyO0ah+Ri0UqFqjkRYXGpYaJ/yhnpjZbkx",
+	"sgN3IKfEhnPmgQz2Dtttk18l5RolJ3fMehyTQiFeMSTcHsH8z5kjeGyrBOPr6OMtXrB/tclh92eL6KCG",
+	"sugiMqJlj6eS8YilNLGVh9UxOTw4IH2YCh67Qvx4MRtxqzzxVzY7CQm9bP5hu8c3uU2t2/ckSkrk2C8i",
+	"nq7AB7xwLr/oUgny9MqUtXgmFfxvG1PVzt+8D1ZnJs49fX9flyJ3hovtPyYXs+XLmooTW2OhWaQfjpt1",
+	"V+BmRelu88L+CmOaLdOL771YhQA1RSuR5x6s8vJ8cc/vlV8jp7JSS1nlcIZPrypydIzyDnsIMYmsa+Cb",
+	"YO/2rCuyc9DdRx5u4Sz4RXcXeW+pdLTJ+ULuTHZypqwFWiugx6myxdx3m3jpRooJFu8rSvk9Gj916Pl1",
+	"mKVfTHAljtl9Mo7pkEkFx9xy68fh1lvm+wTMF09UacGdjESSC5EP4MIzJhpXSmwe4wx34taXUTsN8ukx",
+	"kcWjdfKoK2ZAlbZckESUE27k4x7vG8aJ1adczMtjMshXOLNc1qwwoMOG+boa9H9quep7PCl28ZbIKU+t",
+	"TwZrGW6ClvNcz18kmMzO1h5yFcusFndUqKJk593V2z3gkYgBw7C40LtGP1VZ36+CTTC8HY2uwnw9kGLc",
+	"4w3HtkD7F0e9TV7BWOjcaOudaaaM1vm4uqL1YD6mrriBbOPcqN+4WLNVBJ9cFvkOuaTNbbGiNucqYjqv",
+	"UaO52LZZFEVzzl3PpWNuewk0DgiHCShNBkwqTXac14YmShAFgK84V65pzNWZ7HHb4m6bnJDQQc3Dmfa5",
+	"0NiF5UKHbRIirhCNdfCJRppkqWF4+92g2+0G5m1OIkQ89jiKV6EHgjwi5nSHbXJJh076CtHpF3ZCMRgo",
+	"0CGy1EIuC0scZmiGTkkq4Y6JTJGUDqHJqeSlXFnRsVQi7UsuslZwgrmS6hquJJ9YjUP5eVJMs7NhwsnU",
+	"+ecVoRrztw40SOuitTG9mF2ubjSYNbJ+ks0BdfcrXLdvzSquci9f4DKv8qSD367w5I1z+/83TnZF4aB4",
+	"/Ev6A72iwA3XjdnGZme7Ff3xtNkVpvKr4A/k/I/mP0E+QLySxY6D59+UTLzMM6w6n/2yRgtVv3kLF9PK",
+	"9tom7w3z7PsFFTNlubczgJmPVrJzUiHiOpzMOEYwS1imRQgDkvEElMLiEBH8FZnvkeXReiS8fowynNf+",
+	"JDuhP50jTFwZBhbzYenQ4zatOsQlisANESExqHZ6Emu1nnLYrFF6ZWrWVSnemCmucvhPB2dUR6O6g1+j",
+	"u9pxbXXXw/0VLESXHuDmDWUJxF//WNsFJNRHv3kH2zvGqMeu6Lj3Tm1eJIVxrPEyYMMQz9OYqlubtKW6",
+	"038F/YBtfjo4FxzcDv6er0aPBg1Xo7dghoquwIxp9/UNbSyK4B7r4DPY8vMVD8dZXr59C2Z4RC8X6JXP",
+	"3non4ZVfSrDRyFPNtXVcAwDwjnJ+fgPr41fAdUCkhcdbzcvldhYcAgKfIki18/9Th/3Fl1zBRvuK4QNe",
+	"ESNyC5Aq7NU1ZgvQz92WuYnH3LA9bpO3ulEgYreiFzYbeR7Ea/ybckMrUVnCxDvAFaxw66iVU8dB38vK",
+	"TbOgy8GIybaPvLy0JZ/8OIiUrW6GmqvP8sTWqOVcMLdHPRY3/KGUi81lku/LsvUYnNhu8BWZ8XItp6Nc",
+	"PayHcu1a4MBCPelcWFw5U8jOjcqC1vpUT+0PLjwBs/K7Y4o1BBFi5jIk7m5oOr+e8qjCU5+AN2CJqwb+",
+	"IDIdiTKjr1mVrbLyXbqkpzxa83RWKg50imDyBh2mNBFvCjWejRdf0bhaROSW+342rLrJfOrPcC0jal1c",
+	"d1MnW6vo06p+c/VHlthGK9v8W2duT2Pw/No489JL9EyhOkLmqp84zlX9fiHv6oypvN2TLvNCrTqH3o9K",
+	"52LCq32j8SUSGc/TIDtFahOmd0bl7RzTc8xsY41oruLIh/3gIHj+8X4T3laWPXlizWWmmlbNEf5NTMiY",
+	"8unM8uTL8a2f463rezV+YDbCzBJLe0KWsQAhh5Q7I0DHq/rVGNqYgkiTsnhFzgLyIGJqerZ+CZd2k0Yj",
+	"MqHKOcYVAA9ybA651lNtfrbeEOhxF8ZtlAQvQhvTg2nUMLJUaQl0XES+MsM2Dh4Q/XjhUeDMEeBLntmy",
+	"JFvDletWob35SXvqLXywEgP5lWqY2NQSj3wLFtGz42L98n3v729v2y+BfVyuiPPA/U5JH9P+S0mnbfKe",
+	"6ZHIdA6qyLEZGH3k4COImi/Kq/u5uRE3ijKX2j2ugDMCQkn4lvHbIxfO3263bTD/MZGQ/LWH6bJ6rZBY",
+	"cxOhnIuMO5tpj5tfrTA3GbEE3Zj28Ai+GMKh1jZZrixxfy9y9EqZMWzVrvlUMAulapfGvGpLNKu8zJaI",
+	"z3zrtsTvEXfg8w73BbpFFobWUIdZEBNeVnnOY/4pL4DjLhi0JjMAU2QimdbA7alnetf6HGTukcAefndB",
+	"F2GbvMQXlYfTypTpQ4oEMFkAF9rFaBQ5SVyaAITacoDYPIMo9YyzPzJXBcUWJiEyS4DEMKBZopVhYeHn",
+	"MpHDEfnwMSCYs/KInJy/ug+boyEvXa72jWX1Wdasbe6QOAMUDCgnv/VP9iMSjSC6bVXz9szW9GwuV7ey",
+	"5O+XCnriAErHYxbH41gD7abuiaD1VpSJCBeyoPy5b54N/WmCeR4FRWtZhmNpddywKkN1Pjvc5iqYK8cH",
+	"XVChcyVcISTJumMXpUciOzmvY5JgdrCAuJykvn/W6TgWFZWH3xPGMT+OlpQrW2cMf59hrw6WG1pOiN89",
+	"UwXgKsfvKk2niuy4FFqGN1q0724zqCpngg9x/v5ZYVLfPeqp8SQF6+QocaflxGm0z7uHVm8OTwd754LD",
+	"Hu6VkIzNPw6k4CrAkNAw97AWB7XpzvxBIFALr9SHXaVb3NM3gXtacPrW2/OXLj5hZZyTy3uXwEATkWlE",
+	"Hbnry6a3D0iYC6uhRe0izCkOSOi17NC/PR4lQKW5J5ui9IsLtXKpOfRKGNg0dVa+L6FNpfHNl/xzLDza",
+	"M5DHWPaCUXeaJpAnhUMJ3LKkw/0Dz9ivjHYxYnzYjIt6jFtxY0hUY83szy1cOKPDDyup7o9aQ22+cPny",
+	"f3px75XXvrh6TP3i6yChFjLDHAT1cKa4FU62esnm0Km19ZJOVCa5XV/e+oUqsFyNJlGW4BEo9BJ0bti8",
+	"njIGicafHg/LrMPtmKk0odM2/h6SnTzaY+LMxEYpSajSuy5uj8VtErJY5RhVM5IhuwOed3rc46GZev5A",
+	"3uCI3tnMsdPcN2NfM8+2yS9CjxzsCrtEFoZxa+bSyQ0HjsU22YPLQkkzDHvGKmYLmrMYzUZmlIZbwKc0",
+	"EXGRdr8WoxKrCgKksLuuWaJocUbioKX0FPOCmmZb89F9/2Wu6UayKrAkXW1KuElr5/S4hQXnpvT9hush",
+	"4RdDUpxabpdom/jw0S3hdJbGfhReXv7qAfLzMk7dyWujPkBAXxHS6nH6mXgXm4C6D4mw+SSKJ8kOpism",
+	"J5qMhdLOt+eG3uMpevC85wpx3D7yO43jhgA8a3szN44rVf8Qq7kP8jUsxXEkTMhBTuJYglLzBZ3tdWU+",
+	"ugIO+0WueE/+nBFILcHeOKkZXGn+csdwTSPtpfLX8EmvLhCX9Pg6Vne3FkvM7nZxt3b3bdatpzbUe9HK",
+	"tXx6KbctJduvwnONzJIlmGzWBXilWKN8BKBJQvkwo0M4KkuvKxJ+cDLmOR3DR5teFjEYNovQDnXkwL9z",
+	"pIa2KWM9aj1TOatHhX83IFbeCgjPMLEtehUcPpokTIOkiQpI+B9kj/w76SAS4+An8lcHybB4DPcHqfzl",
+	"HoG/OiuMmeYg45HFap2+CcjJ+auAXFwF5PziJiAvL85fntwE5O3r86DH311evr4KyNuL9+afm6vTs4Bc",
+	"Xbwzb5z8ch2Qs9PzgJyd/B/z3snb19cvX5tm3gfk5uLVyT8C8urk5vWr0zdvAvKP1ydXATm7OL/5zXz9",
+	"j3aPv7MlwFEZGPfZMBOZ8ogdkIk0NyCVTOclGqJplIAFeR4eHFTc2VmSSoaRuD3u6hyEbVJExEcMVDW0",
+	"D29ZXCfMZeKgpUX/hbJl7tFiAyCCxoXu9af5arMYCyNIcAMqtwHCavoS6K0iNN9w69/ML4uD8vD72Q3C",
+	"tI1rvfPhTZYkdkcHpNciO71WQD5Urmv8YbfX2m15lia8sIkrkbTsNn/uFWRZ7xaenfv2Lt7exdu7ePYu",
+	"njMSbXYjf7Yf1k5k4t2s720WqFmbFbGc2EbzPW4yE5i6HCbohiZaiMD625lmd5BMnbkshwfj5d/jjkXH",
+	"TNE0Rf8GIoNtgvk7BhMMbrCe9sLuht5/vIocACC/VYXKI7PxinAR2/E8q1+eB6Vg8dscKNscKI+IBljA",
+	"FzbAA9S59DfcuT+MT3+JkPAw4WDr1f8mvPoLT9GGKuwKiHV3La+KAfDqExoNx6ujRpWTVo8b6qHk6VBK",
+	"iT4kTPX4GOQQowZEShK4g8R69Z2oH+5WMAU+oMCzB4YIEHYFBrHCPkIM2j0eeqa8sDPzkjmRU6JFNT8a",
+	"du+0GfOKr+mZh0sZpMcFN+q50RmL7Ls1BtKxOzaYdoXUZF3BSoJ5XjZ3nhtBBhtzw0dAGTAzjP2DUl1z",
+	"6GXy2tlI17a+3s86Po9SB4hurR68aEnydTAGi5lzDjJ4BCa9RRlsFbnNUQabaG9+goiNsAYXSdwcWnbs",
+	"slutnuXuLVNemrttINdqgVx+Oqj1orl88PqPGtP1oyefLV3f/mo+WsK8B7pLimPPlA13csHRJdwnNBs2",
+	"xDK9vl3eOjiOexw+aUnJLUyt+f4WUt0maL6yFnPnELEWczXlkSJMH5EwoUpfT3kUuugHIy+SjGuWuPYx",
+	"uHvKo3aPz2bRW2ZWn0nl9OAkd8DjVDDzUs6onYQ0k9juwfnqvo4NfHm+utwO/hj56rbG8D9joroTrWk0",
+	"qqbCwkCnOfhlfVasRbLRNlX3Y6Xqxttkm697a6t+gnzdNk+FkGzIOE2IS9TyTGH5pt3HF5CCbfLhx0k+",
+	"/FAmsc1AvM1AvDWO/cgZiDdk7RvIehsmLH7QpfAd5jaeZ9nbBMfbBMdfJsHxAw//4oTHf3fuurk0amRn",
+	"1gSOCUwxz587h5glEKupqxHEu4ENtpAQAdfJNL8Re9xlU16Ud61ABJE861pTiBsOeFmAGyZA9UQwpkow",
+	"xhcrbFczhII4ZCdEZdWWd+f+9wOaKPMDDrdxgPkLS/NDb5Mtb8Jkza5aJcmyW6StB+BregDuHAvI+Z79",
+	"uzkJ3AKP3rHP+sSEl8pbm7xGgCNwbQuChs7N72JsQy+IgcU9jr7AGCI2NjzaRSlg+K4X6bBrwfQSlEju",
+	"oDKSuVg0M4gym1yjad7s3IcY5f1cbDFwxbShs1kdam9Rx4HOpmQi5G1iDklQMEwP/pDHHh99sHiKahjb",
+	"6tAHM6GvY7ZHUi4x2OPW2Frqt7D1J4at39ljPsvyKkJe57P5ZyNI+pxsV036Vs3lFsymkq+mcUMQWXMe",
+	"N+RrRRq3Rsu542vbdGx/wnRsDZt9LfB1vbZS/GI0glymbpNrjFawCnSRJoSENiVI3R79FfSGG/QHQXAv",
+	"uisfdEdu0dvfBHq78Qiut9//jhfSQ3w/jbdTRUx2jphmH8sjXCcPQBgfltGgGVh7xATgttUoPO+/WFNi",
+	"/jpukUVcIHeIPJgbbK/mreC8uRdlLcG54yTcRnPpFdDY9EYSdgulraBJPnjjmluX8Xzb976d1SJzmSPj",
+	"NvHTl7mYn6mcwk9wRV/l4Aob8Gs7JlSLMYtokkzXuLRf02iUxxCd0zGEaA7r8Vp7mFEaEaJlM+Gh4WzA",
+	"NLaXJ/wkO2Ef9ASAh0dET4TL2npMQsbDTsiFPjW/0B5PmNLma3WeJUnYMR+Exs9HxOiruwGBRGG2jHWE",
+	"C0ec6lnfPONEzn0+fG6VVGodta411ZmqZjplvEx0+qFlNO07hI4Ajxkfmo0w0wgKFpgMlSYXZTuUxzMN",
+	"56SxecDW5QvK0eRryCLLOROHyQ/LnbYSwjrs1G3TVVhqg7DgDAjroyV8llvrsTijtx6ODP2xKHX0p44L",
+	"2zJaubffVtciO4ZlFuzW5gFyeFjTwp6wZSGlyIajHmd695go0MpwxcvcFhIGJCwMIye68ucv07Apr/U8",
+	"s/eCDJCLFq2ENfCNOtbqhlT4N75HQ8ZW9nmkw+o2w9ryPBqu15Tmj+tsgE0SPloOfzD53sxp0R2KRN3K",
+	"9l9MtlduTz2xZG+6fQK5vt7PvZqMnZ+2jSVsxw8+1InGMZMQOdJQFZlxuBD/OVH6LVU6T+jmv2boW753",
+	"sKb8jLP7itLzsnNvZOcf8+xvJecHSc5NDKvhUi7wb19Acn5pK7A8iUjr4fhWFWrf5a9sxdrtte9th8WC",
+	"bSyiZiH2ekKHQ5Dk3SkRd2Bd3EY7jGOIiUohOiY0SQhVqOtRCYggLqugFgW9tYJkUCvovjL9L92sGj7p",
+	"zkiPk+ounSmUUL8lYxFlY+Dapl5K6RDallQQZRIhaR8++oQ75RqktXmRk8vT6vseFdVUaRh7ZOxYOnQ+",
+	"47/3HlVrZ31inpoX7xGim1I9KhG61D1ZvbL96x94NsYx2QXby1g7wgTv5Rd7/YzHCbT/ab42wzWfPs4V",
+	"m1hXA6B31BJ88coEdgnNoNZfQZz/ZoLBgnU+mdkZOZVr13cENNGjxoNy0O2WpbURYN+3lWNstMfOFcRM",
+	"kVhMuOHhYQxDSWOIw91j8qL7vKjCVb7pnq49Mr/ZsXxBDu96qFkO+8vUXF75JNoez/rCvd/MkCjjEmg0",
+	"Mtxv8Zl23JKMctItWOT/WajTT2sWK1/mIrwbJ4JpOmwJxtplNK0xbuswfLGVLDupISfO59GXb2GX50Kj",
+	"wXC6eL182tQuVcLuAH9fwGTf5s98QfoWfTSB+62IjbFhZsyLp+2NuHbWIgVOU9bOx9g084sU+Mnl6d+u",
+	"L84fOnkaW7QATS69bHX2/nHMW/T/CVGzRSeFqCIMuDyIoIhTtRWhQ8q40ouJczNiyl7IZR+EKuJmuZBg",
+	"U2pFhyUE+8fJ2dv1CJY3vOaN9sWJ4mYyT5RqW59bfaAS5ElmLrcPH83tjyJcbejTFbioMSkyM1SzoUnG",
+	"Y5DE6GLHxHaT/0xtimkpBDJAG8XdQQXLjWu2g/cuCiCvWe8YKpN+XXoMZPKDq1RNGa/3I5Dg5XPKIcKI",
+	"wxxIMfYa8WPb5lv6xc8xskNtMiUiBtVAut2GKnH4hk2Puet1meeTm+/umt45YJOynTjLVn0W7AI3vevR",
+	"ysn9jA+9Hq3MX9PfiJqN6lPcdo5hrimINIEc3ToZiST3CHlN06h2CZD9ufcHXizMMzXfhJBDyvNcAPNN",
+	"vbTJSvMS3GLgDxctjFhr1KYhx4pDjPvUtiVJaxo+r4LN+yLTRQFTzDNKBwOIcvup12QFpV7TsJVhArzr",
+	"8CIrhIPZw+p0I6Pja3ELPNfwy77c4b3/eP//AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -32,13 +32,21 @@ const (
 
 // record writes one change row of panel p in the caller's transaction.
 func record(ctx context.Context, db bun.IDB, a Actor, p *Panel, c Change) error {
+	_, err := recordChange(ctx, db, a, p, c)
+	return err
+}
+
+// recordChange writes one change row and returns it (with its id), for notifications to point at.
+func recordChange(ctx context.Context, db bun.IDB, a Actor, p *Panel, c Change) (*Change, error) {
 	c.TenantID = a.TenantID
 	c.PanelID = p.ID
 	c.PanelName = p.Name
 	c.ChangedBy = a.UserID
 	c.ChangedByEmail = a.emailPtr()
-	_, err := db.NewInsert().Model(&c).Exec(ctx)
-	return err
+	if _, err := db.NewInsert().Model(&c).Returning("id, changed_at").Exec(ctx); err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // ChangeFilter selects change rows.

@@ -103,6 +103,11 @@ type View struct {
 	Version        int64          `bun:"version,notnull,default:1"`
 	CreatedAt      time.Time      `bun:"created_at,nullzero,notnull,default:current_timestamp"`
 	UpdatedAt      time.Time      `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
+
+	// Level is the caller's permission, computed by access queries.
+	Level   Permission   `bun:"level,scanonly"`
+	Sorts   []ViewSort   `bun:"-"`
+	Filters []ViewFilter `bun:"-"`
 }
 
 // ACL grants a principal (lower-cased email, sub, or "_all") a permission on a panel or view.
@@ -140,4 +145,28 @@ type Change struct {
 	OldValues      map[string]any `bun:"old_values,type:jsonb,nullzero,json_use_number"`
 	NewValues      map[string]any `bun:"new_values,type:jsonb,nullzero,json_use_number"`
 	AffectedColumn *string        `bun:"affected_column"`
+}
+
+// ViewSort is one sort key of a view.
+type ViewSort struct {
+	bun.BaseModel `bun:"table:view_sorts,alias:vs"`
+
+	ID         int64  `bun:"id,pk,autoincrement"`
+	ViewID     int64  `bun:"view_id,notnull"`
+	ColumnName string `bun:"column_name,notnull"`
+	Direction  string `bun:"direction,notnull"`
+	Order      int    `bun:"sort_order,notnull"`
+}
+
+// ViewFilter is one filter of a view.
+type ViewFilter struct {
+	bun.BaseModel `bun:"table:view_filters,alias:vf"`
+
+	ID              int64  `bun:"id,pk,autoincrement"`
+	ViewID          int64  `bun:"view_id,notnull"`
+	ColumnName      string `bun:"column_name,notnull"`
+	Operator        string `bun:"operator,notnull"`
+	Value           any    `bun:"value,type:jsonb,nullzero,json_use_number"`
+	LogicalOperator string `bun:"logical_operator,notnull"`
+	Position        int    `bun:"position,notnull"`
 }

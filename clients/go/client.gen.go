@@ -2374,7 +2374,7 @@ type ClientInterface interface {
 	// ListViews List views
 	//
 	// Views the caller can read (`viewer` on the view or its panel, or published), most recently updated
-	// first. Without `limit` up to 1,000 views are returned. Not implemented yet: answers 501.
+	// first. Without `limit` up to 1,000 views are returned.
 	//
 	// Corresponds with GET /api/views (the `ListViews` operationId).
 	ListViews(ctx context.Context, params *ListViewsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2383,7 +2383,6 @@ type ClientInterface interface {
 	//
 	// Needs `viewer` on the panel; the caller owns the view. Every entry of `visibleColumns` (a column id
 	// as a decimal string, or a column name) must resolve on the panel (422). Records `view_created`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2394,7 +2393,6 @@ type ClientInterface interface {
 	//
 	// Needs `viewer` on the panel; the caller owns the view. Every entry of `visibleColumns` (a column id
 	// as a decimal string, or a column name) must resolve on the panel (422). Records `view_created`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2404,7 +2402,7 @@ type ClientInterface interface {
 	// DeleteView Delete a view
 	//
 	// Needs `editor` on the view or its panel. Removes its sorts, filters, notifications and ACL rows in
-	// one transaction and records `view_deleted`. Not implemented yet: answers 501.
+	// one transaction and records `view_deleted`.
 	//
 	// Corresponds with DELETE /api/views/{viewId} (the `DeleteView` operationId).
 	DeleteView(ctx context.Context, viewId ViewId, params *DeleteViewParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2412,7 +2410,6 @@ type ClientInterface interface {
 	// GetView Get a view
 	//
 	// Needs `viewer` on the view or its panel, or the view is published. Sorts come ordered by `order`.
-	// Not implemented yet: answers 501.
 	//
 	// Corresponds with GET /api/views/{viewId} (the `GetView` operationId).
 	GetView(ctx context.Context, viewId ViewId, params *GetViewParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2420,7 +2417,6 @@ type ClientInterface interface {
 	// UpdateViewWithBody Update a view
 	//
 	// Partial update; needs `editor` on the view or its panel. Records `view_changed`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2430,7 +2426,6 @@ type ClientInterface interface {
 	// UpdateView Update a view
 	//
 	// Partial update; needs `editor` on the view or its panel. Records `view_changed`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2439,7 +2434,7 @@ type ClientInterface interface {
 
 	// GetViewFilters Get a view's filters
 	//
-	// Readable like the view. Not implemented yet: answers 501.
+	// Readable like the view.
 	//
 	// Corresponds with GET /api/views/{viewId}/filters (the `GetViewFilters` operationId).
 	GetViewFilters(ctx context.Context, viewId ViewId, params *GetViewFiltersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2448,7 +2443,7 @@ type ClientInterface interface {
 	//
 	// Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 	// resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`. Not implemented yet: answers 501.
+	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2459,7 +2454,7 @@ type ClientInterface interface {
 	//
 	// Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 	// resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`. Not implemented yet: answers 501.
+	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2470,14 +2465,14 @@ type ClientInterface interface {
 	//
 	// Makes the view readable by every member of the tenant (and its panel and columns read-only through
 	// it); sets `isPublished`, `publishedAt`, `publishedBy`. Needs `editor` on the view or its panel.
-	// Records `view_published`. No body is needed. Not implemented yet: answers 501.
+	// Records `view_published`. No body is needed.
 	//
 	// Corresponds with POST /api/views/{viewId}/publish (the `PublishView` operationId).
 	PublishView(ctx context.Context, viewId ViewId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetViewSorts Get a view's sorts
 	//
-	// Readable like the view; ordered by `order`. Not implemented yet: answers 501.
+	// Readable like the view; ordered by `order`.
 	//
 	// Corresponds with GET /api/views/{viewId}/sorts (the `GetViewSorts` operationId).
 	GetViewSorts(ctx context.Context, viewId ViewId, params *GetViewSortsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2485,7 +2480,7 @@ type ClientInterface interface {
 	// ReplaceViewSortsWithBody Replace a view's sorts
 	//
 	// Replaces every sort atomically; needs `editor` on the view or its panel. Each `columnName` must
-	// resolve on the panel (422). Records `view_changed`. Not implemented yet: answers 501.
+	// resolve on the panel (422). Records `view_changed`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2495,7 +2490,7 @@ type ClientInterface interface {
 	// ReplaceViewSorts Replace a view's sorts
 	//
 	// Replaces every sort atomically; needs `editor` on the view or its panel. Each `columnName` must
-	// resolve on the panel (422). Records `view_changed`. Not implemented yet: answers 501.
+	// resolve on the panel (422). Records `view_changed`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2505,7 +2500,7 @@ type ClientInterface interface {
 	// UnpublishView Unpublish a view
 	//
 	// Clears `isPublished`, `publishedAt`, `publishedBy`. Needs `editor` on the view or its panel.
-	// Records `view_unpublished`. No body is needed. Not implemented yet: answers 501.
+	// Records `view_unpublished`. No body is needed.
 	//
 	// Corresponds with POST /api/views/{viewId}/unpublish (the `UnpublishView` operationId).
 	UnpublishView(ctx context.Context, viewId ViewId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3389,7 +3384,7 @@ func (c *Client) SyncPanelDataSource(ctx context.Context, panelId PanelId, dataS
 // ListViews List views
 //
 // Views the caller can read (`viewer` on the view or its panel, or published), most recently updated
-// first. Without `limit` up to 1,000 views are returned. Not implemented yet: answers 501.
+// first. Without `limit` up to 1,000 views are returned.
 //
 // Corresponds with GET /api/views (the `ListViews` operationId).
 func (c *Client) ListViews(ctx context.Context, params *ListViewsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3408,7 +3403,6 @@ func (c *Client) ListViews(ctx context.Context, params *ListViewsParams, reqEdit
 //
 // Needs `viewer` on the panel; the caller owns the view. Every entry of `visibleColumns` (a column id
 // as a decimal string, or a column name) must resolve on the panel (422). Records `view_created`.
-// Not implemented yet: answers 501.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3429,7 +3423,6 @@ func (c *Client) CreateViewWithBody(ctx context.Context, contentType string, bod
 //
 // Needs `viewer` on the panel; the caller owns the view. Every entry of `visibleColumns` (a column id
 // as a decimal string, or a column name) must resolve on the panel (422). Records `view_created`.
-// Not implemented yet: answers 501.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3449,7 +3442,7 @@ func (c *Client) CreateView(ctx context.Context, body CreateViewJSONRequestBody,
 // DeleteView Delete a view
 //
 // Needs `editor` on the view or its panel. Removes its sorts, filters, notifications and ACL rows in
-// one transaction and records `view_deleted`. Not implemented yet: answers 501.
+// one transaction and records `view_deleted`.
 //
 // Corresponds with DELETE /api/views/{viewId} (the `DeleteView` operationId).
 func (c *Client) DeleteView(ctx context.Context, viewId ViewId, params *DeleteViewParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3467,7 +3460,6 @@ func (c *Client) DeleteView(ctx context.Context, viewId ViewId, params *DeleteVi
 // GetView Get a view
 //
 // Needs `viewer` on the view or its panel, or the view is published. Sorts come ordered by `order`.
-// Not implemented yet: answers 501.
 //
 // Corresponds with GET /api/views/{viewId} (the `GetView` operationId).
 func (c *Client) GetView(ctx context.Context, viewId ViewId, params *GetViewParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3485,7 +3477,6 @@ func (c *Client) GetView(ctx context.Context, viewId ViewId, params *GetViewPara
 // UpdateViewWithBody Update a view
 //
 // Partial update; needs `editor` on the view or its panel. Records `view_changed`.
-// Not implemented yet: answers 501.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3505,7 +3496,6 @@ func (c *Client) UpdateViewWithBody(ctx context.Context, viewId ViewId, params *
 // UpdateView Update a view
 //
 // Partial update; needs `editor` on the view or its panel. Records `view_changed`.
-// Not implemented yet: answers 501.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3524,7 +3514,7 @@ func (c *Client) UpdateView(ctx context.Context, viewId ViewId, params *UpdateVi
 
 // GetViewFilters Get a view's filters
 //
-// Readable like the view. Not implemented yet: answers 501.
+// Readable like the view.
 //
 // Corresponds with GET /api/views/{viewId}/filters (the `GetViewFilters` operationId).
 func (c *Client) GetViewFilters(ctx context.Context, viewId ViewId, params *GetViewFiltersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3543,7 +3533,7 @@ func (c *Client) GetViewFilters(ctx context.Context, viewId ViewId, params *GetV
 //
 // Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 // resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`. Not implemented yet: answers 501.
+// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3564,7 +3554,7 @@ func (c *Client) ReplaceViewFiltersWithBody(ctx context.Context, viewId ViewId, 
 //
 // Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 // resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`. Not implemented yet: answers 501.
+// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3585,7 +3575,7 @@ func (c *Client) ReplaceViewFilters(ctx context.Context, viewId ViewId, body Rep
 //
 // Makes the view readable by every member of the tenant (and its panel and columns read-only through
 // it); sets `isPublished`, `publishedAt`, `publishedBy`. Needs `editor` on the view or its panel.
-// Records `view_published`. No body is needed. Not implemented yet: answers 501.
+// Records `view_published`. No body is needed.
 //
 // Corresponds with POST /api/views/{viewId}/publish (the `PublishView` operationId).
 func (c *Client) PublishView(ctx context.Context, viewId ViewId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3602,7 +3592,7 @@ func (c *Client) PublishView(ctx context.Context, viewId ViewId, reqEditors ...R
 
 // GetViewSorts Get a view's sorts
 //
-// Readable like the view; ordered by `order`. Not implemented yet: answers 501.
+// Readable like the view; ordered by `order`.
 //
 // Corresponds with GET /api/views/{viewId}/sorts (the `GetViewSorts` operationId).
 func (c *Client) GetViewSorts(ctx context.Context, viewId ViewId, params *GetViewSortsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3620,7 +3610,7 @@ func (c *Client) GetViewSorts(ctx context.Context, viewId ViewId, params *GetVie
 // ReplaceViewSortsWithBody Replace a view's sorts
 //
 // Replaces every sort atomically; needs `editor` on the view or its panel. Each `columnName` must
-// resolve on the panel (422). Records `view_changed`. Not implemented yet: answers 501.
+// resolve on the panel (422). Records `view_changed`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3640,7 +3630,7 @@ func (c *Client) ReplaceViewSortsWithBody(ctx context.Context, viewId ViewId, co
 // ReplaceViewSorts Replace a view's sorts
 //
 // Replaces every sort atomically; needs `editor` on the view or its panel. Each `columnName` must
-// resolve on the panel (422). Records `view_changed`. Not implemented yet: answers 501.
+// resolve on the panel (422). Records `view_changed`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3660,7 +3650,7 @@ func (c *Client) ReplaceViewSorts(ctx context.Context, viewId ViewId, body Repla
 // UnpublishView Unpublish a view
 //
 // Clears `isPublished`, `publishedAt`, `publishedBy`. Needs `editor` on the view or its panel.
-// Records `view_unpublished`. No body is needed. Not implemented yet: answers 501.
+// Records `view_unpublished`. No body is needed.
 //
 // Corresponds with POST /api/views/{viewId}/unpublish (the `UnpublishView` operationId).
 func (c *Client) UnpublishView(ctx context.Context, viewId ViewId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7178,7 +7168,7 @@ type ClientWithResponsesInterface interface {
 	// ListViewsWithResponse List views
 	//
 	// Views the caller can read (`viewer` on the view or its panel, or published), most recently updated
-	// first. Without `limit` up to 1,000 views are returned. Not implemented yet: answers 501.
+	// first. Without `limit` up to 1,000 views are returned.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7189,7 +7179,6 @@ type ClientWithResponsesInterface interface {
 	//
 	// Needs `viewer` on the panel; the caller owns the view. Every entry of `visibleColumns` (a column id
 	// as a decimal string, or a column name) must resolve on the panel (422). Records `view_created`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7200,7 +7189,6 @@ type ClientWithResponsesInterface interface {
 	//
 	// Needs `viewer` on the panel; the caller owns the view. Every entry of `visibleColumns` (a column id
 	// as a decimal string, or a column name) must resolve on the panel (422). Records `view_created`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7210,7 +7198,7 @@ type ClientWithResponsesInterface interface {
 	// DeleteViewWithResponse Delete a view
 	//
 	// Needs `editor` on the view or its panel. Removes its sorts, filters, notifications and ACL rows in
-	// one transaction and records `view_deleted`. Not implemented yet: answers 501.
+	// one transaction and records `view_deleted`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7220,7 +7208,6 @@ type ClientWithResponsesInterface interface {
 	// GetViewWithResponse Get a view
 	//
 	// Needs `viewer` on the view or its panel, or the view is published. Sorts come ordered by `order`.
-	// Not implemented yet: answers 501.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7230,7 +7217,6 @@ type ClientWithResponsesInterface interface {
 	// UpdateViewWithBodyWithResponse Update a view
 	//
 	// Partial update; needs `editor` on the view or its panel. Records `view_changed`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7240,7 +7226,6 @@ type ClientWithResponsesInterface interface {
 	// UpdateViewWithResponse Update a view
 	//
 	// Partial update; needs `editor` on the view or its panel. Records `view_changed`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7249,7 +7234,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetViewFiltersWithResponse Get a view's filters
 	//
-	// Readable like the view. Not implemented yet: answers 501.
+	// Readable like the view.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7260,7 +7245,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 	// resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`. Not implemented yet: answers 501.
+	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7271,7 +7256,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 	// resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`. Not implemented yet: answers 501.
+	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7282,7 +7267,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Makes the view readable by every member of the tenant (and its panel and columns read-only through
 	// it); sets `isPublished`, `publishedAt`, `publishedBy`. Needs `editor` on the view or its panel.
-	// Records `view_published`. No body is needed. Not implemented yet: answers 501.
+	// Records `view_published`. No body is needed.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7291,7 +7276,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetViewSortsWithResponse Get a view's sorts
 	//
-	// Readable like the view; ordered by `order`. Not implemented yet: answers 501.
+	// Readable like the view; ordered by `order`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7301,7 +7286,7 @@ type ClientWithResponsesInterface interface {
 	// ReplaceViewSortsWithBodyWithResponse Replace a view's sorts
 	//
 	// Replaces every sort atomically; needs `editor` on the view or its panel. Each `columnName` must
-	// resolve on the panel (422). Records `view_changed`. Not implemented yet: answers 501.
+	// resolve on the panel (422). Records `view_changed`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7311,7 +7296,7 @@ type ClientWithResponsesInterface interface {
 	// ReplaceViewSortsWithResponse Replace a view's sorts
 	//
 	// Replaces every sort atomically; needs `editor` on the view or its panel. Each `columnName` must
-	// resolve on the panel (422). Records `view_changed`. Not implemented yet: answers 501.
+	// resolve on the panel (422). Records `view_changed`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7321,7 +7306,7 @@ type ClientWithResponsesInterface interface {
 	// UnpublishViewWithResponse Unpublish a view
 	//
 	// Clears `isPublished`, `publishedAt`, `publishedBy`. Needs `editor` on the view or its panel.
-	// Records `view_unpublished`. No body is needed. Not implemented yet: answers 501.
+	// Records `view_unpublished`. No body is needed.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10672,8 +10657,6 @@ type ListViewsResponse struct {
 	ApplicationproblemJSON410 *Gone
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -10713,11 +10696,6 @@ func (r ListViewsResponse) GetApplicationproblemJSON410() *Gone {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListViewsResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r ListViewsResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -10789,8 +10767,6 @@ type CreateViewResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
@@ -10842,11 +10818,6 @@ func (r CreateViewResponse) GetApplicationproblemJSON422() *UnprocessableEntity 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r CreateViewResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r CreateViewResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -10906,8 +10877,6 @@ type DeleteViewResponse struct {
 	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -10942,11 +10911,6 @@ func (r DeleteViewResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteViewResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r DeleteViewResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11016,8 +10980,6 @@ type GetViewResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -11056,11 +11018,6 @@ func (r GetViewResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetViewResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r GetViewResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11133,8 +11090,6 @@ type UpdateViewResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -11191,11 +11146,6 @@ func (r UpdateViewResponse) GetApplicationproblemJSON422() *UnprocessableEntity 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r UpdateViewResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r UpdateViewResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11255,8 +11205,6 @@ type GetViewFiltersResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -11291,11 +11239,6 @@ func (r GetViewFiltersResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetViewFiltersResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r GetViewFiltersResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11361,8 +11304,6 @@ type ReplaceViewFiltersResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -11412,11 +11353,6 @@ func (r ReplaceViewFiltersResponse) GetApplicationproblemJSON422() *Unprocessabl
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ReplaceViewFiltersResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r ReplaceViewFiltersResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11481,8 +11417,6 @@ type PublishViewResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -11519,11 +11453,6 @@ func (r PublishViewResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r PublishViewResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r PublishViewResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11583,8 +11512,6 @@ type GetViewSortsResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -11619,11 +11546,6 @@ func (r GetViewSortsResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r GetViewSortsResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r GetViewSortsResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11689,8 +11611,6 @@ type ReplaceViewSortsResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -11740,11 +11660,6 @@ func (r ReplaceViewSortsResponse) GetApplicationproblemJSON422() *UnprocessableE
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ReplaceViewSortsResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r ReplaceViewSortsResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11809,8 +11724,6 @@ type UnpublishViewResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -11847,11 +11760,6 @@ func (r UnpublishViewResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r UnpublishViewResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r UnpublishViewResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -12887,7 +12795,7 @@ func (c *ClientWithResponses) SyncPanelDataSourceWithResponse(ctx context.Contex
 // ListViewsWithResponse List views
 //
 // Views the caller can read (`viewer` on the view or its panel, or published), most recently updated
-// first. Without `limit` up to 1,000 views are returned. Not implemented yet: answers 501.
+// first. Without `limit` up to 1,000 views are returned.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12904,7 +12812,6 @@ func (c *ClientWithResponses) ListViewsWithResponse(ctx context.Context, params 
 //
 // Needs `viewer` on the panel; the caller owns the view. Every entry of `visibleColumns` (a column id
 // as a decimal string, or a column name) must resolve on the panel (422). Records `view_created`.
-// Not implemented yet: answers 501.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12921,7 +12828,6 @@ func (c *ClientWithResponses) CreateViewWithBodyWithResponse(ctx context.Context
 //
 // Needs `viewer` on the panel; the caller owns the view. Every entry of `visibleColumns` (a column id
 // as a decimal string, or a column name) must resolve on the panel (422). Records `view_created`.
-// Not implemented yet: answers 501.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12937,7 +12843,7 @@ func (c *ClientWithResponses) CreateViewWithResponse(ctx context.Context, body C
 // DeleteViewWithResponse Delete a view
 //
 // Needs `editor` on the view or its panel. Removes its sorts, filters, notifications and ACL rows in
-// one transaction and records `view_deleted`. Not implemented yet: answers 501.
+// one transaction and records `view_deleted`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12953,7 +12859,6 @@ func (c *ClientWithResponses) DeleteViewWithResponse(ctx context.Context, viewId
 // GetViewWithResponse Get a view
 //
 // Needs `viewer` on the view or its panel, or the view is published. Sorts come ordered by `order`.
-// Not implemented yet: answers 501.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12969,7 +12874,6 @@ func (c *ClientWithResponses) GetViewWithResponse(ctx context.Context, viewId Vi
 // UpdateViewWithBodyWithResponse Update a view
 //
 // Partial update; needs `editor` on the view or its panel. Records `view_changed`.
-// Not implemented yet: answers 501.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12985,7 +12889,6 @@ func (c *ClientWithResponses) UpdateViewWithBodyWithResponse(ctx context.Context
 // UpdateViewWithResponse Update a view
 //
 // Partial update; needs `editor` on the view or its panel. Records `view_changed`.
-// Not implemented yet: answers 501.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13000,7 +12903,7 @@ func (c *ClientWithResponses) UpdateViewWithResponse(ctx context.Context, viewId
 
 // GetViewFiltersWithResponse Get a view's filters
 //
-// Readable like the view. Not implemented yet: answers 501.
+// Readable like the view.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13017,7 +12920,7 @@ func (c *ClientWithResponses) GetViewFiltersWithResponse(ctx context.Context, vi
 //
 // Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 // resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`. Not implemented yet: answers 501.
+// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13034,7 +12937,7 @@ func (c *ClientWithResponses) ReplaceViewFiltersWithBodyWithResponse(ctx context
 //
 // Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 // resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`. Not implemented yet: answers 501.
+// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13051,7 +12954,7 @@ func (c *ClientWithResponses) ReplaceViewFiltersWithResponse(ctx context.Context
 //
 // Makes the view readable by every member of the tenant (and its panel and columns read-only through
 // it); sets `isPublished`, `publishedAt`, `publishedBy`. Needs `editor` on the view or its panel.
-// Records `view_published`. No body is needed. Not implemented yet: answers 501.
+// Records `view_published`. No body is needed.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13066,7 +12969,7 @@ func (c *ClientWithResponses) PublishViewWithResponse(ctx context.Context, viewI
 
 // GetViewSortsWithResponse Get a view's sorts
 //
-// Readable like the view; ordered by `order`. Not implemented yet: answers 501.
+// Readable like the view; ordered by `order`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13082,7 +12985,7 @@ func (c *ClientWithResponses) GetViewSortsWithResponse(ctx context.Context, view
 // ReplaceViewSortsWithBodyWithResponse Replace a view's sorts
 //
 // Replaces every sort atomically; needs `editor` on the view or its panel. Each `columnName` must
-// resolve on the panel (422). Records `view_changed`. Not implemented yet: answers 501.
+// resolve on the panel (422). Records `view_changed`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13098,7 +13001,7 @@ func (c *ClientWithResponses) ReplaceViewSortsWithBodyWithResponse(ctx context.C
 // ReplaceViewSortsWithResponse Replace a view's sorts
 //
 // Replaces every sort atomically; needs `editor` on the view or its panel. Each `columnName` must
-// resolve on the panel (422). Records `view_changed`. Not implemented yet: answers 501.
+// resolve on the panel (422). Records `view_changed`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13114,7 +13017,7 @@ func (c *ClientWithResponses) ReplaceViewSortsWithResponse(ctx context.Context, 
 // UnpublishViewWithResponse Unpublish a view
 //
 // Clears `isPublished`, `publishedAt`, `publishedBy`. Needs `editor` on the view or its panel.
-// Records `view_unpublished`. No body is needed. Not implemented yet: answers 501.
+// Records `view_unpublished`. No body is needed.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -16916,13 +16819,6 @@ func ParseListViewsResponse(rsp *http.Response) (*ListViewsResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17046,13 +16942,6 @@ func ParseCreateViewResponse(rsp *http.Response) (*CreateViewResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17175,13 +17064,6 @@ func ParseDeleteViewResponse(rsp *http.Response) (*DeleteViewResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17286,13 +17168,6 @@ func ParseGetViewResponse(rsp *http.Response) (*GetViewResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -17444,13 +17319,6 @@ func ParseUpdateViewResponse(rsp *http.Response) (*UpdateViewResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17562,13 +17430,6 @@ func ParseGetViewFiltersResponse(rsp *http.Response) (*GetViewFiltersResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -17693,13 +17554,6 @@ func ParseReplaceViewFiltersResponse(rsp *http.Response) (*ReplaceViewFiltersRes
 		}
 		response.ApplicationproblemJSON429 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17801,13 +17655,6 @@ func ParsePublishViewResponse(rsp *http.Response) (*PublishViewResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -17920,13 +17767,6 @@ func ParseGetViewSortsResponse(rsp *http.Response) (*GetViewSortsResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -18051,13 +17891,6 @@ func ParseReplaceViewSortsResponse(rsp *http.Response) (*ReplaceViewSortsRespons
 		}
 		response.ApplicationproblemJSON429 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18159,13 +17992,6 @@ func ParseUnpublishViewResponse(rsp *http.Response) (*UnpublishViewResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable

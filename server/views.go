@@ -1,0 +1,236 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/panels/panels/clients/go/apitime"
+
+	"github.com/panels/panels/gen"
+	"github.com/panels/panels/store"
+)
+
+// ListViews lists the views the caller can read, most recently updated first.
+func (s *Server) ListViews(ctx context.Context, req gen.ListViewsRequestObject) (gen.ListViewsResponseObject, error) {
+	a := actorFrom(ctx)
+	p := req.Params
+	f := store.ViewListFilter{Published: p.Published, Limit: limitOr(p.Limit, uiDefaultLimit), Offset: limitOr(p.Offset, 0)}
+	scope := a.TenantID + "|"
+	if p.PanelId != nil {
+		f.PanelID = *p.PanelId
+		scope += strconv.FormatInt(*p.PanelId, 10)
+	}
+	if p.Published != nil {
+		scope += "|" + strconv.FormatBool(*p.Published)
+	}
+	after, err := decodeCursor(p.Cursor, "views", scope)
+	if err != nil {
+		return nil, err
+	}
+	if after != nil {
+		f.After = &store.ViewCursor{UpdatedAt: time.UnixMicro(after.Time), ID: after.ID}
+	}
+	page, err := s.store.ListViews(ctx, a, f)
+	if err != nil {
+		return nil, err
+	}
+	out := gen.ListViews200JSONResponse{Views: make([]gen.View, len(page.Views)), Total: page.Total, HasMore: page.HasMore}
+	if page.TotalCapped {
+		out.TotalCapped = &page.TotalCapped
+	}
+	for i, v := range page.Views {
+		out.Views[i] = viewToAPI(v)
+	}
+	if page.HasMore && len(page.Views) > 0 {
+		last := page.Views[len(page.Views)-1]
+		next := encodeCursor(cursor{List: "views", Scope: scope, Time: last.UpdatedAt.UnixMicro(), ID: last.ID})
+		out.NextCursor = &next
+	}
+	return out, nil
+}
+
+// CreateView creates a personal view of a panel the caller can read.
+func (s *Server) CreateView(ctx context.Context, req gen.CreateViewRequestObject) (gen.CreateViewResponseObject, error) {
+	b := req.Body
+	v := &store.View{PanelID: b.PanelId, Name: b.Name, VisibleColumns: b.VisibleColumns, Metadata: mapOrEmpty(b.Metadata)}
+	check := func(p *store.Panel) error { return need(p.Level, store.PermViewer, "creating a view") }
+	if err := s.store.CreateView(ctx, actorFrom(ctx), check, v); err != nil {
+		return nil, err
+	}
+	body := viewToAPI(v)
+	etag, loc := etagOf(body), "/api/views/"+strconv.FormatInt(v.ID, 10)
+	return gen.CreateView201JSONResponse{Body: body, Headers: gen.CreateView201ResponseHeaders{ETag: &etag, Location: &loc}}, nil
+}
+
+// GetView returns a readable view with its sorts and filters.
+func (s *Server) GetView(ctx context.Context, req gen.GetViewRequestObject) (gen.GetViewResponseObject, error) {
+	v, err := s.store.GetView(ctx, actorFrom(ctx), req.ViewId)
+	if err != nil {
+		return nil, err
+	}
+	body := viewToAPI(v)
+	etag := etagOf(body)
+	if notModified(req.Params.IfNoneMatch, etag) {
+		return gen.GetView304Response{Headers: gen.NotModifiedResponseHeaders{ETag: &etag}}, nil
+	}
+	return gen.GetView200JSONResponse{Body: body, Headers: gen.GetView200ResponseHeaders{ETag: &etag}}, nil
+}
+
+// editView is the permission and precondition check of every view mutation.
+func editView(action string, ifMatch *string) func(*store.View) error {
+	return func(v *store.View) error {
+		if err := need(v.Level, store.PermEditor, action); err != nil {
+			return err
+		}
+		return precondition(ifMatch, viewToAPI(v))
+	}
+}
+
+// UpdateView partially updates a view.
+func (s *Server) UpdateView(ctx context.Context, req gen.UpdateViewRequestObject) (gen.UpdateViewResponseObject, error) {
+	b := req.Body
+	if err := checkEchoedID(b.Id, req.ViewId); err != nil {
+		return nil, err
+	}
+	patch := store.ViewPatch{Name: b.Name, VisibleColumns: b.VisibleColumns}
+	if b.Metadata != nil {
+		patch.Metadata = map[string]any(*b.Metadata)
+	}
+	v, err := s.store.UpdateView(ctx, actorFrom(ctx), req.ViewId, editView("changing a view", req.Params.IfMatch), patch)
+	if err != nil {
+		return nil, err
+	}
+	body := viewToAPI(v)
+	etag := etagOf(body)
+	return gen.UpdateView200JSONResponse{Body: body, Headers: gen.UpdateView200ResponseHeaders{ETag: &etag}}, nil
+}
+
+// DeleteView deletes a view with its sorts, filters, notifications and ACL rows.
+func (s *Server) DeleteView(ctx context.Context, req gen.DeleteViewRequestObject) (gen.DeleteViewResponseObject, error) {
+	if err := s.store.DeleteView(ctx, actorFrom(ctx), req.ViewId, editView("deleting a view", req.Params.IfMatch)); err != nil {
+		return nil, err
+	}
+	return gen.DeleteView204Response{}, nil
+}
+
+// GetViewSorts returns a readable view's sorts, by order.
+func (s *Server) GetViewSorts(ctx context.Context, req gen.GetViewSortsRequestObject) (gen.GetViewSortsResponseObject, error) {
+	v, err := s.store.GetView(ctx, actorFrom(ctx), req.ViewId)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetViewSorts200JSONResponse{Sorts: sortsToAPI(v.Sorts)}, nil
+}
+
+// ReplaceViewSorts replaces a view's sorts atomically.
+func (s *Server) ReplaceViewSorts(ctx context.Context, req gen.ReplaceViewSortsRequestObject) (gen.ReplaceViewSortsResponseObject, error) {
+	sorts := make([]store.ViewSort, len(req.Body.Sorts))
+	for i, in := range req.Body.Sorts {
+		sorts[i] = store.ViewSort{ColumnName: in.ColumnName, Direction: string(in.Direction), Order: in.Order}
+	}
+	v, err := s.store.ReplaceSorts(ctx, actorFrom(ctx), req.ViewId, editView("changing a view's sorts", nil), sorts)
+	if err != nil {
+		return nil, err
+	}
+	return gen.ReplaceViewSorts200JSONResponse{Sorts: sortsToAPI(v.Sorts)}, nil
+}
+
+// GetViewFilters returns a readable view's filters.
+func (s *Server) GetViewFilters(ctx context.Context, req gen.GetViewFiltersRequestObject) (gen.GetViewFiltersResponseObject, error) {
+	v, err := s.store.GetView(ctx, actorFrom(ctx), req.ViewId)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetViewFilters200JSONResponse{Filters: filtersToAPI(v.Filters)}, nil
+}
+
+// ReplaceViewFilters replaces a view's filters atomically.
+func (s *Server) ReplaceViewFilters(ctx context.Context, req gen.ReplaceViewFiltersRequestObject) (gen.ReplaceViewFiltersResponseObject, error) {
+	filters := make([]store.ViewFilter, len(req.Body.Filters))
+	for i, in := range req.Body.Filters {
+		f := store.ViewFilter{ColumnName: in.ColumnName, Operator: string(in.Operator)}
+		if in.Value.IsSpecified() && !in.Value.IsNull() {
+			f.Value = in.Value.MustGet()
+		}
+		if in.LogicalOperator != nil {
+			f.LogicalOperator = string(*in.LogicalOperator)
+		}
+		filters[i] = f
+	}
+	v, err := s.store.ReplaceFilters(ctx, actorFrom(ctx), req.ViewId, editView("changing a view's filters", nil), filters)
+	if err != nil {
+		return nil, err
+	}
+	return gen.ReplaceViewFilters200JSONResponse{Filters: filtersToAPI(v.Filters)}, nil
+}
+
+// PublishView makes a view readable by the whole tenant.
+func (s *Server) PublishView(ctx context.Context, req gen.PublishViewRequestObject) (gen.PublishViewResponseObject, error) {
+	v, err := s.store.SetPublished(ctx, actorFrom(ctx), req.ViewId, editView("publishing a view", nil), true)
+	if err != nil {
+		return nil, err
+	}
+	body := viewToAPI(v)
+	etag := etagOf(body)
+	return gen.PublishView200JSONResponse{Body: body, Headers: gen.PublishView200ResponseHeaders{ETag: &etag}}, nil
+}
+
+// UnpublishView withdraws a published view.
+func (s *Server) UnpublishView(ctx context.Context, req gen.UnpublishViewRequestObject) (gen.UnpublishViewResponseObject, error) {
+	v, err := s.store.SetPublished(ctx, actorFrom(ctx), req.ViewId, editView("unpublishing a view", nil), false)
+	if err != nil {
+		return nil, err
+	}
+	body := viewToAPI(v)
+	etag := etagOf(body)
+	return gen.UnpublishView200JSONResponse{Body: body, Headers: gen.UnpublishView200ResponseHeaders{ETag: &etag}}, nil
+}
+
+func viewToAPI(v *store.View) gen.View {
+	out := gen.View{
+		Id:             v.ID,
+		PanelId:        v.PanelID,
+		Name:           v.Name,
+		OwnerUserId:    v.OwnerUserID,
+		TenantId:       v.TenantID,
+		IsPublished:    v.IsPublished,
+		PublishedBy:    nullableOf(v.PublishedBy),
+		PublishedAt:    nullable.NewNullNullable[apitime.Time](),
+		VisibleColumns: v.VisibleColumns,
+		Metadata:       gen.Metadata(nonNilMap(v.Metadata)),
+		CreatedAt:      apiTime(v.CreatedAt),
+		UpdatedAt:      apiTime(v.UpdatedAt),
+		Sort:           sortsToAPI(v.Sorts),
+		Filters:        filtersToAPI(v.Filters),
+	}
+	if v.PublishedAt != nil {
+		out.PublishedAt = nullable.NewNullableWithValue(apiTime(*v.PublishedAt))
+	}
+	if out.VisibleColumns == nil {
+		out.VisibleColumns = []string{}
+	}
+	return out
+}
+
+func sortsToAPI(sorts []store.ViewSort) []gen.ViewSort {
+	out := make([]gen.ViewSort, len(sorts))
+	for i, s := range sorts {
+		out[i] = gen.ViewSort{Id: s.ID, ColumnName: s.ColumnName, Direction: gen.SortDirection(s.Direction), Order: s.Order}
+	}
+	return out
+}
+
+func filtersToAPI(filters []store.ViewFilter) []gen.ViewFilter {
+	out := make([]gen.ViewFilter, len(filters))
+	for i, f := range filters {
+		out[i] = gen.ViewFilter{Id: f.ID, ColumnName: f.ColumnName, Operator: gen.FilterOperator(f.Operator),
+			LogicalOperator: gen.LogicalOperator(f.LogicalOperator)}
+		if f.Value != nil {
+			out[i].Value = nullable.NewNullableWithValue(f.Value)
+		}
+	}
+	return out
+}

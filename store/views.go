@@ -1,0 +1,507 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// View change types.
+const (
+	ChangeViewCreated     = "view_created"
+	ChangeViewChanged     = "view_changed"
+	ChangeViewDeleted     = "view_deleted"
+	ChangeViewPublished   = "view_published"
+	ChangeViewUnpublished = "view_unpublished"
+
+	EntityView = "view"
+
+	ActionPublish   = "publish"
+	ActionUnpublish = "unpublish"
+)
+
+// viewAccess loads a view of the actor's tenant with the actor's permission in Level. A view the
+// actor cannot read is ErrNotFound, exactly like a missing one.
+func viewAccess(ctx context.Context, db bun.IDB, a Actor, id int64, lock bool) (*View, error) {
+	v := new(View)
+	expr, args := viewLevelExpr(a)
+	q := db.NewSelect().Model(v).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
+		Join("JOIN panels AS panel ON panel.id = view.panel_id").
+		Where("view.id = ?", id).Where("view.tenant_id = ?", a.TenantID)
+	if lock {
+		q = q.For("UPDATE OF view")
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("view %d: %w", id, mapErr(err))
+	}
+	if v.Level < PermViewer {
+		return nil, fmt.Errorf("view %d: %w", id, ErrNotFound)
+	}
+	return v, nil
+}
+
+// loadPanel reads a panel of the actor's tenant without any permission decision (the caller made it).
+func loadPanel(ctx context.Context, db bun.IDB, a Actor, id int64) (*Panel, error) {
+	p := new(Panel)
+	if err := db.NewSelect().Model(p).Where("panel.id = ?", id).Where("panel.tenant_id = ?", a.TenantID).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("panel %d: %w", id, mapErr(err))
+	}
+	return p, nil
+}
+
+// Resource is the panel or view an ACL route names, with the actor's permission on it and the
+// panel whose history records changes to it.
+type Resource struct {
+	Type  string // "panel" or "view"
+	ID    int64
+	Level Permission
+	Panel *Panel
+	View  *View // nil for panels
+}
+
+// resourceAccess loads an ACL route's resource; lock serialises changes to its ACL rows.
+func resourceAccess(ctx context.Context, db bun.IDB, a Actor, typ string, id int64, lock bool) (*Resource, error) {
+	switch typ {
+	case "panel":
+		p, err := panelAccess(ctx, db, a, id, lock)
+		if err != nil {
+			return nil, err
+		}
+		return &Resource{Type: typ, ID: id, Level: p.Level, Panel: p}, nil
+	case "view":
+		v, err := viewAccess(ctx, db, a, id, lock)
+		if err != nil {
+			return nil, err
+		}
+		p, err := loadPanel(ctx, db, a, v.PanelID)
+		if err != nil {
+			return nil, err
+		}
+		return &Resource{Type: typ, ID: id, Level: v.Level, Panel: p, View: v}, nil
+	}
+	return nil, fmt.Errorf("resource type %q: %w", typ, ErrNotFound)
+}
+
+// ResolveColumnRef finds the column a view reference names: a column id as a decimal string wins
+// over a name; a name shared by several columns is ambiguous.
+func ResolveColumnRef(cols []Column, ref string) (*Column, error) {
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
+		if i := slices.IndexFunc(cols, func(c Column) bool { return c.ID == id }); i >= 0 {
+			return &cols[i], nil
+		}
+	}
+	var found *Column
+	for i := range cols {
+		if cols[i].Name == ref {
+			if found != nil {
+				return nil, errors.New("ambiguous column name, use the column id")
+			}
+			found = &cols[i]
+		}
+	}
+	if found == nil {
+		return nil, errors.New("no such column on the panel")
+	}
+	return found, nil
+}
+
+// checkColumnRefs collects a problem for every reference that does not resolve on the panel.
+func checkColumnRefs(ctx context.Context, db bun.IDB, panelID int64, field string, refs []string) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	cols, err := panelColumns(ctx, db, panelID)
+	if err != nil {
+		return err
+	}
+	ie := &InvalidError{Message: "unknown or ambiguous column reference"}
+	for i, ref := range refs {
+		if _, err := ResolveColumnRef(cols, ref); err != nil {
+			ie.Problems = append(ie.Problems, Problem{Field: fmt.Sprintf("%s[%d]", field, i), Reason: fmt.Sprintf("%q: %v", ref, err)})
+		}
+	}
+	if len(ie.Problems) > 0 {
+		ie.Message = ie.Problems[0].Field + ": " + ie.Problems[0].Reason
+		return ie
+	}
+	return nil
+}
+
+// loadViewDetails fills the sorts (by order) and filters (by position) of views.
+func loadViewDetails(ctx context.Context, db bun.IDB, views []*View) error {
+	if len(views) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(views))
+	byID := make(map[int64]*View, len(views))
+	for i, v := range views {
+		ids[i], byID[v.ID] = v.ID, v
+		v.Sorts, v.Filters = []ViewSort{}, []ViewFilter{}
+	}
+	var sorts []ViewSort
+	if err := db.NewSelect().Model(&sorts).Where("vs.view_id IN (?)", bun.List(ids)).
+		OrderExpr("vs.sort_order, vs.id").Scan(ctx); err != nil {
+		return mapErr(err)
+	}
+	for _, s := range sorts {
+		byID[s.ViewID].Sorts = append(byID[s.ViewID].Sorts, s)
+	}
+	var filters []ViewFilter
+	if err := db.NewSelect().Model(&filters).Where("vf.view_id IN (?)", bun.List(ids)).
+		OrderExpr("vf.position, vf.id").Scan(ctx); err != nil {
+		return mapErr(err)
+	}
+	for _, f := range filters {
+		byID[f.ViewID].Filters = append(byID[f.ViewID].Filters, f)
+	}
+	return nil
+}
+
+// ViewListFilter selects views.
+type ViewListFilter struct {
+	PanelID   int64
+	Published *bool
+	Limit     int
+	Offset    int
+	After     *ViewCursor
+}
+
+// ViewCursor is a keyset position in the most-recently-updated-first view order.
+type ViewCursor struct {
+	UpdatedAt time.Time
+	ID        int64
+}
+
+// ViewPage is one page of views.
+type ViewPage struct {
+	Views       []*View
+	Total       int
+	TotalCapped bool
+	HasMore     bool
+}
+
+// ListViews returns the views the actor can read, most recently updated first.
+func (s *Store) ListViews(ctx context.Context, a Actor, f ViewListFilter) (ViewPage, error) {
+	base := func(q *bun.SelectQuery) *bun.SelectQuery {
+		q = visibleViews(q.Join("JOIN panels AS panel ON panel.id = view.panel_id"), a)
+		if f.PanelID != 0 {
+			q = q.Where("view.panel_id = ?", f.PanelID)
+		}
+		if f.Published != nil {
+			q = q.Where("view.is_published = ?", *f.Published)
+		}
+		return q
+	}
+	var page ViewPage
+	expr, args := viewLevelExpr(a)
+	q := s.DB.NewSelect().Model(&page.Views).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
+		Apply(base).OrderExpr("view.updated_at DESC, view.id DESC").Limit(int64(f.Limit + 1))
+	if f.After != nil {
+		q = q.Where("(view.updated_at, view.id) < (?, ?)", f.After.UpdatedAt, f.After.ID)
+	} else if f.Offset > 0 {
+		q = q.Offset(int64(f.Offset))
+	}
+	if err := q.Scan(ctx); err != nil {
+		return ViewPage{}, mapErr(err)
+	}
+	if len(page.Views) > f.Limit {
+		page.HasMore, page.Views = true, page.Views[:f.Limit]
+	}
+	if page.Views == nil {
+		page.Views = []*View{}
+	}
+	if err := loadViewDetails(ctx, s.DB, page.Views); err != nil {
+		return ViewPage{}, err
+	}
+	total, capped, err := cappedCount(ctx, s.DB, s.DB.NewSelect().Model((*View)(nil)).Apply(base))
+	if err != nil {
+		return ViewPage{}, err
+	}
+	page.Total, page.TotalCapped = total, capped
+	return page, nil
+}
+
+// GetView returns a readable view with its sorts and filters.
+func (s *Store) GetView(ctx context.Context, a Actor, id int64) (*View, error) {
+	v, err := viewAccess(ctx, s.DB, a, id, false)
+	if err != nil {
+		return nil, err
+	}
+	return v, loadViewDetails(ctx, s.DB, []*View{v})
+}
+
+// CreateView creates a view owned by the actor on a panel the actor can read; check decides on
+// the panel (with the actor's Level) first.
+func (s *Store) CreateView(ctx context.Context, a Actor, check func(*Panel) error, v *View) error {
+	return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		p, err := panelAccess(ctx, tx, a, v.PanelID, false)
+		if err != nil {
+			return err
+		}
+		if err := check(p); err != nil {
+			return err
+		}
+		if err := checkColumnRefs(ctx, tx, p.ID, "visibleColumns", v.VisibleColumns); err != nil {
+			return err
+		}
+		v.TenantID, v.OwnerUserID, v.Version = a.TenantID, a.UserID, 1
+		v.IsPublished, v.PublishedAt, v.PublishedBy = false, nil, nil
+		if v.Metadata == nil {
+			v.Metadata = map[string]any{}
+		}
+		if v.VisibleColumns == nil {
+			v.VisibleColumns = []string{}
+		}
+		if _, err := tx.NewInsert().Model(v).Returning("*").Exec(ctx); err != nil {
+			return err
+		}
+		owner := &ACL{TenantID: a.TenantID, ResourceType: "view", ResourceID: v.ID, ViewID: &v.ID,
+			UserEmail: a.OwnerPrincipal(), Permission: "owner"}
+		if _, err := tx.NewInsert().Model(owner).Exec(ctx); err != nil {
+			return err
+		}
+		v.Level, v.Sorts, v.Filters = PermOwner, []ViewSort{}, []ViewFilter{}
+		return record(ctx, tx, a, p, Change{ChangeType: ChangeViewCreated, EntityType: EntityView, EntityID: v.ID,
+			Action: ActionCreate, Description: fmt.Sprintf("View %q created", v.Name), NewValues: viewValues(v)})
+	})
+}
+
+// ViewPatch is a partial update of a view; nil fields keep their values.
+type ViewPatch struct {
+	Name           *string
+	VisibleColumns []string
+	Metadata       map[string]any
+}
+
+// mutateView runs change on a locked view after check, then bumps its version and records
+// changeType when change reports a difference.
+func (s *Store) mutateView(ctx context.Context, a Actor, id int64, check func(*View) error,
+	change func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error)) (*View, error) {
+	var out *View
+	err := s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		v, err := viewAccess(ctx, tx, a, id, true)
+		if err != nil {
+			return err
+		}
+		if err := loadViewDetails(ctx, tx, []*View{v}); err != nil {
+			return err
+		}
+		if err := check(v); err != nil {
+			return err
+		}
+		c, changed, err := change(ctx, tx, v)
+		if err != nil {
+			return err
+		}
+		out = v
+		if !changed {
+			return nil
+		}
+		v.Version++
+		if _, err := tx.NewUpdate().Model(v).
+			Column("name", "visible_columns", "metadata", "is_published", "published_at", "published_by", "version").
+			Set("updated_at = now()").WherePK().Returning("updated_at").Exec(ctx); err != nil {
+			return err
+		}
+		p, err := loadPanel(ctx, tx, a, v.PanelID)
+		if err != nil {
+			return err
+		}
+		c.EntityType, c.EntityID = EntityView, v.ID
+		return record(ctx, tx, a, p, c)
+	})
+	return out, err
+}
+
+// UpdateView applies patch to a view.
+func (s *Store) UpdateView(ctx context.Context, a Actor, id int64, check func(*View) error, patch ViewPatch) (*View, error) {
+	return s.mutateView(ctx, a, id, check, func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error) {
+		before := viewValues(v)
+		if patch.Name != nil {
+			v.Name = *patch.Name
+		}
+		if patch.VisibleColumns != nil {
+			if err := checkColumnRefs(ctx, tx, v.PanelID, "visibleColumns", patch.VisibleColumns); err != nil {
+				return Change{}, false, err
+			}
+			v.VisibleColumns = patch.VisibleColumns
+		}
+		if patch.Metadata != nil {
+			v.Metadata = patch.Metadata
+		}
+		oldV, newV := diffValues(before, viewValues(v))
+		return Change{ChangeType: ChangeViewChanged, Action: ActionUpdate, Description: fmt.Sprintf("View %q changed", v.Name),
+			OldValues: oldV, NewValues: newV}, len(oldV)+len(newV) > 0, nil
+	})
+}
+
+// ReplaceSorts replaces every sort of a view atomically.
+func (s *Store) ReplaceSorts(ctx context.Context, a Actor, id int64, check func(*View) error, sorts []ViewSort) (*View, error) {
+	return s.mutateView(ctx, a, id, check, func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error) {
+		refs := make([]string, len(sorts))
+		for i, so := range sorts {
+			refs[i] = so.ColumnName
+		}
+		if err := checkColumnRefs(ctx, tx, v.PanelID, "sorts.columnName", refs); err != nil {
+			return Change{}, false, err
+		}
+		old := sortValues(v.Sorts)
+		if _, err := tx.NewDelete().Model((*ViewSort)(nil)).Where("view_id = ?", v.ID).Exec(ctx); err != nil {
+			return Change{}, false, err
+		}
+		for i := range sorts {
+			sorts[i].ID, sorts[i].ViewID = 0, v.ID
+		}
+		if len(sorts) > 0 {
+			if _, err := tx.NewInsert().Model(&sorts).Returning("*").Exec(ctx); err != nil {
+				return Change{}, false, err
+			}
+		}
+		slices.SortStableFunc(sorts, func(x, y ViewSort) int { return x.Order - y.Order })
+		v.Sorts = append([]ViewSort{}, sorts...)
+		return Change{ChangeType: ChangeViewChanged, Action: ActionUpdate, Description: fmt.Sprintf("Sorts of view %q replaced", v.Name),
+			OldValues: map[string]any{"sorts": old}, NewValues: map[string]any{"sorts": sortValues(v.Sorts)}}, true, nil
+	})
+}
+
+// ReplaceFilters replaces every filter of a view atomically.
+func (s *Store) ReplaceFilters(ctx context.Context, a Actor, id int64, check func(*View) error, filters []ViewFilter) (*View, error) {
+	return s.mutateView(ctx, a, id, check, func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error) {
+		refs := make([]string, len(filters))
+		ie := &InvalidError{Message: "invalid filter"}
+		for i, f := range filters {
+			refs[i] = f.ColumnName
+			if reason := FilterValueProblem(f.Operator, f.Value); reason != "" {
+				ie.Problems = append(ie.Problems, Problem{Field: fmt.Sprintf("filters[%d].value", i), Reason: reason})
+			}
+		}
+		if len(ie.Problems) > 0 {
+			ie.Message = ie.Problems[0].Field + ": " + ie.Problems[0].Reason
+			return Change{}, false, ie
+		}
+		if err := checkColumnRefs(ctx, tx, v.PanelID, "filters.columnName", refs); err != nil {
+			return Change{}, false, err
+		}
+		old := filterValues(v.Filters)
+		if _, err := tx.NewDelete().Model((*ViewFilter)(nil)).Where("view_id = ?", v.ID).Exec(ctx); err != nil {
+			return Change{}, false, err
+		}
+		for i := range filters {
+			filters[i].ID, filters[i].ViewID, filters[i].Position = 0, v.ID, i
+			if filters[i].LogicalOperator == "" {
+				filters[i].LogicalOperator = "and"
+			}
+		}
+		if len(filters) > 0 {
+			if _, err := tx.NewInsert().Model(&filters).Returning("*").Exec(ctx); err != nil {
+				return Change{}, false, err
+			}
+		}
+		v.Filters = append([]ViewFilter{}, filters...)
+		return Change{ChangeType: ChangeViewChanged, Action: ActionUpdate, Description: fmt.Sprintf("Filters of view %q replaced", v.Name),
+			OldValues: map[string]any{"filters": old}, NewValues: map[string]any{"filters": filterValues(v.Filters)}}, true, nil
+	})
+}
+
+// SetPublished publishes or unpublishes a view.
+func (s *Store) SetPublished(ctx context.Context, a Actor, id int64, check func(*View) error, publish bool) (*View, error) {
+	return s.mutateView(ctx, a, id, check, func(_ context.Context, _ bun.Tx, v *View) (Change, bool, error) {
+		if v.IsPublished == publish {
+			return Change{}, false, nil
+		}
+		v.IsPublished = publish
+		c := Change{ChangeType: ChangeViewUnpublished, Action: ActionUnpublish, Description: fmt.Sprintf("View %q unpublished", v.Name),
+			OldValues: map[string]any{"isPublished": true, "publishedBy": v.PublishedBy}, NewValues: map[string]any{"isPublished": false}}
+		v.PublishedAt, v.PublishedBy = nil, nil
+		if publish {
+			now, by := time.Now().UTC(), a.UserID
+			v.PublishedAt, v.PublishedBy = &now, &by
+			c = Change{ChangeType: ChangeViewPublished, Action: ActionPublish, Description: fmt.Sprintf("View %q published", v.Name),
+				OldValues: map[string]any{"isPublished": false}, NewValues: map[string]any{"isPublished": true, "publishedBy": by}}
+		}
+		return c, true, nil
+	})
+}
+
+// DeleteView removes a view; its sorts, filters, notifications and ACL rows go with it (cascades).
+func (s *Store) DeleteView(ctx context.Context, a Actor, id int64, check func(*View) error) error {
+	return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		v, err := viewAccess(ctx, tx, a, id, true)
+		if err != nil {
+			return err
+		}
+		if err := check(v); err != nil {
+			return err
+		}
+		p, err := loadPanel(ctx, tx, a, v.PanelID)
+		if err != nil {
+			return err
+		}
+		if err := record(ctx, tx, a, p, Change{ChangeType: ChangeViewDeleted, EntityType: EntityView, EntityID: v.ID,
+			Action: ActionDelete, Description: fmt.Sprintf("View %q deleted", v.Name), OldValues: viewValues(v)}); err != nil {
+			return err
+		}
+		_, err = tx.NewDelete().Model(v).WherePK().Exec(ctx)
+		return err
+	})
+}
+
+// FilterValueProblem says why a filter value does not fit its operator ("" when it fits).
+func FilterValueProblem(op string, value any) string {
+	scalar := func(x any) bool {
+		switch x.(type) {
+		case string, bool, float64, int, int64, interface{ String() string }:
+			return true
+		}
+		return false
+	}
+	list, isList := value.([]any)
+	switch op {
+	case "isNull", "isNotNull":
+		if value != nil {
+			return op + " takes no value"
+		}
+	case "in", "notIn":
+		if !isList || len(list) == 0 || !slices.ContainsFunc(list, scalar) || slices.ContainsFunc(list, func(x any) bool { return !scalar(x) }) {
+			return op + " needs a non-empty list of values"
+		}
+	case "between":
+		if !isList || len(list) != 2 || !scalar(list[0]) || !scalar(list[1]) {
+			return "between needs a list of exactly two values"
+		}
+	case "contains", "startsWith", "endsWith":
+		if _, ok := value.(string); !ok {
+			return op + " needs a text value"
+		}
+	default:
+		if value == nil || !scalar(value) {
+			return op + " needs a single value"
+		}
+	}
+	return ""
+}
+
+func viewValues(v *View) map[string]any {
+	return map[string]any{"name": v.Name, "visibleColumns": v.VisibleColumns, "metadata": v.Metadata}
+}
+
+func sortValues(sorts []ViewSort) []map[string]any {
+	out := make([]map[string]any, len(sorts))
+	for i, s := range sorts {
+		out[i] = map[string]any{"columnName": s.ColumnName, "direction": s.Direction, "order": s.Order}
+	}
+	return out
+}
+
+func filterValues(filters []ViewFilter) []map[string]any {
+	out := make([]map[string]any, len(filters))
+	for i, f := range filters {
+		out[i] = map[string]any{"columnName": f.ColumnName, "operator": f.Operator, "value": f.Value, "logicalOperator": f.LogicalOperator}
+	}
+	return out
+}
