@@ -1,0 +1,99 @@
+// Command baseline serves the benchmark's bare baselines: the bytes of GET /api/panels/{id}
+// with nothing else (B0), read with one pgx point SELECT (B1), after one single-row INSERT in a
+// transaction (B2), and read with one Redis GET through rueidis (B3). The service's cases are
+// reported as ratios to these, measured in the same run on the same machine.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"github.com/redis/rueidis"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	dsn := flag.String("db", "", "PostgreSQL URL")
+	redisURL := flag.String("redis", "redis://127.0.0.1:6379", "Redis URL")
+	bodyFile := flag.String("body", "", "file holding the JSON bytes to serve")
+	flag.Parse()
+	body, err := os.ReadFile(*bodyFile)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, *dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	setup := []string{
+		`CREATE TABLE IF NOT EXISTS bench_blobs (id bigint PRIMARY KEY, body bytea NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS bench_writes (id bigserial PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
+	}
+	for _, q := range setup {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO bench_blobs (id, body) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body`, body); err != nil {
+		log.Fatal(err)
+	}
+	opt, err := rueidis.ParseURL(*redisURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	opt.DisableCache = true
+	rdb, err := rueidis.NewClient(opt)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rdb.Close()
+	if err := rdb.Do(ctx, rdb.B().Set().Key("bench:blob:1").Value(rueidis.BinaryString(body)).Build()).Error(); err != nil {
+		log.Fatal(err)
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.GET("/b0/:id", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, body)
+	})
+	e.GET("/b1/:id", func(c echo.Context) error {
+		id, _ := strconv.ParseInt(c.Param("id"), 10, 64)
+		var b []byte
+		if err := pool.QueryRow(c.Request().Context(), `SELECT body FROM bench_blobs WHERE id = $1`, id).Scan(&b); err != nil {
+			return err
+		}
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
+	})
+	e.POST("/b2", func(c echo.Context) error {
+		tx, err := pool.Begin(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(c.Request().Context()) //nolint:errcheck // no-op after commit
+		if _, err := tx.Exec(c.Request().Context(), `INSERT INTO bench_writes (name) VALUES ($1)`, "bench"); err != nil {
+			return err
+		}
+		if err := tx.Commit(c.Request().Context()); err != nil {
+			return err
+		}
+		return c.Blob(http.StatusCreated, echo.MIMEApplicationJSON, body)
+	})
+	e.GET("/b3/:id", func(c echo.Context) error {
+		b, err := rdb.Do(c.Request().Context(), rdb.B().Get().Key("bench:blob:"+c.Param("id")).Build()).AsBytes()
+		if err != nil {
+			return err
+		}
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
+	})
+	srv := &http.Server{Addr: *addr, Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServe())
+}

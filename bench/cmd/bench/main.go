@@ -1,0 +1,407 @@
+// Command bench is `make bench`: it starts the real service (release build, migrated database,
+// Redis) and the bare baselines, seeds data, drives each case with wrk at 32 connections for a
+// fixed duration over several alternating repetitions, and reports medians with ratios to the
+// baselines measured in the same run. Only ratios mean anything on a shared, noisy machine.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/panels/panels/store/storetest"
+)
+
+type benchCase struct {
+	name     string
+	instance string // which service instance ("" = the baselines)
+	method   string
+	path     string
+	body     string // wrk Lua: %d is replaced by a per-request counter
+	baseline string // which baseline ratios matter most
+}
+
+type result struct {
+	rps                 float64
+	p50, p90, p99       time.Duration
+	requests, errors    int
+	non2xx, socketError int
+}
+
+func main() {
+	duration := flag.Duration("d", 5*time.Second, "duration of each run")
+	reps := flag.Int("reps", 3, "repetitions of every case (alternating)")
+	conns := flag.Int("c", 32, "connections")
+	out := flag.String("o", "bench/results.md", "results file")
+	flag.Parse()
+	log.SetFlags(0)
+	if _, err := exec.LookPath("wrk"); err != nil {
+		log.Fatal("wrk is not installed: apt-get install -y wrk")
+	}
+	work, err := os.MkdirTemp("", "panels-bench")
+	must(err)
+	defer os.RemoveAll(work)
+
+	log.Print("building the release binary and the baselines")
+	panelsBin, baselineBin := filepath.Join(work, "panels"), filepath.Join(work, "baseline")
+	run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", panelsBin, "./cmd/panels")
+	run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", baselineBin, "./bench/baseline")
+
+	dsn, drop, err := storetest.CreateDatabase("panels_bench")
+	must(err)
+	defer drop()
+	secret := "bench-secret-0123456789abcdef-0123456789"
+	redisURL := envOr("REDIS_URL", "redis://127.0.0.1:6379")
+
+	common := []string{"DATABASE_URL=" + dsn, "JWT_SECRET=" + secret, "REDIS_URL=" + redisURL, "LOG_LEVEL=error",
+		// Limits above the offered load: these cases measure the service, not the limiter.
+		"RATE_LIMIT_USER_RPS=10000000", "RATE_LIMIT_USER_BURST=10000000", "RATE_LIMIT_TENANT_RPS=10000000", "RATE_LIMIT_TENANT_BURST=10000000"}
+	instances := map[string]*process{
+		"cached":   startService(panelsBin, append(common, "CACHE_ENABLED=true")),
+		"uncached": startService(panelsBin, append(common, "CACHE_ENABLED=false")),
+		"nolimit":  startService(panelsBin, append(common, "CACHE_ENABLED=true", "RATE_LIMIT_ENABLED=false")),
+	}
+	defer func() {
+		for _, p := range instances {
+			p.stop()
+		}
+	}()
+
+	token := func(tenant string) string {
+		out, err := exec.Command(panelsBin, "token", "--tenant", tenant, "--user", "bench", "--email", "bench@example.com", "--role", "admin").Output()
+		must(err)
+		return strings.TrimSpace(string(out))
+	}
+	readTok, writeTok := token("bench-read"), token("bench-write")
+	api := instances["uncached"].url
+	log.Print("seeding: 100 panels, 20 columns, a view")
+	var panelID, columnID, viewID int64
+	for i := 0; i < 100; i++ {
+		var p struct{ ID int64 `json:"id"` }
+		call(api, readTok, "POST", "/api/panels", fmt.Sprintf(`{"name":"Panel %d","metadata":{"n":%d}}`, i, i), &p)
+		if i == 0 {
+			panelID = p.ID
+		}
+	}
+	var ds struct{ ID int64 `json:"id"` }
+	call(api, readTok, "POST", fmt.Sprintf("/api/panels/%d/datasources", panelID), `{"type":"api","config":{"endpoint":"/api/patients","method":"GET"}}`, &ds)
+	for i := 0; i < 20; i++ {
+		var c struct{ ID int64 `json:"id"` }
+		call(api, readTok, "POST", fmt.Sprintf("/api/panels/%d/columns/base", panelID),
+			fmt.Sprintf(`{"name":"Column %d","type":"text","sourceField":"field_%d","dataSourceId":%d,"properties":{"display":{"order":%d}}}`, i, i, ds.ID, i), &c)
+		if i == 0 {
+			columnID = c.ID
+		}
+	}
+	var v struct{ ID int64 `json:"id"` }
+	call(api, readTok, "POST", "/api/views", fmt.Sprintf(`{"name":"Bench view","panelId":%d,"visibleColumns":["Column 1","Column 2"]}`, panelID), &v)
+	viewID = v.ID
+	var writePanel struct{ ID int64 `json:"id"` }
+	call(api, writeTok, "POST", "/api/panels", `{"name":"Write target"}`, &writePanel)
+	var writeDS struct{ ID int64 `json:"id"` }
+	call(api, writeTok, "POST", fmt.Sprintf("/api/panels/%d/datasources", writePanel.ID), `{"type":"custom","config":{}}`, &writeDS)
+	var writeCol struct{ ID int64 `json:"id"` }
+	call(api, writeTok, "POST", fmt.Sprintf("/api/panels/%d/columns/base", writePanel.ID),
+		fmt.Sprintf(`{"name":"Target","type":"text","sourceField":"x","dataSourceId":%d,"properties":{}}`, writeDS.ID), &writeCol)
+
+	panelBody := get(api, readTok, fmt.Sprintf("/api/panels/%d", panelID))
+	bodyFile := filepath.Join(work, "panel.json")
+	must(os.WriteFile(bodyFile, panelBody, 0o600))
+	baseAddr := freeAddr()
+	base := startProcess(baselineBin, []string{"-addr", baseAddr, "-db", dsn, "-redis", redisURL, "-body", bodyFile}, nil, "http://"+baseAddr, "/b0/1")
+	defer base.stop()
+
+	cases := []benchCase{
+		{name: "B0 bare handler", method: "GET", path: "/b0/1"},
+		{name: "B1 pgx point SELECT", method: "GET", path: "/b1/1"},
+		{name: "B2 INSERT in a transaction", method: "POST", path: "/b2"},
+		{name: "B3 Redis GET", method: "GET", path: "/b3/1"},
+		{name: "GET /api/panels/{id} (cache)", instance: "cached", method: "GET", path: fmt.Sprintf("/api/panels/%d", panelID), baseline: "B3"},
+		{name: "GET /api/panels/{id} (no cache)", instance: "uncached", method: "GET", path: fmt.Sprintf("/api/panels/%d", panelID), baseline: "B1"},
+		{name: "GET /api/panels (100)", instance: "uncached", method: "GET", path: "/api/panels", baseline: "B1"},
+		{name: "GET /api/panels/{id}/columns (20)", instance: "uncached", method: "GET", path: fmt.Sprintf("/api/panels/%d/columns", panelID), baseline: "B1"},
+		{name: "GET /api/views/{id}", instance: "uncached", method: "GET", path: fmt.Sprintf("/api/views/%d", viewID), baseline: "B1"},
+		{name: "POST /api/panels", instance: "uncached", method: "POST", path: "/api/panels", body: `{"name":"Bench %d"}`, baseline: "B2"},
+		{name: "PUT /api/panels/{id}/columns/{colId}", instance: "uncached", method: "PUT",
+			path: fmt.Sprintf("/api/panels/%d/columns/%d", writePanel.ID, writeCol.ID), body: `{"name":"Target %d"}`, baseline: "B2"},
+		// The limiter's own cost: the cached read again, on an instance with rate limiting off.
+		{name: "GET /api/panels/{id} (cache, no limiter)", instance: "nolimit", method: "GET", path: fmt.Sprintf("/api/panels/%d", panelID), baseline: "B3"},
+	}
+	_ = columnID
+	results := map[string][]result{}
+	for rep := 0; rep < *reps; rep++ {
+		order := cases
+		if rep%2 == 1 { // alternate the order so drift does not favour one end of the list
+			order = reversed(cases)
+		}
+		for _, c := range order {
+			url, tok := base.url, ""
+			if c.instance != "" {
+				url = instances[c.instance].url
+				tok = readTok
+				if c.method != "GET" {
+					tok = writeTok
+				}
+			}
+			r := wrk(work, url+c.path, c, tok, *conns, *duration)
+			results[c.name] = append(results[c.name], r)
+			log.Printf("rep %d  %-55s %9.0f req/s  p99 %8s  errors %d", rep+1, c.name, r.rps, r.p99, r.errors)
+		}
+	}
+	rss := map[string]int64{}
+	for name, p := range instances {
+		rss[name] = p.peakRSS()
+	}
+	report := render(cases, results, rss, *duration, *reps, *conns)
+	fmt.Print(report)
+	must(os.WriteFile(*out, []byte(report), 0o644))
+	log.Printf("wrote %s", *out)
+}
+
+func median(rs []result) result {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].rps < rs[j].rps })
+	m := rs[len(rs)/2]
+	// Latencies and errors: median of each independently; errors summed across repetitions.
+	lat := func(f func(result) time.Duration) time.Duration {
+		v := make([]time.Duration, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+		return v[len(v)/2]
+	}
+	m.p50, m.p90, m.p99 = lat(func(r result) time.Duration { return r.p50 }), lat(func(r result) time.Duration { return r.p90 }), lat(func(r result) time.Duration { return r.p99 })
+	m.errors = 0
+	for _, r := range rs {
+		m.errors += r.errors
+	}
+	return m
+}
+
+func render(cases []benchCase, results map[string][]result, rss map[string]int64, d time.Duration, reps, conns int) string {
+	med := map[string]result{}
+	for _, c := range cases {
+		med[c.name] = median(results[c.name])
+	}
+	b := med[cases[0].name].rps
+	baselines := []float64{med[cases[0].name].rps, med[cases[1].name].rps, med[cases[2].name].rps, med[cases[3].name].rps}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "# make bench results\n\n%s, wrk %d connections, %s per run, %d alternating repetitions, medians.\n\n",
+		time.Now().UTC().Format(time.RFC3339), conns, d, reps)
+	sb.WriteString("| case | req/s | p50 | p90 | p99 | errors | ×B0 | ×B1 | ×B2 | ×B3 |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	_ = b
+	for _, c := range cases {
+		r := med[c.name]
+		fmt.Fprintf(&sb, "| %s | %.0f | %s | %s | %s | %d |", c.name, r.rps, r.p50, r.p90, r.p99, r.errors)
+		for _, base := range baselines {
+			fmt.Fprintf(&sb, " %.2f |", r.rps/base)
+		}
+		sb.WriteString("\n")
+	}
+	sb.WriteString("\nPeak RSS (VmHWM) of the service instances: ")
+	names := make([]string, 0, len(rss))
+	for n := range rss {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "%s %.1f MB", n, float64(rss[n])/1024)
+	}
+	sb.WriteString("\n")
+	return sb.String()
+}
+
+var (
+	rpsRe     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	reqRe     = regexp.MustCompile(`(\d+) requests in`)
+	non2xxRe  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	socketRe  = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	latencyRe = regexp.MustCompile(`(?m)^\s+(50|90|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
+)
+
+func wrk(work, url string, c benchCase, token string, conns int, d time.Duration) result {
+	script := filepath.Join(work, "case.lua")
+	headers := `wrk.headers["Content-Type"] = "application/json"` + "\n"
+	if token != "" {
+		headers += fmt.Sprintf(`wrk.headers["Authorization"] = "Bearer %s"`+"\n", token)
+	}
+	lua := headers + fmt.Sprintf("wrk.method = %q\n", c.method)
+	if c.body != "" {
+		lua += fmt.Sprintf(`local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, string.format(%q, n))
+end
+`, c.body)
+	}
+	lua += `done = function(summary, latency, requests) end` + "\n"
+	must(os.WriteFile(script, []byte(lua), 0o600))
+	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+d.String(), "--latency", "-s", script, url).CombinedOutput()
+	if err != nil {
+		log.Fatalf("wrk: %v\n%s", err, out)
+	}
+	s := string(out)
+	var r result
+	if m := rpsRe.FindStringSubmatch(s); m != nil {
+		r.rps, _ = strconv.ParseFloat(m[1], 64)
+	}
+	if m := reqRe.FindStringSubmatch(s); m != nil {
+		r.requests, _ = strconv.Atoi(m[1])
+	}
+	if m := non2xxRe.FindStringSubmatch(s); m != nil {
+		r.non2xx, _ = strconv.Atoi(m[1])
+	}
+	if m := socketRe.FindStringSubmatch(s); m != nil {
+		for _, g := range m[1:] {
+			n, _ := strconv.Atoi(g)
+			r.socketError += n
+		}
+	}
+	r.errors = r.non2xx + r.socketError
+	for _, m := range latencyRe.FindAllStringSubmatch(s, -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[m[3]]
+		lat := time.Duration(v * float64(unit)).Round(time.Microsecond)
+		switch m[1] {
+		case "50":
+			r.p50 = lat
+		case "90":
+			r.p90 = lat
+		case "99":
+			r.p99 = lat
+		}
+	}
+	return r
+}
+
+type process struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func startService(bin string, env []string) *process {
+	addr := freeAddr()
+	_, port, _ := net.SplitHostPort(addr)
+	return startProcess(bin, []string{"serve"}, append(env, "PORT="+port), "http://127.0.0.1:"+port, "/healthz")
+}
+
+func startProcess(bin string, args, env []string, url, ready string) *process {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	must(cmd.Start())
+	p := &process{cmd: cmd, url: url}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url + ready); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.stop()
+	log.Fatalf("%s did not become ready:\n%s", bin, logs.String())
+	return nil
+}
+
+func (p *process) stop() {
+	if p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+		}
+	}
+}
+
+// peakRSS is the process's high-water resident set (VmHWM) in KiB.
+func (p *process) peakRSS() int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func call(base, token, method, path, body string, out any) {
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	must(err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	must(err)
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		log.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
+	}
+	must(json.Unmarshal(data, out))
+}
+
+func get(base, token, path string) []byte {
+	var raw json.RawMessage
+	call(base, token, "GET", path, "", &raw)
+	return raw
+}
+
+func reversed(cs []benchCase) []benchCase {
+	out := make([]benchCase, len(cs))
+	for i, c := range cs {
+		out[len(cs)-1-i] = c
+	}
+	return out
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(name string, args ...string) {
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	must(cmd.Run())
+}
+
+func must(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
