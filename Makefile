@@ -6,7 +6,14 @@ GO            ?= go
 OAPI_CODEGEN  := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 GOLANGCI_LINT := $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 AIR           := $(GO) run github.com/air-verse/air@v1.67.4
+OASDIFF       := $(GO) run github.com/oasdiff/oasdiff@v1.37.0
 BIN           := bin/panels
+# The TypeScript client's generator; its node_modules are installed from the lockfile when missing.
+TS_DEPS       := clients/typescript/node_modules/.package-lock.json
+# Run from its own folder: from the root it would lint with redocly.yaml, which is made for Redocly CLI.
+ts_generate    = (cd clients/typescript && node_modules/.bin/openapi-typescript ../../openapi/openapi.yaml --alphabetize -o $(1))
+# Node tools run on the spec and the API (Redocly CLI, Bruno CLI), from the root package.json.
+NODE_TOOLS    := node_modules/.package-lock.json
 # Loads .env (written by `make run` on first use) into the commands that need configuration.
 WITH_ENV      := set -a; [ -f .env ] && . ./.env; set +a;
 
@@ -15,19 +22,22 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: generate
-generate: ## Regenerate gen/ (server, models, embedded spec) and clients/go from openapi/openapi.yaml
+generate: $(TS_DEPS) ## Regenerate gen/ (server, models, embedded spec), clients/go and clients/typescript/src/schema.ts
 	$(OAPI_CODEGEN) -config openapi/server.cfg.yaml openapi/openapi.yaml
 	$(OAPI_CODEGEN) -config openapi/client.cfg.yaml openapi/openapi.yaml
+	$(call ts_generate,src/schema.ts)
 
 .PHONY: check-generate
-check-generate: ## Fail when generated code and the spec disagree
+check-generate: $(TS_DEPS) ## Fail when generated code and the spec disagree
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	for pair in server:gen/server.gen.go client:clients/go/client.gen.go; do \
 	  cfg=$${pair%%:*}; out=$${pair#*:}; \
 	  sed "s#^output: .*#output: $$tmp/$$cfg.gen.go#" openapi/$$cfg.cfg.yaml > $$tmp/$$cfg.cfg.yaml && \
 	  $(OAPI_CODEGEN) -config $$tmp/$$cfg.cfg.yaml openapi/openapi.yaml && \
 	  cmp -s $$tmp/$$cfg.gen.go $$out || { echo "$$out is stale: run 'make generate' and commit the result"; exit 1; }; \
-	done
+	done; \
+	$(call ts_generate,$$tmp/schema.ts) >/dev/null && cmp -s $$tmp/schema.ts clients/typescript/src/schema.ts || \
+	  { echo "clients/typescript/src/schema.ts is stale: run 'make generate' and commit the result"; exit 1; }
 
 .PHONY: build
 build: ## Build the release binary into bin/panels
@@ -76,15 +86,48 @@ fmt: ## Format the Go code
 	gofmt -w $$(git ls-files '*.go' | grep -v '\.gen\.go$$')
 
 .PHONY: test
-test: check-generate ## Check generated code, vet, and run every test against real PostgreSQL and Redis
+test: check-generate lint-spec check-breaking ## Check generated code and the spec, vet, run every Go test and the TypeScript client's
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory test-ts
 
 .PHONY: test-short
 test-short: ## Quick loop: skips the slow fault and scale tests
 	$(GO) test -short -count=1 ./...
 
+.PHONY: test-faults
+test-faults: ## Run the fault tests (SIGTERM under load, database restarts, duplicate creates) and print their figures
+	$(GO) test -count=1 -v -run 'TestSIGTERMUnderLoad|TestDatabaseRestartUnderWriteLoad' ./cmd/panels | grep -E '^(=== RUN|--- |\s+faults_test.go|ok|FAIL)'
+	$(GO) test -count=1 -v -run 'TestIdempotencyConcurrentDuplicates|TestConcurrentUpdates' ./server | grep -E '^(--- |\s+(idempotency|conditional)_test.go|ok|FAIL)'
+
+.PHONY: bench
+bench: ## Benchmark the service against bare baselines measured in the same run (needs wrk)
+	@command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
+	$(GO) run ./bench/cmd/bench
+
 .PHONY: cover
 cover: ## Run the tests with coverage and print the total
 	$(GO) test -count=1 -coverpkg=./server/...,./store/... -coverprofile=coverage.out ./...
 	$(GO) tool cover -func=coverage.out | tail -1
+
+$(TS_DEPS): clients/typescript/package-lock.json
+	cd clients/typescript && npm ci --no-audit --no-fund
+
+$(NODE_TOOLS): package-lock.json
+	npm ci --no-audit --no-fund
+
+.PHONY: lint-spec
+lint-spec: $(NODE_TOOLS) ## Lint openapi/openapi.yaml with Redocly CLI (redocly.yaml): zero errors and zero warnings
+	node_modules/.bin/redocly lint openapi/openapi.yaml --max-problems 200
+
+.PHONY: check-breaking
+check-breaking: ## Fail when openapi/openapi.yaml breaks the released contract openapi/released/v1.yaml
+	$(OASDIFF) breaking --fail-on ERR openapi/released/v1.yaml openapi/openapi.yaml
+
+.PHONY: test-ts
+test-ts: build $(TS_DEPS) ## Build and test the TypeScript client against a live server (fresh database, minted token)
+	scripts/with-live-server sh -c 'cd clients/typescript && npm test'
+
+.PHONY: test-bruno
+test-bruno: build $(NODE_TOOLS) ## Run the Bruno collection in api-tests/ against a live server
+	scripts/with-live-server sh -c 'cd api-tests && ../node_modules/.bin/bru run --env local --env-var "baseUrl=$$PANELS_URL" --env-var "token=$$PANELS_TOKEN" --env-var "email=$$PANELS_EMAIL"'

@@ -240,24 +240,6 @@ func (e ColumnUpdateColumnType) Valid() bool {
 	}
 }
 
-// Defines values for DataSourceSyncSyncStatus.
-const (
-	Error   DataSourceSyncSyncStatus = "error"
-	Success DataSourceSyncSyncStatus = "success"
-)
-
-// Valid indicates whether the value is a known member of the DataSourceSyncSyncStatus enum.
-func (e DataSourceSyncSyncStatus) Valid() bool {
-	switch e {
-	case Error:
-		return true
-	case Success:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for DataSourceType.
 const (
 	DataSourceTypeApi      DataSourceType = "api"
@@ -603,6 +585,24 @@ func (e ResourceType) Valid() bool {
 	}
 }
 
+// Defines values for RowsColumnColumnType.
+const (
+	RowsColumnColumnTypeBase       RowsColumnColumnType = "base"
+	RowsColumnColumnTypeCalculated RowsColumnColumnType = "calculated"
+)
+
+// Valid indicates whether the value is a known member of the RowsColumnColumnType enum.
+func (e RowsColumnColumnType) Valid() bool {
+	switch e {
+	case RowsColumnColumnTypeBase:
+		return true
+	case RowsColumnColumnTypeCalculated:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SortDirection.
 const (
 	Asc  SortDirection = "asc"
@@ -615,6 +615,42 @@ func (e SortDirection) Valid() bool {
 	case Asc:
 		return true
 	case Desc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SyncStatus.
+const (
+	Error   SyncStatus = "error"
+	Success SyncStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the SyncStatus enum.
+func (e SyncStatus) Valid() bool {
+	switch e {
+	case Error:
+		return true
+	case Success:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetPanelRowsParamsFormat.
+const (
+	Csv  GetPanelRowsParamsFormat = "csv"
+	Json GetPanelRowsParamsFormat = "json"
+)
+
+// Valid indicates whether the value is a known member of the GetPanelRowsParamsFormat enum.
+func (e GetPanelRowsParamsFormat) Valid() bool {
+	switch e {
+	case Csv:
+		return true
+	case Json:
 		return true
 	default:
 		return false
@@ -960,18 +996,21 @@ type DataSourceSync struct {
 	//
 	//
 	// Example: {"endpoint":"/api/patients","method":"GET"}
-	Config           DataSourceConfig                `json:"config"`
-	DurationMs       int64                           `json:"durationMs"`
-	Id               int64                           `json:"id"`
-	LastSync         nullable.Nullable[apitime.Time] `json:"lastSync"`
-	Message          string                          `json:"message"`
-	RecordsProcessed int64                           `json:"recordsProcessed"`
-	SyncStatus       DataSourceSyncSyncStatus        `json:"syncStatus"`
-	Type             DataSourceType                  `json:"type"`
-}
+	Config     DataSourceConfig                `json:"config"`
+	DurationMs int64                           `json:"durationMs"`
+	Id         int64                           `json:"id"`
+	LastSync   nullable.Nullable[apitime.Time] `json:"lastSync"`
+	Message    string                          `json:"message"`
 
-// DataSourceSyncSyncStatus defines model for DataSourceSync.SyncStatus.
-type DataSourceSyncSyncStatus string
+	// RecordsDeleted Pushes only; keys deleted.
+	RecordsDeleted   *int64 `json:"recordsDeleted,omitempty"`
+	RecordsProcessed int64  `json:"recordsProcessed"`
+
+	// SyncId The sync's entry in the source's sync history.
+	SyncId     *int64         `json:"syncId,omitempty"`
+	SyncStatus SyncStatus     `json:"syncStatus"`
+	Type       DataSourceType `json:"type"`
+}
 
 // DataSourceType defines model for DataSourceType.
 type DataSourceType string
@@ -1151,7 +1190,7 @@ type Panel struct {
 type PanelChange struct {
 	Action ChangeAction `json:"action"`
 
-	// AffectedColumn Name of the column concerned
+	// AffectedColumn Name of the column concerned, if any.
 	AffectedColumn nullable.Nullable[string] `json:"affectedColumn"`
 	ChangeType     ChangeType                `json:"changeType"`
 
@@ -1188,6 +1227,23 @@ type PanelCreate struct {
 
 	// UserId Ignored when equal to the token's user id; 403 otherwise.
 	UserId *UserAssertion `json:"userId,omitempty"`
+}
+
+// PanelRow defines model for PanelRow.
+type PanelRow struct {
+	// Key The primary source's record key.
+	Key string `json:"key"`
+
+	// Values The typed value of each returned column, by column id.
+	Values map[string]interface{} `json:"values"`
+}
+
+// PanelRows Example: {"columns":[{"columnType":"base","errors":0,"id":12,"name":"Age","type":"number"}],"hasMore":false,"rows":[{"key":"p1","values":{"12":36}}]}
+type PanelRows struct {
+	Columns    []RowsColumn `json:"columns"`
+	HasMore    bool         `json:"hasMore"`
+	NextCursor *string      `json:"nextCursor,omitempty"`
+	Rows       []PanelRow   `json:"rows"`
 }
 
 // PanelUpdate Partial update. The read-only fields the web UI echoes back (`createdAt`, `updatedAt`) are accepted and ignored.
@@ -1267,8 +1323,57 @@ type ReadinessStatus string
 // ResourceType defines model for ResourceType.
 type ResourceType string
 
+// RowsColumn defines model for RowsColumn.
+type RowsColumn struct {
+	ColumnType RowsColumnColumnType `json:"columnType"`
+
+	// Errors Cells of this page's rows that could not be computed (returned as null).
+	Errors int        `json:"errors"`
+	Id     int64      `json:"id"`
+	Name   string     `json:"name"`
+	Type   ColumnType `json:"type"`
+}
+
+// RowsColumnColumnType defines model for RowsColumn.ColumnType.
+type RowsColumnColumnType string
+
 // SortDirection defines model for SortDirection.
 type SortDirection string
+
+// SyncRun defines model for SyncRun.
+type SyncRun struct {
+	DataSourceId int64 `json:"dataSourceId"`
+	DurationMs   int64 `json:"durationMs"`
+
+	// FinishedAt RFC 3339, UTC, milliseconds.
+	FinishedAt       Timestamp `json:"finishedAt"`
+	Id               int64     `json:"id"`
+	Message          string    `json:"message"`
+	RecordsDeleted   int64     `json:"recordsDeleted"`
+	RecordsProcessed int64     `json:"recordsProcessed"`
+
+	// StartedAt RFC 3339, UTC, milliseconds.
+	StartedAt Timestamp `json:"startedAt"`
+
+	// StartedBy The user id (sub) that ran it.
+	StartedBy  string     `json:"startedBy"`
+	SyncStatus SyncStatus `json:"syncStatus"`
+
+	// Trigger What ran it: `sync`, `upload` or `push`.
+	Trigger string `json:"trigger"`
+}
+
+// SyncRunList defines model for SyncRunList.
+type SyncRunList struct {
+	HasMore     bool      `json:"hasMore"`
+	NextCursor  *string   `json:"nextCursor,omitempty"`
+	Syncs       []SyncRun `json:"syncs"`
+	Total       int       `json:"total"`
+	TotalCapped bool      `json:"totalCapped"`
+}
+
+// SyncStatus defines model for SyncStatus.
+type SyncStatus string
 
 // Tags defines model for Tags.
 type Tags = []string
@@ -1449,6 +1554,9 @@ type DataSourceId = int64
 // Force defines model for Force.
 type Force = bool
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // IfMatch defines model for IfMatch.
 type IfMatch = string
 
@@ -1500,9 +1608,6 @@ type Gone = Problem
 // NotFound RFC 9457 problem details.
 type NotFound = Problem
 
-// NotImplemented RFC 9457 problem details.
-type NotImplemented = Problem
-
 // PayloadTooLarge RFC 9457 problem details.
 type PayloadTooLarge = Problem
 
@@ -1527,6 +1632,30 @@ type UnsupportedMediaType = Problem
 // ListUserAclsParams defines parameters for ListUserAcls.
 type ListUserAclsParams struct {
 	ResourceType *ResourceType `form:"resourceType,omitempty" json:"resourceType,omitempty"`
+}
+
+// CreateAclParams defines parameters for CreateAcl.
+type CreateAclParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ShareAclPublicParams defines parameters for ShareAclPublic.
+type ShareAclPublicParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListPanelChangesParams defines parameters for ListPanelChanges.
@@ -1578,6 +1707,22 @@ type UpdateDataSourceParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListDataSourceSyncsParams defines parameters for ListDataSourceSyncs.
+type ListDataSourceSyncsParams struct {
+	// Limit Page size (default 100; the panel and view lists return up to 1,000 without it).
+	Limit  *Limit  `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Cursor Opaque position returned by a previous page (`Link` header or `nextCursor`).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
+	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
+
+	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
+	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
 // ListViewNotificationsParams defines parameters for ListViewNotifications.
 type ListViewNotificationsParams struct {
 	IsRead           *bool               `form:"isRead,omitempty" json:"isRead,omitempty"`
@@ -1611,6 +1756,18 @@ type ListPanelsParams struct {
 
 	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// CreatePanelParams defines parameters for CreatePanel.
+type CreatePanelParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // DeletePanelParams defines parameters for DeletePanel.
@@ -1650,6 +1807,30 @@ type ListColumnsParams struct {
 
 	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// CreateBaseColumnParams defines parameters for CreateBaseColumn.
+type CreateBaseColumnParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// CreateCalculatedColumnParams defines parameters for CreateCalculatedColumn.
+type CreateCalculatedColumnParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // DeleteColumnParams defines parameters for DeleteColumn.
@@ -1694,6 +1875,18 @@ type ListDataSourcesParams struct {
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
 }
 
+// CreateDataSourceParams defines parameters for CreateDataSource.
+type CreateDataSourceParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // DeletePanelDataSourceParams defines parameters for DeletePanelDataSource.
 type DeletePanelDataSourceParams struct {
 	// Force Resolve dependents instead of answering 409.
@@ -1708,6 +1901,30 @@ type UpdatePanelDataSourceParams struct {
 	// IfMatch Apply only if the resource's current `ETag` is one of these (`*` matches any).
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
+
+// GetPanelRowsParams defines parameters for GetPanelRows.
+type GetPanelRowsParams struct {
+	// ViewId A view of the panel whose filters, sorts and visible columns apply.
+	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
+
+	// Limit Page size (default 100; the panel and view lists return up to 1,000 without it).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque position returned by a previous page (`Link` header or `nextCursor`).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Format `json` (default) for a page, `csv` for a streamed export of every row.
+	Format *GetPanelRowsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
+	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
+
+	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
+	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// GetPanelRowsParamsFormat defines parameters for GetPanelRows.
+type GetPanelRowsParamsFormat string
 
 // ListViewsParams defines parameters for ListViews.
 type ListViewsParams struct {
@@ -1729,6 +1946,18 @@ type ListViewsParams struct {
 
 	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// CreateViewParams defines parameters for CreateView.
+type CreateViewParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // DeleteViewParams defines parameters for DeleteView.
@@ -1896,10 +2125,10 @@ type ServerInterface interface {
 	ListAcls(ctx echo.Context, resourceType ResourceTypePath, resourceId ResourceId) error
 	// CreateAcl Grant a permission
 	// (POST /api/acls/{resourceType}/{resourceId})
-	CreateAcl(ctx echo.Context, resourceType ResourceTypePath, resourceId ResourceId) error
+	CreateAcl(ctx echo.Context, resourceType ResourceTypePath, resourceId ResourceId, params CreateAclParams) error
 	// ShareAclPublic Share with the whole tenant
 	// (POST /api/acls/{resourceType}/{resourceId}/share-public)
-	ShareAclPublic(ctx echo.Context, resourceType ResourceTypePath, resourceId ResourceId) error
+	ShareAclPublic(ctx echo.Context, resourceType ResourceTypePath, resourceId ResourceId, params ShareAclPublicParams) error
 	// DeleteAcl Revoke a permission
 	// (DELETE /api/acls/{resourceType}/{resourceId}/{userEmail})
 	DeleteAcl(ctx echo.Context, resourceType ResourceTypePath, resourceId ResourceId, userEmail UserEmail) error
@@ -1918,9 +2147,18 @@ type ServerInterface interface {
 	// UpdateDataSource Update a data source
 	// (PUT /api/datasources/{dataSourceId})
 	UpdateDataSource(ctx echo.Context, dataSourceId DataSourceId, params UpdateDataSourceParams) error
+	// PushDataSourceRecords Push records to a custom data source
+	// (POST /api/datasources/{dataSourceId}/records)
+	PushDataSourceRecords(ctx echo.Context, dataSourceId DataSourceId) error
 	// SyncDataSource Sync a data source
 	// (POST /api/datasources/{dataSourceId}/sync)
 	SyncDataSource(ctx echo.Context, dataSourceId DataSourceId) error
+	// ListDataSourceSyncs List a data source's sync history
+	// (GET /api/datasources/{dataSourceId}/syncs)
+	ListDataSourceSyncs(ctx echo.Context, dataSourceId DataSourceId, params ListDataSourceSyncsParams) error
+	// UploadDataSourceFile Upload the records of a file data source
+	// (POST /api/datasources/{dataSourceId}/upload)
+	UploadDataSourceFile(ctx echo.Context, dataSourceId DataSourceId) error
 	// ListViewNotifications List the caller's view notifications
 	// (GET /api/notifications/views)
 	ListViewNotifications(ctx echo.Context, params ListViewNotificationsParams) error
@@ -1935,7 +2173,7 @@ type ServerInterface interface {
 	ListPanels(ctx echo.Context, params ListPanelsParams) error
 	// CreatePanel Create a panel
 	// (POST /api/panels)
-	CreatePanel(ctx echo.Context) error
+	CreatePanel(ctx echo.Context, params CreatePanelParams) error
 	// DeletePanel Delete a panel
 	// (DELETE /api/panels/{panelId})
 	DeletePanel(ctx echo.Context, panelId PanelId, params DeletePanelParams) error
@@ -1950,10 +2188,10 @@ type ServerInterface interface {
 	ListColumns(ctx echo.Context, panelId PanelId, params ListColumnsParams) error
 	// CreateBaseColumn Create a base column
 	// (POST /api/panels/{panelId}/columns/base)
-	CreateBaseColumn(ctx echo.Context, panelId PanelId) error
+	CreateBaseColumn(ctx echo.Context, panelId PanelId, params CreateBaseColumnParams) error
 	// CreateCalculatedColumn Create a calculated column
 	// (POST /api/panels/{panelId}/columns/calculated)
-	CreateCalculatedColumn(ctx echo.Context, panelId PanelId) error
+	CreateCalculatedColumn(ctx echo.Context, panelId PanelId, params CreateCalculatedColumnParams) error
 	// DeleteColumn Delete a column
 	// (DELETE /api/panels/{panelId}/columns/{columnId})
 	DeleteColumn(ctx echo.Context, panelId PanelId, columnId ColumnId, params DeleteColumnParams) error
@@ -1968,7 +2206,7 @@ type ServerInterface interface {
 	ListDataSources(ctx echo.Context, panelId PanelId, params ListDataSourcesParams) error
 	// CreateDataSource Attach a data source to a panel
 	// (POST /api/panels/{panelId}/datasources)
-	CreateDataSource(ctx echo.Context, panelId PanelId) error
+	CreateDataSource(ctx echo.Context, panelId PanelId, params CreateDataSourceParams) error
 	// DeletePanelDataSource Delete a data source (the original service's path)
 	// (DELETE /api/panels/{panelId}/datasources/{dataSourceId})
 	DeletePanelDataSource(ctx echo.Context, panelId PanelId, dataSourceId DataSourceId, params DeletePanelDataSourceParams) error
@@ -1978,12 +2216,15 @@ type ServerInterface interface {
 	// SyncPanelDataSource Sync a data source (the original service's path)
 	// (POST /api/panels/{panelId}/datasources/{dataSourceId}/sync)
 	SyncPanelDataSource(ctx echo.Context, panelId PanelId, dataSourceId DataSourceId) error
+	// GetPanelRows Get a panel's rows
+	// (GET /api/panels/{panelId}/rows)
+	GetPanelRows(ctx echo.Context, panelId PanelId, params GetPanelRowsParams) error
 	// ListViews List views
 	// (GET /api/views)
 	ListViews(ctx echo.Context, params ListViewsParams) error
 	// CreateView Create a view
 	// (POST /api/views)
-	CreateView(ctx echo.Context) error
+	CreateView(ctx echo.Context, params CreateViewParams) error
 	// DeleteView Delete a view
 	// (DELETE /api/views/{viewId})
 	DeleteView(ctx echo.Context, viewId ViewId, params DeleteViewParams) error
@@ -2026,6 +2267,9 @@ type ServerInterface interface {
 	// GetLiveness Liveness
 	// (GET /liveness)
 	GetLiveness(ctx echo.Context) error
+	// GetMetrics Prometheus metrics
+	// (GET /metrics)
+	GetMetrics(ctx echo.Context) error
 	// GetOpenAPIJSON This API description as JSON
 	// (GET /openapi.json)
 	GetOpenAPIJSON(ctx echo.Context) error
@@ -2107,8 +2351,28 @@ func (w *ServerInterfaceWrapper) CreateAcl(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter resourceId: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateAclParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateAcl(ctx, resourceType, resourceId)
+	err = w.Handler.CreateAcl(ctx, resourceType, resourceId, params)
 	return err
 }
 
@@ -2131,8 +2395,28 @@ func (w *ServerInterfaceWrapper) ShareAclPublic(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter resourceId: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ShareAclPublicParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ShareAclPublic(ctx, resourceType, resourceId)
+	err = w.Handler.ShareAclPublic(ctx, resourceType, resourceId, params)
 	return err
 }
 
@@ -2394,6 +2678,22 @@ func (w *ServerInterfaceWrapper) UpdateDataSource(ctx echo.Context) error {
 	return err
 }
 
+// PushDataSourceRecords converts echo context to params.
+func (w *ServerInterfaceWrapper) PushDataSourceRecords(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "dataSourceId" -------------
+	var dataSourceId DataSourceId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "dataSourceId", ctx.Param("dataSourceId"), &dataSourceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter dataSourceId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.PushDataSourceRecords(ctx, dataSourceId)
+	return err
+}
+
 // SyncDataSource converts echo context to params.
 func (w *ServerInterfaceWrapper) SyncDataSource(ctx echo.Context) error {
 	var err error
@@ -2407,6 +2707,75 @@ func (w *ServerInterfaceWrapper) SyncDataSource(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.SyncDataSource(ctx, dataSourceId)
+	return err
+}
+
+// ListDataSourceSyncs converts echo context to params.
+func (w *ServerInterfaceWrapper) ListDataSourceSyncs(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "dataSourceId" -------------
+	var dataSourceId DataSourceId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "dataSourceId", ctx.Param("dataSourceId"), &dataSourceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter dataSourceId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListDataSourceSyncsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", ctx.QueryParams(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter offset: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "tenantId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tenantId", ctx.QueryParams(), &params.TenantId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenantId: %s", err))
+	}
+
+	// ------------- Optional query parameter "userId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "userId", ctx.QueryParams(), &params.UserId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListDataSourceSyncs(ctx, dataSourceId, params)
+	return err
+}
+
+// UploadDataSourceFile converts echo context to params.
+func (w *ServerInterfaceWrapper) UploadDataSourceFile(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "dataSourceId" -------------
+	var dataSourceId DataSourceId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "dataSourceId", ctx.Param("dataSourceId"), &dataSourceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter dataSourceId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UploadDataSourceFile(ctx, dataSourceId)
 	return err
 }
 
@@ -2538,8 +2907,28 @@ func (w *ServerInterfaceWrapper) ListPanels(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CreatePanel(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreatePanelParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreatePanel(ctx)
+	err = w.Handler.CreatePanel(ctx, params)
 	return err
 }
 
@@ -2721,8 +3110,28 @@ func (w *ServerInterfaceWrapper) CreateBaseColumn(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter panelId: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateBaseColumnParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateBaseColumn(ctx, panelId)
+	err = w.Handler.CreateBaseColumn(ctx, panelId, params)
 	return err
 }
 
@@ -2737,8 +3146,28 @@ func (w *ServerInterfaceWrapper) CreateCalculatedColumn(ctx echo.Context) error 
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter panelId: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateCalculatedColumnParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateCalculatedColumn(ctx, panelId)
+	err = w.Handler.CreateCalculatedColumn(ctx, panelId, params)
 	return err
 }
 
@@ -2950,8 +3379,28 @@ func (w *ServerInterfaceWrapper) CreateDataSource(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter panelId: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateDataSourceParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateDataSource(ctx, panelId)
+	err = w.Handler.CreateDataSource(ctx, panelId, params)
 	return err
 }
 
@@ -3073,6 +3522,66 @@ func (w *ServerInterfaceWrapper) SyncPanelDataSource(ctx echo.Context) error {
 	return err
 }
 
+// GetPanelRows converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPanelRows(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "panelId" -------------
+	var panelId PanelId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "panelId", ctx.Param("panelId"), &panelId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter panelId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetPanelRowsParams
+	// ------------- Optional query parameter "viewId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "viewId", ctx.QueryParams(), &params.ViewId, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter viewId: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// ------------- Optional query parameter "tenantId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tenantId", ctx.QueryParams(), &params.TenantId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenantId: %s", err))
+	}
+
+	// ------------- Optional query parameter "userId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "userId", ctx.QueryParams(), &params.UserId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPanelRows(ctx, panelId, params)
+	return err
+}
+
 // ListViews converts echo context to params.
 func (w *ServerInterfaceWrapper) ListViews(ctx echo.Context) error {
 	var err error
@@ -3137,8 +3646,28 @@ func (w *ServerInterfaceWrapper) ListViews(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CreateView(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateViewParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateView(ctx)
+	err = w.Handler.CreateView(ctx, params)
 	return err
 }
 
@@ -3443,6 +3972,15 @@ func (w *ServerInterfaceWrapper) GetLiveness(ctx echo.Context) error {
 	return err
 }
 
+// GetMetrics converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMetrics(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMetrics(ctx)
+	return err
+}
+
 // GetOpenAPIJSON converts echo context to params.
 func (w *ServerInterfaceWrapper) GetOpenAPIJSON(ctx echo.Context) error {
 	var err error
@@ -3522,6 +4060,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PUT(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId", wrapper.UpdatePanelDataSource, options.OperationMiddlewares["updatePanelDataSource"]...)
 	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/sync", wrapper.SyncDataSource, options.OperationMiddlewares["syncDataSource"]...)
 	router.POST(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId/sync", wrapper.SyncPanelDataSource, options.OperationMiddlewares["syncPanelDataSource"]...)
+	router.GET(options.BaseURL+"/api/datasources/:dataSourceId/syncs", wrapper.ListDataSourceSyncs, options.OperationMiddlewares["listDataSourceSyncs"]...)
+	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/upload", wrapper.UploadDataSourceFile, options.OperationMiddlewares["uploadDataSourceFile"]...)
+	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/records", wrapper.PushDataSourceRecords, options.OperationMiddlewares["pushDataSourceRecords"]...)
+	router.GET(options.BaseURL+"/api/panels/:panelId/rows", wrapper.GetPanelRows, options.OperationMiddlewares["getPanelRows"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId/columns", wrapper.ListColumns, options.OperationMiddlewares["listColumns"]...)
 	router.POST(options.BaseURL+"/api/panels/:panelId/columns/base", wrapper.CreateBaseColumn, options.OperationMiddlewares["createBaseColumn"]...)
 	router.POST(options.BaseURL+"/api/panels/:panelId/columns/calculated", wrapper.CreateCalculatedColumn, options.OperationMiddlewares["createCalculatedColumn"]...)
@@ -3556,6 +4098,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/docs/assets/:asset", wrapper.GetDocsAsset, options.OperationMiddlewares["getDocsAsset"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
 	router.GET(options.BaseURL+"/openapi.json", wrapper.GetOpenAPIJSON, options.OperationMiddlewares["getOpenAPIJSON"]...)
+	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics, options.OperationMiddlewares["getMetrics"]...)
 
 }
 
@@ -3563,15 +4106,20 @@ type BadGatewayApplicationProblemPlusJSONResponse Problem
 
 type BadRequestApplicationProblemPlusJSONResponse Problem
 
-type ConflictApplicationProblemPlusJSONResponse Problem
+type ConflictResponseHeaders struct {
+	RetryAfter *int
+}
+type ConflictApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers ConflictResponseHeaders
+}
 
 type ForbiddenApplicationProblemPlusJSONResponse Problem
 
 type GoneApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
-
-type NotImplementedApplicationProblemPlusJSONResponse Problem
 
 type NotModifiedResponseHeaders struct {
 	ETag *string
@@ -3699,22 +4247,6 @@ func (response ListUserAcls429ApplicationProblemPlusJSONResponse) VisitListUserA
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ListUserAcls501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response ListUserAcls501ApplicationProblemPlusJSONResponse) VisitListUserAclsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3850,22 +4382,6 @@ func (response ListAcls429ApplicationProblemPlusJSONResponse) VisitListAclsRespo
 	return err
 }
 
-type ListAcls501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response ListAcls501ApplicationProblemPlusJSONResponse) VisitListAclsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type ListAcls503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
@@ -3885,6 +4401,7 @@ func (response ListAcls503ApplicationProblemPlusJSONResponse) VisitListAclsRespo
 type CreateAclRequestObject struct {
 	ResourceType ResourceTypePath `json:"resourceType"`
 	ResourceId   ResourceId       `json:"resourceId"`
+	Params       CreateAclParams
 	Body         *CreateAclJSONRequestBody
 }
 
@@ -3977,10 +4494,13 @@ type CreateAcl409ApplicationProblemPlusJSONResponse struct {
 func (response CreateAcl409ApplicationProblemPlusJSONResponse) VisitCreateAclResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4062,22 +4582,6 @@ func (response CreateAcl429ApplicationProblemPlusJSONResponse) VisitCreateAclRes
 	return err
 }
 
-type CreateAcl501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response CreateAcl501ApplicationProblemPlusJSONResponse) VisitCreateAclResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type CreateAcl503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
@@ -4097,6 +4601,7 @@ func (response CreateAcl503ApplicationProblemPlusJSONResponse) VisitCreateAclRes
 type ShareAclPublicRequestObject struct {
 	ResourceType ResourceTypePath `json:"resourceType"`
 	ResourceId   ResourceId       `json:"resourceId"`
+	Params       ShareAclPublicParams
 	Body         *ShareAclPublicJSONRequestBody
 }
 
@@ -4196,6 +4701,25 @@ func (response ShareAclPublic404ApplicationProblemPlusJSONResponse) VisitShareAc
 	return err
 }
 
+type ShareAclPublic409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ShareAclPublic409ApplicationProblemPlusJSONResponse) VisitShareAclPublicResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ShareAclPublic413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -4268,22 +4792,6 @@ func (response ShareAclPublic429ApplicationProblemPlusJSONResponse) VisitShareAc
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ShareAclPublic501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response ShareAclPublic501ApplicationProblemPlusJSONResponse) VisitShareAclPublicResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4393,10 +4901,13 @@ type DeleteAcl409ApplicationProblemPlusJSONResponse struct {
 func (response DeleteAcl409ApplicationProblemPlusJSONResponse) VisitDeleteAclResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4426,22 +4937,6 @@ func (response DeleteAcl429ApplicationProblemPlusJSONResponse) VisitDeleteAclRes
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteAcl501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response DeleteAcl501ApplicationProblemPlusJSONResponse) VisitDeleteAclResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4558,10 +5053,13 @@ type UpdateAcl409ApplicationProblemPlusJSONResponse struct {
 func (response UpdateAcl409ApplicationProblemPlusJSONResponse) VisitUpdateAclResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4623,22 +5121,6 @@ func (response UpdateAcl429ApplicationProblemPlusJSONResponse) VisitUpdateAclRes
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type UpdateAcl501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response UpdateAcl501ApplicationProblemPlusJSONResponse) VisitUpdateAclResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4893,10 +5375,13 @@ type DeleteDataSource409ApplicationProblemPlusJSONResponse struct {
 func (response DeleteDataSource409ApplicationProblemPlusJSONResponse) VisitDeleteDataSourceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5303,6 +5788,204 @@ func (response UpdateDataSource503ApplicationProblemPlusJSONResponse) VisitUpdat
 	return err
 }
 
+type PushDataSourceRecordsRequestObject struct {
+	DataSourceId DataSourceId `json:"dataSourceId"`
+	Body         io.Reader
+}
+
+type PushDataSourceRecordsResponseObject interface {
+	VisitPushDataSourceRecordsResponse(w http.ResponseWriter) error
+}
+
+type PushDataSourceRecords200JSONResponse DataSourceSync
+
+func (response PushDataSourceRecords200JSONResponse) VisitPushDataSourceRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PushDataSourceRecords400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response PushDataSourceRecords400ApplicationProblemPlusJSONResponse) VisitPushDataSourceRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PushDataSourceRecords401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response PushDataSourceRecords401ApplicationProblemPlusJSONResponse) VisitPushDataSourceRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PushDataSourceRecords403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response PushDataSourceRecords403ApplicationProblemPlusJSONResponse) VisitPushDataSourceRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PushDataSourceRecords404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response PushDataSourceRecords404ApplicationProblemPlusJSONResponse) VisitPushDataSourceRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PushDataSourceRecords409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response PushDataSourceRecords409ApplicationProblemPlusJSONResponse) VisitPushDataSourceRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PushDataSourceRecords413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response PushDataSourceRecords413ApplicationProblemPlusJSONResponse) VisitPushDataSourceRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PushDataSourceRecords415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response PushDataSourceRecords415ApplicationProblemPlusJSONResponse) VisitPushDataSourceRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PushDataSourceRecords422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response PushDataSourceRecords422ApplicationProblemPlusJSONResponse) VisitPushDataSourceRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PushDataSourceRecords429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response PushDataSourceRecords429ApplicationProblemPlusJSONResponse) VisitPushDataSourceRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PushDataSourceRecords503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response PushDataSourceRecords503ApplicationProblemPlusJSONResponse) VisitPushDataSourceRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SyncDataSourceRequestObject struct {
 	DataSourceId DataSourceId `json:"dataSourceId"`
 }
@@ -5396,10 +6079,13 @@ type SyncDataSource409ApplicationProblemPlusJSONResponse struct {
 func (response SyncDataSource409ApplicationProblemPlusJSONResponse) VisitSyncDataSourceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -5433,27 +6119,357 @@ func (response SyncDataSource429ApplicationProblemPlusJSONResponse) VisitSyncDat
 	return err
 }
 
-type SyncDataSource501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
+type SyncDataSource503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
 
-func (response SyncDataSource501ApplicationProblemPlusJSONResponse) VisitSyncDataSourceResponse(w http.ResponseWriter) error {
+func (response SyncDataSource503ApplicationProblemPlusJSONResponse) VisitSyncDataSourceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type SyncDataSource503ApplicationProblemPlusJSONResponse struct {
+type ListDataSourceSyncsRequestObject struct {
+	DataSourceId DataSourceId `json:"dataSourceId"`
+	Params       ListDataSourceSyncsParams
+}
+
+type ListDataSourceSyncsResponseObject interface {
+	VisitListDataSourceSyncsResponse(w http.ResponseWriter) error
+}
+
+type ListDataSourceSyncs200JSONResponse SyncRunList
+
+func (response ListDataSourceSyncs200JSONResponse) VisitListDataSourceSyncsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataSourceSyncs400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListDataSourceSyncs400ApplicationProblemPlusJSONResponse) VisitListDataSourceSyncsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataSourceSyncs401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListDataSourceSyncs401ApplicationProblemPlusJSONResponse) VisitListDataSourceSyncsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataSourceSyncs403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListDataSourceSyncs403ApplicationProblemPlusJSONResponse) VisitListDataSourceSyncsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataSourceSyncs404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListDataSourceSyncs404ApplicationProblemPlusJSONResponse) VisitListDataSourceSyncsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataSourceSyncs410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response ListDataSourceSyncs410ApplicationProblemPlusJSONResponse) VisitListDataSourceSyncsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataSourceSyncs429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListDataSourceSyncs429ApplicationProblemPlusJSONResponse) VisitListDataSourceSyncsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataSourceSyncs503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
 
-func (response SyncDataSource503ApplicationProblemPlusJSONResponse) VisitSyncDataSourceResponse(w http.ResponseWriter) error {
+func (response ListDataSourceSyncs503ApplicationProblemPlusJSONResponse) VisitListDataSourceSyncsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadDataSourceFileRequestObject struct {
+	DataSourceId DataSourceId `json:"dataSourceId"`
+	ContentType  string
+	Body         io.Reader
+}
+
+type UploadDataSourceFileResponseObject interface {
+	VisitUploadDataSourceFileResponse(w http.ResponseWriter) error
+}
+
+type UploadDataSourceFile200JSONResponse DataSourceSync
+
+func (response UploadDataSourceFile200JSONResponse) VisitUploadDataSourceFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadDataSourceFile400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UploadDataSourceFile400ApplicationProblemPlusJSONResponse) VisitUploadDataSourceFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadDataSourceFile401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UploadDataSourceFile401ApplicationProblemPlusJSONResponse) VisitUploadDataSourceFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadDataSourceFile403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UploadDataSourceFile403ApplicationProblemPlusJSONResponse) VisitUploadDataSourceFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadDataSourceFile404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UploadDataSourceFile404ApplicationProblemPlusJSONResponse) VisitUploadDataSourceFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadDataSourceFile409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UploadDataSourceFile409ApplicationProblemPlusJSONResponse) VisitUploadDataSourceFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadDataSourceFile413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UploadDataSourceFile413ApplicationProblemPlusJSONResponse) VisitUploadDataSourceFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadDataSourceFile415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UploadDataSourceFile415ApplicationProblemPlusJSONResponse) VisitUploadDataSourceFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadDataSourceFile422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UploadDataSourceFile422ApplicationProblemPlusJSONResponse) VisitUploadDataSourceFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadDataSourceFile429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UploadDataSourceFile429ApplicationProblemPlusJSONResponse) VisitUploadDataSourceFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadDataSourceFile503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UploadDataSourceFile503ApplicationProblemPlusJSONResponse) VisitUploadDataSourceFileResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -5575,22 +6591,6 @@ func (response ListViewNotifications429ApplicationProblemPlusJSONResponse) Visit
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ListViewNotifications501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response ListViewNotifications501ApplicationProblemPlusJSONResponse) VisitListViewNotificationsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5741,22 +6741,6 @@ func (response MarkViewNotificationsRead429ApplicationProblemPlusJSONResponse) V
 	return err
 }
 
-type MarkViewNotificationsRead501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response MarkViewNotificationsRead501ApplicationProblemPlusJSONResponse) VisitMarkViewNotificationsReadResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type MarkViewNotificationsRead503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
@@ -5834,22 +6818,6 @@ func (response ListOrganizationMembers429ApplicationProblemPlusJSONResponse) Vis
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type ListOrganizationMembers501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
-}
-
-func (response ListOrganizationMembers501ApplicationProblemPlusJSONResponse) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6027,7 +6995,8 @@ func (response ListPanels503ApplicationProblemPlusJSONResponse) VisitListPanelsR
 }
 
 type CreatePanelRequestObject struct {
-	Body *CreatePanelJSONRequestBody
+	Params CreatePanelParams
+	Body   *CreatePanelJSONRequestBody
 }
 
 type CreatePanelResponseObject interface {
@@ -6106,6 +7075,25 @@ func (response CreatePanel403ApplicationProblemPlusJSONResponse) VisitCreatePane
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePanel409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreatePanel409ApplicationProblemPlusJSONResponse) VisitCreatePanelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6833,6 +7821,7 @@ func (response ListColumns503ApplicationProblemPlusJSONResponse) VisitListColumn
 
 type CreateBaseColumnRequestObject struct {
 	PanelId PanelId `json:"panelId"`
+	Params  CreateBaseColumnParams
 	Body    *CreateBaseColumnJSONRequestBody
 }
 
@@ -6932,6 +7921,25 @@ func (response CreateBaseColumn404ApplicationProblemPlusJSONResponse) VisitCreat
 	return err
 }
 
+type CreateBaseColumn409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBaseColumn409ApplicationProblemPlusJSONResponse) VisitCreateBaseColumnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateBaseColumn413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -7026,6 +8034,7 @@ func (response CreateBaseColumn503ApplicationProblemPlusJSONResponse) VisitCreat
 
 type CreateCalculatedColumnRequestObject struct {
 	PanelId PanelId `json:"panelId"`
+	Params  CreateCalculatedColumnParams
 	Body    *CreateCalculatedColumnJSONRequestBody
 }
 
@@ -7121,6 +8130,25 @@ func (response CreateCalculatedColumn404ApplicationProblemPlusJSONResponse) Visi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCalculatedColumn409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCalculatedColumn409ApplicationProblemPlusJSONResponse) VisitCreateCalculatedColumnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7306,10 +8334,13 @@ type DeleteColumn409ApplicationProblemPlusJSONResponse struct {
 func (response DeleteColumn409ApplicationProblemPlusJSONResponse) VisitDeleteColumnResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -7893,6 +8924,7 @@ func (response ListDataSources503ApplicationProblemPlusJSONResponse) VisitListDa
 
 type CreateDataSourceRequestObject struct {
 	PanelId PanelId `json:"panelId"`
+	Params  CreateDataSourceParams
 	Body    *CreateDataSourceJSONRequestBody
 }
 
@@ -7992,6 +9024,25 @@ func (response CreateDataSource404ApplicationProblemPlusJSONResponse) VisitCreat
 	return err
 }
 
+type CreateDataSource409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDataSource409ApplicationProblemPlusJSONResponse) VisitCreateDataSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateDataSource413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -8020,6 +9071,22 @@ func (response CreateDataSource415ApplicationProblemPlusJSONResponse) VisitCreat
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDataSource422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateDataSource422ApplicationProblemPlusJSONResponse) VisitCreateDataSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8157,10 +9224,13 @@ type DeletePanelDataSource409ApplicationProblemPlusJSONResponse struct {
 func (response DeletePanelDataSource409ApplicationProblemPlusJSONResponse) VisitDeletePanelDataSourceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8511,10 +9581,13 @@ type SyncPanelDataSource409ApplicationProblemPlusJSONResponse struct {
 func (response SyncPanelDataSource409ApplicationProblemPlusJSONResponse) VisitSyncPanelDataSourceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8548,27 +9621,208 @@ func (response SyncPanelDataSource429ApplicationProblemPlusJSONResponse) VisitSy
 	return err
 }
 
-type SyncPanelDataSource501ApplicationProblemPlusJSONResponse struct {
-	NotImplementedApplicationProblemPlusJSONResponse
+type SyncPanelDataSource503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
 
-func (response SyncPanelDataSource501ApplicationProblemPlusJSONResponse) VisitSyncPanelDataSourceResponse(w http.ResponseWriter) error {
+func (response SyncPanelDataSource503ApplicationProblemPlusJSONResponse) VisitSyncPanelDataSourceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(501)
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type SyncPanelDataSource503ApplicationProblemPlusJSONResponse struct {
+type GetPanelRowsRequestObject struct {
+	PanelId PanelId `json:"panelId"`
+	Params  GetPanelRowsParams
+}
+
+type GetPanelRowsResponseObject interface {
+	VisitGetPanelRowsResponse(w http.ResponseWriter) error
+}
+
+type GetPanelRows200ResponseHeaders struct {
+	Link *string
+}
+
+type GetPanelRows200JSONResponse struct {
+	Body    PanelRows
+	Headers GetPanelRows200ResponseHeaders
+}
+
+func (response GetPanelRows200JSONResponse) VisitGetPanelRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRows200TextcsvResponse struct {
+	Body          io.Reader
+	Headers       GetPanelRows200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetPanelRows200TextcsvResponse) VisitGetPanelRowsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.Link != nil {
+		w.Header().Set("Link", fmt.Sprint(*response.Headers.Link))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetPanelRows400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRows400ApplicationProblemPlusJSONResponse) VisitGetPanelRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRows401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRows401ApplicationProblemPlusJSONResponse) VisitGetPanelRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRows403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRows403ApplicationProblemPlusJSONResponse) VisitGetPanelRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRows404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRows404ApplicationProblemPlusJSONResponse) VisitGetPanelRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRows410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRows410ApplicationProblemPlusJSONResponse) VisitGetPanelRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRows422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRows422ApplicationProblemPlusJSONResponse) VisitGetPanelRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRows429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRows429ApplicationProblemPlusJSONResponse) VisitGetPanelRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRows503ApplicationProblemPlusJSONResponse struct {
 	ServiceUnavailableApplicationProblemPlusJSONResponse
 }
 
-func (response SyncPanelDataSource503ApplicationProblemPlusJSONResponse) VisitSyncPanelDataSourceResponse(w http.ResponseWriter) error {
+func (response GetPanelRows503ApplicationProblemPlusJSONResponse) VisitGetPanelRowsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -8727,7 +9981,8 @@ func (response ListViews503ApplicationProblemPlusJSONResponse) VisitListViewsRes
 }
 
 type CreateViewRequestObject struct {
-	Body *CreateViewJSONRequestBody
+	Params CreateViewParams
+	Body   *CreateViewJSONRequestBody
 }
 
 type CreateViewResponseObject interface {
@@ -8822,6 +10077,25 @@ func (response CreateView404ApplicationProblemPlusJSONResponse) VisitCreateViewR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateView409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateView409ApplicationProblemPlusJSONResponse) VisitCreateViewResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10498,6 +11772,56 @@ func (response GetLiveness200JSONResponse) VisitGetLivenessResponse(w http.Respo
 	return err
 }
 
+type GetMetricsRequestObject struct {
+}
+
+type GetMetricsResponseObject interface {
+	VisitGetMetricsResponse(w http.ResponseWriter) error
+}
+
+type GetMetrics200TextResponse string
+
+func (response GetMetrics200TextResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(200)
+
+	_, err := w.Write([]byte(fmt.Sprint(response)))
+	return err
+}
+
+type GetMetrics401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetMetrics401ApplicationProblemPlusJSONResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMetrics404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetMetrics404ApplicationProblemPlusJSONResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetOpenAPIJSONRequestObject struct {
 }
 
@@ -10578,9 +11902,18 @@ type StrictServerInterface interface {
 	// UpdateDataSource Update a data source
 	// (PUT /api/datasources/{dataSourceId})
 	UpdateDataSource(ctx context.Context, request UpdateDataSourceRequestObject) (UpdateDataSourceResponseObject, error)
+	// PushDataSourceRecords Push records to a custom data source
+	// (POST /api/datasources/{dataSourceId}/records)
+	PushDataSourceRecords(ctx context.Context, request PushDataSourceRecordsRequestObject) (PushDataSourceRecordsResponseObject, error)
 	// SyncDataSource Sync a data source
 	// (POST /api/datasources/{dataSourceId}/sync)
 	SyncDataSource(ctx context.Context, request SyncDataSourceRequestObject) (SyncDataSourceResponseObject, error)
+	// ListDataSourceSyncs List a data source's sync history
+	// (GET /api/datasources/{dataSourceId}/syncs)
+	ListDataSourceSyncs(ctx context.Context, request ListDataSourceSyncsRequestObject) (ListDataSourceSyncsResponseObject, error)
+	// UploadDataSourceFile Upload the records of a file data source
+	// (POST /api/datasources/{dataSourceId}/upload)
+	UploadDataSourceFile(ctx context.Context, request UploadDataSourceFileRequestObject) (UploadDataSourceFileResponseObject, error)
 	// ListViewNotifications List the caller's view notifications
 	// (GET /api/notifications/views)
 	ListViewNotifications(ctx context.Context, request ListViewNotificationsRequestObject) (ListViewNotificationsResponseObject, error)
@@ -10638,6 +11971,9 @@ type StrictServerInterface interface {
 	// SyncPanelDataSource Sync a data source (the original service's path)
 	// (POST /api/panels/{panelId}/datasources/{dataSourceId}/sync)
 	SyncPanelDataSource(ctx context.Context, request SyncPanelDataSourceRequestObject) (SyncPanelDataSourceResponseObject, error)
+	// GetPanelRows Get a panel's rows
+	// (GET /api/panels/{panelId}/rows)
+	GetPanelRows(ctx context.Context, request GetPanelRowsRequestObject) (GetPanelRowsResponseObject, error)
 	// ListViews List views
 	// (GET /api/views)
 	ListViews(ctx context.Context, request ListViewsRequestObject) (ListViewsResponseObject, error)
@@ -10686,6 +12022,9 @@ type StrictServerInterface interface {
 	// GetLiveness Liveness
 	// (GET /liveness)
 	GetLiveness(ctx context.Context, request GetLivenessRequestObject) (GetLivenessResponseObject, error)
+	// GetMetrics Prometheus metrics
+	// (GET /metrics)
+	GetMetrics(ctx context.Context, request GetMetricsRequestObject) (GetMetricsResponseObject, error)
 	// GetOpenAPIJSON This API description as JSON
 	// (GET /openapi.json)
 	GetOpenAPIJSON(ctx context.Context, request GetOpenAPIJSONRequestObject) (GetOpenAPIJSONResponseObject, error)
@@ -10759,11 +12098,12 @@ func (sh *strictHandler) ListAcls(ctx echo.Context, resourceType ResourceTypePat
 }
 
 // CreateAcl operation middleware
-func (sh *strictHandler) CreateAcl(ctx echo.Context, resourceType ResourceTypePath, resourceId ResourceId) error {
+func (sh *strictHandler) CreateAcl(ctx echo.Context, resourceType ResourceTypePath, resourceId ResourceId, params CreateAclParams) error {
 	var request CreateAclRequestObject
 
 	request.ResourceType = resourceType
 	request.ResourceId = resourceId
+	request.Params = params
 
 	var body CreateAclJSONRequestBody
 	var err error
@@ -10808,11 +12148,12 @@ func (sh *strictHandler) CreateAcl(ctx echo.Context, resourceType ResourceTypePa
 }
 
 // ShareAclPublic operation middleware
-func (sh *strictHandler) ShareAclPublic(ctx echo.Context, resourceType ResourceTypePath, resourceId ResourceId) error {
+func (sh *strictHandler) ShareAclPublic(ctx echo.Context, resourceType ResourceTypePath, resourceId ResourceId, params ShareAclPublicParams) error {
 	var request ShareAclPublicRequestObject
 
 	request.ResourceType = resourceType
 	request.ResourceId = resourceId
+	request.Params = params
 
 	var body ShareAclPublicJSONRequestBody
 	var err error
@@ -11059,6 +12400,33 @@ func (sh *strictHandler) UpdateDataSource(ctx echo.Context, dataSourceId DataSou
 	return nil
 }
 
+// PushDataSourceRecords operation middleware
+func (sh *strictHandler) PushDataSourceRecords(ctx echo.Context, dataSourceId DataSourceId) error {
+	var request PushDataSourceRecordsRequestObject
+
+	request.DataSourceId = dataSourceId
+
+	request.Body = ctx.Request().Body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PushDataSourceRecords(ctx.Request().Context(), request.(PushDataSourceRecordsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PushDataSourceRecords")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(PushDataSourceRecordsResponseObject); ok {
+		return validResponse.VisitPushDataSourceRecordsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // SyncDataSource operation middleware
 func (sh *strictHandler) SyncDataSource(ctx echo.Context, dataSourceId DataSourceId) error {
 	var request SyncDataSourceRequestObject
@@ -11078,6 +12446,60 @@ func (sh *strictHandler) SyncDataSource(ctx echo.Context, dataSourceId DataSourc
 		return err
 	} else if validResponse, ok := response.(SyncDataSourceResponseObject); ok {
 		return validResponse.VisitSyncDataSourceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListDataSourceSyncs operation middleware
+func (sh *strictHandler) ListDataSourceSyncs(ctx echo.Context, dataSourceId DataSourceId, params ListDataSourceSyncsParams) error {
+	var request ListDataSourceSyncsRequestObject
+
+	request.DataSourceId = dataSourceId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDataSourceSyncs(ctx.Request().Context(), request.(ListDataSourceSyncsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDataSourceSyncs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListDataSourceSyncsResponseObject); ok {
+		return validResponse.VisitListDataSourceSyncsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UploadDataSourceFile operation middleware
+func (sh *strictHandler) UploadDataSourceFile(ctx echo.Context, dataSourceId DataSourceId) error {
+	var request UploadDataSourceFileRequestObject
+
+	request.DataSourceId = dataSourceId
+	request.ContentType = ctx.Request().Header.Get("Content-Type")
+
+	request.Body = ctx.Request().Body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UploadDataSourceFile(ctx.Request().Context(), request.(UploadDataSourceFileRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UploadDataSourceFile")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UploadDataSourceFileResponseObject); ok {
+		return validResponse.VisitUploadDataSourceFileResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -11204,8 +12626,10 @@ func (sh *strictHandler) ListPanels(ctx echo.Context, params ListPanelsParams) e
 }
 
 // CreatePanel operation middleware
-func (sh *strictHandler) CreatePanel(ctx echo.Context) error {
+func (sh *strictHandler) CreatePanel(ctx echo.Context, params CreatePanelParams) error {
 	var request CreatePanelRequestObject
+
+	request.Params = params
 
 	var body CreatePanelJSONRequestBody
 	var err error
@@ -11377,10 +12801,11 @@ func (sh *strictHandler) ListColumns(ctx echo.Context, panelId PanelId, params L
 }
 
 // CreateBaseColumn operation middleware
-func (sh *strictHandler) CreateBaseColumn(ctx echo.Context, panelId PanelId) error {
+func (sh *strictHandler) CreateBaseColumn(ctx echo.Context, panelId PanelId, params CreateBaseColumnParams) error {
 	var request CreateBaseColumnRequestObject
 
 	request.PanelId = panelId
+	request.Params = params
 
 	var body CreateBaseColumnJSONRequestBody
 	var err error
@@ -11425,10 +12850,11 @@ func (sh *strictHandler) CreateBaseColumn(ctx echo.Context, panelId PanelId) err
 }
 
 // CreateCalculatedColumn operation middleware
-func (sh *strictHandler) CreateCalculatedColumn(ctx echo.Context, panelId PanelId) error {
+func (sh *strictHandler) CreateCalculatedColumn(ctx echo.Context, panelId PanelId, params CreateCalculatedColumnParams) error {
 	var request CreateCalculatedColumnRequestObject
 
 	request.PanelId = panelId
+	request.Params = params
 
 	var body CreateCalculatedColumnJSONRequestBody
 	var err error
@@ -11603,10 +13029,11 @@ func (sh *strictHandler) ListDataSources(ctx echo.Context, panelId PanelId, para
 }
 
 // CreateDataSource operation middleware
-func (sh *strictHandler) CreateDataSource(ctx echo.Context, panelId PanelId) error {
+func (sh *strictHandler) CreateDataSource(ctx echo.Context, panelId PanelId, params CreateDataSourceParams) error {
 	var request CreateDataSourceRequestObject
 
 	request.PanelId = panelId
+	request.Params = params
 
 	var body CreateDataSourceJSONRequestBody
 	var err error
@@ -11753,6 +13180,32 @@ func (sh *strictHandler) SyncPanelDataSource(ctx echo.Context, panelId PanelId, 
 	return nil
 }
 
+// GetPanelRows operation middleware
+func (sh *strictHandler) GetPanelRows(ctx echo.Context, panelId PanelId, params GetPanelRowsParams) error {
+	var request GetPanelRowsRequestObject
+
+	request.PanelId = panelId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPanelRows(ctx.Request().Context(), request.(GetPanelRowsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPanelRows")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPanelRowsResponseObject); ok {
+		return validResponse.VisitGetPanelRowsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListViews operation middleware
 func (sh *strictHandler) ListViews(ctx echo.Context, params ListViewsParams) error {
 	var request ListViewsRequestObject
@@ -11779,8 +13232,10 @@ func (sh *strictHandler) ListViews(ctx echo.Context, params ListViewsParams) err
 }
 
 // CreateView operation middleware
-func (sh *strictHandler) CreateView(ctx echo.Context) error {
+func (sh *strictHandler) CreateView(ctx echo.Context, params CreateViewParams) error {
 	var request CreateViewRequestObject
+
+	request.Params = params
 
 	var body CreateViewJSONRequestBody
 	var err error
@@ -12240,6 +13695,29 @@ func (sh *strictHandler) GetLiveness(ctx echo.Context) error {
 	return nil
 }
 
+// GetMetrics operation middleware
+func (sh *strictHandler) GetMetrics(ctx echo.Context) error {
+	var request GetMetricsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMetrics(ctx.Request().Context(), request.(GetMetricsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMetrics")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMetricsResponseObject); ok {
+		return validResponse.VisitGetMetricsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetOpenAPIJSON operation middleware
 func (sh *strictHandler) GetOpenAPIJSON(ctx echo.Context) error {
 	var request GetOpenAPIJSONRequestObject
@@ -12291,208 +13769,272 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17d9s4ku9XwdHdc2Lv0pLsOL3T9plzrjuPbs/Gj7WdyZ0b5TYhsiRhTAFsALSizfi734MCSIISqZcd",
-	"59HqPzqyROJRAAr1+FXV51YkxqngwLVqHX1ujYDGIPHj6xs6NP/GoCLJUs0Ebx21rrUUfEjuaMJiqoUk",
-	"YkD0CIiEVIICrql5sN0KWioawZiaFvQ0hdZRS2nJ+LB1fx+03jJ+O9/21ZuX5C8Hf/kLSRi/JVpgwxw+",
-	"aZLSIRyRsJd1u8+jTCb4AY6JhOSvvZZ5pNcK2+Skb0ZABMc3E6rsm0tHIyJqhzA7ondXb/MJRhKohphI",
-	"UCKT0dJGr6iGt2zMNP6vZrLwRwZKK0KTREwgJsyOOsqkNJOYMB6LSbWXMeNsnI1bR90g75FxDUOQ1S6v",
-	"YEwZNyNp7jaBgX7cPhXUTPMaIsFjRTKuWYKd2U4MHUGr9foCLacnAw2yuR8tyIQyTfowENJsSy2njA/X",
-	"6Oc+aKVU0jFodxBeiiQb89PYfGamr5TqUStocTo2b0b5z0FLwh8ZkxC3jrTMwO9xIOSYatvPT4etoBzC",
-	"fu1UX2ZSiZppXqT0jwxIKhQz35j5ZZJDTPpTQkkq4Y6JTOGuJzuhOWYhsWeaCElCc1Js0+GuIQlO548M",
-	"5NSbj+26Qi/66S3woR61jl7sH+Dg87/L4Xt7/xXV9BpPSSPVYv+Rx6TcGyEjqNv3SiR3QGJIgceG3RHG",
-	"lQYamwNOuZqAGT457P7cRJgBtuyPLYYBzRLdOhrQREExnL4QCVCOwzkdnFEdjeYHdJKmyZQInkwJy1mo",
-	"5SzPVHEgQ8OEQ8IUERwcJ1JmZf89JGPTLihC+bRcS7vW5ZhPB3u2/4bl3O8eHNat4OngXHBoGjpSizzv",
-	"HpLJCKospH7Ei8ZnOtpskA2c9dJsfsX+B8iOWyCy3+0e4zBTyiEhlMfkjsGEJMywQnuISJYa7rEfdLtd",
-	"MmF6JDJNmG48Jwn2PjNkuzNfdLtL9+nFYOAYZl3jwv5a2/p+F/8LlrHLSzPXxgOYul8f8+xduR3c2Kks",
-	"H/gS/d5MU7g0HS7u3Ty2sP9/kzBoHbX+V6cUjjr2V9Xx+8LOb4BTrk/j/8YVrOHY5gNNCFUKJDLtXKKg",
-	"SQLymSIaWzgm40xpAn9k1F6UWtwCf6bIzmH3ORF6BHLCFDTuR+3G0Vp1JnbgJ/mwcDLvFMjXY8qSulNP",
-	"jFiRkB3TFpUQEyO4yL2IKoh3A0JJpkASFpMdlfV3A7xxfqdJEhZDrq5HVnS2aDE8RvD8oLv88jFTeMhq",
-	"uEk8dDkyHMbKi2FGXV2KvzOYNB6kO/vj4x2ie9OUSgVXgELPLzT+lWqYUCRiJLgGjtyKpmnCrLzcSaXo",
-	"JzD+j38qKzyvNtVL+5btdG6PZanSEuiYKJB3LAIyoCyBuN26D8ygnPz6lIM6o4mhJcr+2DnZ6dOY/O36",
-	"4jwgE1SHDDlVQDJ+y8WEE+DZ2KhIGQTE3CJiQCTlQyifGDBI4l2c1EvBBwmLnnRKJyRyvZo7spCI4BNT",
-	"OiBxZrsGMpSU68BqUmLCQQZETXlEZMaNerF7TMLy9dBdp/1ERLcgFc7ujZB9FsfAn3R6mR4B1ziHOCD9",
-	"TBMudKFp7QhJKAlzhhl2QntYQ6JHVBvZxTztMwW7Ur8KDk85jRsrVykhSUQ54YIkgg9Bkj6QkeAikxAf",
-	"E6Wp1GQgxRiHPGCyUHvvg9a50G9ExuOnHPe5ICqLRoVAizeBIekdU6yfQK7aW+rmwzwdpwmMgWuIn5rI",
-	"IgWJzZu1Tw0580tBcC1ppIstxMpBkinofOxnImYDZgc+33zVNlII7mFF+MVLssb8Ujct91gHn7m3st40",
-	"ETS+EeItlcMn36V9EU8JfIoAjAo+AoLCMVLnUqJmjurqG2TlTzm4MFeAQhILsAcb6V+jtBybX0dGCYxG",
-	"hlvbO+faXkPvOL2jLKH95MmJa1TlPlVgNmdWDuPYGjdIQrU7RDdCnFE+zU08TznOK3Nb4KIbslU2cmEh",
-	"2iv0tUV7esZu5puY9ip2rZUaKd+YacjpXis2Yp7ODVB7hQVq4culrQrJ9Y7TTI+EZP/ztAfgjCnF+DAg",
-	"jKPN1rBi+JQakdFKtLhz3vFUigiUMhvrNddMP6nY9x6SZM/JWIbTKhhTvL6TZFoMfCeXncztPe6zYSYy",
-	"Raz1LSDm7SyhBKQUMiDRNEogsDuSSKDRCJy49Y6rLE2F1BCfQcwo6nFfg106MSP0ezO9hG0U/11TpqeT",
-	"CNUxGlsuSpNLaW4szYyo7kxPqffV55YzVp/opTogG4PSdJwa0rC4Vm+Y1RWCVgpybPaVJclCQpRPWg3D",
-	"sw+s0FFFY19LMQ9KfXjePB+0sjTegEDZAu3YV4atorxMI55XXUtl7oNZjMDX6eeMF54lxVekvbUJvH3g",
-	"T/lj0bfo/xMiZG0nUfISH15zp226FfzVWctIMbMKa1kHglwrX1sZ91emgdoNVH3NtTVErEFUag/8oiEa",
-	"njA7MPNawyjeMqszrzcI/JdpGKuVhlN0TaWk07rhqabxXWb9hEXXIyq/kw340E20fOO8w/O6pQbafRRY",
-	"L9xGPCqecUetZRkLWmPQ1DSxbIpn+XP3uZmuwp4OXrxYyp6q417UmSWHN3UjMuAc3zBIahTRNxKAaPik",
-	"yQ56YaFP3p0SpYUERd78dnp1SfXIiIYScCEUWjbnvDBLJqDpcOnQb8wzD9tzegV5wFIolwYeY5fiorrO",
-	"q9QOZv2Z3kLWbeiXNIkyo7jFD9nWzvIWub8LRr3uoo3pp1P77j76lapcPGg52Xqm6cPuzz8tb/p7OTt/",
-	"oo2bL+fyXYpmkJMox8YANzzyg5MqC5HS7H5IAD+oKY9Mw+Y6VyPzCM8/f6xZM9vDBsKJtdCsLp+gL9T2",
-	"Ni+nBK0RVWfCih6zPvygVYImalUJLTRNlqFK3GMvaZpCXNfNzIrl88ubr75fDrh52XKVKV809Pf+7hQC",
-	"s0T4t1MKir/tQpq/IzESUv/uTGEFv/udxrH/59zvEsbizv/CbAnXotnXRQPuz3FuOi2+KVu4YzDxhmz/",
-	"LDrEP8sB459us5VfFPsPv6JRUjRQux9x0i9ze+Wam3JQf/OeOCMFkTAACdwZxCmJhdYQk9RcvIw7o3gq",
-	"2ZjKKSmwIBIiIWO1yW1s7dpCLuc4ZtoX+dP3QQudV3U+4Cn6vaxzywyJZ4kzimqZwew2HrjbsRhI3nLt",
-	"vsVRvBVDFvkb9+T8VStoXVwtWLALb575a/BHK2gNjeKbaPwE+BEWNHOVJcvvYPhEx2lhBLYPqtbRh2L5",
-	"W3QI/pSPXN+OpD+9uP8YtBI7S5zc3N3lt7sif5vduLO3+jzLS3I6L2/WLskciypHmbdWv6pm76/L3ssr",
-	"0FvSPlWGkFEhPNWu5Wa2r1kdobrvjQLiTrFCzNYxMRvfwp9i0GhfbLu7taJaVM9H3cUwK8ZVey4lxZn+",
-	"ERtLx6BKBK7jLsWTCE3Id8/8vdUs5a04hKJHw6R4DBJiQhX58NK5Vc7pGD7WWLrWsDQ+RH6clxBLQNQq",
-	"Rs4vp4vNbadaIq0lkq4vV25gAa0zUZY4Mu/QBjMip0dLb03dFNcxU9o5bCAw9gsTwjpMFVlXzVmJZvS3",
-	"h7c5Q1p/uHXdNdPmsmrEq6WQZUUzp9zKKH0Y0TsmMokgyZipNKGO2yRMGR5wC1NFqAQSjSC6hTiwYCj7",
-	"3S2k2vCAIbsDjALwrkvXmPkoZAwSZRYHCXDiwyye6X5e50VA599z8WRG/Aj8ThbNfUZwc9xgXuecO5SI",
-	"bYnrFQU3q3Whmh4R6lqdsNgiGmva4Nm47zCQc9uhpGRdqxlnf2QNPbrgjoUCcB0Zx/ST12A+Npx87fci",
-	"nRdylsF+l1srUqo1SL4ihniGbHPfBK1Pe0Ox574c0/SDffmjWT45oBF8vi8P31V+Iy7QAhhekpTEELEx",
-	"TYhtz6kE7hnDPY8JxYcnzFwSd2B+Nt/PKAKrmEZe1opTGj5plFBwPVAEAvePZsi98z0RtBQklhrjLNHs",
-	"9+LPTOGrA5agZJYpLcYNErYZwoo27Vk8t9SMJsTeDG1iITU03kPwPErdFnTibJoQjQQo0qfRLfIkGkWQ",
-	"Gs5lOBobciGtrLZI5KyO4LR86QGyaGOb3mr+VLfj17Jfry9wfot2Q7bU4vXarHJ8Gj+1lbGUIRvX86mF",
-	"yx/HSO/LpBsfl00tpnM3aBnGtLb6ygdsuGwEZfMv7fMbK68rq1MJVfp6yqPK44bme47jN3APR9zqZUhT",
-	"Zt5q39hXi5/22DgVEmeAoPWj1pDpUdZvR2LcwfOj8n+ihOGshqLjWmvdr62orbLPSlp/Of3H6Tpu8T1i",
-	"r6PgzG2K9YR4K5KTFCRi0tskpCkLj0iYySQkO7SvRJJpICOt0475n9pFUArwOBWMa/MMGiR3AxKOQY9E",
-	"HJJfX9+Yhy4vrm+CHhd5CEXosG4h2bHjJ2LgpBllXneGy0uqRyHZQbMh9gHS/HoLU2RgYUBCs/Ai02cq",
-	"bPd4mOMdzbAjwTmgA+IaGw7JTiqUHkpQR51Ou902TWHkRXhMypH5jUsYSFCjU9PxHU2wCyOvmObt7grJ",
-	"TqTuAvJPJXhAeGz+3W1qLgYLc5Rhm4RW4AmPCOVThI62e/waIglaWTdrOX5HmWeKpFSpiZBx4FEQjYMq",
-	"QBEFFSwEqTI+7HHz+L8UNvovROz96xam/8rRhCim76KcU8SCUkXCf3f/melW1bB8qVtHLXPoOinVeAit",
-	"Zj4Sceuo9evrm9ZijriRx3JzvviFr6Ea9vAIbrcqQ1h82nOu/CTUjDMLdz9Ti8XJWmX1R7tsxqAUHdZb",
-	"DHMWZsGxEG9ALjXl0bWmOlO+7qWyyLRoTqaUQtYqD5ts3FoQYfO95A2uJETNtCtbZvFGntUyc27eCswa",
-	"rqQrlo1thIHa/Fysp3V8NzxpfrXymK01Kbvy0b9lNuKoQAxYq6dVZa324hy01ilbuw0a7Ph1W9xZm7Hb",
-	"uu1ZLFtDfE7hbBUTTlgcWBsCZlXwDAs7lFhjibXV8GwMkkXuYt9tE6ejWK8Qc7GjysWd6xEGlR52u2Xw",
-	"qNFmBIeLgfUfrgVL+1waulr/70N37+ePn/eD/b/c/9u8K+GjoQCC+mtBAbPLUizWkvVBkeg1sq8N/eSF",
-	"VNLqi3ja9n0GVS5MHfq+fMHRxhGfJKgQEqbI/lJkde6Uds3W7Zc3LNEgG93KHHLfcu5Wdr5l5LKaMrTa",
-	"Y2Cees8wbhd4nH9khrZc6FPzbx/0BMB8Yuo8SxL7QWj8XEf134Am1h68JgISmbA3kyw1Cy8mvLYbCTFT",
-	"9Y+jkd3c2/U2LzV32Y1wyFPECQ0ltfCPjOdf1959hdK1Fj4/xVu9MTmMYjwCGzDpedw8I7q/TVR+L5Zj",
-	"KXoI/GvNkqpuG71ld8DNNb/eas1TkCbsrg65UD/k2qGIIYtoUrelKUeIRr0Qckbl7RXQ+AoUZjpZayI5",
-	"umh5ap8Kvt69VTeNM8C1Wm8YGI3xO41j6daiBqZomv2d1QeL5BfRYnl1dhplm8X9VB1I8/w28G/a3lb3",
-	"QzpCLvND5s3Wj7W0uq5uongjATDWywKJbHOBBSLHpeuQnMMdSIuyEJyITKeZnnEoRiJBfE0/yaBWXT0X",
-	"mg1cbNXpOKU2yL4w4Uugt1bTmFDJ7SfGB6L2IPhtbbA+D0EYcq/r1Vf47wwm/qDr/NiPg100zFwCjV+K",
-	"zIqUaxz26tya4I5++4vBj/6MDQW+lIT7WCCTHJz4y3R9DuOzltIM6Te5jEIqZ+9rkslftdO4uifXja5Y",
-	"4kT6ypEpszOtoyiCi9cDDvpwwwqMcB4b6LkEWgfdg5/29vf3Dn666R4e7f/lqHvQ/s+D5/+3NcNlzT6y",
-	"6ux+xTtWbNzWK0b7oEGRgUgSMdlD8a6kdStKGGfRHq0YrBcOIKc2ftjbr4M1+rNeDjvEJzcH9Pn0WHqy",
-	"vhYk7QsFqTZpukhK4WU5soGpK0ajOlbjN1sJUS1SHnkrXYF7re4G8fH664Yt6hWi3yqhDfdBiw4GEBX4",
-	"qnnindMxlElBEKMRCR6B5Hg/sQGhfNrOD97SzRZVIPrLB5pbgBx2fc0d4d76ZVq/KWi02pbwGirCb5fO",
-	"dOYYzv0OaJdY+b6EihljoaWufHKd081hguCypei5hpmXW1gk8SO1tKZIYZ4+X9125kkOxZuVHVqhurdi",
-	"QX7WZllCud/mtoy/hX0S+YSfO43NDGIzJ9Rm19DMTq6ALlByWXoWnhCm8rWlJjPqxmV7chTYTljcPGFA",
-	"wuLqCXfXAog9gviyOQbswbvvm4VUPWSvfluAoctK9H1uZ7hjMEGUJMTMxkBhKr1aK0OeOGa9s3H15iX5",
-	"+fDFfxKXrQZDUlii5jdxma1vnmLvR1Tb5H32IJVZ0XYOuz/vVqJJFjquCu9SjcXBjqxqy0emgMlwBpiq",
-	"roYu6CWtGfMFBwJcyylCXsRgADxmfGj5ARGyjFFZefieW6Nm/IwrTR3At5yBA1Kgm/nwoFXL+wsv84xt",
-	"2kiWGJdPFQktecJKjL7hcoqEroWwXjRzqSkbNInSolzmKP75Z081P+zWG36YTmamei40edO0TLlfs3wc",
-	"MUZHHUecdgx3eUol1eFC7zWseD2Swg4nKE3zbjdVfdc5IerunyugMdvAJL++AyWWZaqyeYPZmA1lac8r",
-	"3KQ2cArdQiOGdImZ1FMrHiEPcUmwVvS8mK0ztd6m3+3nVX0IFQ+HN1pvYvX0VbUogNzRiC7FurFfC6lf",
-	"MQlzweZURU7ArH3vxmFZ60HM3fUwzPPHffbOabpmrM/XJQsWlXzBeXbnStrgDUD8N75LbJ7/P3/+/OeA",
-	"vLt5GZAxSxKmrM+rgkf2wTdfB2xTvUQ3oGaRnfmh5NzAOLyZIWqAvuT17PbW/1x7/6yqBjJ1WQS+17Og",
-	"x7RjoUTzrpCjHssqbkn9LSOV17LfBy3lult5Jxi+WOu5eXzDoYtCq4toXBI8vNis4MyG/hapmA39nVpd",
-	"+yp950a4gm3RUbw8hXWXlqHzRqaErxN3sqaD5alNAQs30vJYkDKEbqlzqD7LTbnxZsbRtPSO2W6SoeC8",
-	"iR+uDpKdx2UsotEsjGONJB8zmKYFST5sFa2BkMRikjoFIumYUAwDtj/yDqKYjomeCIdgxx8cpml5ehBW",
-	"ho07s6OXKGSWMouX75SnmX7QGq65Nb+JhVtM3nrKLqbjBtCGxxRw5qB6i7m2bUZdQZrQtaO0Nh+33WzL",
-	"tYevbIVdRr0nhrE8FtjE6JDrrdrSfWabLNEnixAmc7iaTTKXNdzky4N3v3CAICtQUovarsFVocaRI0nq",
-	"lI1FQRb02xf0F8vbzYrPnVMzVyVnvl3viuo/S1et7lIt6gNldQK3XTLfaubWripGu4WZs9pUz8K1I+zj",
-	"CU+xbwdaRLiq0WidfV6k6liFmJV7tBxc3soiwjy5WLI57TbMXrJI5liPVhtcR0a5U4+gT8/aQLHZRWPd",
-	"UOTYbLzfibixmGobhXL9kD7Lb16pns+JoyDKJNPTa9OqS6gFVII8yWwsiv3rTc54//b+ZhaS2Prt+uDF",
-	"T1hYEw26rrzbM0VsbDMmwLkyz3Re2//Hr65PyrpWNqovkxCTv73/r+uioC8KGth7yehHWqe29gbCuec0",
-	"3LMs0WzPrqEtCarIjg1HiagEMhHyFmuZ7QZYfccl41RBnrQtwPKhKiBqRDH+iPLYVQ0iI6a0kNN2j/e4",
-	"X4jMTp0SO1jyt/c3ZCc88cO4j8gv9jdb5xpN3rbSdbjbJqexRd6QHTvwAG3hQV5rQooEdns8EmOjhedU",
-	"uwOJ2VWt/dxLHVgGt9eUQSvQFFQTkcQgiZOKiAIeE8Z7vC9ihsVnY/JHBtJ8rq+XiOtq8xPa4nlMEQmD",
-	"TEFsKXLYfY60QperzSLW5M8mO2FTbZZwl0RUYq3n0lVKdpTnXe3x3L26i+MOC1dheEzKnFdYcDCToKyl",
-	"Q3AgoXU/f/gYNjubcQ6Yf0ERmXFbWpspgvdeQJQgQKNR3jgZUVsh11YePiqpEwe2PIwtYHu4/3w3ILTc",
-	"RkzwHt857O7vBkQWRZfIzuHBz+Yb14o3m53DbrdzuP9iN7Dl11hi9pCZf5l03zx02Dnsmr5Sr16X6nHc",
-	"2K5WoDLjOegcdn/uHB4c7NrMAgmLgFvHqIMWG64uGWiK5TAzmXhuYOcY9uXuvIHS3WwBAYqcXJ4a4ROk",
-	"RVS09tvddtdZTjhNWeuo9bzdbT9Ho58eIVtCTzyNEtUxm7nzuSjWcW9+HdaVKEckkZgowunYLGdZmo7s",
-	"9Keu6KmQRGV9u3Fwd+OpeaZcPRdsoE0ueDIlNB4zrsiYTglVtz1O+yLTRIkxmAWHRAHWEN1tk/P5inJH",
-	"bkco8qK7bylc4DAQXW2kJLwcokS1qqXKP9TXEp6pHLNRmduPM+VBD7rdBUWT1iuWlJcnaSiWhJQ1q35o",
-	"+6xrqhhbxysRiq/sL3+lUpoLX3q+/KWyrqV54+Dn5W/MVme7D1ovVhneTGlEfG2FAdbUrcObPBuPzcG0",
-	"G4lQwwWU4M8UOXn5Fmmdp+UsKrbcz+2yup7LRzplEWEMPS6P5Gd/K96Xf57GzafzHGsKhhZEFRLBK7XS",
-	"VzhDtSfInZ7tnm7e093DlfamxQJ954fAywDweMdgrir5fbDyO0ah+Ri0UqFqjkRYXGpYaJ/yhnpjZbkx",
-	"sgN3IKfEhnPmgQz2Dtttk18l5RolJ3fMehyTQiFeMSTcHsH8z5kjeGyrBOPr6OMtXrB/tclh92eL6KCG",
-	"sugiMqJlj6eS8YilNLGVh9UxOTw4IH2YCh67Qvx4MRtxqzzxVzY7CQm9bP5hu8c3uU2t2/ckSkrk2C8i",
-	"nq7AB7xwLr/oUgny9MqUtXgmFfxvG1PVzt+8D1ZnJs49fX9flyJ3hovtPyYXs+XLmooTW2OhWaQfjpt1",
-	"V+BmRelu88L+CmOaLdOL771YhQA1RSuR5x6s8vJ8cc/vlV8jp7JSS1nlcIZPrypydIzyDnsIMYmsa+Cb",
-	"YO/2rCuyc9DdRx5u4Sz4RXcXeW+pdLTJ+ULuTHZypqwFWiugx6myxdx3m3jpRooJFu8rSvk9Gj916Pl1",
-	"mKVfTHAljtl9Mo7pkEkFx9xy68fh1lvm+wTMF09UacGdjESSC5EP4MIzJhpXSmwe4wx34taXUTsN8ukx",
-	"kcWjdfKoK2ZAlbZckESUE27k4x7vG8aJ1adczMtjMshXOLNc1qwwoMOG+boa9H9quep7PCl28ZbIKU+t",
-	"TwZrGW6ClvNcz18kmMzO1h5yFcusFndUqKJk593V2z3gkYgBw7C40LtGP1VZ36+CTTC8HY2uwnw9kGLc",
-	"4w3HtkD7F0e9TV7BWOjcaOudaaaM1vm4uqL1YD6mrriBbOPcqN+4WLNVBJ9cFvkOuaTNbbGiNucqYjqv",
-	"UaO52LZZFEVzzl3PpWNuewk0DgiHCShNBkwqTXac14YmShAFgK84V65pzNWZ7HHb4m6bnJDQQc3Dmfa5",
-	"0NiF5UKHbRIirhCNdfCJRppkqWF4+92g2+0G5m1OIkQ89jiKV6EHgjwi5nSHbXJJh076CtHpF3ZCMRgo",
-	"0CGy1EIuC0scZmiGTkkq4Y6JTJGUDqHJqeSlXFnRsVQi7UsuslZwgrmS6hquJJ9YjUP5eVJMs7NhwsnU",
-	"+ecVoRrztw40SOuitTG9mF2ubjSYNbJ+ks0BdfcrXLdvzSquci9f4DKv8qSD367w5I1z+/83TnZF4aB4",
-	"/Ev6A72iwA3XjdnGZme7Ff3xtNkVpvKr4A/k/I/mP0E+QLySxY6D59+UTLzMM6w6n/2yRgtVv3kLF9PK",
-	"9tom7w3z7PsFFTNlubczgJmPVrJzUiHiOpzMOEYwS1imRQgDkvEElMLiEBH8FZnvkeXReiS8fowynNf+",
-	"JDuhP50jTFwZBhbzYenQ4zatOsQlisANESExqHZ6Emu1nnLYrFF6ZWrWVSnemCmucvhPB2dUR6O6g1+j",
-	"u9pxbXXXw/0VLESXHuDmDWUJxF//WNsFJNRHv3kH2zvGqMeu6Lj3Tm1eJIVxrPEyYMMQz9OYqlubtKW6",
-	"038F/YBtfjo4FxzcDv6er0aPBg1Xo7dghoquwIxp9/UNbSyK4B7r4DPY8vMVD8dZXr59C2Z4RC8X6JXP",
-	"3non4ZVfSrDRyFPNtXVcAwDwjnJ+fgPr41fAdUCkhcdbzcvldhYcAgKfIki18/9Th/3Fl1zBRvuK4QNe",
-	"ESNyC5Aq7NU1ZgvQz92WuYnH3LA9bpO3ulEgYreiFzYbeR7Ea/ybckMrUVnCxDvAFaxw66iVU8dB38vK",
-	"TbOgy8GIybaPvLy0JZ/8OIiUrW6GmqvP8sTWqOVcMLdHPRY3/KGUi81lku/LsvUYnNhu8BWZ8XItp6Nc",
-	"PayHcu1a4MBCPelcWFw5U8jOjcqC1vpUT+0PLjwBs/K7Y4o1BBFi5jIk7m5oOr+e8qjCU5+AN2CJqwb+",
-	"IDIdiTKjr1mVrbLyXbqkpzxa83RWKg50imDyBh2mNBFvCjWejRdf0bhaROSW+342rLrJfOrPcC0jal1c",
-	"d1MnW6vo06p+c/VHlthGK9v8W2duT2Pw/No489JL9EyhOkLmqp84zlX9fiHv6oypvN2TLvNCrTqH3o9K",
-	"52LCq32j8SUSGc/TIDtFahOmd0bl7RzTc8xsY41oruLIh/3gIHj+8X4T3laWPXlizWWmmlbNEf5NTMiY",
-	"8unM8uTL8a2f463rezV+YDbCzBJLe0KWsQAhh5Q7I0DHq/rVGNqYgkiTsnhFzgLyIGJqerZ+CZd2k0Yj",
-	"MqHKOcYVAA9ybA651lNtfrbeEOhxF8ZtlAQvQhvTg2nUMLJUaQl0XES+MsM2Dh4Q/XjhUeDMEeBLntmy",
-	"JFvDletWob35SXvqLXywEgP5lWqY2NQSj3wLFtGz42L98n3v729v2y+BfVyuiPPA/U5JH9P+S0mnbfKe",
-	"6ZHIdA6qyLEZGH3k4COImi/Kq/u5uRE3ijKX2j2ugDMCQkn4lvHbIxfO3263bTD/MZGQ/LWH6bJ6rZBY",
-	"cxOhnIuMO5tpj5tfrTA3GbEE3Zj28Ai+GMKh1jZZrixxfy9y9EqZMWzVrvlUMAulapfGvGpLNKu8zJaI",
-	"z3zrtsTvEXfg8w73BbpFFobWUIdZEBNeVnnOY/4pL4DjLhi0JjMAU2QimdbA7alnetf6HGTukcAefndB",
-	"F2GbvMQXlYfTypTpQ4oEMFkAF9rFaBQ5SVyaAITacoDYPIMo9YyzPzJXBcUWJiEyS4DEMKBZopVhYeHn",
-	"MpHDEfnwMSCYs/KInJy/ug+boyEvXa72jWX1Wdasbe6QOAMUDCgnv/VP9iMSjSC6bVXz9szW9GwuV7ey",
-	"5O+XCnriAErHYxbH41gD7abuiaD1VpSJCBeyoPy5b54N/WmCeR4FRWtZhmNpddywKkN1Pjvc5iqYK8cH",
-	"XVChcyVcISTJumMXpUciOzmvY5JgdrCAuJykvn/W6TgWFZWH3xPGMT+OlpQrW2cMf59hrw6WG1pOiN89",
-	"UwXgKsfvKk2niuy4FFqGN1q0724zqCpngg9x/v5ZYVLfPeqp8SQF6+QocaflxGm0z7uHVm8OTwd754LD",
-	"Hu6VkIzNPw6k4CrAkNAw97AWB7XpzvxBIFALr9SHXaVb3NM3gXtacPrW2/OXLj5hZZyTy3uXwEATkWlE",
-	"Hbnry6a3D0iYC6uhRe0izCkOSOi17NC/PR4lQKW5J5ui9IsLtXKpOfRKGNg0dVa+L6FNpfHNl/xzLDza",
-	"M5DHWPaCUXeaJpAnhUMJ3LKkw/0Dz9ivjHYxYnzYjIt6jFtxY0hUY83szy1cOKPDDyup7o9aQ22+cPny",
-	"f3px75XXvrh6TP3i6yChFjLDHAT1cKa4FU62esnm0Km19ZJOVCa5XV/e+oUqsFyNJlGW4BEo9BJ0bti8",
-	"njIGicafHg/LrMPtmKk0odM2/h6SnTzaY+LMxEYpSajSuy5uj8VtErJY5RhVM5IhuwOed3rc46GZev5A",
-	"3uCI3tnMsdPcN2NfM8+2yS9CjxzsCrtEFoZxa+bSyQ0HjsU22YPLQkkzDHvGKmYLmrMYzUZmlIZbwKc0",
-	"EXGRdr8WoxKrCgKksLuuWaJocUbioKX0FPOCmmZb89F9/2Wu6UayKrAkXW1KuElr5/S4hQXnpvT9hush",
-	"4RdDUpxabpdom/jw0S3hdJbGfhReXv7qAfLzMk7dyWujPkBAXxHS6nH6mXgXm4C6D4mw+SSKJ8kOpism",
-	"J5qMhdLOt+eG3uMpevC85wpx3D7yO43jhgA8a3szN44rVf8Qq7kP8jUsxXEkTMhBTuJYglLzBZ3tdWU+",
-	"ugIO+0WueE/+nBFILcHeOKkZXGn+csdwTSPtpfLX8EmvLhCX9Pg6Vne3FkvM7nZxt3b3bdatpzbUe9HK",
-	"tXx6KbctJduvwnONzJIlmGzWBXilWKN8BKBJQvkwo0M4KkuvKxJ+cDLmOR3DR5teFjEYNovQDnXkwL9z",
-	"pIa2KWM9aj1TOatHhX83IFbeCgjPMLEtehUcPpokTIOkiQpI+B9kj/w76SAS4+An8lcHybB4DPcHqfzl",
-	"HoG/OiuMmeYg45HFap2+CcjJ+auAXFwF5PziJiAvL85fntwE5O3r86DH311evr4KyNuL9+afm6vTs4Bc",
-	"Xbwzb5z8ch2Qs9PzgJyd/B/z3snb19cvX5tm3gfk5uLVyT8C8urk5vWr0zdvAvKP1ydXATm7OL/5zXz9",
-	"j3aPv7MlwFEZGPfZMBOZ8ogdkIk0NyCVTOclGqJplIAFeR4eHFTc2VmSSoaRuD3u6hyEbVJExEcMVDW0",
-	"D29ZXCfMZeKgpUX/hbJl7tFiAyCCxoXu9af5arMYCyNIcAMqtwHCavoS6K0iNN9w69/ML4uD8vD72Q3C",
-	"tI1rvfPhTZYkdkcHpNciO71WQD5Urmv8YbfX2m15lia8sIkrkbTsNn/uFWRZ7xaenfv2Lt7exdu7ePYu",
-	"njMSbXYjf7Yf1k5k4t2s720WqFmbFbGc2EbzPW4yE5i6HCbohiZaiMD625lmd5BMnbkshwfj5d/jjkXH",
-	"TNE0Rf8GIoNtgvk7BhMMbrCe9sLuht5/vIocACC/VYXKI7PxinAR2/E8q1+eB6Vg8dscKNscKI+IBljA",
-	"FzbAA9S59DfcuT+MT3+JkPAw4WDr1f8mvPoLT9GGKuwKiHV3La+KAfDqExoNx6ujRpWTVo8b6qHk6VBK",
-	"iT4kTPX4GOQQowZEShK4g8R69Z2oH+5WMAU+oMCzB4YIEHYFBrHCPkIM2j0eeqa8sDPzkjmRU6JFNT8a",
-	"du+0GfOKr+mZh0sZpMcFN+q50RmL7Ls1BtKxOzaYdoXUZF3BSoJ5XjZ3nhtBBhtzw0dAGTAzjP2DUl1z",
-	"6GXy2tlI17a+3s86Po9SB4hurR68aEnydTAGi5lzDjJ4BCa9RRlsFbnNUQabaG9+goiNsAYXSdwcWnbs",
-	"slutnuXuLVNemrttINdqgVx+Oqj1orl88PqPGtP1oyefLV3f/mo+WsK8B7pLimPPlA13csHRJdwnNBs2",
-	"xDK9vl3eOjiOexw+aUnJLUyt+f4WUt0maL6yFnPnELEWczXlkSJMH5EwoUpfT3kUuugHIy+SjGuWuPYx",
-	"uHvKo3aPz2bRW2ZWn0nl9OAkd8DjVDDzUs6onYQ0k9juwfnqvo4NfHm+utwO/hj56rbG8D9joroTrWk0",
-	"qqbCwkCnOfhlfVasRbLRNlX3Y6Xqxttkm697a6t+gnzdNk+FkGzIOE2IS9TyTGH5pt3HF5CCbfLhx0k+",
-	"/FAmsc1AvM1AvDWO/cgZiDdk7RvIehsmLH7QpfAd5jaeZ9nbBMfbBMdfJsHxAw//4oTHf3fuurk0amRn",
-	"1gSOCUwxz587h5glEKupqxHEu4ENtpAQAdfJNL8Re9xlU16Ud61ABJE861pTiBsOeFmAGyZA9UQwpkow",
-	"xhcrbFczhII4ZCdEZdWWd+f+9wOaKPMDDrdxgPkLS/NDb5Mtb8Jkza5aJcmyW6StB+BregDuHAvI+Z79",
-	"uzkJ3AKP3rHP+sSEl8pbm7xGgCNwbQuChs7N72JsQy+IgcU9jr7AGCI2NjzaRSlg+K4X6bBrwfQSlEju",
-	"oDKSuVg0M4gym1yjad7s3IcY5f1cbDFwxbShs1kdam9Rx4HOpmQi5G1iDklQMEwP/pDHHh99sHiKahjb",
-	"6tAHM6GvY7ZHUi4x2OPW2Frqt7D1J4at39ljPsvyKkJe57P5ZyNI+pxsV036Vs3lFsymkq+mcUMQWXMe",
-	"N+RrRRq3Rsu542vbdGx/wnRsDZt9LfB1vbZS/GI0glymbpNrjFawCnSRJoSENiVI3R79FfSGG/QHQXAv",
-	"uisfdEdu0dvfBHq78Qiut9//jhfSQ3w/jbdTRUx2jphmH8sjXCcPQBgfltGgGVh7xATgttUoPO+/WFNi",
-	"/jpukUVcIHeIPJgbbK/mreC8uRdlLcG54yTcRnPpFdDY9EYSdgulraBJPnjjmluX8Xzb976d1SJzmSPj",
-	"NvHTl7mYn6mcwk9wRV/l4Aob8Gs7JlSLMYtokkzXuLRf02iUxxCd0zGEaA7r8Vp7mFEaEaJlM+Gh4WzA",
-	"NLaXJ/wkO2Ef9ASAh0dET4TL2npMQsbDTsiFPjW/0B5PmNLma3WeJUnYMR+Exs9HxOiruwGBRGG2jHWE",
-	"C0ec6lnfPONEzn0+fG6VVGodta411ZmqZjplvEx0+qFlNO07hI4Ajxkfmo0w0wgKFpgMlSYXZTuUxzMN",
-	"56SxecDW5QvK0eRryCLLOROHyQ/LnbYSwjrs1G3TVVhqg7DgDAjroyV8llvrsTijtx6ODP2xKHX0p44L",
-	"2zJaubffVtciO4ZlFuzW5gFyeFjTwp6wZSGlyIajHmd695go0MpwxcvcFhIGJCwMIye68ucv07Apr/U8",
-	"s/eCDJCLFq2ENfCNOtbqhlT4N75HQ8ZW9nmkw+o2w9ryPBqu15Tmj+tsgE0SPloOfzD53sxp0R2KRN3K",
-	"9l9MtlduTz2xZG+6fQK5vt7PvZqMnZ+2jSVsxw8+1InGMZMQOdJQFZlxuBD/OVH6LVU6T+jmv2boW753",
-	"sKb8jLP7itLzsnNvZOcf8+xvJecHSc5NDKvhUi7wb19Acn5pK7A8iUjr4fhWFWrf5a9sxdrtte9th8WC",
-	"bSyiZiH2ekKHQ5Dk3SkRd2Bd3EY7jGOIiUohOiY0SQhVqOtRCYggLqugFgW9tYJkUCvovjL9L92sGj7p",
-	"zkiPk+ounSmUUL8lYxFlY+Dapl5K6RDallQQZRIhaR8++oQ75RqktXmRk8vT6vseFdVUaRh7ZOxYOnQ+",
-	"47/3HlVrZ31inpoX7xGim1I9KhG61D1ZvbL96x94NsYx2QXby1g7wgTv5Rd7/YzHCbT/ab42wzWfPs4V",
-	"m1hXA6B31BJ88coEdgnNoNZfQZz/ZoLBgnU+mdkZOZVr13cENNGjxoNy0O2WpbURYN+3lWNstMfOFcRM",
-	"kVhMuOHhYQxDSWOIw91j8qL7vKjCVb7pnq49Mr/ZsXxBDu96qFkO+8vUXF75JNoez/rCvd/MkCjjEmg0",
-	"Mtxv8Zl23JKMctItWOT/WajTT2sWK1/mIrwbJ4JpOmwJxtplNK0xbuswfLGVLDupISfO59GXb2GX50Kj",
-	"wXC6eL182tQuVcLuAH9fwGTf5s98QfoWfTSB+62IjbFhZsyLp+2NuHbWIgVOU9bOx9g084sU+Mnl6d+u",
-	"L84fOnkaW7QATS69bHX2/nHMW/T/CVGzRSeFqCIMuDyIoIhTtRWhQ8q40ouJczNiyl7IZR+EKuJmuZBg",
-	"U2pFhyUE+8fJ2dv1CJY3vOaN9sWJ4mYyT5RqW59bfaAS5ElmLrcPH83tjyJcbejTFbioMSkyM1SzoUnG",
-	"Y5DE6GLHxHaT/0xtimkpBDJAG8XdQQXLjWu2g/cuCiCvWe8YKpN+XXoMZPKDq1RNGa/3I5Dg5XPKIcKI",
-	"wxxIMfYa8WPb5lv6xc8xskNtMiUiBtVAut2GKnH4hk2Puet1meeTm+/umt45YJOynTjLVn0W7AI3vevR",
-	"ysn9jA+9Hq3MX9PfiJqN6lPcdo5hrimINIEc3ToZiST3CHlN06h2CZD9ufcHXizMMzXfhJBDyvNcAPNN",
-	"vbTJSvMS3GLgDxctjFhr1KYhx4pDjPvUtiVJaxo+r4LN+yLTRQFTzDNKBwOIcvup12QFpV7TsJVhArzr",
-	"8CIrhIPZw+p0I6Pja3ELPNfwy77c4b3/eP//AwAA//8=",
+	"7L3rchs5sgb4KgjuiTA5p0RRstwzTcVErNqXHs3Yso4kd59e0+sCq0ASoyLABlCSOR5F7EPsE+6TbCAT",
+	"qEKRxatk2e1h/2hTZBWuibzhy8zPjUSOJ1IwYXSj+7kxYjRlCj6+vKJD+2/KdKL4xHApGt3GpVFSDMkN",
+	"zXhKjVREDogZMaLYRDHNhKH2wXYjauhkxMbUtmCmE9boNrRRXAwbd3dR4zUX1/NtX7x6Tv5y+Je/kIyL",
+	"a2IkNCzYJ0MmdMi6JO7lnc7TJFcZfGDHRLHsr72GfaTXiNvkpG9HQKSANzOq8c2Vo5EJxSHMjujdxWs/",
+	"wUQxalhKFNMyV8nKRi+oYa/5mBv4X81k2e8500YTmmXylqWE46iTXCk7iVsuUnlb7WXMBR/n40a3E/ke",
+	"uTBsyFS1yws2plzYkSzuNmMD87B9alYzzUuWSJFqkgvDM+gMO7HryIzerC9m1PRkYJha3I+R5JZyQ/ps",
+	"IJUlS6OmXAw36OcuakyoomNm3EF4LrN8LE5T+5nbvibUjBpRQ9CxfTPxP0cNxX7PuWJpo2tUzsIeB1KN",
+	"qcF+fjhqROUQDmqn+jxXWtZM8+2E/p4zMpGa22/s/HIlWEr6U0LJRLEbLnMNVE+asT1mMcEzTaQisT0p",
+	"2HTcsksC0/k9Z2oazAe7rqwX/fSaiaEZNbrPDg5h8P7vcvgB7b+ghl7CKVm4amn4yEOu3CupElZH91pm",
+	"N4ykbMJEatkd4UIbRlN7wKnQt8wOnxx1fly0MANoORxbygY0z0yjO6CZZsVw+lJmjAoYzmnKxhNpmEim",
+	"/2DT+XG9oddMBwyGaDpgloqBcklzIBVhn+h4kjFCybt3py/IhCmSySFPaEYUHudWm1yNGLlmU8I1uWYT",
+	"Q+yLh0dkJHOle8K+Y5igwhAqUpJrpsgtNyNCyYjqkWdyY2ZGMo2I3auIwPzh+b9fvj0jfZlOI/hTsUSq",
+	"tORZmo5ZTxhFhaYJ0CXV5HZEjRMNMEbPQdvkxE0OBuDfh8Fj4/g47gmujVR8yAXNekIbanIdkdgz7Tgi",
+	"sRVVMbxsxwjtytx1aDeViqkZcTE8rvbmFiDlgwED/ue67gmuydHh4TG5HXFYdz+mYsRupbXhWUZULiyz",
+	"jQglGtgQkYIBG9KwDdyQZj6xm0rJgN32BD6lI9uUsCSHDcfA4PaAw8WtNnkrsinReZIwrQd5VqwIBcaG",
+	"W9ANRmfsig8oz1jaE82jT5/smX/26VOrEF5CwjrAUo3plPSRQ3KWzm9GuycaUcPRXqPbeDboJIf0R7Z3",
+	"2D9I946Sv7C9H+nR070/Dw7TA/ZD/y/JQcefHGQ55dEJTsGePQYLmMvhs2ezzGVCjWHKtvl/v+/1Ph0e",
+	"7PV6n/788sN//1ejjvOcDt5Qk4zmz9nJZJJNibQryr3GgoL8iS7knyMkrmED8Uxoy0j/FJOxbZdpS0sl",
+	"65yb52AP+18wwYPO4VH9sM+kYIuGDttOnnaOyK2ll1Bi14942fhsR9sNcoEic25ljeb/YqTp+CE56HTw",
+	"qE2oYBlQ2w1ntyTjVvNAmUXwRBxEnU6nOLHcLBRLGfQ+M2QUBM86nZVi4e1g4PSTusYl/lrb+kEH/otW",
+	"aSfndq4L5d3E/fqQou7CUfDCTlX5wJfo92o6Yee2w+W928eW9v9fig0a3cb/sV/aIvv4q94P+4LOr0CK",
+	"nab/AztYoyDZDzQjVGumQBZ5BZ5mGVNPtJODx2Sca0PY7zlFvdTIayaeaNI86jwl0oyYuuWaLaRH48bR",
+	"WHcmOPATPyyYzDvN1Msx5VndqSdWi89I07ZFFUuJtRPUXkI1S1tW2IAU5ylp6rzfikDB+0izLC6GXN2P",
+	"vOhs2WYEjODpYWe1rmencJ/dcJO473bkMIy1N8OOuroVv3B2u/Ag3eCPD3eI7mxTeiKFZmBj/ETTn6lh",
+	"txQWMZHCMAHcik4mGUdNZ3+iZD9j4//+p0Zbdb2pnuNb2OkcjeUTbRSjY6KZuuEJc/pDu3EX2UE5c/Ex",
+	"B/WGZnYtWakJNvsUVdCI3IL3wS6njkguroW8FYSJfExuaJaziFgpIgdEUTFk5RMDzrK0BZN6LsUg48mj",
+	"TumEJK5XKyMLA4R94tpEJM2xa0aGigoToeNC3gqmIqKnIikVTKnqlFHQ2OIZHSuuKqetYxKXXcdOFPcz",
+	"mVwzBWZ44PoJ9NBFs3ZP7wc2+Z0zv/o8TZl41PXNrSJtYBHTiPRzYzXdwrPShGWLPceO92PkFjFqzFzD",
+	"0yFXQlL5WQr2mNO4QsVOS0USKoiQJJNiyJRV00dSyFyx9JhoQ5UhAyXHMOQBV4Wb6y5qnEnzSuYifcxx",
+	"n0lrpYwKjRro1C7pDde8nzHvysPV9cN8I1M+4CydlxpXc/7EQvuOKxpsPEO33mW5jGDhmTtU2KaZpOmV",
+	"lK+pGj76ToOpyj4ljKVo5IKGC6tzrsBABBfPK+DHjzm42FsxMUklw8MB619jeRwXJmUysiwXBcclypJ3",
+	"gt5QntF+9uiLm1JD+1Qze7jzchjHzvOQUeMI8UrKN1RMvVv0Mcd5YVk+bLpdtioD9l7VvcLoWsqEq77m",
+	"0C27V/EFr9VI+cZMQ86AWrMR+7R32m4nS94JmpuRVPxfj3sA3nCtQdxyAfccBHxwE6v3oVoKlPNOTJRM",
+	"mNaWsF4Kw82j6m6/sizbc4qSFXiajSmIwCybFgNvegXISsBxnw9zmWuCHuuI2LfzjBKmlFQRSaZJxiKk",
+	"SKIYTUZWmNo3RY12QTPFaDq1+nsKXq4aR1rLLZTOJxOpDEvfsJRTMOW+BrN1gj4Oe7O9xG2wAFxTtqeT",
+	"BCwymiIPptm5khNrLFht3Tl7J8FXnxvOw3ZiVpqBfMy0oeOJXRqe1poOs+ZC1JgwNbZUiUuydCHKJ9HI",
+	"CFwEa3RUMdo3ss2j0iSevxCLGvkk3WKB8iUGcmgPo628yiiet15Le+693YwoNOvn/BeBMyW0pYO9iQI6",
+	"CKf8oehb9v/JEmCMJ0n2HB7ekNK2JYVwdzbyU8zswkYOgsgb5hvb4+HOLFjtBav6Uhj0RWywqBQP/LIh",
+	"Wp4wOzD72oJRvOZoNm82CPiXGzbWaw2n6JoqRad1w9OLxnee9zOeXI6o+oMQ4H2JaDXhvIPzulsNcP1o",
+	"hvfeW/GodOYCeCPnWNQYM0NtE6um+MY/d+c9dauuk+bYU3XcyzrD5QimblUGmOMrzrIaM/aVYowY9smQ",
+	"JuAeWJ+8OyXaSMU0efW304tzakZWsVQMNkKDc3PuImbFBAwdrhz6lX3mfjRn1tAHcIW8NvAQVAqb6jqv",
+	"rnY0iyAINrKOoJ/TLMmt2Zfeh6ydAy1xfxeMetNNG9NPp/juAVwtVbl41HCa+UzTR50ff1jd9B/l7PwH",
+	"Ea7fztVUCk6Uk8Sj0ZiwPPK90yoLldJSP8sYfNBTkdiGrTjXI/uI8J8/1OwZ9rCFcoL+nfX1E7gOxd7m",
+	"9ZSoMaL6jUTVYxY1EzVKmFKtKWGkodkqHJd77DmdTFha183Mjvn5+ear75cDXrxt3mTymwZXvh+dQWC3",
+	"CP52RkHxN26k/TuRI6nMR+dIK/jdR5qm4Z9zvys2ljfhF5YkXIuWrosG3J9j73gtvilbuOHsNhgy/ll0",
+	"CH+WA4Y/HbGVXxT0B1/RJCsaqKVHmPRz7+3ckCgH9ZL3xLk4iGLgkHAuaUpSaQxLAd5EuHBu6YniY6qm",
+	"pICDILZGbyON7eCokWo1x7HTfuufvosacH9Vdw08RfQV/G6HJPLMuVSNytksGQ+cdCwG4luupVsYxWs5",
+	"5ElIuCdnLxpR4+3Fkg17G8zTv8Z+b0SNoTV8MwOfGHxkS5q5yLPVMriAIIHLCB/Uje77YvsbdMjCKXdd",
+	"325Jf3h29yFqZDhLmNyc7ArbXZO/zRLurFSfZ3mZX+fVzeKWzLGocpS+tfpdtbS/KXsvRWCwpX2q7UIm",
+	"hfJUu5fb+b5mbYQq3VsDxJ1iDbCtY2IJHxFQKTPgnWw72VoxLarno04wzKpx1Z5LTXGmf0Cj0zHTJebd",
+	"cZfiSUAneOqZl1uLtbw1h1D0aJmUSJliKaGavH/uLmXO6Jh9qPF0beBpvI/+OK8hlpiodZycX84WmyOn",
+	"2kXaSCXdXK/cwgNa56IsoWTBoY1mVM5gLYM9dVPcxE2Jc9hCYewXLoRNmCqwrpqzkszYb/dvc2Zpw+HW",
+	"dbd4bc6rTrzaFUJWNHPKUUfpsxG94TJXgJNMuZ5k1HGbjGvLA67ZFEG/yYgl13ApY0YeCAxgb6rJkN8w",
+	"iLsJxKVrzH6UKmUKdBZ3Ke/Uh1lI0928zQuYzl+8ejKjfkRhJ8vmPqO4OW4wb3POHUqAqKT1hoKb1aZo",
+	"zWAR6lq95SmCGmvaEPm472CQc+RQrmRdq7ngv+cLenThVEsV4LplHNNPQYN+bDD52u/lZF7JWYX8Xe2t",
+	"KDDaa8GIZ5Zt7puo8WlvKPfcl2M6eY8vf7DbpwY0YZ/vysN34SXiEiuAg5CkJGUJH9OMYHvOJHDPWO55",
+	"TCg8fMutkLhh9mf7/YwhsI5r5HmtOmXYJwMaCuwHqEDM/WM4cG9PE1FDswxXY5xnhn8s/sw1vDrgGWhm",
+	"uTZyvEDDtkNY06c9C+lWhtOMoGTA2BLFaLoH+HnQuhGy4nyaLBlJpkmfJtfAk2iSsInlXJaj8aGQCnW1",
+	"ZSpndQSn5Uv30EUXthns5g91FL+R/3pzhfNb9BvylR6vl3aX09P0sb2MpQ65cD8fW7n8fpz0oU669XHZ",
+	"1mM6J0HLwMGNzVcx4MNVIyibf47Pb228rm1OZVSby6lIKo/bNd9zHH8B93CLWxWGdMLtW+0rfLX4aY+P",
+	"J1LBDAC33m0MuRnl/XYix/twfrT/J8k4zGoo911rjbuNDbV16Kxc6y9n/zhbx21+sNibGDhzRLGZEo8q",
+	"OQRl2qbbJKYTHndJnKssJk3a1zLLDSMjYyb79n+6BaAUJtKJ5MLYZ8Ah2YpIjPGXMfn55ZV96Pzt5VXU",
+	"E9JHUcQOKReTJo6fyIHTZrR93Tkuz6kZxaQJbkPogyn76zWbAgOLIxLbjZe5eaPjdk/EHi1ph51IIRhc",
+	"QFxCwzFpTqQ2Q8V0d3+/3W7bpiD4Ij4m5cjCxhUbKKZHp7bjG5pBF1Zfsc0jdcWkmeibiPxTSxERkdp/",
+	"W4uaSxmCJFXcJjEqPHG3iOls98QlSxQzGq9Zy/G7lXmiyYRqfStVGgUrCM5BjfGsYGABxJWLYU/Yx/+t",
+	"odF/A97v39ds+m+PRQQ1veWCMF30NdUk/pP7L54JnLTqH251o9uwh25/Qg0cQrTMRzJtdBs/v7xqLOeI",
+	"W91Ybs8Xv7AYqmEPD3DtVmUIy0+758qPsppproBu3ujl6mStsfq9CZsx05oO6z2GjoW9cJdM89GmuR4x",
+	"7w6Fc+vuo2rVwOXr6tklwnhZusXW6KlITheEMNjfnmjChFHTIlLe3zFBXM+IayPVdE0N1r5yCeHvqyjw",
+	"snxyy+NYC41cLG2DoZXbW7PAlYOw/HjO2s5eRjUiS5lrWcBlY1shu7Y/7ZvZUn8YTju/Wz6gbMOVXZuh",
+	"XXOMZCpwEOjLRQMdz5K7dsar5loyWHA7UUfizocO3daRZ7FtC2KWiuMtbwXhaYSeEcjOErhLmpSgCwg9",
+	"UCIfM8UTp6602sRZXnjXxV1QrHYB9WYE0bJHnU4ZFWsZiBTs7QBvRTcC232upFjo7P344fNBdPCXu5r8",
+	"Ch/sCkCgQy3UYXZbis1asT+g6L1UCm+Tt7n9L5NU9GU6bYc3IVXZQl1MQfmCWxu3+CQDM5dwTQ5W4sX9",
+	"Vbtrto5eXvHMMLXwslwwf2PuL8vdjTlwWUM53EVAwJ/+lUNAMhOp/8jt2gppTu2/fWZuGbOfuD7Lsww/",
+	"SAOf61b9b4xm6OXeENcJTDiYST6xGy9vRW03iqVc1z8OVwdWG6n35OlC1PlXRzDkKaCfhooiqCUX/uu6",
+	"RkxhSm4UdTABXWVhkinNRcIwEDO4RwyuBkIy0V4ulmMpeohCsYZLVUdGr/kNE0zrDXdrfgVpxm/q8Bj1",
+	"Q64dCiYeqiNpKgB4omo34g1V1xeMphdMQ8akjSbiMVOrU4RVogbcW3XTeMNgrzYbBsSYfKRpqtxe1IAv",
+	"bbMfeX0IjBdEy7Xw2WmUbRbyqTqQxfPb4tYWe1v/dtUt5KrbVd9s/VhLX/L6jpdXijGIf0N4FDYXIbw6",
+	"LS9EyRm7YQqxI1IQmZtJbmauSROZAWqon+Ws1gg/k4YPXMTY6XhCMXtAcTGhGL1G++mWKoGfuBjI2oMQ",
+	"trXF/twHNymCrtff4V84uw0HXXc7/zCITMvMFaPpc5mjSrnBYa/ObRGIM2x/OaQznLFdgS+l4T4UdMZD",
+	"Ln+abs5hQtZSOlfDJletkPbsfcNlCnftNK3S5KYxIyuuxr5yvM3sTOtWFCDTm8EhQxBlBRw5j3gMLjoa",
+	"h53DH/YODvYOf7jqHHUP/tLtHLb/fPj0/2rMcFlLR2jOHlTu/ArCbbzgtM8M02Qgs0ze7oF6V651I8m4",
+	"4Mkerbjhlw7ArzZ82DuoA2uGs14NpoQnt4cphuux8mR9LaDdFwq9XWTpwlLKIH0ThtuuGWPrWE3YbCXw",
+	"tsjlFOx0BcS2/uVOGIWwaTCmWSOmrxKwcRc16GDAkgI1Nr94Z3TMihRYiDxJpEiYEiyNCB8QKqbtlY5a",
+	"S8yVkIPVQ/S+H4fF35AW3Fs/TevJgSbrEUPQUBFOvHKmMwdw7ncGHom1JSWrODCW+ujKJzc514LdAlhu",
+	"JRpwwcxL4pVZ+kAtbahM2KfP1veaBTpD8WaFQiurHuxY5E/ZLDMo6W2OZEISDpcoXPi5c7iYNWx3qbad",
+	"AJqh5AqIBHSWlWfhEWE3X1tfsqNeuG0XclOF/Jot4F0Lon8gA24dB7tZ60TO92MbSvHW2QoARiFhlrs/",
+	"9hlZ+tMSsxj0HmAlwzW6hky6bkDL1kpvplQ6fPX7KkTPA/AgW4wGmwwUw8NCFzwZsnlv2Icg1s91pmBE",
+	"792mNCYHjXBZDw4b3ac/3IG3uQ4wuL7lame+GFF+H0tauTVdPxLSUuwqJ0lSwM+h/eUGKrT66OjOZlzo",
+	"XnFE4kL5ilsbAT8fQIHfHtt5by78zUIl78Ozvy0g4Hklq4b3tN1wdgvoZ5ZyjG2ELJm1fjafEGqzs3Hx",
+	"6jn58ejZn4nLQgWhZjzT80RcJtOcX7FfR9Rgbk2Xvh685VwK0jzq/NiqRIktvbot7ldr+BeOrHqbBUwB",
+	"klwNIAlkzbp49j2XqlcwB1WYMEXkYMBEysUQ+QGRqow9W3v4wcVezfi50IY64H45AweQAvjI0WGjVgcq",
+	"0CMztzPWtoJ8G1STGJcnruTesFxOk9i1ENebKC532QJburxTKdOP//hj4Jw66tS7PrnJZqZ6Jg15tWib",
+	"/M1++ThgB7v7bnHaKbvxqdL0vpBmb8GO1yOkcDhReTnlqKmK3vALUSd/LhhN+RaXUptfIaaqTGA4L6nH",
+	"fKhKj3YBFMCASLgYHXFYl5QrM0UzAXiIS4235t0jJLvD+9aP+HndW7TKHV8w2mBi9eura3Ew/qodLtXr",
+	"xh5oPY8XAryIqzxnWebiZTmWpbEatrzVmHo3kXkGVSlInxHLQXKrPDRDXKWVxpgY52EwcotdaBuC55d4",
+	"tgqkVBCe6VaobqsvpTIvuGJzaT+oTpxpXLvol1ORXOTioXMz1cSv3Ae9OOACrhG+FMJ+MzThV4AIGqo2",
+	"9766txZ53CqeNjxLigrCTa1I2xo5qPhwWFdt69eywy6JbfNoDWSSpjHA2ye5xvTMAbqoaR/8Nz71b/tA",
+	"67/WcxjPpHryw9oEdzhDCeECh1tUIdeVaEV3AB/5GtdOen3r0zOJL3ZrOyv1YHTbZNG5rFCp54Gu/pHn",
+	"oLWM8MqFV9XH1XU2C6ubX6dZc2mRhYSAPVfCQlaqWPiaI5ViFlvElV6FeKZ50+Xp06c/RuTd1fOIjHmW",
+	"cVdoqgIwDvHgXwf/XbX/tljNombIfZdzi5v97W4RBwAE3Ax0geDBWtNpXdnI9XmRi6lee37IS0gwxt8V",
+	"LoCHgjTgUn/LwXMbgS+ihnbdrU0JVkGsZeAPf+vrEiPUJdlYkc9m+c2Q04xDEqnc+YaUWt376vrOjXCN",
+	"i2G34uUprJM+dp23ug36OqHQG6JjHvs2ZykhrbawyqwOK5E99YkXS8KbGceirXfMdhuL+WwRP1w/bmse",
+	"VLtsjWYxuBvknZsBpC/JO4ellKF8JQDK9ws4+TGhkJkGfxT7AEE/JuZWuqBK+MEB0ldnrONlJiN3cxzk",
+	"rptdmeXbdyomubnXHm5Imt/Exi1f3vqVXb6OWxg0D6ngzMVZLOfa2Iy+YJOMbpw4YPtxI7Gtth6+8kX6",
+	"qtV7ZOP1oZDCN5zdbrZrK+kMmywt12W26hwoeptkugsk+ep8Ml84ZwUvIO7L2q4BxYPF4WHAdcbGMk8d",
+	"/fYV/eX69mLD58aZmesupyfXm6Im5cpdqxOqRdXKvE7hxi0L3WZu76pqtNuYuQuH6lm4dAv7cMpTGjrE",
+	"lzq4Kt7zTei8yB63zmJW5Gg5ON/KsoV5dLVk+7XbMqHeMp1js7XaQhxZ404/gD0968iEZpeNdUuVY7vx",
+	"/kHUjeWrtlUc/ncJt/nmjep56KFmSa64mV7aVl2OV0YVUyc5BhLjX6884/37r1ez8SSNv10ePvshqFyL",
+	"hSKfaILpdiAn44V9Zv8l/j99cXlSFjvFlAy5Yin5+6//uGz7es+gaEDvJaMfGTPBcnAQizdn4b7JM8P3",
+	"cA+xUL0mTYwlTqhi5Faqa6iS24qgnKRDiOrI5xGOoKi9jogeUQgepyJ1ZTCLzB490RNhdVqcOiU4WPL3",
+	"X69IMz4JMwt1yU/4Wy/vdJ4m4PKGjyxutclpiuBp0sSBR+ALj3z5MyUz1uqJRI6tFe5X7YYpSPiP/vMg",
+	"m3WZb6mmNm4BBKSGyCxlijitiGgmUsJFT/RlypmGef+eM2U/11fxhn3FlNlYu5hrotgAagfCihx1nsJa",
+	"AVoIE9sugmKRZryoXGDcIglVamo3o0D5kKYOgEE94ZFBLRh3XKBc4mNSpmGFMti5Yho9HVIwEuMN/vsP",
+	"8WKcFMwBUoJponKBWV+4JiD3IqIl4n5d42RENTRNhb5lqluuThphxULN/8VI8+jgaSsitCQjLkVPNI86",
+	"B62IqKKKKGkeHf5ov3GtBLNpHnU6+0cHz1oR1uTlmaUhO/+yDpR96Gj/qGP7mgQFaHVPAGG7Ctbajudw",
+	"/6jz4/7R4WELd+2GqambBeyApYT4f/dcVdU9S062DTzyyEWIy8Rln3uOlSD3rqyWjjXjdZcIqQUfDOKo",
+	"J+L/3Xul6Dj48cXLs9/iiMTA1BRTe+cy48nUvrWn3HfYKSWxb//S9e0ejrFCtN09eyZ6whLKnlR8yAVB",
+	"VmFPt5lmjsjL3GKWCgcwIioSZs+6Jk+EFOxJ3Dom8aVRPDF7V4oKbW2OoucYbrV6wq5EyiaZnI6ZMIQJ",
+	"a9xowk2bnMAyAmjmgPyD/2SPzlgqBodi+C8+2bMcXsHFNnja/LGEk4oIXNtQz9U40v672jKeuAu4UIrZ",
+	"HRJE0wHUbIZauZjNLOMJEwjacmBvK7YVZ4ZCFf5cZQFEzYHWQsPKN1BC4RCsqMnJ+am1LphCtGfjoN1p",
+	"d5xrTNAJb3QbT9ud9lPEEoxA7gBKkCaZ3rfcav9zUSDwzv46ZGZBghZ5q4mgY7vjZUFq0uxPkYHapQZA",
+	"hSdWZItPtKshCQ20yVuRTQlNx1xoMqZTQvV1T9C+zA3RcszsiWaZtge387SF61cgQCGy0Sq5INuTTMO0",
+	"LCWhG+r95wa3w4UMe40CWj9Ti3K9mqjV+px3H6CG5UQKjcL7sNNZUoZ1s/KrvuDhgvKrsG52T4+wz7qm",
+	"irHt/0RTxznwlYPVr1RKBcNLT1e/VNaqt28c/rj6jdlq0XdR49k6PdUUxAaNKh+P7flBiiDUcmMtxRNN",
+	"Tp6/Ji4IAHPH+mKOd3PkUtdz+QjokBg5BREV5cn5HNLUXfnnabr4EJ1BsfIYcdgxkcIJdXyzXUvojsh3",
+	"pLeY9DpHq98oCvt/K7QaZLt6OGoNWdY5NSNIULXmO9b++xA1JlLXUG5ciIjYKp9ULKgYXBYMJk0Gag2m",
+	"LvFBuygRWm3ys6LCgKLpTkNPQFpXiEyIicCT4v+cOSnHZFi8DlfixQv4V5scdX5EAAy1Kwty3sr3npgo",
+	"LhI+oRlhn6x1ckyODg9Jn02lSMlB1Ol0UMxZ7bQ4mOQC4W8kDupxxXWiCXWGkyRrbLp1gWrxDzZtoLgB",
+	"2vtJptM1jnsQgxYWVS2DPYIyxA2RK83+T8wu0PZv3kXr8wx31393V1cCY4ZZHTwks8LyxAu4lfO82i38",
+	"7phWZw2m9dxZGfDCwRpjOqfTTNL0SsrXVGGpwaODZ+ssQE1RemCth+u8PF/6/6uzZWBIqEOU5chn2PG6",
+	"CsC+HlHF9gB4k+CFyTfBxb1F0zzsHACrRpAPfNFpAYstNfU2OVvKhEnT814jwYfDeoJC6kamWhuwTKih",
+	"XVTU/nb4pouW24QphkXB1+KMnUfjjA7OVXDGHVfeceU/AFeGs1Q6vG9HMvNK5D3Y84zDwxUDnoeEsxt5",
+	"Heqo+wv002Oiikfr9FFXjoxqg+yRJFQQYfXjnuhbjgr1Y1106/qcE6MxUNmcYSxHC2bD0t0J/KoEjbuw",
+	"Qs94bLMv2sgNEjXcfXxNNhBqRq7IpysNjMZWt7AYSfPdxes9JhKZMoiLFtK0rBmp835UWo9tAnmXwNMo",
+	"7dcDJcc9seB0FTEMxYlskxdsLI33VAZHj2trHG5wyvDS1Z+yr6RZuJvfb1yp2An2RxfsX5OXYWq0NW0m",
+	"VyDeXWgsdJFim0WNYHexHNw2WNGpGE0jItgt04YMuNKGNN2FAs20JJrBVYy/RraNuTIXPYEtttrkhMQO",
+	"5h7PtC+kgS6QVxy1SQyYRvB8sU80MSSfWLZ00Ik6nU6Etz4JoC17AnSVOABgdok9pnGbnNOhU2ViuHCM",
+	"92M5GGhmYmB8hZITlxjQ2A6dkoliN1zmGAG+6EYkyNW35q1IifIv2cFGgRFWcNQ1XMldth6rCdPs2WZn",
+	"s2tkU4cN0IQaSPw/MEzh9TCmwoDY3brRQLrx+kkuDua7W0Movra7uI70fAvbvM6TDvq7xpNXDnLwPzDZ",
+	"NUV48fiXvMzCrVx2qWDJ2FK229HvTnYcrDGVn6Vg38hlBPABvxkBB/fflEy8LFCh9z+HYeVL7ah5PxI3",
+	"Gnttk18t8+yH9cVzzYJiP/DRYSNQdwNMidPsxgCkictsQnFEcpExraFWWsL+Csy3izzajGTQj7UsfSl8",
+	"0ozD6XQhb0YcId4E16EnMAiepeUFtxsiwHHAhgv0Svzto/thiQEXVG3cVPF/Zae4zuE/HbyhJhnVHfwa",
+	"U/GFrwn1H6/TreE3OQ/APq8oz9g3cMeIG0hoiLwLDnZwjMHaXPOyOji1vmYgF1DycMCHMZynMdXXmOus",
+	"Suk/M3MPMj8dnEnBHAX/kUVjsAYLRGOwYXYVHcrLtvvyii6spuUe24dnoOWnax6ONzIFcOPuiv8h75KY",
+	"WfvsbXYSXoSpXBa6YqopKo9rbtODo+zPb4QX5poJExGF0Hy0vFxREClYRNgnAMPhZTp1uGN4ydUvx1cs",
+	"HwhqepJrxiYaenWNQfjlvLT0jhgrYXsCs/67UQBauGIXLvbW3IvXhJJyS3dPWfsuOMAVnHKj2/Cr42D3",
+	"ZSHTWTzgYMRVOwQFnmMF1DAGY8LX9yfNFfZ7ZLfSai7oHUsPxQ2/K+Nie53kP89FhQS+JjNebeXsuzxY",
+	"m9/pzzPu2hv6JabScWhxQJxAH2shTCesKOxMmkeHh6U/vIXpiQEMz3VPaKMYHbOUnL34++Xbs8g5sgwc",
+	"ObvtBRT+4KkDRbUiwNiXOVgnTJGMC9btifhzryEnvUaX9Br5RDNleo2I9BrXbIpfTg7wC1w2+93ndrt9",
+	"dxeTZnzNpjHgf/uMZGxgiMwNiqAyVOWJDmpZ98SAi9RKEV8OFptF0FkwFLRDa4ZyF7v1sByeAANjoMPa",
+	"GRpFhcaE+lFP2C9VyhQmQMX7g2IJpCCUXLMpueVCt44JFaUr3Kc/9/IO5Cg4K20vmgwltNbuiRMyptlA",
+	"KrsfdkGdlavJYafj/IRlgrYugfgJh8l3IxcSa3iTX6ntCjfzGXFpq3piAAUyVS6ENZehZq6Tn0hGznUZ",
+	"3IewtCi1G1TYJc14Nidc3BO447osnO7MxhidrVwK3fIBO16+21btEyjn6wT4ea5H5WFx+sHaVy+f9rAa",
+	"ejX3q6eNgEo9ZTgaDUj0cw8ch/DbSUrJa3nD7B72Gnd3PVE2VVBZ0NRhr3EHc6rxNfa5QLD/rKPxK8le",
+	"qD28QP7K3CSyLLUyyfVo5wzYITc2kbz2HDtuqC1bogRF1ENJYu0KtT+2GG6TM+kFKhhWLCVNuN2emCn+",
+	"4HgeFFZ0hxalNNdFiv9WuycuIJ92INUtby8sL9ujX795EdWFGyorLfxlV3FJ5F7qiVwYjnGEhfShChIF",
+	"j7kxLI1cgJePp8sYvUFja0y4MDQxbXLOFIy9S2I64TEZMJOMmCZxrrK4J5oA2hbpRHJhYsAGZjcsJXRI",
+	"udBmJko1Pjk//Xj59t3F85cffzq5fPnx3cXr2MmIGE2gOCKx098hcs3wMZO5eaPjiBioExlI/iBIEyJv",
+	"CTWFMDqnZhSTptsGGB9TqEOlMsnHTJie4EazbED6U5KyAc0zg67dazYt/Mv9aaCC2PZSadcOoA7H9teJ",
+	"1KBnwzSsDsNN67gnYp+2OrYCWJMYbqViIm+YApvbhcJdghiI7RbToI5EsNWenrShhuG43aq4/VPyFvW2",
+	"YxIPeMZQSShUQneAyIjeMK8y2BMJWwn6DVfFglKl+A3rif7Ua4S2LTvNXI9wdUAzQAWn8m6bvJZy0qfJ",
+	"dUQmit9QwyKr2FzvZTKhGbzrw8t7wpVfdTTpo1md7z4gGwwyRKpEgtXSx9oFpCVvBfErjs4DnU+YguAE",
+	"JTOm2+SkIPSKEkSaUNYyGVkmFhG3tBHp05Sgkmyk1dnUkEV+nMXw8THY2tYG+lsZXmuHhfpaoZ/RnnAj",
+	"ux3xjMHJBxLy0BWMF4XHuSbXELAoghk90VXtDdmK29+eqNfFjuEdjbA0Ap6XKfpcakG7U5FUnCxbKCy1",
+	"/hLPS8paBuDqcIkKSx/JTFrtvxxh4pKnUcNq16DbLC2TWCTTaRwcdorVwSWpS4HcPTjsYO5gO/+DP1ez",
+	"Qgdpdu/nkNlAKbP975Syr4tOtaeMPqRGozeIHQxUkpIjRCHbtjw7Io42B3nm8HZV6EyEvIob8A9Yeo5I",
+	"InNhLTt/xBzvhiNzDyBLT6yFZKkeB72xC3eHy1iWynwdYAaQ4g6W8bVjRAPGMiPTv9SF0hpsCvnLt+cB",
+	"Rc13mf8TXrePecU/IoVDtIl6z4hlKUYZtBY7R591yBv+U2A1HJPAX9q1Vgv7ZPYTfQMGg8sRkXHhHW6g",
+	"0aGj0HtTj0mcMmjfcveZjD2Rsy5dThkItYLCLhGJ67xfMWnaLoLK/kU/LQRZh2/JxDCzhysRI/ARb/F6",
+	"ovTCohsrJs3YTisiMfbz//0//y+hwllfcuB60/C97ceNJ4hqsKr7NZsyMCpmOgnsrAWGVWgiVzVer8IB",
+	"QDObkoxfM1ClpyI5tkauVaWxag4iPPtYto80rQb//PIXO17U9ykBNKsYYt2uCUYvXbMaFd9q0/U6fmlM",
+	"z1nmhXGNUcp2YFQAzdb4aHvC6v71V52WKMtj9YpnbKmj9E/7f6r6RXkaCTpmER2ynpgcRKG7M3r6wzae",
+	"zJmw8eIgLKLUDciRzFFju/HNu06RczjuvVPXdz7UzW4vQeyEDi/AgwMv28TqEEF2VL1fJP9dmOkHsfDO",
+	"rVJ5mTS94yadLSui8749zBDm05q1MQBIiRzTgzkIN756O3hnXO438BUXNQsgp9CIAmTEvtOkRYlfQ/RI",
+	"QgI5qYyGICFM1twTUnhAZpfEfcXAcRgfk7FDO3VJfEuVwC8L/eKJJlhblag8YwAyr6pgXlZ5q8ihVbok",
+	"5mIg4xaZA6w8cQHRUTUeCvbR9guFXsv+e8LnArG/OEROJY+GD38g3C4q/AJ1+Nzvx85/Ay5RYAdFuXx/",
+	"47Z+MANZFMtwTGLwmaXPrZ0YO3OR0CxzEt2TDz41Q0G3I2qKQbotI03XpRXbTnNbYmZCspD7BkzMJqFe",
+	"M2qiSPNbSo35mk71r4brsFF0RF2y6EWd7MIdHtesDvdmHdu6chi+dY3gD2Yym1B2gbwQMwfcy8nq90sl",
+	"5f6Yqus95fKy1wIu31B1rau9W55cy/7oWIohicMvT1PtNV1Ik5hjPkI2bpNTkPk9Zx5MmJxk1tqpNBkR",
+	"V4yV8BRFykyPGZRcxR6gddIJs616GEkNn7QTm+OTjv9tjY6cmXqj+/4gOoyefrjbhh1qO0QY0SMjKXy/",
+	"F0znWe2p/5u8JWMqpjPb4bSGb/7o/8eBBe2OzuyVQlJfxTWkGlLhkL37qIktV7DxIBe6mWcaPisx9b6C",
+	"oo4fqM9Uu2hXzZiIfFg8uTRTY3922Lme8FenXIcpn6HekAGwQj5B+7q4EeWaPOscLsy2+TaY3xs3vS95",
+	"tKCLZcLUrXF7+wOxNaUdrnVgf6aG3WJK+QeWb0VS1XGxEZ48QzIMqHNFyPX5mjHWQJaU9KlycIs2+dV5",
+	"5pyC7k0JSKPnQrfBWVlUpA7LyaOlYtUi3TquKPoRoSR+zcV116XxbrfbmMT7mCiW/bUHZXJ6jSD/rpC5",
+	"cPEKPWF/RX0LvWtWdgKNS7E8fPoL3jX9UVTdtTLiw2LVlIBYqvi6yvtVHL/d5VU4fnjmW8fx/xFjfkPe",
+	"4b6AG6SlyeOoixeWt6Jw4hepoKkoMiA5T0ZNwmiuya3ixjDhr55bCNnxTi5MzPDR5Q2L2+Q5vKgDkz/X",
+	"tg8lMwYYciGNSzNW1CKA7NHkDJLRCMZAKYZ0S7ngv+cMb4ZCf4+7zAG0Yvy5TODeJe8/RARq1XXJydmL",
+	"uyWZP/FgfM0cdrO8HeEzJM0ZKABUkL/1Tw4SkoxYct2oFvxIZCZVo9voZzkrC3s0XnDaZwYKE2aZvN3L",
+	"J+tDWzArxVdJFuqY1PKcdAig2Da2KGq8lmUFs6U8zD/3zccj7Vz6XzRnDjIpx0Tr+G9Va9v/7LK0rJNh",
+	"wXFel6jTYYMuwBGOeOJlhVhI03NXrtClHhXe2SAa0xk/eBNbeKvnAcoV1KFj6C4Jj4vCKXzuLr2Chytq",
+	"Q6eaNF2xHrgPgNw+rcUpFLZku7ukCN9DjoOFJynaJAu/Oy2+fMjTzhEa1PHpYO9MCrYHtBKTMUUAPOgz",
+	"uVJMGBJbaRDXZj3YljK/k4QHS2Xw/WTvLsvBN5HlYMnp24zmz102srWzGjg0VBE7es3YxIkvLKQdQVAJ",
+	"aLcx5ugB3FAakTho2eX66YkkY1RhEaH6zNeFQK0INRf5GUcu6gIsijKRQemVC20Nn/kKPCjAY5C9RBjn",
+	"kTFffgpUdmRJRweHgddeL3PbY9jzQ0jFrRMg2Lle5AW839lSMADYuEa3gWVTyxLejaGxX7jK3D88syMA",
+	"s6vRbby9eEiD5OvkPVjKDH0A8f2Z4k452dkl2ydK2Ngu2U/Kcpqb61s/uXgtktAsyTM4AoVdArceWEFQ",
+	"pUyBu6kn4rK+aTvlepLRaRt+j0nT53bzkFFrlGRUm5YDtvC0TWKe6rgMYCNDfsOE7/S4J2I7df+Ab3BE",
+	"b7BG5dRf2uBr9tk2+Umaka8TZ7sEFoYAogI/WrDYRR5oX5Z0jmHP+OEc/AnDau0oLbdgnyaZTIsC37XA",
+	"FYijr/H0bpTzc1Xt06gBFf8aXWi2MZ/L8x9WTC9cVs1wSdebEhBp7ZyCWrQHrvzyslq0K6oCz03pj5uc",
+	"ExZ+OU7FQ+Fgi3bFv75EobrqGoc5N90399GfV3Hq/T7FWpT3UNDXjN0IOP1MdjsfwJFJjEYunoQQjlab",
+	"nBgyltq420Q39J6YwJ1h8FyhjuMjH2maLi3OZSUOnoKv66cPw2EsT3IsDbLskxME2TZmi3k7eWc/ulrz",
+	"B0VZ60CBndFotYsPQLUbALoVkoNwhKDquGGfzPoadbmgX8fP7zZzhaMfqWPn6d+h/b/5q4EgG3KtZFjJ",
+	"30td+qtweasl5RlUhnSpHCaK0VSPGDMko2KY0yHrEuUL6msSv3da7Rkdsw9YCxJwJlhLpAT92789GsVg",
+	"fcdgtZ5oL1zAxdCC+D4uhhEROaDn4R7DwbRJxg1TNNMRif+b7JE/kX1Amxz+QP7qYCeIOXF/kMpf7hH2",
+	"V+f3ASx7Llx169NXETk5exGRtxcROXt7FZHnb8+en1xF5PXLs6gn3p2fv7yIyOu3v9p/ri5O30Tk4u07",
+	"+8bJT5cReXN6FpE3J/9r3zt5/fLy+UvbzK8RuXr74uS3iLw4uXr54vTVq4j89vLkIiJv3p5d/c1+/Vu7",
+	"J945MKg1P8Z9Pswx9MwvdkRulZW5VHHjy88n0yRzmTiODg8rV/Z5NlEcMv32hKvhHrdJkXE74UxXU4eC",
+	"XId98qF4GL/i+i/MOyu5CwIAlJBLDdqfFiEeKRR9V8wNqCQDgA5BYIcm1BPc5rrA8+KgfAMagZuFHRwQ",
+	"S/P9qzzL8EhEpNcgzV4jIu8rCgL80Oo1Wo3AOQYqAry3hv7w9O5uS7k/u3g76b+T/jvpf2/pP+cI204H",
+	"+IwfNi7NEMjyXzEUbNYvR5D3Y2j+w5ZnYFNXlQGu2omRMkJMATf8hmVT5xL02GhQN3rCCYWUazqZwB0O",
+	"wKIxOs5F4Xk0QeFbxKBBK/wcyMHLcal9rmmMs8eQvnReuKyu7LClUNlVddhVdViKeFjCF7bAPNTBFrZV",
+	"h74X3MIKreJ+2sQOufBNIBeWnqItjeY14gCcWF4X51BinrW1qRwsAAB22qm3dQUeAjEe3JfFkAV8zNQQ",
+	"YjHkhGTshmFqxtjZBnGrgpsIQROByxJTd7sAQmutM4BRtIv0gpjIZX/mJXsip8TIasUn6N6ZP/aV0La0",
+	"D5c6SE9AGtO5LD+zstkH+sdBOGSljgRkgvGVptx5Xgik2JobPgCSgqeQo7C07xykm7x0btyNHcR3s5e7",
+	"3SLJ4vohmLgkXwdHsZw5eyDFAzDpHZJiZ8htj6TYxnoL07dshad4m6WLA/aOXb2e9et2VdMx7sLj1guP",
+	"CwvcbBYjFwL0v9dIue8/b6O/3g9388EyNt7zgqY49lxjDJiLDC8hTbEl2Jg0jzqd8CYAr1SOe4J9MgrK",
+	"n/hkfhPTJuC+Qh+9u4JBHz0mleamS2KfmDl2ER5WXyRljnoX2T4VCaTGr9YFW+XIv0/Brwd04W+Vx/p+",
+	"GaO/jtd9dQkv73l/iBJeO/f7zv3+hTn3iTE0GVUTvrlUdDOA2PoMe8s0uV2p5IcqlQyyb1cveedZf4R6",
+	"yZirRCo+5IJmQamRCTWj1sOrc9Gu+OvDFH+9L5PYVYDdVYDdufK+5wqwW7L2LXS9LcvU3Uso7Cra7Sra",
+	"7Sra7Sra7SrabVrRbl5z3JW125W125W1e3CFScnbre43rV6S+m/sA654HTx8msYtz0pcdaXQYLSjVdxO",
+	"sScqU7NqSSYhzylPW6DSWAGEktWV5cEpPSlO1D8lB/Rrf2pFq2V5gV+uB2m/Ud+poGEiUhG2EQp7MIyr",
+	"ZYzsPKco1limGdTwG+Ft7qu/nV5YTaAn2KeJZdhcigg0tzzLyvzhDKrmWC3OMuki0TCMr3VcBzMmzJrl",
+	"kOIRagEWQRW/QDIVl2sjaMZpURhaY+UGxtXoiMS//fbbb3tv3uy9eBFbMmI6IhevnpOnT5/+SIoiBDrq",
+	"iYxro+H+KR7nmeEfNctYYkCIJAzqSVQqNlmCzg0oqD7IHmeGMS12RJHT/7gYFpNo1S4QRyW4iB0qw1tm",
+	"U0PiqDTmOoNoJGdaPdE9EQ9QkwLCcUtThLtEroxIuetWEZW+HIglx/kaVnaWUPIkKJhiJ/tEo+5np9ny",
+	"uWMc6UdhzZEibxvArZrgmrUkO1OPChRo7ANoFZKt0Oyty8gSQxAT6XORgoLFhyMDZTuoIG8vjolhnwzx",
+	"6Vs04UMhrTJONWtFjqqxMEvKFM4C189uhIa0DMcEQpB85h5/JOENVM1AdbRtzQC4nY6FaYV7okmzzJHC",
+	"GF1Z3BAkLiGFXSxXM+qvUJUNs19rBxG32ibV5PnlLxFOws7WpzQGzStOsLoIFiXBzidciLIITlHpfMQg",
+	"g521gok1aqSwGp9TX2iZhMipf3jz2hMup6rCqgXOExb5LGO6kgaoUzjVkwygYNCfRhOlTrfxecguLNtd",
+	"kV7iBEcQck5yC5cBBU6+hM7PbYqlt3ajPlkDEmp9ZZJ1Mk88ZImSAG4yU7HM1c8rrCdImgr4jIhA7Tv3",
+	"TVE5kH2aWD4hByU1LVoBN91wBVw/jW4D9MeowYSd/nv/Z6JvgsDsDaq1fOM54YAUAYroKsRV319ZWe6k",
+	"gMwoqAEl1dxh3uFntsLP/FFvcIN0dE9QUgd6Kfz5EDk1ltdO+8Vhi+cy6ZPmrD6LXFaVbjig4aLuWSvC",
+	"7BeKJUyYbOod4j0BOJnlqfeL8KVCQi6rgbVSJLy1Mji4geG6jBypY3NOzb8fp68ZQlkUrhnDXXXLLlku",
+	"wu8HNNP2B7TzFw3Qv7CyiteuJNY2HN5S1TqlsNwm7eCKXxOueONYgGeV+PfiOgBLzPPjkPXJW1He3Xq7",
+	"nAmjINVX7FRHl/QsDgs7pj0Bpm7KEj6mWZHEAfSuIBFEC3MNOBf9jKNgJjmQHURZUGAhjtBS7ldFEIbp",
+	"+FMmtBWt3QYYhOgacizszZTcSnVtTRwYL3LcINjDZ5PrvsfokWpeofUDPeyKfB2MIezFCnQh0NYOVriD",
+	"FX7rUf03yFhmmWxFrdz/jCbyFhH7c9pkNe9/NZ1/NFsfsJrJH2LsFqfyB05aZPJfCNXbjpPuYHffA4pu",
+	"AbFvFJtebx+VtaN1aQ60ySV4pPAaqcgUS2LMCrvAI7YlgX4nAe7LhOu9hOouuP2b8IMsPIKb0fsv6LO9",
+	"B9h0oXSqKOYO+bkY1PkA4uQeAdhHZXatnKEH5Jax68ZCbfvg2YYq9tfBYS7jAh6BeW9usBPNO8V5e9jm",
+	"RorzvtNwFzpoLxhNbW8k49es9E4s0g9eueY2ZTzfttzHWS1z0Lll3OX+/jKCubyhfwQRfeHht3g/hh0T",
+	"auSYJzTLphsI7Zc0GfkUK2d0zGJwwPVErQfOGo0APECcBrjqBtxAex40QJpxn5lbxkTcJeZWusI9xyTm",
+	"It6PhTSn9heKQBH7tT7Lsyzetx+kgc9dvOGPAClDjg4PN1Eu3OJUz/r2GTw993n/uVGuUqPbcIC6SrEb",
+	"LspaN+8b1tK+gVgVBmgLSwgzjYBiMQPRaHQbVKQzDfulwWurTfmCdmvyNXSR1ZxJsNvvljvtNIRN2Kkj",
+	"03VY6gJlwTkQNg/PCFlu7R3JG3odBK7BDTBoHf2p48JYu92jbLCkO4IbC3broGoIrAlg9CMl8yEgtlrH",
+	"RDOjLVc8976QOCJx4Rg5MZU/f5rGi0qbzTP7IAcDcNGilbgmXqSOtbohOcPtj+nI2Ok+D3RYHTFsrM+D",
+	"43pDbf64zge4SMMHz+F3pt/bOS2TobCoO93+i+n22tHUI2v2tttH0Ovrb9bX07H9adtaw3b84H2dapxy",
+	"hQFoVinWiR2Hy4A4p0q/ptr4BPnha3Z9y/cON9SfYXZfUXtede6t7vx9nv2d5nwvzXkRw1oglAvE3RfQ",
+	"nJ9jEd5HUWkD5OC6Su07/8pOrd2J/YAcliu2qUwWK7GXt3Q4ZIq8O8VIaku71jpMU5YSPWHJMaFZRqgG",
+	"W48qjBFG7TaMKsbI71pF94XtfyWxAhJ/ZMbZhlD8qyAAHTNTT+iQtXGpWJIrwLC9/xAu3KkwTKHPi5yc",
+	"n1bfD1ZRT7Vh42AZ93Ed9j/Dv3fBqtbO+sQ+Na/eAyh4Qs2oxART92RVZIfi30dmaNywvZy3E4iNLb/Y",
+	"6+cizVj7n/ZrO1z7qSZ8Y0MLgN5QXPDlO1MEU+gtdhDmv51isGSfT2Yow69y7f6OGM3MaOFBgSB0iB83",
+	"rpSkC43HuKjmBUu5Jqm8FZaHxykbKpqyNG4dk2edp0Uh9vJN93TtkfkbjuULcnjXQ8124C9TK7z8JNoB",
+	"z/rCvV/NLFGQS2D5mXbckoz80i3Z5H8ttemnNZvlt7nIJwcTgSymuVJMmNpttK1xgSHsX2wny05qlhPm",
+	"8+Dbt7TLM2nAYThdvl/h2tRuVcZvGPy+hMm+9s98wfUt+lgUToAqNgTg2jEvn3Yw4tpZj5lRfIm8Pldy",
+	"zMyI5RoDYNmnIl8KBrmQTrvTPuoSZ+RiuDHQbUYBJG4ld7GQmAAE7ociDEwHcp9ImcHXXBue6IjwEmQe",
+	"kYQmI5dchxq2ByFALqxZ6Yj8LInKIaUKPOPWpyfc1EDX/fuvV93ymBVKhCaYtCL34ceEEvcaMfKaCdKM",
+	"37y8ujh9fvnx6u0/Xp7FUFqda6JkblhPOKdDJdVZl/zEqGLK1U6EmG5oDGsoQq7hg6CewzEOzPcb6Dx2",
+	"vYhmVpzbzjKuDRNMBYM6efHiojqmMnK2c0RGTLGSh9Bxqbqg+x3nqPKMtaBWhuuXGhJ7yojRbU8xwNh2",
+	"vwBh+MZR0nqa1ySjXGwhuP2m3kNL30jnXnK0gqMxLuZee8jkhAk64W3PCBaxl7cTJk7OT/9++fbsvhyG",
+	"pgjJodl5UDEDlTy30LL/T5YsdptOWFI5LK4WC9P+qGufJWo5B7qypAlab9kHoRjbv2rBphT18xUL9tvJ",
+	"m9ebLZhveEPq++KL4mYyvyjVtj43+sBiLN+xTVsVG85ubUTjBXOZBoBBaGKlBslFyhTZpxN+TLAb/zPF",
+	"tF9KStAyMDfjPngx3LhmO/jVxeag56HQWrgK00pAfGIYM6lrAtJ/RY5VBraWOSIY5A+JXMOQ7ChyOa6w",
+	"x0kOUZE+m1XZW5imZb7Lk6IzH2LkgqyL7BtF3hLXdFTW1QvTZmBmKO+ucH1DKO58pz+FeY2bFNPNQ/Ko",
+	"MBENJoWoqUnYLKrAtoK+fMWN+e4u6Y3DNmrsxDm36+sEFqETrWAnnenPxbBdTXJQ29+IQlqJgB6wc5Cx",
+	"EyYnGfMA99uRzPylcNA0TWoJBDQg9/4gCMB7ouebkGpIhc8/Ot/Ucyzn5LNsyUE4XLhkcKnWRmwKeQAp",
+	"F+Fqw+t1Yzyrxpv0ZW5cjgtXiYkOBiwx88RSCVSpaRjNmAjUXdBlC9k+y0qce8SqPijjnZOv7MuxlrsP",
+	"d/9/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

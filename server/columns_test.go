@@ -28,7 +28,7 @@ func fxBase(t testing.TB, c *caller, panelID, dsID int64, name, sourceField stri
 	if tags != nil {
 		body.Tags = &tags
 	}
-	r, err := c.api.CreateBaseColumnWithResponse(t.Context(), panelID, body)
+	r, err := c.api.CreateBaseColumnWithResponse(t.Context(), panelID, nil, body)
 	if err != nil || r.StatusCode() != http.StatusCreated {
 		t.Fatalf("create base column %q: %v %d %s", name, err, fxStatus(r.HTTPResponse), r.Body)
 	}
@@ -45,7 +45,7 @@ func fxCalc(t testing.TB, c *caller, panelID int64, name, formula string, props 
 	if tags != nil {
 		body.Tags = &tags
 	}
-	r, err := c.api.CreateCalculatedColumnWithResponse(t.Context(), panelID, body)
+	r, err := c.api.CreateCalculatedColumnWithResponse(t.Context(), panelID, nil, body)
 	if err != nil || r.StatusCode() != http.StatusCreated {
 		t.Fatalf("create calculated column %q: %v %d %s", name, err, fxStatus(r.HTTPResponse), r.Body)
 	}
@@ -83,7 +83,7 @@ func TestColumnLifecycle(t *testing.T) {
 
 	fhir := "telecom.where(system='email').value"
 	tags := []string{"contact", "pii"}
-	cr, err := c.api.CreateBaseColumnWithResponse(ctx, p.Id, client.BaseColumnCreate{Name: "Email Address", Type: client.ColumnTypeText,
+	cr, err := c.api.CreateBaseColumnWithResponse(ctx, p.Id, nil, client.BaseColumnCreate{Name: "Email Address", Type: client.ColumnTypeText,
 		SourceField: fhir, DataSourceId: ds.Id, Properties: map[string]any{"required": true, "display": map[string]any{"visible": true, "order": 1}},
 		Metadata: &client.Metadata{"origin": "ui"}, Tags: &tags})
 	if err != nil || cr.StatusCode() != http.StatusCreated {
@@ -105,7 +105,7 @@ func TestColumnLifecycle(t *testing.T) {
 		t.Error("201 without ETag")
 	}
 
-	cc, err := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, client.CalculatedColumnCreate{Name: "Shout", Type: client.ColumnTypeText,
+	cc, err := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, nil, client.CalculatedColumnCreate{Name: "Shout", Type: client.ColumnTypeText,
 		Formula: "UPPER([Email Address])", Properties: map[string]any{}})
 	if err != nil || cc.StatusCode() != http.StatusCreated {
 		t.Fatalf("create calculated: %v %d %s", err, cc.StatusCode(), cc.Body)
@@ -308,7 +308,7 @@ func TestColumnFormulaExamples(t *testing.T) {
 		{`AND(TRUE, NOT(FALSE))`, nil, `AND(TRUE, NOT(FALSE))`, []string{}},
 	} {
 		name := fmt.Sprintf("calc %d", i)
-		r, err := c.api.CreateCalculatedColumnWithResponse(t.Context(), p.Id, client.CalculatedColumnCreate{Name: name, Type: client.ColumnTypeText,
+		r, err := c.api.CreateCalculatedColumnWithResponse(t.Context(), p.Id, nil, client.CalculatedColumnCreate{Name: name, Type: client.ColumnTypeText,
 			Formula: tc.formula, Dependencies: tc.deps, Properties: map[string]any{}})
 		if err != nil || r.StatusCode() != http.StatusCreated {
 			t.Errorf("%s: %v %d %s", tc.formula, err, r.StatusCode(), r.Body)
@@ -386,7 +386,7 @@ func TestColumnFormulaErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, client.CalculatedColumnCreate{Name: tc.name, Type: client.ColumnTypeText,
+			r, err := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, nil, client.CalculatedColumnCreate{Name: tc.name, Type: client.ColumnTypeText,
 				Formula: tc.formula, Properties: map[string]any{}})
 			if err != nil {
 				t.Fatal(err)
@@ -415,7 +415,7 @@ func TestColumnFormulaErrors(t *testing.T) {
 			break
 		}
 	}
-	r, _ := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, client.CalculatedColumnCreate{Name: "By id", Type: client.ColumnTypeText,
+	r, _ := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, nil, client.CalculatedColumnCreate{Name: "By id", Type: client.ColumnTypeText,
 		Formula: fmt.Sprintf("UPPER({%d})", dupID), Properties: map[string]any{}})
 	if r.StatusCode() != http.StatusCreated {
 		t.Fatalf("reference by id: %d %s", r.StatusCode(), r.Body)
@@ -505,7 +505,7 @@ func TestColumnRenameRerendersDependents(t *testing.T) {
 		}
 	}
 	// The old name no longer resolves; the new one does.
-	r, _ := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, client.CalculatedColumnCreate{Name: "Old", Type: client.ColumnTypeText, Formula: `[Full Name]`, Properties: map[string]any{}})
+	r, _ := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, nil, client.CalculatedColumnCreate{Name: "Old", Type: client.ColumnTypeText, Formula: `[Full Name]`, Properties: map[string]any{}})
 	fxAssertUnprocessable(t, "old name", r.StatusCode(), r.Body, "formula", "Full Name", "unknown column")
 	// A formula edit of the dependent keeps working with the new names, and dependencies by new name match.
 	u, _ := c.api.UpdateColumnWithResponse(ctx, p.Id, y.Id, nil, client.ColumnUpdate{Formula: ptr(`[Shout] & [Patient Name]`), Dependencies: []string{"Patient Name", "Shout"}})
@@ -557,7 +557,7 @@ func TestColumnDependencies(t *testing.T) {
 	}
 	// Matching lists, by name, source field, in any fxOrder and with repeats, are accepted.
 	for _, deps := range [][]string{{"Full Name", "Email Address"}, {"email", "full_name"}, {"Email Address", "Full Name", "Full Name"}} {
-		r, _ := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, client.CalculatedColumnCreate{Name: "Y", Type: client.ColumnTypeText, Formula: formula, Dependencies: deps, Properties: map[string]any{}})
+		r, _ := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, nil, client.CalculatedColumnCreate{Name: "Y", Type: client.ColumnTypeText, Formula: formula, Dependencies: deps, Properties: map[string]any{}})
 		if r.StatusCode() != http.StatusCreated || !slices.Equal(r.JSON201.Dependencies, []string{"Full Name", "Email Address"}) {
 			t.Errorf("dependencies %v: %d %s", deps, r.StatusCode(), r.Body)
 		}
@@ -592,7 +592,7 @@ func TestColumnKindRules(t *testing.T) {
 
 	// A base column needs a data source of its own panel: 422 otherwise.
 	for _, dsID := range []int64{foreign.Id, eds.Id, 999999999} {
-		r, _ := c.api.CreateBaseColumnWithResponse(ctx, p.Id, client.BaseColumnCreate{Name: "Bad", Type: client.ColumnTypeText, SourceField: "x", DataSourceId: dsID, Properties: map[string]any{}})
+		r, _ := c.api.CreateBaseColumnWithResponse(ctx, p.Id, nil, client.BaseColumnCreate{Name: "Bad", Type: client.ColumnTypeText, SourceField: "x", DataSourceId: dsID, Properties: map[string]any{}})
 		fxAssertUnprocessable(t, fmt.Sprintf("create with data source %d", dsID), r.StatusCode(), r.Body, "dataSourceId", strconv.FormatInt(dsID, 10))
 	}
 	base := fxBase(t, c, p.Id, ds.Id, "Base", "base_field", nil)
@@ -645,7 +645,7 @@ func TestColumnPropertiesMergeMetadataReplace(t *testing.T) {
 	ctx := t.Context()
 	p := fxPanel(t, c, "Props")
 	ds := fxDataSource(t, c, p.Id, client.DataSourceTypeApi, fxUISource())
-	r, _ := c.api.CreateBaseColumnWithResponse(ctx, p.Id, client.BaseColumnCreate{Name: "Col", Type: client.ColumnTypeText, SourceField: "f", DataSourceId: ds.Id,
+	r, _ := c.api.CreateBaseColumnWithResponse(ctx, p.Id, nil, client.BaseColumnCreate{Name: "Col", Type: client.ColumnTypeText, SourceField: "f", DataSourceId: ds.Id,
 		Properties: map[string]any{"required": true, "validation": map[string]any{"min": 1, "max": 5}, "display": map[string]any{"visible": true, "order": 1, "width": 120}},
 		Metadata:   &client.Metadata{"a": 1, "b": map[string]any{"c": 2}}})
 	if r.StatusCode() != http.StatusCreated {
@@ -778,11 +778,11 @@ func TestColumnCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := fxBase(t, c, p.Id, ds.Id, "The thousandth", "f", nil)
-	r, _ := c.api.CreateBaseColumnWithResponse(ctx, p.Id, client.BaseColumnCreate{Name: "One too many", Type: client.ColumnTypeText, SourceField: "g", DataSourceId: ds.Id, Properties: map[string]any{}})
+	r, _ := c.api.CreateBaseColumnWithResponse(ctx, p.Id, nil, client.BaseColumnCreate{Name: "One too many", Type: client.ColumnTypeText, SourceField: "g", DataSourceId: ds.Id, Properties: map[string]any{}})
 	if r.StatusCode() != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "1000") {
 		t.Errorf("base column 1001: %d, want 422: %s", r.StatusCode(), r.Body)
 	}
-	cr, _ := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, client.CalculatedColumnCreate{Name: "Calc too many", Type: client.ColumnTypeText, Formula: `"x"`, Properties: map[string]any{}})
+	cr, _ := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, nil, client.CalculatedColumnCreate{Name: "Calc too many", Type: client.ColumnTypeText, Formula: `"x"`, Properties: map[string]any{}})
 	if cr.StatusCode() != http.StatusUnprocessableEntity {
 		t.Errorf("calculated column 1001: %d, want 422: %s", cr.StatusCode(), cr.Body)
 	}
@@ -806,7 +806,7 @@ func TestColumnConditionalRequests(t *testing.T) {
 	calc := fxCalc(t, c, p.Id, "Dep", `[Col]`, nil)
 
 	// The 201's ETag is the representation's: GET agrees and If-Match accepts it.
-	cr, _ := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, client.CalculatedColumnCreate{Name: "Fresh", Type: client.ColumnTypeNumber,
+	cr, _ := c.api.CreateCalculatedColumnWithResponse(ctx, p.Id, nil, client.CalculatedColumnCreate{Name: "Fresh", Type: client.ColumnTypeNumber,
 		Formula: `LEN([Col]) * 2`, Properties: map[string]any{"display": map[string]any{"order": 7, "width": 80}}, Metadata: &client.Metadata{"k": []any{1, "a"}}, Tags: &[]string{"t"}})
 	createdTag := cr.HTTPResponse.Header.Get("ETag")
 	if g, _ := c.api.GetColumnWithResponse(ctx, p.Id, cr.JSON201.Id, nil); g.HTTPResponse.Header.Get("ETag") != createdTag {
@@ -892,9 +892,9 @@ func TestColumnAccess(t *testing.T) {
 		out["list"] = l.StatusCode()
 		g, _ := who.api.GetColumnWithResponse(ctx, p.Id, col.Id, nil)
 		out["get"] = g.StatusCode()
-		b, _ := who.api.CreateBaseColumnWithResponse(ctx, p.Id, client.BaseColumnCreate{Name: "x", Type: client.ColumnTypeText, SourceField: "x", DataSourceId: ds.Id, Properties: map[string]any{}})
+		b, _ := who.api.CreateBaseColumnWithResponse(ctx, p.Id, nil, client.BaseColumnCreate{Name: "x", Type: client.ColumnTypeText, SourceField: "x", DataSourceId: ds.Id, Properties: map[string]any{}})
 		out["create base"] = b.StatusCode()
-		k, _ := who.api.CreateCalculatedColumnWithResponse(ctx, p.Id, client.CalculatedColumnCreate{Name: "y", Type: client.ColumnTypeText, Formula: `"y"`, Properties: map[string]any{}})
+		k, _ := who.api.CreateCalculatedColumnWithResponse(ctx, p.Id, nil, client.CalculatedColumnCreate{Name: "y", Type: client.ColumnTypeText, Formula: `"y"`, Properties: map[string]any{}})
 		out["create calculated"] = k.StatusCode()
 		u, _ := who.api.UpdateColumnWithResponse(ctx, p.Id, col.Id, nil, client.ColumnUpdate{Name: ptr("z")})
 		out["update"] = u.StatusCode()

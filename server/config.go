@@ -24,6 +24,22 @@ type Config struct {
 	MigrateOnStart bool
 	BodyLimit      int64
 	DBMaxConns     int
+	// Stytch B2B member search backs GET /api/organization/members when all three are set.
+	StytchProjectID string
+	StytchSecretKey string
+	StytchBaseURL   string
+	// Rate limits (api.md §4): requests per second and burst, per user and per tenant; a rate of 0
+	// turns that limit off.
+	RateLimitUserRPS     float64
+	RateLimitUserBurst   int
+	RateLimitTenantRPS   float64
+	RateLimitTenantBurst int
+	// CacheTTL bounds how long a cached response lives in Redis; 0 turns the response cache off.
+	CacheTTL time.Duration
+	// Hardening: timeouts, BODY_LIMIT, shutdown, HSTS and metrics exposure (config_hardening.go).
+	Hardening
+	// DataFlow: syncs, uploads and their limits (config_dataflow.go).
+	DataFlow
 }
 
 // ConfigFromEnv parses and validates the configuration. A bad value is an error naming the variable.
@@ -44,6 +60,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		LogLevel:    strings.ToLower(get("LOG_LEVEL", "info")),
 		LogFormat:   strings.ToLower(get("LOG_FORMAT", "json")),
 		BodyLimit:   1 << 20,
+
+		StytchProjectID: get("STYTCH_PROJECT_ID", ""),
+		StytchSecretKey: get("STYTCH_SECRET_KEY", ""),
+		StytchBaseURL:   strings.TrimRight(get("STYTCH_BASE_URL", ""), "/"),
 	}
 	var err error
 	if cfg.JWTLeeway, err = time.ParseDuration(get("JWT_LEEWAY", "30s")); err != nil || cfg.JWTLeeway < 0 {
@@ -54,6 +74,15 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if cfg.DBMaxConns, err = strconv.Atoi(get("DB_MAX_CONNS", "20")); err != nil || cfg.DBMaxConns < 1 {
 		return cfg, fmt.Errorf("DB_MAX_CONNS: want a positive integer, got %q", getenv("DB_MAX_CONNS"))
+	}
+	if err := parseRedisFeatures(&cfg, get); err != nil {
+		return cfg, err
+	}
+	if err := parseHardening(&cfg, get); err != nil {
+		return cfg, err
+	}
+	if err := parseDataFlow(&cfg, get); err != nil {
+		return cfg, err
 	}
 	switch v := get("MIGRATE_ON_START", "true"); v {
 	case "true", "1", "yes":
@@ -83,6 +112,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("JWT_JWKS_URL: want an http(s) URL")
 		}
 	}
+	if err := checkStytch(cfg); err != nil {
+		return cfg, err
+	}
 	if cfg.JWTSecret == "" && cfg.JWTJWKSURL == "" {
 		return cfg, fmt.Errorf("JWT_SECRET: set a secret of at least 32 bytes (or JWT_JWKS_URL); `make run` writes one into .env")
 	}
@@ -100,11 +132,38 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return cfg, nil
 }
 
+// checkStytch accepts no Stytch settings or all three, with an http(s) base URL.
+func checkStytch(cfg Config) error {
+	set := map[string]bool{
+		"STYTCH_PROJECT_ID": cfg.StytchProjectID != "",
+		"STYTCH_SECRET_KEY": cfg.StytchSecretKey != "",
+		"STYTCH_BASE_URL":   cfg.StytchBaseURL != "",
+	}
+	if !set["STYTCH_PROJECT_ID"] && !set["STYTCH_SECRET_KEY"] && !set["STYTCH_BASE_URL"] {
+		return nil
+	}
+	for _, name := range []string{"STYTCH_PROJECT_ID", "STYTCH_SECRET_KEY", "STYTCH_BASE_URL"} {
+		if !set[name] {
+			return fmt.Errorf("%s: set STYTCH_PROJECT_ID, STYTCH_SECRET_KEY and STYTCH_BASE_URL together (or none of them)", name)
+		}
+	}
+	if u, err := url.Parse(cfg.StytchBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("STYTCH_BASE_URL: want an http(s) URL such as https://api.stytch.com")
+	}
+	return nil
+}
+
+// StytchEnabled reports whether the members listing proxies Stytch.
+func (c Config) StytchEnabled() bool {
+	return c.StytchProjectID != "" && c.StytchSecretKey != "" && c.StytchBaseURL != ""
+}
+
 // String describes the configuration for logs, secrets masked.
 func (c Config) String() string {
-	return fmt.Sprintf("port=%d database=%s redis=%s jwt_secret=%s jwks=%q issuer=%q audience=%q leeway=%s migrate_on_start=%t cors=%v",
+	return fmt.Sprintf("port=%d database=%s redis=%s jwt_secret=%s jwks=%q issuer=%q audience=%q leeway=%s migrate_on_start=%t cors=%v stytch=%q stytch_project=%q stytch_secret=%s",
 		c.Port, redactURL(c.DatabaseURL), redactURL(c.RedisURL), mask(c.JWTSecret), c.JWTJWKSURL, c.JWTIssuer, c.JWTAudience,
-		c.JWTLeeway, c.MigrateOnStart, c.CORSOrigins)
+		c.JWTLeeway, c.MigrateOnStart, c.CORSOrigins, c.StytchBaseURL, c.StytchProjectID, mask(c.StytchSecretKey)) + " " + c.Hardening.String()
 }
 
 func mask(s string) string {

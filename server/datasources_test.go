@@ -76,7 +76,7 @@ func fxFields(p client.Problem) []string {
 
 func fxPanel(t testing.TB, c *caller, name string) client.Panel {
 	t.Helper()
-	r, err := c.api.CreatePanelWithResponse(t.Context(), client.PanelCreate{Name: name})
+	r, err := c.api.CreatePanelWithResponse(t.Context(), nil, client.PanelCreate{Name: name})
 	if err != nil || r.StatusCode() != http.StatusCreated {
 		t.Fatalf("create panel: %v %d %s", err, fxStatus(r.HTTPResponse), r.Body)
 	}
@@ -85,7 +85,7 @@ func fxPanel(t testing.TB, c *caller, name string) client.Panel {
 
 func fxDataSource(t testing.TB, c *caller, panelID int64, typ client.DataSourceType, cfg map[string]any) client.DataSource {
 	t.Helper()
-	r, err := c.api.CreateDataSourceWithResponse(t.Context(), panelID, client.DataSourceCreate{Type: typ, Config: cfg})
+	r, err := c.api.CreateDataSourceWithResponse(t.Context(), panelID, nil, client.DataSourceCreate{Type: typ, Config: cfg})
 	if err != nil || r.StatusCode() != http.StatusCreated {
 		t.Fatalf("create data source: %v %d %s", err, fxStatus(r.HTTPResponse), r.Body)
 	}
@@ -225,7 +225,7 @@ func TestDataSourceCRUD(t *testing.T) {
 			ctx := t.Context()
 			p := fxPanel(t, c, "Intake")
 
-			created, err := c.api.CreateDataSourceWithResponse(ctx, p.Id, client.DataSourceCreate{Type: client.DataSourceTypeApi, Config: fxUISource()})
+			created, err := c.api.CreateDataSourceWithResponse(ctx, p.Id, nil, client.DataSourceCreate{Type: client.DataSourceTypeApi, Config: fxUISource()})
 			if err != nil || created.StatusCode() != http.StatusCreated {
 				t.Fatalf("create: %v %d %s", err, created.StatusCode(), created.Body)
 			}
@@ -327,7 +327,7 @@ func TestDataSourceConfigValidation(t *testing.T) {
 	}
 	for _, tc := range valid {
 		t.Run("valid/"+tc.name, func(t *testing.T) {
-			r, err := c.api.CreateDataSourceWithResponse(t.Context(), p.Id, client.DataSourceCreate{Type: tc.typ, Config: tc.cfg})
+			r, err := c.api.CreateDataSourceWithResponse(t.Context(), p.Id, nil, client.DataSourceCreate{Type: tc.typ, Config: tc.cfg})
 			if err != nil || r.StatusCode() != http.StatusCreated {
 				t.Fatalf("%v %d %s", err, r.StatusCode(), r.Body)
 			}
@@ -506,7 +506,7 @@ func TestDataSourceSecretsMasked(t *testing.T) {
 	ctx := t.Context()
 	p := fxPanel(t, c, "Secrets")
 
-	cr, err := c.api.CreateDataSourceWithResponse(ctx, p.Id, client.DataSourceCreate{Type: client.DataSourceTypeApi, Config: fxSecretAPIConfig()})
+	cr, err := c.api.CreateDataSourceWithResponse(ctx, p.Id, nil, client.DataSourceCreate{Type: client.DataSourceTypeApi, Config: fxSecretAPIConfig()})
 	if err != nil || cr.StatusCode() != http.StatusCreated {
 		t.Fatalf("create api: %v %d %s", err, cr.StatusCode(), cr.Body)
 	}
@@ -514,7 +514,7 @@ func TestDataSourceSecretsMasked(t *testing.T) {
 	fxAssertMaskedAPI(t, "create api", cr.JSON201.Config)
 	api := cr.JSON201
 
-	cr, err = c.api.CreateDataSourceWithResponse(ctx, p.Id, client.DataSourceCreate{Type: client.DataSourceTypeDatabase, Config: fxSecretDBConfig()})
+	cr, err = c.api.CreateDataSourceWithResponse(ctx, p.Id, nil, client.DataSourceCreate{Type: client.DataSourceTypeDatabase, Config: fxSecretDBConfig()})
 	if err != nil || cr.StatusCode() != http.StatusCreated {
 		t.Fatalf("create database: %v %d %s", err, cr.StatusCode(), cr.Body)
 	}
@@ -816,7 +816,7 @@ func TestDataSourceNestedPathOtherPanel(t *testing.T) {
 			t.Errorf("other tenant %s DELETE: %d", form.name, st)
 		}
 	}
-	if r, _ := eve.api.CreateDataSourceWithResponse(ctx, b.Id, client.DataSourceCreate{Type: client.DataSourceTypeCustom, Config: map[string]any{}}); r.StatusCode() != http.StatusNotFound {
+	if r, _ := eve.api.CreateDataSourceWithResponse(ctx, b.Id, nil, client.DataSourceCreate{Type: client.DataSourceTypeCustom, Config: map[string]any{}}); r.StatusCode() != http.StatusNotFound {
 		t.Errorf("other tenant create: %d", r.StatusCode())
 	}
 
@@ -832,7 +832,7 @@ func TestDataSourceNestedPathOtherPanel(t *testing.T) {
 	if l, _ := bob.api.ListDataSourcesWithResponse(ctx, b.Id, nil); l.StatusCode() != http.StatusOK || len(*l.JSON200) != 1 {
 		t.Errorf("viewer list: %d", l.StatusCode())
 	}
-	if r, _ := bob.api.CreateDataSourceWithResponse(ctx, b.Id, client.DataSourceCreate{Type: client.DataSourceTypeCustom, Config: map[string]any{}}); r.StatusCode() != http.StatusForbidden {
+	if r, _ := bob.api.CreateDataSourceWithResponse(ctx, b.Id, nil, client.DataSourceCreate{Type: client.DataSourceTypeCustom, Config: map[string]any{}}); r.StatusCode() != http.StatusForbidden {
 		t.Errorf("viewer create: %d, want 403", r.StatusCode())
 	}
 	for _, form := range fxDSForms {
@@ -995,7 +995,7 @@ func TestDataSourceConditionalRequests(t *testing.T) {
 		})
 	}
 	// The 201's ETag is the representation's: GET agrees and If-Match accepts it.
-	cr, _ := c.api.CreateDataSourceWithResponse(ctx, p.Id, client.DataSourceCreate{Type: client.DataSourceTypeApi,
+	cr, _ := c.api.CreateDataSourceWithResponse(ctx, p.Id, nil, client.DataSourceCreate{Type: client.DataSourceTypeApi,
 		Config: map[string]any{"endpoint": "/x", "timeoutMs": 1500, "headers": map[string]any{"X-Key": "v"}, "extra": map[string]any{"n": 1.5}}})
 	createdTag := cr.HTTPResponse.Header.Get("ETag")
 	if g, _ := c.api.GetDataSourceWithResponse(ctx, cr.JSON201.Id, nil); g.HTTPResponse.Header.Get("ETag") != createdTag {

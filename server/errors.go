@@ -44,10 +44,6 @@ func forbidden(format string, args ...any) *problem {
 	return newProblem(http.StatusForbidden, "forbidden", format, args...)
 }
 
-func notImplemented(op string) *problem {
-	return newProblem(http.StatusNotImplemented, "not-implemented", "%s is part of the contract but not implemented yet", op)
-}
-
 // problemBody is the wire shape of every error answer.
 type problemBody struct {
 	Type       string       `json:"type"`
@@ -128,6 +124,8 @@ func notFoundDetail(err error) string {
 			return strings.ToUpper(kind[:1]) + kind[1:] + " not found"
 		case "data":
 			return "Data source not found"
+		case "acl":
+			return "ACL entry not found"
 		}
 	}
 	return "Not found"
@@ -159,6 +157,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	}
 	p := toProblem(err)
 	req := c.Request()
+	if rec := recordFrom(req.Context()); rec != nil {
+		rec.err, rec.problem = err, p // the request's own log line reports it (observe.go)
+		writeProblem(c, p)
+		return
+	}
 	attrs := []any{"status", p.Status, "method", req.Method, "path", req.URL.Path, "request_id", requestIDFrom(req.Context())}
 	if p.Status >= 500 {
 		s.log.Error("request failed", append(attrs, "error", err.Error())...)

@@ -14,7 +14,7 @@ func TestPanelLifecycle(t *testing.T) {
 	c := newCaller(t, newTenant("life"), "alice", auth.RoleBuilder)
 	ctx := t.Context()
 
-	created, err := c.api.CreatePanelWithResponse(ctx, client.PanelCreate{Name: "Diabetes", Metadata: &client.Metadata{"color": "blue"}})
+	created, err := c.api.CreatePanelWithResponse(ctx, nil, client.PanelCreate{Name: "Diabetes", Metadata: &client.Metadata{"color": "blue"}})
 	if err != nil || created.StatusCode() != http.StatusCreated {
 		t.Fatalf("create: %v %d %s", err, created.StatusCode(), created.Body)
 	}

@@ -32,6 +32,10 @@ type Server struct {
 	schema   atomic.Value // store.SchemaState, refreshed by readiness checks
 	draining atomic.Bool
 	dsn      string
+	members  memberRecorder
+	stytch   *stytchClient // nil: members come from the members table
+	metrics  *metrics
+	flow     *dataFlow // syncs, uploads and pushes (sync.go)
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -55,7 +59,7 @@ func (a *App) Close() error {
 // Redis monitor, and the Echo instance with every middleware in api.md's order. Tests start the
 // service through this same function.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	st, err := store.Open(cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DBMaxConns})
+	st, err := store.Open(cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
@@ -87,8 +91,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		_ = st.Close()
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
-	srv := &Server{store: st, log: log, started: time.Now(), redis: startRedisMonitor(appCtx, cfg.RedisURL, log), dsn: cfg.DatabaseURL}
+	srv := &Server{store: st, log: log, started: time.Now(), redis: startRedisMonitor(appCtx, cfg.RedisURL, st.DB, log), dsn: cfg.DatabaseURL,
+		stytch: newStytchClient(cfg)}
 	srv.schema.Store(state)
+	if srv.flow, err = newDataFlow(cfg); err != nil {
+		cancel()
+		_ = st.Close()
+		return nil, err
+	}
+	srv.metrics = newMetrics(st.DB.DB, cfg, srv.RedisMetrics)
+	go srv.purgeIdempotencyKeys(appCtx)
 	if srv.specJSON, err = json.Marshal(doc); err != nil {
 		cancel()
 		_ = st.Close()
@@ -141,10 +153,15 @@ func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = srv.errorHandler
 	gate := newAPIGate(doc, router, v)
+	gate.afterAuth = append(gate.afterAuth, newRateLimiter(srv.redis, cfg).check)
+	gate.afterAuth = append(gate.afterAuth, srv.recordMember) // members are recorded once per user, never failing a request
 
 	// Order (api.md §1): request id → body size → authentication → rate limit → validation → handler.
 	e.Pre(requestID)
+	e.Pre(newObserver(srv.log, srv.metrics, doc).middleware) // one log line and the metrics of every request
 	e.Use(srv.recoverPanics)
+	e.Use(securityHeaders(cfg))
+	e.Use(compression())
 	if len(cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:     cfg.CORSOrigins,
@@ -154,8 +171,13 @@ func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.
 			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions},
 		}))
 	}
-	e.Use(bodyLimit(cfg.BodyLimit))
+	e.Use(bodyLimit(cfg.BodyLimit, streamedBodyLimits(cfg)))
+	e.Use(streamedRequests(cfg)) // uploads may take longer than HTTP_READ_TIMEOUT
+	e.Use(srv.metrics.metricsGuard)
 	e.Use(gate.middleware)
+	e.Use(newResponseCache(srv.redis, cfg).middleware) // after the gate: the caller is known, the request valid
+	// Innermost: it commits before the answer reaches the outer middleware (see idempotency.go).
+	e.Use(newIdempotency(srv.store, doc, cfg, srv.metrics).middleware)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(srv, nil))
 	return e, nil
 }

@@ -23,11 +23,11 @@ func newViewFixture(t *testing.T) viewFixture {
 	t.Helper()
 	c := newCaller(t, newTenant("views"), "vera", auth.RoleBuilder)
 	ctx := t.Context()
-	p, _ := c.api.CreatePanelWithResponse(ctx, client.PanelCreate{Name: "Worklist"})
-	ds, _ := c.api.CreateDataSourceWithResponse(ctx, p.JSON201.Id, client.DataSourceCreate{Type: client.DataSourceTypeApi,
+	p, _ := c.api.CreatePanelWithResponse(ctx, nil, client.PanelCreate{Name: "Worklist"})
+	ds, _ := c.api.CreateDataSourceWithResponse(ctx, p.JSON201.Id, nil, client.DataSourceCreate{Type: client.DataSourceTypeApi,
 		Config: client.DataSourceConfig{"endpoint": "/api/patients", "method": "GET"}})
 	mk := func(name, field string) int64 {
-		r, err := c.api.CreateBaseColumnWithResponse(ctx, p.JSON201.Id, client.BaseColumnCreate{Name: name, Type: client.ColumnTypeText,
+		r, err := c.api.CreateBaseColumnWithResponse(ctx, p.JSON201.Id, nil, client.BaseColumnCreate{Name: name, Type: client.ColumnTypeText,
 			SourceField: field, DataSourceId: ds.JSON201.Id, Properties: client.ColumnProperties{}})
 		if err != nil || r.StatusCode() != http.StatusCreated {
 			t.Fatalf("column: %v %s", err, r.Body)
@@ -42,7 +42,7 @@ func TestViewLifecycle(t *testing.T) {
 	c, ctx := f.owner, t.Context()
 	emailRef := strconv.FormatInt(f.emailID, 10)
 
-	created, err := c.api.CreateViewWithResponse(ctx, client.ViewCreate{Name: "Mine", PanelId: f.panelID, VisibleColumns: []string{emailRef, "Name"}})
+	created, err := c.api.CreateViewWithResponse(ctx, nil, client.ViewCreate{Name: "Mine", PanelId: f.panelID, VisibleColumns: []string{emailRef, "Name"}})
 	if err != nil || created.StatusCode() != http.StatusCreated {
 		t.Fatalf("create: %v %d %s", err, created.StatusCode(), created.Body)
 	}
@@ -51,7 +51,7 @@ func TestViewLifecycle(t *testing.T) {
 		t.Fatalf("unexpected view %+v", v)
 	}
 
-	bad, _ := c.api.CreateViewWithResponse(ctx, client.ViewCreate{Name: "Bad", PanelId: f.panelID, VisibleColumns: []string{"Nope", "999999"}})
+	bad, _ := c.api.CreateViewWithResponse(ctx, nil, client.ViewCreate{Name: "Bad", PanelId: f.panelID, VisibleColumns: []string{"Nope", "999999"}})
 	if bad.StatusCode() != http.StatusUnprocessableEntity || len(bad.ApplicationproblemJSON422.Errors) != 2 {
 		t.Fatalf("unknown references: %d %s", bad.StatusCode(), bad.Body)
 	}

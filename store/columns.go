@@ -303,9 +303,13 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, ch
 			}
 		}
 		name := col.Name
-		return record(ctx, tx, a, p, Change{ChangeType: ChangeColumnChanged, EntityType: EntityColumn, EntityID: col.ID,
+		ch, err := recordChange(ctx, tx, a, p, Change{ChangeType: ChangeColumnChanged, EntityType: EntityColumn, EntityID: col.ID,
 			Action: ActionUpdate, AffectedColumn: &name, Description: fmt.Sprintf("Column %q modified", col.Name),
 			OldValues: oldV, NewValues: newV})
+		if err != nil {
+			return err
+		}
+		return notifyViews(ctx, tx, a, p, ch, columnModified(col))
 	})
 	return out, names, err
 }
@@ -373,13 +377,18 @@ func (s *Store) DeleteColumn(ctx context.Context, a Actor, panelID, id int64, fo
 			if d != id {
 				desc = fmt.Sprintf("Column %q removed with column %q it depended on", c.Name, cols[i].Name)
 			}
-			if err := record(ctx, tx, a, p, Change{ChangeType: ChangeColumnRemoved, EntityType: EntityColumn, EntityID: c.ID,
-				Action: ActionDelete, AffectedColumn: &name, Description: desc, OldValues: columnValues(c, names)}); err != nil {
+			ch, err := recordChange(ctx, tx, a, p, Change{ChangeType: ChangeColumnRemoved, EntityType: EntityColumn, EntityID: c.ID,
+				Action: ActionDelete, AffectedColumn: &name, Description: desc, OldValues: columnValues(c, names)})
+			if err != nil {
 				return err
 			}
 			refs := []string{strconv.FormatInt(c.ID, 10)}
 			if !slices.ContainsFunc(cols, func(o Column) bool { return o.Name == c.Name && !slices.Contains(doomed, o.ID) }) {
 				refs = append(refs, c.Name) // no surviving column carries the name any more
+			}
+			// Before removeViewReferences: the affected views are those still referencing the column.
+			if err := notifyViews(ctx, tx, a, p, ch, columnRemoved(c, refs)); err != nil {
+				return err
 			}
 			if err := removeViewReferences(ctx, tx, p.ID, refs); err != nil {
 				return err

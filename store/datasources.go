@@ -112,9 +112,13 @@ func (s *Store) UpdateDataSource(ctx context.Context, a Actor, id, panelID int64
 			WherePK().Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}
-		return record(ctx, tx, a, p, Change{ChangeType: ChangeSourceChanged, EntityType: EntityDataSource,
+		ch, err := recordChange(ctx, tx, a, p, Change{ChangeType: ChangeSourceChanged, EntityType: EntityDataSource,
 			EntityID: ds.ID, Action: ActionUpdate, Description: fmt.Sprintf("Data source %d (%s) changed", ds.ID, ds.Type),
 			OldValues: dataSourceValues(&before), NewValues: dataSourceValues(ds)})
+		if err != nil {
+			return err
+		}
+		return notifyViews(ctx, tx, a, p, ch, sourceChangedEvent(ds))
 	})
 	return out, err
 }
@@ -148,16 +152,24 @@ func (s *Store) DeleteDataSource(ctx context.Context, a Actor, id, panelID int64
 				return err
 			}
 			name := c.Name
-			if err := record(ctx, tx, a, p, Change{ChangeType: ChangeColumnChanged, EntityType: EntityColumn,
+			ch, err := recordChange(ctx, tx, a, p, Change{ChangeType: ChangeColumnChanged, EntityType: EntityColumn,
 				EntityID: c.ID, Action: ActionUpdate, AffectedColumn: &name,
 				Description: fmt.Sprintf("Column %q detached from deleted data source %d", c.Name, ds.ID),
-				OldValues:   map[string]any{"dataSourceId": ds.ID}, NewValues: map[string]any{"dataSourceId": nil}}); err != nil {
+				OldValues:   map[string]any{"dataSourceId": ds.ID}, NewValues: map[string]any{"dataSourceId": nil}})
+			if err != nil {
+				return err
+			}
+			if err := notifyViews(ctx, tx, a, p, ch, columnModified(c)); err != nil {
 				return err
 			}
 		}
-		if err := record(ctx, tx, a, p, Change{ChangeType: ChangeSourceRemoved, EntityType: EntityDataSource,
+		ch, err := recordChange(ctx, tx, a, p, Change{ChangeType: ChangeSourceRemoved, EntityType: EntityDataSource,
 			EntityID: ds.ID, Action: ActionDelete, Description: fmt.Sprintf("Data source %d (%s) removed", ds.ID, ds.Type),
-			OldValues: dataSourceValues(ds)}); err != nil {
+			OldValues: dataSourceValues(ds)})
+		if err != nil {
+			return err
+		}
+		if err := notifyViews(ctx, tx, a, p, ch, sourceRemovedEvent(ds)); err != nil {
 			return err
 		}
 		_, err = tx.NewDelete().Model(ds).WherePK().Exec(ctx)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,6 +24,8 @@ type Store struct {
 type Options struct {
 	MaxOpenConns int
 	MaxIdleConns int
+	// StatementTimeout is PostgreSQL's statement_timeout on every connection (0: the server's default).
+	StatementTimeout time.Duration
 }
 
 // Open connects to PostgreSQL through pgx's database/sql driver. It does not ping: callers decide
@@ -34,6 +37,13 @@ func Open(dsn string, opts Options) (*Store, error) {
 	}
 	// Bun interpolates arguments itself, so implicit prepared statements only cost round trips.
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	if opts.StatementTimeout > 0 {
+		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+	}
+	// Without it a database host that drops packets would hold every request until its client gives up.
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
 	sqldb := stdlib.OpenDB(*cfg)
 	if opts.MaxOpenConns <= 0 {
 		opts.MaxOpenConns = 20
@@ -54,6 +64,10 @@ func (s *Store) Close() error { return s.DB.Close() }
 func (s *Store) Ping(ctx context.Context) error { return mapErr(s.DB.PingContext(ctx)) }
 
 // InTx runs fn in one transaction: committed when fn returns nil, rolled back otherwise.
+// Inside a transaction opened by BeginOuter it runs in a savepoint of that transaction instead.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if outer := outerFrom(ctx); outer != nil {
+		return mapErr(outer.savepoint(ctx, fn))
+	}
 	return mapErr(s.DB.RunInTx(ctx, &sql.TxOptions{}, fn))
 }

@@ -123,9 +123,13 @@ func (s *Store) UpdatePanel(ctx context.Context, a Actor, id int64, check func(*
 			return err
 		}
 		if cohortChanged {
-			if err := record(ctx, tx, a, p, Change{ChangeType: ChangeCohortChanged, EntityType: EntityPanel,
+			ch, err := recordChange(ctx, tx, a, p, Change{ChangeType: ChangeCohortChanged, EntityType: EntityPanel,
 				EntityID: p.ID, Action: ActionUpdate, Description: fmt.Sprintf("Cohort rule of panel %q changed", p.Name),
-				OldValues: map[string]any{"cohortRule": oldV["cohortRule"]}, NewValues: map[string]any{"cohortRule": newV["cohortRule"]}}); err != nil {
+				OldValues: map[string]any{"cohortRule": oldV["cohortRule"]}, NewValues: map[string]any{"cohortRule": newV["cohortRule"]}})
+			if err != nil {
+				return err
+			}
+			if err := notifyViews(ctx, tx, a, p, ch, cohortChangedEvent()); err != nil {
 				return err
 			}
 			delete(oldV, "cohortRule")

@@ -54,6 +54,23 @@ func loadPanel(ctx context.Context, db bun.IDB, a Actor, id int64) (*Panel, erro
 	return p, nil
 }
 
+// panelOwnLevel is the actor's permission on a readable panel without the read-only access a
+// published view of it grants: that access reads the panel, its sources, columns, rows and changes,
+// but is no permission on the panel (api.md §2), so it neither creates views on it nor lists its
+// ACL rows.
+func panelOwnLevel(ctx context.Context, db bun.IDB, a Actor, p *Panel) (Permission, error) {
+	if a.Admin || p.Level != PermViewer {
+		return p.Level, nil // a published view only ever raises a panel to viewer
+	}
+	expr, args := panelDirectLevelExpr(a)
+	var level int
+	if err := db.NewSelect().TableExpr("panels AS panel").ColumnExpr("("+expr+")", args...).
+		Where("panel.id = ?", p.ID).Scan(ctx, &level); err != nil {
+		return PermNone, fmt.Errorf("panel %d: %w", p.ID, mapErr(err))
+	}
+	return Permission(level), nil
+}
+
 // Resource is the panel or view an ACL route names, with the actor's permission on it and the
 // panel whose history records changes to it.
 type Resource struct {
@@ -241,6 +258,9 @@ func (s *Store) CreateView(ctx context.Context, a Actor, check func(*Panel) erro
 	return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		p, err := panelAccess(ctx, tx, a, v.PanelID, false)
 		if err != nil {
+			return err
+		}
+		if p.Level, err = panelOwnLevel(ctx, tx, a, p); err != nil {
 			return err
 		}
 		if err := check(p); err != nil {

@@ -237,24 +237,6 @@ func (e ColumnUpdateColumnType) Valid() bool {
 	}
 }
 
-// Defines values for DataSourceSyncSyncStatus.
-const (
-	Error   DataSourceSyncSyncStatus = "error"
-	Success DataSourceSyncSyncStatus = "success"
-)
-
-// Valid indicates whether the value is a known member of the DataSourceSyncSyncStatus enum.
-func (e DataSourceSyncSyncStatus) Valid() bool {
-	switch e {
-	case Error:
-		return true
-	case Success:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for DataSourceType.
 const (
 	DataSourceTypeApi      DataSourceType = "api"
@@ -600,6 +582,24 @@ func (e ResourceType) Valid() bool {
 	}
 }
 
+// Defines values for RowsColumnColumnType.
+const (
+	RowsColumnColumnTypeBase       RowsColumnColumnType = "base"
+	RowsColumnColumnTypeCalculated RowsColumnColumnType = "calculated"
+)
+
+// Valid indicates whether the value is a known member of the RowsColumnColumnType enum.
+func (e RowsColumnColumnType) Valid() bool {
+	switch e {
+	case RowsColumnColumnTypeBase:
+		return true
+	case RowsColumnColumnTypeCalculated:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SortDirection.
 const (
 	Asc  SortDirection = "asc"
@@ -612,6 +612,42 @@ func (e SortDirection) Valid() bool {
 	case Asc:
 		return true
 	case Desc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SyncStatus.
+const (
+	Error   SyncStatus = "error"
+	Success SyncStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the SyncStatus enum.
+func (e SyncStatus) Valid() bool {
+	switch e {
+	case Error:
+		return true
+	case Success:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetPanelRowsParamsFormat.
+const (
+	Csv  GetPanelRowsParamsFormat = "csv"
+	Json GetPanelRowsParamsFormat = "json"
+)
+
+// Valid indicates whether the value is a known member of the GetPanelRowsParamsFormat enum.
+func (e GetPanelRowsParamsFormat) Valid() bool {
+	switch e {
+	case Csv:
+		return true
+	case Json:
 		return true
 	default:
 		return false
@@ -957,18 +993,21 @@ type DataSourceSync struct {
 	//
 	//
 	// Example: {"endpoint":"/api/patients","method":"GET"}
-	Config           DataSourceConfig                `json:"config"`
-	DurationMs       int64                           `json:"durationMs"`
-	Id               int64                           `json:"id"`
-	LastSync         nullable.Nullable[apitime.Time] `json:"lastSync"`
-	Message          string                          `json:"message"`
-	RecordsProcessed int64                           `json:"recordsProcessed"`
-	SyncStatus       DataSourceSyncSyncStatus        `json:"syncStatus"`
-	Type             DataSourceType                  `json:"type"`
-}
+	Config     DataSourceConfig                `json:"config"`
+	DurationMs int64                           `json:"durationMs"`
+	Id         int64                           `json:"id"`
+	LastSync   nullable.Nullable[apitime.Time] `json:"lastSync"`
+	Message    string                          `json:"message"`
 
-// DataSourceSyncSyncStatus defines model for DataSourceSync.SyncStatus.
-type DataSourceSyncSyncStatus string
+	// RecordsDeleted Pushes only; keys deleted.
+	RecordsDeleted   *int64 `json:"recordsDeleted,omitempty"`
+	RecordsProcessed int64  `json:"recordsProcessed"`
+
+	// SyncId The sync's entry in the source's sync history.
+	SyncId     *int64         `json:"syncId,omitempty"`
+	SyncStatus SyncStatus     `json:"syncStatus"`
+	Type       DataSourceType `json:"type"`
+}
 
 // DataSourceType defines model for DataSourceType.
 type DataSourceType string
@@ -1148,7 +1187,7 @@ type Panel struct {
 type PanelChange struct {
 	Action ChangeAction `json:"action"`
 
-	// AffectedColumn Name of the column concerned
+	// AffectedColumn Name of the column concerned, if any.
 	AffectedColumn nullable.Nullable[string] `json:"affectedColumn"`
 	ChangeType     ChangeType                `json:"changeType"`
 
@@ -1185,6 +1224,23 @@ type PanelCreate struct {
 
 	// UserId Ignored when equal to the token's user id; 403 otherwise.
 	UserId *UserAssertion `json:"userId,omitempty"`
+}
+
+// PanelRow defines model for PanelRow.
+type PanelRow struct {
+	// Key The primary source's record key.
+	Key string `json:"key"`
+
+	// Values The typed value of each returned column, by column id.
+	Values map[string]interface{} `json:"values"`
+}
+
+// PanelRows Example: {"columns":[{"columnType":"base","errors":0,"id":12,"name":"Age","type":"number"}],"hasMore":false,"rows":[{"key":"p1","values":{"12":36}}]}
+type PanelRows struct {
+	Columns    []RowsColumn `json:"columns"`
+	HasMore    bool         `json:"hasMore"`
+	NextCursor *string      `json:"nextCursor,omitempty"`
+	Rows       []PanelRow   `json:"rows"`
 }
 
 // PanelUpdate Partial update. The read-only fields the web UI echoes back (`createdAt`, `updatedAt`) are accepted and ignored.
@@ -1264,8 +1320,57 @@ type ReadinessStatus string
 // ResourceType defines model for ResourceType.
 type ResourceType string
 
+// RowsColumn defines model for RowsColumn.
+type RowsColumn struct {
+	ColumnType RowsColumnColumnType `json:"columnType"`
+
+	// Errors Cells of this page's rows that could not be computed (returned as null).
+	Errors int        `json:"errors"`
+	Id     int64      `json:"id"`
+	Name   string     `json:"name"`
+	Type   ColumnType `json:"type"`
+}
+
+// RowsColumnColumnType defines model for RowsColumn.ColumnType.
+type RowsColumnColumnType string
+
 // SortDirection defines model for SortDirection.
 type SortDirection string
+
+// SyncRun defines model for SyncRun.
+type SyncRun struct {
+	DataSourceId int64 `json:"dataSourceId"`
+	DurationMs   int64 `json:"durationMs"`
+
+	// FinishedAt RFC 3339, UTC, milliseconds.
+	FinishedAt       Timestamp `json:"finishedAt"`
+	Id               int64     `json:"id"`
+	Message          string    `json:"message"`
+	RecordsDeleted   int64     `json:"recordsDeleted"`
+	RecordsProcessed int64     `json:"recordsProcessed"`
+
+	// StartedAt RFC 3339, UTC, milliseconds.
+	StartedAt Timestamp `json:"startedAt"`
+
+	// StartedBy The user id (sub) that ran it.
+	StartedBy  string     `json:"startedBy"`
+	SyncStatus SyncStatus `json:"syncStatus"`
+
+	// Trigger What ran it: `sync`, `upload` or `push`.
+	Trigger string `json:"trigger"`
+}
+
+// SyncRunList defines model for SyncRunList.
+type SyncRunList struct {
+	HasMore     bool      `json:"hasMore"`
+	NextCursor  *string   `json:"nextCursor,omitempty"`
+	Syncs       []SyncRun `json:"syncs"`
+	Total       int       `json:"total"`
+	TotalCapped bool      `json:"totalCapped"`
+}
+
+// SyncStatus defines model for SyncStatus.
+type SyncStatus string
 
 // Tags defines model for Tags.
 type Tags = []string
@@ -1446,6 +1551,9 @@ type DataSourceId = int64
 // Force defines model for Force.
 type Force = bool
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // IfMatch defines model for IfMatch.
 type IfMatch = string
 
@@ -1497,9 +1605,6 @@ type Gone = Problem
 // NotFound RFC 9457 problem details.
 type NotFound = Problem
 
-// NotImplemented RFC 9457 problem details.
-type NotImplemented = Problem
-
 // PayloadTooLarge RFC 9457 problem details.
 type PayloadTooLarge = Problem
 
@@ -1524,6 +1629,30 @@ type UnsupportedMediaType = Problem
 // ListUserAclsParams defines parameters for ListUserAcls.
 type ListUserAclsParams struct {
 	ResourceType *ResourceType `form:"resourceType,omitempty" json:"resourceType,omitempty"`
+}
+
+// CreateAclParams defines parameters for CreateAcl.
+type CreateAclParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ShareAclPublicParams defines parameters for ShareAclPublic.
+type ShareAclPublicParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListPanelChangesParams defines parameters for ListPanelChanges.
@@ -1575,6 +1704,22 @@ type UpdateDataSourceParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListDataSourceSyncsParams defines parameters for ListDataSourceSyncs.
+type ListDataSourceSyncsParams struct {
+	// Limit Page size (default 100; the panel and view lists return up to 1,000 without it).
+	Limit  *Limit  `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Cursor Opaque position returned by a previous page (`Link` header or `nextCursor`).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
+	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
+
+	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
+	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
 // ListViewNotificationsParams defines parameters for ListViewNotifications.
 type ListViewNotificationsParams struct {
 	IsRead           *bool               `form:"isRead,omitempty" json:"isRead,omitempty"`
@@ -1608,6 +1753,18 @@ type ListPanelsParams struct {
 
 	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// CreatePanelParams defines parameters for CreatePanel.
+type CreatePanelParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // DeletePanelParams defines parameters for DeletePanel.
@@ -1647,6 +1804,30 @@ type ListColumnsParams struct {
 
 	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// CreateBaseColumnParams defines parameters for CreateBaseColumn.
+type CreateBaseColumnParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// CreateCalculatedColumnParams defines parameters for CreateCalculatedColumn.
+type CreateCalculatedColumnParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // DeleteColumnParams defines parameters for DeleteColumn.
@@ -1691,6 +1872,18 @@ type ListDataSourcesParams struct {
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
 }
 
+// CreateDataSourceParams defines parameters for CreateDataSource.
+type CreateDataSourceParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // DeletePanelDataSourceParams defines parameters for DeletePanelDataSource.
 type DeletePanelDataSourceParams struct {
 	// Force Resolve dependents instead of answering 409.
@@ -1705,6 +1898,30 @@ type UpdatePanelDataSourceParams struct {
 	// IfMatch Apply only if the resource's current `ETag` is one of these (`*` matches any).
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
+
+// GetPanelRowsParams defines parameters for GetPanelRows.
+type GetPanelRowsParams struct {
+	// ViewId A view of the panel whose filters, sorts and visible columns apply.
+	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
+
+	// Limit Page size (default 100; the panel and view lists return up to 1,000 without it).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Opaque position returned by a previous page (`Link` header or `nextCursor`).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Format `json` (default) for a page, `csv` for a streamed export of every row.
+	Format *GetPanelRowsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
+	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
+
+	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
+	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// GetPanelRowsParamsFormat defines parameters for GetPanelRows.
+type GetPanelRowsParamsFormat string
 
 // ListViewsParams defines parameters for ListViews.
 type ListViewsParams struct {
@@ -1726,6 +1943,18 @@ type ListViewsParams struct {
 
 	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// CreateViewParams defines parameters for CreateView.
+type CreateViewParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // DeleteViewParams defines parameters for DeleteView.
@@ -1960,14 +2189,14 @@ type ClientInterface interface {
 	// ListUserAcls List a person's ACL rows
 	//
 	// The rows naming the caller (by email or sub) and the tenant's `_all` rows. Only admins may ask
-	// about someone else (403). Not implemented yet: answers 501.
+	// about someone else (403).
 	//
 	// Corresponds with GET /api/acls/user/{userEmail} (the `ListUserAcls` operationId).
 	ListUserAcls(ctx context.Context, userEmail UserEmail, params *ListUserAclsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAcls List a resource's ACL rows
 	//
-	// Needs `viewer` on the resource. Not implemented yet: answers 501.
+	// Needs `viewer` on the resource.
 	//
 	// Corresponds with GET /api/acls/{resourceType}/{resourceId} (the `ListAcls` operationId).
 	ListAcls(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1977,49 +2206,47 @@ type ClientInterface interface {
 	// `userEmail` is an email, a user id (sub) or `_all` (every member of the tenant). Granting `viewer`
 	// or `editor` needs `editor` on the resource; granting `owner` needs `owner`. 409 when a row for that
 	// principal exists; 422 beyond 1,000 rows per resource. Records `acl_changed`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/acls/{resourceType}/{resourceId} (the `CreateAcl` operationId).
-	CreateAclWithBody(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateAclWithBody(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *CreateAclParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateAcl Grant a permission
 	//
 	// `userEmail` is an email, a user id (sub) or `_all` (every member of the tenant). Granting `viewer`
 	// or `editor` needs `editor` on the resource; granting `owner` needs `owner`. 409 when a row for that
 	// principal exists; 422 beyond 1,000 rows per resource. Records `acl_changed`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/acls/{resourceType}/{resourceId} (the `CreateAcl` operationId).
-	CreateAcl(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, body CreateAclJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateAcl(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *CreateAclParams, body CreateAclJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ShareAclPublicWithBody Share with the whole tenant
 	//
 	// Creates (201) or updates (200) the `_all` row. Needs `editor` on the resource (`owner` to share
-	// as owner). Records `acl_changed`. Not implemented yet: answers 501.
+	// as owner). Records `acl_changed`.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/acls/{resourceType}/{resourceId}/share-public (the `ShareAclPublic` operationId).
-	ShareAclPublicWithBody(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ShareAclPublicWithBody(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *ShareAclPublicParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ShareAclPublic Share with the whole tenant
 	//
 	// Creates (201) or updates (200) the `_all` row. Needs `editor` on the resource (`owner` to share
-	// as owner). Records `acl_changed`. Not implemented yet: answers 501.
+	// as owner). Records `acl_changed`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/acls/{resourceType}/{resourceId}/share-public (the `ShareAclPublic` operationId).
-	ShareAclPublic(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, body ShareAclPublicJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ShareAclPublic(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *ShareAclPublicParams, body ShareAclPublicJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteAcl Revoke a permission
 	//
 	// Revoking `viewer`/`editor` needs `editor`; revoking `owner` needs `owner`; the last owner can never
-	// be removed (409). Records `acl_changed`. Not implemented yet: answers 501.
+	// be removed (409). Records `acl_changed`.
 	//
 	// Corresponds with DELETE /api/acls/{resourceType}/{resourceId}/{userEmail} (the `DeleteAcl` operationId).
 	DeleteAcl(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, userEmail UserEmail, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2028,7 +2255,6 @@ type ClientInterface interface {
 	//
 	// The path names the principal: an email (URL-encoded or not), a sub, or `_all`. Changing to or from
 	// `owner` needs `owner`; otherwise `editor`. Demoting the last owner is 409. Records `acl_changed`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2039,7 +2265,6 @@ type ClientInterface interface {
 	//
 	// The path names the principal: an email (URL-encoded or not), a sub, or `_all`. Changing to or from
 	// `owner` needs `owner`; otherwise `editor`. Demoting the last owner is 409. Records `acl_changed`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2093,24 +2318,86 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/datasources/{dataSourceId} (the `UpdateDataSource` operationId).
 	UpdateDataSource(ctx context.Context, dataSourceId DataSourceId, params *UpdateDataSourceParams, body UpdateDataSourceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// PushDataSourceRecordsWithBody Push records to a custom data source
+	//
+	// Needs `editor` on its panel; the source must be of type `custom` (422 otherwise). The body is
+	// streamed NDJSON, up to the upload limit (413 beyond), one operation per line:
+	// `{"op": "upsert", "key": "p1", "record": {...}}` (`key` may be left out when the config's `keyField`
+	// finds it in the record) or `{"op": "delete", "key": "p1"}`. The batch applies in one transaction,
+	// in order (the last operation on a key wins); an updated record keeps its place, new ones go last.
+	// A malformed line answers 200 with `syncStatus: error` and applies nothing. Waits up to 5 seconds
+	// for a running sync of the source, then 409. Recorded in the sync history (`recordsProcessed`
+	// upserts, `recordsDeleted` deletions) with a `source_synced` change.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/datasources/{dataSourceId}/records (the `PushDataSourceRecords` operationId).
+	PushDataSourceRecordsWithBody(ctx context.Context, dataSourceId DataSourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SyncDataSource Sync a data source
 	//
 	// Needs `editor` on its panel. No body is needed (an empty body with a JSON content type is accepted).
-	// Not implemented yet: answers 501.
+	// Reads the source and replaces its records in one transaction: readers see the previous records
+	// until the new ones are committed, and a failure leaves them intact. Per type: `api` fetches `url`
+	// (or `endpoint` resolved against the service's `API_SOURCE_BASE_URL`) with `method`, `headers`,
+	// `timeoutMs`, taking the records from the array at `recordsPath` (a JSON pointer; the document
+	// itself by default) and keying them by `keyField` (a dotted path; by position without it);
+	// `database` runs `query` over `connectionString` in a read-only transaction with a statement
+	// timeout and a row limit; `file` and `custom` sources have nothing to fetch (their records arrive
+	// by upload and by push) and sync keeps their records. Loopback, private, link-local and metadata
+	// addresses are refused unless the service allows them, and so are the service's own database and
+	// superuser roles. A failure of the source (unreachable, timeout, bad JSON, too large, refused
+	// address, bad query) answers 200 with `syncStatus: error` and a `message`. A second sync of a
+	// source while one runs is 409. Every sync is kept in the source's sync history and records a
+	// `source_synced` change; syncs never notify views.
 	//
 	// Corresponds with POST /api/datasources/{dataSourceId}/sync (the `SyncDataSource` operationId).
 	SyncDataSource(ctx context.Context, dataSourceId DataSourceId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListDataSourceSyncs List a data source's sync history
+	//
+	// Needs `viewer` on its panel. Every sync, upload and push, successful or not, newest first, with its
+	// status, counts, duration and message. Page with `limit`/`offset`, or with the `nextCursor` of a
+	// previous page.
+	//
+	// Corresponds with GET /api/datasources/{dataSourceId}/syncs (the `ListDataSourceSyncs` operationId).
+	ListDataSourceSyncs(ctx context.Context, dataSourceId DataSourceId, params *ListDataSourceSyncsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UploadDataSourceFileWithBody Upload the records of a file data source
+	//
+	// Needs `editor` on its panel; the source must be of type `file` (422 otherwise). The body is the file
+	// itself, streamed (never held whole), up to the upload limit (50 MiB by default; 413 beyond):
+	// `text/csv` (a header line, then one record per line; `delimiter` from the config, empty fields are
+	// null), `application/x-ndjson` (one JSON object per line), or `application/octet-stream` read as the
+	// config's `format` (`csv`, `json` — an array of objects — or `ndjson`). Records are keyed by the
+	// config's `keyField` (by position without it) and replace the source's records exactly like a
+	// sync; a file that cannot be read (bad CSV or JSON, a missing or repeated key) answers 200 with
+	// `syncStatus: error` and leaves the previous records intact. 409 while another sync of the source
+	// runs.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/datasources/{dataSourceId}/upload (the `UploadDataSourceFile` operationId).
+	UploadDataSourceFileWithBody(ctx context.Context, dataSourceId DataSourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListViewNotifications List the caller's view notifications
 	//
-	// Newest first. Not implemented yet: answers 501.
+	// The caller's own notifications (addressed to the token's sub or email), newest first, each with
+	// the view it concerns. A change to a published or shared view (a column it shows, sorts or filters
+	// on removed: `breaking`; modified: `warning`; its panel's cohort rule or a data source's
+	// configuration changed: `info`) notifies the view's owner, the principals of its and its panel's
+	// ACL rows and, when every member can read it, every known member; never the author of the change.
+	// `total` is exact up to 10,000, then capped with `totalCapped: true`; `unreadCount` counts all the
+	// caller's unread notifications whatever the filters (capped likewise). Page with `limit`/`offset`,
+	// or with the `nextCursor` of a previous page.
 	//
 	// Corresponds with GET /api/notifications/views (the `ListViewNotifications` operationId).
 	ListViewNotifications(ctx context.Context, params *ListViewNotificationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// MarkViewNotificationsReadWithBody Mark notifications read
 	//
-	// Only the caller's own notifications are counted and changed. Not implemented yet: answers 501.
+	// Marks the caller's own unread notifications among `notificationIds` read and counts them. Ids of
+	// other people's notifications, unknown ids and notifications already read count 0 and change nothing.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2119,7 +2406,8 @@ type ClientInterface interface {
 
 	// MarkViewNotificationsRead Mark notifications read
 	//
-	// Only the caller's own notifications are counted and changed. Not implemented yet: answers 501.
+	// Marks the caller's own unread notifications among `notificationIds` read and counts them. Ids of
+	// other people's notifications, unknown ids and notifications already read count 0 and change nothing.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2129,7 +2417,7 @@ type ClientInterface interface {
 	// ListOrganizationMembers List the tenant's members
 	//
 	// The people of the caller's tenant, as recorded when each was first seen, or from Stytch when the
-	// service is configured for it (an upstream failure is 502). Not implemented yet: answers 501.
+	// service is configured for it (an upstream failure is 502).
 	//
 	// Corresponds with GET /api/organization/members (the `ListOrganizationMembers` operationId).
 	ListOrganizationMembers(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2152,7 +2440,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/panels (the `CreatePanel` operationId).
-	CreatePanelWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreatePanelWithBody(ctx context.Context, params *CreatePanelParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreatePanel Create a panel
 	//
@@ -2163,7 +2451,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/panels (the `CreatePanel` operationId).
-	CreatePanel(ctx context.Context, body CreatePanelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreatePanel(ctx context.Context, params *CreatePanelParams, body CreatePanelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeletePanel Delete a panel
 	//
@@ -2220,7 +2508,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/panels/{panelId}/columns/base (the `CreateBaseColumn` operationId).
-	CreateBaseColumnWithBody(ctx context.Context, panelId PanelId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateBaseColumnWithBody(ctx context.Context, panelId PanelId, params *CreateBaseColumnParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateBaseColumn Create a base column
 	//
@@ -2230,7 +2518,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/panels/{panelId}/columns/base (the `CreateBaseColumn` operationId).
-	CreateBaseColumn(ctx context.Context, panelId PanelId, body CreateBaseColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateBaseColumn(ctx context.Context, panelId PanelId, params *CreateBaseColumnParams, body CreateBaseColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateCalculatedColumnWithBody Create a calculated column
 	//
@@ -2245,7 +2533,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/panels/{panelId}/columns/calculated (the `CreateCalculatedColumn` operationId).
-	CreateCalculatedColumnWithBody(ctx context.Context, panelId PanelId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateCalculatedColumnWithBody(ctx context.Context, panelId PanelId, params *CreateCalculatedColumnParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateCalculatedColumn Create a calculated column
 	//
@@ -2260,7 +2548,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/panels/{panelId}/columns/calculated (the `CreateCalculatedColumn` operationId).
-	CreateCalculatedColumn(ctx context.Context, panelId PanelId, body CreateCalculatedColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateCalculatedColumn(ctx context.Context, panelId PanelId, params *CreateCalculatedColumnParams, body CreateCalculatedColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteColumn Delete a column
 	//
@@ -2319,7 +2607,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/panels/{panelId}/datasources (the `CreateDataSource` operationId).
-	CreateDataSourceWithBody(ctx context.Context, panelId PanelId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateDataSourceWithBody(ctx context.Context, panelId PanelId, params *CreateDataSourceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateDataSource Attach a data source to a panel
 	//
@@ -2330,7 +2618,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/panels/{panelId}/datasources (the `CreateDataSource` operationId).
-	CreateDataSource(ctx context.Context, panelId PanelId, body CreateDataSourceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateDataSource(ctx context.Context, panelId PanelId, params *CreateDataSourceParams, body CreateDataSourceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeletePanelDataSource Delete a data source (the original service's path)
 	//
@@ -2366,10 +2654,42 @@ type ClientInterface interface {
 	// SyncPanelDataSource Sync a data source (the original service's path)
 	//
 	// Needs `editor` on its panel. No body is needed (an empty body with a JSON content type is accepted).
-	// Not implemented yet: answers 501.
+	// Reads the source and replaces its records in one transaction: readers see the previous records
+	// until the new ones are committed, and a failure leaves them intact. Per type: `api` fetches `url`
+	// (or `endpoint` resolved against the service's `API_SOURCE_BASE_URL`) with `method`, `headers`,
+	// `timeoutMs`, taking the records from the array at `recordsPath` (a JSON pointer; the document
+	// itself by default) and keying them by `keyField` (a dotted path; by position without it);
+	// `database` runs `query` over `connectionString` in a read-only transaction with a statement
+	// timeout and a row limit; `file` and `custom` sources have nothing to fetch (their records arrive
+	// by upload and by push) and sync keeps their records. Loopback, private, link-local and metadata
+	// addresses are refused unless the service allows them, and so are the service's own database and
+	// superuser roles. A failure of the source (unreachable, timeout, bad JSON, too large, refused
+	// address, bad query) answers 200 with `syncStatus: error` and a `message`. A second sync of a
+	// source while one runs is 409. Every sync is kept in the source's sync history and records a
+	// `source_synced` change; syncs never notify views.
 	//
 	// Corresponds with POST /api/panels/{panelId}/datasources/{dataSourceId}/sync (the `SyncPanelDataSource` operationId).
 	SyncPanelDataSource(ctx context.Context, panelId PanelId, dataSourceId DataSourceId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPanelRows Get a panel's rows
+	//
+	// Needs `viewer` on the panel (and on the view, with `viewId`). Every record of the panel's primary
+	// data source (its lowest id) is a row; the other sources' records join it by key. A base column
+	// reads its `sourceField`, a dotted path, from its source's record (anything else, such as a FHIRPath
+	// expression, is null and counted as an error of the column); a calculated column evaluates its
+	// formula. Values follow the column type: numbers, booleans, `YYYY-MM-DD` dates, RFC 3339 date-times,
+	// lists for `multi_select`. A cell that cannot be computed (a value of the wrong type, a failing
+	// formula) is null and counted in its column's `errors`. The cohort rule selects rows (a condition's
+	// `field` is a column reference, or a dotted path into the primary source's records compared with
+	// the value's JSON type). With `viewId`, the view's filters apply (each joins the previous ones with
+	// its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
+	// the rows (nulls last; ties keep the source order) and only its visible columns are returned
+	// (all of them when it lists none). `format=csv` streams every row as CSV, ignoring `limit` and
+	// `cursor`. Pages are pinned to the records they started on: once a sync has replaced them, or the
+	// panel or view changed, the cursor answers 410 and the client starts again.
+	//
+	// Corresponds with GET /api/panels/{panelId}/rows (the `GetPanelRows` operationId).
+	GetPanelRows(ctx context.Context, panelId PanelId, params *GetPanelRowsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListViews List views
 	//
@@ -2387,7 +2707,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /api/views (the `CreateView` operationId).
-	CreateViewWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateViewWithBody(ctx context.Context, params *CreateViewParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateView Create a view
 	//
@@ -2397,7 +2717,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /api/views (the `CreateView` operationId).
-	CreateView(ctx context.Context, body CreateViewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateView(ctx context.Context, params *CreateViewParams, body CreateViewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteView Delete a view
 	//
@@ -2536,6 +2856,18 @@ type ClientInterface interface {
 	// Corresponds with GET /liveness (the `GetLiveness` operationId).
 	GetLiveness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetMetrics Prometheus metrics
+	//
+	// Prometheus text exposition format 0.0.4: request count and latency by operation and status,
+	// database pool statistics, idempotency, cache and rate-limit counters, Go runtime and process
+	// metrics. No JWT: when the service is configured with a metrics token (`METRICS_TOKEN`), this route
+	// needs `Authorization: Bearer <that token>` (401 otherwise); when metrics are served on a separate
+	// listener (`METRICS_ADDR`), this route answers 404 here and the same document (and token rule) is
+	// served at `/metrics` of that listener.
+	//
+	// Corresponds with GET /metrics (the `GetMetrics` operationId).
+	GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetOpenAPIJSON This API description as JSON
 	//
 	// Corresponds with GET /openapi.json (the `GetOpenAPIJSON` operationId).
@@ -2550,7 +2882,7 @@ type ClientInterface interface {
 // ListUserAcls List a person's ACL rows
 //
 // The rows naming the caller (by email or sub) and the tenant's `_all` rows. Only admins may ask
-// about someone else (403). Not implemented yet: answers 501.
+// about someone else (403).
 //
 // Corresponds with GET /api/acls/user/{userEmail} (the `ListUserAcls` operationId).
 func (c *Client) ListUserAcls(ctx context.Context, userEmail UserEmail, params *ListUserAclsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2567,7 +2899,7 @@ func (c *Client) ListUserAcls(ctx context.Context, userEmail UserEmail, params *
 
 // ListAcls List a resource's ACL rows
 //
-// Needs `viewer` on the resource. Not implemented yet: answers 501.
+// Needs `viewer` on the resource.
 //
 // Corresponds with GET /api/acls/{resourceType}/{resourceId} (the `ListAcls` operationId).
 func (c *Client) ListAcls(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2587,13 +2919,12 @@ func (c *Client) ListAcls(ctx context.Context, resourceType ResourceTypePath, re
 // `userEmail` is an email, a user id (sub) or `_all` (every member of the tenant). Granting `viewer`
 // or `editor` needs `editor` on the resource; granting `owner` needs `owner`. 409 when a row for that
 // principal exists; 422 beyond 1,000 rows per resource. Records `acl_changed`.
-// Not implemented yet: answers 501.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/acls/{resourceType}/{resourceId} (the `CreateAcl` operationId).
-func (c *Client) CreateAclWithBody(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateAclRequestWithBody(c.Server, resourceType, resourceId, contentType, body)
+func (c *Client) CreateAclWithBody(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *CreateAclParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAclRequestWithBody(c.Server, resourceType, resourceId, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2609,13 +2940,12 @@ func (c *Client) CreateAclWithBody(ctx context.Context, resourceType ResourceTyp
 // `userEmail` is an email, a user id (sub) or `_all` (every member of the tenant). Granting `viewer`
 // or `editor` needs `editor` on the resource; granting `owner` needs `owner`. 409 when a row for that
 // principal exists; 422 beyond 1,000 rows per resource. Records `acl_changed`.
-// Not implemented yet: answers 501.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/acls/{resourceType}/{resourceId} (the `CreateAcl` operationId).
-func (c *Client) CreateAcl(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, body CreateAclJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateAclRequest(c.Server, resourceType, resourceId, body)
+func (c *Client) CreateAcl(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *CreateAclParams, body CreateAclJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAclRequest(c.Server, resourceType, resourceId, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2629,13 +2959,13 @@ func (c *Client) CreateAcl(ctx context.Context, resourceType ResourceTypePath, r
 // ShareAclPublicWithBody Share with the whole tenant
 //
 // Creates (201) or updates (200) the `_all` row. Needs `editor` on the resource (`owner` to share
-// as owner). Records `acl_changed`. Not implemented yet: answers 501.
+// as owner). Records `acl_changed`.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/acls/{resourceType}/{resourceId}/share-public (the `ShareAclPublic` operationId).
-func (c *Client) ShareAclPublicWithBody(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewShareAclPublicRequestWithBody(c.Server, resourceType, resourceId, contentType, body)
+func (c *Client) ShareAclPublicWithBody(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *ShareAclPublicParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewShareAclPublicRequestWithBody(c.Server, resourceType, resourceId, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2649,13 +2979,13 @@ func (c *Client) ShareAclPublicWithBody(ctx context.Context, resourceType Resour
 // ShareAclPublic Share with the whole tenant
 //
 // Creates (201) or updates (200) the `_all` row. Needs `editor` on the resource (`owner` to share
-// as owner). Records `acl_changed`. Not implemented yet: answers 501.
+// as owner). Records `acl_changed`.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/acls/{resourceType}/{resourceId}/share-public (the `ShareAclPublic` operationId).
-func (c *Client) ShareAclPublic(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, body ShareAclPublicJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewShareAclPublicRequest(c.Server, resourceType, resourceId, body)
+func (c *Client) ShareAclPublic(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *ShareAclPublicParams, body ShareAclPublicJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewShareAclPublicRequest(c.Server, resourceType, resourceId, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2669,7 +2999,7 @@ func (c *Client) ShareAclPublic(ctx context.Context, resourceType ResourceTypePa
 // DeleteAcl Revoke a permission
 //
 // Revoking `viewer`/`editor` needs `editor`; revoking `owner` needs `owner`; the last owner can never
-// be removed (409). Records `acl_changed`. Not implemented yet: answers 501.
+// be removed (409). Records `acl_changed`.
 //
 // Corresponds with DELETE /api/acls/{resourceType}/{resourceId}/{userEmail} (the `DeleteAcl` operationId).
 func (c *Client) DeleteAcl(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, userEmail UserEmail, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2688,7 +3018,6 @@ func (c *Client) DeleteAcl(ctx context.Context, resourceType ResourceTypePath, r
 //
 // The path names the principal: an email (URL-encoded or not), a sub, or `_all`. Changing to or from
 // `owner` needs `owner`; otherwise `editor`. Demoting the last owner is 409. Records `acl_changed`.
-// Not implemented yet: answers 501.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2709,7 +3038,6 @@ func (c *Client) UpdateAclWithBody(ctx context.Context, resourceType ResourceTyp
 //
 // The path names the principal: an email (URL-encoded or not), a sub, or `_all`. Changing to or from
 // `owner` needs `owner`; otherwise `editor`. Demoting the last owner is 409. Records `acl_changed`.
-// Not implemented yet: answers 501.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2823,10 +3151,48 @@ func (c *Client) UpdateDataSource(ctx context.Context, dataSourceId DataSourceId
 	return c.Client.Do(req)
 }
 
+// PushDataSourceRecordsWithBody Push records to a custom data source
+//
+// Needs `editor` on its panel; the source must be of type `custom` (422 otherwise). The body is
+// streamed NDJSON, up to the upload limit (413 beyond), one operation per line:
+// `{"op": "upsert", "key": "p1", "record": {...}}` (`key` may be left out when the config's `keyField`
+// finds it in the record) or `{"op": "delete", "key": "p1"}`. The batch applies in one transaction,
+// in order (the last operation on a key wins); an updated record keeps its place, new ones go last.
+// A malformed line answers 200 with `syncStatus: error` and applies nothing. Waits up to 5 seconds
+// for a running sync of the source, then 409. Recorded in the sync history (`recordsProcessed`
+// upserts, `recordsDeleted` deletions) with a `source_synced` change.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/datasources/{dataSourceId}/records (the `PushDataSourceRecords` operationId).
+func (c *Client) PushDataSourceRecordsWithBody(ctx context.Context, dataSourceId DataSourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPushDataSourceRecordsRequestWithBody(c.Server, dataSourceId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // SyncDataSource Sync a data source
 //
 // Needs `editor` on its panel. No body is needed (an empty body with a JSON content type is accepted).
-// Not implemented yet: answers 501.
+// Reads the source and replaces its records in one transaction: readers see the previous records
+// until the new ones are committed, and a failure leaves them intact. Per type: `api` fetches `url`
+// (or `endpoint` resolved against the service's `API_SOURCE_BASE_URL`) with `method`, `headers`,
+// `timeoutMs`, taking the records from the array at `recordsPath` (a JSON pointer; the document
+// itself by default) and keying them by `keyField` (a dotted path; by position without it);
+// `database` runs `query` over `connectionString` in a read-only transaction with a statement
+// timeout and a row limit; `file` and `custom` sources have nothing to fetch (their records arrive
+// by upload and by push) and sync keeps their records. Loopback, private, link-local and metadata
+// addresses are refused unless the service allows them, and so are the service's own database and
+// superuser roles. A failure of the source (unreachable, timeout, bad JSON, too large, refused
+// address, bad query) answers 200 with `syncStatus: error` and a `message`. A second sync of a
+// source while one runs is 409. Every sync is kept in the source's sync history and records a
+// `source_synced` change; syncs never notify views.
 //
 // Corresponds with POST /api/datasources/{dataSourceId}/sync (the `SyncDataSource` operationId).
 func (c *Client) SyncDataSource(ctx context.Context, dataSourceId DataSourceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2841,9 +3207,62 @@ func (c *Client) SyncDataSource(ctx context.Context, dataSourceId DataSourceId, 
 	return c.Client.Do(req)
 }
 
+// ListDataSourceSyncs List a data source's sync history
+//
+// Needs `viewer` on its panel. Every sync, upload and push, successful or not, newest first, with its
+// status, counts, duration and message. Page with `limit`/`offset`, or with the `nextCursor` of a
+// previous page.
+//
+// Corresponds with GET /api/datasources/{dataSourceId}/syncs (the `ListDataSourceSyncs` operationId).
+func (c *Client) ListDataSourceSyncs(ctx context.Context, dataSourceId DataSourceId, params *ListDataSourceSyncsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDataSourceSyncsRequest(c.Server, dataSourceId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UploadDataSourceFileWithBody Upload the records of a file data source
+//
+// Needs `editor` on its panel; the source must be of type `file` (422 otherwise). The body is the file
+// itself, streamed (never held whole), up to the upload limit (50 MiB by default; 413 beyond):
+// `text/csv` (a header line, then one record per line; `delimiter` from the config, empty fields are
+// null), `application/x-ndjson` (one JSON object per line), or `application/octet-stream` read as the
+// config's `format` (`csv`, `json` — an array of objects — or `ndjson`). Records are keyed by the
+// config's `keyField` (by position without it) and replace the source's records exactly like a
+// sync; a file that cannot be read (bad CSV or JSON, a missing or repeated key) answers 200 with
+// `syncStatus: error` and leaves the previous records intact. 409 while another sync of the source
+// runs.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/datasources/{dataSourceId}/upload (the `UploadDataSourceFile` operationId).
+func (c *Client) UploadDataSourceFileWithBody(ctx context.Context, dataSourceId DataSourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUploadDataSourceFileRequestWithBody(c.Server, dataSourceId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListViewNotifications List the caller's view notifications
 //
-// Newest first. Not implemented yet: answers 501.
+// The caller's own notifications (addressed to the token's sub or email), newest first, each with
+// the view it concerns. A change to a published or shared view (a column it shows, sorts or filters
+// on removed: `breaking`; modified: `warning`; its panel's cohort rule or a data source's
+// configuration changed: `info`) notifies the view's owner, the principals of its and its panel's
+// ACL rows and, when every member can read it, every known member; never the author of the change.
+// `total` is exact up to 10,000, then capped with `totalCapped: true`; `unreadCount` counts all the
+// caller's unread notifications whatever the filters (capped likewise). Page with `limit`/`offset`,
+// or with the `nextCursor` of a previous page.
 //
 // Corresponds with GET /api/notifications/views (the `ListViewNotifications` operationId).
 func (c *Client) ListViewNotifications(ctx context.Context, params *ListViewNotificationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2860,7 +3279,8 @@ func (c *Client) ListViewNotifications(ctx context.Context, params *ListViewNoti
 
 // MarkViewNotificationsReadWithBody Mark notifications read
 //
-// Only the caller's own notifications are counted and changed. Not implemented yet: answers 501.
+// Marks the caller's own unread notifications among `notificationIds` read and counts them. Ids of
+// other people's notifications, unknown ids and notifications already read count 0 and change nothing.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2879,7 +3299,8 @@ func (c *Client) MarkViewNotificationsReadWithBody(ctx context.Context, contentT
 
 // MarkViewNotificationsRead Mark notifications read
 //
-// Only the caller's own notifications are counted and changed. Not implemented yet: answers 501.
+// Marks the caller's own unread notifications among `notificationIds` read and counts them. Ids of
+// other people's notifications, unknown ids and notifications already read count 0 and change nothing.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2899,7 +3320,7 @@ func (c *Client) MarkViewNotificationsRead(ctx context.Context, body MarkViewNot
 // ListOrganizationMembers List the tenant's members
 //
 // The people of the caller's tenant, as recorded when each was first seen, or from Stytch when the
-// service is configured for it (an upstream failure is 502). Not implemented yet: answers 501.
+// service is configured for it (an upstream failure is 502).
 //
 // Corresponds with GET /api/organization/members (the `ListOrganizationMembers` operationId).
 func (c *Client) ListOrganizationMembers(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2942,8 +3363,8 @@ func (c *Client) ListPanels(ctx context.Context, params *ListPanelsParams, reqEd
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/panels (the `CreatePanel` operationId).
-func (c *Client) CreatePanelWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreatePanelRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreatePanelWithBody(ctx context.Context, params *CreatePanelParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreatePanelRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2963,8 +3384,8 @@ func (c *Client) CreatePanelWithBody(ctx context.Context, contentType string, bo
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/panels (the `CreatePanel` operationId).
-func (c *Client) CreatePanel(ctx context.Context, body CreatePanelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreatePanelRequest(c.Server, body)
+func (c *Client) CreatePanel(ctx context.Context, params *CreatePanelParams, body CreatePanelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreatePanelRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3080,8 +3501,8 @@ func (c *Client) ListColumns(ctx context.Context, panelId PanelId, params *ListC
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/panels/{panelId}/columns/base (the `CreateBaseColumn` operationId).
-func (c *Client) CreateBaseColumnWithBody(ctx context.Context, panelId PanelId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateBaseColumnRequestWithBody(c.Server, panelId, contentType, body)
+func (c *Client) CreateBaseColumnWithBody(ctx context.Context, panelId PanelId, params *CreateBaseColumnParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateBaseColumnRequestWithBody(c.Server, panelId, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3100,8 +3521,8 @@ func (c *Client) CreateBaseColumnWithBody(ctx context.Context, panelId PanelId, 
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/panels/{panelId}/columns/base (the `CreateBaseColumn` operationId).
-func (c *Client) CreateBaseColumn(ctx context.Context, panelId PanelId, body CreateBaseColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateBaseColumnRequest(c.Server, panelId, body)
+func (c *Client) CreateBaseColumn(ctx context.Context, panelId PanelId, params *CreateBaseColumnParams, body CreateBaseColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateBaseColumnRequest(c.Server, panelId, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3125,8 +3546,8 @@ func (c *Client) CreateBaseColumn(ctx context.Context, panelId PanelId, body Cre
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/panels/{panelId}/columns/calculated (the `CreateCalculatedColumn` operationId).
-func (c *Client) CreateCalculatedColumnWithBody(ctx context.Context, panelId PanelId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateCalculatedColumnRequestWithBody(c.Server, panelId, contentType, body)
+func (c *Client) CreateCalculatedColumnWithBody(ctx context.Context, panelId PanelId, params *CreateCalculatedColumnParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCalculatedColumnRequestWithBody(c.Server, panelId, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3150,8 +3571,8 @@ func (c *Client) CreateCalculatedColumnWithBody(ctx context.Context, panelId Pan
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/panels/{panelId}/columns/calculated (the `CreateCalculatedColumn` operationId).
-func (c *Client) CreateCalculatedColumn(ctx context.Context, panelId PanelId, body CreateCalculatedColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateCalculatedColumnRequest(c.Server, panelId, body)
+func (c *Client) CreateCalculatedColumn(ctx context.Context, panelId PanelId, params *CreateCalculatedColumnParams, body CreateCalculatedColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateCalculatedColumnRequest(c.Server, panelId, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3269,8 +3690,8 @@ func (c *Client) ListDataSources(ctx context.Context, panelId PanelId, params *L
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/panels/{panelId}/datasources (the `CreateDataSource` operationId).
-func (c *Client) CreateDataSourceWithBody(ctx context.Context, panelId PanelId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateDataSourceRequestWithBody(c.Server, panelId, contentType, body)
+func (c *Client) CreateDataSourceWithBody(ctx context.Context, panelId PanelId, params *CreateDataSourceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDataSourceRequestWithBody(c.Server, panelId, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3290,8 +3711,8 @@ func (c *Client) CreateDataSourceWithBody(ctx context.Context, panelId PanelId, 
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/panels/{panelId}/datasources (the `CreateDataSource` operationId).
-func (c *Client) CreateDataSource(ctx context.Context, panelId PanelId, body CreateDataSourceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateDataSourceRequest(c.Server, panelId, body)
+func (c *Client) CreateDataSource(ctx context.Context, panelId PanelId, params *CreateDataSourceParams, body CreateDataSourceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDataSourceRequest(c.Server, panelId, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3366,11 +3787,53 @@ func (c *Client) UpdatePanelDataSource(ctx context.Context, panelId PanelId, dat
 // SyncPanelDataSource Sync a data source (the original service's path)
 //
 // Needs `editor` on its panel. No body is needed (an empty body with a JSON content type is accepted).
-// Not implemented yet: answers 501.
+// Reads the source and replaces its records in one transaction: readers see the previous records
+// until the new ones are committed, and a failure leaves them intact. Per type: `api` fetches `url`
+// (or `endpoint` resolved against the service's `API_SOURCE_BASE_URL`) with `method`, `headers`,
+// `timeoutMs`, taking the records from the array at `recordsPath` (a JSON pointer; the document
+// itself by default) and keying them by `keyField` (a dotted path; by position without it);
+// `database` runs `query` over `connectionString` in a read-only transaction with a statement
+// timeout and a row limit; `file` and `custom` sources have nothing to fetch (their records arrive
+// by upload and by push) and sync keeps their records. Loopback, private, link-local and metadata
+// addresses are refused unless the service allows them, and so are the service's own database and
+// superuser roles. A failure of the source (unreachable, timeout, bad JSON, too large, refused
+// address, bad query) answers 200 with `syncStatus: error` and a `message`. A second sync of a
+// source while one runs is 409. Every sync is kept in the source's sync history and records a
+// `source_synced` change; syncs never notify views.
 //
 // Corresponds with POST /api/panels/{panelId}/datasources/{dataSourceId}/sync (the `SyncPanelDataSource` operationId).
 func (c *Client) SyncPanelDataSource(ctx context.Context, panelId PanelId, dataSourceId DataSourceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSyncPanelDataSourceRequest(c.Server, panelId, dataSourceId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPanelRows Get a panel's rows
+//
+// Needs `viewer` on the panel (and on the view, with `viewId`). Every record of the panel's primary
+// data source (its lowest id) is a row; the other sources' records join it by key. A base column
+// reads its `sourceField`, a dotted path, from its source's record (anything else, such as a FHIRPath
+// expression, is null and counted as an error of the column); a calculated column evaluates its
+// formula. Values follow the column type: numbers, booleans, `YYYY-MM-DD` dates, RFC 3339 date-times,
+// lists for `multi_select`. A cell that cannot be computed (a value of the wrong type, a failing
+// formula) is null and counted in its column's `errors`. The cohort rule selects rows (a condition's
+// `field` is a column reference, or a dotted path into the primary source's records compared with
+// the value's JSON type). With `viewId`, the view's filters apply (each joins the previous ones with
+// its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
+// the rows (nulls last; ties keep the source order) and only its visible columns are returned
+// (all of them when it lists none). `format=csv` streams every row as CSV, ignoring `limit` and
+// `cursor`. Pages are pinned to the records they started on: once a sync has replaced them, or the
+// panel or view changed, the cursor answers 410 and the client starts again.
+//
+// Corresponds with GET /api/panels/{panelId}/rows (the `GetPanelRows` operationId).
+func (c *Client) GetPanelRows(ctx context.Context, panelId PanelId, params *GetPanelRowsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPanelRowsRequest(c.Server, panelId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3407,8 +3870,8 @@ func (c *Client) ListViews(ctx context.Context, params *ListViewsParams, reqEdit
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /api/views (the `CreateView` operationId).
-func (c *Client) CreateViewWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateViewRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateViewWithBody(ctx context.Context, params *CreateViewParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateViewRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3427,8 +3890,8 @@ func (c *Client) CreateViewWithBody(ctx context.Context, contentType string, bod
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /api/views (the `CreateView` operationId).
-func (c *Client) CreateView(ctx context.Context, body CreateViewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateViewRequest(c.Server, body)
+func (c *Client) CreateView(ctx context.Context, params *CreateViewParams, body CreateViewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateViewRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3746,6 +4209,28 @@ func (c *Client) GetLiveness(ctx context.Context, reqEditors ...RequestEditorFn)
 	return c.Client.Do(req)
 }
 
+// GetMetrics Prometheus metrics
+//
+// Prometheus text exposition format 0.0.4: request count and latency by operation and status,
+// database pool statistics, idempotency, cache and rate-limit counters, Go runtime and process
+// metrics. No JWT: when the service is configured with a metrics token (`METRICS_TOKEN`), this route
+// needs `Authorization: Bearer <that token>` (401 otherwise); when metrics are served on a separate
+// listener (`METRICS_ADDR`), this route answers 404 here and the same document (and token rule) is
+// served at `/metrics` of that listener.
+//
+// Corresponds with GET /metrics (the `GetMetrics` operationId).
+func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMetricsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetOpenAPIJSON This API description as JSON
 //
 // Corresponds with GET /openapi.json (the `GetOpenAPIJSON` operationId).
@@ -3879,18 +4364,18 @@ func NewListAclsRequest(server string, resourceType ResourceTypePath, resourceId
 }
 
 // NewCreateAclRequest calls the generic CreateAcl builder with application/json body
-func NewCreateAclRequest(server string, resourceType ResourceTypePath, resourceId ResourceId, body CreateAclJSONRequestBody) (*http.Request, error) {
+func NewCreateAclRequest(server string, resourceType ResourceTypePath, resourceId ResourceId, params *CreateAclParams, body CreateAclJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateAclRequestWithBody(server, resourceType, resourceId, "application/json", bodyReader)
+	return NewCreateAclRequestWithBody(server, resourceType, resourceId, params, "application/json", bodyReader)
 }
 
 // NewCreateAclRequestWithBody constructs an http.Request for the CreateAcl method, with any body, and a specified content type
-func NewCreateAclRequestWithBody(server string, resourceType ResourceTypePath, resourceId ResourceId, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateAclRequestWithBody(server string, resourceType ResourceTypePath, resourceId ResourceId, params *CreateAclParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -3929,22 +4414,37 @@ func NewCreateAclRequestWithBody(server string, resourceType ResourceTypePath, r
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewShareAclPublicRequest calls the generic ShareAclPublic builder with application/json body
-func NewShareAclPublicRequest(server string, resourceType ResourceTypePath, resourceId ResourceId, body ShareAclPublicJSONRequestBody) (*http.Request, error) {
+func NewShareAclPublicRequest(server string, resourceType ResourceTypePath, resourceId ResourceId, params *ShareAclPublicParams, body ShareAclPublicJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewShareAclPublicRequestWithBody(server, resourceType, resourceId, "application/json", bodyReader)
+	return NewShareAclPublicRequestWithBody(server, resourceType, resourceId, params, "application/json", bodyReader)
 }
 
 // NewShareAclPublicRequestWithBody constructs an http.Request for the ShareAclPublic method, with any body, and a specified content type
-func NewShareAclPublicRequestWithBody(server string, resourceType ResourceTypePath, resourceId ResourceId, contentType string, body io.Reader) (*http.Request, error) {
+func NewShareAclPublicRequestWithBody(server string, resourceType ResourceTypePath, resourceId ResourceId, params *ShareAclPublicParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -3982,6 +4482,21 @@ func NewShareAclPublicRequestWithBody(server string, resourceType ResourceTypePa
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -4459,6 +4974,42 @@ func NewUpdateDataSourceRequestWithBody(server string, dataSourceId DataSourceId
 	return req, nil
 }
 
+// NewPushDataSourceRecordsRequestWithBody constructs an http.Request for the PushDataSourceRecords method, with any body, and a specified content type
+func NewPushDataSourceRecordsRequestWithBody(server string, dataSourceId DataSourceId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "dataSourceId", dataSourceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/datasources/%s/records", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewSyncDataSourceRequest constructs an http.Request for the SyncDataSource method
 func NewSyncDataSourceRequest(server string, dataSourceId DataSourceId) (*http.Request, error) {
 	var err error
@@ -4489,6 +5040,151 @@ func NewSyncDataSourceRequest(server string, dataSourceId DataSourceId) (*http.R
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewListDataSourceSyncsRequest constructs an http.Request for the ListDataSourceSyncs method
+func NewListDataSourceSyncsRequest(server string, dataSourceId DataSourceId, params *ListDataSourceSyncsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "dataSourceId", dataSourceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/datasources/%s/syncs", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Offset != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "offset", *params.Offset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TenantId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tenantId", *params.TenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.UserId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "userId", *params.UserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUploadDataSourceFileRequestWithBody constructs an http.Request for the UploadDataSourceFile method, with any body, and a specified content type
+func NewUploadDataSourceFileRequestWithBody(server string, dataSourceId DataSourceId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "dataSourceId", dataSourceId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/datasources/%s/upload", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -4789,18 +5485,18 @@ func NewListPanelsRequest(server string, params *ListPanelsParams) (*http.Reques
 }
 
 // NewCreatePanelRequest calls the generic CreatePanel builder with application/json body
-func NewCreatePanelRequest(server string, body CreatePanelJSONRequestBody) (*http.Request, error) {
+func NewCreatePanelRequest(server string, params *CreatePanelParams, body CreatePanelJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreatePanelRequestWithBody(server, "application/json", bodyReader)
+	return NewCreatePanelRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreatePanelRequestWithBody constructs an http.Request for the CreatePanel method, with any body, and a specified content type
-func NewCreatePanelRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreatePanelRequestWithBody(server string, params *CreatePanelParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -4824,6 +5520,21 @@ func NewCreatePanelRequestWithBody(server string, contentType string, body io.Re
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5125,18 +5836,18 @@ func NewListColumnsRequest(server string, panelId PanelId, params *ListColumnsPa
 }
 
 // NewCreateBaseColumnRequest calls the generic CreateBaseColumn builder with application/json body
-func NewCreateBaseColumnRequest(server string, panelId PanelId, body CreateBaseColumnJSONRequestBody) (*http.Request, error) {
+func NewCreateBaseColumnRequest(server string, panelId PanelId, params *CreateBaseColumnParams, body CreateBaseColumnJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateBaseColumnRequestWithBody(server, panelId, "application/json", bodyReader)
+	return NewCreateBaseColumnRequestWithBody(server, panelId, params, "application/json", bodyReader)
 }
 
 // NewCreateBaseColumnRequestWithBody constructs an http.Request for the CreateBaseColumn method, with any body, and a specified content type
-func NewCreateBaseColumnRequestWithBody(server string, panelId PanelId, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateBaseColumnRequestWithBody(server string, panelId PanelId, params *CreateBaseColumnParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5168,22 +5879,37 @@ func NewCreateBaseColumnRequestWithBody(server string, panelId PanelId, contentT
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewCreateCalculatedColumnRequest calls the generic CreateCalculatedColumn builder with application/json body
-func NewCreateCalculatedColumnRequest(server string, panelId PanelId, body CreateCalculatedColumnJSONRequestBody) (*http.Request, error) {
+func NewCreateCalculatedColumnRequest(server string, panelId PanelId, params *CreateCalculatedColumnParams, body CreateCalculatedColumnJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateCalculatedColumnRequestWithBody(server, panelId, "application/json", bodyReader)
+	return NewCreateCalculatedColumnRequestWithBody(server, panelId, params, "application/json", bodyReader)
 }
 
 // NewCreateCalculatedColumnRequestWithBody constructs an http.Request for the CreateCalculatedColumn method, with any body, and a specified content type
-func NewCreateCalculatedColumnRequestWithBody(server string, panelId PanelId, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateCalculatedColumnRequestWithBody(server string, panelId PanelId, params *CreateCalculatedColumnParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5214,6 +5940,21 @@ func NewCreateCalculatedColumnRequestWithBody(server string, panelId PanelId, co
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5563,18 +6304,18 @@ func NewListDataSourcesRequest(server string, panelId PanelId, params *ListDataS
 }
 
 // NewCreateDataSourceRequest calls the generic CreateDataSource builder with application/json body
-func NewCreateDataSourceRequest(server string, panelId PanelId, body CreateDataSourceJSONRequestBody) (*http.Request, error) {
+func NewCreateDataSourceRequest(server string, panelId PanelId, params *CreateDataSourceParams, body CreateDataSourceJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateDataSourceRequestWithBody(server, panelId, "application/json", bodyReader)
+	return NewCreateDataSourceRequestWithBody(server, panelId, params, "application/json", bodyReader)
 }
 
 // NewCreateDataSourceRequestWithBody constructs an http.Request for the CreateDataSource method, with any body, and a specified content type
-func NewCreateDataSourceRequestWithBody(server string, panelId PanelId, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateDataSourceRequestWithBody(server string, panelId PanelId, params *CreateDataSourceParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5605,6 +6346,21 @@ func NewCreateDataSourceRequestWithBody(server string, panelId PanelId, contentT
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5802,6 +6558,127 @@ func NewSyncPanelDataSourceRequest(server string, panelId PanelId, dataSourceId 
 	return req, nil
 }
 
+// NewGetPanelRowsRequest constructs an http.Request for the GetPanelRows method
+func NewGetPanelRowsRequest(server string, panelId PanelId, params *GetPanelRowsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "panelId", panelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/panels/%s/rows", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ViewId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "viewId", *params.ViewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TenantId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tenantId", *params.TenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.UserId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "userId", *params.UserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListViewsRequest constructs an http.Request for the ListViews method
 func NewListViewsRequest(server string, params *ListViewsParams) (*http.Request, error) {
 	var err error
@@ -5929,18 +6806,18 @@ func NewListViewsRequest(server string, params *ListViewsParams) (*http.Request,
 }
 
 // NewCreateViewRequest calls the generic CreateView builder with application/json body
-func NewCreateViewRequest(server string, body CreateViewJSONRequestBody) (*http.Request, error) {
+func NewCreateViewRequest(server string, params *CreateViewParams, body CreateViewJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateViewRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateViewRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateViewRequestWithBody constructs an http.Request for the CreateView method, with any body, and a specified content type
-func NewCreateViewRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateViewRequestWithBody(server string, params *CreateViewParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5964,6 +6841,21 @@ func NewCreateViewRequestWithBody(server string, contentType string, body io.Rea
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6617,6 +7509,33 @@ func NewGetLivenessRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetMetricsRequest constructs an http.Request for the GetMetrics method
+func NewGetMetricsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/metrics")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetOpenAPIJSONRequest constructs an http.Request for the GetOpenAPIJSON method
 func NewGetOpenAPIJSONRequest(server string) (*http.Request, error) {
 	var err error
@@ -6718,7 +7637,7 @@ type ClientWithResponsesInterface interface {
 	// ListUserAclsWithResponse List a person's ACL rows
 	//
 	// The rows naming the caller (by email or sub) and the tenant's `_all` rows. Only admins may ask
-	// about someone else (403). Not implemented yet: answers 501.
+	// about someone else (403).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6727,7 +7646,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListAclsWithResponse List a resource's ACL rows
 	//
-	// Needs `viewer` on the resource. Not implemented yet: answers 501.
+	// Needs `viewer` on the resource.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6739,49 +7658,47 @@ type ClientWithResponsesInterface interface {
 	// `userEmail` is an email, a user id (sub) or `_all` (every member of the tenant). Granting `viewer`
 	// or `editor` needs `editor` on the resource; granting `owner` needs `owner`. 409 when a row for that
 	// principal exists; 422 beyond 1,000 rows per resource. Records `acl_changed`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/acls/{resourceType}/{resourceId} (the `CreateAcl` operationId).
-	CreateAclWithBodyWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAclResponse, error)
+	CreateAclWithBodyWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *CreateAclParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAclResponse, error)
 
 	// CreateAclWithResponse Grant a permission
 	//
 	// `userEmail` is an email, a user id (sub) or `_all` (every member of the tenant). Granting `viewer`
 	// or `editor` needs `editor` on the resource; granting `owner` needs `owner`. 409 when a row for that
 	// principal exists; 422 beyond 1,000 rows per resource. Records `acl_changed`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/acls/{resourceType}/{resourceId} (the `CreateAcl` operationId).
-	CreateAclWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, body CreateAclJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAclResponse, error)
+	CreateAclWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *CreateAclParams, body CreateAclJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAclResponse, error)
 
 	// ShareAclPublicWithBodyWithResponse Share with the whole tenant
 	//
 	// Creates (201) or updates (200) the `_all` row. Needs `editor` on the resource (`owner` to share
-	// as owner). Records `acl_changed`. Not implemented yet: answers 501.
+	// as owner). Records `acl_changed`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/acls/{resourceType}/{resourceId}/share-public (the `ShareAclPublic` operationId).
-	ShareAclPublicWithBodyWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ShareAclPublicResponse, error)
+	ShareAclPublicWithBodyWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *ShareAclPublicParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ShareAclPublicResponse, error)
 
 	// ShareAclPublicWithResponse Share with the whole tenant
 	//
 	// Creates (201) or updates (200) the `_all` row. Needs `editor` on the resource (`owner` to share
-	// as owner). Records `acl_changed`. Not implemented yet: answers 501.
+	// as owner). Records `acl_changed`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/acls/{resourceType}/{resourceId}/share-public (the `ShareAclPublic` operationId).
-	ShareAclPublicWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, body ShareAclPublicJSONRequestBody, reqEditors ...RequestEditorFn) (*ShareAclPublicResponse, error)
+	ShareAclPublicWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *ShareAclPublicParams, body ShareAclPublicJSONRequestBody, reqEditors ...RequestEditorFn) (*ShareAclPublicResponse, error)
 
 	// DeleteAclWithResponse Revoke a permission
 	//
 	// Revoking `viewer`/`editor` needs `editor`; revoking `owner` needs `owner`; the last owner can never
-	// be removed (409). Records `acl_changed`. Not implemented yet: answers 501.
+	// be removed (409). Records `acl_changed`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6792,7 +7709,6 @@ type ClientWithResponsesInterface interface {
 	//
 	// The path names the principal: an email (URL-encoded or not), a sub, or `_all`. Changing to or from
 	// `owner` needs `owner`; otherwise `editor`. Demoting the last owner is 409. Records `acl_changed`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6803,7 +7719,6 @@ type ClientWithResponsesInterface interface {
 	//
 	// The path names the principal: an email (URL-encoded or not), a sub, or `_all`. Changing to or from
 	// `owner` needs `owner`; otherwise `editor`. Demoting the last owner is 409. Records `acl_changed`.
-	// Not implemented yet: answers 501.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6863,19 +7778,82 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/datasources/{dataSourceId} (the `UpdateDataSource` operationId).
 	UpdateDataSourceWithResponse(ctx context.Context, dataSourceId DataSourceId, params *UpdateDataSourceParams, body UpdateDataSourceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDataSourceResponse, error)
 
+	// PushDataSourceRecordsWithBodyWithResponse Push records to a custom data source
+	//
+	// Needs `editor` on its panel; the source must be of type `custom` (422 otherwise). The body is
+	// streamed NDJSON, up to the upload limit (413 beyond), one operation per line:
+	// `{"op": "upsert", "key": "p1", "record": {...}}` (`key` may be left out when the config's `keyField`
+	// finds it in the record) or `{"op": "delete", "key": "p1"}`. The batch applies in one transaction,
+	// in order (the last operation on a key wins); an updated record keeps its place, new ones go last.
+	// A malformed line answers 200 with `syncStatus: error` and applies nothing. Waits up to 5 seconds
+	// for a running sync of the source, then 409. Recorded in the sync history (`recordsProcessed`
+	// upserts, `recordsDeleted` deletions) with a `source_synced` change.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/datasources/{dataSourceId}/records (the `PushDataSourceRecords` operationId).
+	PushDataSourceRecordsWithBodyWithResponse(ctx context.Context, dataSourceId DataSourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PushDataSourceRecordsResponse, error)
+
 	// SyncDataSourceWithResponse Sync a data source
 	//
 	// Needs `editor` on its panel. No body is needed (an empty body with a JSON content type is accepted).
-	// Not implemented yet: answers 501.
+	// Reads the source and replaces its records in one transaction: readers see the previous records
+	// until the new ones are committed, and a failure leaves them intact. Per type: `api` fetches `url`
+	// (or `endpoint` resolved against the service's `API_SOURCE_BASE_URL`) with `method`, `headers`,
+	// `timeoutMs`, taking the records from the array at `recordsPath` (a JSON pointer; the document
+	// itself by default) and keying them by `keyField` (a dotted path; by position without it);
+	// `database` runs `query` over `connectionString` in a read-only transaction with a statement
+	// timeout and a row limit; `file` and `custom` sources have nothing to fetch (their records arrive
+	// by upload and by push) and sync keeps their records. Loopback, private, link-local and metadata
+	// addresses are refused unless the service allows them, and so are the service's own database and
+	// superuser roles. A failure of the source (unreachable, timeout, bad JSON, too large, refused
+	// address, bad query) answers 200 with `syncStatus: error` and a `message`. A second sync of a
+	// source while one runs is 409. Every sync is kept in the source's sync history and records a
+	// `source_synced` change; syncs never notify views.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/datasources/{dataSourceId}/sync (the `SyncDataSource` operationId).
 	SyncDataSourceWithResponse(ctx context.Context, dataSourceId DataSourceId, reqEditors ...RequestEditorFn) (*SyncDataSourceResponse, error)
 
+	// ListDataSourceSyncsWithResponse List a data source's sync history
+	//
+	// Needs `viewer` on its panel. Every sync, upload and push, successful or not, newest first, with its
+	// status, counts, duration and message. Page with `limit`/`offset`, or with the `nextCursor` of a
+	// previous page.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/datasources/{dataSourceId}/syncs (the `ListDataSourceSyncs` operationId).
+	ListDataSourceSyncsWithResponse(ctx context.Context, dataSourceId DataSourceId, params *ListDataSourceSyncsParams, reqEditors ...RequestEditorFn) (*ListDataSourceSyncsResponse, error)
+
+	// UploadDataSourceFileWithBodyWithResponse Upload the records of a file data source
+	//
+	// Needs `editor` on its panel; the source must be of type `file` (422 otherwise). The body is the file
+	// itself, streamed (never held whole), up to the upload limit (50 MiB by default; 413 beyond):
+	// `text/csv` (a header line, then one record per line; `delimiter` from the config, empty fields are
+	// null), `application/x-ndjson` (one JSON object per line), or `application/octet-stream` read as the
+	// config's `format` (`csv`, `json` — an array of objects — or `ndjson`). Records are keyed by the
+	// config's `keyField` (by position without it) and replace the source's records exactly like a
+	// sync; a file that cannot be read (bad CSV or JSON, a missing or repeated key) answers 200 with
+	// `syncStatus: error` and leaves the previous records intact. 409 while another sync of the source
+	// runs.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/datasources/{dataSourceId}/upload (the `UploadDataSourceFile` operationId).
+	UploadDataSourceFileWithBodyWithResponse(ctx context.Context, dataSourceId DataSourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadDataSourceFileResponse, error)
+
 	// ListViewNotificationsWithResponse List the caller's view notifications
 	//
-	// Newest first. Not implemented yet: answers 501.
+	// The caller's own notifications (addressed to the token's sub or email), newest first, each with
+	// the view it concerns. A change to a published or shared view (a column it shows, sorts or filters
+	// on removed: `breaking`; modified: `warning`; its panel's cohort rule or a data source's
+	// configuration changed: `info`) notifies the view's owner, the principals of its and its panel's
+	// ACL rows and, when every member can read it, every known member; never the author of the change.
+	// `total` is exact up to 10,000, then capped with `totalCapped: true`; `unreadCount` counts all the
+	// caller's unread notifications whatever the filters (capped likewise). Page with `limit`/`offset`,
+	// or with the `nextCursor` of a previous page.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6884,7 +7862,8 @@ type ClientWithResponsesInterface interface {
 
 	// MarkViewNotificationsReadWithBodyWithResponse Mark notifications read
 	//
-	// Only the caller's own notifications are counted and changed. Not implemented yet: answers 501.
+	// Marks the caller's own unread notifications among `notificationIds` read and counts them. Ids of
+	// other people's notifications, unknown ids and notifications already read count 0 and change nothing.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6893,7 +7872,8 @@ type ClientWithResponsesInterface interface {
 
 	// MarkViewNotificationsReadWithResponse Mark notifications read
 	//
-	// Only the caller's own notifications are counted and changed. Not implemented yet: answers 501.
+	// Marks the caller's own unread notifications among `notificationIds` read and counts them. Ids of
+	// other people's notifications, unknown ids and notifications already read count 0 and change nothing.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6903,7 +7883,7 @@ type ClientWithResponsesInterface interface {
 	// ListOrganizationMembersWithResponse List the tenant's members
 	//
 	// The people of the caller's tenant, as recorded when each was first seen, or from Stytch when the
-	// service is configured for it (an upstream failure is 502). Not implemented yet: answers 501.
+	// service is configured for it (an upstream failure is 502).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6930,7 +7910,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/panels (the `CreatePanel` operationId).
-	CreatePanelWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreatePanelResponse, error)
+	CreatePanelWithBodyWithResponse(ctx context.Context, params *CreatePanelParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreatePanelResponse, error)
 
 	// CreatePanelWithResponse Create a panel
 	//
@@ -6941,7 +7921,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/panels (the `CreatePanel` operationId).
-	CreatePanelWithResponse(ctx context.Context, body CreatePanelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreatePanelResponse, error)
+	CreatePanelWithResponse(ctx context.Context, params *CreatePanelParams, body CreatePanelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreatePanelResponse, error)
 
 	// DeletePanelWithResponse Delete a panel
 	//
@@ -7004,7 +7984,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/panels/{panelId}/columns/base (the `CreateBaseColumn` operationId).
-	CreateBaseColumnWithBodyWithResponse(ctx context.Context, panelId PanelId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateBaseColumnResponse, error)
+	CreateBaseColumnWithBodyWithResponse(ctx context.Context, panelId PanelId, params *CreateBaseColumnParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateBaseColumnResponse, error)
 
 	// CreateBaseColumnWithResponse Create a base column
 	//
@@ -7014,7 +7994,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/panels/{panelId}/columns/base (the `CreateBaseColumn` operationId).
-	CreateBaseColumnWithResponse(ctx context.Context, panelId PanelId, body CreateBaseColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBaseColumnResponse, error)
+	CreateBaseColumnWithResponse(ctx context.Context, panelId PanelId, params *CreateBaseColumnParams, body CreateBaseColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBaseColumnResponse, error)
 
 	// CreateCalculatedColumnWithBodyWithResponse Create a calculated column
 	//
@@ -7029,7 +8009,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/panels/{panelId}/columns/calculated (the `CreateCalculatedColumn` operationId).
-	CreateCalculatedColumnWithBodyWithResponse(ctx context.Context, panelId PanelId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCalculatedColumnResponse, error)
+	CreateCalculatedColumnWithBodyWithResponse(ctx context.Context, panelId PanelId, params *CreateCalculatedColumnParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCalculatedColumnResponse, error)
 
 	// CreateCalculatedColumnWithResponse Create a calculated column
 	//
@@ -7044,7 +8024,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/panels/{panelId}/columns/calculated (the `CreateCalculatedColumn` operationId).
-	CreateCalculatedColumnWithResponse(ctx context.Context, panelId PanelId, body CreateCalculatedColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCalculatedColumnResponse, error)
+	CreateCalculatedColumnWithResponse(ctx context.Context, panelId PanelId, params *CreateCalculatedColumnParams, body CreateCalculatedColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCalculatedColumnResponse, error)
 
 	// DeleteColumnWithResponse Delete a column
 	//
@@ -7109,7 +8089,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/panels/{panelId}/datasources (the `CreateDataSource` operationId).
-	CreateDataSourceWithBodyWithResponse(ctx context.Context, panelId PanelId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDataSourceResponse, error)
+	CreateDataSourceWithBodyWithResponse(ctx context.Context, panelId PanelId, params *CreateDataSourceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDataSourceResponse, error)
 
 	// CreateDataSourceWithResponse Attach a data source to a panel
 	//
@@ -7120,7 +8100,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/panels/{panelId}/datasources (the `CreateDataSource` operationId).
-	CreateDataSourceWithResponse(ctx context.Context, panelId PanelId, body CreateDataSourceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDataSourceResponse, error)
+	CreateDataSourceWithResponse(ctx context.Context, panelId PanelId, params *CreateDataSourceParams, body CreateDataSourceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDataSourceResponse, error)
 
 	// DeletePanelDataSourceWithResponse Delete a data source (the original service's path)
 	//
@@ -7158,12 +8138,46 @@ type ClientWithResponsesInterface interface {
 	// SyncPanelDataSourceWithResponse Sync a data source (the original service's path)
 	//
 	// Needs `editor` on its panel. No body is needed (an empty body with a JSON content type is accepted).
-	// Not implemented yet: answers 501.
+	// Reads the source and replaces its records in one transaction: readers see the previous records
+	// until the new ones are committed, and a failure leaves them intact. Per type: `api` fetches `url`
+	// (or `endpoint` resolved against the service's `API_SOURCE_BASE_URL`) with `method`, `headers`,
+	// `timeoutMs`, taking the records from the array at `recordsPath` (a JSON pointer; the document
+	// itself by default) and keying them by `keyField` (a dotted path; by position without it);
+	// `database` runs `query` over `connectionString` in a read-only transaction with a statement
+	// timeout and a row limit; `file` and `custom` sources have nothing to fetch (their records arrive
+	// by upload and by push) and sync keeps their records. Loopback, private, link-local and metadata
+	// addresses are refused unless the service allows them, and so are the service's own database and
+	// superuser roles. A failure of the source (unreachable, timeout, bad JSON, too large, refused
+	// address, bad query) answers 200 with `syncStatus: error` and a `message`. A second sync of a
+	// source while one runs is 409. Every sync is kept in the source's sync history and records a
+	// `source_synced` change; syncs never notify views.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/panels/{panelId}/datasources/{dataSourceId}/sync (the `SyncPanelDataSource` operationId).
 	SyncPanelDataSourceWithResponse(ctx context.Context, panelId PanelId, dataSourceId DataSourceId, reqEditors ...RequestEditorFn) (*SyncPanelDataSourceResponse, error)
+
+	// GetPanelRowsWithResponse Get a panel's rows
+	//
+	// Needs `viewer` on the panel (and on the view, with `viewId`). Every record of the panel's primary
+	// data source (its lowest id) is a row; the other sources' records join it by key. A base column
+	// reads its `sourceField`, a dotted path, from its source's record (anything else, such as a FHIRPath
+	// expression, is null and counted as an error of the column); a calculated column evaluates its
+	// formula. Values follow the column type: numbers, booleans, `YYYY-MM-DD` dates, RFC 3339 date-times,
+	// lists for `multi_select`. A cell that cannot be computed (a value of the wrong type, a failing
+	// formula) is null and counted in its column's `errors`. The cohort rule selects rows (a condition's
+	// `field` is a column reference, or a dotted path into the primary source's records compared with
+	// the value's JSON type). With `viewId`, the view's filters apply (each joins the previous ones with
+	// its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
+	// the rows (nulls last; ties keep the source order) and only its visible columns are returned
+	// (all of them when it lists none). `format=csv` streams every row as CSV, ignoring `limit` and
+	// `cursor`. Pages are pinned to the records they started on: once a sync has replaced them, or the
+	// panel or view changed, the cursor answers 410 and the client starts again.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/panels/{panelId}/rows (the `GetPanelRows` operationId).
+	GetPanelRowsWithResponse(ctx context.Context, panelId PanelId, params *GetPanelRowsParams, reqEditors ...RequestEditorFn) (*GetPanelRowsResponse, error)
 
 	// ListViewsWithResponse List views
 	//
@@ -7183,7 +8197,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/views (the `CreateView` operationId).
-	CreateViewWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateViewResponse, error)
+	CreateViewWithBodyWithResponse(ctx context.Context, params *CreateViewParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateViewResponse, error)
 
 	// CreateViewWithResponse Create a view
 	//
@@ -7193,7 +8207,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/views (the `CreateView` operationId).
-	CreateViewWithResponse(ctx context.Context, body CreateViewJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateViewResponse, error)
+	CreateViewWithResponse(ctx context.Context, params *CreateViewParams, body CreateViewJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateViewResponse, error)
 
 	// DeleteViewWithResponse Delete a view
 	//
@@ -7354,6 +8368,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /liveness (the `GetLiveness` operationId).
 	GetLivenessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLivenessResponse, error)
 
+	// GetMetricsWithResponse Prometheus metrics
+	//
+	// Prometheus text exposition format 0.0.4: request count and latency by operation and status,
+	// database pool statistics, idempotency, cache and rate-limit counters, Go runtime and process
+	// metrics. No JWT: when the service is configured with a metrics token (`METRICS_TOKEN`), this route
+	// needs `Authorization: Bearer <that token>` (401 otherwise); when metrics are served on a separate
+	// listener (`METRICS_ADDR`), this route answers 404 here and the same document (and token rule) is
+	// served at `/metrics` of that listener.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /metrics (the `GetMetrics` operationId).
+	GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error)
+
 	// GetOpenAPIJSONWithResponse This API description as JSON
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -7390,8 +8418,6 @@ type ListUserAclsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -7421,11 +8447,6 @@ func (r ListUserAclsResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListUserAclsResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r ListUserAclsResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -7485,8 +8506,6 @@ type ListAclsResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -7523,11 +8542,6 @@ func (r ListAclsResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
 }
 
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r ListAclsResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
-}
-
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r ListAclsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
 	return r.ApplicationproblemJSON503
@@ -7562,6 +8576,11 @@ func (r ListAclsResponse) ContentType() string {
 	return ""
 }
 
+// CreateAclResponse409Headers the declared response headers of an HTTP 409 response for CreateAcl
+type CreateAclResponse409Headers struct {
+	RetryAfter *int
+}
+
 // CreateAclResponse429Headers the declared response headers of an HTTP 429 response for CreateAcl
 type CreateAclResponse429Headers struct {
 	RateLimitLimit     *int
@@ -7593,10 +8612,10 @@ type CreateAclResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateAclResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateAclResponse429Headers
 }
@@ -7651,11 +8670,6 @@ func (r CreateAclResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
 }
 
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r CreateAclResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
-}
-
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r CreateAclResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
 	return r.ApplicationproblemJSON503
@@ -7690,6 +8704,11 @@ func (r CreateAclResponse) ContentType() string {
 	return ""
 }
 
+// ShareAclPublicResponse409Headers the declared response headers of an HTTP 409 response for ShareAclPublic
+type ShareAclPublicResponse409Headers struct {
+	RetryAfter *int
+}
+
 // ShareAclPublicResponse429Headers the declared response headers of an HTTP 429 response for ShareAclPublic
 type ShareAclPublicResponse429Headers struct {
 	RateLimitLimit     *int
@@ -7713,6 +8732,8 @@ type ShareAclPublicResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -7721,10 +8742,10 @@ type ShareAclPublicResponse struct {
 	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ShareAclPublicResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ShareAclPublicResponse429Headers
 }
@@ -7759,6 +8780,11 @@ func (r ShareAclPublicResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ShareAclPublicResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r ShareAclPublicResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
@@ -7777,11 +8803,6 @@ func (r ShareAclPublicResponse) GetApplicationproblemJSON422() *UnprocessableEnt
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ShareAclPublicResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r ShareAclPublicResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -7818,6 +8839,11 @@ func (r ShareAclPublicResponse) ContentType() string {
 	return ""
 }
 
+// DeleteAclResponse409Headers the declared response headers of an HTTP 409 response for DeleteAcl
+type DeleteAclResponse409Headers struct {
+	RetryAfter *int
+}
+
 // DeleteAclResponse429Headers the declared response headers of an HTTP 429 response for DeleteAcl
 type DeleteAclResponse429Headers struct {
 	RateLimitLimit     *int
@@ -7841,10 +8867,10 @@ type DeleteAclResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *DeleteAclResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteAclResponse429Headers
 }
@@ -7877,11 +8903,6 @@ func (r DeleteAclResponse) GetApplicationproblemJSON409() *Conflict {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r DeleteAclResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r DeleteAclResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -7918,6 +8939,11 @@ func (r DeleteAclResponse) ContentType() string {
 	return ""
 }
 
+// UpdateAclResponse409Headers the declared response headers of an HTTP 409 response for UpdateAcl
+type UpdateAclResponse409Headers struct {
+	RetryAfter *int
+}
+
 // UpdateAclResponse429Headers the declared response headers of an HTTP 429 response for UpdateAcl
 type UpdateAclResponse429Headers struct {
 	RateLimitLimit     *int
@@ -7947,10 +8973,10 @@ type UpdateAclResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UpdateAclResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UpdateAclResponse429Headers
 }
@@ -7998,11 +9024,6 @@ func (r UpdateAclResponse) GetApplicationproblemJSON415() *UnsupportedMediaType 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r UpdateAclResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r UpdateAclResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -8139,6 +9160,11 @@ func (r ListPanelChangesResponse) ContentType() string {
 	return ""
 }
 
+// DeleteDataSourceResponse409Headers the declared response headers of an HTTP 409 response for DeleteDataSource
+type DeleteDataSourceResponse409Headers struct {
+	RetryAfter *int
+}
+
 // DeleteDataSourceResponse429Headers the declared response headers of an HTTP 429 response for DeleteDataSource
 type DeleteDataSourceResponse429Headers struct {
 	RateLimitLimit     *int
@@ -8166,6 +9192,8 @@ type DeleteDataSourceResponse struct {
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *DeleteDataSourceResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteDataSourceResponse429Headers
 }
@@ -8467,6 +9495,139 @@ func (r UpdateDataSourceResponse) ContentType() string {
 	return ""
 }
 
+// PushDataSourceRecordsResponse409Headers the declared response headers of an HTTP 409 response for PushDataSourceRecords
+type PushDataSourceRecordsResponse409Headers struct {
+	RetryAfter *int
+}
+
+// PushDataSourceRecordsResponse429Headers the declared response headers of an HTTP 429 response for PushDataSourceRecords
+type PushDataSourceRecordsResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type PushDataSourceRecordsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DataSourceSync
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *PushDataSourceRecordsResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PushDataSourceRecordsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PushDataSourceRecordsResponse) GetJSON200() *DataSourceSync {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r PushDataSourceRecordsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PushDataSourceRecordsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PushDataSourceRecordsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r PushDataSourceRecordsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r PushDataSourceRecordsResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r PushDataSourceRecordsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r PushDataSourceRecordsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r PushDataSourceRecordsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r PushDataSourceRecordsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PushDataSourceRecordsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PushDataSourceRecordsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PushDataSourceRecordsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PushDataSourceRecordsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PushDataSourceRecordsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SyncDataSourceResponse409Headers the declared response headers of an HTTP 409 response for SyncDataSource
+type SyncDataSourceResponse409Headers struct {
+	RetryAfter *int
+}
+
 // SyncDataSourceResponse429Headers the declared response headers of an HTTP 429 response for SyncDataSource
 type SyncDataSourceResponse429Headers struct {
 	RateLimitLimit     *int
@@ -8492,10 +9653,10 @@ type SyncDataSourceResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *SyncDataSourceResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SyncDataSourceResponse429Headers
 }
@@ -8535,11 +9696,6 @@ func (r SyncDataSourceResponse) GetApplicationproblemJSON429() *TooManyRequests 
 	return r.ApplicationproblemJSON429
 }
 
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r SyncDataSourceResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
-}
-
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r SyncDataSourceResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
 	return r.ApplicationproblemJSON503
@@ -8574,6 +9730,234 @@ func (r SyncDataSourceResponse) ContentType() string {
 	return ""
 }
 
+// ListDataSourceSyncsResponse429Headers the declared response headers of an HTTP 429 response for ListDataSourceSyncs
+type ListDataSourceSyncsResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type ListDataSourceSyncsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SyncRunList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
+	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListDataSourceSyncsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDataSourceSyncsResponse) GetJSON200() *SyncRunList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListDataSourceSyncsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListDataSourceSyncsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListDataSourceSyncsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListDataSourceSyncsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
+func (r ListDataSourceSyncsResponse) GetApplicationproblemJSON410() *Gone {
+	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListDataSourceSyncsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListDataSourceSyncsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDataSourceSyncsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDataSourceSyncsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDataSourceSyncsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDataSourceSyncsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UploadDataSourceFileResponse409Headers the declared response headers of an HTTP 409 response for UploadDataSourceFile
+type UploadDataSourceFileResponse409Headers struct {
+	RetryAfter *int
+}
+
+// UploadDataSourceFileResponse429Headers the declared response headers of an HTTP 429 response for UploadDataSourceFile
+type UploadDataSourceFileResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type UploadDataSourceFileResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DataSourceSync
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UploadDataSourceFileResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UploadDataSourceFileResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UploadDataSourceFileResponse) GetJSON200() *DataSourceSync {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UploadDataSourceFileResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UploadDataSourceFileResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UploadDataSourceFileResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UploadDataSourceFileResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UploadDataSourceFileResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UploadDataSourceFileResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UploadDataSourceFileResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UploadDataSourceFileResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UploadDataSourceFileResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UploadDataSourceFileResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UploadDataSourceFileResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UploadDataSourceFileResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UploadDataSourceFileResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UploadDataSourceFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListViewNotificationsResponse429Headers the declared response headers of an HTTP 429 response for ListViewNotifications
 type ListViewNotificationsResponse429Headers struct {
 	RateLimitLimit     *int
@@ -8597,8 +9981,6 @@ type ListViewNotificationsResponse struct {
 	ApplicationproblemJSON410 *Gone
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -8633,11 +10015,6 @@ func (r ListViewNotificationsResponse) GetApplicationproblemJSON410() *Gone {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListViewNotificationsResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r ListViewNotificationsResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -8699,8 +10076,6 @@ type MarkViewNotificationsReadResponse struct {
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -8740,11 +10115,6 @@ func (r MarkViewNotificationsReadResponse) GetApplicationproblemJSON415() *Unsup
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r MarkViewNotificationsReadResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r MarkViewNotificationsReadResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -8798,8 +10168,6 @@ type ListOrganizationMembersResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
 	ApplicationproblemJSON502 *BadGateway
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -8821,11 +10189,6 @@ func (r ListOrganizationMembersResponse) GetApplicationproblemJSON401() *Unautho
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r ListOrganizationMembersResponse) GetApplicationproblemJSON429() *TooManyRequests {
 	return r.ApplicationproblemJSON429
-}
-
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r ListOrganizationMembersResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
 }
 
 // GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
@@ -8973,6 +10336,11 @@ type CreatePanelResponse201Headers struct {
 	Location *string
 }
 
+// CreatePanelResponse409Headers the declared response headers of an HTTP 409 response for CreatePanel
+type CreatePanelResponse409Headers struct {
+	RetryAfter *int
+}
+
 // CreatePanelResponse429Headers the declared response headers of an HTTP 429 response for CreatePanel
 type CreatePanelResponse429Headers struct {
 	RateLimitLimit     *int
@@ -8992,6 +10360,8 @@ type CreatePanelResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -9004,6 +10374,8 @@ type CreatePanelResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreatePanelResponse201Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreatePanelResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreatePanelResponse429Headers
 }
@@ -9026,6 +10398,11 @@ func (r CreatePanelResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CreatePanelResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreatePanelResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -9509,6 +10886,11 @@ type CreateBaseColumnResponse201Headers struct {
 	Location *string
 }
 
+// CreateBaseColumnResponse409Headers the declared response headers of an HTTP 409 response for CreateBaseColumn
+type CreateBaseColumnResponse409Headers struct {
+	RetryAfter *int
+}
+
 // CreateBaseColumnResponse429Headers the declared response headers of an HTTP 429 response for CreateBaseColumn
 type CreateBaseColumnResponse429Headers struct {
 	RateLimitLimit     *int
@@ -9530,6 +10912,8 @@ type CreateBaseColumnResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -9542,6 +10926,8 @@ type CreateBaseColumnResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateBaseColumnResponse201Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateBaseColumnResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateBaseColumnResponse429Headers
 }
@@ -9569,6 +10955,11 @@ func (r CreateBaseColumnResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r CreateBaseColumnResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateBaseColumnResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -9631,6 +11022,11 @@ type CreateCalculatedColumnResponse201Headers struct {
 	Location *string
 }
 
+// CreateCalculatedColumnResponse409Headers the declared response headers of an HTTP 409 response for CreateCalculatedColumn
+type CreateCalculatedColumnResponse409Headers struct {
+	RetryAfter *int
+}
+
 // CreateCalculatedColumnResponse429Headers the declared response headers of an HTTP 429 response for CreateCalculatedColumn
 type CreateCalculatedColumnResponse429Headers struct {
 	RateLimitLimit     *int
@@ -9652,6 +11048,8 @@ type CreateCalculatedColumnResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -9664,6 +11062,8 @@ type CreateCalculatedColumnResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateCalculatedColumnResponse201Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateCalculatedColumnResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateCalculatedColumnResponse429Headers
 }
@@ -9691,6 +11091,11 @@ func (r CreateCalculatedColumnResponse) GetApplicationproblemJSON403() *Forbidde
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r CreateCalculatedColumnResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateCalculatedColumnResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -9747,6 +11152,11 @@ func (r CreateCalculatedColumnResponse) ContentType() string {
 	return ""
 }
 
+// DeleteColumnResponse409Headers the declared response headers of an HTTP 409 response for DeleteColumn
+type DeleteColumnResponse409Headers struct {
+	RetryAfter *int
+}
+
 // DeleteColumnResponse429Headers the declared response headers of an HTTP 429 response for DeleteColumn
 type DeleteColumnResponse429Headers struct {
 	RateLimitLimit     *int
@@ -9774,6 +11184,8 @@ type DeleteColumnResponse struct {
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *DeleteColumnResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteColumnResponse429Headers
 }
@@ -10195,6 +11607,11 @@ type CreateDataSourceResponse201Headers struct {
 	Location *string
 }
 
+// CreateDataSourceResponse409Headers the declared response headers of an HTTP 409 response for CreateDataSource
+type CreateDataSourceResponse409Headers struct {
+	RetryAfter *int
+}
+
 // CreateDataSourceResponse429Headers the declared response headers of an HTTP 429 response for CreateDataSource
 type CreateDataSourceResponse429Headers struct {
 	RateLimitLimit     *int
@@ -10216,16 +11633,22 @@ type CreateDataSourceResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateDataSourceResponse201Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateDataSourceResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateDataSourceResponse429Headers
 }
@@ -10255,6 +11678,11 @@ func (r CreateDataSourceResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateDataSourceResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CreateDataSourceResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
@@ -10263,6 +11691,11 @@ func (r CreateDataSourceResponse) GetApplicationproblemJSON413() *PayloadTooLarg
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r CreateDataSourceResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateDataSourceResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -10304,6 +11737,11 @@ func (r CreateDataSourceResponse) ContentType() string {
 	return ""
 }
 
+// DeletePanelDataSourceResponse409Headers the declared response headers of an HTTP 409 response for DeletePanelDataSource
+type DeletePanelDataSourceResponse409Headers struct {
+	RetryAfter *int
+}
+
 // DeletePanelDataSourceResponse429Headers the declared response headers of an HTTP 429 response for DeletePanelDataSource
 type DeletePanelDataSourceResponse429Headers struct {
 	RateLimitLimit     *int
@@ -10331,6 +11769,8 @@ type DeletePanelDataSourceResponse struct {
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *DeletePanelDataSourceResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeletePanelDataSourceResponse429Headers
 }
@@ -10525,6 +11965,11 @@ func (r UpdatePanelDataSourceResponse) ContentType() string {
 	return ""
 }
 
+// SyncPanelDataSourceResponse409Headers the declared response headers of an HTTP 409 response for SyncPanelDataSource
+type SyncPanelDataSourceResponse409Headers struct {
+	RetryAfter *int
+}
+
 // SyncPanelDataSourceResponse429Headers the declared response headers of an HTTP 429 response for SyncPanelDataSource
 type SyncPanelDataSourceResponse429Headers struct {
 	RateLimitLimit     *int
@@ -10550,10 +11995,10 @@ type SyncPanelDataSourceResponse struct {
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
-	// ApplicationproblemJSON501 the response for an HTTP 501 `application/problem+json` response
-	ApplicationproblemJSON501 *NotImplemented
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *SyncPanelDataSourceResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *SyncPanelDataSourceResponse429Headers
 }
@@ -10593,11 +12038,6 @@ func (r SyncPanelDataSourceResponse) GetApplicationproblemJSON429() *TooManyRequ
 	return r.ApplicationproblemJSON429
 }
 
-// GetApplicationproblemJSON501 returns the response for an HTTP 501 `application/problem+json` response
-func (r SyncPanelDataSourceResponse) GetApplicationproblemJSON501() *NotImplemented {
-	return r.ApplicationproblemJSON501
-}
-
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
 func (r SyncPanelDataSourceResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
 	return r.ApplicationproblemJSON503
@@ -10626,6 +12066,120 @@ func (r SyncPanelDataSourceResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SyncPanelDataSourceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetPanelRowsResponse200Headers the declared response headers of an HTTP 200 response for GetPanelRows
+type GetPanelRowsResponse200Headers struct {
+	Link *string
+}
+
+// GetPanelRowsResponse429Headers the declared response headers of an HTTP 429 response for GetPanelRows
+type GetPanelRowsResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type GetPanelRowsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PanelRows
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
+	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetPanelRowsResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetPanelRowsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPanelRowsResponse) GetJSON200() *PanelRows {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPanelRowsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPanelRowsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetPanelRowsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPanelRowsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
+func (r GetPanelRowsResponse) GetApplicationproblemJSON410() *Gone {
+	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetPanelRowsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetPanelRowsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetPanelRowsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPanelRowsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPanelRowsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPanelRowsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPanelRowsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10738,6 +12292,11 @@ type CreateViewResponse201Headers struct {
 	Location *string
 }
 
+// CreateViewResponse409Headers the declared response headers of an HTTP 409 response for CreateView
+type CreateViewResponse409Headers struct {
+	RetryAfter *int
+}
+
 // CreateViewResponse429Headers the declared response headers of an HTTP 429 response for CreateView
 type CreateViewResponse429Headers struct {
 	RateLimitLimit     *int
@@ -10759,6 +12318,8 @@ type CreateViewResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
@@ -10771,6 +12332,8 @@ type CreateViewResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateViewResponse201Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateViewResponse409Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateViewResponse429Headers
 }
@@ -10798,6 +12361,11 @@ func (r CreateViewResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r CreateViewResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateViewResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -12008,6 +13576,54 @@ func (r GetLivenessResponse) ContentType() string {
 	return ""
 }
 
+type GetMetricsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetMetricsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetMetricsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMetricsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMetricsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMetricsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMetricsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetOpenAPIJSONResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12093,7 +13709,7 @@ func (r GetOpenAPIYAMLResponse) ContentType() string {
 // ListUserAclsWithResponse List a person's ACL rows
 //
 // The rows naming the caller (by email or sub) and the tenant's `_all` rows. Only admins may ask
-// about someone else (403). Not implemented yet: answers 501.
+// about someone else (403).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12108,7 +13724,7 @@ func (c *ClientWithResponses) ListUserAclsWithResponse(ctx context.Context, user
 
 // ListAclsWithResponse List a resource's ACL rows
 //
-// Needs `viewer` on the resource. Not implemented yet: answers 501.
+// Needs `viewer` on the resource.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12126,13 +13742,12 @@ func (c *ClientWithResponses) ListAclsWithResponse(ctx context.Context, resource
 // `userEmail` is an email, a user id (sub) or `_all` (every member of the tenant). Granting `viewer`
 // or `editor` needs `editor` on the resource; granting `owner` needs `owner`. 409 when a row for that
 // principal exists; 422 beyond 1,000 rows per resource. Records `acl_changed`.
-// Not implemented yet: answers 501.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/acls/{resourceType}/{resourceId} (the `CreateAcl` operationId).
-func (c *ClientWithResponses) CreateAclWithBodyWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAclResponse, error) {
-	rsp, err := c.CreateAclWithBody(ctx, resourceType, resourceId, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateAclWithBodyWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *CreateAclParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAclResponse, error) {
+	rsp, err := c.CreateAclWithBody(ctx, resourceType, resourceId, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12144,13 +13759,12 @@ func (c *ClientWithResponses) CreateAclWithBodyWithResponse(ctx context.Context,
 // `userEmail` is an email, a user id (sub) or `_all` (every member of the tenant). Granting `viewer`
 // or `editor` needs `editor` on the resource; granting `owner` needs `owner`. 409 when a row for that
 // principal exists; 422 beyond 1,000 rows per resource. Records `acl_changed`.
-// Not implemented yet: answers 501.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/acls/{resourceType}/{resourceId} (the `CreateAcl` operationId).
-func (c *ClientWithResponses) CreateAclWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, body CreateAclJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAclResponse, error) {
-	rsp, err := c.CreateAcl(ctx, resourceType, resourceId, body, reqEditors...)
+func (c *ClientWithResponses) CreateAclWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *CreateAclParams, body CreateAclJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAclResponse, error) {
+	rsp, err := c.CreateAcl(ctx, resourceType, resourceId, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12160,13 +13774,13 @@ func (c *ClientWithResponses) CreateAclWithResponse(ctx context.Context, resourc
 // ShareAclPublicWithBodyWithResponse Share with the whole tenant
 //
 // Creates (201) or updates (200) the `_all` row. Needs `editor` on the resource (`owner` to share
-// as owner). Records `acl_changed`. Not implemented yet: answers 501.
+// as owner). Records `acl_changed`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/acls/{resourceType}/{resourceId}/share-public (the `ShareAclPublic` operationId).
-func (c *ClientWithResponses) ShareAclPublicWithBodyWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ShareAclPublicResponse, error) {
-	rsp, err := c.ShareAclPublicWithBody(ctx, resourceType, resourceId, contentType, body, reqEditors...)
+func (c *ClientWithResponses) ShareAclPublicWithBodyWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *ShareAclPublicParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ShareAclPublicResponse, error) {
+	rsp, err := c.ShareAclPublicWithBody(ctx, resourceType, resourceId, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12176,13 +13790,13 @@ func (c *ClientWithResponses) ShareAclPublicWithBodyWithResponse(ctx context.Con
 // ShareAclPublicWithResponse Share with the whole tenant
 //
 // Creates (201) or updates (200) the `_all` row. Needs `editor` on the resource (`owner` to share
-// as owner). Records `acl_changed`. Not implemented yet: answers 501.
+// as owner). Records `acl_changed`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/acls/{resourceType}/{resourceId}/share-public (the `ShareAclPublic` operationId).
-func (c *ClientWithResponses) ShareAclPublicWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, body ShareAclPublicJSONRequestBody, reqEditors ...RequestEditorFn) (*ShareAclPublicResponse, error) {
-	rsp, err := c.ShareAclPublic(ctx, resourceType, resourceId, body, reqEditors...)
+func (c *ClientWithResponses) ShareAclPublicWithResponse(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, params *ShareAclPublicParams, body ShareAclPublicJSONRequestBody, reqEditors ...RequestEditorFn) (*ShareAclPublicResponse, error) {
+	rsp, err := c.ShareAclPublic(ctx, resourceType, resourceId, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12192,7 +13806,7 @@ func (c *ClientWithResponses) ShareAclPublicWithResponse(ctx context.Context, re
 // DeleteAclWithResponse Revoke a permission
 //
 // Revoking `viewer`/`editor` needs `editor`; revoking `owner` needs `owner`; the last owner can never
-// be removed (409). Records `acl_changed`. Not implemented yet: answers 501.
+// be removed (409). Records `acl_changed`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12209,7 +13823,6 @@ func (c *ClientWithResponses) DeleteAclWithResponse(ctx context.Context, resourc
 //
 // The path names the principal: an email (URL-encoded or not), a sub, or `_all`. Changing to or from
 // `owner` needs `owner`; otherwise `editor`. Demoting the last owner is 409. Records `acl_changed`.
-// Not implemented yet: answers 501.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12226,7 +13839,6 @@ func (c *ClientWithResponses) UpdateAclWithBodyWithResponse(ctx context.Context,
 //
 // The path names the principal: an email (URL-encoded or not), a sub, or `_all`. Changing to or from
 // `owner` needs `owner`; otherwise `editor`. Demoting the last owner is 409. Records `acl_changed`.
-// Not implemented yet: answers 501.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12322,10 +13934,44 @@ func (c *ClientWithResponses) UpdateDataSourceWithResponse(ctx context.Context, 
 	return ParseUpdateDataSourceResponse(rsp)
 }
 
+// PushDataSourceRecordsWithBodyWithResponse Push records to a custom data source
+//
+// Needs `editor` on its panel; the source must be of type `custom` (422 otherwise). The body is
+// streamed NDJSON, up to the upload limit (413 beyond), one operation per line:
+// `{"op": "upsert", "key": "p1", "record": {...}}` (`key` may be left out when the config's `keyField`
+// finds it in the record) or `{"op": "delete", "key": "p1"}`. The batch applies in one transaction,
+// in order (the last operation on a key wins); an updated record keeps its place, new ones go last.
+// A malformed line answers 200 with `syncStatus: error` and applies nothing. Waits up to 5 seconds
+// for a running sync of the source, then 409. Recorded in the sync history (`recordsProcessed`
+// upserts, `recordsDeleted` deletions) with a `source_synced` change.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/datasources/{dataSourceId}/records (the `PushDataSourceRecords` operationId).
+func (c *ClientWithResponses) PushDataSourceRecordsWithBodyWithResponse(ctx context.Context, dataSourceId DataSourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PushDataSourceRecordsResponse, error) {
+	rsp, err := c.PushDataSourceRecordsWithBody(ctx, dataSourceId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePushDataSourceRecordsResponse(rsp)
+}
+
 // SyncDataSourceWithResponse Sync a data source
 //
 // Needs `editor` on its panel. No body is needed (an empty body with a JSON content type is accepted).
-// Not implemented yet: answers 501.
+// Reads the source and replaces its records in one transaction: readers see the previous records
+// until the new ones are committed, and a failure leaves them intact. Per type: `api` fetches `url`
+// (or `endpoint` resolved against the service's `API_SOURCE_BASE_URL`) with `method`, `headers`,
+// `timeoutMs`, taking the records from the array at `recordsPath` (a JSON pointer; the document
+// itself by default) and keying them by `keyField` (a dotted path; by position without it);
+// `database` runs `query` over `connectionString` in a read-only transaction with a statement
+// timeout and a row limit; `file` and `custom` sources have nothing to fetch (their records arrive
+// by upload and by push) and sync keeps their records. Loopback, private, link-local and metadata
+// addresses are refused unless the service allows them, and so are the service's own database and
+// superuser roles. A failure of the source (unreachable, timeout, bad JSON, too large, refused
+// address, bad query) answers 200 with `syncStatus: error` and a `message`. A second sync of a
+// source while one runs is 409. Every sync is kept in the source's sync history and records a
+// `source_synced` change; syncs never notify views.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12338,9 +13984,56 @@ func (c *ClientWithResponses) SyncDataSourceWithResponse(ctx context.Context, da
 	return ParseSyncDataSourceResponse(rsp)
 }
 
+// ListDataSourceSyncsWithResponse List a data source's sync history
+//
+// Needs `viewer` on its panel. Every sync, upload and push, successful or not, newest first, with its
+// status, counts, duration and message. Page with `limit`/`offset`, or with the `nextCursor` of a
+// previous page.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/datasources/{dataSourceId}/syncs (the `ListDataSourceSyncs` operationId).
+func (c *ClientWithResponses) ListDataSourceSyncsWithResponse(ctx context.Context, dataSourceId DataSourceId, params *ListDataSourceSyncsParams, reqEditors ...RequestEditorFn) (*ListDataSourceSyncsResponse, error) {
+	rsp, err := c.ListDataSourceSyncs(ctx, dataSourceId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDataSourceSyncsResponse(rsp)
+}
+
+// UploadDataSourceFileWithBodyWithResponse Upload the records of a file data source
+//
+// Needs `editor` on its panel; the source must be of type `file` (422 otherwise). The body is the file
+// itself, streamed (never held whole), up to the upload limit (50 MiB by default; 413 beyond):
+// `text/csv` (a header line, then one record per line; `delimiter` from the config, empty fields are
+// null), `application/x-ndjson` (one JSON object per line), or `application/octet-stream` read as the
+// config's `format` (`csv`, `json` — an array of objects — or `ndjson`). Records are keyed by the
+// config's `keyField` (by position without it) and replace the source's records exactly like a
+// sync; a file that cannot be read (bad CSV or JSON, a missing or repeated key) answers 200 with
+// `syncStatus: error` and leaves the previous records intact. 409 while another sync of the source
+// runs.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/datasources/{dataSourceId}/upload (the `UploadDataSourceFile` operationId).
+func (c *ClientWithResponses) UploadDataSourceFileWithBodyWithResponse(ctx context.Context, dataSourceId DataSourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadDataSourceFileResponse, error) {
+	rsp, err := c.UploadDataSourceFileWithBody(ctx, dataSourceId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUploadDataSourceFileResponse(rsp)
+}
+
 // ListViewNotificationsWithResponse List the caller's view notifications
 //
-// Newest first. Not implemented yet: answers 501.
+// The caller's own notifications (addressed to the token's sub or email), newest first, each with
+// the view it concerns. A change to a published or shared view (a column it shows, sorts or filters
+// on removed: `breaking`; modified: `warning`; its panel's cohort rule or a data source's
+// configuration changed: `info`) notifies the view's owner, the principals of its and its panel's
+// ACL rows and, when every member can read it, every known member; never the author of the change.
+// `total` is exact up to 10,000, then capped with `totalCapped: true`; `unreadCount` counts all the
+// caller's unread notifications whatever the filters (capped likewise). Page with `limit`/`offset`,
+// or with the `nextCursor` of a previous page.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12355,7 +14048,8 @@ func (c *ClientWithResponses) ListViewNotificationsWithResponse(ctx context.Cont
 
 // MarkViewNotificationsReadWithBodyWithResponse Mark notifications read
 //
-// Only the caller's own notifications are counted and changed. Not implemented yet: answers 501.
+// Marks the caller's own unread notifications among `notificationIds` read and counts them. Ids of
+// other people's notifications, unknown ids and notifications already read count 0 and change nothing.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12370,7 +14064,8 @@ func (c *ClientWithResponses) MarkViewNotificationsReadWithBodyWithResponse(ctx 
 
 // MarkViewNotificationsReadWithResponse Mark notifications read
 //
-// Only the caller's own notifications are counted and changed. Not implemented yet: answers 501.
+// Marks the caller's own unread notifications among `notificationIds` read and counts them. Ids of
+// other people's notifications, unknown ids and notifications already read count 0 and change nothing.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12386,7 +14081,7 @@ func (c *ClientWithResponses) MarkViewNotificationsReadWithResponse(ctx context.
 // ListOrganizationMembersWithResponse List the tenant's members
 //
 // The people of the caller's tenant, as recorded when each was first seen, or from Stytch when the
-// service is configured for it (an upstream failure is 502). Not implemented yet: answers 501.
+// service is configured for it (an upstream failure is 502).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12425,8 +14120,8 @@ func (c *ClientWithResponses) ListPanelsWithResponse(ctx context.Context, params
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/panels (the `CreatePanel` operationId).
-func (c *ClientWithResponses) CreatePanelWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreatePanelResponse, error) {
-	rsp, err := c.CreatePanelWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreatePanelWithBodyWithResponse(ctx context.Context, params *CreatePanelParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreatePanelResponse, error) {
+	rsp, err := c.CreatePanelWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12442,8 +14137,8 @@ func (c *ClientWithResponses) CreatePanelWithBodyWithResponse(ctx context.Contex
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/panels (the `CreatePanel` operationId).
-func (c *ClientWithResponses) CreatePanelWithResponse(ctx context.Context, body CreatePanelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreatePanelResponse, error) {
-	rsp, err := c.CreatePanel(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreatePanelWithResponse(ctx context.Context, params *CreatePanelParams, body CreatePanelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreatePanelResponse, error) {
+	rsp, err := c.CreatePanel(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12541,8 +14236,8 @@ func (c *ClientWithResponses) ListColumnsWithResponse(ctx context.Context, panel
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/panels/{panelId}/columns/base (the `CreateBaseColumn` operationId).
-func (c *ClientWithResponses) CreateBaseColumnWithBodyWithResponse(ctx context.Context, panelId PanelId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateBaseColumnResponse, error) {
-	rsp, err := c.CreateBaseColumnWithBody(ctx, panelId, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateBaseColumnWithBodyWithResponse(ctx context.Context, panelId PanelId, params *CreateBaseColumnParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateBaseColumnResponse, error) {
+	rsp, err := c.CreateBaseColumnWithBody(ctx, panelId, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12557,8 +14252,8 @@ func (c *ClientWithResponses) CreateBaseColumnWithBodyWithResponse(ctx context.C
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/panels/{panelId}/columns/base (the `CreateBaseColumn` operationId).
-func (c *ClientWithResponses) CreateBaseColumnWithResponse(ctx context.Context, panelId PanelId, body CreateBaseColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBaseColumnResponse, error) {
-	rsp, err := c.CreateBaseColumn(ctx, panelId, body, reqEditors...)
+func (c *ClientWithResponses) CreateBaseColumnWithResponse(ctx context.Context, panelId PanelId, params *CreateBaseColumnParams, body CreateBaseColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateBaseColumnResponse, error) {
+	rsp, err := c.CreateBaseColumn(ctx, panelId, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12578,8 +14273,8 @@ func (c *ClientWithResponses) CreateBaseColumnWithResponse(ctx context.Context, 
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/panels/{panelId}/columns/calculated (the `CreateCalculatedColumn` operationId).
-func (c *ClientWithResponses) CreateCalculatedColumnWithBodyWithResponse(ctx context.Context, panelId PanelId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCalculatedColumnResponse, error) {
-	rsp, err := c.CreateCalculatedColumnWithBody(ctx, panelId, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateCalculatedColumnWithBodyWithResponse(ctx context.Context, panelId PanelId, params *CreateCalculatedColumnParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateCalculatedColumnResponse, error) {
+	rsp, err := c.CreateCalculatedColumnWithBody(ctx, panelId, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12599,8 +14294,8 @@ func (c *ClientWithResponses) CreateCalculatedColumnWithBodyWithResponse(ctx con
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/panels/{panelId}/columns/calculated (the `CreateCalculatedColumn` operationId).
-func (c *ClientWithResponses) CreateCalculatedColumnWithResponse(ctx context.Context, panelId PanelId, body CreateCalculatedColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCalculatedColumnResponse, error) {
-	rsp, err := c.CreateCalculatedColumn(ctx, panelId, body, reqEditors...)
+func (c *ClientWithResponses) CreateCalculatedColumnWithResponse(ctx context.Context, panelId PanelId, params *CreateCalculatedColumnParams, body CreateCalculatedColumnJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCalculatedColumnResponse, error) {
+	rsp, err := c.CreateCalculatedColumn(ctx, panelId, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12700,8 +14395,8 @@ func (c *ClientWithResponses) ListDataSourcesWithResponse(ctx context.Context, p
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/panels/{panelId}/datasources (the `CreateDataSource` operationId).
-func (c *ClientWithResponses) CreateDataSourceWithBodyWithResponse(ctx context.Context, panelId PanelId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDataSourceResponse, error) {
-	rsp, err := c.CreateDataSourceWithBody(ctx, panelId, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateDataSourceWithBodyWithResponse(ctx context.Context, panelId PanelId, params *CreateDataSourceParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDataSourceResponse, error) {
+	rsp, err := c.CreateDataSourceWithBody(ctx, panelId, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12717,8 +14412,8 @@ func (c *ClientWithResponses) CreateDataSourceWithBodyWithResponse(ctx context.C
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/panels/{panelId}/datasources (the `CreateDataSource` operationId).
-func (c *ClientWithResponses) CreateDataSourceWithResponse(ctx context.Context, panelId PanelId, body CreateDataSourceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDataSourceResponse, error) {
-	rsp, err := c.CreateDataSource(ctx, panelId, body, reqEditors...)
+func (c *ClientWithResponses) CreateDataSourceWithResponse(ctx context.Context, panelId PanelId, params *CreateDataSourceParams, body CreateDataSourceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDataSourceResponse, error) {
+	rsp, err := c.CreateDataSource(ctx, panelId, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12779,7 +14474,19 @@ func (c *ClientWithResponses) UpdatePanelDataSourceWithResponse(ctx context.Cont
 // SyncPanelDataSourceWithResponse Sync a data source (the original service's path)
 //
 // Needs `editor` on its panel. No body is needed (an empty body with a JSON content type is accepted).
-// Not implemented yet: answers 501.
+// Reads the source and replaces its records in one transaction: readers see the previous records
+// until the new ones are committed, and a failure leaves them intact. Per type: `api` fetches `url`
+// (or `endpoint` resolved against the service's `API_SOURCE_BASE_URL`) with `method`, `headers`,
+// `timeoutMs`, taking the records from the array at `recordsPath` (a JSON pointer; the document
+// itself by default) and keying them by `keyField` (a dotted path; by position without it);
+// `database` runs `query` over `connectionString` in a read-only transaction with a statement
+// timeout and a row limit; `file` and `custom` sources have nothing to fetch (their records arrive
+// by upload and by push) and sync keeps their records. Loopback, private, link-local and metadata
+// addresses are refused unless the service allows them, and so are the service's own database and
+// superuser roles. A failure of the source (unreachable, timeout, bad JSON, too large, refused
+// address, bad query) answers 200 with `syncStatus: error` and a `message`. A second sync of a
+// source while one runs is 409. Every sync is kept in the source's sync history and records a
+// `source_synced` change; syncs never notify views.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -12790,6 +14497,34 @@ func (c *ClientWithResponses) SyncPanelDataSourceWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseSyncPanelDataSourceResponse(rsp)
+}
+
+// GetPanelRowsWithResponse Get a panel's rows
+//
+// Needs `viewer` on the panel (and on the view, with `viewId`). Every record of the panel's primary
+// data source (its lowest id) is a row; the other sources' records join it by key. A base column
+// reads its `sourceField`, a dotted path, from its source's record (anything else, such as a FHIRPath
+// expression, is null and counted as an error of the column); a calculated column evaluates its
+// formula. Values follow the column type: numbers, booleans, `YYYY-MM-DD` dates, RFC 3339 date-times,
+// lists for `multi_select`. A cell that cannot be computed (a value of the wrong type, a failing
+// formula) is null and counted in its column's `errors`. The cohort rule selects rows (a condition's
+// `field` is a column reference, or a dotted path into the primary source's records compared with
+// the value's JSON type). With `viewId`, the view's filters apply (each joins the previous ones with
+// its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
+// the rows (nulls last; ties keep the source order) and only its visible columns are returned
+// (all of them when it lists none). `format=csv` streams every row as CSV, ignoring `limit` and
+// `cursor`. Pages are pinned to the records they started on: once a sync has replaced them, or the
+// panel or view changed, the cursor answers 410 and the client starts again.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/panels/{panelId}/rows (the `GetPanelRows` operationId).
+func (c *ClientWithResponses) GetPanelRowsWithResponse(ctx context.Context, panelId PanelId, params *GetPanelRowsParams, reqEditors ...RequestEditorFn) (*GetPanelRowsResponse, error) {
+	rsp, err := c.GetPanelRows(ctx, panelId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPanelRowsResponse(rsp)
 }
 
 // ListViewsWithResponse List views
@@ -12816,8 +14551,8 @@ func (c *ClientWithResponses) ListViewsWithResponse(ctx context.Context, params 
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/views (the `CreateView` operationId).
-func (c *ClientWithResponses) CreateViewWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateViewResponse, error) {
-	rsp, err := c.CreateViewWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateViewWithBodyWithResponse(ctx context.Context, params *CreateViewParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateViewResponse, error) {
+	rsp, err := c.CreateViewWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -12832,8 +14567,8 @@ func (c *ClientWithResponses) CreateViewWithBodyWithResponse(ctx context.Context
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /api/views (the `CreateView` operationId).
-func (c *ClientWithResponses) CreateViewWithResponse(ctx context.Context, body CreateViewJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateViewResponse, error) {
-	rsp, err := c.CreateView(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateViewWithResponse(ctx context.Context, params *CreateViewParams, body CreateViewJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateViewResponse, error) {
+	rsp, err := c.CreateView(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13101,6 +14836,26 @@ func (c *ClientWithResponses) GetLivenessWithResponse(ctx context.Context, reqEd
 	return ParseGetLivenessResponse(rsp)
 }
 
+// GetMetricsWithResponse Prometheus metrics
+//
+// Prometheus text exposition format 0.0.4: request count and latency by operation and status,
+// database pool statistics, idempotency, cache and rate-limit counters, Go runtime and process
+// metrics. No JWT: when the service is configured with a metrics token (`METRICS_TOKEN`), this route
+// needs `Authorization: Bearer <that token>` (401 otherwise); when metrics are served on a separate
+// listener (`METRICS_ADDR`), this route answers 404 here and the same document (and token rule) is
+// served at `/metrics` of that listener.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /metrics (the `GetMetrics` operationId).
+func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetMetricsResponse, error) {
+	rsp, err := c.GetMetrics(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMetricsResponse(rsp)
+}
+
 // GetOpenAPIJSONWithResponse This API description as JSON
 //
 // Returns a wrapper object for the known response body format(s).
@@ -13175,13 +14930,6 @@ func ParseListUserAclsResponse(rsp *http.Response) (*ListUserAclsResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -13284,13 +15032,6 @@ func ParseListAclsResponse(rsp *http.Response) (*ListAclsResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -13422,13 +15163,6 @@ func ParseCreateAclResponse(rsp *http.Response) (*CreateAclResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13439,6 +15173,16 @@ func ParseCreateAclResponse(rsp *http.Response) (*CreateAclResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 409:
+		var headers CreateAclResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateAclResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -13531,6 +15275,13 @@ func ParseShareAclPublicResponse(rsp *http.Response) (*ShareAclPublicResponse, e
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13559,13 +15310,6 @@ func ParseShareAclPublicResponse(rsp *http.Response) (*ShareAclPublicResponse, e
 		}
 		response.ApplicationproblemJSON429 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13576,6 +15320,16 @@ func ParseShareAclPublicResponse(rsp *http.Response) (*ShareAclPublicResponse, e
 	}
 
 	switch {
+	case rsp.StatusCode == 409:
+		var headers ShareAclPublicResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers ShareAclPublicResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -13671,13 +15425,6 @@ func ParseDeleteAclResponse(rsp *http.Response) (*DeleteAclResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13688,6 +15435,16 @@ func ParseDeleteAclResponse(rsp *http.Response) (*DeleteAclResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 409:
+		var headers DeleteAclResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeleteAclResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -13801,13 +15558,6 @@ func ParseUpdateAclResponse(rsp *http.Response) (*UpdateAclResponse, error) {
 		}
 		response.ApplicationproblemJSON429 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -13818,6 +15568,16 @@ func ParseUpdateAclResponse(rsp *http.Response) (*UpdateAclResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 409:
+		var headers UpdateAclResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers UpdateAclResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -14039,6 +15799,16 @@ func ParseDeleteDataSourceResponse(rsp *http.Response) (*DeleteDataSourceRespons
 	}
 
 	switch {
+	case rsp.StatusCode == 409:
+		var headers DeleteDataSourceResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeleteDataSourceResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -14333,6 +16103,146 @@ func ParseUpdateDataSourceResponse(rsp *http.Response) (*UpdateDataSourceRespons
 	return response, nil
 }
 
+// ParsePushDataSourceRecordsResponse parses an HTTP response from a PushDataSourceRecordsWithResponse call
+func ParsePushDataSourceRecordsResponse(rsp *http.Response) (*PushDataSourceRecordsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PushDataSourceRecordsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DataSourceSync
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 409:
+		var headers PushDataSourceRecordsResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers PushDataSourceRecordsResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseSyncDataSourceResponse parses an HTTP response from a SyncDataSourceWithResponse call
 func ParseSyncDataSourceResponse(rsp *http.Response) (*SyncDataSourceResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14396,12 +16306,124 @@ func ParseSyncDataSourceResponse(rsp *http.Response) (*SyncDataSourceResponse, e
 		}
 		response.ApplicationproblemJSON429 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.ApplicationproblemJSON501 = &dest
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 409:
+		var headers SyncDataSourceResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers SyncDataSourceResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListDataSourceSyncsResponse parses an HTTP response from a ListDataSourceSyncsWithResponse call
+func ParseListDataSourceSyncsResponse(rsp *http.Response) (*ListDataSourceSyncsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDataSourceSyncsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SyncRunList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Gone
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -14414,7 +16436,147 @@ func ParseSyncDataSourceResponse(rsp *http.Response) (*SyncDataSourceResponse, e
 
 	switch {
 	case rsp.StatusCode == 429:
-		var headers SyncDataSourceResponse429Headers
+		var headers ListDataSourceSyncsResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUploadDataSourceFileResponse parses an HTTP response from a UploadDataSourceFileWithResponse call
+func ParseUploadDataSourceFileResponse(rsp *http.Response) (*UploadDataSourceFileResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UploadDataSourceFileResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DataSourceSync
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 409:
+		var headers UploadDataSourceFileResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers UploadDataSourceFileResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -14504,13 +16666,6 @@ func ParseListViewNotificationsResponse(rsp *http.Response) (*ListViewNotificati
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
@@ -14621,13 +16776,6 @@ func ParseMarkViewNotificationsReadResponse(rsp *http.Response) (*MarkViewNotifi
 		}
 		response.ApplicationproblemJSON429 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14708,13 +16856,6 @@ func ParseListOrganizationMembersResponse(rsp *http.Response) (*ListOrganization
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
 		var dest BadGateway
@@ -14923,6 +17064,13 @@ func ParseCreatePanelResponse(rsp *http.Response) (*CreatePanelResponse, error) 
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14978,6 +17126,16 @@ func ParseCreatePanelResponse(rsp *http.Response) (*CreatePanelResponse, error) 
 			headers.Location = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreatePanelResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreatePanelResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -15535,6 +17693,13 @@ func ParseCreateBaseColumnResponse(rsp *http.Response) (*CreateBaseColumnRespons
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15590,6 +17755,16 @@ func ParseCreateBaseColumnResponse(rsp *http.Response) (*CreateBaseColumnRespons
 			headers.Location = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateBaseColumnResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateBaseColumnResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -15675,6 +17850,13 @@ func ParseCreateCalculatedColumnResponse(rsp *http.Response) (*CreateCalculatedC
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15730,6 +17912,16 @@ func ParseCreateCalculatedColumnResponse(rsp *http.Response) (*CreateCalculatedC
 			headers.Location = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateCalculatedColumnResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateCalculatedColumnResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -15842,6 +18034,16 @@ func ParseDeleteColumnResponse(rsp *http.Response) (*DeleteColumnResponse, error
 	}
 
 	switch {
+	case rsp.StatusCode == 409:
+		var headers DeleteColumnResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeleteColumnResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -16311,6 +18513,13 @@ func ParseCreateDataSourceResponse(rsp *http.Response) (*CreateDataSourceRespons
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16324,6 +18533,13 @@ func ParseCreateDataSourceResponse(rsp *http.Response) (*CreateDataSourceRespons
 			return nil, err
 		}
 		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -16359,6 +18575,16 @@ func ParseCreateDataSourceResponse(rsp *http.Response) (*CreateDataSourceRespons
 			headers.Location = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateDataSourceResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateDataSourceResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -16471,6 +18697,16 @@ func ParseDeletePanelDataSourceResponse(rsp *http.Response) (*DeletePanelDataSou
 	}
 
 	switch {
+	case rsp.StatusCode == 409:
+		var headers DeletePanelDataSourceResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeletePanelDataSourceResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -16703,13 +18939,6 @@ func ParseSyncPanelDataSourceResponse(rsp *http.Response) (*SyncPanelDataSourceR
 		}
 		response.ApplicationproblemJSON429 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
-		var dest NotImplemented
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON501 = &dest
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16720,8 +18949,147 @@ func ParseSyncPanelDataSourceResponse(rsp *http.Response) (*SyncPanelDataSourceR
 	}
 
 	switch {
+	case rsp.StatusCode == 409:
+		var headers SyncPanelDataSourceResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers SyncPanelDataSourceResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPanelRowsResponse parses an HTTP response from a GetPanelRowsWithResponse call
+func ParseGetPanelRowsResponse(rsp *http.Response) (*GetPanelRowsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPanelRowsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PanelRows
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Gone
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/csv) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetPanelRowsResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetPanelRowsResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -16914,6 +19282,13 @@ func ParseCreateViewResponse(rsp *http.Response) (*CreateViewResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16969,6 +19344,16 @@ func ParseCreateViewResponse(rsp *http.Response) (*CreateViewResponse, error) {
 			headers.Location = &value
 		}
 		response.Headers201 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateViewResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateViewResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -18177,6 +20562,39 @@ func ParseGetLivenessResponse(rsp *http.Response) (*GetLivenessResponse, error) 
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetMetricsResponse parses an HTTP response from a GetMetricsWithResponse call
+func ParseGetMetricsResponse(rsp *http.Response) (*GetMetricsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMetricsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	}
 

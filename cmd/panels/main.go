@@ -29,9 +29,12 @@ Usage:
                                        mint a development token signed with JWT_SECRET
   panels seed                          create a demo panel, data source and columns for a tenant
   panels db-reset                      drop and recreate the database, then migrate it
+  panels healthcheck [--url URL]       exit 0 when /healthz answers ready (the container's HEALTHCHECK)
 
 Configuration comes from the environment (DATABASE_URL, REDIS_URL, JWT_SECRET, JWT_JWKS_URL,
-JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY, PORT, LOG_LEVEL, LOG_FORMAT, CORS_ORIGINS, MIGRATE_ON_START).
+JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY, PORT, LOG_LEVEL, LOG_FORMAT, CORS_ORIGINS, MIGRATE_ON_START,
+BODY_LIMIT, HTTP_*_TIMEOUT, DB_STATEMENT_TIMEOUT, SHUTDOWN_DELAY, SHUTDOWN_TIMEOUT, HSTS_MAX_AGE,
+METRICS_TOKEN, METRICS_ADDR, RATE_LIMIT_*, CACHE_TTL; the README lists them all).
 Run 'panels <command> --help' for a command's flags.
 `
 
@@ -39,6 +42,10 @@ func main() {
 	if err := run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "panels:", err)
+		}
+		var ec exitCodeError
+		if errors.As(err, &ec) {
+			os.Exit(ec.code)
 		}
 		os.Exit(2)
 	}
@@ -60,6 +67,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		return seedCmd(args[1:], getenv, stdout, stderr)
 	case "db-reset":
 		return dbResetCmd(args[1:], getenv, stdout, stderr)
+	case "healthcheck":
+		return healthcheckCmd(args[1:], getenv, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
@@ -107,18 +116,25 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	defer app.Close()
+	defer app.Close() // after the drain: the database and Redis outlive every request
 	srv := &http.Server{
 		Addr:              ":" + strconv.Itoa(cfg.Port),
 		Handler:           app.Echo,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("listening", "addr", srv.Addr)
+	var metricsSrv *http.Server
+	if cfg.MetricsAddr != "" {
+		metricsSrv = &http.Server{Addr: cfg.MetricsAddr, Handler: app.MetricsHandler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout}
+		go func() { errc <- metricsSrv.ListenAndServe() }()
+		log.Info("serving metrics", "addr", cfg.MetricsAddr)
+	}
 	if *dev {
 		printDevToken(stdout, cfg)
 	}
@@ -127,11 +143,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining in-flight requests")
-	app.Server.Drain()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	return drain(log, app, cfg, srv, metricsSrv)
 }
 
 func migrateCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {

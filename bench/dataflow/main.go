@@ -1,0 +1,271 @@
+// Command dataflow benchmarks issue 8's data flow in one process against the local PostgreSQL:
+// syncing 100,000 records (from an API source and from an uploaded file), and a rows page of a
+// 100,000-record panel with a cohort rule, two filters and a sort, measured against a
+// hand-written SQL query doing the same filtering and sorting on the same data, in the same run.
+//
+//	go run ./bench/dataflow [-n 100000] [-reps 15] [-o bench/dataflow/results.md]
+//
+// The service runs in-process (server.New, the production wiring) behind a real listener on a
+// fresh database; requests go over HTTP with a real token. Only ratios measured in one run mean
+// much on a shared machine.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/panels/panels/server"
+	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/store/storetest"
+)
+
+const secret = "bench-secret-0123456789abcdef-0123456789"
+
+func main() {
+	n := flag.Int("n", 100000, "records")
+	reps := flag.Int("reps", 15, "repetitions of each rows case (syncs run 3 times)")
+	out := flag.String("o", "", "also write the results table to this file")
+	flag.Parse()
+	log.SetFlags(0)
+	ctx := context.Background()
+
+	dsn, drop, err := storetest.CreateDatabase("panels_bench_flow")
+	must(err)
+	defer drop()
+	records := makeRecords(*n)
+	arrayJSON, _ := json.Marshal(records)
+	var ndjson bytes.Buffer
+	for _, r := range records {
+		b, _ := json.Marshal(r)
+		ndjson.Write(b)
+		ndjson.WriteByte('\n')
+	}
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(arrayJSON)
+	}))
+	defer upstream.Close()
+
+	cfg, err := server.ConfigFromEnv(func(k string) string {
+		switch k {
+		case "DATABASE_URL":
+			return dsn
+		case "JWT_SECRET":
+			return secret
+		case "SYNC_ALLOW_HOSTS":
+			return "127.0.0.1"
+		case "RATE_LIMIT_USER_RPS", "RATE_LIMIT_TENANT_RPS":
+			return "0"
+		}
+		return os.Getenv(k)
+	})
+	must(err)
+	app, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	must(err)
+	defer app.Close()
+	srv := httptest.NewServer(app.Echo)
+	defer srv.Close()
+	tok, err := auth.Mint([]byte(secret), auth.Principal{TenantID: "bench", UserID: "bench", Email: "bench@example.com", Role: auth.RoleAdmin}, 24*time.Hour, "", "")
+	must(err)
+	c := &api{base: srv.URL, token: tok}
+
+	log.Printf("%d records: %.1f MB as a JSON array", *n, float64(len(arrayJSON))/1e6)
+	var rows []string
+
+	// Sync from an API source.
+	panel := c.id("POST", "/api/panels", `{"name":"Bench"}`)
+	ds := c.id("POST", fmt.Sprintf("/api/panels/%d/datasources", panel), fmt.Sprintf(`{"type":"api","config":{"url":%q,"keyField":"id"}}`, upstream.URL))
+	var syncTimes []time.Duration
+	for range 3 {
+		start := time.Now()
+		res := c.do("POST", fmt.Sprintf("/api/datasources/%d/sync", ds), "", nil)
+		syncTimes = append(syncTimes, time.Since(start))
+		if !strings.Contains(string(res), `"syncStatus":"success"`) || !strings.Contains(string(res), fmt.Sprintf(`"recordsProcessed":%d`, *n)) {
+			log.Fatalf("sync: %s", res)
+		}
+	}
+	med := median(syncTimes)
+	rows = append(rows, fmt.Sprintf("| sync, api source, %d records | %s | — | %.0f records/s | ≥ 20,000 records/s |", *n, ms(med), float64(*n)/med.Seconds()))
+
+	// Sync from an uploaded file (NDJSON), on its own panel.
+	filePanel := c.id("POST", "/api/panels", `{"name":"Bench file"}`)
+	fileDS := c.id("POST", fmt.Sprintf("/api/panels/%d/datasources", filePanel), `{"type":"file","config":{"format":"ndjson","keyField":"id"}}`)
+	var upTimes []time.Duration
+	for range 3 {
+		start := time.Now()
+		res := c.do("POST", fmt.Sprintf("/api/datasources/%d/upload", fileDS), "application/x-ndjson", ndjson.Bytes())
+		upTimes = append(upTimes, time.Since(start))
+		if !strings.Contains(string(res), `"syncStatus":"success"`) {
+			log.Fatalf("upload: %s", res)
+		}
+	}
+	med = median(upTimes)
+	rows = append(rows, fmt.Sprintf("| sync, file upload (NDJSON, %.1f MB), %d records | %s | — | %.0f records/s | ≥ 20,000 records/s |",
+		float64(ndjson.Len())/1e6, *n, ms(med), float64(*n)/med.Seconds()))
+
+	// The rows page: columns, a cohort rule, a view with two filters and a sort.
+	col := func(body string) int64 { return c.id("POST", fmt.Sprintf("/api/panels/%d/columns/%s", panel, body[:strings.Index(body, "|")]), body[strings.Index(body, "|")+1:]) }
+	col(fmt.Sprintf(`base|{"name":"Name","type":"text","sourceField":"name","dataSourceId":%d,"properties":{}}`, ds))
+	col(fmt.Sprintf(`base|{"name":"Age","type":"number","sourceField":"age","dataSourceId":%d,"properties":{}}`, ds))
+	col(fmt.Sprintf(`base|{"name":"Status","type":"select","sourceField":"status","dataSourceId":%d,"properties":{}}`, ds))
+	col(fmt.Sprintf(`base|{"name":"Score","type":"number","sourceField":"score","dataSourceId":%d,"properties":{}}`, ds))
+	col(fmt.Sprintf(`base|{"name":"City","type":"text","sourceField":"address.city","dataSourceId":%d,"properties":{}}`, ds))
+	col(`calculated|{"name":"Risk","type":"number","formula":"ROUND([Age] * [Score] / 10, 1)","properties":{}}`)
+	c.do("PUT", fmt.Sprintf("/api/panels/%d", panel), "application/json",
+		[]byte(`{"cohortRule":{"logic":"AND","conditions":[{"field":"Age","operator":"gte","value":18}]}}`))
+	view := func(sort string) int64 {
+		v := c.id("POST", "/api/views", fmt.Sprintf(`{"name":"Bench","panelId":%d,"visibleColumns":["Name","Age","Status","Score","City","Risk"]}`, panel))
+		c.do("PUT", fmt.Sprintf("/api/views/%d/filters", v), "application/json",
+			[]byte(`{"filters":[{"columnName":"Status","operator":"eq","value":"active"},{"columnName":"Score","operator":"gt","value":50}]}`))
+		c.do("PUT", fmt.Sprintf("/api/views/%d/sorts", v), "application/json",
+			[]byte(`{"sorts":[{"columnName":"`+sort+`","direction":"desc","order":0}]}`))
+		return v
+	}
+	baseView, calcView := view("Name"), view("Risk")
+
+	conn, err := pgx.Connect(ctx, dsn)
+	must(err)
+	defer conn.Close(ctx)
+	const limit = 50
+	handBase := `SELECT record_key, doc FROM source_records WHERE data_source_id = $1
+		AND (doc->>'age')::numeric >= 18 AND doc->>'status' = 'active' AND (doc->>'score')::numeric > 50
+		ORDER BY doc->>'name' COLLATE "C" DESC, ord LIMIT $2`
+	handCalc := `SELECT record_key, doc FROM source_records WHERE data_source_id = $1
+		AND (doc->>'age')::numeric >= 18 AND doc->>'status' = 'active' AND (doc->>'score')::numeric > 50
+		ORDER BY round((doc->>'age')::numeric * (doc->>'score')::numeric / 10, 1) DESC, ord LIMIT $2`
+	hand := func(q string) func() int {
+		return func() int {
+			rs, err := conn.Query(ctx, q, ds, limit)
+			must(err)
+			n := 0
+			for rs.Next() {
+				var key string
+				var doc []byte
+				must(rs.Scan(&key, &doc))
+				n++
+			}
+			must(rs.Err())
+			return n
+		}
+	}
+	page := func(v int64) func() int {
+		return func() int {
+			var p struct {
+				Rows []json.RawMessage `json:"rows"`
+			}
+			must(json.Unmarshal(c.do("GET", fmt.Sprintf("/api/panels/%d/rows?viewId=%d&limit=%d", panel, v, limit), "", nil), &p))
+			return len(p.Rows)
+		}
+	}
+	cases := []struct {
+		name, target string
+		svc, sql     func() int
+	}{
+		{"rows page: cohort rule, 2 filters, sort on a base column", "≤ 3 ×", page(baseView), hand(handBase)},
+		{"rows page: cohort rule, 2 filters, sort on a calculated column", "≤ 10 ×", page(calcView), hand(handCalc)},
+	}
+	for _, cs := range cases {
+		if a, b := cs.svc(), cs.sql(); a != b {
+			log.Fatalf("%s: the service returned %d rows, the SQL %d", cs.name, a, b)
+		}
+		var svcT, sqlT []time.Duration
+		for range *reps { // alternate, so both see the same machine
+			start := time.Now()
+			cs.sql()
+			sqlT = append(sqlT, time.Since(start))
+			start = time.Now()
+			cs.svc()
+			svcT = append(svcT, time.Since(start))
+		}
+		s, q := median(svcT), median(sqlT)
+		rows = append(rows, fmt.Sprintf("| %s (%d of %d records, page of %d) | %s | %s | %.1f × | %s |", cs.name, *n, *n, limit, ms(s), ms(q),
+			float64(s)/float64(q), cs.target))
+	}
+
+	table := "| Case | Service (median) | Hand-written SQL (median) | Ratio / rate | Target |\n|---|---|---|---|---|\n" + strings.Join(rows, "\n") + "\n"
+	fmt.Print(table)
+	if *out != "" {
+		must(os.WriteFile(*out, []byte(table), 0o644))
+	}
+}
+
+// makeRecords builds n deterministic patient records.
+func makeRecords(n int) []map[string]any {
+	r := rand.New(rand.NewPCG(8, 8))
+	statuses := []string{"active", "pending", "inactive", "discharged", "active"}
+	cities := []string{"London", "Paris", "Berlin", "Madrid", "Rome", "Oslo", "Vienna", "Lisbon"}
+	first := []string{"Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "John", "Margaret", "Ken"}
+	last := []string{"Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Backus", "Hamilton", "Thompson"}
+	out := make([]map[string]any, n)
+	for i := range out {
+		out[i] = map[string]any{
+			"id":      fmt.Sprintf("p%07d", i+1),
+			"name":    fmt.Sprintf("%s %s %d", first[r.IntN(len(first))], last[r.IntN(len(last))], r.IntN(1000)),
+			"age":     r.IntN(100),
+			"status":  statuses[r.IntN(len(statuses))],
+			"score":   float64(r.IntN(10000)) / 100,
+			"address": map[string]any{"city": cities[r.IntN(len(cities))], "zip": fmt.Sprintf("%05d", r.IntN(99999))},
+			"created": time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, r.IntN(2000)).Format(time.DateOnly),
+		}
+	}
+	return out
+}
+
+type api struct {
+	base, token string
+}
+
+func (a *api) do(method, path, contentType string, body []byte) []byte {
+	req, err := http.NewRequest(method, a.base+path, bytes.NewReader(body))
+	must(err)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	must(err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	must(err)
+	if resp.StatusCode >= 300 {
+		log.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return b
+}
+
+func (a *api) id(method, path, body string) int64 {
+	var out struct {
+		ID int64 `json:"id"`
+	}
+	must(json.Unmarshal(a.do(method, path, "application/json", []byte(body)), &out))
+	return out.ID
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func must(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}

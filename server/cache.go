@@ -1,0 +1,255 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/redis/rueidis"
+
+	"github.com/panels/panels/server/auth"
+)
+
+// cachedRoutes are the hot reads whose 200 answers are cached (Echo's route paths, as generated).
+var cachedRoutes = map[string]bool{
+	"/api/panels":                  true,
+	"/api/panels/:panelId":         true,
+	"/api/panels/:panelId/columns": true,
+	"/api/views/:viewId":           true,
+}
+
+// cachedHeaders are the headers those operations set on a 200; a replay restores exactly these.
+var cachedHeaders = []string{echo.HeaderContentType, "ETag", "Link"}
+
+// maxCachedBody keeps one huge list from crowding the client-side cache.
+const maxCachedBody = 2 << 20
+
+// responseCache caches the hot reads in Redis and records every write of a tenant (redis.go
+// explains the keys). It runs after the API gate, so the caller is authenticated and the request
+// valid.
+type responseCache struct {
+	redis *redisMonitor
+	ttl   time.Duration // 0: reads are never cached (writes still bump, so turning it on is safe)
+}
+
+func (rc *responseCache) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		p := principalFrom(req.Context())
+		if p.TenantID == "" {
+			return next(c) // not an authenticated operation
+		}
+		switch req.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			if req.Method == http.MethodGet && rc.ttl > 0 && cachedRoutes[c.Path()] {
+				return rc.serveCached(c, p, next)
+			}
+			return next(c)
+		}
+		rc.recordWrite(c, p)
+		return next(c)
+	}
+}
+
+// recordWrite bumps the tenant's generation just before the response's status line is written:
+// the transaction has committed by then (every mutation is one transaction inside the handler),
+// and the client cannot have seen the answer yet. 4xx answers are refusals that changed nothing;
+// a 5xx may come after a commit (an encoding failure, a panic), so it bumps too.
+func (rc *responseCache) recordWrite(c echo.Context, p auth.Principal) {
+	res := c.Response()
+	ctx := c.Request().Context()
+	res.Before(func() {
+		if res.Status < 400 || res.Status >= 500 {
+			rc.redis.bump(ctx, p.TenantID)
+		}
+	})
+}
+
+func (rc *responseCache) serveCached(c echo.Context, p auth.Principal, next echo.HandlerFunc) error {
+	m := &rc.redis.counters
+	client, ns, ok := rc.redis.use()
+	if !ok {
+		m.cacheBypasses.Add(1)
+		return next(c)
+	}
+	req := c.Request()
+	ctx := req.Context()
+	epoch, gen, err := rc.redis.generation(ctx, client, ns, p.TenantID)
+	if err != nil {
+		m.cacheErrors.Add(1)
+		m.cacheBypasses.Add(1)
+		rc.redis.fail("read generation", err)
+		return next(c)
+	}
+	key := cacheKey(ns, epoch, gen, p, c.Path(), req.URL.EscapedPath(), req.URL.RawQuery)
+	// Entries never change once written (SET NX under a key that embeds the generation), so the
+	// client-side cache cannot serve a stale one.
+	gctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
+	raw, err := client.DoCache(gctx, client.B().Get().Key(key).Cache(), rc.ttl).AsBytes()
+	cancel()
+	switch {
+	case err == nil:
+		if e, derr := decodeEntry(raw); derr == nil {
+			m.cacheHits.Add(1)
+			return replay(c, e)
+		}
+		m.cacheErrors.Add(1) // unreadable entry (another version's format): answer and overwrite nothing
+		return next(c)
+	case !rueidis.IsRedisNil(err):
+		m.cacheErrors.Add(1)
+		m.cacheBypasses.Add(1)
+		rc.redis.fail("read cache", err)
+		return next(c)
+	}
+	m.cacheMisses.Add(1)
+
+	res := c.Response()
+	tee := &teeWriter{ResponseWriter: res.Writer}
+	res.Writer = tee
+	err = next(c)
+	res.Writer = tee.ResponseWriter
+	if err != nil || res.Status != http.StatusOK || tee.tooBig {
+		return err
+	}
+	e := entry{body: tee.body.Bytes()}
+	for _, h := range cachedHeaders {
+		e.headers = append(e.headers, res.Header().Get(h))
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), redisOpTimeout)
+	defer cancel()
+	// NX: the first answer stored under a generation is the one every instance serves.
+	err = client.Do(sctx, client.B().Set().Key(key).Value(rueidis.BinaryString(encodeEntry(e))).Nx().Px(rc.ttl).Build()).Error()
+	switch {
+	case err == nil:
+		m.cacheStores.Add(1)
+	case !rueidis.IsRedisNil(err): // nil: another request stored this answer first
+		m.cacheErrors.Add(1)
+		rc.redis.fail("store cache entry", err)
+	}
+	return nil
+}
+
+// replay answers from an entry as the handler would have, If-None-Match included.
+func replay(c echo.Context, e entry) error {
+	h := c.Response().Header()
+	etag := ""
+	for i, name := range cachedHeaders {
+		if i < len(e.headers) && name == "ETag" {
+			etag = e.headers[i]
+		}
+	}
+	if inm := c.Request().Header.Get("If-None-Match"); etag != "" && inm != "" && etagMatches(inm, etag, true) {
+		h.Set("ETag", etag)
+		c.Response().WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	for i, name := range cachedHeaders {
+		if i < len(e.headers) && e.headers[i] != "" {
+			h.Set(name, e.headers[i])
+		}
+	}
+	c.Response().WriteHeader(http.StatusOK)
+	_, err := c.Response().Write(e.body)
+	return err
+}
+
+// cacheKey names one answer: the deployment, the epoch, the tenant's generation, everything about
+// the caller that permissions depend on, and the request. A response cached for one caller is
+// therefore only ever served to the same identity, and an ACL change (a write of the tenant)
+// moves the generation, so a revoked grant is honoured at once.
+func cacheKey(ns, epoch string, gen int64, p auth.Principal, route, path, query string) string {
+	return "panels:c:" + ns + ":" + shortHash(epoch, fmt.Sprint(gen), p.TenantID, p.UserID, p.Email, string(p.Role),
+		p.OrganizationID, route, path, query)
+}
+
+// entry is a cached 200: the cachedHeaders values, in order, and the body.
+type entry struct {
+	headers []string
+	body    []byte
+}
+
+const entryVersion = 1
+
+func encodeEntry(e entry) []byte {
+	var b bytes.Buffer
+	b.WriteByte(entryVersion)
+	var n [binary.MaxVarintLen64]byte
+	b.Write(n[:binary.PutUvarint(n[:], uint64(len(e.headers)))])
+	for _, h := range e.headers {
+		b.Write(n[:binary.PutUvarint(n[:], uint64(len(h)))])
+		b.WriteString(h)
+	}
+	sum := sha256.Sum256(e.body)
+	b.Write(sum[:8]) // a truncated or foreign value must never be served as a body
+	b.Write(e.body)
+	return b.Bytes()
+}
+
+var errBadEntry = errors.New("unreadable cache entry")
+
+func decodeEntry(raw []byte) (entry, error) {
+	r := bytes.NewReader(raw)
+	if v, err := r.ReadByte(); err != nil || v != entryVersion {
+		return entry{}, errBadEntry
+	}
+	count, err := binary.ReadUvarint(r)
+	if err != nil || count > 16 {
+		return entry{}, errBadEntry
+	}
+	e := entry{headers: make([]string, count)}
+	for i := range e.headers {
+		n, err := binary.ReadUvarint(r)
+		if err != nil || n > uint64(r.Len()) {
+			return entry{}, errBadEntry
+		}
+		h := make([]byte, n)
+		_, _ = r.Read(h)
+		e.headers[i] = string(h)
+	}
+	var sum [8]byte
+	if _, err := r.Read(sum[:]); err != nil {
+		return entry{}, errBadEntry
+	}
+	e.body = raw[len(raw)-r.Len():]
+	if got := sha256.Sum256(e.body); !bytes.Equal(got[:8], sum[:]) {
+		return entry{}, errBadEntry
+	}
+	return e, nil
+}
+
+// teeWriter passes a response through and keeps a copy of its body.
+type teeWriter struct {
+	http.ResponseWriter
+	body   bytes.Buffer
+	tooBig bool
+}
+
+func (t *teeWriter) Write(b []byte) (int, error) {
+	if !t.tooBig {
+		if t.body.Len()+len(b) > maxCachedBody {
+			t.tooBig = true
+			t.body = bytes.Buffer{}
+		} else {
+			t.body.Write(b)
+		}
+	}
+	return t.ResponseWriter.Write(b)
+}
+
+func (t *teeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+func (t *teeWriter) Flush() { http.NewResponseController(t.ResponseWriter).Flush() }
+
+// TenantChanged records a write of tenant made outside the API (a script, a test writing SQL):
+// cached reads of the tenant made before it are not served again.
+func (a *App) TenantChanged(ctx context.Context, tenant string) { a.Server.redis.bump(ctx, tenant) }
+
+func newResponseCache(m *redisMonitor, cfg Config) *responseCache {
+	return &responseCache{redis: m, ttl: cfg.CacheTTL}
+}

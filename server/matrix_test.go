@@ -1,0 +1,950 @@
+package server_test
+
+// The permission matrix of api.md §2. Two tenants, each with a creator, an admin, a builder, a
+// user, people holding viewer/editor/owner on a panel, people holding viewer/editor/owner on a
+// view, and a reader who sees only a published view; plus a caller without a token. Every
+// operation of the spec is played by every caller against tenant A's resources, and the answer
+// must be the one the permission table gives: not visible → 404, visible but not allowed → 403.
+// Every call that was not an allowed mutation must leave both tenants' rows exactly as they were.
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/panels/panels/gen"
+	"github.com/panels/panels/server/auth"
+)
+
+type mxKind int
+
+const (
+	mxCreator     mxKind = iota // created every resource of the fixture (a builder)
+	mxAdmin                     // tenant admin, no ACL rows
+	mxBuilder                   // builder, no ACL rows
+	mxUser                      // user, no ACL rows
+	mxPanelViewer               // viewer row on panel P (by email)
+	mxPanelEditor               // editor row on panel P (by sub)
+	mxPanelOwner                // owner row on panel P (by email; the token's email is mixed case)
+	mxViewViewer                // viewer row on view V (by email)
+	mxViewEditor                // editor row on view V (by sub)
+	mxViewOwner                 // owner row on view V (by email; mixed case in the token)
+	mxPublished                 // no rows and no email: sees only the published view W (and its panel Q)
+	mxKinds
+)
+
+var mxKindName = [mxKinds]string{"creator", "admin", "builder", "user", "panel-viewer", "panel-editor", "panel-owner",
+	"view-viewer", "view-editor", "view-owner", "published-only"}
+
+// mxPerson is a caller's identity: the token's sub and email, and the principal its ACL row names.
+type mxPerson struct {
+	sub, email, aclName string
+	role                auth.Role
+}
+
+func mxPersonOf(k mxKind, tenant string) mxPerson {
+	dom := "@" + tenant + ".example"
+	switch k {
+	case mxCreator:
+		return mxPerson{"creator", "creator" + dom, "", auth.RoleBuilder}
+	case mxAdmin:
+		return mxPerson{"admin", "admin" + dom, "", auth.RoleAdmin}
+	case mxBuilder:
+		return mxPerson{"builder", "builder" + dom, "", auth.RoleBuilder}
+	case mxUser:
+		return mxPerson{"user", "user" + dom, "", auth.RoleUser}
+	case mxPanelViewer:
+		return mxPerson{"pviewer", "pviewer" + dom, "pviewer" + dom, auth.RoleUser}
+	case mxPanelEditor:
+		return mxPerson{"peditor", "peditor" + dom, "peditor", auth.RoleUser}
+	case mxPanelOwner:
+		return mxPerson{"powner", "POwner" + strings.ToUpper(dom), "powner" + dom, auth.RoleUser}
+	case mxViewViewer:
+		return mxPerson{"vviewer", "vviewer" + dom, "vviewer" + dom, auth.RoleUser}
+	case mxViewEditor:
+		return mxPerson{"veditor", "veditor" + dom, "veditor", auth.RoleUser}
+	case mxViewOwner:
+		return mxPerson{"vowner", "VOwner" + strings.ToUpper(dom), "vowner" + dom, auth.RoleUser}
+	default:
+		return mxPerson{"reader", "", "", auth.RoleUser}
+	}
+}
+
+// mxTarget is the resource of tenant A an operation acts on.
+type mxTarget int
+
+const (
+	tgNone mxTarget = iota
+	tgP             // private panel: ACL rows for the panel callers
+	tgQ             // panel of the published view W: readable by every member, nobody but its creator has rows
+	tgV             // private view on P: ACL rows for the view callers
+	tgU             // another private view on P, without rows for the view callers
+	tgW             // the published view on Q
+)
+
+var mxTargetName = map[mxTarget]string{tgP: "P", tgQ: "Q", tgV: "V", tgU: "U", tgW: "W"}
+
+// mxLevel is the permission api.md §2 gives a caller of tenant A on a target (0: not visible).
+func mxLevel(k mxKind, tg mxTarget) int {
+	if k == mxCreator || k == mxAdmin {
+		return 3
+	}
+	onPanel := map[mxKind]int{mxPanelViewer: 1, mxPanelEditor: 2, mxPanelOwner: 3}[k]
+	onView := map[mxKind]int{mxViewViewer: 1, mxViewEditor: 2, mxViewOwner: 3}[k]
+	switch tg {
+	case tgP, tgU:
+		return onPanel
+	case tgV:
+		return max(onPanel, onView)
+	case tgQ, tgW:
+		return 1 // reading the published view, and its panel read-only through it
+	}
+	return 0
+}
+
+// mxKit is a panel with an API source, two spare custom sources, a file source, a base column
+// and a calculated column on it.
+type mxKit struct{ id, ds, spare1, spare2, file, base, calc int64 }
+
+// mxSlot is one copy of a tenant's fixture: the private panel P with views V and U, and the panel
+// Q of the published view W, with their ACL rows. Copies share nothing, so an allowed mutation
+// gets a copy of its own and leaves the others as they were.
+type mxSlot struct {
+	tenant  string
+	P, Q    mxKit
+	V, U, W int64
+	note    int64 // a notification of someone who is not a caller
+}
+
+func (s *mxSlot) kit(tg mxTarget) mxKit {
+	if tg == tgQ {
+		return s.Q
+	}
+	return s.P
+}
+
+func (s *mxSlot) view(tg mxTarget) int64 {
+	return map[mxTarget]int64{tgV: s.V, tgU: s.U, tgW: s.W}[tg]
+}
+
+// id is the panel or view a target names.
+func (s *mxSlot) id(tg mxTarget) int64 {
+	if tg == tgP || tg == tgQ {
+		return s.kit(tg).id
+	}
+	return s.view(tg)
+}
+
+// resource is the ACL route of a target.
+func (s *mxSlot) resource(tg mxTarget) string {
+	if tg == tgP || tg == tgQ {
+		return "/api/acls/panel/" + mxID(s.id(tg))
+	}
+	return "/api/acls/view/" + mxID(s.id(tg))
+}
+
+func (s *mxSlot) bystander() string { return "bystander@" + s.tenant + ".example" }
+func (s *mxSlot) coowner() string   { return "coowner@" + s.tenant + ".example" }
+
+// mxSide is one tenant: its people and copies of its fixture.
+type mxSide struct {
+	tenant  string
+	persons [mxKinds]mxPerson
+	tokens  [mxKinds]string
+	slots   []*mxSlot
+}
+
+func mxID(n int64) string { return strconv.FormatInt(n, 10) }
+
+// mxRow is an ACL row written with SQL.
+type mxRow struct {
+	typ, principal, permission string
+	id                         int64
+}
+
+func mxInsertACLs(t testing.TB, tenant string, rows []mxRow) {
+	t.Helper()
+	var vals []string
+	var args []any
+	for _, r := range rows {
+		var panelID, viewID sql.NullInt64
+		if r.typ == "panel" {
+			panelID = sql.NullInt64{Int64: r.id, Valid: true}
+		} else {
+			viewID = sql.NullInt64{Int64: r.id, Valid: true}
+		}
+		n := len(args)
+		vals = append(vals, fmt.Sprintf("($%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7))
+		args = append(args, tenant, r.typ, r.id, panelID, viewID, r.principal, r.permission)
+	}
+	_, err := secDB(t).ExecContext(t.Context(), `INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, view_id, user_email, permission)
+		VALUES `+strings.Join(vals, ", "), args...)
+	if err != nil {
+		t.Fatalf("ACL rows of %s: %v", tenant, err)
+	}
+}
+
+// mxSlotSQL writes one copy of the fixture in one statement, as the API would have left it (owner
+// rows for the creator, stored formulas referencing column ids, a panel_created change per panel),
+// so that a matrix of thousands of calls can afford a fresh copy for every allowed mutation. The
+// allowed calls of the matrix then read and change these rows through the API.
+//
+// $1 tenant, $2 the creator's email; $3..$8 the principals of the panel viewer, editor and owner and
+// of the view viewer, editor and owner; $9 the bystander, $10 the co-owner.
+const mxSlotSQL = `
+WITH p AS (INSERT INTO panels (tenant_id, owner_user_id, name) VALUES ($1, 'creator', 'Private panel') RETURNING id),
+q AS (INSERT INTO panels (tenant_id, owner_user_id, name) VALUES ($1, 'creator', 'Shared panel') RETURNING id),
+ds AS (INSERT INTO data_sources (tenant_id, panel_id, type, config)
+	SELECT $1, k.id, x.type, x.config::jsonb
+	FROM (SELECT 'P' AS which, id FROM p UNION ALL SELECT 'Q', id FROM q) AS k,
+	     (VALUES (1, 'api', '{"endpoint": "/api/patients", "method": "GET"}'), (2, 'custom', '{"note": "spare one"}'),
+	             (3, 'custom', '{"note": "spare two"}'), (4, 'file', '{"format": "csv", "keyField": "id"}')) AS x(n, type, config)
+	ORDER BY k.which, x.n
+	RETURNING id, panel_id, type, config),
+pb AS (INSERT INTO columns (tenant_id, panel_id, column_type, name, type, source_field, data_source_id)
+	SELECT $1, p.id, 'base', 'Email', 'text', 'email', ds.id FROM p JOIN ds ON ds.panel_id = p.id AND ds.type = 'api' RETURNING id),
+qb AS (INSERT INTO columns (tenant_id, panel_id, column_type, name, type, source_field, data_source_id)
+	SELECT $1, q.id, 'base', 'Email', 'text', 'email', ds.id FROM q JOIN ds ON ds.panel_id = q.id AND ds.type = 'api' RETURNING id),
+pc AS (INSERT INTO columns (tenant_id, panel_id, column_type, name, type, formula, dependencies)
+	SELECT $1, p.id, 'calculated', 'Shout', 'text', 'UPPER({' || pb.id || '})', ARRAY[pb.id] FROM p, pb RETURNING id),
+qc AS (INSERT INTO columns (tenant_id, panel_id, column_type, name, type, formula, dependencies)
+	SELECT $1, q.id, 'calculated', 'Shout', 'text', 'UPPER({' || qb.id || '})', ARRAY[qb.id] FROM q, qb RETURNING id),
+v AS (INSERT INTO views (tenant_id, panel_id, owner_user_id, name, visible_columns)
+	SELECT $1, p.id, 'creator', 'V', jsonb_build_array(pb.id::text) FROM p, pb RETURNING id),
+u AS (INSERT INTO views (tenant_id, panel_id, owner_user_id, name, visible_columns)
+	SELECT $1, p.id, 'creator', 'U', '["Email"]'::jsonb FROM p RETURNING id),
+w AS (INSERT INTO views (tenant_id, panel_id, owner_user_id, name, visible_columns, is_published, published_at, published_by, version)
+	SELECT $1, q.id, 'creator', 'W', jsonb_build_array(qb.id::text), true, now(), 'creator', 2 FROM q, qb RETURNING id),
+res AS (SELECT 'panel'::text AS typ, 'P'::text AS name, id FROM p UNION ALL SELECT 'panel', 'Q', id FROM q
+	UNION ALL SELECT 'view', 'V', id FROM v UNION ALL SELECT 'view', 'U', id FROM u UNION ALL SELECT 'view', 'W', id FROM w),
+grants AS (SELECT * FROM (VALUES
+	('P', $2::text, 'owner'), ('Q', $2, 'owner'), ('V', $2, 'owner'), ('U', $2, 'owner'), ('W', $2, 'owner'),
+	('P', $3, 'viewer'), ('P', $4, 'editor'), ('P', $5, 'owner'),
+	('V', $6, 'viewer'), ('V', $7, 'editor'), ('V', $8, 'owner'),
+	('P', $9, 'viewer'), ('Q', $9, 'viewer'), ('V', $9, 'viewer'), ('U', $9, 'viewer'), ('W', $9, 'viewer'),
+	('P', $10, 'owner'), ('Q', $10, 'owner'), ('V', $10, 'owner'), ('U', $10, 'owner'), ('W', $10, 'owner')) AS g(name, who, perm)),
+acl AS (INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, view_id, user_email, permission)
+	SELECT $1, res.typ, res.id, CASE WHEN res.typ = 'panel' THEN res.id END, CASE WHEN res.typ = 'view' THEN res.id END, g.who, g.perm
+	FROM grants AS g JOIN res ON res.name = g.name),
+ch AS (INSERT INTO panel_changes (tenant_id, panel_id, panel_name, change_type, entity_type, entity_id, action, description, changed_by, changed_by_email)
+	SELECT $1, id, n, 'panel_created', 'panel', id, 'create', 'Panel "' || n || '" created', 'creator', $2
+	FROM (SELECT id, 'Private panel' AS n FROM p UNION ALL SELECT id, 'Shared panel' FROM q) AS x),
+note AS (INSERT INTO view_notifications (tenant_id, view_id, user_id, impact, message)
+	SELECT $1, id, 'bystander', 'info', 'matrix fixture' FROM w RETURNING id)
+SELECT (SELECT id FROM p), (SELECT id FROM q), (SELECT id FROM v), (SELECT id FROM u), (SELECT id FROM w),
+	(SELECT id FROM pb), (SELECT id FROM pc), (SELECT id FROM qb), (SELECT id FROM qc), (SELECT id FROM note),
+	(SELECT array_agg(id ORDER BY id)::text FROM ds WHERE panel_id = (SELECT id FROM p)),
+	(SELECT array_agg(id ORDER BY id)::text FROM ds WHERE panel_id = (SELECT id FROM q))`
+
+func mxBuildSlot(t testing.TB, s *mxSide) *mxSlot {
+	t.Helper()
+	sl := &mxSlot{tenant: s.tenant}
+	args := []any{s.tenant, strings.ToLower(s.persons[mxCreator].email)}
+	for _, k := range []mxKind{mxPanelViewer, mxPanelEditor, mxPanelOwner, mxViewViewer, mxViewEditor, mxViewOwner} {
+		args = append(args, s.persons[k].aclName)
+	}
+	args = append(args, sl.bystander(), sl.coowner())
+	var pds, qds string
+	err := secDB(t).QueryRowContext(t.Context(), mxSlotSQL, args...).Scan(&sl.P.id, &sl.Q.id, &sl.V, &sl.U, &sl.W,
+		&sl.P.base, &sl.P.calc, &sl.Q.base, &sl.Q.calc, &sl.note, &pds, &qds)
+	if err != nil {
+		t.Fatalf("fixture of %s: %v", s.tenant, err)
+	}
+	for _, x := range []struct {
+		ids string
+		k   *mxKit
+	}{{pds, &sl.P}, {qds, &sl.Q}} {
+		// The sources were inserted in the order api, custom, custom, file.
+		if _, err := fmt.Sscanf(x.ids, "{%d,%d,%d,%d}", &x.k.ds, &x.k.spare1, &x.k.spare2, &x.k.file); err != nil {
+			t.Fatalf("data source ids %q: %v", x.ids, err)
+		}
+	}
+	return sl
+}
+
+// mxBuildSide makes a tenant's people (recorded as members, as their first request would have
+// done, so that the snapshots only see what the operations change) and n copies of its fixture.
+func mxBuildSide(t testing.TB, tenant string, n int) *mxSide {
+	t.Helper()
+	s := &mxSide{tenant: tenant}
+	var vals []string
+	var args []any
+	for k := range mxKinds {
+		s.persons[k] = mxPersonOf(k, tenant)
+		p := s.persons[k]
+		s.tokens[k] = token(t, tenant, p.sub, p.email, p.role)
+		var email sql.NullString
+		if p.email != "" {
+			email = sql.NullString{String: strings.ToLower(p.email), Valid: true}
+		}
+		vals = append(vals, fmt.Sprintf("($%d, $%d, $%d)", len(args)+1, len(args)+2, len(args)+3))
+		args = append(args, tenant, p.sub, email)
+	}
+	if _, err := secDB(t).ExecContext(t.Context(), "INSERT INTO members (tenant_id, user_id, email) VALUES "+strings.Join(vals, ", "), args...); err != nil {
+		t.Fatalf("members of %s: %v", tenant, err)
+	}
+	for range n {
+		s.slots = append(s.slots, mxBuildSlot(t, s))
+	}
+	return s
+}
+
+// mxWorld is the two tenants of one row of the matrix; the operations name tenant A's resources.
+type mxWorld struct{ A, B *mxSide }
+
+// newMxWorld builds tenant A with n copies of its fixture and tenant B with one, and rows of
+// tenant B naming tenant A's ids, which would grant B's people everything if a permission check
+// ever ignored the tenant.
+func newMxWorld(t testing.TB, n int) *mxWorld {
+	t.Helper()
+	w := &mxWorld{A: mxBuildSide(t, newTenant("mx-a"), n), B: mxBuildSide(t, newTenant("mx-b"), 1)}
+	var stray []mxRow
+	for _, a := range w.A.slots {
+		stray = append(stray,
+			mxRow{"panel", "_all", "owner", a.P.id},
+			mxRow{"panel", w.B.persons[mxPanelOwner].aclName, "owner", a.P.id},
+			mxRow{"panel", "_all", "owner", a.Q.id},
+			mxRow{"view", "_all", "owner", a.V},
+			mxRow{"view", w.B.persons[mxViewOwner].aclName, "owner", a.V},
+			mxRow{"view", "_all", "owner", a.W})
+	}
+	mxInsertACLs(t, w.B.tenant, stray)
+	return w
+}
+
+var mxSnapshotSQL = func() string {
+	var parts []string
+	byTenant := func(table, order string) {
+		parts = append(parts, fmt.Sprintf(`'%[1]s', (SELECT COALESCE(jsonb_agg(to_jsonb(x) ORDER BY %[2]s), '[]'::jsonb) FROM %[1]s AS x WHERE x.tenant_id IN ($1, $2))`, table, order))
+	}
+	for _, table := range []string{"panels", "data_sources", "columns", "views", "acls", "panel_changes", "view_notifications", "source_syncs"} {
+		byTenant(table, "x.id")
+	}
+	byTenant("record_sets", "x.data_source_id")
+	byTenant("idempotency_keys", "x.user_id, x.key")
+	byTenant("members", "x.tenant_id, x.user_id")
+	through := func(table, parent, fk, order string) {
+		parts = append(parts, fmt.Sprintf(`'%[1]s', (SELECT COALESCE(jsonb_agg(to_jsonb(x) ORDER BY %[4]s), '[]'::jsonb) FROM %[1]s AS x JOIN %[2]s AS o ON o.id = x.%[3]s WHERE o.tenant_id IN ($1, $2))`, table, parent, fk, order))
+	}
+	through("view_sorts", "views", "view_id", "x.id")
+	through("view_filters", "views", "view_id", "x.id")
+	through("source_records", "data_sources", "data_source_id", "x.data_source_id, x.ord")
+	return "SELECT jsonb_build_object(" + strings.Join(parts, ", ") + ")::text"
+}()
+
+// snapshot is every row of both tenants in every table, as text: equal snapshots mean nothing changed.
+func (w *mxWorld) snapshot(t testing.TB) string {
+	t.Helper()
+	var s string
+	if err := secDB(t).QueryRowContext(t.Context(), mxSnapshotSQL, w.A.tenant, w.B.tenant).Scan(&s); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	return s
+}
+
+// mxDiff describes how two snapshots differ, row by row, so a failure shows only what changed.
+func mxDiff(before, after string) string {
+	var b, a map[string][]json.RawMessage
+	if json.Unmarshal([]byte(before), &b) != nil || json.Unmarshal([]byte(after), &a) != nil {
+		return "before " + before + "\nafter  " + after
+	}
+	var out []string
+	for table, rowsB := range b {
+		rowsA := a[table]
+		inA := map[string]bool{}
+		for _, r := range rowsA {
+			inA[string(r)] = true
+		}
+		inB := map[string]bool{}
+		for _, r := range rowsB {
+			inB[string(r)] = true
+			if !inA[string(r)] {
+				out = append(out, table+" − "+string(r))
+			}
+		}
+		for _, r := range rowsA {
+			if !inB[string(r)] {
+				out = append(out, table+" + "+string(r))
+			}
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+// mxCaller is one column of the matrix.
+type mxCaller struct {
+	name string
+	home bool // of tenant A, whose resources the operations name
+	kind mxKind
+	anon bool // no token at all
+}
+
+func (c mxCaller) side(w *mxWorld) *mxSide {
+	if c.home {
+		return w.A
+	}
+	return w.B
+}
+
+func (c mxCaller) person(w *mxWorld) mxPerson { return c.side(w).persons[c.kind] }
+
+func (c mxCaller) token(w *mxWorld) string {
+	if c.anon {
+		return ""
+	}
+	return c.side(w).tokens[c.kind]
+}
+
+func mxCallers() []mxCaller {
+	var out []mxCaller
+	for _, home := range []bool{true, false} {
+		for k := range mxKinds {
+			name := "A/" + mxKindName[k]
+			if !home {
+				name = "B/" + mxKindName[k]
+			}
+			out = append(out, mxCaller{name: name, home: home, kind: k})
+		}
+	}
+	return append(out, mxCaller{name: "anonymous", anon: true})
+}
+
+// mxCtx is one call of the matrix: a caller, the world, and the copy of tenant A's fixture the
+// call acts on.
+type mxCtx struct {
+	w *mxWorld
+	s *mxSlot
+	c mxCaller
+}
+
+// mxReq is the request of a call; ctype defaults to JSON when there is a body.
+type mxReq struct{ method, path, body, ctype string }
+
+// mxOp is one row of the matrix: an operation (or a variant of it) on one target.
+type mxOp struct {
+	op        string // operationId
+	variant   string
+	target    mxTarget
+	need      int  // permission needed on the target (1 viewer, 2 editor, 3 owner); 0: any member
+	noUsers   bool // callers with the user role are refused (creating panels)
+	adminOnly bool // only admins (someone else's ACL rows)
+	public    bool // system route: no token needed, the same answer for everyone
+	ok        int  // the status when allowed
+	mutates   bool // an allowed call changes rows
+	req       func(x mxCtx) mxReq
+	check     func(t *testing.T, x mxCtx, body []byte)
+}
+
+func (o mxOp) name() string {
+	n := o.op
+	if o.variant != "" {
+		n += " (" + o.variant + ")"
+	}
+	if o.target != tgNone {
+		n += " on " + mxTargetName[o.target]
+	}
+	return n
+}
+
+// expect is the status api.md §2 gives the caller.
+func (o mxOp) expect(c mxCaller) int {
+	switch {
+	case o.public:
+		return o.ok
+	case c.anon:
+		return http.StatusUnauthorized
+	case o.target == tgNone:
+		if o.noUsers && mxPersonOf(c.kind, "").role == auth.RoleUser || o.adminOnly && c.kind != mxAdmin {
+			return http.StatusForbidden
+		}
+		return o.ok
+	}
+	level := 0
+	if c.home {
+		level = mxLevel(c.kind, o.target)
+	}
+	switch {
+	case level == 0:
+		return http.StatusNotFound
+	case level < o.need:
+		return http.StatusForbidden
+	}
+	return o.ok
+}
+
+// mxAt is a request whose path depends only on the copy of the fixture.
+func mxAt(method string, path func(s *mxSlot) string, body string) func(mxCtx) mxReq {
+	return func(x mxCtx) mxReq { return mxReq{method: method, path: path(x.s), body: body} }
+}
+
+func mxConst(s string) func(*mxSlot) string { return func(*mxSlot) string { return s } }
+
+// mxOps is every row of the matrix.
+func mxOps() []mxOp {
+	var ops []mxOp
+	add := func(o mxOp) { ops = append(ops, o) }
+
+	// Operations without a target resource.
+	add(mxOp{op: "listPanels", ok: 200, req: mxAt("GET", mxConst("/api/panels"), ""),
+		check: mxCheckListed{key: "", idField: "id", targets: []mxTarget{tgP, tgQ}}.check})
+	add(mxOp{op: "createPanel", noUsers: true, ok: 201, mutates: true, req: mxAt("POST", mxConst("/api/panels"), `{"name":"Matrix panel"}`)})
+	add(mxOp{op: "listViews", ok: 200, req: mxAt("GET", mxConst("/api/views"), ""),
+		check: mxCheckListed{key: "views", idField: "id", targets: []mxTarget{tgV, tgU, tgW}}.check})
+	add(mxOp{op: "listViews", variant: "panelId of P", ok: 200,
+		req:   mxAt("GET", func(s *mxSlot) string { return "/api/views?panelId=" + mxID(s.P.id) }, ""),
+		check: mxCheckListed{key: "views", idField: "id", targets: []mxTarget{tgV, tgU}, aOnly: true}.check})
+	add(mxOp{op: "listPanelChanges", ok: 200, req: mxAt("GET", mxConst("/api/changes/panels?limit=500"), ""),
+		check: mxCheckListed{key: "changes", idField: "panelId", targets: []mxTarget{tgP, tgQ}}.check})
+	add(mxOp{op: "listUserAcls", variant: "own rows", ok: 200, check: mxCheckOwnACLs,
+		req: func(x mxCtx) mxReq {
+			p := x.c.person(x.w)
+			name := p.email
+			if name == "" {
+				name = p.sub
+			}
+			return mxReq{method: "GET", path: "/api/acls/user/" + name}
+		}})
+	add(mxOp{op: "listUserAcls", variant: "someone else's rows", adminOnly: true, ok: 200, check: mxCheckOthersACLs,
+		req: mxAt("GET", func(s *mxSlot) string { return "/api/acls/user/" + s.bystander() }, "")})
+	add(mxOp{op: "listOrganizationMembers", ok: 200, req: mxAt("GET", mxConst("/api/organization/members"), ""), check: mxCheckMembers})
+	add(mxOp{op: "listViewNotifications", ok: 200, req: mxAt("GET", mxConst("/api/notifications/views"), ""), check: mxCheckNoNotifications})
+	add(mxOp{op: "markViewNotificationsRead", variant: "someone else's notification", ok: 200,
+		req: func(x mxCtx) mxReq {
+			return mxReq{method: "PUT", path: "/api/notifications/views/mark-read", body: fmt.Sprintf(`{"notificationIds":[%d]}`, x.s.note)}
+		},
+		check: func(t *testing.T, x mxCtx, body []byte) {
+			var r struct{ Updated int }
+			if err := json.Unmarshal(body, &r); err != nil || r.Updated != 0 {
+				t.Errorf("%s marked someone else's notification read: %s", x.c.name, body)
+			}
+		}})
+
+	// System routes answer everyone alike, token or not (without METRICS_TOKEN, as here, /metrics too).
+	for op, path := range map[string]string{"getHealth": "/health", "getReadiness": "/healthz", "getLiveness": "/liveness",
+		"getDocs": "/docs", "getDocsAsset": "/docs/assets/docs.js", "getOpenAPIYAML": "/openapi.yaml", "getOpenAPIJSON": "/openapi.json",
+		"getMetrics": "/metrics"} {
+		add(mxOp{op: op, public: true, ok: 200, req: mxAt("GET", mxConst(path), "")})
+	}
+
+	// Panels and everything in them, on the private panel and on the published view's panel.
+	for _, tg := range []mxTarget{tgP, tgQ} {
+		pp := func(s *mxSlot) string { return "/api/panels/" + mxID(s.kit(tg).id) }
+		dsp := func(pick func(k mxKit) int64, suffix string) func(s *mxSlot) string {
+			return func(s *mxSlot) string { return "/api/datasources/" + mxID(pick(s.kit(tg))) + suffix }
+		}
+		under := func(suffix func(k mxKit) string) func(s *mxSlot) string {
+			return func(s *mxSlot) string { return pp(s) + suffix(s.kit(tg)) }
+		}
+		fixed := func(suffix string) func(k mxKit) string { return func(mxKit) string { return suffix } }
+		ds := func(k mxKit) int64 { return k.ds }
+		spare1 := func(k mxKit) int64 { return k.spare1 }
+		op := func(op, method string, path func(s *mxSlot) string, body string, need, ok int) {
+			add(mxOp{op: op, target: tg, need: need, ok: ok, mutates: method != "GET", req: mxAt(method, path, body)})
+		}
+		op("getPanel", "GET", pp, "", 1, 200)
+		op("updatePanel", "PUT", pp, `{"name":"Renamed by the matrix"}`, 2, 200)
+		op("deletePanel", "DELETE", pp, "", 3, 204)
+		op("listDataSources", "GET", under(fixed("/datasources")), "", 1, 200)
+		op("createDataSource", "POST", under(fixed("/datasources")), `{"type":"custom","config":{"x":1}}`, 2, 201)
+		op("getDataSource", "GET", dsp(ds, ""), "", 1, 200)
+		op("updateDataSource", "PUT", dsp(ds, ""), `{"config":{"endpoint":"/api/other","method":"GET"}}`, 2, 200)
+		op("updatePanelDataSource", "PUT", under(func(k mxKit) string { return "/datasources/" + mxID(k.ds) }),
+			`{"config":{"endpoint":"/api/third","method":"POST"}}`, 2, 200)
+		op("deleteDataSource", "DELETE", dsp(spare1, ""), "", 2, 204)
+		op("deletePanelDataSource", "DELETE", under(func(k mxKit) string { return "/datasources/" + mxID(k.spare2) }), "", 2, 204)
+		op("syncDataSource", "POST", dsp(spare1, "/sync"), "", 2, 200)
+		op("syncPanelDataSource", "POST", under(func(k mxKit) string { return "/datasources/" + mxID(k.spare1) + "/sync" }), "", 2, 200)
+		op("listDataSourceSyncs", "GET", dsp(ds, "/syncs"), "", 1, 200)
+		add(mxOp{op: "uploadDataSourceFile", target: tg, need: 2, ok: 200, mutates: true,
+			req: func(x mxCtx) mxReq {
+				return mxReq{method: "POST", path: "/api/datasources/" + mxID(x.s.kit(tg).file) + "/upload", body: "id,name\np1,Ada Lovelace\n", ctype: "text/csv"}
+			}})
+		add(mxOp{op: "pushDataSourceRecords", target: tg, need: 2, ok: 200, mutates: true,
+			req: func(x mxCtx) mxReq {
+				return mxReq{method: "POST", path: "/api/datasources/" + mxID(x.s.kit(tg).spare1) + "/records",
+					body: `{"op":"upsert","key":"p1","record":{"name":"Ada Lovelace"}}` + "\n", ctype: "application/x-ndjson"}
+			}})
+		op("getPanelRows", "GET", under(fixed("/rows")), "", 1, 200)
+		op("listColumns", "GET", under(fixed("/columns")), "", 1, 200)
+		add(mxOp{op: "createBaseColumn", target: tg, need: 2, ok: 201, mutates: true,
+			req: func(x mxCtx) mxReq {
+				k := x.s.kit(tg)
+				return mxReq{method: "POST", path: pp(x.s) + "/columns/base",
+					body: `{"name":"Phone","type":"text","sourceField":"phone","dataSourceId":` + mxID(k.ds) + `,"properties":{}}`}
+			}})
+		op("createCalculatedColumn", "POST", under(fixed("/columns/calculated")), `{"name":"Whisper","type":"text","formula":"LOWER([Email])","properties":{}}`, 2, 201)
+		op("getColumn", "GET", under(func(k mxKit) string { return "/columns/" + mxID(k.base) }), "", 1, 200)
+		op("updateColumn", "PUT", under(func(k mxKit) string { return "/columns/" + mxID(k.base) }), `{"name":"E-mail"}`, 2, 200)
+		op("deleteColumn", "DELETE", under(func(k mxKit) string { return "/columns/" + mxID(k.calc) }), "", 2, 204)
+		// Views are personal worklists: reading the panel is enough to make one.
+		add(mxOp{op: "createView", target: tg, need: 1, ok: 201, mutates: true,
+			req: func(x mxCtx) mxReq {
+				k := x.s.kit(tg)
+				return mxReq{method: "POST", path: "/api/views", body: fmt.Sprintf(`{"name":"Mine","panelId":%d,"visibleColumns":["%d"]}`, k.id, k.base)}
+			}})
+		op("listPanelChanges", "GET", func(s *mxSlot) string { return "/api/changes/panels?panelId=" + mxID(s.kit(tg).id) }, "", 1, 200)
+	}
+
+	// Views, on the private view with rows for the view callers, on another private view of the
+	// same panel, and on the published view.
+	for _, tg := range []mxTarget{tgV, tgU, tgW} {
+		vp := func(suffix string) func(s *mxSlot) string {
+			return func(s *mxSlot) string { return "/api/views/" + mxID(s.view(tg)) + suffix }
+		}
+		op := func(op, method string, path func(s *mxSlot) string, body string, need, ok int) {
+			add(mxOp{op: op, target: tg, need: need, ok: ok, mutates: method != "GET", req: mxAt(method, path, body)})
+		}
+		op("getView", "GET", vp(""), "", 1, 200)
+		op("updateView", "PUT", vp(""), `{"name":"Renamed by the matrix"}`, 2, 200)
+		op("deleteView", "DELETE", vp(""), "", 2, 204)
+		op("getViewSorts", "GET", vp("/sorts"), "", 1, 200)
+		op("replaceViewSorts", "PUT", vp("/sorts"), `{"sorts":[{"columnName":"Email","direction":"desc","order":1}]}`, 2, 200)
+		op("getViewFilters", "GET", vp("/filters"), "", 1, 200)
+		op("replaceViewFilters", "PUT", vp("/filters"), `{"filters":[{"columnName":"Email","operator":"isNotNull"}]}`, 2, 200)
+		op("publishView", "POST", vp("/publish"), "", 2, 200)
+		op("unpublishView", "POST", vp("/unpublish"), "", 2, 200)
+	}
+	// A panel's rows through a view need the view too; U and W are readable exactly when their
+	// panels are, so their levels are the levels of the call (V is not: its view callers cannot
+	// read P).
+	for _, tg := range []mxTarget{tgU, tgW} {
+		panelOf := map[mxTarget]mxTarget{tgU: tgP, tgW: tgQ}[tg]
+		add(mxOp{op: "getPanelRows", variant: "with viewId of " + mxTargetName[tg], target: tg, need: 1, ok: 200,
+			req: mxAt("GET", func(s *mxSlot) string {
+				return "/api/panels/" + mxID(s.kit(panelOf).id) + "/rows?viewId=" + mxID(s.view(tg))
+			}, "")})
+	}
+
+	// ACL rows of every target: readers list them, editors grant and revoke viewer/editor and share
+	// with _all, owners manage owners.
+	for _, tg := range []mxTarget{tgP, tgQ, tgV, tgU, tgW} {
+		res := func(suffix func(s *mxSlot) string) func(s *mxSlot) string {
+			return func(s *mxSlot) string { return s.resource(tg) + suffix(s) }
+		}
+		op := func(op, variant, method string, path func(s *mxSlot) string, body func(s *mxSlot) string, need, ok int) {
+			add(mxOp{op: op, variant: variant, target: tg, need: need, ok: ok, mutates: method != "GET",
+				req: func(x mxCtx) mxReq {
+					r := mxReq{method: method, path: path(x.s)}
+					if body != nil {
+						r.body = body(x.s)
+					}
+					return r
+				}})
+		}
+		grant := func(who, perm string) func(s *mxSlot) string {
+			return func(s *mxSlot) string {
+				if who == "" {
+					who = "grantee@" + s.tenant + ".example"
+				}
+				return `{"userEmail":"` + who + `","permission":"` + perm + `"}`
+			}
+		}
+		bystander := func(s *mxSlot) string { return "/" + s.bystander() }
+		op("listAcls", "", "GET", res(mxConst("")), nil, 1, 200)
+		op("createAcl", "grant viewer", "POST", res(mxConst("")), grant("", "viewer"), 2, 201)
+		op("createAcl", "grant owner", "POST", res(mxConst("")), grant("", "owner"), 3, 201)
+		op("createAcl", "_all through the ordinary create", "POST", res(mxConst("")), grant("_all", "viewer"), 2, 201)
+		op("shareAclPublic", "", "POST", res(mxConst("/share-public")), mxConst(`{"permission":"editor"}`), 2, 201)
+		op("updateAcl", "viewer to editor, unencoded email", "PUT", res(bystander), mxConst(`{"permission":"editor"}`), 2, 200)
+		op("updateAcl", "viewer to owner", "PUT", res(bystander), mxConst(`{"permission":"owner"}`), 3, 200)
+		op("deleteAcl", "revoke viewer", "DELETE", res(bystander), nil, 2, 204)
+		op("deleteAcl", "revoke an owner, encoded email", "DELETE",
+			res(func(s *mxSlot) string { return "/" + strings.ReplaceAll(s.coowner(), "@", "%40") }), nil, 3, 204)
+	}
+	return ops
+}
+
+// mxCheckListed checks which of the fixture's resources a list shows: exactly those of the
+// caller's own tenant it can read. key is the envelope's field ("" for a bare array); aOnly limits
+// the check to tenant A (a list filtered by A's panel).
+type mxCheckListed struct {
+	key, idField string
+	targets      []mxTarget
+	aOnly        bool
+}
+
+func (l mxCheckListed) check(t *testing.T, x mxCtx, body []byte) {
+	t.Helper()
+	c, w := x.c, x.w
+	var items []map[string]any
+	if l.key == "" {
+		if err := json.Unmarshal(body, &items); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+	} else {
+		var env map[string]json.RawMessage
+		if err := json.Unmarshal(body, &env); err != nil || json.Unmarshal(env[l.key], &items) != nil {
+			t.Fatalf("%s: not a {%s} list: %s", c.name, l.key, body)
+		}
+	}
+	listed := map[int64]bool{}
+	for _, it := range items {
+		if f, ok := it[l.idField].(float64); ok {
+			listed[int64(f)] = true
+		}
+		if tn, ok := it["tenantId"].(string); ok && tn != c.side(w).tenant {
+			t.Errorf("%s: lists an item of tenant %s", c.name, tn)
+		}
+	}
+	sides := []*mxSide{w.A, w.B}
+	if l.aOnly {
+		sides = sides[:1]
+	}
+	for _, s := range sides {
+		for _, tg := range l.targets {
+			want := s == c.side(w) && mxLevel(c.kind, tg) > 0
+			if got := listed[s.slots[0].id(tg)]; got != want {
+				t.Errorf("%s: %s of tenant %s listed: %t, want %t", c.name, mxTargetName[tg], s.tenant, got, want)
+			}
+		}
+	}
+}
+
+type mxACL struct {
+	TenantID     string `json:"tenantId"`
+	ResourceType string `json:"resourceType"`
+	ResourceID   int64  `json:"resourceId"`
+	UserEmail    string `json:"userEmail"`
+}
+
+func mxACLs(t *testing.T, body []byte) []mxACL {
+	t.Helper()
+	var l struct{ Acls []mxACL }
+	if err := json.Unmarshal(body, &l); err != nil {
+		t.Fatalf("not an {acls} list: %s", body)
+	}
+	return l.Acls
+}
+
+// mxCheckOwnACLs: only rows naming the caller (email or sub) or _all, of its own tenant, including
+// its own grant.
+func mxCheckOwnACLs(t *testing.T, x mxCtx, body []byte) {
+	t.Helper()
+	p, s := x.c.person(x.w), x.c.side(x.w)
+	mine := []string{p.sub, strings.ToLower(p.email), "_all"}
+	var sawGrant bool
+	for _, a := range mxACLs(t, body) {
+		if a.TenantID != s.tenant || !slices.Contains(mine, a.UserEmail) {
+			t.Errorf("%s: own ACL list holds %+v", x.c.name, a)
+		}
+		sawGrant = sawGrant || p.aclName != "" && a.UserEmail == p.aclName
+	}
+	if p.aclName != "" && !sawGrant {
+		t.Errorf("%s: own ACL list lacks its row naming %q: %s", x.c.name, p.aclName, body)
+	}
+}
+
+// mxCheckOthersACLs: an admin sees the bystander's rows of its own tenant only.
+func mxCheckOthersACLs(t *testing.T, x mxCtx, body []byte) {
+	t.Helper()
+	n := 0
+	for _, a := range mxACLs(t, body) {
+		if a.TenantID != x.c.side(x.w).tenant {
+			t.Errorf("%s: ACL row of another tenant: %+v", x.c.name, a)
+		}
+		if a.UserEmail == x.s.bystander() {
+			n++
+		}
+	}
+	if want := map[bool]int{true: 5 * len(x.w.A.slots), false: 0}[x.c.home]; n != want {
+		t.Errorf("%s: %d rows of %s, want %d: %s", x.c.name, n, x.s.bystander(), want, body)
+	}
+}
+
+// mxCheckMembers: the caller's own tenant's members, never the other's.
+func mxCheckMembers(t *testing.T, x mxCtx, body []byte) {
+	t.Helper()
+	var l struct {
+		Members []struct {
+			MemberID string `json:"member_id"`
+			Email    string `json:"email_address"`
+		}
+	}
+	if err := json.Unmarshal(body, &l); err != nil {
+		t.Fatalf("%s: %s", x.c.name, body)
+	}
+	other := x.w.B
+	if !x.c.home {
+		other = x.w.A
+	}
+	var self bool
+	for _, m := range l.Members {
+		if strings.Contains(m.Email, other.tenant) {
+			t.Errorf("%s: member of the other tenant: %+v", x.c.name, m)
+		}
+		self = self || m.MemberID == x.c.person(x.w).sub
+	}
+	if len(l.Members) != int(mxKinds) || !self {
+		t.Errorf("%s: want the %d members of its tenant, itself included: %s", x.c.name, mxKinds, body)
+	}
+}
+
+func mxCheckNoNotifications(t *testing.T, x mxCtx, body []byte) {
+	t.Helper()
+	var l struct {
+		Notifications []json.RawMessage
+		Total         int
+	}
+	if err := json.Unmarshal(body, &l); err != nil {
+		t.Fatalf("%s: %s", x.c.name, body)
+	}
+	// Nobody but the bystander has a notification.
+	if len(l.Notifications) != 0 || l.Total != 0 {
+		t.Errorf("%s: sees notifications: %s", x.c.name, body)
+	}
+}
+
+// mxTally counts what the matrix checked.
+type mxTally struct {
+	calls, refused, unchanged atomic.Int64
+	byStatus                  sync.Map // int → *atomic.Int64
+}
+
+func (m *mxTally) status(s int) {
+	v, _ := m.byStatus.LoadOrStore(s, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+func TestPermissionMatrix(t *testing.T) {
+	ops, callers := mxOps(), mxCallers()
+	var tally mxTally
+	opIDs := map[string]bool{}
+	for _, o := range ops {
+		opIDs[o.op] = true
+	}
+	t.Cleanup(func() {
+		var statuses []string
+		tally.byStatus.Range(func(k, v any) bool {
+			statuses = append(statuses, fmt.Sprintf("%d×%d", k, v.(*atomic.Int64).Load()))
+			return true
+		})
+		sort.Strings(statuses)
+		t.Logf("permission matrix: %d operations × %d callers; %d rows (operations with their variants and targets) × %d callers = %d calls; "+
+			"%d refused calls (401/403/404) checked to change nothing, %d calls in all; statuses %s",
+			len(opIDs), len(callers), len(ops), len(callers), tally.calls.Load(), tally.refused.Load(), tally.unchanged.Load(),
+			strings.Join(statuses, " "))
+	})
+
+	// Rows run concurrently, each in a world of its own tenants: the calls are I/O-bound.
+	work := make(chan mxOp)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range work {
+				t.Run(o.name(), func(t *testing.T) { mxRun(t, o, callers, &tally) })
+			}
+		}()
+	}
+	for _, o := range ops {
+		work <- o
+	}
+	close(work)
+	wg.Wait()
+}
+
+// mxRun plays one row for every caller. Every call that must not change anything (refusals, and
+// every call of a read-only operation) runs on the first copy of the fixture, between two
+// snapshots of both tenants; each allowed mutation then runs on a copy of its own.
+func mxRun(t *testing.T, o mxOp, callers []mxCaller, tally *mxTally) {
+	var still, mutating []mxCaller
+	for _, c := range callers {
+		if o.mutates && o.expect(c) < 400 {
+			mutating = append(mutating, c)
+		} else {
+			still = append(still, c)
+		}
+	}
+	w := newMxWorld(t, 1+len(mutating))
+	call := func(c mxCaller, s *mxSlot) int {
+		t.Helper()
+		x := mxCtx{w: w, s: s, c: c}
+		r := o.req(x)
+		var headers map[string]string
+		var payload []byte
+		if r.body != "" {
+			payload, headers = []byte(r.body), jsonCT
+			if r.ctype != "" {
+				headers = map[string]string{"Content-Type": r.ctype}
+			}
+		}
+		resp, got := raw(t, r.method, r.path, c.token(w), payload, headers)
+		tally.calls.Add(1)
+		tally.status(resp.StatusCode)
+		want := o.expect(c)
+		what := fmt.Sprintf("%s as %s: %s %s", o.name(), c.name, r.method, r.path)
+		switch {
+		case want >= 400:
+			wantProblem(t, what, resp, got, want)
+		case resp.StatusCode != want:
+			t.Errorf("%s: status %d, want %d: %s", what, resp.StatusCode, want, got)
+		case o.check != nil:
+			o.check(t, x, got)
+		}
+		return want
+	}
+
+	before := w.snapshot(t)
+	refused := 0
+	for _, c := range still {
+		if call(c, w.A.slots[0]) >= 400 {
+			refused++
+		}
+	}
+	if after := w.snapshot(t); after != before {
+		t.Errorf("%s: calls that must change nothing (%d callers) changed rows:\n%s", o.name(), len(still), mxDiff(before, after))
+	} else {
+		tally.refused.Add(int64(refused))
+		tally.unchanged.Add(int64(len(still)))
+	}
+	for i, c := range mutating {
+		call(c, w.A.slots[1+i])
+	}
+}
+
+// TestPermissionMatrixCoversTheSpec fails when an operation of the spec has no row in the matrix,
+// or a row names an operation the spec does not have.
+func TestPermissionMatrixCoversTheSpec(t *testing.T) {
+	doc, err := gen.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]int{}
+	for _, o := range mxOps() {
+		rows[o.op]++
+	}
+	// The loaded spec may carry operationIds with an upper-case first letter.
+	lower := func(s string) string { return strings.ToLower(s[:1]) + s[1:] }
+	spec := map[string]bool{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.OperationID == "" {
+				t.Errorf("%s %s has no operationId", method, path)
+				continue
+			}
+			id := lower(op.OperationID)
+			spec[id] = true
+			if rows[id] == 0 {
+				t.Errorf("%s %s (%s) has no row in the permission matrix", method, path, id)
+			}
+		}
+	}
+	for op := range rows {
+		if !spec[op] {
+			t.Errorf("the matrix has rows for %s, which the spec does not define", op)
+		}
+	}
+	if len(spec) == 0 {
+		t.Fatal("the spec has no operations")
+	}
+}

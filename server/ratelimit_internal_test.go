@@ -1,0 +1,103 @@
+package server
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/panels/panels/server/auth"
+)
+
+func TestRedisFeatureConfig(t *testing.T) {
+	cfg, err := ConfigFromEnv(cfgEnv(cfgWith()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RateLimitUserRPS != 100 || cfg.RateLimitUserBurst != 1000 || cfg.RateLimitTenantRPS != 1000 ||
+		cfg.RateLimitTenantBurst != 5000 || cfg.CacheTTL != time.Minute {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	cfg, err = ConfigFromEnv(cfgEnv(cfgWith("RATE_LIMIT_USER_RPS", "0.5", "RATE_LIMIT_USER_BURST", "3",
+		"RATE_LIMIT_TENANT_RPS", "0", "RATE_LIMIT_TENANT_BURST", "7", "CACHE_TTL", "0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RateLimitUserRPS != 0.5 || cfg.RateLimitUserBurst != 3 || cfg.RateLimitTenantRPS != 0 || cfg.RateLimitTenantBurst != 7 || cfg.CacheTTL != 0 {
+		t.Errorf("parsed: %+v", cfg)
+	}
+	for _, kv := range [][2]string{{"RATE_LIMIT_USER_RPS", "-1"}, {"RATE_LIMIT_USER_RPS", "fast"}, {"RATE_LIMIT_TENANT_RPS", "Inf"},
+		{"RATE_LIMIT_USER_BURST", "0"}, {"RATE_LIMIT_TENANT_BURST", "1.5"}, {"CACHE_TTL", "-1s"}, {"CACHE_TTL", "60"}} {
+		if _, err := ConfigFromEnv(cfgEnv(cfgWith(kv[0], kv[1]))); err == nil || !bytes.Contains([]byte(err.Error()), []byte(kv[0])) {
+			t.Errorf("%s=%s: error %v, want one naming the variable", kv[0], kv[1], err)
+		}
+	}
+}
+
+func TestLocalLimiterTakesFromBothBucketsOrNeither(t *testing.T) {
+	var l localLimiter
+	now := time.Unix(1000, 0)
+	user, tenant := bucket{rate: 1, burst: 3}, bucket{rate: 1, burst: 4}
+	u1 := auth.Principal{TenantID: "t", UserID: "u1"}
+	u2 := auth.Principal{TenantID: "t", UserID: "u2"}
+	for i := range 3 {
+		if d := l.decide(now, u1, user, tenant); !d.allowed {
+			t.Fatalf("request %d refused", i)
+		}
+	}
+	d := l.decide(now, u1, user, tenant)
+	if d.allowed || d.retry != time.Second || d.binding().burst != 3 {
+		t.Fatalf("fourth request of u1: %+v", d)
+	}
+	// u1's refusal took nothing from the tenant: u2 gets the tenant's last token.
+	if d := l.decide(now, u2, user, tenant); !d.allowed || d.binding().burst != 4 || d.binding().tokens != 0 {
+		t.Fatalf("u2: %+v", d)
+	}
+	// The tenant is empty: u2 is refused, and that takes nothing from u2's own bucket.
+	if d := l.decide(now, u2, user, tenant); d.allowed || d.binding().burst != 4 {
+		t.Fatalf("u2 over the tenant limit: %+v", d)
+	}
+	if got := l.tokens("u\x00t\x00u2", now); got != 2 {
+		t.Errorf("u2's bucket after a refusal: %v tokens, want 2", got)
+	}
+	later := now.Add(2 * time.Second)
+	if d := l.decide(later, u1, user, tenant); !d.allowed || d.user.full != 2*time.Second {
+		t.Errorf("after refill: %+v", d)
+	}
+	if d := l.decide(later, u1, bucket{}, bucket{}); !d.allowed {
+		t.Errorf("limits off: %+v", d)
+	}
+}
+
+func TestCacheEntryRoundTrip(t *testing.T) {
+	e := entry{headers: []string{"application/json", `"abc"`, ""}, body: []byte(`{"id":1}` + "\n")}
+	raw := encodeEntry(e)
+	got, err := decodeEntry(raw)
+	if err != nil || !bytes.Equal(got.body, e.body) || len(got.headers) != 3 || got.headers[1] != `"abc"` {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	for _, bad := range [][]byte{nil, raw[:len(raw)-1], append([]byte{9}, raw[1:]...), raw[:5]} {
+		if _, err := decodeEntry(bad); err == nil {
+			t.Errorf("decoded a damaged entry %q", bad)
+		}
+	}
+}
+
+func TestCacheKeySeparatesCallers(t *testing.T) {
+	p := auth.Principal{TenantID: "t", UserID: "u", Email: "u@x", Role: auth.RoleUser}
+	base := cacheKey("ns", "e", 1, p, "/api/panels/:panelId", "/api/panels/1", "")
+	variants := []string{
+		cacheKey("ns", "e2", 1, p, "/api/panels/:panelId", "/api/panels/1", ""),
+		cacheKey("ns", "e", 2, p, "/api/panels/:panelId", "/api/panels/1", ""),
+		cacheKey("ns2", "e", 1, p, "/api/panels/:panelId", "/api/panels/1", ""),
+		cacheKey("ns", "e", 1, auth.Principal{TenantID: "t", UserID: "u", Email: "u@x", Role: auth.RoleAdmin}, "/api/panels/:panelId", "/api/panels/1", ""),
+		cacheKey("ns", "e", 1, auth.Principal{TenantID: "t", UserID: "u", Role: auth.RoleUser}, "/api/panels/:panelId", "/api/panels/1", ""),
+		cacheKey("ns", "e", 1, auth.Principal{TenantID: "t2", UserID: "u", Email: "u@x", Role: auth.RoleUser}, "/api/panels/:panelId", "/api/panels/1", ""),
+		cacheKey("ns", "e", 1, p, "/api/panels/:panelId", "/api/panels/2", ""),
+		cacheKey("ns", "e", 1, p, "/api/panels/:panelId", "/api/panels/1", "x=1"),
+	}
+	for i, k := range variants {
+		if k == base {
+			t.Errorf("variant %d shares the key", i)
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/panels/panels/gen"
+	"github.com/panels/panels/store"
+	"github.com/panels/panels/store/formula"
+)
+
+// GetPanelRows answers a page of a panel's rows, or every row as a streamed CSV export.
+func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestObject) (gen.GetPanelRowsResponseObject, error) {
+	a := actorFrom(ctx)
+	q := store.RowsQuery{PanelID: req.PanelId, Now: time.Now()}
+	if req.Params.ViewId != nil {
+		q.ViewID = *req.Params.ViewId
+	}
+	scope := a.TenantID + "/" + strconv.FormatInt(q.PanelID, 10) + "/" + strconv.FormatInt(q.ViewID, 10)
+	asCSV := req.Params.Format != nil && *req.Params.Format == gen.Csv
+	if !asCSV {
+		q.Limit = limitOr(req.Params.Limit, defaultLimit)
+		after, err := decodeRowsCursor(req.Params.Cursor, scope)
+		if err != nil {
+			return nil, err
+		}
+		q.After = after
+	}
+	plan, err := s.store.PlanRows(ctx, a, q)
+	if err != nil {
+		return nil, err
+	}
+	if asCSV {
+		return gen.GetPanelRows200TextcsvResponse{Body: rowsCSV(ctx, plan)}, nil
+	}
+	cols := plan.Columns()
+	ids := make([]string, len(cols))
+	for i, c := range cols {
+		ids[i] = strconv.FormatInt(c.ID, 10)
+	}
+	body := gen.PanelRows{Columns: make([]gen.RowsColumn, len(cols)), Rows: make([]gen.PanelRow, 0, q.Limit)}
+	res, err := plan.Run(ctx, func(r store.Row) error {
+		values := make(map[string]any, len(ids))
+		for i, v := range r.Values {
+			values[ids[i]] = v
+		}
+		body.Rows = append(body.Rows, gen.PanelRow{Key: r.Key, Values: values})
+		return nil
+	})
+	if errors.Is(err, store.ErrCursorStale) {
+		return nil, newProblem(http.StatusGone, "cursor-stale",
+			"the rows changed since this cursor was issued (a sync replaced the records, or the panel or view changed); start again from the first page")
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range cols {
+		body.Columns[i] = gen.RowsColumn{Id: c.ID, Name: c.Name, Type: gen.ColumnType(c.Type),
+			ColumnType: gen.RowsColumnColumnType(c.ColumnType), Errors: res.Errors[i]}
+	}
+	resp := gen.GetPanelRows200JSONResponse{}
+	body.HasMore = res.HasMore
+	if res.Next != nil {
+		next := encodeRowsCursor(res.Next, scope)
+		body.NextCursor = &next
+		v := url.Values{"limit": {strconv.Itoa(q.Limit)}, "cursor": {next}}
+		if q.ViewID != 0 {
+			v.Set("viewId", strconv.FormatInt(q.ViewID, 10))
+		}
+		link := "</api/panels/" + strconv.FormatInt(q.PanelID, 10) + "/rows?" + v.Encode() + `>; rel="next"`
+		resp.Headers.Link = &link
+	}
+	resp.Body = body
+	return resp, nil
+}
+
+// rowsCursor is the opaque cursor of a rows page: the engine's position, bound to the panel and
+// view it was issued for, and to its issue time like every cursor.
+type rowsCursor struct {
+	List   string           `json:"l"`
+	Scope  string           `json:"s"`
+	Issued int64            `json:"x"`
+	Pos    *store.RowCursor `json:"p"`
+}
+
+func encodeRowsCursor(pos *store.RowCursor, scope string) string {
+	b, _ := json.Marshal(rowsCursor{List: "rows", Scope: scope, Issued: time.Now().Unix(), Pos: pos})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeRowsCursor(raw *string, scope string) (*store.RowCursor, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(*raw)
+	var c rowsCursor
+	if err != nil || json.Unmarshal(b, &c) != nil || c.List != "rows" || c.Scope != scope || c.Pos == nil {
+		return nil, badRequest("query.cursor", "not a cursor of these rows")
+	}
+	if time.Since(time.Unix(c.Issued, 0)) > cursorTTL {
+		return nil, newProblem(http.StatusGone, "cursor-expired", "the cursor has expired; start again from the first page")
+	}
+	return c.Pos, nil
+}
+
+// rowsCSV streams every row as CSV (a header of column names, then one line per row) from one
+// read-only transaction. The response closes the reader when it is done or the client goes
+// away, which stops the export.
+func rowsCSV(ctx context.Context, plan *store.RowsPlan) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() {
+		w := csv.NewWriter(pw)
+		cols := plan.Columns()
+		header := make([]string, len(cols))
+		for i, c := range cols {
+			header[i] = c.Name
+		}
+		err := w.Write(header)
+		line := make([]string, len(cols))
+		if err == nil {
+			_, err = plan.Run(ctx, func(r store.Row) error {
+				for i, v := range r.Values {
+					line[i] = csvCell(v)
+				}
+				return w.Write(line)
+			})
+		}
+		if err == nil {
+			w.Flush()
+			err = w.Error()
+		}
+		_ = pw.CloseWithError(err)
+	}()
+	return pr
+}
+
+func csvCell(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case float64, bool:
+		return formula.Text(x)
+	case []string:
+		return strings.Join(x, ", ")
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}

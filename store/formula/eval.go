@@ -1,0 +1,613 @@
+package formula
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Evaluation works on five kinds of value: nil (empty), float64, string,
+// bool and time.Time (dates are midnight UTC). A formula is compiled once
+// into a tree of closures and then run for every row.
+//
+// Empty values propagate the way spreadsheet users expect: arithmetic and
+// text functions on an empty value give an empty value, CONCAT and & treat
+// it as "", comparisons with an empty value are false (= is true only when
+// both sides are empty). Wrong types (text where a number is needed, a date
+// that does not parse, division by zero) are evaluation errors, which the
+// caller reports per cell.
+
+// Env supplies what a compiled formula reads while it runs.
+type Env interface {
+	// Value returns the value of the column bound to slot by Compile.
+	Value(slot int) (any, error)
+	// Now is the instant NOW() and TODAY() see; fixed for one evaluation run.
+	Now() time.Time
+}
+
+// EvalError is a per-cell evaluation failure: a wrong type, a bad date,
+// a division by zero.
+type EvalError struct{ Msg string }
+
+func (e *EvalError) Error() string { return e.Msg }
+
+func evalErr(format string, args ...any) error {
+	return &EvalError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Program is a compiled formula.
+type Program struct{ run evalFn }
+
+type evalFn func(Env) (any, error)
+
+// Run evaluates the program against env.
+func (p *Program) Run(env Env) (any, error) { return p.run(env) }
+
+// Compile turns a syntax tree into a Program. bind maps every column
+// reference to the slot the Env will be asked for; an error from bind (an
+// unknown column) fails the compilation, as do unknown functions and wrong
+// argument counts, so a compiled Program only fails on data.
+func Compile(e Expr, bind func(*Ref) (int, error)) (*Program, error) {
+	c := compiler{bind: bind}
+	fn := c.compile(e)
+	if c.err != nil {
+		return nil, c.err
+	}
+	return &Program{run: fn}, nil
+}
+
+type compiler struct {
+	bind func(*Ref) (int, error)
+	err  error
+}
+
+func (c *compiler) fail(err error) evalFn {
+	if c.err == nil {
+		c.err = err
+	}
+	return func(Env) (any, error) { return nil, err }
+}
+
+func constant(v any) evalFn { return func(Env) (any, error) { return v, nil } }
+
+func (c *compiler) compile(e Expr) evalFn {
+	switch e := e.(type) {
+	case *NumberLit:
+		return constant(e.Value)
+	case *StringLit:
+		return constant(e.Value)
+	case *BoolLit:
+		return constant(e.Value)
+	case *Ref:
+		slot, err := c.bind(e)
+		if err != nil {
+			return c.fail(err)
+		}
+		return func(env Env) (any, error) { return env.Value(slot) }
+	case *Unary:
+		x := c.compile(e.X)
+		neg := e.Op == "-"
+		return func(env Env) (any, error) {
+			v, err := x(env)
+			if err != nil || v == nil {
+				return nil, err
+			}
+			n, err := toNumber(v)
+			if err != nil {
+				return nil, err
+			}
+			if neg {
+				return -n, nil
+			}
+			return n, nil
+		}
+	case *Binary:
+		return c.binary(e)
+	case *Call:
+		return c.call(e)
+	}
+	return c.fail(fmt.Errorf("formula: unknown node %T", e))
+}
+
+func (c *compiler) binary(e *Binary) evalFn {
+	l, r := c.compile(e.L), c.compile(e.R)
+	op := e.Op
+	return func(env Env) (any, error) {
+		a, err := l(env)
+		if err != nil {
+			return nil, err
+		}
+		b, err := r(env)
+		if err != nil {
+			return nil, err
+		}
+		switch op {
+		case "&":
+			return Text(a) + Text(b), nil
+		case "+", "-", "*", "/":
+			return arithmetic(op, a, b)
+		case "=":
+			return Equal(a, b), nil
+		case "<>":
+			return !Equal(a, b), nil
+		}
+		if a == nil || b == nil {
+			return nil, nil
+		}
+		cmp, err := compareValues(a, b)
+		if err != nil {
+			return nil, err
+		}
+		switch op {
+		case "<":
+			return cmp < 0, nil
+		case ">":
+			return cmp > 0, nil
+		case "<=":
+			return cmp <= 0, nil
+		default: // ">="
+			return cmp >= 0, nil
+		}
+	}
+}
+
+const day = 24 * time.Hour
+
+func arithmetic(op string, a, b any) (any, error) {
+	if a == nil || b == nil {
+		return nil, nil
+	}
+	ta, aTime := a.(time.Time)
+	tb, bTime := b.(time.Time)
+	switch {
+	case aTime && bTime && op == "-":
+		return ta.Sub(tb).Hours() / 24, nil
+	case aTime && !bTime && (op == "+" || op == "-"):
+		n, err := toNumber(b)
+		if err != nil {
+			return nil, err
+		}
+		if op == "-" {
+			n = -n
+		}
+		return ta.Add(time.Duration(n * float64(day))), nil
+	case bTime && !aTime && op == "+":
+		n, err := toNumber(a)
+		if err != nil {
+			return nil, err
+		}
+		return tb.Add(time.Duration(n * float64(day))), nil
+	case aTime || bTime:
+		return nil, evalErr("cannot apply %s to a date", op)
+	}
+	x, err := toNumber(a)
+	if err != nil {
+		return nil, err
+	}
+	y, err := toNumber(b)
+	if err != nil {
+		return nil, err
+	}
+	var out float64
+	switch op {
+	case "+":
+		out = x + y
+	case "-":
+		out = x - y
+	case "*":
+		out = x * y
+	case "/":
+		if y == 0 {
+			return nil, evalErr("division by zero")
+		}
+		out = x / y
+	}
+	if math.IsInf(out, 0) || math.IsNaN(out) {
+		return nil, evalErr("number out of range")
+	}
+	return out, nil
+}
+
+func (c *compiler) call(e *Call) evalFn {
+	arity, ok := Functions[e.Name]
+	if !ok {
+		return c.fail(&Error{Problems: []Problem{{Ref: e.Name, Reason: "unknown function"}}})
+	}
+	if !arity.Accepts(len(e.Args)) {
+		return c.fail(&Error{Problems: []Problem{{Ref: e.Name, Reason: fmt.Sprintf("%s expects %s, got %d", e.Name, arity, len(e.Args))}}})
+	}
+	args := make([]evalFn, len(e.Args))
+	for i, a := range e.Args {
+		args[i] = c.compile(a)
+	}
+	switch e.Name {
+	case "IF":
+		return func(env Env) (any, error) {
+			cond, err := args[0](env)
+			if err != nil {
+				return nil, err
+			}
+			t, err := Truthy(cond)
+			if err != nil {
+				return nil, err
+			}
+			if t {
+				return args[1](env)
+			}
+			if len(args) == 3 {
+				return args[2](env)
+			}
+			return nil, nil
+		}
+	case "AND", "OR":
+		isAnd := e.Name == "AND"
+		return func(env Env) (any, error) {
+			for _, a := range args {
+				v, err := a(env)
+				if err != nil {
+					return nil, err
+				}
+				t, err := Truthy(v)
+				if err != nil {
+					return nil, err
+				}
+				if t != isAnd { // AND stops at the first false, OR at the first true
+					return t, nil
+				}
+			}
+			return isAnd, nil
+		}
+	case "NOW":
+		return func(env Env) (any, error) { return env.Now().UTC(), nil }
+	case "TODAY":
+		return func(env Env) (any, error) { return truncDay(env.Now().UTC()), nil }
+	case "COALESCE":
+		return func(env Env) (any, error) {
+			for _, a := range args {
+				v, err := a(env)
+				if err != nil || v != nil {
+					return v, err
+				}
+			}
+			return nil, nil
+		}
+	}
+	fn := builtins[e.Name]
+	return func(env Env) (any, error) {
+		vals := make([]any, len(args))
+		for i, a := range args {
+			v, err := a(env)
+			if err != nil {
+				return nil, err
+			}
+			vals[i] = v
+		}
+		return fn(vals)
+	}
+}
+
+// builtins are the functions that evaluate all their arguments first.
+var builtins = map[string]func([]any) (any, error){
+	"NOT": func(v []any) (any, error) {
+		t, err := Truthy(v[0])
+		return !t, err
+	},
+	"CONCAT": func(v []any) (any, error) {
+		var b strings.Builder
+		for _, x := range v {
+			b.WriteString(Text(x))
+		}
+		return b.String(), nil
+	},
+	"LEN": func(v []any) (any, error) {
+		return float64(utf8.RuneCountInString(Text(v[0]))), nil
+	},
+	"UPPER": textFn(strings.ToUpper),
+	"LOWER": textFn(strings.ToLower),
+	"TRIM":  textFn(strings.TrimSpace),
+	"ROUND": func(v []any) (any, error) {
+		if v[0] == nil {
+			return nil, nil
+		}
+		x, err := toNumber(v[0])
+		if err != nil {
+			return nil, err
+		}
+		digits := 0.0
+		if len(v) == 2 && v[1] != nil {
+			if digits, err = toNumber(v[1]); err != nil {
+				return nil, err
+			}
+		}
+		if digits != math.Trunc(digits) || math.Abs(digits) > 15 {
+			return nil, evalErr("ROUND digits must be a whole number between -15 and 15")
+		}
+		p := math.Pow(10, digits)
+		return math.Round(x*p) / p, nil
+	},
+	"ABS": func(v []any) (any, error) {
+		if v[0] == nil {
+			return nil, nil
+		}
+		x, err := toNumber(v[0])
+		return math.Abs(x), err
+	},
+	"MIN": extreme(-1),
+	"MAX": extreme(1),
+	"DATEDIFF": func(v []any) (any, error) {
+		if v[0] == nil || v[1] == nil {
+			return nil, nil
+		}
+		a, err := ToTime(v[0])
+		if err != nil {
+			return nil, err
+		}
+		b, err := ToTime(v[1])
+		if err != nil {
+			return nil, err
+		}
+		return math.Trunc(a.Sub(b).Hours() / 24), nil
+	},
+	"YEAR":  datePart(func(t time.Time) int { return t.Year() }),
+	"MONTH": datePart(func(t time.Time) int { return int(t.Month()) }),
+	"DAY":   datePart(func(t time.Time) int { return t.Day() }),
+}
+
+func textFn(f func(string) string) func([]any) (any, error) {
+	return func(v []any) (any, error) {
+		if v[0] == nil {
+			return nil, nil
+		}
+		return f(Text(v[0])), nil
+	}
+}
+
+func datePart(f func(time.Time) int) func([]any) (any, error) {
+	return func(v []any) (any, error) {
+		if v[0] == nil {
+			return nil, nil
+		}
+		t, err := ToTime(v[0])
+		if err != nil {
+			return nil, err
+		}
+		return float64(f(t)), nil
+	}
+}
+
+// extreme is MIN (sign -1) or MAX (sign 1): empty arguments are skipped;
+// numbers and dates may not be mixed.
+func extreme(sign int) func([]any) (any, error) {
+	return func(v []any) (any, error) {
+		var best any
+		for _, x := range v {
+			if x == nil {
+				continue
+			}
+			if _, isTime := x.(time.Time); !isTime {
+				n, err := toNumber(x)
+				if err != nil {
+					return nil, err
+				}
+				x = n
+			}
+			if best == nil {
+				best = x
+				continue
+			}
+			cmp, err := compareValues(x, best)
+			if err != nil {
+				return nil, err
+			}
+			if cmp*sign > 0 {
+				best = x
+			}
+		}
+		return best, nil
+	}
+}
+
+// numberPattern is what a text value must look like to count as a number.
+// It is exactly what PostgreSQL's numeric input accepts (no Inf, NaN or hex),
+// so that filters pushed into SQL and evaluated here agree.
+var numberPattern = regexp.MustCompile(`^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$`)
+
+// NumberPattern is numberPattern's source, for SQL that must accept the same texts.
+const NumberPattern = `^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$`
+
+// ParseNumber reads a text as a number when it looks like one.
+func ParseNumber(s string) (float64, bool) {
+	if !numberPattern.MatchString(s) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, false
+	}
+	return f, !math.IsInf(f, 0)
+}
+
+func toNumber(v any) (float64, error) {
+	switch v := v.(type) {
+	case float64:
+		return v, nil
+	case string:
+		if f, ok := ParseNumber(v); ok {
+			return f, nil
+		}
+		return 0, evalErr("%q is not a number", clip(v))
+	case bool:
+		return 0, evalErr("expected a number, got TRUE/FALSE")
+	case time.Time:
+		return 0, evalErr("expected a number, got a date")
+	}
+	return 0, evalErr("expected a number")
+}
+
+// Truthy is the condition value of IF, AND, OR and NOT: empty is false,
+// numbers are true unless zero, the texts "true"/"false" are accepted.
+func Truthy(v any) (bool, error) {
+	switch v := v.(type) {
+	case nil:
+		return false, nil
+	case bool:
+		return v, nil
+	case float64:
+		return v != 0, nil
+	case string:
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "true":
+			return true, nil
+		case "false", "":
+			return false, nil
+		}
+		return false, evalErr("%q is not TRUE or FALSE", clip(v))
+	}
+	return false, evalErr("a date is not TRUE or FALSE")
+}
+
+// Text renders a value as text: empty is "", numbers in their shortest
+// form, booleans as true/false, dates as YYYY-MM-DD (or RFC 3339 in UTC
+// with milliseconds when they have a time of day).
+func Text(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case bool:
+		if v {
+			return "true"
+		}
+		return "false"
+	case time.Time:
+		return FormatTime(v)
+	}
+	return fmt.Sprint(v)
+}
+
+// FormatTime writes a date as YYYY-MM-DD when it is midnight UTC, otherwise
+// as RFC 3339 UTC with milliseconds.
+func FormatTime(t time.Time) string {
+	t = t.UTC()
+	if t.Equal(truncDay(t)) {
+		return t.Format(time.DateOnly)
+	}
+	return t.Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+func truncDay(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", time.DateOnly}
+
+// ToTime reads a date or date-time: a time.Time as is, or an ISO 8601 text
+// (RFC 3339, date and time without a zone, which is taken as UTC, or a date).
+func ToTime(v any) (time.Time, error) {
+	switch v := v.(type) {
+	case time.Time:
+		return v, nil
+	case string:
+		s := strings.TrimSpace(v)
+		for _, layout := range timeLayouts {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t, nil
+			}
+		}
+		return time.Time{}, evalErr("%q is not a date", clip(v))
+	}
+	return time.Time{}, evalErr("expected a date")
+}
+
+// Equal is the = operator: two empty values are equal, an empty and a
+// non-empty one are not; numbers compare with texts that look like numbers,
+// dates with texts that parse as dates; anything else compares as text.
+func Equal(a, b any) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if cmp, err := compareValues(a, b); err == nil {
+		return cmp == 0
+	}
+	return Text(a) == Text(b)
+}
+
+// compareValues orders two non-empty values of compatible kinds.
+func compareValues(a, b any) (int, error) {
+	switch x := a.(type) {
+	case float64:
+		y, err := toNumber(b)
+		if err != nil {
+			return 0, evalErr("cannot compare a number with %s", kindOf(b))
+		}
+		return cmpFloat(x, y), nil
+	case time.Time:
+		y, err := ToTime(b)
+		if err != nil {
+			return 0, evalErr("cannot compare a date with %s", kindOf(b))
+		}
+		return x.Compare(y), nil
+	case string:
+		switch y := b.(type) {
+		case string:
+			return strings.Compare(x, y), nil
+		case float64, time.Time:
+			cmp, err := compareValues(b, a)
+			return -cmp, err
+		}
+	case bool:
+		if y, ok := b.(bool); ok {
+			return cmpBool(x, y), nil
+		}
+	}
+	return 0, evalErr("cannot compare %s with %s", kindOf(a), kindOf(b))
+}
+
+func cmpFloat(x, y float64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+func cmpBool(x, y bool) int {
+	switch {
+	case x == y:
+		return 0
+	case !x:
+		return -1
+	}
+	return 1
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case float64:
+		return "a number"
+	case string:
+		return "text"
+	case bool:
+		return "TRUE/FALSE"
+	case time.Time:
+		return "a date"
+	}
+	return "an empty value"
+}
+
+func clip(s string) string {
+	if utf8.RuneCountInString(s) > 40 {
+		return string([]rune(s)[:40]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/panels/panels/store/formula"
+)
+
+// The SQL side of the rows engine: typed expressions over the JSONB documents, conditions and
+// keyset positions. Everything mirrors rows_values.go: a value is typed the same way, NULL plays
+// the part of a null cell, texts compare byte-wise (COLLATE "C"), and each condition is wrapped
+// in COALESCE so that SQL's three-valued logic gives the same two answers as Go.
+
+// sqlFrag is a piece of SQL with its ? arguments (bun formats them).
+type sqlFrag struct {
+	sql  string
+	args []any
+}
+
+func frag(sql string, args ...any) sqlFrag { return sqlFrag{sql, args} }
+
+// join concatenates fragments with sep.
+func joinFrags(parts []sqlFrag, sep string) sqlFrag {
+	var b strings.Builder
+	var args []any
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(p.sql)
+		args = append(args, p.args...)
+	}
+	return sqlFrag{b.String(), args}
+}
+
+// wrap puts a fragment inside a template where %s marks its place.
+func (f sqlFrag) wrap(tmpl string, extra ...any) sqlFrag {
+	before, after, _ := strings.Cut(tmpl, "%s")
+	args := make([]any, 0, len(f.args)+len(extra))
+	// Arguments before the placeholder come first: count the ? in the template's head.
+	n := strings.Count(before, "?")
+	args = append(args, extra[:n]...)
+	args = append(args, f.args...)
+	args = append(args, extra[n:]...)
+	return sqlFrag{before + f.sql + after, args}
+}
+
+// sourceAlias names the records of the panel's i-th data source in the rows query.
+func sourceAlias(i int) string { return "s" + strconv.Itoa(i) }
+
+// jsonAt is the JSON value at path in a source's documents.
+func jsonAt(src int, path []string) sqlFrag {
+	return frag(sourceAlias(src)+".doc #> ?::text[]", pgdialect.Array(path))
+}
+
+// textAt is the value at path as text (strings unquoted, other values as their JSON text).
+func textAt(src int, path []string) sqlFrag {
+	return frag(sourceAlias(src)+".doc #>> ?::text[]", pgdialect.Array(path))
+}
+
+// typedAt is the value at path typed for a column of type typ (one of sqlTyped's types).
+func typedAt(src int, path []string, typ string) sqlFrag {
+	j, t := jsonAt(src, path), textAt(src, path)
+	switch typ {
+	case "number":
+		return joinFrags([]sqlFrag{
+			frag("(CASE jsonb_typeof("), j, frag(") WHEN 'number' THEN ("), j,
+			frag(")::numeric WHEN 'string' THEN CASE WHEN ("), t, frag(") ~ ? THEN (", formula.NumberPattern), t,
+			frag(")::numeric END END)"),
+		}, "")
+	case "boolean":
+		return joinFrags([]sqlFrag{
+			frag("(CASE jsonb_typeof("), j, frag(") WHEN 'boolean' THEN ("), j,
+			frag(")::boolean WHEN 'string' THEN CASE lower("), t, frag(") WHEN 'true' THEN true WHEN 'false' THEN false END END)"),
+		}, "")
+	}
+	return t.wrap("(%s)")
+}
+
+// sqlValue is an operand as an SQL argument of the comparison kind of typ.
+func sqlValue(v any, typ string) sqlFrag {
+	switch typ {
+	case "number":
+		return frag("?::numeric", strconv.FormatFloat(v.(float64), 'g', -1, 64))
+	case "boolean":
+		return frag("?::boolean", v.(bool))
+	}
+	return frag(`? COLLATE "C"`, v.(string))
+}
+
+// conditionSQL is a pushed condition on a typed expression e.
+func conditionSQL(c *condition, e sqlFrag) sqlFrag {
+	text := e.wrap(`%s COLLATE "C"`)
+	lhs := e
+	if c.typ != "number" && c.typ != "boolean" {
+		lhs = text
+	}
+	switch c.op {
+	case "isNull":
+		return e.wrap("(%s) IS NULL")
+	case "isNotNull":
+		return e.wrap("(%s) IS NOT NULL")
+	case "contains", "startsWith", "endsWith":
+		if !c.operands[0].ok {
+			return frag("FALSE")
+		}
+		needle := c.operands[0].v.(string)
+		switch c.op {
+		case "contains":
+			return e.wrap("COALESCE(strpos(lower(%s), lower(?)) > 0, FALSE)", needle)
+		case "startsWith":
+			return e.wrap("COALESCE(starts_with(lower(%s), lower(?)), FALSE)", needle)
+		}
+		return e.wrap("COALESCE(right(lower(%s), char_length(lower(?))) = lower(?), FALSE)", needle, needle)
+	case "eq", "ne", "in", "notIn":
+		var vals []sqlFrag
+		for _, o := range c.operands {
+			if o.ok {
+				vals = append(vals, sqlValue(o.v, c.typ))
+			}
+		}
+		positive := frag("FALSE")
+		if len(vals) > 0 {
+			positive = joinFrags([]sqlFrag{frag("COALESCE(("), lhs, frag(") IN ("), joinFrags(vals, ", "), frag("), FALSE)")}, "")
+		}
+		if c.op == "ne" || c.op == "notIn" {
+			return positive.wrap("(NOT %s)")
+		}
+		return positive
+	case "between":
+		lo, hi := c.operands[0], c.operands[1]
+		if !lo.ok || !hi.ok {
+			return frag("FALSE")
+		}
+		return joinFrags([]sqlFrag{frag("COALESCE(("), lhs, frag(") BETWEEN "), sqlValue(lo.v, c.typ), frag(" AND "),
+			sqlValue(hi.v, c.typ), frag(", FALSE)")}, "")
+	}
+	o := c.operands[0]
+	if !o.ok {
+		return frag("FALSE")
+	}
+	op := map[string]string{"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[c.op]
+	return joinFrags([]sqlFrag{frag("COALESCE(("), lhs, frag(") " + op + " "), sqlValue(o.v, c.typ), frag(", FALSE)")}, "")
+}
+
+// groupsSQL is an OR of AND groups.
+func groupsSQL(groups [][]sqlFrag) sqlFrag {
+	ors := make([]sqlFrag, 0, len(groups))
+	for _, g := range groups {
+		ors = append(ors, joinFrags(g, " AND ").wrap("(%s)"))
+	}
+	return joinFrags(ors, " OR ").wrap("(%s)")
+}
+
+// sortSQL is one ORDER BY term: nulls last in both directions.
+func sortSQL(k *sortKey, e sqlFrag) sqlFrag {
+	dir := " ASC NULLS LAST"
+	if k.desc {
+		dir = " DESC NULLS LAST"
+	}
+	if k.typ == "number" || k.typ == "boolean" {
+		return e.wrap("%s" + dir)
+	}
+	return e.wrap(`%s COLLATE "C"` + dir)
+}
+
+// keysetSQL selects the rows after a position in the sort order: keys[i] is the i-th sort
+// key's value as PostgreSQL rendered it (nil: null), ord the last tie-breaker.
+func keysetSQL(keys []*sortKey, exprs []sqlFrag, vals []*string, ord int64) sqlFrag {
+	after := frag("s0.ord > ?", ord)
+	for i := len(keys) - 1; i >= 0; i-- {
+		k, e := keys[i], exprs[i]
+		if vals[i] == nil {
+			after = joinFrags([]sqlFrag{e.wrap("((%s) IS NULL AND "), after, frag(")")}, "")
+			continue
+		}
+		lhs, v := e, sqlFrag{}
+		switch k.typ {
+		case "number":
+			v = frag("?::numeric", *vals[i])
+		case "boolean":
+			v = frag("?::boolean", *vals[i])
+		default:
+			lhs, v = e.wrap(`%s COLLATE "C"`), frag(`? COLLATE "C"`, *vals[i])
+		}
+		op := " > "
+		if k.desc {
+			op = " < "
+		}
+		after = joinFrags([]sqlFrag{
+			frag("(("), lhs, frag(")" + op), v, frag(" OR ("), e, frag(") IS NULL OR (("), lhs, frag(") = "), v, frag(" AND "), after, frag("))"),
+		}, "")
+	}
+	return after
+}

@@ -1,0 +1,454 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/panels/panels/store/formula"
+)
+
+// Typed cell values. Every cell of a column holds one kind, chosen by the column's type:
+//
+//	text, select                 string
+//	number                       float64
+//	boolean                      bool
+//	date, datetime               time.Time (dates at midnight UTC)
+//	multi_select                 []string
+//	user, file, custom           jsonValue (the JSON value as stored)
+//
+// A value that does not fit its column's type is a cell error: the cell is null and the error
+// is counted for the column. The SQL the engine pushes down types values the same way (see
+// rows_sql.go), so a condition gives the same answer in SQL and here.
+
+// jsonValue is a value of a column of free type: its JSON text (as PostgreSQL renders it) and the
+// decoded value.
+type jsonValue struct {
+	text string
+	v    any
+}
+
+// sqlTyped reports whether the engine can type a column's values in SQL: conditions and sorts
+// on such base columns run in the database.
+func sqlTyped(typ string) bool {
+	switch typ {
+	case "text", "select", "number", "boolean":
+		return true
+	}
+	return false
+}
+
+// typeFromJSON types a stored JSON value (nil: absent) for a column of type typ.
+func typeFromJSON(raw []byte, typ string) (any, error) {
+	if raw == nil || string(raw) == "null" {
+		return nil, nil
+	}
+	switch typ {
+	case "text", "select":
+		if raw[0] == '"' {
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return nil, err
+			}
+			return s, nil
+		}
+		return string(raw), nil // numbers, booleans, objects and arrays as their JSON text
+	case "number":
+		switch {
+		case raw[0] == '"':
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return nil, err
+			}
+			if f, ok := formula.ParseNumber(s); ok {
+				return f, nil
+			}
+			if s == "" {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("%q is not a number", clipText(s))
+		case raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9':
+			f, err := strconv.ParseFloat(string(raw), 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s is out of range", clipText(string(raw)))
+			}
+			return f, nil
+		}
+		return nil, fmt.Errorf("%s is not a number", clipText(string(raw)))
+	case "boolean":
+		switch string(raw) {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+		if raw[0] == '"' {
+			var s string
+			if err := json.Unmarshal(raw, &s); err == nil {
+				switch strings.ToLower(s) {
+				case "true":
+					return true, nil
+				case "false":
+					return false, nil
+				}
+			}
+		}
+		return nil, fmt.Errorf("%s is not true or false", clipText(string(raw)))
+	case "date", "datetime":
+		var s string
+		if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+			return nil, fmt.Errorf("%s is not a date", clipText(string(raw)))
+		}
+		if s == "" {
+			return nil, nil
+		}
+		return toTimeOf(s, typ)
+	case "multi_select":
+		var list []any
+		if raw[0] == '[' {
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return nil, err
+			}
+		} else {
+			v, err := typeFromJSON(raw, "text")
+			if err != nil || v == nil {
+				return nil, err
+			}
+			return []string{v.(string)}, nil
+		}
+		out := make([]string, 0, len(list))
+		for _, e := range list {
+			b, _ := json.Marshal(e)
+			v, err := typeFromJSON(b, "text")
+			if err != nil {
+				return nil, err
+			}
+			if v != nil {
+				out = append(out, v.(string))
+			}
+		}
+		return out, nil
+	}
+	var v any
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return jsonValue{text: string(raw), v: v}, nil
+}
+
+func toTimeOf(v any, typ string) (any, error) {
+	t, err := formula.ToTime(v)
+	if err != nil {
+		return nil, err
+	}
+	if typ == "date" {
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), nil
+	}
+	return t.UTC(), nil
+}
+
+// typeFromFormula types a calculated column's result for its column type.
+func typeFromFormula(v any, typ string) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch typ {
+	case "text", "select":
+		return formula.Text(v), nil
+	case "number":
+		switch x := v.(type) {
+		case float64:
+			return x, nil
+		case string:
+			if f, ok := formula.ParseNumber(x); ok {
+				return f, nil
+			}
+		}
+		return nil, fmt.Errorf("the result %q is not a number", clipText(formula.Text(v)))
+	case "boolean":
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case string:
+			switch strings.ToLower(x) {
+			case "true":
+				return true, nil
+			case "false":
+				return false, nil
+			}
+		}
+		return nil, fmt.Errorf("the result %q is not true or false", clipText(formula.Text(v)))
+	case "date", "datetime":
+		return toTimeOf(v, typ)
+	case "multi_select":
+		return []string{formula.Text(v)}, nil
+	}
+	if t, ok := v.(time.Time); ok {
+		s := formula.FormatTime(t)
+		b, _ := json.Marshal(s)
+		return jsonValue{text: string(b), v: s}, nil
+	}
+	b, _ := json.Marshal(v)
+	return jsonValue{text: string(b), v: v}, nil
+}
+
+// forFormula is what a formula sees of a typed cell.
+func forFormula(v any) any {
+	switch x := v.(type) {
+	case []string:
+		return strings.Join(x, ", ")
+	case jsonValue:
+		switch y := x.v.(type) {
+		case string:
+			return y
+		case json.Number:
+			f, _ := y.Float64()
+			return f
+		case bool:
+			return y
+		case nil:
+			return nil
+		}
+		return x.text
+	}
+	return v
+}
+
+// toOutput is the JSON value of a typed cell in a rows answer.
+func toOutput(v any, typ string) any {
+	switch x := v.(type) {
+	case time.Time:
+		if typ == "date" {
+			return x.Format(time.DateOnly)
+		}
+		return x.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	case jsonValue:
+		return x.v
+	}
+	return v
+}
+
+// cellText renders a typed cell for CSV and for text operators on non-text columns.
+func cellText(v any, typ string) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []string:
+		return strings.Join(x, ", ")
+	case jsonValue:
+		if s, ok := x.v.(string); ok {
+			return s
+		}
+		return x.text
+	case time.Time:
+		return toOutput(x, typ).(string)
+	}
+	return formula.Text(v)
+}
+
+// operand is a condition's value converted to the kind of the column it is compared with.
+// ok is false when the value cannot be converted: no cell equals it.
+type operand struct {
+	v  any
+	ok bool
+}
+
+// coerce converts a filter or cohort value to the comparison kind of typ.
+func coerce(value any, typ string) operand {
+	if n, isNum := value.(json.Number); isNum {
+		if f, err := n.Float64(); err == nil && typ == "number" {
+			return operand{f, true}
+		}
+		value = n.String()
+		if typ == "number" {
+			return operand{}
+		}
+	}
+	switch typ {
+	case "number":
+		switch x := value.(type) {
+		case float64:
+			return operand{x, true}
+		case int:
+			return operand{float64(x), true}
+		case int64:
+			return operand{float64(x), true}
+		case string:
+			if f, ok := formula.ParseNumber(x); ok {
+				return operand{f, true}
+			}
+		}
+		return operand{}
+	case "boolean":
+		switch x := value.(type) {
+		case bool:
+			return operand{x, true}
+		case string:
+			switch strings.ToLower(x) {
+			case "true":
+				return operand{true, true}
+			case "false":
+				return operand{false, true}
+			}
+		}
+		return operand{}
+	case "date", "datetime":
+		t, err := toTimeOf(value, typ)
+		if err != nil {
+			return operand{}
+		}
+		return operand{t, true}
+	}
+	switch x := value.(type) {
+	case string:
+		return operand{x, true}
+	case nil:
+		return operand{}
+	}
+	return operand{formula.Text(value), true}
+}
+
+// compareCells orders two non-null cells of one kind. Texts compare byte-wise (as PostgreSQL's
+// "C" collation does), false sorts before true.
+func compareCells(a, b any, typ string) int {
+	switch x := a.(type) {
+	case float64:
+		y, _ := b.(float64)
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	case string:
+		y, _ := b.(string)
+		return strings.Compare(x, y)
+	case bool:
+		y, _ := b.(bool)
+		switch {
+		case x == y:
+			return 0
+		case !x:
+			return -1
+		}
+		return 1
+	case time.Time:
+		y, _ := b.(time.Time)
+		return x.Compare(y)
+	}
+	return strings.Compare(cellText(a, typ), cellText(b, typ))
+}
+
+// matches applies one condition to a typed cell (Go side of the filter semantics).
+func (c *condition) matches(cell any) bool {
+	switch c.op {
+	case "isNull":
+		if l, ok := cell.([]string); ok {
+			return len(l) == 0
+		}
+		return cell == nil
+	case "isNotNull":
+		if l, ok := cell.([]string); ok {
+			return len(l) > 0
+		}
+		return cell != nil
+	case "ne", "notIn":
+		return !c.positive(cell)
+	}
+	return c.positive(cell)
+}
+
+// positive evaluates eq, in and the ordering and text operators; ne and notIn negate eq and in.
+func (c *condition) positive(cell any) bool {
+	if cell == nil {
+		return false
+	}
+	if list, ok := cell.([]string); ok {
+		return slices.ContainsFunc(list, func(s string) bool { return c.positive(s) })
+	}
+	switch c.op {
+	case "contains", "startsWith", "endsWith":
+		if !c.operands[0].ok {
+			return false
+		}
+		text := strings.ToLower(cellText(cell, c.typ))
+		needle := strings.ToLower(c.operands[0].v.(string))
+		switch c.op {
+		case "contains":
+			return strings.Contains(text, needle)
+		case "startsWith":
+			return strings.HasPrefix(text, needle)
+		}
+		return strings.HasSuffix(text, needle)
+	case "eq", "ne", "in", "notIn":
+		for _, o := range c.operands {
+			if o.ok && kindMatches(cell, o.v) && compareCells(cell, o.v, c.typ) == 0 {
+				return true
+			}
+		}
+		return false
+	case "between":
+		lo, hi := c.operands[0], c.operands[1]
+		return lo.ok && hi.ok && kindMatches(cell, lo.v) && kindMatches(cell, hi.v) &&
+			compareCells(cell, lo.v, c.typ) >= 0 && compareCells(cell, hi.v, c.typ) <= 0
+	}
+	o := c.operands[0]
+	if !o.ok || !kindMatches(cell, o.v) {
+		return false
+	}
+	cmp := compareCells(cell, o.v, c.typ)
+	switch c.op {
+	case "gt":
+		return cmp > 0
+	case "gte":
+		return cmp >= 0
+	case "lt":
+		return cmp < 0
+	case "lte":
+		return cmp <= 0
+	}
+	return false
+}
+
+// kindMatches reports whether a cell and an operand are of one kind (texts compare with the
+// text rendering of free-typed cells).
+func kindMatches(cell, op any) bool {
+	switch cell.(type) {
+	case float64:
+		_, ok := op.(float64)
+		return ok
+	case bool:
+		_, ok := op.(bool)
+		return ok
+	case time.Time:
+		_, ok := op.(time.Time)
+		return ok
+	case string, jsonValue:
+		_, ok := op.(string)
+		return ok
+	}
+	return false
+}
+
+func clipText(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// errDetached and errNotAPath are the cell errors of base columns that cannot be read.
+var (
+	errDetached = errors.New("the column's data source was deleted")
+	errNotAPath = errors.New("the source field is not a dotted path")
+	errNoSource = errors.New("the column's data source has no records")
+)
