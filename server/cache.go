@@ -59,16 +59,13 @@ func (rc *responseCache) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 
 // recordWrite bumps the tenant's generation just before the response's status line is written:
 // the transaction has committed by then (every mutation is one transaction inside the handler),
-// and the client cannot have seen the answer yet. 4xx answers are refusals that changed nothing;
-// a 5xx may come after a commit (an encoding failure, a panic), so it bumps too.
+// and the client cannot have seen the answer yet. Every answer bumps, refusals included: a 4xx
+// normally changed nothing, but correctness should not rest on every handler keeping to that,
+// and the cost (a tenant's cache refilled after a refused write) is small. Requests the gate
+// refuses (401, 429, 400) never get here.
 func (rc *responseCache) recordWrite(c echo.Context, p auth.Principal) {
-	res := c.Response()
 	ctx := c.Request().Context()
-	res.Before(func() {
-		if res.Status < 400 || res.Status >= 500 {
-			rc.redis.bump(ctx, p.TenantID)
-		}
-	})
+	c.Response().Before(func() { rc.redis.bump(ctx, p.TenantID) })
 }
 
 func (rc *responseCache) serveCached(c echo.Context, p auth.Principal, next echo.HandlerFunc) error {
@@ -244,7 +241,7 @@ func (t *teeWriter) Write(b []byte) (int, error) {
 
 func (t *teeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
-func (t *teeWriter) Flush() { http.NewResponseController(t.ResponseWriter).Flush() }
+func (t *teeWriter) Flush() { _ = http.NewResponseController(t.ResponseWriter).Flush() }
 
 // TenantChanged records a write of tenant made outside the API (a script, a test writing SQL):
 // cached reads of the tenant made before it are not served again.

@@ -78,6 +78,7 @@ func TestConcurrentUpdatesWithIfMatch(t *testing.T) {
 			if len(winners) != 1 || failed != writers-1 {
 				t.Fatalf("%d winners and %d 412s among %d writers, want 1 and %d", len(winners), failed, writers, writers-1)
 			}
+			t.Logf("%s: %d writers with one If-Match: %d won, %d got 412", tc.kind, writers, len(winners), failed)
 			now, nowBody := raw(t, "GET", tc.path, c.token, nil, nil)
 			if now.Header.Get("ETag") != winners[0].etag || tc.field(nowBody) != tc.field(winners[0].body) {
 				t.Errorf("stored state %s (ETag %s) is not the winner's %s (ETag %s)", tc.field(nowBody), now.Header.Get("ETag"),

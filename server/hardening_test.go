@@ -36,6 +36,8 @@ func startHardened(t *testing.T, settings map[string]string, log *slog.Logger) *
 		switch k {
 		case "DATABASE_URL":
 			return env.dsn
+		case "DB_MAX_CONNS":
+			return "4" // the test database server is shared by every package's tests
 		case "JWT_SECRET":
 			return testSecret
 		case "REDIS_URL":
@@ -95,7 +97,7 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 		{"GET", "/api/panels/999999", tok}, // 404 from the handler
 		{"GET", "/no/such/route", ""},      // 404 from the router
 		{"GET", "/docs", ""},
-		{"GET", "/healthz", ""},
+		{"GET", "/liveness", ""},
 	} {
 		resp, _ := raw(t, tc.method, tc.path, tc.token, nil, nil)
 		h := resp.Header
@@ -443,7 +445,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`panels_http_requests_total{operation="getMetrics",status="401"} 3`,
 		`panels_http_request_duration_seconds_bucket{operation="listPanels",status="200",le="+Inf"} 1`,
 		`panels_http_requests_in_flight 1`,
-		`go_sql_max_open_connections{db_name="panels"} 20`,
+		`go_sql_max_open_connections{db_name="panels"} 4`,
 		`go_sql_open_connections{db_name="panels"}`,
 		`panels_cache_requests_total{result="hit"}`,
 		`panels_rate_limit_requests_total{result="limited"}`,

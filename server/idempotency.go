@@ -28,11 +28,17 @@ const (
 var recordedHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "ETag"}
 
 // idempotency makes the creating POSTs that declare Idempotency-Key safe to retry. It claims the
-// key in a transaction that the handler's store calls join, buffers the handler's answer, records
-// it in the same transaction and commits before anything reaches the client: a key is recorded if
-// and only if its resource exists, and a 201 is only ever sent for a committed create. It must stay
-// the innermost middleware, so that hooks on the real response (the cache's write recording) fire
-// after the commit.
+// key in a transaction that the handler's store calls join (store.InTx runs them in savepoints),
+// buffers the handler's answer, records it in the same transaction and commits before anything
+// reaches the client. So a key is recorded if and only if its resource exists, and a 201 is only
+// ever sent for a committed create. When the database goes away mid-request the client gets 503
+// and retries with the key: the retry finds the recorded answer (the commit happened) or a free
+// key (it did not), never a resource without its answer, which is what makes creates exactly-once
+// across database restarts. A concurrent request with the same key blocks on the key's primary
+// key until the first commits or rolls back (bounded by lock_timeout, then 409).
+//
+// It must stay the innermost middleware, so that hooks on the real response (the cache's write
+// recording) fire after the commit.
 type idempotency struct {
 	store   *store.Store
 	ops     map[string]string // "POST /api/panels" (Echo route) → operationId
@@ -48,9 +54,10 @@ func newIdempotency(st *store.Store, doc *openapi3.T, cfg Config, m *metrics) *i
 	ops := map[string]string{}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			for _, p := range append(openapi3.Parameters{}, append(item.Parameters, op.Parameters...)...) {
+			params := append(append(openapi3.Parameters{}, item.Parameters...), op.Parameters...)
+			for _, p := range params {
 				if p.Value != nil && p.Value.In == openapi3.ParameterInHeader && strings.EqualFold(p.Value.Name, idempotencyHeader) {
-					ops[method+" "+echoPath(path)] = op.OperationID
+					ops[method+" "+echoPath(path)] = specOperationID(op.OperationID)
 				}
 			}
 		}

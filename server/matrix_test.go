@@ -110,6 +110,16 @@ func mxLevel(k mxKind, tg mxTarget) int {
 	return 0
 }
 
+// mxOwnLevel is mxLevel without the read-only access to a panel that reading a published view of
+// it grants: that access is no permission on the panel (api.md §2 defines a resource's permission
+// by ACL rows, _all and its creator), so it neither creates views on the panel nor lists its rows.
+func mxOwnLevel(k mxKind, tg mxTarget) int {
+	if tg == tgQ && k != mxCreator && k != mxAdmin {
+		return 0
+	}
+	return mxLevel(k, tg)
+}
+
 // mxKit is a panel with an API source, two spare custom sources, a file source, a base column
 // and a calculated column on it.
 type mxKit struct{ id, ds, spare1, spare2, file, base, calc int64 }
@@ -437,6 +447,7 @@ type mxOp struct {
 	need      int  // permission needed on the target (1 viewer, 2 editor, 3 owner); 0: any member
 	noUsers   bool // callers with the user role are refused (creating panels)
 	adminOnly bool // only admins (someone else's ACL rows)
+	ownPanel  bool // needs permission on the panel itself: a published view's read-only access is not enough
 	public    bool // system route: no token needed, the same answer for everyone
 	ok        int  // the status when allowed
 	mutates   bool // an allowed call changes rows
@@ -471,6 +482,12 @@ func (o mxOp) expect(c mxCaller) int {
 	level := 0
 	if c.home {
 		level = mxLevel(c.kind, o.target)
+	}
+	if level > 0 && o.ownPanel {
+		level = mxOwnLevel(c.kind, o.target)
+		if level == 0 {
+			return http.StatusForbidden // visible, but no permission on it
+		}
 	}
 	switch {
 	case level == 0:
@@ -585,8 +602,9 @@ func mxOps() []mxOp {
 		op("getColumn", "GET", under(func(k mxKit) string { return "/columns/" + mxID(k.base) }), "", 1, 200)
 		op("updateColumn", "PUT", under(func(k mxKit) string { return "/columns/" + mxID(k.base) }), `{"name":"E-mail"}`, 2, 200)
 		op("deleteColumn", "DELETE", under(func(k mxKit) string { return "/columns/" + mxID(k.calc) }), "", 2, 204)
-		// Views are personal worklists: reading the panel is enough to make one.
-		add(mxOp{op: "createView", target: tg, need: 1, ok: 201, mutates: true,
+		// Views are personal worklists: viewer on the panel is enough to make one (but reading it
+		// through a published view is not).
+		add(mxOp{op: "createView", target: tg, need: 1, ownPanel: true, ok: 201, mutates: true,
 			req: func(x mxCtx) mxReq {
 				k := x.s.kit(tg)
 				return mxReq{method: "POST", path: "/api/views", body: fmt.Sprintf(`{"name":"Mine","panelId":%d,"visibleColumns":["%d"]}`, k.id, k.base)}
@@ -631,7 +649,7 @@ func mxOps() []mxOp {
 			return func(s *mxSlot) string { return s.resource(tg) + suffix(s) }
 		}
 		op := func(op, variant, method string, path func(s *mxSlot) string, body func(s *mxSlot) string, need, ok int) {
-			add(mxOp{op: op, variant: variant, target: tg, need: need, ok: ok, mutates: method != "GET",
+			add(mxOp{op: op, variant: variant, target: tg, need: need, ok: ok, mutates: method != "GET", ownPanel: tg == tgP || tg == tgQ,
 				req: func(x mxCtx) mxReq {
 					r := mxReq{method: method, path: path(x.s)}
 					if body != nil {

@@ -32,27 +32,32 @@ const (
 // may use Redis.
 //
 // Coherence of the response cache rests on two values in Redis, both read with plain Do on every
-// cached read:
+// cached read (a value from the client-side cache could be one invalidation late):
 //   - a generation per tenant, bumped (INCR) after every committed write of the tenant and before
-//     its response is sent (cache.go). Cache keys embed it, so an entry is never overwritten and a
-//     read after an acknowledged write always lands on a key filled after that write committed.
-//   - an epoch, a random token embedded in every cache key. It is replaced whenever an instance
-//     starts using Redis: at its first connection and after every failure it observed. A write
-//     whose bump failed (Redis unreachable) was acknowledged without moving its tenant's
-//     generation; replacing the epoch once Redis answers again makes every entry filled before
-//     that moment unreachable, for all instances at once. The writer does not need to remember
-//     which tenants it wrote (a pending set would be lost if the process died before Redis came
-//     back), and the generations themselves are never trusted across an outage: if Redis kept its
-//     data (a network blip, a restart from a snapshot) the old entries are there but no longer
-//     addressed; if it lost them (a restart without persistence), the epoch key is missing, which
-//     a reader treats as a failure, and generations restart from a random value so that a key of
-//     the old keyspace is never reused.
+//     its response is sent (cache.go). Cache keys embed it, and an entry is written once (SET NX),
+//     so a read after an acknowledged write lands on a key that was filled after that write
+//     committed; entries can then be read through the client-side cache (DoCache) safely.
+//   - an epoch, a random token embedded in every cache key, replaced whenever an instance starts
+//     using Redis: at its first connection and after every failure it observed.
+//
+// A failed bump (Redis unreachable or slow) means a write was acknowledged without moving its
+// tenant's generation. From that moment the instance serves no cached read at all (not only for
+// that tenant) until it has recovered, and recovering replaces the epoch, after every such write
+// has committed (failSeq orders them): every entry filled before is then unreachable, on all
+// instances at once. This is stricter than keeping a set of pending tenants and retrying their
+// bumps, and it also covers what such a set cannot: a writer that dies before Redis comes back
+// (the instances that saw the outage replace the epoch when they recover, a restarted process at
+// its first connection), and generations that Redis itself rolled back (a restart from a
+// snapshot brings back old entries next to old generations). If Redis lost its data, the epoch
+// key is missing, which a reader treats as a failure; generations restart from a random value so
+// that a key of the old keyspace is never reused.
 //
 // What this cannot close without asking PostgreSQL on every read: an instance that cannot reach
 // Redis while other instances can (a partition) acknowledges writes that those others do not see
-// until the writer reaches Redis again (it retries every redisRetryEvery) or the entries expire
-// (CACHE_TTL). Writes always attempt their bump, even while this instance considers Redis down,
-// so that the window is as short as the network allows when Redis comes back for everyone.
+// until the writer reaches Redis again (its monitor retries every redisRetryEvery) or the entries
+// expire (CACHE_TTL); likewise a blip shorter than the ping interval on an idle instance whose
+// writer died meanwhile. Writes always attempt their bump, even while this instance considers
+// Redis down, so that the window is as short as the network allows when Redis comes back.
 type redisMonitor struct {
 	disabled bool
 	log      *slog.Logger

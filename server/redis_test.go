@@ -114,7 +114,9 @@ var noLimits = []string{"RATE_LIMIT_USER_RPS", "1000000", "RATE_LIMIT_USER_BURST
 
 func startInstance(t testing.TB, name, redisURL string, kv ...string) *rcInstance {
 	t.Helper()
-	vars := map[string]string{"DATABASE_URL": env.dsn, "JWT_SECRET": testSecret, "REDIS_URL": redisURL}
+	// A small pool: these instances serve one request at a time (the throughput test says
+	// otherwise), and the PostgreSQL server is shared with every other test package.
+	vars := map[string]string{"DATABASE_URL": env.dsn, "JWT_SECRET": testSecret, "REDIS_URL": redisURL, "DB_MAX_CONNS": "4"}
 	for i := 0; i+1 < len(kv); i += 2 {
 		vars[kv[i]] = kv[i+1]
 	}
@@ -745,7 +747,7 @@ func TestCacheThroughput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("throughput measurement")
 	}
-	off := []string{"RATE_LIMIT_USER_RPS", "0", "RATE_LIMIT_TENANT_RPS", "0"}
+	off := []string{"RATE_LIMIT_USER_RPS", "0", "RATE_LIMIT_TENANT_RPS", "0", "DB_MAX_CONNS", "16"}
 	cached := startInstance(t, "cached", sharedRedisURL(), off...)
 	uncached := startInstance(t, "uncached", sharedRedisURL(), append(off, "CACHE_TTL", "0")...)
 	cached.waitUsable(t, 10*time.Second)

@@ -36,6 +36,40 @@ type dataFlow struct {
 	own   ingest.OwnDatabase
 
 	ownMu sync.Mutex // guards own.SystemID, read from the database on the first database sync
+
+	// slots bounds the syncs, uploads and pushes running at once: each holds a pooled connection
+	// for as long as its source takes, and the pool must keep serving everything else.
+	slots chan struct{}
+}
+
+// slotted wraps a sync's access check: once the caller may sync, it takes a slot (so a refused
+// caller never learns whether slots are free). release gives the slot back; call it when the
+// sync is over, whether or not it started.
+func (f *dataFlow) slotted(check func(*store.Panel, *store.DataSource) error) (func(*store.Panel, *store.DataSource) error, func()) {
+	var release func()
+	return func(p *store.Panel, ds *store.DataSource) error {
+			if err := check(p, ds); err != nil {
+				return err
+			}
+			r, err := f.acquire()
+			release = r
+			return err
+		}, func() {
+			if release != nil {
+				release()
+			}
+		}
+}
+
+// acquire takes a sync slot, or answers 503 when every slot is busy.
+func (f *dataFlow) acquire() (func(), error) {
+	select {
+	case f.slots <- struct{}{}:
+		return func() { <-f.slots }, nil
+	default:
+		return nil, &problem{Status: http.StatusServiceUnavailable, Slug: "unavailable",
+			Detail: "too many syncs are running on this instance; retry later", Header: http.Header{"Retry-After": {"5"}}}
+	}
 }
 
 func newDataFlow(cfg Config) (*dataFlow, error) {
@@ -47,7 +81,8 @@ func newDataFlow(cfg Config) (*dataFlow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	return &dataFlow{cfg: cfg.DataFlow, guard: guard, http: guard.HTTPClient(), own: own}, nil
+	return &dataFlow{cfg: cfg.DataFlow, guard: guard, http: guard.HTTPClient(), own: own,
+		slots: make(chan struct{}, max(1, cfg.DBMaxConns/2))}, nil
 }
 
 // streamedOperations read their bodies as streams: the gate does not validate (and so does not
@@ -131,6 +166,8 @@ func (s *Server) syncSource(ctx context.Context, id, panelID int64) (gen.DataSou
 	check := func(p *store.Panel, _ *store.DataSource) error {
 		return need(p.Level, store.PermEditor, "syncing a data source")
 	}
+	check, release := s.flow.slotted(check)
+	defer release()
 	run, err := s.store.BeginSync(ctx, actorFrom(ctx), id, panelID, store.TriggerSync, 0, check)
 	if err != nil {
 		return gen.DataSourceSync{}, err
@@ -258,6 +295,8 @@ func (s *Server) UploadDataSourceFile(ctx context.Context, req gen.UploadDataSou
 	if err != nil {
 		return nil, err
 	}
+	check, release := s.flow.slotted(check)
+	defer release()
 	run, err := s.store.BeginSync(ctx, actorFrom(ctx), req.DataSourceId, 0, store.TriggerUpload, 0, check)
 	if err != nil {
 		return nil, err
@@ -332,6 +371,8 @@ func (s *Server) PushDataSourceRecords(ctx context.Context, req gen.PushDataSour
 	if mt, _, err := mime.ParseMediaType(contentTypeOf(ctx)); err != nil || (mt != "application/x-ndjson" && mt != "application/ndjson") {
 		return nil, newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "push records as application/x-ndjson, one operation per line")
 	}
+	check, release := s.flow.slotted(check)
+	defer release()
 	run, err := s.store.BeginSync(ctx, actorFrom(ctx), req.DataSourceId, 0, store.TriggerPush, 5*time.Second, check)
 	if err != nil {
 		return nil, err

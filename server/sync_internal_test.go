@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/store"
 )
 
 // tripwire is a request body that records whether anything read it.
@@ -89,4 +91,32 @@ func TestStreamedBodiesPassTheGateUnread(t *testing.T) {
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("a 2 MiB panel: %d %s", rec.Code, rec.Body)
 	}
+}
+
+// Syncs hold a pooled connection while their source answers: past the slots, a sync is refused
+// with 503 rather than starving the pool, and only after the caller's permission was checked.
+func TestSyncSlots(t *testing.T) {
+	f := &dataFlow{slots: make(chan struct{}, 1)}
+	allow := func(*store.Panel, *store.DataSource) error { return nil }
+	deny := func(*store.Panel, *store.DataSource) error { return store.ErrForbidden }
+	check1, release1 := f.slotted(allow)
+	if err := check1(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	check2, release2 := f.slotted(allow)
+	if err := check2(nil, nil); toProblem(err).Status != http.StatusServiceUnavailable {
+		t.Errorf("second sync: %v", err)
+	}
+	release2() // nothing taken: nothing given back
+	check3, release3 := f.slotted(deny)
+	if err := check3(nil, nil); !errors.Is(err, store.ErrForbidden) {
+		t.Errorf("a refused caller: %v", err)
+	}
+	release3()
+	release1()
+	check4, release4 := f.slotted(allow)
+	if err := check4(nil, nil); err != nil {
+		t.Errorf("after a release: %v", err)
+	}
+	release4()
 }

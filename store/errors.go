@@ -66,6 +66,13 @@ func mapErr(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w", ErrNotFound)
 	}
+	// A failed connect wraps the server's FATAL as a PgError whose code says nothing about
+	// availability (55000 "database does not allow connections", 3D000 "database does not
+	// exist"): check it before the SQLSTATEs, or such an outage would be a 500.
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
@@ -86,10 +93,6 @@ func mapErr(err error) error {
 	if errors.As(err, &netErr) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, driver.ErrBadConn) || errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) {
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	return err

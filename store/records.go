@@ -57,12 +57,13 @@ type SyncRecord struct {
 type recordSet struct {
 	bun.BaseModel `bun:"table:record_sets,alias:rs"`
 
-	DataSourceID int64     `bun:"data_source_id,pk"`
-	TenantID     string    `bun:"tenant_id,notnull"`
-	Generation   int64     `bun:"generation,notnull"`
-	RecordCount  int64     `bun:"record_count,notnull"`
-	NextOrd      int64     `bun:"next_ord,notnull"`
-	UpdatedAt    time.Time `bun:"updated_at,notnull,default:current_timestamp"`
+	DataSourceID   int64     `bun:"data_source_id,pk"`
+	TenantID       string    `bun:"tenant_id,notnull"`
+	Generation     int64     `bun:"generation,notnull"`
+	RowsGeneration int64     `bun:"rows_generation,notnull"`
+	RecordCount    int64     `bun:"record_count,notnull"`
+	NextOrd        int64     `bun:"next_ord,notnull"`
+	UpdatedAt      time.Time `bun:"updated_at,notnull,default:current_timestamp"`
 }
 
 // SyncResult is the outcome of a sync, upload or push, with the source after it.
@@ -157,13 +158,11 @@ func (r *SyncRun) Replace(ctx context.Context, rd ingest.Reader) (SyncResult, er
 		if err != nil {
 			return err
 		}
-		if _, err := tx.NewDelete().TableExpr("source_records").Where("data_source_id = ?", r.Source.ID).Exec(ctx); err != nil {
-			return err
-		}
-		src := &copySource{rd: rd, dsID: r.Source.ID}
+		gen := set.Generation + 1
+		src := &copySource{rd: rd, dsID: r.Source.ID, gen: gen}
 		err = r.conn.Raw(func(dc any) error {
 			pc := dc.(*stdlib.Conn).Conn()
-			n, err := pc.CopyFrom(ctx, pgx.Identifier{"source_records"}, []string{"data_source_id", "record_key", "ord", "doc"}, src)
+			n, err := pc.CopyFrom(ctx, pgx.Identifier{"source_records"}, []string{"data_source_id", "generation", "record_key", "ord", "doc"}, src)
 			count = n
 			return err
 		})
@@ -178,7 +177,11 @@ func (r *SyncRun) Replace(ctx context.Context, rd ingest.Reader) (SyncResult, er
 			}
 			return err
 		}
-		set.Generation++
+		if _, err := tx.NewDelete().TableExpr("source_records").Where("data_source_id = ?", r.Source.ID).
+			Where("generation <> ?", gen).Exec(ctx); err != nil {
+			return err
+		}
+		set.Generation, set.RowsGeneration = gen, gen
 		set.RecordCount, set.NextOrd = count, count+1
 		return r.succeed(ctx, tx, set, count, 0, fmt.Sprintf("%d records synced", count))
 	})
@@ -223,7 +226,7 @@ func (r *SyncRun) Push(ctx context.Context, ops ingest.OpReader) (SyncResult, er
 		var upserted, deleted int64
 		batch := newPushBatch()
 		flush := func() error {
-			u, d, err := batch.flush(ctx, tx, r.Source.ID, &set.NextOrd)
+			u, d, err := batch.flush(ctx, tx, r.Source.ID, set.RowsGeneration, &set.NextOrd)
 			upserted, deleted = upserted+u, deleted+d
 			return err
 		}
@@ -251,7 +254,7 @@ func (r *SyncRun) Push(ctx context.Context, ops ingest.OpReader) (SyncResult, er
 			return err
 		}
 		if err := tx.NewSelect().TableExpr("source_records").ColumnExpr("count(*)").
-			Where("data_source_id = ?", r.Source.ID).Scan(ctx, &set.RecordCount); err != nil {
+			Where("data_source_id = ?", r.Source.ID).Where("generation = ?", set.RowsGeneration).Scan(ctx, &set.RecordCount); err != nil {
 			return err
 		}
 		set.Generation++
@@ -312,7 +315,7 @@ func (r *SyncRun) lockSet(ctx context.Context, tx bun.Tx) (*recordSet, error) {
 
 // succeed saves the new record set, stamps the source's lastSync and records the sync.
 func (r *SyncRun) succeed(ctx context.Context, tx bun.Tx, set *recordSet, processed, deleted int64, message string) error {
-	if _, err := tx.NewUpdate().Model(set).Column("generation", "record_count", "next_ord").
+	if _, err := tx.NewUpdate().Model(set).Column("generation", "rows_generation", "record_count", "next_ord").
 		Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
 		return err
 	}
@@ -353,6 +356,7 @@ func (r *SyncRun) result() SyncResult {
 type copySource struct {
 	rd   ingest.Reader
 	dsID int64
+	gen  int64
 	ord  int64
 	rec  ingest.Record
 	err  error
@@ -372,7 +376,7 @@ func (c *copySource) Next() bool {
 }
 
 func (c *copySource) Values() ([]any, error) {
-	return []any{c.dsID, c.rec.Key, c.ord, c.rec.Doc}, nil
+	return []any{c.dsID, c.gen, c.rec.Key, c.ord, c.rec.Doc}, nil
 }
 
 func (c *copySource) Err() error { return c.err }
@@ -394,7 +398,7 @@ func (b *pushBatch) add(op ingest.Op) {
 
 func (b *pushBatch) size() int { return len(b.order) }
 
-func (b *pushBatch) flush(ctx context.Context, tx bun.Tx, dsID int64, nextOrd *int64) (upserted, deleted int64, err error) {
+func (b *pushBatch) flush(ctx context.Context, tx bun.Tx, dsID, gen int64, nextOrd *int64) (upserted, deleted int64, err error) {
 	if len(b.order) == 0 {
 		return 0, 0, nil
 	}
@@ -412,17 +416,17 @@ func (b *pushBatch) flush(ctx context.Context, tx bun.Tx, dsID int64, nextOrd *i
 	b.order, b.ops = b.order[:0], map[string]ingest.Op{}
 	if len(delKeys) > 0 {
 		res, err := tx.NewDelete().TableExpr("source_records").Where("data_source_id = ?", dsID).
-			Where("record_key IN (?)", bun.List(delKeys)).Exec(ctx)
+			Where("generation = ?", gen).Where("record_key IN (?)", bun.List(delKeys)).Exec(ctx)
 		if err != nil {
 			return 0, 0, err
 		}
 		deleted, _ = res.RowsAffected()
 	}
 	if len(keys) > 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO source_records (data_source_id, record_key, ord, doc)
-			SELECT ?, t.k, t.o, t.d::jsonb FROM unnest(?::text[], ?::bigint[], ?::text[]) AS t(k, o, d)
-			ON CONFLICT (data_source_id, record_key) DO UPDATE SET doc = EXCLUDED.doc`,
-			dsID, pgdialect.Array(keys), pgdialect.Array(ords), pgdialect.Array(docs)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO source_records (data_source_id, generation, record_key, ord, doc)
+			SELECT ?, ?, t.k, t.o, t.d::jsonb FROM unnest(?::text[], ?::bigint[], ?::text[]) AS t(k, o, d)
+			ON CONFLICT (data_source_id, generation, record_key) DO UPDATE SET doc = EXCLUDED.doc`,
+			dsID, gen, pgdialect.Array(keys), pgdialect.Array(ords), pgdialect.Array(docs)); err != nil {
 			return 0, 0, err
 		}
 		upserted = int64(len(keys))

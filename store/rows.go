@@ -86,6 +86,7 @@ type RowsPlan struct {
 	sqlSort         bool // every sort key runs in SQL (keyset pagination in SQL)
 	joins           []int
 	shape           string
+	rowsGen         []int64 // per source, the generation of its current rows (read by Run)
 }
 
 type colInfo struct {
@@ -549,8 +550,11 @@ func (pl *RowsPlan) Run(ctx context.Context, emit func(Row) error) (RowsResult, 
 	return res, err
 }
 
+// generations reads each source's record set: the generation a cursor pins, and the generation
+// of the rows to read (rowsGen).
 func (pl *RowsPlan) generations(ctx context.Context, tx bun.Tx) ([]int64, error) {
 	gens := make([]int64, len(pl.sources))
+	pl.rowsGen = make([]int64, len(pl.sources))
 	if len(pl.sources) == 0 {
 		return gens, nil
 	}
@@ -563,7 +567,8 @@ func (pl *RowsPlan) generations(ctx context.Context, tx bun.Tx) ([]int64, error)
 		return nil, err
 	}
 	for _, s := range sets {
-		gens[slices.Index(ids, s.DataSourceID)] = s.Generation
+		i := slices.Index(ids, s.DataSourceID)
+		gens[i], pl.rowsGen[i] = s.Generation, s.RowsGeneration
 	}
 	return gens, nil
 }
@@ -633,10 +638,7 @@ func (ev *evaluator) compute(i int) (any, error) {
 // Value and Now make the evaluator a formula.Env: a referenced cell that failed reads as null
 // (its error is counted once, on its own column).
 func (ev *evaluator) Value(slot int) (any, error) {
-	v, err := ev.cell(slot)
-	if err != nil {
-		return nil, nil
-	}
+	v, _ := ev.cell(slot) // nil when the cell failed
 	return forFormula(v), nil
 }
 
@@ -756,9 +758,10 @@ func (pl *RowsPlan) query(after *RowCursor, limit int) sqlFrag {
 	parts := []sqlFrag{frag("SELECT "), joinFrags(sel, ", "), frag(" FROM source_records AS s0")}
 	for _, src := range pl.joins {
 		a := sourceAlias(src)
-		parts = append(parts, frag(" LEFT JOIN source_records AS "+a+" ON "+a+".data_source_id = ? AND "+a+".record_key = s0.record_key", pl.sources[src].ID))
+		parts = append(parts, frag(" LEFT JOIN source_records AS "+a+" ON "+a+".data_source_id = ? AND "+a+".generation = ? AND "+a+".record_key = s0.record_key",
+			pl.sources[src].ID, pl.rowsGen[src]))
 	}
-	where := []sqlFrag{frag("s0.data_source_id = ?", pl.sources[0].ID)}
+	where := []sqlFrag{frag("s0.data_source_id = ? AND s0.generation = ?", pl.sources[0].ID, pl.rowsGen[0])}
 	for _, cs := range []*conditionSet{pl.cohort, pl.filters} {
 		if w, ok := pl.pushedSQL(cs); ok {
 			where = append(where, w)
@@ -820,17 +823,26 @@ func (pl *RowsPlan) pushedSQL(cs *conditionSet) (sqlFrag, bool) {
 }
 
 func (pl *RowsPlan) scan(ctx context.Context, tx bun.Tx, q sqlFrag) ([]fetched, error) {
+	var out []fetched
+	err := pl.scanEach(ctx, tx, q, func(f *fetched) error {
+		out = append(out, *f)
+		return nil
+	})
+	return out, err
+}
+
+// scanEach hands each row of q to fn as it arrives.
+func (pl *RowsPlan) scanEach(ctx context.Context, tx bun.Tx, q sqlFrag, fn func(*fetched) error) error {
 	rows, err := tx.QueryContext(ctx, q.sql, q.args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	nProj := len(pl.proj) + len(pl.pathProj())
 	nKeys := 0
 	if pl.sqlSort {
 		nKeys = len(pl.sorts)
 	}
-	var out []fetched
 	for rows.Next() {
 		f := fetched{proj: make([]sql.NullString, nProj)}
 		keys := make([]sql.NullString, nKeys)
@@ -843,7 +855,7 @@ func (pl *RowsPlan) scan(ctx context.Context, tx bun.Tx, q sqlFrag) ([]fetched, 
 			dest = append(dest, &keys[i])
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, err
+			return err
 		}
 		f.keys = make([]*string, nKeys)
 		for i, k := range keys {
@@ -852,24 +864,33 @@ func (pl *RowsPlan) scan(ctx context.Context, tx bun.Tx, q sqlFrag) ([]fetched, 
 				f.keys[i] = &s
 			}
 		}
-		out = append(out, f)
+		if err := fn(&f); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // runSQLSorted pages in the database's order, in batches; rows failing the conditions that run
 // here are skipped until the page is full.
 func (pl *RowsPlan) runSQLSorted(ctx context.Context, tx bun.Tx, gens []int64, emit func(Row) error, res RowsResult) (RowsResult, error) {
 	goConds := !pl.cohort.all || !pl.filters.all
+	ev := pl.newEvaluator()
+	if pl.q.Limit == 0 { // an export: one query, each row handed on as it arrives
+		return res, pl.scanEach(ctx, tx, pl.query(nil, 0), func(f *fetched) error {
+			ev.reset(f)
+			if goConds && !ev.keep() {
+				return nil
+			}
+			return ev.emitRow(emit, res.Errors)
+		})
+	}
 	// One row more than the page tells whether another page follows; rows that the conditions
 	// run here may drop call for larger batches.
 	batch := pl.q.Limit + 1
-	if pl.q.Limit == 0 {
-		batch = 2000
-	} else if goConds {
+	if goConds {
 		batch = max(4*batch, 500)
 	}
-	ev := pl.newEvaluator()
 	pos := pl.q.After
 	var last *fetched
 	sent := 0
@@ -884,7 +905,7 @@ func (pl *RowsPlan) runSQLSorted(ctx context.Context, tx bun.Tx, gens []int64, e
 			if goConds && !ev.keep() {
 				continue
 			}
-			if pl.q.Limit > 0 && sent == pl.q.Limit {
+			if sent == pl.q.Limit {
 				res.HasMore = true
 				res.Next = pl.cursorAfterSQL(last, gens)
 				return res, nil

@@ -177,7 +177,8 @@ func keysetSQL(keys []*sortKey, exprs []sqlFrag, vals []*string, ord int64) sqlF
 			after = joinFrags([]sqlFrag{e.wrap("((%s) IS NULL AND "), after, frag(")")}, "")
 			continue
 		}
-		lhs, v := e, sqlFrag{}
+		lhs := e
+		var v sqlFrag
 		switch k.typ {
 		case "number":
 			v = frag("?::numeric", *vals[i])

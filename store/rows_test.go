@@ -556,3 +556,23 @@ func TestPushUpsertsAndDeletes(t *testing.T) {
 		t.Errorf("p1 not updated: %v", rows[0].Values)
 	}
 }
+
+func TestDeletingSourcesDeletesTheirRecords(t *testing.T) {
+	f := newRowsFixture(t)
+	// A forced source delete, then the panel (its remaining source goes with it by cascade).
+	if err := testStore.DeleteDataSource(t.Context(), f.a, f.visits.ID, 0, true, stAllowDS); err != nil {
+		t.Fatal(err)
+	}
+	if n := stCount(t, "SELECT count(*) FROM source_records WHERE data_source_id = ?", f.visits.ID); n != 0 {
+		t.Errorf("records of a deleted source: %d", n)
+	}
+	if n := stCount(t, "SELECT count(*) FROM source_records WHERE data_source_id = ?", f.primary.ID); n != 6 {
+		t.Errorf("records of the other source: %d", n)
+	}
+	if err := testStore.DeletePanel(t.Context(), f.a, f.panel.ID, stAllow); err != nil {
+		t.Fatal(err)
+	}
+	if n := stCount(t, "SELECT count(*) FROM source_records WHERE data_source_id = ?", f.primary.ID); n != 0 {
+		t.Errorf("records of a deleted panel's source: %d", n)
+	}
+}

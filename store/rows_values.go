@@ -450,5 +450,4 @@ func clipText(s string) string {
 var (
 	errDetached = errors.New("the column's data source was deleted")
 	errNotAPath = errors.New("the source field is not a dotted path")
-	errNoSource = errors.New("the column's data source has no records")
 )

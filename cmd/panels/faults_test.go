@@ -31,7 +31,6 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"github.com/panels/panels/server/auth"
-	"github.com/panels/panels/store/storetest"
 )
 
 const faultSecret = "fault-test-secret-0123456789abcdef"
@@ -343,11 +342,9 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault test: skipped under -short")
 	}
-	dsn, drop, err := storetest.CreateDatabase("panels_sigterm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drop()
+	// A private PostgreSQL too: the shared one may run out of connections while every package's
+	// tests run in parallel, and a 503 here must mean a shutdown bug.
+	dsn := startPrivatePostgres(t).url()
 	const shutdownDelay, shutdownTimeout = 1500 * time.Millisecond, 20 * time.Second
 	svc := startService(t, map[string]string{
 		"DATABASE_URL": dsn, "REDIS_URL": startPrivateRedis(t),
@@ -668,6 +665,7 @@ func TestDatabaseRestartUnderWriteLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close()
 	stored := map[string]string{}
 	for rows.Next() {
 		var name, ids string

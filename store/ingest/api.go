@@ -51,7 +51,8 @@ func (g *Guard) HTTPClient() *http.Client {
 func FetchAPI(ctx context.Context, client *http.Client, r APIRequest) (Reader, io.Closer, error) {
 	u, err := url.Parse(r.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, nil, failf("the URL %q is not an absolute http or https URL", clip(r.URL))
+		// Not echoed: a URL may carry a token in its query.
+		return nil, nil, failf("the source's URL is not an absolute http or https URL")
 	}
 	method := r.Method
 	if method == "" {

@@ -98,19 +98,14 @@ func (k *keyed) Next() (Record, error) {
 
 // keyOf reads the scalar at path in a JSON object as text.
 func keyOf(doc []byte, path []string) (string, bool) {
-	cur := json.RawMessage(doc)
+	cur := doc
 	for _, seg := range path {
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(cur, &obj) != nil {
-			return "", false
-		}
-		v, ok := obj[seg]
+		v, ok := member(cur, seg)
 		if !ok {
 			return "", false
 		}
 		cur = v
 	}
-	cur = bytes.TrimSpace(cur)
 	if len(cur) == 0 {
 		return "", false
 	}
@@ -127,6 +122,108 @@ func keyOf(doc []byte, path []string) (string, bool) {
 	return string(cur), true // a number or boolean, as written
 }
 
+// member finds a member of a JSON object (already known to be valid JSON) and returns its raw
+// value. It scans instead of decoding: keying every record of a large sync must be cheap.
+func member(obj []byte, name string) ([]byte, bool) {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return nil, false
+	}
+	i++
+	for {
+		i = skipSpace(obj, i)
+		if i >= len(obj) || obj[i] != '"' {
+			return nil, false // "}" or malformed: not found
+		}
+		end := skipString(obj, i)
+		if end < 0 {
+			return nil, false
+		}
+		key := obj[i:end]
+		i = skipSpace(obj, end)
+		if i >= len(obj) || obj[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(obj, i+1)
+		vend := skipJSONValue(obj, i)
+		if vend < 0 {
+			return nil, false
+		}
+		if keyEquals(key, name) {
+			return obj[i:vend], true
+		}
+		i = skipSpace(obj, vend)
+		if i < len(obj) && obj[i] == ',' {
+			i++
+		}
+	}
+}
+
+// keyEquals compares a quoted JSON string with a name, decoding only when it has escapes.
+func keyEquals(quoted []byte, name string) bool {
+	inner := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner) == name
+	}
+	var s string
+	return json.Unmarshal(quoted, &s) == nil && s == name
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] (a quote), or -1.
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// skipJSONValue returns the index after the value starting at b[i], or -1.
+func skipJSONValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				if j = skipString(b, j); j < 0 {
+					return -1
+				}
+				j--
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(b) && !bytes.ContainsRune([]byte(",}] \t\r\n"), rune(b[j])) {
+		j++
+	}
+	return j
+}
+
 // JSONArray reads a JSON document whose array at pointer (RFC 6901; "" is the document itself)
 // holds the records, each an object. The whole document must be valid JSON.
 func JSONArray(r io.Reader, pointer string, opts Options) (Reader, error) {
@@ -136,11 +233,14 @@ func JSONArray(r io.Reader, pointer string, opts Options) (Reader, error) {
 	}
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
-	return newKeyed(&arrayReader{dec: dec, tokens: tokens, pointer: pointer}, opts), nil
+	return newKeyed(&arrayReader{dec: dec, src: r, tokens: tokens, pointer: pointer}, opts), nil
 }
 
 type arrayReader struct {
-	dec     *json.Decoder
+	dec     *json.Decoder // finds the array (seek), then reads what follows it
+	src     io.Reader
+	scan    *valueScanner // reads the records
+	levels  []byte        // the containers around the array, outermost first ('{' or '[')
 	tokens  []string
 	pointer string
 	started bool
@@ -157,31 +257,58 @@ func (a *arrayReader) next() ([]byte, string, bool, error) {
 		if err := a.seek(); err != nil {
 			return nil, "", false, err
 		}
+		a.scan = newValueScanner(io.MultiReader(a.dec.Buffered(), a.src))
 	}
-	if !a.dec.More() {
-		if _, err := a.dec.Token(); err != nil { // the closing ]
-			return nil, "", false, badJSON(err)
+	c, err := a.scan.skipSpace()
+	if err != nil {
+		return nil, "", false, scanErr(err)
+	}
+	if a.n > 0 && c == ',' {
+		if c, err = a.scan.skipSpace(); err != nil {
+			return nil, "", false, scanErr(err)
 		}
+		if c == ']' {
+			return nil, "", false, failf("invalid JSON after record %d: a comma before ]", a.n)
+		}
+	} else if a.n > 0 && c != ']' {
+		return nil, "", false, failf("invalid JSON after record %d: expected , or ]", a.n)
+	}
+	if c == ']' {
 		a.done = true
-		// Read the rest of the document: a truncated or malformed tail fails the sync too.
-		for {
-			if _, err := a.dec.Token(); err != nil {
-				if errors.Is(err, io.EOF) {
-					return nil, "", false, io.EOF
-				}
-				return nil, "", false, badJSON(err)
-			}
-		}
-	}
-	var raw json.RawMessage
-	if err := a.dec.Decode(&raw); err != nil {
-		return nil, "", false, badJSON(err)
+		return nil, "", false, a.tail()
 	}
 	a.n++
-	if len(raw) == 0 || raw[0] != '{' {
+	if c != '{' {
 		return nil, "", false, failf("record %d is not a JSON object", a.n)
 	}
-	return raw, "", false, nil
+	doc, err := a.scan.object(a.n)
+	if err != nil {
+		return nil, "", false, err
+	}
+	return doc, "", false, nil
+}
+
+// tail checks what follows the records array: the document must end as it began, so a truncated
+// or malformed response fails the sync too. The containers seek went through are re-opened in
+// front of it so that json.Valid can judge the whole.
+func (a *arrayReader) tail() error {
+	rest, err := io.ReadAll(a.scan.br)
+	if err != nil {
+		return badJSON(err)
+	}
+	var doc []byte
+	for _, l := range a.levels {
+		if l == '{' {
+			doc = append(doc, `{"":`...)
+		} else {
+			doc = append(doc, '[')
+		}
+	}
+	doc = append(append(doc, "null"...), rest...)
+	if !json.Valid(doc) {
+		return failf("invalid JSON after the records")
+	}
+	return io.EOF
 }
 
 // seek walks the document to the records array, skipping everything else on the way.
@@ -202,6 +329,7 @@ func (a *arrayReader) seek() error {
 			return nil
 		}
 		want := a.tokens[depth]
+		a.levels = append(a.levels, byte(delim))
 		switch delim {
 		case '{':
 			found := false
@@ -295,29 +423,31 @@ func badJSON(err error) error {
 
 // NDJSON reads one JSON object per line (blank lines are skipped).
 func NDJSON(r io.Reader, opts Options) Reader {
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
-	return newKeyed(&ndjsonReader{dec: dec}, opts)
+	return newKeyed(&ndjsonReader{scan: newValueScanner(r)}, opts)
 }
 
 type ndjsonReader struct {
-	dec *json.Decoder
-	n   int
+	scan *valueScanner
+	n    int
 }
 
 func (n *ndjsonReader) next() ([]byte, string, bool, error) {
-	var raw json.RawMessage
-	if err := n.dec.Decode(&raw); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, "", false, io.EOF
-		}
+	c, err := n.scan.skipSpace()
+	if errors.Is(err, io.EOF) {
+		return nil, "", false, io.EOF
+	}
+	if err != nil {
 		return nil, "", false, badJSON(err)
 	}
 	n.n++
-	if raw[0] != '{' {
+	if c != '{' {
 		return nil, "", false, failf("record %d is not a JSON object", n.n)
 	}
-	return raw, "", false, nil
+	doc, err := n.scan.object(n.n)
+	if err != nil {
+		return nil, "", false, err
+	}
+	return doc, "", false, nil
 }
 
 // CSV reads a header line and then one record per line; every value is text, an empty field

@@ -49,11 +49,11 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	if _, err := exec.LookPath("wrk"); err != nil {
-		log.Fatal("wrk is not installed: apt-get install -y wrk")
+		fatal("wrk is not installed: apt-get install -y wrk")
 	}
 	work, err := os.MkdirTemp("", "panels-bench")
 	must(err)
-	defer os.RemoveAll(work)
+	defer func() { _ = os.RemoveAll(work) }()
 
 	log.Print("building the release binary and the baselines")
 	panelsBin, baselineBin := filepath.Join(work, "panels"), filepath.Join(work, "baseline")
@@ -63,6 +63,7 @@ func main() {
 	dsn, drop, err := storetest.CreateDatabase("panels_bench")
 	must(err)
 	defer drop()
+	atExit(drop)
 	secret := "bench-secret-0123456789abcdef-0123456789"
 	redisURL := envOr("REDIS_URL", "redis://127.0.0.1:6379")
 
@@ -70,19 +71,25 @@ func main() {
 		// Limits above the offered load: these cases measure the service, not the limiter.
 		"RATE_LIMIT_USER_RPS=10000000", "RATE_LIMIT_USER_BURST=10000000", "RATE_LIMIT_TENANT_RPS=10000000", "RATE_LIMIT_TENANT_BURST=10000000"}
 	instances := map[string]*process{
-		"cached":   startService(panelsBin, append(common, "CACHE_ENABLED=true")),
-		"uncached": startService(panelsBin, append(common, "CACHE_ENABLED=false")),
-		"nolimit":  startService(panelsBin, append(common, "CACHE_ENABLED=true", "RATE_LIMIT_ENABLED=false")),
+		"cached":   startService(panelsBin, append(common, "CACHE_TTL=60s")),
+		"uncached": startService(panelsBin, append(common, "CACHE_TTL=0")),
+		"nolimit":  startService(panelsBin, append(common, "CACHE_TTL=60s", "RATE_LIMIT_USER_RPS=0", "RATE_LIMIT_TENANT_RPS=0")),
 	}
-	defer func() {
+	stopAll := func() {
 		for _, p := range instances {
 			p.stop()
 		}
-	}()
+	}
+	defer stopAll()
+	atExit(stopAll)
 
 	token := func(tenant string) string {
-		out, err := exec.Command(panelsBin, "token", "--tenant", tenant, "--user", "bench", "--email", "bench@example.com", "--role", "admin").Output()
-		must(err)
+		cmd := exec.Command(panelsBin, "token", "--tenant", tenant, "--user", "bench", "--email", "bench@example.com", "--role", "admin")
+		cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
+		out, err := cmd.Output()
+		if err != nil {
+			fatalf("panels token: %v", err)
+		}
 		return strings.TrimSpace(string(out))
 	}
 	readTok, writeTok := token("bench-read"), token("bench-write")
@@ -90,30 +97,44 @@ func main() {
 	log.Print("seeding: 100 panels, 20 columns, a view")
 	var panelID, columnID, viewID int64
 	for i := 0; i < 100; i++ {
-		var p struct{ ID int64 `json:"id"` }
+		var p struct {
+			ID int64 `json:"id"`
+		}
 		call(api, readTok, "POST", "/api/panels", fmt.Sprintf(`{"name":"Panel %d","metadata":{"n":%d}}`, i, i), &p)
 		if i == 0 {
 			panelID = p.ID
 		}
 	}
-	var ds struct{ ID int64 `json:"id"` }
+	var ds struct {
+		ID int64 `json:"id"`
+	}
 	call(api, readTok, "POST", fmt.Sprintf("/api/panels/%d/datasources", panelID), `{"type":"api","config":{"endpoint":"/api/patients","method":"GET"}}`, &ds)
 	for i := 0; i < 20; i++ {
-		var c struct{ ID int64 `json:"id"` }
+		var c struct {
+			ID int64 `json:"id"`
+		}
 		call(api, readTok, "POST", fmt.Sprintf("/api/panels/%d/columns/base", panelID),
 			fmt.Sprintf(`{"name":"Column %d","type":"text","sourceField":"field_%d","dataSourceId":%d,"properties":{"display":{"order":%d}}}`, i, i, ds.ID, i), &c)
 		if i == 0 {
 			columnID = c.ID
 		}
 	}
-	var v struct{ ID int64 `json:"id"` }
+	var v struct {
+		ID int64 `json:"id"`
+	}
 	call(api, readTok, "POST", "/api/views", fmt.Sprintf(`{"name":"Bench view","panelId":%d,"visibleColumns":["Column 1","Column 2"]}`, panelID), &v)
 	viewID = v.ID
-	var writePanel struct{ ID int64 `json:"id"` }
+	var writePanel struct {
+		ID int64 `json:"id"`
+	}
 	call(api, writeTok, "POST", "/api/panels", `{"name":"Write target"}`, &writePanel)
-	var writeDS struct{ ID int64 `json:"id"` }
+	var writeDS struct {
+		ID int64 `json:"id"`
+	}
 	call(api, writeTok, "POST", fmt.Sprintf("/api/panels/%d/datasources", writePanel.ID), `{"type":"custom","config":{}}`, &writeDS)
-	var writeCol struct{ ID int64 `json:"id"` }
+	var writeCol struct {
+		ID int64 `json:"id"`
+	}
 	call(api, writeTok, "POST", fmt.Sprintf("/api/panels/%d/columns/base", writePanel.ID),
 		fmt.Sprintf(`{"name":"Target","type":"text","sourceField":"x","dataSourceId":%d,"properties":{}}`, writeDS.ID), &writeCol)
 
@@ -123,6 +144,7 @@ func main() {
 	baseAddr := freeAddr()
 	base := startProcess(baselineBin, []string{"-addr", baseAddr, "-db", dsn, "-redis", redisURL, "-body", bodyFile}, nil, "http://"+baseAddr, "/b0/1")
 	defer base.stop()
+	atExit(base.stop)
 
 	cases := []benchCase{
 		{name: "B0 bare handler", method: "GET", path: "/b0/1"},
@@ -254,7 +276,7 @@ end
 	must(os.WriteFile(script, []byte(lua), 0o600))
 	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+d.String(), "--latency", "-s", script, url).CombinedOutput()
 	if err != nil {
-		log.Fatalf("wrk: %v\n%s", err, out)
+		fatalf("wrk: %v\n%s", err, out)
 	}
 	s := string(out)
 	var r result
@@ -311,7 +333,7 @@ func startProcess(bin string, args, env []string, url, ready string) *process {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(url + ready); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return p
 			}
@@ -319,7 +341,7 @@ func startProcess(bin string, args, env []string, url, ready string) *process {
 		time.Sleep(100 * time.Millisecond)
 	}
 	p.stop()
-	log.Fatalf("%s did not become ready:\n%s", bin, logs.String())
+	fatalf("%s did not become ready:\n%s", bin, logs.String())
 	return nil
 }
 
@@ -361,7 +383,7 @@ func call(base, token, method, path, body string, out any) {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode >= 300 {
-		log.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
+		fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
 	}
 	must(json.Unmarshal(data, out))
 }
@@ -383,7 +405,7 @@ func reversed(cs []benchCase) []benchCase {
 func freeAddr() string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(err)
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().String()
 }
 
@@ -402,6 +424,21 @@ func run(name string, args ...string) {
 
 func must(err error) {
 	if err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
+}
+
+// cleanups stop the processes and drop the database even when the run fails half-way.
+var cleanups []func()
+
+func atExit(f func()) { cleanups = append(cleanups, f) }
+
+func fatal(v ...any) { fatalf("%s", fmt.Sprint(v...)) }
+
+func fatalf(format string, args ...any) {
+	log.Printf(format, args...)
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	os.Exit(1)
 }
