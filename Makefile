@@ -101,9 +101,10 @@ test-faults: ## Run the fault tests (SIGTERM under load, database restarts, dupl
 	$(GO) test -count=1 -v -run 'TestIdempotencyConcurrentDuplicates|TestConcurrentUpdates' ./server | grep -E '^(--- |\s+(idempotency|conditional)_test.go|ok|FAIL)'
 
 .PHONY: bench
-bench: ## Benchmark the service against bare baselines measured in the same run (needs wrk)
+bench: ## Benchmark the service against bare baselines, and sync/rows against hand-written SQL, in one run (needs wrk)
 	@command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(GO) run ./bench/cmd/bench
+	$(GO) run ./bench/dataflow -reps 5 -o bench/dataflow-results.md
 
 .PHONY: cover
 cover: ## Run the tests with coverage and print the total
