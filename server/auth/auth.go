@@ -6,9 +6,13 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +54,8 @@ type Verifier struct {
 
 	mu          sync.Mutex
 	lastRefresh time.Time // last refresh forced by an unknown kid
+
+	verified verifiedTokens
 }
 
 // NewVerifier builds a Verifier. With a JWKS URL it fetches the key set once
@@ -102,6 +108,11 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if raw == "" {
 		return Principal{}, fmt.Errorf("%w: missing token", ErrUnauthenticated)
 	}
+	now := time.Now()
+	key := sha256.Sum256([]byte(raw))
+	if p, ok := v.verified.get(key, now); ok {
+		return p, nil
+	}
 	opts := []jwt.ParseOption{
 		jwt.WithKeyProvider(v.keyProvider(ctx)),
 		jwt.WithValidate(true),
@@ -127,7 +138,35 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
+	// Remember the result no longer than the token lives (exp without the leeway) and a minute.
+	// Only tokens checked with our own secret: a key retired from the JWKS must stop working at once.
+	if !signedWithSecret(raw) {
+		return p, nil
+	}
+	until := now.Add(time.Minute)
+	if exp := tok.Expiration(); exp.Before(until) {
+		until = exp
+	}
+	if until.After(now) {
+		v.verified.put(key, p, until)
+	}
 	return p, nil
+}
+
+// signedWithSecret reports whether a verified token's header names HS256 (checked with the secret).
+func signedWithSecret(raw string) bool {
+	head, _, ok := strings.Cut(raw, ".")
+	if !ok {
+		return false
+	}
+	data, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	return json.Unmarshal(data, &h) == nil && h.Alg == jwa.HS256.String()
 }
 
 // keyProvider hands jws.Verify the key *and the algorithm* to verify with.
