@@ -29,9 +29,7 @@ type Server struct {
 	redis    *redisMonitor
 	specJSON []byte
 	specYAML []byte
-	schema   atomic.Value // store.SchemaState, refreshed by readiness checks
 	draining atomic.Bool
-	dsn      string
 	members  memberRecorder
 	stytch   *stytchClient // nil: members come from the members table
 	metrics  *metrics
@@ -63,8 +61,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	state, err := prepareSchema(cfg)
-	if err != nil {
+	if err := prepareSchema(cfg); err != nil {
 		_ = st.Close()
 		return nil, err
 	}
@@ -91,9 +88,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		_ = st.Close()
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
-	srv := &Server{store: st, log: log, started: time.Now(), redis: startRedisMonitor(appCtx, cfg.RedisURL, st.DB, log), dsn: cfg.DatabaseURL,
+	srv := &Server{store: st, log: log, started: time.Now(), redis: startRedisMonitor(appCtx, cfg.RedisURL, st.DB, log),
 		stytch: newStytchClient(cfg)}
-	srv.schema.Store(state)
 	if srv.flow, err = newDataFlow(cfg); err != nil {
 		cancel()
 		_ = st.Close()
@@ -119,26 +115,26 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 
 // prepareSchema migrates on start (under golang-migrate's lock), or with MIGRATE_ON_START=false
 // refuses a schema that is not exactly the binary's.
-func prepareSchema(cfg Config) (store.SchemaState, error) {
+func prepareSchema(cfg Config) error {
 	m, err := store.NewMigrator(cfg.DatabaseURL)
 	if err != nil {
-		return "", fmt.Errorf("connect to DATABASE_URL for migrations: %w", err)
+		return fmt.Errorf("connect to DATABASE_URL for migrations: %w", err)
 	}
 	defer m.Close()
 	if cfg.MigrateOnStart {
 		if err := m.Up(); err != nil {
-			return "", fmt.Errorf("migrate on start: %w (inspect with `panels migrate version`)", err)
+			return fmt.Errorf("migrate on start: %w (inspect with `panels migrate version`)", err)
 		}
 	}
 	state, err := m.State()
 	if err != nil {
-		return "", fmt.Errorf("read schema version: %w", err)
+		return fmt.Errorf("read schema version: %w", err)
 	}
 	if state != store.SchemaCurrent {
 		v, _, latest, _ := m.Version()
-		return "", fmt.Errorf("schema is %s (database version %d, binary expects %d): run `panels migrate up` or set MIGRATE_ON_START=true", state, v, latest)
+		return fmt.Errorf("schema is %s (database version %d, binary expects %d): run `panels migrate up` or set MIGRATE_ON_START=true", state, v, latest)
 	}
-	return state, nil
+	return nil
 }
 
 func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.Echo, error) {

@@ -10,7 +10,6 @@ import (
 	"github.com/panels/panels/clients/go/apitime"
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/docs"
-	"github.com/panels/panels/store"
 )
 
 // GetHealth reports the seed's health shape: 503 only when the database is down.
@@ -41,7 +40,7 @@ func (s *Server) GetReadiness(ctx context.Context, _ gen.GetReadinessRequestObje
 	defer cancel()
 	if err := s.store.Ping(pingCtx); err != nil {
 		r.Database, r.Migrations = gen.ReadinessDatabaseDown, gen.Unknown
-	} else if state, err := s.schemaState(); err != nil {
+	} else if state, err := s.store.SchemaState(pingCtx); err != nil {
 		r.Migrations = gen.Unknown
 	} else {
 		r.Migrations = gen.ReadinessMigrations(state)
@@ -51,16 +50,6 @@ func (s *Server) GetReadiness(ctx context.Context, _ gen.GetReadinessRequestObje
 		return gen.GetReadiness503JSONResponse(r), nil
 	}
 	return gen.GetReadiness200JSONResponse(r), nil
-}
-
-// schemaState re-reads the schema version, so a later migration by another instance is noticed.
-func (s *Server) schemaState() (store.SchemaState, error) {
-	m, err := store.NewMigrator(s.dsn)
-	if err != nil {
-		return "", err
-	}
-	defer m.Close()
-	return m.State()
 }
 
 // GetLiveness answers while the process runs.

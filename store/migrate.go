@@ -1,8 +1,11 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/golang-migrate/migrate/v4"
@@ -119,6 +122,41 @@ func (m *Migrator) State() (SchemaState, error) {
 	case v < latest:
 		return SchemaBehind, nil
 	case v > latest:
+		return SchemaNewer, nil
+	}
+	return SchemaCurrent, nil
+}
+
+// latestEmbedded is the newest migration version in this binary, read once.
+var latestEmbedded = sync.OnceValues(func() (uint, error) {
+	src, err := iofs.New(migrations.FS, ".")
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	return latestVersion(src)
+})
+
+// SchemaState compares the database's schema with this binary's migrations through the existing
+// pool: cheap enough for every readiness probe, and it notices another instance's migration.
+func (s *Store) SchemaState(ctx context.Context) (SchemaState, error) {
+	latest, err := latestEmbedded()
+	if err != nil {
+		return "", err
+	}
+	var version int64
+	var dirty bool
+	err = s.DB.QueryRowContext(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return SchemaBehind, nil
+	case err != nil:
+		return "", mapErr(err)
+	case dirty:
+		return SchemaDirty, nil
+	case uint(version) < latest:
+		return SchemaBehind, nil
+	case uint(version) > latest:
 		return SchemaNewer, nil
 	}
 	return SchemaCurrent, nil

@@ -315,3 +315,25 @@ func TestMapErrVocabulary(t *testing.T) {
 		t.Error("ping with a cancelled context succeeded")
 	}
 }
+
+// The readiness probe's schema check reads through the pool and follows the schema as it moves.
+func TestStoreSchemaState(t *testing.T) {
+	if got, err := testStore.SchemaState(t.Context()); err != nil || got != SchemaCurrent {
+		t.Fatalf("migrated database: %q, %v", got, err)
+	}
+	if _, err := testStore.DB.ExecContext(t.Context(), `UPDATE schema_migrations SET version = version + 1000`); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_, _ = testStore.DB.ExecContext(t.Context(), `UPDATE schema_migrations SET version = version - 1000, dirty = false`)
+	}()
+	if got, err := testStore.SchemaState(t.Context()); err != nil || got != SchemaNewer {
+		t.Fatalf("newer schema: %q, %v", got, err)
+	}
+	if _, err := testStore.DB.ExecContext(t.Context(), `UPDATE schema_migrations SET dirty = true`); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := testStore.SchemaState(t.Context()); err != nil || got != SchemaDirty {
+		t.Fatalf("dirty schema: %q, %v", got, err)
+	}
+}
