@@ -133,7 +133,7 @@ var latestEmbedded = sync.OnceValues(func() (uint, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer src.Close()
+	defer func() { _ = src.Close() }()
 	return latestVersion(src)
 })
 
