@@ -185,16 +185,7 @@ func (r *SyncRun) Replace(ctx context.Context, rd ingest.Reader) (SyncResult, er
 		set.RecordCount, set.NextOrd = count, count+1
 		return r.succeed(ctx, tx, set, count, 0, fmt.Sprintf("%d records synced", count))
 	})
-	var ie *ingest.Error
-	switch {
-	case srcErr != nil && errors.As(srcErr, &ie):
-		return r.Fail(ctx, ie.Msg)
-	case srcErr != nil:
-		return SyncResult{}, srcErr
-	case err != nil:
-		return SyncResult{}, err
-	}
-	return r.result(), nil
+	return r.outcome(ctx, srcErr, err)
 }
 
 // Keep finishes a sync that has nothing to fetch (file and custom sources): the records stay
@@ -260,6 +251,12 @@ func (r *SyncRun) Push(ctx context.Context, ops ingest.OpReader) (SyncResult, er
 		set.Generation++
 		return r.succeed(ctx, tx, set, upserted, deleted, fmt.Sprintf("%d records upserted, %d deleted", upserted, deleted))
 	})
+	return r.outcome(ctx, srcErr, err)
+}
+
+// outcome turns a replace's two errors into its answer: a source that could not be read is a
+// recorded failed sync (the records stay), anything else is the service's own error.
+func (r *SyncRun) outcome(ctx context.Context, srcErr, err error) (SyncResult, error) {
 	var ie *ingest.Error
 	switch {
 	case srcErr != nil && errors.As(srcErr, &ie):

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -322,13 +323,7 @@ func compareCells(a, b any, typ string) int {
 	switch x := a.(type) {
 	case float64:
 		y, _ := b.(float64)
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-		return 0
+		return cmp.Compare(x, y)
 	case string:
 		y, _ := b.(string)
 		return strings.Compare(x, y)

@@ -1,6 +1,7 @@
 package formula
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -548,7 +549,7 @@ func compareValues(a, b any) (int, error) {
 		if err != nil {
 			return 0, evalErr("cannot compare a number with %s", kindOf(b))
 		}
-		return cmpFloat(x, y), nil
+		return cmp.Compare(x, y), nil
 	case time.Time:
 		y, err := ToTime(b)
 		if err != nil {
@@ -569,16 +570,6 @@ func compareValues(a, b any) (int, error) {
 		}
 	}
 	return 0, evalErr("cannot compare %s with %s", kindOf(a), kindOf(b))
-}
-
-func cmpFloat(x, y float64) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 func cmpBool(x, y bool) int {
