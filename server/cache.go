@@ -47,7 +47,7 @@ func (rc *responseCache) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		switch req.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
-			if req.Method == http.MethodGet && rc.ttl > 0 && cachedRoutes[c.Path()] {
+			if rc.cacheable(c) {
 				return rc.serveCached(c, p, next)
 			}
 			return next(c)
@@ -68,6 +68,11 @@ func (rc *responseCache) recordWrite(c echo.Context, p auth.Principal) {
 	c.Response().Before(func() { rc.redis.bump(ctx, p.TenantID) })
 }
 
+// cacheable reports whether the request is one the cache looks up.
+func (rc *responseCache) cacheable(c echo.Context) bool {
+	return c.Request().Method == http.MethodGet && rc.ttl > 0 && cachedRoutes[c.Path()]
+}
+
 func (rc *responseCache) serveCached(c echo.Context, p auth.Principal, next echo.HandlerFunc) error {
 	m := &rc.redis.counters
 	client, ns, ok := rc.redis.use()
@@ -77,7 +82,14 @@ func (rc *responseCache) serveCached(c echo.Context, p auth.Principal, next echo
 	}
 	req := c.Request()
 	ctx := req.Context()
-	epoch, gen, err := rc.redis.generation(ctx, client, ns, p.TenantID)
+	var epoch string
+	var gen int64
+	var err error
+	if g, ok := c.Get(generationContextKey).(cacheGeneration); ok {
+		epoch, gen = g.epoch, g.gen // read by the rate limiter's script for this request
+	} else {
+		epoch, gen, err = rc.redis.generation(ctx, client, ns, p.TenantID)
+	}
 	if err != nil {
 		m.cacheErrors.Add(1)
 		m.cacheBypasses.Add(1)

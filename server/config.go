@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/uptrace/bun"
 )
 
 // Config is the service's configuration, parsed from the environment once.
@@ -40,6 +42,9 @@ type Config struct {
 	Hardening
 	// DataFlow: syncs, uploads and their limits (config_dataflow.go).
 	DataFlow
+	// QueryHooks are Bun query hooks installed before the service runs any query (tests count
+	// each request's statements with one). Never read from the environment.
+	QueryHooks []bun.QueryHook
 }
 
 // ConfigFromEnv parses and validates the configuration. A bad value is an error naming the variable.

@@ -29,6 +29,9 @@ type Hardening struct {
 	// /metrics to its own listener (for example ":9090"), off the API port.
 	MetricsToken string
 	MetricsAddr  string
+	// PprofAddr, when set, serves net/http/pprof on its own listener (for example 127.0.0.1:6060),
+	// never on the API port: profiles reveal internals and cost CPU while they run.
+	PprofAddr string
 }
 
 // parseHardening reads the Hardening settings and BODY_LIMIT into cfg.
@@ -78,10 +81,16 @@ func parseHardening(cfg *Config, get func(name, def string) string) error {
 	if cfg.MetricsToken != "" && len(cfg.MetricsToken) < 16 {
 		return fmt.Errorf("METRICS_TOKEN: want at least 16 characters, got %d", len(cfg.MetricsToken))
 	}
-	cfg.MetricsAddr = get("METRICS_ADDR", "")
-	if cfg.MetricsAddr != "" {
-		if _, port, err := net.SplitHostPort(cfg.MetricsAddr); err != nil || port == "" {
-			return fmt.Errorf("METRICS_ADDR: want host:port or :port such as :9090, got %q", cfg.MetricsAddr)
+	for _, a := range []struct {
+		name, example string
+		dst           *string
+	}{{"METRICS_ADDR", ":9090", &cfg.MetricsAddr}, {"PPROF_ADDR", "127.0.0.1:6060", &cfg.PprofAddr}} {
+		*a.dst = get(a.name, "")
+		if *a.dst == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(*a.dst); err != nil || port == "" {
+			return fmt.Errorf("%s: want host:port or :port such as %s, got %q", a.name, a.example, *a.dst)
 		}
 	}
 	return nil
@@ -110,7 +119,7 @@ func parseBytes(s string) (int64, error) {
 
 // String describes the settings for the start-up log line; the metrics token is masked.
 func (h Hardening) String() string {
-	return fmt.Sprintf("http_timeouts=%s/%s/%s/%s db_statement_timeout=%s shutdown_delay=%s shutdown_timeout=%s hsts_max_age=%s metrics_addr=%q metrics_token=%s",
+	return fmt.Sprintf("http_timeouts=%s/%s/%s/%s db_statement_timeout=%s shutdown_delay=%s shutdown_timeout=%s hsts_max_age=%s metrics_addr=%q metrics_token=%s pprof_addr=%q",
 		h.ReadHeaderTimeout, h.ReadTimeout, h.WriteTimeout, h.IdleTimeout, h.DBStatementTimeout, h.ShutdownDelay,
-		h.ShutdownTimeout, h.HSTSMaxAge, h.MetricsAddr, mask(h.MetricsToken))
+		h.ShutdownTimeout, h.HSTSMaxAge, h.MetricsAddr, mask(h.MetricsToken), h.PprofAddr)
 }

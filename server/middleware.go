@@ -33,6 +33,10 @@ func requestIDFrom(ctx context.Context) string {
 	return id
 }
 
+// RequestIDFromContext is the id of the request a context belongs to ("" outside a request),
+// as the X-Request-Id header carries it; tests attribute database statements to requests with it.
+func RequestIDFromContext(ctx context.Context) string { return requestIDFrom(ctx) }
+
 // principalFrom returns the verified caller; handlers behind authentication always have one.
 func principalFrom(ctx context.Context) auth.Principal {
 	p, _ := ctx.Value(principalKey).(auth.Principal)

@@ -34,15 +34,21 @@ type rateLimiter struct {
 	redis        *redisMonitor
 	user, tenant bucket
 	local        localLimiter
+	// cacheable tells which requests the response cache will look up: for those, the limiter's
+	// script also reads the cache's epoch and the tenant's generation, saving a round trip.
+	cacheable func(echo.Context) bool
 }
 
 // limitScript takes one token from the user's and the tenant's bucket, or from neither. Time is
 // Redis's, so instances with skewed clocks agree.
 //
-// KEYS: user bucket, tenant bucket. ARGV: user rate, user burst, tenant rate, tenant burst.
+// KEYS: user bucket, tenant bucket, and for a cacheable read also the epoch and the tenant's
+// generation (redis.go). ARGV: user rate, user burst, tenant rate, tenant burst, and the random
+// start of a missing generation.
 // Returns: allowed (0/1), then per bucket its tokens ×1000 after the decision (-1 when the bucket
-// is off) and the milliseconds until it is full again, and last the milliseconds until a denied
-// request could pass.
+// is off) and the milliseconds until it is full again, then the milliseconds until a denied
+// request could pass, and with four keys the epoch ("" when missing) and the generation, read
+// after the decision exactly as redisMonitor.generation reads them.
 var limitScript = rueidis.NewLuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -80,6 +86,20 @@ for i = 1, 2 do
   end
 end
 table.insert(out, math.ceil(retry))
+if #KEYS == 4 and allowed == 1 then
+  local epoch = redis.call('GET', KEYS[3])
+  if not epoch then
+    table.insert(out, '')
+    table.insert(out, '0')
+  else
+    if redis.call('EXISTS', KEYS[4]) == 0 then
+      redis.call('SET', KEYS[4], ARGV[5])
+      redis.call('INCR', KEYS[4])
+    end
+    table.insert(out, epoch)
+    table.insert(out, redis.call('GET', KEYS[4]))
+  end
+end
 return out`)
 
 // limitState is one bucket after a decision.
@@ -95,14 +115,29 @@ type decision struct {
 	retry   time.Duration
 	user    limitState
 	tenant  limitState
+	// generation is the cache's epoch and generation read by the same script, when asked for.
+	generation *cacheGeneration
 }
+
+// cacheGeneration is what a cached read needs from Redis before it can name its entry.
+type cacheGeneration struct {
+	epoch string
+	gen   int64
+}
+
+// generationContextKey is where the limiter leaves the generation it read for the response cache.
+const generationContextKey = "panels.cacheGeneration"
 
 // check is the afterAuth hook.
 func (l *rateLimiter) check(c echo.Context, p auth.Principal) error {
 	if !l.user.on() && !l.tenant.on() {
 		return nil
 	}
-	d := l.decide(c.Request().Context(), p)
+	withGeneration := l.cacheable != nil && l.cacheable(c)
+	d := l.decide(c.Request().Context(), p, withGeneration)
+	if d.generation != nil {
+		c.Set(generationContextKey, *d.generation)
+	}
 	shown := d.binding()
 	h := c.Response().Header()
 	h.Set("RateLimit-Limit", strconv.Itoa(shown.burst))
@@ -138,9 +173,9 @@ func (d decision) binding() limitState {
 	return u
 }
 
-func (l *rateLimiter) decide(ctx context.Context, p auth.Principal) decision {
+func (l *rateLimiter) decide(ctx context.Context, p auth.Principal, withGeneration bool) decision {
 	if client, ns, ok := l.redis.use(); ok {
-		d, err := l.decideShared(ctx, client, ns, p)
+		d, err := l.decideShared(ctx, client, ns, p, withGeneration)
 		if err == nil {
 			return d
 		}
@@ -151,18 +186,27 @@ func (l *rateLimiter) decide(ctx context.Context, p auth.Principal) decision {
 	return l.local.decide(time.Now(), p, l.user, l.tenant)
 }
 
-func (l *rateLimiter) decideShared(ctx context.Context, client rueidis.Client, ns string, p auth.Principal) (decision, error) {
+func (l *rateLimiter) decideShared(ctx context.Context, client rueidis.Client, ns string, p auth.Principal, withGeneration bool) (decision, error) {
 	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
 	defer cancel()
-	slot := "panels:rl:{" + ns + ":" + shortHash(p.TenantID) + "}:"
-	keys := []string{slot + "u:" + shortHash(p.UserID), slot + "t"}
+	keys := []string{limitKey(ns, p.TenantID, p.UserID), limitKey(ns, p.TenantID, "")}
 	args := []string{formatRate(l.user.rate), strconv.Itoa(l.user.burst), formatRate(l.tenant.rate), strconv.Itoa(l.tenant.burst)}
-	out, err := limitScript.Exec(ctx, client, keys, args).AsIntSlice()
+	if withGeneration {
+		keys = append(keys, epochKey(ns), generationKey(ns, p.TenantID))
+		args = append(args, generationStart())
+	}
+	vals, err := limitScript.Exec(ctx, client, keys, args).ToArray()
 	if err != nil {
 		return decision{}, err
 	}
-	if len(out) != 6 {
-		return decision{}, fmt.Errorf("rate limit script returned %d values", len(out))
+	if len(vals) != 6 && len(vals) != 8 {
+		return decision{}, fmt.Errorf("rate limit script returned %d values", len(vals))
+	}
+	out := make([]int64, 6)
+	for i := range out {
+		if out[i], err = vals[i].AsInt64(); err != nil {
+			return decision{}, fmt.Errorf("rate limit script value %d: %w", i, err)
+		}
 	}
 	state := func(b bucket, tokens, full int64) limitState {
 		if tokens < 0 {
@@ -170,12 +214,40 @@ func (l *rateLimiter) decideShared(ctx context.Context, client rueidis.Client, n
 		}
 		return limitState{on: true, burst: b.burst, tokens: float64(tokens) / 1000, full: time.Duration(full) * time.Millisecond}
 	}
-	return decision{
+	d := decision{
 		allowed: out[0] == 1,
 		user:    state(l.user, out[1], out[2]),
 		tenant:  state(l.tenant, out[3], out[4]),
 		retry:   time.Duration(out[5]) * time.Millisecond,
-	}, nil
+	}
+	if len(vals) == 8 {
+		epoch, err := vals[6].ToString()
+		if err != nil {
+			return decision{}, err
+		}
+		s, err := vals[7].ToString()
+		if err != nil {
+			return decision{}, err
+		}
+		gen, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return decision{}, err
+		}
+		// A missing epoch is left for the cache to find: it treats it as Redis having lost its data.
+		if epoch != "" {
+			d.generation = &cacheGeneration{epoch: epoch, gen: gen}
+		}
+	}
+	return d, nil
+}
+
+// limitKey is a bucket's key: the user's, or the tenant's when user is "". The buckets share the
+// {namespace} hash tag of the cache's keys, so that one script can read both in a cluster.
+func limitKey(ns, tenant, user string) string {
+	if user == "" {
+		return "panels:{" + ns + "}:rl:" + shortHash(tenant) + ":t"
+	}
+	return "panels:{" + ns + "}:rl:" + shortHash(tenant) + ":u:" + shortHash(tenant, user)
 }
 
 func formatRate(r float64) string { return strconv.FormatFloat(r, 'g', -1, 64) }

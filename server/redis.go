@@ -266,8 +266,13 @@ func (m *redisMonitor) bump(ctx context.Context, tenant string) {
 }
 
 func (m *redisMonitor) incrGeneration(ctx context.Context, c rueidis.Client, ns, tenant string) (int64, error) {
+	return bumpScript.Exec(ctx, c, []string{generationKey(ns, tenant)}, []string{generationStart()}).AsInt64()
+}
+
+// generationStart is where a missing generation restarts (see bumpScript).
+func generationStart() string {
 	start, _ := rand.Int(rand.Reader, big.NewInt(1<<50))
-	return bumpScript.Exec(ctx, c, []string{generationKey(ns, tenant)}, []string{start.String()}).AsInt64()
+	return start.String()
 }
 
 // generation reads the epoch and the tenant's generation in one round trip, with plain Do: a

@@ -61,6 +61,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
+	for _, h := range cfg.QueryHooks {
+		st.DB = st.DB.WithQueryHook(h) // here, before any goroutine queries: Bun's hook list is not synchronized
+	}
 	if err := prepareSchema(cfg); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -149,7 +152,10 @@ func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = srv.errorHandler
 	gate := newAPIGate(doc, router, v)
-	gate.afterAuth = append(gate.afterAuth, newRateLimiter(srv.redis, cfg).check)
+	cache := newResponseCache(srv.redis, cfg)
+	limiter := newRateLimiter(srv.redis, cfg)
+	limiter.cacheable = cache.cacheable
+	gate.afterAuth = append(gate.afterAuth, limiter.check)
 	gate.afterAuth = append(gate.afterAuth, srv.recordMember) // members are recorded once per user, never failing a request
 
 	// Order (api.md §1): request id → body size → authentication → rate limit → validation → handler.
@@ -171,7 +177,7 @@ func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.
 	e.Use(streamedRequests(cfg)) // uploads may take longer than HTTP_READ_TIMEOUT
 	e.Use(srv.metrics.metricsGuard)
 	e.Use(gate.middleware)
-	e.Use(newResponseCache(srv.redis, cfg).middleware) // after the gate: the caller is known, the request valid
+	e.Use(cache.middleware) // after the gate: the caller is known, the request valid
 	// Innermost: it commits before the answer reaches the outer middleware (see idempotency.go).
 	e.Use(newIdempotency(srv.store, doc, cfg, srv.metrics).middleware)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(srv, nil))

@@ -426,22 +426,21 @@ func removeViewReferences(ctx context.Context, db bun.IDB, panelID int64, refs [
 
 // renameViewReferences rewrites name references of the panel's views after a rename.
 func renameViewReferences(ctx context.Context, db bun.IDB, panelID int64, from, to string) error {
-	if _, err := db.NewUpdate().Model((*View)(nil)).
+	// One statement for the three tables: the sorts and filters of the panel's views are found
+	// through views, which the visible-columns update does not move between panels.
+	visible := db.NewUpdate().Model((*View)(nil)).
 		Set(`visible_columns = (SELECT COALESCE(jsonb_agg(CASE WHEN e = ? THEN ? ELSE e END ORDER BY n), '[]'::jsonb)
 			FROM jsonb_array_elements_text(view.visible_columns) WITH ORDINALITY AS t(e, n))`, from, to).
 		Set("version = view.version + 1").Set("updated_at = now()").
 		Where("view.panel_id = ?", panelID).
-		Where("EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e = ?)", from).
-		Exec(ctx); err != nil {
-		return err
-	}
-	for _, table := range []string{"view_sorts", "view_filters"} {
-		if _, err := db.NewUpdate().TableExpr(table).Set("column_name = ?", to).
-			Where("view_id IN (SELECT id FROM views WHERE panel_id = ?)", panelID).Where("column_name = ?", from).Exec(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+		Where("EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e = ?)", from)
+	sorts := db.NewUpdate().TableExpr("view_sorts").Set("column_name = ?", to).
+		Where("view_id IN (SELECT id FROM views WHERE panel_id = ?)", panelID).Where("column_name = ?", from)
+	_, err := db.NewUpdate().With("visible", visible).With("sorts", sorts).
+		TableExpr("view_filters").Set("column_name = ?", to).
+		Where("view_id IN (SELECT id FROM views WHERE panel_id = ?)", panelID).Where("column_name = ?", from).
+		Exec(ctx)
+	return err
 }
 
 // columnValues is what a change row records of a column; formulas are rendered by name.

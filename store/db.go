@@ -63,6 +63,16 @@ func (s *Store) Close() error { return s.DB.Close() }
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return mapErr(s.DB.PingContext(ctx)) }
 
+// oneStatement runs a write that fn makes in a single SQL statement, atomic on its own: outside a
+// transaction opened by BeginOuter it saves BEGIN and COMMIT, two round trips; inside one it runs
+// in a savepoint like InTx, so that a failure leaves the outer transaction usable.
+func (s *Store) oneStatement(ctx context.Context, fn func(ctx context.Context, db bun.IDB) error) error {
+	if outerFrom(ctx) != nil {
+		return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
+	}
+	return mapErr(fn(ctx, s.DB))
+}
+
 // InTx runs fn in one transaction: committed when fn returns nil, rolled back otherwise.
 // Inside a transaction opened by BeginOuter it runs in a savepoint of that transaction instead.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {

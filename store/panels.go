@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"time"
@@ -61,19 +62,27 @@ func (s *Store) CreatePanel(ctx context.Context, a Actor, p *Panel) error {
 	if p.CohortRule.Logic == "" {
 		p.CohortRule = DefaultCohortRule()
 	}
-	return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewInsert().Model(p).Returning("*").Exec(ctx); err != nil {
+	// The panel, its owner ACL row and its change row are one statement: atomic on its own, and
+	// one round trip instead of five (BEGIN, three INSERTs, COMMIT) on the busiest write.
+	return s.oneStatement(ctx, func(ctx context.Context, db bun.IDB) error {
+		values, err := json.Marshal(panelValues(p))
+		if err != nil {
 			return err
 		}
-		owner := &ACL{TenantID: a.TenantID, ResourceType: "panel", ResourceID: p.ID, PanelID: &p.ID,
-			UserEmail: a.OwnerPrincipal(), Permission: "owner"}
-		if _, err := tx.NewInsert().Model(owner).Exec(ctx); err != nil {
+		q := db.NewSelect().
+			With("p", db.NewInsert().Model(p).Returning("*")).
+			With("owner", db.NewRaw(`INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
+				SELECT tenant_id, 'panel', id, id, ?, 'owner' FROM p`, a.OwnerPrincipal())).
+			With("change", db.NewRaw(`INSERT INTO panel_changes (tenant_id, panel_id, panel_name, change_type, entity_type,
+				entity_id, action, description, changed_by, changed_by_email, new_values)
+				SELECT tenant_id, id, name, ?, ?, id, ?, ?, ?, ?, ?::jsonb FROM p`,
+				ChangePanelCreated, EntityPanel, ActionCreate, fmt.Sprintf("Panel %q created", p.Name), a.UserID, a.emailPtr(), string(values))).
+			Model(p).ModelTableExpr("p AS panel").Column("panel.*")
+		if err := q.Scan(ctx); err != nil {
 			return err
 		}
 		p.Level = PermOwner
-		return record(ctx, tx, a, p, Change{ChangeType: ChangePanelCreated, EntityType: EntityPanel,
-			EntityID: p.ID, Action: ActionCreate, Description: fmt.Sprintf("Panel %q created", p.Name),
-			NewValues: panelValues(p)})
+		return nil
 	})
 }
 

@@ -30,8 +30,9 @@ type benchCase struct {
 	instance string // which service instance ("" = the baselines)
 	method   string
 	path     string
-	body     string // wrk Lua: %d is replaced by a per-request counter
-	baseline string // which baseline ratios matter most
+	paths    []string // when set, requests take these in turn (writes spread over distinct rows)
+	body     string   // wrk Lua: %d is replaced by a per-request counter
+	baseline string   // which baseline ratios matter most
 }
 
 type result struct {
@@ -46,6 +47,8 @@ func main() {
 	reps := flag.Int("reps", 3, "repetitions of every case (alternating)")
 	conns := flag.Int("c", 32, "connections")
 	out := flag.String("o", "bench/results.md", "results file")
+	profiles := flag.String("profile", "", "directory for a CPU profile of every service case (first repetition; inspect with go tool pprof)")
+	only := flag.String("only", "", "run only the cases whose name contains this text (the baselines always run)")
 	flag.Parse()
 	log.SetFlags(0)
 	if _, err := exec.LookPath("wrk"); err != nil {
@@ -124,19 +127,20 @@ func main() {
 	}
 	call(api, readTok, "POST", "/api/views", fmt.Sprintf(`{"name":"Bench view","panelId":%d,"visibleColumns":["Column 1","Column 2"]}`, panelID), &v)
 	viewID = v.ID
-	var writePanel struct {
-		ID int64 `json:"id"`
+	// The write cases spread over distinct rows, as B2's INSERTs do: updates of one panel's columns
+	// are serialized by the panel's row lock (by design), which would measure PostgreSQL's lock
+	// queue rather than the service.
+	var columnPaths []string
+	for i := 0; i < 64; i++ {
+		var wp, wds, wc struct {
+			ID int64 `json:"id"`
+		}
+		call(api, writeTok, "POST", "/api/panels", fmt.Sprintf(`{"name":"Write target %d"}`, i), &wp)
+		call(api, writeTok, "POST", fmt.Sprintf("/api/panels/%d/datasources", wp.ID), `{"type":"custom","config":{}}`, &wds)
+		call(api, writeTok, "POST", fmt.Sprintf("/api/panels/%d/columns/base", wp.ID),
+			fmt.Sprintf(`{"name":"Target","type":"text","sourceField":"x","dataSourceId":%d,"properties":{}}`, wds.ID), &wc)
+		columnPaths = append(columnPaths, fmt.Sprintf("/api/panels/%d/columns/%d", wp.ID, wc.ID))
 	}
-	call(api, writeTok, "POST", "/api/panels", `{"name":"Write target"}`, &writePanel)
-	var writeDS struct {
-		ID int64 `json:"id"`
-	}
-	call(api, writeTok, "POST", fmt.Sprintf("/api/panels/%d/datasources", writePanel.ID), `{"type":"custom","config":{}}`, &writeDS)
-	var writeCol struct {
-		ID int64 `json:"id"`
-	}
-	call(api, writeTok, "POST", fmt.Sprintf("/api/panels/%d/columns/base", writePanel.ID),
-		fmt.Sprintf(`{"name":"Target","type":"text","sourceField":"x","dataSourceId":%d,"properties":{}}`, writeDS.ID), &writeCol)
 
 	panelBody := get(api, readTok, fmt.Sprintf("/api/panels/%d", panelID))
 	bodyFile := filepath.Join(work, "panel.json")
@@ -153,16 +157,30 @@ func main() {
 		{name: "B3 Redis GET", method: "GET", path: "/b3/1"},
 		{name: "GET /api/panels/{id} (cache)", instance: "cached", method: "GET", path: fmt.Sprintf("/api/panels/%d", panelID), baseline: "B3"},
 		{name: "GET /api/panels/{id} (no cache)", instance: "uncached", method: "GET", path: fmt.Sprintf("/api/panels/%d", panelID), baseline: "B1"},
-		{name: "GET /api/panels (100)", instance: "uncached", method: "GET", path: "/api/panels", baseline: "B1"},
-		{name: "GET /api/panels/{id}/columns (20)", instance: "uncached", method: "GET", path: fmt.Sprintf("/api/panels/%d/columns", panelID), baseline: "B1"},
-		{name: "GET /api/views/{id}", instance: "uncached", method: "GET", path: fmt.Sprintf("/api/views/%d", viewID), baseline: "B1"},
-		{name: "POST /api/panels", instance: "uncached", method: "POST", path: "/api/panels", body: `{"name":"Bench %d"}`, baseline: "B2"},
-		{name: "PUT /api/panels/{id}/columns/{colId}", instance: "uncached", method: "PUT",
-			path: fmt.Sprintf("/api/panels/%d/columns/%d", writePanel.ID, writeCol.ID), body: `{"name":"Target %d"}`, baseline: "B2"},
+		{name: "GET /api/panels (100, cache)", instance: "cached", method: "GET", path: "/api/panels", baseline: "B1"},
+		{name: "GET /api/panels (100, no cache)", instance: "uncached", method: "GET", path: "/api/panels", baseline: "B1"},
+		{name: "GET /api/panels/{id}/columns (20, cache)", instance: "cached", method: "GET", path: fmt.Sprintf("/api/panels/%d/columns", panelID), baseline: "B1"},
+		{name: "GET /api/panels/{id}/columns (20, no cache)", instance: "uncached", method: "GET", path: fmt.Sprintf("/api/panels/%d/columns", panelID), baseline: "B1"},
+		{name: "GET /api/views/{id} (cache)", instance: "cached", method: "GET", path: fmt.Sprintf("/api/views/%d", viewID), baseline: "B1"},
+		{name: "GET /api/views/{id} (no cache)", instance: "uncached", method: "GET", path: fmt.Sprintf("/api/views/%d", viewID), baseline: "B1"},
+		{name: "POST /api/panels", instance: "cached", method: "POST", path: "/api/panels", body: `{"name":"Bench %d"}`, baseline: "B2"},
+		{name: "PUT /api/panels/{id}/columns/{colId}", instance: "cached", method: "PUT", paths: columnPaths, body: `{"name":"Target %d"}`, baseline: "B2"},
 		// The limiter's own cost: the cached read again, on an instance with rate limiting off.
 		{name: "GET /api/panels/{id} (cache, no limiter)", instance: "nolimit", method: "GET", path: fmt.Sprintf("/api/panels/%d", panelID), baseline: "B3"},
 	}
 	_ = columnID
+	if *only != "" {
+		kept := cases[:4:4]
+		for _, c := range cases[4:] {
+			if strings.Contains(c.name, *only) {
+				kept = append(kept, c)
+			}
+		}
+		cases = kept
+	}
+	if *profiles != "" {
+		must(os.MkdirAll(*profiles, 0o755))
+	}
 	results := map[string][]result{}
 	for rep := 0; rep < *reps; rep++ {
 		order := cases
@@ -178,16 +196,24 @@ func main() {
 					tok = writeTok
 				}
 			}
+			var profiled chan struct{}
+			if *profiles != "" && rep == 0 && c.instance != "" {
+				profiled = profile(instances[c.instance].pprof, filepath.Join(*profiles, slug(c.name)+".pprof"), *duration)
+			}
 			r := wrk(work, url+c.path, c, tok, *conns, *duration)
+			if profiled != nil {
+				<-profiled
+			}
 			results[c.name] = append(results[c.name], r)
 			log.Printf("rep %d  %-55s %9.0f req/s  p99 %8s  errors %d", rep+1, c.name, r.rps, r.p99, r.errors)
 		}
 	}
+	startup := measureStartup(panelsBin, common, 5)
 	rss := map[string]int64{}
 	for name, p := range instances {
 		rss[name] = p.peakRSS()
 	}
-	report := render(cases, results, rss, *duration, *reps, *conns)
+	report := render(cases, results, rss, *duration, *reps, *conns) + startup
 	fmt.Print(report)
 	must(os.WriteFile(*out, []byte(report), 0o644))
 	log.Printf("wrote %s", *out)
@@ -264,13 +290,33 @@ func wrk(work, url string, c benchCase, token string, conns int, d time.Duration
 		headers += fmt.Sprintf(`wrk.headers["Authorization"] = "Bearer %s"`+"\n", token)
 	}
 	lua := headers + fmt.Sprintf("wrk.method = %q\n", c.method)
-	if c.body != "" {
-		lua += fmt.Sprintf(`local n = 0
+	if c.body != "" || len(c.paths) > 0 {
+		quoted := make([]string, len(c.paths))
+		for i, p := range c.paths {
+			quoted[i] = strconv.Quote(p)
+		}
+		// Each wrk thread has its own Lua state: setup numbers the threads so that their counters
+		// start far apart and keep them off each other's rows.
+		lua += fmt.Sprintf(`local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+n = 0
+init = function(args)
+  n = id * 7919
+end
+local paths = {%s}
+local body = %q
 request = function()
   n = n + 1
-  return wrk.format(nil, nil, nil, string.format(%q, n))
+  local path = nil
+  if #paths > 0 then path = paths[(n %% #paths) + 1] end
+  local b = nil
+  if body ~= "" then b = string.format(body, n) end
+  return wrk.format(nil, path, nil, b)
 end
-`, c.body)
+`, strings.Join(quoted, ","), c.body)
 	}
 	lua += `done = function(summary, latency, requests) end` + "\n"
 	must(os.WriteFile(script, []byte(lua), 0o600))
@@ -312,15 +358,89 @@ end
 	return r
 }
 
+// measureStartup starts the service n times on the already migrated database and reports the
+// medians of its own start-up time (the "listening" log line) and of the time from exec to the
+// first ready /healthz seen by polling every millisecond.
+func measureStartup(bin string, env []string, n int) string {
+	var own, outside []time.Duration
+	ownRe := regexp.MustCompile(`"startup_ms":([0-9.]+)`)
+	for i := 0; i < n; i++ {
+		addr := freeAddr()
+		_, port, _ := net.SplitHostPort(addr)
+		cmd := exec.Command(bin, "serve")
+		cmd.Env = append(append(os.Environ(), env...), "PORT="+port, "LOG_LEVEL=info", "LOG_FORMAT=json")
+		var logs bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		start := time.Now()
+		must(cmd.Start())
+		p := &process{cmd: cmd}
+		ready := false
+		for time.Since(start) < 30*time.Second && !ready {
+			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+				ready = resp.StatusCode == http.StatusOK
+				_ = resp.Body.Close()
+			}
+			if !ready {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		outside = append(outside, time.Since(start))
+		p.stop()
+		m := ownRe.FindStringSubmatch(logs.String())
+		if !ready || m == nil {
+			fatalf("start-up %d: not ready or no startup_ms in the log:\n%s", i, logs.String())
+		}
+		ms, _ := strconv.ParseFloat(m[1], 64)
+		own = append(own, time.Duration(ms*float64(time.Millisecond)))
+	}
+	med := func(v []time.Duration) time.Duration {
+		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+		return v[len(v)/2].Round(100 * time.Microsecond)
+	}
+	return fmt.Sprintf("\nStart-up with the schema current (%d starts, medians): %s of the service's own time "+
+		"(initialised to listening, migrations checked; target < 300ms), %s from exec to the first ready /healthz.\n",
+		n, med(own), med(outside))
+}
+
 type process struct {
-	cmd *exec.Cmd
-	url string
+	cmd   *exec.Cmd
+	url   string
+	pprof string // base URL of the service's PPROF_ADDR listener
 }
 
 func startService(bin string, env []string) *process {
-	addr := freeAddr()
+	addr, pprofAddr := freeAddr(), freeAddr()
 	_, port, _ := net.SplitHostPort(addr)
-	return startProcess(bin, []string{"serve"}, append(env, "PORT="+port), "http://127.0.0.1:"+port, "/healthz")
+	p := startProcess(bin, []string{"serve"}, append(env, "PORT="+port, "PPROF_ADDR="+pprofAddr), "http://127.0.0.1:"+port, "/healthz")
+	p.pprof = "http://" + pprofAddr
+	return p
+}
+
+// profile records a CPU profile of the service while wrk runs (the last second is left out, when
+// wrk may already be winding down).
+func profile(base, file string, d time.Duration) chan struct{} {
+	done := make(chan struct{})
+	secs := max(1, int(d.Seconds())-1)
+	go func() {
+		defer close(done)
+		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, secs))
+		if err != nil {
+			log.Printf("profile: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			log.Printf("profile: %d %v", resp.StatusCode, err)
+			return
+		}
+		must(os.WriteFile(file, data, 0o644))
+	}()
+	return done
+}
+
+func slug(name string) string {
+	return strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(name), "-"), "-")
 }
 
 func startProcess(bin string, args, env []string, url, ready string) *process {
