@@ -6,8 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -173,7 +173,7 @@ func replay(c echo.Context, e entry) error {
 // therefore only ever served to the same identity, and an ACL change (a write of the tenant)
 // moves the generation, so a revoked grant is honoured at once.
 func cacheKey(ns, epoch string, gen int64, p auth.Principal, route, path, query string) string {
-	return "panels:c:" + ns + ":" + shortHash(epoch, fmt.Sprint(gen), p.TenantID, p.UserID, p.Email, string(p.Role),
+	return "panels:c:" + ns + ":" + shortHash(epoch, strconv.FormatInt(gen, 10), p.TenantID, p.UserID, p.Email, string(p.Role),
 		p.OrganizationID, route, path, query)
 }
 

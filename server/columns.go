@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 
 	"github.com/panels/panels/gen"
@@ -32,12 +33,11 @@ func (s *Server) GetColumn(ctx context.Context, req gen.GetColumnRequestObject) 
 	if err != nil {
 		return nil, err
 	}
-	body := columnToAPI(col, names)
-	etag := etagOf(body)
-	if notModified(req.Params.IfNoneMatch, etag) {
-		return gen.GetColumn304Response{Headers: gen.NotModifiedResponseHeaders{ETag: &etag}}, nil
+	resp, err := prepareJSON(http.StatusOK, columnToAPI(col, names))
+	if err == nil && notModified(req.Params.IfNoneMatch, resp.etag) {
+		return gen.GetColumn304Response{Headers: gen.NotModifiedResponseHeaders{ETag: &resp.etag}}, nil
 	}
-	return gen.GetColumn200JSONResponse{Body: body, Headers: gen.GetColumn200ResponseHeaders{ETag: &etag}}, nil
+	return resp, err
 }
 
 // CreateBaseColumn adds a column reading a field of one of the panel's data sources.
@@ -120,9 +120,7 @@ func (s *Server) UpdateColumn(ctx context.Context, req gen.UpdateColumnRequestOb
 	if err != nil {
 		return nil, err
 	}
-	body := columnToAPI(col, names)
-	etag := etagOf(body)
-	return gen.UpdateColumn200JSONResponse{Body: body, Headers: gen.UpdateColumn200ResponseHeaders{ETag: &etag}}, nil
+	return prepareJSON(http.StatusOK, columnToAPI(col, names))
 }
 
 // DeleteColumn deletes a column (and, with force, the calculated columns depending on it).

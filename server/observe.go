@@ -69,6 +69,16 @@ func (o *observer) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 
 		req = c.Request()
 		ctx := req.Context()
+		level := slog.LevelInfo
+		switch {
+		case status >= 500:
+			level = slog.LevelError
+		case status >= 400:
+			level = slog.LevelWarn
+		}
+		if !o.log.Enabled(ctx, level) {
+			return nil
+		}
 		p := principalFrom(ctx)
 		// Never the query, headers or bodies: tokens and secrets stay out of the logs.
 		attrs := []slog.Attr{
@@ -83,15 +93,12 @@ func (o *observer) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if p.TenantID != "" {
 			attrs = append(attrs, slog.String("tenant", p.TenantID), slog.String("user", p.UserID))
 		}
-		level := slog.LevelInfo
 		switch {
 		case status >= 500:
-			level = slog.LevelError
 			if rec.err != nil {
 				attrs = append(attrs, slog.String("error", rec.err.Error()))
 			}
 		case status >= 400:
-			level = slog.LevelWarn
 			if rec.problem != nil {
 				attrs = append(attrs, slog.String("detail", rec.problem.Detail))
 			}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -55,9 +56,9 @@ func (s *Server) CreatePanel(ctx context.Context, req gen.CreatePanelRequestObje
 	if err := s.store.CreatePanel(ctx, actorFrom(ctx), p); err != nil {
 		return nil, err
 	}
-	body := panelToAPI(p)
-	etag, loc := etagOf(body), "/api/panels/"+strconv.FormatInt(p.ID, 10)
-	return gen.CreatePanel201JSONResponse{Body: body, Headers: gen.CreatePanel201ResponseHeaders{ETag: &etag, Location: &loc}}, nil
+	resp, err := prepareJSON(http.StatusCreated, panelToAPI(p))
+	resp.location = "/api/panels/" + strconv.FormatInt(p.ID, 10)
+	return resp, err
 }
 
 // GetPanel returns a readable panel.
@@ -66,12 +67,11 @@ func (s *Server) GetPanel(ctx context.Context, req gen.GetPanelRequestObject) (g
 	if err != nil {
 		return nil, err
 	}
-	body := panelToAPI(p)
-	etag := etagOf(body)
-	if notModified(req.Params.IfNoneMatch, etag) {
-		return gen.GetPanel304Response{Headers: gen.NotModifiedResponseHeaders{ETag: &etag}}, nil
+	resp, err := prepareJSON(http.StatusOK, panelToAPI(p))
+	if err == nil && notModified(req.Params.IfNoneMatch, resp.etag) {
+		return gen.GetPanel304Response{Headers: gen.NotModifiedResponseHeaders{ETag: &resp.etag}}, nil
 	}
-	return gen.GetPanel200JSONResponse{Body: body, Headers: gen.GetPanel200ResponseHeaders{ETag: &etag}}, nil
+	return resp, err
 }
 
 // UpdatePanel partially updates a panel the caller may edit.

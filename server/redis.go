@@ -337,11 +337,16 @@ func generationKey(ns, tenant string) string { return "panels:{" + ns + "}:gen:"
 
 // shortHash keeps arbitrary token values (tenant, sub) out of key syntax.
 func shortHash(parts ...string) string {
-	h := sha256.New()
+	var stack [512]byte // keys are built on every request: one hash, usually no heap buffer
+	b := stack[:0]
 	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s;", len(p), p)
+		b = strconv.AppendInt(b, int64(len(p)), 10)
+		b = append(b, ':')
+		b = append(b, p...)
+		b = append(b, ';')
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 func randomToken() string {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -71,12 +72,11 @@ func (s *Server) GetView(ctx context.Context, req gen.GetViewRequestObject) (gen
 	if err != nil {
 		return nil, err
 	}
-	body := viewToAPI(v)
-	etag := etagOf(body)
-	if notModified(req.Params.IfNoneMatch, etag) {
-		return gen.GetView304Response{Headers: gen.NotModifiedResponseHeaders{ETag: &etag}}, nil
+	resp, err := prepareJSON(http.StatusOK, viewToAPI(v))
+	if err == nil && notModified(req.Params.IfNoneMatch, resp.etag) {
+		return gen.GetView304Response{Headers: gen.NotModifiedResponseHeaders{ETag: &resp.etag}}, nil
 	}
-	return gen.GetView200JSONResponse{Body: body, Headers: gen.GetView200ResponseHeaders{ETag: &etag}}, nil
+	return resp, err
 }
 
 // editView is the permission and precondition check of every view mutation.
