@@ -522,3 +522,41 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// A view saved while a column is being renamed must not keep the old name: the rename rewrites
+// only the views committed before it, so saving a view waits for the rename's panel lock.
+func TestCreateViewDuringColumnRename(t *testing.T) {
+	ctx := t.Context()
+	a := stActor(stTenant("rename-race"), "alice")
+	p := stPanel(t, a, "Race")
+	ds := stDataSource(t, a, p.ID)
+	status := stBase(t, a, p.ID, ds.ID, "Status", "status")
+
+	locked, release := make(chan struct{}), make(chan struct{})
+	renamed := make(chan error, 1)
+	go func() {
+		name := "State"
+		hold := func(*Panel, *Column, map[int64]string) error {
+			close(locked) // the rename holds the panel row from here to its commit
+			<-release
+			return nil
+		}
+		_, _, err := testStore.UpdateColumn(ctx, a, p.ID, status.ID, hold, ColumnPatch{Name: &name})
+		renamed <- err
+	}()
+	<-locked
+	created := make(chan error, 1)
+	go func() {
+		created <- testStore.CreateView(ctx, a, stAllow, &View{PanelID: p.ID, Name: "During", VisibleColumns: []string{"Status"}})
+	}()
+	// Give the view a moment to reach the lock (without it, it would commit here); a slow machine
+	// only makes this test weaker, never wrong.
+	time.Sleep(200 * time.Millisecond)
+	close(release)
+	if err := <-renamed; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-created; !errors.As(err, new(*InvalidError)) {
+		t.Fatalf("a view naming the column renamed meanwhile: %v, want an InvalidError", err)
+	}
+}

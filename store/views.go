@@ -132,6 +132,11 @@ func checkColumnRefs(ctx context.Context, db bun.IDB, panelID int64, field strin
 	if len(refs) == 0 {
 		return nil
 	}
+	// Column changes hold the panel row FOR UPDATE while they rename and rewrite views; sharing
+	// that lock until commit keeps a view from being saved with a name renamed meanwhile.
+	if _, err := db.NewSelect().Table("panels").Column("id").Where("id = ?", panelID).For("SHARE").Exec(ctx); err != nil {
+		return err
+	}
 	cols, err := panelColumns(ctx, db, panelID)
 	if err != nil {
 		return err
