@@ -67,7 +67,7 @@ func (m *metrics) idempotency(outcome string) { m.idempotent.WithLabelValues(out
 type redisCollector struct{ m *metrics }
 
 var redisDescs = struct {
-	usable, recoveries, cacheRequests, cacheStores, cacheErrors, generationBumps, unconfirmed, rateDecisions, rateFallback, rateErrors *prometheus.Desc
+	usable, recoveries, cacheRequests, cacheStores, cacheErrors, generationBumps, unconfirmed, rateDecisions, rateLeased, rateFallback, rateErrors *prometheus.Desc
 }{
 	usable:          prometheus.NewDesc("panels_redis_usable", "1 while the cache and the shared rate limiter are using Redis.", nil, nil),
 	recoveries:      prometheus.NewDesc("panels_redis_recoveries_total", "Times Redis became usable (the first connection included).", nil, nil),
@@ -77,6 +77,7 @@ var redisDescs = struct {
 	generationBumps: prometheus.NewDesc("panels_cache_generation_bumps_total", "Committed writes recorded in Redis.", nil, nil),
 	unconfirmed:     prometheus.NewDesc("panels_cache_unconfirmed_writes_total", "Committed writes Redis could not record (covered by the next epoch).", nil, nil),
 	rateDecisions:   prometheus.NewDesc("panels_rate_limit_requests_total", "Rate-limit decisions by result: allowed, limited (429).", []string{"result"}, nil),
+	rateLeased:      prometheus.NewDesc("panels_rate_limit_leased_decisions_total", "Allowed requests that spent tokens this instance had leased from Redis (no Redis call).", nil, nil),
 	rateFallback:    prometheus.NewDesc("panels_rate_limit_fallback_decisions_total", "Decisions taken by the per-process limiter because Redis was not usable.", nil, nil),
 	rateErrors:      prometheus.NewDesc("panels_rate_limit_errors_total", "Failed rate-limiter calls to Redis.", nil, nil),
 }
@@ -111,6 +112,7 @@ func (rc redisCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(redisDescs.unconfirmed, r.UnconfirmedWrites)
 	counter(redisDescs.rateDecisions, r.RateLimitAllowed, "allowed")
 	counter(redisDescs.rateDecisions, r.RateLimitLimited, "limited")
+	counter(redisDescs.rateLeased, r.RateLimitLeased)
 	counter(redisDescs.rateFallback, r.RateLimitFallback)
 	counter(redisDescs.rateErrors, r.RateLimitErrors)
 }

@@ -30,25 +30,154 @@ func (b bucket) on() bool { return b.rate > 0 }
 // of instances times the setting). It runs in the API gate's afterAuth slot: after authentication,
 // before validation, as api.md orders; health and documentation routes need no token and never
 // reach it.
+//
+// An instance takes tokens from Redis in leases of up to leaseWindow's worth of the bucket's rate
+// (one token when that is less than two) and spends them locally until they run out. A busy caller
+// thus costs one script call per lease instead of one per request. Every token spent was taken
+// from the shared bucket, so over time the limit holds exactly; a lease only moves when tokens
+// are spent: an instance may spend what it took a while ago (a burst above the bucket's level by
+// at most one lease per instance) and holds tokens the other instances cannot have (a caller may
+// be refused there while one lease is left here). Leases of callers idle for leaseIdle are
+// dropped, their tokens lost (the bucket refilled meanwhile).
 type rateLimiter struct {
 	redis        *redisMonitor
 	user, tenant bucket
 	local        localLimiter
+	leases       leases
 	// cacheable tells which requests the response cache will look up: for those, the limiter's
 	// script also reads the cache's epoch and the tenant's generation, saving a round trip.
 	cacheable func(echo.Context) bool
 }
 
-// limitScript takes one token from the user's and the tenant's bucket, or from neither. Time is
-// Redis's, so instances with skewed clocks agree.
+// leaseWindow is how much of a bucket's rate one lease takes; leaseIdle is when an unused lease
+// is forgotten.
+const (
+	leaseWindow = 50 * time.Millisecond
+	leaseIdle   = 10 * time.Second
+)
+
+// leaseSize is how many tokens one script call takes from a bucket: a window's worth of its
+// rate, at most a quarter of its burst, at least one.
+func (b bucket) leaseSize() int {
+	if !b.on() {
+		return 0
+	}
+	return max(1, min(int(b.rate*leaseWindow.Seconds()), b.burst/4))
+}
+
+// leases are the tokens this instance holds, per user and per tenant.
+type leases struct {
+	mu        sync.Mutex
+	held      map[string]*lease
+	lastSweep time.Time
+}
+
+type lease struct {
+	tokens   int
+	used     time.Time  // last spent from or topped up
+	state    limitState // the bucket in Redis when the lease was last topped up
+	fetching bool       // a request is taking a lease for it: the others take single tokens meanwhile
+}
+
+func leaseKey(p auth.Principal, tenantOnly bool) string {
+	if tenantOnly {
+		return "t\x00" + p.TenantID
+	}
+	return "u\x00" + p.TenantID + "\x00" + p.UserID
+}
+
+// spend takes one token from the caller's leases. When a bucket that is on has no live lease,
+// nothing is spent and wants says how many tokens to ask Redis for per bucket: a whole lease by
+// the first request to find it empty, one token by the others until that lease arrives (else
+// every concurrent request would take a lease and most of them would be dropped).
+func (l *leases) spend(now time.Time, p auth.Principal, buckets [2]bucket) (d decision, ok bool, wants [2]int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held == nil {
+		l.held = map[string]*lease{}
+	}
+	var held [2]*lease
+	ok = true
+	for i, b := range buckets {
+		if !b.on() {
+			continue
+		}
+		k := leaseKey(p, i == 1)
+		h := l.held[k]
+		if h == nil {
+			h = &lease{}
+			l.held[k] = h
+		}
+		held[i] = h
+		if h.tokens < 1 {
+			ok = false
+		}
+	}
+	if !ok {
+		for i, h := range held {
+			switch {
+			case h == nil:
+			case h.fetching:
+				wants[i] = 1
+			default:
+				h.fetching = true
+				wants[i] = buckets[i].leaseSize()
+			}
+		}
+		return decision{}, false, wants
+	}
+	d.allowed = true
+	for i, st := range []*limitState{&d.user, &d.tenant} {
+		if h := held[i]; h != nil {
+			h.tokens--
+			h.used = now
+			*st = h.state
+			st.tokens += float64(h.tokens)
+		}
+	}
+	return d, true, wants
+}
+
+// took records a script call made with wants: the tokens granted beyond the one its request
+// spent become the lease (a denied or failed call grants none).
+func (l *leases) took(now time.Time, p auth.Principal, d decision, wants, grants [2]int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.lastSweep) > leaseIdle {
+		l.lastSweep = now
+		for k, h := range l.held {
+			if !h.fetching && now.Sub(h.used) > leaseIdle {
+				delete(l.held, k)
+			}
+		}
+	}
+	for i, state := range []limitState{d.user, d.tenant} {
+		h := l.held[leaseKey(p, i == 1)]
+		if h == nil || wants[i] == 0 {
+			continue
+		}
+		if wants[i] > 1 {
+			h.fetching = false
+		}
+		if extra := grants[i] - 1; extra > 0 {
+			h.tokens += extra
+			h.used = now
+			state.tokens -= float64(extra) // spend adds back what is still held
+			h.state = state
+		}
+	}
+}
+
+// limitScript takes a lease (up to ARGV's sizes, at least one token) from the user's and the
+// tenant's bucket, or nothing from either. Time is Redis's, so instances with skewed clocks agree.
 //
 // KEYS: user bucket, tenant bucket, and for a cacheable read also the epoch and the tenant's
-// generation (redis.go). ARGV: user rate, user burst, tenant rate, tenant burst, and the random
-// start of a missing generation.
+// generation (redis.go). ARGV: user rate, user burst, tenant rate, tenant burst, user lease size,
+// tenant lease size, and the random start of a missing generation.
 // Returns: allowed (0/1), then per bucket its tokens ×1000 after the decision (-1 when the bucket
 // is off) and the milliseconds until it is full again, then the milliseconds until a denied
-// request could pass, and with four keys the epoch ("" when missing) and the generation, read
-// after the decision exactly as redisMonitor.generation reads them.
+// request could pass, the tokens granted from each bucket, and with four keys the epoch (""
+// when missing) and the generation, read after the decision as redisMonitor.generation reads them.
 var limitScript = rueidis.NewLuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -61,6 +190,7 @@ local function level(key, rate, burst)
 end
 local rates = {tonumber(ARGV[1]), tonumber(ARGV[3])}
 local bursts = {tonumber(ARGV[2]), tonumber(ARGV[4])}
+local wants = {tonumber(ARGV[5]), tonumber(ARGV[6])}
 local levels = {level(KEYS[1], rates[1], bursts[1]), level(KEYS[2], rates[2], bursts[2])}
 local allowed, retry = 1, 0
 for i = 1, 2 do
@@ -70,13 +200,15 @@ for i = 1, 2 do
   end
 end
 local out = {allowed}
+local grants = {0, 0}
 for i = 1, 2 do
   if levels[i] == nil then
     table.insert(out, -1)
     table.insert(out, 0)
   else
     if allowed == 1 then
-      levels[i] = levels[i] - 1
+      grants[i] = math.max(1, math.min(wants[i], math.floor(levels[i])))
+      levels[i] = levels[i] - grants[i]
       local full = math.ceil((bursts[i] - levels[i]) * 1000 / rates[i])
       redis.call('HSET', KEYS[i], 'tokens', string.format('%.17g', levels[i]), 'at', now)
       redis.call('PEXPIRE', KEYS[i], full + 1000)
@@ -86,6 +218,8 @@ for i = 1, 2 do
   end
 end
 table.insert(out, math.ceil(retry))
+table.insert(out, grants[1])
+table.insert(out, grants[2])
 if #KEYS == 4 and allowed == 1 then
   local epoch = redis.call('GET', KEYS[3])
   if not epoch then
@@ -93,7 +227,7 @@ if #KEYS == 4 and allowed == 1 then
     table.insert(out, '0')
   else
     if redis.call('EXISTS', KEYS[4]) == 0 then
-      redis.call('SET', KEYS[4], ARGV[5])
+      redis.call('SET', KEYS[4], ARGV[7])
       redis.call('INCR', KEYS[4])
     end
     table.insert(out, epoch)
@@ -175,7 +309,13 @@ func (d decision) binding() limitState {
 
 func (l *rateLimiter) decide(ctx context.Context, p auth.Principal, withGeneration bool) decision {
 	if client, ns, ok := l.redis.use(); ok {
-		d, err := l.decideShared(ctx, client, ns, p, withGeneration)
+		d, ok, wants := l.leases.spend(time.Now(), p, [2]bucket{l.user, l.tenant})
+		if ok {
+			l.redis.counters.rateLeased.Add(1)
+			return d
+		}
+		d, grants, err := l.decideShared(ctx, client, ns, p, wants, withGeneration)
+		l.leases.took(time.Now(), p, d, wants, grants)
 		if err == nil {
 			return d
 		}
@@ -186,26 +326,28 @@ func (l *rateLimiter) decide(ctx context.Context, p auth.Principal, withGenerati
 	return l.local.decide(time.Now(), p, l.user, l.tenant)
 }
 
-func (l *rateLimiter) decideShared(ctx context.Context, client rueidis.Client, ns string, p auth.Principal, withGeneration bool) (decision, error) {
+func (l *rateLimiter) decideShared(ctx context.Context, client rueidis.Client, ns string, p auth.Principal, wants [2]int, withGeneration bool) (decision, [2]int, error) {
 	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
 	defer cancel()
 	keys := []string{limitKey(ns, p.TenantID, p.UserID), limitKey(ns, p.TenantID, "")}
-	args := []string{formatRate(l.user.rate), strconv.Itoa(l.user.burst), formatRate(l.tenant.rate), strconv.Itoa(l.tenant.burst)}
+	args := []string{formatRate(l.user.rate), strconv.Itoa(l.user.burst), formatRate(l.tenant.rate), strconv.Itoa(l.tenant.burst),
+		strconv.Itoa(wants[0]), strconv.Itoa(wants[1])}
 	if withGeneration {
 		keys = append(keys, epochKey(ns), generationKey(ns, p.TenantID))
 		args = append(args, generationStart())
 	}
+	var grants [2]int
 	vals, err := limitScript.Exec(ctx, client, keys, args).ToArray()
 	if err != nil {
-		return decision{}, err
+		return decision{}, grants, err
 	}
-	if len(vals) != 6 && len(vals) != 8 {
-		return decision{}, fmt.Errorf("rate limit script returned %d values", len(vals))
+	if len(vals) != 8 && len(vals) != 10 {
+		return decision{}, grants, fmt.Errorf("rate limit script returned %d values", len(vals))
 	}
-	out := make([]int64, 6)
+	out := make([]int64, 8)
 	for i := range out {
 		if out[i], err = vals[i].AsInt64(); err != nil {
-			return decision{}, fmt.Errorf("rate limit script value %d: %w", i, err)
+			return decision{}, grants, fmt.Errorf("rate limit script value %d: %w", i, err)
 		}
 	}
 	state := func(b bucket, tokens, full int64) limitState {
@@ -220,25 +362,29 @@ func (l *rateLimiter) decideShared(ctx context.Context, client rueidis.Client, n
 		tenant:  state(l.tenant, out[3], out[4]),
 		retry:   time.Duration(out[5]) * time.Millisecond,
 	}
-	if len(vals) == 8 {
-		epoch, err := vals[6].ToString()
+	grants = [2]int{int(out[6]), int(out[7])}
+	// The headers count what this instance still holds as remaining.
+	d.user.tokens += float64(max(0, grants[0]-1))
+	d.tenant.tokens += float64(max(0, grants[1]-1))
+	if len(vals) == 10 {
+		epoch, err := vals[8].ToString()
 		if err != nil {
-			return decision{}, err
+			return decision{}, grants, err
 		}
-		s, err := vals[7].ToString()
+		s, err := vals[9].ToString()
 		if err != nil {
-			return decision{}, err
+			return decision{}, grants, err
 		}
 		gen, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return decision{}, err
+			return decision{}, grants, err
 		}
 		// A missing epoch is left for the cache to find: it treats it as Redis having lost its data.
 		if epoch != "" {
 			d.generation = &cacheGeneration{epoch: epoch, gen: gen}
 		}
 	}
-	return d, nil
+	return d, grants, nil
 }
 
 // limitKey is a bucket's key: the user's, or the tenant's when user is "". The buckets share the

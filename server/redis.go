@@ -381,7 +381,7 @@ func databaseNamespace(db *bun.DB) func(context.Context) (string, error) {
 type redisCounters struct {
 	cacheHits, cacheMisses, cacheBypasses, cacheStores, cacheErrors atomic.Uint64
 	generationBumps, unconfirmedWrites                              atomic.Uint64
-	rateAllowed, rateLimited, rateFallback, rateErrors              atomic.Uint64
+	rateAllowed, rateLimited, rateLeased, rateFallback, rateErrors  atomic.Uint64
 	recoveries                                                      atomic.Uint64
 }
 
@@ -401,6 +401,7 @@ type RedisMetrics struct {
 
 	RateLimitAllowed  uint64 // requests the limiter let through (shared or fallback)
 	RateLimitLimited  uint64 // requests answered 429
+	RateLimitLeased   uint64 // allowed requests that spent tokens leased earlier (no Redis call)
 	RateLimitFallback uint64 // decisions taken by the per-process limiter because Redis was not usable
 	RateLimitErrors   uint64 // failed limiter calls to Redis
 
@@ -421,6 +422,7 @@ func (s *Server) RedisMetrics() RedisMetrics {
 		UnconfirmedWrites: c.unconfirmedWrites.Load(),
 		RateLimitAllowed:  c.rateAllowed.Load(),
 		RateLimitLimited:  c.rateLimited.Load(),
+		RateLimitLeased:   c.rateLeased.Load(),
 		RateLimitFallback: c.rateFallback.Load(),
 		RateLimitErrors:   c.rateErrors.Load(),
 		Recoveries:        c.recoveries.Load(),

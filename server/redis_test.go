@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -700,6 +701,35 @@ func TestRateLimitSharedAcrossInstances(t *testing.T) {
 	if m := a.metrics(); m.RateLimitLimited == 0 || m.RateLimitFallback != 0 {
 		t.Errorf("limiter metrics of A: %+v", m)
 	}
+}
+
+// TestRateLimitLeasesKeepTheSharedLimit: with a rate high enough to lease (200/s: leases of 10),
+// two instances call Redis about once per lease, and together never let through more than the
+// bucket holds plus what it refilled meanwhile.
+func TestRateLimitLeasesKeepTheSharedLimit(t *testing.T) {
+	limits := []string{"RATE_LIMIT_USER_RPS", "200", "RATE_LIMIT_USER_BURST", "40", "RATE_LIMIT_TENANT_RPS", "0"}
+	a := startInstance(t, "A", sharedRedisURL(), limits...)
+	b := startInstance(t, "B", sharedRedisURL(), limits...)
+	a.waitUsable(t, 10*time.Second)
+	b.waitUsable(t, 10*time.Second)
+	tenant := newTenant("leases")
+	tok := token(t, tenant, "u1", "u1@"+tenant+".example", auth.RoleBuilder)
+
+	start := time.Now()
+	allowed, limited, h := rcLimited(t, 150, tok, a, b)
+	elapsed := time.Since(start)
+	if most := 40 + int(math.Ceil(200*elapsed.Seconds())); allowed > most {
+		t.Errorf("%d allowed in %s; the bucket (40, 200/s) holds at most %d", allowed, elapsed, most)
+	}
+	if limited == 0 || h == nil || h.Get("Retry-After") == "" {
+		t.Fatalf("150 requests in %s: %d allowed, %d limited; the limit never applied", elapsed, allowed, limited)
+	}
+	leased := a.metrics().RateLimitLeased + b.metrics().RateLimitLeased
+	if leased == 0 || leased >= uint64(allowed) {
+		t.Errorf("%d of %d allowed requests spent leased tokens; want most, not all", leased, allowed)
+	}
+	t.Logf("150 requests over two instances in %s: %d allowed (%d from leases, so %d Redis calls), %d limited",
+		elapsed.Round(time.Millisecond), allowed, leased, uint64(allowed)-leased+uint64(limited), limited)
 }
 
 // TestRateLimitFallbackWhileRedisDown: without Redis, each instance limits on its own; with Redis
