@@ -297,7 +297,7 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, ch
 			Set("updated_at = now()").WherePK().Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}
-		if before.Name != col.Name && !nameShared(cols, col.ID, before.Name) {
+		if p.HasViews && before.Name != col.Name && !nameShared(cols, col.ID, before.Name) {
 			if err := renameViewReferences(ctx, tx, p.ID, before.Name, col.Name); err != nil {
 				return err
 			}
@@ -306,7 +306,7 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, ch
 		ch, err := recordChange(ctx, tx, a, p, Change{ChangeType: ChangeColumnChanged, EntityType: EntityColumn, EntityID: col.ID,
 			Action: ActionUpdate, AffectedColumn: &name, Description: fmt.Sprintf("Column %q modified", col.Name),
 			OldValues: oldV, NewValues: newV})
-		if err != nil {
+		if err != nil || !p.HasViews { // without views there is nothing to rewrite or notify
 			return err
 		}
 		return notifyViews(ctx, tx, a, p, ch, columnModified(col))

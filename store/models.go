@@ -23,6 +23,9 @@ type Panel struct {
 
 	// Level is the caller's permission, computed by access queries.
 	Level Permission `bun:"level,scanonly"`
+	// HasViews is whether views of the panel exist, read only by locked accesses (panelAccess with
+	// lock): while the lock is held, no view can start naming its columns (checkColumnRefs).
+	HasViews bool `bun:"has_views,scanonly"`
 }
 
 // CohortRule selects the panel's records.

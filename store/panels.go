@@ -42,7 +42,7 @@ func panelAccess(ctx context.Context, db bun.IDB, a Actor, id int64, lock bool) 
 	q := db.NewSelect().Model(p).ColumnExpr("panel.*").ColumnExpr("("+expr+") AS level", args...).
 		Where("panel.id = ?", id).Where("panel.tenant_id = ?", a.TenantID)
 	if lock {
-		q = q.For("UPDATE OF panel")
+		q = q.ColumnExpr("EXISTS (SELECT 1 FROM views AS pv WHERE pv.panel_id = panel.id) AS has_views").For("UPDATE OF panel")
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("panel %d: %w", id, mapErr(err))
