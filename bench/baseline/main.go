@@ -87,6 +87,23 @@ func main() {
 		}
 		return c.Blob(http.StatusCreated, echo.MIMEApplicationJSON, body)
 	})
+	// What createPanel asks of PostgreSQL (store.CreatePanel's statement, written out), bare: the
+	// ceiling the service's POST /api/panels could reach on this database.
+	e.POST("/b2-create-panel", func(c echo.Context) error {
+		if _, err := pool.Exec(c.Request().Context(), `WITH p AS (
+			INSERT INTO panels (tenant_id, owner_user_id, name, metadata, cohort_rule, version)
+			VALUES ('bench-baseline', 'bench', 'Baseline', '{}', '{"conditions":[],"logic":"AND"}', 1) RETURNING *),
+		owner AS (INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
+			SELECT tenant_id, 'panel', id, id, 'bench@example.com', 'owner' FROM p),
+		change AS (INSERT INTO panel_changes (tenant_id, panel_id, panel_name, change_type, entity_type, entity_id,
+			action, description, changed_by, changed_by_email, new_values)
+			SELECT tenant_id, id, name, 'panel_created', 'panel', id, 'create', 'Panel "Baseline" created', 'bench',
+			'bench@example.com', '{"name":"Baseline"}'::jsonb FROM p)
+		SELECT id FROM p`); err != nil {
+			return err
+		}
+		return c.Blob(http.StatusCreated, echo.MIMEApplicationJSON, body)
+	})
 	e.GET("/b3/:id", func(c echo.Context) error {
 		b, err := rdb.Do(c.Request().Context(), rdb.B().Get().Key("bench:blob:"+c.Param("id")).Build()).AsBytes()
 		if err != nil {

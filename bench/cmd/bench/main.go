@@ -163,6 +163,9 @@ func main() {
 		{name: "GET /api/panels/{id}/columns (20, no cache)", instance: "uncached", method: "GET", path: fmt.Sprintf("/api/panels/%d/columns", panelID), baseline: "B1"},
 		{name: "GET /api/views/{id} (cache)", instance: "cached", method: "GET", path: fmt.Sprintf("/api/views/%d", viewID), baseline: "B1"},
 		{name: "GET /api/views/{id} (no cache)", instance: "uncached", method: "GET", path: fmt.Sprintf("/api/views/%d", viewID), baseline: "B1"},
+		// Not a baseline for the ratios: createPanel's own SQL statement, bare, to show how much of
+		// the gap to B2 is PostgreSQL's work (three rows and twelve index entries against one and one).
+		{name: "createPanel's SQL statement alone (pgx)", method: "POST", path: "/b2-create-panel"},
 		{name: "POST /api/panels", instance: "cached", method: "POST", path: "/api/panels", body: `{"name":"Bench %d"}`, baseline: "B2"},
 		{name: "PUT /api/panels/{id}/columns/{colId}", instance: "cached", method: "PUT", paths: columnPaths, body: `{"name":"Target %d"}`, baseline: "B2"},
 		// The limiter's own cost: the cached read again, on an instance with rate limiting off.
