@@ -105,6 +105,7 @@ bench: ## Benchmark the service against bare baselines, and sync/rows against ha
 	@command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 	$(GO) run ./bench/cmd/bench
 	$(GO) run ./bench/dataflow -reps 5 -o bench/dataflow-results.md
+	$(GO) run ./bench/scale -o bench/scale-results.md
 
 .PHONY: cover
 cover: ## Run the tests with coverage and print the total

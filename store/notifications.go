@@ -354,13 +354,41 @@ func (s *Store) ListNotifications(ctx context.Context, a Actor, f NotificationFi
 		return q
 	}
 	page := NotificationPage{Notifications: []Notification{}}
-	q := s.DB.NewSelect().Model(&page.Notifications).ColumnExpr("vn.*").
+	// The actor's notifications may be stored under its sub and under its email: one branch per
+	// recipient id, each read in the order of the recipient index and cut at the page's end, so
+	// PostgreSQL merges them instead of sorting every notification of the actor.
+	var branches []any
+	var union string
+	for i, id := range a.recipientIDs() {
+		b := s.DB.NewSelect().TableExpr("view_notifications AS vn").ColumnExpr("vn.*").
+			Where("vn.tenant_id = ?", a.TenantID).Where("vn.user_id = ?", id)
+		if f.IsRead != nil {
+			b = b.Where("vn.is_read = ?", *f.IsRead)
+		}
+		if f.Impact != "" {
+			b = b.Where("vn.impact = ?", f.Impact)
+		}
+		if f.Since != nil {
+			b = b.Where("vn.created_at >= ?", *f.Since)
+		}
+		if f.After != nil {
+			b = b.Where("(vn.created_at, vn.id) < (?, ?)", f.After.CreatedAt, f.After.ID)
+		}
+		end := f.Limit + 1
+		if f.After == nil {
+			end += f.Offset
+		}
+		branches = append(branches, b.OrderExpr("vn.created_at DESC, vn.id DESC").Limit(int64(end)))
+		if i > 0 {
+			union += " UNION ALL "
+		}
+		union += "(?)"
+	}
+	q := s.DB.NewSelect().Model(&page.Notifications).ModelTableExpr("("+union+") AS vn", branches...).ColumnExpr("vn.*").
 		ColumnExpr("view.name AS view_name, view.panel_id AS view_panel_id, view.published_by AS view_published_by").
-		Join("JOIN views AS view ON view.id = vn.view_id").Apply(base).
+		Join("JOIN views AS view ON view.id = vn.view_id").
 		OrderExpr("vn.created_at DESC, vn.id DESC").Limit(int64(f.Limit + 1))
-	if f.After != nil {
-		q = q.Where("(vn.created_at, vn.id) < (?, ?)", f.After.CreatedAt, f.After.ID)
-	} else if f.Offset > 0 {
+	if f.After == nil && f.Offset > 0 {
 		q = q.Offset(int64(f.Offset))
 	}
 	if err := q.Scan(ctx); err != nil {
