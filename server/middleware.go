@@ -118,7 +118,11 @@ func bodyLimit(max int64, perRoute map[string]int64) echo.MiddlewareFunc {
 // apiGate finds the operation, authenticates the caller when the operation needs it, validates
 // the request against the spec and checks tenantId/userId assertions, in api.md's order.
 type apiGate struct {
-	router   routers.Router
+	router routers.Router
+	// routes are the spec's operations by Echo route ("GET /api/panels/:panelId"): Echo has
+	// already matched the request, so the gate looks its operation up instead of matching the
+	// path again with the router's regular expressions (which remain for what Echo did not match).
+	routes   map[string]*routers.Route
 	doc      *openapi3.T
 	verifier *auth.Verifier
 	options  *openapi3filter.Options
@@ -135,13 +139,43 @@ func newAPIGate(doc *openapi3.T, router routers.Router, v *auth.Verifier) *apiGa
 	}
 	// Reasons only: never echo the client's value or the schema back.
 	opts.WithCustomSchemaErrorFunc(func(e *openapi3.SchemaError) string { return e.Reason })
-	return &apiGate{router: router, doc: doc, verifier: v, options: opts}
+	return &apiGate{router: router, routes: specRoutes(doc), doc: doc, verifier: v, options: opts}
+}
+
+var specPathParam = regexp.MustCompile(`\{([^}/]+)\}`)
+
+// specRoutes maps every operation of doc to the route oapi-codegen registers it under in Echo.
+func specRoutes(doc *openapi3.T) map[string]*routers.Route {
+	out := map[string]*routers.Route{}
+	for path, item := range doc.Paths.Map() {
+		echoPath := specPathParam.ReplaceAllString(path, ":$1")
+		for method, op := range item.Operations() {
+			out[method+" "+echoPath] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
+		}
+	}
+	return out
+}
+
+// findRoute is the request's operation and its unescaped path parameters.
+func (g *apiGate) findRoute(c echo.Context) (*routers.Route, map[string]string, error) {
+	req := c.Request()
+	if route, ok := g.routes[req.Method+" "+c.Path()]; ok {
+		names, values := c.ParamNames(), c.ParamValues()
+		params := make(map[string]string, len(names))
+		for i, name := range names {
+			if i < len(values) {
+				params[name] = values[i]
+			}
+		}
+		return route, params, nil
+	}
+	return g.router.FindRoute(req)
 }
 
 func (g *apiGate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		route, params, err := g.router.FindRoute(req)
+		route, params, err := g.findRoute(c)
 		if err != nil {
 			if errors.Is(err, routers.ErrMethodNotAllowed) {
 				return echo.ErrMethodNotAllowed
