@@ -43,7 +43,7 @@ type result struct {
 }
 
 func main() {
-	duration := flag.Duration("d", 5*time.Second, "duration of each run")
+	duration := flag.Duration("d", 3*time.Second, "duration of each run")
 	reps := flag.Int("reps", 3, "repetitions of every case (alternating)")
 	conns := flag.Int("c", 32, "connections")
 	out := flag.String("o", "bench/results.md", "results file")
