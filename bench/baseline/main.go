@@ -7,10 +7,12 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log"
 	"net/http"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -103,6 +105,64 @@ func main() {
 			return err
 		}
 		return c.Blob(http.StatusCreated, echo.MIMEApplicationJSON, body)
+	})
+	// What updateColumn asks of PostgreSQL for a rename on a panel without views (the statements
+	// store.UpdateColumn runs, written out), bare, over the write tenant's columns in turn.
+	type target struct{ column, panel int64 }
+	var targets []target
+	rows, err := pool.Query(ctx, `SELECT id, panel_id FROM columns WHERE tenant_id = 'bench-write' ORDER BY id`)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for rows.Next() {
+		var t target
+		if err := rows.Scan(&t.column, &t.panel); err != nil {
+			log.Fatal(err)
+		}
+		targets = append(targets, t)
+	}
+	if rows.Err() != nil || len(targets) == 0 {
+		log.Fatalf("no columns of the tenant bench-write to update: %v", rows.Err())
+	}
+	var turn atomic.Int64
+	e.PUT("/b2-update-column", func(c echo.Context) error {
+		n := turn.Add(1)
+		t := targets[int(n)%len(targets)]
+		ctx := c.Request().Context()
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+		statements := []struct {
+			sql  string
+			args []any
+		}{
+			{`SELECT panel.*, EXISTS (SELECT 1 FROM views AS pv WHERE pv.panel_id = panel.id) AS has_views
+				FROM panels AS panel WHERE panel.id = $1 AND panel.tenant_id = 'bench-write' FOR UPDATE OF panel`, []any{t.panel}},
+			{`SELECT * FROM columns AS col WHERE col.panel_id = $1 ORDER BY col.id`, []any{t.panel}},
+			{`UPDATE columns AS col SET name = $2, version = col.version + 1, updated_at = now() WHERE col.id = $1 RETURNING updated_at`,
+				[]any{t.column, fmt.Sprintf("Target %d", n)}},
+			{`INSERT INTO panel_changes (tenant_id, panel_id, panel_name, change_type, entity_type, entity_id, action, description,
+				changed_by, changed_by_email, old_values, new_values, affected_column)
+				VALUES ('bench-write', $1, 'Write target', 'column_modified', 'column', $2, 'update', 'Column modified', 'bench',
+				'bench@example.com', '{"name":"Target"}', '{"name":"Target 2"}', 'Target 2') RETURNING id, changed_at`, []any{t.panel, t.column}},
+		}
+		for _, st := range statements {
+			rows, err := tx.Query(ctx, st.sql, st.args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return err
+		}
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, body)
 	})
 	e.GET("/b3/:id", func(c echo.Context) error {
 		b, err := rdb.Do(c.Request().Context(), rdb.B().Get().Key("bench:blob:"+c.Param("id")).Build()).AsBytes()

@@ -167,6 +167,8 @@ func main() {
 		// the gap to B2 is PostgreSQL's work (three rows and twelve index entries against one and one).
 		{name: "createPanel's SQL statement alone (pgx)", method: "POST", path: "/b2-create-panel"},
 		{name: "POST /api/panels", instance: "cached", method: "POST", path: "/api/panels", body: `{"name":"Bench %d"}`, baseline: "B2"},
+		// Likewise updateColumn's transaction alone (a rename on a panel without views).
+		{name: "updateColumn's SQL transaction alone (pgx)", method: "PUT", path: "/b2-update-column"},
 		{name: "PUT /api/panels/{id}/columns/{colId}", instance: "cached", method: "PUT", paths: columnPaths, body: `{"name":"Target %d"}`, baseline: "B2"},
 		// The limiter's own cost: the cached read again, on an instance with rate limiting off.
 		{name: "GET /api/panels/{id} (cache, no limiter)", instance: "nolimit", method: "GET", path: fmt.Sprintf("/api/panels/%d", panelID), baseline: "B3"},
