@@ -120,8 +120,8 @@ func (l *leases) spend(now time.Time, p auth.Principal, buckets [2]bucket) (d de
 			case h.fetching:
 				wants[i] = 1
 			default:
-				h.fetching = true
 				wants[i] = buckets[i].leaseSize()
+				h.fetching = wants[i] > 1 // took clears it; a single token needs no guard
 			}
 		}
 		return decision{}, false, wants
