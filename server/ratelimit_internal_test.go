@@ -101,3 +101,39 @@ func TestCacheKeySeparatesCallers(t *testing.T) {
 		}
 	}
 }
+
+func TestLeasesSpendTakeAndSweep(t *testing.T) {
+	var l leases
+	p := auth.Principal{TenantID: "t", UserID: "u"}
+	busy := [2]bucket{{rate: 1000, burst: 1000}, {}} // leases of 50; the tenant's bucket is off
+	now := time.Unix(1000, 0)
+	if _, ok, wants := l.spend(now, p, busy); ok || wants != [2]int{50, 0} {
+		t.Fatalf("first request: ok %v wants %v; want a whole lease asked for", ok, wants)
+	}
+	if _, ok, wants := l.spend(now, p, busy); ok || wants != [2]int{1, 0} {
+		t.Fatalf("request while the lease is fetched: ok %v wants %v; want one token", ok, wants)
+	}
+	// As decideShared reports it: Redis has 901 left, and the 49 held here count as remaining.
+	l.took(now, p, decision{allowed: true, user: limitState{on: true, burst: 1000, tokens: 950}}, [2]int{50, 0}, [2]int{50, 0})
+	for i := range 49 {
+		d, ok, _ := l.spend(now, p, busy)
+		if !ok || !d.allowed || d.user.tokens != float64(949-i) {
+			t.Fatalf("spend %d from the lease: ok %v %+v", i, ok, d)
+		}
+	}
+	if _, ok, wants := l.spend(now, p, busy); ok || wants != [2]int{50, 0} {
+		t.Fatalf("after 49 spends of 49 held: ok %v wants %v; want the next lease asked for", ok, wants)
+	}
+	l.took(now, p, decision{}, [2]int{50, 0}, [2]int{}) // refused: nothing held, no fetch pending
+
+	// Low limits take one token per call and never mark a fetch; idle entries are swept.
+	q := auth.Principal{TenantID: "t", UserID: "v"}
+	low := [2]bucket{{rate: 10, burst: 20}, {rate: 10, burst: 20}}
+	if _, ok, wants := l.spend(now, q, low); ok || wants != [2]int{1, 1} || l.held[leaseKey(q, false)].fetching {
+		t.Fatalf("low limits: ok %v wants %v", ok, wants)
+	}
+	l.took(now.Add(time.Minute), q, decision{allowed: true}, [2]int{1, 1}, [2]int{1, 1})
+	if len(l.held) != 0 {
+		t.Errorf("after a minute idle, %d leases are still held", len(l.held))
+	}
+}
