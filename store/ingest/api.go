@@ -42,9 +42,23 @@ func (g *Guard) HTTPClient() *http.Client {
 		if len(via) >= 5 {
 			return failf("too many redirects")
 		}
+		// The source's own headers (API keys, tokens) are meant for its host: a redirect elsewhere
+		// (another host or port, or a downgrade to http) gets only the generic ones, without the
+		// Referer Go adds (the source's URL may carry a token). Go itself drops only Authorization
+		// and Cookie, and only for another domain.
+		if first := via[0].URL; req.URL.Host != first.Host || (first.Scheme == "https" && req.URL.Scheme != "https") {
+			for name := range req.Header {
+				if !redirectSafeHeaders[name] {
+					req.Header.Del(name)
+				}
+			}
+		}
 		return nil
 	}}
 }
+
+// redirectSafeHeaders are the headers FetchAPI sets itself, kept on any redirect.
+var redirectSafeHeaders = map[string]bool{"Accept": true, "User-Agent": true, "Content-Type": true}
 
 // FetchAPI sends the request and returns a reader of the records in the response, which must be
 // closed. ctx bounds the whole exchange, body included, so it should carry the sync's timeout.
