@@ -122,7 +122,7 @@ func rowsCSV(ctx context.Context, plan *store.RowsPlan) io.ReadCloser {
 		cols := plan.Columns()
 		header := make([]string, len(cols))
 		for i, c := range cols {
-			header[i] = c.Name
+			header[i] = csvText(c.Name)
 		}
 		err := w.Write(header)
 		line := make([]string, len(cols))
@@ -143,16 +143,25 @@ func rowsCSV(ctx context.Context, plan *store.RowsPlan) io.ReadCloser {
 	return pr
 }
 
+// csvText neutralizes text a spreadsheet would run as a formula (OWASP's CSV injection rule):
+// a leading =, +, -, @, tab or carriage return gets a ' in front.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
 func csvCell(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
 	case string:
-		return x
+		return csvText(x)
 	case float64, bool:
-		return formula.Text(x)
+		return formula.Text(x) // a number such as -5 stays a number
 	case []string:
-		return strings.Join(x, ", ")
+		return csvText(strings.Join(x, ", "))
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -270,3 +270,37 @@ func TestRowsRefusals(t *testing.T) {
 		t.Errorf("rows of a panel without sources: %+v", page)
 	}
 }
+
+// TestRowsCSVNeutralizesFormulas: text a spreadsheet would run as a formula is exported with a
+// leading ', numbers are not.
+func TestRowsCSVNeutralizesFormulas(t *testing.T) {
+	f := rwSetup(t)
+	f.upload(t, `id,name,age,status,email,fhir
+r1,"=HYPERLINK(""http://evil.example"",""x"")",-5,active,@evil,x
+r2,+1 555 0100,41,pending,-2+3,x
+`)
+	resp, body := flowDo(t, f.c, "GET", fmt.Sprintf("/api/panels/%d/rows?format=csv", f.panel.Id), nil, "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("csv: %d %s", resp.StatusCode, body)
+	}
+	lines, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
+	if err != nil || len(lines) != 3 {
+		t.Fatalf("csv %q %v", body, err)
+	}
+	col := map[string]int{}
+	for i, name := range lines[0] {
+		col[name] = i
+	}
+	want := map[string][2]string{ // column: r1's cell, r2's cell
+		"Name":  {`'=HYPERLINK("http://evil.example","x")`, "'+1 555 0100"},
+		"Age":   {"-5", "41"},
+		"Email": {"'@evil", "'-2+3"},
+	}
+	for name, cells := range want {
+		for r, cell := range cells {
+			if got := lines[1+r][col[name]]; got != cell {
+				t.Errorf("%s of r%d: %q, want %q", name, r+1, got, cell)
+			}
+		}
+	}
+}

@@ -2685,7 +2685,9 @@ type ClientInterface interface {
 	// its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
 	// the rows (nulls last; ties keep the source order) and only its visible columns are returned
 	// (all of them when it lists none). `format=csv` streams every row as CSV, ignoring `limit` and
-	// `cursor`. Pages are pinned to the records they started on: once a sync has replaced them, or the
+	// `cursor`; a text cell or column name starting with `=`, `+`, `-`, `@`, a tab or a carriage
+	// return is written with a leading `'`, so that spreadsheets show it as text instead of running
+	// it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
 	// panel or view changed, the cursor answers 410 and the client starts again.
 	//
 	// Corresponds with GET /api/panels/{panelId}/rows (the `GetPanelRows` operationId).
@@ -3828,7 +3830,9 @@ func (c *Client) SyncPanelDataSource(ctx context.Context, panelId PanelId, dataS
 // its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
 // the rows (nulls last; ties keep the source order) and only its visible columns are returned
 // (all of them when it lists none). `format=csv` streams every row as CSV, ignoring `limit` and
-// `cursor`. Pages are pinned to the records they started on: once a sync has replaced them, or the
+// `cursor`; a text cell or column name starting with `=`, `+`, `-`, `@`, a tab or a carriage
+// return is written with a leading `'`, so that spreadsheets show it as text instead of running
+// it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
 // panel or view changed, the cursor answers 410 and the client starts again.
 //
 // Corresponds with GET /api/panels/{panelId}/rows (the `GetPanelRows` operationId).
@@ -8171,7 +8175,9 @@ type ClientWithResponsesInterface interface {
 	// its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
 	// the rows (nulls last; ties keep the source order) and only its visible columns are returned
 	// (all of them when it lists none). `format=csv` streams every row as CSV, ignoring `limit` and
-	// `cursor`. Pages are pinned to the records they started on: once a sync has replaced them, or the
+	// `cursor`; a text cell or column name starting with `=`, `+`, `-`, `@`, a tab or a carriage
+	// return is written with a leading `'`, so that spreadsheets show it as text instead of running
+	// it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
 	// panel or view changed, the cursor answers 410 and the client starts again.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -14513,7 +14519,9 @@ func (c *ClientWithResponses) SyncPanelDataSourceWithResponse(ctx context.Contex
 // its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
 // the rows (nulls last; ties keep the source order) and only its visible columns are returned
 // (all of them when it lists none). `format=csv` streams every row as CSV, ignoring `limit` and
-// `cursor`. Pages are pinned to the records they started on: once a sync has replaced them, or the
+// `cursor`; a text cell or column name starting with `=`, `+`, `-`, `@`, a tab or a carriage
+// return is written with a leading `'`, so that spreadsheets show it as text instead of running
+// it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
 // panel or view changed, the cursor answers 410 and the client starts again.
 //
 // Returns a wrapper object for the known response body format(s).

@@ -647,7 +647,9 @@ export interface paths {
          *     its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
          *     the rows (nulls last; ties keep the source order) and only its visible columns are returned
          *     (all of them when it lists none). `format=csv` streams every row as CSV, ignoring `limit` and
-         *     `cursor`. Pages are pinned to the records they started on: once a sync has replaced them, or the
+         *     `cursor`; a text cell or column name starting with `=`, `+`, `-`, `@`, a tab or a carriage
+         *     return is written with a leading `'`, so that spreadsheets show it as text instead of running
+         *     it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
          *     panel or view changed, the cursor answers 410 and the client starts again.
          */
         get: operations["getPanelRows"];
