@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
@@ -24,6 +25,9 @@ import (
 // email) reaches the database.
 type memberRecorder struct {
 	seen sync.Map // tenant + "\x00" + sub + "\x00" + email → struct{}
+	// flight makes a principal's concurrent first requests share one INSERT: otherwise each one
+	// waits on the others' row lock (tens of milliseconds with a few dozen at once).
+	flight singleflight.Group
 }
 
 // recordMember is an apiGate afterAuth hook. A failure is logged and retried on a later request;
@@ -35,12 +39,17 @@ func (s *Server) recordMember(c echo.Context, p auth.Principal) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 2*time.Second)
 	defer cancel()
-	if err := s.store.RecordMember(ctx, p.TenantID, p.UserID, p.Email); err != nil {
+	_, err, _ := s.members.flight.Do(key, func() (any, error) {
+		if err := s.store.RecordMember(ctx, p.TenantID, p.UserID, p.Email); err != nil {
+			return nil, err
+		}
+		s.members.seen.Store(key, struct{}{})
+		return nil, nil
+	})
+	if err != nil {
 		s.log.Warn("could not record a tenant member; retrying on a later request", "error", err.Error(),
 			"request_id", requestIDFrom(c.Request().Context()))
-		return nil
 	}
-	s.members.seen.Store(key, struct{}{})
 	return nil
 }
 
