@@ -82,13 +82,16 @@ func (rc *responseCache) serveCached(c echo.Context, p auth.Principal, next echo
 	}
 	req := c.Request()
 	ctx := req.Context()
+	// One budget for the lookup's two calls (generation, entry): one timer instead of two.
+	rctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
+	defer cancel()
 	var epoch string
 	var gen int64
 	var err error
 	if g, ok := c.Get(generationContextKey).(cacheGeneration); ok {
 		epoch, gen = g.epoch, g.gen // read by the rate limiter's script for this request
 	} else {
-		epoch, gen, err = rc.redis.generation(ctx, client, ns, p.TenantID)
+		epoch, gen, err = rc.redis.generation(rctx, client, ns, p.TenantID)
 	}
 	if err != nil {
 		m.cacheErrors.Add(1)
@@ -99,9 +102,7 @@ func (rc *responseCache) serveCached(c echo.Context, p auth.Principal, next echo
 	key := cacheKey(ns, epoch, gen, p, c.Path(), req.URL.EscapedPath(), req.URL.RawQuery)
 	// Entries never change once written (SET NX under a key that embeds the generation), so the
 	// client-side cache cannot serve a stale one.
-	gctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
-	raw, err := client.DoCache(gctx, client.B().Get().Key(key).Cache(), rc.ttl).AsBytes()
-	cancel()
+	raw, err := client.DoCache(rctx, client.B().Get().Key(key).Cache(), rc.ttl).AsBytes()
 	switch {
 	case err == nil:
 		if e, derr := decodeEntry(raw); derr == nil {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -129,7 +128,7 @@ func TestWriteProblemBody(t *testing.T) {
 	e := echo.New()
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
 		req := httptest.NewRequest(method, "/api/panels/7", nil)
-		req = req.WithContext(context.WithValue(req.Context(), requestIDKey, "req-123"))
+		req = req.WithContext(withRequestState(req.Context(), "req-123"))
 		rec := httptest.NewRecorder()
 		c := e.NewContext(req, rec)
 		p := toProblem(&store.ConflictError{Message: "in use", Dependents: []store.Dependent{{ID: 1, Name: "A", Kind: "column"}}})

@@ -21,16 +21,31 @@ import (
 	"github.com/panels/panels/server/auth"
 )
 
-type ctxKey int
+type stateKey struct{}
 
-const (
-	requestIDKey ctxKey = iota
-	principalKey
-)
+// requestState is everything the layers of one request leave for each other, in one context value
+// set once by requestID: the middleware then fill it in instead of copying the request for every
+// value (each http.Request.WithContext copies the request).
+type requestState struct {
+	id        string
+	principal auth.Principal // set by the API gate once the caller is authenticated
+	record    requestRecord  // what the request's log line needs (observe.go)
+}
+
+func withRequestState(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, stateKey{}, &requestState{id: id})
+}
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey{}).(*requestState)
+	return st
+}
 
 func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if st := stateFrom(ctx); st != nil {
+		return st.id
+	}
+	return ""
 }
 
 // RequestIDFromContext is the id of the request a context belongs to ("" outside a request),
@@ -39,8 +54,10 @@ func RequestIDFromContext(ctx context.Context) string { return requestIDFrom(ctx
 
 // principalFrom returns the verified caller; handlers behind authentication always have one.
 func principalFrom(ctx context.Context) auth.Principal {
-	p, _ := ctx.Value(principalKey).(auth.Principal)
-	return p
+	if st := stateFrom(ctx); st != nil {
+		return st.principal
+	}
+	return auth.Principal{}
 }
 
 var unsupportedProperty = regexp.MustCompile(`^property "(.+)" is unsupported$`)
@@ -72,7 +89,7 @@ func requestID(next echo.HandlerFunc) echo.HandlerFunc {
 			id = hex.EncodeToString(b[:])
 		}
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
-		c.SetRequest(req.WithContext(context.WithValue(req.Context(), requestIDKey, id)))
+		c.SetRequest(req.WithContext(withRequestState(req.Context(), id)))
 		return next(c)
 	}
 }
@@ -194,8 +211,13 @@ func (g *apiGate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			if err != nil {
 				return err
 			}
-			ctx = context.WithValue(ctx, principalKey, principal)
-			c.SetRequest(req.WithContext(ctx))
+			st := stateFrom(ctx)
+			if st == nil { // a request that did not come through requestID (tests of the gate alone)
+				ctx = withRequestState(ctx, "")
+				c.SetRequest(req.WithContext(ctx))
+				st = stateFrom(ctx)
+			}
+			st.principal = principal
 			for _, hook := range g.afterAuth {
 				if err := hook(c, principal); err != nil {
 					return err

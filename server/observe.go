@@ -12,8 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-type recordKey struct{}
-
 // requestRecord carries what the request's log line needs from the layers below: the central
 // error handler leaves the error here instead of logging it, so each request is logged once.
 type requestRecord struct {
@@ -22,8 +20,10 @@ type requestRecord struct {
 }
 
 func recordFrom(ctx context.Context) *requestRecord {
-	r, _ := ctx.Value(recordKey{}).(*requestRecord)
-	return r
+	if st := stateFrom(ctx); st != nil {
+		return &st.record
+	}
+	return nil
 }
 
 // observer writes one log line and the request metrics for every request.
@@ -48,9 +48,11 @@ func newObserver(log *slog.Logger, m *metrics, doc *openapi3.T) *observer {
 func (o *observer) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		rec := &requestRecord{}
 		req := c.Request()
-		c.SetRequest(req.WithContext(context.WithValue(req.Context(), recordKey{}, rec)))
+		if stateFrom(req.Context()) == nil { // requestID runs first in the service; not in every test
+			c.SetRequest(req.WithContext(withRequestState(req.Context(), "")))
+		}
+		rec := recordFrom(c.Request().Context())
 		o.metrics.inFlight.Inc()
 		defer o.metrics.inFlight.Dec()
 		if err := next(c); err != nil {

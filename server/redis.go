@@ -276,10 +276,8 @@ func generationStart() string {
 }
 
 // generation reads the epoch and the tenant's generation in one round trip, with plain Do: a
-// value served from the client-side cache could be one invalidation late.
+// value served from the client-side cache could be one invalidation late. ctx carries the budget.
 func (m *redisMonitor) generation(ctx context.Context, c rueidis.Client, ns, tenant string) (string, int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
-	defer cancel()
 	vals, err := c.Do(ctx, c.B().Mget().Key(epochKey(ns), generationKey(ns, tenant)).Build()).ToArray()
 	if err != nil {
 		return "", 0, err
