@@ -132,4 +132,4 @@ test-ts: build $(TS_DEPS) ## Build and test the TypeScript client against a live
 
 .PHONY: test-bruno
 test-bruno: build $(NODE_TOOLS) ## Run the Bruno collection in api-tests/ against a live server
-	scripts/with-live-server sh -c 'cd api-tests && ../node_modules/.bin/bru run --env local --env-var "baseUrl=$$PANELS_URL" --env-var "token=$$PANELS_TOKEN" --env-var "email=$$PANELS_EMAIL"'
+	scripts/with-live-server sh -c 'cd api-tests && ../node_modules/.bin/bru run --sandbox developer --env local --env-var "baseUrl=$$PANELS_URL" --env-var "token=$$PANELS_TOKEN" --env-var "email=$$PANELS_EMAIL"'
