@@ -14,14 +14,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,6 +31,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/panels/panels/bench/internal/harness"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/scaleseed"
 	"github.com/panels/panels/store/storetest"
@@ -72,46 +71,46 @@ func main() {
 	ctx := context.Background()
 
 	work, err := os.MkdirTemp("", "panels-bench-scale")
-	must(err)
+	harness.Must(err)
 	defer func() { _ = os.RemoveAll(work) }()
-	atExit(func() { _ = os.RemoveAll(work) })
+	harness.AtExit(func() { _ = os.RemoveAll(work) })
 	bin := filepath.Join(work, "panels")
 	log.Print("building the release binary")
-	run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/panels")
+	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/panels")
 
 	dsn, drop, err := storetest.CreateDatabase("panels_bench_scale")
-	must(err)
+	harness.Must(err)
 	defer drop()
-	atExit(drop)
+	harness.AtExit(drop)
 	mig, err := store.NewMigrator(dsn)
-	must(err)
-	must(mig.Up())
-	must(mig.Close())
+	harness.Must(err)
+	harness.Must(mig.Up())
+	harness.Must(mig.Close())
 	conn, err := pgx.Connect(ctx, dsn)
-	must(err)
+	harness.Must(err)
 	seedStart := time.Now()
 	bigSpec := scaleseed.Big("bench-big")
 	bigSpec.Exclusive = true // nothing else uses this database yet
 	bigSeed, err := scaleseed.Seed(ctx, conn, bigSpec)
-	must(err)
+	harness.Must(err)
 	smallSeed, err := scaleseed.Seed(ctx, conn, scaleseed.Small("bench-small"))
-	must(err)
-	must(conn.Close(ctx))
+	harness.Must(err)
+	harness.Must(conn.Close(ctx))
 	log.Printf("seeded %d panels, %d columns, %d changes, %d views (and a small tenant of %d panels) in %s",
 		bigSeed.Rows["panels"], bigSeed.Rows["columns"], bigSeed.Rows["panel_changes"], bigSeed.Rows["views"],
 		smallSeed.Rows["panels"], time.Since(seedStart).Round(100*time.Millisecond))
 
-	svc := startService(bin, []string{"DATABASE_URL=" + dsn, "JWT_SECRET=" + secret, "REDIS_URL=" + envOr("REDIS_URL", "redis://127.0.0.1:6379"),
+	svc := harness.StartService(bin, []string{"DATABASE_URL=" + dsn, "JWT_SECRET=" + secret, "REDIS_URL=" + harness.EnvOr("REDIS_URL", "redis://127.0.0.1:6379"),
 		"LOG_LEVEL=error", "CACHE_TTL=0", "RATE_LIMIT_USER_RPS=0", "RATE_LIMIT_TENANT_RPS=0"})
-	defer svc.stop()
-	atExit(svc.stop)
+	defer svc.Stop()
+	harness.AtExit(svc.Stop)
 
 	token := func(seed *scaleseed.Tenant, p scaleseed.Person, role string) string {
 		cmd := exec.Command(bin, "token", "--tenant", seed.Spec.Tenant, "--user", p.UserID, "--email", p.Email, "--role", role)
 		cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
 		b, err := cmd.Output()
 		if err != nil {
-			fatalf("panels token: %v", err)
+			harness.Fatalf("panels token: %v", err)
 		}
 		return strings.TrimSpace(string(b))
 	}
@@ -121,9 +120,9 @@ func main() {
 		// A later page: follow the Link header of GET /api/panels?limit=20 four times.
 		next := "/api/panels?limit=20"
 		for range 4 {
-			_, _, link := get(svc.url+next, t.admin)
+			_, _, link := get(svc.URL+next, t.admin)
 			if link == "" {
-				fatalf("%s tenant: GET %s announced no next page", name, next)
+				harness.Fatalf("%s tenant: GET %s announced no next page", name, next)
 			}
 			next = link
 		}
@@ -173,7 +172,7 @@ func main() {
 			for _, side := range order {
 				t := []*tenant{big, small}[side]
 				start := time.Now()
-				body, _, _ := get(svc.url+c.path(t), tok(t))
+				body, _, _ := get(svc.URL+c.path(t), tok(t))
 				if i >= 10 {
 					lat[side] = append(lat[side], time.Since(start))
 				}
@@ -220,7 +219,7 @@ func main() {
 		"(about 2,000 panels, 2,400 views, 19,000 changes here, against a handful on the small tenant), which is where " +
 		"the ratios above 2× come from.\n")
 	fmt.Print(sb.String())
-	must(os.WriteFile(*out, []byte(sb.String()), 0o644))
+	harness.Must(os.WriteFile(*out, []byte(sb.String()), 0o644))
 	log.Printf("wrote %s", *out)
 }
 
@@ -272,97 +271,19 @@ var client = &http.Client{Timeout: 30 * time.Second}
 // get sends an authenticated GET and returns the body, the status and the next-page link.
 func get(url, token string) ([]byte, int, string) {
 	req, err := http.NewRequest("GET", url, nil)
-	must(err)
+	harness.Must(err)
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := client.Do(req)
-	must(err)
+	harness.Must(err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	must(err)
+	harness.Must(err)
 	if resp.StatusCode != http.StatusOK {
-		fatalf("GET %s: %d %s", url, resp.StatusCode, body)
+		harness.Fatalf("GET %s: %d %s", url, resp.StatusCode, body)
 	}
 	link := ""
 	if m := linkRe.FindStringSubmatch(resp.Header.Get("Link")); m != nil {
 		link = m[1]
 	}
 	return body, resp.StatusCode, link
-}
-
-type process struct {
-	cmd *exec.Cmd
-	url string
-}
-
-func startService(bin string, env []string) *process {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(err)
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	must(ln.Close())
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), append(env, "PORT="+port)...)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	must(cmd.Start())
-	p := &process{cmd: cmd, url: "http://127.0.0.1:" + port}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(p.url + "/healthz"); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	p.stop()
-	fatalf("the service did not become ready:\n%s", logs.String())
-	return nil
-}
-
-func (p *process) stop() {
-	if p.cmd.Process == nil || p.cmd.ProcessState != nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
-func run(name string, args ...string) {
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	must(cmd.Run())
-}
-
-func must(err error) {
-	if err != nil {
-		fatalf("%v", err)
-	}
-}
-
-// cleanups stop the service and drop the database even when the run fails half-way.
-var cleanups []func()
-
-func atExit(f func()) { cleanups = append(cleanups, f) }
-
-func fatalf(format string, args ...any) {
-	log.Printf(format, args...)
-	for i := len(cleanups) - 1; i >= 0; i-- {
-		cleanups[i]()
-	}
-	os.Exit(1)
 }

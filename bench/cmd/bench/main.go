@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/panels/panels/bench/internal/harness"
 	"github.com/panels/panels/store/storetest"
 )
 
@@ -52,51 +53,51 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	if _, err := exec.LookPath("wrk"); err != nil {
-		fatal("wrk is not installed: apt-get install -y wrk")
+		harness.Fatalf("%v", "wrk is not installed: apt-get install -y wrk")
 	}
 	work, err := os.MkdirTemp("", "panels-bench")
-	must(err)
+	harness.Must(err)
 	defer func() { _ = os.RemoveAll(work) }()
 
 	log.Print("building the release binary and the baselines")
 	panelsBin, baselineBin := filepath.Join(work, "panels"), filepath.Join(work, "baseline")
-	run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", panelsBin, "./cmd/panels")
-	run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", baselineBin, "./bench/baseline")
+	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", panelsBin, "./cmd/panels")
+	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", baselineBin, "./bench/baseline")
 
 	dsn, drop, err := storetest.CreateDatabase("panels_bench")
-	must(err)
+	harness.Must(err)
 	defer drop()
-	atExit(drop)
+	harness.AtExit(drop)
 	secret := "bench-secret-0123456789abcdef-0123456789"
-	redisURL := envOr("REDIS_URL", "redis://127.0.0.1:6379")
+	redisURL := harness.EnvOr("REDIS_URL", "redis://127.0.0.1:6379")
 
 	common := []string{"DATABASE_URL=" + dsn, "JWT_SECRET=" + secret, "REDIS_URL=" + redisURL, "LOG_LEVEL=error",
 		// Limits above the offered load: these cases measure the service, not the limiter.
 		"RATE_LIMIT_USER_RPS=10000000", "RATE_LIMIT_USER_BURST=10000000", "RATE_LIMIT_TENANT_RPS=10000000", "RATE_LIMIT_TENANT_BURST=10000000"}
-	instances := map[string]*process{
-		"cached":   startService(panelsBin, append(common, "CACHE_TTL=60s")),
-		"uncached": startService(panelsBin, append(common, "CACHE_TTL=0")),
-		"nolimit":  startService(panelsBin, append(common, "CACHE_TTL=60s", "RATE_LIMIT_USER_RPS=0", "RATE_LIMIT_TENANT_RPS=0")),
+	instances := map[string]*harness.Process{
+		"cached":   harness.StartService(panelsBin, append(common, "CACHE_TTL=60s")),
+		"uncached": harness.StartService(panelsBin, append(common, "CACHE_TTL=0")),
+		"nolimit":  harness.StartService(panelsBin, append(common, "CACHE_TTL=60s", "RATE_LIMIT_USER_RPS=0", "RATE_LIMIT_TENANT_RPS=0")),
 	}
 	stopAll := func() {
 		for _, p := range instances {
-			p.stop()
+			p.Stop()
 		}
 	}
 	defer stopAll()
-	atExit(stopAll)
+	harness.AtExit(stopAll)
 
 	token := func(tenant string) string {
 		cmd := exec.Command(panelsBin, "token", "--tenant", tenant, "--user", "bench", "--email", "bench@example.com", "--role", "admin")
 		cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
 		out, err := cmd.Output()
 		if err != nil {
-			fatalf("panels token: %v", err)
+			harness.Fatalf("panels token: %v", err)
 		}
 		return strings.TrimSpace(string(out))
 	}
 	readTok, writeTok := token("bench-read"), token("bench-write")
-	api := instances["uncached"].url
+	api := instances["uncached"].URL
 	log.Print("seeding: 100 panels, 20 columns, a view")
 	var panelID, columnID, viewID int64
 	for i := 0; i < 100; i++ {
@@ -144,11 +145,11 @@ func main() {
 
 	panelBody := get(api, readTok, fmt.Sprintf("/api/panels/%d", panelID))
 	bodyFile := filepath.Join(work, "panel.json")
-	must(os.WriteFile(bodyFile, panelBody, 0o600))
-	baseAddr := freeAddr()
-	base := startProcess(baselineBin, []string{"-addr", baseAddr, "-db", dsn, "-redis", redisURL, "-body", bodyFile}, nil, "http://"+baseAddr, "/b0/1")
-	defer base.stop()
-	atExit(base.stop)
+	harness.Must(os.WriteFile(bodyFile, panelBody, 0o600))
+	baseAddr := harness.FreeAddr()
+	base := harness.StartProcess(baselineBin, []string{"-addr", baseAddr, "-db", dsn, "-redis", redisURL, "-body", bodyFile}, nil, "http://"+baseAddr, "/b0/1")
+	defer base.Stop()
+	harness.AtExit(base.Stop)
 
 	cases := []benchCase{
 		{name: "B0 bare handler", method: "GET", path: "/b0/1"},
@@ -184,7 +185,7 @@ func main() {
 		cases = kept
 	}
 	if *profiles != "" {
-		must(os.MkdirAll(*profiles, 0o755))
+		harness.Must(os.MkdirAll(*profiles, 0o755))
 	}
 	results := map[string][]result{}
 	for rep := 0; rep < *reps; rep++ {
@@ -193,9 +194,9 @@ func main() {
 			order = reversed(cases)
 		}
 		for _, c := range order {
-			url, tok := base.url, ""
+			url, tok := base.URL, ""
 			if c.instance != "" {
-				url = instances[c.instance].url
+				url = instances[c.instance].URL
 				tok = readTok
 				if c.method != "GET" {
 					tok = writeTok
@@ -203,7 +204,7 @@ func main() {
 			}
 			var profiled chan struct{}
 			if *profiles != "" && rep == 0 && c.instance != "" {
-				profiled = profile(instances[c.instance].pprof, filepath.Join(*profiles, slug(c.name)+".pprof"), *duration)
+				profiled = profile(instances[c.instance].Pprof, filepath.Join(*profiles, slug(c.name)+".pprof"), *duration)
 			}
 			r := wrk(work, url+c.path, c, tok, *conns, *duration)
 			if profiled != nil {
@@ -216,11 +217,11 @@ func main() {
 	startup := measureStartup(panelsBin, common, 5)
 	rss := map[string]int64{}
 	for name, p := range instances {
-		rss[name] = p.peakRSS()
+		rss[name] = p.PeakRSS()
 	}
 	report := render(cases, results, rss, *duration, *reps, *conns) + startup
 	fmt.Print(report)
-	must(os.WriteFile(*out, []byte(report), 0o644))
+	harness.Must(os.WriteFile(*out, []byte(report), 0o644))
 	log.Printf("wrote %s", *out)
 }
 
@@ -324,10 +325,10 @@ end
 `, strings.Join(quoted, ","), c.body)
 	}
 	lua += `done = function(summary, latency, requests) end` + "\n"
-	must(os.WriteFile(script, []byte(lua), 0o600))
+	harness.Must(os.WriteFile(script, []byte(lua), 0o600))
 	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+d.String(), "--latency", "-s", script, url).CombinedOutput()
 	if err != nil {
-		fatalf("wrk: %v\n%s", err, out)
+		harness.Fatalf("wrk: %v\n%s", err, out)
 	}
 	s := string(out)
 	var r result
@@ -370,15 +371,15 @@ func measureStartup(bin string, env []string, n int) string {
 	var own, outside []time.Duration
 	ownRe := regexp.MustCompile(`"startup_ms":([0-9.]+)`)
 	for i := 0; i < n; i++ {
-		addr := freeAddr()
+		addr := harness.FreeAddr()
 		_, port, _ := net.SplitHostPort(addr)
 		cmd := exec.Command(bin, "serve")
 		cmd.Env = append(append(os.Environ(), env...), "PORT="+port, "LOG_LEVEL=info", "LOG_FORMAT=json")
 		var logs bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &logs, &logs
 		start := time.Now()
-		must(cmd.Start())
-		p := &process{cmd: cmd}
+		harness.Must(cmd.Start())
+		p := &harness.Process{Cmd: cmd}
 		ready := false
 		for time.Since(start) < 30*time.Second && !ready {
 			if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
@@ -390,10 +391,10 @@ func measureStartup(bin string, env []string, n int) string {
 			}
 		}
 		outside = append(outside, time.Since(start))
-		p.stop()
+		p.Stop()
 		m := ownRe.FindStringSubmatch(logs.String())
 		if !ready || m == nil {
-			fatalf("start-up %d: not ready or no startup_ms in the log:\n%s", i, logs.String())
+			harness.Fatalf("start-up %d: not ready or no startup_ms in the log:\n%s", i, logs.String())
 		}
 		ms, _ := strconv.ParseFloat(m[1], 64)
 		own = append(own, time.Duration(ms*float64(time.Millisecond)))
@@ -405,20 +406,6 @@ func measureStartup(bin string, env []string, n int) string {
 	return fmt.Sprintf("\nStart-up with the schema current (%d starts, medians): %s of the service's own time "+
 		"(initialised to listening, migrations checked; target < 300ms), %s from exec to the first ready /healthz.\n",
 		n, med(own), med(outside))
-}
-
-type process struct {
-	cmd   *exec.Cmd
-	url   string
-	pprof string // base URL of the service's PPROF_ADDR listener
-}
-
-func startService(bin string, env []string) *process {
-	addr, pprofAddr := freeAddr(), freeAddr()
-	_, port, _ := net.SplitHostPort(addr)
-	p := startProcess(bin, []string{"serve"}, append(env, "PORT="+port, "PPROF_ADDR="+pprofAddr), "http://127.0.0.1:"+port, "/healthz")
-	p.pprof = "http://" + pprofAddr
-	return p
 }
 
 // profile records a CPU profile of the service while wrk runs (the last second is left out, when
@@ -439,7 +426,7 @@ func profile(base, file string, d time.Duration) chan struct{} {
 			log.Printf("profile: %d %v", resp.StatusCode, err)
 			return
 		}
-		must(os.WriteFile(file, data, 0o644))
+		harness.Must(os.WriteFile(file, data, 0o644))
 	}()
 	return done
 }
@@ -448,69 +435,19 @@ func slug(name string) string {
 	return strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(name), "-"), "-")
 }
 
-func startProcess(bin string, args, env []string, url, ready string) *process {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	must(cmd.Start())
-	p := &process{cmd: cmd, url: url}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url + ready); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	p.stop()
-	fatalf("%s did not become ready:\n%s", bin, logs.String())
-	return nil
-}
-
-func (p *process) stop() {
-	if p.cmd.Process != nil {
-		_ = p.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-		}
-	}
-}
-
-// peakRSS is the process's high-water resident set (VmHWM) in KiB.
-func (p *process) peakRSS() int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
 func call(base, token, method, path, body string, out any) {
 	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-	must(err)
+	harness.Must(err)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
-	must(err)
+	harness.Must(err)
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode >= 300 {
-		fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
+		harness.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
 	}
-	must(json.Unmarshal(data, out))
+	harness.Must(json.Unmarshal(data, out))
 }
 
 func get(base, token, path string) []byte {
@@ -525,45 +462,4 @@ func reversed(cs []benchCase) []benchCase {
 		out[len(cs)-1-i] = c
 	}
 	return out
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(err)
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().String()
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
-func run(name string, args ...string) {
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	must(cmd.Run())
-}
-
-func must(err error) {
-	if err != nil {
-		fatal(err)
-	}
-}
-
-// cleanups stop the processes and drop the database even when the run fails half-way.
-var cleanups []func()
-
-func atExit(f func()) { cleanups = append(cleanups, f) }
-
-func fatal(v ...any) { fatalf("%s", fmt.Sprint(v...)) }
-
-func fatalf(format string, args ...any) {
-	log.Printf(format, args...)
-	for i := len(cleanups) - 1; i >= 0; i-- {
-		cleanups[i]()
-	}
-	os.Exit(1)
 }
