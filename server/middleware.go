@@ -159,15 +159,13 @@ func newAPIGate(doc *openapi3.T, router routers.Router, v *auth.Verifier) *apiGa
 	return &apiGate{router: router, routes: specRoutes(doc), doc: doc, verifier: v, options: opts}
 }
 
-var specPathParam = regexp.MustCompile(`\{([^}/]+)\}`)
-
 // specRoutes maps every operation of doc to the route oapi-codegen registers it under in Echo.
 func specRoutes(doc *openapi3.T) map[string]*routers.Route {
 	out := map[string]*routers.Route{}
 	for path, item := range doc.Paths.Map() {
-		echoPath := specPathParam.ReplaceAllString(path, ":$1")
+		route := echoPath(path)
 		for method, op := range item.Operations() {
-			out[method+" "+echoPath] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
+			out[method+" "+route] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
 		}
 	}
 	return out

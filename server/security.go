@@ -47,16 +47,21 @@ func securityHeaders(cfg Config) echo.MiddlewareFunc {
 	if hsts != "" {
 		given[echo.HeaderStrictTransportSecurity] = []string{hsts}
 	}
-	fixed := make(map[string][]string, len(given))
+	type header struct {
+		key    string
+		values []string
+	}
+	fixed := make([]header, 0, len(given))
 	for k, v := range given {
-		fixed[http.CanonicalHeaderKey(k)] = v // what Header.Set would have used
+		// Canonical, as Header.Set would have it; a full slice (len == cap), so that an Add
+		// elsewhere reallocates instead of writing into the shared array.
+		fixed = append(fixed, header{http.CanonicalHeaderKey(k), v[:len(v):len(v)]})
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
-			for k, v := range fixed {
-				// A full slice (len == cap): an Add elsewhere reallocates instead of writing into it.
-				h[k] = v[:len(v):len(v)]
+			for _, f := range fixed {
+				h[f.key] = f.values
 			}
 			return next(c)
 		}
