@@ -67,8 +67,7 @@ func (s *Server) CreateCalculatedColumn(ctx context.Context, req gen.CreateCalcu
 }
 
 func (s *Server) createColumn(ctx context.Context, panelID int64, col *store.Column, f *store.FormulaInput) (gen.Column, string, string, error) {
-	check := func(p *store.Panel) error { return need(p.Level, store.PermEditor, "adding a column") }
-	names, err := s.store.CreateColumn(ctx, actorFrom(ctx), panelID, check, col, f)
+	names, err := s.store.CreateColumn(ctx, actorFrom(ctx), panelID, col, f)
 	if err != nil {
 		return gen.Column{}, "", "", err
 	}
@@ -110,13 +109,7 @@ func (s *Server) UpdateColumn(ctx context.Context, req gen.UpdateColumnRequestOb
 	if b.Tags != nil {
 		patch.Tags = tagsOf(b.Tags)
 	}
-	check := func(p *store.Panel, c *store.Column, names map[int64]string) error {
-		if err := need(p.Level, store.PermEditor, "changing a column"); err != nil {
-			return err
-		}
-		return precondition(req.Params.IfMatch, columnToAPI(c, names))
-	}
-	col, names, err := s.store.UpdateColumn(ctx, actorFrom(ctx), req.PanelId, req.ColumnId, check, patch)
+	col, names, err := s.store.UpdateColumn(ctx, actorFrom(ctx), req.PanelId, req.ColumnId, columnMatches(req.Params.IfMatch), patch)
 	if err != nil {
 		return nil, err
 	}
@@ -125,17 +118,18 @@ func (s *Server) UpdateColumn(ctx context.Context, req gen.UpdateColumnRequestOb
 
 // DeleteColumn deletes a column (and, with force, the calculated columns depending on it).
 func (s *Server) DeleteColumn(ctx context.Context, req gen.DeleteColumnRequestObject) (gen.DeleteColumnResponseObject, error) {
-	check := func(p *store.Panel, c *store.Column, names map[int64]string) error {
-		if err := need(p.Level, store.PermEditor, "deleting a column"); err != nil {
-			return err
-		}
-		return precondition(req.Params.IfMatch, columnToAPI(c, names))
-	}
 	force := req.Params.Force != nil && *req.Params.Force
-	if err := s.store.DeleteColumn(ctx, actorFrom(ctx), req.PanelId, req.ColumnId, force, check); err != nil {
+	if err := s.store.DeleteColumn(ctx, actorFrom(ctx), req.PanelId, req.ColumnId, force, columnMatches(req.Params.IfMatch)); err != nil {
 		return nil, err
 	}
 	return gen.DeleteColumn204Response{}, nil
+}
+
+// columnMatches is the If-Match precondition of a column change.
+func columnMatches(ifMatch *string) func(*store.Column, map[int64]string) error {
+	return func(c *store.Column, names map[int64]string) error {
+		return precondition(ifMatch, columnToAPI(c, names))
+	}
 }
 
 func tagsOf(t *gen.Tags) []string {

@@ -20,15 +20,8 @@ import (
 // actorFrom is the store's view of the verified caller.
 func actorFrom(ctx context.Context) store.Actor {
 	p := principalFrom(ctx)
-	return store.Actor{TenantID: p.TenantID, UserID: p.UserID, Email: p.Email, Admin: p.Role == auth.RoleAdmin}
-}
-
-// need refuses a caller whose permission on a resource is below min.
-func need(level, min store.Permission, action string) error {
-	if level < min {
-		return forbidden("%s needs %s permission; you have %s", action, min, level)
-	}
-	return nil
+	return store.Actor{TenantID: p.TenantID, UserID: p.UserID, Email: p.Email,
+		Admin: p.Role == auth.RoleAdmin, PlainUser: p.Role == auth.RoleUser}
 }
 
 // etagOf is a strong validator of a representation: a hash of its JSON encoding.

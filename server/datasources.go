@@ -46,8 +46,7 @@ func (s *Server) CreateDataSource(ctx context.Context, req gen.CreateDataSourceR
 		return nil, err
 	}
 	ds := &store.DataSource{Type: typ, Config: nonNilMap(cfg)}
-	check := func(p *store.Panel) error { return need(p.Level, store.PermEditor, "attaching a data source") }
-	if err := s.store.CreateDataSource(ctx, actorFrom(ctx), req.PanelId, check, ds); err != nil {
+	if err := s.store.CreateDataSource(ctx, actorFrom(ctx), req.PanelId, ds); err != nil {
 		return nil, err
 	}
 	body := dataSourceToAPI(ds)
@@ -99,13 +98,8 @@ func (s *Server) updateDataSource(ctx context.Context, id, panelID int64, b *gen
 	if b.Config != nil {
 		patch.Config = nonNilMap(map[string]any(*b.Config))
 	}
-	check := func(p *store.Panel, ds *store.DataSource) error {
-		if err := need(p.Level, store.PermEditor, "changing a data source"); err != nil {
-			return err
-		}
-		return precondition(ifMatch, dataSourceToAPI(ds))
-	}
-	ds, err := s.store.UpdateDataSource(ctx, actorFrom(ctx), id, panelID, check, patch, configProblem)
+	matches := func(ds *store.DataSource) error { return precondition(ifMatch, dataSourceToAPI(ds)) }
+	ds, err := s.store.UpdateDataSource(ctx, actorFrom(ctx), id, panelID, matches, patch, configProblem)
 	if err != nil {
 		return gen.DataSource{}, "", err
 	}
@@ -130,13 +124,8 @@ func (s *Server) DeletePanelDataSource(ctx context.Context, req gen.DeletePanelD
 }
 
 func (s *Server) deleteDataSource(ctx context.Context, id, panelID int64, force *bool, ifMatch *string) error {
-	check := func(p *store.Panel, ds *store.DataSource) error {
-		if err := need(p.Level, store.PermEditor, "deleting a data source"); err != nil {
-			return err
-		}
-		return precondition(ifMatch, dataSourceToAPI(ds))
-	}
-	return s.store.DeleteDataSource(ctx, actorFrom(ctx), id, panelID, force != nil && *force, check)
+	matches := func(ds *store.DataSource) error { return precondition(ifMatch, dataSourceToAPI(ds)) }
+	return s.store.DeleteDataSource(ctx, actorFrom(ctx), id, panelID, force != nil && *force, matches)
 }
 
 // configProblem checks a data source's config for its type: a malformed config is a 400 naming the fields.

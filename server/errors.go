@@ -40,10 +40,6 @@ func badRequest(field, reason string) *problem {
 		Errors: []fieldError{{Field: field, Reason: reason}}}
 }
 
-func forbidden(format string, args ...any) *problem {
-	return newProblem(http.StatusForbidden, "forbidden", format, args...)
-}
-
 // problemBody is the wire shape of every error answer.
 type problemBody struct {
 	Type       string       `json:"type"`
@@ -82,6 +78,10 @@ func toProblem(err error) *problem {
 		}
 		return out
 	}
+	var fe *store.ForbiddenError
+	if errors.As(err, &fe) {
+		return newProblem(http.StatusForbidden, "forbidden", "%s", fe.Message)
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return newProblem(http.StatusRequestEntityTooLarge, "too-large", "the request body exceeds %d bytes", mbe.Limit)
@@ -100,8 +100,6 @@ func toProblem(err error) *problem {
 			Header: http.Header{"WWW-Authenticate": {`Bearer realm="panels"`}}}
 	case errors.Is(err, store.ErrNotFound):
 		return newProblem(http.StatusNotFound, "not-found", "%s", notFoundDetail(err))
-	case errors.Is(err, store.ErrForbidden):
-		return newProblem(http.StatusForbidden, "forbidden", "%s", strings.TrimSuffix(err.Error(), ": forbidden"))
 	case errors.Is(err, store.ErrPrecondition):
 		return newProblem(http.StatusPreconditionFailed, "precondition-failed", "the resource has changed: If-Match does not match its current ETag")
 	case errors.Is(err, store.ErrConflict):

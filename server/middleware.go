@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/store"
 )
 
 type stateKey struct{}
@@ -234,7 +235,7 @@ func (g *apiGate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return validationProblem(err)
 		}
 		if needsAuth(route, g.doc) {
-			if err := checkAssertions(req, principal); err != nil {
+			if err := checkAssertions(req, route.Operation.OperationID, principal); err != nil {
 				return err
 			}
 		}
@@ -341,8 +342,14 @@ func firstLine(s string) string {
 	return line
 }
 
-// checkAssertions refuses a tenantId or userId, in the query or the JSON body, that is not the caller's.
-func checkAssertions(req *http.Request, p auth.Principal) error {
+// echoedCreator are the operations whose body's userId may also echo the resource's stored creator
+// (the web UI sends back the panel or view it read): the store decides on those (checkEcho), since
+// only it knows the creator.
+var echoedCreator = map[string]bool{"updatePanel": true, "updateView": true}
+
+// checkAssertions refuses a tenantId or userId, in the query or the JSON body, that is not the
+// caller's. A resource's tenant is always the caller's, so an echoed tenantId is the caller's too.
+func checkAssertions(req *http.Request, op string, p auth.Principal) error {
 	q := req.URL.Query()
 	if err := assertIdentity(q.Get("tenantId"), q.Has("tenantId"), q.Get("userId"), q.Has("userId"), p); err != nil {
 		return err
@@ -357,15 +364,15 @@ func checkAssertions(req *http.Request, p auth.Principal) error {
 	}
 	tenant, hasTenant := top["tenantId"].(string)
 	user, hasUser := top["userId"].(string)
-	return assertIdentity(tenant, hasTenant, user, hasUser, p)
+	return assertIdentity(tenant, hasTenant, user, hasUser && !echoedCreator[op], p)
 }
 
 func assertIdentity(tenant string, hasTenant bool, user string, hasUser bool, p auth.Principal) error {
 	if hasTenant && tenant != p.TenantID {
-		return forbidden("tenantId does not match the token's tenant")
+		return store.Forbidden("tenantId does not match the token's tenant")
 	}
 	if hasUser && user != p.UserID {
-		return forbidden("userId does not match the token's user")
+		return store.Forbidden("userId does not match the token's user")
 	}
 	return nil
 }

@@ -42,14 +42,16 @@ type dataFlow struct {
 	slots chan struct{}
 }
 
-// slotted wraps a sync's access check: once the caller may sync, it takes a slot (so a refused
-// caller never learns whether slots are free). release gives the slot back; call it when the
-// sync is over, whether or not it started.
-func (f *dataFlow) slotted(check func(*store.Panel, *store.DataSource) error) (func(*store.Panel, *store.DataSource) error, func()) {
+// slotted wraps what a sync accepts of its source (nil: any): once the store has allowed the
+// caller and accept agrees, it takes a slot (so a refused caller never learns whether slots are
+// free). release gives the slot back; call it when the sync is over, whether or not it started.
+func (f *dataFlow) slotted(accept func(*store.DataSource) error) (func(*store.DataSource) error, func()) {
 	var release func()
-	return func(p *store.Panel, ds *store.DataSource) error {
-			if err := check(p, ds); err != nil {
-				return err
+	return func(ds *store.DataSource) error {
+			if accept != nil {
+				if err := accept(ds); err != nil {
+					return err
+				}
 			}
 			r, err := f.acquire()
 			release = r
@@ -163,12 +165,13 @@ func (s *Server) SyncPanelDataSource(ctx context.Context, req gen.SyncPanelDataS
 }
 
 func (s *Server) syncSource(ctx context.Context, id, panelID int64) (gen.DataSourceSync, error) {
-	check := func(p *store.Panel, _ *store.DataSource) error {
-		return need(p.Level, store.PermEditor, "syncing a data source")
+	op := store.Operation("syncDataSource")
+	if panelID != 0 {
+		op = "syncPanelDataSource"
 	}
-	check, release := s.flow.slotted(check)
+	accept, release := s.flow.slotted(nil)
 	defer release()
-	run, err := s.store.BeginSync(ctx, actorFrom(ctx), id, panelID, store.TriggerSync, 0, check)
+	run, err := s.store.BeginSync(ctx, actorFrom(ctx), op, id, panelID, store.TriggerSync, 0, accept)
 	if err != nil {
 		return gen.DataSourceSync{}, err
 	}
@@ -281,10 +284,7 @@ func failedSync(ctx context.Context, run *store.SyncRun, err error) (store.SyncR
 
 // UploadDataSourceFile replaces a file source's records with an uploaded file, streamed.
 func (s *Server) UploadDataSourceFile(ctx context.Context, req gen.UploadDataSourceFileRequestObject) (gen.UploadDataSourceFileResponseObject, error) {
-	check := func(p *store.Panel, ds *store.DataSource) error {
-		if err := need(p.Level, store.PermEditor, "uploading records"); err != nil {
-			return err
-		}
+	fileOnly := func(ds *store.DataSource) error {
 		if ds.Type != "file" {
 			return &store.InvalidError{Message: fmt.Sprintf("data source %d is of type %s; only file sources take uploads", ds.ID, ds.Type),
 				Problems: []store.Problem{{Field: "dataSourceId", Reason: "not a file data source"}}}
@@ -295,9 +295,9 @@ func (s *Server) UploadDataSourceFile(ctx context.Context, req gen.UploadDataSou
 	if err != nil {
 		return nil, err
 	}
-	check, release := s.flow.slotted(check)
+	accept, release := s.flow.slotted(fileOnly)
 	defer release()
-	run, err := s.store.BeginSync(ctx, actorFrom(ctx), req.DataSourceId, 0, store.TriggerUpload, 0, check)
+	run, err := s.store.BeginSync(ctx, actorFrom(ctx), "uploadDataSourceFile", req.DataSourceId, 0, store.TriggerUpload, 0, accept)
 	if err != nil {
 		return nil, err
 	}
@@ -358,10 +358,7 @@ func unsupportedUpload() error {
 
 // PushDataSourceRecords applies pushed upserts and deletions to a custom source's records.
 func (s *Server) PushDataSourceRecords(ctx context.Context, req gen.PushDataSourceRecordsRequestObject) (gen.PushDataSourceRecordsResponseObject, error) {
-	check := func(p *store.Panel, ds *store.DataSource) error {
-		if err := need(p.Level, store.PermEditor, "pushing records"); err != nil {
-			return err
-		}
+	customOnly := func(ds *store.DataSource) error {
 		if ds.Type != "custom" {
 			return &store.InvalidError{Message: fmt.Sprintf("data source %d is of type %s; only custom sources take pushed records", ds.ID, ds.Type),
 				Problems: []store.Problem{{Field: "dataSourceId", Reason: "not a custom data source"}}}
@@ -371,9 +368,9 @@ func (s *Server) PushDataSourceRecords(ctx context.Context, req gen.PushDataSour
 	if mt, _, err := mime.ParseMediaType(contentTypeOf(ctx)); err != nil || (mt != "application/x-ndjson" && mt != "application/ndjson") {
 		return nil, newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "push records as application/x-ndjson, one operation per line")
 	}
-	check, release := s.flow.slotted(check)
+	accept, release := s.flow.slotted(customOnly)
 	defer release()
-	run, err := s.store.BeginSync(ctx, actorFrom(ctx), req.DataSourceId, 0, store.TriggerPush, 5*time.Second, check)
+	run, err := s.store.BeginSync(ctx, actorFrom(ctx), "pushDataSourceRecords", req.DataSourceId, 0, store.TriggerPush, 5*time.Second, accept)
 	if err != nil {
 		return nil, err
 	}

@@ -57,8 +57,7 @@ func (s *Server) ListViews(ctx context.Context, req gen.ListViewsRequestObject) 
 func (s *Server) CreateView(ctx context.Context, req gen.CreateViewRequestObject) (gen.CreateViewResponseObject, error) {
 	b := req.Body
 	v := &store.View{PanelID: b.PanelId, Name: b.Name, VisibleColumns: b.VisibleColumns, Metadata: mapOrEmpty(b.Metadata)}
-	check := func(p *store.Panel) error { return need(p.Level, store.PermViewer, "creating a view") }
-	if err := s.store.CreateView(ctx, actorFrom(ctx), check, v); err != nil {
+	if err := s.store.CreateView(ctx, actorFrom(ctx), v); err != nil {
 		return nil, err
 	}
 	body := viewToAPI(v)
@@ -68,7 +67,7 @@ func (s *Server) CreateView(ctx context.Context, req gen.CreateViewRequestObject
 
 // GetView returns a readable view with its sorts and filters.
 func (s *Server) GetView(ctx context.Context, req gen.GetViewRequestObject) (gen.GetViewResponseObject, error) {
-	v, err := s.store.GetView(ctx, actorFrom(ctx), req.ViewId)
+	v, err := s.store.GetView(ctx, actorFrom(ctx), "getView", req.ViewId)
 	if err != nil {
 		return nil, err
 	}
@@ -79,14 +78,9 @@ func (s *Server) GetView(ctx context.Context, req gen.GetViewRequestObject) (gen
 	return resp, err
 }
 
-// editView is the permission and precondition check of every view mutation.
-func editView(action string, ifMatch *string) func(*store.View) error {
-	return func(v *store.View) error {
-		if err := need(v.Level, store.PermEditor, action); err != nil {
-			return err
-		}
-		return precondition(ifMatch, viewToAPI(v))
-	}
+// viewMatches is the If-Match precondition of every view mutation.
+func viewMatches(ifMatch *string) func(*store.View) error {
+	return func(v *store.View) error { return precondition(ifMatch, viewToAPI(v)) }
 }
 
 // UpdateView partially updates a view.
@@ -95,11 +89,11 @@ func (s *Server) UpdateView(ctx context.Context, req gen.UpdateViewRequestObject
 	if err := checkEchoedID(b.Id, req.ViewId); err != nil {
 		return nil, err
 	}
-	patch := store.ViewPatch{Name: b.Name, VisibleColumns: b.VisibleColumns}
+	patch := store.ViewPatch{Name: b.Name, VisibleColumns: b.VisibleColumns, EchoedUserID: b.UserId}
 	if b.Metadata != nil {
 		patch.Metadata = map[string]any(*b.Metadata)
 	}
-	v, err := s.store.UpdateView(ctx, actorFrom(ctx), req.ViewId, editView("changing a view", req.Params.IfMatch), patch)
+	v, err := s.store.UpdateView(ctx, actorFrom(ctx), req.ViewId, viewMatches(req.Params.IfMatch), patch)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +104,7 @@ func (s *Server) UpdateView(ctx context.Context, req gen.UpdateViewRequestObject
 
 // DeleteView deletes a view with its sorts, filters, notifications and ACL rows.
 func (s *Server) DeleteView(ctx context.Context, req gen.DeleteViewRequestObject) (gen.DeleteViewResponseObject, error) {
-	if err := s.store.DeleteView(ctx, actorFrom(ctx), req.ViewId, editView("deleting a view", req.Params.IfMatch)); err != nil {
+	if err := s.store.DeleteView(ctx, actorFrom(ctx), req.ViewId, viewMatches(req.Params.IfMatch)); err != nil {
 		return nil, err
 	}
 	return gen.DeleteView204Response{}, nil
@@ -118,7 +112,7 @@ func (s *Server) DeleteView(ctx context.Context, req gen.DeleteViewRequestObject
 
 // GetViewSorts returns a readable view's sorts, by order.
 func (s *Server) GetViewSorts(ctx context.Context, req gen.GetViewSortsRequestObject) (gen.GetViewSortsResponseObject, error) {
-	v, err := s.store.GetView(ctx, actorFrom(ctx), req.ViewId)
+	v, err := s.store.GetView(ctx, actorFrom(ctx), "getViewSorts", req.ViewId)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +125,7 @@ func (s *Server) ReplaceViewSorts(ctx context.Context, req gen.ReplaceViewSortsR
 	for i, in := range req.Body.Sorts {
 		sorts[i] = store.ViewSort{ColumnName: in.ColumnName, Direction: string(in.Direction), Order: in.Order}
 	}
-	v, err := s.store.ReplaceSorts(ctx, actorFrom(ctx), req.ViewId, editView("changing a view's sorts", nil), sorts)
+	v, err := s.store.ReplaceSorts(ctx, actorFrom(ctx), req.ViewId, viewMatches(nil), sorts)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +134,7 @@ func (s *Server) ReplaceViewSorts(ctx context.Context, req gen.ReplaceViewSortsR
 
 // GetViewFilters returns a readable view's filters.
 func (s *Server) GetViewFilters(ctx context.Context, req gen.GetViewFiltersRequestObject) (gen.GetViewFiltersResponseObject, error) {
-	v, err := s.store.GetView(ctx, actorFrom(ctx), req.ViewId)
+	v, err := s.store.GetView(ctx, actorFrom(ctx), "getViewFilters", req.ViewId)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +154,7 @@ func (s *Server) ReplaceViewFilters(ctx context.Context, req gen.ReplaceViewFilt
 		}
 		filters[i] = f
 	}
-	v, err := s.store.ReplaceFilters(ctx, actorFrom(ctx), req.ViewId, editView("changing a view's filters", nil), filters)
+	v, err := s.store.ReplaceFilters(ctx, actorFrom(ctx), req.ViewId, viewMatches(nil), filters)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +163,7 @@ func (s *Server) ReplaceViewFilters(ctx context.Context, req gen.ReplaceViewFilt
 
 // PublishView makes a view readable by the whole tenant.
 func (s *Server) PublishView(ctx context.Context, req gen.PublishViewRequestObject) (gen.PublishViewResponseObject, error) {
-	v, err := s.store.SetPublished(ctx, actorFrom(ctx), req.ViewId, editView("publishing a view", nil), true)
+	v, err := s.store.SetPublished(ctx, actorFrom(ctx), req.ViewId, viewMatches(nil), true)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +174,7 @@ func (s *Server) PublishView(ctx context.Context, req gen.PublishViewRequestObje
 
 // UnpublishView withdraws a published view.
 func (s *Server) UnpublishView(ctx context.Context, req gen.UnpublishViewRequestObject) (gen.UnpublishViewResponseObject, error) {
-	v, err := s.store.SetPublished(ctx, actorFrom(ctx), req.ViewId, editView("unpublishing a view", nil), false)
+	v, err := s.store.SetPublished(ctx, actorFrom(ctx), req.ViewId, viewMatches(nil), false)
 	if err != nil {
 		return nil, err
 	}

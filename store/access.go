@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/uptrace/bun"
@@ -9,9 +10,13 @@ import (
 // Permission levels, ordered so that a higher level implies the lower ones.
 type Permission int
 
-// The permission ladder of api.md §2.
+// The permission ladder of api.md §2. PermViewReader is below every ACL permission: it is what a
+// caller has on a panel it reads only through a view (a published one, or one shared with it),
+// and on a view it reads only because the view is published. Only the tables' rules (Permissions)
+// say what it allows.
 const (
 	PermNone Permission = iota
+	PermViewReader
 	PermViewer
 	PermEditor
 	PermOwner
@@ -31,7 +36,7 @@ func ParsePermission(s string) Permission {
 }
 
 func (p Permission) String() string {
-	return [...]string{"none", "viewer", "editor", "owner"}[p]
+	return [...]string{"none", "view reader", "viewer", "editor", "owner"}[p]
 }
 
 // AllPrincipal is the ACL principal meaning every member of the tenant.
@@ -43,6 +48,8 @@ type Actor struct {
 	UserID   string // sub
 	Email    string // lower-cased, may be empty
 	Admin    bool
+	// PlainUser is the user role, which may not create panels (api.md §2); builders and admins may.
+	PlainUser bool
 }
 
 // Principals are the ACL principals that match the actor: email, sub and "_all".
@@ -70,104 +77,100 @@ func (a Actor) emailPtr() *string {
 	return &e
 }
 
-// panelDirectLevelExpr computes the actor's own permission on the panel aliased "panel": admins and
-// the creator own it; otherwise the best ACL row naming one of the actor's principals.
+// aclLevelSQL is an ACL row's permission (alias %s) as a Permission.
+const aclLevelSQL = `CASE %[1]s.permission WHEN 'owner' THEN 4 WHEN 'editor' THEN 3 ELSE 2 END`
+
+// panelDirectLevelExpr computes the actor's permission on the panel aliased "panel" from its ACL
+// rows alone: admins own every panel; otherwise the best row naming one of the actor's principals
+// (ownership is only what the rows say, api.md §2), NULL without one.
 func panelDirectLevelExpr(a Actor) (string, []any) {
 	if a.Admin {
-		return "3", nil
+		return "4", nil
 	}
-	return `CASE WHEN panel.owner_user_id = ? THEN 3 ELSE COALESCE((
-		SELECT max(CASE acl.permission WHEN 'owner' THEN 3 WHEN 'editor' THEN 2 ELSE 1 END)
+	return `(SELECT max(` + fmt.Sprintf(aclLevelSQL, "acl") + `)
 		FROM acls AS acl
-		WHERE acl.tenant_id = panel.tenant_id AND acl.panel_id = panel.id AND acl.user_email IN (?)
-	), 0) END`, []any{a.UserID, bun.List(a.Principals())}
+		WHERE acl.tenant_id = ? AND acl.panel_id = panel.id AND acl.user_email IN (?))`, []any{a.TenantID, bun.List(a.Principals())}
 }
 
-// panelLevelExpr is panelDirectLevelExpr raised to viewer when the panel has a published view:
-// reading a published view grants read-only access to its panel, data sources and columns.
+// panelLevelExpr is panelDirectLevelExpr, or view reader when the actor has no row on the panel
+// but reads one of its views (published, or shared with one of its principals).
 func panelLevelExpr(a Actor) (string, []any) {
 	direct, args := panelDirectLevelExpr(a)
 	if a.Admin {
 		return direct, args
 	}
-	return `GREATEST((` + direct + `), CASE WHEN EXISTS (
-		SELECT 1 FROM views AS pv WHERE pv.panel_id = panel.id AND pv.is_published) THEN 1 ELSE 0 END)`, args
+	return `COALESCE(` + direct + `, CASE WHEN EXISTS (
+		SELECT 1 FROM views AS pv WHERE pv.tenant_id = ? AND pv.panel_id = panel.id
+		AND (pv.is_published OR pv.id IN (` + grantedViewsSQL + `))) THEN 1 ELSE 0 END)`,
+		append(args, a.TenantID, a.TenantID, bun.List(a.Principals()))
 }
 
-// visiblePanels restricts a panel query to panels the actor can read. For a plain user, the three
-// ways to read a panel (creating it, an ACL row naming one of its principals, a published view of
-// it) are tested against sets each read from its own index (the set queries below): under OR, PostgreSQL
-// builds each set once as a hashed subplan while it walks the panels in the list's index order,
-// instead of running correlated subqueries, or reading every ACL row, for each panel it passes.
+// visiblePanels restricts a panel query to panels the actor has a permission on (a view reader
+// finds its views in the view list instead). For a plain user, the ids come from the tenant and
+// principal index of acls: under IN, PostgreSQL builds the set once as a hashed subplan while it
+// walks the panels in the list's index order, instead of running a correlated subquery per panel.
 func visiblePanels(q *bun.SelectQuery, a Actor) *bun.SelectQuery {
 	q = q.Where("panel.tenant_id = ?", a.TenantID)
 	if a.Admin {
 		return q
 	}
-	return q.Where(`(panel.owner_user_id = ? OR panel.id IN (`+grantedPanelsSQL+`) OR panel.id IN (`+publishedPanelsSQL+`))`,
-		a.UserID, a.TenantID, bun.List(a.Principals()), a.TenantID)
+	return q.Where(`panel.id IN (`+grantedPanelsSQL+`)`, a.TenantID, bun.List(a.Principals()))
 }
 
 // The sets of panels and views a plain user reads, each answered by one index (the tenant and
-// principal index of acls, the owner and published indexes of panels and views). Arguments:
-// grantedPanelsSQL and grantedViewsSQL take the tenant and the principals, ownedPanelsSQL and
-// ownedViewsSQL the tenant and the sub, publishedPanelsSQL and publishedViewsSQL the tenant.
+// principal index of acls, the published index of views). Arguments: grantedPanelsSQL and
+// grantedViewsSQL take the tenant and the principals, publishedViewsSQL the tenant.
 const (
-	ownedPanelsSQL     = `SELECT op.id FROM panels AS op WHERE op.tenant_id = ? AND op.owner_user_id = ?`
-	grantedPanelsSQL   = `SELECT gp.panel_id FROM acls AS gp WHERE gp.tenant_id = ? AND gp.user_email IN (?) AND gp.resource_type = 'panel'`
-	publishedPanelsSQL = `SELECT pp.panel_id FROM views AS pp WHERE pp.tenant_id = ? AND pp.is_published`
-	ownedViewsSQL      = `SELECT ov.id FROM views AS ov WHERE ov.tenant_id = ? AND ov.owner_user_id = ?`
-	grantedViewsSQL    = `SELECT gv.view_id FROM acls AS gv WHERE gv.tenant_id = ? AND gv.user_email IN (?) AND gv.resource_type = 'view'`
-	publishedViewsSQL  = `SELECT pv.id FROM views AS pv WHERE pv.tenant_id = ? AND pv.is_published`
+	grantedPanelsSQL  = `SELECT gp.panel_id FROM acls AS gp WHERE gp.tenant_id = ? AND gp.user_email IN (?) AND gp.resource_type = 'panel'`
+	grantedViewsSQL   = `SELECT gv.view_id FROM acls AS gv WHERE gv.tenant_id = ? AND gv.user_email IN (?) AND gv.resource_type = 'view'`
+	publishedViewsSQL = `SELECT pv.id FROM views AS pv WHERE pv.tenant_id = ? AND pv.is_published`
 )
 
-// readablePanelsArray is an array of the ids of the panels a plain user reads, for counting rows
-// of those panels: "col = ANY(" + expr + ")". PostgreSQL computes it once, from the indexes of its
-// three sets, and then looks each id up in the counted table's index; a join to the same sets
+// readablePanelsArray is an array of the ids of the panels a plain user has a permission on, for
+// counting rows of those panels: "col = ANY(" + expr + ")". PostgreSQL computes it once from the
+// acls index and then looks each id up in the counted table's index; a join to the same set
 // would let it read the whole counted table instead, since it cannot know how few ids there are.
 func readablePanelsArray(a Actor) (string, []any) {
-	return `ARRAY(` + ownedPanelsSQL + ` UNION ` + grantedPanelsSQL + ` UNION ` + publishedPanelsSQL + `)`,
-		[]any{a.TenantID, a.UserID, a.TenantID, bun.List(a.Principals()), a.TenantID}
+	return `ARRAY(` + grantedPanelsSQL + `)`, []any{a.TenantID, bun.List(a.Principals())}
 }
 
-// viewLevelExpr computes the actor's permission on the view aliased "view" (joined to its panel
-// aliased "panel"): the view's owner owns it; otherwise the best of its ACL rows, the actor's own
-// permission on the panel, and viewer when it is published.
+// viewLevelExpr computes the actor's permission on the view aliased "view" (its panel is aliased
+// "panel"): the best of its ACL rows and the actor's rows on the panel; view reader when the view
+// is published and neither names the actor.
 func viewLevelExpr(a Actor) (string, []any) {
 	if a.Admin {
-		return "3", nil
+		return "4", nil
 	}
 	direct, args := panelDirectLevelExpr(a)
-	return `CASE WHEN view.owner_user_id = ? THEN 3 ELSE GREATEST(
-		COALESCE((SELECT max(CASE vacl.permission WHEN 'owner' THEN 3 WHEN 'editor' THEN 2 ELSE 1 END)
+	return `GREATEST(
+		(SELECT max(` + fmt.Sprintf(aclLevelSQL, "vacl") + `)
 			FROM acls AS vacl
-			WHERE vacl.tenant_id = view.tenant_id AND vacl.view_id = view.id AND vacl.user_email IN (?)), 0),
-		(` + direct + `),
-		CASE WHEN view.is_published THEN 1 ELSE 0 END) END`,
-		append([]any{a.UserID, bun.List(a.Principals())}, args...)
+			WHERE vacl.tenant_id = ? AND vacl.view_id = view.id AND vacl.user_email IN (?)),
+		` + direct + `,
+		CASE WHEN view.is_published THEN 1 ELSE 0 END)`,
+		append([]any{a.TenantID, bun.List(a.Principals())}, args...)
 }
 
 // visibleViews restricts a view query to views the actor can read (viewLevelExpr >= 1): for a
-// plain user, its own views, published ones, those an ACL row shares with it, and those of the
-// panels it has a permission on (owns or is named on), each tested against a set read from an
-// index, as in visiblePanels. It needs no join to the panel.
+// plain user, published ones, those an ACL row shares with it, and those of the panels an ACL
+// row names it on, each tested against a set read from an index, as in visiblePanels. It needs
+// no join to the panel.
 func visibleViews(q *bun.SelectQuery, a Actor) *bun.SelectQuery {
 	q = q.Where("view.tenant_id = ?", a.TenantID)
 	if a.Admin {
 		return q
 	}
-	return q.Where(`(view.owner_user_id = ? OR view.is_published OR view.id IN (`+grantedViewsSQL+`)
-		OR view.panel_id IN (`+ownedPanelsSQL+`) OR view.panel_id IN (`+grantedPanelsSQL+`))`,
-		a.UserID, a.TenantID, bun.List(a.Principals()), a.TenantID, a.UserID, a.TenantID, bun.List(a.Principals()))
+	return q.Where(`(view.is_published OR view.id IN (`+grantedViewsSQL+`) OR view.panel_id IN (`+grantedPanelsSQL+`))`,
+		a.TenantID, bun.List(a.Principals()), a.TenantID, bun.List(a.Principals()))
 }
 
 // readableViewsSQL is the ids of the views a plain user reads (visibleViews), each set read from
 // its index, without duplicates.
 func readableViewsSQL(a Actor) (string, []any) {
 	ps := bun.List(a.Principals())
-	return ownedViewsSQL + ` UNION ` + grantedViewsSQL + ` UNION ` + publishedViewsSQL + `
-		UNION SELECT dv.id FROM views AS dv WHERE dv.panel_id IN (` + ownedPanelsSQL + ` UNION ` + grantedPanelsSQL + `)`,
-		[]any{a.TenantID, a.UserID, a.TenantID, ps, a.TenantID, a.TenantID, a.UserID, a.TenantID, ps}
+	return grantedViewsSQL + ` UNION ` + publishedViewsSQL + `
+		UNION SELECT dv.id FROM views AS dv WHERE dv.tenant_id = ? AND dv.panel_id IN (` + grantedPanelsSQL + `)`,
+		[]any{a.TenantID, ps, a.TenantID, a.TenantID, a.TenantID, ps}
 }
 
 // countableViews is visibleViews for counting: every readable view must be visited, so the ids

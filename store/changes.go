@@ -80,7 +80,7 @@ type ChangePage struct {
 // history of deleted panels. A PanelID the actor cannot read is ErrNotFound.
 func (s *Store) ListChanges(ctx context.Context, a Actor, f ChangeFilter) (ChangePage, error) {
 	if f.PanelID != 0 {
-		if _, err := s.PanelAccess(ctx, a, f.PanelID); err != nil {
+		if _, err := panelAccess(ctx, s.DB, a, OpListPanelChangesOfPanel, f.PanelID, false); err != nil {
 			if !a.Admin || !errors.Is(err, ErrNotFound) {
 				return ChangePage{}, err
 			}
@@ -108,8 +108,7 @@ func (s *Store) ListChanges(ctx context.Context, a Actor, f ChangeFilter) (Chang
 			readable, args := readablePanelsArray(a)
 			q = q.Where("ch.panel_id = ANY("+readable+")", args...)
 		default:
-			q = q.Where(`(ch.panel_id IN (`+ownedPanelsSQL+`) OR ch.panel_id IN (`+grantedPanelsSQL+`) OR ch.panel_id IN (`+publishedPanelsSQL+`))`,
-				a.TenantID, a.UserID, a.TenantID, bun.List(a.Principals()), a.TenantID)
+			q = q.Where(`ch.panel_id IN (`+grantedPanelsSQL+`)`, a.TenantID, bun.List(a.Principals()))
 		}
 		if f.ChangeType != "" {
 			q = q.Where("ch.change_type = ?", f.ChangeType)

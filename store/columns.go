@@ -23,16 +23,14 @@ type ColumnSet struct {
 }
 
 // ListColumns returns the columns of a readable panel ordered by display order, then id. ids and
-// tags filter when non-empty (a column with any of the tags matches).
+// tags filter when non-empty (a column with any of the tags matches). A view reader gets only the
+// columns its views show.
 func (s *Store) ListColumns(ctx context.Context, a Actor, panelID int64, ids []int64, tags []string) (ColumnSet, error) {
-	if _, err := s.PanelAccess(ctx, a, panelID); err != nil {
-		return ColumnSet{}, err
-	}
-	all, err := panelColumns(ctx, s.DB, panelID)
+	all, names, err := s.readableColumns(ctx, a, "listColumns", panelID)
 	if err != nil {
 		return ColumnSet{}, err
 	}
-	set := ColumnSet{Columns: []Column{}, Names: columnNames(all)}
+	set := ColumnSet{Columns: []Column{}, Names: names}
 	for _, c := range all {
 		if len(ids) > 0 && !slices.Contains(ids, c.ID) {
 			continue
@@ -47,19 +45,50 @@ func (s *Store) ListColumns(ctx context.Context, a Actor, panelID int64, ids []i
 
 // GetColumn loads one column of a readable panel.
 func (s *Store) GetColumn(ctx context.Context, a Actor, panelID, id int64) (*Column, map[int64]string, error) {
-	if _, err := s.PanelAccess(ctx, a, panelID); err != nil {
-		return nil, nil, err
-	}
-	all, err := panelColumns(ctx, s.DB, panelID)
+	all, names, err := s.readableColumns(ctx, a, "getColumn", panelID)
 	if err != nil {
 		return nil, nil, err
 	}
 	for i := range all {
 		if all[i].ID == id {
-			return &all[i], columnNames(all), nil
+			return &all[i], names, nil
 		}
 	}
 	return nil, nil, fmt.Errorf("column %d: %w", id, ErrNotFound)
+}
+
+// readableColumns is the panel's columns the actor may read, with the names formulas render
+// their references with. A view reader reads only the columns the panel's views it reads show,
+// and only their names: a formula referring to a column it may not read shows no name for it.
+func (s *Store) readableColumns(ctx context.Context, a Actor, op Operation, panelID int64) ([]Column, map[int64]string, error) {
+	p, err := panelAccess(ctx, s.DB, a, op, panelID, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := panelColumns(ctx, s.DB, panelID)
+	if err != nil || p.Level >= PermViewer {
+		return all, columnNames(all), err
+	}
+	var views []*View
+	if err := visibleViews(s.DB.NewSelect().Model(&views).Column("view.id", "view.visible_columns"), a).
+		Where("view.panel_id = ?", panelID).Scan(ctx); err != nil {
+		return nil, nil, mapErr(err)
+	}
+	shown := map[int64]bool{}
+	for _, v := range views {
+		for _, ref := range v.VisibleColumns {
+			if c, err := ResolveColumnRef(all, ref); err == nil {
+				shown[c.ID] = true
+			}
+		}
+	}
+	out := all[:0]
+	for _, c := range all {
+		if shown[c.ID] {
+			out = append(out, c)
+		}
+	}
+	return out, columnNames(out), nil
 }
 
 // panelColumns loads every column of a panel (at most MaxColumnsPerPanel) in display order.
@@ -131,15 +160,16 @@ func resolveFormula(in FormulaInput, cols []Column, selfID int64) (formula.Resol
 }
 
 // CreateColumn adds a base column (col.DataSourceID set) or a calculated one (f non-nil) to the panel.
-func (s *Store) CreateColumn(ctx context.Context, a Actor, panelID int64, check func(*Panel) error, col *Column, f *FormulaInput) (map[int64]string, error) {
+func (s *Store) CreateColumn(ctx context.Context, a Actor, panelID int64, col *Column, f *FormulaInput) (map[int64]string, error) {
+	op := Operation("createBaseColumn")
+	if f != nil {
+		op = "createCalculatedColumn"
+	}
 	var names map[int64]string
 	err := s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		// The panel lock serialises column changes of one panel: the cap and cycle checks see a stable set.
-		p, err := panelAccess(ctx, tx, a, panelID, true)
+		p, err := panelAccess(ctx, tx, a, op, panelID, true)
 		if err != nil {
-			return err
-		}
-		if err := check(p); err != nil {
 			return err
 		}
 		cols, err := panelColumns(ctx, tx, p.ID)
@@ -216,13 +246,13 @@ type ColumnPatch struct {
 }
 
 // UpdateColumn applies patch to a column under the panel lock and records column_modified.
-func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, check func(*Panel, *Column, map[int64]string) error, patch ColumnPatch) (*Column, map[int64]string, error) {
+func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, precondition func(*Column, map[int64]string) error, patch ColumnPatch) (*Column, map[int64]string, error) {
 	var (
 		out   *Column
 		names map[int64]string
 	)
 	err := s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		p, err := panelAccess(ctx, tx, a, panelID, true)
+		p, err := panelAccess(ctx, tx, a, "updateColumn", panelID, true)
 		if err != nil {
 			return err
 		}
@@ -235,7 +265,7 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, ch
 			return fmt.Errorf("column %d: %w", id, ErrNotFound)
 		}
 		col := &cols[i]
-		if err := check(p, col, columnNames(cols)); err != nil {
+		if err := precondition(col, columnNames(cols)); err != nil {
 			return err
 		}
 		before := *col
@@ -343,9 +373,9 @@ func mergeProperties(cur, patch map[string]any) map[string]any {
 
 // DeleteColumn removes a column. Calculated columns depending on it block the delete (ConflictError)
 // unless force is set: then they go too, transitively. References in views go with them.
-func (s *Store) DeleteColumn(ctx context.Context, a Actor, panelID, id int64, force bool, check func(*Panel, *Column, map[int64]string) error) error {
+func (s *Store) DeleteColumn(ctx context.Context, a Actor, panelID, id int64, force bool, precondition func(*Column, map[int64]string) error) error {
 	return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		p, err := panelAccess(ctx, tx, a, panelID, true)
+		p, err := panelAccess(ctx, tx, a, "deleteColumn", panelID, true)
 		if err != nil {
 			return err
 		}
@@ -357,7 +387,7 @@ func (s *Store) DeleteColumn(ctx context.Context, a Actor, panelID, id int64, fo
 		if i < 0 {
 			return fmt.Errorf("column %d: %w", id, ErrNotFound)
 		}
-		if err := check(p, &cols[i], columnNames(cols)); err != nil {
+		if err := precondition(&cols[i], columnNames(cols)); err != nil {
 			return err
 		}
 		names := columnNames(cols)

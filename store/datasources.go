@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -12,7 +13,7 @@ import (
 
 // ListDataSources returns up to limit data sources of a readable panel, oldest first, after id afterID.
 func (s *Store) ListDataSources(ctx context.Context, a Actor, panelID, afterID int64, limit int) ([]DataSource, error) {
-	if _, err := s.PanelAccess(ctx, a, panelID); err != nil {
+	if _, err := panelAccess(ctx, s.DB, a, "listDataSources", panelID, false); err != nil {
 		return nil, err
 	}
 	out := []DataSource{}
@@ -29,12 +30,12 @@ func (s *Store) ListDataSources(ctx context.Context, a Actor, panelID, afterID i
 
 // GetDataSource loads a data source of a panel the actor can read, with that panel.
 func (s *Store) GetDataSource(ctx context.Context, a Actor, id int64) (*DataSource, *Panel, error) {
-	return dataSourceAccess(ctx, s.DB, a, id, 0, false)
+	return dataSourceAccess(ctx, s.DB, a, "getDataSource", id, 0, false)
 }
 
-// dataSourceAccess loads the data source and its panel (with the actor's Level). panelID, when not 0,
-// must be the source's panel (the original service's nested paths).
-func dataSourceAccess(ctx context.Context, db bun.IDB, a Actor, id, panelID int64, lock bool) (*DataSource, *Panel, error) {
+// dataSourceAccess loads the data source and its panel (with the actor's Level) for op. panelID,
+// when not 0, must be the source's panel (the original service's nested paths).
+func dataSourceAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id, panelID int64, lock bool) (*DataSource, *Panel, error) {
 	ds := new(DataSource)
 	if err := db.NewSelect().Model(ds).Where("ds.id = ?", id).Where("ds.tenant_id = ?", a.TenantID).Scan(ctx); err != nil {
 		return nil, nil, fmt.Errorf("data source %d: %w", id, mapErr(err))
@@ -42,9 +43,12 @@ func dataSourceAccess(ctx context.Context, db bun.IDB, a Actor, id, panelID int6
 	if panelID != 0 && ds.PanelID != panelID {
 		return nil, nil, fmt.Errorf("data source %d of panel %d: %w", id, panelID, ErrNotFound)
 	}
-	p, err := panelAccess(ctx, db, a, ds.PanelID, lock)
-	if err != nil { // a source of an unreadable panel is as invisible as the panel
+	p, err := panelAccess(ctx, db, a, op, ds.PanelID, lock)
+	if errors.Is(err, ErrNotFound) { // a source of an unreadable panel is as invisible as the panel
 		return nil, nil, fmt.Errorf("data source %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, err
 	}
 	if lock { // re-read under the panel lock, so the row cannot have changed in between
 		if err := db.NewSelect().Model(ds).WherePK().Scan(ctx); err != nil {
@@ -54,14 +58,11 @@ func dataSourceAccess(ctx context.Context, db bun.IDB, a Actor, id, panelID int6
 	return ds, p, nil
 }
 
-// CreateDataSource attaches ds to the panel. check runs on the locked panel first.
-func (s *Store) CreateDataSource(ctx context.Context, a Actor, panelID int64, check func(*Panel) error, ds *DataSource) error {
+// CreateDataSource attaches ds to the panel.
+func (s *Store) CreateDataSource(ctx context.Context, a Actor, panelID int64, ds *DataSource) error {
 	return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		p, err := panelAccess(ctx, tx, a, panelID, true)
+		p, err := panelAccess(ctx, tx, a, "createDataSource", panelID, true)
 		if err != nil {
-			return err
-		}
-		if err := check(p); err != nil {
 			return err
 		}
 		ds.TenantID, ds.PanelID, ds.Version, ds.LastSync = a.TenantID, p.ID, 1, nil
@@ -80,16 +81,21 @@ type DataSourcePatch struct {
 	Config map[string]any // as sent; masked secrets keep their stored values
 }
 
-// UpdateDataSource applies patch under the panel's lock. validate runs on the merged result.
-func (s *Store) UpdateDataSource(ctx context.Context, a Actor, id, panelID int64, check func(*Panel, *DataSource) error,
+// UpdateDataSource applies patch under the panel's lock; panelID is 0 on the seed's path, or the
+// panel of the original service's nested path. validate runs on the merged result.
+func (s *Store) UpdateDataSource(ctx context.Context, a Actor, id, panelID int64, precondition func(*DataSource) error,
 	patch DataSourcePatch, validate func(typ string, cfg map[string]any) error) (*DataSource, error) {
+	op := Operation("updateDataSource")
+	if panelID != 0 {
+		op = "updatePanelDataSource"
+	}
 	var out *DataSource
 	err := s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		ds, p, err := dataSourceAccess(ctx, tx, a, id, panelID, true)
+		ds, p, err := dataSourceAccess(ctx, tx, a, op, id, panelID, true)
 		if err != nil {
 			return err
 		}
-		if err := check(p, ds); err != nil {
+		if err := precondition(ds); err != nil {
 			return err
 		}
 		before := *ds
@@ -125,13 +131,17 @@ func (s *Store) UpdateDataSource(ctx context.Context, a Actor, id, panelID int64
 
 // DeleteDataSource removes a data source. Base columns using it block the delete (ConflictError)
 // unless force is set: then they are detached and each detachment is recorded.
-func (s *Store) DeleteDataSource(ctx context.Context, a Actor, id, panelID int64, force bool, check func(*Panel, *DataSource) error) error {
+func (s *Store) DeleteDataSource(ctx context.Context, a Actor, id, panelID int64, force bool, precondition func(*DataSource) error) error {
+	op := Operation("deleteDataSource")
+	if panelID != 0 {
+		op = "deletePanelDataSource"
+	}
 	return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		ds, p, err := dataSourceAccess(ctx, tx, a, id, panelID, true)
+		ds, p, err := dataSourceAccess(ctx, tx, a, op, id, panelID, true)
 		if err != nil {
 			return err
 		}
-		if err := check(p, ds); err != nil {
+		if err := precondition(ds); err != nil {
 			return err
 		}
 		var users []Column

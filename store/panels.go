@@ -30,31 +30,37 @@ func (s *Store) ListPanels(ctx context.Context, a Actor, after *PanelCursor, lim
 	return panels, nil
 }
 
-// PanelAccess loads a panel of the actor's tenant with the actor's permission in Level.
-// A panel the actor cannot read is ErrNotFound, exactly like a missing one.
+// PanelAccess loads a panel for getPanel, with the actor's permission in Level. A view reader
+// (Level PermViewReader) may only be shown its name and description.
 func (s *Store) PanelAccess(ctx context.Context, a Actor, id int64) (*Panel, error) {
-	return panelAccess(ctx, s.DB, a, id, false)
+	return panelAccess(ctx, s.DB, a, "getPanel", id, false)
 }
 
-func panelAccess(ctx context.Context, db bun.IDB, a Actor, id int64, lock bool) (*Panel, error) {
+// panelAccess loads a panel of the actor's tenant with the actor's permission in Level, and
+// applies op's requirement: a panel the actor may not see is ErrNotFound, exactly like a missing
+// one. lock takes the panel's row lock for a change.
+func panelAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id int64, lock bool) (*Panel, error) {
 	p := new(Panel)
 	expr, args := panelLevelExpr(a)
 	q := db.NewSelect().Model(p).ColumnExpr("panel.*").ColumnExpr("("+expr+") AS level", args...).
 		Where("panel.id = ?", id).Where("panel.tenant_id = ?", a.TenantID)
 	if lock {
-		q = q.ColumnExpr("EXISTS (SELECT 1 FROM views AS pv WHERE pv.panel_id = panel.id) AS has_views").For("UPDATE OF panel")
+		q = q.ColumnExpr("EXISTS (SELECT 1 FROM views AS pv WHERE pv.tenant_id = panel.tenant_id AND pv.panel_id = panel.id) AS has_views").For("UPDATE OF panel")
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("panel %d: %w", id, mapErr(err))
 	}
-	if p.Level < PermViewer {
-		return nil, fmt.Errorf("panel %d: %w", id, ErrNotFound)
+	if err := authorize(op, p.Level, "panel"); err != nil {
+		return nil, fmt.Errorf("panel %d: %w", id, err)
 	}
 	return p, nil
 }
 
 // CreatePanel inserts p for the actor with its owner ACL row and a panel_created change.
 func (s *Store) CreatePanel(ctx context.Context, a Actor, p *Panel) error {
+	if a.PlainUser {
+		return Forbidden("creating panels needs the builder or admin role")
+	}
 	p.TenantID, p.OwnerUserID, p.Version = a.TenantID, a.UserID, 1
 	if p.Metadata == nil {
 		p.Metadata = map[string]any{}
@@ -93,18 +99,32 @@ type PanelPatch struct {
 	Description    *string
 	Metadata       map[string]any
 	CohortRule     *CohortRule
+	// EchoedUserID is a userId the body carried (the web UI echoes the panel's creator): see checkEcho.
+	EchoedUserID *string
 }
 
-// UpdatePanel applies patch to the panel under a row lock. check runs on the locked panel (with the
-// actor's Level) before anything changes and may refuse with ErrForbidden or ErrPrecondition.
-func (s *Store) UpdatePanel(ctx context.Context, a Actor, id int64, check func(*Panel) error, patch PanelPatch) (*Panel, error) {
+// checkEcho accepts a userId a PUT body carries when it is the caller's or the resource's stored
+// creator (the web UI echoes what it read); any other value is a 403 (api.md §2, echoes).
+func checkEcho(a Actor, echoed *string, creator string) error {
+	if echoed == nil || *echoed == a.UserID || *echoed == creator {
+		return nil
+	}
+	return Forbidden("userId does not match the token's user or the resource's creator")
+}
+
+// UpdatePanel applies patch to the panel under a row lock. precondition runs on the locked panel
+// once the actor is allowed, before anything changes, and may refuse with ErrPrecondition.
+func (s *Store) UpdatePanel(ctx context.Context, a Actor, id int64, precondition func(*Panel) error, patch PanelPatch) (*Panel, error) {
 	var out *Panel
 	err := s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		p, err := panelAccess(ctx, tx, a, id, true)
+		p, err := panelAccess(ctx, tx, a, "updatePanel", id, true)
 		if err != nil {
 			return err
 		}
-		if err := check(p); err != nil {
+		if err := checkEcho(a, patch.EchoedUserID, p.OwnerUserID); err != nil {
+			return err
+		}
+		if err := precondition(p); err != nil {
 			return err
 		}
 		before := *p
@@ -156,13 +176,13 @@ func (s *Store) UpdatePanel(ctx context.Context, a Actor, id int64, check func(*
 
 // DeletePanel removes the panel and, through the schema's cascades, its data sources, columns,
 // views (with sorts, filters, notifications) and ACL rows, in one transaction. Its change rows stay.
-func (s *Store) DeletePanel(ctx context.Context, a Actor, id int64, check func(*Panel) error) error {
+func (s *Store) DeletePanel(ctx context.Context, a Actor, id int64, precondition func(*Panel) error) error {
 	return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		p, err := panelAccess(ctx, tx, a, id, true)
+		p, err := panelAccess(ctx, tx, a, "deletePanel", id, true)
 		if err != nil {
 			return err
 		}
-		if err := check(p); err != nil {
+		if err := precondition(p); err != nil {
 			return err
 		}
 		if err := record(ctx, tx, a, p, Change{ChangeType: ChangePanelDeleted, EntityType: EntityPanel,

@@ -90,17 +90,19 @@ type SyncRun struct {
 	last    SyncRecord // the history row of the finished sync
 }
 
-// BeginSync locks a data source for a sync. check decides on the source and its panel (with the
-// caller's Level) first. wait is how long to wait for a running sync to finish; past it the
-// answer is a ConflictError.
-func (s *Store) BeginSync(ctx context.Context, a Actor, id, panelID int64, trigger string, wait time.Duration,
-	check func(*Panel, *DataSource) error) (*SyncRun, error) {
-	ds, p, err := dataSourceAccess(ctx, s.DB, a, id, panelID, false)
+// BeginSync locks a data source for op (a sync, an upload or a push). accept, when not nil,
+// decides on the source once the actor is allowed (its type, a free sync slot). wait is how long
+// to wait for a running sync to finish; past it the answer is a ConflictError.
+func (s *Store) BeginSync(ctx context.Context, a Actor, op Operation, id, panelID int64, trigger string, wait time.Duration,
+	accept func(*DataSource) error) (*SyncRun, error) {
+	ds, p, err := dataSourceAccess(ctx, s.DB, a, op, id, panelID, false)
 	if err != nil {
 		return nil, err
 	}
-	if err := check(p, ds); err != nil {
-		return nil, err
+	if accept != nil {
+		if err := accept(ds); err != nil {
+			return nil, err
+		}
 	}
 	conn, err := s.DB.Conn(ctx)
 	if err != nil {
@@ -448,7 +450,7 @@ type SyncPage struct {
 
 // ListSyncs returns the sync history of a data source of a readable panel, newest first.
 func (s *Store) ListSyncs(ctx context.Context, a Actor, id int64, f SyncFilter) (SyncPage, error) {
-	if _, _, err := dataSourceAccess(ctx, s.DB, a, id, 0, false); err != nil {
+	if _, _, err := dataSourceAccess(ctx, s.DB, a, "listDataSourceSyncs", id, 0, false); err != nil {
 		return SyncPage{}, err
 	}
 	base := func(q *bun.SelectQuery) *bun.SelectQuery {

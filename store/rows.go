@@ -137,13 +137,17 @@ func parsePath(s string) []string {
 
 // PlanRows checks that the actor may read the panel (and the view), then compiles the query.
 func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, error) {
-	p, err := panelAccess(ctx, s.DB, a, q.PanelID, false)
+	op := Operation("getPanelRows")
+	if q.ViewID != 0 {
+		op = OpGetPanelRowsOfView
+	}
+	p, err := panelAccess(ctx, s.DB, a, op, q.PanelID, false)
 	if err != nil {
 		return nil, err
 	}
 	var view *View
 	if q.ViewID != 0 {
-		if view, err = viewAccess(ctx, s.DB, a, q.ViewID, false); err != nil {
+		if view, err = viewAccess(ctx, s.DB, a, op, q.ViewID, false); err != nil {
 			return nil, err
 		}
 		if view.PanelID != p.ID {
@@ -167,7 +171,7 @@ func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, 
 	}
 	plan := &RowsPlan{store: s, q: q, sources: sources}
 	plan.compileColumns(cols)
-	plan.chooseOutput(view)
+	plan.chooseOutput(view, p.Level >= PermViewer)
 	plan.cohort = plan.compileCohort(p.CohortRule)
 	plan.filters = plan.compileFilters(view)
 	plan.compileSorts(view)
@@ -225,9 +229,11 @@ func (pl *RowsPlan) compileColumns(cols []Column) {
 }
 
 // chooseOutput picks the answer columns: the view's visible columns in its order (references
-// that no longer resolve are skipped), or every column when there is no view or it lists none.
-func (pl *RowsPlan) chooseOutput(view *View) {
-	if view != nil && len(view.VisibleColumns) > 0 {
+// that no longer resolve are skipped), or every column when there is no view or it lists none
+// and the caller may read the whole panel. A view reader (wholePanel false) gets the view's
+// visible columns and nothing else: no column at all when the view lists none.
+func (pl *RowsPlan) chooseOutput(view *View, wholePanel bool) {
+	if view != nil && (len(view.VisibleColumns) > 0 || !wholePanel) {
 		all := pl.columns()
 		seen := map[int]bool{}
 		for _, ref := range view.VisibleColumns {

@@ -25,9 +25,9 @@ const (
 	ActionUnpublish = "unpublish"
 )
 
-// viewAccess loads a view of the actor's tenant with the actor's permission in Level. A view the
-// actor cannot read is ErrNotFound, exactly like a missing one.
-func viewAccess(ctx context.Context, db bun.IDB, a Actor, id int64, lock bool) (*View, error) {
+// viewAccess loads a view of the actor's tenant with the actor's permission in Level and applies
+// op's requirement: a view the actor cannot read is ErrNotFound, exactly like a missing one.
+func viewAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id int64, lock bool) (*View, error) {
 	v := new(View)
 	expr, args := viewLevelExpr(a)
 	q := db.NewSelect().Model(v).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
@@ -39,8 +39,8 @@ func viewAccess(ctx context.Context, db bun.IDB, a Actor, id int64, lock bool) (
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("view %d: %w", id, mapErr(err))
 	}
-	if v.Level < PermViewer {
-		return nil, fmt.Errorf("view %d: %w", id, ErrNotFound)
+	if err := authorize(op, v.Level, "view"); err != nil {
+		return nil, fmt.Errorf("view %d: %w", id, err)
 	}
 	return v, nil
 }
@@ -54,23 +54,6 @@ func loadPanel(ctx context.Context, db bun.IDB, a Actor, id int64) (*Panel, erro
 	return p, nil
 }
 
-// panelOwnLevel is the actor's permission on a readable panel without the read-only access a
-// published view of it grants: that access reads the panel, its sources, columns, rows and changes,
-// but is no permission on the panel (api.md §2), so it neither creates views on it nor lists its
-// ACL rows.
-func panelOwnLevel(ctx context.Context, db bun.IDB, a Actor, p *Panel) (Permission, error) {
-	if a.Admin || p.Level != PermViewer {
-		return p.Level, nil // a published view only ever raises a panel to viewer
-	}
-	expr, args := panelDirectLevelExpr(a)
-	var level int
-	if err := db.NewSelect().TableExpr("panels AS panel").ColumnExpr("("+expr+")", args...).
-		Where("panel.id = ?", p.ID).Scan(ctx, &level); err != nil {
-		return PermNone, fmt.Errorf("panel %d: %w", p.ID, mapErr(err))
-	}
-	return Permission(level), nil
-}
-
 // Resource is the panel or view an ACL route names, with the actor's permission on it and the
 // panel whose history records changes to it.
 type Resource struct {
@@ -81,17 +64,17 @@ type Resource struct {
 	View  *View // nil for panels
 }
 
-// resourceAccess loads an ACL route's resource; lock serialises changes to its ACL rows.
-func resourceAccess(ctx context.Context, db bun.IDB, a Actor, typ string, id int64, lock bool) (*Resource, error) {
+// resourceAccess loads an ACL route's resource for op; lock serialises changes to its ACL rows.
+func resourceAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, typ string, id int64, lock bool) (*Resource, error) {
 	switch typ {
 	case "panel":
-		p, err := panelAccess(ctx, db, a, id, lock)
+		p, err := panelAccess(ctx, db, a, op, id, lock)
 		if err != nil {
 			return nil, err
 		}
 		return &Resource{Type: typ, ID: id, Level: p.Level, Panel: p}, nil
 	case "view":
-		v, err := viewAccess(ctx, db, a, id, lock)
+		v, err := viewAccess(ctx, db, a, op, id, lock)
 		if err != nil {
 			return nil, err
 		}
@@ -263,27 +246,21 @@ func (s *Store) ListViews(ctx context.Context, a Actor, f ViewListFilter) (ViewP
 	return page, nil
 }
 
-// GetView returns a readable view with its sorts and filters.
-func (s *Store) GetView(ctx context.Context, a Actor, id int64) (*View, error) {
-	v, err := viewAccess(ctx, s.DB, a, id, false)
+// GetView returns a readable view with its sorts and filters, for op (getView, getViewSorts or
+// getViewFilters).
+func (s *Store) GetView(ctx context.Context, a Actor, op Operation, id int64) (*View, error) {
+	v, err := viewAccess(ctx, s.DB, a, op, id, false)
 	if err != nil {
 		return nil, err
 	}
 	return v, loadViewDetails(ctx, s.DB, []*View{v})
 }
 
-// CreateView creates a view owned by the actor on a panel the actor can read; check decides on
-// the panel (with the actor's Level) first.
-func (s *Store) CreateView(ctx context.Context, a Actor, check func(*Panel) error, v *View) error {
+// CreateView creates a view owned by the actor on a panel the actor can read.
+func (s *Store) CreateView(ctx context.Context, a Actor, v *View) error {
 	return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		p, err := panelAccess(ctx, tx, a, v.PanelID, false)
+		p, err := panelAccess(ctx, tx, a, "createView", v.PanelID, false)
 		if err != nil {
-			return err
-		}
-		if p.Level, err = panelOwnLevel(ctx, tx, a, p); err != nil {
-			return err
-		}
-		if err := check(p); err != nil {
 			return err
 		}
 		if err := checkColumnRefs(ctx, tx, p.ID, "visibleColumns", v.VisibleColumns); err != nil {
@@ -316,22 +293,24 @@ type ViewPatch struct {
 	Name           *string
 	VisibleColumns []string
 	Metadata       map[string]any
+	// EchoedUserID is a userId the body carried: see checkEcho.
+	EchoedUserID *string
 }
 
-// mutateView runs change on a locked view after check, then bumps its version and records
-// changeType when change reports a difference.
-func (s *Store) mutateView(ctx context.Context, a Actor, id int64, check func(*View) error,
+// mutateView runs change on a locked view once op allows the actor and precondition holds, then
+// bumps its version and records changeType when change reports a difference.
+func (s *Store) mutateView(ctx context.Context, a Actor, op Operation, id int64, precondition func(*View) error,
 	change func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error)) (*View, error) {
 	var out *View
 	err := s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		v, err := viewAccess(ctx, tx, a, id, true)
+		v, err := viewAccess(ctx, tx, a, op, id, true)
 		if err != nil {
 			return err
 		}
 		if err := loadViewDetails(ctx, tx, []*View{v}); err != nil {
 			return err
 		}
-		if err := check(v); err != nil {
+		if err := precondition(v); err != nil {
 			return err
 		}
 		c, changed, err := change(ctx, tx, v)
@@ -359,8 +338,11 @@ func (s *Store) mutateView(ctx context.Context, a Actor, id int64, check func(*V
 }
 
 // UpdateView applies patch to a view.
-func (s *Store) UpdateView(ctx context.Context, a Actor, id int64, check func(*View) error, patch ViewPatch) (*View, error) {
-	return s.mutateView(ctx, a, id, check, func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error) {
+func (s *Store) UpdateView(ctx context.Context, a Actor, id int64, precondition func(*View) error, patch ViewPatch) (*View, error) {
+	return s.mutateView(ctx, a, "updateView", id, precondition, func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error) {
+		if err := checkEcho(a, patch.EchoedUserID, v.OwnerUserID); err != nil {
+			return Change{}, false, err
+		}
 		before := viewValues(v)
 		if patch.Name != nil {
 			v.Name = *patch.Name
@@ -381,8 +363,8 @@ func (s *Store) UpdateView(ctx context.Context, a Actor, id int64, check func(*V
 }
 
 // ReplaceSorts replaces every sort of a view atomically.
-func (s *Store) ReplaceSorts(ctx context.Context, a Actor, id int64, check func(*View) error, sorts []ViewSort) (*View, error) {
-	return s.mutateView(ctx, a, id, check, func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error) {
+func (s *Store) ReplaceSorts(ctx context.Context, a Actor, id int64, precondition func(*View) error, sorts []ViewSort) (*View, error) {
+	return s.mutateView(ctx, a, "replaceViewSorts", id, precondition, func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error) {
 		refs := make([]string, len(sorts))
 		for i, so := range sorts {
 			refs[i] = so.ColumnName
@@ -410,8 +392,8 @@ func (s *Store) ReplaceSorts(ctx context.Context, a Actor, id int64, check func(
 }
 
 // ReplaceFilters replaces every filter of a view atomically.
-func (s *Store) ReplaceFilters(ctx context.Context, a Actor, id int64, check func(*View) error, filters []ViewFilter) (*View, error) {
-	return s.mutateView(ctx, a, id, check, func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error) {
+func (s *Store) ReplaceFilters(ctx context.Context, a Actor, id int64, precondition func(*View) error, filters []ViewFilter) (*View, error) {
+	return s.mutateView(ctx, a, "replaceViewFilters", id, precondition, func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error) {
 		refs := make([]string, len(filters))
 		ie := &InvalidError{Message: "invalid filter"}
 		for i, f := range filters {
@@ -449,8 +431,12 @@ func (s *Store) ReplaceFilters(ctx context.Context, a Actor, id int64, check fun
 }
 
 // SetPublished publishes or unpublishes a view.
-func (s *Store) SetPublished(ctx context.Context, a Actor, id int64, check func(*View) error, publish bool) (*View, error) {
-	return s.mutateView(ctx, a, id, check, func(_ context.Context, _ bun.Tx, v *View) (Change, bool, error) {
+func (s *Store) SetPublished(ctx context.Context, a Actor, id int64, precondition func(*View) error, publish bool) (*View, error) {
+	op := Operation("unpublishView")
+	if publish {
+		op = "publishView"
+	}
+	return s.mutateView(ctx, a, op, id, precondition, func(_ context.Context, _ bun.Tx, v *View) (Change, bool, error) {
 		if v.IsPublished == publish {
 			return Change{}, false, nil
 		}
@@ -469,13 +455,13 @@ func (s *Store) SetPublished(ctx context.Context, a Actor, id int64, check func(
 }
 
 // DeleteView removes a view; its sorts, filters, notifications and ACL rows go with it (cascades).
-func (s *Store) DeleteView(ctx context.Context, a Actor, id int64, check func(*View) error) error {
+func (s *Store) DeleteView(ctx context.Context, a Actor, id int64, precondition func(*View) error) error {
 	return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		v, err := viewAccess(ctx, tx, a, id, true)
+		v, err := viewAccess(ctx, tx, a, "deleteView", id, true)
 		if err != nil {
 			return err
 		}
-		if err := check(v); err != nil {
+		if err := precondition(v); err != nil {
 			return err
 		}
 		p, err := loadPanel(ctx, tx, a, v.PanelID)

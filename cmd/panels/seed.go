@@ -34,9 +34,8 @@ func seedCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 	if err := st.CreatePanel(ctx, a, p); err != nil {
 		return err
 	}
-	allow := func(*store.Panel) error { return nil }
 	ds := &store.DataSource{Type: "api", Config: map[string]any{"endpoint": "/api/patients", "method": "GET"}}
-	if err := st.CreateDataSource(ctx, a, p.ID, allow, ds); err != nil {
+	if err := st.CreateDataSource(ctx, a, p.ID, ds); err != nil {
 		return err
 	}
 	for i, c := range []struct{ name, typ, field string }{
@@ -46,7 +45,7 @@ func seedCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 		sf := c.field
 		col := &store.Column{Name: c.name, Type: c.typ, SourceField: &sf, DataSourceID: &ds.ID,
 			Properties: map[string]any{"display": map[string]any{"visible": true, "order": i}}}
-		if _, err := st.CreateColumn(ctx, a, p.ID, allow, col, nil); err != nil {
+		if _, err := st.CreateColumn(ctx, a, p.ID, col, nil); err != nil {
 			return err
 		}
 	}
@@ -55,7 +54,7 @@ func seedCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 		{"Age In Days", "number", `DATEDIFF(NOW(), [Created Date])`},
 	} {
 		col := &store.Column{Name: c.name, Type: c.typ, Properties: map[string]any{"display": map[string]any{"visible": true, "order": 4 + i}}}
-		if _, err := st.CreateColumn(ctx, a, p.ID, allow, col, &store.FormulaInput{Source: c.formula}); err != nil {
+		if _, err := st.CreateColumn(ctx, a, p.ID, col, &store.FormulaInput{Source: c.formula}); err != nil {
 			return err
 		}
 	}
