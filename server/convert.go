@@ -22,6 +22,13 @@ func panelToAPI(p *store.Panel) gen.Panel {
 		UpdatedAt:  apiTime(p.UpdatedAt),
 	}
 	out.Description = nullableOf(p.Description)
+	if p.Level == store.PermViewReader {
+		// A view reader sees the panel's name and description, not how it selects its records.
+		viewOnly := true
+		out.ViewOnly = &viewOnly
+		out.CohortRule = cohortToAPI(store.DefaultCohortRule())
+		out.Metadata = gen.Metadata{}
+	}
 	return out
 }
 

@@ -94,28 +94,28 @@ func TestStreamedBodiesPassTheGateUnread(t *testing.T) {
 }
 
 // Syncs hold a pooled connection while their source answers: past the slots, a sync is refused
-// with 503 rather than starving the pool, and only after the caller's permission was checked.
+// with 503 rather than starving the pool, and only once the source is accepted.
 func TestSyncSlots(t *testing.T) {
 	f := &dataFlow{slots: make(chan struct{}, 1)}
-	allow := func(*store.Panel, *store.DataSource) error { return nil }
-	deny := func(*store.Panel, *store.DataSource) error { return store.ErrForbidden }
+	allow := func(*store.DataSource) error { return nil }
+	deny := func(*store.DataSource) error { return store.ErrInvalid }
 	check1, release1 := f.slotted(allow)
-	if err := check1(nil, nil); err != nil {
+	if err := check1(nil); err != nil {
 		t.Fatal(err)
 	}
 	check2, release2 := f.slotted(allow)
-	if err := check2(nil, nil); toProblem(err).Status != http.StatusServiceUnavailable {
+	if err := check2(nil); toProblem(err).Status != http.StatusServiceUnavailable {
 		t.Errorf("second sync: %v", err)
 	}
 	release2() // nothing taken: nothing given back
 	check3, release3 := f.slotted(deny)
-	if err := check3(nil, nil); !errors.Is(err, store.ErrForbidden) {
-		t.Errorf("a refused caller: %v", err)
+	if err := check3(nil); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("a refused source: %v", err)
 	}
 	release3()
 	release1()
 	check4, release4 := f.slotted(allow)
-	if err := check4(nil, nil); err != nil {
+	if err := check4(nil); err != nil {
 		t.Errorf("after a release: %v", err)
 	}
 	release4()

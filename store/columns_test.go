@@ -41,7 +41,7 @@ func TestCreateColumnResolvesFormulaReferences(t *testing.T) {
 
 	// Bare identifiers resolve to a source field when no column has that name.
 	full := &Column{Name: "Full Name", Type: "text"}
-	names, err := testStore.CreateColumn(ctx, a, p.ID, stAllow, full, &FormulaInput{
+	names, err := testStore.CreateColumn(ctx, a, p.ID, full, &FormulaInput{
 		Source: "CONCAT(first_name, ' ', last_name)", Dependencies: []string{"first_name", "Last Name"}, HasDependencies: true})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func TestCreateColumnResolvesFormulaReferences(t *testing.T) {
 		{"dependencies naming another column", "[Full Name]", []string{"Full Name", "Last Name"}, "dependencies", "Last Name"},
 	} {
 		c := &Column{Name: "Broken", Type: "text"}
-		_, err := testStore.CreateColumn(ctx, a, p.ID, stAllow, c, &FormulaInput{Source: tc.src, Dependencies: tc.deps, HasDependencies: tc.deps != nil})
+		_, err := testStore.CreateColumn(ctx, a, p.ID, c, &FormulaInput{Source: tc.src, Dependencies: tc.deps, HasDependencies: tc.deps != nil})
 		var ie *InvalidError
 		if !errors.As(err, &ie) || !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want an InvalidError", tc.name, err)
@@ -109,7 +109,7 @@ func TestCreateColumnResolvesFormulaReferences(t *testing.T) {
 	otherPanel := stPanel(t, a, "Other")
 	foreignDS := stDataSource(t, a, otherPanel.ID)
 	sf, fid := "x", foreignDS.ID
-	_, err = testStore.CreateColumn(ctx, a, p.ID, stAllow, &Column{Name: "X", Type: "text", SourceField: &sf, DataSourceID: &fid}, nil)
+	_, err = testStore.CreateColumn(ctx, a, p.ID, &Column{Name: "X", Type: "text", SourceField: &sf, DataSourceID: &fid}, nil)
 	var ie *InvalidError
 	if !errors.As(err, &ie) || ie.Problems[0].Field != "dataSourceId" {
 		t.Errorf("data source of another panel: %v, want 422 on dataSourceId", err)
@@ -120,8 +120,12 @@ func TestCreateColumnResolvesFormulaReferences(t *testing.T) {
 	if n := len(stChanges(t, p.ID)); n != changesBefore {
 		t.Errorf("rejected creates recorded %d changes", n-changesBefore)
 	}
-	// A failing check inserts nothing either.
-	if _, err := testStore.CreateColumn(ctx, a, p.ID, func(*Panel) error { return ErrForbidden }, &Column{Name: "Y", Type: "text"}, &FormulaInput{Source: "1"}); !errors.Is(err, ErrForbidden) {
+	// A viewer is refused and inserts nothing either.
+	viewer := stActor(a.TenantID, "vic")
+	if _, err := testStore.CreateACL(ctx, a, "panel", p.ID, viewer.Email, "viewer"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testStore.CreateColumn(ctx, viewer, p.ID, &Column{Name: "Y", Type: "text"}, &FormulaInput{Source: "1"}); !errors.Is(err, ErrForbidden) {
 		t.Errorf("refused create: %v", err)
 	}
 	if n := stCount(t, `SELECT count(*) FROM columns WHERE panel_id = ?`, p.ID); n != before {
@@ -216,7 +220,7 @@ func TestUpdateColumnRenameRewritesViewReferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := "X"
-	if _, _, err := testStore.UpdateColumn(ctx, a, p.ID, status.ID, func(*Panel, *Column, map[int64]string) error { return ErrPrecondition }, ColumnPatch{Name: &x}); !errors.Is(err, ErrPrecondition) {
+	if _, _, err := testStore.UpdateColumn(ctx, a, p.ID, status.ID, func(*Column, map[int64]string) error { return ErrPrecondition }, ColumnPatch{Name: &x}); !errors.Is(err, ErrPrecondition) {
 		t.Errorf("refused update: %v", err)
 	}
 	if n := len(stChanges(t, p.ID)); n != changes {
@@ -373,7 +377,7 @@ func TestDeleteDataSourceForceDetaches(t *testing.T) {
 		t.Errorf("source of another tenant: %v, want ErrNotFound", err)
 	}
 	// A failing check leaves it.
-	if err := testStore.DeleteDataSource(ctx, a, ds.ID, p.ID, true, func(*Panel, *DataSource) error { return ErrForbidden }); !errors.Is(err, ErrForbidden) {
+	if err := testStore.DeleteDataSource(ctx, a, ds.ID, p.ID, true, func(*DataSource) error { return ErrForbidden }); !errors.Is(err, ErrForbidden) {
 		t.Errorf("refused delete: %v", err)
 	}
 
@@ -536,7 +540,7 @@ func TestCreateViewDuringColumnRename(t *testing.T) {
 	renamed := make(chan error, 1)
 	go func() {
 		name := "State"
-		hold := func(*Panel, *Column, map[int64]string) error {
+		hold := func(*Column, map[int64]string) error {
 			close(locked) // the rename holds the panel row from here to its commit
 			<-release
 			return nil
@@ -547,7 +551,7 @@ func TestCreateViewDuringColumnRename(t *testing.T) {
 	<-locked
 	created := make(chan error, 1)
 	go func() {
-		created <- testStore.CreateView(ctx, a, stAllow, &View{PanelID: p.ID, Name: "During", VisibleColumns: []string{"Status"}})
+		created <- testStore.CreateView(ctx, a, &View{PanelID: p.ID, Name: "During", VisibleColumns: []string{"Status"}})
 	}()
 	// Give the view a moment to reach the lock (without it, it would commit here); a slow machine
 	// only makes this test weaker, never wrong.

@@ -396,7 +396,7 @@ func TestNotifyIsPartOfTheMutationsTransaction(t *testing.T) {
 		t.Errorf("a failed delete stripped references: %v", vis)
 	}
 	// A refused change (its check fails) notifies nobody either.
-	refuse := func(*Panel, *Column, map[int64]string) error { return ErrForbidden }
+	refuse := func(*Column, map[int64]string) error { return ErrForbidden }
 	if err := testStore.DeleteColumn(ctx, f.alice, f.p.ID, f.age.ID, false, refuse); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("refused delete: %v", err)
 	}

@@ -451,7 +451,6 @@ func TestPanelAccessLevels(t *testing.T) {
 		want Permission
 	}{
 		{"creator", owner, PermOwner},
-		{"creator without email", Actor{TenantID: tenant, UserID: "olive"}, PermOwner},
 		{"viewer by email", viewer, PermViewer},
 		{"viewer by upper-case email", Actor{TenantID: tenant, UserID: "vera", Email: strings.ToUpper(viewer.Email)}, PermViewer},
 		{"editor by email", editor, PermEditor},
@@ -500,6 +499,10 @@ func TestPanelAccessLevels(t *testing.T) {
 	if _, err := testStore.PanelAccess(ctx, stranger, p.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a tenant member without any row: %v, want ErrNotFound", err)
 	}
+	// The owner row names the creator's email: the sub alone is no ownership (api.md §2).
+	if _, err := testStore.PanelAccess(ctx, Actor{TenantID: tenant, UserID: "olive"}, p.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the creator's sub without its email: %v, want ErrNotFound", err)
+	}
 	if PermViewer.String() != "viewer" || ParsePermission("editor") != PermEditor || ParsePermission("boss") != PermNone {
 		t.Error("permission names")
 	}
@@ -510,4 +513,34 @@ func levelOf(p *Panel) any {
 		return "none"
 	}
 	return p.Level
+}
+
+// Ownership is only what the ACL rows say: once another owner revokes the creator's owner row, the
+// creator can neither change nor delete the panel, and the last-owner rule counts the rows left.
+func TestCreatorOwnershipIsItsRow(t *testing.T) {
+	ctx := t.Context()
+	tenant := stTenant("creator-row")
+	creator, other := stActor(tenant, "cora"), stActor(tenant, "oscar")
+	p := stPanel(t, creator, "Revocable")
+	if _, err := testStore.CreateACL(ctx, creator, "panel", p.ID, other.Email, "owner"); err != nil {
+		t.Fatal(err)
+	}
+	if err := testStore.DeleteACL(ctx, other, "panel", p.ID, creator.Email); err != nil {
+		t.Fatalf("revoking the creator's owner row: %v", err)
+	}
+	name := "Renamed by the former owner"
+	if _, err := testStore.UpdatePanel(ctx, creator, p.ID, stAllow, PanelPatch{Name: &name}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the creator updates after losing its row: %v, want ErrNotFound", err)
+	}
+	if err := testStore.DeletePanel(ctx, creator, p.ID, stAllow); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the creator deletes after losing its row: %v, want ErrNotFound", err)
+	}
+	// The other owner is now the last one: it cannot leave, whoever created the panel.
+	var ce *ConflictError
+	if err := testStore.DeleteACL(ctx, other, "panel", p.ID, other.Email); !errors.As(err, &ce) {
+		t.Errorf("removing the last owner row: %v, want a conflict", err)
+	}
+	if got, err := testStore.PanelAccess(ctx, other, p.ID); err != nil || got.Level != PermOwner || got.Name != "Revocable" {
+		t.Errorf("the remaining owner: %+v, %v", got, err)
+	}
 }

@@ -55,7 +55,7 @@ type rowsFixture struct {
 
 func syncNDJSON(t *testing.T, a Actor, ds *DataSource, keyField string, lines []string) SyncResult {
 	t.Helper()
-	run, err := testStore.BeginSync(t.Context(), a, ds.ID, 0, TriggerUpload, 0, stAllowDS)
+	run, err := testStore.BeginSync(t.Context(), a, "syncDataSource", ds.ID, 0, TriggerUpload, 0, stAllowDS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func newRowsFixture(t *testing.T) *rowsFixture {
 	f := &rowsFixture{a: a, panel: stPanel(t, a, "Rows"), cols: map[string]*Column{}}
 	mk := func(cfg map[string]any) *DataSource {
 		ds := &DataSource{Type: "file", Config: cfg}
-		if err := testStore.CreateDataSource(t.Context(), a, f.panel.ID, stAllow, ds); err != nil {
+		if err := testStore.CreateDataSource(t.Context(), a, f.panel.ID, ds); err != nil {
 			t.Fatal(err)
 		}
 		return ds
@@ -89,14 +89,14 @@ func newRowsFixture(t *testing.T) *rowsFixture {
 	base := func(name, typ, field string, ds *DataSource) {
 		sf, id := field, ds.ID
 		c := &Column{Name: name, Type: typ, SourceField: &sf, DataSourceID: &id}
-		if _, err := testStore.CreateColumn(t.Context(), a, f.panel.ID, stAllow, c, nil); err != nil {
+		if _, err := testStore.CreateColumn(t.Context(), a, f.panel.ID, c, nil); err != nil {
 			t.Fatal(err)
 		}
 		f.cols[name], f.colNames = c, append(f.colNames, name)
 	}
 	calc := func(name, typ, src string) {
 		c := &Column{Name: name, Type: typ}
-		if _, err := testStore.CreateColumn(t.Context(), a, f.panel.ID, stAllow, c, &FormulaInput{Source: src}); err != nil {
+		if _, err := testStore.CreateColumn(t.Context(), a, f.panel.ID, c, &FormulaInput{Source: src}); err != nil {
 			t.Fatal(err)
 		}
 		f.cols[name], f.colNames = c, append(f.colNames, name)
@@ -115,7 +115,7 @@ func newRowsFixture(t *testing.T) *rowsFixture {
 	calc("Senior", "boolean", "[Age] >= 65")
 	calc("Ratio", "number", "[Score] / [Visits]")
 	f.view = &View{Name: "Worklist", PanelID: f.panel.ID}
-	if err := testStore.CreateView(t.Context(), a, stAllow, f.view); err != nil {
+	if err := testStore.CreateView(t.Context(), a, f.view); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -478,7 +478,7 @@ func TestRowsCursorAcrossResync(t *testing.T) {
 
 func TestSyncFailureKeepsRecords(t *testing.T) {
 	f := newRowsFixture(t)
-	run, err := testStore.BeginSync(t.Context(), f.a, f.primary.ID, 0, TriggerUpload, 0, stAllowDS)
+	run, err := testStore.BeginSync(t.Context(), f.a, "syncDataSource", f.primary.ID, 0, TriggerUpload, 0, stAllowDS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,17 +495,17 @@ func TestSyncFailureKeepsRecords(t *testing.T) {
 		t.Errorf("records after a failed sync: %v", got)
 	}
 	// A second sync while one runs is a conflict.
-	run, err = testStore.BeginSync(t.Context(), f.a, f.primary.ID, 0, TriggerSync, 0, stAllowDS)
+	run, err = testStore.BeginSync(t.Context(), f.a, "syncDataSource", f.primary.ID, 0, TriggerSync, 0, stAllowDS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = testStore.BeginSync(t.Context(), f.a, f.primary.ID, 0, TriggerSync, 0, stAllowDS)
+	_, err = testStore.BeginSync(t.Context(), f.a, "syncDataSource", f.primary.ID, 0, TriggerSync, 0, stAllowDS)
 	var ce *ConflictError
 	if !errors.As(err, &ce) {
 		t.Errorf("concurrent sync: %v, want a ConflictError", err)
 	}
 	run.Close()
-	run, err = testStore.BeginSync(t.Context(), f.a, f.primary.ID, 0, TriggerSync, 0, stAllowDS)
+	run, err = testStore.BeginSync(t.Context(), f.a, "syncDataSource", f.primary.ID, 0, TriggerSync, 0, stAllowDS)
 	if err != nil {
 		t.Fatalf("sync after the lock was released: %v", err)
 	}
@@ -528,7 +528,7 @@ func TestSyncFailureKeepsRecords(t *testing.T) {
 
 func TestPushUpsertsAndDeletes(t *testing.T) {
 	f := newRowsFixture(t)
-	run, err := testStore.BeginSync(t.Context(), f.a, f.primary.ID, 0, TriggerPush, time.Second, stAllowDS)
+	run, err := testStore.BeginSync(t.Context(), f.a, "syncDataSource", f.primary.ID, 0, TriggerPush, time.Second, stAllowDS)
 	if err != nil {
 		t.Fatal(err)
 	}

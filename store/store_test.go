@@ -88,9 +88,9 @@ func stActor(tenant, user string) Actor {
 
 func stAllow(*Panel) error { return nil }
 
-func stAllowCol(*Panel, *Column, map[int64]string) error { return nil }
+func stAllowCol(*Column, map[int64]string) error { return nil }
 
-func stAllowDS(*Panel, *DataSource) error { return nil }
+func stAllowDS(*DataSource) error { return nil }
 
 func stPanel(t *testing.T, a Actor, name string) *Panel {
 	t.Helper()
@@ -104,7 +104,7 @@ func stPanel(t *testing.T, a Actor, name string) *Panel {
 func stDataSource(t *testing.T, a Actor, panelID int64) *DataSource {
 	t.Helper()
 	ds := &DataSource{Type: "api", Config: map[string]any{"endpoint": "/api/patients", "method": "GET"}}
-	if err := testStore.CreateDataSource(t.Context(), a, panelID, stAllow, ds); err != nil {
+	if err := testStore.CreateDataSource(t.Context(), a, panelID, ds); err != nil {
 		t.Fatalf("create data source: %v", err)
 	}
 	return ds
@@ -114,7 +114,7 @@ func stBase(t *testing.T, a Actor, panelID, dsID int64, name, sourceField string
 	t.Helper()
 	sf, id := sourceField, dsID
 	c := &Column{Name: name, Type: "text", SourceField: &sf, DataSourceID: &id}
-	if _, err := testStore.CreateColumn(t.Context(), a, panelID, stAllow, c, nil); err != nil {
+	if _, err := testStore.CreateColumn(t.Context(), a, panelID, c, nil); err != nil {
 		t.Fatalf("create base column %q: %v", name, err)
 	}
 	return c
@@ -123,7 +123,7 @@ func stBase(t *testing.T, a Actor, panelID, dsID int64, name, sourceField string
 func stCalc(t *testing.T, a Actor, panelID int64, name, src string) *Column {
 	t.Helper()
 	c := &Column{Name: name, Type: "text"}
-	if _, err := testStore.CreateColumn(t.Context(), a, panelID, stAllow, c, &FormulaInput{Source: src}); err != nil {
+	if _, err := testStore.CreateColumn(t.Context(), a, panelID, c, &FormulaInput{Source: src}); err != nil {
 		t.Fatalf("create calculated column %q = %s: %v", name, src, err)
 	}
 	return c

@@ -1181,6 +1181,10 @@ type Panel struct {
 
 	// UserId The creator's user id (sub).
 	UserId string `json:"userId"`
+
+	// ViewOnly Present and true when the caller reads the panel only through a view: `cohortRule` and
+	// `metadata` are then withheld (no conditions, empty).
+	ViewOnly *bool `json:"viewOnly,omitempty"`
 }
 
 // PanelChange defines model for PanelChange.
@@ -2464,7 +2468,9 @@ type ClientInterface interface {
 
 	// GetPanel Get a panel
 	//
-	// Needs `viewer` on the panel. Answers 304 when `If-None-Match` matches the current `ETag`.
+	// Needs `viewer` on the panel. A view reader gets the panel's name and description only, with
+	// `viewOnly: true`, no cohort conditions and empty `metadata`. Answers 304 when `If-None-Match`
+	// matches the current `ETag`.
 	//
 	// Corresponds with GET /api/panels/{panelId} (the `GetPanel` operationId).
 	GetPanel(ctx context.Context, panelId PanelId, params *GetPanelParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2493,7 +2499,8 @@ type ClientInterface interface {
 
 	// ListColumns List a panel's columns
 	//
-	// Needs `viewer` on the panel. Base and calculated columns, each list ordered by
+	// Needs `viewer` on the panel; a view reader gets only the columns its views show, and a formula
+	// referring to a column it cannot read is shown in its stored form (references as `{columnId}`). Base and calculated columns, each list ordered by
 	// `properties.display.order` (columns without one last), then id. `ids` keeps the given columns;
 	// `tags` keeps columns having any of the given tags. Both accept one value or a repeated parameter.
 	//
@@ -2673,7 +2680,8 @@ type ClientInterface interface {
 
 	// GetPanelRows Get a panel's rows
 	//
-	// Needs `viewer` on the panel (and on the view, with `viewId`). Every record of the panel's primary
+	// Needs `viewer` on the panel; with `viewId`, reading the view is enough (a view reader gets only
+	// the view's visible columns, and none when it lists none). Every record of the panel's primary
 	// data source (its lowest id) is a row; the other sources' records join it by key. A base column
 	// reads its `sourceField`, a dotted path, from its source's record (anything else, such as a FHIRPath
 	// expression, is null and counted as an error of the column); a calculated column evaluates its
@@ -3419,7 +3427,9 @@ func (c *Client) DeletePanel(ctx context.Context, panelId PanelId, params *Delet
 
 // GetPanel Get a panel
 //
-// Needs `viewer` on the panel. Answers 304 when `If-None-Match` matches the current `ETag`.
+// Needs `viewer` on the panel. A view reader gets the panel's name and description only, with
+// `viewOnly: true`, no cohort conditions and empty `metadata`. Answers 304 when `If-None-Match`
+// matches the current `ETag`.
 //
 // Corresponds with GET /api/panels/{panelId} (the `GetPanel` operationId).
 func (c *Client) GetPanel(ctx context.Context, panelId PanelId, params *GetPanelParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3478,7 +3488,8 @@ func (c *Client) UpdatePanel(ctx context.Context, panelId PanelId, params *Updat
 
 // ListColumns List a panel's columns
 //
-// Needs `viewer` on the panel. Base and calculated columns, each list ordered by
+// Needs `viewer` on the panel; a view reader gets only the columns its views show, and a formula
+// referring to a column it cannot read is shown in its stored form (references as `{columnId}`). Base and calculated columns, each list ordered by
 // `properties.display.order` (columns without one last), then id. `ids` keeps the given columns;
 // `tags` keeps columns having any of the given tags. Both accept one value or a repeated parameter.
 //
@@ -3818,7 +3829,8 @@ func (c *Client) SyncPanelDataSource(ctx context.Context, panelId PanelId, dataS
 
 // GetPanelRows Get a panel's rows
 //
-// Needs `viewer` on the panel (and on the view, with `viewId`). Every record of the panel's primary
+// Needs `viewer` on the panel; with `viewId`, reading the view is enough (a view reader gets only
+// the view's visible columns, and none when it lists none). Every record of the panel's primary
 // data source (its lowest id) is a row; the other sources' records join it by key. A base column
 // reads its `sourceField`, a dotted path, from its source's record (anything else, such as a FHIRPath
 // expression, is null and counted as an error of the column); a calculated column evaluates its
@@ -7940,7 +7952,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetPanelWithResponse Get a panel
 	//
-	// Needs `viewer` on the panel. Answers 304 when `If-None-Match` matches the current `ETag`.
+	// Needs `viewer` on the panel. A view reader gets the panel's name and description only, with
+	// `viewOnly: true`, no cohort conditions and empty `metadata`. Answers 304 when `If-None-Match`
+	// matches the current `ETag`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7971,7 +7985,8 @@ type ClientWithResponsesInterface interface {
 
 	// ListColumnsWithResponse List a panel's columns
 	//
-	// Needs `viewer` on the panel. Base and calculated columns, each list ordered by
+	// Needs `viewer` on the panel; a view reader gets only the columns its views show, and a formula
+	// referring to a column it cannot read is shown in its stored form (references as `{columnId}`). Base and calculated columns, each list ordered by
 	// `properties.display.order` (columns without one last), then id. `ids` keeps the given columns;
 	// `tags` keeps columns having any of the given tags. Both accept one value or a repeated parameter.
 	//
@@ -8163,7 +8178,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetPanelRowsWithResponse Get a panel's rows
 	//
-	// Needs `viewer` on the panel (and on the view, with `viewId`). Every record of the panel's primary
+	// Needs `viewer` on the panel; with `viewId`, reading the view is enough (a view reader gets only
+	// the view's visible columns, and none when it lists none). Every record of the panel's primary
 	// data source (its lowest id) is a row; the other sources' records join it by key. A base column
 	// reads its `sourceField`, a dotted path, from its source's record (anything else, such as a FHIRPath
 	// expression, is null and counted as an error of the column); a calculated column evaluates its
@@ -14170,7 +14186,9 @@ func (c *ClientWithResponses) DeletePanelWithResponse(ctx context.Context, panel
 
 // GetPanelWithResponse Get a panel
 //
-// Needs `viewer` on the panel. Answers 304 when `If-None-Match` matches the current `ETag`.
+// Needs `viewer` on the panel. A view reader gets the panel's name and description only, with
+// `viewOnly: true`, no cohort conditions and empty `metadata`. Answers 304 when `If-None-Match`
+// matches the current `ETag`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -14219,7 +14237,8 @@ func (c *ClientWithResponses) UpdatePanelWithResponse(ctx context.Context, panel
 
 // ListColumnsWithResponse List a panel's columns
 //
-// Needs `viewer` on the panel. Base and calculated columns, each list ordered by
+// Needs `viewer` on the panel; a view reader gets only the columns its views show, and a formula
+// referring to a column it cannot read is shown in its stored form (references as `{columnId}`). Base and calculated columns, each list ordered by
 // `properties.display.order` (columns without one last), then id. `ids` keeps the given columns;
 // `tags` keeps columns having any of the given tags. Both accept one value or a repeated parameter.
 //
@@ -14507,7 +14526,8 @@ func (c *ClientWithResponses) SyncPanelDataSourceWithResponse(ctx context.Contex
 
 // GetPanelRowsWithResponse Get a panel's rows
 //
-// Needs `viewer` on the panel (and on the view, with `viewId`). Every record of the panel's primary
+// Needs `viewer` on the panel; with `viewId`, reading the view is enough (a view reader gets only
+// the view's visible columns, and none when it lists none). Every record of the panel's primary
 // data source (its lowest id) is a row; the other sources' records join it by key. A base column
 // reads its `sourceField`, a dotted path, from its source's record (anything else, such as a FHIRPath
 // expression, is null and counted as an error of the column); a calculated column evaluates its

@@ -394,7 +394,9 @@ export interface paths {
         };
         /**
          * Get a panel
-         * @description Needs `viewer` on the panel. Answers 304 when `If-None-Match` matches the current `ETag`.
+         * @description Needs `viewer` on the panel. A view reader gets the panel's name and description only, with
+         *     `viewOnly: true`, no cohort conditions and empty `metadata`. Answers 304 when `If-None-Match`
+         *     matches the current `ETag`.
          */
         get: operations["getPanel"];
         /**
@@ -428,7 +430,8 @@ export interface paths {
         };
         /**
          * List a panel's columns
-         * @description Needs `viewer` on the panel. Base and calculated columns, each list ordered by
+         * @description Needs `viewer` on the panel; a view reader gets only the columns its views show, and a formula
+         *     referring to a column it cannot read is shown in its stored form (references as `{columnId}`). Base and calculated columns, each list ordered by
          *     `properties.display.order` (columns without one last), then id. `ids` keeps the given columns;
          *     `tags` keeps columns having any of the given tags. Both accept one value or a repeated parameter.
          */
@@ -635,7 +638,8 @@ export interface paths {
         };
         /**
          * Get a panel's rows
-         * @description Needs `viewer` on the panel (and on the view, with `viewId`). Every record of the panel's primary
+         * @description Needs `viewer` on the panel; with `viewId`, reading the view is enough (a view reader gets only
+         *     the view's visible columns, and none when it lists none). Every record of the panel's primary
          *     data source (its lowest id) is a row; the other sources' records join it by key. A base column
          *     reads its `sourceField`, a dotted path, from its source's record (anything else, such as a FHIRPath
          *     expression, is null and counted as an error of the column); a calculated column evaluates its
@@ -1345,6 +1349,11 @@ export interface components {
             updatedAt: components["schemas"]["Timestamp"];
             /** @description The creator's user id (sub). */
             userId: string;
+            /**
+             * @description Present and true when the caller reads the panel only through a view: `cohortRule` and
+             *     `metadata` are then withheld (no conditions, empty).
+             */
+            viewOnly?: boolean;
         };
         PanelChange: {
             action: components["schemas"]["ChangeAction"];
