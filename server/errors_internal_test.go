@@ -34,7 +34,7 @@ func TestToProblemMapsEveryErrorKind(t *testing.T) {
 		{name: "data source not found", err: fmt.Errorf("data source 3 of panel 4: %w", store.ErrNotFound), status: 404, slug: "not-found", detail: "Data source not found"},
 		{name: "bare not found", err: store.ErrNotFound, status: 404, slug: "not-found", detail: "Not found"},
 		{name: "not found of something internal", err: fmt.Errorf("acl_internal_table 3: %w", store.ErrNotFound), status: 404, slug: "not-found", detail: "Not found"},
-		{name: "forbidden", err: fmt.Errorf("deleting a panel needs owner permission: %w", store.ErrForbidden), status: 403, slug: "forbidden", detail: "deleting a panel needs owner permission"},
+		{name: "forbidden", err: fmt.Errorf("panel 4: %w", store.Forbidden("deletePanel needs owner permission on the panel")), status: 403, slug: "forbidden", detail: "deletePanel needs owner permission on the panel"},
 		{name: "precondition", err: fmt.Errorf("x: %w", store.ErrPrecondition), status: 412, slug: "precondition-failed"},
 		{name: "plain conflict", err: fmt.Errorf("%w: duplicate (acls_tenant_id_resource_type_key)", store.ErrConflict), status: 409, slug: "conflict",
 			notContain: []string{"acls_tenant_id_resource_type_key", "duplicate"}},

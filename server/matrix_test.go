@@ -37,7 +37,7 @@ const (
 	mxViewViewer                // viewer row on view V (by email)
 	mxViewEditor                // editor row on view V (by sub)
 	mxViewOwner                 // owner row on view V (by email; mixed case in the token)
-	mxPublished                 // no rows and no email: sees only the published view W (and its panel Q)
+	mxPublished                 // no rows and no email: reads only the published view W (a view reader of Q)
 	mxKinds
 )
 
@@ -92,32 +92,60 @@ const (
 
 var mxTargetName = map[mxTarget]string{tgP: "P", tgQ: "Q", tgV: "V", tgU: "U", tgW: "W"}
 
-// mxLevel is the permission api.md §2 gives a caller of tenant A on a target (0: not visible).
+// The levels of api.md §2, as the matrix writes them: a view reader reads a panel only through a
+// view it may read (published, or shared with it), or a view only because it is published.
+const (
+	lvNone = iota
+	lvViewReader
+	lvViewer
+	lvEditor
+	lvOwner
+)
+
+// mxLevel is the permission api.md §2 gives a caller of tenant A on a target. The creator's
+// ownership is its owner rows; admins own everything of their tenant.
 func mxLevel(k mxKind, tg mxTarget) int {
 	if k == mxCreator || k == mxAdmin {
-		return 3
+		return lvOwner
 	}
-	onPanel := map[mxKind]int{mxPanelViewer: 1, mxPanelEditor: 2, mxPanelOwner: 3}[k]
-	onView := map[mxKind]int{mxViewViewer: 1, mxViewEditor: 2, mxViewOwner: 3}[k]
+	onPanel := map[mxKind]int{mxPanelViewer: lvViewer, mxPanelEditor: lvEditor, mxPanelOwner: lvOwner}[k]
+	onView := map[mxKind]int{mxViewViewer: lvViewer, mxViewEditor: lvEditor, mxViewOwner: lvOwner}[k]
 	switch tg {
-	case tgP, tgU:
+	case tgP:
+		if onPanel == lvNone && onView > lvNone {
+			return lvViewReader // through V
+		}
+		return onPanel
+	case tgU:
 		return onPanel
 	case tgV:
 		return max(onPanel, onView)
 	case tgQ, tgW:
-		return 1 // reading the published view, and its panel read-only through it
+		return lvViewReader // through the published W
 	}
-	return 0
+	return lvNone
 }
 
-// mxOwnLevel is mxLevel without the read-only access to a panel that reading a published view of
-// it grants: that access is no permission on the panel (api.md §2 defines a resource's permission
-// by ACL rows, _all and its creator), so it neither creates views on the panel nor lists its rows.
-func mxOwnLevel(k mxKind, tg mxTarget) int {
-	if tg == tgQ && k != mxCreator && k != mxAdmin {
-		return 0
+// mxVisibleAt is the level below which an operation's target does not exist for the caller: what
+// a view reader never sees (sources, syncs, history, rows without a view, ACL rows) is hidden
+// until viewer; everything else is visible to a view reader and refused (403) until its level.
+func mxVisibleAt(op, variant string) int {
+	switch op {
+	case "listDataSources", "getDataSource", "updateDataSource", "deleteDataSource", "updatePanelDataSource",
+		"deletePanelDataSource", "syncDataSource", "syncPanelDataSource", "listDataSourceSyncs",
+		"uploadDataSourceFile", "pushDataSourceRecords", "listPanelChanges",
+		"listAcls", "createAcl", "shareAclPublic", "updateAcl", "deleteAcl":
+		return lvViewer
+	case "getPanelRows":
+		if variant == "" {
+			return lvViewer
+		}
+	case "getColumn":
+		if variant == "a column no view shows" {
+			return lvViewer
+		}
 	}
-	return mxLevel(k, tg)
+	return lvViewReader
 }
 
 // mxKit is a panel with an API source, two spare custom sources, a file source, a base column
@@ -444,10 +472,9 @@ type mxOp struct {
 	op        string // operationId
 	variant   string
 	target    mxTarget
-	need      int  // permission needed on the target (1 viewer, 2 editor, 3 owner); 0: any member
+	need      int  // level needed on the target (lvViewReader..lvOwner); 0: any member
 	noUsers   bool // callers with the user role are refused (creating panels)
 	adminOnly bool // only admins (someone else's ACL rows)
-	ownPanel  bool // needs permission on the panel itself: a published view's read-only access is not enough
 	public    bool // system route: no token needed, the same answer for everyone
 	ok        int  // the status when allowed
 	mutates   bool // an allowed call changes rows
@@ -479,18 +506,12 @@ func (o mxOp) expect(c mxCaller) int {
 		}
 		return o.ok
 	}
-	level := 0
+	level := lvNone
 	if c.home {
 		level = mxLevel(c.kind, o.target)
 	}
-	if level > 0 && o.ownPanel {
-		level = mxOwnLevel(c.kind, o.target)
-		if level == 0 {
-			return http.StatusForbidden // visible, but no permission on it
-		}
-	}
 	switch {
-	case level == 0:
+	case level < mxVisibleAt(o.op, o.variant):
 		return http.StatusNotFound
 	case level < o.need:
 		return http.StatusForbidden
@@ -512,15 +533,15 @@ func mxOps() []mxOp {
 
 	// Operations without a target resource.
 	add(mxOp{op: "listPanels", ok: 200, req: mxAt("GET", mxConst("/api/panels"), ""),
-		check: mxCheckListed{key: "", idField: "id", targets: []mxTarget{tgP, tgQ}}.check})
+		check: mxCheckListed{key: "", idField: "id", targets: []mxTarget{tgP, tgQ}, min: lvViewer}.check})
 	add(mxOp{op: "createPanel", noUsers: true, ok: 201, mutates: true, req: mxAt("POST", mxConst("/api/panels"), `{"name":"Matrix panel"}`)})
 	add(mxOp{op: "listViews", ok: 200, req: mxAt("GET", mxConst("/api/views"), ""),
-		check: mxCheckListed{key: "views", idField: "id", targets: []mxTarget{tgV, tgU, tgW}}.check})
+		check: mxCheckListed{key: "views", idField: "id", targets: []mxTarget{tgV, tgU, tgW}, min: lvViewReader}.check})
 	add(mxOp{op: "listViews", variant: "panelId of P", ok: 200,
 		req:   mxAt("GET", func(s *mxSlot) string { return "/api/views?panelId=" + mxID(s.P.id) }, ""),
-		check: mxCheckListed{key: "views", idField: "id", targets: []mxTarget{tgV, tgU}, aOnly: true}.check})
+		check: mxCheckListed{key: "views", idField: "id", targets: []mxTarget{tgV, tgU}, aOnly: true, min: lvViewReader}.check})
 	add(mxOp{op: "listPanelChanges", ok: 200, req: mxAt("GET", mxConst("/api/changes/panels?limit=500"), ""),
-		check: mxCheckListed{key: "changes", idField: "panelId", targets: []mxTarget{tgP, tgQ}}.check})
+		check: mxCheckListed{key: "changes", idField: "panelId", targets: []mxTarget{tgP, tgQ}, min: lvViewer}.check})
 	add(mxOp{op: "listUserAcls", variant: "own rows", ok: 200, check: mxCheckOwnACLs,
 		req: func(x mxCtx) mxReq {
 			p := x.c.person(x.w)
@@ -567,49 +588,52 @@ func mxOps() []mxOp {
 		op := func(op, method string, path func(s *mxSlot) string, body string, need, ok int) {
 			add(mxOp{op: op, target: tg, need: need, ok: ok, mutates: method != "GET", req: mxAt(method, path, body)})
 		}
-		op("getPanel", "GET", pp, "", 1, 200)
-		op("updatePanel", "PUT", pp, `{"name":"Renamed by the matrix"}`, 2, 200)
-		op("deletePanel", "DELETE", pp, "", 3, 204)
-		op("listDataSources", "GET", under(fixed("/datasources")), "", 1, 200)
-		op("createDataSource", "POST", under(fixed("/datasources")), `{"type":"custom","config":{"x":1}}`, 2, 201)
-		op("getDataSource", "GET", dsp(ds, ""), "", 1, 200)
-		op("updateDataSource", "PUT", dsp(ds, ""), `{"config":{"endpoint":"/api/other","method":"GET"}}`, 2, 200)
+		add(mxOp{op: "getPanel", target: tg, need: lvViewReader, ok: 200, req: mxAt("GET", pp, ""), check: mxCheckPanel(tg)})
+		op("updatePanel", "PUT", pp, `{"name":"Renamed by the matrix"}`, lvEditor, 200)
+		op("deletePanel", "DELETE", pp, "", lvOwner, 204)
+		op("listDataSources", "GET", under(fixed("/datasources")), "", lvViewer, 200)
+		op("createDataSource", "POST", under(fixed("/datasources")), `{"type":"custom","config":{"x":1}}`, lvEditor, 201)
+		op("getDataSource", "GET", dsp(ds, ""), "", lvViewer, 200)
+		op("updateDataSource", "PUT", dsp(ds, ""), `{"config":{"endpoint":"/api/other","method":"GET"}}`, lvEditor, 200)
 		op("updatePanelDataSource", "PUT", under(func(k mxKit) string { return "/datasources/" + mxID(k.ds) }),
-			`{"config":{"endpoint":"/api/third","method":"POST"}}`, 2, 200)
-		op("deleteDataSource", "DELETE", dsp(spare1, ""), "", 2, 204)
-		op("deletePanelDataSource", "DELETE", under(func(k mxKit) string { return "/datasources/" + mxID(k.spare2) }), "", 2, 204)
-		op("syncDataSource", "POST", dsp(spare1, "/sync"), "", 2, 200)
-		op("syncPanelDataSource", "POST", under(func(k mxKit) string { return "/datasources/" + mxID(k.spare1) + "/sync" }), "", 2, 200)
-		op("listDataSourceSyncs", "GET", dsp(ds, "/syncs"), "", 1, 200)
-		add(mxOp{op: "uploadDataSourceFile", target: tg, need: 2, ok: 200, mutates: true,
+			`{"config":{"endpoint":"/api/third","method":"POST"}}`, lvEditor, 200)
+		op("deleteDataSource", "DELETE", dsp(spare1, ""), "", lvEditor, 204)
+		op("deletePanelDataSource", "DELETE", under(func(k mxKit) string { return "/datasources/" + mxID(k.spare2) }), "", lvEditor, 204)
+		op("syncDataSource", "POST", dsp(spare1, "/sync"), "", lvEditor, 200)
+		op("syncPanelDataSource", "POST", under(func(k mxKit) string { return "/datasources/" + mxID(k.spare1) + "/sync" }), "", lvEditor, 200)
+		op("listDataSourceSyncs", "GET", dsp(ds, "/syncs"), "", lvViewer, 200)
+		add(mxOp{op: "uploadDataSourceFile", target: tg, need: lvEditor, ok: 200, mutates: true,
 			req: func(x mxCtx) mxReq {
 				return mxReq{method: "POST", path: "/api/datasources/" + mxID(x.s.kit(tg).file) + "/upload", body: "id,name\np1,Ada Lovelace\n", ctype: "text/csv"}
 			}})
-		add(mxOp{op: "pushDataSourceRecords", target: tg, need: 2, ok: 200, mutates: true,
+		add(mxOp{op: "pushDataSourceRecords", target: tg, need: lvEditor, ok: 200, mutates: true,
 			req: func(x mxCtx) mxReq {
 				return mxReq{method: "POST", path: "/api/datasources/" + mxID(x.s.kit(tg).spare1) + "/records",
 					body: `{"op":"upsert","key":"p1","record":{"name":"Ada Lovelace"}}` + "\n", ctype: "application/x-ndjson"}
 			}})
-		op("getPanelRows", "GET", under(fixed("/rows")), "", 1, 200)
-		op("listColumns", "GET", under(fixed("/columns")), "", 1, 200)
-		add(mxOp{op: "createBaseColumn", target: tg, need: 2, ok: 201, mutates: true,
+		op("getPanelRows", "GET", under(fixed("/rows")), "", lvViewer, 200)
+		add(mxOp{op: "listColumns", target: tg, need: lvViewReader, ok: 200, req: mxAt("GET", under(fixed("/columns")), ""), check: mxCheckColumns(tg)})
+		add(mxOp{op: "createBaseColumn", target: tg, need: lvEditor, ok: 201, mutates: true,
 			req: func(x mxCtx) mxReq {
 				k := x.s.kit(tg)
 				return mxReq{method: "POST", path: pp(x.s) + "/columns/base",
 					body: `{"name":"Phone","type":"text","sourceField":"phone","dataSourceId":` + mxID(k.ds) + `,"properties":{}}`}
 			}})
-		op("createCalculatedColumn", "POST", under(fixed("/columns/calculated")), `{"name":"Whisper","type":"text","formula":"LOWER([Email])","properties":{}}`, 2, 201)
-		op("getColumn", "GET", under(func(k mxKit) string { return "/columns/" + mxID(k.base) }), "", 1, 200)
-		op("updateColumn", "PUT", under(func(k mxKit) string { return "/columns/" + mxID(k.base) }), `{"name":"E-mail"}`, 2, 200)
-		op("deleteColumn", "DELETE", under(func(k mxKit) string { return "/columns/" + mxID(k.calc) }), "", 2, 204)
+		op("createCalculatedColumn", "POST", under(fixed("/columns/calculated")), `{"name":"Whisper","type":"text","formula":"LOWER([Email])","properties":{}}`, lvEditor, 201)
+		// The base column is the one the views show: a view reader reads its definition, not the other's.
+		op("getColumn", "GET", under(func(k mxKit) string { return "/columns/" + mxID(k.base) }), "", lvViewReader, 200)
+		add(mxOp{op: "getColumn", variant: "a column no view shows", target: tg, need: lvViewer, ok: 200,
+			req: mxAt("GET", under(func(k mxKit) string { return "/columns/" + mxID(k.calc) }), "")})
+		op("updateColumn", "PUT", under(func(k mxKit) string { return "/columns/" + mxID(k.base) }), `{"name":"E-mail"}`, lvEditor, 200)
+		op("deleteColumn", "DELETE", under(func(k mxKit) string { return "/columns/" + mxID(k.calc) }), "", lvEditor, 204)
 		// Views are personal worklists: viewer on the panel is enough to make one (but reading it
-		// through a published view is not).
-		add(mxOp{op: "createView", target: tg, need: 1, ownPanel: true, ok: 201, mutates: true,
+		// through a view is not).
+		add(mxOp{op: "createView", target: tg, need: lvViewer, ok: 201, mutates: true,
 			req: func(x mxCtx) mxReq {
 				k := x.s.kit(tg)
 				return mxReq{method: "POST", path: "/api/views", body: fmt.Sprintf(`{"name":"Mine","panelId":%d,"visibleColumns":["%d"]}`, k.id, k.base)}
 			}})
-		op("listPanelChanges", "GET", func(s *mxSlot) string { return "/api/changes/panels?panelId=" + mxID(s.kit(tg).id) }, "", 1, 200)
+		op("listPanelChanges", "GET", func(s *mxSlot) string { return "/api/changes/panels?panelId=" + mxID(s.kit(tg).id) }, "", lvViewer, 200)
 	}
 
 	// Views, on the private view with rows for the view callers, on another private view of the
@@ -621,22 +645,22 @@ func mxOps() []mxOp {
 		op := func(op, method string, path func(s *mxSlot) string, body string, need, ok int) {
 			add(mxOp{op: op, target: tg, need: need, ok: ok, mutates: method != "GET", req: mxAt(method, path, body)})
 		}
-		op("getView", "GET", vp(""), "", 1, 200)
-		op("updateView", "PUT", vp(""), `{"name":"Renamed by the matrix"}`, 2, 200)
-		op("deleteView", "DELETE", vp(""), "", 2, 204)
-		op("getViewSorts", "GET", vp("/sorts"), "", 1, 200)
-		op("replaceViewSorts", "PUT", vp("/sorts"), `{"sorts":[{"columnName":"Email","direction":"desc","order":1}]}`, 2, 200)
-		op("getViewFilters", "GET", vp("/filters"), "", 1, 200)
-		op("replaceViewFilters", "PUT", vp("/filters"), `{"filters":[{"columnName":"Email","operator":"isNotNull"}]}`, 2, 200)
-		op("publishView", "POST", vp("/publish"), "", 2, 200)
-		op("unpublishView", "POST", vp("/unpublish"), "", 2, 200)
+		op("getView", "GET", vp(""), "", lvViewReader, 200)
+		op("updateView", "PUT", vp(""), `{"name":"Renamed by the matrix"}`, lvEditor, 200)
+		op("deleteView", "DELETE", vp(""), "", lvEditor, 204)
+		op("getViewSorts", "GET", vp("/sorts"), "", lvViewReader, 200)
+		op("replaceViewSorts", "PUT", vp("/sorts"), `{"sorts":[{"columnName":"Email","direction":"desc","order":1}]}`, lvEditor, 200)
+		op("getViewFilters", "GET", vp("/filters"), "", lvViewReader, 200)
+		op("replaceViewFilters", "PUT", vp("/filters"), `{"filters":[{"columnName":"Email","operator":"isNotNull"}]}`, lvEditor, 200)
+		op("publishView", "POST", vp("/publish"), "", lvEditor, 200)
+		op("unpublishView", "POST", vp("/unpublish"), "", lvEditor, 200)
 	}
-	// A panel's rows through a view need the view too; U and W are readable exactly when their
-	// panels are, so their levels are the levels of the call (V is not: its view callers cannot
-	// read P).
-	for _, tg := range []mxTarget{tgU, tgW} {
-		panelOf := map[mxTarget]mxTarget{tgU: tgP, tgW: tgQ}[tg]
-		add(mxOp{op: "getPanelRows", variant: "with viewId of " + mxTargetName[tg], target: tg, need: 1, ok: 200,
+	// A panel's rows through a view need only the view: its view callers read V's rows (and only
+	// its visible column) without any permission on P.
+	for _, tg := range []mxTarget{tgV, tgU, tgW} {
+		panelOf := map[mxTarget]mxTarget{tgV: tgP, tgU: tgP, tgW: tgQ}[tg]
+		add(mxOp{op: "getPanelRows", variant: "with viewId of " + mxTargetName[tg], target: tg, need: lvViewReader, ok: 200,
+			check: mxCheckViewRows,
 			req: mxAt("GET", func(s *mxSlot) string {
 				return "/api/panels/" + mxID(s.kit(panelOf).id) + "/rows?viewId=" + mxID(s.view(tg))
 			}, "")})
@@ -649,7 +673,7 @@ func mxOps() []mxOp {
 			return func(s *mxSlot) string { return s.resource(tg) + suffix(s) }
 		}
 		op := func(op, variant, method string, path func(s *mxSlot) string, body func(s *mxSlot) string, need, ok int) {
-			add(mxOp{op: op, variant: variant, target: tg, need: need, ok: ok, mutates: method != "GET", ownPanel: tg == tgP || tg == tgQ,
+			add(mxOp{op: op, variant: variant, target: tg, need: need, ok: ok, mutates: method != "GET",
 				req: func(x mxCtx) mxReq {
 					r := mxReq{method: method, path: path(x.s)}
 					if body != nil {
@@ -667,16 +691,16 @@ func mxOps() []mxOp {
 			}
 		}
 		bystander := func(s *mxSlot) string { return "/" + s.bystander() }
-		op("listAcls", "", "GET", res(mxConst("")), nil, 1, 200)
-		op("createAcl", "grant viewer", "POST", res(mxConst("")), grant("", "viewer"), 2, 201)
-		op("createAcl", "grant owner", "POST", res(mxConst("")), grant("", "owner"), 3, 201)
-		op("createAcl", "_all through the ordinary create", "POST", res(mxConst("")), grant("_all", "viewer"), 2, 201)
-		op("shareAclPublic", "", "POST", res(mxConst("/share-public")), mxConst(`{"permission":"editor"}`), 2, 201)
-		op("updateAcl", "viewer to editor, unencoded email", "PUT", res(bystander), mxConst(`{"permission":"editor"}`), 2, 200)
-		op("updateAcl", "viewer to owner", "PUT", res(bystander), mxConst(`{"permission":"owner"}`), 3, 200)
-		op("deleteAcl", "revoke viewer", "DELETE", res(bystander), nil, 2, 204)
+		op("listAcls", "", "GET", res(mxConst("")), nil, lvViewer, 200)
+		op("createAcl", "grant viewer", "POST", res(mxConst("")), grant("", "viewer"), lvEditor, 201)
+		op("createAcl", "grant owner", "POST", res(mxConst("")), grant("", "owner"), lvOwner, 201)
+		op("createAcl", "_all through the ordinary create", "POST", res(mxConst("")), grant("_all", "viewer"), lvEditor, 201)
+		op("shareAclPublic", "", "POST", res(mxConst("/share-public")), mxConst(`{"permission":"editor"}`), lvEditor, 201)
+		op("updateAcl", "viewer to editor, unencoded email", "PUT", res(bystander), mxConst(`{"permission":"editor"}`), lvEditor, 200)
+		op("updateAcl", "viewer to owner", "PUT", res(bystander), mxConst(`{"permission":"owner"}`), lvOwner, 200)
+		op("deleteAcl", "revoke viewer", "DELETE", res(bystander), nil, lvEditor, 204)
 		op("deleteAcl", "revoke an owner, encoded email", "DELETE",
-			res(func(s *mxSlot) string { return "/" + strings.ReplaceAll(s.coowner(), "@", "%40") }), nil, 3, 204)
+			res(func(s *mxSlot) string { return "/" + strings.ReplaceAll(s.coowner(), "@", "%40") }), nil, lvOwner, 204)
 	}
 	return ops
 }
@@ -688,6 +712,7 @@ type mxCheckListed struct {
 	key, idField string
 	targets      []mxTarget
 	aOnly        bool
+	min          int // the level at which the list shows a target
 }
 
 func (l mxCheckListed) check(t *testing.T, x mxCtx, body []byte) {
@@ -719,7 +744,7 @@ func (l mxCheckListed) check(t *testing.T, x mxCtx, body []byte) {
 	}
 	for _, s := range sides {
 		for _, tg := range l.targets {
-			want := s == c.side(w) && mxLevel(c.kind, tg) > 0
+			want := s == c.side(w) && mxLevel(c.kind, tg) >= l.min
 			if got := listed[s.slots[0].id(tg)]; got != want {
 				t.Errorf("%s: %s of tenant %s listed: %t, want %t", c.name, mxTargetName[tg], s.tenant, got, want)
 			}
@@ -758,6 +783,61 @@ func mxCheckOwnACLs(t *testing.T, x mxCtx, body []byte) {
 	}
 	if p.aclName != "" && !sawGrant {
 		t.Errorf("%s: own ACL list lacks its row naming %q: %s", x.c.name, p.aclName, body)
+	}
+}
+
+// mxCheckPanel: a view reader gets the panel's name and description, marked viewOnly, with its
+// cohort rule and metadata withheld; everyone else gets the whole panel.
+func mxCheckPanel(tg mxTarget) func(t *testing.T, x mxCtx, body []byte) {
+	return func(t *testing.T, x mxCtx, body []byte) {
+		t.Helper()
+		var p gen.Panel
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Fatalf("%s: %s", x.c.name, body)
+		}
+		reader := mxLevel(x.c.kind, tg) == lvViewReader
+		if got := p.ViewOnly != nil && *p.ViewOnly; got != reader || p.Name == "" {
+			t.Errorf("%s: panel %s viewOnly %t, want %t: %s", x.c.name, mxTargetName[tg], got, reader, body)
+		}
+		if reader && (len(p.CohortRule.Conditions) != 0 || len(p.Metadata) != 0) {
+			t.Errorf("%s: a view reader sees the cohort rule or metadata: %s", x.c.name, body)
+		}
+	}
+}
+
+// mxCheckColumns: a view reader lists only the column the views show (the base column), the
+// others every column.
+func mxCheckColumns(tg mxTarget) func(t *testing.T, x mxCtx, body []byte) {
+	return func(t *testing.T, x mxCtx, body []byte) {
+		t.Helper()
+		var l gen.ColumnList
+		if err := json.Unmarshal(body, &l); err != nil {
+			t.Fatalf("%s: %s", x.c.name, body)
+		}
+		k := x.s.kit(tg)
+		var got []int64
+		for _, c := range append(l.BaseColumns, l.CalculatedColumns...) {
+			got = append(got, c.Id)
+		}
+		want := []int64{k.base, k.calc}
+		if mxLevel(x.c.kind, tg) == lvViewReader {
+			want = want[:1]
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: columns of %s %v, want %v: %s", x.c.name, mxTargetName[tg], got, want, body)
+		}
+	}
+}
+
+// mxCheckViewRows: rows through a view answer its visible column (Email) and nothing else.
+func mxCheckViewRows(t *testing.T, x mxCtx, body []byte) {
+	t.Helper()
+	var r gen.PanelRows
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("%s: %s", x.c.name, body)
+	}
+	if len(r.Columns) != 1 || r.Columns[0].Name != "Email" {
+		t.Errorf("%s: rows through a view answer columns %+v, want only Email", x.c.name, r.Columns)
 	}
 }
 
