@@ -235,7 +235,7 @@ func (g *apiGate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return validationProblem(err)
 		}
 		if needsAuth(route, g.doc) {
-			if err := checkAssertions(req, route.Operation.OperationID, principal); err != nil {
+			if err := checkAssertions(req, specOperationID(route.Operation.OperationID), principal); err != nil {
 				return err
 			}
 		}

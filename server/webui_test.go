@@ -316,6 +316,26 @@ func TestWebUICompatibility(t *testing.T) {
 	if kinds["panel_updated"] != 1 || kinds["cohort_changed"] != 0 {
 		t.Errorf("after the UI's echoed update: change types %v, want one panel_updated and no cohort_changed", kinds)
 	}
+	// An editor who is not the creator saves the panel from the UI: the body echoes the creator's
+	// userId, which is the stored creator, so it is ignored. A third person's userId is refused.
+	editorEmail := "editor@" + tenant + ".example"
+	resp, body = ui.json(http.MethodPost, fmt.Sprintf("/acls/panel/%d", panelID), []byte(`{"userEmail":"`+editorEmail+`","permission":"editor"}`))
+	uiWantStatus(t, "acls.create editor", resp, body, http.StatusCreated)
+	editor := uiClient{t: t, token: uiStytchToken(t, tenant, "member-editor-"+tenant, editorEmail, "Panels Builder")}
+	resp, body = editor.json(http.MethodGet, pp, nil)
+	uiWantStatus(t, "panelsAPI.get by an editor", resp, body, http.StatusOK)
+	byEditor := bytes.Replace(bytes.TrimSpace(body), []byte(`"name":"Diabetes follow-up"`), []byte(`"name":"Diabetes follow-up (editor)"`), 1)
+	if !bytes.Contains(byEditor, []byte(`"userId":"`+sub+`"`)) {
+		t.Fatalf("the editor's update body does not echo the creator's userId: %s", byEditor)
+	}
+	resp, body = editor.json(http.MethodPut, pp, byEditor)
+	uiWantStatus(t, "panelsAPI.update by an editor who is not the creator", resp, body, http.StatusOK)
+	uiWantFields(t, "panelsAPI.update by an editor", uiObject(t, "panelsAPI.update by an editor", body),
+		map[string]any{"name": "Diabetes follow-up (editor)", "userId": sub})
+	resp, body = editor.json(http.MethodPut, pp, []byte(`{"name":"Hijacked","userId":"someone-else"}`))
+	uiWantStatus(t, "panelsAPI.update with a third person's userId", resp, body, http.StatusForbidden)
+	resp, body = editor.json(http.MethodPut, pp, bytes.Replace(byEditor, []byte(`"name":"Diabetes follow-up (editor)"`), []byte(`"name":"Diabetes follow-up"`), 1))
+	uiWantStatus(t, "panelsAPI.update back by the editor", resp, body, http.StatusOK)
 	// The same habit with the id as a numeric string, and a wrong id (400 the UI can show).
 	resp, body = ui.json(http.MethodPut, pp, []byte(fmt.Sprintf(`{"id":"%d","name":"Diabetes follow-up","description":"Due for HbA1c"}`, panelID)))
 	uiWantStatus(t, "panelsAPI.update (string id)", resp, body, http.StatusOK)
