@@ -107,14 +107,16 @@ func panelLevelExpr(a Actor) (string, []any) {
 
 // visiblePanels restricts a panel query to panels the actor has a permission on (a view reader
 // finds its views in the view list instead). For a plain user, the ids come from the tenant and
-// principal index of acls: under IN, PostgreSQL builds the set once as a hashed subplan while it
-// walks the panels in the list's index order, instead of running a correlated subquery per panel.
+// principal index of acls, built once as a hashed subplan while PostgreSQL walks the panels in
+// the list's index order and stops after the page. "IS TRUE" keeps it a subplan: a bare IN at the
+// top of WHERE becomes a semi-join, which PostgreSQL prices as a hash join over every panel of
+// the tenant followed by a sort.
 func visiblePanels(q *bun.SelectQuery, a Actor) *bun.SelectQuery {
 	q = q.Where("panel.tenant_id = ?", a.TenantID)
 	if a.Admin {
 		return q
 	}
-	return q.Where(`panel.id IN (`+grantedPanelsSQL+`)`, a.TenantID, bun.List(a.Principals()))
+	return q.Where(`(panel.id IN (`+grantedPanelsSQL+`)) IS TRUE`, a.TenantID, bun.List(a.Principals()))
 }
 
 // The sets of panels and views a plain user reads, each answered by one index (the tenant and
@@ -165,11 +167,12 @@ func visibleViews(q *bun.SelectQuery, a Actor) *bun.SelectQuery {
 }
 
 // readableViewsSQL is the ids of the views a plain user reads (visibleViews), each set read from
-// its index, without duplicates.
+// its index, without duplicates. The views of its panels are looked up by panel id (the array
+// is computed once), where a join would read every view of the tenant.
 func readableViewsSQL(a Actor) (string, []any) {
 	ps := bun.List(a.Principals())
 	return grantedViewsSQL + ` UNION ` + publishedViewsSQL + `
-		UNION SELECT dv.id FROM views AS dv WHERE dv.tenant_id = ? AND dv.panel_id IN (` + grantedPanelsSQL + `)`,
+		UNION SELECT dv.id FROM views AS dv WHERE dv.tenant_id = ? AND dv.panel_id = ANY(ARRAY(` + grantedPanelsSQL + `))`,
 		[]any{a.TenantID, ps, a.TenantID, a.TenantID, a.TenantID, ps}
 }
 
