@@ -2200,7 +2200,8 @@ type ClientInterface interface {
 
 	// ListAcls List a resource's ACL rows
 	//
-	// Needs `viewer` on the resource.
+	// Needs `viewer` on the resource. Below it, the rows do not exist for the caller (404): a view
+	// reader, who reads a view because it is published, does not see who it is shared with.
 	//
 	// Corresponds with GET /api/acls/{resourceType}/{resourceId} (the `ListAcls` operationId).
 	ListAcls(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2909,7 +2910,8 @@ func (c *Client) ListUserAcls(ctx context.Context, userEmail UserEmail, params *
 
 // ListAcls List a resource's ACL rows
 //
-// Needs `viewer` on the resource.
+// Needs `viewer` on the resource. Below it, the rows do not exist for the caller (404): a view
+// reader, who reads a view because it is published, does not see who it is shared with.
 //
 // Corresponds with GET /api/acls/{resourceType}/{resourceId} (the `ListAcls` operationId).
 func (c *Client) ListAcls(ctx context.Context, resourceType ResourceTypePath, resourceId ResourceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7662,7 +7664,8 @@ type ClientWithResponsesInterface interface {
 
 	// ListAclsWithResponse List a resource's ACL rows
 	//
-	// Needs `viewer` on the resource.
+	// Needs `viewer` on the resource. Below it, the rows do not exist for the caller (404): a view
+	// reader, who reads a view because it is published, does not see who it is shared with.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8522,8 +8525,6 @@ type ListAclsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
-	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
-	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -8547,11 +8548,6 @@ func (r ListAclsResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListAclsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
-}
-
-// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
-func (r ListAclsResponse) GetApplicationproblemJSON403() *Forbidden {
-	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -13746,7 +13742,8 @@ func (c *ClientWithResponses) ListUserAclsWithResponse(ctx context.Context, user
 
 // ListAclsWithResponse List a resource's ACL rows
 //
-// Needs `viewer` on the resource.
+// Needs `viewer` on the resource. Below it, the rows do not exist for the caller (404): a view
+// reader, who reads a view because it is published, does not see who it is shared with.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -15039,13 +15036,6 @@ func ParseListAclsResponse(rsp *http.Response) (*ListAclsResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest Forbidden
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound

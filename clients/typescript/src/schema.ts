@@ -16,7 +16,8 @@ export interface paths {
         };
         /**
          * List a resource's ACL rows
-         * @description Needs `viewer` on the resource.
+         * @description Needs `viewer` on the resource. Below it, the rows do not exist for the caller (404): a view
+         *     reader, who reads a view because it is published, does not see who it is shared with.
          */
         get: operations["listAcls"];
         put?: never;
@@ -1837,7 +1838,6 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
