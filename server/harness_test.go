@@ -23,6 +23,7 @@ import (
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/store/sqlaudit"
 	"github.com/panels/panels/store/storetest"
 )
 
@@ -46,7 +47,8 @@ func TestMain(m *testing.M) {
 			return string(b), err
 		})
 	}
-	os.Exit(runMain(m))
+	// sqlaudit checks every statement the service ran for a tenant_id predicate (README "Tenant scoping").
+	os.Exit(sqlaudit.Finish(runMain(m), os.Stderr))
 }
 
 func runMain(m *testing.M) int {
@@ -76,7 +78,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cfg.QueryHooks = append(cfg.QueryHooks, statements) // querycount_test.go
+	cfg.QueryHooks = append(cfg.QueryHooks, statements, sqlaudit.Hook) // querycount_test.go, the tenant-scoping audit
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))

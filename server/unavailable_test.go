@@ -17,6 +17,7 @@ import (
 
 	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/store/sqlaudit"
 	"github.com/panels/panels/store/storetest"
 )
 
@@ -44,6 +45,7 @@ func TestDatabaseUnavailableIs503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.QueryHooks = append(cfg.QueryHooks, sqlaudit.Hook)
 	app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(testLogWriter(), nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -123,7 +123,7 @@ func changeACL(ctx context.Context, tx bun.Tx, a Actor, r *Resource, row *ACL, p
 	}
 	before := aclValues(row)
 	row.Permission = permission
-	if _, err := tx.NewUpdate().Model(row).Column("permission").Set("updated_at = now()").WherePK().
+	if _, err := tx.NewUpdate().Model(row).Column("permission").Set("updated_at = now()").WherePK().Where("acl.tenant_id = ?", row.TenantID).
 		Returning("updated_at").Exec(ctx); err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (s *Store) DeleteACL(ctx context.Context, a Actor, typ string, id int64, pr
 				return err
 			}
 		}
-		if _, err := tx.NewDelete().Model(row).WherePK().Exec(ctx); err != nil {
+		if _, err := tx.NewDelete().Model(row).WherePK().Where("acl.tenant_id = ?", row.TenantID).Exec(ctx); err != nil {
 			return err
 		}
 		return record(ctx, tx, a, r.Panel, Change{ChangeType: ChangeACLChanged, EntityType: EntityACL, EntityID: row.ID,

@@ -65,7 +65,7 @@ func (s *Store) readableColumns(ctx context.Context, a Actor, op Operation, pane
 	if err != nil {
 		return nil, nil, err
 	}
-	all, err := panelColumns(ctx, s.DB, panelID)
+	all, err := columnsOf(ctx, s.DB, p.TenantID, p.ID)
 	if err != nil || p.Level >= PermViewer {
 		return all, columnNames(all), err
 	}
@@ -91,15 +91,18 @@ func (s *Store) readableColumns(ctx context.Context, a Actor, op Operation, pane
 	return out, columnNames(out), nil
 }
 
-// panelColumns loads every column of a panel (at most MaxColumnsPerPanel) in display order.
-func panelColumns(ctx context.Context, db bun.IDB, panelID int64) ([]Column, error) {
+// columnsOf loads every column of a panel of the tenant (at most MaxColumnsPerPanel) in display
+// order.
+func columnsOf(ctx context.Context, db bun.IDB, tenantID string, panelID int64) ([]Column, error) {
 	cols := []Column{}
-	err := db.NewSelect().Model(&cols).Where("col.panel_id = ?", panelID).
-		OrderExpr(`CASE WHEN jsonb_typeof(col.properties->'display'->'order') = 'number'
-			THEN (col.properties->'display'->>'order')::numeric END ASC NULLS LAST, col.id ASC`).
+	err := db.NewSelect().Model(&cols).Where("col.tenant_id = ?", tenantID).Where("col.panel_id = ?", panelID).
+		OrderExpr(columnOrder).
 		Scan(ctx)
 	return cols, mapErr(err)
 }
+
+const columnOrder = `CASE WHEN jsonb_typeof(col.properties->'display'->'order') = 'number'
+			THEN (col.properties->'display'->>'order')::numeric END ASC NULLS LAST, col.id ASC`
 
 func columnNames(cols []Column) map[int64]string {
 	names := make(map[int64]string, len(cols))
@@ -172,7 +175,7 @@ func (s *Store) CreateColumn(ctx context.Context, a Actor, panelID int64, col *C
 		if err != nil {
 			return err
 		}
-		cols, err := panelColumns(ctx, tx, p.ID)
+		cols, err := columnsOf(ctx, tx, p.TenantID, p.ID)
 		if err != nil {
 			return err
 		}
@@ -256,7 +259,7 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, pr
 		if err != nil {
 			return err
 		}
-		cols, err := panelColumns(ctx, tx, p.ID)
+		cols, err := columnsOf(ctx, tx, p.TenantID, p.ID)
 		if err != nil {
 			return err
 		}
@@ -324,11 +327,11 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, pr
 		col.Version++
 		if _, err := tx.NewUpdate().Model(col).
 			Column("name", "type", "source_field", "data_source_id", "formula", "dependencies", "properties", "metadata", "tags", "version").
-			Set("updated_at = now()").WherePK().Returning("updated_at").Exec(ctx); err != nil {
+			Set("updated_at = now()").WherePK().Where("col.tenant_id = ?", col.TenantID).Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}
 		if p.HasViews && before.Name != col.Name && !nameShared(cols, col.ID, before.Name) {
-			if err := renameViewReferences(ctx, tx, p.ID, before.Name, col.Name); err != nil {
+			if err := renameViewReferences(ctx, tx, p.TenantID, p.ID, before.Name, col.Name); err != nil {
 				return err
 			}
 		}
@@ -379,7 +382,7 @@ func (s *Store) DeleteColumn(ctx context.Context, a Actor, panelID, id int64, fo
 		if err != nil {
 			return err
 		}
-		cols, err := panelColumns(ctx, tx, p.ID)
+		cols, err := columnsOf(ctx, tx, p.TenantID, p.ID)
 		if err != nil {
 			return err
 		}
@@ -420,11 +423,11 @@ func (s *Store) DeleteColumn(ctx context.Context, a Actor, panelID, id int64, fo
 			if err := notifyViews(ctx, tx, a, p, ch, columnRemoved(c, refs)); err != nil {
 				return err
 			}
-			if err := removeViewReferences(ctx, tx, p.ID, refs); err != nil {
+			if err := removeViewReferences(ctx, tx, p.TenantID, p.ID, refs); err != nil {
 				return err
 			}
 		}
-		_, err = tx.NewDelete().Model((*Column)(nil)).Where("id IN (?)", bun.List(doomed)).Where("panel_id = ?", p.ID).Exec(ctx)
+		_, err = tx.NewDelete().Model((*Column)(nil)).Where("tenant_id = ?", p.TenantID).Where("id IN (?)", bun.List(doomed)).Where("panel_id = ?", p.ID).Exec(ctx)
 		return err
 	})
 }
@@ -435,18 +438,18 @@ func nameShared(cols []Column, id int64, name string) bool {
 }
 
 // removeViewReferences drops references (ids as strings or names) from the panel's views.
-func removeViewReferences(ctx context.Context, db bun.IDB, panelID int64, refs []string) error {
+func removeViewReferences(ctx context.Context, db bun.IDB, tenantID string, panelID int64, refs []string) error {
 	if _, err := db.NewUpdate().Model((*View)(nil)).
 		Set(`visible_columns = (SELECT COALESCE(jsonb_agg(e ORDER BY n), '[]'::jsonb)
 			FROM jsonb_array_elements_text(view.visible_columns) WITH ORDINALITY AS t(e, n) WHERE e NOT IN (?))`, bun.List(refs)).
 		Set("version = view.version + 1").Set("updated_at = now()").
-		Where("view.panel_id = ?", panelID).
+		Where("view.tenant_id = ?", tenantID).Where("view.panel_id = ?", panelID).
 		Where("EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e IN (?))", bun.List(refs)).
 		Exec(ctx); err != nil {
 		return err
 	}
 	for _, table := range []string{"view_sorts", "view_filters"} {
-		if _, err := db.NewDelete().TableExpr(table).Where("view_id IN (SELECT id FROM views WHERE panel_id = ?)", panelID).
+		if _, err := db.NewDelete().TableExpr(table).Where("view_id IN (SELECT id FROM views WHERE tenant_id = ? AND panel_id = ?)", tenantID, panelID).
 			Where("column_name IN (?)", bun.List(refs)).Exec(ctx); err != nil {
 			return err
 		}
@@ -455,20 +458,20 @@ func removeViewReferences(ctx context.Context, db bun.IDB, panelID int64, refs [
 }
 
 // renameViewReferences rewrites name references of the panel's views after a rename.
-func renameViewReferences(ctx context.Context, db bun.IDB, panelID int64, from, to string) error {
+func renameViewReferences(ctx context.Context, db bun.IDB, tenantID string, panelID int64, from, to string) error {
 	// One statement for the three tables: the sorts and filters of the panel's views are found
 	// through views, which the visible-columns update does not move between panels.
 	visible := db.NewUpdate().Model((*View)(nil)).
 		Set(`visible_columns = (SELECT COALESCE(jsonb_agg(CASE WHEN e = ? THEN ? ELSE e END ORDER BY n), '[]'::jsonb)
 			FROM jsonb_array_elements_text(view.visible_columns) WITH ORDINALITY AS t(e, n))`, from, to).
 		Set("version = view.version + 1").Set("updated_at = now()").
-		Where("view.panel_id = ?", panelID).
+		Where("view.tenant_id = ?", tenantID).Where("view.panel_id = ?", panelID).
 		Where("EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e = ?)", from)
 	sorts := db.NewUpdate().TableExpr("view_sorts").Set("column_name = ?", to).
-		Where("view_id IN (SELECT id FROM views WHERE panel_id = ?)", panelID).Where("column_name = ?", from)
+		Where("view_id IN (SELECT id FROM views WHERE tenant_id = ? AND panel_id = ?)", tenantID, panelID).Where("column_name = ?", from)
 	_, err := db.NewUpdate().With("visible", visible).With("sorts", sorts).
 		TableExpr("view_filters").Set("column_name = ?", to).
-		Where("view_id IN (SELECT id FROM views WHERE panel_id = ?)", panelID).Where("column_name = ?", from).
+		Where("view_id IN (SELECT id FROM views WHERE tenant_id = ? AND panel_id = ?)", tenantID, panelID).Where("column_name = ?", from).
 		Exec(ctx)
 	return err
 }

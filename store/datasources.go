@@ -51,7 +51,7 @@ func dataSourceAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id
 		return nil, nil, err
 	}
 	if lock { // re-read under the panel lock, so the row cannot have changed in between
-		if err := db.NewSelect().Model(ds).WherePK().Scan(ctx); err != nil {
+		if err := db.NewSelect().Model(ds).WherePK().Where("ds.tenant_id = ?", ds.TenantID).Scan(ctx); err != nil {
 			return nil, nil, mapErr(err)
 		}
 	}
@@ -115,7 +115,7 @@ func (s *Store) UpdateDataSource(ctx context.Context, a Actor, id, panelID int64
 		}
 		ds.Version++
 		if _, err := tx.NewUpdate().Model(ds).Column("type", "config", "version").Set("updated_at = now()").
-			WherePK().Returning("updated_at").Exec(ctx); err != nil {
+			WherePK().Where("ds.tenant_id = ?", ds.TenantID).Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}
 		ch, err := recordChange(ctx, tx, a, p, Change{ChangeType: ChangeSourceChanged, EntityType: EntityDataSource,
@@ -145,7 +145,7 @@ func (s *Store) DeleteDataSource(ctx context.Context, a Actor, id, panelID int64
 			return err
 		}
 		var users []Column
-		if err := tx.NewSelect().Model(&users).Where("col.data_source_id = ?", ds.ID).OrderExpr("col.id").Scan(ctx); err != nil {
+		if err := tx.NewSelect().Model(&users).Where("col.tenant_id = ?", ds.TenantID).Where("col.data_source_id = ?", ds.ID).OrderExpr("col.id").Scan(ctx); err != nil {
 			return err
 		}
 		if len(users) > 0 && !force {
@@ -158,7 +158,8 @@ func (s *Store) DeleteDataSource(ctx context.Context, a Actor, id, panelID int64
 		for i := range users {
 			c := &users[i]
 			c.DataSourceID, c.Version = nil, c.Version+1
-			if _, err := tx.NewUpdate().Model(c).Column("data_source_id", "version").Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+			if _, err := tx.NewUpdate().Model(c).Column("data_source_id", "version").Set("updated_at = now()").WherePK().
+				Where("col.tenant_id = ?", c.TenantID).Exec(ctx); err != nil {
 				return err
 			}
 			name := c.Name
@@ -182,7 +183,7 @@ func (s *Store) DeleteDataSource(ctx context.Context, a Actor, id, panelID int64
 		if err := notifyViews(ctx, tx, a, p, ch, sourceRemovedEvent(ds)); err != nil {
 			return err
 		}
-		_, err = tx.NewDelete().Model(ds).WherePK().Exec(ctx)
+		_, err = tx.NewDelete().Model(ds).WherePK().Where("ds.tenant_id = ?", ds.TenantID).Exec(ctx)
 		return err
 	})
 }

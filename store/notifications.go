@@ -160,7 +160,7 @@ func notifyViews(ctx context.Context, tx bun.IDB, a Actor, p *Panel, change *Cha
 		Column("view.id", "view.name", "view.owner_user_id", "view.is_published", "view.created_at").
 		Where("view.tenant_id = ?", p.TenantID).Where("view.panel_id = ?", p.ID).
 		// Cheap pre-filter; whether the ACL rows really share the view is decided below.
-		Where("(view.is_published OR EXISTS (SELECT 1 FROM acls AS sacl WHERE sacl.view_id = view.id))").
+		Where("(view.is_published OR EXISTS (SELECT 1 FROM acls AS sacl WHERE sacl.tenant_id = view.tenant_id AND sacl.view_id = view.id))").
 		OrderExpr("view.id")
 	if ev.Kind == eventColumnModified || ev.Kind == eventColumnRemoved {
 		if len(ev.Refs) == 0 {
@@ -386,7 +386,7 @@ func (s *Store) ListNotifications(ctx context.Context, a Actor, f NotificationFi
 	}
 	q := s.DB.NewSelect().Model(&page.Notifications).ModelTableExpr("("+union+") AS vn", branches...).ColumnExpr("vn.*").
 		ColumnExpr("view.name AS view_name, view.panel_id AS view_panel_id, view.published_by AS view_published_by").
-		Join("JOIN views AS view ON view.id = vn.view_id").
+		Join("JOIN views AS view ON view.tenant_id = ? AND view.id = vn.view_id", a.TenantID).
 		OrderExpr("vn.created_at DESC, vn.id DESC").Limit(int64(f.Limit + 1))
 	if f.After == nil && f.Offset > 0 {
 		q = q.Offset(int64(f.Offset))

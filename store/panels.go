@@ -148,7 +148,7 @@ func (s *Store) UpdatePanel(ctx context.Context, a Actor, id int64, precondition
 		}
 		p.Version++
 		if _, err := tx.NewUpdate().Model(p).Column("name", "description", "metadata", "cohort_rule", "version").
-			Set("updated_at = now()").WherePK().Returning("updated_at").Exec(ctx); err != nil {
+			Set("updated_at = now()").WherePK().Where("panel.tenant_id = ?", p.TenantID).Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}
 		if cohortChanged {
@@ -190,7 +190,7 @@ func (s *Store) DeletePanel(ctx context.Context, a Actor, id int64, precondition
 			OldValues: panelValues(p)}); err != nil {
 			return err
 		}
-		_, err = tx.NewDelete().Model(p).WherePK().Exec(ctx)
+		_, err = tx.NewDelete().Model(p).WherePK().Where("panel.tenant_id = ?", p.TenantID).Exec(ctx)
 		return err
 	})
 }

@@ -306,7 +306,7 @@ func (r *SyncRun) lockSet(ctx context.Context, tx bun.Tx) (*recordSet, error) {
 	if _, err := tx.NewInsert().Model(set).On("CONFLICT (data_source_id) DO NOTHING").Exec(ctx); err != nil {
 		return nil, err
 	}
-	if err := tx.NewSelect().Model(set).WherePK().For("UPDATE").Scan(ctx); err != nil {
+	if err := tx.NewSelect().Model(set).WherePK().Where("rs.tenant_id = ?", set.TenantID).For("UPDATE").Scan(ctx); err != nil {
 		return nil, err
 	}
 	return set, nil
@@ -315,11 +315,11 @@ func (r *SyncRun) lockSet(ctx context.Context, tx bun.Tx) (*recordSet, error) {
 // succeed saves the new record set, stamps the source's lastSync and records the sync.
 func (r *SyncRun) succeed(ctx context.Context, tx bun.Tx, set *recordSet, processed, deleted int64, message string) error {
 	if _, err := tx.NewUpdate().Model(set).Column("generation", "rows_generation", "record_count", "next_ord").
-		Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+		Set("updated_at = now()").WherePK().Where("rs.tenant_id = ?", set.TenantID).Exec(ctx); err != nil {
 		return err
 	}
 	// lastSync is not a configuration change: version and updated_at stay.
-	if _, err := tx.NewUpdate().Model(r.Source).Set("last_sync = now()").WherePK().Returning("last_sync").Exec(ctx); err != nil {
+	if _, err := tx.NewUpdate().Model(r.Source).Set("last_sync = now()").WherePK().Where("ds.tenant_id = ?", r.Source.TenantID).Returning("last_sync").Exec(ctx); err != nil {
 		return err
 	}
 	gen := set.Generation

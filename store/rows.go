@@ -157,7 +157,7 @@ func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, 
 			return nil, err
 		}
 	}
-	cols, err := panelColumns(ctx, s.DB, p.ID)
+	cols, err := columnsOf(ctx, s.DB, p.TenantID, p.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -569,7 +569,7 @@ func (pl *RowsPlan) generations(ctx context.Context, tx bun.Tx) ([]int64, error)
 		ids[i] = ds.ID
 	}
 	var sets []recordSet
-	if err := tx.NewSelect().Model(&sets).Where("rs.data_source_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+	if err := tx.NewSelect().Model(&sets).Where("rs.tenant_id = ?", pl.sources[0].TenantID).Where("rs.data_source_id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, err
 	}
 	for _, s := range sets {

@@ -29,6 +29,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/panels/panels/store/scaleseed"
+	"github.com/panels/panels/store/sqlaudit"
 	"github.com/panels/panels/store/storetest"
 )
 
@@ -175,7 +176,7 @@ func TestListPlansAtScale(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	hook := &captureHook{}
-	st.DB = st.DB.WithQueryHook(hook) // before any query: Bun's hook list is not synchronized
+	st.DB = st.DB.WithQueryHook(hook).WithQueryHook(sqlaudit.Hook) // before any query: Bun's hook list is not synchronized
 
 	cases := scaleCases(st)
 	type outcome struct {

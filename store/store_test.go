@@ -11,6 +11,7 @@ import (
 
 	"github.com/uptrace/bun/dialect/pgdialect"
 
+	"github.com/panels/panels/store/sqlaudit"
 	"github.com/panels/panels/store/storetest"
 )
 
@@ -22,7 +23,8 @@ var testStore *Store
 const failChangeTenantPrefix = "failchange-"
 
 func TestMain(m *testing.M) {
-	os.Exit(runStoreTests(m))
+	// sqlaudit checks every statement the store ran for a tenant_id predicate (README "Tenant scoping").
+	os.Exit(sqlaudit.Finish(runStoreTests(m), os.Stderr))
 }
 
 func runStoreTests(m *testing.M) int {
@@ -64,6 +66,7 @@ func runStoreTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	st.DB = st.DB.WithQueryHook(sqlaudit.Hook)
 	testStore = st
 	return m.Run()
 }

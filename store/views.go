@@ -31,7 +31,7 @@ func viewAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id int64
 	v := new(View)
 	expr, args := viewLevelExpr(a)
 	q := db.NewSelect().Model(v).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
-		Join("JOIN panels AS panel ON panel.id = view.panel_id").
+		Join("JOIN panels AS panel ON panel.id = view.panel_id AND panel.tenant_id = view.tenant_id").
 		Where("view.id = ?", id).Where("view.tenant_id = ?", a.TenantID)
 	if lock {
 		q = q.For("UPDATE OF view")
@@ -111,16 +111,17 @@ func ResolveColumnRef(cols []Column, ref string) (*Column, error) {
 }
 
 // checkColumnRefs collects a problem for every reference that does not resolve on the panel.
-func checkColumnRefs(ctx context.Context, db bun.IDB, panelID int64, field string, refs []string) error {
+func checkColumnRefs(ctx context.Context, db bun.IDB, tenantID string, panelID int64, field string, refs []string) error {
 	if len(refs) == 0 {
 		return nil
 	}
 	// Column changes hold the panel row FOR UPDATE while they rename and rewrite views; sharing
 	// that lock until commit keeps a view from being saved with a name renamed meanwhile.
-	if _, err := db.NewSelect().Table("panels").Column("id").Where("id = ?", panelID).For("SHARE").Exec(ctx); err != nil {
+	if _, err := db.NewSelect().Table("panels").Column("id").Where("tenant_id = ?", tenantID).Where("id = ?", panelID).
+		For("SHARE").Exec(ctx); err != nil {
 		return err
 	}
-	cols, err := panelColumns(ctx, db, panelID)
+	cols, err := columnsOf(ctx, db, tenantID, panelID)
 	if err != nil {
 		return err
 	}
@@ -205,7 +206,7 @@ func (s *Store) ListViews(ctx context.Context, a Actor, f ViewListFilter) (ViewP
 	expr, args := viewLevelExpr(a)
 	// The panel is joined for the level of the page's views only; the count needs no join.
 	q := visibleViews(s.DB.NewSelect().Model(&page.Views).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
-		Join("JOIN panels AS panel ON panel.id = view.panel_id"), a).
+		Join("JOIN panels AS panel ON panel.id = view.panel_id AND panel.tenant_id = view.tenant_id"), a).
 		Apply(filters).OrderExpr("view.updated_at DESC, view.id DESC").Limit(int64(f.Limit + 1))
 	if f.After != nil {
 		q = q.Where("(view.updated_at, view.id) < (?, ?)", f.After.UpdatedAt, f.After.ID)
@@ -263,7 +264,7 @@ func (s *Store) CreateView(ctx context.Context, a Actor, v *View) error {
 		if err != nil {
 			return err
 		}
-		if err := checkColumnRefs(ctx, tx, p.ID, "visibleColumns", v.VisibleColumns); err != nil {
+		if err := checkColumnRefs(ctx, tx, p.TenantID, p.ID, "visibleColumns", v.VisibleColumns); err != nil {
 			return err
 		}
 		v.TenantID, v.OwnerUserID, v.Version = a.TenantID, a.UserID, 1
@@ -324,7 +325,7 @@ func (s *Store) mutateView(ctx context.Context, a Actor, op Operation, id int64,
 		v.Version++
 		if _, err := tx.NewUpdate().Model(v).
 			Column("name", "visible_columns", "metadata", "is_published", "published_at", "published_by", "version").
-			Set("updated_at = now()").WherePK().Returning("updated_at").Exec(ctx); err != nil {
+			Set("updated_at = now()").WherePK().Where("view.tenant_id = ?", v.TenantID).Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}
 		p, err := loadPanel(ctx, tx, a, v.PanelID)
@@ -348,7 +349,7 @@ func (s *Store) UpdateView(ctx context.Context, a Actor, id int64, precondition 
 			v.Name = *patch.Name
 		}
 		if patch.VisibleColumns != nil {
-			if err := checkColumnRefs(ctx, tx, v.PanelID, "visibleColumns", patch.VisibleColumns); err != nil {
+			if err := checkColumnRefs(ctx, tx, v.TenantID, v.PanelID, "visibleColumns", patch.VisibleColumns); err != nil {
 				return Change{}, false, err
 			}
 			v.VisibleColumns = patch.VisibleColumns
@@ -369,7 +370,7 @@ func (s *Store) ReplaceSorts(ctx context.Context, a Actor, id int64, preconditio
 		for i, so := range sorts {
 			refs[i] = so.ColumnName
 		}
-		if err := checkColumnRefs(ctx, tx, v.PanelID, "sorts.columnName", refs); err != nil {
+		if err := checkColumnRefs(ctx, tx, v.TenantID, v.PanelID, "sorts.columnName", refs); err != nil {
 			return Change{}, false, err
 		}
 		old := sortValues(v.Sorts)
@@ -406,7 +407,7 @@ func (s *Store) ReplaceFilters(ctx context.Context, a Actor, id int64, precondit
 			ie.Message = ie.Problems[0].Field + ": " + ie.Problems[0].Reason
 			return Change{}, false, ie
 		}
-		if err := checkColumnRefs(ctx, tx, v.PanelID, "filters.columnName", refs); err != nil {
+		if err := checkColumnRefs(ctx, tx, v.TenantID, v.PanelID, "filters.columnName", refs); err != nil {
 			return Change{}, false, err
 		}
 		old := filterValues(v.Filters)
@@ -472,7 +473,7 @@ func (s *Store) DeleteView(ctx context.Context, a Actor, id int64, precondition 
 			Action: ActionDelete, Description: fmt.Sprintf("View %q deleted", v.Name), OldValues: viewValues(v)}); err != nil {
 			return err
 		}
-		_, err = tx.NewDelete().Model(v).WherePK().Exec(ctx)
+		_, err = tx.NewDelete().Model(v).WherePK().Where("view.tenant_id = ?", v.TenantID).Exec(ctx)
 		return err
 	})
 }

@@ -345,10 +345,10 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	// A private PostgreSQL too: the shared one may run out of connections while every package's
 	// tests run in parallel, and a 503 here must mean a shutdown bug.
 	dsn := startPrivatePostgres(t).url()
-	const shutdownDelay, shutdownTimeout = 1500 * time.Millisecond, 20 * time.Second
+	// The default configuration: SHUTDOWN_DELAY 0s, SHUTDOWN_TIMEOUT 20s.
+	const shutdownTimeout = 20 * time.Second
 	svc := startService(t, map[string]string{
 		"DATABASE_URL": dsn, "REDIS_URL": startPrivateRedis(t),
-		"SHUTDOWN_DELAY": shutdownDelay.String(), "SHUTDOWN_TIMEOUT": shutdownTimeout.String(),
 		"RATE_LIMIT_USER_RPS": "0", "RATE_LIMIT_TENANT_RPS": "0",
 	})
 	tenant := "sigterm"
@@ -434,14 +434,23 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// A connection made before SIGTERM whose request comes after it is still answered, and
+	// readiness reports draining.
+	probe, err := net.DialTimeout("tcp", strings.TrimPrefix(svc.url, "http://"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
 	sigAt := time.Now()
 	if err := svc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-
-	// During SHUTDOWN_DELAY the service still answers, but reports draining.
-	time.Sleep(shutdownDelay / 3)
-	resp, err := http.Get(svc.url + "/healthz")
+	time.Sleep(200 * time.Millisecond)
+	_ = probe.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(probe, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatalf("healthz while draining: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(probe), nil)
 	if err != nil {
 		t.Fatalf("healthz while draining: %v", err)
 	}
@@ -451,11 +460,11 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		t.Errorf("healthz while draining: %d %s", resp.StatusCode, body)
 	}
 
-	// Past the delay the listener is closed: new connections are refused...
-	time.Sleep(shutdownDelay - shutdownDelay/3 + 500*time.Millisecond)
+	// Once the accept queue is drained the listener is closed: new connections are refused...
+	time.Sleep(500 * time.Millisecond)
 	if c, err := net.DialTimeout("tcp", strings.TrimPrefix(svc.url, "http://"), time.Second); err == nil {
 		c.Close()
-		t.Error("the listener still accepts connections after SHUTDOWN_DELAY")
+		t.Error("the listener still accepts connections after SIGTERM and SHUTDOWN_DELAY (0s)")
 	}
 	// ...while the accepted requests finish.
 	close(release)
@@ -713,4 +722,88 @@ func TestDatabaseRestartUnderWriteLoad(t *testing.T) {
 	t.Logf("database restart under write load: %d creates acknowledged, %d found exactly once, %d lost, %d duplicated, %d stored but unacknowledged; "+
 		"answers %v, retries %d, transport errors %d, hangs %d; acknowledged before/after 1st/after 2nd restart: %d/%d/%d",
 		len(acked), found, lost, duplicates, unacked, answers, retries.Load(), transport.Load(), hangs.Load(), before, afterFirst, afterSecond)
+}
+
+// TestSIGTERMAcceptQueueDefaults reproduces issue 12 item 8 with the default configuration (no
+// SHUTDOWN_DELAY): a burst of 200 requests, each on its own connection, and SIGTERM 30 ms later.
+// Connections still waiting in the kernel's accept queue when the signal arrives must be served,
+// not reset when the listener closes: 0 requests may fail.
+func TestSIGTERMAcceptQueueDefaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short")
+	}
+	svc := startService(t, map[string]string{
+		"DATABASE_URL": startPrivatePostgres(t).url(), "REDIS_URL": startPrivateRedis(t),
+		"RATE_LIMIT_USER_RPS": "0", "RATE_LIMIT_TENANT_RPS": "0",
+	})
+	tok := faultToken(t, "acceptq")
+	const burst = 200
+	// A connection is in the accept queue once its dial returns (the kernel completed the
+	// handshake); SIGTERM follows 30 ms after the burst starts, and not before every connection
+	// of the burst is established, so every request reached the queue before the signal.
+	var dialed atomic.Int64
+	dialer := &net.Dialer{}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err == nil {
+				dialed.Add(1)
+			}
+			return c, err
+		}}, Timeout: 30 * time.Second}
+	out := make(chan outcome, burst)
+	start := make(chan struct{})
+	for i := 0; i < burst; i++ {
+		go func() {
+			<-start
+			id := fmt.Sprintf("burst-%d", i)
+			req, _ := http.NewRequest("GET", svc.url+"/api/panels?limit=5", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("X-Request-Id", id)
+			resp, err := client.Do(req)
+			o := outcome{id: id, err: err}
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				o.status = resp.StatusCode
+			}
+			out <- o
+		}()
+	}
+	close(start)
+	began := time.Now()
+	time.Sleep(30 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); dialed.Load() < burst; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d connections established after 10s", dialed.Load(), burst)
+		}
+	}
+	sigAt := time.Now()
+	if err := svc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	failed, statuses := 0, map[int]int{}
+	for i := 0; i < burst; i++ {
+		o := <-out
+		statuses[o.status]++
+		if o.err != nil || o.status != http.StatusOK {
+			failed++
+			if failed <= 5 {
+				t.Errorf("request %s: %d %v", o.id, o.status, o.err)
+			}
+		}
+	}
+	select {
+	case <-svc.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the service did not exit after SIGTERM")
+	}
+	if svc.err != nil {
+		t.Errorf("exit: %v (want status 0)", svc.err)
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d requests sent before SIGTERM failed, want 0", failed, burst)
+	}
+	t.Logf("SIGTERM %s into a burst of %d requests (defaults), every connection established: answered %v, failed %d; exit %v after %s",
+		sigAt.Sub(began).Round(time.Millisecond), burst, statuses, failed, svc.err, time.Since(sigAt).Round(time.Millisecond))
 }

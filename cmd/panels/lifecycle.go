@@ -15,12 +15,22 @@ import (
 
 // drain shuts the service down after SIGTERM or SIGINT. Readiness turns not-ready at once; the
 // listener keeps serving for SHUTDOWN_DELAY so that load balancers see it and stop sending
-// traffic; then it stops accepting, and requests in flight get SHUTDOWN_TIMEOUT to finish. The
+// traffic; then it accepts the connections already waiting in the kernel's accept queue and waits
+// for their first requests (so a request that reached the queue before the listener closes is
+// answered, even with the default delay of 0), stops accepting, and requests in flight get
+// SHUTDOWN_TIMEOUT to finish. The
 // caller closes the database and Redis afterwards, so no request loses them half-way.
-func drain(log *slog.Logger, app *server.App, cfg server.Config, srv, metricsSrv *http.Server) error {
+func drain(log *slog.Logger, app *server.App, cfg server.Config, srv *http.Server, ln *drainListener, first *firstRequests,
+	metricsSrv *http.Server) error {
 	app.Server.Drain()
 	log.Info("shutting down: readiness reports draining", "delay", cfg.ShutdownDelay.String(), "timeout", cfg.ShutdownTimeout.String())
 	time.Sleep(cfg.ShutdownDelay)
+	queueStart := time.Now()
+	ln.drainQueue()
+	// Shutdown would drop a request read after it began: wait for the accepted connections'
+	// first requests to reach a handler.
+	silent := first.wait(queueStart.Add(maxAcceptQueueDrain))
+	log.Info("accept queue drained; closing the listener", "took", time.Since(queueStart).String(), "silent_connections", silent)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	start := time.Now()

@@ -130,10 +130,13 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 	}
-	ln, err := net.Listen("tcp", srv.Addr)
+	tcp, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		return err
 	}
+	ln := newDrainListener(tcp.(*net.TCPListener))
+	first := newFirstRequests()
+	first.install(srv)
 	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ln) }()
 	// Start-up time is the service's own: from the program's initialisation to a bound listener
@@ -158,7 +161,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	case <-ctx.Done():
 	}
-	return drain(log, app, cfg, srv, metricsSrv)
+	return drain(log, app, cfg, srv, ln, first, metricsSrv)
 }
 
 func migrateCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
