@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/panels/panels/store/ingest"
 )
 
 // Input PostgreSQL can store (api.md §2). PostgreSQL cannot hold a NUL (U+0000) in text, nor
@@ -52,8 +54,13 @@ func storableInput(req *http.Request, params map[string]string, jsonBody bool) e
 			return err
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
-		errs = append(errs, jsonBodyErrors(body)...)
+		errs = append(errs, jsonBodyErrors(body, "body", true)...)
 	}
+	return inputProblem(errs)
+}
+
+// inputProblem is the 400 for errs, nil when there are none.
+func inputProblem(errs []fieldError) error {
 	if len(errs) == 0 {
 		return nil
 	}
@@ -89,25 +96,27 @@ func isJSON(contentType string) bool {
 // maxBodyErrors bounds the entries of one answer.
 const maxBodyErrors = 20
 
-// jsonBodyErrors walks a JSON document for NULs in keys and strings and for duplicate keys.
-// Malformed JSON yields what was found before the fault: the validator reports the fault itself.
-func jsonBodyErrors(body []byte) []fieldError {
+// jsonBodyErrors walks a JSON document for NULs in keys and strings and, with dups, for duplicate
+// keys; fields are named from prefix. Malformed JSON yields what was found before the fault: the
+// validator reports the fault itself.
+func jsonBodyErrors(body []byte, prefix string, dups bool) []fieldError {
 	// A NUL can only be written as the escape \u0000 (a raw control character is malformed JSON);
 	// without it, only duplicate keys remain to look for, which needs objects with two keys.
 	hasNUL := bytes.Contains(body, []byte(`\u0000`))
-	if !hasNUL && bytes.Count(body, []byte{':'}) < 2 {
+	if !hasNUL && (!dups || bytes.Count(body, []byte{':'}) < 2) {
 		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	w := &jsonWalker{dec: dec, nul: hasNUL}
-	w.value("body")
+	w := &jsonWalker{dec: dec, nul: hasNUL, dups: dups}
+	w.value(prefix)
 	return w.errs
 }
 
 type jsonWalker struct {
 	dec  *json.Decoder
 	nul  bool
+	dups bool
 	errs []fieldError
 	bad  bool // malformed: stop
 }
@@ -149,13 +158,15 @@ func (w *jsonWalker) after(field string, tok json.Token) {
 				if w.nul && strings.IndexByte(key, 0) >= 0 {
 					w.add(name, "the key "+nulReason)
 				}
-				if seen == nil {
+				if seen == nil && w.dups {
 					seen = map[string]bool{}
 				}
-				if seen[key] {
+				if w.dups && seen[key] {
 					w.add(name, "duplicate key: a key may appear once in an object")
 				}
-				seen[key] = true
+				if w.dups {
+					seen[key] = true
+				}
 				w.value(name)
 			}
 			w.end()
@@ -175,4 +186,55 @@ func (w *jsonWalker) end() {
 	if _, err := w.dec.Token(); err != nil {
 		w.bad = true
 	}
+}
+
+// Records of an upload or a push are streamed into the database in one transaction, so a NUL is
+// found record by record: the first record holding one ends the request with a 400 that names it
+// (body.N.field, N counting records from 1 as sync messages do), the transaction is rolled back
+// and no sync is recorded. Duplicate keys inside a record are the source's own data (jsonb keeps
+// the last), as for records fetched from an API.
+
+// storableRecords refuses the first uploaded record holding a NUL.
+type storableRecords struct {
+	rd ingest.Reader
+	n  int
+}
+
+func (s *storableRecords) Next() (ingest.Record, error) {
+	rec, err := s.rd.Next()
+	if err != nil {
+		return rec, err
+	}
+	s.n++
+	return rec, recordNULs(s.n, rec.Key, rec.Doc, "")
+}
+
+// storableOps refuses the first pushed operation holding a NUL.
+type storableOps struct {
+	ops ingest.OpReader
+	n   int
+}
+
+func (s *storableOps) Next() (ingest.Op, error) {
+	op, err := s.ops.Next()
+	if err != nil {
+		return op, err
+	}
+	s.n++
+	return op, recordNULs(s.n, op.Key, op.Doc, ".record")
+}
+
+// recordNULs names the n-th record's key and the fields of its doc (under docAt) holding a NUL.
+func recordNULs(n int, key string, doc []byte, docAt string) error {
+	prefix := "body." + strconv.Itoa(n)
+	var errs []fieldError
+	if strings.IndexByte(key, 0) >= 0 {
+		errs = append(errs, fieldError{Field: prefix + ".key", Reason: "the record's key " + nulReason})
+	}
+	if bytes.IndexByte(doc, 0) >= 0 {
+		errs = append(errs, fieldError{Field: prefix + docAt, Reason: "the record " + nulReason})
+	} else {
+		errs = append(errs, jsonBodyErrors(doc, prefix+docAt, false)...)
+	}
+	return inputProblem(errs)
 }

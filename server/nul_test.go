@@ -170,3 +170,31 @@ func TestIDBeyondInt64IsAValidationMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestNULInRecordsIs400: uploaded and pushed records are stored as jsonb, which cannot hold a NUL:
+// the record is refused with a 400 naming it, and nothing (records, sync history) is written.
+func TestNULInRecordsIs400(t *testing.T) {
+	f := newNegFixture(t, newTenant("nulrec"))
+	upload := "/api/datasources/" + f.opPathVals["uploadDataSourceFile"]["dataSourceId"] + "/upload"
+	push := "/api/datasources/" + f.opPathVals["pushDataSourceRecords"]["dataSourceId"] + "/records"
+	state := dbWrites(t)
+	for _, c := range []struct{ path, ct, body, field string }{
+		{upload, "text/csv", "email,name\na@e.example,ok\nb@e.example,b\x00c\n", "body.2.name"},
+		{upload, "text/csv", "email,na\x00me\na@e.example,ok\n", `body.1.na\u0000me`},
+		{upload, "application/x-ndjson", `{"email":"a"}` + "\n" + `{"email":"b","deep":{"n":["\u0000"]}}`, "body.2.deep.n.0"},
+		{upload, "application/json", `[{"email":"a\u0000"}]`, "body.1.email"},
+		{push, "application/x-ndjson", `{"op":"upsert","key":"k1","record":{"x":"ok"}}` + "\n" + `{"op":"upsert","key":"k2","record":{"x":"\u0000"}}`, "body.2.record.x"},
+		{push, "application/x-ndjson", `{"op":"delete","key":"k\u0000"}`, "body.1.key"},
+	} {
+		resp, body := raw(t, "POST", c.path, f.owner, []byte(c.body), map[string]string{"Content-Type": c.ct})
+		wantNULRefused(t, "POST "+c.path+" "+c.ct, resp, body, c.field)
+	}
+	if after := dbWrites(t); after != state {
+		t.Errorf("a refused upload or push wrote to the database:\nbefore %s\nafter  %s", state, after)
+	}
+	// The text \u0000 in a record is ordinary data.
+	resp, body := raw(t, "POST", push, f.owner, []byte(`{"op":"upsert","key":"k1","record":{"x":"\\u0000"}}`), map[string]string{"Content-Type": "application/x-ndjson"})
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"success"`) {
+		t.Errorf("push of the text \\u0000: %d %s", resp.StatusCode, body)
+	}
+}
