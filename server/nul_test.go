@@ -157,9 +157,11 @@ func TestIDBeyondInt64IsAValidationMessage(t *testing.T) {
 	for _, c := range []struct{ method, path, body, field string }{
 		{"POST", "/api/views", `{"name":"V","panelId":9223372036854775808,"visibleColumns":[]}`, "body.panelId"},
 		{"POST", f.panelPath + "/columns/base", `{"name":"C","type":"text","sourceField":"x","dataSourceId":99999999999999999999}`, "body.dataSourceId"},
+		{"PUT", fmt.Sprintf("/api/views/%d/sorts", f.view), `{"sorts":[{"columnName":"Email","direction":"asc","order":9223372036854775808}]}`, "body.sorts.0.order"},
 	} {
 		resp, body := raw(t, c.method, c.path, f.owner, []byte(c.body), jsonCT)
 		p := wantProblem(t, c.method+" "+c.path+" "+c.body, resp, body, http.StatusBadRequest)
+		t.Logf("%s: %s", c.body, p.Detail)
 		if !strings.HasPrefix(p.Detail, "invalid request: "+c.field+": ") || !slices.Contains(p.fields(), c.field) {
 			t.Errorf("%s: detail %q, fields %v; want invalid request: %s: ...", c.body, p.Detail, p.fields(), c.field)
 		}
