@@ -200,3 +200,44 @@ func TestNULInRecordsIs400(t *testing.T) {
 		t.Errorf("push of the text \\u0000: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestPoisonedRowsAreWritable: rows stored before the gate refused NULs hold the text \u0000
+// where the NUL was (what PostgreSQL stored from Bun's quoting); every write of them answered 500.
+// They are written again like any other row (migration 0005 also turns that text into U+FFFD).
+func TestPoisonedRowsAreWritable(t *testing.T) {
+	f := newNegFixture(t, newTenant("poisoned"))
+	for _, q := range []string{
+		`UPDATE panels SET metadata = '{"x":"\\u0000"}' WHERE id = $1`,
+		`UPDATE views SET metadata = '{"x":"\\u0000"}' WHERE panel_id = $1`,
+		`UPDATE data_sources SET config = config || '{"note":"\\u0000"}' WHERE panel_id = $1`,
+		`UPDATE columns SET properties = '{"x":"\\u0000"}' WHERE panel_id = $1`,
+	} {
+		if _, err := secDB(t).ExecContext(t.Context(), q, f.panel); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var stored string
+	if err := secDB(t).QueryRowContext(t.Context(), `SELECT metadata->>'x' FROM panels WHERE id = $1`, f.panel).Scan(&stored); err != nil || stored != `\u0000` {
+		t.Fatalf("poisoned metadata: %q %v", stored, err)
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{"PUT", f.panelPath, `{"name":"Renamed"}`},
+		{"PUT", fmt.Sprintf("/api/views/%d", f.view), `{"name":"Renamed view"}`},
+		{"PUT", fmt.Sprintf("/api/views/%d/sorts", f.view), `{"sorts":[]}`},
+		{"PUT", fmt.Sprintf("/api/views/%d/filters", f.view), `{"filters":[]}`},
+		{"POST", fmt.Sprintf("/api/views/%d/publish", f.view), ``},
+		{"PUT", f.dsPath, `{"config":{"endpoint":"/api/other","method":"GET"}}`},
+		{"PUT", f.colURL + fmt.Sprint(f.base), `{"name":"Mail"}`},
+		{"DELETE", fmt.Sprintf("/api/views/%d", f.view), ``},
+		{"DELETE", f.panelPath, ``},
+	} {
+		var b []byte
+		if c.body != "" {
+			b = []byte(c.body)
+		}
+		resp, body := raw(t, c.method, c.path, f.owner, b, jsonCT)
+		if resp.StatusCode >= 300 {
+			t.Errorf("%s %s on a poisoned row: %d %s", c.method, c.path, resp.StatusCode, body)
+		}
+	}
+}
