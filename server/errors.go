@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -88,6 +89,9 @@ func toProblem(err error) *problem {
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
+		if p := decodeProblem(he); p != nil {
+			return p
+		}
 		msg := http.StatusText(he.Code)
 		if s, ok := he.Message.(string); ok && he.Code < 500 {
 			msg = s
@@ -111,6 +115,35 @@ func toProblem(err error) *problem {
 			Header: http.Header{"Retry-After": {"1"}}}
 	}
 	return newProblem(http.StatusInternalServerError, "internal", "internal error")
+}
+
+// decodeProblem words a body the binder could not decode (a number beyond int64 that the
+// validator let through) like the validator's own answers, instead of the decoder's text.
+func decodeProblem(he *echo.HTTPError) *problem {
+	if he.Code != http.StatusBadRequest {
+		return nil
+	}
+	var ute *json.UnmarshalTypeError
+	if errors.As(he.Internal, &ute) {
+		field := "body"
+		if ute.Field != "" {
+			field += "." + ute.Field
+		}
+		reason := "must be of type " + ute.Type.String()
+		switch ute.Type.Kind() {
+		case reflect.Int64, reflect.Int, reflect.Int32:
+			reason = "must be an integer between -9223372036854775808 and 9223372036854775807"
+		}
+		return &problem{Status: http.StatusBadRequest, Slug: "validation", Detail: "invalid request: " + field + ": " + reason,
+			Errors: []fieldError{{Field: field, Reason: reason}}}
+	}
+	var syn *json.SyntaxError
+	if errors.As(he.Internal, &syn) {
+		reason := "malformed JSON: " + syn.Error()
+		return &problem{Status: http.StatusBadRequest, Slug: "validation", Detail: "invalid request: body: " + reason,
+			Errors: []fieldError{{Field: "body", Reason: reason}}}
+	}
+	return nil
 }
 
 // notFoundDetail keeps the resource kind of a store error ("panel 4: not found") and nothing more.

@@ -224,6 +224,12 @@ func (g *apiGate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		req = c.Request()
+		// One check for what PostgreSQL cannot store (NULs, duplicate keys), before anything reads
+		// the values; a streamed body is checked record by record by its handler (sync.go).
+		jsonBody := route.Operation.RequestBody != nil && !streamedOperation(route.Operation.OperationID)
+		if err := storableInput(req, params, jsonBody); err != nil {
+			return err
+		}
 		opts, vreq := g.options, req
 		if streamedOperation(route.Operation.OperationID) {
 			// The handler streams the body; body validation and the security check would both read

@@ -180,10 +180,18 @@ func violations(s *openapi3.Schema, inURL bool) []violation {
 		if !inURL {
 			add("wrong type", true) // the one-ofs of this spec are integers and strings
 		}
+		for _, alt := range append(slices.Clone(s.OneOf), s.AnyOf...) {
+			if alt.Value != nil && alt.Value.Type.Is("string") {
+				add(nulKind, "a\x00b")
+				break
+			}
+		}
 		return out
 	}
 	switch {
 	case s.Type.Is("string"):
+		// PostgreSQL cannot store a NUL: refused with a 400 before anything is written (api.md §2).
+		add(nulKind, "a\x00b")
 		if !inURL {
 			add("wrong type", 12345)
 		}
@@ -252,6 +260,9 @@ func violations(s *openapi3.Schema, inURL bool) []violation {
 	}
 	return out
 }
+
+// nulKind is the kind of the cases that put a NUL in a string; they must answer 400 naming the field.
+const nulKind = "NUL"
 
 // dbWrites summarises every table of the database, all tenants included: its row count and the
 // newest row version (xmin), so that any insert, update or delete anywhere changes it.
@@ -425,6 +436,9 @@ func (f negFixture) negativeCases(t testing.TB, o specOp) []negCase {
 			if p.In == "path" && v.kind == "too short" {
 				continue // an empty segment is another route, not a bad value
 			}
+			if p.In == "header" && strings.HasSuffix(v.kind, nulKind) {
+				continue // no HTTP client sends a NUL in a header (net/http refuses it)
+			}
 			r := fresh()
 			switch p.In {
 			case "path":
@@ -458,6 +472,18 @@ func (f negFixture) negativeCases(t testing.TB, o specOp) []negCase {
 		}
 		// No "required missing" here: an empty body is an empty file or batch, which the spec
 		// answers with a 200 reporting `syncStatus: error`.
+		// A NUL in the first record of the example (a CSV file, or NDJSON operations on records).
+		if i := strings.Index(o.rawBodyExample, "Ada"); i >= 0 {
+			ct, nul, field := o.rawBodyType, "A\x00da", "body.1.name"
+			if ct == "*/*" {
+				ct = "text/csv"
+			}
+			if strings.Contains(ct, "json") {
+				nul, field = `A\u0000da`, "body.1.record.name"
+			}
+			out = append(out, negCase{name: field + ": " + nulKind, url: valid.url, headers: map[string]string{"Content-Type": ct},
+				body: []byte(o.rawBodyExample[:i] + nul + o.rawBodyExample[i+3:])})
+		}
 	}
 	if o.body == nil {
 		return out
@@ -500,6 +526,25 @@ func (f negFixture) negativeCases(t testing.TB, o specOp) []negCase {
 					return m
 				})
 				out = append(out, o.negCase(t, where+"."+name+": required missing", r))
+			}
+			if s.AdditionalProperties.Has == nil || *s.AdditionalProperties.Has || s.AdditionalProperties.Schema != nil {
+				// A free-form object (metadata, config, properties): a NUL in a key and in a value.
+				for _, kv := range [][2]string{{"k\x00", "v"}, {"zzNul", "a\x00b"}} {
+					r := fresh()
+					r.body = setAt(r.body, o.body, at, func(obj any) any {
+						m, ok := obj.(map[string]any)
+						if !ok {
+							m = map[string]any{}
+						}
+						m[kv[0]] = map[string]any{"deep": []any{kv[1]}}
+						return m
+					})
+					field := where + "." + strings.ReplaceAll(kv[0], "\x00", `\u0000`)
+					if kv[0] == "zzNul" {
+						field += ".deep[0]"
+					}
+					out = append(out, o.negCase(t, field+": "+nulKind, r))
+				}
 			}
 			if s.AdditionalProperties.Has != nil && !*s.AdditionalProperties.Has {
 				r := fresh()
@@ -592,6 +637,7 @@ func TestSpecNegative(t *testing.T) {
 
 	ops := specOperations(t)
 	total, perKind, statuses := 0, map[string]int{}, map[int]int{}
+	nulSent, fivexx, opsChanged := 0, 0, 0
 	var covered []string
 	for _, o := range ops {
 		cases := f.negativeCases(t, o)
@@ -619,21 +665,40 @@ func TestSpecNegative(t *testing.T) {
 				}
 				resp, body := sendCase(t, o.method, tok, c)
 				total++
-				perKind[c.name[strings.LastIndex(c.name, ": ")+2:]]++
+				kind := c.name[strings.LastIndex(c.name, ": ")+2:]
+				perKind[kind]++
 				statuses[resp.StatusCode]++
+				if resp.StatusCode >= 500 {
+					fivexx++
+				}
 				if resp.StatusCode < 400 || resp.StatusCode >= 500 {
 					t.Errorf("%s %s [%s]: status %d, want a 4xx; body %.300s", o.method, c.url, c.name, resp.StatusCode, body)
 				}
+				if strings.HasSuffix(kind, nulKind) {
+					nulSent++
+					where := strings.NewReplacer("[", ".", "]", "").Replace(c.name[:strings.LastIndex(c.name, ": ")])
+					if p := wantProblem(t, o.id+" "+c.name, resp, body, http.StatusBadRequest); resp.StatusCode == http.StatusBadRequest &&
+						!slices.Contains(p.fields(), where) {
+						t.Errorf("%s [%s]: errors name %v, want %s", o.id, c.name, p.fields(), where)
+					}
+				}
 			}
+			changed := false
 			if after := secSnapshot(t, tenant); after != before {
+				changed = true
 				t.Errorf("%s: the tenant's rows changed:\nbefore %s\nafter  %s", o.id, before, after)
 			}
 			if after := dbWrites(t); after != state {
+				changed = true
 				t.Errorf("%s: the database was written to: before %s after %s", o.id, state, after)
+			}
+			if changed {
+				opsChanged++
 			}
 		})
 	}
 	t.Logf("negative requests: %d operations (of %d) x cases = %d requests; statuses %v", len(covered), len(ops), total, statuses)
+	t.Logf("NUL requests: %d; 5xx answers: %d (of %d); operations whose database changed: %d", nulSent, fivexx, total, opsChanged)
 	t.Logf("cases by kind: %v", perKind)
 }
 

@@ -324,7 +324,7 @@ func (s *Server) UploadDataSourceFile(ctx context.Context, req gen.UploadDataSou
 	if err != nil {
 		return nil, err
 	}
-	res, err := run.Replace(ctx, rd)
+	res, err := run.Replace(ctx, &storableRecords{rd: rd})
 	if err != nil {
 		return nil, err
 	}
@@ -376,7 +376,7 @@ func (s *Server) PushDataSourceRecords(ctx context.Context, req gen.PushDataSour
 	}
 	defer run.Close()
 	run.StatementTimeout = s.flow.cfg.SyncTimeout
-	res, err := run.Push(ctx, ingest.Ops(req.Body, cfgString(run.Source.Config, "keyField"), s.flow.cfg.SyncMaxRecords))
+	res, err := run.Push(ctx, &storableOps{ops: ingest.Ops(req.Body, cfgString(run.Source.Config, "keyField"), s.flow.cfg.SyncMaxRecords)})
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 )
 
 // Store is the service's handle on its database.
@@ -54,7 +53,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 	sqldb.SetMaxOpenConns(opts.MaxOpenConns)
 	sqldb.SetMaxIdleConns(opts.MaxIdleConns)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{DB: bun.NewDB(sqldb, pgdialect.New())}, nil
+	return &Store{DB: bun.NewDB(sqldb, newDialect())}, nil
 }
 
 // Close releases the pool.

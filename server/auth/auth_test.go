@@ -509,3 +509,29 @@ func TestClaimsPrincipal(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimsWithNULAreRefused: a NUL in any claim, at any depth, keys included, is not a credential.
+func TestClaimsWithNULAreRefused(t *testing.T) {
+	base := func() map[string]any {
+		return map[string]any{"sub": "u", "tenant_id": "t", "email": "u@e.example", "roles": []any{"admin"}}
+	}
+	if _, err := ClaimsPrincipal(base()); err != nil {
+		t.Fatalf("clean claims: %v", err)
+	}
+	for name, mutate := range map[string]func(map[string]any){
+		"sub":        func(c map[string]any) { c["sub"] = "u\x00" },
+		"tenant_id":  func(c map[string]any) { c["tenant_id"] = "\x00t" },
+		"email":      func(c map[string]any) { c["email"] = "u\x00@e.example" },
+		"roles":      func(c map[string]any) { c["roles"] = []any{"admin\x00"} },
+		"stytch org": func(c map[string]any) { delete(c, "tenant_id"); c[stytchOrgClaim] = map[string]any{"slug": "t\x00"} },
+		"other":      func(c map[string]any) { c["name"] = "\x00" },
+		"key":        func(c map[string]any) { c["k\x00"] = "v" },
+		"aud":        func(c map[string]any) { c["aud"] = []string{"a\x00"} },
+	} {
+		c := base()
+		mutate(c)
+		if _, err := ClaimsPrincipal(c); err == nil {
+			t.Errorf("%s: a NUL claim was accepted", name)
+		}
+	}
+}

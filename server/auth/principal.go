@@ -36,6 +36,11 @@ var roleRank = map[Role]int{RoleUser: 0, RoleBuilder: 1, RoleAdmin: 2}
 // ClaimsPrincipal maps verified claims to a Principal. It trusts its input, so
 // it must only see claims whose signature has been checked.
 func ClaimsPrincipal(claims map[string]any) (Principal, error) {
+	// PostgreSQL cannot store a NUL, and a claim ends up in SQL (tenant, sub, email): a token
+	// carrying one anywhere is not a credential this service can honour (api.md §2).
+	if hasNUL(claims) {
+		return Principal{}, errors.New("a claim contains a NUL character")
+	}
 	var p Principal
 	p.UserID, _ = claims["sub"].(string)
 	if p.UserID == "" {
@@ -107,4 +112,31 @@ func stringList(v any) []string {
 		return out
 	}
 	return nil
+}
+
+// hasNUL reports a NUL in any string of v, keys included, at any depth.
+func hasNUL(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.IndexByte(x, 0) >= 0
+	case []string:
+		for _, e := range x {
+			if strings.IndexByte(e, 0) >= 0 {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if hasNUL(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.IndexByte(k, 0) >= 0 || hasNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
