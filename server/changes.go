@@ -28,7 +28,7 @@ func (s *Server) ListPanelChanges(ctx context.Context, req gen.ListPanelChangesR
 	if p.Since != nil {
 		scope += "|" + p.Since.UTC().Format(time.RFC3339Nano)
 	}
-	after, err := decodeCursor(p.Cursor, "changes", scope)
+	after, err := s.decodeCursor(p.Cursor, "changes", scope)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (s *Server) ListPanelChanges(ctx context.Context, req gen.ListPanelChangesR
 	}
 	if page.HasMore && len(page.Changes) > 0 {
 		last := page.Changes[len(page.Changes)-1]
-		next := encodeCursor(cursor{List: "changes", Scope: scope, Time: last.ChangedAt.UnixMicro(), ID: last.ID})
+		next := s.encodeCursor(cursor{List: "changes", Scope: scope, Time: last.ChangedAt.UnixMicro(), ID: last.ID})
 		out.NextCursor = &next
 	}
 	return out, nil

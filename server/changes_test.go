@@ -14,6 +14,7 @@ import (
 
 	client "github.com/panels/panels/clients/go"
 	"github.com/panels/panels/server/auth"
+	curs "github.com/panels/panels/server/cursor"
 )
 
 // fxChangesPage fetches GET /api/changes/panels with the exact query.
@@ -37,10 +38,9 @@ func fxChangeIDs(chs []client.PanelChange) []int64 {
 	return out
 }
 
-// fxCraftCursor builds a changes cursor the way server/common.go encodes one.
+// fxCraftCursor signs a changes cursor the way the server does.
 func fxCraftCursor(scope string, micros, id int64, issued time.Time) string {
-	b, _ := json.Marshal(map[string]any{"l": "changes", "s": scope, "t": micros, "i": id, "x": issued.Unix()})
-	return base64.RawURLEncoding.EncodeToString(b)
+	return signedCursor("changes", scope, &curs.Key{Time: micros, ID: id}, issued)
 }
 
 type fxWantChange struct {

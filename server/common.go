@@ -4,16 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
+	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/store"
 )
 
@@ -130,7 +130,6 @@ func checkEchoedID(id *gen.EchoedId, pathID int64) error {
 const (
 	defaultLimit   = 100
 	uiDefaultLimit = 1000 // panel and view lists without limit: the web UI never pages
-	cursorTTL      = 24 * time.Hour
 )
 
 func limitOr(limit *int, def int) int {
@@ -140,35 +139,42 @@ func limitOr(limit *int, def int) int {
 	return *limit
 }
 
-// cursor is the opaque position of a keyset list. It names its list, so a cursor of one list is
-// refused by another, and expires, so stale pages are not served forever.
+// cursor is the position of a keyset list (a time and an id, or an id alone) with the list and
+// scope it belongs to. On the wire it is a signed, expiring token of package server/cursor: a
+// cursor of another list, tenant, panel or filter, or one edited by hand, is refused.
 type cursor struct {
-	List   string `json:"l"`
-	Scope  string `json:"s,omitempty"`
-	Time   int64  `json:"t,omitempty"` // unix microseconds of the last row's order key
-	ID     int64  `json:"i"`
-	Issued int64  `json:"x"`
+	List  string
+	Scope string
+	Time  int64 // unix microseconds of the last row's order key
+	ID    int64
 }
 
-func encodeCursor(c cursor) string {
-	c.Issued = time.Now().Unix()
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
+func (s *Server) encodeCursor(c cursor) string {
+	return s.cursors.Encode(c.List, c.Scope, &curs.Key{Time: c.Time, ID: c.ID})
 }
 
-func decodeCursor(raw *string, list, scope string) (*cursor, error) {
+func (s *Server) decodeCursor(raw *string, list, scope string) (*cursor, error) {
 	if raw == nil {
 		return nil, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(*raw)
-	var c cursor
-	if err != nil || json.Unmarshal(b, &c) != nil || c.List != list || c.Scope != scope || c.ID <= 0 {
-		return nil, badRequest("query.cursor", "not a cursor of this list")
+	var k curs.Key
+	if err := s.verifyCursor(*raw, list, scope, &k); err != nil {
+		return nil, err
 	}
-	if time.Since(time.Unix(c.Issued, 0)) > cursorTTL {
-		return nil, newProblem(http.StatusGone, "cursor-expired", "the cursor has expired; start again from the first page")
+	return &cursor{List: list, Scope: scope, Time: k.Time, ID: k.ID}, nil
+}
+
+// verifyCursor decodes any cursor into its typed payload: 400 for a forged, foreign or malformed
+// one, 410 for an expired one.
+func (s *Server) verifyCursor(raw, list, scope string, into curs.Payload) error {
+	switch err := s.cursors.Decode(raw, list, scope, into); {
+	case err == nil:
+		return nil
+	case errors.Is(err, curs.ErrExpired):
+		return newProblem(http.StatusGone, "cursor-expired", "the cursor has expired; start again from the first page")
+	default:
+		return badRequest("query.cursor", "not a cursor of this list (altered, or issued for another list or filter)")
 	}
-	return &c, nil
 }
 
 // nextLink is the RFC 8288 Link header announcing the next page.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	curs "github.com/panels/panels/server/cursor"
 )
 
 // Config is the service's configuration, parsed from the environment once.
@@ -36,6 +38,10 @@ type Config struct {
 	RateLimitUserBurst   int
 	RateLimitTenantRPS   float64
 	RateLimitTenantBurst int
+	// CursorKey (CURSOR_KEY, at least 32 bytes) is the secret pagination cursors are signed under,
+	// through curs.DeriveKey. Unset, cursors are signed under a key derived from JWT_SECRET;
+	// with neither (JWKS-only deployments), under a random per-process key (see CursorSigningKey).
+	CursorKey string
 	// CacheTTL bounds how long a cached response lives in Redis; 0 turns the response cache off.
 	CacheTTL time.Duration
 	// Hardening: timeouts, BODY_LIMIT, shutdown, HSTS and metrics exposure (config_hardening.go).
@@ -59,6 +65,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		DatabaseURL: get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/panels?sslmode=disable"),
 		RedisURL:    get("REDIS_URL", "redis://127.0.0.1:6379"),
 		JWTSecret:   getenv("JWT_SECRET"),
+		CursorKey:   getenv("CURSOR_KEY"),
 		JWTJWKSURL:  get("JWT_JWKS_URL", ""),
 		JWTIssuer:   get("JWT_ISSUER", ""),
 		JWTAudience: get("JWT_AUDIENCE", ""),
@@ -126,6 +133,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < 32 {
 		return cfg, fmt.Errorf("JWT_SECRET: must be at least 32 bytes, got %d", len(cfg.JWTSecret))
 	}
+	if cfg.CursorKey != "" && len(cfg.CursorKey) < 32 {
+		return cfg, fmt.Errorf("CURSOR_KEY: must be at least 32 bytes, got %d", len(cfg.CursorKey))
+	}
 	for _, o := range strings.Split(get("CORS_ORIGINS", ""), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			if u, err := url.Parse(o); o != "*" && (err != nil || u.Scheme == "" || u.Host == "") {
@@ -164,10 +174,24 @@ func (c Config) StytchEnabled() bool {
 	return c.StytchProjectID != "" && c.StytchSecretKey != "" && c.StytchBaseURL != ""
 }
 
+// CursorSigningKey is the key cursors are signed with: derived from CURSOR_KEY, else from
+// JWT_SECRET (HMAC-SHA256(secret, "panels cursor v1"), so a cursor signature never doubles as a
+// token signature). With neither, it is a random per-process key and ephemeral is true: cursors
+// then fail (400) after a restart or on another instance, so such deployments should set CURSOR_KEY.
+func (c Config) CursorSigningKey() (key []byte, ephemeral bool) {
+	switch {
+	case c.CursorKey != "":
+		return curs.DeriveKey([]byte(c.CursorKey)), false
+	case c.JWTSecret != "":
+		return curs.DeriveKey([]byte(c.JWTSecret)), false
+	}
+	return curs.RandomKey(), true
+}
+
 // String describes the configuration for logs, secrets masked.
 func (c Config) String() string {
-	return fmt.Sprintf("port=%d database=%s redis=%s jwt_secret=%s jwks=%q issuer=%q audience=%q leeway=%s migrate_on_start=%t cors=%v stytch=%q stytch_project=%q stytch_secret=%s",
-		c.Port, redactURL(c.DatabaseURL), redactURL(c.RedisURL), mask(c.JWTSecret), c.JWTJWKSURL, c.JWTIssuer, c.JWTAudience,
+	return fmt.Sprintf("port=%d database=%s redis=%s jwt_secret=%s cursor_key=%s jwks=%q issuer=%q audience=%q leeway=%s migrate_on_start=%t cors=%v stytch=%q stytch_project=%q stytch_secret=%s",
+		c.Port, redactURL(c.DatabaseURL), redactURL(c.RedisURL), mask(c.JWTSecret), mask(c.CursorKey), c.JWTJWKSURL, c.JWTIssuer, c.JWTAudience,
 		c.JWTLeeway, c.MigrateOnStart, c.CORSOrigins, c.StytchBaseURL, c.StytchProjectID, mask(c.StytchSecretKey)) + " " + c.Hardening.String()
 }
 

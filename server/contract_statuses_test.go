@@ -1,12 +1,12 @@
 package server_test
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
+
+	curs "github.com/panels/panels/server/cursor"
 )
 
 // Statuses the spec documents that no feature test reaches on its own; found missing by the
@@ -61,8 +61,7 @@ func TestSpecIdentityAssertions(t *testing.T) {
 // expiredCursor forges a cursor of the given list as the server would have issued it 25 hours
 // ago (cursors live 24 hours).
 func expiredCursor(list, scope string) string {
-	b, _ := json.Marshal(map[string]any{"l": list, "s": scope, "t": time.Now().UnixMicro(), "i": 1, "x": time.Now().Add(-25 * time.Hour).Unix()})
-	return base64.RawURLEncoding.EncodeToString(b)
+	return signedCursor(list, scope, &curs.Key{Time: time.Now().UnixMicro(), ID: 1}, time.Now().Add(-25*time.Hour))
 }
 
 func TestContractStatuses(t *testing.T) {

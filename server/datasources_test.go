@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 
 	client "github.com/panels/panels/clients/go"
 	"github.com/panels/panels/server/auth"
+	curs "github.com/panels/panels/server/cursor"
 )
 
 // Helpers shared by datasources_test.go, columns_test.go and changes_test.go (prefix fx).
@@ -920,8 +920,7 @@ func TestDataSourceListPaging(t *testing.T) {
 	}
 	// An expired cursor is 410; the same cursor issued now works (the crafted shape is right).
 	craft := func(issued time.Time) string {
-		b, _ := json.Marshal(map[string]any{"l": "datasources", "s": fmt.Sprintf("%s/%d", c.tenant, p.Id), "i": want[1], "x": issued.Unix()})
-		return base64.RawURLEncoding.EncodeToString(b)
+		return signedCursor("datasources", fmt.Sprintf("%s/%d", c.tenant, p.Id), &curs.Key{ID: want[1]}, issued)
 	}
 	resp, body = raw(t, http.MethodGet, fmt.Sprintf("/api/panels/%d/datasources?limit=2&cursor=%s", p.Id, craft(time.Now())), c.token, nil, nil)
 	var page []client.DataSource

@@ -1,10 +1,10 @@
 package server
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
+	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/store"
 )
 
@@ -211,29 +212,33 @@ func TestEtagMatches(t *testing.T) {
 }
 
 func TestCursorRoundTripAndRefusals(t *testing.T) {
+	key := curs.DeriveKey([]byte("internal-test-secret-0123456789abcdef"))
+	s := &Server{cursors: curs.New(key)}
 	in := cursor{List: "panels", Scope: "tenant-a", Time: time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC).UnixMicro(), ID: 42}
-	raw := encodeCursor(in)
+	raw := s.encodeCursor(in)
 	if strings.ContainsAny(raw, "+/=") {
 		t.Errorf("cursor %q is not URL-safe", raw)
 	}
-	out, err := decodeCursor(&raw, "panels", "tenant-a")
+	out, err := s.decodeCursor(&raw, "panels", "tenant-a")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.List != in.List || out.Scope != in.Scope || out.Time != in.Time || out.ID != in.ID {
+	if *out != in {
 		t.Errorf("round trip: %+v, want %+v", out, in)
 	}
-	if d := time.Since(time.Unix(out.Issued, 0)); d < 0 || d > time.Minute {
-		t.Errorf("issued %d is not now", out.Issued)
-	}
-	if c, err := decodeCursor(nil, "panels", "tenant-a"); c != nil || err != nil {
+	if c, err := s.decodeCursor(nil, "panels", "tenant-a"); c != nil || err != nil {
 		t.Errorf("no cursor: %v %v", c, err)
 	}
 
-	forge := func(c cursor) string {
-		b, _ := json.Marshal(c)
-		return base64.RawURLEncoding.EncodeToString(b)
+	// forge signs a payload with the server's key, issued at the given time: what a leaked key
+	// or a bug could produce. Validation must still refuse bad values.
+	forge := func(k curs.Key, issued time.Time) string {
+		c := curs.New(key)
+		c.Now = func() time.Time { return issued }
+		return c.Encode("panels", "tenant-a", &k)
 	}
+	now := time.Now()
+	other := curs.New(curs.DeriveKey([]byte("another-secret-0123456789abcdef-xyz")))
 	for _, tc := range []struct {
 		name        string
 		raw         string
@@ -242,13 +247,17 @@ func TestCursorRoundTripAndRefusals(t *testing.T) {
 	}{
 		{"another list", raw, "datasources", "tenant-a", 400},
 		{"another scope", raw, "panels", "tenant-b", 400},
+		{"another key", other.Encode("panels", "tenant-a", &curs.Key{ID: 3}), "panels", "tenant-a", 400},
 		{"not base64", "!!!", "panels", "tenant-a", 400},
-		{"not JSON", base64.RawURLEncoding.EncodeToString([]byte("hello")), "panels", "tenant-a", 400},
-		{"zero id", forge(cursor{List: "panels", Scope: "tenant-a", ID: 0, Issued: time.Now().Unix()}), "panels", "tenant-a", 400},
-		{"negative id", forge(cursor{List: "panels", Scope: "tenant-a", ID: -3, Issued: time.Now().Unix()}), "panels", "tenant-a", 400},
-		{"expired", forge(cursor{List: "panels", Scope: "tenant-a", ID: 3, Issued: time.Now().Add(-cursorTTL - time.Minute).Unix()}), "panels", "tenant-a", 410},
+		{"unsigned", strings.Split(raw, ".")[0], "panels", "tenant-a", 400},
+		{"zero id", forge(curs.Key{ID: 0}, now), "panels", "tenant-a", 400},
+		{"negative id", forge(curs.Key{ID: -3}, now), "panels", "tenant-a", 400},
+		{"time -2^63", forge(curs.Key{ID: 3, Time: math.MinInt64}, now), "panels", "tenant-a", 400},
+		{"time 2^63-1", forge(curs.Key{ID: 3, Time: math.MaxInt64}, now), "panels", "tenant-a", 400},
+		{"from the future", forge(curs.Key{ID: 3}, now.Add(time.Hour)), "panels", "tenant-a", 400},
+		{"expired", forge(curs.Key{ID: 3}, now.Add(-curs.DefaultTTL-time.Minute)), "panels", "tenant-a", 410},
 	} {
-		c, err := decodeCursor(&tc.raw, tc.list, tc.scope)
+		c, err := s.decodeCursor(&tc.raw, tc.list, tc.scope)
 		var p *problem
 		if c != nil || !errors.As(err, &p) || p.Status != tc.status {
 			t.Errorf("%s: %+v %v, want a %d problem", tc.name, c, err, tc.status)
@@ -261,10 +270,12 @@ func TestCursorRoundTripAndRefusals(t *testing.T) {
 			t.Errorf("%s: slug %q", tc.name, p.Slug)
 		}
 	}
-	// Just inside the lifetime is still honoured.
-	fresh := forge(cursor{List: "panels", Scope: "tenant-a", ID: 3, Issued: time.Now().Add(-cursorTTL + time.Minute).Unix()})
-	if _, err := decodeCursor(&fresh, "panels", "tenant-a"); err != nil {
-		t.Errorf("cursor inside its lifetime: %v", err)
+	// Just inside the lifetime, and slightly ahead of this clock, is still honoured.
+	for _, at := range []time.Time{now.Add(-curs.DefaultTTL + time.Minute), now.Add(30 * time.Second)} {
+		fresh := forge(curs.Key{ID: 3}, at)
+		if _, err := s.decodeCursor(&fresh, "panels", "tenant-a"); err != nil {
+			t.Errorf("cursor issued at %v: %v", at, err)
+		}
 	}
 
 	link := nextLink("/api/panels", 10, raw)

@@ -28,7 +28,7 @@ func (s *Server) ListViewNotifications(ctx context.Context, req gen.ListViewNoti
 	if p.Since != nil {
 		scope += "|" + p.Since.UTC().Format(time.RFC3339Nano)
 	}
-	after, err := decodeCursor(p.Cursor, "notifications", scope)
+	after, err := s.decodeCursor(p.Cursor, "notifications", scope)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (s *Server) ListViewNotifications(ctx context.Context, req gen.ListViewNoti
 	}
 	if page.HasMore && len(page.Notifications) > 0 {
 		last := page.Notifications[len(page.Notifications)-1]
-		next := encodeCursor(cursor{List: "notifications", Scope: scope, Time: last.CreatedAt.UnixMicro(), ID: last.ID})
+		next := s.encodeCursor(cursor{List: "notifications", Scope: scope, Time: last.CreatedAt.UnixMicro(), ID: last.ID})
 		out.NextCursor = &next
 	}
 	return out, nil

@@ -13,7 +13,7 @@ import (
 // ListPanels lists readable panels, newest first, with keyset paging.
 func (s *Server) ListPanels(ctx context.Context, req gen.ListPanelsRequestObject) (gen.ListPanelsResponseObject, error) {
 	a := actorFrom(ctx)
-	after, err := decodeCursor(req.Params.Cursor, "panels", a.TenantID)
+	after, err := s.decodeCursor(req.Params.Cursor, "panels", a.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +30,7 @@ func (s *Server) ListPanels(ctx context.Context, req gen.ListPanelsRequestObject
 	if len(panels) > limit {
 		panels = panels[:limit]
 		last := panels[len(panels)-1]
-		resp.Headers.Link = nextLink("/api/panels", limit, encodeCursor(cursor{List: "panels", Scope: a.TenantID, Time: last.CreatedAt.UnixMicro(), ID: last.ID}))
+		resp.Headers.Link = nextLink("/api/panels", limit, s.encodeCursor(cursor{List: "panels", Scope: a.TenantID, Time: last.CreatedAt.UnixMicro(), ID: last.ID}))
 	}
 	for i := range panels {
 		resp.Body = append(resp.Body, panelToAPI(&panels[i]))

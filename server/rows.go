@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -29,7 +28,7 @@ func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestOb
 	asCSV := req.Params.Format != nil && *req.Params.Format == gen.Csv
 	if !asCSV {
 		q.Limit = limitOr(req.Params.Limit, defaultLimit)
-		after, err := decodeRowsCursor(req.Params.Cursor, scope)
+		after, err := s.decodeRowsCursor(req.Params.Cursor, scope)
 		if err != nil {
 			return nil, err
 		}
@@ -60,6 +59,9 @@ func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestOb
 		return nil, newProblem(http.StatusGone, "cursor-stale",
 			"the rows changed since this cursor was issued (a sync replaced the records, or the panel or view changed); start again from the first page")
 	}
+	if errors.Is(err, store.ErrCursorInvalid) {
+		return nil, badRequest("query.cursor", "not a cursor of these rows")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +72,7 @@ func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestOb
 	resp := gen.GetPanelRows200JSONResponse{}
 	body.HasMore = res.HasMore
 	if res.Next != nil {
-		next := encodeRowsCursor(res.Next, scope)
+		next := s.encodeRowsCursor(res.Next, scope)
 		body.NextCursor = &next
 		v := url.Values{"limit": {strconv.Itoa(q.Limit)}, "cursor": {next}}
 		if q.ViewID != 0 {
@@ -83,33 +85,22 @@ func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestOb
 	return resp, nil
 }
 
-// rowsCursor is the opaque cursor of a rows page: the engine's position, bound to the panel and
-// view it was issued for, and to its issue time like every cursor.
-type rowsCursor struct {
-	List   string           `json:"l"`
-	Scope  string           `json:"s"`
-	Issued int64            `json:"x"`
-	Pos    *store.RowCursor `json:"p"`
+// The cursor of a rows page is the engine's position (store.RowCursor, which validates itself and
+// is checked again against the plan), signed and bound to the panel and view it was issued for
+// like every cursor (server/cursor).
+func (s *Server) encodeRowsCursor(pos *store.RowCursor, scope string) string {
+	return s.cursors.Encode("rows", scope, pos)
 }
 
-func encodeRowsCursor(pos *store.RowCursor, scope string) string {
-	b, _ := json.Marshal(rowsCursor{List: "rows", Scope: scope, Issued: time.Now().Unix(), Pos: pos})
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeRowsCursor(raw *string, scope string) (*store.RowCursor, error) {
+func (s *Server) decodeRowsCursor(raw *string, scope string) (*store.RowCursor, error) {
 	if raw == nil {
 		return nil, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(*raw)
-	var c rowsCursor
-	if err != nil || json.Unmarshal(b, &c) != nil || c.List != "rows" || c.Scope != scope || c.Pos == nil {
-		return nil, badRequest("query.cursor", "not a cursor of these rows")
+	var pos store.RowCursor
+	if err := s.verifyCursor(*raw, "rows", scope, &pos); err != nil {
+		return nil, err
 	}
-	if time.Since(time.Unix(c.Issued, 0)) > cursorTTL {
-		return nil, newProblem(http.StatusGone, "cursor-expired", "the cursor has expired; start again from the first page")
-	}
-	return c.Pos, nil
+	return &pos, nil
 }
 
 // rowsCSV streams every row as CSV (a header of column names, then one line per row) from one

@@ -18,6 +18,7 @@ import (
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/openapi"
 	"github.com/panels/panels/server/auth"
+	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/store"
 )
 
@@ -34,6 +35,7 @@ type Server struct {
 	stytch   *stytchClient // nil: members come from the members table
 	metrics  *metrics
 	flow     *dataFlow // syncs, uploads and pushes (sync.go)
+	cursors  *curs.Codec
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -98,6 +100,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		_ = st.Close()
 		return nil, err
 	}
+	cursorKey, ephemeral := cfg.CursorSigningKey()
+	if ephemeral {
+		log.Warn("neither CURSOR_KEY nor JWT_SECRET is set: pagination cursors are signed with a random per-process key, " +
+			"so they fail after a restart and on other instances; set CURSOR_KEY (at least 32 bytes, the same on every instance)")
+	}
+	srv.cursors = curs.New(cursorKey)
 	srv.metrics = newMetrics(st.DB.DB, cfg, srv.RedisMetrics)
 	go srv.purgeIdempotencyKeys(appCtx)
 	if srv.specJSON, err = json.Marshal(doc); err != nil {

@@ -387,7 +387,7 @@ func (s *Server) PushDataSourceRecords(ctx context.Context, req gen.PushDataSour
 func (s *Server) ListDataSourceSyncs(ctx context.Context, req gen.ListDataSourceSyncsRequestObject) (gen.ListDataSourceSyncsResponseObject, error) {
 	a := actorFrom(ctx)
 	scope := a.TenantID + "/" + strconv.FormatInt(req.DataSourceId, 10)
-	after, err := decodeCursor(req.Params.Cursor, "syncs", scope)
+	after, err := s.decodeCursor(req.Params.Cursor, "syncs", scope)
 	if err != nil {
 		return nil, err
 	}
@@ -407,7 +407,7 @@ func (s *Server) ListDataSourceSyncs(ctx context.Context, req gen.ListDataSource
 			StartedAt: apiTime(r.StartedAt), FinishedAt: apiTime(r.FinishedAt), DurationMs: r.DurationMs}
 	}
 	if page.HasMore {
-		next := encodeCursor(cursor{List: "syncs", Scope: scope, ID: page.Syncs[len(page.Syncs)-1].ID})
+		next := s.encodeCursor(cursor{List: "syncs", Scope: scope, ID: page.Syncs[len(page.Syncs)-1].ID})
 		out.NextCursor = &next
 	}
 	return out, nil

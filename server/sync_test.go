@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	client "github.com/panels/panels/clients/go"
 	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
+	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/store/storetest"
 )
 
@@ -746,8 +746,7 @@ func TestSyncConcurrencyAndHistory(t *testing.T) {
 }
 
 func flowExpiredCursor(tenant string, id int64) string {
-	b, _ := json.Marshal(map[string]any{"l": "syncs", "s": fmt.Sprintf("%s/%d", tenant, id), "i": 1, "x": time.Now().Add(-48 * time.Hour).Unix()})
-	return base64.RawURLEncoding.EncodeToString(b)
+	return signedCursor("syncs", fmt.Sprintf("%s/%d", tenant, id), &curs.Key{ID: 1}, time.Now().Add(-48*time.Hour))
 }
 
 // TestSyncPermissions: editors sync, upload and push; viewers read rows and history; others

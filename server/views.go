@@ -27,7 +27,7 @@ func (s *Server) ListViews(ctx context.Context, req gen.ListViewsRequestObject) 
 	if p.Published != nil {
 		scope += "|" + strconv.FormatBool(*p.Published)
 	}
-	after, err := decodeCursor(p.Cursor, "views", scope)
+	after, err := s.decodeCursor(p.Cursor, "views", scope)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (s *Server) ListViews(ctx context.Context, req gen.ListViewsRequestObject) 
 	}
 	if page.HasMore && len(page.Views) > 0 {
 		last := page.Views[len(page.Views)-1]
-		next := encodeCursor(cursor{List: "views", Scope: scope, Time: last.UpdatedAt.UnixMicro(), ID: last.ID})
+		next := s.encodeCursor(cursor{List: "views", Scope: scope, Time: last.UpdatedAt.UnixMicro(), ID: last.ID})
 		out.NextCursor = &next
 	}
 	return out, nil

@@ -550,6 +550,9 @@ func (pl *RowsPlan) Run(ctx context.Context, emit func(Row) error) (RowsResult, 
 			if pl.q.After != nil && (pl.q.After.Shape != pl.shape || !slices.Equal(pl.q.After.Generations, gens)) {
 				return ErrCursorStale
 			}
+			if err := pl.checkCursor(pl.q.After); err != nil {
+				return err
+			}
 			res, err = pl.run(ctx, tx, gens, emit)
 			return err
 		}))

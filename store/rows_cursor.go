@@ -1,0 +1,123 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// ErrCursorInvalid is a rows cursor whose position cannot be a position of this plan: its keys
+// do not match the plan's sort keys in count or type, or hold values the query cannot take. A
+// cursor the server signed never is one; a forged or buggy one must not reach SQL.
+var ErrCursorInvalid = errors.New("the cursor does not fit these rows")
+
+// Bounds of a rows cursor, far above anything the engine issues.
+const (
+	maxCursorKeys        = 1000 // columns per panel are capped at 1,000
+	maxCursorGenerations = 1000
+	maxCursorValue       = 1 << 16
+)
+
+// pgNumeric is numeric's text output: never an exponent, never NaN (from a JSON document).
+var pgNumeric = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+
+// isNumeric accepts numeric's text output within PostgreSQL's limits (131072 digits before the
+// point, 16383 after; maxCursorValue already bounds the first).
+func isNumeric(s string) bool {
+	_, frac, _ := strings.Cut(s, ".")
+	return pgNumeric.MatchString(s) && len(frac) <= 16383
+}
+
+// Validate checks a rows cursor on its own: sizes, key kinds and value encodings.
+func (c *RowCursor) Validate() error {
+	if len(c.Shape) == 0 || len(c.Shape) > 64 {
+		return errors.New("bad shape")
+	}
+	if len(c.Generations) > maxCursorGenerations || len(c.Keys) > maxCursorKeys {
+		return errors.New("too many positions")
+	}
+	for _, g := range c.Generations {
+		if g < 0 {
+			return errors.New("bad generation")
+		}
+	}
+	if c.Ord < 0 {
+		return errors.New("bad position")
+	}
+	for i, k := range c.Keys {
+		if err := k.validate(); err != nil {
+			return fmt.Errorf("key %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (k CursorKey) validate() error {
+	if len(k.Value) > maxCursorValue || !utf8.ValidString(k.Value) || strings.ContainsRune(k.Value, 0) {
+		return errors.New("bad value")
+	}
+	var err error
+	switch k.Kind {
+	case "":
+		if k.Value != "" {
+			err = errors.New("null with a value")
+		}
+	case "q", "s":
+	case "n":
+		var f float64
+		if f, err = strconv.ParseFloat(k.Value, 64); err == nil && (math.IsInf(f, 0) || math.IsNaN(f)) {
+			err = errors.New("not a finite number")
+		}
+	case "b":
+		_, err = strconv.ParseBool(k.Value)
+	case "t":
+		var t time.Time
+		if t, err = time.Parse(time.RFC3339Nano, k.Value); err == nil && (t.Year() < 1 || t.Year() > 9999) {
+			err = errors.New("time out of range")
+		}
+	default:
+		err = errors.New("unknown kind")
+	}
+	return err
+}
+
+// checkCursor checks a cursor against the plan: one key per sort key, of the kind the plan's
+// mode issues ("q" in SQL order, a Go kind otherwise), and SQL keys that parse as the sort's type.
+func (pl *RowsPlan) checkCursor(c *RowCursor) error {
+	if c == nil {
+		return nil
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrCursorInvalid, err)
+	}
+	if len(c.Keys) != len(pl.sorts) {
+		return fmt.Errorf("%w: %d keys for %d sort keys", ErrCursorInvalid, len(c.Keys), len(pl.sorts))
+	}
+	for i, k := range c.Keys {
+		if k.Kind == "" {
+			continue
+		}
+		if pl.sqlSort != (k.Kind == "q") {
+			return fmt.Errorf("%w: key %d of kind %q", ErrCursorInvalid, i, k.Kind)
+		}
+		if !pl.sqlSort {
+			continue
+		}
+		ok := true
+		switch pl.sorts[i].typ {
+		case "number":
+			ok = isNumeric(k.Value)
+		case "boolean":
+			ok = k.Value == "true" || k.Value == "false"
+		}
+		if !ok {
+			return fmt.Errorf("%w: key %d is not a %s", ErrCursorInvalid, i, pl.sorts[i].typ)
+		}
+	}
+	return nil
+}
