@@ -40,6 +40,14 @@ type RowsQuery struct {
 	Now     time.Time
 	// GoOnly evaluates every condition and sort in Go, so tests can hold both paths to one answer.
 	GoOnly bool
+	// Limits bound the text a formula computes (zero: the defaults); a longer value is an error
+	// cell (formula.TooLongError).
+	Limits formula.Limits
+	// MaxBytes bounds a page (Limit > 0): once the rows sent hold this many bytes of values (as
+	// estimated by rowSize, close to their JSON size), the page ends early with HasMore and a
+	// cursor. A page always holds at least one row, so a page is at most MaxBytes plus one row,
+	// and one row at most its columns times Limits.MaxText plus its base values. 0: no bound.
+	MaxBytes int
 }
 
 // RowCursor is the position after the last row of a page.
@@ -211,12 +219,12 @@ func (pl *RowsPlan) compileColumns(cols []Column) {
 		}
 		e, err := formula.Parse(*ci.col.Formula)
 		if err == nil {
-			ci.prog, err = formula.Compile(e, func(r *formula.Ref) (int, error) {
+			ci.prog, err = formula.CompileWithLimits(e, func(r *formula.Ref) (int, error) {
 				if idx, ok := byID[r.ID]; ok && r.ID > 0 {
 					return idx, nil
 				}
 				return 0, fmt.Errorf("the formula refers to column {%d}, which no longer exists", r.ID)
-			})
+			}, pl.q.Limits)
 		}
 		if err != nil {
 			ci.errC = fmt.Errorf("the formula cannot be evaluated: %w", err)
@@ -514,10 +522,17 @@ func (pl *RowsPlan) Columns() []RowsColumn {
 }
 
 // Row is one row of the answer: the primary record's key and the typed values of the answer's
-// columns (nil for a null or failed cell).
+// columns (nil for a null or failed cell), with why each failed cell failed.
 type Row struct {
 	Key    string
 	Values []any
+	Errors []CellError
+}
+
+// CellError is a cell of a row that could not be computed.
+type CellError struct {
+	Column  int // index into the answer's columns
+	Message string
 }
 
 // fetched is one row as the database returned it.
@@ -636,9 +651,17 @@ func (ev *evaluator) compute(i int) (any, error) {
 }
 
 // Value and Now make the evaluator a formula.Env: a referenced cell that failed reads as null
-// (its error is counted once, on its own column).
+// (its error is counted once, on its own column), except a value over the text limit, which
+// fails the reading formula too (naming the column it started from): read as null it would
+// hide the overflow behind a shorter, wrong value.
 func (ev *evaluator) Value(slot int) (any, error) {
-	v, _ := ev.cell(slot) // nil when the cell failed
+	v, err := ev.cell(slot) // nil when the cell failed
+	if tl := (*formula.TooLongError)(nil); errors.As(err, &tl) {
+		if tl.Column == "" {
+			tl = &formula.TooLongError{Limit: tl.Limit, Column: ev.pl.cols[slot].col.Name}
+		}
+		return nil, tl
+	}
 	return forFormula(v), nil
 }
 
@@ -711,17 +734,67 @@ func (ev *evaluator) keep() bool {
 	return true
 }
 
-// emitRow hands the answer's cells of the current row to emit and counts cell errors.
-func (ev *evaluator) emitRow(emit func(Row) error, errCount []int) error {
-	vals := make([]any, len(ev.pl.out))
+// pageBudget is what a page has used of RowsQuery.MaxBytes.
+type pageBudget struct {
+	max, used, sent int
+}
+
+// emitRow hands the answer's cells of the current row to emit and counts cell errors. When the
+// page already holds rows and this one would take it past its byte budget, the row is not sent
+// and full is true: the page ends before it.
+func (ev *evaluator) emitRow(emit func(Row) error, errCount []int, budget *pageBudget) (full bool, err error) {
+	row := Row{Key: ev.row.key, Values: make([]any, len(ev.pl.out))}
+	size := len(row.Key) + 16
 	for i, idx := range ev.pl.out {
 		v, err := ev.cell(idx)
 		if err != nil {
-			errCount[i]++
+			row.Errors = append(row.Errors, CellError{Column: i, Message: err.Error()})
+			size += len(err.Error()) + 32
 		}
-		vals[i] = toOutput(v, ev.pl.cols[idx].col.Type)
+		size += cellSize(v) + 24 // the value and its key, the column id
+		row.Values[i] = toOutput(v, ev.pl.cols[idx].col.Type)
 	}
-	return emit(Row{Key: ev.row.key, Values: vals})
+	if budget != nil {
+		if budget.max > 0 && budget.sent > 0 && budget.used+size > budget.max {
+			return true, nil
+		}
+		budget.used += size
+		budget.sent++
+	}
+	for _, e := range row.Errors {
+		errCount[e.Column]++
+	}
+	return false, emit(row)
+}
+
+// cellSize estimates the JSON size of a typed cell without encoding it: a text counts the
+// escapes of the bytes JSON (with HTML escaping) writes as \u00XX.
+func cellSize(v any) int {
+	switch x := v.(type) {
+	case nil:
+		return 4
+	case string:
+		return jsonTextSize(x)
+	case []string:
+		n := 2
+		for _, s := range x {
+			n += jsonTextSize(s) + 1
+		}
+		return n
+	case jsonValue:
+		return len(x.text)
+	}
+	return 32 // numbers, booleans, dates
+}
+
+func jsonTextSize(s string) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			n += 5
+		}
+	}
+	return n
 }
 
 func (pl *RowsPlan) run(ctx context.Context, tx bun.Tx, gens []int64, emit func(Row) error) (RowsResult, error) {
@@ -882,7 +955,8 @@ func (pl *RowsPlan) runSQLSorted(ctx context.Context, tx bun.Tx, gens []int64, e
 			if goConds && !ev.keep() {
 				return nil
 			}
-			return ev.emitRow(emit, res.Errors)
+			_, err := ev.emitRow(emit, res.Errors, nil)
+			return err
 		})
 	}
 	// One row more than the page tells whether another page follows; rows that the conditions
@@ -894,6 +968,7 @@ func (pl *RowsPlan) runSQLSorted(ctx context.Context, tx bun.Tx, gens []int64, e
 	pos := pl.q.After
 	var last *fetched
 	sent := 0
+	budget := &pageBudget{max: pl.q.MaxBytes}
 	for {
 		rows, err := pl.scan(ctx, tx, pl.query(pos, batch))
 		if err != nil {
@@ -910,8 +985,14 @@ func (pl *RowsPlan) runSQLSorted(ctx context.Context, tx bun.Tx, gens []int64, e
 				res.Next = pl.cursorAfterSQL(last, gens)
 				return res, nil
 			}
-			if err := ev.emitRow(emit, res.Errors); err != nil {
+			full, err := ev.emitRow(emit, res.Errors, budget)
+			if err != nil {
 				return res, err
+			}
+			if full {
+				res.HasMore = true
+				res.Next = pl.cursorAfterSQL(last, gens)
+				return res, nil
 			}
 			sent++
 			last = f
@@ -982,10 +1063,20 @@ func (pl *RowsPlan) runGoSorted(ctx context.Context, tx bun.Tx, gens []int64, em
 		end = start + pl.q.Limit
 		res.HasMore = true
 	}
-	for _, r := range kept[start:end] {
+	budget := &pageBudget{max: pl.q.MaxBytes}
+	if pl.q.Limit == 0 {
+		budget = nil // an export: every row
+	}
+	for i, r := range kept[start:end] {
 		ev.reset(r.f)
-		if err := ev.emitRow(emit, res.Errors); err != nil {
+		full, err := ev.emitRow(emit, res.Errors, budget)
+		if err != nil {
 			return res, err
+		}
+		if full {
+			end = start + i
+			res.HasMore = true
+			break
 		}
 	}
 	if res.HasMore {
