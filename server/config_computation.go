@@ -29,9 +29,9 @@ func parseComputation(cfg *Config, get func(name, def string) string) error {
 	if err != nil || growth < text {
 		return fmt.Errorf("FORMULA_MAX_GROWTH_BYTES: want a size such as 16MiB, at least FORMULA_MAX_TEXT_BYTES (%d), got %q", text, get("FORMULA_MAX_GROWTH_BYTES", ""))
 	}
-	page, err := parseBytes(get("ROWS_PAGE_MAX_BYTES", "8MiB"))
+	page, err := parseBytes(get("ROWS_PAGE_MAX_BYTES", "4MiB"))
 	if err != nil || page < 1 || page > 1<<30 {
-		return fmt.Errorf("ROWS_PAGE_MAX_BYTES: want a size from 1 byte to 1GiB such as 8MiB, got %q", get("ROWS_PAGE_MAX_BYTES", ""))
+		return fmt.Errorf("ROWS_PAGE_MAX_BYTES: want a size from 1 byte to 1GiB such as 4MiB, got %q", get("ROWS_PAGE_MAX_BYTES", ""))
 	}
 	c.Formula = formula.Limits{MaxText: int(text), MaxGrowth: growth}
 	c.RowsPageMaxBytes = int(page)

@@ -12,7 +12,7 @@ func TestConfigComputation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Computation{Formula: formula.Limits{MaxText: 64 << 10, MaxGrowth: 16 << 20}, RowsPageMaxBytes: 8 << 20}); cfg.Computation != want {
+	if want := (Computation{Formula: formula.Limits{MaxText: 64 << 10, MaxGrowth: 16 << 20}, RowsPageMaxBytes: 4 << 20}); cfg.Computation != want {
 		t.Errorf("defaults %+v, want %+v", cfg.Computation, want)
 	}
 	cfg, err = ConfigFromEnv(cfgEnv(cfgWith("FORMULA_MAX_TEXT_BYTES", "1KiB", "FORMULA_MAX_GROWTH_BYTES", "2048", "ROWS_PAGE_MAX_BYTES", "1MB")))

@@ -12,7 +12,7 @@ import (
 )
 
 // Bounded computation over HTTP (api.md §2; prefix fl): with the default limits (64 KiB of
-// text, a 16 MiB growth bound, 8 MiB pages) a column past the growth bound is 422 naming the
+// text, a 16 MiB growth bound, 4 MiB pages) a column past the growth bound is 422 naming the
 // chain, a value past the text limit is a null cell with its row's `errors` entry, and a page
 // of large values ends early with a cursor. Every answer is checked against the spec.
 
@@ -82,7 +82,7 @@ func TestFormulaBoundsOverHTTP(t *testing.T) {
 		}
 	}
 
-	// 200 rows of about 60 KB are 12 MB: pages end at the 8 MiB budget and follow on.
+	// 200 rows of about 60 KB are 12 MB: pages end at the 4 MiB budget and follow on.
 	seen, pages := 0, 0
 	query := "limit=500"
 	for {

@@ -2710,7 +2710,7 @@ type ClientInterface interface {
 	// it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
 	// panel or view changed, the cursor answers 410 and the client starts again. A page also ends
 	// early, with `hasMore` and `nextCursor`, once its values reach the server's page size budget
-	// (8 MiB by default); it always holds at least one row.
+	// (4 MiB by default); it always holds at least one row.
 	//
 	// Corresponds with GET /api/panels/{panelId}/rows (the `GetPanelRows` operationId).
 	GetPanelRows(ctx context.Context, panelId PanelId, params *GetPanelRowsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3872,7 +3872,7 @@ func (c *Client) SyncPanelDataSource(ctx context.Context, panelId PanelId, dataS
 // it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
 // panel or view changed, the cursor answers 410 and the client starts again. A page also ends
 // early, with `hasMore` and `nextCursor`, once its values reach the server's page size budget
-// (8 MiB by default); it always holds at least one row.
+// (4 MiB by default); it always holds at least one row.
 //
 // Corresponds with GET /api/panels/{panelId}/rows (the `GetPanelRows` operationId).
 func (c *Client) GetPanelRows(ctx context.Context, panelId PanelId, params *GetPanelRowsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8234,7 +8234,7 @@ type ClientWithResponsesInterface interface {
 	// it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
 	// panel or view changed, the cursor answers 410 and the client starts again. A page also ends
 	// early, with `hasMore` and `nextCursor`, once its values reach the server's page size budget
-	// (8 MiB by default); it always holds at least one row.
+	// (4 MiB by default); it always holds at least one row.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14595,7 +14595,7 @@ func (c *ClientWithResponses) SyncPanelDataSourceWithResponse(ctx context.Contex
 // it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
 // panel or view changed, the cursor answers 410 and the client starts again. A page also ends
 // early, with `hasMore` and `nextCursor`, once its values reach the server's page size budget
-// (8 MiB by default); it always holds at least one row.
+// (4 MiB by default); it always holds at least one row.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -660,7 +660,7 @@ export interface paths {
          *     it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
          *     panel or view changed, the cursor answers 410 and the client starts again. A page also ends
          *     early, with `hasMore` and `nextCursor`, once its values reach the server's page size budget
-         *     (8 MiB by default); it always holds at least one row.
+         *     (4 MiB by default); it always holds at least one row.
          */
         get: operations["getPanelRows"];
         put?: never;
