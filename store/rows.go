@@ -1,6 +1,7 @@
 package store
 
 import (
+	"container/heap"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -1023,58 +1024,69 @@ type sorted struct {
 	keys []any
 }
 
-// runGoSorted reads every row the pushed conditions keep, applies the rest, sorts here and
-// returns the page after the cursor.
+// runGoSorted reads the rows the pushed conditions keep as they arrive, applies the rest and
+// the sort keys here, and keeps only the page after the cursor: the Limit+1 first rows in a
+// bounded heap (one more row tells whether another page follows), so a page holds at most that
+// many rows whatever the panel's size. An export (Limit 0) sorts every row.
 func (pl *RowsPlan) runGoSorted(ctx context.Context, tx bun.Tx, gens []int64, emit func(Row) error, res RowsResult) (RowsResult, error) {
-	rows, err := pl.scan(ctx, tx, pl.query(nil, 0))
-	if err != nil {
-		return res, err
+	var afterKeys []any
+	if pl.q.After != nil {
+		var err error
+		if afterKeys, err = pl.decodeGoKeys(pl.q.After.Keys); err != nil {
+			return res, err
+		}
 	}
 	ev := pl.newEvaluator()
 	goConds := !pl.cohort.all || !pl.filters.all
-	kept := make([]sorted, 0, len(rows))
-	for i := range rows {
-		f := &rows[i]
+	top := &sortedHeap{pl: pl}
+	err := pl.scanEach(ctx, tx, pl.query(nil, 0), func(f *fetched) error {
 		ev.reset(f)
 		if goConds && !ev.keep() {
-			continue
+			return nil
 		}
 		keys := make([]any, len(pl.sorts))
 		for j, k := range pl.sorts {
 			keys[j], _ = ev.cell(k.col)
 		}
-		kept = append(kept, sorted{f: f, keys: keys})
+		if pl.q.After != nil && pl.compareSorted(keys, f.ord, afterKeys, pl.q.After.Ord) <= 0 {
+			return nil // on an earlier page
+		}
+		r := sorted{f: f, keys: keys}
+		switch {
+		case pl.q.Limit == 0:
+			top.rows = append(top.rows, r)
+		case len(top.rows) <= pl.q.Limit:
+			heap.Push(top, r)
+		case pl.compareSorted(keys, f.ord, top.rows[0].keys, top.rows[0].f.ord) < 0:
+			top.rows[0] = r // replaces the last of the kept rows
+			heap.Fix(top, 0)
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
 	}
-	sort.SliceStable(kept, func(i, j int) bool {
+	kept := top.rows
+	sort.Slice(kept, func(i, j int) bool { // keys and then position: a total order
 		return pl.compareSorted(kept[i].keys, kept[i].f.ord, kept[j].keys, kept[j].f.ord) < 0
 	})
-	start := 0
-	if pl.q.After != nil {
-		keys, err := pl.decodeGoKeys(pl.q.After.Keys)
-		if err != nil {
-			return res, err
-		}
-		start = sort.Search(len(kept), func(i int) bool {
-			return pl.compareSorted(kept[i].keys, kept[i].f.ord, keys, pl.q.After.Ord) > 0
-		})
-	}
 	end := len(kept)
-	if pl.q.Limit > 0 && start+pl.q.Limit < end {
-		end = start + pl.q.Limit
+	if pl.q.Limit > 0 && pl.q.Limit < end {
+		end = pl.q.Limit
 		res.HasMore = true
 	}
 	budget := &pageBudget{max: pl.q.MaxBytes}
 	if pl.q.Limit == 0 {
 		budget = nil // an export: every row
 	}
-	for i, r := range kept[start:end] {
+	for i, r := range kept[:end] {
 		ev.reset(r.f)
 		full, err := ev.emitRow(emit, res.Errors, budget)
 		if err != nil {
 			return res, err
 		}
 		if full {
-			end = start + i
+			end = i
 			res.HasMore = true
 			break
 		}
@@ -1084,6 +1096,24 @@ func (pl *RowsPlan) runGoSorted(ctx context.Context, tx bun.Tx, gens []int64, em
 		res.Next = &RowCursor{Shape: pl.shape, Generations: gens, Ord: lastRow.f.ord, Keys: encodeGoKeys(lastRow.keys)}
 	}
 	return res, nil
+}
+
+// sortedHeap is a max-heap of rows in the page order: its root is the last row kept.
+type sortedHeap struct {
+	pl   *RowsPlan
+	rows []sorted
+}
+
+func (h *sortedHeap) Len() int { return len(h.rows) }
+func (h *sortedHeap) Less(i, j int) bool {
+	return h.pl.compareSorted(h.rows[i].keys, h.rows[i].f.ord, h.rows[j].keys, h.rows[j].f.ord) > 0
+}
+func (h *sortedHeap) Swap(i, j int) { h.rows[i], h.rows[j] = h.rows[j], h.rows[i] }
+func (h *sortedHeap) Push(x any)    { h.rows = append(h.rows, x.(sorted)) }
+func (h *sortedHeap) Pop() any {
+	r := h.rows[len(h.rows)-1]
+	h.rows = h.rows[:len(h.rows)-1]
+	return r
 }
 
 // compareSorted orders rows by the sort keys (nulls last in both directions), then by position.
