@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -101,9 +102,13 @@ func TestFormulaBoundsOverHTTP(t *testing.T) {
 		t.Errorf("pages: %d rows in %d pages, want %d in at least 2", seen, pages, rows)
 	}
 
-	// The CSV export holds every row; the failed cells are empty.
+	// The CSV export holds every row, the failed cells empty. It streams: its 12 MB go out in
+	// chunks as the rows are computed, with no length known up front.
 	resp, body = flowDo(t, c, "GET", fmt.Sprintf("/api/panels/%d/rows?format=csv", p.Id), nil, "")
 	if resp.StatusCode != http.StatusOK || strings.Count(string(body), "\n") != rows+1 {
 		t.Fatalf("csv: %d, %d lines", resp.StatusCode, strings.Count(string(body), "\n"))
+	}
+	if resp.ContentLength != -1 || !slices.Contains(resp.TransferEncoding, "chunked") {
+		t.Errorf("csv: a streamed answer is chunked, got length %d, transfer encoding %v", resp.ContentLength, resp.TransferEncoding)
 	}
 }
