@@ -749,8 +749,9 @@ func (ev *evaluator) emitRow(emit func(Row) error, errCount []int, budget *pageB
 	for i, idx := range ev.pl.out {
 		v, err := ev.cell(idx)
 		if err != nil {
-			row.Errors = append(row.Errors, CellError{Column: i, Message: err.Error()})
-			size += len(err.Error()) + 32
+			msg := err.Error()
+			row.Errors = append(row.Errors, CellError{Column: i, Message: msg})
+			size += len(msg) + 32
 		}
 		size += cellSize(v) + 24 // the value and its key, the column id
 		row.Values[i] = toOutput(v, ev.pl.cols[idx].col.Type)
