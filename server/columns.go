@@ -58,7 +58,7 @@ func (s *Server) CreateCalculatedColumn(ctx context.Context, req gen.CreateCalcu
 	b := req.Body
 	col := &store.Column{Name: b.Name, Type: string(b.Type), Properties: nonNilMap(b.Properties),
 		Metadata: mapOrEmpty(b.Metadata), Tags: tagsOf(b.Tags)}
-	f := &store.FormulaInput{Source: b.Formula, Dependencies: b.Dependencies, HasDependencies: b.Dependencies != nil}
+	f := &store.FormulaInput{Source: b.Formula, Dependencies: b.Dependencies, HasDependencies: b.Dependencies != nil, Limits: s.compute.Formula}
 	body, etag, loc, err := s.createColumn(ctx, req.PanelId, col, f)
 	if err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func (s *Server) UpdateColumn(ctx context.Context, req gen.UpdateColumnRequestOb
 		}
 	}
 	if b.Formula != nil || b.Dependencies != nil {
-		patch.Formula = &store.FormulaInput{Dependencies: b.Dependencies, HasDependencies: b.Dependencies != nil}
+		patch.Formula = &store.FormulaInput{Dependencies: b.Dependencies, HasDependencies: b.Dependencies != nil, Limits: s.compute.Formula}
 		if b.Formula != nil {
 			patch.Formula.Source = *b.Formula
 		}

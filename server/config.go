@@ -48,6 +48,8 @@ type Config struct {
 	Hardening
 	// DataFlow: syncs, uploads and their limits (config_dataflow.go).
 	DataFlow
+	// Computation: bounds of formulas and rows pages (config_computation.go).
+	Computation
 	// QueryHooks are Bun query hooks installed before the service runs any query (tests count
 	// each request's statements with one). Never read from the environment.
 	QueryHooks []bun.QueryHook
@@ -94,6 +96,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return cfg, err
 	}
 	if err := parseDataFlow(&cfg, get); err != nil {
+		return cfg, err
+	}
+	if err := parseComputation(&cfg, get); err != nil {
 		return cfg, err
 	}
 	switch v := get("MIGRATE_ON_START", "true"); v {
@@ -192,7 +197,7 @@ func (c Config) CursorSigningKey() (key []byte, ephemeral bool) {
 func (c Config) String() string {
 	return fmt.Sprintf("port=%d database=%s redis=%s jwt_secret=%s cursor_key=%s jwks=%q issuer=%q audience=%q leeway=%s migrate_on_start=%t cors=%v stytch=%q stytch_project=%q stytch_secret=%s",
 		c.Port, redactURL(c.DatabaseURL), redactURL(c.RedisURL), mask(c.JWTSecret), mask(c.CursorKey), c.JWTJWKSURL, c.JWTIssuer, c.JWTAudience,
-		c.JWTLeeway, c.MigrateOnStart, c.CORSOrigins, c.StytchBaseURL, c.StytchProjectID, mask(c.StytchSecretKey)) + " " + c.Hardening.String()
+		c.JWTLeeway, c.MigrateOnStart, c.CORSOrigins, c.StytchBaseURL, c.StytchProjectID, mask(c.StytchSecretKey)) + " " + c.Hardening.String() + " " + c.Computation.String()
 }
 
 func mask(s string) string {

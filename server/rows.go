@@ -20,7 +20,7 @@ import (
 // GetPanelRows answers a page of a panel's rows, or every row as a streamed CSV export.
 func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestObject) (gen.GetPanelRowsResponseObject, error) {
 	a := actorFrom(ctx)
-	q := store.RowsQuery{PanelID: req.PanelId, Now: time.Now()}
+	q := store.RowsQuery{PanelID: req.PanelId, Now: time.Now(), Limits: s.compute.Formula, MaxBytes: s.compute.RowsPageMaxBytes}
 	if req.Params.ViewId != nil {
 		q.ViewID = *req.Params.ViewId
 	}
@@ -52,7 +52,14 @@ func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestOb
 		for i, v := range r.Values {
 			values[ids[i]] = v
 		}
-		body.Rows = append(body.Rows, gen.PanelRow{Key: r.Key, Values: values})
+		row := gen.PanelRow{Key: r.Key, Values: values}
+		if len(r.Errors) > 0 {
+			row.Errors = make(map[string]string, len(r.Errors))
+			for _, e := range r.Errors {
+				row.Errors[ids[e.Column]] = e.Message
+			}
+		}
+		body.Rows = append(body.Rows, row)
 		return nil
 	})
 	if errors.Is(err, store.ErrCursorStale) {

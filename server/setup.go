@@ -36,6 +36,7 @@ type Server struct {
 	metrics  *metrics
 	flow     *dataFlow // syncs, uploads and pushes (sync.go)
 	cursors  *curs.Codec
+	compute  Computation
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -94,7 +95,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
 	srv := &Server{store: st, log: log, started: time.Now(), redis: startRedisMonitor(appCtx, cfg.RedisURL, st.DB, log),
-		stytch: newStytchClient(cfg)}
+		stytch: newStytchClient(cfg), compute: cfg.Computation}
 	if srv.flow, err = newDataFlow(cfg); err != nil {
 		cancel()
 		_ = st.Close()

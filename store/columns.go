@@ -119,6 +119,9 @@ func formulaColumns(cols []Column) []formula.Column {
 		if c.SourceField != nil {
 			fc.SourceField = *c.SourceField
 		}
+		if c.Formula != nil {
+			fc.Formula = *c.Formula
+		}
 		out[i] = fc
 	}
 	return out
@@ -146,6 +149,28 @@ type FormulaInput struct {
 	Source          string
 	Dependencies    []string
 	HasDependencies bool
+	// Limits bound the column's static growth (zero: the defaults); see checkGrowth.
+	Limits formula.Limits
+}
+
+// checkGrowth refuses (422, naming the chain) a calculated column selfID (0 while it is being
+// created) with the stored formula res whose static growth bound (formula.CheckGrowth: the
+// product of the repeats along its reference chains times the longest source value, which
+// counts as the text limit) exceeds lim.MaxGrowth, and likewise for every column depending on
+// it, whose bound grows with it.
+func checkGrowth(lim formula.Limits, cols []Column, selfID int64, name string, res formula.Resolved) error {
+	fcols := formulaColumns(cols)
+	self := formula.Column{ID: selfID, Name: name, Calculated: true, DependsOn: res.Dependencies, Formula: res.Stored}
+	if i := slices.IndexFunc(fcols, func(c formula.Column) bool { return c.ID == selfID }); selfID != 0 && i >= 0 {
+		fcols[i] = self
+	} else {
+		fcols = append(fcols, self)
+	}
+	ids := []int64{selfID}
+	if selfID != 0 {
+		ids = append(ids, formula.Dependents(fcols, selfID)...)
+	}
+	return formulaInvalid("formula", formula.CheckGrowth(fcols, ids, lim))
 }
 
 func resolveFormula(in FormulaInput, cols []Column, selfID int64) (formula.Resolved, error) {
@@ -186,6 +211,9 @@ func (s *Store) CreateColumn(ctx context.Context, a Actor, panelID int64, col *C
 		if f != nil {
 			res, err := resolveFormula(*f, cols, 0)
 			if err != nil {
+				return err
+			}
+			if err := checkGrowth(f.Limits, cols, 0, col.Name, res); err != nil {
 				return err
 			}
 			col.ColumnType, col.Formula, col.Dependencies = ColumnCalculated, &res.Stored, res.Dependencies
@@ -304,6 +332,9 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, pr
 			}
 			res, err := resolveFormula(in, cols, col.ID)
 			if err != nil {
+				return err
+			}
+			if err := checkGrowth(in.Limits, cols, col.ID, col.Name, res); err != nil {
 				return err
 			}
 			col.Formula, col.Dependencies = &res.Stored, res.Dependencies

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"container/heap"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -40,6 +41,14 @@ type RowsQuery struct {
 	Now     time.Time
 	// GoOnly evaluates every condition and sort in Go, so tests can hold both paths to one answer.
 	GoOnly bool
+	// Limits bound the text a formula computes (zero: the defaults); a longer value is an error
+	// cell (formula.TooLongError).
+	Limits formula.Limits
+	// MaxBytes bounds a page (Limit > 0): once the rows sent hold this many bytes of values (as
+	// estimated by rowSize, close to their JSON size), the page ends early with HasMore and a
+	// cursor. A page always holds at least one row, so a page is at most MaxBytes plus one row,
+	// and one row at most its columns times Limits.MaxText plus its base values. 0: no bound.
+	MaxBytes int
 }
 
 // RowCursor is the position after the last row of a page.
@@ -215,12 +224,12 @@ func (pl *RowsPlan) compileColumns(cols []Column) {
 		}
 		e, err := formula.Parse(*ci.col.Formula)
 		if err == nil {
-			ci.prog, err = formula.Compile(e, func(r *formula.Ref) (int, error) {
+			ci.prog, err = formula.CompileWithLimits(e, func(r *formula.Ref) (int, error) {
 				if idx, ok := byID[r.ID]; ok && r.ID > 0 {
 					return idx, nil
 				}
 				return 0, fmt.Errorf("the formula refers to column {%d}, which no longer exists", r.ID)
-			})
+			}, pl.q.Limits)
 		}
 		if err != nil {
 			ci.errC = fmt.Errorf("the formula cannot be evaluated: %w", err)
@@ -520,10 +529,17 @@ func (pl *RowsPlan) Columns() []RowsColumn {
 }
 
 // Row is one row of the answer: the primary record's key and the typed values of the answer's
-// columns (nil for a null or failed cell).
+// columns (nil for a null or failed cell), with why each failed cell failed.
 type Row struct {
 	Key    string
 	Values []any
+	Errors []CellError
+}
+
+// CellError is a cell of a row that could not be computed.
+type CellError struct {
+	Column  int // index into the answer's columns
+	Message string
 }
 
 // fetched is one row as the database returned it.
@@ -645,9 +661,17 @@ func (ev *evaluator) compute(i int) (any, error) {
 }
 
 // Value and Now make the evaluator a formula.Env: a referenced cell that failed reads as null
-// (its error is counted once, on its own column).
+// (its error is counted once, on its own column), except a value over the text limit, which
+// fails the reading formula too (naming the column it started from): read as null it would
+// hide the overflow behind a shorter, wrong value.
 func (ev *evaluator) Value(slot int) (any, error) {
-	v, _ := ev.cell(slot) // nil when the cell failed
+	v, err := ev.cell(slot) // nil when the cell failed
+	if tl := (*formula.TooLongError)(nil); errors.As(err, &tl) {
+		if tl.Column == "" {
+			tl = &formula.TooLongError{Limit: tl.Limit, Column: ev.pl.cols[slot].col.Name}
+		}
+		return nil, tl
+	}
 	return forFormula(v), nil
 }
 
@@ -720,17 +744,68 @@ func (ev *evaluator) keep() bool {
 	return true
 }
 
-// emitRow hands the answer's cells of the current row to emit and counts cell errors.
-func (ev *evaluator) emitRow(emit func(Row) error, errCount []int) error {
-	vals := make([]any, len(ev.pl.out))
+// pageBudget is what a page has used of RowsQuery.MaxBytes.
+type pageBudget struct {
+	max, used, sent int
+}
+
+// emitRow hands the answer's cells of the current row to emit and counts cell errors. When the
+// page already holds rows and this one would take it past its byte budget, the row is not sent
+// and full is true: the page ends before it.
+func (ev *evaluator) emitRow(emit func(Row) error, errCount []int, budget *pageBudget) (full bool, err error) {
+	row := Row{Key: ev.row.key, Values: make([]any, len(ev.pl.out))}
+	size := len(row.Key) + 16
 	for i, idx := range ev.pl.out {
 		v, err := ev.cell(idx)
 		if err != nil {
-			errCount[i]++
+			msg := err.Error()
+			row.Errors = append(row.Errors, CellError{Column: i, Message: msg})
+			size += len(msg) + 32
 		}
-		vals[i] = toOutput(v, ev.pl.cols[idx].col.Type)
+		size += cellSize(v) + 24 // the value and its key, the column id
+		row.Values[i] = toOutput(v, ev.pl.cols[idx].col.Type)
 	}
-	return emit(Row{Key: ev.row.key, Values: vals})
+	if budget != nil {
+		if budget.max > 0 && budget.sent > 0 && budget.used+size > budget.max {
+			return true, nil
+		}
+		budget.used += size
+		budget.sent++
+	}
+	for _, e := range row.Errors {
+		errCount[e.Column]++
+	}
+	return false, emit(row)
+}
+
+// cellSize estimates the JSON size of a typed cell without encoding it: a text counts the
+// escapes of the bytes JSON (with HTML escaping) writes as \u00XX.
+func cellSize(v any) int {
+	switch x := v.(type) {
+	case nil:
+		return 4
+	case string:
+		return jsonTextSize(x)
+	case []string:
+		n := 2
+		for _, s := range x {
+			n += jsonTextSize(s) + 1
+		}
+		return n
+	case jsonValue:
+		return len(x.text)
+	}
+	return 32 // numbers, booleans, dates
+}
+
+func jsonTextSize(s string) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			n += 5
+		}
+	}
+	return n
 }
 
 func (pl *RowsPlan) run(ctx context.Context, tx bun.Tx, gens []int64, emit func(Row) error) (RowsResult, error) {
@@ -891,7 +966,8 @@ func (pl *RowsPlan) runSQLSorted(ctx context.Context, tx bun.Tx, gens []int64, e
 			if goConds && !ev.keep() {
 				return nil
 			}
-			return ev.emitRow(emit, res.Errors)
+			_, err := ev.emitRow(emit, res.Errors, nil)
+			return err
 		})
 	}
 	// One row more than the page tells whether another page follows; rows that the conditions
@@ -903,6 +979,7 @@ func (pl *RowsPlan) runSQLSorted(ctx context.Context, tx bun.Tx, gens []int64, e
 	pos := pl.q.After
 	var last *fetched
 	sent := 0
+	budget := &pageBudget{max: pl.q.MaxBytes}
 	for {
 		rows, err := pl.scan(ctx, tx, pl.query(pos, batch))
 		if err != nil {
@@ -919,8 +996,14 @@ func (pl *RowsPlan) runSQLSorted(ctx context.Context, tx bun.Tx, gens []int64, e
 				res.Next = pl.cursorAfterSQL(last, gens)
 				return res, nil
 			}
-			if err := ev.emitRow(emit, res.Errors); err != nil {
+			full, err := ev.emitRow(emit, res.Errors, budget)
+			if err != nil {
 				return res, err
+			}
+			if full {
+				res.HasMore = true
+				res.Next = pl.cursorAfterSQL(last, gens)
+				return res, nil
 			}
 			sent++
 			last = f
@@ -951,50 +1034,71 @@ type sorted struct {
 	keys []any
 }
 
-// runGoSorted reads every row the pushed conditions keep, applies the rest, sorts here and
-// returns the page after the cursor.
+// runGoSorted reads the rows the pushed conditions keep as they arrive, applies the rest and
+// the sort keys here, and keeps only the page after the cursor: the Limit+1 first rows in a
+// bounded heap (one more row tells whether another page follows), so a page holds at most that
+// many rows whatever the panel's size. An export (Limit 0) sorts every row.
 func (pl *RowsPlan) runGoSorted(ctx context.Context, tx bun.Tx, gens []int64, emit func(Row) error, res RowsResult) (RowsResult, error) {
-	rows, err := pl.scan(ctx, tx, pl.query(nil, 0))
-	if err != nil {
-		return res, err
+	var afterKeys []any
+	if pl.q.After != nil {
+		var err error
+		if afterKeys, err = pl.decodeGoKeys(pl.q.After.Keys); err != nil {
+			return res, err
+		}
 	}
 	ev := pl.newEvaluator()
 	goConds := !pl.cohort.all || !pl.filters.all
-	kept := make([]sorted, 0, len(rows))
-	for i := range rows {
-		f := &rows[i]
+	top := &sortedHeap{pl: pl}
+	err := pl.scanEach(ctx, tx, pl.query(nil, 0), func(f *fetched) error {
 		ev.reset(f)
 		if goConds && !ev.keep() {
-			continue
+			return nil
 		}
 		keys := make([]any, len(pl.sorts))
 		for j, k := range pl.sorts {
 			keys[j], _ = ev.cell(k.col)
 		}
-		kept = append(kept, sorted{f: f, keys: keys})
+		if pl.q.After != nil && pl.compareSorted(keys, f.ord, afterKeys, pl.q.After.Ord) <= 0 {
+			return nil // on an earlier page
+		}
+		r := sorted{f: f, keys: keys}
+		switch {
+		case pl.q.Limit == 0:
+			top.rows = append(top.rows, r)
+		case len(top.rows) <= pl.q.Limit:
+			heap.Push(top, r)
+		case pl.compareSorted(keys, f.ord, top.rows[0].keys, top.rows[0].f.ord) < 0:
+			top.rows[0] = r // replaces the last of the kept rows
+			heap.Fix(top, 0)
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
 	}
-	sort.SliceStable(kept, func(i, j int) bool {
+	kept := top.rows
+	sort.Slice(kept, func(i, j int) bool { // keys and then position: a total order
 		return pl.compareSorted(kept[i].keys, kept[i].f.ord, kept[j].keys, kept[j].f.ord) < 0
 	})
-	start := 0
-	if pl.q.After != nil {
-		keys, err := pl.decodeGoKeys(pl.q.After.Keys)
+	end := len(kept)
+	if pl.q.Limit > 0 && pl.q.Limit < end {
+		end = pl.q.Limit
+		res.HasMore = true
+	}
+	budget := &pageBudget{max: pl.q.MaxBytes}
+	if pl.q.Limit == 0 {
+		budget = nil // an export: every row
+	}
+	for i, r := range kept[:end] {
+		ev.reset(r.f)
+		full, err := ev.emitRow(emit, res.Errors, budget)
 		if err != nil {
 			return res, err
 		}
-		start = sort.Search(len(kept), func(i int) bool {
-			return pl.compareSorted(kept[i].keys, kept[i].f.ord, keys, pl.q.After.Ord) > 0
-		})
-	}
-	end := len(kept)
-	if pl.q.Limit > 0 && start+pl.q.Limit < end {
-		end = start + pl.q.Limit
-		res.HasMore = true
-	}
-	for _, r := range kept[start:end] {
-		ev.reset(r.f)
-		if err := ev.emitRow(emit, res.Errors); err != nil {
-			return res, err
+		if full {
+			end = i
+			res.HasMore = true
+			break
 		}
 	}
 	if res.HasMore {
@@ -1002,6 +1106,24 @@ func (pl *RowsPlan) runGoSorted(ctx context.Context, tx bun.Tx, gens []int64, em
 		res.Next = &RowCursor{Shape: pl.shape, Generations: gens, Ord: lastRow.f.ord, Keys: encodeGoKeys(lastRow.keys)}
 	}
 	return res, nil
+}
+
+// sortedHeap is a max-heap of rows in the page order: its root is the last row kept.
+type sortedHeap struct {
+	pl   *RowsPlan
+	rows []sorted
+}
+
+func (h *sortedHeap) Len() int { return len(h.rows) }
+func (h *sortedHeap) Less(i, j int) bool {
+	return h.pl.compareSorted(h.rows[i].keys, h.rows[i].f.ord, h.rows[j].keys, h.rows[j].f.ord) > 0
+}
+func (h *sortedHeap) Swap(i, j int) { h.rows[i], h.rows[j] = h.rows[j], h.rows[i] }
+func (h *sortedHeap) Push(x any)    { h.rows = append(h.rows, x.(sorted)) }
+func (h *sortedHeap) Pop() any {
+	r := h.rows[len(h.rows)-1]
+	h.rows = h.rows[:len(h.rows)-1]
+	return r
 }
 
 // compareSorted orders rows by the sort keys (nulls last in both directions), then by position.

@@ -1232,6 +1232,11 @@ type PanelCreate struct {
 
 // PanelRow defines model for PanelRow.
 type PanelRow struct {
+	// Errors Why each cell of this row that could not be computed (and is null in `values`) failed, by column id; absent when none failed.
+	//
+	// Example: {"14":"the text would be longer than the limit of 65536 bytes"}
+	Errors map[string]string `json:"errors,omitempty"`
+
 	// Key The primary source's record key.
 	Key string `json:"key"`
 
@@ -2535,8 +2540,15 @@ type ClientInterface interface {
 	// boolean literals, `+ - * / & = <> < > <= >=`, and the functions IF, AND, OR, NOT, CONCAT, LEN,
 	// UPPER, LOWER, TRIM, ROUND, ABS, MIN, MAX, COALESCE, NOW, TODAY, DATEDIFF, YEAR, MONTH, DAY.
 	// Unknown or ambiguous references, wrong arities and cycles are 422 naming the culprits in
-	// `errors`. `dependencies`, when sent, must name exactly the referenced columns. References are
-	// stored by column id, so renaming a column never breaks a formula. Records `column_added`.
+	// `errors`. So is a formula whose static growth bound exceeds the server's limit (16 MiB by
+	// default), naming the chain that grows (`C2 → C1 → E can grow to 655360000 bytes, the limit is
+	// 16777216`): the bound counts each base column as the longest computed text (64 KiB by
+	// default), each literal as its own text, and adds up every reference of `&` and `CONCAT` as
+	// often as it appears (the largest operand of the other functions, 3/2 of it for UPPER and
+	// LOWER), so it multiplies along chains of calculated columns; changing a column is refused
+	// when it takes a column reading it past the bound. `dependencies`, when sent, must name
+	// exactly the referenced columns. References are stored by column id, so renaming a column
+	// never breaks a formula. Records `column_added`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2550,8 +2562,15 @@ type ClientInterface interface {
 	// boolean literals, `+ - * / & = <> < > <= >=`, and the functions IF, AND, OR, NOT, CONCAT, LEN,
 	// UPPER, LOWER, TRIM, ROUND, ABS, MIN, MAX, COALESCE, NOW, TODAY, DATEDIFF, YEAR, MONTH, DAY.
 	// Unknown or ambiguous references, wrong arities and cycles are 422 naming the culprits in
-	// `errors`. `dependencies`, when sent, must name exactly the referenced columns. References are
-	// stored by column id, so renaming a column never breaks a formula. Records `column_added`.
+	// `errors`. So is a formula whose static growth bound exceeds the server's limit (16 MiB by
+	// default), naming the chain that grows (`C2 → C1 → E can grow to 655360000 bytes, the limit is
+	// 16777216`): the bound counts each base column as the longest computed text (64 KiB by
+	// default), each literal as its own text, and adds up every reference of `&` and `CONCAT` as
+	// often as it appears (the largest operand of the other functions, 3/2 of it for UPPER and
+	// LOWER), so it multiplies along chains of calculated columns; changing a column is refused
+	// when it takes a column reading it past the bound. `dependencies`, when sent, must name
+	// exactly the referenced columns. References are stored by column id, so renaming a column
+	// never breaks a formula. Records `column_added`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2688,7 +2707,8 @@ type ClientInterface interface {
 	// expression, is null and counted as an error of the column); a calculated column evaluates its
 	// formula. Values follow the column type: numbers, booleans, `YYYY-MM-DD` dates, RFC 3339 date-times,
 	// lists for `multi_select`. A cell that cannot be computed (a value of the wrong type, a failing
-	// formula) is null and counted in its column's `errors`. The cohort rule selects rows (a condition's
+	// formula, a computed text longer than the server's limit, 64 KiB by default) is null, counted in
+	// its column's `errors`, and explained in its row's `errors`. The cohort rule selects rows (a condition's
 	// `field` is a column reference, or a dotted path into the primary source's records compared with
 	// the value's JSON type). With `viewId`, the view's filters apply (each joins the previous ones with
 	// its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
@@ -2697,7 +2717,9 @@ type ClientInterface interface {
 	// `cursor`; a text cell or column name starting with `=`, `+`, `-`, `@`, a tab or a carriage
 	// return is written with a leading `'`, so that spreadsheets show it as text instead of running
 	// it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
-	// panel or view changed, the cursor answers 410 and the client starts again.
+	// panel or view changed, the cursor answers 410 and the client starts again. A page also ends
+	// early, with `hasMore` and `nextCursor`, once its values reach the server's page size budget
+	// (4 MiB by default); it always holds at least one row.
 	//
 	// Corresponds with GET /api/panels/{panelId}/rows (the `GetPanelRows` operationId).
 	GetPanelRows(ctx context.Context, panelId PanelId, params *GetPanelRowsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3555,8 +3577,15 @@ func (c *Client) CreateBaseColumn(ctx context.Context, panelId PanelId, params *
 // boolean literals, `+ - * / & = <> < > <= >=`, and the functions IF, AND, OR, NOT, CONCAT, LEN,
 // UPPER, LOWER, TRIM, ROUND, ABS, MIN, MAX, COALESCE, NOW, TODAY, DATEDIFF, YEAR, MONTH, DAY.
 // Unknown or ambiguous references, wrong arities and cycles are 422 naming the culprits in
-// `errors`. `dependencies`, when sent, must name exactly the referenced columns. References are
-// stored by column id, so renaming a column never breaks a formula. Records `column_added`.
+// `errors`. So is a formula whose static growth bound exceeds the server's limit (16 MiB by
+// default), naming the chain that grows (`C2 → C1 → E can grow to 655360000 bytes, the limit is
+// 16777216`): the bound counts each base column as the longest computed text (64 KiB by
+// default), each literal as its own text, and adds up every reference of `&` and `CONCAT` as
+// often as it appears (the largest operand of the other functions, 3/2 of it for UPPER and
+// LOWER), so it multiplies along chains of calculated columns; changing a column is refused
+// when it takes a column reading it past the bound. `dependencies`, when sent, must name
+// exactly the referenced columns. References are stored by column id, so renaming a column
+// never breaks a formula. Records `column_added`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3580,8 +3609,15 @@ func (c *Client) CreateCalculatedColumnWithBody(ctx context.Context, panelId Pan
 // boolean literals, `+ - * / & = <> < > <= >=`, and the functions IF, AND, OR, NOT, CONCAT, LEN,
 // UPPER, LOWER, TRIM, ROUND, ABS, MIN, MAX, COALESCE, NOW, TODAY, DATEDIFF, YEAR, MONTH, DAY.
 // Unknown or ambiguous references, wrong arities and cycles are 422 naming the culprits in
-// `errors`. `dependencies`, when sent, must name exactly the referenced columns. References are
-// stored by column id, so renaming a column never breaks a formula. Records `column_added`.
+// `errors`. So is a formula whose static growth bound exceeds the server's limit (16 MiB by
+// default), naming the chain that grows (`C2 → C1 → E can grow to 655360000 bytes, the limit is
+// 16777216`): the bound counts each base column as the longest computed text (64 KiB by
+// default), each literal as its own text, and adds up every reference of `&` and `CONCAT` as
+// often as it appears (the largest operand of the other functions, 3/2 of it for UPPER and
+// LOWER), so it multiplies along chains of calculated columns; changing a column is refused
+// when it takes a column reading it past the bound. `dependencies`, when sent, must name
+// exactly the referenced columns. References are stored by column id, so renaming a column
+// never breaks a formula. Records `column_added`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3838,7 +3874,8 @@ func (c *Client) SyncPanelDataSource(ctx context.Context, panelId PanelId, dataS
 // expression, is null and counted as an error of the column); a calculated column evaluates its
 // formula. Values follow the column type: numbers, booleans, `YYYY-MM-DD` dates, RFC 3339 date-times,
 // lists for `multi_select`. A cell that cannot be computed (a value of the wrong type, a failing
-// formula) is null and counted in its column's `errors`. The cohort rule selects rows (a condition's
+// formula, a computed text longer than the server's limit, 64 KiB by default) is null, counted in
+// its column's `errors`, and explained in its row's `errors`. The cohort rule selects rows (a condition's
 // `field` is a column reference, or a dotted path into the primary source's records compared with
 // the value's JSON type). With `viewId`, the view's filters apply (each joins the previous ones with
 // its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
@@ -3847,7 +3884,9 @@ func (c *Client) SyncPanelDataSource(ctx context.Context, panelId PanelId, dataS
 // `cursor`; a text cell or column name starting with `=`, `+`, `-`, `@`, a tab or a carriage
 // return is written with a leading `'`, so that spreadsheets show it as text instead of running
 // it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
-// panel or view changed, the cursor answers 410 and the client starts again.
+// panel or view changed, the cursor answers 410 and the client starts again. A page also ends
+// early, with `hasMore` and `nextCursor`, once its values reach the server's page size budget
+// (4 MiB by default); it always holds at least one row.
 //
 // Corresponds with GET /api/panels/{panelId}/rows (the `GetPanelRows` operationId).
 func (c *Client) GetPanelRows(ctx context.Context, panelId PanelId, params *GetPanelRowsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8025,8 +8064,15 @@ type ClientWithResponsesInterface interface {
 	// boolean literals, `+ - * / & = <> < > <= >=`, and the functions IF, AND, OR, NOT, CONCAT, LEN,
 	// UPPER, LOWER, TRIM, ROUND, ABS, MIN, MAX, COALESCE, NOW, TODAY, DATEDIFF, YEAR, MONTH, DAY.
 	// Unknown or ambiguous references, wrong arities and cycles are 422 naming the culprits in
-	// `errors`. `dependencies`, when sent, must name exactly the referenced columns. References are
-	// stored by column id, so renaming a column never breaks a formula. Records `column_added`.
+	// `errors`. So is a formula whose static growth bound exceeds the server's limit (16 MiB by
+	// default), naming the chain that grows (`C2 → C1 → E can grow to 655360000 bytes, the limit is
+	// 16777216`): the bound counts each base column as the longest computed text (64 KiB by
+	// default), each literal as its own text, and adds up every reference of `&` and `CONCAT` as
+	// often as it appears (the largest operand of the other functions, 3/2 of it for UPPER and
+	// LOWER), so it multiplies along chains of calculated columns; changing a column is refused
+	// when it takes a column reading it past the bound. `dependencies`, when sent, must name
+	// exactly the referenced columns. References are stored by column id, so renaming a column
+	// never breaks a formula. Records `column_added`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8040,8 +8086,15 @@ type ClientWithResponsesInterface interface {
 	// boolean literals, `+ - * / & = <> < > <= >=`, and the functions IF, AND, OR, NOT, CONCAT, LEN,
 	// UPPER, LOWER, TRIM, ROUND, ABS, MIN, MAX, COALESCE, NOW, TODAY, DATEDIFF, YEAR, MONTH, DAY.
 	// Unknown or ambiguous references, wrong arities and cycles are 422 naming the culprits in
-	// `errors`. `dependencies`, when sent, must name exactly the referenced columns. References are
-	// stored by column id, so renaming a column never breaks a formula. Records `column_added`.
+	// `errors`. So is a formula whose static growth bound exceeds the server's limit (16 MiB by
+	// default), naming the chain that grows (`C2 → C1 → E can grow to 655360000 bytes, the limit is
+	// 16777216`): the bound counts each base column as the longest computed text (64 KiB by
+	// default), each literal as its own text, and adds up every reference of `&` and `CONCAT` as
+	// often as it appears (the largest operand of the other functions, 3/2 of it for UPPER and
+	// LOWER), so it multiplies along chains of calculated columns; changing a column is refused
+	// when it takes a column reading it past the bound. `dependencies`, when sent, must name
+	// exactly the referenced columns. References are stored by column id, so renaming a column
+	// never breaks a formula. Records `column_added`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8188,7 +8241,8 @@ type ClientWithResponsesInterface interface {
 	// expression, is null and counted as an error of the column); a calculated column evaluates its
 	// formula. Values follow the column type: numbers, booleans, `YYYY-MM-DD` dates, RFC 3339 date-times,
 	// lists for `multi_select`. A cell that cannot be computed (a value of the wrong type, a failing
-	// formula) is null and counted in its column's `errors`. The cohort rule selects rows (a condition's
+	// formula, a computed text longer than the server's limit, 64 KiB by default) is null, counted in
+	// its column's `errors`, and explained in its row's `errors`. The cohort rule selects rows (a condition's
 	// `field` is a column reference, or a dotted path into the primary source's records compared with
 	// the value's JSON type). With `viewId`, the view's filters apply (each joins the previous ones with
 	// its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
@@ -8197,7 +8251,9 @@ type ClientWithResponsesInterface interface {
 	// `cursor`; a text cell or column name starting with `=`, `+`, `-`, `@`, a tab or a carriage
 	// return is written with a leading `'`, so that spreadsheets show it as text instead of running
 	// it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
-	// panel or view changed, the cursor answers 410 and the client starts again.
+	// panel or view changed, the cursor answers 410 and the client starts again. A page also ends
+	// early, with `hasMore` and `nextCursor`, once its values reach the server's page size budget
+	// (4 MiB by default); it always holds at least one row.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14289,8 +14345,15 @@ func (c *ClientWithResponses) CreateBaseColumnWithResponse(ctx context.Context, 
 // boolean literals, `+ - * / & = <> < > <= >=`, and the functions IF, AND, OR, NOT, CONCAT, LEN,
 // UPPER, LOWER, TRIM, ROUND, ABS, MIN, MAX, COALESCE, NOW, TODAY, DATEDIFF, YEAR, MONTH, DAY.
 // Unknown or ambiguous references, wrong arities and cycles are 422 naming the culprits in
-// `errors`. `dependencies`, when sent, must name exactly the referenced columns. References are
-// stored by column id, so renaming a column never breaks a formula. Records `column_added`.
+// `errors`. So is a formula whose static growth bound exceeds the server's limit (16 MiB by
+// default), naming the chain that grows (`C2 → C1 → E can grow to 655360000 bytes, the limit is
+// 16777216`): the bound counts each base column as the longest computed text (64 KiB by
+// default), each literal as its own text, and adds up every reference of `&` and `CONCAT` as
+// often as it appears (the largest operand of the other functions, 3/2 of it for UPPER and
+// LOWER), so it multiplies along chains of calculated columns; changing a column is refused
+// when it takes a column reading it past the bound. `dependencies`, when sent, must name
+// exactly the referenced columns. References are stored by column id, so renaming a column
+// never breaks a formula. Records `column_added`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14310,8 +14373,15 @@ func (c *ClientWithResponses) CreateCalculatedColumnWithBodyWithResponse(ctx con
 // boolean literals, `+ - * / & = <> < > <= >=`, and the functions IF, AND, OR, NOT, CONCAT, LEN,
 // UPPER, LOWER, TRIM, ROUND, ABS, MIN, MAX, COALESCE, NOW, TODAY, DATEDIFF, YEAR, MONTH, DAY.
 // Unknown or ambiguous references, wrong arities and cycles are 422 naming the culprits in
-// `errors`. `dependencies`, when sent, must name exactly the referenced columns. References are
-// stored by column id, so renaming a column never breaks a formula. Records `column_added`.
+// `errors`. So is a formula whose static growth bound exceeds the server's limit (16 MiB by
+// default), naming the chain that grows (`C2 → C1 → E can grow to 655360000 bytes, the limit is
+// 16777216`): the bound counts each base column as the longest computed text (64 KiB by
+// default), each literal as its own text, and adds up every reference of `&` and `CONCAT` as
+// often as it appears (the largest operand of the other functions, 3/2 of it for UPPER and
+// LOWER), so it multiplies along chains of calculated columns; changing a column is refused
+// when it takes a column reading it past the bound. `dependencies`, when sent, must name
+// exactly the referenced columns. References are stored by column id, so renaming a column
+// never breaks a formula. Records `column_added`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14530,7 +14600,8 @@ func (c *ClientWithResponses) SyncPanelDataSourceWithResponse(ctx context.Contex
 // expression, is null and counted as an error of the column); a calculated column evaluates its
 // formula. Values follow the column type: numbers, booleans, `YYYY-MM-DD` dates, RFC 3339 date-times,
 // lists for `multi_select`. A cell that cannot be computed (a value of the wrong type, a failing
-// formula) is null and counted in its column's `errors`. The cohort rule selects rows (a condition's
+// formula, a computed text longer than the server's limit, 64 KiB by default) is null, counted in
+// its column's `errors`, and explained in its row's `errors`. The cohort rule selects rows (a condition's
 // `field` is a column reference, or a dotted path into the primary source's records compared with
 // the value's JSON type). With `viewId`, the view's filters apply (each joins the previous ones with
 // its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
@@ -14539,7 +14610,9 @@ func (c *ClientWithResponses) SyncPanelDataSourceWithResponse(ctx context.Contex
 // `cursor`; a text cell or column name starting with `=`, `+`, `-`, `@`, a tab or a carriage
 // return is written with a leading `'`, so that spreadsheets show it as text instead of running
 // it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
-// panel or view changed, the cursor answers 410 and the client starts again.
+// panel or view changed, the cursor answers 410 and the client starts again. A page also ends
+// early, with `hasMore` and `nextCursor`, once its values reach the server's page size budget
+// (4 MiB by default); it always holds at least one row.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -42,29 +42,46 @@ func evalErr(format string, args ...any) error {
 }
 
 // Program is a compiled formula.
-type Program struct{ run evalFn }
+type Program struct {
+	run     evalFn
+	maxText int
+}
 
 type evalFn func(Env) (any, error)
 
-// Run evaluates the program against env.
-func (p *Program) Run(env Env) (any, error) { return p.run(env) }
+// Run evaluates the program against env. A text result longer than the limit (see Limits) is a
+// *TooLongError, whether the formula built it or passed a source value through.
+func (p *Program) Run(env Env) (any, error) {
+	v, err := p.run(env)
+	if s, ok := v.(string); ok && err == nil && len(s) > p.maxText {
+		return nil, &TooLongError{Limit: p.maxText}
+	}
+	return v, err
+}
 
-// Compile turns a syntax tree into a Program. bind maps every column
+// Compile turns a syntax tree into a Program with the default Limits.
+func Compile(e Expr, bind func(*Ref) (int, error)) (*Program, error) {
+	return CompileWithLimits(e, bind, Limits{})
+}
+
+// CompileWithLimits turns a syntax tree into a Program. bind maps every column
 // reference to the slot the Env will be asked for; an error from bind (an
 // unknown column) fails the compilation, as do unknown functions and wrong
-// argument counts, so a compiled Program only fails on data.
-func Compile(e Expr, bind func(*Ref) (int, error)) (*Program, error) {
-	c := compiler{bind: bind}
+// argument counts, so a compiled Program only fails on data. No text the
+// program computes is longer than lim.MaxText.
+func CompileWithLimits(e Expr, bind func(*Ref) (int, error), lim Limits) (*Program, error) {
+	c := compiler{bind: bind, maxText: lim.maxText()}
 	fn := c.compile(e)
 	if c.err != nil {
 		return nil, c.err
 	}
-	return &Program{run: fn}, nil
+	return &Program{run: fn, maxText: c.maxText}, nil
 }
 
 type compiler struct {
-	bind func(*Ref) (int, error)
-	err  error
+	bind    func(*Ref) (int, error)
+	maxText int
+	err     error
 }
 
 func (c *compiler) fail(err error) evalFn {
@@ -115,7 +132,42 @@ func (c *compiler) compile(e Expr) evalFn {
 	return c.fail(fmt.Errorf("formula: unknown node %T", e))
 }
 
+// concatChain compiles a & b & c … (left-associative, so a tree leaning left) as one
+// concatenation: its size is checked once and it is built once, not once per operator.
+func (c *compiler) concatChain(e *Binary) evalFn {
+	var operands []Expr
+	var walk func(x Expr)
+	walk = func(x Expr) {
+		if b, ok := x.(*Binary); ok && b.Op == "&" {
+			walk(b.L)
+			walk(b.R)
+			return
+		}
+		operands = append(operands, x)
+	}
+	walk(e)
+	fns := make([]evalFn, len(operands))
+	for i, o := range operands {
+		fns[i] = c.compile(o)
+	}
+	limit := c.maxText
+	return func(env Env) (any, error) {
+		vals := make([]any, len(fns))
+		for i, f := range fns {
+			v, err := f(env)
+			if err != nil {
+				return nil, err
+			}
+			vals[i] = v
+		}
+		return concat(vals, limit)
+	}
+}
+
 func (c *compiler) binary(e *Binary) evalFn {
+	if e.Op == "&" {
+		return c.concatChain(e)
+	}
 	l, r := c.compile(e.L), c.compile(e.R)
 	op := e.Op
 	return func(env Env) (any, error) {
@@ -128,8 +180,6 @@ func (c *compiler) binary(e *Binary) evalFn {
 			return nil, err
 		}
 		switch op {
-		case "&":
-			return Text(a) + Text(b), nil
 		case "+", "-", "*", "/":
 			return arithmetic(op, a, b)
 		case "=":
@@ -279,6 +329,27 @@ func (c *compiler) call(e *Call) evalFn {
 		}
 	}
 	fn := builtins[e.Name]
+	switch limit := c.maxText; e.Name {
+	case "CONCAT":
+		fn = func(v []any) (any, error) { return concat(v, limit) }
+	case "UPPER", "LOWER":
+		upper, convert := e.Name == "UPPER", fn
+		fn = func(v []any) (any, error) {
+			if s, ok := v[0].(string); ok && caseLen(s, upper) > limit {
+				return nil, &TooLongError{Limit: limit}
+			}
+			return convert(v)
+		}
+	case "TRIM":
+		trim := fn
+		fn = func(v []any) (any, error) {
+			out, err := trim(v)
+			if s, ok := out.(string); ok && len(s) > limit { // a substring: nothing was built
+				return nil, &TooLongError{Limit: limit}
+			}
+			return out, err
+		}
+	}
 	return func(env Env) (any, error) {
 		vals := make([]any, len(args))
 		for i, a := range args {
@@ -298,13 +369,7 @@ var builtins = map[string]func([]any) (any, error){
 		t, err := Truthy(v[0])
 		return !t, err
 	},
-	"CONCAT": func(v []any) (any, error) {
-		var b strings.Builder
-		for _, x := range v {
-			b.WriteString(Text(x))
-		}
-		return b.String(), nil
-	},
+	"CONCAT": func(v []any) (any, error) { return concat(v, DefaultMaxText) }, // compiled with its limit
 	"LEN": func(v []any) (any, error) {
 		return float64(utf8.RuneCountInString(Text(v[0]))), nil
 	},

@@ -62,6 +62,7 @@ type Column struct {
 	SourceField string // base columns only; "" for calculated
 	Calculated  bool
 	DependsOn   []int64 // for calculated columns: ids their stored formula references
+	Formula     string  // for calculated columns: the stored formula (CheckGrowth reads it)
 }
 
 // Resolved is a validated formula.

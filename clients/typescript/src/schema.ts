@@ -523,8 +523,15 @@ export interface paths {
          *     boolean literals, `+ - * / & = <> < > <= >=`, and the functions IF, AND, OR, NOT, CONCAT, LEN,
          *     UPPER, LOWER, TRIM, ROUND, ABS, MIN, MAX, COALESCE, NOW, TODAY, DATEDIFF, YEAR, MONTH, DAY.
          *     Unknown or ambiguous references, wrong arities and cycles are 422 naming the culprits in
-         *     `errors`. `dependencies`, when sent, must name exactly the referenced columns. References are
-         *     stored by column id, so renaming a column never breaks a formula. Records `column_added`.
+         *     `errors`. So is a formula whose static growth bound exceeds the server's limit (16 MiB by
+         *     default), naming the chain that grows (`C2 → C1 → E can grow to 655360000 bytes, the limit is
+         *     16777216`): the bound counts each base column as the longest computed text (64 KiB by
+         *     default), each literal as its own text, and adds up every reference of `&` and `CONCAT` as
+         *     often as it appears (the largest operand of the other functions, 3/2 of it for UPPER and
+         *     LOWER), so it multiplies along chains of calculated columns; changing a column is refused
+         *     when it takes a column reading it past the bound. `dependencies`, when sent, must name
+         *     exactly the referenced columns. References are stored by column id, so renaming a column
+         *     never breaks a formula. Records `column_added`.
          */
         post: operations["createCalculatedColumn"];
         delete?: never;
@@ -646,7 +653,8 @@ export interface paths {
          *     expression, is null and counted as an error of the column); a calculated column evaluates its
          *     formula. Values follow the column type: numbers, booleans, `YYYY-MM-DD` dates, RFC 3339 date-times,
          *     lists for `multi_select`. A cell that cannot be computed (a value of the wrong type, a failing
-         *     formula) is null and counted in its column's `errors`. The cohort rule selects rows (a condition's
+         *     formula, a computed text longer than the server's limit, 64 KiB by default) is null, counted in
+         *     its column's `errors`, and explained in its row's `errors`. The cohort rule selects rows (a condition's
          *     `field` is a column reference, or a dotted path into the primary source's records compared with
          *     the value's JSON type). With `viewId`, the view's filters apply (each joins the previous ones with
          *     its `logicalOperator`, AND binding tighter than OR; text operators ignore case), its sorts order
@@ -655,7 +663,9 @@ export interface paths {
          *     `cursor`; a text cell or column name starting with `=`, `+`, `-`, `@`, a tab or a carriage
          *     return is written with a leading `'`, so that spreadsheets show it as text instead of running
          *     it as a formula. Pages are pinned to the records they started on: once a sync has replaced them, or the
-         *     panel or view changed, the cursor answers 410 and the client starts again.
+         *     panel or view changed, the cursor answers 410 and the client starts again. A page also ends
+         *     early, with `hasMore` and `nextCursor`, once its values reach the server's page size budget
+         *     (4 MiB by default); it always holds at least one row.
          */
         get: operations["getPanelRows"];
         put?: never;
@@ -1390,6 +1400,15 @@ export interface components {
             userId?: components["schemas"]["UserAssertion"];
         };
         PanelRow: {
+            /**
+             * @description Why each cell of this row that could not be computed (and is null in `values`) failed, by column id; absent when none failed.
+             * @example {
+             *       "14": "the text would be longer than the limit of 65536 bytes"
+             *     }
+             */
+            errors?: {
+                [key: string]: string;
+            };
             /** @description The primary source's record key. */
             key: string;
             /** @description The typed value of each returned column, by column id. */
