@@ -28,7 +28,7 @@ func TestForgedCursorsIssue12(t *testing.T) {
 	var byAge, byLabel cfOp
 	for _, o := range fx.ops {
 		if o.id == "getPanelRows" {
-			switch body := cfBody(t, o.seed); {
+			switch body := cfBody(t, o); {
 			case cfGet(body, []any{"p", "k", 0, "t"}) == "q" && len(cfGet(body, []any{"p", "k"}).([]any)) == 1:
 				byAge = o
 			case cfGet(body, []any{"p", "k", 0, "t"}) == "s":
@@ -59,7 +59,7 @@ func TestForgedCursorsIssue12(t *testing.T) {
 	// wantSigned).
 	all := func(t *testing.T, o cfOp, edit func(m map[string]any), want, wantSigned int) {
 		t.Helper()
-		m := cfBody(t, o.seed)
+		m := cfBody(t, o)
 		edit(m)
 		t.Run("unsigned", func(t *testing.T) { send(t, o, cfUnsigned(t, o, m), want) })
 		t.Run("original signature", func(t *testing.T) { send(t, o, cfTampered(t, o.seed, m), want) })
@@ -106,7 +106,7 @@ func TestForgedCursorsIssue12(t *testing.T) {
 	t.Run("a cursor of another list", func(t *testing.T) { send(t, op("listViews", ""), panels.seed, 400) })
 	t.Run("a cursor of another view", func(t *testing.T) { send(t, byLabel, byAge.seed, 400) })
 	t.Run("a cursor under another key", func(t *testing.T) {
-		c := cfResigned(t, panels, cfBody(t, panels.seed))
+		c := cfResigned(t, panels, cfBody(t, panels))
 		send(t, panels, c[:len(c)-2]+"AA", 400)
 	})
 	// The seeds themselves are honoured.

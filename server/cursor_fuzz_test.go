@@ -193,9 +193,8 @@ var cfKeyKinds = []any{"", "q", "n", "s", "b", "t", "z"}
 // cfMutations derives the deterministic set of mutations of one operation's seed.
 func cfMutations(t testing.TB, o cfOp) []cfMutation {
 	enc, sig, _ := strings.Cut(o.seed, ".")
-	b64 := base64.RawURLEncoding
-	rawBody, _ := b64.DecodeString(enc)
-	body := cfBody(t, o.seed)
+	body := cfBody(t, o)
+	rawBody, _ := json.Marshal(body)
 	var out []cfMutation
 	add := func(name, c string) {
 		if c != o.seed {
@@ -295,13 +294,13 @@ func cfMutations(t testing.TB, o cfOp) []cfMutation {
 	return out
 }
 
-// cfBody is a signed cursor's body ({"x": issued, "p": payload}), numbers kept as written.
-func cfBody(t testing.TB, c string) map[string]any {
+// cfBody is the body ({"x": issued, "p": payload}) of an operation's seed, opened with the
+// server's key, numbers kept as written.
+func cfBody(t testing.TB, o cfOp) map[string]any {
 	t.Helper()
-	enc, _, ok := strings.Cut(c, ".")
-	b, err := base64.RawURLEncoding.DecodeString(enc)
-	if !ok || err != nil {
-		t.Fatalf("%q is not a signed cursor", c)
+	b, err := curs.Open(curs.DeriveKey([]byte(testSecret)), o.list, o.scope, o.seed)
+	if err != nil {
+		t.Fatalf("%q is not a sealed cursor of %s: %v", o.seed, o.list, err)
 	}
 	var body map[string]any
 	d := json.NewDecoder(strings.NewReader(string(b)))
@@ -341,12 +340,15 @@ func cfUnsigned(t testing.TB, o cfOp, m map[string]any) string {
 	return cfEncode(t, old)
 }
 
-// cfResigned is an edited body signed with the server's key: what a leaked key allows (Encode
-// only signs well-formed payloads, so the MAC is computed here). Only the checks behind the
-// signature stand between it and SQL.
+// cfResigned is an edited body sealed with the server's key: what a leaked key allows (Encode
+// only seals well-formed payloads, so it is sealed here). Only the checks behind the seal stand
+// between it and SQL.
 func cfResigned(t testing.TB, o cfOp, m map[string]any) string {
-	enc := cfEncode(t, m)
-	return enc + "." + base64.RawURLEncoding.EncodeToString(curs.MAC(curs.DeriveKey([]byte(testSecret)), o.list, o.scope, enc))
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return curs.Seal(curs.DeriveKey([]byte(testSecret)), o.list, o.scope, b)
 }
 
 func cfClone(m map[string]any) map[string]any {
@@ -457,10 +459,6 @@ func FuzzCursors(f *testing.F) {
 // cfVerifies reports whether the cursor carries a valid signature for the operation, whatever
 // its payload.
 func cfVerifies(c string, o cfOp) bool {
-	enc, sig, ok := strings.Cut(c, ".")
-	if !ok {
-		return false
-	}
-	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
-	return err == nil && string(got) == string(curs.MAC(curs.DeriveKey([]byte(testSecret)), o.list, o.scope, enc))
+	_, err := curs.Open(curs.DeriveKey([]byte(testSecret)), o.list, o.scope, c)
+	return err == nil
 }

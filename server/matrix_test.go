@@ -475,11 +475,13 @@ type mxOp struct {
 	need      int  // level needed on the target (lvViewReader..lvOwner); 0: any member
 	noUsers   bool // callers with the user role are refused (creating panels)
 	adminOnly bool // only admins (someone else's ACL rows)
-	public    bool // system route: no token needed, the same answer for everyone
-	ok        int  // the status when allowed
-	mutates   bool // an allowed call changes rows
-	req       func(x mxCtx) mxReq
-	check     func(t *testing.T, x mxCtx, body []byte)
+	// panelViewer: the view's panel must be readable too (changing the columns a view names)
+	panelViewer bool
+	public      bool // system route: no token needed, the same answer for everyone
+	ok          int  // the status when allowed
+	mutates     bool // an allowed call changes rows
+	req         func(x mxCtx) mxReq
+	check       func(t *testing.T, x mxCtx, body []byte)
 }
 
 func (o mxOp) name() string {
@@ -514,6 +516,8 @@ func (o mxOp) expect(c mxCaller) int {
 	case level < mxVisibleAt(o.op, o.variant):
 		return http.StatusNotFound
 	case level < o.need:
+		return http.StatusForbidden
+	case o.panelViewer && mxLevel(c.kind, map[mxTarget]mxTarget{tgV: tgP, tgU: tgP, tgW: tgQ}[o.target]) < lvViewer:
 		return http.StatusForbidden
 	}
 	return o.ok
@@ -649,9 +653,13 @@ func mxOps() []mxOp {
 		op("updateView", "PUT", vp(""), `{"name":"Renamed by the matrix"}`, lvEditor, 200)
 		op("deleteView", "DELETE", vp(""), "", lvEditor, 204)
 		op("getViewSorts", "GET", vp("/sorts"), "", lvViewReader, 200)
-		op("replaceViewSorts", "PUT", vp("/sorts"), `{"sorts":[{"columnName":"Email","direction":"desc","order":1}]}`, lvEditor, 200)
+		add(mxOp{op: "replaceViewSorts", target: tg, need: lvEditor, panelViewer: true, ok: 200, mutates: true,
+			req: mxAt("PUT", vp("/sorts"), `{"sorts":[{"columnName":"Email","direction":"desc","order":1}]}`)})
 		op("getViewFilters", "GET", vp("/filters"), "", lvViewReader, 200)
-		op("replaceViewFilters", "PUT", vp("/filters"), `{"filters":[{"columnName":"Email","operator":"isNotNull"}]}`, lvEditor, 200)
+		add(mxOp{op: "replaceViewFilters", target: tg, need: lvEditor, panelViewer: true, ok: 200, mutates: true,
+			req: mxAt("PUT", vp("/filters"), `{"filters":[{"columnName":"Email","operator":"isNotNull"}]}`)})
+		add(mxOp{op: "updateView", variant: "visible columns", target: tg, need: lvEditor, panelViewer: true, ok: 200, mutates: true,
+			req: mxAt("PUT", vp(""), `{"visibleColumns":["Email"]}`)})
 		op("publishView", "POST", vp("/publish"), "", lvEditor, 200)
 		op("unpublishView", "POST", vp("/unpublish"), "", lvEditor, 200)
 	}

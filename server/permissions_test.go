@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -74,16 +75,19 @@ func TestPublishedViewShowsOnlyItsColumns(t *testing.T) {
 	id := func(m map[string]any) int64 { return int64(m["id"].(float64)) }
 
 	p := id(call(admin, "POST", "/api/panels", `{"name":"HIV clinic","description":"Follow-up list",
-		"cohortRule":{"conditions":[{"field":"ssn","operator":"eq","value":"123-45-6789"}],"logic":"OR"},"metadata":{"secret":"x"}}`, 201))
+		"cohortRule":{"conditions":[{"field":"ssn","operator":"eq","value":"123-45-6789"},{"field":"diagnosis","operator":"eq","value":"HIV"}],"logic":"OR"},"metadata":{"secret":"x"}}`, 201))
 	pp := fmt.Sprintf("/api/panels/%d", p)
 	ds := id(call(admin, "POST", pp+"/datasources", `{"type":"file","config":{"format":"csv","keyField":"id"}}`, 201))
-	call(admin, "POST", fmt.Sprintf("/api/datasources/%d/upload", ds), "id,ssn,diagnosis\np1,123-45-6789,HIV\n", 200)
+	call(admin, "POST", fmt.Sprintf("/api/datasources/%d/upload", ds), "id,ssn,diagnosis\np1,123-45-6789,HIV\np2,987-65-4321,HIV\n", 200)
 	ssn := id(call(admin, "POST", pp+"/columns/base", fmt.Sprintf(`{"name":"SSN","type":"text","sourceField":"ssn","dataSourceId":%d,"properties":{}}`, ds), 201))
 	diag := id(call(admin, "POST", pp+"/columns/base", fmt.Sprintf(`{"name":"Diagnosis","type":"text","sourceField":"diagnosis","dataSourceId":%d,"properties":{}}`, ds), 201))
 	label := id(call(admin, "POST", pp+"/columns/calculated", `{"name":"Label","type":"text","formula":"[SSN] & ' ' & [Diagnosis]","properties":{}}`, 201))
-	v := id(call(admin, "POST", "/api/views", fmt.Sprintf(`{"name":"Diagnoses","panelId":%d,"visibleColumns":["%d"]}`, p, diag), 201))
+	// A shown calculated column fails on every row, reading SSN: its error must not quote SSN.
+	bad := id(call(admin, "POST", pp+"/columns/calculated", `{"name":"Bad","type":"number","formula":"[SSN] + 1","properties":{}}`, 201))
+	v := id(call(admin, "POST", "/api/views", fmt.Sprintf(`{"name":"Diagnoses","panelId":%d,"visibleColumns":["%d","%d"]}`, p, diag, bad), 201))
 	// The view sorts and filters on SSN, which it does not show: that still works, unseen.
 	call(admin, "PUT", fmt.Sprintf("/api/views/%d/filters", v), `{"filters":[{"columnName":"SSN","operator":"isNotNull"}]}`, 200)
+	call(admin, "PUT", fmt.Sprintf("/api/views/%d/sorts", v), `{"sorts":[{"columnName":"SSN","direction":"asc","order":0}]}`, 200)
 	call(admin, "POST", fmt.Sprintf("/api/views/%d/publish", v), "", 200)
 
 	// What the member may read.
@@ -93,17 +97,34 @@ func TestPublishedViewShowsOnlyItsColumns(t *testing.T) {
 		strings.Contains(panel["_raw"].(string), "secret") {
 		t.Errorf("the panel as a view reader sees it: %s", panel["_raw"])
 	}
-	rows := call(member, "GET", fmt.Sprintf("%s/rows?viewId=%d", pp, v), "", 200)
-	if raw := rows["_raw"].(string); strings.Contains(raw, "123-45-6789") || !strings.Contains(raw, "HIV") ||
-		strings.Contains(raw, `"SSN"`) || strings.Contains(raw, `"Label"`) {
-		t.Errorf("rows through the view: %s", raw)
+	// A page of one row: its cursor holds the sort key (an SSN) sealed, not readable.
+	resp, first := raw(t, "GET", fmt.Sprintf("%s/rows?viewId=%d&limit=1", pp, v), member, nil, nil)
+	var page struct {
+		NextCursor string           `json:"nextCursor"`
+		Rows       []map[string]any `json:"rows"`
+	}
+	if err := json.Unmarshal(first, &page); err != nil || resp.StatusCode != 200 || page.NextCursor == "" || len(page.Rows) != 1 {
+		t.Fatalf("first page through the view: %d %s", resp.StatusCode, first)
+	}
+	for _, part := range strings.Split(page.NextCursor, ".") {
+		if b, err := base64.RawURLEncoding.DecodeString(part); err == nil && (strings.Contains(string(b), "123-45-6789") || strings.Contains(string(b), "123")) {
+			t.Errorf("the rows cursor shows the hidden sort key: %s", b)
+		}
+	}
+	for _, pageURL := range []string{fmt.Sprintf("%s/rows?viewId=%d", pp, v),
+		fmt.Sprintf("%s/rows?viewId=%d&limit=1&cursor=%s", pp, v, page.NextCursor)} {
+		rows := call(member, "GET", pageURL, "", 200)
+		if raw := rows["_raw"].(string); strings.Contains(raw, "123-45-6789") || strings.Contains(raw, "987-65-4321") || !strings.Contains(raw, "HIV") ||
+			strings.Contains(raw, `"SSN"`) || strings.Contains(raw, `"Label"`) || !strings.Contains(raw, "is not a number") {
+			t.Errorf("rows through the view: %s", raw)
+		}
 	}
 	csv := call(member, "GET", fmt.Sprintf("%s/rows?viewId=%d&format=csv", pp, v), "", 200)["_raw"].(string)
-	if csv != "Diagnosis\nHIV\n" {
-		t.Errorf("CSV through the view: %q, want only the Diagnosis column", csv)
+	if csv != "Diagnosis,Bad\nHIV,\nHIV,\n" {
+		t.Errorf("CSV through the view: %q, want only the Diagnosis and Bad columns", csv)
 	}
 	cols := call(member, "GET", pp+"/columns", "", 200)
-	if raw := cols["_raw"].(string); !strings.Contains(raw, `"Diagnosis"`) || strings.Contains(raw, "SSN") || strings.Contains(raw, "Label") {
+	if raw := cols["_raw"].(string); !strings.Contains(raw, `"Diagnosis"`) || strings.Contains(raw, `"SSN"`) || strings.Contains(raw, "Label") {
 		t.Errorf("columns as a view reader: %s", raw)
 	}
 	call(member, "GET", fmt.Sprintf("%s/columns/%d", pp, diag), "", 200)
@@ -134,4 +155,13 @@ func TestPublishedViewShowsOnlyItsColumns(t *testing.T) {
 	call(member, "PUT", pp, `{"name":"Mine now"}`, 403)
 	call(member, "POST", "/api/views", fmt.Sprintf(`{"name":"Copy","panelId":%d,"visibleColumns":["%d"]}`, p, ssn), 403)
 	call(member, "PUT", fmt.Sprintf("/api/views/%d", v), `{"visibleColumns":["SSN"]}`, 403)
+	// Editor on the view alone renames it, but cannot make it show, sort or filter on another column.
+	call(admin, "POST", fmt.Sprintf("/api/acls/view/%d", v), `{"userEmail":"member@`+tenant+`.example","permission":"editor"}`, 201)
+	call(member, "PUT", fmt.Sprintf("/api/views/%d", v), `{"name":"Diagnoses (renamed)"}`, 200)
+	call(member, "PUT", fmt.Sprintf("/api/views/%d", v), fmt.Sprintf(`{"visibleColumns":["%d","SSN"]}`, diag), 403)
+	call(member, "PUT", fmt.Sprintf("/api/views/%d/filters", v), `{"filters":[{"columnName":"SSN","operator":"eq","value":"123-45-6789"}]}`, 403)
+	call(member, "PUT", fmt.Sprintf("/api/views/%d/sorts", v), `{"sorts":[{"columnName":"SSN","direction":"desc","order":0}]}`, 403)
+	if raw := call(member, "GET", fmt.Sprintf("%s/rows?viewId=%d", pp, v), "", 200)["_raw"].(string); strings.Contains(raw, "123-45-6789") {
+		t.Errorf("rows after the view editor's attempts: %s", raw)
+	}
 }

@@ -108,9 +108,12 @@ type View struct {
 	UpdatedAt      time.Time      `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
 
 	// Level is the caller's permission, computed by access queries.
-	Level   Permission   `bun:"level,scanonly"`
-	Sorts   []ViewSort   `bun:"-"`
-	Filters []ViewFilter `bun:"-"`
+	Level Permission `bun:"level,scanonly"`
+	// PanelLevel is the caller's own permission on the view's panel (its ACL rows there), read by
+	// viewAccess: the columns a view may name are decided by it.
+	PanelLevel Permission   `bun:"panel_level,scanonly"`
+	Sorts      []ViewSort   `bun:"-"`
+	Filters    []ViewFilter `bun:"-"`
 }
 
 // ACL grants a principal (lower-cased email, sub, or "_all") a permission on a panel or view.

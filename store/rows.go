@@ -662,15 +662,13 @@ func (ev *evaluator) compute(i int) (any, error) {
 
 // Value and Now make the evaluator a formula.Env: a referenced cell that failed reads as null
 // (its error is counted once, on its own column), except a value over the text limit, which
-// fails the reading formula too (naming the column it started from): read as null it would
-// hide the overflow behind a shorter, wrong value.
+// fails the reading formula too: read as null it would hide the overflow behind a shorter,
+// wrong value. The error does not name the column it started from, which the reader of this
+// cell may not be allowed to see.
 func (ev *evaluator) Value(slot int) (any, error) {
 	v, err := ev.cell(slot) // nil when the cell failed
 	if tl := (*formula.TooLongError)(nil); errors.As(err, &tl) {
-		if tl.Column == "" {
-			tl = &formula.TooLongError{Limit: tl.Limit, Column: ev.pl.cols[slot].col.Name}
-		}
-		return nil, tl
+		return nil, &formula.TooLongError{Limit: tl.Limit}
 	}
 	return forFormula(v), nil
 }

@@ -30,7 +30,9 @@ const (
 func viewAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id int64, lock bool) (*View, error) {
 	v := new(View)
 	expr, args := viewLevelExpr(a)
+	panelExpr, panelArgs := panelDirectLevelExpr(a)
 	q := db.NewSelect().Model(v).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
+		ColumnExpr("COALESCE("+panelExpr+", 0) AS panel_level", panelArgs...).
 		Join("JOIN panels AS panel ON panel.id = view.panel_id AND panel.tenant_id = view.tenant_id").
 		Where("view.id = ?", id).Where("view.tenant_id = ?", a.TenantID)
 	if lock {
@@ -344,6 +346,11 @@ func (s *Store) UpdateView(ctx context.Context, a Actor, id int64, precondition 
 		if err := checkEcho(a, patch.EchoedUserID, v.OwnerUserID); err != nil {
 			return Change{}, false, err
 		}
+		if patch.VisibleColumns != nil {
+			if err := needPanelColumns(v, "changing a view's visible columns"); err != nil {
+				return Change{}, false, err
+			}
+		}
 		before := viewValues(v)
 		if patch.Name != nil {
 			v.Name = *patch.Name
@@ -366,6 +373,9 @@ func (s *Store) UpdateView(ctx context.Context, a Actor, id int64, precondition 
 // ReplaceSorts replaces every sort of a view atomically.
 func (s *Store) ReplaceSorts(ctx context.Context, a Actor, id int64, precondition func(*View) error, sorts []ViewSort) (*View, error) {
 	return s.mutateView(ctx, a, "replaceViewSorts", id, precondition, func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error) {
+		if err := needPanelColumns(v, "changing a view's sorts"); err != nil {
+			return Change{}, false, err
+		}
 		refs := make([]string, len(sorts))
 		for i, so := range sorts {
 			refs[i] = so.ColumnName
@@ -395,6 +405,9 @@ func (s *Store) ReplaceSorts(ctx context.Context, a Actor, id int64, preconditio
 // ReplaceFilters replaces every filter of a view atomically.
 func (s *Store) ReplaceFilters(ctx context.Context, a Actor, id int64, precondition func(*View) error, filters []ViewFilter) (*View, error) {
 	return s.mutateView(ctx, a, "replaceViewFilters", id, precondition, func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error) {
+		if err := needPanelColumns(v, "changing a view's filters"); err != nil {
+			return Change{}, false, err
+		}
 		refs := make([]string, len(filters))
 		ie := &InvalidError{Message: "invalid filter"}
 		for i, f := range filters {
@@ -476,6 +489,16 @@ func (s *Store) DeleteView(ctx context.Context, a Actor, id int64, precondition 
 		_, err = tx.NewDelete().Model(v).WherePK().Where("view.tenant_id = ?", v.TenantID).Exec(ctx)
 		return err
 	})
+}
+
+// needPanelColumns refuses a change of the columns a view names (visible, sorted, filtered) to
+// an editor of the view who cannot read its panel: naming another column would show it, or let
+// filters probe it, to every reader of the view, the editor included.
+func needPanelColumns(v *View, action string) error {
+	if v.PanelLevel < PermViewer {
+		return Forbidden("%s needs viewer permission on its panel; you have %s", action, v.PanelLevel)
+	}
+	return nil
 }
 
 // FilterValueProblem says why a filter value does not fit its operator ("" when it fits).

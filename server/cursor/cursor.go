@@ -1,11 +1,13 @@
 // Package cursor is the one implementation of the service's pagination cursors (api.md §2):
-// an opaque token that carries a typed position, is signed with HMAC-SHA256 under a server key,
-// is bound to its list and scope, and expires.
+// an opaque token that carries a typed position, is sealed under a server key, is bound to its
+// list and scope, and expires.
 //
-// A token is base64url(body) "." base64url(mac), where body is the JSON {"x": issue time in
-// unix seconds, "p": payload} and mac is HMAC-SHA256(key, len-prefixed list, scope and body).
-// The list and scope are not in the token: a cursor presented to another list, tenant, panel or
-// filter fails its signature like a tampered one.
+// A token is base64url(nonce + ciphertext) "." base64url(tag): body, the JSON {"x": issue time
+// in unix seconds, "p": payload}, sealed with AES-256-GCM, whose additional data is the
+// length-prefixed list and scope. Sealing rather than only signing matters: a rows cursor holds
+// the last row's sort keys, which may be values of columns the caller cannot read (a view
+// sorted on a column it does not show). The list and scope are not in the token: a cursor
+// presented to another list, tenant, panel or filter fails to open like a tampered one.
 //
 // A verified signature is not trusted blindly: each payload validates its values (Payload), so a
 // leaked key or a bug yields a refused cursor, never a panic or an unchecked value in SQL.
@@ -13,6 +15,8 @@ package cursor
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -52,7 +56,7 @@ type Payload interface {
 const derivation = "panels cursor v1"
 
 // DeriveKey is the cursor key for a configured secret (CURSOR_KEY, else JWT_SECRET):
-// HMAC-SHA256(secret, "panels cursor v1"), so a cursor signature is never a token signature.
+// HMAC-SHA256(secret, "panels cursor v1"), 32 bytes, so the cursor key is never the token key.
 func DeriveKey(secret []byte) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(derivation))
@@ -69,7 +73,7 @@ func RandomKey() []byte {
 	return k
 }
 
-// Codec signs and verifies cursors with one key.
+// Codec seals and opens cursors with one key.
 type Codec struct {
 	key  []byte
 	TTL  time.Duration
@@ -89,21 +93,60 @@ type body struct {
 
 var b64 = base64.RawURLEncoding.Strict()
 
-// MAC is a token's signature: HMAC-SHA256 under key of the length-prefixed list, scope and
-// encoded body (exported for tests that must sign arbitrary bodies, as a leaked key would).
-func MAC(key []byte, list, scope, encodedBody string) []byte {
-	m := hmac.New(sha256.New, key)
+// aad is what a token is bound to besides its body: the length-prefixed list and scope.
+func aad(list, scope string) []byte {
+	var out []byte
 	var n [8]byte
-	for _, part := range []string{list, scope, encodedBody} {
+	for _, part := range []string{list, scope} {
 		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
-		m.Write(n[:])
-		m.Write([]byte(part))
+		out = append(out, n[:]...)
+		out = append(out, part...)
 	}
-	return m.Sum(nil)
+	return out
 }
 
-func (c *Codec) mac(list, scope, encodedBody string) []byte {
-	return MAC(c.key, list, scope, encodedBody)
+func aeadOf(key []byte) cipher.AEAD {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		panic(fmt.Sprintf("cursor: key of %d bytes: %v", len(key), err)) // DeriveKey and RandomKey give 32
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(fmt.Sprintf("cursor: %v", err))
+	}
+	return gcm
+}
+
+// Seal is a token holding body for list and scope under key (exported for tests that must seal
+// arbitrary bodies, as a leaked key would allow).
+func Seal(key []byte, list, scope string, body []byte) string {
+	gcm := aeadOf(key)
+	nonce := make([]byte, gcm.NonceSize(), gcm.NonceSize()+len(body)+gcm.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		panic(fmt.Sprintf("cursor: no randomness: %v", err))
+	}
+	sealed := gcm.Seal(nonce, nonce, body, aad(list, scope))
+	cut := len(sealed) - gcm.Overhead()
+	return b64.EncodeToString(sealed[:cut]) + "." + b64.EncodeToString(sealed[cut:])
+}
+
+// Open is the body of a token sealed for list and scope under key; any other token is ErrInvalid.
+func Open(key []byte, list, scope, raw string) ([]byte, error) {
+	enc, tag, ok := strings.Cut(raw, ".")
+	if !ok {
+		return nil, ErrInvalid
+	}
+	head, err1 := b64.DecodeString(enc)
+	t, err2 := b64.DecodeString(tag)
+	gcm := aeadOf(key)
+	if err1 != nil || err2 != nil || len(head) < gcm.NonceSize() || len(t) != gcm.Overhead() {
+		return nil, ErrInvalid
+	}
+	body, err := gcm.Open(nil, head[:gcm.NonceSize()], append(head[gcm.NonceSize():], t...), aad(list, scope))
+	if err != nil {
+		return nil, ErrInvalid
+	}
+	return body, nil
 }
 
 // Encode issues a cursor of list and scope holding p, stamped with the current time.
@@ -113,8 +156,7 @@ func (c *Codec) Encode(list, scope string, p Payload) string {
 		panic(fmt.Sprintf("cursor: payload %T does not marshal: %v", p, err)) // payloads are plain structs
 	}
 	b, _ := json.Marshal(body{Issued: c.Now().Unix(), Payload: raw})
-	enc := b64.EncodeToString(b)
-	return enc + "." + b64.EncodeToString(c.mac(list, scope, enc))
+	return Seal(c.key, list, scope, b)
 }
 
 // Decode verifies raw as a cursor of list and scope and fills into with its payload.
@@ -122,15 +164,7 @@ func (c *Codec) Decode(raw, list, scope string, into Payload) error {
 	if raw == "" || len(raw) > MaxLen {
 		return ErrInvalid
 	}
-	enc, sig, ok := strings.Cut(raw, ".")
-	if !ok {
-		return ErrInvalid
-	}
-	got, err := b64.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, c.mac(list, scope, enc)) {
-		return ErrInvalid
-	}
-	b, err := b64.DecodeString(enc)
+	b, err := Open(c.key, list, scope, raw)
 	if err != nil {
 		return ErrInvalid
 	}

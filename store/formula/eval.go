@@ -506,7 +506,7 @@ func toNumber(v any) (float64, error) {
 		if f, ok := ParseNumber(v); ok {
 			return f, nil
 		}
-		return 0, evalErr("%q is not a number", clip(v))
+		return 0, evalErr("%s is not a number", kindOf(v))
 	case bool:
 		return 0, evalErr("expected a number, got TRUE/FALSE")
 	case time.Time:
@@ -532,7 +532,7 @@ func Truthy(v any) (bool, error) {
 		case "false", "":
 			return false, nil
 		}
-		return false, evalErr("%q is not TRUE or FALSE", clip(v))
+		return false, evalErr("%s is not TRUE or FALSE", kindOf(v))
 	}
 	return false, evalErr("a date is not TRUE or FALSE")
 }
@@ -588,7 +588,7 @@ func ToTime(v any) (time.Time, error) {
 				return t, nil
 			}
 		}
-		return time.Time{}, evalErr("%q is not a date", clip(v))
+		return time.Time{}, evalErr("%s is not a date", kindOf(v))
 	}
 	return time.Time{}, evalErr("expected a date")
 }
@@ -647,6 +647,9 @@ func cmpBool(x, y bool) int {
 	return 1
 }
 
+// kindOf names a value's kind for an error message. Messages never quote the value itself: a
+// cell's error reaches the readers of its column, who may not be allowed to read the columns
+// the formula reads (a view reader sees only the view's columns).
 func kindOf(v any) string {
 	switch v.(type) {
 	case float64:
@@ -667,3 +670,4 @@ func clip(s string) string {
 	}
 	return s
 }
+

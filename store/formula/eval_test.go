@@ -137,11 +137,11 @@ func TestEvalErrors(t *testing.T) {
 	env := &rowEnv{names: []string{"Word", "Date", "Broken"}, values: []any{"abc", date("2026-01-01"), nil},
 		errs: map[int]error{2: errors.New("upstream")}}
 	tests := []struct{ src, want string }{
-		{`[Word] * 2`, `"abc" is not a number`},
+		{`[Word] * 2`, `text is not a number`}, // never the value: its reader may not see [Word]
 		{`1 / 0`, "division by zero"},
 		{`[Date] * 2`, "cannot apply * to a date"},
-		{`YEAR([Word])`, `"abc" is not a date`},
-		{`IF([Word], 1, 2)`, `"abc" is not TRUE or FALSE`},
+		{`YEAR([Word])`, `text is not a date`},
+		{`IF([Word], 1, 2)`, `text is not TRUE or FALSE`},
 		{`[Word] > 3`, "cannot compare a number with text"},
 		{`TRUE > 1`, "cannot compare TRUE/FALSE with a number"},
 		{`MAX(1, [Date])`, "cannot compare"},
