@@ -670,4 +670,3 @@ func clip(s string) string {
 	}
 	return s
 }
-
