@@ -179,9 +179,9 @@ func (c Config) StytchEnabled() bool {
 	return c.StytchProjectID != "" && c.StytchSecretKey != "" && c.StytchBaseURL != ""
 }
 
-// CursorSigningKey is the key cursors are signed with: derived from CURSOR_KEY, else from
+// CursorSigningKey is the key cursors are sealed with: derived from CURSOR_KEY, else from
 // JWT_SECRET (HMAC-SHA256(secret, "panels cursor v1"), so the cursor key never doubles as a
-// token signature). With neither, it is a random per-process key and ephemeral is true: cursors
+// token key). With neither, it is a random per-process key and ephemeral is true: cursors
 // then fail (400) after a restart or on another instance, so such deployments should set CURSOR_KEY.
 func (c Config) CursorSigningKey() (key []byte, ephemeral bool) {
 	switch {
