@@ -136,21 +136,21 @@ func readablePanelsArray(a Actor) (string, []any) {
 	return `ARRAY(` + grantedPanelsSQL + `)`, []any{a.TenantID, bun.List(a.Principals())}
 }
 
-// viewLevelExpr computes the actor's permission on the view aliased "view" (its panel is aliased
-// "panel"): the best of its ACL rows and the actor's rows on the panel; view reader when the view
-// is published and neither names the actor.
-func viewLevelExpr(a Actor) (string, []any) {
+// viewLevelExpr computes the actor's permission on the view aliased "view": the best of its ACL
+// rows and of panelLevel, the actor's own level on the view's panel (an expression with its
+// arguments, such as panelDirectLevelExpr's); view reader when the view is published and neither
+// names the actor.
+func viewLevelExpr(a Actor, panelLevel string, panelArgs []any) (string, []any) {
 	if a.Admin {
 		return "4", nil
 	}
-	direct, args := panelDirectLevelExpr(a)
 	return `GREATEST(
 		(SELECT max(` + fmt.Sprintf(aclLevelSQL, "vacl") + `)
 			FROM acls AS vacl
 			WHERE vacl.tenant_id = ? AND vacl.view_id = view.id AND vacl.user_email IN (?)),
-		` + direct + `,
+		` + panelLevel + `,
 		CASE WHEN view.is_published THEN 1 ELSE 0 END)`,
-		append([]any{a.TenantID, bun.List(a.Principals())}, args...)
+		append([]any{a.TenantID, bun.List(a.Principals())}, panelArgs...)
 }
 
 // visibleViews restricts a view query to views the actor can read (viewLevelExpr >= 1): for a

@@ -30,7 +30,7 @@ func NormalizePrincipal(p string) string {
 // needOn refuses an actor whose permission on r is below min (the owner rule raises the table's
 // editor to owner for changes that touch owner rows).
 func needOn(r *Resource, min Permission, action string) error {
-	return need(Permissions["listAcls"].Visible, min, r.Level, action, r.Type)
+	return need(aclRead.Visible, min, r.Level, action, r.Type)
 }
 
 // ListACLs returns the ACL rows of a resource the actor can read, by id.

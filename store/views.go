@@ -29,11 +29,13 @@ const (
 // op's requirement: a view the actor cannot read is ErrNotFound, exactly like a missing one.
 func viewAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id int64, lock bool) (*View, error) {
 	v := new(View)
-	expr, args := viewLevelExpr(a)
+	// The actor's level on the panel is computed once (pl) and read by both columns.
 	panelExpr, panelArgs := panelDirectLevelExpr(a)
+	expr, args := viewLevelExpr(a, "pl.level", nil)
 	q := db.NewSelect().Model(v).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
-		ColumnExpr("COALESCE("+panelExpr+", 0) AS panel_level", panelArgs...).
+		ColumnExpr("pl.level AS panel_level").
 		Join("JOIN panels AS panel ON panel.id = view.panel_id AND panel.tenant_id = view.tenant_id").
+		Join("CROSS JOIN LATERAL (SELECT COALESCE("+panelExpr+", 0) AS level) AS pl", panelArgs...).
 		Where("view.id = ?", id).Where("view.tenant_id = ?", a.TenantID)
 	if lock {
 		q = q.For("UPDATE OF view")
@@ -205,7 +207,8 @@ func (s *Store) ListViews(ctx context.Context, a Actor, f ViewListFilter) (ViewP
 		return q
 	}
 	var page ViewPage
-	expr, args := viewLevelExpr(a)
+	panelExpr, panelArgs := panelDirectLevelExpr(a)
+	expr, args := viewLevelExpr(a, panelExpr, panelArgs)
 	// The panel is joined for the level of the page's views only; the count needs no join.
 	q := visibleViews(s.DB.NewSelect().Model(&page.Views).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
 		Join("JOIN panels AS panel ON panel.id = view.panel_id AND panel.tenant_id = view.tenant_id"), a).
