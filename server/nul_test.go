@@ -47,22 +47,13 @@ func TestNULInJSONObjectsDoesNotPoison(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"x":"\\u0000"`) || !strings.Contains(string(body), `"y":"\\\\u0000"`) {
 		t.Fatalf("literal \\u0000 text: %d %s", resp.StatusCode, body)
 	}
-	for _, c := range []struct{ method, path, body string }{
+	wantWritable(t, f.owner, "after the metadata writes", []nulWrite{
 		{"PUT", f.panelPath, `{"name":"Renamed"}`},
 		{"PUT", fmt.Sprintf("/api/views/%d/sorts", f.view), `{"sorts":[]}`},
 		{"PUT", fmt.Sprintf("/api/views/%d/filters", f.view), `{"filters":[]}`},
 		{"POST", fmt.Sprintf("/api/views/%d/publish", f.view), ``},
 		{"DELETE", f.panelPath, ``},
-	} {
-		var b []byte
-		if c.body != "" {
-			b = []byte(c.body)
-		}
-		resp, body := raw(t, c.method, c.path, f.owner, b, jsonCT)
-		if resp.StatusCode >= 300 {
-			t.Errorf("%s %s after the metadata writes: %d %s", c.method, c.path, resp.StatusCode, body)
-		}
-	}
+	})
 }
 
 // TestNULInStringsIs400: a NUL in a name, description, sourceField, userEmail or formula used to
@@ -220,7 +211,7 @@ func TestPoisonedRowsAreWritable(t *testing.T) {
 	if err := secDB(t).QueryRowContext(t.Context(), `SELECT metadata->>'x' FROM panels WHERE id = $1`, f.panel).Scan(&stored); err != nil || stored != `\u0000` {
 		t.Fatalf("poisoned metadata: %q %v", stored, err)
 	}
-	for _, c := range []struct{ method, path, body string }{
+	wantWritable(t, f.owner, "on a poisoned row", []nulWrite{
 		{"PUT", f.panelPath, `{"name":"Renamed"}`},
 		{"PUT", fmt.Sprintf("/api/views/%d", f.view), `{"name":"Renamed view"}`},
 		{"PUT", fmt.Sprintf("/api/views/%d/sorts", f.view), `{"sorts":[]}`},
@@ -230,14 +221,23 @@ func TestPoisonedRowsAreWritable(t *testing.T) {
 		{"PUT", f.colURL + fmt.Sprint(f.base), `{"name":"Mail"}`},
 		{"DELETE", fmt.Sprintf("/api/views/%d", f.view), ``},
 		{"DELETE", f.panelPath, ``},
-	} {
+	})
+}
+
+// nulWrite is one request that must succeed on a resource that once held a NUL.
+type nulWrite struct{ method, path, body string }
+
+// wantWritable sends each write as tok and fails on any answer that is not a success.
+func wantWritable(t *testing.T, tok, what string, writes []nulWrite) {
+	t.Helper()
+	for _, c := range writes {
 		var b []byte
 		if c.body != "" {
 			b = []byte(c.body)
 		}
-		resp, body := raw(t, c.method, c.path, f.owner, b, jsonCT)
+		resp, body := raw(t, c.method, c.path, tok, b, jsonCT)
 		if resp.StatusCode >= 300 {
-			t.Errorf("%s %s on a poisoned row: %d %s", c.method, c.path, resp.StatusCode, body)
+			t.Errorf("%s %s %s: %d %s", c.method, c.path, what, resp.StatusCode, body)
 		}
 	}
 }
