@@ -461,7 +461,8 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	}
 
 	// Once the accept queue is drained the listener is closed: new connections are refused...
-	time.Sleep(500 * time.Millisecond)
+	// The loaders keep connecting, so the queue may only be given up at the drain's cap.
+	time.Sleep(time.Until(sigAt.Add(maxAcceptQueueDrain + 500*time.Millisecond)))
 	if c, err := net.DialTimeout("tcp", strings.TrimPrefix(svc.url, "http://"), time.Second); err == nil {
 		c.Close()
 		t.Error("the listener still accepts connections after SIGTERM and SHUTDOWN_DELAY (0s)")
