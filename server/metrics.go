@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/subtle"
-	"database/sql"
 	"net/http"
 	"strings"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/panels/panels/gen"
+	"github.com/panels/panels/store"
 )
 
 // metrics is the service's Prometheus registry and the instruments the middleware feeds. Metric
@@ -28,7 +28,7 @@ type metrics struct {
 	redisSource func() RedisMetrics
 }
 
-func newMetrics(db *sql.DB, cfg Config, redis func() RedisMetrics) *metrics {
+func newMetrics(st *store.Store, cfg Config, redis func() RedisMetrics) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -56,7 +56,7 @@ func newMetrics(db *sql.DB, cfg Config, redis func() RedisMetrics) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		// go_sql_* (open, in use, idle connections, waits...) of the bounded pool, labelled db_name="panels".
-		collectors.NewDBStatsCollector(db, "panels"),
+		collectors.NewDBStatsCollector(st.Pool(), "panels"),
 		redisCollector{m})
 	return m
 }

@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
-	"github.com/uptrace/bun"
+
+	"github.com/panels/panels/store"
 )
 
 // Redis never makes a request wait long: every call has this budget, and after a failure no
@@ -81,9 +82,9 @@ type redisMonitor struct {
 	wg       sync.WaitGroup
 }
 
-func startRedisMonitor(ctx context.Context, rawURL string, db *bun.DB, log *slog.Logger) *redisMonitor {
+func startRedisMonitor(ctx context.Context, rawURL string, st *store.Store, log *slog.Logger) *redisMonitor {
 	ctx, cancel := context.WithCancel(ctx)
-	m := &redisMonitor{stop: cancel, log: log, wake: make(chan struct{}, 1), namespaceFn: databaseNamespace(db)}
+	m := &redisMonitor{stop: cancel, log: log, wake: make(chan struct{}, 1), namespaceFn: databaseNamespace(st)}
 	opt, err := rueidis.ParseURL(rawURL)
 	if err != nil {
 		log.Error("REDIS_URL cannot be parsed; running without Redis", "error", err.Error())
@@ -353,25 +354,14 @@ func randomToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// databaseNamespace identifies the database itself: the cluster's system identifier, the
-// database's name and oid (a dropped and recreated database gets a new oid, so a reset never
-// meets its predecessor's cache). Where pg_control_system() is not granted, the postmaster's
-// start time stands in for the cluster identity.
-func databaseNamespace(db *bun.DB) func(context.Context) (string, error) {
+// databaseNamespace keys the cache and limiter by the database's identity (see Store.Namespace).
+func databaseNamespace(st *store.Store) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		var name, oid, cluster string
-		err := db.QueryRowContext(ctx, `SELECT current_database(),
-			(SELECT oid::text FROM pg_database WHERE datname = current_database()),
-			(SELECT system_identifier::text FROM pg_control_system())`).Scan(&name, &oid, &cluster)
-		if err != nil {
-			err = db.QueryRowContext(ctx, `SELECT current_database(),
-				(SELECT oid::text FROM pg_database WHERE datname = current_database()),
-				pg_postmaster_start_time()::text`).Scan(&name, &oid, &cluster)
-		}
+		id, err := st.Namespace(ctx)
 		if err != nil {
 			return "", err
 		}
-		return shortHash(cluster, name, oid), nil
+		return shortHash(id), nil
 	}
 }
 

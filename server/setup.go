@@ -60,12 +60,10 @@ func (a *App) Close() error {
 // Redis monitor, and the Echo instance with every middleware in api.md's order. Tests start the
 // service through this same function.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	st, err := store.Open(cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout})
+	st, err := store.Open(cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout,
+		QueryHooks: cfg.QueryHooks})
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
-	}
-	for _, h := range cfg.QueryHooks {
-		st.DB = st.DB.WithQueryHook(h) // here, before any goroutine queries: Bun's hook list is not synchronized
 	}
 	if err := prepareSchema(cfg); err != nil {
 		_ = st.Close()
@@ -94,7 +92,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		_ = st.Close()
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
-	srv := &Server{store: st, log: log, started: time.Now(), redis: startRedisMonitor(appCtx, cfg.RedisURL, st.DB, log),
+	srv := &Server{store: st, log: log, started: time.Now(), redis: startRedisMonitor(appCtx, cfg.RedisURL, st, log),
 		stytch: newStytchClient(cfg), compute: cfg.Computation}
 	if srv.flow, err = newDataFlow(cfg); err != nil {
 		cancel()
@@ -107,7 +105,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 			"so they fail after a restart and on other instances; set CURSOR_KEY (at least 32 bytes, the same on every instance)")
 	}
 	srv.cursors = curs.New(cursorKey)
-	srv.metrics = newMetrics(st.DB.DB, cfg, srv.RedisMetrics)
+	srv.metrics = newMetrics(st, cfg, srv.RedisMetrics)
 	go srv.purgeIdempotencyKeys(appCtx)
 	if srv.specJSON, err = json.Marshal(doc); err != nil {
 		cancel()

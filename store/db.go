@@ -25,6 +25,8 @@ type Options struct {
 	MaxIdleConns int
 	// StatementTimeout is PostgreSQL's statement_timeout on every connection (0: the server's default).
 	StatementTimeout time.Duration
+	// QueryHooks are installed before any query runs: Bun's hook list is not synchronized.
+	QueryHooks []bun.QueryHook
 }
 
 // Open connects to PostgreSQL through pgx's database/sql driver. It does not ping: callers decide
@@ -53,7 +55,35 @@ func Open(dsn string, opts Options) (*Store, error) {
 	sqldb.SetMaxOpenConns(opts.MaxOpenConns)
 	sqldb.SetMaxIdleConns(opts.MaxIdleConns)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{DB: bun.NewDB(sqldb, newDialect())}, nil
+	db := bun.NewDB(sqldb, newDialect())
+	for _, h := range opts.QueryHooks {
+		db = db.WithQueryHook(h)
+	}
+	return &Store{DB: db}, nil
+}
+
+// Pool is the connection pool under the store, for collectors of its statistics
+// (client_golang's DBStatsCollector takes a *sql.DB); queries go through the store's methods.
+func (s *Store) Pool() *sql.DB { return s.DB.DB }
+
+// Namespace identifies the database itself: the cluster's system identifier, the database's name
+// and oid (a dropped and recreated database gets a new oid, so a reset never meets its
+// predecessor's cache keys). Where pg_control_system() is not granted, the postmaster's start
+// time stands in for the cluster identity. The three parts are returned joined by "/".
+func (s *Store) Namespace(ctx context.Context) (string, error) {
+	var name, oid, cluster string
+	err := s.DB.QueryRowContext(ctx, `SELECT current_database(),
+		(SELECT oid::text FROM pg_database WHERE datname = current_database()),
+		(SELECT system_identifier::text FROM pg_control_system())`).Scan(&name, &oid, &cluster)
+	if err != nil {
+		err = s.DB.QueryRowContext(ctx, `SELECT current_database(),
+			(SELECT oid::text FROM pg_database WHERE datname = current_database()),
+			pg_postmaster_start_time()::text`).Scan(&name, &oid, &cluster)
+	}
+	if err != nil {
+		return "", err
+	}
+	return cluster + "/" + name + "/" + oid, nil
 }
 
 // Close releases the pool.
