@@ -146,18 +146,15 @@ func decodeProblem(he *echo.HTTPError) *problem {
 	return nil
 }
 
-// notFoundDetail keeps the resource kind of a store error ("panel 4: not found") and nothing more.
+// notFoundDetail names the kind of resource a store NotFoundError reports, and nothing more (no id).
 func notFoundDetail(err error) string {
-	msg := err.Error()
-	if kind, _, ok := strings.Cut(msg, " "); ok && kind != "" {
-		switch kind {
-		case "panel", "column", "view":
-			return strings.ToUpper(kind[:1]) + kind[1:] + " not found"
-		case "data":
-			return "Data source not found"
-		case "acl":
-			return "ACL entry not found"
-		}
+	var nf *store.NotFoundError
+	if !errors.As(err, &nf) {
+		return "Not found"
+	}
+	switch nf.Kind {
+	case store.KindPanel, store.KindDataSource, store.KindColumn, store.KindView, store.KindACL:
+		return strings.ToUpper(nf.Kind[:1]) + nf.Kind[1:] + " not found"
 	}
 	return "Not found"
 }

@@ -29,10 +29,10 @@ func TestToProblemMapsEveryErrorKind(t *testing.T) {
 		detail     string // exact, when set
 		notContain []string
 	}{
-		{name: "panel not found", err: fmt.Errorf("panel 4: %w", store.ErrNotFound), status: 404, slug: "not-found", detail: "Panel not found"},
-		{name: "column not found", err: fmt.Errorf("column 9: %w", store.ErrNotFound), status: 404, slug: "not-found", detail: "Column not found"},
-		{name: "view not found", err: fmt.Errorf("view 2: %w", store.ErrNotFound), status: 404, slug: "not-found", detail: "View not found"},
-		{name: "data source not found", err: fmt.Errorf("data source 3 of panel 4: %w", store.ErrNotFound), status: 404, slug: "not-found", detail: "Data source not found"},
+		{name: "panel not found", err: fmt.Errorf("getPanel: %w", &store.NotFoundError{Kind: store.KindPanel}), status: 404, slug: "not-found", detail: "Panel not found"},
+		{name: "column not found", err: &store.NotFoundError{Kind: store.KindColumn}, status: 404, slug: "not-found", detail: "Column not found"},
+		{name: "view not found", err: &store.NotFoundError{Kind: store.KindView}, status: 404, slug: "not-found", detail: "View not found"},
+		{name: "data source not found", err: &store.NotFoundError{Kind: store.KindDataSource}, status: 404, slug: "not-found", detail: "Data source not found"},
 		{name: "bare not found", err: store.ErrNotFound, status: 404, slug: "not-found", detail: "Not found"},
 		{name: "not found of something internal", err: fmt.Errorf("acl_internal_table 3: %w", store.ErrNotFound), status: 404, slug: "not-found", detail: "Not found"},
 		{name: "forbidden", err: fmt.Errorf("panel 4: %w", store.Forbidden("deletePanel needs owner permission on the panel")), status: 403, slug: "forbidden", detail: "deletePanel needs owner permission on the panel"},

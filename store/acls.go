@@ -59,7 +59,7 @@ func findACL(ctx context.Context, db bun.IDB, r *Resource, principal string) (*A
 		Where("acl.tenant_id = ?", r.Panel.TenantID).Where("acl.resource_type = ?", r.Type).
 		Where("acl.resource_id = ?", r.ID).Where("acl.user_email = ?", principal).Scan(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("acl %s: %w", principal, mapErr(err))
+		return nil, fmt.Errorf("acl %s: %w", principal, mapErrOf(KindACL, err))
 	}
 	return row, nil
 }

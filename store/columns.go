@@ -54,7 +54,7 @@ func (s *Store) GetColumn(ctx context.Context, a Actor, panelID, id int64) (*Col
 			return &all[i], names, nil
 		}
 	}
-	return nil, nil, fmt.Errorf("column %d: %w", id, ErrNotFound)
+	return nil, nil, notFound(KindColumn)
 }
 
 // readableColumns is the panel's columns the actor may read, with the names formulas render
@@ -293,7 +293,7 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, pr
 		}
 		i := slices.IndexFunc(cols, func(c Column) bool { return c.ID == id })
 		if i < 0 {
-			return fmt.Errorf("column %d: %w", id, ErrNotFound)
+			return notFound(KindColumn)
 		}
 		col := &cols[i]
 		if err := precondition(col, columnNames(cols)); err != nil {
@@ -419,7 +419,7 @@ func (s *Store) DeleteColumn(ctx context.Context, a Actor, panelID, id int64, fo
 		}
 		i := slices.IndexFunc(cols, func(c Column) bool { return c.ID == id })
 		if i < 0 {
-			return fmt.Errorf("column %d: %w", id, ErrNotFound)
+			return notFound(KindColumn)
 		}
 		if err := precondition(&cols[i], columnNames(cols)); err != nil {
 			return err

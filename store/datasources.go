@@ -38,14 +38,14 @@ func (s *Store) GetDataSource(ctx context.Context, a Actor, id int64) (*DataSour
 func dataSourceAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id, panelID int64, lock bool) (*DataSource, *Panel, error) {
 	ds := new(DataSource)
 	if err := db.NewSelect().Model(ds).Where("ds.id = ?", id).Where("ds.tenant_id = ?", a.TenantID).Scan(ctx); err != nil {
-		return nil, nil, fmt.Errorf("data source %d: %w", id, mapErr(err))
+		return nil, nil, fmt.Errorf("data source %d: %w", id, mapErrOf(KindDataSource, err))
 	}
 	if panelID != 0 && ds.PanelID != panelID {
-		return nil, nil, fmt.Errorf("data source %d of panel %d: %w", id, panelID, ErrNotFound)
+		return nil, nil, notFound(KindDataSource)
 	}
 	p, err := panelAccess(ctx, db, a, op, ds.PanelID, lock)
 	if errors.Is(err, ErrNotFound) { // a source of an unreadable panel is as invisible as the panel
-		return nil, nil, fmt.Errorf("data source %d: %w", id, ErrNotFound)
+		return nil, nil, notFound(KindDataSource)
 	}
 	if err != nil {
 		return nil, nil, err

@@ -23,6 +23,34 @@ var (
 	ErrUnavailable  = errors.New("database unavailable")
 )
 
+// NotFoundError is an ErrNotFound that names the kind of thing that is missing or invisible
+// ("panel", "data source", "column", "view", "ACL entry"), so that answers can say which without parsing text.
+type NotFoundError struct {
+	Kind string
+}
+
+func (e *NotFoundError) Error() string { return e.Kind + " not found" }
+func (e *NotFoundError) Unwrap() error { return ErrNotFound }
+
+// The kinds a NotFoundError names.
+const (
+	KindPanel      = "panel"
+	KindDataSource = "data source"
+	KindColumn     = "column"
+	KindView       = "view"
+	KindACL        = "ACL entry"
+)
+
+func notFound(kind string) error { return &NotFoundError{Kind: kind} }
+
+// mapErrOf is mapErr for a read of one kind of thing: no row is a NotFoundError of that kind.
+func mapErrOf(kind string, err error) error {
+	if err = mapErr(err); errors.Is(err, ErrNotFound) {
+		return notFound(kind)
+	}
+	return err
+}
+
 // Dependent names something that blocks an operation (a 409's reason).
 type Dependent struct {
 	ID   int64

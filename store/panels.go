@@ -48,9 +48,9 @@ func panelAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id int6
 		q = q.ColumnExpr("EXISTS (SELECT 1 FROM views AS pv WHERE pv.tenant_id = panel.tenant_id AND pv.panel_id = panel.id) AS has_views").For("UPDATE OF panel")
 	}
 	if err := q.Scan(ctx); err != nil {
-		return nil, fmt.Errorf("panel %d: %w", id, mapErr(err))
+		return nil, fmt.Errorf("panel %d: %w", id, mapErrOf(KindPanel, err))
 	}
-	if err := authorize(op, p.Level, "panel"); err != nil {
+	if err := authorize(op, p.Level, KindPanel); err != nil {
 		return nil, fmt.Errorf("panel %d: %w", id, err)
 	}
 	return p, nil

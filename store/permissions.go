@@ -165,7 +165,7 @@ func authorize(op Operation, level Permission, what string) error {
 // need is authorize for an explicit pair of levels (the owner rule of ACL changes raises Level).
 func need(visible, min, level Permission, action, what string) error {
 	if level < visible {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
+		return notFound(what)
 	}
 	if level < min {
 		return &ForbiddenError{Message: fmt.Sprintf("%s needs %s permission on the %s; you have %s", action, min, what, level)}

@@ -41,9 +41,9 @@ func viewAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id int64
 		q = q.For("UPDATE OF view")
 	}
 	if err := q.Scan(ctx); err != nil {
-		return nil, fmt.Errorf("view %d: %w", id, mapErr(err))
+		return nil, fmt.Errorf("view %d: %w", id, mapErrOf(KindView, err))
 	}
-	if err := authorize(op, v.Level, "view"); err != nil {
+	if err := authorize(op, v.Level, KindView); err != nil {
 		return nil, fmt.Errorf("view %d: %w", id, err)
 	}
 	return v, nil
@@ -53,7 +53,7 @@ func viewAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id int64
 func loadPanel(ctx context.Context, db bun.IDB, a Actor, id int64) (*Panel, error) {
 	p := new(Panel)
 	if err := db.NewSelect().Model(p).Where("panel.id = ?", id).Where("panel.tenant_id = ?", a.TenantID).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("panel %d: %w", id, mapErr(err))
+		return nil, fmt.Errorf("panel %d: %w", id, mapErrOf(KindPanel, err))
 	}
 	return p, nil
 }
@@ -88,7 +88,7 @@ func resourceAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, typ 
 		}
 		return &Resource{Type: typ, ID: id, Level: v.Level, Panel: p, View: v}, nil
 	}
-	return nil, fmt.Errorf("resource type %q: %w", typ, ErrNotFound)
+	return nil, notFound("resource type "+strconv.Quote(typ))
 }
 
 // ResolveColumnRef finds the column a view reference names: a column id as a decimal string wins
