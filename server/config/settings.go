@@ -156,7 +156,7 @@ var settings = []Setting{
 
 	{Name: "HTTP_READ_HEADER_TIMEOUT", Default: "10s", Unit: "duration, above 0", Doc: "time to read a request's headers",
 		kind: bounding(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout })},
-	{Name: "HTTP_READ_TIMEOUT", Default: "30s", Unit: "duration, at least 0", Doc: "time to read a whole request, body included (upload and push routes extend it to `SYNC_TIMEOUT`)",
+	{Name: "HTTP_READ_TIMEOUT", Default: "30s", Unit: "duration, at least 0", Doc: "time to read a whole request, body included (upload and push bodies get `SYNC_TIMEOUT` instead when it is longer)",
 		kind: duration(func(c *Config) *time.Duration { return &c.ReadTimeout }, "", nil)},
 	{Name: "HTTP_WRITE_TIMEOUT", Default: "60s", Unit: "duration, above 0", Doc: "time to write an answer",
 		kind: bounding(func(c *Config) *time.Duration { return &c.WriteTimeout })},
