@@ -104,7 +104,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 	log := newLogger(cfg, stdout)
-	log.Info("starting", "config", cfg.String())
+	log.Info("starting", "config", cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if *dev {

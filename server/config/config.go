@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -128,21 +129,38 @@ func (c Config) CursorSigningKey() (key []byte, ephemeral bool) {
 	return curs.RandomKey(), true
 }
 
-// String lists every setting as NAME=value for the start-up log line: secrets masked, passwords
-// removed from URLs. It walks the settings table, so a new setting cannot be left out.
+// String lists every setting as NAME=value, as LogValue does.
 func (c Config) String() string {
 	var b strings.Builder
-	for i, s := range settings {
+	for i, a := range c.shown() {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		v := s.show(&c)
-		if s.Secret {
-			v = mask(v)
-		} else if v == "" || strings.ContainsAny(v, " \"") {
+		v := a.Value.String()
+		if strings.ContainsAny(v, " \"") {
 			v = strconv.Quote(v)
 		}
-		b.WriteString(s.Name + "=" + v)
+		b.WriteString(a.Key + "=" + v)
 	}
 	return b.String()
+}
+
+// LogValue is the start-up log line's view of the configuration: every setting by its
+// variable's name, secrets masked and passwords removed from URLs.
+func (c Config) LogValue() slog.Value { return slog.GroupValue(c.shown()...) }
+
+// shown walks the settings table, so a new setting cannot be left out of the log line.
+func (c Config) shown() []slog.Attr {
+	attrs := make([]slog.Attr, 0, len(settings))
+	for _, s := range settings {
+		v := s.show(&c)
+		switch {
+		case s.Secret:
+			v = mask(v)
+		case v == "":
+			v = "(unset)"
+		}
+		attrs = append(attrs, slog.String(s.Name, v))
+	}
+	return attrs
 }

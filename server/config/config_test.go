@@ -168,3 +168,17 @@ func TestConfigStringHidesSecrets(t *testing.T) {
 		t.Errorf("unset secret: %s", s)
 	}
 }
+
+// The commands that only need the database read DATABASE_URL through its table entry: the
+// same default and the same refusal as serve.
+func TestDatabaseURL(t *testing.T) {
+	if dsn, err := DatabaseURL(cfgEnv(nil)); err != nil || dsn != lookup("DATABASE_URL").Default {
+		t.Errorf("unset: %q %v", dsn, err)
+	}
+	if dsn, err := DatabaseURL(cfgEnv(map[string]string{"DATABASE_URL": " postgres://db/x "})); err != nil || dsn != "postgres://db/x" {
+		t.Errorf("set: %q %v", dsn, err)
+	}
+	if _, err := DatabaseURL(cfgEnv(map[string]string{"DATABASE_URL": "mysql://db/x"})); err == nil || !strings.HasPrefix(err.Error(), "DATABASE_URL: ") {
+		t.Errorf("bad: %v", err)
+	}
+}

@@ -1,6 +1,9 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
@@ -107,6 +110,24 @@ func TestStringListsEverySetting(t *testing.T) {
 	}
 	if !strings.Contains(line, "DATABASE_URL=postgres://panels:xxxxx@db:5432/panels?sslpassword=xxxxx") {
 		t.Errorf("DATABASE_URL: %s", line)
+	}
+
+	// What `panels serve` logs: the same settings, one JSON field each.
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "config", cfg)
+	var rec struct{ Config map[string]string }
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Settings() {
+		if v, ok := rec.Config[s.Name]; !ok || v == "" {
+			t.Errorf("the JSON log line lacks %s: %s", s.Name, buf.String())
+		}
+	}
+	for _, secret := range append([]string{dbPass, dbQueryPass, redisPass}, mapValues(secrets)...) {
+		if strings.Contains(buf.String(), secret) {
+			t.Errorf("the JSON log line shows %q: %s", secret, buf.String())
+		}
 	}
 }
 
