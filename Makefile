@@ -38,6 +38,11 @@ check-generate: $(TS_DEPS) ## Fail when generated code and the spec disagree
 	done; \
 	$(call ts_generate,$$tmp/schema.ts) >/dev/null && cmp -s $$tmp/schema.ts clients/typescript/src/schema.ts || \
 	  { echo "clients/typescript/src/schema.ts is stale: run 'make generate' and commit the result"; exit 1; }
+	@$(GO) run ./server/config/cmd/configdoc -check README.md
+
+.PHONY: config-docs
+config-docs: ## Regenerate README.md's configuration table from server/config/settings.go
+	$(GO) run ./server/config/cmd/configdoc README.md
 
 .PHONY: build
 build: ## Build the release binary into bin/panels

@@ -20,6 +20,7 @@ import (
 	"github.com/panels/panels/server/auth"
 	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/store"
+	"github.com/panels/panels/store/formula"
 )
 
 // Server implements gen.StrictServerInterface.
@@ -36,7 +37,13 @@ type Server struct {
 	metrics  *metrics
 	flow     *dataFlow // syncs, uploads and pushes (sync.go)
 	cursors  *curs.Codec
-	compute  Computation
+	compute  computeLimits
+}
+
+// computeLimits bound what a rows request computes and holds.
+type computeLimits struct {
+	Formula          formula.Limits
+	RowsPageMaxBytes int
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)
@@ -93,7 +100,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
 	srv := &Server{store: st, log: log, started: time.Now(), redis: startRedisMonitor(appCtx, cfg.RedisURL, st, log),
-		stytch: newStytchClient(cfg), compute: cfg.Computation}
+		stytch: newStytchClient(cfg), compute: computeLimits{Formula: cfg.Formula, RowsPageMaxBytes: cfg.RowsPageMaxBytes}}
 	if srv.flow, err = newDataFlow(cfg); err != nil {
 		cancel()
 		_ = st.Close()

@@ -30,7 +30,7 @@ import (
 // dataFlow is what syncs need beyond the store: settings, the address guard and its HTTP client,
 // and the identity of the service's own database.
 type dataFlow struct {
-	cfg   DataFlow
+	cfg   Config
 	guard *ingest.Guard
 	http  *http.Client
 	own   ingest.OwnDatabase
@@ -83,7 +83,7 @@ func newDataFlow(cfg Config) (*dataFlow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	return &dataFlow{cfg: cfg.DataFlow, guard: guard, http: guard.HTTPClient(), own: own,
+	return &dataFlow{cfg: cfg, guard: guard, http: guard.HTTPClient(), own: own,
 		slots: make(chan struct{}, max(1, cfg.DBMaxConns/2))}, nil
 }
 

@@ -50,7 +50,7 @@ func TestStreamedBodiesPassTheGateUnread(t *testing.T) {
 		t.Fatal(err)
 	}
 	gate := newAPIGate(doc, router, v)
-	cfg := Config{BodyLimit: 1 << 20, DataFlow: DataFlow{UploadLimit: 50 << 20}}
+	cfg := Config{BodyLimit: 1 << 20, UploadLimit: 50 << 20}
 	e := echo.New()
 	reached := 0
 	handler := func(c echo.Context) error { reached++; return c.NoContent(http.StatusNoContent) }

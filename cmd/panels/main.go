@@ -18,6 +18,7 @@ import (
 
 	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/config"
 	"github.com/panels/panels/store"
 )
 
@@ -32,10 +33,8 @@ Usage:
   panels db-reset                      drop and recreate the database, then migrate it
   panels healthcheck [--url URL]       exit 0 when /healthz answers ready (the container's HEALTHCHECK)
 
-Configuration comes from the environment (DATABASE_URL, REDIS_URL, JWT_SECRET, JWT_JWKS_URL,
-JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY, PORT, LOG_LEVEL, LOG_FORMAT, CORS_ORIGINS, MIGRATE_ON_START,
-BODY_LIMIT, HTTP_*_TIMEOUT, DB_STATEMENT_TIMEOUT, SHUTDOWN_DELAY, SHUTDOWN_TIMEOUT, HSTS_MAX_AGE,
-METRICS_TOKEN, METRICS_ADDR, RATE_LIMIT_*, CACHE_TTL; the README lists them all).
+Configuration comes from the environment: README.md's Configuration table lists every
+variable with its default and range.
 Run 'panels <command> --help' for a command's flags.
 `
 
@@ -105,7 +104,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		return err
 	}
 	log := newLogger(cfg, stdout)
-	log.Info("starting", "config", cfg.String())
+	log.Info("starting", "config", cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if *dev {
@@ -177,7 +176,10 @@ func migrateCmd(args []string, getenv func(string) string, stdout, stderr io.Wri
 		fs.Usage()
 		return fmt.Errorf("migrate needs one of up, down, version")
 	}
-	dsn := databaseURL(getenv)
+	dsn, err := config.DatabaseURL(getenv)
+	if err != nil {
+		return err
+	}
 	m, err := store.NewMigrator(dsn)
 	if err != nil {
 		return err
@@ -203,13 +205,6 @@ func migrateCmd(args []string, getenv func(string) string, stdout, stderr io.Wri
 	}
 	fmt.Fprintf(stdout, "version %d (latest %d)%s\n", v, latest, map[bool]string{true: " dirty", false: ""}[dirty])
 	return nil
-}
-
-func databaseURL(getenv func(string) string) string {
-	if v := getenv("DATABASE_URL"); v != "" {
-		return v
-	}
-	return "postgres://postgres@127.0.0.1:5432/panels?sslmode=disable"
 }
 
 func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -283,7 +278,10 @@ func dbResetCmd(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return err
 	}
 	ctx := context.Background()
-	dsn := databaseURL(getenv)
+	dsn, err := config.DatabaseURL(getenv)
+	if err != nil {
+		return err
+	}
 	if err := store.DropDatabase(ctx, dsn); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/panels/panels/server/config"
 	"github.com/panels/panels/store"
 )
 
@@ -22,7 +23,11 @@ func seedCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	st, err := store.Open(databaseURL(getenv), store.Options{MaxOpenConns: 2})
+	dsn, err := config.DatabaseURL(getenv)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(dsn, store.Options{MaxOpenConns: 2})
 	if err != nil {
 		return err
 	}

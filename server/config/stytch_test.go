@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"strings"
@@ -7,16 +7,16 @@ import (
 
 func TestConfigStytch(t *testing.T) {
 	const secret = "stytch-secret-9d2c"
-	cfg, err := ConfigFromEnv(cfgEnv(cfgWith()))
+	cfg, err := FromEnv(cfgEnv(cfgWith()))
 	if err != nil || cfg.StytchEnabled() {
 		t.Fatalf("without STYTCH_*: %v, enabled %t", err, cfg.StytchEnabled())
 	}
-	cfg, err = ConfigFromEnv(cfgEnv(cfgWith("STYTCH_PROJECT_ID", "project-1", "STYTCH_SECRET_KEY", secret,
+	cfg, err = FromEnv(cfgEnv(cfgWith("STYTCH_PROJECT_ID", "project-1", "STYTCH_SECRET_KEY", secret,
 		"STYTCH_BASE_URL", "https://test.stytch.com/")))
 	if err != nil || !cfg.StytchEnabled() || cfg.StytchBaseURL != "https://test.stytch.com" || cfg.StytchProjectID != "project-1" {
 		t.Fatalf("with STYTCH_*: %v %+v", err, cfg)
 	}
-	if s := cfg.String(); strings.Contains(s, secret) || !strings.Contains(s, "stytch_secret=********") {
+	if s := cfg.String(); strings.Contains(s, secret) || !strings.Contains(s, "STYTCH_SECRET_KEY=********") {
 		t.Errorf("Config.String() and the Stytch secret: %s", s)
 	}
 	for _, tc := range []struct {
@@ -30,7 +30,7 @@ func TestConfigStytch(t *testing.T) {
 		{"STYTCH_BASE_URL", cfgWith("STYTCH_PROJECT_ID", "p", "STYTCH_SECRET_KEY", secret, "STYTCH_BASE_URL", "test.stytch.com")},
 		{"STYTCH_BASE_URL", cfgWith("STYTCH_PROJECT_ID", "p", "STYTCH_SECRET_KEY", secret, "STYTCH_BASE_URL", "https://user:pw@test.stytch.com")},
 	} {
-		_, err := ConfigFromEnv(cfgEnv(tc.vars))
+		_, err := FromEnv(cfgEnv(tc.vars))
 		if err == nil || !strings.HasPrefix(err.Error(), tc.variable+":") {
 			t.Errorf("%v: error %v, want one naming %s", tc.vars, err, tc.variable)
 			continue

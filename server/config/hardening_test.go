@@ -1,24 +1,18 @@
-package server_test
+package config
 
 import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/panels/panels/server"
 )
 
-func hardeningConfig(t *testing.T, settings map[string]string) (server.Config, error) {
+func hardeningConfig(t *testing.T, settings map[string]string) (Config, error) {
 	t.Helper()
-	return server.ConfigFromEnv(func(k string) string {
-		if v, ok := settings[k]; ok {
-			return v
-		}
-		if k == "JWT_SECRET" {
-			return testSecret
-		}
-		return ""
-	})
+	vars := cfgWith()
+	for k, v := range settings {
+		vars[k] = v
+	}
+	return FromEnv(cfgEnv(vars))
 }
 
 func TestHardeningDefaults(t *testing.T) {
@@ -26,10 +20,11 @@ func TestHardeningDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := server.Hardening{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
-		IdleTimeout: 120 * time.Second, DBStatementTimeout: 5 * time.Second, ShutdownTimeout: 20 * time.Second}
-	if cfg.Hardening != want || cfg.BodyLimit != 1<<20 {
-		t.Errorf("defaults: %+v body limit %d", cfg.Hardening, cfg.BodyLimit)
+	if cfg.ReadHeaderTimeout != 10*time.Second || cfg.ReadTimeout != 30*time.Second || cfg.WriteTimeout != 60*time.Second ||
+		cfg.IdleTimeout != 120*time.Second || cfg.DBStatementTimeout != 5*time.Second || cfg.ShutdownDelay != 0 ||
+		cfg.ShutdownTimeout != 20*time.Second || cfg.HSTSMaxAge != 0 || cfg.MetricsToken != "" || cfg.MetricsAddr != "" ||
+		cfg.PprofAddr != "" || cfg.BodyLimit != 1<<20 {
+		t.Errorf("defaults: %+v", cfg)
 	}
 }
 
@@ -43,9 +38,9 @@ func TestHardeningSettings(t *testing.T) {
 	}
 	if cfg.BodyLimit != 512<<10 || cfg.ReadTimeout != 5*time.Second || cfg.DBStatementTimeout != 0 || cfg.ShutdownDelay != 3*time.Second ||
 		cfg.ShutdownTimeout != 45*time.Second || cfg.HSTSMaxAge != 365*24*time.Hour || cfg.MetricsAddr != ":9090" {
-		t.Errorf("parsed %+v body limit %d", cfg.Hardening, cfg.BodyLimit)
+		t.Errorf("parsed %+v", cfg)
 	}
-	if s := cfg.String(); strings.Contains(s, "a-metrics-token") || !strings.Contains(s, "metrics_token=********") {
+	if s := cfg.String(); strings.Contains(s, "a-metrics-token") || !strings.Contains(s, "METRICS_TOKEN=********") {
 		t.Errorf("config line shows the metrics token: %s", s)
 	}
 	for in, want := range map[string]int64{"1048576": 1 << 20, "2MB": 2_000_000, "64kB": 64_000, "1 MiB": 1 << 20} {
