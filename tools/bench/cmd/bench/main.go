@@ -22,8 +22,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/panels/panels/bench/internal/harness"
 	"github.com/panels/panels/store/storetest"
+	"github.com/panels/panels/tools/bench/internal/harness"
 )
 
 type benchCase struct {
@@ -47,7 +47,7 @@ func main() {
 	duration := flag.Duration("d", 3*time.Second, "duration of each run")
 	reps := flag.Int("reps", 3, "repetitions of every case (alternating)")
 	conns := flag.Int("c", 32, "connections")
-	out := flag.String("o", "bench/results.md", "results file")
+	out := flag.String("o", "tools/bench/results.md", "results file")
 	profiles := flag.String("profile", "", "directory for a CPU profile of every service case (first repetition; inspect with go tool pprof)")
 	only := flag.String("only", "", "run only the cases whose name contains this text (the baselines always run)")
 	flag.Parse()
@@ -62,7 +62,7 @@ func main() {
 	log.Print("building the release binary and the baselines")
 	panelsBin, baselineBin := filepath.Join(work, "panels"), filepath.Join(work, "baseline")
 	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", panelsBin, "./cmd/panels")
-	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", baselineBin, "./bench/baseline")
+	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", baselineBin, "./tools/bench/baseline")
 
 	dsn, drop, err := storetest.CreateDatabase("panels_bench")
 	harness.Must(err)

@@ -3,7 +3,7 @@
 // 100,000-record panel with a cohort rule, two filters and a sort, measured against a
 // hand-written SQL query doing the same filtering and sorting on the same data, in the same run.
 //
-//	go run ./bench/dataflow [-n 100000] [-reps 15] [-o bench/dataflow/results.md]
+//	go run ./tools/bench/dataflow [-n 100000] [-reps 15] [-o tools/bench/dataflow/results.md]
 //
 // The service runs in-process (server.New, the production wiring) behind a real listener on a
 // fresh database; requests go over HTTP with a real token. Only ratios measured in one run mean

@@ -2,7 +2,7 @@
 // with 100,000 panels, 1,000,000 columns and 1,000,000 change rows, against the same lists of a
 // tenant a thousand times smaller, served by the same process from the same database.
 //
-//	go run ./bench/scale [-n 150] [-o bench/scale-results.md]
+//	go run ./tools/bench/scale [-n 150] [-o tools/bench/scale-results.md]
 //
 // It creates a fresh database, migrates it and bulk-loads both tenants with store/scaleseed (the
 // seeder of store/scale_test.go, which checks the plans of the same lists), builds and starts the
@@ -31,10 +31,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/panels/panels/bench/internal/harness"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/scaleseed"
 	"github.com/panels/panels/store/storetest"
+	"github.com/panels/panels/tools/bench/internal/harness"
 )
 
 const secret = "bench-secret-0123456789abcdef-0123456789"
@@ -64,7 +64,7 @@ type sample struct {
 
 func main() {
 	n := flag.Int("n", 150, "requests per case and tenant (after 10 warm-up requests)")
-	out := flag.String("o", "bench/scale-results.md", "results file")
+	out := flag.String("o", "tools/bench/scale-results.md", "results file")
 	flag.Parse()
 	log.SetFlags(0)
 	began := time.Now()
@@ -190,7 +190,7 @@ func main() {
 
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "# Flat at scale: list latencies, big tenant vs small tenant\n\n")
-	fmt.Fprintf(&sb, "%s, `go run ./bench/scale -n %d`: %d sequential requests per case and tenant after 10 warm-up requests, "+
+	fmt.Fprintf(&sb, "%s, `go run ./tools/bench/scale -n %d`: %d sequential requests per case and tenant after 10 warm-up requests, "+
 		"alternating the tenants request by request; release binary, CACHE_TTL=0 (every request reaches PostgreSQL), no rate limiting.\n\n",
 		time.Now().UTC().Format(time.RFC3339), *n, *n)
 	fmt.Fprintf(&sb, "Big tenant: %d panels, %d columns, %d change rows, %d views, %d ACL rows, %d notifications. "+
