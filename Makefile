@@ -39,6 +39,10 @@ check-generate: $(TS_DEPS) ## Fail when generated code and the spec disagree
 	$(call ts_generate,$$tmp/schema.ts) >/dev/null && cmp -s $$tmp/schema.ts clients/typescript/src/schema.ts || \
 	  { echo "clients/typescript/src/schema.ts is stale: run 'make generate' and commit the result"; exit 1; }
 
+.PHONY: check-tidy
+check-tidy: ## Fail when go.mod or go.sum is not what `go mod tidy` would write
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit the result"; exit 1; }
+
 .PHONY: build
 build: ## Build the release binary into bin/panels
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN) ./cmd/panels
@@ -102,7 +106,7 @@ test-faults: ## Run the fault tests (SIGTERM under load, database restarts, dupl
 
 .PHONY: bench
 bench: ## Benchmark the service against bare baselines, and sync/rows against hand-written SQL, in one run (needs wrk)
-	@command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
+	@command -v wrk >/dev/null || { echo "make bench needs wrk on PATH (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)"; exit 1; }
 	$(GO) run ./tools/bench/cmd/bench
 	$(GO) run ./tools/bench/dataflow -reps 5 -o tools/bench/dataflow-results.md
 	$(GO) run ./tools/bench/scale -o tools/bench/scale-results.md
