@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -29,9 +28,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
-	"github.com/panels/panels/store/storetest"
+	"github.com/panels/panels/server/servertest"
 )
 
 const secret = "bench-secret-0123456789abcdef-0123456789"
@@ -44,9 +42,6 @@ func main() {
 	log.SetFlags(0)
 	ctx := context.Background()
 
-	dsn, drop, err := storetest.CreateDatabase("panels_bench_flow")
-	must(err)
-	defer drop()
 	records := makeRecords(*n)
 	arrayJSON, _ := json.Marshal(records)
 	var ndjson bytes.Buffer
@@ -61,28 +56,17 @@ func main() {
 	}))
 	defer upstream.Close()
 
-	cfg, err := server.ConfigFromEnv(func(k string) string {
-		switch k {
-		case "DATABASE_URL":
-			return dsn
-		case "JWT_SECRET":
-			return secret
-		case "SYNC_ALLOW_HOSTS":
-			return "127.0.0.1"
-		case "RATE_LIMIT_USER_RPS", "RATE_LIMIT_TENANT_RPS":
-			return "0"
-		}
-		return os.Getenv(k)
-	})
+	svc, err := servertest.Start(ctx, servertest.Options{DBPrefix: "panels_bench_flow", Getenv: os.Getenv, Env: map[string]string{
+		"JWT_SECRET":            secret,
+		"SYNC_ALLOW_HOSTS":      "127.0.0.1",
+		"RATE_LIMIT_USER_RPS":   "0",
+		"RATE_LIMIT_TENANT_RPS": "0",
+	}})
 	must(err)
-	app, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	must(err)
-	defer app.Close()
-	srv := httptest.NewServer(app.Echo)
-	defer srv.Close()
+	defer svc.Close()
 	tok, err := auth.Mint([]byte(secret), auth.Principal{TenantID: "bench", UserID: "bench", Email: "bench@example.com", Role: auth.RoleAdmin}, 24*time.Hour, "", "")
 	must(err)
-	c := &api{base: srv.URL, token: tok}
+	c := &api{base: svc.URL, token: tok}
 
 	log.Printf("%d records: %.1f MB as a JSON array", *n, float64(len(arrayJSON))/1e6)
 	var rows []string
@@ -140,7 +124,7 @@ func main() {
 	}
 	baseView, calcView := view("Name"), view("Risk")
 
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgx.Connect(ctx, svc.DSN)
 	must(err)
 	defer conn.Close(ctx)
 	const limit = 50
