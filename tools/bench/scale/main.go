@@ -4,7 +4,7 @@
 //
 //	go run ./tools/bench/scale [-n 150] [-o tools/bench/scale-results.md]
 //
-// It creates a fresh database, migrates it and bulk-loads both tenants with store/scaleseed (the
+// It creates a fresh database, migrates it and bulk-loads both tenants with storetest.SeedScale (the
 // seeder of store/scale_test.go, which checks the plans of the same lists), builds and starts the
 // release binary with the response cache off (CACHE_TTL=0, so the database is measured) and rate
 // limiting off, mints tokens with `panels token`, and then times sequential requests, alternating
@@ -32,7 +32,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/panels/panels/store"
-	"github.com/panels/panels/store/scaleseed"
 	"github.com/panels/panels/store/storetest"
 	"github.com/panels/panels/tools/bench/internal/harness"
 )
@@ -44,7 +43,7 @@ const target = 2.0
 
 // tenant is one seeded tenant, seen from the HTTP API.
 type tenant struct {
-	seed        *scaleseed.Tenant
+	seed        *storetest.ScaleTenant
 	admin       string // token of the admin (u000)
 	member      string // token of the plain member
 	panelCursor string // a later page of GET /api/panels?limit=20, from following Link headers
@@ -89,11 +88,11 @@ func main() {
 	conn, err := pgx.Connect(ctx, dsn)
 	harness.Must(err)
 	seedStart := time.Now()
-	bigSpec := scaleseed.Big("bench-big")
+	bigSpec := storetest.BigTenant("bench-big")
 	bigSpec.Exclusive = true // nothing else uses this database yet
-	bigSeed, err := scaleseed.Seed(ctx, conn, bigSpec)
+	bigSeed, err := storetest.SeedScale(ctx, conn, bigSpec)
 	harness.Must(err)
-	smallSeed, err := scaleseed.Seed(ctx, conn, scaleseed.Small("bench-small"))
+	smallSeed, err := storetest.SeedScale(ctx, conn, storetest.SmallTenant("bench-small"))
 	harness.Must(err)
 	harness.Must(conn.Close(ctx))
 	log.Printf("seeded %d panels, %d columns, %d changes, %d views (and a small tenant of %d panels) in %s",
@@ -105,7 +104,7 @@ func main() {
 	defer svc.Stop()
 	harness.AtExit(svc.Stop)
 
-	token := func(seed *scaleseed.Tenant, p scaleseed.Person, role string) string {
+	token := func(seed *storetest.ScaleTenant, p storetest.Person, role string) string {
 		cmd := exec.Command(bin, "token", "--tenant", seed.Spec.Tenant, "--user", p.UserID, "--email", p.Email, "--role", role)
 		cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
 		b, err := cmd.Output()
@@ -115,7 +114,7 @@ func main() {
 		return strings.TrimSpace(string(b))
 	}
 	tenants := map[string]*tenant{}
-	for name, seed := range map[string]*scaleseed.Tenant{"big": bigSeed, "small": smallSeed} {
+	for name, seed := range map[string]*storetest.ScaleTenant{"big": bigSeed, "small": smallSeed} {
 		t := &tenant{seed: seed, admin: token(seed, seed.Admin, "admin"), member: token(seed, seed.Member, "user")}
 		// A later page: follow the Link header of GET /api/panels?limit=20 four times.
 		next := "/api/panels?limit=20"

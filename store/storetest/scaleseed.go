@@ -1,7 +1,7 @@
-// Package scaleseed bulk-loads one tenant with a realistic, deterministic data set (panels, their
+// SeedScale bulk-loads one tenant with a realistic, deterministic data set (panels, their
 // data sources and columns, views with sorts and filters, ACL rows, change history, notifications,
 // sync history and members) through COPY, so that the list queries can be planned and measured at
-// scale. The scale test (store/scale_test.go) and the scale benchmark (bench/scale) share it.
+// scale. The scale test (store/scale_test.go) and the scale benchmark (tools/bench/scale) share it.
 //
 // Every row is consistent with what the service itself would write: owner ACL rows for panels and
 // views, stored formulas with resolved {id} references and matching dependencies, change rows whose
@@ -9,8 +9,9 @@
 //
 // Ids come from the tables' own sequences, reserved in one block per table before the COPY, so a
 // seeded database keeps working with the service; nothing else may insert into the seeded tables
-// while Seed runs.
-package scaleseed
+// while SeedScale runs.
+
+package storetest
 
 import (
 	"context"
@@ -24,10 +25,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Spec describes the tenant to load. Zero fields take defaults: 100,000 panels, 10 columns a
+// ScaleSpec describes the tenant to load. Zero fields take defaults: 100,000 panels, 10 columns a
 // panel, 10 changes a panel, a view every 10 panels, a notification every 10 changes, 50 users,
 // a year of history up to now.
-type Spec struct {
+type ScaleSpec struct {
 	Tenant          string
 	Panels          int
 	ColumnsPerPanel int // the last two of each panel are calculated columns (at least 3 per panel)
@@ -45,18 +46,18 @@ type Spec struct {
 	Exclusive bool
 }
 
-// Big is the scale of the performance issue: 100,000 panels, 1,000,000 columns, 1,000,000 changes.
-func Big(tenant string) Spec {
-	return Spec{Tenant: tenant, Panels: 100_000, ColumnsPerPanel: 10, Changes: 1_000_000, ViewEvery: 2}
+// BigTenant is the scale of the performance issue: 100,000 panels, 1,000,000 columns, 1,000,000 changes.
+func BigTenant(tenant string) ScaleSpec {
+	return ScaleSpec{Tenant: tenant, Panels: 100_000, ColumnsPerPanel: 10, Changes: 1_000_000, ViewEvery: 2}
 }
 
-// Small has the shape of Big a thousand times smaller: the reference the big tenant's lists are
-// compared with.
-func Small(tenant string) Spec {
-	return Spec{Tenant: tenant, Panels: 100, ColumnsPerPanel: 10, Changes: 1_000, ViewEvery: 2}
+// SmallTenant has the shape of BigTenant a thousand times smaller: the reference the big
+// tenant's lists are compared with.
+func SmallTenant(tenant string) ScaleSpec {
+	return ScaleSpec{Tenant: tenant, Panels: 100, ColumnsPerPanel: 10, Changes: 1_000, ViewEvery: 2}
 }
 
-func (s *Spec) defaults() {
+func (s *ScaleSpec) defaults() {
 	if s.Panels <= 0 {
 		s.Panels = 100_000
 	}
@@ -89,9 +90,9 @@ type Person struct {
 	Email  string
 }
 
-// Tenant is what Seed loaded: counts, the people and a few ids worth querying.
-type Tenant struct {
-	Spec Spec
+// ScaleTenant is what SeedScale loaded: counts, the people and a few ids worth querying.
+type ScaleTenant struct {
+	Spec ScaleSpec
 	// Admin (u000) owns 1 panel in Users; callers give it the admin role.
 	Admin Person
 	// Member is a plain user who reads about 2% of the panels (1% through viewer rows, 0.1%
@@ -111,21 +112,21 @@ type Tenant struct {
 	Took map[string]time.Duration // COPY time per table, plus "drop indexes", "rebuild indexes", "vacuum analyze"
 }
 
-// Seed loads spec's tenant into the database of conn in one transaction, then vacuums and analyzes
+// SeedScale loads spec's tenant into the database of conn in one transaction, then vacuums and analyzes
 // the tables.
-func Seed(ctx context.Context, conn *pgx.Conn, spec Spec) (*Tenant, error) {
+func SeedScale(ctx context.Context, conn *pgx.Conn, spec ScaleSpec) (*ScaleTenant, error) {
 	spec.defaults()
 	if strings.TrimSpace(spec.Tenant) == "" {
-		return nil, fmt.Errorf("scaleseed: a tenant is required")
+		return nil, fmt.Errorf("storetest: a tenant is required")
 	}
 	g := newGen(spec)
 	if spec.Panels < 2 {
-		return nil, fmt.Errorf("scaleseed: at least 2 panels are required")
+		return nil, fmt.Errorf("storetest: at least 2 panels are required")
 	}
 	if spec.Changes < spec.Panels+2*g.deleted {
-		return nil, fmt.Errorf("scaleseed: %d changes cannot hold one panel_created per panel and the deleted panels' history", spec.Changes)
+		return nil, fmt.Errorf("storetest: %d changes cannot hold one panel_created per panel and the deleted panels' history", spec.Changes)
 	}
-	t := &Tenant{Spec: spec, Rows: map[string]int64{}, Took: map[string]time.Duration{},
+	t := &ScaleTenant{Spec: spec, Rows: map[string]int64{}, Took: map[string]time.Duration{},
 		Admin:  g.person(0),
 		Member: g.member()}
 
@@ -176,7 +177,7 @@ func Seed(ctx context.Context, conn *pgx.Conn, spec Spec) (*Tenant, error) {
 			err = src.err
 		}
 		if err != nil {
-			return nil, fmt.Errorf("scaleseed: copy %s: %w", c.table, err)
+			return nil, fmt.Errorf("storetest: copy %s: %w", c.table, err)
 		}
 		t.Rows[c.table] += tag.RowsAffected()
 		t.Took[c.table] += time.Since(start)
@@ -185,7 +186,7 @@ func Seed(ctx context.Context, conn *pgx.Conn, spec Spec) (*Tenant, error) {
 		start := time.Now()
 		for _, stmt := range rebuild {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return nil, fmt.Errorf("scaleseed: %s: %w", stmt, err)
+				return nil, fmt.Errorf("storetest: %s: %w", stmt, err)
 			}
 		}
 		t.Took["rebuild indexes"] = time.Since(start)
@@ -212,7 +213,7 @@ func Seed(ctx context.Context, conn *pgx.Conn, spec Spec) (*Tenant, error) {
 	return t, nil
 }
 
-// loadedTables are the tables Seed writes.
+// loadedTables are the tables SeedScale writes.
 var loadedTables = []string{"panels", "data_sources", "columns", "views", "view_sorts", "view_filters", "acls",
 	"panel_changes", "view_notifications", "source_syncs", "members"}
 
@@ -262,7 +263,7 @@ func dropForLoad(ctx context.Context, tx pgx.Tx) ([]string, error) {
 	}
 	for _, stmt := range drop {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
-			return nil, fmt.Errorf("scaleseed: %s: %w", stmt, err)
+			return nil, fmt.Errorf("storetest: %s: %w", stmt, err)
 		}
 	}
 	return create, nil
@@ -275,10 +276,10 @@ func reserve(ctx context.Context, tx pgx.Tx, table string, n int) (int64, error)
 	}
 	var first int64
 	if err := tx.QueryRow(ctx, "SELECT nextval(pg_get_serial_sequence($1, 'id'))", table).Scan(&first); err != nil {
-		return 0, fmt.Errorf("scaleseed: reserve %s ids: %w", table, err)
+		return 0, fmt.Errorf("storetest: reserve %s ids: %w", table, err)
 	}
 	if _, err := tx.Exec(ctx, "SELECT setval(pg_get_serial_sequence($1, 'id'), $2)", table, first+int64(n)-1); err != nil {
-		return 0, fmt.Errorf("scaleseed: reserve %s ids: %w", table, err)
+		return 0, fmt.Errorf("storetest: reserve %s ids: %w", table, err)
 	}
 	return first, nil
 }
@@ -297,7 +298,7 @@ func emailDomain(tenant string) string {
 
 // gen derives every row from its index, so the data set is the same on every run.
 type gen struct {
-	Spec
+	ScaleSpec
 	start                             time.Time
 	views, deleted                    int
 	panel0, ds0, col0, view0, change0 int64
@@ -305,8 +306,8 @@ type gen struct {
 	memberP                           Person
 }
 
-func newGen(spec Spec) *gen {
-	g := &gen{Spec: spec, start: spec.End.Add(-spec.Span)}
+func newGen(spec ScaleSpec) *gen {
+	g := &gen{ScaleSpec: spec, start: spec.End.Add(-spec.Span)}
 	g.views = (spec.Panels + spec.ViewEvery - 2) / spec.ViewEvery // panels i with i%ViewEvery == 1
 	g.deleted = max(1, spec.Panels/1000)
 	domain := emailDomain(spec.Tenant)
@@ -481,7 +482,7 @@ func appendText(b []byte, v any) []byte {
 		}
 		return append(b, '}')
 	}
-	panic(fmt.Sprintf("scaleseed: no text encoding for %T", v))
+	panic(fmt.Sprintf("storetest: no text encoding for %T", v))
 }
 
 func appendEscaped(b []byte, s string) []byte {
