@@ -112,8 +112,8 @@ type ScaleTenant struct {
 	Took map[string]time.Duration // COPY time per table, plus "drop indexes", "rebuild indexes", "vacuum analyze"
 }
 
-// SeedScale loads spec's tenant into the database of conn in one transaction, then vacuums and analyzes
-// the tables.
+// SeedScale loads spec's tenant into the database of conn in one transaction, then vacuums and
+// analyzes the tables.
 func SeedScale(ctx context.Context, conn *pgx.Conn, spec ScaleSpec) (*ScaleTenant, error) {
 	spec.defaults()
 	if strings.TrimSpace(spec.Tenant) == "" {
@@ -129,69 +129,7 @@ func SeedScale(ctx context.Context, conn *pgx.Conn, spec ScaleSpec) (*ScaleTenan
 	t := &ScaleTenant{Spec: spec, Rows: map[string]int64{}, Took: map[string]time.Duration{},
 		Admin:  g.person(0),
 		Member: g.member()}
-
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-		return nil, err
-	}
-	for _, r := range []struct {
-		table string
-		n     int
-		first *int64
-	}{
-		{"panels", spec.Panels + g.deleted, &g.panel0},
-		{"data_sources", spec.Panels, &g.ds0},
-		{"columns", spec.Panels * spec.ColumnsPerPanel, &g.col0},
-		{"views", g.views, &g.view0},
-		{"panel_changes", spec.Changes, &g.change0},
-	} {
-		if *r.first, err = reserve(ctx, tx, r.table, r.n); err != nil {
-			return nil, err
-		}
-	}
-	var rebuild []string
-	if spec.Exclusive {
-		if _, err := tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'"); err != nil {
-			return nil, err
-		}
-		start := time.Now()
-		if rebuild, err = dropForLoad(ctx, tx); err != nil {
-			return nil, err
-		}
-		t.Took["drop indexes"] = time.Since(start)
-	}
-	for _, c := range g.copies() {
-		start := time.Now()
-		cols := make([]string, len(c.columns))
-		for i, col := range c.columns {
-			cols[i] = pgx.Identifier{col}.Sanitize()
-		}
-		src := &textRows{spec: c}
-		tag, err := tx.Conn().PgConn().CopyFrom(ctx, src,
-			"COPY "+pgx.Identifier{c.table}.Sanitize()+" ("+strings.Join(cols, ", ")+") FROM STDIN")
-		if src.err != nil {
-			err = src.err
-		}
-		if err != nil {
-			return nil, fmt.Errorf("storetest: copy %s: %w", c.table, err)
-		}
-		t.Rows[c.table] += tag.RowsAffected()
-		t.Took[c.table] += time.Since(start)
-	}
-	if len(rebuild) > 0 {
-		start := time.Now()
-		for _, stmt := range rebuild {
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return nil, fmt.Errorf("storetest: %s: %w", stmt, err)
-			}
-		}
-		t.Took["rebuild indexes"] = time.Since(start)
-	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := g.load(ctx, conn, t); err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -211,6 +149,89 @@ func SeedScale(ctx context.Context, conn *pgx.Conn, spec ScaleSpec) (*ScaleTenan
 	t.SampleView = g.view0 + int64((sample-1)/spec.ViewEvery) // views are on the panels i%ViewEvery == 1
 	t.DeletedPanel = g.panel0 + int64(spec.Panels)
 	return t, nil
+}
+
+// load reserves the ids and copies every table in one transaction, recording counts and times in t.
+func (g *gen) load(ctx context.Context, conn *pgx.Conn, t *ScaleTenant) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+		return err
+	}
+	if err := g.reserveIDs(ctx, tx); err != nil {
+		return err
+	}
+	var rebuild []string
+	if g.Exclusive {
+		if _, err := tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'"); err != nil {
+			return err
+		}
+		start := time.Now()
+		if rebuild, err = dropForLoad(ctx, tx); err != nil {
+			return err
+		}
+		t.Took["drop indexes"] = time.Since(start)
+	}
+	for _, c := range g.copies() {
+		if err := copyTable(ctx, tx, c, t); err != nil {
+			return err
+		}
+	}
+	if len(rebuild) > 0 {
+		start := time.Now()
+		for _, stmt := range rebuild {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("storetest: %s: %w", stmt, err)
+			}
+		}
+		t.Took["rebuild indexes"] = time.Since(start)
+	}
+	return tx.Commit(ctx)
+}
+
+// reserveIDs takes each table's block of ids from its sequence.
+func (g *gen) reserveIDs(ctx context.Context, tx pgx.Tx) error {
+	for _, r := range []struct {
+		table string
+		n     int
+		first *int64
+	}{
+		{"panels", g.Panels + g.deleted, &g.panel0},
+		{"data_sources", g.Panels, &g.ds0},
+		{"columns", g.Panels * g.ColumnsPerPanel, &g.col0},
+		{"views", g.views, &g.view0},
+		{"panel_changes", g.Changes, &g.change0},
+	} {
+		var err error
+		if *r.first, err = reserve(ctx, tx, r.table, r.n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyTable runs one table's COPY.
+func copyTable(ctx context.Context, tx pgx.Tx, c copySpec, t *ScaleTenant) error {
+	start := time.Now()
+	cols := make([]string, len(c.columns))
+	for i, col := range c.columns {
+		cols[i] = pgx.Identifier{col}.Sanitize()
+	}
+	src := &textRows{spec: c}
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, src,
+		"COPY "+pgx.Identifier{c.table}.Sanitize()+" ("+strings.Join(cols, ", ")+") FROM STDIN")
+	if src.err != nil {
+		err = src.err
+	}
+	if err != nil {
+		return fmt.Errorf("storetest: copy %s: %w", c.table, err)
+	}
+	t.Rows[c.table] += tag.RowsAffected()
+	t.Took[c.table] += time.Since(start)
+	return nil
 }
 
 // loadedTables are the tables SeedScale writes.
@@ -304,6 +325,15 @@ type gen struct {
 	panel0, ds0, col0, view0, change0 int64
 	people                            []Person // u000, u001, ...
 	memberP                           Person
+	shapes                            []columnShape // by position k in a panel
+	tenantText                        string        // the tenant in COPY's text format
+}
+
+// columnShape is what the columns at one position of every panel share.
+type columnShape struct {
+	name        string
+	props, tags []byte
+	base        string // the base column's text from column_type to source_field
 }
 
 func newGen(spec ScaleSpec) *gen {
@@ -316,6 +346,18 @@ func newGen(spec ScaleSpec) *gen {
 		g.people = append(g.people, Person{UserID: id, Email: id + "@" + domain})
 	}
 	g.memberP = Person{UserID: "member", Email: "member@" + domain}
+	g.tenantText = string(appendEscaped(nil, spec.Tenant))
+	g.shapes = make([]columnShape, spec.ColumnsPerPanel)
+	for k := range g.shapes {
+		bc := baseColumns[k%len(baseColumns)]
+		g.shapes[k].name = bc.name
+		if k >= len(baseColumns) {
+			g.shapes[k].name = fmt.Sprintf("%s %d", bc.name, k)
+		}
+		g.shapes[k].props = jsonb(map[string]any{"display": map[string]any{"order": k, "visible": true}})
+		g.shapes[k].tags = jsonb([]string{bc.tag})
+		g.shapes[k].base = "base\t" + g.shapes[k].name + "\t" + bc.typ + "\t" + bc.field + "\t"
+	}
 	return g
 }
 
@@ -571,256 +613,293 @@ func expand(n int, each func(i int, emit func(...any))) func() ([]any, error) {
 	}
 }
 
+// copies are the tables' COPYs, in an order that satisfies the foreign keys.
 func (g *gen) copies() []copySpec {
+	return []copySpec{g.panelsCopy(), g.dataSourcesCopy(), g.columnsCopy(), g.viewsCopy(), g.viewSortsCopy(),
+		g.viewFiltersCopy(), g.aclsCopy(), g.changesCopy(), g.notificationsCopy(), g.syncsCopy(), g.membersCopy()}
+}
+
+func (g *gen) panelsCopy() copySpec {
+	N := g.Panels
 	cohort := []byte(`{"conditions": [], "logic": "AND"}`)
-	empty := []byte(`{}`)
-	N, C := g.Panels, g.ColumnsPerPanel
-	// What the columns at position k of every panel share.
-	cols := make([]struct {
-		name        string
-		props, tags []byte
-		base        string // the base column's text from column_type to source_field
-	}, C)
-	for k := range cols {
-		bc := baseColumns[k%len(baseColumns)]
-		cols[k].name = bc.name
-		if k >= len(baseColumns) {
-			cols[k].name = fmt.Sprintf("%s %d", bc.name, k)
-		}
-		cols[k].props = jsonb(map[string]any{"display": map[string]any{"order": k, "visible": true}})
-		cols[k].tags = jsonb([]string{bc.tag})
-		cols[k].base = "base\t" + cols[k].name + "\t" + bc.typ + "\t" + bc.field + "\t"
-	}
-	tenant := string(appendEscaped(nil, g.Tenant))
 	panelName := func(i int) string { return "Panel " + strconv.Itoa(i) }
-	return []copySpec{
-		{table: "panels", columns: []string{"id", "tenant_id", "owner_user_id", "name", "description", "metadata", "cohort_rule", "version", "created_at", "updated_at"},
-			next: counter(N, func(i int) []any {
-				var desc *string
-				if i%2 == 0 {
-					desc = ptr(fmt.Sprintf("Patients of clinic %d due for a follow-up", i%97))
+	return copySpec{table: "panels", columns: []string{"id", "tenant_id", "owner_user_id", "name", "description", "metadata", "cohort_rule", "version", "created_at", "updated_at"},
+		next: counter(N, func(i int) []any {
+			var desc *string
+			if i%2 == 0 {
+				desc = ptr(fmt.Sprintf("Patients of clinic %d due for a follow-up", i%97))
+			}
+			at := g.panelCreated(i)
+			return []any{g.panel0 + int64(i), g.Tenant, g.panelOwner(i).UserID, panelName(i), desc,
+				[]byte(`{"n": ` + strconv.Itoa(i) + `, "color": "` + []string{"red", "green", "blue"}[i%3] + `"}`), cohort, int64(1 + i%3), at, at.Add(time.Hour)}
+		})}
+}
+
+func (g *gen) dataSourcesCopy() copySpec {
+	N := g.Panels
+	empty := []byte(`{}`)
+	return copySpec{table: "data_sources", columns: []string{"id", "tenant_id", "panel_id", "type", "config", "last_sync", "version", "created_at", "updated_at"},
+		next: counter(N, func(i int) []any {
+			typ, config := "api", []byte(`{"endpoint": "/api/patients", "method": "GET", "keyField": "id"}`)
+			switch i % 4 {
+			case 1:
+				typ, config = "file", []byte(`{"format": "csv", "keyField": "id"}`)
+			case 2:
+				typ, config = "custom", empty
+			}
+			at := g.panelCreated(i).Add(time.Minute)
+			return []any{g.ds0 + int64(i), g.Tenant, g.panel0 + int64(i), typ, config, at.Add(time.Hour), int64(1), at, at}
+		})}
+}
+
+func (g *gen) columnsCopy() copySpec {
+	N, C := g.Panels, g.ColumnsPerPanel
+	return copySpec{table: "columns", columns: []string{"id", "tenant_id", "panel_id", "column_type", "name", "type", "source_field", "data_source_id", "formula",
+		"dependencies", "properties", "metadata", "tags", "version", "created_at", "updated_at"},
+		rows: N * C, text: func(b []byte, j int) []byte {
+			i, k := j/C, j%C
+			at := g.panelCreated(i).Add(time.Duration(2+k) * time.Minute)
+			b = tab(strconv.AppendInt(b, g.col0+int64(j), 10))
+			b = append(b, g.tenantText...)
+			b = tab(b)
+			b = tab(strconv.AppendInt(b, g.panel0+int64(i), 10))
+			switch k {
+			case C - 2, C - 1: // CONCAT of the first two base columns; ROUND of two number columns
+				x, y, name, typ, f0, f1, f2 := g.columnID(i, 0), g.columnID(i, 1), "Full Name", "text", "CONCAT({", `}, " ", {`, "})"
+				if k == C-1 {
+					x, y, name, typ, f0, f1, f2 = g.columnID(i, 4%(C-2)), g.columnID(i, 6%(C-2)), "Risk", "number", "ROUND({", "} * {", "} / 10, 1)"
 				}
-				at := g.panelCreated(i)
-				return []any{g.panel0 + int64(i), g.Tenant, g.panelOwner(i).UserID, panelName(i), desc,
-					[]byte(`{"n": ` + strconv.Itoa(i) + `, "color": "` + []string{"red", "green", "blue"}[i%3] + `"}`), cohort, int64(1 + i%3), at, at.Add(time.Hour)}
-			})},
-		{table: "data_sources", columns: []string{"id", "tenant_id", "panel_id", "type", "config", "last_sync", "version", "created_at", "updated_at"},
-			next: counter(N, func(i int) []any {
-				typ, config := "api", []byte(`{"endpoint": "/api/patients", "method": "GET", "keyField": "id"}`)
-				switch i % 4 {
-				case 1:
-					typ, config = "file", []byte(`{"format": "csv", "keyField": "id"}`)
-				case 2:
-					typ, config = "custom", empty
+				b = append(b, "calculated\t"+name+"\t"+typ+"\t\\N\t\\N\t"+f0...)
+				b = append(strconv.AppendInt(b, x, 10), f1...)
+				b = tab(append(strconv.AppendInt(b, y, 10), f2...))
+				b = append(b, '{')
+				b = append(strconv.AppendInt(append(strconv.AppendInt(b, x, 10), ','), y, 10), "}\t"...)
+				b = tab(append(b, g.shapes[k].props...))
+				b = append(b, "{}\t[\"derived\"]\t1\t"...)
+			default:
+				b = append(b, g.shapes[k].base...)
+				b = tab(strconv.AppendInt(b, g.ds0+int64(i), 10))
+				b = append(b, "\\N\t{}\t"...)
+				b = tab(append(b, g.shapes[k].props...))
+				b = append(b, "{}\t"...)
+				b = tab(append(b, g.shapes[k].tags...))
+				b = append(b, "1\t"...)
+			}
+			b = tab(appendTime(b, at))
+			return appendTime(b, at)
+		}}
+}
+
+func (g *gen) viewsCopy() copySpec {
+	return copySpec{table: "views", columns: []string{"id", "tenant_id", "panel_id", "owner_user_id", "name", "is_published", "published_at", "published_by", "visible_columns", "metadata", "version", "created_at", "updated_at"},
+		next: counter(g.views, func(v int) []any {
+			i := g.viewPanel(v)
+			at := g.panelCreated(i).Add(30 * time.Minute)
+			owner := g.viewOwner(v)
+			var pubAt *time.Time
+			var pubBy *string
+			if viewPublished(v) {
+				pubAt, pubBy = ptr(at.Add(time.Hour)), ptr(owner.UserID)
+			}
+			visible := jsonb([]string{fmt.Sprint(g.columnID(i, 0)), fmt.Sprint(g.columnID(i, 1)), "Status"})
+			// updated_at is spread over the whole span, so the most-recently-updated order
+			// differs from the creation order.
+			updated := g.changedAt((v * 7919) % g.Changes)
+			if updated.Before(at) {
+				updated = at
+			}
+			return []any{g.view0 + int64(v), g.Tenant, g.panel0 + int64(i), owner.UserID, fmt.Sprintf("View %d", v), viewPublished(v), pubAt, pubBy,
+				visible, jsonb(map[string]any{"density": "compact"}), int64(1), at, updated}
+		})}
+}
+
+func (g *gen) viewSortsCopy() copySpec {
+	return copySpec{table: "view_sorts", columns: []string{"view_id", "column_name", "direction", "sort_order"},
+		next: counter(g.views, func(v int) []any { return []any{g.view0 + int64(v), "Last Name", "asc", int32(0)} })}
+}
+
+func (g *gen) viewFiltersCopy() copySpec {
+	return copySpec{table: "view_filters", columns: []string{"view_id", "column_name", "operator", "value", "logical_operator", "position"},
+		next: counter(g.views, func(v int) []any {
+			return []any{g.view0 + int64(v), "Status", "eq", []byte(`"active"`), "and", int32(0)}
+		})}
+}
+
+func (g *gen) aclsCopy() copySpec {
+	N := g.Panels
+	return copySpec{table: "acls", columns: []string{"tenant_id", "resource_type", "resource_id", "panel_id", "view_id", "user_email", "permission", "created_at", "updated_at"},
+		next: expand(N+g.views, func(n int, emit func(...any)) {
+			if n >= N { // a view's rows
+				v := n - N
+				id := g.view0 + int64(v)
+				at := g.panelCreated(g.viewPanel(v)).Add(30 * time.Minute)
+				emit(g.Tenant, "view", id, nil, id, g.viewOwner(v).Email, "owner", at, at)
+				if memberViewACL(v) && g.viewOwner(v) != g.member() {
+					emit(g.Tenant, "view", id, nil, id, g.member().Email, "viewer", at, at)
 				}
-				at := g.panelCreated(i).Add(time.Minute)
-				return []any{g.ds0 + int64(i), g.Tenant, g.panel0 + int64(i), typ, config, at.Add(time.Hour), int64(1), at, at}
-			})},
-		{table: "columns", columns: []string{"id", "tenant_id", "panel_id", "column_type", "name", "type", "source_field", "data_source_id", "formula",
-			"dependencies", "properties", "metadata", "tags", "version", "created_at", "updated_at"},
-			rows: N * C, text: func(b []byte, j int) []byte {
-				i, k := j/C, j%C
-				at := g.panelCreated(i).Add(time.Duration(2+k) * time.Minute)
-				b = tab(strconv.AppendInt(b, g.col0+int64(j), 10))
-				b = append(b, tenant...)
-				b = tab(b)
-				b = tab(strconv.AppendInt(b, g.panel0+int64(i), 10))
-				switch k {
-				case C - 2, C - 1: // CONCAT of the first two base columns; ROUND of two number columns
-					x, y, name, typ, f0, f1, f2 := g.columnID(i, 0), g.columnID(i, 1), "Full Name", "text", "CONCAT({", `}, " ", {`, "})"
-					if k == C-1 {
-						x, y, name, typ, f0, f1, f2 = g.columnID(i, 4%(C-2)), g.columnID(i, 6%(C-2)), "Risk", "number", "ROUND({", "} * {", "} / 10, 1)"
-					}
-					b = append(b, "calculated\t"+name+"\t"+typ+"\t\\N\t\\N\t"+f0...)
-					b = append(strconv.AppendInt(b, x, 10), f1...)
-					b = tab(append(strconv.AppendInt(b, y, 10), f2...))
-					b = append(b, '{')
-					b = append(strconv.AppendInt(append(strconv.AppendInt(b, x, 10), ','), y, 10), "}\t"...)
-					b = tab(append(b, cols[k].props...))
-					b = append(b, "{}\t[\"derived\"]\t1\t"...)
-				default:
-					b = append(b, cols[k].base...)
-					b = tab(strconv.AppendInt(b, g.ds0+int64(i), 10))
-					b = append(b, "\\N\t{}\t"...)
-					b = tab(append(b, cols[k].props...))
-					b = append(b, "{}\t"...)
-					b = tab(append(b, cols[k].tags...))
-					b = append(b, "1\t"...)
+				return
+			}
+			i := n
+			id := g.panel0 + int64(i)
+			at := g.panelCreated(i)
+			owner := g.panelOwner(i)
+			emit(g.Tenant, "panel", id, id, nil, owner.Email, "owner", at, at)
+			if extraEditor(i) {
+				if ed := g.person((i + 1) % g.Users); ed != owner {
+					emit(g.Tenant, "panel", id, id, nil, ed.Email, "editor", at, at)
 				}
-				b = tab(appendTime(b, at))
-				return appendTime(b, at)
-			}},
-		{table: "views", columns: []string{"id", "tenant_id", "panel_id", "owner_user_id", "name", "is_published", "published_at", "published_by", "visible_columns", "metadata", "version", "created_at", "updated_at"},
-			next: counter(g.views, func(v int) []any {
-				i := g.viewPanel(v)
-				at := g.panelCreated(i).Add(30 * time.Minute)
-				owner := g.viewOwner(v)
-				var pubAt *time.Time
-				var pubBy *string
-				if viewPublished(v) {
-					pubAt, pubBy = ptr(at.Add(time.Hour)), ptr(owner.UserID)
+			}
+			if owner != g.member() {
+				switch {
+				case memberEditor(i):
+					emit(g.Tenant, "panel", id, id, nil, g.member().Email, "editor", at, at)
+				case memberViewer(i):
+					emit(g.Tenant, "panel", id, id, nil, g.member().Email, "viewer", at, at)
 				}
-				visible := jsonb([]string{fmt.Sprint(g.columnID(i, 0)), fmt.Sprint(g.columnID(i, 1)), "Status"})
-				// updated_at is spread over the whole span, so the most-recently-updated order
-				// differs from the creation order.
-				updated := g.changedAt((v * 7919) % g.Changes)
-				if updated.Before(at) {
-					updated = at
-				}
-				return []any{g.view0 + int64(v), g.Tenant, g.panel0 + int64(i), owner.UserID, fmt.Sprintf("View %d", v), viewPublished(v), pubAt, pubBy,
-					visible, jsonb(map[string]any{"density": "compact"}), int64(1), at, updated}
-			})},
-		{table: "view_sorts", columns: []string{"view_id", "column_name", "direction", "sort_order"},
-			next: counter(g.views, func(v int) []any { return []any{g.view0 + int64(v), "Last Name", "asc", int32(0)} })},
-		{table: "view_filters", columns: []string{"view_id", "column_name", "operator", "value", "logical_operator", "position"},
-			next: counter(g.views, func(v int) []any {
-				return []any{g.view0 + int64(v), "Status", "eq", []byte(`"active"`), "and", int32(0)}
-			})},
-		{table: "acls", columns: []string{"tenant_id", "resource_type", "resource_id", "panel_id", "view_id", "user_email", "permission", "created_at", "updated_at"},
-			next: expand(N+g.views, func(n int, emit func(...any)) {
-				if n >= N { // a view's rows
-					v := n - N
-					id := g.view0 + int64(v)
-					at := g.panelCreated(g.viewPanel(v)).Add(30 * time.Minute)
-					emit(g.Tenant, "view", id, nil, id, g.viewOwner(v).Email, "owner", at, at)
-					if memberViewACL(v) && g.viewOwner(v) != g.member() {
-						emit(g.Tenant, "view", id, nil, id, g.member().Email, "viewer", at, at)
-					}
-					return
-				}
-				i := n
-				id := g.panel0 + int64(i)
-				at := g.panelCreated(i)
-				owner := g.panelOwner(i)
-				emit(g.Tenant, "panel", id, id, nil, owner.Email, "owner", at, at)
-				if extraEditor(i) {
-					if ed := g.person((i + 1) % g.Users); ed != owner {
-						emit(g.Tenant, "panel", id, id, nil, ed.Email, "editor", at, at)
-					}
-				}
-				if owner != g.member() {
-					switch {
-					case memberEditor(i):
-						emit(g.Tenant, "panel", id, id, nil, g.member().Email, "editor", at, at)
-					case memberViewer(i):
-						emit(g.Tenant, "panel", id, id, nil, g.member().Email, "viewer", at, at)
-					}
-				}
-				if sharedWithAll(i) {
-					emit(g.Tenant, "panel", id, id, nil, "_all", "viewer", at, at)
-				}
-			})},
-		{table: "panel_changes", columns: []string{"id", "tenant_id", "panel_id", "panel_name", "change_type", "entity_type", "entity_id", "action",
-			"description", "changed_by", "changed_by_email", "changed_at", "old_values", "new_values", "affected_column"},
-			rows: g.Changes, text: func(b []byte, j int) []byte {
-				b = tab(strconv.AppendInt(b, g.change0+int64(j), 10))
-				b = append(b, tenant...)
-				b = tab(b)
-				at := g.changedAt(j)
-				if tail := g.Changes - 2*g.deleted; j >= tail { // a deleted panel: created, then deleted
-					d := (j - tail) / 2
-					panel := g.panel0 + int64(N+d)
-					by := g.person(0)
-					b = tab(strconv.AppendInt(b, panel, 10))
-					b = tab(strconv.AppendInt(append(b, "Deleted panel "...), int64(d), 10))
-					kind, action, old, new := "panel_created", "create", `\N`, fmt.Sprintf(`{"name": "Deleted panel %d"}`, d)
-					if (j-tail)%2 == 1 {
-						kind, action, old, new = "panel_deleted", "delete", new, `\N`
-					}
-					b = append(b, kind+"\tpanel\t"...)
-					b = tab(strconv.AppendInt(b, panel, 10))
-					b = strconv.AppendInt(append(b, action+"\tPanel \"Deleted panel "...), int64(d), 10)
-					b = append(b, "\" "+action+"d\t"...)
-					b = append(b, by.UserID+"\t"+by.Email+"\t"...)
-					b = tab(appendTime(b, at))
-					return append(b, old+"\t"+new+"\t\\N"...)
-				}
-				i, r := j%N, j/N
-				panel := g.panel0 + int64(i)
-				by := g.panelOwner(i)
-				b = tab(strconv.AppendInt(b, panel, 10))
-				b = append(b, "Panel "...)
-				b = tab(strconv.AppendInt(b, int64(i), 10))
-				if r == 0 {
-					b = append(b, "panel_created\tpanel\t"...)
-					b = tab(strconv.AppendInt(b, panel, 10))
-					b = append(strconv.AppendInt(append(b, "create\tPanel \"Panel "...), int64(i), 10), "\" created\t"...)
-					b = append(b, by.UserID+"\t"+by.Email+"\t"...)
-					b = tab(appendTime(b, at))
-					b = strconv.AppendInt(append(b, `\N	{"name": "Panel `...), int64(i), 10)
-					b = strconv.AppendInt(append(b, `", "description": null, "metadata": {"n": `...), int64(i), 10)
-					return append(b, "}}\t\\N"...)
-				}
-				kind := changeKinds[r%len(changeKinds)]
-				b = append(b, kind.changeType+"\t"+kind.entityType+"\t"...)
-				switch kind.entityType {
-				case "column":
-					b = tab(strconv.AppendInt(b, g.columnID(i, r%(C-2)), 10))
-				case "datasource":
-					b = tab(strconv.AppendInt(b, g.ds0+int64(i), 10))
-				default:
-					b = tab(strconv.AppendInt(b, panel, 10))
-				}
-				b = strconv.AppendInt(append(b, kind.action+"\t"+kind.subject+" of panel \"Panel "...), int64(i), 10)
-				b = append(b, "\" "+kind.verb+"\t"...)
-				b = append(b, by.UserID+"\t"+by.Email+"\t"...)
-				b = tab(appendTime(b, at))
-				switch kind.entityType {
-				case "column":
-					k := r % (C - 2)
-					name := cols[k].name
-					return append(b, `{"name": "`+name+`", "type": "text"}	{"name": "`+name+`", "type": "`+baseColumns[k%len(baseColumns)].typ+`"}	`+name...)
-				case "datasource":
-					return append(strconv.AppendInt(append(b, `\N	{"recordsProcessed": `...), int64(1000+r), 10), "}\t\\N"...)
-				case "acl":
-					return append(b, `\N	{"userEmail": "`+g.person((i+r)%g.Users).Email+`", "permission": "viewer"}	\N`...)
-				}
-				b = strconv.AppendInt(append(b, `{"name": "Panel `...), int64(i), 10)
-				b = strconv.AppendInt(append(b, `"}	{"name": "Panel `...), int64(i), 10)
-				b = strconv.AppendInt(append(b, `", "metadata": {"rev": `...), int64(r), 10)
-				return append(b, "}}\t\\N"...)
-			}},
-		{table: "view_notifications", columns: []string{"tenant_id", "view_id", "change_id", "user_id", "impact", "message", "is_read", "read_at", "created_at"},
-			next: counter(g.Notifications, func(j int) []any {
-				var who Person
-				switch j % 5 {
-				case 0:
-					who = g.member()
-				case 1:
-					who = g.person(0)
-				default:
-					who = g.person(j % g.Users)
-				}
-				at := g.start.Add(time.Duration(int64(g.Span) / int64(g.Notifications) * int64(j)))
-				read, readAt := j%3 != 0, (*time.Time)(nil)
-				if read {
-					readAt = ptr(at.Add(time.Hour))
-				}
-				v := j % g.views
-				impact := []string{"breaking", "warning", "info"}[j%3]
-				return []any{g.Tenant, g.view0 + int64(v), g.change0 + int64((j*7)%g.Changes), who.UserID, impact,
-					fmt.Sprintf("Column \"Status\" used by view \"View %d\" was modified", v), read, readAt, at}
-			})},
-		{table: "source_syncs", columns: []string{"tenant_id", "panel_id", "data_source_id", "trigger", "status", "message", "records_processed", "records_deleted",
-			"generation", "started_by", "started_at", "finished_at", "duration_ms"},
-			next: expand(N, func(i int, emit func(...any)) {
-				syncs := 1
-				if memberViewer(i) {
-					syncs = 5
-				}
-				for s := range syncs {
-					at := g.panelCreated(i).Add(time.Duration(2+s) * time.Hour)
-					emit(g.Tenant, g.panel0+int64(i), g.ds0+int64(i), "sync", "success", fmt.Sprintf("%d records synced", 1000+s),
-						int64(1000+s), int64(0), int64(s+1), g.panelOwner(i).UserID, at, at.Add(1500*time.Millisecond), int64(1500))
-				}
-			})},
-		{table: "members", columns: []string{"tenant_id", "user_id", "email", "name", "first_seen_at"},
-			next: counter(g.Users+1, func(u int) []any {
-				p := g.member()
-				if u < g.Users {
-					p = g.person(u)
-				}
-				return []any{g.Tenant, p.UserID, p.Email, strings.ToUpper(p.UserID[:1]) + p.UserID[1:], g.start.Add(time.Duration(u) * time.Minute)}
-			})},
+			}
+			if sharedWithAll(i) {
+				emit(g.Tenant, "panel", id, id, nil, "_all", "viewer", at, at)
+			}
+		})}
+}
+
+func (g *gen) notificationsCopy() copySpec {
+	return copySpec{table: "view_notifications", columns: []string{"tenant_id", "view_id", "change_id", "user_id", "impact", "message", "is_read", "read_at", "created_at"},
+		next: counter(g.Notifications, func(j int) []any {
+			var who Person
+			switch j % 5 {
+			case 0:
+				who = g.member()
+			case 1:
+				who = g.person(0)
+			default:
+				who = g.person(j % g.Users)
+			}
+			at := g.start.Add(time.Duration(int64(g.Span) / int64(g.Notifications) * int64(j)))
+			read, readAt := j%3 != 0, (*time.Time)(nil)
+			if read {
+				readAt = ptr(at.Add(time.Hour))
+			}
+			v := j % g.views
+			impact := []string{"breaking", "warning", "info"}[j%3]
+			return []any{g.Tenant, g.view0 + int64(v), g.change0 + int64((j*7)%g.Changes), who.UserID, impact,
+				fmt.Sprintf("Column \"Status\" used by view \"View %d\" was modified", v), read, readAt, at}
+		})}
+}
+
+func (g *gen) syncsCopy() copySpec {
+	N := g.Panels
+	return copySpec{table: "source_syncs", columns: []string{"tenant_id", "panel_id", "data_source_id", "trigger", "status", "message", "records_processed", "records_deleted",
+		"generation", "started_by", "started_at", "finished_at", "duration_ms"},
+		next: expand(N, func(i int, emit func(...any)) {
+			syncs := 1
+			if memberViewer(i) {
+				syncs = 5
+			}
+			for s := range syncs {
+				at := g.panelCreated(i).Add(time.Duration(2+s) * time.Hour)
+				emit(g.Tenant, g.panel0+int64(i), g.ds0+int64(i), "sync", "success", fmt.Sprintf("%d records synced", 1000+s),
+					int64(1000+s), int64(0), int64(s+1), g.panelOwner(i).UserID, at, at.Add(1500*time.Millisecond), int64(1500))
+			}
+		})}
+}
+
+func (g *gen) membersCopy() copySpec {
+	return copySpec{table: "members", columns: []string{"tenant_id", "user_id", "email", "name", "first_seen_at"},
+		next: counter(g.Users+1, func(u int) []any {
+			p := g.member()
+			if u < g.Users {
+				p = g.person(u)
+			}
+			return []any{g.Tenant, p.UserID, p.Email, strings.ToUpper(p.UserID[:1]) + p.UserID[1:], g.start.Add(time.Duration(u) * time.Minute)}
+		})}
+}
+
+func (g *gen) changesCopy() copySpec {
+	return copySpec{table: "panel_changes", columns: []string{"id", "tenant_id", "panel_id", "panel_name", "change_type", "entity_type", "entity_id", "action",
+		"description", "changed_by", "changed_by_email", "changed_at", "old_values", "new_values", "affected_column"},
+		rows: g.Changes, text: g.changeText}
+}
+
+// changeText is change row j: every panel's panel_created first, then the others round-robin over
+// the panels, and at the end the created and deleted rows of the deleted panels.
+func (g *gen) changeText(b []byte, j int) []byte {
+	b = tab(strconv.AppendInt(b, g.change0+int64(j), 10))
+	b = append(b, g.tenantText...)
+	b = tab(b)
+	at := g.changedAt(j)
+	if tail := g.Changes - 2*g.deleted; j >= tail {
+		return g.deletedPanelChange(b, j-tail, at)
 	}
+	i, r := j%g.Panels, j/g.Panels
+	panel := g.panel0 + int64(i)
+	by := g.panelOwner(i)
+	b = tab(strconv.AppendInt(b, panel, 10))
+	b = append(b, "Panel "...)
+	b = tab(strconv.AppendInt(b, int64(i), 10))
+	if r == 0 {
+		b = append(b, "panel_created\tpanel\t"...)
+		b = tab(strconv.AppendInt(b, panel, 10))
+		b = append(strconv.AppendInt(append(b, "create\tPanel \"Panel "...), int64(i), 10), "\" created\t"...)
+		b = append(b, by.UserID+"\t"+by.Email+"\t"...)
+		b = tab(appendTime(b, at))
+		b = strconv.AppendInt(append(b, `\N	{"name": "Panel `...), int64(i), 10)
+		b = strconv.AppendInt(append(b, `", "description": null, "metadata": {"n": `...), int64(i), 10)
+		return append(b, "}}\t\\N"...)
+	}
+	return g.panelChange(b, i, r, panel, by, at)
+}
+
+// deletedPanelChange is the n-th row of the deleted panels' history: created, then deleted.
+func (g *gen) deletedPanelChange(b []byte, n int, at time.Time) []byte {
+	d := n / 2
+	panel := g.panel0 + int64(g.Panels+d)
+	by := g.person(0)
+	b = tab(strconv.AppendInt(b, panel, 10))
+	b = tab(strconv.AppendInt(append(b, "Deleted panel "...), int64(d), 10))
+	kind, action, old, new := "panel_created", "create", `\N`, fmt.Sprintf(`{"name": "Deleted panel %d"}`, d)
+	if n%2 == 1 {
+		kind, action, old, new = "panel_deleted", "delete", new, `\N`
+	}
+	b = append(b, kind+"\tpanel\t"...)
+	b = tab(strconv.AppendInt(b, panel, 10))
+	b = strconv.AppendInt(append(b, action+"\tPanel \"Deleted panel "...), int64(d), 10)
+	b = append(b, "\" "+action+"d\t"...)
+	b = append(b, by.UserID+"\t"+by.Email+"\t"...)
+	b = tab(appendTime(b, at))
+	return append(b, old+"\t"+new+"\t\\N"...)
+}
+
+// panelChange is the r-th change (r > 0) of panel i, of the kind changeKinds gives r, from the
+// entity type onwards.
+func (g *gen) panelChange(b []byte, i, r int, panel int64, by Person, at time.Time) []byte {
+	C := g.ColumnsPerPanel
+	kind := changeKinds[r%len(changeKinds)]
+	b = append(b, kind.changeType+"\t"+kind.entityType+"\t"...)
+	switch kind.entityType {
+	case "column":
+		b = tab(strconv.AppendInt(b, g.columnID(i, r%(C-2)), 10))
+	case "datasource":
+		b = tab(strconv.AppendInt(b, g.ds0+int64(i), 10))
+	default:
+		b = tab(strconv.AppendInt(b, panel, 10))
+	}
+	b = strconv.AppendInt(append(b, kind.action+"\t"+kind.subject+" of panel \"Panel "...), int64(i), 10)
+	b = append(b, "\" "+kind.verb+"\t"...)
+	b = append(b, by.UserID+"\t"+by.Email+"\t"...)
+	b = tab(appendTime(b, at))
+	switch kind.entityType {
+	case "column":
+		k := r % (C - 2)
+		name := g.shapes[k].name
+		return append(b, `{"name": "`+name+`", "type": "text"}	{"name": "`+name+`", "type": "`+baseColumns[k%len(baseColumns)].typ+`"}	`+name...)
+	case "datasource":
+		return append(strconv.AppendInt(append(b, `\N	{"recordsProcessed": `...), int64(1000+r), 10), "}\t\\N"...)
+	case "acl":
+		return append(b, `\N	{"userEmail": "`+g.person((i+r)%g.Users).Email+`", "permission": "viewer"}	\N`...)
+	}
+	b = strconv.AppendInt(append(b, `{"name": "Panel `...), int64(i), 10)
+	b = strconv.AppendInt(append(b, `"}	{"name": "Panel `...), int64(i), 10)
+	b = strconv.AppendInt(append(b, `", "metadata": {"rev": `...), int64(r), 10)
+	return append(b, "}}\t\\N"...)
 }
