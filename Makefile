@@ -10,10 +10,10 @@ OASDIFF       := $(GO) run github.com/oasdiff/oasdiff@v1.37.0
 BIN           := bin/panels
 # The TypeScript client's generator; its node_modules are installed from the lockfile when missing.
 TS_DEPS       := clients/typescript/node_modules/.package-lock.json
-# Run from its own folder: from the root it would lint with redocly.yaml, which is made for Redocly CLI.
+# Run from its own folder, where its node_modules are.
 ts_generate    = (cd clients/typescript && node_modules/.bin/openapi-typescript ../../openapi/openapi.yaml --alphabetize -o $(1))
-# Node tools run on the spec and the API (Redocly CLI, Bruno CLI), from the root package.json.
-NODE_TOOLS    := node_modules/.package-lock.json
+# Node tools run on the spec and the API (Redocly CLI, Bruno CLI), from tools/node/package.json.
+NODE_TOOLS    := tools/node/node_modules/.package-lock.json
 # Loads .env (written by `make run` on first use) into the commands that need configuration.
 WITH_ENV      := set -a; [ -f .env ] && . ./.env; set +a;
 
@@ -43,6 +43,10 @@ check-generate: $(TS_DEPS) ## Fail when generated code and the spec disagree
 .PHONY: config-docs
 config-docs: ## Regenerate README.md's configuration table from server/config/settings.go
 	$(GO) run ./server/config/cmd/configdoc README.md
+
+.PHONY: check-tidy
+check-tidy: ## Fail when go.mod or go.sum is not what `go mod tidy` would write
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit the result"; exit 1; }
 
 .PHONY: build
 build: ## Build the release binary into bin/panels
@@ -107,10 +111,10 @@ test-faults: ## Run the fault tests (SIGTERM under load, database restarts, dupl
 
 .PHONY: bench
 bench: ## Benchmark the service against bare baselines, and sync/rows against hand-written SQL, in one run (needs wrk)
-	@command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
-	$(GO) run ./bench/cmd/bench
-	$(GO) run ./bench/dataflow -reps 5 -o bench/dataflow-results.md
-	$(GO) run ./bench/scale -o bench/scale-results.md
+	@command -v wrk >/dev/null || { echo "make bench needs wrk on PATH (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)"; exit 1; }
+	$(GO) run ./tools/bench/cmd/bench
+	$(GO) run ./tools/bench/dataflow -reps 5 -o tools/bench/dataflow-results.md
+	$(GO) run ./tools/bench/scale -o tools/bench/scale-results.md
 
 .PHONY: cover
 cover: ## Run the tests with coverage and print the total
@@ -120,12 +124,12 @@ cover: ## Run the tests with coverage and print the total
 $(TS_DEPS): clients/typescript/package-lock.json
 	cd clients/typescript && npm ci --no-audit --no-fund
 
-$(NODE_TOOLS): package-lock.json
-	npm ci --no-audit --no-fund
+$(NODE_TOOLS): tools/node/package-lock.json
+	cd tools/node && npm ci --no-audit --no-fund
 
 .PHONY: lint-spec
-lint-spec: $(NODE_TOOLS) ## Lint openapi/openapi.yaml with Redocly CLI (redocly.yaml): zero errors and zero warnings
-	node_modules/.bin/redocly lint openapi/openapi.yaml --max-problems 200
+lint-spec: $(NODE_TOOLS) ## Lint openapi/openapi.yaml with Redocly CLI (tools/node/redocly.yaml): zero errors and zero warnings
+	tools/node/node_modules/.bin/redocly lint --config tools/node/redocly.yaml openapi/openapi.yaml --max-problems 200
 
 .PHONY: check-breaking
 check-breaking: ## Fail when openapi/openapi.yaml breaks the released contract openapi/released/v1.yaml
@@ -133,8 +137,8 @@ check-breaking: ## Fail when openapi/openapi.yaml breaks the released contract o
 
 .PHONY: test-ts
 test-ts: build $(TS_DEPS) ## Build and test the TypeScript client against a live server (fresh database, minted token)
-	scripts/with-live-server sh -c 'cd clients/typescript && npm test'
+	tools/scripts/with-live-server sh -c 'cd clients/typescript && npm test'
 
 .PHONY: test-bruno
-test-bruno: build $(NODE_TOOLS) ## Run the Bruno collection in api-tests/ against a live server
-	scripts/with-live-server sh -c 'cd api-tests && ../node_modules/.bin/bru run --sandbox developer --env local --env-var "baseUrl=$$PANELS_URL" --env-var "token=$$PANELS_TOKEN" --env-var "email=$$PANELS_EMAIL"'
+test-bruno: build $(NODE_TOOLS) ## Run the Bruno collection in tools/node/bruno/ against a live server
+	tools/scripts/with-live-server sh -c 'cd tools/node/bruno && ../node_modules/.bin/bru run --sandbox developer --env local --env-var "baseUrl=$$PANELS_URL" --env-var "token=$$PANELS_TOKEN" --env-var "email=$$PANELS_EMAIL"'

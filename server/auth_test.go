@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,8 +18,8 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
-	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/servertest"
 )
 
 // signClaims signs exactly the given claims (no defaults added) with alg and key.
@@ -177,34 +176,21 @@ func TestAuthJWKSOnly(t *testing.T) {
 	}))
 	defer idp.Close()
 
-	cfg, err := server.ConfigFromEnv(func(k string) string {
-		switch k {
-		case "DATABASE_URL":
-			return env.dsn
-		case "JWT_JWKS_URL":
-			return idp.URL + "/.well-known/jwks.json"
-		case "REDIS_URL":
-			return os.Getenv("TEST_REDIS_URL")
-		}
-		return ""
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.JWTSecret != "" {
-		t.Fatalf("the JWKS-only setup has a secret")
-	}
-	app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc, err := servertest.Start(context.Background(), servertest.Options{DSN: env.dsn, Env: map[string]string{
+		"JWT_JWKS_URL": idp.URL + "/.well-known/jwks.json",
+		"REDIS_URL":    os.Getenv("TEST_REDIS_URL"),
+	}})
 	if err != nil {
 		t.Fatalf("server.New with JWKS only: %v", err)
 	}
-	defer app.Close()
-	srv := httptest.NewServer(app.Echo)
-	defer srv.Close()
+	defer svc.Close()
+	if svc.Config.JWTSecret != "" {
+		t.Fatalf("the JWKS-only setup has a secret")
+	}
 
 	get := func(tok string) (*http.Response, []byte) {
 		t.Helper()
-		req, err := http.NewRequest("GET", srv.URL+"/api/panels", nil)
+		req, err := http.NewRequest("GET", svc.URL+"/api/panels", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

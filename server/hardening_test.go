@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/servertest"
 )
 
 // hardInstance is a second service on the package's database, built by server.New with extra
@@ -29,38 +29,16 @@ type hardInstance struct {
 
 func startHardened(t *testing.T, settings map[string]string, log *slog.Logger) *hardInstance {
 	t.Helper()
-	cfg, err := server.ConfigFromEnv(func(k string) string {
-		if v, ok := settings[k]; ok {
-			return v
-		}
-		switch k {
-		case "DATABASE_URL":
-			return env.dsn
-		case "DB_MAX_CONNS":
-			return "4" // the test database server is shared by every package's tests
-		case "JWT_SECRET":
-			return testSecret
-		case "REDIS_URL":
-			return os.Getenv("TEST_REDIS_URL")
-		}
-		return ""
-	})
-	if err != nil {
-		t.Fatal(err)
+	vars := map[string]string{
+		"DB_MAX_CONNS": "4", // the test database server is shared by every package's tests
+		"JWT_SECRET":   testSecret,
+		"REDIS_URL":    os.Getenv("TEST_REDIS_URL"),
 	}
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	for k, v := range settings {
+		vars[k] = v
 	}
-	app, err := server.New(context.Background(), cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app.Echo)
-	t.Cleanup(func() {
-		srv.Close()
-		_ = app.Close()
-	})
-	return &hardInstance{url: srv.URL, app: app}
+	svc := servertest.New(t, servertest.Options{DSN: env.dsn, Env: vars, Log: log})
+	return &hardInstance{url: svc.URL, app: svc.App}
 }
 
 // do sends a request to the instance through the spec-validating transport.

@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -18,13 +16,14 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/uptrace/bun"
 
 	client "github.com/panels/panels/clients/go"
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/servertest"
 	"github.com/panels/panels/store/sqlaudit"
-	"github.com/panels/panels/store/storetest"
 )
 
 const testSecret = "test-secret-0123456789abcdef-0123456789"
@@ -52,45 +51,22 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	dsn, drop, err := storetest.CreateDatabase("panels_server_test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer drop()
-	cfg, err := server.ConfigFromEnv(func(k string) string {
-		switch k {
-		case "DATABASE_URL":
-			return dsn
-		case "JWT_SECRET":
-			return testSecret
-		case "DB_MAX_CONNS":
+	svc, err := servertest.Start(context.Background(), servertest.Options{
+		DBPrefix: "panels_server_test",
+		Env: map[string]string{
+			"JWT_SECRET": testSecret,
 			// Several test packages share one PostgreSQL (100 connections by default).
-			return "8"
-		case "REDIS_URL":
-			if v := os.Getenv("TEST_REDIS_URL"); v != "" {
-				return v
-			}
-		}
-		return ""
+			"DB_MAX_CONNS": "8",
+			"REDIS_URL":    os.Getenv("TEST_REDIS_URL"),
+		},
+		QueryHooks: []bun.QueryHook{statements, sqlaudit.Hook}, // querycount_test.go, the tenant-scoping audit
+		Log:        servertest.Log(),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cfg.QueryHooks = append(cfg.QueryHooks, statements, sqlaudit.Hook) // querycount_test.go, the tenant-scoping audit
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	app, err := server.New(context.Background(), cfg, log)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer app.Close()
-	srv := httptest.NewServer(app.Echo)
-	defer srv.Close()
+	defer svc.Close()
 	doc, err := gen.GetSpec()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -102,7 +78,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	env.url, env.dsn, env.app, env.router, env.doc = srv.URL, dsn, app, router, doc
+	env.url, env.dsn, env.app, env.router, env.doc = svc.URL, svc.DSN, svc.App, router, doc
 	return checkResponseCoverage(m.Run())
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,8 +14,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 
-	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/servertest"
 )
 
 type orgMember struct {
@@ -228,36 +227,13 @@ func (f *stytchFake) last(t testing.TB) stytchRequest {
 // Stytch at baseURL.
 func stytchService(t testing.TB, baseURL string) string {
 	t.Helper()
-	cfg, err := server.ConfigFromEnv(func(k string) string {
-		switch k {
-		case "DATABASE_URL":
-			return env.dsn
-		case "JWT_SECRET":
-			return testSecret
-		case "REDIS_URL":
-			return os.Getenv("TEST_REDIS_URL")
-		case "STYTCH_PROJECT_ID":
-			return "project-test-123"
-		case "STYTCH_SECRET_KEY":
-			return "secret-test-456"
-		case "STYTCH_BASE_URL":
-			return baseURL
-		}
-		return ""
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("server.New with Stytch: %v", err)
-	}
-	srv := httptest.NewServer(app.Echo)
-	t.Cleanup(func() {
-		srv.Close()
-		_ = app.Close()
-	})
-	return srv.URL
+	return servertest.New(t, servertest.Options{DSN: env.dsn, Env: map[string]string{
+		"JWT_SECRET":        testSecret,
+		"REDIS_URL":         os.Getenv("TEST_REDIS_URL"),
+		"STYTCH_PROJECT_ID": "project-test-123",
+		"STYTCH_SECRET_KEY": "secret-test-456",
+		"STYTCH_BASE_URL":   baseURL,
+	}}).URL
 }
 
 // TestMembersStytchProxy: with STYTCH_* set the listing proxies Stytch's member search, and any

@@ -3,15 +3,12 @@ package server_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"slices"
@@ -25,6 +22,7 @@ import (
 	client "github.com/panels/panels/clients/go"
 	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/servertest"
 )
 
 // Tests of the Redis features (issue 4): a response cache that never serves stale data, a rate
@@ -117,28 +115,12 @@ func startInstance(t testing.TB, name, redisURL string, kv ...string) *rcInstanc
 	t.Helper()
 	// A small pool: these instances serve one request at a time (the throughput test says
 	// otherwise), and the PostgreSQL server is shared with every other test package.
-	vars := map[string]string{"DATABASE_URL": env.dsn, "JWT_SECRET": testSecret, "REDIS_URL": redisURL, "DB_MAX_CONNS": "4"}
+	vars := map[string]string{"JWT_SECRET": testSecret, "REDIS_URL": redisURL, "DB_MAX_CONNS": "4"}
 	for i := 0; i+1 < len(kv); i += 2 {
 		vars[kv[i]] = kv[i+1]
 	}
-	cfg, err := server.ConfigFromEnv(func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("instance", name)
-	}
-	app, err := server.New(context.Background(), cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(app.Echo)
-	t.Cleanup(func() {
-		srv.Close()
-		_ = app.Close()
-	})
-	return &rcInstance{name: name, url: srv.URL, app: app, hc: &http.Client{Transport: &validatingTransport{t: t}}}
+	svc := servertest.New(t, servertest.Options{DSN: env.dsn, Env: vars, Log: servertest.Log().With("instance", name)})
+	return &rcInstance{name: name, url: svc.URL, app: svc.App, hc: &http.Client{Transport: &validatingTransport{t: t}}}
 }
 
 // waitUsable waits until the instance uses Redis (its first connection or a recovery).

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,9 +20,9 @@ import (
 	"time"
 
 	client "github.com/panels/panels/clients/go"
-	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
 	curs "github.com/panels/panels/server/cursor"
+	"github.com/panels/panels/server/servertest"
 	"github.com/panels/panels/store/storetest"
 )
 
@@ -54,39 +53,22 @@ func flowService(t testing.TB) string {
 	flowEnv.once.Do(func() {
 		flowEnv.patients.Store(flowPatients(3))
 		flowEnv.api = httptest.NewServer(http.HandlerFunc(flowAPI))
-		cfg, err := server.ConfigFromEnv(func(k string) string {
-			switch k {
-			case "DATABASE_URL":
-				return env.dsn
-			case "JWT_SECRET":
-				return testSecret
-			case "REDIS_URL":
-				return os.Getenv("TEST_REDIS_URL")
-			case "SYNC_ALLOW_HOSTS":
-				return "127.0.0.1"
-			case "API_SOURCE_BASE_URL":
-				return flowEnv.api.URL + "/v1"
-			case "UPLOAD_LIMIT":
-				return fmt.Sprint(flowUploadLimit)
-			case "SYNC_MAX_BYTES":
-				return fmt.Sprint(flowMaxBytes)
-			case "SYNC_TIMEOUT":
-				return flowSyncTimeout.String()
-			case "DB_MAX_CONNS":
-				return "6" // other packages' tests share the PostgreSQL server
-			}
-			return ""
-		})
+		// Never closed: the instance serves the package's remaining tests.
+		svc, err := servertest.Start(context.Background(), servertest.Options{DSN: env.dsn, Env: map[string]string{
+			"JWT_SECRET":          testSecret,
+			"REDIS_URL":           os.Getenv("TEST_REDIS_URL"),
+			"SYNC_ALLOW_HOSTS":    "127.0.0.1",
+			"API_SOURCE_BASE_URL": flowEnv.api.URL + "/v1",
+			"UPLOAD_LIMIT":        fmt.Sprint(flowUploadLimit),
+			"SYNC_MAX_BYTES":      fmt.Sprint(flowMaxBytes),
+			"SYNC_TIMEOUT":        flowSyncTimeout.String(),
+			"DB_MAX_CONNS":        "6", // other packages' tests share the PostgreSQL server
+		}})
 		if err != nil {
 			flowEnv.err = err
 			return
 		}
-		app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			flowEnv.err = err
-			return
-		}
-		flowEnv.url = httptest.NewServer(app.Echo).URL
+		flowEnv.url = svc.URL
 	})
 	if flowEnv.err != nil {
 		t.Fatal(flowEnv.err)

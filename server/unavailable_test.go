@@ -5,20 +5,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/uptrace/bun"
 
-	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/servertest"
 	"github.com/panels/panels/store/sqlaudit"
-	"github.com/panels/panels/store/storetest"
 )
 
 // TestDatabaseUnavailableIs503 runs a private service on its own database, then takes the
@@ -28,31 +25,13 @@ func TestDatabaseUnavailableIs503(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a private server")
 	}
-	dsn, drop, err := storetest.CreateDatabase("panels_unavailable_test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer drop()
-	cfg, err := server.ConfigFromEnv(func(k string) string {
-		switch k {
-		case "DATABASE_URL":
-			return dsn
-		case "JWT_SECRET":
-			return testSecret
-		}
-		return ""
+	svc := servertest.New(t, servertest.Options{
+		DBPrefix:   "panels_unavailable_test",
+		Env:        map[string]string{"JWT_SECRET": testSecret},
+		QueryHooks: []bun.QueryHook{sqlaudit.Hook},
+		Log:        servertest.Log(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.QueryHooks = append(cfg.QueryHooks, sqlaudit.Hook)
-	app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(testLogWriter(), nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
-	srv := httptest.NewServer(app.Echo)
-	defer srv.Close()
+	dsn := svc.DSN
 	tenant := newTenant("down")
 	tok := token(t, tenant, "admin", "admin@"+tenant+".example", auth.RoleAdmin)
 
@@ -61,7 +40,7 @@ func TestDatabaseUnavailableIs503(t *testing.T) {
 		if body != "" {
 			r = strings.NewReader(body)
 		}
-		req, err := http.NewRequest(method, srv.URL+path, r)
+		req, err := http.NewRequest(method, svc.URL+path, r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,14 +118,6 @@ func mustParse(t testing.TB, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
-}
-
-// testLogWriter is where private servers log: nowhere, unless TEST_LOG is set.
-func testLogWriter() io.Writer {
-	if os.Getenv("TEST_LOG") != "" {
-		return os.Stderr
-	}
-	return io.Discard
 }
 
 // documentsProblem tells whether an error answer of the operation must be problem+json: yes

@@ -1,7 +1,7 @@
 package store
 
 // Flat at scale: one tenant with 100,000 panels, 1,000,000 columns and 1,000,000 change rows
-// (store/scaleseed, bulk-loaded with COPY into a database of its own), and a small tenant of the
+// (storetest.SeedScale, bulk-loaded with COPY into a database of its own), and a small tenant of the
 // same shape. Every store list function behind a list endpoint runs for both tenants, as an admin
 // and as plain users, on first pages, cursor pages, offset pages and with each filter the API
 // offers, while a Bun query hook captures the statements it runs. The test then asks PostgreSQL
@@ -9,7 +9,7 @@ package store
 // and fails when a plan reads a large table (one of 10,000 rows or more after the seed)
 // sequentially, or when a list call runs more statements than its budget, or another number of
 // statements on the big tenant than on the small one (the count must not grow with the data).
-// It asserts no timing: `make bench` measures latency (bench/scale).
+// It asserts no timing: `make bench` measures latency (tools/bench/scale).
 //
 // Small tables may be read sequentially: members (51 rows a tenant) always is, and PostgreSQL is
 // right to, as reading its few pages costs less than any index descent.
@@ -28,7 +28,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
-	"github.com/panels/panels/store/scaleseed"
 	"github.com/panels/panels/store/sqlaudit"
 	"github.com/panels/panels/store/storetest"
 )
@@ -99,9 +98,9 @@ func (n planNode) String() string {
 
 type scaleCase struct {
 	name string
-	max  int                                                  // statement budget of one call
-	prep func(ctx context.Context, t *scaleseed.Tenant) error // not captured: finds a cursor
-	run  func(ctx context.Context, t *scaleseed.Tenant) error
+	max  int                                                       // statement budget of one call
+	prep func(ctx context.Context, t *storetest.ScaleTenant) error // not captured: finds a cursor
+	run  func(ctx context.Context, t *storetest.ScaleTenant) error
 	// seqOK are large tables this call may read sequentially, each with its reason where the
 	// case is declared.
 	seqOK []string
@@ -135,13 +134,13 @@ func TestListPlansAtScale(t *testing.T) {
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 
 	seedStart := time.Now()
-	bigSpec := scaleseed.Big("scale-big")
+	bigSpec := storetest.BigTenant("scale-big")
 	bigSpec.Exclusive = true // a database of its own: rebuilding indexes after the COPY is about five times faster
-	big, err := scaleseed.Seed(ctx, conn, bigSpec)
+	big, err := storetest.SeedScale(ctx, conn, bigSpec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	small, err := scaleseed.Seed(ctx, conn, scaleseed.Small("scale-small"))
+	small, err := storetest.SeedScale(ctx, conn, storetest.SmallTenant("scale-small"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +182,7 @@ func TestListPlansAtScale(t *testing.T) {
 		stmts []string
 	}
 	results := map[string]map[string]outcome{} // case → tenant → outcome
-	for _, ten := range []*scaleseed.Tenant{big, small} {
+	for _, ten := range []*storetest.ScaleTenant{big, small} {
 		for _, c := range cases {
 			if c.prep != nil {
 				if err := c.prep(ctx, ten); err != nil {
@@ -235,7 +234,7 @@ func TestListPlansAtScale(t *testing.T) {
 		len(cases), explained, seqScans, time.Since(began).Round(time.Millisecond))
 }
 
-func seedSummary(t *scaleseed.Tenant) string {
+func seedSummary(t *storetest.ScaleTenant) string {
 	names := make([]string, 0, len(t.Rows))
 	for n := range t.Rows {
 		names = append(names, n)
@@ -272,40 +271,40 @@ func explain(ctx context.Context, conn *pgx.Conn, q string) (planNode, error) {
 // Arguments follow the handlers: the bare-array lists (panels, data sources) ask the store for
 // limit+1 items, the envelope lists pass limit and fetch limit+1 themselves.
 func scaleCases(st *Store) []scaleCase {
-	admin := func(t *scaleseed.Tenant) Actor {
+	admin := func(t *storetest.ScaleTenant) Actor {
 		return Actor{TenantID: t.Spec.Tenant, UserID: t.Admin.UserID, Email: t.Admin.Email, Admin: true}
 	}
-	member := func(t *scaleseed.Tenant) Actor {
+	member := func(t *storetest.ScaleTenant) Actor {
 		return Actor{TenantID: t.Spec.Tenant, UserID: t.Member.UserID, Email: t.Member.Email}
 	}
 	// u001 is a plain user who owns one panel in fifty (2,000 on the big tenant).
-	owner := func(t *scaleseed.Tenant) Actor {
+	owner := func(t *storetest.ScaleTenant) Actor {
 		return Actor{TenantID: t.Spec.Tenant, UserID: "u001", Email: strings.Replace(t.Admin.Email, "u000", "u001", 1)}
 	}
 	actors := []struct {
 		name  string
-		actor func(*scaleseed.Tenant) Actor
+		actor func(*storetest.ScaleTenant) Actor
 	}{{"admin", admin}, {"member", member}, {"owner of 2%", owner}}
 
 	var cases []scaleCase
-	add := func(name string, max int, prep func(context.Context, *scaleseed.Tenant) error, run func(context.Context, *scaleseed.Tenant) error) {
+	add := func(name string, max int, prep func(context.Context, *storetest.ScaleTenant) error, run func(context.Context, *storetest.ScaleTenant) error) {
 		cases = append(cases, scaleCase{name: name, max: max, prep: prep, run: run})
 	}
 	yes, no := true, false
-	since := func(t *scaleseed.Tenant) *time.Time { s := t.Spec.End.Add(-30 * 24 * time.Hour); return &s }
+	since := func(t *storetest.ScaleTenant) *time.Time { s := t.Spec.End.Add(-30 * 24 * time.Hour); return &s }
 
 	for _, who := range actors {
 		actor := who.actor
-		add("ListPanels "+who.name+": first page of 100", 1, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListPanels "+who.name+": first page of 100", 1, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListPanels(ctx, actor(t), nil, 101)
 			return err
 		})
-		add("ListPanels "+who.name+": no limit (the UI's 1,000)", 1, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListPanels "+who.name+": no limit (the UI's 1,000)", 1, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListPanels(ctx, actor(t), nil, 1001)
 			return err
 		})
 		var after *PanelCursor
-		add("ListPanels "+who.name+": a later page (cursor in the middle)", 1, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListPanels "+who.name+": a later page (cursor in the middle)", 1, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			var ats []time.Time
 			var ids []int64
 			if err := visiblePanels(st.DB.NewSelect().TableExpr("panels AS panel"), actor(t)).ColumnExpr("panel.created_at, panel.id").
@@ -314,16 +313,16 @@ func scaleCases(st *Store) []scaleCase {
 			}
 			after = &PanelCursor{CreatedAt: ats[len(ats)/2], ID: ids[len(ids)/2]}
 			return nil
-		}, func(ctx context.Context, t *scaleseed.Tenant) error {
+		}, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListPanels(ctx, actor(t), after, 101)
 			return err
 		})
 
-		add("ListViews "+who.name+": first page", 4, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListViews "+who.name+": first page", 4, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListViews(ctx, actor(t), ViewListFilter{Limit: 100})
 			return err
 		})
-		add("ListViews "+who.name+": no limit (the UI's 1,000)", 4, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListViews "+who.name+": no limit (the UI's 1,000)", 4, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListViews(ctx, actor(t), ViewListFilter{Limit: 1000})
 			return err
 		})
@@ -334,94 +333,94 @@ func scaleCases(st *Store) []scaleCase {
 		// switches to the index (as for every smaller page) once the table is some fifty times
 		// the page; a page of 100 views already uses it.
 		cases[len(cases)-1].seqOK = []string{"view_sorts", "view_filters"}
-		add("ListViews "+who.name+": published=true", 4, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListViews "+who.name+": published=true", 4, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListViews(ctx, actor(t), ViewListFilter{Limit: 100, Published: &yes})
 			return err
 		})
-		add("ListViews "+who.name+": published=false, offset 50", 4, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListViews "+who.name+": published=false, offset 50", 4, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListViews(ctx, actor(t), ViewListFilter{Limit: 50, Offset: 50, Published: &no})
 			return err
 		})
 		var viewAfter *ViewCursor
-		add("ListViews "+who.name+": second page (cursor)", 4, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListViews "+who.name+": second page (cursor)", 4, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			page, err := st.ListViews(ctx, actor(t), ViewListFilter{Limit: 10})
 			if err == nil && len(page.Views) > 0 {
 				last := page.Views[len(page.Views)-1]
 				viewAfter = &ViewCursor{UpdatedAt: last.UpdatedAt, ID: last.ID}
 			}
 			return err
-		}, func(ctx context.Context, t *scaleseed.Tenant) error {
+		}, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListViews(ctx, actor(t), ViewListFilter{Limit: 10, After: viewAfter})
 			return err
 		})
-		add("ListViews "+who.name+": panelId", 4, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListViews "+who.name+": panelId", 4, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListViews(ctx, actor(t), ViewListFilter{Limit: 100, PanelID: t.SamplePanel})
 			return err
 		})
 
-		add("ListChanges "+who.name+": first page", 2, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListChanges "+who.name+": first page", 2, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListChanges(ctx, actor(t), ChangeFilter{Limit: 100})
 			return err
 		})
 		var changeAfter *ChangeCursor
-		add("ListChanges "+who.name+": second page (cursor)", 2, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListChanges "+who.name+": second page (cursor)", 2, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			page, err := st.ListChanges(ctx, actor(t), ChangeFilter{Limit: 100})
 			if err == nil && len(page.Changes) > 0 {
 				last := page.Changes[len(page.Changes)-1]
 				changeAfter = &ChangeCursor{ChangedAt: last.ChangedAt, ID: last.ID}
 			}
 			return err
-		}, func(ctx context.Context, t *scaleseed.Tenant) error {
+		}, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListChanges(ctx, actor(t), ChangeFilter{Limit: 100, After: changeAfter})
 			return err
 		})
-		add("ListChanges "+who.name+": offset 500", 2, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListChanges "+who.name+": offset 500", 2, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListChanges(ctx, actor(t), ChangeFilter{Limit: 100, Offset: 500})
 			return err
 		})
-		add("ListChanges "+who.name+": changeType=column_modified", 2, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListChanges "+who.name+": changeType=column_modified", 2, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListChanges(ctx, actor(t), ChangeFilter{Limit: 100, ChangeType: ChangeColumnChanged})
 			return err
 		})
-		add("ListChanges "+who.name+": since 30 days", 2, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListChanges "+who.name+": since 30 days", 2, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListChanges(ctx, actor(t), ChangeFilter{Limit: 100, Since: since(t)})
 			return err
 		})
-		add("ListChanges "+who.name+": panelId", 3, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListChanges "+who.name+": panelId", 3, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListChanges(ctx, actor(t), ChangeFilter{Limit: 100, PanelID: t.SamplePanel})
 			return err
 		})
-		add("ListChanges "+who.name+": panelId, changeType, since", 3, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListChanges "+who.name+": panelId, changeType, since", 3, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListChanges(ctx, actor(t), ChangeFilter{Limit: 100, PanelID: t.SamplePanel, ChangeType: ChangeColumnChanged, Since: since(t)})
 			return err
 		})
 
-		add("ListNotifications "+who.name+": first page", 3, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListNotifications "+who.name+": first page", 3, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListNotifications(ctx, actor(t), NotificationFilter{Limit: 100})
 			return err
 		})
 		var noteAfter *NotificationCursor
-		add("ListNotifications "+who.name+": second page (cursor)", 3, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListNotifications "+who.name+": second page (cursor)", 3, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			page, err := st.ListNotifications(ctx, actor(t), NotificationFilter{Limit: 100})
 			if err == nil && len(page.Notifications) > 0 {
 				last := page.Notifications[len(page.Notifications)-1]
 				noteAfter = &NotificationCursor{CreatedAt: last.CreatedAt, ID: last.ID}
 			}
 			return err
-		}, func(ctx context.Context, t *scaleseed.Tenant) error {
+		}, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListNotifications(ctx, actor(t), NotificationFilter{Limit: 100, After: noteAfter})
 			return err
 		})
-		add("ListNotifications "+who.name+": isRead=false, type=breaking, since 30 days, offset 20", 3, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListNotifications "+who.name+": isRead=false, type=breaking, since 30 days, offset 20", 3, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListNotifications(ctx, actor(t), NotificationFilter{Limit: 100, Offset: 20, IsRead: &no, Impact: "breaking", Since: since(t)})
 			return err
 		})
 
-		add("ListUserACLs "+who.name+": own rows", 1, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListUserACLs "+who.name+": own rows", 1, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListUserACLs(ctx, actor(t), actor(t).Email, nil)
 			return err
 		})
-		add("ListUserACLs "+who.name+": own rows, resourceType=view", 1, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListUserACLs "+who.name+": own rows, resourceType=view", 1, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			typ := "view"
 			_, err := st.ListUserACLs(ctx, actor(t), actor(t).Email, &typ)
 			return err
@@ -432,48 +431,48 @@ func scaleCases(st *Store) []scaleCase {
 	// viewer row, the admin through the role.
 	for _, who := range actors[:2] {
 		actor := who.actor
-		add("ListDataSources "+who.name, 2, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListDataSources "+who.name, 2, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListDataSources(ctx, actor(t), t.SamplePanel, 0, 101)
 			return err
 		})
-		add("ListDataSources "+who.name+": after a cursor", 2, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListDataSources "+who.name+": after a cursor", 2, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListDataSources(ctx, actor(t), t.SamplePanel, t.SampleDataSource-1, 101)
 			return err
 		})
-		add("ListColumns "+who.name, 2, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListColumns "+who.name, 2, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListColumns(ctx, actor(t), t.SamplePanel, nil, nil)
 			return err
 		})
-		add("ListColumns "+who.name+": tags and ids", 2, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListColumns "+who.name+": tags and ids", 2, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListColumns(ctx, actor(t), t.SamplePanel, []int64{1, 2, 3}, []string{"clinical"})
 			return err
 		})
-		add("ListACLs "+who.name+": panel", 3, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListACLs "+who.name+": panel", 3, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListACLs(ctx, actor(t), "panel", t.SamplePanel)
 			return err
 		})
-		add("ListSyncs "+who.name, 4, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListSyncs "+who.name, 4, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListSyncs(ctx, actor(t), t.SampleDataSource, SyncFilter{Limit: 100})
 			return err
 		})
-		add("ListSyncs "+who.name+": after a cursor", 4, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+		add("ListSyncs "+who.name+": after a cursor", 4, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			_, err := st.ListSyncs(ctx, actor(t), t.SampleDataSource, SyncFilter{Limit: 2, AfterID: 1 << 40})
 			return err
 		})
 	}
-	add("ListACLs admin: view", 3, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+	add("ListACLs admin: view", 3, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 		_, err := st.ListACLs(ctx, admin(t), "view", t.SampleView)
 		return err
 	})
-	add("ListUserACLs admin: someone else's rows", 1, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+	add("ListUserACLs admin: someone else's rows", 1, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 		_, err := st.ListUserACLs(ctx, admin(t), t.Member.Email, nil)
 		return err
 	})
-	add("ListChanges admin: a deleted panel's history", 4, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+	add("ListChanges admin: a deleted panel's history", 4, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 		_, err := st.ListChanges(ctx, admin(t), ChangeFilter{Limit: 100, PanelID: t.DeletedPanel})
 		return err
 	})
-	add("ListMembers", 1, nil, func(ctx context.Context, t *scaleseed.Tenant) error {
+	add("ListMembers", 1, nil, func(ctx context.Context, t *storetest.ScaleTenant) error {
 		_, err := st.ListMembers(ctx, t.Spec.Tenant)
 		return err
 	})

@@ -3,16 +3,12 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
-	"github.com/panels/panels/store/storetest"
+	"github.com/panels/panels/server/servertest"
 )
 
 // The examples talk to a real service: the production setup (server.New) on a fresh database.
@@ -28,42 +24,22 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	dsn, drop, err := storetest.CreateDatabase("panels_client_test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer drop()
 	secret := "example-secret-0123456789abcdef-0123"
-	cfg, err := server.ConfigFromEnv(func(k string) string {
-		switch k {
-		case "DATABASE_URL":
-			return dsn
-		case "JWT_SECRET":
-			return secret
-		case "REDIS_URL":
-			return os.Getenv("TEST_REDIS_URL")
-		}
-		return ""
-	})
+	svc, err := servertest.Start(context.Background(), servertest.Options{DBPrefix: "panels_client_test", Env: map[string]string{
+		"JWT_SECRET": secret,
+		"REDIS_URL":  os.Getenv("TEST_REDIS_URL"),
+	}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	app, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer app.Close()
-	srv := httptest.NewServer(app.Echo)
-	defer srv.Close()
+	defer svc.Close()
 	devToken, err = auth.Mint([]byte(secret), auth.Principal{TenantID: "examples", UserID: "ada", Email: "ada@example.com", Role: auth.RoleAdmin},
 		time.Hour, "", "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	serverURL = srv.URL
+	serverURL = svc.URL
 	return m.Run()
 }

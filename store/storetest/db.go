@@ -1,5 +1,7 @@
-// Package storetest creates throw-away PostgreSQL databases for tests: each test package gets
-// its own, so packages can run in parallel against one server.
+// Package storetest is what tests and benchmarks need from PostgreSQL: throw-away databases
+// (each test package gets its own, so packages can run in parallel against one server) and a
+// tenant bulk-loaded at scale (SeedScale). It imports nothing of the service, so store's own
+// tests can use it.
 package storetest
 
 import (

@@ -1,4 +1,4 @@
-// Shared set-up for the suites: a client for the live server that scripts/with-live-server started.
+// Shared set-up for the suites: a client for the live server that tools/scripts/with-live-server started.
 import assert from "node:assert/strict";
 
 import { createPanelsClient, type PanelsClient } from "../src/index.js";

@@ -3,7 +3,7 @@
 // 100,000-record panel with a cohort rule, two filters and a sort, measured against a
 // hand-written SQL query doing the same filtering and sorting on the same data, in the same run.
 //
-//	go run ./bench/dataflow [-n 100000] [-reps 15] [-o bench/dataflow/results.md]
+//	go run ./tools/bench/dataflow [-n 100000] [-reps 15] [-o tools/bench/dataflow/results.md]
 //
 // The service runs in-process (server.New, the production wiring) behind a real listener on a
 // fresh database; requests go over HTTP with a real token. Only ratios measured in one run mean
@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -29,9 +28,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
-	"github.com/panels/panels/store/storetest"
+	"github.com/panels/panels/server/servertest"
 )
 
 const secret = "bench-secret-0123456789abcdef-0123456789"
@@ -44,9 +42,6 @@ func main() {
 	log.SetFlags(0)
 	ctx := context.Background()
 
-	dsn, drop, err := storetest.CreateDatabase("panels_bench_flow")
-	must(err)
-	defer drop()
 	records := makeRecords(*n)
 	arrayJSON, _ := json.Marshal(records)
 	var ndjson bytes.Buffer
@@ -61,64 +56,73 @@ func main() {
 	}))
 	defer upstream.Close()
 
-	cfg, err := server.ConfigFromEnv(func(k string) string {
-		switch k {
-		case "DATABASE_URL":
-			return dsn
-		case "JWT_SECRET":
-			return secret
-		case "SYNC_ALLOW_HOSTS":
-			return "127.0.0.1"
-		case "RATE_LIMIT_USER_RPS", "RATE_LIMIT_TENANT_RPS":
-			return "0"
-		}
-		return os.Getenv(k)
-	})
+	svc, err := servertest.Start(ctx, servertest.Options{DBPrefix: "panels_bench_flow", Getenv: os.Getenv, Env: map[string]string{
+		"JWT_SECRET":            secret,
+		"SYNC_ALLOW_HOSTS":      "127.0.0.1",
+		"RATE_LIMIT_USER_RPS":   "0",
+		"RATE_LIMIT_TENANT_RPS": "0",
+	}})
 	must(err)
-	app, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	must(err)
-	defer app.Close()
-	srv := httptest.NewServer(app.Echo)
-	defer srv.Close()
+	defer svc.Close()
 	tok, err := auth.Mint([]byte(secret), auth.Principal{TenantID: "bench", UserID: "bench", Email: "bench@example.com", Role: auth.RoleAdmin}, 24*time.Hour, "", "")
 	must(err)
-	c := &api{base: srv.URL, token: tok}
+	c := &api{base: svc.URL, token: tok}
 
 	log.Printf("%d records: %.1f MB as a JSON array", *n, float64(len(arrayJSON))/1e6)
-	var rows []string
+	panel, ds, apiRow := syncAPISource(c, upstream.URL, *n)
+	rows := []string{apiRow, syncUpload(c, ndjson.Bytes(), *n)}
+	baseView, calcView := rowsPageViews(c, panel, ds)
+	conn, err := pgx.Connect(ctx, svc.DSN)
+	must(err)
+	defer conn.Close(ctx)
+	rows = append(rows, rowsPages(ctx, c, conn, rowsPage{panel, ds, baseView, calcView}, *n, *reps)...)
 
-	// Sync from an API source.
-	panel := c.id("POST", "/api/panels", `{"name":"Bench"}`)
-	ds := c.id("POST", fmt.Sprintf("/api/panels/%d/datasources", panel), fmt.Sprintf(`{"type":"api","config":{"url":%q,"keyField":"id"}}`, upstream.URL))
+	table := "| Case | Service (median) | Hand-written SQL (median) | Ratio / rate | Target |\n|---|---|---|---|---|\n" + strings.Join(rows, "\n") + "\n"
+	fmt.Print(table)
+	if *out != "" {
+		must(os.WriteFile(*out, []byte(table), 0o600))
+	}
+}
+
+// syncAPISource syncs n records from the upstream API three times, on a new panel, and returns
+// the panel, its data source and the result row.
+func syncAPISource(c *api, upstreamURL string, n int) (panel, ds int64, row string) {
+	panel = c.id("POST", "/api/panels", `{"name":"Bench"}`)
+	ds = c.id("POST", fmt.Sprintf("/api/panels/%d/datasources", panel), fmt.Sprintf(`{"type":"api","config":{"url":%q,"keyField":"id"}}`, upstreamURL))
 	var syncTimes []time.Duration
 	for range 3 {
 		start := time.Now()
 		res := c.do("POST", fmt.Sprintf("/api/datasources/%d/sync", ds), "", nil)
 		syncTimes = append(syncTimes, time.Since(start))
-		if !strings.Contains(string(res), `"syncStatus":"success"`) || !strings.Contains(string(res), fmt.Sprintf(`"recordsProcessed":%d`, *n)) {
+		if !strings.Contains(string(res), `"syncStatus":"success"`) || !strings.Contains(string(res), fmt.Sprintf(`"recordsProcessed":%d`, n)) {
 			log.Fatalf("sync: %s", res)
 		}
 	}
 	med := median(syncTimes)
-	rows = append(rows, fmt.Sprintf("| sync, api source, %d records | %s | — | %.0f records/s | ≥ 20,000 records/s |", *n, ms(med), float64(*n)/med.Seconds()))
+	return panel, ds, fmt.Sprintf("| sync, api source, %d records | %s | — | %.0f records/s | ≥ 20,000 records/s |", n, ms(med), float64(n)/med.Seconds())
+}
 
-	// Sync from an uploaded file (NDJSON), on its own panel.
+// syncUpload uploads the NDJSON file three times to a file source of its own panel.
+func syncUpload(c *api, ndjson []byte, n int) string {
 	filePanel := c.id("POST", "/api/panels", `{"name":"Bench file"}`)
 	fileDS := c.id("POST", fmt.Sprintf("/api/panels/%d/datasources", filePanel), `{"type":"file","config":{"format":"ndjson","keyField":"id"}}`)
 	var upTimes []time.Duration
 	for range 3 {
 		start := time.Now()
-		res := c.do("POST", fmt.Sprintf("/api/datasources/%d/upload", fileDS), "application/x-ndjson", ndjson.Bytes())
+		res := c.do("POST", fmt.Sprintf("/api/datasources/%d/upload", fileDS), "application/x-ndjson", ndjson)
 		upTimes = append(upTimes, time.Since(start))
 		if !strings.Contains(string(res), `"syncStatus":"success"`) {
 			log.Fatalf("upload: %s", res)
 		}
 	}
-	med = median(upTimes)
-	rows = append(rows, fmt.Sprintf("| sync, file upload (NDJSON, %.1f MB), %d records | %s | — | %.0f records/s | ≥ 20,000 records/s |",
-		float64(ndjson.Len())/1e6, *n, ms(med), float64(*n)/med.Seconds()))
+	med := median(upTimes)
+	return fmt.Sprintf("| sync, file upload (NDJSON, %.1f MB), %d records | %s | — | %.0f records/s | ≥ 20,000 records/s |",
+		float64(len(ndjson))/1e6, n, ms(med), float64(n)/med.Seconds())
+}
 
-	// The rows page: columns, a cohort rule, a view with two filters and a sort.
+// rowsPageViews gives the panel its columns and cohort rule, and returns two views with the same
+// two filters, sorted on a base column and on a calculated one.
+func rowsPageViews(c *api, panel, ds int64) (baseView, calcView int64) {
 	col := func(kind, body string) int64 {
 		return c.id("POST", fmt.Sprintf("/api/panels/%d/columns/%s", panel, kind), body)
 	}
@@ -138,11 +142,15 @@ func main() {
 			[]byte(`{"sorts":[{"columnName":"`+sort+`","direction":"desc","order":0}]}`))
 		return v
 	}
-	baseView, calcView := view("Name"), view("Risk")
+	return view("Name"), view("Risk")
+}
 
-	conn, err := pgx.Connect(ctx, dsn)
-	must(err)
-	defer conn.Close(ctx)
+// rowsPage is what the rows cases read.
+type rowsPage struct{ panel, ds, baseView, calcView int64 }
+
+// rowsPages times each view's rows page against the hand-written SQL doing the same, alternately.
+func rowsPages(ctx context.Context, c *api, conn *pgx.Conn, rp rowsPage, n, reps int) []string {
+	panel, ds := rp.panel, rp.ds
 	const limit = 50
 	handBase := `SELECT record_key, doc FROM source_records WHERE data_source_id = $1
 		AND (doc->>'age')::numeric >= 18 AND doc->>'status' = 'active' AND (doc->>'score')::numeric > 50
@@ -154,15 +162,15 @@ func main() {
 		return func() int {
 			rs, err := conn.Query(ctx, q, ds, limit)
 			must(err)
-			n := 0
+			k := 0
 			for rs.Next() {
 				var key string
 				var doc []byte
 				must(rs.Scan(&key, &doc))
-				n++
+				k++
 			}
 			must(rs.Err())
-			return n
+			return k
 		}
 	}
 	page := func(v int64) func() int {
@@ -178,15 +186,16 @@ func main() {
 		name, target string
 		svc, sql     func() int
 	}{
-		{"rows page: cohort rule, 2 filters, sort on a base column", "≤ 3 ×", page(baseView), hand(handBase)},
-		{"rows page: cohort rule, 2 filters, sort on a calculated column", "≤ 10 ×", page(calcView), hand(handCalc)},
+		{"rows page: cohort rule, 2 filters, sort on a base column", "≤ 3 ×", page(rp.baseView), hand(handBase)},
+		{"rows page: cohort rule, 2 filters, sort on a calculated column", "≤ 10 ×", page(rp.calcView), hand(handCalc)},
 	}
+	var rows []string
 	for _, cs := range cases {
 		if a, b := cs.svc(), cs.sql(); a != b {
 			log.Fatalf("%s: the service returned %d rows, the SQL %d", cs.name, a, b)
 		}
 		var svcT, sqlT []time.Duration
-		for range *reps { // alternate, so both see the same machine
+		for range reps { // alternate, so both see the same machine
 			start := time.Now()
 			cs.sql()
 			sqlT = append(sqlT, time.Since(start))
@@ -195,15 +204,10 @@ func main() {
 			svcT = append(svcT, time.Since(start))
 		}
 		s, q := median(svcT), median(sqlT)
-		rows = append(rows, fmt.Sprintf("| %s (%d of %d records, page of %d) | %s | %s | %.1f × | %s |", cs.name, *n, *n, limit, ms(s), ms(q),
+		rows = append(rows, fmt.Sprintf("| %s (%d of %d records, page of %d) | %s | %s | %.1f × | %s |", cs.name, n, n, limit, ms(s), ms(q),
 			float64(s)/float64(q), cs.target))
 	}
-
-	table := "| Case | Service (median) | Hand-written SQL (median) | Ratio / rate | Target |\n|---|---|---|---|---|\n" + strings.Join(rows, "\n") + "\n"
-	fmt.Print(table)
-	if *out != "" {
-		must(os.WriteFile(*out, []byte(table), 0o600))
-	}
+	return rows
 }
 
 // makeRecords builds n deterministic patient records.

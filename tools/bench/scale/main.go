@@ -2,9 +2,9 @@
 // with 100,000 panels, 1,000,000 columns and 1,000,000 change rows, against the same lists of a
 // tenant a thousand times smaller, served by the same process from the same database.
 //
-//	go run ./bench/scale [-n 150] [-o bench/scale-results.md]
+//	go run ./tools/bench/scale [-n 150] [-o tools/bench/scale-results.md]
 //
-// It creates a fresh database, migrates it and bulk-loads both tenants with store/scaleseed (the
+// It creates a fresh database, migrates it and bulk-loads both tenants with storetest.SeedScale (the
 // seeder of store/scale_test.go, which checks the plans of the same lists), builds and starts the
 // release binary with the response cache off (CACHE_TTL=0, so the database is measured) and rate
 // limiting off, mints tokens with `panels token`, and then times sequential requests, alternating
@@ -31,10 +31,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/panels/panels/bench/internal/harness"
 	"github.com/panels/panels/store"
-	"github.com/panels/panels/store/scaleseed"
 	"github.com/panels/panels/store/storetest"
+	"github.com/panels/panels/tools/bench/internal/harness"
 )
 
 const secret = "bench-secret-0123456789abcdef-0123456789"
@@ -44,7 +43,7 @@ const target = 2.0
 
 // tenant is one seeded tenant, seen from the HTTP API.
 type tenant struct {
-	seed        *scaleseed.Tenant
+	seed        *storetest.ScaleTenant
 	admin       string // token of the admin (u000)
 	member      string // token of the plain member
 	panelCursor string // a later page of GET /api/panels?limit=20, from following Link headers
@@ -64,7 +63,7 @@ type sample struct {
 
 func main() {
 	n := flag.Int("n", 150, "requests per case and tenant (after 10 warm-up requests)")
-	out := flag.String("o", "bench/scale-results.md", "results file")
+	out := flag.String("o", "tools/bench/scale-results.md", "results file")
 	flag.Parse()
 	log.SetFlags(0)
 	began := time.Now()
@@ -82,6 +81,33 @@ func main() {
 	harness.Must(err)
 	defer drop()
 	harness.AtExit(drop)
+	bigSeed, smallSeed := seedTenants(ctx, dsn)
+
+	svc := harness.StartService(bin, []string{"DATABASE_URL=" + dsn, "JWT_SECRET=" + secret, "REDIS_URL=" + harness.EnvOr("REDIS_URL", "redis://127.0.0.1:6379"),
+		"LOG_LEVEL=error", "CACHE_TTL=0", "RATE_LIMIT_USER_RPS=0", "RATE_LIMIT_TENANT_RPS=0"})
+	defer svc.Stop()
+	harness.AtExit(svc.Stop)
+
+	tenants := openTenants(bin, svc.URL, bigSeed, smallSeed)
+	cases := scaleCases()
+	// Each case alternates the tenants request by request; the order of the cases alternates too.
+	big, small := tenants["big"], tenants["small"]
+	results := map[string][2]sample{}
+	for _, c := range cases {
+		r := measure(svc.URL, c, big, small, *n)
+		results[c.name] = r
+		log.Printf("%-72s big p50 %7s p99 %7s (%d items)  small p50 %7s p99 %7s (%d items)  %.2f×", c.name,
+			r[0].p50, r[0].p99, r[0].items, r[1].p50, r[1].p99, r[1].items, ratio(r))
+	}
+
+	text := report(cases, results, bigSeed, smallSeed, *n, began)
+	fmt.Print(text)
+	harness.Must(os.WriteFile(*out, []byte(text), 0o644))
+	log.Printf("wrote %s", *out)
+}
+
+// seedTenants migrates the database and bulk-loads the big tenant and the small one.
+func seedTenants(ctx context.Context, dsn string) (bigSeed, smallSeed *storetest.ScaleTenant) {
 	mig, err := store.NewMigrator(dsn)
 	harness.Must(err)
 	harness.Must(mig.Up())
@@ -89,38 +115,39 @@ func main() {
 	conn, err := pgx.Connect(ctx, dsn)
 	harness.Must(err)
 	seedStart := time.Now()
-	bigSpec := scaleseed.Big("bench-big")
+	bigSpec := storetest.BigTenant("bench-big")
 	bigSpec.Exclusive = true // nothing else uses this database yet
-	bigSeed, err := scaleseed.Seed(ctx, conn, bigSpec)
+	bigSeed, err = storetest.SeedScale(ctx, conn, bigSpec)
 	harness.Must(err)
-	smallSeed, err := scaleseed.Seed(ctx, conn, scaleseed.Small("bench-small"))
+	smallSeed, err = storetest.SeedScale(ctx, conn, storetest.SmallTenant("bench-small"))
 	harness.Must(err)
 	harness.Must(conn.Close(ctx))
 	log.Printf("seeded %d panels, %d columns, %d changes, %d views (and a small tenant of %d panels) in %s",
 		bigSeed.Rows["panels"], bigSeed.Rows["columns"], bigSeed.Rows["panel_changes"], bigSeed.Rows["views"],
 		smallSeed.Rows["panels"], time.Since(seedStart).Round(100*time.Millisecond))
+	return bigSeed, smallSeed
+}
 
-	svc := harness.StartService(bin, []string{"DATABASE_URL=" + dsn, "JWT_SECRET=" + secret, "REDIS_URL=" + harness.EnvOr("REDIS_URL", "redis://127.0.0.1:6379"),
-		"LOG_LEVEL=error", "CACHE_TTL=0", "RATE_LIMIT_USER_RPS=0", "RATE_LIMIT_TENANT_RPS=0"})
-	defer svc.Stop()
-	harness.AtExit(svc.Stop)
-
-	token := func(seed *scaleseed.Tenant, p scaleseed.Person, role string) string {
-		cmd := exec.Command(bin, "token", "--tenant", seed.Spec.Tenant, "--user", p.UserID, "--email", p.Email, "--role", role)
-		cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
-		b, err := cmd.Output()
-		if err != nil {
-			harness.Fatalf("panels token: %v", err)
-		}
-		return strings.TrimSpace(string(b))
+// token mints a token with `panels token`, as an operator would.
+func token(bin string, seed *storetest.ScaleTenant, p storetest.Person, role string) string {
+	cmd := exec.Command(bin, "token", "--tenant", seed.Spec.Tenant, "--user", p.UserID, "--email", p.Email, "--role", role)
+	cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
+	b, err := cmd.Output()
+	if err != nil {
+		harness.Fatalf("panels token: %v", err)
 	}
+	return strings.TrimSpace(string(b))
+}
+
+// openTenants mints each tenant's tokens and finds its later page of panels.
+func openTenants(bin, baseURL string, bigSeed, smallSeed *storetest.ScaleTenant) map[string]*tenant {
 	tenants := map[string]*tenant{}
-	for name, seed := range map[string]*scaleseed.Tenant{"big": bigSeed, "small": smallSeed} {
-		t := &tenant{seed: seed, admin: token(seed, seed.Admin, "admin"), member: token(seed, seed.Member, "user")}
+	for name, seed := range map[string]*storetest.ScaleTenant{"big": bigSeed, "small": smallSeed} {
+		t := &tenant{seed: seed, admin: token(bin, seed, seed.Admin, "admin"), member: token(bin, seed, seed.Member, "user")}
 		// A later page: follow the Link header of GET /api/panels?limit=20 four times.
 		next := "/api/panels?limit=20"
 		for range 4 {
-			_, _, link := get(svc.URL+next, t.admin)
+			_, _, link := get(baseURL+next, t.admin)
 			if link == "" {
 				harness.Fatalf("%s tenant: GET %s announced no next page", name, next)
 			}
@@ -129,8 +156,12 @@ func main() {
 		t.panelCursor = next
 		tenants[name] = t
 	}
+	return tenants
+}
 
-	cases := []benchCase{
+// scaleCases are the lists timed on both tenants.
+func scaleCases() []benchCase {
+	return []benchCase{
 		{name: "GET /api/panels?limit=20 (admin)", path: func(*tenant) string { return "/api/panels?limit=20" }},
 		{name: "GET /api/panels?limit=20&cursor=… (page 5, admin)", path: func(t *tenant) string { return t.panelCursor }},
 		{name: "GET /api/panels?limit=20 (member)", member: true, path: func(*tenant) string { return "/api/panels?limit=20" }},
@@ -151,48 +182,47 @@ func main() {
 		{name: "GET /api/views?limit=20 (member)", member: true, path: func(*tenant) string { return "/api/views?limit=20" }},
 		{name: "GET /api/notifications/views?limit=10 (member)", member: true, path: func(*tenant) string { return "/api/notifications/views?limit=10" }},
 	}
+}
 
-	// Each case alternates the tenants request by request; the order of the cases alternates too.
-	big, small := tenants["big"], tenants["small"]
-	results := map[string][2]sample{}
-	for _, c := range cases {
-		tok := func(t *tenant) string {
-			if c.member {
-				return t.member
-			}
-			return t.admin
+// measure runs n requests (after 10 warm-up ones) of case c on each tenant, alternating them.
+func measure(baseURL string, c benchCase, big, small *tenant, n int) [2]sample {
+	tok := func(t *tenant) string {
+		if c.member {
+			return t.member
 		}
-		var lat [2][]time.Duration
-		var last [2][]byte
-		for i := range *n + 10 {
-			order := []int{0, 1} // big, then small; small first on odd rounds
-			if i%2 == 1 {
-				order = []int{1, 0}
-			}
-			for _, side := range order {
-				t := []*tenant{big, small}[side]
-				start := time.Now()
-				body, _, _ := get(svc.URL+c.path(t), tok(t))
-				if i >= 10 {
-					lat[side] = append(lat[side], time.Since(start))
-				}
-				last[side] = body
-			}
-		}
-		var r [2]sample
-		for side := range 2 {
-			r[side] = sample{p50: quantile(lat[side], 0.50), p99: quantile(lat[side], 0.99), items: items(last[side]), bytes: len(last[side])}
-		}
-		results[c.name] = r
-		log.Printf("%-72s big p50 %7s p99 %7s (%d items)  small p50 %7s p99 %7s (%d items)  %.2f×", c.name,
-			r[0].p50, r[0].p99, r[0].items, r[1].p50, r[1].p99, r[1].items, ratio(r))
+		return t.admin
 	}
+	var lat [2][]time.Duration
+	var last [2][]byte
+	for i := range n + 10 {
+		order := []int{0, 1} // big, then small; small first on odd rounds
+		if i%2 == 1 {
+			order = []int{1, 0}
+		}
+		for _, side := range order {
+			t := []*tenant{big, small}[side]
+			start := time.Now()
+			body, _, _ := get(baseURL+c.path(t), tok(t))
+			if i >= 10 {
+				lat[side] = append(lat[side], time.Since(start))
+			}
+			last[side] = body
+		}
+	}
+	var r [2]sample
+	for side := range 2 {
+		r[side] = sample{p50: quantile(lat[side], 0.50), p99: quantile(lat[side], 0.99), items: items(last[side]), bytes: len(last[side])}
+	}
+	return r
+}
 
+// report is the results file: the run, the tenants, one row a case and what the ratios mean.
+func report(cases []benchCase, results map[string][2]sample, bigSeed, smallSeed *storetest.ScaleTenant, n int, began time.Time) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "# Flat at scale: list latencies, big tenant vs small tenant\n\n")
-	fmt.Fprintf(&sb, "%s, `go run ./bench/scale -n %d`: %d sequential requests per case and tenant after 10 warm-up requests, "+
+	fmt.Fprintf(&sb, "%s, `go run ./tools/bench/scale -n %d`: %d sequential requests per case and tenant after 10 warm-up requests, "+
 		"alternating the tenants request by request; release binary, CACHE_TTL=0 (every request reaches PostgreSQL), no rate limiting.\n\n",
-		time.Now().UTC().Format(time.RFC3339), *n, *n)
+		time.Now().UTC().Format(time.RFC3339), n, n)
 	fmt.Fprintf(&sb, "Big tenant: %d panels, %d columns, %d change rows, %d views, %d ACL rows, %d notifications. "+
 		"Small tenant: %d panels, %d columns, %d change rows, %d views. Same page size on both; the member reads about 2%% of the panels.\n\n",
 		bigSeed.Rows["panels"], bigSeed.Rows["columns"], bigSeed.Rows["panel_changes"], bigSeed.Rows["views"], bigSeed.Rows["acls"],
@@ -218,9 +248,7 @@ func main() {
 		"it cannot read (page size ÷ its share of the tenant, here about 2%), and a total counts its own rows up to the cap " +
 		"(about 2,000 panels, 2,400 views, 19,000 changes here, against a handful on the small tenant), which is where " +
 		"the ratios above 2× come from.\n")
-	fmt.Print(sb.String())
-	harness.Must(os.WriteFile(*out, []byte(sb.String()), 0o644))
-	log.Printf("wrote %s", *out)
+	return sb.String()
 }
 
 func ratio(r [2]sample) float64 {

@@ -22,8 +22,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/panels/panels/bench/internal/harness"
 	"github.com/panels/panels/store/storetest"
+	"github.com/panels/panels/tools/bench/internal/harness"
 )
 
 type benchCase struct {
@@ -47,7 +47,7 @@ func main() {
 	duration := flag.Duration("d", 3*time.Second, "duration of each run")
 	reps := flag.Int("reps", 3, "repetitions of every case (alternating)")
 	conns := flag.Int("c", 32, "connections")
-	out := flag.String("o", "bench/results.md", "results file")
+	out := flag.String("o", "tools/bench/results.md", "results file")
 	profiles := flag.String("profile", "", "directory for a CPU profile of every service case (first repetition; inspect with go tool pprof)")
 	only := flag.String("only", "", "run only the cases whose name contains this text (the baselines always run)")
 	flag.Parse()
@@ -62,44 +62,75 @@ func main() {
 	log.Print("building the release binary and the baselines")
 	panelsBin, baselineBin := filepath.Join(work, "panels"), filepath.Join(work, "baseline")
 	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", panelsBin, "./cmd/panels")
-	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", baselineBin, "./bench/baseline")
+	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", baselineBin, "./tools/bench/baseline")
 
 	dsn, drop, err := storetest.CreateDatabase("panels_bench")
 	harness.Must(err)
 	defer drop()
 	harness.AtExit(drop)
-	secret := "bench-secret-0123456789abcdef-0123456789"
 	redisURL := harness.EnvOr("REDIS_URL", "redis://127.0.0.1:6379")
 
 	common := []string{"DATABASE_URL=" + dsn, "JWT_SECRET=" + secret, "REDIS_URL=" + redisURL, "LOG_LEVEL=error",
 		// Limits above the offered load: these cases measure the service, not the limiter.
 		"RATE_LIMIT_USER_RPS=10000000", "RATE_LIMIT_USER_BURST=10000000", "RATE_LIMIT_TENANT_RPS=10000000", "RATE_LIMIT_TENANT_BURST=10000000"}
-	instances := map[string]*harness.Process{
+	r := &runner{work: work, conns: *conns, duration: *duration, profiles: *profiles, instances: map[string]*harness.Process{
 		"cached":   harness.StartService(panelsBin, append(common, "CACHE_TTL=60s")),
 		"uncached": harness.StartService(panelsBin, append(common, "CACHE_TTL=0")),
 		"nolimit":  harness.StartService(panelsBin, append(common, "CACHE_TTL=60s", "RATE_LIMIT_USER_RPS=0", "RATE_LIMIT_TENANT_RPS=0")),
-	}
+	}}
 	stopAll := func() {
-		for _, p := range instances {
+		for _, p := range r.instances {
 			p.Stop()
 		}
 	}
 	defer stopAll()
 	harness.AtExit(stopAll)
 
-	token := func(tenant string) string {
-		cmd := exec.Command(panelsBin, "token", "--tenant", tenant, "--user", "bench", "--email", "bench@example.com", "--role", "admin")
-		cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
-		out, err := cmd.Output()
-		if err != nil {
-			harness.Fatalf("panels token: %v", err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	readTok, writeTok := token("bench-read"), token("bench-write")
-	api := instances["uncached"].URL
+	r.readTok, r.writeTok = token(panelsBin, "bench-read"), token(panelsBin, "bench-write")
+	api := r.instances["uncached"].URL
 	log.Print("seeding: 100 panels, 20 columns, a view")
-	var panelID, columnID, viewID int64
+	panelID, viewID := seedReads(api, r.readTok)
+	columnPaths := seedWriteTargets(api, r.writeTok)
+
+	panelBody := get(api, r.readTok, fmt.Sprintf("/api/panels/%d", panelID))
+	bodyFile := filepath.Join(work, "panel.json")
+	harness.Must(os.WriteFile(bodyFile, panelBody, 0o600))
+	baseAddr := harness.FreeAddr()
+	r.base = harness.StartProcess(baselineBin, []string{"-addr", baseAddr, "-db", dsn, "-redis", redisURL, "-body", bodyFile}, nil, "http://"+baseAddr, "/b0/1")
+	defer r.base.Stop()
+	harness.AtExit(r.base.Stop)
+
+	cases := selectCases(benchCases(panelID, viewID, columnPaths), *only)
+	if *profiles != "" {
+		harness.Must(os.MkdirAll(*profiles, 0o755))
+	}
+	results := r.runAll(cases, *reps)
+	startup := measureStartup(panelsBin, common, 5)
+	rss := map[string]int64{}
+	for name, p := range r.instances {
+		rss[name] = p.PeakRSS()
+	}
+	report := render(cases, results, rss, *duration, *reps, *conns) + startup
+	fmt.Print(report)
+	harness.Must(os.WriteFile(*out, []byte(report), 0o644))
+	log.Printf("wrote %s", *out)
+}
+
+const secret = "bench-secret-0123456789abcdef-0123456789"
+
+// token mints an admin token of tenant with `panels token`, as an operator would.
+func token(bin, tenant string) string {
+	cmd := exec.Command(bin, "token", "--tenant", tenant, "--user", "bench", "--email", "bench@example.com", "--role", "admin")
+	cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
+	out, err := cmd.Output()
+	if err != nil {
+		harness.Fatalf("panels token: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// seedReads creates what the read cases read: 100 panels, 20 columns on the first, a view.
+func seedReads(api, readTok string) (panelID, viewID int64) {
 	for i := 0; i < 100; i++ {
 		var p struct {
 			ID int64 `json:"id"`
@@ -119,18 +150,19 @@ func main() {
 		}
 		call(api, readTok, "POST", fmt.Sprintf("/api/panels/%d/columns/base", panelID),
 			fmt.Sprintf(`{"name":"Column %d","type":"text","sourceField":"field_%d","dataSourceId":%d,"properties":{"display":{"order":%d}}}`, i, i, ds.ID, i), &c)
-		if i == 0 {
-			columnID = c.ID
-		}
 	}
 	var v struct {
 		ID int64 `json:"id"`
 	}
 	call(api, readTok, "POST", "/api/views", fmt.Sprintf(`{"name":"Bench view","panelId":%d,"visibleColumns":["Column 1","Column 2"]}`, panelID), &v)
-	viewID = v.ID
-	// The write cases spread over distinct rows, as B2's INSERTs do: updates of one panel's columns
-	// are serialized by the panel's row lock (by design), which would measure PostgreSQL's lock
-	// queue rather than the service.
+	return panelID, v.ID
+}
+
+// seedWriteTargets creates 64 panels of one column each and returns the columns' paths. The write
+// cases spread over distinct rows, as B2's INSERTs do: updates of one panel's columns are
+// serialized by the panel's row lock (by design), which would measure PostgreSQL's lock queue
+// rather than the service.
+func seedWriteTargets(api, writeTok string) []string {
 	var columnPaths []string
 	for i := 0; i < 64; i++ {
 		var wp, wds, wc struct {
@@ -142,16 +174,12 @@ func main() {
 			fmt.Sprintf(`{"name":"Target","type":"text","sourceField":"x","dataSourceId":%d,"properties":{}}`, wds.ID), &wc)
 		columnPaths = append(columnPaths, fmt.Sprintf("/api/panels/%d/columns/%d", wp.ID, wc.ID))
 	}
+	return columnPaths
+}
 
-	panelBody := get(api, readTok, fmt.Sprintf("/api/panels/%d", panelID))
-	bodyFile := filepath.Join(work, "panel.json")
-	harness.Must(os.WriteFile(bodyFile, panelBody, 0o600))
-	baseAddr := harness.FreeAddr()
-	base := harness.StartProcess(baselineBin, []string{"-addr", baseAddr, "-db", dsn, "-redis", redisURL, "-body", bodyFile}, nil, "http://"+baseAddr, "/b0/1")
-	defer base.Stop()
-	harness.AtExit(base.Stop)
-
-	cases := []benchCase{
+// benchCases are the baselines (the first four) and the service's cases.
+func benchCases(panelID, viewID int64, columnPaths []string) []benchCase {
+	return []benchCase{
 		{name: "B0 bare handler", method: "GET", path: "/b0/1"},
 		{name: "B1 pgx point SELECT", method: "GET", path: "/b1/1"},
 		{name: "B2 INSERT in a transaction", method: "POST", path: "/b2"},
@@ -174,55 +202,69 @@ func main() {
 		// The limiter's own cost: the cached read again, on an instance with rate limiting off.
 		{name: "GET /api/panels/{id} (cache, no limiter)", instance: "nolimit", method: "GET", path: fmt.Sprintf("/api/panels/%d", panelID), baseline: "B3"},
 	}
-	_ = columnID
-	if *only != "" {
-		kept := cases[:4:4]
-		for _, c := range cases[4:] {
-			if strings.Contains(c.name, *only) {
-				kept = append(kept, c)
-			}
+}
+
+// selectCases keeps the baselines and the cases whose name contains only ("" keeps them all).
+func selectCases(cases []benchCase, only string) []benchCase {
+	if only == "" {
+		return cases
+	}
+	kept := cases[:4:4]
+	for _, c := range cases[4:] {
+		if strings.Contains(c.name, only) {
+			kept = append(kept, c)
 		}
-		cases = kept
 	}
-	if *profiles != "" {
-		harness.Must(os.MkdirAll(*profiles, 0o755))
-	}
+	return kept
+}
+
+// runner drives the cases against the baselines and the service instances.
+type runner struct {
+	work              string
+	base              *harness.Process
+	instances         map[string]*harness.Process
+	readTok, writeTok string
+	conns             int
+	duration          time.Duration
+	profiles          string
+}
+
+// runAll runs every case reps times, alternating the order of the cases.
+func (r *runner) runAll(cases []benchCase, reps int) map[string][]result {
 	results := map[string][]result{}
-	for rep := 0; rep < *reps; rep++ {
+	for rep := 0; rep < reps; rep++ {
 		order := cases
 		if rep%2 == 1 { // alternate the order so drift does not favour one end of the list
 			order = reversed(cases)
 		}
 		for _, c := range order {
-			url, tok := base.URL, ""
-			if c.instance != "" {
-				url = instances[c.instance].URL
-				tok = readTok
-				if c.method != "GET" {
-					tok = writeTok
-				}
-			}
-			var profiled chan struct{}
-			if *profiles != "" && rep == 0 && c.instance != "" {
-				profiled = profile(instances[c.instance].Pprof, filepath.Join(*profiles, slug(c.name)+".pprof"), *duration)
-			}
-			r := wrk(work, url+c.path, c, tok, *conns, *duration)
-			if profiled != nil {
-				<-profiled
-			}
-			results[c.name] = append(results[c.name], r)
-			log.Printf("rep %d  %-55s %9.0f req/s  p99 %8s  errors %d", rep+1, c.name, r.rps, r.p99, r.errors)
+			res := r.run(c, rep)
+			results[c.name] = append(results[c.name], res)
+			log.Printf("rep %d  %-55s %9.0f req/s  p99 %8s  errors %d", rep+1, c.name, res.rps, res.p99, res.errors)
 		}
 	}
-	startup := measureStartup(panelsBin, common, 5)
-	rss := map[string]int64{}
-	for name, p := range instances {
-		rss[name] = p.PeakRSS()
+	return results
+}
+
+// run drives one case once with wrk, profiling the service on the first repetition when asked.
+func (r *runner) run(c benchCase, rep int) result {
+	url, tok := r.base.URL, ""
+	if c.instance != "" {
+		url = r.instances[c.instance].URL
+		tok = r.readTok
+		if c.method != "GET" {
+			tok = r.writeTok
+		}
 	}
-	report := render(cases, results, rss, *duration, *reps, *conns) + startup
-	fmt.Print(report)
-	harness.Must(os.WriteFile(*out, []byte(report), 0o644))
-	log.Printf("wrote %s", *out)
+	var profiled chan struct{}
+	if r.profiles != "" && rep == 0 && c.instance != "" {
+		profiled = profile(r.instances[c.instance].Pprof, filepath.Join(r.profiles, slug(c.name)+".pprof"), r.duration)
+	}
+	res := wrk(r.work, url+c.path, c, tok, r.conns, r.duration)
+	if profiled != nil {
+		<-profiled
+	}
+	return res
 }
 
 func median(rs []result) result {
