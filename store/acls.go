@@ -35,11 +35,11 @@ func needOn(r *Resource, min Permission, action string) error {
 
 // ListACLs returns the ACL rows of a resource the actor can read, by id.
 func (s *Store) ListACLs(ctx context.Context, a Actor, typ string, id int64) ([]ACL, error) {
-	r, err := resourceAccess(ctx, s.DB, a, "listAcls", typ, id, false)
+	r, err := resourceAccess(ctx, s.db, a, "listAcls", typ, id, false)
 	if err != nil {
 		return nil, err
 	}
-	return resourceACLs(ctx, s.DB, r)
+	return resourceACLs(ctx, s.db, r)
 }
 
 func resourceACLs(ctx context.Context, db bun.IDB, r *Resource) ([]ACL, error) {
@@ -275,7 +275,7 @@ func (s *Store) ListUserACLs(ctx context.Context, a Actor, principal string, typ
 		return nil, Forbidden("listing another person's ACL rows needs the admin role")
 	}
 	rows := []ACL{}
-	q := s.DB.NewSelect().Model(&rows).Where("acl.tenant_id = ?", a.TenantID).Where("acl.user_email IN (?)", bun.List(names))
+	q := s.db.NewSelect().Model(&rows).Where("acl.tenant_id = ?", a.TenantID).Where("acl.user_email IN (?)", bun.List(names))
 	if typ != nil {
 		q = q.Where("acl.resource_type = ?", *typ)
 	}

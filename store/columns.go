@@ -61,16 +61,16 @@ func (s *Store) GetColumn(ctx context.Context, a Actor, panelID, id int64) (*Col
 // their references with. A view reader reads only the columns the panel's views it reads show,
 // and only their names: a formula referring to a column it may not read shows no name for it.
 func (s *Store) readableColumns(ctx context.Context, a Actor, op Operation, panelID int64) ([]Column, map[int64]string, error) {
-	p, err := panelAccess(ctx, s.DB, a, op, panelID, false)
+	p, err := panelAccess(ctx, s.db, a, op, panelID, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	all, err := columnsOf(ctx, s.DB, p.TenantID, p.ID)
+	all, err := columnsOf(ctx, s.db, p.TenantID, p.ID)
 	if err != nil || p.Level >= PermViewer {
 		return all, columnNames(all), err
 	}
 	var views []*View
-	if err := visibleViews(s.DB.NewSelect().Model(&views).Column("view.id", "view.visible_columns"), a).
+	if err := visibleViews(s.db.NewSelect().Model(&views).Column("view.id", "view.visible_columns"), a).
 		Where("view.panel_id = ?", panelID).Scan(ctx); err != nil {
 		return nil, nil, mapErr(err)
 	}

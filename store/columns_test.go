@@ -13,7 +13,7 @@ import (
 func stStoredFormula(t *testing.T, id int64) (string, []int64) {
 	t.Helper()
 	var c Column
-	if err := testStore.DB.NewSelect().Model(&c).Where("col.id = ?", id).Scan(t.Context()); err != nil {
+	if err := testStore.db.NewSelect().Model(&c).Where("col.id = ?", id).Scan(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if c.Formula == nil {
@@ -152,7 +152,7 @@ func TestUpdateColumnRenameRewritesViewReferences(t *testing.T) {
 	elsewhere := stPanel(t, a, "Elsewhere")
 	otherView := stView(t, elsewhere, `["Status"]`)
 	var versionBefore int64
-	if err := testStore.DB.NewRaw(`SELECT version FROM views WHERE id = ?`, view).Scan(ctx, &versionBefore); err != nil {
+	if err := testStore.db.NewRaw(`SELECT version FROM views WHERE id = ?`, view).Scan(ctx, &versionBefore); err != nil {
 		t.Fatal(err)
 	}
 
@@ -175,7 +175,7 @@ func TestUpdateColumnRenameRewritesViewReferences(t *testing.T) {
 		t.Errorf("filters %v, want %v", filters, want)
 	}
 	var versionAfter int64
-	if err := testStore.DB.NewRaw(`SELECT version FROM views WHERE id = ?`, view).Scan(ctx, &versionAfter); err != nil {
+	if err := testStore.db.NewRaw(`SELECT version FROM views WHERE id = ?`, view).Scan(ctx, &versionAfter); err != nil {
 		t.Fatal(err)
 	}
 	if versionAfter != versionBefore+1 {
@@ -433,7 +433,7 @@ func TestListChangesCountsAndCaps(t *testing.T) {
 	hidden := stPanel(t, bob, "Bob's")
 
 	// 10,050 history rows for the busy panel, a few for bob's panel.
-	if _, err := testStore.DB.ExecContext(ctx, `INSERT INTO panel_changes (tenant_id, panel_id, panel_name, change_type, entity_type, entity_id, action, description, changed_by, changed_at)
+	if _, err := testStore.db.ExecContext(ctx, `INSERT INTO panel_changes (tenant_id, panel_id, panel_name, change_type, entity_type, entity_id, action, description, changed_by, changed_at)
 		SELECT ?, ?, 'Busy', CASE WHEN g % 2 = 0 THEN 'panel_updated' ELSE 'column_added' END, 'panel', ?, 'update', 'bulk', 'alice',
 			now() - g * interval '1 second'
 		FROM generate_series(1, 10050) AS g`, tenant, p.ID, p.ID); err != nil {

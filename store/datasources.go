@@ -13,11 +13,11 @@ import (
 
 // ListDataSources returns up to limit data sources of a readable panel, oldest first, after id afterID.
 func (s *Store) ListDataSources(ctx context.Context, a Actor, panelID, afterID int64, limit int) ([]DataSource, error) {
-	if _, err := panelAccess(ctx, s.DB, a, "listDataSources", panelID, false); err != nil {
+	if _, err := panelAccess(ctx, s.db, a, "listDataSources", panelID, false); err != nil {
 		return nil, err
 	}
 	out := []DataSource{}
-	q := s.DB.NewSelect().Model(&out).Where("ds.panel_id = ?", panelID).Where("ds.tenant_id = ?", a.TenantID).
+	q := s.db.NewSelect().Model(&out).Where("ds.panel_id = ?", panelID).Where("ds.tenant_id = ?", a.TenantID).
 		OrderExpr("ds.id ASC").Limit(int64(limit))
 	if afterID > 0 {
 		q = q.Where("ds.id > ?", afterID)
@@ -30,7 +30,7 @@ func (s *Store) ListDataSources(ctx context.Context, a Actor, panelID, afterID i
 
 // GetDataSource loads a data source of a panel the actor can read, with that panel.
 func (s *Store) GetDataSource(ctx context.Context, a Actor, id int64) (*DataSource, *Panel, error) {
-	return dataSourceAccess(ctx, s.DB, a, "getDataSource", id, 0, false)
+	return dataSourceAccess(ctx, s.db, a, "getDataSource", id, 0, false)
 }
 
 // dataSourceAccess loads the data source and its panel (with the actor's Level) for op. panelID,

@@ -360,7 +360,7 @@ func (s *Store) ListNotifications(ctx context.Context, a Actor, f NotificationFi
 	var branches []any
 	var union string
 	for i, id := range a.recipientIDs() {
-		b := s.DB.NewSelect().TableExpr("view_notifications AS vn").ColumnExpr("vn.*").
+		b := s.db.NewSelect().TableExpr("view_notifications AS vn").ColumnExpr("vn.*").
 			Where("vn.tenant_id = ?", a.TenantID).Where("vn.user_id = ?", id)
 		if f.IsRead != nil {
 			b = b.Where("vn.is_read = ?", *f.IsRead)
@@ -384,7 +384,7 @@ func (s *Store) ListNotifications(ctx context.Context, a Actor, f NotificationFi
 		}
 		union += "(?)"
 	}
-	q := s.DB.NewSelect().Model(&page.Notifications).ModelTableExpr("("+union+") AS vn", branches...).ColumnExpr("vn.*").
+	q := s.db.NewSelect().Model(&page.Notifications).ModelTableExpr("("+union+") AS vn", branches...).ColumnExpr("vn.*").
 		ColumnExpr("view.name AS view_name, view.panel_id AS view_panel_id, view.published_by AS view_published_by").
 		Join("JOIN views AS view ON view.tenant_id = ? AND view.id = vn.view_id", a.TenantID).
 		OrderExpr("vn.created_at DESC, vn.id DESC").Limit(int64(f.Limit + 1))
@@ -398,12 +398,12 @@ func (s *Store) ListNotifications(ctx context.Context, a Actor, f NotificationFi
 		page.HasMore = true
 		page.Notifications = page.Notifications[:f.Limit]
 	}
-	total, capped, err := cappedCount(ctx, s.DB, s.DB.NewSelect().Model((*Notification)(nil)).Apply(base))
+	total, capped, err := cappedCount(ctx, s.db, s.db.NewSelect().Model((*Notification)(nil)).Apply(base))
 	if err != nil {
 		return NotificationPage{}, err
 	}
 	page.Total, page.TotalCapped = total, capped
-	unread, _, err := cappedCount(ctx, s.DB, s.DB.NewSelect().Model((*Notification)(nil)).Apply(own).Where("NOT vn.is_read"))
+	unread, _, err := cappedCount(ctx, s.db, s.db.NewSelect().Model((*Notification)(nil)).Apply(own).Where("NOT vn.is_read"))
 	if err != nil {
 		return NotificationPage{}, err
 	}
@@ -417,7 +417,7 @@ func (s *Store) MarkNotificationsRead(ctx context.Context, a Actor, ids []int64)
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	res, err := s.DB.NewUpdate().Model((*Notification)(nil)).
+	res, err := s.db.NewUpdate().Model((*Notification)(nil)).
 		Set("is_read = true").Set("read_at = now()").
 		Where("vn.tenant_id = ?", a.TenantID).Where("vn.user_id IN (?)", bun.List(a.recipientIDs())).
 		Where("vn.id IN (?)", bun.List(ids)).Where("NOT vn.is_read").

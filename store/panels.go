@@ -19,7 +19,7 @@ type PanelCursor struct {
 // ListPanels returns up to limit panels the actor can read, newest first, after the cursor.
 func (s *Store) ListPanels(ctx context.Context, a Actor, after *PanelCursor, limit int) ([]Panel, error) {
 	panels := []Panel{}
-	q := visiblePanels(s.DB.NewSelect().Model(&panels), a).
+	q := visiblePanels(s.db.NewSelect().Model(&panels), a).
 		OrderExpr("panel.created_at DESC, panel.id DESC").Limit(int64(limit))
 	if after != nil {
 		q = q.Where("(panel.created_at, panel.id) < (?, ?)", after.CreatedAt, after.ID)
@@ -33,7 +33,7 @@ func (s *Store) ListPanels(ctx context.Context, a Actor, after *PanelCursor, lim
 // PanelAccess loads a panel for getPanel, with the actor's permission in Level. A view reader
 // (Level PermViewReader) may only be shown its name and description.
 func (s *Store) PanelAccess(ctx context.Context, a Actor, id int64) (*Panel, error) {
-	return panelAccess(ctx, s.DB, a, "getPanel", id, false)
+	return panelAccess(ctx, s.db, a, "getPanel", id, false)
 }
 
 // panelAccess loads a panel of the actor's tenant with the actor's permission in Level, and

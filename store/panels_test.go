@@ -23,7 +23,7 @@ type stACLRow struct {
 func stACLs(t *testing.T, tenant string, panelID int64) []stACLRow {
 	t.Helper()
 	var rows []stACLRow
-	if err := testStore.DB.NewRaw(`SELECT resource_type, resource_id, panel_id, user_email, permission FROM acls
+	if err := testStore.db.NewRaw(`SELECT resource_type, resource_id, panel_id, user_email, permission FROM acls
 		WHERE tenant_id = ? AND panel_id = ? ORDER BY id`, tenant, panelID).Scan(t.Context(), &rows); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func stACLs(t *testing.T, tenant string, panelID int64) []stACLRow {
 func stChanges(t *testing.T, panelID int64) []Change {
 	t.Helper()
 	var rows []Change
-	if err := testStore.DB.NewSelect().Model(&rows).Where("panel_id = ?", panelID).OrderExpr("id").Scan(t.Context()); err != nil {
+	if err := testStore.db.NewSelect().Model(&rows).Where("panel_id = ?", panelID).OrderExpr("id").Scan(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	return rows
@@ -41,7 +41,7 @@ func stChanges(t *testing.T, panelID int64) []Change {
 
 func stGrant(t *testing.T, tenant string, panelID int64, principal, permission string) {
 	t.Helper()
-	if _, err := testStore.DB.ExecContext(t.Context(), `INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
+	if _, err := testStore.db.ExecContext(t.Context(), `INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
 		VALUES (?, 'panel', ?, ?, ?, ?)`, tenant, panelID, panelID, principal, permission); err != nil {
 		t.Fatalf("grant %s %s on %d: %v", principal, permission, panelID, err)
 	}
@@ -224,11 +224,11 @@ func TestDeletePanelCascadesButKeepsHistory(t *testing.T) {
 		view := stView(t, panel, fmt.Sprintf(`["Age", "%d"]`, base.ID))
 		stSort(t, view, "Age", 0)
 		stFilter(t, view, fmt.Sprint(base.ID), 0)
-		if _, err := testStore.DB.ExecContext(ctx, `INSERT INTO acls (tenant_id, resource_type, resource_id, view_id, user_email, permission)
+		if _, err := testStore.db.ExecContext(ctx, `INSERT INTO acls (tenant_id, resource_type, resource_id, view_id, user_email, permission)
 			VALUES (?, 'view', ?, ?, 'bob@x.example', 'viewer')`, a.TenantID, view, view); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := testStore.DB.ExecContext(ctx, `INSERT INTO view_notifications (tenant_id, view_id, user_id, impact, message)
+		if _, err := testStore.db.ExecContext(ctx, `INSERT INTO view_notifications (tenant_id, view_id, user_id, impact, message)
 			VALUES (?, ?, 'bob', 'info', 'hello')`, a.TenantID, view); err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +254,7 @@ func TestDeletePanelCascadesButKeepsHistory(t *testing.T) {
 		}
 	}
 	var viewIDs []int64
-	if err := testStore.DB.NewRaw(`SELECT coalesce(array_agg(id), '{}') FROM views WHERE panel_id = ?`, p.ID).Scan(ctx, pgdialect.Array(&viewIDs)); err != nil {
+	if err := testStore.db.NewRaw(`SELECT coalesce(array_agg(id), '{}') FROM views WHERE panel_id = ?`, p.ID).Scan(ctx, pgdialect.Array(&viewIDs)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -305,11 +305,11 @@ func TestListPanelsKeysetPagination(t *testing.T) {
 		stPanel(t, a, fmt.Sprintf("Panel %02d", i))
 	}
 	// Ties on created_at must be broken by id: give a third of them the same instant.
-	if _, err := testStore.DB.ExecContext(ctx, `UPDATE panels SET created_at = '2026-01-02T03:04:05.123456Z' WHERE tenant_id = ? AND id % 3 = 0`, a.TenantID); err != nil {
+	if _, err := testStore.db.ExecContext(ctx, `UPDATE panels SET created_at = '2026-01-02T03:04:05.123456Z' WHERE tenant_id = ? AND id % 3 = 0`, a.TenantID); err != nil {
 		t.Fatal(err)
 	}
 	var want []int64
-	if err := testStore.DB.NewRaw(`SELECT array_agg(id ORDER BY created_at DESC, id DESC) FROM panels WHERE tenant_id = ?`, a.TenantID).
+	if err := testStore.db.NewRaw(`SELECT array_agg(id ORDER BY created_at DESC, id DESC) FROM panels WHERE tenant_id = ?`, a.TenantID).
 		Scan(ctx, pgdialect.Array(&want)); err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,7 @@ func TestListPanelsVisibility(t *testing.T) {
 	otherBob := Actor{TenantID: other, UserID: "bob", Email: bob.Email}
 	foreign := stPanel(t, otherBob, "foreign")
 	stGrant(t, other, foreign.ID, AllPrincipal, "viewer")
-	if _, err := testStore.DB.ExecContext(ctx, `INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
+	if _, err := testStore.db.ExecContext(ctx, `INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
 		VALUES (?, 'panel', ?, ?, ?, 'owner')`, tenant, foreign.ID, foreign.ID, bob.Email); err != nil {
 		t.Fatal(err)
 	}
@@ -493,7 +493,7 @@ func TestPanelAccessLevels(t *testing.T) {
 		}
 	}
 	stranger := stActor(tenant, "zed")
-	if _, err := testStore.DB.ExecContext(ctx, `DELETE FROM acls WHERE panel_id = ? AND user_email = ?`, p.ID, AllPrincipal); err != nil {
+	if _, err := testStore.db.ExecContext(ctx, `DELETE FROM acls WHERE panel_id = ? AND user_email = ?`, p.ID, AllPrincipal); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := testStore.PanelAccess(ctx, stranger, p.ID); !errors.Is(err, ErrNotFound) {

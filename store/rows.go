@@ -150,28 +150,28 @@ func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, 
 	if q.ViewID != 0 {
 		op = OpGetPanelRowsOfView
 	}
-	p, err := panelAccess(ctx, s.DB, a, op, q.PanelID, false)
+	p, err := panelAccess(ctx, s.db, a, op, q.PanelID, false)
 	if err != nil {
 		return nil, err
 	}
 	var view *View
 	if q.ViewID != 0 {
-		if view, err = viewAccess(ctx, s.DB, a, op, q.ViewID, false); err != nil {
+		if view, err = viewAccess(ctx, s.db, a, op, q.ViewID, false); err != nil {
 			return nil, err
 		}
 		if view.PanelID != p.ID {
 			return nil, invalid("viewId", fmt.Sprintf("view %d belongs to another panel", view.ID))
 		}
-		if err := loadViewDetails(ctx, s.DB, []*View{view}); err != nil {
+		if err := loadViewDetails(ctx, s.db, []*View{view}); err != nil {
 			return nil, err
 		}
 	}
-	cols, err := columnsOf(ctx, s.DB, p.TenantID, p.ID)
+	cols, err := columnsOf(ctx, s.db, p.TenantID, p.ID)
 	if err != nil {
 		return nil, err
 	}
 	var sources []DataSource
-	if err := s.DB.NewSelect().Model(&sources).Where("ds.panel_id = ?", p.ID).Where("ds.tenant_id = ?", a.TenantID).
+	if err := s.db.NewSelect().Model(&sources).Where("ds.panel_id = ?", p.ID).Where("ds.tenant_id = ?", a.TenantID).
 		OrderExpr("ds.id").Scan(ctx); err != nil {
 		return nil, mapErr(err)
 	}
@@ -554,7 +554,7 @@ type fetched struct {
 // same records) and hands each answer row to emit, in order.
 func (pl *RowsPlan) Run(ctx context.Context, emit func(Row) error) (RowsResult, error) {
 	var res RowsResult
-	err := mapErr(pl.store.DB.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	err := mapErr(pl.store.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 		func(ctx context.Context, tx bun.Tx) error {
 			if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = '60s'"); err != nil {
 				return err

@@ -210,7 +210,7 @@ func (s *Store) ListViews(ctx context.Context, a Actor, f ViewListFilter) (ViewP
 	panelExpr, panelArgs := panelDirectLevelExpr(a)
 	expr, args := viewLevelExpr(a, panelExpr, panelArgs)
 	// The panel is joined for the level of the page's views only; the count needs no join.
-	q := visibleViews(s.DB.NewSelect().Model(&page.Views).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
+	q := visibleViews(s.db.NewSelect().Model(&page.Views).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
 		Join("JOIN panels AS panel ON panel.id = view.panel_id AND panel.tenant_id = view.tenant_id"), a).
 		Apply(filters).OrderExpr("view.updated_at DESC, view.id DESC").Limit(int64(f.Limit + 1))
 	if f.After != nil {
@@ -227,7 +227,7 @@ func (s *Store) ListViews(ctx context.Context, a Actor, f ViewListFilter) (ViewP
 	if page.Views == nil {
 		page.Views = []*View{}
 	}
-	if err := loadViewDetails(ctx, s.DB, page.Views); err != nil {
+	if err := loadViewDetails(ctx, s.db, page.Views); err != nil {
 		return ViewPage{}, err
 	}
 	var count *bun.SelectQuery
@@ -235,16 +235,16 @@ func (s *Store) ListViews(ctx context.Context, a Actor, f ViewListFilter) (ViewP
 	case a.Admin:
 		// In the list's order, the count walks an index and stops after totalCap+1 entries (see
 		// ListChanges).
-		count = countableViews(s.DB.NewSelect().Model((*View)(nil)), a).Apply(filters).OrderExpr("view.updated_at DESC")
+		count = countableViews(s.db.NewSelect().Model((*View)(nil)), a).Apply(filters).OrderExpr("view.updated_at DESC")
 	case f.PanelID == 0 && f.Published == nil:
 		// Every readable view is one of the tenant's: counting the ids is enough.
 		ids, args := readableViewsSQL(a)
-		count = s.DB.NewSelect().TableExpr("("+ids+") AS readable", args...)
+		count = s.db.NewSelect().TableExpr("("+ids+") AS readable", args...)
 	default:
 		// A plain user's views are looked up by id (countableViews) for the filters.
-		count = countableViews(s.DB.NewSelect().Model((*View)(nil)), a).Apply(filters)
+		count = countableViews(s.db.NewSelect().Model((*View)(nil)), a).Apply(filters)
 	}
-	total, capped, err := cappedCount(ctx, s.DB, count)
+	total, capped, err := cappedCount(ctx, s.db, count)
 	if err != nil {
 		return ViewPage{}, err
 	}
@@ -255,11 +255,11 @@ func (s *Store) ListViews(ctx context.Context, a Actor, f ViewListFilter) (ViewP
 // GetView returns a readable view with its sorts and filters, for op (getView, getViewSorts or
 // getViewFilters).
 func (s *Store) GetView(ctx context.Context, a Actor, op Operation, id int64) (*View, error) {
-	v, err := viewAccess(ctx, s.DB, a, op, id, false)
+	v, err := viewAccess(ctx, s.db, a, op, id, false)
 	if err != nil {
 		return nil, err
 	}
-	return v, loadViewDetails(ctx, s.DB, []*View{v})
+	return v, loadViewDetails(ctx, s.db, []*View{v})
 }
 
 // CreateView creates a view owned by the actor on a panel the actor can read.
