@@ -207,7 +207,7 @@ func (s *Store) CreateColumn(ctx context.Context, a Actor, panelID int64, col *C
 		if len(cols) >= MaxColumnsPerPanel {
 			return invalid("panelId", fmt.Sprintf("a panel has at most %d columns", MaxColumnsPerPanel))
 		}
-		col.TenantID, col.PanelID, col.Version = a.TenantID, p.ID, 1
+		col.TenantID, col.PanelID = a.TenantID, p.ID
 		if f != nil {
 			res, err := resolveFormula(*f, cols, 0)
 			if err != nil {
@@ -355,9 +355,8 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, pr
 		if len(oldV) == 0 && len(newV) == 0 {
 			return nil
 		}
-		col.Version++
 		if _, err := tx.NewUpdate().Model(col).
-			Column("name", "type", "source_field", "data_source_id", "formula", "dependencies", "properties", "metadata", "tags", "version").
+			Column("name", "type", "source_field", "data_source_id", "formula", "dependencies", "properties", "metadata", "tags").
 			Set("updated_at = now()").WherePK().Where("col.tenant_id = ?", col.TenantID).Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}
@@ -473,7 +472,7 @@ func removeViewReferences(ctx context.Context, db bun.IDB, tenantID string, pane
 	if _, err := db.NewUpdate().Model((*View)(nil)).
 		Set(`visible_columns = (SELECT COALESCE(jsonb_agg(e ORDER BY n), '[]'::jsonb)
 			FROM jsonb_array_elements_text(view.visible_columns) WITH ORDINALITY AS t(e, n) WHERE e NOT IN (?))`, bun.List(refs)).
-		Set("version = view.version + 1").Set("updated_at = now()").
+		Set("updated_at = now()").
 		Where("view.tenant_id = ?", tenantID).Where("view.panel_id = ?", panelID).
 		Where("EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e IN (?))", bun.List(refs)).
 		Exec(ctx); err != nil {
@@ -495,7 +494,7 @@ func renameViewReferences(ctx context.Context, db bun.IDB, tenantID string, pane
 	visible := db.NewUpdate().Model((*View)(nil)).
 		Set(`visible_columns = (SELECT COALESCE(jsonb_agg(CASE WHEN e = ? THEN ? ELSE e END ORDER BY n), '[]'::jsonb)
 			FROM jsonb_array_elements_text(view.visible_columns) WITH ORDINALITY AS t(e, n))`, from, to).
-		Set("version = view.version + 1").Set("updated_at = now()").
+		Set("updated_at = now()").
 		Where("view.tenant_id = ?", tenantID).Where("view.panel_id = ?", panelID).
 		Where("EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e = ?)", from)
 	sorts := db.NewUpdate().TableExpr("view_sorts").Set("column_name = ?", to).

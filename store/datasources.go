@@ -65,7 +65,7 @@ func (s *Store) CreateDataSource(ctx context.Context, a Actor, panelID int64, ds
 		if err != nil {
 			return err
 		}
-		ds.TenantID, ds.PanelID, ds.Version, ds.LastSync = a.TenantID, p.ID, 1, nil
+		ds.TenantID, ds.PanelID, ds.LastSync = a.TenantID, p.ID, nil
 		if _, err := tx.NewInsert().Model(ds).Returning("*").Exec(ctx); err != nil {
 			return err
 		}
@@ -113,8 +113,7 @@ func (s *Store) UpdateDataSource(ctx context.Context, a Actor, id, panelID int64
 		if before.Type == ds.Type && reflect.DeepEqual(normalJSON(before.Config), normalJSON(ds.Config)) {
 			return nil
 		}
-		ds.Version++
-		if _, err := tx.NewUpdate().Model(ds).Column("type", "config", "version").Set("updated_at = now()").
+		if _, err := tx.NewUpdate().Model(ds).Column("type", "config").Set("updated_at = now()").
 			WherePK().Where("ds.tenant_id = ?", ds.TenantID).Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}
@@ -157,8 +156,8 @@ func (s *Store) DeleteDataSource(ctx context.Context, a Actor, id, panelID int64
 		}
 		for i := range users {
 			c := &users[i]
-			c.DataSourceID, c.Version = nil, c.Version+1
-			if _, err := tx.NewUpdate().Model(c).Column("data_source_id", "version").Set("updated_at = now()").WherePK().
+			c.DataSourceID = nil
+			if _, err := tx.NewUpdate().Model(c).Column("data_source_id").Set("updated_at = now()").WherePK().
 				Where("col.tenant_id = ?", c.TenantID).Exec(ctx); err != nil {
 				return err
 			}

@@ -61,7 +61,7 @@ func (s *Store) CreatePanel(ctx context.Context, a Actor, p *Panel) error {
 	if a.PlainUser {
 		return Forbidden("creating panels needs the builder or admin role")
 	}
-	p.TenantID, p.OwnerUserID, p.Version = a.TenantID, a.UserID, 1
+	p.TenantID, p.OwnerUserID = a.TenantID, a.UserID
 	if p.Metadata == nil {
 		p.Metadata = map[string]any{}
 	}
@@ -144,10 +144,9 @@ func (s *Store) UpdatePanel(ctx context.Context, a Actor, id int64, precondition
 		oldV, newV := diffValues(panelValues(&before), panelValues(p))
 		out = p
 		if len(newV) == 0 && len(oldV) == 0 {
-			return nil // nothing changed: no new version, no history row
+			return nil // nothing changed: no history row, updated_at stays
 		}
-		p.Version++
-		if _, err := tx.NewUpdate().Model(p).Column("name", "description", "metadata", "cohort_rule", "version").
+		if _, err := tx.NewUpdate().Model(p).Column("name", "description", "metadata", "cohort_rule").
 			Set("updated_at = now()").WherePK().Where("panel.tenant_id = ?", p.TenantID).Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}

@@ -318,7 +318,7 @@ func (r *SyncRun) succeed(ctx context.Context, tx bun.Tx, set *recordSet, proces
 		Set("updated_at = now()").WherePK().Where("rs.tenant_id = ?", set.TenantID).Exec(ctx); err != nil {
 		return err
 	}
-	// lastSync is not a configuration change: version and updated_at stay.
+	// lastSync is not a configuration change: updated_at stays.
 	if _, err := tx.NewUpdate().Model(r.Source).Set("last_sync = now()").WherePK().Where("ds.tenant_id = ?", r.Source.TenantID).Returning("last_sync").Exec(ctx); err != nil {
 		return err
 	}

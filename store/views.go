@@ -272,7 +272,7 @@ func (s *Store) CreateView(ctx context.Context, a Actor, v *View) error {
 		if err := checkColumnRefs(ctx, tx, p.TenantID, p.ID, "visibleColumns", v.VisibleColumns); err != nil {
 			return err
 		}
-		v.TenantID, v.OwnerUserID, v.Version = a.TenantID, a.UserID, 1
+		v.TenantID, v.OwnerUserID = a.TenantID, a.UserID
 		v.IsPublished, v.PublishedAt, v.PublishedBy = false, nil, nil
 		if v.Metadata == nil {
 			v.Metadata = map[string]any{}
@@ -304,7 +304,7 @@ type ViewPatch struct {
 }
 
 // mutateView runs change on a locked view once op allows the actor and precondition holds, then
-// bumps its version and records changeType when change reports a difference.
+// moves its updated_at and records changeType when change reports a difference.
 func (s *Store) mutateView(ctx context.Context, a Actor, op Operation, id int64, precondition func(*View) error,
 	change func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error)) (*View, error) {
 	var out *View
@@ -327,9 +327,8 @@ func (s *Store) mutateView(ctx context.Context, a Actor, op Operation, id int64,
 		if !changed {
 			return nil
 		}
-		v.Version++
 		if _, err := tx.NewUpdate().Model(v).
-			Column("name", "visible_columns", "metadata", "is_published", "published_at", "published_by", "version").
+			Column("name", "visible_columns", "metadata", "is_published", "published_at", "published_by").
 			Set("updated_at = now()").WherePK().Where("view.tenant_id = ?", v.TenantID).Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}
