@@ -1,4 +1,4 @@
-package store
+package rows
 
 import (
 	"cmp"
@@ -24,7 +24,7 @@ import (
 //
 // A value that does not fit its column's type is a cell error: the cell is null and the error
 // is counted for the column. The SQL the engine pushes down types values the same way (see
-// rows_sql.go), so a condition gives the same answer in SQL and here.
+// sql.go), so a condition gives the same answer in SQL and here.
 
 // jsonValue is a value of a column of free type: its JSON text (as PostgreSQL renders it) and the
 // decoded value.
