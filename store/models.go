@@ -116,16 +116,18 @@ type View struct {
 type ACL struct {
 	bun.BaseModel `bun:"table:acls,alias:acl"`
 
-	ID           int64     `bun:"id,pk,autoincrement"`
-	TenantID     string    `bun:"tenant_id,notnull"`
-	ResourceType string    `bun:"resource_type,notnull"`
-	ResourceID   int64     `bun:"resource_id,notnull"`
-	PanelID      *int64    `bun:"panel_id"`
-	ViewID       *int64    `bun:"view_id"`
-	UserEmail    string    `bun:"user_email,notnull"`
-	Permission   string    `bun:"permission,notnull"`
-	CreatedAt    time.Time `bun:"created_at,nullzero,notnull,default:current_timestamp"`
-	UpdatedAt    time.Time `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
+	ID           int64  `bun:"id,pk,autoincrement"`
+	TenantID     string `bun:"tenant_id,notnull"`
+	ResourceType string `bun:"resource_type,notnull"`
+	ResourceID   int64  `bun:"resource_id,notnull"`
+	PanelID      *int64 `bun:"panel_id"`
+	ViewID       *int64 `bun:"view_id"`
+	UserEmail    string `bun:"user_email,notnull"`
+	Permission   string `bun:"permission,notnull"`
+	// Creator marks the owner row written with its panel or view: it names the resource's creator.
+	Creator   bool      `bun:"creator,notnull"`
+	CreatedAt time.Time `bun:"created_at,nullzero,notnull,default:current_timestamp"`
+	UpdatedAt time.Time `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
 }
 
 // Change is one row of a panel's change history.

@@ -17,8 +17,8 @@ func ntView(t *testing.T, p *Panel, owner, name string, published bool, visible,
 	err := testStore.db.NewRaw(`WITH v AS (
 			INSERT INTO views (tenant_id, panel_id, owner_user_id, name, is_published, published_at, published_by, visible_columns)
 			VALUES (?, ?, ?, ?, ?, CASE WHEN ? THEN now() END, CASE WHEN ? THEN ? END, ?::jsonb) RETURNING id, tenant_id),
-		o AS (INSERT INTO acls (tenant_id, resource_type, resource_id, view_id, user_email, permission)
-			SELECT v.tenant_id, 'view', v.id, v.id, ?, 'owner' FROM v WHERE ? <> '')
+		o AS (INSERT INTO acls (tenant_id, resource_type, resource_id, view_id, user_email, permission, creator)
+			SELECT v.tenant_id, 'view', v.id, v.id, ?, 'owner', true FROM v WHERE ? <> '')
 		SELECT id FROM v`,
 		p.TenantID, p.ID, owner, name, published, published, published, owner, visible, ownerRow, ownerRow).Scan(t.Context(), &id)
 	if err != nil {
