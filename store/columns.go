@@ -301,52 +301,8 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, pr
 		}
 		before := *col
 		beforeNames := columnNames(cols)
-		calculated := col.ColumnType == ColumnCalculated
-		if calculated && (patch.SourceField != nil || patch.SetDataSource) {
-			return invalid("sourceField", "sourceField and dataSourceId apply to base columns only")
-		}
-		if !calculated && patch.Formula != nil {
-			return invalid("formula", "formula and dependencies apply to calculated columns only")
-		}
-		if patch.Name != nil {
-			col.Name = *patch.Name
-		}
-		if patch.Type != nil {
-			col.Type = *patch.Type
-		}
-		if patch.SourceField != nil {
-			col.SourceField = patch.SourceField
-		}
-		if patch.SetDataSource {
-			if patch.DataSourceID != nil {
-				if err := checkPanelDataSource(ctx, tx, p, *patch.DataSourceID); err != nil {
-					return err
-				}
-			}
-			col.DataSourceID = patch.DataSourceID
-		}
-		if patch.Formula != nil {
-			in := *patch.Formula
-			if in.Source == "" {
-				in.Source = *col.Formula
-			}
-			res, err := resolveFormula(in, cols, col.ID)
-			if err != nil {
-				return err
-			}
-			if err := checkGrowth(in.Limits, cols, col.ID, col.Name, res); err != nil {
-				return err
-			}
-			col.Formula, col.Dependencies = &res.Stored, res.Dependencies
-		}
-		if patch.Properties != nil {
-			col.Properties = mergeProperties(col.Properties, patch.Properties)
-		}
-		if patch.Metadata != nil {
-			col.Metadata = patch.Metadata
-		}
-		if patch.Tags != nil {
-			col.Tags = patch.Tags
+		if err := applyColumnPatch(ctx, tx, p, cols, col, patch); err != nil {
+			return err
 		}
 		normalizeColumn(col) // a formula without references has nil dependencies: store '{}', not NULL
 		names = columnNames(cols)
@@ -375,6 +331,60 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, pr
 		return notifyViews(ctx, tx, a, p, ch, columnModified(col))
 	})
 	return out, names, err
+}
+
+// applyColumnPatch changes col (one of cols, the panel's columns) as patch asks, after checking
+// that the fields apply to the column's kind, that a new data source is the panel's and that a new
+// formula resolves and stays within its limits.
+func applyColumnPatch(ctx context.Context, tx bun.IDB, p *Panel, cols []Column, col *Column, patch ColumnPatch) error {
+	calculated := col.ColumnType == ColumnCalculated
+	if calculated && (patch.SourceField != nil || patch.SetDataSource) {
+		return invalid("sourceField", "sourceField and dataSourceId apply to base columns only")
+	}
+	if !calculated && patch.Formula != nil {
+		return invalid("formula", "formula and dependencies apply to calculated columns only")
+	}
+	if patch.Name != nil {
+		col.Name = *patch.Name
+	}
+	if patch.Type != nil {
+		col.Type = *patch.Type
+	}
+	if patch.SourceField != nil {
+		col.SourceField = patch.SourceField
+	}
+	if patch.SetDataSource {
+		if patch.DataSourceID != nil {
+			if err := checkPanelDataSource(ctx, tx, p, *patch.DataSourceID); err != nil {
+				return err
+			}
+		}
+		col.DataSourceID = patch.DataSourceID
+	}
+	if patch.Formula != nil {
+		in := *patch.Formula
+		if in.Source == "" {
+			in.Source = *col.Formula
+		}
+		res, err := resolveFormula(in, cols, col.ID)
+		if err != nil {
+			return err
+		}
+		if err := checkGrowth(in.Limits, cols, col.ID, col.Name, res); err != nil {
+			return err
+		}
+		col.Formula, col.Dependencies = &res.Stored, res.Dependencies
+	}
+	if patch.Properties != nil {
+		col.Properties = mergeProperties(col.Properties, patch.Properties)
+	}
+	if patch.Metadata != nil {
+		col.Metadata = patch.Metadata
+	}
+	if patch.Tags != nil {
+		col.Tags = patch.Tags
+	}
+	return nil
 }
 
 // mergeProperties merges like the original service: top-level keys replace, `display` merges one level.
