@@ -276,7 +276,27 @@ func (c *compiler) call(e *Call) evalFn {
 	for i, a := range e.Args {
 		args[i] = c.compile(a)
 	}
-	switch e.Name {
+	if fn := lazyCall(e.Name, args); fn != nil {
+		return fn
+	}
+	fn := c.boundText(e.Name, builtins[e.Name])
+	return func(env Env) (any, error) {
+		vals := make([]any, len(args))
+		for i, a := range args {
+			v, err := a(env)
+			if err != nil {
+				return nil, err
+			}
+			vals[i] = v
+		}
+		return fn(vals)
+	}
+}
+
+// lazyCall compiles the functions that decide which of their arguments to evaluate, or read the
+// clock; nil for the others, which take their arguments' values.
+func lazyCall(name string, args []evalFn) evalFn {
+	switch name {
 	case "IF":
 		return func(env Env) (any, error) {
 			cond, err := args[0](env)
@@ -296,7 +316,7 @@ func (c *compiler) call(e *Call) evalFn {
 			return nil, nil
 		}
 	case "AND", "OR":
-		isAnd := e.Name == "AND"
+		isAnd := name == "AND"
 		return func(env Env) (any, error) {
 			for _, a := range args {
 				v, err := a(env)
@@ -328,12 +348,17 @@ func (c *compiler) call(e *Call) evalFn {
 			return nil, nil
 		}
 	}
-	fn := builtins[e.Name]
-	switch limit := c.maxText; e.Name {
+	return nil
+}
+
+// boundText wraps the functions that build text so that a result over the text limit is a
+// TooLongError instead of a value.
+func (c *compiler) boundText(name string, fn func([]any) (any, error)) func([]any) (any, error) {
+	switch limit := c.maxText; name {
 	case "CONCAT":
 		fn = func(v []any) (any, error) { return concat(v, limit) }
 	case "UPPER", "LOWER":
-		upper, convert := e.Name == "UPPER", fn
+		upper, convert := name == "UPPER", fn
 		fn = func(v []any) (any, error) {
 			if s, ok := v[0].(string); ok && caseLen(s, upper) > limit {
 				return nil, &TooLongError{Limit: limit}
@@ -350,17 +375,7 @@ func (c *compiler) call(e *Call) evalFn {
 			return out, err
 		}
 	}
-	return func(env Env) (any, error) {
-		vals := make([]any, len(args))
-		for i, a := range args {
-			v, err := a(env)
-			if err != nil {
-				return nil, err
-			}
-			vals[i] = v
-		}
-		return fn(vals)
-	}
+	return fn
 }
 
 // builtins are the functions that evaluate all their arguments first.
