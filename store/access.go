@@ -22,8 +22,8 @@ const (
 	PermOwner
 )
 
-// ParsePermission maps an ACL permission name to its level.
-func ParsePermission(s string) Permission {
+// parsePermission maps an ACL permission name to its level.
+func parsePermission(s string) Permission {
 	switch s {
 	case "viewer":
 		return PermViewer
@@ -39,8 +39,8 @@ func (p Permission) String() string {
 	return [...]string{"none", "view reader", "viewer", "editor", "owner"}[p]
 }
 
-// AllPrincipal is the ACL principal meaning every member of the tenant.
-const AllPrincipal = "_all"
+// allPrincipal is the ACL principal meaning every member of the tenant.
+const allPrincipal = "_all"
 
 // Actor is the authenticated caller on whose behalf the store acts.
 type Actor struct {
@@ -54,7 +54,7 @@ type Actor struct {
 
 // Principals are the ACL principals that match the actor: email, sub and "_all".
 func (a Actor) Principals() []string {
-	ps := []string{a.UserID, AllPrincipal}
+	ps := []string{a.UserID, allPrincipal}
 	if a.Email != "" {
 		ps = append(ps, strings.ToLower(a.Email))
 	}

@@ -80,7 +80,7 @@ type ChangePage struct {
 // history of deleted panels. A PanelID the actor cannot read is ErrNotFound.
 func (s *Store) ListChanges(ctx context.Context, a Actor, f ChangeFilter) (ChangePage, error) {
 	if f.PanelID != 0 {
-		if _, err := panelAccess(ctx, s.db, a, OpListPanelChangesOfPanel, f.PanelID, false); err != nil {
+		if _, err := panelAccess(ctx, s.db, a, opListPanelChangesOfPanel, f.PanelID, false); err != nil {
 			if !a.Admin || !errors.Is(err, ErrNotFound) {
 				return ChangePage{}, err
 			}

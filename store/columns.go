@@ -12,8 +12,8 @@ import (
 	"github.com/panels/panels/store/formula"
 )
 
-// MaxColumnsPerPanel bounds a panel's columns, so column lists are bounded by construction.
-const MaxColumnsPerPanel = 1000
+// maxColumnsPerPanel bounds a panel's columns, so column lists are bounded by construction.
+const maxColumnsPerPanel = 1000
 
 // ColumnSet is a panel's columns (possibly filtered) with the names of all its columns, which
 // formulas need to render their references.
@@ -77,7 +77,7 @@ func (s *Store) readableColumns(ctx context.Context, a Actor, op Operation, pane
 	shown := map[int64]bool{}
 	for _, v := range views {
 		for _, ref := range v.VisibleColumns {
-			if c, err := ResolveColumnRef(all, ref); err == nil {
+			if c, err := resolveColumnRef(all, ref); err == nil {
 				shown[c.ID] = true
 			}
 		}
@@ -91,7 +91,7 @@ func (s *Store) readableColumns(ctx context.Context, a Actor, op Operation, pane
 	return out, columnNames(out), nil
 }
 
-// columnsOf loads every column of a panel of the tenant (at most MaxColumnsPerPanel) in display
+// columnsOf loads every column of a panel of the tenant (at most maxColumnsPerPanel) in display
 // order.
 func columnsOf(ctx context.Context, db bun.IDB, tenantID string, panelID int64) ([]Column, error) {
 	cols := []Column{}
@@ -204,8 +204,8 @@ func (s *Store) CreateColumn(ctx context.Context, a Actor, panelID int64, col *C
 		if err != nil {
 			return err
 		}
-		if len(cols) >= MaxColumnsPerPanel {
-			return invalid("panelId", fmt.Sprintf("a panel has at most %d columns", MaxColumnsPerPanel))
+		if len(cols) >= maxColumnsPerPanel {
+			return invalid("panelId", fmt.Sprintf("a panel has at most %d columns", maxColumnsPerPanel))
 		}
 		col.TenantID, col.PanelID = a.TenantID, p.ID
 		if f != nil {

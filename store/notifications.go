@@ -233,12 +233,12 @@ type audience struct {
 
 func newAudience(views []View, acls []ACL) *audience {
 	aud := &audience{viewAll: map[int64]bool{}, principals: []string{}}
-	aud.panelAll = slices.ContainsFunc(acls, func(r ACL) bool { return r.PanelID != nil && r.UserEmail == AllPrincipal })
+	aud.panelAll = slices.ContainsFunc(acls, func(r ACL) bool { return r.PanelID != nil && r.UserEmail == allPrincipal })
 	for _, v := range views {
 		aud.principals = append(aud.principals, v.OwnerUserID)
 	}
 	for _, r := range acls {
-		if r.UserEmail == AllPrincipal {
+		if r.UserEmail == allPrincipal {
 			if r.ViewID != nil {
 				aud.viewAll[*r.ViewID] = true
 			}
@@ -286,7 +286,7 @@ func principalResolver(a Actor, p *Panel, views []View, acls []ACL, members []no
 	}
 	setAlias(a.Email, a.UserID)
 	for _, r := range acls {
-		if r.UserEmail == AllPrincipal || !r.Creator {
+		if r.UserEmail == allPrincipal || !r.Creator {
 			continue
 		}
 		if r.PanelID != nil && *r.PanelID == p.ID {
@@ -320,7 +320,7 @@ func (aud *audience) recipients(v View, acls []ACL, members []notifMember, resol
 	}
 	recipients := []string{v.OwnerUserID}
 	for _, r := range acls {
-		if r.UserEmail != AllPrincipal && (r.PanelID != nil || *r.ViewID == v.ID) {
+		if r.UserEmail != allPrincipal && (r.PanelID != nil || *r.ViewID == v.ID) {
 			recipients = append(recipients, resolve(r.UserEmail))
 		}
 	}

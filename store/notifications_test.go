@@ -120,7 +120,7 @@ func TestNotifyColumnRemovedIsBreakingForViewsUsingIt(t *testing.T) {
 	ntACL(t, f.tenant, "view", sorts, "carol@"+f.tenant+".example", "viewer")
 	filters := f.view(t, "dave", "Filters", false, `[]`)
 	stFilter(t, filters, f.idEmail, 0)
-	ntACL(t, f.tenant, "view", filters, AllPrincipal, "viewer")
+	ntACL(t, f.tenant, "view", filters, allPrincipal, "viewer")
 	unused := f.view(t, "bob", "Does not use it", true, fmt.Sprintf(`["%s"]`, f.idA))
 	private := f.view(t, "bob", "Private", false, fmt.Sprintf(`["%s", "Email"]`, f.idEmail))
 
@@ -316,7 +316,7 @@ func TestNotifyPanelAllReachesEveryMember(t *testing.T) {
 	f := newNtFixture(t, "ntpanelall")
 	ntMember(t, f.tenant, "zed", "")
 	ntMember(t, f.tenant, "yan", "YAN@"+f.tenant+".example")
-	ntACL(t, f.tenant, "panel", f.p.ID, AllPrincipal, "viewer")
+	ntACL(t, f.tenant, "panel", f.p.ID, allPrincipal, "viewer")
 	v := f.view(t, "bob", "Shared", false, `[]`)
 	ntACL(t, f.tenant, "view", v, "yan@"+f.tenant+".example", "viewer") // the member's email, other case
 	f.view(t, "bob", "Private", false, `[]`)

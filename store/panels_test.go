@@ -234,7 +234,7 @@ func TestDeletePanelCascadesButKeepsHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 		stGrant(t, a.TenantID, panel.ID, "bob@x.example", "editor")
-		stGrant(t, a.TenantID, panel.ID, AllPrincipal, "viewer")
+		stGrant(t, a.TenantID, panel.ID, allPrincipal, "viewer")
 	}
 	historyBefore := len(stChanges(t, p.ID))
 
@@ -371,7 +371,7 @@ func TestListPanelsVisibility(t *testing.T) {
 	bySub := stPanel(t, carol, "shared with bob by sub (legacy row)")
 	stGrant(t, tenant, bySub.ID, "bob", "editor")
 	byAll := stPanel(t, carol, "shared with everyone")
-	stGrant(t, tenant, byAll.ID, AllPrincipal, "viewer")
+	stGrant(t, tenant, byAll.ID, allPrincipal, "viewer")
 	toDave := stPanel(t, carol, "shared with dave's sub")
 	stGrant(t, tenant, toDave.ID, "dave", "viewer")
 
@@ -379,7 +379,7 @@ func TestListPanelsVisibility(t *testing.T) {
 	// ACL row of this tenant that (wrongly) points at it: none of it may ever show here.
 	otherBob := Actor{TenantID: other, UserID: "bob", Email: bob.Email}
 	foreign := stPanel(t, otherBob, "foreign")
-	stGrant(t, other, foreign.ID, AllPrincipal, "viewer")
+	stGrant(t, other, foreign.ID, allPrincipal, "viewer")
 	if _, err := testStore.db.ExecContext(ctx, `INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
 		VALUES (?, 'panel', ?, ?, ?, 'owner')`, tenant, foreign.ID, foreign.ID, bob.Email); err != nil {
 		t.Fatal(err)
@@ -465,7 +465,7 @@ func TestPanelAccessLevels(t *testing.T) {
 		}
 	}
 	// _all raises everyone to at least its level; a better personal row still wins.
-	stGrant(t, tenant, p.ID, AllPrincipal, "editor")
+	stGrant(t, tenant, p.ID, allPrincipal, "editor")
 	for _, tc := range []struct {
 		who  string
 		a    Actor
@@ -494,7 +494,7 @@ func TestPanelAccessLevels(t *testing.T) {
 		}
 	}
 	stranger := stActor(tenant, "zed")
-	if _, err := testStore.db.ExecContext(ctx, `DELETE FROM acls WHERE panel_id = ? AND user_email = ?`, p.ID, AllPrincipal); err != nil {
+	if _, err := testStore.db.ExecContext(ctx, `DELETE FROM acls WHERE panel_id = ? AND user_email = ?`, p.ID, allPrincipal); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := testStore.PanelAccess(ctx, stranger, p.ID); !errors.Is(err, ErrNotFound) {
@@ -504,7 +504,7 @@ func TestPanelAccessLevels(t *testing.T) {
 	if _, err := testStore.PanelAccess(ctx, Actor{TenantID: tenant, UserID: "olive"}, p.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the creator's sub without its email: %v, want ErrNotFound", err)
 	}
-	if PermViewer.String() != "viewer" || ParsePermission("editor") != PermEditor || ParsePermission("boss") != PermNone {
+	if PermViewer.String() != "viewer" || parsePermission("editor") != PermEditor || parsePermission("boss") != PermNone {
 		t.Error("permission names")
 	}
 }

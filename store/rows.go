@@ -56,7 +56,7 @@ type RowsPlan struct {
 func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, error) {
 	op := Operation("getPanelRows")
 	if q.ViewID != 0 {
-		op = OpGetPanelRowsOfView
+		op = opGetPanelRowsOfView
 	}
 	p, err := panelAccess(ctx, s.db, a, op, q.PanelID, false)
 	if err != nil {

@@ -88,12 +88,12 @@ func resourceAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, typ 
 		}
 		return &Resource{Type: typ, ID: id, Level: v.Level, Panel: p, View: v}, nil
 	}
-	return nil, notFound("resource type "+strconv.Quote(typ))
+	return nil, notFound("resource type " + strconv.Quote(typ))
 }
 
-// ResolveColumnRef finds the column a view reference names: a column id as a decimal string wins
+// resolveColumnRef finds the column a view reference names: a column id as a decimal string wins
 // over a name; a name shared by several columns is ambiguous.
-func ResolveColumnRef(cols []Column, ref string) (*Column, error) {
+func resolveColumnRef(cols []Column, ref string) (*Column, error) {
 	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
 		if i := slices.IndexFunc(cols, func(c Column) bool { return c.ID == id }); i >= 0 {
 			return &cols[i], nil
@@ -131,7 +131,7 @@ func checkColumnRefs(ctx context.Context, db bun.IDB, tenantID string, panelID i
 	}
 	ie := &InvalidError{Message: "unknown or ambiguous column reference"}
 	for i, ref := range refs {
-		if _, err := ResolveColumnRef(cols, ref); err != nil {
+		if _, err := resolveColumnRef(cols, ref); err != nil {
 			ie.Problems = append(ie.Problems, Problem{Field: fmt.Sprintf("%s[%d]", field, i), Reason: fmt.Sprintf("%q: %v", ref, err)})
 		}
 	}
@@ -414,7 +414,7 @@ func (s *Store) ReplaceFilters(ctx context.Context, a Actor, id int64, precondit
 		ie := &InvalidError{Message: "invalid filter"}
 		for i, f := range filters {
 			refs[i] = f.ColumnName
-			if reason := FilterValueProblem(f.Operator, f.Value); reason != "" {
+			if reason := filterValueProblem(f.Operator, f.Value); reason != "" {
 				ie.Problems = append(ie.Problems, Problem{Field: fmt.Sprintf("filters[%d].value", i), Reason: reason})
 			}
 		}
@@ -503,8 +503,8 @@ func needPanelColumns(v *View, action string) error {
 	return nil
 }
 
-// FilterValueProblem says why a filter value does not fit its operator ("" when it fits).
-func FilterValueProblem(op string, value any) string {
+// filterValueProblem says why a filter value does not fit its operator ("" when it fits).
+func filterValueProblem(op string, value any) string {
 	scalar := func(x any) bool {
 		switch x.(type) {
 		case string, bool, float64, int, int64, interface{ String() string }:

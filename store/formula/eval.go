@@ -31,14 +31,14 @@ type Env interface {
 	Now() time.Time
 }
 
-// EvalError is a per-cell evaluation failure: a wrong type, a bad date,
+// evalError is a per-cell evaluation failure: a wrong type, a bad date,
 // a division by zero.
-type EvalError struct{ Msg string }
+type evalError struct{ Msg string }
 
-func (e *EvalError) Error() string { return e.Msg }
+func (e *evalError) Error() string { return e.Msg }
 
 func evalErr(format string, args ...any) error {
-	return &EvalError{Msg: fmt.Sprintf(format, args...)}
+	return &evalError{Msg: fmt.Sprintf(format, args...)}
 }
 
 // Program is a compiled formula.
@@ -303,7 +303,7 @@ func lazyCall(name string, args []evalFn) evalFn {
 			if err != nil {
 				return nil, err
 			}
-			t, err := Truthy(cond)
+			t, err := truthy(cond)
 			if err != nil {
 				return nil, err
 			}
@@ -323,7 +323,7 @@ func lazyCall(name string, args []evalFn) evalFn {
 				if err != nil {
 					return nil, err
 				}
-				t, err := Truthy(v)
+				t, err := truthy(v)
 				if err != nil {
 					return nil, err
 				}
@@ -381,10 +381,10 @@ func (c *compiler) boundText(name string, fn func([]any) (any, error)) func([]an
 // builtins are the functions that evaluate all their arguments first.
 var builtins = map[string]func([]any) (any, error){
 	"NOT": func(v []any) (any, error) {
-		t, err := Truthy(v[0])
+		t, err := truthy(v[0])
 		return !t, err
 	},
-	"CONCAT": func(v []any) (any, error) { return concat(v, DefaultMaxText) }, // compiled with its limit
+	"CONCAT": func(v []any) (any, error) { return concat(v, defaultMaxText) }, // compiled with its limit
 	"LEN": func(v []any) (any, error) {
 		return float64(utf8.RuneCountInString(Text(v[0]))), nil
 	},
@@ -530,9 +530,9 @@ func toNumber(v any) (float64, error) {
 	return 0, evalErr("expected a number")
 }
 
-// Truthy is the condition value of IF, AND, OR and NOT: empty is false,
+// truthy is the condition value of IF, AND, OR and NOT: empty is false,
 // numbers are true unless zero, the texts "true"/"false" are accepted.
-func Truthy(v any) (bool, error) {
+func truthy(v any) (bool, error) {
 	switch v := v.(type) {
 	case nil:
 		return false, nil

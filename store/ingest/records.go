@@ -405,7 +405,7 @@ func pointerTokens(p string) ([]string, error) {
 }
 
 func badJSON(err error) error {
-	var tooLarge *TooLargeError
+	var tooLarge *tooLargeError
 	if errors.As(err, &tooLarge) {
 		return err
 	}
@@ -573,15 +573,15 @@ func clip(s string) string {
 	return s
 }
 
-// TooLargeError is a source body over its size limit.
-type TooLargeError struct{ Limit int64 }
+// tooLargeError is a source body over its size limit.
+type tooLargeError struct{ Limit int64 }
 
-func (e *TooLargeError) Error() string {
+func (e *tooLargeError) Error() string {
 	return fmt.Sprintf("the source is larger than %d bytes", e.Limit)
 }
 
-// LimitReader fails with *TooLargeError once more than limit bytes are read.
-func LimitReader(r io.Reader, limit int64) io.Reader {
+// newLimitReader fails with *tooLargeError once more than limit bytes are read.
+func newLimitReader(r io.Reader, limit int64) io.Reader {
 	return &limitReader{r: r, left: limit, limit: limit}
 }
 
@@ -593,7 +593,7 @@ type limitReader struct {
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.left < 0 {
-		return 0, &TooLargeError{Limit: l.limit}
+		return 0, &tooLargeError{Limit: l.limit}
 	}
 	if int64(len(p)) > l.left+1 {
 		p = p[:l.left+1]
@@ -601,7 +601,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	if l.left < 0 {
-		return n, &TooLargeError{Limit: l.limit}
+		return n, &tooLargeError{Limit: l.limit}
 	}
 	return n, err
 }

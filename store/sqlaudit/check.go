@@ -9,18 +9,18 @@ import (
 	"strings"
 )
 
-// TenantTables are the tables with a tenant_id column (migrations/*.up.sql). Every reference to
+// tenantTables are the tables with a tenant_id column (migrations/*.up.sql). Every reference to
 // one of them must be scoped. view_sorts, view_filters and source_records have no tenant_id: they
 // are reached only through their parent (views, data_sources), which is scoped, so they are not
 // checked; nor is schema_migrations.
-var TenantTables = map[string]bool{
+var tenantTables = map[string]bool{
 	"panels": true, "data_sources": true, "columns": true, "views": true, "acls": true,
 	"panel_changes": true, "view_notifications": true, "members": true, "idempotency_keys": true,
 	"record_sets": true, "source_syncs": true,
 }
 
-// Violation is one unscoped reference to a tenant table in a statement.
-type Violation struct {
+// violation is one unscoped reference to a tenant table in a statement.
+type violation struct {
 	Table, Alias string
 	Insert       bool // an INSERT whose column list has no tenant_id
 }
@@ -237,14 +237,14 @@ type ref struct {
 	insertScoped bool
 }
 
-// Check returns the unscoped references to tenant tables in one statement.
-func Check(sql string) []Violation {
-	var out []Violation
+// checkStatement returns the unscoped references to tenant tables in one statement.
+func checkStatement(sql string) []violation {
+	var out []violation
 	checkLevel(nest(tokenize(sql)), map[string]bool{}, &out)
 	return out
 }
 
-func checkLevel(l *level, env map[string]bool, out *[]Violation) {
+func checkLevel(l *level, env map[string]bool, out *[]violation) {
 	// UNION, INTERSECT and EXCEPT join queries that are scoped separately.
 	// Only at the level's own depth: "FROM ((SELECT ...) UNION ALL (SELECT ...)) AS x" is one query.
 	start, depth := 0, 0
@@ -261,19 +261,19 @@ func checkLevel(l *level, env map[string]bool, out *[]Violation) {
 	}
 }
 
-func checkSegment(toks []token, env map[string]bool, out *[]Violation) {
+func checkSegment(toks []token, env map[string]bool, out *[]violation) {
 	refs := findRefs(toks)
 	scoped, joins := tenantComparisons(toks, refs)
 	propagateScope(scoped, env, joins)
 	for _, r := range refs {
 		if r.insert {
 			if !r.insertScoped {
-				*out = append(*out, Violation{Table: r.table, Alias: r.alias, Insert: true})
+				*out = append(*out, violation{Table: r.table, Alias: r.alias, Insert: true})
 			}
 			continue
 		}
 		if !scoped[r.alias] {
-			*out = append(*out, Violation{Table: r.table, Alias: r.alias})
+			*out = append(*out, violation{Table: r.table, Alias: r.alias})
 		}
 	}
 	inner := map[string]bool{}
@@ -493,7 +493,7 @@ func findRefs(toks []token) []ref {
 			}
 			for {
 				r, next, ok := tableAt(j, false)
-				if ok && TenantTables[r.table] {
+				if ok && tenantTables[r.table] {
 					refs = append(refs, r)
 				}
 				if !ok {
@@ -509,12 +509,12 @@ func findRefs(toks []token) []ref {
 			if i > 0 && toks[i-1].is("do") || i > 0 && toks[i-1].is("for") {
 				continue
 			}
-			if r, _, ok := tableAt(i+1, false); ok && TenantTables[r.table] {
+			if r, _, ok := tableAt(i+1, false); ok && tenantTables[r.table] {
 				refs = append(refs, r)
 			}
 		case t.is("into") && i > 0 && toks[i-1].is("insert"):
 			r, next, ok := tableAt(i+1, true)
-			if !ok || !TenantTables[r.table] {
+			if !ok || !tenantTables[r.table] {
 				continue
 			}
 			r.insert = true
@@ -537,9 +537,9 @@ func findRefs(toks []token) []ref {
 	return refs
 }
 
-// Normalize replaces literals with ? and collapses white space, so statements that differ only
+// normalize replaces literals with ? and collapses white space, so statements that differ only
 // in their values count once.
-func Normalize(sql string) string {
+func normalize(sql string) string {
 	var b strings.Builder
 	for i, t := range tokenize(sql) {
 		if i > 0 {
