@@ -52,8 +52,8 @@ type Actor struct {
 	PlainUser bool
 }
 
-// Principals are the ACL principals that match the actor: email, sub and "_all".
-func (a Actor) Principals() []string {
+// principals are the ACL principals that match the actor: email, sub and "_all".
+func (a Actor) principals() []string {
 	ps := []string{a.UserID, allPrincipal}
 	if a.Email != "" {
 		ps = append(ps, strings.ToLower(a.Email))
@@ -61,8 +61,8 @@ func (a Actor) Principals() []string {
 	return ps
 }
 
-// OwnerPrincipal is how the actor is written into an owner ACL row: the email, or the sub without one.
-func (a Actor) OwnerPrincipal() string {
+// ownerPrincipal is how the actor is written into an owner ACL row: the email, or the sub without one.
+func (a Actor) ownerPrincipal() string {
 	if a.Email != "" {
 		return strings.ToLower(a.Email)
 	}
@@ -89,7 +89,7 @@ func panelDirectLevelExpr(a Actor) (string, []any) {
 	}
 	return `(SELECT max(` + fmt.Sprintf(aclLevelSQL, "acl") + `)
 		FROM acls AS acl
-		WHERE acl.tenant_id = ? AND acl.panel_id = panel.id AND acl.user_email IN (?))`, []any{a.TenantID, bun.List(a.Principals())}
+		WHERE acl.tenant_id = ? AND acl.panel_id = panel.id AND acl.user_email IN (?))`, []any{a.TenantID, bun.List(a.principals())}
 }
 
 // panelLevelExpr is panelDirectLevelExpr, or view reader when the actor has no row on the panel
@@ -102,7 +102,7 @@ func panelLevelExpr(a Actor) (string, []any) {
 	return `COALESCE(` + direct + `, CASE WHEN EXISTS (
 		SELECT 1 FROM views AS pv WHERE pv.tenant_id = ? AND pv.panel_id = panel.id
 		AND (pv.is_published OR pv.id IN (` + grantedViewsSQL + `))) THEN 1 ELSE 0 END)`,
-		append(args, a.TenantID, a.TenantID, bun.List(a.Principals()))
+		append(args, a.TenantID, a.TenantID, bun.List(a.principals()))
 }
 
 // visiblePanels restricts a panel query to panels the actor has a permission on (a view reader
@@ -116,7 +116,7 @@ func visiblePanels(q *bun.SelectQuery, a Actor) *bun.SelectQuery {
 	if a.Admin {
 		return q
 	}
-	return q.Where(`(panel.id IN (`+grantedPanelsSQL+`)) IS TRUE`, a.TenantID, bun.List(a.Principals()))
+	return q.Where(`(panel.id IN (`+grantedPanelsSQL+`)) IS TRUE`, a.TenantID, bun.List(a.principals()))
 }
 
 // The sets of panels and views a plain user reads, each answered by one index (the tenant and
@@ -133,7 +133,7 @@ const (
 // acls index and then looks each id up in the counted table's index; a join to the same set
 // would let it read the whole counted table instead, since it cannot know how few ids there are.
 func readablePanelsArray(a Actor) (string, []any) {
-	return `ARRAY(` + grantedPanelsSQL + `)`, []any{a.TenantID, bun.List(a.Principals())}
+	return `ARRAY(` + grantedPanelsSQL + `)`, []any{a.TenantID, bun.List(a.principals())}
 }
 
 // viewLevelExpr computes the actor's permission on the view aliased "view": the best of its ACL
@@ -150,7 +150,7 @@ func viewLevelExpr(a Actor, panelLevel string, panelArgs []any) (string, []any) 
 			WHERE vacl.tenant_id = ? AND vacl.view_id = view.id AND vacl.user_email IN (?)),
 		` + panelLevel + `,
 		CASE WHEN view.is_published THEN 1 ELSE 0 END)`,
-		append([]any{a.TenantID, bun.List(a.Principals())}, panelArgs...)
+		append([]any{a.TenantID, bun.List(a.principals())}, panelArgs...)
 }
 
 // visibleViews restricts a view query to views the actor can read (viewLevelExpr >= 1): for a
@@ -163,14 +163,14 @@ func visibleViews(q *bun.SelectQuery, a Actor) *bun.SelectQuery {
 		return q
 	}
 	return q.Where(`(view.is_published OR view.id IN (`+grantedViewsSQL+`) OR view.panel_id IN (`+grantedPanelsSQL+`))`,
-		a.TenantID, bun.List(a.Principals()), a.TenantID, bun.List(a.Principals()))
+		a.TenantID, bun.List(a.principals()), a.TenantID, bun.List(a.principals()))
 }
 
 // readableViewsSQL is the ids of the views a plain user reads (visibleViews), each set read from
 // its index, without duplicates. The views of its panels are looked up by panel id (the array
 // is computed once), where a join would read every view of the tenant.
 func readableViewsSQL(a Actor) (string, []any) {
-	ps := bun.List(a.Principals())
+	ps := bun.List(a.principals())
 	return grantedViewsSQL + ` UNION ` + publishedViewsSQL + `
 		UNION SELECT dv.id FROM views AS dv WHERE dv.tenant_id = ? AND dv.panel_id = ANY(ARRAY(` + grantedPanelsSQL + `))`,
 		[]any{a.TenantID, ps, a.TenantID, a.TenantID, a.TenantID, ps}

@@ -270,7 +270,7 @@ func (s *Store) ListUserACLs(ctx context.Context, a Actor, principal string, typ
 	names := []string{principal, allPrincipal}
 	switch {
 	case principal == a.UserID || (a.Email != "" && principal == strings.ToLower(a.Email)):
-		names = a.Principals()
+		names = a.principals()
 	case !a.Admin:
 		return nil, Forbidden("listing another person's ACL rows needs the admin role")
 	}

@@ -108,7 +108,7 @@ func (s *Store) ListChanges(ctx context.Context, a Actor, f ChangeFilter) (Chang
 			readable, args := readablePanelsArray(a)
 			q = q.Where("ch.panel_id = ANY("+readable+")", args...)
 		default:
-			q = q.Where(`ch.panel_id IN (`+grantedPanelsSQL+`)`, a.TenantID, bun.List(a.Principals()))
+			q = q.Where(`ch.panel_id IN (`+grantedPanelsSQL+`)`, a.TenantID, bun.List(a.principals()))
 		}
 		if f.ChangeType != "" {
 			q = q.Where("ch.change_type = ?", f.ChangeType)

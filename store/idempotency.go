@@ -168,9 +168,9 @@ func (o *OuterTx) claim(ctx context.Context, operation string, hash []byte, ttl,
 	return &RecordedResponse{Status: got.Status, Headers: got.Headers, Body: got.Body}, nil
 }
 
-// RecordedIdempotencyKey returns the stored row of k as the API would replay it, for tests and
-// operators; ErrNotFound when there is none.
-func (s *Store) RecordedIdempotencyKey(ctx context.Context, k IdempotencyKey) (*RecordedResponse, error) {
+// recordedIdempotencyKey returns the stored row of k as the API would replay it (tests check
+// what a replay would send); ErrNotFound when there is none.
+func (s *Store) recordedIdempotencyKey(ctx context.Context, k IdempotencyKey) (*RecordedResponse, error) {
 	var got idempotencyRow
 	err := s.db.NewSelect().Model(&got).Where("tenant_id = ?", k.TenantID).Where("user_id = ?", k.UserID).
 		Where("key = ?", k.Key).Where("expires_at > now()").Scan(ctx)

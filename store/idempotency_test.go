@@ -41,7 +41,7 @@ func TestOuterTransactionIsAtomic(t *testing.T) {
 	if n := panelCount(t, a.TenantID, "Abandoned"); n != 0 {
 		t.Fatalf("a rolled-back outer transaction left %d panels", n)
 	}
-	if _, err := testStore.RecordedIdempotencyKey(ctx, k); !errors.Is(err, ErrNotFound) {
+	if _, err := testStore.recordedIdempotencyKey(ctx, k); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a rolled-back claim was recorded: %v", err)
 	}
 

@@ -78,7 +78,7 @@ func (s *Store) CreatePanel(ctx context.Context, a Actor, p *Panel) error {
 		q := db.NewSelect().
 			With("p", db.NewInsert().Model(p).Returning("*")).
 			With("owner", db.NewRaw(`INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission, creator)
-				SELECT tenant_id, 'panel', id, id, ?, 'owner', true FROM p`, a.OwnerPrincipal())).
+				SELECT tenant_id, 'panel', id, id, ?, 'owner', true FROM p`, a.ownerPrincipal())).
 			With("change", db.NewRaw(`INSERT INTO panel_changes (tenant_id, panel_id, panel_name, change_type, entity_type,
 				entity_id, action, description, changed_by, changed_by_email, new_values)
 				SELECT tenant_id, id, name, ?, ?, id, ?, ?, ?, ?, ?::jsonb FROM p`,

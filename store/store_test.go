@@ -304,7 +304,7 @@ func TestMapErrVocabulary(t *testing.T) {
 	p := stPanel(t, a, "Dup")
 	// A duplicate ACL grant is a conflict, a dangling reference is invalid.
 	_, err := testStore.db.ExecContext(ctx, `INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
-		VALUES (?, 'panel', ?, ?, ?, 'viewer')`, a.TenantID, p.ID, p.ID, a.OwnerPrincipal())
+		VALUES (?, 'panel', ?, ?, ?, 'viewer')`, a.TenantID, p.ID, p.ID, a.ownerPrincipal())
 	if err := mapErr(err); !errors.Is(err, ErrConflict) {
 		t.Errorf("duplicate acl: %v, want ErrConflict", err)
 	}

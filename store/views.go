@@ -284,7 +284,7 @@ func (s *Store) CreateView(ctx context.Context, a Actor, v *View) error {
 			return err
 		}
 		owner := &ACL{TenantID: a.TenantID, ResourceType: "view", ResourceID: v.ID, ViewID: &v.ID,
-			UserEmail: a.OwnerPrincipal(), Permission: "owner", Creator: true}
+			UserEmail: a.ownerPrincipal(), Permission: "owner", Creator: true}
 		if _, err := tx.NewInsert().Model(owner).Exec(ctx); err != nil {
 			return err
 		}

@@ -48,9 +48,6 @@ func (l Limits) maxGrowth() int64 {
 	return defaultMaxGrowth
 }
 
-// WithDefaults fills in the zero fields.
-func (l Limits) WithDefaults() Limits { return Limits{MaxText: l.maxText(), MaxGrowth: l.maxGrowth()} }
-
 // TooLongError is a computed text over Limits.MaxText. The longer text is never built. Column is
 // set when the cause is a referenced column whose value failed this way.
 type TooLongError struct {
