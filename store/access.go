@@ -10,7 +10,7 @@ import (
 // Permission levels, ordered so that a higher level implies the lower ones.
 type Permission int
 
-// The permission ladder of api.md §2. PermViewReader is below every ACL permission: it is what a
+// The permission ladder (docs/permissions.md). PermViewReader is below every ACL permission: it is what a
 // caller has on a panel it reads only through a view (a published one, or one shared with it),
 // and on a view it reads only because the view is published. Only the tables' rules (Permissions)
 // say what it allows.
@@ -48,7 +48,7 @@ type Actor struct {
 	UserID   string // sub
 	Email    string // lower-cased, may be empty
 	Admin    bool
-	// PlainUser is the user role, which may not create panels (api.md §2); builders and admins may.
+	// PlainUser is the user role, which may not create panels; builders and admins may.
 	PlainUser bool
 }
 
@@ -82,7 +82,7 @@ const aclLevelSQL = `CASE %[1]s.permission WHEN 'owner' THEN 4 WHEN 'editor' THE
 
 // panelDirectLevelExpr computes the actor's permission on the panel aliased "panel" from its ACL
 // rows alone: admins own every panel; otherwise the best row naming one of the actor's principals
-// (ownership is only what the rows say, api.md §2), NULL without one.
+// (ownership is only what the rows say, not who created the panel), NULL without one.
 func panelDirectLevelExpr(a Actor) (string, []any) {
 	if a.Admin {
 		return "4", nil

@@ -15,7 +15,8 @@ const (
 	EntityACL        = "acl"
 )
 
-// maxACLsPerResource bounds the ACL rows of one panel or view (api.md §1).
+// maxACLsPerResource bounds the ACL rows of one panel or view, so that access checks and ACL
+// lists stay small.
 const maxACLsPerResource = 1000
 
 // NormalizePrincipal is how a principal is written into and looked up in ACL rows: an email

@@ -10,7 +10,7 @@ import (
 	"github.com/panels/panels/store/formula"
 )
 
-// Bounded computation (api.md §2): a computed text over the limit is an error cell naming the
+// Bounded computation (docs/formulas.md): a computed text over the limit is an error cell naming the
 // column, the cells reading it fail too, a page stops at its byte budget, and a calculated
 // column whose static growth bound exceeds the limit is refused with 422 naming the chain.
 

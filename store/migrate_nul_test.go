@@ -10,7 +10,7 @@ import (
 	"github.com/panels/panels/store/storetest"
 )
 
-// TestMigrationRepairsNULEscapes writes rows the way the service did before issue 12 (Bun's own
+// TestMigrationRepairsNULEscapes writes rows the way the service did before it refused NULs (Bun's own
 // dialect, with a NUL in jsonb values and keys), checks what PostgreSQL stored, then runs
 // migration 0005 and checks that the values hold U+FFFD instead and that the rows are writable.
 func TestMigrationRepairsNULEscapes(t *testing.T) {

@@ -104,7 +104,7 @@ type PanelPatch struct {
 }
 
 // checkEcho accepts a userId a PUT body carries when it is the caller's or the resource's stored
-// creator (the web UI echoes what it read); any other value is a 403 (api.md §2, echoes).
+// creator (the web UI echoes what it read); any other value is a 403: a client may not rewrite who created a resource.
 func checkEcho(a Actor, echoed *string, creator string) error {
 	if echoed == nil || *echoed == a.UserID || *echoed == creator {
 		return nil

@@ -500,7 +500,7 @@ func TestPanelAccessLevels(t *testing.T) {
 	if _, err := testStore.PanelAccess(ctx, stranger, p.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a tenant member without any row: %v, want ErrNotFound", err)
 	}
-	// The owner row names the creator's email: the sub alone is no ownership (api.md §2).
+	// The owner row names the creator's email: the sub alone is no ownership.
 	if _, err := testStore.PanelAccess(ctx, Actor{TenantID: tenant, UserID: "olive"}, p.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the creator's sub without its email: %v, want ErrNotFound", err)
 	}

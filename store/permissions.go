@@ -67,7 +67,7 @@ var (
 	buildRole = Requirement{On: OnRole}
 )
 
-// Permissions is the permission table of api.md §2: every operation of the spec, and every
+// Permissions is the permission table (docs/permissions.md): every operation of the spec, and every
 // variant above, maps to one requirement. The store enforces it (authorize) in the method that
 // serves the operation; a test checks that the spec's operations and this table agree.
 var Permissions = map[Operation]Requirement{

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 )
 
-// Computed values are bounded in two ways (api.md §2, "Computed values are bounded"):
+// Computed values are bounded in two ways (docs/formulas.md):
 //
 //   - At run time, no operation that produces text (&, CONCAT, UPPER, LOWER, TRIM, and the
 //     conversion of a value to text) builds a text longer than Limits.MaxText bytes: the size of

@@ -560,7 +560,7 @@ func writeJSONString(b *bytes.Buffer, s string) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	// A NUL stays the escape \u0000, which jsonb refuses: an upload carrying one is refused with a
-	// 400 naming the record (api.md §2) before its transaction commits. (Replacing the escape in
+	// 400 naming the record before its transaction commits. (Replacing the escape in
 	// the encoded text also turned the text \u0000, after an escaped backslash, into \uFFFD.)
 	enc, _ := json.Marshal(s)
 	b.Write(enc)

@@ -201,7 +201,7 @@ func (ev *evaluator) keep() bool {
 	return true
 }
 
-// pageBudget is what a page has used of RowsQuery.MaxBytes.
+// pageBudget is what a page has used of Query.MaxBytes.
 type pageBudget struct {
 	max, used, sent int
 }

@@ -1,5 +1,5 @@
-// Package sqlaudit is the test suite's tenant-scoping check (issue 12, "tenant scoping that cannot
-// be forgotten"). A Bun query hook records every statement the service runs during a test
+// Package sqlaudit is the test suite's tenant-scoping check, so that tenant scoping cannot be
+// forgotten. A Bun query hook records every statement the service runs during a test
 // package; at the end Finish checks each distinct statement and fails the package on one that
 // reads or writes a tenant table without a tenant_id predicate. README "Tenant scoping" states
 // the rule.
