@@ -350,6 +350,32 @@ func TestNotifyDedupesAPersonNamedBySubAndEmail(t *testing.T) {
 	ntWant(t, "dedupe", ntWho(ntNotes(t, f.tenant), f.names), []string{"Dupes:bob:warning", "Dupes:hank:warning"})
 }
 
+// TestNotifyOnlyTheCreatorRowNamesTheOwner: a row granted in the transaction that created the
+// view shares its created_at, yet it names someone else, who is a recipient of their own and
+// makes the view shared.
+func TestNotifyOnlyTheCreatorRowNamesTheOwner(t *testing.T) {
+	ctx := t.Context()
+	f := newNtFixture(t, "ntcreator")
+	carol := "carol@" + f.tenant + ".example"
+	var v int64
+	if err := testStore.db.NewRaw(`WITH v AS (
+			INSERT INTO views (tenant_id, panel_id, owner_user_id, name, visible_columns)
+			VALUES (?, ?, 'bob', 'Granted at once', '["Email"]'::jsonb) RETURNING id, tenant_id),
+		o AS (INSERT INTO acls (tenant_id, resource_type, resource_id, view_id, user_email, permission, creator)
+			SELECT v.tenant_id, 'view', v.id, v.id, ?, 'owner', true FROM v),
+		g AS (INSERT INTO acls (tenant_id, resource_type, resource_id, view_id, user_email, permission)
+			SELECT v.tenant_id, 'view', v.id, v.id, ?, 'viewer' FROM v)
+		SELECT id FROM v`, f.tenant, f.p.ID, f.bob.Email, carol).Scan(ctx, &v); err != nil {
+		t.Fatal(err)
+	}
+	f.names[v] = "Granted at once"
+	newName := "Mail"
+	if _, _, err := testStore.UpdateColumn(ctx, f.alice, f.p.ID, f.email.ID, stAllowCol, ColumnPatch{Name: &newName}); err != nil {
+		t.Fatal(err)
+	}
+	ntWant(t, "creator", ntWho(ntNotes(t, f.tenant), f.names), []string{"Granted at once:bob:warning", "Granted at once:" + carol + ":warning"})
+}
+
 func TestNotifyNeverTheActor(t *testing.T) {
 	ctx := t.Context()
 	f := newNtFixture(t, "ntactor")
