@@ -39,9 +39,9 @@ type fetched struct {
 }
 
 // Run evaluates the plan against the records db reads (bun formats the queries' ? arguments)
-// and hands each answer row to emit, in order. gens holds, per source, the record set the
-// caller's transaction sees; the caller runs every statement of one answer in a single
-// repeatable-read transaction, so a cursor's generations mean the same records on every page.
+// and hands each answer row to emit, in order. gens holds the record set db sees of each source
+// of Input.Sources, in that order. A run may take several statements, which must all see the
+// same records: db should be a repeatable-read transaction.
 func (pl *Plan) Run(ctx context.Context, db bun.IDB, gens []Generation, emit func(Row) error) (Result, error) {
 	sets := make([]int64, len(gens))
 	pl.rowsGen = make([]int64, len(gens))
