@@ -259,8 +259,8 @@ v AS (INSERT INTO views (tenant_id, panel_id, owner_user_id, name, visible_colum
 	SELECT $1, p.id, 'creator', 'V', jsonb_build_array(pb.id::text) FROM p, pb RETURNING id),
 u AS (INSERT INTO views (tenant_id, panel_id, owner_user_id, name, visible_columns)
 	SELECT $1, p.id, 'creator', 'U', '["Email"]'::jsonb FROM p RETURNING id),
-w AS (INSERT INTO views (tenant_id, panel_id, owner_user_id, name, visible_columns, is_published, published_at, published_by, version)
-	SELECT $1, q.id, 'creator', 'W', jsonb_build_array(qb.id::text), true, now(), 'creator', 2 FROM q, qb RETURNING id),
+w AS (INSERT INTO views (tenant_id, panel_id, owner_user_id, name, visible_columns, is_published, published_at, published_by)
+	SELECT $1, q.id, 'creator', 'W', jsonb_build_array(qb.id::text), true, now(), 'creator' FROM q, qb RETURNING id),
 res AS (SELECT 'panel'::text AS typ, 'P'::text AS name, id FROM p UNION ALL SELECT 'panel', 'Q', id FROM q
 	UNION ALL SELECT 'view', 'V', id FROM v UNION ALL SELECT 'view', 'U', id FROM u UNION ALL SELECT 'view', 'W', id FROM w),
 grants AS (SELECT * FROM (VALUES

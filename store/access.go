@@ -10,7 +10,7 @@ import (
 // Permission levels, ordered so that a higher level implies the lower ones.
 type Permission int
 
-// The permission ladder of api.md §2. PermViewReader is below every ACL permission: it is what a
+// The permission ladder (docs/permissions.md). PermViewReader is below every ACL permission: it is what a
 // caller has on a panel it reads only through a view (a published one, or one shared with it),
 // and on a view it reads only because the view is published. Only the tables' rules (Permissions)
 // say what it allows.
@@ -22,8 +22,8 @@ const (
 	PermOwner
 )
 
-// ParsePermission maps an ACL permission name to its level.
-func ParsePermission(s string) Permission {
+// parsePermission maps an ACL permission name to its level.
+func parsePermission(s string) Permission {
 	switch s {
 	case "viewer":
 		return PermViewer
@@ -39,8 +39,8 @@ func (p Permission) String() string {
 	return [...]string{"none", "view reader", "viewer", "editor", "owner"}[p]
 }
 
-// AllPrincipal is the ACL principal meaning every member of the tenant.
-const AllPrincipal = "_all"
+// allPrincipal is the ACL principal meaning every member of the tenant.
+const allPrincipal = "_all"
 
 // Actor is the authenticated caller on whose behalf the store acts.
 type Actor struct {
@@ -48,21 +48,21 @@ type Actor struct {
 	UserID   string // sub
 	Email    string // lower-cased, may be empty
 	Admin    bool
-	// PlainUser is the user role, which may not create panels (api.md §2); builders and admins may.
+	// PlainUser is the user role, which may not create panels; builders and admins may.
 	PlainUser bool
 }
 
-// Principals are the ACL principals that match the actor: email, sub and "_all".
-func (a Actor) Principals() []string {
-	ps := []string{a.UserID, AllPrincipal}
+// principals are the ACL principals that match the actor: email, sub and "_all".
+func (a Actor) principals() []string {
+	ps := []string{a.UserID, allPrincipal}
 	if a.Email != "" {
 		ps = append(ps, strings.ToLower(a.Email))
 	}
 	return ps
 }
 
-// OwnerPrincipal is how the actor is written into an owner ACL row: the email, or the sub without one.
-func (a Actor) OwnerPrincipal() string {
+// ownerPrincipal is how the actor is written into an owner ACL row: the email, or the sub without one.
+func (a Actor) ownerPrincipal() string {
 	if a.Email != "" {
 		return strings.ToLower(a.Email)
 	}
@@ -82,14 +82,14 @@ const aclLevelSQL = `CASE %[1]s.permission WHEN 'owner' THEN 4 WHEN 'editor' THE
 
 // panelDirectLevelExpr computes the actor's permission on the panel aliased "panel" from its ACL
 // rows alone: admins own every panel; otherwise the best row naming one of the actor's principals
-// (ownership is only what the rows say, api.md §2), NULL without one.
+// (ownership is only what the rows say, not who created the panel), NULL without one.
 func panelDirectLevelExpr(a Actor) (string, []any) {
 	if a.Admin {
 		return "4", nil
 	}
 	return `(SELECT max(` + fmt.Sprintf(aclLevelSQL, "acl") + `)
 		FROM acls AS acl
-		WHERE acl.tenant_id = ? AND acl.panel_id = panel.id AND acl.user_email IN (?))`, []any{a.TenantID, bun.List(a.Principals())}
+		WHERE acl.tenant_id = ? AND acl.panel_id = panel.id AND acl.user_email IN (?))`, []any{a.TenantID, bun.List(a.principals())}
 }
 
 // panelLevelExpr is panelDirectLevelExpr, or view reader when the actor has no row on the panel
@@ -102,7 +102,7 @@ func panelLevelExpr(a Actor) (string, []any) {
 	return `COALESCE(` + direct + `, CASE WHEN EXISTS (
 		SELECT 1 FROM views AS pv WHERE pv.tenant_id = ? AND pv.panel_id = panel.id
 		AND (pv.is_published OR pv.id IN (` + grantedViewsSQL + `))) THEN 1 ELSE 0 END)`,
-		append(args, a.TenantID, a.TenantID, bun.List(a.Principals()))
+		append(args, a.TenantID, a.TenantID, bun.List(a.principals()))
 }
 
 // visiblePanels restricts a panel query to panels the actor has a permission on (a view reader
@@ -116,7 +116,7 @@ func visiblePanels(q *bun.SelectQuery, a Actor) *bun.SelectQuery {
 	if a.Admin {
 		return q
 	}
-	return q.Where(`(panel.id IN (`+grantedPanelsSQL+`)) IS TRUE`, a.TenantID, bun.List(a.Principals()))
+	return q.Where(`(panel.id IN (`+grantedPanelsSQL+`)) IS TRUE`, a.TenantID, bun.List(a.principals()))
 }
 
 // The sets of panels and views a plain user reads, each answered by one index (the tenant and
@@ -133,7 +133,7 @@ const (
 // acls index and then looks each id up in the counted table's index; a join to the same set
 // would let it read the whole counted table instead, since it cannot know how few ids there are.
 func readablePanelsArray(a Actor) (string, []any) {
-	return `ARRAY(` + grantedPanelsSQL + `)`, []any{a.TenantID, bun.List(a.Principals())}
+	return `ARRAY(` + grantedPanelsSQL + `)`, []any{a.TenantID, bun.List(a.principals())}
 }
 
 // viewLevelExpr computes the actor's permission on the view aliased "view": the best of its ACL
@@ -150,7 +150,7 @@ func viewLevelExpr(a Actor, panelLevel string, panelArgs []any) (string, []any) 
 			WHERE vacl.tenant_id = ? AND vacl.view_id = view.id AND vacl.user_email IN (?)),
 		` + panelLevel + `,
 		CASE WHEN view.is_published THEN 1 ELSE 0 END)`,
-		append([]any{a.TenantID, bun.List(a.Principals())}, panelArgs...)
+		append([]any{a.TenantID, bun.List(a.principals())}, panelArgs...)
 }
 
 // visibleViews restricts a view query to views the actor can read (viewLevelExpr >= 1): for a
@@ -163,14 +163,14 @@ func visibleViews(q *bun.SelectQuery, a Actor) *bun.SelectQuery {
 		return q
 	}
 	return q.Where(`(view.is_published OR view.id IN (`+grantedViewsSQL+`) OR view.panel_id IN (`+grantedPanelsSQL+`))`,
-		a.TenantID, bun.List(a.Principals()), a.TenantID, bun.List(a.Principals()))
+		a.TenantID, bun.List(a.principals()), a.TenantID, bun.List(a.principals()))
 }
 
 // readableViewsSQL is the ids of the views a plain user reads (visibleViews), each set read from
 // its index, without duplicates. The views of its panels are looked up by panel id (the array
 // is computed once), where a join would read every view of the tenant.
 func readableViewsSQL(a Actor) (string, []any) {
-	ps := bun.List(a.Principals())
+	ps := bun.List(a.principals())
 	return grantedViewsSQL + ` UNION ` + publishedViewsSQL + `
 		UNION SELECT dv.id FROM views AS dv WHERE dv.tenant_id = ? AND dv.panel_id = ANY(ARRAY(` + grantedPanelsSQL + `))`,
 		[]any{a.TenantID, ps, a.TenantID, a.TenantID, a.TenantID, ps}

@@ -15,8 +15,9 @@ const (
 	EntityACL        = "acl"
 )
 
-// MaxACLsPerResource bounds the ACL rows of one panel or view (api.md §1).
-const MaxACLsPerResource = 1000
+// maxACLsPerResource bounds the ACL rows of one panel or view, so that access checks and ACL
+// lists stay small.
+const maxACLsPerResource = 1000
 
 // NormalizePrincipal is how a principal is written into and looked up in ACL rows: an email
 // (anything with an '@') is lower-cased; a sub and "_all" are kept as they are.
@@ -35,11 +36,11 @@ func needOn(r *Resource, min Permission, action string) error {
 
 // ListACLs returns the ACL rows of a resource the actor can read, by id.
 func (s *Store) ListACLs(ctx context.Context, a Actor, typ string, id int64) ([]ACL, error) {
-	r, err := resourceAccess(ctx, s.DB, a, "listAcls", typ, id, false)
+	r, err := resourceAccess(ctx, s.db, a, "listAcls", typ, id, false)
 	if err != nil {
 		return nil, err
 	}
-	return resourceACLs(ctx, s.DB, r)
+	return resourceACLs(ctx, s.db, r)
 }
 
 func resourceACLs(ctx context.Context, db bun.IDB, r *Resource) ([]ACL, error) {
@@ -93,8 +94,8 @@ func insertACL(ctx context.Context, tx bun.Tx, a Actor, r *Resource, principal, 
 	if err != nil {
 		return nil, err
 	}
-	if n >= MaxACLsPerResource {
-		return nil, invalid("userEmail", fmt.Sprintf("a %s has at most %d ACL rows", r.Type, MaxACLsPerResource))
+	if n >= maxACLsPerResource {
+		return nil, invalid("userEmail", fmt.Sprintf("a %s has at most %d ACL rows", r.Type, maxACLsPerResource))
 	}
 	row := &ACL{TenantID: r.Panel.TenantID, ResourceType: r.Type, ResourceID: r.ID, UserEmail: principal, Permission: permission}
 	if r.Type == "view" {
@@ -155,7 +156,7 @@ func ownerRule(from, to string) Permission {
 
 // CreateACL grants permission on a resource to principal (an email, a sub or "_all"). Granting
 // viewer or editor needs editor, granting owner needs owner; a row for the principal already
-// there is a conflict; a resource has at most MaxACLsPerResource rows.
+// there is a conflict; a resource has at most maxACLsPerResource rows.
 func (s *Store) CreateACL(ctx context.Context, a Actor, typ string, id int64, principal, permission string) (*ACL, error) {
 	principal = NormalizePrincipal(principal)
 	var out *ACL
@@ -244,10 +245,10 @@ func (s *Store) SharePublic(ctx context.Context, a Actor, typ string, id int64, 
 		if err := needOn(r, ownerRule("", permission), "sharing as "+permission); err != nil {
 			return err
 		}
-		row, err := findACL(ctx, tx, r, AllPrincipal)
+		row, err := findACL(ctx, tx, r, allPrincipal)
 		if isNotFound(err) {
 			created = true
-			out, err = insertACL(ctx, tx, a, r, AllPrincipal, permission)
+			out, err = insertACL(ctx, tx, a, r, allPrincipal, permission)
 			return err
 		}
 		if err != nil {
@@ -267,15 +268,15 @@ func (s *Store) SharePublic(ctx context.Context, a Actor, typ string, id int64, 
 // included. Only admins may ask about someone else.
 func (s *Store) ListUserACLs(ctx context.Context, a Actor, principal string, typ *string) ([]ACL, error) {
 	principal = NormalizePrincipal(principal)
-	names := []string{principal, AllPrincipal}
+	names := []string{principal, allPrincipal}
 	switch {
 	case principal == a.UserID || (a.Email != "" && principal == strings.ToLower(a.Email)):
-		names = a.Principals()
+		names = a.principals()
 	case !a.Admin:
 		return nil, Forbidden("listing another person's ACL rows needs the admin role")
 	}
 	rows := []ACL{}
-	q := s.DB.NewSelect().Model(&rows).Where("acl.tenant_id = ?", a.TenantID).Where("acl.user_email IN (?)", bun.List(names))
+	q := s.db.NewSelect().Model(&rows).Where("acl.tenant_id = ?", a.TenantID).Where("acl.user_email IN (?)", bun.List(names))
 	if typ != nil {
 		q = q.Where("acl.resource_type = ?", *typ)
 	}

@@ -80,12 +80,12 @@ type ChangePage struct {
 // history of deleted panels. A PanelID the actor cannot read is ErrNotFound.
 func (s *Store) ListChanges(ctx context.Context, a Actor, f ChangeFilter) (ChangePage, error) {
 	if f.PanelID != 0 {
-		if _, err := panelAccess(ctx, s.DB, a, OpListPanelChangesOfPanel, f.PanelID, false); err != nil {
+		if _, err := panelAccess(ctx, s.db, a, opListPanelChangesOfPanel, f.PanelID, false); err != nil {
 			if !a.Admin || !errors.Is(err, ErrNotFound) {
 				return ChangePage{}, err
 			}
 			// An admin also reads a deleted panel's history, but an id the tenant never had is 404.
-			known, xerr := s.DB.NewSelect().Model((*Change)(nil)).
+			known, xerr := s.db.NewSelect().Model((*Change)(nil)).
 				Where("ch.tenant_id = ?", a.TenantID).Where("ch.panel_id = ?", f.PanelID).Exists(ctx)
 			if xerr != nil {
 				return ChangePage{}, mapErr(xerr)
@@ -108,7 +108,7 @@ func (s *Store) ListChanges(ctx context.Context, a Actor, f ChangeFilter) (Chang
 			readable, args := readablePanelsArray(a)
 			q = q.Where("ch.panel_id = ANY("+readable+")", args...)
 		default:
-			q = q.Where(`ch.panel_id IN (`+grantedPanelsSQL+`)`, a.TenantID, bun.List(a.Principals()))
+			q = q.Where(`ch.panel_id IN (`+grantedPanelsSQL+`)`, a.TenantID, bun.List(a.principals()))
 		}
 		if f.ChangeType != "" {
 			q = q.Where("ch.change_type = ?", f.ChangeType)
@@ -120,7 +120,7 @@ func (s *Store) ListChanges(ctx context.Context, a Actor, f ChangeFilter) (Chang
 	}
 
 	var page ChangePage
-	q := base(s.DB.NewSelect().Model(&page.Changes), false).
+	q := base(s.db.NewSelect().Model(&page.Changes), false).
 		OrderExpr("ch.changed_at DESC, ch.id DESC").Limit(int64(f.Limit + 1))
 	if f.After != nil {
 		q = q.Where("(ch.changed_at, ch.id) < (?, ?)", f.After.ChangedAt, f.After.ID)
@@ -134,14 +134,14 @@ func (s *Store) ListChanges(ctx context.Context, a Actor, f ChangeFilter) (Chang
 		page.HasMore = true
 		page.Changes = page.Changes[:f.Limit]
 	}
-	count := base(s.DB.NewSelect().Model((*Change)(nil)), true)
+	count := base(s.db.NewSelect().Model((*Change)(nil)), true)
 	if a.Admin || f.PanelID != 0 {
 		// In the list's order, a count can only come from an index that has it (every index of
 		// panel_changes starts with the tenant and ends with changed_at): PostgreSQL then stops
 		// after totalCap+1 index entries, where it could otherwise prefer reading the table.
 		count = count.OrderExpr("ch.changed_at DESC")
 	}
-	total, capped, err := cappedCount(ctx, s.DB, count)
+	total, capped, err := cappedCount(ctx, s.db, count)
 	if err != nil {
 		return ChangePage{}, err
 	}

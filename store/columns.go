@@ -12,8 +12,8 @@ import (
 	"github.com/panels/panels/store/formula"
 )
 
-// MaxColumnsPerPanel bounds a panel's columns, so column lists are bounded by construction.
-const MaxColumnsPerPanel = 1000
+// maxColumnsPerPanel bounds a panel's columns, so column lists are bounded by construction.
+const maxColumnsPerPanel = 1000
 
 // ColumnSet is a panel's columns (possibly filtered) with the names of all its columns, which
 // formulas need to render their references.
@@ -61,23 +61,23 @@ func (s *Store) GetColumn(ctx context.Context, a Actor, panelID, id int64) (*Col
 // their references with. A view reader reads only the columns the panel's views it reads show,
 // and only their names: a formula referring to a column it may not read shows no name for it.
 func (s *Store) readableColumns(ctx context.Context, a Actor, op Operation, panelID int64) ([]Column, map[int64]string, error) {
-	p, err := panelAccess(ctx, s.DB, a, op, panelID, false)
+	p, err := panelAccess(ctx, s.db, a, op, panelID, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	all, err := columnsOf(ctx, s.DB, p.TenantID, p.ID)
+	all, err := columnsOf(ctx, s.db, p.TenantID, p.ID)
 	if err != nil || p.Level >= PermViewer {
 		return all, columnNames(all), err
 	}
 	var views []*View
-	if err := visibleViews(s.DB.NewSelect().Model(&views).Column("view.id", "view.visible_columns"), a).
+	if err := visibleViews(s.db.NewSelect().Model(&views).Column("view.id", "view.visible_columns"), a).
 		Where("view.panel_id = ?", panelID).Scan(ctx); err != nil {
 		return nil, nil, mapErr(err)
 	}
 	shown := map[int64]bool{}
 	for _, v := range views {
 		for _, ref := range v.VisibleColumns {
-			if c, err := ResolveColumnRef(all, ref); err == nil {
+			if c, err := resolveColumnRef(all, ref); err == nil {
 				shown[c.ID] = true
 			}
 		}
@@ -91,7 +91,7 @@ func (s *Store) readableColumns(ctx context.Context, a Actor, op Operation, pane
 	return out, columnNames(out), nil
 }
 
-// columnsOf loads every column of a panel of the tenant (at most MaxColumnsPerPanel) in display
+// columnsOf loads every column of a panel of the tenant (at most maxColumnsPerPanel) in display
 // order.
 func columnsOf(ctx context.Context, db bun.IDB, tenantID string, panelID int64) ([]Column, error) {
 	cols := []Column{}
@@ -204,10 +204,10 @@ func (s *Store) CreateColumn(ctx context.Context, a Actor, panelID int64, col *C
 		if err != nil {
 			return err
 		}
-		if len(cols) >= MaxColumnsPerPanel {
-			return invalid("panelId", fmt.Sprintf("a panel has at most %d columns", MaxColumnsPerPanel))
+		if len(cols) >= maxColumnsPerPanel {
+			return invalid("panelId", fmt.Sprintf("a panel has at most %d columns", maxColumnsPerPanel))
 		}
-		col.TenantID, col.PanelID, col.Version = a.TenantID, p.ID, 1
+		col.TenantID, col.PanelID = a.TenantID, p.ID
 		if f != nil {
 			res, err := resolveFormula(*f, cols, 0)
 			if err != nil {
@@ -301,52 +301,8 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, pr
 		}
 		before := *col
 		beforeNames := columnNames(cols)
-		calculated := col.ColumnType == ColumnCalculated
-		if calculated && (patch.SourceField != nil || patch.SetDataSource) {
-			return invalid("sourceField", "sourceField and dataSourceId apply to base columns only")
-		}
-		if !calculated && patch.Formula != nil {
-			return invalid("formula", "formula and dependencies apply to calculated columns only")
-		}
-		if patch.Name != nil {
-			col.Name = *patch.Name
-		}
-		if patch.Type != nil {
-			col.Type = *patch.Type
-		}
-		if patch.SourceField != nil {
-			col.SourceField = patch.SourceField
-		}
-		if patch.SetDataSource {
-			if patch.DataSourceID != nil {
-				if err := checkPanelDataSource(ctx, tx, p, *patch.DataSourceID); err != nil {
-					return err
-				}
-			}
-			col.DataSourceID = patch.DataSourceID
-		}
-		if patch.Formula != nil {
-			in := *patch.Formula
-			if in.Source == "" {
-				in.Source = *col.Formula
-			}
-			res, err := resolveFormula(in, cols, col.ID)
-			if err != nil {
-				return err
-			}
-			if err := checkGrowth(in.Limits, cols, col.ID, col.Name, res); err != nil {
-				return err
-			}
-			col.Formula, col.Dependencies = &res.Stored, res.Dependencies
-		}
-		if patch.Properties != nil {
-			col.Properties = mergeProperties(col.Properties, patch.Properties)
-		}
-		if patch.Metadata != nil {
-			col.Metadata = patch.Metadata
-		}
-		if patch.Tags != nil {
-			col.Tags = patch.Tags
+		if err := applyColumnPatch(ctx, tx, p, cols, col, patch); err != nil {
+			return err
 		}
 		normalizeColumn(col) // a formula without references has nil dependencies: store '{}', not NULL
 		names = columnNames(cols)
@@ -355,9 +311,8 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, pr
 		if len(oldV) == 0 && len(newV) == 0 {
 			return nil
 		}
-		col.Version++
 		if _, err := tx.NewUpdate().Model(col).
-			Column("name", "type", "source_field", "data_source_id", "formula", "dependencies", "properties", "metadata", "tags", "version").
+			Column("name", "type", "source_field", "data_source_id", "formula", "dependencies", "properties", "metadata", "tags").
 			Set("updated_at = now()").WherePK().Where("col.tenant_id = ?", col.TenantID).Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}
@@ -376,6 +331,60 @@ func (s *Store) UpdateColumn(ctx context.Context, a Actor, panelID, id int64, pr
 		return notifyViews(ctx, tx, a, p, ch, columnModified(col))
 	})
 	return out, names, err
+}
+
+// applyColumnPatch changes col (one of cols, the panel's columns) as patch asks, after checking
+// that the fields apply to the column's kind, that a new data source is the panel's and that a new
+// formula resolves and stays within its limits.
+func applyColumnPatch(ctx context.Context, tx bun.IDB, p *Panel, cols []Column, col *Column, patch ColumnPatch) error {
+	calculated := col.ColumnType == ColumnCalculated
+	if calculated && (patch.SourceField != nil || patch.SetDataSource) {
+		return invalid("sourceField", "sourceField and dataSourceId apply to base columns only")
+	}
+	if !calculated && patch.Formula != nil {
+		return invalid("formula", "formula and dependencies apply to calculated columns only")
+	}
+	if patch.Name != nil {
+		col.Name = *patch.Name
+	}
+	if patch.Type != nil {
+		col.Type = *patch.Type
+	}
+	if patch.SourceField != nil {
+		col.SourceField = patch.SourceField
+	}
+	if patch.SetDataSource {
+		if patch.DataSourceID != nil {
+			if err := checkPanelDataSource(ctx, tx, p, *patch.DataSourceID); err != nil {
+				return err
+			}
+		}
+		col.DataSourceID = patch.DataSourceID
+	}
+	if patch.Formula != nil {
+		in := *patch.Formula
+		if in.Source == "" {
+			in.Source = *col.Formula
+		}
+		res, err := resolveFormula(in, cols, col.ID)
+		if err != nil {
+			return err
+		}
+		if err := checkGrowth(in.Limits, cols, col.ID, col.Name, res); err != nil {
+			return err
+		}
+		col.Formula, col.Dependencies = &res.Stored, res.Dependencies
+	}
+	if patch.Properties != nil {
+		col.Properties = mergeProperties(col.Properties, patch.Properties)
+	}
+	if patch.Metadata != nil {
+		col.Metadata = patch.Metadata
+	}
+	if patch.Tags != nil {
+		col.Tags = patch.Tags
+	}
+	return nil
 }
 
 // mergeProperties merges like the original service: top-level keys replace, `display` merges one level.
@@ -473,7 +482,7 @@ func removeViewReferences(ctx context.Context, db bun.IDB, tenantID string, pane
 	if _, err := db.NewUpdate().Model((*View)(nil)).
 		Set(`visible_columns = (SELECT COALESCE(jsonb_agg(e ORDER BY n), '[]'::jsonb)
 			FROM jsonb_array_elements_text(view.visible_columns) WITH ORDINALITY AS t(e, n) WHERE e NOT IN (?))`, bun.List(refs)).
-		Set("version = view.version + 1").Set("updated_at = now()").
+		Set("updated_at = now()").
 		Where("view.tenant_id = ?", tenantID).Where("view.panel_id = ?", panelID).
 		Where("EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e IN (?))", bun.List(refs)).
 		Exec(ctx); err != nil {
@@ -495,7 +504,7 @@ func renameViewReferences(ctx context.Context, db bun.IDB, tenantID string, pane
 	visible := db.NewUpdate().Model((*View)(nil)).
 		Set(`visible_columns = (SELECT COALESCE(jsonb_agg(CASE WHEN e = ? THEN ? ELSE e END ORDER BY n), '[]'::jsonb)
 			FROM jsonb_array_elements_text(view.visible_columns) WITH ORDINALITY AS t(e, n))`, from, to).
-		Set("version = view.version + 1").Set("updated_at = now()").
+		Set("updated_at = now()").
 		Where("view.tenant_id = ?", tenantID).Where("view.panel_id = ?", panelID).
 		Where("EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e = ?)", from)
 	sorts := db.NewUpdate().TableExpr("view_sorts").Set("column_name = ?", to).

@@ -13,11 +13,11 @@ import (
 
 // ListDataSources returns up to limit data sources of a readable panel, oldest first, after id afterID.
 func (s *Store) ListDataSources(ctx context.Context, a Actor, panelID, afterID int64, limit int) ([]DataSource, error) {
-	if _, err := panelAccess(ctx, s.DB, a, "listDataSources", panelID, false); err != nil {
+	if _, err := panelAccess(ctx, s.db, a, "listDataSources", panelID, false); err != nil {
 		return nil, err
 	}
 	out := []DataSource{}
-	q := s.DB.NewSelect().Model(&out).Where("ds.panel_id = ?", panelID).Where("ds.tenant_id = ?", a.TenantID).
+	q := s.db.NewSelect().Model(&out).Where("ds.panel_id = ?", panelID).Where("ds.tenant_id = ?", a.TenantID).
 		OrderExpr("ds.id ASC").Limit(int64(limit))
 	if afterID > 0 {
 		q = q.Where("ds.id > ?", afterID)
@@ -30,7 +30,7 @@ func (s *Store) ListDataSources(ctx context.Context, a Actor, panelID, afterID i
 
 // GetDataSource loads a data source of a panel the actor can read, with that panel.
 func (s *Store) GetDataSource(ctx context.Context, a Actor, id int64) (*DataSource, *Panel, error) {
-	return dataSourceAccess(ctx, s.DB, a, "getDataSource", id, 0, false)
+	return dataSourceAccess(ctx, s.db, a, "getDataSource", id, 0, false)
 }
 
 // dataSourceAccess loads the data source and its panel (with the actor's Level) for op. panelID,
@@ -65,7 +65,7 @@ func (s *Store) CreateDataSource(ctx context.Context, a Actor, panelID int64, ds
 		if err != nil {
 			return err
 		}
-		ds.TenantID, ds.PanelID, ds.Version, ds.LastSync = a.TenantID, p.ID, 1, nil
+		ds.TenantID, ds.PanelID, ds.LastSync = a.TenantID, p.ID, nil
 		if _, err := tx.NewInsert().Model(ds).Returning("*").Exec(ctx); err != nil {
 			return err
 		}
@@ -113,8 +113,7 @@ func (s *Store) UpdateDataSource(ctx context.Context, a Actor, id, panelID int64
 		if before.Type == ds.Type && reflect.DeepEqual(normalJSON(before.Config), normalJSON(ds.Config)) {
 			return nil
 		}
-		ds.Version++
-		if _, err := tx.NewUpdate().Model(ds).Column("type", "config", "version").Set("updated_at = now()").
+		if _, err := tx.NewUpdate().Model(ds).Column("type", "config").Set("updated_at = now()").
 			WherePK().Where("ds.tenant_id = ?", ds.TenantID).Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}
@@ -157,8 +156,8 @@ func (s *Store) DeleteDataSource(ctx context.Context, a Actor, id, panelID int64
 		}
 		for i := range users {
 			c := &users[i]
-			c.DataSourceID, c.Version = nil, c.Version+1
-			if _, err := tx.NewUpdate().Model(c).Column("data_source_id", "version").Set("updated_at = now()").WherePK().
+			c.DataSourceID = nil
+			if _, err := tx.NewUpdate().Model(c).Column("data_source_id").Set("updated_at = now()").WherePK().
 				Where("col.tenant_id = ?", c.TenantID).Exec(ctx); err != nil {
 				return err
 			}

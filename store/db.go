@@ -16,7 +16,7 @@ import (
 
 // Store is the service's handle on its database.
 type Store struct {
-	DB *bun.DB
+	db *bun.DB
 }
 
 // Options bound the connection pool.
@@ -59,12 +59,12 @@ func Open(dsn string, opts Options) (*Store, error) {
 	for _, h := range opts.QueryHooks {
 		db = db.WithQueryHook(h)
 	}
-	return &Store{DB: db}, nil
+	return &Store{db: db}, nil
 }
 
 // Pool is the connection pool under the store, for collectors of its statistics
 // (client_golang's DBStatsCollector takes a *sql.DB); queries go through the store's methods.
-func (s *Store) Pool() *sql.DB { return s.DB.DB }
+func (s *Store) Pool() *sql.DB { return s.db.DB }
 
 // Namespace identifies the database itself: the cluster's system identifier, the database's name
 // and oid (a dropped and recreated database gets a new oid, so a reset never meets its
@@ -72,11 +72,11 @@ func (s *Store) Pool() *sql.DB { return s.DB.DB }
 // time stands in for the cluster identity. The three parts are returned joined by "/".
 func (s *Store) Namespace(ctx context.Context) (string, error) {
 	var name, oid, cluster string
-	err := s.DB.QueryRowContext(ctx, `SELECT current_database(),
+	err := s.db.QueryRowContext(ctx, `SELECT current_database(),
 		(SELECT oid::text FROM pg_database WHERE datname = current_database()),
 		(SELECT system_identifier::text FROM pg_control_system())`).Scan(&name, &oid, &cluster)
 	if err != nil {
-		err = s.DB.QueryRowContext(ctx, `SELECT current_database(),
+		err = s.db.QueryRowContext(ctx, `SELECT current_database(),
 			(SELECT oid::text FROM pg_database WHERE datname = current_database()),
 			pg_postmaster_start_time()::text`).Scan(&name, &oid, &cluster)
 	}
@@ -87,10 +87,10 @@ func (s *Store) Namespace(ctx context.Context) (string, error) {
 }
 
 // Close releases the pool.
-func (s *Store) Close() error { return s.DB.Close() }
+func (s *Store) Close() error { return s.db.Close() }
 
 // Ping reports whether the database answers.
-func (s *Store) Ping(ctx context.Context) error { return mapErr(s.DB.PingContext(ctx)) }
+func (s *Store) Ping(ctx context.Context) error { return mapErr(s.db.PingContext(ctx)) }
 
 // oneStatement runs a write that fn makes in a single SQL statement, atomic on its own: outside a
 // transaction opened by BeginOuter it saves BEGIN and COMMIT, two round trips; inside one it runs
@@ -99,7 +99,7 @@ func (s *Store) oneStatement(ctx context.Context, fn func(ctx context.Context, d
 	if outerFrom(ctx) != nil {
 		return s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
 	}
-	return mapErr(fn(ctx, s.DB))
+	return mapErr(fn(ctx, s.db))
 }
 
 // InTx runs fn in one transaction: committed when fn returns nil, rolled back otherwise.
@@ -108,5 +108,5 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx
 	if outer := outerFrom(ctx); outer != nil {
 		return mapErr(outer.savepoint(ctx, fn))
 	}
-	return mapErr(s.DB.RunInTx(ctx, &sql.TxOptions{}, fn))
+	return mapErr(s.db.RunInTx(ctx, &sql.TxOptions{}, fn))
 }

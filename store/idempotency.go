@@ -114,7 +114,7 @@ func (o *OuterTx) Rollback() error {
 // finish, then answers ErrKeyInProgress.
 func (s *Store) ClaimIdempotencyKey(ctx context.Context, k IdempotencyKey, operation string, hash []byte,
 	ttl, wait time.Duration) (*OuterTx, *RecordedResponse, error) {
-	tx, err := s.DB.BeginTx(ctx, &sql.TxOptions{})
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{})
 	if err != nil {
 		return nil, nil, mapErr(err)
 	}
@@ -168,11 +168,11 @@ func (o *OuterTx) claim(ctx context.Context, operation string, hash []byte, ttl,
 	return &RecordedResponse{Status: got.Status, Headers: got.Headers, Body: got.Body}, nil
 }
 
-// RecordedIdempotencyKey returns the stored row of k as the API would replay it, for tests and
-// operators; ErrNotFound when there is none.
-func (s *Store) RecordedIdempotencyKey(ctx context.Context, k IdempotencyKey) (*RecordedResponse, error) {
+// recordedIdempotencyKey returns the stored row of k as the API would replay it (tests check
+// what a replay would send); ErrNotFound when there is none.
+func (s *Store) recordedIdempotencyKey(ctx context.Context, k IdempotencyKey) (*RecordedResponse, error) {
 	var got idempotencyRow
-	err := s.DB.NewSelect().Model(&got).Where("tenant_id = ?", k.TenantID).Where("user_id = ?", k.UserID).
+	err := s.db.NewSelect().Model(&got).Where("tenant_id = ?", k.TenantID).Where("user_id = ?", k.UserID).
 		Where("key = ?", k.Key).Where("expires_at > now()").Scan(ctx)
 	if err != nil {
 		return nil, mapErr(err)
@@ -184,7 +184,7 @@ func (s *Store) RecordedIdempotencyKey(ctx context.Context, k IdempotencyKey) (*
 func (s *Store) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {
 	var total int64
 	for {
-		res, err := s.DB.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE ctid IN (
+		res, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE ctid IN (
 			SELECT ctid FROM idempotency_keys WHERE expires_at <= now() LIMIT 5000)`)
 		if err != nil {
 			return total, mapErr(err)

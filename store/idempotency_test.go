@@ -13,7 +13,7 @@ import (
 
 func panelCount(t *testing.T, tenant, name string) int {
 	t.Helper()
-	n, err := testStore.DB.NewSelect().Model((*Panel)(nil)).Where("tenant_id = ?", tenant).Where("name = ?", name).Count(t.Context())
+	n, err := testStore.db.NewSelect().Model((*Panel)(nil)).Where("tenant_id = ?", tenant).Where("name = ?", name).Count(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestOuterTransactionIsAtomic(t *testing.T) {
 	if n := panelCount(t, a.TenantID, "Abandoned"); n != 0 {
 		t.Fatalf("a rolled-back outer transaction left %d panels", n)
 	}
-	if _, err := testStore.RecordedIdempotencyKey(ctx, k); !errors.Is(err, ErrNotFound) {
+	if _, err := testStore.recordedIdempotencyKey(ctx, k); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a rolled-back claim was recorded: %v", err)
 	}
 
@@ -117,7 +117,7 @@ func TestStatementTimeout(t *testing.T) {
 	}
 	defer st.Close()
 	var setting string
-	if err := st.DB.QueryRowContext(t.Context(), "SHOW statement_timeout").Scan(&setting); err != nil || setting != "100ms" {
+	if err := st.db.QueryRowContext(t.Context(), "SHOW statement_timeout").Scan(&setting); err != nil || setting != "100ms" {
 		t.Fatalf("statement_timeout = %q, %v", setting, err)
 	}
 	start := time.Now()
@@ -148,7 +148,7 @@ func TestPurgeIdempotencyKeys(t *testing.T) {
 	if _, err := testStore.PurgeIdempotencyKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
-	left, err := testStore.DB.NewSelect().Model((*idempotencyRow)(nil)).Where("tenant_id = ?", tenant).Count(ctx)
+	left, err := testStore.db.NewSelect().Model((*idempotencyRow)(nil)).Where("tenant_id = ?", tenant).Count(ctx)
 	if err != nil || left != 1 {
 		t.Fatalf("%d keys left after the purge (%v), want the one that has not expired", left, err)
 	}

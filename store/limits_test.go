@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"github.com/panels/panels/store/rows"
 	"slices"
 	"strings"
 	"testing"
@@ -9,7 +10,7 @@ import (
 	"github.com/panels/panels/store/formula"
 )
 
-// Bounded computation (api.md §2): a computed text over the limit is an error cell naming the
+// Bounded computation (docs/formulas.md): a computed text over the limit is an error cell naming the
 // column, the cells reading it fail too, a page stops at its byte budget, and a calculated
 // column whose static growth bound exceeds the limit is refused with 422 naming the chain.
 
@@ -34,27 +35,27 @@ func TestRowsTextLimitErrorCells(t *testing.T) {
 	calc("C2", repeatRef("[C1]", 2))
 	calc("C3", "COALESCE([C2], \"fallback\")")
 	q := RowsQuery{Limits: lim}
-	rows, cols, res := f.rows(t, q)
+	got, cols, res := f.rows(t, q)
 	idx := func(name string) int {
-		return slices.IndexFunc(cols, func(c RowsColumn) bool { return c.Name == name })
+		return slices.IndexFunc(cols, func(c rows.Column) bool { return c.Name == name })
 	}
 	c1, c2, c3 := idx("C1"), idx("C2"), idx("C3")
-	if v := rows[0].Values[c1]; v != strings.Repeat("Ada Lovelace", 8) {
+	if v := got[0].Values[c1]; v != strings.Repeat("Ada Lovelace", 8) {
 		t.Errorf("C1 within the limit: %v", v)
 	}
-	for _, r := range rows[:3] { // the long names; the others stay within 100 bytes
+	for _, r := range got[:3] { // the long names; the others stay within 100 bytes
 		if r.Values[c2] != nil || r.Values[c3] != nil {
 			t.Errorf("%s: C2 and C3 are over the limit: %v %v", r.Key, r.Values[c2], r.Values[c3])
 		}
 	}
-	if v := rows[5].Values[c3]; v != strings.Repeat("Zed", 16) {
+	if v := got[5].Values[c3]; v != strings.Repeat("Zed", 16) {
 		t.Errorf("p6's C3 is within the limit: %v", v)
 	}
 	if res.Errors[c2] != 3 || res.Errors[c3] != 3 {
 		t.Errorf("errors per column %v", res.Errors)
 	}
 	msgs := map[int]string{}
-	for _, e := range rows[0].Errors {
+	for _, e := range got[0].Errors {
 		msgs[e.Column] = e.Message
 	}
 	if want := "the text would be longer than the limit of 100 bytes"; msgs[c2] != want {
@@ -65,10 +66,10 @@ func TestRowsTextLimitErrorCells(t *testing.T) {
 		t.Errorf("C3's error %q, want %q (the overflow is not hidden by COALESCE)", msgs[c3], want)
 	}
 	if _, ok := msgs[c1]; ok {
-		t.Errorf("C1 did not fail: %v", rows[0].Errors)
+		t.Errorf("C1 did not fail: %v", got[0].Errors)
 	}
 	if _, ok := msgs[idx("FHIR")]; !ok {
-		t.Errorf("every failed cell has its row error: %v", rows[0].Errors)
+		t.Errorf("every failed cell has its row error: %v", got[0].Errors)
 	}
 }
 

@@ -21,7 +21,7 @@ func (s *Store) RecordMember(ctx context.Context, tenant, sub, email string) err
 	if email != "" {
 		emailArg = &email
 	}
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO members (tenant_id, user_id, email) VALUES (?, ?, ?)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO members (tenant_id, user_id, email) VALUES (?, ?, ?)
 		ON CONFLICT (tenant_id, user_id) DO UPDATE SET email = EXCLUDED.email
 		WHERE EXCLUDED.email IS NOT NULL AND members.email IS DISTINCT FROM EXCLUDED.email`, tenant, sub, emailArg)
 	return mapErr(err)
@@ -30,7 +30,7 @@ func (s *Store) RecordMember(ctx context.Context, tenant, sub, email string) err
 // ListMembers returns the tenant's known members in the order they were first seen.
 func (s *Store) ListMembers(ctx context.Context, tenant string) ([]Member, error) {
 	out := []Member{}
-	err := s.DB.NewSelect().TableExpr("members").Column("tenant_id", "user_id", "email", "name", "first_seen_at").
+	err := s.db.NewSelect().TableExpr("members").Column("tenant_id", "user_id", "email", "name", "first_seen_at").
 		Where("tenant_id = ?", tenant).OrderExpr("first_seen_at, user_id").Scan(ctx, &out)
 	return out, mapErr(err)
 }

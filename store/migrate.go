@@ -146,7 +146,7 @@ func (s *Store) SchemaState(ctx context.Context) (SchemaState, error) {
 	}
 	var version int64
 	var dirty bool
-	err = s.DB.QueryRowContext(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
+	err = s.db.QueryRowContext(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return SchemaBehind, nil

@@ -10,7 +10,7 @@ import (
 	"github.com/panels/panels/store/storetest"
 )
 
-// TestMigrationRepairsNULEscapes writes rows the way the service did before issue 12 (Bun's own
+// TestMigrationRepairsNULEscapes writes rows the way the service did before it refused NULs (Bun's own
 // dialect, with a NUL in jsonb values and keys), checks what PostgreSQL stored, then runs
 // migration 0005 and checks that the values hold U+FFFD instead and that the rows are writable.
 func TestMigrationRepairsNULEscapes(t *testing.T) {
@@ -45,7 +45,7 @@ func TestMigrationRepairsNULEscapes(t *testing.T) {
 	}
 	defer st.Close()
 	ctx := t.Context()
-	old := bun.NewDB(st.DB.DB, pgdialect.New()) // the quoting the service used before
+	old := bun.NewDB(st.db.DB, pgdialect.New()) // the quoting the service used before
 	p := &Panel{TenantID: "nulfix", OwnerUserID: "u", Name: "P", CohortRule: DefaultCohortRule(),
 		Metadata: map[string]any{"x": "a\x00b", "k\x00": "v", "deep": []any{map[string]any{"y": "\\\x00"}}, "ok": "plain"}}
 	if _, err := old.NewInsert().Model(p).Exec(ctx); err != nil {
@@ -58,7 +58,7 @@ func TestMigrationRepairsNULEscapes(t *testing.T) {
 	text := func(q string, args ...any) string {
 		t.Helper()
 		var s string
-		if err := st.DB.NewRaw(q, args...).Scan(ctx, &s); err != nil {
+		if err := st.db.NewRaw(q, args...).Scan(ctx, &s); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 		return s
@@ -94,11 +94,11 @@ func TestMigrationRepairsNULEscapes(t *testing.T) {
 		t.Errorf("config.note: %q, want U+FFFD", got)
 	}
 	var repaired Panel
-	if err := st.DB.NewSelect().Model(&repaired).Where("id = ?", p.ID).Scan(ctx); err != nil {
+	if err := st.db.NewSelect().Model(&repaired).Where("id = ?", p.ID).Scan(ctx); err != nil {
 		t.Fatal(err)
 	}
 	repaired.Name = "Renamed"
-	if _, err := st.DB.NewUpdate().Model(&repaired).Column("name", "metadata").WherePK().Exec(ctx); err != nil {
+	if _, err := st.db.NewUpdate().Model(&repaired).Column("name", "metadata").WherePK().Exec(ctx); err != nil {
 		t.Fatalf("write after the repair: %v", err)
 	}
 	if err := m.Down(); err != nil {

@@ -17,7 +17,6 @@ type Panel struct {
 	Description *string        `bun:"description"`
 	Metadata    map[string]any `bun:"metadata,type:jsonb,notnull,json_use_number"`
 	CohortRule  CohortRule     `bun:"cohort_rule,type:jsonb,notnull,json_use_number"`
-	Version     int64          `bun:"version,notnull,default:1"`
 	CreatedAt   time.Time      `bun:"created_at,nullzero,notnull,default:current_timestamp"`
 	UpdatedAt   time.Time      `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
 
@@ -56,7 +55,6 @@ type DataSource struct {
 	Type      string         `bun:"type,notnull"`
 	Config    map[string]any `bun:"config,type:jsonb,notnull,json_use_number"`
 	LastSync  *time.Time     `bun:"last_sync"`
-	Version   int64          `bun:"version,notnull,default:1"`
 	CreatedAt time.Time      `bun:"created_at,nullzero,notnull,default:current_timestamp"`
 	UpdatedAt time.Time      `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
 }
@@ -84,7 +82,6 @@ type Column struct {
 	Properties   map[string]any `bun:"properties,type:jsonb,notnull,json_use_number"`
 	Metadata     map[string]any `bun:"metadata,type:jsonb,notnull,json_use_number"`
 	Tags         []string       `bun:"tags,type:jsonb,notnull"`
-	Version      int64          `bun:"version,notnull,default:1"`
 	CreatedAt    time.Time      `bun:"created_at,nullzero,notnull,default:current_timestamp"`
 	UpdatedAt    time.Time      `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
 }
@@ -103,7 +100,6 @@ type View struct {
 	PublishedBy    *string        `bun:"published_by"`
 	VisibleColumns []string       `bun:"visible_columns,type:jsonb,notnull"`
 	Metadata       map[string]any `bun:"metadata,type:jsonb,notnull,json_use_number"`
-	Version        int64          `bun:"version,notnull,default:1"`
 	CreatedAt      time.Time      `bun:"created_at,nullzero,notnull,default:current_timestamp"`
 	UpdatedAt      time.Time      `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
 
@@ -120,16 +116,18 @@ type View struct {
 type ACL struct {
 	bun.BaseModel `bun:"table:acls,alias:acl"`
 
-	ID           int64     `bun:"id,pk,autoincrement"`
-	TenantID     string    `bun:"tenant_id,notnull"`
-	ResourceType string    `bun:"resource_type,notnull"`
-	ResourceID   int64     `bun:"resource_id,notnull"`
-	PanelID      *int64    `bun:"panel_id"`
-	ViewID       *int64    `bun:"view_id"`
-	UserEmail    string    `bun:"user_email,notnull"`
-	Permission   string    `bun:"permission,notnull"`
-	CreatedAt    time.Time `bun:"created_at,nullzero,notnull,default:current_timestamp"`
-	UpdatedAt    time.Time `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
+	ID           int64  `bun:"id,pk,autoincrement"`
+	TenantID     string `bun:"tenant_id,notnull"`
+	ResourceType string `bun:"resource_type,notnull"`
+	ResourceID   int64  `bun:"resource_id,notnull"`
+	PanelID      *int64 `bun:"panel_id"`
+	ViewID       *int64 `bun:"view_id"`
+	UserEmail    string `bun:"user_email,notnull"`
+	Permission   string `bun:"permission,notnull"`
+	// Creator marks the owner row written with its panel or view: it names the resource's creator.
+	Creator   bool      `bun:"creator,notnull"`
+	CreatedAt time.Time `bun:"created_at,nullzero,notnull,default:current_timestamp"`
+	UpdatedAt time.Time `bun:"updated_at,nullzero,notnull,default:current_timestamp"`
 }
 
 // Change is one row of a panel's change history.

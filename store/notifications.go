@@ -151,32 +151,13 @@ type notifMember struct {
 // (sub, or email compared case-insensitively).
 //
 // One person gets one notification per view: a principal resolves to a sub through the members
-// table (user id, or email compared lower-cased), the actor's own token, or the owner row written
-// with the panel or the view (same created_at: the same transaction as the resource; it names its
+// table (user id, or email compared lower-cased), the actor's own token, or the creator row of the
+// panel or the view (ACL.Creator: the owner row written with the resource, which names its
 // creator). user_id stores the sub when known, else the principal as written.
 func notifyViews(ctx context.Context, tx bun.IDB, a Actor, p *Panel, change *Change, ev viewEvent) error {
-	var views []View
-	q := tx.NewSelect().Model(&views).
-		Column("view.id", "view.name", "view.owner_user_id", "view.is_published", "view.created_at").
-		Where("view.tenant_id = ?", p.TenantID).Where("view.panel_id = ?", p.ID).
-		// Cheap pre-filter; whether the ACL rows really share the view is decided below.
-		Where("(view.is_published OR EXISTS (SELECT 1 FROM acls AS sacl WHERE sacl.tenant_id = view.tenant_id AND sacl.view_id = view.id))").
-		OrderExpr("view.id")
-	if ev.Kind == eventColumnModified || ev.Kind == eventColumnRemoved {
-		if len(ev.Refs) == 0 {
-			return nil
-		}
-		refs := bun.List(ev.Refs)
-		q = q.Where(`(EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e IN (?))
-			OR EXISTS (SELECT 1 FROM view_sorts AS rs WHERE rs.view_id = view.id AND rs.column_name IN (?))
-			OR EXISTS (SELECT 1 FROM view_filters AS rf WHERE rf.view_id = view.id AND rf.column_name IN (?)))`,
-			refs, refs, refs)
-	}
-	if err := q.Scan(ctx); err != nil {
-		return mapErr(err)
-	}
-	if len(views) == 0 {
-		return nil
+	views, err := affectedViews(ctx, tx, p, ev)
+	if err != nil || len(views) == 0 {
+		return err
 	}
 	viewIDs := make([]int64, len(views))
 	for i, v := range views {
@@ -188,38 +169,108 @@ func notifyViews(ctx context.Context, tx bun.IDB, a Actor, p *Panel, change *Cha
 		OrderExpr("acl.id").Scan(ctx); err != nil {
 		return mapErr(err)
 	}
-
-	panelAll := slices.ContainsFunc(acls, func(r ACL) bool { return r.PanelID != nil && r.UserEmail == AllPrincipal })
-	viewAll := map[int64]bool{}
-	principals := []string{}
+	aud := newAudience(views, acls)
+	members, err := audienceMembers(ctx, tx, p.TenantID, aud)
+	if err != nil {
+		return err
+	}
+	resolve := principalResolver(a, p, views, acls, members)
+	var out []Notification
 	for _, v := range views {
-		principals = append(principals, v.OwnerUserID)
+		msg := ev.message(p, change, v.Name)
+		for _, who := range aud.recipients(v, acls, members, resolve) {
+			if who == "" || a.is(who) {
+				continue
+			}
+			n := Notification{TenantID: p.TenantID, ViewID: v.ID, UserID: who, Impact: ev.impact(), Message: msg}
+			if change != nil {
+				id := change.ID
+				n.ChangeID = &id
+			}
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	_, err = tx.NewInsert().Model(&out).Exec(ctx)
+	return err
+}
+
+// affectedViews reads the panel's views the event may concern: those published or with ACL rows
+// (whether those rows really share the view is decided by the audience), and for column events
+// only those naming the column.
+func affectedViews(ctx context.Context, tx bun.IDB, p *Panel, ev viewEvent) ([]View, error) {
+	var views []View
+	q := tx.NewSelect().Model(&views).
+		Column("view.id", "view.name", "view.owner_user_id", "view.is_published").
+		Where("view.tenant_id = ?", p.TenantID).Where("view.panel_id = ?", p.ID).
+		Where("(view.is_published OR EXISTS (SELECT 1 FROM acls AS sacl WHERE sacl.tenant_id = view.tenant_id AND sacl.view_id = view.id))").
+		OrderExpr("view.id")
+	if ev.Kind == eventColumnModified || ev.Kind == eventColumnRemoved {
+		if len(ev.Refs) == 0 {
+			return nil, nil
+		}
+		refs := bun.List(ev.Refs)
+		q = q.Where(`(EXISTS (SELECT 1 FROM jsonb_array_elements_text(view.visible_columns) AS r(e) WHERE r.e IN (?))
+			OR EXISTS (SELECT 1 FROM view_sorts AS rs WHERE rs.view_id = view.id AND rs.column_name IN (?))
+			OR EXISTS (SELECT 1 FROM view_filters AS rf WHERE rf.view_id = view.id AND rf.column_name IN (?)))`,
+			refs, refs, refs)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, mapErr(err)
+	}
+	return views, nil
+}
+
+// audience is who the ACL rows of the affected views and their panel let read them.
+type audience struct {
+	panelAll   bool           // an _all row of the panel
+	viewAll    map[int64]bool // views with an _all row
+	principals []string       // owners and principals named by rows, as written and lower-cased
+	everyone   bool           // some view reaches every member of the tenant
+}
+
+func newAudience(views []View, acls []ACL) *audience {
+	aud := &audience{viewAll: map[int64]bool{}, principals: []string{}}
+	aud.panelAll = slices.ContainsFunc(acls, func(r ACL) bool { return r.PanelID != nil && r.UserEmail == allPrincipal })
+	for _, v := range views {
+		aud.principals = append(aud.principals, v.OwnerUserID)
 	}
 	for _, r := range acls {
-		if r.UserEmail == AllPrincipal {
+		if r.UserEmail == allPrincipal {
 			if r.ViewID != nil {
-				viewAll[*r.ViewID] = true
+				aud.viewAll[*r.ViewID] = true
 			}
 			continue
 		}
-		principals = append(principals, r.UserEmail, strings.ToLower(r.UserEmail))
+		aud.principals = append(aud.principals, r.UserEmail, strings.ToLower(r.UserEmail))
 	}
-	everyone := panelAll || slices.ContainsFunc(views, func(v View) bool { return v.IsPublished || viewAll[v.ID] })
+	aud.everyone = aud.panelAll || slices.ContainsFunc(views, func(v View) bool { return v.IsPublished || aud.viewAll[v.ID] })
+	return aud
+}
 
-	// Members: all of them when some view reaches every member, else those the principals name.
+// audienceMembers reads the tenant's members: all of them when some view reaches every member,
+// else those the principals name.
+func audienceMembers(ctx context.Context, tx bun.IDB, tenantID string, aud *audience) ([]notifMember, error) {
 	var members []notifMember
 	mq := tx.NewSelect().TableExpr("members AS m").ColumnExpr("m.user_id, lower(m.email) AS email").
-		Where("m.tenant_id = ?", p.TenantID).OrderExpr("m.first_seen_at, m.user_id")
-	if !everyone {
-		mq = mq.Where("(m.user_id IN (?) OR lower(m.email) IN (?))", bun.List(principals), bun.List(principals))
+		Where("m.tenant_id = ?", tenantID).OrderExpr("m.first_seen_at, m.user_id")
+	if !aud.everyone {
+		mq = mq.Where("(m.user_id IN (?) OR lower(m.email) IN (?))", bun.List(aud.principals), bun.List(aud.principals))
 	}
 	if err := mq.Scan(ctx, &members); err != nil {
-		return mapErr(err)
+		return nil, mapErr(err)
 	}
+	return members, nil
+}
 
-	// alias maps a lower-cased email (or other principal) to the sub of the person it names.
+// principalResolver maps a principal to the sub of the person it names, when known: a member's
+// user id as is, else through a member's email, the actor's own token, or the creator row of the
+// panel or a view (which names the resource's owner); otherwise the principal as written.
+func principalResolver(a Actor, p *Panel, views []View, acls []ACL, members []notifMember) func(string) string {
 	isMember := make(map[string]bool, len(members))
-	alias := map[string]string{}
+	alias := map[string]string{} // lower-cased email (or other principal) -> sub
 	setAlias := func(principal, sub string) {
 		if k := strings.ToLower(principal); k != "" && sub != "" {
 			if _, ok := alias[k]; !ok {
@@ -235,19 +286,19 @@ func notifyViews(ctx context.Context, tx bun.IDB, a Actor, p *Panel, change *Cha
 	}
 	setAlias(a.Email, a.UserID)
 	for _, r := range acls {
-		if r.UserEmail == AllPrincipal {
+		if r.UserEmail == allPrincipal || !r.Creator {
 			continue
 		}
-		if r.PanelID != nil && r.CreatedAt.Equal(p.CreatedAt) {
+		if r.PanelID != nil && *r.PanelID == p.ID {
 			setAlias(r.UserEmail, p.OwnerUserID)
 		}
 		if r.ViewID != nil {
-			if i := slices.IndexFunc(views, func(v View) bool { return v.ID == *r.ViewID }); i >= 0 && r.CreatedAt.Equal(views[i].CreatedAt) {
+			if i := slices.IndexFunc(views, func(v View) bool { return v.ID == *r.ViewID }); i >= 0 {
 				setAlias(r.UserEmail, views[i].OwnerUserID)
 			}
 		}
 	}
-	resolve := func(principal string) string {
+	return func(principal string) string {
 		if isMember[principal] {
 			return principal
 		}
@@ -256,49 +307,30 @@ func notifyViews(ctx context.Context, tx bun.IDB, a Actor, p *Panel, change *Cha
 		}
 		return principal
 	}
-	isActor := func(who string) bool {
-		return who == a.UserID || (a.Email != "" && strings.EqualFold(who, a.Email))
-	}
+}
 
-	var out []Notification
-	for _, v := range views {
-		shared := viewAll[v.ID] || slices.ContainsFunc(acls, func(r ACL) bool {
-			return r.ViewID != nil && *r.ViewID == v.ID && resolve(r.UserEmail) != v.OwnerUserID
-		})
-		if !v.IsPublished && !shared {
-			continue
-		}
-		recipients := []string{v.OwnerUserID}
-		for _, r := range acls {
-			if r.UserEmail != AllPrincipal && (r.PanelID != nil || *r.ViewID == v.ID) {
-				recipients = append(recipients, resolve(r.UserEmail))
-			}
-		}
-		if v.IsPublished || viewAll[v.ID] || panelAll {
-			for _, m := range members {
-				recipients = append(recipients, m.UserID)
-			}
-		}
-		slices.Sort(recipients)
-		recipients = slices.Compact(recipients)
-		msg := ev.message(p, change, v.Name)
-		for _, who := range recipients {
-			if who == "" || isActor(who) {
-				continue
-			}
-			n := Notification{TenantID: p.TenantID, ViewID: v.ID, UserID: who, Impact: ev.impact(), Message: msg}
-			if change != nil {
-				id := change.ID
-				n.ChangeID = &id
-			}
-			out = append(out, n)
-		}
-	}
-	if len(out) == 0 {
+// recipients lists, sorted and once each, who hears about a change to view v; nil when the view
+// is neither published nor shared.
+func (aud *audience) recipients(v View, acls []ACL, members []notifMember, resolve func(string) string) []string {
+	shared := aud.viewAll[v.ID] || slices.ContainsFunc(acls, func(r ACL) bool {
+		return r.ViewID != nil && *r.ViewID == v.ID && resolve(r.UserEmail) != v.OwnerUserID
+	})
+	if !v.IsPublished && !shared {
 		return nil
 	}
-	_, err := tx.NewInsert().Model(&out).Exec(ctx)
-	return err
+	recipients := []string{v.OwnerUserID}
+	for _, r := range acls {
+		if r.UserEmail != allPrincipal && (r.PanelID != nil || *r.ViewID == v.ID) {
+			recipients = append(recipients, resolve(r.UserEmail))
+		}
+	}
+	if v.IsPublished || aud.viewAll[v.ID] || aud.panelAll {
+		for _, m := range members {
+			recipients = append(recipients, m.UserID)
+		}
+	}
+	slices.Sort(recipients)
+	return slices.Compact(recipients)
 }
 
 // NotificationFilter selects the caller's notifications.
@@ -360,7 +392,7 @@ func (s *Store) ListNotifications(ctx context.Context, a Actor, f NotificationFi
 	var branches []any
 	var union string
 	for i, id := range a.recipientIDs() {
-		b := s.DB.NewSelect().TableExpr("view_notifications AS vn").ColumnExpr("vn.*").
+		b := s.db.NewSelect().TableExpr("view_notifications AS vn").ColumnExpr("vn.*").
 			Where("vn.tenant_id = ?", a.TenantID).Where("vn.user_id = ?", id)
 		if f.IsRead != nil {
 			b = b.Where("vn.is_read = ?", *f.IsRead)
@@ -384,7 +416,7 @@ func (s *Store) ListNotifications(ctx context.Context, a Actor, f NotificationFi
 		}
 		union += "(?)"
 	}
-	q := s.DB.NewSelect().Model(&page.Notifications).ModelTableExpr("("+union+") AS vn", branches...).ColumnExpr("vn.*").
+	q := s.db.NewSelect().Model(&page.Notifications).ModelTableExpr("("+union+") AS vn", branches...).ColumnExpr("vn.*").
 		ColumnExpr("view.name AS view_name, view.panel_id AS view_panel_id, view.published_by AS view_published_by").
 		Join("JOIN views AS view ON view.tenant_id = ? AND view.id = vn.view_id", a.TenantID).
 		OrderExpr("vn.created_at DESC, vn.id DESC").Limit(int64(f.Limit + 1))
@@ -398,12 +430,12 @@ func (s *Store) ListNotifications(ctx context.Context, a Actor, f NotificationFi
 		page.HasMore = true
 		page.Notifications = page.Notifications[:f.Limit]
 	}
-	total, capped, err := cappedCount(ctx, s.DB, s.DB.NewSelect().Model((*Notification)(nil)).Apply(base))
+	total, capped, err := cappedCount(ctx, s.db, s.db.NewSelect().Model((*Notification)(nil)).Apply(base))
 	if err != nil {
 		return NotificationPage{}, err
 	}
 	page.Total, page.TotalCapped = total, capped
-	unread, _, err := cappedCount(ctx, s.DB, s.DB.NewSelect().Model((*Notification)(nil)).Apply(own).Where("NOT vn.is_read"))
+	unread, _, err := cappedCount(ctx, s.db, s.db.NewSelect().Model((*Notification)(nil)).Apply(own).Where("NOT vn.is_read"))
 	if err != nil {
 		return NotificationPage{}, err
 	}
@@ -417,7 +449,7 @@ func (s *Store) MarkNotificationsRead(ctx context.Context, a Actor, ids []int64)
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	res, err := s.DB.NewUpdate().Model((*Notification)(nil)).
+	res, err := s.db.NewUpdate().Model((*Notification)(nil)).
 		Set("is_read = true").Set("read_at = now()").
 		Where("vn.tenant_id = ?", a.TenantID).Where("vn.user_id IN (?)", bun.List(a.recipientIDs())).
 		Where("vn.id IN (?)", bun.List(ids)).Where("NOT vn.is_read").
@@ -430,4 +462,9 @@ func (s *Store) MarkNotificationsRead(ctx context.Context, a Actor, ids []int64)
 		return 0, mapErr(err)
 	}
 	return int(n), nil
+}
+
+// is reports whether who names the actor: its sub, or its email compared case-insensitively.
+func (a Actor) is(who string) bool {
+	return who == a.UserID || (a.Email != "" && strings.EqualFold(who, a.Email))
 }

@@ -14,11 +14,11 @@ import (
 func ntView(t *testing.T, p *Panel, owner, name string, published bool, visible, ownerRow string) int64 {
 	t.Helper()
 	var id int64
-	err := testStore.DB.NewRaw(`WITH v AS (
+	err := testStore.db.NewRaw(`WITH v AS (
 			INSERT INTO views (tenant_id, panel_id, owner_user_id, name, is_published, published_at, published_by, visible_columns)
 			VALUES (?, ?, ?, ?, ?, CASE WHEN ? THEN now() END, CASE WHEN ? THEN ? END, ?::jsonb) RETURNING id, tenant_id),
-		o AS (INSERT INTO acls (tenant_id, resource_type, resource_id, view_id, user_email, permission)
-			SELECT v.tenant_id, 'view', v.id, v.id, ?, 'owner' FROM v WHERE ? <> '')
+		o AS (INSERT INTO acls (tenant_id, resource_type, resource_id, view_id, user_email, permission, creator)
+			SELECT v.tenant_id, 'view', v.id, v.id, ?, 'owner', true FROM v WHERE ? <> '')
 		SELECT id FROM v`,
 		p.TenantID, p.ID, owner, name, published, published, published, owner, visible, ownerRow, ownerRow).Scan(t.Context(), &id)
 	if err != nil {
@@ -34,7 +34,7 @@ func ntACL(t *testing.T, tenant, resourceType string, id int64, principal, permi
 	if resourceType == "view" {
 		col = "view_id"
 	}
-	if _, err := testStore.DB.ExecContext(t.Context(), `INSERT INTO acls (tenant_id, resource_type, resource_id, `+col+`, user_email, permission)
+	if _, err := testStore.db.ExecContext(t.Context(), `INSERT INTO acls (tenant_id, resource_type, resource_id, `+col+`, user_email, permission)
 		VALUES (?, ?, ?, ?, ?, ?)`, tenant, resourceType, id, id, principal, permission); err != nil {
 		t.Fatalf("grant %s on %s %d: %v", principal, resourceType, id, err)
 	}
@@ -43,7 +43,7 @@ func ntACL(t *testing.T, tenant, resourceType string, id int64, principal, permi
 // ntMember records a known member of the tenant.
 func ntMember(t *testing.T, tenant, sub, email string) {
 	t.Helper()
-	if _, err := testStore.DB.ExecContext(t.Context(), `INSERT INTO members (tenant_id, user_id, email) VALUES (?, ?, NULLIF(?, ''))`,
+	if _, err := testStore.db.ExecContext(t.Context(), `INSERT INTO members (tenant_id, user_id, email) VALUES (?, ?, NULLIF(?, ''))`,
 		tenant, sub, email); err != nil {
 		t.Fatalf("member %s: %v", sub, err)
 	}
@@ -53,7 +53,7 @@ func ntMember(t *testing.T, tenant, sub, email string) {
 func ntNotes(t *testing.T, tenant string) []Notification {
 	t.Helper()
 	var out []Notification
-	if err := testStore.DB.NewSelect().Model(&out).Where("vn.tenant_id = ?", tenant).OrderExpr("vn.id").Scan(t.Context()); err != nil {
+	if err := testStore.db.NewSelect().Model(&out).Where("vn.tenant_id = ?", tenant).OrderExpr("vn.id").Scan(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -120,7 +120,7 @@ func TestNotifyColumnRemovedIsBreakingForViewsUsingIt(t *testing.T) {
 	ntACL(t, f.tenant, "view", sorts, "carol@"+f.tenant+".example", "viewer")
 	filters := f.view(t, "dave", "Filters", false, `[]`)
 	stFilter(t, filters, f.idEmail, 0)
-	ntACL(t, f.tenant, "view", filters, AllPrincipal, "viewer")
+	ntACL(t, f.tenant, "view", filters, allPrincipal, "viewer")
 	unused := f.view(t, "bob", "Does not use it", true, fmt.Sprintf(`["%s"]`, f.idA))
 	private := f.view(t, "bob", "Private", false, fmt.Sprintf(`["%s", "Email"]`, f.idEmail))
 
@@ -137,7 +137,7 @@ func TestNotifyColumnRemovedIsBreakingForViewsUsingIt(t *testing.T) {
 		"Filters:bob:breaking", "Filters:carol:breaking", "Filters:dave:breaking",
 	})
 	var changeID int64
-	if err := testStore.DB.NewRaw(`SELECT id FROM panel_changes WHERE panel_id = ? AND change_type = 'column_removed'`, f.p.ID).Scan(ctx, &changeID); err != nil {
+	if err := testStore.db.NewRaw(`SELECT id FROM panel_changes WHERE panel_id = ? AND change_type = 'column_removed'`, f.p.ID).Scan(ctx, &changeID); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range notes {
@@ -178,7 +178,7 @@ func TestNotifyForceDeletedDependentsNotifyEach(t *testing.T) {
 		t.Errorf("notification %+v", notes[0])
 	}
 	var changeID int64
-	if err := testStore.DB.NewRaw(`SELECT id FROM panel_changes WHERE panel_id = ? AND change_type = 'column_removed' AND entity_id = ?`,
+	if err := testStore.db.NewRaw(`SELECT id FROM panel_changes WHERE panel_id = ? AND change_type = 'column_removed' AND entity_id = ?`,
 		f.p.ID, label.ID).Scan(ctx, &changeID); err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestNotifyPanelAllReachesEveryMember(t *testing.T) {
 	f := newNtFixture(t, "ntpanelall")
 	ntMember(t, f.tenant, "zed", "")
 	ntMember(t, f.tenant, "yan", "YAN@"+f.tenant+".example")
-	ntACL(t, f.tenant, "panel", f.p.ID, AllPrincipal, "viewer")
+	ntACL(t, f.tenant, "panel", f.p.ID, allPrincipal, "viewer")
 	v := f.view(t, "bob", "Shared", false, `[]`)
 	ntACL(t, f.tenant, "view", v, "yan@"+f.tenant+".example", "viewer") // the member's email, other case
 	f.view(t, "bob", "Private", false, `[]`)
@@ -350,6 +350,32 @@ func TestNotifyDedupesAPersonNamedBySubAndEmail(t *testing.T) {
 	ntWant(t, "dedupe", ntWho(ntNotes(t, f.tenant), f.names), []string{"Dupes:bob:warning", "Dupes:hank:warning"})
 }
 
+// TestNotifyOnlyTheCreatorRowNamesTheOwner: a row granted in the transaction that created the
+// view shares its created_at, yet it names someone else, who is a recipient of their own and
+// makes the view shared.
+func TestNotifyOnlyTheCreatorRowNamesTheOwner(t *testing.T) {
+	ctx := t.Context()
+	f := newNtFixture(t, "ntcreator")
+	carol := "carol@" + f.tenant + ".example"
+	var v int64
+	if err := testStore.db.NewRaw(`WITH v AS (
+			INSERT INTO views (tenant_id, panel_id, owner_user_id, name, visible_columns)
+			VALUES (?, ?, 'bob', 'Granted at once', '["Email"]'::jsonb) RETURNING id, tenant_id),
+		o AS (INSERT INTO acls (tenant_id, resource_type, resource_id, view_id, user_email, permission, creator)
+			SELECT v.tenant_id, 'view', v.id, v.id, ?, 'owner', true FROM v),
+		g AS (INSERT INTO acls (tenant_id, resource_type, resource_id, view_id, user_email, permission)
+			SELECT v.tenant_id, 'view', v.id, v.id, ?, 'viewer' FROM v)
+		SELECT id FROM v`, f.tenant, f.p.ID, f.bob.Email, carol).Scan(ctx, &v); err != nil {
+		t.Fatal(err)
+	}
+	f.names[v] = "Granted at once"
+	newName := "Mail"
+	if _, _, err := testStore.UpdateColumn(ctx, f.alice, f.p.ID, f.email.ID, stAllowCol, ColumnPatch{Name: &newName}); err != nil {
+		t.Fatal(err)
+	}
+	ntWant(t, "creator", ntWho(ntNotes(t, f.tenant), f.names), []string{"Granted at once:bob:warning", "Granted at once:" + carol + ":warning"})
+}
+
 func TestNotifyNeverTheActor(t *testing.T) {
 	ctx := t.Context()
 	f := newNtFixture(t, "ntactor")
@@ -369,7 +395,7 @@ func TestNotifyIsPartOfTheMutationsTransaction(t *testing.T) {
 	ctx := t.Context()
 	f := newNtFixture(t, "failnotify")
 	// A later step of DeleteColumn (deleting the column rows) fails for this tenant only.
-	if _, err := testStore.DB.ExecContext(ctx, `
+	if _, err := testStore.db.ExecContext(ctx, `
 		CREATE OR REPLACE FUNCTION test_fail_column_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN
 			IF OLD.tenant_id LIKE 'failnotify-%' THEN
@@ -383,7 +409,7 @@ func TestNotifyIsPartOfTheMutationsTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_, _ = testStore.DB.ExecContext(t.Context(), `DROP TRIGGER IF EXISTS test_fail_column_delete ON columns`)
+		_, _ = testStore.db.ExecContext(t.Context(), `DROP TRIGGER IF EXISTS test_fail_column_delete ON columns`)
 	})
 	v := f.view(t, "bob", "Published", true, fmt.Sprintf(`["%s"]`, f.idEmail))
 	if err := testStore.DeleteColumn(ctx, f.alice, f.p.ID, f.email.ID, false, stAllowCol); err == nil {

@@ -19,7 +19,7 @@ type PanelCursor struct {
 // ListPanels returns up to limit panels the actor can read, newest first, after the cursor.
 func (s *Store) ListPanels(ctx context.Context, a Actor, after *PanelCursor, limit int) ([]Panel, error) {
 	panels := []Panel{}
-	q := visiblePanels(s.DB.NewSelect().Model(&panels), a).
+	q := visiblePanels(s.db.NewSelect().Model(&panels), a).
 		OrderExpr("panel.created_at DESC, panel.id DESC").Limit(int64(limit))
 	if after != nil {
 		q = q.Where("(panel.created_at, panel.id) < (?, ?)", after.CreatedAt, after.ID)
@@ -33,7 +33,7 @@ func (s *Store) ListPanels(ctx context.Context, a Actor, after *PanelCursor, lim
 // PanelAccess loads a panel for getPanel, with the actor's permission in Level. A view reader
 // (Level PermViewReader) may only be shown its name and description.
 func (s *Store) PanelAccess(ctx context.Context, a Actor, id int64) (*Panel, error) {
-	return panelAccess(ctx, s.DB, a, "getPanel", id, false)
+	return panelAccess(ctx, s.db, a, "getPanel", id, false)
 }
 
 // panelAccess loads a panel of the actor's tenant with the actor's permission in Level, and
@@ -61,7 +61,7 @@ func (s *Store) CreatePanel(ctx context.Context, a Actor, p *Panel) error {
 	if a.PlainUser {
 		return Forbidden("creating panels needs the builder or admin role")
 	}
-	p.TenantID, p.OwnerUserID, p.Version = a.TenantID, a.UserID, 1
+	p.TenantID, p.OwnerUserID = a.TenantID, a.UserID
 	if p.Metadata == nil {
 		p.Metadata = map[string]any{}
 	}
@@ -77,8 +77,8 @@ func (s *Store) CreatePanel(ctx context.Context, a Actor, p *Panel) error {
 		}
 		q := db.NewSelect().
 			With("p", db.NewInsert().Model(p).Returning("*")).
-			With("owner", db.NewRaw(`INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
-				SELECT tenant_id, 'panel', id, id, ?, 'owner' FROM p`, a.OwnerPrincipal())).
+			With("owner", db.NewRaw(`INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission, creator)
+				SELECT tenant_id, 'panel', id, id, ?, 'owner', true FROM p`, a.ownerPrincipal())).
 			With("change", db.NewRaw(`INSERT INTO panel_changes (tenant_id, panel_id, panel_name, change_type, entity_type,
 				entity_id, action, description, changed_by, changed_by_email, new_values)
 				SELECT tenant_id, id, name, ?, ?, id, ?, ?, ?, ?, ?::jsonb FROM p`,
@@ -104,7 +104,7 @@ type PanelPatch struct {
 }
 
 // checkEcho accepts a userId a PUT body carries when it is the caller's or the resource's stored
-// creator (the web UI echoes what it read); any other value is a 403 (api.md §2, echoes).
+// creator (the web UI echoes what it read); any other value is a 403: a client may not rewrite who created a resource.
 func checkEcho(a Actor, echoed *string, creator string) error {
 	if echoed == nil || *echoed == a.UserID || *echoed == creator {
 		return nil
@@ -144,10 +144,9 @@ func (s *Store) UpdatePanel(ctx context.Context, a Actor, id int64, precondition
 		oldV, newV := diffValues(panelValues(&before), panelValues(p))
 		out = p
 		if len(newV) == 0 && len(oldV) == 0 {
-			return nil // nothing changed: no new version, no history row
+			return nil // nothing changed: no history row, updated_at stays
 		}
-		p.Version++
-		if _, err := tx.NewUpdate().Model(p).Column("name", "description", "metadata", "cohort_rule", "version").
+		if _, err := tx.NewUpdate().Model(p).Column("name", "description", "metadata", "cohort_rule").
 			Set("updated_at = now()").WherePK().Where("panel.tenant_id = ?", p.TenantID).Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}

@@ -23,7 +23,7 @@ type stACLRow struct {
 func stACLs(t *testing.T, tenant string, panelID int64) []stACLRow {
 	t.Helper()
 	var rows []stACLRow
-	if err := testStore.DB.NewRaw(`SELECT resource_type, resource_id, panel_id, user_email, permission FROM acls
+	if err := testStore.db.NewRaw(`SELECT resource_type, resource_id, panel_id, user_email, permission FROM acls
 		WHERE tenant_id = ? AND panel_id = ? ORDER BY id`, tenant, panelID).Scan(t.Context(), &rows); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func stACLs(t *testing.T, tenant string, panelID int64) []stACLRow {
 func stChanges(t *testing.T, panelID int64) []Change {
 	t.Helper()
 	var rows []Change
-	if err := testStore.DB.NewSelect().Model(&rows).Where("panel_id = ?", panelID).OrderExpr("id").Scan(t.Context()); err != nil {
+	if err := testStore.db.NewSelect().Model(&rows).Where("panel_id = ?", panelID).OrderExpr("id").Scan(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	return rows
@@ -41,7 +41,7 @@ func stChanges(t *testing.T, panelID int64) []Change {
 
 func stGrant(t *testing.T, tenant string, panelID int64, principal, permission string) {
 	t.Helper()
-	if _, err := testStore.DB.ExecContext(t.Context(), `INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
+	if _, err := testStore.db.ExecContext(t.Context(), `INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
 		VALUES (?, 'panel', ?, ?, ?, ?)`, tenant, panelID, panelID, principal, permission); err != nil {
 		t.Fatalf("grant %s %s on %d: %v", principal, permission, panelID, err)
 	}
@@ -61,7 +61,7 @@ func TestCreatePanelWritesOwnerACLAndChange(t *testing.T) {
 			if err := testStore.CreatePanel(t.Context(), a, p); err != nil {
 				t.Fatal(err)
 			}
-			if p.ID == 0 || p.TenantID != tenant || p.OwnerUserID != "user-alice" || p.Version != 1 || p.Level != PermOwner {
+			if p.ID == 0 || p.TenantID != tenant || p.OwnerUserID != "user-alice" || p.Level != PermOwner {
 				t.Errorf("created panel %+v", p)
 			}
 			if p.CohortRule.Logic != "AND" || p.CohortRule.Conditions == nil || len(p.CohortRule.Conditions) != 0 || p.Metadata == nil {
@@ -140,7 +140,7 @@ func TestUpdatePanelRecordsChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Name != "After" || got.Description == nil || *got.Description != desc || got.Metadata["color"] != "blue" || got.Version != 2 {
+	if got.Name != "After" || got.Description == nil || *got.Description != desc || got.Metadata["color"] != "blue" {
 		t.Errorf("updated panel %+v", got)
 	}
 	if !got.UpdatedAt.After(p.CreatedAt) && !got.UpdatedAt.Equal(p.CreatedAt) {
@@ -157,17 +157,18 @@ func TestUpdatePanelRecordsChanges(t *testing.T) {
 
 	// A cohort-only change is cohort_changed, not panel_updated.
 	rule := CohortRule{Logic: "OR", Conditions: []CohortCondition{{Field: "age", Operator: "gte", Value: 65}}}
-	if _, err := testStore.UpdatePanel(ctx, a, p.ID, stAllow, PanelPatch{CohortRule: &rule}); err != nil {
+	cohortChanged, err := testStore.UpdatePanel(ctx, a, p.ID, stAllow, PanelPatch{CohortRule: &rule})
+	if err != nil {
 		t.Fatal(err)
 	}
-	// The same values again change nothing: no version, no history row.
+	// The same values again change nothing: updated_at stays, no history row.
 	before := len(stChanges(t, p.ID))
 	same, err := testStore.UpdatePanel(ctx, a, p.ID, stAllow, PanelPatch{Name: &name, CohortRule: &rule, Metadata: map[string]any{"color": "blue"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if same.Version != 3 {
-		t.Errorf("no-op update: version %d, want 3", same.Version)
+	if !same.UpdatedAt.Equal(cohortChanged.UpdatedAt) {
+		t.Errorf("no-op update: updated_at %v -> %v", cohortChanged.UpdatedAt, same.UpdatedAt)
 	}
 	if types := stChangeTypes(t, p.ID); !slices.Equal(types, []string{ChangePanelCreated, ChangePanelUpdated, ChangeCohortChanged}) || len(types) != before {
 		t.Errorf("change types %v", types)
@@ -195,7 +196,7 @@ func TestFailingCheckChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("panel gone after refused delete: %v", err)
 	}
-	if got.Name != "Guarded" || got.Version != 1 || !got.UpdatedAt.Equal(p.UpdatedAt) || len(got.Metadata) != 0 {
+	if got.Name != "Guarded" || !got.UpdatedAt.Equal(p.UpdatedAt) || len(got.Metadata) != 0 {
 		t.Errorf("refused update changed the panel: %+v", got)
 	}
 	if types := stChangeTypes(t, p.ID); !slices.Equal(types, []string{ChangePanelCreated}) {
@@ -224,16 +225,16 @@ func TestDeletePanelCascadesButKeepsHistory(t *testing.T) {
 		view := stView(t, panel, fmt.Sprintf(`["Age", "%d"]`, base.ID))
 		stSort(t, view, "Age", 0)
 		stFilter(t, view, fmt.Sprint(base.ID), 0)
-		if _, err := testStore.DB.ExecContext(ctx, `INSERT INTO acls (tenant_id, resource_type, resource_id, view_id, user_email, permission)
+		if _, err := testStore.db.ExecContext(ctx, `INSERT INTO acls (tenant_id, resource_type, resource_id, view_id, user_email, permission)
 			VALUES (?, 'view', ?, ?, 'bob@x.example', 'viewer')`, a.TenantID, view, view); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := testStore.DB.ExecContext(ctx, `INSERT INTO view_notifications (tenant_id, view_id, user_id, impact, message)
+		if _, err := testStore.db.ExecContext(ctx, `INSERT INTO view_notifications (tenant_id, view_id, user_id, impact, message)
 			VALUES (?, ?, 'bob', 'info', 'hello')`, a.TenantID, view); err != nil {
 			t.Fatal(err)
 		}
 		stGrant(t, a.TenantID, panel.ID, "bob@x.example", "editor")
-		stGrant(t, a.TenantID, panel.ID, AllPrincipal, "viewer")
+		stGrant(t, a.TenantID, panel.ID, allPrincipal, "viewer")
 	}
 	historyBefore := len(stChanges(t, p.ID))
 
@@ -254,7 +255,7 @@ func TestDeletePanelCascadesButKeepsHistory(t *testing.T) {
 		}
 	}
 	var viewIDs []int64
-	if err := testStore.DB.NewRaw(`SELECT coalesce(array_agg(id), '{}') FROM views WHERE panel_id = ?`, p.ID).Scan(ctx, pgdialect.Array(&viewIDs)); err != nil {
+	if err := testStore.db.NewRaw(`SELECT coalesce(array_agg(id), '{}') FROM views WHERE panel_id = ?`, p.ID).Scan(ctx, pgdialect.Array(&viewIDs)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -305,11 +306,11 @@ func TestListPanelsKeysetPagination(t *testing.T) {
 		stPanel(t, a, fmt.Sprintf("Panel %02d", i))
 	}
 	// Ties on created_at must be broken by id: give a third of them the same instant.
-	if _, err := testStore.DB.ExecContext(ctx, `UPDATE panels SET created_at = '2026-01-02T03:04:05.123456Z' WHERE tenant_id = ? AND id % 3 = 0`, a.TenantID); err != nil {
+	if _, err := testStore.db.ExecContext(ctx, `UPDATE panels SET created_at = '2026-01-02T03:04:05.123456Z' WHERE tenant_id = ? AND id % 3 = 0`, a.TenantID); err != nil {
 		t.Fatal(err)
 	}
 	var want []int64
-	if err := testStore.DB.NewRaw(`SELECT array_agg(id ORDER BY created_at DESC, id DESC) FROM panels WHERE tenant_id = ?`, a.TenantID).
+	if err := testStore.db.NewRaw(`SELECT array_agg(id ORDER BY created_at DESC, id DESC) FROM panels WHERE tenant_id = ?`, a.TenantID).
 		Scan(ctx, pgdialect.Array(&want)); err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +371,7 @@ func TestListPanelsVisibility(t *testing.T) {
 	bySub := stPanel(t, carol, "shared with bob by sub (legacy row)")
 	stGrant(t, tenant, bySub.ID, "bob", "editor")
 	byAll := stPanel(t, carol, "shared with everyone")
-	stGrant(t, tenant, byAll.ID, AllPrincipal, "viewer")
+	stGrant(t, tenant, byAll.ID, allPrincipal, "viewer")
 	toDave := stPanel(t, carol, "shared with dave's sub")
 	stGrant(t, tenant, toDave.ID, "dave", "viewer")
 
@@ -378,8 +379,8 @@ func TestListPanelsVisibility(t *testing.T) {
 	// ACL row of this tenant that (wrongly) points at it: none of it may ever show here.
 	otherBob := Actor{TenantID: other, UserID: "bob", Email: bob.Email}
 	foreign := stPanel(t, otherBob, "foreign")
-	stGrant(t, other, foreign.ID, AllPrincipal, "viewer")
-	if _, err := testStore.DB.ExecContext(ctx, `INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
+	stGrant(t, other, foreign.ID, allPrincipal, "viewer")
+	if _, err := testStore.db.ExecContext(ctx, `INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
 		VALUES (?, 'panel', ?, ?, ?, 'owner')`, tenant, foreign.ID, foreign.ID, bob.Email); err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +465,7 @@ func TestPanelAccessLevels(t *testing.T) {
 		}
 	}
 	// _all raises everyone to at least its level; a better personal row still wins.
-	stGrant(t, tenant, p.ID, AllPrincipal, "editor")
+	stGrant(t, tenant, p.ID, allPrincipal, "editor")
 	for _, tc := range []struct {
 		who  string
 		a    Actor
@@ -493,17 +494,17 @@ func TestPanelAccessLevels(t *testing.T) {
 		}
 	}
 	stranger := stActor(tenant, "zed")
-	if _, err := testStore.DB.ExecContext(ctx, `DELETE FROM acls WHERE panel_id = ? AND user_email = ?`, p.ID, AllPrincipal); err != nil {
+	if _, err := testStore.db.ExecContext(ctx, `DELETE FROM acls WHERE panel_id = ? AND user_email = ?`, p.ID, allPrincipal); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := testStore.PanelAccess(ctx, stranger, p.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a tenant member without any row: %v, want ErrNotFound", err)
 	}
-	// The owner row names the creator's email: the sub alone is no ownership (api.md §2).
+	// The owner row names the creator's email: the sub alone is no ownership.
 	if _, err := testStore.PanelAccess(ctx, Actor{TenantID: tenant, UserID: "olive"}, p.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("the creator's sub without its email: %v, want ErrNotFound", err)
 	}
-	if PermViewer.String() != "viewer" || ParsePermission("editor") != PermEditor || ParsePermission("boss") != PermNone {
+	if PermViewer.String() != "viewer" || parsePermission("editor") != PermEditor || parsePermission("boss") != PermNone {
 		t.Error("permission names")
 	}
 }

@@ -5,7 +5,7 @@ import (
 )
 
 // Operation names an API operation by its operationId in openapi/openapi.yaml. A few operations
-// answer differently with a parameter; those variants have their own entries (see OpGetPanelRowsOfView).
+// answer differently with a parameter; those variants have their own entries (see opGetPanelRowsOfView).
 type Operation string
 
 // Scope is the resource an operation's requirement is checked on.
@@ -41,10 +41,10 @@ type Requirement struct {
 
 // The operations whose answer depends on a parameter have a second entry for the variant.
 const (
-	// OpGetPanelRowsOfView is getPanelRows with a viewId: the view's visible columns only.
-	OpGetPanelRowsOfView Operation = "getPanelRows?viewId"
-	// OpListPanelChangesOfPanel is listPanelChanges with a panelId: one panel's history.
-	OpListPanelChangesOfPanel Operation = "listPanelChanges?panelId"
+	// opGetPanelRowsOfView is getPanelRows with a viewId: the view's visible columns only.
+	opGetPanelRowsOfView Operation = "getPanelRows?viewId"
+	// opListPanelChangesOfPanel is listPanelChanges with a panelId: one panel's history.
+	opListPanelChangesOfPanel Operation = "listPanelChanges?panelId"
 )
 
 var (
@@ -67,7 +67,7 @@ var (
 	buildRole = Requirement{On: OnRole}
 )
 
-// Permissions is the permission table of api.md §2: every operation of the spec, and every
+// Permissions is the permission table (docs/permissions.md): every operation of the spec, and every
 // variant above, maps to one requirement. The store enforces it (authorize) in the method that
 // serves the operation; a test checks that the spec's operations and this table agree.
 var Permissions = map[Operation]Requirement{
@@ -91,7 +91,7 @@ var Permissions = map[Operation]Requirement{
 	"pushDataSourceRecords": panelPartEdit,
 
 	"getPanelRows":       panelPartRead,
-	OpGetPanelRowsOfView: viewRead,
+	opGetPanelRowsOfView: viewRead,
 
 	// A view reader lists and reads the definitions of the columns its views show, no others.
 	"listColumns":            panelRead,
@@ -122,7 +122,7 @@ var Permissions = map[Operation]Requirement{
 
 	"listOrganizationMembers":   tenant,
 	"listPanelChanges":          tenant,
-	OpListPanelChangesOfPanel:   panelPartRead,
+	opListPanelChangesOfPanel:   panelPartRead,
 	"listViewNotifications":     self,
 	"markViewNotificationsRead": self,
 

@@ -95,7 +95,7 @@ type SyncRun struct {
 // to wait for a running sync to finish; past it the answer is a ConflictError.
 func (s *Store) BeginSync(ctx context.Context, a Actor, op Operation, id, panelID int64, trigger string, wait time.Duration,
 	accept func(*DataSource) error) (*SyncRun, error) {
-	ds, p, err := dataSourceAccess(ctx, s.DB, a, op, id, panelID, false)
+	ds, p, err := dataSourceAccess(ctx, s.db, a, op, id, panelID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (s *Store) BeginSync(ctx context.Context, a Actor, op Operation, id, panelI
 			return nil, err
 		}
 	}
-	conn, err := s.DB.Conn(ctx)
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -318,7 +318,7 @@ func (r *SyncRun) succeed(ctx context.Context, tx bun.Tx, set *recordSet, proces
 		Set("updated_at = now()").WherePK().Where("rs.tenant_id = ?", set.TenantID).Exec(ctx); err != nil {
 		return err
 	}
-	// lastSync is not a configuration change: version and updated_at stay.
+	// lastSync is not a configuration change: updated_at stays.
 	if _, err := tx.NewUpdate().Model(r.Source).Set("last_sync = now()").WherePK().Where("ds.tenant_id = ?", r.Source.TenantID).Returning("last_sync").Exec(ctx); err != nil {
 		return err
 	}
@@ -450,14 +450,14 @@ type SyncPage struct {
 
 // ListSyncs returns the sync history of a data source of a readable panel, newest first.
 func (s *Store) ListSyncs(ctx context.Context, a Actor, id int64, f SyncFilter) (SyncPage, error) {
-	if _, _, err := dataSourceAccess(ctx, s.DB, a, "listDataSourceSyncs", id, 0, false); err != nil {
+	if _, _, err := dataSourceAccess(ctx, s.db, a, "listDataSourceSyncs", id, 0, false); err != nil {
 		return SyncPage{}, err
 	}
 	base := func(q *bun.SelectQuery) *bun.SelectQuery {
 		return q.Where("sy.data_source_id = ?", id).Where("sy.tenant_id = ?", a.TenantID)
 	}
 	page := SyncPage{Syncs: []SyncRecord{}}
-	q := s.DB.NewSelect().Model(&page.Syncs).Apply(base).OrderExpr("sy.id DESC").Limit(int64(f.Limit + 1))
+	q := s.db.NewSelect().Model(&page.Syncs).Apply(base).OrderExpr("sy.id DESC").Limit(int64(f.Limit + 1))
 	if f.AfterID > 0 {
 		q = q.Where("sy.id < ?", f.AfterID)
 	} else if f.Offset > 0 {
@@ -469,7 +469,7 @@ func (s *Store) ListSyncs(ctx context.Context, a Actor, id int64, f SyncFilter) 
 	if len(page.Syncs) > f.Limit {
 		page.HasMore, page.Syncs = true, page.Syncs[:f.Limit]
 	}
-	total, capped, err := cappedCount(ctx, s.DB, s.DB.NewSelect().Model((*SyncRecord)(nil)).Apply(base))
+	total, capped, err := cappedCount(ctx, s.db, s.db.NewSelect().Model((*SyncRecord)(nil)).Apply(base))
 	if err != nil {
 		return SyncPage{}, err
 	}
@@ -481,6 +481,6 @@ func (s *Store) ListSyncs(ctx context.Context, a Actor, id int64, f SyncFilter) 
 // can be refused when it points back at it.
 func (s *Store) SystemIdentifier(ctx context.Context) (string, error) {
 	var id string
-	err := s.DB.QueryRowContext(ctx, "SELECT system_identifier::text FROM pg_control_system()").Scan(&id)
+	err := s.db.QueryRowContext(ctx, "SELECT system_identifier::text FROM pg_control_system()").Scan(&id)
 	return id, mapErr(err)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/panels/panels/store/rows"
 	"math"
 	"reflect"
 	"slices"
@@ -150,15 +151,15 @@ func (f *rowsFixture) setView(t *testing.T, filters []ViewFilter, sorts []ViewSo
 }
 
 // rows runs a query and returns its rows, checking that both evaluation paths agree.
-func (f *rowsFixture) rows(t *testing.T, q RowsQuery) ([]Row, []RowsColumn, RowsResult) {
+func (f *rowsFixture) rows(t *testing.T, q RowsQuery) ([]Row, []rows.Column, rows.Result) {
 	t.Helper()
 	q.PanelID = f.panel.ID
 	if q.Now.IsZero() {
 		q.Now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	}
 	var results [2][]Row
-	var res [2]RowsResult
-	var cols []RowsColumn
+	var res [2]rows.Result
+	var cols []rows.Column
 	for i, goOnly := range []bool{false, true} {
 		q.GoOnly = goOnly
 		plan, err := testStore.PlanRows(t.Context(), f.a, q)

@@ -175,7 +175,7 @@ func TestListPlansAtScale(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	hook := &captureHook{}
-	st.DB = st.DB.WithQueryHook(hook).WithQueryHook(sqlaudit.Hook) // before any query: Bun's hook list is not synchronized
+	st.db = st.db.WithQueryHook(hook).WithQueryHook(sqlaudit.Hook) // before any query: Bun's hook list is not synchronized
 
 	cases := scaleCases(st)
 	type outcome struct {
@@ -307,7 +307,7 @@ func scaleCases(st *Store) []scaleCase {
 		add("ListPanels "+who.name+": a later page (cursor in the middle)", 1, func(ctx context.Context, t *storetest.ScaleTenant) error {
 			var ats []time.Time
 			var ids []int64
-			if err := visiblePanels(st.DB.NewSelect().TableExpr("panels AS panel"), actor(t)).ColumnExpr("panel.created_at, panel.id").
+			if err := visiblePanels(st.db.NewSelect().TableExpr("panels AS panel"), actor(t)).ColumnExpr("panel.created_at, panel.id").
 				OrderExpr("panel.created_at DESC, panel.id DESC").Scan(ctx, &ats, &ids); err != nil {
 				return err
 			}

@@ -53,7 +53,7 @@ func runStoreTests(m *testing.M) int {
 		return 1
 	}
 	defer st.Close()
-	if _, err := st.DB.ExecContext(context.Background(), `
+	if _, err := st.db.ExecContext(context.Background(), `
 		CREATE FUNCTION test_fail_change() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN
 			IF NEW.tenant_id LIKE '`+failChangeTenantPrefix+`%' THEN
@@ -66,7 +66,7 @@ func runStoreTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	st.DB = st.DB.WithQueryHook(sqlaudit.Hook)
+	st.db = st.db.WithQueryHook(sqlaudit.Hook)
 	testStore = st
 	return m.Run()
 }
@@ -136,7 +136,7 @@ func stCalc(t *testing.T, a Actor, panelID int64, name, src string) *Column {
 func stCount(t *testing.T, query string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := testStore.DB.NewRaw(query, args...).Scan(t.Context(), &n); err != nil {
+	if err := testStore.db.NewRaw(query, args...).Scan(t.Context(), &n); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return n
@@ -146,7 +146,7 @@ func stCount(t *testing.T, query string, args ...any) int {
 func stView(t *testing.T, p *Panel, visible string) int64 {
 	t.Helper()
 	var id int64
-	if err := testStore.DB.NewRaw(`INSERT INTO views (tenant_id, panel_id, owner_user_id, name, visible_columns)
+	if err := testStore.db.NewRaw(`INSERT INTO views (tenant_id, panel_id, owner_user_id, name, visible_columns)
 		VALUES (?, ?, ?, 'A view', ?::jsonb) RETURNING id`, p.TenantID, p.ID, p.OwnerUserID, visible).Scan(t.Context(), &id); err != nil {
 		t.Fatalf("insert view: %v", err)
 	}
@@ -155,7 +155,7 @@ func stView(t *testing.T, p *Panel, visible string) int64 {
 
 func stSort(t *testing.T, viewID int64, column string, order int) {
 	t.Helper()
-	if _, err := testStore.DB.ExecContext(t.Context(), `INSERT INTO view_sorts (view_id, column_name, direction, sort_order)
+	if _, err := testStore.db.ExecContext(t.Context(), `INSERT INTO view_sorts (view_id, column_name, direction, sort_order)
 		VALUES (?, ?, 'asc', ?)`, viewID, column, order); err != nil {
 		t.Fatalf("insert sort: %v", err)
 	}
@@ -163,7 +163,7 @@ func stSort(t *testing.T, viewID int64, column string, order int) {
 
 func stFilter(t *testing.T, viewID int64, column string, pos int) {
 	t.Helper()
-	if _, err := testStore.DB.ExecContext(t.Context(), `INSERT INTO view_filters (view_id, column_name, operator, value, position)
+	if _, err := testStore.db.ExecContext(t.Context(), `INSERT INTO view_filters (view_id, column_name, operator, value, position)
 		VALUES (?, ?, 'eq', '"x"'::jsonb, ?)`, viewID, column, pos); err != nil {
 		t.Fatalf("insert filter: %v", err)
 	}
@@ -172,13 +172,13 @@ func stFilter(t *testing.T, viewID int64, column string, pos int) {
 func stViewRefs(t *testing.T, viewID int64) (visible []string, sorts []string, filters []string) {
 	t.Helper()
 	ctx := t.Context()
-	if err := testStore.DB.NewRaw(`SELECT coalesce(array_agg(e ORDER BY n), '{}') FROM views, jsonb_array_elements_text(visible_columns) WITH ORDINALITY AS t(e, n) WHERE id = ?`, viewID).Scan(ctx, pgdialect.Array(&visible)); err != nil {
+	if err := testStore.db.NewRaw(`SELECT coalesce(array_agg(e ORDER BY n), '{}') FROM views, jsonb_array_elements_text(visible_columns) WITH ORDINALITY AS t(e, n) WHERE id = ?`, viewID).Scan(ctx, pgdialect.Array(&visible)); err != nil {
 		t.Fatal(err)
 	}
-	if err := testStore.DB.NewRaw(`SELECT coalesce(array_agg(column_name ORDER BY sort_order, id), '{}') FROM view_sorts WHERE view_id = ?`, viewID).Scan(ctx, pgdialect.Array(&sorts)); err != nil {
+	if err := testStore.db.NewRaw(`SELECT coalesce(array_agg(column_name ORDER BY sort_order, id), '{}') FROM view_sorts WHERE view_id = ?`, viewID).Scan(ctx, pgdialect.Array(&sorts)); err != nil {
 		t.Fatal(err)
 	}
-	if err := testStore.DB.NewRaw(`SELECT coalesce(array_agg(column_name ORDER BY position, id), '{}') FROM view_filters WHERE view_id = ?`, viewID).Scan(ctx, pgdialect.Array(&filters)); err != nil {
+	if err := testStore.db.NewRaw(`SELECT coalesce(array_agg(column_name ORDER BY position, id), '{}') FROM view_filters WHERE view_id = ?`, viewID).Scan(ctx, pgdialect.Array(&filters)); err != nil {
 		t.Fatal(err)
 	}
 	return visible, sorts, filters
@@ -188,7 +188,7 @@ func stViewRefs(t *testing.T, viewID int64) (visible []string, sorts []string, f
 func stChangeTypes(t *testing.T, panelID int64) []string {
 	t.Helper()
 	var types []string
-	if err := testStore.DB.NewRaw(`SELECT coalesce(array_agg(change_type ORDER BY id), '{}') FROM panel_changes WHERE panel_id = ?`, panelID).
+	if err := testStore.db.NewRaw(`SELECT coalesce(array_agg(change_type ORDER BY id), '{}') FROM panel_changes WHERE panel_id = ?`, panelID).
 		Scan(t.Context(), pgdialect.Array(&types)); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	tableExists := func(name string) bool {
 		t.Helper()
 		var ok bool
-		if err := st.DB.NewRaw(`SELECT to_regclass(?) IS NOT NULL`, name).Scan(t.Context(), &ok); err != nil {
+		if err := st.db.NewRaw(`SELECT to_regclass(?) IS NOT NULL`, name).Scan(t.Context(), &ok); err != nil {
 			t.Fatal(err)
 		}
 		return ok
@@ -281,13 +281,13 @@ func TestMigrationsUpDownUp(t *testing.T) {
 	}
 
 	// A dirty or newer schema is reported as such.
-	if _, err := st.DB.ExecContext(t.Context(), `UPDATE schema_migrations SET dirty = true`); err != nil {
+	if _, err := st.db.ExecContext(t.Context(), `UPDATE schema_migrations SET dirty = true`); err != nil {
 		t.Fatal(err)
 	}
 	if state, err := m.State(); err != nil || state != SchemaDirty {
 		t.Errorf("dirty schema: state %q (%v), want dirty", state, err)
 	}
-	if _, err := st.DB.ExecContext(t.Context(), `UPDATE schema_migrations SET dirty = false, version = version + 1000`); err != nil {
+	if _, err := st.db.ExecContext(t.Context(), `UPDATE schema_migrations SET dirty = false, version = version + 1000`); err != nil {
 		t.Fatal(err)
 	}
 	if state, err := m.State(); err != nil || state != SchemaNewer {
@@ -303,12 +303,12 @@ func TestMapErrVocabulary(t *testing.T) {
 	}
 	p := stPanel(t, a, "Dup")
 	// A duplicate ACL grant is a conflict, a dangling reference is invalid.
-	_, err := testStore.DB.ExecContext(ctx, `INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
-		VALUES (?, 'panel', ?, ?, ?, 'viewer')`, a.TenantID, p.ID, p.ID, a.OwnerPrincipal())
+	_, err := testStore.db.ExecContext(ctx, `INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
+		VALUES (?, 'panel', ?, ?, ?, 'viewer')`, a.TenantID, p.ID, p.ID, a.ownerPrincipal())
 	if err := mapErr(err); !errors.Is(err, ErrConflict) {
 		t.Errorf("duplicate acl: %v, want ErrConflict", err)
 	}
-	_, err = testStore.DB.ExecContext(ctx, `INSERT INTO data_sources (tenant_id, panel_id, type) VALUES (?, ?, 'api')`, a.TenantID, 1<<60)
+	_, err = testStore.db.ExecContext(ctx, `INSERT INTO data_sources (tenant_id, panel_id, type) VALUES (?, ?, 'api')`, a.TenantID, 1<<60)
 	if err := mapErr(err); !errors.Is(err, ErrInvalid) {
 		t.Errorf("dangling panel id: %v, want ErrInvalid", err)
 	}
@@ -324,16 +324,16 @@ func TestStoreSchemaState(t *testing.T) {
 	if got, err := testStore.SchemaState(t.Context()); err != nil || got != SchemaCurrent {
 		t.Fatalf("migrated database: %q, %v", got, err)
 	}
-	if _, err := testStore.DB.ExecContext(t.Context(), `UPDATE schema_migrations SET version = version + 1000`); err != nil {
+	if _, err := testStore.db.ExecContext(t.Context(), `UPDATE schema_migrations SET version = version + 1000`); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		_, _ = testStore.DB.ExecContext(t.Context(), `UPDATE schema_migrations SET version = version - 1000, dirty = false`)
+		_, _ = testStore.db.ExecContext(t.Context(), `UPDATE schema_migrations SET version = version - 1000, dirty = false`)
 	}()
 	if got, err := testStore.SchemaState(t.Context()); err != nil || got != SchemaNewer {
 		t.Fatalf("newer schema: %q, %v", got, err)
 	}
-	if _, err := testStore.DB.ExecContext(t.Context(), `UPDATE schema_migrations SET dirty = true`); err != nil {
+	if _, err := testStore.db.ExecContext(t.Context(), `UPDATE schema_migrations SET dirty = true`); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := testStore.SchemaState(t.Context()); err != nil || got != SchemaDirty {

@@ -88,12 +88,12 @@ func resourceAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, typ 
 		}
 		return &Resource{Type: typ, ID: id, Level: v.Level, Panel: p, View: v}, nil
 	}
-	return nil, notFound("resource type "+strconv.Quote(typ))
+	return nil, notFound("resource type " + strconv.Quote(typ))
 }
 
-// ResolveColumnRef finds the column a view reference names: a column id as a decimal string wins
+// resolveColumnRef finds the column a view reference names: a column id as a decimal string wins
 // over a name; a name shared by several columns is ambiguous.
-func ResolveColumnRef(cols []Column, ref string) (*Column, error) {
+func resolveColumnRef(cols []Column, ref string) (*Column, error) {
 	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
 		if i := slices.IndexFunc(cols, func(c Column) bool { return c.ID == id }); i >= 0 {
 			return &cols[i], nil
@@ -131,7 +131,7 @@ func checkColumnRefs(ctx context.Context, db bun.IDB, tenantID string, panelID i
 	}
 	ie := &InvalidError{Message: "unknown or ambiguous column reference"}
 	for i, ref := range refs {
-		if _, err := ResolveColumnRef(cols, ref); err != nil {
+		if _, err := resolveColumnRef(cols, ref); err != nil {
 			ie.Problems = append(ie.Problems, Problem{Field: fmt.Sprintf("%s[%d]", field, i), Reason: fmt.Sprintf("%q: %v", ref, err)})
 		}
 	}
@@ -210,7 +210,7 @@ func (s *Store) ListViews(ctx context.Context, a Actor, f ViewListFilter) (ViewP
 	panelExpr, panelArgs := panelDirectLevelExpr(a)
 	expr, args := viewLevelExpr(a, panelExpr, panelArgs)
 	// The panel is joined for the level of the page's views only; the count needs no join.
-	q := visibleViews(s.DB.NewSelect().Model(&page.Views).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
+	q := visibleViews(s.db.NewSelect().Model(&page.Views).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
 		Join("JOIN panels AS panel ON panel.id = view.panel_id AND panel.tenant_id = view.tenant_id"), a).
 		Apply(filters).OrderExpr("view.updated_at DESC, view.id DESC").Limit(int64(f.Limit + 1))
 	if f.After != nil {
@@ -227,7 +227,7 @@ func (s *Store) ListViews(ctx context.Context, a Actor, f ViewListFilter) (ViewP
 	if page.Views == nil {
 		page.Views = []*View{}
 	}
-	if err := loadViewDetails(ctx, s.DB, page.Views); err != nil {
+	if err := loadViewDetails(ctx, s.db, page.Views); err != nil {
 		return ViewPage{}, err
 	}
 	var count *bun.SelectQuery
@@ -235,16 +235,16 @@ func (s *Store) ListViews(ctx context.Context, a Actor, f ViewListFilter) (ViewP
 	case a.Admin:
 		// In the list's order, the count walks an index and stops after totalCap+1 entries (see
 		// ListChanges).
-		count = countableViews(s.DB.NewSelect().Model((*View)(nil)), a).Apply(filters).OrderExpr("view.updated_at DESC")
+		count = countableViews(s.db.NewSelect().Model((*View)(nil)), a).Apply(filters).OrderExpr("view.updated_at DESC")
 	case f.PanelID == 0 && f.Published == nil:
 		// Every readable view is one of the tenant's: counting the ids is enough.
 		ids, args := readableViewsSQL(a)
-		count = s.DB.NewSelect().TableExpr("("+ids+") AS readable", args...)
+		count = s.db.NewSelect().TableExpr("("+ids+") AS readable", args...)
 	default:
 		// A plain user's views are looked up by id (countableViews) for the filters.
-		count = countableViews(s.DB.NewSelect().Model((*View)(nil)), a).Apply(filters)
+		count = countableViews(s.db.NewSelect().Model((*View)(nil)), a).Apply(filters)
 	}
-	total, capped, err := cappedCount(ctx, s.DB, count)
+	total, capped, err := cappedCount(ctx, s.db, count)
 	if err != nil {
 		return ViewPage{}, err
 	}
@@ -255,11 +255,11 @@ func (s *Store) ListViews(ctx context.Context, a Actor, f ViewListFilter) (ViewP
 // GetView returns a readable view with its sorts and filters, for op (getView, getViewSorts or
 // getViewFilters).
 func (s *Store) GetView(ctx context.Context, a Actor, op Operation, id int64) (*View, error) {
-	v, err := viewAccess(ctx, s.DB, a, op, id, false)
+	v, err := viewAccess(ctx, s.db, a, op, id, false)
 	if err != nil {
 		return nil, err
 	}
-	return v, loadViewDetails(ctx, s.DB, []*View{v})
+	return v, loadViewDetails(ctx, s.db, []*View{v})
 }
 
 // CreateView creates a view owned by the actor on a panel the actor can read.
@@ -272,7 +272,7 @@ func (s *Store) CreateView(ctx context.Context, a Actor, v *View) error {
 		if err := checkColumnRefs(ctx, tx, p.TenantID, p.ID, "visibleColumns", v.VisibleColumns); err != nil {
 			return err
 		}
-		v.TenantID, v.OwnerUserID, v.Version = a.TenantID, a.UserID, 1
+		v.TenantID, v.OwnerUserID = a.TenantID, a.UserID
 		v.IsPublished, v.PublishedAt, v.PublishedBy = false, nil, nil
 		if v.Metadata == nil {
 			v.Metadata = map[string]any{}
@@ -284,7 +284,7 @@ func (s *Store) CreateView(ctx context.Context, a Actor, v *View) error {
 			return err
 		}
 		owner := &ACL{TenantID: a.TenantID, ResourceType: "view", ResourceID: v.ID, ViewID: &v.ID,
-			UserEmail: a.OwnerPrincipal(), Permission: "owner"}
+			UserEmail: a.ownerPrincipal(), Permission: "owner", Creator: true}
 		if _, err := tx.NewInsert().Model(owner).Exec(ctx); err != nil {
 			return err
 		}
@@ -304,7 +304,7 @@ type ViewPatch struct {
 }
 
 // mutateView runs change on a locked view once op allows the actor and precondition holds, then
-// bumps its version and records changeType when change reports a difference.
+// moves its updated_at and records changeType when change reports a difference.
 func (s *Store) mutateView(ctx context.Context, a Actor, op Operation, id int64, precondition func(*View) error,
 	change func(ctx context.Context, tx bun.Tx, v *View) (Change, bool, error)) (*View, error) {
 	var out *View
@@ -327,9 +327,8 @@ func (s *Store) mutateView(ctx context.Context, a Actor, op Operation, id int64,
 		if !changed {
 			return nil
 		}
-		v.Version++
 		if _, err := tx.NewUpdate().Model(v).
-			Column("name", "visible_columns", "metadata", "is_published", "published_at", "published_by", "version").
+			Column("name", "visible_columns", "metadata", "is_published", "published_at", "published_by").
 			Set("updated_at = now()").WherePK().Where("view.tenant_id = ?", v.TenantID).Returning("updated_at").Exec(ctx); err != nil {
 			return err
 		}
@@ -415,7 +414,7 @@ func (s *Store) ReplaceFilters(ctx context.Context, a Actor, id int64, precondit
 		ie := &InvalidError{Message: "invalid filter"}
 		for i, f := range filters {
 			refs[i] = f.ColumnName
-			if reason := FilterValueProblem(f.Operator, f.Value); reason != "" {
+			if reason := filterValueProblem(f.Operator, f.Value); reason != "" {
 				ie.Problems = append(ie.Problems, Problem{Field: fmt.Sprintf("filters[%d].value", i), Reason: reason})
 			}
 		}
@@ -504,8 +503,8 @@ func needPanelColumns(v *View, action string) error {
 	return nil
 }
 
-// FilterValueProblem says why a filter value does not fit its operator ("" when it fits).
-func FilterValueProblem(op string, value any) string {
+// filterValueProblem says why a filter value does not fit its operator ("" when it fits).
+func filterValueProblem(op string, value any) string {
 	scalar := func(x any) bool {
 		switch x.(type) {
 		case string, bool, float64, int, int64, interface{ String() string }:

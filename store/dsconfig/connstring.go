@@ -43,7 +43,7 @@ func connSecrets(s string) (secrets []secret, ok bool) {
 			return nil, false
 		}
 		for _, p := range pairs {
-			if IsSecretKey(p.key) && p.value != "" {
+			if isSecretKey(p.key) && p.value != "" {
 				secrets = append(secrets, secret{p.key, p.value, p.start, p.end, inKeyValue})
 			}
 		}
@@ -80,7 +80,7 @@ func connSecrets(s string) (secrets []secret, ok bool) {
 			if err1 != nil || err2 != nil {
 				key, value = rawKey, rawValue
 			}
-			if IsSecretKey(key) && value != "" {
+			if isSecretKey(key) && value != "" {
 				start := offset + len(rawKey) + 1
 				secrets = append(secrets, secret{key, value, start, start + len(rawValue), inQuery})
 			}
@@ -94,9 +94,9 @@ func connSecrets(s string) (secrets []secret, ok bool) {
 func maskConn(s string) string {
 	secrets, ok := connSecrets(s)
 	if !ok {
-		return Mask
+		return maskText
 	}
-	return splice(s, secrets, func(secret) (string, bool) { return Mask, true })
+	return splice(s, secrets, func(secret) (string, bool) { return maskText, true })
 }
 
 // mergeConn returns the connection string to store when a client sends
@@ -114,7 +114,7 @@ func mergeConn(incoming, stored string) string {
 	// masked: keep the stored password in the new string.
 	return splice(incoming, inSecrets, func(sec secret) (string, bool) {
 		i := slices.IndexFunc(storedSecrets, func(o secret) bool { return o.name == sec.name })
-		if sec.value != Mask || i < 0 {
+		if sec.value != maskText || i < 0 {
 			return "", false
 		}
 		old := storedSecrets[i]

@@ -2,19 +2,19 @@ package dsconfig
 
 import "regexp"
 
-// Mask replaces secret values in configs shown to clients.
-const Mask = "********"
+// maskText replaces secret values in configs shown to clients.
+const maskText = "********"
 
 var secretKeyPattern = regexp.MustCompile(`(?i)pass|secret|token|key|authorization`)
 
-// IsSecretKey reports whether a config key name holds a secret, i.e. its
+// isSecretKey reports whether a config key name holds a secret, i.e. its
 // name contains pass, secret, token, key or authorization in any case.
 // "keyField" names a record field, not a secret, and is exempt.
 //
 // Values under "headers" and the password inside "connectionString" are
 // secret as well but are not covered here, since only part of those values
 // is secret; log Masked(cfg) rather than filtering keys by hand.
-func IsSecretKey(name string) bool {
+func isSecretKey(name string) bool {
 	return name != "keyField" && secretKeyPattern.MatchString(name)
 }
 
@@ -36,7 +36,7 @@ func positionOf(key string) position {
 		return headers
 	case key == "connectionString":
 		return connString
-	case IsSecretKey(key):
+	case isSecretKey(key):
 		return secretKey
 	}
 	return plain
@@ -49,7 +49,7 @@ func unset(v any) bool {
 }
 
 // Masked returns a deep copy of cfg with secrets replaced by Mask (see
-// IsSecretKey). Connection strings keep everything but their password
+// isSecretKey). Connection strings keep everything but their password
 // readable. A nil cfg gives an empty map.
 func Masked(cfg map[string]any) map[string]any {
 	out := make(map[string]any, len(cfg))
@@ -65,17 +65,17 @@ func maskEntry(key string, v any) any {
 	}
 	switch positionOf(key) {
 	case secretKey:
-		return Mask
+		return maskText
 	case headers:
 		h, ok := v.(map[string]any)
 		if !ok {
-			return Mask // unknown shape: hide it all rather than guess
+			return maskText // unknown shape: hide it all rather than guess
 		}
 		out := make(map[string]any, len(h))
 		for name, hv := range h {
 			out[name] = hv
 			if !unset(hv) {
-				out[name] = Mask
+				out[name] = maskText
 			}
 		}
 		return out
@@ -83,7 +83,7 @@ func maskEntry(key string, v any) any {
 		if s, ok := v.(string); ok {
 			return maskConn(s)
 		}
-		return Mask
+		return maskText
 	}
 	return maskValue(v)
 }
@@ -119,7 +119,7 @@ func MergeMasked(incoming, stored map[string]any) map[string]any {
 
 func mergeEntry(key string, in, stored any) any {
 	pos := positionOf(key)
-	if pos != plain && in == Mask && !unset(stored) {
+	if pos != plain && in == maskText && !unset(stored) {
 		return clone(stored)
 	}
 	switch pos {
@@ -134,7 +134,7 @@ func mergeEntry(key string, in, stored any) any {
 		out := make(map[string]any, len(inH))
 		for name, v := range inH {
 			out[name] = clone(v)
-			if v == Mask && !unset(storedH[name]) {
+			if v == maskText && !unset(storedH[name]) {
 				out[name] = clone(storedH[name])
 			}
 		}

@@ -28,8 +28,8 @@ func TestIsSecretKey(t *testing.T) {
 		{"connectionString", false},
 	}
 	for _, tt := range tests {
-		if got := IsSecretKey(tt.name); got != tt.want {
-			t.Errorf("IsSecretKey(%q) = %v, want %v", tt.name, got, tt.want)
+		if got := isSecretKey(tt.name); got != tt.want {
+			t.Errorf("isSecretKey(%q) = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -6,7 +6,7 @@
 // Keys the rules do not mention are always allowed and kept as given.
 //
 // Secrets never leave the service in clear text: Masked replaces them with
-// Mask for display, and MergeMasked puts the stored secrets back when a
+// maskText for display, and MergeMasked puts the stored secrets back when a
 // client saves a config it read in masked form.
 package dsconfig
 

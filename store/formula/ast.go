@@ -174,8 +174,8 @@ var Functions = map[string]Arity{
 	"DAY":      {1, 1},
 }
 
-// LookupFunction finds a built-in function by case-insensitive name.
-func LookupFunction(name string) (Arity, bool) {
+// lookupFunction finds a built-in function by case-insensitive name.
+func lookupFunction(name string) (Arity, bool) {
 	a, ok := Functions[strings.ToUpper(name)]
 	return a, ok
 }

@@ -31,14 +31,14 @@ type Env interface {
 	Now() time.Time
 }
 
-// EvalError is a per-cell evaluation failure: a wrong type, a bad date,
+// evalError is a per-cell evaluation failure: a wrong type, a bad date,
 // a division by zero.
-type EvalError struct{ Msg string }
+type evalError struct{ Msg string }
 
-func (e *EvalError) Error() string { return e.Msg }
+func (e *evalError) Error() string { return e.Msg }
 
 func evalErr(format string, args ...any) error {
-	return &EvalError{Msg: fmt.Sprintf(format, args...)}
+	return &evalError{Msg: fmt.Sprintf(format, args...)}
 }
 
 // Program is a compiled formula.
@@ -276,14 +276,34 @@ func (c *compiler) call(e *Call) evalFn {
 	for i, a := range e.Args {
 		args[i] = c.compile(a)
 	}
-	switch e.Name {
+	if fn := lazyCall(e.Name, args); fn != nil {
+		return fn
+	}
+	fn := c.boundText(e.Name, builtins[e.Name])
+	return func(env Env) (any, error) {
+		vals := make([]any, len(args))
+		for i, a := range args {
+			v, err := a(env)
+			if err != nil {
+				return nil, err
+			}
+			vals[i] = v
+		}
+		return fn(vals)
+	}
+}
+
+// lazyCall compiles the functions that decide which of their arguments to evaluate, or read the
+// clock; nil for the others, which take their arguments' values.
+func lazyCall(name string, args []evalFn) evalFn {
+	switch name {
 	case "IF":
 		return func(env Env) (any, error) {
 			cond, err := args[0](env)
 			if err != nil {
 				return nil, err
 			}
-			t, err := Truthy(cond)
+			t, err := truthy(cond)
 			if err != nil {
 				return nil, err
 			}
@@ -296,14 +316,14 @@ func (c *compiler) call(e *Call) evalFn {
 			return nil, nil
 		}
 	case "AND", "OR":
-		isAnd := e.Name == "AND"
+		isAnd := name == "AND"
 		return func(env Env) (any, error) {
 			for _, a := range args {
 				v, err := a(env)
 				if err != nil {
 					return nil, err
 				}
-				t, err := Truthy(v)
+				t, err := truthy(v)
 				if err != nil {
 					return nil, err
 				}
@@ -328,12 +348,17 @@ func (c *compiler) call(e *Call) evalFn {
 			return nil, nil
 		}
 	}
-	fn := builtins[e.Name]
-	switch limit := c.maxText; e.Name {
+	return nil
+}
+
+// boundText wraps the functions that build text so that a result over the text limit is a
+// TooLongError instead of a value.
+func (c *compiler) boundText(name string, fn func([]any) (any, error)) func([]any) (any, error) {
+	switch limit := c.maxText; name {
 	case "CONCAT":
 		fn = func(v []any) (any, error) { return concat(v, limit) }
 	case "UPPER", "LOWER":
-		upper, convert := e.Name == "UPPER", fn
+		upper, convert := name == "UPPER", fn
 		fn = func(v []any) (any, error) {
 			if s, ok := v[0].(string); ok && caseLen(s, upper) > limit {
 				return nil, &TooLongError{Limit: limit}
@@ -350,26 +375,16 @@ func (c *compiler) call(e *Call) evalFn {
 			return out, err
 		}
 	}
-	return func(env Env) (any, error) {
-		vals := make([]any, len(args))
-		for i, a := range args {
-			v, err := a(env)
-			if err != nil {
-				return nil, err
-			}
-			vals[i] = v
-		}
-		return fn(vals)
-	}
+	return fn
 }
 
 // builtins are the functions that evaluate all their arguments first.
 var builtins = map[string]func([]any) (any, error){
 	"NOT": func(v []any) (any, error) {
-		t, err := Truthy(v[0])
+		t, err := truthy(v[0])
 		return !t, err
 	},
-	"CONCAT": func(v []any) (any, error) { return concat(v, DefaultMaxText) }, // compiled with its limit
+	"CONCAT": func(v []any) (any, error) { return concat(v, defaultMaxText) }, // compiled with its limit
 	"LEN": func(v []any) (any, error) {
 		return float64(utf8.RuneCountInString(Text(v[0]))), nil
 	},
@@ -515,9 +530,9 @@ func toNumber(v any) (float64, error) {
 	return 0, evalErr("expected a number")
 }
 
-// Truthy is the condition value of IF, AND, OR and NOT: empty is false,
+// truthy is the condition value of IF, AND, OR and NOT: empty is false,
 // numbers are true unless zero, the texts "true"/"false" are accepted.
-func Truthy(v any) (bool, error) {
+func truthy(v any) (bool, error) {
 	switch v := v.(type) {
 	case nil:
 		return false, nil

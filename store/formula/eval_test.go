@@ -45,7 +45,7 @@ func TestEvalValues(t *testing.T) {
 		src  string
 		want any
 	}{
-		// The formulas api.md says must be accepted.
+		// Formulas the web UI writes, which must be accepted.
 		{`CONCAT([Full Name], " (", [Email Address], ")")`, "Ada Lovelace (ada@example.com)"},
 		{`DATEDIFF(NOW(), [Created Date])`, 25.0},
 		{`IF([Account Status] = "active", "Active", IF([Account Status] = "pending", "Pending", "Inactive"))`, "Pending"},

@@ -8,22 +8,22 @@ import (
 	"unicode/utf8"
 )
 
-// Computed values are bounded in two ways (api.md §2, "Computed values are bounded"):
+// Computed values are bounded in two ways (docs/formulas.md):
 //
 //   - At run time, no operation that produces text (&, CONCAT, UPPER, LOWER, TRIM, and the
 //     conversion of a value to text) builds a text longer than Limits.MaxText bytes: the size of
 //     the result is computed first, and when it is over the limit the cell fails with a
 //     *TooLongError instead. A cell that fails this way makes the cells that read it fail too
 //     (other failed cells read as empty), so a chain never hides an overflow as "".
-//   - When a calculated column is created or changed, its static growth bound (GrowthBound) must
+//   - When a calculated column is created or changed, its static growth bound (growthBound) must
 //     not exceed Limits.MaxGrowth, or the change is refused naming the chain that grows.
 
 const (
-	// DefaultMaxText is the default longest computed text, in bytes (64 KiB).
-	DefaultMaxText = 64 << 10
-	// DefaultMaxGrowth is the default largest static growth bound of a calculated column, in
-	// bytes (16 MiB: 256 source values of DefaultMaxText).
-	DefaultMaxGrowth = 16 << 20
+	// defaultMaxText is the default longest computed text, in bytes (64 KiB).
+	defaultMaxText = 64 << 10
+	// defaultMaxGrowth is the default largest static growth bound of a calculated column, in
+	// bytes (16 MiB: 256 source values of defaultMaxText).
+	defaultMaxGrowth = 16 << 20
 )
 
 // Limits bound computed text. A zero field means its default.
@@ -38,18 +38,15 @@ func (l Limits) maxText() int {
 	if l.MaxText > 0 {
 		return l.MaxText
 	}
-	return DefaultMaxText
+	return defaultMaxText
 }
 
 func (l Limits) maxGrowth() int64 {
 	if l.MaxGrowth > 0 {
 		return l.MaxGrowth
 	}
-	return DefaultMaxGrowth
+	return defaultMaxGrowth
 }
-
-// WithDefaults fills in the zero fields.
-func (l Limits) WithDefaults() Limits { return Limits{MaxText: l.maxText(), MaxGrowth: l.maxGrowth()} }
 
 // TooLongError is a computed text over Limits.MaxText. The longer text is never built. Column is
 // set when the cause is a referenced column whose value failed this way.
@@ -111,7 +108,7 @@ func concat(vals []any, limit int) (any, error) {
 
 // Static growth bound.
 //
-// GrowthBound is the most bytes a column's text can have, computed from the formulas alone:
+// growthBound is the most bytes a column's text can have, computed from the formulas alone:
 //
 //   - a base column counts as MaxText bytes (the longest source value the bound assumes; a
 //     longer source value is allowed, but whatever a formula builds from it is still cut off at
@@ -134,14 +131,14 @@ const saturated = math.MaxInt64 / 4
 
 func addSat(a, b int64) int64 { return min(a+b, saturated) }
 
-// GrowthError is a calculated column whose static growth bound exceeds the limit.
-type GrowthError struct {
+// growthError is a calculated column whose static growth bound exceeds the limit.
+type growthError struct {
 	Chain []string // column names, from the column to the base column (or literal) it grows from
 	Bound int64
 	Limit int64
 }
 
-func (e *GrowthError) Error() string {
+func (e *growthError) Error() string {
 	return fmt.Sprintf("%s can grow to %d bytes, the limit is %d", strings.Join(e.Chain, " → "), e.Bound, e.Limit)
 }
 
@@ -153,15 +150,15 @@ func CheckGrowth(cols []Column, ids []int64, lim Limits) error {
 	var ps problems
 	for _, id := range ids {
 		if b := g.column(id); b > lim.maxGrowth() {
-			ge := &GrowthError{Chain: g.chain(id), Bound: b, Limit: lim.maxGrowth()}
+			ge := &growthError{Chain: g.chain(id), Bound: b, Limit: lim.maxGrowth()}
 			ps.add("", ge.Error())
 		}
 	}
 	return ps.err()
 }
 
-// GrowthBound is the static growth bound of column id, in bytes.
-func GrowthBound(cols []Column, id int64, lim Limits) int64 { return newGrowth(cols, lim).column(id) }
+// growthBound is the static growth bound of column id, in bytes.
+func growthBound(cols []Column, id int64, lim Limits) int64 { return newGrowth(cols, lim).column(id) }
 
 type growth struct {
 	byID  map[int64]*Column

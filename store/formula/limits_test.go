@@ -59,7 +59,7 @@ func TestEvalTextLimit(t *testing.T) {
 		t.Errorf("UPPER(ɐɐɐɐ) within 12 bytes: %v %v", v, err)
 	}
 	// The default limit applies to Compile.
-	big := &rowEnv{names: []string{"X"}, values: []any{strings.Repeat("x", DefaultMaxText/2+1)}}
+	big := &rowEnv{names: []string{"X"}, values: []any{strings.Repeat("x", defaultMaxText/2+1)}}
 	if _, err := runLimited(t, `[X] & [X]`, big, Limits{}); !errors.As(err, new(*TooLongError)) {
 		t.Errorf("default limit: %v", err)
 	}
@@ -114,7 +114,7 @@ func TestGrowthBound(t *testing.T) {
 		1: 1000, 2: 100 * 1000, 3: 100 * 100 * 1000, 4: 100 * 100 * 100 * 1000, 5: 5 * 100 * 100 * 100 * 1000,
 		6: 1501 + 2 + 1000 + 1, 7: 100 * 1000, 8: maxScalarText,
 	} {
-		if got := GrowthBound(cols, id, lim); got != want {
+		if got := growthBound(cols, id, lim); got != want {
 			t.Errorf("bound of %d: %d, want %d", id, got, want)
 		}
 	}
@@ -137,11 +137,11 @@ func TestGrowthBound(t *testing.T) {
 	for i := int64(9); i < 40; i++ {
 		deep = append(deep, Column{ID: i, Name: "D", Calculated: true, Formula: rep("{"+itoa(i-1)+"}", 100)})
 	}
-	if got := GrowthBound(deep, 39, lim); got != saturated {
+	if got := growthBound(deep, 39, lim); got != saturated {
 		t.Errorf("deep chain: %d, want saturated", got)
 	}
 	loop := []Column{{ID: 1, Name: "A", Calculated: true, Formula: "{2}&{2}"}, {ID: 2, Name: "B", Calculated: true, Formula: "{1}"}}
-	if got := GrowthBound(loop, 1, lim); got != 2000 {
+	if got := growthBound(loop, 1, lim); got != 2000 {
 		t.Errorf("cycle: %d", got)
 	}
 }

@@ -226,9 +226,9 @@ func TestFunctions(t *testing.T) {
 		{"FOO", false, "", nil, nil},
 	}
 	for _, tt := range tests {
-		a, ok := LookupFunction(tt.name)
+		a, ok := lookupFunction(tt.name)
 		if ok != tt.ok {
-			t.Errorf("LookupFunction(%q) ok = %v", tt.name, ok)
+			t.Errorf("lookupFunction(%q) ok = %v", tt.name, ok)
 			continue
 		}
 		if !ok {

@@ -102,7 +102,7 @@ func FetchAPI(ctx context.Context, client *http.Client, r APIRequest) (Reader, i
 	}
 	var in io.Reader = resp.Body
 	if r.MaxBytes > 0 {
-		in = LimitReader(resp.Body, r.MaxBytes)
+		in = newLimitReader(resp.Body, r.MaxBytes)
 	}
 	rd, err := JSONArray(in, r.RecordsPath, r.Options)
 	if err != nil {
@@ -135,7 +135,7 @@ func transportErr(err error, host string) error {
 	if errors.As(err, &se) {
 		return se
 	}
-	var tl *TooLargeError
+	var tl *tooLargeError
 	if errors.As(err, &tl) {
 		return failf("the response is larger than %d bytes", tl.Limit)
 	}

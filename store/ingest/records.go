@@ -405,7 +405,7 @@ func pointerTokens(p string) ([]string, error) {
 }
 
 func badJSON(err error) error {
-	var tooLarge *TooLargeError
+	var tooLarge *tooLargeError
 	if errors.As(err, &tooLarge) {
 		return err
 	}
@@ -560,7 +560,7 @@ func writeJSONString(b *bytes.Buffer, s string) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	// A NUL stays the escape \u0000, which jsonb refuses: an upload carrying one is refused with a
-	// 400 naming the record (api.md §2) before its transaction commits. (Replacing the escape in
+	// 400 naming the record before its transaction commits. (Replacing the escape in
 	// the encoded text also turned the text \u0000, after an escaped backslash, into \uFFFD.)
 	enc, _ := json.Marshal(s)
 	b.Write(enc)
@@ -573,15 +573,15 @@ func clip(s string) string {
 	return s
 }
 
-// TooLargeError is a source body over its size limit.
-type TooLargeError struct{ Limit int64 }
+// tooLargeError is a source body over its size limit.
+type tooLargeError struct{ Limit int64 }
 
-func (e *TooLargeError) Error() string {
+func (e *tooLargeError) Error() string {
 	return fmt.Sprintf("the source is larger than %d bytes", e.Limit)
 }
 
-// LimitReader fails with *TooLargeError once more than limit bytes are read.
-func LimitReader(r io.Reader, limit int64) io.Reader {
+// newLimitReader fails with *tooLargeError once more than limit bytes are read.
+func newLimitReader(r io.Reader, limit int64) io.Reader {
 	return &limitReader{r: r, left: limit, limit: limit}
 }
 
@@ -593,7 +593,7 @@ type limitReader struct {
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.left < 0 {
-		return 0, &TooLargeError{Limit: l.limit}
+		return 0, &tooLargeError{Limit: l.limit}
 	}
 	if int64(len(p)) > l.left+1 {
 		p = p[:l.left+1]
@@ -601,7 +601,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	if l.left < 0 {
-		return n, &TooLargeError{Limit: l.limit}
+		return n, &tooLargeError{Limit: l.limit}
 	}
 	return n, err
 }

@@ -69,9 +69,9 @@ func TestReaders(t *testing.T) {
 	if err != nil || len(recs) != 2 || recs[1].Key != "2" {
 		t.Errorf("NDJSON keyed by position: %+v %v", recs, err)
 	}
-	big := LimitReader(strings.NewReader(`[{"a":"0123456789"}]`), 10)
+	big := newLimitReader(strings.NewReader(`[{"a":"0123456789"}]`), 10)
 	rd, _ = JSONArray(big, "", Options{})
-	var tl *TooLargeError
+	var tl *tooLargeError
 	if _, err := readAll(t, rd); !errors.As(err, &tl) {
 		t.Errorf("limit: %v", err)
 	}

@@ -1,6 +1,6 @@
 package sqlaudit
 
-// Allowed lets through a reference to a tenant table that has no tenant_id predicate of its own,
+// allowed lets through a reference to a tenant table that has no tenant_id predicate of its own,
 // keyed by "function table" as the audit reports it (function: package.(*Type).Method or
 // package.function, closures folded into their function). Every entry says why.
 //
@@ -10,7 +10,7 @@ package sqlaudit
 // on its id alone (`c.panel_id = p.id`) does NOT scope the child: add the tenant_id predicate, it
 // costs nothing (every index leads with tenant_id). Entries here are for statements that are
 // tenant-wide by design, or temporary.
-var Allowed = map[string]string{
+var allowed = map[string]string{
 	// Tenant-wide by design: the expiry sweep of the background purger deletes every tenant's
 	// expired keys; it runs outside any request and has no tenant.
 	"store.(*Store).PurgeIdempotencyKeys idempotency_keys": "expiry sweep across tenants",

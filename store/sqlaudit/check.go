@@ -1,5 +1,5 @@
-// Package sqlaudit is the test suite's tenant-scoping check (issue 12, "tenant scoping that cannot
-// be forgotten"). A Bun query hook records every statement the service runs during a test
+// Package sqlaudit is the test suite's tenant-scoping check, so that tenant scoping cannot be
+// forgotten. A Bun query hook records every statement the service runs during a test
 // package; at the end Finish checks each distinct statement and fails the package on one that
 // reads or writes a tenant table without a tenant_id predicate. README "Tenant scoping" states
 // the rule.
@@ -9,18 +9,18 @@ import (
 	"strings"
 )
 
-// TenantTables are the tables with a tenant_id column (migrations/*.up.sql). Every reference to
+// tenantTables are the tables with a tenant_id column (migrations/*.up.sql). Every reference to
 // one of them must be scoped. view_sorts, view_filters and source_records have no tenant_id: they
 // are reached only through their parent (views, data_sources), which is scoped, so they are not
 // checked; nor is schema_migrations.
-var TenantTables = map[string]bool{
+var tenantTables = map[string]bool{
 	"panels": true, "data_sources": true, "columns": true, "views": true, "acls": true,
 	"panel_changes": true, "view_notifications": true, "members": true, "idempotency_keys": true,
 	"record_sets": true, "source_syncs": true,
 }
 
-// Violation is one unscoped reference to a tenant table in a statement.
-type Violation struct {
+// violation is one unscoped reference to a tenant table in a statement.
+type violation struct {
 	Table, Alias string
 	Insert       bool // an INSERT whose column list has no tenant_id
 }
@@ -72,66 +72,16 @@ func tokenize(s string) []token {
 			if escapes {
 				out = out[:len(out)-1]
 			}
-			j := i + 1
-			for j < len(s) {
-				if escapes && s[j] == '\\' {
-					j += 2
-					continue
-				}
-				if s[j] == '\'' {
-					if j+1 < len(s) && s[j+1] == '\'' {
-						j += 2
-						continue
-					}
-					break
-				}
-				j++
-			}
 			out = append(out, token{kind: tLiteral, text: "?"})
-			i = j + 1
+			i = stringEnd(s, i, escapes) + 1
 		case c == '"':
-			var b strings.Builder
-			j := i + 1
-			for j < len(s) {
-				if s[j] == '"' {
-					if j+1 < len(s) && s[j+1] == '"' {
-						b.WriteByte('"')
-						j += 2
-						continue
-					}
-					break
-				}
-				b.WriteByte(s[j])
-				j++
-			}
-			out = append(out, token{kind: tIdent, text: b.String(), quoted: true})
-			i = j + 1
+			var t token
+			t, i = quotedIdent(s, i)
+			out = append(out, t)
 		case c == '$':
-			j := i + 1
-			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-				j++
-			}
-			if j > i+1 { // $1
-				out = append(out, token{kind: tLiteral, text: "?"})
-				i = j
-				break
-			}
-			for j < len(s) && isIdentChar(s[j]) {
-				j++
-			}
-			if j < len(s) && s[j] == '$' { // $tag$ ... $tag$
-				tag := s[i : j+1]
-				k := strings.Index(s[j+1:], tag)
-				if k < 0 {
-					i = len(s)
-				} else {
-					i = j + 1 + k + len(tag)
-				}
-				out = append(out, token{kind: tLiteral, text: "?"})
-				break
-			}
-			out = append(out, token{kind: tOp, text: "$"})
-			i++
+			var t token
+			t, i = dollar(s, i)
+			out = append(out, t)
 		case c >= '0' && c <= '9':
 			j := i
 			for j < len(s) && (isIdentChar(s[j]) || s[j] == '.') {
@@ -162,6 +112,72 @@ func tokenize(s string) []token {
 		}
 	}
 	return out
+}
+
+// stringEnd is the index of the quote closing the string literal opened at i (a doubled quote is
+// a quote inside it, and so is a backslashed one with escapes); len(s) when it is not closed.
+func stringEnd(s string, i int, escapes bool) int {
+	j := i + 1
+	for j < len(s) {
+		if escapes && s[j] == '\\' {
+			j += 2
+			continue
+		}
+		if s[j] == '\'' {
+			if j+1 < len(s) && s[j+1] == '\'' {
+				j += 2
+				continue
+			}
+			break
+		}
+		j++
+	}
+	return j
+}
+
+// quotedIdent reads the quoted identifier opened at i ("" is a quote inside it) and returns it
+// with the index after it.
+func quotedIdent(s string, i int) (token, int) {
+	var b strings.Builder
+	j := i + 1
+	for j < len(s) {
+		if s[j] == '"' {
+			if j+1 < len(s) && s[j+1] == '"' {
+				b.WriteByte('"')
+				j += 2
+				continue
+			}
+			break
+		}
+		b.WriteByte(s[j])
+		j++
+	}
+	return token{kind: tIdent, text: b.String(), quoted: true}, j + 1
+}
+
+// dollar reads what starts with the $ at i: a parameter ($1) or a dollar-quoted string
+// ($tag$ ... $tag$), both literals, or else the operator $; and returns the index after it.
+func dollar(s string, i int) (token, int) {
+	literal := token{kind: tLiteral, text: "?"}
+	j := i + 1
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	if j > i+1 {
+		return literal, j
+	}
+	for j < len(s) && isIdentChar(s[j]) {
+		j++
+	}
+	if j < len(s) && s[j] == '$' {
+		tag := s[i : j+1]
+		k := strings.Index(s[j+1:], tag)
+		if k < 0 {
+			return literal, len(s)
+		}
+		return literal, j + 1 + k + len(tag)
+	}
+	return token{kind: tOp, text: "$"}, i + 1
 }
 
 func isIdentStart(c byte) bool {
@@ -221,14 +237,14 @@ type ref struct {
 	insertScoped bool
 }
 
-// Check returns the unscoped references to tenant tables in one statement.
-func Check(sql string) []Violation {
-	var out []Violation
+// checkStatement returns the unscoped references to tenant tables in one statement.
+func checkStatement(sql string) []violation {
+	var out []violation
 	checkLevel(nest(tokenize(sql)), map[string]bool{}, &out)
 	return out
 }
 
-func checkLevel(l *level, env map[string]bool, out *[]Violation) {
+func checkLevel(l *level, env map[string]bool, out *[]violation) {
 	// UNION, INTERSECT and EXCEPT join queries that are scoped separately.
 	// Only at the level's own depth: "FROM ((SELECT ...) UNION ALL (SELECT ...)) AS x" is one query.
 	start, depth := 0, 0
@@ -245,87 +261,19 @@ func checkLevel(l *level, env map[string]bool, out *[]Violation) {
 	}
 }
 
-func checkSegment(toks []token, env map[string]bool, out *[]Violation) {
+func checkSegment(toks []token, env map[string]bool, out *[]violation) {
 	refs := findRefs(toks)
-	scoped := map[string]bool{}
-	type pair struct{ a, b string }
-	var joins []pair
-	// Column references to tenant_id and what they are compared with.
-	colAt := func(i int) (qual string, end int, ok bool) {
-		if i >= len(toks) || toks[i].kind != tIdent {
-			return "", 0, false
-		}
-		if i+2 < len(toks) && toks[i+1].isP(".") && toks[i+2].kind == tIdent && toks[i+2].text == "tenant_id" {
-			return toks[i].text, i + 3, true
-		}
-		if toks[i].text == "tenant_id" && !(i > 0 && toks[i-1].isP(".")) {
-			return "", i + 1, true
-		}
-		return "", 0, false
-	}
-	markLit := func(qual string) {
-		if qual == "" {
-			for _, r := range refs {
-				scoped[r.alias] = true
-			}
-			return
-		}
-		scoped[qual] = true
-	}
-	valueAt := func(i int) (isValue bool) {
-		if i >= len(toks) {
-			return false
-		}
-		t := toks[i]
-		return t.kind == tLiteral || t.is("any") || t.kind == tSub ||
-			(t.isP("(") && i+1 < len(toks) && toks[i+1].kind == tLiteral)
-	}
-	for i := 0; i < len(toks); i++ {
-		qual, end, ok := colAt(i)
-		if !ok || underOr(toks, i) {
-			continue
-		}
-		if end < len(toks) && toks[end].is("in") {
-			if end+1 < len(toks) && (toks[end+1].kind == tSub || toks[end+1].isP("(")) {
-				markLit(qual)
-			}
-			continue
-		}
-		if end < len(toks) && toks[end].isP("=") {
-			if valueAt(end + 1) {
-				markLit(qual)
-				continue
-			}
-			if q2, _, ok := colAt(end + 1); ok && q2 != "" && qual != "" {
-				joins = append(joins, pair{qual, q2})
-			}
-			continue
-		}
-		// value = tenant_id
-		if i > 1 && toks[i-1].isP("=") && (toks[i-2].kind == tLiteral || toks[i-2].kind == tSub) {
-			markLit(qual)
-		}
-	}
-	for changed := true; changed; {
-		changed = false
-		for _, p := range joins {
-			if (scoped[p.b] || env[p.b]) && !scoped[p.a] {
-				scoped[p.a], changed = true, true
-			}
-			if (scoped[p.a] || env[p.a]) && !scoped[p.b] {
-				scoped[p.b], changed = true, true
-			}
-		}
-	}
+	scoped, joins := tenantComparisons(toks, refs)
+	propagateScope(scoped, env, joins)
 	for _, r := range refs {
 		if r.insert {
 			if !r.insertScoped {
-				*out = append(*out, Violation{Table: r.table, Alias: r.alias, Insert: true})
+				*out = append(*out, violation{Table: r.table, Alias: r.alias, Insert: true})
 			}
 			continue
 		}
 		if !scoped[r.alias] {
-			*out = append(*out, Violation{Table: r.table, Alias: r.alias})
+			*out = append(*out, violation{Table: r.table, Alias: r.alias})
 		}
 	}
 	inner := map[string]bool{}
@@ -338,6 +286,94 @@ func checkSegment(toks []token, env map[string]bool, out *[]Violation) {
 	for _, t := range toks {
 		if t.kind == tSub {
 			checkLevel(t.sub, inner, out)
+		}
+	}
+}
+
+// aliasPair is a join on tenant_id between two aliases: a.tenant_id = b.tenant_id.
+type aliasPair struct{ a, b string }
+
+// tenantComparisons finds the aliases whose tenant_id is compared with a value (outside an OR),
+// and the joins on tenant_id between aliases. An unqualified tenant_id compared with a value
+// scopes every alias of the segment.
+func tenantComparisons(toks []token, refs []ref) (map[string]bool, []aliasPair) {
+	scoped := map[string]bool{}
+	var joins []aliasPair
+	markLit := func(qual string) {
+		if qual == "" {
+			for _, r := range refs {
+				scoped[r.alias] = true
+			}
+			return
+		}
+		scoped[qual] = true
+	}
+	for i := 0; i < len(toks); i++ {
+		qual, end, ok := tenantColAt(toks, i)
+		if !ok || underOr(toks, i) {
+			continue
+		}
+		if end < len(toks) && toks[end].is("in") {
+			if end+1 < len(toks) && (toks[end+1].kind == tSub || toks[end+1].isP("(")) {
+				markLit(qual)
+			}
+			continue
+		}
+		if end < len(toks) && toks[end].isP("=") {
+			if valueAt(toks, end+1) {
+				markLit(qual)
+				continue
+			}
+			if q2, _, ok := tenantColAt(toks, end+1); ok && q2 != "" && qual != "" {
+				joins = append(joins, aliasPair{qual, q2})
+			}
+			continue
+		}
+		// value = tenant_id
+		if i > 1 && toks[i-1].isP("=") && (toks[i-2].kind == tLiteral || toks[i-2].kind == tSub) {
+			markLit(qual)
+		}
+	}
+	return scoped, joins
+}
+
+// tenantColAt reads a column reference to tenant_id at i: its qualifier ("" when bare) and the
+// index after it.
+func tenantColAt(toks []token, i int) (qual string, end int, ok bool) {
+	if i >= len(toks) || toks[i].kind != tIdent {
+		return "", 0, false
+	}
+	if i+2 < len(toks) && toks[i+1].isP(".") && toks[i+2].kind == tIdent && toks[i+2].text == "tenant_id" {
+		return toks[i].text, i + 3, true
+	}
+	if toks[i].text == "tenant_id" && !(i > 0 && toks[i-1].isP(".")) {
+		return "", i + 1, true
+	}
+	return "", 0, false
+}
+
+// valueAt reports whether a value starts at i: a literal or parameter, ANY(...), or a subquery.
+func valueAt(toks []token, i int) bool {
+	if i >= len(toks) {
+		return false
+	}
+	t := toks[i]
+	return t.kind == tLiteral || t.is("any") || t.kind == tSub ||
+		(t.isP("(") && i+1 < len(toks) && toks[i+1].kind == tLiteral)
+}
+
+// propagateScope scopes, until nothing changes, every alias joined on tenant_id to an alias that
+// is scoped here or by the enclosing statement (env).
+func propagateScope(scoped, env map[string]bool, joins []aliasPair) {
+	for changed := true; changed; {
+		changed = false
+		for _, p := range joins {
+			if (scoped[p.b] || env[p.b]) && !scoped[p.a] {
+				scoped[p.a], changed = true, true
+			}
+			if (scoped[p.a] || env[p.a]) && !scoped[p.b] {
+				scoped[p.b], changed = true, true
+			}
 		}
 	}
 }
@@ -457,7 +493,7 @@ func findRefs(toks []token) []ref {
 			}
 			for {
 				r, next, ok := tableAt(j, false)
-				if ok && TenantTables[r.table] {
+				if ok && tenantTables[r.table] {
 					refs = append(refs, r)
 				}
 				if !ok {
@@ -473,12 +509,12 @@ func findRefs(toks []token) []ref {
 			if i > 0 && toks[i-1].is("do") || i > 0 && toks[i-1].is("for") {
 				continue
 			}
-			if r, _, ok := tableAt(i+1, false); ok && TenantTables[r.table] {
+			if r, _, ok := tableAt(i+1, false); ok && tenantTables[r.table] {
 				refs = append(refs, r)
 			}
 		case t.is("into") && i > 0 && toks[i-1].is("insert"):
 			r, next, ok := tableAt(i+1, true)
-			if !ok || !TenantTables[r.table] {
+			if !ok || !tenantTables[r.table] {
 				continue
 			}
 			r.insert = true
@@ -501,9 +537,9 @@ func findRefs(toks []token) []ref {
 	return refs
 }
 
-// Normalize replaces literals with ? and collapses white space, so statements that differ only
+// normalize replaces literals with ? and collapses white space, so statements that differ only
 // in their values count once.
-func Normalize(sql string) string {
+func normalize(sql string) string {
 	var b strings.Builder
 	for i, t := range tokenize(sql) {
 		if i > 0 {

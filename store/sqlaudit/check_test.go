@@ -33,7 +33,7 @@ func TestCheck(t *testing.T) {
 		`SELECT E'it\'s FROM panels', "p"."id" FROM "panels" AS "p" WHERE "p"."tenant_id" = E'x\'y'`,
 	}
 	for _, s := range good {
-		if v := Check(s); len(v) != 0 {
+		if v := checkStatement(s); len(v) != 0 {
 			t.Errorf("flagged a scoped statement: %v\n  %s", v, s)
 		}
 	}
@@ -61,7 +61,7 @@ SELECT id FROM source_syncs`: "source_syncs",
 		`UPDATE record_sets SET n = 1 FROM data_sources d WHERE d.tenant_id = 't'`:                              "record_sets",
 	}
 	for s, table := range bad {
-		vs := Check(s)
+		vs := checkStatement(s)
 		found := false
 		for _, v := range vs {
 			found = found || v.Table == table
@@ -73,8 +73,8 @@ SELECT id FROM source_syncs`: "source_syncs",
 }
 
 func TestNormalize(t *testing.T) {
-	a := Normalize(`SELECT * FROM panels WHERE tenant_id = 'a' AND id = 12`)
-	b := Normalize("SELECT *\n FROM panels WHERE tenant_id = 'bb''c' AND id = 7")
+	a := normalize(`SELECT * FROM panels WHERE tenant_id = 'a' AND id = 12`)
+	b := normalize("SELECT *\n FROM panels WHERE tenant_id = 'bb''c' AND id = 7")
 	if a != b || strings.Contains(a, "'") {
 		t.Errorf("%q != %q", a, b)
 	}

@@ -38,7 +38,7 @@ func (hook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context 
 
 func (hook) AfterQuery(_ context.Context, ev *bun.QueryEvent) {
 	fn, callers, testOnly := caller()
-	key := [2]string{Normalize(ev.Query), fn}
+	key := [2]string{normalize(ev.Query), fn}
 	rec.Lock()
 	defer rec.Unlock()
 	if rec.seen == nil {
@@ -103,18 +103,18 @@ func caller() (fn string, callers []string, testOnly bool) {
 	return fn, callers, testOnly
 }
 
-// Result is what Finish found.
-type Result struct {
+// result is what Finish found.
+type result struct {
 	Distinct, Service, Tenant int // distinct statement shapes; of them run by service code; of those, touching tenant tables
 	Violations                []string
 	AllowedUsed               int // (statement shape, caller) pairs that only the allow-list let through
 }
 
-// Check everything recorded so far.
-func Audit() Result {
+// checkStatement everything recorded so far.
+func auditRecorded() result {
 	rec.Lock()
 	defer rec.Unlock()
-	var r Result
+	var r result
 	shapes, service, tenant := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	groups := map[string]*group{}
 	for key, e := range rec.seen {
@@ -123,13 +123,13 @@ func Audit() Result {
 			continue
 		}
 		service[key[0]] = true
-		vs := Check(e.sql)
+		vs := checkStatement(e.sql)
 		if len(vs) > 0 || touches(e.sql) {
 			tenant[key[0]] = true
 		}
 		for _, v := range vs {
 			k := e.fn + " " + v.Table
-			if _, ok := Allowed[k]; ok {
+			if _, ok := allowed[k]; ok {
 				r.AllowedUsed++
 				continue
 			}
@@ -161,7 +161,7 @@ type group struct {
 
 func touches(sql string) bool {
 	for _, t := range tokenize(sql) {
-		if t.kind == tIdent && TenantTables[t.text] {
+		if t.kind == tIdent && tenantTables[t.text] {
 			return true
 		}
 	}
@@ -171,7 +171,7 @@ func touches(sql string) bool {
 // Finish is for TestMain after m.Run: it prints the audit's figures and the offending statements
 // to w, and turns a passing exit code into a failing one when there are any.
 func Finish(code int, w io.Writer) int {
-	r := Audit()
+	r := auditRecorded()
 	fmt.Fprintf(w, "sqlaudit: %d distinct statements, %d run by service code, %d of them touch tenant tables; %d allow-listed, %d unscoped\n",
 		r.Distinct, r.Service, r.Tenant, r.AllowedUsed, len(r.Violations))
 	if len(r.Violations) == 0 {

@@ -623,7 +623,7 @@ func (g *gen) panelsCopy() copySpec {
 	N := g.Panels
 	cohort := []byte(`{"conditions": [], "logic": "AND"}`)
 	panelName := func(i int) string { return "Panel " + strconv.Itoa(i) }
-	return copySpec{table: "panels", columns: []string{"id", "tenant_id", "owner_user_id", "name", "description", "metadata", "cohort_rule", "version", "created_at", "updated_at"},
+	return copySpec{table: "panels", columns: []string{"id", "tenant_id", "owner_user_id", "name", "description", "metadata", "cohort_rule", "created_at", "updated_at"},
 		next: counter(N, func(i int) []any {
 			var desc *string
 			if i%2 == 0 {
@@ -631,14 +631,14 @@ func (g *gen) panelsCopy() copySpec {
 			}
 			at := g.panelCreated(i)
 			return []any{g.panel0 + int64(i), g.Tenant, g.panelOwner(i).UserID, panelName(i), desc,
-				[]byte(`{"n": ` + strconv.Itoa(i) + `, "color": "` + []string{"red", "green", "blue"}[i%3] + `"}`), cohort, int64(1 + i%3), at, at.Add(time.Hour)}
+				[]byte(`{"n": ` + strconv.Itoa(i) + `, "color": "` + []string{"red", "green", "blue"}[i%3] + `"}`), cohort, at, at.Add(time.Hour)}
 		})}
 }
 
 func (g *gen) dataSourcesCopy() copySpec {
 	N := g.Panels
 	empty := []byte(`{}`)
-	return copySpec{table: "data_sources", columns: []string{"id", "tenant_id", "panel_id", "type", "config", "last_sync", "version", "created_at", "updated_at"},
+	return copySpec{table: "data_sources", columns: []string{"id", "tenant_id", "panel_id", "type", "config", "last_sync", "created_at", "updated_at"},
 		next: counter(N, func(i int) []any {
 			typ, config := "api", []byte(`{"endpoint": "/api/patients", "method": "GET", "keyField": "id"}`)
 			switch i % 4 {
@@ -648,14 +648,14 @@ func (g *gen) dataSourcesCopy() copySpec {
 				typ, config = "custom", empty
 			}
 			at := g.panelCreated(i).Add(time.Minute)
-			return []any{g.ds0 + int64(i), g.Tenant, g.panel0 + int64(i), typ, config, at.Add(time.Hour), int64(1), at, at}
+			return []any{g.ds0 + int64(i), g.Tenant, g.panel0 + int64(i), typ, config, at.Add(time.Hour), at, at}
 		})}
 }
 
 func (g *gen) columnsCopy() copySpec {
 	N, C := g.Panels, g.ColumnsPerPanel
 	return copySpec{table: "columns", columns: []string{"id", "tenant_id", "panel_id", "column_type", "name", "type", "source_field", "data_source_id", "formula",
-		"dependencies", "properties", "metadata", "tags", "version", "created_at", "updated_at"},
+		"dependencies", "properties", "metadata", "tags", "created_at", "updated_at"},
 		rows: N * C, text: func(b []byte, j int) []byte {
 			i, k := j/C, j%C
 			at := g.panelCreated(i).Add(time.Duration(2+k) * time.Minute)
@@ -675,7 +675,7 @@ func (g *gen) columnsCopy() copySpec {
 				b = append(b, '{')
 				b = append(strconv.AppendInt(append(strconv.AppendInt(b, x, 10), ','), y, 10), "}\t"...)
 				b = tab(append(b, g.shapes[k].props...))
-				b = append(b, "{}\t[\"derived\"]\t1\t"...)
+				b = append(b, "{}\t[\"derived\"]\t"...)
 			default:
 				b = append(b, g.shapes[k].base...)
 				b = tab(strconv.AppendInt(b, g.ds0+int64(i), 10))
@@ -683,7 +683,6 @@ func (g *gen) columnsCopy() copySpec {
 				b = tab(append(b, g.shapes[k].props...))
 				b = append(b, "{}\t"...)
 				b = tab(append(b, g.shapes[k].tags...))
-				b = append(b, "1\t"...)
 			}
 			b = tab(appendTime(b, at))
 			return appendTime(b, at)
@@ -691,7 +690,7 @@ func (g *gen) columnsCopy() copySpec {
 }
 
 func (g *gen) viewsCopy() copySpec {
-	return copySpec{table: "views", columns: []string{"id", "tenant_id", "panel_id", "owner_user_id", "name", "is_published", "published_at", "published_by", "visible_columns", "metadata", "version", "created_at", "updated_at"},
+	return copySpec{table: "views", columns: []string{"id", "tenant_id", "panel_id", "owner_user_id", "name", "is_published", "published_at", "published_by", "visible_columns", "metadata", "created_at", "updated_at"},
 		next: counter(g.views, func(v int) []any {
 			i := g.viewPanel(v)
 			at := g.panelCreated(i).Add(30 * time.Minute)
@@ -709,7 +708,7 @@ func (g *gen) viewsCopy() copySpec {
 				updated = at
 			}
 			return []any{g.view0 + int64(v), g.Tenant, g.panel0 + int64(i), owner.UserID, fmt.Sprintf("View %d", v), viewPublished(v), pubAt, pubBy,
-				visible, jsonb(map[string]any{"density": "compact"}), int64(1), at, updated}
+				visible, jsonb(map[string]any{"density": "compact"}), at, updated}
 		})}
 }
 

@@ -149,8 +149,8 @@ func (b *baseline) insert(c echo.Context) error {
 // out), bare: the ceiling the service's POST /api/panels could reach on this database.
 func (b *baseline) createPanel(c echo.Context) error {
 	if _, err := b.pool.Exec(c.Request().Context(), `WITH p AS (
-		INSERT INTO panels (tenant_id, owner_user_id, name, metadata, cohort_rule, version)
-		VALUES ('bench-baseline', 'bench', 'Baseline', '{}', '{"conditions":[],"logic":"AND"}', 1) RETURNING *),
+		INSERT INTO panels (tenant_id, owner_user_id, name, metadata, cohort_rule)
+		VALUES ('bench-baseline', 'bench', 'Baseline', '{}', '{"conditions":[],"logic":"AND"}') RETURNING *),
 	owner AS (INSERT INTO acls (tenant_id, resource_type, resource_id, panel_id, user_email, permission)
 		SELECT tenant_id, 'panel', id, id, 'bench@example.com', 'owner' FROM p),
 	change AS (INSERT INTO panel_changes (tenant_id, panel_id, panel_name, change_type, entity_type, entity_id,
@@ -181,7 +181,7 @@ func (b *baseline) updateColumn(c echo.Context) error {
 		{`SELECT panel.*, EXISTS (SELECT 1 FROM views AS pv WHERE pv.panel_id = panel.id) AS has_views
 			FROM panels AS panel WHERE panel.id = $1 AND panel.tenant_id = 'bench-write' FOR UPDATE OF panel`, []any{t.panel}},
 		{`SELECT * FROM columns AS col WHERE col.panel_id = $1 ORDER BY col.id`, []any{t.panel}},
-		{`UPDATE columns AS col SET name = $2, version = col.version + 1, updated_at = now() WHERE col.id = $1 RETURNING updated_at`,
+		{`UPDATE columns AS col SET name = $2, updated_at = now() WHERE col.id = $1 RETURNING updated_at`,
 			[]any{t.column, fmt.Sprintf("Target %d", n)}},
 		{`INSERT INTO panel_changes (tenant_id, panel_id, panel_name, change_type, entity_type, entity_id, action, description,
 			changed_by, changed_by_email, old_values, new_values, affected_column)

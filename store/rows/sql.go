@@ -1,4 +1,4 @@
-package store
+package rows
 
 import (
 	"strconv"
@@ -10,7 +10,7 @@ import (
 )
 
 // The SQL side of the rows engine: typed expressions over the JSONB documents, conditions and
-// keyset positions. Everything mirrors rows_values.go: a value is typed the same way, NULL plays
+// keyset positions. Everything mirrors values.go: a value is typed the same way, NULL plays
 // the part of a null cell, texts compare byte-wise (COLLATE "C"), and each condition is wrapped
 // in COALESCE so that SQL's three-valued logic gives the same two answers as Go.
 

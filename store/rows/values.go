@@ -1,4 +1,4 @@
-package store
+package rows
 
 import (
 	"cmp"
@@ -24,7 +24,7 @@ import (
 //
 // A value that does not fit its column's type is a cell error: the cell is null and the error
 // is counted for the column. The SQL the engine pushes down types values the same way (see
-// rows_sql.go), so a condition gives the same answer in SQL and here.
+// sql.go), so a condition gives the same answer in SQL and here.
 
 // jsonValue is a value of a column of free type: its JSON text (as PostgreSQL renders it) and the
 // decoded value.
@@ -50,55 +50,11 @@ func typeFromJSON(raw []byte, typ string) (any, error) {
 	}
 	switch typ {
 	case "text", "select":
-		if raw[0] == '"' {
-			var s string
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return nil, err
-			}
-			return s, nil
-		}
-		return string(raw), nil // numbers, booleans, objects and arrays as their JSON text
+		return textFromJSON(raw)
 	case "number":
-		switch {
-		case raw[0] == '"':
-			var s string
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return nil, err
-			}
-			if f, ok := formula.ParseNumber(s); ok {
-				return f, nil
-			}
-			if s == "" {
-				return nil, nil
-			}
-			return nil, fmt.Errorf("%q is not a number", clipText(s))
-		case raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9':
-			f, err := strconv.ParseFloat(string(raw), 64)
-			if err != nil {
-				return nil, fmt.Errorf("%s is out of range", clipText(string(raw)))
-			}
-			return f, nil
-		}
-		return nil, fmt.Errorf("%s is not a number", clipText(string(raw)))
+		return numberFromJSON(raw)
 	case "boolean":
-		switch string(raw) {
-		case "true":
-			return true, nil
-		case "false":
-			return false, nil
-		}
-		if raw[0] == '"' {
-			var s string
-			if err := json.Unmarshal(raw, &s); err == nil {
-				switch strings.ToLower(s) {
-				case "true":
-					return true, nil
-				case "false":
-					return false, nil
-				}
-			}
-		}
-		return nil, fmt.Errorf("%s is not true or false", clipText(string(raw)))
+		return booleanFromJSON(raw)
 	case "date", "datetime":
 		var s string
 		if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
@@ -109,30 +65,7 @@ func typeFromJSON(raw []byte, typ string) (any, error) {
 		}
 		return toTimeOf(s, typ)
 	case "multi_select":
-		var list []any
-		if raw[0] == '[' {
-			if err := json.Unmarshal(raw, &list); err != nil {
-				return nil, err
-			}
-		} else {
-			v, err := typeFromJSON(raw, "text")
-			if err != nil || v == nil {
-				return nil, err
-			}
-			return []string{v.(string)}, nil
-		}
-		out := make([]string, 0, len(list))
-		for _, e := range list {
-			b, _ := json.Marshal(e)
-			v, err := typeFromJSON(b, "text")
-			if err != nil {
-				return nil, err
-			}
-			if v != nil {
-				out = append(out, v.(string))
-			}
-		}
-		return out, nil
+		return listFromJSON(raw)
 	}
 	var v any
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
@@ -141,6 +74,93 @@ func typeFromJSON(raw []byte, typ string) (any, error) {
 		return nil, err
 	}
 	return jsonValue{text: string(raw), v: v}, nil
+}
+
+// textFromJSON reads a string as itself and numbers, booleans, objects and arrays as their JSON text.
+func textFromJSON(raw []byte) (any, error) {
+	if raw[0] != '"' {
+		return string(raw), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// numberFromJSON reads a JSON number, or a string holding one (an empty string is null).
+func numberFromJSON(raw []byte) (any, error) {
+	switch {
+	case raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, err
+		}
+		if f, ok := formula.ParseNumber(s); ok {
+			return f, nil
+		}
+		if s == "" {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%q is not a number", clipText(s))
+	case raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9':
+		f, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s is out of range", clipText(string(raw)))
+		}
+		return f, nil
+	}
+	return nil, fmt.Errorf("%s is not a number", clipText(string(raw)))
+}
+
+// booleanFromJSON reads true and false, as JSON or as strings in any case.
+func booleanFromJSON(raw []byte) (any, error) {
+	switch string(raw) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err == nil {
+			switch strings.ToLower(s) {
+			case "true":
+				return true, nil
+			case "false":
+				return false, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%s is not true or false", clipText(string(raw)))
+}
+
+// listFromJSON reads an array as its elements' texts (nulls dropped) and any other value as a
+// list of its text.
+func listFromJSON(raw []byte) (any, error) {
+	if raw[0] != '[' {
+		v, err := typeFromJSON(raw, "text")
+		if err != nil || v == nil {
+			return nil, err
+		}
+		return []string{v.(string)}, nil
+	}
+	var list []any
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		b, _ := json.Marshal(e)
+		v, err := typeFromJSON(b, "text")
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			out = append(out, v.(string))
+		}
+	}
+	return out, nil
 }
 
 func toTimeOf(v any, typ string) (any, error) {

@@ -1,4 +1,4 @@
-package store
+package rows
 
 import (
 	"errors"
@@ -7,18 +7,18 @@ import (
 )
 
 // TestRowsCursorChecks: a rows position that cannot be one of the plan's never reaches SQL or
-// the Go comparison (issue 12: an empty key array panicked, a non-numeric key answered 500).
+// the Go comparison: an empty key array must not panic, a non-numeric key must not reach SQL.
 func TestRowsCursorChecks(t *testing.T) {
-	sqlPlan := &RowsPlan{sqlSort: true, sorts: []*sortKey{{typ: "number"}, {typ: "boolean"}, {typ: "text"}}}
-	goPlan := &RowsPlan{sorts: []*sortKey{{typ: "number"}}}
-	pos := func(keys ...CursorKey) *RowCursor {
-		return &RowCursor{Shape: "0123456789abcdef01234567", Generations: []int64{1, 2}, Keys: keys, Ord: 3}
+	sqlPlan := &Plan{sqlSort: true, sorts: []*sortKey{{typ: "number"}, {typ: "boolean"}, {typ: "text"}}}
+	goPlan := &Plan{sorts: []*sortKey{{typ: "number"}}}
+	pos := func(keys ...CursorKey) *Cursor {
+		return &Cursor{Shape: "0123456789abcdef01234567", Generations: []int64{1, 2}, Keys: keys, Ord: 3}
 	}
 	q := func(v string) CursorKey { return CursorKey{Kind: "q", Value: v} }
 	for _, tc := range []struct {
 		name string
-		plan *RowsPlan
-		c    *RowCursor
+		plan *Plan
+		c    *Cursor
 		ok   bool
 	}{
 		{"no cursor", sqlPlan, nil, true},
@@ -44,9 +44,9 @@ func TestRowsCursorChecks(t *testing.T) {
 		{"a Go NaN", goPlan, pos(CursorKey{Kind: "n", Value: "NaN"}), false},
 		{"a Go time out of range", goPlan, pos(CursorKey{Kind: "t", Value: "0000-01-01T00:00:00Z"}), false},
 		{"a bad Go boolean", goPlan, pos(CursorKey{Kind: "b", Value: "maybe"}), false},
-		{"no shape", goPlan, &RowCursor{Keys: []CursorKey{{}}}, false},
-		{"a negative position", goPlan, &RowCursor{Shape: "x", Keys: []CursorKey{{}}, Ord: -1}, false},
-		{"a negative generation", goPlan, &RowCursor{Shape: "x", Keys: []CursorKey{{}}, Generations: []int64{-1}}, false},
+		{"no shape", goPlan, &Cursor{Keys: []CursorKey{{}}}, false},
+		{"a negative position", goPlan, &Cursor{Shape: "x", Keys: []CursorKey{{}}, Ord: -1}, false},
+		{"a negative generation", goPlan, &Cursor{Shape: "x", Keys: []CursorKey{{}}, Generations: []int64{-1}}, false},
 	} {
 		err := tc.plan.checkCursor(tc.c)
 		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrCursorInvalid)) {

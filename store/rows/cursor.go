@@ -1,4 +1,4 @@
-package store
+package rows
 
 import (
 	"errors"
@@ -34,7 +34,7 @@ func isNumeric(s string) bool {
 }
 
 // Validate checks a rows cursor on its own: sizes, key kinds and value encodings.
-func (c *RowCursor) Validate() error {
+func (c *Cursor) Validate() error {
 	if len(c.Shape) == 0 || len(c.Shape) > 64 {
 		return errors.New("bad shape")
 	}
@@ -88,7 +88,7 @@ func (k CursorKey) validate() error {
 
 // checkCursor checks a cursor against the plan: one key per sort key, of the kind the plan's
 // mode issues ("q" in SQL order, a Go kind otherwise), and SQL keys that parse as the sort's type.
-func (pl *RowsPlan) checkCursor(c *RowCursor) error {
+func (pl *Plan) checkCursor(c *Cursor) error {
 	if c == nil {
 		return nil
 	}

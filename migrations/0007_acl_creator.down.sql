@@ -1,0 +1,1 @@
+ALTER TABLE acls DROP COLUMN creator;

@@ -1,0 +1,573 @@
+// Package rows is the rows engine, which turns a panel into its worklist. Every record of the
+// panel's primary data source (the first of Input.Sources) is a row; the other sources' records
+// join it by key. Base columns read their source field (a dotted path) from their source's
+// document, calculated columns evaluate their formula, the cohort rule and a view's filters
+// select rows and its sorts order them. Conditions and sorts on base columns of SQL-typed columns
+// run in PostgreSQL; the rest runs here on the rows the database returns.
+//
+// The engine decides nothing about who may read what and loads nothing itself: the caller checks
+// access, reads the panel's definitions and opens the transaction, then hands the engine plain
+// values.
+package rows
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/panels/panels/store/formula"
+)
+
+// ErrCursorStale is a rows cursor that can no longer be honoured: a sync replaced the records it
+// was issued on, or the panel or view changed shape since.
+var ErrCursorStale = errors.New("the rows changed since the cursor was issued")
+
+// calculated is Column.ColumnType of a calculated column (any other is a base column).
+const calculated = "calculated"
+
+// Column is a column of the panel as the engine reads it.
+type Column struct {
+	ID           int64
+	Name         string
+	Type         string
+	ColumnType   string  // "base" or "calculated"
+	SourceID     *int64  // base columns: the data source (nil: detached)
+	SourceField  *string // base columns: a dotted path into the source's documents
+	Formula      *string // calculated columns: the stored form, references as {id}
+	Dependencies []int64 // calculated columns: the columns the formula reads
+}
+
+// Condition is one comparison of a cohort rule: Field is a column reference or a dotted path
+// into the primary source's records.
+type Condition struct {
+	Field    string
+	Operator string
+	Value    any
+}
+
+// Cohort is the panel's cohort rule: every condition (or any, when Or is set) must hold.
+type Cohort struct {
+	Or         bool
+	Conditions []Condition
+}
+
+// View is the view a query reads through: its visible columns, filters and sorts name columns by
+// reference (an id as a decimal string, or a unique name).
+type View struct {
+	ID             int64
+	VisibleColumns []string
+	Filters        []Filter // in order
+	Sorts          []Sort   // in order
+}
+
+// Filter is one filter of a view; Or joins it to the previous filters with OR instead of AND.
+type Filter struct {
+	Column   string
+	Operator string
+	Value    any
+	Or       bool
+}
+
+// Sort is one sort key of a view.
+type Sort struct {
+	Column string
+	Desc   bool
+}
+
+// Query is how much of the answer to compute and from where.
+type Query struct {
+	Limit int // 0: every row (exports)
+	After *Cursor
+	Now   time.Time
+	// GoOnly evaluates every condition and sort in Go, so tests can hold both paths to one answer.
+	GoOnly bool
+	// Limits bound the text a formula computes (zero: the defaults); a longer value is an error
+	// cell (formula.TooLongError).
+	Limits formula.Limits
+	// MaxBytes bounds a page (Limit > 0): once the rows sent hold this many bytes of values (as
+	// estimated by emitRow, close to their JSON size), the page ends early with HasMore and a
+	// cursor. A page always holds at least one row, so a page is at most MaxBytes plus one row,
+	// and one row at most its columns times Limits.MaxText plus its base values. 0: no bound.
+	MaxBytes int
+}
+
+// Input is everything the engine needs of a panel.
+type Input struct {
+	Columns []Column
+	Sources []int64 // the panel's data sources, the primary first
+	Cohort  Cohort
+	View    *View // nil: no view (every column, no filters or sorts)
+	// WholePanel is whether the caller may read the whole panel, not only the view.
+	WholePanel bool
+	Query      Query
+}
+
+// Cursor is the position after the last row of a page.
+type Cursor struct {
+	Shape       string      `json:"h"`
+	Generations []int64     `json:"g"`
+	Keys        []CursorKey `json:"k,omitempty"`
+	Ord         int64       `json:"o"`
+}
+
+// CursorKey is one sort key of the last row: its kind ("" null; "q" as PostgreSQL rendered it;
+// "n", "s", "b", "t" a number, text, boolean or time computed here) and value.
+type CursorKey struct {
+	Kind  string `json:"t,omitempty"`
+	Value string `json:"v,omitempty"`
+}
+
+// Result closes a run: whether more rows follow, where, and the cell errors per column.
+type Result struct {
+	HasMore bool
+	Next    *Cursor
+	Errors  []int // per answer column: cells of the returned rows that could not be computed
+}
+
+// Generation is a source's record set as the transaction sees it: Set, the generation a cursor
+// pins, and Rows, the generation of the records to read.
+type Generation struct {
+	Set, Rows int64
+}
+
+// Plan is a compiled rows query.
+type Plan struct {
+	q       Query
+	sources []int64
+	cols    []colInfo
+	out     []int // answer columns (indexes into cols)
+	proj    []int // projected base columns, in SELECT order (indexes into cols)
+	// Conditions: cohort rule and view filters, each an OR of AND groups; pushed parts are SQL.
+	cohort, filters *conditionSet
+	sorts           []*sortKey
+	sqlSort         bool // every sort key runs in SQL (keyset pagination in SQL)
+	joins           []int
+	shape           string
+	rowsGen         []int64 // per source, the generation of its current rows (set by Run)
+}
+
+type colInfo struct {
+	col    *Column
+	calc   bool
+	src    int      // index into sources; -1 when detached or unknown
+	path   []string // nil: not a dotted path
+	prog   *formula.Program
+	errC   error // compile error of a calculated column, or why a base column cannot be read
+	projAt int   // index into the projection; -1 when not projected
+}
+
+type condition struct {
+	col      int      // index into cols; -1 for a path into the primary source
+	path     []string // path conditions
+	projAt   int      // path conditions evaluated here: index of their value in a fetched row
+	typ      string
+	op       string
+	operands []operand
+	pushed   bool
+}
+
+type conditionSet struct {
+	groups [][]*condition
+	// all is true when the whole set runs in SQL; otherwise the conditions with pushed set run in
+	// SQL (only possible when the set is a single AND group) and the rest here.
+	all bool
+}
+
+type sortKey struct {
+	col  int
+	typ  string
+	desc bool
+	sql  bool
+}
+
+// dottedPath is a source field the engine can read: names separated by dots, each made of
+// letters, digits, spaces, _ - $ @ : # (CSV headers carry spaces). Anything else (the web UI
+// stores FHIRPath expressions such as name.where(use='official').given) is not a path.
+var dottedPath = regexp.MustCompile(`^[\p{L}\p{N}_$@:#-]+( +[\p{L}\p{N}_$@:#-]+)*(\.[\p{L}\p{N}_$@:#-]+( +[\p{L}\p{N}_$@:#-]+)*)*$`)
+
+func parsePath(s string) []string {
+	if !dottedPath.MatchString(s) {
+		return nil
+	}
+	return strings.Split(s, ".")
+}
+
+// Compile plans a query over the panel described by in.
+func Compile(in Input) *Plan {
+	q := in.Query
+	if q.Now.IsZero() {
+		q.Now = time.Now()
+	}
+	plan := &Plan{q: q, sources: in.Sources}
+	plan.compileColumns(in.Columns)
+	plan.chooseOutput(in.View, in.WholePanel)
+	plan.cohort = plan.compileCohort(in.Cohort)
+	plan.filters = plan.compileFilters(in.View)
+	plan.compileSorts(in.View)
+	plan.project()
+	plan.shape = plan.fingerprint(in.Cohort, in.View)
+	return plan
+}
+
+func (pl *Plan) compileColumns(cols []Column) {
+	srcIdx := map[int64]int{}
+	for i, id := range pl.sources {
+		srcIdx[id] = i
+	}
+	byID := map[int64]int{}
+	pl.cols = make([]colInfo, len(cols))
+	for i := range cols {
+		c := &cols[i]
+		byID[c.ID] = i
+		ci := colInfo{col: c, calc: c.ColumnType == calculated, src: -1, projAt: -1}
+		if !ci.calc {
+			if c.SourceID == nil {
+				ci.errC = errDetached
+			} else if idx, ok := srcIdx[*c.SourceID]; ok {
+				ci.src = idx
+			} else {
+				ci.errC = errDetached
+			}
+			if c.SourceField != nil {
+				ci.path = parsePath(*c.SourceField)
+			}
+			if ci.path == nil && ci.errC == nil {
+				ci.errC = errNotAPath
+			}
+		}
+		pl.cols[i] = ci
+	}
+	for i := range pl.cols {
+		ci := &pl.cols[i]
+		if !ci.calc || ci.col.Formula == nil {
+			continue
+		}
+		e, err := formula.Parse(*ci.col.Formula)
+		if err == nil {
+			ci.prog, err = formula.CompileWithLimits(e, func(r *formula.Ref) (int, error) {
+				if idx, ok := byID[r.ID]; ok && r.ID > 0 {
+					return idx, nil
+				}
+				return 0, fmt.Errorf("the formula refers to column {%d}, which no longer exists", r.ID)
+			}, pl.q.Limits)
+		}
+		if err != nil {
+			ci.errC = fmt.Errorf("the formula cannot be evaluated: %w", err)
+		}
+	}
+}
+
+// chooseOutput picks the answer columns: the view's visible columns in its order (references
+// that no longer resolve are skipped), or every column when there is no view or it lists none
+// and the caller may read the whole panel. A view reader (wholePanel false) gets the view's
+// visible columns and nothing else: no column at all when the view lists none.
+func (pl *Plan) chooseOutput(view *View, wholePanel bool) {
+	if view != nil && (len(view.VisibleColumns) > 0 || !wholePanel) {
+		all := pl.columns()
+		seen := map[int]bool{}
+		for _, ref := range view.VisibleColumns {
+			if idx := pl.resolve(all, ref); idx >= 0 && !seen[idx] {
+				seen[idx] = true
+				pl.out = append(pl.out, idx)
+			}
+		}
+		return
+	}
+	for i := range pl.cols {
+		pl.out = append(pl.out, i)
+	}
+}
+
+func (pl *Plan) columns() []Column {
+	out := make([]Column, len(pl.cols))
+	for i, c := range pl.cols {
+		out[i] = *c.col
+	}
+	return out
+}
+
+// resolveRef finds the column a reference names: a column id as a decimal string wins over a
+// name; otherwise the one column of that name (nil when none, or when the name is ambiguous).
+func resolveRef(cols []Column, ref string) *Column {
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
+		if i := slices.IndexFunc(cols, func(c Column) bool { return c.ID == id }); i >= 0 {
+			return &cols[i]
+		}
+	}
+	var found *Column
+	for i := range cols {
+		if cols[i].Name == ref {
+			if found != nil {
+				return nil
+			}
+			found = &cols[i]
+		}
+	}
+	return found
+}
+
+// resolve finds a column reference (id as a decimal string, or a unique name); -1 when none.
+func (pl *Plan) resolve(all []Column, ref string) int {
+	c := resolveRef(all, ref)
+	if c == nil {
+		return -1
+	}
+	return slices.IndexFunc(pl.cols, func(ci colInfo) bool { return ci.col.ID == c.ID })
+}
+
+// pushable reports whether conditions and sorts on column i can run in SQL.
+func (pl *Plan) pushable(i int) bool {
+	ci := &pl.cols[i]
+	return !pl.q.GoOnly && !ci.calc && ci.src >= 0 && ci.path != nil && sqlTyped(ci.col.Type)
+}
+
+// compileCohort turns the cohort rule into conditions. A condition's field is a column reference;
+// otherwise it is a dotted path into the primary source's records, compared with the value's own
+// JSON type (a number, a text or a boolean).
+func (pl *Plan) compileCohort(rule Cohort) *conditionSet {
+	all := pl.columns()
+	var conds []*condition
+	for _, rc := range rule.Conditions {
+		c := &condition{col: -1, op: rc.Operator}
+		if idx := pl.resolve(all, rc.Field); idx >= 0 {
+			c.col, c.typ = idx, pl.cols[idx].col.Type
+			c.pushed = pl.pushable(idx)
+			c.operands = []operand{coerce(rc.Value, c.typ)}
+		} else {
+			c.path = parsePath(rc.Field)
+			switch rc.Value.(type) {
+			case nil:
+				c.typ = "text"
+				if c.op == "eq" {
+					c.op = "isNull"
+				} else {
+					c.operands = []operand{{}} // ordering against null: never true
+				}
+			case bool:
+				c.typ = "boolean"
+			case json.Number, float64, int, int64:
+				c.typ = "number"
+			default:
+				c.typ = "text"
+			}
+			if c.operands == nil && c.op != "isNull" {
+				c.operands = []operand{coerce(rc.Value, c.typ)}
+			}
+			c.pushed = !pl.q.GoOnly && c.path != nil && len(pl.sources) > 0
+		}
+		conds = append(conds, c)
+	}
+	if rule.Or {
+		groups := make([][]*condition, len(conds))
+		for i, c := range conds {
+			groups[i] = []*condition{c}
+		}
+		return newConditionSet(groups)
+	}
+	if len(conds) == 0 {
+		return newConditionSet(nil)
+	}
+	return newConditionSet([][]*condition{conds})
+}
+
+// compileFilters turns a view's filters into conditions: each filter joins the previous ones with
+// AND or (Filter.Or) OR, AND binding tighter than OR (a AND b OR c is (a AND b) OR c). Filters on
+// columns that no longer resolve are skipped.
+func (pl *Plan) compileFilters(view *View) *conditionSet {
+	if view == nil {
+		return newConditionSet(nil)
+	}
+	all := pl.columns()
+	var groups [][]*condition
+	for _, f := range view.Filters {
+		idx := pl.resolve(all, f.Column)
+		if idx < 0 {
+			continue
+		}
+		typ := pl.cols[idx].col.Type
+		c := &condition{col: idx, typ: typ, op: f.Operator, pushed: pl.pushable(idx)}
+		switch f.Operator {
+		case "in", "notIn", "between":
+			list, _ := f.Value.([]any)
+			for _, v := range list {
+				c.operands = append(c.operands, coerce(v, typ))
+			}
+			if f.Operator == "between" && len(c.operands) != 2 {
+				c.operands = []operand{{}, {}}
+			}
+		case "contains", "startsWith", "endsWith":
+			s, ok := f.Value.(string)
+			c.operands = []operand{{s, ok}}
+			// Text operators read numbers, booleans and dates as text: only text columns run in SQL.
+			c.pushed = c.pushed && (typ == "text" || typ == "select")
+		case "isNull", "isNotNull":
+		default:
+			c.operands = []operand{coerce(f.Value, typ)}
+		}
+		if len(groups) == 0 || f.Or {
+			groups = append(groups, []*condition{c})
+		} else {
+			groups[len(groups)-1] = append(groups[len(groups)-1], c)
+		}
+	}
+	return newConditionSet(groups)
+}
+
+func newConditionSet(groups [][]*condition) *conditionSet {
+	cs := &conditionSet{groups: groups, all: true}
+	for _, g := range groups {
+		for _, c := range g {
+			cs.all = cs.all && c.pushed
+		}
+	}
+	if !cs.all && len(groups) > 1 {
+		// An OR across groups cannot be split between SQL and Go: all of it runs here.
+		for _, g := range groups {
+			for _, c := range g {
+				c.pushed = false
+			}
+		}
+	}
+	return cs
+}
+
+func (pl *Plan) compileSorts(view *View) {
+	pl.sqlSort = !pl.q.GoOnly
+	if view == nil {
+		return
+	}
+	all := pl.columns()
+	seen := map[int]bool{}
+	for _, s := range view.Sorts {
+		idx := pl.resolve(all, s.Column)
+		if idx < 0 || seen[idx] {
+			continue
+		}
+		seen[idx] = true
+		k := &sortKey{col: idx, typ: pl.cols[idx].col.Type, desc: s.Desc, sql: pl.pushable(idx)}
+		pl.sqlSort = pl.sqlSort && k.sql
+		pl.sorts = append(pl.sorts, k)
+	}
+}
+
+// project decides which base columns the query returns: those of the answer, of the conditions
+// and sorts that run here, and those the needed calculated columns read, transitively.
+func (pl *Plan) project() {
+	need := map[int]bool{}
+	var visit func(i int)
+	visit = func(i int) {
+		if need[i] {
+			return
+		}
+		need[i] = true
+		ci := &pl.cols[i]
+		if ci.calc && ci.col.Formula != nil {
+			for _, dep := range ci.col.Dependencies {
+				if j := slices.IndexFunc(pl.cols, func(c colInfo) bool { return c.col.ID == dep }); j >= 0 {
+					visit(j)
+				}
+			}
+		}
+	}
+	for _, i := range pl.out {
+		visit(i)
+	}
+	for _, cs := range []*conditionSet{pl.cohort, pl.filters} {
+		for _, g := range cs.groups {
+			for _, c := range g {
+				if !c.pushed && c.col >= 0 {
+					visit(c.col)
+				}
+			}
+		}
+	}
+	if !pl.sqlSort {
+		for _, k := range pl.sorts {
+			visit(k.col)
+		}
+	}
+	joined := map[int]bool{}
+	for i := range pl.cols {
+		ci := &pl.cols[i]
+		if need[i] && !ci.calc && ci.src >= 0 && ci.path != nil {
+			ci.projAt = len(pl.proj)
+			pl.proj = append(pl.proj, i)
+			joined[ci.src] = true
+		}
+	}
+	for _, cs := range []*conditionSet{pl.cohort, pl.filters} {
+		for _, g := range cs.groups {
+			for _, c := range g {
+				if c.pushed && c.col >= 0 {
+					joined[pl.cols[c.col].src] = true
+				}
+			}
+		}
+	}
+	if pl.sqlSort {
+		for _, k := range pl.sorts {
+			joined[pl.cols[k.col].src] = true
+		}
+	}
+	for i, c := range pl.pathProj() {
+		c.projAt = len(pl.proj) + i
+	}
+	for src := range joined {
+		if src > 0 {
+			pl.joins = append(pl.joins, src)
+		}
+	}
+	sort.Ints(pl.joins)
+}
+
+// fingerprint identifies everything a cursor's position depends on.
+func (pl *Plan) fingerprint(cohort Cohort, view *View) string {
+	type colShape struct {
+		ID                         int64
+		Type, Kind, Field, Formula string
+		Source                     *int64
+	}
+	shape := struct {
+		View    int64
+		Sorts   []Sort
+		Filters []Filter
+		Cohort  Cohort
+		Cols    []colShape
+		Sources []int64
+		Out     []int
+		GoOnly  bool
+	}{Cohort: cohort, Sources: pl.sources, Out: pl.out, GoOnly: pl.q.GoOnly}
+	if view != nil {
+		shape.View, shape.Sorts, shape.Filters = view.ID, view.Sorts, view.Filters
+	}
+	for _, ci := range pl.cols {
+		cs := colShape{ID: ci.col.ID, Type: ci.col.Type, Kind: ci.col.ColumnType, Source: ci.col.SourceID}
+		if ci.col.SourceField != nil {
+			cs.Field = *ci.col.SourceField
+		}
+		if ci.col.Formula != nil {
+			cs.Formula = *ci.col.Formula
+		}
+		shape.Cols = append(shape.Cols, cs)
+	}
+	b, _ := json.Marshal(shape)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}
+
+// Columns describes the answer's columns, in order.
+func (pl *Plan) Columns() []Column {
+	out := make([]Column, len(pl.out))
+	for i, idx := range pl.out {
+		out[i] = *pl.cols[idx].col
+	}
+	return out
+}
