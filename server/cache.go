@@ -14,15 +14,8 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/optable"
 )
-
-// cachedRoutes are the hot reads whose 200 answers are cached (Echo's route paths, as generated).
-var cachedRoutes = map[string]bool{
-	"/api/panels":                  true,
-	"/api/panels/:panelId":         true,
-	"/api/panels/:panelId/columns": true,
-	"/api/views/:viewId":           true,
-}
 
 // cachedHeaders are the headers those operations set on a 200; a replay restores exactly these.
 var cachedHeaders = []string{echo.HeaderContentType, "ETag", "Link"}
@@ -36,6 +29,7 @@ const maxCachedBody = 2 << 20
 type responseCache struct {
 	redis *redisMonitor
 	ttl   time.Duration // 0: reads are never cached (writes still bump, so turning it on is safe)
+	ops   *optable.Table
 }
 
 func (rc *responseCache) middleware(next echo.HandlerFunc) echo.HandlerFunc {
@@ -70,7 +64,11 @@ func (rc *responseCache) recordWrite(c echo.Context, p auth.Principal) {
 
 // cacheable reports whether the request is one the cache looks up.
 func (rc *responseCache) cacheable(c echo.Context) bool {
-	return c.Request().Method == http.MethodGet && rc.ttl > 0 && cachedRoutes[c.Path()]
+	if c.Request().Method != http.MethodGet || rc.ttl <= 0 {
+		return false
+	}
+	op, ok := rc.ops.Lookup(http.MethodGet, c.Path())
+	return ok && op.Cached
 }
 
 func (rc *responseCache) serveCached(c echo.Context, p auth.Principal, next echo.HandlerFunc) error {
@@ -260,6 +258,6 @@ func (t *teeWriter) Flush() { _ = http.NewResponseController(t.ResponseWriter).F
 // cached reads of the tenant made before it are not served again.
 func (a *App) TenantChanged(ctx context.Context, tenant string) { a.Server.redis.bump(ctx, tenant) }
 
-func newResponseCache(m *redisMonitor, cfg Config) *responseCache {
-	return &responseCache{redis: m, ttl: cfg.CacheTTL}
+func newResponseCache(m *redisMonitor, cfg Config, ops *optable.Table) *responseCache {
+	return &responseCache{redis: m, ttl: cfg.CacheTTL, ops: ops}
 }

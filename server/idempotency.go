@@ -8,12 +8,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 
+	"github.com/panels/panels/server/optable"
 	"github.com/panels/panels/store"
 )
 
@@ -41,26 +40,15 @@ var recordedHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "ETa
 // recording) fire after the commit.
 type idempotency struct {
 	store   *store.Store
-	ops     map[string]string // "POST /api/panels" (Echo route) → operationId
+	ops     *optable.Table
 	wait    time.Duration
 	metrics *metrics
 }
 
-func newIdempotency(st *store.Store, doc *openapi3.T, cfg Config, m *metrics) *idempotency {
+func newIdempotency(st *store.Store, ops *optable.Table, cfg Config, m *metrics) *idempotency {
 	wait := idempotencyWait
 	if t := cfg.DBStatementTimeout; t > 0 && t*4/5 < wait {
 		wait = t * 4 / 5 // answer 409 before the statement timeout turns the wait into a 503
-	}
-	ops := map[string]string{}
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			params := append(append(openapi3.Parameters{}, item.Parameters...), op.Parameters...)
-			for _, p := range params {
-				if p.Value != nil && p.Value.In == openapi3.ParameterInHeader && strings.EqualFold(p.Value.Name, idempotencyHeader) {
-					ops[method+" "+echoPath(path)] = specOperationID(op.OperationID)
-				}
-			}
-		}
 	}
 	return &idempotency{store: st, ops: ops, wait: wait, metrics: m}
 }
@@ -69,9 +57,9 @@ func (m *idempotency) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		key := req.Header.Get(idempotencyHeader)
-		op, ok := m.ops[req.Method+" "+c.Path()]
+		op, ok := m.ops.Lookup(req.Method, c.Path())
 		p := principalFrom(req.Context())
-		if key == "" || !ok || p.TenantID == "" {
+		if key == "" || !ok || !op.Idempotent || p.TenantID == "" {
 			return next(c)
 		}
 		hash, err := requestHash(req)
@@ -80,7 +68,7 @@ func (m *idempotency) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		ctx := req.Context()
 		outer, rec, err := m.store.ClaimIdempotencyKey(ctx, store.IdempotencyKey{TenantID: p.TenantID, UserID: p.UserID, Key: key},
-			op, hash, idempotencyTTL, m.wait)
+			op.ID, hash, idempotencyTTL, m.wait)
 		switch {
 		case errors.Is(err, store.ErrKeyReused):
 			m.metrics.idempotency("mismatch")
@@ -229,23 +217,6 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 		b.status = http.StatusOK
 	}
 	return b.body.Write(p)
-}
-
-// echoPath turns a spec path (/api/panels/{panelId}) into Echo's route form (/api/panels/:panelId).
-func echoPath(p string) string {
-	var sb strings.Builder
-	for i := 0; i < len(p); i++ {
-		if p[i] == '{' {
-			if j := strings.IndexByte(p[i:], '}'); j > 0 {
-				sb.WriteByte(':')
-				sb.WriteString(p[i+1 : i+j])
-				i += j
-				continue
-			}
-		}
-		sb.WriteByte(p[i])
-	}
-	return sb.String()
 }
 
 // purgeIdempotencyKeys deletes expired keys every hour (lookups ignore them anyway).

@@ -5,11 +5,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
+
+	"github.com/panels/panels/server/optable"
 )
 
 // requestRecord carries what the request's log line needs from the layers below: the central
@@ -28,19 +28,13 @@ func recordFrom(ctx context.Context) *requestRecord {
 
 // observer writes one log line and the request metrics for every request.
 type observer struct {
-	log        *slog.Logger
-	metrics    *metrics
-	operations map[string]string // "GET /api/panels/:panelId" (Echo route) → operationId
+	log     *slog.Logger
+	metrics *metrics
+	ops     *optable.Table
 }
 
-func newObserver(log *slog.Logger, m *metrics, doc *openapi3.T) *observer {
-	ops := map[string]string{}
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			ops[method+" "+echoPath(path)] = specOperationID(op.OperationID)
-		}
-	}
-	return &observer{log: log, metrics: m, operations: ops}
+func newObserver(log *slog.Logger, m *metrics, ops *optable.Table) *observer {
+	return &observer{log: log, metrics: m, ops: ops}
 }
 
 // middleware runs before routing (Echo's Pre), right after the request id: it answers errors
@@ -113,20 +107,11 @@ func (o *observer) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 // operation names the request for logs and metrics by its operationId.
 func (o *observer) operation(c echo.Context) string {
 	method := c.Request().Method
-	if op, ok := o.operations[method+" "+c.Path()]; ok {
-		return op
+	if op, ok := o.ops.Lookup(method, c.Path()); ok {
+		return op.ID
 	}
 	if method == http.MethodOptions {
 		return "preflight"
 	}
 	return "unmatched"
-}
-
-// specOperationID undoes the generator's capitalisation of the embedded spec's operationIds, so
-// logs and metrics name operations as openapi.yaml does (createPanel, not CreatePanel).
-func specOperationID(id string) string {
-	if id == "" {
-		return id
-	}
-	return strings.ToLower(id[:1]) + id[1:]
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/panels/panels/openapi"
 	"github.com/panels/panels/server/auth"
 	curs "github.com/panels/panels/server/cursor"
+	"github.com/panels/panels/server/optable"
 	"github.com/panels/panels/store"
 )
 
@@ -158,8 +159,12 @@ func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = srv.errorHandler
-	gate := newAPIGate(doc, router, v)
-	cache := newResponseCache(srv.redis, cfg)
+	ops, err := optable.New(doc)
+	if err != nil {
+		return nil, fmt.Errorf("read the operations of the embedded spec: %w", err)
+	}
+	gate := newAPIGate(ops, router, v)
+	cache := newResponseCache(srv.redis, cfg, ops)
 	limiter := newRateLimiter(srv.redis, cfg)
 	limiter.cacheable = cache.cacheable
 	gate.afterAuth = append(gate.afterAuth, limiter.check)
@@ -167,7 +172,7 @@ func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.
 
 	// Order (api.md §1): request id → body size → authentication → rate limit → validation → handler.
 	e.Pre(requestID)
-	e.Pre(newObserver(srv.log, srv.metrics, doc).middleware) // one log line and the metrics of every request
+	e.Pre(newObserver(srv.log, srv.metrics, ops).middleware) // one log line and the metrics of every request
 	e.Use(srv.recoverPanics)
 	e.Use(securityHeaders(cfg))
 	e.Use(compression())
@@ -180,13 +185,13 @@ func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.
 			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions},
 		}))
 	}
-	e.Use(bodyLimit(cfg.BodyLimit, streamedBodyLimits(cfg)))
-	e.Use(streamedRequests(cfg)) // uploads may take longer than HTTP_READ_TIMEOUT
+	e.Use(bodyLimit(cfg.BodyLimit, cfg.UploadLimit, ops))
+	e.Use(streamedRequests(cfg, ops)) // uploads may take longer than HTTP_READ_TIMEOUT
 	e.Use(srv.metrics.metricsGuard)
 	e.Use(gate.middleware)
 	e.Use(cache.middleware) // after the gate: the caller is known, the request valid
 	// Innermost: it commits before the answer reaches the outer middleware (see idempotency.go).
-	e.Use(newIdempotency(srv.store, doc, cfg, srv.metrics).middleware)
+	e.Use(newIdempotency(srv.store, ops, cfg, srv.metrics).middleware)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(srv, nil))
 	return e, nil
 }

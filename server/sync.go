@@ -19,6 +19,7 @@ import (
 
 	"github.com/panels/panels/clients/go/apitime"
 	"github.com/panels/panels/gen"
+	"github.com/panels/panels/server/optable"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/dsconfig"
 	"github.com/panels/panels/store/ingest"
@@ -87,40 +88,14 @@ func newDataFlow(cfg Config) (*dataFlow, error) {
 		slots: make(chan struct{}, max(1, cfg.DBMaxConns/2))}, nil
 }
 
-// streamedOperations read their bodies as streams: the gate does not validate (and so does not
-// buffer) those bodies, and bodyLimit gives them UPLOAD_LIMIT instead of BODY_LIMIT.
-var streamedOperations = map[string]bool{"uploadDataSourceFile": true, "pushDataSourceRecords": true}
-
-// streamedOperation looks an operationId up in streamedOperations; the embedded spec spells
-// operationIds with a capital first letter, as the generated Go names do.
-func streamedOperation(id string) bool {
-	if id == "" {
-		return false
-	}
-	return streamedOperations[strings.ToLower(id[:1])+id[1:]]
-}
-
-// streamedRoutes are the same operations as Echo routes, for the middleware that runs before the
-// gate knows the operation.
-var streamedRoutes = []string{"POST /api/datasources/:dataSourceId/upload", "POST /api/datasources/:dataSourceId/records"}
-
-func streamedBodyLimits(cfg Config) map[string]int64 {
-	out := map[string]int64{}
-	for _, r := range streamedRoutes {
-		out[r] = cfg.UploadLimit
-	}
-	return out
-}
-
 // streamedRequests prepares the streamed operations' requests: SYNC_TIMEOUT for the body to
 // arrive instead of HTTP_READ_TIMEOUT, and the Content-Type on the context for handlers whose
 // request objects do not carry it.
-func streamedRequests(cfg Config) echo.MiddlewareFunc {
-	routes := streamedBodyLimits(cfg)
+func streamedRequests(cfg Config, ops *optable.Table) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
-			if _, ok := routes[req.Method+" "+c.Path()]; !ok {
+			if op, ok := ops.Lookup(req.Method, c.Path()); !ok || !op.Streamed {
 				return next(c)
 			}
 			if cfg.SyncTimeout > cfg.ReadTimeout {

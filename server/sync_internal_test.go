@@ -15,6 +15,7 @@ import (
 
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/optable"
 	"github.com/panels/panels/store"
 )
 
@@ -49,12 +50,16 @@ func TestStreamedBodiesPassTheGateUnread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gate := newAPIGate(doc, router, v)
+	ops, err := optable.New(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := newAPIGate(ops, router, v)
 	cfg := Config{BodyLimit: 1 << 20, DataFlow: DataFlow{UploadLimit: 50 << 20}}
 	e := echo.New()
 	reached := 0
 	handler := func(c echo.Context) error { reached++; return c.NoContent(http.StatusNoContent) }
-	mw := []echo.MiddlewareFunc{bodyLimit(cfg.BodyLimit, streamedBodyLimits(cfg)), gate.middleware}
+	mw := []echo.MiddlewareFunc{bodyLimit(cfg.BodyLimit, cfg.UploadLimit, ops), gate.middleware}
 	e.POST("/api/datasources/:dataSourceId/upload", handler, mw...)
 	e.POST("/api/datasources/:dataSourceId/records", handler, mw...)
 	e.POST("/api/panels", handler, mw...)
