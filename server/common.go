@@ -14,6 +14,7 @@ import (
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
 	curs "github.com/panels/panels/server/cursor"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
 
@@ -117,11 +118,11 @@ func checkEchoedID(id *gen.EchoedId, pathID int64) error {
 	}
 	raw, err := id.MarshalJSON()
 	if err != nil {
-		return badRequest("body.id", "must be the resource's id")
+		return problem.BadRequest("body.id", "must be the resource's id")
 	}
 	got, err := strconv.ParseInt(strings.Trim(string(raw), `"`), 10, 64)
 	if err != nil || got != pathID {
-		return badRequest("body.id", "does not match the id in the path")
+		return problem.BadRequest("body.id", "does not match the id in the path")
 	}
 	return nil
 }
@@ -171,9 +172,9 @@ func (s *Server) verifyCursor(raw, list, scope string, into curs.Payload) error 
 	case err == nil:
 		return nil
 	case errors.Is(err, curs.ErrExpired):
-		return newProblem(http.StatusGone, "cursor-expired", "the cursor has expired; start again from the first page")
+		return problem.New(http.StatusGone, "cursor-expired", "the cursor has expired; start again from the first page")
 	default:
-		return badRequest("query.cursor", "not a cursor of this list (altered, or issued for another list or filter)")
+		return problem.BadRequest("query.cursor", "not a cursor of this list (altered, or issued for another list or filter)")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/panels/panels/gen"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/dsconfig"
 )
@@ -134,9 +135,9 @@ func configProblem(typ string, cfg map[string]any) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	p := &problem{Status: http.StatusBadRequest, Slug: "validation", Detail: "invalid data source config: " + problems[0].Field + ": " + problems[0].Reason}
+	p := &problem.Problem{Status: http.StatusBadRequest, Slug: "validation", Detail: "invalid data source config: " + problems[0].Field + ": " + problems[0].Reason}
 	for _, pr := range problems {
-		p.Errors = append(p.Errors, fieldError{Field: "body." + pr.Field, Reason: pr.Reason})
+		p.Errors = append(p.Errors, gen.FieldError{Field: "body." + pr.Field, Reason: pr.Reason})
 	}
 	return p
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/panels/panels/server/optable"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
 
@@ -72,11 +73,11 @@ func (m *idempotency) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		switch {
 		case errors.Is(err, store.ErrKeyReused):
 			m.metrics.idempotency("mismatch")
-			return newProblem(http.StatusUnprocessableEntity, "idempotency-key-reused",
+			return problem.New(http.StatusUnprocessableEntity, "idempotency-key-reused",
 				"the Idempotency-Key was already used for a different request; use a new key for a new request")
 		case errors.Is(err, store.ErrKeyInProgress):
 			m.metrics.idempotency("in_progress")
-			pr := newProblem(http.StatusConflict, "idempotency-key-in-progress", "a request with this Idempotency-Key is still being processed; retry shortly")
+			pr := problem.New(http.StatusConflict, "idempotency-key-in-progress", "a request with this Idempotency-Key is still being processed; retry shortly")
 			pr.Header = http.Header{"Retry-After": {"1"}}
 			return pr
 		case err != nil:

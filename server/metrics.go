@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/panels/panels/gen"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
 
@@ -146,8 +147,8 @@ func (m *metrics) authorized(r *http.Request) bool {
 	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(m.token)) == 1
 }
 
-func metricsUnauthorized() *problem {
-	return &problem{Status: http.StatusUnauthorized, Slug: "unauthenticated", Detail: "metrics need the metrics bearer token",
+func metricsUnauthorized() *problem.Problem {
+	return &problem.Problem{Status: http.StatusUnauthorized, Slug: "unauthenticated", Detail: "metrics need the metrics bearer token",
 		Header: http.Header{"WWW-Authenticate": {`Bearer realm="metrics"`}}}
 }
 
@@ -165,7 +166,7 @@ func (m *metrics) metricsGuard(next echo.HandlerFunc) echo.HandlerFunc {
 // GetMetrics serves the Prometheus metrics on the API port (metricsGuard checked the token).
 func (s *Server) GetMetrics(context.Context, gen.GetMetricsRequestObject) (gen.GetMetricsResponseObject, error) {
 	if s.metrics.separate {
-		return nil, newProblem(http.StatusNotFound, "not-found", "metrics are served on the metrics listener (METRICS_ADDR)")
+		return nil, problem.New(http.StatusNotFound, "not-found", "metrics are served on the metrics listener (METRICS_ADDR)")
 	}
 	return metricsDocument{s.metrics}, nil
 }
@@ -180,14 +181,7 @@ func (a *App) MetricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		if !m.authorized(r) {
-			p := metricsUnauthorized()
-			for k, v := range p.Header {
-				w.Header()[k] = v
-			}
-			w.Header().Set(echo.HeaderContentType, "application/problem+json")
-			w.WriteHeader(p.Status)
-			_, _ = w.Write([]byte(`{"type":"https://panels.dev/problems/unauthenticated","title":"Unauthorized","status":401,` +
-				`"detail":"metrics need the metrics bearer token","message":"metrics need the metrics bearer token","requestId":""}` + "\n"))
+			problem.Write(w, r, "", metricsUnauthorized())
 			return
 		}
 		if err := m.write(w); err != nil {

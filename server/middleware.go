@@ -18,8 +18,10 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
 
+	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
 	"github.com/panels/panels/server/optable"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
 
@@ -263,7 +265,7 @@ func validationProblem(err error) error {
 	} else {
 		errs = []error{err}
 	}
-	p := &problem{Status: http.StatusBadRequest, Slug: "validation"}
+	p := &problem.Problem{Status: http.StatusBadRequest, Slug: "validation"}
 	for _, e := range errs {
 		var mbe *http.MaxBytesError
 		if errors.As(e, &mbe) {
@@ -271,11 +273,11 @@ func validationProblem(err error) error {
 		}
 		var re *openapi3filter.RequestError
 		if !errors.As(e, &re) {
-			p.Errors = append(p.Errors, fieldError{Field: "request", Reason: firstLine(e.Error())})
+			p.Errors = append(p.Errors, gen.FieldError{Field: "request", Reason: firstLine(e.Error())})
 			continue
 		}
 		if re.RequestBody != nil && strings.HasPrefix(re.Reason, "header Content-Type has unexpected value") {
-			return newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "the request body must be application/json")
+			return problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "the request body must be application/json")
 		}
 		p.Errors = append(p.Errors, requestFieldErrors(re)...)
 	}
@@ -287,7 +289,7 @@ func validationProblem(err error) error {
 	return p
 }
 
-func requestFieldErrors(re *openapi3filter.RequestError) []fieldError {
+func requestFieldErrors(re *openapi3filter.RequestError) []gen.FieldError {
 	prefix := "body"
 	if re.Parameter != nil {
 		prefix = re.Parameter.In + "." + re.Parameter.Name
@@ -299,7 +301,7 @@ func requestFieldErrors(re *openapi3filter.RequestError) []fieldError {
 	} else if re.Err != nil {
 		schemaErrs = []error{re.Err}
 	}
-	var out []fieldError
+	var out []gen.FieldError
 	for _, e := range schemaErrs {
 		var se *openapi3.SchemaError
 		if errors.As(e, &se) {
@@ -311,22 +313,22 @@ func requestFieldErrors(re *openapi3filter.RequestError) []fieldError {
 			if m := unsupportedProperty.FindStringSubmatch(se.Reason); m != nil {
 				field += "." + m[1]
 			}
-			out = append(out, fieldError{Field: field, Reason: se.Reason})
+			out = append(out, gen.FieldError{Field: field, Reason: se.Reason})
 			continue
 		}
 		var syn *json.SyntaxError
 		if errors.As(e, &syn) || re.Reason == "failed to decode request body" {
-			out = append(out, fieldError{Field: prefix, Reason: "malformed JSON: " + firstLine(e.Error())})
+			out = append(out, gen.FieldError{Field: prefix, Reason: "malformed JSON: " + firstLine(e.Error())})
 			continue
 		}
-		out = append(out, fieldError{Field: prefix, Reason: firstLine(e.Error())})
+		out = append(out, gen.FieldError{Field: prefix, Reason: firstLine(e.Error())})
 	}
 	if len(out) == 0 {
 		reason := re.Reason
 		if reason == "" && re.Err != nil {
 			reason = firstLine(re.Err.Error())
 		}
-		out = append(out, fieldError{Field: prefix, Reason: reason})
+		out = append(out, gen.FieldError{Field: prefix, Reason: reason})
 	}
 	return out
 }

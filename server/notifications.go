@@ -9,6 +9,7 @@ import (
 
 	"github.com/panels/panels/clients/go/apitime"
 	"github.com/panels/panels/gen"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
 
@@ -55,7 +56,7 @@ func (s *Server) ListViewNotifications(ctx context.Context, req gen.ListViewNoti
 // MarkViewNotificationsRead marks the caller's own notifications read; others' ids count nothing.
 func (s *Server) MarkViewNotificationsRead(ctx context.Context, req gen.MarkViewNotificationsReadRequestObject) (gen.MarkViewNotificationsReadResponseObject, error) {
 	if req.Body == nil {
-		return nil, badRequest("body", "is required")
+		return nil, problem.BadRequest("body", "is required")
 	}
 	n, err := s.store.MarkNotificationsRead(ctx, actorFrom(ctx), req.Body.NotificationIds)
 	if err != nil {

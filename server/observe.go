@@ -10,13 +10,14 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/panels/panels/server/optable"
+	"github.com/panels/panels/server/problem"
 )
 
 // requestRecord carries what the request's log line needs from the layers below: the central
 // error handler leaves the error here instead of logging it, so each request is logged once.
 type requestRecord struct {
 	err     error
-	problem *problem
+	problem *problem.Problem
 }
 
 func recordFrom(ctx context.Context) *requestRecord {
@@ -114,4 +115,26 @@ func (o *observer) operation(c echo.Context) string {
 		return "preflight"
 	}
 	return "unmatched"
+}
+
+// errorHandler is Echo's HTTPErrorHandler: every error path of the service ends here, is logged
+// once (5xx at error level, 4xx at warn) and answered with problem+json.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	p := problem.From(err)
+	req := c.Request()
+	if rec := recordFrom(req.Context()); rec != nil {
+		rec.err, rec.problem = err, p // the request's own log line reports it (observe.go)
+		problem.Write(c.Response(), req, requestIDFrom(req.Context()), p)
+		return
+	}
+	attrs := []any{"status", p.Status, "method", req.Method, "path", req.URL.Path, "request_id", requestIDFrom(req.Context())}
+	if p.Status >= 500 {
+		s.log.Error("request failed", append(attrs, "error", err.Error())...)
+	} else {
+		s.log.Log(req.Context(), slog.LevelWarn, "request refused", append(attrs, "detail", p.Detail)...)
+	}
+	problem.Write(c.Response(), req, requestIDFrom(req.Context()), p)
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/problem"
 )
 
 // bucket is one token bucket's setting: rate tokens per second, up to burst. A rate of 0 is off.
@@ -283,7 +284,7 @@ func (l *rateLimiter) check(c echo.Context, p auth.Principal) error {
 	}
 	l.redis.counters.rateLimited.Add(1)
 	retry := max(1, int(math.Ceil(d.retry.Seconds())))
-	return &problem{Status: http.StatusTooManyRequests, Slug: "rate-limited",
+	return &problem.Problem{Status: http.StatusTooManyRequests, Slug: "rate-limited",
 		Detail: fmt.Sprintf("too many requests; retry in %d s", retry),
 		Header: http.Header{"Retry-After": {strconv.Itoa(retry)}}}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/panels/panels/gen"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/formula"
 )
@@ -63,11 +64,11 @@ func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestOb
 		return nil
 	})
 	if errors.Is(err, store.ErrCursorStale) {
-		return nil, newProblem(http.StatusGone, "cursor-stale",
+		return nil, problem.New(http.StatusGone, "cursor-stale",
 			"the rows changed since this cursor was issued (a sync replaced the records, or the panel or view changed); start again from the first page")
 	}
 	if errors.Is(err, store.ErrCursorInvalid) {
-		return nil, badRequest("query.cursor", "not a cursor of these rows")
+		return nil, problem.BadRequest("query.cursor", "not a cursor of these rows")
 	}
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/panels/panels/clients/go/apitime"
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/optable"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/dsconfig"
 	"github.com/panels/panels/store/ingest"
@@ -70,7 +71,7 @@ func (f *dataFlow) acquire() (func(), error) {
 	case f.slots <- struct{}{}:
 		return func() { <-f.slots }, nil
 	default:
-		return nil, &problem{Status: http.StatusServiceUnavailable, Slug: "unavailable",
+		return nil, &problem.Problem{Status: http.StatusServiceUnavailable, Slug: "unavailable",
 			Detail: "too many syncs are running on this instance; retry later", Header: http.Header{"Retry-After": {"5"}}}
 	}
 }
@@ -327,7 +328,7 @@ func uploadFormat(contentType string) (string, error) {
 }
 
 func unsupportedUpload() error {
-	return newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type",
+	return problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type",
 		"upload the file as text/csv, application/x-ndjson, application/json or application/octet-stream (read as the source's format)")
 }
 
@@ -341,7 +342,7 @@ func (s *Server) PushDataSourceRecords(ctx context.Context, req gen.PushDataSour
 		return nil
 	}
 	if mt, _, err := mime.ParseMediaType(contentTypeOf(ctx)); err != nil || (mt != "application/x-ndjson" && mt != "application/ndjson") {
-		return nil, newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "push records as application/x-ndjson, one operation per line")
+		return nil, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "push records as application/x-ndjson, one operation per line")
 	}
 	accept, release := s.flow.slotted(customOnly)
 	defer release()

@@ -16,6 +16,7 @@ import (
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
 	"github.com/panels/panels/server/optable"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
 
@@ -91,7 +92,7 @@ func TestStreamedBodiesPassTheGateUnread(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
-	e.HTTPErrorHandler = func(err error, c echo.Context) { writeProblem(c, toProblem(err)) }
+	e.HTTPErrorHandler = func(err error, c echo.Context) { problem.Write(c.Response(), c.Request(), "", problem.From(err)) }
 	e.ServeHTTP(rec, req)
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("a 2 MiB panel: %d %s", rec.Code, rec.Body)
@@ -109,7 +110,7 @@ func TestSyncSlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	check2, release2 := f.slotted(allow)
-	if err := check2(nil); toProblem(err).Status != http.StatusServiceUnavailable {
+	if err := check2(nil); problem.From(err).Status != http.StatusServiceUnavailable {
 		t.Errorf("second sync: %v", err)
 	}
 	release2() // nothing taken: nothing given back

@@ -10,6 +10,7 @@ import (
 	"github.com/panels/panels/clients/go/apitime"
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/docs"
+	"github.com/panels/panels/server/problem"
 )
 
 // GetHealth reports the seed's health shape: 503 only when the database is down.
@@ -70,7 +71,7 @@ func (s *Server) GetDocs(context.Context, gen.GetDocsRequestObject) (gen.GetDocs
 func (s *Server) GetDocsAsset(_ context.Context, req gen.GetDocsAssetRequestObject) (gen.GetDocsAssetResponseObject, error) {
 	data, err := docs.FS.ReadFile(string(req.Asset))
 	if err != nil {
-		return nil, newProblem(http.StatusNotFound, "not-found", "no such asset")
+		return nil, problem.New(http.StatusNotFound, "not-found", "no such asset")
 	}
 	var body io.Reader = bytes.NewReader(data)
 	if req.Asset == gen.SwaggerUiCss {
