@@ -6,14 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
-	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
@@ -138,44 +136,6 @@ func limitOr(limit *int, def int) int {
 		return def
 	}
 	return *limit
-}
-
-// cursor is the position of a keyset list (a time and an id, or an id alone) with the list and
-// scope it belongs to. On the wire it is a signed, expiring token of package server/cursor: a
-// cursor of another list, tenant, panel or filter, or one edited by hand, is refused.
-type cursor struct {
-	List  string
-	Scope string
-	Time  int64 // unix microseconds of the last row's order key
-	ID    int64
-}
-
-func (s *Server) encodeCursor(c cursor) string {
-	return s.cursors.Encode(c.List, c.Scope, &curs.Key{Time: c.Time, ID: c.ID})
-}
-
-func (s *Server) decodeCursor(raw *string, list, scope string) (*cursor, error) {
-	if raw == nil {
-		return nil, nil
-	}
-	var k curs.Key
-	if err := s.verifyCursor(*raw, list, scope, &k); err != nil {
-		return nil, err
-	}
-	return &cursor{List: list, Scope: scope, Time: k.Time, ID: k.ID}, nil
-}
-
-// verifyCursor decodes any cursor into its typed payload: 400 for a forged, foreign or malformed
-// one, 410 for an expired one.
-func (s *Server) verifyCursor(raw, list, scope string, into curs.Payload) error {
-	switch err := s.cursors.Decode(raw, list, scope, into); {
-	case err == nil:
-		return nil
-	case errors.Is(err, curs.ErrExpired):
-		return problem.New(http.StatusGone, "cursor-expired", "the cursor has expired; start again from the first page")
-	default:
-		return problem.BadRequest("query.cursor", "not a cursor of this list (altered, or issued for another list or filter)")
-	}
 }
 
 // nextLink is the RFC 8288 Link header announcing the next page.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/panels/panels/gen"
+	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/dsconfig"
@@ -15,7 +16,7 @@ import (
 func (s *Server) ListDataSources(ctx context.Context, req gen.ListDataSourcesRequestObject) (gen.ListDataSourcesResponseObject, error) {
 	a := actorFrom(ctx)
 	scope := a.TenantID + "/" + strconv.FormatInt(req.PanelId, 10)
-	after, err := s.decodeCursor(req.Params.Cursor, "datasources", scope)
+	after, err := curs.DecodeOptional[curs.Key](s.cursors, req.Params.Cursor, "datasources", scope)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +33,7 @@ func (s *Server) ListDataSources(ctx context.Context, req gen.ListDataSourcesReq
 	if len(list) > limit {
 		list = list[:limit]
 		path := "/api/panels/" + strconv.FormatInt(req.PanelId, 10) + "/datasources"
-		resp.Headers.Link = nextLink(path, limit, s.encodeCursor(cursor{List: "datasources", Scope: scope, ID: list[len(list)-1].ID}))
+		resp.Headers.Link = nextLink(path, limit, s.cursors.Encode("datasources", scope, &curs.Key{ID: list[len(list)-1].ID}))
 	}
 	for i := range list {
 		resp.Body = append(resp.Body, dataSourceToAPI(&list[i]))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/panels/panels/clients/go/apitime"
 	"github.com/panels/panels/gen"
+	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/server/optable"
 	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
@@ -363,7 +364,7 @@ func (s *Server) PushDataSourceRecords(ctx context.Context, req gen.PushDataSour
 func (s *Server) ListDataSourceSyncs(ctx context.Context, req gen.ListDataSourceSyncsRequestObject) (gen.ListDataSourceSyncsResponseObject, error) {
 	a := actorFrom(ctx)
 	scope := a.TenantID + "/" + strconv.FormatInt(req.DataSourceId, 10)
-	after, err := s.decodeCursor(req.Params.Cursor, "syncs", scope)
+	after, err := curs.DecodeOptional[curs.Key](s.cursors, req.Params.Cursor, "syncs", scope)
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +384,7 @@ func (s *Server) ListDataSourceSyncs(ctx context.Context, req gen.ListDataSource
 			StartedAt: apiTime(r.StartedAt), FinishedAt: apiTime(r.FinishedAt), DurationMs: r.DurationMs}
 	}
 	if page.HasMore {
-		next := s.encodeCursor(cursor{List: "syncs", Scope: scope, ID: page.Syncs[len(page.Syncs)-1].ID})
+		next := s.cursors.Encode("syncs", scope, &curs.Key{ID: page.Syncs[len(page.Syncs)-1].ID})
 		out.NextCursor = &next
 	}
 	return out, nil

@@ -15,6 +15,7 @@ import (
 
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
+	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/store"
 )
 
@@ -85,6 +86,10 @@ func From(err error) *Problem {
 			Header: http.Header{"WWW-Authenticate": {`Bearer realm="panels"`}}}
 	case errors.Is(err, store.ErrNotFound):
 		return New(http.StatusNotFound, "not-found", "%s", notFoundDetail(err))
+	case errors.Is(err, curs.ErrExpired):
+		return New(http.StatusGone, "cursor-expired", "the cursor has expired; start again from the first page")
+	case errors.Is(err, curs.ErrInvalid):
+		return BadRequest("query.cursor", "not a cursor of this list (altered, or issued for another list or filter)")
 	case errors.Is(err, store.ErrPrecondition):
 		return New(http.StatusPreconditionFailed, "precondition-failed", "the resource has changed: If-Match does not match its current ETag")
 	case errors.Is(err, store.ErrConflict):
