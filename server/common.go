@@ -12,6 +12,7 @@ import (
 
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/etag"
 	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
@@ -76,37 +77,17 @@ func (p preparedJSON) VisitUpdateColumnResponse(w http.ResponseWriter) error {
 	return p.write(w)
 }
 
-// etagMatches implements If-Match (weak=false) and If-None-Match (weak=true) list matching.
-func etagMatches(header string, etag string, weak bool) bool {
-	for _, candidate := range strings.Split(header, ",") {
-		candidate = strings.TrimSpace(candidate)
-		if candidate == "*" {
-			return true
-		}
-		if strings.HasPrefix(candidate, "W/") {
-			if !weak {
-				continue // weak validators never satisfy If-Match
-			}
-			candidate = candidate[2:]
-		}
-		if candidate == etag {
-			return true
-		}
-	}
-	return false
-}
-
 // precondition checks an If-Match header against the current representation.
 func precondition(ifMatch *string, current any) error {
-	if ifMatch == nil || etagMatches(*ifMatch, etagOf(current), false) {
+	if ifMatch == nil || etag.Matches(*ifMatch, etagOf(current), false) {
 		return nil
 	}
 	return store.ErrPrecondition
 }
 
-// notModified reports whether If-None-Match matches etag.
-func notModified(ifNoneMatch *string, etag string) bool {
-	return ifNoneMatch != nil && etagMatches(*ifNoneMatch, etag, true)
+// notModified reports whether If-None-Match matches tag.
+func notModified(ifNoneMatch *string, tag string) bool {
+	return ifNoneMatch != nil && etag.Matches(*ifNoneMatch, tag, true)
 }
 
 // checkEchoedID accepts the resource's own id echoed in a body (the web UI's habit) and refuses another.

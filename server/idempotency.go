@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/panels/panels/server/metrics"
 	"github.com/panels/panels/server/optable"
 	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
@@ -43,10 +44,10 @@ type idempotency struct {
 	store   *store.Store
 	ops     *optable.Table
 	wait    time.Duration
-	metrics *metrics
+	metrics *metrics.Metrics
 }
 
-func newIdempotency(st *store.Store, ops *optable.Table, cfg Config, m *metrics) *idempotency {
+func newIdempotency(st *store.Store, ops *optable.Table, cfg Config, m *metrics.Metrics) *idempotency {
 	wait := idempotencyWait
 	if t := cfg.DBStatementTimeout; t > 0 && t*4/5 < wait {
 		wait = t * 4 / 5 // answer 409 before the statement timeout turns the wait into a 503
@@ -72,18 +73,18 @@ func (m *idempotency) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			op.ID, hash, idempotencyTTL, m.wait)
 		switch {
 		case errors.Is(err, store.ErrKeyReused):
-			m.metrics.idempotency("mismatch")
+			m.metrics.Idempotency("mismatch")
 			return problem.New(http.StatusUnprocessableEntity, "idempotency-key-reused",
 				"the Idempotency-Key was already used for a different request; use a new key for a new request")
 		case errors.Is(err, store.ErrKeyInProgress):
-			m.metrics.idempotency("in_progress")
+			m.metrics.Idempotency("in_progress")
 			pr := problem.New(http.StatusConflict, "idempotency-key-in-progress", "a request with this Idempotency-Key is still being processed; retry shortly")
 			pr.Header = http.Header{"Retry-After": {"1"}}
 			return pr
 		case err != nil:
 			return err
 		case rec != nil:
-			m.metrics.idempotency("replayed")
+			m.metrics.Idempotency("replayed")
 			return replayRecorded(c, rec)
 		}
 		return m.run(c, outer, next)
@@ -132,7 +133,7 @@ func (m *idempotency) run(c echo.Context, outer *store.OuterTx, next echo.Handle
 		}
 		return err
 	}
-	m.metrics.idempotency("created")
+	m.metrics.Idempotency("created")
 	return writeBuffered(orig, buf, status)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/panels/panels/server/metrics"
 	"github.com/panels/panels/server/optable"
 	"github.com/panels/panels/server/problem"
 )
@@ -30,11 +31,11 @@ func recordFrom(ctx context.Context) *requestRecord {
 // observer writes one log line and the request metrics for every request.
 type observer struct {
 	log     *slog.Logger
-	metrics *metrics
+	metrics *metrics.Metrics
 	ops     *optable.Table
 }
 
-func newObserver(log *slog.Logger, m *metrics, ops *optable.Table) *observer {
+func newObserver(log *slog.Logger, m *metrics.Metrics, ops *optable.Table) *observer {
 	return &observer{log: log, metrics: m, ops: ops}
 }
 
@@ -48,8 +49,8 @@ func (o *observer) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			c.SetRequest(req.WithContext(withRequestState(req.Context(), "")))
 		}
 		rec := recordFrom(c.Request().Context())
-		o.metrics.inFlight.Inc()
-		defer o.metrics.inFlight.Dec()
+		o.metrics.RequestStarted()
+		defer o.metrics.RequestFinished()
 		if err := next(c); err != nil {
 			c.Error(err)
 		}
@@ -61,8 +62,7 @@ func (o *observer) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		op := o.operation(c)
 		elapsed := time.Since(start)
 		code := strconv.Itoa(status)
-		o.metrics.requests.WithLabelValues(op, code).Inc()
-		o.metrics.duration.WithLabelValues(op, code).Observe(elapsed.Seconds())
+		o.metrics.Observe(op, code, elapsed)
 
 		req = c.Request()
 		ctx := req.Context()
