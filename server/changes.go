@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/panels/panels/gen"
+	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/store"
 )
 
@@ -28,7 +29,7 @@ func (s *Server) ListPanelChanges(ctx context.Context, req gen.ListPanelChangesR
 	if p.Since != nil {
 		scope += "|" + p.Since.UTC().Format(time.RFC3339Nano)
 	}
-	after, err := s.decodeCursor(p.Cursor, "changes", scope)
+	after, err := curs.DecodeOptional[curs.Key](s.cursors, p.Cursor, "changes", scope)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +47,7 @@ func (s *Server) ListPanelChanges(ctx context.Context, req gen.ListPanelChangesR
 	}
 	if page.HasMore && len(page.Changes) > 0 {
 		last := page.Changes[len(page.Changes)-1]
-		next := s.encodeCursor(cursor{List: "changes", Scope: scope, Time: last.ChangedAt.UnixMicro(), ID: last.ID})
+		next := s.cursors.Encode("changes", scope, &curs.Key{Time: last.ChangedAt.UnixMicro(), ID: last.ID})
 		out.NextCursor = &next
 	}
 	return out, nil

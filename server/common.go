@@ -6,14 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
-	curs "github.com/panels/panels/server/cursor"
+	"github.com/panels/panels/server/etag"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
 
@@ -77,37 +77,17 @@ func (p preparedJSON) VisitUpdateColumnResponse(w http.ResponseWriter) error {
 	return p.write(w)
 }
 
-// etagMatches implements If-Match (weak=false) and If-None-Match (weak=true) list matching.
-func etagMatches(header string, etag string, weak bool) bool {
-	for _, candidate := range strings.Split(header, ",") {
-		candidate = strings.TrimSpace(candidate)
-		if candidate == "*" {
-			return true
-		}
-		if strings.HasPrefix(candidate, "W/") {
-			if !weak {
-				continue // weak validators never satisfy If-Match
-			}
-			candidate = candidate[2:]
-		}
-		if candidate == etag {
-			return true
-		}
-	}
-	return false
-}
-
 // precondition checks an If-Match header against the current representation.
 func precondition(ifMatch *string, current any) error {
-	if ifMatch == nil || etagMatches(*ifMatch, etagOf(current), false) {
+	if ifMatch == nil || etag.Matches(*ifMatch, etagOf(current), false) {
 		return nil
 	}
 	return store.ErrPrecondition
 }
 
-// notModified reports whether If-None-Match matches etag.
-func notModified(ifNoneMatch *string, etag string) bool {
-	return ifNoneMatch != nil && etagMatches(*ifNoneMatch, etag, true)
+// notModified reports whether If-None-Match matches tag.
+func notModified(ifNoneMatch *string, tag string) bool {
+	return ifNoneMatch != nil && etag.Matches(*ifNoneMatch, tag, true)
 }
 
 // checkEchoedID accepts the resource's own id echoed in a body (the web UI's habit) and refuses another.
@@ -117,11 +97,11 @@ func checkEchoedID(id *gen.EchoedId, pathID int64) error {
 	}
 	raw, err := id.MarshalJSON()
 	if err != nil {
-		return badRequest("body.id", "must be the resource's id")
+		return problem.BadRequest("body.id", "must be the resource's id")
 	}
 	got, err := strconv.ParseInt(strings.Trim(string(raw), `"`), 10, 64)
 	if err != nil || got != pathID {
-		return badRequest("body.id", "does not match the id in the path")
+		return problem.BadRequest("body.id", "does not match the id in the path")
 	}
 	return nil
 }
@@ -137,44 +117,6 @@ func limitOr(limit *int, def int) int {
 		return def
 	}
 	return *limit
-}
-
-// cursor is the position of a keyset list (a time and an id, or an id alone) with the list and
-// scope it belongs to. On the wire it is a signed, expiring token of package server/cursor: a
-// cursor of another list, tenant, panel or filter, or one edited by hand, is refused.
-type cursor struct {
-	List  string
-	Scope string
-	Time  int64 // unix microseconds of the last row's order key
-	ID    int64
-}
-
-func (s *Server) encodeCursor(c cursor) string {
-	return s.cursors.Encode(c.List, c.Scope, &curs.Key{Time: c.Time, ID: c.ID})
-}
-
-func (s *Server) decodeCursor(raw *string, list, scope string) (*cursor, error) {
-	if raw == nil {
-		return nil, nil
-	}
-	var k curs.Key
-	if err := s.verifyCursor(*raw, list, scope, &k); err != nil {
-		return nil, err
-	}
-	return &cursor{List: list, Scope: scope, Time: k.Time, ID: k.ID}, nil
-}
-
-// verifyCursor decodes any cursor into its typed payload: 400 for a forged, foreign or malformed
-// one, 410 for an expired one.
-func (s *Server) verifyCursor(raw, list, scope string, into curs.Payload) error {
-	switch err := s.cursors.Decode(raw, list, scope, into); {
-	case err == nil:
-		return nil
-	case errors.Is(err, curs.ErrExpired):
-		return newProblem(http.StatusGone, "cursor-expired", "the cursor has expired; start again from the first page")
-	default:
-		return badRequest("query.cursor", "not a cursor of this list (altered, or issued for another list or filter)")
-	}
 }
 
 // nextLink is the RFC 8288 Link header announcing the next page.

@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/panels/panels/gen"
+	curs "github.com/panels/panels/server/cursor"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/dsconfig"
 )
@@ -14,7 +16,7 @@ import (
 func (s *Server) ListDataSources(ctx context.Context, req gen.ListDataSourcesRequestObject) (gen.ListDataSourcesResponseObject, error) {
 	a := actorFrom(ctx)
 	scope := a.TenantID + "/" + strconv.FormatInt(req.PanelId, 10)
-	after, err := s.decodeCursor(req.Params.Cursor, "datasources", scope)
+	after, err := curs.DecodeOptional[curs.Key](s.cursors, req.Params.Cursor, "datasources", scope)
 	if err != nil {
 		return nil, err
 	}
@@ -31,7 +33,7 @@ func (s *Server) ListDataSources(ctx context.Context, req gen.ListDataSourcesReq
 	if len(list) > limit {
 		list = list[:limit]
 		path := "/api/panels/" + strconv.FormatInt(req.PanelId, 10) + "/datasources"
-		resp.Headers.Link = nextLink(path, limit, s.encodeCursor(cursor{List: "datasources", Scope: scope, ID: list[len(list)-1].ID}))
+		resp.Headers.Link = nextLink(path, limit, s.cursors.Encode("datasources", scope, &curs.Key{ID: list[len(list)-1].ID}))
 	}
 	for i := range list {
 		resp.Body = append(resp.Body, dataSourceToAPI(&list[i]))
@@ -134,9 +136,9 @@ func configProblem(typ string, cfg map[string]any) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	p := &problem{Status: http.StatusBadRequest, Slug: "validation", Detail: "invalid data source config: " + problems[0].Field + ": " + problems[0].Reason}
+	p := &problem.Problem{Status: http.StatusBadRequest, Slug: "validation", Detail: "invalid data source config: " + problems[0].Field + ": " + problems[0].Reason}
 	for _, pr := range problems {
-		p.Errors = append(p.Errors, fieldError{Field: "body." + pr.Field, Reason: pr.Reason})
+		p.Errors = append(p.Errors, gen.FieldError{Field: "body." + pr.Field, Reason: pr.Reason})
 	}
 	return p
 }

@@ -8,12 +8,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 
+	"github.com/panels/panels/server/metrics"
+	"github.com/panels/panels/server/optable"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
 
@@ -41,26 +42,15 @@ var recordedHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "ETa
 // recording) fire after the commit.
 type idempotency struct {
 	store   *store.Store
-	ops     map[string]string // "POST /api/panels" (Echo route) → operationId
+	ops     *optable.Table
 	wait    time.Duration
-	metrics *metrics
+	metrics *metrics.Metrics
 }
 
-func newIdempotency(st *store.Store, doc *openapi3.T, cfg Config, m *metrics) *idempotency {
+func newIdempotency(st *store.Store, ops *optable.Table, cfg Config, m *metrics.Metrics) *idempotency {
 	wait := idempotencyWait
 	if t := cfg.DBStatementTimeout; t > 0 && t*4/5 < wait {
 		wait = t * 4 / 5 // answer 409 before the statement timeout turns the wait into a 503
-	}
-	ops := map[string]string{}
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			params := append(append(openapi3.Parameters{}, item.Parameters...), op.Parameters...)
-			for _, p := range params {
-				if p.Value != nil && p.Value.In == openapi3.ParameterInHeader && strings.EqualFold(p.Value.Name, idempotencyHeader) {
-					ops[method+" "+echoPath(path)] = specOperationID(op.OperationID)
-				}
-			}
-		}
 	}
 	return &idempotency{store: st, ops: ops, wait: wait, metrics: m}
 }
@@ -69,9 +59,9 @@ func (m *idempotency) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		key := req.Header.Get(idempotencyHeader)
-		op, ok := m.ops[req.Method+" "+c.Path()]
+		op, ok := m.ops.Lookup(req.Method, c.Path())
 		p := principalFrom(req.Context())
-		if key == "" || !ok || p.TenantID == "" {
+		if key == "" || !ok || !op.Idempotent || p.TenantID == "" {
 			return next(c)
 		}
 		hash, err := requestHash(req)
@@ -80,21 +70,21 @@ func (m *idempotency) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		ctx := req.Context()
 		outer, rec, err := m.store.ClaimIdempotencyKey(ctx, store.IdempotencyKey{TenantID: p.TenantID, UserID: p.UserID, Key: key},
-			op, hash, idempotencyTTL, m.wait)
+			op.ID, hash, idempotencyTTL, m.wait)
 		switch {
 		case errors.Is(err, store.ErrKeyReused):
-			m.metrics.idempotency("mismatch")
-			return newProblem(http.StatusUnprocessableEntity, "idempotency-key-reused",
+			m.metrics.Idempotency("mismatch")
+			return problem.New(http.StatusUnprocessableEntity, "idempotency-key-reused",
 				"the Idempotency-Key was already used for a different request; use a new key for a new request")
 		case errors.Is(err, store.ErrKeyInProgress):
-			m.metrics.idempotency("in_progress")
-			pr := newProblem(http.StatusConflict, "idempotency-key-in-progress", "a request with this Idempotency-Key is still being processed; retry shortly")
+			m.metrics.Idempotency("in_progress")
+			pr := problem.New(http.StatusConflict, "idempotency-key-in-progress", "a request with this Idempotency-Key is still being processed; retry shortly")
 			pr.Header = http.Header{"Retry-After": {"1"}}
 			return pr
 		case err != nil:
 			return err
 		case rec != nil:
-			m.metrics.idempotency("replayed")
+			m.metrics.Idempotency("replayed")
 			return replayRecorded(c, rec)
 		}
 		return m.run(c, outer, next)
@@ -143,7 +133,7 @@ func (m *idempotency) run(c echo.Context, outer *store.OuterTx, next echo.Handle
 		}
 		return err
 	}
-	m.metrics.idempotency("created")
+	m.metrics.Idempotency("created")
 	return writeBuffered(orig, buf, status)
 }
 
@@ -229,23 +219,6 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 		b.status = http.StatusOK
 	}
 	return b.body.Write(p)
-}
-
-// echoPath turns a spec path (/api/panels/{panelId}) into Echo's route form (/api/panels/:panelId).
-func echoPath(p string) string {
-	var sb strings.Builder
-	for i := 0; i < len(p); i++ {
-		if p[i] == '{' {
-			if j := strings.IndexByte(p[i:], '}'); j > 0 {
-				sb.WriteByte(':')
-				sb.WriteString(p[i+1 : i+j])
-				i += j
-				continue
-			}
-		}
-		sb.WriteByte(p[i])
-	}
-	return sb.String()
 }
 
 // purgeIdempotencyKeys deletes expired keys every hour (lookups ignore them anyway).

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/panels/panels/gen"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store/ingest"
 )
 
@@ -26,10 +28,10 @@ const nulReason = "contains a NUL character (U+0000), which cannot be stored"
 // its body; it returns a 400 problem naming every offending field, or nil. The body is read
 // (within the body limit) and put back for the validator.
 func storableInput(req *http.Request, params map[string]string, jsonBody bool) error {
-	var errs []fieldError
+	var errs []gen.FieldError
 	for _, name := range sortedKeys(params) {
 		if strings.IndexByte(params[name], 0) >= 0 {
-			errs = append(errs, fieldError{Field: "path." + printable(name), Reason: nulReason})
+			errs = append(errs, gen.FieldError{Field: "path." + printable(name), Reason: nulReason})
 		}
 	}
 	if strings.Contains(req.URL.RawQuery, "%00") || strings.IndexByte(req.URL.RawQuery, 0) >= 0 {
@@ -40,7 +42,7 @@ func storableInput(req *http.Request, params map[string]string, jsonBody bool) e
 				bad = bad || strings.IndexByte(v, 0) >= 0
 			}
 			if bad {
-				errs = append(errs, fieldError{Field: "query." + printable(name), Reason: nulReason})
+				errs = append(errs, gen.FieldError{Field: "query." + printable(name), Reason: nulReason})
 			}
 		}
 	}
@@ -60,11 +62,11 @@ func storableInput(req *http.Request, params map[string]string, jsonBody bool) e
 }
 
 // inputProblem is the 400 for errs, nil when there are none.
-func inputProblem(errs []fieldError) error {
+func inputProblem(errs []gen.FieldError) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	p := &problem{Status: http.StatusBadRequest, Slug: "validation", Errors: errs}
+	p := &problem.Problem{Status: http.StatusBadRequest, Slug: "validation", Errors: errs}
 	reasons := make([]string, len(errs))
 	for i, fe := range errs {
 		reasons[i] = fe.Field + ": " + fe.Reason
@@ -100,7 +102,7 @@ const maxBodyErrors = 20
 // keys; fields are named from prefix. Malformed JSON yields what was found before the fault: the
 // validator reports the fault itself. It scans the bytes once, allocating only for object keys
 // (json.Decoder.Token was ten times slower), because it runs on every JSON body.
-func jsonBodyErrors(body []byte, prefix string, dups bool) []fieldError {
+func jsonBodyErrors(body []byte, prefix string, dups bool) []gen.FieldError {
 	// A NUL can only be written as the escape \u0000 (a raw control character is malformed JSON);
 	// without it, only duplicate keys remain to look for, which needs objects with two keys.
 	hasNUL := bytes.Contains(body, []byte(`\u0000`))
@@ -121,13 +123,13 @@ type jsonWalker struct {
 	nul  bool
 	dups bool
 	path []string // the segments of the value being read
-	errs []fieldError
+	errs []gen.FieldError
 	bad  bool // malformed: stop
 }
 
 func (w *jsonWalker) add(reason string) {
 	if len(w.errs) < maxBodyErrors {
-		w.errs = append(w.errs, fieldError{Field: strings.Join(w.path, "."), Reason: reason})
+		w.errs = append(w.errs, gen.FieldError{Field: strings.Join(w.path, "."), Reason: reason})
 	}
 }
 
@@ -332,12 +334,12 @@ func (s *storableOps) Next() (ingest.Op, error) {
 // recordNULs names the n-th record's key and the fields of its doc (under docAt) holding a NUL.
 func recordNULs(n int, key string, doc []byte, docAt string) error {
 	prefix := "body." + strconv.Itoa(n)
-	var errs []fieldError
+	var errs []gen.FieldError
 	if strings.IndexByte(key, 0) >= 0 {
-		errs = append(errs, fieldError{Field: prefix + ".key", Reason: "the record's key " + nulReason})
+		errs = append(errs, gen.FieldError{Field: prefix + ".key", Reason: "the record's key " + nulReason})
 	}
 	if bytes.IndexByte(doc, 0) >= 0 {
-		errs = append(errs, fieldError{Field: prefix + docAt, Reason: "the record " + nulReason})
+		errs = append(errs, gen.FieldError{Field: prefix + docAt, Reason: "the record " + nulReason})
 	} else {
 		errs = append(errs, jsonBodyErrors(doc, prefix+docAt, false)...)
 	}

@@ -18,7 +18,10 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
 
+	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/optable"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
 
@@ -113,14 +116,14 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 
 // bodyLimit refuses bodies over max before anything reads them: at once when Content-Length says
 // so, and while reading otherwise (the reader fails with *http.MaxBytesError, mapped to 413).
-// perRoute gives the routes that stream their bodies ("METHOD /echo/path") their own limit.
-func bodyLimit(max int64, perRoute map[string]int64) echo.MiddlewareFunc {
+// The operations that stream their bodies get the upload limit instead.
+func bodyLimit(max, upload int64, ops *optable.Table) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
 			limit := max
-			if l, ok := perRoute[req.Method+" "+c.Path()]; ok {
-				limit = l
+			if op, ok := ops.Lookup(req.Method, c.Path()); ok && op.Streamed {
+				limit = upload
 			}
 			if req.ContentLength > limit {
 				return &http.MaxBytesError{Limit: limit}
@@ -137,18 +140,17 @@ func bodyLimit(max int64, perRoute map[string]int64) echo.MiddlewareFunc {
 // the request against the spec and checks tenantId/userId assertions, in api.md's order.
 type apiGate struct {
 	router routers.Router
-	// routes are the spec's operations by Echo route ("GET /api/panels/:panelId"): Echo has
-	// already matched the request, so the gate looks its operation up instead of matching the
-	// path again with the router's regular expressions (which remain for what Echo did not match).
-	routes   map[string]*routers.Route
-	doc      *openapi3.T
+	// ops has the spec's operations by Echo route: Echo has already matched the request, so the
+	// gate looks its operation up instead of matching the path again with the router's regular
+	// expressions (which remain for what Echo did not match).
+	ops      *optable.Table
 	verifier *auth.Verifier
 	options  *openapi3filter.Options
 	// afterAuth runs between authentication and validation (the rate limiter's slot).
 	afterAuth []func(echo.Context, auth.Principal) error
 }
 
-func newAPIGate(doc *openapi3.T, router routers.Router, v *auth.Verifier) *apiGate {
+func newAPIGate(ops *optable.Table, router routers.Router, v *auth.Verifier) *apiGate {
 	opts := &openapi3filter.Options{
 		MultiError: true,
 		// Authentication already happened in the gate, with our own 401 answers.
@@ -157,25 +159,13 @@ func newAPIGate(doc *openapi3.T, router routers.Router, v *auth.Verifier) *apiGa
 	}
 	// Reasons only: never echo the client's value or the schema back.
 	opts.WithCustomSchemaErrorFunc(func(e *openapi3.SchemaError) string { return e.Reason })
-	return &apiGate{router: router, routes: specRoutes(doc), doc: doc, verifier: v, options: opts}
+	return &apiGate{router: router, ops: ops, verifier: v, options: opts}
 }
 
-// specRoutes maps every operation of doc to the route oapi-codegen registers it under in Echo.
-func specRoutes(doc *openapi3.T) map[string]*routers.Route {
-	out := map[string]*routers.Route{}
-	for path, item := range doc.Paths.Map() {
-		route := echoPath(path)
-		for method, op := range item.Operations() {
-			out[method+" "+route] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
-		}
-	}
-	return out
-}
-
-// findRoute is the request's operation and its unescaped path parameters.
-func (g *apiGate) findRoute(c echo.Context) (*routers.Route, map[string]string, error) {
+// findRoute is the request's operation and its path parameters.
+func (g *apiGate) findRoute(c echo.Context) (*optable.Operation, map[string]string, error) {
 	req := c.Request()
-	if route, ok := g.routes[req.Method+" "+c.Path()]; ok {
+	if op, ok := g.ops.Lookup(req.Method, c.Path()); ok {
 		names, values := c.ParamNames(), c.ParamValues()
 		params := make(map[string]string, len(names))
 		for i, name := range names {
@@ -183,15 +173,23 @@ func (g *apiGate) findRoute(c echo.Context) (*routers.Route, map[string]string, 
 				params[name] = values[i]
 			}
 		}
-		return route, params, nil
+		return op, params, nil
 	}
-	return g.router.FindRoute(req)
+	route, params, err := g.router.FindRoute(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	op, ok := g.ops.ForSpec(route.Method, route.Path)
+	if !ok {
+		return nil, nil, routers.ErrPathNotFound
+	}
+	return op, params, nil
 }
 
 func (g *apiGate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		route, params, err := g.findRoute(c)
+		op, params, err := g.findRoute(c)
 		if err != nil {
 			if errors.Is(err, routers.ErrMethodNotAllowed) {
 				return echo.ErrMethodNotAllowed
@@ -205,7 +203,7 @@ func (g *apiGate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		ctx := req.Context()
 		var principal auth.Principal
-		if needsAuth(route, g.doc) {
+		if op.Auth {
 			principal, err = g.authenticate(ctx, req)
 			if err != nil {
 				return err
@@ -226,35 +224,27 @@ func (g *apiGate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		req = c.Request()
 		// One check for what PostgreSQL cannot store (NULs, duplicate keys), before anything reads
 		// the values; a streamed body is checked record by record by its handler (sync.go).
-		jsonBody := route.Operation.RequestBody != nil && !streamedOperation(route.Operation.OperationID)
+		jsonBody := op.Spec.Operation.RequestBody != nil && !op.Streamed
 		if err := storableInput(req, params, jsonBody); err != nil {
 			return err
 		}
 		opts, vreq := g.options, req
-		if streamedOperation(route.Operation.OperationID) {
+		if op.Streamed {
 			// The handler streams the body; body validation and the security check would both read
 			// it whole, so the validator sees the request without it (see sync.go).
 			opts, vreq = withoutBody(opts), bodiless(req)
 		}
-		in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route, Options: opts}
+		in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: op.Spec, Options: opts}
 		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
 			return validationProblem(err)
 		}
-		if needsAuth(route, g.doc) {
-			if err := checkAssertions(req, specOperationID(route.Operation.OperationID), principal); err != nil {
+		if op.Auth {
+			if err := checkAssertions(req, op.ID, principal); err != nil {
 				return err
 			}
 		}
 		return next(c)
 	}
-}
-
-func needsAuth(route *routers.Route, doc *openapi3.T) bool {
-	sec := route.Operation.Security
-	if sec == nil {
-		sec = &doc.Security
-	}
-	return len(*sec) > 0
 }
 
 func (g *apiGate) authenticate(ctx context.Context, req *http.Request) (auth.Principal, error) {
@@ -275,7 +265,7 @@ func validationProblem(err error) error {
 	} else {
 		errs = []error{err}
 	}
-	p := &problem{Status: http.StatusBadRequest, Slug: "validation"}
+	p := &problem.Problem{Status: http.StatusBadRequest, Slug: "validation"}
 	for _, e := range errs {
 		var mbe *http.MaxBytesError
 		if errors.As(e, &mbe) {
@@ -283,11 +273,11 @@ func validationProblem(err error) error {
 		}
 		var re *openapi3filter.RequestError
 		if !errors.As(e, &re) {
-			p.Errors = append(p.Errors, fieldError{Field: "request", Reason: firstLine(e.Error())})
+			p.Errors = append(p.Errors, gen.FieldError{Field: "request", Reason: firstLine(e.Error())})
 			continue
 		}
 		if re.RequestBody != nil && strings.HasPrefix(re.Reason, "header Content-Type has unexpected value") {
-			return newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "the request body must be application/json")
+			return problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "the request body must be application/json")
 		}
 		p.Errors = append(p.Errors, requestFieldErrors(re)...)
 	}
@@ -299,7 +289,7 @@ func validationProblem(err error) error {
 	return p
 }
 
-func requestFieldErrors(re *openapi3filter.RequestError) []fieldError {
+func requestFieldErrors(re *openapi3filter.RequestError) []gen.FieldError {
 	prefix := "body"
 	if re.Parameter != nil {
 		prefix = re.Parameter.In + "." + re.Parameter.Name
@@ -311,7 +301,7 @@ func requestFieldErrors(re *openapi3filter.RequestError) []fieldError {
 	} else if re.Err != nil {
 		schemaErrs = []error{re.Err}
 	}
-	var out []fieldError
+	var out []gen.FieldError
 	for _, e := range schemaErrs {
 		var se *openapi3.SchemaError
 		if errors.As(e, &se) {
@@ -323,22 +313,22 @@ func requestFieldErrors(re *openapi3filter.RequestError) []fieldError {
 			if m := unsupportedProperty.FindStringSubmatch(se.Reason); m != nil {
 				field += "." + m[1]
 			}
-			out = append(out, fieldError{Field: field, Reason: se.Reason})
+			out = append(out, gen.FieldError{Field: field, Reason: se.Reason})
 			continue
 		}
 		var syn *json.SyntaxError
 		if errors.As(e, &syn) || re.Reason == "failed to decode request body" {
-			out = append(out, fieldError{Field: prefix, Reason: "malformed JSON: " + firstLine(e.Error())})
+			out = append(out, gen.FieldError{Field: prefix, Reason: "malformed JSON: " + firstLine(e.Error())})
 			continue
 		}
-		out = append(out, fieldError{Field: prefix, Reason: firstLine(e.Error())})
+		out = append(out, gen.FieldError{Field: prefix, Reason: firstLine(e.Error())})
 	}
 	if len(out) == 0 {
 		reason := re.Reason
 		if reason == "" && re.Err != nil {
 			reason = firstLine(re.Err.Error())
 		}
-		out = append(out, fieldError{Field: prefix, Reason: reason})
+		out = append(out, gen.FieldError{Field: prefix, Reason: reason})
 	}
 	return out
 }

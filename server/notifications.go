@@ -9,6 +9,8 @@ import (
 
 	"github.com/panels/panels/clients/go/apitime"
 	"github.com/panels/panels/gen"
+	curs "github.com/panels/panels/server/cursor"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
 
@@ -28,7 +30,7 @@ func (s *Server) ListViewNotifications(ctx context.Context, req gen.ListViewNoti
 	if p.Since != nil {
 		scope += "|" + p.Since.UTC().Format(time.RFC3339Nano)
 	}
-	after, err := s.decodeCursor(p.Cursor, "notifications", scope)
+	after, err := curs.DecodeOptional[curs.Key](s.cursors, p.Cursor, "notifications", scope)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +48,7 @@ func (s *Server) ListViewNotifications(ctx context.Context, req gen.ListViewNoti
 	}
 	if page.HasMore && len(page.Notifications) > 0 {
 		last := page.Notifications[len(page.Notifications)-1]
-		next := s.encodeCursor(cursor{List: "notifications", Scope: scope, Time: last.CreatedAt.UnixMicro(), ID: last.ID})
+		next := s.cursors.Encode("notifications", scope, &curs.Key{Time: last.CreatedAt.UnixMicro(), ID: last.ID})
 		out.NextCursor = &next
 	}
 	return out, nil
@@ -55,7 +57,7 @@ func (s *Server) ListViewNotifications(ctx context.Context, req gen.ListViewNoti
 // MarkViewNotificationsRead marks the caller's own notifications read; others' ids count nothing.
 func (s *Server) MarkViewNotificationsRead(ctx context.Context, req gen.MarkViewNotificationsReadRequestObject) (gen.MarkViewNotificationsReadResponseObject, error) {
 	if req.Body == nil {
-		return nil, badRequest("body", "is required")
+		return nil, problem.BadRequest("body", "is required")
 	}
 	n, err := s.store.MarkNotificationsRead(ctx, actorFrom(ctx), req.Body.NotificationIds)
 	if err != nil {

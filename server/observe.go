@@ -5,18 +5,20 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
+
+	"github.com/panels/panels/server/metrics"
+	"github.com/panels/panels/server/optable"
+	"github.com/panels/panels/server/problem"
 )
 
 // requestRecord carries what the request's log line needs from the layers below: the central
 // error handler leaves the error here instead of logging it, so each request is logged once.
 type requestRecord struct {
 	err     error
-	problem *problem
+	problem *problem.Problem
 }
 
 func recordFrom(ctx context.Context) *requestRecord {
@@ -28,19 +30,13 @@ func recordFrom(ctx context.Context) *requestRecord {
 
 // observer writes one log line and the request metrics for every request.
 type observer struct {
-	log        *slog.Logger
-	metrics    *metrics
-	operations map[string]string // "GET /api/panels/:panelId" (Echo route) → operationId
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	ops     *optable.Table
 }
 
-func newObserver(log *slog.Logger, m *metrics, doc *openapi3.T) *observer {
-	ops := map[string]string{}
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			ops[method+" "+echoPath(path)] = specOperationID(op.OperationID)
-		}
-	}
-	return &observer{log: log, metrics: m, operations: ops}
+func newObserver(log *slog.Logger, m *metrics.Metrics, ops *optable.Table) *observer {
+	return &observer{log: log, metrics: m, ops: ops}
 }
 
 // middleware runs before routing (Echo's Pre), right after the request id: it answers errors
@@ -53,8 +49,8 @@ func (o *observer) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			c.SetRequest(req.WithContext(withRequestState(req.Context(), "")))
 		}
 		rec := recordFrom(c.Request().Context())
-		o.metrics.inFlight.Inc()
-		defer o.metrics.inFlight.Dec()
+		o.metrics.RequestStarted()
+		defer o.metrics.RequestFinished()
 		if err := next(c); err != nil {
 			c.Error(err)
 		}
@@ -66,8 +62,7 @@ func (o *observer) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		op := o.operation(c)
 		elapsed := time.Since(start)
 		code := strconv.Itoa(status)
-		o.metrics.requests.WithLabelValues(op, code).Inc()
-		o.metrics.duration.WithLabelValues(op, code).Observe(elapsed.Seconds())
+		o.metrics.Observe(op, code, elapsed)
 
 		req = c.Request()
 		ctx := req.Context()
@@ -113,8 +108,8 @@ func (o *observer) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 // operation names the request for logs and metrics by its operationId.
 func (o *observer) operation(c echo.Context) string {
 	method := c.Request().Method
-	if op, ok := o.operations[method+" "+c.Path()]; ok {
-		return op
+	if op, ok := o.ops.Lookup(method, c.Path()); ok {
+		return op.ID
 	}
 	if method == http.MethodOptions {
 		return "preflight"
@@ -122,11 +117,24 @@ func (o *observer) operation(c echo.Context) string {
 	return "unmatched"
 }
 
-// specOperationID undoes the generator's capitalisation of the embedded spec's operationIds, so
-// logs and metrics name operations as openapi.yaml does (createPanel, not CreatePanel).
-func specOperationID(id string) string {
-	if id == "" {
-		return id
+// errorHandler is Echo's HTTPErrorHandler: every error path of the service ends here, is logged
+// once (5xx at error level, 4xx at warn) and answered with problem+json.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
 	}
-	return strings.ToLower(id[:1]) + id[1:]
+	p := problem.From(err)
+	req := c.Request()
+	if rec := recordFrom(req.Context()); rec != nil {
+		rec.err, rec.problem = err, p // the request's own log line reports it (observe.go)
+		problem.Write(c.Response(), req, requestIDFrom(req.Context()), p)
+		return
+	}
+	attrs := []any{"status", p.Status, "method", req.Method, "path", req.URL.Path, "request_id", requestIDFrom(req.Context())}
+	if p.Status >= 500 {
+		s.log.Error("request failed", append(attrs, "error", err.Error())...)
+	} else {
+		s.log.Log(req.Context(), slog.LevelWarn, "request refused", append(attrs, "detail", p.Detail)...)
+	}
+	problem.Write(c.Response(), req, requestIDFrom(req.Context()), p)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/problem"
 )
 
 // memberRecorder records each principal of a tenant once per process (api.md §1 "Members"): an
@@ -65,7 +66,7 @@ func (s *Server) ListOrganizationMembers(ctx context.Context, _ gen.ListOrganiza
 		members, err := s.stytch.searchMembers(ctx, org)
 		if err != nil {
 			s.log.Warn("Stytch member search failed", "error", err.Error(), "request_id", requestIDFrom(ctx))
-			return nil, newProblem(http.StatusBadGateway, "bad-gateway", "the member directory (Stytch) did not answer usefully; retry later")
+			return nil, problem.New(http.StatusBadGateway, "bad-gateway", "the member directory (Stytch) did not answer usefully; retry later")
 		}
 		return gen.ListOrganizationMembers200JSONResponse{Members: members}, nil
 	}

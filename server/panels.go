@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/panels/panels/gen"
+	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/store"
 )
 
 // ListPanels lists readable panels, newest first, with keyset paging.
 func (s *Server) ListPanels(ctx context.Context, req gen.ListPanelsRequestObject) (gen.ListPanelsResponseObject, error) {
 	a := actorFrom(ctx)
-	after, err := s.decodeCursor(req.Params.Cursor, "panels", a.TenantID)
+	after, err := curs.DecodeOptional[curs.Key](s.cursors, req.Params.Cursor, "panels", a.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +31,7 @@ func (s *Server) ListPanels(ctx context.Context, req gen.ListPanelsRequestObject
 	if len(panels) > limit {
 		panels = panels[:limit]
 		last := panels[len(panels)-1]
-		resp.Headers.Link = nextLink("/api/panels", limit, s.encodeCursor(cursor{List: "panels", Scope: a.TenantID, Time: last.CreatedAt.UnixMicro(), ID: last.ID}))
+		resp.Headers.Link = nextLink("/api/panels", limit, s.cursors.Encode("panels", a.TenantID, &curs.Key{Time: last.CreatedAt.UnixMicro(), ID: last.ID}))
 	}
 	for i := range panels {
 		resp.Body = append(resp.Body, panelToAPI(&panels[i]))

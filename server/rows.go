@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/panels/panels/gen"
+	curs "github.com/panels/panels/server/cursor"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/formula"
 )
@@ -28,7 +30,8 @@ func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestOb
 	asCSV := req.Params.Format != nil && *req.Params.Format == gen.Csv
 	if !asCSV {
 		q.Limit = limitOr(req.Params.Limit, defaultLimit)
-		after, err := s.decodeRowsCursor(req.Params.Cursor, scope)
+		// The engine's position (store.RowCursor) validates itself and is checked again against the plan.
+		after, err := curs.DecodeOptional[store.RowCursor](s.cursors, req.Params.Cursor, "rows", scope)
 		if err != nil {
 			return nil, err
 		}
@@ -63,11 +66,11 @@ func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestOb
 		return nil
 	})
 	if errors.Is(err, store.ErrCursorStale) {
-		return nil, newProblem(http.StatusGone, "cursor-stale",
+		return nil, problem.New(http.StatusGone, "cursor-stale",
 			"the rows changed since this cursor was issued (a sync replaced the records, or the panel or view changed); start again from the first page")
 	}
 	if errors.Is(err, store.ErrCursorInvalid) {
-		return nil, badRequest("query.cursor", "not a cursor of these rows")
+		return nil, problem.BadRequest("query.cursor", "not a cursor of these rows")
 	}
 	if err != nil {
 		return nil, err
@@ -79,7 +82,7 @@ func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestOb
 	resp := gen.GetPanelRows200JSONResponse{}
 	body.HasMore = res.HasMore
 	if res.Next != nil {
-		next := s.encodeRowsCursor(res.Next, scope)
+		next := s.cursors.Encode("rows", scope, res.Next)
 		body.NextCursor = &next
 		v := url.Values{"limit": {strconv.Itoa(q.Limit)}, "cursor": {next}}
 		if q.ViewID != 0 {
@@ -90,24 +93,6 @@ func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestOb
 	}
 	resp.Body = body
 	return resp, nil
-}
-
-// The cursor of a rows page is the engine's position (store.RowCursor, which validates itself and
-// is checked again against the plan), signed and bound to the panel and view it was issued for
-// like every cursor (server/cursor).
-func (s *Server) encodeRowsCursor(pos *store.RowCursor, scope string) string {
-	return s.cursors.Encode("rows", scope, pos)
-}
-
-func (s *Server) decodeRowsCursor(raw *string, scope string) (*store.RowCursor, error) {
-	if raw == nil {
-		return nil, nil
-	}
-	var pos store.RowCursor
-	if err := s.verifyCursor(*raw, "rows", scope, &pos); err != nil {
-		return nil, err
-	}
-	return &pos, nil
 }
 
 // rowsCSV streams every row as CSV (a header of column names, then one line per row) from one

@@ -19,6 +19,9 @@ import (
 	"github.com/panels/panels/openapi"
 	"github.com/panels/panels/server/auth"
 	curs "github.com/panels/panels/server/cursor"
+	"github.com/panels/panels/server/metrics"
+	"github.com/panels/panels/server/optable"
+	"github.com/panels/panels/server/redisx"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/formula"
 )
@@ -28,13 +31,13 @@ type Server struct {
 	store    *store.Store
 	log      *slog.Logger
 	started  time.Time
-	redis    *redisMonitor
+	redis    *redisx.Monitor
 	specJSON []byte
 	specYAML []byte
 	draining atomic.Bool
 	members  memberRecorder
 	stytch   *stytchClient // nil: members come from the members table
-	metrics  *metrics
+	metrics  *metrics.Metrics
 	flow     *dataFlow // syncs, uploads and pushes (sync.go)
 	cursors  *curs.Codec
 	compute  computeLimits
@@ -99,7 +102,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		_ = st.Close()
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
-	srv := &Server{store: st, log: log, started: time.Now(), redis: startRedisMonitor(appCtx, cfg.RedisURL, st, log),
+	srv := &Server{store: st, log: log, started: time.Now(), redis: redisx.Start(appCtx, cfg.RedisURL, st.Namespace, log),
 		stytch: newStytchClient(cfg), compute: computeLimits{Formula: cfg.Formula, RowsPageMaxBytes: cfg.RowsPageMaxBytes}}
 	if srv.flow, err = newDataFlow(cfg); err != nil {
 		cancel()
@@ -112,7 +115,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 			"so they fail after a restart and on other instances; set CURSOR_KEY (at least 32 bytes, the same on every instance)")
 	}
 	srv.cursors = curs.New(cursorKey)
-	srv.metrics = newMetrics(st, cfg, srv.RedisMetrics)
+	srv.metrics = metrics.New(metrics.Options{Token: cfg.MetricsToken, Separate: cfg.MetricsAddr != "", DB: st.Pool(), Redis: srv.redis.Metrics})
 	go srv.purgeIdempotencyKeys(appCtx)
 	if srv.specJSON, err = json.Marshal(doc); err != nil {
 		cancel()
@@ -165,16 +168,20 @@ func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = srv.errorHandler
-	gate := newAPIGate(doc, router, v)
-	cache := newResponseCache(srv.redis, cfg)
-	limiter := newRateLimiter(srv.redis, cfg)
-	limiter.cacheable = cache.cacheable
-	gate.afterAuth = append(gate.afterAuth, limiter.check)
+	ops, err := optable.New(doc)
+	if err != nil {
+		return nil, fmt.Errorf("read the operations of the embedded spec: %w", err)
+	}
+	gate := newAPIGate(ops, router, v)
+	cache := redisx.NewCache(srv.redis, redisx.CacheOptions{TTL: cfg.CacheTTL, Ops: ops, Principal: principalFrom})
+	limiter := redisx.NewLimiter(srv.redis, redisx.LimitOptions{UserRPS: cfg.RateLimitUserRPS, UserBurst: cfg.RateLimitUserBurst,
+		TenantRPS: cfg.RateLimitTenantRPS, TenantBurst: cfg.RateLimitTenantBurst}, cache)
+	gate.afterAuth = append(gate.afterAuth, limiter.Check)
 	gate.afterAuth = append(gate.afterAuth, srv.recordMember) // members are recorded once per user, never failing a request
 
 	// Order (api.md §1): request id → body size → authentication → rate limit → validation → handler.
 	e.Pre(requestID)
-	e.Pre(newObserver(srv.log, srv.metrics, doc).middleware) // one log line and the metrics of every request
+	e.Pre(newObserver(srv.log, srv.metrics, ops).middleware) // one log line and the metrics of every request
 	e.Use(srv.recoverPanics)
 	e.Use(securityHeaders(cfg))
 	e.Use(compression())
@@ -187,16 +194,26 @@ func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.
 			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions},
 		}))
 	}
-	e.Use(bodyLimit(cfg.BodyLimit, streamedBodyLimits(cfg)))
-	e.Use(streamedRequests(cfg)) // uploads may take longer than HTTP_READ_TIMEOUT
-	e.Use(srv.metrics.metricsGuard)
+	e.Use(bodyLimit(cfg.BodyLimit, cfg.UploadLimit, ops))
+	e.Use(streamedRequests(cfg, ops)) // uploads may take longer than HTTP_READ_TIMEOUT
+	e.Use(srv.metrics.Guard)
 	e.Use(gate.middleware)
-	e.Use(cache.middleware) // after the gate: the caller is known, the request valid
+	e.Use(cache.Middleware) // after the gate: the caller is known, the request valid
 	// Innermost: it commits before the answer reaches the outer middleware (see idempotency.go).
-	e.Use(newIdempotency(srv.store, doc, cfg, srv.metrics).middleware)
+	e.Use(newIdempotency(srv.store, ops, cfg, srv.metrics).middleware)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(srv, nil))
 	return e, nil
 }
+
+// RedisMetrics is a snapshot of the response cache's and the rate limiter's counters.
+type RedisMetrics = redisx.Metrics
+
+// RedisMetrics returns the current cache and rate-limiter counters.
+func (s *Server) RedisMetrics() RedisMetrics { return s.redis.Metrics() }
+
+// TenantChanged records a write of tenant made outside the API (a script, a test writing SQL):
+// cached reads of the tenant made before it are not served again.
+func (a *App) TenantChanged(ctx context.Context, tenant string) { a.Server.redis.Bump(ctx, tenant) }
 
 // Drain marks the service as shutting down: readiness answers not-ready from now on.
 func (s *Server) Drain() { s.draining.Store(true) }

@@ -19,6 +19,9 @@ import (
 
 	"github.com/panels/panels/clients/go/apitime"
 	"github.com/panels/panels/gen"
+	curs "github.com/panels/panels/server/cursor"
+	"github.com/panels/panels/server/optable"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/dsconfig"
 	"github.com/panels/panels/store/ingest"
@@ -69,7 +72,7 @@ func (f *dataFlow) acquire() (func(), error) {
 	case f.slots <- struct{}{}:
 		return func() { <-f.slots }, nil
 	default:
-		return nil, &problem{Status: http.StatusServiceUnavailable, Slug: "unavailable",
+		return nil, &problem.Problem{Status: http.StatusServiceUnavailable, Slug: "unavailable",
 			Detail: "too many syncs are running on this instance; retry later", Header: http.Header{"Retry-After": {"5"}}}
 	}
 }
@@ -87,40 +90,14 @@ func newDataFlow(cfg Config) (*dataFlow, error) {
 		slots: make(chan struct{}, max(1, cfg.DBMaxConns/2))}, nil
 }
 
-// streamedOperations read their bodies as streams: the gate does not validate (and so does not
-// buffer) those bodies, and bodyLimit gives them UPLOAD_LIMIT instead of BODY_LIMIT.
-var streamedOperations = map[string]bool{"uploadDataSourceFile": true, "pushDataSourceRecords": true}
-
-// streamedOperation looks an operationId up in streamedOperations; the embedded spec spells
-// operationIds with a capital first letter, as the generated Go names do.
-func streamedOperation(id string) bool {
-	if id == "" {
-		return false
-	}
-	return streamedOperations[strings.ToLower(id[:1])+id[1:]]
-}
-
-// streamedRoutes are the same operations as Echo routes, for the middleware that runs before the
-// gate knows the operation.
-var streamedRoutes = []string{"POST /api/datasources/:dataSourceId/upload", "POST /api/datasources/:dataSourceId/records"}
-
-func streamedBodyLimits(cfg Config) map[string]int64 {
-	out := map[string]int64{}
-	for _, r := range streamedRoutes {
-		out[r] = cfg.UploadLimit
-	}
-	return out
-}
-
 // streamedRequests prepares the streamed operations' requests: SYNC_TIMEOUT for the body to
 // arrive instead of HTTP_READ_TIMEOUT, and the Content-Type on the context for handlers whose
 // request objects do not carry it.
-func streamedRequests(cfg Config) echo.MiddlewareFunc {
-	routes := streamedBodyLimits(cfg)
+func streamedRequests(cfg Config, ops *optable.Table) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
-			if _, ok := routes[req.Method+" "+c.Path()]; !ok {
+			if op, ok := ops.Lookup(req.Method, c.Path()); !ok || !op.Streamed {
 				return next(c)
 			}
 			if cfg.SyncTimeout > cfg.ReadTimeout {
@@ -352,7 +329,7 @@ func uploadFormat(contentType string) (string, error) {
 }
 
 func unsupportedUpload() error {
-	return newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type",
+	return problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type",
 		"upload the file as text/csv, application/x-ndjson, application/json or application/octet-stream (read as the source's format)")
 }
 
@@ -366,7 +343,7 @@ func (s *Server) PushDataSourceRecords(ctx context.Context, req gen.PushDataSour
 		return nil
 	}
 	if mt, _, err := mime.ParseMediaType(contentTypeOf(ctx)); err != nil || (mt != "application/x-ndjson" && mt != "application/ndjson") {
-		return nil, newProblem(http.StatusUnsupportedMediaType, "unsupported-media-type", "push records as application/x-ndjson, one operation per line")
+		return nil, problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "push records as application/x-ndjson, one operation per line")
 	}
 	accept, release := s.flow.slotted(customOnly)
 	defer release()
@@ -387,7 +364,7 @@ func (s *Server) PushDataSourceRecords(ctx context.Context, req gen.PushDataSour
 func (s *Server) ListDataSourceSyncs(ctx context.Context, req gen.ListDataSourceSyncsRequestObject) (gen.ListDataSourceSyncsResponseObject, error) {
 	a := actorFrom(ctx)
 	scope := a.TenantID + "/" + strconv.FormatInt(req.DataSourceId, 10)
-	after, err := s.decodeCursor(req.Params.Cursor, "syncs", scope)
+	after, err := curs.DecodeOptional[curs.Key](s.cursors, req.Params.Cursor, "syncs", scope)
 	if err != nil {
 		return nil, err
 	}
@@ -407,7 +384,7 @@ func (s *Server) ListDataSourceSyncs(ctx context.Context, req gen.ListDataSource
 			StartedAt: apiTime(r.StartedAt), FinishedAt: apiTime(r.FinishedAt), DurationMs: r.DurationMs}
 	}
 	if page.HasMore {
-		next := s.encodeCursor(cursor{List: "syncs", Scope: scope, ID: page.Syncs[len(page.Syncs)-1].ID})
+		next := s.cursors.Encode("syncs", scope, &curs.Key{ID: page.Syncs[len(page.Syncs)-1].ID})
 		out.NextCursor = &next
 	}
 	return out, nil

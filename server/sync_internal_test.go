@@ -15,6 +15,8 @@ import (
 
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/optable"
+	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
 
@@ -49,12 +51,16 @@ func TestStreamedBodiesPassTheGateUnread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gate := newAPIGate(doc, router, v)
+	ops, err := optable.New(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := newAPIGate(ops, router, v)
 	cfg := Config{BodyLimit: 1 << 20, UploadLimit: 50 << 20}
 	e := echo.New()
 	reached := 0
 	handler := func(c echo.Context) error { reached++; return c.NoContent(http.StatusNoContent) }
-	mw := []echo.MiddlewareFunc{bodyLimit(cfg.BodyLimit, streamedBodyLimits(cfg)), gate.middleware}
+	mw := []echo.MiddlewareFunc{bodyLimit(cfg.BodyLimit, cfg.UploadLimit, ops), gate.middleware}
 	e.POST("/api/datasources/:dataSourceId/upload", handler, mw...)
 	e.POST("/api/datasources/:dataSourceId/records", handler, mw...)
 	e.POST("/api/panels", handler, mw...)
@@ -86,7 +92,7 @@ func TestStreamedBodiesPassTheGateUnread(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
-	e.HTTPErrorHandler = func(err error, c echo.Context) { writeProblem(c, toProblem(err)) }
+	e.HTTPErrorHandler = func(err error, c echo.Context) { problem.Write(c.Response(), c.Request(), "", problem.From(err)) }
 	e.ServeHTTP(rec, req)
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("a 2 MiB panel: %d %s", rec.Code, rec.Body)
@@ -104,7 +110,7 @@ func TestSyncSlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	check2, release2 := f.slotted(allow)
-	if err := check2(nil); toProblem(err).Status != http.StatusServiceUnavailable {
+	if err := check2(nil); problem.From(err).Status != http.StatusServiceUnavailable {
 		t.Errorf("second sync: %v", err)
 	}
 	release2() // nothing taken: nothing given back

@@ -10,6 +10,8 @@ import (
 	"github.com/panels/panels/clients/go/apitime"
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/docs"
+	"github.com/panels/panels/server/metrics"
+	"github.com/panels/panels/server/problem"
 )
 
 // GetHealth reports the seed's health shape: 503 only when the database is down.
@@ -70,7 +72,7 @@ func (s *Server) GetDocs(context.Context, gen.GetDocsRequestObject) (gen.GetDocs
 func (s *Server) GetDocsAsset(_ context.Context, req gen.GetDocsAssetRequestObject) (gen.GetDocsAssetResponseObject, error) {
 	data, err := docs.FS.ReadFile(string(req.Asset))
 	if err != nil {
-		return nil, newProblem(http.StatusNotFound, "not-found", "no such asset")
+		return nil, problem.New(http.StatusNotFound, "not-found", "no such asset")
 	}
 	var body io.Reader = bytes.NewReader(data)
 	if req.Asset == gen.SwaggerUiCss {
@@ -101,3 +103,18 @@ func (r rawJSON) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
 
 // apiTime is the wire form of instants: UTC with millisecond precision.
 func apiTime(t time.Time) apitime.Time { return apitime.New(t) }
+
+// GetMetrics serves the Prometheus metrics on the API port (metricsGuard checked the token).
+func (s *Server) GetMetrics(context.Context, gen.GetMetricsRequestObject) (gen.GetMetricsResponseObject, error) {
+	if s.metrics.Separate() {
+		return nil, problem.New(http.StatusNotFound, "not-found", "metrics are served on the metrics listener (METRICS_ADDR)")
+	}
+	return metricsDocument{s.metrics}, nil
+}
+
+type metricsDocument struct{ m *metrics.Metrics }
+
+func (d metricsDocument) VisitGetMetricsResponse(w http.ResponseWriter) error { return d.m.Write(w) }
+
+// MetricsHandler serves /metrics for the separate listener (METRICS_ADDR), with the same token rule.
+func (a *App) MetricsHandler() http.Handler { return a.Server.metrics.Handler(a.Server.log) }

@@ -11,6 +11,7 @@ import (
 	"github.com/panels/panels/clients/go/apitime"
 
 	"github.com/panels/panels/gen"
+	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/store"
 )
 
@@ -27,7 +28,7 @@ func (s *Server) ListViews(ctx context.Context, req gen.ListViewsRequestObject) 
 	if p.Published != nil {
 		scope += "|" + strconv.FormatBool(*p.Published)
 	}
-	after, err := s.decodeCursor(p.Cursor, "views", scope)
+	after, err := curs.DecodeOptional[curs.Key](s.cursors, p.Cursor, "views", scope)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +48,7 @@ func (s *Server) ListViews(ctx context.Context, req gen.ListViewsRequestObject) 
 	}
 	if page.HasMore && len(page.Views) > 0 {
 		last := page.Views[len(page.Views)-1]
-		next := s.encodeCursor(cursor{List: "views", Scope: scope, Time: last.UpdatedAt.UnixMicro(), ID: last.ID})
+		next := s.cursors.Encode("views", scope, &curs.Key{Time: last.UpdatedAt.UnixMicro(), ID: last.ID})
 		out.NextCursor = &next
 	}
 	return out, nil

@@ -192,6 +192,22 @@ func (c *Codec) Decode(raw, list, scope string, into Payload) error {
 	return nil
 }
 
+// DecodeOptional decodes the cursor a list request may carry into a new T: nil without one (the
+// first page). Every list, keyed or not, reads its cursor through it.
+func DecodeOptional[T any, P interface {
+	*T
+	Payload
+}](c *Codec, raw *string, list, scope string) (*T, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var v T
+	if err := c.Decode(*raw, list, scope, P(&v)); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 func strictUnmarshal(b []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()

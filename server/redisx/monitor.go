@@ -1,4 +1,7 @@
-package server
+// Package redisx is the service's use of Redis: the monitor that owns the one client and decides
+// when Redis may be used, the response cache, and the shared rate limiter. Redis is an
+// accelerator only: without it the service answers from PostgreSQL with per-process limits.
+package redisx
 
 import (
 	"context"
@@ -14,8 +17,6 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
-
-	"github.com/panels/panels/store"
 )
 
 // Redis never makes a request wait long: every call has this budget, and after a failure no
@@ -27,7 +28,7 @@ const (
 	redisMaxBackoff = time.Second
 )
 
-// redisMonitor owns the one Redis client of the service. It connects in the background (rueidis
+// Monitor owns the one Redis client of the service. It connects in the background (rueidis
 // refuses to build a client while the server is unreachable, and the service must start degraded
 // without it), watches the connection, and decides when the cache and the shared rate limiter
 // may use Redis.
@@ -59,7 +60,7 @@ const (
 // expire (CACHE_TTL); likewise a blip shorter than the ping interval on an idle instance whose
 // writer died meanwhile. Writes always attempt their bump, even while this instance considers
 // Redis down, so that the window is as short as the network allows when Redis comes back.
-type redisMonitor struct {
+type Monitor struct {
 	disabled bool
 	log      *slog.Logger
 	client   atomic.Pointer[rueidis.Client]
@@ -82,9 +83,11 @@ type redisMonitor struct {
 	wg       sync.WaitGroup
 }
 
-func startRedisMonitor(ctx context.Context, rawURL string, st *store.Store, log *slog.Logger) *redisMonitor {
+// Start connects to rawURL in the background. identity names the deployment (the database's
+// identity, which every instance agrees on): Redis keys are namespaced by it.
+func Start(ctx context.Context, rawURL string, identity func(context.Context) (string, error), log *slog.Logger) *Monitor {
 	ctx, cancel := context.WithCancel(ctx)
-	m := &redisMonitor{stop: cancel, log: log, wake: make(chan struct{}, 1), namespaceFn: databaseNamespace(st)}
+	m := &Monitor{stop: cancel, log: log, wake: make(chan struct{}, 1), namespaceFn: namespaceOf(identity)}
 	opt, err := rueidis.ParseURL(rawURL)
 	if err != nil {
 		log.Error("REDIS_URL cannot be parsed; running without Redis", "error", err.Error())
@@ -110,7 +113,7 @@ func startRedisMonitor(ctx context.Context, rawURL string, st *store.Store, log 
 	return m
 }
 
-func (m *redisMonitor) run(ctx context.Context, opt rueidis.ClientOption) {
+func (m *Monitor) run(ctx context.Context, opt rueidis.ClientOption) {
 	backoff := redisRetryEvery
 	for attempt := 0; ; attempt++ {
 		c, err := rueidis.NewClient(opt)
@@ -147,7 +150,7 @@ func (m *redisMonitor) run(ctx context.Context, opt rueidis.ClientOption) {
 }
 
 // sleep waits for d, a failure report or the end; false means stop.
-func (m *redisMonitor) sleep(ctx context.Context, d time.Duration) bool {
+func (m *Monitor) sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -159,7 +162,7 @@ func (m *redisMonitor) sleep(ctx context.Context, d time.Duration) bool {
 	return true
 }
 
-func (m *redisMonitor) ping(ctx context.Context) error {
+func (m *Monitor) ping(ctx context.Context) error {
 	c := m.client.Load()
 	if c == nil {
 		return fmt.Errorf("not connected")
@@ -171,7 +174,7 @@ func (m *redisMonitor) ping(ctx context.Context) error {
 
 // recover makes Redis usable again: it replaces the epoch (see the type's comment), and declares
 // success only if no failure was reported meanwhile.
-func (m *redisMonitor) recover(ctx context.Context) {
+func (m *Monitor) recover(ctx context.Context) {
 	c := m.client.Load()
 	if c == nil {
 		return
@@ -212,7 +215,7 @@ func (m *redisMonitor) recover(ctx context.Context) {
 }
 
 // fail records a failed Redis call: nothing uses Redis until the monitor has recovered.
-func (m *redisMonitor) fail(op string, err error) {
+func (m *Monitor) fail(op string, err error) {
 	m.mu.Lock()
 	m.failSeq++
 	was := m.usable.Swap(false)
@@ -228,7 +231,7 @@ func (m *redisMonitor) fail(op string, err error) {
 }
 
 // use returns the client and namespace when the cache and the shared limiter may use Redis.
-func (m *redisMonitor) use() (rueidis.Client, string, bool) {
+func (m *Monitor) use() (rueidis.Client, string, bool) {
 	if m.disabled || !m.usable.Load() {
 		return nil, "", false
 	}
@@ -246,9 +249,9 @@ var bumpScript = rueidis.NewLuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
 return redis.call('INCR', KEYS[1])`)
 
-// bump records a committed write of tenant. It is attempted even while Redis is considered down
+// Bump records a committed write of tenant. It is attempted even while Redis is considered down
 // (see the type's comment); a failure only leaves the cache off until the epoch is replaced.
-func (m *redisMonitor) bump(ctx context.Context, tenant string) {
+func (m *Monitor) Bump(ctx context.Context, tenant string) {
 	c, ns := m.client.Load(), m.namespace.Load()
 	if m.disabled || c == nil || ns == nil {
 		// Never connected yet: the first connection replaces the epoch, after this commit.
@@ -266,7 +269,7 @@ func (m *redisMonitor) bump(ctx context.Context, tenant string) {
 	m.counters.generationBumps.Add(1)
 }
 
-func (m *redisMonitor) incrGeneration(ctx context.Context, c rueidis.Client, ns, tenant string) (int64, error) {
+func (m *Monitor) incrGeneration(ctx context.Context, c rueidis.Client, ns, tenant string) (int64, error) {
 	return bumpScript.Exec(ctx, c, []string{generationKey(ns, tenant)}, []string{generationStart()}).AsInt64()
 }
 
@@ -278,7 +281,7 @@ func generationStart() string {
 
 // generation reads the epoch and the tenant's generation in one round trip, with plain Do: a
 // value served from the client-side cache could be one invalidation late. ctx carries the budget.
-func (m *redisMonitor) generation(ctx context.Context, c rueidis.Client, ns, tenant string) (string, int64, error) {
+func (m *Monitor) generation(ctx context.Context, c rueidis.Client, ns, tenant string) (string, int64, error) {
 	vals, err := c.Do(ctx, c.B().Mget().Key(epochKey(ns), generationKey(ns, tenant)).Build()).ToArray()
 	if err != nil {
 		return "", 0, err
@@ -305,7 +308,7 @@ func (m *redisMonitor) generation(ctx context.Context, c rueidis.Client, ns, ten
 
 // Status is "up", "down" or "disabled" (no client could ever be configured). Up means the cache
 // and the shared rate limiter are in use, not merely that Redis answers a ping.
-func (m *redisMonitor) Status(ctx context.Context) string {
+func (m *Monitor) Status(ctx context.Context) string {
 	if m.disabled {
 		return "disabled"
 	}
@@ -320,7 +323,7 @@ func (m *redisMonitor) Status(ctx context.Context) string {
 }
 
 // Close stops reconnecting and closes the client.
-func (m *redisMonitor) Close() {
+func (m *Monitor) Close() {
 	m.stop()
 	m.wg.Wait()
 	if c := m.client.Load(); c != nil {
@@ -354,10 +357,10 @@ func randomToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// databaseNamespace keys the cache and limiter by the database's identity (see Store.Namespace).
-func databaseNamespace(st *store.Store) func(context.Context) (string, error) {
+// namespaceOf keys the cache and limiter by a hash of the deployment's identity.
+func namespaceOf(identity func(context.Context) (string, error)) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		id, err := st.Namespace(ctx)
+		id, err := identity(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -373,9 +376,9 @@ type redisCounters struct {
 	recoveries                                                      atomic.Uint64
 }
 
-// RedisMetrics is a snapshot of the response cache's and the rate limiter's counters, for the
+// Metrics is a snapshot of the response cache's and the rate limiter's counters, for the
 // metrics endpoint. Every field but RedisUsable only grows.
-type RedisMetrics struct {
+type Metrics struct {
 	RedisUsable bool // the cache and the shared limiter are using Redis right now
 
 	CacheHits     uint64 // cached reads answered from Redis
@@ -396,11 +399,11 @@ type RedisMetrics struct {
 	Recoveries uint64 // times Redis became usable (the first connection included)
 }
 
-// RedisMetrics returns the current cache and rate-limiter counters.
-func (s *Server) RedisMetrics() RedisMetrics {
-	c := &s.redis.counters
-	return RedisMetrics{
-		RedisUsable:       s.redis.usable.Load(),
+// Metrics returns the current cache and rate-limiter counters.
+func (m *Monitor) Metrics() Metrics {
+	c := &m.counters
+	return Metrics{
+		RedisUsable:       m.usable.Load(),
 		CacheHits:         c.cacheHits.Load(),
 		CacheMisses:       c.cacheMisses.Load(),
 		CacheBypasses:     c.cacheBypasses.Load(),

@@ -1,4 +1,4 @@
-package server
+package redisx
 
 import (
 	"bytes"
@@ -14,15 +14,9 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/etag"
+	"github.com/panels/panels/server/optable"
 )
-
-// cachedRoutes are the hot reads whose 200 answers are cached (Echo's route paths, as generated).
-var cachedRoutes = map[string]bool{
-	"/api/panels":                  true,
-	"/api/panels/:panelId":         true,
-	"/api/panels/:panelId/columns": true,
-	"/api/views/:viewId":           true,
-}
 
 // cachedHeaders are the headers those operations set on a 200; a replay restores exactly these.
 var cachedHeaders = []string{echo.HeaderContentType, "ETag", "Link"}
@@ -30,18 +24,34 @@ var cachedHeaders = []string{echo.HeaderContentType, "ETag", "Link"}
 // maxCachedBody keeps one huge list from crowding the client-side cache.
 const maxCachedBody = 2 << 20
 
-// responseCache caches the hot reads in Redis and records every write of a tenant (redis.go
-// explains the keys). It runs after the API gate, so the caller is authenticated and the request
-// valid.
-type responseCache struct {
-	redis *redisMonitor
+// Cache caches the hot reads (the operations marked x-panels-cache) in Redis and records every
+// write of a tenant (monitor.go explains the keys). It runs after the API gate, so the caller is
+// authenticated and the request valid.
+type Cache struct {
+	redis *Monitor
 	ttl   time.Duration // 0: reads are never cached (writes still bump, so turning it on is safe)
+	ops   *optable.Table
+	// principal is the verified caller of a request (the zero Principal for public operations).
+	principal func(context.Context) auth.Principal
 }
 
-func (rc *responseCache) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+// CacheOptions configure NewCache.
+type CacheOptions struct {
+	TTL       time.Duration // CACHE_TTL
+	Ops       *optable.Table
+	Principal func(context.Context) auth.Principal
+}
+
+// NewCache caches through m.
+func NewCache(m *Monitor, o CacheOptions) *Cache {
+	return &Cache{redis: m, ttl: o.TTL, ops: o.Ops, principal: o.Principal}
+}
+
+// Middleware serves cached reads and records writes.
+func (rc *Cache) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		p := principalFrom(req.Context())
+		p := rc.principal(req.Context())
 		if p.TenantID == "" {
 			return next(c) // not an authenticated operation
 		}
@@ -63,17 +73,31 @@ func (rc *responseCache) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 // normally changed nothing, but correctness should not rest on every handler keeping to that,
 // and the cost (a tenant's cache refilled after a refused write) is small. Requests the gate
 // refuses (401, 429, 400) never get here.
-func (rc *responseCache) recordWrite(c echo.Context, p auth.Principal) {
+func (rc *Cache) recordWrite(c echo.Context, p auth.Principal) {
 	ctx := c.Request().Context()
-	c.Response().Before(func() { rc.redis.bump(ctx, p.TenantID) })
+	c.Response().Before(func() { rc.redis.Bump(ctx, p.TenantID) })
+}
+
+// prefetchKey carries, on the request's context, the generation the rate limiter's script read
+// for the cache (see Limiter), which saves the lookup a round trip.
+type prefetchKey struct{}
+
+// prefetched leaves g for this request's lookup.
+func (rc *Cache) prefetched(c echo.Context, g cacheGeneration) {
+	req := c.Request()
+	c.SetRequest(req.WithContext(context.WithValue(req.Context(), prefetchKey{}, g)))
 }
 
 // cacheable reports whether the request is one the cache looks up.
-func (rc *responseCache) cacheable(c echo.Context) bool {
-	return c.Request().Method == http.MethodGet && rc.ttl > 0 && cachedRoutes[c.Path()]
+func (rc *Cache) cacheable(c echo.Context) bool {
+	if c.Request().Method != http.MethodGet || rc.ttl <= 0 {
+		return false
+	}
+	op, ok := rc.ops.Lookup(http.MethodGet, c.Path())
+	return ok && op.Cached
 }
 
-func (rc *responseCache) serveCached(c echo.Context, p auth.Principal, next echo.HandlerFunc) error {
+func (rc *Cache) serveCached(c echo.Context, p auth.Principal, next echo.HandlerFunc) error {
 	m := &rc.redis.counters
 	client, ns, ok := rc.redis.use()
 	if !ok {
@@ -88,7 +112,7 @@ func (rc *responseCache) serveCached(c echo.Context, p auth.Principal, next echo
 	var epoch string
 	var gen int64
 	var err error
-	if g, ok := c.Get(generationContextKey).(cacheGeneration); ok {
+	if g, ok := ctx.Value(prefetchKey{}).(cacheGeneration); ok {
 		epoch, gen = g.epoch, g.gen // read by the rate limiter's script for this request
 	} else {
 		epoch, gen, err = rc.redis.generation(rctx, client, ns, p.TenantID)
@@ -148,14 +172,14 @@ func (rc *responseCache) serveCached(c echo.Context, p auth.Principal, next echo
 // replay answers from an entry as the handler would have, If-None-Match included.
 func replay(c echo.Context, e entry) error {
 	h := c.Response().Header()
-	etag := ""
+	tag := ""
 	for i, name := range cachedHeaders {
 		if i < len(e.headers) && name == "ETag" {
-			etag = e.headers[i]
+			tag = e.headers[i]
 		}
 	}
-	if inm := c.Request().Header.Get("If-None-Match"); etag != "" && inm != "" && etagMatches(inm, etag, true) {
-		h.Set("ETag", etag)
+	if inm := c.Request().Header.Get("If-None-Match"); tag != "" && inm != "" && etag.Matches(inm, tag, true) {
+		h.Set("ETag", tag)
 		c.Response().WriteHeader(http.StatusNotModified)
 		return nil
 	}
@@ -255,11 +279,3 @@ func (t *teeWriter) Write(b []byte) (int, error) {
 func (t *teeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 func (t *teeWriter) Flush() { _ = http.NewResponseController(t.ResponseWriter).Flush() }
-
-// TenantChanged records a write of tenant made outside the API (a script, a test writing SQL):
-// cached reads of the tenant made before it are not served again.
-func (a *App) TenantChanged(ctx context.Context, tenant string) { a.Server.redis.bump(ctx, tenant) }
-
-func newResponseCache(m *redisMonitor, cfg Config) *responseCache {
-	return &responseCache{redis: m, ttl: cfg.CacheTTL}
-}

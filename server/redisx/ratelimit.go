@@ -1,4 +1,4 @@
-package server
+package redisx
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/problem"
 )
 
 // bucket is one token bucket's setting: rate tokens per second, up to burst. A rate of 0 is off.
@@ -24,12 +25,12 @@ type bucket struct {
 
 func (b bucket) on() bool { return b.rate > 0 }
 
-// rateLimiter limits every authenticated request per user and per tenant with token buckets kept
+// Limiter limits every authenticated request per user and per tenant with token buckets kept
 // in Redis, so that the limits hold across instances. While Redis is not usable, a per-process
 // limiter with the same settings takes over (so the service-wide limit is then at most the number
 // of instances times the setting). It runs in the API gate's afterAuth slot: after authentication,
-// before validation, as api.md orders; health and documentation routes need no token and never
-// reach it.
+// before validation, so a refused caller learns nothing about its request's validity; health and
+// documentation routes need no token and never reach it.
 //
 // An instance takes tokens from Redis in leases of up to leaseWindow's worth of the bucket's rate
 // (one token when that is less than two) and spends them locally until they run out. A busy caller
@@ -39,14 +40,28 @@ func (b bucket) on() bool { return b.rate > 0 }
 // at most one lease per instance) and holds tokens the other instances cannot have (a caller may
 // be refused there while one lease is left here). Leases of callers idle for leaseIdle are
 // dropped, their tokens lost (the bucket refilled meanwhile).
-type rateLimiter struct {
-	redis        *redisMonitor
+type Limiter struct {
+	redis        *Monitor
 	user, tenant bucket
 	local        localLimiter
 	leases       leases
-	// cacheable tells which requests the response cache will look up: for those, the limiter's
-	// script also reads the cache's epoch and the tenant's generation, saving a round trip.
-	cacheable func(echo.Context) bool
+	// cache, when set, is asked which requests it will look up: for those, the limiter's script
+	// also reads the cache's epoch and the tenant's generation and hands them to the cache,
+	// saving the lookup a round trip.
+	cache *Cache
+}
+
+// LimitOptions are the buckets' settings (RATE_LIMIT_*); a rate of 0 turns a bucket off.
+type LimitOptions struct {
+	UserRPS     float64
+	UserBurst   int
+	TenantRPS   float64
+	TenantBurst int
+}
+
+// NewLimiter limits through m; cache may be nil.
+func NewLimiter(m *Monitor, o LimitOptions, cache *Cache) *Limiter {
+	return &Limiter{redis: m, user: bucket{o.UserRPS, o.UserBurst}, tenant: bucket{o.TenantRPS, o.TenantBurst}, cache: cache}
 }
 
 // leaseWindow is how much of a bucket's rate one lease takes; leaseIdle is when an unused lease
@@ -172,7 +187,7 @@ func (l *leases) took(now time.Time, p auth.Principal, d decision, wants, grants
 // tenant's bucket, or nothing from either. Time is Redis's, so instances with skewed clocks agree.
 //
 // KEYS: user bucket, tenant bucket, and for a cacheable read also the epoch and the tenant's
-// generation (redis.go). ARGV: user rate, user burst, tenant rate, tenant burst, user lease size,
+// generation (monitor.go). ARGV: user rate, user burst, tenant rate, tenant burst, user lease size,
 // tenant lease size, and the random start of a missing generation.
 // Returns: allowed (0/1), then per bucket its tokens ×1000 after the decision (-1 when the bucket
 // is off) and the milliseconds until it is full again, then the milliseconds until a denied
@@ -259,18 +274,15 @@ type cacheGeneration struct {
 	gen   int64
 }
 
-// generationContextKey is where the limiter leaves the generation it read for the response cache.
-const generationContextKey = "panels.cacheGeneration"
-
-// check is the afterAuth hook.
-func (l *rateLimiter) check(c echo.Context, p auth.Principal) error {
+// Check is the API gate's hook after authentication.
+func (l *Limiter) Check(c echo.Context, p auth.Principal) error {
 	if !l.user.on() && !l.tenant.on() {
 		return nil
 	}
-	withGeneration := l.cacheable != nil && l.cacheable(c)
+	withGeneration := l.cache != nil && l.cache.cacheable(c)
 	d := l.decide(c.Request().Context(), p, withGeneration)
 	if d.generation != nil {
-		c.Set(generationContextKey, *d.generation)
+		l.cache.prefetched(c, *d.generation)
 	}
 	shown := d.binding()
 	h := c.Response().Header()
@@ -283,7 +295,7 @@ func (l *rateLimiter) check(c echo.Context, p auth.Principal) error {
 	}
 	l.redis.counters.rateLimited.Add(1)
 	retry := max(1, int(math.Ceil(d.retry.Seconds())))
-	return &problem{Status: http.StatusTooManyRequests, Slug: "rate-limited",
+	return &problem.Problem{Status: http.StatusTooManyRequests, Slug: "rate-limited",
 		Detail: fmt.Sprintf("too many requests; retry in %d s", retry),
 		Header: http.Header{"Retry-After": {strconv.Itoa(retry)}}}
 }
@@ -307,7 +319,7 @@ func (d decision) binding() limitState {
 	return u
 }
 
-func (l *rateLimiter) decide(ctx context.Context, p auth.Principal, withGeneration bool) decision {
+func (l *Limiter) decide(ctx context.Context, p auth.Principal, withGeneration bool) decision {
 	if client, ns, ok := l.redis.use(); ok {
 		d, ok, wants := l.leases.spend(time.Now(), p, [2]bucket{l.user, l.tenant})
 		if ok {
@@ -326,7 +338,7 @@ func (l *rateLimiter) decide(ctx context.Context, p auth.Principal, withGenerati
 	return l.local.decide(time.Now(), p, l.user, l.tenant)
 }
 
-func (l *rateLimiter) decideShared(ctx context.Context, client rueidis.Client, ns string, p auth.Principal, wants [2]int, withGeneration bool) (decision, [2]int, error) {
+func (l *Limiter) decideShared(ctx context.Context, client rueidis.Client, ns string, p auth.Principal, wants [2]int, withGeneration bool) (decision, [2]int, error) {
 	ctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
 	defer cancel()
 	keys := []string{limitKey(ns, p.TenantID, p.UserID), limitKey(ns, p.TenantID, "")}
@@ -484,9 +496,4 @@ func (l *localLimiter) sweep(now time.Time, user, tenant bucket) {
 			delete(l.buckets, k)
 		}
 	}
-}
-
-func newRateLimiter(m *redisMonitor, cfg Config) *rateLimiter {
-	return &rateLimiter{redis: m, user: bucket{cfg.RateLimitUserRPS, cfg.RateLimitUserBurst},
-		tenant: bucket{cfg.RateLimitTenantRPS, cfg.RateLimitTenantBurst}}
 }
