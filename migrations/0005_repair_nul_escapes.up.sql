@@ -1,4 +1,4 @@
--- Repair JSON values that a NUL mangled (issue 12).
+-- Repair JSON values that a NUL mangled (docs/data-flow.md#storable-input).
 --
 -- Before the API gate refused NULs, a string holding U+0000 in metadata, config, properties (or
 -- any jsonb column Bun wrote from a model) reached PostgreSQL as the escape \\u0000: Bun's JSON

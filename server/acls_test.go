@@ -108,7 +108,7 @@ func aclView(t testing.TB, tok string, panelID int64, name string) int64 {
 	return v.ID
 }
 
-// TestACLPermissionRules walks api.md §2's table on a panel: viewers list, editors manage viewer and
+// TestACLPermissionRules walks the ACL rules of docs/permissions.md#acl-rows on a panel: viewers list, editors manage viewer and
 // editor rows and `_all`, only owners manage owner rows, and the last owner stays.
 func TestACLPermissionRules(t *testing.T) {
 	tenant := newTenant("acl")

@@ -106,7 +106,7 @@ func checkEchoedID(id *gen.EchoedId, pathID int64) error {
 	return nil
 }
 
-// Page sizes (api.md §1).
+// Page sizes (docs/data-flow.md#pagination).
 const (
 	defaultLimit   = 100
 	uiDefaultLimit = 1000 // panel and view lists without limit: the web UI never pages

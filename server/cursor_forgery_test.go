@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// TestForgedCursorsIssue12 reproduces issue 12, item 5: hand-edited cursors answered 500, or
+// TestForgedCursorsIssue12 reproduces the forged-cursor attacks (docs/data-flow.md#pagination-cursors): hand-edited cursors answered 500, or
 // outlived their lifetime. Each cursor is edited in the three ways an attacker could: in the
 // unsigned format cursors had before (what answered 500 or never expired), under the original
 // signature (tampering), and signed again with the server's key (a leaked key: the checks behind

@@ -12,7 +12,7 @@ import (
 	client "github.com/panels/panels/clients/go"
 )
 
-// Bounded computation over HTTP (api.md §2; prefix fl): with the default limits (64 KiB of
+// Bounded computation over HTTP (docs/formulas.md#limits; prefix fl): with the default limits (64 KiB of
 // text, a 16 MiB growth bound, 4 MiB pages) a column past the growth bound is 422 naming the
 // chain, a value past the text limit is a null cell with its row's `errors` entry, and a page
 // of large values ends early with a cursor. Every answer is checked against the spec.

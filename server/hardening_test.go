@@ -166,7 +166,7 @@ func TestCORS(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	// Preflight of a create with every header the web UI and clients send (api.md §4).
+	// Preflight of a create with every header the web UI and clients send (allowed and exposed headers are set in server/setup.go).
 	wantAllowed := []string{"Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-Id"}
 	pre := send("OPTIONS", "http://localhost:3000", map[string]string{
 		"Access-Control-Request-Method":  "POST",

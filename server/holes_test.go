@@ -1,7 +1,7 @@
 package server_test
 
-// The original service's known holes (upstream-api.md §4.4–§4.6, §5.3–§5.4), each closed on purpose
-// (api.md §1–§3). Every test plays the attack that worked against the original and checks both the
+// The original service's known holes (docs/README.md#the-original-web-ui), each closed on purpose
+// (docs/permissions.md#tenant-isolation). Every test plays the attack that worked against the original and checks both the
 // answer and that nothing was written.
 
 import (
@@ -310,7 +310,7 @@ func TestHoleOtherUsersNotifications(t *testing.T) {
 }
 
 // The original checked the owner of a view only for PUT /views/:id/sorts; anyone in the tenant
-// could rename, re-column or delete another user's view. Now every mutation follows api.md §2:
+// could rename, re-column or delete another user's view. Now every mutation follows docs/permissions.md#not-found-or-forbidden:
 // not visible → 404, visible (viewer on the view or its panel, or published) → 403.
 func TestHoleEditingAnotherUsersView(t *testing.T) {
 	w := holeWorld(t)

@@ -16,7 +16,7 @@ import (
 	"github.com/panels/panels/store/ingest"
 )
 
-// Input PostgreSQL can store (api.md §2). PostgreSQL cannot hold a NUL (U+0000) in text, nor
+// Input PostgreSQL can store (docs/data-flow.md#storable-input). PostgreSQL cannot hold a NUL (U+0000) in text, nor
 // jsonb's \u0000 escape, and Bun writes values into the SQL text, where a NUL cuts the statement.
 // So the API gate refuses, in one pass before anything is written, a NUL anywhere in a path or
 // query parameter or in a JSON body (keys and values, any depth), and duplicate JSON keys (which

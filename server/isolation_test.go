@@ -10,7 +10,7 @@ import (
 	"github.com/panels/panels/server/auth"
 )
 
-// What an operation needs on the panel (api.md §2).
+// What an operation needs on the panel (docs/permissions.md#the-permission-table).
 const (
 	needViewer = iota // read
 	needEditor        // change the panel or something in it

@@ -1,6 +1,6 @@
 package server_test
 
-// The permission matrix of api.md §2. Two tenants, each with a creator, an admin, a builder, a
+// The permission matrix of docs/permissions.md#the-permission-table. Two tenants, each with a creator, an admin, a builder, a
 // user, people holding viewer/editor/owner on a panel, people holding viewer/editor/owner on a
 // view, and a reader who sees only a published view; plus a caller without a token. Every
 // operation of the spec is played by every caller against tenant A's resources, and the answer
@@ -92,7 +92,7 @@ const (
 
 var mxTargetName = map[mxTarget]string{tgP: "P", tgQ: "Q", tgV: "V", tgU: "U", tgW: "W"}
 
-// The levels of api.md §2, as the matrix writes them: a view reader reads a panel only through a
+// The levels of docs/permissions.md#permission-levels, as the matrix writes them: a view reader reads a panel only through a
 // view it may read (published, or shared with it), or a view only because it is published.
 const (
 	lvNone = iota
@@ -102,7 +102,7 @@ const (
 	lvOwner
 )
 
-// mxLevel is the permission api.md §2 gives a caller of tenant A on a target. The creator's
+// mxLevel is the permission docs/permissions.md#permission-levels gives a caller of tenant A on a target. The creator's
 // ownership is its owner rows; admins own everything of their tenant.
 func mxLevel(k mxKind, tg mxTarget) int {
 	if k == mxCreator || k == mxAdmin {
@@ -495,7 +495,7 @@ func (o mxOp) name() string {
 	return n
 }
 
-// expect is the status api.md §2 gives the caller.
+// expect is the status docs/permissions.md#not-found-or-forbidden gives the caller.
 func (o mxOp) expect(c mxCaller) int {
 	switch {
 	case o.public:

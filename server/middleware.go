@@ -137,7 +137,7 @@ func bodyLimit(max, upload int64, ops *optable.Table) echo.MiddlewareFunc {
 }
 
 // apiGate finds the operation, authenticates the caller when the operation needs it, validates
-// the request against the spec and checks tenantId/userId assertions, in api.md's order.
+// the request against the spec and checks tenantId/userId assertions, in the order of docs/permissions.md#order-of-checks.
 type apiGate struct {
 	router routers.Router
 	// ops has the spec's operations by Echo route: Echo has already matched the request, so the

@@ -190,7 +190,7 @@ func violations(s *openapi3.Schema, inURL bool) []violation {
 	}
 	switch {
 	case s.Type.Is("string"):
-		// PostgreSQL cannot store a NUL: refused with a 400 before anything is written (api.md §2).
+		// PostgreSQL cannot store a NUL: refused with a 400 before anything is written.
 		add(nulKind, "a\x00b")
 		if !inURL {
 			add("wrong type", 12345)

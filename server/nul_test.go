@@ -11,7 +11,7 @@ import (
 	"github.com/panels/panels/server/auth"
 )
 
-// Issue 12, items 2 and 3: input PostgreSQL cannot store is refused before anything is written.
+// Input PostgreSQL cannot store is refused before anything is written.
 
 // wantNULRefused checks a 400 problem that names field, and that the tenant's rows did not change.
 func wantNULRefused(t *testing.T, what string, resp *http.Response, body []byte, field string) {

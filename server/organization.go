@@ -21,7 +21,7 @@ import (
 	"github.com/panels/panels/server/problem"
 )
 
-// memberRecorder records each principal of a tenant once per process (api.md §1 "Members"): an
+// memberRecorder records each principal of a tenant once per process (docs/permissions.md#principals-and-members): an
 // in-process set in front of store.RecordMember, so only a principal's first request (or a new
 // email) reaches the database.
 type memberRecorder struct {

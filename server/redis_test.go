@@ -25,7 +25,7 @@ import (
 	"github.com/panels/panels/server/servertest"
 )
 
-// Tests of the Redis features (issue 4): a response cache that never serves stale data, a rate
+// Tests of the Redis features (docs/caching.md): a response cache that never serves stale data, a rate
 // limiter shared by all instances, and a service that keeps working while Redis is down. They
 // start their own instances with server.New on the package's database; those that stop Redis
 // start a private redis-server for it.

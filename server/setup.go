@@ -67,7 +67,7 @@ func (a *App) Close() error {
 }
 
 // New wires the service from cfg: database (migrated on start unless disabled), token verifier,
-// Redis monitor, and the Echo instance with every middleware in api.md's order. Tests start the
+// Redis monitor, and the Echo instance with every middleware in the order of docs/permissions.md#order-of-checks. Tests start the
 // service through this same function.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	st, err := store.Open(cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DBMaxConns, StatementTimeout: cfg.DBStatementTimeout,
@@ -179,7 +179,7 @@ func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.
 	gate.afterAuth = append(gate.afterAuth, limiter.Check)
 	gate.afterAuth = append(gate.afterAuth, srv.recordMember) // members are recorded once per user, never failing a request
 
-	// Order (api.md §1): request id → body size → authentication → rate limit → validation → handler.
+	// Order: request id → body size → authentication → rate limit → validation → handler.
 	e.Pre(requestID)
 	e.Pre(newObserver(srv.log, srv.metrics, ops).middleware) // one log line and the metrics of every request
 	e.Use(srv.recoverPanics)

@@ -1,7 +1,7 @@
 package server_test
 
-// The original web UI (awell-health/panels apps/app/src/api, see upstream-api.md §7) must keep
-// working with its base URL set to <server>/api (api.md §1). This test replays its REST calls for
+// The original web UI (awell-health/panels apps/app/src/api, see docs/README.md#the-original-web-ui) must keep
+// working with its base URL set to <server>/api. This test replays its REST calls for
 // panels, data sources and columns byte for byte, with its habits, and checks every field the UI
 // reads from each answer. It never uses the generated client: the requests are the UI's own bytes.
 

@@ -1,6 +1,6 @@
 package server_test
 
-// The rest of the original web UI's REST client (upstream-api.md §7): viewsAPI, aclAPI and
+// The rest of the original web UI's REST client (docs/README.md#the-original-web-ui): viewsAPI, aclAPI and
 // organizationAPI, replayed with the UI's own bytes and habits, and its start-up calls for every
 // kind of member. See webui_test.go for panels, data sources and columns.
 

@@ -725,7 +725,7 @@ func TestDatabaseRestartUnderWriteLoad(t *testing.T) {
 		len(acked), found, lost, duplicates, unacked, answers, retries.Load(), transport.Load(), hangs.Load(), before, afterFirst, afterSecond)
 }
 
-// TestSIGTERMAcceptQueueDefaults reproduces issue 12 item 8 with the default configuration (no
+// TestSIGTERMAcceptQueueDefaults reproduces a SIGTERM while connections wait in the accept queue, with the default configuration (no
 // SHUTDOWN_DELAY): a burst of 200 requests, each on its own connection, and SIGTERM 30 ms later.
 // Connections still waiting in the kernel's accept queue when the signal arrives must be served,
 // not reset when the listener closes: 0 requests may fail.

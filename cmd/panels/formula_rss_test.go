@@ -15,7 +15,7 @@ import (
 	"github.com/panels/panels/store/storetest"
 )
 
-// TestFormulaChainMemory is issue 12's reproduction of unbounded formula values, against the
+// TestFormulaChainMemory reproduces unbounded formula values (docs/formulas.md#limits), against the
 // real binary: C1 = [E]&[E]&… (100 times), C2 the same over C1, C3 over C2, C4 = [C3] five
 // times. Before the bounds one row of C3 was 10 MB and C4 took the process from 39 MB to
 // 391 MB. Now, with the default settings, C2 is refused with 422 naming the chain; with the

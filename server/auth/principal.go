@@ -37,7 +37,7 @@ var roleRank = map[Role]int{RoleUser: 0, RoleBuilder: 1, RoleAdmin: 2}
 // it must only see claims whose signature has been checked.
 func ClaimsPrincipal(claims map[string]any) (Principal, error) {
 	// PostgreSQL cannot store a NUL, and a claim ends up in SQL (tenant, sub, email): a token
-	// carrying one anywhere is not a credential this service can honour (api.md §2).
+	// carrying one anywhere is not a credential this service can honour (docs/data-flow.md#storable-input).
 	if hasNUL(claims) {
 		return Principal{}, errors.New("a claim contains a NUL character")
 	}

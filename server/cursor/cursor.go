@@ -1,4 +1,4 @@
-// Package cursor is the one implementation of the service's pagination cursors (api.md §2):
+// Package cursor is the one implementation of the service's pagination cursors (docs/data-flow.md#pagination-cursors):
 // an opaque token that carries a typed position, is sealed under a server key, is bound to its
 // list and scope, and expires.
 //

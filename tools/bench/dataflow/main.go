@@ -1,4 +1,4 @@
-// Command dataflow benchmarks issue 8's data flow in one process against the local PostgreSQL:
+// Command dataflow benchmarks the data flow (docs/data-flow.md#syncs) in one process against the local PostgreSQL:
 // syncing 100,000 records (from an API source and from an uploaded file), and a rows page of a
 // 100,000-record panel with a cohort rule, two filters and a sort, measured against a
 // hand-written SQL query doing the same filtering and sorting on the same data, in the same run.

@@ -243,7 +243,7 @@ func report(cases []benchCase, results map[string][2]sample, bigSeed, smallSeed 
 	}
 	fmt.Fprintf(&sb, "\nWorst ratio %.2f×. Whole run %s.\n", worst, time.Since(began).Round(time.Second))
 	sb.WriteString("\nEvery list is index-backed (store/scale_test.go checks the plans on the same data). An admin's lists walk " +
-		"one index in list order and stop after the page; their totals stop after 10,001 index entries (api.md's cap). " +
+		"one index in list order and stop after the page; their totals stop after 10,001 index entries (the totals' cap). " +
 		"A plain member's lists are bounded by what it reads, not by the tenant: a page walks the list's index past the rows " +
 		"it cannot read (page size ÷ its share of the tenant, here about 2%), and a total counts its own rows up to the cap " +
 		"(about 2,000 panels, 2,400 views, 19,000 changes here, against a handful on the small tenant), which is where " +
