@@ -242,45 +242,25 @@ var loadedTables = []string{"panels", "data_sources", "columns", "views", "view_
 // constraints) of the loaded tables and returns the statements that recreate them, indexes first.
 func dropForLoad(ctx context.Context, tx pgx.Tx) ([]string, error) {
 	var drop, create []string
-	rows, err := tx.Query(ctx, `SELECT pg_get_indexdef(i.oid), format('DROP INDEX %I.%I', n.nspname, i.relname)
+	for _, query := range []string{`SELECT pg_get_indexdef(i.oid), format('DROP INDEX %I.%I', n.nspname, i.relname)
 		FROM pg_index x
 		JOIN pg_class i ON i.oid = x.indexrelid
 		JOIN pg_class c ON c.oid = x.indrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = current_schema() AND c.relname = ANY($1) AND NOT x.indisunique
-		ORDER BY c.relname, i.relname`, loadedTables)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var c, d string
-		if err := rows.Scan(&c, &d); err != nil {
-			return nil, err
-		}
-		create, drop = append(create, c), append(drop, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = tx.Query(ctx, `SELECT format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', n.nspname, c.relname, k.conname, pg_get_constraintdef(k.oid)),
+		ORDER BY c.relname, i.relname`,
+		`SELECT format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', n.nspname, c.relname, k.conname, pg_get_constraintdef(k.oid)),
 			format('ALTER TABLE %I.%I DROP CONSTRAINT %I', n.nspname, c.relname, k.conname)
 		FROM pg_constraint k
 		JOIN pg_class c ON c.oid = k.conrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE k.contype = 'f' AND n.nspname = current_schema() AND c.relname = ANY($1)
-		ORDER BY c.relname, k.conname`, loadedTables)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var c, d string
-		if err := rows.Scan(&c, &d); err != nil {
+		ORDER BY c.relname, k.conname`} {
+		c, d, err := statementPairs(ctx, tx, query)
+		if err != nil {
 			return nil, err
 		}
-		create, drop = append(create, c), append(drop, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+		create, drop = append(create, c...), append(drop, d...)
 	}
 	for _, stmt := range drop {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
@@ -288,6 +268,22 @@ func dropForLoad(ctx context.Context, tx pgx.Tx) ([]string, error) {
 		}
 	}
 	return create, nil
+}
+
+// statementPairs reads a catalog query's (create, drop) statement pairs for the loaded tables.
+func statementPairs(ctx context.Context, tx pgx.Tx, query string) (create, drop []string, err error) {
+	rows, err := tx.Query(ctx, query, loadedTables)
+	if err != nil {
+		return nil, nil, err
+	}
+	for rows.Next() {
+		var c, d string
+		if err := rows.Scan(&c, &d); err != nil {
+			return nil, nil, err
+		}
+		create, drop = append(create, c), append(drop, d)
+	}
+	return create, drop, rows.Err()
 }
 
 // reserve takes n consecutive ids from table's id sequence and returns the first.
