@@ -13,13 +13,14 @@ import (
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
 	"github.com/panels/panels/server/etag"
+	"github.com/panels/panels/server/pipeline"
 	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
 
 // actorFrom is the store's view of the verified caller.
 func actorFrom(ctx context.Context) store.Actor {
-	p := principalFrom(ctx)
+	p := pipeline.Principal(ctx)
 	return store.Actor{TenantID: p.TenantID, UserID: p.UserID, Email: p.Email,
 		Admin: p.Role == auth.RoleAdmin, PlainUser: p.Role == auth.RoleUser}
 }

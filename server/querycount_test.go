@@ -30,7 +30,7 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/panels/panels/server"
+	"github.com/panels/panels/server/pipeline"
 )
 
 // qcMaxStatements is the most statements one operation may run: the honest maximum of the
@@ -71,7 +71,7 @@ type requestStatements struct {
 var statements = &statementCounter{}
 
 func (c *statementCounter) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context {
-	id := server.RequestIDFromContext(ctx)
+	id := pipeline.RequestID(ctx)
 	if id == "" {
 		return ctx
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -19,9 +18,12 @@ import (
 	"github.com/panels/panels/openapi"
 	"github.com/panels/panels/server/auth"
 	curs "github.com/panels/panels/server/cursor"
+	"github.com/panels/panels/server/idempotency"
 	"github.com/panels/panels/server/metrics"
 	"github.com/panels/panels/server/optable"
+	"github.com/panels/panels/server/pipeline"
 	"github.com/panels/panels/server/redisx"
+	"github.com/panels/panels/server/stytch"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/formula"
 )
@@ -36,7 +38,7 @@ type Server struct {
 	specYAML []byte
 	draining atomic.Bool
 	members  memberRecorder
-	stytch   *stytchClient // nil: members come from the members table
+	stytch   *stytch.Client // nil: members come from the members table
 	metrics  *metrics.Metrics
 	flow     *dataFlow // syncs, uploads and pushes (sync.go)
 	cursors  *curs.Codec
@@ -103,7 +105,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}
 	srv := &Server{store: st, log: log, started: time.Now(), redis: redisx.Start(appCtx, cfg.RedisURL, st.Namespace, log),
-		stytch: newStytchClient(cfg), compute: computeLimits{Formula: cfg.Formula, RowsPageMaxBytes: cfg.RowsPageMaxBytes}}
+		compute: computeLimits{Formula: cfg.Formula, RowsPageMaxBytes: cfg.RowsPageMaxBytes}}
+	if cfg.StytchEnabled() {
+		srv.stytch = stytch.New(cfg.StytchBaseURL, cfg.StytchProjectID, cfg.StytchSecretKey)
+	}
 	if srv.flow, err = newDataFlow(cfg); err != nil {
 		cancel()
 		_ = st.Close()
@@ -116,14 +121,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	srv.cursors = curs.New(cursorKey)
 	srv.metrics = metrics.New(metrics.Options{Token: cfg.MetricsToken, Separate: cfg.MetricsAddr != "", DB: st.Pool(), Redis: srv.redis.Metrics})
-	go srv.purgeIdempotencyKeys(appCtx)
 	if srv.specJSON, err = json.Marshal(doc); err != nil {
 		cancel()
 		_ = st.Close()
 		return nil, err
 	}
 	srv.specYAML = openapi.YAML
-	e, err := newEcho(srv, doc, verifier, cfg)
+	e, err := newEcho(appCtx, srv, doc, verifier, cfg)
 	if err != nil {
 		cancel()
 		srv.redis.Close()
@@ -157,34 +161,31 @@ func prepareSchema(cfg Config) error {
 	return nil
 }
 
-func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.Echo, error) {
-	// The router matches on relative paths; the document itself stays untouched for /openapi.*.
-	routerDoc := *doc
-	routerDoc.Servers = openapi3.Servers{{URL: "/"}}
-	router, err := gorillamux.NewRouter(&routerDoc)
-	if err != nil {
-		return nil, fmt.Errorf("build request router: %w", err)
-	}
+// newEcho builds the middleware stack and routes; background work it starts ends with ctx.
+func newEcho(ctx context.Context, srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = srv.errorHandler
+	e.HTTPErrorHandler = pipeline.ErrorHandler(srv.log)
 	ops, err := optable.New(doc)
 	if err != nil {
 		return nil, fmt.Errorf("read the operations of the embedded spec: %w", err)
 	}
-	gate := newAPIGate(ops, router, v)
-	cache := redisx.NewCache(srv.redis, redisx.CacheOptions{TTL: cfg.CacheTTL, Ops: ops, Principal: principalFrom})
+	gate, err := pipeline.NewGate(doc, ops, v)
+	if err != nil {
+		return nil, err
+	}
+	cache := redisx.NewCache(srv.redis, redisx.CacheOptions{TTL: cfg.CacheTTL, Ops: ops, Principal: pipeline.Principal})
 	limiter := redisx.NewLimiter(srv.redis, redisx.LimitOptions{UserRPS: cfg.RateLimitUserRPS, UserBurst: cfg.RateLimitUserBurst,
 		TenantRPS: cfg.RateLimitTenantRPS, TenantBurst: cfg.RateLimitTenantBurst}, cache)
-	gate.afterAuth = append(gate.afterAuth, limiter.Check)
-	gate.afterAuth = append(gate.afterAuth, srv.recordMember) // members are recorded once per user, never failing a request
+	gate.AfterAuth(limiter.Check)
+	gate.AfterAuth(srv.recordMember) // members are recorded once per user, never failing a request
 
 	// Order: request id → body size → authentication → rate limit → validation → handler.
-	e.Pre(requestID)
-	e.Pre(newObserver(srv.log, srv.metrics, ops).middleware) // one log line and the metrics of every request
-	e.Use(srv.recoverPanics)
-	e.Use(securityHeaders(cfg))
-	e.Use(compression())
+	e.Pre(pipeline.AssignRequestID)
+	e.Pre(pipeline.NewObserver(srv.log, srv.metrics, ops).Middleware) // one log line and the metrics of every request
+	e.Use(pipeline.Recover(srv.log))
+	e.Use(pipeline.SecurityHeaders(cfg.HSTSMaxAge))
+	e.Use(pipeline.Compression())
 	if len(cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:     cfg.CORSOrigins,
@@ -194,13 +195,15 @@ func newEcho(srv *Server, doc *openapi3.T, v *auth.Verifier, cfg Config) (*echo.
 			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions},
 		}))
 	}
-	e.Use(bodyLimit(cfg.BodyLimit, cfg.UploadLimit, ops))
+	e.Use(pipeline.BodyLimit(cfg.BodyLimit, cfg.UploadLimit, ops))
 	e.Use(streamedRequests(cfg, ops)) // uploads may take longer than HTTP_READ_TIMEOUT
 	e.Use(srv.metrics.Guard)
-	e.Use(gate.middleware)
+	e.Use(gate.Middleware)
 	e.Use(cache.Middleware) // after the gate: the caller is known, the request valid
-	// Innermost: it commits before the answer reaches the outer middleware (see idempotency.go).
-	e.Use(newIdempotency(srv.store, ops, cfg, srv.metrics).middleware)
+	// Innermost: it commits before the answer reaches the outer middleware.
+	keys := idempotency.New(srv.store, ops, cfg.DBStatementTimeout, srv.metrics)
+	go keys.PurgeExpired(ctx, srv.log)
+	e.Use(keys.Middleware)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(srv, nil))
 	return e, nil
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 
@@ -22,6 +21,7 @@ import (
 	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/server/optable"
 	"github.com/panels/panels/server/problem"
+	"github.com/panels/panels/server/storable"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/dsconfig"
 	"github.com/panels/panels/store/ingest"
@@ -108,19 +108,6 @@ func streamedRequests(cfg Config, ops *optable.Table) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
-}
-
-func withoutBody(o *openapi3filter.Options) *openapi3filter.Options {
-	c := *o
-	c.ExcludeRequestBody = true
-	return &c
-}
-
-// bodiless is a shallow copy of req without its body, for validating everything else.
-func bodiless(req *http.Request) *http.Request {
-	r := req.WithContext(req.Context())
-	r.Body, r.ContentLength = http.NoBody, 0
-	return r
 }
 
 // SyncDataSource syncs a data source (the seed's path).
@@ -301,7 +288,7 @@ func (s *Server) UploadDataSourceFile(ctx context.Context, req gen.UploadDataSou
 	if err != nil {
 		return nil, err
 	}
-	res, err := run.Replace(ctx, &storableRecords{rd: rd})
+	res, err := run.Replace(ctx, storable.Records(rd))
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +340,7 @@ func (s *Server) PushDataSourceRecords(ctx context.Context, req gen.PushDataSour
 	}
 	defer run.Close()
 	run.StatementTimeout = s.flow.cfg.SyncTimeout
-	res, err := run.Push(ctx, &storableOps{ops: ingest.Ops(req.Body, cfgString(run.Source.Config, "keyField"), s.flow.cfg.SyncMaxRecords)})
+	res, err := run.Push(ctx, storable.Ops(ingest.Ops(req.Body, cfgString(run.Source.Config, "keyField"), s.flow.cfg.SyncMaxRecords)))
 	if err != nil {
 		return nil, err
 	}

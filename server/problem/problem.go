@@ -42,6 +42,16 @@ func BadRequest(field, reason string) *Problem {
 		Errors: []gen.FieldError{{Field: field, Reason: reason}}}
 }
 
+// Invalid is the 400 naming every field of errs, its detail listing them in order.
+func Invalid(errs []gen.FieldError) *Problem {
+	reasons := make([]string, len(errs))
+	for i, fe := range errs {
+		reasons[i] = fe.Field + ": " + fe.Reason
+	}
+	return &Problem{Status: http.StatusBadRequest, Slug: "validation", Errors: errs,
+		Detail: "invalid request: " + strings.Join(reasons, "; ")}
+}
+
 // From maps every error the service can meet to its answer. It is the one place where errors
 // become statuses.
 func From(err error) *Problem {

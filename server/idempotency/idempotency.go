@@ -1,4 +1,6 @@
-package server
+// Package idempotency makes the creating POSTs that declare Idempotency-Key safe to retry,
+// exactly once across database restarts (docs/caching.md#idempotency-keys).
+package idempotency
 
 import (
 	"bytes"
@@ -7,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -14,21 +17,22 @@ import (
 
 	"github.com/panels/panels/server/metrics"
 	"github.com/panels/panels/server/optable"
+	"github.com/panels/panels/server/pipeline"
 	"github.com/panels/panels/server/problem"
 	"github.com/panels/panels/store"
 )
 
 const (
-	idempotencyHeader = "Idempotency-Key"
-	idempotencyTTL    = 24 * time.Hour
-	// idempotencyWait bounds how long a retry waits for a concurrent request holding its key.
-	idempotencyWait = 3 * time.Second
+	header = "Idempotency-Key"
+	ttl    = 24 * time.Hour
+	// maxWait bounds how long a retry waits for a concurrent request holding its key.
+	maxWait = 3 * time.Second
 )
 
 // recordedHeaders are the headers of a created answer that a replay restores.
 var recordedHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "ETag"}
 
-// idempotency makes the creating POSTs that declare Idempotency-Key safe to retry. It claims the
+// Keys makes the creating POSTs that declare Idempotency-Key safe to retry. It claims the
 // key in a transaction that the handler's store calls join (store.InTx runs them in savepoints),
 // buffers the handler's answer, records it in the same transaction and commits before anything
 // reaches the client. So a key is recorded if and only if its resource exists, and a 201 is only
@@ -40,27 +44,30 @@ var recordedHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "ETa
 //
 // It must stay the innermost middleware, so that hooks on the real response (the cache's write
 // recording) fire after the commit.
-type idempotency struct {
+type Keys struct {
 	store   *store.Store
 	ops     *optable.Table
 	wait    time.Duration
 	metrics *metrics.Metrics
 }
 
-func newIdempotency(st *store.Store, ops *optable.Table, cfg Config, m *metrics.Metrics) *idempotency {
-	wait := idempotencyWait
-	if t := cfg.DBStatementTimeout; t > 0 && t*4/5 < wait {
+// New serves the idempotent operations of ops from st; statementTimeout is the database's
+// (DB_STATEMENT_TIMEOUT, 0 for none).
+func New(st *store.Store, ops *optable.Table, statementTimeout time.Duration, m *metrics.Metrics) *Keys {
+	wait := maxWait
+	if t := statementTimeout; t > 0 && t*4/5 < wait {
 		wait = t * 4 / 5 // answer 409 before the statement timeout turns the wait into a 503
 	}
-	return &idempotency{store: st, ops: ops, wait: wait, metrics: m}
+	return &Keys{store: st, ops: ops, wait: wait, metrics: m}
 }
 
-func (m *idempotency) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+// Middleware is the idempotency layer.
+func (m *Keys) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		key := req.Header.Get(idempotencyHeader)
+		key := req.Header.Get(header)
 		op, ok := m.ops.Lookup(req.Method, c.Path())
-		p := principalFrom(req.Context())
+		p := pipeline.Principal(req.Context())
 		if key == "" || !ok || !op.Idempotent || p.TenantID == "" {
 			return next(c)
 		}
@@ -70,7 +77,7 @@ func (m *idempotency) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		ctx := req.Context()
 		outer, rec, err := m.store.ClaimIdempotencyKey(ctx, store.IdempotencyKey{TenantID: p.TenantID, UserID: p.UserID, Key: key},
-			op.ID, hash, idempotencyTTL, m.wait)
+			op.ID, hash, ttl, m.wait)
 		switch {
 		case errors.Is(err, store.ErrKeyReused):
 			m.metrics.Idempotency("mismatch")
@@ -92,7 +99,7 @@ func (m *idempotency) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // run executes the handler inside outer and sends its answer only once the outcome is durable.
-func (m *idempotency) run(c echo.Context, outer *store.OuterTx, next echo.HandlerFunc) (err error) {
+func (m *Keys) run(c echo.Context, outer *store.OuterTx, next echo.HandlerFunc) (err error) {
 	req, orig := c.Request(), c.Response()
 	buf := &bufferedWriter{header: http.Header{}}
 	c.SetResponse(echo.NewResponse(buf, c.Echo()))
@@ -221,8 +228,8 @@ func (b *bufferedWriter) Write(p []byte) (int, error) {
 	return b.body.Write(p)
 }
 
-// purgeIdempotencyKeys deletes expired keys every hour (lookups ignore them anyway).
-func (s *Server) purgeIdempotencyKeys(ctx context.Context) {
+// PurgeExpired deletes expired keys every hour (lookups ignore them anyway) until ctx ends.
+func (m *Keys) PurgeExpired(ctx context.Context, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -231,10 +238,10 @@ func (s *Server) purgeIdempotencyKeys(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if n, err := s.store.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("purge expired idempotency keys", "error", err.Error())
+		if n, err := m.store.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("purge expired idempotency keys", "error", err.Error())
 		} else if n > 0 {
-			s.log.Info("purged expired idempotency keys", "count", n)
+			log.Info("purged expired idempotency keys", "count", n)
 		}
 	}
 }

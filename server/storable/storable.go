@@ -1,13 +1,17 @@
-package server
+// Package storable refuses, before anything is written, input PostgreSQL cannot store
+// (docs/data-flow.md#storable-input): a NUL (U+0000) anywhere in text or jsonb, and duplicate JSON
+// keys, which the validator and the binder would otherwise resolve silently, each in its own way.
+package storable
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,27 +20,25 @@ import (
 	"github.com/panels/panels/store/ingest"
 )
 
-// Input PostgreSQL can store (docs/data-flow.md#storable-input). PostgreSQL cannot hold a NUL (U+0000) in text, nor
-// jsonb's \u0000 escape, and Bun writes values into the SQL text, where a NUL cuts the statement.
-// So the API gate refuses, in one pass before anything is written, a NUL anywhere in a path or
-// query parameter or in a JSON body (keys and values, any depth), and duplicate JSON keys (which
-// the validator and the binder would otherwise resolve silently, each in its own way).
+// PostgreSQL cannot hold a NUL in text, nor jsonb's \u0000 escape, and Bun writes values into the
+// SQL text, where a NUL cuts the statement. So the API gate checks, in one pass, every path and
+// query parameter and the JSON body (keys and values, any depth).
 
 const nulReason = "contains a NUL character (U+0000), which cannot be stored"
 
-// storableInput checks the request's parameters and, when jsonBody is set and the body is JSON,
+// Request checks the request's parameters and, when jsonBody is set and the body is JSON,
 // its body; it returns a 400 problem naming every offending field, or nil. The body is read
 // (within the body limit) and put back for the validator.
-func storableInput(req *http.Request, params map[string]string, jsonBody bool) error {
+func Request(req *http.Request, params map[string]string, jsonBody bool) error {
 	var errs []gen.FieldError
-	for _, name := range sortedKeys(params) {
+	for _, name := range slices.Sorted(maps.Keys(params)) {
 		if strings.IndexByte(params[name], 0) >= 0 {
 			errs = append(errs, gen.FieldError{Field: "path." + printable(name), Reason: nulReason})
 		}
 	}
 	if strings.Contains(req.URL.RawQuery, "%00") || strings.IndexByte(req.URL.RawQuery, 0) >= 0 {
 		q := req.URL.Query()
-		for _, name := range sortedKeys(q) {
+		for _, name := range slices.Sorted(maps.Keys(q)) {
 			bad := strings.IndexByte(name, 0) >= 0
 			for _, v := range q[name] {
 				bad = bad || strings.IndexByte(v, 0) >= 0
@@ -66,22 +68,7 @@ func inputProblem(errs []gen.FieldError) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	p := &problem.Problem{Status: http.StatusBadRequest, Slug: "validation", Errors: errs}
-	reasons := make([]string, len(errs))
-	for i, fe := range errs {
-		reasons[i] = fe.Field + ": " + fe.Reason
-	}
-	p.Detail = "invalid request: " + strings.Join(reasons, "; ")
-	return p
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return problem.Invalid(errs)
 }
 
 // printable names a field whose own name holds a NUL without repeating the NUL.
@@ -192,79 +179,9 @@ func (w *jsonWalker) value(depth int) {
 			w.add(nulReason)
 		}
 	case '{':
-		w.i++
-		var seen []string // few keys: a slice beats a map
-		var seenMap map[string]struct{}
-		for first := true; ; first = false {
-			w.space()
-			if w.i < len(w.b) && w.b[w.i] == '}' && first {
-				w.i++
-				return
-			}
-			if w.i >= len(w.b) || w.b[w.i] != '"' {
-				w.bad = true
-				return
-			}
-			raw, esc := w.str()
-			if w.bad {
-				return
-			}
-			key := w.decoded(raw, esc)
-			w.path = append(w.path, printable(key))
-			if w.nul && esc && strings.IndexByte(key, 0) >= 0 {
-				w.add("the key " + nulReason)
-			}
-			if w.dups {
-				dup := false
-				if seenMap != nil {
-					_, dup = seenMap[key]
-					seenMap[key] = struct{}{}
-				} else {
-					for _, k := range seen {
-						if k == key {
-							dup = true
-							break
-						}
-					}
-					seen = append(seen, key)
-					if len(seen) > 16 {
-						seenMap = make(map[string]struct{}, 2*len(seen))
-						for _, k := range seen {
-							seenMap[k] = struct{}{}
-						}
-					}
-				}
-				if dup {
-					w.add("duplicate key: a key may appear once in an object")
-				}
-			}
-			w.space()
-			if w.i >= len(w.b) || w.b[w.i] != ':' {
-				w.bad = true
-				return
-			}
-			w.i++
-			w.value(depth + 1)
-			w.path = w.path[:len(w.path)-1]
-			if !w.next('}') {
-				return
-			}
-		}
+		w.object(depth)
 	case '[':
-		w.i++
-		for n := 0; ; n++ {
-			w.space()
-			if w.i < len(w.b) && w.b[w.i] == ']' && n == 0 {
-				w.i++
-				return
-			}
-			w.path = append(w.path, strconv.Itoa(n))
-			w.value(depth + 1)
-			w.path = w.path[:len(w.path)-1]
-			if !w.next(']') {
-				return
-			}
-		}
+		w.array(depth)
 	default: // a number, true, false or null: up to the next delimiter
 		for w.i < len(w.b) {
 			switch w.b[w.i] {
@@ -272,6 +189,82 @@ func (w *jsonWalker) value(depth int) {
 				return
 			}
 			w.i++
+		}
+	}
+}
+
+// object reads the object at w.i (an opening brace).
+func (w *jsonWalker) object(depth int) {
+	w.i++
+	// Few keys: a slice beats a map. A local slice, too: the compiler keeps its first appends on the stack.
+	var seen []string
+	var seenMap map[string]struct{}
+	for first := true; ; first = false {
+		w.space()
+		if w.i < len(w.b) && w.b[w.i] == '}' && first {
+			w.i++
+			return
+		}
+		if w.i >= len(w.b) || w.b[w.i] != '"' {
+			w.bad = true
+			return
+		}
+		raw, esc := w.str()
+		if w.bad {
+			return
+		}
+		key := w.decoded(raw, esc)
+		w.path = append(w.path, printable(key))
+		if w.nul && esc && strings.IndexByte(key, 0) >= 0 {
+			w.add("the key " + nulReason)
+		}
+		if w.dups {
+			dup := false
+			if seenMap != nil {
+				_, dup = seenMap[key]
+				seenMap[key] = struct{}{}
+			} else {
+				dup = slices.Contains(seen, key)
+				seen = append(seen, key)
+				if len(seen) > 16 {
+					seenMap = make(map[string]struct{}, 2*len(seen))
+					for _, k := range seen {
+						seenMap[k] = struct{}{}
+					}
+				}
+			}
+			if dup {
+				w.add("duplicate key: a key may appear once in an object")
+			}
+		}
+		w.space()
+		if w.i >= len(w.b) || w.b[w.i] != ':' {
+			w.bad = true
+			return
+		}
+		w.i++
+		w.value(depth + 1)
+		w.path = w.path[:len(w.path)-1]
+		if !w.next('}') {
+			return
+		}
+	}
+}
+
+// array reads the array at w.i (an opening bracket).
+func (w *jsonWalker) array(depth int) {
+	w.i++
+	for n := 0; ; n++ {
+		w.space()
+		if w.i < len(w.b) && w.b[w.i] == ']' && n == 0 {
+			w.i++
+			return
+		}
+		w.path = append(w.path, strconv.Itoa(n))
+		w.value(depth + 1)
+		w.path = w.path[:len(w.path)-1]
+		if !w.next(']') {
+			return
 		}
 	}
 }
@@ -301,13 +294,15 @@ func (w *jsonWalker) next(closing byte) bool {
 // and no sync is recorded. Duplicate keys inside a record are the source's own data (jsonb keeps
 // the last), as for records fetched from an API.
 
-// storableRecords refuses the first uploaded record holding a NUL.
-type storableRecords struct {
+// Records refuses the first record of rd holding a NUL.
+func Records(rd ingest.Reader) ingest.Reader { return &records{rd: rd} }
+
+type records struct {
 	rd ingest.Reader
 	n  int
 }
 
-func (s *storableRecords) Next() (ingest.Record, error) {
+func (s *records) Next() (ingest.Record, error) {
 	rec, err := s.rd.Next()
 	if err != nil {
 		return rec, err
@@ -316,13 +311,15 @@ func (s *storableRecords) Next() (ingest.Record, error) {
 	return rec, recordNULs(s.n, rec.Key, rec.Doc, "")
 }
 
-// storableOps refuses the first pushed operation holding a NUL.
-type storableOps struct {
+// Ops refuses the first operation of ops holding a NUL.
+func Ops(ops ingest.OpReader) ingest.OpReader { return &operations{ops: ops} }
+
+type operations struct {
 	ops ingest.OpReader
 	n   int
 }
 
-func (s *storableOps) Next() (ingest.Op, error) {
+func (s *operations) Next() (ingest.Op, error) {
 	op, err := s.ops.Next()
 	if err != nil {
 		return op, err

@@ -1,4 +1,4 @@
-package server
+package storable
 
 import (
 	"encoding/json"

@@ -1,156 +1,51 @@
-package server
+package pipeline
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
-	"runtime/debug"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/labstack/echo/v4"
 
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/server/auth"
 	"github.com/panels/panels/server/optable"
 	"github.com/panels/panels/server/problem"
+	"github.com/panels/panels/server/storable"
 	"github.com/panels/panels/store"
 )
 
-type stateKey struct{}
-
-// requestState is everything the layers of one request leave for each other, in one context value
-// set once by requestID: the middleware then fill it in instead of copying the request for every
-// value (each http.Request.WithContext copies the request).
-type requestState struct {
-	id        string
-	principal auth.Principal // set by the API gate once the caller is authenticated
-	record    requestRecord  // what the request's log line needs (observe.go)
-}
-
-func withRequestState(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, stateKey{}, &requestState{id: id})
-}
-
-func stateFrom(ctx context.Context) *requestState {
-	st, _ := ctx.Value(stateKey{}).(*requestState)
-	return st
-}
-
-func requestIDFrom(ctx context.Context) string {
-	if st := stateFrom(ctx); st != nil {
-		return st.id
-	}
-	return ""
-}
-
-// RequestIDFromContext is the id of the request a context belongs to ("" outside a request),
-// as the X-Request-Id header carries it; tests attribute database statements to requests with it.
-func RequestIDFromContext(ctx context.Context) string { return requestIDFrom(ctx) }
-
-// principalFrom returns the verified caller; handlers behind authentication always have one.
-func principalFrom(ctx context.Context) auth.Principal {
-	if st := stateFrom(ctx); st != nil {
-		return st.principal
-	}
-	return auth.Principal{}
-}
-
-var unsupportedProperty = regexp.MustCompile(`^property "(.+)" is unsupported$`)
-
-// safeRequestID accepts 1 to 128 of [A-Za-z0-9._:/+=@-] (a loop: this runs on every request).
-func safeRequestID(id string) bool {
-	if len(id) == 0 || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		switch c := id[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("._:/+=@-", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// requestID honours a safe incoming X-Request-Id (whole value) or makes one, and echoes it.
-func requestID(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		id := req.Header.Get(echo.HeaderXRequestID)
-		if !safeRequestID(id) {
-			var b [12]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
-		}
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
-		c.SetRequest(req.WithContext(withRequestState(req.Context(), id)))
-		return next(c)
-	}
-}
-
-// recoverPanics turns a panic into a 500 through the central error handler.
-func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				if e, ok := r.(error); ok && errors.Is(e, http.ErrAbortHandler) {
-					panic(r)
-				}
-				s.log.Error("panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()), "request_id", requestIDFrom(c.Request().Context()))
-				err = fmt.Errorf("panic: %v", r)
-			}
-		}()
-		return next(c)
-	}
-}
-
-// bodyLimit refuses bodies over max before anything reads them: at once when Content-Length says
-// so, and while reading otherwise (the reader fails with *http.MaxBytesError, mapped to 413).
-// The operations that stream their bodies get the upload limit instead.
-func bodyLimit(max, upload int64, ops *optable.Table) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			req := c.Request()
-			limit := max
-			if op, ok := ops.Lookup(req.Method, c.Path()); ok && op.Streamed {
-				limit = upload
-			}
-			if req.ContentLength > limit {
-				return &http.MaxBytesError{Limit: limit}
-			}
-			if req.Body != nil && req.Body != http.NoBody {
-				req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
-			}
-			return next(c)
-		}
-	}
-}
-
-// apiGate finds the operation, authenticates the caller when the operation needs it, validates
+// Gate finds the operation, authenticates the caller when the operation needs it, validates
 // the request against the spec and checks tenantId/userId assertions, in the order of docs/permissions.md#order-of-checks.
-type apiGate struct {
+type Gate struct {
 	router routers.Router
 	// ops has the spec's operations by Echo route: Echo has already matched the request, so the
 	// gate looks its operation up instead of matching the path again with the router's regular
 	// expressions (which remain for what Echo did not match).
-	ops      *optable.Table
-	verifier *auth.Verifier
-	options  *openapi3filter.Options
-	// afterAuth runs between authentication and validation (the rate limiter's slot).
+	ops       *optable.Table
+	verifier  *auth.Verifier
+	options   *openapi3filter.Options
 	afterAuth []func(echo.Context, auth.Principal) error
 }
 
-func newAPIGate(ops *optable.Table, router routers.Router, v *auth.Verifier) *apiGate {
+// NewGate is the gate for doc's operations (ops), authenticating with v.
+func NewGate(doc *openapi3.T, ops *optable.Table, v *auth.Verifier) (*Gate, error) {
+	// The router matches on relative paths; the document itself stays untouched for /openapi.*.
+	routerDoc := *doc
+	routerDoc.Servers = openapi3.Servers{{URL: "/"}}
+	router, err := gorillamux.NewRouter(&routerDoc)
+	if err != nil {
+		return nil, fmt.Errorf("build request router: %w", err)
+	}
 	opts := &openapi3filter.Options{
 		MultiError: true,
 		// Authentication already happened in the gate, with our own 401 answers.
@@ -159,11 +54,17 @@ func newAPIGate(ops *optable.Table, router routers.Router, v *auth.Verifier) *ap
 	}
 	// Reasons only: never echo the client's value or the schema back.
 	opts.WithCustomSchemaErrorFunc(func(e *openapi3.SchemaError) string { return e.Reason })
-	return &apiGate{router: router, ops: ops, verifier: v, options: opts}
+	return &Gate{router: router, ops: ops, verifier: v, options: opts}, nil
+}
+
+// AfterAuth adds a hook run between authentication and validation, with the verified caller
+// (the rate limiter's slot): an error ends the request.
+func (g *Gate) AfterAuth(hook func(echo.Context, auth.Principal) error) {
+	g.afterAuth = append(g.afterAuth, hook)
 }
 
 // findRoute is the request's operation and its path parameters.
-func (g *apiGate) findRoute(c echo.Context) (*optable.Operation, map[string]string, error) {
+func (g *Gate) findRoute(c echo.Context) (*optable.Operation, map[string]string, error) {
 	req := c.Request()
 	if op, ok := g.ops.Lookup(req.Method, c.Path()); ok {
 		names, values := c.ParamNames(), c.ParamValues()
@@ -186,7 +87,8 @@ func (g *apiGate) findRoute(c echo.Context) (*optable.Operation, map[string]stri
 	return op, params, nil
 }
 
-func (g *apiGate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+// Middleware is the gate itself.
+func (g *Gate) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		op, params, err := g.findRoute(c)
@@ -208,11 +110,11 @@ func (g *apiGate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			if err != nil {
 				return err
 			}
-			st := stateFrom(ctx)
-			if st == nil { // a request that did not come through requestID (tests of the gate alone)
-				ctx = withRequestState(ctx, "")
+			st := stateOf(ctx)
+			if st == nil { // a request that did not come through AssignRequestID (tests of the gate alone)
+				ctx = withState(ctx, "")
 				c.SetRequest(req.WithContext(ctx))
-				st = stateFrom(ctx)
+				st = stateOf(ctx)
 			}
 			st.principal = principal
 			for _, hook := range g.afterAuth {
@@ -223,15 +125,15 @@ func (g *apiGate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		req = c.Request()
 		// One check for what PostgreSQL cannot store (NULs, duplicate keys), before anything reads
-		// the values; a streamed body is checked record by record by its handler (sync.go).
+		// the values; a streamed body is checked record by record by its handler.
 		jsonBody := op.Spec.Operation.RequestBody != nil && !op.Streamed
-		if err := storableInput(req, params, jsonBody); err != nil {
+		if err := storable.Request(req, params, jsonBody); err != nil {
 			return err
 		}
 		opts, vreq := g.options, req
 		if op.Streamed {
 			// The handler streams the body; body validation and the security check would both read
-			// it whole, so the validator sees the request without it (see sync.go).
+			// it whole, so the validator sees the request without it.
 			opts, vreq = withoutBody(opts), bodiless(req)
 		}
 		in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: op.Spec, Options: opts}
@@ -247,7 +149,7 @@ func (g *apiGate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func (g *apiGate) authenticate(ctx context.Context, req *http.Request) (auth.Principal, error) {
+func (g *Gate) authenticate(ctx context.Context, req *http.Request) (auth.Principal, error) {
 	h := req.Header.Get(echo.HeaderAuthorization)
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
@@ -265,7 +167,7 @@ func validationProblem(err error) error {
 	} else {
 		errs = []error{err}
 	}
-	p := &problem.Problem{Status: http.StatusBadRequest, Slug: "validation"}
+	var fields []gen.FieldError
 	for _, e := range errs {
 		var mbe *http.MaxBytesError
 		if errors.As(e, &mbe) {
@@ -273,20 +175,15 @@ func validationProblem(err error) error {
 		}
 		var re *openapi3filter.RequestError
 		if !errors.As(e, &re) {
-			p.Errors = append(p.Errors, gen.FieldError{Field: "request", Reason: firstLine(e.Error())})
+			fields = append(fields, gen.FieldError{Field: "request", Reason: firstLine(e.Error())})
 			continue
 		}
 		if re.RequestBody != nil && strings.HasPrefix(re.Reason, "header Content-Type has unexpected value") {
 			return problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "the request body must be application/json")
 		}
-		p.Errors = append(p.Errors, requestFieldErrors(re)...)
+		fields = append(fields, requestFieldErrors(re)...)
 	}
-	reasons := make([]string, len(p.Errors))
-	for i, fe := range p.Errors {
-		reasons[i] = fe.Field + ": " + fe.Reason
-	}
-	p.Detail = "invalid request: " + strings.Join(reasons, "; ")
-	return p
+	return problem.Invalid(fields)
 }
 
 func requestFieldErrors(re *openapi3filter.RequestError) []gen.FieldError {
@@ -333,6 +230,8 @@ func requestFieldErrors(re *openapi3filter.RequestError) []gen.FieldError {
 	return out
 }
 
+var unsupportedProperty = regexp.MustCompile(`^property "(.+)" is unsupported$`)
+
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
@@ -371,4 +270,17 @@ func assertIdentity(tenant string, hasTenant bool, user string, hasUser bool, p 
 		return store.Forbidden("userId does not match the token's user")
 	}
 	return nil
+}
+
+func withoutBody(o *openapi3filter.Options) *openapi3filter.Options {
+	c := *o
+	c.ExcludeRequestBody = true
+	return &c
+}
+
+// bodiless is a shallow copy of req without its body, for validating everything else.
+func bodiless(req *http.Request) *http.Request {
+	r := req.WithContext(req.Context())
+	r.Body, r.ContentLength = http.NoBody, 0
+	return r
 }

@@ -1,9 +1,10 @@
-package server
+package pipeline
 
 import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -25,11 +26,11 @@ var contentSecurityPolicy = strings.Join([]string{
 	"frame-ancestors 'none'",
 }, "; ")
 
-// securityHeaders sets the headers helmet sets for the original service, on every answer (errors
+// SecurityHeaders sets the headers helmet sets for the original service, on every answer (errors
 // and 404s included). HSTS only when configured: it must not be promised over plain HTTP.
-func securityHeaders(cfg Config) echo.MiddlewareFunc {
+func SecurityHeaders(hstsMaxAge time.Duration) echo.MiddlewareFunc {
 	hsts := ""
-	if secs := int64(cfg.HSTSMaxAge.Seconds()); secs > 0 {
+	if secs := int64(hstsMaxAge.Seconds()); secs > 0 {
 		hsts = "max-age=" + strconv.FormatInt(secs, 10) + "; includeSubDomains"
 	}
 	// Values are built once and assigned under canonical keys: this runs on every request, and
@@ -68,8 +69,8 @@ func securityHeaders(cfg Config) echo.MiddlewareFunc {
 	}
 }
 
-// compression gzips answers of at least 1 KiB for clients that accept it; smaller ones are not
+// Compression gzips answers of at least 1 KiB for clients that accept it; smaller ones are not
 // worth the CPU or the extra header bytes.
-func compression() echo.MiddlewareFunc {
+func Compression() echo.MiddlewareFunc {
 	return middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024})
 }

@@ -1,4 +1,4 @@
-package server
+package pipeline
 
 import (
 	"context"
@@ -14,41 +14,28 @@ import (
 	"github.com/panels/panels/server/problem"
 )
 
-// requestRecord carries what the request's log line needs from the layers below: the central
-// error handler leaves the error here instead of logging it, so each request is logged once.
-type requestRecord struct {
-	err     error
-	problem *problem.Problem
-}
-
-func recordFrom(ctx context.Context) *requestRecord {
-	if st := stateFrom(ctx); st != nil {
-		return &st.record
-	}
-	return nil
-}
-
-// observer writes one log line and the request metrics for every request.
-type observer struct {
+// Observer writes one log line and the request metrics for every request.
+type Observer struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	ops     *optable.Table
 }
 
-func newObserver(log *slog.Logger, m *metrics.Metrics, ops *optable.Table) *observer {
-	return &observer{log: log, metrics: m, ops: ops}
+// NewObserver logs to log and counts in m, naming requests by their operation in ops.
+func NewObserver(log *slog.Logger, m *metrics.Metrics, ops *optable.Table) *Observer {
+	return &Observer{log: log, metrics: m, ops: ops}
 }
 
-// middleware runs before routing (Echo's Pre), right after the request id: it answers errors
+// Middleware runs before routing (Echo's Pre), right after the request id: it answers errors
 // itself through the central handler, so the line it logs has the final status.
-func (o *observer) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+func (o *Observer) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		req := c.Request()
-		if stateFrom(req.Context()) == nil { // requestID runs first in the service; not in every test
-			c.SetRequest(req.WithContext(withRequestState(req.Context(), "")))
+		if stateOf(req.Context()) == nil { // AssignRequestID runs first in the service; not in every test
+			c.SetRequest(req.WithContext(withState(req.Context(), "")))
 		}
-		rec := recordFrom(c.Request().Context())
+		rec := stateOf(c.Request().Context())
 		o.metrics.RequestStarted()
 		defer o.metrics.RequestFinished()
 		if err := next(c); err != nil {
@@ -76,10 +63,10 @@ func (o *observer) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if !o.log.Enabled(ctx, level) {
 			return nil
 		}
-		p := principalFrom(ctx)
+		p := Principal(ctx)
 		// Never the query, headers or bodies: tokens and secrets stay out of the logs.
 		attrs := []slog.Attr{
-			slog.String("request_id", requestIDFrom(ctx)),
+			slog.String("request_id", RequestID(ctx)),
 			slog.String("method", req.Method),
 			slog.String("path", req.URL.Path),
 			slog.String("operation", op),
@@ -106,7 +93,7 @@ func (o *observer) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // operation names the request for logs and metrics by its operationId.
-func (o *observer) operation(c echo.Context) string {
+func (o *Observer) operation(c echo.Context) string {
 	method := c.Request().Method
 	if op, ok := o.ops.Lookup(method, c.Path()); ok {
 		return op.ID
@@ -117,24 +104,26 @@ func (o *observer) operation(c echo.Context) string {
 	return "unmatched"
 }
 
-// errorHandler is Echo's HTTPErrorHandler: every error path of the service ends here, is logged
+// ErrorHandler is Echo's HTTPErrorHandler: every error path of the service ends there, is logged
 // once (5xx at error level, 4xx at warn) and answered with problem+json.
-func (s *Server) errorHandler(err error, c echo.Context) {
-	if c.Response().Committed {
-		return
+func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		p := problem.From(err)
+		req := c.Request()
+		if rec := stateOf(req.Context()); rec != nil {
+			rec.err, rec.problem = err, p // the request's own log line reports it
+			problem.Write(c.Response(), req, RequestID(req.Context()), p)
+			return
+		}
+		attrs := []any{"status", p.Status, "method", req.Method, "path", req.URL.Path, "request_id", RequestID(req.Context())}
+		if p.Status >= 500 {
+			log.Error("request failed", append(attrs, "error", err.Error())...)
+		} else {
+			log.Log(req.Context(), slog.LevelWarn, "request refused", append(attrs, "detail", p.Detail)...)
+		}
+		problem.Write(c.Response(), req, RequestID(req.Context()), p)
 	}
-	p := problem.From(err)
-	req := c.Request()
-	if rec := recordFrom(req.Context()); rec != nil {
-		rec.err, rec.problem = err, p // the request's own log line reports it (observe.go)
-		problem.Write(c.Response(), req, requestIDFrom(req.Context()), p)
-		return
-	}
-	attrs := []any{"status", p.Status, "method", req.Method, "path", req.URL.Path, "request_id", requestIDFrom(req.Context())}
-	if p.Status >= 500 {
-		s.log.Error("request failed", append(attrs, "error", err.Error())...)
-	} else {
-		s.log.Log(req.Context(), slog.LevelWarn, "request refused", append(attrs, "detail", p.Detail)...)
-	}
-	problem.Write(c.Response(), req, requestIDFrom(req.Context()), p)
 }
