@@ -231,12 +231,16 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	default:
 		return fmt.Errorf("--role: want admin, builder or user, got %q", *role)
 	}
-	secret := getenv("JWT_SECRET")
-	if len(secret) < 32 {
+	// The service's own reading of the settings, so that the token carries what it will verify.
+	cfg, err := server.ConfigFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	if len(cfg.JWTSecret) < 32 {
 		return fmt.Errorf("JWT_SECRET: set a secret of at least 32 bytes")
 	}
-	tok, err := auth.Mint([]byte(secret), auth.Principal{TenantID: *tenant, UserID: *user, Email: *email, Role: auth.Role(*role)},
-		*ttl, getenv("JWT_ISSUER"), getenv("JWT_AUDIENCE"))
+	tok, err := auth.Mint([]byte(cfg.JWTSecret), auth.Principal{TenantID: *tenant, UserID: *user, Email: *email, Role: auth.Role(*role)},
+		*ttl, cfg.JWTIssuer, cfg.JWTAudience)
 	if err != nil {
 		return err
 	}
