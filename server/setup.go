@@ -218,5 +218,8 @@ func (s *Server) RedisMetrics() RedisMetrics { return s.redis.Metrics() }
 // cached reads of the tenant made before it are not served again.
 func (a *App) TenantChanged(ctx context.Context, tenant string) { a.Server.redis.Bump(ctx, tenant) }
 
+// RedisStatus is "up", "down" or "disabled", as /health reports it.
+func (a *App) RedisStatus(ctx context.Context) string { return a.Server.redis.Status(ctx) }
+
 // Drain marks the service as shutting down: readiness answers not-ready from now on.
 func (s *Server) Drain() { s.draining.Store(true) }

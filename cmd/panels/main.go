@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/panels/panels/cmd/panels/internal/devdb"
 	"github.com/panels/panels/server"
 	"github.com/panels/panels/server/auth"
 	"github.com/panels/panels/server/config"
@@ -99,23 +100,31 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := server.ConfigFromEnv(getenv)
+	explicitDB := getenv("DATABASE_URL")
+	cfgEnv := getenv
+	if *dev && explicitDB == devdb.Embedded {
+		cfgEnv = unset(getenv, "DATABASE_URL") // the private cluster's URL replaces it below
+	}
+	cfg, err := server.ConfigFromEnv(cfgEnv)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, stdout)
-	log.Info("starting", "config", cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if *dev {
-		created, err := store.EnsureDatabase(ctx, cfg.DatabaseURL)
+		db, err := devDatabase(ctx, explicitDB, cfg.DatabaseURL, getenv, log)
 		if err != nil {
-			return fmt.Errorf("DATABASE_URL: cannot create the database: %w", err)
+			return err
 		}
-		if created {
-			log.Info("created the database")
-		}
+		defer func() { // after app.Close (defers run last first): the cluster outlives the service
+			if err := db.Stop(); err != nil {
+				log.Warn("stop the private PostgreSQL", "error", err.Error())
+			}
+		}()
+		cfg.DatabaseURL = db.URL
 	}
+	log.Info("starting", "config", cfg)
 	app, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -154,6 +163,7 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	}
 	if *dev {
 		printDevToken(stdout, cfg)
+		go reportRedis(ctx, app, log) // off the start-up path: it waits for the first connection
 	}
 	select {
 	case err := <-errc:
@@ -161,6 +171,51 @@ func serve(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 	case <-ctx.Done():
 	}
 	return drain(log, app, cfg, srv, ln, first, metricsSrv)
+}
+
+// devDatabase resolves dev mode's database (an explicit DATABASE_URL, the default address if a
+// server answers there, else a private cluster in .data/) and creates the database in it.
+func devDatabase(ctx context.Context, explicit, fallback string, getenv func(string) string, log *slog.Logger) (devdb.Database, error) {
+	db, err := devdb.Resolve(ctx, explicit, fallback, devdb.Options{DataRoot: ".data", Source: getenv("PANELS_DEV_PG_SOURCE"), Log: log})
+	if err != nil {
+		return db, err
+	}
+	created, err := store.EnsureDatabase(ctx, db.URL)
+	if err != nil {
+		_ = db.Stop()
+		return db, fmt.Errorf("DATABASE_URL: cannot create the database: %w", err)
+	}
+	if created {
+		log.Info("created the database")
+	}
+	return db, nil
+}
+
+// reportRedis says plainly, in dev mode, what runs without Redis. The monitor connects in the
+// background, so it is given a moment to.
+func reportRedis(ctx context.Context, app *server.App, log *slog.Logger) {
+	status := app.RedisStatus(ctx)
+	for deadline := time.Now().Add(3 * time.Second); status != "up" && time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(100 * time.Millisecond)
+		status = app.RedisStatus(ctx)
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	if status != "up" {
+		log.Warn("Redis is "+status+": there is no shared response cache (reads come from PostgreSQL), rate limits are per process, "+
+			"and instances do not hear of each other's writes; the in-process fallbacks keep this single instance correct", "redis", status)
+	}
+}
+
+// unset hides one variable from getenv.
+func unset(getenv func(string) string, name string) func(string) string {
+	return func(k string) string {
+		if k == name {
+			return ""
+		}
+		return getenv(k)
+	}
 }
 
 func migrateCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -40,7 +40,8 @@ func lookup(name string) Setting {
 // settings is parsed in order: a setting may read one parsed above it.
 var settings = []Setting{
 	{Name: "DATABASE_URL", Default: "postgres://postgres@127.0.0.1:5432/panels?sslmode=disable", Unit: "postgres:// URL",
-		Doc:  "PostgreSQL; a password in it (user info or `password=` in the query) is masked in the log",
+		Doc: "PostgreSQL; a password in it (user info or `password=` in the query) is masked in the log. " +
+			"With `serve --dev` (`make run`): unset means the default address if a server answers there, else a private cluster in `.data/postgres`; `embedded` forces that cluster",
 		kind: serviceURL(func(c *Config) *string { return &c.DatabaseURL }, "want a postgres:// URL", "postgres", "postgresql")},
 	{Name: "REDIS_URL", Default: "redis://127.0.0.1:6379", Unit: "redis:// or rediss:// URL",
 		Doc:  "Redis; unreachable means running degraded, reconnecting in the background",
