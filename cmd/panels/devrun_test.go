@@ -32,7 +32,13 @@ func TestMakeRunFromAFreshClone(t *testing.T) {
 	if err != nil {
 		t.Skipf("not in a git checkout: %v", err)
 	}
-	clone := filepath.Join(t.TempDir(), "panels")
+	// A folder others may enter, as a home or a checkout usually is: as root, the cluster runs as
+	// nobody, which must reach .data/postgres (t.TempDir's folders are private).
+	parent := t.TempDir()
+	if err := os.Chmod(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	clone := filepath.Join(parent, "panels")
 	if out, err := exec.Command("git", "clone", "-q", strings.TrimSpace(string(repo)), clone).CombinedOutput(); err != nil {
 		t.Fatalf("git clone: %v\n%s", err, out)
 	}
