@@ -34,7 +34,11 @@ func TestMakeRunFromAFreshClone(t *testing.T) {
 	}
 	// A folder others may enter, as a home or a checkout usually is: as root, the cluster runs as
 	// nobody, which must reach .data/postgres (t.TempDir's folders are private).
-	parent := t.TempDir()
+	parent, err := os.MkdirTemp("", "panels-devrun")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(parent) })
 	if err := os.Chmod(parent, 0o755); err != nil {
 		t.Fatal(err)
 	}
