@@ -214,6 +214,11 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("panels service sets no %s", v)
 		}
 	}
+	// `docker compose up` must work with nothing set, and the secret that makes it so must say
+	// it is for development only, in its value, which is what ends up in a copied .env or log.
+	if secret := svc.Environment["JWT_SECRET"]; !strings.Contains(secret, ":-dev-only-") {
+		t.Errorf("JWT_SECRET should default to a value marked dev-only, got %q", secret)
+	}
 	if strings.Contains(svc.Environment["DATABASE_URL"], "127.0.0.1") || !strings.Contains(svc.Environment["REDIS_URL"], "redis:") {
 		t.Error("the service must reach the database and Redis by their compose service names")
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -46,7 +45,7 @@ func TestMakeRunFromAFreshClone(t *testing.T) {
 	if out, err := exec.Command("git", "clone", "-q", strings.TrimSpace(string(repo)), clone).CombinedOutput(); err != nil {
 		t.Fatalf("git clone: %v\n%s", err, out)
 	}
-	port := freeTCPPort(t)
+	port := freePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 
 	first := startMakeRun(t, clone, port)
@@ -203,16 +202,6 @@ func call(t *testing.T, method, url, token, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func withoutVars(env []string, names ...string) []string {

@@ -203,8 +203,9 @@ func reportRedis(ctx context.Context, app *server.App, log *slog.Logger) {
 		return
 	}
 	if status != "up" {
-		log.Warn("Redis is "+status+": there is no shared response cache (reads come from PostgreSQL), rate limits are per process, "+
-			"and instances do not hear of each other's writes; the in-process fallbacks keep this single instance correct", "redis", status)
+		log.Warn("Redis is "+status+": the shared response cache, shared rate limits and cross-instance wake-ups are off "+
+			"(reads come from PostgreSQL, limits are per process, instances do not hear of each other's writes); "+
+			"the in-process fallbacks keep a single instance correct", "redis", status)
 	}
 }
 

