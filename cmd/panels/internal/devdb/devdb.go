@@ -134,7 +134,7 @@ func startPrivate(ctx context.Context, opt Options) (Database, error) {
 	if err != nil {
 		return Database{}, err
 	}
-	defer func() { _ = logFile.Close() }()                         // the child keeps its own descriptor
+	defer func() { _ = logFile.Close() }() // the child keeps its own descriptor
 	// Our binaries and data directory: no user input reaches the arguments.
 	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", dir, "-p", strconv.Itoa(port), //nolint:gosec // see above
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=")
