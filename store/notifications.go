@@ -32,6 +32,11 @@ type Notification struct {
 	IsRead    bool       `bun:"is_read,notnull"`
 	ReadAt    *time.Time `bun:"read_at"`
 	CreatedAt time.Time  `bun:"created_at,nullzero,notnull,default:current_timestamp"`
+	// EventID places it in the event stream's order, shared with the change history (its default
+	// draws from the changes' sequence).
+	EventID int64 `bun:"event_id,scanonly"`
+	// XID is the transaction that wrote it (read only where a query selects vn.*).
+	XID string `bun:"xid,scanonly"`
 
 	// The view it concerns, joined by ListNotifications.
 	ViewName        string  `bun:"view_name,scanonly"`
