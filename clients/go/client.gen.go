@@ -809,7 +809,7 @@ type CohortCondition struct {
 	Field    string         `json:"field"`
 	Operator CohortOperator `json:"operator"`
 
-	// Value Any JSON value.
+	// Value Any JSON value, null included.
 	Value nullable.Nullable[interface{}] `json:"value"`
 }
 
@@ -1093,6 +1093,10 @@ type HealthRedis string
 
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
+
+// JSONValue Any JSON value, null included. OpenAPI 3.0 has no type for "anything" and gives `nullable` no
+// effect without a `type`, so it is one branch per JSON type, null through the string branch.
+type JSONValue = interface{}
 
 // Liveness defines model for Liveness.
 type Liveness struct {
@@ -1442,17 +1446,19 @@ type ViewFilter struct {
 	LogicalOperator LogicalOperator `json:"logicalOperator"`
 	Operator        FilterOperator  `json:"operator"`
 
-	// Value Absent for isNull/isNotNull; a list for in/notIn; two values for between.
+	// Value Any JSON value, null included. Absent for isNull/isNotNull; a list for in/notIn; two values for between.
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
 }
 
 // ViewFilterInput defines model for ViewFilterInput.
 type ViewFilterInput struct {
 	// ColumnName A column id as a decimal string, or a column name; an id wins over a name.
-	ColumnName      ColumnReference                `json:"columnName"`
-	LogicalOperator *LogicalOperator               `json:"logicalOperator,omitempty"`
-	Operator        FilterOperator                 `json:"operator"`
-	Value           nullable.Nullable[interface{}] `json:"value,omitempty"`
+	ColumnName      ColumnReference  `json:"columnName"`
+	LogicalOperator *LogicalOperator `json:"logicalOperator,omitempty"`
+	Operator        FilterOperator   `json:"operator"`
+
+	// Value Any JSON value, null included.
+	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
 }
 
 // ViewFilterList defines model for ViewFilterList.

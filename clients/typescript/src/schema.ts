@@ -1066,8 +1066,8 @@ export interface components {
             /** @description A column reference, or a dotted path into the primary source's records. */
             field: string;
             operator: components["schemas"]["CohortOperator"];
-            /** @description Any JSON value. */
-            value: unknown;
+            /** @description Any JSON value, null included. */
+            value: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | Record<string, never>;
         };
         /** @enum {string} */
         CohortLogic: "AND" | "OR";
@@ -1130,7 +1130,8 @@ export interface components {
          *     }
          */
         ColumnProperties: {
-            defaultValue?: unknown;
+            /** @description Any JSON value, null included. */
+            defaultValue?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | Record<string, never>;
             display?: {
                 format?: string;
                 locked?: boolean;
@@ -1283,6 +1284,11 @@ export interface components {
             /** @description Seconds since start. */
             uptime: number;
         };
+        /**
+         * @description Any JSON value, null included. OpenAPI 3.0 has no type for "anything" and gives `nullable` no
+         *     effect without a `type`, so it is one branch per JSON type, null through the string branch.
+         */
+        JSONValue: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | Record<string, never>;
         Liveness: {
             /** @enum {string} */
             status: "alive";
@@ -1575,14 +1581,15 @@ export interface components {
             id: number;
             logicalOperator: components["schemas"]["LogicalOperator"];
             operator: components["schemas"]["FilterOperator"];
-            /** @description Absent for isNull/isNotNull; a list for in/notIn; two values for between. */
-            value?: unknown;
+            /** @description Any JSON value, null included. Absent for isNull/isNotNull; a list for in/notIn; two values for between. */
+            value?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | Record<string, never>;
         };
         ViewFilterInput: {
             columnName: components["schemas"]["ColumnReference"];
             logicalOperator?: components["schemas"]["LogicalOperator"];
             operator: components["schemas"]["FilterOperator"];
-            value?: unknown;
+            /** @description Any JSON value, null included. */
+            value?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | Record<string, never>;
         };
         ViewFilterList: {
             filters: components["schemas"]["ViewFilter"][];
