@@ -1758,6 +1758,15 @@ type ListViewNotificationsParams struct {
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
 }
 
+// ListOrganizationMembersParams defines parameters for ListOrganizationMembers.
+type ListOrganizationMembersParams struct {
+	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
+	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
+
+	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
+	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
 // ListPanelsParams defines parameters for ListPanels.
 type ListPanelsParams struct {
 	// Limit Page size (default 100; the panel and view lists return up to 1,000 without it).
@@ -2182,7 +2191,7 @@ type ServerInterface interface {
 	MarkViewNotificationsRead(ctx echo.Context) error
 	// ListOrganizationMembers List the tenant's members
 	// (GET /api/organization/members)
-	ListOrganizationMembers(ctx echo.Context) error
+	ListOrganizationMembers(ctx echo.Context, params ListOrganizationMembersParams) error
 	// ListPanels List panels
 	// (GET /api/panels)
 	ListPanels(ctx echo.Context, params ListPanelsParams) error
@@ -2874,8 +2883,24 @@ func (w *ServerInterfaceWrapper) MarkViewNotificationsRead(ctx echo.Context) err
 func (w *ServerInterfaceWrapper) ListOrganizationMembers(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOrganizationMembersParams
+	// ------------- Optional query parameter "tenantId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tenantId", ctx.QueryParams(), &params.TenantId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenantId: %s", err))
+	}
+
+	// ------------- Optional query parameter "userId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "userId", ctx.QueryParams(), &params.UserId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ListOrganizationMembers(ctx)
+	err = w.Handler.ListOrganizationMembers(ctx, params)
 	return err
 }
 
@@ -6757,6 +6782,7 @@ func (response MarkViewNotificationsRead503ApplicationProblemPlusJSONResponse) V
 }
 
 type ListOrganizationMembersRequestObject struct {
+	Params ListOrganizationMembersParams
 }
 
 type ListOrganizationMembersResponseObject interface {
@@ -6777,6 +6803,22 @@ func (response ListOrganizationMembers200JSONResponse) VisitListOrganizationMemb
 	return err
 }
 
+type ListOrganizationMembers400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListOrganizationMembers400ApplicationProblemPlusJSONResponse) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListOrganizationMembers401ApplicationProblemPlusJSONResponse struct {
 	UnauthorizedApplicationProblemPlusJSONResponse
 }
@@ -6789,6 +6831,22 @@ func (response ListOrganizationMembers401ApplicationProblemPlusJSONResponse) Vis
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrganizationMembers403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListOrganizationMembers403ApplicationProblemPlusJSONResponse) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12577,8 +12635,10 @@ func (sh *strictHandler) MarkViewNotificationsRead(ctx echo.Context) error {
 }
 
 // ListOrganizationMembers operation middleware
-func (sh *strictHandler) ListOrganizationMembers(ctx echo.Context) error {
+func (sh *strictHandler) ListOrganizationMembers(ctx echo.Context, params ListOrganizationMembersParams) error {
 	var request ListOrganizationMembersRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.ListOrganizationMembers(ctx.Request().Context(), request.(ListOrganizationMembersRequestObject))
@@ -13965,100 +14025,100 @@ var swaggerSpec = []string{
 	"5Wmq47JSsOOmZsTGbXIKqkDPWQ0TJieZNYIqQ0bEdUQnPNW+Zm04YwZ9z3EGGJ10wpLSPuikhk/ajS3w",
 	"Scf/do6lnNt6o/v+IDqMHn+43YUdartEWNEXjrvw814wnWe1VP83OSVjKmZzx+G0hm+e9P/jQgvtic6d",
 	"lUJUX8c1pBpS4eKA91ETW61gIyEXuplnGr70OvUuhKKZLqjPVLvcWM2YiHwSPbk0M2N/dpF2PeFvVLkO",
-	"69pDvzwDMQz5BM2E4qKUa/Kkc7i0/uebYH+v3fY+J2nBFKuEqYNxe3eC2BnTDjci2J+pYVPsm3HP8q0o",
-	"8zouDsKjZ4iGAXauSdA+3zAjG9CSkj5VLgqjTd45h51T0L0pAUX3XKI3+DAVM7kSLMXYyynrk7enzlKx",
-	"apFuHVcUfSjA/4qL667rVdBut7FTwTFRLPtrD3qB9RpBlWYhc+GyG3oCihiDvoVONys7AcelWJ1s/Rmv",
-	"oP4oqu5GbT8AWDV9blYqvogQc1H/9pTXRf3DM9961P8fMUM45B3ui9CVBGXFC0VqdQE66nKO5VQUHv+i",
-	"cm7QtsL5N2oKW3MNdccNE/6euoXxPd4jhsUdfnO1x+I2eQYv6sARkGtsjZExiEMX0rhSZUUbFqhyTc6g",
-	"oI1gDFRlKNmUC/57zvAaKfQCuZsfiHiMP5XF/7vk/YeIQPvTLjk5e367onooksvXrIM3z/Ex1oakOQO1",
-	"gAryt/7JQUKSEUuuG9VeR4nMpGp0G33X6tT5GZ5z2mcG2u1mmZzu5ZPN42CwssVXKTjqWNfqunYYbbFr",
-	"flLUeCXL5o0rOZt/7pvPaXrw/3/WujvIpBwTreHKc7rc/idX6WWTKg2O87piny6Q6ALc4xh8vKoHFWl6",
-	"7soVOtqjwmcbZHQ6k6hV7XCzGM1cCVF0DN0V8nGZPIUn3pVo8LGN2tCZJk3fA8hI19SgtbwMw45s96Gw",
-	"wvdQJ2EpJUXbdAtw1HJCgt5Y2IoraChFavtJSZHNIh87MNdaKiJCei2jVClgCAwAib0Ajsu+N487R2jj",
-	"x6eDvTMp2B4gatwTY2qKBjBJrhQThsRWFtXqJD+7Dlv/uUUbVuoAd5P9D5UavolKDcuof7l1sxUlnLs6",
-	"axvXa3ABXUVW7DVjEydUoW6CjgKSx+pDEPqURiQORnZVjHoiyRhV2BarvqZ3IeYrotbltMaRSxwBDlSW",
-	"aCg9iKEF5Gt6gbcHmA/ynQhTVTLmOzGBIYG86ujgsNLTbsUVw9uyFePXKu1g93qRFxkKjh3DAuDgGt0G",
-	"9rHGlYM1NDT2Czi8RvfpE7sCMAYb3cabi/s0k75ORYeVLNKnRt+dVT6oTA/W0u4lILa2lvaTsr/xtlrg",
-	"sW/wFGqBmMI3KkvQYZ9SazjpkZwWiZdSjfOM9gR2YHR5eWEo01yRUvsydMkMCuzYQUhT+V7LmlANHik7",
-	"xGl6G7fa5CeXFEcSmiV5BkRa2HNwh4RdO1XKFLjpeiIuW2K3U64nGZ214feYNP2mfFyuNeYyqk3LhQnx",
-	"tE1inuq4zBIkQ37DhJ/0uCdiezj+AT/giN5gW+OZvwLD1+yzbfKTNCPfm9FOCUwWw7GKIN1CCCzz5/tO",
-	"1gsiZc5/6U4AU5rtKi0/Yx8nmUyddlBfg5RDDYMav/lW9VbXtcuOGtBls9GFYRuLdVT/YRWJpWDVDEG6",
-	"2ZaAjGr3FLQvP3Ad+1e1L1/TSH5hS3/cwqgA+NVRPz6wEI6o/aDrf4ZGhFUYh/VO3Tf3r/evkzD7fYod",
-	"SO9gWGyYNhOo+3P1Bn3uTCZR4JRtpZvQopicGDKW2rgbW7f0npjAvWzwXGFG4CO/0TRd2S7NyiGkja97",
-	"6xFmIllO5Rgd9D0gJxjIbFdYiEB4C6Wg/QiCEN50fsdA8Z7TxLVLzUBzAYKgK4gImSAWER03NOyj2dwS",
-	"KAH6dW5N3GGuuTZB7Hi4N3lItPjmL1qC+tR18mKtBbFfathfhcs7i4Lk2pf0nEAX2hFjhmRUDHM6ZF0S",
-	"WAvxe6frntEx+4DdOSGWB7u7lIkV4M12ET8GO24G0HqkvXAB10gLUiu5GEZE5JChALdCLhSeZNwwRTMd",
-	"kfhPZI/8QPYhoufwKfmrC+3BuB73B6n85R5hf3X+KsgXyIXrM3/6MiInZ88j8uYiImdvriLy7M3Zs5Or",
-	"iLx6cRb1xNvz8xcXEXn15p395+ri9HVELt68tW+c/HQZkdenZxF5ffLf9r2TVy8un72ww7yLyNWb5ye/",
-	"RuT5ydWL56cvX0bk1xcnFxF5/ebs6m/261/bPfHWBdxao2Tc58Mcs/48sCMyVVbmUsWtVEGTbJZkrgjK",
-	"0eFhJQAizyaKQ+3lnoghtVDHbXIpoY5QcdRTqHWuDTU8IUMlp2ZE+pZxQAlXlpbVVCCW0OWwHjx1Oaw9",
-	"4UvfRJXJRxRqilADY2rSjJ8dkv/1//5/5NkB/PMCwsHsb1aFePrkyeOnHast9GfGbhSK6WHLdt0TB0//",
-	"/Oc/Hx48jVtd17c9LyOawQANUMmn+1n1hGlDLLHkVo5Y2UiaT4+gy3915c6IBayy71uw2YOwrzhrO02h",
-	"cB4mxxRnYi2iGHHPlc1BdIkJ1T0hB4YJHI/QyQScq65OoIK1gZYjin70GI5dIGNEHu8fYk4PxFMA7iEl",
-	"AP5ZKoF+z+M8MxxL/VHQygD8kA60aLIfo/sUTLrCVaDL0jTgruWGGHoNETjuEcsHXFP8CXVBg3AObVKU",
-	"1U8409X6wKAqQpk84TNrMR3Nwa9YldUGSxeEKooJ92fFGlPYrmIOzfzKegJD/iAhK8Ds7fXLZwWsvgEt",
-	"0+3CLg4wqvn+ZZ5lyGYj0muQZq8RkfcVpRN+aPUarUbgKAa1E97bQCd9fHu7oy45D7wHjfJBo3zQKO+s",
-	"US7w7930ytKhu10DlkA/fIcpnPPihCDzx0ob99uEhc1c7xUIhiFGygijfrjhNyybObntcxpAhe0JJy5S",
-	"rr3IhXQGFNwue9bH+xRebEz2taLYhSF53dAqR+h5x7IZmIqbLgqX9f1bdhQqD71bHnq3rIxJWsEXdohK",
-	"qgvs2VUd+l4ie9ZoFXfTJh5ie76J2J6VVLSjI2aD/B0nljeN+SmzEjQdFyEyEAKrnXpb18YlEOPBzWwM",
-	"xvWYqSHkUMkJydgNw0qrsbMN4lYlhigMIArc4Fig3yX+SkX6DEKK2kW1UKzLtD/3kqXImbX/K33dYHpn",
-	"/thXQuPSPlzqID0BVYkXinbNy2ZfoCMO0pgr3WLAUeH7yTl6XhpUtDM3vIeoIp5CydHSvnNJF+SFuxrY",
-	"+tLhdj7QoVvUTN08dRpB8nViilYzZx9UdA9M+iGq6MGQ2z2qaBfrLazGtENsUZu8ydLlibbHrivX5t35",
-	"qtVVH9JaN0trDdtYbZfbGqbQfK8Zrt9/GVYfSBKe5r0VYL3jpV9B9lxjlqar6FAGz8UWYWPSPOp0wgse",
-	"vKY77gn20ShocuRrc05Mm4D7Cp307loPffRYI56bLol9nfXY5WBZfZGULSdcRYqZSKDTRbX73zpH/l3a",
-	"+t2jC3+nsvR3KwD/dbzu6xv1ec/7fTTqe3C/P7jfPzPnPjGGJqNqoUZXQnIuOLy+TP8qTe6hIfp9NUQH",
-	"2ffQFf3Bs/4FuqJj3IZUfMgFzYLOQRNqRq37V+eihxbP99Pi+a5M4qHP80Of5wdX3vfc53lH1r6Drrdj",
-	"18k7CYWHBpUPDSofGlQ+NKh8aFC5bYPKRc3xoUvlQ5fKhy6V964wKTndsXYCciH726mVrD5HoewFowkT",
-	"Mh+OrGCrLbNQNo6pCwvFcBHBiE+KyLg2Gr5qeT7lOrGF1qgFheIWfj1RgZvVeTIJxY952sJEHCWnx0H2",
-	"h4PXo4Jc/ymhYIOVUddsZvlp4PTrQS8AVKYqoTYRqUjyCDUJsLqrLc+scjdDmckyzaDf5wivil/+7fTC",
-	"qhk9wT5OrDTgUkSgFuZZVjYVYNBhy6qIVgIU1cdhfa3juhhmwqzNDxVeoW9okbHxC1QtckVtgmGcioa5",
-	"YFYoYSKYjkj866+//rr3+vXe8+exxVGmI3Lx8hl5/Pjxj6ToTKKjnsCjG1iFDvJlftMsY4kBCZUwaDJT",
-	"6e5W5A1Z1MFaEbgzTMKyK4qccsnFsNhEBHf9YcoRJCIpO7yoyaWKSJGRVCppDsZRAWAuQJkrs+V8Qhfi",
-	"KPs4ySgX8CAq1nIaPLRYfxb3rrGgIiTpOevwke6JeIDKIK+k/7jsnMh1MCpxy+rS0nciski/2FXPAgS6",
-	"LQW9mixIH2lUXy0wW74UVEHOAWUWxSEhYqwJ3mVLGHMd8sAGwDmAIqB2Es3euAJLMeT2kT4XyCb4cGT8",
-	"yby5OMbj8tWYNOFDIa09QTVrRY52sCdUyhTuAuFnz0pDDZNjApl5vhCXJ3x4A7VL0H6xnkuF2Tg1ESua",
-	"90STZplDuHE993Fd7P4KfSKx8L726Wlyakny2eUvEW7C7tZXUwflMU6wsZElT9g1UIBUlWxNbaiC+wJk",
-	"s3+1tsuf7P/27P/+B/AYQ/uIEInVrOmwKMu+UHmZWvsL4B4/iiGVCwguyDDFAjWQLKdxVdbGYhSYq8qF",
-	"ADrDn4M0r3M6dFr2hAtRdhDzyAeJBLAX8Fx2iRRW7XY6JC2rojkdHK+/e8KVnlYoOJw7MvLlEHWlLlmn",
-	"uNlIMojHg/k02omWw0BIB820JExY25VR5Qs5knhE9WupvF0T9J2KcK2ALsgaQZOvshEYWvN/MdLP0yEz",
-	"PdE8musw2joGqGZTOtNkJKELqLHnobEWjpLTVTUdL6yAXlPyxhWzDMWgyy0tMirKJIsF3Ldk3W7UF5BB",
-	"flDfe2qTajj32YQqCEyaa1XpGqcWLBwKYMPZRASanrpvipax7OPEsmM5KIl2GQTcdkMIuHka3QZYGlGD",
-	"Cbv99/7PRN8EZSG26Mf1jdfXBFSEoFXXGrT6/tqWoidFcJWCLn9SLfDMh0irnSKt/qh3/UFpz0eoEAUW",
-	"DPz54R4q+qzujvmLi0Jf6JVCmvOWD3JZVTpsAYeLzpatCGvvKJYwYbKZvzrpCYioWt1cpUh0KxSRVV0O",
-	"14qEN1bVCe7quC5zjOrYnDMI78bpa5ZQtv1sxhDV0LIgy0X4/YBm2v6AHqFlC/QvrO3T+ND0cBcOb7Fq",
-	"k2aH7pAeAlu/ZmDrjWMBnlXi3x9u19w51TtyAtYnp6K85fdOFiaMgvKDsVMdXSHGOGzdm/YEWAYpS/iY",
-	"ZkUJGbRPSsOmhWUp3GVOZSULpcnsIsrmMEsjTi3mftVY07C1SsqEtqK12wC7G52IjoW9npGpVNfWkoT1",
-	"IscN0oJ8hcvue8wzqlY12zwlyELk60SjwlmsiUMF3HoIQH0IQP3W6z/cIGOZZ7IVtXL/E5rIO9R2WNAm",
-	"qz1cqq1ZovkOsNWuLJCNubwtC3DSoivL0qDO3TjpQ4Dm9xBvuQTZt6piUG8fhTdChRbfJpfgkcILx6J6",
-	"NYmxUvUSj9iOCPqdlEJYJVzvJFQfyiB8E36QehK8p0LHv6An9w7ByktlVkVdd5HDy4OC70HI3CGB/6is",
-	"zpYz9ItMGbtuLNXBD55sqXh/nTjeVbzBR/DemUc8COwHdXr3sN+t1Ol9p/cuddteMJra2UjGr1nps1im",
-	"Nbx0w23LeL5tbQB3tcpt58D40KXg84jrMjyi3ht3ryL6wodv460ZTkyokWOe0CybbSG0X9Bk5Ev0nNEx",
-	"i8Et1xO1fjmIcrEvYCgOOPAG3GClXhexQZpxn5kpYyLuEjOV7s78mMRcxPuxkObU/kIxFsh+rc/yLIv3",
-	"7Qdp4HMXwysiCIYiR4eH2ygXDjhVWt+9AqznPu8/NUooNboNF5BZaRzGRdk37H3D2t83kOvEINTFIsLc",
-	"IKBYzMXHNLoNKtK5gT1o8DJrW76gHUy+hi6ynjMJNv1uudODhrANO3VouglLXaIsOLfC9uk9IcutvTl5",
-	"DZW4Cy6qvNbRnzkuPGZQI9/F3hhQF0jTssyC3bpwTQy3CdIwRkrmQwiXax0TzYy2XPHce0jiiMSFu+TE",
-	"VP78aRYvaxO5yOyDGh7ARYtR4pp8ozrW6pbkDLc/pnvjQfe5J2J1yLC1Pg/u7C21+eM6z+AyDR/8id+Z",
-	"fm/3tEqGAlAfdPvPpttrh1NfWLO3034Bvb7+vn0zHdtT284atuMH7+tU45QrTGC0SrFO7DpcBc0FVfoV",
-	"1cY3WAhfs/At3zvcUn+G3X1F7Xkd3Vvd+fuk/QfN+U6a8zKGtUQoF3F4n0FzfoYNzb+IShvEE26q1L71",
-	"rzyotQ9iP0CH1YptKpPlSuzllA6HTJG3p5iJb3HXWodpylKiJyw5JjTLCNVg60GjJaZuULsNs9KxckCt",
-	"ovvczr8WWSE+f2TG2ZYB+ldBAQOsbD6hQ9ZGULEkVxDZ9v5DCLhTYZhCnxc5OT+tvh9AUc+0YeMAjPsI",
-	"h/1P8O9tANXaXZ/YpxbVewgVnlAzKiOFqXuyKrJD8e/zNTQe2F7O2wnkVpdf7PVzkWas/U/7tV2u/VST",
-	"1LGlBUBvKAJ89ckUKRZ6hxOE/e+mGKw455M5zPBQrj3fEaOZGS0lFChiAPUHjGtv60orYEpX84KlXJMU",
-	"GqZrEqdsqGjK0rh1TJ50HmNKXuVN93QtyfwN1/IZObyboeY48JeZFV5+E+2AZ33m2a/mQBTUolhN045b",
-	"kpEH3YpD/tdKm35Wc1j+mIt6hLARqIKbK8WEqT3GC0hgxBIIn+0ky0lqwAn7uffjWznlmTTgMJytPq8Q",
-	"NrVHlfEbBr+vYLKv/DOfEb7FHMuSDFDFhuxnu+bV2w5WXLvrMTOKr5DX50qOmRmx3GW8so9FvR1MfSGd",
-	"dqd91CXOyMWMcMDbjELouJXcBSCxgAzcD0VYewDQfSJlhj0+teGJjggvQ88jAiE9GKxJDdvDvpuYea50",
-	"RH6WROVQkgeecfDpCbc10HX//u6qW5JZoURogkVPcp/7TShxrxEjr5kgzfj1i6uL02eXv129+ceLs7gV",
-	"YUCMkrlhPeGcDpVSeV3yE6OKKdfPFbKIYTDs6wq1qg+CfiDHuDA/b6DzWHgRzaw4t5NlXBsmmAoWdfL8",
-	"+UV1TWXSb+eIjJhiJQ+h41J1Qfc77lHlGWtBrxU3LzUk9pgRo9ueYna3nX5J3OFrh0mbaV5QD2AHwe0P",
-	"9Q5a+lY69wrSCkhjXOy9lsjkhAk64W3PCJaxlzcTJk7OT/9++ebsrhyGphiSQ7PzoOMKKnkO0LL/T5Ys",
-	"d5tOWFIhFtfLB3K80bLwVcZWc6Ari5qg9ZZzEIqFFdYBbEZRP18DsF9PXr/aDmB+4C2x77MDxe1kESjV",
-	"sT41+sBiLN+xQ1sVG/Pt6/IcL5gr8wAMQhMrNUguUqbIPp3wY4LT+J8plo1TUoKWgbU998GL4dY1P8E7",
-	"l7GDnodCa+EqrOkBWYthJqWuSVN/hxyrTHctC3QwKBETuYGhWFbkaqThjJMcciV9NbRytrDMz+KUJ8Vk",
-	"PvHIpV4XVVKK0jRu6KgswBPWLMHKYt5d4eaGBN3FSX8K62I3KbYrgOJjYSEjrMhR09OyWZSXaAVz+Y4t",
-	"i9Nd0hsX26hxEufcru8zWSRUtIKTdKY/F8N2tfRB7XwjCjU9AnzAyUHGTpicZMyHvU9HMvOXwsHQNKlF",
-	"ENCA3PuDIC3vkV4cQqohFb5+7eJQz7AdmK/SJgfhcuGSwZXqG7EZ1JGkXITQhtfr1nhWzULpy9y48hyu",
-	"kxcdDFhiFpGlkr5SMzCaMb6OlFUCvWyfZyXOPWJVH5TxzslXzuVYy+2H2/8dAAD//w==",
+	"69pDvzwDMQz5BM2E4qKUa/Kkc7i0/uebYH+v3fa2dUB+uxIcd7RKdrsj/W6rgh5utKOfqWFT7AVyzzK7",
+	"KF07LpDLk1xIWgHFrUk6P98wyxxIjZI+VS6ypE3eOSekMzq8eQSFBF3yOvhlFTO5EizFeNIp65O3p876",
+	"sqqebh1XjBdoKvCKi+uu67/Qbrex+8IxUSz7aw/6m/UaQeVpIXPhMjZ6Agozgw6JjkSrDwDdSrE6gfwz",
+	"Xqv9UdT3jVqZALBqevesVOYRIeYyGewpr8tkgGe+9UyGP2LWc8g73BehewxKpRfK4eqietTlUcupKG4x",
+	"imrAQSsO57OpKdbNNdRSN0z4u/cWxix5Lx8WrPjN1VOL2+QZvKgD50ausd1HxiC2Xkjjyq8VrWWgcjc5",
+	"gyI9gjFQ/6EMVS747znDq7HQs+VusyCKM/5UNjTokvcfIgItXbvk5Oz57YqKqEguX7O23zzHx/ghkuYM",
+	"VB0qyN/6JwcJSUYsuW5U+zclMpOq0W30XftW5zt5zmmfGWghnGVyupdPNo/twWodX6WIqmNdq2v1YQTJ",
+	"rjlXUeOVLBtSruRs/rlvPk/r4U7js9YSQiblmGgNV57T5fY/ueo1m1SecJzXFTB1wVEX4PLHgOpVfbVI",
+	"03NXrvDyICr80EGWqjPzWtWuPYsR2pWwS8fQXXEil51U3C64shM+XlMbOtOk6fsaGekaNbSWl5bYke0+",
+	"FIv4Hmo/LKWkaJsOCI5aTkjQ7wvbiwVNskhtjywpslnk4yHm2mVFREivZZQqBQyBQS2xF8Bx2cvncecI",
+	"/Rbx6WDvTAq2B4ga98SYmqKpTZIrxYQhsZVFtTrJz65r2H9uIYqVOsDdZP9D9YlvovrEMupfbt1sRQnn",
+	"rnbcxjUoXJBakel7zdjECVWoBaGjgOSxohKEc6URiYORXWWmnkgyRhW2+qqvU16I+YqodXm6ceSSYYAD",
+	"lWUnSq9oaAH5OmXg7QHmg3wnwvSbjPnuUmBIIK86Ojis9OlbcW3ytmwv+bXKVdi9XuRF1oVjx7AAOLhG",
+	"t4G9uXHlYA0Njf0CDq/RffrErgCMwUa38ebiPs2kr1OlYiWL9Oned2eVDyrTg7W0e1mLra2l/aTs2byt",
+	"Fnjsm1aFWiCmJY7KsnrYe9UaTnokp0UyqVTjPKM9gV0lXa5hGJ41V3jVvgydP4OiQXYQ0lS+f7QmVINH",
+	"yg5xmt7GrTb5ySX6kYRmSZ4BkRb2HNyLYSdSlTIFbrqeiMs23+2U60lGZ234PSZNvykfa2yNuYxq03Kh",
+	"Tzxtk5inOi4zH8mQ3zDhJz3uidgejn/ADziiN9iqeeav9fA1+2yb/CTNyPebtFMCk8UQsyLwuBACy/z5",
+	"vjv3gkiZ81+6E8A0bbtKy8/Yx0kmU6cd1NdV5VCXocZvvlUN2XUtwKMGdA5tdGHYxmJt2H9YRWIpWDVD",
+	"kG62JSCj2j0FLdmh3f2aluxrmuMvbOmPW+wVAL86kskHS8IRtR90/c/QXLEK47CGq/vm/vX+dRJmv0+x",
+	"q+odDIsNU4ECdX+uhqLPB8okCpyyVXYT2i6TE0PGUht3Y+uW3hMTuJcNnivMCHzkN5qmK1vAWTmEtPF1",
+	"bz3C7CrLqRyjg14O5ASDs+0KCxEIb6EUtB9BEMKbzu8YKN5zmrh26SZoLkBgdwURIbvFIqLjhoZ9NJtb",
+	"AiVAv86tiTvMNdcmiB0P9yYPySPf/EVLUHO7Tl6stSD2Sw37q3B5Z1GQXPsypRPorDtizJCMimFOh6xL",
+	"Amshfu903TM6Zh+w4yjE8mDHmjJZBLzZLuLHYBfRAFqPtBcu4BppQbooF8OIiByyLuBWyIX3k4wbpmim",
+	"IxL/ieyRH8g+RPQcPiV/daE9GNfj/iCVv9wj7K/OXwU5ELlwvfNPX0bk5Ox5RN5cROTszVVEnr05e3Zy",
+	"FZFXL86innh7fv7iIiKv3ryz/1xdnL6OyMWbt/aNk58uI/L69Cwir0/+27538urF5bMXdph3Ebl68/zk",
+	"14g8P7l68fz05cuI/Pri5CIir9+cXf3Nfv1ruyfeuiBia5SM+3yYYyajB3ZEpsrKXKq4lSpoks2SzBV2",
+	"OTo8rARA5NlEcagn3RMxpEvquE0uJdRGKo56CvXbtaGGJ2So5NSMSN8yDihLy9KyQgzER7q83IOnLi+3",
+	"J3w5n6gy+YhCnRRqYExNmvGzQ/K//t//jzw7gH9eQDiY/c2qEE+fPHn8tGO1hf7M2I1CgUBsQ6974uDp",
+	"n//858ODp3Gr63rR52WUNhigASr5FEarnjBtiCWW3MoRKxtJ8+kR+cfCyp0RC1hl37dgswdhX3HWdppC",
+	"MUBM+CnOxFpEMeKeKwWE6BITqntCDgwTOB6hkwk4V13tQwVrAy1HFD32McS8QMaIPN4/xDwliKcA3ENK",
+	"APyzVAI9rMd5ZjiWL6SglQH4IcVp0WQ/RvcpmHSFq0CX5XbAXcsNMfQaInDcI5YPuEb/E+qCBuEc2qRo",
+	"FZBwpqs1j0FVhNJ/wmcLY4qdg1+xKqsNli4IVRRI7s+KNaawXcUcmvmV9QSG/EGSWYDZ2+uXzwpYfQNa",
+	"ptuFXRxgVPP9yzzLkM1GpNcgzV4jIu8rSif80Oo1Wo3AUQxqJ7y3gU76+PZ2R11yHngPGuWDRvmgUd5Z",
+	"o1zg37vplaVDd7umMoF++A7TUufFCUHmj9VD7rexDJu5fjIQDEOMlBFG/XDDb1g2c3Lb52mACtsTTlyk",
+	"XHuRCykaKLhdRrCP9ym82JjAbEWxC0PyuqFVjtDzjqVAML04XRQu63vS7ChUHvrRPPSjWRmTtIIv7BCV",
+	"VBfYs6s69L1E9qzRKu6mTTzE9nwTsT0rqWhHR8wG+TtOLG8a81NmJWg6LkJkIARWO/W2rjVNIMaDm9kY",
+	"jOsxU0PIoZITkrEbhtVjY2cbxK1KDFEYQBS4wbHpgEtmlor0GYQUtYsKqFhran/uJUuRM2v/V3rVwfTO",
+	"/LGvhMalfbjUQXoCKi0vFCKbl82+6EgcpGZXOuCAo8L3yHP0vDSoaGdueA9RRTyFMqqlfeeSLsgLdzWw",
+	"9aXD7XygQ7eoA7t5OjiC5OvEFK1mzj6o6B6Y9ENU0YMht3tU0S7WW1hhaofYojZ5k6XLE22PXaexzTsO",
+	"VivGPqS1bpbWGrbm2i63NUyh+V4zXL//0rI+kCQ8zXsrKnvHS7+C7LnGLE1XpaIMnostwsakedTphBc8",
+	"eE133BPso1HQuMnXG52YNgH3FTrp3bUe+uix7j03XRL72vGxy8Gy+iIp22i4KhszkUD3jmpHw3WO/Lu0",
+	"KrxHF/5OpfbvVtT+63jd1zcf9J73+2g++OB+f3C/f2bOfWIMTUbV4pOuLOZccHh964FVmtxDk/f7avIO",
+	"su+h0/uDZ/0LdHrHuA2p+JALmgXdkCbUjFr3r85FD22r76dt9V2ZxEPv6ofe1Q+uvO+5d/WOrH0HXW/H",
+	"Tpp3EgoPTTcfmm4+NN18aLr50HRz26abi5rjQ+fNh86bD503711hUnK6Y+0E5EL2t1MrWX2OQtnfRhMm",
+	"ZD4cWcFWW2ahbIZTFxaK4SKCEZ8UkXFtNHzV8nzKdZcLrVELCsUt/HqiAjer82QSih/ztIWJOEpOj4Ps",
+	"DwevRwW5/lNCwQYro67ZzPLTwOnXg/4GqExVQm0iUpHkEWoSYHVX27hZ5W6GMpNlmkEP0xFeFb/82+mF",
+	"VTN6gn2cWGnApYhALcyzrGyUwKBrmFURrQQoKqrD+lrHdTHMhFmbHyq8Qi/UImPjF6ha5IraBMM4FQ1z",
+	"waxQwkQwHZH4119//XXv9eu9589ji6NMR+Ti5TPy+PHjH0nRbUVHPYFHN7AKHeTL/KZZxhIDEiph0Din",
+	"0rGuyBuyqIO1InBnmIRlVxQ55ZKLYbGJCO76w5QjSERSdnhRk0sVkSIjqVTSHIyjAsBcgDJXZsv5hC7E",
+	"UfZxklEu4EFUrOU0eGix/izuXWNBRUjSc9bhI90T8QCVQV5J/3HZOZHrylTiltWlpe+uZJF+sVOgBQh0",
+	"kAr6T1mQPtKovlpgtnwpqIKcA8osikNCxFgTvMuWMOa6/oENgHMARUDtJJq9cQWWYsjtI30ukE3w4cj4",
+	"k3lzcYzH5asxacKHQlp7gmrWihztYJ+rlCncBcLPnpWGGibHBDLzfCEuT/jwBmqXoP1iPZcKs3FqIlY0",
+	"74kmzTKHcON67uM68/0Vel9iMwHt09Pk1JLks8tfItyE3a2vpg7KY5xgsyZLnrBroACpKtma2lAF9wXI",
+	"Zv9qbZc/2f/t2f/9D+AxhvYRIRKrWdNhUZZ9ofIytfYXwD1+FEMqFxBckGGKBWogWU7jqqyNxSgwV5UL",
+	"AXSGPwdpXud06LTsCRei7IrmkQ8SCWAv4LnsEims2u10SFpWRXM6OF5/94QrPa1QcDh3ZOTLIepKXbJO",
+	"cbORZBCPB/NptBMth4GQDpppSZiwtiujyhdyJPGI6tdSebsm6KUV4VoBXZA1giZfZSMwtOb/YqSfp0Nm",
+	"eqJ5NNc1tXUMUM2mdKbJSEJnU2PPQ2MtHCWnq2o6XlgBvabkjStmGYpBl1taZFSUSRYLuG/Jut2oLyCD",
+	"/KC+n9Ym1XDus7FWEJg0137TNYMtWDgUwIaziQg0cnXfFG1w2ceJZcdyUBLtMgi47YYQcPM0ug2wNKIG",
+	"E3b77/2fib4JykJs0WPsG6+vCagIQauu3Wn1/bVtUk+K4CoFnQulWuCZD5FWO0Va/VHv+oPSno9QIQos",
+	"GPjzwz1U9Fnd8fMXF4W+0CuFNOctH+SyqnTYAg4X3TpbEdbeUSxhwmQzf3XSExBRtbq5SpHoVigiqzo3",
+	"rhUJb6yqE9zVcV3mGNWxOWcQ3o3T1yyhbGXajCGqoWVBlovw+wHNtP0BPULLFuhfWNt78qGR4y4c3mLV",
+	"Jg0c3SE9BLZ+zcDWG8cCPKvEvz/crrlzqnfkBKxPTkV5y++dLEwYBeUHY6c6ukKMcdiOOO0JsAxSlvAx",
+	"zYoSMmiflIZNC8tSuMucykoWSpPZRZTNYZZGnFrM/aqxpmFrlZQJbUVrtwF2NzoRHQt7PSNTqa6tJQnr",
+	"RY4bpAX5Cpfd95hnVK1qtnlKkIXI14lGhbNYE4cKuPUQgPoQgPqt13+4QcYyz2QrauX+JzSRd6jtsKBN",
+	"Vnu4VFuzRPNdbatdWSAbc3lbFuCkRVeWpUGdu3HShwDN7yHecgmyb1XFoN4+Cm+ECi2+TS7BI4UXjkX1",
+	"ahJjpeolHrEdEfQ7KYWwSrjeSag+lEH4Jvwg9SR4T4WOf0FP7h2ClZfKrIq67iKHlwcF34OQuUMC/1FZ",
+	"nS1n6BeZMnbdWKqDHzzZUvH+OnG8q3iDj+C9M494ENgP6vTuYb9bqdP7Tu9d6ra9YDS1s5GMX7PSZ7FM",
+	"a3jphvt++raXu1rltnNgfOhS8HnEdRkeUe+Nu1cRfeHDt/HWDCcm1MgxT2iWzbYQ2i9oMvIles7omMXg",
+	"luuJWr8cRLnYFzAUBxx4A26wUq+L2CDNuM/MlDERd4mZSndnfkxiLuL9WEhzan+hGAtkv9ZneZbF+/aD",
+	"NPC5i+EVEQRDkaPDw22UCwecKq3vXgHWc5/3nxollBrdhgvIrDQO46LsG/a+Ye3vG8h1YhDqYhFhbhBQ",
+	"LObiYxrdBhXp3MAeNHiZtS1f0A4mX0MXWc+ZBJt+t9zpQUPYhp06NN2EpS5RFpxbYfv0npDl1t6cvIZK",
+	"3AUXVV7r6M8cFx4zqJHvYm8MqAukaVlmwW5duCaG2wRpGCMl8yGEy7WOiWZGW6547j0kcUTiwl1yYip/",
+	"/jSLl7WJXGT2QQ0P4KLFKHFNvlEda3VLcobbH9O98aD73BOxOmTYWp8Hd/aW2vxxnWdwmYYP/sTvTL+3",
+	"e1olQwGoD7r9Z9PttcOpL6zZ22m/gF5ff9++mY7tqW1nDdvxg/d1qnHKFSYwWqVYJ3YdroLmgir9imrj",
+	"GyyEr1n4lu8dbqk/w+6+ova8ju6t7vx90v6D5nwnzXkZw1oilIs4vM+gOT/DhuZfRKUN4gk3VWrf+lce",
+	"1NoHsR+gw2rFNpXJciX2ckqHQ6bI21PMxLe4a63DNGUp0ROWHBOaZYRqsPWg0RJTN6jdhlnpWDmgVtF9",
+	"budfi6wQnz8y42zLAP2roIABVjaf0CFrI6hYkiuIbHv/IQTcqTBMoc+LnJyfVt8PoKhn2rBxAMZ9hMP+",
+	"J/j3NoBq7a5P7FOL6j2ECk+oGZWRwtQ9WRXZofj3+RoaD2wv5+0EcqvLL/b6uUgz1v6n/dou136qSerY",
+	"0gKgNxQBvvpkihQLvcMJwv53UwxWnPPJHGZ4KNee74jRzIyWEgoUMYD6A8a1t3WlFTClq3nBUq5JCg3T",
+	"NYlTNlQ0ZWncOiZPOo8xJa/ypnu6lmT+hmv5jBzezVBzHPjLzAovv4l2wLM+8+xXcyAKalGspmnHLcnI",
+	"g27FIf9rpU0/qzksf8xFPULYCFTBzZViwtQe4wUkMGIJhM92kuUkNeCE/dz78a2c8kwacBjOVp9XCJva",
+	"o8r4DYPfVzDZV/6ZzwjfYo5lSQaoYkP2s13z6m0HK67d9ZgZxVfI63Mlx8yMWO4yXtnHot4Opr6QTrvT",
+	"PuoSZ+RiRjjgbUYhdNxK7gKQWEAG7ocirD0A6D6RMsMen9rwREeEl6HnEYGQHgzWpIbtYd9NzDxXOiI/",
+	"S6JyKMkDzzj49ITbGui6f3931S3JrFAiNMGiJ7nP/SaUuNeIkddMkGb8+sXVxemzy9+u3vzjxVncijAg",
+	"RsncsJ5wTodKqbwu+YlRxZTr5wpZxDAY9nWFWtUHQT+QY1yYnzfQeSy8iGZWnNvJMq4NE0wFizp5/vyi",
+	"uqYy6bdzREZMsZKH0HGpuqD7Hfeo8oy1oNeKm5caEnvMiNFtTzG7206/JO7wtcOkzTQvqAewg+D2h3oH",
+	"LX0rnXsFaQWkMS72XktkcsIEnfC2ZwTL2MubCRMn56d/v3xzdlcOQ1MMyaHZedBxBZU8B2jZ/ydLlrtN",
+	"JyypEIvr5QM53mhZ+CpjqznQlUVN0HrLOQjFwgrrADajqJ+vAdivJ69fbQcwP/CW2PfZgeJ2sgiU6lif",
+	"Gn1gMZbv2KGtio359nV5jhfMlXkABqGJlRokFylTZJ9O+DHBafzPFMvGKSlBy8DanvvgxXDrmp/gncvY",
+	"Qc9DobVwFdb0gKzFMJNS16Spv0OOVaa7lgU6GJSIidzAUCwrcjXScMZJDrmSvhpaOVtY5mdxypNiMp94",
+	"5FKviyopRWkaN3RUFuAJa5ZgZTHvrnBzQ4Lu4qQ/hXWxmxTbFUDxsbCQEVbkqOlp2SzKS7SCuXzHlsXp",
+	"LumNi23UOIlzbtf3mSwSKlrBSTrTn4thu1r6oHa+EYWaHgE+4OQgYydMTjLmw96nI5n5S+FgaJrUIgho",
+	"QO79QZCW90gvDiHVkApfv3ZxqGfYDsxXaZODcLlwyeBK9Y3YDOpIUi5CaMPrdWs8q2ah9GVuXHkO18mL",
+	"DgYsMYvIUklfqRkYzRhfR8oqgV62z7MS5x6xqg/KeOfkK+dyrOX2w+3/DgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -29,3 +29,25 @@ func TestAnyJSONValueFieldsTakeEveryType(t *testing.T) {
 		}
 	}
 }
+
+// TestOrganizationMembersAssertions: listOrganizationMembers declares the tenantId and userId
+// assertions the gate checks on it, so a wrong one is the documented 403 and a malformed one a 400.
+func TestOrganizationMembersAssertions(t *testing.T) {
+	tenant := newTenant("orgassert")
+	f := newNegFixture(t, tenant)
+	for _, c := range []struct {
+		query  string
+		status int
+	}{
+		{"", http.StatusOK},
+		{"?tenantId=" + tenant, http.StatusOK},
+		{"?tenantId=someone-else", http.StatusForbidden},
+		{"?userId=someone-else", http.StatusForbidden},
+		{"?tenantId=" + strings.Repeat("x", 5000), http.StatusBadRequest},
+	} {
+		resp, b := raw(t, "GET", "/api/organization/members"+c.query, f.owner, nil, nil)
+		if resp.StatusCode != c.status {
+			t.Errorf("GET /api/organization/members%.40s: status %d, want %d: %s", c.query, resp.StatusCode, c.status, b)
+		}
+	}
+}

@@ -2500,7 +2500,12 @@ export interface operations {
     };
     listOrganizationMembers: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Optional assertion of the caller's tenant; must equal the token's (403 otherwise). */
+                tenantId?: components["parameters"]["TenantIdQuery"];
+                /** @description Optional assertion of the caller's user id; must equal the token's (403 otherwise). */
+                userId?: components["parameters"]["UserIdQuery"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2516,7 +2521,9 @@ export interface operations {
                     "application/json": components["schemas"]["MemberList"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
