@@ -618,6 +618,27 @@ func (e SortDirection) Valid() bool {
 	}
 }
 
+// Defines values for SyncRunTrigger.
+const (
+	SyncRunTriggerPush   SyncRunTrigger = "push"
+	SyncRunTriggerSync   SyncRunTrigger = "sync"
+	SyncRunTriggerUpload SyncRunTrigger = "upload"
+)
+
+// Valid indicates whether the value is a known member of the SyncRunTrigger enum.
+func (e SyncRunTrigger) Valid() bool {
+	switch e {
+	case SyncRunTriggerPush:
+		return true
+	case SyncRunTriggerSync:
+		return true
+	case SyncRunTriggerUpload:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SyncStatus.
 const (
 	Error   SyncStatus = "error"
@@ -1370,8 +1391,11 @@ type SyncRun struct {
 	SyncStatus SyncStatus `json:"syncStatus"`
 
 	// Trigger What ran it: `sync`, `upload` or `push`.
-	Trigger string `json:"trigger"`
+	Trigger SyncRunTrigger `json:"trigger"`
 }
+
+// SyncRunTrigger What ran it: `sync`, `upload` or `push`.
+type SyncRunTrigger string
 
 // SyncRunList defines model for SyncRunList.
 type SyncRunList struct {
@@ -2882,6 +2906,8 @@ type ClientInterface interface {
 
 	// GetDocsAsset A documentation asset
 	//
+	// A file the Swagger UI page at `/docs` loads, embedded in the binary so the page needs no CDN; an asset outside the list is a 400.
+	//
 	// Corresponds with GET /docs/assets/{asset} (the `GetDocsAsset` operationId).
 	GetDocsAsset(ctx context.Context, asset GetDocsAssetParamsAsset, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -2901,6 +2927,8 @@ type ClientInterface interface {
 
 	// GetLiveness Liveness
 	//
+	// Answers 200 while the process serves requests, without touching PostgreSQL or Redis (readiness is `/healthz`); for a container's liveness probe.
+	//
 	// Corresponds with GET /liveness (the `GetLiveness` operationId).
 	GetLiveness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -2918,10 +2946,14 @@ type ClientInterface interface {
 
 	// GetOpenAPIJSON This API description as JSON
 	//
+	// The same contract converted to JSON, which `/docs` loads.
+	//
 	// Corresponds with GET /openapi.json (the `GetOpenAPIJSON` operationId).
 	GetOpenAPIJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetOpenAPIYAML This API description as YAML
+	//
+	// The contract exactly as written in the repository, embedded in the binary; the same document the request validator reads.
 	//
 	// Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 	GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4219,6 +4251,8 @@ func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 
 // GetDocsAsset A documentation asset
 //
+// A file the Swagger UI page at `/docs` loads, embedded in the binary so the page needs no CDN; an asset outside the list is a 400.
+//
 // Corresponds with GET /docs/assets/{asset} (the `GetDocsAsset` operationId).
 func (c *Client) GetDocsAsset(ctx context.Context, asset GetDocsAssetParamsAsset, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetDocsAssetRequest(c.Server, asset)
@@ -4268,6 +4302,8 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 
 // GetLiveness Liveness
 //
+// Answers 200 while the process serves requests, without touching PostgreSQL or Redis (readiness is `/healthz`); for a container's liveness probe.
+//
 // Corresponds with GET /liveness (the `GetLiveness` operationId).
 func (c *Client) GetLiveness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetLivenessRequest(c.Server)
@@ -4305,6 +4341,8 @@ func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) 
 
 // GetOpenAPIJSON This API description as JSON
 //
+// The same contract converted to JSON, which `/docs` loads.
+//
 // Corresponds with GET /openapi.json (the `GetOpenAPIJSON` operationId).
 func (c *Client) GetOpenAPIJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOpenAPIJSONRequest(c.Server)
@@ -4319,6 +4357,8 @@ func (c *Client) GetOpenAPIJSON(ctx context.Context, reqEditors ...RequestEditor
 }
 
 // GetOpenAPIYAML This API description as YAML
+//
+// The contract exactly as written in the repository, embedded in the binary; the same document the request validator reads.
 //
 // Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 func (c *Client) GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8473,6 +8513,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetDocsAssetWithResponse A documentation asset
 	//
+	// A file the Swagger UI page at `/docs` loads, embedded in the binary so the page needs no CDN; an asset outside the list is a 400.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /docs/assets/{asset} (the `GetDocsAsset` operationId).
@@ -8498,6 +8540,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetLivenessWithResponse Liveness
 	//
+	// Answers 200 while the process serves requests, without touching PostgreSQL or Redis (readiness is `/healthz`); for a container's liveness probe.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /liveness (the `GetLiveness` operationId).
@@ -8519,12 +8563,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetOpenAPIJSONWithResponse This API description as JSON
 	//
+	// The same contract converted to JSON, which `/docs` loads.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /openapi.json (the `GetOpenAPIJSON` operationId).
 	GetOpenAPIJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenAPIJSONResponse, error)
 
 	// GetOpenAPIYAMLWithResponse This API description as YAML
+	//
+	// The contract exactly as written in the repository, embedded in the binary; the same document the request validator reads.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14948,6 +14996,8 @@ func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditor
 
 // GetDocsAssetWithResponse A documentation asset
 //
+// A file the Swagger UI page at `/docs` loads, embedded in the binary so the page needs no CDN; an asset outside the list is a 400.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /docs/assets/{asset} (the `GetDocsAsset` operationId).
@@ -14991,6 +15041,8 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 
 // GetLivenessWithResponse Liveness
 //
+// Answers 200 while the process serves requests, without touching PostgreSQL or Redis (readiness is `/healthz`); for a container's liveness probe.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /liveness (the `GetLiveness` operationId).
@@ -15024,6 +15076,8 @@ func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEdi
 
 // GetOpenAPIJSONWithResponse This API description as JSON
 //
+// The same contract converted to JSON, which `/docs` loads.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /openapi.json (the `GetOpenAPIJSON` operationId).
@@ -15036,6 +15090,8 @@ func (c *ClientWithResponses) GetOpenAPIJSONWithResponse(ctx context.Context, re
 }
 
 // GetOpenAPIYAMLWithResponse This API description as YAML
+//
+// The contract exactly as written in the repository, embedded in the binary; the same document the request validator reads.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -862,7 +862,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A documentation asset */
+        /**
+         * A documentation asset
+         * @description A file the Swagger UI page at `/docs` loads, embedded in the binary so the page needs no CDN; an asset outside the list is a 400.
+         */
         get: operations["getDocsAsset"];
         put?: never;
         post?: never;
@@ -919,7 +922,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness */
+        /**
+         * Liveness
+         * @description Answers 200 while the process serves requests, without touching PostgreSQL or Redis (readiness is `/healthz`); for a container's liveness probe.
+         */
         get: operations["getLiveness"];
         put?: never;
         post?: never;
@@ -961,7 +967,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This API description as JSON */
+        /**
+         * This API description as JSON
+         * @description The same contract converted to JSON, which `/docs` loads.
+         */
         get: operations["getOpenAPIJSON"];
         put?: never;
         post?: never;
@@ -978,7 +987,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This API description as YAML */
+        /**
+         * This API description as YAML
+         * @description The contract exactly as written in the repository, embedded in the binary; the same document the request validator reads.
+         */
         get: operations["getOpenAPIYAML"];
         put?: never;
         post?: never;
@@ -1525,8 +1537,11 @@ export interface components {
             /** @description The user id (sub) that ran it. */
             startedBy: string;
             syncStatus: components["schemas"]["SyncStatus"];
-            /** @description What ran it: `sync`, `upload` or `push`. */
-            trigger: string;
+            /**
+             * @description What ran it: `sync`, `upload` or `push`.
+             * @enum {string}
+             */
+            trigger: "sync" | "upload" | "push";
         };
         SyncRunList: {
             hasMore: boolean;
