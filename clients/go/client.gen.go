@@ -1115,8 +1115,10 @@ type HealthRedis string
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
 
-// JSONValue Any JSON value, null included. OpenAPI 3.0 has no type for "anything" and gives `nullable` no
-// effect without a `type`, so it is one branch per JSON type, null through the string branch.
+// JSONValue Any JSON value, null included: an item of the "any JSON value" fields' arrays. OpenAPI 3.0 has no
+// type for "anything" and gives `nullable` no effect without a `type`, so it is one branch per JSON
+// type, null through the string branch. It does not refer to itself (TypeScript generators cannot
+// type a schema that does), so an array in an array takes any item but a bare null.
 type JSONValue = interface{}
 
 // Liveness defines model for Liveness.

@@ -1079,7 +1079,9 @@ export interface components {
             field: string;
             operator: components["schemas"]["CohortOperator"];
             /** @description Any JSON value, null included. */
-            value: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | Record<string, never>;
+            value: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
+                [key: string]: unknown;
+            };
         };
         /** @enum {string} */
         CohortLogic: "AND" | "OR";
@@ -1143,7 +1145,9 @@ export interface components {
          */
         ColumnProperties: {
             /** @description Any JSON value, null included. */
-            defaultValue?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | Record<string, never>;
+            defaultValue?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
+                [key: string]: unknown;
+            };
             display?: {
                 format?: string;
                 locked?: boolean;
@@ -1297,10 +1301,14 @@ export interface components {
             uptime: number;
         };
         /**
-         * @description Any JSON value, null included. OpenAPI 3.0 has no type for "anything" and gives `nullable` no
-         *     effect without a `type`, so it is one branch per JSON type, null through the string branch.
+         * @description Any JSON value, null included: an item of the "any JSON value" fields' arrays. OpenAPI 3.0 has no
+         *     type for "anything" and gives `nullable` no effect without a `type`, so it is one branch per JSON
+         *     type, null through the string branch. It does not refer to itself (TypeScript generators cannot
+         *     type a schema that does), so an array in an array takes any item but a bare null.
          */
-        JSONValue: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | Record<string, never>;
+        JSONValue: (string | null) | number | boolean | unknown[] | {
+            [key: string]: unknown;
+        };
         Liveness: {
             /** @enum {string} */
             status: "alive";
@@ -1597,14 +1605,18 @@ export interface components {
             logicalOperator: components["schemas"]["LogicalOperator"];
             operator: components["schemas"]["FilterOperator"];
             /** @description Any JSON value, null included. Absent for isNull/isNotNull; a list for in/notIn; two values for between. */
-            value?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | Record<string, never>;
+            value?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
+                [key: string]: unknown;
+            };
         };
         ViewFilterInput: {
             columnName: components["schemas"]["ColumnReference"];
             logicalOperator?: components["schemas"]["LogicalOperator"];
             operator: components["schemas"]["FilterOperator"];
             /** @description Any JSON value, null included. */
-            value?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | Record<string, never>;
+            value?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
+                [key: string]: unknown;
+            };
         };
         ViewFilterList: {
             filters: components["schemas"]["ViewFilter"][];
