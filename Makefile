@@ -146,3 +146,8 @@ test-ts: build $(TS_DEPS) ## Build and test the TypeScript client against a live
 .PHONY: test-bruno
 test-bruno: build $(NODE_TOOLS) ## Run the Bruno collection in tools/node/bruno/ against a live server
 	tools/scripts/with-live-server sh -c 'cd tools/node/bruno && ../node_modules/.bin/bru run --sandbox developer --env local --env-var "baseUrl=$$PANELS_URL" --env-var "token=$$PANELS_TOKEN" --env-var "email=$$PANELS_EMAIL"'
+
+.PHONY: test-prism
+test-prism: build $(NODE_TOOLS) $(TS_DEPS) ## Run the Bruno collection and the TypeScript client's tests through Prism's validation proxy: anything it flags fails
+	tools/scripts/with-live-server tools/scripts/with-prism-proxy sh -c 'cd tools/node/bruno && ../node_modules/.bin/bru run --sandbox developer --env local --env-var "baseUrl=$$PANELS_URL" --env-var "token=$$PANELS_TOKEN" --env-var "email=$$PANELS_EMAIL"'
+	tools/scripts/with-live-server tools/scripts/with-prism-proxy sh -c 'cd clients/typescript && npm test'
