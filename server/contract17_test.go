@@ -51,3 +51,34 @@ func TestOrganizationMembersAssertions(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoToThe63IsAValidationMessage: 2^63 is one past int64, yet as a float64 it equals the
+// spec's maximum (9223372036854775807 rounds up to it), so kin-openapi lets it through and Go's
+// decoder is what refuses it; in a path or in a body it must still be the usual field error.
+func TestTwoToThe63IsAValidationMessage(t *testing.T) {
+	f := newNegFixture(t, newTenant("two63"))
+	const big = "9223372036854775808"
+	for _, c := range []struct{ method, path, body, field string }{
+		{"GET", "/api/panels/" + big, "", "path.panelId"},
+		{"GET", "/api/views/" + big + "/filters", "", "path.viewId"},
+		{"GET", f.panelPath + "/rows?viewId=" + big, "", "query.viewId"},
+		{"POST", "/api/views", `{"name":"V","panelId":` + big + `,"visibleColumns":[]}`, "body.panelId"},
+		{"POST", f.panelPath + "/columns/base", `{"name":"C","type":"text","sourceField":"x","properties":{},"dataSourceId":` + big + `}`, "body.dataSourceId"},
+		{"PUT", fmt.Sprintf("/api/views/%d/sorts", f.view), `{"sorts":[{"columnName":"Email","direction":"asc","order":` + big + `}]}`, "body.sorts.0.order"},
+	} {
+		var body []byte
+		if c.body != "" {
+			body = []byte(c.body)
+		}
+		resp, b := raw(t, c.method, c.path, f.owner, body, jsonCT)
+		p := wantProblem(t, c.method+" "+c.path+" "+c.body, resp, b, http.StatusBadRequest)
+		if !strings.HasPrefix(p.Detail, "invalid request: "+c.field+": ") {
+			t.Errorf("%s %s %s: detail %q, want invalid request: %s: ...", c.method, c.path, c.body, p.Detail, c.field)
+		}
+		for _, leak := range []string{"Unmarshal", "Go struct", "strconv", "offset="} {
+			if strings.Contains(p.Detail, leak) {
+				t.Errorf("%s %s: detail leaks the decoder's text: %q", c.method, c.path, p.Detail)
+			}
+		}
+	}
+}
