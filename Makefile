@@ -147,6 +147,16 @@ test-ts: build $(TS_DEPS) ## Build and test the TypeScript client against a live
 test-bruno: build $(NODE_TOOLS) ## Run the Bruno collection in tools/node/bruno/ against a live server
 	tools/scripts/with-live-server sh -c 'cd tools/node/bruno && ../node_modules/.bin/bru run --sandbox developer --env local --env-var "baseUrl=$$PANELS_URL" --env-var "token=$$PANELS_TOKEN" --env-var "email=$$PANELS_EMAIL"'
 
+# The second TypeScript generator's client (clients/hey-api), generated from the spec on each run.
+HEY_API_DEPS  := clients/hey-api/node_modules/.package-lock.json
+
+$(HEY_API_DEPS): clients/hey-api/package-lock.json
+	cd clients/hey-api && npm ci --no-audit --no-fund
+
+.PHONY: test-hey-api
+test-hey-api: build $(HEY_API_DEPS) ## Generate a client with @hey-api/openapi-ts, type-check it, and make a create, an upload and a CSV export with it against a live server
+	tools/scripts/with-live-server sh -c 'cd clients/hey-api && npm test'
+
 .PHONY: test-prism
 test-prism: build $(NODE_TOOLS) $(TS_DEPS) ## Run the Bruno collection and the TypeScript client's tests through Prism's validation proxy: anything it flags fails
 	tools/scripts/with-live-server tools/scripts/with-prism-proxy sh -c 'cd tools/node/bruno && ../node_modules/.bin/bru run --sandbox developer --env local --env-var "baseUrl=$$PANELS_URL" --env-var "token=$$PANELS_TOKEN" --env-var "email=$$PANELS_EMAIL"'
