@@ -621,6 +621,27 @@ func (e SortDirection) Valid() bool {
 	}
 }
 
+// Defines values for SyncRunTrigger.
+const (
+	SyncRunTriggerPush   SyncRunTrigger = "push"
+	SyncRunTriggerSync   SyncRunTrigger = "sync"
+	SyncRunTriggerUpload SyncRunTrigger = "upload"
+)
+
+// Valid indicates whether the value is a known member of the SyncRunTrigger enum.
+func (e SyncRunTrigger) Valid() bool {
+	switch e {
+	case SyncRunTriggerPush:
+		return true
+	case SyncRunTriggerSync:
+		return true
+	case SyncRunTriggerUpload:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SyncStatus.
 const (
 	Error   SyncStatus = "error"
@@ -812,7 +833,7 @@ type CohortCondition struct {
 	Field    string         `json:"field"`
 	Operator CohortOperator `json:"operator"`
 
-	// Value Any JSON value.
+	// Value Any JSON value, null included.
 	Value nullable.Nullable[interface{}] `json:"value"`
 }
 
@@ -1097,6 +1118,12 @@ type HealthRedis string
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
 
+// JSONValue Any JSON value, null included: an item of the "any JSON value" fields' arrays. OpenAPI 3.0 has no
+// type for "anything" and gives `nullable` no effect without a `type`, so it is one branch per JSON
+// type, null through the string branch. It does not refer to itself (TypeScript generators cannot
+// type a schema that does), so an array in an array takes any item but a bare null.
+type JSONValue = interface{}
+
 // Liveness defines model for Liveness.
 type Liveness struct {
 	Status LivenessStatus `json:"status"`
@@ -1369,8 +1396,11 @@ type SyncRun struct {
 	SyncStatus SyncStatus `json:"syncStatus"`
 
 	// Trigger What ran it: `sync`, `upload` or `push`.
-	Trigger string `json:"trigger"`
+	Trigger SyncRunTrigger `json:"trigger"`
 }
+
+// SyncRunTrigger What ran it: `sync`, `upload` or `push`.
+type SyncRunTrigger string
 
 // SyncRunList defines model for SyncRunList.
 type SyncRunList struct {
@@ -1445,17 +1475,19 @@ type ViewFilter struct {
 	LogicalOperator LogicalOperator `json:"logicalOperator"`
 	Operator        FilterOperator  `json:"operator"`
 
-	// Value Absent for isNull/isNotNull; a list for in/notIn; two values for between.
+	// Value Any JSON value, null included. Absent for isNull/isNotNull; a list for in/notIn; two values for between.
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
 }
 
 // ViewFilterInput defines model for ViewFilterInput.
 type ViewFilterInput struct {
 	// ColumnName A column id as a decimal string, or a column name; an id wins over a name.
-	ColumnName      ColumnReference                `json:"columnName"`
-	LogicalOperator *LogicalOperator               `json:"logicalOperator,omitempty"`
-	Operator        FilterOperator                 `json:"operator"`
-	Value           nullable.Nullable[interface{}] `json:"value,omitempty"`
+	ColumnName      ColumnReference  `json:"columnName"`
+	LogicalOperator *LogicalOperator `json:"logicalOperator,omitempty"`
+	Operator        FilterOperator   `json:"operator"`
+
+	// Value Any JSON value, null included.
+	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
 }
 
 // ViewFilterList defines model for ViewFilterList.
@@ -1745,6 +1777,15 @@ type ListViewNotificationsParams struct {
 	// Cursor Opaque position returned by a previous page (`Link` header or `nextCursor`).
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
+	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
+	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
+
+	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
+	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// ListOrganizationMembersParams defines parameters for ListOrganizationMembers.
+type ListOrganizationMembersParams struct {
 	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
 	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
 
@@ -2176,7 +2217,7 @@ type ServerInterface interface {
 	MarkViewNotificationsRead(ctx echo.Context) error
 	// ListOrganizationMembers List the tenant's members
 	// (GET /api/organization/members)
-	ListOrganizationMembers(ctx echo.Context) error
+	ListOrganizationMembers(ctx echo.Context, params ListOrganizationMembersParams) error
 	// ListPanels List panels
 	// (GET /api/panels)
 	ListPanels(ctx echo.Context, params ListPanelsParams) error
@@ -2868,8 +2909,24 @@ func (w *ServerInterfaceWrapper) MarkViewNotificationsRead(ctx echo.Context) err
 func (w *ServerInterfaceWrapper) ListOrganizationMembers(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOrganizationMembersParams
+	// ------------- Optional query parameter "tenantId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tenantId", ctx.QueryParams(), &params.TenantId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenantId: %s", err))
+	}
+
+	// ------------- Optional query parameter "userId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "userId", ctx.QueryParams(), &params.UserId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ListOrganizationMembers(ctx)
+	err = w.Handler.ListOrganizationMembers(ctx, params)
 	return err
 }
 
@@ -6751,6 +6808,7 @@ func (response MarkViewNotificationsRead503ApplicationProblemPlusJSONResponse) V
 }
 
 type ListOrganizationMembersRequestObject struct {
+	Params ListOrganizationMembersParams
 }
 
 type ListOrganizationMembersResponseObject interface {
@@ -6771,6 +6829,22 @@ func (response ListOrganizationMembers200JSONResponse) VisitListOrganizationMemb
 	return err
 }
 
+type ListOrganizationMembers400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListOrganizationMembers400ApplicationProblemPlusJSONResponse) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListOrganizationMembers401ApplicationProblemPlusJSONResponse struct {
 	UnauthorizedApplicationProblemPlusJSONResponse
 }
@@ -6783,6 +6857,22 @@ func (response ListOrganizationMembers401ApplicationProblemPlusJSONResponse) Vis
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrganizationMembers403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListOrganizationMembers403ApplicationProblemPlusJSONResponse) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12571,8 +12661,10 @@ func (sh *strictHandler) MarkViewNotificationsRead(ctx echo.Context) error {
 }
 
 // ListOrganizationMembers operation middleware
-func (sh *strictHandler) ListOrganizationMembers(ctx echo.Context) error {
+func (sh *strictHandler) ListOrganizationMembers(ctx echo.Context, params ListOrganizationMembersParams) error {
 	var request ListOrganizationMembersRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.ListOrganizationMembers(ctx.Request().Context(), request.(ListOrganizationMembersRequestObject))
@@ -13762,294 +13854,304 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rchs58i/4KgjuP8LkTImiZNkzTcXEHrUvPZqxZB1JHv97TW8XWAWSGBUBNoASzfEoYj/tA2zsE54n",
-	"OYFMoApFFq+SL92j/tCmyCpcEkDekPnLz41EjidSMGF0o/u5MWI0ZQo+vrqmQ/tvynSi+MRwKRrdxpVR",
-	"UgzJLc14So1URA6IGTGi2EQxzYSh9sF2I2roZMTG1LZgZhPW6Da0UVwMG3d3UeMNFzeLbV++fkH+fPjn",
-	"P5OMixtiJDQs2CdDJnTIuiTu5Z3O0yRXGXxgx0Sx7C+9hn2k14jb5KRvR0CkgDczqvHNtaORCcUhzI/o",
-	"3eUbP8FEMWpYShTTMlfJ2kYvqWFv+Jgb+F/NZNmvOdNGE5plcspSwnHUSa6UncSUi1ROq72MueDjfNzo",
-	"diLfIxeGDZmqdnnJxpQLO5Ll3WZsYB62T81qpnnFEilSTXJheAadYSeWjszo7fpiRs1OBoap5f0YSaaU",
-	"G9JnA6nstjRqxsVwi37uosaEKjpmxh2EFzLLx+I0tZ+57WtCzagRNQQd2zcT/3PUUOzXnCuWNrpG5Szs",
-	"cSDVmBrs5/lRIyqHcFA71Re50rJmmm8n9NeckYnU3H5j55crwVLSnxFKJordcplr2PWkGdtjFhM800Qq",
-	"EtuTgk3HLUsSmM6vOVOzYD7YdYVe9NMbJoZm1Og+OziEwfu/y+EHe/8lNfQKTslSqqXhIw9JuddSJaxu",
-	"32uZ3TKSsgkTqWV3hAttGE3tAadCT5kdPjnq/LCMMANoORxbygY0z0yjO6CZZsVw+lJmjAoYzmnKxhNp",
-	"mEhmf2ezxXGd0RumAwZDNB0wu4th55LmQCrCPtHxJGOEknfvTl+SCVMkk0Oe0IwoPM6tNrkeMXLDZoRr",
-	"csMmhtgXD4/ISOZK94R9xzBBhSFUpCTXTJEpNyNCyYjqkWdyY2ZGMo2IXauIwPzh+b9dvT0nfZnOIvhT",
-	"sUSqtORZmo5ZTxhFhaYJ7EuqyXREjRMNMEbPQdvkxE0OBuDfh8Fj4/g4rgnSRio+5IJmPaENNbmOSOyZ",
-	"dhyR2IqqGF62Y4R2Ze46tItKxcyMuBgeV3tzBEj5YMCA/7mue4JrcnR4eEymIw5092MqRuworQ3PMqJy",
-	"YZltRCjRwIaIFAzYkIZl4IY084ldVEoGbNoT+JSObFPCbjlsOAYGtwccLm61yVuRzYjOk4RpPcizgiIU",
-	"GBsuQTcYnbEUH1CesbQnmkefPtkz/+zTp1YhvIQEOgCpxnRG+sghOUsXF6PdE42o4fZeo9t4Nugkh/QH",
-	"tnfYP0j3jpI/s70f6NHTvT8NDtMD9rz/5+Sg408Ospzy6ASnYM8egyXM5fDZs3nmMqHGMGXb/L8/9Hqf",
-	"Dg/2er1Pf3r18Y//1ajjPKeDM2qS0eI5O5lMshmRlqLcaywoyJ/oQv65jcQ1LCCeCW0Z6R9iMrbtMm33",
-	"Usk6F+Y52MP+l0zwoHN4VD/scynYsqHDspOnnSMytfsllNj1I141PtvRboNcoshcWFmj+b8YaTp+SA46",
-	"HTxqEypYBrvtlrMpybjVPFBmETwRB1Gn0ylOLDdLxVIGvc8NGQXBs05nrVh4Oxg4/aSucYm/1rZ+0IH/",
-	"onXayYWd61J5N3G/PqSou3Q7eGmnqnzgS/R7PZuwC9vh6t7tYyv7/y/FBo1u4//YL22RffxV74d9QefX",
-	"IMVO0/8JK1ijINkPNCNUa6ZAFnkFnmYZU0+0k4PHZJxrQ9ivOUW91MgbJp5o0jzqPCXSjJiacs2W7kfj",
-	"xtHYdCY48BM/LJjMO83UqzHlWd2pJ1aLz0jTtkUVS4m1E9ReQjVLW1bYgBTnKWnqvN+KQMH7hWZZXAy5",
-	"uh550dmqxQgYwdPDznpdz07hPqvhJnHf5chhGBsvhh11dSn+wdl06UG6xR8f7hDd2ab0RArNwMb4kaY/",
-	"UcOmFIiYSGGYAG5FJ5OMo6azP1Gyn7HxH/+p0VbdbKoX+BZ2urDH8ok2itEx0Uzd8oQ5/aHduIvsoJy5",
-	"+DUHdUYzS0tWaoLNPkUVNCJT8D5YcuqI5OJGyKkgTORjckuznEXEShE5IIqKISufGHCWpS2Y1AspBhlP",
-	"vuqUTkjierUysjBA2CeuTUTSHLtmZKioMBE6LuRUMBURPRNJqWBKVaeMgsYWz+lYcVU5bR2TuOw6dqK4",
-	"n8nkhikwwwPXT6CHLpu1e3o/sMnvnPnV52nKxFelb24VaQNETCPSz43VdAvPShPIFnuOHe/HyC1i1Ji5",
-	"hqdDroRb5Scp2NecxjUqdloqklBBhCSZFEOmrJo+kkLmiqXHRBuqDBkoOYYhD7gq3Fx3UeNcmtcyF+nX",
-	"HPe5tFbKqNCoYZ9akt5yzfsZ8648pK4f5plM+YCzdFFqXC/4EwvtO65osPHcvvUuy1UbFp65Q4Vtlkma",
-	"Xkv5hqrhV19pMFXZp4SxFI1c0HCBOhcKDERw8bwGfvw1Bxd7KyYmqWR4OID+NZbHcWFSJiPLclFwXKEs",
-	"eSfoLeUZ7WdfnbgpNbRPNbOHOy+Hcew8Dxk1biNeS3lGxcy7Rb/mOC8ty4dFt2SrMmDvVd0rjK6VTLjq",
-	"aw7dsnsVX/BGjZRvzDXkDKgNG7FPe6ftbrLknaC5GUnF//V1D8AZ1xrELRdwz0HABzexeh+qpbBz3omJ",
-	"kgnT2m6sV8Jw81V1t/csy/acomQFnmZjCiIwy2bFwJteAbIScNznw1zmmqDHOiL27TyjhCklVUSSWZKx",
-	"CHckUYwmIytM7ZuiRrugmWI0nVn9PQUvV40jreUIpfPJRCrD0jOWcgqm3Ldgtk7Qx2Fvtpe4DRaAa8r2",
-	"dJKARUZT5ME0u1ByYo0Fq607Z+8k+Opzw3nYTsxaM5CPmTZ0PLGk4Wmt6TBvLkSNCVNjuyuRJCsJUT6J",
-	"RkbgItigo4rRvpVtHpUm8eKFWNTIJ+kOBMpXGMihPYy28jqjeNF6Le25D3YxotCsX/BfBM6U0JYO1iYK",
-	"9kE45Y9F37L/T5YAYzxJshfw8JY7bdetEK7OVn6KuVXYykEQecN8a3s8XJkl1F5C1VfCoC9iC6JSPPCr",
-	"hmh5wvzA7GtLRvGGo9m83SDgX27YWG80nKJrqhSd1Q1PLxvfRd7PeHI1ouo3sgHvu4nWb5x3cF4fqQGu",
-	"H83w3nsnHpXOXQBv5RyLGmNmqG1i3RTP/HN33lO37jppgT1Vx72qMyRHMHWrMsAcX3OW1ZixrxVjxLBP",
-	"hjQh7oH1ybtToo1UTJPXfz29vKBmZBVLxWAhNDg3Fy5i1kzA0OHaoV/bZ+6358wG+gBSyGsDD7FLYVFd",
-	"51VqR/MRBMFC1m3oFzRLcmv2pffZ1s6Blri/C0a97aKN6adTfPcArpaqXDxqOM18rumjzg/P1zf9Wzk7",
-	"/0Eb1y/n+l0KTpSTxEejMWF55AenVRYqpd39LGPwQc9EYhu24lyP7CPCf/5Ys2bYww7KCfp3NtdP4DoU",
-	"e1vUU6LGiOoziarHfNRM1CjDlGpNCSMNzdbFcbnHXtDJhKV13cytmJ+fb776fjng5cvmTSa/aHDl+4sz",
-	"COwSwd/OKCj+xoW0fydyJJX5xTnSCn73C03T8M+F3xUby9vwC7slXIt2XxcNuD/H3vFafFO2cMvZNBgy",
-	"/ll0CH+WA4Y/3WYrvyj2H3xFk6xooHY/wqRfeG/nlptyUC95T5yLgygGDgnnkqYklcawFMKbCBfOLT1R",
-	"fEzVjBThIBhbo3eRxnZw1Ei1nuPYab/1T99FDbi/qrsGnmH0FfxuhyTyzLlUjcrZ/DYeOOlYDMS3XLtv",
-	"YRRv5JAn4cY9OX/ZiBpvL1cs2Ntgnv419msjagyt4ZsZ+MTgI1vRzGWerZfBRQgSuIzwQd3ofiiWv0GH",
-	"LJxy1/XtSPr82d3HqJHhLGFyC7IrbHdD/ja/ceel+iLLyzyd1zeLS7LAospR+tbqV9Xu/W3ZeykCgyXt",
-	"U20JmRTKU+1a7ub7mrcRqvveGiDuFGsI2zomduNjBFTKDHgn2062VkyL6vmoEwzzaly151JTnOsfotHp",
-	"mOky5t1xl+JJiE7wu2dRbi3X8jYcQtGjZVIiZYqlhGry4YW7lDmnY/axxtO1hafxPvrjooZYxkRt4uT8",
-	"crbYwnaqJdJWKun2euUOHtA6F2UZShYc2mhO5QxoGaypm+I2bkqcww4KY79wIWzDVIF11ZyVZM5+u3+b",
-	"c6QNh1vX3XLaXFSdeLUUQlY0d8pRR+mzEb3lMlcQJ5lyPcmo4zYZ15YH3LAZBv0mI5bcwKWMGflAYAj2",
-	"ppoM+S2DvJtAXLrG7EepUqZAZ3GX8k59mA9pulu0eSGm8x9ePZlTP6Kwk1Vzn1PcHDdYtDkXDiWEqKT1",
-	"hoKb1bbRmgER6lqd8hSDGmvaEPm478IgF7ZDScm6VnPBf82X9OjSqVYqwHVkHNNPQYN+bDD52u/lZFHJ",
-	"WRf5u95bUcRobxRGPEe2hW+ixqe9odxzX47p5AO+/NEunxrQhH2+Kw/fpZeIK6wADkKSkpQlfEwzgu05",
-	"k8A9Y7nnMaHw8JRbIXHL7M/2+zlDYBPXyItadcqwTwY0FFgPUIGY+8dw4N5+T0QNzTKkxjjPDP+l+DPX",
-	"8OqAZ6CZ5drI8RIN2w5hQ5/2fEi3MpxmBCUD5pYoRtM9iJ8HrRtDVpxPkyUjyTTp0+QGeBJNEjaxnMty",
-	"ND4UUqGutkrlrI7gtHzpHrro0jaD1Xxet+O38l9vr3B+j35Dvtbj9cqucnqafm0vY6lDLl3Pr61c/n6c",
-	"9KFOuvNx2dVjuiBBy8TBrc1XMeDDdSMom3+Bz+9svG5sTmVUm6uZSCqPW5rvOY6/hHs44laFIZ1w+1b7",
-	"Gl8tftrj44lUMAOIW+82htyM8n47keN9OD/a/5NkHGY1lPuutcbd1obaJvuspPWXs3+creMWPyD2NgbO",
-	"wqbYTolHlRySMm3TbRLTCY+7JM5VFpMm7WuZ5YaRkTGTffs/3YKgFCbSieTC2GfAIdmKSIz5lzH56dW1",
-	"feji7dV11BPSZ1HELlIuJk0cP5EDp81o+7pzXF5QM4pJE9yG0AdT9tcbNgMGFkcktgsvc3Om43ZPxD5a",
-	"0g47kUIwuIC4goZj0pxIbYaK6e7+frvdtk1B8kV8TMqRhY0rNlBMj05tx7c0gy6svmKbx90Vk2aibyPy",
-	"Ty1FRERq/20tay5lGCSp4jaJUeGJu0VOZ7snrliimNF4zVqO31HmiSYTqvVUqjQKKAjOQY35rGBgQYgr",
-	"F8OesI//W0Oj/4Z4v3/fsNm/fSwiqOktl4Tpsq+pJvEf3H/xXOKkVf9wqRvdhj10+xNq4BCiZT6SaaPb",
-	"+OnVdWM1R9zpxnJ3vviFxVANe3iAa7cqQ1h92j1X/irUTHMF++ZMr1Yna43V35uwGTOt6bDeY+hY2Et3",
-	"ybSYbZrrEfPuUDi37j6qVg1cTVfPLjGMl6U7LI2eieR0SQqD/e2JJkwYNSsy5f0dE+T1jLg2Us021GDt",
-	"K1eQ/r5uB16VT+54HGtDI5dL22Bo5fLWELhyEFYfz3nb2cuoRmR35kYWcNnYTpFdu5/27Wyp3wynXVwt",
-	"n1C2JWU3Zmg3HDOZijgI9OWigY5nyV0741Vz7TZYcjtRt8WdDx26rduexbItyVkqjrecCsLTCD0jgM4S",
-	"uEualKALCD1QIh8zxROnrrTaxFleeNfFXVKsdgn1ZgTZskedTpkVaxmIFOztAG9Ftwq2+1yBWOjs/fDx",
-	"80F08Oe7GnyFj5YCkOhQG+owvyzFYq1ZH1D0XimFt8m73P6XIBV9mc7a4U1IVbZQl1NQvuBo44hPMjBz",
-	"CdfkYG28uL9qd83W7ZfXPDNMLb0sF8zfmPvLcndjDlzWUA53EZDwp99zSEhmIvUfuaWtkObU/ttnZsqY",
-	"/cT1eZ5l+EEa+FxH9b8ymqGXe8u4TmDCwUzyiV14ORW13SiWcl3/OFwdWG2k3pOnC1HnXx3BkGcQ/TRU",
-	"FINacuG/rmvEFKbkVlkHE9BVloJMaS4ShomYwT1icDUQbhPt5WI5lqKHKBRrSKq6bfSG3zLBtN5ytRYp",
-	"SDN+WxePUT/k2qEg8FDdlqYCAk9U7UKcUXVzyWh6yTQgJm01ER8ztR4irJI14N6qm8YZg7XabhiQY/IL",
-	"TVPl1qIm+NI2+wuvT4Hxgmi1Fj4/jbLNQj5VB7J8fjvc2mJvm9+uOkKuu131zdaPtfQlb+54ea0Yg/w3",
-	"DI/C5iIMr07LC1Fyzm6ZwtgRKYjMzSQ3c9ekicwgaqif5azWCD+Xhg9cxtjpeEIRPaC4mFCM3qD9NKVK",
-	"4CcuBrL2IIRt7bA+94mbFEHXm6/wPzibhoOuu51/mIhMy8wVo+kLmaNKucVhr85tWRBn2P7qkM5wxpYC",
-	"X0rDfajQGR9y+eNsew4TspbSuRo2uY5C2rP3LckUrtppWt2T2+aMrLka+8b5NvMzraMohExvFw4ZBlFW",
-	"giMXIx6Di47GYefw+d7Bwd7h8+vOUffgz93OYftPh0//r8Ycl7X7CM3Zg8qdX7FxGy857TPDNBnILJPT",
-	"PVDvSlo3kowLnuzRiht+5QA8teHD3kFdsGY46/XBlPDk7mGKIT3WnqxvFWj3hVJvl1m6QEoZwDdhum1t",
-	"UJ21/t6KrAYd6gIRPsAFb6kZwNsBUgjEHOgASA7CD8xIyXw4IhQw5eDGwq8yYED2ROxJG4OXHkAWp9yM",
-	"RixLSVNIUp6UiLDxxMxa6LNfkyIQ8slwJpWs4QKIKtimlQi8zW+mwhSKbTNJzQYJiZVsk7uoQQcDlhQh",
-	"b4vrdU7HrMDvwrCZRIqEKcHSiPABoWLWXutltiexki+xfojeceUSCbbcyO6tH2f1e5kmm+7koqEiF3rt",
-	"TOe4x8LvDNwpG4t5VvG+rHQwlk9uw5QEm0Kk39pQxiUzLzevzNIHamlLTcg+fb65yy9QeIo3Kzu0QvVg",
-	"xSJ/yuaZQbnfFrZMuIVDEoWEXziHy1nDbjeCu0nPuZ1ciYABhWvtWfiKMUPfWtmzo166bJdyW2sCAFpW",
-	"HKTPaxhP4/1oRhhNRiRh1g62LJxrouQUEdASmWcADkz6lrOPJ7lhKWlC9J5G25kLEuOVedxyGIER6c/K",
-	"EMtjQhF9H4S4kKKEEqzorAdHjW4DAB7ZJ0Om0HOfeaQzM6KiBMOyI33+7NnT56Q/M0zX2uY3bAlfX5LW",
-	"BdDGtXrKRtxqsR/bUIrhBHa8QOYiMMBD7YSUCnoPgmDD/XMDEMluQKv2kd7OWnCB8x+qsZc+stLvso7T",
-	"+A8LJf9kyBbdnB+DJE7XmYIRffiMi9KYHDRCsh4cNrpPn9/BNUJdJOjmLgk78+WpAvdxkShH081TXO1p",
-	"Xuf9Soq8Amh/tecBWv3qYbvNuNBL44jEhWIat7aK6H0Ay2z3oN17S6jvNgb2PvLs+4rwvKjApXgXqrXk",
-	"IKydpRyTVgH+tNaB6pG+tjsbl69fkB+Onv2JOHgxyCHkmV7cxCVK6iLF3ltpCaCpri4BXINwKUjzqPND",
-	"q5L+t/JOvrg4r+FfOLLqNSUwBZDQA0D3rKFLqSTMYTAL5mJQJkwRORgwkXIxRH5ApCqTCjcefnBjWzN+",
-	"LrShLiOjnIGLfIO4oKPDRq1+WIQFzV27WbsT1AWqSYzkiSugKugoiF0Lcb355kDpljhJysuyElf+hx8C",
-	"r+NRp96nzU02N9VzacjrZcvkQzbKxyEotLvviNNO2a3HwNP7Qpq9JSteH/qGw4nKW0e3m6phOZ4QdfLn",
-	"ktGU73DbuP3dcKpKZMpFST3mQ1VeVRQRIJjpCjfeIw50SbkyMzShgIc4zMMNL5UBxRAv0n/Bz5tej1Yu",
-	"b4PRBhOrp6+uDXDyMRQQLVE39kDr+Xq53cu4yguWZbqwJCZ0CBq2nOqVFkUYMGulMSIePUzw43Lf6JZZ",
-	"ESu8fkUIXJB36yhUt9RXUpmXXLEFPBeqE+c2qCX61Uwkl7l4aNCtmsSk+4SlDriA+6EvlTqxXZjoN4j9",
-	"NFRt71Z3by3zRla8kHiWFBWEm1qRtnNIqOLDYV0Ztfdlh10S2+bRGsgkTWPIW5jkGnG3g7Cxpn3w3/jU",
-	"v+0Drf/aDG1zDsPLD2ubgNK5nRASOFyiynZdG4bqDuBXvp+3k97c+vRM4otdx89LPRjdLvBIV5Vd6nmg",
-	"K2zlOWgtI7x2eXP1CZOd7fIlF+k0by4ts5DQp+Vqk8hKeRJfTKZSpWSHhOHrMFBt0XR5+vTpDxF5d/0i",
-	"ImOeZdxVEKtEjoeB/t8msL9q/+1AzaIYzH3JuUPIxm7XwwOI8NwumgajQmtNp01lI9cXBchWvfb8kLfL",
-	"YIy/K1wADxWrgqT+nrMit4qqiRradbfxTrAKYi0Df/jrfId4UYeesgaoaPWtmdOMwy1SuQ8Pd2p17av0",
-	"XRjhBpfmjuLlKayTPpbOO92UfZsc9y3Dnr72TdfKjbTewirhOtaGbNUjapYbb24cy5beMdtdLObzZfxw",
-	"84S8xWjpVTSaD67eAlBwLtNgBaAg3tJBXVLIFNgv8gSOCQXIIfxR7ENuwTExU+myZeEHl2mwHoqQlxBV",
-	"7lY9ACWcp8zq5TsVk9zcaw233JrfxcKtJm89ZVfTcQeD5iEVnIUEmtVcG5vRl2yS0a0RIXYfN2629dbD",
-	"Nw4yWEe9r2y8PlQI+C1n0+1Wbe0+wyZLy3WVrboQ7b4LSvISSb4eKOgLg5HwIndhVds12Q5gcfj47jpj",
-	"Y5Wnjn7/iv5qfXu54XPrzMxNyem3621RbHTtqtUJ1aIcaV6ncOOShW4zt3ZVNdotzMKFQ/UsXDnCPpzy",
-	"lIYO8ZUOror3fJt9XsACbkLMihwtB+dbWUWYr66W7E67HZESV+kc29FqB3FkjTv9APb0vCMTml011h1V",
-	"jt3G+xtRN1ZTbSeAhd9luM13b1Qvhh5qluSKm9mVbdWB9zKqmDrJMUMc/3rtGe/f3l/PJwo1/np1+Ox5",
-	"UJIYK4A+0QRxlABs89I+s/8K/5++vDopq9gi1kauWEr+9v7vV21fyBsUDei9ZPQjYyZY5w+SLBcs3LM8",
-	"M3wP1xATRzRpYpJ4QhUjU6luoPxxK4I6oS5CVEceIDqCzBIdET2igApARerqmxaQLT3RE2HZYZw6JThY",
-	"8rf316QZn4SQUV3yI/7Wyzudpwm4vOEji1ttcppiYDlp4sAj8IVHvq6dkhlr9UQix9YK91S7ZQoqOaD/",
-	"PIApL4G0aooeF4GA1BCZpUwRpxURzURKuOiJvkw50zDvX3Om7Of68uywroiFjkWpuSaKDaAoJFDkqPO0",
-	"TU4xpheKMMpBT7jwQghqgpwdH3BoWUkcEUqKwVauCQKADZeBZPujAiIZiRyQqZ2TGbGewClBYBBxccw+",
-	"bNEuXRmGpoklKtL05MUbjGGAgEmEE3P9DJmBnmJwdMb2sYgodisTq72SjN8wQsUMLy1axz1B0zEXmozp",
-	"jKSSsFumEK8MyIJoQFy566M2OSF/+IPddDBgpv7wh4hMRxLexinAliTNwmNqCd8TdoN6SpsRG7egFOiI",
-	"aiIkhHdLQbjReAoiohlz625bi+AnF7MBOVU9EQ+ZKYKL/0/UM/8Sk6Z90ldzDmHUWxEsTMoGXGBGFcaE",
-	"yABuHdK7fA7XE90Tlisj2HV5bkkz9oliXUgGi1uIzebrC7NMF8lH0FIXhg/0Lg+uPc89URxouLOM/KGF",
-	"9oo1pkJPmSJHnaMoOODa7zXMOLPb1+4XCHZDwO1lkYSkGS8rYxq3SEKVmtl5FEFqpKmDuLae8IFtLTwQ",
-	"RZBWfExKeGiIqc8V0+iok4KRGANQPnyMl4f5wRwAqlATlQtEo+KagNoWES0xbN01DhvINo0k6paHO43w",
-	"EGv+L0aaRwdP7SKVXJBL0RPNo85BKyKqqG5MmkeHP9hvXCvBbJpHnc7+0cGzVoS7i2eWBdr5l/Xp7ENH",
-	"+0cd29ckKIytewKWzVXW13Y8h/tHnR/2jw4PW7hq9tT5hbYrYBlZ/N97rtrznmUwfnd6IUgcQqB97gVW",
-	"qN27tkbmW8TO7hIhteCDQRz1RPzfe68VHQc/vnx1/nMckRhksmJq70JmPJnZt/aU+w47pST27V+5vt3D",
-	"MVaut6tnz1hP2I2yJxUfckHwxNi9bWaZ49El5qHdhQMYERUJs7tekydCCvYkbh2T+Moonpi9a0WFtiZz",
-	"0XMMl7I9gYd5ksnZ2LJPJix304RbFgVkhPN9QP7Of7ScfywVg0Mx/Bef7FkFRUFcBjiKvVQBhoMB5Lah",
-	"nqu9pv13teWFcRWQUD6HU9MB1JKHGt6wwNdTSW6ZSKFAs2ECGboUZWCuJtowpkKlpGgUOKsTplyTVCY5",
-	"zJoaxHbZyyfdnog/7aESsZfQZMQcdyJNwOi0LJDA93MBwU80Oex03N7TcCZdUisX5JKlUJfc8AylFYqB",
-	"J5oISIpR3LBjUnasjWJ0XPQcTM5pHf5ooYSFQeE7uhC8PV/uaERFmtlTn4vUEQYjd/BU45HlQhtLHcdw",
-	"oV34JYIuZV4eYzEk3FhplTHMos14wgTGgbr8EWsJKM4MVbNG1MhVFkS9ujjY0FfjGyijazH+WZOTi9NG",
-	"1LhlCgPIGwftTrvjvO2CTnij23ja7rSfYnjSCFRZCDymSab3rU6x/7koJntnfx0yswTMy8oIQcd2fkFK",
-	"crM/Q53Mbn+I0fIMpFhDrDcMDbSJFWgk0AWovukJ2rcE1HLMLJcFyda0DA7pVywvZMFbuxnMhSTTMC17",
-	"utGz/eFzg9vhAhpro8jWmatbvFn97Got57uPUO94IoVGe+Cw01lRsnu7Ut2+OO6SUt1AN7umR9hnXVPF",
-	"2PZ/pKnj5vjKwfpXKmXl4aWn6196LVWfpykDa+3o8If1b1xLeUbFzI0Owu6ebdLTFXKpd4LeUo6+UTDS",
-	"8vHYnh/cEYRalqKBz3iNxld3KQr/3i1sl7qey0fALMVEVUjSKk/O53BP3ZV/nqbLD9E5Y6kmMaZ2xJYp",
-	"hyp8m/zIMjkllqMYf9xSCSHD7JO/hAwP3lHnqNV1inBPoJ6MWjJG/zsVuc8SmmtmeRLXJNCXU8mw/rtm",
-	"DF7DJwIVetnxc0fvP+hAHK1/6VwazHH4Xs5DYBw+3IkI2eIFNSMATNzwndMUkiQnUtecjrgQQ7G3YWsr",
-	"2JcF7EkTjEiCUFpeMqPUabXJT4oKEMb+xPUEwIxDQlVMBJ5G/+fcaTwmw+J1Z+C6F/CvNjnq/IBxexTs",
-	"Sjyc1PTERHGR8AnN8NjqY3J0eEj6bCZFSg6iTqeDZ3sCeB7+8F9i1C6Jg/qQcd35Q13xJMka2y5doFL+",
-	"nc0aKNJg7/0o09kGhzdInQ2LfJc5akFZ/IbIlWb/A9Fu2v7Nu2hzDuBClO7u6koyzbGeg4dkPVgufwnv",
-	"cRdGdgm/d5m8NdPqbMC0XjjrEl442GBMF3RmdelrKd9QhaVvjw6ebUIAnU+sScbSM5Zy6pE7jg4PN3l5",
-	"ghHxljsi8se3Z8vAkFBP8WdngR1vqmTsg5TeA2me4D3vd8HFvSXbPOwcAKtGNyZ80WkBiy2tgTY5X8mE",
-	"SdPzXiNRLekJClDCTLW2YJlX9tWTJLtAan03fNMl+W7DFHEKMKHNOGPnq3FGF4VacMZHrvzIlX8DXBnO",
-	"UnlPB24bp0Tegz3POVVccfrFTBZ2K29CHXV/iX56DFcrN0v1UVcek2qD7JEkVBBh9eOe6FuOCvXMXVL+",
-	"5pwTk8hQ2ZxjLEdLZsPSxxP4TTc0rsIaPeNrm33RVq6WqOHCiGpAjKgZuaLTrlQ9GlvdwmIkzXeXb/aY",
-	"SGTKAM5BSNOyZqTO+1FpPbYJQOmBN1ParwdKjntiyekqUq+KE9kmL9lYGu8NDY4e19Y43OKUYayIP2Xf",
-	"SLNwASvfuVLxKNi/umD/lrwM0S43tJncfbW7NFnqhn3hrrXDq3MdOlat6FSMphERbMq0IQOutCFNd2lB",
-	"My3BZQp3R+4iXQ582aWewBZbbXJCYpedE8+1L6SLxABecdQmMYRig+eLfaKJIfnEsqWDTtTpdCK87Usg",
-	"SLwnQFeJg7hxdw/WJhd06FSZGO6m4v1YDgaamRgYX6HkxGXoemyHTslEsVsucwSuWOb2DeBXN7x5KZOT",
-	"SnawVT6XFRx1DVfgKDdjNSFyqm12HhQomxURD9RAIZqBgetArgki+ADkQN1ooPxF/SSX5yDfbSAU39hV",
-	"3ER6voVl3uRJl7GwwZPXLlLqf8JkNxThxeNf8sIMl3LVFYHdxnZnuxX93cmOgw2m8pMU7Du5jMDYoaRg",
-	"HZ6D+29KJl4WTNL7n0M0jJV21KIfqQjyapP3lnn2aRCAlWsWFJ+Djy4mBnU3iCVymt0Y4v/iEgQtjkgu",
-	"MqY11O5M2F+A+XaRR88FeikGwVDJyNpecTidLsD9xJFDIQU69ARid7C0vER3Q4QoQrDhAr0Sf/vF/bDC",
-	"gAuqCG+r+L+2U9zk8J8OzqhJRnUHv8ZUfOlrFP7H63Qb+E0ugiCv1wAh++2PNS4goWHAcHCwg2MM1uaG",
-	"F+LBqfU1bLmAErwDPkTw+jHVNwjRWN3pPzFzj21+OjiXgrkd/FsWjQENlojGYMEsFV10n2331TVdWt3R",
-	"PbYPz0DLTzc8HGcyhZjs39tR/7Z3ScxsfPa2OwkvQwSqpa6YKrLucc1tenCU/fmN8MJcM2EiojCjCC0v",
-	"V6RKChYR9gmCIPEynbp0CXgJgXkpvmL5QFBjmtwwNtHQq2sMssYXpaV3xGBlDKxC40YBSQ4Vu3C5t+Ze",
-	"vCaUlDu6e8parMEBrqRXNLoNTx2XLVQW1p6PORyMuGqHgYcXWJE7TB2b8M39SQuFZr+yW2k9F/SOpYfi",
-	"hr8r42J3neQ/z0WFG3xDZrzeytl38H3b3+kvMu7aG/oVptJxaHFAelMfM0xmE0ZirCsdk+bR4WHpD28h",
-	"qjrEQ3PdExhlzVJy/vJvV2/PI+fICoKqfQrEwVMXFNWKILeihI6eMEUyLli3J+LPvYac9Bpd0mvkE82U",
-	"6TUi0mvcsBl+OTnAL5Bs9rvP7Xb77i4mzfiGzWKIMe4zkrGBITI3QUkl4KBPNLHPAYBz3BMDLlINgZA+",
-	"FME2i0FnwVDQDq0Zyl3s6GE5PAEGxkCHtTM0igqNNVKinrBfqpQpTKvC+4OCBFIQSm7YjEy50K1jQkXp",
-	"CvdVG7y8AzkKzkrbiyZDCa21e+KEjGk2kMquhyVoEX1/2Ok4P2GJK9klkDfjcjHcyF2yUZu8p7YrXMxn",
-	"xKHt9cQACjarXAhrLkMNdyc/cRs512VwH8LSovR7UPGdNON5KMu4J3DFdUTiKqhljM5WLoVu+Yh/L99t",
-	"q/YJlPN1Avwi16PysDj9YOOrl097Il2Qxw2/N4Jd6neG26PBFv3cA8ch/HaSUvJG3jK7hr3G3V1PlE0V",
-	"uyxo6rDXuIM51fga+1xgQsG8o/EbyV6ohb9E/srcQJqh17ZyPXp0BjxGbmwjee05dtwQkhQpQRG1iSSO",
-	"GnO5RCWk1DoBbRnMt5DObXIuvZwFewsrEmG9PvzBsUKo/+vOMgpvrouCJa12T1wWZQSdsLcsvzDIIAnW",
-	"kXVRcnVdRq4u7sCKuyP3Uk8UiVylUKIKYM/H3BiWRi7fz6dXZozeog02JlwYmpg2uWAKxt4lMZ3wmAyY",
-	"gaSyOFdZ3BNNiOUW6URyYWIIGcxuWUrokHKhzVzOfXxycfrL1dt3ly9e/fLjydWrX95dvomd6IjRMooj",
-	"Eju1HhIZDR8zmZszHUfEQDnjQCEIUs4BR4BQU8ioC2pGMWm6ZYDxMYWqlU+o6wluNMsGpD8jKRvQPDPo",
-	"8b1hs8Lt3J8FmoltL5WWdhABcWx/nUgN6neRgMZN67gnYg/CH1u5rEkMl1UxkbdMgSnuMiOvQDrEdolp",
-	"UBUnWGq/n7ShhuG4HVXc+ik5RXXumMQD7spNlpqiO0BkRG9ZkbZsJC4lqD1cFQSlSvFb1hP9mVcUbVt2",
-	"mrkeIXVAYUC9p/Jum7yRctKnyU1EJorfUsMiq+/c7GUyoRm868EyesJVCXd70ufmO5d+JSsyyzAVnI1x",
-	"w2rpUy+DrSWngniKo09B5xOmIGdByYzpNjkpNnpFNyJNqL6cjCxvi4gjbUT6NCWoOxtpVTk1ZJEfZzF8",
-	"fAyWtrWFWldmW9thoRpXqG1FojiZjnjG4OTDFvIRLZg+DI9zTW4gf1UEM3qiq0odshW3vj1Rr6IdY1I6",
-	"RqsRcMjM0BVTG8s7E0nF97KDHlPrRvG8pKzMAh4QB7tauk7migT8+QhhmJ5GDat0g8qzsppvAQ3WODjs",
-	"FNRBktQBuncPDjuIhG7nf/CnKsZ9ABp+Pz/NFrqa7f9RV/u2Qav2lD2Yy6GA2d/+lqbkCFHIti3Pjojb",
-	"m4M8c2F41YgazJy2rfUEVpCJSCJzYQ0+f8Qc74Yjc4/4lp7YKMClehz01p7dx3CNVYUZNonXgK34GK3x",
-	"rVNHA8YyJ9O/1D3TBmwK+cv35xhFzXeVWxRet495xT8ihZ+0iXoPlGKH5IPWcp/psw454z8GVsMxCdyo",
-	"XWu1sE9mP9G3YDA4yJCMC++HA40O/YfeyXpM4pRB+5a7z+GPuWrwHiELMrCgTFVE4jqnWEyatguwfBBP",
-	"reinhbHX4VsyMcw4+zt2sE7aoVUVzln0bsWkGdtpRSTGfv7X//P/Eyqc9SUHrjcN39t+3HiCZAerut+w",
-	"GQOjYq6TwM5aYliFJnJV4/UqHMRtZjOHfNUT9tQcWyPXqtJYAwwDP/sOaKVpNfgXV/+w40V9nxIIchVD",
-	"rEI4waSmG1aj4lttul7HL43pBcu8MK4xedkOjAoEjFp03faE1f3rb0DtpiyP1WuesZX+0z/s/6HqLuVp",
-	"JOiYRXTIemJyEIVe0Ojp810cnHPZ5MVBWLZTt9iOZGE3thvfvUcVOYfj3o/q+qNrdbtLTRA7ocMLwsSB",
-	"lz2Ae1UEENB6v0A4X4o9hJHzzttSeZk0vT8nna+dpPO+PeOQFNSaNz0g7BIZqQ/9INzYk54wJcBp4wAu",
-	"wbNcwKYAyhEipCAAIS3qmBuiRxJQMqUyGlKKEJG+J6Tw4ZtdEvcVA39ifEzGLjaqS+IpVQK/LNSOJ5pg",
-	"AWmi8oxBSHpVM/MizBtLLralS2IuBjJukYXwlicufTqqZk/B8nKD4GlB/z0RoAOmLn6ngrrhkyUAtwZ/",
-	"gWKj7vdj59YBTylwCc+fivu5zVMfyLLMh2MSgystfWHNx9hZkYRmDk2s2D741NwOmo6oKQbplow0XZdW",
-	"mjuFboX1CdAi902vmEfa3zDHosAyL4XJYuG6+ldDOmyVS1GHiL+sk8fkiK9rbYdrs4nJXTkM37ui8Buz",
-	"pE0ou0BeiLkD7sVn9fuPqyTl/piqmz3lik/UhmeeUXWjq71bnlzL/uhYiiGJwy9PUx2XSMGOm5oRG7fJ",
-	"KagCPWc1TJicZNYIqjQZEVdxmvBUe8zasMcM6kpjD9A66YSQ0j7opIZP2okt8EnH/3aOpZybeqP74SA6",
-	"jJ5+vNuFHWo7RBjRV4678P1eMp1ntaf+r3JKxlTM5pbDaQ3f/dH/jwsttCs6t1YKt/o6riHVkAoXB7yP",
-	"mthqBRsPcqGbeabhodepdyEUxUpBfaba5cZqxkTkk+jJlZkZ+7OLtOsJf6PKdYhrD0XVDMQw5BM0E4qL",
-	"Uq7Js87hUvzPt8H8ztz0vuTRgi5WCVNH4/buB2LnnXa40YH9iRo2xboZDyzfCpjXcbEQfnuG2zDYnWsS",
-	"tC82zMiGbUlJnyoXhdEm753Dzino3pQA0D2X6A0+zKLsPsReTlmfvDt1lopVi3TruKLoAwD/Gy5uuq5W",
-	"QbvdxkoFx0Sx7C89qAXWawQozULmwmU39ASAGIO+hU43Kzthj0uxOtn6C15B/VZU3Y3KfgCxaurcrFR8",
-	"cUPMRf3bVV4X9Q/PfO9R/7/FDOGQd7gvQlcSwIoXitRqADrqco7lVBQe/wI5Nyhb4fwbNcDWXAPuuGHC",
-	"31O3ML7He8QQ3OEXhz0Wt8kLeFEHjoBcY2mMjEEcupDGQZUVZVgA5ZqcA6CNYAxUZYBsygX/NWd4jRR6",
-	"gdzND0Q8xp9L8P8u+fAxIlCms0tOzl/erUAPxePyLXHw5jk+xtqQNGegFlBB/to/OUhIMmLJTaNa6yiR",
-	"mVSNbqOf5aysadR4yWmfGajJmmVyupdPNo+DQWSLbwI46ljXalw7jLbYNT8paryRZfHGlZzNP/fd5zQ9",
-	"+v+/KO4OMinHRGu48pwut//ZIb1sgtLgOK8D+3SBRJfgHsfg41U1qEjTc1eu0NEeFT7bIKPTmUStaoWb",
-	"xWjmSoiiY+gOyMdl8hSeeAfR4GMbtaEzTZq+BpCRrqhBazkMw45s9xFY4feAk7D0JEXbVAtwp+WEBLWx",
-	"sBRXUFCK1NaTkiKbRT52YK60VESE9FpGqVJAExgAEnsBHJd1b552jtDGj08He+dSsD3YqHFPjKkpCsAk",
-	"uVJMGBJbWVSrk/zkKmz954I2rNQB7if7H5EavgukhmWnf7l1s9VJuHA4axvjNbiAriIr9oaxiROqgJug",
-	"o+DII/oQhD6lEYmDlh2KUU8kGaMKy2LVY3oXYr4ial1Oaxy5xBHgQCVEQ+lBDC0gj+kF3h5gPsh3IkxV",
-	"yZivxASGBPKqo4PDSk27FVcM78pSjN8K2sHO9TIvMhQcO4YBwMI1ug2sY40jB2toaOwXsHiN7vNndgRg",
-	"DDa6jbeXD2kmfRtEh5Us0qdG359VPqpMj9bS7hAQW1tL+0lZ33hbLfDYF3gKtUBM4RuVEHRYp9QaTnok",
-	"p0XipVTjPKM9gRUYXV5eGMo0B1JqX4YqmQHAjm2ENJWvtawJ1eCRsk2cpndxq01+dElxJKFZkmdwSAt7",
-	"Du6QsGqnSpkCN11PxGVJ7HbK9SSjszb8HpOmn5SPy7XGXEa1abkwIZ62ScxTHZdZgmTIb5nwnR73RGwX",
-	"xz/gGxzRWyxrPPNXYPiafbZNfpRm5Gsz2i6ByWI4VhGkWwiBZf58X8l6QaTM+S/dCmBKsx2l5Wfs0yST",
-	"qdMO6jFIOWAY1PjNt8JbXVcuO2pAlc1GF5ptLOKo/t0qEkvJqhmSdLMpwTGqnVNQvvzAVexfVb58TSH5",
-	"hSn9doFRgfCro358YCEsUftR1/8ChQirNA7xTt03D6/3r5Mw+32KFUjvYVhsmDYTqPtzeIM+dyaTKHDK",
-	"stJNKFFMTgwZS23cja0bek9M4F42eK4wI/CRX2iariyXZuUQno1ve+sRZiJZTuUYHdQ9ICcYyGxHWIhA",
-	"eAuloP0IghDedH7HQPGe08S1S81AcwGCoCsbETJB7EZ03NCwT2ZzS6Ak6Le5NXGLuebaBHfH473JY6LF",
-	"d3/REuBT18mLtRbEfqlhfxMu7ywKkmsP6TmBKrQjxgzJqBjmdMi6JLAW4g9O1z2nY/YRq3NCLA9WdykT",
-	"K8Cb7SJ+DFbcDKj1RHvhAq6RFqRWcjGMiMghQwFuhVwoPMm4YYpmOiLxH8ke+QPZh4iew+fkLy60B+N6",
-	"3B+k8pd7hP3F+asgXyAXrs786euInJy/jMjby4icv72OyIu35y9OriPy5tV51BPvLi5eXUbkzdv39p/r",
-	"y9OziFy+fWffOPnxKiJnp+cROTv5b/veyZtXVy9e2WbeR+T67cuTnyPy8uT61cvT168j8vOrk8uInL09",
-	"v/6r/frndk+8cwG31igZ9/kwx6w/T+yITJWVuVRxK1XQJJslmQNBOTo8rARA5NlEccBe7okYUgt13CZX",
-	"EnCEiqWeAta5NtTwhAyVnJoR6VvGARCuLC3RVCCW0OWwHjx3Oaw94aFvokrnIwqYItRAm5o04xeH5H/9",
-	"v/8feXEA/7yCcDD7m1Uhnj979vR5x2oL/ZmxEwUwPSzZrnvi4Pmf/vSnw4Pncavr6rbnZUQzGKDBVvLp",
-	"flY9YdoQe1hyK0esbCTN50dQ5b86cmfEwq6y71uy2YWwrzhrO00BOA+TY4o1sRZRjHvPwebgdokJ1T0h",
-	"B4YJbI/QyQScqw4nUMHYQMsRRT16DMcuNmNEnu4fYk4PxFPA3sOTAPvPnhKo9zzOM8MR6o+CVgbkh3Sg",
-	"RZP9GN2nYNIVrgJdQtOAu5YbYugNROC4RywfcEXxJ9QFDcI6tEkBq59wpqv4wKAqAkye8Jm1mI7m6FeM",
-	"ymqDpQtCFWDC/VkxxhSmq5jbZn5kPYEhf5CQFezs7fXLFwWtvgMt083CDg52VPPD6zzLkM1GpNcgzV4j",
-	"Ih8qSif80Oo1Wo3AUQxqJ7y3gU769O5uR11ynniPGuWjRvmoUd5bo1zg37vplaVDd7sCLIF++B5TOOfF",
-	"CUHmj0gbD1uEhc1c7RUIhiFGygijfrjhtyybObntcxpAhe0JJy5Srr3IhXQGFNwue9bH+xRebEz2taLY",
-	"hSF53dAqR+h5R9gMTMVNF4XL+votOwqVx9otj7VbVsYkreALO0Ql1QX27KoO/V4ie9ZoFffTJh5je76L",
-	"2J6Vp2hHR8wG+TtOLG8a81NmJWg6LkJkIARWO/W2roxLIMaDm9kYjOsxU0PIoZITkrFbhkirsbMN4lYl",
-	"higMIArc4AjQ7xJ/pSJ9BiFF7QItFHGZ9udesidyZu3/Sl036N6ZP/aV0Li0D5c6SE8AKvECaNe8bPYA",
-	"HXGQxlypFgOOCl9Pzp3npUFFO3PDB4gq4ilAjpb2nUu6IK/c1cDWlw5384EO3QIzdfPUaSTJt4kpWs2c",
-	"fVDRAzDpx6iiR0Nu96iiXay3EI1ph9iiNnmbpcsTbY9dVa7Nq/NV0VUf01o3S2sNy1htl9saptD8XjNc",
-	"f/8wrD6QJFzNBwNgveelX3HsucYsTYfoUAbPxXbDxqR51OmEFzx4TXfcE+yTUVDkyGNzTkybgPsKnfTu",
-	"Wg999IgRz02XxB5nPXY5WFZfJGXJCYdIMRMJVLqoVv9b58i/T1m/B3Th7wRLfz8A+G/jdV9fqM973h+i",
-	"UN+j+/3R/f6FOfeJMTQZVYEaHYTkXHB4PUz/Kk3usSD6QxVEB9n3WBX90bP+FaqiY9yGVHzIBc2CykET",
-	"akath1fnoscSzw9T4vm+TOKxzvNjnedHV97vuc7zjqx9B11vx6qT9xIKjwUqHwtUPhaofCxQ+VigctsC",
-	"lYua42OVyscqlY9VKh9cYVJyuiN2AnIh+9uplaw+R6GsBaMJEzIfjqxgq4VZKAvH1IWFYriIYMQnRWRc",
-	"Gw1ftTyfcpXYQmvUkkJxS7+eqNDN6jyZBPBjnrYwEUfJ6XGQ/eHo9aQ4rv+UANhgZdQNm1l+Gjj9elAL",
-	"AJWpSqhNRCqSPEJNAqzuaskzq9zNUGayTDOo9znCq+LXfz29tGpGT7BPEysNuBQRqIV5lpVFBRhU2LIq",
-	"opUABfo4jK91XBfDTJi1+QHhFeqGFhkb/wDUIgdqEzTjVDTMBbNCCRPBdETin3/++ee9s7O9ly9ju0eZ",
-	"jsjl6xfk6dOnP5CiMomOegKXbmAVOsiX+UWzjCUGJFTCoMhMpbpbkTdktw5iReDMMAnLjihyyiUXw2IS",
-	"Edz1hylHkIikbPOiJpcqIkVGUqmkORpHBYG5AGWuzJbzCV24R9mnSUa5gAdRsZbT4KFF/Fmcu0ZARUjS",
-	"c9bhE90T8QCVQV5J/3HZOZGrYFTuLatLS1+JyG76xap6liBQbSmo1WRJ+kSj+mqJ2fJQUMVxDk5mAQ4J",
-	"EWNN8C7bgzFXIQ9sAOwDTgRgJ9HsrQNYiiG3j/S5QDbBhyPjV+bt5TEul0dj0oQPhbT2BNWsFbmzgzWh",
-	"UqZwFkg/u1YaMEyOCWTmeSAuf/DhDdQuQftFPJcKs3FqIiKa90STZpnbcON67uOq2P0F6kQi8L726Wly",
-	"ao/ki6t/RDgJO1uPpg7KY5xgYSN7PGHWcAKkqmRrakMV3Bcgm/2LtV3+aP+3Z//3P4DHGNrHDZFYzZoO",
-	"C1j2BeRlau0voHv8JIZULjhwQYYpAtRAspzGUVkbi1FgrioXAs4Z/hykeV3QodOyJ1yIsoKY33yQSABz",
-	"Ac9ll0hh1W6nQ9ISFc3p4Hj93RMOelqh4HDuyMjDIeoKLlmnuNlIMojHg/402omWw0BIB820JExY25VR",
-	"5YEcSTyi+kwqb9cEdaciHCtsF2SNoMlX2Qg0rfm/GOnn6ZCZnmgezVUYbR0DVbMpnWkyklAF1Nj10IiF",
-	"o+R0FabjpRXQayBvHJhlKAZdbmmRUVEmWSzsfXus2416ABnkB/W1pzZBw3nIIlRBYNJcqUpXOLVg4QCA",
-	"DWsTESh66r4pSsayTxPLjuWgPLTLKOCmG1LA9dPoNsDSiBpM2Ol/8H8m+jaAhdiiHtd3jq8JWxGCVl1p",
-	"0Or7a0uKnhTBVQqq/Em1wDMfI612irT6rd71B9CeT1AhCiwY+PPjAyD6rK6O+Q8Xhb5QK4U05y0f5LKq",
-	"dNjCHi4qW7YixN5RLGHCZDN/ddITEFG1urhKkehWKCKrqhyuFQlvraoT3NVxXeYY1bE5ZxDej9PXDKEs",
-	"+9mMIaqhZUmWi/D7Ac20/QE9QssG6F9YW6fxsejhLhze7qpNih26RXoMbP2Wga23jgV4Vol/f7xbc+dU",
-	"78gJWJ+civKW3ztZmDAK4Adjpzo6IMY4LN2b9gRYBilL+JhmBYQM2ielYdNCWAp3mVMZyQI0mR1EWRxm",
-	"acSp3bnfNNY0LK2SMqGtaO02wO5GJ6JjYWczMpXqxlqSMF7kuEFakEe47H7APKMqqtnmKUGWIt8mGhXW",
-	"Yk0cKuytxwDUxwDU7x3/4RYZyzyTraiV+5/RRN4B22FBm6zWcKmWZonmK8BWq7JANubysizASYuqLEuD",
-	"OnfjpI8Bmr+HeMslm30rFIN6+yi8ESq0+Da5Ao8UXjgW6NUkRqTqJR6xHTfo7wQKYZVwvZdQfYRB+C78",
-	"IPVH8IGAjv+Bntx7BCsvlVkVdd1FDi8PCn4AIXOPBP6jEp0tZ+gXmTJ201iqgx8821Lx/jZxvKt4g4/g",
-	"vTePeBTYj+r07mG/W6nT+07vXeq2vWQ0tb2RjN+w0mexTGt47ZrblvF839oAzmqV286R8bFKwZcR12V4",
-	"RL037kFF9KUP38ZbM+yYUCPHPKFZNttCaL+iychD9JzTMYvBLdcTtX45iHKxL2AoDjjwBtwgUq+L2CDN",
-	"uM/MlDERd4mZSndnfkxiLuL9WEhzan+hGAtkv9bneZbF+/aDNPC5i+EVEQRDkaPDw22UC0ec6lnfHQHW",
-	"c58PnxsllRrdhgvIrBQO46KsG/ahYe3vW8h1YhDqYjfCXCOgWMzFxzS6DSrSuYY9afAya1u+oB1NvoUu",
-	"sp4zCTb93XKnRw1hG3bqtukmLHWJsuDcCtun94Qst/bm5AyQuAsuqrzW0Z85LjxmgJHvYm8MqAukaVlm",
-	"wW5duCaG2wRpGCMl8yGEy7WOiWZGW6544T0kcUTiwl1yYip//jiLl5WJXGT2AYYHcNGilbgm36iOtboh",
-	"OcPtt+neeNR9Huiwus2wtT4P7uwttfnjOs/gMg0f/Im/M/3ezmmVDAWiPur2X0y3125PfWXN3nb7FfT6",
-	"+vv2zXRsf9p21rAdP/hQpxqnXGECo1WKdWLH4RA0F1TpN1QbX2AhfM3St3zvcEv9GWb3DbXndefe6s6/",
-	"z7P/qDnfS3NexrCWCOUiDu8LaM4vsKD5V1Fpg3jCTZXad/6VR7X2UewH22G1YpvKZLkSezWlwyFT5N0p",
-	"ZuLbvWutwzRlKdETlhwTmmWEarD1oNASU7eo3YZZ6YgcUKvovrT9r92sEJ8/MuNsywD96wDAAJHNJ3TI",
-	"2kgqluQKIts+fAwJdyoMU+jzIicXp9X3AyrqmTZsHJBxH+mw/xn+vQuoWjvrE/vUonoPocITakZlpDB1",
-	"T1ZFdij+fb6GxgXby3k7gdzq8ou9fi7SjLX/ab+2w7WfapI6trQA6C1Fgq9emSLFQu+wgjD/3RSDFet8",
-	"MrczPJVr13fEaGZGSw8KgBgA/oBx5W0dtAKmdDUvWco1SaFguiZxyoaKpiyNW8fkWecppuRV3nRP1x6Z",
-	"v+JYviCHdz3ULAf+MrPCy0+iHfCsL9z79RyJAiyK1WfacUsy8qRbscj/WmnTz2oWyy9zgUcIEwEU3Fwp",
-	"JkztMl5CAiNCIHyxlSw7qSEnzOfBl29ll+fSgMNwtnq9QtrULlXGbxn8voLJvvHPfEH6Fn0sSzJAFRuy",
-	"n+2YV087GHHtrMfMKL5CXl8oOWZmxHKX8co+FXg7mPpCOu1O+6hLnJGLGeGwbzMKoeNWcheERAAZuB+K",
-	"EHsAtvtEygxrfGrDEx0RXoaeRwRCejBYkxq2h3U3MfNc6Yj8JInKAZIHnnH06Qk3NdB1//b+ulses0KJ",
-	"0ARBT3Kf+00oca8RI2+YIM347NX15emLq1+u3/791XncijAgRsncsJ5wTocKVF6X/MioYsrVc4UsYmgM",
-	"67oCVvVBUA/kGAfm+w10HksvopkV57azjGvDBFPBoE5evrysjqlM+u0ckRFTrOQhdFyqLuh+xzmqPGMt",
-	"qLXi+qWGxH5nxOi2p5jdbbtfEnd45nbSZpoX4AHsILj9ot5DS99K515xtIKjMS7mXnvI5IQJOuFtzwiW",
-	"sZe3EyZOLk7/dvX2/L4chqYYkkOzi6DiCip5jtCy/0+WLHebTlhSOSyulg/keKNl4VHGVnOga7s1Qest",
-	"+yAUgRXWEWxGUT9fQ7CfT87ebEcw3/CWu++LE8XNZJEo1bY+N/rAYizfsU1bFRvz7evyHC+Zg3kABqGJ",
-	"lRokFylTZJ9O+DHBbvzPFGHjlJSgZSC25z54Mdy45jt47zJ20PNQaC1chZgekLUYZlLqmjT198ixynTX",
-	"EqCDAURM5BoGsKzIYaRhj5McciU9GlrZWwjzs9jlSdGZTzxyqdcFSkoBTeOajkoAnhCzBJHFvLvC9Q0J",
-	"uoud/hjiYjcplisA8LEQyAgROWpqWjYLeIlW0Jev2LLY3RW9dbGNGjtxzu36OpNFQkUrWEln+nMxbFeh",
-	"D2r7G1HA9Aj2A3YOMnbC5CRjPux9OpKZvxQOmqZJ7QYBDci9PwjS8p7oxSakGlLh8WsXm3qB5cA8Spsc",
-	"hMOFSwYH1TdiM8CRpFyE1IbX68Z4Xs1C6cvcOHgOV8mLDgYsMYubpZK+UtMwmjEeR8oqgV62z7MS5x6x",
-	"qg/KeOfkK/tyrOXu493/DgAA//8=",
+	"7L39chs5si/4KgjujTDZp0RRsuyepmJir9ofPZqxZR1Jnj69prcLrAJJjIoAG0CJ5vgoYv/aB9jYJ7xP",
+	"cgOZQBWKLH5Klt3d6j/aFFmFjwQykZnI/OXnRiLHEymYMLrR/dwYMZoyBR9fXdGh/TdlOlF8YrgUjW7j",
+	"0igphuSGZjylRioiB8SMGFFsophmwlD7YLsRNXQyYmNqWzCzCWt0G9ooLoaN29uo8YaL68W2L16/IH85",
+	"/MtfSMbFNTESGhbskyETOmRdEvfyTudpkqsMPrBjolj2117DPtJrxG1y0rcjIFLAmxnV+Oba0ciE4hDm",
+	"R/T+4o2fYKIYNSwlimmZq2RtoxfUsDd8zA38r2ay7LecaaMJzTI5ZSnhOOokV8pOYspFKqfVXsZc8HE+",
+	"bnQ7ke+RC8OGTFW7vGBjyoUdyfJuMzYw99unZjXTvGSJFKkmuTA8g86wE0tHZvR2fTGjZicDw9Tyfowk",
+	"U8oN6bOBVHZbGjXjYrhFP7dRY0IVHTPjGOGFzPKxOE3tZ277mlAzakQNQcf2zcT/HDUU+y3niqWNrlE5",
+	"C3scSDWmBvt5ftSIGmP6CYfww+Hh06ffH3aePv/Ls6Pvv3/e6XSicoAHtYR4kSsta4jwbkJ/yxmZSM3t",
+	"N3b2uRIsJf0ZoWSi2A2XuQaeIM3YMmFMkOOJVCS2fIRNxy1LMJjsbzlTs2C22HWFmvTTGyaGZtToPjs4",
+	"hMH7v8vhB5zxkhp6CTy0lKZp+MjD0fW1VAmr4xktsxtGUjZhIrWiknChDaOpFQ5U6CmzkyNHnR+WkW0A",
+	"LYcjT9mA5plpdAc006wYTl/KjFEBwzlN2XgiDRPJ7B9stjiut/Sa6UA4EU0HzHIA7HrSHEhF2Cc6nmSM",
+	"UPL+/elLMmGKZHLIE5oRhaKg1SZXI0au2YxwTa7ZxBD74uERGclc6Z6w7xgmqDCEipTkmiky5WZEKBlR",
+	"PfICcszMSKYRsSsZEZg/PP/3y3dnpC/TWQR/KpZIlZbyTtMx6wmjqNA0gV1LNZmOqHHHCozRS982OXGT",
+	"gwH492Hw2Dg+jmuCtJGKD7mgWU9oQ02uIxJ7gR9HJLbHXAwv2zFCuzJ3HdpFpWJmRlwMj6u9OQKkfDBg",
+	"IDtd1z3BNTk6PDwm0xEHuvsxFSN2lNaGZxlRubCCOiKUaBBhRAoGIkzDMnBDmvnELiolAzbtCXxKR7Yp",
+	"YbccNhyDcNwD6Ri32uSdyGZE50nCtB7kWUERCkIRl6AbjM5Yig8oz1jaE82jT5+sRHj26VOrOPiEBDoA",
+	"qcZ0RvooXTlLFxej3RONqOH2XqPbeDboJIf0B7Z32D9I946Sv7C9H+jR073vB4fpAXve/0ty0PGcgwKp",
+	"ZJ2AC/YsGywRPYfPns2Lngk1hinb5v/9odf7dHiw1+t9+v7Vx//4H406uXQ6eEtNMlrks5PJJJsRaSnK",
+	"vbaDSsATXZydbiNxDQuIPKGtmP0uJmPbLtN2L5WCdWGegz3sf8kEDzqHR/XDPpOCLRs6LDt52jkiU7tf",
+	"wtO+fsSrxmc72m2QS5Sgc3sSaf5vRppOHpKDTgdZbUIFy2C33XA2JRm3WgueaAQ54iDqdDoFx3Kz9NDK",
+	"oPe5IeNB8GyDY+HdYOB0m7rGJf5a2/pBB/6L1mk253auS0/Difv14Q7CC7e/lw5JlQ88/KiuZhN2boez",
+	"emz2sZWj+x+KDRrdxv+xX9pA+/ir3g/7gs6v4AQ8Tf8TVr9G9bIfaEao1kzBOeYNB5plTD3R7gw9JuNc",
+	"G8J+yynqw0ZeM/FEk+ZR5ymRZsTUlGu2dC8bN47GpjPBgZ/4YcFk3mumXo0pz+okBrHWQ0aati2qWEqs",
+	"faL2EqpZ2rIHFWgAPCVNnfdbEaiOv9Isi4shV9cjLzpbtRiBEHl62FmvRdop3GU13CTuuhw5DGPjxbCj",
+	"ri7FPzmbLmWzG/zxoVjs1nakJ1JoBpbPjzT9iRo2pUDiRArDBMhBOplkHHWo/YmS/YyN/+NfGi3ozQhx",
+	"jm9hpws7MJ9ooxgdE83UDU+Y00zajdvIDsoZsQ85qLc0s5RmpY7Z7FNUbiMyBZ+IJaeOSC6uhZwKwkQ+",
+	"Jjc0y1lE7PkkB0RRMWTlEwPOsrQFk3ohxSDjyYNO6YQkrld7+hamDfvEtYlImmPXjAwVFSZCd4qcCqYi",
+	"omciKVVXqerUXNAF4zntLa6qva1jEpddx+6Q72cyuWYKnAOBQyrQcJfN2j29H3gKbp1h1+dpysSD0je3",
+	"KroBIqYR6efG6tCFv6cJZIu9PI/3Y5QlMeriXMPToczCrfKTFOwhp3GFKqOWiiRUECFJJsWQKWsAjKSQ",
+	"uWLpMdGGKkMGSo5hyAOuCufbbdQ4k+a1zEX6kOM+k9b+GRW6OuxTS9Ibrnk/Y97BiNT1w3wrUz7gLF08",
+	"U64WvJyFXh9XdON4bt96R+qqDQvP3KIqOMskTa+kfEPV8MFXGoxg9ilhLEXzGXRnoM65AtMTXEuvQR4/",
+	"5OBibx/FJJUMmQPoX2PTHBfGajKyIhcPjks8S94LekN5RvvZgxM3pYb2qWaWufNyGMfOp5FR4zbilZRv",
+	"qZh5Z+1DjvPCinxYdEu2qgD2vt69wpxbKYSrHvDQWbxX8VBv1Ej5xlxDzjTbsBH7tHcl73aWvBc0NyOp",
+	"+L8flgHecq3huOUCbl8IePcmVitEpRV2znsxUTJhWtuN9UoYbh5Ud/uZZdmeU5TsgafZmMIRmGWzYuBN",
+	"rwDZE3Dc58Nc5pqgHz0i9u08o4QpJVVEklmSsQh3JFGMJiN7mNo3RY12QTPFaDqz2n0K/rMaF13LEUrn",
+	"k4lUhqVvWcopGHpfQ9i6gz4Oe7O9xG2wD1xTtqeTBOw1mqIMptm5khNrSlht3bmRJ8FXnxvOd3di1hqJ",
+	"fMy0oeOJJQ1PdzAs5o2JqDFhamz3LBJsJZnKJ9EECZwPdx5GxR2wldUflcb24hVf1Mgn6Q7EzVeY3qGl",
+	"jVb4OnN70S4uLcUPdiGj0GGw4BkJnDihlR6sXBTsoXDKH4u+Zf9fLAGhepJkL+DhLXfprhslXJ2tPCBz",
+	"q7CV6yHyJv/Wln64MkuovYSqr4RBL8cWRKUoLFYN0cqT+YHZ15aM4g1Hk3u7QcC/3LCx3mg4RddUKTqr",
+	"G55eNr7zvJ/x5HJE1e9kA951E63fOO+BXx+pAW4jzfAmfycZlc5dWt+j2y1qjJmhtoN1BHjrn7v1HsJ1",
+	"V2ALwqs6q1WdIbECwlhlBCjwmrOsxkB+rRgjhn0ypAlxHqxP3p8SbaRimrz+2+nFOTUjq7IqBsukwam6",
+	"cHm0ZgKGDtcO/co+c7cdaTbQFpBCXle4jz0Mi+o6r1I7mo+JCBaybru/oFmSW4Myvcumd665xP1diPFt",
+	"F21MP53iuwehluZkfNRwOv9c00edH56vb/r3wjt/oo3rl3P9LgX3zEnio++YsDLyg9M5C4XT7n6WMfig",
+	"ZyKxDdvDXo/sI8J//lizZtjDDqoLeo42117gChd7W9RiosaI6rcSFZP5SJ+oUQZe1RoaRhqarYtbc4+9",
+	"oJMJS+u6mVsxPz/ffPX9csDLl80bVH7R4Jr6V2cu2CWCv53JUPyNC2n/TuRIKvOrc9EV8u5Xmqbhnwu/",
+	"KzaWN+EXdku4Fu2+Lhpwf469S7f4pmzhhrNpMGT8s+gQ/iwHDH+6zVZ+Uew/+IomWdFA7X6ESb/wftQt",
+	"N+Wg/uQ9cc4Tohi4Opyzm5JUGsNSCMkiXDiH90TxMVUzUoSwYDyQ3uU0toOjRqr1EsdO+51/+jZqwM0Y",
+	"TF/M3g0a3Q+fGyLPnFsWLznneyv2tMjHfdjzNcy0Ibv+/fLd2T9hCIvMumxJKqPy3PBx8fpyhjFv7u7P",
+	"zopwkWR5ih7VT3tDuVfMBKfcPnMfPliGVgOasM+3H8OH9/h4IhVIMbgj7jaG3IzyfjuR431JJ3wvkSkb",
+	"MrFfkPE2fF1f88medPfiexMJ/eCc5kXDwGkcxeL61aqVBbCyb+SQJ6EwODl72Yga7y5WMMG7YO/419hv",
+	"jagxNI2okRn4xOAjW9HMRZ6t12uKUDRw8OGDGjadY6kGHbJwyl3Xt9umz5/Zhc5wljC5BX0gbHfDTTgv",
+	"DOY1pcVjJPN0Xt8sLsmC2C9H6VurX1UrT7Y9Mku1IljSPtWWkEmhkNau5W6eynmrrMqJ1uRzklFD+N4x",
+	"MiNEwqXMgC+57fSVLYy5JXIqOIrnFefquErdfG50kO9Ax0yXWRVOnhdPQhyK31uLmsJyvXrDIRQ92mNB",
+	"pEyxlFBNPrxwF2xndMw+1nge781rfBd9flFjL+Pq7u7O/nKW88JGrSXwVgbE9lbADt7sOndzGawYiINo",
+	"zkAIaBmsuJviNi5nnMMO6n2/cAdtI65BKNbwWTJnbd+9zTnShsOt6245bc6rDtkVis2chECNss9G9IbL",
+	"XEEkbsr1JKNOUmVcW/lxzWYYVp6MWHINl3Nm5EPNIZ2AajLkNwyywoKD2DVmP0qVWmXkwKrUEJzhFJP5",
+	"wLfbRQ8FRA3/80+qTNqjpqTiqo7m7AgnDBddIAtSB2Kx0nq71S3btgHPwSrXtTrlKcb21rThF+u2Zr+X",
+	"W6Wu1Vzw3/IlPbpsxpX2WB0Zx/RT0GCxkezAa79H9XuNK21r51mR5rBRJP4c2Ra+qdonYzr5gC9/DAyT",
+	"UrpceHVhhVHKQYOgJGUJH9OMYHvOQnXP2OPhmFB4eMrtKXjD7M/2+zm7dBNP3YtaTdSwT3Z+bj1Ae2Tu",
+	"H8PhePJ7ImpoliE1xnlm+K/Fn7mGVwc8A6U210aOlxgndggbXsDMZ0Uow2lG8OjD9CzFaLoHKShgsGBs",
+	"lnOxs2QkmSZ9mlyD0KVJwiZWNFuRzYdCKlRzV2nr1RGcli/dQY1f2mawms/rdvw9XrZsr6t/i05uvtY9",
+	"+8rugfQ0fWiXeKlgL13tb0vz/uPcN4UK+86stqvzf+H0LbN6t/YaiAEfrhtB2fwLfH5nn8E92akZ1eZy",
+	"JpJKY3ZF9txZsloBrR6zdMLtW+0rfHUzpx/wnvb/JBmHOQ/lvmutcXvPFvAme7Rcpy9nWDoj0m2cYCm2",
+	"sRwXNtR21hHaOpBPbZtuk5hOeNwlca6ymDRpX8ssN4yMjJns2//pFkRuMZGC79U+A375VkRiTJ2OyU+v",
+	"ruxD5+8ur6Ke8M5aErtQ1Jg0cfxEDpwWpe3rzn9/Ts0oJk0wF5x/1/56zWYg/OKIxHZbyNy81XG7J2If",
+	"jmyHnUghGNzDXULDMWlOpDZDxXR3f7/dbtumIPcpPiblyMLGFRsopkentuMbmkEXVk+yzePei0kz0TcR",
+	"+ZeWIiIitf+2ljWXMoxCVnGbxKhoxd0iHbvdE5csUcxojDYox+8o80STCdV6KlUaBRQEO0pjKjpYrhBD",
+	"zsWwJ+zj/62h0f+GgNr/vmaz//bBvmAetFz+tINVoJrE37n/4rmcZ6t24lI3ug3LkvsTaoBF0eUxkmmj",
+	"2/jp1VVjtTTd6eJ+d5n6hY+wGvFwD7fPVYGwmtu9zH4Qaqa5gn3zVtcL4JVG8p/roBozremw3o3rBNxL",
+	"dxO7mEae6xHzHmzgandpW69+rqS6F6YYRc/SHRZOz0RyuiSDyP72RBMmjJoVEBj+IhbS6kZcG6lm96I5",
+	"2wYvAfVi3e69LJ/ckZVrY4+Xn9TB0MrFryF/hYlWs/a8ve/Pt0Zk9+1GVnvZ2E6hk7tLiu0svN+NlF5c",
+	"LZ/tuSVl70kYXnNMQiwCjdD9ji4H5EMX14GxHLWbZMl1Ux0DuGsP6LZu8xaLuiTdsBANcioITyP09QCg",
+	"U+AAalKCTi30qYl8zBRPnCLUahNnD+LFJ3fZ7tqhbJgRpMEfdTplursVPlIw50q/z1jXzxVUls7eDx8/",
+	"H0QHf7mtgWT5aOkDGUy1kUbzi1Ys5ZrVAwXzlVIYeLBL8E2Ja9OX6awdXm1VTy3qkoXKFxxt3NKQDExz",
+	"wjU5WJvM4aMyXLN1u+k1zwxTS+MqBPPBFT6uwgVXgIQ2lMPlEmTy6p854BAwkfqP3NJWSHNq/+0zM2XM",
+	"fuL6LM8y/CANfK6j+t8YzdCrv2XQNQjwYCb5xC68nIrabhRLua5/HK5KrJ5T77nUxTHpXx3BkGcQfDhU",
+	"FGPKcuG/rmvEFCbsVilBE9CClmLaaS4ShhnWwcVwcBUSbhPtz9RyLEUPUXgkIqnqtlF5nfUlb9Qe9Kqs",
+	"C3cLho19ZEXPTix4vtdwjvUnBIaj2+TdhImT81PytN0hI6qJkD1hBwF5hfA+WKK9BhiTQ37DNIk9kWIi",
+	"JGGDgbXWPUIRJbF9P46IllYMO+SlvqIiGYErwY4HO3HjNyMl86EDVECZgY+3yakpE6EhaoMY26pm2YA0",
+	"rcS8BOKQIRMoDzRJqBDSuFlQgpsR4QZsUy0YGBVIAaudFp8NQM1ZkgER+zCbvjWG7TDR9A3thLnLojf8",
+	"hgmm9Zb8v8iTNOM3dcFg9UxQt7nfIPpdnZCkAqLeVC1rv6Xq+oLR9IJpgO3baiI+CHY9xmUlScy9VTeN",
+	"twx4bLthQErhrzRNlVuLmmh62+yvvD7j0Ss+ayTB3DTKNgt9qDqQ5fPbIbADe9s8AMMRcl0Ahm+2fqzl",
+	"fcvmLsTXijFIlUYphM1FmC+TljET5IzdMIXSQAoiczPJzVwkRSIzCFnsV0MQyhGeScMHLrn4dDyhCDRT",
+	"XO0pRq/R1p9SJfATFwNZywhhWzusz10C4UXQ9eYr/E/OpuGg6wJ47ifE3qoHitH0hczRwNmC2atzWxaV",
+	"H7a/OkY/nLGlwNextx4mMs/H3/842146hWKpvGIIm1xHXe2Phi1JHK74aVrdz/ebXrjmYvorJ27O06GO",
+	"3pBds12UdxgbXon5XgzkDi4SG4edw+d7Bwd7h8+vOkfdg790O4ft7w+f/l+NOfltdxm6bQ4qN+7Fpm+8",
+	"5LTPDNNkILNMTvfAFClp3UgyLniyRytXVSsH4KkNH/YO6mLQw1mvjxGHJ3ePvg7psd4++CYjhL8QwsMy",
+	"jw4QWgb4g4jqUBvve8PZ9J3IauANzxGECuwOS+sA2xXArCBaSAcoqhA45G0JCoCqcOfn9wAAIPdE7Ekb",
+	"wz0XIAxb42XEspQ0hSQlH0WEjSdm1kLVf02uWShjw5lUwCkKJMVgE1eCgze/2w1z8bYFLDAb5L1X0hZv",
+	"owYFO89H4y6u1xkdswKAEgPeEikSpgRLI8IH1rBqr72JsXxaSbxbP0TvvnUZaVtuZPfWj7P6vUyTTXdy",
+	"0VABubF2pnOyZeF3Bo7Be1IgWMXLuNIJXz55fwJNsCm4W9ZGaC+hWrnxZZbeU0v3qp/Zts42d5oHaljx",
+	"ZmXvV1Ys2AuR5995MVPu5IXNGDJHSMBwWRY4fLnQ2e22frdTe45HKpFtqxKVvkry/NdWMu2oly7bhdzW",
+	"PgJ0shVs9nmNSGv8PJoRRpMRSZi17O3hwDVRcor+uETmGWDuk749M8aT3LCUNCGiV3vfJokxnCVuOYDc",
+	"iPRnZdj1MaFYEAfUAyFFiaNb0ZUPjhrdBmAfs0+GTKHnPvMwn2ZERYkEaUf6/Nmzp89Jf2aYrvU2XLMl",
+	"J8aSzGOoGFCrAW0kyxb7sQ2l6Ne14wUyF0E7HmcupFTQexAYH+6fa6g84Aa0ah/p7awUly30oRqP7aOt",
+	"/S7rOEvjsDAuToZs8SrgY4Az4DpTMKIPn3FRGpODRkjWg8NG9+nzW7hqq4sO39zJYme+PD/qLk4f5Wi6",
+	"OQqD5eZ1/rykSKaC9lf7UqDVBw/lb8aFxhtHJC5U3ri1VZT/PViEuwfy3/mE+mYj3+9ynn1bkdvnFbwv",
+	"7xS2NiKkurCUIwYAYH/XuoQ9zOV2vHHx+gX54ejZ98Rha0JKNs/04iYuIcIXKfazPS0BMdyV+4GLHS4F",
+	"aR51fmhV8qVXxrwUgSk18gtHVr3KB6EAJ/QAoK1r6FIqCXPlCQRzEWATpogcDJhIuRiiPCBSlVnYGw8/",
+	"iGqoGT8X2lCXpVXOwEWlQlTe0WGjVj8sgvLmrqatRQvqAtUkRvLEFdwvdEHEroW43jB0iKxL3C/l9V9Z",
+	"ruWHHwJv59GSOHVusrmpnklDXi9bJh8SVT4OAdvdfUecdspuPACs3hfS7C1Z8fqwVBxOVN7Mu91UDXvz",
+	"hKg7fy4YTfkO96fbx0+kqoRlXjypx3yoysuXIoYKoQEgKmTEgS4pV2aGJhTIEAf4u2HgBUD4YrDJr/h5",
+	"0wvfSoBDMNpgYvX01bUBhD7OCCKK6sYeaD0PB5WxTKq8YFmmC0tiQoegYcupXmlRhMHs9jRGUL6HCExe",
+	"7pPdMhdqhbexCEANoAgc/eo2wqVU5iVXbAGQjOrEORVql+RyJpKLXDwspmRNKuNdws0HXMCN19dJp9ou",
+	"/PsrxHQbqra/CnBvLfOgVjynyKUK4pRqD8udg7kVHw7raqb+XHbYJbFtHu2MTNI0hmylSa6xnIXnA4e+",
+	"h8/APWkd7l7U+LRn39i7oQrwbOyrjkeucDQuCrz65XvfbPXrc+ikls3nQDH9VLcJL5/bXeGihcteYZC1",
+	"QeluAg8cH2Envbmt7IXWFwuHmD+jYXS74A1eVnZ+sRexuqWX6LWC+cpl79YndXe2y+lepNO8cbfMnkMP",
+	"nCsyJit1xnxVuEq5sR0gD67C0NNFQ+vp06c/ROT91YuIjHmWcVdGtJJlEiYFfZ0koKq1ugM1i6pudyXn",
+	"DiEzu12iDyBme7toJozzrjX07uc05vq8wLSstwTu8w4eHAvvC3fGw8QK4TJ9y5nbW0U1RQ3tutt4F1ll",
+	"t1b4339IhMP7qQPHWoNht/p+0Gn54QaqxBSE+7i69lX6Loxwg8ADR/GSg+tOLkvnne4Evw6Gx72GnT30",
+	"jd/KbbbeliyhjNaGzNWDX5fbcm4cyzaGE+O7eA7OlsnS+0oaXoySX0XB+aD6LZCB53KW/rzIwOQEL2uh",
+	"6jskVe0XKVXHhALcHv4o9iEN65iYqXSABvCDS8r6XWAM8xIh0sV3BGjD87tvNQOdiklu7sRFWwqHR+Z4",
+	"hM2u2dL1u3n13t3BQXCfBsNCiulqTQab0RdsktGtcZ52Hzcy+Hpr/CuHGK2j3gM7g+4rpeWGs+l2q7Z2",
+	"n2GTpSdole9nIXtnlzIeO2m366EDvyoAGS/yuFb1XJP5Bfa9z1epM+1XeeLpt284r7Zfl7sZbpzLZ1Ny",
+	"+q1+U1Twv+Oa1qlIrvEgPD40b3FBQwe3W9mq0eqWbeEis8pll47s92eMpOFV2kpXdOXe7f54pAAo3oTU",
+	"lfO7HLpvZRXZHlwF3Z2yO2I2r9J1tqPVDseglsroe/BtzV9IQLOrxrqjqrPbeH8nas5qqu0Em/SHDPL7",
+	"5l1YiwHPmiW54mZ2aVt1dRIYVUyd5Ijdgn+99mL57z9fzadFNv52efjsOWSNIWgFFt1/ogkiKwLs94V9",
+	"Zv8V/j99eXlCBkqOXXqUGPBhrlhK/v7zPy6t4QdzBCUFei8vp0bGTLC0NiSru+LdTilycdIQpafJmHIA",
+	"uLH6edTIVRYEeS3TLxZj9t/mmeF7uCkws06TJuLBJFQxMpXqOuPa6FYEtf5doLuOfHGPCFLvdET0iAKY",
+	"BxUpQRW1wH3riZ6w9GZQN90wpCUlOHvy95+vSDM+CVEpu+RH/K2XdzpPE7gLg48sbrXJaYr5MaSJA4/g",
+	"kizy9aWVzFirJxI5ZrpchhumoGYaXqwF5WlKrE7PG/F+jHs9LuOZqSEyS5kiTkUjmomUcNETfZlyQBJJ",
+	"yW85U/bzONfG3+aVV3mwUbAGDoTGEa6JYgMo7A4UOeo8bZNTTE2AQupy0BMuShpWHZIafdy0lU1xRCgp",
+	"Blu5PwyQtlyKpu2PCgjIJnJApnZOZsR6AqcE8Y3EpWP46Gu7dGU0rSaWqEjTkxdvMBQL4r4RsdT1M2QG",
+	"eorhFiO2j0VEsRuZWFWaZPyaAfAK3Ga2jnuCpmMu7JaekVQSdsMUAtEAWRBSkCt3r9wmJ+S77+ymgwEz",
+	"9d13EZmOJLyNU4AtSZrFdYglfE/YDeopbUZs3ALMF4TBgSwVKQg3GrkgIpoxt+62tQh+cqFnkHTaE/GQ",
+	"mSJH4v9EtfavMWnaJ53Qq5TAaUWwMCkbcIEppxjaJoNSOZD/6pNcn+iesEyPhUpKviXN2GfSdiFbNm4h",
+	"/KuQSDaW6SI7E1rqwvCB3iXjWn7uiYKhIZgh8kwL7RVrTIWeMkWOOkdRwODa7zVMybXb1+4XiNnFYinL",
+	"AqJJM6aTSebMDh+J+h//0lLELZJQpWZ2HkWsLWnqIDy3J3x8bgsZoog1jY9JWfkCUoNyxTQ6mqVgJMZI",
+	"uQ8f4+XRyjAHQEPWROUCIS25JqAHAp4QZN+4xmED2aaRRN2SudMImVjzfzPSPDp4aheplIJcip5oHnUO",
+	"WhFRVihiMlLz6PAH+41rJZhN86jT2T86eNaKcHfxzIpAO/+yTrR96Gj/qGP7mihWJjf3BCybFIOMJ0bb",
+	"8RzuH3V+2D86PGzhqlmu8wttV8AKsvi/9i5wJHtWwPjd6U9V4kCI7XMvpDBMmL0ra/G+w7IgXSKkFnww",
+	"iKOeiP9r77Wi4+DHl6/OfokjEsMhr5jaO5cZT2b2rT3lvsNOKYl9+5eub/dwTGiWyaldPctjPWE3yp5U",
+	"fMgFQY6xe9vMMiejS1hluwsHMCIqEqYBT+qJkII9iVvHJL40iidm70pRoa39XvQcQ7RGTyAzTzI5G1vx",
+	"yYSVbppwK6KAjMDfB+Qf/Ecr+cdSMWCK4b/5ZM9qPAoCtuCiw58qIHAwD8Y21HNVjrX/zkrV05SNJ9Iw",
+	"kcz2/sFmsVsFJJRPctd0YA8eophxJ/DVVJIbJlKpCPtkmECBLkWZX6CJNoypUMspGgXJ6g5Trkkqkxxm",
+	"TQ3CuO3lk25PxJ/2UInYS2gyYk46kSbAgFsRSOD7ubyGJ5ocdjpu72ngSZf1zwW5YCnXJBeGZ3ha4THw",
+	"RBMBuX2KG3ZMyo61UYyOi56DyTmtw7MWnrAwKHxHFwdvzxcWHVGRZpbrc5E6wmCgIHI1siwX2ljqOIEL",
+	"7cIvUYGT5tlYDAk39rTKGMIMZDxhAsPZvXqn5ERxZqiaLeh1Lpw/VOx8A2WSgFcQT85PG1HjhinMg2kc",
+	"tDvtjruqEXTCG93G03an/RTuec0IdGPIn6BJpvetTrH/2f4fkopv7a9DZpagetozQtCxnV+A2dDsz1An",
+	"s9sfAkK9ACnWMP6VZhloCLpN7IFGAl2A6uueoH1LQC3HzEpZONmaVsAh/YrlBRARa4iD/ZFkGqZluRtd",
+	"9B8+N7gdLgC+N4qkQxXGyTvFfK0ZVgmuv739aK1JPZFCo4Fx2Ol4zd2jwgZn3b8cguZmXZ0kGXgXwCao",
+	"JzzUzDrCPuuaKsa2/yNNnTTHVw7Wv/JeeLR4luJLT9e/9FqqPk9TBubf0eEP69+4kvItFTM3OrBTnm3S",
+	"0yVKqfeC3lDu7rqs1ZePx5Z/cEcQakWKBjnjNRpfma/7oWG3ewPSRavbpa7n8hGwczHfHnJNS875HO6p",
+	"2/LP03Q5E50xlmoSY4ZabIVyqMK3yY8sk1NiJYrx7JZKyHxgn/wlesh4R52jVtcpwj2BejJqyZjE5FTk",
+	"PktorplDbgz05QKGUTMGr+ETgQq9jP0c6/2JGOJo/Utn0mCq1rfCD4FxeH8cEYrFc2pGcIG+4TunKVyg",
+	"T6Su4Y64OIZib8OipU/n8g2k8gdKE4xIghiH/mTGU6fVJj8pKuAw9hzXE1DJBPJCYyKQG/2fc9x4TIbF",
+	"687AdS/gX21y1PkBA3op2JXInNT0xERxkfAJzZBt9TE5OjwkfTaTIiUHUafTQd6eAOCRZ/4LDOcncVCJ",
+	"Pa7jP9QVT5Ksse3SBSrlP9isgUca7L0fZTrbgHkDBIBJkHxbptoWSwixDkqz/4lgYW3/5m20uQRw8Ye3",
+	"t3XlNOdEz8F9ip5X1mhcJnvc/ZRdwm/9TN5aaHU2EFovnHUJLxxsMKZzOrO69JWUb6gaMnzv2SYE0PnE",
+	"mmQsfctSTj140dHh4SYvTzBVxkpHBD/6+mIZBBLqKZ53FsTxpkrGPpzSe3CaJ3jp/E1IcW/JNg87ByCq",
+	"0Y0JX3RaIGJLa6BNzlYKYdL0stdIVEt6gkJNAaZaW4jMS/vqSZKdI7W+GbnpsAq2EYo4BZjQZpKx82CS",
+	"0YWYF5LxUSo/SuXfgVQGXiov/sBt45TIO4jnOacK1nWqSXFjN/I61FH3l+inx3C1cr1UH3Wlzak2KB5J",
+	"QgURVj/uib6VqGN5w1KHLbK55MTsUlQ25wTL0ZLZuPref2oO/KobGldhjZ7x0GZftJWrJWq4uKQaLDZq",
+	"RlBe2+HEemOrW1iMpPn+4s0eE4lMGaDSCGla1ozUeT8qrcc2AaxR8GZK+/VAyXFPLOGuIiez4Mg2ecnG",
+	"0nhvaMB6XFvjcAsuw+ATz2VfSbNwETDfuFLxeLA/+MH+NWUZwgFvaDO5+2ofBrPMDfvCXWuHV+c6dKza",
+	"o1MxmkZEsCnThgy40oY03aUFzbQElyncHbmLdDnwtRt7AltstckJiV1yXTzXPha/oSnKiqM2iSGmHDxf",
+	"7BNNDMknViwddKJOpxPhbV8C0e49AbpKHATAu3uwNjmnQ6fKxHA3Fe/HcjDQzMQg+AolJy5j8GM7dEom",
+	"it1wmSP+zjK3b4BPveHNS5lbWIqDe0zWhPyfmm4rmLubCaIQeNo2O498ls2KeAhqoF7dwMBlIdcEYcoA",
+	"/aRuNFAHq54Ey6ELbjc4Mt/YNd7kbH0Hm2CTJ11ixgZPXrk4qv+EyW54wBePf8nrNFzKVRcIdpPbfe9W",
+	"9A93shxsMJWfpGDfyFUFRhYlhWDx8t1/U4r4snKi3v8cguistLIWvUxFCFib/GxFa58G4Vm5ZkF9W/jo",
+	"ImZQs4NII6f3jSE6MC6RHuOI5CJjWkPx8IT9FURzFyX4XBiYYhAqlYysZRaH0+lCHmEcOahloENPIOQP",
+	"S8srdjdEiDEECy/QOvG3X90PK8y7smzq1q6x13aKmzD/6eAtNcmojvFrDMmXvgzyn17j28Crch6EgL0G",
+	"nOyvz9a4gISG4cQBYwdsDLbohtflAdf6IvpckBhjr7H2x5jqa8y7re70n5i5wzY/HZxJwdwO/j0fjQEN",
+	"lhyNwYJZKrrYP9vuqyu6tES0e2wfnoGWn27IHG9lChHbfzRW/7o3TcxszHvbccLLELhuqaOmCh9+XHPX",
+	"HrCy598Ir9M1EyYiChOYtKsgCvBZUrCIsE8QIolX7dRlZ8BLiD5O8RUrB0j8nfsvJteMTTT06hqDdP3F",
+	"09K7abCwEJb4cqOAFIiK1bjcl3MnWROelDs6g8qC7gEDV5IvGt2Gp45LThpJEJSvrhYiEgcjrtphWOI5",
+	"NXwOcnrCN/c2LVSrf2Cn03op6N1O9yUN/1DGxe46yZ/PgYUbfENhvN7K2Xeon9vf+C8K7tr7+xWm0nFo",
+	"cUDyUx/zT2YTRuIk10aOY9I8OjwsveUtLB0B0dJc9wTGYLOUnL38++W7s8i5uYKQa58gcfDUhUy1Isi8",
+	"KPHxJ0yRjAvW7Yn4c68hJ71Gl/Qa+UQzZXqNiPQa12yGX04O8Askm/3uc7vdvr2NSTO+ZrMYIpD7jGRs",
+	"YIjMTVCRDiToE03sc4BSH/fEgItUQ5ikD1SwzWJIWjAUtENrhnIbO3pYCU9AgDHQYe0MjaJCYyGoqCfs",
+	"lyplCpOu8HahIIEUhJJrNiNTLnTrmFBROsp9aRp/3sE5Cq5M24smQwmttXvihIxpNpDKroclaBGbf9jp",
+	"OC9iCUfbJZBV4zI13MhdKlKb/ExtV7iYz4gD6eyJgVSEEpULYc1l25g/P3EbOcdmcFvCUk9beNq7V5vx",
+	"PAJu3BO44joicRULN0ZXLJdCt3w+gD/fbav2CTzn6w7w81yPSmZx+sHGFzOf9kS6cB43/N4IdqnfGW6P",
+	"Blv0cw8ch/DbSUrJG3nD7Br2Gre3PVE2VeyyoKnDXuMW5lTja+xzgekG847Gr3T2ApTykvNX5gaSEL22",
+	"levRozPgMa5jm5PX8rGThpDCSAkeUZucxFFjLtOoRM5ad0AD0vhXOJ3b5Ez6cxbsLSy7huVO8QcnCgGt",
+	"zPEyHt5cF1WZWu2euCiqsLrD3or8wiCDFFlH1sWTq+vydXVxQ1bcLLmXeqJI8yoPJaqgtsOYG8PSyGUD",
+	"+uTLjNEbtMHGhEOifJucMwVj75KYTnhMBsxAylmcqyzuiSZEeosUgM9iCCjMblhK6JByoc1cin98cn76",
+	"6+W79xcvXv3648nlq1/fX7yJ3dERo2UURyR2aj2kORo+ZjI3b3UcEQNV6AOFIEhIB9gCQk1xRp1TM4pJ",
+	"0y2DA2ZD1cqn2/UEN5plA9KfkZQNaJ4Z9Phes1nhdu7PAs3EtpdKSzuIjzi2v06kBvW7SE/jpnXcE7Gv",
+	"NBLbc1mTGC6rYiJvmAJT3OVNXsLpENslpkHpr2Cp/X7ShhqG43ZUceun5BTVuWMSD7ir1ltqio6ByIje",
+	"sCKp2UhcSlB7uCoISpXiN6wn+jOvKNq27DRzPULqgMKAek/l3TZ5I+WkT5PriEwUv6GGRVbfud7LZEIz",
+	"eNdjc/QETVPI2NQuIRIz951Lv5IzmWWYKM7GuGG19ImZwdaSU0E8xdGnoPMJU5DRoGTGdJucFBu9ohuR",
+	"JhTNT0ZWtkXEkTYifZoS1J2NtKqcGrLIj7MYPj4GS9vaQq0rc7HtsFCNK9S2Io2cTEc8Y8D5sIV8vAsm",
+	"F8PjXJNryG4VwYye6KpSh2LFrW9P1Ktox5iyjrFsBBwyM3TF1Eb6zkRS8b3soMfUulG8LCnLT4EHxCEu",
+	"l66TuWomfzlCTKinUcMq3aDyrCyVXqCYNQ4OOwV1kCR1dSC6B4cdLKBg53/wfbXcRlBr4G5+mi10Ndv/",
+	"o672dUNaLZfdm8uhqM6x/S1NKRGiUGxbmR0RtzcHeeaC9KrxNphXbVvrCSyTFZFE5sIafJ7FnOwGlrlD",
+	"9EtPbBT+UmUHvbVn9zFcY1U9l03iNWArPkZrfO3E0kCwzJ3pX+qeaQMx5Wo7fXOOUdR8V7lF4XX7mFf8",
+	"I1L4SZuo94xYlmJqQmu5z/RZh7zlPwZWwzEJ3Khda7WwT2Y/0TdgMDhAkYwL74cDjQ79h97JekzilEH7",
+	"VrrPwZ1Fzrp0+FmQnwW1+CIS1znFYtK0XYDlg/BtRT8tjMwO35KJYcbZ37EDfdIOy6pwzqJ3KybN2E4r",
+	"IjH287/+n/+fUOGsLzlwvWn43vbjxhOkQljV/ZrNGBgVc50EdtYSwyo0kasar1fhIKozmzlcrJ6wXHNs",
+	"jVyrSmOhQwwL7TsYlqbV4F9c/tOOF/V9SiAEVgyx1OoEU56uWY2Kb7Xpeh2/NKYXLPPCuMbUZjswKhBO",
+	"atF12xNW96+/AbWbsmSr1zxjK/2n3+1/V3WX8jQSdMwiOmQ9MTmIQi9o9PT5Lg7OuVzzghGW7dQttiNZ",
+	"2I3txjfvUUXJ4aT3o7r+6Frd7lITjp3Q4QVB5CDL7sG9KgK0ar1fALkvRSbCuHrnbam8TJren5POl1zT",
+	"ed/yOKQMteZNDwi7REHqQz8IN5bTE6YEOG0c/CV4lgtQFcBAQvwUhCekLtrTvq1HEjA0pTIaEo4QeL8n",
+	"pPDhm10S9xUDf2J8TMYuNqpL4ilVAr8s1I4nmmCVfKLyjEFIelUz80eYN5ZcbEuXxFwMZNwiC+EtT1xy",
+	"dVTNrYLl5Qah1YL+eyLADkxd/E4Fk8OnUgCqDf4CFZXd78fOrQOeUpASXj4V93ObJ0aQZXkRxyQGV1r6",
+	"wpqPsbMiCc0c1lixffCpuR00HVFTDNItGWm6Lu1p7hS6FdYnAI/cNflivqDAhhkYBbB6eZgs1rusfzWk",
+	"w1a5FHXg/cs6eUyOeFhrO1ybTUzuCjN864rC78ySNuHZBeeFmGNwf3xWv/+46qTcH1N1vadcnYza8My3",
+	"VF3rau9WJteKPzqWYkji8MvTVMcljrCTpmbExm1yCqpAz1kNEyYnmTWCKk1GxJXVJzzVHtE27DGD4vnY",
+	"A7ROOiHgtA86qZGTdmILctLJv51jKeem3uh+OIgOo6cfb3cRh9oOEUb0wHEXvt8LpvOsluv/JqdkTMVs",
+	"bjmc1vDNs/6fLrTQrujcWinc6uukhlRDKlwc8D5qYqsVbGTkQjfzQsMDs1PvQihqHIP6TLXLnNWMicin",
+	"2JNLMzP2Zxdp1xP+RpXrEEYfSgYaiGHIJ2gmFBelXJNnncOl6KDvgvm9ddPb1gH57Z7gOKNVZ7db0j8s",
+	"ZujhRjP6iRo2xdIj93xmF8C242JzeZYLWSvguDUp6ecb5qADq1HSp8pFlrTJz84J6YwObx4BzKBLbQe/",
+	"rGImV4KlGE86ZX3y/tRZX1bV063jivECJQfecHHdddUZ2u021mY4Joplf+1BGbdeI8ClFjIXLmOjJwC2",
+	"GXRIdCRafQD4VorV6eVf8Frt96K+b1Q5BYhVUypopTKPG2Iuk8Gu8rpMBnjmW89k+D1mPYeyw30RuscA",
+	"SL1QDldD7lGXRy2norjFKLCCg0IdzmdTA+XNNSCtGyb83XsLY5a8lw/hLH51aGtxm7yAF3Xg3Mg1FgPJ",
+	"GMTWC2kcOFtReAZwvckZQPgIxkD9B5CqXPDfcoZXY6Fny91mQRRn/Lksd9AlHz5GBKradsnJ2cvbFXip",
+	"yC5fE/lvXuJj/BBJcwaqDhXkb/2Tg4QkI5ZcN6rlohKZSdXoNvqugq3znbzktM8MVFHOMjndyyebx/Yg",
+	"lsdXgVh1oms1kh9GkOyacxU13siy7uZKyeaf++bztB7vNL4o0hAKKSdEa6TynC63/9lh22yCPOEkr4M3",
+	"dcFRF+Dyx4DqVVW3SNNLV67w8iAq/NBBlqoz81rVmj6LEdqVsEsn0B10kctOKm4XHOyEj9fUhs40afqq",
+	"R0a6Mg6t5dASO4rdR7CIPwL2w1JOirapj+C45YQE1cCw+FhQQovUVtCSIptFPh5irphWRIT0WkapUkAT",
+	"GNQS+wM4Liv9PO0cod8iPh3snUnB9mCjxj0xpqYoeZPkSjFhSGzPolqd5CdXU+zPC0SxUge429n/iD7x",
+	"TaBPLOP+5dbNVpxw7pDlNsagcEFqRabvNWMTd6gCFoSOApZHRCUI50ojEgctO2SmnkgyRhUWAqtHMS+O",
+	"+cpR6/J048glw4AEKmEnSq9oaAF5nDLw9oDwQbkTYfpNxnztKTAkUFYdHRxWqvituDZ5Xxaf/FpwFXau",
+	"F3mRdeHEMQwAFq7RbWChcBw5WENDY7+AxWt0nz+zIwBjsNFtvLu4TzPp66BUrBSRPt377qLyUWV6tJZ2",
+	"h7XY2lraT8oS0dtqgce+pFWoBWJa4qiE1cPKrNZw0iM5LZJJpRrnGe0JrDnpcg3D8Kw5WFb7MtQFDUCD",
+	"bCOkqXy5ak2oBo+UbeI0vY1bbfKjS/QjCc2SPAMmLew5uBfDOqUqZQrcdD0Rl1XF2ynXk4zO2vB7TJp+",
+	"Uj7W2BpzGdWm5UKfeNomMU91XGY+kiG/YcJ3etwTsV0c/4BvcERvsJDzzF/r4Wv22Tb5UZqRr0ZpuwQh",
+	"iyFmReBxcQgs8+f7YuALR8qc/9KtAKZp21FaecY+TTKZOu2gHleVAy5Djd/8HhFm19UjjxpQdbTRhU4b",
+	"i8ix/7BqxlKia4YE32zCwGS1Mw7qwx+4Ka2qD7+mUv/ClH6/ULBA+NVxTj6UEpao/WgJfIHCjFUahwiv",
+	"7pv7twrWnT/7fYoVWe9gdmyYKBQYA3MIiz5bKJN4HJVltptQspmcGDKW2rj7XDf0npjArW3wXGFk4CO/",
+	"0jRdWT7OnlLIG1/3TiTMvbKSygk6qANBTjB0246wOCDhLTwj7Uc4JuFN55UM1PI5PV27ZBQ0JiDsu7IR",
+	"IffFbkQnDQ37ZDa3E0qCfp07FbeYay5VcHc83qo8ppZ889cwASJ33Xmx1r7YL/XvryLlnb1Bcu1BTCdQ",
+	"lXfEmCEZFcOcDlmXBLZE/MFpwmd0zD5itVKI9MFqN2UqCfi6XTyQwQqkAbWeaH+4gOOkBcmkXAwjInLI",
+	"yYA7Ixf8TzJumKKZjkj8H2SPfEf2Id7n8Dn5qwv8wagf9wep/OUeYX913izIkMiFq7t/+joiJ2cvI/Lu",
+	"IiJn764i8uLd2YuTq4i8eXUW9cT78/NXFxF58+5n+8/VxenbiFy8e2/fOPnxMiJvT88i8vbkv+x7J29e",
+	"Xb54ZZv5OSJX716e/BKRlydXr16evn4dkV9enVxE5O27s6u/2a9/affEexdibE2WcZ8Pc8xz9MSOyFTZ",
+	"M5cqbk8VNNhmSeZgX44ODyvhEXk2URzQpnsihmRKHbfJpQTkpGKpp4Durg01PCFDJadmRPpWcABoLUtL",
+	"/BiInnRZuwfPXdZuT3iwn6jS+YgCigo10KYmzfjFIflf/+//R14cwD+vIFjM/mZViOfPnj21Zk2H9GfG",
+	"ThTgA7GEve6Jg+fff//94cHzuNV1dezzMoYbzNNgK/kER6ueMG2IZZbcniP2bCTN50fkHwsjdyYu7Cr7",
+	"viWbXQj7irPF0xSgAjEdqFgTaxHFuPccUBBul5hQ3RNyYJjA9gidTMD16pARFYwNtBxR1OfHAPRiM0bk",
+	"6f4hZjFBtAXsPeQE2H+WS6D+9TjPDEdwQwpaGZAfEqAWDfpjdK6CSVc4EnQJxgPOXG6IodcQn+MesXLA",
+	"vsMNmVAXUgjr0CZFIYGEM11FRAZVEYABhc8lxgQ8R79iVFYbLB0UqoBP7s+KMaYwXcXcNvMj6wkMCIQU",
+	"tGBnb69fviho9Q1omW4WdnCwo5ofXudZhmI2Ir0GafYaEflQUTrhh1av0WoEbmRQO+G9DXTSp7e3O+qS",
+	"88R71CgfNcpHjfLOGuWC/N5NryzdvduVnAn0w58xaXX+OCEo/BFb5H7LzrCZqzYDoTLESBlhTBA3/IZl",
+	"M3du+ywOUGF7wh0XKdf+yIUEDjy4Xb6wjwYqfNyY3myPYhek5HVDqxyhXx6BQjD5OF08XNZXrNnxUHms",
+	"VvNYrWZlxNIKubBDzFJd2M+u6tAfJe5njVZxN23iMfLnm4j8WclFOzpiNsjuccfyphFBZc6CpuMigAYC",
+	"ZLVTb+sK1wTHeHBvG4NxPWZqCBlWckIydsMQWzZ2tkHcqkQYheFFgRscSxK4VGepSJ9BwFG7wEdFJKr9",
+	"uZcsR86s/V+pZAfdO/PHvhIal/bhUgfpCcBhXoApmz+bPSRJHCRuV+rjgKPCV9Bz/Lw05GhnaXgPMUc8",
+	"BZDV0r5zKRnklbsa2PrS4XY+DKJboMRuniyOJPk6EUerhbMPOboHIf0Yc/RoyO0ec7SL9RbiT+0QedQm",
+	"77J0eRrusatDtnk9wiqe7GPS62ZJr2Hhru0yX8MEmz9q/usfH3jWB5KEq3lvkLN3vPQr2J5rzOF0GBZl",
+	"aF1sN2xMmkedTnjBg9d0xz3BPhkFZZ08GunEtAm4r9BJ76710EePqPjcdEnskeVjl6Fl9UVSFtlwGBwz",
+	"kUBtj2q9w3WO/LsUMrxHF/5OQPx3g7z/Ol739aUJvef9PkoTPrrfH93vX1hynxhDk1EVmtKBZs6FjtcX",
+	"JlilyT2WgL+vEvBw9j3WgX/0rD9AHXiM25CKD7mgWVAraULNqHX/6lz0WNT6fopa31VIPFa2fqxs/ejK",
+	"+yNXtt5RtO+g6+1YZ/NOh8JjSc7HkpyPJTkfS3I+luTctiTnoub4WJfzsS7nY13Oe1eYlJzuiKyAUsj+",
+	"dmpPVp+jUFa/0YQJmQ9H9mCrBWEoS+XUhYViuIhgxCdFZFwbDV+1vJxytedCa9SSQnFLv56o0M3qPJkE",
+	"aGSetjARR8npcZD94ej1pGDXf0mAc7Bn1DWbWXkaOP16UP0AlalKqE1EKid5hJoEWN3VIm9WuZvhmcky",
+	"zaDC6Qivil//7fTCqhk9wT5N7GnApYhALcyzrCyjwKCmmFUR7QlQ4K3D+FrHdTHMhFmbH/BfoVJqkbHx",
+	"T8A0cpA3QTNORcNcMHsoYSKYjkj8yy+//LL39u3ey5ex3aNMR+Ti9Qvy9OnTH0hRi0VHPYFLN7AKHeTL",
+	"/KpZxhIDJ1TCoKxOpZ5dkTdktw4iSeDMMAnLjihyyiUXw2ISEdz1hylHkIikbPOiJpcqIkVGUqmkORpH",
+	"BYG5AGWuzJbzCV24R9mnSUa5gAdRsZbT4KFFdFqcu0a4RUjSc9bhE90T8QCVQV5J/3HZOZGr2VTuLatL",
+	"S197yW76xTqCliBQXyqoTmVJ+kSj+mqJ2fJAUQU7B5xZQEdCxFgTvMuWMeZqAoINgH0ARwCyEs3eOfil",
+	"GHL7SJ8LFBN8ODJ+Zd5dHONyeawmTfhQSGtPUM1akeMdrIKVMoWzQPrZtdKAcHJMIDPPw3R5xoc3ULsE",
+	"7RfRXirCxqmJiHfeE02aZW7Djeulj6vb91eojImlBrRPT5NTy5IvLv8Z4STsbD3WOiiPcYKlnCx7wqyB",
+	"A6SqZGtqQxXcF6CY/au1Xf7D/m/P/u9/gowxtI8bIrGaNR0WoO0LuMzU2l9A9/hJDKlcwHBBhinC10Cy",
+	"nMZRWRuLURCuKhcC+Ax/DtK8zunQadkTLkRZM81vPkgkgLmA57JLpLBqt9MhaYmZ5nRwvP7uCQdMrfDg",
+	"cO7IyIMl6gpqWae42UgyiMeD/jTaiVbCQEgHzbQkTFjblVHlYR5JPKL6rVTergkqbUU4VtguKBpBk6+K",
+	"EWha838z0s/TITM90Tyaq6naOgaqZlM602Qkoe6pseuhESlHyekqxMcLe0CvAcRxUJfhMehyS4uMijLJ",
+	"YmHvW7ZuN+oBZFAe1FfbujtWzn0W5QrCluZKd7pCsoWAB/BsWLmIQBFY901RQpd9mlhhLQclSy+jjyNG",
+	"SB/XT6PbADskajBhp//B/5nomwA0Yov6ZN84NidsVAhpdaVSq++vLbF6UoReKah6KNWCRH2Mw9opDuv3",
+	"GgkQwII+QXUpsG/gz4/3gPezulroP12M+kKdFdKct4tQBqvSnQt7uKj02YoQmUexhAmTzfzFSk9AvNXq",
+	"wixFGlyhpqyq+rj2wHhnFaHgJo/rMgOpTsw5c/FLngM1AyyLpDZjiIhoWYLmIvx+QDNtf0Bv0rLh+xfW",
+	"VrV8LBG5i/y3e26T0pBukR6DYr9mUOyNExBekOLfH2/X3FfVO4ECwSinoowQ8A4aJowC6MLYqZ0O4jEO",
+	"Cx2nPQFWRcoSPqZZAT+Dtk1pFLUQ0sJdBFVGsgBrZgdRlp1ZGq1qd+5XjVMNi7akTGh78HYbYLOjA9KJ",
+	"sLczMpXq2lqhMF6Ux0FKkcfO7H7AHKUqItrm6USWIl8nkhXWYk0MK+ytx+DVx+DVbx074gYFy7yQrSid",
+	"+5/RvN4BF2JB16xWh6kWfYnm6+VW671AJufygi8gSYt6L0sDQneTpI/BnX+EWM0lm30rBIR66ym8TSq0",
+	"+Da5BG8WXlYWuNgkRgzsJd60HTfoHwRGYdXheqdD9RFC4ZvwktSz4D2BJP8TvcB3CHReemZV1HUXdbw8",
+	"oPgeDpk7JP8flchuOUOvyZSx68ZSHfzg2ZaK99eJAV4lG3z0751lxOOB/ahO7x4yvJU6ve/03qVO3QtG",
+	"U9sbyfg1K30Wy7SG1665P05F+HJWq9x2joyPFQ6+zHFdhlbUe+Pu9Yi+8KHfeKeGHRNq5JgnNMtmWxza",
+	"r2gy8vA+Z3TMYnDL9UStXw4iZOwLGMYDDrwBN4jy66I9SDPuMzNlTMRdYqbS3bcfk5iLeD8W0pzaXyjG",
+	"Edmv9VmeZfG+/SANfO5iaEYEgVTk6PBwG+XCEafK67ujx3rp8+Fzo6RSo9twwZyVkmRclBXJPjSs/X0D",
+	"eVIMwmTsRphrBBSLudiaRrdBRTrXsCcNXnVtKxe0o8nX0EXWSybBpn9Y6fSoIWwjTt023USkLlEWnFth",
+	"+9SgUOTW3py8BRTvQooqr3X0Z04Kjxng67u4HQPqAmlakVmIWxfqiaE6QQrHSMl8CKF2rWOimdFWKp57",
+	"D0kckbhwl5yYyp8/zuJlBSgXhX2A/wFStGglrslVqhOtbkjOcPt9ujcedZ97Yla3GbbW58GdvaU2f1zn",
+	"GVym4YM/8Q+m39s5rTpDgaiPuv0X0+2121MPrNnbbh9Ar6+/b99Mx/bctrOG7eTBhzrVOOUKkx+tUqwT",
+	"Ow6HvrmgSr+h2vjiDOFrlr7le4db6s8wu6+oPa/je6s7/zF5/1FzvpPmvExgLTmUizi8L6A5v8BS6Q+i",
+	"0gbxhJsqte/9K49q7eOxH2yH1YptKpPlSuzllA6HTJH3p5jFb/eutQ7TlKVET1hyTGiWEarB1oMiTUzd",
+	"oHYbZrQj6kCtovvS9r92s0L0/siMsy3D968C8ANERZ/QIWsjqViSK4hs+/AxJNypMEyhz4ucnJ9W3w+o",
+	"qGfasHFAxn2kw/5n+Pd2KVVPyIBnaBMEBMZ8IENiaCsm9kDQUUlul/De5wIT6pzaM2ROlxKSvHh5dkyo",
+	"wPUgMjeap8xVTtMGs/eOOp2l63Bi31s0OCB4eULNqIxdpu7JqhIRKiQ+v0TjDPdy3k4gU7z8Yq+fizRj",
+	"7X/Zr+2k7aeaJJQtbRJ6Q5Haq/dKkRKid9hTMP/dVJUVO+9kbq96KtfuuBGjmRkt3WQAyTDy+ywAisAE",
+	"teYFS7kmKRSH1yRO2VDRlKVx65g86zzFBMPKm+7p2s3zNxzLFzxzXA81y4G/zOxx6ifRDqToF+79ao5E",
+	"AbLGainj5DcZedKtWOR/r/QyzGoWyy9zga4IEwFM31wpJkztMl5AOiYCOnyxlSw7qSEnzOfel29ll2fS",
+	"gAtztnq9QtrULlXGbxj8vlTsh2ApBWc6HRwPTk2c9amjAlzHyDyBZPxzqc1Qscv/fGP3OvJvU/lhARf7",
+	"/WK5eOAC1YWhXLjschyh7bPPanfAGz+JL7gBij6W5WU4itjjyg559boEI65dljEziq9Qcc6VHDMzYrlL",
+	"MGafCngjzCUinXanfdT1K4MJ+MBYGYVoe6vsFIREvB64UosQ6gH4cSJlhiVVteGJjggvo/UjAlFQGN9K",
+	"DdvDMqeY6K90RH6SROWAgATPOPr0hJsamAd///mqW8qBQu/SBDFmcp9qTyhxrxEjr5kgzfjtq6uL0xeX",
+	"v169+8ers7gVYQyRkrlhPeH8NBVkwi75kVHFlCufC0nb0BiW0QVo8IOg/MoxDsz3G6iJll5EM6tv2M6s",
+	"lsIEU8GgTl6+vKiOqcyx7hyREVOsFHJ0XGp7eGOBc1R5xlpQ2sb1C2qWG0+MNx0Uk+lt90tCNd+6nbSZ",
+	"sgrwCztoFn5R72DYbGWmrGCtgDXGxdxrmUxOmKAT3vaCoJbTrvwSWVJZBdt+uGEKK/k55KnpiCejqg5c",
+	"K6jeTZg4OT+1L91VVtEU46Fodh6UykF91i2Z7P+LJct91hOWVNjOFWEKxLmHh1sty67sJgeTo+yDUETE",
+	"WEf6GUXjaCnpC6r7sru0hGNwtoViIPukmi2zO45rGA3fROHoZi4VHKkrl+6Xk7dvtls6P8UtOeqLL4+b",
+	"yeLyVNv63OiD2LSy1DZt7RqEbKhLhr1gDikEhB4e3iQXKVNkn074McFu/M/UrYOUoNohPOw+OLPcuOY7",
+	"+NklbqEDqlAVuQphYWAFw3RbXYNl8DNK4TInusR4YYAyFLmGAW8tcjB72OMkh5RZD6hX9hYiRS12eVJ0",
+	"5vPPXH5+AbRToBu5pqMSwymEvUFwOu+1cn1DFvdipz+G0OpNihUvAL8uxMJCUJeasqjNAqGkFfTli/4s",
+	"dndJb1yIq8ZO3B1HfanSIq+mFayk8wBxMWxX0TNq+xtRgIUJ9gN2DnrDhMlJxnz2w3QkMx8bEDRNk9oN",
+	"Alqde38QZGc+0YtNSDWkwkMgLzb1AivKeaA/OQiHC3dNDu1xxGZe+Q2pDa/XjfGsmozUt6q3exq1AzoY",
+	"sMQsbpZKFlNNw2g7eigyq9h6fWVelDgvmVXnUG9xvt6yLydabj/e/u8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

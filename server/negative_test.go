@@ -165,6 +165,16 @@ func validValue(s *openapi3.Schema) any {
 	return "x" // no type: any value
 }
 
+// takesBoolean: one of the schema's branches, at any depth of one-ofs and any-ofs, is a boolean.
+func takesBoolean(s *openapi3.Schema) bool {
+	if s.Type.Is("boolean") {
+		return true
+	}
+	return slices.ContainsFunc(append(slices.Clone(s.OneOf), s.AnyOf...), func(alt *openapi3.SchemaRef) bool {
+		return alt.Value != nil && takesBoolean(alt.Value)
+	})
+}
+
 // violation is one value a schema refuses, with what makes it wrong.
 type violation struct {
 	kind  string
@@ -177,8 +187,10 @@ func violations(s *openapi3.Schema, inURL bool) []violation {
 	var out []violation
 	add := func(kind string, v any) { out = append(out, violation{kind, v}) }
 	if len(s.OneOf) > 0 || len(s.AnyOf) > 0 {
-		if !inURL {
-			add("wrong type", true) // the one-ofs of this spec are integers and strings
+		// A boolean is the wrong type for the integer-or-string one-ofs; the "any JSON value"
+		// any-ofs have a boolean branch, and no value of the wrong type.
+		if !inURL && !takesBoolean(s) {
+			add("wrong type", true)
 		}
 		for _, alt := range append(slices.Clone(s.OneOf), s.AnyOf...) {
 			if alt.Value != nil && alt.Value.Type.Is("string") {

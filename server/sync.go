@@ -366,7 +366,7 @@ func (s *Server) ListDataSourceSyncs(ctx context.Context, req gen.ListDataSource
 	out := gen.ListDataSourceSyncs200JSONResponse{Syncs: make([]gen.SyncRun, len(page.Syncs)), Total: page.Total,
 		TotalCapped: page.TotalCapped, HasMore: page.HasMore}
 	for i, r := range page.Syncs {
-		out.Syncs[i] = gen.SyncRun{Id: r.ID, DataSourceId: r.DataSourceID, Trigger: r.Trigger, SyncStatus: gen.SyncStatus(r.Status),
+		out.Syncs[i] = gen.SyncRun{Id: r.ID, DataSourceId: r.DataSourceID, Trigger: gen.SyncRunTrigger(r.Trigger), SyncStatus: gen.SyncStatus(r.Status),
 			Message: r.Message, RecordsProcessed: r.RecordsProcessed, RecordsDeleted: r.RecordsDeleted, StartedBy: r.StartedBy,
 			StartedAt: apiTime(r.StartedAt), FinishedAt: apiTime(r.FinishedAt), DurationMs: r.DurationMs}
 	}

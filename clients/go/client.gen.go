@@ -618,6 +618,27 @@ func (e SortDirection) Valid() bool {
 	}
 }
 
+// Defines values for SyncRunTrigger.
+const (
+	SyncRunTriggerPush   SyncRunTrigger = "push"
+	SyncRunTriggerSync   SyncRunTrigger = "sync"
+	SyncRunTriggerUpload SyncRunTrigger = "upload"
+)
+
+// Valid indicates whether the value is a known member of the SyncRunTrigger enum.
+func (e SyncRunTrigger) Valid() bool {
+	switch e {
+	case SyncRunTriggerPush:
+		return true
+	case SyncRunTriggerSync:
+		return true
+	case SyncRunTriggerUpload:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SyncStatus.
 const (
 	Error   SyncStatus = "error"
@@ -809,7 +830,7 @@ type CohortCondition struct {
 	Field    string         `json:"field"`
 	Operator CohortOperator `json:"operator"`
 
-	// Value Any JSON value.
+	// Value Any JSON value, null included.
 	Value nullable.Nullable[interface{}] `json:"value"`
 }
 
@@ -1094,6 +1115,12 @@ type HealthRedis string
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
 
+// JSONValue Any JSON value, null included: an item of the "any JSON value" fields' arrays. OpenAPI 3.0 has no
+// type for "anything" and gives `nullable` no effect without a `type`, so it is one branch per JSON
+// type, null through the string branch. It does not refer to itself (TypeScript generators cannot
+// type a schema that does), so an array in an array takes any item but a bare null.
+type JSONValue = interface{}
+
 // Liveness defines model for Liveness.
 type Liveness struct {
 	Status LivenessStatus `json:"status"`
@@ -1366,8 +1393,11 @@ type SyncRun struct {
 	SyncStatus SyncStatus `json:"syncStatus"`
 
 	// Trigger What ran it: `sync`, `upload` or `push`.
-	Trigger string `json:"trigger"`
+	Trigger SyncRunTrigger `json:"trigger"`
 }
+
+// SyncRunTrigger What ran it: `sync`, `upload` or `push`.
+type SyncRunTrigger string
 
 // SyncRunList defines model for SyncRunList.
 type SyncRunList struct {
@@ -1442,17 +1472,19 @@ type ViewFilter struct {
 	LogicalOperator LogicalOperator `json:"logicalOperator"`
 	Operator        FilterOperator  `json:"operator"`
 
-	// Value Absent for isNull/isNotNull; a list for in/notIn; two values for between.
+	// Value Any JSON value, null included. Absent for isNull/isNotNull; a list for in/notIn; two values for between.
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
 }
 
 // ViewFilterInput defines model for ViewFilterInput.
 type ViewFilterInput struct {
 	// ColumnName A column id as a decimal string, or a column name; an id wins over a name.
-	ColumnName      ColumnReference                `json:"columnName"`
-	LogicalOperator *LogicalOperator               `json:"logicalOperator,omitempty"`
-	Operator        FilterOperator                 `json:"operator"`
-	Value           nullable.Nullable[interface{}] `json:"value,omitempty"`
+	ColumnName      ColumnReference  `json:"columnName"`
+	LogicalOperator *LogicalOperator `json:"logicalOperator,omitempty"`
+	Operator        FilterOperator   `json:"operator"`
+
+	// Value Any JSON value, null included.
+	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
 }
 
 // ViewFilterList defines model for ViewFilterList.
@@ -1742,6 +1774,15 @@ type ListViewNotificationsParams struct {
 	// Cursor Opaque position returned by a previous page (`Link` header or `nextCursor`).
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
+	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
+	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
+
+	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
+	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// ListOrganizationMembersParams defines parameters for ListOrganizationMembers.
+type ListOrganizationMembersParams struct {
 	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
 	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
 
@@ -2430,7 +2471,7 @@ type ClientInterface interface {
 	// service is configured for it (an upstream failure is 502).
 	//
 	// Corresponds with GET /api/organization/members (the `ListOrganizationMembers` operationId).
-	ListOrganizationMembers(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListOrganizationMembers(ctx context.Context, params *ListOrganizationMembersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListPanels List panels
 	//
@@ -2867,6 +2908,8 @@ type ClientInterface interface {
 
 	// GetDocsAsset A documentation asset
 	//
+	// A file the Swagger UI page at `/docs` loads, embedded in the binary so the page needs no CDN; an asset outside the list is a 400.
+	//
 	// Corresponds with GET /docs/assets/{asset} (the `GetDocsAsset` operationId).
 	GetDocsAsset(ctx context.Context, asset GetDocsAssetParamsAsset, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -2886,6 +2929,8 @@ type ClientInterface interface {
 
 	// GetLiveness Liveness
 	//
+	// Answers 200 while the process serves requests, without touching PostgreSQL or Redis (readiness is `/healthz`); for a container's liveness probe.
+	//
 	// Corresponds with GET /liveness (the `GetLiveness` operationId).
 	GetLiveness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -2903,10 +2948,14 @@ type ClientInterface interface {
 
 	// GetOpenAPIJSON This API description as JSON
 	//
+	// The same contract converted to JSON, which `/docs` loads.
+	//
 	// Corresponds with GET /openapi.json (the `GetOpenAPIJSON` operationId).
 	GetOpenAPIJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetOpenAPIYAML This API description as YAML
+	//
+	// The contract exactly as written in the repository, embedded in the binary; the same document the request validator reads.
 	//
 	// Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 	GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3357,8 +3406,8 @@ func (c *Client) MarkViewNotificationsRead(ctx context.Context, body MarkViewNot
 // service is configured for it (an upstream failure is 502).
 //
 // Corresponds with GET /api/organization/members (the `ListOrganizationMembers` operationId).
-func (c *Client) ListOrganizationMembers(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListOrganizationMembersRequest(c.Server)
+func (c *Client) ListOrganizationMembers(ctx context.Context, params *ListOrganizationMembersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListOrganizationMembersRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4204,6 +4253,8 @@ func (c *Client) GetDocs(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 
 // GetDocsAsset A documentation asset
 //
+// A file the Swagger UI page at `/docs` loads, embedded in the binary so the page needs no CDN; an asset outside the list is a 400.
+//
 // Corresponds with GET /docs/assets/{asset} (the `GetDocsAsset` operationId).
 func (c *Client) GetDocsAsset(ctx context.Context, asset GetDocsAssetParamsAsset, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetDocsAssetRequest(c.Server, asset)
@@ -4253,6 +4304,8 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 
 // GetLiveness Liveness
 //
+// Answers 200 while the process serves requests, without touching PostgreSQL or Redis (readiness is `/healthz`); for a container's liveness probe.
+//
 // Corresponds with GET /liveness (the `GetLiveness` operationId).
 func (c *Client) GetLiveness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetLivenessRequest(c.Server)
@@ -4290,6 +4343,8 @@ func (c *Client) GetMetrics(ctx context.Context, reqEditors ...RequestEditorFn) 
 
 // GetOpenAPIJSON This API description as JSON
 //
+// The same contract converted to JSON, which `/docs` loads.
+//
 // Corresponds with GET /openapi.json (the `GetOpenAPIJSON` operationId).
 func (c *Client) GetOpenAPIJSON(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetOpenAPIJSONRequest(c.Server)
@@ -4304,6 +4359,8 @@ func (c *Client) GetOpenAPIJSON(ctx context.Context, reqEditors ...RequestEditor
 }
 
 // GetOpenAPIYAML This API description as YAML
+//
+// The contract exactly as written in the repository, embedded in the binary; the same document the request validator reads.
 //
 // Corresponds with GET /openapi.yaml (the `GetOpenAPIYAML` operationId).
 func (c *Client) GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5425,7 +5482,7 @@ func NewMarkViewNotificationsReadRequestWithBody(server string, contentType stri
 }
 
 // NewListOrganizationMembersRequest constructs an http.Request for the ListOrganizationMembers method
-func NewListOrganizationMembersRequest(server string) (*http.Request, error) {
+func NewListOrganizationMembersRequest(server string, params *ListOrganizationMembersParams) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5441,6 +5498,45 @@ func NewListOrganizationMembersRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.TenantId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tenantId", *params.TenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.UserId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "userId", *params.UserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -7946,7 +8042,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/organization/members (the `ListOrganizationMembers` operationId).
-	ListOrganizationMembersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListOrganizationMembersResponse, error)
+	ListOrganizationMembersWithResponse(ctx context.Context, params *ListOrganizationMembersParams, reqEditors ...RequestEditorFn) (*ListOrganizationMembersResponse, error)
 
 	// ListPanelsWithResponse List panels
 	//
@@ -8419,6 +8515,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetDocsAssetWithResponse A documentation asset
 	//
+	// A file the Swagger UI page at `/docs` loads, embedded in the binary so the page needs no CDN; an asset outside the list is a 400.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /docs/assets/{asset} (the `GetDocsAsset` operationId).
@@ -8444,6 +8542,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetLivenessWithResponse Liveness
 	//
+	// Answers 200 while the process serves requests, without touching PostgreSQL or Redis (readiness is `/healthz`); for a container's liveness probe.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /liveness (the `GetLiveness` operationId).
@@ -8465,12 +8565,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetOpenAPIJSONWithResponse This API description as JSON
 	//
+	// The same contract converted to JSON, which `/docs` loads.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /openapi.json (the `GetOpenAPIJSON` operationId).
 	GetOpenAPIJSONWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetOpenAPIJSONResponse, error)
 
 	// GetOpenAPIYAMLWithResponse This API description as YAML
+	//
+	// The contract exactly as written in the repository, embedded in the binary; the same document the request validator reads.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10238,8 +10342,12 @@ type ListOrganizationMembersResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *MemberList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
@@ -10255,9 +10363,19 @@ func (r ListOrganizationMembersResponse) GetJSON200() *MemberList {
 	return r.JSON200
 }
 
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListOrganizationMembersResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListOrganizationMembersResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListOrganizationMembersResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -14161,8 +14279,8 @@ func (c *ClientWithResponses) MarkViewNotificationsReadWithResponse(ctx context.
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/organization/members (the `ListOrganizationMembers` operationId).
-func (c *ClientWithResponses) ListOrganizationMembersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListOrganizationMembersResponse, error) {
-	rsp, err := c.ListOrganizationMembers(ctx, reqEditors...)
+func (c *ClientWithResponses) ListOrganizationMembersWithResponse(ctx context.Context, params *ListOrganizationMembersParams, reqEditors ...RequestEditorFn) (*ListOrganizationMembersResponse, error) {
+	rsp, err := c.ListOrganizationMembers(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14880,6 +14998,8 @@ func (c *ClientWithResponses) GetDocsWithResponse(ctx context.Context, reqEditor
 
 // GetDocsAssetWithResponse A documentation asset
 //
+// A file the Swagger UI page at `/docs` loads, embedded in the binary so the page needs no CDN; an asset outside the list is a 400.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /docs/assets/{asset} (the `GetDocsAsset` operationId).
@@ -14923,6 +15043,8 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 
 // GetLivenessWithResponse Liveness
 //
+// Answers 200 while the process serves requests, without touching PostgreSQL or Redis (readiness is `/healthz`); for a container's liveness probe.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /liveness (the `GetLiveness` operationId).
@@ -14956,6 +15078,8 @@ func (c *ClientWithResponses) GetMetricsWithResponse(ctx context.Context, reqEdi
 
 // GetOpenAPIJSONWithResponse This API description as JSON
 //
+// The same contract converted to JSON, which `/docs` loads.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /openapi.json (the `GetOpenAPIJSON` operationId).
@@ -14968,6 +15092,8 @@ func (c *ClientWithResponses) GetOpenAPIJSONWithResponse(ctx context.Context, re
 }
 
 // GetOpenAPIYAMLWithResponse This API description as YAML
+//
+// The contract exactly as written in the repository, embedded in the binary; the same document the request validator reads.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -16934,12 +17060,26 @@ func ParseListOrganizationMembersResponse(rsp *http.Response) (*ListOrganization
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests

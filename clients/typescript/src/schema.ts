@@ -862,7 +862,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A documentation asset */
+        /**
+         * A documentation asset
+         * @description A file the Swagger UI page at `/docs` loads, embedded in the binary so the page needs no CDN; an asset outside the list is a 400.
+         */
         get: operations["getDocsAsset"];
         put?: never;
         post?: never;
@@ -919,7 +922,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness */
+        /**
+         * Liveness
+         * @description Answers 200 while the process serves requests, without touching PostgreSQL or Redis (readiness is `/healthz`); for a container's liveness probe.
+         */
         get: operations["getLiveness"];
         put?: never;
         post?: never;
@@ -961,7 +967,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This API description as JSON */
+        /**
+         * This API description as JSON
+         * @description The same contract converted to JSON, which `/docs` loads.
+         */
         get: operations["getOpenAPIJSON"];
         put?: never;
         post?: never;
@@ -978,7 +987,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This API description as YAML */
+        /**
+         * This API description as YAML
+         * @description The contract exactly as written in the repository, embedded in the binary; the same document the request validator reads.
+         */
         get: operations["getOpenAPIYAML"];
         put?: never;
         post?: never;
@@ -1066,8 +1078,10 @@ export interface components {
             /** @description A column reference, or a dotted path into the primary source's records. */
             field: string;
             operator: components["schemas"]["CohortOperator"];
-            /** @description Any JSON value. */
-            value: unknown;
+            /** @description Any JSON value, null included. */
+            value: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
+                [key: string]: unknown;
+            };
         };
         /** @enum {string} */
         CohortLogic: "AND" | "OR";
@@ -1130,7 +1144,10 @@ export interface components {
          *     }
          */
         ColumnProperties: {
-            defaultValue?: unknown;
+            /** @description Any JSON value, null included. */
+            defaultValue?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
+                [key: string]: unknown;
+            };
             display?: {
                 format?: string;
                 locked?: boolean;
@@ -1282,6 +1299,15 @@ export interface components {
             timestamp: components["schemas"]["Timestamp"];
             /** @description Seconds since start. */
             uptime: number;
+        };
+        /**
+         * @description Any JSON value, null included: an item of the "any JSON value" fields' arrays. OpenAPI 3.0 has no
+         *     type for "anything" and gives `nullable` no effect without a `type`, so it is one branch per JSON
+         *     type, null through the string branch. It does not refer to itself (TypeScript generators cannot
+         *     type a schema that does), so an array in an array takes any item but a bare null.
+         */
+        JSONValue: (string | null) | number | boolean | unknown[] | {
+            [key: string]: unknown;
         };
         Liveness: {
             /** @enum {string} */
@@ -1519,8 +1545,11 @@ export interface components {
             /** @description The user id (sub) that ran it. */
             startedBy: string;
             syncStatus: components["schemas"]["SyncStatus"];
-            /** @description What ran it: `sync`, `upload` or `push`. */
-            trigger: string;
+            /**
+             * @description What ran it: `sync`, `upload` or `push`.
+             * @enum {string}
+             */
+            trigger: "sync" | "upload" | "push";
         };
         SyncRunList: {
             hasMore: boolean;
@@ -1575,14 +1604,19 @@ export interface components {
             id: number;
             logicalOperator: components["schemas"]["LogicalOperator"];
             operator: components["schemas"]["FilterOperator"];
-            /** @description Absent for isNull/isNotNull; a list for in/notIn; two values for between. */
-            value?: unknown;
+            /** @description Any JSON value, null included. Absent for isNull/isNotNull; a list for in/notIn; two values for between. */
+            value?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
+                [key: string]: unknown;
+            };
         };
         ViewFilterInput: {
             columnName: components["schemas"]["ColumnReference"];
             logicalOperator?: components["schemas"]["LogicalOperator"];
             operator: components["schemas"]["FilterOperator"];
-            value?: unknown;
+            /** @description Any JSON value, null included. */
+            value?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
+                [key: string]: unknown;
+            };
         };
         ViewFilterList: {
             filters: components["schemas"]["ViewFilter"][];
@@ -2493,7 +2527,12 @@ export interface operations {
     };
     listOrganizationMembers: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Optional assertion of the caller's tenant; must equal the token's (403 otherwise). */
+                tenantId?: components["parameters"]["TenantIdQuery"];
+                /** @description Optional assertion of the caller's user id; must equal the token's (403 otherwise). */
+                userId?: components["parameters"]["UserIdQuery"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2509,7 +2548,9 @@ export interface operations {
                     "application/json": components["schemas"]["MemberList"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];

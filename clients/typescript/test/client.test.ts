@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { createPanelsClient, isProblem, type Problem } from "../src/index.js";
-import { baseUrl, client, must, token, unique } from "./helpers.js";
+import { baseUrl, client, must, serverClient, serverUrl, token, unique } from "./helpers.js";
 
 describe("createPanelsClient", () => {
   it("sends the bearer token on every request", async () => {
@@ -29,7 +29,7 @@ describe("createPanelsClient", () => {
   });
 
   it("gets a typed 401 problem without a token", async () => {
-    const api = createPanelsClient({ baseUrl });
+    const api = createPanelsClient({ baseUrl: serverUrl });
     const { data, error, response } = await api.GET("/api/panels");
     assert.equal(response.status, 401);
     assert.equal(data, undefined);
@@ -52,7 +52,7 @@ describe("createPanelsClient", () => {
   it("gets a 400 problem naming the field for a schema violation", async () => {
     // The types forbid this body; the server must refuse it too.
     const body = { name: "" };
-    const { error, response } = await client().POST("/api/panels", { body });
+    const { error, response } = await serverClient().POST("/api/panels", { body });
     assert.equal(response.status, 400);
     assert.ok(error?.errors?.some((e) => e.field === "body.name"), JSON.stringify(error));
   });

@@ -20,6 +20,17 @@ export function client(): PanelsClient {
 }
 
 /**
+ * serverClient talks to the server itself even when the suite runs through Prism's validation
+ * proxy (tools/scripts/with-prism-proxy sets PANELS_UPSTREAM_URL), which refuses a request that
+ * breaks the contract before the server sees it: the tests of the server's own refusals use it.
+ */
+export const serverUrl = process.env.PANELS_UPSTREAM_URL ?? baseUrl;
+
+export function serverClient(): PanelsClient {
+  return createPanelsClient({ baseUrl: serverUrl, token });
+}
+
+/**
  * must returns the data of a call that answered status, failing the test with the problem
  * otherwise. A 204 has no data.
  */
