@@ -179,25 +179,34 @@ func startPrivate(ctx context.Context, opt Options) (Database, error) {
 	return Database{URL: "postgres://postgres@" + addr + "/panels?sslmode=disable", Stop: stop}, nil
 }
 
-// initialise runs initdb once: an existing cluster is reused, so data survives a restart.
+// initialise runs initdb once: an existing cluster is reused, so data survives a restart. It
+// initialises beside the data directory and renames the result into place, so that an initdb cut
+// short (Ctrl-C on a first run) never leaves a half-made cluster to be reused.
 func initialise(ctx context.Context, bin, dir string, cred *syscall.Credential, log *slog.Logger) error {
 	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err == nil {
 		return nil
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+	staging := dir + ".init"
+	if err := os.RemoveAll(staging); err != nil {
+		return err
+	}
+	if err := os.Mkdir(staging, 0o700); err != nil {
 		return err
 	}
 	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+		if err := os.Chown(staging, int(cred.Uid), int(cred.Gid)); err != nil {
 			return err
 		}
 	}
 	log.Info("initialising the private PostgreSQL cluster (once)", "data", dir)
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", dir, "-U", "postgres", "-A", "trust", //nolint:gosec // as for postgres
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", staging, "-U", "postgres", "-A", "trust", //nolint:gosec // as for postgres
 		"-E", "UTF8", "--locale=C")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	if err := os.Rename(staging, dir); err != nil {
+		return fmt.Errorf("%s exists but holds no cluster: move it away, then run again (%w)", dir, err)
 	}
 	return nil
 }

@@ -131,3 +131,42 @@ func processesOn(dataDir string) []string {
 	}
 	return found
 }
+
+// A first run cut short during initdb leaves its staging folder behind; the next run starts the
+// initialisation over instead of reusing a half-made cluster.
+func TestAnInterruptedInitialisationIsRedone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	if machineBinaries(t.Context()) == "" {
+		t.Skip("no PostgreSQL binaries on this machine")
+	}
+	root, err := os.MkdirTemp("", "panels-devdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(root) })
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(root, ".data")
+	if err := os.MkdirAll(filepath.Join(data, "postgres.init", "base"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "postgres.init", "PG_VERSION"), []byte("15\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Resolve(t.Context(), Embedded, "", Options{DataRoot: data, Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, db.URL, "SELECT 1"); got != "1" {
+		t.Errorf("SELECT 1 gave %q", got)
+	}
+	if err := db.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "postgres.init")); !os.IsNotExist(err) {
+		t.Errorf("the staging folder is still there: %v", err)
+	}
+}
