@@ -1963,7 +1963,10 @@ type GetPanelRowsParams struct {
 	// Cursor Opaque position returned by a previous page (`Link` header or `nextCursor`).
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// Format `json` (default) for a page, `csv` for a streamed export of every row.
+	// Format `json` (default) for a page, `csv` for a streamed export of every row. Deprecated: `csv` is
+	// kept for the clients that send it; new clients use `GET /api/panels/{panelId}/rows.csv`
+	// (`getPanelRowsCSV`), whose answer is typed as CSV.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
 	Format *GetPanelRowsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
 
 	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
@@ -1975,6 +1978,18 @@ type GetPanelRowsParams struct {
 
 // GetPanelRowsParamsFormat defines parameters for GetPanelRows.
 type GetPanelRowsParamsFormat string
+
+// GetPanelRowsCSVParams defines parameters for GetPanelRowsCSV.
+type GetPanelRowsCSVParams struct {
+	// ViewId A view of the panel whose filters, sorts and visible columns apply.
+	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
+
+	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
+	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
+
+	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
+	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
 
 // ListViewsParams defines parameters for ListViews.
 type ListViewsParams struct {
@@ -2269,6 +2284,9 @@ type ServerInterface interface {
 	// GetPanelRows Get a panel's rows
 	// (GET /api/panels/{panelId}/rows)
 	GetPanelRows(ctx echo.Context, panelId PanelId, params GetPanelRowsParams) error
+	// GetPanelRowsCSV Export a panel's rows as CSV
+	// (GET /api/panels/{panelId}/rows.csv)
+	GetPanelRowsCSV(ctx echo.Context, panelId PanelId, params GetPanelRowsCSVParams) error
 	// ListViews List views
 	// (GET /api/views)
 	ListViews(ctx echo.Context, params ListViewsParams) error
@@ -3648,6 +3666,45 @@ func (w *ServerInterfaceWrapper) GetPanelRows(ctx echo.Context) error {
 	return err
 }
 
+// GetPanelRowsCSV converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPanelRowsCSV(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "panelId" -------------
+	var panelId PanelId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "panelId", ctx.Param("panelId"), &panelId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter panelId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetPanelRowsCSVParams
+	// ------------- Optional query parameter "viewId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "viewId", ctx.QueryParams(), &params.ViewId, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter viewId: %s", err))
+	}
+
+	// ------------- Optional query parameter "tenantId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tenantId", ctx.QueryParams(), &params.TenantId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenantId: %s", err))
+	}
+
+	// ------------- Optional query parameter "userId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "userId", ctx.QueryParams(), &params.UserId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPanelRowsCSV(ctx, panelId, params)
+	return err
+}
+
 // ListViews converts echo context to params.
 func (w *ServerInterfaceWrapper) ListViews(ctx echo.Context) error {
 	var err error
@@ -4130,6 +4187,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/upload", wrapper.UploadDataSourceFile, options.OperationMiddlewares["uploadDataSourceFile"]...)
 	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/records", wrapper.PushDataSourceRecords, options.OperationMiddlewares["pushDataSourceRecords"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId/rows", wrapper.GetPanelRows, options.OperationMiddlewares["getPanelRows"]...)
+	router.GET(options.BaseURL+"/api/panels/:panelId/rows.csv", wrapper.GetPanelRowsCSV, options.OperationMiddlewares["getPanelRowsCSV"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId/columns", wrapper.ListColumns, options.OperationMiddlewares["listColumns"]...)
 	router.POST(options.BaseURL+"/api/panels/:panelId/columns/base", wrapper.CreateBaseColumn, options.OperationMiddlewares["createBaseColumn"]...)
 	router.POST(options.BaseURL+"/api/panels/:panelId/columns/calculated", wrapper.CreateCalculatedColumn, options.OperationMiddlewares["createCalculatedColumn"]...)
@@ -9917,6 +9975,159 @@ func (response GetPanelRows503ApplicationProblemPlusJSONResponse) VisitGetPanelR
 	return err
 }
 
+type GetPanelRowsCSVRequestObject struct {
+	PanelId PanelId `json:"panelId"`
+	Params  GetPanelRowsCSVParams
+}
+
+type GetPanelRowsCSVResponseObject interface {
+	VisitGetPanelRowsCSVResponse(w http.ResponseWriter) error
+}
+
+type GetPanelRowsCSV200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetPanelRowsCSV200TextcsvResponse) VisitGetPanelRowsCSVResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetPanelRowsCSV400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowsCSV400ApplicationProblemPlusJSONResponse) VisitGetPanelRowsCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowsCSV401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowsCSV401ApplicationProblemPlusJSONResponse) VisitGetPanelRowsCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowsCSV403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowsCSV403ApplicationProblemPlusJSONResponse) VisitGetPanelRowsCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowsCSV404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowsCSV404ApplicationProblemPlusJSONResponse) VisitGetPanelRowsCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowsCSV422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowsCSV422ApplicationProblemPlusJSONResponse) VisitGetPanelRowsCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowsCSV429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowsCSV429ApplicationProblemPlusJSONResponse) VisitGetPanelRowsCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowsCSV503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowsCSV503ApplicationProblemPlusJSONResponse) VisitGetPanelRowsCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListViewsRequestObject struct {
 	Params ListViewsParams
 }
@@ -12057,6 +12268,9 @@ type StrictServerInterface interface {
 	// GetPanelRows Get a panel's rows
 	// (GET /api/panels/{panelId}/rows)
 	GetPanelRows(ctx context.Context, request GetPanelRowsRequestObject) (GetPanelRowsResponseObject, error)
+	// GetPanelRowsCSV Export a panel's rows as CSV
+	// (GET /api/panels/{panelId}/rows.csv)
+	GetPanelRowsCSV(ctx context.Context, request GetPanelRowsCSVRequestObject) (GetPanelRowsCSVResponseObject, error)
 	// ListViews List views
 	// (GET /api/views)
 	ListViews(ctx context.Context, request ListViewsRequestObject) (ListViewsResponseObject, error)
@@ -13291,6 +13505,32 @@ func (sh *strictHandler) GetPanelRows(ctx echo.Context, panelId PanelId, params 
 	return nil
 }
 
+// GetPanelRowsCSV operation middleware
+func (sh *strictHandler) GetPanelRowsCSV(ctx echo.Context, panelId PanelId, params GetPanelRowsCSVParams) error {
+	var request GetPanelRowsCSVRequestObject
+
+	request.PanelId = panelId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPanelRowsCSV(ctx.Request().Context(), request.(GetPanelRowsCSVRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPanelRowsCSV")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPanelRowsCSVResponseObject); ok {
+		return validResponse.VisitGetPanelRowsCSVResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListViews operation middleware
 func (sh *strictHandler) ListViews(ctx echo.Context, params ListViewsParams) error {
 	var request ListViewsRequestObject
@@ -13854,304 +14094,308 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39chs5si/4KgjujTDZp0RRsuyepmJir9ofPZqxZR1Jnj69prcLrAJJjIoAG0CJ5vgoYv/aB9jYJ7xP",
-	"cgOZQBWKLH5Klt3d6j/aFFmFjwQykZnI/OXnRiLHEymYMLrR/dwYMZoyBR9fXdGh/TdlOlF8YrgUjW7j",
-	"0igphuSGZjylRioiB8SMGFFsophmwlD7YLsRNXQyYmNqWzCzCWt0G9ooLoaN29uo8YaL68W2L16/IH85",
-	"/MtfSMbFNTESGhbskyETOmRdEvfyTudpkqsMPrBjolj2117DPtJrxG1y0rcjIFLAmxnV+Oba0ciE4hDm",
-	"R/T+4o2fYKIYNSwlimmZq2RtoxfUsDd8zA38r2ay7LecaaMJzTI5ZSnhOOokV8pOYspFKqfVXsZc8HE+",
-	"bnQ7ke+RC8OGTFW7vGBjyoUdyfJuMzYw99unZjXTvGSJFKkmuTA8g86wE0tHZvR2fTGjZicDw9Tyfowk",
-	"U8oN6bOBVHZbGjXjYrhFP7dRY0IVHTPjGOGFzPKxOE3tZ277mlAzakQNQcf2zcT/HDUU+y3niqWNrlE5",
-	"C3scSDWmBvt5ftSIGmP6CYfww+Hh06ffH3aePv/Ls6Pvv3/e6XSicoAHtYR4kSsta4jwbkJ/yxmZSM3t",
-	"N3b2uRIsJf0ZoWSi2A2XuQaeIM3YMmFMkOOJVCS2fIRNxy1LMJjsbzlTs2C22HWFmvTTGyaGZtToPjs4",
-	"hMH7v8vhB5zxkhp6CTy0lKZp+MjD0fW1VAmr4xktsxtGUjZhIrWiknChDaOpFQ5U6CmzkyNHnR+WkW0A",
-	"LYcjT9mA5plpdAc006wYTl/KjFEBwzlN2XgiDRPJ7B9stjiut/Sa6UA4EU0HzHIA7HrSHEhF2Cc6nmSM",
+	"7L39chs5si/4KgjujTDZp0RRsuyepmJir9ofPZqxZR1J7j6zprcLrAJJjIoAG0CJ5vgoYv/aB9jYJ7xP",
+	"cgOZQBWKLH5Klt3d6j/aFFmFz8xEZiLzl58biRxPpGDC6Eb3c2PEaMoUfHx1RYf235TpRPGJ4VI0uo1L",
+	"o6QYkhua8ZQaqYgcEDNiRLGJYpoJQ+2D7UbU0MmIjaltwcwmrNFtaKO4GDZub6PGGy6uF9u+eP2C/OXw",
+	"L38hGRfXxEhoWLBPhkzokHVJ3Ms7nadJrjL4wI6JYtlfew37SK8Rt8lJ346ASAFvZlTjm2tHIxOKQ5gf",
+	"0fuLN36CiWLUsJQopmWukrWNXlDD3vAxN/C/msmy33KmjSY0y+SUpYTjqJNcKTuJKRepnFZ7GXPBx/m4",
+	"0e1EvkcuDBsyVe3ygo0pF3Yky7vN2MDcb5+a1UzzkiVSpJrkwvAMOsNO7Doyo7frixk1OxkYppb3YySZ",
+	"Um5Inw2ksmRp1IyL4Rb93EaNCVV0zIxjhBcyy8fiNLWfue1rQs2oETUEHds3E/9z1FDst5wrlja6RuUs",
+	"7HEg1Zga7Of5USNqjOknHMIPh4dPn35/2Hn6/C/Pjr7//nmn04nKAR7ULsSLXGlZswjvJvS3nJGJ1Nx+",
+	"Y2efK8FS0p8RSiaK3XCZa+AJ0owtE8YEOZ5IRWLLR9h03LILBpP9LWdqFswWu66sJv30homhGTW6zw4O",
+	"YfD+73L4AWe8pIZeAg8tXdM0fOTh1vW1VAmr4xktsxtGUjZhIrWiknChDaOpFQ5U6CmzkyNHnR+WLdsA",
+	"Wg5HnrIBzTPT6A5oplkxnL6UGaMChnOasvFEGiaS2T/YbHFcb+k104FwIpoOmOUAoHrSHEhF2Cc6nmSM",
 	"UPL+/elLMmGKZHLIE5oRhaKg1SZXI0au2YxwTa7ZxBD74uERGclc6Z6w7xgmqDCEipTkmiky5WZEKBlR",
-	"PfICcszMSKYRsSsZEZg/PP/3y3dnpC/TWQR/KpZIlZbyTtMx6wmjqNA0gV1LNZmOqHHHCozRS982OXGT",
-	"gwH492Hw2Dg+jmuCtJGKD7mgWU9oQ02uIxJ7gR9HJLbHXAwv2zFCuzJ3HdpFpWJmRlwMj6u9OQKkfDBg",
-	"IDtd1z3BNTk6PDwm0xEHuvsxFSN2lNaGZxlRubCCOiKUaBBhRAoGIkzDMnBDmvnELiolAzbtCXxKR7Yp",
-	"YbccNhyDcNwD6Ri32uSdyGZE50nCtB7kWUERCkIRl6AbjM5Yig8oz1jaE82jT5+sRHj26VOrOPiEBDoA",
-	"qcZ0RvooXTlLFxej3RONqOH2XqPbeDboJIf0B7Z32D9I946Sv7C9H+jR073vB4fpAXve/0ty0PGcgwKp",
-	"ZJ2AC/YsGywRPYfPns2Lngk1hinb5v/9odf7dHiw1+t9+v7Vx//4H406uXQ6eEtNMlrks5PJJJsRaSnK",
-	"vbaDSsATXZydbiNxDQuIPKGtmP0uJmPbLtN2L5WCdWGegz3sf8kEDzqHR/XDPpOCLRs6LDt52jkiU7tf",
-	"wtO+fsSrxmc72m2QS5Sgc3sSaf5vRppOHpKDTgdZbUIFy2C33XA2JRm3WgueaAQ54iDqdDoFx3Kz9NDK",
-	"oPe5IeNB8GyDY+HdYOB0m7rGJf5a2/pBB/6L1mk253auS0/Difv14Q7CC7e/lw5JlQ88/KiuZhN2boez",
-	"emz2sZWj+x+KDRrdxv+xX9pA+/ir3g/7gs6v4AQ8Tf8TVr9G9bIfaEao1kzBOeYNB5plTD3R7gw9JuNc",
-	"G8J+yynqw0ZeM/FEk+ZR5ymRZsTUlGu2dC8bN47GpjPBgZ/4YcFk3mumXo0pz+okBrHWQ0aati2qWEqs",
-	"faL2EqpZ2rIHFWgAPCVNnfdbEaiOv9Isi4shV9cjLzpbtRiBEHl62FmvRdop3GU13CTuuhw5DGPjxbCj",
-	"ri7FPzmbLmWzG/zxoVjs1nakJ1JoBpbPjzT9iRo2pUDiRArDBMhBOplkHHWo/YmS/YyN/+NfGi3ozQhx",
-	"jm9hpws7MJ9ooxgdE83UDU+Y00zajdvIDsoZsQ85qLc0s5RmpY7Z7FNUbiMyBZ+IJaeOSC6uhZwKwkQ+",
-	"Jjc0y1lE7PkkB0RRMWTlEwPOsrQFk3ohxSDjyYNO6YQkrld7+hamDfvEtYlImmPXjAwVFSZCd4qcCqYi",
-	"omciKVVXqerUXNAF4zntLa6qva1jEpddx+6Q72cyuWYKnAOBQyrQcJfN2j29H3gKbp1h1+dpysSD0je3",
-	"KroBIqYR6efG6tCFv6cJZIu9PI/3Y5QlMeriXMPToczCrfKTFOwhp3GFKqOWiiRUECFJJsWQKWsAjKSQ",
-	"uWLpMdGGKkMGSo5hyAOuCufbbdQ4k+a1zEX6kOM+k9b+GRW6OuxTS9Ibrnk/Y97BiNT1w3wrUz7gLF08",
-	"U64WvJyFXh9XdON4bt96R+qqDQvP3KIqOMskTa+kfEPV8MFXGoxg9ilhLEXzGXRnoM65AtMTXEuvQR4/",
-	"5OBibx/FJJUMmQPoX2PTHBfGajKyIhcPjks8S94LekN5RvvZgxM3pYb2qWaWufNyGMfOp5FR4zbilZRv",
-	"qZh5Z+1DjvPCinxYdEu2qgD2vt69wpxbKYSrHvDQWbxX8VBv1Ej5xlxDzjTbsBH7tHcl73aWvBc0NyOp",
-	"+L8flgHecq3huOUCbl8IePcmVitEpRV2znsxUTJhWtuN9UoYbh5Ud/uZZdmeU5TsgafZmMIRmGWzYuBN",
-	"rwDZE3Dc58Nc5pqgHz0i9u08o4QpJVVEklmSsQh3JFGMJiN7mNo3RY12QTPFaDqz2n0K/rMaF13LEUrn",
-	"k4lUhqVvWcopGHpfQ9i6gz4Oe7O9xG2wD1xTtqeTBOw1mqIMptm5khNrSlht3bmRJ8FXnxvOd3di1hqJ",
-	"fMy0oeOJJQ1PdzAs5o2JqDFhamz3LBJsJZnKJ9EECZwPdx5GxR2wldUflcb24hVf1Mgn6Q7EzVeY3qGl",
-	"jVb4OnN70S4uLcUPdiGj0GGw4BkJnDihlR6sXBTsoXDKH4u+Zf9fLAGhepJkL+DhLXfprhslXJ2tPCBz",
-	"q7CV6yHyJv/Wln64MkuovYSqr4RBL8cWRKUoLFYN0cqT+YHZ15aM4g1Hk3u7QcC/3LCx3mg4RddUKTqr",
-	"G55eNr7zvJ/x5HJE1e9kA951E63fOO+BXx+pAW4jzfAmfycZlc5dWt+j2y1qjJmhtoN1BHjrn7v1HsJ1",
-	"V2ALwqs6q1WdIbECwlhlBCjwmrOsxkB+rRgjhn0ypAlxHqxP3p8SbaRimrz+2+nFOTUjq7IqBsukwam6",
-	"cHm0ZgKGDtcO/co+c7cdaTbQFpBCXle4jz0Mi+o6r1I7mo+JCBaybru/oFmSW4Myvcumd665xP1diPFt",
-	"F21MP53iuwehluZkfNRwOv9c00edH56vb/r3wjt/oo3rl3P9LgX3zEnio++YsDLyg9M5C4XT7n6WMfig",
-	"ZyKxDdvDXo/sI8J//lizZtjDDqoLeo42117gChd7W9RiosaI6rcSFZP5SJ+oUQZe1RoaRhqarYtbc4+9",
-	"oJMJS+u6mVsxPz/ffPX9csDLl80bVH7R4Jr6V2cu2CWCv53JUPyNC2n/TuRIKvOrc9EV8u5Xmqbhnwu/",
-	"KzaWN+EXdku4Fu2+Lhpwf469S7f4pmzhhrNpMGT8s+gQ/iwHDH+6zVZ+Uew/+IomWdFA7X6ESb/wftQt",
-	"N+Wg/uQ9cc4Tohi4Opyzm5JUGsNSCMkiXDiH90TxMVUzUoSwYDyQ3uU0toOjRqr1EsdO+51/+jZqwM0Y",
-	"TF/M3g0a3Q+fGyLPnFsWLznneyv2tMjHfdjzNcy0Ibv+/fLd2T9hCIvMumxJKqPy3PBx8fpyhjFv7u7P",
-	"zopwkWR5ih7VT3tDuVfMBKfcPnMfPliGVgOasM+3H8OH9/h4IhVIMbgj7jaG3IzyfjuR431JJ3wvkSkb",
-	"MrFfkPE2fF1f88medPfiexMJ/eCc5kXDwGkcxeL61aqVBbCyb+SQJ6EwODl72Yga7y5WMMG7YO/419hv",
-	"jagxNI2okRn4xOAjW9HMRZ6t12uKUDRw8OGDGjadY6kGHbJwyl3Xt9umz5/Zhc5wljC5BX0gbHfDTTgv",
-	"DOY1pcVjJPN0Xt8sLsmC2C9H6VurX1UrT7Y9Mku1IljSPtWWkEmhkNau5W6eynmrrMqJ1uRzklFD+N4x",
-	"MiNEwqXMgC+57fSVLYy5JXIqOIrnFefquErdfG50kO9Ax0yXWRVOnhdPQhyK31uLmsJyvXrDIRQ92mNB",
-	"pEyxlFBNPrxwF2xndMw+1nge781rfBd9flFjL+Pq7u7O/nKW88JGrSXwVgbE9lbADt7sOndzGawYiINo",
-	"zkAIaBmsuJviNi5nnMMO6n2/cAdtI65BKNbwWTJnbd+9zTnShsOt6245bc6rDtkVis2chECNss9G9IbL",
-	"XEEkbsr1JKNOUmVcW/lxzWYYVp6MWHINl3Nm5EPNIZ2AajLkNwyywoKD2DVmP0qVWmXkwKrUEJzhFJP5",
-	"wLfbRQ8FRA3/80+qTNqjpqTiqo7m7AgnDBddIAtSB2Kx0nq71S3btgHPwSrXtTrlKcb21rThF+u2Zr+X",
-	"W6Wu1Vzw3/IlPbpsxpX2WB0Zx/RT0GCxkezAa79H9XuNK21r51mR5rBRJP4c2Ra+qdonYzr5gC9/DAyT",
-	"UrpceHVhhVHKQYOgJGUJH9OMYHvOQnXP2OPhmFB4eMrtKXjD7M/2+zm7dBNP3YtaTdSwT3Z+bj1Ae2Tu",
-	"H8PhePJ7ImpoliE1xnlm+K/Fn7mGVwc8A6U210aOlxgndggbXsDMZ0Uow2lG8OjD9CzFaLoHKShgsGBs",
-	"lnOxs2QkmSZ9mlyD0KVJwiZWNFuRzYdCKlRzV2nr1RGcli/dQY1f2mawms/rdvw9XrZsr6t/i05uvtY9",
-	"+8rugfQ0fWiXeKlgL13tb0vz/uPcN4UK+86stqvzf+H0LbN6t/YaiAEfrhtB2fwLfH5nn8E92akZ1eZy",
-	"JpJKY3ZF9txZsloBrR6zdMLtW+0rfHUzpx/wnvb/JBmHOQ/lvmutcXvPFvAme7Rcpy9nWDoj0m2cYCm2",
-	"sRwXNtR21hHaOpBPbZtuk5hOeNwlca6ymDRpX8ssN4yMjJns2//pFkRuMZGC79U+A375VkRiTJ2OyU+v",
-	"ruxD5+8ur6Ke8M5aErtQ1Jg0cfxEDpwWpe3rzn9/Ts0oJk0wF5x/1/56zWYg/OKIxHZbyNy81XG7J2If",
-	"jmyHnUghGNzDXULDMWlOpDZDxXR3f7/dbtumIPcpPiblyMLGFRsopkentuMbmkEXVk+yzePei0kz0TcR",
-	"+ZeWIiIitf+2ljWXMoxCVnGbxKhoxd0iHbvdE5csUcxojDYox+8o80STCdV6KlUaBRQEO0pjKjpYrhBD",
-	"zsWwJ+zj/62h0f+GgNr/vmaz//bBvmAetFz+tINVoJrE37n/4rmcZ6t24lI3ug3LkvsTaoBF0eUxkmmj",
-	"2/jp1VVjtTTd6eJ+d5n6hY+wGvFwD7fPVYGwmtu9zH4Qaqa5gn3zVtcL4JVG8p/roBozremw3o3rBNxL",
-	"dxO7mEae6xHzHmzgandpW69+rqS6F6YYRc/SHRZOz0RyuiSDyP72RBMmjJoVEBj+IhbS6kZcG6lm96I5",
-	"2wYvAfVi3e69LJ/ckZVrY4+Xn9TB0MrFryF/hYlWs/a8ve/Pt0Zk9+1GVnvZ2E6hk7tLiu0svN+NlF5c",
-	"LZ/tuSVl70kYXnNMQiwCjdD9ji4H5EMX14GxHLWbZMl1Ux0DuGsP6LZu8xaLuiTdsBANcioITyP09QCg",
-	"U+AAalKCTi30qYl8zBRPnCLUahNnD+LFJ3fZ7tqhbJgRpMEfdTplursVPlIw50q/z1jXzxVUls7eDx8/",
-	"H0QHf7mtgWT5aOkDGUy1kUbzi1Ys5ZrVAwXzlVIYeLBL8E2Ja9OX6awdXm1VTy3qkoXKFxxt3NKQDExz",
-	"wjU5WJvM4aMyXLN1u+k1zwxTS+MqBPPBFT6uwgVXgIQ2lMPlEmTy6p854BAwkfqP3NJWSHNq/+0zM2XM",
-	"fuL6LM8y/CANfK6j+t8YzdCrv2XQNQjwYCb5xC68nIrabhRLua5/HK5KrJ5T77nUxTHpXx3BkGcQfDhU",
-	"FGPKcuG/rmvEFCbsVilBE9CClmLaaS4ShhnWwcVwcBUSbhPtz9RyLEUPUXgkIqnqtlF5nfUlb9Qe9Kqs",
-	"C3cLho19ZEXPTix4vtdwjvUnBIaj2+TdhImT81PytN0hI6qJkD1hBwF5hfA+WKK9BhiTQ37DNIk9kWIi",
-	"JGGDgbXWPUIRJbF9P46IllYMO+SlvqIiGYErwY4HO3HjNyMl86EDVECZgY+3yakpE6EhaoMY26pm2YA0",
-	"rcS8BOKQIRMoDzRJqBDSuFlQgpsR4QZsUy0YGBVIAaudFp8NQM1ZkgER+zCbvjWG7TDR9A3thLnLojf8",
-	"hgmm9Zb8v8iTNOM3dcFg9UxQt7nfIPpdnZCkAqLeVC1rv6Xq+oLR9IJpgO3baiI+CHY9xmUlScy9VTeN",
-	"twx4bLthQErhrzRNlVuLmmh62+yvvD7j0Ss+ayTB3DTKNgt9qDqQ5fPbIbADe9s8AMMRcl0Ahm+2fqzl",
-	"fcvmLsTXijFIlUYphM1FmC+TljET5IzdMIXSQAoiczPJzVwkRSIzCFnsV0MQyhGeScMHLrn4dDyhCDRT",
-	"XO0pRq/R1p9SJfATFwNZywhhWzusz10C4UXQ9eYr/E/OpuGg6wJ47ifE3qoHitH0hczRwNmC2atzWxaV",
-	"H7a/OkY/nLGlwNextx4mMs/H3/842146hWKpvGIIm1xHXe2Phi1JHK74aVrdz/ebXrjmYvorJ27O06GO",
-	"3pBds12UdxgbXon5XgzkDi4SG4edw+d7Bwd7h8+vOkfdg790O4ft7w+f/l+NOfltdxm6bQ4qN+7Fpm+8",
-	"5LTPDNNkILNMTvfAFClp3UgyLniyRytXVSsH4KkNH/YO6mLQw1mvjxGHJ3ePvg7psd4++CYjhL8QwsMy",
-	"jw4QWgb4g4jqUBvve8PZ9J3IauANzxGECuwOS+sA2xXArCBaSAcoqhA45G0JCoCqcOfn9wAAIPdE7Ekb",
-	"wz0XIAxb42XEspQ0hSQlH0WEjSdm1kLVf02uWShjw5lUwCkKJMVgE1eCgze/2w1z8bYFLDAb5L1X0hZv",
-	"owYFO89H4y6u1xkdswKAEgPeEikSpgRLI8IH1rBqr72JsXxaSbxbP0TvvnUZaVtuZPfWj7P6vUyTTXdy",
-	"0VABubF2pnOyZeF3Bo7Be1IgWMXLuNIJXz55fwJNsCm4W9ZGaC+hWrnxZZbeU0v3qp/Zts42d5oHaljx",
-	"ZmXvV1Ys2AuR5995MVPu5IXNGDJHSMBwWRY4fLnQ2e22frdTe45HKpFtqxKVvkry/NdWMu2oly7bhdzW",
-	"PgJ0shVs9nmNSGv8PJoRRpMRSZi17O3hwDVRcor+uETmGWDuk749M8aT3LCUNCGiV3vfJokxnCVuOYDc",
-	"iPRnZdj1MaFYEAfUAyFFiaNb0ZUPjhrdBmAfs0+GTKHnPvMwn2ZERYkEaUf6/Nmzp89Jf2aYrvU2XLMl",
-	"J8aSzGOoGFCrAW0kyxb7sQ2l6Ne14wUyF0E7HmcupFTQexAYH+6fa6g84Aa0ah/p7awUly30oRqP7aOt",
-	"/S7rOEvjsDAuToZs8SrgY4Az4DpTMKIPn3FRGpODRkjWg8NG9+nzW7hqq4sO39zJYme+PD/qLk4f5Wi6",
-	"OQqD5eZ1/rykSKaC9lf7UqDVBw/lb8aFxhtHJC5U3ri1VZT/PViEuwfy3/mE+mYj3+9ynn1bkdvnFbwv",
-	"7xS2NiKkurCUIwYAYH/XuoQ9zOV2vHHx+gX54ejZ98Rha0JKNs/04iYuIcIXKfazPS0BMdyV+4GLHS4F",
-	"aR51fmhV8qVXxrwUgSk18gtHVr3KB6EAJ/QAoK1r6FIqCXPlCQRzEWATpogcDJhIuRiiPCBSlVnYGw8/",
-	"iGqoGT8X2lCXpVXOwEWlQlTe0WGjVj8sgvLmrqatRQvqAtUkRvLEFdwvdEHEroW43jB0iKxL3C/l9V9Z",
-	"ruWHHwJv59GSOHVusrmpnklDXi9bJh8SVT4OAdvdfUecdspuPACs3hfS7C1Z8fqwVBxOVN7Mu91UDXvz",
-	"hKg7fy4YTfkO96fbx0+kqoRlXjypx3yoysuXIoYKoQEgKmTEgS4pV2aGJhTIEAf4u2HgBUD4YrDJr/h5",
-	"0wvfSoBDMNpgYvX01bUBhD7OCCKK6sYeaD0PB5WxTKq8YFmmC0tiQoegYcupXmlRhMHs9jRGUL6HCExe",
-	"7pPdMhdqhbexCEANoAgc/eo2wqVU5iVXbAGQjOrEORVql+RyJpKLXDwspmRNKuNdws0HXMCN19dJp9ou",
-	"/PsrxHQbqra/CnBvLfOgVjynyKUK4pRqD8udg7kVHw7raqb+XHbYJbFtHu2MTNI0hmylSa6xnIXnA4e+",
-	"h8/APWkd7l7U+LRn39i7oQrwbOyrjkeucDQuCrz65XvfbPXrc+ikls3nQDH9VLcJL5/bXeGihcteYZC1",
-	"QeluAg8cH2Envbmt7IXWFwuHmD+jYXS74A1eVnZ+sRexuqWX6LWC+cpl79YndXe2y+lepNO8cbfMnkMP",
-	"nCsyJit1xnxVuEq5sR0gD67C0NNFQ+vp06c/ROT91YuIjHmWcVdGtJJlEiYFfZ0koKq1ugM1i6pudyXn",
-	"DiEzu12iDyBme7toJozzrjX07uc05vq8wLSstwTu8w4eHAvvC3fGw8QK4TJ9y5nbW0U1RQ3tutt4F1ll",
-	"t1b4339IhMP7qQPHWoNht/p+0Gn54QaqxBSE+7i69lX6Loxwg8ADR/GSg+tOLkvnne4Evw6Gx72GnT30",
-	"jd/KbbbeliyhjNaGzNWDX5fbcm4cyzaGE+O7eA7OlsnS+0oaXoySX0XB+aD6LZCB53KW/rzIwOQEL2uh",
-	"6jskVe0XKVXHhALcHv4o9iEN65iYqXSABvCDS8r6XWAM8xIh0sV3BGjD87tvNQOdiklu7sRFWwqHR+Z4",
-	"hM2u2dL1u3n13t3BQXCfBsNCiulqTQab0RdsktGtcZ52Hzcy+Hpr/CuHGK2j3gM7g+4rpeWGs+l2q7Z2",
-	"n2GTpSdole9nIXtnlzIeO2m366EDvyoAGS/yuFb1XJP5Bfa9z1epM+1XeeLpt284r7Zfl7sZbpzLZ1Ny",
-	"+q1+U1Twv+Oa1qlIrvEgPD40b3FBQwe3W9mq0eqWbeEis8pll47s92eMpOFV2kpXdOXe7f54pAAo3oTU",
-	"lfO7HLpvZRXZHlwF3Z2yO2I2r9J1tqPVDseglsroe/BtzV9IQLOrxrqjqrPbeH8nas5qqu0Em/SHDPL7",
-	"5l1YiwHPmiW54mZ2aVt1dRIYVUyd5Ijdgn+99mL57z9fzadFNv52efjsOWSNIWgFFt1/ogkiKwLs94V9",
-	"Zv8V/j99eXlCBkqOXXqUGPBhrlhK/v7zPy6t4QdzBCUFei8vp0bGTLC0NiSru+LdTilycdIQpafJmHIA",
-	"uLH6edTIVRYEeS3TLxZj9t/mmeF7uCkws06TJuLBJFQxMpXqOuPa6FYEtf5doLuOfHGPCFLvdET0iAKY",
-	"BxUpQRW1wH3riZ6w9GZQN90wpCUlOHvy95+vSDM+CVEpu+RH/K2XdzpPE7gLg48sbrXJaYr5MaSJA4/g",
-	"kizy9aWVzFirJxI5ZrpchhumoGYaXqwF5WlKrE7PG/F+jHs9LuOZqSEyS5kiTkUjmomUcNETfZlyQBJJ",
-	"yW85U/bzONfG3+aVV3mwUbAGDoTGEa6JYgMo7A4UOeo8bZNTTE2AQupy0BMuShpWHZIafdy0lU1xRCgp",
-	"Blu5PwyQtlyKpu2PCgjIJnJApnZOZsR6AqcE8Y3EpWP46Gu7dGU0rSaWqEjTkxdvMBQL4r4RsdT1M2QG",
-	"eorhFiO2j0VEsRuZWFWaZPyaAfAK3Ga2jnuCpmMu7JaekVQSdsMUAtEAWRBSkCt3r9wmJ+S77+ymgwEz",
-	"9d13EZmOJLyNU4AtSZrFdYglfE/YDeopbUZs3ALMF4TBgSwVKQg3GrkgIpoxt+62tQh+cqFnkHTaE/GQ",
-	"mSJH4v9EtfavMWnaJ53Qq5TAaUWwMCkbcIEppxjaJoNSOZD/6pNcn+iesEyPhUpKviXN2GfSdiFbNm4h",
-	"/KuQSDaW6SI7E1rqwvCB3iXjWn7uiYKhIZgh8kwL7RVrTIWeMkWOOkdRwODa7zVMybXb1+4XiNnFYinL",
+	"PfICcszMSKYRsTsZEZg/PP/3y3dnpC/TWQR/KpZIlZbyTtMx6wmjqNA0AaqlmkxH1LhjBcbopW+bnLjJ",
+	"wQD8+zB4bBwfxz3BtZGKD7mgWU9oQ02uIxJ7gR9HJLbHXAwv2zFCuzJ3HdpNpWJmRlwMj6u9uQVI+WDA",
+	"QHa6rnuCa3J0eHhMpiMO6+7HVIzYrbQ2PMuIyoUV1BGhRIMII1IwEGEatoEb0swndlMpGbBpT+BTOrJN",
+	"CUty2HAMwnEPpGPcapN3IpsRnScJ03qQZ8WKUBCKuAXdYHTGrviA8oylPdE8+vTJSoRnnz61ioNPSFgH",
+	"WKoxnZE+SlfO0sXNaPdEI2o42mt0G88GneSQ/sD2DvsH6d5R8he29wM9err3/eAwPWDP+39JDjqec1Ag",
+	"lawTcMGeZYMloufw2bN50TOhxjBl2/y/P/R6nw4P9nq9T9+/+vgf/6NRJ5dOB2+pSUaLfHYymWQzIu2K",
+	"cq/toBLwRBdnpyMkrmEDkSe0FbPfxWRs22Xa0lIpWBfmOdjD/pdM8KBzeFQ/7DMp2LKhw7aTp50jMrX0",
+	"Ep729SNeNT7b0W6DXKIEnduTSPN/M9J08pAcdDrIahMqWAbUdsPZlGTcai14ohHkiIOo0+kUHMvN0kMr",
+	"g97nhowHwbMNjoV3g4HTbeoal/hrbesHHfgvWqfZnNu5Lj0NJ+7XhzsILxx9Lx2SKh94+FFdzSbs3A5n",
+	"9djsYytH9z8UGzS6jf9jv7SB9vFXvR/2BZ1fwQl4mv4n7H6N6mU/0IxQrZmCc8wbDjTLmHqi3Rl6TMa5",
+	"NoT9llPUh428ZuKJJs2jzlMizYipKddsKS0bN47GpjPBgZ/4YcFk3mumXo0pz+okBrHWQ0aati2qWEqs",
+	"faL2EqpZ2rIHFWgAPCVNnfdbEaiOv9Isi4shV/cjLzpbtRmBEHl62FmvRdop3GU33CTuuh05DGPjzbCj",
+	"rm7Fz5xNl7LZDf74UCx2azvSEyk0A8vnR5r+RA2bUljiRArDBMhBOplkHHWo/YmS/YyN/+NfGi3ozRbi",
+	"HN/CThcoMJ9ooxgdE83UDU+Y00zajdvIDsoZsQ85qLc0syvNSh2z2aeo3EZkCj4Ru5w6Irm4FnIqCBP5",
+	"mNzQLGcRseeTHBBFxZCVTww4y9IWTOqFFIOMJw86pROSuF7t6VuYNuwT1yYiaY5dMzJUVJgI3SlyKpiK",
+	"iJ6JpFRdpapTc0EXjOe0t7iq9raOSVx2HbtDvp/J5JopcA4EDqlAw102a/f0fuApuHWGXZ+nKRMPur65",
+	"VdENLGIakX5urA5d+HuasGyxl+fxfoyyJEZdnGt4OpRZSCo/ScEechpXqDJqqUhCBRGSZFIMmbIGwEgK",
+	"mSuWHhNtqDJkoOQYhjzgqnC+3UaNM2ley1ykDznuM2ntn1GhqwOd2iW94Zr3M+YdjLi6fphvZcoHnKWL",
+	"Z8rVgpez0Ovjim4cz9Gtd6SuIlh45hZVwVkmaXol5Ruqhg++02AEs08JYymaz6A7w+qcKzA9wbX0GuTx",
+	"Qw4u9vZRTFLJkDlg/WtsmuPCWE1GVuTiwXGJZ8l7QW8oz2g/e/DFTamhfaqZZe68HMax82lk1DhCvJLy",
+	"LRUz76x9yHFeWJEPm26XrSqAva93rzDnVgrhqgc8dBbvVTzUGzVSvjHXkDPNNmzEPu1dybudJe8Fzc1I",
+	"Kv7vh2WAt1xrOG65gNsXAt69idUKUWkFynkvJkomTGtLWK+E4eZBdbdfWJbtOUXJHniajSkcgVk2Kwbe",
+	"9AqQPQHHfT7MZa4J+tEjYt/OM0qYUlJFJJklGYuQIoliNBnZw9S+KWq0C5opRtOZ1e5T8J/VuOhabqF0",
+	"PplIZVj6lqWcgqH3NYStO+jjsDfbS9wG+8A1ZXs6ScBeoynKYJqdKzmxpoTV1p0beRJ89bnhfHcnZq2R",
+	"yMdMGzqe2KXh6Q6GxbwxETUmTI0tzeKCrVym8kk0QQLnw52HUXEHbGX1R6WxvXjFFzXySbrD4uYrTO/Q",
+	"0kYrfJ25vWgXl5biB7uRUegwWPCMBE6c0EoPdi4KaCic8seib9n/F0tAqJ4k2Qt4eEsq3ZVQwt3ZygMy",
+	"twtbuR4ib/JvbemHO7NktZes6ith0MuxxaJSFBarhmjlyfzA7GtLRvGGo8m93SDgX27YWG80nKJrqhSd",
+	"1Q1PLxvfed7PeHI5oup3QoB3JaL1hPMe+PVxNcBtpBne5O8ko9K5S+t7dLtFjTEz1HawbgHe+uduvYdw",
+	"3RXYgvCqzmpVZ7hYwcJYZQRW4DVnWY2B/FoxRgz7ZEgT4jxYn7w/JdpIxTR5/bfTi3NqRlZlVQy2SYNT",
+	"deHyaM0EDB2uHfqVfeZuFGk20BZwhbyucB80DJvqOq+udjQfExFsZB25v6BZkluDMr0L0TvXXOL+LsT4",
+	"tps2pp9O8d2DUEtzMj5qOJ1/rumjzg/P1zf9e+GdPxHh+u1cT6XgnjlJfPQdE1ZGfnA6Z6FwWupnGYMP",
+	"eiYS27A97PXIPiL85481e4Y97KC6oOdoc+0FrnCxt0UtJmqMqH4rUTGZj/SJGmXgVa2hYaSh2bq4NffY",
+	"CzqZsLSum7kd8/PzzVffLwe8fNu8QeU3Da6pf3Xmgt0i+NuZDMXfuJH270SOpDK/OhddIe9+pWka/rnw",
+	"u2JjeRN+YUnCtWjpumjA/Tn2Lt3im7KFG86mwZDxz6JD+LMcMPzpiK38oqA/+IomWdFALT3CpF94P+qW",
+	"RDmoP3lPnPOEKAauDufspiSVxrAUQrIIF87hPVF8TNWMFCEsGA+kdzmN7eCokWq9xLHTfuefvo0acDMG",
+	"0xezd4NG98Pnhsgz55bFS8753gqaFvm4DzRfw0wbsuvfL9+d/QxDWGTWZVtSGZXnho+L15czjHlzd392",
+	"VoSLJMtT9Kh+2hvKvWImOOX2mfvwwTK0GtCEfb79GD68x8cTqUCKwR1xtzHkZpT324kc70s64XuJTNmQ",
+	"if1iGW/D1/U1n+xJdy++N5HQD85pXjQMnMZRbK7frVpZADv7Rg55EgqDk7OXjajx7mIFE7wLaMe/xn5r",
+	"RI2haUSNzMAnBh/ZimYu8my9XlOEooGDDx/UQHSOpRp0yMIpd13fjkyfP7MbneEsYXIL+kDY7oZEOC8M",
+	"5jWlxWMk8+u8vlnckgWxX47St1a/q1aebHtklmpFsKV9qu1CJoVCWruXu3kq562yKidak89JRg3he8fI",
+	"jBAJlzIDvuS201e2MOaWyKngKJ5XnKvjKnXzudFBvgMdM11mVTh5XjwJcSiethY1heV69YZDKHq0x4JI",
+	"mWIpoZp8eOEu2M7omH2s8Tzem9f4Lvr8osZextXd3Z395SznBUKtXeCtDIjtrYAdvNl17uYyWDEQB9Gc",
+	"gRCsZbDjborbuJxxDjuo9/3CHbSNuAahWMNnyZy1ffc255Y2HG5dd8vX5rzqkF2h2MxJCNQo+2xEb7jM",
+	"FUTiplxPMuokVca1lR/XbIZh5cmIJddwOWdGPtQc0gmoJkN+wyArLDiIXWP2o1SpVUYOrEoNwRlOMZkP",
+	"fLtd9FBA1PDPf1Jl0h415Squ6mjOjnDCcNEFsiB1IBYrrbdb3bZtG/Ac7HJdq1OeYmxvTRt+s25r6L0k",
+	"lbpWc8F/y5f06LIZV9pjdcs4pp+CBgtCsgOv/R7V7zWutK2dZ0Waw0aR+HPLtvBN1T4Z08kHfPljYJiU",
+	"0uXCqwsrjFIOGgQlKUv4mGYE23MWqnvGHg/HhMLDU25PwRtmf7bfz9mlm3jqXtRqooZ9svNz+wHaI3P/",
+	"GA7Hk6eJqKFZhqsxzjPDfy3+zDW8OuAZKLW5NnK8xDixQ9jwAmY+K0IZTjOCRx+mZylG0z1IQQGDBWOz",
+	"nIudJSPJNOnT5BqELk0SNrGi2YpsPhRSoZq7SluvjuC0fOkOavzSNoPdfF5H8fd42bK9rv4tOrn5Wvfs",
+	"K0sD6Wn60C7xUsFeutvflub9x7lvChX2nVltV+f/wulbZvVu7TUQAz5cN4Ky+Rf4/M4+g3uyUzOqzeVM",
+	"JJXG7I7subNktQJaPWbphNu32lf46mZOP+A97f9JMg5zHsp911rj9p4t4E1otNynL2dYOiPSEU6wFdtY",
+	"jgsEtZ11hLYO5FPbptskphMed0mcqywmTdrXMssNIyNjJvv2f7oFkVtMpOB7tc+AX74VkRhTp2Py06sr",
+	"+9D5u8urqCe8s5bELhQ1Jk0cP5EDp0Vp+7rz359TM4pJE8wF59+1v16zGQi/OCKxJQuZm7c6bvdE7MOR",
+	"7bATKQSDe7hLaDgmzYnUZqiY7u7vt9tt2xTkPsXHpBxZ2LhiA8X06NR2fEMz6MLqSbZ5pL2YNBN9E5F/",
+	"aSkiIlL7b2tZcynDKGQVt0mMilbcLdKx2z1xyRLFjMZog3L8bmWeaDKhWk+lSqNgBcGO0piKDpYrxJBz",
+	"MewJ+/h/a2j0vyGg9r+v2ey/fbAvmActlz/tYBWoJvF37r94LufZqp241Y1uw7Lk/oQaYFF0eYxk2ug2",
+	"fnp11VgtTXe6uN9dpn7hI6xGPNzD7XNVIKzmdi+zH2Q101wB3bzV9QJ4pZH85zqoxkxrOqx34zoB99Ld",
+	"xC6mked6xLwHG7jaXdrWq58rV90LU4yiZ+kOG6dnIjldkkFkf3uiCRNGzQoIDH8RC2l1I66NVLN70Zxt",
+	"g5eAerGOei/LJ3dk5drY4+UndTC0cvNrlr/CRKtZe97e9+dbI7J0u5HVXja2U+jk7pJiOwvvdyOlF3fL",
+	"Z3tuubL3JAyvOSYhFoFG6H5HlwPyoYvrwFiOWiJZct1UxwDu2gO6rSPeYlOXpBsWokFOBeFphL4eAHQK",
+	"HEBNStCphT41kY+Z4olThFpt4uxBvPjkLttdO5QNM4I0+KNOp0x3t8JHCuZc6fcZ6/q5gsrS2fvh4+eD",
+	"6OAvtzWQLB/t+kAGU22k0fymFVu5ZvdAwXylFAYe7BJ8U+La9GU6a4dXW9VTi7pkofIFtzZua0gGpjnh",
+	"mhysTebwURmu2Tpqes0zw9TSuArBfHCFj6twwRUgoQ3lcLkEmbz6Fw44BEyk/iO3ayukObX/9pmZMmY/",
+	"cX2WZxl+kAY+16363xjN0Ku/ZdA1CPBgJvnEbrycitpuFEu5rn8crkqsnlPvudTFMelfHcGQZxB8OFQU",
+	"Y8py4b+ua8QUJuxWKUET0IKWYtppLhKGGdbBxXBwFRKSifZnajmWoocoPBJxqerIqLzO+pI3ag96VdaF",
+	"uwXDxj6yomcnFjzfazjH+hMCw9Ft8m7CxMn5KXna7pAR1UTInrCDgLxCeB8s0V4DjMkhv2GaxH6RYiIk",
+	"YYOBtdY9QhElsX0/joiWVgw75KW+oiIZgSvBjgc7ceM3IyXzoQNUQJmBj7fJqSkToSFqgxjbqmbZgDSt",
+	"xLyExSFDJlAeaJJQIaRxs6AEiRHhBmxTLRgYFbgCVjstPhuAmrNLBovYh9n0rTFsh4mmb2gnzF0WveE3",
+	"TDCtt+T/RZ6kGb+pCwarZ4I64n6D6Hd1QpIKiHpTtaz9lqrrC0bTC6YBtm+rifgg2PUYl5UkMfdW3TTe",
+	"MuCx7YYBKYW/0jRVbi9qoults7/y+oxHr/iskQRz0yjbLPSh6kCWz2+HwA7sbfMADLeQ6wIwfLP1Yy3v",
+	"WzZ3Ib5WjEGqNEohbC7CfJm0jJkgZ+yGKZQGUhCZm0lu5iIpEplByGK/GoJQjvBMGj5wycWn4wlFoJni",
+	"ak8xeo22/pQqgZ+4GMhaRgjb2mF/7hIIL4KuN9/hnzmbhoOuC+C5nxB7qx4oRtMXMkcDZwtmr85tWVR+",
+	"2P7qGP1wxnYFvo699TCReT7+/sfZ9tIpFEvlFUPY5LrV1f5o2HKJwx0/Tav0fL/phWsupr9y4ub8OtSt",
+	"N2TXbBflHcaGV2K+FwO5g4vExmHn8PnewcHe4fOrzlH34C/dzmH7+8On/1djTn5bKkO3zUHlxr0g+sZL",
+	"TvvMME0GMsvkdA9MkXKtG0nGBU/2aOWqauUA/GrDh72Duhj0cNbrY8Thyd2jr8P1WG8ffJMRwl8I4WGZ",
+	"RwcWWgb4g4jqUBvve8PZ9J3IauANzxGECuwOu9YBtiuAWUG0kA5QVCFwyNsSFABV4c7P0wAAIPdE7Jc2",
+	"hnsuQBi2xsuIZSlpCklKPooIG0/MrIWq/5pcs1DGhjOpgFMUSIoBEVeCgze/2w1z8bYFLDAb5L1X0hZv",
+	"owYFO89H4y7u1xkdswKAEgPeEikSpgRLI8IH1rBqr72JsXxaSbxbP0TvvnUZaVsSsnvrx1k9LdNkU0ou",
+	"GiogN9bOdE62LPzOwDF4TwoEq3gZVzrhyyfvT6AJNgV3y9oI7SWrVhK+zNJ7aule9TPb1tnmTvNADSve",
+	"rNB+ZccCWog8/86LmZKSF4gxZI5wAcNtWeDw5UJnt9v63U7tOR6pRLatSlT6KsnzX1vJtKNeum0Xclv7",
+	"CNDJVrDZ5zUirfHLaEYYTUYkYdayt4cD10TJKfrjEplngLlP+vbMGE9yw1LShIhe7X2bJMZwlrjlAHIj",
+	"0p+VYdfHhGJBHFAPhBQljm5FVz44anQbgH3MPhkyhZ77zMN8mhEVJRKkHenzZ8+ePif9mWG61ttwzZac",
+	"GEsyj6FiQK0GtJEsW+zHNpSiX9eOF5a5CNrxOHPhSgW9B4HxIf1cQ+UBN6BVdKS3s1JcttCHajy2j7b2",
+	"VNZxlsZhYVycDNniVcDHAGfAdaZgRB8+46Y0JgeNcFkPDhvdp89v4aqtLjp8cyeLnfny/Ki7OH2UW9PN",
+	"URgsN6/z5yVFMhW0v9qXAq0+eCh/My403jgicaHyxq2tovzvwSLcPZD/zifUNxv5fpfz7NuK3D6v4H15",
+	"p7C1ESHVhaUcMQAA+7vWJexhLrfjjYvXL8gPR8++Jw5bE1KyeaYXibiECF9csV/saQmI4a7cD1zscClI",
+	"86jzQ6uSL70y5qUITKmRXziy6lU+CAU4oQcAbV2zLqWSMFeeQDAXATZhisjBgImUiyHKAyJVmYW98fCD",
+	"qIaa8XOhDXVZWuUMXFQqROUdHTZq9cMiKG/uatpatKAuUE1iXJ64gvuFLojYtRDXG4YOkXWJ+6W8/ivL",
+	"tfzwQ+DtPFoSp85NNjfVM2nI62Xb5EOiyschYLu77xannbIbDwCr94U0e0t2vD4sFYcTlTfzjpqqYW9+",
+	"IerOnwtGU77D/en28ROpKmGZF0/qMR+q8vKliKFCaACIChlxWJeUKzNDEwpkiAP83TDwAiB8MdjkV/y8",
+	"6YVvJcAhGG0wsfr11bUBhD7OCCKK6sYeaD0PB5WxTKq8YFmmC0tiQoegYcupXmlRhMHs9jRGUL6HCExe",
+	"7pPdMhdqhbexCEANoAjc+tURwqVU5iVXbAGQjOrEORVqt+RyJpKLXDwspmRNKuNdws0HXMCN19dJp9ou",
+	"/PsrxHQbqra/CnBvLfOgVjynyKUK4pRqD8udg7kVHw7raqb+UnbYJbFtHu2MTNI0hmylSa6xnIXnA4e+",
+	"h8/APWkd7l7U+LRn39i7oQrwbOyrjkeucDQuCrz65XvfbPXrc+ikls3nQDH9VLcJL5+jrnDTwm2vMMja",
+	"oHQ3gQeOj7CT3txW9kLri4VDzJ/RMLpd8AYvK5Rf0CJWt/QSvVYwX7ns3fqk7s52Od2L6zRv3C2z59AD",
+	"54qMyUqdMV8VrlJubAfIg6sw9HTR0Hr69OkPEXl/9SIiY55l3JURrWSZhElBXycJqGqt7rCaRVW3uy7n",
+	"DiEzu12iDyBme7toJozzrjX07uc05vq8wLSstwTu8w4eHAvvC3fGw8QK4TZ9y5nbW0U1RQ3tutuYiqyy",
+	"Wyv87z8kwuH91IFjrcGwW30/6LT8kIAqMQUhHVf3vrq+CyPcIPDArXjJwXUnl13nne4Evw6Gx72GnT30",
+	"jd9KMltvS5ZQRmtD5urBr0uynBvHMsJwYnwXz8HZMll6X0nDi1Hyq1ZwPqh+C2TguZylPy8yMDnBy1qo",
+	"+g5JVftFStUxoQC3hz+KfUjDOiZmKh2gAfzgkrJ+FxjDvESIdPEdAdrwPPWtZqBTMcnNnbhoS+HwyByP",
+	"sNk1JF1PzatpdwcHwX0aDAsppqs1GWxGX7BJRrfGedp93Mjg663xrxxitG71HtgZdF8pLTecTbfbtbV0",
+	"hk2WnqBVvp+F7J1dynjspN2uhw78qgBkvMjjWtVzTeYX2Pc+X6XOtF/liaffvuG82n5d7ma4cS6fTZfT",
+	"k/pNUcH/jntapyK5xoPw+NC8xQ0NHdxuZ6tGq9u2hYvMKpddumW/P2MkDa/SVrqiK/du98cjBUDxJktd",
+	"Ob/LoftWVi3bg6ugu6/sjpjNq3Sd7dZqh2NQS2X0Pfi25i8koNlVY91R1dltvL8TNWf1qu0Em/SHDPL7",
+	"5l1YiwHPmiW54mZ2aVt1dRIYVUyd5Ijdgn+99mL5779czadFNv52efjsOWSNIWgFFt1/ogkiKwLs94V9",
+	"Zv8V/j99eXlCBkqOXXqUGPBhrlhK/v7LPy6t4QdzBCUFei8vp0bGTLC0NiSru+LdTilycdIQpafJmHIA",
+	"uLH6edTIVRYEeS3TLxZj9t/mmeF7SBSYWadJE/FgEqoYmUp1nXFtdCuCWv8u0F1HvrhHBKl3OiJ6RAHM",
+	"g4qUoIpa4L71RE/Y9WZQN90wXEtKcPbk779ckWZ8EqJSdsmP+Fsv73SeJnAXBh9Z3GqT0xTzY0gTBx7B",
+	"JVnk60srmbFWTyRyzHS5DTdMQc00vFgLytOUWJ2eN+L9GGk9LuOZqSEyS5kiTkUjmomUcNETfZlyQBJJ",
+	"yW85U/bzONfG3+aVV3lAKFgDB0LjCNdEsQEUdocVOeo8bZNTTE2AQupy0BMuShp2HZIafdy0lU1xRCgp",
+	"Blu5PwyQtlyKpu2PCgjIJnJApnZOZsR6AqcE8Y3EpWP46Gu7dWU0rSZ2UXFNT168wVAsiPtGxFLXz5AZ",
+	"6CmGW4zYPhYRxW5kYlVpkvFrBsArcJvZOu4Jmo65sCQ9I6kk7IYpBKKBZUFIQa7cvXKbnJDvvrNEBwNm",
+	"6rvvIjIdSXgbpwAkSZrFdYhd+J6wBOpX2ozYuAWYLwiDA1kqUhBuNHJBRDRjbt9taxH85ELPIOm0J+Ih",
+	"M0WOxP+Jau1fY9K0TzqhVymB04pgY1I24AJTTjG0TQalciD/1Se5PtE9YZkeC5WUfEuasc+k7UK2bNxC",
+	"+FchcdlYpovsTGipC8OH9S4Z1/JzTxQMDcEMkWdaaK/YYyr0lCly1DmKAgbXntYwJdeSr6UXiNnFYinL",
 	"AqJJM6aTSebMDh+J+h//0lLELZJQpWZ2HkWsLWnqIDy3J3x8bgsZoog1jY9JWfkCUoNyxTQ6mqVgJMZI",
-	"uQ8f4+XRyjAHQEPWROUCIS25JqAHAp4QZN+4xmED2aaRRN2SudMImVjzfzPSPDp4aheplIJcip5oHnUO",
-	"WhFRVihiMlLz6PAH+41rJZhN86jT2T86eNaKcHfxzIpAO/+yTrR96Gj/qGP7mihWJjf3BCybFIOMJ0bb",
-	"8RzuH3V+2D86PGzhqlmu8wttV8AKsvi/9i5wJHtWwPjd6U9V4kCI7XMvpDBMmL0ra/G+w7IgXSKkFnww",
-	"iKOeiP9r77Wi4+DHl6/OfokjEsMhr5jaO5cZT2b2rT3lvsNOKYl9+5eub/dwTGiWyaldPctjPWE3yp5U",
-	"fMgFQY6xe9vMMiejS1hluwsHMCIqEqYBT+qJkII9iVvHJL40iidm70pRoa39XvQcQ7RGTyAzTzI5G1vx",
-	"yYSVbppwK6KAjMDfB+Qf/Ecr+cdSMWCK4b/5ZM9qPAoCtuCiw58qIHAwD8Y21HNVjrX/zkrV05SNJ9Iw",
-	"kcz2/sFmsVsFJJRPctd0YA8eophxJ/DVVJIbJlKpCPtkmECBLkWZX6CJNoypUMspGgXJ6g5Trkkqkxxm",
-	"TQ3CuO3lk25PxJ/2UInYS2gyYk46kSbAgFsRSOD7ubyGJ5ocdjpu72ngSZf1zwW5YCnXJBeGZ3ha4THw",
-	"RBMBuX2KG3ZMyo61UYyOi56DyTmtw7MWnrAwKHxHFwdvzxcWHVGRZpbrc5E6wmCgIHI1siwX2ljqOIEL",
-	"7cIvUYGT5tlYDAk39rTKGMIMZDxhAsPZvXqn5ERxZqiaLeh1Lpw/VOx8A2WSgFcQT85PG1HjhinMg2kc",
-	"tDvtjruqEXTCG93G03an/RTuec0IdGPIn6BJpvetTrH/2f4fkopv7a9DZpagetozQtCxnV+A2dDsz1An",
-	"s9sfAkK9ACnWMP6VZhloCLpN7IFGAl2A6uueoH1LQC3HzEpZONmaVsAh/YrlBRARa4iD/ZFkGqZluRtd",
+	"uQ8f4+XRyjAHQEPWROUCIS25JqAHAp4QZN+4xoGAbNO4RN2SudMImVjzfzPSPDp4ajeplIJcip5oHnUO",
+	"WhFRVihiMlLz6PAH+41rJZhN86jT2T86eNaKkLp4ZkWgnX9ZJ9o+dLR/1LF9TRQrk5t7ArZNikHGE6Pt",
+	"eA73jzo/7B8dHrZw1yzX+Y22O2AFWfxfexc4kj0rYDx1+lOVOBBi+9wLKQwTZu/KWrzvsCxIlwipBR8M",
+	"4qgn4v/ae63oOPjx5auzf8YRieGQV0ztncuMJzP71p5y32GnlMS+/UvXt3s4JjTL5NTunuWxnrCEsicV",
+	"H3JBkGMsbZtZ5mR0CatsqXAAI6IiYRrwpJ4IKdiTuHVM4kujeGL2rhQV2trvRc8xRGv0BDLzJJOzsRWf",
+	"TFjppgm3IgqWEfj7gPyD/2gl/1gqBkwx/Def7FmNR0HAFlx0+FMFBA7mwdiGeq7KsfbfWal6mrLxRBom",
+	"ktneP9gsdruAC+WT3DUd2IOHKGbcCXw1leSGiVQqwj4ZJlCgS1HmF2iiDWMq1HKKRkGyusOUa5LKJIdZ",
+	"U4Mwbnv5pNsT8ac9VCL2EpqMmJNOpAkw4FYEEvh+Lq/hiSaHnY6jPQ086bL+uSAXLOWa5MLwDE8rPAae",
+	"aCIgt09xw45J2bE2itFx0XMwOad1eNbCExYGhe/o4uDt+cKiIyrSzHJ9LlK3MBgoiFyNLMuFNnZ1nMCF",
+	"duGXqMBJ82wshoQbe1plDGEGMp4wgeHsXr1TcqI4M1TNFvQ6F84fKna+gTJJwCuIJ+enjahxwxTmwTQO",
+	"2p12x13VCDrhjW7jabvTfgr3vGYEujHkT9Ak0/tWp9j/bP8PScW39tchM0tQPe0ZIejYzi/AbGj2Z6iT",
+	"WfKHgFAvQIo9jH+lWQYagm4Te6CRQBeg+ronaN8uoJZjZqUsnGxNK+Bw/YrtBRARa4iD/ZFkGqZluRtd",
 	"9B8+N7gdLgC+N4qkQxXGyTvFfK0ZVgmuv739aK1JPZFCo4Fx2Ol4zd2jwgZn3b8cguZmXZ0kGXgXwCao",
-	"JzzUzDrCPuuaKsa2/yNNnTTHVw7Wv/JeeLR4luJLT9e/9FqqPk9TBubf0eEP69+4kvItFTM3OrBTnm3S",
-	"0yVKqfeC3lDu7rqs1ZePx5Z/cEcQakWKBjnjNRpfma/7oWG3ewPSRavbpa7n8hGwczHfHnJNS875HO6p",
-	"2/LP03Q5E50xlmoSY4ZabIVyqMK3yY8sk1NiJYrx7JZKyHxgn/wlesh4R52jVtcpwj2BejJqyZjE5FTk",
-	"PktorplDbgz05QKGUTMGr+ETgQq9jP0c6/2JGOJo/Utn0mCq1rfCD4FxeH8cEYrFc2pGcIG+4TunKVyg",
-	"T6Su4Y64OIZib8OipU/n8g2k8gdKE4xIghiH/mTGU6fVJj8pKuAw9hzXE1DJBPJCYyKQG/2fc9x4TIbF",
-	"687AdS/gX21y1PkBA3op2JXInNT0xERxkfAJzZBt9TE5OjwkfTaTIiUHUafTQd6eAOCRZ/4LDOcncVCJ",
-	"Pa7jP9QVT5Ksse3SBSrlP9isgUca7L0fZTrbgHkDBIBJkHxbptoWSwixDkqz/4lgYW3/5m20uQRw8Ye3",
-	"t3XlNOdEz8F9ip5X1mhcJnvc/ZRdwm/9TN5aaHU2EFovnHUJLxxsMKZzOrO69JWUb6gaMnzv2SYE0PnE",
-	"mmQsfctSTj140dHh4SYvTzBVxkpHBD/6+mIZBBLqKZ53FsTxpkrGPpzSe3CaJ3jp/E1IcW/JNg87ByCq",
-	"0Y0JX3RaIGJLa6BNzlYKYdL0stdIVEt6gkJNAaZaW4jMS/vqSZKdI7W+GbnpsAq2EYo4BZjQZpKx82CS",
-	"0YWYF5LxUSo/SuXfgVQGXiov/sBt45TIO4jnOacK1nWqSXFjN/I61FH3l+inx3C1cr1UH3Wlzak2KB5J",
-	"QgURVj/uib6VqGN5w1KHLbK55MTsUlQ25wTL0ZLZuPref2oO/KobGldhjZ7x0GZftJWrJWq4uKQaLDZq",
-	"RlBe2+HEemOrW1iMpPn+4s0eE4lMGaDSCGla1ozUeT8qrcc2AaxR8GZK+/VAyXFPLOGuIiez4Mg2ecnG",
-	"0nhvaMB6XFvjcAsuw+ATz2VfSbNwETDfuFLxeLA/+MH+NWUZwgFvaDO5+2ofBrPMDfvCXWuHV+c6dKza",
-	"o1MxmkZEsCnThgy40oY03aUFzbQElyncHbmLdDnwtRt7AltstckJiV1yXTzXPha/oSnKiqM2iSGmHDxf",
-	"7BNNDMknViwddKJOpxPhbV8C0e49AbpKHATAu3uwNjmnQ6fKxHA3Fe/HcjDQzMQg+AolJy5j8GM7dEom",
-	"it1wmSP+zjK3b4BPveHNS5lbWIqDe0zWhPyfmm4rmLubCaIQeNo2O498ls2KeAhqoF7dwMBlIdcEYcoA",
-	"/aRuNFAHq54Ey6ELbjc4Mt/YNd7kbH0Hm2CTJ11ixgZPXrk4qv+EyW54wBePf8nrNFzKVRcIdpPbfe9W",
-	"9A93shxsMJWfpGDfyFUFRhYlhWDx8t1/U4r4snKi3v8cguistLIWvUxFCFib/GxFa58G4Vm5ZkF9W/jo",
-	"ImZQs4NII6f3jSE6MC6RHuOI5CJjWkPx8IT9FURzFyX4XBiYYhAqlYysZRaH0+lCHmEcOahloENPIOQP",
-	"S8srdjdEiDEECy/QOvG3X90PK8y7smzq1q6x13aKmzD/6eAtNcmojvFrDMmXvgzyn17j28Crch6EgL0G",
-	"nOyvz9a4gISG4cQBYwdsDLbohtflAdf6IvpckBhjr7H2x5jqa8y7re70n5i5wzY/HZxJwdwO/j0fjQEN",
-	"lhyNwYJZKrrYP9vuqyu6tES0e2wfnoGWn27IHG9lChHbfzRW/7o3TcxszHvbccLLELhuqaOmCh9+XHPX",
-	"HrCy598Ir9M1EyYiChOYtKsgCvBZUrCIsE8QIolX7dRlZ8BLiD5O8RUrB0j8nfsvJteMTTT06hqDdP3F",
-	"09K7abCwEJb4cqOAFIiK1bjcl3MnWROelDs6g8qC7gEDV5IvGt2Gp45LThpJEJSvrhYiEgcjrtphWOI5",
-	"NXwOcnrCN/c2LVSrf2Cn03op6N1O9yUN/1DGxe46yZ/PgYUbfENhvN7K2Xeon9vf+C8K7tr7+xWm0nFo",
-	"cUDyUx/zT2YTRuIk10aOY9I8OjwsveUtLB0B0dJc9wTGYLOUnL38++W7s8i5uYKQa58gcfDUhUy1Isi8",
-	"KPHxJ0yRjAvW7Yn4c68hJ71Gl/Qa+UQzZXqNiPQa12yGX04O8Askm/3uc7vdvr2NSTO+ZrMYIpD7jGRs",
-	"YIjMTVCRDiToE03sc4BSH/fEgItUQ5ikD1SwzWJIWjAUtENrhnIbO3pYCU9AgDHQYe0MjaJCYyGoqCfs",
-	"lyplCpOu8HahIIEUhJJrNiNTLnTrmFBROsp9aRp/3sE5Cq5M24smQwmttXvihIxpNpDKroclaBGbf9jp",
-	"OC9iCUfbJZBV4zI13MhdKlKb/ExtV7iYz4gD6eyJgVSEEpULYc1l25g/P3EbOcdmcFvCUk9beNq7V5vx",
-	"PAJu3BO44joicRULN0ZXLJdCt3w+gD/fbav2CTzn6w7w81yPSmZx+sHGFzOf9kS6cB43/N4IdqnfGW6P",
-	"Blv0cw8ch/DbSUrJG3nD7Br2Gre3PVE2VeyyoKnDXuMW5lTja+xzgekG847Gr3T2ApTykvNX5gaSEL22",
-	"levRozPgMa5jm5PX8rGThpDCSAkeUZucxFFjLtOoRM5ad0AD0vhXOJ3b5Ez6cxbsLSy7huVO8QcnCgGt",
-	"zPEyHt5cF1WZWu2euCiqsLrD3or8wiCDFFlH1sWTq+vydXVxQ1bcLLmXeqJI8yoPJaqgtsOYG8PSyGUD",
-	"+uTLjNEbtMHGhEOifJucMwVj75KYTnhMBsxAylmcqyzuiSZEeosUgM9iCCjMblhK6JByoc1cin98cn76",
-	"6+W79xcvXv3648nlq1/fX7yJ3dERo2UURyR2aj2kORo+ZjI3b3UcEQNV6AOFIEhIB9gCQk1xRp1TM4pJ",
-	"0y2DA2ZD1cqn2/UEN5plA9KfkZQNaJ4Z9Phes1nhdu7PAs3EtpdKSzuIjzi2v06kBvW7SE/jpnXcE7Gv",
-	"NBLbc1mTGC6rYiJvmAJT3OVNXsLpENslpkHpr2Cp/X7ShhqG43ZUceun5BTVuWMSD7ir1ltqio6ByIje",
-	"sCKp2UhcSlB7uCoISpXiN6wn+jOvKNq27DRzPULqgMKAek/l3TZ5I+WkT5PriEwUv6GGRVbfud7LZEIz",
-	"eNdjc/QETVPI2NQuIRIz951Lv5IzmWWYKM7GuGG19ImZwdaSU0E8xdGnoPMJU5DRoGTGdJucFBu9ohuR",
-	"JhTNT0ZWtkXEkTYifZoS1J2NtKqcGrLIj7MYPj4GS9vaQq0rc7HtsFCNK9S2Io2cTEc8Y8D5sIV8vAsm",
-	"F8PjXJNryG4VwYye6KpSh2LFrW9P1Ktox5iyjrFsBBwyM3TF1Eb6zkRS8b3soMfUulG8LCnLT4EHxCEu",
-	"l66TuWomfzlCTKinUcMq3aDyrCyVXqCYNQ4OOwV1kCR1dSC6B4cdLKBg53/wfbXcRlBr4G5+mi10Ndv/",
-	"o672dUNaLZfdm8uhqM6x/S1NKRGiUGxbmR0RtzcHeeaC9KrxNphXbVvrCSyTFZFE5sIafJ7FnOwGlrlD",
-	"9EtPbBT+UmUHvbVn9zFcY1U9l03iNWArPkZrfO3E0kCwzJ3pX+qeaQMx5Wo7fXOOUdR8V7lF4XX7mFf8",
-	"I1L4SZuo94xYlmJqQmu5z/RZh7zlPwZWwzEJ3Khda7WwT2Y/0TdgMDhAkYwL74cDjQ79h97JekzilEH7",
-	"VrrPwZ1Fzrp0+FmQnwW1+CIS1znFYtK0XYDlg/BtRT8tjMwO35KJYcbZ37EDfdIOy6pwzqJ3KybN2E4r",
-	"IjH287/+n/+fUOGsLzlwvWn43vbjxhOkQljV/ZrNGBgVc50EdtYSwyo0kasar1fhIKozmzlcrJ6wXHNs",
-	"jVyrSmOhQwwL7TsYlqbV4F9c/tOOF/V9SiAEVgyx1OoEU56uWY2Kb7Xpeh2/NKYXLPPCuMbUZjswKhBO",
-	"atF12xNW96+/AbWbsmSr1zxjK/2n3+1/V3WX8jQSdMwiOmQ9MTmIQi9o9PT5Lg7OuVzzghGW7dQttiNZ",
-	"2I3txjfvUUXJ4aT3o7r+6Frd7lITjp3Q4QVB5CDL7sG9KgK0ar1fALkvRSbCuHrnbam8TJren5POl1zT",
-	"ed/yOKQMteZNDwi7REHqQz8IN5bTE6YEOG0c/CV4lgtQFcBAQvwUhCekLtrTvq1HEjA0pTIaEo4QeL8n",
-	"pPDhm10S9xUDf2J8TMYuNqpL4ilVAr8s1I4nmmCVfKLyjEFIelUz80eYN5ZcbEuXxFwMZNwiC+EtT1xy",
-	"dVTNrYLl5Qah1YL+eyLADkxd/E4Fk8OnUgCqDf4CFZXd78fOrQOeUpASXj4V93ObJ0aQZXkRxyQGV1r6",
-	"wpqPsbMiCc0c1lixffCpuR00HVFTDNItGWm6Lu1p7hS6FdYnAI/cNflivqDAhhkYBbB6eZgs1rusfzWk",
-	"w1a5FHXg/cs6eUyOeFhrO1ybTUzuCjN864rC78ySNuHZBeeFmGNwf3xWv/+46qTcH1N1vadcnYza8My3",
-	"VF3rau9WJteKPzqWYkji8MvTVMcljrCTpmbExm1yCqpAz1kNEyYnmTWCKk1GxJXVJzzVHtE27DGD4vnY",
-	"A7ROOiHgtA86qZGTdmILctLJv51jKeem3uh+OIgOo6cfb3cRh9oOEUb0wHEXvt8LpvOsluv/JqdkTMVs",
-	"bjmc1vDNs/6fLrTQrujcWinc6uukhlRDKlwc8D5qYqsVbGTkQjfzQsMDs1PvQihqHIP6TLXLnNWMicin",
-	"2JNLMzP2Zxdp1xP+RpXrEEYfSgYaiGHIJ2gmFBelXJNnncOl6KDvgvm9ddPb1gH57Z7gOKNVZ7db0j8s",
-	"ZujhRjP6iRo2xdIj93xmF8C242JzeZYLWSvguDUp6ecb5qADq1HSp8pFlrTJz84J6YwObx4BzKBLbQe/",
-	"rGImV4KlGE86ZX3y/tRZX1bV063jivECJQfecHHdddUZ2u021mY4Joplf+1BGbdeI8ClFjIXLmOjJwC2",
-	"GXRIdCRafQD4VorV6eVf8Frt96K+b1Q5BYhVUypopTKPG2Iuk8Gu8rpMBnjmW89k+D1mPYeyw30RuscA",
-	"SL1QDldD7lGXRy2norjFKLCCg0IdzmdTA+XNNSCtGyb83XsLY5a8lw/hLH51aGtxm7yAF3Xg3Mg1FgPJ",
-	"GMTWC2kcOFtReAZwvckZQPgIxkD9B5CqXPDfcoZXY6Fny91mQRRn/Lksd9AlHz5GBKradsnJ2cvbFXip",
-	"yC5fE/lvXuJj/BBJcwaqDhXkb/2Tg4QkI5ZcN6rlohKZSdXoNvqugq3znbzktM8MVFHOMjndyyebx/Yg",
-	"lsdXgVh1oms1kh9GkOyacxU13siy7uZKyeaf++bztB7vNL4o0hAKKSdEa6TynC63/9lh22yCPOEkr4M3",
-	"dcFRF+Dyx4DqVVW3SNNLV67w8iAq/NBBlqoz81rVmj6LEdqVsEsn0B10kctOKm4XHOyEj9fUhs40afqq",
-	"R0a6Mg6t5dASO4rdR7CIPwL2w1JOirapj+C45YQE1cCw+FhQQovUVtCSIptFPh5irphWRIT0WkapUkAT",
-	"GNQS+wM4Liv9PO0cod8iPh3snUnB9mCjxj0xpqYoeZPkSjFhSGzPolqd5CdXU+zPC0SxUge429n/iD7x",
-	"TaBPLOP+5dbNVpxw7pDlNsagcEFqRabvNWMTd6gCFoSOApZHRCUI50ojEgctO2SmnkgyRhUWAqtHMS+O",
-	"+cpR6/J048glw4AEKmEnSq9oaAF5nDLw9oDwQbkTYfpNxnztKTAkUFYdHRxWqvituDZ5Xxaf/FpwFXau",
-	"F3mRdeHEMQwAFq7RbWChcBw5WENDY7+AxWt0nz+zIwBjsNFtvLu4TzPp66BUrBSRPt377qLyUWV6tJZ2",
-	"h7XY2lraT8oS0dtqgce+pFWoBWJa4qiE1cPKrNZw0iM5LZJJpRrnGe0JrDnpcg3D8Kw5WFb7MtQFDUCD",
-	"bCOkqXy5ak2oBo+UbeI0vY1bbfKjS/QjCc2SPAMmLew5uBfDOqUqZQrcdD0Rl1XF2ynXk4zO2vB7TJp+",
-	"Uj7W2BpzGdWm5UKfeNomMU91XGY+kiG/YcJ3etwTsV0c/4BvcERvsJDzzF/r4Wv22Tb5UZqRr0ZpuwQh",
-	"iyFmReBxcQgs8+f7YuALR8qc/9KtAKZp21FaecY+TTKZOu2gHleVAy5Djd/8HhFm19UjjxpQdbTRhU4b",
-	"i8ix/7BqxlKia4YE32zCwGS1Mw7qwx+4Ka2qD7+mUv/ClH6/ULBA+NVxTj6UEpao/WgJfIHCjFUahwiv",
-	"7pv7twrWnT/7fYoVWe9gdmyYKBQYA3MIiz5bKJN4HJVltptQspmcGDKW2rj7XDf0npjArW3wXGFk4CO/",
-	"0jRdWT7OnlLIG1/3TiTMvbKSygk6qANBTjB0246wOCDhLTwj7Uc4JuFN55UM1PI5PV27ZBQ0JiDsu7IR",
-	"IffFbkQnDQ37ZDa3E0qCfp07FbeYay5VcHc83qo8ppZ889cwASJ33Xmx1r7YL/XvryLlnb1Bcu1BTCdQ",
-	"lXfEmCEZFcOcDlmXBLZE/MFpwmd0zD5itVKI9MFqN2UqCfi6XTyQwQqkAbWeaH+4gOOkBcmkXAwjInLI",
-	"yYA7Ixf8TzJumKKZjkj8H2SPfEf2Id7n8Dn5qwv8wagf9wep/OUeYX913izIkMiFq7t/+joiJ2cvI/Lu",
-	"IiJn764i8uLd2YuTq4i8eXUW9cT78/NXFxF58+5n+8/VxenbiFy8e2/fOPnxMiJvT88i8vbkv+x7J29e",
-	"Xb54ZZv5OSJX716e/BKRlydXr16evn4dkV9enVxE5O27s6u/2a9/affEexdibE2WcZ8Pc8xz9MSOyFTZ",
-	"M5cqbk8VNNhmSeZgX44ODyvhEXk2URzQpnsihmRKHbfJpQTkpGKpp4Durg01PCFDJadmRPpWcABoLUtL",
-	"/BiInnRZuwfPXdZuT3iwn6jS+YgCigo10KYmzfjFIflf/+//R14cwD+vIFjM/mZViOfPnj21Zk2H9GfG",
-	"ThTgA7GEve6Jg+fff//94cHzuNV1dezzMoYbzNNgK/kER6ueMG2IZZbcniP2bCTN50fkHwsjdyYu7Cr7",
-	"viWbXQj7irPF0xSgAjEdqFgTaxHFuPccUBBul5hQ3RNyYJjA9gidTMD16pARFYwNtBxR1OfHAPRiM0bk",
-	"6f4hZjFBtAXsPeQE2H+WS6D+9TjPDEdwQwpaGZAfEqAWDfpjdK6CSVc4EnQJxgPOXG6IodcQn+MesXLA",
-	"vsMNmVAXUgjr0CZFIYGEM11FRAZVEYABhc8lxgQ8R79iVFYbLB0UqoBP7s+KMaYwXcXcNvMj6wkMCIQU",
-	"tGBnb69fviho9Q1omW4WdnCwo5ofXudZhmI2Ir0GafYaEflQUTrhh1av0WoEbmRQO+G9DXTSp7e3O+qS",
-	"88R71CgfNcpHjfLOGuWC/N5NryzdvduVnAn0w58xaXX+OCEo/BFb5H7LzrCZqzYDoTLESBlhTBA3/IZl",
-	"M3du+ywOUGF7wh0XKdf+yIUEDjy4Xb6wjwYqfNyY3myPYhek5HVDqxyhXx6BQjD5OF08XNZXrNnxUHms",
-	"VvNYrWZlxNIKubBDzFJd2M+u6tAfJe5njVZxN23iMfLnm4j8WclFOzpiNsjuccfyphFBZc6CpuMigAYC",
-	"ZLVTb+sK1wTHeHBvG4NxPWZqCBlWckIydsMQWzZ2tkHcqkQYheFFgRscSxK4VGepSJ9BwFG7wEdFJKr9",
-	"uZcsR86s/V+pZAfdO/PHvhIal/bhUgfpCcBhXoApmz+bPSRJHCRuV+rjgKPCV9Bz/Lw05GhnaXgPMUc8",
-	"BZDV0r5zKRnklbsa2PrS4XY+DKJboMRuniyOJPk6EUerhbMPOboHIf0Yc/RoyO0ec7SL9RbiT+0QedQm",
-	"77J0eRrusatDtnk9wiqe7GPS62ZJr2Hhru0yX8MEmz9q/usfH3jWB5KEq3lvkLN3vPQr2J5rzOF0GBZl",
-	"aF1sN2xMmkedTnjBg9d0xz3BPhkFZZ08GunEtAm4r9BJ76710EePqPjcdEnskeVjl6Fl9UVSFtlwGBwz",
-	"kUBtj2q9w3WO/LsUMrxHF/5OQPx3g7z/Ol739aUJvef9PkoTPrrfH93vX1hynxhDk1EVmtKBZs6FjtcX",
-	"JlilyT2WgL+vEvBw9j3WgX/0rD9AHXiM25CKD7mgWVAraULNqHX/6lz0WNT6fopa31VIPFa2fqxs/ejK",
-	"+yNXtt5RtO+g6+1YZ/NOh8JjSc7HkpyPJTkfS3I+luTctiTnoub4WJfzsS7nY13Oe1eYlJzuiKyAUsj+",
-	"dmpPVp+jUFa/0YQJmQ9H9mCrBWEoS+XUhYViuIhgxCdFZFwbDV+1vJxytedCa9SSQnFLv56o0M3qPJkE",
-	"aGSetjARR8npcZD94ej1pGDXf0mAc7Bn1DWbWXkaOP16UP0AlalKqE1EKid5hJoEWN3VIm9WuZvhmcky",
-	"zaDC6Qivil//7fTCqhk9wT5N7GnApYhALcyzrCyjwKCmmFUR7QlQ4K3D+FrHdTHMhFmbH/BfoVJqkbHx",
-	"T8A0cpA3QTNORcNcMHsoYSKYjkj8yy+//LL39u3ey5ex3aNMR+Ti9Qvy9OnTH0hRi0VHPYFLN7AKHeTL",
-	"/KpZxhIDJ1TCoKxOpZ5dkTdktw4iSeDMMAnLjihyyiUXw2ISEdz1hylHkIikbPOiJpcqIkVGUqmkORpH",
-	"BYG5AGWuzJbzCV24R9mnSUa5gAdRsZbT4KFFdFqcu0a4RUjSc9bhE90T8QCVQV5J/3HZOZGr2VTuLatL",
-	"S197yW76xTqCliBQXyqoTmVJ+kSj+mqJ2fJAUQU7B5xZQEdCxFgTvMuWMeZqAoINgH0ARwCyEs3eOfil",
-	"GHL7SJ8LFBN8ODJ+Zd5dHONyeawmTfhQSGtPUM1akeMdrIKVMoWzQPrZtdKAcHJMIDPPw3R5xoc3ULsE",
-	"7RfRXirCxqmJiHfeE02aZW7Djeulj6vb91eojImlBrRPT5NTy5IvLv8Z4STsbD3WOiiPcYKlnCx7wqyB",
-	"A6SqZGtqQxXcF6CY/au1Xf7D/m/P/u9/gowxtI8bIrGaNR0WoO0LuMzU2l9A9/hJDKlcwHBBhinC10Cy",
-	"nMZRWRuLURCuKhcC+Ax/DtK8zunQadkTLkRZM81vPkgkgLmA57JLpLBqt9MhaYmZ5nRwvP7uCQdMrfDg",
-	"cO7IyIMl6gpqWae42UgyiMeD/jTaiVbCQEgHzbQkTFjblVHlYR5JPKL6rVTergkqbUU4VtguKBpBk6+K",
-	"EWha838z0s/TITM90Tyaq6naOgaqZlM602Qkoe6pseuhESlHyekqxMcLe0CvAcRxUJfhMehyS4uMijLJ",
-	"YmHvW7ZuN+oBZFAe1FfbujtWzn0W5QrCluZKd7pCsoWAB/BsWLmIQBFY901RQpd9mlhhLQclSy+jjyNG",
-	"SB/XT6PbADskajBhp//B/5nomwA0Yov6ZN84NidsVAhpdaVSq++vLbF6UoReKah6KNWCRH2Mw9opDuv3",
-	"GgkQwII+QXUpsG/gz4/3gPezulroP12M+kKdFdKct4tQBqvSnQt7uKj02YoQmUexhAmTzfzFSk9AvNXq",
-	"wixFGlyhpqyq+rj2wHhnFaHgJo/rMgOpTsw5c/FLngM1AyyLpDZjiIhoWYLmIvx+QDNtf0Bv0rLh+xfW",
-	"VrV8LBG5i/y3e26T0pBukR6DYr9mUOyNExBekOLfH2/X3FfVO4ECwSinoowQ8A4aJowC6MLYqZ0O4jEO",
-	"Cx2nPQFWRcoSPqZZAT+Dtk1pFLUQ0sJdBFVGsgBrZgdRlp1ZGq1qd+5XjVMNi7akTGh78HYbYLOjA9KJ",
-	"sLczMpXq2lqhMF6Ux0FKkcfO7H7AHKUqItrm6USWIl8nkhXWYk0MK+ytx+DVx+DVbx074gYFy7yQrSid",
-	"+5/RvN4BF2JB16xWh6kWfYnm6+VW671AJufygi8gSYt6L0sDQneTpI/BnX+EWM0lm30rBIR66ym8TSq0",
-	"+Da5BG8WXlYWuNgkRgzsJd60HTfoHwRGYdXheqdD9RFC4ZvwktSz4D2BJP8TvcB3CHReemZV1HUXdbw8",
-	"oPgeDpk7JP8flchuOUOvyZSx68ZSHfzg2ZaK99eJAV4lG3z0751lxOOB/ahO7x4yvJU6ve/03qVO3QtG",
-	"U9sbyfg1K30Wy7SG1665P05F+HJWq9x2joyPFQ6+zHFdhlbUe+Pu9Yi+8KHfeKeGHRNq5JgnNMtmWxza",
-	"r2gy8vA+Z3TMYnDL9UStXw4iZOwLGMYDDrwBN4jy66I9SDPuMzNlTMRdYqbS3bcfk5iLeD8W0pzaXyjG",
-	"Edmv9VmeZfG+/SANfO5iaEYEgVTk6PBwG+XCEafK67ujx3rp8+Fzo6RSo9twwZyVkmRclBXJPjSs/X0D",
-	"eVIMwmTsRphrBBSLudiaRrdBRTrXsCcNXnVtKxe0o8nX0EXWSybBpn9Y6fSoIWwjTt023USkLlEWnFth",
-	"+9SgUOTW3py8BRTvQooqr3X0Z04Kjxng67u4HQPqAmlakVmIWxfqiaE6QQrHSMl8CKF2rWOimdFWKp57",
-	"D0kckbhwl5yYyp8/zuJlBSgXhX2A/wFStGglrslVqhOtbkjOcPt9ujcedZ97Yla3GbbW58GdvaU2f1zn",
-	"GVym4YM/8Q+m39s5rTpDgaiPuv0X0+2121MPrNnbbh9Ar6+/b99Mx/bctrOG7eTBhzrVOOUKkx+tUqwT",
-	"Ow6HvrmgSr+h2vjiDOFrlr7le4db6s8wu6+oPa/je6s7/zF5/1FzvpPmvExgLTmUizi8L6A5v8BS6Q+i",
-	"0gbxhJsqte/9K49q7eOxH2yH1YptKpPlSuzllA6HTJH3p5jFb/eutQ7TlKVET1hyTGiWEarB1oMiTUzd",
-	"oHYbZrQj6kCtovvS9r92s0L0/siMsy3D968C8ANERZ/QIWsjqViSK4hs+/AxJNypMEyhz4ucnJ9W3w+o",
-	"qGfasHFAxn2kw/5n+Pd2KVVPyIBnaBMEBMZ8IENiaCsm9kDQUUlul/De5wIT6pzaM2ROlxKSvHh5dkyo",
-	"wPUgMjeap8xVTtMGs/eOOp2l63Bi31s0OCB4eULNqIxdpu7JqhIRKiQ+v0TjDPdy3k4gU7z8Yq+fizRj",
-	"7X/Zr+2k7aeaJJQtbRJ6Q5Haq/dKkRKid9hTMP/dVJUVO+9kbq96KtfuuBGjmRkt3WQAyTDy+ywAisAE",
-	"teYFS7kmKRSH1yRO2VDRlKVx65g86zzFBMPKm+7p2s3zNxzLFzxzXA81y4G/zOxx6ifRDqToF+79ao5E",
-	"AbLGainj5DcZedKtWOR/r/QyzGoWyy9zga4IEwFM31wpJkztMl5AOiYCOnyxlSw7qSEnzOfel29ll2fS",
-	"gAtztnq9QtrULlXGbxj8vlTsh2ApBWc6HRwPTk2c9amjAlzHyDyBZPxzqc1Qscv/fGP3OvJvU/lhARf7",
-	"/WK5eOAC1YWhXLjschyh7bPPanfAGz+JL7gBij6W5WU4itjjyg559boEI65dljEziq9Qcc6VHDMzYrlL",
-	"MGafCngjzCUinXanfdT1K4MJ+MBYGYVoe6vsFIREvB64UosQ6gH4cSJlhiVVteGJjggvo/UjAlFQGN9K",
-	"DdvDMqeY6K90RH6SROWAgATPOPr0hJsamAd///mqW8qBQu/SBDFmcp9qTyhxrxEjr5kgzfjtq6uL0xeX",
-	"v169+8ers7gVYQyRkrlhPeH8NBVkwi75kVHFlCufC0nb0BiW0QVo8IOg/MoxDsz3G6iJll5EM6tv2M6s",
-	"lsIEU8GgTl6+vKiOqcyx7hyREVOsFHJ0XGp7eGOBc1R5xlpQ2sb1C2qWG0+MNx0Uk+lt90tCNd+6nbSZ",
-	"sgrwCztoFn5R72DYbGWmrGCtgDXGxdxrmUxOmKAT3vaCoJbTrvwSWVJZBdt+uGEKK/k55KnpiCejqg5c",
-	"K6jeTZg4OT+1L91VVtEU46Fodh6UykF91i2Z7P+LJct91hOWVNjOFWEKxLmHh1sty67sJgeTo+yDUETE",
-	"WEf6GUXjaCnpC6r7sru0hGNwtoViIPukmi2zO45rGA3fROHoZi4VHKkrl+6Xk7dvtls6P8UtOeqLL4+b",
-	"yeLyVNv63OiD2LSy1DZt7RqEbKhLhr1gDikEhB4e3iQXKVNkn074McFu/M/UrYOUoNohPOw+OLPcuOY7",
-	"+NklbqEDqlAVuQphYWAFw3RbXYNl8DNK4TInusR4YYAyFLmGAW8tcjB72OMkh5RZD6hX9hYiRS12eVJ0",
-	"5vPPXH5+AbRToBu5pqMSwymEvUFwOu+1cn1DFvdipz+G0OpNihUvAL8uxMJCUJeasqjNAqGkFfTli/4s",
-	"dndJb1yIq8ZO3B1HfanSIq+mFayk8wBxMWxX0TNq+xtRgIUJ9gN2DnrDhMlJxnz2w3QkMx8bEDRNk9oN",
-	"Alqde38QZGc+0YtNSDWkwkMgLzb1AivKeaA/OQiHC3dNDu1xxGZe+Q2pDa/XjfGsmozUt6q3exq1AzoY",
-	"sMQsbpZKFlNNw2g7eigyq9h6fWVelDgvmVXnUG9xvt6yLydabj/e/u8AAAD//w==",
+	"X3iomXWEfdY1VYxt/0eaOmmOrxysf+W98GjxLMWXnq5/6bVUfZ6mDMy/o8Mf1r9xJeVbKmZudGCnPNuk",
+	"p0uUUu8FvaHc3XVZqy8fjy3/IEUQakWKBjnjNRpfma/7oWHJvQHpolVyqeu5fATsXMy3h1zTknM+hzR1",
+	"W/55mi5nojPGUk1izFCLrVAOVfg2+ZFlckqsRDGe3VIJmQ/sk79EDxnvqHPU6jpFuCdQT0YtGZOYnIrc",
+	"ZwnNNXPIjYG+XMAwasbgNXwiUKGXsZ9jvT8RQxytf+lMGkzV+lb4ITAO748jQrF4Ts0ILtA3fOc0hQv0",
+	"idQ13BEXx1DsbVi09OlcvoFU/kBpghFJEOPQn8x46rTa5CdFBRzGnuN6AiqZQF5oTARyo/9zjhuPybB4",
+	"3Rm47gX8q02OOj9gQC8FuxKZk5qemCguEj6hGbKtPiZHh4ekz2ZSpOQg6nQ6yNsTADzyzH+B4fwkDiqx",
+	"x3X8h7riSZI1tt26QKX8B5s18EgD2vtRprMNmDdAAJgEybdlqm2xhRDroDT7nwgW1vZv3kabSwAXf3h7",
+	"W1dOc070HNyn6HlljcZlssfdT9kt/NbP5K2FVmcDofXCWZfwwsEGYzqnM6tLX0n5hqohw/eebbIAOp9Y",
+	"k4ylb1nKqQcvOjo83OTlCabKWOmI4EdfXyyDQEI9xfPOgjjeVMnYh1N6D07zBC+dvwkp7i3Z5mHnAEQ1",
+	"ujHhi04LRGxpDbTJ2UohTJpe9hqJaklPUKgpwFRrC5F5aV89SbJzXK1vRm46rIJthCJOASa0mWTsPJhk",
+	"dCHmhWR8lMqPUvl3IJWBl8qLP3DbOCXyDuJ5zqmCdZ1qUtzYjbwOddT9JfrpMVytXC/VR11pc6oNikeS",
+	"UEGE1Y97om8l6ljesNRhi2wuOTG7FJXNOcFytGQ2rr73n5oDvypB4y6s0TMe2uyLtnK1RA0Xl1SDxUbN",
+	"CMprO5xYb2x1C4uRNN9fvNljIpEpA1QaIU3LmpE670el9dgmgDUK3kxpvx4oOe6JJdxV5GQWHNkmL9lY",
+	"Gu8NDViPa2scbsFlGHziuewraRYuAuYbVyoeD/YHP9i/pixDOOANbSZ3X+3DYJa5YV+4a+3w6lyHjlV7",
+	"dCpG04gINmXakAFX2pCmu7SgmZbgMoW7I3eRLge+dmNPYIutNjkhsUuui+fax+I3NEVZcdQmMcSUg+eL",
+	"faKJIfnEiqWDTtTpdCK87Usg2r0nQFeJgwB4dw/WJud06FSZGO6m4v1YDgaamRgEX6HkxGUMfmyHTslE",
+	"sRsuc8TfWeb2DfCpN7x5KXMLS3Fwj8makP9T020Fc3czQRQCT9tm55HPslkRD0EN1KsbGLgs5JogTBmg",
+	"n9SNBupg1S/BcuiC2w2OzDd2jzc5W98BEWzypEvM2ODJKxdH9Z8w2Q0P+OLxL3mdhlu56gLBErmle7ej",
+	"f7iT5WCDqfwkBftGriowsigpBIuX7/6bUsSXlRP1/ucQRGellbXoZSpCwNrkFyta+zQIz8o1C+rbwkcX",
+	"MYOaHUQaOb1vDNGBcYn0GEckFxnTGoqHJ+yvIJq7KMHnwsAUg1CpZGQtszicThfyCOPIQS3DOvQEQv6w",
+	"tLxid0OEGEOw8AKtE3/71f2wwrwry6Zu7Rp7bae4CfOfDt5Sk4zqGL/GkHzpyyD/6TW+Dbwq50EI2GvA",
+	"yf76bI0bSGgYThwwdsDGYItueF0ecK0vos8FiTH2Gmt/jKm+xrzbKqX/xMwdyPx0cCYFcxT8ez4agzVY",
+	"cjQGG2ZX0cX+2XZfXdGlJaLdY/vwDLT8dEPmeCtTiNj+o7H6171pYmZj3tuOE16GwHVLHTVV+PDjmrv2",
+	"gJU9/0Z4na6ZMBFRmMCkXQVRgM+SgkWEfYIQSbxqpy47A15C9HGKr1g5QOLv3H8xuWZsoqFX1xik6y+e",
+	"lt5Ng4WFsMSXGwWkQFSsxuW+nDvJmvCk3NEZVBZ0Dxi4knzR6Db86rjkpJEEQfnqaiEicTDiqh2GJZ5T",
+	"w+cgpyd8c2/TQrX6B3Y6rZeC3u10X9LwD2Vc7K6T/PkcWEjgGwrj9VbOvkP93P7Gf1Fw197frzCVjkOL",
+	"A5Kf+ph/MpswEie5NnIck+bR4WHpLW9h6QiIlua6JzAGm6Xk7OXfL9+dRc7NFYRc+wSJg6cuZKoVQeZF",
+	"iY8/YYpkXLBuT8Sfew056TW6pNfIJ5op02tEpNe4ZjP8cnKAX+Cy2e8+t9vt29uYNONrNoshArnPSMYG",
+	"hsjcBBXpQII+0cQ+Byj1cU8MuEg1hEn6QAXbLIakBUNBO7RmKLexWw8r4QkIMAY6rJ2hUVRoLAQV9YT9",
+	"UqVMYdIV3i4USyAFoeSazciUC906JlSUjnJfmsafd3COgivT9qLJUEJr7Z44IWOaDaSy+2EXtIjNP+x0",
+	"nBexhKPtEsiqcZkabuQuFalNfqG2K9zMZ8SBdPbEQCpCicqFsOaybcyfn0hGzrEZ3Jaw1K8tPO3dq814",
+	"HgE37gnccR2RuIqFG6MrlkuhWz4fwJ/vtlX7BJ7zdQf4ea5HJbM4/WDji5lPeyJdOI8bnjYCKvWU4Wg0",
+	"INHPPXAcwm8nKSVv5A2ze9hr3N72RNlUQWVBU4e9xi3MqcbX2OcC0w3mHY1f6ewFKOUl56/MDSQhem0r",
+	"16NHZ8BjXMc2J6/lYycNIYWREjyiNjmJo8ZcplGJnLXugAak8a9wOrfJmfTnLNhbWHYNy53iD04UAlqZ",
+	"42U8vLkuqjK12j1xUVRhdYe9FfmFQQYpsm5ZF0+ursvX1cUNWXGz5F7qiSLNqzyUqILaDmNuDEsjlw3o",
+	"ky8zRm/QBhsTDonybXLOFIy9S2I64TEZMAMpZ3GusrgnmhDpLVIAPoshoDC7YSmhQ8qFNnMp/vHJ+emv",
+	"l+/eX7x49euPJ5evfn1/8SZ2R0eMllEckdip9ZDmaPiYydy81XFEDFShDxSCICEdYAsINcUZdU7NKCZN",
+	"tw0OmA1VK59u1xPcaJYNSH9GUjageWbQ43vNZoXbuT8LNBPbXirt2kF8xLH9dSI1qN9Feho3reOeiH2l",
+	"kdiey5rEcFkVE3nDFJjiLm/yEk6H2G4xDUp/BVvt6UkbahiO262K2z8lp6jOHZN4wF213lJTdAxERvSG",
+	"FUnNRuJWgtrDVbGgVCl+w3qiP/OKom3LTjPXI1wdUBhQ76m82yZvpJz0aXIdkYniN9SwyOo713uZTGgG",
+	"73psjp6gaQoZm9olRGLmvnPpV3ImswwTxdkYCVZLn5gZkJacCuJXHH0KOp8wBRkNSmZMt8lJQegV3Yg0",
+	"oWh+MrKyLSJuaSPSpylB3dlIq8qpIYv8OIvh42Owta0t1LoyF9sOC9W4Qm0r0sjJdMQzBpwPJOTjXTC5",
+	"GB7nmlxDdqsIZvREV5U6FCtuf3uiXkU7xpR1jGUj4JCZoSumNtJ3JpKK72UHPabWjeJlSVl+CjwgDnG5",
+	"dJ3MVTP5yxFiQj2NGlbpBpVnZan0AsWscXDYKVYHl6SuDkT34LCDBRTs/A++r5bbCGoN3M1Ps4WuZvt/",
+	"1NW+bkir5bJ7czkU1Tm2v6UpJUIUim0rsyPiaHOQZy5Irxpvg3nVtrWewDJZEUlkLqzB51nMyW5gmTtE",
+	"v/TERuEvVXbQW3t2H8M1VtVz2SReA0jxMVrjayeWBoJl7kz/UvdMG4gpV9vpm3OMoua7yi0Kr9vHvOIf",
+	"kcJP2kS9Z8SyFFMTWst9ps865C3/MbAajkngRu1aq4V9MvuJvgGDwQGKZFx4PxxodOg/9E7WYxKnDNq3",
+	"0n0O7ixy1qXDz4L8LKjFF5G4zikWk6btAiwfhG8r+mlhZHb4lkwMM87+jh3ok3ZYVoVzFr1bMWnGdloR",
+	"ibGf//X//P+ECmd9yYHrTcP3th83niAVwqru12zGwKiY6ySws5YYVqGJXNV4vQoHUZ3ZzOFi9YTlmmNr",
+	"5FpVGgsdYlho38GwNK0G/+LyZzte1PcpgRBYMcRSqxNMebpmNSq+1abrdfzSmF6wzAvjGlOb7cCoQDip",
+	"RddtT1jdv/4G1BJlyVavecZW+k+/2/+u6i7laSTomEV0yHpichCFXtDo6fNdHJxzueYFIyyj1C3IkSxQ",
+	"Y7vxzXtUUXI46f2orj+6Vre71IRjJ3R4QRA5yLJ7cK+KAK1a7xdA7kuRiTCu3nlbKi+TpvfnpPMl13Te",
+	"tzwOKUOtedMDwi5RkPrQD8KN5fSEKQFOGwd/CZ7lAlQFMJAQPwXhCamL9rRv65EEDE2pjIaEIwTe7wkp",
+	"fPhml8R9xcCfGB+TsYuN6pJ4SpXALwu144kmWCWfqDxjEJJe1cz8EeaNJRfb0iUxFwMZt8hCeMsTl1wd",
+	"VXOrYHu5QWi1oP+eCLADUxe/U8Hk8KkUgGqDv0BFZff7sXPrgKcUpISXT8X93OaJEWRZXsQxicGVlr6w",
+	"5mPsrEhCM4c1VpAPPjVHQdMRNcUg3ZaRpuvSnuZOoVthfQLwyF2TL+YLCmyYgVEAq5eHyWK9y/pXw3XY",
+	"KpeiDrx/WSePyREPa22He7OJyV1hhm9dUfidWdImPLvgvBBzDO6Pz+r3H1edlPtjqq73lKuTURue+Zaq",
+	"a13t3crkWvFHx1IMSRx+eZrquMQRdtLUjNi4TU5BFeg5q2HC5CSzRlClyYi4svqEp9oj2oY9ZlA8H3uA",
+	"1kknBJz2QSc1ctJObEFOOvm3cyzl3NQb3Q8H0WH09OPtLuJQ2yHCiB447sL3e8F0ntVy/d/klIypmM1t",
+	"h9MavnnW/9OFFtodndsrhaS+TmpINaTCxQHvoya2WsFGRi50My80PDA79S6EosYxqM9Uu8xZzZiIfIo9",
+	"uTQzY392kXY94W9UuQ5h9KFkoIEYhnyCZkJxUco1edY5XIoO+i6Y31s3vW0dkN/uCY4zWnV2uy39w2KG",
+	"Hm40o5+oYVMsPXLPZ3YBbDsuiMuzXMhaAcetSUk/3zAHHViNkj5VLrKkTX5xTkhndHjzCGAGXWo7+GUV",
+	"M7kSLMV40inrk/enzvqyqp5uHVeMFyg58IaL666rztBut7E2wzFRLPtrD8q49RoBLrWQuXAZGz0BsM2g",
+	"Q6Ij0eoDwLdSrE4v/4LXar8X9X2jyimwWDWlglYq80gQc5kMdpfXZTLAM996JsPvMes5lB3ui9A9BkDq",
+	"hXK4GnKPujxqORXFLUaBFRwU6nA+mxoob64Bad0w4e/eWxiz5L18CGfxq0Nbi9vkBbyoA+dGrrEYSMYg",
+	"tl5I48DZisIzgOtNzgDCRzAG6j+AVOWC/5YzvBoLPVvuNguiOOPPZbmDLvnwMSJQ1bZLTs5e3q7AS0V2",
+	"+ZrIf/MSH+OHSJozUHWoIH/rnxwkJBmx5LpRLReVyEyqRrfRdxVsne/kJad9ZqCKcpbJ6V4+2Ty2B7E8",
+	"vgrEqhNdq5H8MIJk15yrqPFGlnU3V0o2/9w3n6f1eKfxRZGGUEg5IVojled0uf3PDttmE+QJJ3kdvKkL",
+	"jroAlz8GVK+qukWaXrpyhZcHUeGHDrJUnZnXqtb0WYzQroRdOoHuoItcdlJxu+BgJ3y8pjZ0pknTVz0y",
+	"0pVxaC2HlthR7D6CRfwRsB+WclK0TX0Exy0nJKgGhsXHghJapLaClhTZLPLxEHPFtCIipNcySpUCmsCg",
+	"ltgfwHFZ6edp5wj9FvHpYO9MCrYHhBr3xJiaouRNkivFhCGxPYtqdZKfXE2xPy8QxUod4G5n/yP6xDeB",
+	"PrGM+5dbN1txwrlDltsYg8IFqRWZvteMTdyhClgQOgpYHhGVIJwrjUgctOyQmXoiyRhVWAisHsW8OOYr",
+	"R63L040jlwwDEqiEnSi9oqEF5HHKwNsDwgflToTpNxnztafAkEBZdXRwWKnit+La5H1ZfPJrwVXYuV7k",
+	"RdaFE8cwANi4RreBhcJx5GANDY39Ajav0X3+zI4AjMFGt/Hu4j7NpK+DUrFSRPp077uLykeV6dFa2h3W",
+	"YmtraT8pS0RvqwUe+5JWoRaIaYmjElYPK7Naw0mP5LRIJpVqnGe0J7DmpMs1DMOz5mBZ7ctQFzQADbKN",
+	"kKby5ao1oRo8UraJ0/Q2brXJjy7RjyQ0S/IMmLSw5+BeDOuUqpQpcNP1RFxWFW+nXE8yOmvD7zFp+kn5",
+	"WGNrzGVUm5YLfeJpm8Q81XGZ+UiG/IYJ3+lxT8R2c/wDvsERvcFCzjN/rYev2Wfb5EdpRr4ape0ShCyG",
+	"mBWBx8UhsMyf74uBLxwpc/5LtwOYpm1HaeUZ+zTJZOq0g3pcVQ64DDV+83tEmF1XjzxqQNXRRhc6bSwi",
+	"x/7DqhlLF10zXPDNJgxMVjvjoD78gZvSqvrwayr1L0zp9wsFCwu/Os7Jh1LCFrUfLYEvUJixusYhwqv7",
+	"5v6tgnXnz36fYkXWO5gdGyYKBcbAHMKizxbKJB5HZZntJpRsJieGjKU27j7XDb0nJnBrGzxXGBn4yK80",
+	"TVeWj7OnFPLG170TCXOvrKRygg7qQJATDN22IywOSHgLz0j7EY5JeNN5JQO1fE5P1y4ZBY0JCPuuECLk",
+	"vlhCdNLQsE9mczuhXNCvc6fiNnPNpQpSx+OtymNqyTd/DRMgctedF2vti/1S//4qUt7ZGyTXHsR0AlV5",
+	"R4wZklExzOmQdUlgS8QfnCZ8RsfsI1YrhUgfrHZTppKAr9vFAxmsQBqs1hPtDxdwnLQgmZSLYUREDjkZ",
+	"cGfkgv9Jxg1TNNMRif+D7JHvyD7E+xw+J391gT8Y9eP+IJW/3CPsr86bBRkSuXB1909fR+Tk7GVE3l1E",
+	"5OzdVURevDt7cXIVkTevzqKeeH9+/uoiIm/e/WL/ubo4fRuRi3fv7RsnP15G5O3pWUTenvyXfe/kzavL",
+	"F69sM79E5Ordy5N/RuTlydWrl6evX0fkn69OLiLy9t3Z1d/s1/9s98R7F2JsTZZxnw9zzHP0ix2RqbJn",
+	"LlXcniposM2SzMG+HB0eVsIj8myiOKBN90QMyZQ6bpNLCchJxVZPAd1dG2p4QoZKTs2I9K3gANBalpb4",
+	"MRA96bJ2D567rN2e8GA/UaXzEQUUFWqgTU2a8YtD8r/+3/+PvDiAf15BsJj9zaoQz589e2rNmg7pz4yd",
+	"KMAHYgl73RMHz7///vvDg+dxq+vq2OdlDDeYpwEp+QRHq54wbYhlltyeI/ZsJM3nR+QfCyN3Ji5QlX3f",
+	"LpvdCPuKs8XTFKACMR2o2BNrEcVIew4oCMklJlT3hBwYJrA9QicTcL06ZEQFYwMtRxT1+TEAvSDGiDzd",
+	"P8QsJoi2ANpDTgD6s1wC9a/HeWY4ghtS0Mpg+SEBatGgP0bnKph0hSNBl2A84Mzlhhh6DfE57hErB+w7",
+	"3JAJdSGFsA9tUhQSSDjTVURkUBUBGFD4XGJMwHPrV4zKaoOlg0IV8Mn9WTHGFKarmCMzP7KewIBASEEL",
+	"KHt7/fJFsVbfgJbpZmEHBxTV/PA6zzIUsxHpNUiz14jIh4rSCT+0eo1WI3Ajg9oJ722gkz69vd1Rl5xf",
+	"vEeN8lGjfNQo76xRLsjv3fTK0t27XcmZQD/8BZNW548TgsIfsUXut+wMm7lqMxAqQ4yUEcYEccNvWDZz",
+	"57bP4gAVtifccZFy7Y9cSODAg9vlC/tooMLHjenN9ih2QUpeN7TKEfrlESgEk4/TxcNlfcWaHQ+Vx2o1",
+	"j9VqVkYsrZALO8Qs1YX97KoO/VHiftZoFXfTJh4jf76JyJ+VXLSjI2aD7B53LG8aEVTmLGg6LgJoIEBW",
+	"O/W2rnBNcIwH97YxGNdjpoaQYSUnJGM3DLFlY2cbxK1KhFEYXhS4wbEkgUt1lor0GQQctQt8VESi2p97",
+	"yXLkzNr/lUp20L0zf+wroXFpHy51kJ4AHOYFmLL5s9lDksRB4nalPg44KnwFPcfPS0OOdpaG9xBzxFMA",
+	"WS3tO5eSQV65q4GtLx1u58MgugVK7ObJ4rgkXyfiaLVw9iFH9yCkH2OOHg253WOOdrHeQvypHSKP2uRd",
+	"li5Pwz12dcg2r0dYxZN9THrdLOk1LNy1XeZrmGDzR81//eMDz/pAknA37w1y9o6XfgXbc405nA7Dogyt",
+	"iy3BxqR51OmEFzx4TXfcE+yTUVDWyaORTkybgPsKnfTuWg999IiKz02XxB5ZPnYZWlZfJGWRDYfBMRMJ",
+	"1Pao1jtc58i/SyHDe3Th7wTEfzfI+6/jdV9fmtB73u+jNOGj+/3R/f6FJfeJMTQZVaEpHWjmXOh4fWGC",
+	"VZrcYwn4+yoBD2ffYx34R8/6A9SBx7gNqfiQC5oFtZIm1Ixa96/ORY9Fre+nqPVdhcRjZevHytaPrrw/",
+	"cmXrHUX7DrrejnU273QoPJbkfCzJ+ViS87Ek52NJzm1Lci5qjo91OR/rcj7W5bx3hUnJ6Y7ICiiF7G+n",
+	"9mT1OQpl9RtNmJD5cGQPtloQhrJUTl1YKIaLCEZ8UkTGtdHwVcvLKVd7LrRG7VIobtevJyrrZnWeTAI0",
+	"Mk9bmIij5PQ4yP5w6/WkYNd/SYBzsGfUNZtZeRo4/XpQ/QCVqUqoTUQqJ3mEmgRY3dUib1a5m+GZyTLN",
+	"oMLpCK+KX//t9MKqGT3BPk3sacCliEAtzLOsLKPAoKaYVRHtCVDgrcP4Wsd1McyEWZsf8F+hUmqRsfEz",
+	"YBo5yJugGaeiYS6YPZQwEUxHJP7nP//5z723b/devowtjTIdkYvXL8jTp09/IEUtFh31BG7dwCp0kC/z",
+	"q2YZSwycUAmDsjqVenZF3pAlHUSSwJlhEpYdUeSUSy6GxSQiuOsPU44gEUnZ5kVNLlVEioykUklzaxwV",
+	"C8wFKHNltpxP6EIaZZ8mGeUCHkTFWk6DhxbRaXHuGuEWIUnPWYdPdE/EA1QGeSX9x2XnRK5mU0lbVpeW",
+	"vvaSJfrFOoJ2QaC+VFCdyi7pE43qq13MlgeKKtg54MwCOhIixprgXbaMMVcTEGwA7AM4ApCVaPbOwS/F",
+	"kNtH+lygmODDkfE78+7iGLfLYzVpwodCWnuCataKHO9gFayUKZwFrp/dKw0IJ8cEMvM8TJdnfHgDtUvQ",
+	"fhHtpSJsnJqIeOc90aRZ5ghuXC99XN2+v0JlTCw1oH16mpxalnxx+XOEk7Cz9VjroDzGCZZysuwJswYO",
+	"kKqSrakNVXBfgGL2r9Z2+Q/7vz37v/8JMsbQPhJEYjVrOixA2xdwmam1v2Dd4ycxpHIBwwUZpghfA8ly",
+	"GkdlbSxGQbiqXAjgM/w5SPM6p0OnZU+4EGXNNE98kEgAcwHPZZdIYdVup0PSEjPN6eB4/d0TDpha4cHh",
+	"3JGRB0vUFdSyTnGzkWQQjwf9abQTrYSBkA6aaUmYsLYro8rDPJJ4RPVbqbxdE1TainCsQC4oGkGTr4oR",
+	"aFrzfzPSz9MhMz3RPJqrqdo6hlXNpnSmyUhC3VNj90MjUo6S01WIjxf2gF4DiOOgLsNj0OWWFhkVZZLF",
+	"Au1btm436gFkUB7UV9u6O1bOfRblCsKWUjZRLMFEbsTGmSvm6UrLFiIf4LRhLyMCZWHdN0VRXfZpYsW3",
+	"HJRM3iYvi2667i2uewJMJh/GgQTpYlw1g2J4x+Ax8b/kmpH4p1dXZLl61rZt90QzHgYk8eLy57gVuV0u",
+	"bxrtCqdO/iBV1e2q28JwV91aNLoNsJ6iBhN20z74PxN9E0BdbFFV7RtHFAX2gkBcV+C1+v7awrAnRcCY",
+	"glqNUi2cA4/RYztFj/1e4xcCMNMnqOQFVhn8+fFLoBR5SbHUmHtVkGV4TgSVw5FaMcsfiTnMCpgwBcWk",
+	"Jea2V4QRSKc7WoklIERV7XRHV08sPbtcbXSMWsu48PgXAcSf1QKWqVo9sZOuRTZVtayyur2uRRZUrVpL",
+	"qScKe8eu5HhiZuuUiReXP/+J9YkvfRzteIwUzBkVh8YfLc3s9yrPX6HuVxXpbpe+hGRfXb36Z5cztVD3",
+	"iyxIYORhVV4vgnZSVJ5uRYgUp1jChMlm/qK/J0CSri4UVqRlF2bzqirEaw2Yd9YwDyJLuC4zYuvEiDv1",
+	"vqQcqRlgWbS7GUOEXssuaC7C7wc00/YHvN1YNnz/wtoqy48li3fR7C3NbVKq2G3SY5LG10zSuHECwgtS",
+	"/Pvj7Zr4iXp1MxCMcirKiDV/YcCEUQClGzu1xUEOx2Hh/bQnQPVKWcLHNCvg0FD/KzXHFkIsucCEykgW",
+	"YDbtIMoyaEuzJyzlftW8ibCIWMqEtkdwtwE+ZLwQcyLs7YxMpbrOLJdFhTwOUlw9lnP3A+bMVhE6N09v",
+	"tSvydTIrYC/W5FQAbT0mUzwmU3zrWEY3KFjmhWxF6dz/jObZDjhFC7pmtVpZtQhZNF+/vVp/DJAFlhcg",
+	"A0la1B9bmqCwmyR9TDb4I+QOLCH2rRB56q2n0G9VaPFtcgneEAyeKeo0kBhrMixxyOxIoH8QWJ9Vh+ud",
+	"DtVHSJ9vwv9dz4L3BNr/M3oR75B4s/TMqqjrLgtmeYLLPRwydwCjOSqRRnOGXpMpY9eNpTr4wbMtFe+v",
+	"k5OySjb4bJQ7y4jHA/tRnd49hWUrdXrf6b1LnboXjKa2N5Lxa1b6LJZpDa9dc9sKnm9bG8BZrXLbuWV8",
+	"rLjzZY7r8s613ht3r0f0hU9FwmgJ7JhQI8c8oVk22+LQfkWTkYebO6NjFoNbridq/XIQsWlfwLBScOAN",
+	"uEHUeRd9SJpxn5kpYyLuEjOVLv7rmMRcxPuxkObU/kIxrtV+rc/yLIv37Qdp4HMXQwUjCOwlR4eH2ygX",
+	"bnGqvL47mrmXPh8+N8pVanQbLrmgUiKTi7JC5oeGtb9vIG+XQdimJYS5RkCxmIv1bHQbVKRzDfulwauu",
+	"beWCdmvyNXSR9ZJJsOkfVjo9agjbiFNHppuI1CXKgnMrbJ+qGorc2puTt1BVopCiymsd/ZmTwmMG9V5c",
+	"3IcBdYE0KYQt6kCA+lCPIKVwpGQ+hNDv1jHRzGgrFc+9hySOSFy4S05M5c8fZ/GygsiLwj7AowIpWrQS",
+	"1+TO1olWNyRnuP0+3RuPus89Masjhq31eXBnb6nNH9d5Bpdp+OBP/IPp93ZOq85QWNRH3f6L6fba0dQD",
+	"a/Yagqe+uF5ff9++mY7tuW1nDdvJgw91qnHKFSbjW6VYJ3YcDg16QZV+Q7XxxYLC1+z6lu8dbqk/w+y+",
+	"ova8ju+t7vzH5P1HzflOmvMygbXkUC7i8L6A5vwig2I2D6LSBvGEmyq17/0rj2rt47EfkMNqxTaVyXIl",
+	"9nJKh0OmyPtTRJWxtGutwzRlKdETlhwTmmWEarD1oGggUzeo3YYIK4iCU6vovrT9bxZQPzLjbMuI+qsA",
+	"jAerdEzokLVxqViSK4hs+/AxXLhTYZhCnxc5OT+tvh+sop5pw8bBMu7jOux/hn9vl67qCRnwDG2CYIEx",
+	"P9WQGNqKiT0QdFQutwNg6XOBCd5O7Rkyp0sJSV68PDsmVOB+EJkbzVPmKnlqg9nkR53O0n04se8tGhwQ",
+	"vDyhZlTGLlP3ZFWJCBUSnzmocYZ7OW8ngFxSfrHXz0Wasfa/7Nd20vZTTXrhljYJvaG42qtppUj20zvQ",
+	"FMx/N1VlBeWdzNGqX+VaihsxmpnRUiIDiKCRp7MAuAgTppsXLOWapHIKyUtxyoaKpiyNW8fkWecpJrxX",
+	"3nRP1xLP33AsX/DMcT3UbAf+MrPHqZ9EO5CiX7j3q7klCpCeVksZJ7/JyC/dik3+90ovw6xms/w2F2i/",
+	"MBHAmM+VYsLUbuMF5KwhwNAX28myk5rlhPnc+/at7PJMGnBhzlbvV7g2tVuV8RsGvy8V+yF4V8GZTgfH",
+	"g1MTZ33qqAB7MzJPABzmXGozVOzyP99YWkf+bSo/LOBiTy+WiwcuUF0YyoVDO8ER2j77rJYC3vhJfEEC",
+	"KPpYlpfhVsQeV3bIq/clGHHttoyZUXyFinOu5JiZEctdEib7VMDtYS4R6bQ77aOu3xkEhAHGyihE21tl",
+	"p1hIxI+DK7UIoYeAHydSZljiWxue6IjwMlo/IhAFhfGt1LA9LLuNwDNKR+QnSVQOiHyYg4vr0xNuamAe",
+	"/P2Xq24pBwq9SxPEPMs99AuhxL1GjLxmgjTjt6+uLk5fXP569e4fr87iVoQxRErmhvWE89NUkHK75EdG",
+	"FVOunDvkokJjWNYdSlUcBOXAjnFgvt9ATbTrRTSz+obtzGopTDAVDOrk5cuL6phKzI/OERkxxUohR8el",
+	"toc3FjhHlWesBbgMrl9Qs9x4YrzpoAjuYrtfEqr51lHSZsoqwAHtoFn4Tb2DYbOVmbKCtQLWGBdzr2Uy",
+	"OWGCTnjbC4JaTrvyW2SXyirY9sMNU1hZ1iEhTkc8GVV14FpB9W7CxMn5qX3prrKKphgPRbPzoHQb6rNu",
+	"y2T/XyxZ7rOesKTCdq4oYCDOPVzpall2ZYkcTI6yD0IRoWnd0s8oGkdLl75YdV8GnpY56862UAxkn1Sz",
+	"ZXbHcQ2j4ZsoHN3MpYIjdeXW/fPk7Zvtts5PcUuO+uLb42ayuD3Vtj43+iA2rSy1TVu7BiGE6pJhL5hD",
+	"rgKhh4c3yUXKFIDEHBPsxv9M3T5ICaodwpXvgzPLjWu+g19c4hY6oApVkasQpgx2MEy31Y3FtNhfUAqX",
+	"qdEl5hgD1LvINQz4n5GDfXWAEjmkzHqA17K3ELlwscuTojOff1aAVTgghAJtzzUdlZiCIQwbgqV6r5Xr",
+	"G7K4Fzv9MSz10aRYgQnwVENsRgQZqynT3SxgHFpBX74I3WJ3l/TGhbhq7MTdcdSXzi7yalrBTjoPEBfD",
+	"dhV9oba/EQWYsoAesHPQGyZMTjLmsx+mI5n52ICgaZrUEghode79QZCd+UQvNiHVkAoPyb/Y1AuscOqB",
+	"Z+UgHC7cNTn04RGbeeU3XG14vW6MZ9VkpL5Vvd3TqB3QwYAlZpFYKllMNQ2j7ehBT6xi6/WVeVHivGRW",
+	"nUO9xfl6y76caLn9ePu/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

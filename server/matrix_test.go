@@ -136,7 +136,7 @@ func mxVisibleAt(op, variant string) int {
 		"uploadDataSourceFile", "pushDataSourceRecords", "listPanelChanges",
 		"listAcls", "createAcl", "shareAclPublic", "updateAcl", "deleteAcl":
 		return lvViewer
-	case "getPanelRows":
+	case "getPanelRows", "getPanelRowsCSV":
 		if variant == "" {
 			return lvViewer
 		}
@@ -616,6 +616,7 @@ func mxOps() []mxOp {
 					body: `{"op":"upsert","key":"p1","record":{"name":"Ada Lovelace"}}` + "\n", ctype: "application/x-ndjson"}
 			}})
 		op("getPanelRows", "GET", under(fixed("/rows")), "", lvViewer, 200)
+		op("getPanelRowsCSV", "GET", under(fixed("/rows.csv")), "", lvViewer, 200)
 		add(mxOp{op: "listColumns", target: tg, need: lvViewReader, ok: 200, req: mxAt("GET", under(fixed("/columns")), ""), check: mxCheckColumns(tg)})
 		add(mxOp{op: "createBaseColumn", target: tg, need: lvEditor, ok: 201, mutates: true,
 			req: func(x mxCtx) mxReq {
@@ -671,6 +672,11 @@ func mxOps() []mxOp {
 			check: mxCheckViewRows,
 			req: mxAt("GET", func(s *mxSlot) string {
 				return "/api/panels/" + mxID(s.kit(panelOf).id) + "/rows?viewId=" + mxID(s.view(tg))
+			}, "")})
+		add(mxOp{op: "getPanelRowsCSV", variant: "with viewId of " + mxTargetName[tg], target: tg, need: lvViewReader, ok: 200,
+			check: mxCheckViewCSV,
+			req: mxAt("GET", func(s *mxSlot) string {
+				return "/api/panels/" + mxID(s.kit(panelOf).id) + "/rows.csv?viewId=" + mxID(s.view(tg))
 			}, "")})
 	}
 
@@ -846,6 +852,15 @@ func mxCheckViewRows(t *testing.T, x mxCtx, body []byte) {
 	}
 	if len(r.Columns) != 1 || r.Columns[0].Name != "Email" {
 		t.Errorf("%s: rows through a view answer columns %+v, want only Email", x.c.name, r.Columns)
+	}
+}
+
+// mxCheckViewCSV: the export through a view names its visible column only.
+func mxCheckViewCSV(t *testing.T, x mxCtx, body []byte) {
+	t.Helper()
+	header, _, _ := strings.Cut(string(body), "\n")
+	if strings.TrimSpace(header) != "Email" {
+		t.Errorf("%s: the CSV export through a view has the columns %q, want only Email", x.c.name, header)
 	}
 }
 

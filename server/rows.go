@@ -19,7 +19,21 @@ import (
 	"github.com/panels/panels/store/formula"
 )
 
-// GetPanelRows answers a page of a panel's rows, or every row as a streamed CSV export.
+// GetPanelRowsCSV exports every row of a panel, or of one of its views, as CSV.
+func (s *Server) GetPanelRowsCSV(ctx context.Context, req gen.GetPanelRowsCSVRequestObject) (gen.GetPanelRowsCSVResponseObject, error) {
+	q := store.RowsQuery{PanelID: req.PanelId, Export: true, Now: time.Now(), Limits: s.compute.Formula}
+	if req.Params.ViewId != nil {
+		q.ViewID = *req.Params.ViewId
+	}
+	plan, err := s.store.PlanRows(ctx, actorFrom(ctx), q)
+	if err != nil {
+		return nil, err
+	}
+	return gen.GetPanelRowsCSV200TextcsvResponse{Body: rowsCSV(ctx, plan)}, nil
+}
+
+// GetPanelRows answers a page of a panel's rows, or every row as a streamed CSV export (the
+// deprecated format=csv, which GetPanelRowsCSV answers under its own path).
 func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestObject) (gen.GetPanelRowsResponseObject, error) {
 	a := actorFrom(ctx)
 	q := store.RowsQuery{PanelID: req.PanelId, Now: time.Now(), Limits: s.compute.Formula, MaxBytes: s.compute.RowsPageMaxBytes}

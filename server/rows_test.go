@@ -181,6 +181,14 @@ func TestRowsOfAPanel(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != "Label,Age\nALAN TURING (41),41\n" {
 		t.Errorf("csv of the view: %d %q", resp.StatusCode, body)
 	}
+	// rows.csv answers exactly what the deprecated format=csv does, under a path typed as CSV.
+	for _, query := range []string{"", fmt.Sprintf("?viewId=%d", view)} {
+		_, old := flowDo(t, f.c, "GET", fmt.Sprintf("/api/panels/%d/rows?format=csv&%s", f.panel.Id, strings.TrimPrefix(query, "?")), nil, "")
+		resp, body = flowDo(t, f.c, "GET", fmt.Sprintf("/api/panels/%d/rows.csv%s", f.panel.Id, query), nil, "")
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") || string(body) != string(old) {
+			t.Errorf("rows.csv%s: %d %q, want %q", query, resp.StatusCode, body, old)
+		}
+	}
 }
 
 // TestRowsPagination: pages without duplicates or gaps; a re-sync replaces the records a cursor
@@ -244,13 +252,14 @@ func TestRowsRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	outsider := flowCaller(t, newTenant("rows-out"), "x", auth.RoleAdmin)
-	cases := []struct {
+	type refusal struct {
 		name   string
 		c      *caller
 		query  string
 		panel  int64
 		status int
-	}{
+	}
+	cases := []refusal{
 		{"a view of another panel", f.c, fmt.Sprintf("viewId=%d", r.JSON201.Id), f.panel.Id, 422},
 		{"an unknown view", f.c, "viewId=999999999", f.panel.Id, 404},
 		{"an unknown panel", f.c, "", 999999999, 404},
@@ -262,6 +271,15 @@ func TestRowsRefusals(t *testing.T) {
 		resp, body := flowDo(t, tc.c, "GET", fmt.Sprintf("/api/panels/%d/rows?%s", tc.panel, tc.query), nil, "")
 		if resp.StatusCode != tc.status {
 			t.Errorf("%s: %d, want %d: %s", tc.name, resp.StatusCode, tc.status, body)
+		}
+	}
+	// The CSV export refuses the same way (it takes no format, limit or cursor).
+	for _, tc := range append(cases[:4:4],
+		refusal{"a view id that is not a number", f.c, "viewId=abc", f.panel.Id, 400},
+		refusal{"another tenant asserted", f.c, "tenantId=someone-else", f.panel.Id, 403}) {
+		resp, body := flowDo(t, tc.c, "GET", fmt.Sprintf("/api/panels/%d/rows.csv?%s", tc.panel, tc.query), nil, "")
+		if resp.StatusCode != tc.status {
+			t.Errorf("rows.csv, %s: %d, want %d: %s", tc.name, resp.StatusCode, tc.status, body)
 		}
 	}
 	// A panel without data sources has no rows, but its columns.

@@ -43,6 +43,8 @@ type Requirement struct {
 const (
 	// opGetPanelRowsOfView is getPanelRows with a viewId: the view's visible columns only.
 	opGetPanelRowsOfView Operation = "getPanelRows?viewId"
+	// opGetPanelRowsCSVOfView is the CSV export with a viewId, as opGetPanelRowsOfView.
+	opGetPanelRowsCSVOfView Operation = "getPanelRowsCSV?viewId"
 	// opListPanelChangesOfPanel is listPanelChanges with a panelId: one panel's history.
 	opListPanelChangesOfPanel Operation = "listPanelChanges?panelId"
 )
@@ -90,8 +92,10 @@ var Permissions = map[Operation]Requirement{
 	"uploadDataSourceFile":  panelPartEdit,
 	"pushDataSourceRecords": panelPartEdit,
 
-	"getPanelRows":       panelPartRead,
-	opGetPanelRowsOfView: viewRead,
+	"getPanelRows":          panelPartRead,
+	opGetPanelRowsOfView:    viewRead,
+	"getPanelRowsCSV":       panelPartRead,
+	opGetPanelRowsCSVOfView: viewRead,
 
 	// A view reader lists and reads the definitions of the columns its views show, no others.
 	"listColumns":            panelRead,

@@ -34,6 +34,7 @@ type RowsQuery struct {
 	PanelID int64
 	ViewID  int64 // 0: no view (every column, no filters or sorts)
 	Limit   int   // 0: every row (exports)
+	Export  bool  // getPanelRowsCSV: the same rows, answered as a CSV export
 	After   *RowCursor
 	Now     time.Time
 	// GoOnly evaluates every condition and sort in Go, so tests can hold both paths to one answer.
@@ -54,9 +55,12 @@ type RowsPlan struct {
 
 // PlanRows checks that the actor may read the panel (and the view), then compiles the query.
 func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, error) {
-	op := Operation("getPanelRows")
+	op, opOfView := Operation("getPanelRows"), opGetPanelRowsOfView
+	if q.Export {
+		op, opOfView = "getPanelRowsCSV", opGetPanelRowsCSVOfView
+	}
 	if q.ViewID != 0 {
-		op = opGetPanelRowsOfView
+		op = opOfView
 	}
 	p, err := panelAccess(ctx, s.db, a, op, q.PanelID, false)
 	if err != nil {

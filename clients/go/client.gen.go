@@ -1960,7 +1960,10 @@ type GetPanelRowsParams struct {
 	// Cursor Opaque position returned by a previous page (`Link` header or `nextCursor`).
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
-	// Format `json` (default) for a page, `csv` for a streamed export of every row.
+	// Format `json` (default) for a page, `csv` for a streamed export of every row. Deprecated: `csv` is
+	// kept for the clients that send it; new clients use `GET /api/panels/{panelId}/rows.csv`
+	// (`getPanelRowsCSV`), whose answer is typed as CSV.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
 	Format *GetPanelRowsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
 
 	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
@@ -1972,6 +1975,18 @@ type GetPanelRowsParams struct {
 
 // GetPanelRowsParamsFormat defines parameters for GetPanelRows.
 type GetPanelRowsParamsFormat string
+
+// GetPanelRowsCSVParams defines parameters for GetPanelRowsCSV.
+type GetPanelRowsCSVParams struct {
+	// ViewId A view of the panel whose filters, sorts and visible columns apply.
+	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
+
+	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
+	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
+
+	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
+	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
 
 // ListViewsParams defines parameters for ListViews.
 type ListViewsParams struct {
@@ -2764,6 +2779,18 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/panels/{panelId}/rows (the `GetPanelRows` operationId).
 	GetPanelRows(ctx context.Context, panelId PanelId, params *GetPanelRowsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPanelRowsCSV Export a panel's rows as CSV
+	//
+	// Every row of the panel, streamed as CSV: the rows, columns and permissions of `getPanelRows`
+	// (`viewer` on the panel; with `viewId`, reading the view is enough, and the view's filters, sorts
+	// and visible columns apply). The first line names the columns. A text cell or column name
+	// starting with `=`, `+`, `-`, `@`, a tab or a carriage return is written with a leading `'`, so
+	// that spreadsheets show it as text instead of running it as a formula. A cell that cannot be
+	// computed is empty.
+	//
+	// Corresponds with GET /api/panels/{panelId}/rows.csv (the `GetPanelRowsCSV` operationId).
+	GetPanelRowsCSV(ctx context.Context, panelId PanelId, params *GetPanelRowsCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListViews List views
 	//
@@ -3940,6 +3967,28 @@ func (c *Client) SyncPanelDataSource(ctx context.Context, panelId PanelId, dataS
 // Corresponds with GET /api/panels/{panelId}/rows (the `GetPanelRows` operationId).
 func (c *Client) GetPanelRows(ctx context.Context, panelId PanelId, params *GetPanelRowsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetPanelRowsRequest(c.Server, panelId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPanelRowsCSV Export a panel's rows as CSV
+//
+// Every row of the panel, streamed as CSV: the rows, columns and permissions of `getPanelRows`
+// (`viewer` on the panel; with `viewId`, reading the view is enough, and the view's filters, sorts
+// and visible columns apply). The first line names the columns. A text cell or column name
+// starting with `=`, `+`, `-`, `@`, a tab or a carriage return is written with a leading `'`, so
+// that spreadsheets show it as text instead of running it as a formula. A cell that cannot be
+// computed is empty.
+//
+// Corresponds with GET /api/panels/{panelId}/rows.csv (the `GetPanelRowsCSV` operationId).
+func (c *Client) GetPanelRowsCSV(ctx context.Context, panelId PanelId, params *GetPanelRowsCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPanelRowsCSVRequest(c.Server, panelId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6832,6 +6881,91 @@ func NewGetPanelRowsRequest(server string, panelId PanelId, params *GetPanelRows
 	return req, nil
 }
 
+// NewGetPanelRowsCSVRequest constructs an http.Request for the GetPanelRowsCSV method
+func NewGetPanelRowsCSVRequest(server string, panelId PanelId, params *GetPanelRowsCSVParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "panelId", panelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/panels/%s/rows.csv", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ViewId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "viewId", *params.ViewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TenantId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tenantId", *params.TenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.UserId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "userId", *params.UserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListViewsRequest constructs an http.Request for the ListViews method
 func NewListViewsRequest(server string, params *ListViewsParams) (*http.Request, error) {
 	var err error
@@ -8355,6 +8489,20 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/panels/{panelId}/rows (the `GetPanelRows` operationId).
 	GetPanelRowsWithResponse(ctx context.Context, panelId PanelId, params *GetPanelRowsParams, reqEditors ...RequestEditorFn) (*GetPanelRowsResponse, error)
+
+	// GetPanelRowsCSVWithResponse Export a panel's rows as CSV
+	//
+	// Every row of the panel, streamed as CSV: the rows, columns and permissions of `getPanelRows`
+	// (`viewer` on the panel; with `viewId`, reading the view is enough, and the view's filters, sorts
+	// and visible columns apply). The first line names the columns. A text cell or column name
+	// starting with `=`, `+`, `-`, `@`, a tab or a carriage return is written with a leading `'`, so
+	// that spreadsheets show it as text instead of running it as a formula. A cell that cannot be
+	// computed is empty.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/panels/{panelId}/rows.csv (the `GetPanelRowsCSV` operationId).
+	GetPanelRowsCSVWithResponse(ctx context.Context, panelId PanelId, params *GetPanelRowsCSVParams, reqEditors ...RequestEditorFn) (*GetPanelRowsCSVResponse, error)
 
 	// ListViewsWithResponse List views
 	//
@@ -12378,6 +12526,99 @@ func (r GetPanelRowsResponse) ContentType() string {
 	return ""
 }
 
+// GetPanelRowsCSVResponse429Headers the declared response headers of an HTTP 429 response for GetPanelRowsCSV
+type GetPanelRowsCSVResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type GetPanelRowsCSVResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetPanelRowsCSVResponse429Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPanelRowsCSVResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPanelRowsCSVResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetPanelRowsCSVResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPanelRowsCSVResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetPanelRowsCSVResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetPanelRowsCSVResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetPanelRowsCSVResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPanelRowsCSVResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPanelRowsCSVResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPanelRowsCSVResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPanelRowsCSVResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListViewsResponse429Headers the declared response headers of an HTTP 429 response for ListViews
 type ListViewsResponse429Headers struct {
 	RateLimitLimit     *int
@@ -14741,6 +14982,26 @@ func (c *ClientWithResponses) GetPanelRowsWithResponse(ctx context.Context, pane
 		return nil, err
 	}
 	return ParseGetPanelRowsResponse(rsp)
+}
+
+// GetPanelRowsCSVWithResponse Export a panel's rows as CSV
+//
+// Every row of the panel, streamed as CSV: the rows, columns and permissions of `getPanelRows`
+// (`viewer` on the panel; with `viewId`, reading the view is enough, and the view's filters, sorts
+// and visible columns apply). The first line names the columns. A text cell or column name
+// starting with `=`, `+`, `-`, `@`, a tab or a carriage return is written with a leading `'`, so
+// that spreadsheets show it as text instead of running it as a formula. A cell that cannot be
+// computed is empty.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/panels/{panelId}/rows.csv (the `GetPanelRowsCSV` operationId).
+func (c *ClientWithResponses) GetPanelRowsCSVWithResponse(ctx context.Context, panelId PanelId, params *GetPanelRowsCSVParams, reqEditors ...RequestEditorFn) (*GetPanelRowsCSVResponse, error) {
+	rsp, err := c.GetPanelRowsCSV(ctx, panelId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPanelRowsCSVResponse(rsp)
 }
 
 // ListViewsWithResponse List views
@@ -19321,6 +19582,108 @@ func ParseGetPanelRowsResponse(rsp *http.Response) (*GetPanelRowsResponse, error
 		response.Headers200 = &headers
 	case rsp.StatusCode == 429:
 		var headers GetPanelRowsResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPanelRowsCSVResponse parses an HTTP response from a GetPanelRowsCSVWithResponse call
+func ParseGetPanelRowsCSVResponse(rsp *http.Response) (*GetPanelRowsCSVResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPanelRowsCSVResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetPanelRowsCSVResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

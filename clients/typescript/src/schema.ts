@@ -676,6 +676,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/panels/{panelId}/rows.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                panelId: components["parameters"]["PanelId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Export a panel's rows as CSV
+         * @description Every row of the panel, streamed as CSV: the rows, columns and permissions of `getPanelRows`
+         *     (`viewer` on the panel; with `viewId`, reading the view is enough, and the view's filters, sorts
+         *     and visible columns apply). The first line names the columns. A text cell or column name
+         *     starting with `=`, `+`, `-`, `@`, a tab or a carriage return is written with a leading `'`, so
+         *     that spreadsheets show it as text instead of running it as a formula. A cell that cannot be
+         *     computed is empty.
+         */
+        get: operations["getPanelRowsCSV"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/views": {
         parameters: {
             query?: never;
@@ -3304,7 +3331,12 @@ export interface operations {
             query?: {
                 /** @description Opaque position returned by a previous page (`Link` header or `nextCursor`). */
                 cursor?: components["parameters"]["Cursor"];
-                /** @description `json` (default) for a page, `csv` for a streamed export of every row. */
+                /**
+                 * @deprecated
+                 * @description `json` (default) for a page, `csv` for a streamed export of every row. Deprecated: `csv` is
+                 *     kept for the clients that send it; new clients use `GET /api/panels/{panelId}/rows.csv`
+                 *     (`getPanelRowsCSV`), whose answer is typed as CSV.
+                 */
                 format?: "json" | "csv";
                 /** @description Page size (default 100; the panel and view lists return up to 1,000 without it). */
                 limit?: components["parameters"]["Limit"];
@@ -3339,6 +3371,42 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             410: components["responses"]["Gone"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getPanelRowsCSV: {
+        parameters: {
+            query?: {
+                /** @description Optional assertion of the caller's tenant; must equal the token's (403 otherwise). */
+                tenantId?: components["parameters"]["TenantIdQuery"];
+                /** @description Optional assertion of the caller's user id; must equal the token's (403 otherwise). */
+                userId?: components["parameters"]["UserIdQuery"];
+                /** @description A view of the panel whose filters, sorts and visible columns apply. */
+                viewId?: number;
+            };
+            header?: never;
+            path: {
+                panelId: components["parameters"]["PanelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every row, as CSV. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
