@@ -43,12 +43,6 @@ func recordChange(ctx context.Context, db bun.IDB, a Actor, p *Panel, c Change) 
 	c.PanelName = p.Name
 	c.ChangedBy = a.UserID
 	c.ChangedByEmail = a.emailPtr()
-	// The transaction gets its id before the row draws its own from the sequence (the insert
-	// would take them the other way round, when the change is the transaction's first write):
-	// so no transaction without an id can still hold a lower event id (see ChangesAfter).
-	if _, err := db.NewRaw("SELECT pg_current_xact_id()").Exec(ctx); err != nil {
-		return nil, err
-	}
 	if _, err := db.NewInsert().Model(&c).Returning("id, changed_at").Exec(ctx); err != nil {
 		return nil, err
 	}

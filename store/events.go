@@ -2,38 +2,46 @@ package store
 
 import (
 	"context"
+	"errors"
 
 	"github.com/uptrace/bun"
 )
 
 // The change history and the notifications are the event stream's outbox
-// (docs/data-flow.md#event-order): a row is written in
-// the transaction of the mutation it records, so it exists if and only if that mutation
-// committed. Event ids come from one sequence (the changes'), but a sequence hands out ids before
-// commit: a transaction holding a lower id may commit after one holding a higher id. A reader
-// that moved past the higher id would then never see the lower one. So a row is published only
-// once its transaction is older than every transaction still running (pg_snapshot_xmin): by then
-// no running transaction can commit an id below it. Every transaction writing a change row has
-// its transaction id before it draws an event id (recordChange), which is what makes the rule
-// hold for transactions whose first write is the change row.
+// (docs/data-flow.md#event-order): a row is written in the transaction of the mutation it
+// records, so it exists if and only if that mutation committed. Ids come from a sequence, which
+// hands them out in no relation to commit order, so the stream is not ordered by id: it is
+// ordered by (transaction id, event id), and holds only rows whose transaction is older than every
+// transaction still running (pg_snapshot_xmin). A transaction that can still commit has an id at
+// least that horizon, above every row already published, so whatever it commits sorts after the
+// reader's position: nothing is skipped. Rows from before migration 0008 have no transaction id
+// and sort first.
+
+// ErrUnknownEvent is a position that names no event of the tenant (a forged id, or one whose row
+// is gone): the reader cannot resume from it.
+var ErrUnknownEvent = errors.New("no event of the tenant has this id")
+
 // EventFilter selects events after a position of the stream.
 type EventFilter struct {
-	After    int64   // the last event id the reader has
+	After    int64   // the id of the last event the reader has; 0: from the start
 	PanelIDs []int64 // empty: every panel the actor may read the history of
 	Types    []string
 	Limit    int
 }
 
-// ChangesAfter returns, in event-id order, up to f.Limit change rows after f.After whose
+// ChangesAfter returns, in stream order, up to f.Limit change rows after the event f.After whose
 // transactions have ended, of the panels whose history the actor may read (admins: the whole
 // tenant, deleted panels included; others: the panels granted to them, as listPanelChanges).
 func (s *Store) ChangesAfter(ctx context.Context, a Actor, f EventFilter) ([]Change, error) {
 	var out []Change
 	q := s.db.NewSelect().Model(&out).
 		Where("ch.tenant_id = ?", a.TenantID).
-		Where("ch.id > ?", f.After).
 		Where(completeIn("ch")).
-		OrderExpr("ch.id").Limit(int64(f.Limit))
+		OrderExpr("COALESCE(ch.xid, '0'::xid8), ch.id").Limit(int64(f.Limit))
+	q, err := s.afterPosition(ctx, q, a.TenantID, f.After, "ch.xid", "ch.id")
+	if err != nil {
+		return nil, err
+	}
 	if !a.Admin {
 		q = q.Where(`ch.panel_id IN (`+grantedPanelsSQL+`)`, a.TenantID, bun.List(a.principals()))
 	}
@@ -49,7 +57,7 @@ func (s *Store) ChangesAfter(ctx context.Context, a Actor, f EventFilter) ([]Cha
 	return out, nil
 }
 
-// NotificationsAfter returns, in event-id order, up to f.Limit of the actor's own notifications
+// NotificationsAfter returns, in stream order, up to f.Limit of the actor's own notifications
 // after f.After whose transactions have ended (f.PanelIDs narrows them to those panels' views).
 func (s *Store) NotificationsAfter(ctx context.Context, a Actor, f EventFilter) ([]Notification, error) {
 	var out []Notification
@@ -67,6 +75,29 @@ func (s *Store) NotificationsAfter(ctx context.Context, a Actor, f EventFilter) 
 		return nil, mapErr(err)
 	}
 	return out, nil
+}
+
+// afterPosition keeps the rows of q after the event after, a change's or a notification's id of
+// the tenant (0: every row), in stream order.
+func (s *Store) afterPosition(ctx context.Context, q *bun.SelectQuery, tenant string, after int64, xidCol, idCol string) (*bun.SelectQuery, error) {
+	if after == 0 {
+		return q, nil
+	}
+	var pos []struct {
+		XID string `bun:"xid"`
+		ID  int64  `bun:"id"`
+	}
+	err := s.db.NewRaw(`SELECT COALESCE(ch.xid, '0'::xid8)::text AS xid, ch.id FROM panel_changes AS ch WHERE ch.tenant_id = ? AND ch.id = ?
+		UNION ALL
+		SELECT COALESCE(vn.xid, '0'::xid8)::text, vn.event_id FROM view_notifications AS vn WHERE vn.tenant_id = ? AND vn.event_id = ?`,
+		tenant, after, tenant, after).Scan(ctx, &pos)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if len(pos) == 0 {
+		return nil, ErrUnknownEvent
+	}
+	return q.Where("(COALESCE("+xidCol+", '0'::xid8), "+idCol+") > (?::xid8, ?)", pos[0].XID, pos[0].ID), nil
 }
 
 func completeIn(alias string) string {

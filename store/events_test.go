@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -86,6 +87,61 @@ func TestChangesAfterWaitsForTransactionsHoldingLowerIDs(t *testing.T) {
 	}
 	eventsEventually(t, admin, EventFilter{After: after, Limit: 100}, []int64{earlyID, lateID})
 	eventsEventually(t, admin, EventFilter{After: earlyID, Limit: 100}, []int64{lateID})
+}
+
+// The other hole: an older transaction draws its id after a younger one did, and commits first.
+// Its row is published while the younger one is still open; the younger one's lower id must still
+// reach a reader already past the older row (the stream is ordered by transaction, then id).
+func TestChangesAfterNeverSkipsAYoungerTransactionsLowerID(t *testing.T) {
+	ctx := t.Context()
+	tenant := stTenant("evyoung")
+	admin := stActor(tenant, "admin")
+	admin.Admin = true
+	p := stPanel(t, admin, "Outbox")
+	var base int64
+	if err := testStore.db.NewRaw("SELECT max(id) FROM panel_changes WHERE tenant_id = ?", tenant).Scan(ctx, &base); err != nil {
+		t.Fatal(err)
+	}
+	older, err := testStore.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = older.Rollback() }()
+	younger, err := testStore.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = younger.Rollback() }()
+	// The older transaction writes first (its transaction id is the lower one)...
+	if _, err := older.NewRaw("SELECT pg_current_xact_id()").Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	change := Change{ChangeType: ChangePanelUpdated, EntityType: EntityPanel, EntityID: p.ID, Action: ActionUpdate}
+	change.Description = "younger, lower id"
+	low, err := recordChange(ctx, younger, admin, p, change) // ...the younger one draws the lower event id,
+	if err != nil {
+		t.Fatal(err)
+	}
+	change.Description = "older, higher id"
+	high, err := recordChange(ctx, older, admin, p, change) // ...and the older one the higher
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := older.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	eventsEventually(t, admin, EventFilter{After: base, Limit: 100}, []int64{high.ID})
+	if err := younger.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	eventsEventually(t, admin, EventFilter{After: high.ID, Limit: 100}, []int64{low.ID})
+	if _, err := testStore.ChangesAfter(ctx, admin, EventFilter{After: 999999999999, Limit: 1}); !errors.Is(err, ErrUnknownEvent) {
+		t.Errorf("a position naming no event: %v, want ErrUnknownEvent", err)
+	}
+	other := stActor(stTenant("evyoung-other"), "admin")
+	if _, err := testStore.ChangesAfter(ctx, other, EventFilter{After: high.ID, Limit: 1}); !errors.Is(err, ErrUnknownEvent) {
+		t.Errorf("another tenant's event id as a position: %v, want ErrUnknownEvent", err)
+	}
 }
 
 // The stream's change events follow who may read a panel's history, and never cross tenants.

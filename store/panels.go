@@ -70,8 +70,6 @@ func (s *Store) CreatePanel(ctx context.Context, a Actor, p *Panel) error {
 	}
 	// The panel, its owner ACL row and its change row are one statement: atomic on its own, and
 	// one round trip instead of five (BEGIN, three INSERTs, COMMIT) on the busiest write.
-	// The change row is made from p's inserted row, so the panel's insert has given the
-	// transaction its id before the change draws its event id (docs/data-flow.md#event-order).
 	return s.oneStatement(ctx, func(ctx context.Context, db bun.IDB) error {
 		values, err := json.Marshal(panelValues(p))
 		if err != nil {
