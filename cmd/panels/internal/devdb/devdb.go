@@ -5,6 +5,8 @@ package devdb
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -122,7 +124,7 @@ func startPrivate(ctx context.Context, opt Options) (Database, error) {
 	if who != "" {
 		opt.Log.Info("PostgreSQL refuses to run as root: the private cluster runs as an unprivileged user", "user", who)
 	}
-	if err := initialise(ctx, bin, dir, cred, opt.Log); err != nil {
+	if err := initialise(ctx, bin, dir, root, cred, opt.Log); err != nil {
 		return Database{}, err
 	}
 	port, err := freePort()
@@ -157,7 +159,11 @@ func startPrivate(ctx context.Context, opt Options) (Database, error) {
 		return Database{}, fmt.Errorf("start the private PostgreSQL: %w", err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	dsn := "postgres://postgres@" + addr + "/postgres?sslmode=disable"
+	login, err := userInfo(root)
+	if err != nil {
+		return Database{}, err
+	}
+	dsn := "postgres://" + login + "@" + addr + "/postgres?sslmode=disable"
 	if err := awaitReady(ctx, dsn, exited); err != nil {
 		_ = cmd.Process.Kill()
 		return Database{}, fmt.Errorf("the private PostgreSQL did not start (its log: %s): %w", logPath, err)
@@ -176,13 +182,15 @@ func startPrivate(ctx context.Context, opt Options) (Database, error) {
 			return fmt.Errorf("the private PostgreSQL did not stop within 30s and was killed (%v)", <-exited)
 		}
 	}
-	return Database{URL: "postgres://postgres@" + addr + "/panels?sslmode=disable", Stop: stop}, nil
+	return Database{URL: "postgres://" + login + "@" + addr + "/panels?sslmode=disable", Stop: stop}, nil
 }
 
 // initialise runs initdb once: an existing cluster is reused, so data survives a restart. It
 // initialises beside the data directory and renames the result into place, so that an initdb cut
-// short (Ctrl-C on a first run) never leaves a half-made cluster to be reused.
-func initialise(ctx context.Context, bin, dir string, cred *syscall.Credential, log *slog.Logger) error {
+// short (Ctrl-C on a first run) never leaves a half-made cluster to be reused. The superuser gets
+// a random password, kept in root (0600): the cluster listens on TCP, where trust would let any
+// local user in as superuser, and a superuser can run programs as the cluster's user.
+func initialise(ctx context.Context, bin, dir, root string, cred *syscall.Credential, log *slog.Logger) error {
 	if _, err := os.Stat(filepath.Join(dir, "PG_VERSION")); err == nil {
 		return nil
 	}
@@ -193,22 +201,54 @@ func initialise(ctx context.Context, bin, dir string, cred *syscall.Credential, 
 	if err := os.Mkdir(staging, 0o700); err != nil {
 		return err
 	}
+	var secret [24]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return err
+	}
+	password := hex.EncodeToString(secret[:])
+	// initdb reads the password from a file of its own user's, removed once it has.
+	pwfile := filepath.Join(root, "postgres.pwfile")
+	if err := os.WriteFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(pwfile) }()
 	if cred != nil {
-		if err := os.Chown(staging, int(cred.Uid), int(cred.Gid)); err != nil {
-			return err
+		for _, p := range []string{staging, pwfile} {
+			if err := os.Chown(p, int(cred.Uid), int(cred.Gid)); err != nil {
+				return err
+			}
 		}
 	}
 	log.Info("initialising the private PostgreSQL cluster (once)", "data", dir)
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", staging, "-U", "postgres", "-A", "trust", //nolint:gosec // as for postgres
-		"-E", "UTF8", "--locale=C")
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", staging, "-U", "postgres", //nolint:gosec // as for postgres
+		"--pwfile", pwfile, "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8", "--locale=C")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(root, passwordFile), []byte(password), 0o600); err != nil {
+		return err
 	}
 	if err := os.Rename(staging, dir); err != nil {
 		return fmt.Errorf("%s exists but holds no cluster: move it away, then run again (%w)", dir, err)
 	}
 	return nil
+}
+
+// passwordFile, in the data root, holds the private cluster's superuser password.
+const passwordFile = "postgres.password"
+
+// userInfo is the URL user info for the cluster's superuser: with its password, or without one
+// for a cluster initialised before passwords were set (it trusts local connections).
+func userInfo(root string) (string, error) {
+	pw, err := os.ReadFile(filepath.Join(root, passwordFile)) //nolint:gosec // our own data folder
+	if errors.Is(err, os.ErrNotExist) {
+		return "postgres", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return url.UserPassword("postgres", strings.TrimSpace(string(pw))).String(), nil
 }
 
 // unprivileged is the account the cluster runs as when the caller is root (nil otherwise):
@@ -229,7 +269,8 @@ func unprivileged() (*syscall.Credential, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, u.Username, nil
+	// Groups left empty: the child drops root's supplementary groups too (gid 0 among them).
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, u.Username, nil
 }
 
 // findBinaries is the directory holding initdb and postgres: the machine's (pg_config's, then

@@ -163,6 +163,16 @@ func TestAnInterruptedInitialisationIsRedone(t *testing.T) {
 	if got := run(t, db.URL, "SELECT 1"); got != "1" {
 		t.Errorf("SELECT 1 gave %q", got)
 	}
+	// Any local user can reach the port: without the password, the superuser is refused.
+	cfg, err := pgx.ParseConfig(db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Password = ""
+	if conn, err := pgx.ConnectConfig(t.Context(), cfg); err == nil {
+		_ = conn.Close(t.Context())
+		t.Error("the private cluster let the superuser in without its password")
+	}
 	if err := db.Stop(); err != nil {
 		t.Fatal(err)
 	}
