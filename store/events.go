@@ -21,27 +21,43 @@ import (
 // is gone): the reader cannot resume from it.
 var ErrUnknownEvent = errors.New("no event of the tenant has this id")
 
+// EventPosition is a place in the stream: the transaction and event id of the last event a reader
+// has (the zero position is the start). Readers carry it from one read to the next
+// (Change.Position, Notification.Position); EventPositionOf finds it for a resumed event id.
+type EventPosition struct {
+	XID string // the transaction id, as text ("0" for rows from before migration 0008)
+	ID  int64
+}
+
+// Position is the change's place in the stream, for a change ChangesAfter returned (no other read
+// fills XID).
+func (c Change) Position() EventPosition { return EventPosition{XID: c.XID, ID: c.ID} }
+
+// Position is the notification's place in the stream, for one NotificationsAfter returned (no
+// other read fills XID).
+func (n Notification) Position() EventPosition { return EventPosition{XID: n.XID, ID: n.EventID} }
+
 // EventFilter selects events after a position of the stream.
 type EventFilter struct {
-	After    int64   // the id of the last event the reader has; 0: from the start
+	After    EventPosition
 	PanelIDs []int64 // empty: every panel the actor may read the history of
 	Types    []string
 	Limit    int
 }
 
-// ChangesAfter returns, in stream order, up to f.Limit change rows after the event f.After whose
+// streamXID is a row's transaction id as the stream orders it (rows from before migration 0008 first).
+func streamXID(alias string) string { return "COALESCE(" + alias + ".xid, '0'::xid8)" }
+
+// ChangesAfter returns, in stream order, up to f.Limit change rows after the position f.After whose
 // transactions have ended, of the panels whose history the actor may read (admins: the whole
 // tenant, deleted panels included; others: the panels granted to them, as listPanelChanges).
 func (s *Store) ChangesAfter(ctx context.Context, a Actor, f EventFilter) ([]Change, error) {
 	var out []Change
-	q := s.db.NewSelect().Model(&out).
+	q := s.db.NewSelect().Model(&out).ColumnExpr("?TableColumns, "+streamXID("ch")+"::text AS xid").
 		Where("ch.tenant_id = ?", a.TenantID).
 		Where(completeIn("ch")).
-		OrderExpr("COALESCE(ch.xid, '0'::xid8), ch.id").Limit(int64(f.Limit))
-	q, err := s.afterPosition(ctx, q, a.TenantID, f.After, "ch.xid", "ch.id")
-	if err != nil {
-		return nil, err
-	}
+		OrderExpr(streamXID("ch") + ", ch.id").Limit(int64(f.Limit))
+	q = after(q, f.After, "ch", "ch.id")
 	if !a.Admin {
 		q = q.Where(`ch.panel_id IN (`+grantedPanelsSQL+`)`, a.TenantID, bun.List(a.principals()))
 	}
@@ -58,15 +74,15 @@ func (s *Store) ChangesAfter(ctx context.Context, a Actor, f EventFilter) ([]Cha
 }
 
 // NotificationsAfter returns, in stream order, up to f.Limit of the actor's own notifications
-// after f.After whose transactions have ended (f.PanelIDs narrows them to those panels' views).
+// after the position f.After whose transactions have ended (f.PanelIDs narrows them to those panels' views).
 func (s *Store) NotificationsAfter(ctx context.Context, a Actor, f EventFilter) ([]Notification, error) {
 	var out []Notification
-	q := s.db.NewSelect().Model(&out).ColumnExpr("vn.*"). // with event_id, which the model only scans
-								Where("vn.tenant_id = ?", a.TenantID).
-								Where("vn.user_id IN (?)", bun.List(a.recipientIDs())).
-								Where("vn.event_id > ?", f.After).
-								Where(completeIn("vn")).
-								OrderExpr("vn.event_id").Limit(int64(f.Limit))
+	q := s.db.NewSelect().Model(&out).ColumnExpr("?TableColumns, vn.event_id, "+streamXID("vn")+"::text AS xid").
+		Where("vn.tenant_id = ?", a.TenantID).
+		Where("vn.user_id IN (?)", bun.List(a.recipientIDs())).
+		Where(completeIn("vn")).
+		OrderExpr(streamXID("vn") + ", vn.event_id").Limit(int64(f.Limit))
+	q = after(q, f.After, "vn", "vn.event_id")
 	if len(f.PanelIDs) > 0 {
 		q = q.Where("vn.view_id IN (SELECT v.id FROM views AS v WHERE v.tenant_id = ? AND v.panel_id IN (?))",
 			a.TenantID, bun.List(f.PanelIDs))
@@ -77,29 +93,31 @@ func (s *Store) NotificationsAfter(ctx context.Context, a Actor, f EventFilter) 
 	return out, nil
 }
 
-// afterPosition keeps the rows of q after the event after, a change's or a notification's id of
-// the tenant (0: every row), in stream order.
-func (s *Store) afterPosition(ctx context.Context, q *bun.SelectQuery, tenant string, after int64, xidCol, idCol string) (*bun.SelectQuery, error) {
-	if after == 0 {
-		return q, nil
+// after keeps the rows of q after the position p, in stream order.
+func after(q *bun.SelectQuery, p EventPosition, alias, idCol string) *bun.SelectQuery {
+	if p == (EventPosition{}) {
+		return q
 	}
-	var pos []struct {
-		XID string `bun:"xid"`
-		ID  int64  `bun:"id"`
-	}
-	err := s.db.NewRaw(`SELECT COALESCE(ch.xid, '0'::xid8)::text AS xid, ch.id FROM panel_changes AS ch WHERE ch.tenant_id = ? AND ch.id = ?
+	return q.Where("("+streamXID(alias)+", "+idCol+") > (?::xid8, ?)", p.XID, p.ID)
+}
+
+// EventPositionOf is the stream position of the event id, a change's or a notification's, of the
+// actor's tenant; ErrUnknownEvent when the tenant has none with it.
+func (s *Store) EventPositionOf(ctx context.Context, a Actor, id int64) (EventPosition, error) {
+	var pos []EventPosition
+	err := s.db.NewRaw(`SELECT `+streamXID("ch")+`::text AS xid, ch.id FROM panel_changes AS ch WHERE ch.tenant_id = ? AND ch.id = ?
 		UNION ALL
-		SELECT COALESCE(vn.xid, '0'::xid8)::text, vn.event_id FROM view_notifications AS vn WHERE vn.tenant_id = ? AND vn.event_id = ?`,
-		tenant, after, tenant, after).Scan(ctx, &pos)
+		SELECT `+streamXID("vn")+`::text, vn.event_id FROM view_notifications AS vn WHERE vn.tenant_id = ? AND vn.event_id = ?`,
+		a.TenantID, id, a.TenantID, id).Scan(ctx, &pos)
 	if err != nil {
-		return nil, mapErr(err)
+		return EventPosition{}, mapErr(err)
 	}
 	if len(pos) == 0 {
-		return nil, ErrUnknownEvent
+		return EventPosition{}, ErrUnknownEvent
 	}
-	return q.Where("(COALESCE("+xidCol+", '0'::xid8), "+idCol+") > (?::xid8, ?)", pos[0].XID, pos[0].ID), nil
+	return pos[0], nil
 }
 
 func completeIn(alias string) string {
-	return "(" + alias + ".xid IS NULL OR " + alias + ".xid < pg_snapshot_xmin(pg_current_snapshot()))"
+	return streamXID(alias) + " < pg_snapshot_xmin(pg_current_snapshot())"
 }

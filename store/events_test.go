@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/uptrace/bun"
 )
 
 func changeIDs(cs []Change) []int64 {
@@ -16,9 +18,38 @@ func changeIDs(cs []Change) []int64 {
 	return ids
 }
 
+// evOutbox is an admin of a new tenant, one panel of it and the id of the panel's own change.
+func evOutbox(t *testing.T, prefix string) (Actor, *Panel, int64) {
+	t.Helper()
+	admin := stActor(stTenant(prefix), "admin")
+	admin.Admin = true
+	p := stPanel(t, admin, "Outbox")
+	return admin, p, evLastID(t, testStore.db, admin.TenantID)
+}
+
+// evLastID is the tenant's newest change id as db (a transaction, or the store's pool) sees it.
+func evLastID(t *testing.T, db bun.IDB, tenant string) int64 {
+	t.Helper()
+	var id int64
+	if err := db.NewRaw("SELECT max(id) FROM panel_changes WHERE tenant_id = ?", tenant).Scan(t.Context(), &id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// evAt is the stream position of the event id, as a resuming reader finds it.
+func evAt(t *testing.T, a Actor, id int64) EventPosition {
+	t.Helper()
+	pos, err := testStore.EventPositionOf(t.Context(), a, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pos
+}
+
 // eventsEventually polls until ChangesAfter returns want: any transaction running on the cluster
 // (other tests, other databases) holds every newer row back until it ends.
-func eventsEventually(t *testing.T, a Actor, f EventFilter, want []int64) {
+func eventsEventually(t *testing.T, a Actor, f EventFilter, want []int64) []Change {
 	t.Helper()
 	var got []int64
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -27,10 +58,11 @@ func eventsEventually(t *testing.T, a Actor, f EventFilter, want []int64) {
 			t.Fatal(err)
 		}
 		if got = changeIDs(cs); slices.Equal(got, want) {
-			return
+			return cs
 		}
 	}
-	t.Fatalf("events after %d: %v, want %v", f.After, got, want)
+	t.Fatalf("events after %+v: %v, want %v", f.After, got, want)
+	return nil
 }
 
 // The hole of commit order: a transaction that drew a lower event id and commits after one that
@@ -38,14 +70,8 @@ func eventsEventually(t *testing.T, a Actor, f EventFilter, want []int64) {
 // commit, and then gets both, in id order.
 func TestChangesAfterWaitsForTransactionsHoldingLowerIDs(t *testing.T) {
 	ctx := t.Context()
-	tenant := stTenant("evhole")
-	admin := stActor(tenant, "admin")
-	admin.Admin = true
-	p := stPanel(t, admin, "Outbox")
-	var after int64
-	if err := testStore.db.NewRaw("SELECT max(id) FROM panel_changes WHERE tenant_id = ?", tenant).Scan(ctx, &after); err != nil {
-		t.Fatal(err)
-	}
+	admin, p, after := evOutbox(t, "evhole")
+	tenant := admin.TenantID
 	eventsEventually(t, admin, EventFilter{Limit: 100}, []int64{after}) // the panel's own change
 
 	slow, err := testStore.db.BeginTx(ctx, nil)
@@ -57,23 +83,17 @@ func TestChangesAfterWaitsForTransactionsHoldingLowerIDs(t *testing.T) {
 	if _, err := recordChange(ctx, slow, admin, p, *early); err != nil {
 		t.Fatal(err)
 	}
-	var earlyID int64
-	if err := slow.NewRaw("SELECT max(id) FROM panel_changes WHERE tenant_id = ?", tenant).Scan(ctx, &earlyID); err != nil {
-		t.Fatal(err)
-	}
+	earlyID := evLastID(t, slow, tenant)
 
 	if _, err := testStore.UpdatePanel(ctx, admin, p.ID, stAllow, PanelPatch{Name: new("Outbox, renamed")}); err != nil {
 		t.Fatal(err)
 	}
-	var lateID int64
-	if err := testStore.db.NewRaw("SELECT max(id) FROM panel_changes WHERE tenant_id = ?", tenant).Scan(ctx, &lateID); err != nil {
-		t.Fatal(err)
-	}
+	lateID := evLastID(t, testStore.db, tenant)
 	if lateID <= earlyID {
 		t.Fatalf("the committed change %d should hold the higher id (the open one has %d)", lateID, earlyID)
 	}
 	for range 5 { // it stays held back for as long as the earlier transaction is open
-		got, err := testStore.ChangesAfter(ctx, admin, EventFilter{After: after, Limit: 100})
+		got, err := testStore.ChangesAfter(ctx, admin, EventFilter{After: evAt(t, admin, after), Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,8 +105,8 @@ func TestChangesAfterWaitsForTransactionsHoldingLowerIDs(t *testing.T) {
 	if err := slow.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	eventsEventually(t, admin, EventFilter{After: after, Limit: 100}, []int64{earlyID, lateID})
-	eventsEventually(t, admin, EventFilter{After: earlyID, Limit: 100}, []int64{lateID})
+	eventsEventually(t, admin, EventFilter{After: evAt(t, admin, after), Limit: 100}, []int64{earlyID, lateID})
+	eventsEventually(t, admin, EventFilter{After: evAt(t, admin, earlyID), Limit: 100}, []int64{lateID})
 }
 
 // The other hole: an older transaction draws its id after a younger one did, and commits first.
@@ -94,14 +114,7 @@ func TestChangesAfterWaitsForTransactionsHoldingLowerIDs(t *testing.T) {
 // reach a reader already past the older row (the stream is ordered by transaction, then id).
 func TestChangesAfterNeverSkipsAYoungerTransactionsLowerID(t *testing.T) {
 	ctx := t.Context()
-	tenant := stTenant("evyoung")
-	admin := stActor(tenant, "admin")
-	admin.Admin = true
-	p := stPanel(t, admin, "Outbox")
-	var base int64
-	if err := testStore.db.NewRaw("SELECT max(id) FROM panel_changes WHERE tenant_id = ?", tenant).Scan(ctx, &base); err != nil {
-		t.Fatal(err)
-	}
+	admin, p, base := evOutbox(t, "evyoung")
 	older, err := testStore.db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -130,16 +143,17 @@ func TestChangesAfterNeverSkipsAYoungerTransactionsLowerID(t *testing.T) {
 	if err := older.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	eventsEventually(t, admin, EventFilter{After: base, Limit: 100}, []int64{high.ID})
+	read := eventsEventually(t, admin, EventFilter{After: evAt(t, admin, base), Limit: 100}, []int64{high.ID})
 	if err := younger.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	eventsEventually(t, admin, EventFilter{After: high.ID, Limit: 100}, []int64{low.ID})
-	if _, err := testStore.ChangesAfter(ctx, admin, EventFilter{After: 999999999999, Limit: 1}); !errors.Is(err, ErrUnknownEvent) {
+	// The reader carries the position of the last event it read.
+	eventsEventually(t, admin, EventFilter{After: read[len(read)-1].Position(), Limit: 100}, []int64{low.ID})
+	if _, err := testStore.EventPositionOf(ctx, admin, 999999999999); !errors.Is(err, ErrUnknownEvent) {
 		t.Errorf("a position naming no event: %v, want ErrUnknownEvent", err)
 	}
 	other := stActor(stTenant("evyoung-other"), "admin")
-	if _, err := testStore.ChangesAfter(ctx, other, EventFilter{After: high.ID, Limit: 1}); !errors.Is(err, ErrUnknownEvent) {
+	if _, err := testStore.EventPositionOf(ctx, other, high.ID); !errors.Is(err, ErrUnknownEvent) {
 		t.Errorf("another tenant's event id as a position: %v, want ErrUnknownEvent", err)
 	}
 }
@@ -192,7 +206,7 @@ func TestNotificationsShareTheChangesOrder(t *testing.T) {
 	if len(notes) != 1 || notes[0].ChangeID == nil || notes[0].EventID <= *notes[0].ChangeID {
 		t.Fatalf("bob's notification events: %+v", notes)
 	}
-	if later, err := testStore.NotificationsAfter(ctx, f.bob, EventFilter{After: notes[0].EventID, Limit: 100}); err != nil || len(later) != 0 {
+	if later, err := testStore.NotificationsAfter(ctx, f.bob, EventFilter{After: notes[0].Position(), Limit: 100}); err != nil || len(later) != 0 {
 		t.Fatalf("after the last one: %+v %v", later, err)
 	}
 	if others, err := testStore.NotificationsAfter(ctx, f.alice, EventFilter{Limit: 100}); err != nil || len(others) != 0 {

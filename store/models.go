@@ -149,6 +149,8 @@ type Change struct {
 	OldValues      map[string]any `bun:"old_values,type:jsonb,nullzero,json_use_number"`
 	NewValues      map[string]any `bun:"new_values,type:jsonb,nullzero,json_use_number"`
 	AffectedColumn *string        `bun:"affected_column"`
+	// XID is the writing transaction, as ChangesAfter reads it for the row's stream position.
+	XID string `bun:"xid,scanonly"`
 }
 
 // ViewSort is one sort key of a view.

@@ -35,7 +35,7 @@ type Notification struct {
 	// EventID places it in the event stream's order, shared with the change history (its default
 	// draws from the changes' sequence).
 	EventID int64 `bun:"event_id,scanonly"`
-	// XID is the transaction that wrote it (read only where a query selects vn.*).
+	// XID is the writing transaction, as NotificationsAfter reads it for the row's stream position.
 	XID string `bun:"xid,scanonly"`
 
 	// The view it concerns, joined by ListNotifications.
