@@ -621,6 +621,72 @@ func (e SortDirection) Valid() bool {
 	}
 }
 
+// Defines values for StreamEventType.
+const (
+	StreamAclChanged      StreamEventType = "acl_changed"
+	StreamCohortChanged   StreamEventType = "cohort_changed"
+	StreamColumnAdded     StreamEventType = "column_added"
+	StreamColumnModified  StreamEventType = "column_modified"
+	StreamColumnRemoved   StreamEventType = "column_removed"
+	StreamNotification    StreamEventType = "notification"
+	StreamPanelCreated    StreamEventType = "panel_created"
+	StreamPanelDeleted    StreamEventType = "panel_deleted"
+	StreamPanelUpdated    StreamEventType = "panel_updated"
+	StreamSourceAdded     StreamEventType = "source_added"
+	StreamSourceChanged   StreamEventType = "source_changed"
+	StreamSourceRemoved   StreamEventType = "source_removed"
+	StreamSourceSynced    StreamEventType = "source_synced"
+	StreamViewChanged     StreamEventType = "view_changed"
+	StreamViewCreated     StreamEventType = "view_created"
+	StreamViewDeleted     StreamEventType = "view_deleted"
+	StreamViewPublished   StreamEventType = "view_published"
+	StreamViewUnpublished StreamEventType = "view_unpublished"
+)
+
+// Valid indicates whether the value is a known member of the StreamEventType enum.
+func (e StreamEventType) Valid() bool {
+	switch e {
+	case StreamAclChanged:
+		return true
+	case StreamCohortChanged:
+		return true
+	case StreamColumnAdded:
+		return true
+	case StreamColumnModified:
+		return true
+	case StreamColumnRemoved:
+		return true
+	case StreamNotification:
+		return true
+	case StreamPanelCreated:
+		return true
+	case StreamPanelDeleted:
+		return true
+	case StreamPanelUpdated:
+		return true
+	case StreamSourceAdded:
+		return true
+	case StreamSourceChanged:
+		return true
+	case StreamSourceRemoved:
+		return true
+	case StreamSourceSynced:
+		return true
+	case StreamViewChanged:
+		return true
+	case StreamViewCreated:
+		return true
+	case StreamViewDeleted:
+		return true
+	case StreamViewPublished:
+		return true
+	case StreamViewUnpublished:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SyncRunTrigger.
 const (
 	SyncRunTriggerPush   SyncRunTrigger = "push"
@@ -1376,6 +1442,9 @@ type RowsColumnColumnType string
 // SortDirection defines model for SortDirection.
 type SortDirection string
 
+// StreamEventType A change type, or `notification`.
+type StreamEventType string
+
 // SyncRun defines model for SyncRun.
 type SyncRun struct {
 	DataSourceId int64 `json:"dataSourceId"`
@@ -1762,6 +1831,21 @@ type ListDataSourceSyncsParams struct {
 
 	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// StreamEventsParams defines parameters for StreamEvents.
+type StreamEventsParams struct {
+	// PanelId Only these panels' changes, and the notifications of their views (repeatable).
+	PanelId []int64 `form:"panelId,omitempty" json:"panelId,omitempty"`
+
+	// Types Only these events (repeatable); `reset` and `shutdown` always come.
+	Types []StreamEventType `form:"types,omitempty" json:"types,omitempty"`
+
+	// LastEventId The id of the last event received, for clients that cannot send `Last-Event-ID`; the header wins when both are sent.
+	LastEventId *string `form:"lastEventId,omitempty" json:"lastEventId,omitempty"`
+
+	// LastEventID The id of the last event received; EventSource sends it when it reconnects.
+	LastEventID *string `json:"Last-Event-ID,omitempty"`
 }
 
 // ListViewNotificationsParams defines parameters for ListViewNotifications.
@@ -2224,6 +2308,9 @@ type ServerInterface interface {
 	// UploadDataSourceFile Upload the records of a file data source
 	// (POST /api/datasources/{dataSourceId}/upload)
 	UploadDataSourceFile(ctx echo.Context, dataSourceId DataSourceId) error
+	// StreamEvents Follow changes and notifications as they happen
+	// (GET /api/events)
+	StreamEvents(ctx echo.Context, params StreamEventsParams) error
 	// ListViewNotifications List the caller's view notifications
 	// (GET /api/notifications/views)
 	ListViewNotifications(ctx echo.Context, params ListViewNotificationsParams) error
@@ -2844,6 +2931,55 @@ func (w *ServerInterfaceWrapper) UploadDataSourceFile(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.UploadDataSourceFile(ctx, dataSourceId)
+	return err
+}
+
+// StreamEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) StreamEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StreamEventsParams
+	// ------------- Optional query parameter "panelId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "panelId", ctx.QueryParams(), &params.PanelId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter panelId: %s", err))
+	}
+
+	// ------------- Optional query parameter "types" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "types", ctx.QueryParams(), &params.Types, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter types: %s", err))
+	}
+
+	// ------------- Optional query parameter "lastEventId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "lastEventId", ctx.QueryParams(), &params.LastEventId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter lastEventId: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Last-Event-ID, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Last-Event-ID: %s", err))
+		}
+
+		params.LastEventID = &LastEventID
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.StreamEvents(ctx, params)
 	return err
 }
 
@@ -4213,6 +4349,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PUT(options.BaseURL+"/api/acls/:resourceType/:resourceId/:userEmail", wrapper.UpdateAcl, options.OperationMiddlewares["updateAcl"]...)
 	router.GET(options.BaseURL+"/api/organization/members", wrapper.ListOrganizationMembers, options.OperationMiddlewares["listOrganizationMembers"]...)
 	router.GET(options.BaseURL+"/api/changes/panels", wrapper.ListPanelChanges, options.OperationMiddlewares["listPanelChanges"]...)
+	router.GET(options.BaseURL+"/api/events", wrapper.StreamEvents, options.OperationMiddlewares["streamEvents"]...)
 	router.GET(options.BaseURL+"/api/notifications/views", wrapper.ListViewNotifications, options.OperationMiddlewares["listViewNotifications"]...)
 	router.PUT(options.BaseURL+"/api/notifications/views/mark-read", wrapper.MarkViewNotificationsRead, options.OperationMiddlewares["markViewNotificationsRead"]...)
 	router.GET(options.BaseURL+"/health", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
@@ -6578,6 +6715,141 @@ type UploadDataSourceFile503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UploadDataSourceFile503ApplicationProblemPlusJSONResponse) VisitUploadDataSourceFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEventsRequestObject struct {
+	Params StreamEventsParams
+}
+
+type StreamEventsResponseObject interface {
+	VisitStreamEventsResponse(w http.ResponseWriter) error
+}
+
+type StreamEvents200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type StreamEvents200TexteventStreamResponse struct {
+	Body          io.Reader
+	Headers       StreamEvents200ResponseHeaders
+	ContentLength int64
+}
+
+func (response StreamEvents200TexteventStreamResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type StreamEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response StreamEvents400ApplicationProblemPlusJSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response StreamEvents401ApplicationProblemPlusJSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response StreamEvents429ApplicationProblemPlusJSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response StreamEvents503ApplicationProblemPlusJSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -12208,6 +12480,9 @@ type StrictServerInterface interface {
 	// UploadDataSourceFile Upload the records of a file data source
 	// (POST /api/datasources/{dataSourceId}/upload)
 	UploadDataSourceFile(ctx context.Context, request UploadDataSourceFileRequestObject) (UploadDataSourceFileResponseObject, error)
+	// StreamEvents Follow changes and notifications as they happen
+	// (GET /api/events)
+	StreamEvents(ctx context.Context, request StreamEventsRequestObject) (StreamEventsResponseObject, error)
 	// ListViewNotifications List the caller's view notifications
 	// (GET /api/notifications/views)
 	ListViewNotifications(ctx context.Context, request ListViewNotificationsRequestObject) (ListViewNotificationsResponseObject, error)
@@ -12797,6 +13072,31 @@ func (sh *strictHandler) UploadDataSourceFile(ctx echo.Context, dataSourceId Dat
 		return err
 	} else if validResponse, ok := response.(UploadDataSourceFileResponseObject); ok {
 		return validResponse.VisitUploadDataSourceFileResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// StreamEvents operation middleware
+func (sh *strictHandler) StreamEvents(ctx echo.Context, params StreamEventsParams) error {
+	var request StreamEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.StreamEvents(ctx.Request().Context(), request.(StreamEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StreamEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(StreamEventsResponseObject); ok {
+		return validResponse.VisitStreamEventsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -14094,308 +14394,349 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39chs5si/4KgjujTDZp0RRsuyepmJir9ofPZqxZR1J7j6zprcLrAJJjIoAG0CJ5vgoYv/aB9jYJ7xP",
-	"cgOZQBWKLH5Klt3d6j/aFFmFz8xEZiLzl58biRxPpGDC6Eb3c2PEaMoUfHx1RYf235TpRPGJ4VI0uo1L",
-	"o6QYkhua8ZQaqYgcEDNiRLGJYpoJQ+2D7UbU0MmIjaltwcwmrNFtaKO4GDZub6PGGy6uF9u+eP2C/OXw",
-	"L38hGRfXxEhoWLBPhkzokHVJ3Ms7nadJrjL4wI6JYtlfew37SK8Rt8lJ346ASAFvZlTjm2tHIxOKQ5gf",
-	"0fuLN36CiWLUsJQopmWukrWNXlDD3vAxN/C/msmy33KmjSY0y+SUpYTjqJNcKTuJKRepnFZ7GXPBx/m4",
-	"0e1EvkcuDBsyVe3ygo0pF3Yky7vN2MDcb5+a1UzzkiVSpJrkwvAMOsNO7Doyo7frixk1OxkYppb3YySZ",
-	"Um5Inw2ksmRp1IyL4Rb93EaNCVV0zIxjhBcyy8fiNLWfue1rQs2oETUEHds3E/9z1FDst5wrlja6RuUs",
-	"7HEg1Zga7Of5USNqjOknHMIPh4dPn35/2Hn6/C/Pjr7//nmn04nKAR7ULsSLXGlZswjvJvS3nJGJ1Nx+",
-	"Y2efK8FS0p8RSiaK3XCZa+AJ0owtE8YEOZ5IRWLLR9h03LILBpP9LWdqFswWu66sJv30homhGTW6zw4O",
-	"YfD+73L4AWe8pIZeAg8tXdM0fOTh1vW1VAmr4xktsxtGUjZhIrWiknChDaOpFQ5U6CmzkyNHnR+WLdsA",
-	"Wg5HnrIBzTPT6A5oplkxnL6UGaMChnOasvFEGiaS2T/YbHFcb+k104FwIpoOmOUAoHrSHEhF2Cc6nmSM",
-	"UPL+/elLMmGKZHLIE5oRhaKg1SZXI0au2YxwTa7ZxBD74uERGclc6Z6w7xgmqDCEipTkmiky5WZEKBlR",
-	"PfICcszMSKYRsTsZEZg/PP/3y3dnpC/TWQR/KpZIlZbyTtMx6wmjqNA0AaqlmkxH1LhjBcbopW+bnLjJ",
-	"wQD8+zB4bBwfxz3BtZGKD7mgWU9oQ02uIxJ7gR9HJLbHXAwv2zFCuzJ3HdpNpWJmRlwMj6u9uQVI+WDA",
-	"QHa6rnuCa3J0eHhMpiMO6+7HVIzYrbQ2PMuIyoUV1BGhRIMII1IwEGEatoEb0swndlMpGbBpT+BTOrJN",
-	"CUty2HAMwnEPpGPcapN3IpsRnScJ03qQZ8WKUBCKuAXdYHTGrviA8oylPdE8+vTJSoRnnz61ioNPSFgH",
-	"WKoxnZE+SlfO0sXNaPdEI2o42mt0G88GneSQ/sD2DvsH6d5R8he29wM9err3/eAwPWDP+39JDjqec1Ag",
-	"lawTcMGeZYMloufw2bN50TOhxjBl2/y/P/R6nw4P9nq9T9+/+vgf/6NRJ5dOB2+pSUaLfHYymWQzIu2K",
-	"cq/toBLwRBdnpyMkrmEDkSe0FbPfxWRs22Xa0lIpWBfmOdjD/pdM8KBzeFQ/7DMp2LKhw7aTp50jMrX0",
-	"Ep729SNeNT7b0W6DXKIEnduTSPN/M9J08pAcdDrIahMqWAbUdsPZlGTcai14ohHkiIOo0+kUHMvN0kMr",
-	"g97nhowHwbMNjoV3g4HTbeoal/hrbesHHfgvWqfZnNu5Lj0NJ+7XhzsILxx9Lx2SKh94+FFdzSbs3A5n",
-	"9djsYytH9z8UGzS6jf9jv7SB9vFXvR/2BZ1fwQl4mv4n7H6N6mU/0IxQrZmCc8wbDjTLmHqi3Rl6TMa5",
-	"NoT9llPUh428ZuKJJs2jzlMizYipKddsKS0bN47GpjPBgZ/4YcFk3mumXo0pz+okBrHWQ0aati2qWEqs",
-	"faL2EqpZ2rIHFWgAPCVNnfdbEaiOv9Isi4shV/cjLzpbtRmBEHl62FmvRdop3GU33CTuuh05DGPjzbCj",
-	"rm7Fz5xNl7LZDf74UCx2azvSEyk0A8vnR5r+RA2bUljiRArDBMhBOplkHHWo/YmS/YyN/+NfGi3ozRbi",
-	"HN/CThcoMJ9ooxgdE83UDU+Y00zajdvIDsoZsQ85qLc0syvNSh2z2aeo3EZkCj4Ru5w6Irm4FnIqCBP5",
-	"mNzQLGcRseeTHBBFxZCVTww4y9IWTOqFFIOMJw86pROSuF7t6VuYNuwT1yYiaY5dMzJUVJgI3SlyKpiK",
-	"iJ6JpFRdpapTc0EXjOe0t7iq9raOSVx2HbtDvp/J5JopcA4EDqlAw102a/f0fuApuHWGXZ+nKRMPur65",
-	"VdENLGIakX5urA5d+HuasGyxl+fxfoyyJEZdnGt4OpRZSCo/ScEechpXqDJqqUhCBRGSZFIMmbIGwEgK",
-	"mSuWHhNtqDJkoOQYhjzgqnC+3UaNM2ley1ykDznuM2ntn1GhqwOd2iW94Zr3M+YdjLi6fphvZcoHnKWL",
-	"Z8rVgpez0Ovjim4cz9Gtd6SuIlh45hZVwVkmaXol5Ruqhg++02AEs08JYymaz6A7w+qcKzA9wbX0GuTx",
-	"Qw4u9vZRTFLJkDlg/WtsmuPCWE1GVuTiwXGJZ8l7QW8oz2g/e/DFTamhfaqZZe68HMax82lk1DhCvJLy",
-	"LRUz76x9yHFeWJEPm26XrSqAva93rzDnVgrhqgc8dBbvVTzUGzVSvjHXkDPNNmzEPu1dybudJe8Fzc1I",
-	"Kv7vh2WAt1xrOG65gNsXAt69idUKUWkFynkvJkomTGtLWK+E4eZBdbdfWJbtOUXJHniajSkcgVk2Kwbe",
-	"9AqQPQHHfT7MZa4J+tEjYt/OM0qYUlJFJJklGYuQIoliNBnZw9S+KWq0C5opRtOZ1e5T8J/VuOhabqF0",
-	"PplIZVj6lqWcgqH3NYStO+jjsDfbS9wG+8A1ZXs6ScBeoynKYJqdKzmxpoTV1p0beRJ89bnhfHcnZq2R",
-	"yMdMGzqe2KXh6Q6GxbwxETUmTI0tzeKCrVym8kk0QQLnw52HUXEHbGX1R6WxvXjFFzXySbrD4uYrTO/Q",
-	"0kYrfJ25vWgXl5biB7uRUegwWPCMBE6c0EoPdi4KaCic8seib9n/F0tAqJ4k2Qt4eEsq3ZVQwt3ZygMy",
-	"twtbuR4ib/JvbemHO7NktZes6ith0MuxxaJSFBarhmjlyfzA7GtLRvGGo8m93SDgX27YWG80nKJrqhSd",
-	"1Q1PLxvfed7PeHI5oup3QoB3JaL1hPMe+PVxNcBtpBne5O8ko9K5S+t7dLtFjTEz1HawbgHe+uduvYdw",
-	"3RXYgvCqzmpVZ7hYwcJYZQRW4DVnWY2B/FoxRgz7ZEgT4jxYn7w/JdpIxTR5/bfTi3NqRlZlVQy2SYNT",
-	"deHyaM0EDB2uHfqVfeZuFGk20BZwhbyucB80DJvqOq+udjQfExFsZB25v6BZkluDMr0L0TvXXOL+LsT4",
-	"tps2pp9O8d2DUEtzMj5qOJ1/rumjzg/P1zf9e+GdPxHh+u1cT6XgnjlJfPQdE1ZGfnA6Z6FwWupnGYMP",
-	"eiYS27A97PXIPiL85481e4Y97KC6oOdoc+0FrnCxt0UtJmqMqH4rUTGZj/SJGmXgVa2hYaSh2bq4NffY",
-	"CzqZsLSum7kd8/PzzVffLwe8fNu8QeU3Da6pf3Xmgt0i+NuZDMXfuJH270SOpDK/OhddIe9+pWka/rnw",
-	"u2JjeRN+YUnCtWjpumjA/Tn2Lt3im7KFG86mwZDxz6JD+LMcMPzpiK38oqA/+IomWdFALT3CpF94P+qW",
-	"RDmoP3lPnPOEKAauDufspiSVxrAUQrIIF87hPVF8TNWMFCEsGA+kdzmN7eCokWq9xLHTfuefvo0acDMG",
-	"0xezd4NG98Pnhsgz55bFS8753gqaFvm4DzRfw0wbsuvfL9+d/QxDWGTWZVtSGZXnho+L15czjHlzd392",
-	"VoSLJMtT9Kh+2hvKvWImOOX2mfvwwTK0GtCEfb79GD68x8cTqUCKwR1xtzHkZpT324kc70s64XuJTNmQ",
-	"if1iGW/D1/U1n+xJdy++N5HQD85pXjQMnMZRbK7frVpZADv7Rg55EgqDk7OXjajx7mIFE7wLaMe/xn5r",
-	"RI2haUSNzMAnBh/ZimYu8my9XlOEooGDDx/UQHSOpRp0yMIpd13fjkyfP7MbneEsYXIL+kDY7oZEOC8M",
-	"5jWlxWMk8+u8vlnckgWxX47St1a/q1aebHtklmpFsKV9qu1CJoVCWruXu3kq562yKidak89JRg3he8fI",
-	"jBAJlzIDvuS201e2MOaWyKngKJ5XnKvjKnXzudFBvgMdM11mVTh5XjwJcSiethY1heV69YZDKHq0x4JI",
-	"mWIpoZp8eOEu2M7omH2s8Tzem9f4Lvr8osZextXd3Z395SznBUKtXeCtDIjtrYAdvNl17uYyWDEQB9Gc",
-	"gRCsZbDjborbuJxxDjuo9/3CHbSNuAahWMNnyZy1ffc255Y2HG5dd8vX5rzqkF2h2MxJCNQo+2xEb7jM",
-	"FUTiplxPMuokVca1lR/XbIZh5cmIJddwOWdGPtQc0gmoJkN+wyArLDiIXWP2o1SpVUYOrEoNwRlOMZkP",
-	"fLtd9FBA1PDPf1Jl0h415Squ6mjOjnDCcNEFsiB1IBYrrbdb3bZtG/Ac7HJdq1OeYmxvTRt+s25r6L0k",
-	"lbpWc8F/y5f06LIZV9pjdcs4pp+CBgtCsgOv/R7V7zWutK2dZ0Waw0aR+HPLtvBN1T4Z08kHfPljYJiU",
-	"0uXCqwsrjFIOGgQlKUv4mGYE23MWqnvGHg/HhMLDU25PwRtmf7bfz9mlm3jqXtRqooZ9svNz+wHaI3P/",
-	"GA7Hk6eJqKFZhqsxzjPDfy3+zDW8OuAZKLW5NnK8xDixQ9jwAmY+K0IZTjOCRx+mZylG0z1IQQGDBWOz",
-	"nIudJSPJNOnT5BqELk0SNrGi2YpsPhRSoZq7SluvjuC0fOkOavzSNoPdfF5H8fd42bK9rv4tOrn5Wvfs",
-	"K0sD6Wn60C7xUsFeutvflub9x7lvChX2nVltV+f/wulbZvVu7TUQAz5cN4Ky+Rf4/M4+g3uyUzOqzeVM",
-	"JJXG7I7subNktQJaPWbphNu32lf46mZOP+A97f9JMg5zHsp911rj9p4t4E1otNynL2dYOiPSEU6wFdtY",
-	"jgsEtZ11hLYO5FPbptskphMed0mcqywmTdrXMssNIyNjJvv2f7oFkVtMpOB7tc+AX74VkRhTp2Py06sr",
-	"+9D5u8urqCe8s5bELhQ1Jk0cP5EDp0Vp+7rz359TM4pJE8wF59+1v16zGQi/OCKxJQuZm7c6bvdE7MOR",
-	"7bATKQSDe7hLaDgmzYnUZqiY7u7vt9tt2xTkPsXHpBxZ2LhiA8X06NR2fEMz6MLqSbZ5pL2YNBN9E5F/",
-	"aSkiIlL7b2tZcynDKGQVt0mMilbcLdKx2z1xyRLFjMZog3L8bmWeaDKhWk+lSqNgBcGO0piKDpYrxJBz",
-	"MewJ+/h/a2j0vyGg9r+v2ey/fbAvmActlz/tYBWoJvF37r94LufZqp241Y1uw7Lk/oQaYFF0eYxk2ug2",
-	"fnp11VgtTXe6uN9dpn7hI6xGPNzD7XNVIKzmdi+zH2Q101wB3bzV9QJ4pZH85zqoxkxrOqx34zoB99Ld",
-	"xC6mked6xLwHG7jaXdrWq58rV90LU4yiZ+kOG6dnIjldkkFkf3uiCRNGzQoIDH8RC2l1I66NVLN70Zxt",
-	"g5eAerGOei/LJ3dk5drY4+UndTC0cvNrlr/CRKtZe97e9+dbI7J0u5HVXja2U+jk7pJiOwvvdyOlF3fL",
-	"Z3tuubL3JAyvOSYhFoFG6H5HlwPyoYvrwFiOWiJZct1UxwDu2gO6rSPeYlOXpBsWokFOBeFphL4eAHQK",
-	"HEBNStCphT41kY+Z4olThFpt4uxBvPjkLttdO5QNM4I0+KNOp0x3t8JHCuZc6fcZ6/q5gsrS2fvh4+eD",
-	"6OAvtzWQLB/t+kAGU22k0fymFVu5ZvdAwXylFAYe7BJ8U+La9GU6a4dXW9VTi7pkofIFtzZua0gGpjnh",
-	"mhysTebwURmu2Tpqes0zw9TSuArBfHCFj6twwRUgoQ3lcLkEmbz6Fw44BEyk/iO3ayukObX/9pmZMmY/",
-	"cX2WZxl+kAY+16363xjN0Ku/ZdA1CPBgJvnEbrycitpuFEu5rn8crkqsnlPvudTFMelfHcGQZxB8OFQU",
-	"Y8py4b+ua8QUJuxWKUET0IKWYtppLhKGGdbBxXBwFRKSifZnajmWoocoPBJxqerIqLzO+pI3ag96VdaF",
-	"uwXDxj6yomcnFjzfazjH+hMCw9Ft8m7CxMn5KXna7pAR1UTInrCDgLxCeB8s0V4DjMkhv2GaxH6RYiIk",
-	"YYOBtdY9QhElsX0/joiWVgw75KW+oiIZgSvBjgc7ceM3IyXzoQNUQJmBj7fJqSkToSFqgxjbqmbZgDSt",
-	"xLyExSFDJlAeaJJQIaRxs6AEiRHhBmxTLRgYFbgCVjstPhuAmrNLBovYh9n0rTFsh4mmb2gnzF0WveE3",
-	"TDCtt+T/RZ6kGb+pCwarZ4I64n6D6Hd1QpIKiHpTtaz9lqrrC0bTC6YBtm+rifgg2PUYl5UkMfdW3TTe",
-	"MuCx7YYBKYW/0jRVbi9qoults7/y+oxHr/iskQRz0yjbLPSh6kCWz2+HwA7sbfMADLeQ6wIwfLP1Yy3v",
-	"WzZ3Ib5WjEGqNEohbC7CfJm0jJkgZ+yGKZQGUhCZm0lu5iIpEplByGK/GoJQjvBMGj5wycWn4wlFoJni",
-	"ak8xeo22/pQqgZ+4GMhaRgjb2mF/7hIIL4KuN9/hnzmbhoOuC+C5nxB7qx4oRtMXMkcDZwtmr85tWVR+",
-	"2P7qGP1wxnYFvo699TCReT7+/sfZ9tIpFEvlFUPY5LrV1f5o2HKJwx0/Tav0fL/phWsupr9y4ub8OtSt",
-	"N2TXbBflHcaGV2K+FwO5g4vExmHn8PnewcHe4fOrzlH34C/dzmH7+8On/1djTn5bKkO3zUHlxr0g+sZL",
-	"TvvMME0GMsvkdA9MkXKtG0nGBU/2aOWqauUA/GrDh72Duhj0cNbrY8Thyd2jr8P1WG8ffJMRwl8I4WGZ",
-	"RwcWWgb4g4jqUBvve8PZ9J3IauANzxGECuwOu9YBtiuAWUG0kA5QVCFwyNsSFABV4c7P0wAAIPdE7Jc2",
-	"hnsuQBi2xsuIZSlpCklKPooIG0/MrIWq/5pcs1DGhjOpgFMUSIoBEVeCgze/2w1z8bYFLDAb5L1X0hZv",
-	"owYFO89H4y7u1xkdswKAEgPeEikSpgRLI8IH1rBqr72JsXxaSbxbP0TvvnUZaVsSsnvrx1k9LdNkU0ou",
-	"GiogN9bOdE62LPzOwDF4TwoEq3gZVzrhyyfvT6AJNgV3y9oI7SWrVhK+zNJ7aule9TPb1tnmTvNADSve",
-	"rNB+ZccCWog8/86LmZKSF4gxZI5wAcNtWeDw5UJnt9v63U7tOR6pRLatSlT6KsnzX1vJtKNeum0Xclv7",
-	"CNDJVrDZ5zUirfHLaEYYTUYkYdayt4cD10TJKfrjEplngLlP+vbMGE9yw1LShIhe7X2bJMZwlrjlAHIj",
-	"0p+VYdfHhGJBHFAPhBQljm5FVz44anQbgH3MPhkyhZ77zMN8mhEVJRKkHenzZ8+ePif9mWG61ttwzZac",
-	"GEsyj6FiQK0GtJEsW+zHNpSiX9eOF5a5CNrxOHPhSgW9B4HxIf1cQ+UBN6BVdKS3s1JcttCHajy2j7b2",
-	"VNZxlsZhYVycDNniVcDHAGfAdaZgRB8+46Y0JgeNcFkPDhvdp89v4aqtLjp8cyeLnfny/Ki7OH2UW9PN",
-	"URgsN6/z5yVFMhW0v9qXAq0+eCh/My403jgicaHyxq2tovzvwSLcPZD/zifUNxv5fpfz7NuK3D6v4H15",
-	"p7C1ESHVhaUcMQAA+7vWJexhLrfjjYvXL8gPR8++Jw5bE1KyeaYXibiECF9csV/saQmI4a7cD1zscClI",
-	"86jzQ6uSL70y5qUITKmRXziy6lU+CAU4oQcAbV2zLqWSMFeeQDAXATZhisjBgImUiyHKAyJVmYW98fCD",
-	"qIaa8XOhDXVZWuUMXFQqROUdHTZq9cMiKG/uatpatKAuUE1iXJ64gvuFLojYtRDXG4YOkXWJ+6W8/ivL",
-	"tfzwQ+DtPFoSp85NNjfVM2nI62Xb5EOiyschYLu77xannbIbDwCr94U0e0t2vD4sFYcTlTfzjpqqYW9+",
-	"IerOnwtGU77D/en28ROpKmGZF0/qMR+q8vKliKFCaACIChlxWJeUKzNDEwpkiAP83TDwAiB8MdjkV/y8",
-	"6YVvJcAhGG0wsfr11bUBhD7OCCKK6sYeaD0PB5WxTKq8YFmmC0tiQoegYcupXmlRhMHs9jRGUL6HCExe",
-	"7pPdMhdqhbexCEANoAjc+tURwqVU5iVXbAGQjOrEORVqt+RyJpKLXDwspmRNKuNdws0HXMCN19dJp9ou",
-	"/PsrxHQbqra/CnBvLfOgVjynyKUK4pRqD8udg7kVHw7raqb+UnbYJbFtHu2MTNI0hmylSa6xnIXnA4e+",
-	"h8/APWkd7l7U+LRn39i7oQrwbOyrjkeucDQuCrz65XvfbPXrc+ikls3nQDH9VLcJL5+jrnDTwm2vMMja",
-	"oHQ3gQeOj7CT3txW9kLri4VDzJ/RMLpd8AYvK5Rf0CJWt/QSvVYwX7ns3fqk7s52Od2L6zRv3C2z59AD",
-	"54qMyUqdMV8VrlJubAfIg6sw9HTR0Hr69OkPEXl/9SIiY55l3JURrWSZhElBXycJqGqt7rCaRVW3uy7n",
-	"DiEzu12iDyBme7toJozzrjX07uc05vq8wLSstwTu8w4eHAvvC3fGw8QK4TZ9y5nbW0U1RQ3tutuYiqyy",
-	"Wyv87z8kwuH91IFjrcGwW30/6LT8kIAqMQUhHVf3vrq+CyPcIPDArXjJwXUnl13nne4Evw6Gx72GnT30",
-	"jd9KMltvS5ZQRmtD5urBr0uynBvHMsJwYnwXz8HZMll6X0nDi1Hyq1ZwPqh+C2TguZylPy8yMDnBy1qo",
-	"+g5JVftFStUxoQC3hz+KfUjDOiZmKh2gAfzgkrJ+FxjDvESIdPEdAdrwPPWtZqBTMcnNnbhoS+HwyByP",
-	"sNk1JF1PzatpdwcHwX0aDAsppqs1GWxGX7BJRrfGedp93Mjg663xrxxitG71HtgZdF8pLTecTbfbtbV0",
-	"hk2WnqBVvp+F7J1dynjspN2uhw78qgBkvMjjWtVzTeYX2Pc+X6XOtF/liaffvuG82n5d7ma4cS6fTZfT",
-	"k/pNUcH/jntapyK5xoPw+NC8xQ0NHdxuZ6tGq9u2hYvMKpddumW/P2MkDa/SVrqiK/du98cjBUDxJktd",
-	"Ob/LoftWVi3bg6ugu6/sjpjNq3Sd7dZqh2NQS2X0Pfi25i8koNlVY91R1dltvL8TNWf1qu0Em/SHDPL7",
-	"5l1YiwHPmiW54mZ2aVt1dRIYVUyd5Ijdgn+99mL5779czadFNv52efjsOWSNIWgFFt1/ogkiKwLs94V9",
-	"Zv8V/j99eXlCBkqOXXqUGPBhrlhK/v7LPy6t4QdzBCUFei8vp0bGTLC0NiSru+LdTilycdIQpafJmHIA",
-	"uLH6edTIVRYEeS3TLxZj9t/mmeF7SBSYWadJE/FgEqoYmUp1nXFtdCuCWv8u0F1HvrhHBKl3OiJ6RAHM",
-	"g4qUoIpa4L71RE/Y9WZQN90wXEtKcPbk779ckWZ8EqJSdsmP+Fsv73SeJnAXBh9Z3GqT0xTzY0gTBx7B",
-	"JVnk60srmbFWTyRyzHS5DTdMQc00vFgLytOUWJ2eN+L9GGk9LuOZqSEyS5kiTkUjmomUcNETfZlyQBJJ",
-	"yW85U/bzONfG3+aVV3lAKFgDB0LjCNdEsQEUdocVOeo8bZNTTE2AQupy0BMuShp2HZIafdy0lU1xRCgp",
-	"Blu5PwyQtlyKpu2PCgjIJnJApnZOZsR6AqcE8Y3EpWP46Gu7dWU0rSZ2UXFNT168wVAsiPtGxFLXz5AZ",
-	"6CmGW4zYPhYRxW5kYlVpkvFrBsArcJvZOu4Jmo65sCQ9I6kk7IYpBKKBZUFIQa7cvXKbnJDvvrNEBwNm",
-	"6rvvIjIdSXgbpwAkSZrFdYhd+J6wBOpX2ozYuAWYLwiDA1kqUhBuNHJBRDRjbt9taxH85ELPIOm0J+Ih",
-	"M0WOxP+Jau1fY9K0TzqhVymB04pgY1I24AJTTjG0TQalciD/1Se5PtE9YZkeC5WUfEuasc+k7UK2bNxC",
-	"+FchcdlYpovsTGipC8OH9S4Z1/JzTxQMDcEMkWdaaK/YYyr0lCly1DmKAgbXntYwJdeSr6UXiNnFYinL",
-	"AqJJM6aTSebMDh+J+h//0lLELZJQpWZ2HkWsLWnqIDy3J3x8bgsZoog1jY9JWfkCUoNyxTQ6mqVgJMZI",
-	"uQ8f4+XRyjAHQEPWROUCIS25JqAHAp4QZN+4xoGAbNO4RN2SudMImVjzfzPSPDp4ajeplIJcip5oHnUO",
-	"WhFRVihiMlLz6PAH+41rJZhN86jT2T86eNaKkLp4ZkWgnX9ZJ9o+dLR/1LF9TRQrk5t7ArZNikHGE6Pt",
-	"eA73jzo/7B8dHrZw1yzX+Y22O2AFWfxfexc4kj0rYDx1+lOVOBBi+9wLKQwTZu/KWrzvsCxIlwipBR8M",
-	"4qgn4v/ae63oOPjx5auzf8YRieGQV0ztncuMJzP71p5y32GnlMS+/UvXt3s4JjTL5NTunuWxnrCEsicV",
-	"H3JBkGMsbZtZ5mR0CatsqXAAI6IiYRrwpJ4IKdiTuHVM4kujeGL2rhQV2trvRc8xRGv0BDLzJJOzsRWf",
-	"TFjppgm3IgqWEfj7gPyD/2gl/1gqBkwx/Def7FmNR0HAFlx0+FMFBA7mwdiGeq7KsfbfWal6mrLxRBom",
-	"ktneP9gsdruAC+WT3DUd2IOHKGbcCXw1leSGiVQqwj4ZJlCgS1HmF2iiDWMq1HKKRkGyusOUa5LKJIdZ",
-	"U4Mwbnv5pNsT8ac9VCL2EpqMmJNOpAkw4FYEEvh+Lq/hiSaHnY6jPQ086bL+uSAXLOWa5MLwDE8rPAae",
-	"aCIgt09xw45J2bE2itFx0XMwOad1eNbCExYGhe/o4uDt+cKiIyrSzHJ9LlK3MBgoiFyNLMuFNnZ1nMCF",
-	"duGXqMBJ82wshoQbe1plDGEGMp4wgeHsXr1TcqI4M1TNFvQ6F84fKna+gTJJwCuIJ+enjahxwxTmwTQO",
-	"2p12x13VCDrhjW7jabvTfgr3vGYEujHkT9Ak0/tWp9j/bP8PScW39tchM0tQPe0ZIejYzi/AbGj2Z6iT",
-	"WfKHgFAvQIo9jH+lWQYagm4Te6CRQBeg+ronaN8uoJZjZqUsnGxNK+Bw/YrtBRARa4iD/ZFkGqZluRtd",
-	"9B8+N7gdLgC+N4qkQxXGyTvFfK0ZVgmuv739aK1JPZFCo4Fx2Ol4zd2jwgZn3b8cguZmXZ0kGXgXwCao",
-	"X3iomXWEfdY1VYxt/0eaOmmOrxysf+W98GjxLMWXnq5/6bVUfZ6mDMy/o8Mf1r9xJeVbKmZudGCnPNuk",
-	"p0uUUu8FvaHc3XVZqy8fjy3/IEUQakWKBjnjNRpfma/7oWHJvQHpolVyqeu5fATsXMy3h1zTknM+hzR1",
-	"W/55mi5nojPGUk1izFCLrVAOVfg2+ZFlckqsRDGe3VIJmQ/sk79EDxnvqHPU6jpFuCdQT0YtGZOYnIrc",
-	"ZwnNNXPIjYG+XMAwasbgNXwiUKGXsZ9jvT8RQxytf+lMGkzV+lb4ITAO748jQrF4Ts0ILtA3fOc0hQv0",
-	"idQ13BEXx1DsbVi09OlcvoFU/kBpghFJEOPQn8x46rTa5CdFBRzGnuN6AiqZQF5oTARyo/9zjhuPybB4",
-	"3Rm47gX8q02OOj9gQC8FuxKZk5qemCguEj6hGbKtPiZHh4ekz2ZSpOQg6nQ6yNsTADzyzH+B4fwkDiqx",
-	"x3X8h7riSZI1tt26QKX8B5s18EgD2vtRprMNmDdAAJgEybdlqm2xhRDroDT7nwgW1vZv3kabSwAXf3h7",
-	"W1dOc070HNyn6HlljcZlssfdT9kt/NbP5K2FVmcDofXCWZfwwsEGYzqnM6tLX0n5hqohw/eebbIAOp9Y",
-	"k4ylb1nKqQcvOjo83OTlCabKWOmI4EdfXyyDQEI9xfPOgjjeVMnYh1N6D07zBC+dvwkp7i3Z5mHnAEQ1",
-	"ujHhi04LRGxpDbTJ2UohTJpe9hqJaklPUKgpwFRrC5F5aV89SbJzXK1vRm46rIJthCJOASa0mWTsPJhk",
-	"dCHmhWR8lMqPUvl3IJWBl8qLP3DbOCXyDuJ5zqmCdZ1qUtzYjbwOddT9JfrpMVytXC/VR11pc6oNikeS",
-	"UEGE1Y97om8l6ljesNRhi2wuOTG7FJXNOcFytGQ2rr73n5oDvypB4y6s0TMe2uyLtnK1RA0Xl1SDxUbN",
-	"CMprO5xYb2x1C4uRNN9fvNljIpEpA1QaIU3LmpE670el9dgmgDUK3kxpvx4oOe6JJdxV5GQWHNkmL9lY",
-	"Gu8NDViPa2scbsFlGHziuewraRYuAuYbVyoeD/YHP9i/pixDOOANbSZ3X+3DYJa5YV+4a+3w6lyHjlV7",
-	"dCpG04gINmXakAFX2pCmu7SgmZbgMoW7I3eRLge+dmNPYIutNjkhsUuui+fax+I3NEVZcdQmMcSUg+eL",
-	"faKJIfnEiqWDTtTpdCK87Usg2r0nQFeJgwB4dw/WJud06FSZGO6m4v1YDgaamRgEX6HkxGUMfmyHTslE",
-	"sRsuc8TfWeb2DfCpN7x5KXMLS3Fwj8makP9T020Fc3czQRQCT9tm55HPslkRD0EN1KsbGLgs5JogTBmg",
-	"n9SNBupg1S/BcuiC2w2OzDd2jzc5W98BEWzypEvM2ODJKxdH9Z8w2Q0P+OLxL3mdhlu56gLBErmle7ej",
-	"f7iT5WCDqfwkBftGriowsigpBIuX7/6bUsSXlRP1/ucQRGellbXoZSpCwNrkFyta+zQIz8o1C+rbwkcX",
-	"MYOaHUQaOb1vDNGBcYn0GEckFxnTGoqHJ+yvIJq7KMHnwsAUg1CpZGQtszicThfyCOPIQS3DOvQEQv6w",
-	"tLxid0OEGEOw8AKtE3/71f2wwrwry6Zu7Rp7bae4CfOfDt5Sk4zqGL/GkHzpyyD/6TW+Dbwq50EI2GvA",
-	"yf76bI0bSGgYThwwdsDGYItueF0ecK0vos8FiTH2Gmt/jKm+xrzbKqX/xMwdyPx0cCYFcxT8ez4agzVY",
-	"cjQGG2ZX0cX+2XZfXdGlJaLdY/vwDLT8dEPmeCtTiNj+o7H6171pYmZj3tuOE16GwHVLHTVV+PDjmrv2",
-	"gJU9/0Z4na6ZMBFRmMCkXQVRgM+SgkWEfYIQSbxqpy47A15C9HGKr1g5QOLv3H8xuWZsoqFX1xik6y+e",
-	"lt5Ng4WFsMSXGwWkQFSsxuW+nDvJmvCk3NEZVBZ0Dxi4knzR6Db86rjkpJEEQfnqaiEicTDiqh2GJZ5T",
-	"w+cgpyd8c2/TQrX6B3Y6rZeC3u10X9LwD2Vc7K6T/PkcWEjgGwrj9VbOvkP93P7Gf1Fw197frzCVjkOL",
-	"A5Kf+ph/MpswEie5NnIck+bR4WHpLW9h6QiIlua6JzAGm6Xk7OXfL9+dRc7NFYRc+wSJg6cuZKoVQeZF",
-	"iY8/YYpkXLBuT8Sfew056TW6pNfIJ5op02tEpNe4ZjP8cnKAX+Cy2e8+t9vt29uYNONrNoshArnPSMYG",
-	"hsjcBBXpQII+0cQ+Byj1cU8MuEg1hEn6QAXbLIakBUNBO7RmKLexWw8r4QkIMAY6rJ2hUVRoLAQV9YT9",
-	"UqVMYdIV3i4USyAFoeSazciUC906JlSUjnJfmsafd3COgivT9qLJUEJr7Z44IWOaDaSy+2EXtIjNP+x0",
-	"nBexhKPtEsiqcZkabuQuFalNfqG2K9zMZ8SBdPbEQCpCicqFsOaybcyfn0hGzrEZ3Jaw1K8tPO3dq814",
-	"HgE37gnccR2RuIqFG6MrlkuhWz4fwJ/vtlX7BJ7zdQf4ea5HJbM4/WDji5lPeyJdOI8bnjYCKvWU4Wg0",
-	"INHPPXAcwm8nKSVv5A2ze9hr3N72RNlUQWVBU4e9xi3MqcbX2OcC0w3mHY1f6ewFKOUl56/MDSQhem0r",
-	"16NHZ8BjXMc2J6/lYycNIYWREjyiNjmJo8ZcplGJnLXugAak8a9wOrfJmfTnLNhbWHYNy53iD04UAlqZ",
-	"42U8vLkuqjK12j1xUVRhdYe9FfmFQQYpsm5ZF0+ursvX1cUNWXGz5F7qiSLNqzyUqILaDmNuDEsjlw3o",
-	"ky8zRm/QBhsTDonybXLOFIy9S2I64TEZMAMpZ3GusrgnmhDpLVIAPoshoDC7YSmhQ8qFNnMp/vHJ+emv",
-	"l+/eX7x49euPJ5evfn1/8SZ2R0eMllEckdip9ZDmaPiYydy81XFEDFShDxSCICEdYAsINcUZdU7NKCZN",
-	"tw0OmA1VK59u1xPcaJYNSH9GUjageWbQ43vNZoXbuT8LNBPbXirt2kF8xLH9dSI1qN9Feho3reOeiH2l",
-	"kdiey5rEcFkVE3nDFJjiLm/yEk6H2G4xDUp/BVvt6UkbahiO262K2z8lp6jOHZN4wF213lJTdAxERvSG",
-	"FUnNRuJWgtrDVbGgVCl+w3qiP/OKom3LTjPXI1wdUBhQ76m82yZvpJz0aXIdkYniN9SwyOo713uZTGgG",
-	"73psjp6gaQoZm9olRGLmvnPpV3ImswwTxdkYCVZLn5gZkJacCuJXHH0KOp8wBRkNSmZMt8lJQegV3Yg0",
-	"oWh+MrKyLSJuaSPSpylB3dlIq8qpIYv8OIvh42Owta0t1LoyF9sOC9W4Qm0r0sjJdMQzBpwPJOTjXTC5",
-	"GB7nmlxDdqsIZvREV5U6FCtuf3uiXkU7xpR1jGUj4JCZoSumNtJ3JpKK72UHPabWjeJlSVl+CjwgDnG5",
-	"dJ3MVTP5yxFiQj2NGlbpBpVnZan0AsWscXDYKVYHl6SuDkT34LCDBRTs/A++r5bbCGoN3M1Ps4WuZvt/",
-	"1NW+bkir5bJ7czkU1Tm2v6UpJUIUim0rsyPiaHOQZy5Irxpvg3nVtrWewDJZEUlkLqzB51nMyW5gmTtE",
-	"v/TERuEvVXbQW3t2H8M1VtVz2SReA0jxMVrjayeWBoJl7kz/UvdMG4gpV9vpm3OMoua7yi0Kr9vHvOIf",
-	"kcJP2kS9Z8SyFFMTWst9ps865C3/MbAajkngRu1aq4V9MvuJvgGDwQGKZFx4PxxodOg/9E7WYxKnDNq3",
-	"0n0O7ixy1qXDz4L8LKjFF5G4zikWk6btAiwfhG8r+mlhZHb4lkwMM87+jh3ok3ZYVoVzFr1bMWnGdloR",
-	"ibGf//X//P+ECmd9yYHrTcP3th83niAVwqru12zGwKiY6ySws5YYVqGJXNV4vQoHUZ3ZzOFi9YTlmmNr",
-	"5FpVGgsdYlho38GwNK0G/+LyZzte1PcpgRBYMcRSqxNMebpmNSq+1abrdfzSmF6wzAvjGlOb7cCoQDip",
-	"RddtT1jdv/4G1BJlyVavecZW+k+/2/+u6i7laSTomEV0yHpichCFXtDo6fNdHJxzueYFIyyj1C3IkSxQ",
-	"Y7vxzXtUUXI46f2orj+6Vre71IRjJ3R4QRA5yLJ7cK+KAK1a7xdA7kuRiTCu3nlbKi+TpvfnpPMl13Te",
-	"tzwOKUOtedMDwi5RkPrQD8KN5fSEKQFOGwd/CZ7lAlQFMJAQPwXhCamL9rRv65EEDE2pjIaEIwTe7wkp",
-	"fPhml8R9xcCfGB+TsYuN6pJ4SpXALwu144kmWCWfqDxjEJJe1cz8EeaNJRfb0iUxFwMZt8hCeMsTl1wd",
-	"VXOrYHu5QWi1oP+eCLADUxe/U8Hk8KkUgGqDv0BFZff7sXPrgKcUpISXT8X93OaJEWRZXsQxicGVlr6w",
-	"5mPsrEhCM4c1VpAPPjVHQdMRNcUg3ZaRpuvSnuZOoVthfQLwyF2TL+YLCmyYgVEAq5eHyWK9y/pXw3XY",
-	"KpeiDrx/WSePyREPa22He7OJyV1hhm9dUfidWdImPLvgvBBzDO6Pz+r3H1edlPtjqq73lKuTURue+Zaq",
-	"a13t3crkWvFHx1IMSRx+eZrquMQRdtLUjNi4TU5BFeg5q2HC5CSzRlClyYi4svqEp9oj2oY9ZlA8H3uA",
-	"1kknBJz2QSc1ctJObEFOOvm3cyzl3NQb3Q8H0WH09OPtLuJQ2yHCiB447sL3e8F0ntVy/d/klIypmM1t",
-	"h9MavnnW/9OFFtodndsrhaS+TmpINaTCxQHvoya2WsFGRi50My80PDA79S6EosYxqM9Uu8xZzZiIfIo9",
-	"uTQzY392kXY94W9UuQ5h9KFkoIEYhnyCZkJxUco1edY5XIoO+i6Y31s3vW0dkN/uCY4zWnV2uy39w2KG",
-	"Hm40o5+oYVMsPXLPZ3YBbDsuiMuzXMhaAcetSUk/3zAHHViNkj5VLrKkTX5xTkhndHjzCGAGXWo7+GUV",
-	"M7kSLMV40inrk/enzvqyqp5uHVeMFyg58IaL666rztBut7E2wzFRLPtrD8q49RoBLrWQuXAZGz0BsM2g",
-	"Q6Ij0eoDwLdSrE4v/4LXar8X9X2jyimwWDWlglYq80gQc5kMdpfXZTLAM996JsPvMes5lB3ui9A9BkDq",
-	"hXK4GnKPujxqORXFLUaBFRwU6nA+mxoob64Bad0w4e/eWxiz5L18CGfxq0Nbi9vkBbyoA+dGrrEYSMYg",
-	"tl5I48DZisIzgOtNzgDCRzAG6j+AVOWC/5YzvBoLPVvuNguiOOPPZbmDLvnwMSJQ1bZLTs5e3q7AS0V2",
-	"+ZrIf/MSH+OHSJozUHWoIH/rnxwkJBmx5LpRLReVyEyqRrfRdxVsne/kJad9ZqCKcpbJ6V4+2Ty2B7E8",
-	"vgrEqhNdq5H8MIJk15yrqPFGlnU3V0o2/9w3n6f1eKfxRZGGUEg5IVojled0uf3PDttmE+QJJ3kdvKkL",
-	"jroAlz8GVK+qukWaXrpyhZcHUeGHDrJUnZnXqtb0WYzQroRdOoHuoItcdlJxu+BgJ3y8pjZ0pknTVz0y",
-	"0pVxaC2HlthR7D6CRfwRsB+WclK0TX0Exy0nJKgGhsXHghJapLaClhTZLPLxEHPFtCIipNcySpUCmsCg",
-	"ltgfwHFZ6edp5wj9FvHpYO9MCrYHhBr3xJiaouRNkivFhCGxPYtqdZKfXE2xPy8QxUod4G5n/yP6xDeB",
-	"PrGM+5dbN1txwrlDltsYg8IFqRWZvteMTdyhClgQOgpYHhGVIJwrjUgctOyQmXoiyRhVWAisHsW8OOYr",
-	"R63L040jlwwDEqiEnSi9oqEF5HHKwNsDwgflToTpNxnztafAkEBZdXRwWKnit+La5H1ZfPJrwVXYuV7k",
-	"RdaFE8cwANi4RreBhcJx5GANDY39Ajav0X3+zI4AjMFGt/Hu4j7NpK+DUrFSRPp077uLykeV6dFa2h3W",
-	"YmtraT8pS0RvqwUe+5JWoRaIaYmjElYPK7Naw0mP5LRIJpVqnGe0J7DmpMs1DMOz5mBZ7ctQFzQADbKN",
-	"kKby5ao1oRo8UraJ0/Q2brXJjy7RjyQ0S/IMmLSw5+BeDOuUqpQpcNP1RFxWFW+nXE8yOmvD7zFp+kn5",
-	"WGNrzGVUm5YLfeJpm8Q81XGZ+UiG/IYJ3+lxT8R2c/wDvsERvcFCzjN/rYev2Wfb5EdpRr4ape0ShCyG",
-	"mBWBx8UhsMyf74uBLxwpc/5LtwOYpm1HaeUZ+zTJZOq0g3pcVQ64DDV+83tEmF1XjzxqQNXRRhc6bSwi",
-	"x/7DqhlLF10zXPDNJgxMVjvjoD78gZvSqvrwayr1L0zp9wsFCwu/Os7Jh1LCFrUfLYEvUJixusYhwqv7",
-	"5v6tgnXnz36fYkXWO5gdGyYKBcbAHMKizxbKJB5HZZntJpRsJieGjKU27j7XDb0nJnBrGzxXGBn4yK80",
-	"TVeWj7OnFPLG170TCXOvrKRygg7qQJATDN22IywOSHgLz0j7EY5JeNN5JQO1fE5P1y4ZBY0JCPuuECLk",
-	"vlhCdNLQsE9mczuhXNCvc6fiNnPNpQpSx+OtymNqyTd/DRMgctedF2vti/1S//4qUt7ZGyTXHsR0AlV5",
-	"R4wZklExzOmQdUlgS8QfnCZ8RsfsI1YrhUgfrHZTppKAr9vFAxmsQBqs1hPtDxdwnLQgmZSLYUREDjkZ",
-	"cGfkgv9Jxg1TNNMRif+D7JHvyD7E+xw+J391gT8Y9eP+IJW/3CPsr86bBRkSuXB1909fR+Tk7GVE3l1E",
-	"5OzdVURevDt7cXIVkTevzqKeeH9+/uoiIm/e/WL/ubo4fRuRi3fv7RsnP15G5O3pWUTenvyXfe/kzavL",
-	"F69sM79E5Ordy5N/RuTlydWrl6evX0fkn69OLiLy9t3Z1d/s1/9s98R7F2JsTZZxnw9zzHP0ix2RqbJn",
-	"LlXcniposM2SzMG+HB0eVsIj8myiOKBN90QMyZQ6bpNLCchJxVZPAd1dG2p4QoZKTs2I9K3gANBalpb4",
-	"MRA96bJ2D567rN2e8GA/UaXzEQUUFWqgTU2a8YtD8r/+3/+PvDiAf15BsJj9zaoQz589e2rNmg7pz4yd",
-	"KMAHYgl73RMHz7///vvDg+dxq+vq2OdlDDeYpwEp+QRHq54wbYhlltyeI/ZsJM3nR+QfCyN3Ji5QlX3f",
-	"LpvdCPuKs8XTFKACMR2o2BNrEcVIew4oCMklJlT3hBwYJrA9QicTcL06ZEQFYwMtRxT1+TEAvSDGiDzd",
-	"P8QsJoi2ANpDTgD6s1wC9a/HeWY4ghtS0Mpg+SEBatGgP0bnKph0hSNBl2A84Mzlhhh6DfE57hErB+w7",
-	"3JAJdSGFsA9tUhQSSDjTVURkUBUBGFD4XGJMwHPrV4zKaoOlg0IV8Mn9WTHGFKarmCMzP7KewIBASEEL",
-	"KHt7/fJFsVbfgJbpZmEHBxTV/PA6zzIUsxHpNUiz14jIh4rSCT+0eo1WI3Ajg9oJ722gkz69vd1Rl5xf",
-	"vEeN8lGjfNQo76xRLsjv3fTK0t27XcmZQD/8BZNW548TgsIfsUXut+wMm7lqMxAqQ4yUEcYEccNvWDZz",
-	"57bP4gAVtifccZFy7Y9cSODAg9vlC/tooMLHjenN9ih2QUpeN7TKEfrlESgEk4/TxcNlfcWaHQ+Vx2o1",
-	"j9VqVkYsrZALO8Qs1YX97KoO/VHiftZoFXfTJh4jf76JyJ+VXLSjI2aD7B53LG8aEVTmLGg6LgJoIEBW",
-	"O/W2rnBNcIwH97YxGNdjpoaQYSUnJGM3DLFlY2cbxK1KhFEYXhS4wbEkgUt1lor0GQQctQt8VESi2p97",
-	"yXLkzNr/lUp20L0zf+wroXFpHy51kJ4AHOYFmLL5s9lDksRB4nalPg44KnwFPcfPS0OOdpaG9xBzxFMA",
-	"WS3tO5eSQV65q4GtLx1u58MgugVK7ObJ4rgkXyfiaLVw9iFH9yCkH2OOHg253WOOdrHeQvypHSKP2uRd",
-	"li5Pwz12dcg2r0dYxZN9THrdLOk1LNy1XeZrmGDzR81//eMDz/pAknA37w1y9o6XfgXbc405nA7Dogyt",
-	"iy3BxqR51OmEFzx4TXfcE+yTUVDWyaORTkybgPsKnfTuWg999IiKz02XxB5ZPnYZWlZfJGWRDYfBMRMJ",
-	"1Pao1jtc58i/SyHDe3Th7wTEfzfI+6/jdV9fmtB73u+jNOGj+/3R/f6FJfeJMTQZVaEpHWjmXOh4fWGC",
-	"VZrcYwn4+yoBD2ffYx34R8/6A9SBx7gNqfiQC5oFtZIm1Ixa96/ORY9Fre+nqPVdhcRjZevHytaPrrw/",
-	"cmXrHUX7DrrejnU273QoPJbkfCzJ+ViS87Ek52NJzm1Lci5qjo91OR/rcj7W5bx3hUnJ6Y7ICiiF7G+n",
-	"9mT1OQpl9RtNmJD5cGQPtloQhrJUTl1YKIaLCEZ8UkTGtdHwVcvLKVd7LrRG7VIobtevJyrrZnWeTAI0",
-	"Mk9bmIij5PQ4yP5w6/WkYNd/SYBzsGfUNZtZeRo4/XpQ/QCVqUqoTUQqJ3mEmgRY3dUib1a5m+GZyTLN",
-	"oMLpCK+KX//t9MKqGT3BPk3sacCliEAtzLOsLKPAoKaYVRHtCVDgrcP4Wsd1McyEWZsf8F+hUmqRsfEz",
-	"YBo5yJugGaeiYS6YPZQwEUxHJP7nP//5z723b/devowtjTIdkYvXL8jTp09/IEUtFh31BG7dwCp0kC/z",
-	"q2YZSwycUAmDsjqVenZF3pAlHUSSwJlhEpYdUeSUSy6GxSQiuOsPU44gEUnZ5kVNLlVEioykUklzaxwV",
-	"C8wFKHNltpxP6EIaZZ8mGeUCHkTFWk6DhxbRaXHuGuEWIUnPWYdPdE/EA1QGeSX9x2XnRK5mU0lbVpeW",
-	"vvaSJfrFOoJ2QaC+VFCdyi7pE43qq13MlgeKKtg54MwCOhIixprgXbaMMVcTEGwA7AM4ApCVaPbOwS/F",
-	"kNtH+lygmODDkfE78+7iGLfLYzVpwodCWnuCataKHO9gFayUKZwFrp/dKw0IJ8cEMvM8TJdnfHgDtUvQ",
-	"fhHtpSJsnJqIeOc90aRZ5ghuXC99XN2+v0JlTCw1oH16mpxalnxx+XOEk7Cz9VjroDzGCZZysuwJswYO",
-	"kKqSrakNVXBfgGL2r9Z2+Q/7vz37v/8JMsbQPhJEYjVrOixA2xdwmam1v2Dd4ycxpHIBwwUZpghfA8ly",
-	"GkdlbSxGQbiqXAjgM/w5SPM6p0OnZU+4EGXNNE98kEgAcwHPZZdIYdVup0PSEjPN6eB4/d0TDpha4cHh",
-	"3JGRB0vUFdSyTnGzkWQQjwf9abQTrYSBkA6aaUmYsLYro8rDPJJ4RPVbqbxdE1TainCsQC4oGkGTr4oR",
-	"aFrzfzPSz9MhMz3RPJqrqdo6hlXNpnSmyUhC3VNj90MjUo6S01WIjxf2gF4DiOOgLsNj0OWWFhkVZZLF",
-	"Au1btm436gFkUB7UV9u6O1bOfRblCsKWUjZRLMFEbsTGmSvm6UrLFiIf4LRhLyMCZWHdN0VRXfZpYsW3",
-	"HJRM3iYvi2667i2uewJMJh/GgQTpYlw1g2J4x+Ax8b/kmpH4p1dXZLl61rZt90QzHgYk8eLy57gVuV0u",
-	"bxrtCqdO/iBV1e2q28JwV91aNLoNsJ6iBhN20z74PxN9E0BdbFFV7RtHFAX2gkBcV+C1+v7awrAnRcCY",
-	"glqNUi2cA4/RYztFj/1e4xcCMNMnqOQFVhn8+fFLoBR5SbHUmHtVkGV4TgSVw5FaMcsfiTnMCpgwBcWk",
-	"Jea2V4QRSKc7WoklIERV7XRHV08sPbtcbXSMWsu48PgXAcSf1QKWqVo9sZOuRTZVtayyur2uRRZUrVpL",
-	"qScKe8eu5HhiZuuUiReXP/+J9YkvfRzteIwUzBkVh8YfLc3s9yrPX6HuVxXpbpe+hGRfXb36Z5cztVD3",
-	"iyxIYORhVV4vgnZSVJ5uRYgUp1jChMlm/qK/J0CSri4UVqRlF2bzqirEaw2Yd9YwDyJLuC4zYuvEiDv1",
-	"vqQcqRlgWbS7GUOEXssuaC7C7wc00/YHvN1YNnz/wtoqy48li3fR7C3NbVKq2G3SY5LG10zSuHECwgtS",
-	"/Pvj7Zr4iXp1MxCMcirKiDV/YcCEUQClGzu1xUEOx2Hh/bQnQPVKWcLHNCvg0FD/KzXHFkIsucCEykgW",
-	"YDbtIMoyaEuzJyzlftW8ibCIWMqEtkdwtwE+ZLwQcyLs7YxMpbrOLJdFhTwOUlw9lnP3A+bMVhE6N09v",
-	"tSvydTIrYC/W5FQAbT0mUzwmU3zrWEY3KFjmhWxF6dz/jObZDjhFC7pmtVpZtQhZNF+/vVp/DJAFlhcg",
-	"A0la1B9bmqCwmyR9TDb4I+QOLCH2rRB56q2n0G9VaPFtcgneEAyeKeo0kBhrMixxyOxIoH8QWJ9Vh+ud",
-	"DtVHSJ9vwv9dz4L3BNr/M3oR75B4s/TMqqjrLgtmeYLLPRwydwCjOSqRRnOGXpMpY9eNpTr4wbMtFe+v",
-	"k5OySjb4bJQ7y4jHA/tRnd49hWUrdXrf6b1LnboXjKa2N5Lxa1b6LJZpDa9dc9sKnm9bG8BZrXLbuWV8",
-	"rLjzZY7r8s613ht3r0f0hU9FwmgJ7JhQI8c8oVk22+LQfkWTkYebO6NjFoNbridq/XIQsWlfwLBScOAN",
-	"uEHUeRd9SJpxn5kpYyLuEjOVLv7rmMRcxPuxkObU/kIxrtV+rc/yLIv37Qdp4HMXQwUjCOwlR4eH2ygX",
-	"bnGqvL47mrmXPh8+N8pVanQbLrmgUiKTi7JC5oeGtb9vIG+XQdimJYS5RkCxmIv1bHQbVKRzDfulwauu",
-	"beWCdmvyNXSR9ZJJsOkfVjo9agjbiFNHppuI1CXKgnMrbJ+qGorc2puTt1BVopCiymsd/ZmTwmMG9V5c",
-	"3IcBdYE0KYQt6kCA+lCPIKVwpGQ+hNDv1jHRzGgrFc+9hySOSFy4S05M5c8fZ/GygsiLwj7AowIpWrQS",
-	"1+TO1olWNyRnuP0+3RuPus89Masjhq31eXBnb6nNH9d5Bpdp+OBP/IPp93ZOq85QWNRH3f6L6fba0dQD",
-	"a/Yagqe+uF5ff9++mY7tuW1nDdvJgw91qnHKFSbjW6VYJ3YcDg16QZV+Q7XxxYLC1+z6lu8dbqk/w+y+",
-	"ova8ju+t7vzH5P1HzflOmvMygbXkUC7i8L6A5vwig2I2D6LSBvGEmyq17/0rj2rt47EfkMNqxTaVyXIl",
-	"9nJKh0OmyPtTRJWxtGutwzRlKdETlhwTmmWEarD1oGggUzeo3YYIK4iCU6vovrT9bxZQPzLjbMuI+qsA",
-	"jAerdEzokLVxqViSK4hs+/AxXLhTYZhCnxc5OT+tvh+sop5pw8bBMu7jOux/hn9vl67qCRnwDG2CYIEx",
-	"P9WQGNqKiT0QdFQutwNg6XOBCd5O7Rkyp0sJSV68PDsmVOB+EJkbzVPmKnlqg9nkR53O0n04se8tGhwQ",
-	"vDyhZlTGLlP3ZFWJCBUSnzmocYZ7OW8ngFxSfrHXz0Wasfa/7Nd20vZTTXrhljYJvaG42qtppUj20zvQ",
-	"FMx/N1VlBeWdzNGqX+VaihsxmpnRUiIDiKCRp7MAuAgTppsXLOWapHIKyUtxyoaKpiyNW8fkWecpJrxX",
-	"3nRP1xLP33AsX/DMcT3UbAf+MrPHqZ9EO5CiX7j3q7klCpCeVksZJ7/JyC/dik3+90ovw6xms/w2F2i/",
-	"MBHAmM+VYsLUbuMF5KwhwNAX28myk5rlhPnc+/at7PJMGnBhzlbvV7g2tVuV8RsGvy8V+yF4V8GZTgfH",
-	"g1MTZ33qqAB7MzJPABzmXGozVOzyP99YWkf+bSo/LOBiTy+WiwcuUF0YyoVDO8ER2j77rJYC3vhJfEEC",
-	"KPpYlpfhVsQeV3bIq/clGHHttoyZUXyFinOu5JiZEctdEib7VMDtYS4R6bQ77aOu3xkEhAHGyihE21tl",
-	"p1hIxI+DK7UIoYeAHydSZljiWxue6IjwMlo/IhAFhfGt1LA9LLuNwDNKR+QnSVQOiHyYg4vr0xNuamAe",
-	"/P2Xq24pBwq9SxPEPMs99AuhxL1GjLxmgjTjt6+uLk5fXP569e4fr87iVoQxRErmhvWE89NUkHK75EdG",
-	"FVOunDvkokJjWNYdSlUcBOXAjnFgvt9ATbTrRTSz+obtzGopTDAVDOrk5cuL6phKzI/OERkxxUohR8el",
-	"toc3FjhHlWesBbgMrl9Qs9x4YrzpoAjuYrtfEqr51lHSZsoqwAHtoFn4Tb2DYbOVmbKCtQLWGBdzr2Uy",
-	"OWGCTnjbC4JaTrvyW2SXyirY9sMNU1hZ1iEhTkc8GVV14FpB9W7CxMn5qX3prrKKphgPRbPzoHQb6rNu",
-	"y2T/XyxZ7rOesKTCdq4oYCDOPVzpall2ZYkcTI6yD0IRoWnd0s8oGkdLl75YdV8GnpY56862UAxkn1Sz",
-	"ZXbHcQ2j4ZsoHN3MpYIjdeXW/fPk7Zvtts5PcUuO+uLb42ayuD3Vtj43+iA2rSy1TVu7BiGE6pJhL5hD",
-	"rgKhh4c3yUXKFIDEHBPsxv9M3T5ICaodwpXvgzPLjWu+g19c4hY6oApVkasQpgx2MEy31Y3FtNhfUAqX",
-	"qdEl5hgD1LvINQz4n5GDfXWAEjmkzHqA17K3ELlwscuTojOff1aAVTgghAJtzzUdlZiCIQwbgqV6r5Xr",
-	"G7K4Fzv9MSz10aRYgQnwVENsRgQZqynT3SxgHFpBX74I3WJ3l/TGhbhq7MTdcdSXzi7yalrBTjoPEBfD",
-	"dhV9oba/EQWYsoAesHPQGyZMTjLmsx+mI5n52ICgaZrUEghode79QZCd+UQvNiHVkAoPyb/Y1AuscOqB",
-	"Z+UgHC7cNTn04RGbeeU3XG14vW6MZ9VkpL5Vvd3TqB3QwYAlZpFYKllMNQ2j7ehBT6xi6/WVeVHivGRW",
-	"nUO9xfl6y76caLn9ePu/AwAA//8=",
+	"7P1/cxs3sjeKvxUUv6fKZM6IomTZSaja+j6KLWe1a8s6kpxsjunHA86AJFZDgAtgRHN9VHX/ui/g1n2F",
+	"zyu5hW5gBkMOKZKSLSdR/ogpcgY/GuhGd6P7058biRxPpGDC6Eb3c2PEaMoUfDy+pEP7b8p0ovjEcCka",
+	"3caFUVIMyTXNeEqNVEQOiBkxothEMc2EofbBdiNq6GTExtS2YGYT1ug2tFFcDBs3N1HjNRdXi22fv3pB",
+	"ftj/4QeScXFFjISGBftkyIQOWZfEvbzTeZrkKoMP7JAolv2l17CP9Bpxmxz17QiIFPBmRjW+eetoZEJx",
+	"CPMjenf+2k8wUYwalhLFtMxVcmuj59Sw13zMDfyvZrLsXznTRhOaZXLKUsJx1EmulJ3ElItUTqu9jLng",
+	"43zc6HYi3yMXhg2ZqnZ5zsaUCzuS5d1mbGDut0/NaqZ5wRIpUk1yYXgGnWEnlo7M6M36YkbNjgaGqeX9",
+	"GEmmlBvSZwOp7LY0asbFcIN+bqLGhCo6ZsYxwguZ5WNxktrP3PY1oWbUiBqCju2bif85aij2r5wrlja6",
+	"RuUs7HEg1Zga7Of5QSNqjOknHMKP+/tPn36/33n6/IdnB99//7zT6UTlAPdqCfEiV1rWEOHthP4rZ2Qi",
+	"Nbff2NnnSrCU9GeEkoli11zmGniCNGPLhDFBjidSkdjyETYdtyzBYLL/ypmaBbPFrivUpJ9eMzE0o0b3",
+	"2d4+DN7/XQ4/4IyX1NAL4KGlNE3DR74eXV9JlbA6ntEyu2YkZRMmUisqCRfaMJpa4UCFnjI7OXLQ+XEZ",
+	"2QbQcjjylA1onplGd0AzzYrh9KXMGBUwnJOUjSfSMJHM/s5mi+N6Q6+YDoQT0XTALAfArifNgVSEfaLj",
+	"ScYIJe/enbwkE6ZIJoc8oRlRKApabXI5YuSKzQjX5IpNDLEv7h+QkcyV7gn7jmGCCkOoSEmumSJTbkaE",
+	"khHVIy8gx8yMZBoRu5IRgfnD83+7eHtK+jKdRfCnYolUaSnvNB2znjCKCk0T2LVUk+mIGneswBi99G2T",
+	"Izc5GIB/HwaPjePjuCZIG6n4kAua9YQ21OQ6IrEX+HFEYnvMxfCyHSO0K3PXoV1UKmZmxMXwsNqbI0DK",
+	"BwMGstN13RNck4P9/UMyHXGgux9TMWJHaW14lhGVCyuoI0KJBhFGpGAgwjQsAzekmU/solIyYNOewKd0",
+	"ZJsSdsthwzEIxx2QjnGrTd6KbEZ0niRM60GeFRShIBRxCbrB6Iyl+IDyjKU90Tz49MlKhGefPrWKg09I",
+	"oAOQakxnpI/SlbN0cTHaPdGIGm7vNbqNZ4NOsk9/ZDv7/b105yD5ge38SA+e7nw/2E/32PP+D8lex3MO",
+	"CqSSdQIu2LFssET07D97Ni96JtQYpmyb//t9r/dpf2+n1/v0/fGH//yPRp1cOhm8oSYZLfLZ0WSSzYi0",
+	"FOVe20El4Ikuzk63kbiGBUSe0FbMfheTsW2XabuXSsG6MM/BDva/ZIJ7nf2D+mGfSsGWDR2WnTztHJCp",
+	"3S/haV8/4lXjsx1tN8glStCZPYk0/zcjTScPyV6ng6w2oYJlsNuuOZuSjFutBU80ghyxF3U6nYJjuVl6",
+	"aGXQ+9yQ8SB4tsax8HYwcLpNXeMSf61tfa8D/0W3aTZndq5LT8OJ+/XrHYTnbn8vHZIqH/j6o7qcTdiZ",
+	"Hc7qsdnHVo7uPxQbNLqN/99uaQPt4q96N+wLOr+EE/Ak/S9Y/RrVy36gGaFaMwXnmDccaJYx9US7M/SQ",
+	"jHNtCPtXTlEfNvKKiSeaNA86T4k0I6amXLOle9m4cTTWnQkO/MgPCybzTjN1PKY8q5MYxFoPGWnatqhi",
+	"KbH2idpJqGZpyx5UoAHwlDR13m9FoDp+pFkWF0OurkdedLZqMQIh8nS/c7sWaadwl9Vwk7jrcuQwjLUX",
+	"w466uhS/cDZdymbX+OPXYrEb25GeSKEZWD4/0fRnatiUAokTKQwTIAfpZJJx1KF2J0r2Mzb+z39qtKDX",
+	"I8QZvoWdLuzAfKKNYnRMNFPXPGFOM2k3biI7KGfEfs1BvaGZpTQrdcxmn6JyG5Ep+EQsOXVEcnEl5FQQ",
+	"JvIxuaZZziJizyc5IIqKISufGHCWpS2Y1AspBhlPvuqUjkjierWnb2HasE9cm4ikOXbNyFBRYSJ0p8ip",
+	"YCoieiaSUnWVqk7NBV0wntPe4qra2zokcdl17A75fiaTK6bAORA4pAINd9ms3dO7gafgxhl2fZ6mTHxV",
+	"+uZWRTdAxDQi/dxYHbrw9zSBbLGX5/FujLIkRl2ca3g6lFm4VX6Wgn3NaVyiyqilIgkVREiSSTFkyhoA",
+	"Iylkrlh6SLShypCBkmMY8oCrwvl2EzVOpXklc5F+zXGfSmv/jApdHfapJek117yfMe9gROr6Yb6RKR9w",
+	"li6eKZcLXs5Cr48runE8t2+9I3XVhoVnblAVnGWSppdSvqZq+NVXGoxg9ilhLEXzGXRnoM6ZAtMTXEuv",
+	"QB5/zcHF3j6KSSoZMgfQv8amOSyM1WRkRS4eHBd4lrwT9JryjPazr07clBrap5pZ5s7LYRw6n0ZGjduI",
+	"l1K+oWLmnbVfc5znVuTDoluyVQWw9/XuFObcSiFc9YCHzuKdiod6rUbKN+YacqbZmo3Yp70rebuz5J2g",
+	"uRlJxf/9dRngDdcajlsu4PaFgHdvYrVCVFph57wTEyUTprXdWMfCcPNVdbdfWZbtOEXJHniajSkcgVk2",
+	"Kwbe9AqQPQHHfT7MZa4J+tEjYt/OM0qYUlJFJJklGYtwRxLFaDKyh6l9U9RoFzRTjKYzq92n4D+rcdG1",
+	"HKF0PplIZVj6hqWcgqH3EMLWHfRx2JvtJW6DfeCasj0dJWCv0RRlMM3OlJxYU8Jq686NPAm++txwvrsj",
+	"c6uRyMdMGzqeWNLwdAvDYt6YiBoTpsZ2zyLBVpKpfBJNkMD5cOdhVNwBG1n9UWlsL17xRY18km5B3HyF",
+	"6R1a2miF32ZuL9rFpaX43i5kFDoMFjwjgRMntNKDlYuCPRRO+UPRt+z/kyUgVI+S7AU8vOEu3XajhKuz",
+	"kQdkbhU2cj1E3uTf2NIPV2YJtZdQ9VgY9HJsQFSKwmLVEK08mR+YfW3JKF5zNLk3GwT8yw0b67WGU3RN",
+	"laKzuuHpZeM7y/sZTy5GVP1ONuBdN9HtG+cd8OsjNcBtpBne5G8lo9K5S+t7dLtFjTEz1HZwGwHe+Odu",
+	"vIfwtiuwBeFVndWqzpBYAWGsMgIUeMVZVmMgv1KMEcM+GdKEOA/WJ+9OiDZSMU1e/fXk/IyakVVZFYNl",
+	"0uBUXbg8umUChg5vHfqlfeZuO9KsoS0ghbyucB97GBbVdV6ldjQfExEsZN12f0GzJLcGZXqXTe9cc4n7",
+	"uxDjmy7amH46wXf3Qi3Nyfio4XT+uaYPOj8+v73p3wvv/Ik2rl/O23cpuGeOEh99x4SVke+dzlkonHb3",
+	"s4zBBz0TiW3YHvZ6ZB8R/vOHmjXDHrZQXdBztL72Ale42NuiFhM1RlS/kaiYzEf6RI0y8KrW0DDS0Oy2",
+	"uDX32As6mbC0rpu5FfPz881X3y8HvHzZvEHlFw2uqT86c8EuEfztTIbib1xI+3ciR1KZj85FV8i7jzRN",
+	"wz8XfldsLK/DL+yWcC3afV004P4ce5du8U3ZwjVn02DI+GfRIfxZDhj+dJut/KLYf/AVTbKigdr9CJN+",
+	"4f2oG27KQf3Je+ScJ0QxcHU4ZzclqTSGpRCSRbhwDu+J4mOqZqQIYcF4IL3NaWwHR41Ut0scO+23/umb",
+	"qAE3YzB9MXs7aHTff26IPHNuWbzknO+t2NMiH/dhz9cw05rs+reLt6e/wBAWmXXZklRG5bnhw+L15Qxj",
+	"3tzdn50V4SLJ8hQ9qp92hnKnmAlOuX3qPry3DK0GNGGfbz6ED+/w8UQqkGJwR9xtDLkZ5f12Ise7kk74",
+	"TiJTNmRityDjTfi6vuKTHenuxXcmEvrBOc2LhoHTOIrF9atVKwtgZV/LIU9CYXB0+rIRNd6er2CCt8He",
+	"8a+xfzWixtA0okZm4BODj2xFM+d5drteU4SigYMPH9Sw6RxLNeiQhVPuur7dNn3+zC50hrOEyS3oA2G7",
+	"a27CeWEwryktHiOZp/PtzeKSLIj9cpS+tfpVtfJk0yOzVCuCJe1TbQmZFApp7Vpu56mct8qqnGhNPicZ",
+	"NYTvHSIzQiRcygz4kttOX9nAmFsip4KjeF5xro6r1M3nRgf5DnTMdJlV4eR58STEofi9tagpLNer1xxC",
+	"0aM9FkTKFEsJ1eT9C3fBdkrH7EON5/HevMZ30ecXNfYyru7u7uwvZzkvbNRaAm9kQGxuBWzhza5zN5fB",
+	"ioE4iOYMhICWwYq7KW7icsY5bKHe9wt30CbiGoRiDZ8lc9b23ducI2043LrultPmrOqQXaHYzEkI1Cj7",
+	"bESvucwVROKmXE8y6iRVxrWVH1dshmHlyYglV3A5Z0Y+1BzSCagmQ37NICssOIhdY/ajVKlVRvasSg3B",
+	"GU4xmQ98u1n0UEDU8C9/UmXSHjUlFVd1NGdHOGG46AJZkDoQi5XW261u2TYNeA5Wua7VKU8xtremDb9Y",
+	"NzX7vdwqda3mgv8rX9Kjy2ZcaY/VkXFMPwUNFhvJDrz2e1S/b3Glbew8K9Ic1orEnyPbwjdV+2RMJ+/x",
+	"5Q+BYVJKl3OvLqwwSjloEJSkLOFjmhFsz1mo7hl7PBwSCg9PuT0Fr5n92X4/Z5eu46l7UauJGvbJzs+t",
+	"B2iPzP1jOBxPfk9EDc0ypMY4zwz/WPyZa3h1wDNQanNt5HiJcWKHsOYFzHxWhDKcZgSPPkzPUoymO5CC",
+	"AgYLxmY5FztLRpJp0qfJFQhdmiRsYkWzFdl8KKRCNXeVtl4dwUn50h3U+KVtBqv5vG7H3+Nly+a6+rfo",
+	"5Oa3umeP7R5IT9Kv7RIvFeylq/1tad5/nPumUGHfmtW2df4vnL5lVu/GXgMx4MPbRlA2/wKf39pncE92",
+	"aka1uZiJpNKYXZEdd5asVkCrxyydcPtW+xJfXc/pB7yn/T9JxmHOQ7nrWmvc3LMFvM4eLdfpyxmWzoh0",
+	"GydYik0sx4UNtZl1hLYO5FPbptskphMed0mcqywmTdrXMssNIyNjJrv2f7oFkVtMpOB7tc+AX74VkRhT",
+	"p2Py8/Glfejs7cVl1BPeWUtiF4oakyaOn8iB06K0fd3578+oGcWkCeaC8+/aX6/YDIRfHJHYbguZmzc6",
+	"bvdE7MOR7bATKQSDe7gLaDgmzYnUZqiY7u7utttt2xTkPsWHpBxZ2LhiA8X06MR2fE0z6MLqSbZ53Hsx",
+	"aSb6OiL/1FJERKT239ay5lKGUcgqbpMYFa24W6Rjt3vigiWKGY3RBuX4HWWeaDKhWk+lSqOAgmBHaUxF",
+	"B8sVYsi5GPaEffx/NDT6PxBQ+z9XbPY/PtgXzIOWy592sApUk/g79188l/Ns1U5c6ka3YVlyd0INsCi6",
+	"PEYybXQbPx9fNlZL060u7reXqV/4CKsRD/dw+1wVCKu53cvsr0LNNFewb97oegG80kj+cx1UY6Y1Hda7",
+	"cZ2Ae+luYhfTyHM9Yt6DDVztLm3r1c+VVPfCFKPoWbrFwumZSE6WZBDZ355owoRRswICw1/EQlrdiGsj",
+	"1exeNGfb4AWgXty2ey/KJ7dk5drY4+UndTC0cvFryF9hotWsPW/v+/OtEdl9u5bVXja2Vejk9pJiMwvv",
+	"dyOlF1fLZ3tuSNl7EoZXHJMQi0AjdL+jywH50MV1YCxH7SZZct1UxwDu2gO6rdu8xaIuSTcsRIOcCsLT",
+	"CH09AOgUOICalKBTC31qIh8zxROnCLXaxNmDePHJXba7digbZgRp8AedTpnuboWPFMy50u8z1vVzBZWl",
+	"s/Pjh8970d4PNzWQLB8sfSCDqTbSaH7RiqW8ZfVAwTxWCgMPtgm+KXFt+jKdtcOrreqpRV2yUPmCo41b",
+	"GpKBaU64Jnu3JnP4qAzXbN1uesUzw9TSuArBfHCFj6twwRUgoQ3lcLkEmbz6Vw44BEyk/iO3tBXSnNh/",
+	"+8xMGbOfuD7Nsww/SAOf66j+V0Yz9OpvGHQNAjyYST6xCy+norYbxVKu6x+HqxKr59R7LnVxTPpXRzDk",
+	"GQQfDhXFmLJc+K/rGjGFCbtRStAEtKClmHaai4RhhnVwMRxchYTbRPsztRxL0UMUHolIqrptVF5nfckb",
+	"ta96VdaFuwXDxj6yomcnFjzfazjH+hMCw9Ft8nbCxNHZCXna7pAR1UTInrCDgLxCeB8s0V4DjMkhv2aa",
+	"xJ5IMRGSsMHAWuseoYiS2L4fR0RLK4Yd8lJfUZGMwJVgx4OduPGbkZL50AEqoMzAx9vkxJSJ0BC1QYxt",
+	"VbNsQJpWYl4AcciQCZQHmiRUCGncLCjBzYhwA7apFgyMCqSA1U6Lzwag5izJgIh9mE3fGsN2mGj6hnbC",
+	"3GXRa37NBNN6Q/5f5Ema8eu6YLB6Jqjb3K8R/a5OSFIBUW+qlrXfUHV1zmh6zjTA9m00ER8EezvGZSVJ",
+	"zL1VN403DHhss2FASuFHmqbKrUVNNL1t9iOvz3j0is8tkmBuGmWbhT5UHcjy+W0R2IG9rR+A4Qh5WwCG",
+	"b7Z+rOV9y/ouxFeKMUiVRimEzUWYL5OWMRPklF0zhdJACiJzM8nNXCRFIjMIWexXQxDKEZ5Kwwcuufhk",
+	"PKEINFNc7SlGr9DWn1Il8BMXA1nLCGFbW6zPXQLhRdD1+iv8C2fTcNB1ATz3E2Jv1QPFaPpC5mjgbMDs",
+	"1bkti8oP218dox/O2FLgYeytrxOZ5+Pvf5ptLp1CsVReMYRN3kZd7Y+GDUkcrvhJWt3P95teeMvF9AMn",
+	"bs7ToY7ekF2zWZR3GBteifleDOQOLhIb+5395zt7ezv7zy87B929H7qd/fb3+0//uzEnv+0uQ7fNXuXG",
+	"vdj0jZec9plhmgxklsnpDpgiJa0bScYFT3Zo5apq5QA8teHDzl5dDHo469tjxOHJ7aOvQ3rcbh98kxHC",
+	"XwjhYZlHBwgtA/xBRHWojfe95mz6VmQ18IZnCEIFdoeldYDtCmBWEC2kAxRVCBzytgQFQFW48/N7AACQ",
+	"eyL2pI3hngsQhq3xMmJZSppCkpKPIsLGEzNroep/S65ZKGPDmVTAKQokxWATV4KD17/bDXPxNgUsMGvk",
+	"vVfSFm+iBgU7z0fjLq7XKR2zAoASA94SKRKmBEsjwgfWsGrfehNj+bSSeHf7EL371mWkbbiR3Vs/zer3",
+	"Mk3W3clFQwXkxq0znZMtC78zcAzekwLBKl7GlU748sn7E2iCTcHdcmuE9hKqlRtfZuk9tXSv+plt63R9",
+	"p3mghhVvVvZ+ZcWCvRB5/p0XM+VOXtiMIXOEBAyXZYHDlwud7W7rtzu153ikEtm2KlHpQZLnH1rJtKNe",
+	"umznclP7CNDJVrDZ51tEWuPX0YwwmoxIwqxlbw8HromSU/THJTLPAHOf9O2ZMZ7khqWkCRG92vs2SYzh",
+	"LHHLAeRGpD8rw64PCcWCOKAeCClKHN2Krrx30Og2APuYfTJkCj33mYf5NCMqSiRIO9Lnz549fU76M8N0",
+	"rbfhii05MZZkHkPFgFoNaC1ZttiPbShFv64dL5C5CNrxOHMhpYLeg8D4cP9cQeUBN6BV+0hvZqW4bKH3",
+	"1XhsH23td1nHWRr7hXFxNGSLVwEfApwB15mCEb3/jIvSmOw1QrLu7Te6T5/fwFVbXXT4+k4WO/Pl+VF3",
+	"cfooR9P1URgsN9/mz0uKZCpof7UvBVr96qH8zbjQeOOIxIXKG7c2ivK/B4tw+0D+O59Q32zk+13Os28r",
+	"cvusgvflncLWRoRUF5ZyxAAA7O9al7CHudyMN85fvSA/Hjz7njhsTUjJ5ple3MQlRPgixX61pyUghrty",
+	"P3Cxw6UgzYPOj61KvvTKmJciMKVGfuHIqlf5IBTghB4AtHUNXUolYa48gWAuAmzCFJGDARMpF0OUB0Sq",
+	"Mgt77eEHUQ014+dCG+qytMoZuKhUiMo72G/U6odFUN7c1bS1aEFdoJrESJ64gvuFLojYtRDXG4YOkXWJ",
+	"+6W8/ivLtfz4Y+DtPFgSp85NNjfVU2nIq2XL5EOiyschYLu764jTTtm1B4DVu0KanSUrXh+WisOJypt5",
+	"t5uqYW+eEHXnzzmjKd/i/nTz+IlUlbDMiyf1mA9VeflSxFAhNABEhYw40CXlyszQhAIZ4gB/1wy8AAhf",
+	"DDb5iJ/XvfCtBDgEow0mVk9fXRtA6OOMIKKobuyB1vP1oDKWSZUXLMt0YUlM6BA0bDnVKy2KMJjdnsYI",
+	"yvc1ApOX+2Q3zIVa4W0sAlADKAJHv7qNcCGVeckVWwAkozpxToXaJbmAaiXH10yY+oTKI4dETzC2A6ot",
+	"BtcecZhp+YijNYejVb34XVyAqPFpxxJv55oqgE+xVMQlCZwytp3gy3cFPYMvXxZjxC8dQE8xDvwWQ2OP",
+	"HHXC7+qfPC/IFH574antu7IkrTaK370p6R5+Pd/qL5xN52cK382NyX43P0/73VlA/fLbd5VVwe+Pkmy+",
+	"0cr9urUm7ezOc/F1UVZrknvvkoAx4AIm/jAJhpslRDxAloOhavPLMffWsjuFyl0CnlsKIvdq1cet0xsU",
+	"Hw7rqgj/WnbYJbFtHi3vTNI0Bqk9yfWoIq0dHiU+A5EDdUiU9SIKeeQSR+PyIqpfvvPNVr8+g05qD745",
+	"mFg/1U0SLuZ2V7ho4bJXGOTWNA03ga8cMWQnvb73yAutLxYgNK+1wui2QeC8qOz8Yi9ivVev49SqKpcu",
+	"n70e5qCzGcrBIp3m3R3LPBzok3Zl92Sl8p6vk1gpwLcFCMhlGIy96Hp4+vTpjxF5d/kiImOeZdwV1q3k",
+	"XYVpcg+TFlf132xBzaLO4V3JuUUQ2XZhJQPIYtgsvg8zH2pdH/dzGnNd6kf1tvF9RqWAq+1d4eD7OtFz",
+	"uEzfMpbBRnF+1qzB7tbeRdb8qxX+9x8k5BCw6uDibkF1XH1j7uzecANVomzCfVxd+yp9F0a4RiiOo3jJ",
+	"wXUnV2mmbBzY/RCoNvcaiPm178BXbrPbvSsluNetQaT1cPDltpwbx7KN4cT4Nr6002Wy9L7S6BfzRlZR",
+	"cD7NZAOs7Lksvj8vVjY5wvCFgVQE0wx3iyTDQ0IBgBJ/FLuQmHhIzFQ6iA/4waUp/i5Qt3npWHMRTwH+",
+	"9vzuW81AJ2KSmztx0YbC4ZE5HoHka7Z0/W5evXe3cBDcp8GwkHS9WpPBZvQ5m2R0Y+Sz7ceNDH67Nf7A",
+	"QXe3Ue8rO4PuK8nrmrPpZqt26z7DJktP0Crfz0I+2zaFbbbSbm8H03xQSD5eZDau6rkmFxLse5/BVWfa",
+	"r/LE02/fcF5tvy53M1w7l8+65PRb3b53L96JOhXJNR4kjITmLS5o6OB2K1s1Wt2yLVztV7nswpH9/oyR",
+	"NLxcXumKrtxE3x+PFJDd65C6cn6XQ/etrCLbV1dBt6fslijmq3SdzWi1xTGopTL6Hnxb8xcS0OyqsW6p",
+	"6mw33t+JmrOaalsBif0hw16/eRfWYgqAZkmuuJld2FZd5RBGFVNHOaIZ4V+vvFj+26+X84nCjb9e7D97",
+	"DnmUCOPC1DVHuD/AGoVooHP7zO4x/j99eXFEBkqOXcKgGPBhrlhK/vbr3y+s4QdzBCUFei8vp0bGTLDY",
+	"PMA3uHL2TilymQMQ6KLJmHKAfLL6edTIVRaEPS7TLxazWN7kmeE7uCkw11STJiIkJVQxMpXqKuPa6FZE",
+	"7M5zqR868uVuIkhG1RHRIwrwNlSkPlbKIyH2RE9YejNhrKLBkJaU4OzJ3369JM34KMRp7ZKf8Lde3uk8",
+	"TeAuDD6yuNUmJylmjJEmDjyCS7LIV1xXMmOtnkjkmOlyGa6ZgigcvFgLCjaV6LWeN+LdGPd6XEb4U0Nk",
+	"ljJFnIpGNBMp4aIn+jLlgK2Tkn/lTNnP41wbf5tXXuXBRsGqUBAsSrgmig1yzVKkyEHnaZucYLJOX6Yz",
+	"Igc94fIGYNUhzddnEljZFEeEkmKwlfvDAHvOJS3b/qiAFAUiB2Rq52RGrCdwShDxS1yCks9HsEtXxpdr",
+	"YomKND168RqDEyETAjF8XT9DZqCnGG4xYvtYRBS7lolVpUnGrxhAEcFtZuuwJ2g65sJu6RlJJWHXTCE0",
+	"E5AFQTa5cvfKbXJEvvvObjoYMFPffReR6UjC2zgF2JKkWVyHWML3hN2gntJmxMYtQEFCYCjI25KCcKOR",
+	"CyKiGXPrbluL4CcXjAlp2D0RD5kpsob+/6jW/iUmTfukE3qVolCtCBYmZQMuMAkbgz1lUDwKMsJ92vcT",
+	"3ROW6bF0T8m3pBn73PIu5I/HLQREFhLJxjJd5CtDS10YPtC7ZFzLzz1RMDQEM0SeaaG9Yo2p0FOmyEHn",
+	"IAoYXPu9hknqdvva/QJR7Fg+aFmKAGnGdDLJnNnhY7P/859airhFEqrUzM6jiD4nTR0ErPeEj1hvIUMU",
+	"0dfxISlrwUCyXK6YRkezFIzEGDv6/kO8PH4f5gD44JqoXCDIK9cE9EBA2IJ8NNc4bCDbNJKoWzJ3GiET",
+	"a/5vRpoHe0/tIpVSkEvRE82Dzl4rIsoKRUzPax7s/2i/ca0Es2kedDq7B3vPWhHuLp5ZEWjnX1ZOtw8d",
+	"7B50bF8Txcp0/56AZZNikPHEaDue/d2Dzo+7B/v7LVw1y3V+oe0KWEEW/2PnHEeyYwWM353+VCUOlts+",
+	"90IKw4TZubQW71sslNMlQmrBB4M46on4HzuvFB0HP748Pv0tjkgMh7xiaudMZjyZ2bd2lPsOO6Uk9u1f",
+	"uL7dwzGhWSandvUsj/WE3Sg7UvEhFwQ5xu5tM8ucjC6Bxu0uHMCIqEiYBoS1J0IK9iRuHZL4wiiemJ1L",
+	"RYW29nvRcwzRGj2BzDzJ5GxsxScTVrppwq2IAjICf++Rv/OfrOQfS8WAKYb/5pMdq/EoCNiCiw5/qoDA",
+	"wcww21DP1f3W/jsrVU9SNp5Iw0Qy2/k7m8VuFZBQHvZB04E9eIhixp3Al1NJrplIpSLsk2ECBboUZcaN",
+	"JtowpkItp2gUJKs7TLkmqUxymDU1CGy4k0+6PRF/2kElYiehyYg56USaAIxvRSCB7+cyfZ5ost/puL2n",
+	"gScdDgYX5JylXJNcGJ7haYXHwBNNBGS7Km7YISk71hDPWvQcTM5pHZ618ISFQeE7ujh4e77U7oiKNLNc",
+	"n4vUEQYDBZGrkWW50MZSxwlcaBd+iQrkQM/GYki4sadVxhB4I+MJE5jg4dU7JSeKM0PVbEGvcwkuoWLn",
+	"GyjTZryCeHR20oga10xhZlhjr91pd9xVjaAT3ug2nrY77adwz2tGoBtDRhFNMr1rdYrdz/b/kGZ/Y38d",
+	"MrME59aeEYKO7fwCFJNmf4Y6md3+EBDqBUixhvFHmmWgIeg2sQcaCXQBqq96gvYtAbUcMytl4WRrWgGH",
+	"9CuWF2B1rCEO9keSaZiW5W500b//3OB2uFACoVGk4aowc8Qp5reaYZV0k5ubD9aa1BMpNBoY+52O19w9",
+	"TnJw1v3TYcqu19VRkoF3AWyCesJDFbkD7LOuqWJsuz/R1ElzfGXv9lfeCV8/gaX40tPbX3olVZ+nKQPz",
+	"72D/x9vfuJTyDRUzNzqwU56t09MFSql3gl5T7u66rNWXj8eWf3BHEGpFigY54zUaX6uy+75htzuEvM9t",
+	"l7qey0fAzkUECsi+Ljnnc7inbso/T9LlTHTKWKpJjDmbsRXKoQrfJj+xTE6JlSjGs1sqIReIffKX6CHj",
+	"HXQOWl2nCPcE6smoJWNan1OR+yyhuWYOyzTQlwtgUs0YvIZPBCr0MvZzrPcnYoiD2186lQaTF78VfgiM",
+	"w/vjiFAsnlEzggv0Nd85SeECfSJ1DXfExTEUexsWLX06l28glT9QmmBEEkT99CcznjqtNvlZUQGHsee4",
+	"noDaPpApHROB3Oj/nOPGQzIsXncGrnsB/2qTg86PGNBLwa5E5qSmJyaKi4RPaIZsqw/Jwf4+6bOZFCnZ",
+	"izqdDvL2BCDAPPOfYzg/iYOcqriO/1BXPEqyxqZLF6iUf2ezBh5psPd+kulsDeYNMDEmQTp6mXxeLCHE",
+	"OijN/hfC57X9mzfR+hLAxR/e3NQVmJ0TPXv3KXqOrdG4TPa4+ym7hN/6mbyx0OqsIbReOOsSXthbY0xn",
+	"dGZ16UspX1M1ZPjes3UIoPOJNclY+oalnHo4r4P9/XVenmCqjJWOCAf28GIZBBLqKZ53FsTxukrGLpzS",
+	"O3CaJ3jp/E1IcW/JNvc7eyCq0Y0JX3RaIGJLa6BNTlcKYdL0stdIVEt6gkKVDaZaG4jMC/vqUZKdIbW+",
+	"Gbnp0Ds2EYo4BZjQepKx89UkowsxLyTjo1R+lMq/A6kMvFRe/IHbximRdxDPc04VTKuvSXFj1/Iq1FF3",
+	"l+inh3C1crVUH3XF/qk2KB5JQgURVj/uib6VqJCG7tB21pecmF2KyuacYDlYMhtX8f5PzYEPuqFxFW7R",
+	"M7622Rdt5GqJGi4uqQadkJoRFJx3yMne2OoWFiNpvjt/vcNEIlMGOE1CmpY1I3Xej0rrsU0AHgG8mdJ+",
+	"PVBy3BNLuKvIySw4sk1esrE03hsasB7X1jjcgMsw+MRz2QNpFi4C5htXKh4P9q9+sD+kLEMEkzVtJndf",
+	"7cNglrlhX7hr7fDqXIeOVXt0KkbTiAg2ZdqQAVfakKa7tKCZluAyhbsjd5EuB76aaU9gi602OSKxS66L",
+	"59rHclA0RVlx0CYxxJSD54t9ookh+cSKpb1O1Ol0IrztSyDavSdAV4mDAHh3D9YmZ3ToVJkY7qbi3VgO",
+	"BpqZGARfoeTEZQx+bIdOyUSxay5zRKRa5vYNENvXvHkpcwtLcXCPyZqQ/1PTbQWFej1BFEKx22bnsQCz",
+	"WREPQQ1UcBwYuCzkmiBwH6Cf1I0GKsPVk2A5dMHNGkfma7vG65ytb2ETrPOkS8xY48lLF0f1XzDZNQ/4",
+	"4vEveZ2GS7nqAsFucrvv3Yr+4U6WvTWm8rMU7Bu5qsDIoqQQLF6++29KEV/WEtW7n0MQnZVW1qKXqQgB",
+	"a5NfrWjt0yA8K9csqPgMH13EDGp2EGnk9L4xRAfGJfZpHJFcZExrKKefsL+AaO6iBJ8LA1MMQqWSkbXM",
+	"4nA6XcgjjCMHPg506AmE/GFpecXuhggxhmDhBVpnFUBuhXlXFhLe2DX2yk5xHeY/GbyhJhnVMX6NIfnS",
+	"Fwb/02t8a3hVzoIQsFeAHP/wbI0LSGgYThwwdsDGYIuueV0ecO0FRGVrgNfH2GushjOm+grzbqs7/Wdm",
+	"7rDNTwanUjC3g3/PR2NAgyVHY7Bgloou9s+2e3xJlxZNd4/twjPQ8tM1maPATfyDsfrD3jQxszbvbcYJ",
+	"L0PguqWOmiqg/mHNXXvAyp5/I7xO10yYiChMYNKupi7AZ0nBIsI+QYgkXrVTl50BLyEeP8VXrBwg8Xfu",
+	"v5hcMTbR0KtrDNL1F09L76bBUluIaOpGASkQFatxuS/nTrImPCm3dAYhSSEVu2TgSvJFo9vw1HHJSSMJ",
+	"gvL4ciEicTDiqh2GJZ5Rw+dA2Cd8fW9TSZ2HcTrdLgW92+m+pOEfyrjYXif58zmwcIOvKYxvt3J2Hern",
+	"5jf+i4K79v5+hal0GFockPzUx/yT2YSROMm1keOYNA/290tveQuLqUC0NNc9gTHYLCWnL/928fY0cm6u",
+	"IOTaJ0jsPXUhU60IMi/KihETpkjGBev2RPy515CTXqNLeo18opkyvUZEeo0rNsMvJ3v4BZLNfve53W7f",
+	"3MSkGV+xWQwRyH1GMjYwROYmqNEIEvSJJvY5qNsQ98SAi1RDmKQPVLDNYkhaMBS0Q2uGchM7elgJT0CA",
+	"MdBh7QyNokJjabSoJ+yXKmUKk67wdqEggRSEkis2I1MudOuQUFE6yn2xJn/ewTkKrkzbiyZDCa21e+KI",
+	"jGk2kMquhyVoEZu/3+k4L2IJR9slkFXjMjXcyF0qUpv8Sm1XuJjPiAPp7ImBVIQSlQthzWXbmD8/cRs5",
+	"x2ZwW8JST1t42rtXm/E8Am7cE7jiOiJxFQs3Rlcsl0K3fD5AXEFPj51JXXeAn+V6VDKL0w/Wvpj5tCPS",
+	"hfO44fdGsEv9znB7NNiin3vgOITfjlJKXstrZtew17i56YmyqWKXBU3t9xo3MKcaX2OfC0w3mHc0PtDZ",
+	"C1DKS85fmRtIQvTaVq5Hj86Ax7iOTU5ey8dOGkIKIyV4RK1zEkeNuUyjEjnrtgMakMYf4HRuk1Ppz1mw",
+	"t7AQIRYAxh+cKAS0MsfLeHhzXdQpa7V74ryoS+wOeyvyC4MMUmQdWRdPrq7L19XFDVlxs+Re6okizas8",
+	"lKiCaidjbgxLI5cN6JMvM0av0QYbEw6J8m1yxhSMvUtiOuExGTADKWdxrrK4J5oQ6S1SAD6LIaAwu2Yp",
+	"oUPKhTZzKf7x0dnJx4u3785fHH/86eji+OO789exOzpitIziiMROrYc0R8PHTObmjY4jYuiVjwLwhCkS",
+	"0gG2gFBTnFFn1Ixi0nTL4IDZULXy6XY9wY1m2YD0ZyRlA5pnBj2+V2xWuJ37s0Azse2l0tIO4iMO7a8T",
+	"qUH9LtLTuGkd9kTsa+/E9lzWJIbLqpjIa6bAFHd5kxdwOsR2iWlQDC9Yar+ftKGG4bgdVdz6KTlFde6Q",
+	"xAPu6leXmqJjIDKi16xIajYSlxLUHq4KglKl+DXrif7MK4q2LTvNXI+QOqAwoN5TebdNXks56dPkKiIT",
+	"xa+pYZHVd652MpnQDN712Bw9QdMUMja1S4jEzH3n0q/kTGYZJoqzMW5YLX1iZrC15FQQT3H0Keh8whRk",
+	"NCiZMd0mR8VGr+hGpJkLxWgysrItIo60EenTlKDubKRV5dSQRX6cxfDxMVja1gZqXZmLbYeFalyhthVp",
+	"5GQ64hkDzoct5ONdMLkYHueaXEF2qwhm9ERXlToUK259e6JeRTvElHWMZSPgkJmhK6Y20ncmkorvZQs9",
+	"ptaN4mVJWZANPCAOcbl0ncxVM/nhADGhnkYNq3SDytNt7Hf2n+/s7e3sP7/sHHT3fuh29tvf7z/97wAR",
+	"q9vY2+8U1Clq/ixWBNnb72ABBTv/ve+r5TaCWgN389NsoKvZ/h91tYcNabVcdm8uh6I6x+a3NKVEiEKx",
+	"bWV2RNzeHOSZC9KrxttgXrVtrSewcFxEEpkLa/B5FnOyG1jmDtEvPbFW+EuVHfTGnt3HcI1V9VzWideA",
+	"rfgYrfHQiaWBYJk707/UPdMaYsrVdvrmHKOo+a5yi8Lr9jGv+Eek8JM2Ue8ZsSzF1ITWcp/psw55w38K",
+	"rIZDErhRu9ZqYZ/MbqKvwWBwgCIZF94PBxod+g+9k/WQxCmD9q10n4M7i5x16fCzID8LqlNGJK5zisWk",
+	"absAywfh24p+WhiZHb4lE8OMs79jB/qkHZZV4ZxF71ZMmrGdVkRi7Of//F//L6HCWV9y4HrT8D2UdcTx",
+	"BKkQVnW/YjMGRsVcJ4GdtcSwCk3kqsbrVTiI6sxmDherJyzXHFoj16rSWPoTw0L7DoalaTX4Fxe/2PGi",
+	"vk8JhMCKIRYfnmDK0xWrUfGtNl2v45fG9IJlXhjXmNpsB0YFwkktum57wur+9TegdlOWbPWKZ2yl//S7",
+	"3e+q7lKeRoKOWUSHrCcme1HoBY2ePt/GwTmXa14wwrKdusF2JAu7sd345j2qKDmc9H5U1x9dq5tdasKx",
+	"Ezq8IIgcZNk9uFfZta8iX2tyHBE7QqZ2LpgwBOr5andikiayNrTgmbVVACHG2VwUu4vzgO/nEdt1TKZQ",
+	"jRmFa2TZnRsyopMJE7qLrF+bSzCFME/v5sDDBEP/C/hCl0zQRRxEFwFbQbA49Pgt6FBFvEUBV6EQsI/Y",
+	"gX4ELcR+K7MMnO8prMmr2+RIECAN4LzAvwM4FcC3x7F7ANuyMy0ctoFn1nl88WoSLCohyZBOdJfEzfAG",
+	"k/C0BSE9PBkB1mTqXgoCeOw5GDoUteFZVlwXjqRVKiCoxw4LNwXQqHzFYan12dCe9hCRD4BqPXFMk1E5",
+	"VzNSjBV6Cri6+hkVV/4iuSd2SMzTOFzVJxrg/RzoTkjIJ9q3nJJmquhUlJoRQBhqy3IiYQAkSHuCzL9u",
+	"+7K0tDokqEMpHwzsAQ7t2G99B61DGBv8OT+8uMxziGvKVeOblvPiLqwaXPLKQaFOxAErQOFUSuJ5Loij",
+	"QnVxxx0gxdo5uaBoM2LjAnsO8O/cUgHCo90fPO2SWDFriZNmjLWIz+2fwLtxq7x1d1zsVKEhv2bIID2B",
+	"9IBUChK/ptrswMs7Jy+tVpkhcBsVJD7+5fj08uLj+fHZ66PfPv56cvry7a9xhAOre+LN0T/iCKBhqLAL",
+	"WnKg8zmOKN7wl6EByMvAx0ZKojM5zdCdaVeun9ulRFhX19VP7169Oj6Piz18zdQgk1OWdoliIEtBPM1k",
+	"TvRITp06PpBZJqfh5i92ODkCsaVHuUnlVJRkvXDfLFAWc1QSCKaz3AoBOsKq4IVfBIIMeGqHAbHmjENA",
+	"+RHczFjqw/5pxl1rOijTZ9T2gAi8KMb8fP96fHR++dPx0WVMmnvPiG5ZPgBOnSj5iTPdE1eMTbz25K4c",
+	"iJwwgZaR2wf2CwfpFwPGYddquB2Q2hGRwinboHjPSBOE2awFkSaWxrDHuyTj1yz2k4Cd+t1350znY9b+",
+	"7jswAOYIMb+/nKXUhG9Q1QJkYDgP+jOCVlvLiQp7nFCNe/skjUlha3phj1vZ5w9Rg7sOcXpJcFBoxhx1",
+	"nUPMFIiUdkpwcxaFQtjBw5I0R12SucmG2L5w0zZiyRUDlEzDRS5znc0sKY5gSJZFwoxVN14s8wzJBDo8",
+	"057g5aF2l6wOWNcfVLjo7qxyuxhuNWAXB0sN5PS7tScQv5l9mnDFNGnG7NMkJpMs1yHMs+07Y2xKZ62F",
+	"DU3JQDE9QljmhVS84kCey8Wzn6lAe+kQuNmf8JqPJ9nMiQS7KgGeaslbVi/RgSSzhzienoDBKRiZ0iuP",
+	"jGktqwJpmJxJbYaKXfzX6ye6J+LTt5cnr36L8WoJCAZ5hw7ZzVg7DuBuE0aou6lpEzj04G7J7h97gBYs",
+	"+eboHx/Pjs8/vrs4Po99IBaCUPnhH8IAQVByTQ72f6y9YYEXUela9IDWZM2ZEdNeM3riyRkVGSwVBcVp",
+	"QFy5YNsmWrlWBW1BOe9Pk0ymRZ2WdTMOCyj6e60TeUu5A0CjbXShz8aSjEKkjWOLcLKHxXkJV6alnKfZ",
+	"lM4QoXtNgthx6XpyrPTKluvsDZZywvubz9eyOi/gU+GoQbniD5poESLXMSeAsM/JZPS5OcE85cLJjr60",
+	"rK9APC/Nxwykc4UuE2oMU/aF//2+s/Pjh8970d6PN/9Rn5q54ewOSe3hAYN2qjYIL10MGudWjroy/y3H",
+	"fbsbf8F6mvfMdMnB/t6e08e6wKcfC0zJnrDaZpd87jV42mt07aNRz/Nkr9H9PuoFybkQszbXQuPGytVA",
+	"xbB/VqZbpfyiKXiI4hIGaJVkUIC9mxWbCZCEkfliBykBdSoNaTrNOiZWMqb4PR7eruqBpSyIpIXaG3Mt",
+	"l8W8buO4QBmH0h9zxcNuK8VSKTaG/iZm1uPyUhcHRnbCZr13Kwpn42aJ9wn3UgQKXQnzTCqnPMKeujIF",
+	"zk3pjK+q8joXif+CJiMGyORKZjW4kkIiTnXc9donOunB2ep0dUUKfRSH2q5suQWH4tf0lz2oq+cV2iBF",
+	"6jvWHwhObDQKZ84tEnh83PYvr5gr7+0W5fmW4k0v92OQpo/SSf1NiKu+QXTet6sJQDCt+QtlkAvoHvcJ",
+	"PZbbE6tFKXCPFOwNqqwXSoBsjai4WHSCuhxe+7Y12LQ19JWB/erKKfaEFD4pt0vivmIQJRYfkrHLeOuS",
+	"eEqVwC+Ly6Qn9nAfSWWIyjOGRnnlvs1fTPgrcKemd0nMxUDGLbKQtPTEQeZFVcQc0La40YXhWpSjCCpC",
+	"pC4rq4K06gEyAKsYf7kSdpXw90OnJUP8G+xlfzAWUdfrw12QZWgXhySGAKn0hcyFiV1sAKFZNmed4FNz",
+	"O8ja28Ug3ZKRpusy41fMXdOtiCkAn8FdITUWnI7r4WoU5fIWZFRREXEZNkZIh40QMupKMi7r5BHy4uvG",
+	"UIRrs04gRdUt/I1f//zO4iMqPng4L8Qcg/sjsvr9ypNyd0zV1Y5y1U9rk27fUHWlF28AasUfHUsxrLqL",
+	"T1Idl9WhnDQF3y45gQuenrsLnjA5ydgTXW0yIrnAQ4CntXpCZtt2tx/QOumEZcR8KlGNnLQTW5CTTv5t",
+	"nSE7N/VG9/1etB89/XCzjTjUdogwoq+cTeP7PWc6z2q5/q9ySsZUzOaWw2kN3zzr/+kSRu2Kzq2Vwq1+",
+	"m9SQakiFy+7eRU1stYKNjFzoZl5o+HJ71AeGWCUMdEBQn6lzRxPNmIg8cCK5MDNjfy48uD5OnuuwOKI3",
+	"sCFj0bl+ffg71+RZZ39pzZe3wfzeuOltGlb27Z7gOKNVZ7db0j9sJZj9tWb0MzVsih7Hez6zi3JF42Jz",
+	"eZYLWSvguFuABs/WRBYEVqOkT5XLF2qTX11omTM6vHkExSNckAFE2ylmciVYilnCU9Yn706c9WVVPd06",
+	"rBgvcCH2mourrqu52W63seLmIVEs+0sPivP3GkG1MSFzkfgbHyjGBTokhodZfQD4VorVoIFfMFj696K+",
+	"r+V1B2LVFIBeqczjhpjzitlVvg2fAp751vEpfo9YdqHscF+EQU/gjiyUw9WFFKiPDZqKIja1qAAVlF91",
+	"PpuaAm1cQ0iPYcJnVLQw6snHbuHN6EeHoR+3yQt4UQfOjVxjideMwc2ikMZB7hflhKFaGzkFL7pgDNR/",
+	"gB7PBf9XzvCuN/RsuRhluDaOP5dFLLvk/YeIZHLIky45On15s6IKDrLLQ9ZzmJf4mBVG0pyBqkMF+Wv/",
+	"aC/BK/dGtQh4IjOpGt1GP8tZWey78ZLTPjNwGZFlcrqTT9bP2MI7hAcpnONE1+r6DJgXtC2STtR4LVdf",
+	"iBSSzT/3zaPvPEaqflH8aBRSTojWSOU5XW73s7urXAdP1EleV7TGpbyduwgZbqXAilrqpOmlK1d4eRAV",
+	"fugAe8yZea1qpebFvPtKMq0T6A6Q2mHOVANGe8KHp2pDZ5o0fS1rI11xztZywNAtxe4jBOgfAdFzKSdF",
+	"m1S9dNxytBjiHBRGJ7V10aXIZpHPcpkrkR4RIb2WUaoUGEMFqUqxP4Djsn7z084B+i3ik8HOqRRsBzZq",
+	"3BNjaopCxkmuFBOGxPYsqtVJfnaV4v+88KIrdYC7nf2PmKLfBKboMu5fbt1sxAlnLnpvbWRRF9Jf4Lf5",
+	"MA6uEOFTRwHLI042JOmlEYmDlh3edk8kGaMKy7vX16YrjvnKUevQ11y4ZowSqIygLb2ioQXk0efB2wPC",
+	"B+VOhKAqGfMVxcGQQFl1sLcf3JroVdcmCD14H2f11iCkdq7neYGl4cQxDAAWrtFt0CErRg7W0NDYL2Dx",
+	"Gt3nz+wIwBhsdBtvz+/TTHoY7NGVItKD+N1dVD6qTI/W0vZgpRtbS7vOuNmw9rlLn69JdJMuPLoolmDt",
+	"KTScMEPGQYRJNc4z2hOKDZhSDkEqDM+aC/C3LwufeeWgoG0jpAktMPB1Uw0eKdvESXoTt9rkJwffRBKa",
+	"JXkGTFrYc3AvlnFtMMMN3HQ9EU+UlWqGM91OuZ5kdNaG32PS9JPyGeSQnEW1abnQJ562ScxTHZd4VpAM",
+	"JXynhz0R28XxD/gGR/Ta0oCKmb/Ww9fss23yE0RHA9IbdAlCFkPMinTy4hBY5s9/4Vb6ltj/F24FEHzP",
+	"jnLNeHWe6q8dvL95NPvfrZqxlOiaIcHXDNC3TFY74zH99JqJoRm5FIMxF8XfNZHHmyYk/H4L/ADhV8c5",
+	"+VBKWKL2oyVw/ygwczQO6/a4b+7fKrjt/NntU802x4CpmB1rwr8ExsBc3QyPAZNJPI6KJwEFptUmR4aM",
+	"pTbuPtcNvScmcGsbPFcYGfjIR5qmSwr5oJ/TnlLIGw97JxIi6lhJ5QQdVPckRxi6bUdYHJDwFp6R9iMc",
+	"k/Cm80oGavmcnq4dxAgaExD2XdmIgGhiN6KThoZ9MuvbCSVBH+ZOxS3mLZcquDseb1UeAUO++WuYoM5a",
+	"3Xlxq32xW+rfDyLlnb1Bcu3TfCeQkTtizJCMimFOh6xLAlsifu804VM6Zh9iSBqASB9MOCtTScDXHSR6",
+	"V6n1RPvDBRwnLYAI42IYEZFDTgbcGbngf5JxwxTNdETi/yQ75DuyC/E++8/JX1zgD0b9uD9I5S/3CPtL",
+	"XGbpDnLh8DZOXkXk6PRlRN6eR+T07WVEXrw9fXF0GZHXx6dRT7w7Ozs+j8jrt7/afy7PT95E5PztO/vG",
+	"0U8XEXlzchqRN0f/sO8dvT6+eHFsm/k1IpdvXx79FpGXR5fHL09evYrIb8dH5xF58/b08q/269/aPfHO",
+	"hRhbk2Xc58Mc0as8sSMyVfbMpYrbUwUNtlmSOTDfg/39SnhEnk0UhxpiPRFDyreO2+RCAh52sdQI5qIN",
+	"NTwhQyWnZkT6VnAAkglLS1RgzEdHLLa95w6LrSc8hHNU6XxEARuXGmhTk2b8Yp/8n//7/yEv9uCfYwgW",
+	"s79ZFeL5s2dPrVnTIf2Z8aly2BXXPbH3/Pvvv9/fex63ECEEx+diuME8DbZSgeMhxZBpQyyz5PYcsWcj",
+	"aT4/IH9fGLkzcWFXIQ4OBpfbV5wtnqZQAALTgYo1sRZRjHvP5TLjdokJ1T0hB4YJh6tDJxNwvbp6FwrG",
+	"BlqOKBJrMQC92IwRebq7j1lMEG0Bew85AfZfC/BXuCHjPDMcS1ZQ0MqA/JAAtWjQH6JzFUy6wpGgS4hl",
+	"n7NrIJO/eMTKAfsON2RCXUghrEObFOUhE850tc4VZiLSMesJD7OCiBaOfsWorDZYOihUURSrPyvGmMJ0",
+	"FXPbzI+sJzAgEFLQgp29uX75oqDVN6BlulnYwcGOar5/lWcZitmI9Bqk2WtE5H1F6YQfWr1GqxG4kUHt",
+	"hPfW0Emf3txsqUvOE+9Ro3zUKB81yjtrlAvyezu9snT3blZIONAPf8Wk1fnjhKDwR8TY+y0mzGauhjCE",
+	"yhAjZYQxQdzwa5bN3LntszhAhe0Jd1ykXPsjFxI48OB2+cI+GqjwcWN6sz2KXZCS1w2tcoR+eYR/xeTj",
+	"dPFwub0O8ZaHymMN4scaxCsjllbIhS1ilurCfrZVh/4ocT+3aBV30yYeI3++iciflVy0pSNmjewedyyv",
+	"GxFU5iwAEKcLoIEAWe3U27pyxMExHtzbxmBcj5kaQoaVnJCMXTOsGBQ72yBuVSKMwvCiwA2OhSZdqrNU",
+	"pM8g4KhdVL1BfPHduZcsR86s/R+Y73gKx878sa+ExqV9uNRBegKqay2Az8+fzR6SJA4StytVj8FRkWsW",
+	"XMkvDznaWhreQ8wRT6F0TmnfuZQMcuyuBja+dLiZD4PoFrV/1k8WR5I8TMTRauHsQ47uQUg/xhw9GnLb",
+	"xxxtY72FqOJbRB61ydssXZ6Ge+iqy0O+ha9SDxbXmOoraxqsrhL0mPS6XtJrWI59s8zXMMHmj5r/+scv",
+	"J+QDScLVvLdCQne89CvYnusCNnngUAkxtC62GzYmzYNOJ7zgwWu6w55gn4yCYt2+xszEtAm4r9BJ7671",
+	"0EePtQ656ZLY1wuMXYaW1RcD6ESHwTETCVRsdfqcK6F4myO/UiLx4Vz4W5VXvFshw4fxuocSbrXnPeCB",
+	"R/f7o/v9W9XajowBSPJK2FuJ/35ruclVmtxcYbfN/PFB8Unwx1cMZ2/A+vHepy9ehgY6OOUthVhKmhWb",
+	"3iUaOc+8z8X1HvpWEXDhhgj3zuA3D4x2J+Rvd6jD2XcHWf/oWX/0rK/0rIfcD3EbUvEhFzQLKmBPqBm1",
+	"7l+di7Yo7LhOQqFYJVK8NlgJ4Sgq4yN6NERlSMGisNJRT1BnTGLZJahq5OJwrDFJ4u/cfz6jI8hPgTSN",
+	"Rf4vsgsDuICK0y4sSnVLguBdFML7SRX0mmCg8Rw5DnaqTMOTCHIdQq0wauQqa3QbI2Mmuru7Oxhx1Xat",
+	"txM53nVOwLurjw/jwbtdffRevPtQHx9deQ/syvsm3HF3F+1b6HpQa/wOgb3RV6j22yansqjca08Lq+NR",
+	"4fAl4AdXgAgKuzkBgMWAuXbpdyxtgdlOffgoEjqoIosnQFmZdR7wpevSJTWUiaor59oTpbdAsCmUi8Ly",
+	"T2U5P5dF6QA4y9qw46IW7BlTMPYuiemEx2TAEBIjzlUW90RTKhJ76z0mimmZXbOU0CHlwkVBlhsmPjo7",
+	"+Xjx9t35i+OPPx1dHH98d/46bjmIQhTpcURiJ4/iqCdiw8dM5uaN1b8NQOhX6k4Wdfew1C81JHY/nVEz",
+	"gjrHsAwwPqawbEwqk3zMhPH1loOSyaiBX7FZYQb0Z5UCwJSk0mCipBkdkiX1gA+t6UANteZHTFQuNIkh",
+	"7S+G4m+gSLiqZxcQxw3VACms6Q7mvgbYPm4/aUMNw3E7qrj1U3KKwcCHvtw0ohDk2shx7F1qZESvC5xl",
+	"a6zBUgJzc1UQlCrFr1lP9GdhxX47zVyPkDpQDLhITC3fbZPXUk6sahORieLX1LCIZFxc7WQyoZkr1o83",
+	"pT3hSzjgnnTRtd7ECrYNoVkmp7grccNqCa9Ut5acCuIpjhqRzidMQTEsJTMG1R38Rq9UMiZNgMhORlYc",
+	"RsSRNiJ9mrpKiUZKjEiOyihgN3x8DJZ2sQozWVaEmdrdrjUdstgOC8t3FUWWaU+4kSHKJpTltlsIrdQ2",
+	"wapj8DjX4FEkXFTLTodF2SvYULS4cv5on7H6IyqSh875iI5IUCcxHKy2yPPFTCSLmuMWGtBd3YGpq4Px",
+	"Rje6PxxEcAH8NGp472mj29jv7D/f2dvb2X9+2Tno7v3Q7ey3v99/+t/QGCwCXBl3ChIhXWA6KEnQ/2I1",
+	"vb39TtSwv0Nm2/f4GRe40W3oHArhNe6qZW5Qx/mxfPODq0x2tb6swqTkdEtkBZRC9rcTe7L6HIWy+o0m",
+	"TED5weYSEIayVE5dWCiGiwhWFDKD4rDwVcvLKeSiijVqSaG4pR9WDCvoZnWeTAI0Mk9bmIij5PQwyP5w",
+	"9HpSsOs/JcA52DPqis2sPA2cfj2BFRNtw5VQm4hUTvKorLw7V7rfKnczPDNZpllEdJ6M8Kr41V9Pzq2a",
+	"0RPs08SeBlj42N3VFGUUGFSK92UlC7x1GF/rsC6GmTBr8wP+Kze6J4qMjV8A0yisDOteQBUNc8HsoYSJ",
+	"YDoi8W+//fbbzps3Oy9fxnaPMh2R81cvyNOnT38kRS0WHfUELt3AKnSQL/NRs4wlBk6ohEFZnbImX5+V",
+	"eUN26yCShC8gDYnPswmLnHLJxbCYRIQlMYOUI0hEcuV7F3OpIlJkJJVKmqNxVBCYC1Dmymw5n9DlCmh+",
+	"mmSUC3gQFWs5DR5aRKfFuWuEW4QkPWcdQnHOASqDvJL+47JzIlezqdxbVpeWvvaS3fTzWwzqOU6gvlRQ",
+	"ncqS9IkrD43l5hxQVMHOAWcW0JEQMdYE77JlDF01DcAGwD6AIwBZiWZvHfxSDLl9pM8Figk+HBm/Mm/P",
+	"D3G5PFaTJnwopLUnqGatyPEOVsFKmcJZIP3sWmlAODkkkJlXVltDxoc3WkEpcrMgbJyaiHjnPdGkmS+Y",
+	"Pq6XPjEChvwl0dcx8fVOXXqanFqWfHHxS4STsLP1WOtYET7BUk6WPWHWwAFSVbI1taEK7gtQzP7F2i7/",
+	"af+3Y//3v0DGGNrHDZFYzZoOC9D2BVxmau0voHv8JI6KislBhinC10CynMZRWRuLURCurmy6XViUToXQ",
+	"OKNDp2VPuBBlzTS/+SCRAOYCnstuUVUWdEhaYqY5HdyXOXbA1Fis1VcUiTxYoq6glnWKmw1X4A/602gn",
+	"WgkDIR1Q4pYJa7syqjzMI4lHVL+Ryts1QaUtVwQatguKRiwuXBEj0LTm/2akn6dDZnqieeCyMwuJcghU",
+	"xeKqWHg+qLEL23gV4uO5PaBvAcRxUJfhMehyS4uMijLJYmHvW7ZeVs8U5UF9ta27Y+XcZ1GuIGwpZRPF",
+	"EkzkRmycubKN1kCISbMQ+QCnDWsZkRh4Gr9BzmYg4634loOSydvkZdFN173Fofj4xBRhHJWSs1Br1hrS",
+	"wm5p90uuGYl/Pr4ky9Wztm27J5rxMNgSLy5+iVuRW+XyptFSOHXyB3dV3aq6JaxWPgVaNLoNsJ6iBhN2",
+	"0d77PxN9HUBdbFBV7RtHFAX2gkBc9sns2llW3l+ozhktsJ4PGFNQq7Eo5lqeA4/RY1tFj/1e4xcCMNMn",
+	"qOQFVhn8+eFLoBR5SbHUmDsutmV4TkSlkMPdiln+uJnDrIBJUOhfDkhFGIF0uqOVWAJCVNVOd3T1xNKz",
+	"q+XwMyBqLePC418EEH9WC1imavXEVroWWVfVssrq5roWWVC1ai2lnijsHUvJ8cTMblMmXlz88ifWJ770",
+	"cbTlMVIwZ1QcGn+0NLPfqzw/Rt2vKtLdKn0Jyb66evUvLmdqoe4XWZDAyMOqvF4E7aSoPN2KEClOsYQJ",
+	"k838RX9PgCRdXSisSMsuzOZVVYhvNWDeWsM8iCzhusyIrRMj7tT7knKkZoBl0e5mDBF6LUvQXITfD2im",
+	"7Q94u7Fs+P6FW6ssP5Ys3kazt3tunVLFbpEekzQeMknj2gkIL0jx7w83t8RP1KubgWCUU1FGrPkLAyaM",
+	"Aijd2KktDnI4DtDSeNoToHqlLOFjmhVwaKj/lZpjCyGWXGBCZSQLMJt2EGUZtKXZE3bnPmjeRFhELGVC",
+	"2yO42wAfMl6IORH2ZkamUl1llsuiQh4HKa4ey7n7HnNmqwid66e3Woo8TGYFrMUtORWwtx6TKR6TKb51",
+	"LKNrFCzzQraidO5+RvNsC5yiBV2zWq2sWoQsmq/fXq0/BsgCywuQgSQt6o8tTVDYTpI+Jhv8EXIHlmz2",
+	"jRB56q2n0G9VaPFtcgHeEAyeKeo0kBhrMixxyGy5Qf8gsD6rDtc7HaqPkD7fhP+7ngXvCbT/F/Qi3iHx",
+	"ZumZVVHXXRbM8gSXezhk7gBGc1AijeYMvSZTxq4aS3XwvWcbKt4Pk5OySjb4bJQ7y4jHA/tRnd4+hWUj",
+	"dXrX6b1LnbrnjKa2N5LxK1b6LJZpDa9cc5sKnm9bG8BZrXLbOTI+Vtz5Msd1eeda74271yP63KciYbQE",
+	"dkyokWOe0CybbXBoH9Nk5OHmTumYxeCW64lavxxEbNoXMKwUHHgDbhB13kUfkmbcZ2bKmIi7xEyli/86",
+	"JDEX8W4spDmxv1CMa7Vf69M8y+Jd+0Ea+NzFUMEIAnvJwf7+JsqFI06V17dHM/fS5/3nRkmlRrfhkgsq",
+	"JTK5KCtkvm9Y+/sa8nYZhG3ajTDXCCgWc7GejW6DinSuYU8avOraVC5oR5OH0EVul0yCTf+w0ulRQ9hE",
+	"nLptuo5IXaIsOLfC5qmqocitvTl5A1UlCimqvNbRnzkpPGZQ78XFfRhQF0iTQtiiDgSoD/UIUgpHSuZD",
+	"CP1uHRLNjLZS8cx7SOKIxIW75MhU/vxpFi8riLwo7AM8KpCiRStxTe5snWh1Q3KG2+/TvfGo+9wTs7rN",
+	"sLE+D+7sDbX5wzrP4DINH/yJfzD93s5p1RkKRH3U7b+Ybq/dnvrKmr2G4KkvrtfX37evp2N7bttaw3by",
+	"4H2dapxyhcn4VinWiR2HQ4NeUKVfU218saDwNUvf8r39DfVnmN0Das+38b3Vnf+YvP+oOd9Jc14msJYc",
+	"ykUc3hfQnF9kUMzmq6i0QTzhukrtO//Ko1r7eOwH22G1YpvKZLkSezGlwyFT5N0JosrYvWutwzRlKdET",
+	"lhwSmmWEarD1oGggU9eo3YYIK4iCU6vovrT9rxdQPzLjbMOI+ssAjAerdEzokLWRVCzJFUS2vf8QEu5E",
+	"GKbQ50WOzk6q7wdU1DNt2Dgg4y7SYfcz/HuzlKpHZMAztAkCAmN+qiExtBUTeyDoqCS3A2Dpc4EJ3k7t",
+	"GTKnSwlJXrw8PSRU4HoQmRvNU+YqeWqD2eQHnc7SdTiy7y0aHBC8PKFmVMYuU/dkVYkIFRKfOahxhjs5",
+	"byeAXFJ+sdPPRZqx9j/t13bS9lNNeuGGNgm9pkjt1XulSPbTW+wpmP92qsqKnXc0t1c9lWt33IjRzIyW",
+	"bjKACBr5fRYAF2HCdPOcpVyTVE4heSlO2VDRlKVx65A86zzFhPfKm+7p2s3zVxzLFzxzXA81y4G/zOxx",
+	"6ifRDqToF+79co5EAdLTainj5DcZedKtWOR/r/QyzGoWyy9zgfYLEwGM+VwpJkztMp5DzhoCDH2xlSw7",
+	"qSEnzOfel29ll6fSgAtztnq9QtrULlXGrxn8vlTsh+BdBWc6HRwPTk2c9amjAuzNyDwBcJgzqc1QsYv/",
+	"em33OvJvU/lhARf7/WK5eOAC1YWhXDi0Exyh7bPPanfAaz+JL7gBij6W5WU4itjjyg559boEI65dljEz",
+	"iq9Qcc6UHDMzYrlLwmSfCrg9zCUinXanfdD1K4OAMMBYGYVoe6vsFIRE/Di4UosQegj4cSJlhiW+teGJ",
+	"jggvo/UjAlFQGN9KDdvBstsIPKN0RH6WROWAyIc5uEifnnBTA/Pgb79edks5UOhdmiDmWe6hXwgl7jVi",
+	"5BUTpBm/Ob48P3lx8fHy7d+PT+NWhDFESuaG9YTz01SQcrvkJ0YVU66cO+SiQmNY1h1KVewF5cAOcWC+",
+	"30BNtPQimll9w3ZmtRQmmAoGdfTy5Xl1TCXmR+eAjJhipZCj41LbwxsLnKPKM9YCXAbXL6hZbjwx3nRQ",
+	"BHex3S8J1XzjdtJ6yirAAW2hWfhFvYNhs5GZsoK1AtYYF3OvZTI5YYJOeNsLglpOu/RLZEllFWz74Zop",
+	"rCzrkBCnI56MqjpwraB6O2Hi6OzEvnRXWUVTjIei2VlQug31Wbdksv9Pliz3WU9YUmE7VxQwEOcernS1",
+	"LLu0mxxMjrIPQhGh6TbSzygaR0tJX1Ddl4GnZc66sy0UA9kn1WyZ3XFYw2j4JgpHN3Op4EhduXS/Hb15",
+	"vdnS+SluyFFffHncTBaXp9rW50YfxKaVpbZpa9cghFBdMuw5c8hVIPTw8Ca5SJkCkJhDgt34n6lbBylB",
+	"tUO48l1wZrlxzXfwq0vcQgdUoSpyFcKUwQqG6ba6sZgW+ytK4TI1usQcY4B6F7mGAf8zcrCvDlAih5RZ",
+	"D/Ba9hYiFy52eVR05vPPCrAKB4RQoO25pqMSUzCEYUOwVO+1cn1DFvdipz+FpT6aFCswAZ5qiM2IIGM1",
+	"ZbqbBYxDK+jLF6Fb7O6CXrsQV42duDuO+tLZRV5NK1hJ5wHiYtiuoi/U9jeiAFMW7AfsHPSGCZOTjPns",
+	"h+lIZj42IGiaJrUbBLQ69/4gyM58ohebkGpIhYfkX2zqBVY49cCzchAOF+6aHPrwiM288htSG16vG+Np",
+	"NRmpb1Vv9zRqB3QwYIlZ3CyVLKalI9ZB4dOiE4eMNqKTCRMRutguQCLsXEBJ0Wt7bAd9MfiiphM0UD2y",
+	"itWevVI0L6+cK87qjKgcOYdy2YmTXzcfbv6/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -17,6 +17,7 @@ import (
 	"github.com/panels/panels/gen"
 	"github.com/panels/panels/openapi"
 	"github.com/panels/panels/server/auth"
+	"github.com/panels/panels/server/events"
 	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/server/idempotency"
 	"github.com/panels/panels/server/metrics"
@@ -43,6 +44,11 @@ type Server struct {
 	flow     *dataFlow // syncs, uploads and pushes (sync.go)
 	cursors  *curs.Codec
 	compute  computeLimits
+	events   *events.Hub
+	streams  struct {
+		streamSettings
+		maxPerUser int
+	}
 }
 
 // computeLimits bound what a rows request computes and holds.
@@ -61,8 +67,13 @@ type App struct {
 	cancel context.CancelFunc
 }
 
+// StopStreams ends every open event stream (each tells its client where it stopped) and refuses
+// new ones: an http.Server's Shutdown waits for its requests, and a stream never ends by itself.
+func (a *App) StopStreams() { a.Server.events.Shutdown() }
+
 // Close releases the database and Redis connections and stops background work.
 func (a *App) Close() error {
+	a.StopStreams()
 	a.cancel()
 	a.Server.redis.Close()
 	return a.Store.Close()
@@ -120,6 +131,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 			"so they fail after a restart and on other instances; set CURSOR_KEY (at least 32 bytes, the same on every instance)")
 	}
 	srv.cursors = curs.New(cursorKey)
+	var listen func(context.Context, func())
+	if !cfg.EventsWithoutWakeups {
+		listen = events.ListenPostgres(cfg.DatabaseURL, log)
+	}
+	srv.events = events.New(eventSource{st}, events.Options{Poll: cfg.EventsPoll, Buffer: cfg.EventsBuffer,
+		MaxPerUser: cfg.EventsMaxPerUser, Listen: listen, Log: log})
+	go srv.events.Run(appCtx)
+	srv.streams.streamSettings = streamSettings{replayWindow: cfg.EventsReplayWindow, replayMax: cfg.EventsReplayMax,
+		heartbeat: cfg.EventsHeartbeat, writeTimeout: cfg.WriteTimeout}
+	srv.streams.maxPerUser = cfg.EventsMaxPerUser
 	srv.metrics = metrics.New(metrics.Options{Token: cfg.MetricsToken, Separate: cfg.MetricsAddr != "", DB: st.Pool(), Redis: srv.redis.Metrics})
 	if srv.specJSON, err = json.Marshal(doc); err != nil {
 		cancel()
@@ -185,7 +206,7 @@ func newEcho(ctx context.Context, srv *Server, doc *openapi3.T, v *auth.Verifier
 	e.Pre(pipeline.NewObserver(srv.log, srv.metrics, ops).Middleware) // one log line and the metrics of every request
 	e.Use(pipeline.Recover(srv.log))
 	e.Use(pipeline.SecurityHeaders(cfg.HSTSMaxAge))
-	e.Use(pipeline.Compression())
+	e.Use(pipeline.Compression(ops))
 	if len(cfg.CORSOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins:     cfg.CORSOrigins,

@@ -40,7 +40,7 @@ func evLastID(t *testing.T, db bun.IDB, tenant string) int64 {
 // evAt is the stream position of the event id, as a resuming reader finds it.
 func evAt(t *testing.T, a Actor, id int64) EventPosition {
 	t.Helper()
-	pos, err := testStore.EventPositionOf(t.Context(), a, id)
+	pos, _, err := testStore.EventPositionOf(t.Context(), a, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,11 +149,11 @@ func TestChangesAfterNeverSkipsAYoungerTransactionsLowerID(t *testing.T) {
 	}
 	// The reader carries the position of the last event it read.
 	eventsEventually(t, admin, EventFilter{After: read[len(read)-1].Position(), Limit: 100}, []int64{low.ID})
-	if _, err := testStore.EventPositionOf(ctx, admin, 999999999999); !errors.Is(err, ErrUnknownEvent) {
+	if _, _, err := testStore.EventPositionOf(ctx, admin, 999999999999); !errors.Is(err, ErrUnknownEvent) {
 		t.Errorf("a position naming no event: %v, want ErrUnknownEvent", err)
 	}
 	other := stActor(stTenant("evyoung-other"), "admin")
-	if _, err := testStore.EventPositionOf(ctx, other, high.ID); !errors.Is(err, ErrUnknownEvent) {
+	if _, _, err := testStore.EventPositionOf(ctx, other, high.ID); !errors.Is(err, ErrUnknownEvent) {
 		t.Errorf("another tenant's event id as a position: %v, want ErrUnknownEvent", err)
 	}
 }

@@ -128,6 +128,8 @@ var Permissions = map[Operation]Requirement{
 	"listPanelChanges":          tenant,
 	opListPanelChangesOfPanel:   panelPartRead,
 	"listViewNotifications":     self,
+	// The stream filters each event as the lists above do: changes by listPanelChanges, notifications by listViewNotifications.
+	"streamEvents": tenant,
 	"markViewNotificationsRead": self,
 
 	"getHealth":      system,

@@ -618,6 +618,72 @@ func (e SortDirection) Valid() bool {
 	}
 }
 
+// Defines values for StreamEventType.
+const (
+	StreamAclChanged      StreamEventType = "acl_changed"
+	StreamCohortChanged   StreamEventType = "cohort_changed"
+	StreamColumnAdded     StreamEventType = "column_added"
+	StreamColumnModified  StreamEventType = "column_modified"
+	StreamColumnRemoved   StreamEventType = "column_removed"
+	StreamNotification    StreamEventType = "notification"
+	StreamPanelCreated    StreamEventType = "panel_created"
+	StreamPanelDeleted    StreamEventType = "panel_deleted"
+	StreamPanelUpdated    StreamEventType = "panel_updated"
+	StreamSourceAdded     StreamEventType = "source_added"
+	StreamSourceChanged   StreamEventType = "source_changed"
+	StreamSourceRemoved   StreamEventType = "source_removed"
+	StreamSourceSynced    StreamEventType = "source_synced"
+	StreamViewChanged     StreamEventType = "view_changed"
+	StreamViewCreated     StreamEventType = "view_created"
+	StreamViewDeleted     StreamEventType = "view_deleted"
+	StreamViewPublished   StreamEventType = "view_published"
+	StreamViewUnpublished StreamEventType = "view_unpublished"
+)
+
+// Valid indicates whether the value is a known member of the StreamEventType enum.
+func (e StreamEventType) Valid() bool {
+	switch e {
+	case StreamAclChanged:
+		return true
+	case StreamCohortChanged:
+		return true
+	case StreamColumnAdded:
+		return true
+	case StreamColumnModified:
+		return true
+	case StreamColumnRemoved:
+		return true
+	case StreamNotification:
+		return true
+	case StreamPanelCreated:
+		return true
+	case StreamPanelDeleted:
+		return true
+	case StreamPanelUpdated:
+		return true
+	case StreamSourceAdded:
+		return true
+	case StreamSourceChanged:
+		return true
+	case StreamSourceRemoved:
+		return true
+	case StreamSourceSynced:
+		return true
+	case StreamViewChanged:
+		return true
+	case StreamViewCreated:
+		return true
+	case StreamViewDeleted:
+		return true
+	case StreamViewPublished:
+		return true
+	case StreamViewUnpublished:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SyncRunTrigger.
 const (
 	SyncRunTriggerPush   SyncRunTrigger = "push"
@@ -1373,6 +1439,9 @@ type RowsColumnColumnType string
 // SortDirection defines model for SortDirection.
 type SortDirection string
 
+// StreamEventType A change type, or `notification`.
+type StreamEventType string
+
 // SyncRun defines model for SyncRun.
 type SyncRun struct {
 	DataSourceId int64 `json:"dataSourceId"`
@@ -1759,6 +1828,21 @@ type ListDataSourceSyncsParams struct {
 
 	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// StreamEventsParams defines parameters for StreamEvents.
+type StreamEventsParams struct {
+	// PanelId Only these panels' changes, and the notifications of their views (repeatable).
+	PanelId []int64 `form:"panelId,omitempty" json:"panelId,omitempty"`
+
+	// Types Only these events (repeatable); `reset` and `shutdown` always come.
+	Types []StreamEventType `form:"types,omitempty" json:"types,omitempty"`
+
+	// LastEventId The id of the last event received, for clients that cannot send `Last-Event-ID`; the header wins when both are sent.
+	LastEventId *string `form:"lastEventId,omitempty" json:"lastEventId,omitempty"`
+
+	// LastEventID The id of the last event received; EventSource sends it when it reconnects.
+	LastEventID *string `json:"Last-Event-ID,omitempty"`
 }
 
 // ListViewNotificationsParams defines parameters for ListViewNotifications.
@@ -2445,6 +2529,48 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/datasources/{dataSourceId}/upload (the `UploadDataSourceFile` operationId).
 	UploadDataSourceFileWithBody(ctx context.Context, dataSourceId DataSourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StreamEvents Follow changes and notifications as they happen
+	//
+	// A Server-Sent Events stream (`text/event-stream`) of what `listPanelChanges` and
+	// `listViewNotifications` would answer, as it happens: the changes of the panels whose history the
+	// caller may read (admins: every panel of the tenant; a view reader gets none of a panel's changes)
+	// and the caller's own notifications. An event is sent if and only if the write it records
+	// committed, in one order with no gaps: `(transaction, id)`, which is id order except that a
+	// transaction still running holds back the events of transactions that began after it.
+	//
+	// Each event is three fields and a blank line:
+	//
+	// - `id`: the change's id, or the notification's event id (drawn from the same sequence, so a
+	//   notification's `id` in its JSON differs from its event id);
+	// - `event`: the change's `changeType`, or `notification`;
+	// - `data`: one line of JSON, a `PanelChange` or a `ViewNotification`, exactly as the lists
+	//   answer them.
+	//
+	// Two more events carry no id: `reset` (`StreamResetEvent`) when the stream cannot give every
+	// event since `Last-Event-ID` (older than `EVENTS_REPLAY_WINDOW`, more than `EVENTS_REPLAY_MAX`,
+	// or an id the tenant never had) or when the caller read too slowly and its buffer of
+	// `EVENTS_BUFFER` events overflowed: reload what you show, then follow the events after it. And
+	// `shutdown` (`StreamShutdownEvent`) when the instance stops: reconnect with the last id you
+	// received. A comment line (`: heartbeat`) comes every `EVENTS_HEARTBEAT` (15 s) so that proxies
+	// keep the connection open. The stream opens with `retry: 2000` and, once the replay (if any) is
+	// over, a `: live` comment.
+	//
+	// **Resume.** Reconnect with the `Last-Event-ID` header (EventSource sends it by itself) or the
+	// `lastEventId` parameter: every event after that id that the caller may see comes first, then
+	// the live ones, with no gap and no duplicate.
+	//
+	// **Permissions are checked continuously.** After an `acl_changed` event that removes the
+	// caller's access to a panel, none of that panel's events reach it. The stream ends when the
+	// token expires (`exp` plus the verifier's leeway): reconnect with a fresh token. A `panelId` the
+	// caller cannot read is not an error; its changes simply never come.
+	//
+	// Every instance serves the stream; a commit on one wakes the others through PostgreSQL's
+	// `NOTIFY`, and each also reads at least once a second. Each user may hold `EVENTS_MAX_PER_USER`
+	// streams per instance; one more is 429.
+	//
+	// Corresponds with GET /api/events (the `StreamEvents` operationId).
+	StreamEvents(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListViewNotifications List the caller's view notifications
 	//
@@ -3353,6 +3479,58 @@ func (c *Client) ListDataSourceSyncs(ctx context.Context, dataSourceId DataSourc
 // Corresponds with POST /api/datasources/{dataSourceId}/upload (the `UploadDataSourceFile` operationId).
 func (c *Client) UploadDataSourceFileWithBody(ctx context.Context, dataSourceId DataSourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUploadDataSourceFileRequestWithBody(c.Server, dataSourceId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StreamEvents Follow changes and notifications as they happen
+//
+// A Server-Sent Events stream (`text/event-stream`) of what `listPanelChanges` and
+// `listViewNotifications` would answer, as it happens: the changes of the panels whose history the
+// caller may read (admins: every panel of the tenant; a view reader gets none of a panel's changes)
+// and the caller's own notifications. An event is sent if and only if the write it records
+// committed, in one order with no gaps: `(transaction, id)`, which is id order except that a
+// transaction still running holds back the events of transactions that began after it.
+//
+// Each event is three fields and a blank line:
+//
+//   - `id`: the change's id, or the notification's event id (drawn from the same sequence, so a
+//     notification's `id` in its JSON differs from its event id);
+//   - `event`: the change's `changeType`, or `notification`;
+//   - `data`: one line of JSON, a `PanelChange` or a `ViewNotification`, exactly as the lists
+//     answer them.
+//
+// Two more events carry no id: `reset` (`StreamResetEvent`) when the stream cannot give every
+// event since `Last-Event-ID` (older than `EVENTS_REPLAY_WINDOW`, more than `EVENTS_REPLAY_MAX`,
+// or an id the tenant never had) or when the caller read too slowly and its buffer of
+// `EVENTS_BUFFER` events overflowed: reload what you show, then follow the events after it. And
+// `shutdown` (`StreamShutdownEvent`) when the instance stops: reconnect with the last id you
+// received. A comment line (`: heartbeat`) comes every `EVENTS_HEARTBEAT` (15 s) so that proxies
+// keep the connection open. The stream opens with `retry: 2000` and, once the replay (if any) is
+// over, a `: live` comment.
+//
+// **Resume.** Reconnect with the `Last-Event-ID` header (EventSource sends it by itself) or the
+// `lastEventId` parameter: every event after that id that the caller may see comes first, then
+// the live ones, with no gap and no duplicate.
+//
+// **Permissions are checked continuously.** After an `acl_changed` event that removes the
+// caller's access to a panel, none of that panel's events reach it. The stream ends when the
+// token expires (`exp` plus the verifier's leeway): reconnect with a fresh token. A `panelId` the
+// caller cannot read is not an error; its changes simply never come.
+//
+// Every instance serves the stream; a commit on one wakes the others through PostgreSQL's
+// `NOTIFY`, and each also reads at least once a second. Each user may hold `EVENTS_MAX_PER_USER`
+// streams per instance; one more is 429.
+//
+// Corresponds with GET /api/events (the `StreamEvents` operationId).
+func (c *Client) StreamEvents(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStreamEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5348,6 +5526,99 @@ func NewUploadDataSourceFileRequestWithBody(server string, dataSourceId DataSour
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewStreamEventsRequest constructs an http.Request for the StreamEvents method
+func NewStreamEventsRequest(server string, params *StreamEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PanelId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "panelId", params.PanelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Types != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "types", params.Types, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.LastEventId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "lastEventId", *params.LastEventId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -8132,6 +8403,50 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/datasources/{dataSourceId}/upload (the `UploadDataSourceFile` operationId).
 	UploadDataSourceFileWithBodyWithResponse(ctx context.Context, dataSourceId DataSourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadDataSourceFileResponse, error)
 
+	// StreamEventsWithResponse Follow changes and notifications as they happen
+	//
+	// A Server-Sent Events stream (`text/event-stream`) of what `listPanelChanges` and
+	// `listViewNotifications` would answer, as it happens: the changes of the panels whose history the
+	// caller may read (admins: every panel of the tenant; a view reader gets none of a panel's changes)
+	// and the caller's own notifications. An event is sent if and only if the write it records
+	// committed, in one order with no gaps: `(transaction, id)`, which is id order except that a
+	// transaction still running holds back the events of transactions that began after it.
+	//
+	// Each event is three fields and a blank line:
+	//
+	// - `id`: the change's id, or the notification's event id (drawn from the same sequence, so a
+	//   notification's `id` in its JSON differs from its event id);
+	// - `event`: the change's `changeType`, or `notification`;
+	// - `data`: one line of JSON, a `PanelChange` or a `ViewNotification`, exactly as the lists
+	//   answer them.
+	//
+	// Two more events carry no id: `reset` (`StreamResetEvent`) when the stream cannot give every
+	// event since `Last-Event-ID` (older than `EVENTS_REPLAY_WINDOW`, more than `EVENTS_REPLAY_MAX`,
+	// or an id the tenant never had) or when the caller read too slowly and its buffer of
+	// `EVENTS_BUFFER` events overflowed: reload what you show, then follow the events after it. And
+	// `shutdown` (`StreamShutdownEvent`) when the instance stops: reconnect with the last id you
+	// received. A comment line (`: heartbeat`) comes every `EVENTS_HEARTBEAT` (15 s) so that proxies
+	// keep the connection open. The stream opens with `retry: 2000` and, once the replay (if any) is
+	// over, a `: live` comment.
+	//
+	// **Resume.** Reconnect with the `Last-Event-ID` header (EventSource sends it by itself) or the
+	// `lastEventId` parameter: every event after that id that the caller may see comes first, then
+	// the live ones, with no gap and no duplicate.
+	//
+	// **Permissions are checked continuously.** After an `acl_changed` event that removes the
+	// caller's access to a panel, none of that panel's events reach it. The stream ends when the
+	// token expires (`exp` plus the verifier's leeway): reconnect with a fresh token. A `panelId` the
+	// caller cannot read is not an error; its changes simply never come.
+	//
+	// Every instance serves the stream; a commit on one wakes the others through PostgreSQL's
+	// `NOTIFY`, and each also reads at least once a second. Each user may hold `EVENTS_MAX_PER_USER`
+	// streams per instance; one more is 429.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/events (the `StreamEvents` operationId).
+	StreamEventsWithResponse(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*StreamEventsResponse, error)
+
 	// ListViewNotificationsWithResponse List the caller's view notifications
 	//
 	// The caller's own notifications (addressed to the token's sub or email), newest first, each with
@@ -10278,6 +10593,85 @@ func (r UploadDataSourceFileResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r UploadDataSourceFileResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StreamEventsResponse200Headers the declared response headers of an HTTP 200 response for StreamEvents
+type StreamEventsResponse200Headers struct {
+	CacheControl *string
+}
+
+// StreamEventsResponse429Headers the declared response headers of an HTTP 429 response for StreamEvents
+type StreamEventsResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type StreamEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *StreamEventsResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamEventsResponse429Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StreamEventsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r StreamEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r StreamEventsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r StreamEventsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StreamEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StreamEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StreamEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StreamEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14458,6 +14852,56 @@ func (c *ClientWithResponses) UploadDataSourceFileWithBodyWithResponse(ctx conte
 	return ParseUploadDataSourceFileResponse(rsp)
 }
 
+// StreamEventsWithResponse Follow changes and notifications as they happen
+//
+// A Server-Sent Events stream (`text/event-stream`) of what `listPanelChanges` and
+// `listViewNotifications` would answer, as it happens: the changes of the panels whose history the
+// caller may read (admins: every panel of the tenant; a view reader gets none of a panel's changes)
+// and the caller's own notifications. An event is sent if and only if the write it records
+// committed, in one order with no gaps: `(transaction, id)`, which is id order except that a
+// transaction still running holds back the events of transactions that began after it.
+//
+// Each event is three fields and a blank line:
+//
+//   - `id`: the change's id, or the notification's event id (drawn from the same sequence, so a
+//     notification's `id` in its JSON differs from its event id);
+//   - `event`: the change's `changeType`, or `notification`;
+//   - `data`: one line of JSON, a `PanelChange` or a `ViewNotification`, exactly as the lists
+//     answer them.
+//
+// Two more events carry no id: `reset` (`StreamResetEvent`) when the stream cannot give every
+// event since `Last-Event-ID` (older than `EVENTS_REPLAY_WINDOW`, more than `EVENTS_REPLAY_MAX`,
+// or an id the tenant never had) or when the caller read too slowly and its buffer of
+// `EVENTS_BUFFER` events overflowed: reload what you show, then follow the events after it. And
+// `shutdown` (`StreamShutdownEvent`) when the instance stops: reconnect with the last id you
+// received. A comment line (`: heartbeat`) comes every `EVENTS_HEARTBEAT` (15 s) so that proxies
+// keep the connection open. The stream opens with `retry: 2000` and, once the replay (if any) is
+// over, a `: live` comment.
+//
+// **Resume.** Reconnect with the `Last-Event-ID` header (EventSource sends it by itself) or the
+// `lastEventId` parameter: every event after that id that the caller may see comes first, then
+// the live ones, with no gap and no duplicate.
+//
+// **Permissions are checked continuously.** After an `acl_changed` event that removes the
+// caller's access to a panel, none of that panel's events reach it. The stream ends when the
+// token expires (`exp` plus the verifier's leeway): reconnect with a fresh token. A `panelId` the
+// caller cannot read is not an error; its changes simply never come.
+//
+// Every instance serves the stream; a commit on one wakes the others through PostgreSQL's
+// `NOTIFY`, and each also reads at least once a second. Each user may hold `EVENTS_MAX_PER_USER`
+// streams per instance; one more is 429.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/events (the `StreamEvents` operationId).
+func (c *ClientWithResponses) StreamEventsWithResponse(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*StreamEventsResponse, error) {
+	rsp, err := c.StreamEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStreamEventsResponse(rsp)
+}
+
 // ListViewNotificationsWithResponse List the caller's view notifications
 //
 // The caller's own notifications (addressed to the token's sub or email), newest first, each with
@@ -17055,6 +17499,97 @@ func ParseUploadDataSourceFileResponse(rsp *http.Response) (*UploadDataSourceFil
 		response.Headers409 = &headers
 	case rsp.StatusCode == 429:
 		var headers UploadDataSourceFileResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseStreamEventsResponse parses an HTTP response from a StreamEventsWithResponse call
+func ParseStreamEventsResponse(rsp *http.Response) (*StreamEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StreamEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers StreamEventsResponse200Headers
+		if values := rsp.Header.Values("Cache-Control"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Control", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheControl = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers StreamEventsResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -138,6 +138,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthenticated, err)
 	}
+	p.Expires = tok.Expiration().Add(v.leeway)
 	// Remember the result no longer than the token lives (exp without the leeway) and a minute.
 	// Only tokens checked with our own secret: a key retired from the JWKS must stop working at once.
 	if !signedWithSecret(raw) {

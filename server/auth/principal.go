@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"strings"
+	"time"
 )
 
 // Role gates only panel creation and tenant-wide admin rights; everything else
@@ -22,6 +23,9 @@ type Principal struct {
 	Email          string // lower-cased; may be ""
 	Role           Role
 	OrganizationID string // Stytch organization_id, when present (members proxy)
+	// Expires is when the token stops being honoured (exp plus the leeway): what an open event
+	// stream closes at. Zero for principals not made from a token.
+	Expires time.Time
 }
 
 // Stytch B2B session JWTs carry tenant and roles in these namespaced claims;

@@ -54,6 +54,13 @@ type Config struct {
 	Formula          formula.Limits
 	RowsPageMaxBytes int
 
+	EventsReplayWindow time.Duration
+	EventsReplayMax    int
+	EventsHeartbeat    time.Duration
+	EventsPoll         time.Duration
+	EventsBuffer       int
+	EventsMaxPerUser   int
+
 	ReadHeaderTimeout  time.Duration
 	ReadTimeout        time.Duration
 	WriteTimeout       time.Duration
@@ -66,6 +73,10 @@ type Config struct {
 	MetricsToken       string
 	MetricsAddr        string
 	PprofAddr          string
+
+	// EventsWithoutWakeups leaves the event stream to its polling alone, as when NOTIFY wake-ups
+	// are lost (tests). Never read from the environment.
+	EventsWithoutWakeups bool
 
 	// QueryHooks are Bun query hooks installed before the service runs any query (tests count
 	// each request's statements with one). Never read from the environment.

@@ -155,6 +155,29 @@ var settings = []Setting{
 		Doc:  "a rows page ends early (`hasMore`, `nextCursor`) once its values reach this size, so a page holds at most this plus one row (a page sorted by a calculated column keeps only its `limit`+1 best rows while it reads); the CSV export streams row by row instead (sorted by a calculated column, it reads every row before the first)",
 		kind: size(func(c *Config) *int { return &c.RowsPageMaxBytes }, 1, 1<<30, "want a size from 1 byte to 1GiB such as 4MiB")},
 
+	{Name: "EVENTS_REPLAY_WINDOW", Default: "24h", Unit: "duration, above 0",
+		Doc:  "`GET /api/events` resumes from a `Last-Event-ID` at most this old; an older one gets `event: reset` and the live stream",
+		kind: bounding(func(c *Config) *time.Duration { return &c.EventsReplayWindow })},
+	{Name: "EVENTS_REPLAY_MAX", Default: "10000", Unit: "events, 1..1000000",
+		Doc:  "a resume with more events than this to replay gets `event: reset` instead (the replay is read whole before the stream starts)",
+		kind: integer(func(c *Config) *int { return &c.EventsReplayMax }, 1, 1_000_000, "want a number of events from 1 to 1000000")},
+	{Name: "EVENTS_HEARTBEAT", Default: "15s", Unit: "duration, above 0", Doc: "an idle event stream sends a comment line this often, so proxies keep it open",
+		kind: bounding(func(c *Config) *time.Duration { return &c.EventsHeartbeat })},
+	{Name: "EVENTS_POLL_INTERVAL", Default: "1s", Unit: "duration, 1ms..1s",
+		Doc: "each instance reads the outbox at least this often, besides the wake-ups PostgreSQL's `NOTIFY` brings at every commit",
+		kind: duration(func(c *Config) *time.Duration { return &c.EventsPoll }, "", func(d time.Duration, _ string) error {
+			if d < time.Millisecond || d > time.Second {
+				return fmt.Errorf("want a duration from 1ms to 1s")
+			}
+			return nil
+		})},
+	{Name: "EVENTS_BUFFER", Default: "256", Unit: "events, 1..100000",
+		Doc:  "events a stream may have waiting for a slow client; one more sends it `event: reset` and closes the stream",
+		kind: integer(func(c *Config) *int { return &c.EventsBuffer }, 1, 100_000, "want a number of events from 1 to 100000")},
+	{Name: "EVENTS_MAX_PER_USER", Default: "10", Unit: "streams, at least 1",
+		Doc:  "open event streams per user on one instance; one more is 429",
+		kind: integer(func(c *Config) *int { return &c.EventsMaxPerUser }, 1, maxInt, "want a positive integer")},
+
 	{Name: "HTTP_READ_HEADER_TIMEOUT", Default: "10s", Unit: "duration, above 0", Doc: "time to read a request's headers",
 		kind: bounding(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout })},
 	{Name: "HTTP_READ_TIMEOUT", Default: "30s", Unit: "duration, at least 0", Doc: "time to read a whole request, body included (upload and push bodies get `SYNC_TIMEOUT` instead when it is longer)",

@@ -21,6 +21,9 @@ const (
 	extPrefix = "x-panels-"
 )
 
+// eventStreamType is the media type of Server-Sent Events.
+const eventStreamType = "text/event-stream"
+
 // idempotencyHeader is the header whose declaration makes a create safe to retry.
 const idempotencyHeader = "Idempotency-Key"
 
@@ -39,6 +42,9 @@ type Operation struct {
 	Streamed bool
 	// Idempotent: it declares the Idempotency-Key header.
 	Idempotent bool
+	// EventStream: its 200 answer is text/event-stream, written event by event (never compressed
+	// or buffered).
+	EventStream bool
 	// Spec is the operation as kin-openapi's validator takes it.
 	Spec *routers.Route
 }
@@ -111,6 +117,9 @@ func newOperation(doc *openapi3.T, path string, item *openapi3.PathItem, method 
 		sec = &doc.Security
 	}
 	op.Auth = len(*sec) > 0
+	if ok := spec.Responses.Status(http.StatusOK); ok != nil && ok.Value != nil && ok.Value.Content.Get(eventStreamType) != nil {
+		op.EventStream = true
+	}
 	params := append(append(openapi3.Parameters{}, item.Parameters...), spec.Parameters...)
 	for _, p := range params {
 		if p.Value != nil && p.Value.In == openapi3.ParameterInHeader && strings.EqualFold(p.Value.Name, idempotencyHeader) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/panels/panels/server/optable"
 )
 
 // contentSecurityPolicy allows what /docs needs and nothing else: its page loads only same-origin
@@ -70,7 +71,11 @@ func SecurityHeaders(hstsMaxAge time.Duration) echo.MiddlewareFunc {
 }
 
 // Compression gzips answers of at least 1 KiB for clients that accept it; smaller ones are not
-// worth the CPU or the extra header bytes.
-func Compression() echo.MiddlewareFunc {
-	return middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024})
+// worth the CPU or the extra header bytes. Event streams are left alone: gzip would hold each
+// small event back until its buffer fills.
+func Compression(ops *optable.Table) echo.MiddlewareFunc {
+	return middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024, Skipper: func(c echo.Context) bool {
+		op, ok := ops.Lookup(c.Request().Method, c.Path())
+		return ok && op.EventStream
+	}})
 }

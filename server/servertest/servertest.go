@@ -32,6 +32,8 @@ type Options struct {
 	QueryHooks []bun.QueryHook
 	// Log receives the service's logs; nil discards them.
 	Log *slog.Logger
+	// Configure, when set, adjusts the parsed configuration (the settings no variable reaches).
+	Configure func(*server.Config)
 }
 
 // Service is one running instance.
@@ -61,6 +63,9 @@ func Start(ctx context.Context, o Options) (*Service, error) {
 		return nil, err
 	}
 	cfg.QueryHooks = append(cfg.QueryHooks, o.QueryHooks...)
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -90,6 +95,9 @@ func New(t testing.TB, o Options) *Service {
 
 // Close stops the listener, then the service, then drops the database Start created.
 func (s *Service) Close() {
+	if s.App != nil {
+		s.App.StopStreams() // the listener's Close waits for every request, and a stream never ends by itself
+	}
 	if s.srv != nil {
 		s.srv.Close()
 	}

@@ -287,6 +287,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow changes and notifications as they happen
+         * @description A Server-Sent Events stream (`text/event-stream`) of what `listPanelChanges` and
+         *     `listViewNotifications` would answer, as it happens: the changes of the panels whose history the
+         *     caller may read (admins: every panel of the tenant; a view reader gets none of a panel's changes)
+         *     and the caller's own notifications. An event is sent if and only if the write it records
+         *     committed, in one order with no gaps: `(transaction, id)`, which is id order except that a
+         *     transaction still running holds back the events of transactions that began after it.
+         *
+         *     Each event is three fields and a blank line:
+         *
+         *     - `id`: the change's id, or the notification's event id (drawn from the same sequence, so a
+         *       notification's `id` in its JSON differs from its event id);
+         *     - `event`: the change's `changeType`, or `notification`;
+         *     - `data`: one line of JSON, a `PanelChange` or a `ViewNotification`, exactly as the lists
+         *       answer them.
+         *
+         *     Two more events carry no id: `reset` (`StreamResetEvent`) when the stream cannot give every
+         *     event since `Last-Event-ID` (older than `EVENTS_REPLAY_WINDOW`, more than `EVENTS_REPLAY_MAX`,
+         *     or an id the tenant never had) or when the caller read too slowly and its buffer of
+         *     `EVENTS_BUFFER` events overflowed: reload what you show, then follow the events after it. And
+         *     `shutdown` (`StreamShutdownEvent`) when the instance stops: reconnect with the last id you
+         *     received. A comment line (`: heartbeat`) comes every `EVENTS_HEARTBEAT` (15 s) so that proxies
+         *     keep the connection open. The stream opens with `retry: 2000` and, once the replay (if any) is
+         *     over, a `: live` comment.
+         *
+         *     **Resume.** Reconnect with the `Last-Event-ID` header (EventSource sends it by itself) or the
+         *     `lastEventId` parameter: every event after that id that the caller may see comes first, then
+         *     the live ones, with no gap and no duplicate.
+         *
+         *     **Permissions are checked continuously.** After an `acl_changed` event that removes the
+         *     caller's access to a panel, none of that panel's events reach it. The stream ends when the
+         *     token expires (`exp` plus the verifier's leeway): reconnect with a fresh token. A `panelId` the
+         *     caller cannot read is not an error; its changes simply never come.
+         *
+         *     Every instance serves the stream; a commit on one wakes the others through PostgreSQL's
+         *     `NOTIFY`, and each also reads at least once a second. Each user may hold `EVENTS_MAX_PER_USER`
+         *     streams per instance; one more is 429.
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/notifications/views": {
         parameters: {
             query?: never;
@@ -1555,6 +1610,27 @@ export interface components {
         };
         /** @enum {string} */
         SortDirection: "asc" | "desc";
+        /**
+         * @description A change type, or `notification`.
+         * @enum {string}
+         */
+        StreamEventType: "panel_created" | "panel_updated" | "panel_deleted" | "cohort_changed" | "source_added" | "source_changed" | "source_removed" | "source_synced" | "column_added" | "column_modified" | "column_removed" | "view_created" | "view_changed" | "view_deleted" | "view_published" | "view_unpublished" | "acl_changed" | "notification";
+        /** @description The `data` of a `reset` event. Reload what you show, then follow the events after it. */
+        StreamResetEvent: {
+            /**
+             * @description `replay_window`: `Last-Event-ID` is older than `EVENTS_REPLAY_WINDOW`; `replay_max`: more than `EVENTS_REPLAY_MAX` events followed it; `unknown_event`: the tenant has no event with that id; `slow_consumer`: the buffer overflowed and the stream ends.
+             * @enum {string}
+             */
+            reason: "replay_window" | "replay_max" | "unknown_event" | "slow_consumer";
+        };
+        /** @description The `data` of a `shutdown` event, the last of a stream the instance ends. */
+        StreamShutdownEvent: {
+            /**
+             * Format: int64
+             * @description The id of the last event this stream sent (null if none); resume with it.
+             */
+            lastEventId: number | null;
+        };
         SyncRun: {
             /** Format: int64 */
             dataSourceId: number;
@@ -2469,6 +2545,49 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /** @description The id of the last event received, for clients that cannot send `Last-Event-ID`; the header wins when both are sent. */
+                lastEventId?: string;
+                /** @description Only these panels' changes, and the notifications of their views (repeatable). */
+                panelId?: number[];
+                /** @description Only these events (repeatable); `reset` and `shutdown` always come. */
+                types?: components["schemas"]["StreamEventType"][];
+            };
+            header?: {
+                /** @description The id of the last event received; EventSource sends it when it reconnects. */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream, open until the token expires, the client leaves or the instance stops. */
+            200: {
+                headers: {
+                    /** @description `no-cache`: proxies must not buffer or keep the stream. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example id: 4211
+                     *     event: view_published
+                     *     data: {"id":4211,"panelId":7,"changeType":"view_published"}
+                     *
+                     *     : heartbeat
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
