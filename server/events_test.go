@@ -211,6 +211,36 @@ func renamePanel(t testing.TB, c *caller, id int64, name string) {
 	}
 }
 
+// waitFinal waits until the change id's transaction is older than every transaction running on
+// the cluster (other test packages' included), so that a stream opened now counts it as past:
+// replayed on a resume, never sent live.
+func waitFinal(t testing.TB, id int64) {
+	t.Helper()
+	for deadline := time.Now().Add(streamWait); ; time.Sleep(10 * time.Millisecond) {
+		var final bool
+		if err := secDB(t).QueryRowContext(t.Context(), `SELECT COALESCE(xid, '0'::xid8) < pg_snapshot_xmin(pg_current_snapshot())
+			FROM panel_changes WHERE id = $1`, id).Scan(&final); err != nil {
+			t.Fatal(err)
+		}
+		if final {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("change %d is still held back by a running transaction", id)
+		}
+	}
+}
+
+// lastChange is the newest change id of the panel.
+func lastChange(t testing.TB, panel int64) int64 {
+	t.Helper()
+	var id int64
+	if err := secDB(t).QueryRowContext(t.Context(), `SELECT max(id) FROM panel_changes WHERE panel_id = $1`, panel).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 func isChangeOf(panel int64, typ string) func(sseEvent) bool {
 	return func(ev sseEvent) bool {
 		if ev.Event != typ {
@@ -255,7 +285,8 @@ func TestEventStreamResumesWithoutGapOrDuplicate(t *testing.T) {
 	s := openStream(t, env.url, admin.token, "", nil)
 	s.untilLive()
 	renamePanel(t, admin, p.Id, "one")
-	first := s.next(false)
+	seen := s.until(isChangeOf(p.Id, "panel_updated"))
+	first := seen[len(seen)-1]
 	s.Close()
 
 	for i := range 3 { // written while nobody listens
@@ -275,6 +306,7 @@ func TestEventStreamResumesWithoutGapOrDuplicate(t *testing.T) {
 	if len(missed) != 3 {
 		t.Fatalf("the history has %d changes after %s, want 3", len(missed), first.ID)
 	}
+	waitFinal(t, missed[2])
 	for _, how := range []struct {
 		query   string
 		headers map[string]string
@@ -289,6 +321,7 @@ func TestEventStreamResumesWithoutGapOrDuplicate(t *testing.T) {
 			t.Errorf("%s %v: replayed %v, want %v", how.query, how.headers, got, missed)
 		}
 		renamePanel(t, admin, p.Id, "live "+how.query)
+		waitFinal(t, lastChange(t, p.Id))
 		live := s.next(false)
 		if live.Event != "panel_updated" || slices.Contains(missed, eventIDs([]sseEvent{live})[0]) {
 			t.Errorf("after the replay: %+v", live)
@@ -318,6 +351,7 @@ func TestEventStreamResetsWhatItCannotReplay(t *testing.T) {
 	for i := range 3 {
 		renamePanel(t, admin, p.Id, fmt.Sprintf("r%d", i))
 	}
+	waitFinal(t, lastChange(t, p.Id))
 	reset := func(id, reason string) {
 		t.Helper()
 		s := openStream(t, svc.URL, admin.token, "", map[string]string{"Last-Event-ID": id})
@@ -325,10 +359,12 @@ func TestEventStreamResetsWhatItCannotReplay(t *testing.T) {
 		if len(evs) != 1 || evs[0].Event != "reset" || evs[0].Data != `{"reason":"`+reason+`"}` || evs[0].ID != "" {
 			t.Errorf("resume from %s: %+v, want one reset (%s)", id, evs, reason)
 		}
-		renamePanel(t, admin, p.Id, "after reset "+reason)
-		if ev := s.next(false); ev.Event != "panel_updated" {
-			t.Errorf("after the reset: %+v", ev)
+		renamePanel(t, admin, p.Id, "after reset from "+id)
+		want := lastChange(t, p.Id)
+		if ev := s.next(false); ev.ID != strconv.FormatInt(want, 10) {
+			t.Errorf("after the reset: %+v, want change %d", ev, want)
 		}
+		waitFinal(t, want)
 		s.Close()
 	}
 	reset(created, "replay_max")                                               // 3 events follow, the maximum is 2
@@ -357,9 +393,7 @@ func TestEventStreamFollowsPermissionsMidStream(t *testing.T) {
 	s := openStream(t, env.url, reader.token, "", nil)
 	s.untilLive()
 	renamePanel(t, owner, p.Id, "seen")
-	if ev := s.next(false); !isChangeOf(p.Id, "panel_updated")(ev) {
-		t.Fatalf("the viewer missed the panel's change: %+v", ev)
-	}
+	s.until(isChangeOf(p.Id, "panel_updated"))
 	d, err := owner.api.DeleteAclWithResponse(t.Context(), client.ResourceTypePanel, p.Id, reader.email)
 	if err != nil || d.StatusCode() != http.StatusNoContent {
 		t.Fatalf("revoke: %v %s", err, d.Body)
@@ -463,8 +497,14 @@ func TestEventStreamKeepsTheCommitOrderHole(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	got := eventIDs([]sseEvent{s.next(false), s.next(false)})
-	if len(got) != 2 || got[0] != low || got[1] <= low {
+	var updates []sseEvent
+	for len(updates) < 2 {
+		if ev := s.next(false); isChangeOf(p.Id, "panel_updated")(ev) {
+			updates = append(updates, ev)
+		}
+	}
+	got := eventIDs(updates)
+	if got[0] != low || got[1] <= low {
 		t.Errorf("events %v, want the held-open %d first, then the later commit", got, low)
 	}
 }
@@ -492,7 +532,8 @@ func TestEventStreamAcrossInstances(t *testing.T) {
 	onB.untilLive()
 	// Writes go through the shared instance, a third one.
 	renamePanel(t, admin, p.Id, "written elsewhere")
-	fromA, fromB := onA.next(false), onB.next(false)
+	upd := isChangeOf(p.Id, "panel_updated")
+	fromA, fromB := onA.until(upd)[0], onB.until(upd)[0]
 	if fromA.ID != fromB.ID || fromA.Event != "panel_updated" {
 		t.Errorf("instance A sent %+v, B %+v", fromA, fromB)
 	}
@@ -502,6 +543,7 @@ func TestEventStreamAcrossInstances(t *testing.T) {
 		t.Fatal("the stream of the instance that stopped is still open")
 	}
 	renamePanel(t, admin, p.Id, "while A is gone")
+	waitFinal(t, lastChange(t, p.Id))
 	again := openStream(t, b.URL, admin.token, "", map[string]string{"Last-Event-ID": fromA.ID})
 	replayed := again.untilLive()
 	if len(replayed) != 1 || replayed[0].Event != "panel_updated" || replayed[0].ID == fromA.ID {
@@ -535,9 +577,7 @@ func TestEventStreamFilters(t *testing.T) {
 	s := openStream(t, env.url, admin.token, fmt.Sprintf("?panelId=%d&types=panel_deleted&types=panel_updated", q.Id), nil)
 	s.untilLive()
 	renamePanel(t, admin, p.Id, "other panel")
-	if r, err := admin.api.CreateViewWithResponse(t.Context(), nil, client.ViewCreate{PanelId: q.Id, Name: "other type"}); err != nil || r.StatusCode() != 201 {
-		t.Fatalf("create view: %v", err)
-	}
+	ntView(t, admin, q.Id, "other type", false)
 	renamePanel(t, admin, q.Id, "wanted")
 	if ev := s.next(false); !isChangeOf(q.Id, "panel_updated")(ev) {
 		t.Errorf("filtered stream got %s %s", ev.Event, ev.Data)
@@ -587,10 +627,6 @@ func TestEventStreamRefusals(t *testing.T) {
 	}
 	resp2, body2 := raw(t, http.MethodGet, "/api/events", "", nil, nil)
 	wantProblem(t, "no token", resp2, body2, http.StatusUnauthorized)
-	resp3, body3 := raw(t, http.MethodGet, "/api/events", "", nil, map[string]string{"Last-Event-ID": "1\x00"})
-	if resp3.StatusCode < 400 || resp3.StatusCode >= 500 {
-		t.Errorf("NUL in Last-Event-ID: %d %s", resp3.StatusCode, body3)
-	}
 }
 
 // The stream ends when the token expires, and a shutdown says where it stopped.
@@ -612,10 +648,7 @@ func TestEventStreamEndsWithTheTokenAndTheInstance(t *testing.T) {
 	long := openStream(t, svc.URL, admin.token, "", nil)
 	long.untilLive()
 	p := fxPanel(t, admin, "Before shutdown")
-	last := long.next(false)
-	if !isChangeOf(p.Id, "panel_created")(last) {
-		t.Fatalf("got %+v", last)
-	}
+	last := long.until(isChangeOf(p.Id, "panel_created"))[0]
 	svc.App.StopStreams()
 	if ev := long.next(false); ev.Event != "shutdown" || ev.Data != `{"lastEventId":`+last.ID+`}` {
 		t.Errorf("at shutdown: %+v, want the last id %s", ev, last.ID)

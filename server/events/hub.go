@@ -70,6 +70,10 @@ type Hub struct {
 
 	mu      sync.Mutex
 	pos     store.EventPosition // the last event handed out (or skipped) by the tail
+	// polls counts the reads of the tail begun and ended; polled is closed and replaced at the end
+	// of each, so that Subscribe can wait for one that began after it was called.
+	begun, ended uint64
+	polled       chan struct{}
 	tenants map[string]map[*Subscription]struct{}
 	perUser map[string]int
 
@@ -83,7 +87,7 @@ func New(src Source, opt Options) *Hub {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{src: src, opt: opt, wake: make(chan struct{}, 1), ready: make(chan struct{}), done: make(chan struct{}),
+	return &Hub{src: src, opt: opt, wake: make(chan struct{}, 1), ready: make(chan struct{}), done: make(chan struct{}), polled: make(chan struct{}),
 		tenants: map[string]map[*Subscription]struct{}{}, perUser: map[string]int{}, grants: map[string]map[string]map[int64]bool{}}
 }
 
@@ -157,6 +161,16 @@ func (h *Hub) start(ctx context.Context) error {
 
 // poll hands out every final event after the tail's position.
 func (h *Hub) poll(ctx context.Context) error {
+	h.mu.Lock()
+	h.begun++
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.ended++
+		close(h.polled)
+		h.polled = make(chan struct{})
+		h.mu.Unlock()
+	}()
 	horizon, err := h.src.Horizon(ctx)
 	if err != nil {
 		return err
@@ -280,6 +294,27 @@ func (h *Hub) Subscribe(ctx context.Context, who Subscriber) (*Subscription, err
 		return nil, ErrClosed
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+	// The stream starts after everything that committed before the call: wait for a read of the
+	// tail that began after it, so that Start is past those events.
+	h.mu.Lock()
+	target := h.begun + 1
+	h.mu.Unlock()
+	h.Wake()
+	for {
+		h.mu.Lock()
+		caught, polled := h.ended >= target, h.polled
+		h.mu.Unlock()
+		if caught {
+			break
+		}
+		select {
+		case <-polled:
+		case <-h.done:
+			return nil, ErrClosed
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	s := &Subscription{hub: h, who: who, events: make(chan Event, h.opt.Buffer), cut: make(chan struct{})}
 	if len(who.Panels) > 0 {

@@ -14,4 +14,12 @@ var allowed = map[string]string{
 	// Tenant-wide by design: the expiry sweep of the background purger deletes every tenant's
 	// expired keys; it runs outside any request and has no tenant.
 	"store.(*Store).PurgeIdempotencyKeys idempotency_keys": "expiry sweep across tenants",
+	// Tenant-wide by design: each instance's event-stream tail reads the outbox of every tenant in
+	// one order and hands each event only to subscribers of its tenant (server/events.Hub.dispatch,
+	// which compares the event's tenant_id with the subscriber's).
+	"store.(*Store).TailEvents panel_changes":               "event-stream tail across tenants",
+	"store.(*Store).TailEvents view_notifications":          "event-stream tail across tenants",
+	"store.(*Store).TailEvents views":                       "event-stream tail across tenants (joined on vn.tenant_id)",
+	"store.(*Store).LatestEventPosition panel_changes":      "where the event-stream tail starts",
+	"store.(*Store).LatestEventPosition view_notifications": "where the event-stream tail starts",
 }
