@@ -656,4 +656,14 @@ func TestEventStreamEndsWithTheTokenAndTheInstance(t *testing.T) {
 	if !long.waitEnd() {
 		t.Error("the stream is still open after the shutdown event")
 	}
+	req, _ := http.NewRequest(http.MethodGet, svc.URL+"/api/events", nil)
+	req.Header.Set("Authorization", "Bearer "+admin.token)
+	resp, err := (&validatingTransport{t: t}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a stream opened after the shutdown: %d, want 503", resp.StatusCode)
+	}
 }

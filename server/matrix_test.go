@@ -159,7 +159,9 @@ type mxSlot struct {
 	tenant  string
 	P, Q    mxKit
 	V, U, W int64
-	note    int64 // a notification of someone who is not a caller
+	note    int64    // a notification of someone who is not a caller
+	changes [2]int64 // the panel_created changes of P and Q, in stream order
+	second  mxTarget // the panel of changes[1]
 }
 
 func (s *mxSlot) kit(tg mxTarget) mxKit {
@@ -305,6 +307,8 @@ func mxBuildSlot(t testing.TB, s *mxSide) *mxSlot {
 			t.Fatalf("data source ids %q: %v", x.ids, err)
 		}
 	}
+	mxFixtureChanges(t, sl)
+	waitFinal(t, sl.changes[1])
 	return sl
 }
 
@@ -480,6 +484,7 @@ type mxOp struct {
 	public      bool // system route: no token needed, the same answer for everyone
 	ok          int  // the status when allowed
 	mutates     bool // an allowed call changes rows
+	stream      bool // an event stream: read until its replay is over, then closed
 	req         func(x mxCtx) mxReq
 	check       func(t *testing.T, x mxCtx, body []byte)
 }
@@ -558,6 +563,13 @@ func mxOps() []mxOp {
 	add(mxOp{op: "listUserAcls", variant: "someone else's rows", adminOnly: true, ok: 200, check: mxCheckOthersACLs,
 		req: mxAt("GET", func(s *mxSlot) string { return "/api/acls/user/" + s.bystander() }, "")})
 	add(mxOp{op: "listOrganizationMembers", ok: 200, req: mxAt("GET", mxConst("/api/organization/members"), ""), check: mxCheckMembers})
+	// The stream resumed from the first change of the fixture replays the second one (the other
+	// panel's panel_created) to those who may read that panel's history, and nothing else; callers
+	// of tenant B get a reset, since tenant A's event ids are not theirs.
+	add(mxOp{op: "streamEvents", ok: 200, stream: true, check: mxCheckStream,
+		req: func(x mxCtx) mxReq {
+			return mxReq{method: "GET", path: "/api/events?lastEventId=" + mxID(x.s.changes[0])}
+		}})
 	add(mxOp{op: "listViewNotifications", ok: 200, req: mxAt("GET", mxConst("/api/notifications/views"), ""), check: mxCheckNoNotifications})
 	add(mxOp{op: "markViewNotificationsRead", variant: "someone else's notification", ok: 200,
 		req: func(x mxCtx) mxReq {
@@ -999,7 +1011,13 @@ func mxRun(t *testing.T, o mxOp, callers []mxCaller, tally *mxTally) {
 				headers = map[string]string{"Content-Type": r.ctype}
 			}
 		}
-		resp, got := raw(t, r.method, r.path, c.token(w), payload, headers)
+		var resp *http.Response
+		var got []byte
+		if o.stream {
+			resp, got = mxStream(t, r.path, c.token(w))
+		} else {
+			resp, got = raw(t, r.method, r.path, c.token(w), payload, headers)
+		}
 		tally.calls.Add(1)
 		tally.status(resp.StatusCode)
 		want := o.expect(c)
@@ -1067,5 +1085,67 @@ func TestPermissionMatrixCoversTheSpec(t *testing.T) {
 	}
 	if len(spec) == 0 {
 		t.Fatal("the spec has no operations")
+	}
+}
+
+// mxFixtureChanges finds the fixture's two panel_created changes, in stream order (one
+// transaction wrote both), and the panel of the second.
+func mxFixtureChanges(t testing.TB, s *mxSlot) {
+	t.Helper()
+	var panel int64
+	if err := secDB(t).QueryRowContext(t.Context(), `SELECT min(id), max(id), (array_agg(panel_id ORDER BY id DESC))[1]
+		FROM panel_changes WHERE tenant_id = $1 AND panel_id IN ($2, $3)`,
+		s.tenant, s.P.id, s.Q.id).Scan(&s.changes[0], &s.changes[1], &panel); err != nil {
+		t.Fatal(err)
+	}
+	s.second = tgP
+	if panel == s.Q.id {
+		s.second = tgQ
+	}
+}
+
+// mxStream opens the stream at path and reads it until its replay is over (": live"), or reads
+// the whole refusal.
+func mxStream(t *testing.T, path, tok string) (*http.Response, []byte) {
+	t.Helper()
+	if tok == "" || !strings.Contains(path, "lastEventId=") {
+		return raw(t, http.MethodGet, path, tok, nil, nil)
+	}
+	s := openStream(t, env.url, tok, strings.TrimPrefix(path, "/api/events"), nil)
+	s.untilLive()
+	s.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.resp, s.body.Bytes()
+}
+
+func mxCheckStream(t *testing.T, x mxCtx, body []byte) {
+	t.Helper()
+	var got []string
+	for _, frame := range strings.Split(string(body), "\n\n") {
+		var id, event string
+		for _, line := range strings.Split(frame, "\n") {
+			if v, ok := strings.CutPrefix(line, "id: "); ok {
+				id = v
+			}
+			if v, ok := strings.CutPrefix(line, "event: "); ok {
+				event = v
+			}
+		}
+		if event != "" {
+			got = append(got, event+" "+id)
+		}
+	}
+	var want []string
+	switch {
+	case !x.c.home:
+		want = []string{"reset "}
+	default:
+		if mxLevel(x.c.kind, x.s.second) >= lvViewer {
+			want = []string{"panel_created " + mxID(x.s.changes[1])}
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: replayed %q, want %q", x.c.name, got, want)
 	}
 }
