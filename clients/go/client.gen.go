@@ -684,6 +684,30 @@ func (e StreamEventType) Valid() bool {
 	}
 }
 
+// Defines values for StreamResetEventReason.
+const (
+	ReplayMax    StreamResetEventReason = "replay_max"
+	ReplayWindow StreamResetEventReason = "replay_window"
+	SlowConsumer StreamResetEventReason = "slow_consumer"
+	UnknownEvent StreamResetEventReason = "unknown_event"
+)
+
+// Valid indicates whether the value is a known member of the StreamResetEventReason enum.
+func (e StreamResetEventReason) Valid() bool {
+	switch e {
+	case ReplayMax:
+		return true
+	case ReplayWindow:
+		return true
+	case SlowConsumer:
+		return true
+	case UnknownEvent:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SyncRunTrigger.
 const (
 	SyncRunTriggerPush   SyncRunTrigger = "push"
@@ -1441,6 +1465,21 @@ type SortDirection string
 
 // StreamEventType A change type, or `notification`.
 type StreamEventType string
+
+// StreamResetEvent The `data` of a `reset` event. Reload what you show, then follow the events after it.
+type StreamResetEvent struct {
+	// Reason `replay_window`: `Last-Event-ID` is older than `EVENTS_REPLAY_WINDOW`; `replay_max`: more than `EVENTS_REPLAY_MAX` events followed it; `unknown_event`: the tenant has no event with that id; `slow_consumer`: the buffer overflowed and the stream ends.
+	Reason StreamResetEventReason `json:"reason"`
+}
+
+// StreamResetEventReason `replay_window`: `Last-Event-ID` is older than `EVENTS_REPLAY_WINDOW`; `replay_max`: more than `EVENTS_REPLAY_MAX` events followed it; `unknown_event`: the tenant has no event with that id; `slow_consumer`: the buffer overflowed and the stream ends.
+type StreamResetEventReason string
+
+// StreamShutdownEvent The `data` of a `shutdown` event, the last of a stream the instance ends.
+type StreamShutdownEvent struct {
+	// LastEventId The id of the last event this stream sent (null if none); resume with it.
+	LastEventId nullable.Nullable[int64] `json:"lastEventId"`
+}
 
 // SyncRun defines model for SyncRun.
 type SyncRun struct {
