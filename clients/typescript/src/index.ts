@@ -67,3 +67,5 @@ export function isProblem(value: unknown): value is Problem {
     typeof (value as Problem).title === "string"
   );
 }
+
+export { followEvents, EventStreamError, type FollowEventsOptions, type StreamEvent } from "./events.js";
