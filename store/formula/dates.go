@@ -130,7 +130,15 @@ func dateAdd(t time.Time, n float64, u unit) (any, error) {
 	if math.Abs(months) > 120000 {
 		return nil, evalErr("the date is out of range (years 1 to 9999)")
 	}
-	return inRange(t.AddDate(0, int(months), 0))
+	return inRange(addMonths(t, int(months)))
+}
+
+// addMonths moves t by n calendar months, keeping the day unless the month is shorter (31 January
+// plus one month is 28 February, as in moment.js, not 3 March as time.AddDate gives).
+func addMonths(t time.Time, n int) time.Time {
+	first := time.Date(t.Year(), t.Month(), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC).AddDate(0, n, 0)
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(t.Day(), last)-1)
 }
 
 // dateDiff is a - b in whole units, truncated toward zero; months, quarters and years count
@@ -144,7 +152,7 @@ func dateDiff(a, b time.Time, u unit) float64 {
 		a, b, sign = b, a, -1
 	}
 	m := (a.Year()-b.Year())*12 + int(a.Month()-b.Month())
-	if m > 0 && b.AddDate(0, m, 0).After(a) {
+	if m > 0 && addMonths(b, m).After(a) {
 		m--
 	}
 	switch u {
@@ -296,11 +304,11 @@ func holidays(v []any) (map[time.Time]bool, error) {
 	if len(v) < 3 || v[2] == nil {
 		return out, nil
 	}
-	for _, s := range strings.Split(Text(v[2]), ",") {
+	for i, s := range strings.Split(Text(v[2]), ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
-		if len(out) >= maxHolidays {
+		if i >= maxHolidays {
 			return nil, evalErr("at most %d holidays", maxHolidays)
 		}
 		t, err := ToTime(s)
@@ -335,6 +343,15 @@ func workday(v []any) (any, error) {
 		step, n = -1, -n
 	}
 	d := truncDay(t)
+	if n == 0 {
+		return inRange(d)
+	}
+	// From a weekend, counting starts as from the nearest working day behind: from Saturday the
+	// first working day forward is Monday, as from Friday.
+	for !isWorkday(d) {
+		d = d.AddDate(0, 0, -step)
+	}
+	t = d
 	// Whole weeks first, then day by day for the rest and for each holiday skipped.
 	weeks := n / 5
 	d = d.AddDate(0, 0, int(weeks)*7*step)

@@ -556,6 +556,12 @@ func logFn(v []any) (any, error) {
 	if x <= 0 || base <= 0 || base == 1 {
 		return nil, evalErr("LOG needs a positive number and a positive base other than 1")
 	}
+	switch base { // exact for the usual bases: LOG(1000) is 3, not 2.9999999999999996
+	case 10:
+		return math.Log10(x), nil
+	case 2:
+		return math.Log2(x), nil
+	}
 	return math.Log(x) / math.Log(base), nil
 }
 
