@@ -2,6 +2,8 @@ package formula
 
 import (
 	"errors"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +255,28 @@ func TestRegexCompiledOnce(t *testing.T) {
 	perRow := testing.AllocsPerRun(100, func() { _, _ = q.Run(env) })
 	if allocs*2 > perRow {
 		t.Errorf("a constant pattern costs %v allocations a row, a computed one %v: is it compiled per row?", allocs, perRow)
+	}
+}
+
+// The spec's description of createCalculatedColumn and docs/formulas.md name every function.
+func TestSpecAndDocsListEveryFunction(t *testing.T) {
+	for _, file := range []string{"../../openapi/openapi.yaml", "../../docs/formulas.md"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		if file == "../../openapi/openapi.yaml" {
+			start := strings.Index(text, "operationId: createCalculatedColumn")
+			if start < 0 {
+				t.Fatal("createCalculatedColumn not found in the spec")
+			}
+			text = text[start : start+strings.Index(text[start:], "parameters:")]
+		}
+		for name := range Functions {
+			if !regexp.MustCompile(`(^|[^A-Z_])` + name + `([^A-Z_]|$)`).MatchString(text) {
+				t.Errorf("%s does not name %s", file, name)
+			}
+		}
 	}
 }
