@@ -118,7 +118,10 @@ func dateAdd(t time.Time, n float64, u unit) (any, error) {
 		if math.Abs(ms) > 4e14 { // more than 12,000 years
 			return nil, evalErr("the date is out of range (years 1 to 9999)")
 		}
-		return inRange(t.Add(time.Duration(math.Round(ms)) * time.Millisecond))
+		// A time.Duration holds 292 years: whole days go through AddDate, the rest is a Duration.
+		days := math.Trunc(ms / float64(day/time.Millisecond))
+		rest := time.Duration(math.Round(ms-days*float64(day/time.Millisecond))) * time.Millisecond
+		return inRange(t.AddDate(0, 0, int(days)).Add(rest))
 	}
 	months := n
 	switch u {
@@ -145,7 +148,8 @@ func addMonths(t time.Time, n int) time.Time {
 // calendar months, as moment.js (which Airtable uses) does.
 func dateDiff(a, b time.Time, u unit) float64 {
 	if d, ok := fixedUnits[u]; ok {
-		return math.Trunc(float64(a.Sub(b)) / float64(d))
+		// In milliseconds since 1970, which int64 holds for any year, unlike a.Sub's Duration.
+		return math.Trunc(float64(a.UnixMilli()-b.UnixMilli()) / float64(d/time.Millisecond))
 	}
 	sign := 1.0
 	if a.Before(b) {
@@ -285,7 +289,7 @@ func isWorkday(t time.Time) bool { return t.Weekday() != time.Saturday && t.Week
 // workdaysBetween counts the weekdays from a to b, both included (a <= b, midnights), in
 // constant time.
 func workdaysBetween(a, b time.Time) int64 {
-	days := int64(b.Sub(a)/day) + 1
+	days := (b.Unix()-a.Unix())/86400 + 1
 	weeks, rest := days/7, days%7
 	n := weeks * 5
 	for i, wd := int64(0), a.Weekday(); i < rest; i, wd = i+1, (wd+1)%7 {

@@ -211,6 +211,12 @@ func TestFunctionsAdversarial(t *testing.T) {
 		fail(`DATEADD("0001-01-01", -1, "d")`, "out of range"),
 		fail(`WORKDAY([Day], 1000000000000)`, "out of range"),
 		fail(`WORKDAY([Day], -1000000000000)`, "out of range"),
+		// Spans past time.Duration's 292 years.
+		fail(`DATEADD([Day], 3000000, "days")`, "out of range"),
+		v(`YEAR(DATEADD("0001-01-01", 3000000, "d"))`, 8214.0),
+		v(`DATETIME_DIFF("9999-01-01", "0001-01-01", "days")`, 3651694.0),
+		v(`DATETIME_DIFF("9999-01-01", "0001-01-01", "y")`, 9998.0),
+		v(`WORKDAY_DIFF("0001-01-01", "9999-12-31")`, 2608615.0),
 		v(`YEAR(WORKDAY([Day], 2000000))`, 9693.0),
 		fail(`WORKDAY([Day], 1, REPT("2026-01-01,", 2000))`, "at most 1000"),
 		fail(`POWER(-8, 1 / 3)`, "out of range"),
