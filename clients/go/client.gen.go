@@ -2600,7 +2600,7 @@ type ClientInterface interface {
 	// (RE2 syntax, linear time); numbers ROUND, ROUNDUP, ROUNDDOWN, CEILING, FLOOR, INT, ABS, MOD,
 	// POWER, SQRT, EXP, LOG, MIN, MAX, SUM, AVERAGE, COUNT, COUNTA, COUNTALL, EVEN, ODD; dates NOW,
 	// TODAY, DATEDIFF, YEAR, MONTH, DAY, HOUR, MINUTE, SECOND, WEEKDAY, WEEKNUM, DATEADD(date, n,
-	// unit), DATETIME_DIFF(a, b, unit), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
+	// unit), DATETIME_DIFF(a, b[, unit]) (seconds by default), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
 	// format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 	// milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 	// d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
@@ -2634,7 +2634,7 @@ type ClientInterface interface {
 	// (RE2 syntax, linear time); numbers ROUND, ROUNDUP, ROUNDDOWN, CEILING, FLOOR, INT, ABS, MOD,
 	// POWER, SQRT, EXP, LOG, MIN, MAX, SUM, AVERAGE, COUNT, COUNTA, COUNTALL, EVEN, ODD; dates NOW,
 	// TODAY, DATEDIFF, YEAR, MONTH, DAY, HOUR, MINUTE, SECOND, WEEKDAY, WEEKNUM, DATEADD(date, n,
-	// unit), DATETIME_DIFF(a, b, unit), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
+	// unit), DATETIME_DIFF(a, b[, unit]) (seconds by default), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
 	// format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 	// milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 	// d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
@@ -3681,7 +3681,7 @@ func (c *Client) CreateBaseColumn(ctx context.Context, panelId PanelId, params *
 // (RE2 syntax, linear time); numbers ROUND, ROUNDUP, ROUNDDOWN, CEILING, FLOOR, INT, ABS, MOD,
 // POWER, SQRT, EXP, LOG, MIN, MAX, SUM, AVERAGE, COUNT, COUNTA, COUNTALL, EVEN, ODD; dates NOW,
 // TODAY, DATEDIFF, YEAR, MONTH, DAY, HOUR, MINUTE, SECOND, WEEKDAY, WEEKNUM, DATEADD(date, n,
-// unit), DATETIME_DIFF(a, b, unit), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
+// unit), DATETIME_DIFF(a, b[, unit]) (seconds by default), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
 // format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 // milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 // d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
@@ -3725,7 +3725,7 @@ func (c *Client) CreateCalculatedColumnWithBody(ctx context.Context, panelId Pan
 // (RE2 syntax, linear time); numbers ROUND, ROUNDUP, ROUNDDOWN, CEILING, FLOOR, INT, ABS, MOD,
 // POWER, SQRT, EXP, LOG, MIN, MAX, SUM, AVERAGE, COUNT, COUNTA, COUNTALL, EVEN, ODD; dates NOW,
 // TODAY, DATEDIFF, YEAR, MONTH, DAY, HOUR, MINUTE, SECOND, WEEKDAY, WEEKNUM, DATEADD(date, n,
-// unit), DATETIME_DIFF(a, b, unit), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
+// unit), DATETIME_DIFF(a, b[, unit]) (seconds by default), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
 // format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 // milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 // d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
@@ -8346,7 +8346,7 @@ type ClientWithResponsesInterface interface {
 	// (RE2 syntax, linear time); numbers ROUND, ROUNDUP, ROUNDDOWN, CEILING, FLOOR, INT, ABS, MOD,
 	// POWER, SQRT, EXP, LOG, MIN, MAX, SUM, AVERAGE, COUNT, COUNTA, COUNTALL, EVEN, ODD; dates NOW,
 	// TODAY, DATEDIFF, YEAR, MONTH, DAY, HOUR, MINUTE, SECOND, WEEKDAY, WEEKNUM, DATEADD(date, n,
-	// unit), DATETIME_DIFF(a, b, unit), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
+	// unit), DATETIME_DIFF(a, b[, unit]) (seconds by default), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
 	// format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 	// milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 	// d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
@@ -8380,7 +8380,7 @@ type ClientWithResponsesInterface interface {
 	// (RE2 syntax, linear time); numbers ROUND, ROUNDUP, ROUNDDOWN, CEILING, FLOOR, INT, ABS, MOD,
 	// POWER, SQRT, EXP, LOG, MIN, MAX, SUM, AVERAGE, COUNT, COUNTA, COUNTALL, EVEN, ODD; dates NOW,
 	// TODAY, DATEDIFF, YEAR, MONTH, DAY, HOUR, MINUTE, SECOND, WEEKDAY, WEEKNUM, DATEADD(date, n,
-	// unit), DATETIME_DIFF(a, b, unit), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
+	// unit), DATETIME_DIFF(a, b[, unit]) (seconds by default), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
 	// format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 	// milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 	// d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
@@ -14780,7 +14780,7 @@ func (c *ClientWithResponses) CreateBaseColumnWithResponse(ctx context.Context, 
 // (RE2 syntax, linear time); numbers ROUND, ROUNDUP, ROUNDDOWN, CEILING, FLOOR, INT, ABS, MOD,
 // POWER, SQRT, EXP, LOG, MIN, MAX, SUM, AVERAGE, COUNT, COUNTA, COUNTALL, EVEN, ODD; dates NOW,
 // TODAY, DATEDIFF, YEAR, MONTH, DAY, HOUR, MINUTE, SECOND, WEEKDAY, WEEKNUM, DATEADD(date, n,
-// unit), DATETIME_DIFF(a, b, unit), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
+// unit), DATETIME_DIFF(a, b[, unit]) (seconds by default), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
 // format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 // milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 // d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
@@ -14820,7 +14820,7 @@ func (c *ClientWithResponses) CreateCalculatedColumnWithBodyWithResponse(ctx con
 // (RE2 syntax, linear time); numbers ROUND, ROUNDUP, ROUNDDOWN, CEILING, FLOOR, INT, ABS, MOD,
 // POWER, SQRT, EXP, LOG, MIN, MAX, SUM, AVERAGE, COUNT, COUNTA, COUNTALL, EVEN, ODD; dates NOW,
 // TODAY, DATEDIFF, YEAR, MONTH, DAY, HOUR, MINUTE, SECOND, WEEKDAY, WEEKNUM, DATEADD(date, n,
-// unit), DATETIME_DIFF(a, b, unit), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
+// unit), DATETIME_DIFF(a, b[, unit]) (seconds by default), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
 // format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 // milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 // d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates

@@ -219,7 +219,7 @@ var Functions = map[string]Arity{
 	"WEEKDAY":         {1, 2},
 	"WEEKNUM":         {1, 2},
 	"DATEADD":         {3, 3},
-	"DATETIME_DIFF":   {3, 3},
+	"DATETIME_DIFF":   {2, 3},
 	"DATETIME_FORMAT": {1, 2},
 	"DATETIME_PARSE":  {1, 2},
 	"IS_BEFORE":       {2, 2},

@@ -65,6 +65,8 @@ func (c *compiler) unitCall(e *Call, args []evalFn) evalFn {
 			}
 			fixed = u
 		}
+	} else if e.Name == "DATETIME_DIFF" {
+		fixed = "s" // Airtable's default unit
 	}
 	name := e.Name
 	return c.eager(args, func(v []any) (any, error) {

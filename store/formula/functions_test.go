@@ -111,7 +111,7 @@ var funcCases = map[string][]funcCase{
 		v(`DATEADD("2026-01-31", 1, "M")`, tm("2026-02-28")), v(`DATEADD([When], 90, "minutes")`, tm("2026-11-26T17:00:45.123Z")), v(`DATEADD([Day], 1, "Q")`, tm("2027-02-27")),
 		v(`DATEADD([Empty], 1, "d")`, nil), fail(`DATEADD([Day], 1000000000000, "days")`, "out of range"), fail(`DATEADD([Day], 1, [Text])`, "not a date unit"), fail(`DATEADD([Day], [Text], "d")`, "not a number")},
 	"DATETIME_DIFF": {v(`DATETIME_DIFF([Day], "2026-11-20", "days")`, 7.0), v(`DATETIME_DIFF("2026-11-20", [Day], "d")`, -7.0), v(`DATETIME_DIFF([Day], "2026-01-28", "months")`, 9.0),
-		v(`DATETIME_DIFF([When], [Day], "hours")`, -8.0), v(`DATETIME_DIFF([Day], "2025-11-27", "y")`, 1.0), v(`DATETIME_DIFF([Empty], [Day], "d")`, nil), fail(`DATETIME_DIFF([Text], [Day], "d")`, "not a date")},
+		v(`DATETIME_DIFF([When], [Day], "hours")`, -8.0), v(`DATETIME_DIFF([Day], "2025-11-27", "y")`, 1.0), v(`DATETIME_DIFF([Day], [When])`, 30554.0), v(`DATETIME_DIFF([Empty], [Day], "d")`, nil), fail(`DATETIME_DIFF([Text], [Day], "d")`, "not a date")},
 	"DATETIME_FORMAT": {v(`DATETIME_FORMAT([When], "YYYY-MM-DD HH:mm")`, "2026-11-26 15:30"), v(`DATETIME_FORMAT([Day], "dddd, MMMM Do YYYY")`, "Friday, November 27th 2026"),
 		v(`DATETIME_FORMAT([When], "h:mm A [at] ss.SSS")`, "3:30 PM at 45.123"), v(`DATETIME_FORMAT([When])`, "2026-11-26T15:30:45.123Z"),
 		v(`DATETIME_FORMAT([Day], "D/M/YY ddd ZZ X")`, "27/11/26 Fri +0000 1795737600"), v(`DATETIME_FORMAT([Empty], "YYYY")`, nil), fail(`DATETIME_FORMAT([Text], "YYYY")`, "not a date")},

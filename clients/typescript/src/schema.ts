@@ -527,7 +527,7 @@ export interface paths {
          *     (RE2 syntax, linear time); numbers ROUND, ROUNDUP, ROUNDDOWN, CEILING, FLOOR, INT, ABS, MOD,
          *     POWER, SQRT, EXP, LOG, MIN, MAX, SUM, AVERAGE, COUNT, COUNTA, COUNTALL, EVEN, ODD; dates NOW,
          *     TODAY, DATEDIFF, YEAR, MONTH, DAY, HOUR, MINUTE, SECOND, WEEKDAY, WEEKNUM, DATEADD(date, n,
-         *     unit), DATETIME_DIFF(a, b, unit), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
+         *     unit), DATETIME_DIFF(a, b[, unit]) (seconds by default), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
          *     format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
          *     milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
          *     d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
