@@ -279,6 +279,9 @@ func (c *compiler) call(e *Call) evalFn {
 	if fn := lazyCall(e.Name, args); fn != nil {
 		return fn
 	}
+	if fn := c.extended(e, args); fn != nil {
+		return fn
+	}
 	fn := c.boundText(e.Name, builtins[e.Name])
 	return func(env Env) (any, error) {
 		vals := make([]any, len(args))

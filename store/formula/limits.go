@@ -114,9 +114,11 @@ func concat(vals []any, limit int) (any, error) {
 //     longer source value is allowed, but whatever a formula builds from it is still cut off at
 //     run time by MaxText);
 //   - a literal counts its own text; a number, a date or a TRUE/FALSE as maxScalarText;
-//   - & and CONCAT add their operands, so every reference counts as often as it appears in the
+//   - & and CONCAT (CONCATENATE) add their operands, so every reference counts as often as it appears in the
 //     formula's tree; IF, COALESCE and the other functions count their largest operand; UPPER
-//     and LOWER count 3/2 of theirs (a rune's case can change its UTF-8 length from 2 to 3);
+//     and LOWER count 3/2 of theirs; REPT, SUBSTITUTE, REPLACE and REGEX_REPLACE count their
+//     largest operand or MaxText, whichever is more (their result is cut off at MaxText at run
+//     time); DATETIME_FORMAT three times its format (a rune's case can change its UTF-8 length from 2 to 3);
 //   - a calculated column counts the bound of its own formula, so the bounds multiply along a
 //     chain: C1 = [E]&[E] (2 copies of E), C2 = [C1]&[C1]&[C1] (6 copies).
 //
@@ -216,7 +218,7 @@ func (g *growth) expr(e Expr) int64 {
 		return maxScalarText
 	case *Call:
 		switch e.Name {
-		case "CONCAT":
+		case "CONCAT", "CONCATENATE":
 			var n int64
 			for _, a := range e.Args {
 				n = addSat(n, g.expr(a))
@@ -225,15 +227,30 @@ func (g *growth) expr(e Expr) int64 {
 		case "UPPER", "LOWER":
 			b := g.expr(e.Args[0])
 			return min(addSat(b, b/2+1), saturated)
-		case "TRIM", "IF", "COALESCE":
+		case "TRIM", "IF", "COALESCE", "LEFT", "RIGHT", "MID", "T", "REGEX_EXTRACT", "SWITCH":
 			var n int64
 			for i, a := range e.Args {
-				if e.Name == "IF" && i == 0 {
-					continue // the condition is not returned
+				if (e.Name == "IF" && i == 0) || (e.Name != "IF" && e.Name != "COALESCE" && e.Name != "SWITCH" && i > 0) {
+					continue // the condition, a count or a pattern is not returned
+				}
+				if e.Name == "SWITCH" && i%2 == 1 && i < len(e.Args)-1 {
+					continue // a pattern
 				}
 				n = max(n, g.expr(a))
 			}
 			return n
+		case "REPT", "SUBSTITUTE", "REPLACE", "REGEX_REPLACE":
+			// Their output is cut off at MaxText at run time, and the work to find that out is
+			// linear in their inputs: they count as their largest operand, or MaxText.
+			n := int64(g.lim.maxText())
+			for _, a := range e.Args {
+				n = max(n, g.expr(a))
+			}
+			return n
+		case "DATETIME_FORMAT":
+			if len(e.Args) == 2 { // a token such as dddd (4 bytes) writes at most 9 ("Wednesday")
+				return max(maxScalarText, min(g.expr(e.Args[1])*3, saturated))
+			}
 		}
 		return maxScalarText
 	}

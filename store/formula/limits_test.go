@@ -147,3 +147,27 @@ func TestGrowthBound(t *testing.T) {
 }
 
 func itoa(i int64) string { return Text(float64(i)) }
+
+// The text functions of issue 15 take part in the static bound: CONCATENATE adds like CONCAT, the
+// substring functions count their text, and the rewriting ones cannot hide a growing chain.
+func TestGrowthBoundNewFunctions(t *testing.T) {
+	cols := []Column{
+		{ID: 1, Name: "E", SourceField: "e"},
+		{ID: 2, Name: "Cat", Calculated: true, Formula: `CONCATENATE({1}, {1}, "ab")`},
+		{ID: 3, Name: "Left", Calculated: true, Formula: `LEFT({2}, 3)`},
+		{ID: 4, Name: "Rept", Calculated: true, Formula: `REPT({1}, 1000000)`},
+		{ID: 5, Name: "Sub", Calculated: true, Formula: `SUBSTITUTE({2}, "a", "b") & SUBSTITUTE({2}, "a", "b")`},
+		{ID: 6, Name: "Switch", Calculated: true, Formula: `SWITCH({1}, "x", {2}, "y")`},
+		{ID: 7, Name: "Fmt", Calculated: true, Formula: `DATETIME_FORMAT(NOW(), "dddd")`},
+		{ID: 8, Name: "Chain", Calculated: true, Formula: `CONCATENATE({5}, {5}, {5})`},
+	}
+	lim := Limits{MaxText: 1000, MaxGrowth: 10000}
+	for id, want := range map[int64]int64{2: 2002, 3: 2002, 4: 1000, 5: 4004, 6: 2002, 7: maxScalarText, 8: 12012} {
+		if got := growthBound(cols, id, lim); got != want {
+			t.Errorf("bound of %d: %d, want %d", id, got, want)
+		}
+	}
+	if err := CheckGrowth(cols, []int64{8}, lim); err == nil || !strings.Contains(err.Error(), "Chain → Sub → Cat → E") {
+		t.Errorf("chain through SUBSTITUTE: %v", err)
+	}
+}

@@ -248,8 +248,8 @@ func TestFunctions(t *testing.T) {
 			}
 		}
 	}
-	if len(Functions) != 20 {
-		t.Errorf("len(Functions) = %d, want 20", len(Functions))
+	if len(Functions) != 70 {
+		t.Errorf("len(Functions) = %d, want 70", len(Functions))
 	}
 }
 

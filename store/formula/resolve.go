@@ -124,6 +124,8 @@ func Resolve(src string, cols []Column, selfID int64) (Resolved, error) {
 				ps.add(n.Name, "unknown function")
 			} else if !a.Accepts(len(n.Args)) {
 				ps.add(n.Name, fmt.Sprintf("%s expects %s, got %d", n.Name, a, len(n.Args)))
+			} else {
+				checkArgs(n, &ps)
 			}
 		}
 		return true

@@ -575,10 +575,22 @@ export interface paths {
          * Create a calculated column
          * @description Needs `editor` on the panel. The formula uses the spreadsheet language: references `[Column Name]`
          *     or bare names (a column name first, then a base column's source field), string, number and
-         *     boolean literals, `+ - * / & = <> < > <= >=`, and the functions IF, AND, OR, NOT, CONCAT, LEN,
-         *     UPPER, LOWER, TRIM, ROUND, ABS, MIN, MAX, COALESCE, NOW, TODAY, DATEDIFF, YEAR, MONTH, DAY.
-         *     Unknown or ambiguous references, wrong arities and cycles are 422 naming the culprits in
-         *     `errors`. So is a formula whose static growth bound exceeds the server's limit (16 MiB by
+         *     boolean literals, `+ - * / & = <> < > <= >=`, and the functions (Airtable's names, arguments
+         *     and blank handling; docs/formulas.md): logic IF, AND, OR, NOT, XOR, SWITCH, BLANK, ERROR,
+         *     ISERROR, COALESCE; text CONCAT, CONCATENATE, LEN, UPPER, LOWER, TRIM, LEFT, RIGHT, MID, FIND,
+         *     SEARCH, SUBSTITUTE, REPLACE, REPT, T, VALUE, REGEX_MATCH, REGEX_EXTRACT, REGEX_REPLACE
+         *     (RE2 syntax, linear time); numbers ROUND, ROUNDUP, ROUNDDOWN, CEILING, FLOOR, INT, ABS, MOD,
+         *     POWER, SQRT, EXP, LOG, MIN, MAX, SUM, AVERAGE, COUNT, COUNTA, COUNTALL, EVEN, ODD; dates NOW,
+         *     TODAY, DATEDIFF, YEAR, MONTH, DAY, HOUR, MINUTE, SECOND, WEEKDAY, WEEKNUM, DATEADD(date, n,
+         *     unit), DATETIME_DIFF(a, b[, unit]) (seconds by default), DATETIME_FORMAT(date, format), DATETIME_PARSE(text,
+         *     format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
+         *     milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
+         *     d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
+         *     are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+         *     type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
+         *     compile: the reason names the function and the argument) and cycles are 422 naming the
+         *     culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
+         *     cell of that row. So is a formula whose static growth bound exceeds the server's limit (16 MiB by
          *     default), naming the chain that grows (`C2 → C1 → E can grow to 655360000 bytes, the limit is
          *     16777216`): the bound counts each base column as the longest computed text (64 KiB by
          *     default), each literal as its own text, and adds up every reference of `&` and `CONCAT` as
