@@ -6,6 +6,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -23,6 +24,13 @@ type Event struct {
 	PanelID   int64  // the change's panel, or the panel of the notification's view
 	Recipient string // a notification's user id ("" for a change)
 	Data      []byte // the JSON of one item of listPanelChanges or listViewNotifications
+	// Frame is the event as the stream writes it, formatted once for every subscriber.
+	Frame []byte
+}
+
+// NewFrame formats an event for the stream: its id, its name and its data on one line.
+func NewFrame(id int64, name string, data []byte) []byte {
+	return fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", id, name, data)
 }
 
 // Source is what the tail reads: the outbox, with each event already in its API shape.
@@ -53,6 +61,10 @@ var (
 
 // tailBatch is how many events one read of the tail takes.
 const tailBatch = 500
+
+// coalesce is the shortest time between two reads of the tail: under a stream of commits, each
+// waking the tail, one read takes them all instead of one read per commit.
+const coalesce = 10 * time.Millisecond
 
 // grantChanging are the change types after which a tenant's ACL rows may differ: the tail reloads
 // them before it decides who sees that event and the ones after it.
@@ -139,6 +151,10 @@ func (h *Hub) Run(ctx context.Context) {
 		case <-tick.C:
 		case <-h.wake:
 		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(coalesce):
+		}
 	}
 }
 
@@ -213,12 +229,13 @@ func (h *Hub) dispatch(ctx context.Context, ev Event) error {
 		}
 	}
 	defer h.mu.Unlock()
+	shared := &ev
 	for s := range h.tenants[ev.Tenant] {
-		if !s.wants(ev, grants) {
+		if !s.wants(shared, grants) {
 			continue
 		}
 		select {
-		case s.events <- ev:
+		case s.events <- shared:
 		default:
 			h.cutOff(s)
 		}
@@ -277,7 +294,7 @@ type Subscription struct {
 	who     Subscriber
 	panels  map[int64]bool
 	types   map[string]bool
-	events  chan Event
+	events  chan *Event // shared by every subscriber it went to: read-only
 	cut     chan struct{}
 	removed bool // under hub.mu
 
@@ -316,7 +333,7 @@ func (h *Hub) Subscribe(ctx context.Context, who Subscriber) (*Subscription, err
 			return nil, ctx.Err()
 		}
 	}
-	s := &Subscription{hub: h, who: who, events: make(chan Event, h.opt.Buffer), cut: make(chan struct{})}
+	s := &Subscription{hub: h, who: who, events: make(chan *Event, h.opt.Buffer), cut: make(chan struct{})}
 	if len(who.Panels) > 0 {
 		s.panels = make(map[int64]bool, len(who.Panels))
 		for _, p := range who.Panels {
@@ -350,7 +367,7 @@ func (h *Hub) Subscribe(ctx context.Context, who Subscriber) (*Subscription, err
 }
 
 // Events is the subscription's buffer of live events.
-func (s *Subscription) Events() <-chan Event { return s.events }
+func (s *Subscription) Events() <-chan *Event { return s.events }
 
 // CutOff is closed when the subscriber's buffer overflowed: it has lost events and must reset.
 func (s *Subscription) CutOff() <-chan struct{} { return s.cut }
@@ -389,7 +406,7 @@ func (h *Hub) remove(s *Subscription) {
 // wants reports whether the subscriber may see ev and asked for it: its own notifications, and
 // the changes of the panels whose history it may read (admins: every panel of the tenant), as
 // listViewNotifications and listPanelChanges answer them.
-func (s *Subscription) wants(ev Event, grants map[string]map[int64]bool) bool {
+func (s *Subscription) wants(ev *Event, grants map[string]map[int64]bool) bool {
 	if s.types != nil && !s.types[ev.Name] {
 		return false
 	}

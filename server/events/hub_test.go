@@ -56,6 +56,7 @@ func (r rowSource) Tail(ctx context.Context, after store.EventPosition, h string
 	for i, row := range rows {
 		out[i] = events.Event{Position: row.Position, Tenant: row.TenantID(), ID: row.Position.ID, Name: row.Change.ChangeType,
 			PanelID: row.Change.PanelID}
+		out[i].Frame = events.NewFrame(out[i].ID, out[i].Name, nil)
 	}
 	return out, nil
 }
