@@ -80,14 +80,14 @@ type Hub struct {
 	done      chan struct{} // closed by Shutdown
 	closeOnce sync.Once
 
-	mu      sync.Mutex
-	pos     store.EventPosition // the last event handed out (or skipped) by the tail
+	mu  sync.Mutex
+	pos store.EventPosition // the last event handed out (or skipped) by the tail
 	// polls counts the reads of the tail begun and ended; polled is closed and replaced at the end
 	// of each, so that Subscribe can wait for one that began after it was called.
 	begun, ended uint64
 	polled       chan struct{}
-	tenants map[string]map[*Subscription]struct{}
-	perUser map[string]int
+	tenants      map[string]map[*Subscription]struct{}
+	perUser      map[string]int
 
 	// grants is the tail's own cache of each subscribed tenant's panel grants (nil entry: reload),
 	// touched only by the tail goroutine.
