@@ -89,7 +89,9 @@ func (s *Server) StreamEvents(ctx context.Context, req gen.StreamEventsRequestOb
 		p.Header = http.Header{"Retry-After": {"5"}}
 		return nil, p
 	case errors.Is(err, events.ErrClosed):
-		return nil, problem.New(http.StatusServiceUnavailable, "unavailable", "the instance is shutting down; reconnect")
+		return nil, problem.New(http.StatusServiceUnavailable, "service-unavailable", "the instance is shutting down; reconnect")
+	case errors.Is(err, events.ErrUnavailable):
+		return nil, problem.New(http.StatusServiceUnavailable, "service-unavailable", "the event stream cannot read the database right now; retry later")
 	case err != nil:
 		return nil, err
 	}

@@ -57,7 +57,12 @@ type Options struct {
 var (
 	ErrTooManyStreams = errors.New("too many open event streams for this user")
 	ErrClosed         = errors.New("the event stream is shutting down")
+	// ErrUnavailable: the tail could not read the outbox in time (the database is down or slow).
+	ErrUnavailable = errors.New("the event stream cannot read the outbox right now")
 )
+
+// subscribeWait bounds how long Subscribe waits for the tail to catch up.
+const subscribeWait = 10 * time.Second
 
 // tailBatch is how many events one read of the tail takes.
 const tailBatch = 500
@@ -305,10 +310,14 @@ type Subscription struct {
 
 // Subscribe opens a subscription, once the tail has started.
 func (h *Hub) Subscribe(ctx context.Context, who Subscriber) (*Subscription, error) {
+	giveUp := time.NewTimer(subscribeWait)
+	defer giveUp.Stop()
 	select {
 	case <-h.ready:
 	case <-h.done:
 		return nil, ErrClosed
+	case <-giveUp.C:
+		return nil, ErrUnavailable
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -329,6 +338,8 @@ func (h *Hub) Subscribe(ctx context.Context, who Subscriber) (*Subscription, err
 		case <-polled:
 		case <-h.done:
 			return nil, ErrClosed
+		case <-giveUp.C:
+			return nil, ErrUnavailable
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
