@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -55,7 +54,7 @@ func apiEvents(rows []store.StreamEvent) ([]events.Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		ev.Data = data
+		ev.Data, ev.Frame = data, events.NewFrame(ev.ID, ev.Name, data)
 		out = append(out, ev)
 	}
 	return out, nil
@@ -90,7 +89,9 @@ func (s *Server) StreamEvents(ctx context.Context, req gen.StreamEventsRequestOb
 		p.Header = http.Header{"Retry-After": {"5"}}
 		return nil, p
 	case errors.Is(err, events.ErrClosed):
-		return nil, problem.New(http.StatusServiceUnavailable, "unavailable", "the instance is shutting down; reconnect")
+		return nil, problem.New(http.StatusServiceUnavailable, "service-unavailable", "the instance is shutting down; reconnect")
+	case errors.Is(err, events.ErrUnavailable):
+		return nil, problem.New(http.StatusServiceUnavailable, "service-unavailable", "the event stream cannot read the database right now; retry later")
 	case err != nil:
 		return nil, err
 	}
@@ -179,29 +180,29 @@ func (st *eventStream) VisitStreamEventsResponse(w http.ResponseWriter) error {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx would otherwise hold the events back
 	w.WriteHeader(http.StatusOK)
-	write := func(frame string) bool {
+	write := func(frame []byte) bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(st.set.writeTimeout))
-		if _, err := w.Write([]byte(frame)); err != nil {
+		if _, err := w.Write(frame); err != nil {
 			return false
 		}
 		return rc.Flush() == nil
 	}
-	if !write("retry: 2000\n\n") {
+	if !write([]byte("retry: 2000\n\n")) {
 		return nil
 	}
 	if st.reset != "" {
-		if !write(resetFrame(st.reset)) {
+		if !write([]byte(resetFrame(st.reset))) {
 			return nil
 		}
 	}
-	for _, ev := range st.replay {
-		if !st.send(write, ev) {
+	for i := range st.replay {
+		if !st.send(write, &st.replay[i]) {
 			return nil
 		}
 	}
 	st.replay = nil
 	// A comment EventSource ignores, for clients that want to know the replay is over.
-	if !write(": live\n\n") {
+	if !write([]byte(": live\n\n")) {
 		return nil
 	}
 	heartbeat := time.NewTicker(st.set.heartbeat)
@@ -219,21 +220,21 @@ func (st *eventStream) VisitStreamEventsResponse(w http.ResponseWriter) error {
 				return nil
 			}
 		case <-st.sub.CutOff():
-			write(resetFrame("slow_consumer"))
+			write([]byte(resetFrame("slow_consumer")))
 			return nil
 		case <-heartbeat.C:
-			if !write(": heartbeat\n\n") {
+			if !write([]byte(": heartbeat\n\n")) {
 				return nil
 			}
 		case <-expired:
-			write(": token expired; reconnect with a fresh token and Last-Event-ID\n\n")
+			write([]byte(": token expired; reconnect with a fresh token and Last-Event-ID\n\n"))
 			return nil
 		case <-st.hub.Done():
 			last := "null"
 			if st.lastID != 0 {
 				last = strconv.FormatInt(st.lastID, 10)
 			}
-			write("event: shutdown\ndata: {\"lastEventId\":" + last + "}\n\n")
+			write([]byte("event: shutdown\ndata: {\"lastEventId\":" + last + "}\n\n"))
 			return nil
 		case <-st.ctx.Done():
 			return nil
@@ -242,11 +243,11 @@ func (st *eventStream) VisitStreamEventsResponse(w http.ResponseWriter) error {
 }
 
 // send writes ev unless the client already has it (a replayed event the tail also handed out).
-func (st *eventStream) send(write func(string) bool, ev events.Event) bool {
+func (st *eventStream) send(write func([]byte) bool, ev *events.Event) bool {
 	if ev.Position.Compare(st.last) <= 0 {
 		return true
 	}
-	if !write(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Name, ev.Data)) {
+	if !write(ev.Frame) {
 		return false
 	}
 	st.last, st.lastID = ev.Position, ev.ID

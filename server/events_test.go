@@ -367,8 +367,8 @@ func TestEventStreamResetsWhatItCannotReplay(t *testing.T) {
 		waitFinal(t, want)
 		s.Close()
 	}
-	reset(created, "replay_max")                                               // 3 events follow, the maximum is 2
-	reset("999999999999999", "unknown_event")                                  // no such event
+	reset(created, "replay_max")                                                // 3 events follow, the maximum is 2
+	reset("999999999999999", "unknown_event")                                   // no such event
 	reset(strconv.FormatInt(theirs.JSON200.Changes[0].Id, 10), "unknown_event") // another tenant's event
 
 	old := servertest.New(t, servertest.Options{DSN: env.dsn, Log: servertest.Log(),

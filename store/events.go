@@ -71,7 +71,7 @@ func (n Notification) Position() EventPosition { return EventPosition{XID: n.XID
 type EventFilter struct {
 	After    EventPosition
 	Until    EventPosition // the last position included; the zero position: no bound
-	PanelIDs []int64 // empty: every panel the actor may read the history of
+	PanelIDs []int64       // empty: every panel the actor may read the history of
 	Types    []string
 	Limit    int
 }

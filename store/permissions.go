@@ -124,12 +124,12 @@ var Permissions = map[Operation]Requirement{
 	"updateAcl":      aclEdit,
 	"deleteAcl":      aclEdit,
 
-	"listOrganizationMembers":   tenant,
-	"listPanelChanges":          tenant,
-	opListPanelChangesOfPanel:   panelPartRead,
-	"listViewNotifications":     self,
+	"listOrganizationMembers": tenant,
+	"listPanelChanges":        tenant,
+	opListPanelChangesOfPanel: panelPartRead,
+	"listViewNotifications":   self,
 	// The stream filters each event as the lists above do: changes by listPanelChanges, notifications by listViewNotifications.
-	"streamEvents": tenant,
+	"streamEvents":              tenant,
 	"markViewNotificationsRead": self,
 
 	"getHealth":      system,

@@ -6,6 +6,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -23,6 +24,13 @@ type Event struct {
 	PanelID   int64  // the change's panel, or the panel of the notification's view
 	Recipient string // a notification's user id ("" for a change)
 	Data      []byte // the JSON of one item of listPanelChanges or listViewNotifications
+	// Frame is the event as the stream writes it, formatted once for every subscriber.
+	Frame []byte
+}
+
+// NewFrame formats an event for the stream: its id, its name and its data on one line.
+func NewFrame(id int64, name string, data []byte) []byte {
+	return fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", id, name, data)
 }
 
 // Source is what the tail reads: the outbox, with each event already in its API shape.
@@ -49,10 +57,19 @@ type Options struct {
 var (
 	ErrTooManyStreams = errors.New("too many open event streams for this user")
 	ErrClosed         = errors.New("the event stream is shutting down")
+	// ErrUnavailable: the tail could not read the outbox in time (the database is down or slow).
+	ErrUnavailable = errors.New("the event stream cannot read the outbox right now")
 )
+
+// subscribeWait bounds how long Subscribe waits for the tail to catch up.
+const subscribeWait = 10 * time.Second
 
 // tailBatch is how many events one read of the tail takes.
 const tailBatch = 500
+
+// coalesce is the shortest time between two reads of the tail: under a stream of commits, each
+// waking the tail, one read takes them all instead of one read per commit.
+const coalesce = 10 * time.Millisecond
 
 // grantChanging are the change types after which a tenant's ACL rows may differ: the tail reloads
 // them before it decides who sees that event and the ones after it.
@@ -68,14 +85,14 @@ type Hub struct {
 	done      chan struct{} // closed by Shutdown
 	closeOnce sync.Once
 
-	mu      sync.Mutex
-	pos     store.EventPosition // the last event handed out (or skipped) by the tail
+	mu  sync.Mutex
+	pos store.EventPosition // the last event handed out (or skipped) by the tail
 	// polls counts the reads of the tail begun and ended; polled is closed and replaced at the end
 	// of each, so that Subscribe can wait for one that began after it was called.
 	begun, ended uint64
 	polled       chan struct{}
-	tenants map[string]map[*Subscription]struct{}
-	perUser map[string]int
+	tenants      map[string]map[*Subscription]struct{}
+	perUser      map[string]int
 
 	// grants is the tail's own cache of each subscribed tenant's panel grants (nil entry: reload),
 	// touched only by the tail goroutine.
@@ -138,6 +155,10 @@ func (h *Hub) Run(ctx context.Context) {
 			return
 		case <-tick.C:
 		case <-h.wake:
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(coalesce):
 		}
 	}
 }
@@ -213,12 +234,13 @@ func (h *Hub) dispatch(ctx context.Context, ev Event) error {
 		}
 	}
 	defer h.mu.Unlock()
+	shared := &ev
 	for s := range h.tenants[ev.Tenant] {
-		if !s.wants(ev, grants) {
+		if !s.wants(shared, grants) {
 			continue
 		}
 		select {
-		case s.events <- ev:
+		case s.events <- shared:
 		default:
 			h.cutOff(s)
 		}
@@ -277,7 +299,7 @@ type Subscription struct {
 	who     Subscriber
 	panels  map[int64]bool
 	types   map[string]bool
-	events  chan Event
+	events  chan *Event // shared by every subscriber it went to: read-only
 	cut     chan struct{}
 	removed bool // under hub.mu
 
@@ -288,10 +310,14 @@ type Subscription struct {
 
 // Subscribe opens a subscription, once the tail has started.
 func (h *Hub) Subscribe(ctx context.Context, who Subscriber) (*Subscription, error) {
+	giveUp := time.NewTimer(subscribeWait)
+	defer giveUp.Stop()
 	select {
 	case <-h.ready:
 	case <-h.done:
 		return nil, ErrClosed
+	case <-giveUp.C:
+		return nil, ErrUnavailable
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -312,11 +338,13 @@ func (h *Hub) Subscribe(ctx context.Context, who Subscriber) (*Subscription, err
 		case <-polled:
 		case <-h.done:
 			return nil, ErrClosed
+		case <-giveUp.C:
+			return nil, ErrUnavailable
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
-	s := &Subscription{hub: h, who: who, events: make(chan Event, h.opt.Buffer), cut: make(chan struct{})}
+	s := &Subscription{hub: h, who: who, events: make(chan *Event, h.opt.Buffer), cut: make(chan struct{})}
 	if len(who.Panels) > 0 {
 		s.panels = make(map[int64]bool, len(who.Panels))
 		for _, p := range who.Panels {
@@ -350,7 +378,7 @@ func (h *Hub) Subscribe(ctx context.Context, who Subscriber) (*Subscription, err
 }
 
 // Events is the subscription's buffer of live events.
-func (s *Subscription) Events() <-chan Event { return s.events }
+func (s *Subscription) Events() <-chan *Event { return s.events }
 
 // CutOff is closed when the subscriber's buffer overflowed: it has lost events and must reset.
 func (s *Subscription) CutOff() <-chan struct{} { return s.cut }
@@ -389,7 +417,7 @@ func (h *Hub) remove(s *Subscription) {
 // wants reports whether the subscriber may see ev and asked for it: its own notifications, and
 // the changes of the panels whose history it may read (admins: every panel of the tenant), as
 // listViewNotifications and listPanelChanges answer them.
-func (s *Subscription) wants(ev Event, grants map[string]map[int64]bool) bool {
+func (s *Subscription) wants(ev *Event, grants map[string]map[int64]bool) bool {
 	if s.types != nil && !s.types[ev.Name] {
 		return false
 	}

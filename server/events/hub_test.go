@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -56,6 +57,7 @@ func (r rowSource) Tail(ctx context.Context, after store.EventPosition, h string
 	for i, row := range rows {
 		out[i] = events.Event{Position: row.Position, Tenant: row.TenantID(), ID: row.Position.ID, Name: row.Change.ChangeType,
 			PanelID: row.Change.PanelID}
+		out[i].Frame = events.NewFrame(out[i].ID, out[i].Name, nil)
 	}
 	return out, nil
 }
@@ -129,7 +131,7 @@ func TestSubscriptionsPerUserAreBounded(t *testing.T) {
 	if _, err := h.Subscribe(t.Context(), subscriber(a)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Subscribe(t.Context(), subscriber(a)); err != events.ErrTooManyStreams {
+	if _, err := h.Subscribe(t.Context(), subscriber(a)); !errors.Is(err, events.ErrTooManyStreams) {
 		t.Fatalf("third subscription: %v, want ErrTooManyStreams", err)
 	}
 	other := subscriber(store.Actor{TenantID: "hub-limit", UserID: "someone else"})
@@ -141,7 +143,7 @@ func TestSubscriptionsPerUserAreBounded(t *testing.T) {
 		t.Errorf("after a close: %v", err)
 	}
 	h.Shutdown()
-	if _, err := h.Subscribe(t.Context(), subscriber(a)); err != events.ErrClosed {
+	if _, err := h.Subscribe(t.Context(), subscriber(a)); !errors.Is(err, events.ErrClosed) {
 		t.Errorf("after shutdown: %v, want ErrClosed", err)
 	}
 }
