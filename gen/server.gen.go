@@ -264,6 +264,27 @@ func (e DataSourceType) Valid() bool {
 	}
 }
 
+// Defines values for DeliveryStatus.
+const (
+	Delivered DeliveryStatus = "delivered"
+	Failed    DeliveryStatus = "failed"
+	Pending   DeliveryStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the DeliveryStatus enum.
+func (e DeliveryStatus) Valid() bool {
+	switch e {
+	case Delivered:
+		return true
+	case Failed:
+		return true
+	case Pending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DependentKind.
 const (
 	DependentKindAcl        DependentKind = "acl"
@@ -1060,6 +1081,9 @@ type DataSourceUpdate struct {
 	UserId *UserAssertion `json:"userId,omitempty"`
 }
 
+// DeliveryStatus defines model for DeliveryStatus.
+type DeliveryStatus string
+
 // Dependent defines model for Dependent.
 type Dependent struct {
 	Id   int64         `json:"id"`
@@ -1168,6 +1192,12 @@ type NotificationList struct {
 	Total         int                `json:"total"`
 	TotalCapped   bool               `json:"totalCapped"`
 	UnreadCount   int                `json:"unreadCount"`
+
+	// WebhookNotifications On the first page only (no `offset` or `cursor`): the caller's unread notifications about its
+	// webhooks (one that was disabled after repeated failures), newest first, at most 100. They are not
+	// view notifications, so the filters, `total` and `unreadCount` do not count them; mark them read
+	// with `markViewNotificationsRead` like the others.
+	WebhookNotifications []WebhookNotification `json:"webhookNotifications,omitempty"`
 }
 
 // NotificationView defines model for NotificationView.
@@ -1583,6 +1613,122 @@ type ViewUpdate struct {
 	VisibleColumns []ColumnReference `json:"visibleColumns,omitempty"`
 }
 
+// Webhook defines model for Webhook.
+type Webhook struct {
+	ConsecutiveFailures int `json:"consecutiveFailures"`
+
+	// CreatedAt RFC 3339, UTC, milliseconds.
+	CreatedAt      Timestamp                 `json:"createdAt"`
+	CreatedBy      string                    `json:"createdBy"`
+	Description    string                    `json:"description"`
+	DisabledReason nullable.Nullable[string] `json:"disabledReason"`
+	Enabled        bool                      `json:"enabled"`
+	Events         []string                  `json:"events"`
+	Id             int64                     `json:"id"`
+	PanelId        nullable.Nullable[int64]  `json:"panelId"`
+
+	// UpdatedAt RFC 3339, UTC, milliseconds.
+	UpdatedAt Timestamp `json:"updatedAt"`
+	Url       string    `json:"url"`
+}
+
+// WebhookCreate defines model for WebhookCreate.
+type WebhookCreate struct {
+	Description *string `json:"description,omitempty"`
+
+	// Events `changeType` values, or `["*"]` for every type.
+	Events  WebhookEvents `json:"events"`
+	PanelId *int64        `json:"panelId,omitempty"`
+	Url     string        `json:"url"`
+}
+
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	Attempts int `json:"attempts"`
+
+	// CreatedAt RFC 3339, UTC, milliseconds.
+	CreatedAt   Timestamp                       `json:"createdAt"`
+	DeliveredAt nullable.Nullable[apitime.Time] `json:"deliveredAt"`
+
+	// EventId The change id
+	EventId       int64                     `json:"eventId"`
+	Id            int64                     `json:"id"`
+	LastError     nullable.Nullable[string] `json:"lastError"`
+	LastLatencyMs nullable.Nullable[int]    `json:"lastLatencyMs"`
+
+	// LastStatusCode The last attempt's HTTP status; null without an answer.
+	LastStatusCode nullable.Nullable[int] `json:"lastStatusCode"`
+
+	// NextAttemptAt RFC 3339, UTC, milliseconds.
+	NextAttemptAt Timestamp      `json:"nextAttemptAt"`
+	Status        DeliveryStatus `json:"status"`
+	WebhookId     int64          `json:"webhookId"`
+}
+
+// WebhookDeliveryList defines model for WebhookDeliveryList.
+type WebhookDeliveryList struct {
+	Deliveries  []WebhookDelivery `json:"deliveries"`
+	HasMore     bool              `json:"hasMore"`
+	NextCursor  *string           `json:"nextCursor,omitempty"`
+	Total       int               `json:"total"`
+	TotalCapped bool              `json:"totalCapped"`
+}
+
+// WebhookEvents `changeType` values, or `["*"]` for every type.
+type WebhookEvents = []string
+
+// WebhookList defines model for WebhookList.
+type WebhookList struct {
+	HasMore     bool      `json:"hasMore"`
+	NextCursor  *string   `json:"nextCursor,omitempty"`
+	Total       int       `json:"total"`
+	TotalCapped bool      `json:"totalCapped"`
+	Webhooks    []Webhook `json:"webhooks"`
+}
+
+// WebhookNotification defines model for WebhookNotification.
+type WebhookNotification struct {
+	// CreatedAt RFC 3339, UTC, milliseconds.
+	CreatedAt Timestamp          `json:"createdAt"`
+	Id        int64              `json:"id"`
+	Impact    NotificationImpact `json:"impact"`
+	IsRead    bool               `json:"isRead"`
+	Message   string             `json:"message"`
+	WebhookId int64              `json:"webhookId"`
+}
+
+// WebhookUpdate defines model for WebhookUpdate.
+type WebhookUpdate struct {
+	Description *string `json:"description,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// Events `changeType` values, or `["*"]` for every type.
+	Events *WebhookEvents `json:"events,omitempty"`
+	Url    *string        `json:"url,omitempty"`
+}
+
+// WebhookWithSecret A webhook as `getWebhook` answers it, with its signing secret.
+type WebhookWithSecret struct {
+	ConsecutiveFailures int `json:"consecutiveFailures"`
+
+	// CreatedAt RFC 3339, UTC, milliseconds.
+	CreatedAt      Timestamp                 `json:"createdAt"`
+	CreatedBy      string                    `json:"createdBy"`
+	Description    string                    `json:"description"`
+	DisabledReason nullable.Nullable[string] `json:"disabledReason"`
+	Enabled        bool                      `json:"enabled"`
+	Events         []string                  `json:"events"`
+	Id             int64                     `json:"id"`
+	PanelId        nullable.Nullable[int64]  `json:"panelId"`
+
+	// Secret The signing secret, `whsec_` and base64; shown only in this answer.
+	Secret string `json:"secret"`
+
+	// UpdatedAt RFC 3339, UTC, milliseconds.
+	UpdatedAt Timestamp `json:"updatedAt"`
+	Url       string    `json:"url"`
+}
+
 // ColumnId defines model for ColumnId.
 type ColumnId = int64
 
@@ -1630,6 +1776,9 @@ type UserIdQuery = UserAssertion
 
 // ViewId defines model for ViewId.
 type ViewId = int64
+
+// WebhookId defines model for WebhookId.
+type WebhookId = int64
 
 // BadGateway RFC 9457 problem details.
 type BadGateway = Problem
@@ -2067,6 +2216,44 @@ type GetViewSortsParams struct {
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
 }
 
+// ListWebhooksParams defines parameters for ListWebhooks.
+type ListWebhooksParams struct {
+	// PanelId Only the webhooks of this panel.
+	PanelId *int64 `form:"panelId,omitempty" json:"panelId,omitempty"`
+
+	// Limit Page size (default 100; the panel and view lists return up to 1,000 without it).
+	Limit  *Limit  `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Cursor Opaque position returned by a previous page (`Link` header or `nextCursor`).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateWebhookParams defines parameters for CreateWebhook.
+type CreateWebhookParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParams struct {
+	// Status Only deliveries in this state.
+	Status *DeliveryStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size (default 100; the panel and view lists return up to 1,000 without it).
+	Limit  *Limit  `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Cursor Opaque position returned by a previous page (`Link` header or `nextCursor`).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // GetDocsAssetParamsAsset defines parameters for GetDocsAsset.
 type GetDocsAssetParamsAsset string
 
@@ -2117,6 +2304,12 @@ type ReplaceViewFiltersJSONRequestBody = ViewFiltersReplace
 
 // ReplaceViewSortsJSONRequestBody defines body for ReplaceViewSorts for application/json ContentType.
 type ReplaceViewSortsJSONRequestBody = ViewSortsReplace
+
+// CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
+type CreateWebhookJSONRequestBody = WebhookCreate
+
+// UpdateWebhookJSONRequestBody defines body for UpdateWebhook for application/json ContentType.
+type UpdateWebhookJSONRequestBody = WebhookUpdate
 
 // AsEchoedId0 returns the union data inside the EchoedId as a EchoedId0
 func (t EchoedId) AsEchoedId0() (EchoedId0, error) {
@@ -2320,6 +2513,27 @@ type ServerInterface interface {
 	// UnpublishView Unpublish a view
 	// (POST /api/views/{viewId}/unpublish)
 	UnpublishView(ctx echo.Context, viewId ViewId) error
+	// ListWebhooks List webhooks
+	// (GET /api/webhooks)
+	ListWebhooks(ctx echo.Context, params ListWebhooksParams) error
+	// CreateWebhook Create a webhook
+	// (POST /api/webhooks)
+	CreateWebhook(ctx echo.Context, params CreateWebhookParams) error
+	// DeleteWebhook Delete a webhook
+	// (DELETE /api/webhooks/{webhookId})
+	DeleteWebhook(ctx echo.Context, webhookId WebhookId) error
+	// GetWebhook Get a webhook
+	// (GET /api/webhooks/{webhookId})
+	GetWebhook(ctx echo.Context, webhookId WebhookId) error
+	// UpdateWebhook Update a webhook
+	// (PUT /api/webhooks/{webhookId})
+	UpdateWebhook(ctx echo.Context, webhookId WebhookId) error
+	// ListWebhookDeliveries List a webhook's deliveries
+	// (GET /api/webhooks/{webhookId}/deliveries)
+	ListWebhookDeliveries(ctx echo.Context, webhookId WebhookId, params ListWebhookDeliveriesParams) error
+	// RedeliverWebhookDelivery Redeliver a delivery
+	// (POST /api/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver)
+	RedeliverWebhookDelivery(ctx echo.Context, webhookId WebhookId, deliveryId int64) error
 	// GetDocs Interactive API documentation
 	// (GET /docs)
 	GetDocs(ctx echo.Context) error
@@ -4043,6 +4257,192 @@ func (w *ServerInterfaceWrapper) UnpublishView(ctx echo.Context) error {
 	return err
 }
 
+// ListWebhooks converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhooks(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhooksParams
+	// ------------- Optional query parameter "panelId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "panelId", ctx.QueryParams(), &params.PanelId, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter panelId: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", ctx.QueryParams(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter offset: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhooks(ctx, params)
+	return err
+}
+
+// CreateWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateWebhook(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateWebhookParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateWebhook(ctx, params)
+	return err
+}
+
+// DeleteWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhookId" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhookId", ctx.Param("webhookId"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhookId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteWebhook(ctx, webhookId)
+	return err
+}
+
+// GetWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) GetWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhookId" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhookId", ctx.Param("webhookId"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhookId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetWebhook(ctx, webhookId)
+	return err
+}
+
+// UpdateWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhookId" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhookId", ctx.Param("webhookId"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhookId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateWebhook(ctx, webhookId)
+	return err
+}
+
+// ListWebhookDeliveries converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhookDeliveries(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhookId" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhookId", ctx.Param("webhookId"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhookId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookDeliveriesParams
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", ctx.QueryParams(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter offset: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhookDeliveries(ctx, webhookId, params)
+	return err
+}
+
+// RedeliverWebhookDelivery converts echo context to params.
+func (w *ServerInterfaceWrapper) RedeliverWebhookDelivery(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhookId" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhookId", ctx.Param("webhookId"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhookId: %s", err))
+	}
+
+	// ------------- Path parameter "deliveryId" -------------
+	var deliveryId int64
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deliveryId", ctx.Param("deliveryId"), &deliveryId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deliveryId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RedeliverWebhookDelivery(ctx, webhookId, deliveryId)
+	return err
+}
+
 // GetDocs converts echo context to params.
 func (w *ServerInterfaceWrapper) GetDocs(ctx echo.Context) error {
 	var err error
@@ -4215,6 +4615,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/api/changes/panels", wrapper.ListPanelChanges, options.OperationMiddlewares["listPanelChanges"]...)
 	router.GET(options.BaseURL+"/api/notifications/views", wrapper.ListViewNotifications, options.OperationMiddlewares["listViewNotifications"]...)
 	router.PUT(options.BaseURL+"/api/notifications/views/mark-read", wrapper.MarkViewNotificationsRead, options.OperationMiddlewares["markViewNotificationsRead"]...)
+	router.GET(options.BaseURL+"/api/webhooks", wrapper.ListWebhooks, options.OperationMiddlewares["listWebhooks"]...)
+	router.POST(options.BaseURL+"/api/webhooks", wrapper.CreateWebhook, options.OperationMiddlewares["createWebhook"]...)
+	router.DELETE(options.BaseURL+"/api/webhooks/:webhookId", wrapper.DeleteWebhook, options.OperationMiddlewares["deleteWebhook"]...)
+	router.GET(options.BaseURL+"/api/webhooks/:webhookId", wrapper.GetWebhook, options.OperationMiddlewares["getWebhook"]...)
+	router.PUT(options.BaseURL+"/api/webhooks/:webhookId", wrapper.UpdateWebhook, options.OperationMiddlewares["updateWebhook"]...)
+	router.GET(options.BaseURL+"/api/webhooks/:webhookId/deliveries", wrapper.ListWebhookDeliveries, options.OperationMiddlewares["listWebhookDeliveries"]...)
+	router.POST(options.BaseURL+"/api/webhooks/:webhookId/deliveries/:deliveryId/redeliver", wrapper.RedeliverWebhookDelivery, options.OperationMiddlewares["redeliverWebhookDelivery"]...)
 	router.GET(options.BaseURL+"/health", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/liveness", wrapper.GetLiveness, options.OperationMiddlewares["getLiveness"]...)
@@ -11884,6 +12291,1058 @@ func (response UnpublishView503ApplicationProblemPlusJSONResponse) VisitUnpublis
 	return err
 }
 
+type ListWebhooksRequestObject struct {
+	Params ListWebhooksParams
+}
+
+type ListWebhooksResponseObject interface {
+	VisitListWebhooksResponse(w http.ResponseWriter) error
+}
+
+type ListWebhooks200JSONResponse WebhookList
+
+func (response ListWebhooks200JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks400ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks401ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks410ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks429ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks503ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookRequestObject struct {
+	Params CreateWebhookParams
+	Body   *CreateWebhookJSONRequestBody
+}
+
+type CreateWebhookResponseObject interface {
+	VisitCreateWebhookResponse(w http.ResponseWriter) error
+}
+
+type CreateWebhook201ResponseHeaders struct {
+	Location *string
+}
+
+type CreateWebhook201JSONResponse struct {
+	Body    WebhookWithSecret
+	Headers CreateWebhook201ResponseHeaders
+}
+
+func (response CreateWebhook201JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook400ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook401ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook403ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook404ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook409ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook413ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook415ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook422ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook429ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook503ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookRequestObject struct {
+	WebhookId WebhookId `json:"webhookId"`
+}
+
+type DeleteWebhookResponseObject interface {
+	VisitDeleteWebhookResponse(w http.ResponseWriter) error
+}
+
+type DeleteWebhook204Response struct {
+}
+
+func (response DeleteWebhook204Response) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteWebhook400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook400ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook401ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook403ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook404ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook429ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook503ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookRequestObject struct {
+	WebhookId WebhookId `json:"webhookId"`
+}
+
+type GetWebhookResponseObject interface {
+	VisitGetWebhookResponse(w http.ResponseWriter) error
+}
+
+type GetWebhook200JSONResponse Webhook
+
+func (response GetWebhook200JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook400ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook401ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook403ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook404ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook429ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook503ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookRequestObject struct {
+	WebhookId WebhookId `json:"webhookId"`
+	Body      *UpdateWebhookJSONRequestBody
+}
+
+type UpdateWebhookResponseObject interface {
+	VisitUpdateWebhookResponse(w http.ResponseWriter) error
+}
+
+type UpdateWebhook200JSONResponse Webhook
+
+func (response UpdateWebhook200JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook400ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook401ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook403ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook404ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook413ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook415ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook422ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook429ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook503ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveriesRequestObject struct {
+	WebhookId WebhookId `json:"webhookId"`
+	Params    ListWebhookDeliveriesParams
+}
+
+type ListWebhookDeliveriesResponseObject interface {
+	VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookDeliveries200JSONResponse WebhookDeliveryList
+
+func (response ListWebhookDeliveries200JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries400ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries401ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries403ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries404ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries410ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries429ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries503ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDeliveryRequestObject struct {
+	WebhookId  WebhookId `json:"webhookId"`
+	DeliveryId int64     `json:"deliveryId"`
+}
+
+type RedeliverWebhookDeliveryResponseObject interface {
+	VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error
+}
+
+type RedeliverWebhookDelivery202JSONResponse WebhookDelivery
+
+func (response RedeliverWebhookDelivery202JSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery400ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery401ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery403ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery404ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery409ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery429ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery503ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDocsRequestObject struct {
 }
 
@@ -12304,6 +13763,27 @@ type StrictServerInterface interface {
 	// UnpublishView Unpublish a view
 	// (POST /api/views/{viewId}/unpublish)
 	UnpublishView(ctx context.Context, request UnpublishViewRequestObject) (UnpublishViewResponseObject, error)
+	// ListWebhooks List webhooks
+	// (GET /api/webhooks)
+	ListWebhooks(ctx context.Context, request ListWebhooksRequestObject) (ListWebhooksResponseObject, error)
+	// CreateWebhook Create a webhook
+	// (POST /api/webhooks)
+	CreateWebhook(ctx context.Context, request CreateWebhookRequestObject) (CreateWebhookResponseObject, error)
+	// DeleteWebhook Delete a webhook
+	// (DELETE /api/webhooks/{webhookId})
+	DeleteWebhook(ctx context.Context, request DeleteWebhookRequestObject) (DeleteWebhookResponseObject, error)
+	// GetWebhook Get a webhook
+	// (GET /api/webhooks/{webhookId})
+	GetWebhook(ctx context.Context, request GetWebhookRequestObject) (GetWebhookResponseObject, error)
+	// UpdateWebhook Update a webhook
+	// (PUT /api/webhooks/{webhookId})
+	UpdateWebhook(ctx context.Context, request UpdateWebhookRequestObject) (UpdateWebhookResponseObject, error)
+	// ListWebhookDeliveries List a webhook's deliveries
+	// (GET /api/webhooks/{webhookId}/deliveries)
+	ListWebhookDeliveries(ctx context.Context, request ListWebhookDeliveriesRequestObject) (ListWebhookDeliveriesResponseObject, error)
+	// RedeliverWebhookDelivery Redeliver a delivery
+	// (POST /api/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver)
+	RedeliverWebhookDelivery(ctx context.Context, request RedeliverWebhookDeliveryRequestObject) (RedeliverWebhookDeliveryResponseObject, error)
 	// GetDocs Interactive API documentation
 	// (GET /docs)
 	GetDocs(ctx context.Context, request GetDocsRequestObject) (GetDocsResponseObject, error)
@@ -13903,6 +15383,229 @@ func (sh *strictHandler) UnpublishView(ctx echo.Context, viewId ViewId) error {
 	return nil
 }
 
+// ListWebhooks operation middleware
+func (sh *strictHandler) ListWebhooks(ctx echo.Context, params ListWebhooksParams) error {
+	var request ListWebhooksRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhooks(ctx.Request().Context(), request.(ListWebhooksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhooks")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhooksResponseObject); ok {
+		return validResponse.VisitListWebhooksResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateWebhook operation middleware
+func (sh *strictHandler) CreateWebhook(ctx echo.Context, params CreateWebhookParams) error {
+	var request CreateWebhookRequestObject
+
+	request.Params = params
+
+	var body CreateWebhookJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateWebhook(ctx.Request().Context(), request.(CreateWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateWebhookResponseObject); ok {
+		return validResponse.VisitCreateWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteWebhook operation middleware
+func (sh *strictHandler) DeleteWebhook(ctx echo.Context, webhookId WebhookId) error {
+	var request DeleteWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteWebhook(ctx.Request().Context(), request.(DeleteWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteWebhookResponseObject); ok {
+		return validResponse.VisitDeleteWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetWebhook operation middleware
+func (sh *strictHandler) GetWebhook(ctx echo.Context, webhookId WebhookId) error {
+	var request GetWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWebhook(ctx.Request().Context(), request.(GetWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetWebhookResponseObject); ok {
+		return validResponse.VisitGetWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateWebhook operation middleware
+func (sh *strictHandler) UpdateWebhook(ctx echo.Context, webhookId WebhookId) error {
+	var request UpdateWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	var body UpdateWebhookJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateWebhook(ctx.Request().Context(), request.(UpdateWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateWebhookResponseObject); ok {
+		return validResponse.VisitUpdateWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListWebhookDeliveries operation middleware
+func (sh *strictHandler) ListWebhookDeliveries(ctx echo.Context, webhookId WebhookId, params ListWebhookDeliveriesParams) error {
+	var request ListWebhookDeliveriesRequestObject
+
+	request.WebhookId = webhookId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookDeliveries(ctx.Request().Context(), request.(ListWebhookDeliveriesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookDeliveries")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhookDeliveriesResponseObject); ok {
+		return validResponse.VisitListWebhookDeliveriesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RedeliverWebhookDelivery operation middleware
+func (sh *strictHandler) RedeliverWebhookDelivery(ctx echo.Context, webhookId WebhookId, deliveryId int64) error {
+	var request RedeliverWebhookDeliveryRequestObject
+
+	request.WebhookId = webhookId
+	request.DeliveryId = deliveryId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RedeliverWebhookDelivery(ctx.Request().Context(), request.(RedeliverWebhookDeliveryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RedeliverWebhookDelivery")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RedeliverWebhookDeliveryResponseObject); ok {
+		return validResponse.VisitRedeliverWebhookDeliveryResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetDocs operation middleware
 func (sh *strictHandler) GetDocs(ctx echo.Context) error {
 	var request GetDocsRequestObject
@@ -14094,308 +15797,342 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39chs5si/4KgjujTDZp0RRsuyepmJir9ofPZqxZR1J7j6zprcLrAJJjIoAG0CJ5vgoYv/aB9jYJ7xP",
-	"cgOZQBWKLH5Klt3d6j/aFFmFz8xEZiLzl58biRxPpGDC6Eb3c2PEaMoUfHx1RYf235TpRPGJ4VI0uo1L",
-	"o6QYkhua8ZQaqYgcEDNiRLGJYpoJQ+2D7UbU0MmIjaltwcwmrNFtaKO4GDZub6PGGy6uF9u+eP2C/OXw",
-	"L38hGRfXxEhoWLBPhkzokHVJ3Ms7nadJrjL4wI6JYtlfew37SK8Rt8lJ346ASAFvZlTjm2tHIxOKQ5gf",
-	"0fuLN36CiWLUsJQopmWukrWNXlDD3vAxN/C/msmy33KmjSY0y+SUpYTjqJNcKTuJKRepnFZ7GXPBx/m4",
-	"0e1EvkcuDBsyVe3ygo0pF3Yky7vN2MDcb5+a1UzzkiVSpJrkwvAMOsNO7Doyo7frixk1OxkYppb3YySZ",
-	"Um5Inw2ksmRp1IyL4Rb93EaNCVV0zIxjhBcyy8fiNLWfue1rQs2oETUEHds3E/9z1FDst5wrlja6RuUs",
-	"7HEg1Zga7Of5USNqjOknHMIPh4dPn35/2Hn6/C/Pjr7//nmn04nKAR7ULsSLXGlZswjvJvS3nJGJ1Nx+",
-	"Y2efK8FS0p8RSiaK3XCZa+AJ0owtE8YEOZ5IRWLLR9h03LILBpP9LWdqFswWu66sJv30homhGTW6zw4O",
-	"YfD+73L4AWe8pIZeAg8tXdM0fOTh1vW1VAmr4xktsxtGUjZhIrWiknChDaOpFQ5U6CmzkyNHnR+WLdsA",
-	"Wg5HnrIBzTPT6A5oplkxnL6UGaMChnOasvFEGiaS2T/YbHFcb+k104FwIpoOmOUAoHrSHEhF2Cc6nmSM",
-	"UPL+/elLMmGKZHLIE5oRhaKg1SZXI0au2YxwTa7ZxBD74uERGclc6Z6w7xgmqDCEipTkmiky5WZEKBlR",
-	"PfICcszMSKYRsTsZEZg/PP/3y3dnpC/TWQR/KpZIlZbyTtMx6wmjqNA0AaqlmkxH1LhjBcbopW+bnLjJ",
-	"wQD8+zB4bBwfxz3BtZGKD7mgWU9oQ02uIxJ7gR9HJLbHXAwv2zFCuzJ3HdpNpWJmRlwMj6u9uQVI+WDA",
-	"QHa6rnuCa3J0eHhMpiMO6+7HVIzYrbQ2PMuIyoUV1BGhRIMII1IwEGEatoEb0swndlMpGbBpT+BTOrJN",
-	"CUty2HAMwnEPpGPcapN3IpsRnScJ03qQZ8WKUBCKuAXdYHTGrviA8oylPdE8+vTJSoRnnz61ioNPSFgH",
-	"WKoxnZE+SlfO0sXNaPdEI2o42mt0G88GneSQ/sD2DvsH6d5R8he29wM9err3/eAwPWDP+39JDjqec1Ag",
-	"lawTcMGeZYMloufw2bN50TOhxjBl2/y/P/R6nw4P9nq9T9+/+vgf/6NRJ5dOB2+pSUaLfHYymWQzIu2K",
-	"cq/toBLwRBdnpyMkrmEDkSe0FbPfxWRs22Xa0lIpWBfmOdjD/pdM8KBzeFQ/7DMp2LKhw7aTp50jMrX0",
-	"Ep729SNeNT7b0W6DXKIEnduTSPN/M9J08pAcdDrIahMqWAbUdsPZlGTcai14ohHkiIOo0+kUHMvN0kMr",
-	"g97nhowHwbMNjoV3g4HTbeoal/hrbesHHfgvWqfZnNu5Lj0NJ+7XhzsILxx9Lx2SKh94+FFdzSbs3A5n",
-	"9djsYytH9z8UGzS6jf9jv7SB9vFXvR/2BZ1fwQl4mv4n7H6N6mU/0IxQrZmCc8wbDjTLmHqi3Rl6TMa5",
-	"NoT9llPUh428ZuKJJs2jzlMizYipKddsKS0bN47GpjPBgZ/4YcFk3mumXo0pz+okBrHWQ0aati2qWEqs",
-	"faL2EqpZ2rIHFWgAPCVNnfdbEaiOv9Isi4shV/cjLzpbtRmBEHl62FmvRdop3GU33CTuuh05DGPjzbCj",
-	"rm7Fz5xNl7LZDf74UCx2azvSEyk0A8vnR5r+RA2bUljiRArDBMhBOplkHHWo/YmS/YyN/+NfGi3ozRbi",
-	"HN/CThcoMJ9ooxgdE83UDU+Y00zajdvIDsoZsQ85qLc0syvNSh2z2aeo3EZkCj4Ru5w6Irm4FnIqCBP5",
-	"mNzQLGcRseeTHBBFxZCVTww4y9IWTOqFFIOMJw86pROSuF7t6VuYNuwT1yYiaY5dMzJUVJgI3SlyKpiK",
-	"iJ6JpFRdpapTc0EXjOe0t7iq9raOSVx2HbtDvp/J5JopcA4EDqlAw102a/f0fuApuHWGXZ+nKRMPur65",
-	"VdENLGIakX5urA5d+HuasGyxl+fxfoyyJEZdnGt4OpRZSCo/ScEechpXqDJqqUhCBRGSZFIMmbIGwEgK",
-	"mSuWHhNtqDJkoOQYhjzgqnC+3UaNM2ley1ykDznuM2ntn1GhqwOd2iW94Zr3M+YdjLi6fphvZcoHnKWL",
-	"Z8rVgpez0Ovjim4cz9Gtd6SuIlh45hZVwVkmaXol5Ruqhg++02AEs08JYymaz6A7w+qcKzA9wbX0GuTx",
-	"Qw4u9vZRTFLJkDlg/WtsmuPCWE1GVuTiwXGJZ8l7QW8oz2g/e/DFTamhfaqZZe68HMax82lk1DhCvJLy",
-	"LRUz76x9yHFeWJEPm26XrSqAva93rzDnVgrhqgc8dBbvVTzUGzVSvjHXkDPNNmzEPu1dybudJe8Fzc1I",
-	"Kv7vh2WAt1xrOG65gNsXAt69idUKUWkFynkvJkomTGtLWK+E4eZBdbdfWJbtOUXJHniajSkcgVk2Kwbe",
-	"9AqQPQHHfT7MZa4J+tEjYt/OM0qYUlJFJJklGYuQIoliNBnZw9S+KWq0C5opRtOZ1e5T8J/VuOhabqF0",
-	"PplIZVj6lqWcgqH3NYStO+jjsDfbS9wG+8A1ZXs6ScBeoynKYJqdKzmxpoTV1p0beRJ89bnhfHcnZq2R",
-	"yMdMGzqe2KXh6Q6GxbwxETUmTI0tzeKCrVym8kk0QQLnw52HUXEHbGX1R6WxvXjFFzXySbrD4uYrTO/Q",
-	"0kYrfJ25vWgXl5biB7uRUegwWPCMBE6c0EoPdi4KaCic8seib9n/F0tAqJ4k2Qt4eEsq3ZVQwt3ZygMy",
-	"twtbuR4ib/JvbemHO7NktZes6ith0MuxxaJSFBarhmjlyfzA7GtLRvGGo8m93SDgX27YWG80nKJrqhSd",
-	"1Q1PLxvfed7PeHI5oup3QoB3JaL1hPMe+PVxNcBtpBne5O8ko9K5S+t7dLtFjTEz1HawbgHe+uduvYdw",
-	"3RXYgvCqzmpVZ7hYwcJYZQRW4DVnWY2B/FoxRgz7ZEgT4jxYn7w/JdpIxTR5/bfTi3NqRlZlVQy2SYNT",
-	"deHyaM0EDB2uHfqVfeZuFGk20BZwhbyucB80DJvqOq+udjQfExFsZB25v6BZkluDMr0L0TvXXOL+LsT4",
-	"tps2pp9O8d2DUEtzMj5qOJ1/rumjzg/P1zf9e+GdPxHh+u1cT6XgnjlJfPQdE1ZGfnA6Z6FwWupnGYMP",
-	"eiYS27A97PXIPiL85481e4Y97KC6oOdoc+0FrnCxt0UtJmqMqH4rUTGZj/SJGmXgVa2hYaSh2bq4NffY",
-	"CzqZsLSum7kd8/PzzVffLwe8fNu8QeU3Da6pf3Xmgt0i+NuZDMXfuJH270SOpDK/OhddIe9+pWka/rnw",
-	"u2JjeRN+YUnCtWjpumjA/Tn2Lt3im7KFG86mwZDxz6JD+LMcMPzpiK38oqA/+IomWdFALT3CpF94P+qW",
-	"RDmoP3lPnPOEKAauDufspiSVxrAUQrIIF87hPVF8TNWMFCEsGA+kdzmN7eCokWq9xLHTfuefvo0acDMG",
-	"0xezd4NG98Pnhsgz55bFS8753gqaFvm4DzRfw0wbsuvfL9+d/QxDWGTWZVtSGZXnho+L15czjHlzd392",
-	"VoSLJMtT9Kh+2hvKvWImOOX2mfvwwTK0GtCEfb79GD68x8cTqUCKwR1xtzHkZpT324kc70s64XuJTNmQ",
-	"if1iGW/D1/U1n+xJdy++N5HQD85pXjQMnMZRbK7frVpZADv7Rg55EgqDk7OXjajx7mIFE7wLaMe/xn5r",
-	"RI2haUSNzMAnBh/ZimYu8my9XlOEooGDDx/UQHSOpRp0yMIpd13fjkyfP7MbneEsYXIL+kDY7oZEOC8M",
-	"5jWlxWMk8+u8vlnckgWxX47St1a/q1aebHtklmpFsKV9qu1CJoVCWruXu3kq562yKidak89JRg3he8fI",
-	"jBAJlzIDvuS201e2MOaWyKngKJ5XnKvjKnXzudFBvgMdM11mVTh5XjwJcSiethY1heV69YZDKHq0x4JI",
-	"mWIpoZp8eOEu2M7omH2s8Tzem9f4Lvr8osZextXd3Z395SznBUKtXeCtDIjtrYAdvNl17uYyWDEQB9Gc",
-	"gRCsZbDjborbuJxxDjuo9/3CHbSNuAahWMNnyZy1ffc255Y2HG5dd8vX5rzqkF2h2MxJCNQo+2xEb7jM",
-	"FUTiplxPMuokVca1lR/XbIZh5cmIJddwOWdGPtQc0gmoJkN+wyArLDiIXWP2o1SpVUYOrEoNwRlOMZkP",
-	"fLtd9FBA1PDPf1Jl0h415Squ6mjOjnDCcNEFsiB1IBYrrbdb3bZtG/Ac7HJdq1OeYmxvTRt+s25r6L0k",
-	"lbpWc8F/y5f06LIZV9pjdcs4pp+CBgtCsgOv/R7V7zWutK2dZ0Waw0aR+HPLtvBN1T4Z08kHfPljYJiU",
-	"0uXCqwsrjFIOGgQlKUv4mGYE23MWqnvGHg/HhMLDU25PwRtmf7bfz9mlm3jqXtRqooZ9svNz+wHaI3P/",
-	"GA7Hk6eJqKFZhqsxzjPDfy3+zDW8OuAZKLW5NnK8xDixQ9jwAmY+K0IZTjOCRx+mZylG0z1IQQGDBWOz",
-	"nIudJSPJNOnT5BqELk0SNrGi2YpsPhRSoZq7SluvjuC0fOkOavzSNoPdfF5H8fd42bK9rv4tOrn5Wvfs",
-	"K0sD6Wn60C7xUsFeutvflub9x7lvChX2nVltV+f/wulbZvVu7TUQAz5cN4Ky+Rf4/M4+g3uyUzOqzeVM",
-	"JJXG7I7subNktQJaPWbphNu32lf46mZOP+A97f9JMg5zHsp911rj9p4t4E1otNynL2dYOiPSEU6wFdtY",
-	"jgsEtZ11hLYO5FPbptskphMed0mcqywmTdrXMssNIyNjJvv2f7oFkVtMpOB7tc+AX74VkRhTp2Py06sr",
-	"+9D5u8urqCe8s5bELhQ1Jk0cP5EDp0Vp+7rz359TM4pJE8wF59+1v16zGQi/OCKxJQuZm7c6bvdE7MOR",
-	"7bATKQSDe7hLaDgmzYnUZqiY7u7vt9tt2xTkPsXHpBxZ2LhiA8X06NR2fEMz6MLqSbZ5pL2YNBN9E5F/",
-	"aSkiIlL7b2tZcynDKGQVt0mMilbcLdKx2z1xyRLFjMZog3L8bmWeaDKhWk+lSqNgBcGO0piKDpYrxJBz",
-	"MewJ+/h/a2j0vyGg9r+v2ey/fbAvmActlz/tYBWoJvF37r94LufZqp241Y1uw7Lk/oQaYFF0eYxk2ug2",
-	"fnp11VgtTXe6uN9dpn7hI6xGPNzD7XNVIKzmdi+zH2Q101wB3bzV9QJ4pZH85zqoxkxrOqx34zoB99Ld",
-	"xC6mked6xLwHG7jaXdrWq58rV90LU4yiZ+kOG6dnIjldkkFkf3uiCRNGzQoIDH8RC2l1I66NVLN70Zxt",
-	"g5eAerGOei/LJ3dk5drY4+UndTC0cvNrlr/CRKtZe97e9+dbI7J0u5HVXja2U+jk7pJiOwvvdyOlF3fL",
-	"Z3tuubL3JAyvOSYhFoFG6H5HlwPyoYvrwFiOWiJZct1UxwDu2gO6rSPeYlOXpBsWokFOBeFphL4eAHQK",
-	"HEBNStCphT41kY+Z4olThFpt4uxBvPjkLttdO5QNM4I0+KNOp0x3t8JHCuZc6fcZ6/q5gsrS2fvh4+eD",
-	"6OAvtzWQLB/t+kAGU22k0fymFVu5ZvdAwXylFAYe7BJ8U+La9GU6a4dXW9VTi7pkofIFtzZua0gGpjnh",
-	"mhysTebwURmu2Tpqes0zw9TSuArBfHCFj6twwRUgoQ3lcLkEmbz6Fw44BEyk/iO3ayukObX/9pmZMmY/",
-	"cX2WZxl+kAY+16363xjN0Ku/ZdA1CPBgJvnEbrycitpuFEu5rn8crkqsnlPvudTFMelfHcGQZxB8OFQU",
-	"Y8py4b+ua8QUJuxWKUET0IKWYtppLhKGGdbBxXBwFRKSifZnajmWoocoPBJxqerIqLzO+pI3ag96VdaF",
-	"uwXDxj6yomcnFjzfazjH+hMCw9Ft8m7CxMn5KXna7pAR1UTInrCDgLxCeB8s0V4DjMkhv2GaxH6RYiIk",
-	"YYOBtdY9QhElsX0/joiWVgw75KW+oiIZgSvBjgc7ceM3IyXzoQNUQJmBj7fJqSkToSFqgxjbqmbZgDSt",
-	"xLyExSFDJlAeaJJQIaRxs6AEiRHhBmxTLRgYFbgCVjstPhuAmrNLBovYh9n0rTFsh4mmb2gnzF0WveE3",
-	"TDCtt+T/RZ6kGb+pCwarZ4I64n6D6Hd1QpIKiHpTtaz9lqrrC0bTC6YBtm+rifgg2PUYl5UkMfdW3TTe",
-	"MuCx7YYBKYW/0jRVbi9qoults7/y+oxHr/iskQRz0yjbLPSh6kCWz2+HwA7sbfMADLeQ6wIwfLP1Yy3v",
-	"WzZ3Ib5WjEGqNEohbC7CfJm0jJkgZ+yGKZQGUhCZm0lu5iIpEplByGK/GoJQjvBMGj5wycWn4wlFoJni",
-	"ak8xeo22/pQqgZ+4GMhaRgjb2mF/7hIIL4KuN9/hnzmbhoOuC+C5nxB7qx4oRtMXMkcDZwtmr85tWVR+",
-	"2P7qGP1wxnYFvo699TCReT7+/sfZ9tIpFEvlFUPY5LrV1f5o2HKJwx0/Tav0fL/phWsupr9y4ub8OtSt",
-	"N2TXbBflHcaGV2K+FwO5g4vExmHn8PnewcHe4fOrzlH34C/dzmH7+8On/1djTn5bKkO3zUHlxr0g+sZL",
-	"TvvMME0GMsvkdA9MkXKtG0nGBU/2aOWqauUA/GrDh72Duhj0cNbrY8Thyd2jr8P1WG8ffJMRwl8I4WGZ",
-	"RwcWWgb4g4jqUBvve8PZ9J3IauANzxGECuwOu9YBtiuAWUG0kA5QVCFwyNsSFABV4c7P0wAAIPdE7Jc2",
-	"hnsuQBi2xsuIZSlpCklKPooIG0/MrIWq/5pcs1DGhjOpgFMUSIoBEVeCgze/2w1z8bYFLDAb5L1X0hZv",
-	"owYFO89H4y7u1xkdswKAEgPeEikSpgRLI8IH1rBqr72JsXxaSbxbP0TvvnUZaVsSsnvrx1k9LdNkU0ou",
-	"GiogN9bOdE62LPzOwDF4TwoEq3gZVzrhyyfvT6AJNgV3y9oI7SWrVhK+zNJ7aule9TPb1tnmTvNADSve",
-	"rNB+ZccCWog8/86LmZKSF4gxZI5wAcNtWeDw5UJnt9v63U7tOR6pRLatSlT6KsnzX1vJtKNeum0Xclv7",
-	"CNDJVrDZ5zUirfHLaEYYTUYkYdayt4cD10TJKfrjEplngLlP+vbMGE9yw1LShIhe7X2bJMZwlrjlAHIj",
-	"0p+VYdfHhGJBHFAPhBQljm5FVz44anQbgH3MPhkyhZ77zMN8mhEVJRKkHenzZ8+ePif9mWG61ttwzZac",
-	"GEsyj6FiQK0GtJEsW+zHNpSiX9eOF5a5CNrxOHPhSgW9B4HxIf1cQ+UBN6BVdKS3s1JcttCHajy2j7b2",
-	"VNZxlsZhYVycDNniVcDHAGfAdaZgRB8+46Y0JgeNcFkPDhvdp89v4aqtLjp8cyeLnfny/Ki7OH2UW9PN",
-	"URgsN6/z5yVFMhW0v9qXAq0+eCh/My403jgicaHyxq2tovzvwSLcPZD/zifUNxv5fpfz7NuK3D6v4H15",
-	"p7C1ESHVhaUcMQAA+7vWJexhLrfjjYvXL8gPR8++Jw5bE1KyeaYXibiECF9csV/saQmI4a7cD1zscClI",
-	"86jzQ6uSL70y5qUITKmRXziy6lU+CAU4oQcAbV2zLqWSMFeeQDAXATZhisjBgImUiyHKAyJVmYW98fCD",
-	"qIaa8XOhDXVZWuUMXFQqROUdHTZq9cMiKG/uatpatKAuUE1iXJ64gvuFLojYtRDXG4YOkXWJ+6W8/ivL",
-	"tfzwQ+DtPFoSp85NNjfVM2nI62Xb5EOiyschYLu77xannbIbDwCr94U0e0t2vD4sFYcTlTfzjpqqYW9+",
-	"IerOnwtGU77D/en28ROpKmGZF0/qMR+q8vKliKFCaACIChlxWJeUKzNDEwpkiAP83TDwAiB8MdjkV/y8",
-	"6YVvJcAhGG0wsfr11bUBhD7OCCKK6sYeaD0PB5WxTKq8YFmmC0tiQoegYcupXmlRhMHs9jRGUL6HCExe",
-	"7pPdMhdqhbexCEANoAjc+tURwqVU5iVXbAGQjOrEORVqt+RyJpKLXDwspmRNKuNdws0HXMCN19dJp9ou",
-	"/PsrxHQbqra/CnBvLfOgVjynyKUK4pRqD8udg7kVHw7raqb+UnbYJbFtHu2MTNI0hmylSa6xnIXnA4e+",
-	"h8/APWkd7l7U+LRn39i7oQrwbOyrjkeucDQuCrz65XvfbPXrc+ikls3nQDH9VLcJL5+jrnDTwm2vMMja",
-	"oHQ3gQeOj7CT3txW9kLri4VDzJ/RMLpd8AYvK5Rf0CJWt/QSvVYwX7ns3fqk7s52Od2L6zRv3C2z59AD",
-	"54qMyUqdMV8VrlJubAfIg6sw9HTR0Hr69OkPEXl/9SIiY55l3JURrWSZhElBXycJqGqt7rCaRVW3uy7n",
-	"DiEzu12iDyBme7toJozzrjX07uc05vq8wLSstwTu8w4eHAvvC3fGw8QK4TZ9y5nbW0U1RQ3tutuYiqyy",
-	"Wyv87z8kwuH91IFjrcGwW30/6LT8kIAqMQUhHVf3vrq+CyPcIPDArXjJwXUnl13nne4Evw6Gx72GnT30",
-	"jd9KMltvS5ZQRmtD5urBr0uynBvHMsJwYnwXz8HZMll6X0nDi1Hyq1ZwPqh+C2TguZylPy8yMDnBy1qo",
-	"+g5JVftFStUxoQC3hz+KfUjDOiZmKh2gAfzgkrJ+FxjDvESIdPEdAdrwPPWtZqBTMcnNnbhoS+HwyByP",
-	"sNk1JF1PzatpdwcHwX0aDAsppqs1GWxGX7BJRrfGedp93Mjg663xrxxitG71HtgZdF8pLTecTbfbtbV0",
-	"hk2WnqBVvp+F7J1dynjspN2uhw78qgBkvMjjWtVzTeYX2Pc+X6XOtF/liaffvuG82n5d7ma4cS6fTZfT",
-	"k/pNUcH/jntapyK5xoPw+NC8xQ0NHdxuZ6tGq9u2hYvMKpddumW/P2MkDa/SVrqiK/du98cjBUDxJktd",
-	"Ob/LoftWVi3bg6ugu6/sjpjNq3Sd7dZqh2NQS2X0Pfi25i8koNlVY91R1dltvL8TNWf1qu0Em/SHDPL7",
-	"5l1YiwHPmiW54mZ2aVt1dRIYVUyd5Ijdgn+99mL5779czadFNv52efjsOWSNIWgFFt1/ogkiKwLs94V9",
-	"Zv8V/j99eXlCBkqOXXqUGPBhrlhK/v7LPy6t4QdzBCUFei8vp0bGTLC0NiSru+LdTilycdIQpafJmHIA",
-	"uLH6edTIVRYEeS3TLxZj9t/mmeF7SBSYWadJE/FgEqoYmUp1nXFtdCuCWv8u0F1HvrhHBKl3OiJ6RAHM",
-	"g4qUoIpa4L71RE/Y9WZQN90wXEtKcPbk779ckWZ8EqJSdsmP+Fsv73SeJnAXBh9Z3GqT0xTzY0gTBx7B",
-	"JVnk60srmbFWTyRyzHS5DTdMQc00vFgLytOUWJ2eN+L9GGk9LuOZqSEyS5kiTkUjmomUcNETfZlyQBJJ",
-	"yW85U/bzONfG3+aVV3lAKFgDB0LjCNdEsQEUdocVOeo8bZNTTE2AQupy0BMuShp2HZIafdy0lU1xRCgp",
-	"Blu5PwyQtlyKpu2PCgjIJnJApnZOZsR6AqcE8Y3EpWP46Gu7dWU0rSZ2UXFNT168wVAsiPtGxFLXz5AZ",
-	"6CmGW4zYPhYRxW5kYlVpkvFrBsArcJvZOu4Jmo65sCQ9I6kk7IYpBKKBZUFIQa7cvXKbnJDvvrNEBwNm",
-	"6rvvIjIdSXgbpwAkSZrFdYhd+J6wBOpX2ozYuAWYLwiDA1kqUhBuNHJBRDRjbt9taxH85ELPIOm0J+Ih",
-	"M0WOxP+Jau1fY9K0TzqhVymB04pgY1I24AJTTjG0TQalciD/1Se5PtE9YZkeC5WUfEuasc+k7UK2bNxC",
-	"+FchcdlYpovsTGipC8OH9S4Z1/JzTxQMDcEMkWdaaK/YYyr0lCly1DmKAgbXntYwJdeSr6UXiNnFYinL",
-	"AqJJM6aTSebMDh+J+h//0lLELZJQpWZ2HkWsLWnqIDy3J3x8bgsZoog1jY9JWfkCUoNyxTQ6mqVgJMZI",
-	"uQ8f4+XRyjAHQEPWROUCIS25JqAHAp4QZN+4xoGAbNO4RN2SudMImVjzfzPSPDp4ajeplIJcip5oHnUO",
-	"WhFRVihiMlLz6PAH+41rJZhN86jT2T86eNaKkLp4ZkWgnX9ZJ9o+dLR/1LF9TRQrk5t7ArZNikHGE6Pt",
-	"eA73jzo/7B8dHrZw1yzX+Y22O2AFWfxfexc4kj0rYDx1+lOVOBBi+9wLKQwTZu/KWrzvsCxIlwipBR8M",
-	"4qgn4v/ae63oOPjx5auzf8YRieGQV0ztncuMJzP71p5y32GnlMS+/UvXt3s4JjTL5NTunuWxnrCEsicV",
-	"H3JBkGMsbZtZ5mR0CatsqXAAI6IiYRrwpJ4IKdiTuHVM4kujeGL2rhQV2trvRc8xRGv0BDLzJJOzsRWf",
-	"TFjppgm3IgqWEfj7gPyD/2gl/1gqBkwx/Def7FmNR0HAFlx0+FMFBA7mwdiGeq7KsfbfWal6mrLxRBom",
-	"ktneP9gsdruAC+WT3DUd2IOHKGbcCXw1leSGiVQqwj4ZJlCgS1HmF2iiDWMq1HKKRkGyusOUa5LKJIdZ",
-	"U4Mwbnv5pNsT8ac9VCL2EpqMmJNOpAkw4FYEEvh+Lq/hiSaHnY6jPQ086bL+uSAXLOWa5MLwDE8rPAae",
-	"aCIgt09xw45J2bE2itFx0XMwOad1eNbCExYGhe/o4uDt+cKiIyrSzHJ9LlK3MBgoiFyNLMuFNnZ1nMCF",
-	"duGXqMBJ82wshoQbe1plDGEGMp4wgeHsXr1TcqI4M1TNFvQ6F84fKna+gTJJwCuIJ+enjahxwxTmwTQO",
-	"2p12x13VCDrhjW7jabvTfgr3vGYEujHkT9Ak0/tWp9j/bP8PScW39tchM0tQPe0ZIejYzi/AbGj2Z6iT",
-	"WfKHgFAvQIo9jH+lWQYagm4Te6CRQBeg+ronaN8uoJZjZqUsnGxNK+Bw/YrtBRARa4iD/ZFkGqZluRtd",
-	"9B8+N7gdLgC+N4qkQxXGyTvFfK0ZVgmuv739aK1JPZFCo4Fx2Ol4zd2jwgZn3b8cguZmXZ0kGXgXwCao",
-	"X3iomXWEfdY1VYxt/0eaOmmOrxysf+W98GjxLMWXnq5/6bVUfZ6mDMy/o8Mf1r9xJeVbKmZudGCnPNuk",
-	"p0uUUu8FvaHc3XVZqy8fjy3/IEUQakWKBjnjNRpfma/7oWHJvQHpolVyqeu5fATsXMy3h1zTknM+hzR1",
-	"W/55mi5nojPGUk1izFCLrVAOVfg2+ZFlckqsRDGe3VIJmQ/sk79EDxnvqHPU6jpFuCdQT0YtGZOYnIrc",
-	"ZwnNNXPIjYG+XMAwasbgNXwiUKGXsZ9jvT8RQxytf+lMGkzV+lb4ITAO748jQrF4Ts0ILtA3fOc0hQv0",
-	"idQ13BEXx1DsbVi09OlcvoFU/kBpghFJEOPQn8x46rTa5CdFBRzGnuN6AiqZQF5oTARyo/9zjhuPybB4",
-	"3Rm47gX8q02OOj9gQC8FuxKZk5qemCguEj6hGbKtPiZHh4ekz2ZSpOQg6nQ6yNsTADzyzH+B4fwkDiqx",
-	"x3X8h7riSZI1tt26QKX8B5s18EgD2vtRprMNmDdAAJgEybdlqm2xhRDroDT7nwgW1vZv3kabSwAXf3h7",
-	"W1dOc070HNyn6HlljcZlssfdT9kt/NbP5K2FVmcDofXCWZfwwsEGYzqnM6tLX0n5hqohw/eebbIAOp9Y",
-	"k4ylb1nKqQcvOjo83OTlCabKWOmI4EdfXyyDQEI9xfPOgjjeVMnYh1N6D07zBC+dvwkp7i3Z5mHnAEQ1",
-	"ujHhi04LRGxpDbTJ2UohTJpe9hqJaklPUKgpwFRrC5F5aV89SbJzXK1vRm46rIJthCJOASa0mWTsPJhk",
-	"dCHmhWR8lMqPUvl3IJWBl8qLP3DbOCXyDuJ5zqmCdZ1qUtzYjbwOddT9JfrpMVytXC/VR11pc6oNikeS",
-	"UEGE1Y97om8l6ljesNRhi2wuOTG7FJXNOcFytGQ2rr73n5oDvypB4y6s0TMe2uyLtnK1RA0Xl1SDxUbN",
-	"CMprO5xYb2x1C4uRNN9fvNljIpEpA1QaIU3LmpE670el9dgmgDUK3kxpvx4oOe6JJdxV5GQWHNkmL9lY",
-	"Gu8NDViPa2scbsFlGHziuewraRYuAuYbVyoeD/YHP9i/pixDOOANbSZ3X+3DYJa5YV+4a+3w6lyHjlV7",
-	"dCpG04gINmXakAFX2pCmu7SgmZbgMoW7I3eRLge+dmNPYIutNjkhsUuui+fax+I3NEVZcdQmMcSUg+eL",
-	"faKJIfnEiqWDTtTpdCK87Usg2r0nQFeJgwB4dw/WJud06FSZGO6m4v1YDgaamRgEX6HkxGUMfmyHTslE",
-	"sRsuc8TfWeb2DfCpN7x5KXMLS3Fwj8makP9T020Fc3czQRQCT9tm55HPslkRD0EN1KsbGLgs5JogTBmg",
-	"n9SNBupg1S/BcuiC2w2OzDd2jzc5W98BEWzypEvM2ODJKxdH9Z8w2Q0P+OLxL3mdhlu56gLBErmle7ej",
-	"f7iT5WCDqfwkBftGriowsigpBIuX7/6bUsSXlRP1/ucQRGellbXoZSpCwNrkFyta+zQIz8o1C+rbwkcX",
-	"MYOaHUQaOb1vDNGBcYn0GEckFxnTGoqHJ+yvIJq7KMHnwsAUg1CpZGQtszicThfyCOPIQS3DOvQEQv6w",
-	"tLxid0OEGEOw8AKtE3/71f2wwrwry6Zu7Rp7bae4CfOfDt5Sk4zqGL/GkHzpyyD/6TW+Dbwq50EI2GvA",
-	"yf76bI0bSGgYThwwdsDGYItueF0ecK0vos8FiTH2Gmt/jKm+xrzbKqX/xMwdyPx0cCYFcxT8ez4agzVY",
-	"cjQGG2ZX0cX+2XZfXdGlJaLdY/vwDLT8dEPmeCtTiNj+o7H6171pYmZj3tuOE16GwHVLHTVV+PDjmrv2",
-	"gJU9/0Z4na6ZMBFRmMCkXQVRgM+SgkWEfYIQSbxqpy47A15C9HGKr1g5QOLv3H8xuWZsoqFX1xik6y+e",
-	"lt5Ng4WFsMSXGwWkQFSsxuW+nDvJmvCk3NEZVBZ0Dxi4knzR6Db86rjkpJEEQfnqaiEicTDiqh2GJZ5T",
-	"w+cgpyd8c2/TQrX6B3Y6rZeC3u10X9LwD2Vc7K6T/PkcWEjgGwrj9VbOvkP93P7Gf1Fw197frzCVjkOL",
-	"A5Kf+ph/MpswEie5NnIck+bR4WHpLW9h6QiIlua6JzAGm6Xk7OXfL9+dRc7NFYRc+wSJg6cuZKoVQeZF",
-	"iY8/YYpkXLBuT8Sfew056TW6pNfIJ5op02tEpNe4ZjP8cnKAX+Cy2e8+t9vt29uYNONrNoshArnPSMYG",
-	"hsjcBBXpQII+0cQ+Byj1cU8MuEg1hEn6QAXbLIakBUNBO7RmKLexWw8r4QkIMAY6rJ2hUVRoLAQV9YT9",
-	"UqVMYdIV3i4USyAFoeSazciUC906JlSUjnJfmsafd3COgivT9qLJUEJr7Z44IWOaDaSy+2EXtIjNP+x0",
-	"nBexhKPtEsiqcZkabuQuFalNfqG2K9zMZ8SBdPbEQCpCicqFsOaybcyfn0hGzrEZ3Jaw1K8tPO3dq814",
-	"HgE37gnccR2RuIqFG6MrlkuhWz4fwJ/vtlX7BJ7zdQf4ea5HJbM4/WDji5lPeyJdOI8bnjYCKvWU4Wg0",
-	"INHPPXAcwm8nKSVv5A2ze9hr3N72RNlUQWVBU4e9xi3MqcbX2OcC0w3mHY1f6ewFKOUl56/MDSQhem0r",
-	"16NHZ8BjXMc2J6/lYycNIYWREjyiNjmJo8ZcplGJnLXugAak8a9wOrfJmfTnLNhbWHYNy53iD04UAlqZ",
-	"42U8vLkuqjK12j1xUVRhdYe9FfmFQQYpsm5ZF0+ursvX1cUNWXGz5F7qiSLNqzyUqILaDmNuDEsjlw3o",
-	"ky8zRm/QBhsTDonybXLOFIy9S2I64TEZMAMpZ3GusrgnmhDpLVIAPoshoDC7YSmhQ8qFNnMp/vHJ+emv",
-	"l+/eX7x49euPJ5evfn1/8SZ2R0eMllEckdip9ZDmaPiYydy81XFEDFShDxSCICEdYAsINcUZdU7NKCZN",
-	"tw0OmA1VK59u1xPcaJYNSH9GUjageWbQ43vNZoXbuT8LNBPbXirt2kF8xLH9dSI1qN9Feho3reOeiH2l",
-	"kdiey5rEcFkVE3nDFJjiLm/yEk6H2G4xDUp/BVvt6UkbahiO262K2z8lp6jOHZN4wF213lJTdAxERvSG",
-	"FUnNRuJWgtrDVbGgVCl+w3qiP/OKom3LTjPXI1wdUBhQ76m82yZvpJz0aXIdkYniN9SwyOo713uZTGgG",
-	"73psjp6gaQoZm9olRGLmvnPpV3ImswwTxdkYCVZLn5gZkJacCuJXHH0KOp8wBRkNSmZMt8lJQegV3Yg0",
-	"oWh+MrKyLSJuaSPSpylB3dlIq8qpIYv8OIvh42Owta0t1LoyF9sOC9W4Qm0r0sjJdMQzBpwPJOTjXTC5",
-	"GB7nmlxDdqsIZvREV5U6FCtuf3uiXkU7xpR1jGUj4JCZoSumNtJ3JpKK72UHPabWjeJlSVl+CjwgDnG5",
-	"dJ3MVTP5yxFiQj2NGlbpBpVnZan0AsWscXDYKVYHl6SuDkT34LCDBRTs/A++r5bbCGoN3M1Ps4WuZvt/",
-	"1NW+bkir5bJ7czkU1Tm2v6UpJUIUim0rsyPiaHOQZy5Irxpvg3nVtrWewDJZEUlkLqzB51nMyW5gmTtE",
-	"v/TERuEvVXbQW3t2H8M1VtVz2SReA0jxMVrjayeWBoJl7kz/UvdMG4gpV9vpm3OMoua7yi0Kr9vHvOIf",
-	"kcJP2kS9Z8SyFFMTWst9ps865C3/MbAajkngRu1aq4V9MvuJvgGDwQGKZFx4PxxodOg/9E7WYxKnDNq3",
-	"0n0O7ixy1qXDz4L8LKjFF5G4zikWk6btAiwfhG8r+mlhZHb4lkwMM87+jh3ok3ZYVoVzFr1bMWnGdloR",
-	"ibGf//X//P+ECmd9yYHrTcP3th83niAVwqru12zGwKiY6ySws5YYVqGJXNV4vQoHUZ3ZzOFi9YTlmmNr",
-	"5FpVGgsdYlho38GwNK0G/+LyZzte1PcpgRBYMcRSqxNMebpmNSq+1abrdfzSmF6wzAvjGlOb7cCoQDip",
-	"RddtT1jdv/4G1BJlyVavecZW+k+/2/+u6i7laSTomEV0yHpichCFXtDo6fNdHJxzueYFIyyj1C3IkSxQ",
-	"Y7vxzXtUUXI46f2orj+6Vre71IRjJ3R4QRA5yLJ7cK+KAK1a7xdA7kuRiTCu3nlbKi+TpvfnpPMl13Te",
-	"tzwOKUOtedMDwi5RkPrQD8KN5fSEKQFOGwd/CZ7lAlQFMJAQPwXhCamL9rRv65EEDE2pjIaEIwTe7wkp",
-	"fPhml8R9xcCfGB+TsYuN6pJ4SpXALwu144kmWCWfqDxjEJJe1cz8EeaNJRfb0iUxFwMZt8hCeMsTl1wd",
-	"VXOrYHu5QWi1oP+eCLADUxe/U8Hk8KkUgGqDv0BFZff7sXPrgKcUpISXT8X93OaJEWRZXsQxicGVlr6w",
-	"5mPsrEhCM4c1VpAPPjVHQdMRNcUg3ZaRpuvSnuZOoVthfQLwyF2TL+YLCmyYgVEAq5eHyWK9y/pXw3XY",
-	"KpeiDrx/WSePyREPa22He7OJyV1hhm9dUfidWdImPLvgvBBzDO6Pz+r3H1edlPtjqq73lKuTURue+Zaq",
-	"a13t3crkWvFHx1IMSRx+eZrquMQRdtLUjNi4TU5BFeg5q2HC5CSzRlClyYi4svqEp9oj2oY9ZlA8H3uA",
-	"1kknBJz2QSc1ctJObEFOOvm3cyzl3NQb3Q8H0WH09OPtLuJQ2yHCiB447sL3e8F0ntVy/d/klIypmM1t",
-	"h9MavnnW/9OFFtodndsrhaS+TmpINaTCxQHvoya2WsFGRi50My80PDA79S6EosYxqM9Uu8xZzZiIfIo9",
-	"uTQzY392kXY94W9UuQ5h9KFkoIEYhnyCZkJxUco1edY5XIoO+i6Y31s3vW0dkN/uCY4zWnV2uy39w2KG",
-	"Hm40o5+oYVMsPXLPZ3YBbDsuiMuzXMhaAcetSUk/3zAHHViNkj5VLrKkTX5xTkhndHjzCGAGXWo7+GUV",
-	"M7kSLMV40inrk/enzvqyqp5uHVeMFyg58IaL666rztBut7E2wzFRLPtrD8q49RoBLrWQuXAZGz0BsM2g",
-	"Q6Ij0eoDwLdSrE4v/4LXar8X9X2jyimwWDWlglYq80gQc5kMdpfXZTLAM996JsPvMes5lB3ui9A9BkDq",
-	"hXK4GnKPujxqORXFLUaBFRwU6nA+mxoob64Bad0w4e/eWxiz5L18CGfxq0Nbi9vkBbyoA+dGrrEYSMYg",
-	"tl5I48DZisIzgOtNzgDCRzAG6j+AVOWC/5YzvBoLPVvuNguiOOPPZbmDLvnwMSJQ1bZLTs5e3q7AS0V2",
-	"+ZrIf/MSH+OHSJozUHWoIH/rnxwkJBmx5LpRLReVyEyqRrfRdxVsne/kJad9ZqCKcpbJ6V4+2Ty2B7E8",
-	"vgrEqhNdq5H8MIJk15yrqPFGlnU3V0o2/9w3n6f1eKfxRZGGUEg5IVojled0uf3PDttmE+QJJ3kdvKkL",
-	"jroAlz8GVK+qukWaXrpyhZcHUeGHDrJUnZnXqtb0WYzQroRdOoHuoItcdlJxu+BgJ3y8pjZ0pknTVz0y",
-	"0pVxaC2HlthR7D6CRfwRsB+WclK0TX0Exy0nJKgGhsXHghJapLaClhTZLPLxEHPFtCIipNcySpUCmsCg",
-	"ltgfwHFZ6edp5wj9FvHpYO9MCrYHhBr3xJiaouRNkivFhCGxPYtqdZKfXE2xPy8QxUod4G5n/yP6xDeB",
-	"PrGM+5dbN1txwrlDltsYg8IFqRWZvteMTdyhClgQOgpYHhGVIJwrjUgctOyQmXoiyRhVWAisHsW8OOYr",
-	"R63L040jlwwDEqiEnSi9oqEF5HHKwNsDwgflToTpNxnztafAkEBZdXRwWKnit+La5H1ZfPJrwVXYuV7k",
-	"RdaFE8cwANi4RreBhcJx5GANDY39Ajav0X3+zI4AjMFGt/Hu4j7NpK+DUrFSRPp077uLykeV6dFa2h3W",
-	"YmtraT8pS0RvqwUe+5JWoRaIaYmjElYPK7Naw0mP5LRIJpVqnGe0J7DmpMs1DMOz5mBZ7ctQFzQADbKN",
-	"kKby5ao1oRo8UraJ0/Q2brXJjy7RjyQ0S/IMmLSw5+BeDOuUqpQpcNP1RFxWFW+nXE8yOmvD7zFp+kn5",
-	"WGNrzGVUm5YLfeJpm8Q81XGZ+UiG/IYJ3+lxT8R2c/wDvsERvcFCzjN/rYev2Wfb5EdpRr4ape0ShCyG",
-	"mBWBx8UhsMyf74uBLxwpc/5LtwOYpm1HaeUZ+zTJZOq0g3pcVQ64DDV+83tEmF1XjzxqQNXRRhc6bSwi",
-	"x/7DqhlLF10zXPDNJgxMVjvjoD78gZvSqvrwayr1L0zp9wsFCwu/Os7Jh1LCFrUfLYEvUJixusYhwqv7",
-	"5v6tgnXnz36fYkXWO5gdGyYKBcbAHMKizxbKJB5HZZntJpRsJieGjKU27j7XDb0nJnBrGzxXGBn4yK80",
-	"TVeWj7OnFPLG170TCXOvrKRygg7qQJATDN22IywOSHgLz0j7EY5JeNN5JQO1fE5P1y4ZBY0JCPuuECLk",
-	"vlhCdNLQsE9mczuhXNCvc6fiNnPNpQpSx+OtymNqyTd/DRMgctedF2vti/1S//4qUt7ZGyTXHsR0AlV5",
-	"R4wZklExzOmQdUlgS8QfnCZ8RsfsI1YrhUgfrHZTppKAr9vFAxmsQBqs1hPtDxdwnLQgmZSLYUREDjkZ",
-	"cGfkgv9Jxg1TNNMRif+D7JHvyD7E+xw+J391gT8Y9eP+IJW/3CPsr86bBRkSuXB1909fR+Tk7GVE3l1E",
-	"5OzdVURevDt7cXIVkTevzqKeeH9+/uoiIm/e/WL/ubo4fRuRi3fv7RsnP15G5O3pWUTenvyXfe/kzavL",
-	"F69sM79E5Ordy5N/RuTlydWrl6evX0fkn69OLiLy9t3Z1d/s1/9s98R7F2JsTZZxnw9zzHP0ix2RqbJn",
-	"LlXcniposM2SzMG+HB0eVsIj8myiOKBN90QMyZQ6bpNLCchJxVZPAd1dG2p4QoZKTs2I9K3gANBalpb4",
-	"MRA96bJ2D567rN2e8GA/UaXzEQUUFWqgTU2a8YtD8r/+3/+PvDiAf15BsJj9zaoQz589e2rNmg7pz4yd",
-	"KMAHYgl73RMHz7///vvDg+dxq+vq2OdlDDeYpwEp+QRHq54wbYhlltyeI/ZsJM3nR+QfCyN3Ji5QlX3f",
-	"LpvdCPuKs8XTFKACMR2o2BNrEcVIew4oCMklJlT3hBwYJrA9QicTcL06ZEQFYwMtRxT1+TEAvSDGiDzd",
-	"P8QsJoi2ANpDTgD6s1wC9a/HeWY4ghtS0Mpg+SEBatGgP0bnKph0hSNBl2A84Mzlhhh6DfE57hErB+w7",
-	"3JAJdSGFsA9tUhQSSDjTVURkUBUBGFD4XGJMwHPrV4zKaoOlg0IV8Mn9WTHGFKarmCMzP7KewIBASEEL",
-	"KHt7/fJFsVbfgJbpZmEHBxTV/PA6zzIUsxHpNUiz14jIh4rSCT+0eo1WI3Ajg9oJ722gkz69vd1Rl5xf",
-	"vEeN8lGjfNQo76xRLsjv3fTK0t27XcmZQD/8BZNW548TgsIfsUXut+wMm7lqMxAqQ4yUEcYEccNvWDZz",
-	"57bP4gAVtifccZFy7Y9cSODAg9vlC/tooMLHjenN9ih2QUpeN7TKEfrlESgEk4/TxcNlfcWaHQ+Vx2o1",
-	"j9VqVkYsrZALO8Qs1YX97KoO/VHiftZoFXfTJh4jf76JyJ+VXLSjI2aD7B53LG8aEVTmLGg6LgJoIEBW",
-	"O/W2rnBNcIwH97YxGNdjpoaQYSUnJGM3DLFlY2cbxK1KhFEYXhS4wbEkgUt1lor0GQQctQt8VESi2p97",
-	"yXLkzNr/lUp20L0zf+wroXFpHy51kJ4AHOYFmLL5s9lDksRB4nalPg44KnwFPcfPS0OOdpaG9xBzxFMA",
-	"WS3tO5eSQV65q4GtLx1u58MgugVK7ObJ4rgkXyfiaLVw9iFH9yCkH2OOHg253WOOdrHeQvypHSKP2uRd",
-	"li5Pwz12dcg2r0dYxZN9THrdLOk1LNy1XeZrmGDzR81//eMDz/pAknA37w1y9o6XfgXbc405nA7Dogyt",
-	"iy3BxqR51OmEFzx4TXfcE+yTUVDWyaORTkybgPsKnfTuWg999IiKz02XxB5ZPnYZWlZfJGWRDYfBMRMJ",
-	"1Pao1jtc58i/SyHDe3Th7wTEfzfI+6/jdV9fmtB73u+jNOGj+/3R/f6FJfeJMTQZVaEpHWjmXOh4fWGC",
-	"VZrcYwn4+yoBD2ffYx34R8/6A9SBx7gNqfiQC5oFtZIm1Ixa96/ORY9Fre+nqPVdhcRjZevHytaPrrw/",
-	"cmXrHUX7DrrejnU273QoPJbkfCzJ+ViS87Ek52NJzm1Lci5qjo91OR/rcj7W5bx3hUnJ6Y7ICiiF7G+n",
-	"9mT1OQpl9RtNmJD5cGQPtloQhrJUTl1YKIaLCEZ8UkTGtdHwVcvLKVd7LrRG7VIobtevJyrrZnWeTAI0",
-	"Mk9bmIij5PQ4yP5w6/WkYNd/SYBzsGfUNZtZeRo4/XpQ/QCVqUqoTUQqJ3mEmgRY3dUib1a5m+GZyTLN",
-	"oMLpCK+KX//t9MKqGT3BPk3sacCliEAtzLOsLKPAoKaYVRHtCVDgrcP4Wsd1McyEWZsf8F+hUmqRsfEz",
-	"YBo5yJugGaeiYS6YPZQwEUxHJP7nP//5z723b/devowtjTIdkYvXL8jTp09/IEUtFh31BG7dwCp0kC/z",
-	"q2YZSwycUAmDsjqVenZF3pAlHUSSwJlhEpYdUeSUSy6GxSQiuOsPU44gEUnZ5kVNLlVEioykUklzaxwV",
-	"C8wFKHNltpxP6EIaZZ8mGeUCHkTFWk6DhxbRaXHuGuEWIUnPWYdPdE/EA1QGeSX9x2XnRK5mU0lbVpeW",
-	"vvaSJfrFOoJ2QaC+VFCdyi7pE43qq13MlgeKKtg54MwCOhIixprgXbaMMVcTEGwA7AM4ApCVaPbOwS/F",
-	"kNtH+lygmODDkfE78+7iGLfLYzVpwodCWnuCataKHO9gFayUKZwFrp/dKw0IJ8cEMvM8TJdnfHgDtUvQ",
-	"fhHtpSJsnJqIeOc90aRZ5ghuXC99XN2+v0JlTCw1oH16mpxalnxx+XOEk7Cz9VjroDzGCZZysuwJswYO",
-	"kKqSrakNVXBfgGL2r9Z2+Q/7vz37v/8JMsbQPhJEYjVrOixA2xdwmam1v2Dd4ycxpHIBwwUZpghfA8ly",
-	"GkdlbSxGQbiqXAjgM/w5SPM6p0OnZU+4EGXNNE98kEgAcwHPZZdIYdVup0PSEjPN6eB4/d0TDpha4cHh",
-	"3JGRB0vUFdSyTnGzkWQQjwf9abQTrYSBkA6aaUmYsLYro8rDPJJ4RPVbqbxdE1TainCsQC4oGkGTr4oR",
-	"aFrzfzPSz9MhMz3RPJqrqdo6hlXNpnSmyUhC3VNj90MjUo6S01WIjxf2gF4DiOOgLsNj0OWWFhkVZZLF",
-	"Au1btm436gFkUB7UV9u6O1bOfRblCsKWUjZRLMFEbsTGmSvm6UrLFiIf4LRhLyMCZWHdN0VRXfZpYsW3",
-	"HJRM3iYvi2667i2uewJMJh/GgQTpYlw1g2J4x+Ax8b/kmpH4p1dXZLl61rZt90QzHgYk8eLy57gVuV0u",
-	"bxrtCqdO/iBV1e2q28JwV91aNLoNsJ6iBhN20z74PxN9E0BdbFFV7RtHFAX2gkBcV+C1+v7awrAnRcCY",
-	"glqNUi2cA4/RYztFj/1e4xcCMNMnqOQFVhn8+fFLoBR5SbHUmHtVkGV4TgSVw5FaMcsfiTnMCpgwBcWk",
-	"Jea2V4QRSKc7WoklIERV7XRHV08sPbtcbXSMWsu48PgXAcSf1QKWqVo9sZOuRTZVtayyur2uRRZUrVpL",
-	"qScKe8eu5HhiZuuUiReXP/+J9YkvfRzteIwUzBkVh8YfLc3s9yrPX6HuVxXpbpe+hGRfXb36Z5cztVD3",
-	"iyxIYORhVV4vgnZSVJ5uRYgUp1jChMlm/qK/J0CSri4UVqRlF2bzqirEaw2Yd9YwDyJLuC4zYuvEiDv1",
-	"vqQcqRlgWbS7GUOEXssuaC7C7wc00/YHvN1YNnz/wtoqy48li3fR7C3NbVKq2G3SY5LG10zSuHECwgtS",
-	"/Pvj7Zr4iXp1MxCMcirKiDV/YcCEUQClGzu1xUEOx2Hh/bQnQPVKWcLHNCvg0FD/KzXHFkIsucCEykgW",
-	"YDbtIMoyaEuzJyzlftW8ibCIWMqEtkdwtwE+ZLwQcyLs7YxMpbrOLJdFhTwOUlw9lnP3A+bMVhE6N09v",
-	"tSvydTIrYC/W5FQAbT0mUzwmU3zrWEY3KFjmhWxF6dz/jObZDjhFC7pmtVpZtQhZNF+/vVp/DJAFlhcg",
-	"A0la1B9bmqCwmyR9TDb4I+QOLCH2rRB56q2n0G9VaPFtcgneEAyeKeo0kBhrMixxyOxIoH8QWJ9Vh+ud",
-	"DtVHSJ9vwv9dz4L3BNr/M3oR75B4s/TMqqjrLgtmeYLLPRwydwCjOSqRRnOGXpMpY9eNpTr4wbMtFe+v",
-	"k5OySjb4bJQ7y4jHA/tRnd49hWUrdXrf6b1LnboXjKa2N5Lxa1b6LJZpDa9dc9sKnm9bG8BZrXLbuWV8",
-	"rLjzZY7r8s613ht3r0f0hU9FwmgJ7JhQI8c8oVk22+LQfkWTkYebO6NjFoNbridq/XIQsWlfwLBScOAN",
-	"uEHUeRd9SJpxn5kpYyLuEjOVLv7rmMRcxPuxkObU/kIxrtV+rc/yLIv37Qdp4HMXQwUjCOwlR4eH2ygX",
-	"bnGqvL47mrmXPh8+N8pVanQbLrmgUiKTi7JC5oeGtb9vIG+XQdimJYS5RkCxmIv1bHQbVKRzDfulwauu",
-	"beWCdmvyNXSR9ZJJsOkfVjo9agjbiFNHppuI1CXKgnMrbJ+qGorc2puTt1BVopCiymsd/ZmTwmMG9V5c",
-	"3IcBdYE0KYQt6kCA+lCPIKVwpGQ+hNDv1jHRzGgrFc+9hySOSFy4S05M5c8fZ/GygsiLwj7AowIpWrQS",
-	"1+TO1olWNyRnuP0+3RuPus89Masjhq31eXBnb6nNH9d5Bpdp+OBP/IPp93ZOq85QWNRH3f6L6fba0dQD",
-	"a/Yagqe+uF5ff9++mY7tuW1nDdvJgw91qnHKFSbjW6VYJ3YcDg16QZV+Q7XxxYLC1+z6lu8dbqk/w+y+",
-	"ova8ju+t7vzH5P1HzflOmvMygbXkUC7i8L6A5vwig2I2D6LSBvGEmyq17/0rj2rt47EfkMNqxTaVyXIl",
-	"9nJKh0OmyPtTRJWxtGutwzRlKdETlhwTmmWEarD1oGggUzeo3YYIK4iCU6vovrT9bxZQPzLjbMuI+qsA",
-	"jAerdEzokLVxqViSK4hs+/AxXLhTYZhCnxc5OT+tvh+sop5pw8bBMu7jOux/hn9vl67qCRnwDG2CYIEx",
-	"P9WQGNqKiT0QdFQutwNg6XOBCd5O7Rkyp0sJSV68PDsmVOB+EJkbzVPmKnlqg9nkR53O0n04se8tGhwQ",
-	"vDyhZlTGLlP3ZFWJCBUSnzmocYZ7OW8ngFxSfrHXz0Wasfa/7Nd20vZTTXrhljYJvaG42qtppUj20zvQ",
-	"FMx/N1VlBeWdzNGqX+VaihsxmpnRUiIDiKCRp7MAuAgTppsXLOWapHIKyUtxyoaKpiyNW8fkWecpJrxX",
-	"3nRP1xLP33AsX/DMcT3UbAf+MrPHqZ9EO5CiX7j3q7klCpCeVksZJ7/JyC/dik3+90ovw6xms/w2F2i/",
-	"MBHAmM+VYsLUbuMF5KwhwNAX28myk5rlhPnc+/at7PJMGnBhzlbvV7g2tVuV8RsGvy8V+yF4V8GZTgfH",
-	"g1MTZ33qqAB7MzJPABzmXGozVOzyP99YWkf+bSo/LOBiTy+WiwcuUF0YyoVDO8ER2j77rJYC3vhJfEEC",
-	"KPpYlpfhVsQeV3bIq/clGHHttoyZUXyFinOu5JiZEctdEib7VMDtYS4R6bQ77aOu3xkEhAHGyihE21tl",
-	"p1hIxI+DK7UIoYeAHydSZljiWxue6IjwMlo/IhAFhfGt1LA9LLuNwDNKR+QnSVQOiHyYg4vr0xNuamAe",
-	"/P2Xq24pBwq9SxPEPMs99AuhxL1GjLxmgjTjt6+uLk5fXP569e4fr87iVoQxRErmhvWE89NUkHK75EdG",
-	"FVOunDvkokJjWNYdSlUcBOXAjnFgvt9ATbTrRTSz+obtzGopTDAVDOrk5cuL6phKzI/OERkxxUohR8el",
-	"toc3FjhHlWesBbgMrl9Qs9x4YrzpoAjuYrtfEqr51lHSZsoqwAHtoFn4Tb2DYbOVmbKCtQLWGBdzr2Uy",
-	"OWGCTnjbC4JaTrvyW2SXyirY9sMNU1hZ1iEhTkc8GVV14FpB9W7CxMn5qX3prrKKphgPRbPzoHQb6rNu",
-	"y2T/XyxZ7rOesKTCdq4oYCDOPVzpall2ZYkcTI6yD0IRoWnd0s8oGkdLl75YdV8GnpY56862UAxkn1Sz",
-	"ZXbHcQ2j4ZsoHN3MpYIjdeXW/fPk7Zvtts5PcUuO+uLb42ayuD3Vtj43+iA2rSy1TVu7BiGE6pJhL5hD",
-	"rgKhh4c3yUXKFIDEHBPsxv9M3T5ICaodwpXvgzPLjWu+g19c4hY6oApVkasQpgx2MEy31Y3FtNhfUAqX",
-	"qdEl5hgD1LvINQz4n5GDfXWAEjmkzHqA17K3ELlwscuTojOff1aAVTgghAJtzzUdlZiCIQwbgqV6r5Xr",
-	"G7K4Fzv9MSz10aRYgQnwVENsRgQZqynT3SxgHFpBX74I3WJ3l/TGhbhq7MTdcdSXzi7yalrBTjoPEBfD",
-	"dhV9oba/EQWYsoAesHPQGyZMTjLmsx+mI5n52ICgaZrUEghode79QZCd+UQvNiHVkAoPyb/Y1AuscOqB",
-	"Z+UgHC7cNTn04RGbeeU3XG14vW6MZ9VkpL5Vvd3TqB3QwYAlZpFYKllMNQ2j7ehBT6xi6/WVeVHivGRW",
-	"nUO9xfl6y76caLn9ePu/AwAA//8=",
+	"7L3rchu5si74KgjOiTDZu0RRsuzulmLFHLVsd2stX7Qlub37mB4XWAWSWCoCXABKNJe3IubXPMDEPOF5",
+	"kglkAlUosniVbLnd6h9tiqzCNZE3ZH75uZHI0VgKJoxuHH5uDBlNmYKPzy/pwP6bMp0oPjZcisZh48Io",
+	"KQbkmmY8pUYqIvvEDBlRbKyYZsJQ+2C7ETV0MmQjalsw0zFrHDa0UVwMGjc3UeMlF1fzbZ+/OCE/7f/0",
+	"E8m4uCJGQsOCfTJkTAfskMTdvNN5nOQqgw/siCiW/a3bsI90G3GbHPfsCIgU8GZGNb65cjQyoTiE2RG9",
+	"PX/pJ5goRg1LiWJa5ipZ2eg5NewlH3ED/6uZLPtXzrTRhGaZnLCUcBx1kitlJzHhIpWTai8jLvgoHzUO",
+	"O5HvkQvDBkxVuzxnI8qFHcnibjPWN3fbp2Y107xgiRSpJrkwPIPOsBO7jszozfpiRk2P+4apxf0YSSaU",
+	"G9JjfaksWRo15WKwQT83UWNMFR0x4w7CiczykThN7Wdu+xpTM2xEDUFH9s3E/xw1FPtXzhVLG4dG5Szs",
+	"sS/ViBrs5+lBI2qM6Cccws/7+48f/7jfefz0pycHP/74tNPpROUA92oX4iRXWtYswpsx/VfOyFhqbr+x",
+	"s8+VYCnpTQklY8Wuucw1nAnSjO0hjAmeeCIVie05wqbjll0wmOy/cqamwWyx68pq0k8vmRiYYePwyd4+",
+	"DN7/XQ4/OBnPqKEXcIYWrmkaPvL11vWFVAmrOzNaZteMpGzMRGpZJeFCG0ZTyxyo0BNmJ0cOOj8vWrY+",
+	"tByOPGV9mmemcdinmWbFcHpSZowKGM5pykZjaZhIpv9g0/lxvaJXTAfMiWjaZ/YEANWTZl8qwj7R0Thj",
+	"hJK3b0+fkTFTJJMDntCMKGQFrTa5HDJyxaaEa3LFxobYF/cPyFDmSneFfccwQYUhVKQk10yRCTdDQsmQ",
+	"6qFnkCNmhjKNiN3JiMD84fm/X7x5TXoynUbwp2KJVGnJ7zQdsa4wigpNE6BaqslkSI0TKzBGz33b5NhN",
+	"Dgbg34fBY+P4OO4Jro1UfMAFzbpCG2pyHZHYM/w4IrEVczG8bMcI7crcdWg3lYqpGXIxOKr25hYg5f0+",
+	"A97puu4KrsnB/v4RmQw5rLsfUzFit9La8CwjKheWUUeEEg0sjEjBgIVp2AZuSDMf202lpM8mXYFP6cg2",
+	"JSzJYcMxMMcd4I5xq03eiGxKdJ4kTOt+nhUrQoEp4hYcBqMzdsX7lGcs7YrmwadPliM8+fSpVQg+IWEd",
+	"YKlGdEp6yF05S+c3o90VjajhaK9x2HjS7yT79Ge2s9/bS3cOkp/Yzs/04PHOj/39dI897f2U7HX8yUGG",
+	"VB6d4BTs2GOwgPXsP3kyy3rG1BimbJv/1/tu99P+3k63++nH5x/+43806vjSaf8VNclw/pwdj8fZlEi7",
+	"otxrO6gEPNKF7HSExDVsIJ4JbdnsDzEZ2XaZtrRUMta5efZ3sP8FE9zr7B/UD/u1FGzR0GHbyePOAZlY",
+	"egmlff2Il43PdrTdIBcoQWdWEmn+b0aajh+SvU4Hj9qYCpYBtV1zNiEZt1oLSjSCJ2Iv6nQ6xYnlZqHQ",
+	"yqD3mSGjIHiyhlh40+873aaucYm/1ra+14H/olWazZmd60JpOHa/fj1BeO7oe+GQVPnA1x/V5XTMzuxw",
+	"lo/NPrZ0dP9DsX7jsPF/7JY20C7+qnfDvqDzS5CAp+l/wu7XqF72A80I1ZopkGPecKBZxtQj7WToERnl",
+	"2hD2r5yiPmzkFROPNGkedB4TaYZMTbhmC2nZuHE01p0JDvzYDwsm81Yz9XxEeVbHMYi1HjLStG1RxVJi",
+	"7RO1k1DN0pYVVKAB8JQ0dd5rRaA6fqRZFhdDru5HXnS2bDMCJvJ4v7Nai7RTuM1uuEncdjtyGMbam2FH",
+	"Xd2K3zmbLDxm1/jj1zti71hvKOXVwgFNit+/1phubEd6LIVmYI39QtNfqWETCtueSGGYAN5Mx+OMo163",
+	"O1ayl7HRf/xTo1W/3uac4VvY6dypyMfaKEZHRDN1zRPmtKV24yayg3KG9dcc1Cua2ZVmpd7b7FFUuCMy",
+	"AT+NXU4dkVxcCTkRhIl8RK5plrOIWJkp+0RRMWDlE33OsrQFkzqRop/x5KtO6ZgkrlerERTmFvvEtYlI",
+	"mmPXjAwUFSZCF4+cCKYioqciKdVpqepUb9BP4xmNMq6q4q0jEpddx07x6GUyuWIKHBaBkyzQuhfN2j29",
+	"G3gvbpyx2eNpysRXXd/cmg0GFjGNSC83Vq8vfFBNWLbYy5h4N0b+FqN9wDU8HfJRJJVfpWBfcxqXqMZq",
+	"qUhCBRGSZFIMmLJGyVAKmSuWHhFtqDKkr+QIhtznqnAI3kSN19K8kLlIv+a4X0trkw0L+wHo1C7pNde8",
+	"lzHv9MTV9cN8JVPe5yydl3OXc57XwtaIK/p6PEO33rm7jGDhmRtUT6eZpOmllC+pGnz1nQbDnH1KGEvR",
+	"pAd9HlbnTIE5DO6uF8CPv+bgYm+zxSSVDA8HrH+NnXVUGNDJ0LJcFBwXKEveCnpNeUZ72Vdf3JQa2qOa",
+	"2cOdl8M4cn6WjBpHiJdSvqJi6h3IX3Oc55blw6bbZasyYO9/3ilMzKVMuOqVDx3YOxWv+VqNlG/MNOTM",
+	"xTUbsU979/Z2suStoLkZSsX//XUPwCuuNYhbLuBGiIDHcWy1QlSkgXLeirGSCdPaEtZzYbj5qrrbO5Zl",
+	"O05RsgJPsxEFEZhl02LgTa8AWQk46vFBLnNN0LcfEft2nlHClJIqIsk0yViEFEkUo8nQClP7pqjRLmim",
+	"GE2n1uJIwadX4zZsuYXS+XgslWHpK5ZyCsbnfTBbJ+jjsDfbS9wGK8E1ZXs6TsCGpCnyYJqdKTm25o3V",
+	"1p1rexx89bnh/InHZqXhykdMGzoa26Xh6RaGxawxETXGTI0szeKCLV2m8kk0QQKHyK2HUXFRbOSJiEoH",
+	"wPy1Y9TIx+kWi5svcQeE1j96Bla5AOZt9dJSfG83MgqdGHPemsCxFHoOgp2LAhoKp/yh6Fv2/skSYKrH",
+	"SXYCD29IpdsSSrg7G3llZnZhI3dI5N0QG3sfwp1ZsNoLVvW5MOh52WBRKTKLZUO0/GR2YPa1BaN4ydHk",
+	"3mwQ8C83bKTXGk7RNVWKTuuGpxeN7yzvZTy5GFL1JyHA2xLRasJ5C+f1YTXAbaQZRhdsxaPSmYv0O3S7",
+	"RY0RM9R2sGoBXvnnbryTcNW13Bzzqs5qWWe4WMHCWGUEVuAFZ1mNgfxCMUYM+2RIE2JPWI+8PSXaSMU0",
+	"efHb6fkZNUOrsioG26TB0Tt3obViAoYOVg790j5zO4o0a2gLuEJeV7gLGoZNdZ1XVzuajdMINrKO3E9o",
+	"luTWoExvQ/TONZe4vws2vummjeinU3x3L9TSHI+PGk7nn2n6oPPz09VN/1nOzl+IcP12rqZScM8cJz4i",
+	"kAnLI987nbNQOC31s4zBBz0ViW3YCns9tI8I//lDzZ5hD1uoLug5Wl97gWtl7G1ei4kaQ6pfSVRMZqOP",
+	"okYZDFZraBhpaLYqls49dkLHY5bWdTOzY35+vvnq++WAF2+bN6j8psHV+UdnLtgtgr+dyVD8jRtp/07k",
+	"UCrz0bnoCn73kaZp+Ofc74qN5HX4hSUJ16Kl66IB9+fIu3SLb8oWrjmbBEPGP4sO4c9ywPCnI7byi4L+",
+	"4CuaZEUDtfQIkz7xftQNibJfL3mPnfOEKAauDufspiSVxrAUwsQIF87hPVZ8RNWUFGE1GKOkt5HGdnDU",
+	"SLWa49hpv/FP30QNuBmD6Yvpm37j8P3nhsgz55bFS87Z3gqaFvmoBzRfc5jWPK5/v3jz+ncYwvxhXbQl",
+	"lVH50/Bh/vpyinF47u7PzopwkWR5ih7VTzsDuVPMBKfcfu0+vLcHWvVpwj7ffAgf3uGjsVTAxeCa+LAx",
+	"4GaY99qJHO1KOuY7iUzZgIndYhlvwtf1FR/vSHdXvzOW0A/OaZY19J3GUWyu361aXgA7+1IOeBIyg+PX",
+	"zxpR4835kkPwJqAd/xr7VyNqDEwjamQGPjH4yJY0c55nq/WaIjwOHHz4oAaic0eqQQcsnPKh69uR6dMn",
+	"dqMznCVMbk4fCNtdkwhnmcGspjQvRjK/zqubxS2ZY/vlKH1r9btq+cmmIrNUK4It7VFtFzIpFNLavdzO",
+	"UzlrlVVPojX5HGfUEFJ4hIcRovNSZsCX3Hb6ygbG3AI+FYjiWcW5Oq5SN58ZHeRg0BHTZaaH4+fFkxAb",
+	"42lrXlNYrFevOYSiRysWRMoUSwnV5P2Ju2B7TUfsQ43n8c68xrfR5+c19jLW7/bu7C9nOc8Rau0Cb2RA",
+	"bG4FbOHNrnM3lwGUATuIZgyEYC2DHXdT3MTljHPYQr3vFe6gTdg1MMWac5bMWNu3b3NmacPh1nW3eG3O",
+	"qg7ZJYrNDIdAjbLHhvSay1xBdHDK9TijjlNlXFv+ccWmGOqeDFlyBZdzZujD3yHFgWoy4NcMMtUCQewa",
+	"sx+lSq0ysmdVagjOcIrJbODbzbyHAiKZf/+LKpNW1JSruKyjGTvCMcN5F8gc14FYrLTebnXbtmkQdrDL",
+	"da1OeIrxxjVt+M26qaH3klTqWs0F/1e+oEeXYbnUHqtbxhH9FDRYEJIdeO33qH6vcKVt7DwrUi/Wyg6Y",
+	"Wba5b6r2yYiO3+PLHwLDpOQu515dWGKUctAgKElZwkc0I9ies1DdM1Y8HBEKD0+4lYLXzP5sv5+xS9fx",
+	"1J3UaqKGfbLzc/sB2iNz/xgO4snTRNTQLMPVGOWZ4R+LP3MNr/Z5Bkptro0cLTBO7BDWvICZzdRQhtOM",
+	"oOjDlDHFaLoDaTFgsGBslnOxs2QomSY9mlwB06VJwsaWNVuWzQdCKlRzl2nr1RGcli/dQo1f2Gawm0/r",
+	"KP4OL1s219W/RSc3X+mefW5pID1Nv7ZLvFSwF+72t6V5fz/3TaHCvvVR29b5Pyd9y0zjjb0Gos8Hq0ZQ",
+	"Nn+Cz2/tM7gjOzWj2lxMRVJpzO7IjpMlyxXQqpilY27fal/iq+s5/eDsaf9PknGY80DuutYaN3dsAa9D",
+	"o+U+fTnD0hmRjnCCrdjEcpwjqM2sI7R1IMfbNt0mMR3z+JDEucpi0qQ9LbPcMDI0Zrxr/6dbELnFRAq+",
+	"V/sM+OVbEYkxnTsmvz6/tA+dvbm4jLrCO2tJ7EJRY9LE8RPZd1qUtq87//0ZNcOYNMFccP5d++sVmwLz",
+	"iyMSW7KQuXml43ZXxD4c2Q47kUIwuIe7gIZj0hxLbQaK6cPd3Xa7bZuCfKz4iJQjCxtXrK+YHp7ajq9p",
+	"Bl1YPck2j7QXk2airyPyTy1FRERq/20tai5lGIWs4jaJUdGKD4sU8XZXXLBEMaMx2qAcv1uZR5qMqdYT",
+	"qdIoWEGwozSmx4PlCjHkXAy6wj7+3xoa/W8IqP3vKzb9bx/sC+ZBy+V0O6gHqkn8g/svnsnDtmonbnXj",
+	"sGGP5O6YGjii6PIYyrRx2Pj1+WVjOTfd6uJ+e576hUVYDXu4g9vnKkNYfto9z/4qq5nmCujmla5nwEuN",
+	"5L+WoBoxremg3o3rGNwzdxM7n9qe6yHzHmw41e7Stl79XLrqnpliFD1Lt9g4PRXJ6YIMIvvbI02YMGpa",
+	"wHL4i1hIqxtybaSa3onmbBu8ACSOVdR7UT655VGujT1eLKmDoZWbX7P8lUO0/GjP2vtevjUiS7drWe1l",
+	"Y1uFTm7PKTaz8P40XHp+t1jGr5mallRZhI8wkSLDSfEZ2HxM/K3fK584uuEm3RFfveKYz1jELKEnH70X",
+	"eKRdiAiGhdTOYcHNVd1Zcjco0G3dOSjoY0HmYsFl5EQQnkboNgK8qsCX1KQE/WPonhP5iCmeOJ2q1SbO",
+	"tMQ7VO6S+bUDETFDyPI/6HTKbH7Lx6Rgzit/l2GznyugM52dnz983ov2frqpQZz5YNcHkqFqg5ZmN63Y",
+	"yhW7B7rqc6UwhmGbOJ4Stqcn02k7vCWrCkDq8o7KF9zauK0hGVj5hGuytzIvxAd4uGbrqOkFzwxTC0M0",
+	"BPNxGj5Ew8VpALM3lMM9FSQF63ccUA2YSP1HbtdWSHNq/+0xM2HMfuL6dZ5l+EEa+Fy36r8xmuEFwYbx",
+	"2yALgpnkY7vxciJqu1Es5br+cbh1sSpTPWPSc7xtCEOeAm8bKIrhabnwX9c1YgpreKPsojEoVAsh+zQX",
+	"CcNk7eCOObhVCclEe/FcjqXoIQqlKy5VHRmVN2Nf8nLuq966HcI1hWEjH6TRtRMLnu82nI/+EYHh6DZ5",
+	"M2bi+OyUPG53yJBqImRX2EFAiiK8D0ZttwF26YBfM01iv0gxEZKwft8a/h6AiZLYvh9HREvLhh2wVE9R",
+	"kQzBK2HHg5248ZuhkvnAYTMgz8DH2+TUlDnVEABCjG1Vs6xPmpZjXsDikAETyA80SagQ0rhZUILEiMgF",
+	"tqkWDIwKXAGr6BafDSDp2SWDRezBbHrWrrbDRCs6NDlm7p1e8msmmNYbnv/5M0mtklFz9OoPQR1xv0Rw",
+	"vzomSQUE0Knao/2KqqtzRtNzpgGVcKOJ+Hja1RCelXwz91bdNF4xOGObDQOyEz/SNFVuL2oC822zH3l9",
+	"8qRXfFZwgplplG0W+lB1IIvnt0WMCPa2fiyHW8hVsRy+2fqxllc363sjXyjGIOsauRA2F2HqTVqGX5DX",
+	"7Jop5AZSEJmbcW5mgjISmUH0Y68azVCO8LU0vO/ylE9HY4qYNcUtoWL0CrX4CVUCP3HRl7UHIWxri/25",
+	"TUy9CLpef4d/52wSDrouFuhuovWteqAYTU9kjgbO8tYcVtTr2VnNQHWJGXAWBFpsCklihNaLwUmdOGDa",
+	"wxkYLxgRqSwdoT0EBNRd4QahSdPKIpAFE6qJ15UI7RumiGJjBLm0pl2uQFYINmHa4MAiQg0ZSQ3whHD5",
+	"PQWvK4gbgCesDAAEDc7Kaqw6IjEsLeKMxsEqxiSVIOIS+5d9Z3RERlRdwUe4Ye8KBPi0387utbYsOyYZ",
+	"v2KIdQpRTiiv1iKed/N7tJJXVMl0Ua5GSCrLMzfCzu0E78d0/jrxmj4r45fp5oImlDDlxVPY5KrV1V7K",
+	"b7jE4Y6fplXWdLdJpyvCFe45nXd2HerWG3KuNov9DzMGKpkA8+H9wfVyY7+z/3Rnb29n/+ll5+Bw76fD",
+	"zn77x/3H/6sxI4otlaEzb68Sh1EQfeMZpz1mmCZ9mWVysgNWZbnWjSTjgic7tHKBuXQAfrXhw85eXWZC",
+	"OOvVmQPw5PYx+eF6rDb1vsm48S+E+7HIOQcLLQOkTMT6qI0CtxLwjchqgDjPEJoM5J5d6wCFGCQ4SDgd",
+	"4P2C8PdmIQXoX7gJ9jQAIrQrYr+0MchhwMK2YnLIshR0h/IcRYSNxmbaQqm4IgMx5LHhTCqQJQXmZ0DE",
+	"lZDx9W/8wwzNTWEszBpoCJVk1puoQcFk9zHa8/v1mo5YAZWKYZCJFAlTgqUR4X1rI7dX3s/Zc1pJx1w9",
+	"RO/Ud3mKGxKye+uXaT0t02RdSi4aKoBYVs50hrfM/c7Ax3tHCgSrOIyXXs2UT94dQxNsAp6zlXH7C1at",
+	"JHyZpXfU0p3qZ7at1+vffwRqWPFmhfYrOxbQQuTP7yybKSl5jhjDwxEuYLgtcyd8MdPZLoZjO6k9c0Yq",
+	"8Y7L0tfuBVLhvpVMO+qF23YuN7WPALNuyTH7vIKlNd4Np4TRZEgSlmUoHLgmSk7QnE5knoEBTnpWZozG",
+	"uTWkmxDnrb2bmsQY5BS3HGxyRHrTMhj/iFAs3QTqgbCmukdXrujKeweNwwagdLNPhkyg5x7z4K9mSEWJ",
+	"D2pH+vTJk8dPSW9qmK51HF2xBRJjQT461Lao1YDW4mXz/diGUnTR2/HCMhehXB59MFypoPcgXSKknyuo",
+	"keEGtIyO9GZWisshe1+N0vcx+J7KOs7S2C+Mi+MBm7/V+RCgT7jOFIzo/WfclMZ4rxEu695+4/Dx0xu4",
+	"Na3LGVjfX2Znvjhr7jb+O+XWdH1sDnuaV7lbkiLFDtpf7kuBVr96gkczLjTeOCJxofLGrY1yP+7AItw+",
+	"vePWEuqbzYe4jTz7tuL5zyoocN6/b21ESIBiKUdkCECEr/Xue/DTzc7G+YsT8vPBkx+JQ1yFRH2e6Xki",
+	"LoHj51fsnZWWgCPvClPBHR2XgjQPOj+32uv6bMsYoxr+hSOrRmUAUwAJ3QfA85p1KZWEWe88c3GBY6aI",
+	"7PcxIAr5AZGqzM1fe/hBgErN+LnQhrrcvXIGLlYZYjUP9hu1+mERqjkTZWAtWlAXqCYxLk9cQYNDF0Ts",
+	"WojrDUOH07vA/VLe5JaFhX7+OfB2HizIXuAmm5nqa2nIi0Xb5APlyschjP9w1y1OO2XXHhZY7wppdhbs",
+	"eH2wMg4nKoMsHDVVgyH9QtTJn3NGU77FVfjmoTCpKsG65yX1iA9UeeNUhMMhYAQE+Aw5rEvKlZmiCQU8",
+	"xMFArxlDA8DOGDf0ET+ve3dfiVUJRhtMrH59dW1YqQ8Zg+CwurEHWs/XA1BZxFVOWJbpwpIY0wFo2HKi",
+	"l1oUYYqDlcYI1fg1wtUX+2Q3zJBb4m0swpIDgAq3fnWEcCGVecYVm4OpozpxToXaLbmYiuQ8F18XabQm",
+	"wfU2SQh9LuDG636S7DZLCriHSH9D1eZXAe6tRR7UiucUT6mCkLNaYbl1iL/ig0Fddd93ZYeHJLbNo52R",
+	"SZpieMA411jkxJ8Dh8mIz8A9aR0aY9T4tGPf2LmmClCO7KvujFziaFxuQPXLt77Z6tdn0EntMZ+BSvVT",
+	"3STpYIa6wk0Lt71yQFamKrgJfOVQFzvp9W1lz7S+WGTLrIyG0W2DQnlRofyCFrEOq+fotYz50uV016f6",
+	"dzbL9J9fp1njbpE9hx44Vw5PViri+fqFlcJ4WwBhXIZRxPOG1uPHj3+OyNvLk4iMeJZxV/C2knsUpord",
+	"T2pY1VrdYjWL+oO3Xc4tQma2u0R3wUwbBaZhyH6toXc30pjrswLptN4SuMs7eHAsvC3cGV8nVgi36VvO",
+	"598oqilqaNfd2lRkld1a5n/3IREOBaoOMm0FsuHy+0Gn5YcEVIkpCOm4uvfV9Z0b4RqBB27FyxNcJ7ns",
+	"Om91J3g/yC53Gnb2tW/8lpLZaluyBLhaGTJXD4lekuXMOBYRhmPj23gOXi/ipXeVSj6f8LBsBWfzIzbA",
+	"i55JP/vr4kWTY7ys7UtFMD9ut8iOOyIUQBjxR7ELGXVHxEykg7mAH1x+3Z8CeZqXuKEuviPAoJ6lvuUH",
+	"6FSMc3OrU7Qhc3g4HA9g6jUkXU/Ny2l3CwfBXRoMc9nCyzUZbEafs3FGN0b/2n7ceMBXW+P3HGK0avW+",
+	"sjPorrKTrjmbbLZrK+kMmyw9Qct8P3OJWNsUd9lKu10NKHmvsHS8SMlb1nNNEh/Y9z5fpc60X+aJp9++",
+	"4bzcfl3sZrh2Lp91l9OTun3vTrwTdSqSazwIjw/NW9zQ0MHtdrZqtLptm7vIrJ6yC7fsd2eMpOFV2lJX",
+	"dOXe7e7OSAFbvc5SV+R3OXTfyrJl++oq6PYruyWS9zJdZ7O12kIMaqmMvgPf1uyFBDS7bKxbqjrbjfdP",
+	"ouYsX7WtwLS+yyC/b96FNbd/Lm15cyQ0zZLc8Gv2wuV5r9Y6t9Oc3FvoEN84Zchnp58XEEsrfepMIPZP",
+	"raLErn1E4vplevgdZtR8IaV2y6RHlW2c3WPfKZZxNmXHL31US2BzuxkSxyapgo7mtyyauiy6uY6cCopZ",
+	"Az3gOT78BR30bs9Cntg5+GkFU5yFmwn3cMkCezTATfMxjWGjsfliHKUAIPzmrRpY4oVpxWDlEjhfG5II",
+	"JhJrEjtMjx2exm2f3v5FoWoLOL2VbNg+/ZIaJpIphrat5mKAPwohIycyZfWrZp8hjsIeafLb5eUZwUBS",
+	"Xz7OY3AJQoWeMLUkSbeSz/nJHGOzm8eLrRHeNYOsWYLCfDErtGy/JMQgoLk4pbNzn9uH2b0MKaHKtsOT",
+	"uQZf2cKqcD3wDUr/zjKzP0P532Ca28ReVaXR3DmKy7TcEnJdKhK/7zZ+6DY+xHAzxexqIXx+mNAwk+Ky",
+	"dizWExRtXr2d3wQ36D+px9WjK21KlisN3qLhWxDCbXyxfzV36ddky+v5Apds7FaW++Yq8HoW1Ub68bZ6",
+	"7KKVeMfNEEtObJjRdkzcjoBCNWDGNRg79UETbiLQKgg3mmg+EFwMCFaiqMvdfLCsvyfLWhc0VVMtoEIL",
+	"EYknQ82Sj4ht16OaPT04InooJwLBfKCgANeBXnpX6EV/AkO+WMoPdWn7tg/FzfTCTs/VgGVUMXWcI5g0",
+	"/vXCb+/f313Ogns1frvYf/IUTyqg6DJ1zbFwg9sfqci5fWb3Of4/fXZxTPpKjhzIj+jzQa5YSv7+7h8X",
+	"dntgsYHOofdyw4bGjBs3NzcOPRPPvXGyymX7Q66pJiPKAXGbKe1WvUxVXGRPziNPvMozw3fQtYn4UJo0",
+	"EaA6oYqRiVRXGddGtyKSUkMdXIOOfOHiCACkdET0kAK6sKVRZ4L6mhZd0RV2vZkwVpwyXEtKcPbk7+8u",
+	"STM+DivuHJJf8Ldu3uk8TiCiGz6yuNUmpymivJAmDjyCUO+IAChsRJTMWKsrEjliutwGq/b2OUsxPDwo",
+	"vV3WIfIe3ng3Ro9tXGblU0NkljJFnElONBMp4aIrejLlAG2ckn/loFuTUa6Nj0kvA9KBULC+NyR4Eq6J",
+	"Yv1csxRX5KDzuE1OEWCjJ9Mpkf2ucLn+sOse3RK++Z2zSRwRSorBVqLgA+h/BzRGgEUArACRfTKxczJD",
+	"1hU4JcjSJQ5UxGMI2K0rc8I1sYuKa3p88hITChFM1JSAZmTADPQUQyxubB+LiGLXMrGHG7E0qZhiTH7r",
+	"qCtoOuLCkvSUpBINBEDGhmXBcilcueyINjkmP/wAiKAKyjv98ENEJkMJb+MUgCRJswjqtQvfFZZA/Uqb",
+	"IRu1AIQacbkBa0UKkMRwCiKiGXP7bluL4CeXQAnQaV1hhXqB9PF/4uXs32LStE86132lvHcrgo1JWZ8L",
+	"BE7DBE0ZlAEHFDcP1fZId4U99FiEuTy3pBl7PLhDwHyLW1jaSkhcNpbpAmMMWjqE4cN6lwfXnueuKA40",
+	"pORE/tBCe8Ueo2QhB52DKDjg2tMaAstZ8rX0AhY8FoJelNZPmjEdjzOnXPt86v/4p5YibpGEKjW18ygy",
+	"xklTB0nmXeGzzFt4IIqM6fiIlFV9C6hZDJeUgpEY8z3ff4gX59zDHKDSmyYqF4V0hdtMwJ0FDBnXOBCQ",
+	"bRqX6LA83GmEh1jzfzPSPNh7bDep5IJciq5oHnT2WhFRlikipE7zYP9n+41rJZhN86DT2T3Ye9KKkLp4",
+	"Zlmgnf+4OKD2oYPdg47ta6xYCdHXFbBtUvQznhhtx7O/e9D5efdgf7+FuwZmudtouwOWkcX/tXOOI9mx",
+	"DMZTp5eqxBVYs8+dSGGYMDvW+t95gyWPD4mQWvB+P466Iv6vnReKjoIfnz1//UcckRiuqhRTO2cy48nU",
+	"vrWj3HfYKSWxb//C9e0ejgnNMjmxu2fPWFdYQtmRig+4IHhiLG2baeZ4dFkyzlJhH0ZERcI0ANw/ElKw",
+	"R3HriMQXRvHE7FwqKvRYqrLnGHKOugIP8ziT05Fln6jbWLW+TY6dii/7ZI/8g/9iOf9IKgaHYvBvPt6x",
+	"qpeCtENwinipAgwH0VxsQ12BlxHaf2e56mnKRmMJXrOdf7Bp7HYBF8pDNWrat4KHKGacBL6cSHLNRCoV",
+	"YZ8ME8jQpShRMjTRhjEVajlFo8BZnTDlmqQyyWHW1GBdiZ18fNgV8acdVCJ2EpoMmeNOpAklDi0LJPD9",
+	"DDrHI032O53CLhoDAQJ2JRfknKVck1wYnqG0QjHwSBMBCFWKG3ZEyo61UYyOip6DyTmtwx8tlLAwKHxH",
+	"F4K3KxxjG1KRZvbU5yJ1C4Pprniq8chyoY1dHcdwoV34JSqcxv4YiwHhxkqrjCFYZsYTJhCUwat3So4V",
+	"Z4aq6Zxe50ApQsXON1BCXXgF8fjstBE1rplCNJfGXrvT7riAY0HHvHHYeNzutB+D9m6GoBsDCghNMr1r",
+	"dYrdz/b/AI13Y38dLDJYQEYIOrLzC5BHm70p6mSW/CGt2TOQYg/jjzTLQEPQbWIFGgl0AaqvugKRxrUc",
+	"MctlQbI1LYPD9Su2F6BwX3Jt4BY9yTRMy55uDDR9/7nB7XChmGWjgM5SIdqDU8xXBhNUICJubj5Ye0iP",
+	"rUEDi7jf6XjN3ZepCmTdP51VvF5Xx0kGjkuwCeoXvm339AD7rGuqGNvuLzR13Bxf2Vv9ylvhK2GyFF96",
+	"vPqlF1L1eJoysN8P9n9e/callK+omLrRgZ3yZJ2eLpBLvRX0mnIXsW2tvnw0sucHKYJQy1I08Bmv0TR8",
+	"ief3DUvuDQA9q5JLXc/lIxCtgaiRgJhWnpzPIU3dlH+eposP0WvGUk1ixFmKLVMOVfg2+YVlcgIOI+OP",
+	"m0O1Z598Kkh48A46B61Dpwh3BerJqCUjFI9TkXssoblmrpRMoC8XdWE0Y/AaPhGo0IuOnzt6f6EDcbD6",
+	"pdfSIODQt3IeAuPw7k5EyBbPqBlCGsia75ymkAYylrrmdMSFGIq9DYuWPp1BzZDKC5Qm3jJh0RUvmVHq",
+	"tNrkV0UFCGN/4roCqjQDullMBJ5G/+fMaTwig+J1Z+C6F/CvNjno/Ixp6RTsSjyc1HTFWHGR8DHN8Njq",
+	"I3Kwv096bCpFSvaiTqeDZ3sMsN3+8J8jKAWJaZJ9dAC1cd35Q13xOMkam25doFL+g00bKNKA9n6R6XSN",
+	"wxvgWI4DCLkSMK7YQsjYUZr9T4S8b/s3b6L1OYCL0LmpuiIhD2eO9ezdJet5bo3GRbzH+SftFn7rMnlj",
+	"ptVZg2mdOOsSXthbY0xndGp16UspX1I1YPjek3UWQOdja5Kx9BVLOfUQ3Af7++u8PEbAF8sdEcL7/tky",
+	"MCTUU/zZmWPH6yoZuyCld0CaJxhk9E1wcW/JNvc7e8Cq0Y0JX3RawGJLa6BNXi9lwqTpea+RqJZ0BYUi",
+	"p0y1NmCZF/bV4yQ7w9X6ZvimQ9zchCniFGBC63HGzlfjjO62puCMD1z5gSv/CbgynKXy4g/cNk6JvAV7",
+	"nnGqYM36GqAmdi2vQh11d4F+egRXK1cL9VG85YL4RviCJFQQYfXjruhZjjqS1yx1CLnrc07ESENlc4ax",
+	"HCyYDUsfTuC9EjTuwgo942ubfdFGrpao4bLraioKUDMkADGIl1Le2DosLEbSfHv+coeJRKYMsJWFNC1r",
+	"Ruq8F5XWY5tAxRzwZkr7dV/JUVcsOF0FslhxItvkGRtJ472hwdHj2hqHG5wyDMTyp+yeNAsXDfaNKxUP",
+	"gv2rC/b75GVY1GpNm8ndV/swmEVu2BN3rR1enevQsWpFp2I0rdYuJU13aUEzLcFlCndH7iJd9gnK+LQr",
+	"sMVWmxyT2IVMxTPtYzVumiKvOGgXhU25JuwTTQzJx5Yt7XWiTqcT4W1fAkG7vo5pEMfr7sHa5IwOnCoT",
+	"w91UvOtrvwLjK5ScuIxrju3QKRkrds1ljijSi9y+QZW1NW9eyoixkh3cYUYToNjUdFupHLUeIwrLp9lm",
+	"Z/H7s2kRD0GNXUyseAv3pAi2D/GcdaOBwvz1S7AYgPNmDZH50u7xOrL1DRDBOk+6YPc1nrx0cVT/mWNe",
+	"xFoCvnj8S16n4VYuu0DA+sh9v6PfnWTZW2Mqv0rBvpGrCowsSgrG4vm7/6Zk8Sk11MUy7X4OoaCXWlnz",
+	"XqYiBKxN3lnW2qNBeFaukbc7J5T96CJmULODSCOn940gOjAu65XEEclFxrQmcV+qhP0NWPMhcvCZMDDF",
+	"IFQqGVrLLA6ncwjpaHHkCobBOnQFAleztLxid0OEGEOw8AKtE3/76H5YYt49Kzre2DX2wk5xncN/2n9F",
+	"TTKsO/g1hqSD5n7Q+PbW8KqcBSFgL6Da2/0fa9xAQsNw4uBgB8cYbNE1r8uDU4vZGhpK4mHsNVawHVF9",
+	"hehxVUr/lZlbkPlp/7UUzFHwn1k0BmuwQDQGG2ZX0cX+2XafX9LBovbdY7vwDLT8eM3D8UqmELH9vR31",
+	"+71pYmbts7fZSXgWll9Y6KipFsE7qrlrD46yP78RXqdrJkxEFMLwoF1mTSyWEilYRNgnCJHEq3bqsjPg",
+	"JayhR/EVywdI/IP7LyZXjI015mBhY5C5Oi8tvZsGy2NjoXo3CkiBqFiNi305t+I1oaTc0hmESwrpreUB",
+	"riRfNA4bfnUcxM5QAqN8fjkXkdgfctUOwxLPqOEzhdPGfH1vU7k69+N0Ws0Fvdvprrjhd2VcbK+T/PUc",
+	"WEjgazLj1VbOrqtds/mN/zzjrr2/X2IqHYUWByQ/9TD/ZDpmJE5ybeQoJs2D/f3SW97CAqgQLc11V2AM",
+	"NkvJ62d/v3jzOnJuriDk2idI7D12IVOtCDIvyiqPY6ZIxgU77Ir4c7chx93GIek28rFmynQbEek2rtgU",
+	"vxzv4Re4bPa7z+12++YmJs34ik1jiEDuMZKxviEyd4WTy4S+R5rY56DWYtwVfS5SDWGSPlDBNoshacFQ",
+	"0A6tGcpN7NbDcngCDIyBDmtnaBQVGsuZR11hv1QpU5h0hbcLxRJIQSi5YlMy4UK3jggVpaPcF1j28g7k",
+	"KLgybS+aDCS01u6KYzKiWV8qux92QYvY/P1Ox3kRy6JKhwSyalymhhu5S0Vqk3fUdoWb+YS4UjNd0ZeK",
+	"UKJygZmuU5F4+Ylk5BybwW0JS/3awtPevdqMZ+s4xV2BO64jElcrOsXoiuVS6JbPB/Dy3bZqn0A5XyfA",
+	"z3I9LA+L0w/Wvpj5tCPSOXnc8LQRUKmnDEejAYl+7oLjEH47Til5Ka+Z3cNu4+amK8qmCioLmtrvNm5g",
+	"TjW+xh4XmG4w62i8J9kLBcEWyF+ZG0hC9NpWrocPzoCHuI5NJK89x44bQgojJSii1pHEUWMm06jEf18l",
+	"oKFe3j1I5zZ5Lb2cBXuLpaQJV+JjM8UfHCsEzH13llF4c13UFm+1u+IcsgcCYW9ZfmGQQYqsW9Z5yXXo",
+	"8nV1cUNW3Cy5l7qiSPMqhRJVUKF0xI1haeSyAX3yZcboNdpgI8IhUb5NzpiCsR+SmI55TPrMQMpZnKss",
+	"7oomRHqLFOD7YwgozK5ZSuiAcqHNTIp/fHx2+vHizdvzk+cffzm+eP7x7fnL2ImOGC2jOCKxU+shzdHw",
+	"EZO5eaXjiBh65aMA/MIUCemAVkGoKWTUGTXDmDTdNrjyAqha+XS7ruBGs6xPelOSsj7NM4Me3ys2LdzO",
+	"vWmgmdj2UmnXDuIjjuyvY6lB/S7S07hpHXVF7OvlxlYuaxLDZVVM5DVTYIq7vMkLkA6x3WIaFLAPttrT",
+	"kzbUMBy3WxW3f0pOUJ07InGfZ8wltntN0R0gMqTXrEhqNhK3EtQerooFpUrxa9YVvalXFAEmYwqiAVcH",
+	"FAbUeyrvtslLKcc9mlxFZKz4NTUssvrO1U4mE5rBux5htitomkLGpnYJkZi571z6lZzJLMNEcTZCgtXS",
+	"J2YGpCUngvgVR5+CzsdMQUaDkhnTbXJcEHpFNyLNXChGk6HlbRFxSxuRHk0J6s5GWlVODVjkx1kMHx+D",
+	"rW1toNaVudh2WKjGFWpbkUZOJkOeMTj5QEI+3gWTi+FxrskVZLeKYEaPdFWpQ7bi9rcr6lW0I0xZx1g2",
+	"Ag6ZKbpiaiN9pyKp+F620GNq3Siel5RF1MED4uqGla6TmZq8Px0gTs1jh4sHwqGx39l/urO3t7P/9LJz",
+	"cLj302Fnv/3j/uP/FWA5HTb29jvF6uCS1FUzPdzb72AZUDv/vR+rRWODipm389NsoKvZ/h90tfsNabWn",
+	"7M5cDkWN2c1vaUqOEIVs2/LsiDja7OeZC9KrxtuUsFldgbiTEUlkLqzB54+Y491wZG4R/dIVa4W/VI+D",
+	"3tiz+xCusawq8TrxGkCKD9Ea951YGjCWGZn+pe6Z1mBTrkL5N+cYRc13mVsUXrePecU/IoWftIl6z5Bl",
+	"KaYmtBb7TJ90yCv+S2A1HJHAjXporRb2yewm+hoMBgcoknHh/XCg0aH/0DtZj0icMmjfcvcZuLPIWZcO",
+	"Pwvys0SeZa2IxHVOsZg0bRdg+SB8W9FPCyOzw7dkYphx9nfsQJ+0w7IqnLPo3YpJM7bTikiM/fzv//v/",
+	"AwxnsL5k3/Wm4XvbjxtPkAphVfcrNmVgVMx0EthZCwyr0ESuarxehYOozmzqcLG6wp6aI2vkWlUaAGFc",
+	"WGjPwbA0rQZ/cvG7HS/q+5RACKwY2K8UG2PK0xWrUfGtNl2v45fG9JxlXhjXmNpsB0YFwknNu267wur+",
+	"9TeglijLY/WCZ2yp//SH3R+q7lKeRoKOWEQHrCvGe1HoBY0eP93GwTmTa14chEWUugE5kjlqbDe+eY8q",
+	"cg7HvR/U9QfX6maXmiB2QocXBJEDL7sD96oIMJn1blGOcCEyEcbVO29L5WXS9P6c1MtMh9NIdN6zZxxS",
+	"hlqzpgeEXSIj9aEfhBt70hOmBDhtHPwleJYLUBXAQEL8FIQnpC7a076thxIwNKUyGhKOsHxkV0jhwzcP",
+	"SdxTDPyJ8REZudioQxJPqBL4ZaF2PNIkkUOpDFF5xiAkvaqZeRHmjSUX23JIYi76Mm6RufCWRy65Oqrm",
+	"VsH2coPQakH/XRFgB6YufqeCyeFTKQDVBn+5EnaX8Pcj59YBTylwCc+fivu59RMjyKK8iCMSgystPbHm",
+	"Y+ysSEIzhzVWkA8+NUNBkyE1xSDdlpGm69JKc6fQLbE+AXjktskXs2Ux18zAKCDBS2EyXz6g/tVwHTbK",
+	"pajDVF/UyUNyxNe1tsO9WcfkrhyGb11R+JNZ0iaUXSAvxMwB9+Kz+v2HZZJyd0TV1Y5y5QtqwzNfUXWl",
+	"q71bnlzL/uhIigGJwy9PUx2XOMKOm5ohG7XJKagCXWc1jJkcZ9YIqjQZkVygEOCp9oi2YY+ZbdvB/ELr",
+	"pBMCTvugkxo+aSc2xycd/9s6lnJm6o3D93vRfvT4w8027FDbIcKIvnLche/3nOk8qz31v8kJGVExndkO",
+	"pzV880f/LxdaaHd0Zq8UkvoqriHVgAoXB7yLmthyBRsPcqGbeabhgdmpdyFYJQx0QFCfqXaZs5oxEfkU",
+	"e3Jhpsb+7CLtusLfqHIdwuj3pbJKcxNi29BMKC5KuSZPOvsL0UHfBPN75aa3qQPy25XgOKNlsttt6XeL",
+	"Gbq/1ox+pYZNsFTIHcvsAth2VBCXP3Lh0QpO3IqU9LM1c9DhqFHSo8pFlrTJO+eEdEaHN48AZtCltoNf",
+	"VjGTK8FSjCedsB55e+qsL6vq6dZRxXiBkgMvubg6dNUZ2u021mY4Ioplf+tCaaxuI8ClFjIXLmOjKwC2",
+	"GXRIdCRafQDOrRTL08u/4LXan0V9X6sCGCxWTf2vpco8EsRMJoPd5VWZDPDMt57J8GfMeg55h/sidI8B",
+	"kHqhHC6H3KMuj1pORHGLUWAFB4U6nM+mBsqba0BaN0z4u/cWxix5Lx/CWXx0aGtxm5zAizpwbuQai4Fk",
+	"DGLrhTQOnK0oPAO43uQ1QPgIxkD9B5CqXPB/5QyvxkLPlrvNgijO+HNZ7uCQvP8QkUwOeHJIjl8/u1mC",
+	"l4rH5T6R/2Y5PsYPkTRnoOpQQX7rHe8lJBmy5KpRLXqeyEyqxmGjl+WsLG7eeMZpj9mt78ssk5OdfLx+",
+	"bA9iedwLxKpjXcuR/DCCZNucq6jxUpYVC5dyNv/cN5+n9XCn8UWRhpBJOSZaw5VndLndzw7bZh3kCcd5",
+	"HbypC446B5c/BlQvq7pFmp67coWXB1Hhhw6yVJ2Z16rW9JmP0K6EXTqG7qCLXHZScbvgYCd8vKY2dKpJ",
+	"01c9MtKVcWgthpbYku0+gEV8D9gPC09StEl9BHdajklQDQyLjwUltEhtBS0psmnk4yFmimlFREivZZQq",
+	"BTSBQS2xF8BxWenncecA/RbxaX/ntRRsBwg17ooRNUXJmyRXiglDYiuLanWSX11Nsb8uEMVSHeB2sv8B",
+	"feKbQJ9YdPoXWzcbnYQzhyy3NgaFC1IrMn2vGBs7oeqrmJdHHhGVIJwrjUgctOyQmboiyRhVWAisHsW8",
+	"EPMVUevydOPIJcMAByphJ0qvaGgBeZwy8PYA80G+E2H6TcZ87SkwJJBXHeztV6r4Lbk2eVsWn7wvuAo7",
+	"1/O8yLpw7BgGABvXOGxgiWscOVhDA2O/gM1rHD59YkcAxmDjsPHm/C7NpPtBqVjKIn269+1Z5YPK9GAt",
+	"bQ9rsbG1tOuMmw2rZLlAazqvBWJa4rCE1cPKrNZw0kM5KZJJpRrlGe0KrDnpcg3D8KwZWFYsvc1FCBpk",
+	"GyFNaIGBr5tq8EjZJk7Tm7jVJr+4RD+S0CzJMzikhT0H92JYp1SlTIGbrivisgh8O+V6nNFpG36PSdNP",
+	"yscaW2Muo9q0XOgTT9sk5qmOy8xHMuDXTPhOj7oitpvjH/ANDuk1FnKe+ms9fM0+2ya/SDP01Shtl8Bk",
+	"McSsCDwuhMAif/6J2+k5kTLjv3Q7gGnadpSWn7FP40ymRW312tAmwGWo8ZvfIcIsvHuKDe+FFeSLMvRQ",
+	"dbRxCJ025pFj/2HVjIWLrhku+HoThkNWO+MR/fSSiYEZwihhSsXfNYXiK3NaY0p/XihYWPjlcU4+lBK2",
+	"qP1gCXyBwozVNQ4RXt03d28VrJI/uz2KFVlvYXasmSgUGAMzCIs+WyiTKI7KMttNKNlMjg0ZSW3cfa4b",
+	"eleM4dY2eK4wMvCRjzRNl5aPs1IKz8b93omEuVeWUzlGB3UgyDGGbtsRFgIS3kIZaT+CmIQ3nVcyUMtn",
+	"9HTtklHQmICw7wohQu6LJUTHDQ37ZNa3E8oFvZ87FbeZKy5VkDoeblUeUku++WuYAJG7Tl6stC92S/37",
+	"Xri8szdIrj2I6Riq8g4ZMySjYpDTATskgS0Rv3ea8Gs6Yh+wWilE+mC1mzKVBHzdLh7IYAXSYLUeaS9c",
+	"wHHSgmRSLgYRETnkZMCdkQv+Jxk3TNFMRyT+D7JDfiC7EO+z/5T8zQX+YNSP+4NU/nKPsL85bxZkSOTC",
+	"1d0/fRGR49fPIvLmPCKv31xG5OTN65Pjy4i8fP466oq3Z2fPzyPy8s07+8/l+emriJy/eWvfOP7lIiKv",
+	"Tl9H5NXxf9n3jl8+vzh5bpt5F5HLN8+O/4jIs+PL589OX7yIyB/Pj88j8urN68vf7Nd/tLvirQsxtibL",
+	"qMcHOeY5+sWOyERZmUsVt1IFDbZpkjnYl4P9/Up4RJ6NFQe06a6IIZlSx21yIQE5qdjqCaC7a0MNT8hA",
+	"yYkZkp5lHABay9ISPwaiJ13W7t5Tl7XbFR7sJ6p0PqSAokINtKlJMz7ZJ//7//l/ycke/PMcgsXsb1aF",
+	"ePrkyWNr1nRIb2rsRAE+EEvY667Ye/rjjz/u7z2NW4eujn1exnCDeRqQkk9wtOoJ04bYw5JbOWJlI2k+",
+	"PSD/mBu5M3GBquz7dtnsRthXnC2epgAViOlAxZ5YiyhG2nNAQUguMaG6K2TfMIHtEToeg+vVISMqGBto",
+	"OaKoz48B6AUxRuTx7j5mMUG0BdAengSgP3tKoP71KM8MR3BDCloZLD8kQM0b9EfoXAWTrnAk6BKMB5y5",
+	"3BBDryA+xz1i+YB9hxsypi6kEPahTYpCAglnuoqIDKoiAAMKn0uMCXhu/YpRWW2wdFCoAj65Ny3GmMJ0",
+	"FXNk5kfWFRgQCCloAWVvrl+eFGv1DWiZbhZ2cEBRzfcv8ixDNhuRboM0u42IvK8onfBDq9toNQI3Mqid",
+	"8N4aOunjm5stdcnZxXvQKB80ygeN8tYa5Rz/3k6vLN29m5WcCfTDd5i0OitOCDJ/xBa527IzbOqqzUCo",
+	"DDFSRhgTxA2/ZtnUyW2fxQEqbFc4cZFy7UUuJHCg4Hb5wj4aqPBxY3qzFcUuSMnrhlY5Qr88AoVg8nE6",
+	"L1xWV6zZUqg8VKt5qFazNGJpCV/YImapLuxnW3Xoe4n7WaFV3E6beIj8+SYif5aeoi0dMWtk9zixvG5E",
+	"UJmzoOmoCKCBAFnt1Nu6wjWBGA/ubWMwrkdMDSDDSo5Jxq4ZYsvGzjaIW5UIozC8KHCDY0kCl+osFekx",
+	"CDhqF/ioiES1O/OSPZFTa/9XKtlB9878sa+ExqV9uNRBugJwmOdgymZls4ckiYPE7Up9HHBU+Ap67jwv",
+	"DDnamhveQcwRTwFktbTvXEoGee6uBja+dLiZDYM4LFBi108WxyW5n4ij5czZhxzdAZN+iDl6MOS2jzna",
+	"xnoL8ae2iDxqkzdZujgN98jVIVu/HmEVT/Yh6XW9pNewcNdmma9hgs33mv/6/QPP+kCScDfvDHL2lpd+",
+	"xbHnGnM4HYZFGVoXW4KNSfOg0wkvePCa7qgr2CejoKyTRyMdmzYB9xU66d21HvroERWfm0MSe2T52GVo",
+	"WX2RlEU2HAbHVCRQ26Na73CVI/82hQzv0IW/FRD/7SDv78frvro0ofe830Vpwgf3+4P7/Qtz7mNjaDKs",
+	"QlM60MyZ0PH6wgTLNLmHEvB3VQIeZN9DHfgHz/pXqAOPcRtS8QEXNAtqJY2pGbbuXp2LHopa301R69sy",
+	"iYfK1g+VrR9ced9zZestWfsWut6WdTZvJRQeSnI+lOR8KMn5UJLzoSTnpiU55zXHh7qcD3U5H+py3rnC",
+	"pORkS2QF5EL2t1MrWX2OQln9RhMmZD4YWsFWC8JQlsqpCwvFcBHBiE+KyLg2Gr5qeT7las+F1qhdCsXt",
+	"+nVFZd2szpNJgEbmaQsTcZScHAXZH269HhXH9Z8S4BysjLpiU8tPA6dfF6ofoDJVCbWJSEWSR6hJgNVd",
+	"LfJmlbspykyWaQYVTod4Vfzit9Nzq2Z0Bfs0ttKASxGBWphnWVlGgUFNMasiWglQ4K3D+FpHdTHMhFmb",
+	"H/BfoVJqkbHxO2AaOciboBmnomEumBVKmAimIxL/8ccff+y8erXz7FlsaZTpiJy/OCGPHz/+mRS1WHTU",
+	"Fbh1favQQb7MR80ylhiQUAmDsjqVenZF3pAlHUSSwJlhEpYdUeSUSy4GxSQiuOsPU44gEUnZ5kVNLlVE",
+	"ioykUklzaxwVC8wFKHNltpxP6EIaZZ/GGeUCHkTFWk6Ch+bRaXHuGuEWIUnPWYePdFfEfVQGeSX9x2Xn",
+	"RK5mU0lbVpeWvvaSJfr5OoJ2QaC+VFCdyi7pI43qq13MlgeKKo5zcDIL6EiIGGuCd9kejJmagGADYB9w",
+	"IgBZiWZvHPxSDLl9pMcFsgk+GBq/M2/Oj3C7PFaTJnwgpLUnqGatyJ0drIKVMoWzwPWze6UB4eSIQGae",
+	"h+nyBx/eQO0StF9Ee6kwG6cmIt55VzRpljmCG9VzH1e3729QGRNLDWifniYn9kieXPwe4STsbD3WOiiP",
+	"cYKlnOzxhFnDCZCqkq2pDVVwX4Bs9m/WdvkP+78d+7//CTzG0B4SRGI1azooQNvncJmptb9g3eNHMaRy",
+	"wYELMkwRvgaS5TSOytpYjAJzVbkQcM7w5yDN64wOnJY95kKUNdM88UEiAcwFPJeHRAqrdjsdkpaYaU4H",
+	"x+vvrnDA1AoFh3NHRh4sUVdQyzrFzUaSQTwe9KfRTrQcBkI6aKYlYcLarowqD/NI4iHVr6Tydk1QaSvC",
+	"sQK5IGsETb7KRqBpzf/NSC9PB8x0RfNgpqZq6whWNZvQqSZDCXVPjd0PjUg5Sk6WIT6eWwG9AhDHQV2G",
+	"YtDllhYZFWWSxRzt22PdbtQDyCA/qK+2dXusnLssyhWELaVsrFiCidyIjTNTzNOVli1YPsBpw15GBMrC",
+	"um+Korrs09iyb9kvD3mbPCu6OXRvcd0VYDL5MA4kSBfjqhkUwzsCj4n/JdeMxL8+vySL1bO2bbsrmvEg",
+	"IImTi9/jVuR2ubxptCucOv6DVFW3q24Lw111a9E4bID1FDWYsJv23v+Z6OsA6mKDqmrfOKIoHC8IxHUF",
+	"XqvvrywMe1wEjCmo1SjVnBx4iB7bKnrszxq/EICZPkIlL7DK4M8PXwKlyHOKhcbc84IsQzkRVA5HasUs",
+	"fyTmMCtgzBQUk5aY215hRsCdbmklloAQVbXTia6uWCi7XG10jFrLuPD4FwHEn9UCFqlaXbGVrkXWVbWs",
+	"srq5rkXmVK1aS6krCnvHruRobKarlImTi9//wvrElxZHW4qR4nBGhdD43tLM/qz8/DnqflWW7nbpS3D2",
+	"5dWrf3c5U3N1v8gcB8YzrMrrRdBOisrTrQiR4hRLmDDZ1F/0dwVw0uWFwoq07MJsXlaFeKUB88Ya5kFk",
+	"CddlRmwdG3FS70vykZoBlkW7mzFE6LXsguYi/L5PM21/wNuNRcP3L6yssvxQsngbzd7S3Dqlit0mPSRp",
+	"3GeSxrVjEJ6R4t8fblbET9SrmwFjlBNRRqz5CwMmjAIo3dipLQ5yOA4L76ddAapXyhI+olkBh4b6X6k5",
+	"thBiyQUmVEYyB7NpB1GWQVuYPWEp917zJsIiYikT2orgwwb4kPFCzLGwV1Mykeoqs6csKvhxkOLqsZwP",
+	"32PObBWhc/30Vrsi95NZAXuxIqcCaOshmeIhmeJbxzK6RsYyy2QrSufuZzTPtsApmtM1q9XKqkXIotn6",
+	"7dX6Y4AssLgAGXDSov7YwgSF7TjpQ7LB95A7sIDYN0LkqbeeQr9VocW3yQV4QzB4pqjTQGKsybDAIbMl",
+	"gX4nsD7LhOuthOoDpM834f+uP4J3BNr/O3oRb5F4s1BmVdR1lwWzOMHlDoTMLcBoDkqk0Zyh12TC2FVj",
+	"oQ6+92RDxft+clKW8QafjXJrHvEgsB/U6e1TWDZSp3ed3rvQqXvOaGp7Ixm/YqXPYpHW8MI1tynj+ba1",
+	"AZzVMredW8aHijtfRlyXd6713rg7FdHnPhUJoyWwY0KNHPGEZtl0A6H9nCZDDzf3mo5YDG65rqj1y0HE",
+	"pn0Bw0rBgdfnBlHnXfQhacY9ZiaMifiQmIl08V9HJOYi3o2FNKf2F4pxrfZr/TrPsnjXfpAGPh9iqGAE",
+	"gb3kYH9/E+XCLU71rG+PZu65z/vPjXKVGocNl1xQKZHJRVkh833D2t/XkLfLIGzTEsJMI6BYzMR6Ng4b",
+	"VKQzDfulwauuTfmCdmtyH7rIas4k2OS75U4PGsIm7NSR6TosdYGy4NwKm6eqhiy39ubkFVSVKLio8lpH",
+	"b+q48IhBvRcX92FAXSBNCmGLOmCgPtQjSCkcKpkPIPS7dUQ0M9pyxTPvIYkjEhfukmNT+fOXabyoIPI8",
+	"sw/wqICLFq3ENbmzdazVDckZbn9O98aD7nNHh9URw8b6PLizN9Tmj+o8g4s0fPAnfmf6vZ3TMhkKi/qg",
+	"238x3V47mvrKmr2G4KkvrtfX37evp2P707a1hu34wfs61TjlCpPxrVKsEzsOhwY9p0q/pNr4YkHha3Z9",
+	"y/f2N9SfYXb3qD2vOvdWd/4+z/6D5nwrzXkRw1oglIs4vC+gOZ9kUMzmq6i0QTzhukrtW//Kg1r7IPYD",
+	"clit2E5Ybyjl1WJl1u6sfyiMrhtRQQdMR5Z9FzDnh07muxdmDEnIqROEpiMuorJmRFcgwmWYbVDpakjD",
+	"Y6RILCcCL+ox8cOB33GPL5JxbViKuakuIdmFMO/GEuJgY7jLL8p5hFmfAJJSJjWP6YAtimx+59duneBm",
+	"E67jtxLjfH/RxV/S2HD7sk4AsN+Rr6t6/MkCdCclnXs2Uny1OEz3Iu/ZP3sez8tnhqNODmdAikJ7jx21",
+	"x1EtSiYE2nsIiKHMPE/piqaQZO5lAO2ybAbgmVptErNrwNl1WfwxDuIS0NXRuQ8cgWsSv+82fug2PmAK",
+	"MLCzrrBnB3lNwdnsmQZuA/lgPtvMzQ3QIhSDu4RE5lmKGRqTorTehEGlh9Tylq54XuL12iGcvbm4xHS8",
+	"+DMiXQCMhqGjcQRQMDexQ/4FmIiyY3jFzhCSSk5wMLEHBdCwjgByxQeCQUYfvHxhqEipSolnaESPWVLE",
+	"5x0SJ6pJ7Ga/w9MYcWj8oNMIIRmgMJIURaVeo6atqHyvmEdMmm8F/+TQqTQOq3jMjo+aXDHMK9yLsHh0",
+	"j2r29ID89ur4ZOfit+P9J08tSXQbPG0XDbetstRtYJXpOCJXbOqQL7BoLjYxppjMbQrp0WqTY7L/6VNX",
+	"uFzqlGX82k6amyNSQWlB4GSjuFvC+N3zX3578+YfH8+fX57/8fHi5Lfnz96+fB63idsBhxtg/9cVnoC4",
+	"QH9Qmxz3TdjKq+P/+vji+PTl2/PnFzFJ7EFNcsOvmUcY06EssYNJOejxiKYGmC6e9oqKiZbK8BTChVeP",
+	"kXhozBjFKUCbxi7IEk1rI1FSQ7A2AuTkBis/D3KKiDsI6YUIanafLv54ffLx+OXLN+8+/vbm4vLCasTB",
+	"d2fnp78fXz6PW4el6Md7scsKVjZ0Zk8XBIFC5uQQeohxp5YEzzv6vdf4+Rm7wVXFzhiaMsiGygo0WE2h",
+	"ETWqhSwbH6oh9VUIWpRYIQYt6kzrw4G5hbqfsHrX+Ttuhhewo6ti7B2pO8AOCCeG92bz6h9i6R9i6b9K",
+	"LP2k4DM1+tCsZbX72X1aEVf/zsuomkR7d2TiNjk1mvwrZzlLvYTiDn8nVXI89rIOhRahxrDR2JBcpEyR",
+	"CZ12xYhOiTY8ywI0G8USZptaHExfcta/blT8txHavpT2lge4z3ii3HuPZsPbS8XZoeCgqr0z4WmpdjQn",
+	"Q54METX0gBhp9aapldhWQ2rN2eUSpbhYEAq/kLzu3ChcJGvcvB6I9u6vn1ZQ7Gaq2jvPS9cN/o5K5X8p",
+	"Y42ZACX6kEBmN1FsB7+BRFCvYbuRIxiJYhDnYBUSD/4LkIFH8JXj0t4kdKjCwrNthAt0JgCq5kEZMKq7",
+	"QgrUgLgU7nZrYRh6eH621Fvd9Av1b6NTdT9h4iuOtI8U/16P9oPytlXk9tbK226pcK3jLX+kAw2t6iZ3",
+	"FZoKc8apabqs0ASBmSSRKYtIRsEyRezIAuYV0GypNv5lB+C5is8td2U/K2e4jk870EABI5xrxJFf5NHW",
+	"Pt50TdBqbH7qwlS/f4+1n/A6nuty7R/wK+67yGjdib97dWdN3rT72X2eAiocc39tfike9B19xvM8pmZY",
+	"Hueyn8as2P9Sd1YLL+j/02pb6Dz0w0L814ikOSNCTiIPz9ZXTA/RN03sKNM8YyXnpSNW8XNHZDKkhl0z",
+	"hbDGyODWY7ZQ9w/rLATGODBvq+wVVnl9eJKbxwxvmLeR9r8UG1rEgqr+h+lDiYB7DptxGwGANQWRLFBu",
+	"Upks1l4uJnQwYIq8PcVKMpa+2ajH0pSlcCd0RGiWEarB7rEWDeAgQ0RrWFUFK9/UBrc+s/2vB6I3NKNs",
+	"QxS9y6AADxpOcH+PK8aSXAGazfsP4fqdCsMU5rmQ47PT6vvBQuqpNmwULOMursPuZ/j3ZuGqHpO+5QBw",
+	"01YuMGJSGxJDWzGxarqOyuV2RVd6XCCou4uNGDB3xSkkOXn2Gr18tn8ic6N5iv1kVi4BgvxBp7NwH47t",
+	"e/OKXg2np+7JxUzeowVrnOFOztsJVCspv9jp5SLNWPuf9ms7afupBlJ4Q0WLXlNc7eW0UgD86i1oCua/",
+	"HZ9bQnnHM7TqV7mW4oaMZma4kMigLNDQ01lQrAhB0pvnLOWapHICgKVxygaKpiyNW0fkSedxcTNdvume",
+	"riWe33AsX1Ahdj3UbAf+MiVSET+JdsBMv3DvlzNLFFR3Ws5lHBsnQ790Szb530szC6Y1m+W3udBiYCLg",
+	"UMqVYsLUbuM54NRiUaEvtpNlJzXLCfO58+1b2uVraSAYY7p8v8K1qd0qK2jh94VsPyzYVZxM5xlBwamJ",
+	"c9fpqCjwZmSeQKjBmdRmoNjFf760tI7nt6n8sOAUe3qxp7jvwOmEoVy4Cic4Qttnj9VSwEs/iS9IAEUf",
+	"iwxatyJWXNkhL9+XYMS12zJiRvElKs6ZkiNmhix3wMvsU1FiD+0U0ml32geHfmfQowsHy/thelNSLCSG",
+	"04B/IsJyQ3Aex1Jm8DXXhic6IryMMIgIIJ9guAU1bAdCE12xGaUj8qskKocqfIi7jevTFW5qEBL893eX",
+	"hyUfKPQuTbDOWe7LvRBK3GvEyCsmSDN+9fzy/PTk4uPlm388fx23IvTbKJkb1hUu9qpSHfeQ/MKoYopg",
+	"FA6EZEBjLsiGNA86e2VMR+sIB+b7DdREu15EM6tv2M4gTlMwFQzq+Nmz8+qYyjofnQMyZGrGVPMSFLMU",
+	"cY4qz1gLajG4fkHNcuOJMe6HYkEX2/2CO6lXjpLWU1ahBNAWmoXf1FsYRBuZN0uOVnA0RsXcaw+ZHDNB",
+	"x7ztGcFCVyhskV0qq2DbD9cMCsEY6aof4i1iRQeuZVRvxkwcn53al27Lq2iKGCg0O1O2HwP+XNRn3ZbJ",
+	"3j9ZsjhPbcySyrG7phmH6lcFO/clSpfzsktL5GBylH0QilWZVi39lKJxtHDpi1Vnn2hisqlt2OPUO9tC",
+	"MeB9Uk0X2R1HNQcN30Tm6GYuFYjUpVv3x/Grl5ttnZ/ihifqi2+Pm8n89lTb+tzoAdu0vNQ2be0aLBtU",
+	"508/Z65aFTA9FN7OQbRLx/yIYDf+Z+r2QUpQ7TA+bBec1G5cc+ElDqzVx9c7LspVWJoMdjAMP9eNeSjs",
+	"d8iFSzj0ss4Yg0p3kWsYAgQjV+rVFZHIASbbF3UNfIlBtcL5Lo+LzjzmbFGgwhU/KCrsuaajso5gWHoN",
+	"C6T6TBXXNyC3z3f6S1npD8q0QWE2TA8I6gpi6OpclT18A0s3tIK+3K813V3QawdrpV0OAkZGz9VFrGJp",
+	"toKddFkfXAza1YoLtf0NKZQmC+gBOwe9YczkOGM+JCQMuQ6apkktgYBW597vB4kcj/R8E1INqPBl+Oeb",
+	"wgjaotis7IfDhSBjV3F4yKZe+Q1XGy/faxp+XQUg7VnV21/Vg3ZA+32WmHliqSCX1i0rxlYHV2N+DapT",
+	"MZK8PX/pFH8XTxweiMJvN98Fmqe+lorVnb1KNMutnCPOaoyoGrkUsuBKDrnXzYeb/z8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
