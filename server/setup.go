@@ -24,6 +24,7 @@ import (
 	"github.com/panels/panels/server/pipeline"
 	"github.com/panels/panels/server/redisx"
 	"github.com/panels/panels/server/stytch"
+	"github.com/panels/panels/server/webhook"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/formula"
 )
@@ -59,10 +60,14 @@ type App struct {
 	Server *Server
 	Store  *store.Store
 	cancel context.CancelFunc
+	hooks  *webhook.Worker // nil with WEBHOOK_WORKERS=0
 }
 
 // Close releases the database and Redis connections and stops background work.
 func (a *App) Close() error {
+	if a.hooks != nil {
+		a.hooks.Stop() // before the database closes: the attempts under way are recorded
+	}
 	a.cancel()
 	a.Server.redis.Close()
 	return a.Store.Close()
@@ -134,7 +139,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	return &App{Echo: e, Server: srv, Store: st, cancel: cancel}, nil
+	app := &App{Echo: e, Server: srv, Store: st, cancel: cancel}
+	if cfg.WebhookWorkers > 0 {
+		app.hooks = newWebhookWorker(cfg, st, srv.flow, log)
+		app.hooks.Start()
+	}
+	return app, nil
 }
 
 // prepareSchema migrates on start (under golang-migrate's lock), or with MIGRATE_ON_START=false

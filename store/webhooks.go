@@ -150,7 +150,8 @@ type WebhookInput struct {
 
 // CreateWebhook creates w for the actor: on a panel it needs editor on it, tenant-wide the admin
 // role. The secret is drawn here and returned in w.
-func (s *Store) CreateWebhook(ctx context.Context, a Actor, panelID *int64, in WebhookInput) (*Webhook, error) {
+// check runs once the actor is allowed, before anything is written (the URL's check).
+func (s *Store) CreateWebhook(ctx context.Context, a Actor, panelID *int64, in WebhookInput, check func() error) (*Webhook, error) {
 	w := &Webhook{TenantID: a.TenantID, PanelID: panelID, URL: in.URL, Events: in.Events, Description: in.Description,
 		Secret: webhookSecret(), Enabled: true, CreatedBy: a.UserID, CreatedByEmail: lowerPtr(a.emailPtr()), CreatedByAdmin: a.Admin}
 	err := s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -159,6 +160,9 @@ func (s *Store) CreateWebhook(ctx context.Context, a Actor, panelID *int64, in W
 				return Forbidden("a tenant-wide webhook (without panelId) needs the admin role")
 			}
 		} else if _, err := panelAccess(ctx, tx, a, "createWebhook", *panelID, false); err != nil {
+			return err
+		}
+		if err := check(); err != nil {
 			return err
 		}
 		_, err := tx.NewInsert().Model(w).Returning("*").Exec(ctx)
@@ -192,12 +196,16 @@ type WebhookPatch struct {
 	Enabled     *bool
 }
 
-// UpdateWebhook applies patch to webhook id under a row lock.
-func (s *Store) UpdateWebhook(ctx context.Context, a Actor, id int64, patch WebhookPatch) (*Webhook, error) {
+// UpdateWebhook applies patch to webhook id under a row lock; check runs once the
+// actor is allowed, before anything changes.
+func (s *Store) UpdateWebhook(ctx context.Context, a Actor, id int64, patch WebhookPatch, check func() error) (*Webhook, error) {
 	var out *Webhook
 	err := s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		w, err := webhookAccess(ctx, tx, a, "updateWebhook", id, true)
 		if err != nil {
+			return err
+		}
+		if err := check(); err != nil {
 			return err
 		}
 		if patch.URL != nil {
@@ -258,11 +266,11 @@ func (s *Store) ListWebhooks(ctx context.Context, a Actor, panelID *int64, limit
 		return q
 	}
 	page := WebhookPage{Webhooks: []Webhook{}}
-	q := base(s.db.NewSelect().Model(&page.Webhooks)).OrderExpr("w.id DESC").Limit(limit + 1)
+	q := base(s.db.NewSelect().Model(&page.Webhooks)).OrderExpr("w.id DESC").Limit(int64(limit + 1))
 	if afterID > 0 {
 		q = q.Where("w.id < ?", afterID)
 	} else if offset > 0 {
-		q = q.Offset(offset)
+		q = q.Offset(int64(offset))
 	}
 	if err := q.Scan(ctx); err != nil {
 		return WebhookPage{}, mapErr(err)
@@ -299,11 +307,11 @@ func (s *Store) ListDeliveries(ctx context.Context, a Actor, id int64, status st
 		return q
 	}
 	page := DeliveryPage{Deliveries: []Delivery{}}
-	q := base(s.db.NewSelect().Model(&page.Deliveries)).OrderExpr("d.id DESC").Limit(limit + 1)
+	q := base(s.db.NewSelect().Model(&page.Deliveries)).OrderExpr("d.id DESC").Limit(int64(limit + 1))
 	if afterID > 0 {
 		q = q.Where("d.id < ?", afterID)
 	} else if offset > 0 {
-		q = q.Offset(offset)
+		q = q.Offset(int64(offset))
 	}
 	if err := q.Scan(ctx); err != nil {
 		return DeliveryPage{}, mapErr(err)
