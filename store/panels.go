@@ -84,7 +84,7 @@ func (s *Store) CreatePanel(ctx context.Context, a Actor, p *Panel) error {
 				SELECT tenant_id, id, name, ?, ?, id, ?, ?, ?, ?, ?::jsonb FROM p
 				RETURNING id, tenant_id, panel_id, change_type`,
 				ChangePanelCreated, EntityPanel, ActionCreate, fmt.Sprintf("Panel %q created", p.Name), a.UserID, a.emailPtr(), string(values))).
-			With("hooks", db.NewRaw(fmt.Sprintf(enqueueDeliveriesSQL, "change"))).
+			With("hooks", db.NewRaw(fmt.Sprintf(enqueueDeliveriesSQL, "change"), a.TenantID, a.TenantID)).
 			Model(p).ModelTableExpr("p AS panel").Column("panel.*")
 		if err := q.Scan(ctx); err != nil {
 			return err

@@ -70,16 +70,16 @@ type Delivery struct {
 }
 
 // enqueueDeliveriesSQL queues, for every change row of the relation %s (id, tenant_id, panel_id,
-// change_type), one delivery per enabled webhook of the tenant that matches the change's panel
+// change_type; all of the tenant given twice as arguments), one delivery per enabled webhook of the tenant that matches the change's panel
 // and type and whose creator could read the panel's history: an admin any panel, anyone else a
 // panel an ACL row names it on (grantedPanelsSQL, with the creator's principals). It runs in the
 // change's transaction, so a delivery exists if and only if its change committed.
 const enqueueDeliveriesSQL = `INSERT INTO webhook_deliveries (tenant_id, webhook_id, change_id)
 	SELECT w.tenant_id, w.id, ch.id FROM %s AS ch
-	JOIN webhooks AS w ON w.tenant_id = ch.tenant_id AND w.enabled
+	JOIN webhooks AS w ON w.tenant_id = ? AND w.tenant_id = ch.tenant_id AND w.enabled
 		AND (w.panel_id IS NULL OR w.panel_id = ch.panel_id)
 		AND ('*' = ANY(w.events) OR ch.change_type = ANY(w.events))
-	WHERE w.created_by_admin OR EXISTS (SELECT 1 FROM acls AS wa WHERE wa.tenant_id = w.tenant_id
+	WHERE w.created_by_admin OR EXISTS (SELECT 1 FROM acls AS wa WHERE wa.tenant_id = ?
 		AND wa.resource_type = 'panel' AND wa.panel_id = ch.panel_id
 		AND wa.user_email IN (w.created_by, w.created_by_email, '_all'))`
 
@@ -87,7 +87,7 @@ const enqueueDeliveriesSQL = `INSERT INTO webhook_deliveries (tenant_id, webhook
 func enqueueDeliveries(ctx context.Context, db bun.IDB, c *Change) error {
 	_, err := db.NewRaw(fmt.Sprintf(enqueueDeliveriesSQL,
 		"(SELECT ?::bigint AS id, ?::text AS tenant_id, ?::bigint AS panel_id, ?::text AS change_type)"),
-		c.ID, c.TenantID, c.PanelID, c.ChangeType).Exec(ctx)
+		c.ID, c.TenantID, c.PanelID, c.ChangeType, c.TenantID, c.TenantID).Exec(ctx)
 	return err
 }
 
@@ -224,7 +224,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, a Actor, id int64, patch Webh
 			w.Enabled = *patch.Enabled
 		}
 		_, err = tx.NewUpdate().Model(w).Column("url", "events", "description", "enabled", "consecutive_failures", "disabled_reason").
-			Set("updated_at = now()").WherePK().Returning("*").Exec(ctx)
+			Set("updated_at = now()").Where("w.tenant_id = ?", a.TenantID).WherePK().Returning("*").Exec(ctx)
 		out = w
 		return err
 	})
@@ -238,7 +238,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, a Actor, id int64) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.NewDelete().Model(w).WherePK().Exec(ctx)
+		_, err = tx.NewDelete().Model(w).Where("w.tenant_id = ?", a.TenantID).WherePK().Exec(ctx)
 		return err
 	})
 }
@@ -345,7 +345,7 @@ func (s *Store) Redeliver(ctx context.Context, a Actor, id, deliveryID int64) (*
 		}
 		_, err = tx.NewUpdate().Model(d).Set("status = ?", DeliveryPending).Set("attempts = 0").
 			Set("next_attempt_at = now()").Set("lease_expires_at = NULL").Set("updated_at = now()").
-			WherePK().Returning("*").Exec(ctx)
+			Where("d.tenant_id = ?", a.TenantID).WherePK().Returning("*").Exec(ctx)
 		return err
 	})
 	if err != nil {
@@ -439,7 +439,7 @@ func (s *Store) FinishDelivery(ctx context.Context, c *Claim, at Attempt, schedu
 		q := tx.NewUpdate().Model((*Delivery)(nil)).
 			Set("last_status_code = ?", code).Set("last_latency_ms = ?", latency).Set("last_error = ?", msg).
 			Set("lease_expires_at = NULL").Set("updated_at = now()").
-			Where("d.id = ?", c.ID).Where("d.attempts = ?", c.Attempts).Where("d.status = 'pending'")
+			Where("d.tenant_id = ?", c.TenantID).Where("d.id = ?", c.ID).Where("d.attempts = ?", c.Attempts).Where("d.status = 'pending'")
 		switch {
 		case at.OK:
 			q = q.Set("status = ?", DeliveryDelivered).Set("delivered_at = now()")
@@ -457,12 +457,12 @@ func (s *Store) FinishDelivery(ctx context.Context, c *Claim, at Attempt, schedu
 		}
 		if at.OK {
 			_, err = tx.NewUpdate().Model((*Webhook)(nil)).Set("consecutive_failures = 0").
-				Where("w.id = ?", c.WebhookID).Where("w.consecutive_failures <> 0").Exec(ctx)
+				Where("w.tenant_id = ?", c.TenantID).Where("w.id = ?", c.WebhookID).Where("w.consecutive_failures <> 0").Exec(ctx)
 			return err
 		}
 		w := new(Webhook)
 		err = tx.NewUpdate().Model(w).Set("consecutive_failures = w.consecutive_failures + 1").
-			Where("w.id = ?", c.WebhookID).Returning("*").Scan(ctx)
+			Where("w.tenant_id = ?", c.TenantID).Where("w.id = ?", c.WebhookID).Returning("*").Scan(ctx)
 		if err != nil {
 			if errors.Is(mapErr(err), ErrNotFound) {
 				return nil // deleted meanwhile
@@ -474,7 +474,7 @@ func (s *Store) FinishDelivery(ctx context.Context, c *Claim, at Attempt, schedu
 		}
 		reason := fmt.Sprintf("disabled after %d consecutive failed deliveries; the last: %s", w.ConsecutiveFailures, describeAttempt(at))
 		if _, err := tx.NewUpdate().Model(w).Set("enabled = false").Set("disabled_reason = ?", reason).
-			Set("updated_at = now()").WherePK().Exec(ctx); err != nil {
+			Set("updated_at = now()").Where("w.tenant_id = ?", w.TenantID).WherePK().Exec(ctx); err != nil {
 			return err
 		}
 		_, err = tx.NewRaw(`INSERT INTO view_notifications (tenant_id, webhook_id, user_id, impact, message)

@@ -14,4 +14,9 @@ var allowed = map[string]string{
 	// Tenant-wide by design: the expiry sweep of the background purger deletes every tenant's
 	// expired keys; it runs outside any request and has no tenant.
 	"store.(*Store).PurgeIdempotencyKeys idempotency_keys": "expiry sweep across tenants",
+	// Tenant-wide by design: every instance's webhook worker serves one queue of every tenant;
+	// each claimed row then carries its tenant, which FinishDelivery scopes by.
+	"store.(*Store).ClaimDeliveries webhook_deliveries": "the webhook queue of every tenant",
+	"store.(*Store).ClaimDeliveries webhooks":           "the webhooks of the claimed deliveries, any tenant",
+	"store.(*Store).ClaimDeliveries panel_changes":      "the changes the claimed deliveries carry, any tenant",
 }
