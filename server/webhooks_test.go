@@ -151,7 +151,7 @@ func TestWebhookLifecycle(t *testing.T) {
 }
 
 // TestWebhookPermissions: every webhook operation refuses, and changes nothing for, a panel
-// viewer (403), a caller without a row (404), a non-admin on a tenant-wide webhook (404) and
+// viewer (403), a caller without a row (404), a non-admin on a tenant-wide webhook (403) and
 // another tenant's admin (404).
 func TestWebhookPermissions(t *testing.T) {
 	f := newWhFixture(t)
@@ -171,7 +171,7 @@ func TestWebhookPermissions(t *testing.T) {
 	}{
 		{"panel viewer", f.viewer, f.hook, http.StatusForbidden},
 		{"builder without rows", f.stranger, f.hook, http.StatusNotFound},
-		{"owner on the tenant-wide webhook", f.owner, f.wide, http.StatusNotFound},
+		{"owner on the tenant-wide webhook", f.owner, f.wide, http.StatusForbidden},
 		{"other tenant's admin", f.otherAdmin, f.hook, http.StatusNotFound},
 		{"other tenant's admin, tenant-wide", f.otherAdmin, f.wide, http.StatusNotFound},
 	}

@@ -99,8 +99,8 @@ func webhookSecret() string {
 }
 
 // webhookAccess loads webhook id of the actor's tenant and checks op on it: a panel's webhook by
-// the actor's level on the panel (a missing panel leaves only admins), a tenant-wide one needs
-// admin and is invisible to anyone else.
+// the actor's level on the panel (a missing panel leaves only admins), a tenant-wide one the
+// admin role, as creating it does (403 to anyone else).
 func webhookAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id int64, lock bool) (*Webhook, error) {
 	w := new(Webhook)
 	q := db.NewSelect().Model(w).Where("w.tenant_id = ?", a.TenantID).Where("w.id = ?", id)
@@ -114,7 +114,7 @@ func webhookAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id in
 		return w, nil
 	}
 	if w.PanelID == nil {
-		return nil, notFound(KindWebhook)
+		return nil, Forbidden("a tenant-wide webhook (without panelId) needs the admin role")
 	}
 	level, err := panelLevel(ctx, db, a, *w.PanelID)
 	if err != nil {

@@ -116,7 +116,7 @@ func TestWebhookOperationsNeedTheirLevel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := testStore.GetWebhook(ctx, viewer, wide.ID); !errors.Is(err, ErrNotFound) {
+	if _, err := testStore.GetWebhook(ctx, viewer, wide.ID); !errors.Is(err, ErrForbidden) {
 		t.Errorf("a non-admin read a tenant-wide webhook: %v", err)
 	}
 	if _, err := testStore.GetWebhook(ctx, viewer, onP.ID); !errors.Is(err, ErrForbidden) {

@@ -3184,8 +3184,8 @@ type ClientInterface interface {
 
 	// GetWebhook Get a webhook
 	//
-	// Needs `editor` on the webhook's panel, or the admin role for a tenant-wide webhook (which is 404 to
-	// anyone else). The secret is not shown.
+	// Needs `editor` on the webhook's panel, or the admin role for a tenant-wide webhook (403 to anyone
+	// else). The secret is not shown.
 	//
 	// Corresponds with GET /api/webhooks/{webhookId} (the `GetWebhook` operationId).
 	GetWebhook(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4690,8 +4690,8 @@ func (c *Client) DeleteWebhook(ctx context.Context, webhookId WebhookId, reqEdit
 
 // GetWebhook Get a webhook
 //
-// Needs `editor` on the webhook's panel, or the admin role for a tenant-wide webhook (which is 404 to
-// anyone else). The secret is not shown.
+// Needs `editor` on the webhook's panel, or the admin role for a tenant-wide webhook (403 to anyone
+// else). The secret is not shown.
 //
 // Corresponds with GET /api/webhooks/{webhookId} (the `GetWebhook` operationId).
 func (c *Client) GetWebhook(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -9620,8 +9620,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetWebhookWithResponse Get a webhook
 	//
-	// Needs `editor` on the webhook's panel, or the admin role for a tenant-wide webhook (which is 404 to
-	// anyone else). The secret is not shown.
+	// Needs `editor` on the webhook's panel, or the admin role for a tenant-wide webhook (403 to anyone
+	// else). The secret is not shown.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -17074,8 +17074,8 @@ func (c *ClientWithResponses) DeleteWebhookWithResponse(ctx context.Context, web
 
 // GetWebhookWithResponse Get a webhook
 //
-// Needs `editor` on the webhook's panel, or the admin role for a tenant-wide webhook (which is 404 to
-// anyone else). The secret is not shown.
+// Needs `editor` on the webhook's panel, or the admin role for a tenant-wide webhook (403 to anyone
+// else). The secret is not shown.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -913,8 +913,8 @@ export interface paths {
         };
         /**
          * Get a webhook
-         * @description Needs `editor` on the webhook's panel, or the admin role for a tenant-wide webhook (which is 404 to
-         *     anyone else). The secret is not shown.
+         * @description Needs `editor` on the webhook's panel, or the admin role for a tenant-wide webhook (403 to anyone
+         *     else). The secret is not shown.
          */
         get: operations["getWebhook"];
         /**
