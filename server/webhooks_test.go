@@ -138,6 +138,13 @@ func TestWebhookLifecycle(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted || !strings.Contains(string(body), `"status":"pending"`) {
 		t.Errorf("redeliver: %d %s", resp.StatusCode, body)
 	}
+	// A delivery a worker holds (its lease running) is not queued again under it.
+	if _, err := secDB(t).ExecContext(t.Context(), `UPDATE webhook_deliveries SET lease_expires_at = now() + interval '1 hour'
+		WHERE tenant_id = $1 AND id = $2`, f.tenant, f.delivery); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = whDo(t, "POST", fmt.Sprintf("/api/webhooks/%d/deliveries/%d/redeliver", f.hook, f.delivery), f.owner, nil)
+	wantProblem(t, "redeliver under a lease", resp, body, http.StatusConflict)
 	resp, body = whDo(t, "GET", fmt.Sprintf("/api/webhooks/%d/deliveries?status=delivered", f.hook), f.owner, nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"total":0`) {
 		t.Errorf("deliveries filtered by status: %d %s", resp.StatusCode, body)
