@@ -1647,7 +1647,7 @@ type WebhookDelivery struct {
 	CreatedAt   Timestamp                       `json:"createdAt"`
 	DeliveredAt nullable.Nullable[apitime.Time] `json:"deliveredAt"`
 
-	// EventId The change id
+	// EventId The change id, sent as `webhook-id`.
 	EventId       int64                     `json:"eventId"`
 	Id            int64                     `json:"id"`
 	LastError     nullable.Nullable[string] `json:"lastError"`

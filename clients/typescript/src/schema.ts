@@ -1864,7 +1864,7 @@ export interface components {
             deliveredAt: string | null;
             /**
              * Format: int64
-             * @description The change id
+             * @description The change id, sent as `webhook-id`.
              */
             eventId: number;
             /** Format: int64 */
