@@ -141,7 +141,7 @@ var settings = []Setting{
 			return nil
 		})},
 	{Name: "WEBHOOK_RETRY_SCHEDULE", Default: "5s,30s,2m,10m,1h,6h,24h", Unit: "comma-separated durations, each above 0",
-		Doc: "waits before each retry of a failed webhook delivery; once they have run out the delivery is given up",
+		Doc:  "waits before each retry of a failed webhook delivery; once they have run out the delivery is given up",
 		kind: schedule(func(c *Config) *[]time.Duration { return &c.WebhookRetrySchedule })},
 	{Name: "WEBHOOK_MAX_FAILURES", Default: "10", Unit: "failures, at least 1", Doc: "consecutive failed delivery attempts after which a webhook is disabled and its creator notified",
 		kind: integer(func(c *Config) *int { return &c.WebhookMaxFailures }, 1, maxInt, "want a positive integer")},
