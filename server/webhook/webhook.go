@@ -104,24 +104,45 @@ func (w *Worker) Stop() {
 	<-w.done
 }
 
+// run keeps up to Workers attempts in flight: a slot that frees up is refilled at once, so that a
+// slow receiver holds one slot for up to Timeout and never the others. It claims only as many
+// deliveries as it has free slots, leaving the rest of the queue to the other instances.
 func (w *Worker) run(ctx context.Context) {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
+	slots := make(chan struct{}, w.opts.Workers)
+	freed := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
+		free := w.opts.Workers - len(slots)
+		var wait <-chan time.Time
+		if free > 0 {
+			claims, err := w.store.ClaimDeliveries(ctx, free, w.opts.Lease)
+			if err != nil && ctx.Err() == nil {
+				w.log.Warn("webhook worker: claim failed", "error", err)
+			}
+			for i := range claims {
+				slots <- struct{}{}
+				wg.Add(1)
+				go func(c *store.Claim) {
+					defer wg.Done()
+					w.deliver(c)
+					<-slots
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}(&claims[i])
+			}
+			if err != nil || len(claims) < free {
+				wait = time.After(w.opts.Poll) // the queue has nothing more due now
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-timer.C:
+		case <-freed:
+		case <-wait: // nil while every slot is busy: only a freed slot wakes the loop
 		}
-		n, err := w.Once(ctx)
-		if err != nil && ctx.Err() == nil {
-			w.log.Warn("webhook worker: claim failed", "error", err)
-		}
-		wait := w.opts.Poll
-		if n == w.opts.Workers && err == nil {
-			wait = 0 // a full batch: there may be more due
-		}
-		timer.Reset(wait)
 	}
 }
 
