@@ -499,10 +499,10 @@ type mxOp struct {
 	// tenantRow: the path names a row of tenant A that is on no panel (a tenant-wide webhook), so
 	// that tenant B's callers do not find it
 	tenantRow bool
-	ok          int  // the status when allowed
-	mutates     bool // an allowed call changes rows
-	req         func(x mxCtx) mxReq
-	check       func(t *testing.T, x mxCtx, body []byte)
+	ok        int  // the status when allowed
+	mutates   bool // an allowed call changes rows
+	req       func(x mxCtx) mxReq
+	check     func(t *testing.T, x mxCtx, body []byte)
 }
 
 func (o mxOp) name() string {

@@ -175,7 +175,9 @@ func newWorker(opts webhook.Options) *webhook.Worker {
 		opts.MaxFailures = 100
 	}
 	return webhook.New(testStore, g.HTTPClient(), slog.New(slog.NewTextHandler(io.Discard, nil)), opts,
-		func(c *store.Change) any { return map[string]any{"id": c.ID, "changeType": c.ChangeType, "panelId": c.PanelID} })
+		func(c *store.Change) any {
+			return map[string]any{"id": c.ID, "changeType": c.ChangeType, "panelId": c.PanelID}
+		})
 }
 
 // until runs the worker's passes until done reports true; the bound only ends a broken run.
