@@ -43,8 +43,8 @@ CREATE TABLE webhook_deliveries (
     updated_at       timestamptz NOT NULL DEFAULT now(),
     delivered_at     timestamptz
 );
--- The worker's claim: due pending deliveries, and per webhook its oldest pending one.
-CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at, id) WHERE status = 'pending';
+-- The worker's claim (store.ClaimDeliveries): for each enabled webhook, its oldest pending delivery.
+CREATE INDEX webhooks_enabled_idx ON webhooks (id) WHERE enabled;
 CREATE INDEX webhook_deliveries_pending_idx ON webhook_deliveries (webhook_id, id) WHERE status = 'pending';
 -- The deliveries list of one webhook, newest first.
 CREATE INDEX webhook_deliveries_webhook_idx ON webhook_deliveries (webhook_id, id DESC);

@@ -365,20 +365,31 @@ type Claim struct {
 
 // ClaimDeliveries leases up to n due deliveries of enabled webhooks for lease. Rows another worker
 // holds are skipped (SKIP LOCKED), and a delivery is due only when it is the oldest pending one
-// of its webhook, so that each webhook's events leave in order. A worker that dies leaves its
+// of its webhook (by id: the order of the changes' transactions' inserts), so that each webhook's
+// events leave in order. A worker that dies leaves its
 // claims to be taken again once the lease has expired; Attempts counts the claim.
 func (s *Store) ClaimDeliveries(ctx context.Context, n int, lease time.Duration) ([]Claim, error) {
 	var claims []Claim
 	err := s.InTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		// Candidates: the oldest pending delivery of each enabled webhook (one index probe per
+		// webhook), when it is due and not leased. Walking the pending deliveries instead would read
+		// every queued delivery of the webhooks whose head is in flight, on every claim.
+		var candidates []int64
+		err := tx.NewRaw(`SELECT head.id FROM webhooks AS w
+			CROSS JOIN LATERAL (SELECT e.id, e.next_attempt_at, e.lease_expires_at FROM webhook_deliveries AS e
+				WHERE e.webhook_id = w.id AND e.status = 'pending' ORDER BY e.id LIMIT 1) AS head
+			WHERE w.enabled AND head.next_attempt_at <= now()
+			AND (head.lease_expires_at IS NULL OR head.lease_expires_at <= now())
+			ORDER BY head.next_attempt_at, head.id LIMIT ?`, n).Scan(ctx, &candidates)
+		if err != nil || len(candidates) == 0 {
+			return err
+		}
+		// Then lock them, skipping the ones another worker holds; under the lock the conditions are
+		// checked again on the row's latest version, so a claim that just committed is not taken twice.
 		var ids []int64
-		err := tx.NewRaw(`SELECT d.id FROM webhook_deliveries AS d
-			JOIN webhooks AS w ON w.id = d.webhook_id AND w.enabled
-			WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-			AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= now())
-			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries AS e
-				WHERE e.webhook_id = d.webhook_id AND e.status = 'pending' AND e.id < d.id)
-			ORDER BY d.next_attempt_at, d.id LIMIT ?
-			FOR UPDATE OF d SKIP LOCKED`, n).Scan(ctx, &ids)
+		err = tx.NewRaw(`SELECT d.id FROM webhook_deliveries AS d WHERE d.id IN (?) AND d.status = 'pending'
+			AND d.next_attempt_at <= now() AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= now())
+			FOR UPDATE SKIP LOCKED`, bun.List(candidates)).Scan(ctx, &ids)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
