@@ -3223,7 +3223,8 @@ type ClientInterface interface {
 	// RedeliverWebhookDelivery Redeliver a delivery
 	//
 	// Queues the delivery again, due now, with a fresh retry schedule and the same `webhook-id`, whatever
-	// its state. With the permissions of `getWebhook`. 409 while an attempt of it is under way.
+	// its state; it leaves after the webhook's earlier pending deliveries, and only while the webhook is
+	// enabled. With the permissions of `getWebhook`. 409 while an attempt of it is under way.
 	//
 	// Corresponds with POST /api/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver (the `RedeliverWebhookDelivery` operationId).
 	RedeliverWebhookDelivery(ctx context.Context, webhookId WebhookId, deliveryId int64, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4769,7 +4770,8 @@ func (c *Client) ListWebhookDeliveries(ctx context.Context, webhookId WebhookId,
 // RedeliverWebhookDelivery Redeliver a delivery
 //
 // Queues the delivery again, due now, with a fresh retry schedule and the same `webhook-id`, whatever
-// its state. With the permissions of `getWebhook`. 409 while an attempt of it is under way.
+// its state; it leaves after the webhook's earlier pending deliveries, and only while the webhook is
+// enabled. With the permissions of `getWebhook`. 409 while an attempt of it is under way.
 //
 // Corresponds with POST /api/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver (the `RedeliverWebhookDelivery` operationId).
 func (c *Client) RedeliverWebhookDelivery(ctx context.Context, webhookId WebhookId, deliveryId int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -9663,7 +9665,8 @@ type ClientWithResponsesInterface interface {
 	// RedeliverWebhookDeliveryWithResponse Redeliver a delivery
 	//
 	// Queues the delivery again, due now, with a fresh retry schedule and the same `webhook-id`, whatever
-	// its state. With the permissions of `getWebhook`. 409 while an attempt of it is under way.
+	// its state; it leaves after the webhook's earlier pending deliveries, and only while the webhook is
+	// enabled. With the permissions of `getWebhook`. 409 while an attempt of it is under way.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -17141,7 +17144,8 @@ func (c *ClientWithResponses) ListWebhookDeliveriesWithResponse(ctx context.Cont
 // RedeliverWebhookDeliveryWithResponse Redeliver a delivery
 //
 // Queues the delivery again, due now, with a fresh retry schedule and the same `webhook-id`, whatever
-// its state. With the permissions of `getWebhook`. 409 while an attempt of it is under way.
+// its state; it leaves after the webhook's earlier pending deliveries, and only while the webhook is
+// enabled. With the permissions of `getWebhook`. 409 while an attempt of it is under way.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -974,7 +974,8 @@ export interface paths {
         /**
          * Redeliver a delivery
          * @description Queues the delivery again, due now, with a fresh retry schedule and the same `webhook-id`, whatever
-         *     its state. With the permissions of `getWebhook`. 409 while an attempt of it is under way.
+         *     its state; it leaves after the webhook's earlier pending deliveries, and only while the webhook is
+         *     enabled. With the permissions of `getWebhook`. 409 while an attempt of it is under way.
          */
         post: operations["redeliverWebhookDelivery"];
         delete?: never;
