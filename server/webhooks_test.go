@@ -286,7 +286,7 @@ func TestWebhookDeliveredEndToEnd(t *testing.T) {
 	defer rcv.Close()
 	svc := servertest.New(t, servertest.Options{DBPrefix: "panels_webhook_e2e", Log: servertest.Log(), Env: map[string]string{
 		"JWT_SECRET": testSecret, "DB_MAX_CONNS": "4", "SYNC_ALLOW_PRIVATE": "true",
-		"WEBHOOK_POLL_INTERVAL": "2ms", "WEBHOOK_RETRY_SCHEDULE": "1ms,1ms,1ms,1ms,1ms,1ms", "WEBHOOK_MAX_FAILURES": "3",
+		"WEBHOOK_WORKERS": "4", "WEBHOOK_POLL_INTERVAL": "2ms", "WEBHOOK_RETRY_SCHEDULE": "1ms,1ms,1ms,1ms,1ms,1ms", "WEBHOOK_MAX_FAILURES": "3",
 	}})
 	tenant := newTenant("whe2e")
 	admin := token(t, tenant, "admin", "admin@"+tenant+".example", auth.RoleAdmin)
