@@ -122,6 +122,7 @@ bench: ## Benchmark the service against bare baselines, and sync/rows against ha
 	$(GO) run ./tools/bench/cmd/bench
 	$(GO) run ./tools/bench/dataflow -reps 5 -o tools/bench/dataflow-results.md
 	$(GO) run ./tools/bench/scale -o tools/bench/scale-results.md
+	$(GO) run ./tools/bench/webhooks -o tools/bench/webhooks-results.md
 
 .PHONY: cover
 cover: ## Run the tests with coverage and print the total

@@ -264,6 +264,27 @@ func (e DataSourceType) Valid() bool {
 	}
 }
 
+// Defines values for DeliveryStatus.
+const (
+	Delivered DeliveryStatus = "delivered"
+	Failed    DeliveryStatus = "failed"
+	Pending   DeliveryStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the DeliveryStatus enum.
+func (e DeliveryStatus) Valid() bool {
+	switch e {
+	case Delivered:
+		return true
+	case Failed:
+		return true
+	case Pending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for DependentKind.
 const (
 	DependentKindAcl        DependentKind = "acl"
@@ -1150,6 +1171,9 @@ type DataSourceUpdate struct {
 	UserId *UserAssertion `json:"userId,omitempty"`
 }
 
+// DeliveryStatus defines model for DeliveryStatus.
+type DeliveryStatus string
+
 // Dependent defines model for Dependent.
 type Dependent struct {
 	Id   int64         `json:"id"`
@@ -1258,6 +1282,12 @@ type NotificationList struct {
 	Total         int                `json:"total"`
 	TotalCapped   bool               `json:"totalCapped"`
 	UnreadCount   int                `json:"unreadCount"`
+
+	// WebhookNotifications On the first page only (no `offset` or `cursor`): the caller's unread notifications about its
+	// webhooks (one that was disabled after repeated failures), newest first, at most 100. They are not
+	// view notifications, so the filters, `total` and `unreadCount` do not count them; mark them read
+	// with `markViewNotificationsRead` like the others.
+	WebhookNotifications []WebhookNotification `json:"webhookNotifications,omitempty"`
 }
 
 // NotificationView defines model for NotificationView.
@@ -1691,6 +1721,122 @@ type ViewUpdate struct {
 	VisibleColumns []ColumnReference `json:"visibleColumns,omitempty"`
 }
 
+// Webhook defines model for Webhook.
+type Webhook struct {
+	ConsecutiveFailures int `json:"consecutiveFailures"`
+
+	// CreatedAt RFC 3339, UTC, milliseconds.
+	CreatedAt      Timestamp                 `json:"createdAt"`
+	CreatedBy      string                    `json:"createdBy"`
+	Description    string                    `json:"description"`
+	DisabledReason nullable.Nullable[string] `json:"disabledReason"`
+	Enabled        bool                      `json:"enabled"`
+	Events         []string                  `json:"events"`
+	Id             int64                     `json:"id"`
+	PanelId        nullable.Nullable[int64]  `json:"panelId"`
+
+	// UpdatedAt RFC 3339, UTC, milliseconds.
+	UpdatedAt Timestamp `json:"updatedAt"`
+	Url       string    `json:"url"`
+}
+
+// WebhookCreate defines model for WebhookCreate.
+type WebhookCreate struct {
+	Description *string `json:"description,omitempty"`
+
+	// Events `changeType` values, or `["*"]` for every type.
+	Events  WebhookEvents `json:"events"`
+	PanelId *int64        `json:"panelId,omitempty"`
+	Url     string        `json:"url"`
+}
+
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	Attempts int `json:"attempts"`
+
+	// CreatedAt RFC 3339, UTC, milliseconds.
+	CreatedAt   Timestamp                       `json:"createdAt"`
+	DeliveredAt nullable.Nullable[apitime.Time] `json:"deliveredAt"`
+
+	// EventId The change id, sent as `webhook-id`.
+	EventId       int64                     `json:"eventId"`
+	Id            int64                     `json:"id"`
+	LastError     nullable.Nullable[string] `json:"lastError"`
+	LastLatencyMs nullable.Nullable[int]    `json:"lastLatencyMs"`
+
+	// LastStatusCode The last attempt's HTTP status; null without an answer.
+	LastStatusCode nullable.Nullable[int] `json:"lastStatusCode"`
+
+	// NextAttemptAt RFC 3339, UTC, milliseconds.
+	NextAttemptAt Timestamp      `json:"nextAttemptAt"`
+	Status        DeliveryStatus `json:"status"`
+	WebhookId     int64          `json:"webhookId"`
+}
+
+// WebhookDeliveryList defines model for WebhookDeliveryList.
+type WebhookDeliveryList struct {
+	Deliveries  []WebhookDelivery `json:"deliveries"`
+	HasMore     bool              `json:"hasMore"`
+	NextCursor  *string           `json:"nextCursor,omitempty"`
+	Total       int               `json:"total"`
+	TotalCapped bool              `json:"totalCapped"`
+}
+
+// WebhookEvents `changeType` values, or `["*"]` for every type.
+type WebhookEvents = []string
+
+// WebhookList defines model for WebhookList.
+type WebhookList struct {
+	HasMore     bool      `json:"hasMore"`
+	NextCursor  *string   `json:"nextCursor,omitempty"`
+	Total       int       `json:"total"`
+	TotalCapped bool      `json:"totalCapped"`
+	Webhooks    []Webhook `json:"webhooks"`
+}
+
+// WebhookNotification defines model for WebhookNotification.
+type WebhookNotification struct {
+	// CreatedAt RFC 3339, UTC, milliseconds.
+	CreatedAt Timestamp          `json:"createdAt"`
+	Id        int64              `json:"id"`
+	Impact    NotificationImpact `json:"impact"`
+	IsRead    bool               `json:"isRead"`
+	Message   string             `json:"message"`
+	WebhookId int64              `json:"webhookId"`
+}
+
+// WebhookUpdate defines model for WebhookUpdate.
+type WebhookUpdate struct {
+	Description *string `json:"description,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// Events `changeType` values, or `["*"]` for every type.
+	Events *WebhookEvents `json:"events,omitempty"`
+	Url    *string        `json:"url,omitempty"`
+}
+
+// WebhookWithSecret A webhook as `getWebhook` answers it, with its signing secret.
+type WebhookWithSecret struct {
+	ConsecutiveFailures int `json:"consecutiveFailures"`
+
+	// CreatedAt RFC 3339, UTC, milliseconds.
+	CreatedAt      Timestamp                 `json:"createdAt"`
+	CreatedBy      string                    `json:"createdBy"`
+	Description    string                    `json:"description"`
+	DisabledReason nullable.Nullable[string] `json:"disabledReason"`
+	Enabled        bool                      `json:"enabled"`
+	Events         []string                  `json:"events"`
+	Id             int64                     `json:"id"`
+	PanelId        nullable.Nullable[int64]  `json:"panelId"`
+
+	// Secret The signing secret, `whsec_` and base64; shown only in this answer.
+	Secret string `json:"secret"`
+
+	// UpdatedAt RFC 3339, UTC, milliseconds.
+	UpdatedAt Timestamp `json:"updatedAt"`
+	Url       string    `json:"url"`
+}
+
 // ColumnId defines model for ColumnId.
 type ColumnId = int64
 
@@ -1738,6 +1884,9 @@ type UserIdQuery = UserAssertion
 
 // ViewId defines model for ViewId.
 type ViewId = int64
+
+// WebhookId defines model for WebhookId.
+type WebhookId = int64
 
 // BadGateway RFC 9457 problem details.
 type BadGateway = Problem
@@ -2190,6 +2339,44 @@ type GetViewSortsParams struct {
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
 }
 
+// ListWebhooksParams defines parameters for ListWebhooks.
+type ListWebhooksParams struct {
+	// PanelId Only the webhooks of this panel.
+	PanelId *int64 `form:"panelId,omitempty" json:"panelId,omitempty"`
+
+	// Limit Page size (default 100; the panel and view lists return up to 1,000 without it).
+	Limit  *Limit  `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Cursor Opaque position returned by a previous page (`Link` header or `nextCursor`).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateWebhookParams defines parameters for CreateWebhook.
+type CreateWebhookParams struct {
+	// IdempotencyKey Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+	// per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+	// transaction as what the request created. A retry with the same key and request answers the original
+	// status, `Location`, `ETag` and body without creating anything; the same key with a different request
+	// is 422; while a request with the key is still running, a second one waits for it (up to a few
+	// seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+	// (4xx or 5xx) created nothing and may be retried with the same key.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParams struct {
+	// Status Only deliveries in this state.
+	Status *DeliveryStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size (default 100; the panel and view lists return up to 1,000 without it).
+	Limit  *Limit  `form:"limit,omitempty" json:"limit,omitempty"`
+	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
+
+	// Cursor Opaque position returned by a previous page (`Link` header or `nextCursor`).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // GetDocsAssetParamsAsset defines parameters for GetDocsAsset.
 type GetDocsAssetParamsAsset string
 
@@ -2240,6 +2427,12 @@ type ReplaceViewFiltersJSONRequestBody = ViewFiltersReplace
 
 // ReplaceViewSortsJSONRequestBody defines body for ReplaceViewSorts for application/json ContentType.
 type ReplaceViewSortsJSONRequestBody = ViewSortsReplace
+
+// CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
+type CreateWebhookJSONRequestBody = WebhookCreate
+
+// UpdateWebhookJSONRequestBody defines body for UpdateWebhook for application/json ContentType.
+type UpdateWebhookJSONRequestBody = WebhookUpdate
 
 // AsEchoedId0 returns the union data inside the EchoedId as a EchoedId0
 func (t EchoedId) AsEchoedId0() (EchoedId0, error) {
@@ -2446,6 +2639,27 @@ type ServerInterface interface {
 	// UnpublishView Unpublish a view
 	// (POST /api/views/{viewId}/unpublish)
 	UnpublishView(ctx echo.Context, viewId ViewId) error
+	// ListWebhooks List webhooks
+	// (GET /api/webhooks)
+	ListWebhooks(ctx echo.Context, params ListWebhooksParams) error
+	// CreateWebhook Create a webhook
+	// (POST /api/webhooks)
+	CreateWebhook(ctx echo.Context, params CreateWebhookParams) error
+	// DeleteWebhook Delete a webhook
+	// (DELETE /api/webhooks/{webhookId})
+	DeleteWebhook(ctx echo.Context, webhookId WebhookId) error
+	// GetWebhook Get a webhook
+	// (GET /api/webhooks/{webhookId})
+	GetWebhook(ctx echo.Context, webhookId WebhookId) error
+	// UpdateWebhook Update a webhook
+	// (PUT /api/webhooks/{webhookId})
+	UpdateWebhook(ctx echo.Context, webhookId WebhookId) error
+	// ListWebhookDeliveries List a webhook's deliveries
+	// (GET /api/webhooks/{webhookId}/deliveries)
+	ListWebhookDeliveries(ctx echo.Context, webhookId WebhookId, params ListWebhookDeliveriesParams) error
+	// RedeliverWebhookDelivery Redeliver a delivery
+	// (POST /api/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver)
+	RedeliverWebhookDelivery(ctx echo.Context, webhookId WebhookId, deliveryId int64) error
 	// GetDocs Interactive API documentation
 	// (GET /docs)
 	GetDocs(ctx echo.Context) error
@@ -4218,6 +4432,192 @@ func (w *ServerInterfaceWrapper) UnpublishView(ctx echo.Context) error {
 	return err
 }
 
+// ListWebhooks converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhooks(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhooksParams
+	// ------------- Optional query parameter "panelId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "panelId", ctx.QueryParams(), &params.PanelId, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter panelId: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", ctx.QueryParams(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter offset: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhooks(ctx, params)
+	return err
+}
+
+// CreateWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateWebhook(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateWebhookParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateWebhook(ctx, params)
+	return err
+}
+
+// DeleteWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhookId" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhookId", ctx.Param("webhookId"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhookId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteWebhook(ctx, webhookId)
+	return err
+}
+
+// GetWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) GetWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhookId" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhookId", ctx.Param("webhookId"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhookId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetWebhook(ctx, webhookId)
+	return err
+}
+
+// UpdateWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhookId" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhookId", ctx.Param("webhookId"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhookId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateWebhook(ctx, webhookId)
+	return err
+}
+
+// ListWebhookDeliveries converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhookDeliveries(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhookId" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhookId", ctx.Param("webhookId"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhookId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookDeliveriesParams
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "offset" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "offset", ctx.QueryParams(), &params.Offset, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter offset: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhookDeliveries(ctx, webhookId, params)
+	return err
+}
+
+// RedeliverWebhookDelivery converts echo context to params.
+func (w *ServerInterfaceWrapper) RedeliverWebhookDelivery(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhookId" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhookId", ctx.Param("webhookId"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhookId: %s", err))
+	}
+
+	// ------------- Path parameter "deliveryId" -------------
+	var deliveryId int64
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deliveryId", ctx.Param("deliveryId"), &deliveryId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deliveryId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RedeliverWebhookDelivery(ctx, webhookId, deliveryId)
+	return err
+}
+
 // GetDocs converts echo context to params.
 func (w *ServerInterfaceWrapper) GetDocs(ctx echo.Context) error {
 	var err error
@@ -4391,6 +4791,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/api/events", wrapper.StreamEvents, options.OperationMiddlewares["streamEvents"]...)
 	router.GET(options.BaseURL+"/api/notifications/views", wrapper.ListViewNotifications, options.OperationMiddlewares["listViewNotifications"]...)
 	router.PUT(options.BaseURL+"/api/notifications/views/mark-read", wrapper.MarkViewNotificationsRead, options.OperationMiddlewares["markViewNotificationsRead"]...)
+	router.GET(options.BaseURL+"/api/webhooks", wrapper.ListWebhooks, options.OperationMiddlewares["listWebhooks"]...)
+	router.POST(options.BaseURL+"/api/webhooks", wrapper.CreateWebhook, options.OperationMiddlewares["createWebhook"]...)
+	router.DELETE(options.BaseURL+"/api/webhooks/:webhookId", wrapper.DeleteWebhook, options.OperationMiddlewares["deleteWebhook"]...)
+	router.GET(options.BaseURL+"/api/webhooks/:webhookId", wrapper.GetWebhook, options.OperationMiddlewares["getWebhook"]...)
+	router.PUT(options.BaseURL+"/api/webhooks/:webhookId", wrapper.UpdateWebhook, options.OperationMiddlewares["updateWebhook"]...)
+	router.GET(options.BaseURL+"/api/webhooks/:webhookId/deliveries", wrapper.ListWebhookDeliveries, options.OperationMiddlewares["listWebhookDeliveries"]...)
+	router.POST(options.BaseURL+"/api/webhooks/:webhookId/deliveries/:deliveryId/redeliver", wrapper.RedeliverWebhookDelivery, options.OperationMiddlewares["redeliverWebhookDelivery"]...)
 	router.GET(options.BaseURL+"/health", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/liveness", wrapper.GetLiveness, options.OperationMiddlewares["getLiveness"]...)
@@ -12195,6 +12602,1058 @@ func (response UnpublishView503ApplicationProblemPlusJSONResponse) VisitUnpublis
 	return err
 }
 
+type ListWebhooksRequestObject struct {
+	Params ListWebhooksParams
+}
+
+type ListWebhooksResponseObject interface {
+	VisitListWebhooksResponse(w http.ResponseWriter) error
+}
+
+type ListWebhooks200JSONResponse WebhookList
+
+func (response ListWebhooks200JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks400ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks401ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks410ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks429ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks503ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookRequestObject struct {
+	Params CreateWebhookParams
+	Body   *CreateWebhookJSONRequestBody
+}
+
+type CreateWebhookResponseObject interface {
+	VisitCreateWebhookResponse(w http.ResponseWriter) error
+}
+
+type CreateWebhook201ResponseHeaders struct {
+	Location *string
+}
+
+type CreateWebhook201JSONResponse struct {
+	Body    WebhookWithSecret
+	Headers CreateWebhook201ResponseHeaders
+}
+
+func (response CreateWebhook201JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook400ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook401ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook403ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook404ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook409ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook413ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook415ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook422ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook429ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook503ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookRequestObject struct {
+	WebhookId WebhookId `json:"webhookId"`
+}
+
+type DeleteWebhookResponseObject interface {
+	VisitDeleteWebhookResponse(w http.ResponseWriter) error
+}
+
+type DeleteWebhook204Response struct {
+}
+
+func (response DeleteWebhook204Response) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteWebhook400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook400ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook401ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook403ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook404ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook429ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook503ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookRequestObject struct {
+	WebhookId WebhookId `json:"webhookId"`
+}
+
+type GetWebhookResponseObject interface {
+	VisitGetWebhookResponse(w http.ResponseWriter) error
+}
+
+type GetWebhook200JSONResponse Webhook
+
+func (response GetWebhook200JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook400ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook401ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook403ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook404ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook429ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook503ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookRequestObject struct {
+	WebhookId WebhookId `json:"webhookId"`
+	Body      *UpdateWebhookJSONRequestBody
+}
+
+type UpdateWebhookResponseObject interface {
+	VisitUpdateWebhookResponse(w http.ResponseWriter) error
+}
+
+type UpdateWebhook200JSONResponse Webhook
+
+func (response UpdateWebhook200JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook400ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook401ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook403ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook404ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook413ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook415ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook422ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook429ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook503ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveriesRequestObject struct {
+	WebhookId WebhookId `json:"webhookId"`
+	Params    ListWebhookDeliveriesParams
+}
+
+type ListWebhookDeliveriesResponseObject interface {
+	VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookDeliveries200JSONResponse WebhookDeliveryList
+
+func (response ListWebhookDeliveries200JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries400ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries401ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries403ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries404ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries410ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries429ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries503ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDeliveryRequestObject struct {
+	WebhookId  WebhookId `json:"webhookId"`
+	DeliveryId int64     `json:"deliveryId"`
+}
+
+type RedeliverWebhookDeliveryResponseObject interface {
+	VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error
+}
+
+type RedeliverWebhookDelivery202JSONResponse WebhookDelivery
+
+func (response RedeliverWebhookDelivery202JSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery400ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery401ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery403ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery404ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery409ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery429ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDelivery503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhookDelivery503ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetDocsRequestObject struct {
 }
 
@@ -12618,6 +14077,27 @@ type StrictServerInterface interface {
 	// UnpublishView Unpublish a view
 	// (POST /api/views/{viewId}/unpublish)
 	UnpublishView(ctx context.Context, request UnpublishViewRequestObject) (UnpublishViewResponseObject, error)
+	// ListWebhooks List webhooks
+	// (GET /api/webhooks)
+	ListWebhooks(ctx context.Context, request ListWebhooksRequestObject) (ListWebhooksResponseObject, error)
+	// CreateWebhook Create a webhook
+	// (POST /api/webhooks)
+	CreateWebhook(ctx context.Context, request CreateWebhookRequestObject) (CreateWebhookResponseObject, error)
+	// DeleteWebhook Delete a webhook
+	// (DELETE /api/webhooks/{webhookId})
+	DeleteWebhook(ctx context.Context, request DeleteWebhookRequestObject) (DeleteWebhookResponseObject, error)
+	// GetWebhook Get a webhook
+	// (GET /api/webhooks/{webhookId})
+	GetWebhook(ctx context.Context, request GetWebhookRequestObject) (GetWebhookResponseObject, error)
+	// UpdateWebhook Update a webhook
+	// (PUT /api/webhooks/{webhookId})
+	UpdateWebhook(ctx context.Context, request UpdateWebhookRequestObject) (UpdateWebhookResponseObject, error)
+	// ListWebhookDeliveries List a webhook's deliveries
+	// (GET /api/webhooks/{webhookId}/deliveries)
+	ListWebhookDeliveries(ctx context.Context, request ListWebhookDeliveriesRequestObject) (ListWebhookDeliveriesResponseObject, error)
+	// RedeliverWebhookDelivery Redeliver a delivery
+	// (POST /api/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver)
+	RedeliverWebhookDelivery(ctx context.Context, request RedeliverWebhookDeliveryRequestObject) (RedeliverWebhookDeliveryResponseObject, error)
 	// GetDocs Interactive API documentation
 	// (GET /docs)
 	GetDocs(ctx context.Context, request GetDocsRequestObject) (GetDocsResponseObject, error)
@@ -14242,6 +15722,229 @@ func (sh *strictHandler) UnpublishView(ctx echo.Context, viewId ViewId) error {
 	return nil
 }
 
+// ListWebhooks operation middleware
+func (sh *strictHandler) ListWebhooks(ctx echo.Context, params ListWebhooksParams) error {
+	var request ListWebhooksRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhooks(ctx.Request().Context(), request.(ListWebhooksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhooks")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhooksResponseObject); ok {
+		return validResponse.VisitListWebhooksResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateWebhook operation middleware
+func (sh *strictHandler) CreateWebhook(ctx echo.Context, params CreateWebhookParams) error {
+	var request CreateWebhookRequestObject
+
+	request.Params = params
+
+	var body CreateWebhookJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateWebhook(ctx.Request().Context(), request.(CreateWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateWebhookResponseObject); ok {
+		return validResponse.VisitCreateWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteWebhook operation middleware
+func (sh *strictHandler) DeleteWebhook(ctx echo.Context, webhookId WebhookId) error {
+	var request DeleteWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteWebhook(ctx.Request().Context(), request.(DeleteWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteWebhookResponseObject); ok {
+		return validResponse.VisitDeleteWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetWebhook operation middleware
+func (sh *strictHandler) GetWebhook(ctx echo.Context, webhookId WebhookId) error {
+	var request GetWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWebhook(ctx.Request().Context(), request.(GetWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetWebhookResponseObject); ok {
+		return validResponse.VisitGetWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateWebhook operation middleware
+func (sh *strictHandler) UpdateWebhook(ctx echo.Context, webhookId WebhookId) error {
+	var request UpdateWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	var body UpdateWebhookJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateWebhook(ctx.Request().Context(), request.(UpdateWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateWebhookResponseObject); ok {
+		return validResponse.VisitUpdateWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListWebhookDeliveries operation middleware
+func (sh *strictHandler) ListWebhookDeliveries(ctx echo.Context, webhookId WebhookId, params ListWebhookDeliveriesParams) error {
+	var request ListWebhookDeliveriesRequestObject
+
+	request.WebhookId = webhookId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookDeliveries(ctx.Request().Context(), request.(ListWebhookDeliveriesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookDeliveries")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhookDeliveriesResponseObject); ok {
+		return validResponse.VisitListWebhookDeliveriesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RedeliverWebhookDelivery operation middleware
+func (sh *strictHandler) RedeliverWebhookDelivery(ctx echo.Context, webhookId WebhookId, deliveryId int64) error {
+	var request RedeliverWebhookDeliveryRequestObject
+
+	request.WebhookId = webhookId
+	request.DeliveryId = deliveryId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RedeliverWebhookDelivery(ctx.Request().Context(), request.(RedeliverWebhookDeliveryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RedeliverWebhookDelivery")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RedeliverWebhookDeliveryResponseObject); ok {
+		return validResponse.VisitRedeliverWebhookDeliveryResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetDocs operation middleware
 func (sh *strictHandler) GetDocs(ctx echo.Context) error {
 	var request GetDocsRequestObject
@@ -14433,364 +16136,399 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P3tchu3sjeK3wqK/11lMntEUbLsJFSt+j+yLCdasV6WJMcr2/TjAWdAEktDgAEwkrm8VfV8Ohdw6lzD",
-	"ubB9JafQDcxgyCFFSvJLEuVDTJEzeGmgG92N7l9/aiRyPJGCCaMb3U+NEaMpU/Dx4IIO7b8p04niE8Ol",
-	"aHQb50ZJMSRXNOMpNVIROSBmxIhiE8U0E4baB9uNqKGTERtT24KZTlij29BGcTFs3NxEjddcXM63ffZq",
-	"n/yw/cMPJOPikhgJDQv20ZAJHbIuiXt5p/M0yVUGH9guUSz7W69hH+k14jbZ69sRECngzYxqfPPW0ciE",
-	"4hBmR/Tm7LWfYKIYNSwlimmZq+TWRs+oYa/5mBv4X81k2e8500YTmmXymqWE46iTXCk7iWsuUnld7WXM",
-	"BR/n40a3E/keuTBsyFS1yzM2plzYkSzuNmMD87B9alYzzXOWSJFqkgvDM+gMO7F0ZEav1xczaro3MEwt",
-	"7sdIck25IX02kMpuS6OmXAzX6OcmakyoomNmHCPsyywfi8PUfua2rwk1o0bUEHRs30z8z1FDsd9zrlja",
-	"6BqVs7DHgVRjarCf5zuNqDGmH3EIP25vP336/Xbn6fMfnu18//3zTqcTlQPcqiXEfq60rCHCyYT+njMy",
-	"kZrbb+zscyVYSvpTQslEsSsucw08QZqxZcKYIMcTqUhs+QibjluWYDDZ33OmpsFssesKNenH10wMzajR",
-	"fba1DYP3f5fDDzjjJTX0HHhoIU3T8JEvR9dXUiWsjme0zK4YSdmEidSKSsKFNoymVjhQoa+ZnRzZ6fy4",
-	"iGwDaDkcecoGNM9MozugmWbFcPpSZowKGM5hysYTaZhIpr+w6fy4jugl04FwIpoOmOUA2PWkOZCKsI90",
-	"PMkYoeTNm8OXZMIUyeSQJzQjCkVBq00uRoxcsinhmlyyiSH2xe0dMpK50j1h3zFMUGEIFSnJNVPkmpsR",
-	"oWRE9cgLyDEzI5lGxK5kRGD+8Pzfz0+OSV+m0wj+VCyRKi3lnaZj1hNGUaFpAruWanI9osYdKzBGL33b",
-	"ZM9NDgbg34fBY+P4OK4J0kYqPuSCZj2hDTW5jkjsBX4ckdgeczG8bMcI7crcdWgXlYqpGXEx3K325giQ",
-	"8sGAgex0XfcE12Rne3uXXI840N2PqRixo7Q2PMuIyoUV1BGhRIMII1IwEGEaloEb0swndlEpGbDrnsCn",
-	"dGSbEnbLYcMxCMcNkI5xq01ORDYlOk8SpvUgzwqKUBCKuATdYHTGUnxAecbSnmjufPxoJcKzjx9bxcEn",
-	"JNABSDWmU9JH6cpZOr8Y7Z5oRA239xrdxrNBJ9mmP7KN7f5WurGT/MA2fqQ7Tze+H2ynW+x5/4dkq+M5",
-	"BwVSyToBF2xYNlggerafPZsVPRNqDFO2zf/9rtf7uL210et9/P7g/X/+R6NOLh0OjqhJRvN8tjeZZFMi",
-	"LUW513ZQCXiii7PTbSSuYQGRJ7QVs9/FZGzbZdrupVKwzs1zsIH9L5jgVmd7p37Yx1KwRUOHZSdPOzvk",
-	"2u6X8LSvH/Gy8dmO7jbIBUrQqT2JNP83I00nD8lWp4OsNqGCZbDbrji7Jhm3WgueaAQ5YivqdDoFx3Kz",
-	"8NDKoPeZIeNB8GyFY+FkMHC6TV3jEn+tbX2rA/9Ft2k2p3auC0/Difv1yx2EZ25/LxySKh/48qO6mE7Y",
-	"qR3O8rHZx5aO7j8UGzS6jf/fZmkDbeKvejPsCzq/gBPwMP0HrH6N6mU/0IxQrZmCc8wbDjTLmHqi3Rm6",
-	"S8a5NoT9nlPUh428ZOKJJs2dzlMizYipa67Zwr1s3Dgaq84EB77nhwWTeaOZOhhTntVJDGKth4w0bVtU",
-	"sZRY+0RtJFSztGUPKtAAeEqaOu+3IlAdP9Asi4shV9cjLzpbthiBEHm63bldi7RTuM9quEncdzlyGMbK",
-	"i2FHXV2KXzm7XshmV/jjl2KxG9uRnkihGVg+L2j6EzXsmgKJEykMEyAH6WSScdShNidK9jM2/s9/abSg",
-	"VyPEKb6Fnc7twHyijWJ0TDRTVzxhTjNpN24iOyhnxH7JQR3RzFKalTpms09RuY3INfhELDl1RHJxKeS1",
-	"IEzkY3JFs5xFxJ5PckAUFUNWPjHgLEtbMKl9KQYZT77olPZI4nq1p29h2rCPXJuIpDl2zchQUWEidKfI",
-	"a8FURPRUJKXqKlWdmgu6YDyjvcVVtbe1S+Ky69gd8v1MJpdMgXMgcEgFGu6iWbunNwNPwY0z7Po8TZn4",
-	"ovTNrYpugIhpRPq5sTp04e9pAtliL8/jzRhlSYy6ONfwdCizcKv8JAX7ktO4QJVRS0USKoiQJJNiyJQ1",
-	"AEZSyFyxdJdoQ5UhAyXHMOQBV4Xz7SZqHEvzSuYi/ZLjPpbW/hkVujrsU0vSK655P2PewYjU9cM8kikf",
-	"cJbOnykXc17OQq+PK7pxPLNvvSN12YaFZ25QFZxmkqYXUr6mavjFVxqMYPYxYSxF8xl0Z6DOqQLTE1xL",
-	"r0Aef8nBxd4+ikkqGTIH0L/GptktjNVkZEUuHhzneJa8EfSK8oz2sy9O3JQa2qeaWebOy2HsOp9GRo3b",
-	"iBdSHlEx9c7aLznOMyvyYdEt2aoC2Pt6NwpzbqkQrnrAQ2fxRsVDvVIj5RszDTnTbMVG7NPelXy3s+SN",
-	"oLkZScX//WUZ4IhrDcctF3D7QsC7N7FaISqtsHPeiImSCdPabqwDYbj5orrbW5ZlG05RsgeeZmMKR2CW",
-	"TYuBN70CZE/AcZ8Pc5lrgn70iNi384wSppRUEUmmScYi3JFEMZqM7GFq3xQ12gXNFKPp1Gr3KfjPalx0",
-	"LUconU8mUhmWHrGUUzD0voawdQd9HPZme4nbYB+4pmxPewnYazRFGUyzUyUn1pSw2rpzI0+Crz41nO9u",
-	"z9xqJPIx04aOJ5Y0PL2DYTFrTESNCVNju2eRYEvJVD6JJkjgfLj3MCrugLWs/qg0tuev+KJGPknvQNx8",
-	"iekdWtpohd9mbs/bxaWl+M4uZBQ6DOY8I4ETJ7TSg5WLgj0UTvl90bfs/4slIFT3kmwfHl5zl951o4Sr",
-	"s5YHZGYV1nI9RN7kX9vSD1dmAbUXUPVAGPRyrEFUisJi2RCtPJkdmH1twSheczS51xsE/MsNG+uVhlN0",
-	"TZWi07rh6UXjO837GU/OR1T9QTbgfTfR7RvnDfDrIzXAbaQZ3uTfSUalM5fWD+h2ixpjZqjt4DYCHPnn",
-	"bryH8LYrsDnhVZ3Vss6QWAFhrDICFHjFWVZjIL9SjBHDPhrShDgP1idvDok2UjFNXv18eHZKzciqrIrB",
-	"Mmlwqs5dHt0yAUOHtw79wj5zvx1pVtAWkEJeV3iIPQyL6jqvUjuajYkIFrJuu+/TLMmtQZneZ9M711zi",
-	"/i7E+LqLNqYfD/HdrVBLczI+ajidf6bpnc6Pz29v+o/CO3+hjeuX8/ZdCu6ZvcRH3zFhZeQ7p3MWCqfd",
-	"/Sxj8EFPRWIbtoe9HtlHhP/8vmbNsIc7qC7oOVpde4ErXOxtXouJGiOqjyQqJrORPlGjDLyqNTSMNDS7",
-	"LW7NPbZPJxOW1nUzs2J+fr756vvlgBcvmzeo/KLBNfUHZy7YJYK/nclQ/I0Laf9O5Egq88G56Ap594Gm",
-	"afjn3O+KjeVV+IXdEq5Fu6+LBtyfY+/SLb4pW7ji7DoYMv5ZdAh/lgOGP91mK78o9h98RZOsaKB2P8Kk",
-	"970fdc1NOag/efec84QoBq4O5+ymJJXGsBRCsggXzuE9UXxM1ZQUISwYD6TvchrbwVEj1e0Sx077xD99",
-	"EzXgZgymL6Yng0b33aeGyDPnlsVLztneij0t8nEf9nwNM63Irn8/Pzn+FYYwz6yLlqQyKs8N7+evL6cY",
-	"8+bu/uysCBdJlqfoUf24MZQbxUxwyu1j9+GdZWg1oAn7dPM+fHiDjydSgRSDO+JuY8jNKO+3EznelHTC",
-	"NxKZsiETmwUZb8LX9SWfbEh3L74xkdAPzmlWNAycxlEsrl+tWlkAK/taDnkSCoO945eNqHFytoQJToK9",
-	"419jvzeixtA0okZm4BODj2xJM2d5drteU4SigYMPH9Sw6RxLNeiQhVPuur7dNn3+zC50hrOEyc3pA2G7",
-	"K27CWWEwqynNHyOZp/PtzeKSzIn9cpS+tfpVtfJk3SOzVCuCJe1TbQmZFApp7VrezVM5a5VVOdGafE4y",
-	"agjf20VmhEi4lBnwJbedvrKGMbdATgVH8aziXB1XqZvPjA7yHeiY6TKrwsnz4kmIQ/F7a15TWKxXrziE",
-	"okd7LIiUKZYSqsm7fXfBdkzH7H2N5/HBvMb30efnNfYyru7+7uzPZznPbdRaAq9lQKxvBdzBm13nbi6D",
-	"FQNxEM0YCAEtgxV3U1zH5YxzuIN63y/cQeuIaxCKNXyWzFjb929zhrThcOu6W0yb06pDdoliMyMhUKPs",
-	"sxG94jJXEImbcj3JqJNUGddWflyyKYaVJyOWXMLlnBn5UHNIJ6CaDPkVg6yw4CB2jdmPUqVWGdmyKjUE",
-	"ZzjFZDbw7WbeQwFRw7/+RZVJe9SUVFzW0Ywd4YThvAtkTupALFZab7e6ZVs34DlY5bpWr3mKsb01bfjF",
-	"uqnZ7+VWqWs1F/z3fEGPLptxqT1WR8Yx/Rg0WGwkO/Da71H9vsWVtrbzrEhzWCkSf4Zsc99U7ZMxnbzD",
-	"l98HhkkpXc68urDEKOWgQVCSsoSPaUawPWehumfs8bBLKDx8ze0peMXsz/b7Gbt0FU/dfq0mathHOz+3",
-	"HqA9MveP4XA8+T0RNTTLkBrjPDP8Q/FnruHVAc9Aqc21keMFxokdwooXMLNZEcpwmhE8+jA9SzGabkAK",
-	"ChgsGJvlXOwsGUmmSZ8mlyB0aZKwiRXNVmTzoZAK1dxl2np1BIflS/dQ4xe2Gazm87od/4CXLevr6t+i",
-	"k5vf6p49sHsgPUy/tEu8VLAXrva3pXn/ee6bQoX9zqx2V+f/3OlbZvWu7TUQAz68bQRl8/v4/J19Bg9k",
-	"p2ZUm/OpSCqN2RXZcGfJcgW0eszSCbdvtS/w1dWcfsB72v+TZBzmPJSbrrXGzQNbwKvs0XKdPp9h6YxI",
-	"t3GCpVjHcpzbUOtZR2jrQD61bbpNYjrhcZfEucpi0qR9LbPcMDIyZrJp/6dbELnFRAq+V/sM+OVbEYkx",
-	"dTomPx1c2IdOT84vop7wzloSu1DUmDRx/EQOnBal7evOf39KzSgmTTAXnH/X/nrJpiD84ojEdlvI3Bzp",
-	"uN0TsQ9HtsNOpBAM7uHOoeGYNCdSm6Fiuru52W63bVOQ+xTvknJkYeOKDRTTo0Pb8RXNoAurJ9nmce/F",
-	"pJnoq4j8S0sREZHaf1uLmksZRiGruE1iVLTibpGO3e6Jc5YoZjRGG5Tjd5R5osmEan0tVRoFFAQ7SmMq",
-	"OliuEEPOxbAn7OP/raHR/4aA2v++ZNP/9sG+YB60XP60g1WgmsTfuf/imZxnq3biUje6DcuSmxNqgEXR",
-	"5TGSaaPb+OngorFcmt7p4v7uMvUzH2E14uEBbp+rAmE5t3uZ/UWomeYK9s2RrhfAS43kv9ZBNWZa02G9",
-	"G9cJuJfuJnY+jTzXI+Y92MDV7tK2Xv1cSnUvTDGKnqV3WDg9Fcnhggwi+9sTTZgwalpAYPiLWEirG3Ft",
-	"pJo+iOZsGzwH1Ivbdu95+eQdWbk29njxSR0MrVz8GvJXmGg5a8/a+/58a0R2365ktZeN3Sl08u6SYj0L",
-	"7w8jpedXy2d7rknZBxKGlxyTEItAI3S/o8sB+dDFdWAsR+0mWXDdVMcA7toDuq3bvMWiLkg3LESDvBaE",
-	"pxH6egDQKXAANSlBpxb61EQ+ZoonThFqtYmzB/Hik7tsd+1QNswI0uB3Op0y3d0KHymYc6U/ZKzrpwoq",
-	"S2fjx/eftqKtH25qIFneW/pABlNtpNHsohVLecvqgYJ5oBQGHtwl+KbEtenLdNoOr7aqpxZ1yULlC442",
-	"bmlIBqY54Zps3ZrM4aMyXLN1u+kVzwxTC+MqBPPBFT6uwgVXgIQ2lMPlEmTy6rcccAiYSP1HbmkrpDm0",
-	"//aZuWbMfuL6OM8y/CANfK6j+s+MZujVXzPoGgR4MJN8YhdeXovabhRLua5/HK5KrJ5T77nUxTHpXx3B",
-	"kKcQfDhUFGPKcuG/rmvEFCbsWilBE9CCFmLaaS4ShhnWwcVwcBUSbhPtz9RyLEUPUXgkIqnqtlF5nfU5",
-	"b9S+6FVZF+4WDBv7yIqenVjwfK/hHOtPCAxHt8nJhIm900PytN0hI6qJkD1hBwF5hfA+WKK9BhiTQ37F",
-	"NIk9kWIiJGGDgbXWPUIRJbF9P46IllYMO+SlvqIiGYErwY4HO3HjNyMl86EDVECZgY+3yaEpE6EhaoMY",
-	"26pm2YA0rcQ8B+KQIRMoDzRJqBDSuFlQgpsR4QZsUy0YGBVIAaudFp8NQM1ZkgER+zCbvjWG7TDR9A3t",
-	"hJnLotf8igmm9Zr8P8+TNONXdcFg9UxQt7lfI/pdnZCkAqLeVC1rH1F1ecZoesY0wPatNREfBHs7xmUl",
-	"Scy9VTeNIwY8tt4wIKXwA01T5daiJpreNvuB12c8esXnFkkwM42yzUIfqg5k8fzuENiBva0egOEIeVsA",
-	"hm+2fqzlfcvqLsRXijFIlUYphM1FmC+TljET5JhdMYXSQAoiczPJzUwkRSIzCFnsV0MQyhEeS8MHLrn4",
-	"cDyhCDRTXO0pRi/R1r+mSuAnLgaylhHCtu6wPvcJhBdB16uv8K+cXYeDrgvgeZgQe6seKEbTfZmjgbMG",
-	"s1fntigqP2x/eYx+OGNLga9jb32ZyDwff/9iur50CsVSecUQNnkbdbU/GtYkcbjih2l1Pz9seuEtF9Nf",
-	"OXFzlg519IbsmvWivMPY8ErM93wgd3CR2NjubD/f2Nra2H5+0dnpbv3Q7Wy3v99++l+NGfltdxm6bbYq",
-	"N+7Fpm+85LTPDNNkILNMXm+AKVLSupFkXPBkg1auqpYOwFMbPmxs1cWgh7O+PUYcnrx79HVIj9vtg28y",
-	"QvgzITws8ugAoWWAP4ioDrXxvlecXZ+IrAbe8BRBqMDusLQOsF0BzAqihXSAogqBQ96WoACoCnd+fg8A",
-	"AHJPxJ60MdxzAcKwNV5GLEtJU0hS8lFE2Hhipi1U/W/JNQtlbDiTCjhFgaQYbOJKcPDqd7thLt66gAVm",
-	"hbz3StriTdSgYOf5aNz59TqmY1YAUGLAWyJFwpRgaUT4wBpW7VtvYiyfVhLvbh+id9+6jLQ1N7J768W0",
-	"fi/TZNWdXDRUQG7cOtMZ2TL3OwPH4AMpEKziZVzqhC+ffDiBJtg1uFtujdBeQLVy48ssfaCWHlQ/s20d",
-	"r+40D9Sw4s3K3q+sWLAXIs+/s2Km3MlzmzFkjpCA4bLMcfhioXO32/q7ndozPFKJbFuWqPRVkue/tpJp",
-	"R71w2c7kuvYRoJMtYbNPt4i0xtvRlDCajEjCrGVvDweuiZLX6I9LZJ4B5j7p2zNjPMkNS0kTInq1922S",
-	"GMNZ4pYDyI1If1qGXe8SigVxQD0QUpQ4uhVdeWun0W0A9jH7aMg19NxnHubTjKgokSDtSJ8/e/b0OelP",
-	"DdO13oZLtuDEWJB5DBUDajWglWTZfD+2oRT9una8QOYiaMfjzIWUCnoPAuPD/XMJlQfcgJbtI72eleKy",
-	"hd5V47F9tLXfZR1naWwXxsXekM1fBbwPcAZcZwpG9O4TLkpjstUIybq13eg+fX4DV2110eGrO1nszBfn",
-	"R93H6aMcTVdHYbDcfJs/LymSqaD95b4UaPWLh/I340LjjSMSFypv3Foryv8BLMK7B/Lf+4T6ZiPf73Oe",
-	"fVuR26cVvC/vFLY2IqS6sJQjBgBgf9e6hD3M5Xq8cfZqn/y48+x74rA1ISWbZ3p+E5cQ4fMUe2tPS0AM",
-	"d+V+4GKHS0GaO50fW5V86aUxL0VgSo38wpFVr/JBKMAJPQBo6xq6lErCTHkCwVwE2IQpIgcDJlIuhigP",
-	"iFRlFvbKww+iGmrGz4U21GVplTNwUakQlbez3ajVD4ugvJmraWvRgrpANYmRPHEF9wtdELFrIa43DB0i",
-	"6wL3S3n9V5Zr+fHHwNu5syBOnZtsZqrH0pBXi5bJh0SVj0PAdnfTEaedsisPAKs3hTQbC1a8PiwVhxOV",
-	"N/NuN1XD3jwh6s6fM0ZTfof70/XjJ1JVwjLPn9RjPlTl5UsRQ4XQABAVMuJAl5QrM0UTCmSIA/xdMfAC",
-	"IHwx2OQDfl71wrcS4BCMNphYPX11bQChjzOCiKK6sQdaz5eDylgkVfZZlunCkpjQIWjY8lovtSjCYHZ7",
-	"GiMo35cITF7sk10zF2qJt7EIQA2gCBz96jbCuVTmJVdsDpCM6sQ5FWqX5ByqlRxcMWHqEyr3HBI9wdgO",
-	"qLYYXHvEYablI47WDI5W9eJ3fgGixscNS7yNK6oAPsVSEZckcMrYdoIv3xT0DL58WYwRv3QAPcU48FsM",
-	"jd1z1Am/q3/yrCBT+O25p7bvypK02ih+d1TSPfx6ttVfObuenSl8NzMm+93sPO13pwH1y2/fVFYFv99L",
-	"stlGK/fr7wuOALx9YIs1dUNrJ8V4EyEHhJIYysXGhNm22uSMZZKmWCZyKnOiR/LaVUTEyzZQBeFhTejA",
-	"MEW4mdcrywjNmVoTik0yOv2ApWrjLolfU202YCIbhy+xZl6WeudIfPDrwfHF+Yezg9PXe799eHt4/PLk",
-	"bbxLfDNj+jHukrGEK5X554/2/hn7seLoWUq42SWxOzY/wI9xF+tTYSVODEjD13zNHWrA6RPrTF5/SKTQ",
-	"+Zgp91o/HwysrnnF1AB7gMsjDCtjdEyYQAS48hAOSAAaip9LeZ7jwKwACXu8/bReEsLqOGSUG6ujPMjW",
-	"0a4xR+SoLA4Nv7v52y+9mlwQo7pd7DswokW3ezz1tzzQPC4OnMZFOSthSBO9dwPwyLV2iWKWbLiIuEsf",
-	"GI9qhvrhNGqXYCqSs1x8WYDkmrz8++RODbgAmfV1coPXy2X6CglKhqr177XdW4uuAyvXgCiNFATd1lp+",
-	"d85MUnw4rCsA/rbssEti2zw6zexBEYPCNcn1qKJoOShZfAaCfupAZOu1C+SRCxyNS2mqfvnGN1v9+hQ6",
-	"qdVZZxCe/VTXyZWa2V3hooXLXmGQWzOs3AS+cLCfnfTqjl8vtD5bbN+swQmjuwt47nll5xd7EUs1e/Ok",
-	"1sq4cFAU9QglnfUASubpNOupXOScxOskVzFTVopm+hKnldqZd8DvuQjzKOa9hk+fPv0xIm8u9iMy5lnG",
-	"XU3sytEZZrh+nYzWquv1DtQsSpTel5x3iP+8W0TYABKQ1gvNxaSlWq/lw5zGXJemTb1b6yEDysBL/qbw",
-	"zX+ZwFdcpm8ZhmStEN2ooV13K++ic/vCzfLY1geK73PgdXVIj7cAsi4PdnEuq3ADVQLkwn1cXfsqfedG",
-	"uEIUnaN4ycF1J1fpYVg7J+NrAFI9aAz1lw5fWbrNbneMlrh8t8Z/11dyKLflzDgWbQwnxu/iBj9eJEsf",
-	"CgFjPuVrGQVnM8TWgLmfScD968Lckz2MPBpIRTBDeLPID94lFLBj8UexCTnFu8RcS4fOAz+4DOM/BGA+",
-	"L33iLlgxgM6f3X3LGehQTHJzLy5aUzg8MsdjDYiaLV2/m5fv3Ts4CB7SYJjDS1iuyWAz+oxNMro2aOHd",
-	"x40Mfrs1/pXjZW+j3hd2Bj1UfuYVZ9frrdqt+wybLD1By3w/c6mod6lJdSft9nYc3K+KpsmLpORlPdek",
-	"MYN975Mv60z7ZZ54+u0bzsvt18Vuhivn8lmVnH6r2/cexDtRpyK5xoNcr9C8xQUNHdxuZatGq1u2uaic",
-	"KpedO7I/nDGShnEhS13RlSCSh+ORAm1/FVJXzu9y6L6VZWT74iro3Sl7xwIEy3Sd9Wh1h2NQS2X0A/i2",
-	"Zi8koNllY72jqnO38f5B1JzlVLsTBuCfMmL9m3dhzWfvaJbkipvpuW3VFf1hVDG1lyMQGf71yovlv7+9",
-	"mM3xb/x8vv3suQ+vYUQzdcURqRNggiGQ78w+s3mA/09fnu+RgZJjl+srBnyYK5aSv7/95dwafjBHUFKg",
-	"9/JyamTMpHFzc+OQVxC0wDilyCX9QIyaJmPKAa3N6udRI1dZELG8SL+YT0A7yjPDN1w4ET5EmghullDF",
-	"yLVUlxnXRrciYneey9rSka9UFUEeuY6IHlFApqIi9WGOHsS0J3rC0psJYxUNF+VCCc6e/P3tBWnGeyHE",
-	"cpe8wN96eafzNIG7MPjI4labHKaY7EmaOPAILskiAoBCEVEyY62eSOSY6XIZrpiCADq8WAtqrZXA0543",
-	"4s0Y93pcJudQ44K9nIpGNBMp4aIn+jLlAIuVkt9zpuznca6Nv80rr/Jgo2BBN4jzJlwTxQa5ZilSZKfz",
-	"tE0OMc+uL9MpkYOecCk/sOqQoe+TgKxsiiNCSTHYyv1hABvp8AZsf1RAdhGRA4ybMyPWEzglCNYnLrfQ",
-	"pxLZpStTQzSxREWa7u2/xrhiSGJC+G3Xz5AZ6CmGW4zYPhYRxa5kYlVpkvFLBihicJvZ2u0Jmo65sFt6",
-	"SlIIZ1OIqgZkQXxcrty9cpvske++s5sOBszUd99F5Hok4W2cAmxJ0iyuQyzhe8JuUE9pM2LjFgCYuRA6",
-	"Ja+JFIQbjVwQEc2YW3fbWgQ/uThqQFDoiXjITJHw9/9HtfZvMWnaJ53Qq9Rza2HQWcoGXCB+AgaKyaDu",
-	"m4/Hg0E80T1hmR6rbpV8S5qxh4XoAvRD3EIscyGRbCzTBdQAtNSF4QO9S8a1/NwTBUNDMEPkmRbaK9aY",
-	"Cn3NFNnp7EQBg2u/1xBfwm5fu18gAQUrfy3K7iHNmE4mmTM7fFrFf/5LSxG3SEKVmtp5FIkjpKmDXJOe",
-	"8MkmLWSIInEi3iVlGSfIc80V0+holoKRGMO+372PF6fewBwA2l8TlQvEZ+aagB4I4HiQSuoahw1km0YS",
-	"dUvmTiNkYs3/zUhzZ+upXaRSCnIpeqK509lqRURZoYiZtc2d7R/tN66VYDbNnU5nc2frWSvC3cUzKwLt",
-	"/CcFg9qHdjZ3OraviWIlUkdPwLJJMch4YrQdz/bmTufHzZ3t7RaumuU6v9B2Bawgi/+5cYYj2bACpogW",
-	"dacqcYj69rl9KQwTZuPCWrwnWOOqS4TUgg8GcdQT8T83Xik6Dn58eXD8WxyRGA55xdTGqcx4MrVvbSj3",
-	"HXZKSezbP3d9u4djQrNMXtvVszzWE3ajbEjFh1wQ5Bi7t800czK6rBFgd+EARkRFwjSAIz4RUrAncWuX",
-	"xOdG8cRsXCgqtLXfi55jiNboCWTmSSanYys+mbDSTRNuRRSQEfh7i/zCX1jJD6G/limG/+aTDavxKAjY",
-	"gosOf6qAwMGkTttQz5Xs1/47K1UPUzaeSMNEMt34hU1jtwpIKI/YounAHjxEMeNO4ItrSa6YSKUi7KNh",
-	"AgW6FGWynCbaMKZCLadoFCSrO0y5JqlMcpg1NYhJupFPuj0Rf9xAJWIjocmIOelEmlDTwopAAt/PJOk9",
-	"0WS703F7TwNPOggbLsgZS7kmuTA8w9MKj4EnmghIVFfcsF1SdoxBtkXPweSc1uFZC09YGBS+o4uDt+er",
-	"ZI+oSDPL9blIHWEwUBC5GlmWC20sdZzAhXbhl6gA/fRsLIaEG3taZQwxczKeMIG5WV69U3KiODNUTef0",
-	"OpebFip2voEy480riHunh42occUUJnU2ttqddsdd1Qg64Y1u42m7034K97xmBLoxJAPSJNObVqfY/GT/",
-	"DwgZN/bXITMLIKrtGSHo2M4vACBq9qeok9ntDwGhXoAUaxh/oFkGGoJuE3ugkUAXoPqyJ2jfElDLMbNS",
-	"Fk62phVwSL9ieQERyxriYH8kmYZpWe5GF/27Tw1uhwvVSxpFBr0Kk76cYn6rGVbJFLu5eW+tST2RQqOB",
-	"sd3peM3dB64HZ92/XLLBal3tJRl4F8AmqCc8FIDcwT7rmirGtvmCpk6a4ytbt7/yRvjSJyzFl57e/tIr",
-	"qfo8TRmYfzvbP97+xoWUR1RM3ejATnm2Sk/nKKXeCHpFubvrslZfPh5b/sEdQagVKRrkjNdofJnZ7ruG",
-	"3e6QrTKzXep6Lh8BOxfBYwA4oeScT+Geuin/PEwXM9ExY6kmMaZbx1Yohyp8m7xgmbwm3KUtALulEtL4",
-	"2Ed/iR4y3k5np9V1inBPoJ6MWjJm5DoVuc8SmmvmYIgDfbnAFNaMwWv4RKBCL2I/x3p/IYbYuf2lY2kw",
-	"7/hb4YfAOHw4jgjF4ik1I7hAX/GdwxQu0CdS13BHXBxDsbdh0dKnM/kGUvkDpQlGJEHAXn8y46nTapOf",
-	"FBVwGHuO6wkoywUgBzERyI3+zxlu3CXD4nVn4LoX8K822en8iAG9FOxKZE5qemKiuEj4hGbItnqX7Gxv",
-	"kz6bSpGSrajT6SBvTwC9zzP/GYbzkzhIh4zr+A91xb0ka6y7dIFK+QubNvBIg733QqbTFZg3gLOZBEgS",
-	"JW5EsYQQ66A0+1+IfNn2b95Eq0sAF394c1NXG3pG9Gw9pOg5sEbjItnj7qfsEn7rZ/LaQquzgtDad9Yl",
-	"vLC1wphO6dTq0hdSvqZqyPC9Z6sQQOcTa5Kx9IilnHokvp3t7VVenmCqjJWOiOT39cUyCCTUUzzvzInj",
-	"VZWMTTilN+A0T/DS+ZuQ4t6SbW53tkBUoxsTvui0QMSW1kCbHC8VwqTpZa+RqJb0BIUCOUy11hCZ5/bV",
-	"vSQ7RWp9M3LTAe+sIxRxCjCh1SRj54tJRhdiXkjGR6n8KJX/AFIZeKm8+AO3jVMi7yGeZ5wqiIhRk+LG",
-	"ruRlqKNuLtBPd+Fq5XKhProbpLrbL0hCBRFWP+6JvpWogCDhgLJWl5yYXYrK5oxg2VkwG5Y+cuBX3dC4",
-	"CrfoGV/a7IvWcrVEDReXVAMsSs2IQHI2Xkp5Y6tbWIyk+ebs9QYTiUwZQKwJaVrWjNR5PyqtxzYBZBPw",
-	"Zkr79UDJcU8s4K4iJ7PgyDZ5ycbSeG9owHpcW+NwDS7D4BPPZV9Js3ARMN+4UvF4sH/xg/1ryjIEH1rR",
-	"ZnL31T4MZpEbdt9da4dX5zp0rNqjUzGaRkSwa6YNGXClDWm6SwuaaQkuU7g7chfpcuALEfcEtthqkz0S",
-	"u+S6eKZ9rORGU5QVO20SQ0w5eL7YR5oYkk+sWNrqRJ1Ox+EdJRDt3hOgq8RBALy7B2uTUzp0qkwMd1Px",
-	"ZiwHA81MDIKvUHLiMgbfQedMFLviMkcwuUVu36DYwoo3L2VuYSkOHjBZE/J/arqtAMivJojCKgq22VkY",
-	"z2xaxENQA8VXAWsK7kkRTAjQT+pGA0Ud60mwGLrgZoUj87Vd41XO1hPYBKs86RIzVnjywsVR/QMmu+IB",
-	"Xzz+Oa/TcCmXXSDYTW73vVvRP93JsrXCVH6Sgn0jVxUYWZQUgsXLd/9NKeLLMsB681MIorPUypr3MhUh",
-	"YG3y1orWPg3Cs3LNgmLt8NFFzKBmB5FGTu8bQ3RgXMIWxxHJRca0JvFAqoT9DURzFyX4TBiYYhAqlYys",
-	"ZRaH0+lCHmEcuboBQIeeQMgflpZX7G6IEGMIFl6gdVaxH5eYd2UN8LVdY6/sFFdh/sPBETXJqI7xawzJ",
-	"l76m/19e41vBq3IahIC9gqIPX5+tcQEJDcOJA8YO2Bhs0RWvywOuPYeobA2VMTD2GgtZjam+xLzb6k7/",
-	"iZl7bPPDwbEUzO3gP/LRGNBgwdEYLJiloov9s+0eXNDhovbdY5vwDLT8dEXmKCBP/2Ss/nVvmphZmffW",
-	"44SXIXDdQkdNtRbGbs1de8DKnn8jvE7XANypMIFJO9xSgM+SgkWEfYQQSbxqpy47A9E2oZQGxVesHCDx",
-	"d+6/mFwyNtHQq2sM0vXnT0vvpsEqeQhG7EYBKRAVq3GxL+desiY8Ke/oDEKSQip2ycCV5ItGt+Gp45KT",
-	"RhIE5cHFXETiYMRVOwxLPKWGz9RPmPDVvU0ldb6O0+l2KejdTg8lDf9UxsXddZK/ngMLN/iKwvh2K2fT",
-	"oX6uf+M/L7hr7++XmEq7ocUByU99zD+ZThiJk1wbOY5Jc2d7u/SWt7AOEkRLc90TGIPNUnL88u/nJ8eR",
-	"c3MFIdc+QWLrqQuZakWQeVEWe5kwRTIuWLcn4k+9hpz0Gl3Sa+QTzZTpNSLSa1yyKX452cIvkGz2u0/t",
-	"dvvmJibN+JJNY4hA7jOSsYEhMjdBeVWQoE80sc9ByZW4JwZcpBrCJH2ggm0WQ9KCoaAdWjOUm9jRw0p4",
-	"AgKMgQ5rZ2gUFRqrGkY9Yb9UKVOYdIW3CwUJpCCUXLIpueZCt3YJFaWj3NdZ8+cdnKPgyrS9aDKU0Fq7",
-	"J/bImGYDqex6WIIWsfnbnY7zIpZwtF0CWTUuU8ON3KUitclbarvCxXxGHEhnTwykIpSoXAhrLtvG/PmJ",
-	"28g5NoPbEpZ62sLT3r3ajGcRcOOewBXXEYmrWLgxumK5FLrl8wHiSuGD2JnUdQf4aa5HJbM4/WDli5mP",
-	"GyKdO48bfm8Eu9TvDLdHgy36qQeOQ/htL6Xktbxidg17jZubniibKnZZ0NR2r3EDc6rxNfa5wHSDWUfj",
-	"Vzp7AUp5wfkrcwNJiF7byvXo0RnwGNexzslr+dhJQ0hhpASPqFVO4qgxk2lUImfddkAD0vhXOJ3b5Fj6",
-	"cxbsLawhirW78QcnCgGtzPEyHt5cFyUGW+2eOCtKirvD3or8wiCDFFlH1vmTq+vydXVxQ1bcLLmXeqJI",
-	"8yoPJaqgUNGYG8PSyGUD+uTLjNErtMHGhEOifJucMgVj75KYTnhMBsxAylmcqyzuiSZEeosUgM9iCCjM",
-	"rlhK6JByoc1Min+8d3r44fzkzdn+wYcXe+cHH96cvY7d0RGjZRRHJHZqPaQ5Gj5mMjdHOo6IoZc+CsAT",
-	"pkhIB9gCQk1xRp1SM4pJ0y2DA2ZD1cqn2/UEN5plA9KfkpQNaJ4Z9Phesmnhdu5PA83EtpdKSzuIj9i1",
-	"v06kBvW7SE/jprXbE7EvmxXbc1mTGC6rYigXAqa4y5s8h9MhtktMgzqWwVL7/aQNNQzH7aji1k/Ja1Tn",
-	"dkk84K70fKkpOgYiI3rFiqRmI3EpQe3hqiAoVYpfsZ7oT72iaNuy08z1CKkDCgPqPZV32+S1lJM+TS4j",
-	"MlH8ihoWWX3nciOTCc3gXY/N0RM0TSFjU7uESMzcdy79Ss5klmGiOBvjhtXSJ2YGW0teC+Ipjj4FnU+Y",
-	"gowGJTOm22Sv2OgV3Yg0c6EYTUZWtkXEkTYifZoS1J2NtKqcGrLIj7MYPj4GS9taQ60rc7HtsFCNK9S2",
-	"Io2cXI94xoDzYQv5eBdMLobHuSaXkN0qghk90VWlDsWKW9+eqFfRdjFlHWPZCDhkpuiKqY30nYqk4nu5",
-	"gx5T60bxsqSspQgeEIe4XLpOZqqZ/LCDmFBPI6jFAipPt7Hd2X6+sbW1sf38orPT3fqh29luf7/99L8C",
-	"RKxuY2u7U1CnKNc1XxFka7uDBRTs/Le+r5bbCGoN3M9Ps4auZvt/1NW+bkir5bIHczkU1TnWv6UpJUIU",
-	"im0rsyPi9uYgz1yQXjXeJvJlksBtYPdzRBKZC2vweRZzshtY5h7RLz2xUvhLlR302p7dx3CNZfVcVonX",
-	"gK34GK3xtRNLA8Eyc6Z/rnumFcSUq+30zTlGUfNd5haF1+1jXvGPSOEnbaLeM2JZiqkJrcU+02cdcsRf",
-	"BFbDLgncqF1rtbCPZjPRV2AwOECRjAvvhwONDv2H3sm6S+KUQftWus/AnUXOunT4WZCfBYVlIxLXOcVi",
-	"0rRdgOWD8G1FPy2MzA7fkolhxtnfsQN90g7LqnDOoncrJs3YTisiMfbzP//n/yFUOOtLDlxvGr6Hiqw4",
-	"niAVwqrul2zKwKiY6SSwsxYYVqGJXNV4vQoHUZ3Z1OFi9YTlml1r5FpVGqv2Ylho38GwNK0Gv3/+qx0v",
-	"6vuUQAisGGLd8AmmPF2yGhXfatP1On5pTM9Z5oVxjanNdmBUIJzUvOu2J6zuX38DajdlyVaveMaW+k+/",
-	"2/yu6i7laSTomEV0yHpishWFXtDo6fO7ODhncs0LRli0U9fYjmRuN7Yb37xHFSWHk96P6vqja3W9S004",
-	"dkKHFwSRgyx7APcqVshdaHLsETtCpjbOmTDkAMvpurKrTWRtaMEza6sAQoyzmSh2F+cB388ituuYXEMh",
-	"dRSukWV3bsiITiZMaKy1m9TmElxDmKd3c+BhgqH/BXyhSyboIg6ii4CtIFjsevwWdKgi3qKAq1AI2Efs",
-	"QD+CFmK/lVkGzvcUltPWbbInXKlarjFmhg/gVADfHsfuAWzLzrRw2AaeWefxxatJsKiEJEM60V0SN8Mb",
-	"TMLTFoT08GQEWJOpeykI4LHnYOhQ1IZnWXFdOJJWqYCgnqDEs6VR+YrDUuuzoT3tffVnQLqjyaicqxkp",
-	"xgo9BVxd/YyKS3+R3BMbJOZpHK7qEw3wfg50JyTkE+1bTkkzVfRalJoRQBhqy3IiYQAkSHuCzL5u+7K0",
-	"tDokqEMpHwzsAQ7t2G99B61dGFtYF7oYXlzmOcQ1lebxTaiP3IVVg0teOSjUiThgBSicSkk8ywVxVKgu",
-	"7rgDpFg7JxcUbUZsXGDPAf6dWypAeLT7g6fdoqx3M56tFx63ylt3x8VOFRryK4YM0hNID0ilmKvR3by1",
-	"Qne0vCZ3BNAwVNgFDSpvO92b4g1/GRqAvAx8bKQkOpPXGboz7cr5+tuDnvBdvXjz6tXBWVH6uyzN3SXq",
-	"TvXNyR6IrbLetSdrpZx2SNmi4LU20nIrBOgIq4IXfhEIMuCpHQbEmjMOAeV7cDNjqQ/7pxl3remgTJ9R",
-	"2wMi8KIY8/P9+WDv7OLFwd5FTJpbz4huWT4ATp0o+ZEz3ROXjE289uSuHIicMIGWkdsH9gsH6RcDxmHX",
-	"argdkNoRkcIp21iwnDRBmE1bEGliaQx7vEsyfsViPwnYqd99dwaVuNvffQcGwAwhZveXs5Sa8A2qWoAM",
-	"DOdBf0rQams5UWGPk7LudkwKW9MLe9zKPn8ISrnjv8HmsgeFZsxR1znETIFIaacEN2dRKIQdPCxJc9Ql",
-	"mZtsiO0LN20jllwyQMk0XOQy19nUkmIPhmRZJMxYLYqbU+OyDHR4pj3By0PtLlkdsK4/qHDR3VnldjHc",
-	"asAuvqgWpS92a08gfjP7OOGKadKM2cdJTCZZrkOYZ9t3xtg1nbbmNjQlA8X0CGGZ51LxigN5JhfPfqYC",
-	"7aVd4GZ/wms+nmRTJxLsqgR4qiVvWb1EB5LMHuJ4egIGp2Dkml56ZExrWRVIw+RUajNU7Pwfr5/onoiP",
-	"Ty4OX/0W49USEAzyDh2ym7F2HMDdJoxQd1PTJnDowd2S3T/2AC1Y8mjvnx9OD84+vDk/OIt9IBaCUPnh",
-	"78IAQVByTXa2f6y9YYEXUema94DWZM2ZEdNeM3riyRkVGSwVBcVpQFy5YNsmWrlWBW1BOe+Pk0ymRZ2W",
-	"VTMOCyj6B60TeUu5A0CjbXShz8aCjEKkjWOLcLK7xXkJV6alnKfZNZ0iQveKBLHj0vXkWOqVLdfZGyzl",
-	"hLfXn69ldV7Ap8JRg3LFHzTRPESuY04AYZ+Ryehzc4L5mgsnO/rSsr4C8bwwHzOQzhW6TKgxTNkX/ve7",
-	"zsaP7z9tRVs/3vxHfWrmmrPbJbWHBwzaqdogvHQxaJxbOerK/O847tvd+HPW06xnpkt2tre2nD7WBT79",
-	"UGBK9oTVNrvkU6/B016jax+Nep4ne43u91EvSM6FmLWZFho3Vq4GKob9szLdKuXnTcFdFJcwQKskgwLs",
-	"3azYTIAkjMwXO0gJqFNpSNNp1jGxkjHF7/HwdlUPLGVBJM3V3phpuSzmdRvHBco4lP6YKR52WymWSrEx",
-	"9DcxsxqXl7o4MLITNqu9W1E4GzcLvE+4lyJQ6EqYZ1I55RH21JUpcG5KZ3xVldeZSPx9mowYIJMrmdXg",
-	"SgqJONVx12uf6KQHZ6vT1RUp9FEcaruy5eYcil/SX/ZVXT2v0AYpUt+x/kBwYqNROHVukcDj47Z/ecVc",
-	"eW+zKM+3EG96sR+DNH2UTjpbSF/nfbuaAATTmr1QBrmA7nGf0GO5PbFalAL3SMHeoMp6oQTI1oiKi0Un",
-	"qMvhtW9bg01bQ18Z2K+unGJPSOGTcrsk7isGUWLxLhm7jLcuia+pEvhlcZn0xB7uI6kMUXnG0Civ3Lf5",
-	"iwl/Be7U9C6JuRjIuEXmkpaeOMi8qIqYA9oWN7owXItyFEFFiNRlZVWQVj1ABmAV4y+Xwq4S/r7rtGSI",
-	"f4O97A/GIup6dbgLsgjtYpfEECCV7stcmNjFBhCaZTPWCT41s4OsvV0M0i0ZabouM37J3DXdkpgC8Bnc",
-	"F1Jjzum4Gq5GUS5vTkYVFREXYWOEdFgLIaOuJOOiTh4hL75sDEW4NqsEUlTdwt/49c8fLD6i4oOH80LM",
-	"MLg/IqvfLz0pN8dUXW4oV/20Nun2iKpLPX8DUCv+6FiKYdVdfJjquKwO5aQp+HbJIVzw9Nxd8ITJScae",
-	"6GqTEckFHgI8rdUTMtu2u/2A1kknLCPmU4lq5KSd2JycdPLvzhmyM1NvdN9tRdvR0/c3dxGH2g4RRvSF",
-	"s2l8v2dM51kt1/8sr8mYiunMcjit4Ztn/b9cwqhd0Zm1UrjVb5MaUg2pcNndm6iJLVewkZEL3cwLDV9u",
-	"j/rAEKuEgQ4I6jN17miiGRORB04k52Zq7M+FB9fHyXMdFkf0BjZkLDrXrw9/55o862wvrPlyEszvyE1v",
-	"3bCyb/cExxktO7vdkv5pK8FsrzSjn6hh1+hxfOAzuyhXNC42l2e5kLUCjrsFaPB0RWRBYDVK+lS5fKE2",
-	"eetCy5zR4c0jKB7hggwg2k4xkyvBUswSvmZ98ubQWV9W1dOt3YrxAhdir7m47Lqam+12Gytu7hLFsr/1",
-	"oDh/rxFUGxMyF4m/8YFiXKBDYniY1QeAb6VYDhr4GYOl/yjq+0pedyBWTQHopco8bogZr5hd5dvwKeCZ",
-	"bx2f4o+IZRfKDvdFGPQE7shCOVxeSIH62KBrUcSmFhWggvKrzmdTU6CNawjpMUz4jIoWRj352C28Gf3g",
-	"MPTjNtmHF3Xg3Mg1lnjNGNwsCmkc5H5RThiqtZFj8KILxkD9B+jxXPDfc4Z3vaFny8Uow7Vx/KksYtkl",
-	"795HJJNDnnTJ3vHLmyVVcJBdvmY9h1mJj1lhJM0ZqDpUkJ/7e1sJXrk3qkXAE5lJ1eg2+lnOymLfjZec",
-	"9pmBy4gsk9cb+WT1jC28Q/gqhXOc6FpenwHzgu6KpBM1XsvlFyKFZPPPffPoO4+Rqp8VPxqFlBOiNVJ5",
-	"Rpfb/OTuKlfBE3WS1xWtcSlvZy5ChlspsKSWOml66coVXh5EhR86wB5zZl6rWql5Pu++kkzrBLoDpHaY",
-	"M9WA0Z7w4ana0KkmTV/L2khXnLO1GDD0jmL3EQL0z4DouZCTonWqXjpu2ZsPcQ4Ko5PauuhSZNPIZ7nM",
-	"lEiPiJBeyyhVCoyhglSl2B/AcVm/+WlnB/0W8eFg41gKtgEbNe6JMTVFIeMkV4oJQ2J7FtXqJD+5SvF/",
-	"XXjRpTrA/c7+R0zRbwJTdBH3L7Zu1uKEUxe9tzKyqAvpL/DbfBgHV4jwqaOA5REnG5L00ojEQcsOb7sn",
-	"koxRheXd62vTFcd85ah16GsuXDNGCVRG0JZe0dAC8ujz4O0B4YNyJ0JQlYz5iuJgSKCs2tnaDm5N9LJr",
-	"E4QefIiz+s4gpHauZ3mBpeHEMQwAFq7RbdAhK0YO1tDQ2C9g8Rrd58/sCMAYbHQbJ2cPaSZ9HezRpSLS",
-	"g/jdX1Q+qkyP1tLdwUrXtpY2nXGzZu1zlz5fk+gmXXh0USzB2lNoOGGGjIMIk2qcZ7QnFBswpRyCVBie",
-	"NRPgb18WPvPKQUHbRkgTWmDg66YaPFK2icP0Jm61yQsH30QSmiV5Bkxa2HNwL5ZxbTDDDdx0PRFPlJVq",
-	"hjPdTrmeZHTaht9j0vST8hnkkJxFtWm50CeetknMUx2XeFaQDCV8p7s9EdvF8Q/4Bkf0ytKAiqm/1sPX",
-	"7LNt8gKiowHpDboEIYshZkU6eXEILPLn77uVviX2f9+tAILv2VGuGK/OU/2lg/fXj2b/xaoZC4muGRJ8",
-	"xQB9y2S1Mx7Tj6+ZGJqRSzEYc1H8XRN5vG5Cwh+3wA8Qfnmckw+lhCVqP1oCD48CM0PjsG6P++bhrYLb",
-	"zp/NPtVsfQyYitmxIvxLYAzM1M3wGDCZxOOoeBJQYFptsmfIWGrj7nPd0HtiAre2wXOFkYGPfKBpuqCQ",
-	"D/o57SmFvPF170RCRB0rqZygg+qeZA9Dt+0IiwMS3sIz0n6EYxLedF7JQC2f0dO1gxhBYwLCvisbERBN",
-	"7EZ00tCwj2Z1O6Ek6Ne5U3GLeculCu6Ox1uVR8CQb/4aJqizVnde3GpfbJb691eR8s7eILn2ab4TyMgd",
-	"MWZIRsUwp0PWJYEtEb9zmvAxHbP3MSQNQKQPJpyVqSTg6w4SvavUeqL94QKOkxZAhHExjIjIIScD7oxc",
-	"8D/JuGGKZjoi8X+SDfId2YR4n+3n5G8u8AejftwfpPKXe4T9LS6zdAe5cHgbzT2uIEfVued1RKgaAm6x",
-	"RgwSBNYYUZFmXAx3SSoTvekIp9vjtNXF231y+Coie8cvI3JyFpHjk4uI/NN+On97eLH/c0RevN47/iUi",
-	"B2dnJ2dRTxye4yeyf7L3+uB8/2CXWGFO9k+O9/cuIvfvwfHexUFEXh8cR+TN6enBWURen7y1/1ycHR7Z",
-	"H15dROTs8KefLyJydPgyIq8Oj19GPXF+sHdmez1/8+L84vDijW0FECL28cNFRC4i8uve6zfw908H//xw",
-	"tAfjxD8O/nlxtrd/4f90r/ZE8+xgm+ipMPQjoA4zqgDLt7XrVk6Ts5M3lgrwz5tT9+HlydvjiOwfHL4+",
-	"PP4pIq9en9i5Hx5fRGTvxXlEjk7sqE9xbuf/OLuIyME/T+1sf7ITO47I0d4/7XSOIrL368HZ3k8HlkZv",
-	"ji/cP3v+39evI3LwqyXYycuXu1aRYZocn7yNeuLi5OXebxF5uXdx8PLw1auI/Hawd2b7Pr742X79W0R+",
-	"PnlzBh0Cxc4P9k/sXN4eHPwCP9sPx3YMto29ly+bKcAvi6gncsGtwWt/uDg8Ovhge2jSiPTfRcT+9r5F",
-	"mq6SRIiEHbzx6uTsaO/CNYnmYfjz6d7Z+UHTbpIISlHgz4fnH14cvDo5O4CPe68uLAEPzz+c7x0dROTt",
-	"yZkduB9mq/imHF6rTd4IyJtSrCfGPMu4G2ZEig9jLnJjmWMkc6UjktKpjsg1Y5f2RynMSEfk95wqK5ki",
-	"MgWvc1MqMratRGQckVHUg/SriBxF5B8RmbZ23SSxROVYAp7FvzQmv2nS/O23336LyJGl9suI/PxzRMbj",
-	"iGgdkf/5P/9vRN45sfC+1SYv7Sr3hBVEby727YwweF8qQsd9PswRF86LsYhcK6vNUsWtvhbwPOY6aUMN",
-	"T2iWTfHBngDww2Zs+a35DmRfRHoNcy17jRZ4uO0SO/gLh7sAX0XgjBjmGVWEfZxYVZGDHKaGpBI93oBI",
-	"NOEZ6zr4D6qlCIrCe2lViC8/WrxGT6ZJ5vC9d7a3g4ipnkjybKK4qysIKBA63kVwlqHtHKmAmOgSEgFB",
-	"BlWnYfdOC0D1HZJETyQsywo4DCWv2+RcwhPFiYKYUUhHMlTy2oxI3+onAJjE0hJ8HGEvEPJx67mDfOyJ",
-	"kj/CELAR5Y54Q4gcaMb72+R//q//m+xvwT8HEJNqf7OWyvNnz54+71ijpD81PiMXu+K6J7aef//999tb",
-	"z+MWEh7H51JFwAsWnFgFXJAUQ6YNsUuWW3UVKNZ8vkN+mRu586TBLkW4LcxhAR5Gl1+aQp0ZzDosNqil",
-	"bYxHnINMwOMgJlT3hBwYJhx8F51MkNcwUV/B2MCYEkX+Pua5FGdeRJ5ubmOyJAR1wbmCBy6cLS2AeeKG",
-	"jPPMcKyMQ8H4A/IDi8z7DXfxDgc8R4W/UpdI7h4awABgSPGIVTfsO9yQCXWRy7AObVJUoU0409Vyepjw",
-	"TMesJzyaE3KOo18xKmt0ln5QVdTe60+LMaYwXcXcNvMj6wmMO4ZM12Bnr2/G7he0+gaMWTcLOzjYUc13",
-	"r/IsI4VEI81eIyLvKrYt/NDqNVqN4LYKrFt4bwXT9+nNzR1N1lniPRquj4bro+F6b8N1Tn7fzXwtb5XW",
-	"q1cemKFvMTd+9jghKPwRmPpha5azqStVDhF5xEgZYeghN/yKZVN3bvtkMbCUrYoGx0XKtT9yIU8MD24H",
-	"S+CDDourNERRsEexi4X0JqhVjvD6D1GmEeMgnT9cbi93fsdD5bHU+WOp86WBkUvkwh1CI+uiC++qDv1Z",
-	"wgtv0Srup008Bhh+EwGGS7nojv7eFZII3bG8auBhmRoFeL8uTg9cDtqpt3VVz4NjPAgPicG4HjM1hERO",
-	"OSEZu2JYmCx2tkHcqgQyhlGMwW0b1rN1iApSkT6DuMZ2UVwLyxhszrxkOXJq7f/AfMdTOHbmj30lNC7t",
-	"w6UO0hNQxG+uxsXs2eyRj+IAH6JSXB0cFblmQeTP4sjGO0vDBwht5ClU6CrtO5f5RQ7cDeTad5s3s9FW",
-	"3aLE2OqYFEiSrxPYuFw4+8jGBxDSj6GNj4bc3UMb72K9hcUL7hDg2CYnWbo423+XaJYo5pzOiJURg8U1",
-	"pvrSmgbLi5E95tavllsf1IVcM8E+zOP7s6bZ//mrlvl4tXA1H6xe2T1jCwq257pAZx848FOM4I3tho1J",
-	"c6fTCS94MBpgtyfYR6MouWRTX8pqYtoE3FfopHfRA+ijx5Kq3HRJ7MuSxi4R1OqLAUKrg/qZigQKQzt9",
-	"zlVqvc2RX6nE+vVc+Heq4nq/eqlfx+seSrjlnveABx7d74/u929Va9szBiofVKJryzITt1a1XabJzdSP",
-	"XM8fH9S4BX98xXD2Bqwf70P64mVooINT3lKIpaRZseldPqPzzPuUf++hbxWBEW6IcO8MfvPAaHdC/naH",
-	"Opx995D1j571R8/6Us96yP0QtyEVH3JBs6DQ/oSaUevh1bnoDvVjV8lbFstEitcGKyEczuXnq8tAVIYU",
-	"LAoLqvUEdcYkVneD4mkuDscakyT+zv3nE8eCNDjIBpvn/yKJOUAlqTjtwtp3t+Qh30chfJiMZK8JBhrP",
-	"nuNgp8o0PIkgpSrUCqNGrrJGtzEyZqK7m5uDEVdt13o7keNN5wS8v/r4dTx4t6uP3ov3EOrjoyvvK7vy",
-	"vgl33P1F+x10vU1rz94jfyD6AkXF2+RYFgXC7WlhdTwqHIwN/ODqnEH9SCcAsOY41y7Ll6UtMNupDx9F",
-	"QgfFqvEEKAtAz+JKdV1WtoZqdHVVo3ui9BYIdg1V6bDKXFk11CVrO5zfsgT1uCg5fcoUjL1LYjrhMRkw",
-	"RN6Jc5XFPdGUisTeeo+JYlpmVywldEi5cFGQ5YaJ904PP5yfvDnbP/jwYu/84MObs9dxyyGhokiPIxI7",
-	"eRRHPREbPmYyN0dW/zZQqaNS3rYo74kVxakhsfvplJoRlFOHZYDxMYXVqVKZQNSxL+seRrEDSS7ZtDAD",
-	"+tNKnXFKUmkwH9uMdsmCsuO71nSghlrzIyYqF5rEkF0cQ41JUCRcccVzSBeJXewyo+kGptgHEGJuP2lD",
-	"DcNxO6q49VPyGoOBd31VewQ7ybWR49i71MiIXhVw7tZYg6UE5uaqIChVil+xnuhPfRF7SB2ZkkmuR0gd",
-	"qDle5L+X77bJayknVrWJyETxK4jUz7i43MhkQvHa1N+U9oSvFIN70kXXehMr2DaEZpm8xl2JG1ZLeKW6",
-	"teS1IJ7iqBHpfMIU1NxTMmNQRMZv9ErBdNIEJP5kZMVhRBxpI9KnqSvIaqTEiOSojAJ2w8fHYGnni72T",
-	"RbXeqd3tWtMhi+2wMDmhqOVOe8KNDMF8ofq/3UJopbYJFjeEx7kGjyLholrdHn70SHIhBB0trpw/2Ges",
-	"/oiK5K5zPqIjEtRJDAerrSV/PhXJvOZ4Bw3ovu7A1JXbOdKN7g87EVwAP40a3nva6Da2O9vPN7a2Nraf",
-	"X3R2uls/dDvb7e+3n/4XNAaLAFfGnYJESBeYDkoS9L9YTW9ruxM17O+QQPs9fsYFbnQbOod6m437aplr",
-	"lIt/rBL/1VUmu1qfV2FS8vqOAC4ohexvh/Zk9TkKZZEtTZiAKqfNBVgvZUWuurBQDBcRrKiXCDWo4auW",
-	"l1PIRRVr1JJCcUs/LExY0M3qPJkEBHaeYqqOPd12g+wPR68nBbv+SwJqjD2jLtnUytPA6dcTWJjVNlwJ",
-	"tYlI5SSPygLfhQx1A29SMcUzk2WaRUTnyQivil/9fHhm1YyeKBOiIlAL8ywrq7VYdajMOSrKOsD4Wrt1",
-	"McyEWZsf8v240ZgjBxkbvwJ0WliA2r2AKppLXIyIyzfVEYl/++233zaOjjZevowxhTAiZ6/2ydOnT38k",
-	"RcknHfUELt3AKnSQL/NBs4wlBk4oSJMKS3/2WZk3ZLcOAtb4OvWArzCdsMgpl1wMi0lEWHk3SDmCRCRX",
-	"JXw+lyoiRUZSqaQ5GkcFgbkAZa5MyvVJYq5O78dJRrmAB1GxltfBQ/Mg2Dh3jaiukAvsrEOoATxAZZBX",
-	"0n9cdk7kSsOVe8vq0tKXeLObfnaLQdnYCZSxC4rgWZI+cVXosaqlw6Mr2DngzAKhFiLGmuBdtoyhq6YB",
-	"2ADYB3AE5PvS7MShvMWQ90v6XKCY4MOR8Stzcubyej0knCZ8KKS1J6hmrcjxDhbbS5nCWSD97FppAFLa",
-	"JYYzHRR1RMaHN1C7BO0XQaUqwsapiVhWoSea1CfusXG99IkxJ/Nvib6KiS+r7NLT5LVlyf3zXyOchJ2t",
-	"L+kAymOcYMU4y54wa0wUVJWkcG2ogvsCFLN/s7bLf9r/bdj//S+QMYb2cUMkVrOmw6I2xBz8O7X2F9A9",
-	"fhJHRWH2IJEdUbIgWU7jqKyNxSgIV5ULAXyGPwdpXqd06LTsCReiLM3oNx8kEsBcwHPZLYpXgw5JS2hG",
-	"p4P7auoO/x5rQvvCRZHHZNUVcMROcbPh6ohCfxrtRCthIKQDKmkzYW1XRpVHkyXxiOojqbxdExT0c7Xm",
-	"YbugaMQa5hUxAk1r/m9G+nk6ZKYnmjsuO7OQKLtAVazhPJJZtZQ3bONlwLJn9oC+BXfLIeqGx6DLLS0y",
-	"Ksoki7m9b9l6UdlklAf1Rf3uD8n1kLX/grCllE0USxAvAiG4ZqrDWgMhJs1C5ANqP6xlRGLgafwGOZuB",
-	"jLfiWw5KJm+Tl0U3XfcW1z0BJpMP46hUtoaS1taQFnZLu19yzUj808EFWayetW3bPdGMh8GW2D//NW5F",
-	"bpXLm0ZL4dTJH9xVdavqlrBaYBlo0eg2wHqKGkzYRXvn/0z0VYCos0bxxm8cuBjYCwJx2UezaWdZeX+u",
-	"CHA0x3o+YExBSdiiZnR5DjxGj90peuyPGr8QYCY/QSUvsMrgz/efAwzNS4qFxtxBsS3DcyIqhRzuVgev",
-	"AJs5zAqYMDXmYIbA7V9FGIF0uqeVWOLOVNVOd3QhzEzt2dVyMD0QtZZxwQJUiCLDfW+hqtUTd9K1yKqq",
-	"llVW19e1yJyqVWspISoG2DuWkuOJmd6mTOyf//oX1ic+93F0x2OkYM6oODT+bGlmf1R5foC6X1Wku1X6",
-	"HJJ9eZH8X13O1Fx5QTIngZGHVXm9CNpJUeC+FSEgpWIJEyab+ov+ngBJurweYZGWXZjNy4qd32rAnFjD",
-	"PIgs4brMiK0TI+7U+5xypGaABelIM4YIvZYlaC7C7wc00/YHvN1YNHz/wq3F3B8ro99Fs7d7bpWK6G6R",
-	"HpM0vmaSxpUTEF6Q4t/vb26Jn6hXNwPBKK9FGbHmLwyYMAoQu2Ontjhk8zgAZeRpT4DqlbKEj2lWoC6i",
-	"/ldqji2EWHKBCZWRzKH52kGU1RYXZk/YnftV8ybCWoUpE9oewd0G+JDxQsyJsKMpuZbqMrNcFhXyOEhx",
-	"9ZDx3XeYM1sFAl49vdVS5OtkVsBa3JJTAXvrMZniMZniW8cyukLBMitkK0rn5ic0z+6AUzSna1aLIlZr",
-	"HUYzte5nyhwCssDiOocgSYsyhwsTFO4mSR+TDf4MuQMLNvtaiDz11lPotyq0+DY5B28IBs8U5WBIjKVf",
-	"Fjhk7rhB/ySwPssO13sdqo+QPt+E/7ueBR+oNsiv6EW8R+LNwjOroq67LJjFCS4PcMjcA4xmp0QazRl6",
-	"Ta4Zu2ws1MG3nq2peH+dnJRlssFno9xbRjwe2I/q9N1TWNZSpzed3rvQqXvGaGp7Ixm/ZKXPYpHW8Mo1",
-	"t67g+ba1AZzVMredI+NjYa/Pc1yXd6713rgHPaLPfCoSRktgx4QaOcaSAmsc2gc0GXm4uWM6ZjG45Xqi",
-	"1i8HEZv2BQwrBQfegBtEnXfRh6QZ95m5ZkzEXWKupYv/2iUxF/FmLKQ5tL9QjGu1X+vjPMviTftBGvjc",
-	"xVDBCAJ7yc729jrKhSNOldfvjmbupc+7T42SSo1uwyUXVCrxclEW4n3XsPb3FeTtMgjbtBthphFQLGZi",
-	"PRvdBhXpTMOeNHjVta5c0I4mX0MXuV0yCXb9p5VOjxrCOuLUbdNVROoCZcG5FdZPVQ1Fbu3NyRFUlSik",
-	"qPJaR3/qpPCYQVkpF/dhQF0gTQphizoQoD7UI0gpHCmZDyH0u7VLNDPaSsVT7yGJIxIX7pI9U/nzxTRe",
-	"VHd9XtgHeFQgRYtW4prc2TrR6obkDLc/pnvjUfd5IGZ1m2FtfR7c2Wtq87t1nsFFGj74E/9k+r2d07Iz",
-	"FIj6qNt/Nt1euz31hTV7DcFTn12vr79vX03H9tx2Zw3byYN3dapxyhUm41ulWCd2HA4Nek6Vfk218cWC",
-	"wtcsfcv3ttfUn2F2X1F7vo3vre785+T9R835XprzIoG14FAu4vA+g+a8n0Exmy+i0gbxhKsqtW/8K49q",
-	"7eOxH2yH5YptKpPFSuz5NR0OmSJvDhFVxu5dax2mKUuJnrBkl9AsI1SDrQdFA5m6Qu02RFhBFJxaRfel",
-	"7X+1gPqRGWdrRtRfBGA8WKVjQoesjaRiSa4gsu3d+5Bwh8IwhT4vsnd6WH0/oKKeasPGARk3kQ6bn+Df",
-	"m4VU3SMDnqFNEBAY81MNiaGtmNgDQUcluR0AS58LTPB2as+QOV1KSLL/8niXUIHrQWRuNE+Zq+SpDWaT",
-	"73Q6C9dhz743b3BA8PKEmlEZu0zdk1UlIlRIfOagxhlu5LydAHJJ+cVGPxdpxtr/sl/bSdtPNemFa9ok",
-	"9IoitZfvlSLZT99hT8H876aqLNl5ezN71VO5dseNGM3MaOEmA4igkd9nAXARJkw3z1jKNUnlNSQvxSkb",
-	"KpqyNG7tkmedp5jwXnnTPV27eX7GsXzGM8f1ULMc+MvUHqd+Eu1Ain7m3i9mSBQgPS2XMk5+k5En3ZJF",
-	"/vdSL8O0ZrH8MhdovzARwJjPlWLC1C7jGeSsIcDQZ1vJspMacsJ8Hnz5lnZ5LA24MKfL1yukTe1SZfyK",
-	"we8LxX4I3lVwptPB8eDUxFmfOirA3ozMEwCHOZXaDBU7/8dru9eRf5vKDwu42O+XGAuGQ6C6MJQLh3aC",
-	"I7R99lntDnjtJ/EZN0DRx6K8DEcRe1zZIS9fl2DEtcsyZkbxJSrOqZJjZkYsd0mY7GMBt4e5RKTT7rR3",
-	"un5lEBAGGCujEG1vlZ2CkIgfB1dqEUIPAT9OpMywxLc2PNER4WW0fkQgCgrjW6lhG1h2G4FnlI7IT5Ko",
-	"HBD5MAcX6dMTbmpgHvz97UW3lAOF3qUJYp7lHvqFUOJew9rxpBkfHVycHe6ff7g4+eXgOG5FGEOkZG5Y",
-	"Tzg/TQUpt0teMKqYIr2803maQC4qNAZ/Y6mKraAc2C4OzPcbqImWXkQzq2/YzqyWwgRTwaD2Xr48q46p",
-	"xPzo7JARU6wUcnRcant4Y4FzVHkGZdl7wvULapYbT1xUZ/fdLwjVPHI7aTVlFeCA7qBZ+EW9h2Gzlpmy",
-	"hLUC1hgXc69lMjlhgk542wuCWk678EtkSWUVbPvhiimsLOuQEK9HPBlVdeBaQXUyYWLv9NC+dF9ZRVOM",
-	"h6LZaVC6DfVZt2Sy/y+WLPZZT1hSYTtXFDAQ5x6udLksu7CbHEyOsg9CEaHpNtJPKRpHC0lfUN2Xgadl",
-	"zrqzLRQD2SfVdJHdsVvDaPgmCkc3c6ngSF26dL/tHb1eb+n8FNfkqM++PG4m88tTbetTow9i08pS27S1",
-	"axBCqC4Z9ow55CoQenh4k1ykTAFIzC7BbvzP1K2DlKDaIVz5Jjiz3LhmO3jrErfQAVWoilyFMGWwgmG6",
-	"rW7Mp8W+RSlcpkaXmGMMUO8i1zDgf0YO9tUBSuSQMusBXsveQuTC+S73is58/lkBVuGAEAq0Pdd0VGIK",
-	"hjBsCJbqvVaub8jinu/0RVjqo0mxAhPgqYbYjAgyVlOmu1nAOLSCvnwRuvnuzumVC3HV2Im746gvnV3k",
-	"1bSClXQeIC6G7Sr6Qm1/IwowZcF+wM5Bb5gwOcmYz364HsnMxwYETdOkdoOAVufeHwTZmU/0fBNSDanw",
-	"kPzzTe1jhVMPPCsH4XDhrsmhD4/Y1Cu/IbXh9boxHleTkfpW9XZPo3ZABwOWmPnNUsliWjhiHRQ+LTpx",
-	"yGgjOpkwEaGL7RwkwsY5lBS9ssd20BeDL2o6QQPVI6tY7dkrRbPyyrnirM6IypFzKJedOPl18/7m/wsA",
-	"AP//",
+	"7P3rchs5si+KvwqC/x1hsleJomTZ3U3FxH/TstytGesyktye3qa3C6wCSYyKAKeAEs3lpYj96TzAifMM",
+	"58HWk5xAJlCFIotXyZa7R/2hTZFVuCSAvCHzl19qkRyNpWBCq1r7S23IaMxS+Hh8TQfm35ipKOVjzaWo",
+	"tWtXOpViQG5pwmOqZUpkn+ghIykbp0wxoal5sFkLaioashE1LejpmNXaNaVTLga1u7ug9paLm/m2L98c",
+	"kZ/2f/qJJFzcEC2hYcE+azKmA9YmYTdrtZ5HWZrAB3ZIUpb8pVszj3RrYZN0emYERAp4M6EK31w5GhlR",
+	"HMLsiN5dvnUTjFJGNYtJypTM0mhlo5dUs7d8xDX8r2Ky7F8ZU1oRmiRywmLCcdRRlqZmEhMuYjkp9zLi",
+	"go+yUa3dClyPXGg2YGm5y0s2olyYkSzuNmF9/bB9KlYxzSsWSRErkgnNE+gMOzF0ZFpt1hfT6bTT1yxd",
+	"3I+WZEK5Jj3Wl6nZljqdcjHYoJ+7oDamKR0xbQ/CkUyykTiJzWdu+hpTPawFNUFH5s3I/RzUUvavjKcs",
+	"rrV1mjG/x75MR1RjPy8PakFtRD/jEH7e33/+/Mf91vOXP704+PHHl61WKygGuFdJiKMsVbKCCOdj+q+M",
+	"kbFU3HxjZp+lgsWkNyWUjFN2y2Wm4EyQemgOYUjwxBOZktCcI2w6bBiCwWT/lbF06s0Wuy5Rk35+y8RA",
+	"D2vtF3v7MHj3dzF872S8pppewRlaSNPYf+Tb0fWNTCNWdWaUTG4ZidmYidiwSsKF0ozGhjlQoSbMTI4c",
+	"tH5eRLY+tOyPPGZ9miW61u7TRLF8OD0pE0YFDOckZqOx1ExE07+x6fy4TukNUx5zIor2mTkBsOtJvS9T",
+	"wj7T0ThhhJJ3705ekzFLSSIHPKIJSZEVNJrkesjIDZsSrsgNG2tiXtw/IEOZpaorzDuaCSo0oSImmWIp",
+	"mXA9JJQMqRo6BjlieijjgJiVDAjMH57/69X5GenJeBrAnymLZBoX/E7REesKnVKhaAS7lioyGVJtxQqM",
+	"0XHfJunYycEA3PsweGwcH8c1QdrIlA+4oElXKE11pgISOoYfBiQ0Yi6El80YoV2Z2Q7NolIx1UMuBofl",
+	"3iwBYt7vM+Cdtuuu4Ioc7O8fksmQA93dmPIRW0orzZOEpJkwjDoglChgYUQKBixMwTJwTerZ2CwqJX02",
+	"6Qp8SgWmKWG2HDYcAnPcAe4YNprkXCRTorIoYkr1sySnCAWmiEvQ9kanDcX7lCcs7or6wefPhiO8+Py5",
+	"kQs+IYEOQKoRnZIeclfO4vnFaHZFLajZvVdr1170W9E+/Znt7Pf24p2D6Ce28zM9eL7zY38/3mMvez9F",
+	"ey13cpAhFUfHOwU75hgsYD37L17Msp4x1Zqlps3//aHb/by/t9Ptfv7x+ON//I9aFV866Z9SHQ3nz1ln",
+	"PE6mRBqKcqftoBLwTOWy024krmAB8Uwow2Z/CMnItMuU2UsFY52bZ38H+18wwb3W/kH1sM+kYIuGDstO",
+	"nrcOyMTsF1/aV4942fhMR9sNcoESdGEkkeL/yUjd8kOy12rhURtTwRLYbbecTUjCjdaCEo3gidgLWq1W",
+	"fmK5Xii0Euh9ZsgoCF6sIRbO+32r21Q1LvHXytb3WvBfsEqzuTBzXSgNx/bXbycIL+3+XjiktHjg24/q",
+	"ejpmF2Y4y8dmHls6uv+Rsn6tXfv/7RY20C7+qnb9vqDza5CAJ/HfYfUrVC/zgSaEKsVSkGPOcKBJwtJn",
+	"ysrQQzLKlCbsXxlFfVjLGyaeKVI/aD0nUg9ZOuGKLdzL2o6jtu5McOAdNyyYzDvF0uMR5UkVxyDGekhI",
+	"3bRFUxYTY5+kOxFVLG4YQQUaAI9JXWW9RgCq4yeaJGE+5PJ6ZHlnyxbDYyLP91urtUgzhfushp3EfZcj",
+	"g2GsvRhm1OWl+I2zycJjdos/frsj9p71hlLeLBzQJP/9W43pznSkxlIoBtbYKxr/QjWbUFj2SArNBPBm",
+	"Oh4nHPW63XEqewkb/cc/FVr16y3OBb6Fnc6dimysdMroiCiW3vKIWW2pWbsLzKCsYf0tB3VKE0NpVui9",
+	"9R5FhTsgE/DTGHKqgGTiRsiJIExkI3JLk4wFxMhM2ScpFQNWPNHnLIkbMKkjKfoJj77plDoksr0ajSA3",
+	"t9hnrnRA4gy7ZmSQUqEDdPHIiWBpQNRURIU6LdMq1Rv003BGowzLqnjjkIRF16FVPHqJjG5YCg4Lz0nm",
+	"ad2LZm2f3vW8F3fW2OzxOGbim9I3M2aDBiLGAell2uj1uQ+qDmQLnYwJd0PkbyHaB1zB0z4fxa3yixTs",
+	"W07jGtVYJVMSUUGEJIkUA5Yao2QohcxSFh8SpWmqST+VIxhyn6e5Q/AuqJ1J/UZmIv6W4z6TxiYb5vYD",
+	"7FND0luueC9hzumJ1HXDPJUx73MWz8u56znPa25rhCV9PZzZt865u2zDwjN3qJ5OE0njaynf0nTwzVca",
+	"DHP2OWIsRpMe9HmgzkUK5jC4u94AP/6WgwudzRaSWDI8HED/CjvrMDego6FhuSg4rlCWvBP0lvKE9pJv",
+	"TtyYatqjipnDnRXDOLR+loRquxGvpTylYuocyN9ynJeG5cOiG7KVGbDzP+/kJuZSJlz2yvsO7J2S13yt",
+	"Roo3Zhqy5uKajZinnXt7O1nyTtBMD2XK//PbHoBTrhSIWy7gRoiAx3FstEJUpGHnvBPjVEZMKbOxjoXm",
+	"+pvqbu9ZkuxYRckIPMVGFERgkkzzgdedAmQk4KjHB5nMFEHffkDM21lCCUtTmQYkmkYJC3BHkpTRaGiE",
+	"qXlTVGgXNEkZjafG4ojBp1fhNmxYQqlsPJapZvEpizkF4/MxmK0V9KHfm+klbIKVYJsyPXUisCFpjDyY",
+	"JhepHBvzxmjr1rU99r76UrP+xI5eabjyEVOajsaGNDzewrCYNSaC2pilI7NnkWBLyVQ8iSaI5xC59zBK",
+	"LoqNPBFB4QCYv3YMatk43oK42RJ3gG/9o2dglQtg3lYvLMUPZiED34kx563xHEu+58BbucDbQ/6UP+Z9",
+	"y94/WQRMtRMlR/Dwhrt0243ir85GXpmZVdjIHRI4N8TG3gd/ZRZQewFVj4VGz8sGRKXILJYN0fCT2YGZ",
+	"1xaM4i1Hk3uzQcC/XLORWms4edc0Tem0anhq0fgusl7Co6shTf8gG/C+m2j1xnkH5/WJGuA2UgyjC7bi",
+	"UfHMRfoDut2C2ohpajpYRYBT99ydcxKuupabY17lWS3rDInlEcYoI0CBN5wlFQbym5QxotlnTeoQe8J6",
+	"5N0JUVqmTJE3v55cXlA9NCprymCZFDh65y60VkxA08HKoV+bZ+63I/Ua2gJSyOkKD7GHYVFt52VqB7Nx",
+	"Gt5CVm33I5pEmTEo4/tseuuai+zfORvfdNFG9PMJvrvna2mWxwc1q/PPNH3Q+vnl6qb/KGfn32jjuuVc",
+	"vUvBPdOJXEQgE4ZHfrA6Z65wmt3PEgYf1FREpmEj7NXQPCLc548Va4Y9bKG6oOdofe0FrpWxt3ktJqgN",
+	"qTqVqJjMRh8FtSIYrNLQ0FLTZFUsnX3siI7HLK7qZmbF3Pxc8+X3iwEvXjZnULlFg6vzT9ZcMEsEf1uT",
+	"If8bF9L8HcmhTPUn66LL+d0nGsf+n3O/p2wkb/0vzJawLZp9nTdg/xw5l27+TdHCLWcTb8j4Z94h/FkM",
+	"GP60m634It9/8BWNkryByv0Ikz5yftQNN2W/WvJ2rPOEpAxcHdbZTUkstWYxhIkRLqzDe5zyEU2nJA+r",
+	"wRgltY00NoOjWqarOY6Z9rl7+i6owc0YTF9Mz/u19ocvNZEl1i2Ll5yzveV7WmSjHuz5isO05nH969X5",
+	"2W8whPnDumhJSqNyp+Hj/PXlFOPw7N2fmRXhIkqyGD2qn3cGciefCU65eWY/fDAHOu3TiH25++g/vMNH",
+	"Y5kCF4Nr4nZtwPUw6zUjOdqVdMx3IhmzARO7ORnv/NfVDR/vSHtXvzOW0A/OaZY19K3GkS+uW61KXgAr",
+	"+1YOeOQzg87Z61pQO79ccgjOvb3jXmP/qgW1ga4FtUTDJwYf2ZJmLrNktV6Th8eBgw8fVLDp7JGq0QHz",
+	"p9y2fdtt+vKFWegEZwmTm9MH/HbX3ISzzGBWU5oXI4mj8+pmcUnm2H4xStda9aoafrKpyCzUCm9Je1QZ",
+	"Qka5Qlq5ltt5KmetsvJJNCaf5YwKQgoP8TBCdF7MNPiSm1Zf2cCYW8CnPFE8qziXx1Xo5jOjgxwMOmKq",
+	"yPSw/Dx/EmJj3N6a1xQW69VrDiHv0YgFEbOUxYQq8uHIXrCd0RH7WOF5fDCv8X30+XmNvYj1u787++tZ",
+	"znMbtZLAGxkQm1sBW3izq9zNRQClxw6CGQPBo6W34naKm7iccQ5bqPe93B20CbsGplhxzqIZa/v+bc6Q",
+	"1h9uVXeLaXNRdsguUWxmOARqlD02pLdcZilEB8dcjRNqOVXCleEfN2yKoe7RkEU3cDmnhy78HVIcqCID",
+	"fssgU80TxLYx81GmsVFG9oxKDcEZVjGZDXy7m/dQQCTzb/+myqQRNQUVl3U0Y0dYZjjvApnjOhCLFVfb",
+	"rXbZNg3C9la5qtUJjzHeuKINt1h3Ffu92CpVrWaC/ytb0KPNsFxqj1WRcUQ/ew3mG8kMvPJ7VL9XuNI2",
+	"dp7lqRdrZQfMkG3um7J9MqLjD/jyR88wKbjLpVMXlhilHDQISmIW8RFNCLZnLVT7jBEPh4TCwxNupOAt",
+	"Mz+b72fs0nU8dUeVmqhmn8387HqA9sjsP5qDeHJ7IqgpliA1Rlmi+af8z0zBq32egFKbKS1HC4wTM4Q1",
+	"L2BmMzVSzWlCUPRhyljKaLwDaTFgsGBslnWxs2gomSI9Gt0A06VRxMaGNRuWzQdCpqjmLtPWyyM4KV66",
+	"hxq/sE1vNV9W7fgHvGzZXFf/Hp3cfKV79tjsgfgk/tYu8ULBXrja35fm/ee5b/IV9q2P2rbO/znpW2Qa",
+	"b+w1EH0+WDWCovkjfH5rn8ED2akJVfpqKqJSY2ZFdqwsWa6AlsUsHXPzVvMaX13P6QdnT7l/ooTDnAdy",
+	"17ZWu3tgC3idPVqs09czLK0RaTeOtxSbWI5zG2oz6whtHcjxNk03SUjHPGyTMEuTkNRpT8kk04wMtR7v",
+	"mv+pBkRuMRGD79U8A375RkBCTOcOyS/H1+ahi/Or66ArnLOWhDYUNSR1HD+RfatFKfO69d9fUD0MSR3M",
+	"BevfNb/esCkwvzAgodkWMtOnKmx2RejCkc2wIykEg3u4K2g4JPWxVHqQMtXe3W02m6YpyMcKD0kxMr/x",
+	"lPVTpoYnpuNbmkAXRk8yzePeC0k9UrcB+aeSIiAiNv82FjUXM4xCTsMmCVHRCtt5inizK65YlDKtMNqg",
+	"GL+lzDNFxlSpiUzjwKMg2FEK0+PBcoUYci4GXWEe/y8Fjf4XBNT+1w2b/pcL9gXzoGFzui3UA1Uk/MH+",
+	"F87kYRu1E5e61q6ZI7k7phqOKLo8hjKutWu/HF/XlnPTrS7ut+epX1mEVbCHB7h9LjOE5afd8exvQs04",
+	"S2HfnKpqBrzUSP73ElQjphQdVLtxLYN7bW9i51PbMzVkzoMNp9pe2larn0up7pgpRtGzeIuFU1MRnSzI",
+	"IDK/PVOECZ1Oc1gOdxELaXVDrrRMpw+iOZsGrwCJY9XuvSqe3PIoV8YeL5bU3tCKxa8gf+kQLT/as/a+",
+	"k2+1wOzbtaz2orGtQie35xSbWXh/GC49v1os4bcsnRa7Mg8fYSJGhhPjM7D4mPhbvVYucXTDRXogvnrD",
+	"MZ8xj1lCTz56L/BI2xARDAupnMOCm6uqs2RvUKDbqnOQ748FmYs5l5ETQXgcoNsI8Ko8X1KdEvSPoXtO",
+	"ZCOW8sjqVI0msaYl3qFym8yvLIiIHkKW/0GrVWTzGz4mBbNe+YcMm/1SAp1p7fz88ctesPfTXQXizEdD",
+	"H0iGqgxaml20fClXrB7oqsdpijEM28TxFLA9PRlPm/4tWVkAUpt3VLxgaWOXhiRg5ROuyN7KvBAX4GGb",
+	"rdpNb3iiWbowREMwF6fhQjRsnAYwe0053FNBUrB6zwHVgInYfeSGtkLqE/Nvj+kJY+YTV2dZkuAHqeFz",
+	"FdV/ZTTBC4IN47dBFngzycZm4eVEVHaTspir6sfh1sWoTNWMSc3xtiEMeQq8bZBSDE/LhPu6qhGdW8Mb",
+	"ZReNQaFaCNmnuIgYJmt7d8zerYq/TZQTz8VY8h4CX7oiqaq2UXEz9jUv577prVsbrik0G7kgja6ZmPd8",
+	"t2Z99M8IDEc1yfmYic7FCXnebJEhVUTIrjCDgBRFeB+M2m4N7NIBv2WKhI5IIRGSsH7fGP4OgImS0Lwf",
+	"BkRJw4YtsFQvpSIaglfCjAc7sePXw1RmA4vNgDwDH2+SE13kVEMACNGmVcWSPqkbjnkFxCEDJpAfKBJR",
+	"IaS2s6AENyMiF5imGjAwKpACRtHNP2tA0jMkAyL2YDY9Y1ebYaIV7ZscM/dOb/ktE0ypDc///JmkRsmo",
+	"OHrVh6Bqc79FcL8qJkkFBNCllUf7lKY3l4zGl0wBKuFGE3HxtKshPEv5ZvatqmmcMjhjmw0DshM/0ThO",
+	"7VpUBOabZj/x6uRJp/is4AQz0yjazPWh8kAWz2+LGBHsbf1YDkvIVbEcrtnqsRZXN+t7I9+kjEHWNXIh",
+	"bC7A1Ju4CL8gZ+yWpcgNpCAy0+NMzwRlRDKB6MdeOZqhGOGZ1Lxv85RPRmOKmDX5LWHK6A1q8ROaCvzE",
+	"RV9WHgS/rS3W5z4x9cLrev0V/o2ziT/oqligh4nWN+pBymh8JDM0cJa3ZrGizmZnNQPVJWbAWRBosS4k",
+	"CRFaLwQndWSBadszMF4wIlIiHaE9BARUXWEHoUjdyCKQBROqiNOVCO1rlpKUjRHk0ph2WQqyQrAJUxoH",
+	"FhCqyUgqgCeEy+8peF1B3AA8YWkAIGhwVkZjVQEJgbSIMxp6VAxJLEHEReYv887okIxoegMf4Ya9KxDg",
+	"03w7u9bKsOyQJPyGIdYpRDmhvFpr87yfX6OVvKK8TRflavhbZXnmht+5meDjmM7fJl7TZWW8mm4uaHwJ",
+	"U1w8+U2uoq5yUn5DEvsrfhKXWdPDJp2uCFd45HTeWTpU0RtyrjaL/fczBkqZAPPh/d71cm2/tf9yZ29v",
+	"Z//ldeugvfdTu7Xf/HH/+f+qzYhis8vQmbdXisPIN33tNac9ppkifZkkcrIDVmVB61qUcMGjHVq6wFw6",
+	"AEdt+LCzV5WZ4M96deYAPLl9TL5Pj9Wm3ncZN/6VcD8WOeeA0NJDykSsj8oocCMBz0VSAcR5gdBkIPcM",
+	"rT0UYpDgIOGUh/cLwt+ZhRSgf+Em2O0BEKFdETrShiCHAQvbiMkhS2LQHYpzFBA2GutpA6XiigxEn8f6",
+	"MylBluSYn94mLoWMr3/j72dobgpjoddAQygls94FNQomu4vRnl+vMzpiOVQqhkFGUkQsFSwOCO8bG7m5",
+	"8n7OnNNSOubqITqnvs1T3HAj27deTav3Mo3W3cl5QzkQy8qZzvCWud8Z+HgfSIFgJYfx0quZ4smHY2iC",
+	"TcBztjJufwHVio0vk/iBWnpQ/cy0dbb+/YenhuVvlvZ+acW8vRC48zvLZoqdPLcZ/cPhE9BflrkTvpjp",
+	"bBfDsZ3UnjkjpXjHZelrjwKp8NhKphn1wmW7lJvaR4BZt+SYfVnB0mrvh1PCaDQkEUsSFA5ckVRO0JyO",
+	"ZJaAAU56RmaMxpkxpOsQ562cm5qEGOQUNixsckB60yIY/5BQLN0E6oEwprpDVy7pynsHtXYNULrZZ00m",
+	"0HOPOfBXPaSiwAc1I3354sXzl6Q31UxVOo5u2AKJsSAfHWpbVGpAa/Gy+X5MQzG66M14gcx5KJdDH/Qp",
+	"5fXupUv4++cGamTYAS3bR2ozK8XmkH0oR+m7GHy3y1rW0tjPjYvOgM3f6nz00CdsZymM6MMXXJTaeK/m",
+	"k3Vvv9Z+/vIObk2rcgbW95eZmS/OmruP/y61NF0fm8Oc5lXulihPsYP2l/tSoNVvnuBRD3ONNwxImKu8",
+	"YWOj3I8HsAi3T++4t4T6bvMh7iPPvq94/osSCpzz7xsbERKgWMwRGQIQ4Su9+w78dLOzcfnmiPx88OJH",
+	"YhFXIVGfJ2p+ExfA8fMUe2+kJeDI28JUcEfHpSD1g9bPjea6PtsixqiCf+HIylEZwBRAQvcB8LyCLoWS",
+	"MOudZzYucMxSIvt9DIhCfkBkWuTmrz18L0ClYvxcKE1t7l4xAxurDLGaB/u1Sv0wD9WciTIwFi2oC1SR",
+	"EMkTltDg0AUR2hbCasPQ4vQucL8UN7lFYaGff/a8nQcLshe4TmameiY1ebNomVygXPE4hPG3dy1xmjG7",
+	"dbDAaldIvbNgxauDlXE4QRFkYXdTORjSEaJK/lwyGvMtrsI3D4WJ0wKse15Sj/ggLW6c8nA4BIyAAJ8h",
+	"B7rEPNVTNKGAh1gY6DVjaADYGeOGPuHnde/uS7Eq3mi9iVXTV1WGlbqQMQgOqxq7p/V8OwCVRVzliCWJ",
+	"yi2JMR2Ahi0naqlF4ac4GGmMUI3fIlx9sU92wwy5Jd7GPCzZA6iw9KvaCFcy1a95yuZg6qiKrFOhckmu",
+	"oIbN8S0TujrNtmPrExAM04G6oN61R+jn3z6hq82gq5Xv8OcXIKh93jHE27mlKYDqGCriknhOGdOO9+W7",
+	"nJ7el6/zMeKXFrYpHwd+iwHTHUsd/7vqJy9zMvnfXjlqu64MScuN4nenBd39r2db/Y2zyexM4buZMZnv",
+	"ZudpvrvwqF98+660Kvh9J0pmGy1ddX/MTwRUYYBjsaFuaOykEG8iZJ9QEkJh45Aw01aTXLJE0hgLmk5l",
+	"RtRQTmztTrxsA1UQHlY2GIHreb2yCLadqUCSsnFCp5+wqHLYJuFbqvQOTGTn5DVWd0xi5xwJj387Pru+",
+	"+nR5fPG28/un9ydnr8/fh4fENTOin8M2GUm4Upl//rTzj9CNFUfPYsL1IQmt2PwEP4YYo2FrxmJsIb7m",
+	"KjFRDU6fUCVy8imSQmUjltrXelm/b3TNW5b2sQe4PMIIQUZHhAnEBSyEsEcC0FDcXAp5jgMzDMTvcbW0",
+	"XhKNbE/IMNNGR3mQraNsY5bIQVHGHH638zdfOjU5J0Z5u5h3YESLbvd47G55oHlcHJDGeZEzoUkdvXd9",
+	"8Mg1DknKDNlwEXGXPjBK2Qz1/WlULsFURJeZ+Law2RVoDffJqOtzATzrcTLGN8twe4S0NU3Tze+17VuL",
+	"rgNL14DIjVKIn660/LbOV0v5YFBVqv590WGbhKZ5dJoZQYGxbuNMDUuKlgUYxmcg6KcKWrhau8Azco2j",
+	"sYlu5S/fuWbLX19AJ5U66wzut5vqJhl0M7vLXzR/2UsHZGXenZ3AN47bNJNe3/HrmNZXC9OcNThhdNtA",
+	"Kl+Vdn6+F7GouDNPKq2MawtQUo1b09oMtmaeTrOeykXOSbxOsrVdZam8qyvGW6ryugWq07WfEjPvNXz+",
+	"/PnPAXl3fRSQEU8Sbqu3l0Snn/f8OHnOZdfrFtTMi+nel5xbxH9uFxFmI3M3irLG/LNKr+XDSGOuCtOm",
+	"2q31kAFl4CV/l/vmv03gKy7T9wxOs1GIblBTtru1d9GVeeFueWzrA8X3WUjDKvzPFTC9y4NdrMvK30Cl",
+	"ADl/H5fXvkzfuRGuEUVnKV6c4CrJVXgYNk6veQyYsgeNof7W4StLt9lqx2iB1rgy/ru6vkexLWfGsWhj",
+	"WDa+jRv8bBEvfShclPnsvWUUnE3226D4wUwu9b9v8QPSwcijvkwJJnvv5qneh4QCojD+KHYhPfyQ6Im0",
+	"mE3wg00W/0OUUeCFT9wGK3oFFWZ33/IDdCLGmb7XKdqQOTwdjqfKIBVbuno3L9+7WzgIHtJgmIO+WK7J",
+	"YDPqko0TujGU5fbjxgO+2hp/5HjZVdT7xs6gh0q1veVsstmqrdxn2GThCVrm+5nLKt6mUtlW2u1qdORH",
+	"xVjleX75sp4rMtLBvnfJl1Wm/TJPPP3+Defl9utiN8OtdfmsS0631c17D+KdqFKRbONerpdv3uKC+g5u",
+	"u7Jlo9Uu21xUTvmUXVmyP5wxEvtxIUtd0aUgkoc7I3kNhnVIXZLfxdBdK8vI9s1V0O0pu2VZimW6zma0",
+	"2kIMKplq9QC+rdkLCWh22Vi3VHW2G+8fRM1ZTrWtkCH/lBHr370La279LAbH5rCeikWZ5rfsjQUtWa11",
+	"bqc52bfQIb5x/quDWrnMQ5hW+tSZQCC7SkUJ4482cWY/mFzb3mW7WqndMoM/TTZOVTXv5GSczT91pA8q",
+	"N9jcavqbY5O8d7vnt6wAvixVp2o75TtmDSicY3z4Kzro7Zr5PLF18NMKpjiLneav4RICO2jbTcEFtGaj",
+	"sf5qHCVH0/3urRq2LIrORkrzOMB4OapIaAGndngcPghc9gMirueosCsZsHn6LdVMRFMMalvNvwBGG4JF",
+	"jmTMqukFsYZ2bz1T5Nfr6wuC+RCuCqqDkhSECjVh6RKsiRIswWfdwWY3jxRbI7BrBiC6wDb7avZn0X6x",
+	"Bb28nPx8zs59bh1m19LfCWWG7Z/JNTjKFvaE7YFvUMF+lo39EarYe9PcJuqqLIfmI74LdImicohMSfih",
+	"W/uhW/sYwp0UM9TCKjB+Xt5MpubaUVgvUKg5xXZ+Eeyg/6C+VgcSuOm2XGnq5g3fYyPcxwv77+Yo/ZZs",
+	"eT0v4JKF3cpm31z5Xc+W2kgz3laDXUSJ91wPsXLShhkUHWJXBFSvAdO2wdCqD4pwHbh8BUUUHwguBgQL",
+	"KlVBEDzZ1H8mm1rle6qi6E1pLwQknAwViz4hRGuPKvby4BCytQRi0kFdHK48vfShQPj+ACZ8TsqPVegz",
+	"po+U6+mVmZ4tZc5oytJOhjUR8K83bnn/+v56FqOy9uvV/ouXLj2MEcXSW471h+z6yJRcmmd2j/H/8eur",
+	"DumncmSx6kSfD7KUxeSv7/92ZZYHiA37HHovFmyo9bh2d3dnQaDx3GsrqyxoDeRYKjKiHApHsFRZqhcZ",
+	"94ssyXkApdMs0XzHpsPhQ6SOdRYimjIykelNwpVWjYDEVFOLOqQCV38/ABxEFRA1pACSb/aoNT5daaau",
+	"6ApDbya0Eac2S4sSnD356/trUg87fuG4NnmFv3WzVut5BLHc8JGFjSY5iRGsjNRx4AEEeQcEsM0DksqE",
+	"NboikiOmimUwam+fsxgDw23xK8S6cOX0nG833A3RVxsW4DJU22RFa4wbqzomXHRFT8YcEPpj8q8MdGsy",
+	"ypR20ehFKDpsFA3YNYBTQLgiKetnisVIkYPW8yY5QZyonoynRPa7wkLWwKo7kGb45jfOJmFAKMkHW4p/",
+	"9yrYWLxMAiwC0HGI7GPepx6yrsApAdgEsdhYDgrHLF0BbaKIISrStHP0FvPiERNbF7icZMA09BRCFG5o",
+	"HgtIym5lZA43QkJTMcVo/MZhV9B4xIXZ0lMSSzQQoMADkAWrfvHU5kU0SYf88AMAW6dQpfCHHwIyGUp4",
+	"G6cAW5LU83BeQ/iuMBvUUVoP2agBtRRsCmgqJ0QKkMRwCgKiGLPrbloL4CeLAwAIoF1hhHoOWPX/x2vZ",
+	"v4Skbp60Tnt3SoBIDUyajFmfC8T/xERHqYrnXD4pDOKZ6gpz6OFb79ySeuhgTdsAXRo2sEKjkEg2lqgc",
+	"KhNaasPwgd7FwTXnuSvyAw3JOIE7tNBevsYoWchB6yDwDrhyew3xUc32NfsFLHgF8EqL0GlIPaTjcWKV",
+	"awcL8h//VFKEDRLRNJ2aeeTAJ6SuPKyUrnBgKQ08EDnwR3hIiuL0OWI6BkpKwUiIsAUfPoaLoWNgDlCw",
+	"VJE0E7l0hXtMgE8HKDTbOGwg0zSSqF0c7jjAQ6z4fzJSP9h7bhap4IJciq6oH7T2GgFJDVNEZLj6wf7P",
+	"5hvbijeb+kGrtXuw96IR4O7iiWGBZv7j/ICahw52D1qmr3HKCqTZroBlk6Kf8EgrM5793YPWz7sH+/sN",
+	"XDUwy+1CmxUwjCz8x84ljmTHMJg829lKVWLrhJrnjqTQTOgdY/3vnGPl/jYRUgne74dBV4T/2HmT0pH3",
+	"4+vjs9/DgIRwSZWydOdCJjyamrd2UvsddkpJ6Nq/sn3bh0NCk0ROzOqZM9YVZqPsyJQPuCB4Ysze1tPE",
+	"8uii8qnZhX0YERURU1Cn5ZmQgj0LG4ckvNIpj/TOdUqFGsu06DmEbKOuwMM8TuR0ZNgn6jZGrW+SjlXx",
+	"ZZ/skb/xV4bzQ+q6ORSD/+TjHaN6pZBwCE4RJ1WA4SAomWmoK/AaQrnvDFc9idloLMFrtvM3Ng3tKiCh",
+	"HOKwon0jeEjKtJXA1xNJbpmIZUrYZ80EMnQpCrAnRZRmLPW1nLxR4KxWmHJFYhllMGuqsTzSTjZud0X4",
+	"eQeViJ2IRkNmuROpQ6VewwIJfD8DMvVMkf1WK7eLxrABAYKZC3LJYq5IJjRPUFqhGHimiACgxZRrdkiK",
+	"jjFJPO/Zm5zVOtzRQgkLg8J3VC54u8IytiEVcWJOfSZiSxhMdMVTjUeWC6UNdSzDhXbhlyB3GrtjLAaE",
+	"ayOtEoaYzwmPmEBsIafepXKccqZpOp3T6yy2kq/YuQYKxCanIHYuTmpB7ZalCEpW22u2mi0baizomNfa",
+	"tefNVvM5aO96CLoxgFnRKFG7RqfY/WL+Dwivd+bXwSKDBWSEoCMzPw9Au96bok5mtj8kNDsGkq9h+Ikm",
+	"CWgIqkmMQCOeLkDVTVdgwQwlR8xwWZBsdcPgkH758gKi+1uuNNyfR4mCaZnTjSGmH77UuBku1GSu5QiQ",
+	"qQ9aZBXzlWEEJaSju7uPxh5SY2PQABH3Wy2nuTvgBU/W/dNaxet11YkScFyCTVBN+KZZ0wPss6qpfGy7",
+	"r2hsuTm+srf6lXfCFXRmMb70fPVLb2Ta43HMwH4/2P959RvXUp5SMbWjAzvlxTo9XSGXeifoLeU2VttY",
+	"fdloZM4P7ghCDUtRwGecRmNMLkgE/lAz2x3QVma2S1XPxSMQp4HgxwD8WZycL/6euiv+PIkXH6IzxmJF",
+	"QoQLDA1T9lX4JnnFEjkBh5F2x80WZ2GfXRKIf/AOWgeNtlWEuwL1ZNSSEVHOqsg9FtFMMVsRzdOX8/Jm",
+	"ijF4DZ/wVOhFx88evX+jA3Gw+qUzqRE373s5D55x+HAnwmeLF1QPIQFkzXdOYkgAGUtVcTrCXAyFzoZF",
+	"S5/O4GXI1AmUOt4yYe0wJ5lR6jSa5JeUChDG7sR1hXkVQTpDIvA0uj9nTuMhGeSvWwPXvoB/NclB62dM",
+	"SKdgV+LhpLorxikXER/TBI+tOiQH+/ukx6ZSxGQvaLVaeLbHUH3CHf5LhKMgoQfnFVadP9QVO1FS23Tp",
+	"PJXyb2xaQ5EGe++VjKdrHF4PjnnsIaEWuKf5EkKuTqrY/8TKLU335l2wPgewsTl3ZVckZODMsZ69h2Q9",
+	"x8ZoXMR7rH/SLOH3LpM3ZlqtNZjWkbUu4YW9NcZ0QadGl76W8i1NBwzfe7EOAVQ2NiYZi09ZzKmrJHGw",
+	"v7/Oy2OEejHcEStRPD5bBoaEeoo7O3PseF0lYxek9A5I8wjDi74LLu4s2fp+aw9YNbox4YtWA1hsYQ00",
+	"ydlSJkzqjvdqiWpJV1Co1c3SxgYs88q82omSC6TWd8M3LXD0JkwRpwATWo8ztr4ZZ7S3NTlnfOLKT1z5",
+	"D8CV4SwVF3/gtrFK5D3Y84xTBRFdKyCa2K288XXU3QX66SFcrdws1EcPPahG8wWJqCDC6Mdd0TMcFRBQ",
+	"LdD7+pwT0dFQ2ZxhLAcLZsPipxP4qBsaV2GFnvGtzb5gI1dLULN5dRWFcageEgAXxEspZ2y1c4uR1N9d",
+	"vt1hIpIxgxIBQuqGMSNV1gsK67FJAJkXvJnSfN1P5agrFpyuHFMsP5FN8pqNpHbeUO/ocWWMww1OGQZi",
+	"uVP2SJqFjQb7zpWKJ8H+zQX7Y/IyBM9e02ay99UuDGaRG/bIXmv7V+fKd6wa0ZkyGpdLcJO6vbSgiZLg",
+	"MoW7I3uRLvvEorZ3BbbYaJIOCW3IVDjTvpA2EgN4xUEzr8/NFWGfaaRJNjZsaa8VtFoti9cdQdCuK8ft",
+	"xfHae7AmuaADq8qEcDcV7roS5sD4ciUnLOKaLfTzOGW3XGZYDGGR29crFrrmzUsRMVawgwfMZQL8mopu",
+	"SwUQ12NEfhVQ0+xsGZpkmsdDUG2IiVjpcE+KYNgQz1k1GsVFxKpJsBh6824NkfnWrPE6svUcNsE6T9pg",
+	"9zWevLZxVH/PMC9iLQGfP/41r9NwKZddIGCZ/75b0T+dZNlbYyq/SMG+k6sKjCyKcsbi+Lv7pmDxMdXU",
+	"xjLtfvFBoJdaWfNepjwErEneG9bao154VqaQt1snlPloI2ZQs4NII6v3jSA6MCzKboUByUTClCJhX6YR",
+	"+wuw5jZy8JkwsJRBqFQ0NJZZ6E+nDeloYWDrXgIdugIhq1lcXLHbIUKMIVh4ntZZrl2yxLx7nXe8sWvs",
+	"jZniOof/pH9KdTSsOvgVhqQF5X7S+PbW8KpceCFgb6Bo6eMfa1xAQv1wYu9ge8cYbNE1r8u9U4vZGgoq",
+	"u2LsNRZiH1F1g7hx5Z3+C9P32OYn/TMpmN3Bf2TR6NFggWj0FsxQ0cb+mXaPr+lgUfv2sV14Blp+vubh",
+	"yEv2/MmO+uPeNDG99tnb7CS89gsvLHTUlGu5HlbctXtH2Z3fAK/TFRSeSRGAR9m6OwD/LgULCPsMIZJ4",
+	"1U5tdgZmv0MpWIqvGD5Awh/sfyG5YWysMAcLG4PM1Xlp6dw0RsJ2BRbTsqOAFIiS1bjYl3MvXuNLyi2d",
+	"QUhSSG8tDnAp+aLWrjnqWHCdoQRGeXw9F5HYH/K06YclXlDNZ+p/jvn63qaCOo/jdFrNBZ3b6aG44Z/K",
+	"uNheJ/n3c2DhBl+TGa+2cnZt1ZrNb/znGXfl/f0SU+nQtzgg+amH+SfTMSNhlCktRyGpH+zvF97yBtbx",
+	"hmhprroCY7BZTM5e//Xq/Cywbi4v5NolSOw9tyFTjQAyL4pixWOWkoQL1u6K8Eu3JsfdWpt0a9lYsVR3",
+	"awHp1m7YFL8c7+EXSDbz3Zdms3l3F5J6eMOmIUQg9xhJWF8Tmdn6/0VC3zNFzHNQMjjsij4XsYIwSReo",
+	"YJrFkDRvKGiHVgzlLrT0MByeAANjoMOaGeqUCkUhaSHoCvNlGrMUk67wdiEngRSEkhs2JRMuVOOQUFE4",
+	"ymFInrwDOQquTNOLIgMJrTW7okNGNOnL1KyHIWgem7/falkvYlFOqU0gq8ZmatiR21SkJnlPTVe4mC+I",
+	"LTLTFX2ZEkrSTGCm61RETn7iNrKOTe+2hMWOtvC0c6/Ww9kKTmFX4IqrgITlWk4humK5FKrh8gHCUuHO",
+	"0JrUVQL8IlPD4rBY/WDti5nPOyKek8c1tze8Xep2ht2j3hb90gXHIfzWiSl5K2+ZWcNu7e6uK4qm8l3m",
+	"NbXfrd3BnCp8jT0uMN1g1tH4SLIXSoEtkL8y05CE6LStTA2fnAFPcR2bSF5zji03hBRGSlBErSOJg9pM",
+	"plGB/L5KQEOlvEeQzk1yJp2cBXuLxaQOV+JjPcUfLCsEtH17llF4c5d5xuJGsysuIXvAE/aG5ecGGaTI",
+	"WrLOS662zddV+Q1ZfrNkX+qKPM2rEEo0hULbI641iwObDeiSLxNGb9EGGxEOifJNcsFSGHubhHTMQ9Jn",
+	"GlLOwixNwq6oQ6S3iAG4P4SAwuSWxYQOKBdKz6T4h52Lk09X5+8uj44/vepcHX96d/k2tKIjRMsoDEho",
+	"1XpIc9R8xGSmT1UYEE1vXBSAI0yekA5oFYTqXEZdUD0MSd0ugy0sgKqVS7frCq4VS/qkNyUx69Ms0ejx",
+	"vWHT3O3cm3qaiWkvloZ2EB9xaH4dSwXqd56exnXjsCtCV/Y9NHJZkRAuq0IodwumuM2bvALpEJolprCm",
+	"O5AC7i21209KU81w3JYqdv1SOUF17pCEfZ4wm9juNEV7gMiQ3rI8qVlLXEpQe3iaE5SmKb9lXdGbOkUR",
+	"YDKmIBqQOqAwoN5TerdJ3ko57tHoJiDjlN9SzQKj79zsJDKiCbzrsGW7gsYxZGwqmxCJmfvWpV/KmUwS",
+	"TBRnI9ywSrrETG9ryYkgjuLoU1DZmKWQ0ZDKhKkm6eQbvaQbkXomUkajoeFtAbGkDUiPxgR1Zy2NKpcO",
+	"WODGmQ8fH4OlbWyg1hW52GZYqMblalueRk4mQ54wOPmwhVy8CyYXw+NckRvIbhXejJ6pslKHbMWub1dU",
+	"q2iHmLKOsWwEHDJTdMVURvpORVTyvWyhx1S6URwvqbVRAozRA2IrhhWuk5lqvD8dIE7Nc4uLB8Khtt/a",
+	"f7mzt7ez//K6ddDe+6nd2m/+uP/8f3lYTu3a3n4rp05ebn6+ou3efgsLgJr57/1YLhfr1cq8n59mA13N",
+	"9P+kqz1uSKs5ZQ/mcsiry25+S1NwhMBn24ZnB8TuzX6W2CC9crxNAZvVFYg7GZBIZsIYfO6IWd4NR+Ye",
+	"0S9dsVb4S/k4qI09u0/hGsvqEa8TrwFb8Sla47ETSz3GMiPTv9Y90xpsytYm/+4co6j5LnOLwuvmMaf4",
+	"ByT3k9ZR7xmyJMbUhMZin+mLFjnlrzyr4ZB4btS2sVrYZ70bqVswGCygSMKF88OBRof+Q+dkPSRhzKB9",
+	"w91n4M4Ca11a/CzIzxJZkjQCElY5xUJSN12A5YPwbXk/DYzM9t+SkWba2t+hBX1SFssqd86idysk9dBM",
+	"KyAh9vPf/+f/AQxnsL5k3/am4HvTjx2PlwphVPcbNmVgVMx04tlZCwwr30Qua7xOhYOozmRqcbG6wpya",
+	"Q2PkGlUaAGFsWGjPwrDUjQZ/dPWbGS/q+5RACKwYmK9SNsaUpxtWoeIbbbpaxy+M6TnLPDeuMbXZDIwK",
+	"hJOad912hdH9q29AzaYsjtUbnrCl/tMfdn8ou0t5HAg6YgEdsK4Y7wW+FzR4/nIbB+dMrnl+EBbt1A22",
+	"I5nbjc3ad+9RRc5hufeTuv7kWt3sUhPEju/wgiBy4GUP4F4t0GArTY4OMSNk6c4VE5ogKrCVmKSORxta",
+	"cIe1kQMhhslMFLuN84DvZysOqpBMZJbElrkG5rhzTYZ0PGZCtfHoV+YSTCDM07k5UJhg6H8OX2iTCdoW",
+	"KB0jYEsIFocOvwUdqoi3KOAqFAL2ETvQjaCB2G9FloH1PQl/Qk3SEQRIAzgv8G8fpAIizGL3ALZlZpo7",
+	"bD3PrPX44tUkWFRCkgEdqzYJ6/4NJuFxA0J6eDQErMnYvuQF8Bg56DsUleZJkl8XDqVRKiCoxwwLNwXQ",
+	"qHjFYqn12MBIe4jIB0C1rjim0bCYqx6mjOV6Cri6egkVN+4iuSt2SMjj0F/VZwrg/Szojk/IZ8q1HJN6",
+	"nNKJKDQjgDBU5siJiAGQIO0KMvu66cvQ0uiQoA7FvN83AhzaMd+6DhqHMDb4c3Z4PhQ/Ciy/mxDfNCcv",
+	"bMOqwSWv7OfqROgdhRByGkg4ewrCIFddrLgDpFgzJxsUrYdslGPPAf6dXSpAeDT7g8dtEqbMWOKkHl7B",
+	"qbw0f8LZDRvFrbs9xVYVGvBbhgekK5AekEpBwrdU6R14eefktdEqEwRuo4KEx78dn11ffbo8vnjb+f3T",
+	"+5Oz1+fvwwAHVvXEaecfYQDQMFSYBS1OoPU5Dine8BehAXiW4RxrKYlK5CRBd6ZZuV5mlhJhXW1Xr969",
+	"eXN8GeZ7+Jal/UROWNwmKQNeCuxpKjNAfLbqeF8miZz4mz/f4aQDbEsNMx3LiSjIemW/maMs5qhEEExn",
+	"TisE6Aijgud+EQgy4LEZBsSaMw4B5R24mTHUh/1TD9vGdEh1j1HTAyLwIhtz8/31uHN5/eq4cx2S+t4L",
+	"ohrmHMBJHafyM2eqK24YGzvtyV45EDlmAi0juw/MFxbSLwSMw7bRcFvAtQMihVW2QfGekjows2kDIk0M",
+	"jWGPt0nCb1noJgE79YcfLpnKRqz5ww9gAMwQYnZ/WUupDt+gqgXIwCAPelOCVlvDsgojTqjCvX0ShyS3",
+	"NR2zx63s8oeoxl2HOL3EExSKMUtd6xDTOSKlmRLcnAU+E7bwsCTOUJdkdrI+ti/ctA1ZdMMAJVNzkclM",
+	"JVNDig4MyRwRP2PVjhdGiMkEypdpz/DyUNlLVgus6wQVLrqVVXYXw60G7GJvqYGcbrd2BeI3s89jnjJF",
+	"6iH7PA7JOMmUD/Ns+k4Ym9BpY25DU9JPmRoiLPNcKl4ukGdy8cxnKtBeOoTT7CS84qNxMrUswayKh6da",
+	"nC2jlyiPkxkhjtITMDgFIxN645AxjWWVIw2TC6n0IGVXf3/7THVFeHZ+ffLm9xCvloBgkHdokd20seMA",
+	"7jZihNqbmiYBoQd3S2b/GAGaH8nTzj8+XRxffnp3dXwZukAsBKFywz+EAQKj5Ioc7P9cecMCLx475PcZ",
+	"X0tF1pweMuU0o2eOnEGewVJSUKwGxFMbbFtHK9eooA1jVLHP4wSKOyHg/roZh3lNgQcto7aiXCeg0dba",
+	"0GdtQUYh0sYeC3+yh7m8hCvTgs/TZEKniNC9JkHMuFQ1OZZ6ZYt1dgZLMeH9zedrjjrP4VNB1CBfcYIm",
+	"mIfItYcTQNhneDL63CxjnnBheUdPmqOfAntemI/pcecSXcZUa5aaF/73h9bOzx+/7AV7P9/9j+rUzA1n",
+	"d0gqhQcM2qrawLxUPmicWzHq0vy3HPdqN/6c9TTrmWmTg/29PauPteGcfsoxJbvCaJtt8qVb43G31jaP",
+	"Bl13Jru19o9B10vOhZi1mRZqd4aveiqG+bM03TLl503BQ2SXMECjJIMC7Nys2IyHJIyHL7SQEmYLck3q",
+	"VrMOieGMsfJKWtmqB4ayjcoiHDMtF8XoV504TxmH0lMzZZdWlRIulWlCfxPT653yQheHg2yZzXrvlhTO",
+	"2t0C7xPupQAUugLmmZSkPMKe2jIF1k1pja+y8joTiX9EoyEDZPJUJhW4kkIiTnXYdtonOunB2Wp19ZTk",
+	"+igOtVnacnMOxW/pL3tUV88btEHy1HesP+BJbDQKp9Yt4nl8XG3Q3KtTem8XBPxSvOnFfgxSd1E6sbsJ",
+	"sdU3iMp6ZjUBCKYxe6EMfAHd4y6hx5z2yGhRKbhH8uMNqqxjSoBsjai4WHSC2hxe87Yx2JQx9FMN+7XP",
+	"E6MOdYUULim3TcJeyiBKLDwkI5vx1ibhhKYCv8wvk54Z4T6UqSZpljA0ykv3be5iwl2BWzW9TUIu+jJs",
+	"kLmkpWcWMi8oI+aAtsW1yg3XvByFVxEitllZJaRVB5ABWMX4y40wq4S/H1otGeLfYC87wZhHXa8Pd0EW",
+	"oV0ckhACpOIjmQkd2tgAQpNkxjrBp2Z2kLG380HaJSN122XCb5i9plsSUwA+g/tCasw5HdfD1cgLvc3x",
+	"KK8oZPWrPh02QsioqpS3qJMnyItvG0Phr806gRRlt/B3fv3zB4uPKPngQV6ImQPuRGT5+6WScndE05ud",
+	"1BalrEy6PaXpjZq/Aahkf3QkxaDsLj6JVVhUh7LcFHy75AQueLr2LnjM5Dhhz1S5yYBkAoUAjyv1hMS0",
+	"bW8/oHXS8suIuVSiCj5pJjbHJy3/2zpDdmbqtfaHvWA/eP7xbht2qMwQYUTfOJvG9XvJVJZUnvpf5YSM",
+	"qJjOLIfVGr77o/9vlzBqVnRmrVLc6qu4hkwHVNjs7l3UxJYr2HiQc93MMQ1Xbo+6wBCjhIEOCOozte5o",
+	"ohgTgQNOJFd6qs3PuQfXxclz5RdHdAY2ZCxa168Lf+eKvGjtL6z5cu7N79ROb9Owsu9XguOMlsluu6R/",
+	"2kow+2vN6Beq2QQ9jg8ss/NyRaN8c7kj5x8t78StABq8WBNZEI4aJT2a2nyhJnlvQ8us0eHMIygeYYMM",
+	"INouZTpLBYsxS3jCeuTdibW+jKqnGocl4wUuxN5ycdO2NTebzSZW3DwkKUv+0oWC592aV21MyExE7sYH",
+	"inGBDonhYUYfgHMrxXLQwK8YLP1HUd/X8roDsSqqui9V5nFDzHjFzCqvwqeAZ753fIo/IpadzzvsF37Q",
+	"E7gjc+VweSEF6mKDJiKPTc0rQHnlV63PpqJAG1cQ0qOZcBkVDYx6crFbeDP6yWLoh01yBC8qz7mRKSzx",
+	"mjC4WRRSW8j9vJwwVGsjZ+BFF4yB+g/Q45ng/8oY3vX6ni0bowzXxuGXoohlm3z4GJBEDnjUJp2z13dL",
+	"quDgcXnMeg6zHB+zwkicMVB1qCC/9jp7EV65Y7IYJBpiL4lMa+1aL8nQ44++k9ec9piGy4gkkZOdbLx+",
+	"xhbeITxK4RzLupbXZ8C8oG2RdILaW7n8QiTnbO657x595ylS9aviRyOTsky0givP6HK7X+xd5Tp4opbz",
+	"2qI1NuXt0kbIcMMFltRSJ3XHXXmKlwdB7of2sMesmdcoV2qez7svJdNahm4BqS3mTDlgtCtceKrSdKpI",
+	"3dWy1tIW52wsBgzdku0+QYD+GRA9F56kYJOql/a0dOZDnL3C6KSyLroUyTRwWS4zJdIDIqTTMgqVAmOo",
+	"IFUpdAI4LOo3P28doN8iPOnvnEnBdmCjhl0xojovZBxlacqEJqGRRZU6yS+2Uvy/L7zoUh3gfrL/CVP0",
+	"u8AUXXT6F1s3G52ECxu9tzayqA3pz/HbXBgHTxHhUwXekUecbEjSiwMSei1bvO2uiBJGUyzvXl2bLhfz",
+	"JVFr0ddsuGaIHKiIoC28or4F5NDnwdsDzAf5ToCgKglzFcXBkEBedbC3792aqGXXJgg9+BCyemsQUjPX",
+	"yyzH0rDsGAYAC1dr1+iA5SMHa2igzReweLX2yxdmBGAM1tq188uHNJMeB3t0KYt0IH73Z5VPKtOTtbQ9",
+	"WOnG1tKuNW42rH1u0+crEt2kDY/OiyUYewoNJ8yQsRBhMh1lCe2KlPVZmloEKT88aybA37wsXOaVhYI2",
+	"jZA6tMDA100VeKRMEyfxXdhoklcWvolENImyBA5pbs/BvVjClcYMN3DTdUU4Tg1X05ypZszVOKHTJvwe",
+	"krqblMsgh+QsqnTDhj7xuElCHquwwLOCZCjhOj3sitAsjnvANTikt4YGVEzdtR6+Zp5tklcQHQ1Ib9Al",
+	"MFkMMcvTyXMhsMiff2RXekXs/5FdAQTfM6NcM16dx+pbB+9vHs3+N6NmLCS6YkjwNQP0zSGrnPGIfn7L",
+	"xEAPbYrBiIv874rI400TEv64BX6A8MvjnFwoJSxR88kSeHgUmBka+3V77DcPbxWskj+7ParY5hgwJbNj",
+	"TfgXzxiYqZvhMGASieIofxJQYBpN0tFkJJW297l26F0xhltb77ncyMBHPtE4XlDIB/2cRkrh2XjcOxEf",
+	"UcdwKsvooLon6WDothlhLiDhLZSR5iOISXjTeiU9tXxGT1cWYgSNCQj7Lm1EQDQxG9FyQ80+6/XthIKg",
+	"j3OnYhdzxaUK7o6nW5UnwJDv/hrGq7NWJS9W2he7hf79KFze2hskUy7NdwwZuUPGNEmoGGR0wNrEsyXC",
+	"D1YTPqMj9jGEpAGI9MGEsyKVBHzdXqJ3mVrPlBMu4DhpAEQYF4OAiAxyMuDOyAb/k4RrltJEBST8D7JD",
+	"fiC7EO+z/5L8xQb+YNSP/YOU/rKPsL+ERZZuPxMWb6Pe4SnkqFr3vAoITQeAW6wQgwSBNYZUxAkXg0MS",
+	"y0jtWsKp5ihutPF2n5y8CUjn7HVAzi8DcnZ+HZB/mE9X70+uj34NyKu3nbO/BeT48vL8MuiKkyv8RI7O",
+	"O2+Pr46OD4lh5uTo/Oyocx3Yf4/POtfHAXl7fBaQdxcXx5cBeXv+3vxzfXlyan54cx2Qy5Nffr0OyOnJ",
+	"64C8OTl7HXTF1XHn0vR69e7V1fXJ9TvTCiBEHOGH64BcB+S3ztt38Pcvx//4dNqBceIfx/+4vuwcXbs/",
+	"7atdUb883idqKjT9DKjDjKaA5ds4tCunyOX5O0MF+Ofdhf3w+vz9WUCOjk/enpz9EpA3b8/N3E/OrgPS",
+	"eXUVkNNzM+oLnNvV3y+vA3L8jwsz21/MxM4Cctr5h5nOaUA6vx1fdn45NjR6d3Zt/+m4f9++Dcjxb4Zg",
+	"569fHxpFhilydv4+6Irr89ed3wPyunN9/PrkzZuA/H7cuTR9n13/ar7+PSC/nr+7hA6BYlfHR+dmLu+P",
+	"j/8GP5sPZ2YMpo3O69f1GOCXRdAVmeDG4DU/XJ+cHn8yPdRpQHofAmJ++9ggdVtJwkfC9t54c3552rm2",
+	"TaJ56P980bm8Oq6bTRJAKQr8+eTq06vjN+eXx/Cx8+baEPDk6tNV5/Q4IO/PL83A3TAb+TfF8BpN8k5A",
+	"3lTKumLEk4TbYQYk/zDiItPmcAxllqqAxHSqAjJh7Mb8KIUeqoD8K6Op4UwBmYLXuS5TMjKtBGQUkGHQ",
+	"hfSrgJwG5O8BmTYO7SSxROVIAp7FPxUmvylS//33338PyKmh9uuA/PprQEajgCgVkP/+P/9vQD5YtvCx",
+	"0SSvzSp3hWFE766PzIwweF+mhI56fJAhLpxjYwGZpEabpSk3+pp35jHXSWmqeUSTZIoPdgWAH9ZDc97q",
+	"H4D3BaRb0xPZrTXAw22W2MJfWNwF+CoAZ8QgS2hK2OexURU58GGqSSzR4w2IRGOesLaF/6BKCq8ovONW",
+	"Oftyo8Vr9GgaJRbf+2B/34uY6oooS8Ypt3UFAQVChYcIzjIwnSMVEBNdQiIg8KDyNMzeaQCovkWS6IqI",
+	"JUkOh5HKSZNcSXgilyiIGYV0JINUTvSQ9Ix+AoBJLC7AxxH2AiEf915ayMeuKM6HHwI2pNwSbwCRA/Xw",
+	"aJ/89//1f5OjPfjnGGJSzW/GUnn54sXzly1jlPSm2mXkYldcdcXeyx9//HF/72XYQMLj+GyqCHjBPImV",
+	"wwVJMWBKE7NkmVFXgWL1lwfkb3Mjt5402KUIt4U5LHCG0eUXx1BnBrMO8w1qaBuiiLOQCSgOQkJVV8i+",
+	"ZsLCd9HxGM8aJuqnMDYwpkSev495LrnMC8jz3X1MloSgLpArKHBBtjQA5olrMsoSzbEyDgXjD8gPR2Te",
+	"b3iIdzjgOcr9lapAcnfQABoAQ/JHjLph3uGajKmNXIZ1aJK8Cm3EmSqX08OEZzpiXeHQnPDkWPrlozJG",
+	"Z+EHTfPae71pPsYYppsyu83cyLoC444h09Xb2ZubsUc5rb4DY9bOwgwOdlT9w5ssSUjO0Ui9WwvIh5Jt",
+	"Cz80urVGzbutAusW3lvD9H1+d7elyTpLvCfD9clwfTJc7224zvHv7czX4lZps3rlnhn6HnPjZ8UJQeaP",
+	"wNQPW7OcTW2pcojII1rKAEMPuea3LJlaue2SxcBSNioaiIuYKydyIU8MBbeFJXBBh/lVGqIoGFFsYyGd",
+	"CWqUI7z+Q5RpxDiI54XL6nLnWwqVp1LnT6XOlwZGLuELW4RGVkUXbqsO/VnCC1doFffTJp4CDL+LAMOl",
+	"p2hLf+8aSYRWLK8beFikRgHer43TA5eDsuptVdVzT4x74SEhGNcjlg4gkVOOScJuGRYmC61tEDZKgYx+",
+	"FKN324b1bC2igkxJj0FcYzMvroVlDHZnXjIncmrsf898RykcWvPHvOIbl+bhQgfpCijiN1fjYlY2O+Sj",
+	"0MOHKBVXB0dFppgX+bM4snFrbvgAoY08hgpdhX1nM7/Isb2B3Phu82422qqdlxhbH5MCSfI4gY3LmbOL",
+	"bHwAJv0U2vhkyG0f2riN9eYXL9giwLFJzpN4cbb/IVEsSpl1OiNWRggW14iqG2MaLC9G9pRbv15uvVcX",
+	"csMEez+P78+aZv/nr1rm4tX81XywemX3jC3Ijz1XOTp734KfYgRvaDZsSOoHrZZ/wYPRAIddwT7rlJIb",
+	"NnWlrMa6ScB9hU56Gz2APnosqcp1m4SuLGloE0GNvughtFqon6mIoDC01edspdZVjvxSJdbHc+FvVcX1",
+	"fvVSH8fr7nO45Z537ww8ud+f3O/fq9bW0RoqH5Sia4syEyur2i7T5GbqR27mj/dq3II/vmQ4OwPWjfch",
+	"ffHSN9DBKW8oxGJSL9n0Np/ReuZdyr/z0DfywAg7RLh3Br+5Z7RbJr/aoQ6y7x68/smz/uRZX+pZ908/",
+	"xG3IlA+4oIlXaH9M9bDx8OpcsEX92HXylsUyluK0wVIIh3X5ueoyEJUhBQv8gmpdQa0xidXdoHiajcMx",
+	"xiQJf7D/ucQxLw0OssHmz3+exOyhkpScdn7tuxV5yPdRCB8mI9lpgp7G07En2KoyNUciSKnytcKglqVJ",
+	"rV0baj1W7d3d/pCnTdt6M5KjXesEvL/6+DgevNXqo/PiPYT6+OTKe2RX3nfhjrs/a99C19s19uw98geC",
+	"b1BUvEnOZF4g3EgLo+NRYWFs4Adb5wzqR1oGgDXHubJZvixugNlOXfgoEtorVo0SoCgAPYsr1bZZ2Qqq",
+	"0VVVje6Kwlsg2ASq0mGVuaJqqE3Wtji/RQnqUV5y+oKlMPY2CemYh6TPEHknzNIk7Iq6TEnorPeQpEzJ",
+	"5JbFhA4oFzYKstgwYefi5NPV+bvLo+NPrzpXx5/eXb4NGxYJFVl6GJDQ8qMw6IpQ8xGTmT41+reGSh2l",
+	"8rZ5eU+sKE41Ce1PF1QPoZw6LAOMj6VYnSqWEUQdu7LufhQ7kOSGTXMzoDct1RmnJJYa87H18JAsKDt+",
+	"aEwHqqkxP0KSZkKRELKLQ6gxCYqELa54BekioY1dZjTewRR7D0LM7ielqWY4bksVu36pnGAw8KGrao9g",
+	"J5nSchQ6lxoZ0tsczt0Ya7CUcLh5mhOUpim/ZV3Rm7oi9pA6MiXjTA2ROlBzPM9/L95tkrdSjo1qE5Bx",
+	"ym8hUj/h4mYnkRHFa1N3U9oVrlIM7kkbXetMLG/bEJokcoK7EjeskvBKeWvJiSCO4qgRqWzMUqi5l8qE",
+	"QREZt9FLBdNJHZD4o6FhhwGxpA1Ij8a2IKuWEiOSgyIK2A4fH4OlnS/2ThbVeqdmtytFByw0w8LkhLyW",
+	"O+0KOzIE8zUnH7YQWqlNgsUN4XGuwKNIuChXt4cfHZKcD0FH8yvnT+YZoz+iInlonY/oiAR1EsPBKmvJ",
+	"X01FNK85bqEB3dcdGNtyO6eq1v7pIIAL4OdBzXlPa+3afmv/5c7e3s7+y+vWQXvvp3Zrv/nj/vP/BY3B",
+	"IsCVcSsnEdIFpoOcBP0vRtPb228FNfM7JND+iJ9xgWvtmsqg3mbtvlrmBuXin6rEP7rKZFbr6ypMqZxs",
+	"CeCCXMj8dmIkq8tRKIpsKcIEVDmtL8B6KSpyVYWFYriIYHm9RKhBDV81HJ/CU1SyRg0pUm7oh4UJc7oZ",
+	"nSeRgMDOY0zVMdLt0Mv+sPR6lh/Xf0pAjTEy6oZNDT/1nH5dgYVZTcOlUJuAlCR5UBT4znmoHXidiinK",
+	"TJYoFhCVRUO8Kn7z68mlUTO6okiICkAtzJKkqNZi1KEi5ygv6wDjaxxWxTATZmx+yPfjWmGOHGRs/AbQ",
+	"aX4BavsCqmg2cTEgNt9UBST8/ffff985Pd15/TrEFMKAXL45Is+fP/+Z5CWfVNAVuHR9o9BBvswnxRIW",
+	"aZBQkCbll/7ssSJvyGwdBKxxdeoBX2E6ZoFVLrkY5JMIsPKul3IEiUi2Svh8LlVA8oykQkmzNA5yAnMB",
+	"ylyRlOuSxGyd3s/jhHIBD6JiLSfeQ/Mg2Dh3haiukAtsrUOoAdxHZZCX0n9sdk5gS8MVe8vo0tKVeDOb",
+	"fnaLQdnYMZSx84rgGZI+s1XosaqlxaPLj7N3MnOEWogYq4N32RwMVTYNwAbAPuBEQL4vTc4tylsIeb+k",
+	"xwWyCT4Yarcy55c2r9dBwinCB0Iae4Iq1gjs2cFiezFLcRZIP7NWCoCUDonmTHlFHfHgwxuoXYL2i6BS",
+	"JWZj1UQsq9AVdeoS99iomvuEmJP5l0jdhsSVVbbpaXJijuTR1W8BTsLM1pV0AOUxjLBinDmeMGtMFExL",
+	"SeFK0xTuC5DN/sXYLv9h/rdj/vc/gcdo2sMNERnNmg7y2hBz8O/U2F9A9/BZGOSF2b1EdkTJgmQ5haMy",
+	"NhajwFzTTAg4Z/izl+Z1QQdWyx5zIYrSjG7zQSIBzAU8l+28eDXokLSAZrQ6uKumbvHvsSa0K1wUOExW",
+	"VQJHbOU3G7aOKPSn0E40HAZCOqCSNhPGdmU0dWiyJBxSdSpTZ9d4Bf1srXnYLsgasYZ5iY1A04r/JyO9",
+	"LB4w3RX1A5udmXOUQ6Aq1nAeyqRcyhu28TJg2UsjoFfgbllEXV8M2tzSPKOiSLKY2/vmWC8qm4z8oLqo",
+	"3/0huR6y9p8XthSzccoixItACK6Z6rDGQAhJPWf5gNoPaxmQEM40foMnmwGPN+xb9otD3iSv827a9i2u",
+	"ugJMJhfGUapsDSWtjSEtzJa2v2SKkfCX42uyWD1rmra7oh4OvC1xdPVb2AjsKhc3jYbCseU/uKuqVtUu",
+	"YbnAMtCi1q6B9RTUmDCL9sH9GalbD1Fng+KN3zlwMRwvCMRln/WumWXp/bkiwMHc0XMBYymUhM1rRhdy",
+	"4Cl6bKvosT9q/IKHmfwMlTzPKoM/P34NMDTHKRYac8f5tvTlRFAwOdytFl4BNrOfFTBm6YiDGQK3fyVm",
+	"BNzpnlZigTtTVjut6EKYmUrZ1bAwPRC1lnDBPFSIPMO9s1DV6oqtdC2yrqpllNXNdS0yp2pVWkqIigH2",
+	"jqHkaKynq5SJo6vf/o31ia8tjrYUI/nhDHKh8WdLM/uj8vNj1P3KLN2u0tfg7MuL5P9mc6bmyguSOQ6M",
+	"ZzgtrhdBO8kL3DcCBKRMWcSETqbuor8rgJMur0eYp2XnZvOyYucrDZhzY5h7kSVcFRmxVWzESr2vyUcq",
+	"BpiTjtRDiNBrGIJmwv++TxNlfsDbjUXDdy+sLOb+VBl9G83e7Ll1KqLbRXpK0njMJI1byyAcI8W/P96t",
+	"iJ+oVjc9xignoohYcxcGTOgUELtDq7ZYZPPQA2XkcVeA6hWziI9okqMuov5XaI4NhFiygQmlkcyh+ZpB",
+	"FNUWF2ZPmJ37qHkTfq3CmAllRHC7Bj5kvBCzLOx0SiYyvUnMKQtyfuyluDrI+PYHzJktAwGvn95qKPI4",
+	"mRWwFityKmBvPSVTPCVTfO9YRrfIWGaZbEnp3P2C5tkWOEVzuma5KGK51mEwU+t+pswhIAssrnMInDQv",
+	"c7gwQWE7TvqUbPBnyB1YsNk3QuSptp58v1WuxTfJFXhDMHgmLwdDQiz9ssAhs+UG/ZPA+iwTrvcSqk+Q",
+	"Pt+F/7v6CD5QbZDf0It4j8SbhTKrpK7bLJjFCS4PIGTuAUZzUCCNZgy9JhPGbmoLdfC9Fxsq3o+Tk7KM",
+	"N7hslHvziCeB/aROb5/CspE6vWv13oVO3UtGY9MbSfgNK3wWi7SGN7a5TRnP960N4KyWue0sGZ8Ke30d",
+	"cV3cuVZ74x5URF+6VCSMlsCOCdVyhCUFNhDaxzQaOri5MzpiIbjluqLSLwcRm+YFDCsFB16fa0Sdt9GH",
+	"pB72mJ4wJsI20RNp478OSchFuBsKqU/MLxTjWs3X6ixLknDXfJAaPrcxVDCAwF5ysL+/iXJhiVM+69uj",
+	"mTvu8+FLraBSrV2zyQWlSrxcFIV4P9SM/X0LebsMwjbNRphpBBSLmVjPWrtGRTzTsCMNXnVtyheUpclj",
+	"6CKrOZNgkz8td3rSEDZhp3abrsNSFygL1q2weaqqz3Irb05OoapEzkVTp3X0ppYLjxiUlbJxHxrUBVKn",
+	"ELaoPAbqQj28lMJhKrMBhH43DoliWhmueOE8JGFAwtxd0tGlP19Nw0V11+eZvYdHBVw0byWsyJ2tYq12",
+	"SNZw+2O6N550nwc6rHYzbKzPgzt7Q23+sMozuEjDB3/in0y/N3NaJkOBqE+6/VfT7ZXdU99Ys1cQPPXV",
+	"9frq+/b1dGx32rbWsC0/+FClGsc8xWR8oxSryIzDokHPqdJvqdKuWJD/mqFv8d7+hvozzO4RtedV597o",
+	"zn/Os/+kOd9Lc17EsBYI5TwO7ytozkcJFLP5JiqtF0+4rlL7zr3ypNY+iX1vO6xWbCesN5TyZrEya1bW",
+	"PeRH142ooAOmAsO+c5jztpX59oUZQxJy6gSh8YiLoKgZ0RWIcOlnG5S6GlL/GKUklBOBF/WY+GHB77jD",
+	"F0m40izG3FSbkGxDmHdDCXGwIdzl5+U8/KxPLG2aJzWP6YAtimx+72i3TnCz9un4vcQ4P1508dc0Nuy6",
+	"rBMA7Fbk26oef7AA3Umxzx0byb9aHKZ7lfXMnz2H5+Uyw1EnhzMgRa69h3a3h0ElSiYE2jsIiKFMHE/p",
+	"irqQZO5lAO0ybAbgmRpNErJbwNm1WfwhDuIa0NXRuQ8cgSsSfujWfujWPmIKMLAzrGuMvCbnbOZMA7eB",
+	"fDCXbWbnBmgRKYO7hEhmSYwZGpO8tN6EQaWH2PCWrjgu8HrNEC7Or64xHS/8gkgXAKOh6WgcABTMXWiR",
+	"fwEmougYXjEzhKSSIxxM6EABFNARQK74QDDI6IOXrzQVMU1j4hgaUWMW5fF5bWJFNQnt7Hd4HCIOjRt0",
+	"HCAkAxRGkiKv1KvTaSMo3svnEZL6O8E/u9LZOKz8MTM+qrOUYV7hXoA16ntUsZcH5NfTztHO1a+d/Rcv",
+	"zZbo1njczBtuGmWpW8Ni9mFAbtjUIl9g0VxsYkwxmVvn0qPRJB2y//lzV9hc6pgl/NZMmutDUkJpQeBk",
+	"nXJLwvD98atfz8//9uny+Pry909XR78ev3739jhsErsCFjfA/K8r3AbiAv1BTdLpa7+V084/Pr3pnLx9",
+	"d3l8FZLIHNQo0/yWOYQx5csSM5iYgx6PaGqA6eL2Xl4x0ewyPIVw4dVjJBxqPUZxCtCmoQ2yRNNaS5TU",
+	"EKyNADmZxsrPg4wi4g5CeiGCmlmnq9/Pjj513r49f//p1/Or6yujEXvfXVye/Na5Pg4b7UL0473YdQkr",
+	"GzozpwuCQCFzcgg9hLhSS4Ln7f591Pj5GbvBVsVOGJoyyIaKCjRYTaEW1MqFLGsfyyH1ZQhalFg+Bi3q",
+	"TOvDgVlCPU5Yve38PdfDK1jRVTH2dqtbwA4IJ4b3ZvPqn2Lpn2Lpv0ks/STnMxX60KxltfvFfloRV//e",
+	"yaiKRHt7ZMImOdGK/CtjGYudhOIWfydO5XjsZB0KLUK1ZqOxJpmIWUomdNoVIzolSvMk8dBsUhYx09Ti",
+	"YPqCs/77RsV/H6HtS/fe8gD3GU+Ufe/ZbHh7oThbFBxUtXcmPC7UjvpB6zlqCVMpWNeIH9aYM8clCm+x",
+	"IAJ+4a56cFtwkYix03naqw9/67Rio26mob13LHTdmO+g0PmX8tOQCdCd2wQSuknKdvAbyP90irUdOWKQ",
+	"pAzCG4we4jB/ASnwEL6yzNlZghZMWDhujSiBVvNHjdyr/kVVV0iBig+Xwl5qLYw+98/PluqqnX6u9W10",
+	"qh4nOnzFkXYB4n/Wo/2ks20VsL21zrZb6FnrOMmfKU8xK3vHbWGm3Iqx2pkqCjNBPCaJZMwCklAwSBEy",
+	"Mkd3BRBbqrR72eJ2ruJzyz3Yr4sZruPK9hRPgAbnCuHjFzmylQszXROrGpuf2ujUP7+j2k14HYd1Qfsn",
+	"2IrHri1adeIfXt1ZkzftfrGfpwAGx+xfm9+Fe30HX/A8j6keFse56Kc2K/a/1lXVwnv5vxttC32GblgI",
+	"+xqQOGNEyEngUNn6KVNDdEkTM8o4S1jBeemIldzbAZkMqWa3LEU0Y2BwAORqC5nQvrbu82IbMJomnKXE",
+	"BsuXBEEOP4x1F8ou3K6wetia7BwKCmJDnpUP4sGok7m5Xx33ZIc1w33mrbD9r8XoFjG5smNj+lR74JHj",
+	"cexCABJOvkkWqE+xjBbrR1cTOhiwlLw7wRI1Zn+zUY/FMYvhsumQ0CQhVIFlZWwmAFiGUFm/XAuW1KmM",
+	"mn1t+l8PnW+oR8mG8HzXXmUfNM0gMAApxqIsBZicDx99+p0IzVJMoCGdi5Py+x4h1VRpNvLIuIt02P0C",
+	"/94tpGqH9B0r8QiMYNeahNBWSIwhoIKC3LaaS48LRIu3QRcDZu9OhSRHr8/QfWj6JzLTisfYT2IkH0DT",
+	"H7RaC9ehY96bVyUrZAm1Ty4WIw6GWOEMdzLejKAMSvHFTi8TccKa/zRfm0mbTxVYxRuqcvSWIrWX75Uc",
+	"OVhtsadg/tvxuSU7rzOzVx2VK3fckNFEDxduMqg3lIssrwoSoq/XL1nMFYnlBJBQw5gNUhqzOGwckhet",
+	"5/mVd/Gmfbpy8/yKY/mKKrftoWI58JcpkSlxk2h6zPQr9349QyKvbNRyLmPZOBk60i1Z5P9cmrIwrVgs",
+	"t8y5ngQTAZdVlqZM6MplvAQAXKxW9NVWsuikgpwwnwdfvqVdnkkNUR7T5evl06ZyqYyghd8Xsn2/Elh+",
+	"Mq3vBQWnItYhqIK8cpyWWQQxDBdS6UHKrv7+1ux1PL/11A0LTrHbL+YU9y3qndCUC1s6BUdo+uyxyh3w",
+	"1k3iK26AvI9FJrOliBFXZsjL18UbceWyjJhO+RIV5yKVI6aHLLOIzuxzXrsPLSHSaraaB223MugzhoPl",
+	"PD29KckJiXE64AEJsI4RnMexlAl8zZXmkQoIL0IXAgKQKhjHQTXbgZhHW8UmVQH5RZI0g/J+COiN9OkK",
+	"OzWINf7r++t2wQdyvUsRLKCWuToyhBL7GtHyhglSD0+Pry9Pjq4+XZ//7fgsbAToGUplpllX2KCuUtnd",
+	"NnnFaMpSguE9EOsBjdnoHVI/aO0VwSKNQxyY69dTEw29iGJG3zCdQQCoYKk3qM7r15flMRUFRFoHZMjS",
+	"GWPQSVBMf8Q5plnCGmCu2X5BzbLjCTGgiGKlGNP9gluvU7uT1lNWobbQFpqFW9R7GEQbmTdLjpZ3NEb5",
+	"3CsPmRwzQce86RjBQmcrLJEhlVGwzYdbBhVmtLRlFSdDHg3LOnAlozofM9G5ODEv3ZdX0RjBVWhykZp+",
+	"NHiMUZ+1SyZ7/2TR4gS4MYtKx+6WJhzKauXs3NU+Xc7Lrs0mB5Oj6INQLPe0ivRTisbRQtLnVGefaaST",
+	"qWnYAeBb2yJlwPtkOl1kdxxWHDR8E5mjnblMQaQuXbrfO6dvN1s6N8UNT9RXXx47k/nlKbf1pdYDtml4",
+	"qWna2DVYj6jKY3/JbBksYHoovK2DaJeO+SHBbtzP1K6DlKDaYeDZLrjB7bjm4lYsCqwL3LdclKd+zTNY",
+	"QT+uXdXmMbbfIxcucNaLAmYMSugFtmGIPAxsDVlbnSID/G1XLdbzVnplEOe77OSdOTDbvPKFraqQl+6z",
+	"TQdFgUK/phtWXnUpMLZvgISf7/RVUUIQ6r9BxTfMO/AKFmJM7Fz5PnwDa0I0vL7srxXdXdFbi5elbHID",
+	"hlzPFVwsg3Q2vJW06SRcDJrlUg6V/Q0p1Dzz9gN2DnrDmMlxwlysiR/L7TVNo8oNAlqdfb/vZYg8U/NN",
+	"yHRAhavvP98UhubmVWxl3x8uRC/bUsZDNnXKr09tvN6vaPisjGzaM6q3CwYA7YD2+yzS85ulBIm6cMTK",
+	"lsUsdWLLrA3peMxEgC62K+AIO1eGsx5D1KnXlw1DrVg7jAz3bvgcocv00pK8u3xrrQsbDe13kDsH57tA",
+	"G9hVgjEKutO7Zlmi9fYZtRT1L5sA590sIou8+3j3/wUAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -100,7 +100,7 @@ func secDB(t testing.TB) *sql.DB {
 }
 
 // secTables are the tables a request on panels, data sources, columns and ACLs can touch.
-var secTables = []string{"panels", "data_sources", "columns", "panel_changes", "acls", "views", "view_notifications"}
+var secTables = []string{"panels", "data_sources", "columns", "panel_changes", "acls", "views", "view_notifications", "webhooks", "webhook_deliveries"}
 
 // secSnapshot is every row of the tenant in secTables, as JSON text: equal snapshots mean nothing changed.
 func secSnapshot(t testing.TB, tenant string) string {

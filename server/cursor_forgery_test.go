@@ -102,6 +102,19 @@ func TestForgedCursorsIssue12(t *testing.T) {
 	t.Run("a rows cursor issued 25 hours ago", func(t *testing.T) {
 		all(t, byAge, issued(time.Now().Add(-25*time.Hour)), 400, http.StatusGone)
 	})
+	// The webhook lists' cursors expire the same way (the webhook list's scope is its caller's own).
+	for _, id := range []string{"listWebhooks", "listWebhookDeliveries"} {
+		t.Run(id+" cursor issued 25 hours ago", func(t *testing.T) {
+			o := op(id, "")
+			m := cfBody(t, o)
+			issued(time.Now().Add(-25 * time.Hour))(m)
+			resp, body := raw(t, "GET", o.path+"&cursor="+url.QueryEscape(cfResigned(t, o, m)), fx.tok, nil, nil)
+			wantProblem(t, id+" expired cursor", resp, body, http.StatusGone)
+			if resp, body := raw(t, "GET", o.path+"&cursor="+url.QueryEscape(o.seed), fx.tok, nil, nil); resp.StatusCode != http.StatusOK {
+				t.Errorf("%s with its own cursor: %d %s", id, resp.StatusCode, body)
+			}
+		})
+	}
 	// A cursor of another list, scope or deployment is refused too.
 	t.Run("a cursor of another list", func(t *testing.T) { send(t, op("listViews", ""), panels.seed, 400) })
 	t.Run("a cursor of another view", func(t *testing.T) { send(t, byLabel, byAge.seed, 400) })

@@ -99,6 +99,12 @@ func cfSetup(t testing.TB) cfFixture {
 		}
 	}
 
+	// Two tenant-wide webhooks, then two changes for them to queue.
+	hook := create("/api/webhooks", `{"url":"`+publicHook+`","events":["*"]}`)
+	create("/api/webhooks", `{"url":"`+publicHook+`","events":["*"]}`)
+	create("/api/panels", `{"name":"Cursor fuzz 3"}`)
+	create("/api/panels", `{"name":"Cursor fuzz 4"}`)
+
 	key := func() curs.Payload { return &curs.Key{} }
 	rowsKey := func() curs.Payload { return &store.RowCursor{} }
 	rowsScope := func(view int64) string { return fmt.Sprintf("%s/%d/%d", tenant, panel, view) }
@@ -109,6 +115,8 @@ func cfSetup(t testing.TB) cfFixture {
 		"listViews":             {{path: "/api/views?limit=1", list: "views", scope: tenant + "|", payload: key}},
 		"listPanelChanges":      {{path: "/api/changes/panels?limit=1", list: "changes", scope: tenant + "|", payload: key}},
 		"listViewNotifications": {{path: "/api/notifications/views?limit=1", list: "notifications", scope: tenant + "|" + user + "|", payload: key}},
+		"listWebhooks":          {{path: "/api/webhooks?limit=1", list: "webhooks", scope: tenant + "|" + user, payload: key}},
+		"listWebhookDeliveries": {{path: fmt.Sprintf("/api/webhooks/%d/deliveries?limit=1", hook), list: "deliveries", scope: fmt.Sprintf("%s|%d|", tenant, hook), payload: key}},
 		"getPanelRows": {
 			{path: pp + "/rows?limit=2", list: "rows", scope: rowsScope(0), payload: rowsKey},
 			{path: fmt.Sprintf("%s/rows?limit=2&viewId=%d", pp, views["by age"]), list: "rows", scope: rowsScope(views["by age"]), payload: rowsKey},

@@ -58,6 +58,9 @@ func runMain(m *testing.M) int {
 			// Several test packages share one PostgreSQL (100 connections by default).
 			"DB_MAX_CONNS": "8",
 			"REDIS_URL":    os.Getenv("TEST_REDIS_URL"),
+			// The webhook tests that deliver run instances of their own (webhooks_test.go); this one
+			// only queues, so that no test's webhook reaches out of the machine.
+			"WEBHOOK_WORKERS": "0",
 		},
 		QueryHooks: []bun.QueryHook{statements, sqlaudit.Hook}, // querycount_test.go, the tenant-scoping audit
 		Log:        servertest.Log(),

@@ -134,7 +134,8 @@ func mxVisibleAt(op, variant string) int {
 	case "listDataSources", "getDataSource", "updateDataSource", "deleteDataSource", "updatePanelDataSource",
 		"deletePanelDataSource", "syncDataSource", "syncPanelDataSource", "listDataSourceSyncs",
 		"uploadDataSourceFile", "pushDataSourceRecords", "listPanelChanges",
-		"listAcls", "createAcl", "shareAclPublic", "updateAcl", "deleteAcl":
+		"listAcls", "createAcl", "shareAclPublic", "updateAcl", "deleteAcl",
+		"getWebhook", "updateWebhook", "deleteWebhook", "listWebhookDeliveries", "redeliverWebhookDelivery":
 		return lvViewer
 	case "getPanelRows", "getPanelRowsCSV":
 		if variant == "" {
@@ -150,7 +151,7 @@ func mxVisibleAt(op, variant string) int {
 
 // mxKit is a panel with an API source, two spare custom sources, a file source, a base column
 // and a calculated column on it.
-type mxKit struct{ id, ds, spare1, spare2, file, base, calc int64 }
+type mxKit struct{ id, ds, spare1, spare2, file, base, calc, hook, delivery int64 }
 
 // mxSlot is one copy of a tenant's fixture: the private panel P with views V and U, and the panel
 // Q of the published view W, with their ACL rows. Copies share nothing, so an allowed mutation
@@ -162,6 +163,8 @@ type mxSlot struct {
 	note    int64    // a notification of someone who is not a caller
 	changes [2]int64 // the panel_created changes of P and Q, in stream order
 	second  mxTarget // the panel of changes[1]
+	// wide is a tenant-wide webhook (the admin's), wideDelivery one of its deliveries.
+	wide, wideDelivery int64
 }
 
 func (s *mxSlot) kit(tg mxTarget) mxKit {
@@ -309,6 +312,20 @@ func mxBuildSlot(t testing.TB, s *mxSide) *mxSlot {
 	}
 	mxFixtureChanges(t, sl)
 	waitFinal(t, sl.changes[1])
+	// A webhook on each panel (the creator's), a tenant-wide one (the admin's), each with a delivery.
+	hook := func(panel *int64, by string, admin bool) (id, delivery int64) {
+		err := secDB(t).QueryRowContext(t.Context(), `WITH w AS (INSERT INTO webhooks (tenant_id, panel_id, url, events, secret, created_by, created_by_admin)
+			VALUES ($1, $2, $3, '{*}', 'whsec_bWF0cml4', $4, $5) RETURNING id)
+			INSERT INTO webhook_deliveries (tenant_id, webhook_id, change_id) SELECT $1, id, 1 FROM w RETURNING webhook_id, id`,
+			s.tenant, panel, publicHook, by, admin).Scan(&id, &delivery)
+		if err != nil {
+			t.Fatalf("webhook fixture of %s: %v", s.tenant, err)
+		}
+		return id, delivery
+	}
+	sl.P.hook, sl.P.delivery = hook(&sl.P.id, s.persons[mxCreator].sub, false)
+	sl.Q.hook, sl.Q.delivery = hook(&sl.Q.id, s.persons[mxCreator].sub, false)
+	sl.wide, sl.wideDelivery = hook(nil, s.persons[mxAdmin].sub, true)
 	return sl
 }
 
@@ -367,7 +384,8 @@ var mxSnapshotSQL = func() string {
 	byTenant := func(table, order string) {
 		parts = append(parts, fmt.Sprintf(`'%[1]s', (SELECT COALESCE(jsonb_agg(to_jsonb(x) ORDER BY %[2]s), '[]'::jsonb) FROM %[1]s AS x WHERE x.tenant_id IN ($1, $2))`, table, order))
 	}
-	for _, table := range []string{"panels", "data_sources", "columns", "views", "acls", "panel_changes", "view_notifications", "source_syncs"} {
+	for _, table := range []string{"panels", "data_sources", "columns", "views", "acls", "panel_changes", "view_notifications", "source_syncs",
+		"webhooks", "webhook_deliveries"} {
 		byTenant(table, "x.id")
 	}
 	byTenant("record_sets", "x.data_source_id")
@@ -482,11 +500,14 @@ type mxOp struct {
 	// panelViewer: the view's panel must be readable too (changing the columns a view names)
 	panelViewer bool
 	public      bool // system route: no token needed, the same answer for everyone
-	ok          int  // the status when allowed
-	mutates     bool // an allowed call changes rows
-	stream      bool // an event stream: read until its replay is over, then closed
-	req         func(x mxCtx) mxReq
-	check       func(t *testing.T, x mxCtx, body []byte)
+	// tenantRow: the path names a row of tenant A that is on no panel (a tenant-wide webhook), so
+	// that tenant B's callers do not find it
+	tenantRow bool
+	ok        int  // the status when allowed
+	mutates   bool // an allowed call changes rows
+	stream    bool // an event stream: read until its replay is over, then closed
+	req       func(x mxCtx) mxReq
+	check     func(t *testing.T, x mxCtx, body []byte)
 }
 
 func (o mxOp) name() string {
@@ -508,6 +529,9 @@ func (o mxOp) expect(c mxCaller) int {
 	case c.anon:
 		return http.StatusUnauthorized
 	case o.target == tgNone:
+		if o.tenantRow && !c.home {
+			return http.StatusNotFound
+		}
 		if o.noUsers && mxPersonOf(c.kind, "").role == auth.RoleUser || o.adminOnly && c.kind != mxAdmin {
 			return http.StatusForbidden
 		}
@@ -582,6 +606,22 @@ func mxOps() []mxOp {
 			}
 		}})
 
+	// Webhooks: tenant-wide ones are the admin role's; a panel's need editor on it (below).
+	add(mxOp{op: "listWebhooks", ok: 200, req: mxAt("GET", mxConst("/api/webhooks"), "")})
+	add(mxOp{op: "createWebhook", variant: "tenant-wide", adminOnly: true, ok: 201, mutates: true,
+		req: mxAt("POST", mxConst("/api/webhooks"), `{"url":"`+publicHook+`","events":["*"]}`)})
+	wideOp := func(op, method, suffix, body string, ok int) {
+		add(mxOp{op: op, variant: "tenant-wide", adminOnly: true, tenantRow: true, ok: ok, mutates: method != "GET",
+			req: mxAt(method, func(s *mxSlot) string {
+				return "/api/webhooks/" + mxID(s.wide) + strings.ReplaceAll(suffix, "{d}", mxID(s.wideDelivery))
+			}, body)})
+	}
+	wideOp("getWebhook", "GET", "", "", 200)
+	wideOp("updateWebhook", "PUT", "", `{"description":"matrix"}`, 200)
+	wideOp("deleteWebhook", "DELETE", "", "", 204)
+	wideOp("listWebhookDeliveries", "GET", "/deliveries", "", 200)
+	wideOp("redeliverWebhookDelivery", "POST", "/deliveries/{d}/redeliver", "", 202)
+
 	// System routes answer everyone alike, token or not (without METRICS_TOKEN, as here, /metrics too).
 	for op, path := range map[string]string{"getHealth": "/health", "getReadiness": "/healthz", "getLiveness": "/liveness",
 		"getDocs": "/docs", "getDocsAsset": "/docs/assets/docs.js", "getOpenAPIYAML": "/openapi.yaml", "getOpenAPIJSON": "/openapi.json",
@@ -607,6 +647,21 @@ func mxOps() []mxOp {
 		add(mxOp{op: "getPanel", target: tg, need: lvViewReader, ok: 200, req: mxAt("GET", pp, ""), check: mxCheckPanel(tg)})
 		op("updatePanel", "PUT", pp, `{"name":"Renamed by the matrix"}`, lvEditor, 200)
 		op("deletePanel", "DELETE", pp, "", lvOwner, 204)
+		add(mxOp{op: "createWebhook", target: tg, need: lvEditor, ok: 201, mutates: true,
+			req: func(x mxCtx) mxReq {
+				return mxReq{method: "POST", path: "/api/webhooks", body: fmt.Sprintf(`{"url":"%s","events":["*"],"panelId":%d}`, publicHook, x.s.kit(tg).id)}
+			}})
+		hookPath := func(suffix string) func(s *mxSlot) string {
+			return func(s *mxSlot) string {
+				k := s.kit(tg)
+				return "/api/webhooks/" + mxID(k.hook) + strings.ReplaceAll(suffix, "{d}", mxID(k.delivery))
+			}
+		}
+		op("getWebhook", "GET", hookPath(""), "", lvEditor, 200)
+		op("updateWebhook", "PUT", hookPath(""), `{"description":"matrix"}`, lvEditor, 200)
+		op("deleteWebhook", "DELETE", hookPath(""), "", lvEditor, 204)
+		op("listWebhookDeliveries", "GET", hookPath("/deliveries"), "", lvEditor, 200)
+		op("redeliverWebhookDelivery", "POST", hookPath("/deliveries/{d}/redeliver"), "", lvEditor, 202)
 		op("listDataSources", "GET", under(fixed("/datasources")), "", lvViewer, 200)
 		op("createDataSource", "POST", under(fixed("/datasources")), `{"type":"custom","config":{"x":1}}`, lvEditor, 201)
 		op("getDataSource", "GET", dsp(ds, ""), "", lvViewer, 200)

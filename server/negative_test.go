@@ -351,6 +351,15 @@ func newNegFixture(t *testing.T, tenant string) negFixture {
 		ID int64 `json:"id"`
 	}
 	mustCreate(t, "POST", f.panelPath+"/datasources", f.owner, `{"type":"file","config":{"format":"csv"}}`, &file)
+	var hook struct {
+		ID int64 `json:"id"`
+	}
+	mustCreate(t, "POST", "/api/webhooks", f.owner, fmt.Sprintf(`{"url":%q,"events":["*"],"panelId":%d}`, publicHook, f.panel), &hook)
+	var delivery int64
+	if err := secDB(t).QueryRowContext(t.Context(), `INSERT INTO webhook_deliveries (tenant_id, webhook_id, change_id)
+		VALUES ($1, $2, 1) RETURNING id`, tenant, hook.ID).Scan(&delivery); err != nil {
+		t.Fatal(err)
+	}
 	f.opPathVals = map[string]map[string]string{
 		// Each of these takes one type of source; another type would stop the request at 422.
 		"uploadDataSourceFile":  {"dataSourceId": strconv.FormatInt(file.ID, 10)},
@@ -360,7 +369,7 @@ func newNegFixture(t *testing.T, tenant string) negFixture {
 		"panelId": strconv.FormatInt(f.panel, 10), "dataSourceId": strconv.FormatInt(f.spare1, 10),
 		"columnId": strconv.FormatInt(f.calc, 10), "viewId": strconv.FormatInt(f.view, 10),
 		"resourceType": "panel", "resourceId": strconv.FormatInt(f.panel, 10), "userEmail": f.grantee,
-		"asset": "docs.js",
+		"asset": "docs.js", "webhookId": strconv.FormatInt(hook.ID, 10), "deliveryId": strconv.FormatInt(delivery, 10),
 	}
 	return f
 }

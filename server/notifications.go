@@ -51,6 +51,20 @@ func (s *Server) ListViewNotifications(ctx context.Context, req gen.ListViewNoti
 		next := s.cursors.Encode("notifications", scope, &curs.Key{Time: last.CreatedAt.UnixMicro(), ID: last.ID})
 		out.NextCursor = &next
 	}
+	if after == nil && f.Offset == 0 {
+		hooks, err := s.store.ListWebhookNotifications(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		if len(hooks) > 0 {
+			list := make([]gen.WebhookNotification, len(hooks))
+			for i, n := range hooks {
+				list[i] = gen.WebhookNotification{Id: n.ID, WebhookId: *n.WebhookID, Impact: gen.NotificationImpact(n.Impact),
+					Message: n.Message, IsRead: n.IsRead, CreatedAt: apiTime(n.CreatedAt)}
+			}
+			out.WebhookNotifications = list
+		}
+	}
 	return out, nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/panels/panels/server/pipeline"
 	"github.com/panels/panels/server/redisx"
 	"github.com/panels/panels/server/stytch"
+	"github.com/panels/panels/server/webhook"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/formula"
 )
@@ -65,6 +66,7 @@ type App struct {
 	Server *Server
 	Store  *store.Store
 	cancel context.CancelFunc
+	hooks  *webhook.Worker // nil with WEBHOOK_WORKERS=0
 }
 
 // StopStreams ends every open event stream (each tells its client where it stopped) and refuses
@@ -74,6 +76,9 @@ func (a *App) StopStreams() { a.Server.events.Shutdown() }
 // Close releases the database and Redis connections and stops background work.
 func (a *App) Close() error {
 	a.StopStreams()
+	if a.hooks != nil {
+		a.hooks.Stop() // before the database closes: the attempts under way are recorded
+	}
 	a.cancel()
 	a.Server.redis.Close()
 	return a.Store.Close()
@@ -155,7 +160,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	return &App{Echo: e, Server: srv, Store: st, cancel: cancel}, nil
+	app := &App{Echo: e, Server: srv, Store: st, cancel: cancel}
+	if cfg.WebhookWorkers > 0 {
+		app.hooks = newWebhookWorker(cfg, st, srv.flow, log)
+		app.hooks.Start()
+	}
+	return app, nil
 }
 
 // prepareSchema migrates on start (under golang-migrate's lock), or with MIGRATE_ON_START=false

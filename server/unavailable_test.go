@@ -77,7 +77,8 @@ func TestDatabaseUnavailableIs503(t *testing.T) {
 	// Every operation that documents 503, with a valid request (the ids need not exist: the
 	// database is asked first).
 	f := negFixture{pathVals: map[string]string{"panelId": "1", "dataSourceId": "1", "columnId": "1", "viewId": "1",
-		"resourceType": "panel", "resourceId": "1", "userEmail": "admin@" + tenant + ".example", "asset": "docs.js"}}
+		"resourceType": "panel", "resourceId": "1", "userEmail": "admin@" + tenant + ".example", "asset": "docs.js",
+		"webhookId": "1", "deliveryId": "1"}}
 	sent := 0
 	for _, o := range specOperations(t) {
 		if !o.documents(http.StatusServiceUnavailable) {

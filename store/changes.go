@@ -46,6 +46,10 @@ func recordChange(ctx context.Context, db bun.IDB, a Actor, p *Panel, c Change) 
 	if _, err := db.NewInsert().Model(&c).Returning("id, changed_at").Exec(ctx); err != nil {
 		return nil, err
 	}
+	// The change row is the outbox of webhooks too: their deliveries commit or roll back with it.
+	if err := enqueueDeliveries(ctx, db, &c); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 

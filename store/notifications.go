@@ -42,6 +42,9 @@ type Notification struct {
 	ViewName        string  `bun:"view_name,scanonly"`
 	ViewPanelID     int64   `bun:"view_panel_id,scanonly"`
 	ViewPublishedBy *string `bun:"view_published_by,scanonly"`
+
+	// WebhookID is set, and ViewID zero, on a notification about a webhook (it was disabled).
+	WebhookID *int64 `bun:"webhook_id,scanonly"`
 }
 
 // viewEventKind is what happened to a panel, as far as its views are concerned.
@@ -374,8 +377,10 @@ func (a Actor) recipientIDs() []string {
 
 // ListNotifications returns the actor's own notifications, newest first, each with its view.
 func (s *Store) ListNotifications(ctx context.Context, a Actor, f NotificationFilter) (NotificationPage, error) {
+	// Notifications about webhooks (view_id NULL) are not view notifications: ListWebhookNotifications.
 	own := func(q *bun.SelectQuery) *bun.SelectQuery {
-		return q.Where("vn.tenant_id = ?", a.TenantID).Where("vn.user_id IN (?)", bun.List(a.recipientIDs()))
+		return q.Where("vn.tenant_id = ?", a.TenantID).Where("vn.user_id IN (?)", bun.List(a.recipientIDs())).
+			Where("vn.view_id IS NOT NULL")
 	}
 	base := func(q *bun.SelectQuery) *bun.SelectQuery {
 		q = q.Apply(own)
@@ -472,4 +477,21 @@ func (s *Store) MarkNotificationsRead(ctx context.Context, a Actor, ids []int64)
 // is reports whether who names the actor: its sub, or its email compared case-insensitively.
 func (a Actor) is(who string) bool {
 	return who == a.UserID || (a.Email != "" && strings.EqualFold(who, a.Email))
+}
+
+// maxWebhookNotifications bounds the webhook notifications one list answer carries.
+const maxWebhookNotifications = 100
+
+// ListWebhookNotifications returns the actor's unread notifications about its webhooks, newest
+// first, at most maxWebhookNotifications.
+func (s *Store) ListWebhookNotifications(ctx context.Context, a Actor) ([]Notification, error) {
+	out := []Notification{}
+	err := s.db.NewSelect().Model(&out).ColumnExpr("vn.id, vn.tenant_id, vn.user_id, vn.impact, vn.message, vn.is_read, vn.created_at, vn.webhook_id").
+		Where("vn.tenant_id = ?", a.TenantID).Where("vn.user_id IN (?)", bun.List(a.recipientIDs())).
+		Where("vn.webhook_id IS NOT NULL").Where("NOT vn.is_read").
+		OrderExpr("vn.created_at DESC, vn.id DESC").Limit(maxWebhookNotifications).Scan(ctx)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return out, nil
 }

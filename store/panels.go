@@ -81,8 +81,10 @@ func (s *Store) CreatePanel(ctx context.Context, a Actor, p *Panel) error {
 				SELECT tenant_id, 'panel', id, id, ?, 'owner', true FROM p`, a.ownerPrincipal())).
 			With("change", db.NewRaw(`INSERT INTO panel_changes (tenant_id, panel_id, panel_name, change_type, entity_type,
 				entity_id, action, description, changed_by, changed_by_email, new_values)
-				SELECT tenant_id, id, name, ?, ?, id, ?, ?, ?, ?, ?::jsonb FROM p`,
+				SELECT tenant_id, id, name, ?, ?, id, ?, ?, ?, ?, ?::jsonb FROM p
+				RETURNING id, tenant_id, panel_id, change_type`,
 				ChangePanelCreated, EntityPanel, ActionCreate, fmt.Sprintf("Panel %q created", p.Name), a.UserID, a.emailPtr(), string(values))).
+			With("hooks", db.NewRaw(fmt.Sprintf(enqueueDeliveriesSQL, "change"), a.TenantID, a.TenantID)).
 			Model(p).ModelTableExpr("p AS panel").Column("panel.*")
 		if err := q.Scan(ctx); err != nil {
 			return err

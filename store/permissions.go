@@ -61,12 +61,14 @@ var (
 	viewRead      = Requirement{On: OnView, Visible: PermViewReader, Level: PermViewReader}
 	viewEdit      = Requirement{On: OnView, Visible: PermViewReader, Level: PermEditor}
 	// aclRead and aclEdit: ACL rows are invisible to a view reader (published views included).
-	aclRead   = Requirement{On: OnACLTarget, Visible: PermViewer, Level: PermViewer}
-	aclEdit   = Requirement{On: OnACLTarget, Visible: PermViewer, Level: PermEditor}
-	tenant    = Requirement{On: OnTenant}
-	self      = Requirement{On: OnSelf}
-	system    = Requirement{On: OnNothing}
-	buildRole = Requirement{On: OnRole}
+	aclRead = Requirement{On: OnACLTarget, Visible: PermViewer, Level: PermViewer}
+	aclEdit = Requirement{On: OnACLTarget, Visible: PermViewer, Level: PermEditor}
+	// webhookEdit is managing a panel's webhook (named by its id; the scope is its panel).
+	webhookEdit = Requirement{On: OnPanel, Visible: PermViewer, Level: PermEditor}
+	tenant      = Requirement{On: OnTenant}
+	self        = Requirement{On: OnSelf}
+	system      = Requirement{On: OnNothing}
+	buildRole   = Requirement{On: OnRole}
 )
 
 // Permissions is the permission table (docs/permissions.md): every operation of the spec, and every
@@ -131,6 +133,16 @@ var Permissions = map[Operation]Requirement{
 	// The stream filters each event as the lists above do: changes by listPanelChanges, notifications by listViewNotifications.
 	"streamEvents":              tenant,
 	"markViewNotificationsRead": self,
+
+	// A panel's webhooks need editor on it and are invisible below viewer, like its data sources;
+	// tenant-wide ones (no panel) need the admin role, which the store checks (webhookAccess).
+	"listWebhooks":             tenant,
+	"createWebhook":            panelEdit,
+	"getWebhook":               webhookEdit,
+	"updateWebhook":            webhookEdit,
+	"deleteWebhook":            webhookEdit,
+	"listWebhookDeliveries":    webhookEdit,
+	"redeliverWebhookDelivery": webhookEdit,
 
 	"getHealth":      system,
 	"getReadiness":   system,

@@ -51,6 +51,12 @@ type Config struct {
 	SyncMaxBytes     int64
 	SyncMaxRecords   int
 
+	WebhookRetrySchedule []time.Duration
+	WebhookMaxFailures   int
+	WebhookPollInterval  time.Duration
+	WebhookTimeout       time.Duration
+	WebhookWorkers       int
+
 	Formula          formula.Limits
 	RowsPageMaxBytes int
 

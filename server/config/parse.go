@@ -180,6 +180,31 @@ func list(f func(*Config) *[]string, check func(items []string) error) kind {
 	}
 }
 
+// schedule takes comma-separated positive durations (at least one), in the order they apply.
+func schedule(f func(*Config) *[]time.Duration) kind {
+	return kind{
+		parse: func(_ Setting, c *Config, v string) error {
+			var out []time.Duration
+			for _, it := range strings.Split(v, ",") {
+				d, err := time.ParseDuration(strings.TrimSpace(it))
+				if err != nil || d <= 0 {
+					return fmt.Errorf("want comma-separated positive durations such as 5s,30s,2m, got %q", v)
+				}
+				out = append(out, d)
+			}
+			*f(c) = out
+			return nil
+		},
+		show: func(c *Config) string {
+			items := make([]string, len(*f(c)))
+			for i, d := range *f(c) {
+				items[i] = d.String()
+			}
+			return strings.Join(items, ",")
+		},
+	}
+}
+
 // address takes host:port or :port for a listener of its own.
 func address(f func(*Config) *string, example string) kind {
 	return text(f, func(v string) error {

@@ -140,6 +140,27 @@ var settings = []Setting{
 			}
 			return nil
 		})},
+	{Name: "WEBHOOK_RETRY_SCHEDULE", Default: "5s,30s,2m,10m,1h,6h,24h", Unit: "comma-separated durations, each above 0",
+		Doc:  "waits before each retry of a failed webhook delivery; once they have run out the delivery is given up",
+		kind: schedule(func(c *Config) *[]time.Duration { return &c.WebhookRetrySchedule })},
+	{Name: "WEBHOOK_MAX_FAILURES", Default: "10", Unit: "failures, at least 1", Doc: "consecutive failed delivery attempts after which a webhook is disabled and its creator notified",
+		kind: integer(func(c *Config) *int { return &c.WebhookMaxFailures }, 1, maxInt, "want a positive integer")},
+	{Name: "WEBHOOK_POLL_INTERVAL", Default: "1s", Unit: "duration, 1ms to 1s", Doc: "how often each instance looks for due webhook deliveries",
+		kind: duration(func(c *Config) *time.Duration { return &c.WebhookPollInterval }, "want a duration from 1ms to 1s such as 500ms", func(d time.Duration, v string) error {
+			if d < time.Millisecond || d > time.Second {
+				return fmt.Errorf("want a duration from 1ms to 1s such as 500ms, got %q", v)
+			}
+			return nil
+		})},
+	{Name: "WEBHOOK_TIMEOUT", Default: "10s", Unit: "duration, above 0", Doc: "bound of one webhook delivery attempt (connection, request and answer); the worker's lease on it is twice as long",
+		kind: duration(func(c *Config) *time.Duration { return &c.WebhookTimeout }, "want a positive duration such as 10s", func(d time.Duration, v string) error {
+			if d == 0 {
+				return fmt.Errorf("want a positive duration such as 10s, got %q", v)
+			}
+			return nil
+		})},
+	{Name: "WEBHOOK_WORKERS", Default: "4", Unit: "deliveries, 0 to 256", Doc: "webhook deliveries each instance attempts at once (`0`: this instance delivers none)",
+		kind: integer(func(c *Config) *int { return &c.WebhookWorkers }, 0, 256, "want an integer from 0 to 256")},
 	{Name: "SYNC_MAX_BYTES", Default: "50MiB", Unit: "size, at least 1", Doc: "bound of an `api` source's response",
 		kind: size(func(c *Config) *int64 { return &c.SyncMaxBytes }, 1, maxSize, "want a size such as 50MiB")},
 	{Name: "SYNC_MAX_RECORDS", Default: "1000000", Unit: "records, at least 1", Doc: "bound of the records of one sync, upload or push",

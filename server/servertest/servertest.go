@@ -20,7 +20,9 @@ import (
 // Options says how to start one instance.
 type Options struct {
 	// Env is the configuration, as the environment variables server.ConfigFromEnv reads, but
-	// for DATABASE_URL, which comes from DSN.
+	// for DATABASE_URL, which comes from DSN. WEBHOOK_WORKERS is 0 unless Env sets it: instances
+	// often share a database, and a delivery worker would take (and send) other tests' queued
+	// webhook deliveries.
 	Env map[string]string
 	// Getenv answers for the variables Env does not set; nil leaves them unset.
 	Getenv func(string) string
@@ -116,6 +118,9 @@ func (o Options) lookup(dsn string) func(string) string {
 		}
 		if v, ok := o.Env[k]; ok {
 			return v
+		}
+		if k == "WEBHOOK_WORKERS" {
+			return "0"
 		}
 		if o.Getenv != nil {
 			return o.Getenv(k)

@@ -22,4 +22,9 @@ var allowed = map[string]string{
 	"store.(*Store).TailEvents views":                       "event-stream tail across tenants (joined on vn.tenant_id)",
 	"store.(*Store).LatestEventPosition panel_changes":      "where the event-stream tail starts",
 	"store.(*Store).LatestEventPosition view_notifications": "where the event-stream tail starts",
+	// Tenant-wide by design: every instance's webhook worker serves one queue of every tenant;
+	// each claimed row then carries its tenant, which FinishDelivery scopes by.
+	"store.(*Store).ClaimDeliveries webhook_deliveries": "the webhook queue of every tenant",
+	"store.(*Store).ClaimDeliveries webhooks":           "the webhooks of the claimed deliveries, any tenant",
+	"store.(*Store).ClaimDeliveries panel_changes":      "the changes the claimed deliveries carry, any tenant",
 }

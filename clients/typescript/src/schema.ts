@@ -929,6 +929,128 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhooks
+         * @description The webhooks the caller manages, newest first: every webhook of the tenant for an admin, otherwise
+         *     those of the panels the caller has `editor` or `owner` on. The secret is never listed. Page with
+         *     `limit`/`offset`, or with the `nextCursor` of a previous page.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Create a webhook
+         * @description Subscribes `url` to the changes of one panel (`panelId`, needs `editor` on it) or of the whole tenant
+         *     (no `panelId`, needs the admin role). `events` lists `changeType` values, or is `["*"]` for every
+         *     type. The webhook only ever carries the changes its creator could read when they were made.
+         *
+         *     Each change is POSTed as `{type, timestamp, data}` (`data` is the change as `listPanelChanges`
+         *     returns it) and signed per the Standard Webhooks specification: headers `webhook-id` (the change id,
+         *     the same on every retry), `webhook-timestamp` (Unix seconds) and `webhook-signature`
+         *     (`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed with the base64 part of the secret). A 2xx
+         *     answer delivers it; anything else is retried per `WEBHOOK_RETRY_SCHEDULE`. Changes reach each
+         *     webhook in order. After `WEBHOOK_MAX_FAILURES` consecutive failures the webhook is disabled and its
+         *     creator notified.
+         *
+         *     `url` must be `http` or `https` and resolve to an address the outbound guard of syncs allows
+         *     (`SYNC_ALLOW_HOSTS`, `SYNC_ALLOW_PRIVATE`): otherwise 422. The answer is the only one that shows
+         *     `secret`.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{webhookId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a webhook
+         * @description Needs `editor` on the webhook's panel, or the admin role for a tenant-wide webhook (403 to anyone
+         *     else). The secret is not shown.
+         */
+        get: operations["getWebhook"];
+        /**
+         * Update a webhook
+         * @description Partial update, with the permissions of `getWebhook`. `enabled: true` re-enables a disabled webhook
+         *     and resets its failure count; its queued changes are then delivered in order. `url` is checked as
+         *     on creation (422).
+         */
+        put: operations["updateWebhook"];
+        post?: never;
+        /**
+         * Delete a webhook
+         * @description With the permissions of `getWebhook`. Its queued deliveries are dropped with it; an attempt under way
+         *     may still reach the receiver.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{webhookId}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List a webhook's deliveries
+         * @description The webhook's deliveries, newest first, each with its attempts and the status code, latency and
+         *     error of its last attempt. With the permissions of `getWebhook`.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deliveryId: number;
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeliver a delivery
+         * @description Queues the delivery again, due now, with a fresh retry schedule and the same `webhook-id`, whatever
+         *     its state; it leaves after the webhook's earlier pending deliveries, and only while the webhook is
+         *     enabled. With the permissions of `getWebhook`. 409 while an attempt of it is under way.
+         */
+        post: operations["redeliverWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/docs": {
         parameters: {
             query?: never;
@@ -1364,6 +1486,8 @@ export interface components {
             type?: components["schemas"]["DataSourceType"];
             userId?: components["schemas"]["UserAssertion"];
         };
+        /** @enum {string} */
+        DeliveryStatus: "pending" | "delivered" | "failed";
         Dependent: {
             /** Format: int64 */
             id: number;
@@ -1438,6 +1562,13 @@ export interface components {
             total: number;
             totalCapped: boolean;
             unreadCount: number;
+            /**
+             * @description On the first page only (no `offset` or `cursor`): the caller's unread notifications about its
+             *     webhooks (one that was disabled after repeated failures), newest first, at most 100. They are not
+             *     view notifications, so the filters, `total` and `unreadCount` do not count them; mark them read
+             *     with `markViewNotificationsRead` like the others.
+             */
+            webhookNotifications?: components["schemas"]["WebhookNotification"][];
         };
         NotificationsMarkRead: {
             notificationIds: number[];
@@ -1793,6 +1924,99 @@ export interface components {
             userId?: components["schemas"]["UserAssertion"];
             visibleColumns?: components["schemas"]["ColumnReference"][];
         };
+        Webhook: {
+            consecutiveFailures: number;
+            createdAt: components["schemas"]["Timestamp"];
+            createdBy: string;
+            description: string;
+            disabledReason: string | null;
+            enabled: boolean;
+            events: string[];
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            panelId: number | null;
+            updatedAt: components["schemas"]["Timestamp"];
+            url: string;
+        };
+        WebhookCreate: {
+            description?: string;
+            events: components["schemas"]["WebhookEvents"];
+            /** Format: int64 */
+            panelId?: number;
+            url: string;
+        };
+        WebhookDelivery: {
+            attempts: number;
+            createdAt: components["schemas"]["Timestamp"];
+            /** Format: date-time */
+            deliveredAt: string | null;
+            /**
+             * Format: int64
+             * @description The change id, sent as `webhook-id`.
+             */
+            eventId: number;
+            /** Format: int64 */
+            id: number;
+            lastError: string | null;
+            lastLatencyMs: number | null;
+            /** @description The last attempt's HTTP status; null without an answer. */
+            lastStatusCode: number | null;
+            nextAttemptAt: components["schemas"]["Timestamp"];
+            status: components["schemas"]["DeliveryStatus"];
+            /** Format: int64 */
+            webhookId: number;
+        };
+        WebhookDeliveryList: {
+            deliveries: components["schemas"]["WebhookDelivery"][];
+            hasMore: boolean;
+            nextCursor?: string;
+            total: number;
+            totalCapped: boolean;
+        };
+        /** @description `changeType` values, or `["*"]` for every type. */
+        WebhookEvents: string[];
+        WebhookList: {
+            hasMore: boolean;
+            nextCursor?: string;
+            total: number;
+            totalCapped: boolean;
+            webhooks: components["schemas"]["Webhook"][];
+        };
+        WebhookNotification: {
+            createdAt: components["schemas"]["Timestamp"];
+            /** Format: int64 */
+            id: number;
+            impact: components["schemas"]["NotificationImpact"];
+            isRead: boolean;
+            message: string;
+            /** Format: int64 */
+            webhookId: number;
+        };
+        WebhookUpdate: {
+            description?: string;
+            enabled?: boolean;
+            events?: components["schemas"]["WebhookEvents"];
+            url?: string;
+        };
+        /** @description A webhook as `getWebhook` answers it, with its signing secret. */
+        WebhookWithSecret: {
+            consecutiveFailures: number;
+            createdAt: components["schemas"]["Timestamp"];
+            createdBy: string;
+            description: string;
+            disabledReason: string | null;
+            enabled: boolean;
+            events: string[];
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            panelId: number | null;
+            /** @description The signing secret, `whsec_` and base64; shown only in this answer. */
+            secret: string;
+            updatedAt: components["schemas"]["Timestamp"];
+            url: string;
+        };
     };
     responses: {
         /** @description An upstream service failed. */
@@ -1961,6 +2185,7 @@ export interface components {
         /** @description Optional assertion of the caller's user id; must equal the token's (403 otherwise). */
         UserIdQuery: components["schemas"]["UserAssertion"];
         ViewId: number;
+        WebhookId: number;
     };
     requestBodies: never;
     headers: {
@@ -3988,6 +4213,258 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                /** @description Opaque position returned by a previous page (`Link` header or `nextCursor`). */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Page size (default 100; the panel and view lists return up to 1,000 without it). */
+                limit?: components["parameters"]["Limit"];
+                offset?: components["parameters"]["Offset"];
+                /** @description Only the webhooks of this panel. */
+                panelId?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page of webhooks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            410: components["responses"]["Gone"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes the create safe to retry (for example a UUID per logical request). The key is kept for 24 hours
+                 *     per tenant and user with a hash of the method, path, query and JSON body, and recorded in the same
+                 *     transaction as what the request created. A retry with the same key and request answers the original
+                 *     status, `Location`, `ETag` and body without creating anything; the same key with a different request
+                 *     is 422; while a request with the key is still running, a second one waits for it (up to a few
+                 *     seconds, then 409 with `Retry-After`). Only successful answers are recorded: a request that failed
+                 *     (4xx or 5xx) created nothing and may be retried with the same key.
+                 * @example 5f0c2a9e-2b1d-4c8e-9a43-7f2d1e6b8c10
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://hooks.example.com/panels",
+                 *       "events": [
+                 *         "column_added",
+                 *         "column_removed"
+                 *       ],
+                 *       "panelId": 1,
+                 *       "description": "Column alerts"
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookCreate"];
+            };
+        };
+        responses: {
+            /** @description The created webhook, with its secret. */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "enabled": true
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookUpdate"];
+            };
+        };
+        responses: {
+            /** @description The updated webhook. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Opaque position returned by a previous page (`Link` header or `nextCursor`). */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Page size (default 100; the panel and view lists return up to 1,000 without it). */
+                limit?: components["parameters"]["Limit"];
+                offset?: components["parameters"]["Offset"];
+                /** @description Only deliveries in this state. */
+                status?: components["schemas"]["DeliveryStatus"];
+            };
+            header?: never;
+            path: {
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page of deliveries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    redeliverWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deliveryId: number;
+                webhookId: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The queued delivery. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -1,0 +1,5 @@
+DELETE FROM view_notifications WHERE view_id IS NULL;
+ALTER TABLE view_notifications DROP CONSTRAINT view_notifications_subject_check, DROP COLUMN webhook_id,
+    ALTER COLUMN view_id SET NOT NULL;
+DROP TABLE webhook_deliveries;
+DROP TABLE webhooks;
