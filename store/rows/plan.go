@@ -69,11 +69,20 @@ type View struct {
 }
 
 // Filter is one filter of a view; Or joins it to the previous filters with OR instead of AND.
+// A filter with Group set is a nested group: its own filters joined by the group's conjunction
+// (their Or fields are ignored), and Column, Operator and Value are unused.
 type Filter struct {
 	Column   string
 	Operator string
 	Value    any
 	Or       bool
+	Group    *Group `json:",omitempty"`
+}
+
+// Group is a nested filter group: every filter holds (Or false) or any does (Or true).
+type Group struct {
+	Or      bool
+	Filters []Filter
 }
 
 // Sort is one sort key of a view.
@@ -174,11 +183,37 @@ type condition struct {
 	pushed   bool
 }
 
+// condNode is a node of a condition tree: a leaf condition, or an AND (or OR) of its children.
+type condNode struct {
+	leaf *condition
+	or   bool
+	kids []*condNode
+}
+
 type conditionSet struct {
-	groups [][]*condition
-	// all is true when the whole set runs in SQL; otherwise the conditions with pushed set run in
-	// SQL (only possible when the set is a single AND group) and the rest here.
+	root *condNode // nil: no condition
+	// all is true when the whole set runs in SQL; otherwise the pushed leaves run in SQL (only
+	// leaves reached from the root through AND nodes stay pushed) and the rest here.
 	all bool
+}
+
+// leaves lists the set's conditions, depth first.
+func (cs *conditionSet) leaves() []*condition {
+	var out []*condition
+	var walk func(n *condNode)
+	walk = func(n *condNode) {
+		if n == nil {
+			return
+		}
+		if n.leaf != nil {
+			out = append(out, n.leaf)
+		}
+		for _, k := range n.kids {
+			walk(k)
+		}
+	}
+	walk(cs.root)
+	return out
 }
 
 type sortKey struct {
@@ -379,64 +414,144 @@ func (pl *Plan) compileCohort(rule Cohort) *conditionSet {
 }
 
 // compileFilters turns a view's filters into conditions: each filter joins the previous ones with
-// AND or (Filter.Or) OR, AND binding tighter than OR (a AND b OR c is (a AND b) OR c). Filters on
-// columns that no longer resolve are skipped.
+// AND or (Filter.Or) OR, AND binding tighter than OR (a AND b OR c is (a AND b) OR c); a nested
+// group is one term of that list. Filters on columns that no longer resolve, and groups left
+// empty, are skipped.
 func (pl *Plan) compileFilters(view *View) *conditionSet {
 	if view == nil {
-		return newConditionSet(nil)
+		return newConditionTree(nil)
 	}
-	all := pl.columns()
-	var groups [][]*condition
-	for _, f := range view.Filters {
-		idx := pl.resolve(all, f.Column)
-		if idx < 0 {
-			continue
-		}
-		typ := pl.cols[idx].col.Type
-		c := &condition{col: idx, typ: typ, op: f.Operator, pushed: pl.pushable(idx)}
-		switch f.Operator {
-		case "in", "notIn", "between":
-			list, _ := f.Value.([]any)
-			for _, v := range list {
-				c.operands = append(c.operands, coerce(v, typ))
-			}
-			if f.Operator == "between" && len(c.operands) != 2 {
-				c.operands = []operand{{}, {}}
-			}
-		case "contains", "startsWith", "endsWith":
-			s, ok := f.Value.(string)
-			c.operands = []operand{{s, ok}}
-			// Text operators read numbers, booleans and dates as text: only text columns run in SQL.
-			c.pushed = c.pushed && (typ == "text" || typ == "select")
-		case "isNull", "isNotNull":
-		default:
-			c.operands = []operand{coerce(f.Value, typ)}
-		}
-		if len(groups) == 0 || f.Or {
-			groups = append(groups, []*condition{c})
-		} else {
-			groups[len(groups)-1] = append(groups[len(groups)-1], c)
-		}
-	}
-	return newConditionSet(groups)
+	return newConditionTree(pl.compileFilterList(pl.columns(), view.Filters))
 }
 
-func newConditionSet(groups [][]*condition) *conditionSet {
-	cs := &conditionSet{groups: groups, all: true}
-	for _, g := range groups {
-		for _, c := range g {
-			cs.all = cs.all && c.pushed
+func (pl *Plan) compileFilterList(all []Column, filters []Filter) *condNode {
+	var groups [][]*condNode
+	for _, f := range filters {
+		n := pl.compileFilter(all, f)
+		if n == nil {
+			continue
+		}
+		if len(groups) == 0 || f.Or {
+			groups = append(groups, []*condNode{n})
+		} else {
+			groups[len(groups)-1] = append(groups[len(groups)-1], n)
 		}
 	}
-	if !cs.all && len(groups) > 1 {
-		// An OR across groups cannot be split between SQL and Go: all of it runs here.
-		for _, g := range groups {
-			for _, c := range g {
-				c.pushed = false
+	or := &condNode{or: true}
+	for _, g := range groups {
+		or.kids = append(or.kids, simplify(&condNode{kids: g}))
+	}
+	return simplify(or)
+}
+
+func (pl *Plan) compileFilter(all []Column, f Filter) *condNode {
+	if f.Group != nil {
+		n := &condNode{or: f.Group.Or}
+		for _, k := range f.Group.Filters {
+			if kn := pl.compileFilter(all, k); kn != nil {
+				n.kids = append(n.kids, kn)
 			}
 		}
+		return simplify(n)
+	}
+	idx := pl.resolve(all, f.Column)
+	if idx < 0 {
+		return nil
+	}
+	typ := pl.cols[idx].col.Type
+	c := &condition{col: idx, typ: typ, op: f.Operator, pushed: pl.pushable(idx)}
+	switch f.Operator {
+	case "in", "notIn", "between":
+		list, _ := f.Value.([]any)
+		for _, v := range list {
+			c.operands = append(c.operands, coerce(v, typ))
+		}
+		if f.Operator == "between" && len(c.operands) != 2 {
+			c.operands = []operand{{}, {}}
+		}
+	case "contains", "startsWith", "endsWith":
+		s, ok := f.Value.(string)
+		c.operands = []operand{{s, ok}}
+		// Text operators read numbers, booleans and dates as text: only text columns run in SQL.
+		c.pushed = c.pushed && (typ == "text" || typ == "select")
+	case "isNull", "isNotNull":
+	default:
+		c.operands = []operand{coerce(f.Value, typ)}
+	}
+	return &condNode{leaf: c}
+}
+
+// simplify drops an empty node, replaces a node of one child by the child and lifts the children
+// of a child of the same conjunction, so that (a AND (b AND c)) pushes down like a AND b AND c.
+func simplify(n *condNode) *condNode {
+	if n == nil || n.leaf != nil {
+		return n
+	}
+	var kids []*condNode
+	for _, k := range n.kids {
+		switch {
+		case k == nil:
+		case k.leaf == nil && k.or == n.or:
+			kids = append(kids, k.kids...)
+		default:
+			kids = append(kids, k)
+		}
+	}
+	switch len(kids) {
+	case 0:
+		return nil
+	case 1:
+		return kids[0]
+	}
+	n.kids = kids
+	return n
+}
+
+// newConditionSet builds a set from an OR of AND groups (the cohort rule's form).
+func newConditionSet(groups [][]*condition) *conditionSet {
+	or := &condNode{or: true}
+	for _, g := range groups {
+		and := &condNode{}
+		for _, c := range g {
+			and.kids = append(and.kids, &condNode{leaf: c})
+		}
+		or.kids = append(or.kids, simplify(and))
+	}
+	return newConditionTree(simplify(or))
+}
+
+// newConditionTree decides which conditions run in SQL: a leaf stays pushed when every node
+// above it is an AND, or when the OR above it has every leaf pushed; an OR that mixes SQL and Go
+// conditions cannot be split between the two and runs here entirely.
+func newConditionTree(root *condNode) *conditionSet {
+	cs := &conditionSet{root: root, all: allPushed(root)}
+	if !cs.all {
+		var split func(n *condNode)
+		split = func(n *condNode) {
+			switch {
+			case n.leaf != nil:
+			case !n.or:
+				for _, k := range n.kids {
+					split(k)
+				}
+			case !allPushed(n):
+				for _, c := range (&conditionSet{root: n}).leaves() {
+					c.pushed = false
+				}
+			}
+		}
+		split(root)
 	}
 	return cs
+}
+
+func allPushed(n *condNode) bool {
+	for _, c := range (&conditionSet{root: n}).leaves() {
+		if !c.pushed {
+			return false
+		}
+	}
+	return true
 }
 
 func (pl *Plan) compileSorts(view *View) {
@@ -481,11 +596,9 @@ func (pl *Plan) project() {
 		visit(i)
 	}
 	for _, cs := range []*conditionSet{pl.cohort, pl.filters} {
-		for _, g := range cs.groups {
-			for _, c := range g {
-				if !c.pushed && c.col >= 0 {
-					visit(c.col)
-				}
+		for _, c := range cs.leaves() {
+			if !c.pushed && c.col >= 0 {
+				visit(c.col)
 			}
 		}
 	}
@@ -504,11 +617,9 @@ func (pl *Plan) project() {
 		}
 	}
 	for _, cs := range []*conditionSet{pl.cohort, pl.filters} {
-		for _, g := range cs.groups {
-			for _, c := range g {
-				if c.pushed && c.col >= 0 {
-					joined[pl.cols[c.col].src] = true
-				}
+		for _, c := range cs.leaves() {
+			if c.pushed && c.col >= 0 {
+				joined[pl.cols[c.col].src] = true
 			}
 		}
 	}

@@ -150,11 +150,9 @@ func (ev *evaluator) pathCell(c *condition) any {
 // pathProj lists the path conditions evaluated here; their values follow the projected columns.
 func (pl *Plan) pathProj() []*condition {
 	var out []*condition
-	for _, g := range pl.cohort.groups {
-		for _, c := range g {
-			if !c.pushed && c.col < 0 && c.path != nil {
-				out = append(out, c)
-			}
+	for _, c := range pl.cohort.leaves() {
+		if !c.pushed && c.col < 0 && c.path != nil {
+			out = append(out, c)
 		}
 	}
 	return out
@@ -163,42 +161,39 @@ func (pl *Plan) pathProj() []*condition {
 // keep applies the conditions that run here.
 func (ev *evaluator) keep() bool {
 	for _, cs := range []*conditionSet{ev.pl.cohort, ev.pl.filters} {
-		if cs.all || len(cs.groups) == 0 {
+		if cs.all || cs.root == nil {
 			continue
 		}
-		matched := false
-		for _, g := range cs.groups {
-			ok := true
-			for _, c := range g {
-				if c.pushed {
-					continue
-				}
-				var cell any
-				switch {
-				case c.col >= 0:
-					cell, _ = ev.cell(c.col)
-				case c.path != nil:
-					cell = ev.pathCell(c)
-				default:
-					ok = false // neither a column nor a path: matches nothing
-				}
-				if ok && !c.matches(cell) {
-					ok = false
-				}
-				if !ok {
-					break
-				}
-			}
-			if ok {
-				matched = true
-				break
-			}
-		}
-		if !matched {
+		if !ev.holds(cs.root) {
 			return false
 		}
 	}
 	return true
+}
+
+// holds evaluates a condition tree on the current row; pushed leaves already held in SQL.
+func (ev *evaluator) holds(n *condNode) bool {
+	if c := n.leaf; c != nil {
+		if c.pushed {
+			return true
+		}
+		var cell any
+		switch {
+		case c.col >= 0:
+			cell, _ = ev.cell(c.col)
+		case c.path != nil:
+			cell = ev.pathCell(c)
+		default:
+			return false // neither a column nor a path: matches nothing
+		}
+		return c.matches(cell)
+	}
+	for _, k := range n.kids {
+		if ev.holds(k) == n.or {
+			return n.or
+		}
+	}
+	return !n.or
 }
 
 // pageBudget is what a page has used of Query.MaxBytes.
@@ -337,30 +332,47 @@ func (pl *Plan) query(after *Cursor, limit int) sqlFrag {
 
 // pushedSQL is the SQL part of a condition set, if any.
 func (pl *Plan) pushedSQL(cs *conditionSet) (sqlFrag, bool) {
-	var groups [][]sqlFrag
-	for _, g := range cs.groups {
-		var and []sqlFrag
-		for _, c := range g {
-			if !c.pushed {
-				continue
-			}
-			var e sqlFrag
-			if c.col >= 0 {
-				ci := &pl.cols[c.col]
-				e = typedAt(ci.src, ci.path, c.typ)
-			} else {
-				e = typedAt(0, c.path, c.typ)
-			}
-			and = append(and, conditionSQL(c, e))
-		}
-		if len(and) > 0 {
-			groups = append(groups, and)
-		}
-	}
-	if len(groups) == 0 {
+	if cs.root == nil {
 		return sqlFrag{}, false
 	}
-	return groupsSQL(groups), true
+	return pl.nodeSQL(cs.root)
+}
+
+// nodeSQL is the pushed part of a condition tree: the pushed conjuncts of an AND, and an OR only
+// when all of it is pushed (newConditionTree guarantees an OR is all or nothing).
+func (pl *Plan) nodeSQL(n *condNode) (sqlFrag, bool) {
+	if c := n.leaf; c != nil {
+		if !c.pushed {
+			return sqlFrag{}, false
+		}
+		var e sqlFrag
+		if c.col >= 0 {
+			ci := &pl.cols[c.col]
+			e = typedAt(ci.src, ci.path, c.typ)
+		} else {
+			e = typedAt(0, c.path, c.typ)
+		}
+		return conditionSQL(c, e), true
+	}
+	var parts []sqlFrag
+	for _, k := range n.kids {
+		f, ok := pl.nodeSQL(k)
+		if !ok {
+			if n.or {
+				return sqlFrag{}, false
+			}
+			continue
+		}
+		parts = append(parts, f)
+	}
+	if len(parts) == 0 {
+		return sqlFrag{}, false
+	}
+	sep := " AND "
+	if n.or {
+		sep = " OR "
+	}
+	return joinFrags(parts, sep).wrap("(%s)"), true
 }
 
 func (pl *Plan) scan(ctx context.Context, db bun.IDB, q sqlFrag) ([]fetched, error) {

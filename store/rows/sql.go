@@ -146,15 +146,6 @@ func conditionSQL(c *condition, e sqlFrag) sqlFrag {
 	return joinFrags([]sqlFrag{frag("COALESCE(("), lhs, frag(") " + op + " "), sqlValue(o.v, c.typ), frag(", FALSE)")}, "")
 }
 
-// groupsSQL is an OR of AND groups.
-func groupsSQL(groups [][]sqlFrag) sqlFrag {
-	ors := make([]sqlFrag, 0, len(groups))
-	for _, g := range groups {
-		ors = append(ors, joinFrags(g, " AND ").wrap("(%s)"))
-	}
-	return joinFrags(ors, " OR ").wrap("(%s)")
-}
-
 // sortSQL is one ORDER BY term: nulls last in both directions.
 func sortSQL(k *sortKey, e sqlFrag) sqlFrag {
 	dir := " ASC NULLS LAST"
