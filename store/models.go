@@ -175,4 +175,9 @@ type ViewFilter struct {
 	Value           any    `bun:"value,type:jsonb,nullzero,json_use_number"`
 	LogicalOperator string `bun:"logical_operator,notnull"`
 	Position        int    `bun:"position,notnull"`
+	// A group (Operator "group") has a Conjunction and Children instead of a column and value;
+	// ParentID is the group a filter belongs to (nil: the view's top-level list).
+	ParentID    *int64       `bun:"parent_id"`
+	Conjunction *string      `bun:"conjunction"`
+	Children    []ViewFilter `bun:"-"`
 }

@@ -118,15 +118,24 @@ func engineCohort(rule CohortRule) rows.Cohort {
 	return out
 }
 
+func engineFilters(filters []ViewFilter) []rows.Filter {
+	var out []rows.Filter
+	for _, f := range filters {
+		rf := rows.Filter{Column: f.ColumnName, Operator: f.Operator, Value: f.Value, Or: f.LogicalOperator == "or"}
+		if f.Operator == FilterGroup {
+			rf = rows.Filter{Or: rf.Or, Group: &rows.Group{Or: f.Conjunction != nil && *f.Conjunction == "or", Filters: engineFilters(f.Children)}}
+		}
+		out = append(out, rf)
+	}
+	return out
+}
+
 func engineView(v *View) *rows.View {
 	if v == nil {
 		return nil
 	}
 	out := &rows.View{ID: v.ID, VisibleColumns: v.VisibleColumns}
-	for _, f := range v.Filters {
-		out.Filters = append(out.Filters, rows.Filter{Column: f.ColumnName, Operator: f.Operator, Value: f.Value,
-			Or: f.LogicalOperator == "or"})
-	}
+	out.Filters = engineFilters(v.Filters)
 	for _, s := range v.Sorts {
 		out.Sorts = append(out.Sorts, rows.Sort{Column: s.ColumnName, Desc: s.Direction == "desc"})
 	}
