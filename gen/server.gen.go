@@ -660,6 +660,63 @@ func (e SyncStatus) Valid() bool {
 	}
 }
 
+// Defines values for ViewFilterItemOperator.
+const (
+	ViewFilterItemOperatorBetween    ViewFilterItemOperator = "between"
+	ViewFilterItemOperatorContains   ViewFilterItemOperator = "contains"
+	ViewFilterItemOperatorEndsWith   ViewFilterItemOperator = "endsWith"
+	ViewFilterItemOperatorEq         ViewFilterItemOperator = "eq"
+	ViewFilterItemOperatorGroup      ViewFilterItemOperator = "group"
+	ViewFilterItemOperatorGt         ViewFilterItemOperator = "gt"
+	ViewFilterItemOperatorGte        ViewFilterItemOperator = "gte"
+	ViewFilterItemOperatorIn         ViewFilterItemOperator = "in"
+	ViewFilterItemOperatorIsNotNull  ViewFilterItemOperator = "isNotNull"
+	ViewFilterItemOperatorIsNull     ViewFilterItemOperator = "isNull"
+	ViewFilterItemOperatorLt         ViewFilterItemOperator = "lt"
+	ViewFilterItemOperatorLte        ViewFilterItemOperator = "lte"
+	ViewFilterItemOperatorNe         ViewFilterItemOperator = "ne"
+	ViewFilterItemOperatorNotIn      ViewFilterItemOperator = "notIn"
+	ViewFilterItemOperatorStartsWith ViewFilterItemOperator = "startsWith"
+)
+
+// Valid indicates whether the value is a known member of the ViewFilterItemOperator enum.
+func (e ViewFilterItemOperator) Valid() bool {
+	switch e {
+	case ViewFilterItemOperatorBetween:
+		return true
+	case ViewFilterItemOperatorContains:
+		return true
+	case ViewFilterItemOperatorEndsWith:
+		return true
+	case ViewFilterItemOperatorEq:
+		return true
+	case ViewFilterItemOperatorGroup:
+		return true
+	case ViewFilterItemOperatorGt:
+		return true
+	case ViewFilterItemOperatorGte:
+		return true
+	case ViewFilterItemOperatorIn:
+		return true
+	case ViewFilterItemOperatorIsNotNull:
+		return true
+	case ViewFilterItemOperatorIsNull:
+		return true
+	case ViewFilterItemOperatorLt:
+		return true
+	case ViewFilterItemOperatorLte:
+		return true
+	case ViewFilterItemOperatorNe:
+		return true
+	case ViewFilterItemOperatorNotIn:
+		return true
+	case ViewFilterItemOperatorStartsWith:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetPanelRowsParamsFormat.
 const (
 	Csv  GetPanelRowsParamsFormat = "csv"
@@ -1429,10 +1486,15 @@ type UserAssertion = string
 // View defines model for View.
 type View struct {
 	// CreatedAt RFC 3339, UTC, milliseconds.
-	CreatedAt   Timestamp    `json:"createdAt"`
-	Filters     []ViewFilter `json:"filters"`
-	Id          int64        `json:"id"`
-	IsPublished bool         `json:"isPublished"`
+	CreatedAt Timestamp `json:"createdAt"`
+
+	// FilterItems The filters exactly as saved, nested groups included. `filters` holds the same list when it
+	// is flat; when it has a group, `filters` is empty (a client that knows only `filters` sees no
+	// filter) and `filterItems` is the answer.
+	FilterItems []ViewFilterItem `json:"filterItems"`
+	Filters     []ViewFilter     `json:"filters"`
+	Id          int64            `json:"id"`
+	IsPublished bool             `json:"isPublished"`
 
 	// Metadata Free-form JSON object, stored as given. Never null on output.
 	//
@@ -1479,6 +1541,17 @@ type ViewFilter struct {
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
 }
 
+// ViewFilterGroupInput A nested group: its filters (filters or groups) all hold (`conjunction: and`) or any holds
+// (`or`); their own `logicalOperator` is ignored. Groups nest at most 3 levels deep and a view
+// holds at most 100 filters and groups in all (422 otherwise). An empty group imposes nothing.
+// In the view's top-level list a group joins the previous filters with its `logicalOperator`,
+// like a filter.
+type ViewFilterGroupInput struct {
+	Conjunction     LogicalOperator       `json:"conjunction"`
+	Filters         []ViewFilterInputItem `json:"filters"`
+	LogicalOperator *LogicalOperator      `json:"logicalOperator,omitempty"`
+}
+
 // ViewFilterInput defines model for ViewFilterInput.
 type ViewFilterInput struct {
 	// ColumnName A column id as a decimal string, or a column name; an id wins over a name.
@@ -1490,14 +1563,43 @@ type ViewFilterInput struct {
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
 }
 
+// ViewFilterInputItem A filter, or a nested group of filters.
+type ViewFilterInputItem struct {
+	union json.RawMessage
+}
+
+// ViewFilterItem A filter as saved (`columnName`, `operator`, `value`), or (`operator: group`) a nested group:
+// then `columnName` is empty, there is no `value`, and `conjunction` and `filters` hold the group
+// (see ViewFilterGroupInput). `logicalOperator` joins it to the previous items of the top-level list.
+type ViewFilterItem struct {
+	ColumnName      string           `json:"columnName"`
+	Conjunction     *LogicalOperator `json:"conjunction,omitempty"`
+	Filters         []ViewFilterItem `json:"filters,omitempty"`
+	Id              int64            `json:"id"`
+	LogicalOperator LogicalOperator  `json:"logicalOperator"`
+
+	// Operator A filter's operator (FilterOperator), or `group` for a nested group of filters.
+	Operator ViewFilterItemOperator `json:"operator"`
+
+	// Value Any JSON value, null included, as for ViewFilter.
+	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
+}
+
+// ViewFilterItemOperator A filter's operator (FilterOperator), or `group` for a nested group of filters.
+type ViewFilterItemOperator string
+
 // ViewFilterList defines model for ViewFilterList.
 type ViewFilterList struct {
-	Filters []ViewFilter `json:"filters"`
+	// FilterItems The filters exactly as saved, nested groups included. `filters` holds the same list when it
+	// is flat; when it has a group, `filters` is empty (a client that knows only `filters` sees no
+	// filter) and `filterItems` is the answer.
+	FilterItems []ViewFilterItem `json:"filterItems"`
+	Filters     []ViewFilter     `json:"filters"`
 }
 
 // ViewFiltersReplace defines model for ViewFiltersReplace.
 type ViewFiltersReplace struct {
-	Filters []ViewFilterInput `json:"filters"`
+	Filters []ViewFilterInputItem `json:"filters"`
 
 	// TenantId Ignored when equal to the token's tenant; 403 otherwise.
 	TenantId *TenantAssertion `json:"tenantId,omitempty"`
@@ -2176,6 +2278,68 @@ func (t EchoedId) MarshalJSON() ([]byte, error) {
 }
 
 func (t *EchoedId) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsViewFilterInput returns the union data inside the ViewFilterInputItem as a ViewFilterInput
+func (t ViewFilterInputItem) AsViewFilterInput() (ViewFilterInput, error) {
+	var body ViewFilterInput
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromViewFilterInput overwrites any union data inside the ViewFilterInputItem as the provided ViewFilterInput
+func (t *ViewFilterInputItem) FromViewFilterInput(v ViewFilterInput) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeViewFilterInput performs a merge with any union data inside the ViewFilterInputItem, using the provided ViewFilterInput
+func (t *ViewFilterInputItem) MergeViewFilterInput(v ViewFilterInput) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsViewFilterGroupInput returns the union data inside the ViewFilterInputItem as a ViewFilterGroupInput
+func (t ViewFilterInputItem) AsViewFilterGroupInput() (ViewFilterGroupInput, error) {
+	var body ViewFilterGroupInput
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromViewFilterGroupInput overwrites any union data inside the ViewFilterInputItem as the provided ViewFilterGroupInput
+func (t *ViewFilterInputItem) FromViewFilterGroupInput(v ViewFilterGroupInput) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeViewFilterGroupInput performs a merge with any union data inside the ViewFilterInputItem, using the provided ViewFilterGroupInput
+func (t *ViewFilterInputItem) MergeViewFilterGroupInput(v ViewFilterGroupInput) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ViewFilterInputItem) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ViewFilterInputItem) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -14094,308 +14258,318 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39chs5si/4KgjujTDZp0RRsuyepmJir9ofPZqxZR1J7j6zprcLrAJJjIoAG0CJ5vgoYv/aB9jYJ7xP",
-	"cgOZQBWKLH5Klt3d6j/aFFmFz8xEZiLzl58biRxPpGDC6Eb3c2PEaMoUfHx1RYf235TpRPGJ4VI0uo1L",
-	"o6QYkhua8ZQaqYgcEDNiRLGJYpoJQ+2D7UbU0MmIjaltwcwmrNFtaKO4GDZub6PGGy6uF9u+eP2C/OXw",
-	"L38hGRfXxEhoWLBPhkzokHVJ3Ms7nadJrjL4wI6JYtlfew37SK8Rt8lJ346ASAFvZlTjm2tHIxOKQ5gf",
-	"0fuLN36CiWLUsJQopmWukrWNXlDD3vAxN/C/msmy33KmjSY0y+SUpYTjqJNcKTuJKRepnFZ7GXPBx/m4",
-	"0e1EvkcuDBsyVe3ygo0pF3Yky7vN2MDcb5+a1UzzkiVSpJrkwvAMOsNO7Doyo7frixk1OxkYppb3YySZ",
-	"Um5Inw2ksmRp1IyL4Rb93EaNCVV0zIxjhBcyy8fiNLWfue1rQs2oETUEHds3E/9z1FDst5wrlja6RuUs",
-	"7HEg1Zga7Of5USNqjOknHMIPh4dPn35/2Hn6/C/Pjr7//nmn04nKAR7ULsSLXGlZswjvJvS3nJGJ1Nx+",
-	"Y2efK8FS0p8RSiaK3XCZa+AJ0owtE8YEOZ5IRWLLR9h03LILBpP9LWdqFswWu66sJv30homhGTW6zw4O",
-	"YfD+73L4AWe8pIZeAg8tXdM0fOTh1vW1VAmr4xktsxtGUjZhIrWiknChDaOpFQ5U6CmzkyNHnR+WLdsA",
-	"Wg5HnrIBzTPT6A5oplkxnL6UGaMChnOasvFEGiaS2T/YbHFcb+k104FwIpoOmOUAoHrSHEhF2Cc6nmSM",
-	"UPL+/elLMmGKZHLIE5oRhaKg1SZXI0au2YxwTa7ZxBD74uERGclc6Z6w7xgmqDCEipTkmiky5WZEKBlR",
-	"PfICcszMSKYRsTsZEZg/PP/3y3dnpC/TWQR/KpZIlZbyTtMx6wmjqNA0AaqlmkxH1LhjBcbopW+bnLjJ",
-	"wQD8+zB4bBwfxz3BtZGKD7mgWU9oQ02uIxJ7gR9HJLbHXAwv2zFCuzJ3HdpNpWJmRlwMj6u9uQVI+WDA",
-	"QHa6rnuCa3J0eHhMpiMO6+7HVIzYrbQ2PMuIyoUV1BGhRIMII1IwEGEatoEb0swndlMpGbBpT+BTOrJN",
-	"CUty2HAMwnEPpGPcapN3IpsRnScJ03qQZ8WKUBCKuAXdYHTGrviA8oylPdE8+vTJSoRnnz61ioNPSFgH",
-	"WKoxnZE+SlfO0sXNaPdEI2o42mt0G88GneSQ/sD2DvsH6d5R8he29wM9err3/eAwPWDP+39JDjqec1Ag",
-	"lawTcMGeZYMloufw2bN50TOhxjBl2/y/P/R6nw4P9nq9T9+/+vgf/6NRJ5dOB2+pSUaLfHYymWQzIu2K",
-	"cq/toBLwRBdnpyMkrmEDkSe0FbPfxWRs22Xa0lIpWBfmOdjD/pdM8KBzeFQ/7DMp2LKhw7aTp50jMrX0",
-	"Ep729SNeNT7b0W6DXKIEnduTSPN/M9J08pAcdDrIahMqWAbUdsPZlGTcai14ohHkiIOo0+kUHMvN0kMr",
-	"g97nhowHwbMNjoV3g4HTbeoal/hrbesHHfgvWqfZnNu5Lj0NJ+7XhzsILxx9Lx2SKh94+FFdzSbs3A5n",
-	"9djsYytH9z8UGzS6jf9jv7SB9vFXvR/2BZ1fwQl4mv4n7H6N6mU/0IxQrZmCc8wbDjTLmHqi3Rl6TMa5",
-	"NoT9llPUh428ZuKJJs2jzlMizYipKddsKS0bN47GpjPBgZ/4YcFk3mumXo0pz+okBrHWQ0aati2qWEqs",
-	"faL2EqpZ2rIHFWgAPCVNnfdbEaiOv9Isi4shV/cjLzpbtRmBEHl62FmvRdop3GU33CTuuh05DGPjzbCj",
-	"rm7Fz5xNl7LZDf74UCx2azvSEyk0A8vnR5r+RA2bUljiRArDBMhBOplkHHWo/YmS/YyN/+NfGi3ozRbi",
-	"HN/CThcoMJ9ooxgdE83UDU+Y00zajdvIDsoZsQ85qLc0syvNSh2z2aeo3EZkCj4Ru5w6Irm4FnIqCBP5",
-	"mNzQLGcRseeTHBBFxZCVTww4y9IWTOqFFIOMJw86pROSuF7t6VuYNuwT1yYiaY5dMzJUVJgI3SlyKpiK",
-	"iJ6JpFRdpapTc0EXjOe0t7iq9raOSVx2HbtDvp/J5JopcA4EDqlAw102a/f0fuApuHWGXZ+nKRMPur65",
-	"VdENLGIakX5urA5d+HuasGyxl+fxfoyyJEZdnGt4OpRZSCo/ScEechpXqDJqqUhCBRGSZFIMmbIGwEgK",
-	"mSuWHhNtqDJkoOQYhjzgqnC+3UaNM2ley1ykDznuM2ntn1GhqwOd2iW94Zr3M+YdjLi6fphvZcoHnKWL",
-	"Z8rVgpez0Ovjim4cz9Gtd6SuIlh45hZVwVkmaXol5Ruqhg++02AEs08JYymaz6A7w+qcKzA9wbX0GuTx",
-	"Qw4u9vZRTFLJkDlg/WtsmuPCWE1GVuTiwXGJZ8l7QW8oz2g/e/DFTamhfaqZZe68HMax82lk1DhCvJLy",
-	"LRUz76x9yHFeWJEPm26XrSqAva93rzDnVgrhqgc8dBbvVTzUGzVSvjHXkDPNNmzEPu1dybudJe8Fzc1I",
-	"Kv7vh2WAt1xrOG65gNsXAt69idUKUWkFynkvJkomTGtLWK+E4eZBdbdfWJbtOUXJHniajSkcgVk2Kwbe",
-	"9AqQPQHHfT7MZa4J+tEjYt/OM0qYUlJFJJklGYuQIoliNBnZw9S+KWq0C5opRtOZ1e5T8J/VuOhabqF0",
-	"PplIZVj6lqWcgqH3NYStO+jjsDfbS9wG+8A1ZXs6ScBeoynKYJqdKzmxpoTV1p0beRJ89bnhfHcnZq2R",
-	"yMdMGzqe2KXh6Q6GxbwxETUmTI0tzeKCrVym8kk0QQLnw52HUXEHbGX1R6WxvXjFFzXySbrD4uYrTO/Q",
-	"0kYrfJ25vWgXl5biB7uRUegwWPCMBE6c0EoPdi4KaCic8seib9n/F0tAqJ4k2Qt4eEsq3ZVQwt3ZygMy",
-	"twtbuR4ib/JvbemHO7NktZes6ith0MuxxaJSFBarhmjlyfzA7GtLRvGGo8m93SDgX27YWG80nKJrqhSd",
-	"1Q1PLxvfed7PeHI5oup3QoB3JaL1hPMe+PVxNcBtpBne5O8ko9K5S+t7dLtFjTEz1HawbgHe+uduvYdw",
-	"3RXYgvCqzmpVZ7hYwcJYZQRW4DVnWY2B/FoxRgz7ZEgT4jxYn7w/JdpIxTR5/bfTi3NqRlZlVQy2SYNT",
-	"deHyaM0EDB2uHfqVfeZuFGk20BZwhbyucB80DJvqOq+udjQfExFsZB25v6BZkluDMr0L0TvXXOL+LsT4",
-	"tps2pp9O8d2DUEtzMj5qOJ1/rumjzg/P1zf9e+GdPxHh+u1cT6XgnjlJfPQdE1ZGfnA6Z6FwWupnGYMP",
-	"eiYS27A97PXIPiL85481e4Y97KC6oOdoc+0FrnCxt0UtJmqMqH4rUTGZj/SJGmXgVa2hYaSh2bq4NffY",
-	"CzqZsLSum7kd8/PzzVffLwe8fNu8QeU3Da6pf3Xmgt0i+NuZDMXfuJH270SOpDK/OhddIe9+pWka/rnw",
-	"u2JjeRN+YUnCtWjpumjA/Tn2Lt3im7KFG86mwZDxz6JD+LMcMPzpiK38oqA/+IomWdFALT3CpF94P+qW",
-	"RDmoP3lPnPOEKAauDufspiSVxrAUQrIIF87hPVF8TNWMFCEsGA+kdzmN7eCokWq9xLHTfuefvo0acDMG",
-	"0xezd4NG98Pnhsgz55bFS8753gqaFvm4DzRfw0wbsuvfL9+d/QxDWGTWZVtSGZXnho+L15czjHlzd392",
-	"VoSLJMtT9Kh+2hvKvWImOOX2mfvwwTK0GtCEfb79GD68x8cTqUCKwR1xtzHkZpT324kc70s64XuJTNmQ",
-	"if1iGW/D1/U1n+xJdy++N5HQD85pXjQMnMZRbK7frVpZADv7Rg55EgqDk7OXjajx7mIFE7wLaMe/xn5r",
-	"RI2haUSNzMAnBh/ZimYu8my9XlOEooGDDx/UQHSOpRp0yMIpd13fjkyfP7MbneEsYXIL+kDY7oZEOC8M",
-	"5jWlxWMk8+u8vlnckgWxX47St1a/q1aebHtklmpFsKV9qu1CJoVCWruXu3kq562yKidak89JRg3he8fI",
-	"jBAJlzIDvuS201e2MOaWyKngKJ5XnKvjKnXzudFBvgMdM11mVTh5XjwJcSiethY1heV69YZDKHq0x4JI",
-	"mWIpoZp8eOEu2M7omH2s8Tzem9f4Lvr8osZextXd3Z395SznBUKtXeCtDIjtrYAdvNl17uYyWDEQB9Gc",
-	"gRCsZbDjborbuJxxDjuo9/3CHbSNuAahWMNnyZy1ffc255Y2HG5dd8vX5rzqkF2h2MxJCNQo+2xEb7jM",
-	"FUTiplxPMuokVca1lR/XbIZh5cmIJddwOWdGPtQc0gmoJkN+wyArLDiIXWP2o1SpVUYOrEoNwRlOMZkP",
-	"fLtd9FBA1PDPf1Jl0h415Squ6mjOjnDCcNEFsiB1IBYrrbdb3bZtG/Ac7HJdq1OeYmxvTRt+s25r6L0k",
-	"lbpWc8F/y5f06LIZV9pjdcs4pp+CBgtCsgOv/R7V7zWutK2dZ0Waw0aR+HPLtvBN1T4Z08kHfPljYJiU",
-	"0uXCqwsrjFIOGgQlKUv4mGYE23MWqnvGHg/HhMLDU25PwRtmf7bfz9mlm3jqXtRqooZ9svNz+wHaI3P/",
-	"GA7Hk6eJqKFZhqsxzjPDfy3+zDW8OuAZKLW5NnK8xDixQ9jwAmY+K0IZTjOCRx+mZylG0z1IQQGDBWOz",
-	"nIudJSPJNOnT5BqELk0SNrGi2YpsPhRSoZq7SluvjuC0fOkOavzSNoPdfF5H8fd42bK9rv4tOrn5Wvfs",
-	"K0sD6Wn60C7xUsFeutvflub9x7lvChX2nVltV+f/wulbZvVu7TUQAz5cN4Ky+Rf4/M4+g3uyUzOqzeVM",
-	"JJXG7I7subNktQJaPWbphNu32lf46mZOP+A97f9JMg5zHsp911rj9p4t4E1otNynL2dYOiPSEU6wFdtY",
-	"jgsEtZ11hLYO5FPbptskphMed0mcqywmTdrXMssNIyNjJvv2f7oFkVtMpOB7tc+AX74VkRhTp2Py06sr",
-	"+9D5u8urqCe8s5bELhQ1Jk0cP5EDp0Vp+7rz359TM4pJE8wF59+1v16zGQi/OCKxJQuZm7c6bvdE7MOR",
-	"7bATKQSDe7hLaDgmzYnUZqiY7u7vt9tt2xTkPsXHpBxZ2LhiA8X06NR2fEMz6MLqSbZ5pL2YNBN9E5F/",
-	"aSkiIlL7b2tZcynDKGQVt0mMilbcLdKx2z1xyRLFjMZog3L8bmWeaDKhWk+lSqNgBcGO0piKDpYrxJBz",
-	"MewJ+/h/a2j0vyGg9r+v2ey/fbAvmActlz/tYBWoJvF37r94LufZqp241Y1uw7Lk/oQaYFF0eYxk2ug2",
-	"fnp11VgtTXe6uN9dpn7hI6xGPNzD7XNVIKzmdi+zH2Q101wB3bzV9QJ4pZH85zqoxkxrOqx34zoB99Ld",
-	"xC6mked6xLwHG7jaXdrWq58rV90LU4yiZ+kOG6dnIjldkkFkf3uiCRNGzQoIDH8RC2l1I66NVLN70Zxt",
-	"g5eAerGOei/LJ3dk5drY4+UndTC0cvNrlr/CRKtZe97e9+dbI7J0u5HVXja2U+jk7pJiOwvvdyOlF3fL",
-	"Z3tuubL3JAyvOSYhFoFG6H5HlwPyoYvrwFiOWiJZct1UxwDu2gO6rSPeYlOXpBsWokFOBeFphL4eAHQK",
-	"HEBNStCphT41kY+Z4olThFpt4uxBvPjkLttdO5QNM4I0+KNOp0x3t8JHCuZc6fcZ6/q5gsrS2fvh4+eD",
-	"6OAvtzWQLB/t+kAGU22k0fymFVu5ZvdAwXylFAYe7BJ8U+La9GU6a4dXW9VTi7pkofIFtzZua0gGpjnh",
-	"mhysTebwURmu2Tpqes0zw9TSuArBfHCFj6twwRUgoQ3lcLkEmbz6Fw44BEyk/iO3ayukObX/9pmZMmY/",
-	"cX2WZxl+kAY+16363xjN0Ku/ZdA1CPBgJvnEbrycitpuFEu5rn8crkqsnlPvudTFMelfHcGQZxB8OFQU",
-	"Y8py4b+ua8QUJuxWKUET0IKWYtppLhKGGdbBxXBwFRKSifZnajmWoocoPBJxqerIqLzO+pI3ag96VdaF",
-	"uwXDxj6yomcnFjzfazjH+hMCw9Ft8m7CxMn5KXna7pAR1UTInrCDgLxCeB8s0V4DjMkhv2GaxH6RYiIk",
-	"YYOBtdY9QhElsX0/joiWVgw75KW+oiIZgSvBjgc7ceM3IyXzoQNUQJmBj7fJqSkToSFqgxjbqmbZgDSt",
-	"xLyExSFDJlAeaJJQIaRxs6AEiRHhBmxTLRgYFbgCVjstPhuAmrNLBovYh9n0rTFsh4mmb2gnzF0WveE3",
-	"TDCtt+T/RZ6kGb+pCwarZ4I64n6D6Hd1QpIKiHpTtaz9lqrrC0bTC6YBtm+rifgg2PUYl5UkMfdW3TTe",
-	"MuCx7YYBKYW/0jRVbi9qoults7/y+oxHr/iskQRz0yjbLPSh6kCWz2+HwA7sbfMADLeQ6wIwfLP1Yy3v",
-	"WzZ3Ib5WjEGqNEohbC7CfJm0jJkgZ+yGKZQGUhCZm0lu5iIpEplByGK/GoJQjvBMGj5wycWn4wlFoJni",
-	"ak8xeo22/pQqgZ+4GMhaRgjb2mF/7hIIL4KuN9/hnzmbhoOuC+C5nxB7qx4oRtMXMkcDZwtmr85tWVR+",
-	"2P7qGP1wxnYFvo699TCReT7+/sfZ9tIpFEvlFUPY5LrV1f5o2HKJwx0/Tav0fL/phWsupr9y4ub8OtSt",
-	"N2TXbBflHcaGV2K+FwO5g4vExmHn8PnewcHe4fOrzlH34C/dzmH7+8On/1djTn5bKkO3zUHlxr0g+sZL",
-	"TvvMME0GMsvkdA9MkXKtG0nGBU/2aOWqauUA/GrDh72Duhj0cNbrY8Thyd2jr8P1WG8ffJMRwl8I4WGZ",
-	"RwcWWgb4g4jqUBvve8PZ9J3IauANzxGECuwOu9YBtiuAWUG0kA5QVCFwyNsSFABV4c7P0wAAIPdE7Jc2",
-	"hnsuQBi2xsuIZSlpCklKPooIG0/MrIWq/5pcs1DGhjOpgFMUSIoBEVeCgze/2w1z8bYFLDAb5L1X0hZv",
-	"owYFO89H4y7u1xkdswKAEgPeEikSpgRLI8IH1rBqr72JsXxaSbxbP0TvvnUZaVsSsnvrx1k9LdNkU0ou",
-	"GiogN9bOdE62LPzOwDF4TwoEq3gZVzrhyyfvT6AJNgV3y9oI7SWrVhK+zNJ7aule9TPb1tnmTvNADSve",
-	"rNB+ZccCWog8/86LmZKSF4gxZI5wAcNtWeDw5UJnt9v63U7tOR6pRLatSlT6KsnzX1vJtKNeum0Xclv7",
-	"CNDJVrDZ5zUirfHLaEYYTUYkYdayt4cD10TJKfrjEplngLlP+vbMGE9yw1LShIhe7X2bJMZwlrjlAHIj",
-	"0p+VYdfHhGJBHFAPhBQljm5FVz44anQbgH3MPhkyhZ77zMN8mhEVJRKkHenzZ8+ePif9mWG61ttwzZac",
-	"GEsyj6FiQK0GtJEsW+zHNpSiX9eOF5a5CNrxOHPhSgW9B4HxIf1cQ+UBN6BVdKS3s1JcttCHajy2j7b2",
-	"VNZxlsZhYVycDNniVcDHAGfAdaZgRB8+46Y0JgeNcFkPDhvdp89v4aqtLjp8cyeLnfny/Ki7OH2UW9PN",
-	"URgsN6/z5yVFMhW0v9qXAq0+eCh/My403jgicaHyxq2tovzvwSLcPZD/zifUNxv5fpfz7NuK3D6v4H15",
-	"p7C1ESHVhaUcMQAA+7vWJexhLrfjjYvXL8gPR8++Jw5bE1KyeaYXibiECF9csV/saQmI4a7cD1zscClI",
-	"86jzQ6uSL70y5qUITKmRXziy6lU+CAU4oQcAbV2zLqWSMFeeQDAXATZhisjBgImUiyHKAyJVmYW98fCD",
-	"qIaa8XOhDXVZWuUMXFQqROUdHTZq9cMiKG/uatpatKAuUE1iXJ64gvuFLojYtRDXG4YOkXWJ+6W8/ivL",
-	"tfzwQ+DtPFoSp85NNjfVM2nI62Xb5EOiyschYLu77xannbIbDwCr94U0e0t2vD4sFYcTlTfzjpqqYW9+",
-	"IerOnwtGU77D/en28ROpKmGZF0/qMR+q8vKliKFCaACIChlxWJeUKzNDEwpkiAP83TDwAiB8MdjkV/y8",
-	"6YVvJcAhGG0wsfr11bUBhD7OCCKK6sYeaD0PB5WxTKq8YFmmC0tiQoegYcupXmlRhMHs9jRGUL6HCExe",
-	"7pPdMhdqhbexCEANoAjc+tURwqVU5iVXbAGQjOrEORVqt+RyJpKLXDwspmRNKuNdws0HXMCN19dJp9ou",
-	"/PsrxHQbqra/CnBvLfOgVjynyKUK4pRqD8udg7kVHw7raqb+UnbYJbFtHu2MTNI0hmylSa6xnIXnA4e+",
-	"h8/APWkd7l7U+LRn39i7oQrwbOyrjkeucDQuCrz65XvfbPXrc+ikls3nQDH9VLcJL5+jrnDTwm2vMMja",
-	"oHQ3gQeOj7CT3txW9kLri4VDzJ/RMLpd8AYvK5Rf0CJWt/QSvVYwX7ns3fqk7s52Od2L6zRv3C2z59AD",
-	"54qMyUqdMV8VrlJubAfIg6sw9HTR0Hr69OkPEXl/9SIiY55l3JURrWSZhElBXycJqGqt7rCaRVW3uy7n",
-	"DiEzu12iDyBme7toJozzrjX07uc05vq8wLSstwTu8w4eHAvvC3fGw8QK4TZ9y5nbW0U1RQ3tutuYiqyy",
-	"Wyv87z8kwuH91IFjrcGwW30/6LT8kIAqMQUhHVf3vrq+CyPcIPDArXjJwXUnl13nne4Evw6Gx72GnT30",
-	"jd9KMltvS5ZQRmtD5urBr0uynBvHMsJwYnwXz8HZMll6X0nDi1Hyq1ZwPqh+C2TguZylPy8yMDnBy1qo",
-	"+g5JVftFStUxoQC3hz+KfUjDOiZmKh2gAfzgkrJ+FxjDvESIdPEdAdrwPPWtZqBTMcnNnbhoS+HwyByP",
-	"sNk1JF1PzatpdwcHwX0aDAsppqs1GWxGX7BJRrfGedp93Mjg663xrxxitG71HtgZdF8pLTecTbfbtbV0",
-	"hk2WnqBVvp+F7J1dynjspN2uhw78qgBkvMjjWtVzTeYX2Pc+X6XOtF/liaffvuG82n5d7ma4cS6fTZfT",
-	"k/pNUcH/jntapyK5xoPw+NC8xQ0NHdxuZ6tGq9u2hYvMKpddumW/P2MkDa/SVrqiK/du98cjBUDxJktd",
-	"Ob/LoftWVi3bg6ugu6/sjpjNq3Sd7dZqh2NQS2X0Pfi25i8koNlVY91R1dltvL8TNWf1qu0Em/SHDPL7",
-	"5l1YiwHPmiW54mZ2aVt1dRIYVUyd5Ijdgn+99mL5779czadFNv52efjsOWSNIWgFFt1/ogkiKwLs94V9",
-	"Zv8V/j99eXlCBkqOXXqUGPBhrlhK/v7LPy6t4QdzBCUFei8vp0bGTLC0NiSru+LdTilycdIQpafJmHIA",
-	"uLH6edTIVRYEeS3TLxZj9t/mmeF7SBSYWadJE/FgEqoYmUp1nXFtdCuCWv8u0F1HvrhHBKl3OiJ6RAHM",
-	"g4qUoIpa4L71RE/Y9WZQN90wXEtKcPbk779ckWZ8EqJSdsmP+Fsv73SeJnAXBh9Z3GqT0xTzY0gTBx7B",
-	"JVnk60srmbFWTyRyzHS5DTdMQc00vFgLytOUWJ2eN+L9GGk9LuOZqSEyS5kiTkUjmomUcNETfZlyQBJJ",
-	"yW85U/bzONfG3+aVV3lAKFgDB0LjCNdEsQEUdocVOeo8bZNTTE2AQupy0BMuShp2HZIafdy0lU1xRCgp",
-	"Blu5PwyQtlyKpu2PCgjIJnJApnZOZsR6AqcE8Y3EpWP46Gu7dWU0rSZ2UXFNT168wVAsiPtGxFLXz5AZ",
-	"6CmGW4zYPhYRxW5kYlVpkvFrBsArcJvZOu4Jmo65sCQ9I6kk7IYpBKKBZUFIQa7cvXKbnJDvvrNEBwNm",
-	"6rvvIjIdSXgbpwAkSZrFdYhd+J6wBOpX2ozYuAWYLwiDA1kqUhBuNHJBRDRjbt9taxH85ELPIOm0J+Ih",
-	"M0WOxP+Jau1fY9K0TzqhVymB04pgY1I24AJTTjG0TQalciD/1Se5PtE9YZkeC5WUfEuasc+k7UK2bNxC",
-	"+FchcdlYpovsTGipC8OH9S4Z1/JzTxQMDcEMkWdaaK/YYyr0lCly1DmKAgbXntYwJdeSr6UXiNnFYinL",
-	"AqJJM6aTSebMDh+J+h//0lLELZJQpWZ2HkWsLWnqIDy3J3x8bgsZoog1jY9JWfkCUoNyxTQ6mqVgJMZI",
-	"uQ8f4+XRyjAHQEPWROUCIS25JqAHAp4QZN+4xoGAbNO4RN2SudMImVjzfzPSPDp4ajeplIJcip5oHnUO",
-	"WhFRVihiMlLz6PAH+41rJZhN86jT2T86eNaKkLp4ZkWgnX9ZJ9o+dLR/1LF9TRQrk5t7ArZNikHGE6Pt",
-	"eA73jzo/7B8dHrZw1yzX+Y22O2AFWfxfexc4kj0rYDx1+lOVOBBi+9wLKQwTZu/KWrzvsCxIlwipBR8M",
-	"4qgn4v/ae63oOPjx5auzf8YRieGQV0ztncuMJzP71p5y32GnlMS+/UvXt3s4JjTL5NTunuWxnrCEsicV",
-	"H3JBkGMsbZtZ5mR0CatsqXAAI6IiYRrwpJ4IKdiTuHVM4kujeGL2rhQV2trvRc8xRGv0BDLzJJOzsRWf",
-	"TFjppgm3IgqWEfj7gPyD/2gl/1gqBkwx/Def7FmNR0HAFlx0+FMFBA7mwdiGeq7KsfbfWal6mrLxRBom",
-	"ktneP9gsdruAC+WT3DUd2IOHKGbcCXw1leSGiVQqwj4ZJlCgS1HmF2iiDWMq1HKKRkGyusOUa5LKJIdZ",
-	"U4Mwbnv5pNsT8ac9VCL2EpqMmJNOpAkw4FYEEvh+Lq/hiSaHnY6jPQ086bL+uSAXLOWa5MLwDE8rPAae",
-	"aCIgt09xw45J2bE2itFx0XMwOad1eNbCExYGhe/o4uDt+cKiIyrSzHJ9LlK3MBgoiFyNLMuFNnZ1nMCF",
-	"duGXqMBJ82wshoQbe1plDGEGMp4wgeHsXr1TcqI4M1TNFvQ6F84fKna+gTJJwCuIJ+enjahxwxTmwTQO",
-	"2p12x13VCDrhjW7jabvTfgr3vGYEujHkT9Ak0/tWp9j/bP8PScW39tchM0tQPe0ZIejYzi/AbGj2Z6iT",
-	"WfKHgFAvQIo9jH+lWQYagm4Te6CRQBeg+ronaN8uoJZjZqUsnGxNK+Bw/YrtBRARa4iD/ZFkGqZluRtd",
-	"9B8+N7gdLgC+N4qkQxXGyTvFfK0ZVgmuv739aK1JPZFCo4Fx2Ol4zd2jwgZn3b8cguZmXZ0kGXgXwCao",
-	"X3iomXWEfdY1VYxt/0eaOmmOrxysf+W98GjxLMWXnq5/6bVUfZ6mDMy/o8Mf1r9xJeVbKmZudGCnPNuk",
-	"p0uUUu8FvaHc3XVZqy8fjy3/IEUQakWKBjnjNRpfma/7oWHJvQHpolVyqeu5fATsXMy3h1zTknM+hzR1",
-	"W/55mi5nojPGUk1izFCLrVAOVfg2+ZFlckqsRDGe3VIJmQ/sk79EDxnvqHPU6jpFuCdQT0YtGZOYnIrc",
-	"ZwnNNXPIjYG+XMAwasbgNXwiUKGXsZ9jvT8RQxytf+lMGkzV+lb4ITAO748jQrF4Ts0ILtA3fOc0hQv0",
-	"idQ13BEXx1DsbVi09OlcvoFU/kBpghFJEOPQn8x46rTa5CdFBRzGnuN6AiqZQF5oTARyo/9zjhuPybB4",
-	"3Rm47gX8q02OOj9gQC8FuxKZk5qemCguEj6hGbKtPiZHh4ekz2ZSpOQg6nQ6yNsTADzyzH+B4fwkDiqx",
-	"x3X8h7riSZI1tt26QKX8B5s18EgD2vtRprMNmDdAAJgEybdlqm2xhRDroDT7nwgW1vZv3kabSwAXf3h7",
-	"W1dOc070HNyn6HlljcZlssfdT9kt/NbP5K2FVmcDofXCWZfwwsEGYzqnM6tLX0n5hqohw/eebbIAOp9Y",
-	"k4ylb1nKqQcvOjo83OTlCabKWOmI4EdfXyyDQEI9xfPOgjjeVMnYh1N6D07zBC+dvwkp7i3Z5mHnAEQ1",
-	"ujHhi04LRGxpDbTJ2UohTJpe9hqJaklPUKgpwFRrC5F5aV89SbJzXK1vRm46rIJthCJOASa0mWTsPJhk",
-	"dCHmhWR8lMqPUvl3IJWBl8qLP3DbOCXyDuJ5zqmCdZ1qUtzYjbwOddT9JfrpMVytXC/VR11pc6oNikeS",
-	"UEGE1Y97om8l6ljesNRhi2wuOTG7FJXNOcFytGQ2rr73n5oDvypB4y6s0TMe2uyLtnK1RA0Xl1SDxUbN",
-	"CMprO5xYb2x1C4uRNN9fvNljIpEpA1QaIU3LmpE670el9dgmgDUK3kxpvx4oOe6JJdxV5GQWHNkmL9lY",
-	"Gu8NDViPa2scbsFlGHziuewraRYuAuYbVyoeD/YHP9i/pixDOOANbSZ3X+3DYJa5YV+4a+3w6lyHjlV7",
-	"dCpG04gINmXakAFX2pCmu7SgmZbgMoW7I3eRLge+dmNPYIutNjkhsUuui+fax+I3NEVZcdQmMcSUg+eL",
-	"faKJIfnEiqWDTtTpdCK87Usg2r0nQFeJgwB4dw/WJud06FSZGO6m4v1YDgaamRgEX6HkxGUMfmyHTslE",
-	"sRsuc8TfWeb2DfCpN7x5KXMLS3Fwj8makP9T020Fc3czQRQCT9tm55HPslkRD0EN1KsbGLgs5JogTBmg",
-	"n9SNBupg1S/BcuiC2w2OzDd2jzc5W98BEWzypEvM2ODJKxdH9Z8w2Q0P+OLxL3mdhlu56gLBErmle7ej",
-	"f7iT5WCDqfwkBftGriowsigpBIuX7/6bUsSXlRP1/ucQRGellbXoZSpCwNrkFyta+zQIz8o1C+rbwkcX",
-	"MYOaHUQaOb1vDNGBcYn0GEckFxnTGoqHJ+yvIJq7KMHnwsAUg1CpZGQtszicThfyCOPIQS3DOvQEQv6w",
-	"tLxid0OEGEOw8AKtE3/71f2wwrwry6Zu7Rp7bae4CfOfDt5Sk4zqGL/GkHzpyyD/6TW+Dbwq50EI2GvA",
-	"yf76bI0bSGgYThwwdsDGYItueF0ecK0vos8FiTH2Gmt/jKm+xrzbKqX/xMwdyPx0cCYFcxT8ez4agzVY",
-	"cjQGG2ZX0cX+2XZfXdGlJaLdY/vwDLT8dEPmeCtTiNj+o7H6171pYmZj3tuOE16GwHVLHTVV+PDjmrv2",
-	"gJU9/0Z4na6ZMBFRmMCkXQVRgM+SgkWEfYIQSbxqpy47A15C9HGKr1g5QOLv3H8xuWZsoqFX1xik6y+e",
-	"lt5Ng4WFsMSXGwWkQFSsxuW+nDvJmvCk3NEZVBZ0Dxi4knzR6Db86rjkpJEEQfnqaiEicTDiqh2GJZ5T",
-	"w+cgpyd8c2/TQrX6B3Y6rZeC3u10X9LwD2Vc7K6T/PkcWEjgGwrj9VbOvkP93P7Gf1Fw197frzCVjkOL",
-	"A5Kf+ph/MpswEie5NnIck+bR4WHpLW9h6QiIlua6JzAGm6Xk7OXfL9+dRc7NFYRc+wSJg6cuZKoVQeZF",
-	"iY8/YYpkXLBuT8Sfew056TW6pNfIJ5op02tEpNe4ZjP8cnKAX+Cy2e8+t9vt29uYNONrNoshArnPSMYG",
-	"hsjcBBXpQII+0cQ+Byj1cU8MuEg1hEn6QAXbLIakBUNBO7RmKLexWw8r4QkIMAY6rJ2hUVRoLAQV9YT9",
-	"UqVMYdIV3i4USyAFoeSazciUC906JlSUjnJfmsafd3COgivT9qLJUEJr7Z44IWOaDaSy+2EXtIjNP+x0",
-	"nBexhKPtEsiqcZkabuQuFalNfqG2K9zMZ8SBdPbEQCpCicqFsOaybcyfn0hGzrEZ3Jaw1K8tPO3dq814",
-	"HgE37gnccR2RuIqFG6MrlkuhWz4fwJ/vtlX7BJ7zdQf4ea5HJbM4/WDji5lPeyJdOI8bnjYCKvWU4Wg0",
-	"INHPPXAcwm8nKSVv5A2ze9hr3N72RNlUQWVBU4e9xi3MqcbX2OcC0w3mHY1f6ewFKOUl56/MDSQhem0r",
-	"16NHZ8BjXMc2J6/lYycNIYWREjyiNjmJo8ZcplGJnLXugAak8a9wOrfJmfTnLNhbWHYNy53iD04UAlqZ",
-	"42U8vLkuqjK12j1xUVRhdYe9FfmFQQYpsm5ZF0+ursvX1cUNWXGz5F7qiSLNqzyUqILaDmNuDEsjlw3o",
-	"ky8zRm/QBhsTDonybXLOFIy9S2I64TEZMAMpZ3GusrgnmhDpLVIAPoshoDC7YSmhQ8qFNnMp/vHJ+emv",
-	"l+/eX7x49euPJ5evfn1/8SZ2R0eMllEckdip9ZDmaPiYydy81XFEDFShDxSCICEdYAsINcUZdU7NKCZN",
-	"tw0OmA1VK59u1xPcaJYNSH9GUjageWbQ43vNZoXbuT8LNBPbXirt2kF8xLH9dSI1qN9Feho3reOeiH2l",
-	"kdiey5rEcFkVE3nDFJjiLm/yEk6H2G4xDUp/BVvt6UkbahiO262K2z8lp6jOHZN4wF213lJTdAxERvSG",
-	"FUnNRuJWgtrDVbGgVCl+w3qiP/OKom3LTjPXI1wdUBhQ76m82yZvpJz0aXIdkYniN9SwyOo713uZTGgG",
-	"73psjp6gaQoZm9olRGLmvnPpV3ImswwTxdkYCVZLn5gZkJacCuJXHH0KOp8wBRkNSmZMt8lJQegV3Yg0",
-	"oWh+MrKyLSJuaSPSpylB3dlIq8qpIYv8OIvh42Owta0t1LoyF9sOC9W4Qm0r0sjJdMQzBpwPJOTjXTC5",
-	"GB7nmlxDdqsIZvREV5U6FCtuf3uiXkU7xpR1jGUj4JCZoSumNtJ3JpKK72UHPabWjeJlSVl+CjwgDnG5",
-	"dJ3MVTP5yxFiQj2NGlbpBpVnZan0AsWscXDYKVYHl6SuDkT34LCDBRTs/A++r5bbCGoN3M1Ps4WuZvt/",
-	"1NW+bkir5bJ7czkU1Tm2v6UpJUIUim0rsyPiaHOQZy5Irxpvg3nVtrWewDJZEUlkLqzB51nMyW5gmTtE",
-	"v/TERuEvVXbQW3t2H8M1VtVz2SReA0jxMVrjayeWBoJl7kz/UvdMG4gpV9vpm3OMoua7yi0Kr9vHvOIf",
-	"kcJP2kS9Z8SyFFMTWst9ps865C3/MbAajkngRu1aq4V9MvuJvgGDwQGKZFx4PxxodOg/9E7WYxKnDNq3",
-	"0n0O7ixy1qXDz4L8LKjFF5G4zikWk6btAiwfhG8r+mlhZHb4lkwMM87+jh3ok3ZYVoVzFr1bMWnGdloR",
-	"ibGf//X//P+ECmd9yYHrTcP3th83niAVwqru12zGwKiY6ySws5YYVqGJXNV4vQoHUZ3ZzOFi9YTlmmNr",
-	"5FpVGgsdYlho38GwNK0G/+LyZzte1PcpgRBYMcRSqxNMebpmNSq+1abrdfzSmF6wzAvjGlOb7cCoQDip",
-	"RddtT1jdv/4G1BJlyVavecZW+k+/2/+u6i7laSTomEV0yHpichCFXtDo6fNdHJxzueYFIyyj1C3IkSxQ",
-	"Y7vxzXtUUXI46f2orj+6Vre71IRjJ3R4QRA5yLJ7cK+KAK1a7xdA7kuRiTCu3nlbKi+TpvfnpPMl13Te",
-	"tzwOKUOtedMDwi5RkPrQD8KN5fSEKQFOGwd/CZ7lAlQFMJAQPwXhCamL9rRv65EEDE2pjIaEIwTe7wkp",
-	"fPhml8R9xcCfGB+TsYuN6pJ4SpXALwu144kmWCWfqDxjEJJe1cz8EeaNJRfb0iUxFwMZt8hCeMsTl1wd",
-	"VXOrYHu5QWi1oP+eCLADUxe/U8Hk8KkUgGqDv0BFZff7sXPrgKcUpISXT8X93OaJEWRZXsQxicGVlr6w",
-	"5mPsrEhCM4c1VpAPPjVHQdMRNcUg3ZaRpuvSnuZOoVthfQLwyF2TL+YLCmyYgVEAq5eHyWK9y/pXw3XY",
-	"KpeiDrx/WSePyREPa22He7OJyV1hhm9dUfidWdImPLvgvBBzDO6Pz+r3H1edlPtjqq73lKuTURue+Zaq",
-	"a13t3crkWvFHx1IMSRx+eZrquMQRdtLUjNi4TU5BFeg5q2HC5CSzRlClyYi4svqEp9oj2oY9ZlA8H3uA",
-	"1kknBJz2QSc1ctJObEFOOvm3cyzl3NQb3Q8H0WH09OPtLuJQ2yHCiB447sL3e8F0ntVy/d/klIypmM1t",
-	"h9MavnnW/9OFFtodndsrhaS+TmpINaTCxQHvoya2WsFGRi50My80PDA79S6EosYxqM9Uu8xZzZiIfIo9",
-	"uTQzY392kXY94W9UuQ5h9KFkoIEYhnyCZkJxUco1edY5XIoO+i6Y31s3vW0dkN/uCY4zWnV2uy39w2KG",
-	"Hm40o5+oYVMsPXLPZ3YBbDsuiMuzXMhaAcetSUk/3zAHHViNkj5VLrKkTX5xTkhndHjzCGAGXWo7+GUV",
-	"M7kSLMV40inrk/enzvqyqp5uHVeMFyg58IaL666rztBut7E2wzFRLPtrD8q49RoBLrWQuXAZGz0BsM2g",
-	"Q6Ij0eoDwLdSrE4v/4LXar8X9X2jyimwWDWlglYq80gQc5kMdpfXZTLAM996JsPvMes5lB3ui9A9BkDq",
-	"hXK4GnKPujxqORXFLUaBFRwU6nA+mxoob64Bad0w4e/eWxiz5L18CGfxq0Nbi9vkBbyoA+dGrrEYSMYg",
-	"tl5I48DZisIzgOtNzgDCRzAG6j+AVOWC/5YzvBoLPVvuNguiOOPPZbmDLvnwMSJQ1bZLTs5e3q7AS0V2",
-	"+ZrIf/MSH+OHSJozUHWoIH/rnxwkJBmx5LpRLReVyEyqRrfRdxVsne/kJad9ZqCKcpbJ6V4+2Ty2B7E8",
-	"vgrEqhNdq5H8MIJk15yrqPFGlnU3V0o2/9w3n6f1eKfxRZGGUEg5IVojled0uf3PDttmE+QJJ3kdvKkL",
-	"jroAlz8GVK+qukWaXrpyhZcHUeGHDrJUnZnXqtb0WYzQroRdOoHuoItcdlJxu+BgJ3y8pjZ0pknTVz0y",
-	"0pVxaC2HlthR7D6CRfwRsB+WclK0TX0Exy0nJKgGhsXHghJapLaClhTZLPLxEHPFtCIipNcySpUCmsCg",
-	"ltgfwHFZ6edp5wj9FvHpYO9MCrYHhBr3xJiaouRNkivFhCGxPYtqdZKfXE2xPy8QxUod4G5n/yP6xDeB",
-	"PrGM+5dbN1txwrlDltsYg8IFqRWZvteMTdyhClgQOgpYHhGVIJwrjUgctOyQmXoiyRhVWAisHsW8OOYr",
-	"R63L040jlwwDEqiEnSi9oqEF5HHKwNsDwgflToTpNxnztafAkEBZdXRwWKnit+La5H1ZfPJrwVXYuV7k",
-	"RdaFE8cwANi4RreBhcJx5GANDY39Ajav0X3+zI4AjMFGt/Hu4j7NpK+DUrFSRPp077uLykeV6dFa2h3W",
-	"YmtraT8pS0RvqwUe+5JWoRaIaYmjElYPK7Naw0mP5LRIJpVqnGe0J7DmpMs1DMOz5mBZ7ctQFzQADbKN",
-	"kKby5ao1oRo8UraJ0/Q2brXJjy7RjyQ0S/IMmLSw5+BeDOuUqpQpcNP1RFxWFW+nXE8yOmvD7zFp+kn5",
-	"WGNrzGVUm5YLfeJpm8Q81XGZ+UiG/IYJ3+lxT8R2c/wDvsERvcFCzjN/rYev2Wfb5EdpRr4ape0ShCyG",
-	"mBWBx8UhsMyf74uBLxwpc/5LtwOYpm1HaeUZ+zTJZOq0g3pcVQ64DDV+83tEmF1XjzxqQNXRRhc6bSwi",
-	"x/7DqhlLF10zXPDNJgxMVjvjoD78gZvSqvrwayr1L0zp9wsFCwu/Os7Jh1LCFrUfLYEvUJixusYhwqv7",
-	"5v6tgnXnz36fYkXWO5gdGyYKBcbAHMKizxbKJB5HZZntJpRsJieGjKU27j7XDb0nJnBrGzxXGBn4yK80",
-	"TVeWj7OnFPLG170TCXOvrKRygg7qQJATDN22IywOSHgLz0j7EY5JeNN5JQO1fE5P1y4ZBY0JCPuuECLk",
-	"vlhCdNLQsE9mczuhXNCvc6fiNnPNpQpSx+OtymNqyTd/DRMgctedF2vti/1S//4qUt7ZGyTXHsR0AlV5",
-	"R4wZklExzOmQdUlgS8QfnCZ8RsfsI1YrhUgfrHZTppKAr9vFAxmsQBqs1hPtDxdwnLQgmZSLYUREDjkZ",
-	"cGfkgv9Jxg1TNNMRif+D7JHvyD7E+xw+J391gT8Y9eP+IJW/3CPsr86bBRkSuXB1909fR+Tk7GVE3l1E",
-	"5OzdVURevDt7cXIVkTevzqKeeH9+/uoiIm/e/WL/ubo4fRuRi3fv7RsnP15G5O3pWUTenvyXfe/kzavL",
-	"F69sM79E5Ordy5N/RuTlydWrl6evX0fkn69OLiLy9t3Z1d/s1/9s98R7F2JsTZZxnw9zzHP0ix2RqbJn",
-	"LlXcniposM2SzMG+HB0eVsIj8myiOKBN90QMyZQ6bpNLCchJxVZPAd1dG2p4QoZKTs2I9K3gANBalpb4",
-	"MRA96bJ2D567rN2e8GA/UaXzEQUUFWqgTU2a8YtD8r/+3/+PvDiAf15BsJj9zaoQz589e2rNmg7pz4yd",
-	"KMAHYgl73RMHz7///vvDg+dxq+vq2OdlDDeYpwEp+QRHq54wbYhlltyeI/ZsJM3nR+QfCyN3Ji5QlX3f",
-	"LpvdCPuKs8XTFKACMR2o2BNrEcVIew4oCMklJlT3hBwYJrA9QicTcL06ZEQFYwMtRxT1+TEAvSDGiDzd",
-	"P8QsJoi2ANpDTgD6s1wC9a/HeWY4ghtS0Mpg+SEBatGgP0bnKph0hSNBl2A84Mzlhhh6DfE57hErB+w7",
-	"3JAJdSGFsA9tUhQSSDjTVURkUBUBGFD4XGJMwHPrV4zKaoOlg0IV8Mn9WTHGFKarmCMzP7KewIBASEEL",
-	"KHt7/fJFsVbfgJbpZmEHBxTV/PA6zzIUsxHpNUiz14jIh4rSCT+0eo1WI3Ajg9oJ722gkz69vd1Rl5xf",
-	"vEeN8lGjfNQo76xRLsjv3fTK0t27XcmZQD/8BZNW548TgsIfsUXut+wMm7lqMxAqQ4yUEcYEccNvWDZz",
-	"57bP4gAVtifccZFy7Y9cSODAg9vlC/tooMLHjenN9ih2QUpeN7TKEfrlESgEk4/TxcNlfcWaHQ+Vx2o1",
-	"j9VqVkYsrZALO8Qs1YX97KoO/VHiftZoFXfTJh4jf76JyJ+VXLSjI2aD7B53LG8aEVTmLGg6LgJoIEBW",
-	"O/W2rnBNcIwH97YxGNdjpoaQYSUnJGM3DLFlY2cbxK1KhFEYXhS4wbEkgUt1lor0GQQctQt8VESi2p97",
-	"yXLkzNr/lUp20L0zf+wroXFpHy51kJ4AHOYFmLL5s9lDksRB4nalPg44KnwFPcfPS0OOdpaG9xBzxFMA",
-	"WS3tO5eSQV65q4GtLx1u58MgugVK7ObJ4rgkXyfiaLVw9iFH9yCkH2OOHg253WOOdrHeQvypHSKP2uRd",
-	"li5Pwz12dcg2r0dYxZN9THrdLOk1LNy1XeZrmGDzR81//eMDz/pAknA37w1y9o6XfgXbc405nA7Dogyt",
-	"iy3BxqR51OmEFzx4TXfcE+yTUVDWyaORTkybgPsKnfTuWg999IiKz02XxB5ZPnYZWlZfJGWRDYfBMRMJ",
-	"1Pao1jtc58i/SyHDe3Th7wTEfzfI+6/jdV9fmtB73u+jNOGj+/3R/f6FJfeJMTQZVaEpHWjmXOh4fWGC",
-	"VZrcYwn4+yoBD2ffYx34R8/6A9SBx7gNqfiQC5oFtZIm1Ixa96/ORY9Fre+nqPVdhcRjZevHytaPrrw/",
-	"cmXrHUX7DrrejnU273QoPJbkfCzJ+ViS87Ek52NJzm1Lci5qjo91OR/rcj7W5bx3hUnJ6Y7ICiiF7G+n",
-	"9mT1OQpl9RtNmJD5cGQPtloQhrJUTl1YKIaLCEZ8UkTGtdHwVcvLKVd7LrRG7VIobtevJyrrZnWeTAI0",
-	"Mk9bmIij5PQ4yP5w6/WkYNd/SYBzsGfUNZtZeRo4/XpQ/QCVqUqoTUQqJ3mEmgRY3dUib1a5m+GZyTLN",
-	"oMLpCK+KX//t9MKqGT3BPk3sacCliEAtzLOsLKPAoKaYVRHtCVDgrcP4Wsd1McyEWZsf8F+hUmqRsfEz",
-	"YBo5yJugGaeiYS6YPZQwEUxHJP7nP//5z723b/devowtjTIdkYvXL8jTp09/IEUtFh31BG7dwCp0kC/z",
-	"q2YZSwycUAmDsjqVenZF3pAlHUSSwJlhEpYdUeSUSy6GxSQiuOsPU44gEUnZ5kVNLlVEioykUklzaxwV",
-	"C8wFKHNltpxP6EIaZZ8mGeUCHkTFWk6DhxbRaXHuGuEWIUnPWYdPdE/EA1QGeSX9x2XnRK5mU0lbVpeW",
-	"vvaSJfrFOoJ2QaC+VFCdyi7pE43qq13MlgeKKtg54MwCOhIixprgXbaMMVcTEGwA7AM4ApCVaPbOwS/F",
-	"kNtH+lygmODDkfE78+7iGLfLYzVpwodCWnuCataKHO9gFayUKZwFrp/dKw0IJ8cEMvM8TJdnfHgDtUvQ",
-	"fhHtpSJsnJqIeOc90aRZ5ghuXC99XN2+v0JlTCw1oH16mpxalnxx+XOEk7Cz9VjroDzGCZZysuwJswYO",
-	"kKqSrakNVXBfgGL2r9Z2+Q/7vz37v/8JMsbQPhJEYjVrOixA2xdwmam1v2Dd4ycxpHIBwwUZpghfA8ly",
-	"GkdlbSxGQbiqXAjgM/w5SPM6p0OnZU+4EGXNNE98kEgAcwHPZZdIYdVup0PSEjPN6eB4/d0TDpha4cHh",
-	"3JGRB0vUFdSyTnGzkWQQjwf9abQTrYSBkA6aaUmYsLYro8rDPJJ4RPVbqbxdE1TainCsQC4oGkGTr4oR",
-	"aFrzfzPSz9MhMz3RPJqrqdo6hlXNpnSmyUhC3VNj90MjUo6S01WIjxf2gF4DiOOgLsNj0OWWFhkVZZLF",
-	"Au1btm436gFkUB7UV9u6O1bOfRblCsKWUjZRLMFEbsTGmSvm6UrLFiIf4LRhLyMCZWHdN0VRXfZpYsW3",
-	"HJRM3iYvi2667i2uewJMJh/GgQTpYlw1g2J4x+Ax8b/kmpH4p1dXZLl61rZt90QzHgYk8eLy57gVuV0u",
-	"bxrtCqdO/iBV1e2q28JwV91aNLoNsJ6iBhN20z74PxN9E0BdbFFV7RtHFAX2gkBcV+C1+v7awrAnRcCY",
-	"glqNUi2cA4/RYztFj/1e4xcCMNMnqOQFVhn8+fFLoBR5SbHUmHtVkGV4TgSVw5FaMcsfiTnMCpgwBcWk",
-	"Jea2V4QRSKc7WoklIERV7XRHV08sPbtcbXSMWsu48PgXAcSf1QKWqVo9sZOuRTZVtayyur2uRRZUrVpL",
-	"qScKe8eu5HhiZuuUiReXP/+J9YkvfRzteIwUzBkVh8YfLc3s9yrPX6HuVxXpbpe+hGRfXb36Z5cztVD3",
-	"iyxIYORhVV4vgnZSVJ5uRYgUp1jChMlm/qK/J0CSri4UVqRlF2bzqirEaw2Yd9YwDyJLuC4zYuvEiDv1",
-	"vqQcqRlgWbS7GUOEXssuaC7C7wc00/YHvN1YNnz/wtoqy48li3fR7C3NbVKq2G3SY5LG10zSuHECwgtS",
-	"/Pvj7Zr4iXp1MxCMcirKiDV/YcCEUQClGzu1xUEOx2Hh/bQnQPVKWcLHNCvg0FD/KzXHFkIsucCEykgW",
-	"YDbtIMoyaEuzJyzlftW8ibCIWMqEtkdwtwE+ZLwQcyLs7YxMpbrOLJdFhTwOUlw9lnP3A+bMVhE6N09v",
-	"tSvydTIrYC/W5FQAbT0mUzwmU3zrWEY3KFjmhWxF6dz/jObZDjhFC7pmtVpZtQhZNF+/vVp/DJAFlhcg",
-	"A0la1B9bmqCwmyR9TDb4I+QOLCH2rRB56q2n0G9VaPFtcgneEAyeKeo0kBhrMixxyOxIoH8QWJ9Vh+ud",
-	"DtVHSJ9vwv9dz4L3BNr/M3oR75B4s/TMqqjrLgtmeYLLPRwydwCjOSqRRnOGXpMpY9eNpTr4wbMtFe+v",
-	"k5OySjb4bJQ7y4jHA/tRnd49hWUrdXrf6b1LnboXjKa2N5Lxa1b6LJZpDa9dc9sKnm9bG8BZrXLbuWV8",
-	"rLjzZY7r8s613ht3r0f0hU9FwmgJ7JhQI8c8oVk22+LQfkWTkYebO6NjFoNbridq/XIQsWlfwLBScOAN",
-	"uEHUeRd9SJpxn5kpYyLuEjOVLv7rmMRcxPuxkObU/kIxrtV+rc/yLIv37Qdp4HMXQwUjCOwlR4eH2ygX",
-	"bnGqvL47mrmXPh8+N8pVanQbLrmgUiKTi7JC5oeGtb9vIG+XQdimJYS5RkCxmIv1bHQbVKRzDfulwauu",
-	"beWCdmvyNXSR9ZJJsOkfVjo9agjbiFNHppuI1CXKgnMrbJ+qGorc2puTt1BVopCiymsd/ZmTwmMG9V5c",
-	"3IcBdYE0KYQt6kCA+lCPIKVwpGQ+hNDv1jHRzGgrFc+9hySOSFy4S05M5c8fZ/GygsiLwj7AowIpWrQS",
-	"1+TO1olWNyRnuP0+3RuPus89Masjhq31eXBnb6nNH9d5Bpdp+OBP/IPp93ZOq85QWNRH3f6L6fba0dQD",
-	"a/Yagqe+uF5ff9++mY7tuW1nDdvJgw91qnHKFSbjW6VYJ3YcDg16QZV+Q7XxxYLC1+z6lu8dbqk/w+y+",
-	"ova8ju+t7vzH5P1HzflOmvMygbXkUC7i8L6A5vwig2I2D6LSBvGEmyq17/0rj2rt47EfkMNqxTaVyXIl",
-	"9nJKh0OmyPtTRJWxtGutwzRlKdETlhwTmmWEarD1oGggUzeo3YYIK4iCU6vovrT9bxZQPzLjbMuI+qsA",
-	"jAerdEzokLVxqViSK4hs+/AxXLhTYZhCnxc5OT+tvh+sop5pw8bBMu7jOux/hn9vl67qCRnwDG2CYIEx",
-	"P9WQGNqKiT0QdFQutwNg6XOBCd5O7Rkyp0sJSV68PDsmVOB+EJkbzVPmKnlqg9nkR53O0n04se8tGhwQ",
-	"vDyhZlTGLlP3ZFWJCBUSnzmocYZ7OW8ngFxSfrHXz0Wasfa/7Nd20vZTTXrhljYJvaG42qtppUj20zvQ",
-	"FMx/N1VlBeWdzNGqX+VaihsxmpnRUiIDiKCRp7MAuAgTppsXLOWapHIKyUtxyoaKpiyNW8fkWecpJrxX",
-	"3nRP1xLP33AsX/DMcT3UbAf+MrPHqZ9EO5CiX7j3q7klCpCeVksZJ7/JyC/dik3+90ovw6xms/w2F2i/",
-	"MBHAmM+VYsLUbuMF5KwhwNAX28myk5rlhPnc+/at7PJMGnBhzlbvV7g2tVuV8RsGvy8V+yF4V8GZTgfH",
-	"g1MTZ33qqAB7MzJPABzmXGozVOzyP99YWkf+bSo/LOBiTy+WiwcuUF0YyoVDO8ER2j77rJYC3vhJfEEC",
-	"KPpYlpfhVsQeV3bIq/clGHHttoyZUXyFinOu5JiZEctdEib7VMDtYS4R6bQ77aOu3xkEhAHGyihE21tl",
-	"p1hIxI+DK7UIoYeAHydSZljiWxue6IjwMlo/IhAFhfGt1LA9LLuNwDNKR+QnSVQOiHyYg4vr0xNuamAe",
-	"/P2Xq24pBwq9SxPEPMs99AuhxL1GjLxmgjTjt6+uLk5fXP569e4fr87iVoQxRErmhvWE89NUkHK75EdG",
-	"FVOunDvkokJjWNYdSlUcBOXAjnFgvt9ATbTrRTSz+obtzGopTDAVDOrk5cuL6phKzI/OERkxxUohR8el",
-	"toc3FjhHlWesBbgMrl9Qs9x4YrzpoAjuYrtfEqr51lHSZsoqwAHtoFn4Tb2DYbOVmbKCtQLWGBdzr2Uy",
-	"OWGCTnjbC4JaTrvyW2SXyirY9sMNU1hZ1iEhTkc8GVV14FpB9W7CxMn5qX3prrKKphgPRbPzoHQb6rNu",
-	"y2T/XyxZ7rOesKTCdq4oYCDOPVzpall2ZYkcTI6yD0IRoWnd0s8oGkdLl75YdV8GnpY56862UAxkn1Sz",
-	"ZXbHcQ2j4ZsoHN3MpYIjdeXW/fPk7Zvtts5PcUuO+uLb42ayuD3Vtj43+iA2rSy1TVu7BiGE6pJhL5hD",
-	"rgKhh4c3yUXKFIDEHBPsxv9M3T5ICaodwpXvgzPLjWu+g19c4hY6oApVkasQpgx2MEy31Y3FtNhfUAqX",
-	"qdEl5hgD1LvINQz4n5GDfXWAEjmkzHqA17K3ELlwscuTojOff1aAVTgghAJtzzUdlZiCIQwbgqV6r5Xr",
-	"G7K4Fzv9MSz10aRYgQnwVENsRgQZqynT3SxgHFpBX74I3WJ3l/TGhbhq7MTdcdSXzi7yalrBTjoPEBfD",
-	"dhV9oba/EQWYsoAesHPQGyZMTjLmsx+mI5n52ICgaZrUEghode79QZCd+UQvNiHVkAoPyb/Y1AuscOqB",
-	"Z+UgHC7cNTn04RGbeeU3XG14vW6MZ9VkpL5Vvd3TqB3QwYAlZpFYKllMNQ2j7ehBT6xi6/WVeVHivGRW",
-	"nUO9xfl6y76caLn9ePu/AwAA//8=",
+	"7L39chs5si/4KgjujTA5p0RRsuzupmJir1q2ezRjyzqS3H3mmt4usAok0SoCHAAlmeOjiP1rH2Bjn/A+",
+	"yQYygSoUWfyULLm71X+0KbIKn4n8QuYvvzQSOZ5IwYTRje6XxojRlCn4+PqSDu2/KdOJ4hPDpWh0GxdG",
+	"STEk1zTjKTVSETkgZsSIYhPFNBOG2gfbjaihkxEbU9uCmU5Yo9vQRnExbNzeRo23XFzNt33+5ph8v//9",
+	"9yTj4ooYCQ0L9tmQCR2yLol7eafzPMlVBh/YIVEs+2uvYR/pNeI2OerbERAp4M2Manxz5WhkQnEIsyP6",
+	"cP7WTzBRjBqWEsW0zFWystFzathbPuYG/lczWfavnGmjCc0yecNSwnHUSa6UncQNF6m8qfYy5oKP83Gj",
+	"24l8j1wYNmSq2uU5G1Mu7EgWd5uxgbnfPjWrmeYFS6RINcmF4Rl0hp3YdWRGb9YXM2p6NDBMLe7HSHJD",
+	"uSF9NpDKkqVRUy6GG/RzGzUmVNExM+4gHMssH4uT1H7mtq8JNaNG1BB0bN9M/M9RQ7F/5VyxtNE1Kmdh",
+	"jwOpxtRgPy8PGlFjTD/jEH7Y33/+/Lv9zvOX3784+O67l51OJyoHuFe7EMe50rJmEd5P6L9yRiZSc/uN",
+	"nX2uBEtJf0oomSh2zWWu4UyQZmwPYUzwxBOpSGzPETYdt+yCwWT/lTM1DWaLXVdWk35+y8TQjBrdF3v7",
+	"MHj/dzn84GS8ooZewBlauKZp+MjDresbqRJWd2a0zK4ZSdmEidSySsKFNoymljlQoW+YnRw56PywaNkG",
+	"0HI48pQNaJ6ZRndAM82K4fSlzBgVMJyTlI0n0jCRTP/BpvPjekevmA6YE9F0wOwJAKonzYFUhH2m40nG",
+	"CCUfPpy8IhOmSCaHPKEZUcgKWm1yOWLkik0J1+SKTQyxL+4fkJHMle4J+45hggpDqEhJrpkiN9yMCCUj",
+	"qkeeQY6ZGck0InYnIwLzh+f/fvH+lPRlOo3gT8USqdKS32k6Zj1hFBWaJkC1VJObETVOrMAYPfdtkyM3",
+	"ORiAfx8Gj43j47gnuDZS8SEXNOsJbajJdURiz/DjiMRWzMXwsh0jtCtz16HdVCqmZsTF8LDam1uAlA8G",
+	"DHin67onuCYH+/uH5GbEYd39mIoRu5XWhmcZUbmwjDoilGhgYUQKBixMwzZwQ5r5xG4qJQN20xP4lI5s",
+	"U8KSHDYcA3PcAe4Yt9rkvcimROdJwrQe5FmxIhSYIm5BNxidsSs+oDxjaU80Dz5/thzhxefPrULwCQnr",
+	"AEs1plPSR+7KWTq/Ge2eaEQNR3uNbuPFoJPs0x/Yzn5/L905SL5nOz/Qg+c73w320z32sv99stfxJwcZ",
+	"Unl0glOwY4/BAtaz/+LFLOuZUGOYsm3+Xx97vc/7ezu93ufvXn/6j//RqONLJ4N31CSj+XN2NJlkUyLt",
+	"inKv7aAS8EwXstMREtewgXgmtGWzf4nJ2LbLtKWlkrHOzXOwg/0vmOBeZ/+gftinUrBFQ4dtJ887B+TG",
+	"0kso7etHvGx8tqPtBrlACTqzkkjzfzPSdPyQ7HU6eNQmVLAMqO2asxuScau1oEQjeCL2ok6nU5xYbhYK",
+	"rQx6nxkyCoIXa4iF94OB023qGpf4a23rex34L1ql2ZzZuS6UhhP368MJwnNH3wuHpMoHHn5Ul9MJO7PD",
+	"WT42+9jS0f0PxQaNbuP/2C1toF38Ve+GfUHnlyABT9L/hN2vUb3sB5oRqjVTIMe84UCzjKln2snQQzLO",
+	"tSHsXzlFfdjIKyaeadI86Dwn0oyYuuGaLaRl48bRWHcmOPAjPyyYzAfN1Osx5VkdxyDWeshI07ZFFUuJ",
+	"tU/UTkI1S1tWUIEGwFPS1Hm/FYHq+CvNsrgYcnU/8qKzZZsRMJHn+53VWqSdwl12w03irtuRwzDW3gw7",
+	"6upW/MzZzcJjdo0/PtQRu7Ud6YkUmoHl8yNNf6KG3VBY4kQKwwTwQTqZZBx1qN2Jkv2Mjf/jN40W9HoL",
+	"cYZvYadzFJhPtFGMjolm6ponzGkm7cZtZAfljNiHHNQ7mtmVZqWO2exTVG4jcgM+EbucOiK5uBLyRhAm",
+	"8jG5plnOImLlkxwQRcWQlU8MOMvSFkzqWIpBxpMHndIRSVyvVvoWpg37zLWJSJpj14wMFRUmQneKvBFM",
+	"RURPRVKqrlLVqbmgC8Yz2ltcVXtbhyQuu46dkO9nMrliCpwDgUMq0HAXzdo9vRt4Cm6dYdfnacrEg65v",
+	"blV0A4uYRqSfG6tDF/6eJixb7Pl5vBsjL4lRF+cang55FpLKT1Kwh5zGJaqMWiqSUEGEJJkUQ6asATCS",
+	"QuaKpYdEG6oMGSg5hiEPuCqcb7dR41SaNzIX6UOO+1Ra+2dU6OpAp3ZJr7nm/Yx5ByOurh/mO5nyAWfp",
+	"vEy5nPNyFnp9XNGN4xm69Y7UZQQLz9yiKjjNJE0vpXxL1fDBdxqMYPY5YSxF8xl0Z1idMwWmJ7iW3gA/",
+	"fsjBxd4+ikkqGR4OWP8am+awMFaTkWW5KDguUJZ8EPSa8oz2swdf3JQa2qea2cOdl8M4dD6NjBpHiJdS",
+	"vqNi6p21DznOc8vyYdPtslUZsPf17hTm3FImXPWAh87inYqHeq1GyjdmGnKm2ZqN2Ke9K3k7WfJB0NyM",
+	"pOL/ftgD8I5rDeKWC7h9IeDdm1itEJVWoJwPYqJkwrS2hPVaGG4eVHf7hWXZjlOUrMDTbExBBGbZtBh4",
+	"0ytAVgKO+3yYy1wT9KNHxL6dZ5QwpaSKSDJNMhYhRRLFaDKywtS+KWq0C5opRtOp1e5T8J/VuOhabqF0",
+	"PplIZVj6jqWcgqH3GMzWCfo47M32ErfBPnBN2Z6OErDXaIo8mGZnSk6sKWG1dedGngRffWk4392RWWkk",
+	"8jHTho4ndml4uoVhMWtMRI0JU2NLs7hgS5epfBJNkMD5cOdhVNwBG1n9UWlsz1/xRY18km6xuPkS0zu0",
+	"tNEKX2Vuz9vFpaX40W5kFDoM5jwjgRMntNKDnYsCGgqn/KnoW/Z/Ywkw1aMkO4aHN6TSbQkl3J2NPCAz",
+	"u7CR6yHyJv/Gln64MwtWe8GqvhYGvRwbLCpFZrFsiJafzA7MvrZgFG85mtybDQL+5YaN9VrDKbqmStFp",
+	"3fD0ovGd5f2MJxcjqn4nBHhXIlpNOB/gvD6tBriNNMOb/K14VDpzaX2PbreoMWaG2g5WLcA7/9yt9xCu",
+	"ugKbY17VWS3rDBcrWBirjMAKvOEsqzGQ3yjGiGGfDWlCnAfrkw8nRBupmCZv/nZyfkbNyKqsisE2aXCq",
+	"zl0erZiAocOVQ7+0z9yNIs0a2gKukNcV7oOGYVNd59XVjmZjIoKNrCP3Y5oluTUo07sQvXPNJe7vgo1v",
+	"umlj+vkE390LtTTH46OG0/lnmj7o/PByddO/l7PzJyJcv52rqRTcM0eJj75jwvLIj07nLBROS/0sY/BB",
+	"T0ViG7bCXo/sI8J//lSzZ9jDFqoLeo7W117gChd7m9diosaI6ncSFZPZSJ+oUQZe1RoaRhqarYpbc48d",
+	"08mEpXXdzOyYn59vvvp+OeDF2+YNKr9pcE39qzMX7BbB385kKP7GjbR/J3IklfnVuegKfvcrTdPwz7nf",
+	"FRvL6/ALSxKuRUvXRQPuz7F36RbflC1cc3YTDBn/LDqEP8sBw5+O2MovCvqDr2iSFQ3U0iNM+tj7UTck",
+	"ykG95D1yzhOiGLg6nLObklQaw1IIySJcOIf3RPExVVNShLBgPJDeRhrbwVEj1WqOY6f93j99GzXgZgym",
+	"L6bvB43uxy8NkWfOLYuXnLO9FTQt8nEfaL7mMK15XP9+8f70ZxjC/GFdtCWVUfnT8Gn++nKKMW/u7s/O",
+	"inCRZHmKHtXPO0O5U8wEp9w+dR8+2gOtBjRhX24/hQ/v8PFEKuBicEfcbQy5GeX9diLHu5JO+E4iUzZk",
+	"YrdYxtvwdX3FJzvS3YvvTCT0g3OaZQ0Dp3EUm+t3q5YXwM6+lUOehMzg6PRVI2q8P19yCN4HtONfY/9q",
+	"RI2haUSNzMAnBh/ZkmbO82y1XlOEooGDDx/UQHTuSDXokIVT7rq+HZm+fGE3OsNZwuTm9IGw3TWJcJYZ",
+	"zGpK82Ik8+u8ulnckjm2X47St1a/q5afbCoyS7Ui2NI+1XYhk0Ihrd3L7TyVs1ZZ9SRak89xRg3he4d4",
+	"GCESLmUGfMltp69sYMwt4FOBKJ5VnKvjKnXzmdFBvgMdM11mVTh+XjwJcSietuY1hcV69ZpDKHq0YkGk",
+	"TLGUUE0+HrsLtlM6Zp9qPI/35jW+iz4/r7GXcXV3d2d/Pct5jlBrF3gjA2JzK2ALb3adu7kMVgzYQTRj",
+	"IARrGey4m+ImLmecwxbqfb9wB23CroEp1pyzZMbavnubM0sbDreuu8Vrc1Z1yC5RbGY4BGqUfTai11zm",
+	"CiJxU64nGXWcKuPa8o8rNsWw8mTEkiu4nDMjH2oO6QRUkyG/ZpAVFghi15j9KFVqlZE9q1JDcIZTTGYD",
+	"327nPRQQNfzzn1SZtKKmXMVlHc3YEY4ZzrtA5rgOxGKl9Xar27ZNA56DXa5r9YanGNtb04bfrNsaei9J",
+	"pa7VXPB/5Qt6dNmMS+2xumUc089BgwUh2YHXfo/q9wpX2sbOsyLNYa1I/Jllm/umap+M6eQjvvwpMExK",
+	"7nLu1YUlRikHDYKSlCV8TDOC7TkL1T1jxcMhofDwDbdS8JrZn+33M3bpOp6641pN1LDPdn5uP0B7ZO4f",
+	"w0E8eZqIGppluBrjPDP81+LPXMOrA56BUptrI8cLjBM7hDUvYGazIpThNCMo+jA9SzGa7kAKChgsGJvl",
+	"XOwsGUmmSZ8mV8B0aZKwiWXNlmXzoZAK1dxl2np1BCflS3dQ4xe2GezmyzqKv8fLls119W/Ryc1Xumdf",
+	"WxpIT9KHdomXCvbC3f62NO8/zn1TqLBvfdS2df7PSd8yq3djr4EY8OGqEZTNH+PzW/sM7slOzag2F1OR",
+	"VBqzO7LjZMlyBbQqZumE27fal/jqek4/OHva/5NkHOY8lLuutcbtPVvA69BouU9fz7B0RqQjnGArNrEc",
+	"5whqM+sIbR3Ip7ZNt0lMJzzukjhXWUyatK9llhtGRsZMdu3/dAsit5hIwfdqnwG/fCsiMaZOx+Sn15f2",
+	"obP3F5dRT3hnLYldKGpMmjh+IgdOi9L2dee/P6NmFJMmmAvOv2t/vWJTYH5xRGJLFjI373Tc7onYhyPb",
+	"YSdSCAb3cBfQcEyaE6nNUDHd3d1tt9u2Kch9ig9JObKwccUGiunRie34mmbQhdWTbPNIezFpJvo6Ir9p",
+	"KSIiUvtva1FzKcMoZBW3SYyKVtwt0rHbPXHBEsWMxmiDcvxuZZ5pMqFa30iVRsEKgh2lMRUdLFeIIedi",
+	"2BP28f/W0Oh/Q0Dtf1+x6X/7YF8wD1ouf9rBKlBN4r+4/+KZnGerduJWN7oNeyR3J9TAEUWXx0imjW7j",
+	"p9eXjeXcdKuL++156lcWYTXs4R5un6sMYflp9zz7QVYzzRXQzTtdz4CXGsl/LkE1ZlrTYb0b1zG4V+4m",
+	"dj6NPNcj5j3YcKrdpW29+rl01T0zxSh6lm6xcXoqkpMFGUT2t2eaMGHUtIDA8BexkFY34tpINb0Xzdk2",
+	"eAGoF6uo96J8csujXBt7vFhSB0MrN79m+SuHaPnRnrX3vXxrRJZu17Lay8a2Cp3cnlNsZuH9brj0/G75",
+	"bM8NV/aemOEVxyTEItAI3e/ocsBz6OI6MJajlkgWXDfVHQB37QHd1hFvsakL0g0L1iBvBOFphL4eAHQK",
+	"HEBNStCphT41kY+Z4olThFpt4uxBvPjkLttdO5QNM4I0+INOp0x3t8xHCuZc6fcZ6/qlgsrS2fnh05e9",
+	"aO/72xpIlk92fSCDqTbSaHbTiq1csXugYL5WCgMPtgm+KXFt+jKdtsOrrarUoi5ZqHzBrY3bGpKBaU64",
+	"Jnsrkzl8VIZrto6a3vDMMLUwrkIwH1zh4ypccAVwaEM5XC5BJq/+hQMOAROp/8jt2gppTuy/fWZuGLOf",
+	"uD7Nsww/SAOf61b9b4xm6NXfMOgaGHgwk3xiN17eiNpuFEu5rn8crkqsnlPvudSFmPSvjmDIUwg+HCqK",
+	"MWW58F/XNWIKE3ajlKAJaEELMe00FwnDDOvgYji4CgnJRHuZWo6l6CEKRSIuVR0ZlddZX/NG7UGvyrpw",
+	"t2DY2EdW9OzEgud7DedYf0ZgOLpN3k+YODo7Ic/bHTKimgjZE3YQkFcI74Ml2muAMTnk10yT2C9STIQk",
+	"bDCw1rpHKKIktu/HEdHSsmGHvNRXVCQjcCXY8WAnbvxmpGQ+dIAKyDPw8TY5MWUiNERtEGNb1SwbkKbl",
+	"mBewOGTIBPIDTRIqhDRuFpQgMSLcgG2qBQOjAlfAaqfFZwNQc3bJYBH7MJu+NYbtMNH0De2Emcuit/ya",
+	"Cab1hud//kzSjF/XBYPVH4I64n6L6Hd1TJIKiHpTtUf7HVVX54ym50wDbN9GE/FBsKsxLitJYu6tumm8",
+	"Y3DGNhsGpBT+StNUub2oiaa3zf7K6zMeveKzghPMTKNss9CHqgNZPL8tAjuwt/UDMNxCrgrA8M3Wj7W8",
+	"b1nfhfhGMQap0siFsLkI82XSMmaCnLJrppAbSEFkbia5mYmkSGQGIYv9aghCOcJTafjAJRefjCcUgWaK",
+	"qz3F6BXa+jdUCfzExUDWHoSwrS325y6B8CLoev0d/pmzm3DQdQE89xNib9UDxWh6LHM0cDY47NW5LYrK",
+	"D9tfHqMfztiuwOPYWw8Tmefj73+cbs6dQrZUXjGETa5aXe1Fw4ZLHO74SVql5/tNL1xxMf3IiZuz61C3",
+	"3pBds1mUdxgbXon5ng/kDi4SG/ud/Zc7e3s7+y8vOwfdve+7nf32d/vP/1djhn9bKkO3zV7lxr0g+sYr",
+	"TvvMME0GMsvkzQ6YIuVaN5KMC57s0MpV1dIB+NWGDzt7dTHo4axXx4jDk9tHX4frsdo++CYjhL8SwsMi",
+	"jw4stAzwBxHVoTbe95qzm/ciq4E3PEMQKrA77FoH2K4AZgXRQjpAUYXAIW9LUABUhTs/TwMAgNwTsV/a",
+	"GO65AGHYGi8jlqWkKSQpz1FE2Hhipi1U/VfkmoU8NpxJBZyiQFIMiLgSHLz+3W6Yi7cpYIFZI++9krZ4",
+	"GzUo2Hk+Gnd+v07pmBUAlBjwlkiRMCVYGhE+sIZVe+VNjD2nlcS71UP07luXkbYhIbu3fpzW0zJN1qXk",
+	"oqECcmPlTGd4y9zvDByD96RAsIqXcakTvnzy/hiaYDfgblkZob1g1UrCl1l6Ty3dq35m2zpd32keqGHF",
+	"mxXar+xYQAuRP7+zbKak5DliDA9HuIDhtsyd8MVMZ7vb+u2k9swZqUS2LUtUepTk+cdWMu2oF27budzU",
+	"PgJ0siXH7MsKltb4ZTQljCYjkjBr2VvhwDVR8gb9cYnMM8DcJ30rM8aT3LCUNCGiV3vfJokxnCVuOYDc",
+	"iPSnZdj1IaFYEAfUAyFFiaNb0ZX3DhrdBmAfs8+G3EDPfeZhPs2IihIJ0o705YsXz1+S/tQwXettuGIL",
+	"JMaCzGOoGFCrAa3Fy+b7sQ2l6Ne144VlLoJ2PM5cuFJB70FgfEg/V1B5wA1oGR3pzawUly30sRqP7aOt",
+	"PZV1nKWxXxgXR0M2fxXwKcAZcJ0pGNHHL7gpjcleI1zWvf1G9/nLW7hqq4sOX9/JYme+OD/qLk4f5dZ0",
+	"fRQGe5pX+fOSIpkK2l/uS4FWHzyUvxkXGm8ckbhQeePWRlH+92ARbh/If2cJ9c1Gvt9Fnn1bkdtnFbwv",
+	"7xS2NiKkurCUIwYAYH/XuoQ9zOVmZ+P8zTH54eDFd8Rha0JKNs/0PBGXEOHzK/aLlZaAGO7K/cDFDpeC",
+	"NA86P7Qq+dJLY16KwJQa/oUjq17lA1MACT0AaOuadSmVhJnyBIK5CLAJU0QOBkykXAyRHxCpyizstYcf",
+	"RDXUjJ8LbajL0ipn4KJSISrvYL9Rqx8WQXkzV9PWogV1gWoS4/LEFdwvdEHEroW43jB0iKwL3C/l9V9Z",
+	"ruWHHwJv58GCOHVuspmpnkpD3izaJh8SVT4OAdvdXbc47ZRdewBYvSuk2Vmw4/VhqTicqLyZd9RUDXvz",
+	"C1Enf84ZTfkW96ebx0+kqoRlnpfUYz5U5eVLEUOF0AAQFTLisC4pV2aKJhTwEAf4u2bgBUD4YrDJr/h5",
+	"3QvfSoBDMNpgYvXrq2sDCH2cEUQU1Y090HoeDipjEVc5ZlmmC0tiQoegYcsbvdSiCIPZrTRGUL6HCExe",
+	"7JPdMBdqibexCEANoAjc+tURwoVU5hVXbA6QjOrEORVqt+RiKpLzXDwspmRNKuNdws0HXMCN1+OkU20W",
+	"/v0IMd2Gqs2vAtxbizyoFc8pnlIFcUq1wnLrYG7Fh8O6mqm/lB12SWybRzsjkzSNIVtpkmssZ+HPgUPf",
+	"w2fgnrQOdy9qfN6xb+xcUwV4NvZVd0YucTQuCrz65QffbPXrM+ik9pjPgGL6qW4SXj5DXeGmhdteOSAr",
+	"g9LdBB44PsJOen1b2TOtrxYOMSujYXTb4A1eVCi/oEWsbuk5ei1jvnTZu/VJ3Z3Ncrrn12nWuFtkz6EH",
+	"zhUZk5U6Y74qXKXc2BaQB5dh6Om8ofX8+fMfIvLh8jgiY55l3JURrWSZhElBj5MEVLVWt1jNoqrbXZdz",
+	"i5CZ7S7RBxCzfeLpc15I4AOasM80MdnU6mmaXrM0IoIBAM9QyXyiS1QYErtXYjKS3r8E1bgyro1PAoBC",
+	"tYOMmsMiLWAEMB3QXBQ0wjXe9ZImJbhvKKqsSo9JV8HDmjGMlMVvWuCdioNJQnt2RFiRFu+P147jelM0",
+	"VAt3hqPYKDIMW6w1mu9Hs+H6rMAHrbeq7jOeAZw0HwrX0MPEXSHJf8tZ8BtFiEUN7bpbm4qs4VArSO8/",
+	"vMRhJ9UBja3AA1x+1+osppCAKvEZIR1X9766vnMjXCOIw614eYKrfLFOJ7CrvtVt6+Ogo9xrQN9D36Uu",
+	"JbrVVnoJErUyGLEeVrwk0plxLCIMx9S38cmcLuKs95WOPZ9/sGwFZ9MVNsBcnskG+/NiLpMjvAaHevqQ",
+	"rrZbJKsdEopqEfwodiHB7ZCYG+mgIuAHl+72u0Bv5iX2poucCXCcZ6lv+QH6yaqCJ2KSmw2vdo4qummX",
+	"cKMLPbbpP0jlVNcWoVkGuippxokUv+UCHHBdqzzGLSz2NkVltieasVRxCyAouYK82HhmVqBi+htR8hOq",
+	"x3ZAhBoyltqQ5yRj1yzTJGVsAioqBkX2BGrM/rm9TqcYNyR5eVUbRtw82N8PS0QTqJ1tNWV4jtg915ih",
+	"5SBLTjCSwnZlTT852YFxIAU61Zv8JrlwwZuKXXOZl2sHxXXtYs5NOeqJjF8xQt2zqFfPZaf7pd2C7Wyv",
+	"XAMFeZ19HYDrO7DHebjrYsrlFJZT/XoEv0x2bCgSn0TCEwx/DSOv5+Fr0C4ctRo8TiR/B7wZMmgiB57F",
+	"VDP/NzjfsGHrPR+IFYg8mjHsNxU1OPLCLwIyxK9cHJFYFjzSxcvFWEWxWfzSxWWIWzPr0u0JiIEPGyzc",
+	"IZFl0Yph/U7fMgJLhUIsDj0gziUDzB166ImmZozUrU2rXSPYUDZwQ4paHk5CwGnzMeZVwVIvCpbquo8m",
+	"KRY4dn53und1Sk8MN7LH02rS5cL82ZTpCiEs5M7PNPE9kGZVXLvar8iqXHHjJVz8UaA/ogYMpfYuplyK",
+	"La7Fntzk36abfA6kZhP/HTaqz9kkoxvjxj6MPfLIaQurLJYHvmC+rzR5awBvtnMrKQ+bLG+Xl90nzyEC",
+	"bFMacCu/7mo48kcFNeYFNsSynmvQJOCey+fA111xLYvuod/+BdLye5zF123X7hp53eX0pG7fu5dbujp9",
+	"xjUepNyG1zy4oWHQjNvZ6uWN27a54MjqKbtwy35/bvg0DM9bGt5SieW7vzNSFD1ZZ6krqmM5dN/KsmV7",
+	"cDfU9iu7ZR2YZf6OzdZqCzGopTL6Hu54Z4OcoNllY91S3dluvN41842rOctXbSso1j9k4tA3f3k7n0Sp",
+	"WZIrbqYXtlVXe41RxdRRjniQ+Ncbz5b//svlLNRK428X+y9e4uUHGGlMXXMETAa0drCLz+0zu6/x/+mr",
+	"iyMyUHLsIBfEgA9zxVLy91/+cWGNY5gjKCnQexnwNjJm0ri9vXUAWHhrYpxS5HIvIfNHkzHlYDmjvZOr",
+	"LEgcWaRfzOcBv8szw3eQKBCtQ5MmYkwmVDFyI9WVNUh1KyKW8lzyrI58wcAIrpN0RPSIAkCgNSVRRS2w",
+	"pHuiJ+x6M2GsosFwLSnB2ZO//3JJmvFRiHTfJT/ib72803meQHwdfGRxq01OUsy5J00ceASBdxEBXLeI",
+	"KJmxVk8kcsx0uQ3XTEEdZgzWC0pelvj//mzEuzHSelzmSFJDZJYy5Yxru/kiJVz0RF+mnOEF3b9ypuzn",
+	"ca6NjxAswwOBULCuJqTbWBtbsUGuWYorctB53ibukq4v0ymRg55wmZew686bi99Y3hRHhJJisJWYxAC9",
+	"18G+2P6ogCRPIgfkxs7JjFhPOH+B1amIS/H295d268oMPU3souKaHh2/xfQO8C1gFQTXz5AZ6CmGaJ7Y",
+	"PhYRxa5lYlVpgjeFYoqXl63DnqDpmAtL0lOSSsKumUJwS1gWhCnnysWqtskR+ctfLNHBgJn6y18icjOS",
+	"8DZOAUiSNIuwILvwPWEJ1K+0GbFxC3AkEVoTMt+lgMtNOAUR+khg321rEfzk0lkAyKYn4iEzRd71/4lq",
+	"7V9j0rRPOqZXKavZAp89SdmAC4SxQY+5DMpvAqaOB855pnvCHnosflieW9KMPTpPFxB44hZ6/t1VL2GZ",
+	"LhBfoCW8A4f1Lg+uPc89URxoCJCO/KGF9oo9RjcQOegcRMEB18U9ACQjWvK19AJ5gFiAcVGSJWnGdDLJ",
+	"nNnhs9v+4zctRdwiCVVqaudR5O+Rpg5S/nrC5/w5z1WRvxYfkrKaHsAN5IppdKlJwUiM2TcfP8WLMyBh",
+	"DlBhRROVC4TJ55qAHggYpZDR7xoHArJN4xJ1y8OdRniINf83I82Dved2k0ouyKXoieZBZ68VEWWZIgIc",
+	"NA/2f7DfuFaC2TQPOp3dg70XrQipi2eWBdr5T4oDah862D3o2L4mipWAST0B2ybFIOOJ0XY8+7sHnR92",
+	"D/b3W7hr9tT5jbY7YBlZ/F875ziSHctgPHV6qUpcYRP73LEUhgmzc2kt3vdYarBLhNSCDwZx1BPxf+28",
+	"UXQc/Pjq9ek/44jEIOQVUztnMuPJ1L61o9x3sYuPiH37F65v93BMaJbJG7t79oz1hCWUHan4kAuCJ8bS",
+	"tplmjkeXpVosFQ5gRFQkTANG7TMhBXsWtw5JfGEUT8zOpaJCW/u96DkGXyxczpGUTTI5HVv2yYTlbppw",
+	"y6JgGeF875F/8B8t5x9LxeBQDP/NJztW41GQBAK+dC9VgOFgbr1tqCcwyFD77yxXPUnZeCINE8l05x9s",
+	"GrtdwIXywFmaDqzgIYoZJ4EvbyS5ZiKVirDPhglk6FKUOcuaaMOYCrWcolHgrE6Yck1SmeQwa2oQGnoH",
+	"7ivjzzuoROwkNBkxx51IE0oLWRZI4PuZXOlnmux3Oo72NJxJhyTGBTlnKdckF4ZnKK1QDDzTRABeiOKG",
+	"HZKyY20Uo+Oi52ByTuvwRwslLAwK39GF4O0Jx9hGVKSZPfW5SN3CYPIRnmo8slxoY1fHMVxoF36JCuxl",
+	"f4zFkHBjpVXG0Kee8YQJTJH16p2SE8WZoWo6p9e5FOFQsfMNlInHXkE8OjtpRI1rpjC3vrHX7rQ77hZR",
+	"0AlvdBvP2532c4hwNCPQjSEnmyaZ3rU6xe4X+38AKrq1vw6ZWVApwMoIQcd2fgEOXLM/RZ3Mkj8kmXkG",
+	"Uuxh/CvNMtAQdJtYgUYCXYDqq56gfbuAWo6Z5bIg2ZqWweH6FdsLwITWEAf7I8k0TMuebnTTf/zS4Ha4",
+	"UESqUQCZqDD31inmK82wSsLu7e0na03qiRQaDYz9Tsdr7r7SRCDrfnOo/Ot1dZRk4F0Am6B+4aEO7wH2",
+	"WddUMbbdH2nquDm+srf6lQ/CV6BiKb70fPVLb6Tq8zRlYP4d7P+w+o1LKd9RMXWjAzvlxTo9XSCX+iDo",
+	"NeXurtVaffl4bM8PUgShlqVo4DNeo/HVvrsfG5bcGwBBUyWXup7LR8DORQwviCIpT86XkKZuyz9P0sWH",
+	"6JSxVJMYUS9iy5RDFb5NfmSZvCGWoxh/3FIJ2dTssw8fDQ/eQeeg1S2iClFPRi0ZgRGcitxnCc01c2jw",
+	"gb5cQLtrxuA1fCJQoRcdP3f0/kQH4mD1S6fSIPzDt3IeAuPw/k5EyBbPqBktjMmqeeckhZiOidQ1pyMu",
+	"xFDsbVi09OlMDrNUXqA0wYgkiJteBCaB1Gm1yU+KChDG/sT1BFRHBKyZmAg8jf7PmdN4SIbF687AdS/g",
+	"X21y0PkBr+sp2JV4OKnpiYniIuETmuGx1YfkYH+f9NlUipTsRZ1OB8/2BEBU/eE/xxRhEtMk+9XBBcZ1",
+	"5w91xaMka2y6dYFK+Q82baBIA9r7UabTNQ5vgCo2CQB9SvieYgsh1kZp9j8RgLjt37yN1ucALvPm9rau",
+	"RP8M69m7T9bz2hqNi3iPu5+yW/ity+SNmVZnDaZ17KxLeGFvjTGd0anVpS+lfEvVkOF7L9ZZAJ1PrEnG",
+	"0ncs5dQDoh7s76/z8gTT7y13REDVx2fLwJBQT/FnZ44dr6tk7IKU3gFpnuCl8zfBxb0l29zv7AGrRjcm",
+	"fNFpAYstrYE2OV3KhEnT814jUS3pCQp1yphqbcAyL+yrR0l2hqv1zfBNh3+2CVPEKcCE1uOMnQfjjC7V",
+	"suCMT1z5iSv/DrgynKXy4g/cNk6JvAN7nnGqYK3YGtgMdi2vQh11d4F+eghXK1cL9VG85cqoNsgeSUIF",
+	"EVY/7om+5ahjCXkLgFe4PudExBpUNmcYy8GC2bD06QQ+KkHjLqzQMx7a7Is2crVEDReXVIPvTM2IAOCT",
+	"S05xxla3sBhJ88P52x0mEpkyQLoU0rSsGanzflRaj20C9QvAmynt1wMlxz2x4HQVKZjFiWyTV2wsjfeG",
+	"BkePa2scbnDKMPjEn7JH0ixcBMw3rlQ8CfYHF+yPycuwxMiaNpO7r/ZhMIvcsMfuWju8OtehY9WKTsUo",
+	"pHXcMG3IgCttSNNdWtBMS3CZwt2Ru0iXA18PviewxVabHJHYwUrEM+1jQU2aIq84aJMYYsoxw+MzTQzJ",
+	"J5Yt7XWiTqcT4W1fAtHuPQG6ShwEwLt7sDY5o0OnysRwNxXvxnIw0MzEwPgKJScuY/BjO3RaJvlN6JAt",
+	"cvsGNW/WvHkpUTVKdnCPMCWQklbTbaWOx3qMKCxmY5udRVPOpkU8BDWQ3jowcFnINUHoY0BUrBsN1Nat",
+	"X4LFcGi3a4jMt3aP15Gt74EI1nnSJWas8eSli6P6T5jsmgK+ePxrXqfhVi67QLBEbune7egfTrLsrTGV",
+	"n6Rg38hVBUYWJQVj8fzdf1Oy+LIau979EgJzLrWy5r1MRQhYm/xiWWufBuFZuUbe7pxQZYac0+wg0sjp",
+	"fWOIDoxL9Pg4IrnImNYkHkiVsL8Ca+4iB58JA1MMQqWSEWSUh9PpQmprHLnyLbAOPYEwoiwtr9jdECHG",
+	"ECy8QOvE3351Pywx714VHW/sGntjp7jO4T8ZvKMmGdUd/BpD0gGlPml8e2t4Vc6CELA3UHvn8Y81biCh",
+	"YThxcLCDYwy26JrX5cGpvYCobIDJiTH2GusJjqm+QuyNKqX/xMwdyPxkcCoFcxT8exaNwRosEI3BhtlV",
+	"dLF/tt3Xl3S4qH332C48Ay0/X/NwvJMpRGz/0Y764940MbP22dvsJLwKwbAXOmqqJYkOa+7ag6Psz2+E",
+	"1+maCRMRhQlMLmMe65VLwSLCPkOIJF61U5edAS9hRSOKr1g+QOK/uP9icsXYREOvrjFAkJiXlt5Ng8VK",
+	"sWywGwWkQFSsxsW+nDvxmlBSbukMwiWFVOzyAFeSLxrdhl8dl5w0ksAoX1/ORSQORly1w7DEM2r4TBmb",
+	"CV/f21SuzuM4nVZzQe92ui9u+IcyLrbXSf58Diwk8DWZ8WorZ9dVEtj8xn+ecdfe3y8xlQ5DiwOSn/qY",
+	"fzKdMBInuTZyHM8DFl76aGmuewJjsFlKTl/9/eL9aeTcXEHItU+Q2HvuQqZaEWRelDW3JkyRjAvW7Yn4",
+	"S68hJ71Gl/Qa+UQzZXqNiPQaV2yKX0728AtcNvvdl3a7fXsbk2Z8xaYxRCD3GcnYwBCZm6DKNXDQZ5rY",
+	"56DyVdwTAy5SgMbiPlDBNoshacFQ0A6tGcpt7NbDcngCDIyBDmtnaBQVGovLRj1hv1QpU5h0hbcLxRJI",
+	"QSi5YlNyw4VuHRIqSke5L3fp5R3IUXBl2l40GUpord0TR2RMs4FUdj/sghax+fudjvMiliUuugSyalym",
+	"hhu5R50kv1DbFW7mC+KA/3sCAYRULoQ1l21jXn4iGTnHZnBbwlK/tvC0d68249mqGnFP4I7riMTV+hox",
+	"umK5FLrl8wG8fLet2idQztcJ8LNcj8rD4vSDtS9mPu+IdE4eNzxtBFTqKcPRaECiX3rgOITfjlJK3spr",
+	"Zvew17i97YmyqYLKgqb2e41bmFONr7HPBaYbzDoaH0n2QnmWBfJX5gaSEL22levRkzPgKa5jE8lrz7Hj",
+	"hpDCSAmKqHUkcdSYyTQqkdtWCWioXvQI0rlNTqWXs2BvYSlnhxcGPzhWCAB67iyj8Oa6qPTaavfEOWQP",
+	"BMLesvzCIIMUWbes85Kr6/J1dXFDVtwsuZd6okjzKoUSVVAvbsyNASA/yAb0yZcZo9dog40Jh0T5Njlj",
+	"CsbeJTGd8JgMmIGUszhXWdwTTYj0FikA78UQUJhds5TQIeVCm5kU//jo7OTXi/cfzo9f//rj0cXrXz+c",
+	"v42d6IjRMoojEju1HtIcDR8zmZt3Oo6IoVc+CsAvTJGQDrAFhJpCRp1RM4pJ022DAwZE1cqn2/UEN5pl",
+	"A9KfkpQNaJ4Z9PhesWnhdu5PA83EtpdKu3YQH3Fof51IDep3kZ7GTeuwJ2JfvTC2clmTGC6rYiKvmQJT",
+	"3OVNXoB0iAGHOignHGy1pydtqGE4brcqbv+UvEF17hBg55hLbPeaojtAZESvWZHUbCRuJag9XBULSpXi",
+	"16wn+lOvKNq27DRzPcLVAYUB9Z7Ku23yVspJnyZXEZkofk0Ni6y+c7WTyYRm8K7H5ugJmqaQsaldQiRm",
+	"7juXfiVnMsswUZyNkWC19ImZAWnJG0H8iqNPQecTpiCjQcmM6TY5Kgi9ohuRZi4Uo8nI8raIuKWNSJ+m",
+	"BHVnI60qp4Ys8uMsho+Pwda2NlDrylxsOyxU4wq1rUgjJzcjnjE4+UBCPt4Fk4vhca7JFWS3imBGz3RV",
+	"qUO24va3J+pVtENMWcdYNgIOmSm6YmojfaciqfhettBjat0onpeUJW3BA+Iqj5Suk5kKid8fICbU86hh",
+	"lW5QebqN/c7+y529vZ39l5edg+7e993Ofvu7/ef/K0DE6jb29jvF6uCS1NWW6+7td7Aom53/3nfVEn5B",
+	"/bK7+Wk20NVs/0+62uOGtNpTdm8uh6Li3+a3NCVHiEK2bXl2RBxtDvLMBelV422iohJBT2Dp3YgkMhfW",
+	"4PNHzPFuODJ3iH7pibXCX6rHQW/s2X0K11hWI3KdeA0gxadojcdOLA0Yy4xM/1r3TGuwKVcv9ptzjKLm",
+	"u8wtCq/bx7ziH5HCT9pEvWfEshRTE1qLfaYvOuQd/zGwGg5J4EbtWquFfTa7ib4Gg8EBimRceD8caHTo",
+	"P/RO1kMSpwzat9x9Bu4sctalw8+C/Cyo7x2RuM4pFpOm7QIsH4RvK/pxwOPhWzIxzDj7O3agT9phWRXO",
+	"WfRuxaQZ22lFJMZ+/vf//f8RKpz1JQeuNw3f237ceIJUCKu6X7EpA6NippPAzlpgWIUmclXj9SqcxwxH",
+	"XKyesKfmEEvpMFc8HcNC+w6GpWk1+OOLn+14Ud+nBEJgxdB+pdgEU56uWI2Kb7Xpeh2/NKbnLPPCuMbU",
+	"ZjswKhBOat512xNW96+/AbVEWR6rNzxjS/2nf9n9S9VdytNI0DGL6JD1xGQvCr2g0fOX2zg4Z3LNi4Ow",
+	"iFI3IEcyR43txjfvUUXO4bj3k7r+5Frd7FITxE7o8IIgcuBl9+BeFQFatd4tgNwXIhNhXL3ztlReJk3v",
+	"z0lnyzjrvG/POKQMtWZNDwi7REbqQz8IN/akJ0wJcNo4+EvwLBegKoCBhPgpCE9IXbSnfVuPJGBoSmWg",
+	"Mp0D3u8JKXz4ZpfEfcXAnxgfkrGLjeqS+IYqgV8WasczTRI5ksoQlWcMKy5VNDMvwryx5GJbuiTmYiDj",
+	"FpkLb3nmkqujam4VbC83CK0W9N8TAXZg6uJ3KpgcPpUCUG3wlythdwl/P3RuHfCUApfw/Km4n1s/MYIs",
+	"yos4JDG40tJjaz7GzoqE8noo6D354FMzFHQzoqYYZFFg0HVppblT6JZYnwA8ctfki9mCAmtmYBTA6qUw",
+	"ma+hX/9quA4b5VLUgfcv6uQpOeJhre1wb9YxuSuH4VtXFH5nlrQJZRfICzFzwL34rH7/aZmk3B1TdbWj",
+	"XJ2M2vDMd1Rd6WrvlifXsj86lmJI4vDLk1THJY6w46ZmxMZtcgKqQM9ZDRMmJ5k1gipNRiQXKAR4qj2i",
+	"bdhjZtt2ML/QOumEgNNlqdM5PmknNscnHf/bOpZyZuqN7se9aD96/ul2G3ao7RBhRA8cd+H7PWc6z2pP",
+	"/d/kDRlTMZ3ZDqc1fPNH/08XWmh3dGavFJL6Kq4h1ZAKFwe8i5rYcgUbD3Khm3mm4YHZqXchWCUMdEBQ",
+	"n6l2mbOaMRH5FHtyYabG/uwi7XrC36hyHcLoQ7FsAzEM+QTNhOKilGvyorO/EB30fTC/d256mzogv10J",
+	"jjNaJrvdlv5hMUP315rRT9SwGyw9cs8yuwC2HRfE5Y9ceLSCE7ciJf1szRx0OGqU9KlykSVt8otzQjqj",
+	"w5tHADPoUtvBL6uYyZVgKcaT3rA++XDirC+r6unWYcV4gZIDb7m46rrqDO12G2szHBLFsr/2oIxbrxHg",
+	"UguZC5ex0RMA2ww6JDoSizq2UixPL/+K12q/F/V9rcopsFg1pYKWKvNIEDOZDHaXV2UywDPfeibD7zHr",
+	"OeQd7ovQPQZA6oVyuBxyj7o8ankjiluMAis4KNThfDY1UN5cA9K6YcLfvbcwZsl7+RDO4leHtha3yTG8",
+	"qAPnRq6xGEjGILZeSOPA2YrCM4DrTU4BwkcwBuo/gFTlgv8rZ3g1Fnq23G0WRHHGX8pyB13y8VNEoEJu",
+	"lxydvrpdgpeKx+Uxkf9mOT7GD5E0Z1hnV5C/9Y/2EpKMWHLVqJaLSmQmVaPb6Luiys538orTPrNbP5BZ",
+	"Jm928sn6sT2I5fEoEKuOdS1H8sMIkm1zrqLGW1nW3VzK2fxz33ye1tOdxldFGkIm5ZhoDVee0eV2vzhs",
+	"m3WQJxzndfCmLjjqHFz+GFC9rOoWaXruyhVeHkSFHzrIUnVmXqta02c+QrsSdukYuoMuctlJxe2Cg53w",
+	"8Zra0KkmTV/1yEhXxqG1GFpiS7b7BBbxR8B+WHiSok3qI7jTckSCamBYfCwooUVqK2hJkU0jHw8xU0wr",
+	"IkJ6LaNUKaAJDGqJvQCOy0o/zzsH6LeITwY7p1KwHSDUuCfG1BQlb5JcKSYMia0sqtVJfnI1xf68QBRL",
+	"dYC7yf4n9IlvAn1i0elfbN1sdBLOHLLc2hgULkityPS9YmzihCpgQegoOPKIqAThXGlE4qBlh8zUE0nG",
+	"qMJCYPUo5oWYr4hal6cbRy4ZBjhQCTtRekVDC8jjlIG3B5gP8p0I028y5mtPgSGBvOpgb79SxW/JtcmH",
+	"svjkY8FV2Lme50XWhWPHMADYuEa3gYXCceRgDQ2N/QI2r9F9+cKOAIzBRrfx/vw+zaTHQalYyiJ9uvfd",
+	"WeWTyvRkLW0Pa7GxtbSblCWiN9UCD31Jq1ALxLTEUQmrh5VZreGkR/KmSCaVapxntCew5qTLNQzDs2Zg",
+	"We3LUBc0AA2yjZCm8uWqNaEaPFK2iZP0Nm61yY8u0Y8kNEvyDA5pYc/BvRjWKVUpU+Cm64m4rCreTrme",
+	"ZHTaht9j0vST8rHG1pjLqDYtF/rE0zaJearjMvORDPk1E77Tw56I7eb4B3yDI3qNhZyn/loPX7PPtsmP",
+	"0ox8NUrbJTBZDDErAo8LIbDIn++Lgc+JlBn/pdsBTNO2o7T8jH2eZDJ12kE9rioHXIYav/k9Isyuqkce",
+	"NaDqaKMLnTbmkWP/YdWMhYuuGS74ehOGQ1Y746A+/J6b0rL68Csq9c9N6fcLBQsLvzzOyYdSwha1nyyB",
+	"r1CYsbrGIcKr++b+rYJV8me3T7Ei6x3MjjUThQJjYAZh0WcLZRLFUVlmuwklm8mRIWOpjbvPdUPviQnc",
+	"2gbPFUYGPvIrTdOl5eOslMKz8bh3ImHuleVUjtFBHQhyhKHbdoSFgIS3UEbajyAm4U3nlQzU8hk9Xbtk",
+	"FDQmIOy7QoiQ+2IJ0XFDwz6b9e2EckEf507FbeaKSxWkjqdblafUkm/+GiZA5K6TFyvti91S/34ULu/s",
+	"DZJrD2I6gaq8I8YMyagY5nTIuiSwJeKPThM+pWP2CauVQqQPVrspU0nA1+3igQxWIA1W65n2wgUcJy1I",
+	"JuViGBGRQ04G3Bm54H+SccMUzXRE4v8gO+QvZBfiffZfkr+6wB+M+nF/kMpf7hH2V+fNggyJXLi6+ydv",
+	"InJ0+ioi788jcvr+MiLH70+Pjy4j8vb1adQTH87OXp9H5O37X+w/l+cn7yJy/v6DfePox4uIvDs5jci7",
+	"o/+y7x29fX1x/No280tELt+/OvpnRF4dXb5+dfLmTUT++froPCLv3p9e/s1+/c92T3xwIcbWZBn3+TDH",
+	"PEe/2BG5UVbmUsWtVEGDbZpkDvblYH+/Eh6RZxPFAW26J2JIptRxm1xIQE4qtvoG0N21oYYnZKjkjRmR",
+	"vmUcAFrL0hI/BqInXdbu3kuXtdsTHuwnqnQ+ooCiQg20qUkzPt4n//v/+X/J8R788xqCxexvVoV4+eLF",
+	"c2vWdEh/auxEAT4QS9jrnth7+d133+3vvYxbXVfHPi9juME8DUjJJzha9YRpQ+xhya0csbKRNF8ekH/M",
+	"jdyZuEBV9n27bHYj7CvOFk9TgArEdKBiT6xFFCPtOaAgJJeYUN0TcmCYwPYInUzA9eqQERWMDbQcUdTn",
+	"xwD0ghgj8nx3H7OYINoCaA9PAtCfPSVQ/3qcZ4YjuCEFrQyWHxKg5g36Q3SugklXOBJ0CcYDzlxuiKFX",
+	"EJ/jHrF8wL7DDZlQF1II+9AmRSGBhDNdRUQGVRGAAYXPJcYEPLd+xaisNlg6KFQBn9yfFmNMYbqKOTLz",
+	"I+sJDAiEFLSAsjfXL4+LtfoGtEw3Czs4oKjmxzd5liGbjUivQZq9RkQ+VpRO+KHVa7QagRsZ1E54bw2d",
+	"9Pnt7Za65OziPWmUTxrlk0Z5Z41yjn9vp1eW7t7NSs4E+uEvmLQ6K04IMn/EFrnfsjNs6qrNQKgMMVJG",
+	"GBPEDb9m2dTJbZ/FASpsTzhxkXLtRS4kcKDgdvnCPhqo8HFjerMVxS5IyeuGVjlCvzwChWDycTovXFZX",
+	"rNlSqDxVq3mqVrM0YmkJX9giZqku7GdbdeiPEvezQqu4mzbxFPnzTUT+LD1FWzpi1sjucWJ53YigMmdB",
+	"03ERQAMBstqpt3WFawIxHtzbxmBcj5kaQoaVnJCMXTPElo2dbRC3KhFGYXhR4AbHkgQu1Vkq0mcQcNQu",
+	"8FERiWp35iV7IqfW/q9UsoPunfljXwmNS/twqYP0BOAwz8GUzcpmD0kSB4nblfo44KjwFfTceV4YcrQ1",
+	"N7yHmCOeAshqad+5lAzy2l0NbHzpcDsbBtEtUGLXTxbHJXmciKPlzNmHHN0Dk36KOXoy5LaPOdrGegvx",
+	"p7aIPGqT91m6OA330NUhW78eYRVP9inpdb2k17Bw12aZr2GCzR81//WPDzzrA0nC3bw3yNk7XvoVx55r",
+	"zOF0GBZlaF1sCTYmzYNOJ7zgwWu6w55gn42Csk4ejXRi2gTcV+ikd9d66KNHVHxuuiT2yPKxy9Cy+iIp",
+	"i2w4DI6pSKC2R7Xe4SpH/l0KGd6jC38rIP67Qd4/jtd9dWlC73m/j9KET+73J/f7V+bcR8bQZFSFpnSg",
+	"mTOh4/WFCZZpck8l4O+rBDzIvqc68E+e9QeoA49xG1LxIRc0C2olTagZte5fnYueilrfT1HruzKJp8rW",
+	"T5Wtn1x5f+TK1luy9i10vS3rbN5JKDyV5HwqyflUkvOpJOdTSc5NS3LOa45PdTmf6nI+1eW8d4VJyZst",
+	"kRWQC9nfTqxk9TkKZfUbTZiQ+XBkBVstCENZKqcuLBTDRQQjPiki49po+Krl+ZSrPRdao3YpFLfr1xOV",
+	"dbM6TyYBGpmnLUzEUfLmMMj+cOv1rDiuv0mAc7Ay6opNLT8NnH49qH6AylQl1CYiFUkeoSYBVne1yJtV",
+	"7qYoM1mmGVQ4HeFV8Zu/nZxbNaMn2OeJlQZcigjUwjzLyjIKDGqKWRXRSoACbx3G1zqsi2EmzNr8gP8K",
+	"lVKLjI2fAdPIQd4EzTgVDXPBrFDCRDAdkfif//znP3fevdt59Sq2NMp0RM7fHJPnz5//QIpaLDrqCdy6",
+	"gVXoIF/mV80ylhiQUAmDsjqVenZF3pAlHUSSwJlhEpYdUeSUSy6GxSQiuOsPU44gEUnZ5kVNLlVEioyk",
+	"UklzaxwVC8wFKHNltpxP6EIaZZ8nGeUCHkTFWt4ED82j0+LcNcItQpKesw6f6Z6IB6gM8kr6j8vOiVzN",
+	"ppK2rC4tfe0lS/TzdQTtgkB9qaA6lV3SZxrVV7uYLQ8UVRzn4GQW0JEQMdYE77I9GDM1AcEGwD7gRACy",
+	"Es3eO/ilGHL7SJ8LZBN8ODJ+Z96fH+J2eawmTfhQSGtPUM1akTs7WAUrZQpngetn90oDwskhgcw8D9Pl",
+	"Dz68gdolaL+I9lJhNk5NRLzznmjSLHMEN67nPq5u31+hMiaWGtA+PU3e2CN5fPFzhJOws/VY66A8xgmW",
+	"crLHE2YNJ0CqSramNlTBfQGy2b9a2+U/7P927P/+J/AYQ/tIEInVrOmwAG2fw2Wm1v6CdY+fxZDKBQcu",
+	"yDBF+BpIltM4KmtjMQrMVeVCwDnDn4M0rzM6dFr2hAtR1kzzxAeJBDAX8Fx2iRRW7XY6JC0x05wOjtff",
+	"PeGAqRUKDueOjDxYoq6glnWKm40kg3g86E+jnWg5DIR00ExLwoS1XRlVHuaRxCOq30nl7Zqg0laEYwVy",
+	"QdYImnyVjUDTmv+bkX6eDpnpiebBTE3V1iGsanZDp5qMJNQ9NXY/NCLlKHmzDPHx3AroFYA4DuoyFIMu",
+	"t7TIqCiTLOZo3x7rdqMeQAb5QX21rbtj5dxnUa4gbCllE8USTORGbJyZYp6utGzB8gFOG/YyIlAW1n1T",
+	"FNVlnyeWfctBecjb5FXRTde9xXVPgMnkwziQIF2Mq2ZQDO8QPCb+l1wzEv/0+pIsVs/atu2eaMbDgCSO",
+	"L36OW5Hb5fKm0a5w6vgPUlXdrrotDHfVrUWj2wDrKWowYTfto/8z0dcB1MUGVdW+cURROF4QiOsKvFbf",
+	"X1kY9qgIGFNQq1GqOTnwFD22VfTY7zV+IQAzfYZKXmCVwZ+fvgZKkecUC4251wVZhnIiqByO1IpZ/kjM",
+	"YVbAhCkoJi0xt73CjIA73dFKLAEhqmqnE109sVB2udroGLWWceHxLwKIP6sFLFK1emIrXYusq2pZZXVz",
+	"XYvMqVq1llJPFPaOXcnxxExXKRPHFz//ifWJry2OthQjxeGMCqHxR0sz+73y89eo+1VZutulr8HZl1ev",
+	"/tnlTM3V/SJzHBjPsCqvF0E7KSpPtyJEilMsYcJkU3/R3xPASZcXCivSsguzeVkV4pUGzHtrmAeRJVyX",
+	"GbF1bMRJva/JR2oGWBbtbsYQodeyC5qL8PsBzbT9AW83Fg3fv7CyyvJTyeJtNHtLc+uUKnab9JSk8ZhJ",
+	"GteOQXhGin9/ul0RP1GvbgaMUd6IMmLNXxgwYRRA6cZObXGQw3FYeD/tCVC9UpbwMc0KODTU/0rNsYUQ",
+	"Sy4woTKSOZhNO4iyDNrC7AlLuY+aNxEWEUuZ0FYEdxvgQ8YLMcfC3k3JjVRXmT1lUcGPgxRXj+Xc/Yg5",
+	"s1WEzvXTW+2KPE5mBezFipwKoK2nZIqnZIpvHcvoGhnLLJOtKJ27X9A82wKnaE7XrFYrqxYhi2brt1fr",
+	"jwGywOICZMBJi/pjCxMUtuOkT8kGf4TcgQXEvhEiT731FPqtCi2+TS7AG4LBM0WdBhJjTYYFDpktCfQP",
+	"AuuzTLjeSag+Qfp8E/7v+iN4T6D9P6MX8Q6JNwtlVkVdd1kwixNc7kHI3AGM5qBEGs0Zek1uGLtqLNTB",
+	"915sqHg/Tk7KMt7gs1HuzCOeBPaTOr19CstG6vSu03sXOnXPGU1tbyTjV6z0WSzSGt645jZlPN+2NoCz",
+	"Wua2c8v4VHHn64jr8s613ht3ryL63KciYbQEdkyokWOe0CybbiC0X9Nk5OHmTumYxeCW64lavxxEbNoX",
+	"MKwUHHgDbhB13kUfkmbcZ+aGMRF3ibmRLv7rkMRcxLuxkObE/kIxrtV+rU/zLIt37Qdp4HMXQwUjCOwl",
+	"B/v7bXIkCDdsDN5Ht9CI3de3HEUwbeXaUMl80hPN+EsixW8Ojb6wnG/jiFBX4ec5IgZqkjI2gVjfQUYx",
+	"TpGMGRWa3IyoCWLP7JcmRHRZqeS4TarynO1R1T0X/PilUe5Wo9twSQ6VUp1clJU6PzZoYvg15A8zCB+1",
+	"BDnTCCg4MzGnjW6DinSmYb9FeOW2KX/Sbk0eQydazSEFu/nDcsknTWUTtu7IdB3WvkBpce6NzVNmQ9Zf",
+	"e4PzDqpbFNxcee2nP3XSYMyg7oyLPzGgtpAmhfBJHTByH3ISpDaOlMyHEILeOiSaGW2585n31MQRiQu3",
+	"zZGp/PnjNF5UmHle6Mxy0aKVuCaHt461uiE5A/L36WZ50sHu6bA6YtjYrgC3+oZWxWGdh3KRpQF+zT+Y",
+	"nWHntEyGwqI+2RhfzcbQjqYe2MLQEMT11e2L+nv/9XRsf9q21rAdP/hYpxqnXCEogFWKdWLH4VCp51Tp",
+	"t1QbX7QofM2ub/ne/ob6M8zuEbXnVefe6s5/zLP/pDnfSXNexLAWCOUiHvAraM7HGRTVeRCVNohrXFep",
+	"/eBfeVJrn8R+QA7LFdtUJouV2IsbOhwyRT6cILqNpV1rHaYpS4mesOSQ0CwjVIOtB8ULmbpG7TZEekE0",
+	"nlpF95Xtf73A/pEZZxtG9l8GoEBYLWRCh6yNS8WSXEGE3cdP4cKdCMMU+rzI0dlJ9f1gFfVUGzYOlnEX",
+	"12H3C/x7u3BVj8iAZ2gTBAuMebKGxNBWTKxA0FG53A4Ips8FJpo7tWfInC4lJDl+dXpIqMD9IDI3mqfM",
+	"VRTVBrPaDzqdhftwZN+bNzggiHpCzaiMoabuyaoSESokPoNR4wx3ct5OAEGl/GKnn4s0Y+3f7Nd20vZT",
+	"TZrjhjYJvaa42stppUg61FvQFMx/O1VlCeUdzdCqX+VaihsxmpnRQiIDqKKRp7MAQAkTt5vnLOWapPIG",
+	"kqjilA0VTVkatw7Ji85zTLyvvOmeriWev+FYvqLMcT3UbAf+MrXi1E+iHXDRr9z75cwSBYhTy7mM499k",
+	"5JduySb/e6mXYVqzWX6bC9RhmAhg3edKMWFqt/EccucQ6Oir7WTZSc1ywnzuffuWdnkqDbgwp8v3K1yb",
+	"2q3K+DWD3xey/RBErDiZTgdHwamJsz51VIDOGZknAFJzJrUZKnbxn28treP5bSo/LDjFnl7sKR64gHlh",
+	"KBcOdQVHaPvss1oKeOsn8RUJoOhjUX6IWxErruyQl+9LMOLabRkzo/gSFedMyTEzI5a7ZFD2uYD9w5wm",
+	"0ml32gddvzMITAMHK6MQ9W+VnWIhEccOrtQihECC8ziRMsNS49rwREeEl1kDEYFoLIyzpYbtYPlvBMBR",
+	"OiI/SaJyQAbEXGBcn55wUwPz4O+/XHZLPlDoXZog9lruIWgIJe41YuQVE6QZv3t9eX5yfPHr5ft/vD6N",
+	"WxHGMimZG9YTzk9TQeztkh8ZVUy5svKQEwuNYXl5KJmxF5QlO8SB+X4DNdGuF9HM6hu2M6ulMMFUMKij",
+	"V6/Oq2MqsUc6B2TEFCuZHB2X2h7eWOAcVZ6xFuBDuH5BzXLjifGmw13e2u4XhIy+c5S0nrIKsERbaBZ+",
+	"U+9g2Gxkpiw5WsHRGBdzrz1kcsIEnfC2ZwS1J+3Sb5FdKqtg2w/XTGGFW4fIeDPiyaiqA9cyqvcTJo7O",
+	"TuxLd+VVNMW4LJqdBSXkUJ91Wyb7v7Fksc96wpLKsXPFCQN27mFTl/OyS0vkYHKUfRCKSFGrln5K0Tha",
+	"uPTFqvty9LTMnXe2hWLA+6SaLrI7DmsOGr6JzNHNXCoQqUu37p9H795utnV+ihueqK++PW4m89tTbetL",
+	"ow9s0/JS27S1axDKqC4p95w5BC1geii8SS5SpgCs5pBgN/5n6vZBSlDtEDZ9F5xZblyzHfziEsjQAVWo",
+	"ilyFcGmwg2Har27Mp+f+gly4TNEusc8YoO9FrmHAIY0c/KwDtsghddcDzZa9hQiK810eFZ35PLgCNMMB",
+	"MhSof67pqMQ2DOHgELTVe61c35BNPt/pj2HJkSbFSlCA6xpiRCLYWU258GYBJ9EK+vLF8Oa7u6DXLtRW",
+	"YyfujqO+hHcRpdQKdtJ5gLgYtqsoELX9jSjApQX0gJ2D3jBhcpIxn4VxM5KZjw0ImqZJLYGAVufeHwRZ",
+	"os/0fBNSDanwpQHmmzrGSqseAFcOwuHCXZNDQR6xqVd+w9WG1+vGeFpNiupb1ds9jdoBHQxYYuaJpZJN",
+	"VdMw2o4efMUqtl5fmWUlzktm1TnUW5yvt+zLsZbbT7f/fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

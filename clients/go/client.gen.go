@@ -657,6 +657,63 @@ func (e SyncStatus) Valid() bool {
 	}
 }
 
+// Defines values for ViewFilterItemOperator.
+const (
+	ViewFilterItemOperatorBetween    ViewFilterItemOperator = "between"
+	ViewFilterItemOperatorContains   ViewFilterItemOperator = "contains"
+	ViewFilterItemOperatorEndsWith   ViewFilterItemOperator = "endsWith"
+	ViewFilterItemOperatorEq         ViewFilterItemOperator = "eq"
+	ViewFilterItemOperatorGroup      ViewFilterItemOperator = "group"
+	ViewFilterItemOperatorGt         ViewFilterItemOperator = "gt"
+	ViewFilterItemOperatorGte        ViewFilterItemOperator = "gte"
+	ViewFilterItemOperatorIn         ViewFilterItemOperator = "in"
+	ViewFilterItemOperatorIsNotNull  ViewFilterItemOperator = "isNotNull"
+	ViewFilterItemOperatorIsNull     ViewFilterItemOperator = "isNull"
+	ViewFilterItemOperatorLt         ViewFilterItemOperator = "lt"
+	ViewFilterItemOperatorLte        ViewFilterItemOperator = "lte"
+	ViewFilterItemOperatorNe         ViewFilterItemOperator = "ne"
+	ViewFilterItemOperatorNotIn      ViewFilterItemOperator = "notIn"
+	ViewFilterItemOperatorStartsWith ViewFilterItemOperator = "startsWith"
+)
+
+// Valid indicates whether the value is a known member of the ViewFilterItemOperator enum.
+func (e ViewFilterItemOperator) Valid() bool {
+	switch e {
+	case ViewFilterItemOperatorBetween:
+		return true
+	case ViewFilterItemOperatorContains:
+		return true
+	case ViewFilterItemOperatorEndsWith:
+		return true
+	case ViewFilterItemOperatorEq:
+		return true
+	case ViewFilterItemOperatorGroup:
+		return true
+	case ViewFilterItemOperatorGt:
+		return true
+	case ViewFilterItemOperatorGte:
+		return true
+	case ViewFilterItemOperatorIn:
+		return true
+	case ViewFilterItemOperatorIsNotNull:
+		return true
+	case ViewFilterItemOperatorIsNull:
+		return true
+	case ViewFilterItemOperatorLt:
+		return true
+	case ViewFilterItemOperatorLte:
+		return true
+	case ViewFilterItemOperatorNe:
+		return true
+	case ViewFilterItemOperatorNotIn:
+		return true
+	case ViewFilterItemOperatorStartsWith:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetPanelRowsParamsFormat.
 const (
 	Csv  GetPanelRowsParamsFormat = "csv"
@@ -1426,10 +1483,15 @@ type UserAssertion = string
 // View defines model for View.
 type View struct {
 	// CreatedAt RFC 3339, UTC, milliseconds.
-	CreatedAt   Timestamp    `json:"createdAt"`
-	Filters     []ViewFilter `json:"filters"`
-	Id          int64        `json:"id"`
-	IsPublished bool         `json:"isPublished"`
+	CreatedAt Timestamp `json:"createdAt"`
+
+	// FilterItems The filters exactly as saved, nested groups included. `filters` holds the same list when it
+	// is flat; when it has a group, `filters` is empty (a client that knows only `filters` sees no
+	// filter) and `filterItems` is the answer.
+	FilterItems []ViewFilterItem `json:"filterItems"`
+	Filters     []ViewFilter     `json:"filters"`
+	Id          int64            `json:"id"`
+	IsPublished bool             `json:"isPublished"`
 
 	// Metadata Free-form JSON object, stored as given. Never null on output.
 	//
@@ -1476,6 +1538,17 @@ type ViewFilter struct {
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
 }
 
+// ViewFilterGroupInput A nested group: its filters (filters or groups) all hold (`conjunction: and`) or any holds
+// (`or`); their own `logicalOperator` is ignored. Groups nest at most 3 levels deep and a view
+// holds at most 100 filters and groups in all (422 otherwise). An empty group imposes nothing.
+// In the view's top-level list a group joins the previous filters with its `logicalOperator`,
+// like a filter.
+type ViewFilterGroupInput struct {
+	Conjunction     LogicalOperator       `json:"conjunction"`
+	Filters         []ViewFilterInputItem `json:"filters"`
+	LogicalOperator *LogicalOperator      `json:"logicalOperator,omitempty"`
+}
+
 // ViewFilterInput defines model for ViewFilterInput.
 type ViewFilterInput struct {
 	// ColumnName A column id as a decimal string, or a column name; an id wins over a name.
@@ -1487,14 +1560,43 @@ type ViewFilterInput struct {
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
 }
 
+// ViewFilterInputItem A filter, or a nested group of filters.
+type ViewFilterInputItem struct {
+	union json.RawMessage
+}
+
+// ViewFilterItem A filter as saved (`columnName`, `operator`, `value`), or (`operator: group`) a nested group:
+// then `columnName` is empty, there is no `value`, and `conjunction` and `filters` hold the group
+// (see ViewFilterGroupInput). `logicalOperator` joins it to the previous items of the top-level list.
+type ViewFilterItem struct {
+	ColumnName      string           `json:"columnName"`
+	Conjunction     *LogicalOperator `json:"conjunction,omitempty"`
+	Filters         []ViewFilterItem `json:"filters,omitempty"`
+	Id              int64            `json:"id"`
+	LogicalOperator LogicalOperator  `json:"logicalOperator"`
+
+	// Operator A filter's operator (FilterOperator), or `group` for a nested group of filters.
+	Operator ViewFilterItemOperator `json:"operator"`
+
+	// Value Any JSON value, null included, as for ViewFilter.
+	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
+}
+
+// ViewFilterItemOperator A filter's operator (FilterOperator), or `group` for a nested group of filters.
+type ViewFilterItemOperator string
+
 // ViewFilterList defines model for ViewFilterList.
 type ViewFilterList struct {
-	Filters []ViewFilter `json:"filters"`
+	// FilterItems The filters exactly as saved, nested groups included. `filters` holds the same list when it
+	// is flat; when it has a group, `filters` is empty (a client that knows only `filters` sees no
+	// filter) and `filterItems` is the answer.
+	FilterItems []ViewFilterItem `json:"filterItems"`
+	Filters     []ViewFilter     `json:"filters"`
 }
 
 // ViewFiltersReplace defines model for ViewFiltersReplace.
 type ViewFiltersReplace struct {
-	Filters []ViewFilterInput `json:"filters"`
+	Filters []ViewFilterInputItem `json:"filters"`
 
 	// TenantId Ignored when equal to the token's tenant; 403 otherwise.
 	TenantId *TenantAssertion `json:"tenantId,omitempty"`
@@ -2173,6 +2275,68 @@ func (t EchoedId) MarshalJSON() ([]byte, error) {
 }
 
 func (t *EchoedId) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsViewFilterInput returns the union data inside the ViewFilterInputItem as a ViewFilterInput
+func (t ViewFilterInputItem) AsViewFilterInput() (ViewFilterInput, error) {
+	var body ViewFilterInput
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromViewFilterInput overwrites any union data inside the ViewFilterInputItem as the provided ViewFilterInput
+func (t *ViewFilterInputItem) FromViewFilterInput(v ViewFilterInput) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeViewFilterInput performs a merge with any union data inside the ViewFilterInputItem, using the provided ViewFilterInput
+func (t *ViewFilterInputItem) MergeViewFilterInput(v ViewFilterInput) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsViewFilterGroupInput returns the union data inside the ViewFilterInputItem as a ViewFilterGroupInput
+func (t ViewFilterInputItem) AsViewFilterGroupInput() (ViewFilterGroupInput, error) {
+	var body ViewFilterGroupInput
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromViewFilterGroupInput overwrites any union data inside the ViewFilterInputItem as the provided ViewFilterGroupInput
+func (t *ViewFilterInputItem) FromViewFilterGroupInput(v ViewFilterGroupInput) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeViewFilterGroupInput performs a merge with any union data inside the ViewFilterInputItem, using the provided ViewFilterGroupInput
+func (t *ViewFilterInputItem) MergeViewFilterGroupInput(v ViewFilterGroupInput) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ViewFilterInputItem) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ViewFilterInputItem) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -2864,7 +3028,9 @@ type ClientInterface interface {
 	//
 	// Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 	// resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+	// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+	// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+	// Records `view_changed`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2875,7 +3041,9 @@ type ClientInterface interface {
 	//
 	// Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 	// resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+	// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+	// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+	// Records `view_changed`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4151,7 +4319,9 @@ func (c *Client) GetViewFilters(ctx context.Context, viewId ViewId, params *GetV
 //
 // Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 // resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+// Records `view_changed`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4172,7 +4342,9 @@ func (c *Client) ReplaceViewFiltersWithBody(ctx context.Context, viewId ViewId, 
 //
 // Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 // resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+// Records `view_changed`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8584,7 +8756,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 	// resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+	// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+	// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+	// Records `view_changed`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8595,7 +8769,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 	// resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+	// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+	// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+	// Records `view_changed`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -15132,7 +15308,9 @@ func (c *ClientWithResponses) GetViewFiltersWithResponse(ctx context.Context, vi
 //
 // Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 // resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+// Records `view_changed`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15149,7 +15327,9 @@ func (c *ClientWithResponses) ReplaceViewFiltersWithBodyWithResponse(ctx context
 //
 // Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 // resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+// Records `view_changed`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -778,7 +778,9 @@ export interface paths {
          * Replace a view's filters
          * @description Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
          *     resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-         *     list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+         *     list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+         *     (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+         *     Records `view_changed`.
          */
         put: operations["replaceViewFilters"];
         post?: never;
@@ -1599,6 +1601,12 @@ export interface components {
         UserAssertion: string;
         View: {
             createdAt: components["schemas"]["Timestamp"];
+            /**
+             * @description The filters exactly as saved, nested groups included. `filters` holds the same list when it
+             *     is flat; when it has a group, `filters` is empty (a client that knows only `filters` sees no
+             *     filter) and `filterItems` is the answer.
+             */
+            filterItems: components["schemas"]["ViewFilterItem"][];
             filters: components["schemas"]["ViewFilter"][];
             /** Format: int64 */
             id: number;
@@ -1636,6 +1644,18 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /**
+         * @description A nested group: its filters (filters or groups) all hold (`conjunction: and`) or any holds
+         *     (`or`); their own `logicalOperator` is ignored. Groups nest at most 3 levels deep and a view
+         *     holds at most 100 filters and groups in all (422 otherwise). An empty group imposes nothing.
+         *     In the view's top-level list a group joins the previous filters with its `logicalOperator`,
+         *     like a filter.
+         */
+        ViewFilterGroupInput: {
+            conjunction: components["schemas"]["LogicalOperator"];
+            filters: components["schemas"]["ViewFilterInputItem"][];
+            logicalOperator?: components["schemas"]["LogicalOperator"];
+        };
         ViewFilterInput: {
             columnName: components["schemas"]["ColumnReference"];
             logicalOperator?: components["schemas"]["LogicalOperator"];
@@ -1645,11 +1665,42 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** @description A filter, or a nested group of filters. */
+        ViewFilterInputItem: components["schemas"]["ViewFilterInput"] | components["schemas"]["ViewFilterGroupInput"];
+        /**
+         * @description A filter as saved (`columnName`, `operator`, `value`), or (`operator: group`) a nested group:
+         *     then `columnName` is empty, there is no `value`, and `conjunction` and `filters` hold the group
+         *     (see ViewFilterGroupInput). `logicalOperator` joins it to the previous items of the top-level list.
+         */
+        ViewFilterItem: {
+            columnName: string;
+            conjunction?: components["schemas"]["LogicalOperator"];
+            filters?: components["schemas"]["ViewFilterItem"][];
+            /** Format: int64 */
+            id: number;
+            logicalOperator: components["schemas"]["LogicalOperator"];
+            operator: components["schemas"]["ViewFilterItemOperator"];
+            /** @description Any JSON value, null included, as for ViewFilter. */
+            value?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @description A filter's operator (FilterOperator), or `group` for a nested group of filters.
+         * @enum {string}
+         */
+        ViewFilterItemOperator: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "contains" | "startsWith" | "endsWith" | "in" | "notIn" | "between" | "isNull" | "isNotNull" | "group";
         ViewFilterList: {
+            /**
+             * @description The filters exactly as saved, nested groups included. `filters` holds the same list when it
+             *     is flat; when it has a group, `filters` is empty (a client that knows only `filters` sees no
+             *     filter) and `filterItems` is the answer.
+             */
+            filterItems: components["schemas"]["ViewFilterItem"][];
             filters: components["schemas"]["ViewFilter"][];
         };
         ViewFiltersReplace: {
-            filters: components["schemas"]["ViewFilterInput"][];
+            filters: components["schemas"]["ViewFilterInputItem"][];
             tenantId?: components["schemas"]["TenantAssertion"];
             userId?: components["schemas"]["UserAssertion"];
         };

@@ -1,0 +1,105 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/oapi-codegen/nullable"
+
+	client "github.com/panels/panels/clients/go"
+)
+
+// filterItems wraps plain filters as items of a filter list (which may also hold groups).
+func filterItems(fs ...client.ViewFilterInput) []client.ViewFilterInputItem {
+	out := make([]client.ViewFilterInputItem, len(fs))
+	for i, f := range fs {
+		if err := out[i].FromViewFilterInput(f); err != nil {
+			panic(err)
+		}
+	}
+	return out
+}
+
+// groupItem is a nested group as an item of a filter list.
+func groupItem(t *testing.T, conj client.LogicalOperator, logic *client.LogicalOperator, kids ...client.ViewFilterInputItem) client.ViewFilterInputItem {
+	t.Helper()
+	var it client.ViewFilterInputItem
+	if kids == nil {
+		kids = []client.ViewFilterInputItem{}
+	}
+	if err := it.FromViewFilterGroupInput(client.ViewFilterGroupInput{Conjunction: conj, Filters: kids, LogicalOperator: logic}); err != nil {
+		t.Fatal(err)
+	}
+	return it
+}
+
+// Nested filter groups over HTTP: the tree is saved and read back as sent (filterItems), the
+// released flat form (filters) stays as it was for flat lists and is empty for a tree, and the
+// rows follow the tree. Bad trees are refused and change nothing.
+func TestViewFilterGroupsHTTP(t *testing.T) {
+	f := rwSetup(t)
+	// A flat list through today's client: filters and filterItems say the same.
+	flat := f.view(t, nil, []client.ViewFilterInput{
+		{ColumnName: "Status", Operator: client.FilterOperatorEq, Value: nullable.NewNullableWithValue[any]("active")},
+		{ColumnName: "Age", Operator: client.FilterOperatorGt, Value: nullable.NewNullableWithValue[any](80), LogicalOperator: ptr(client.Or)},
+	}, nil)
+	got, err := f.c.api.GetViewFiltersWithResponse(t.Context(), flat, nil)
+	if err != nil || got.JSON200 == nil || len(got.JSON200.Filters) != 2 || len(got.JSON200.FilterItems) != 2 ||
+		got.JSON200.FilterItems[1].LogicalOperator != client.Or || got.JSON200.Filters[1].LogicalOperator != client.Or {
+		t.Fatalf("flat filters: %v %s", err, got.Body)
+	}
+	page, _ := f.page(t, fmt.Sprintf("viewId=%d", flat))
+	if keys := rwKeys(page); !slices.Equal(keys, []string{"r1", "r3", "r4", "r5"}) {
+		t.Errorf("flat rows %v", keys)
+	}
+
+	// Status = active AND (Age > 70 OR Name contains "ada"), sent as JSON the way any client would.
+	tree := f.view(t, nil, nil, nil)
+	body := `{"filters":[{"columnName":"Status","operator":"eq","value":"active"},
+		{"conjunction":"or","filters":[{"columnName":"Age","operator":"gt","value":70},{"columnName":"Name","operator":"contains","value":"ADA"}]}]}`
+	resp, b := flowDo(t, f.c, "PUT", fmt.Sprintf("/api/views/%d/filters", tree), strings.NewReader(body), "application/json")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("tree: %d %s", resp.StatusCode, b)
+	}
+	var list client.ViewFilterList
+	if err := json.Unmarshal(b, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Filters) != 0 || len(list.FilterItems) != 2 || list.FilterItems[1].Operator != client.ViewFilterItemOperatorGroup ||
+		list.FilterItems[1].Conjunction == nil || *list.FilterItems[1].Conjunction != client.Or || len(list.FilterItems[1].Filters) != 2 ||
+		list.FilterItems[1].Filters[1].ColumnName != "Name" {
+		t.Fatalf("saved tree %s", b)
+	}
+	v, err := f.c.api.GetViewWithResponse(t.Context(), tree, nil)
+	if err != nil || v.JSON200 == nil || len(v.JSON200.FilterItems) != 2 || len(v.JSON200.Filters) != 0 {
+		t.Fatalf("view: %v %s", err, v.Body)
+	}
+	page, _ = f.page(t, fmt.Sprintf("viewId=%d", tree))
+	if keys := rwKeys(page); !slices.Equal(keys, []string{"r1", "r4"}) {
+		t.Errorf("tree rows %v, want r1, r4", keys)
+	}
+
+	for name, bad := range map[string]struct {
+		body   string
+		status int
+	}{
+		"four levels": {`{"filters":[{"conjunction":"and","filters":[{"conjunction":"or","filters":[{"conjunction":"and","filters":[{"conjunction":"or","filters":[{"columnName":"Age","operator":"gt","value":1}]}]}]}]}]}`, http.StatusUnprocessableEntity},
+		"unknown column in a group": {`{"filters":[{"conjunction":"and","filters":[{"columnName":"Nope","operator":"eq","value":1}]}]}`, http.StatusUnprocessableEntity},
+		"bad value in a group":      {`{"filters":[{"conjunction":"and","filters":[{"columnName":"Age","operator":"between","value":1}]}]}`, http.StatusUnprocessableEntity},
+		"a group with a column":     {`{"filters":[{"conjunction":"and","columnName":"Age","filters":[]}]}`, http.StatusBadRequest},
+		"an unknown conjunction":    {`{"filters":[{"conjunction":"xor","filters":[]}]}`, http.StatusBadRequest},
+	} {
+		resp, b := flowDo(t, f.c, "PUT", fmt.Sprintf("/api/views/%d/filters", tree), strings.NewReader(bad.body), "application/json")
+		if resp.StatusCode != bad.status {
+			t.Errorf("%s: %d %s, want %d", name, resp.StatusCode, b, bad.status)
+		}
+	}
+	after, err := f.c.api.GetViewFiltersWithResponse(t.Context(), tree, nil)
+	if err != nil || after.JSON200 == nil || len(after.JSON200.FilterItems) != 2 || after.JSON200.FilterItems[0].Id != list.FilterItems[0].Id {
+		t.Fatalf("refused trees changed the filters: %v %s", err, after.Body)
+	}
+}
