@@ -87,7 +87,7 @@ func TestViewFilterGroupsHTTP(t *testing.T) {
 		body   string
 		status int
 	}{
-		"four levels": {`{"filters":[{"conjunction":"and","filters":[{"conjunction":"or","filters":[{"conjunction":"and","filters":[{"conjunction":"or","filters":[{"columnName":"Age","operator":"gt","value":1}]}]}]}]}]}`, http.StatusUnprocessableEntity},
+		"four levels":               {`{"filters":[{"conjunction":"and","filters":[{"conjunction":"or","filters":[{"conjunction":"and","filters":[{"conjunction":"or","filters":[{"columnName":"Age","operator":"gt","value":1}]}]}]}]}]}`, http.StatusUnprocessableEntity},
 		"unknown column in a group": {`{"filters":[{"conjunction":"and","filters":[{"columnName":"Nope","operator":"eq","value":1}]}]}`, http.StatusUnprocessableEntity},
 		"bad value in a group":      {`{"filters":[{"conjunction":"and","filters":[{"columnName":"Age","operator":"between","value":1}]}]}`, http.StatusUnprocessableEntity},
 		"a group with a column":     {`{"filters":[{"conjunction":"and","columnName":"Age","filters":[]}]}`, http.StatusBadRequest},
