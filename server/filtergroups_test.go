@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -102,4 +103,62 @@ func TestViewFilterGroupsHTTP(t *testing.T) {
 	if err != nil || after.JSON200 == nil || len(after.JSON200.FilterItems) != 2 || after.JSON200.FilterItems[0].Id != list.FilterItems[0].Id {
 		t.Fatalf("refused trees changed the filters: %v %s", err, after.Body)
 	}
+}
+
+// Cohort groups over HTTP, and the old {logic, conditions} form answering exactly as before: the
+// panel reads back byte-for-byte the rule that was sent (no groups key), and the rows are the ones
+// the rule selected before groups existed.
+func TestCohortGroupsHTTPAndOldForm(t *testing.T) {
+	f := rwSetup(t)
+	put := func(body string) (*http.Response, []byte) {
+		return flowDo(t, f.c, "PUT", fmt.Sprintf("/api/panels/%d", f.panel.Id), strings.NewReader(body), "application/json")
+	}
+	old := `{"logic":"OR","conditions":[{"field":"status","operator":"eq","value":"pending"},{"field":"Age","operator":"gt","value":80}]}`
+	if resp, b := put(`{"cohortRule":` + old + `}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("old form: %d %s", resp.StatusCode, b)
+	}
+	resp, b := flowDo(t, f.c, "GET", fmt.Sprintf("/api/panels/%d", f.panel.Id), nil, "")
+	var got struct {
+		CohortRule json.RawMessage `json:"cohortRule"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &got) != nil || !sameJSON(got.CohortRule, old) {
+		t.Fatalf("old form read back: %d %s", resp.StatusCode, got.CohortRule)
+	}
+	page, _ := f.page(t, "")
+	if keys := rwKeys(page); !slices.Equal(keys, []string{"r2", "r3"}) {
+		t.Errorf("old form rows %v", keys)
+	}
+
+	// active AND (Age > 70 OR name contains nothing: a path equal to "Ada Lovelace").
+	grouped := `{"logic":"AND","conditions":[{"field":"status","operator":"eq","value":"active"}],` +
+		`"groups":[{"conjunction":"or","conditions":[{"field":"Age","operator":"gt","value":70},{"field":"name","operator":"eq","value":"Ada Lovelace"}]}]}`
+	if resp, b := put(`{"cohortRule":` + grouped + `}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("groups: %d %s", resp.StatusCode, b)
+	}
+	resp, b = flowDo(t, f.c, "GET", fmt.Sprintf("/api/panels/%d", f.panel.Id), nil, "")
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &got) != nil || !sameJSON(got.CohortRule, grouped) {
+		t.Fatalf("groups read back: %d %s", resp.StatusCode, got.CohortRule)
+	}
+	page, _ = f.page(t, "")
+	if keys := rwKeys(page); !slices.Equal(keys, []string{"r1", "r4"}) {
+		t.Errorf("grouped rows %v, want r1, r4", keys)
+	}
+	deep := `{"cohortRule":{"logic":"AND","conditions":[],"groups":[{"conjunction":"and","conditions":[],"groups":[{"conjunction":"or","conditions":[],` +
+		`"groups":[{"conjunction":"and","conditions":[],"groups":[{"conjunction":"or","conditions":[]}]}]}]}]}}`
+	if resp, b := put(deep); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("four levels: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := put(`{"cohortRule":{"logic":"AND","conditions":[],"groups":[{"conjunction":"xor","conditions":[]}]}}`); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("unknown conjunction: %d %s", resp.StatusCode, b)
+	}
+	resp, b = flowDo(t, f.c, "GET", fmt.Sprintf("/api/panels/%d", f.panel.Id), nil, "")
+	if json.Unmarshal(b, &got) != nil || !sameJSON(got.CohortRule, grouped) {
+		t.Errorf("refused rules changed the panel: %s", got.CohortRule)
+	}
+}
+
+// sameJSON compares two JSON texts as values (key order aside).
+func sameJSON(a json.RawMessage, b string) bool {
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal([]byte(b), &y) == nil && reflect.DeepEqual(x, y)
 }

@@ -111,9 +111,22 @@ func engineColumns(cols []Column) []rows.Column {
 }
 
 func engineCohort(rule CohortRule) rows.Cohort {
-	out := rows.Cohort{Or: rule.Logic == "OR", Conditions: make([]rows.Condition, len(rule.Conditions))}
-	for i, c := range rule.Conditions {
-		out.Conditions[i] = rows.Condition{Field: c.Field, Operator: c.Operator, Value: c.Value}
+	out := rows.Cohort{Or: rule.Logic == "OR", Conditions: engineConditions(rule.Conditions), Groups: engineCohortGroups(rule.Groups)}
+	return out
+}
+
+func engineConditions(cs []CohortCondition) []rows.Condition {
+	out := make([]rows.Condition, len(cs))
+	for i, c := range cs {
+		out[i] = rows.Condition{Field: c.Field, Operator: c.Operator, Value: c.Value}
+	}
+	return out
+}
+
+func engineCohortGroups(gs []CohortGroup) []rows.Cohort {
+	var out []rows.Cohort
+	for _, g := range gs {
+		out = append(out, rows.Cohort{Or: g.Conjunction == "or", Conditions: engineConditions(g.Conditions), Groups: engineCohortGroups(g.Groups)})
 	}
 	return out
 }

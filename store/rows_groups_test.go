@@ -104,3 +104,54 @@ func TestViewFilterGroupsRoundTrip(t *testing.T) {
 		t.Fatalf("after failures %v, want %v", got, want)
 	}
 }
+
+// Cohort groups: terms of the rule next to its conditions, on the same data set, both ways.
+func TestRowsCohortGroups(t *testing.T) {
+	f := newRowsFixture(t)
+	c := func(field, op string, v any) CohortCondition {
+		return CohortCondition{Field: field, Operator: op, Value: v}
+	}
+	tests := []struct {
+		name string
+		rule CohortRule
+		want []string
+	}{
+		{"AND with an OR group of column and path", CohortRule{Logic: "AND", Conditions: []CohortCondition{c("Age", "gte", 41)},
+			Groups: []CohortGroup{{Conjunction: "or", Conditions: []CohortCondition{c("status", "eq", "pending"), c("vip", "eq", true)}}}},
+			[]string{"p2", "p5", "p6"}},
+		{"OR of groups, one with a calculated column", CohortRule{Logic: "OR", Conditions: []CohortCondition{},
+			Groups: []CohortGroup{
+				{Conjunction: "and", Conditions: []CohortCondition{c("Senior", "eq", true), c("Status", "eq", "pending")}},
+				{Conjunction: "and", Conditions: []CohortCondition{c("addr.city", "eq", "London")}},
+			}}, []string{"p1", "p6"}},
+		{"three levels", CohortRule{Logic: "AND", Conditions: []CohortCondition{},
+			Groups: []CohortGroup{{Conjunction: "or", Conditions: []CohortCondition{c("Age", "lt", 40)},
+				Groups: []CohortGroup{{Conjunction: "and", Conditions: []CohortCondition{c("Age", "gt", 80)},
+					Groups: []CohortGroup{{Conjunction: "or", Conditions: []CohortCondition{c("vip", "eq", false)}}}}}}}},
+			[]string{"p1", "p3"}},
+		{"an empty group imposes nothing", CohortRule{Logic: "AND", Conditions: []CohortCondition{c("Status", "eq", "active")},
+			Groups: []CohortGroup{{Conjunction: "or", Conditions: []CohortCondition{}}}}, []string{"p1", "p4"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rule := tc.rule
+			if _, err := testStore.UpdatePanel(t.Context(), f.a, f.panel.ID, stAllow, PanelPatch{CohortRule: &rule}); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.keys(t, RowsQuery{}); !slices.Equal(got, tc.want) {
+				t.Errorf("rows %v, want %v", got, tc.want)
+			}
+		})
+	}
+	deep := CohortRule{Logic: "AND", Conditions: []CohortCondition{}, Groups: []CohortGroup{{Conjunction: "and",
+		Groups: []CohortGroup{{Conjunction: "or", Groups: []CohortGroup{{Conjunction: "and", Groups: []CohortGroup{{Conjunction: "or"}}}}}}}}}
+	var ie *InvalidError
+	if _, err := testStore.UpdatePanel(t.Context(), f.a, f.panel.ID, stAllow, PanelPatch{CohortRule: &deep}); !errors.As(err, &ie) ||
+		ie.Problems[0].Field != "cohortRule.groups[0].groups[0].groups[0].groups[0]" {
+		t.Fatalf("four levels: %v", err)
+	}
+	p := &Panel{Name: "deep", CohortRule: deep}
+	if err := testStore.CreatePanel(t.Context(), f.a, p); !errors.As(err, &ie) {
+		t.Fatalf("four levels at create: %v", err)
+	}
+}

@@ -891,6 +891,13 @@ type CohortCondition struct {
 	Value nullable.Nullable[interface{}] `json:"value"`
 }
 
+// CohortGroup A nested group of a cohort rule, which holds when all (`and`) or any (`or`) of its conditions and groups hold.
+type CohortGroup struct {
+	Conditions  []CohortCondition `json:"conditions"`
+	Conjunction LogicalOperator   `json:"conjunction"`
+	Groups      []CohortGroup     `json:"groups,omitempty"`
+}
+
 // CohortLogic defines model for CohortLogic.
 type CohortLogic string
 
@@ -900,7 +907,12 @@ type CohortOperator string
 // CohortRule Example: {"conditions":[{"field":"age","operator":"gte","value":65}],"logic":"AND"}
 type CohortRule struct {
 	Conditions []CohortCondition `json:"conditions"`
-	Logic      CohortLogic       `json:"logic"`
+
+	// Groups Nested groups, terms of the rule next to its conditions: the rule holds when its `logic`
+	// combines every condition and every group. Groups nest at most 3 levels deep and a rule holds
+	// at most 100 conditions and groups in all (422 otherwise). Absent in a rule saved without groups.
+	Groups []CohortGroup `json:"groups,omitempty"`
+	Logic  CohortLogic   `json:"logic"`
 }
 
 // Column defines model for Column.

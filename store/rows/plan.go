@@ -53,10 +53,12 @@ type Condition struct {
 	Value    any
 }
 
-// Cohort is the panel's cohort rule: every condition (or any, when Or is set) must hold.
+// Cohort is the panel's cohort rule, or one of its nested groups: every condition and group (or
+// any, when Or is set) must hold.
 type Cohort struct {
 	Or         bool
 	Conditions []Condition
+	Groups     []Cohort `json:",omitempty"`
 }
 
 // View is the view a query reads through: its visible columns, filters and sorts name columns by
@@ -368,49 +370,49 @@ func (pl *Plan) pushable(i int) bool {
 // otherwise it is a dotted path into the primary source's records, compared with the value's own
 // JSON type (a number, a text or a boolean).
 func (pl *Plan) compileCohort(rule Cohort) *conditionSet {
-	all := pl.columns()
-	var conds []*condition
+	return newConditionTree(pl.compileCohortNode(pl.columns(), rule))
+}
+
+func (pl *Plan) compileCohortNode(all []Column, rule Cohort) *condNode {
+	n := &condNode{or: rule.Or}
 	for _, rc := range rule.Conditions {
-		c := &condition{col: -1, op: rc.Operator}
-		if idx := pl.resolve(all, rc.Field); idx >= 0 {
-			c.col, c.typ = idx, pl.cols[idx].col.Type
-			c.pushed = pl.pushable(idx)
-			c.operands = []operand{coerce(rc.Value, c.typ)}
+		n.kids = append(n.kids, &condNode{leaf: pl.compileCohortCondition(all, rc)})
+	}
+	for _, g := range rule.Groups {
+		n.kids = append(n.kids, pl.compileCohortNode(all, g))
+	}
+	return simplify(n)
+}
+
+func (pl *Plan) compileCohortCondition(all []Column, rc Condition) *condition {
+	c := &condition{col: -1, op: rc.Operator}
+	if idx := pl.resolve(all, rc.Field); idx >= 0 {
+		c.col, c.typ = idx, pl.cols[idx].col.Type
+		c.pushed = pl.pushable(idx)
+		c.operands = []operand{coerce(rc.Value, c.typ)}
+		return c
+	}
+	c.path = parsePath(rc.Field)
+	switch rc.Value.(type) {
+	case nil:
+		c.typ = "text"
+		if c.op == "eq" {
+			c.op = "isNull"
 		} else {
-			c.path = parsePath(rc.Field)
-			switch rc.Value.(type) {
-			case nil:
-				c.typ = "text"
-				if c.op == "eq" {
-					c.op = "isNull"
-				} else {
-					c.operands = []operand{{}} // ordering against null: never true
-				}
-			case bool:
-				c.typ = "boolean"
-			case json.Number, float64, int, int64:
-				c.typ = "number"
-			default:
-				c.typ = "text"
-			}
-			if c.operands == nil && c.op != "isNull" {
-				c.operands = []operand{coerce(rc.Value, c.typ)}
-			}
-			c.pushed = !pl.q.GoOnly && c.path != nil && len(pl.sources) > 0
+			c.operands = []operand{{}} // ordering against null: never true
 		}
-		conds = append(conds, c)
+	case bool:
+		c.typ = "boolean"
+	case json.Number, float64, int, int64:
+		c.typ = "number"
+	default:
+		c.typ = "text"
 	}
-	if rule.Or {
-		groups := make([][]*condition, len(conds))
-		for i, c := range conds {
-			groups[i] = []*condition{c}
-		}
-		return newConditionSet(groups)
+	if c.operands == nil && c.op != "isNull" {
+		c.operands = []operand{coerce(rc.Value, c.typ)}
 	}
-	if len(conds) == 0 {
-		return newConditionSet(nil)
-	}
-	return newConditionSet([][]*condition{conds})
+	c.pushed = !pl.q.GoOnly && c.path != nil && len(pl.sources) > 0
+	return c
 }
 
 // compileFilters turns a view's filters into conditions: each filter joins the previous ones with

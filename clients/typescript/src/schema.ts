@@ -1112,6 +1112,12 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** @description A nested group of a cohort rule, which holds when all (`and`) or any (`or`) of its conditions and groups hold. */
+        CohortGroup: {
+            conditions: components["schemas"]["CohortCondition"][];
+            conjunction: components["schemas"]["LogicalOperator"];
+            groups?: components["schemas"]["CohortGroup"][];
+        };
         /** @enum {string} */
         CohortLogic: "AND" | "OR";
         /** @enum {string} */
@@ -1130,6 +1136,12 @@ export interface components {
          */
         CohortRule: {
             conditions: components["schemas"]["CohortCondition"][];
+            /**
+             * @description Nested groups, terms of the rule next to its conditions: the rule holds when its `logic`
+             *     combines every condition and every group. Groups nest at most 3 levels deep and a rule holds
+             *     at most 100 conditions and groups in all (422 otherwise). Absent in a rule saved without groups.
+             */
+            groups?: components["schemas"]["CohortGroup"][];
             logic: components["schemas"]["CohortLogic"];
         };
         Column: {
