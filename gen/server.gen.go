@@ -317,28 +317,46 @@ func (e EntityType) Valid() bool {
 
 // Defines values for FilterOperator.
 const (
-	FilterOperatorBetween    FilterOperator = "between"
-	FilterOperatorContains   FilterOperator = "contains"
-	FilterOperatorEndsWith   FilterOperator = "endsWith"
-	FilterOperatorEq         FilterOperator = "eq"
-	FilterOperatorGt         FilterOperator = "gt"
-	FilterOperatorGte        FilterOperator = "gte"
-	FilterOperatorIn         FilterOperator = "in"
-	FilterOperatorIsNotNull  FilterOperator = "isNotNull"
-	FilterOperatorIsNull     FilterOperator = "isNull"
-	FilterOperatorLt         FilterOperator = "lt"
-	FilterOperatorLte        FilterOperator = "lte"
-	FilterOperatorNe         FilterOperator = "ne"
-	FilterOperatorNotIn      FilterOperator = "notIn"
-	FilterOperatorStartsWith FilterOperator = "startsWith"
+	FilterOperatorAfter       FilterOperator = "after"
+	FilterOperatorBefore      FilterOperator = "before"
+	FilterOperatorBetween     FilterOperator = "between"
+	FilterOperatorContains    FilterOperator = "contains"
+	FilterOperatorContainsAll FilterOperator = "containsAll"
+	FilterOperatorContainsAny FilterOperator = "containsAny"
+	FilterOperatorEndsWith    FilterOperator = "endsWith"
+	FilterOperatorEq          FilterOperator = "eq"
+	FilterOperatorGt          FilterOperator = "gt"
+	FilterOperatorGte         FilterOperator = "gte"
+	FilterOperatorIn          FilterOperator = "in"
+	FilterOperatorIsEmpty     FilterOperator = "isEmpty"
+	FilterOperatorIsNotEmpty  FilterOperator = "isNotEmpty"
+	FilterOperatorIsNotNull   FilterOperator = "isNotNull"
+	FilterOperatorIsNull      FilterOperator = "isNull"
+	FilterOperatorIsWithin    FilterOperator = "isWithin"
+	FilterOperatorLt          FilterOperator = "lt"
+	FilterOperatorLte         FilterOperator = "lte"
+	FilterOperatorNe          FilterOperator = "ne"
+	FilterOperatorNotContains FilterOperator = "notContains"
+	FilterOperatorNotIn       FilterOperator = "notIn"
+	FilterOperatorOnOrAfter   FilterOperator = "onOrAfter"
+	FilterOperatorOnOrBefore  FilterOperator = "onOrBefore"
+	FilterOperatorStartsWith  FilterOperator = "startsWith"
 )
 
 // Valid indicates whether the value is a known member of the FilterOperator enum.
 func (e FilterOperator) Valid() bool {
 	switch e {
+	case FilterOperatorAfter:
+		return true
+	case FilterOperatorBefore:
+		return true
 	case FilterOperatorBetween:
 		return true
 	case FilterOperatorContains:
+		return true
+	case FilterOperatorContainsAll:
+		return true
+	case FilterOperatorContainsAny:
 		return true
 	case FilterOperatorEndsWith:
 		return true
@@ -350,9 +368,15 @@ func (e FilterOperator) Valid() bool {
 		return true
 	case FilterOperatorIn:
 		return true
+	case FilterOperatorIsEmpty:
+		return true
+	case FilterOperatorIsNotEmpty:
+		return true
 	case FilterOperatorIsNotNull:
 		return true
 	case FilterOperatorIsNull:
+		return true
+	case FilterOperatorIsWithin:
 		return true
 	case FilterOperatorLt:
 		return true
@@ -360,9 +384,69 @@ func (e FilterOperator) Valid() bool {
 		return true
 	case FilterOperatorNe:
 		return true
+	case FilterOperatorNotContains:
+		return true
 	case FilterOperatorNotIn:
 		return true
+	case FilterOperatorOnOrAfter:
+		return true
+	case FilterOperatorOnOrBefore:
+		return true
 	case FilterOperatorStartsWith:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FlatFilterOperator.
+const (
+	FlatFilterOperatorBetween    FlatFilterOperator = "between"
+	FlatFilterOperatorContains   FlatFilterOperator = "contains"
+	FlatFilterOperatorEndsWith   FlatFilterOperator = "endsWith"
+	FlatFilterOperatorEq         FlatFilterOperator = "eq"
+	FlatFilterOperatorGt         FlatFilterOperator = "gt"
+	FlatFilterOperatorGte        FlatFilterOperator = "gte"
+	FlatFilterOperatorIn         FlatFilterOperator = "in"
+	FlatFilterOperatorIsNotNull  FlatFilterOperator = "isNotNull"
+	FlatFilterOperatorIsNull     FlatFilterOperator = "isNull"
+	FlatFilterOperatorLt         FlatFilterOperator = "lt"
+	FlatFilterOperatorLte        FlatFilterOperator = "lte"
+	FlatFilterOperatorNe         FlatFilterOperator = "ne"
+	FlatFilterOperatorNotIn      FlatFilterOperator = "notIn"
+	FlatFilterOperatorStartsWith FlatFilterOperator = "startsWith"
+)
+
+// Valid indicates whether the value is a known member of the FlatFilterOperator enum.
+func (e FlatFilterOperator) Valid() bool {
+	switch e {
+	case FlatFilterOperatorBetween:
+		return true
+	case FlatFilterOperatorContains:
+		return true
+	case FlatFilterOperatorEndsWith:
+		return true
+	case FlatFilterOperatorEq:
+		return true
+	case FlatFilterOperatorGt:
+		return true
+	case FlatFilterOperatorGte:
+		return true
+	case FlatFilterOperatorIn:
+		return true
+	case FlatFilterOperatorIsNotNull:
+		return true
+	case FlatFilterOperatorIsNull:
+		return true
+	case FlatFilterOperatorLt:
+		return true
+	case FlatFilterOperatorLte:
+		return true
+	case FlatFilterOperatorNe:
+		return true
+	case FlatFilterOperatorNotIn:
+		return true
+	case FlatFilterOperatorStartsWith:
 		return true
 	default:
 		return false
@@ -662,29 +746,47 @@ func (e SyncStatus) Valid() bool {
 
 // Defines values for ViewFilterItemOperator.
 const (
-	ViewFilterItemOperatorBetween    ViewFilterItemOperator = "between"
-	ViewFilterItemOperatorContains   ViewFilterItemOperator = "contains"
-	ViewFilterItemOperatorEndsWith   ViewFilterItemOperator = "endsWith"
-	ViewFilterItemOperatorEq         ViewFilterItemOperator = "eq"
-	ViewFilterItemOperatorGroup      ViewFilterItemOperator = "group"
-	ViewFilterItemOperatorGt         ViewFilterItemOperator = "gt"
-	ViewFilterItemOperatorGte        ViewFilterItemOperator = "gte"
-	ViewFilterItemOperatorIn         ViewFilterItemOperator = "in"
-	ViewFilterItemOperatorIsNotNull  ViewFilterItemOperator = "isNotNull"
-	ViewFilterItemOperatorIsNull     ViewFilterItemOperator = "isNull"
-	ViewFilterItemOperatorLt         ViewFilterItemOperator = "lt"
-	ViewFilterItemOperatorLte        ViewFilterItemOperator = "lte"
-	ViewFilterItemOperatorNe         ViewFilterItemOperator = "ne"
-	ViewFilterItemOperatorNotIn      ViewFilterItemOperator = "notIn"
-	ViewFilterItemOperatorStartsWith ViewFilterItemOperator = "startsWith"
+	ViewFilterItemOperatorAfter       ViewFilterItemOperator = "after"
+	ViewFilterItemOperatorBefore      ViewFilterItemOperator = "before"
+	ViewFilterItemOperatorBetween     ViewFilterItemOperator = "between"
+	ViewFilterItemOperatorContains    ViewFilterItemOperator = "contains"
+	ViewFilterItemOperatorContainsAll ViewFilterItemOperator = "containsAll"
+	ViewFilterItemOperatorContainsAny ViewFilterItemOperator = "containsAny"
+	ViewFilterItemOperatorEndsWith    ViewFilterItemOperator = "endsWith"
+	ViewFilterItemOperatorEq          ViewFilterItemOperator = "eq"
+	ViewFilterItemOperatorGroup       ViewFilterItemOperator = "group"
+	ViewFilterItemOperatorGt          ViewFilterItemOperator = "gt"
+	ViewFilterItemOperatorGte         ViewFilterItemOperator = "gte"
+	ViewFilterItemOperatorIn          ViewFilterItemOperator = "in"
+	ViewFilterItemOperatorIsEmpty     ViewFilterItemOperator = "isEmpty"
+	ViewFilterItemOperatorIsNotEmpty  ViewFilterItemOperator = "isNotEmpty"
+	ViewFilterItemOperatorIsNotNull   ViewFilterItemOperator = "isNotNull"
+	ViewFilterItemOperatorIsNull      ViewFilterItemOperator = "isNull"
+	ViewFilterItemOperatorIsWithin    ViewFilterItemOperator = "isWithin"
+	ViewFilterItemOperatorLt          ViewFilterItemOperator = "lt"
+	ViewFilterItemOperatorLte         ViewFilterItemOperator = "lte"
+	ViewFilterItemOperatorNe          ViewFilterItemOperator = "ne"
+	ViewFilterItemOperatorNotContains ViewFilterItemOperator = "notContains"
+	ViewFilterItemOperatorNotIn       ViewFilterItemOperator = "notIn"
+	ViewFilterItemOperatorOnOrAfter   ViewFilterItemOperator = "onOrAfter"
+	ViewFilterItemOperatorOnOrBefore  ViewFilterItemOperator = "onOrBefore"
+	ViewFilterItemOperatorStartsWith  ViewFilterItemOperator = "startsWith"
 )
 
 // Valid indicates whether the value is a known member of the ViewFilterItemOperator enum.
 func (e ViewFilterItemOperator) Valid() bool {
 	switch e {
+	case ViewFilterItemOperatorAfter:
+		return true
+	case ViewFilterItemOperatorBefore:
+		return true
 	case ViewFilterItemOperatorBetween:
 		return true
 	case ViewFilterItemOperatorContains:
+		return true
+	case ViewFilterItemOperatorContainsAll:
+		return true
+	case ViewFilterItemOperatorContainsAny:
 		return true
 	case ViewFilterItemOperatorEndsWith:
 		return true
@@ -698,9 +800,15 @@ func (e ViewFilterItemOperator) Valid() bool {
 		return true
 	case ViewFilterItemOperatorIn:
 		return true
+	case ViewFilterItemOperatorIsEmpty:
+		return true
+	case ViewFilterItemOperatorIsNotEmpty:
+		return true
 	case ViewFilterItemOperatorIsNotNull:
 		return true
 	case ViewFilterItemOperatorIsNull:
+		return true
+	case ViewFilterItemOperatorIsWithin:
 		return true
 	case ViewFilterItemOperatorLt:
 		return true
@@ -708,7 +816,13 @@ func (e ViewFilterItemOperator) Valid() bool {
 		return true
 	case ViewFilterItemOperatorNe:
 		return true
+	case ViewFilterItemOperatorNotContains:
+		return true
 	case ViewFilterItemOperatorNotIn:
+		return true
+	case ViewFilterItemOperatorOnOrAfter:
+		return true
+	case ViewFilterItemOperatorOnOrBefore:
 		return true
 	case ViewFilterItemOperatorStartsWith:
 		return true
@@ -1162,8 +1276,11 @@ type FieldError struct {
 	Reason string `json:"reason"`
 }
 
-// FilterOperator defines model for FilterOperator.
+// FilterOperator A filter's operator; see docs/formulas.md for each one's value and meaning.
 type FilterOperator string
+
+// FlatFilterOperator The operators of the released flat filter list (`filters` of a response); a view using another operator lists its filters in `filterItems` only.
+type FlatFilterOperator string
 
 // Health defines model for Health.
 type Health struct {
@@ -1501,8 +1618,8 @@ type View struct {
 	CreatedAt Timestamp `json:"createdAt"`
 
 	// FilterItems The filters exactly as saved, nested groups included. `filters` holds the same list when it
-	// is flat; when it has a group, `filters` is empty (a client that knows only `filters` sees no
-	// filter) and `filterItems` is the answer.
+	// is flat and uses only the FlatFilterOperator operators; otherwise `filters` is empty (a
+	// client that knows only `filters` sees no filter) and `filterItems` is the answer.
 	FilterItems []ViewFilterItem `json:"filterItems"`
 	Filters     []ViewFilter     `json:"filters"`
 	Id          int64            `json:"id"`
@@ -1547,7 +1664,9 @@ type ViewFilter struct {
 	ColumnName      string          `json:"columnName"`
 	Id              int64           `json:"id"`
 	LogicalOperator LogicalOperator `json:"logicalOperator"`
-	Operator        FilterOperator  `json:"operator"`
+
+	// Operator The operators of the released flat filter list (`filters` of a response); a view using another operator lists its filters in `filterItems` only.
+	Operator FlatFilterOperator `json:"operator"`
 
 	// Value Any JSON value, null included. Absent for isNull/isNotNull; a list for in/notIn; two values for between.
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
@@ -1569,7 +1688,9 @@ type ViewFilterInput struct {
 	// ColumnName A column id as a decimal string, or a column name; an id wins over a name.
 	ColumnName      ColumnReference  `json:"columnName"`
 	LogicalOperator *LogicalOperator `json:"logicalOperator,omitempty"`
-	Operator        FilterOperator   `json:"operator"`
+
+	// Operator A filter's operator; see docs/formulas.md for each one's value and meaning.
+	Operator FilterOperator `json:"operator"`
 
 	// Value Any JSON value, null included.
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
@@ -1603,8 +1724,8 @@ type ViewFilterItemOperator string
 // ViewFilterList defines model for ViewFilterList.
 type ViewFilterList struct {
 	// FilterItems The filters exactly as saved, nested groups included. `filters` holds the same list when it
-	// is flat; when it has a group, `filters` is empty (a client that knows only `filters` sees no
-	// filter) and `filterItems` is the answer.
+	// is flat and uses only the FlatFilterOperator operators; otherwise `filters` is empty (a
+	// client that knows only `filters` sees no filter) and `filterItems` is the answer.
 	FilterItems []ViewFilterItem `json:"filterItems"`
 	Filters     []ViewFilter     `json:"filters"`
 }
@@ -14270,321 +14391,323 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37chs50i/4KgjuiTA5X4miZNndTcXEHrUvPZqxZX2S3P3NMb1dYBVIolUEOABKNMefIvavfYCNfcLz",
-	"JBvIBKpQZPEq2XJ3q/9oU2QVrom8IfOXnxuJHE+kYMLoRvdzY8RoyhR8fHVFh/bflOlE8YnhUjS6jUuj",
-	"pBiSG5rxlBqpiBwQM2JEsYlimglD7YPtRtTQyYiNqW3BzCas0W1oo7gYNm5vo8YbLq4X2754/YJ8f/j9",
-	"9yTj4poYCQ0L9smQCR2yLol7eafzNMlVBh/YMVEs+2uvYR/pNeI2OenbERAp4M2Manxz7WhkQnEI8yN6",
-	"f/HGTzBRjBqWEsW0zFWyttELatgbPuYG/lczWfavnGmjCc0yOWUp4TjqJFfKTmLKRSqn1V7GXPBxPm50",
-	"O5HvkQvDhkxVu7xgY8qFHcnybjM2MPfbp2Y107xkiRSpJrkwPIPOsBO7jszo7fpiRs1OBoap5f0YSaaU",
-	"G9JnA6ksWRo142K4RT+3UWNCFR0z4w7CC5nlY3Ga2s/c9jWhZtSIGoKO7ZuJ/zlqKPavnCuWNrpG5Szs",
-	"cSDVmBrs5/lRI2qM6Sccwg+Hh0+ffnfYefr8+2dH3333vNPpROUAD2oX4kWutKxZhHcT+q+ckYnU3H5j",
-	"Z58rwVLSnxFKJordcJlrOBOkGdtDGBM88UQqEttzhE3HLbtgMNl/5UzNgtli15XVpJ/eMDE0o0b32cEh",
-	"DN7/XQ4/OBkvqaGXcIaWrmkaPvL11vW1VAmrOzNaZjeMpGzCRGpZJeFCG0ZTyxyo0FNmJ0eOOj8sW7YB",
-	"tByOPGUDmmem0R3QTLNiOH0pM0YFDOc0ZeOJNEwks3+w2eK43tJrpgPmRDQdMHsCgOpJcyAVYZ/oeJIx",
-	"Qsn796cvyYQpkskhT2hGFLKCVptcjRi5ZjPCNblmE0Psi4dHZCRzpXvCvmOYoMIQKlKSa6bIlJsRoWRE",
-	"9cgzyDEzI5lGxO5kRGD+8PzfL9+dkb5MZxH8qVgiVVryO03HrCeMokLTBKiWajIdUePECozRc982OXGT",
-	"gwH492Hw2Dg+jnuCayMVH3JBs57QhppcRyT2DD+OSGzFXAwv2zFCuzJ3HdpNpWJmRlwMj6u9uQVI+WDA",
-	"gHe6rnuCa3J0eHhMpiMO6+7HVIzYrbQ2PMuIyoVl1BGhRAMLI1IwYGEatoEb0swndlMpGbBpT+BTOrJN",
-	"CUty2HAMzHEPuGPcapN3IpsRnScJ03qQZ8WKUGCKuAXdYHTGrviA8oylPdE8+vTJcoRnnz61CsEnJKwD",
-	"LNWYzkgfuStn6eJmtHuiETUc7TW6jWeDTnJIf2B7h/2DdO8o+Z7t/UCPnu59NzhMD9jz/vfJQcefHGRI",
-	"5dEJTsGePQZLWM/hs2fzrGdCjWHKtvl/fej1Ph0e7PV6n7579fE//kejji+dDt5Sk4wWz9nJZJLNiLQr",
-	"yr22g0rAE13ITkdIXMMG4pnQls3+JSZj2y7TlpZKxrowz8Ee9r9kggedw6P6YZ9JwZYNHbadPO0ckaml",
-	"l1Da14941fhsR7sNcokSdG4lkeb/ZqTp+CE56HTwqE2oYBlQ2w1nU5Jxq7WgRCN4Ig6iTqdTnFhulgqt",
-	"DHqfGzIKgmcbiIV3g4HTbeoal/hrbesHHfgvWqfZnNu5LpWGE/fr1xOEF46+lw5JlQ98/VFdzSbs3A5n",
-	"9djsYytH9z8UGzS6jf9jv7SB9vFXvR/2BZ1fgQQ8Tf8Tdr9G9bIfaEao1kyBHPOGA80ypp5oJ0OPyTjX",
-	"hrB/5RT1YSOvmXiiSfOo85RIM2JqyjVbSsvGjaOx6Uxw4Cd+WDCZ95qpV2PKszqOQaz1kJGmbYsqlhJr",
-	"n6i9hGqWtqygAg2Ap6Sp834rAtXxV5plcTHk6n7kRWerNiNgIk8PO+u1SDuFu+yGm8RdtyOHYWy8GXbU",
-	"1a34mbPp0mN2gz9+rSN2azvSEyk0A8vnR5r+RA2bUljiRArDBPBBOplkHHWo/YmS/YyN/+M3jRb0Zgtx",
-	"jm9hpwsUmE+0UYyOiWbqhifMaSbtxm1kB+WM2K85qLc0syvNSh2z2aeo3EZkCj4Ru5w6Irm4FnIqCBP5",
-	"mNzQLGcRsfJJDoiiYsjKJwacZWkLJvVCikHGk686pROSuF6t9C1MG/aJaxORNMeuGRkqKkyE7hQ5FUxF",
-	"RM9EUqquUtWpuaALxnPaW1xVe1vHJC67jp2Q72cyuWYKnAOBQyrQcJfN2j29H3gKbp1h1+dpysRXXd/c",
-	"qugGFjGNSD83Vocu/D1NWLbY8/N4P0ZeEqMuzjU8HfIsJJWfpGBfcxpXqDJqqUhCBRGSZFIMmbIGwEgK",
-	"mSuWHhNtqDJkoOQYhjzgqnC+3UaNM2ley1ykX3PcZ9LaP6NCVwc6tUt6wzXvZ8w7GHF1/TDfypQPOEsX",
-	"ZcrVgpez0Ovjim4cz9Gtd6SuIlh45hZVwVkmaXol5Ruqhl99p8EIZp8SxlI0n0F3htU5V2B6gmvpNfDj",
-	"rzm42NtHMUklw8MB619j0xwXxmoysiwXBcclypL3gt5QntF+9tUXN6WG9qlm9nDn5TCOnU8jo8YR4pWU",
-	"b6mYeWft1xznhWX5sOl22aoM2Pt69wpzbiUTrnrAQ2fxXsVDvVEj5RtzDTnTbMNG7NPelbybLHkvaG5G",
-	"UvF/f90D8JZrDeKWC7h9IeDdm1itEJVWoJz3YqJkwrS2hPVKGG6+qu72C8uyPacoWYGn2ZiCCMyyWTHw",
-	"pleArAQc9/kwl7km6EePiH07zyhhSkkVkWSWZCxCiiSK0WRkhal9U9RoFzRTjKYzq92n4D+rcdG13ELp",
-	"fDKRyrD0LUs5BUPvIZitE/Rx2JvtJW6DfeCasj2dJGCv0RR5MM3OlZxYU8Jq686NPAm++txwvrsTs9ZI",
-	"5GOmDR1P7NLwdAfDYt6YiBoTpsaWZnHBVi5T+SSaIIHz4c7DqLgDtrL6o9LYXrziixr5JN1hcfMVpndo",
-	"aaMVvs7cXrSLS0vxg93IKHQYLHhGAidOaKUHOxcFNBRO+WPRt+z/xhJgqidJ9gIe3pJKdyWUcHe28oDM",
-	"7cJWrofIm/xbW/rhzixZ7SWr+koY9HJssagUmcWqIVp+Mj8w+9qSUbzhaHJvNwj4lxs21hsNp+iaKkVn",
-	"dcPTy8Z3nvcznlyOqPqdEOBdiWg94byH8/q4GuA20gxv8nfiUencpfU9ut2ixpgZajtYtwBv/XO33kO4",
-	"7gpsgXlVZ7WqM1ysYGGsMgIr8JqzrMZAfq0YI4Z9MqQJcR6sT96fEm2kYpq8/tvpxTk1I6uyKgbbpMGp",
-	"unB5tGYChg7XDv3KPnM3ijQbaAu4Ql5XuA8ahk11nVdXO5qPiQg2so7cX9Asya1Bmd6F6J1rLnF/F2x8",
-	"200b00+n+O5BqKU5Hh81nM4/1/RR54fn65v+vZydPxHh+u1cT6XgnjlJfPQdE5ZHfnA6Z6FwWupnGYMP",
-	"eiYS27AV9npkHxH+88eaPcMedlBd0HO0ufYCV7jY26IWEzVGVL+VqJjMR/pEjTLwqtbQMNLQbF3cmnvs",
-	"BZ1MWFrXzdyO+fn55qvvlwNevm3eoPKbBtfUvzpzwW4R/O1MhuJv3Ej7dyJHUplfnYuu4He/0jQN/1z4",
-	"XbGxvAm/sCThWrR0XTTg/hx7l27xTdnCDWfTYMj4Z9Eh/FkOGP50xFZ+UdAffEWTrGiglh5h0i+8H3VL",
-	"ohzUS94T5zwhioGrwzm7KUmlMSyFkCzChXN4TxQfUzUjRQgLxgPpXaSxHRw1Uq3nOHba7/zTt1EDbsZg",
-	"+mL2btDofvjcEHnm3LJ4yTnfW0HTIh/3geZrDtOGx/Xvl+/OfoYhLB7WZVtSGZU/DR8Xry9nGPPm7v7s",
-	"rAgXSZan6FH9tDeUe8VMcMrtM/fhgz3QakAT9vn2Y/jwHh9PpAIuBnfE3caQm1HebydyvC/phO8lMmVD",
-	"JvaLZbwNX9fXfLIn3b343kRCPzinedYwcBpHsbl+t2p5AezsT0rmk7XEPE+1gmlLnkP7MoRSEuQJROUZ",
-	"i8h0xJMRGcks1Ri9RLOMNGMq0riFHsAZacZS2b8GhBtNivsJDYFD0LCGFtqNBQZfPLsxj58/vPOazSLb",
-	"T6T4LReFfFvV+BsMywzPCI5/y+HhVqwb2rw0CMYZhUuzfMthvCH/Pzl72Yga7y5W8L13Abvwr7F/NaLG",
-	"0DSiRmbgE4OPbEUzF3m2XpUtog+rW/2h4KINOmQhlXdd344zPX9mz3aGs4TJ3T4ICZVEMHe/GRweHRHD",
-	"1FgX2Rh55jInjJw7GN3ygeBk2WdimGvcE4kc97lgmrAbpmblu3Cm8DvotU1+wgMmIObWkLHUhjwlGbth",
-	"mSYpYxN4hQbd9YR/7qDTWXJeuTvpR4eHYQSOT++wP2OLmt646FOZG/c2hp7e+3kpKGGTJvFo1JwxTy2+",
-	"tfrTZUX5ttpqqdEHR6tPtSXopLAFa8/UbpcE8w6RKnH+SDVzSomGyNljlINAbCkzcI3TdqbCFn6UJSpC",
-	"oAXP26zVcZVm8dzoINWIjll5hLwqVTzZDulqUUlfbtJuOISiR6uRiZQplhKqyYcX7m77jI7Zxxqn/71d",
-	"2NzFlF40lsuQ1rvfJH05p9UCodYu8Fa2+/YG+A4XSXU3PWWccMAOojnbPFjLYMfdFLe57cE57GBZ9wtP",
-	"7DZiE5hizTlL5hxdd29zbmnD4dZ1t3xtzqt3IStsijkOgcZcn43oDZe5AtmYcj3JqONUGQfZf81mmNGR",
-	"jFhyDffiVlzid5DJQzUZ8hsGCZmBQuQasx+lSq0dcGCtWYiLcjbBfMzp7aJzEAL2f/6T2nFW1JSruKqj",
-	"ORPeMcNF7+MC14EwyLTeZeS2bdtcg2CX61qd8hTD6mva8Jt1W0PvJanUtZoL/q98SY8ukXilK6RuGcf0",
-	"U9BgQUh24LXfo+W7xou9td+6yDDaKAlmbtkWvqm6BsZ08gFf/hj4BErucuHVhRX+IA4aBCUpS/iYZgTb",
-	"c84h94wVD8eEwsNTbqXgDbM/2+/nXEKbOMlf1Gqihn2y83P7Adojc/8YDuLJ00TU0CzD1RjnmeG/Fn/m",
-	"Gl4d8AyU2lwbOV5iJNohbHj3OZ+QpAynGUHRh5mRitF0D7K/wHDEsEh3u8WSkWSa9GlyDUyXJgmbWNZs",
-	"WTYfCqlYreshXKPqCE7Ll+6gxi9tM9jN53UUf4/3nNvr6t/i/RJfezPyytJAepp+7duoUsFeutvflub9",
-	"x7nqDRX2nY/arvduC9K3TKjf2msgBny4bgRl8y/w+Z19Bvdkp2ZUm8uZSCqN2R3Zc7JktQJaFbN0wu1b",
-	"7St8dTN/O5w97f9JMg5zHsp911rj9p4t4E1otNynL2dYOiPSEU6wFdtYjgsEtZ11hLYOQBnYptskphMe",
-	"d0mcqywmTdrXMssNIyNjJvv2fxpuC2ImUrj2sM/AlVgrIjGiFsTkp1dX9qHzd5dXUU/4exISuyjwmDRx",
-	"/EQOnBal7evu6uycmlFMmmAuuKsV++s1mwHziyMSW7KQuXmr43ZPxD4TwA47kUIwcL1fQsMxaU6kNkPF",
-	"dHd/v91u26Yg7TA+JuXIwsYVGyimR6e24xuaQRdWT7LNI+3FpJnom4j8pqWIiEjtv61lzaUMEwBU3CYx",
-	"Klpxt0BCaPfEJUsUMxoDfcrxu5V5osmEaj2VKo2CFQQ7SiMKBFiukL7BxbAn7OP/raHR/4ZY9v++ZrP/",
-	"9nH2YB60HHSBQzShmsR/cf/Fc3ADVu3ErW50G/ZI7k+ogSOKLo+RTBvdxk+vrhqruelOMTO789QvLMJq",
-	"2MM9BH5UGcLq0+559ldZzTRXQDdvdT0DXmkk/7kE1ZhpTYf1blzH4F66IIhFBIdcj5j3YMOpdvES9ern",
-	"ylX3zBQTWFi6w8bpmUhOlyTv2d+eaMKEUbMCfcbHQEBG64hrI9XsXjRn2+AlAM6so97L8skdj3Jt2P9y",
-	"SR0Mrdz8muWvHKLVR3ve3vfyrRFZut3Iai8b2ylqeXdOsZ2F97vh0ou75ROtt1zZe2KG1xzzf4sYP3S/",
-	"o8sBz6ELqcIwqloiWXLdVHcA3LUHdFtHvMWmLsn0LViDnArC0wh9PYClFjiAmpSgUwt9aiIfM8UTpwi1",
-	"2sTZg/6WHYEmtAO4MSNAoDjqdMp7bst8pGDOlX6fYeafK4BInb0fPn4+iA6+v61BQ/po1weSB2uD/OY3",
-	"rdjKNbsHCuYrpTAAZJe4txJSqi/TWTu82qpKLery9MoX3Nq4rSEZmOaEa3KwNo/KB0S5Zuuo6TXPDFNL",
-	"41sE80EuPr7FBbkAhzaUw+USJNHrXzhAgDCR+o/crq2Q5tT+22dmyhgEOeizPMvwgzTwuW7V/8Zohl79",
-	"LfMdgIEHM8knduPlVNR2o1jKdf3jcFVi9Zx6z6UuxKR/dQRDnkHc71BRDOfMhf+6rhFTmLBbZeNNQAta",
-	"CiepuUgYghsEF8PBVUhIJtrL1HIsRQ9RKBJxqerIqLzO+pI3al/1qqwLdwuGjX1kRc9OLHi+13CO9ScE",
-	"hqPb5N2EiZPzU/K03SEjqomQPWEHASm98D5Yor0Ghg3xG6ZJ7BcpJkISNhhYa93HBlES2/fjiGhp2bAD",
-	"PesrKpIRuBLseLATN34zUjIfOiwT5Bn4eJucmhKDAKI2XJgVywakaTnmJSwOGTKB/ECThAohjZsFJUiM",
-	"iPRhm2rBwKjAFYAQJ//ZAMqjXTJYxD7Mpm+NYTtMNH1DO2HusugNv2GCab3l+V88kzTjN3VBefWHoI64",
-	"5yMcw8YFBJyq2qP9lqrrC0bTC6YBMXOrifj48/XwspX8TPdW3TTeMjhj2w0Dsnl/pWmq3F7UJLLYZn/l",
-	"9cnGXvFZwwnmplG2WehD1YEsn98OgR3Y2+YBGG4h1wVg+Gbrx1ret2zuQnytGAOUAuRC2FyEqWppGTNB",
-	"ztgNU8gNpCAyN5PczEVSJDKD0NF+NQShHOGZNHzg8vpPxxOKGE/F1Z5i9Bpt/SlVAj9xMZC1ByFsa4f9",
-	"uUsOigi63nyHf+ZsGg66LoDnfrJbrHqgGE1fyBwNnC0Oe3VuyxJiwvZXp8eEM7Yr8DD21teJzPOpLz/O",
-	"tudOIVsqrxjCJtetrvaiYcslDnf8NK3S8/1m9q65mH7gnOn5dahbb0hs2y7aPozRr8TeLwbUBxeJjcPO",
-	"4fO9g4O9w+dXnaPuwffdzmH7u8On/6sxx78tlaHb5qBy414QfeMlp31mmCYDmWVyugemSLnWjSTjgid7",
-	"tHJVtXIAfrXhw95BXS5AOOv1MeLw5O7R1+F6rLcPvskI4S8ErrLMowMLLQPoTwRUqY33veFs+k5kNcii",
-	"54j/BnaHXesAVhlw5CBaSAcAxhA45G0JCljGcOfnaQCwx3si9ksbwz0XgHtb42XEspQ0hQxSJSLCxhMz",
-	"a6HqvybNM+Sx4UwquDAFiGlAxJXg4M3vdsM02G2xQjbJkqpkDN9GDQp2no/GrcmSoWNWYL9iwFsiRcKU",
-	"YGlE+MAaVu21NzH2nFZyXtcP0btvXTLoloTs3vpxVk/LNNmUkouGCrSbtTOd4y0LvzNwDN6TAsEqXsaV",
-	"TvjyyftjaIJNwd2yNkJ7yaqVhC+z9J5aulf9zLZ1trnTPFDDijcrtF/ZsYAWIn9+59lMSckLxBgejnAB",
-	"w21ZOOHLmc5ut/W7Se25M1KJbFuVqPQguBUPrWTaUS/dtgu5rX0EwIArjtnnNSyt8ctoRhhNRiRh1rK3",
-	"woFrouQU/XGJzDMod0H6VmaMJ7lhKWlCRK/2vk0SYzhL3HLY1BHpz8qw62NCMVkR1AMhRQlhXdGVD44a",
-	"3QbAjrNPhkyh5z7zCLtmREUJwmpH+vzZs6fPSX9mmK71NlyzJRJjSdI/FOuo1YA24mWL/diGUvTr2vHC",
-	"MhdBOx7iMVypoPcgMD6kn2so+uEGtIqO9HZWissW+lCNx/bR1p7KOs7SOCyMi5MhW7wK+BhAfLjOFIzo",
-	"w2fclMbkoBEu68Fho/v0+S1ctdVFh2/uZLEzX54fdRenj3JrujkAij3Nt2tzzX0yFbS/2pcCrX71UP5m",
-	"XGi8cUTiQuWNW1tF+d+DRbh7IP+dJdQ3G/l+F3n2bUVun1eg9rxT2NqIkOrCUo7wGwC7X+sS9giz252N",
-	"i9cvyA9Hz74jDtYWUrJ5pheJuETnX1yxX6y0BLB+V2kLLna4FKR51Pmh1d40D78MTKnhXziy6lU+MAWQ",
-	"0ANAla9Zl1JJmKsMIpiLAJswReRgwETKxRD5AZGqzMLeePhBVEPN+LnQhrosrXIGLioVovKODhu1+mER",
-	"lDd3NW0tWlAXqCYxLk9cgdxDF0TsWojrDUMHhrzE/VJe/5WVkn74IfB2Hi2JU+cmm5vqmTTk9bJt8iFR",
-	"5eMQsN3dd4vTTtmNx17W+0KavSU7Xh+WisOJypt5R03VsDe/EHXy54LRlO9wf7p9/ESqSkT0RUk95kNV",
-	"Xr4UMVQIDQBRISMO65JyZWZoQgEPcVjbGwZeAHo2Bpv8ip83vfCtBDgEow0mVr++ujaA0McZQURR3dgD",
-	"refrQWUs4yovWJbpwpKY0CFo2HKqV1oUYTC7lcaIh/k1ApOX+2S3zIVa4W0sAlADKAK3fnWEcCmVeckV",
-	"W8ACpDpxToXaLbmcieQiF18XzrUmlfEu4eYDLuDG62HSqbYL/36AmG5D1fZXAe6tZR7UiucUT6mCOKVa",
-	"YblzMLfiw2FdueJfyg67JLbNo52RSZrGkK00yTVWkvHnwAFf4jNwT1oHeRk1Pu3ZN/ZuqAI8G/uqOyNX",
-	"OBoXBV798r1vtvr1OXRSe8zn8Gj9VLcJL5+jrnDTwm2vHJC1QeluAl85PsJOenNb2TOtLxYOMS+jYXS7",
-	"QH1eVii/oEUsLOs5ei1jvnLZu/VJ3Z3tcroX12neuFtmz6EHztX3k5USf74gY6XS3w6QB1dh6OmiofX0",
-	"6dMfIvL+6kVExjzLuKvgW8kyCZOCHiYJqGqt7rCaRUHFuy7nDiEzu12iDyBm+9TT56KQwAc0YZ9oYrKZ",
-	"1dMAci6qIFfqEhWGxO6V2IHrFYXwMq6NTwKAGtGDjJrjIi1gBDAd0FwUNMI13vWSJiW4byiqrEqPSVfB",
-	"w5oxjJTFb1rgnYqDSUJ7dkRYDHoLpDy7Ja+LhmrhznAUW0WGYYu1RvP9aDZcnxfQvPVW1X3GM4CT5n3h",
-	"Gvo6cVdI8t9yFvxWEWJRQ7vuNqYiazjUCtL7Dy9x2El1QGNr8ABX37U6iykkoEp8RkjH1b2vru/CCDcI",
-	"4nArXp7gKl+s0wnsqu902/ow6Cj3GtD3te9SVxLdeiu9BIlaG4xYj+hfEuncOJYRhmPqu/hkzpZx1vtK",
-	"x17MP9gSkHlTuPO5bLA/L9y5x+wdSEUwXW2/SFY7JhTVIvhR7EOC2zExU+mgIuAHl+72uwBO5yX2pouc",
-	"CSDU56lv9QECVOJTMcnNnVDVu4Ds7PXYpv8glVNdW4C0bHVV0owDEPAuqaCsO+hmBFsHCEquIC82npsV",
-	"qJj+RnRjeOgbzqY9gRpzCA/th7sJNrRwmjKCyds915ih5SBLTjGSwnZlTT852YNxIAU61Zv8JrlwwZuK",
-	"3XCZl2sHda1LmOxgylFPZPyaEeqeRb16ITv9DjjwuyvXQEFeZ98E4PoO7HElpLyfwmqq34zgV8mOLUXi",
-	"o0h4rIBRw8jrefgGtAtHrQaPE8nfAW/Ol71wZ6Oa+b/F+YYN2+z5QKxA5NGcYb+tqMGRF34RkCF+5eKI",
-	"xLLgkS5eLsYCps3ily4uQ9yaW5duT0AMfNhg4Q6JLItWDEvn+pYRWCoUYnHoAXEuGWDu0ENPNDVjpG5t",
-	"Wu0awYaygRtSlNFxEgJOm48xrwqWelGwUtd9MEmxxLHzu9O9q1N6ZLiRPZ5Wky4X5s+mTFcIYSl3fqKJ",
-	"74E0q+LalV1GVuXqiq/g4g8C/eEqxdTexZRLscO12KOb/Nt0ky+A1Gzjv8NG9QWbZHRr3NivY488cNrC",
-	"OovlK18w31eavDWAt9u5tZSHTZa3y6vukxcQAXapyrmTX3c9HPmDghrzAhtiVc81aBJwz+Vz4OuuuFZF",
-	"99Bv/wJp9T3O8uu2G3eNvOlyelK3793LLV2dPuMaD1Juw2se3NAwaMbtbPXyxm3bQnBk9ZRdumW/Pzd8",
-	"GobnrQxvqcTy3d8ZKYqebLLUFdWxHLpvZdWyfXU31O4ru2MdmFX+ju3WagcxqKUy+h7ueOeDnKDZVWPd",
-	"Ud3ZbbzeNfONqzmrV20nKNY/ZOLQN395u5hEqVmSK25ml7ZVV3uNUcXUSY54kPjXa8+W//7L1TzUSuNv",
-	"l4fPnuPlBxhpTN1wBEwGtHawiy/sM/uv8P/py8sTMlBy7CAXxIAPc8VS8vdf/nFpjWOYIygp0HsZ8DYy",
-	"ZtK4vb11AFh4a2KcUuRyLyHzR5Mx5WA5o72TqyxIHFmmXyzmAb/NM8P3kCgQrUOTJmJMJlQxMpXq2hqk",
-	"uhURS3kueVZHvmBgBNdJOiJ6RAEg0JqSqKIWWNI90RN2vZkwVtFguJaU4OzJ33+5Is34JES675If8bde",
-	"3uk8TSC+Dj6yuNUmpynm3JMmDjyCwLuIAK5bRJTMWAtKuDJdbsMNU1ACHYP1gpKXJf6/Pxvxfoy0Hpc5",
-	"ktQQmaVMOePabr5ICRc90ZcpZ3hB96+cKft5nGvjIwTL8EAgFKyrCek21sZWbJBrV8CVHHWetom7pOvL",
-	"dEbkoCdc5iXsuvPm4jeWN8URoaQYbCUmMUDvdbAvtj8qIMmTyAGZ2jmZEesJ5y+wOhVxKd7+/tJuXZmh",
-	"p4ldVFzTkxdvML0DfAtYBcH1M2QGeoohmie2j0VEsRuZWFWa4E2hmOHlZeu4J2g65sKS9IykEsvrwp0l",
-	"LAvClHPlYlXb5IT85S+W6GDATP3lLxGZjiS8jVMAkiTNIizILnxPWAL1K21GbNwCHEmE1oTMd4k1gOEU",
-	"ROgjgX23rUXwk0tnASCbnoiHzBR51/8nqrV/jUnTPumYXqWsZgt89iRlAy5cxV/wmMug/CZg6njgnCe6",
-	"J+yhx+KH5bklzdij83QBgSduoeffXfUSlukC8QVawjtwWO/y4Nrz3BPFgYYA6cgfWmiv2GN0A5GjzlEU",
-	"HHBd3ANAMqIlX0svkAeIBRiXJVmSZkwnk8yZHT677T9+01LELZJQpWZ2HkX+HmnqIOWvJ3zOn/NcFflr",
-	"8TEpq+kB3ECumEaXmhSMxJh98+FjvDwDEuYAFVY0UblAmHyuCeiBgFEKGf2ucSAg2zQuUbc83GmEh1jz",
-	"fzPSPDp4ajep5IJcip5oHnUOWhFRlikiwEHz6PAH+41rJZhN86jT2T86eNaKkLp4Zlmgnf+kOKD2oaP9",
-	"o47ta6JYCZjUE7BtUgwynhhtx3O4f9T5Yf/o8LCFuwZFrd1G2x2wjCz+r70LHMmeZTCeOr1UJa6wiX3u",
-	"hRSGCbN3ZS3edxNXaFtILfhgEEc9Ef/X3mtFx8GPL1+d/TOOSAxCXjG1dy4znszsW3vKfRe7+IjYt3/p",
-	"+nYPx4RmmZza3bNnrCcsoexJxYdcEDwxlrbNLHM8uizVYqlwACOiImEaMGqfCCnYk7h1TOJLo3hi9q4U",
-	"Fdra70XPMfhi4XKOpGySydnYsk8mLHfThFsWBcsI5/uA/IP/aDn/WCoGh2L4bz7ZsxqPgiQQ8KV7qQIM",
-	"B3PrbUM9gUGG2n9nueppysYTaZhIZnv/YLPY7QIulAfO0nRgBQ9RzDgJfDWV5IaJVCrCPhkmkKFLUeYs",
-	"a6INYyrUcopGgbM6Yco1SWWSw6ypQWjoPbivjD/toRKxl9BkxBx3Ik0oLWRZIIHv53Kln2hy2Ok42tNw",
-	"Jh2SGBfkgqVck1wYnqG0QjHwRGNx96nihh2TsmNtFKPjoudgck7r8EcLJSwMCt/RheDtCcfYRlSkmT31",
-	"uUjdwmDyEZ5qPLJcaGNXxzFcaBd+iQrsZX+MxZBwY6VVxtCnnvGECUyR9eqdkhPFmaFqtqDXuRThULHz",
-	"DZSJx15BPDk/bUSNG6Ywt75x0O60O+4WUdAJb3QbT9ud9lOIcDQj0I0hJ5smmd63OsX+Z/t/ACq6tb8O",
-	"mVlSKcDKCEHHdn4BDlyzP0OdzJI/JJl5BlLsYfwrzTLQEHSbWIFGAl2A6uueoH27gFqOmeWyINmalsHh",
-	"+hXbC8CE1hAH+yPJNEzLnm5003/43OB2uFBEqlEAmagw99Yp5mvNsErC7u3tR2tN6okUGg2Mw07Ha+6+",
-	"0kQg635zqPybdXWSZOBdAJugfuGhDu8R9lnXVDG2/R9p6rg5vnKw/pX3wlegYim+9HT9S6+l6vM0ZWD+",
-	"HR3+sP6NKynfUjFzowM75dkmPV0il3ov6A3l7q7VWn35eGzPD1IEoZalaOAzXqPx1b67HxqW3BsAQVMl",
-	"l7qey0fAzkUML4giKU/O55Cmbss/T9Plh+iMsVSTGFEvYsuUQxW+TX5kmZwSy1GMP26phGxq9smHj4YH",
-	"76hz1OoWUYWoJ6OWjMAITkXus4Tmmjk0+EBfLqDdNWPwGj4RqNDLjp87en+iA3G0/qUzaRD+4Vs5D4Fx",
-	"eH8nImSL59SMlsZk1bxzmkJMx0TqmtMRF2Io9jYsWvp0LodZKi9QmmBEEsRNLwKTQOq02uQnRQUIY3/i",
-	"egKqIwLWTEwEnkb/59xpPCbD4nVn4LoX8K82Oer8gNf1FOxKPJzU9MREcZHwCc3w2OpjcnR4SPpsJkVK",
-	"DqJOp4NnewIgqv7wX2CKMIlpkv3q4ALjuvOHuuJJkjW23bpApfwHmzVQpAHt/SjT2QaHN0AVmwSAPiV8",
-	"T7GFEGujNPufCEDc9m/eRptzAJd5c3tbV6J/jvUc3CfreWWNxmW8x91P2S381mXy1kyrswHTeuGsS3jh",
-	"YIMxndOZ1aWvpHxD1ZDhe882WQCdT6xJxtK3LOXUA6IeHR5u8vIE0+8td0RA1Ydny8CQUE/xZ2eBHW+q",
-	"ZOyDlN4DaZ7gpfM3wcW9Jds87BwAq0Y3JnzRaQGLLa2BNjlbyYRJ0/NeI1Et6QkKdcqYam3BMi/tqydJ",
-	"do6r9c3wTYd/tg1TxCnAhDbjjJ2vxhldqmXBGR+58iNX/h1wZThL5cUfuG2cEnkH9jznVMFasTWwGexG",
-	"Xoc66v4S/fQYrlaul+qjeMuVUW2QPZKECiKsftwTfctRxxLyFgCvcHPOiYg1qGzOMZajJbNh6eMJfFCC",
-	"xl1Yo2d8bbMv2srVEjVcXFINvjM1IwKATy45xRlb3cJiJM33F2/2mEhkygDpUkjTsmakzvtRaT22CdQv",
-	"AG+mtF8PlBz3xJLTVaRgFieyTV6ysTTeGxocPa6tcbjFKcPgE3/KHkizcBEw37hS8SjYv7pgf0hehiVG",
-	"NrSZ3H21D4NZ5oZ94a61w6tzHTpWrehUjEJax5RpQwZcaUOa7tKCZlqCyxTujtxFuhz4evA9gS222uSE",
-	"xA5WIp5rHwtq0hR5xVGbxBBTjhken2hiSD6xbOmgE3U6nQhv+xKIdu8J0FXiIADe3YO1yTkdOlUmhrup",
-	"eD+Wg4FmJgbGVyg5cRmDH9uh0zLJb0KHbJnbN6h5s+HNS4mqUbKDe4QpgZS0mm4rdTw2Y0RhMRvb7Dya",
-	"cjYr4iGogfTWgYHLQq4JQh8DomLdaKC2bv0SLIdDu91AZL6xe7yJbH0HRLDJky4xY4Mnr1wc1X/CZDcU",
-	"8MXjX/I6Dbdy1QWCJXJL925H/3CS5WCDqfwkBftGriowsigpGIvn7/6bksWX1dj1/ucQmHOllbXoZSpC",
-	"wNrkF8ta+zQIz8o18nbnhCoz5JxmB5FGTu8bQ3RgXKLHxxHJRca0JvFAqoT9FVhzFzn4XBiYYhAqlYwg",
-	"ozycThdSW+PIlW+BdegJhBFlaXnF7oYIMYZg4QVaJ/72q/thhXn3suh4a9fYazvFTQ7/6eAtNcmo7uDX",
-	"GJIOKPVR4zvYwKtyHoSAvYbaOw9/rHEDCQ3DiYODHRxjsEU3vC4PTu0lRGUDTE6MsddYT3BM9TVib1Qp",
-	"/Sdm7kDmp4MzKZij4N+zaAzWYIloDDbMrqKL/bPtvrqiw2Xtu8f24Rlo+emGh+OtTCFi+4921B/2pomZ",
-	"jc/edifhZQiGvdRRUy1JdFxz1x4cZX9+I7xO10yYiChMYHIZ81ivXAoWEfYJQiTxqp267Ax4CSsaUXzF",
-	"8gES/8X9F5NrxiYaenWNAYLEorT0bhosVoplg90oIAWiYjUu9+XcideEknJHZxAuKaRilwe4knzR6Db8",
-	"6rjkpJEERvnqaiEicTDiqh2GJZ5Tw+fK2Ez45t6mcnUexum0ngt6t9N9ccM/lHGxu07y53NgIYFvyIzX",
-	"Wzn7rpLA9jf+i4y79v5+hal0HFockPzUx/yT2YSROMm1keN4EbDwykdLc90TGIPNUnL28u+X784i5+YK",
-	"Qq59gsTBUxcy1Yog86KsuTVhimRcsG5PxJ97DTnpNbqk18gnminTa0Sk17hmM/xycoBf4LLZ7z632+3b",
-	"25g042s2iyECuc9IxgaGyNwEVa6Bgz7RxD4Hla/inhhwkQI0FveBCrZZDEkLhoJ2aM1QbmO3HpbDE2Bg",
-	"DHRYO0OjqNBYXDbqCfulSpnCpCu8XSiWQApCyTWbkSkXunVMqCgd5b7cpZd3IEfBlWl70WQoobV2T5yQ",
-	"Mc0GUtn9sAtaxOYfdjrOi1iWuOgSyKpxmRpu5B51kvxCbVe4mc+IA/7vCQQQUrkQ1ly2jXn5iWTkHJvB",
-	"bQlL/drC09692oznq2rEPYE7riMSV+trxOiK5VLols8H8PLdtmqfQDlfJ8DPcz0qD4vTDza+mPm0J9IF",
-	"edzwtBFQqacMR6MBiX7ugeMQfjtJKXkjb5jdw17j9rYnyqYKKguaOuw1bmFONb7GPheYbjDvaHwg2Qvl",
-	"WZbIX5kbSEL02lauR4/OgMe4jm0krz3HjhtCCiMlKKI2kcRRYy7TqERuWyegoXrRA0jnNjmTXs6CvYWl",
-	"nB1eGPzgWCEA6LmzjMKb66LSa6vdExeQPRAIe8vyC4MMUmTdsi5Krq7L19XFDVlxs+Re6okizasUSlRB",
-	"vbgxNwaA/CAb0CdfZozeoA02JhwS5dvknCkYe5fEdMJjMmAGUs7iXGVxTzQh0lukALwXQ0BhdsNSQoeU",
-	"C23mUvzjk/PTXy/fvb948erXH08uX/36/uJN7ERHjJZRHJHYqfWQ5mj4mMncvNVxRAy99lEAfmGKhHSA",
-	"LSDUFDLqnJpRTJpuGxwwIKpWPt2uJ7jRLBuQ/oykbEDzzKDH95rNCrdzfxZoJra9VNq1g/iIY/vrRGpQ",
-	"v4v0NG5axz0R++qFsZXLmsRwWRUTecMUmOIub/ISpEMMONRBOeFgqz09aUMNw3G7VXH7p+QU1bljgJ1j",
-	"LrHda4ruAJERvWFFUrORuJWg9nBVLChVit+wnujPvKJo27LTzPUIVwcUBtR7Ku+2yRspJ32aXEdkovgN",
-	"NSyy+s71XiYTmsG7HpujJ2iaQsamdgmRmLnvXPqVnMksw0RxNkaC1dInZgakJaeC+BVHn4LOJ0xBRoOS",
-	"GdNtclIQekU3Is1cKEaTkeVtEXFLG5E+TQnqzkZaVU4NWeTHWQwfH4OtbW2h1pW52HZYqMYValuRRk6m",
-	"I54xOPlAQj7eBZOL4XGuyTVkt4pgRk90ValDtuL2tyfqVbRjTFnHWDYCDpkZumJqI31nIqn4XnbQY2rd",
-	"KJ6XlCVtwQPiKo+UrpO5ConfHyEm1NOoYZVuUHm6jcPO4fO9g4O9w+dXnaPuwffdzmH7u8On/ytAxOo2",
-	"Dg47xergktTVluseHHawKJud/8F31RJ+Qf2yu/lpttDVbP+PutrDhrTaU3ZvLoei4t/2tzQlR4hCtm15",
-	"dkQcbQ7yzAXpVeNtoqISQU9g6d2IJDIX1uDzR8zxbjgyd4h+6YmNwl+qx0Fv7dl9DNdYVSNyk3gNIMXH",
-	"aI2HTiwNGMucTP9S90wbsClXL/abc4yi5rvKLQqv28e84h+Rwk/aRL1nxLIUUxNay32mzzrkLf8xsBqO",
-	"SeBG7VqrhX0y+4m+AYPBAYpkXHg/HGh06D/0TtZjEqcM2rfcfQ7uLHLWpcPPgvwsqO8dkbjOKRaTpu0C",
-	"LB+Ebyv6ccDj4VsyMcw4+zt2oE/aYVkVzln0bsWkGdtpRSTGfv73//3/ESqc9SUHrjcN39t+3HiCVAir",
-	"ul+zGQOjYq6TwM5aYliFJnJV4/UqnMcMR1ysnrCn5hhL6TBXPB3DQvsOhqVpNfgXlz/b8aK+TwmEwIqh",
-	"/UqxCaY8XbMaFd9q0/U6fmlML1jmhXGNqc12YFQgnNSi67YnrO5ffwNqibI8Vq95xlb6T/+y/5equ5Sn",
-	"kaBjFtEh64nJQRR6QaOnz3dxcM7lmhcHYRmlbkGOZIEa241v3qOKnMNx70d1/dG1ut2lJoid0OEFQeTA",
-	"y+7BvSoCtGq9XwC5L0Umwrh6522pvEya3p+Tzpdx1nnfnnFIGWrNmx4QdomM1Id+EG7sSU+YEuC0cfCX",
-	"4FkuQFUAAwnxUxCekLpoT/u2HknA0JTKQGU6B7zfE1L48M0uifuKgT8xPiZjFxvVJfGUKoFfFmrHE00S",
-	"OZLKEJVnDCsuVTQzL8K8seRiW7ok5mIg4xZZCG954pKro2puFWwvNwitFvTfEwF2YOridyqYHD6VAlBt",
-	"8JdrYXcJfz92bh3wlAKX8PypuJ/bPDGCLMuLOCYxuNLSF9Z8jJ0VCeX1UNB78sGn5ihoOqKmGGRRYNB1",
-	"aaW5U+hWWJ8APHLX5Iv5ggIbZmAUwOqlMFmsoV//argOW+VS1IH3L+vkMTni61rb4d5sYnJXDsO3rij8",
-	"zixpE8oukBdi7oB78Vn9/uMqSbk/pup6T7k6GbXhmW+putbV3i1PrmV/dCzFkMThl6epjkscYcdNzYiN",
-	"2+QUVIGesxomTE4yawRVmoxILlAI8FR7RNuwx8y27WB+oXXSCQGny1KnC3zSTmyBTzr+t3Ms5dzUG90P",
-	"B9Fh9PTj7S7sUNshwoi+ctyF7/eC6TyrPfV/k1MypmI2tx1Oa/jmj/6fLrTQ7ujcXikk9XVcQ6ohFS4O",
-	"eB81sdUKNh7kQjfzTMMDs1PvQrBKGOiAoD5T7TJnNWMi8in25NLMjP3ZRdr1hL9R5TqE0Ydi2QZiGPIJ",
-	"mgnFRSnX5FnncCk66Ltgfm/d9LZ1QH67EhxntEp2uy39w2KGHm40o5+oYVMsPXLPMrsAth0XxOWPXHi0",
-	"ghO3JiX9fMMcdDhqlPSpcpElbfKLc0I6o8ObRwAz6FLbwS+rmMmVYCnGk05Zn7w/ddaXVfV067hivEDJ",
-	"gTdcXHdddYZ2u421GY6JYtlfe1DGrdcIcKmFzIXL2OgJgG0GHRIdiUUdWylWp5d/wWu134v6vlHlFFis",
-	"mlJBK5V5JIi5TAa7y+syGeCZbz2T4feY9RzyDvdF6B4DIPVCOVwNuUddHrWciuIWo8AKDgp1OJ9NDZQ3",
-	"14C0bpjwd+8tjFnyXj6Es/jVoa3FbfICXtSBcyPXWAwkYxBbL6Rx4GxF4RnA9SZnAOEjGAP1H0CqcsH/",
-	"lTO8Ggs9W+42C6I4489luYMu+fAxIlAht0tOzl7ersBLxePykMh/8xwf44dImjOssyvI3/onBwlJRiy5",
-	"blTLRSUyk6rRbfRdUWXnO3nJaZ/ZrR/ILJPTvXyyeWwPYnk8CMSqY12rkfwwgmTXnKuo8UaWdTdXcjb/",
-	"3Defp/V4p/FFkYaQSTkmWsOV53S5/c8O22YT5AnHeR28qQuOugCXPwZUr6q6RZqeu3KFlwdR4YcOslSd",
-	"mdeq1vRZjNCuhF06hu6gi1x2UnG74GAnfLymNnSmSdNXPTLSlXFoLYeW2JHtPoJF/BGwH5aepGib+gju",
-	"tJyQoBoYFh8LSmiR2gpaUmSzyMdDzBXTioiQXssoVQpoAoNaYi+A47LSz9POEfot4tPB3pkUbA8INe6J",
-	"MTVFyZskV4oJQ2Iri2p1kp9cTbE/LxDFSh3gbrL/EX3im0CfWHb6l1s3W52Ec4cstzEGhQtSKzJ9rxmb",
-	"OKEKWBA6Co48IipBOFcakTho2SEz9USSMaqwEFg9inkh5iui1uXpxpFLhgEOVMJOlF7R0ALyOGXg7QHm",
-	"g3wnwvSbjPnaU2BIIK86OjisVPFbcW3yviw++VBwFXauF3mRdeHYMQwANq7RbWChcBw5WENDY7+AzWt0",
-	"nz+zIwBjsNFtvLu4TzPpYVAqVrJIn+59d1b5qDI9Wku7w1psbS3tJ2WJ6G21wGNf0irUAjEtcVTC6mFl",
-	"Vms46ZGcFsmkUo3zjPYE1px0uYZheNYcLKt9GeqCBqBBthHSVL5ctSZUg0fKNnGa3satNvnRJfqRhGZJ",
-	"nsEhLew5uBfDOqUqZQrcdD0Rl1XF2ynXk4zO2vB7TJp+Uj7W2BpzGdWm5UKfeNomMU91XGY+kiG/YcJ3",
-	"etwTsd0c/4BvcERvsJDzzF/r4Wv22Tb5UZqRr0ZpuwQmiyFmReBxIQSW+fN9MfAFkTLnv3Q7gGnadpSW",
-	"n7FPk0ymTjuox1XlgMtQ4ze/R4TZdfXIowZUHW10odPGInLsP6yasXTRNcMF32zCcMhqZxzUhz9wU1pV",
-	"H35Npf6FKf1+oWBh4VfHOflQStii9qMl8AUKM1bXOER4dd/cv1WwTv7s9ylWZL2D2bFholBgDMwhLPps",
-	"oUyiOCrLbDehZDM5MWQstXH3uW7oPTGBW9vgucLIwEd+pWm6snyclVJ4Nh72TiTMvbKcyjE6qANBTjB0",
-	"246wEJDwFspI+xHEJLzpvJKBWj6np2uXjILGBIR9VwgRcl8sITpuaNgns7mdUC7ow9ypuM1cc6mC1PF4",
-	"q/KYWvLNX8MEiNx18mKtfbFf6t8PwuWdvUFy7UFMJ1CVd8SYIRkVw5wOWZcEtkT8wWnCZ3TMPmK1Uoj0",
-	"wWo3ZSoJ+LpdPJDBCqTBaj3RXriA46QFyaRcDCMicsjJgDsjF/xPMm6YopmOSPwfZI/8hexDvM/hc/JX",
-	"F/iDUT/uD1L5yz3C/uq8WZAhkQtXd//0dUROzl5G5N1FRM7eXUXkxbuzFydXEXnz6izqiffn568uIvLm",
-	"3S/2n6uL07cRuXj33r5x8uNlRN6enkXk7cl/2fdO3ry6fPHKNvNLRK7evTz5Z0Renly9enn6+nVE/vnq",
-	"5CIib9+dXf3Nfv3Pdk+8dyHG1mQZ9/kwxzxHv9gRmSorc6niVqqgwTZLMgf7cnR4WAmPyLOJ4oA23RMx",
-	"JFPquE0uJSAnFVs9BXR3bajhCRkqOTUj0reMA0BrWVrix0D0pMvaPXjusnZ7woP9RJXORxRQVKiBNjVp",
-	"xi8Oyf/+f/5f8uIA/nkFwWL2N6tCPH/27Kk1azqkPzN2ogAfiCXsdU8cPP/uu+8OD57Hra6rY5+XMdxg",
-	"ngak5BMcrXrCtCH2sORWjljZSJrPj8g/FkbuTFygKvu+XTa7EfYVZ4unKUAFYjpQsSfWIoqR9hxQEJJL",
-	"TKjuCTkwTGB7hE4m4Hp1yIgKxgZajijq82MAekGMEXm6f4hZTBBtAbSHJwHoz54SqH89zjPDEdyQglYG",
-	"yw8JUIsG/TE6V8GkKxwJugTjAWcuN8TQa4jPcY9YPmDf4YZMqAsphH1ok6KQQMKZriIig6oIwIDC5xJj",
-	"Ap5bv2JUVhssHRSqgE/uz4oxpjBdxRyZ+ZH1BAYEQgpaQNnb65cvirX6BrRMNws7OKCo5ofXeZYhm41I",
-	"r0GavUZEPlSUTvih1Wu0GoEbGdROeG8DnfTp7e2OuuT84j1qlI8a5aNGeWeNcoF/76ZXlu7e7UrOBPrh",
-	"L5i0Oi9OCDJ/xBa537IzbOaqzUCoDDFSRhgTxA2/YdnMyW2fxQEqbE84cZFy7UUuJHCg4Hb5wj4aqPBx",
-	"Y3qzFcUuSMnrhlY5Qr88AoVg8nG6KFzWV6zZUag8Vqt5rFazMmJpBV/YIWapLuxnV3XojxL3s0aruJs2",
-	"8Rj5801E/qw8RTs6YjbI7nFiedOIoDJnQdNxEUADAbLaqbd1hWsCMR7c28ZgXI+ZGkKGlZyQjN0wxJaN",
-	"nW0QtyoRRmF4UeAGx5IELtVZKtJnEHDULvBREYlqf+4leyJn1v6vVLKD7p35Y18JjUv7cKmD9ATgMC/A",
-	"lM3LZg9JEgeJ25X6OOCo8BX03HleGnK0Mze8h5gjngLIamnfuZQM8spdDWx96XA7HwbRLVBiN08WxyV5",
-	"mIij1czZhxzdA5N+jDl6NOR2jznaxXoL8ad2iDxqk3dZujwN99jVIdu8HmEVT/Yx6XWzpNewcNd2ma9h",
-	"gs0fNf/1jw886wNJwt28N8jZO176Fceea8zhdBgWZWhdbAk2Js2jTie84MFruuOeYJ+MgrJOHo10YtoE",
-	"3FfopHfXeuijR1R8brok9sjyscvQsvoiKYtsOAyOmUigtke13uE6R/5dChneowt/JyD+u0HeP4zXfX1p",
-	"Qu95v4/ShI/u90f3+xfm3CfG0GRUhaZ0oJlzoeP1hQlWaXKPJeDvqwQ8yL7HOvCPnvWvUAce4zak4kMu",
-	"aBbUSppQM2rdvzoXPRa1vp+i1ndlEo+VrR8rWz+68v7Ila13ZO076Ho71tm8k1B4LMn5WJLzsSTnY0nO",
-	"x5Kc25bkXNQcH+tyPtblfKzLee8Kk5LTHZEVkAvZ306tZPU5CmX1G02YkPlwZAVbLQhDWSqnLiwUw0UE",
-	"Iz4pIuPaaPiq5fmUqz0XWqN2KRS369cTlXWzOk8mARqZpy1MxFFyehxkf7j1elIc198kwDlYGXXNZpaf",
-	"Bk6/HlQ/QGWqEmoTkYokj1CTAKu7WuTNKnczlJks0wwqnI7wqvj1304vrJrRE+zTxEoDLkUEamGeZWUZ",
-	"BQY1xayKaCVAgbcO42sd18UwE2ZtfsB/hUqpRcbGz4Bp5CBvgmacioa5YFYoYSKYjkj8z3/+8597b9/u",
-	"vXwZWxplOiIXr1+Qp0+f/kCKWiw66gncuoFV6CBf5lfNMpYYkFAJg7I6lXp2Rd6QJR1EksCZYRKWHVHk",
-	"lEsuhsUkIrjrD1OOIBFJ2eZFTS5VRIqMpFJJc2scFQvMBShzZbacT+hCGmWfJhnlAh5ExVpOg4cW0Wlx",
-	"7hrhFiFJz1mHT3RPxANUBnkl/cdl50SuZlNJW1aXlr72kiX6xTqCdkGgvlRQncou6RON6qtdzJYHiiqO",
-	"c3AyC+hIiBhrgnfZHoy5moBgA2AfcCIAWYlm7xz8Ugy5faTPBbIJPhwZvzPvLo5xuzxWkyZ8KKS1J6hm",
-	"rcidHayClTKFs8D1s3ulAeHkmEBmnofp8gcf3kDtErRfRHupMBunJiLeeU80aZY5ghvXcx9Xt++vUBkT",
-	"Sw1on54mp/ZIvrj8OcJJ2Nl6rHVQHuMESznZ4wmzhhMgVSVbUxuq4L4A2exfre3yH/Z/e/Z//xN4jKF9",
-	"JIjEatZ0WIC2L+AyU2t/wbrHT2JI5YIDF2SYInwNJMtpHJW1sRgF5qpyIeCc4c9Bmtc5HTote8KFKGum",
-	"eeKDRAKYC3guu0QKq3Y7HZKWmGlOB8fr755wwNQKBYdzR0YeLFFXUMs6xc1GkkE8HvSn0U60HAZCOmim",
-	"JWHC2q6MKg/zSOIR1W+l8nZNUGkrwrECuSBrBE2+ykagac3/zUg/T4fM9ETzaK6mausYVjWb0pkmIwl1",
-	"T43dD41IOUpOVyE+XlgBvQYQx0FdhmLQ5ZYWGRVlksUC7dtj3W7UA8ggP6ivtnV3rJz7LMoVhC2lbKJY",
-	"gonciI0zV8zTlZYtWD7AacNeRgTKwrpviqK67NPEsm85KA95m7wsuum6t7juCTCZfBgHEqSLcdUMiuEd",
-	"g8fE/5JrRuKfXl2R5epZ27bdE814GJDEi8uf41bkdrm8abQrnDr+g1RVt6tuC8NddWvR6DbAeooaTNhN",
-	"++D/TPRNAHWxRVW1bxxRFI4XBOK6Aq/V99cWhj0pAsYU1GqUakEOPEaP7RQ99nuNXwjATJ+gkhdYZfDn",
-	"xy+BUuQ5xVJj7lVBlqGcCCqHI7Vilj8Sc5gVMGEKiklLzG2vMCPgTne0EktAiKra6URXTyyVXa42Okat",
-	"ZVx4/IsA4s9qActUrZ7YSdcim6paVlndXtciC6pWraXUE4W9Y1dyPDGzdcrEi8uf/8T6xJcWRzuKkeJw",
-	"RoXQ+KOlmf1e+fkr1P2qLN3t0pfg7KurV//scqYW6n6RBQ6MZ1iV14ugnRSVp1sRIsUpljBhspm/6O8J",
-	"4KSrC4UVadmF2byqCvFaA+adNcyDyBKuy4zYOjbipN6X5CM1AyyLdjdjiNBr2QXNRfj9gGba/oC3G8uG",
-	"719YW2X5sWTxLpq9pblNShW7TXpM0njIJI0bxyA8I8W/P96uiZ+oVzcDxiinooxY8xcGTBgFULqxU1sc",
-	"5HAcFt5PewJUr5QlfEyzAg4N9b9Sc2whxJILTKiMZAFm0w6iLIO2NHvCUu6D5k2ERcRSJrQVwd0G+JDx",
-	"QsyxsLczMpXqOrOnLCr4cZDi6rGcux8wZ7aK0Ll5eqtdkYfJrIC9WJNTAbT1mEzxmEzxrWMZ3SBjmWey",
-	"FaVz/zOaZzvgFC3omtVqZdUiZNF8/fZq/TFAFlhegAw4aVF/bGmCwm6c9DHZ4I+QO7CE2LdC5Km3nkK/",
-	"VaHFt8kleEMweKao00BirMmwxCGzI4H+QWB9VgnXOwnVR0ifb8L/XX8E7wm0/2f0It4h8WapzKqo6y4L",
-	"ZnmCyz0ImTuA0RyVSKM5Q6/JlLHrxlId/ODZlor3w+SkrOINPhvlzjziUWA/qtO7p7BspU7vO713qVP3",
-	"gtHU9kYyfs1Kn8UyreG1a25bxvNtawM4q1VuO7eMjxV3voy4Lu9c671x9yqiL3wqEkZLYMeEGjnmCc2y",
-	"2RZC+xVNRh5u7oyOWQxuuZ6o9ctBxKZ9AcNKwYE34AZR5130IWnGfWamjIm4S8xUuvivYxJzEe/HQppT",
-	"+wvFuFb7tT7Lsyzetx+kgc9dDBWMILCXHB0etsmJINywMXgf3UIjdl/fchTBtJVrQyXzSU8048+JFL85",
-	"NPrCcr6NI0JdhZ+niBioScrYBGJ9BxnFOEUyZlRoMh1RE8Se2S9NiOiyVslxm1TlObujqnsu+OFzo9yt",
-	"RrfhkhwqpTq5KCt1fmjQxPAbyB9mED5qCXKuEVBw5mJOG90GFelcw36L8MptW/6k3Zo8hE60nkMKNv3D",
-	"cslHTWUbtu7IdBPWvkRpce6N7VNmQ9Zfe4PzFqpbFNxcee2nP3PSYMyg7oyLPzGgtpAmhfBJHTByH3IS",
-	"pDaOlMyHEILeOiaaGW2587n31MQRiQu3zYmp/PnjLF5WmHlR6Mxz0aKVuCaHt461uiE5A/L36WZ51MHu",
-	"6bA6YtjargC3+pZWxXGdh3KZpQF+zT+YnWHntEqGwqI+2hhfzMbQjqa+soWhIYjri9sX9ff+m+nY/rTt",
-	"rGE7fvChTjVOuUJQAKsU68SOw6FSL6jSb6g2vmhR+Jpd3/K9wy31Z5jdA2rP68691Z3/mGf/UXO+k+a8",
-	"jGEtEcpFPOAX0JxfZFBU56uotEFc46ZK7Xv/yqNa+yj2A3JYrdimMlmuxF5O6XDIFHl/iug2lnatdZim",
-	"LCV6wpJjQrOMUA22HhQvZOoGtdsQ6QXReGoV3Ze2/80C+0dmnG0Z2X8VgAJhtZAJHbI2LhVLcgURdh8+",
-	"hgt3KgxT6PMiJ+en1feDVdQzbdg4WMZ9XIf9z/Dv7dJVPSEDnqFNECww5skaEkNbMbECQUflcjsgmD4X",
-	"mGju1J4hc7qUkOTFy7NjQgXuB5G50TxlrqKoNpjVftTpLN2HE/veosEBQdQTakZlDDV1T1aViFAh8RmM",
-	"Gme4l/N2Aggq5Rd7/VykGWv/Zr+2k7afatIct7RJ6A3F1V5NK0XSod6BpmD+u6kqKyjvZI5W/SrXUtyI",
-	"0cyMlhIZQBWNPJ0FAEqYuN28YCnXJJVTSKKKUzZUNGVp3DomzzpPMfG+8qZ7upZ4/oZj+YIyx/VQsx34",
-	"y8yKUz+JdsBFv3DvV3NLFCBOreYyjn+TkV+6FZv875VehlnNZvltLlCHYSKAdZ8rxYSp3cYLyJ1DoKMv",
-	"tpNlJzXLCfO59+1b2eWZNODCnK3er3Btarcq4zcMfl/K9kMQseJkOh0cBacmzvrUUQE6Z2SeAEjNudRm",
-	"qNjlf76xtI7nt6n8sOAUe3qxp3jgAuaFoVw41BUcoe2zz2op4I2fxBckgKKPZfkhbkWsuLJDXr0vwYhr",
-	"t2XMjOIrVJxzJcfMjFjukkHZpwL2D3OaSKfdaR91/c4gMA0crIxC1L9VdoqFRBw7uFKLEAIJzuNEygxL",
-	"jWvDEx0RXmYNRASisTDOlhq2h+W/EQBH6Yj8JInKARkQc4FxfXrCTQ3Mg7//ctUt+UChd2mC2Gu5h6Ah",
-	"lLjXiJHXTJBm/PbV1cXpi8tfr97949VZ3IowlknJ3LCecH6aCmJvl/zIqGLKlZWHnFhoDMvLQ8mMg6As",
-	"2TEOzPcbqIl2vYhmVt+wnVkthQmmgkGdvHx5UR1TiT3SOSIjpljJ5Oi41PbwxgLnqPKMtQAfwvULapYb",
-	"T4w3He7y1na/JGT0raOkzZRVgCXaQbPwm3oHw2YrM2XF0QqOxriYe+0hkxMm6IS3PSOoPWlXfovsUlkF",
-	"2364YQor3DpExumIJ6OqDlzLqN5NmDg5P7Uv3ZVX0RTjsmh2HpSQQ33WbZns/8aS5T7rCUsqx84VJwzY",
-	"uYdNXc3LriyRg8lR9kEoIkWtW/oZReNo6dIXq+7L0dMyd97ZFooB75NqtszuOK45aPgmMkc3c6lApK7c",
-	"un+evH2z3db5KW55or749riZLG5Pta3PjT6wTctLbdPWrkEoo7qk3AvmELSA6aHwJrlImQKwmmOC3fif",
-	"qdsHKUG1Q9j0fXBmuXHNd/CLSyBDB1ShKnIVwqXBDoZpv7qxmJ77C3LhMkW7xD5jgL4XuYYBhzRy8LMO",
-	"2CKH1F0PNFv2FiIoLnZ5UnTm8+AK0AwHyFCg/rmmoxLbMISDQ9BW77VyfUM2+WKnP4YlR5oUK0EBrmuI",
-	"EYlgZzXlwpsFnEQr6MsXw1vs7pLeuFBbjZ24O476Et5FlFIr2EnnAeJi2K6iQNT2N6IAlxbQA3YOesOE",
-	"yUnGfBbGdCQzHxsQNE2TWgIBrc69PwiyRJ/oxSakGlLhSwMsNvUCK616AFw5CIcLd00OBXnEZl75DVcb",
-	"Xq8b41k1KapvVW/3NGoHdDBgiVkklko2VU3DaDt68BWr2Hp9ZZ6VOC+ZVedQb3G+3rIvx1puP97+/wEA",
-	"AP//",
+	"7L39chs31jd4KyjuW2VynhZFybKTUDW1ryLbGc3Ysh5JTp55TW8a7AZJRE2AA6Alc/yoav/aC9jaK3yv",
+	"ZAvnAN1osvkpWXIS5Y9YJLvxfT5xzu98aSRyPJGCCaMb3S+NEaMpU/Dn60s6tP+mTCeKTwyXotFtXBgl",
+	"xZBc04yn1EhF5ICYESOKTRTTTBhqH2w3ooZORmxMbQtmOmGNbkMbxcWwcXsbNd5ycTXf9vmbY/L9/vff",
+	"k4yLK2IkNCzYZ0MmdMi6JO7lnc7zJFcZ/MEOiWLZX3sN+0ivEbfJUd+OgEgBb2ZU45srRyMTikOYHdGH",
+	"87d+goli1LCUKKZlrpKVjZ5Tw97yMTfwv5rJsn/lTBtNaJbJG5YSjqNOcqXsJG64SOVNtZcxF3ycjxvd",
+	"TuR75MKwIVPVLs/ZmHJhR7K424wNzP32qVnNNC9YIkWqSS4Mz6Az7MSuIzN6s76YUdOjgWFqcT9GkhvK",
+	"DemzgVT2WBo15WK4QT+3UWNCFR0z4wjhWGb5WJyk9m9u+5pQM2pEDUHH9s3E/xw1FPtXzhVLG12jchb2",
+	"OJBqTA328/KgETXG9DMO4Yf9/efPv9vvPH/5/YuD77572el0onKAe7ULcZwrLWsW4f2E/itnZCI1t9/Y",
+	"2edKsJT0p4SSiWLXXOYaaII0Y0uEMUGKJ1KR2NIRNh237ILBZP+VMzUNZotdV1aTfn7LxNCMGt0Xe/sw",
+	"eP+5HH5AGa+ooRdAQwvXNA0febh1fSNVwupoRsvsmpGUTZhILaskXGjDaGqZAxX6htnJkYPOD4uWbQAt",
+	"hyNP2YDmmWl0BzTTrBhOX8qMUQHDOUnZeCINE8n0H2w6P6539IrpgDkRTQfMUgCcetIcSEXYZzqeZIxQ",
+	"8uHDySsyYYpkcsgTmhGFrKDVJpcjRq7YlHBNrtjEEPvi/gEZyVzpnrDvGCaoMISKlOSaKXLDzYhQMqJ6",
+	"5BnkmJmRTCNidzIiMH94/u8X709JX6bTCD4qlkiVlvxO0zHrCaOo0DSBU0s1uRlR48QKjNFz3zY5cpOD",
+	"Afj3YfDYOD6Oe4JrIxUfckGzntCGmlxHJPYMP45IbMVcDC/bMUK7Mncd2k2lYmpGXAwPq725BUj5YMCA",
+	"d7que4JrcrC/f0huRhzW3Y+pGLFbaW14lhGVC8uoI0KJBhZGpGDAwjRsAzekmU/splIyYDc9gU/pyDYl",
+	"7JHDhmNgjjvAHeNWm7wX2ZToPEmY1oM8K1aEAlPELegGozN2xQeUZyztiebB58+WI7z4/LlVCD4hYR1g",
+	"qcZ0SvrIXTlL5zej3RONqOHOXqPbeDHoJPv0B7az399Ldw6S79nOD/Tg+c53g/10j73sf5/sdTzlIEMq",
+	"SSeggh1LBgtYz/6LF7OsZ0KNYcq2+X997PU+7+/t9Hqfv3v96T/+R6OOL50M3lGTjObp7GgyyaZE2hXl",
+	"XttBJeCZLmSnO0hcwwYiTWjLZv8Sk7Ftl2l7lkrGOjfPwQ72v2CCe539g/phn0rBFg0dtp087xyQG3te",
+	"QmlfP+Jl47MdbTfIBUrQmZVEmv+bkabjh2Sv00FSm1DBMjht15zdkIxbrQUlGkGK2Is6nU5BsdwsFFoZ",
+	"9D4zZBQEL9YQC+8HA6fb1DUu8dfa1vc68F+0SrM5s3NdKA0n7teHE4Tn7nwvHJIqH3j4UV1OJ+zMDmf5",
+	"2OxjS0f3PxQbNLqN/2O3tIF28Ve9G/YFnV+CBDxJ/xN2v0b1sn/QjFCtmQI55g0HmmVMPdNOhh6Sca4N",
+	"Yf/KKerDRl4x8UyT5kHnOZFmxNQN12zhWTZuHI11Z4IDP/LDgsl80Ey9HlOe1XEMYq2HjDRtW1SxlFj7",
+	"RO0kVLO0ZQUVaAA8JU2d91sRqI6/0iyLiyFX9yMvOlu2GQETeb7fWa1F2incZTfcJO66HTkMY+3NsKOu",
+	"bsXPnN0sJLNr/PGhSOzWdqQnUmgGls+PNP2JGnZDYYkTKQwTwAfpZJJx1KF2J0r2Mzb+j980WtDrLcQZ",
+	"voWdzp3AfKKNYnRMNFPXPGFOM2k3biM7KGfEPuSg3tHMrjQrdcxmn6JyG5Eb8InY5dQRycWVkDeCMJGP",
+	"yTXNchYRK5/kgCgqhqx8YsBZlrZgUsdSDDKePOiUjkjierXStzBt2GeuTUTSHLtmZKioMBG6U+SNYCoi",
+	"eiqSUnWVqk7NBV0wntHe4qra2zokcdl17IR8P5PJFVPgHAgcUoGGu2jW7undwFNw6wy7Pk9TJh50fXOr",
+	"ohtYxDQi/dxYHbrw9zRh2WLPz+PdGHlJjLo41/B0yLPwqPwkBXvIaVyiyqilIgkVREiSSTFkyhoAIylk",
+	"rlh6SLShypCBkmMY8oCrwvl2GzVOpXkjc5E+5LhPpbV/RoWuDufULuk117yfMe9gxNX1w3wnUz7gLJ2X",
+	"KZdzXs5Cr48runE8c269I3XZgYVnblEVnGaSppdSvqVq+OA7DUYw+5wwlqL5DLozrM6ZAtMTXEtvgB8/",
+	"5OBibx/FJJUMiQPWv8amOSyM1WRkWS4KjguUJR8EvaY8o/3swRc3pYb2qWaWuPNyGIfOp5FR4w7ipZTv",
+	"qJh6Z+1DjvPcsnzYdLtsVQbsfb07hTm3lAlXPeChs3in4qFeq5HyjZmGnGm2ZiP2ae9K3k6WfBA0NyOp",
+	"+L8flgDeca1B3HIBty8EvHsTqxWi0gon54OYKJkwre3Bei0MNw+qu/3CsmzHKUpW4Gk2piACs2xaDLzp",
+	"FSArAcd9Psxlrgn60SNi384zSphSUkUkmSYZi/BEEsVoMrLC1L4parQLmilG06nV7lPwn9W46FpuoXQ+",
+	"mUhlWPqOpZyCofcYzNYJ+jjszfYSt8E+cE3Zno4SsNdoijyYZmdKTqwpYbV150aeBF99aTjf3ZFZaSTy",
+	"MdOGjid2aXi6hWExa0xEjQlTY3tmccGWLlP5JJoggfPhzsOouAM2svqj0tiev+KLGvkk3WJx8yWmd2hp",
+	"oxW+ytyet4tLS/Gj3cgodBjMeUYCJ05opQc7FwVnKJzyp6Jv2f+NJcBUj5LsGB7e8JRue1DC3dnIAzKz",
+	"Cxu5HiJv8m9s6Yc7s2C1F6zqa2HQy7HBolJkFsuGaPnJ7MDsawtG8Zajyb3ZIOBfbthYrzWcomuqFJ3W",
+	"DU8vGt9Z3s94cjGi6ndyAO96iFYfnA9Ar0+rAW4jzfAmfyselc5cWt+j2y1qjJmhtoNVC/DOP3frPYSr",
+	"rsDmmFd1Vss6w8UKFsYqI7ACbzjLagzkN4oxYthnQ5oQ58H65MMJ0UYqpsmbv52cn1EzsiqrYrBNGpyq",
+	"c5dHKyZg6HDl0C/tM3c7kWYNbQFXyOsK93GGYVNd59XVjmZjIoKNrDvuxzRLcmtQpnc59M41l7jPBRvf",
+	"dNPG9PMJvrsXammOx0cNp/PPNH3Q+eHl6qZ/L7TzJzq4fjtXn1JwzxwlPvqOCcsjPzqds1A47elnGYM/",
+	"9FQktmEr7PXIPiL8359q9gx72EJ1Qc/R+toLXOFib/NaTNQYUf1OomIyG+kTNcrAq1pDw0hDs1Vxa+6x",
+	"YzqZsLSum5kd8/PzzVffLwe8eNu8QeU3Da6pf3Xmgt0i+OxMhuIzbqT9nMiRVOZX56Ir+N2vNE3Dj3O/",
+	"KzaW1+EX9ki4Fu25LhpwH8fepVt8U7ZwzdlNMGT8WHQIH8sBw0d32MovivMHX9EkKxqoPY8w6WPvR93w",
+	"UA7qJe+Rc54QxcDV4ZzdlKTSGJZCSBbhwjm8J4qPqZqSIoQF44H0NtLYDo4aqVZzHDvt9/7p26gBN2Mw",
+	"fTF9P2h0P35piDxzblm85JztrTjTIh/34czXENOa5Pr3i/enP8MQ5ol10ZZURuWp4dP89eUUY97c3Z+d",
+	"FeEiyfIUPaqfd4Zyp5gJTrl96v74aAlaDWjCvtx+Ch/e4eOJVMDF4I642xhyM8r77USOdyWd8J1EpmzI",
+	"xG6xjLfh6/qKT3akuxffmUjoB+c0yxoGTuMoNtfvVi0vgJ39Scl8svIwz55awbQ9nkP7MoRSEuQJROUZ",
+	"i8jNiCcjMpJZqjF6iWYZacZUpHELPYBT0oylsp8GhBtNivsJDYFD0LCGFtqNOQZfPLs2j58l3lnNZp7t",
+	"J1L8lotCvi1r/C2GZYY0guPfcHi4FauGNisNgnFG4dIs3nIYb8j/j05fNaLG+/MlfO99wC78a+xfjagx",
+	"NI2okRn4i8GfbEkz53m2WpUtog+rW/2x4KINOmThKe+6vh1nevnC0naGs4TJ3T7KESoPwcz9ZkA8OiKG",
+	"qbEusjHyzGVOGDlDGN3ygYCy7DMxzDXuiUSO+1wwTdg1U9PyXaAp/A56bZOfkMAExNwaMpbakOckY9cs",
+	"0yRlbAKv0KC7nvDP7XU6C+iVO0o/2N8PI3B8eof9GVvU9NpFn8rcuLcx9PTe6aU4Ces0iaRRQ2P+tPjW",
+	"6qnLivJNtdVSow9Iq0+1PdBJYQvW0tR2lwSzDpHq4fyRauaUEg2Rs4coB+GwpczANU7bmQob+FEWqAiB",
+	"Fjxrs1bHVZrFM6ODVCM6ZiUJeVWqeLIdnqt5JX2xSbvmEIoerUYmUqZYSqgmH4/d3fYpHbNPNU7/e7uw",
+	"uYspPW8slyGtd79J+npOq7mDWrvAG9numxvgW1wk1d30lHHCATuIZmzzYC2DHXdT3OS2B+ewhWXdLzyx",
+	"m4hNYIo1dJbMOLru3ubM0obDretu8dqcVe9CltgUMxwCjbk+G9FrLnMFsjHlepJRx6kyDrL/ik0xoyMZ",
+	"seQK7sWtuMTvIJOHajLk1wwSMgOFyDVm/5QqtXbAnrVmIS7K2QSzMae3885BCNj/+U9qx1lRU67iso5m",
+	"THjHDOe9j3NcB8Ig03qXkdu2TXMNgl2ua/WGpxhWX9OG36zbmvNeHpW6VnPB/5Uv6NElEi91hdQt45h+",
+	"DhosDpIdeO33aPmu8GJv7LcuMozWSoKZWba5b6qugTGdfMSXPwU+gZK7nHt1YYk/iIMGQUnKEj6mGcH2",
+	"nHPIPWPFwyGh8PANt1Lwmtmf7fczLqF1nOTHtZqoYZ/t/Nx+gPbI3D+Gg3jyZyJqaJbhaozzzPBfi4+5",
+	"hlcHPAOlNtdGjhcYiXYIa959ziYkKcNpRlD0YWakYjTdgewvMBwxLNLdbrFkJJkmfZpcAdOlScImljVb",
+	"ls2HQipW63oI16g6gpPypTuo8QvbDHbzZd2Jv8d7zs119W/xfomvvBl5bc9AepI+9G1UqWAv3O1vS/P+",
+	"41z1hgr71qS27b3bnPQtE+o39hqIAR+uGkHZ/DE+v7XP4J7s1IxqczEVSaUxuyM7TpYsV0CrYpZOuH2r",
+	"fYmvrudvB9rT/p8k4zDnodx1rTVu79kCXueMlvv09QxLZ0S6gxNsxSaW49yB2sw6QlsHoAxs020S0wmP",
+	"uyTOVRaTJu1rmeWGkZExk137Pw23BTETKVx72GfgSqwVkRhRC2Ly0+tL+9DZ+4vLqCf8PQmJXRR4TJo4",
+	"fiIHTovS9nV3dXZGzSgmTTAX3NWK/fWKTYH5xRGJ7bGQuXmn43ZPxD4TwA47kUIwcL1fQMMxaU6kNkPF",
+	"dHd3t91u26Yg7TA+JOXIwsYVGyimRye242uaQRdWT7LN49mLSTPR1xH5TUsREZHaf1uLmksZJgCouE1i",
+	"VLTiboGE0O6JC5YoZjQG+pTjdyvzTJMJ1fpGqjQKVhDsKI0oEGC5QvoGF8OesI//t4ZG/xti2f/7ik3/",
+	"28fZg3nQctAFDtGEahL/xf0Xz8ANWLUTt7rRbViS3J1QAySKLo+RTBvdxk+vLxvLuelWMTPb89SvLMJq",
+	"2MM9BH5UGcJyavc8+0FWM80VnJt3up4BLzWS/1yCasy0psN6N65jcK9cEMQ8gkOuR8x7sIGqXbxEvfq5",
+	"dNU9M8UEFpZusXF6KpKTBcl79rdnmjBh1LRAn/ExEJDROuLaSDW9F83ZNngBgDOrTu9F+eSWpFwb9r9Y",
+	"UgdDKze/ZvkrRLSctGftfS/fGpE9t2tZ7WVjW0Utb88pNrPwfjdcen63fKL1hit7T8zwimP+bxHjh+53",
+	"dDkgHbqQKgyjqj0kC66b6gjAXXtAt3WHt9jUBZm+BWuQN4LwNEJfD2CpBQ6gJiXo1EKfmsjHTPHEKUKt",
+	"NnH2oL9lR6AJ7QBuzAgQKA46nfKe2zIfKZhzpd9nmPmXCiBSZ+eHT1/2or3vb2vQkD7Z9YHkwdogv9lN",
+	"K7Zyxe6BgvlaKQwA2SburYSU6st02g6vtqpSi7o8vfIFtzZua0gGpjnhmuytzKPyAVGu2brT9IZnhqkw",
+	"vmXWJTuAJ+x5cg8dEs0YSWWid51/SrfHmLXIaDIiUtjTB1ozgm4xKhyUYSV2RjAfQONjZ1wADXB/Qzlc",
+	"XEGCvv6FA7wIE6n/k9t9E9Kc2H/7zNwwBgEU+jTPMvxDmuLv1+OJmfpv/QchzXHZke/zSEzDT64B2yvH",
+	"rgZSgXyA1Fp76N+rH/2X9gPm3Naeo4yaVQtuidivdHCpnzFIrhtk1Lgdgcs00ozxk44xEM3joLQOCUUA",
+	"qlwj+hlQatG0g6wAuDZswKoWrjHwScbFtfKj7Frd+v2N0QzveTbMgAGRHnCDfGJZgbwRtd0olnJd/zhc",
+	"nlnNt96XrQvFyb86giFPIRJ8qCgG+ObCf13XiCmcGhvlZ05AL14IMKq5SBjCXQShAsHlWMg4tNeyyrEU",
+	"PUShkoRLVcdYygvOr3nH+qCXp124bTJs7MmyZycWPN9ruKuWZwSGo9vk/YSJo7MT8rzdISOqiZA9YQcB",
+	"7BLeB99Er4GBZPyaaRL7RYqJkIQNBiwxRbQYJbF9P46IllYwOxi8vqIiGYFzyY4HO3HjNyMl86FDt0Ep",
+	"go+3yYkpUSkgjscF3rFsQJpWhl7A4pAhE54lJVQIadwsKMHDiNgvtqkWDIwKXAEIevN/G8D9tEsGi9iH",
+	"2fSpYjBMdIaEluPM9eFbfs0E03pD+p+nSZrx67owzXoiqDvcszGvYeMCQpDrBcA7qq7OGU3PmQYM1Y0m",
+	"4jMSVgMOVzJ23Vt103jHgMY2Gwbkd/9K01S5vahJbbLN/srr08+9KryCE8xMo2yz0JCrA1k8vy1CfbC3",
+	"9UNy3EKuCsnxzdaPtbyBW9+p/EYxBrgVyIWwuQiTF9MyioacsmumkBtIQWRuJrmZia1JZAbBxP1qUEo5",
+	"wlNp+MAhPZyMJxRRv4rLXsXoFXp/bqgS+BcXA1lLCGFbW+zPXbKSRND1+jv8M2c34aDrQrruJ9/JqgeK",
+	"0fRY5mjybkDs1bktSpEK21+eMBXO2K7A41jgDxOr6ZOhfpxuzp1CtlReOoVNrlpd7UXDhksc7vhJWj3P",
+	"95vrvSJU4ZGz6GfXoW69IdVxs/yLMGujko0xn2IRXC039jv7L3f29nb2X152Drp733c7++3v9p//r8YM",
+	"/7anDB15e5UYjOLQN15x2meGaTKQWSZvdsAUKde6kWRc8GSHVi4vlw7Arzb8sbNXlx0Sznp11gA8uX08",
+	"frgeq+2DbzJm/CvB7Szy8cFCywAMFiF2aiPArzm7eS+yGqzZM0QEBLvDrnUAtA3IghA/pgNIawgl87YE",
+	"OhfgFtifAUCj74nYL20MN58A926NlxHLUtIUMkieiQgbT8y0har/isTfkMeGM6kgBRWwtsEhroSLr3/b",
+	"HyZGb4oes07eXCWH/DZqULDzfHx2Td4UHbMCDRhDIBMpEqYESyPCB9awaq+8m7N0WsmCXj1E79B36cEb",
+	"HmT31o/T+rNMk3VPctFQgX+0cqYzvGXudwau4ntSIFjF77z0WqZ88v4YmmA34G5ZGbO/YNXKgy+z9J5a",
+	"ulf9zLZ1uv41SqCGFW9Wzn5lx4KzEHn6nWUz5UmeO4whcYQLGG7LHIUvZjrbxW9sJ7VnaKQS67gsde1R",
+	"kEweW8m0o164bedyU/sIoCKXkNmXFSyt8ctoincuCbOWvRUOXBMlb9Afl8g8gwIopG9lxniSG5aSJsR4",
+	"a+/bJDEGOMUth1Yekf60DMQ/JBTTV0E9EFKUoOYVXXnvoNFtABA9+2zIDfTcZx5z2YyoKGF57Uhfvnjx",
+	"/CXpTw3Ttd6GK7ZAYiyAgYDyLbUa0Fq8bL4f21DqrrHkAJe5COPyoJ/hSgW9B6kS4fm5gjIwbkDLzpHe",
+	"zEpx+WMfqxH6Pv7en7KOszT2C+PiaMjmrwI+BaAvrjMFI/r4BTelMdlrhMu6t9/oPn95C5evdfkC6ztZ",
+	"7MwXZ8zdxemj3JquD4ljqfl2JfqAT6+D9pf7UqDVB0/uaMaFxhtHJC5U3ri1Ud7HPViE26d23FlCfbO5",
+	"EHeRZ99WLP9ZBXzRO4WtjQiX5CzlCMgChRhqXcIec3gz2jh/c0x+OHjxHXFAx5CkzzM9f4jLeg3zK/aL",
+	"lZZQvsHVXoOLHS4FaR50fmi110VmKEOVavgXjqwa3AFMAST0AOoM1KxLqSTM1IoRzMUETpgicjBgIuVi",
+	"iPyASFXm5a89/CDOpWb8XGhDXd5eOQMXpwxxmgf7jVr9sAjTnLmathYtqAtUkxiXJ66AMKILInYtxPWG",
+	"oYPHXuB+Ka//ytpZP/wQeDsPFmQucJPNTPVUGvJm0Tb5ILnycQjh7+66xWmn7NqjcetdIc3Ogh2vD1TG",
+	"4UTlzbw7TdVASL8QdfLnnNGUb3F/unn8RKpKjPx5ST3mQ1VevhRRdQgWAVEhIw7rknKFYTqOhzj09TUD",
+	"LwBPHYNNfsW/173wrQQ4BKMNJla/vro2pNRHnkGMWd3YA63n4cBTFnGVY5ZlurAkJnQIGra80UstijC9",
+	"wUpjREh9iFD1xT7ZDbPjlngbi5DkAJzCrV/dQbiQyrziis2hQ1KdOKdC7ZZcTEVynouHBfitSW69SwLC",
+	"gAu48XqcBLvNEgIeIcrfULX5VYB7a5EHteI5RSpVEKdUKyy3Du9XfDisK2D9S9lhl8S2ebQzMknTGPLX",
+	"JrnG2kKeDhwUKj4D96R1IKhR4/OOfWPnmipAOLKvOhq5xNG4vIDqlx98s9Wvz6CTWjKfQSj2U90k4WDm",
+	"dIWbFm57hUBWpim4CTxwfISd9Pq2smdaXy0cYlZGw+i2AX+9qJz84ixiqWHP0WsZ86XL565P8+9sluU/",
+	"v06zxt0iew49cK7io6wUffQlOiu1H7cAwbgMQ0/nDa3nz5//EJEPl8cRGfMs466mcyXvKEwTe5y0sKq1",
+	"usVqFiU277qcW4TMbHeJHoRt1wsJH+PNPtPEZFOrpwEIYVTBMtUlThAp48oRbrEojQhh5y4tBKqGQ0y6",
+	"q7Cu/S0xI/PB7mVc+2G5rEFHXON9MGnSnsDNRXlm9X7Xcvm0ZhC36qbWghFU49c5jhpLiG+Ar2i37U3R",
+	"UC1IHg5io+gxbLHWsL4f7YfrswLQud7yus+YB3DkfCjcRw8Tm4Vk8S1jJ2wURRY1tOtu7VNkjYtaYXv/",
+	"ISgOcasOnm4FiuTy+1hnVYUHqBLDEZ7j6t5X13duhGsEergVLym4yjvr9Aa76lvdyD4Ops69Bv099H3r",
+	"0kO32pIvocVWBizW14EoD+nMOBYdDMfUt/HbnC7irPeVxD+fo7AhjPe6IPk1aW1/XqB8j/Y8kIpgWttu",
+	"kdR2SCiqT/Cj2IVEuENibqQDGYEfXFrc7wJyn5eorS7CJgDfnz2By4kI8KxPxCQ3d8Lj71ZyGpv+D6mc",
+	"itsCjG6r05JmHMDHd0kFn9+BfiNMP4CXcgUZ1fHMrEDN9DenawOLX3N20xOoWYfA4n6466CKC6ctYxkC",
+	"u+caM7kc2M0JRlzYrqyJKCc7MA48gdS99pvkwgV5KnbNZV6uHVRELwHWgylHPZHxK0aoexZ16zlcgztU",
+	"ENhewYYT5PX2daDR78AilxYj8FNYfurXO/DL5MeGYvEBxcKTSPj91E6p5+FrnF0gtYWwAQ6ydbZgiqON",
+	"KmbEBvQNG7be84FYgQilGeN+U1Hjcu+9/wRkiF+5OCKxLHiki6uLsfRts/ili8sQt2bWpdsTECsfNli4",
+	"RCLLohXDosu+ZYQkC4VYHHpBnOsGmDv00BNNzRipW5tWu0awoWzghhQFmJyEAGrzsehVwVIvCpbqu48m",
+	"KRY4d353+nd1Sk8MN7LkaTXpcmH+bMp05SCsA+pCmlVx7Qp2I6tyFemXcPE/EbCLq2xUe1NUbsAWl3ZP",
+	"TvzfrxN/DnhpE+8iNqrP2SSjG2MhP4yl9MiJF6tsqQe+Ir+vRH9rmm+2cytPHjZZ3o8vuxGfwzTYptLs",
+	"Vl7n1RD7jwrUzQt0i2U91+BhwC2cz+Kvu4BbFp9Ev/3rreW3TIsvA6/dRfi6y+mPun3vXu4Q6zQt13iQ",
+	"NBxeQuGGhmE/bmerV0tu2+bCO6tUduGW/f4uCdIwwHBpgE4lGvH+aKQo5LPOUleU2nLovpVly/bgDrLt",
+	"V3bL2kbLPDGbrdUWYlBLZfQ93EDPhmlBs8vGuqW6s914vdPoG1dzlq/aVvDCf8jUp2/+ank+DVSzJFfc",
+	"TC9sq66eIKOKqaMcES3x0xvPlv/+y+UsWEzjbxf7L17itQwYckxdcwQBhwoEYLGf22d2X+P/01cXR2Sg",
+	"5NiBRogBH+aKpeTvv/zjwprtMEdQUqD3MmRvZMykcXt76yC88D7HOKXIZY9C7pImY8rBokZ7J1dZkPqy",
+	"SL+Yz2R+l2eG7+ChQLwRTZqIkplQxciNVFcAWdqKiD15Lv1XR74IZgQXXToiekQVIp6mBFXUAh+9J3rC",
+	"rjcTxioaDNeSEpw9+fsvl6QZH4XVG7rkR/ytl3c6zxOIEIQ/Wdxqk5MUUQNIEwceQehgRACZLiJKZqwF",
+	"ZYmZLrfhmiko64/hhkEZ17KmhaeNeDfGsx6XWZ7UEJmlTBGnohHNREq46Im+TDnDq8N/5UzZv8e5Nj7G",
+	"sQxwhIOCsLKQMGRtbMUGuXZFiclB53mbuOvDvkynRA56wuWOwq47PzN+Y3lTHBFKisFWoioDRGoHXGP7",
+	"owLSVIkckBs7JzNihbvA6lTEJan7m1W7dWWOoSZ2UXFNj47fYoIKuBawsofrZ8gM9BRDrFFsH4uIYtcy",
+	"sao0wTtMMUU/RuuwJ2g65sIe6SlJJZaMhttUWBaE3ufKRdu2yRH5y18AYldBqZC//CUiNyMJb+MUEIC3",
+	"WQQt2YXvCXtA/UqbERu3AAkTwUEhd19iXWuggghdJLDvtrUIfnIJOQDF0xPxkJkic/z/RLX2rzFp2icd",
+	"06uUim3BbQJJ2YALV8UafPkyKCkLqEAe+ueZ7glL9FjQs6Rb0ow9vlAXMITiFt5JuEtowjJdYNZAS3g7",
+	"j1DEBeFaeu6JgqAhxDvyRAvtFXuMbiBy0DmIAgLXxQ0FpFPa42vPC2QyYlHRRWmipBnTySRzZofPz/uP",
+	"37QUcYskVKmpnUeRgUiaOkha7Amfteg8V0UGXnxIygqRAJiQK6bR7SYFIzHmD338FC/O4YQ5QNUgTVQu",
+	"sPQD1wT0QEBZBUwC1zgcINs0LlG3JO40QiLW/N+MNA/2nttNKrkgl6InmgedvVZElGWKCNHQPNj/wX7j",
+	"Wglm0zzodHYP9l60IjxdPLMs0M5/UhCofehg96Bj+5ooVkI+9QRsmxSDjCdG2/Hs7x50ftg92N9v4a5B",
+	"oXa30XYHLCOL/2vnHEeyYxmMP51eqhJXrMc+dyyFYcLsXFqL9/3EFY8XUgs+GMRRT8T/tfNG0XHw46vX",
+	"p/+MIxKDkFdM7ZzJjCdT+9aOct/FLnIj9u1fuL7dwzGhWSZv7O5ZGusJe1B2pOJDLghSjD3bZpo5Hl2W",
+	"H7KncAAjoiJhGlB2nwkp2LO4dUjiC6N4YnYuFRXa2u9FzzF4cOHakKRsksnp2LJPJix304RbFgXLCPS9",
+	"R/7Bf7ScfywVA6IY/ptPdqzGoyCNBbz8XqoAw0F0ANtQT2AIpPbfWa56krLxRBomkunOP9g0druAC+Wh",
+	"vzQdWMFDFDNOAl/eSHLNRCoVYZ8NE8jQpSizrjXRhjEVajlFo8BZnTDlmqQyyWHW1CC49Q7cpMafd1CJ",
+	"2EloMmKOO5EmlMuyLJDA9zPZ3s802e903NnTQJMOC40Lcs5SrkkuDM9QWqEYeKaJAMQTxQ07JGXH2ihG",
+	"x0XPweSc1uFJCyUsDArf0YXg7QnH2EZUpJml+lykbmEwfQqpGkmWC23s6jiGC+3CL1GBHu3JWAwJN1Za",
+	"ZQx96hlPmMAkX6/eKTlRnBmqpnN6nUtyDhU730CZOu0VxKOzk0bUuGYK0QEae+1Ou+PuNwWd8Ea38bzd",
+	"aT+H+EszAt0Yssppkuldq1PsfrH/B6ilW/vrkJkF1S+sjBB0bOcXINk1+1PUyezxhzQ5z0CKPYx/pVkG",
+	"GoJuEyvQSKALUH3VE7RvF1DLMbNcFiRb0zI4XL9iewFa0RriYH8kmYZpWepGN/3HLw1uhwuF0RoFFIsK",
+	"s4edYr7SDKukHN/efrLWJML/wyLudzpec/fVUwJZ95urNLFeV0dJBt4FsAnqFx5qSx9gn3VNFWPb/ZGm",
+	"jpvjK3urX/kgfFU1luJLz1e/9EaqPk9TBubfwf4Pq9+4lPIdFVM3OrBTXqzT0wVyqQ+CXlPuboGt1ZeP",
+	"x5Z+8EQQalmKBj7jNRpfwb77sWGPewNAdKrHpa7n8hGwcxGFDOJbSsr5Ep6p2/LjSbqYiE4ZSzWJEbcj",
+	"tkw5VOHb5EeWyRtiOYrx5JZKyAdnn31ga0h4B52DVreId0Q9GbVkhHZwKnKfJTTXzOHZB/pyAU6vGYPX",
+	"8IlAhV5Efo70/kQEcbD6pVNpEMDiW6GHwDi8P4oI2eIZNaOF0WI175ykEG0ykbqGOuJCDMXehkVLn85k",
+	"YUvlBUoTjEiCyO9FyBRInVab/KSoAGHsKa4noOInoOXERCA1+o8z1HhIhsXrzsB1L+CnNjno/ICX/BTs",
+	"SiROanpiorhI+IRmSLb6kBzs75M+m0qRkr2o0+kgbU8ABtYT/zkmOZOYJtmvDvAwrqM/1BWPkqyx6dYF",
+	"KuU/2LSBIg3O3o8yna5BvAEu2iSAJCoBiIothCggpdn/RAjltn/zNlqfA7i8oNuqIxdie+ZYz959sp7X",
+	"1mhcxHvc/ZTdwm9dJm/MtDprMK1jZ13CC3trjOmMTq0ufSnlW6qGDN97sc4C6HxiTTKWvmMppx7S9WB/",
+	"f52XJwggYLkjQsI+PlsGhoR6iqedOXa8rpKxC1J6B6R5gpfO3wQX95Zsc7+zB6wa3ZjwRacFLLa0Btrk",
+	"dCkTJk3Pe41EtaQnKNTeY6q1Acu8sK8eJdkZrtY3wzcdgtsmTBGnABNajzN2HowzukTQgjM+ceUnrvw7",
+	"4MpAS+XFH7htnBJ5B/Y841TB+sc1wB/sWl6FOuruAv30EK5Wrhbqo3jLlVFtkD2ShAoirH7cE33LUccS",
+	"MioAcXF9zomYO6hszjCWgwWzYekTBT7qgcZdWKFnPLTZF23kaokaLi6pBqGamhEByCqXNuOMrW5hMZLm",
+	"h/O3O0wkMmWA1SmkaVkzUuf9qLQe2wQqMIA3U9qvB0qOe2IBdQXR2I4i2+QVG0vjvaEB6XFtjcMNqAyD",
+	"TzyVPZJm4SJgvnGl4kmwP7hgf0xehkVS1rSZ3H21D4NZ5IY9dtfa4dW5Dh2rVnQqRiH144ZpQwZcaUOa",
+	"7tKCZlqCyxTujtxFuhwQlPFpT2CLrTY5IrEDvYhn2seSoDRFXnHQJjHElGOGx2eaGJJPLFva60SdTifC",
+	"274Eot17AnSVOAiAd/dgbXJGh06VieFuKt6N5WCgmYmB8RVKTlzG4LvSxkX64YQO2SK3b1C1Z82blxLz",
+	"o2QH9wiiAslyNd1WKpGsx4jCcjy22Vk86GxaxENQA4m3AwOXhVwTBG8GTMi60UB14PolWAzodruGyHxr",
+	"93gd2foeDsE6T7rEjDWevHRxVP8Jk11TwBePf83rNNzKZRcI9pDbc+929A8nWfbWmMpPUrBv5KoCI4uS",
+	"grF4/u6/KVl8Sg11sUy7X0Jo0aVW1ryXqQgBa5NfLGvt0yA8K9fI250TqsyQc5odRBo5vW8M0YFxiX8f",
+	"RyQXGdOaxAOpEvZXYM1d5OAzYWCKQahUMoJc93A6XUi6jSNXgAbWoScQCJWl5RW7GyLEGIKFF2id+Nuv",
+	"7ocl5t2rouONXWNv7BTXIf6TwTtqklEd4dcYkg7q9Unj21vDq3IWhIC9gepBj0/WuIGEhuHEAWEHZAy2",
+	"6JrX5QHVXkBUNgD4xBh7jRURx1RfISpI9aT/xMwdjvnJ4FQK5k7w71k0BmuwQDQGG2ZX0cX+2XZfX9Lh",
+	"ovbdY7vwDLT8fE3ieCdTiNj+o5H64940MbM27W1GCa9COO+FjppqUaXDmrv2gJQ9/UZ4na6ZMBFRmMDk",
+	"suqx4roULCLsM4RI4lU7ddkZ8BLWZKL4iuUDJP6L+y8mV4xNNPTqGgNsi3lp6d00WG4VCx+7UUAKRMVq",
+	"XOzLuROvCSXlls4gXFJIxS4JuJJ80eg2/Oq45KSRBEb5+nIuInEw4qodhiWeUcNnCvFM+PrepnJ1Hsfp",
+	"tJoLerfTfXHDP5Rxsb1O8udzYOEBX5MZr7Zydl0thM1v/OcZd+39/RJT6TC0OCD5qY/5J9MJI3GSayPH",
+	"8TyU4qWPlua6JzAGm6Xk9NXfL96fRs7NFYRc+wSJvecuZKoVQeZFWTVswhTJuGDdnoi/9Bpy0mt0Sa+R",
+	"TzRTpteISK9xxab45WQPv8Bls999abfbt7cxacZXbBpDBHKfkYwNDJG5Cep0Awd9pol9Dmp3xT0x4CIF",
+	"0C7uAxVssxiSFgwF7dCaodzGbj0shyfAwBjosHaGRlGhsTxu1BP2S5UyhUlXeLtQLIEUhJIrNiU3XOjW",
+	"IaGidJT7gp1e3oEcBVem7UWToYTW2j1xRMY0G0hl98MuaBGbv9/pOC9iWaSjSyCrxmVquJF7PEzyC7Vd",
+	"4Wa+IK50QU8gtJHKhbDmsm3My088Rs6xGdyWsNSvLTzt3avNeLYuSNwTuOM6InG1QkiMrlguhW75fAAv",
+	"322r9gmU83UC/CzXo5JYnH6w9sXM5x2Rzsnjhj8bwSn1J8Od0eCIfumB4xB+O0opeSuvmd3DXuP2tifK",
+	"popTFjS132vcwpxqfI19LjDdYNbR+EiyFwrMLJC/MjeQhOi1rVyPnpwBT3Edm0heS8eOG0IKIyUootaR",
+	"xFFjJtOoxJRbJaCh/tIjSOc2OZVezoK9hcWoHV4Y/OBYIUD7OVpG4c11Uau21e6Jc8geCIS9ZfmFQQYp",
+	"sm5Z5yVX1+Xr6uKGrLhZci/1RJHmVQolqqDi3ZgbAxCDkA3oky8zRq/RBhsTDonybXLGFIy9S2I64TEZ",
+	"MAMpZ3GusrgnmhDpLVKABIwhoDC7ZimhQ8qFNjMp/vHR2cmvF+8/nB+//vXHo4vXv344fxs70RGjZRRH",
+	"JHZqPaQ5Gj5mMjfvdBwRQ698FIBfmCIhHWALCDWFjDqjZhSTptsGB1mIqpVPt+sJbjTLBqQ/JSkb0Dwz",
+	"6PG9YtPC7dyfBpqJbS+Vdu0gPuLQ/jqRGtTvIj2Nm9ZhT8S+/mJs5bImMVxWxUReMwWmuMubvADpEANC",
+	"dlAQOdhqf560oYbhuN2quP1T8gbVuUOAnWMusd1rio6AyIhesyKp2UjcSlB7uCoWlCrFr1lP9KdeUbRt",
+	"2WnmeoSrAwoD6j2Vd9vkrZSTPk2uIjJR/JoaFll952onkwnN4F2PzdETNE0hY1O7hEjM3Hcu/UrOZJZh",
+	"ojgb44HV0idmBkdL3gjiVxx9CjqfMAUZDUpmTLfJUXHQK7oRaeZCMZqMLG+LiFvaiPRpSlB3NtKqcmrI",
+	"Ij/OYvj4GGxtawO1rszFtsNCNa5Q24o0cnIz4hkDyocj5ONdMLkYHueaXEF2qwhm9ExXlTpkK25/e6Je",
+	"RTvElHWMZSPgkJmiK6Y20ncqkorvZQs9ptaN4nlJWZQXPCCuLkrpOpmp8fj9AWJCPY8aVukGlafb2O/s",
+	"v9zZ29vZf3nZOejufd/t7Le/23/+vwJErG5jb79TrA4uSV11vO7efgfLytn5731XLUIYVGC7m59mA13N",
+	"9v+kqz1uSKulsntzORQ1Cze/pSk5QhSybcuzI+LO5iDPXJBeNd4mKmok9AQWD45IInNhDT5PYo53A8nc",
+	"IfqlJ9YKf6mSg97Ys/sUrrGsyuU68RpwFJ+iNR47sTRgLDMy/WvdM63BplzF22/OMYqa7zK3KLxuH/OK",
+	"f0QKP2kT9Z4Ry1JMTWgt9pm+6JB3/MfAajgkgRu1a60W9tnsJvoaDAYHKJJx4f1woNGh/9A7WQ9JnDJo",
+	"33L3GbizyFmXDj8L8rOgQnlE4jqnWEyatguwfBC+rejHQaKHb8nEMOPs79iBPmmHZVU4Z9G7FZNmbKcV",
+	"kRj7+d//9/9HqHDWlxy43jR8b/tx4wlSIazqfsWmDIyKmU4CO2uBYRWayFWN16twHlcccbF6wlLNIRb5",
+	"Ya78O4aF9h0MS9Nq8McXP9vxor5PCYTAiqH9SrEJpjxdsRoV32rT9Tp+aUzPWeaFcY2pzXZgVCCc1Lzr",
+	"ties7l9/A2oPZUlWb3jGlvpP/7L7l6q7lKeRoGMW0SHricleFHpBo+cvt3FwzuSaF4Sw6KRucBzJ3Gls",
+	"N755jypyDse9n9T1J9fqZpeaIHZChxcEkQMvuwf3qgjQqvVuAeS+EJkI4+qdt6XyMml6f046W4ha531L",
+	"45Ay1Jo1PSDsEhmpD/0g3FhKT5gS4LRx8JfgWS5AVQADCfFTEJ6QumhP+7YeScDQlMpAzTwHvN8TUvjw",
+	"zS6J+4qBPzE+JGMXG9Ul8Q1VAr8s1I5nmiRyJJUhKs8Y1oKqaGZehHljycW2dEnMxUDGLTIX3vLMJVdH",
+	"1dwq2F5uEFot6L8nAuzA1MXvVDA5fCoFoNrgL1fC7hL+fujcOuApBS7h+VNxP7d+YgRZlBdxSGJwpaXH",
+	"1nyMnRUJhf9Q0Pvjg0/NnKCbETXFIIvSh65LK82dQrfE+gTgkbsmX8wWFFgzA6MAVi+FySx2/qIsinAd",
+	"NsqlqAPvX9TJU3LEw1rb4d6sY3JXiOFbVxR+Z5a0CWUXyAsxQ+BefFa//7RMUu6OqbraUa5ORm145juq",
+	"rnS1d8uTa9kfHUsxJHH45Umq4xJH2HFTM2LjNjkBVaDnrIYJk5PMGkGVJiOSCxQCPNUe0TbsMbNtO5hf",
+	"aJ10QsDpsgjrHJ+0E5vjk47/bR1LOTP1RvfjXrQfPf90uw071HaIMKIHjrvw/Z4znWe1VP83eUPGVExn",
+	"tsNpDd886f/pQgvtjs7slcKjvoprSDWkwsUB76ImtlzBRkIudDPPNDwwO/UuBKuEgQ4I6jPVLnNWMyYi",
+	"n2JPLszU2J9dpF1P+BtVrkMYfSjjbSCGIZ+gmVBclHJNXnT2F6KDvg/m985Nb1MH5LcrwXFGy2S329I/",
+	"LGbo/loz+okadoOlR+5ZZhfAtuPicHmSC0kroLgVKelna+agA6lR0qfKRZa0yS/OCemMDm8eAcygS20H",
+	"v6xiJleCpRhPesP65MOJs76sqqdbhxXjBUoOvOXiquuqM7TbbazNcEgUy/7agzJuvUaASy1kLlzGRk8A",
+	"bDPokOhILCrsSrE8vfwrXqv9XtT3tSqnwGLVlApaqszjgZjJZLC7vCqTAZ751jMZfo9ZzyHvcF+E7jEA",
+	"Ui+Uw+WQe9TlUcsbUdxiFFjBQaEO57OpgfLmGpDWDRP+7r2FMUvey4dwFr86tLW4TY7hRR04N3KNxUAy",
+	"BrH1QhoHzlYUngFcb3IKED6CMVD/AaQqF/xfOcOrsdCz5W6zIIoz/lKWO+iSj58iArV7u+To9NXtErxU",
+	"JJfHRP6b5fgYP0TSnGEFYEH+1j/aS0gyYslVo1ouKpGZVI1uo+/KPTvfyStO+8xu/UBmmbzZySfrx/Yg",
+	"lsejQKw61rUcyQ8jSLbNuYoab2VZd3MpZ/PPffN5Wk93Gl8VaQiZlGOiNVx5Rpfb/eKwbdZBnnCc18Gb",
+	"uuCoc3D5Y0D1sqpbpOm5K1d4eRAVfuggS9WZea1qTZ/5CO1K2KVj6A66yGUnFbcLDnbCx2tqQ6eaNH3V",
+	"IyNdGYfWYmiJLdnuE1jEHwH7YSElRZvUR3DUckSCamBYfCwooUVqK2hJkU0jHw8xU0wrIkJ6LaNUKaAJ",
+	"DGqJvQCOy0o/zzsH6LeITwY7p1KwHTiocU+MqSlK3iS5UkwYEltZVKuT/ORqiv15gSiW6gB3k/1P6BPf",
+	"BPrEIupfbN1sRAlnDllubQwKF6RWZPpeMTZxQhWwIHQUkDwiKkE4VxqROGjZITP1RJIxqrAQWD2KeSHm",
+	"K6LW5enGkUuGAQ5Uwk6UXtHQAvI4ZeDtAeaDfCfC9JuM+dpTYEggrzrY269U8VtybfKhLD75WHAVdq7n",
+	"eZF14dgxDAA2rtFtYKFwHDlYQ0Njv4DNa3RfvrAjAGOw0W28P79PM+lxUCqWskif7n13VvmkMj1ZS9vD",
+	"WmxsLe0mZYnoTbXAQ1/SKtQCMS1xVMLqYWVWazjpkbwpkkmlGucZ7QmsOelyDcPwrBlYVvsy1AUNQINs",
+	"I6SpfLlqTagGj5Rt4iS9jVtt8qNL9CMJzZI8AyIt7Dm4F8M6pSplCtx0PRGXVcXbKdeTjE7b8HtMmn5S",
+	"PtbYGnMZ1ablQp942iYxT3VcZj6SIb9mwnd62BOx3Rz/gG9wRK+xkPPUX+vha/bZNvlRmpGvRmm7BCaL",
+	"IWZF4HEhBBb5830x8DmRMuO/dDuAadp2lJafsc+TTKZOO6jHVeWAy1DjN79HhNlV9cijBlQdbXSh08Y8",
+	"cuw/rJqxcNE1wwVfb8JAZLUzDurD77kpLasPv6JS/9yUfr9QsLDwy+OcfCglbFH7yRL4CoUZq2scIry6",
+	"b+7fKlglf3b7FCuy3sHsWDNRKDAGZhAWfbZQJlEclWW2m1CymRwZMpbauPtcN/SemMCtbfBcYWTgI7/S",
+	"NF1aPs5KKaSNx70TCXOvLKdyjA7qQJAjDN22IywEJLyFMtL+CWIS3nReyUAtn9HTtUtGQWMCwr4rBxFy",
+	"X+xBdNzQsM9mfTuhXNDHuVNxm7niUgVPx9OtylNqyTd/DRMgctfJi5X2xW6pfz8Kl3f2Bsm1BzGdQFXe",
+	"EWOGZFQMczpkXRLYEvFHpwmf0jH7hNVKIdIHq92UqSTg63bxQAYrkAar9Ux74QKOkxYkk3IxjIjIIScD",
+	"7oxc8D/JuGGKZjoi8X+QHfIXsgvxPvsvyV9d4A9G/bgPpPLJPcL+6rxZkCGRC1d3/+RNRI5OX0Xk/XlE",
+	"Tt9fRuT4/enx0WVE3r4+jXriw9nZ6/OIvH3/i/3n8vzkXUTO33+wbxz9eBGRdyenEXl39F/2vaO3ry+O",
+	"X9tmfonI5ftXR/+MyKujy9evTt68icg/Xx+dR+Td+9PLv9mv/9nuiQ8uxNiaLOM+H+aY5+gXOyI3yspc",
+	"qriVKmiwTZPMwb4c7O9XwiPybKI4oE33RAzJlDpukwsJyEnFVt8Aurs21PCEDJW8MSPSt4wDQGtZWuLH",
+	"QPSky9rde+mydnvCg/1Elc5HFFBUqIE2NWnGx/vkf/8//y853oN/XkOwmP3NqhAvX7x4bs2aDulPjZ0o",
+	"wAdiCXvdE3svv/vuu/29l3Gr6+rY52UMN5inwVHyCY5WPWHaEEssuZUjVjaS5ssD8o+5kTsTF06Vfd8u",
+	"m90I+4qzxdMUoAIxHajYE2sRxXj2HFAQHpeYUN0TcmCYwPYInUzA9eqQERWMDbQcUdTnxwD04jBG5Pnu",
+	"PmYxQbQFnD2kBDh/lkqg/vU4zwxHcEMKWhksPyRAzRv0h+hcBZOucCToEowHnLncEEOvID7HPWL5gH2H",
+	"GzKhLqQQ9qFNikICCWe6iogMqiIAAwqfS4wJeG79ilFZbbB0UKgCPrk/LcaYwnQVc8fMj6wnMCAQUtCC",
+	"k725fnlcrNU3oGW6WdjBwYlqfnyTZxmy2Yj0GqTZa0TkY0XphB9avUarEbiRQe2E99bQSZ/f3m6pS84u",
+	"3pNG+aRRPmmUd9Yo5/j3dnpl6e7drORMoB/+gkmrs+KEIPNHbJH7LTvDpq7aDITKECNlhDFB3PBrlk2d",
+	"3PZZHKDC9oQTFynXXuRCAgcKbpcv7KOBCh83pjdbUeyClLxuaJUj9MsjUAgmH6fzwmV1xZothcpTtZqn",
+	"ajVLI5aW8IUtYpbqwn62VYf+KHE/K7SKu2kTT5E/30Tkz1Iq2tIRs0Z2jxPL60YElTkLmo6LABoIkNVO",
+	"va0rXBOI8eDeNgbjeszUEDKs5IRk7JohtmzsbIO4VYkwCsOLAjc4liRwqc5SkT6DgKN2gY+KSFS7My9Z",
+	"ipxa+79SyQ66d+aPfSU0Lu3DpQ7SE4DDPAdTNiubPSRJHCRuV+rjgKPCV9Bz9Lww5GhrbngPMUc8BZDV",
+	"0r5zKRnktbsa2PjS4XY2DKJboMSunyyOS/I4EUfLmbMPOboHJv0Uc/RkyG0fc7SN9RbiT20RedQm77N0",
+	"cRruoatDtn49wiqe7FPS63pJr2Hhrs0yX8MEmz9q/usfH3jWB5KEu3lvkLN3vPQryJ5rzOF0GBZlaF1s",
+	"D2xMmgedTnjBg9d0hz3BPhsFZZ08GunEtAm4r9BJ76710EePqPjcdEnskeVjl6Fl9UVSFtlwGBxTkUBt",
+	"j2q9w1WO/LsUMrxHF/5WQPx3g7x/HK/76tKE3vN+H6UJn9zvT+73r8y5j4yhyagKTelAM2dCx+sLEyzT",
+	"5J5KwN9XCXiQfU914J886w9QBx7jNqTiQy5oFtRKmlAzat2/Ohc9FbW+n6LWd2UST5WtnypbP7ny/siV",
+	"rbdk7VvoelvW2byTUHgqyflUkvOpJOdTSc6nkpybluSc1xyf6nI+1eV8qst57wqTkjdbIisgF7K/nVjJ",
+	"6nMUyuo3mjAh8+HICrZaEIayVE5dWCiGiwhGfFJExrXR8FXL8ylXey60Ru1SKG7Xrycq62Z1nkwCNDJP",
+	"W5iIo+TNYZD94dbrWUGuv0mAc7Ay6opNLT8NnH49qH6AylQl1CYiFUkeoSYBVne1yJtV7qYoM1mmGVQ4",
+	"HeFV8Zu/nZxbNaMn2OeJlQZcigjUwjzLyjIKDGqKWRXRSoACbx3G1zqsi2EmzNr8gP8KlVKLjI2fAdPI",
+	"Qd4EzTgVDXPBrFDCRDAdkfif//znP3fevdt59Sq2Z5TpiJy/OSbPnz//gRS1WHTUE7h1A6vQQb7Mr5pl",
+	"LDEgoRIGZXUq9eyKvCF7dBBJAmeGSVh2RJFTLrkYFpOI4K4/TDmCRCRlmxc1uVQRKTKSSiXNrXFULDAX",
+	"oMyV2XI+oQvPKPs8ySgX8CAq1vImeGgenRbnrhFuEZL0nHX4TPdEPEBlkFfSf1x2TuRqNpVny+rS0tde",
+	"sod+vo6gXRCoLxVUp7JL+kyj+moXs+WBogpyDiizgI6EiLEmeJctYczUBAQbAPsAigBkJZq9d/BLMeT2",
+	"kT4XyCb4cGT8zrw/P8Tt8lhNmvChkNaeoJq1Ikc7WAUrZQpngetn90oDwskhgcw8D9PlCR/eQO0StF9E",
+	"e6kwG6cmIt55TzRplrkDN67nPq5u31+hMiaWGtA+PU3eWJI8vvg5wknY2XqsdVAe4wRLOVnyhFkDBUhV",
+	"ydbUhiq4L0A2+1dru/yH/d+O/d//BB5jaB8PRGI1azosQNvncJmptb9g3eNnMaRyAcEFGaYIXwPJchpH",
+	"ZW0sRoG5qlwIoDP8OUjzOqNDp2VPuBBlzTR/+CCRAOYCnssukcKq3U6HpCVmmtPB8fq7JxwwtULB4dyR",
+	"kQdL1BXUsk5xs5FkEI8H/Wm0Ey2HgZAOmmlJmLC2K6PKwzySeET1O6m8XRNU2opwrHBckDWCJl9lI9C0",
+	"5v9mpJ+nQ2Z6onkwU1O1dQirmt3QqSYjCXVPjd0PjUg5St4sQ3w8twJ6BSCOg7oMxaDLLS0yKsoki7mz",
+	"b8m63agHkEF+UF9t6+5YOfdZlCsIW0rZRLEEE7kRG2emmKcrLVuwfIDThr2MCJSFdd8URXXZ54ll33JQ",
+	"EnmbvCq66bq3uO4JMJl8GAceSBfjqhkUwzsEj4n/JdeMxD+9viSL1bO2bbsnmvEwOBLHFz/HrcjtcnnT",
+	"aFc4dfwHT1XdrrotDHfVrUWj2wDrKWowYTfto/+Y6OsA6mKDqmrfOKIokBcE4roCr9X3VxaGPSoCxhTU",
+	"apRqTg48RY9tFT32e41fCMBMn6GSF1hl8PHT10Ap8pxioTH3ujiWoZwIKofjacUsfzzMYVbAhCkoJi0x",
+	"t73CjIA73dFKLAEhqmqnE109sVB2udroGLWWceHxLwKIP6sFLFK1emIrXYusq2pZZXVzXYvMqVq1llJP",
+	"FPaOXcnxxExXKRPHFz//ifWJry2OthQjBXFGhdD4o6WZ/V75+WvU/aos3e3S1+Dsy6tX/+xypubqfpE5",
+	"Dow0rMrrRdBOisrTrQiR4hRLmDDZ1F/09wRw0uWFwoq07MJsXlaFeKUB894a5kFkCddlRmwdG3FS72vy",
+	"kZoBlkW7mzFE6LXsguYi/H5AM21/wNuNRcP3L6yssvxUsngbzd6euXVKFbtNekrSeMwkjWvHIDwjxc+f",
+	"blfET9SrmwFjlDeijFjzFwZMGAVQurFTWxzkcBwW3k97AlSvlCV8TLMCDg31v1JzbCHEkgtMqIxkDmbT",
+	"DqIsg7Ywe8Ke3EfNmwiLiKVMaCuCuw3wIeOFmGNh76bkRqqrzFJZVPDjIMXVYzl3P2LObBWhc/30Vrsi",
+	"j5NZAXuxIqcCztZTMsVTMsW3jmV0jYxllslWlM7dL2iebYFTNKdrVquVVYuQRbP126v1xwBZYHEBMuCk",
+	"Rf2xhQkK23HSp2SDP0LuwILDvhEiT731FPqtCi2+TS7AG4LBM0WdBhJjTYYFDpktD+gfBNZnmXC9k1B9",
+	"gvT5Jvzf9SR4T6D9P6MX8Q6JNwtlVkVdd1kwixNc7kHI3AGM5qBEGs0Zek1uGLtqLNTB915sqHg/Tk7K",
+	"Mt7gs1HuzCOeBPaTOr19CstG6vSu03sXOnXPGU1tbyTjV6z0WSzSGt645jZlPN+2NoCzWua2c8v4VHHn",
+	"64jr8s613ht3ryL63KciYbQEdkyokWOe0CybbiC0X9Nk5OHmTumYxeCW64lavxxEbNoXMKwUHHgDbhB1",
+	"3kUfkmbcZ+aGMRF3ibmRLv7rkMRcxLuxkObE/kIxrtV+rU/zLIt37R/SwN9dDBWMILCXHOzvt8mRINyw",
+	"MXgf3UIjdl/fchTBtJVrQyXzSU804y+JFL85NPrCcr6NI0JdhZ/niBioScrYBGJ9BxnFOEUyZlRocjOi",
+	"Jog9s1+aENFlpZLjNqnKc7ZHVfdc8OOXRrlbjW7DJTlUSnVyUVbq/NigieHXkD/MIHzUHsiZRkDBmYk5",
+	"bXQbVKQzDfstwiu3TfmTdmvyGDrRag4p2M0flks+aSqbsHV3TNdh7QuUFufe2DxlNmT9tTc476C6RcHN",
+	"ldd++lMnDcYM6s64+BMDagtpUgif1AEj9yEnQWrjSMl8CCHorUOimdGWO595T00ckbhw2xyZyscfp/Gi",
+	"wszzQmeWixatxDU5vHWs1Q3JGZC/TzfLkw52T8TqDsPGdgW41Te0Kg7rPJSLLA3wa/7B7Aw7p2UyFBb1",
+	"ycb4ajaGdmfqgS0MDUFcX92+qL/3X0/H9tS2tYbt+MHHOtU45QpBAaxSrBM7DodKPadKv6Xa+KJF4Wt2",
+	"fcv39jfUn2F2j6g9r6J7qzv/MWn/SXO+k+a8iGEtEMpFPOBX0JyPMyiq8yAqbRDXuK5S+8G/8qTWPon9",
+	"4DgsV2xTmSxWYi9u6HDIFPlwgug29uxa6zBNWUr0hCWHhGYZoRpsPSheyNQ1arch0gui8dQquq9s/+sF",
+	"9o/MONswsv8yAAXCaiETOmRtXCqW5Aoi7D5+ChfuRBim0OdFjs5Oqu8Hq6in2rBxsIy7uA67X+Df24Wr",
+	"ekQGPEObIFhgzJM1JIa2YmIFgo7K5XZAMH0uMNHcqT1D5nQpIcnxq9NDQgXuB5G50TxlrqKoNpjVftDp",
+	"LNyHI/vevMEBQdQTakZlDDV1T1aViFAh8RmMGme4k/N2Aggq5Rc7/VykGWv/Zr+2k7Z/1aQ5bmiT0GuK",
+	"q738rBRJh3qLMwXz305VWXLyjmbOql/l2hM3YjQzo4WHDKCKRv6cBQBKmLjdPGcp1ySVN5BEFadsqGjK",
+	"0rh1SF50nmPifeVN93Tt4fkbjuUryhzXQ8124C9TK079JNoBF/3KvV/OLFGAOLWcyzj+TUZ+6ZZs8r+X",
+	"ehmmNZvlt7lAHYaJANZ9rhQTpnYbzyF3DoGOvtpOlp3ULCfM5963b2mXp9KAC3O6fL/CtandqoxfM/h9",
+	"IdsPQcQKynQ6OApOTZz1qaMCdM7IPAGQmjOpzVCxi/98a8860m9T+WEBFfvzYql44ALmhaFcONQVHKHt",
+	"s89qT8BbP4mveACKPhblh7gVseLKDnn5vgQjrt2WMTOKL1FxzpQcMzNiuUsGZZ8L2D/MaSKddqd90PU7",
+	"g8A0QFgZhah/q+wUC4k4dnClFiEEEtDjRMoMS41rwxMdEV5mDUQEorEwzpYatoPlvxEAR+mI/CSJygEZ",
+	"EHOBcX16wk0NzIO//3LZLflAoXdpgthruYegIZS414iRV0yQZvzu9eX5yfHFr5fv//H6NG5FGMukZG5Y",
+	"Tzg/TQWxt0t+ZFQx5crKQ04sNIbl5aFkxl5QluwQB+b7DdREu15EM6tv2M6slsIEU8Ggjl69Oq+OqcQe",
+	"6RyQEVOsZHJ0XGp7eGOBc1R5xlqAD+H6BTXLjSfGmw53eWu7XxAy+s6dpPWUVYAl2kKz8Jt6B8NmIzNl",
+	"CWkFpDEu5l5LZHLCBJ3wtmcEtZR26bfILpVVsO0f10xhhVuHyHgz4smoqgPXMqr3EyaOzk7sS3flVTTF",
+	"uCyanQUl5FCfdVsm+7+xZLHPesKSCtm54oQBO/ewqct52aU95GBylH0QikhRq5Z+StE4Wrj0xar7cvS0",
+	"zJ13toViwPukmi6yOw5rCA3fROboZi4ViNSlW/fPo3dvN9s6P8UNKeqrb4+byfz2VNv60ugD27S81DZt",
+	"7RqEMqpLyj1nDkELmB4Kb5KLlCkAqzkk2I3/mbp9kBJUO4RN3wVnlhvXbAe/uAQydEAVqiJXIVwa7GCY",
+	"9qsb8+m5vyAXLlO0S+wzBuh7kWsYcEgjBz/rgC1ySN31QLNlbyGC4nyXR0VnPg+uAM1wgAwF6p9rOiqx",
+	"DUM4OARt9V4r1zdkk893+mNYcqRJsRIU4LqGGJEIdlZTLrxZwEm0gr58Mbz57i7otQu11diJu+OoL+Fd",
+	"RCm1gp10HiAuhu0qCkRtfyMKcGnBecDOQW+YMDnJmM/CuBnJzMcGBE3TpPaAgFbn3h8EWaLP9HwTUg2p",
+	"8KUB5ps6xkqrHgBXDsLhwl2TQ0EesalXfsPVhtfrxnhaTYrqW9XbPY3aAR0MWGLmD0slm6qmYbQdPfiK",
+	"VWy9vjLLSpyXzKpzqLc4X2/Zl2Mtt59u//8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

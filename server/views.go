@@ -276,16 +276,17 @@ func filterItemsToAPI(filters []store.ViewFilter) []gen.ViewFilterItem {
 	return out
 }
 
-// filtersToAPI is the released flat form (filters): the saved list when it is flat, else empty.
+// filtersToAPI is the released flat form (filters): the saved list when it is flat and uses only
+// the released operators, else empty (the released schema cannot say it).
 func filtersToAPI(filters []store.ViewFilter) []gen.ViewFilter {
 	for _, f := range filters {
-		if f.Operator == store.FilterGroup {
+		if !gen.FlatFilterOperator(f.Operator).Valid() {
 			return []gen.ViewFilter{}
 		}
 	}
 	out := make([]gen.ViewFilter, len(filters))
 	for i, f := range filters {
-		out[i] = gen.ViewFilter{Id: f.ID, ColumnName: f.ColumnName, Operator: gen.FilterOperator(f.Operator),
+		out[i] = gen.ViewFilter{Id: f.ID, ColumnName: f.ColumnName, Operator: gen.FlatFilterOperator(f.Operator),
 			LogicalOperator: gen.LogicalOperator(f.LogicalOperator)}
 		if f.Value != nil {
 			out[i].Value = nullable.NewNullableWithValue(f.Value)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/panels/panels/store/rows"
 )
 
 // View change types.
@@ -545,9 +547,18 @@ func filterValueProblem(op string, value any) string {
 	}
 	list, isList := value.([]any)
 	switch op {
-	case "isNull", "isNotNull":
+	case "isNull", "isNotNull", "isEmpty", "isNotEmpty":
 		if value != nil {
 			return op + " takes no value"
+		}
+	case "containsAny", "containsAll":
+		isText := func(x any) bool { _, ok := x.(string); return ok }
+		if !isList || len(list) == 0 || len(list) > MaxFilterValues || slices.ContainsFunc(list, func(x any) bool { return !isText(x) }) {
+			return fmt.Sprintf("%s needs a list of 1 to %d texts", op, MaxFilterValues)
+		}
+	case "isWithin", "before", "after", "onOrBefore", "onOrAfter":
+		if _, err := rows.ParseDateSpec(op, value); err != nil {
+			return err.Error()
 		}
 	case "in", "notIn":
 		if !isList || len(list) == 0 || !slices.ContainsFunc(list, scalar) || slices.ContainsFunc(list, func(x any) bool { return !scalar(x) }) {
@@ -557,7 +568,7 @@ func filterValueProblem(op string, value any) string {
 		if !isList || len(list) != 2 || !scalar(list[0]) || !scalar(list[1]) {
 			return "between needs a list of exactly two values"
 		}
-	case "contains", "startsWith", "endsWith":
+	case "contains", "startsWith", "endsWith", "notContains":
 		if _, ok := value.(string); !ok {
 			return op + " needs a text value"
 		}
@@ -599,6 +610,8 @@ const (
 	FilterGroup    = "group"
 	MaxFilterDepth = 3
 	MaxFilters     = 100
+	// MaxFilterValues bounds the list of containsAny and containsAll.
+	MaxFilterValues = 100
 )
 
 // insertFilters saves a list of filters under parent, groups before their children (a child

@@ -314,28 +314,46 @@ func (e EntityType) Valid() bool {
 
 // Defines values for FilterOperator.
 const (
-	FilterOperatorBetween    FilterOperator = "between"
-	FilterOperatorContains   FilterOperator = "contains"
-	FilterOperatorEndsWith   FilterOperator = "endsWith"
-	FilterOperatorEq         FilterOperator = "eq"
-	FilterOperatorGt         FilterOperator = "gt"
-	FilterOperatorGte        FilterOperator = "gte"
-	FilterOperatorIn         FilterOperator = "in"
-	FilterOperatorIsNotNull  FilterOperator = "isNotNull"
-	FilterOperatorIsNull     FilterOperator = "isNull"
-	FilterOperatorLt         FilterOperator = "lt"
-	FilterOperatorLte        FilterOperator = "lte"
-	FilterOperatorNe         FilterOperator = "ne"
-	FilterOperatorNotIn      FilterOperator = "notIn"
-	FilterOperatorStartsWith FilterOperator = "startsWith"
+	FilterOperatorAfter       FilterOperator = "after"
+	FilterOperatorBefore      FilterOperator = "before"
+	FilterOperatorBetween     FilterOperator = "between"
+	FilterOperatorContains    FilterOperator = "contains"
+	FilterOperatorContainsAll FilterOperator = "containsAll"
+	FilterOperatorContainsAny FilterOperator = "containsAny"
+	FilterOperatorEndsWith    FilterOperator = "endsWith"
+	FilterOperatorEq          FilterOperator = "eq"
+	FilterOperatorGt          FilterOperator = "gt"
+	FilterOperatorGte         FilterOperator = "gte"
+	FilterOperatorIn          FilterOperator = "in"
+	FilterOperatorIsEmpty     FilterOperator = "isEmpty"
+	FilterOperatorIsNotEmpty  FilterOperator = "isNotEmpty"
+	FilterOperatorIsNotNull   FilterOperator = "isNotNull"
+	FilterOperatorIsNull      FilterOperator = "isNull"
+	FilterOperatorIsWithin    FilterOperator = "isWithin"
+	FilterOperatorLt          FilterOperator = "lt"
+	FilterOperatorLte         FilterOperator = "lte"
+	FilterOperatorNe          FilterOperator = "ne"
+	FilterOperatorNotContains FilterOperator = "notContains"
+	FilterOperatorNotIn       FilterOperator = "notIn"
+	FilterOperatorOnOrAfter   FilterOperator = "onOrAfter"
+	FilterOperatorOnOrBefore  FilterOperator = "onOrBefore"
+	FilterOperatorStartsWith  FilterOperator = "startsWith"
 )
 
 // Valid indicates whether the value is a known member of the FilterOperator enum.
 func (e FilterOperator) Valid() bool {
 	switch e {
+	case FilterOperatorAfter:
+		return true
+	case FilterOperatorBefore:
+		return true
 	case FilterOperatorBetween:
 		return true
 	case FilterOperatorContains:
+		return true
+	case FilterOperatorContainsAll:
+		return true
+	case FilterOperatorContainsAny:
 		return true
 	case FilterOperatorEndsWith:
 		return true
@@ -347,9 +365,15 @@ func (e FilterOperator) Valid() bool {
 		return true
 	case FilterOperatorIn:
 		return true
+	case FilterOperatorIsEmpty:
+		return true
+	case FilterOperatorIsNotEmpty:
+		return true
 	case FilterOperatorIsNotNull:
 		return true
 	case FilterOperatorIsNull:
+		return true
+	case FilterOperatorIsWithin:
 		return true
 	case FilterOperatorLt:
 		return true
@@ -357,9 +381,69 @@ func (e FilterOperator) Valid() bool {
 		return true
 	case FilterOperatorNe:
 		return true
+	case FilterOperatorNotContains:
+		return true
 	case FilterOperatorNotIn:
 		return true
+	case FilterOperatorOnOrAfter:
+		return true
+	case FilterOperatorOnOrBefore:
+		return true
 	case FilterOperatorStartsWith:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FlatFilterOperator.
+const (
+	FlatFilterOperatorBetween    FlatFilterOperator = "between"
+	FlatFilterOperatorContains   FlatFilterOperator = "contains"
+	FlatFilterOperatorEndsWith   FlatFilterOperator = "endsWith"
+	FlatFilterOperatorEq         FlatFilterOperator = "eq"
+	FlatFilterOperatorGt         FlatFilterOperator = "gt"
+	FlatFilterOperatorGte        FlatFilterOperator = "gte"
+	FlatFilterOperatorIn         FlatFilterOperator = "in"
+	FlatFilterOperatorIsNotNull  FlatFilterOperator = "isNotNull"
+	FlatFilterOperatorIsNull     FlatFilterOperator = "isNull"
+	FlatFilterOperatorLt         FlatFilterOperator = "lt"
+	FlatFilterOperatorLte        FlatFilterOperator = "lte"
+	FlatFilterOperatorNe         FlatFilterOperator = "ne"
+	FlatFilterOperatorNotIn      FlatFilterOperator = "notIn"
+	FlatFilterOperatorStartsWith FlatFilterOperator = "startsWith"
+)
+
+// Valid indicates whether the value is a known member of the FlatFilterOperator enum.
+func (e FlatFilterOperator) Valid() bool {
+	switch e {
+	case FlatFilterOperatorBetween:
+		return true
+	case FlatFilterOperatorContains:
+		return true
+	case FlatFilterOperatorEndsWith:
+		return true
+	case FlatFilterOperatorEq:
+		return true
+	case FlatFilterOperatorGt:
+		return true
+	case FlatFilterOperatorGte:
+		return true
+	case FlatFilterOperatorIn:
+		return true
+	case FlatFilterOperatorIsNotNull:
+		return true
+	case FlatFilterOperatorIsNull:
+		return true
+	case FlatFilterOperatorLt:
+		return true
+	case FlatFilterOperatorLte:
+		return true
+	case FlatFilterOperatorNe:
+		return true
+	case FlatFilterOperatorNotIn:
+		return true
+	case FlatFilterOperatorStartsWith:
 		return true
 	default:
 		return false
@@ -659,29 +743,47 @@ func (e SyncStatus) Valid() bool {
 
 // Defines values for ViewFilterItemOperator.
 const (
-	ViewFilterItemOperatorBetween    ViewFilterItemOperator = "between"
-	ViewFilterItemOperatorContains   ViewFilterItemOperator = "contains"
-	ViewFilterItemOperatorEndsWith   ViewFilterItemOperator = "endsWith"
-	ViewFilterItemOperatorEq         ViewFilterItemOperator = "eq"
-	ViewFilterItemOperatorGroup      ViewFilterItemOperator = "group"
-	ViewFilterItemOperatorGt         ViewFilterItemOperator = "gt"
-	ViewFilterItemOperatorGte        ViewFilterItemOperator = "gte"
-	ViewFilterItemOperatorIn         ViewFilterItemOperator = "in"
-	ViewFilterItemOperatorIsNotNull  ViewFilterItemOperator = "isNotNull"
-	ViewFilterItemOperatorIsNull     ViewFilterItemOperator = "isNull"
-	ViewFilterItemOperatorLt         ViewFilterItemOperator = "lt"
-	ViewFilterItemOperatorLte        ViewFilterItemOperator = "lte"
-	ViewFilterItemOperatorNe         ViewFilterItemOperator = "ne"
-	ViewFilterItemOperatorNotIn      ViewFilterItemOperator = "notIn"
-	ViewFilterItemOperatorStartsWith ViewFilterItemOperator = "startsWith"
+	ViewFilterItemOperatorAfter       ViewFilterItemOperator = "after"
+	ViewFilterItemOperatorBefore      ViewFilterItemOperator = "before"
+	ViewFilterItemOperatorBetween     ViewFilterItemOperator = "between"
+	ViewFilterItemOperatorContains    ViewFilterItemOperator = "contains"
+	ViewFilterItemOperatorContainsAll ViewFilterItemOperator = "containsAll"
+	ViewFilterItemOperatorContainsAny ViewFilterItemOperator = "containsAny"
+	ViewFilterItemOperatorEndsWith    ViewFilterItemOperator = "endsWith"
+	ViewFilterItemOperatorEq          ViewFilterItemOperator = "eq"
+	ViewFilterItemOperatorGroup       ViewFilterItemOperator = "group"
+	ViewFilterItemOperatorGt          ViewFilterItemOperator = "gt"
+	ViewFilterItemOperatorGte         ViewFilterItemOperator = "gte"
+	ViewFilterItemOperatorIn          ViewFilterItemOperator = "in"
+	ViewFilterItemOperatorIsEmpty     ViewFilterItemOperator = "isEmpty"
+	ViewFilterItemOperatorIsNotEmpty  ViewFilterItemOperator = "isNotEmpty"
+	ViewFilterItemOperatorIsNotNull   ViewFilterItemOperator = "isNotNull"
+	ViewFilterItemOperatorIsNull      ViewFilterItemOperator = "isNull"
+	ViewFilterItemOperatorIsWithin    ViewFilterItemOperator = "isWithin"
+	ViewFilterItemOperatorLt          ViewFilterItemOperator = "lt"
+	ViewFilterItemOperatorLte         ViewFilterItemOperator = "lte"
+	ViewFilterItemOperatorNe          ViewFilterItemOperator = "ne"
+	ViewFilterItemOperatorNotContains ViewFilterItemOperator = "notContains"
+	ViewFilterItemOperatorNotIn       ViewFilterItemOperator = "notIn"
+	ViewFilterItemOperatorOnOrAfter   ViewFilterItemOperator = "onOrAfter"
+	ViewFilterItemOperatorOnOrBefore  ViewFilterItemOperator = "onOrBefore"
+	ViewFilterItemOperatorStartsWith  ViewFilterItemOperator = "startsWith"
 )
 
 // Valid indicates whether the value is a known member of the ViewFilterItemOperator enum.
 func (e ViewFilterItemOperator) Valid() bool {
 	switch e {
+	case ViewFilterItemOperatorAfter:
+		return true
+	case ViewFilterItemOperatorBefore:
+		return true
 	case ViewFilterItemOperatorBetween:
 		return true
 	case ViewFilterItemOperatorContains:
+		return true
+	case ViewFilterItemOperatorContainsAll:
+		return true
+	case ViewFilterItemOperatorContainsAny:
 		return true
 	case ViewFilterItemOperatorEndsWith:
 		return true
@@ -695,9 +797,15 @@ func (e ViewFilterItemOperator) Valid() bool {
 		return true
 	case ViewFilterItemOperatorIn:
 		return true
+	case ViewFilterItemOperatorIsEmpty:
+		return true
+	case ViewFilterItemOperatorIsNotEmpty:
+		return true
 	case ViewFilterItemOperatorIsNotNull:
 		return true
 	case ViewFilterItemOperatorIsNull:
+		return true
+	case ViewFilterItemOperatorIsWithin:
 		return true
 	case ViewFilterItemOperatorLt:
 		return true
@@ -705,7 +813,13 @@ func (e ViewFilterItemOperator) Valid() bool {
 		return true
 	case ViewFilterItemOperatorNe:
 		return true
+	case ViewFilterItemOperatorNotContains:
+		return true
 	case ViewFilterItemOperatorNotIn:
+		return true
+	case ViewFilterItemOperatorOnOrAfter:
+		return true
+	case ViewFilterItemOperatorOnOrBefore:
 		return true
 	case ViewFilterItemOperatorStartsWith:
 		return true
@@ -1159,8 +1273,11 @@ type FieldError struct {
 	Reason string `json:"reason"`
 }
 
-// FilterOperator defines model for FilterOperator.
+// FilterOperator A filter's operator; see docs/formulas.md for each one's value and meaning.
 type FilterOperator string
+
+// FlatFilterOperator The operators of the released flat filter list (`filters` of a response); a view using another operator lists its filters in `filterItems` only.
+type FlatFilterOperator string
 
 // Health defines model for Health.
 type Health struct {
@@ -1498,8 +1615,8 @@ type View struct {
 	CreatedAt Timestamp `json:"createdAt"`
 
 	// FilterItems The filters exactly as saved, nested groups included. `filters` holds the same list when it
-	// is flat; when it has a group, `filters` is empty (a client that knows only `filters` sees no
-	// filter) and `filterItems` is the answer.
+	// is flat and uses only the FlatFilterOperator operators; otherwise `filters` is empty (a
+	// client that knows only `filters` sees no filter) and `filterItems` is the answer.
 	FilterItems []ViewFilterItem `json:"filterItems"`
 	Filters     []ViewFilter     `json:"filters"`
 	Id          int64            `json:"id"`
@@ -1544,7 +1661,9 @@ type ViewFilter struct {
 	ColumnName      string          `json:"columnName"`
 	Id              int64           `json:"id"`
 	LogicalOperator LogicalOperator `json:"logicalOperator"`
-	Operator        FilterOperator  `json:"operator"`
+
+	// Operator The operators of the released flat filter list (`filters` of a response); a view using another operator lists its filters in `filterItems` only.
+	Operator FlatFilterOperator `json:"operator"`
 
 	// Value Any JSON value, null included. Absent for isNull/isNotNull; a list for in/notIn; two values for between.
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
@@ -1566,7 +1685,9 @@ type ViewFilterInput struct {
 	// ColumnName A column id as a decimal string, or a column name; an id wins over a name.
 	ColumnName      ColumnReference  `json:"columnName"`
 	LogicalOperator *LogicalOperator `json:"logicalOperator,omitempty"`
-	Operator        FilterOperator   `json:"operator"`
+
+	// Operator A filter's operator; see docs/formulas.md for each one's value and meaning.
+	Operator FilterOperator `json:"operator"`
 
 	// Value Any JSON value, null included.
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
@@ -1600,8 +1721,8 @@ type ViewFilterItemOperator string
 // ViewFilterList defines model for ViewFilterList.
 type ViewFilterList struct {
 	// FilterItems The filters exactly as saved, nested groups included. `filters` holds the same list when it
-	// is flat; when it has a group, `filters` is empty (a client that knows only `filters` sees no
-	// filter) and `filterItems` is the answer.
+	// is flat and uses only the FlatFilterOperator operators; otherwise `filters` is empty (a
+	// client that knows only `filters` sees no filter) and `filterItems` is the answer.
 	FilterItems []ViewFilterItem `json:"filterItems"`
 	Filters     []ViewFilter     `json:"filters"`
 }

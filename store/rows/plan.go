@@ -183,6 +183,10 @@ type condition struct {
 	op       string
 	operands []operand
 	pushed   bool
+	// Date operators: the range [start, end) their value names at the query's now (dateOK false:
+	// the value names no range, nothing matches).
+	start, end time.Time
+	dateOK     bool
 }
 
 // condNode is a node of a condition tree: a leaf condition, or an AND (or OR) of its children.
@@ -471,12 +475,26 @@ func (pl *Plan) compileFilter(all []Column, f Filter) *condNode {
 		if f.Operator == "between" && len(c.operands) != 2 {
 			c.operands = []operand{{}, {}}
 		}
-	case "contains", "startsWith", "endsWith":
+	case "contains", "startsWith", "endsWith", "notContains":
 		s, ok := f.Value.(string)
 		c.operands = []operand{{s, ok}}
 		// Text operators read numbers, booleans and dates as text: only text columns run in SQL.
 		c.pushed = c.pushed && (typ == "text" || typ == "select")
-	case "isNull", "isNotNull":
+	case "containsAny", "containsAll":
+		list, _ := f.Value.([]any)
+		for _, v := range list {
+			if s, ok := v.(string); ok {
+				c.operands = append(c.operands, operand{s, true})
+			}
+		}
+		c.pushed = c.pushed && (typ == "text" || typ == "select")
+	case "isWithin", "before", "after", "onOrBefore", "onOrAfter":
+		// Dates are typed in Go only (sqlTyped): these never run in SQL.
+		c.pushed = false
+		if spec, err := ParseDateSpec(f.Operator, f.Value); err == nil {
+			c.start, c.end, c.dateOK = spec.span(pl.q.Now, typ)
+		}
+	case "isNull", "isNotNull", "isEmpty", "isNotEmpty":
 	default:
 		c.operands = []operand{coerce(f.Value, typ)}
 	}

@@ -103,6 +103,33 @@ func conditionSQL(c *condition, e sqlFrag) sqlFrag {
 		return e.wrap("(%s) IS NULL")
 	case "isNotNull":
 		return e.wrap("(%s) IS NOT NULL")
+	case "isEmpty", "isNotEmpty":
+		empty := e.wrap("(%s) IS NULL")
+		if c.typ != "number" && c.typ != "boolean" {
+			empty = e.wrap("(COALESCE(%s, '') = '')")
+		}
+		if c.op == "isNotEmpty" {
+			return empty.wrap("(NOT %s)")
+		}
+		return empty
+	case "containsAny", "containsAll":
+		if len(c.operands) == 0 {
+			return frag("FALSE")
+		}
+		parts := make([]sqlFrag, len(c.operands))
+		for i, o := range c.operands {
+			parts[i] = e.wrap("strpos(lower(%s), lower(?)) > 0", o.v.(string))
+		}
+		sep := " OR "
+		if c.op == "containsAll" {
+			sep = " AND "
+		}
+		return joinFrags(parts, sep).wrap("COALESCE((%s), FALSE)")
+	case "notContains":
+		if !c.operands[0].ok {
+			return frag("TRUE")
+		}
+		return e.wrap("(NOT COALESCE(strpos(lower(%s), lower(?)) > 0, FALSE))", c.operands[0].v.(string))
 	case "contains", "startsWith", "endsWith":
 		if !c.operands[0].ok {
 			return frag("FALSE")

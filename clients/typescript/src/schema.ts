@@ -1328,8 +1328,16 @@ export interface components {
             /** @example minimum string length is 1 */
             reason: string;
         };
-        /** @enum {string} */
-        FilterOperator: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "contains" | "startsWith" | "endsWith" | "in" | "notIn" | "between" | "isNull" | "isNotNull";
+        /**
+         * @description A filter's operator; see docs/formulas.md for each one's value and meaning.
+         * @enum {string}
+         */
+        FilterOperator: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "contains" | "startsWith" | "endsWith" | "in" | "notIn" | "between" | "isNull" | "isNotNull" | "isEmpty" | "isNotEmpty" | "notContains" | "containsAny" | "containsAll" | "isWithin" | "before" | "after" | "onOrBefore" | "onOrAfter";
+        /**
+         * @description The operators of the released flat filter list (`filters` of a response); a view using another operator lists its filters in `filterItems` only.
+         * @enum {string}
+         */
+        FlatFilterOperator: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "contains" | "startsWith" | "endsWith" | "in" | "notIn" | "between" | "isNull" | "isNotNull";
         Health: {
             /** @enum {string} */
             database: "up" | "down";
@@ -1615,8 +1623,8 @@ export interface components {
             createdAt: components["schemas"]["Timestamp"];
             /**
              * @description The filters exactly as saved, nested groups included. `filters` holds the same list when it
-             *     is flat; when it has a group, `filters` is empty (a client that knows only `filters` sees no
-             *     filter) and `filterItems` is the answer.
+             *     is flat and uses only the FlatFilterOperator operators; otherwise `filters` is empty (a
+             *     client that knows only `filters` sees no filter) and `filterItems` is the answer.
              */
             filterItems: components["schemas"]["ViewFilterItem"][];
             filters: components["schemas"]["ViewFilter"][];
@@ -1650,7 +1658,7 @@ export interface components {
             /** Format: int64 */
             id: number;
             logicalOperator: components["schemas"]["LogicalOperator"];
-            operator: components["schemas"]["FilterOperator"];
+            operator: components["schemas"]["FlatFilterOperator"];
             /** @description Any JSON value, null included. Absent for isNull/isNotNull; a list for in/notIn; two values for between. */
             value?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
                 [key: string]: unknown;
@@ -1701,12 +1709,12 @@ export interface components {
          * @description A filter's operator (FilterOperator), or `group` for a nested group of filters.
          * @enum {string}
          */
-        ViewFilterItemOperator: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "contains" | "startsWith" | "endsWith" | "in" | "notIn" | "between" | "isNull" | "isNotNull" | "group";
+        ViewFilterItemOperator: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "contains" | "startsWith" | "endsWith" | "in" | "notIn" | "between" | "isNull" | "isNotNull" | "isEmpty" | "isNotEmpty" | "notContains" | "containsAny" | "containsAll" | "isWithin" | "before" | "after" | "onOrBefore" | "onOrAfter" | "group";
         ViewFilterList: {
             /**
              * @description The filters exactly as saved, nested groups included. `filters` holds the same list when it
-             *     is flat; when it has a group, `filters` is empty (a client that knows only `filters` sees no
-             *     filter) and `filterItems` is the answer.
+             *     is flat and uses only the FlatFilterOperator operators; otherwise `filters` is empty (a
+             *     client that knows only `filters` sees no filter) and `filterItems` is the answer.
              */
             filterItems: components["schemas"]["ViewFilterItem"][];
             filters: components["schemas"]["ViewFilter"][];
