@@ -1,9 +1,11 @@
 package server_test
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -193,5 +195,32 @@ func TestNewFilterOperatorsHTTP(t *testing.T) {
 	}
 	if resp, b := put(`{"filters":[{"columnName":"Name","operator":"group","value":1}]}`); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("group as a filter operator: %d %s", resp.StatusCode, b)
+	}
+}
+
+// search on the rows page and the CSV export, with a view's filters; an over-long search is a 400.
+func TestRowsSearchHTTP(t *testing.T) {
+	f := rwSetup(t)
+	page, _ := f.page(t, "search=LOVE")
+	if keys := rwKeys(page); !slices.Equal(keys, []string{"r1"}) {
+		t.Errorf("search rows %v", keys)
+	}
+	view := f.view(t, []string{"Name", "Email"}, []client.ViewFilterInput{
+		{ColumnName: "Status", Operator: client.FilterOperatorEq, Value: nullable.NewNullableWithValue[any]("active")}}, nil)
+	page, _ = f.page(t, fmt.Sprintf("viewId=%d&search=%s", view, url.QueryEscape("example.COM")))
+	if keys := rwKeys(page); !slices.Equal(keys, []string{"r1", "r5"}) {
+		t.Errorf("search with the view %v, want r1, r5", keys)
+	}
+	resp, body := flowDo(t, f.c, "GET", fmt.Sprintf("/api/panels/%d/rows.csv?viewId=%d&search=liskov", f.panel.Id, view), nil, "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("csv: %d %s", resp.StatusCode, body)
+	}
+	recs, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
+	if err != nil || len(recs) != 2 || recs[1][0] != "Barbara Liskov" {
+		t.Errorf("csv search: %v %q", err, body)
+	}
+	resp, body = flowDo(t, f.c, "GET", fmt.Sprintf("/api/panels/%d/rows?search=%s", f.panel.Id, strings.Repeat("x", 201)), nil, "")
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("long search: %d %s", resp.StatusCode, body)
 	}
 }

@@ -25,6 +25,9 @@ func (s *Server) GetPanelRowsCSV(ctx context.Context, req gen.GetPanelRowsCSVReq
 	if req.Params.ViewId != nil {
 		q.ViewID = *req.Params.ViewId
 	}
+	if req.Params.Search != nil {
+		q.Search = *req.Params.Search
+	}
 	plan, err := s.store.PlanRows(ctx, actorFrom(ctx), q)
 	if err != nil {
 		return nil, err
@@ -39,6 +42,9 @@ func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestOb
 	q := store.RowsQuery{PanelID: req.PanelId, Now: time.Now(), Limits: s.compute.Formula, MaxBytes: s.compute.RowsPageMaxBytes}
 	if req.Params.ViewId != nil {
 		q.ViewID = *req.Params.ViewId
+	}
+	if req.Params.Search != nil {
+		q.Search = *req.Params.Search
 	}
 	scope := a.TenantID + "/" + strconv.FormatInt(q.PanelID, 10) + "/" + strconv.FormatInt(q.ViewID, 10)
 	asCSV := req.Params.Format != nil && *req.Params.Format == gen.Csv

@@ -43,6 +43,8 @@ type RowsQuery struct {
 	Limits formula.Limits
 	// MaxBytes bounds the values of a page (Limit > 0); see rows.Query.
 	MaxBytes int
+	// Search keeps the rows where one of the answer's columns contains it, ignoring case.
+	Search string
 }
 
 // RowsPlan is a compiled rows query, ready to run against the database.
@@ -96,7 +98,7 @@ func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, 
 		// A view reader gets the view's visible columns and nothing else.
 		WholePanel: p.Level >= PermViewer,
 		Query: rows.Query{Limit: q.Limit, After: q.After, Now: q.Now, GoOnly: q.GoOnly, Limits: q.Limits,
-			MaxBytes: q.MaxBytes},
+			MaxBytes: q.MaxBytes, Search: q.Search},
 	}
 	return &RowsPlan{db: s.db, tenantID: a.TenantID, sources: sources, plan: rows.Compile(in)}, nil
 }

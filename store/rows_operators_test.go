@@ -163,3 +163,40 @@ func TestNewOperatorValues(t *testing.T) {
 		t.Fatalf("after refusals: %v %+v", err, v)
 	}
 }
+
+// Search: a case-insensitive substring of any answer column, with the view's filters; LIKE's
+// metacharacters stand for themselves. Both ways, and pushed down when the columns allow.
+func TestRowsSearch(t *testing.T) {
+	f := newOpsFixture(t)
+	f.setView(t, nil, nil)
+	tests := []struct {
+		name, search string
+		visible      []string
+		filters      []ViewFilter
+		want         []string
+	}{
+		{"over text columns, pushed", "BACK", []string{"Name", "Note"}, nil, []string{"o3", "o4"}},
+		{"a percent is a literal percent", "%", []string{"Name", "Note"}, nil, []string{"o3"}},
+		{"an underscore is a literal underscore", "_", []string{"Name", "Note"}, nil, []string{"o4"}},
+		{"a backslash is literal", `\`, []string{"Name", "Note"}, nil, nil},
+		{"over every column, some in Go", "green", nil, nil, []string{"o3", "o5"}},
+		{"a date column's text", "2026-06-22", nil, nil, []string{"o4"}},
+		{"with the view's filters", "a", []string{"Name", "Note"}, []ViewFilter{{ColumnName: "Note", Operator: "isNotEmpty", LogicalOperator: "and"}}, []string{"o3", "o4", "o5"}},
+		{"only visible columns are searched", "green", []string{"Name"}, nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f.view.VisibleColumns = tc.visible
+			if tc.visible == nil {
+				f.view.VisibleColumns = []string{}
+			}
+			if _, err := testStore.UpdateView(t.Context(), f.a, f.view.ID, func(*View) error { return nil }, ViewPatch{VisibleColumns: f.view.VisibleColumns}); err != nil {
+				t.Fatal(err)
+			}
+			f.setView(t, tc.filters, nil)
+			if got := f.keys(t, RowsQuery{ViewID: f.view.ID, Now: opsNow, Search: tc.search}); !slices.Equal(got, tc.want) {
+				t.Errorf("rows %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

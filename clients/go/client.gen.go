@@ -1851,6 +1851,9 @@ type ResourceId = int64
 // ResourceTypePath defines model for ResourceTypePath.
 type ResourceTypePath = ResourceType
 
+// RowsSearch defines model for RowsSearch.
+type RowsSearch = string
+
 // TenantIdQuery Ignored when equal to the token's tenant; 403 otherwise.
 type TenantIdQuery = TenantAssertion
 
@@ -2189,6 +2192,13 @@ type GetPanelRowsParams struct {
 	// ViewId A view of the panel whose filters, sorts and visible columns apply.
 	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
 
+	// Search Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+	// contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+	// literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+	// It runs in PostgreSQL when every answer column is a text or select base column, else on the
+	// rows PostgreSQL returns.
+	Search *RowsSearch `form:"search,omitempty" json:"search,omitempty"`
+
 	// Limit Page size (default 100; the panel and view lists return up to 1,000 without it).
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
@@ -2215,6 +2225,13 @@ type GetPanelRowsParamsFormat string
 type GetPanelRowsCSVParams struct {
 	// ViewId A view of the panel whose filters, sorts and visible columns apply.
 	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
+
+	// Search Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+	// contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+	// literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+	// It runs in PostgreSQL when every answer column is a text or select base column, else on the
+	// rows PostgreSQL returns.
+	Search *RowsSearch `form:"search,omitempty" json:"search,omitempty"`
 
 	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
 	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
@@ -7112,6 +7129,18 @@ func NewGetPanelRowsRequest(server string, panelId PanelId, params *GetPanelRows
 
 		}
 
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Limit != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
@@ -7224,6 +7253,18 @@ func NewGetPanelRowsCSVRequest(server string, panelId PanelId, params *GetPanelR
 		if params.ViewId != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "viewId", *params.ViewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

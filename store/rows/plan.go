@@ -100,6 +100,8 @@ type Query struct {
 	Now   time.Time
 	// GoOnly evaluates every condition and sort in Go, so tests can hold both paths to one answer.
 	GoOnly bool
+	// Search keeps the rows where one of the answer's columns contains it (ignoring case).
+	Search string
 	// Limits bound the text a formula computes (zero: the defaults); a longer value is an error
 	// cell (formula.TooLongError).
 	Limits formula.Limits
@@ -156,8 +158,8 @@ type Plan struct {
 	cols    []colInfo
 	out     []int // answer columns (indexes into cols)
 	proj    []int // projected base columns, in SELECT order (indexes into cols)
-	// Conditions: cohort rule and view filters, each an OR of AND groups; pushed parts are SQL.
-	cohort, filters *conditionSet
+	// Conditions: cohort rule, view filters and search, each a tree; pushed parts are SQL.
+	cohort, filters, search *conditionSet
 	sorts           []*sortKey
 	sqlSort         bool // every sort key runs in SQL (keyset pagination in SQL)
 	joins           []int
@@ -252,6 +254,7 @@ func Compile(in Input) *Plan {
 	plan.chooseOutput(in.View, in.WholePanel)
 	plan.cohort = plan.compileCohort(in.Cohort)
 	plan.filters = plan.compileFilters(in.View)
+	plan.search = plan.compileSearch(q.Search)
 	plan.compileSorts(in.View)
 	plan.project()
 	plan.shape = plan.fingerprint(in.Cohort, in.View)
@@ -574,6 +577,32 @@ func allPushed(n *condNode) bool {
 	return true
 }
 
+// conditionSets are the sets every row must satisfy.
+func (pl *Plan) conditionSets() []*conditionSet {
+	return []*conditionSet{pl.cohort, pl.filters, pl.search}
+}
+
+// compileSearch is an OR, over the answer's columns, of "contains the search" (as the contains
+// operator: case-insensitive, on the cell's text). It runs in SQL when every answer column is a
+// pushed-down text or select column, else entirely in Go.
+func (pl *Plan) compileSearch(search string) *conditionSet {
+	if search == "" {
+		return newConditionTree(nil)
+	}
+	or := &condNode{or: true}
+	for _, idx := range pl.out {
+		typ := pl.cols[idx].col.Type
+		c := &condition{col: idx, typ: typ, op: "search", operands: []operand{{search, true}},
+			pushed: pl.pushable(idx) && (typ == "text" || typ == "select")}
+		or.kids = append(or.kids, &condNode{leaf: c})
+	}
+	if len(or.kids) == 0 {
+		// No column to search in: no row matches.
+		return newConditionTree(&condNode{leaf: &condition{col: -1, op: "search"}})
+	}
+	return newConditionTree(simplify(or))
+}
+
 func (pl *Plan) compileSorts(view *View) {
 	pl.sqlSort = !pl.q.GoOnly
 	if view == nil {
@@ -615,7 +644,7 @@ func (pl *Plan) project() {
 	for _, i := range pl.out {
 		visit(i)
 	}
-	for _, cs := range []*conditionSet{pl.cohort, pl.filters} {
+	for _, cs := range pl.conditionSets() {
 		for _, c := range cs.leaves() {
 			if !c.pushed && c.col >= 0 {
 				visit(c.col)
@@ -636,7 +665,7 @@ func (pl *Plan) project() {
 			joined[ci.src] = true
 		}
 	}
-	for _, cs := range []*conditionSet{pl.cohort, pl.filters} {
+	for _, cs := range pl.conditionSets() {
 		for _, c := range cs.leaves() {
 			if c.pushed && c.col >= 0 {
 				joined[pl.cols[c.col].src] = true
@@ -675,7 +704,8 @@ func (pl *Plan) fingerprint(cohort Cohort, view *View) string {
 		Sources []int64
 		Out     []int
 		GoOnly  bool
-	}{Cohort: cohort, Sources: pl.sources, Out: pl.out, GoOnly: pl.q.GoOnly}
+		Search  string `json:",omitempty"`
+	}{Cohort: cohort, Sources: pl.sources, Out: pl.out, GoOnly: pl.q.GoOnly, Search: pl.q.Search}
 	if view != nil {
 		shape.View, shape.Sorts, shape.Filters = view.ID, view.Sorts, view.Filters
 	}

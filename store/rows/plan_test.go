@@ -60,3 +60,24 @@ func TestNestedFiltersPushdown(t *testing.T) {
 		})
 	}
 }
+
+// Search runs in SQL, as a LIKE with its metacharacters escaped, when every answer column is a
+// pushed-down text column; a non-text answer column sends all of it to Go.
+func TestSearchPushdown(t *testing.T) {
+	src := int64(1)
+	field := func(s string) *string { return &s }
+	cols := []Column{
+		{ID: 1, Name: "Name", Type: "text", ColumnType: "base", SourceID: &src, SourceField: field("name")},
+		{ID: 2, Name: "Age", Type: "number", ColumnType: "base", SourceID: &src, SourceField: field("age")},
+	}
+	pl := Compile(Input{Columns: cols, Sources: []int64{src}, View: &View{ID: 1, VisibleColumns: []string{"Name"}}, WholePanel: true,
+		Query: Query{Search: `50%_\`}})
+	f, ok := pl.pushedSQL(pl.search)
+	if !pl.search.all || !ok || !strings.Contains(f.sql, "LIKE") || len(f.args) != 2 || f.args[1] != `50\%\_\\` {
+		t.Fatalf("pushed %v: %q %v", pl.search.all, f.sql, f.args)
+	}
+	pl = Compile(Input{Columns: cols, Sources: []int64{src}, WholePanel: true, Query: Query{Search: "5"}})
+	if _, ok := pl.pushedSQL(pl.search); pl.search.all || ok {
+		t.Fatalf("a number column in the answer: search should run in Go")
+	}
+}

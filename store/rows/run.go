@@ -160,7 +160,7 @@ func (pl *Plan) pathProj() []*condition {
 
 // keep applies the conditions that run here.
 func (ev *evaluator) keep() bool {
-	for _, cs := range []*conditionSet{ev.pl.cohort, ev.pl.filters} {
+	for _, cs := range ev.pl.conditionSets() {
 		if cs.all || cs.root == nil {
 			continue
 		}
@@ -298,7 +298,7 @@ func (pl *Plan) query(after *Cursor, limit int) sqlFrag {
 			pl.sources[src], pl.rowsGen[src]))
 	}
 	where := []sqlFrag{frag("s0.data_source_id = ? AND s0.generation = ?", pl.sources[0], pl.rowsGen[0])}
-	for _, cs := range []*conditionSet{pl.cohort, pl.filters} {
+	for _, cs := range pl.conditionSets() {
 		if w, ok := pl.pushedSQL(cs); ok {
 			where = append(where, w)
 		}
@@ -427,7 +427,7 @@ func (pl *Plan) scanEach(ctx context.Context, db bun.IDB, q sqlFrag, fn func(*fe
 // runSQLSorted pages in the database's order, in batches; rows failing the conditions that run
 // here are skipped until the page is full.
 func (pl *Plan) runSQLSorted(ctx context.Context, db bun.IDB, gens []int64, emit func(Row) error, res Result) (Result, error) {
-	goConds := !pl.cohort.all || !pl.filters.all
+	goConds := !pl.cohort.all || !pl.filters.all || !pl.search.all
 	ev := pl.newEvaluator()
 	if pl.q.Limit == 0 { // an export: one query, each row handed on as it arrives
 		return res, pl.scanEach(ctx, db, pl.query(nil, 0), func(f *fetched) error {
@@ -516,7 +516,7 @@ func (pl *Plan) runGoSorted(ctx context.Context, db bun.IDB, gens []int64, emit 
 		}
 	}
 	ev := pl.newEvaluator()
-	goConds := !pl.cohort.all || !pl.filters.all
+	goConds := !pl.cohort.all || !pl.filters.all || !pl.search.all
 	top := &sortedHeap{pl: pl}
 	err := pl.scanEach(ctx, db, pl.query(nil, 0), func(f *fetched) error {
 		ev.reset(f)

@@ -125,6 +125,10 @@ func conditionSQL(c *condition, e sqlFrag) sqlFrag {
 			sep = " AND "
 		}
 		return joinFrags(parts, sep).wrap("COALESCE((%s), FALSE)")
+	case "search":
+		// LIKE, so that a trigram index on lower(text) can serve it; the needle's % _ and \ are
+		// escaped to stand for themselves.
+		return e.wrap(`COALESCE(lower(%s) LIKE '%' || lower(?) || '%' ESCAPE '\', FALSE)`, likeEscape(c.operands[0].v.(string)))
 	case "notContains":
 		if !c.operands[0].ok {
 			return frag("TRUE")
@@ -214,4 +218,9 @@ func keysetSQL(keys []*sortKey, exprs []sqlFrag, vals []*string, ord int64) sqlF
 		}, "")
 	}
 	return after
+}
+
+// likeEscape makes every character of s literal in a LIKE pattern with ESCAPE '\'.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

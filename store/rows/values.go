@@ -372,6 +372,8 @@ func (c *condition) matches(cell any) bool {
 		return !blank(cell)
 	case "notContains":
 		return !c.positive(cell)
+	case "search":
+		return cell != nil && strings.Contains(strings.ToLower(cellText(cell, c.typ)), strings.ToLower(c.operands[0].v.(string)))
 	case "containsAny", "containsAll":
 		return c.containsSome(cell)
 	case "isWithin", "before", "after", "onOrBefore", "onOrAfter":

@@ -1937,6 +1937,14 @@ export interface components {
         PanelId: number;
         ResourceId: number;
         ResourceTypePath: components["schemas"]["ResourceType"];
+        /**
+         * @description Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+         *     contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+         *     literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+         *     It runs in PostgreSQL when every answer column is a text or select base column, else on the
+         *     rows PostgreSQL returns.
+         */
+        RowsSearch: string;
         /** @description Optional assertion of the caller's tenant; must equal the token's (403 otherwise). */
         TenantIdQuery: components["schemas"]["TenantAssertion"];
         /** @description An email (compared lower-cased), a user id (sub), or `_all`. */
@@ -3411,6 +3419,14 @@ export interface operations {
                 format?: "json" | "csv";
                 /** @description Page size (default 100; the panel and view lists return up to 1,000 without it). */
                 limit?: components["parameters"]["Limit"];
+                /**
+                 * @description Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+                 *     contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+                 *     literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+                 *     It runs in PostgreSQL when every answer column is a text or select base column, else on the
+                 *     rows PostgreSQL returns.
+                 */
+                search?: components["parameters"]["RowsSearch"];
                 /** @description Optional assertion of the caller's tenant; must equal the token's (403 otherwise). */
                 tenantId?: components["parameters"]["TenantIdQuery"];
                 /** @description Optional assertion of the caller's user id; must equal the token's (403 otherwise). */
@@ -3450,6 +3466,14 @@ export interface operations {
     getPanelRowsCSV: {
         parameters: {
             query?: {
+                /**
+                 * @description Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+                 *     contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+                 *     literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+                 *     It runs in PostgreSQL when every answer column is a text or select base column, else on the
+                 *     rows PostgreSQL returns.
+                 */
+                search?: components["parameters"]["RowsSearch"];
                 /** @description Optional assertion of the caller's tenant; must equal the token's (403 otherwise). */
                 tenantId?: components["parameters"]["TenantIdQuery"];
                 /** @description Optional assertion of the caller's user id; must equal the token's (403 otherwise). */
