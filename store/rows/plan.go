@@ -160,11 +160,11 @@ type Plan struct {
 	proj    []int // projected base columns, in SELECT order (indexes into cols)
 	// Conditions: cohort rule, view filters and search, each a tree; pushed parts are SQL.
 	cohort, filters, search *conditionSet
-	sorts           []*sortKey
-	sqlSort         bool // every sort key runs in SQL (keyset pagination in SQL)
-	joins           []int
-	shape           string
-	rowsGen         []int64 // per source, the generation of its current rows (set by Run)
+	sorts                   []*sortKey
+	sqlSort                 bool // every sort key runs in SQL (keyset pagination in SQL)
+	joins                   []int
+	shape                   string
+	rowsGen                 []int64 // per source, the generation of its current rows (set by Run)
 }
 
 type colInfo struct {
