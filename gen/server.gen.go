@@ -1545,6 +1545,25 @@ type ReadinessStatus string
 // ResourceType defines model for ResourceType.
 type ResourceType string
 
+// RowGroup defines model for RowGroup.
+type RowGroup struct {
+	Count int64 `json:"count"`
+
+	// Value The value, as in a rows answer; null for blank cells.
+	Value nullable.Nullable[interface{}] `json:"value"`
+}
+
+// RowGroups defines model for RowGroups.
+type RowGroups struct {
+	Groups []RowGroup `json:"groups"`
+
+	// Total The rows counted
+	Total int64 `json:"total"`
+
+	// TotalCapped Whether more groups exist than the 1
+	TotalCapped bool `json:"totalCapped"`
+}
+
 // RowsColumn defines model for RowsColumn.
 type RowsColumn struct {
 	ColumnType RowsColumnColumnType `json:"columnType"`
@@ -2243,6 +2262,28 @@ type GetPanelRowsCSVParams struct {
 	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
 }
 
+// GetPanelRowGroupsParams defines parameters for GetPanelRowGroups.
+type GetPanelRowGroupsParams struct {
+	// ViewId A view of the panel whose filters and visible columns apply.
+	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
+
+	// By The column to count by, a column id as a decimal string or a name.
+	By ColumnReference `form:"by" json:"by"`
+
+	// Search Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+	// contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+	// literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+	// It runs in PostgreSQL when every answer column is a text or select base column, else on the
+	// rows PostgreSQL returns.
+	Search *RowsSearch `form:"search,omitempty" json:"search,omitempty"`
+
+	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
+	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
+
+	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
+	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
 // ListViewsParams defines parameters for ListViews.
 type ListViewsParams struct {
 	// PanelId Only views of this panel.
@@ -2601,6 +2642,9 @@ type ServerInterface interface {
 	// GetPanelRowsCSV Export a panel's rows as CSV
 	// (GET /api/panels/{panelId}/rows.csv)
 	GetPanelRowsCSV(ctx echo.Context, panelId PanelId, params GetPanelRowsCSVParams) error
+	// GetPanelRowGroups Count a panel's rows by a column's value
+	// (GET /api/panels/{panelId}/rows/groups)
+	GetPanelRowGroups(ctx echo.Context, panelId PanelId, params GetPanelRowGroupsParams) error
 	// ListViews List views
 	// (GET /api/views)
 	ListViews(ctx echo.Context, params ListViewsParams) error
@@ -4033,6 +4077,59 @@ func (w *ServerInterfaceWrapper) GetPanelRowsCSV(ctx echo.Context) error {
 	return err
 }
 
+// GetPanelRowGroups converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPanelRowGroups(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "panelId" -------------
+	var panelId PanelId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "panelId", ctx.Param("panelId"), &panelId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter panelId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetPanelRowGroupsParams
+	// ------------- Optional query parameter "viewId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "viewId", ctx.QueryParams(), &params.ViewId, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter viewId: %s", err))
+	}
+
+	// ------------- Required query parameter "by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "by", ctx.QueryParams(), &params.By, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter by: %s", err))
+	}
+
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
+	// ------------- Optional query parameter "tenantId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tenantId", ctx.QueryParams(), &params.TenantId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenantId: %s", err))
+	}
+
+	// ------------- Optional query parameter "userId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "userId", ctx.QueryParams(), &params.UserId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPanelRowGroups(ctx, panelId, params)
+	return err
+}
+
 // ListViews converts echo context to params.
 func (w *ServerInterfaceWrapper) ListViews(ctx echo.Context) error {
 	var err error
@@ -4516,6 +4613,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/records", wrapper.PushDataSourceRecords, options.OperationMiddlewares["pushDataSourceRecords"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId/rows", wrapper.GetPanelRows, options.OperationMiddlewares["getPanelRows"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId/rows.csv", wrapper.GetPanelRowsCSV, options.OperationMiddlewares["getPanelRowsCSV"]...)
+	router.GET(options.BaseURL+"/api/panels/:panelId/rows/groups", wrapper.GetPanelRowGroups, options.OperationMiddlewares["getPanelRowGroups"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId/columns", wrapper.ListColumns, options.OperationMiddlewares["listColumns"]...)
 	router.POST(options.BaseURL+"/api/panels/:panelId/columns/base", wrapper.CreateBaseColumn, options.OperationMiddlewares["createBaseColumn"]...)
 	router.POST(options.BaseURL+"/api/panels/:panelId/columns/calculated", wrapper.CreateCalculatedColumn, options.OperationMiddlewares["createCalculatedColumn"]...)
@@ -10456,6 +10554,153 @@ func (response GetPanelRowsCSV503ApplicationProblemPlusJSONResponse) VisitGetPan
 	return err
 }
 
+type GetPanelRowGroupsRequestObject struct {
+	PanelId PanelId `json:"panelId"`
+	Params  GetPanelRowGroupsParams
+}
+
+type GetPanelRowGroupsResponseObject interface {
+	VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error
+}
+
+type GetPanelRowGroups200JSONResponse RowGroups
+
+func (response GetPanelRowGroups200JSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups400ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups401ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups403ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups404ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups422ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups429ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups503ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListViewsRequestObject struct {
 	Params ListViewsParams
 }
@@ -12599,6 +12844,9 @@ type StrictServerInterface interface {
 	// GetPanelRowsCSV Export a panel's rows as CSV
 	// (GET /api/panels/{panelId}/rows.csv)
 	GetPanelRowsCSV(ctx context.Context, request GetPanelRowsCSVRequestObject) (GetPanelRowsCSVResponseObject, error)
+	// GetPanelRowGroups Count a panel's rows by a column's value
+	// (GET /api/panels/{panelId}/rows/groups)
+	GetPanelRowGroups(ctx context.Context, request GetPanelRowGroupsRequestObject) (GetPanelRowGroupsResponseObject, error)
 	// ListViews List views
 	// (GET /api/views)
 	ListViews(ctx context.Context, request ListViewsRequestObject) (ListViewsResponseObject, error)
@@ -13859,6 +14107,32 @@ func (sh *strictHandler) GetPanelRowsCSV(ctx echo.Context, panelId PanelId, para
 	return nil
 }
 
+// GetPanelRowGroups operation middleware
+func (sh *strictHandler) GetPanelRowGroups(ctx echo.Context, panelId PanelId, params GetPanelRowGroupsParams) error {
+	var request GetPanelRowGroupsRequestObject
+
+	request.PanelId = panelId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPanelRowGroups(ctx.Request().Context(), request.(GetPanelRowGroupsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPanelRowGroups")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPanelRowGroupsResponseObject); ok {
+		return validResponse.VisitGetPanelRowGroupsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListViews operation middleware
 func (sh *strictHandler) ListViews(ctx echo.Context, params ListViewsParams) error {
 	var request ListViewsRequestObject
@@ -14422,327 +14696,335 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37chs50i/4Kgju2TDZU6IoWXZ3UzGxR+1Lj2Z80SfJ3d8c0+sCq0ASrSLAAVCiOf4UsX/tA2zsE35P",
-	"cgKZQBWKLF4lW+5u9R9tkazCNZE3ZP7ycyOR44kUTBjd6H5ujBhNmYI/X1zSof03ZTpRfGK4FI1u48Io",
-	"KYbkmmY8pUYqIgfEjBhRbKKYZsJQ+2C7ETV0MmJjalswswlrdBvaKC6GjZubqPGKi6vFts9fPiM/HP7w",
-	"A8m4uCJGQsOCfTJkQoesS+Je3uk8TnKVwR/smCiW/bXXsI/0GnGbnPTtCIgU8GZGNb65djQyoTiE+RG9",
-	"O3/lJ5goRg1LiWJa5ipZ2+g5NewVH3MD/6uZLPtXzrTRhGaZnLKUcBx1kitlJzHlIpXTai9jLvg4Hze6",
-	"ncj3yIVhQ6aqXZ6zMeXCjmR5txkbmLvtU7OaaV6wRIpUk1wYnkFn2IldR2b0dn0xo2YnA8PU8n6MJFPK",
-	"DemzgVSWLI2acTHcop+bqDGhio6ZcQfhmczysThN7d/c9jWhZtSIGoKO7ZuJ/zlqKPavnCuWNrpG5Szs",
-	"cSDVmBrs5+lRI2qM6Sccwo+Hh48ff3/Yefz0hydH33//tNPpROUAD2oX4lmutKxZhLcT+q+ckYnU3H5j",
-	"Z58rwVLSnxFKJopdc5lrOBOkGdtDGBM88UQqEttzhE3HLbtgMNl/5UzNgtli15XVpJ9eMTE0o0b3ycEh",
-	"DN5/LocfnIzn1NALOENL1zQNH/l66/pSqoTVnRkts2tGUjZhIrWsknChDaOpZQ5U6CmzkyNHnR+XLdsA",
-	"Wg5HnrIBzTPT6A5oplkxnL6UGaMChnOasvFEGiaS2T/YbHFcr+kV0wFzIpoOmD0BQPWkOZCKsE90PMkY",
-	"oeTdu9PnZMIUyeSQJzQjCllBq00uR4xcsRnhmlyxiSH2xcMjMpK50j1h3zFMUGEIFSnJNVNkys2IUDKi",
-	"euQZ5JiZkUwjYncyIjB/eP7vF2/fkL5MZxF8VCyRKi35naZj1hNGUaFpAlRLNZmOqHFiBcbouW+bnLjJ",
-	"wQD8+zB4bBwfxz3BtZGKD7mgWU9oQ02uIxJ7hh9HJLZiLoaX7RihXZm7Du2mUjEzIy6Gx9Xe3AKkfDBg",
-	"wDtd1z3BNTk6PDwm0xGHdfdjKkbsVlobnmVE5cIy6ohQooGFESkYsDAN28ANaeYTu6mUDNi0J/ApHdmm",
-	"hCU5bDgG5rgH3DFutclbkc2IzpOEaT3Is2JFKDBF3IJuMDpjV3xAecbSnmgeffpkOcKTT59aheATEtYB",
-	"lmpMZ6SP3JWzdHEz2j3RiBqO9hrdxpNBJzmkP7K9w/5BuneU/MD2fqRHj/e+HxymB+xp/4fkoONPDjKk",
-	"8ugEp2DPHoMlrOfwyZN51jOhxjBl2/y/3/d6nw4P9nq9T9+/+PCX/9Go40ung9fUJKPFc3YymWQzIu2K",
-	"cq/toBLwSBey0xES17CBeCa0ZbPfxWRs22Xa0lLJWBfmOdjD/pdM8KBzeFQ/7DdSsGVDh20njztHZGrp",
-	"JZT29SNeNT7b0W6DXKIEnVlJpPm/GWk6fkgOOh08ahMqWAbUds3ZlGTcai0o0QieiIOo0+kUJ5abpUIr",
-	"g97nhoyC4MkGYuHtYOB0m7rGJf5a2/pBB/6L1mk2Z3auS6XhxP369QThuaPvpUNS5QNff1SXswk7s8NZ",
-	"PTb72MrR/Q/FBo1u4//YL22gffxV74d9Yedyqi8YVXWn7B+MTVDYKDm10ospFhwqx3wtswBdUZOm/daS",
-	"9SNNrrnm/Yz53yLLeNm1lZ74TasnEikM5cJ2wTUx7JOJCB8KCVpHQjWLrNC0bcb+0ZjICVNgoaWS6WMS",
-	"/59W2n1EURf3erEVBT2RccMUzdrk1BA6mWTcahRyyMzIS3lgGXIklSEqtxJNpCQY/oBnVlFukxfjiZl1",
-	"iZBEwzK1e+LUviKstkTOpDZDxS7+4xUyIpwhLoybqOVEFGZnl0CzjCWG9Kn2SxMRlmnmrLuegKUOmkXW",
-	"oFH01B1UHNZS+dHp1DGuS1B8TtP/gLZqNG77B80I1ZopUF+8vUizDPYcVadjMs61IexfOUUzyMgrJh5p",
-	"0jzqPCbSLveUa7aUhRk3jsamBIwDP/HDgsm800y9GFOe1QkKYo3GjDRtW1SxlFizVO1Z8kpbVj8BxY+n",
-	"pKnzfgvINP5Isywuhlw9hnnR2aozGOzA48POeuPBTuE2u+EmcdvtyGEYG2+GHXV1K37hbLqUu17jj1+L",
-	"s97YjvRECs3A4P2Jpj9Tw6YUlthyFCZA/AGDQNV5f6JkP2Pjv/ym0XGy2UKc4VvY6QIF5hNtFKNjopm6",
-	"5glzCmm7cRPZQTnfxdcc1Gua2ZVmpWnR7FO0aSIyBVeYXU4dkVxcCTkVhIl8TK5plrOIWLVEDoiiYsjK",
-	"JwacZWkLJvVMikHGk686pROSuF6t0lVYtOwT1yYiaY5dMzJUVJgIvWhyKpiKiJ6JpLRYpKqzbsAEiOeU",
-	"9rhq7bSOSVx2HTvdrp/J5MqKkkYU+iEDw2bZrN3T+4GD6MbZ832epkx81fXNrWVmYBHTiPRzY02nws3X",
-	"hGWLPT+P92PkJTGaYFzD0yHPQlL5WQr2NadxiZaClookVFixnkkxZMrafSMpZK5Yeky0ocqQgZJjGPKA",
-	"q8LnehM13kjzUuYi/ZrjfiOt2TsqTDSgU7ukXs9yfmVcXT/M1zLlA87SRZlyueDcLsy5uGISxXN06/3n",
-	"qwgWnrlBC2CWSZpeSvmKquFX32nwfbBPCWMpKpJgMsHqnCnwOIBH8SXw4685uNibxTHosbCTsP41puxx",
-	"4aNIRpblouC4QFnyTtBryjPaz7764qbUUNBjuSZ5OYxj58rKqHGEeCnlaypm3kf/Ncd5blk+bLpdtioD",
-	"9i7+vcKKX8mEqxcf4R3BXuViYqNGyjfmGnIW+YaN2Kf9DcJusuSdoLkZScX//XUPwGuuNYhbLuDSDczD",
-	"TxOrFaLSCpTzTkyUTJjWlrBeCMPNV9XdfmVZtucUJSvwNBtTEIFZNisG3vQKkJWA4z4f5jLXhW1n384z",
-	"SphSUkUkmSUZi5AiiWI0GVlhat8UNdoFzRSj6cxq9ym4TWs8sy23UDqfTKQyLH3NUk7Bvr8PZusEfRz2",
-	"ZnuJ22AfuKZsTycJ2Gs0RR5MszNlbXvDrbbubg8mwVefG85le2LWGol8zLSh44ldGp7uYFjMGxNRY8LU",
-	"2NIsLtjKZSqfRBMk8DndehgVL9BWzp6oNLYXb3ajRj5Jd1jcfIXpHVraaIWvM7cX7eLSUnxvNzIKHQYL",
-	"DrHAdxda6cHORQENhVP+UPQt+7+xBJjqSZI9g4e3pNJdCSXcna08IHO7sJXrIfIm/9aWfrgzS1Z7yaq+",
-	"EAa9HFssKkVmsWqIlp/MD8y+tmQUrzia3NsNAv7lho31RsMpuqZK0Vnd8PSy8Z3l/YwnFyOqficEeFsi",
-	"Wk847+C8PqwGuI00wwCOnXhUOhercIdut6gxZobaDtYtwGv/3I33EK67+VxgXtVZreoMFytYGKuMwAq8",
-	"5CyrMZBfKsbQaw+3GlPWJ+9OiTZSMU1e/u30/IyakVVZFYNt0uBUXbgzXDMBQ4drh35pn7kdRZoNtAVc",
-	"Ia8r3AUNw6a6zqurHc2HwgQbWUfuz2iW5NagTG9D9M41l7jPBRvfdtPG9NMpvnsQammOx0cNp/PPNX3U",
-	"+fHp+qZ/L2fnT0S4fjvXUym4Z04SH3TJhOWR753OWSiclvpZxuAPPROJbdgKez2yjwj/94eaPcMedlBd",
-	"0HO0ufYCN/fY26IWEzVGVL+WqJjMB3hFjTLertbQMNLQbF24onvsGZ1MWFrXzdyO+fn55qvvlwNevm3e",
-	"oPKbBtEJH525YLcIPjuTofiMG2k/413yR+eiK/jdR5qm4ceF3xUby+vwC0sSrkVL10UD7uPYu3SLb8oW",
-	"rjmbBkPGj0WH8LEcMHx0xFZ+UdAffEWTrGiglh5h0s+8H3VLohzUS94Tf3GuGLg6nLObklQaw1KIxCNc",
-	"OIf3RPExVTNSRC5hGJjeRRr72IL1HMdO+61/+iZqwM0YTF/M3g4a3fefGyLPnFsWLznneytoWuTjPtB8",
-	"zWHa8Lj+/eLtm19gCIuHddmWVEblT8OHxevLGYY6urs/OyvCRZLlKXpUP+0N5V4xE5xy+43747090GpA",
-	"E/b55kP48B4fT6QCLgZ3xN3GkJtR3m8ncrwv6YTvJTJlQyb2i2W8CV/XV3yyJ929+N5EQj84p3nWMHAa",
-	"R7G5frdqeQHs7M9K5pO1xDxPtYJpS55D+zJE0IbxJRGZjngyIiOZpRpjRWiWkWZMRRq30AM4I81YKvtp",
-	"QLjRpLif0BCdAg1raKHdWGDwxbMb8/j5wzuv2Syy/USK33JRyLdVjb/CaNzwjOD4txwebsW6oc1Lg2Cc",
-	"Ubg0y7ccxhvy/5M3zxtR4+35Cr73NmAX/jX2r0bUGJpG1MgM/MXgT7aimfM8W6/KFkGn1a1+X3DRBh2y",
-	"kMq7rm/HmZ4+sWc7w1nC5G7uhYRKIpi73wwOj46IYWqsiyScPHMJM0bOHYxu+UBwsuwzMcw17olEjvtc",
-	"MF1En7l34Uzhd9Brm/yMB0xAqLUhY6kNeUwyds0yTVLGJvAKDbrrCf/cQaez5Lxyd9KPDg/DCByf1WN/",
-	"xhY1vXZBxzI37m0X9nXX56WghE2axKNRc8Y8tfjW6k+XFeXbaqulRh8crT7VlqCTwhasPVO7XRLMO0Sq",
-	"xPlTGa2nIWD6GOUgEFvKDFzjtJ2psIUfZYmKEGjB8zZrdVylWTw3Osgwo2NWHiGvShVPtkO6WlTSl5u0",
-	"Gw6h6NFqZCJliqWEavL+mbvbfkPH7EON0//OLmxuY0ovGstlJPPtb5K+nNNqgVBrF3gr2317A3yHi6S6",
-	"m54yPDxgB9GcbR6sZbDjborb3PbgHHawrPuFJ3YbsQlMseacJXOOrtu3Obe04XDrulu+NmfVu5AVNsUc",
-	"h0Bjrs9G9JrLXIFsTLmeZNRxqoyD7L9iM0zkSUYsuYJ7cSsu8TtI4KKaDPk1gzzcQCFyjdk/pUqtHXBg",
-	"rVmIi3I2wXzM6c2icxDyNH75k9pxVtSUq7iqozkT3jHDRe/jAteBMMi03mXktm3bFJNgl+tanfIUsylq",
-	"2vCbdVND7yWp1LWaC/6vfEmPLn98pSukbhnH9FPQYEFIduC136Plu8aLvbXfukgs2yj3aW7ZFr6pugbG",
-	"dPIeX/4Q+ARK7nLu1YUV/iAOGgQlKUv4mGYE23POIfeMFQ/HhMLDU26l4DWzP9vv51xCmzjJn9VqooZ9",
-	"svNz+wHaI3P/GA7iydNE1MCED9tznhn+sfiYa3h1wDNQanNt5HiJkWiHsOHd53wemjKcZgRFHybEKkbT",
-	"PUj6A8MRwyLd7RZLRpJp0qfJFTBdmiRsYlmzZdmQmcNqXQ/hGlVHcFq+dAs1fmmbwW4+raP4O7zn3F5X",
-	"/xbvl/jam5EXlgbS0/Rr30aVCvbS3f62NO8/zlVvqLDvfNR2vXdbkL4ljsLWXgMx4MN1Iyibf4bP7+wz",
-	"uCM7NaPaXMxEUmnM7siekyWrFdCqmKUTbt9qX+Krm/nb4exp/0+ScZjzUO671ho3d2wBb0Kj5T59OcPS",
-	"GZGOcIKt2MZyXCCo7awjtHUAwcI23SYxnfC4S+JcZTFp0r6WWW4YGRkz2bf/03BbEDORwrWHfQauxFoR",
-	"iRGsIiY/v7i0D529vbiMesLfk5DYRYHHpInjJ3LgtChtX3dXZ2fUjGLSBHPBXa3YX6/YDJhfHJHYkoXM",
-	"zWsdt3si9pkAdtiJFIKB6/0CGo5Jc4LZrLq7v99ut21TkHYYH5NyZGHjig0U06NT2/E1zaALqyfZ5pH2",
-	"YtJM9HVEftNSRESk9t/WsuZShgkAKm6TGBWtuFsAYLR74oIlihmXvlyO363MI00mVOupVGkUrCDYURrB",
-	"P8ByhfQNLoY9YR//Lw2N/hfEsv/XFZv9l4+zB/Og5RArHJAN1ST+zv0Xz6FMWLUTt7rRbdgjuT+hBo4o",
-	"ujxGMm10Gz+/uGys5qY7xczszlO/sAirYQ93EPhRZQirT7vn2V9lNdNcAd281vUMeKWR/OcSVGOmNR3W",
-	"u3Edg3vugiAWgTtyPWLegw2n2sVL1KufK1fdM1NMYGHpDhunZyI5XZK8Z397pAkTRs0K0CEfAwEZrSOu",
-	"jVSzO9GcbYMXgDO0jnovyid3PMq1Yf/LJXUwtHLza5a/cohWH+15e9/Lt0Zk6XYjq71sbKeo5d05xXYW",
-	"3u+GSy/ulk+03nJl74gZXnHM/y1i/ND9ji4HPIcupArDqGqJZMl1U90BcNce0G0d8RabuiTTt2ANcioI",
-	"TyP09QCEXuAAalKCTi30qYl8zBRPnCLUahNnD/pbdgSa0A7XyIwAgeKo0ynvuS3zkYI5V/pdhpl/ruBg",
-	"dfZ+/PD5IDr44aYGBOuDXR9IHqwN8pvftGIr1+weKJgvlMIAkF3i3koksb5MZ+3waqsqtajL0ytfcGvj",
-	"toZkYJoTrsnB2jwqHxDlmq2jppeAfhPGt8y7ZBEfx9KTe+iYaMZIKhO97/xTuj3GrEVGkxGRwlIfaM2I",
-	"tcaocAiWldgZwXwAjY+dcQE0wP0BBMgyfUOV0b9ygBdhIvV/crtvQppT+2+fmSljEECh3+RZhn9IU/wN",
-	"2D7+W/9BSPOs7Mj3eSJm4SfXgO2VY1cDqUA+QGqtJfq36if/pf2AObe1dJRRs27B7SH2Kx1c6mcMkusG",
-	"GTVuR+AyjTRjh18UYyCax0FpHROKuGO5RtA7OKklqBJCVgBKHzZgVQvXGPgk4+Ja+V52rW79/sZohvc8",
-	"W2bAgEgPuEE+saxATkVtN4qlXNc/DpdnVvOt92XrQnHyr45gyDOIBB8qigG+ufBf1zViCqfGVvmZE9CL",
-	"l+LKai4ShnAXQahAcDkWMg7ttaxyLEUPUagk4VLVMZbygvNL3rF+1cvTLtw2GTb2x7JnJxY832u4q5ZH",
-	"BIaj2+TthImTs1PyuN0hI6qJkD1hBwHsEt4H30SvgYFk/JppEvtFiomQhA0GLDFFtBglsX0/joiWVjA7",
-	"9MO+oiIZgXPJjgc7ceM3IyXzoUO3QSmCjwNoWoFKAXE8LvCOZQPStDL0AhaHDJnwLCmhQkjjZkEJEiNi",
-	"v9imWjAwKnAFIOjN/20A7tUuGSxiH2bTp4rBMNEZElqOc9eHr/g1E0zrLc//4pmkGb+uC9OsPwR1xD0f",
-	"8xo2LiAEuV4AvKbq6pzR9JxpgM7daiI+I2E9znQlY9e9VTeN1wzO2HbDgPzujzRNlduLmtQm2+xHXp9+",
-	"7lXhNZxgbhplm4WGXB3I8vntEOqDvW0ekuMWcl1Ijm+2fqzlDdzmTuWXijHArUAuhM1FmLyYllE05A27",
-	"Zgq5gRRE5maSm7nYmkRmEEzcrwallCN8Iw0fOKSH0/GEIupXcdmrGL1C78+UKoF/cTGQtQchbGuH/blN",
-	"VpIIut58h3/hbBoOui6k627ynax6oBhNn8kcTd4tDnt1bstSpML2VydMhTO2K3A/FvjXidX0yVA/zbbn",
-	"TiFbKi+dwibXra72omHLJQ53/DSt0vPd5nqvCVW45yz6+XWoW29Iddwu/yLM2qhkYyymWARXy43DzuHT",
-	"vYODvcOnl52j7sEP3c5h+/vDx/+rMce/LZWhI++gEoNREH3jOad9ZpgmA5llcroHpki51o0k44Ine7Ry",
-	"eblyAH614Y+9g7rskHDW67MG4Mnd4/HD9VhvH3yTMeNfCG5nmY8PFloGYLAIsVMbAX7N2fStyGqwZs8Q",
-	"ERDhkFXOAnx1QBaE+DEdIJlDKJm3JdC5ALfAngYAmbknYr+0ANCMKP/WeBmxLCVNIYPkmYiw8cTMWqj6",
-	"r0n8DXlsOJMKUlABaxsQcSVcfPPb/jAxelv0mE3y5io55DdRg4Kd5+Oza/Km6LjA43YhkIkUCVOCpRHh",
-	"A2tYtdfezdlzWsmCXj9E79B36cFbErJ766dZPS3TZFNKLhoq8I/WznSOtyz8zsBVfEcKBKv4nVdey5RP",
-	"3h1DE2wK7pa1MftLVq0kfJmld9TSnepntq03m1+jBGpY8WaF9is7FtBC5M/vPJspKXmBGMPDES5guC0L",
-	"J3w509ktfmM3qT13RiqxjqtS1+4FyeS+lUw76qXbdi63tY8AKnLFMfu8hqU1fh3N8M4lYdayH2B9BSWn",
-	"6I9LZJ5B3RvStzJjPMkNS0kTYry1922SGAOc4pZDK49If1YG4h8TiumroB4IKUpQ84qufHDU6DYAiJ59",
-	"MmQKPfeZx1w2IypKWF470qdPnjx+Svozw3Stt+GKLZEYS2AgoGpPrQa0ES9b7Mc2lLprLDnAZS7CuDzo",
-	"Z7hSQe9BqkRIP1dQ/ccNaBUd6e2sFJc/9r4aoe/j7z2VdZylcVgYFydDtngV8CEAfXGdKRjR+8+4KY3J",
-	"QSNc1oPDRvfx0xu4fK3LF9jcyWJnvjxj7jZOH+XWdHNIHHuab9aiD/j0Omh/tS8FWv3qyR3NuNB444jE",
-	"hcobt7bK+7gDi3D31I5bS6hvNhfiNvLs24rlP6uAL3qnsLUR4ZKcpRwBWaAQQ61L2GMOb3c2zl8+Iz8e",
-	"PfmeOKBjSNLnmV4k4rJew+KK/WqlJZRvcCX34GKHS0GaR50fW+1NkRnKUKUa/oUjqwZ3AFMACT2AOgM1",
-	"61IqCXO1YgRzMYETpogcDJhIuRgiPyBSlXn5Gw8/iHOpGT8X2lCXt1fOwMUpQ5zm0WGjVj8swjTnrqat",
-	"RQvqAtUkxuWJKyCM6IKIXQtxvWHo4LGXuF/K67+yZNqPPwbezqMlmQvcZHNTfSMNeblsm3yQXPk4hPB3",
-	"993itFN27dG49b6QZm/JjtcHKuNwovJm3lFTNRDSL0Sd/DlnNOU73J9uHz+RqhIjf1FSj/lQlZcvRVQd",
-	"gkVAVMiIw7qkXGGYjuMhDn19w8ALwFPHYJOP+PemF76VAIdgtMHE6tdX14aU+sgziDGrG3ug9Xw98JRl",
-	"XOUZyzJdWBITOgQNW071SosiTG+w0hgRUr9GqPpyn+yW2XErvI1FSHIATuHWr44QLqQyz7liC+iQVCfO",
-	"qVC7JRczkZzn4usC/NYkt94mAWHABdx43U+C3XYJAfcQ5W+o2v4qwL21zINa8ZziKVUQp1QrLHcO71d8",
-	"OKyrW/5r2WGXxLZ5tDMySdMY8tcmucbaQv4cOChUfAbuSetAUKPGpz37xt41VYBwZF91Z+QSR+PyAqpf",
-	"vvPNVr8+g05qj/kcQrGf6jYJB3PUFW5auO2VA7I2TcFN4CvHR9hJb24re6b1xcIh5mU0jG4X8NeLCuUX",
-	"tIgVpj1Hr2XMly6fuz7Nv7Ndlv/iOs0bd8vsOVd3FCs+ykrRR1+is1L7cQcQjMsw9HTR0Hr8+PGPEXl3",
-	"+SwiY55l3JXyruQdhWli95MWVrVWd1jNosTmbZdzh5CZ3S7Rg7DteiHhY7zZJ5qYbGb1NAAhjCpYprrE",
-	"CSJlXDnCLRalESHs3KWFQLF4iEl3hfW1vyVmZDHYvYxrPy6XNeiIa7wPJk3aE7i5KM+s3u9aLp/WDOJW",
-	"3dRaWBa4Er/OdVC8eAt8RbttL4uGakHycBBbRY9hi7WG9d1oP1yfFYDO9ZbXXcY8gCPnXeE++jqxWXgs",
-	"vmXshK2iyKKGdt1tTEXWuKgVtncfguIQt+rg6dagSK6+j3VWVUhAlRiOkI6re19d34URbhDo4Va8PMFV",
-	"3lmnN9hV3+lG9n4wde406O9r37euJLr1lnwJLbY2YLG+DkRJpHPjWEYYjqnv4rd5s4yz3lUS/2KOwpYw",
-	"3puC5Nektf15gfI92vNAKoJpbftFUtsxoag+wY9iHxLhjomZSgcyAj+4tLjfBeQ+L1FbXYRNAL4/T4Gr",
-	"DxHgWZ+KSW5uhcffreQ0Nv0fUjkVtwUY3VanJc04gI/vkgo+vwP9Rph+AC/lCjKq47lZgZrpb043Bha/",
-	"5mzaE6hZh8DifriboIoLpy1jGQK75xozuRzYzSlGXNiurIkoJ3swDqRA6l77TXLhgjwVu+YyL9cOKqKX",
-	"AOvBlKOeyPgVI9Q9i7r1Aq7BLSoI7K5gAwV5vX0TaPRbsMiVxQj8FFZT/WYEv0p+bCkWv6JYeBAJv5/a",
-	"KfU8fAPahaO2FDbAQbbOF0xxZ6OKGbHF+YYN2+z5QKxAhNKccb+tqHG5995/AjLEr1wckVgWPNLF1cVY",
-	"+rZZ/NLFZYhbc+vS7QmIlQ8bLFwikWXRimHRZd8yQpKFQiwOvSDOdQPMHXroiaZmjNStTatdI9hQNnBD",
-	"igJMTkLAafOx6FXBUi8KVuq79yYpljh3fnf6d3VKDww3ssfTatLlwvzZlOkKIWwC6kKaVXHtCnYjq3IV",
-	"6Vdw8T8RsIurbFR7U1RuwA6Xdg9O/N+vE38BeGkb7yI2qs/ZJKNbYyF/HUvpnhMv1tlSX/mK/K4S/a1p",
-	"vt3OraU8bLK8H191I76AabBLpdmdvM7rIfbvFaibF+gWq3quwcOAWzifxV93AbcqPol++9dbq2+Zll8G",
-	"XruL8E2X05O6fe9O7hDrNC3XeJA0HF5C4YaGYT9uZ6tXS27bFsI7q6fswi373V0SpGGA4coAnUo04t2d",
-	"kaKQzyZLXVFqy6H7VlYt21d3kO2+sjvWNlrlidlurXYQg1oqo+/gBno+TAuaXTXWHdWd3cbrnUbfuJqz",
-	"etV2ghf+Q6Y+ffNXy4tpoJolueJmdmFbdfUEGVVMneSIaImfXnq2/PdfL+fBYhp/uzh88hSvZcCQY+qa",
-	"Iwg4VCAAi/3cPrP/Av+fPr84IQMlxw40Qgz4MFcsJX//9R8X1myHOYKSAr2XIXsjYyaNm5sbB+GF9znG",
-	"KUUuexRylzQZUw4WNdo7ucqC1Jdl+sViJvPrPDN8D4kC8UY0aSJKZkIVI1OprgCytBURS3ku/VdHvghm",
-	"BBddOiJ6RBUinqYEVdQCH70nesKuNxPGKhoM15ISnD35+6+XpBmfhNUbuuQn/K2XdzqPE4gQhD9Z3GqT",
-	"0xRRA0gTBx5B6GBEAJkuIkpmrAVliZkut+GaKSjrj+GGQRnXsqaFPxvxfoy0HpdZntQQmaVMEaeiEc1E",
-	"Srjoib5MOcOrw3/lTNm/x7k2PsaxDHAEQkFYWUgYsja2YoNcu6LE5KjzuE3c9WFfpjMiBz3hckdh152f",
-	"Gb+xvCmOCCXFYCtRlQEitQOusf1RAWmqRA7I1M7JjFjhLrA6FXFJ6v5m1W5dmWOoiV1UXNOTZ68wQQVc",
-	"C1jZw/UzZAZ6iiHWKLaPRUSxa5lYVZrgHaaYoR+jddwTNB1zYUl6RlKJJaPhNhWWBaH3uXLRtm1yQr77",
-	"DiB2FZQK+e67iExHEt7GKSAAb7MIWrIL3xOWQP1KmxEbtwAJE8FBIXdfYl1rOAURukhg321rEfzkEnIA",
-	"iqcn4iEzReb4/4Vq7V9j0rRPOqZXKRXbgtsEkrIBF66KNfjyZVBSFlCBPPTPI90T9tBjQc/y3JJm7PGF",
-	"uoAhFLfwTsJdQhOW6QKzBlrC23mEIi4Orj3PPVEcaAjxjvyhhfaKPUY3EDnqHEXBAdfFDQWkU1rytfQC",
-	"mYxYVHRZmihpxnQyyZzZ4fPz/vKbliJukYQqNbPzKDIQSVMHSYs94bMWneeqyMCLj0lZIRIAE3LFNLrd",
-	"pGAkxvyh9x/i5TmcMAeoGqSJygWWfuCagB4IKKuASeAaBwKyTeMSdcvDnUZ4iDX/NyPNo4PHdpNKLsil",
-	"6InmUeegFRFlmSJCNDSPDn+037hWgtk0jzqd/aODJ60IqYtnlgXa+U+KA2ofOto/6ti+JoqVkE89Adsm",
-	"xSDjidF2PIf7R50f948OD1u4a1Co3W203QHLyOL/3DvHkexZBuOp00tV4or12OeeSWGYMHuX1uJ9O3HF",
-	"44XUgg8GcdQT8X/uvVR0HPz4/MWbf8YRiUHIK6b2zmTGk5l9a0+572IXuRH79i9c3+7hmNAsk1O7e/aM",
-	"9YQllD2p+JALgifG0raZZY5Hl+WHLBUOYERUJEwDyu4jIQV7FLeOSXxhFE/M3qWiQlv7veg5Bg8uXBuS",
-	"lE0yORtb9smE5W6acMuiYBnhfB+Qf/CfLOcfS8XgUAz/zSd7VuNRkMYCXn4vVYDhIDqAbagnMARS++8s",
-	"Vz1N2XgiDRPJbO8fbBa7XcCF8tBfmg6s4CGKGSeBL6eSXDORSkXYJ8MEMnQpyqxrTbRhTIVaTtEocFYn",
-	"TLkmqUxymDU1CG69Bzep8ac9VCL2EpqMmONOpAnlsiwLJPD9XLb3I00OOx1HexrOpMNC44Kcs5RrkgvD",
-	"M5RWKAYeaSIA8URxw45J2bE2itFx0XMwOad1+KOFEhYGhe/oQvD2hGNsIyrSzJ76XKRuYTB9Ck81Hlku",
-	"tLGr4xgutAu/RAV6tD/GYki4sdIqY+hTz3jCBCb5evVOyYnizFA1W9DrXJJzqNj5BsrUaa8gnpydNqLG",
-	"NVOIDtA4aHfaHXe/KeiEN7qNx+1O+zHEX5oR6MaQVU6TTO9bnWL/s/0/QC3d2F+HzCypfmFlhKBjO78A",
-	"ya7Zn6FOZskf0uQ8Ayn2MP5Isww0BN0mVqCRQBeg+qonaN8uoJZjZrksSLamZXC4fsX2ArSiNcTB/kgy",
-	"DdOypxvd9O8/N7gdLhRGaxRQLCrMHnaK+VozrJJyfHPzwVqTCP8Pi3jY6XjN3VdPCWTdb67SxGZdnSQZ",
-	"eBfAJqhfeKgtfYR91jVVjG3/J5o6bo6vHKx/5Z3wVdVYii89Xv/SS6n6PE0ZmH9Hhz+uf+NSytdUzNzo",
-	"wE55sklPF8il3gl6Tbm7BbZWXz4e2/ODFEGoZSka+IzXaHwF++77hiX3BoDoVMmlrufyEbBzEYUM4lvK",
-	"k/M5pKmb8uNpuvwQvWEs1SRG3I7YMuVQhW+Tn1gmp8RyFOOPWyohH5x98oGt4cE76hy1ukW8I+rJqCUj",
-	"tINTkfssoblmDs8+0JcLcHrNGLyGTwQq9LLj547en+hAHK1/6Y00CGDxrZyHwDi8uxMRssUzakZLo8Vq",
-	"3jlNIdpkInXN6YgLMRR7GxYtfTqXhS2VFyhNMCIJIr8XIVMgdVpt8rOiAoSxP3E9ARU/AS0nJgJPo/84",
-	"dxqPybB43Rm47gX81CZHnR/xkp+CXYmHk5qemCguEj6hGR5bfUyODg9Jn82kSMlB1Ol08GxPAAbWH/5z",
-	"THImMU2yjw7wMK47f6grniRZY9utC1TKf7BZA0Ua0N5PMp1tcHgDXLRJAElUAhAVWwhRQEqz/4kQym3/",
-	"5k20OQdweUE3VUcuxPYssJ6Du2Q9L6zRuIz3uPspu4Xfukzemml1NmBaz5x1CS8cbDCmMzqzuvSllK+o",
-	"GjJ878kmC6DziTXJWPqapZx6SNejw8NNXp4ggIDljggJe/9sGRgS6in+7Cyw402VjH2Q0nsgzRO8dP4m",
-	"uLi3ZJuHnQNg1ejGhC86LWCxpTXQJm9WMmHS9LzXSFRLeoJC7T2mWluwzAv76kmSneFqfTN80yG4bcMU",
-	"cQowoc04Y+ercUaXCFpwxgeu/MCVfwdcGc5SefEHbhunRN6CPc85VbD+cQ3wB7uWV6GOur9EPz2Gq5Wr",
-	"pfoo3nJlVBtkjyShggirH/dE33LUsYSMCkBc3JxzIuYOKptzjOVoyWxY+nAC75WgcRfW6Blf2+yLtnK1",
-	"RA0Xl1SDUE3NiABklUubccZWt7AYSfPd+as9JhKZMsDqFNK0rBmp835UWo9tAhUYwJsp7dcDJcc9seR0",
-	"BdHY7kS2yXM2lsZ7Q4Ojx7U1Drc4ZRh84k/ZPWkWLgLmG1cqHgT7Vxfs98nLsEjKhjaTu6/2YTDL3LDP",
-	"3LV2eHWuQ8eqFZ2KUUj9mDJtyIArbUjTXVrQTEtwmcLdkbtIlwOCMj7tCWyx1SYnJHagF/Fc+1gSlKbI",
-	"K47aJIaYcszw+EQTQ/KJZUsHnajT6UR425dAtHtPgK4SBwHw7h6sTc7o0KkyMdxNxfuxHAw0MzEwvkLJ",
-	"icsYfFfauEg/nNAhW+b2Dar2bHjzUmJ+lOzgDkFUIFmupttKJZLNGFFYjsc2O48Hnc2KeAhqIPF2YOCy",
-	"kGuC4M2ACVk3GqgOXL8EywHdbjYQma/sHm8iW98CEWzypEvM2ODJSxdH9R8w2Q0FfPH4l7xOw61cdYFg",
-	"idzSvdvRP5xkOdhgKj9Lwb6RqwqMLEoKxuL5u/+mZPEpNdTFMu1/DqFFV1pZi16mIgSsTX61rLVPg/Cs",
-	"XCNvd06oMkPOaXYQaeT0vjFEB8Yl/n0ckVxkTGsSD6RK2F+BNXeRg8+FgSkGoVLJCHLdw+l0Iek2jlwB",
-	"GliHnkAgVJaWV+xuiBBjCBZeoHXibx/dDyvMu+dFx1u7xl7aKW5y+E8Hr6lJRnUHv8aQdFCvDxrfwQZe",
-	"lbMgBOwlVA+6/2ONG0hoGE4cHOzgGIMtuuF1eXBqLyAqGwB8Yoy9xoqIY6qvEBWkSuk/M3MLMj8dvJGC",
-	"OQr+PYvGYA2WiMZgw+wqutg/2+6LSzpc1r57bB+egZYfb3g4XssUIrb/aEf9fm+amNn47G13Ep6HcN5L",
-	"HTXVokrHNXftwVH25zfC63TNhImIwgQml1WPFdelYBFhnyBEEq/aqcvOgJewJhPFVywfIPF37r+YXDE2",
-	"0dCrawywLRalpXfTYLlVLHzsRgEpEBWrcbkv51a8JpSUOzqDcEkhFbs8wJXki0a34VfHJSeNJDDKF5cL",
-	"EYmDEVftMCzxjBo+V4hnwjf3NpWrcz9Op/Vc0Lud7oob/qGMi911kj+fAwsJfENmvN7K2Xe1ELa/8V9k",
-	"3LX39ytMpePQ4oDkpz7mn8wmjMRJro0cx4tQipc+WprrnsAYbJaSN8//fvH2TeTcXEHItU+QOHjsQqZa",
-	"EWRelFXDJkyRjAvW7Yn4c68hJ71Gl/Qa+UQzZXqNiPQaV2yGX04O8AtcNvvd53a7fXMTk2Z8xWYxRCD3",
-	"GcnYwBCZm6BON3DQR5rY56B2V9wTAy5SAO3iPlDBNoshacFQ0A6tGcpN7NbDcngCDIyBDmtnaBQVGsvj",
-	"Rj1hv1QpU5h0hbcLxRJIQSi5YjMy5UK3jgkVpaPcF+z08g7kKLgybS+aDCW01u6JEzKm2UAqux92QYvY",
-	"/MNOx3kRyyIdXQJZNS5Tw43c42GSX6ntCjfzCXGlC3oCoY1ULoQ1l21jXn4iGTnHZnBbwlK/tvC0d682",
-	"4/m6IHFP4I7riMTVCiExumK5FLrl8wG8fLet2idQztcJ8LNcj8rD4vSDjS9mPu2JdEEeNzxtBFTqKcPR",
-	"aECin3vgOITfTlJKXslrZvew17i56YmyqYLKgqYOe40bmFONr7HPBaYbzDsa70n2QoGZJfJX5gaSEL22",
-	"levRgzPgIa5jG8lrz7HjhpDCSAmKqE0kcdSYyzQqMeXWCWiov3QP0rlN3kgvZ8HewmLUDi8MfnCsEKD9",
-	"3FlG4c11Uau21e6Jc8geCIS9ZfmFQQYpsm5ZFyVX1+Xr6uKGrLhZci/1RJHmVQolqqDi3ZgbAxCDkA3o",
-	"ky8zRq/RBhsTDonybXLGFIy9S2I64TEZMAMpZ3GusrgnmhDpLVKABIwhoDC7ZimhQ8qFNnMp/vHJ2enH",
-	"i7fvzp+9+PjTycWLj+/OX8VOdMRoGcURiZ1aD2mOho+ZzM1rHUfE0CsfBeAXpkhIB9gCQk0ho86oGcWk",
-	"6bbBQRaiauXT7XqCG82yAenPSMoGNM8Menyv2KxwO/dngWZi20ulXTuIjzi2v06kBvW7SE/jpnXcE7Gv",
-	"vxhbuaxJDJdVMZHXTIEp7vImL0A6xICQHRREDrba05M21DAct1sVt39KTlGdOwbYOeYS272m6A4QGdFr",
-	"ViQ1G4lbCWoPV8WCUqX4NeuJ/swrirYtO81cj3B1QGFAvafybpu8knLSp8lVRCaKX1PDIqvvXO1lMqEZ",
-	"vOuxOXqCpilkbGqXEImZ+86lX8mZzDJMFGdjJFgtfWJmQFpyKohfcfQp6HzCFGQ0KJkx3SYnBaFXdCPS",
-	"zIViNBlZ3hYRt7QR6dOUoO5spFXl1JBFfpzF8PEx2NrWFmpdmYtth4VqXKG2FWnkZDriGYOTDyTk410w",
-	"uRge55pcQXarCGb0SFeVOmQrbn97ol5FO8aUdYxlI+CQmaErpjbSdyaSiu9lBz2m1o3ieUlZlBc8IK4u",
-	"Suk6mavx+MMRYkI9jhpW6QaVp9s47Bw+3Ts42Dt8etk56h780O0ctr8/fPy/AkSsbuPgsFOsDi5JXXW8",
-	"7sFhB8vK2fkffF8tQhhUYLudn2YLXc32/6Cr3W9Iqz1ld+ZyKGoWbn9LU3KEKGTblmdHxNHmIM9ckF41",
-	"3iYqaiT0BBYPjkgic2ENPn/EHO+GI3OL6Jee2Cj8pXoc9Nae3YdwjVVVLjeJ1wBSfIjWuO/E0oCxzMn0",
-	"L3XPtAGbchVvvznHKGq+q9yi8Lp9zCv+ESn8pE3Ue0YsSzE1obXcZ/qkQ17znwKr4ZgEbtSutVrYJ7Of",
-	"6GswGBygSMaF98OBRof+Q+9kPSZxyqB9y93n4M4iZ106/CzIz4IK5RGJ65xiMWnaLsDyQfi2oh8HiR6+",
-	"JRPDjLO/Ywf6pB2WVeGcRe9WTJqxnVZEYuznv/+f/59Q4awvOXC9afje9uPGE6RCWNX9is0YGBVznQR2",
-	"1hLDKjSRqxqvV+E8rjjiYvWEPTXHWOSHufLvGBbadzAsTavBP7v4xY4X9X1KIARWDO1Xik0w5emK1aj4",
-	"Vpuu1/FLY3rBMi+Ma0xttgOjAuGkFl23PWF1//obUEuU5bF6yTO20n/63f53VXcpTyNBxyyiQ9YTk4Mo",
-	"9IJGj5/u4uCcyzUvDsIySt2CHMkCNbYb37xHFTmH494P6vqDa3W7S00QO6HDC4LIgZfdgXtVBGjVer8A",
-	"cl+KTIRx9c7bUnmZNL0/J50vRK3zvj3jkDLUmjc9IOwSGakP/SDc2JOeMCXAaePgL8GzXICqAAYS4qcg",
-	"PCF10Z72bT2SgKEplYGaeQ54vyek8OGbXRL3FQN/YnxMxi42qkviKVUCvyzUjkeaJHIklSEqzxjWgqpo",
-	"Zl6EeWPJxbZ0SczFQMYtshDe8sglV0fV3CrYXm4QWi3ovycC7MDUxe9UMDl8KgWg2uAvV8LuEv5+7Nw6",
-	"4CkFLuH5U3E/t3liBFmWF3FMYnClpc+s+Rg7KxIK/6Gg9+SDT81R0HRETTHIovSh69JKc6fQrbA+AXjk",
-	"tskX8wUFNszAKIDVS2Eyj52/LIsiXIetcinqwPuXdfKQHPF1re1wbzYxuSuH4VtXFH5nlrQJZRfICzF3",
-	"wL34rH7/YZWk3B9TdbWnXJ2M2vDM11Rd6WrvlifXsj86lmJI4vDL01THJY6w46ZmxMZtcgqqQM9ZDRMm",
-	"J5k1gipNRiQXKAR4qj2ibdhjZtt2ML/QOumEgNNlEdYFPmkntsAnHf/bOZZybuqN7vuD6DB6/OFmF3ao",
-	"7RBhRF857sL3e850ntWe+r/JKRlTMZvbDqc1fPNH/08XWmh3dG6vFJL6Oq4h1ZAKFwe8j5rYagUbD3Kh",
-	"m3mm4YHZqXchWCUMdEBQn6l2mbOaMRH5FHtyYWbG/uwi7XrC36hyHcLoQxlvAzEM+QTNhOKilGvypHO4",
-	"FB30bTC/12562zogv10JjjNaJbvdlv5hMUMPN5rRz9SwKZYeuWOZXQDbjgvi8kcuPFrBiVuTkn62YQ46",
-	"HDVK+lS5yJI2+dU5IZ3R4c0jgBl0qe3gl1XM5EqwFONJp6xP3p0668uqerp1XDFeoOTAKy6uuq46Q7vd",
-	"xtoMx0Sx7K89KOPWawS41ELmwmVs9ATANoMOiY7EosKuFKvTy7/gtdrvRX3fqHIKLFZNqaCVyjwSxFwm",
-	"g93ldZkM8My3nsnwe8x6DnmH+yJ0jwGQeqEcrobcoy6PWk5FcYtRYAUHhTqcz6YGyptrQFo3TPi79xbG",
-	"LHkvH8JZfHRoa3GbPIMXdeDcyDUWA8kYxNYLaRw4W1F4BnC9yRuA8BGMgfoPIFW54P/KGV6NhZ4td5sF",
-	"UZzx57LcQZe8/xARqN3bJSdvnt+swEvF43KfyH/zHB/jh0iaM6wALMjf+icHCUlGLLlqVMtFJTKTqtFt",
-	"9F25Z+c7ec5pn9mtH8gsk9O9fLJ5bA9iedwLxKpjXauR/DCCZNecq6jxSpZ1N1dyNv/cN5+n9XCn8UWR",
-	"hpBJOSZaw5XndLn9zw7bZhPkCcd5HbypC446B5c/BlSvqrpFmp67coWXB1Hhhw6yVJ2Z16rW9FmM0K6E",
-	"XTqG7qCLXHZScbvgYCd8vKY2dKZJ01c9MtKVcWgth5bYke0+gEX8EbAflp6kaJv6CO60nJCgGhgWHwtK",
-	"aJHaClpSZLPIx0PMFdOKiJBeyyhVCmgCg1piL4DjstLP484R+i3i08HeGynYHhBq3BNjaoqSN0muFBOG",
-	"xFYW1eokP7uaYn9eIIqVOsDtZP8D+sQ3gT6x7PQvt262OglnDlluYwwKF6RWZPpeMTZxQhWwIHQUHHlE",
-	"VIJwrjQicdCyQ2bqiSRjVGEhsHoU80LMV0Sty9ONI5cMAxyohJ0ovaKhBeRxysDbA8wH+U6E6TcZ87Wn",
-	"wJBAXnV0cFip4rfi2uRdWXzyvuAq7FzP8yLrwrFjGABsXKPbwELhOHKwhobGfgGb1+g+fWJHAMZgo9t4",
-	"e36XZtL9oFSsZJE+3fv2rPJBZXqwlnaHtdjaWtpPyhLR22qBx76kVagFYlriqITVw8qs1nDSIzktkkml",
-	"GucZ7QmsOelyDcPwrDlYVvsy1AUNQINsI6SpfLlqTagGj5Rt4jS9iVtt8pNL9CMJzZI8g0Na2HNwL4Z1",
-	"SlXKFLjpeiIuq4q3U64nGZ214feYNP2kfKyxNeYyqk3LhT7xtE1inuq4zHwkQ37NhO/0uCdiuzn+Ad/g",
-	"iF5jIeeZv9bD1+yzbfKTNCNfjdJ2CUwWQ8yKwONCCCzz5/ti4AsiZc5/6XYA07TtKC0/Y58mmUyddlCP",
-	"q8oBl6HGb36HCLPr6pFHDag62uhCp41F5Nh/WDVj6aJrhgu+2YThkNXOOKgPf+CmtKo+/JpK/QtT+v1C",
-	"wcLCr45z8qGUsEXtB0vgCxRmrK5xiPDqvrl7q2Cd/NnvU6zIeguzY8NEocAYmENY9NlCmURxVJbZbkLJ",
-	"ZnJiyFhq4+5z3dB7YgK3tsFzhZGBj3ykabqyfJyVUng27vdOJMy9spzKMTqoA0FOMHTbjrAQkPAWykj7",
-	"J4hJeNN5JQO1fE5P1y4ZBY0JCPuuECLkvlhCdNzQsE9mczuhXND7uVNxm7nmUgWp4+FW5SG15Ju/hgkQ",
-	"uevkxVr7Yr/Uv++Fyzt7g+Tag5hOoCrviDFDMiqGOR2yLglsifi904Tf0DH7gNVKIdIHq92UqSTg63bx",
-	"QAYrkAar9Uh74QKOkxYkk3IxjIjIIScD7oxc8D/JuGGKZjoi8V/IHvmO7EO8z+FT8lcX+INRP+4DqXxy",
-	"j7C/Om8WZEjkwtXdP30ZkZM3zyPy9jwib95eRuTZ2zfPTi4j8urFm6gn3p2dvTiPyKu3v9p/Ls9PX0fk",
-	"/O07+8bJTxcReX36JiKvT/7Tvnfy6sXFsxe2mV8jcvn2+ck/I/L85PLF89OXLyPyzxcn5xF5/fbN5d/s",
-	"1/9s98Q7F2JsTZZxnw9zzHP0ix2RqbIylypupQoabLMkc7AvR4eHlfCIPJsoDmjTPRFDMqWO2+RCAnJS",
-	"sdVTQHfXhhqekKGSUzMifcs4ALSWpSV+DERPuqzdg6cua7cnPNhPVOl8RAFFhRpoU5Nm/OyQ/Pf/+/+R",
-	"ZwfwzwsIFrO/WRXi6ZMnj61Z0yH9mbETBfhALGGve+Lg6ffff3948DRudV0d+7yM4QbzNCAln+Bo1ROm",
-	"DbGHJbdyxMpG0nx6RP6xMHJn4gJV2fftstmNsK84WzxNASoQ04GKPbEWUYy054CCkFxiQnVPyIFhAtsj",
-	"dDIB16tDRlQwNtByRFGfHwPQC2KMyOP9Q8xigmgLoD08CUB/9pRA/etxnhmO4IYUtDJYfkiAWjToj9G5",
-	"CiZd4UjQJRgPOHO5IYZeQXyOe8TyAfsON2RCXUgh7EObFIUEEs50FREZVEUABhQ+lxgT8Nz6FaOy2mDp",
-	"oFAFfHJ/Vowxhekq5sjMj6wnMCAQUtACyt5ev3xWrNU3oGW6WdjBAUU137/MswzZbER6DdLsNSLyvqJ0",
-	"wg+tXqPVCNzIoHbCexvopI9vbnbUJecX70GjfNAoHzTKW2uUC/x7N72ydPduV3Im0A9/xaTVeXFCkPkj",
-	"tsjdlp1hM1dtBkJliJEywpggbvg1y2ZObvssDlBhe8KJi5RrL3IhgQMFt8sX9tFAhY8b05utKHZBSl43",
-	"tMoR+uURKASTj9NF4bK+Ys2OQuWhWs1DtZqVEUsr+MIOMUt1YT+7qkN/lLifNVrF7bSJh8ifbyLyZ+Up",
-	"2tERs0F2jxPLm0YElTkLmo6LABoIkNVOva0rXBOI8eDeNgbjeszUEDKs5IRk7JohtmzsbIO4VYkwCsOL",
-	"Ajc4liRwqc5SkT6DgKN2gY+KSFT7cy/ZEzmz9n+lkh1078wf+0poXNqHSx2kJwCHeQGmbF42e0iSOEjc",
-	"rtTHAUeFr6DnzvPSkKOdueEdxBzxFEBWS/vOpWSQF+5qYOtLh5v5MIhugRK7ebI4Lsn9RBytZs4+5OgO",
-	"mPRDzNGDIbd7zNEu1luIP7VD5FGbvM3S5Wm4x64O2eb1CKt4sg9Jr5slvYaFu7bLfA0TbP6o+a9/fOBZ",
-	"H0gS7uadQc7e8tKvOPZcYw6nw7AoQ+tiS7AxaR51OuEFD17THfcE+2QUlHXyaKQT0ybgvkInvbvWQx89",
-	"ouJz0yWxR5aPXYaW1RdJWWTDYXDMRAK1Par1Dtc58m9TyPAOXfg7AfHfDvL+frzu60sTes/7XZQmfHC/",
-	"P7jfvzDnPjGGJqMqNKUDzZwLHa8vTLBKk3soAX9XJeBB9j3UgX/wrH+FOvAYtyEVH3JBs6BW0oSaUevu",
-	"1bnooaj13RS1vi2TeKhs/VDZ+sGV90eubL0ja99B19uxzuathMJDSc6HkpwPJTkfSnI+lOTctiTnoub4",
-	"UJfzoS7nQ13OO1eYlJzuiKyAXMj+dmolq89RKKvfaMKEzIcjK9hqQRjKUjl1YaEYLiIY8UkRGddGw1ct",
-	"z6dc7bnQGrVLobhdv56orJvVeTIJ0Mg8bWEijpLT4yD7w63Xo+K4/iYBzsHKqCs2s/w0cPr1oPoBKlOV",
-	"UJuIVCR5hJoEWN3VIm9WuZuhzGSZZlDhdIRXxS//dnpu1YyeYJ8mVhpwKSJQC/MsK8soMKgpZlVEKwEK",
-	"vHUYX+u4LoaZMGvzA/4rVEotMjZ+AUwjB3kTNONUNMwFs0IJE8F0ROJ//vOf/9x7/Xrv+fPY0ijTETl/",
-	"+Yw8fvz4R1LUYtFRT+DWDaxCB/kyHzXLWGJAQiUMyupU6tkVeUOWdBBJAmeGSVh2RJFTLrkYFpOI4K4/",
-	"TDmCRCRlmxc1uVQRKTKSSiXNrXFULDAXoMyV2XI+oQtplH2aZJQLeBAVazkNHlpEp8W5a4RbhCQ9Zx0+",
-	"0j0RD1AZ5JX0H5edE7maTSVtWV1a+tpLlugX6wjaBYH6UkF1KrukjzSqr3YxWx4oqjjOwcksoCMhYqwJ",
-	"3mV7MOZqAoINgH3AiQBkJZq9dfBLMeT2kT4XyCb4cGT8zrw9P8bt8lhNmvChkNaeoJq1Ind2sApWyhTO",
-	"AtfP7pUGhJNjApl5HqbLH3x4A7VL0H4R7aXCbJyaiHjnPdGkWeYIblzPfVzdvr9CZUwsNaB9epqc2iP5",
-	"7OKXCCdhZ+ux1kF5jBMs5WSPJ8waToBUlWxNbaiC+wJks3+1tstf7P/27P/+J/AYQ/tIEInVrOmwAG1f",
-	"wGWm1v6CdY8fxZDKBQcuyDBF+BpIltM4KmtjMQrMVeVCwDnDn4M0rzM6dFr2hAtR1kzzxAeJBDAX8Fx2",
-	"iRRW7XY6JC0x05wOjtffPeGAqRUKDueOjDxYoq6glnWKm40kg3g86E+jnWg5DIR00ExLwoS1XRlVHuaR",
-	"xCOqX0vl7Zqg0laEYwVyQdYImnyVjUDTmv+bkX6eDpnpiebRXE3V1jGsajalM01GEuqeGrsfGpFylJyu",
-	"Qnw8twJ6DSCOg7oMxaDLLS0yKsokiwXat8e63agHkEF+UF9t6/ZYORs4Vez0LxhVm4Wx7xLklLKJYgmm",
-	"fSOSzlzpT1eIthAQAL4NOx8RKCLrvilK8LJPE8vs5aBkCW3yvOim697iuifAwPJBH0i+LiJWMyiddwz+",
-	"Ff9LrhmJf35xSZYrc23bdk8042FAQM8ufolbkaOJ8l7S7kfquBXSYB0NuA0PacCtRaPbAFsrajBht/i9",
-	"/5jo6wAYY4sabN84/igcRgjbdeVgq++vLSN7UoSXKajsKNWC1HiINdsp1uz3Gu0QQJ8+QpUwsOHg44cv",
-	"gWnkOcVS0+9FQZahVAnqjCO1IiYAEnOYQzBhCkpPS8yErzAj4E63tClL+IiqkuoEXU8slXSukjrGuGVc",
-	"eLSMABDQ6gzLFLOe2EkzI5sqZla13V4zIwuKWa1d1ROFdWRXcjwxs3Wqx7OLXx60D/VtJNHtKHSKoxwV",
-	"IuaPlsL2e+X+L1BTrAoAt0tfQg6sroz9i8vHWqgpRhb4NZ54VV5dgi5TVLVuRYhCp1jChMlmPoigJ4Dv",
-	"ri5CVqR8Fyb5qgrHa42jt9boD6JWuC6zbeuYjpORX5Lr1AywLAjejCH6r2UXNBfh9wOaafsD3pwsG75/",
-	"YW0F54dyyLvYAZbmNimD7DbpIQHkPhNArh2D8IwUP3+4WRObUa+cBoxRTkUZDecvI5gwCmB6Y6fkODjj",
-	"OEBi42lPgKKWsoSPaVZAraG2WOqZLYRvckEPlZEsQHjaQZQl1pZmZljKvdecjLBAWcqEtiK42wD/NF62",
-	"ORb2ekamUl1l9pRFBT8O0mc9TnT3PebjVtE/N0+dtStyP1kbsBdr8jWAth4SNR4SNb51nKRrZCzzTLai",
-	"dO5/RmNuBwykBV2zWgmtWuAsmq8NX61tBqgFy4ubASctapstTX7YjZM+JDL8EfISlhD7Vmg/9dZT6OUq",
-	"tPg2uQDfCQbmFDUgSIz1Hpa4b3Yk0D8IZNAq4XorofoAF/RNeMvrj+AdFQT4BX2Ot0jqWSqzKuq6y7BZ",
-	"njxzB0LmFkA3RyWKac7QazJl7KqxVAc/eLKl4n0/+S6reIPPdLk1j3gQ2A/q9O7pMVup0/tO713q1D1n",
-	"NLW9kYxfsdJnsUxreOma25bxfNvaAM5qldvOLeNDNZ8vI67LG9p6b9ydiuhzn+aEsRXYMaFGjnlCs2y2",
-	"hdB+QZORh7J7Q8csBrdcT9T65SAa1L6AIavgwBtwg4j2LrKRNOM+M1PGRNwlZipdbNkxibmI92Mhzan9",
-	"hWLMrP1av8mzLN63f0gDf3cxDDGCoGFydHjYJieCcMPG4H10C424gH3LUQTTVq4NlcwnPdGMPydS/OaQ",
-	"7gvL+SaOCHXVgx4jGqEmKWMTiCMeZBRjIMmYUaHJdERNENdmvzQhWsxaJcdtUpXn7I7Y7rng+8+Ncrca",
-	"3YZLoKiUAeWirAL6vkETw68hN5lBaKolyLlGQMGZi2dtdBtUpHMN+y3CK7dt+ZN2a3IfOtF6DinY9A/L",
-	"JR80lW3YuiPTTVj7EqXFuTe2T8cNWX/tDc5rqJxRcHPltZ/+zEmDMYOaNi5axYDaQpoUgi11wMh9gEqQ",
-	"NjlSMh9CeHvrmGhmtOXOZ95TE0ckLtw2J6by8adZvKzo86LQmeeiRStxTX5wHWt1Q3IG5O/TzfKgg93R",
-	"YXXEsLVdAW71La2K4zoP5TJLA/yafzA7w85plQyFRX2wMb6YjaEdTX1lC0NDENcXty/q7/0307H9adtZ",
-	"w3b84H2dapxyhYADVinWiR2HQ7xeUKVfUW18QaTwNbu+5XuHW+rPMLt71J7XnXurO/8xz/6D5nwrzXkZ",
-	"w1oilIt4wC+gOT/LoGDPV1Fpg7jGTZXad/6VB7X2QewH5LBasU1lslyJvZjS4ZAp8u4UkXMs7VrrME1Z",
-	"SvSEJceEZhmhGmw9KIzI1DVqtyGKDCL91Cq6z23/mwX2j8w42zKy/zIAHMJKJBM6ZG1cKpbkCiLs3n8I",
-	"F+5UGKbQ50VOzk6r7werqGfasHGwjPu4Dvuf4d+bpat6QgY8Q5sgWGDMwTUkhrZiYgWCjsrldiAzfS4w",
-	"id2pPUPmdCkhybPnb44JFbgfROZG85S5aqXaYMb8UaezdB9O7HuLBgcEUU+oGZUx1NQ9WVUiQoXE5ztq",
-	"nOFeztsJoLOUX+z1c5FmrP2b/dpO2v5VkxS5pU1Crymu9mpaKVIU9Q40BfPfTVVZQXknc7TqV7mW4kaM",
-	"Zma0lMgABmnk6SwAZ8Kk8OY5S7kmqZxCylWcsqGiKUvj1jF50nmMSf2VN93TtcTzNxzLF5Q5roea7cBf",
-	"Zlac+km0Ay76hXu/nFuiAM1qNZdx/JuM/NKt2OR/r/QyzGo2y29zgWgMEwEc/VwpJkztNp5Dph2CKH2x",
-	"nSw7qVlOmM+db9/KLt9IAy7M2er9Ctemdqsyfs3g96VsPwQoK06m08FRcGrirE8dFYB2RuYJAOCcSW2G",
-	"il38xytL63h+m8oPC06xpxd7igcuYF4YyoVDdMER2j77rJYCXvlJfEECKPpYlh/iVsSKKzvk1fsSjLh2",
-	"W8bMKL5CxTlTcszMiOUudZR9KiAFMaeJdNqd9lHX7wyC3sDByihE/Vtlp1hIxMiDK7UI4ZXgPE6kzLCM",
-	"uTY80RHhZdZARCAaC+NsqWF7WFocwXWUjsjPkqgcUAcxcxjXpyfc1MA8+Puvl92SDxR6lyaI65Z7eBtC",
-	"iXuNGHnFBGnGr19cnp8+u/h4+fYfL97ErQhjmZTMDesJ56epoAF3yU+MKqZcyXrIoIXGsHQ9lOM4CEqe",
-	"HePAfL+BmmjXi2hm9Q3bmdVSmGAqGNTJ8+fn1TGVuCadIzJiipVMjo5LbQ9vLHCOKs9YC9AkXL+gZrnx",
-	"xHjT4S5vbfdLQkZfO0raTFkFyKMdNAu/qbcwbLYyU1YcreBojIu51x4yOWGCTnjbM4Lak3bpt8gulVWw",
-	"7R/XTGH1XIf2OB3xZFTVgWsZ1dsJEydnp/al2/IqmmJcFs3OgvJ0qM+6LZP931iy3Gc9YUnl2LnChwE7",
-	"95Csq3nZpSVyMDnKPghFFKp1Sz+jaBwtXfpi1X2pe1pm2jvbQjHgfVLNltkdxzUHDd9E5uhmLhWI1JVb",
-	"98+T16+22zo/xS1P1BffHjeTxe2ptvW50Qe2aXmpbdraNQiTVJeUe84cOhcwPRTeJBcpUwBtc0ywG/8z",
-	"dfsgJah2CMm+D84sN675Dn51CWTogCpURa5CKDbYwTDtVzcW03N/RS5cpmiXuGoMkP0i1zBgnEYO2tbB",
-	"YOSQuutBbMveQnTGxS5Pis58HlwBseHgGwpEQdd0VOImhlBzCAjrvVaub8gmX+z0p7CcSZNilSnAjA3x",
-	"JxFIraYUebMAn2gFfflCe4vdXdBrF2qrsRN3x1FfHryIUmoFO+k8QFwM21XMiNr+RhSg2AJ6wM5Bb5gw",
-	"OcmYz8KYjmTmYwOCpmlSSyCg1bn3B0GW6CO92IRUQyp82YHFpp5hFVcPrisH4XDhrskhLI/YzCu/4WrD",
-	"63VjfFNNiupb1ds9jdoBHQxYYhaJpZJNVdMw2o4eqsUqtl5fmWclzktm1TnUW5yvt+zLsZabDzf/OwAA",
-	"//8=",
+	"7P3rchu3ti+KvwqK//0vk1ktipJlJ6Fq1tmybGdqTl+0JDlZ2aZPGuwGSURNgBNAS+b0UtX5dB7g1HnC",
+	"/SSnMAbQjSabV8mSkygfYpHsxnVg3DDGb3xpJHI8kYIJoxvdL40RoylT8OerCzq0/6ZMJ4pPDJei0W2c",
+	"GyXFkFzRjKfUSEXkgJgRI4pNFNNMGGofbDeihk5GbExtC2Y6YY1uQxvFxbBxcxM13nBxOd/22etj8sP+",
+	"Dz+QjItLYiQ0LNhnQyZ0yLok7uWdztMkVxn8wQ6JYtnfeg37SK8Rt8lR346ASAFvZlTjmytHIxOKQ5gd",
+	"0YezN36CiWLUsJQopmWukpWNnlHD3vAxN/C/msmyf+VMG01olslrlhKOo05ypewkrrlI5XW1lzEXfJyP",
+	"G91O5HvkwrAhU9Uuz9iYcmFHsrjbjA3M3fapWc00z1kiRapJLgzPoDPsxK4jM3qzvphR06OBYWpxP0aS",
+	"a8oN6bOBVJYsjZpyMdygn5uoMaGKjplxB+FYZvlYnKT2b277mlAzakQNQcf2zcT/HDUU+1fOFUsbXaNy",
+	"FvY4kGpMDfbz/KARNcb0Mw7hx/39p0+/3+88ff7Ds4Pvv3/e6XSicoB7tQtxnCstaxbh/YT+K2dkIjW3",
+	"39jZ50qwlPSnhJKJYldc5hrOBGnG9hDGBE88kYrE9hxh03HLLhhM9l85U9Ngtth1ZTXp5zdMDM2o0X22",
+	"tw+D95/L4Qcn4yU19BzO0MI1TcNH7m9dX0uVsLozo2V2xUjKJkykllUSLrRhNLXMgQp9zezkyEHnx0XL",
+	"NoCWw5GnbEDzzDS6A5ppVgynL2XGqIDhnKRsPJGGiWT6TzadH9dbesl0wJyIpgNmTwBQPWkOpCLsMx1P",
+	"MkYo+fDh5CWZMEUyOeQJzYhCVtBqk4sRI5dsSrgml2xiiH1x/4CMZK50T9h3DBNUGEJFSnLNFLnmZkQo",
+	"GVE98gxyzMxIphGxOxkRmD88/4/z9+9IX6bTCD4qlkiVlvxO0zHrCaOo0DQBqqWaXI+ocWIFxui5b5sc",
+	"ucnBAPz7MHhsHB/HPcG1kYoPuaBZT2hDTa4jEnuGH0cktmIuhpftGKFdmbsO7aZSMTUjLoaH1d7cAqR8",
+	"MGDAO13XPcE1OdjfPyTXIw7r7sdUjNittDY8y4jKhWXUEaFEAwsjUjBgYRq2gRvSzCd2UykZsOuewKd0",
+	"ZJsSluSw4RiY4w5wx7jVJu9FNiU6TxKm9SDPihWhwBRxC7rB6Ixd8QHlGUt7onnw+bPlCM8+f24Vgk9I",
+	"WAdYqjGdkj5yV87S+c1o90Qjajjaa3QbzwadZJ/+yHb2+3vpzkHyA9v5kR483fl+sJ/usef9H5K9jj85",
+	"yJDKoxOcgh17DBawnv1nz2ZZz4Qaw5Rt8//82Ot93t/b6fU+f//q03/8j0YdXzoZvKUmGc2fs6PJJJsS",
+	"aVeUe20HlYAnupCdjpC4hg3EM6Etm/0uJmPbLtOWlkrGOjfPwQ72v2CCe539g/phv5OCLRo6bDt52jkg",
+	"15ZeQmlfP+Jl47MdbTfIBUrQqZVEmv+bkabjh2Sv08GjNqGCZUBtV5xdk4xbrQUlGsETsRd1Op3ixHKz",
+	"UGhl0PvMkFEQPFtDLLwfDJxuU9e4xF9rW9/rwH/RKs3m1M51oTScuF/vTxCeOfpeOCRVPnD/o7qYTtip",
+	"Hc7ysdnHlo7ufyg2aHQb/7/d0gbaxV/1btgXdi6v9Tmjqu6U/ZOxCQobJa+t9GKKBYfKMV/LLEBX1KRp",
+	"v7Vk/USTK655P2P+t8gyXnZlpSd+0+qJRApDubBdcE0M+2wiwodCgtaRUM0iKzRtm7F/NCZywhRYaKlk",
+	"+pDE/38r7X5DURf3erEVBT2RccMUzdrkxBA6mWTcahRyyMzIS3lgGXIklSEqtxJNpCQY/oBnVlFuk1fj",
+	"iZl2iZBEwzK1e+LEviKstkROpTZDxc7/8w0yIpwhLoybqOVEFGZnl0CzjCWG9Kn2SxMRlmnmrLuegKUO",
+	"mkXWoFH01B1UHNZC+dHp1DGuC1B8TtL/hLZqNG77B80I1ZopUF+8vUizDPYcVadDMs61IexfOUUzyMhL",
+	"Jp5o0jzoPCXSLvc112whCzNuHI11CRgHfuSHBZP5oJl6NaY8qxMUxBqNGWnatqhiKbFmqdqx5JW2rH4C",
+	"ih9PSVPn/RaQafwbzbK4GHL1GOZFZ8vOYLADT/c7q40HO4Xb7IabxG23I4dhrL0ZdtTVrfiZs+uF3PUK",
+	"f7wvznpjO9ITKTQDg/cFTX+ihl1TWGLLUZgA8QcMAlXn3YmS/YyN/+N3jY6T9RbiFN/CTucoMJ9ooxgd",
+	"E83UFU+YU0jbjZvIDsr5Lu5zUG9pZlealaZFs0/RponINbjC7HLqiOTiUshrQZjIx+SKZjmLiFVL5IAo",
+	"KoasfGLAWZa2YFLHUgwyntzrlI5I4nq1Sldh0bLPXJuIpDl2zchQUWEi9KLJa8FURPRUJKXFIlWddQMm",
+	"QDyjtMdVa6d1SOKy69jpdv1MJpdWlDSi0A8ZGDaLZu2e3g0cRDfOnu/zNGXiXtc3t5aZgUVMI9LPjTWd",
+	"CjdfE5Yt9vw83o2Rl8RognENT4c8C0nlJynYfU7jAi0FLRVJqLBiPZNiyJS1+0ZSyFyx9JBoQ5UhAyXH",
+	"MOQBV4XP9SZqvJPmtcxFep/jfiet2TsqTDSgU7ukXs9yfmVcXT/MtzLlA87SeZlyMefcLsy5uGISxTN0",
+	"6/3nywgWnrlBC2CaSZpeSPmGquG97zT4PtjnhLEUFUkwmWB1ThV4HMCj+Br48X0OLvZmcQx6LOwkrH+N",
+	"KXtY+CiSkWW5KDjOUZZ8EPSK8oz2s3tf3JQaCnos1yQvh3HoXFkZNY4QL6R8S8XU++jvc5xnluXDpttl",
+	"qzJg7+LfKaz4pUy4evER3hHsVC4m1mqkfGOmIWeRr9mIfdrfIGwnSz4ImpuRVPzf93sA3nKtQdxyAZdu",
+	"YB5+nlitEJVWoJwPYqJkwrS2hPVKGG7uVXf7hWXZjlOUrMDTbExBBGbZtBh40ytAVgKO+3yYy1wXtp19",
+	"O88oYUpJFZFkmmQsQookitFkZIWpfVPUaBc0U4ymU6vdp+A2rfHMttxC6Xwykcqw9C1LOQX7/iGYrRP0",
+	"cdib7SVug33gmrI9HSVgr9EUeTDNTpW17Q232rq7PZgEX31pOJftkVlpJPIx04aOJ3ZpeLqFYTFrTESN",
+	"CVNjS7O4YEuXqXwSTZDA53TrYVS8QBs5e6LS2J6/2Y0a+STdYnHzJaZ3aGmjFb7K3J63i0tL8aPdyCh0",
+	"GMw5xALfXWilBzsXBTQUTvlT0bfs/84SYKpHSXYMD29IpdsSSrg7G3lAZnZhI9dD5E3+jS39cGcWrPaC",
+	"VX0lDHo5NlhUisxi2RAtP5kdmH1twSjecDS5NxsE/MsNG+u1hlN0TZWi07rh6UXjO837GU/OR1T9QQjw",
+	"tkS0mnA+wHl9XA1wG2mGARxb8ah0JlbhDt1uUWPMDLUdrFqAt/65G+8hXHXzOce8qrNa1hkuVrAwVhmB",
+	"FXjNWVZjIL9WjKHXHm41rlmffDgh2kjFNHn995OzU2pGVmVVDLZJg1N17s5wxQQMHa4c+oV95nYUadbQ",
+	"FnCFvK5wFzQMm+o6r652NBsKE2xkHbkf0yzJrUGZ3obonWsucZ8LNr7ppo3p5xN8dy/U0hyPjxpO559p",
+	"+qDz4/PVTf9Rzs5fiHD9dq6mUnDPHCU+6JIJyyM/Op2zUDgt9bOMwR96KhLbsBX2emQfEf7vTzV7hj1s",
+	"obqg52h97QVu7rG3eS0maoyofitRMZkN8IoaZbxdraFhpKHZqnBF99gxnUxYWtfNzI75+fnmq++XA168",
+	"bd6g8psG0Qm/OXPBbhF8diZD8Rk30n7Gu+TfnIuu4He/0TQNP879rthYXoVfWJJwLVq6LhpwH8fepVt8",
+	"U7Zwxdl1MGT8WHQIH8sBw0dHbOUXBf3BVzTJigZq6REmfez9qBsS5aBe8h75i3PFwNXhnN2UpNIYlkIk",
+	"HuHCObwnio+pmpIicgnDwPQ20tjHFqzmOHba7/3TN1EDbsZg+mL6ftDofvzSEHnm3LJ4yTnbW0HTIh/3",
+	"geZrDtOax/Uf5+/f/QxDmD+si7akMip/Gj7NX19OMdTR3f3ZWREukixP0aP6eWcod4qZ4JTb79wfH+2B",
+	"VgOasC83n8KHd/h4IhVwMbgj7jaG3IzyfjuR411JJ3wnkSkbMrFbLONN+Lq+5JMd6e7FdyYS+sE5zbKG",
+	"gdM4is31u1XLC2Bnf1Iyn6wk5lmqFUxb8hzalyGCNowvicj1iCcjMpJZqjFWhGYZacZUpHELPYBT0oyl",
+	"sp8GhBtNivsJDdEp0LCGFtqNOQZfPLs2j589vLOazTzbT6T4PReFfFvW+BuMxg3PCI5/w+HhVqwa2qw0",
+	"CMYZhUuzeMthvCH/P3r3shE13p8t4XvvA3bhX2P/akSNoWlEjczAXwz+ZEuaOcuz1apsEXRa3eqPBRdt",
+	"0CELqbzr+nac6fkze7YznCVM7uZBSKgkgpn7zeDw6IgYpsa6SMLJM5cwY+TMweiWDwQnyz4Tw1zjnkjk",
+	"uM8F00X0mXsXzhR+B722yU94wASEWhsyltqQpyRjVyzTJGVsAq/QoLue8M/tdToLzit3J/1gfz+MwPFZ",
+	"PfZnbFHTKxd0LHPj3nZhX3d9XgpKWKdJPBo1Z8xTi2+t/nRZUb6ptlpq9MHR6lNtCTopbMHaM7XdJcGs",
+	"Q6RKnC/KaD0NAdOHKAeB2FJm4Bqn7UyFDfwoC1SEQAuetVmr4yrN4pnRQYYZHbPyCHlVqniyHdLVvJK+",
+	"2KRdcwhFj1YjEylTLCVUk4/H7m77HR2zTzVO/zu7sLmNKT1vLJeRzLe/Sfp6Tqs5Qq1d4I1s980N8C0u",
+	"kupuesrw8IAdRDO2ebCWwY67KW5y24Nz2MKy7hee2E3EJjDFmnOWzDi6bt/mzNKGw63rbvHanFbvQpbY",
+	"FDMcAo25PhvRKy5zBbIx5XqSUcepMg6y/5JNMZEnGbHkEu7FrbjE7yCBi2oy5FcM8nADhcg1Zv+UKrV2",
+	"wJ61ZiEuytkEszGnN/POQcjT+PkvasdZUVOu4rKOZkx4xwznvY9zXAfCINN6l5Hbtk1TTIJdrmv1mqeY",
+	"TVHTht+smxp6L0mlrtVc8H/lC3p0+eNLXSF1yzimn4MGC0KyA6/9Hi3fFV7sjf3WRWLZWrlPM8s2903V",
+	"NTCmk4/48qfAJ1BylzOvLizxB3HQIChJWcLHNCPYnnMOuWeseDgkFB6+5lYKXjH7s/1+xiW0jpP8uFYT",
+	"NeyznZ/bD9AemfvHcBBPniaiBiZ82J7zzPDfio+5hlcHPAOlNtdGjhcYiXYIa959zuahKcNpRlD0YUKs",
+	"YjTdgaQ/MBwxLNLdbrFkJJkmfZpcAtOlScImljVblg2ZOazW9RCuUXUEJ+VLt1DjF7YZ7ObzOoq/w3vO",
+	"zXX1b/F+ia+8GXllaSA9Se/7NqpUsBfu9relef95rnpDhX3ro7btvduc9C1xFDb2GogBH64aQdn8MT6/",
+	"tc/gjuzUjGpzPhVJpTG7IztOlixXQKtilk64fat9ga+u52+Hs6f9P0nGYc5Duetaa9zcsQW8Do2W+/T1",
+	"DEtnRDrCCbZiE8txjqA2s47Q1gEEC9t0m8R0wuMuiXOVxaRJ+1pmuWFkZMxk1/5Pw21BzEQK1x72GbgS",
+	"a0UkRrCKmPz06sI+dPr+/CLqCX9PQmIXBR6TJo6fyIHTorR93V2dnVIzikkTzAV3tWJ/vWRTYH5xRGJL",
+	"FjI3b3Xc7onYZwLYYSdSCAau93NoOCbNCWaz6u7ubrvdtk1B2mF8SMqRhY0rNlBMj05sx1c0gy6snmSb",
+	"R9qLSTPRVxH5XUsREZHaf1uLmksZJgCouE1iVLTibgGA0e6Jc5YoZlz6cjl+tzJPNJlQra+lSqNgBcGO",
+	"0gj+AZYrpG9wMewJ+/h/a2j0vyGW/b8v2fS/fZw9mActh1jhgGyoJvF37r94BmXCqp241Y1uwx7J3Qk1",
+	"cETR5TGSaaPb+OnVRWM5N90qZmZ7nvqVRVgNe7iDwI8qQ1h+2j3PvpfVTHMFdPNW1zPgpUbyX0tQjZnW",
+	"dFjvxnUM7qULgpgH7sj1iHkPNpxqFy9Rr34uXXXPTDGBhaVbbJyeiuRkQfKe/e2JJkwYNS1Ah3wMBGS0",
+	"jrg2Uk3vRHO2DZ4DztAq6j0vn9zyKNeG/S+W1MHQys2vWf7KIVp+tGftfS/fGpGl27Ws9rKxraKWt+cU",
+	"m1l4fxguPb9bPtF6w5W9I2Z4yTH/t4jxQ/c7uhzwHLqQKgyjqiWSBddNdQfAXXtAt3XEW2zqgkzfgjXI",
+	"a0F4GqGvByD0AgdQkxJ0aqFPTeRjpnjiFKFWmzh70N+yI9CEdrhGZgQIFAedTnnPbZmPFMy50u8yzPxL",
+	"BQers/Pjpy970d4PNzUgWJ/s+kDyYG2Q3+ymFVu5YvdAwXylFAaAbBP3ViKJ9WU6bYdXW1WpRV2eXvmC",
+	"Wxu3NSQD05xwTfZW5lH5gCjXbB01vQb0mzC+ZdYli/g4lp7cQ4dEM0ZSmehd55/S7TFmLTKajIgUlvpA",
+	"a0asNUaFQ7CsxM4I5gNofOyMC6AB7g8gQJbpG6qM/oUDvAgTqf+T230T0pzYf/vMXDMGART6XZ5l+Ic0",
+	"xd+A7eO/9R+ENMdlR77PIzENP7kGbK8cuxpIBfIBUmst0b9XL/yX9gPm3NbSUUbNqgW3h9ivdHCpnzFI",
+	"rhtk1Lgdgcs00owdflGMgWgeB6V1SCjijuUaQe/gpJagSghZASh92IBVLVxj4JOMi2vlB9m1uvX7O6MZ",
+	"3vNsmAEDIj3gBvnEsgJ5LWq7USzluv5xuDyzmm+9L1sXipN/dQRDnkIk+FBRDPDNhf+6rhFTODU2ys+c",
+	"gF68EFdWc5EwhLsIQgWCy7GQcWivZZVjKXqIQiUJl6qOsZQXnF/zjvVeL0+7cNtk2Ngfy56dWPB8r+Gu",
+	"Wp4QGI5uk/cTJo5OT8jTdoeMqCZC9oQdBLBLeB98E70GBpLxK6ZJ7BcpJkISNhiwxBTRYpTE9v04Ilpa",
+	"wezQD/uKimQEziU7HuzEjd+MlMyHDt0GpQg+DqBpBSoFxPG4wDuWDUjTytBzWBwyZMKzpIQKIY2bBSVI",
+	"jIj9YptqwcCowBWAoDf/twG4V7tksIh9mE2fKgbDRGdIaDnOXB++4VdMMK03PP/zZ5Jm/KouTLP+ENQR",
+	"92zMa9i4gBDkegHwlqrLM0bTM6YBOnejifiMhNU405WMXfdW3TTeMjhjmw0D8rt/o2mq3F7UpDbZZn/j",
+	"9ennXhVewQlmplG2WWjI1YEsnt8WoT7Y2/ohOW4hV4Xk+Gbrx1rewK3vVH6tGAPcCuRC2FyEyYtpGUVD",
+	"3rErppAbSEFkbia5mYmtSWQGwcT9alBKOcJ30vCBQ3o4GU8oon4Vl72K0Uv0/lxTJfAvLgay9iCEbW2x",
+	"P7fJShJB1+vv8M+cXYeDrgvpupt8J6seKEbTY5mjybvBYa/ObVGKVNj+8oSpcMZ2BR7GAr+fWE2fDPVi",
+	"ujl3CtlSeekUNrlqdbUXDRsucbjjJ2mVnu8213tFqMIDZ9HPrkPdekOq42b5F2HWRiUbYz7FIrhabux3",
+	"9p/v7O3t7D+/6Bx0937odvbb3+8//V+NGf5tqQwdeXuVGIyC6BsvOe0zwzQZyCyT1ztgipRr3UgyLniy",
+	"QyuXl0sH4Fcb/tjZq8sOCWe9OmsAntw+Hj9cj9X2wTcZM/6V4HYW+fhgoWUABosQO7UR4FecXb8XWQ3W",
+	"7CkiAiIcsspZgK8OyIIQP6YDJHMIJfO2BDoX4BbY0wAgM/dE7JcWAJoR5d8aLyOWpaQpZJA8ExE2nphp",
+	"C1X/FYm/IY8NZ1JBCipgbQMiroSLr3/bHyZGb4oes07eXCWH/CZqULDzfHx2Td4UHRd43C4EMpEiYUqw",
+	"NCJ8YA2r9sq7OXtOK1nQq4foHfouPXhDQnZvvZjW0zJN1qXkoqEC/2jlTGd4y9zvDFzFd6RAsIrfeem1",
+	"TPnk3TE0wa7B3bIyZn/BqpWEL7P0jlq6U/3MtvVu/WuUQA0r3qzQfmXHAlqI/PmdZTMlJc8RY3g4wgUM",
+	"t2XuhC9mOtvFb2wntWfOSCXWcVnq2oMgmTy0kmlHvXDbzuSm9hFARS45Zl9WsLTGL6Mp3rkkzFr2A6yv",
+	"oOQ1+uMSmWdQ94b0rcwYT3LDUtKEGG/tfZskxgCnuOXQyiPSn5aB+IeEYvoqqAdCihLUvKIr7x00ug0A",
+	"omefDbmGnvvMYy6bERUlLK8d6fNnz54+J/2pYbrW23DJFkiMBTAQULWnVgNai5fN92MbSt01lhzgMhdh",
+	"XB70M1ypoPcgVSKkn0uo/uMGtIyO9GZWissf+1iN0Pfx957KOs7S2C+Mi6Mhm78K+BSAvrjOFIzo4xfc",
+	"lMZkrxEu695+o/v0+Q1cvtblC6zvZLEzX5wxdxunj3Jruj4kjj3NNyvRB3x6HbS/3JcCrd57ckczLjTe",
+	"OCJxofLGrY3yPu7AItw+tePWEuqbzYW4jTz7tmL5Tyvgi94pbG1EuCRnKUdAFijEUOsS9pjDm52Ns9fH",
+	"5MeDZ98TB3QMSfo80/NEXNZrmF+xX6y0hPINruQeXOxwKUjzoPNjq70uMkMZqlTDv3Bk1eAOYAogoQdQ",
+	"Z6BmXUolYaZWjGAuJnDCFJGDARMpF0PkB0SqMi9/7eEHcS414+dCG+ry9soZuDhliNM82G/U6odFmObM",
+	"1bS1aEFdoJrEuDxxBYQRXRCxayGuNwwdPPYC90t5/VeWTPvxx8DbebAgc4GbbGaq76Qhrxdtkw+SKx+H",
+	"EP7urlucdsquPBq33hXS7CzY8fpAZRxOVN7MO2qqBkL6haiTP2eMpnyL+9PN4ydSVWLkz0vqMR+q8vKl",
+	"iKpDsAiIChlxWJeUKwzTcTzEoa+vGXgBeOoYbPIb/r3uhW8lwCEYbTCx+vXVtSGlPvIMYszqxn4mr9eD",
+	"oZoVyu5+aHGoca0j/08LYGbVIhe2QbVD25HX2tVoc0AuA6lIP6PiEkwm/YfANcMdi9yO19KeI6FNz/aG",
+	"QF0Fpa5zH+QvQ2mipNYV/CV/8VETvmo3DOYJN5UbRtHP3Kx2Oh2HOLGgx19GWCZwLBXzIE5QRqq0V/dW",
+	"O6bdItbfti7YLX3vaEmL1IhjewwK18GEDsGkttuwzIUQ5jPZlUVI5PvITVl8CbNhOuyS64UiByFAo3Hr",
+	"V7ef51KZl1yxOThYqhPnRazdkvOpSM5ycb+I3jXZ7LfJOBpwAVfcD5NRu1kG0AOk9RiqNr/7c28tujKp",
+	"XJXgKVUQmFirHW+dz6P4cMjUAlsJO+yS2DaPjoVM0jSGhNVJrrGYmD8HDvsYn4HAiDrUYysd7Rs7V1QB",
+	"pJl91Z2RCxyNSwSqfvnBN1v9+hQ6qT3mM5DkfqqbZBjNUFe4aeG2Vw7IyrwkN4F7Doiyk15fB/BM66vF",
+	"P80q5TC6bdCezyuUX9AilpT3HL2WMV84AId6XI/OZrAe8+s0681Z5MBxhYaxxKusVHn1NXkrxV63QL25",
+	"CGPN5z0rT58+/TEiHy6OIzLmWcZd7f5KomGYF/oweaBV99QWq1nU1L3tcm4RI7dd1EyQp1EvJHxSB/tM",
+	"E5NNrZ4GqKNRBbxYl8BgpEwkQXzVohYq5Jm4PLCe4BqTUKhI7bppHxbCyHx2S5nIclgua9AR1xgAQpq0",
+	"J3BzUZ5ZQ9+1XD6tGQSqu6m1sA54JWGF66Ba+QaAqnbbXhcN1aJi4iA2ChfFFms9aXej/XB9WiC417ta",
+	"7jLICTy3Hwp/8f0EYx6Zbx0sZaOw0aihXXdrU5E1LmqF7d3HnDmIvTo8yhWwscsDMJxVFRJQJWgrpOPq",
+	"3lfXd26Ea0R2uRUvT3CVd9bpDXbVtwrBeBgQrTuN8r3vAIulRLfaki+xBFd6pOoLv5REOjOORYThmPo2",
+	"fpt3izjrXaF2zCclbYjbv25VjJo81r9uZQwP7z6QimAe626RxXpIKKpP8KPYhczXQ2KupUMVQn805sH+",
+	"IXzRvIRpdiF1QbWNWQpcfojAlXwiJrm5VQGObiWJuen/kMqpuC0A5bc6LWnGQb2ILqkU5HAo/1iXA9CK",
+	"uQIIhXhmVqBm+lCJtSsJXHF23ROoWYeVBPxw1ykjIJy2jHVH7J5rTN106FYn6LK2XVkTUU52YBxIgdS9",
+	"9rvkwkV1K3bFZV6u3TU3o6CiQjDlqCcyfskIdc+ibj0HZHKLkiHbK9hAQV5vX6cWwi1Y5NLqI34Ky6l+",
+	"PYJfJj82FIv3KBYeRcIfp1hSPQ9fg3bhqC3ECXEYzbMVktzZqILEbHC+YcPWez4QKxCSOGPcbypqHNiG",
+	"95+ADPErF0cklgWPdIG0Mda6bha/dHEZ4tbMunR7ApJjwgYLl0hkWbRiWGXdt4wYhKEQi0MviHPdAHOH",
+	"HnqiqRkjdWvTatcINpQN3JCi4pqTEHDafPJJVbDUi4Kl+u6DSYoFzp0/nP5dndIjw4WAD6tJlwvzV1Om",
+	"K4SwDooTaVbFtavQj6wKFnMpF/8LITm5Uma1N0XlBmxxaffoxP/jOvHnkNY28S5io/qMTTK6Mfj5/VhK",
+	"D5xptcqWuucr8rtC9rCm+WY7t5LysMnyfnzZjfgciMk2paW38jqvrqnxoMj8vICzWdZzDQAO3MJ52I66",
+	"C7hl8Un027/eWn7LtPgy8MpdhK+7nJ7U7Xt3codYp2m5xgOUgPASCjc0DPtxO1u9WnLbNhfPXT1l527Z",
+	"7+6SIA0DDJcG6FSiEe/ujBSVu9ZZ6opSWw7dt7Js2e7dQbb9ym5ZzGyZJ2aztdpCDGqpjL6DG+jZMC1o",
+	"dtlYt1R3thuvdxp942rO8lXbCk/8T5nr+M1fLc/nfWuW5Iqb6blt1RUQZVQxdZQjhC1+eu3Z8j9+uZhF",
+	"h2r8/Xz/2XO8lgFDjqkrjqj/UHIELPYz+8zuK/x/+vL8iAyUHDuUGDHgw1yxlPzjl3+eW7Md5ghKCvRe",
+	"huyNjJk0bm5uHGYf3ucYpxS5dHFIVtRkTDlY1Gjv5CoLct0W6Rfz0AVv88zwHSQKBBjSpImwuAlVjFxL",
+	"dQkYxa2IWMpz+f468lVvI7jo0hHRI6oQ4jglqKIWBRF6oifsejNhrKLBcC0pwdmTf/xyQZrxUViupUte",
+	"4G+9vNN5mkCEIPzJ4labnKQIE0KaOPAIQgcjAlCUEVEyYy2oQ850uQ1XTPEBZymGGwZ1m8siNv5sxLsx",
+	"0npcpnVTQ2SWMkWcikY0Eynhoif6MuUMrw7/lTNl/x7n2vgYxzLAEQgFcaQhQ9Da2IoNcu2qkJODztM2",
+	"cdeHfZlOiRz0hEsWh113fmb8xvKmOCKUFIOtRFUGEPQOqcr2RwXkpRM5INd2TmbECneB1amIQ6XwN6t2",
+	"68qkYk3souKaHh2/wQQVcC1gKR/Xz5AZ6CmGWKPYPhYRxa5kYlVpgneYYop+jNZhT9B0zIUl6SlJJeYo",
+	"wW0qLAvW2uDKRdu2yRH57jvA1FZQG+i77yJyPZLwNk4BEbebRdCSXfiesATqV9qM2LgF0LeIBgxgHRIL",
+	"2cMpiNBFAvtuW4vgJ5eQA9hbPREPmSmgIv4PVGv/FpOmfdIxvUpt6BbcJpCUDbhwZevBly+DGtIAA+ax",
+	"vp7onrCHHiv4lueWNGMPKNYF0LC4hXcS7hKasEwXIFXQEt7OI/Z4cXDtee6J4kBDiHfkDy20V+wxuoHI",
+	"QecgCg64Lm4oIH/akq+lF0hdxirCi/LCSTOmk0nmzA6fkPsfv2sp4hZJqFJTO48i5Zg0dZCl3BM+Tdl5",
+	"roqU2/iQlCVhASElV0yj200KRmLMH/r4KV6ctA1zgDJhmqhcYK0XrgnogQCrDCAkrnEgINs0LlG3PNxp",
+	"hIdY838z0jzYe2o3qeSCXIqeaB509loRUZYpIiZL82D/R/uNayWYTfOg09k92HvWipC6eGZZoJ3/pDig",
+	"9qGD3YOO7WuiWInx1hOwbVIMMp4Ybcezv3vQ+XH3YH+/hbsGmYFuo+0OWEYW/9fOGY5kxzIYT51eqhJX",
+	"ncs+dyyFYcLsXFiL9z3Wy+0SIbXgg0Ec9UT8XzuvFR0HP7589e7XOCIxCHnF1M6pzHgytW/tKPdd7CI3",
+	"Yt/+uevbPRwTmmXy2u6ePWM9YQllRyo+5ILgibG0baaZ49FlvTFLhQMYERUJ0wCr/URIwZ7ErUMSnxvF",
+	"E7NzoajQ1n4veo7BgwvXhiRlk0xOx5Z9MmG5mybcsihYRjjfe+Sf/IXl/JDeaA/F8N98smM1HgVpLODl",
+	"91IFGA7CgdiGegJDILX/znLVk5SNJ9IwkUx3/smmsdsFXCiP9afpwAoeophxEvjiWpIrJlKpCPtsmECG",
+	"LkUJs6CJNoypUMspGgXO6oQp1ySVSQ6zpgbR7HfgJjX+vINKxE5CkxFz3Ik0oT6eZYEEvp+Bd3iiyX6n",
+	"42hPw5l04IdckDOWck1yYXiG0grFwBNNBEAcKW7YISk71kYxOi56DibntA5/tFDCwqDwHV0I3p5wjG1E",
+	"RZrZU5+L1C0Mpk/hqcYjy4U2dnUcw4V24ZeogIv3x1gMCTdWWmUMfeoZT5jArH6v3ik5UZwZqqZzep1D",
+	"NQgVO99AiZXgFcSj05NG1LhiCuFAGnvtTrvj7jcFnfBGt/G03Wk/hfhLMwLdGGAkaJLpXatT7H6x/wds",
+	"tRvIU2ZmQbkbKyMEHdv5BdCVzf4UdTJL/pAm5xlIsYfxbzTLQEPQbWIFGgl0Aaove4L27QJqOWaWy4Jk",
+	"a1oGh+tXbC9gqVpDHOyPJNMwLXu60U3/8UuD2+FCJcRGgb2kQrgAp5ivNMMqGAM3N5+sNYn1PmAR9zsd",
+	"r7n7ckmBrPvdlZZZr6ujJAPvAtgE9QsPxeQPsM+6poqx7b6gqePm+Mre6lc+CF9GkaX40tPVL72Wqs/T",
+	"lIH5d7D/4+o3LqR8S8XUjQ7slGfr9HSOXOqDoFeUu1tga/Xl47E9P0gRhFqWooHPeI2m4esDf2xYcm8A",
+	"alaVXOp6Lh8BOxdhByG+pTw5X0Kauik/nqSLD9E7xlJNYgTqiS1TDlX4NnnBMnlNLEcx/rilEvLBMVF+",
+	"4CwLf/AOOgetbhHviHoyasmI5eJU5D5LaK6ZK2AR6MtFNQrNGLyGTwQq9KLj547eX+hAHKx+6Z00iFjz",
+	"rZyHwDi8uxMRssVTakYLo8Vq3jlJIdpkInXN6YgLMRR7GxYtfTqThS2VFyhNBLrAUg9FyBRInVab/KSo",
+	"AGHsT1xPQIlfgMeKicDT6D/OnMZDMixedwauewE/tclB50e85AfoE3c4qemJieIi4ROa4bHVh+Rgf5/0",
+	"2VSKlOxFnU4Hz/YEcJ/94T/DJGcS0yT7zSGcxnXnD3XFoyRrbLp1gUr5TzZtoEgD2nsh0+kahzcAQpwE",
+	"GGQl4lixhRAFpDT7n4iZ3vZv3kTrcwCXF3RTdeRCbM8c69m7S9bzyhqNi3iPu5+yW/ity+SNmVZnDaZ1",
+	"7KxLeGFvjTGd0qnVpS+kfEPVkOF7z9ZZAJ1PrEnG0rcs5dRjOB/s76/z8gQBBCx3RAzoh2fLwJBQT/Fn",
+	"Z44dr6tk7IKU3gFpnuCl8zfBxb0l29zv7AGrRjcmfNFpAYstrYE2ebeUCZOm571GolrSExSKbTLV2oBl",
+	"nttXj5LsFFfrm+GbDrJxE6aIU4AJrccZO/fGGV0iaMEZH7nyI1f+A3BlOEvlxR+4bZwSeQv2PONUwYLn",
+	"NcAf7Epehjrq7gL99BCuVi4X6qN4y5VRbZA9koQKIqx+3BN9y1HHEjIqAGJ1fc6JmDuobM4wloMFs2Hp",
+	"4wl8UILGXVihZ9y32Rdt5GqJGi4uqQaSnpoRAcgqlzbjjK1uYTGS5oezNztMJDJlAM4rpGlZM1Ln/ai0",
+	"HtsESq6AN1ParwdKjntiwekKorHdiWyTl2wsjfeGBkePa2scbnDKMPjEn7IH0ixcBMw3rlQ8CvZ7F+wP",
+	"ycuwKtKaNpO7r/ZhMIvcsMfuWju8OtehY9WKTsUopH5cM23IgCttSNNdWtBMS3CZwt2Ru0iXA4IyPu0J",
+	"bLHVJkckdqAX8Uz7WAOYpsgrDtokhphyzPD4TBND8ollS3udqNPpRHjbl0C0e0+ArhIHAfDuHqxNTunQ",
+	"qTIx3E3Fu7EcDDQzMTC+QsmJyxh8V8u8SD+c0CFb5PYNynStefNSYn6U7OAOQVQgWa6m20rpofUYUVh/",
+	"yzY7CwCfTYt4CGog8XZg4LKQa4Jo7YAJWTcaKAdevwSLAd1u1hCZb+weryNb3wMRrPOkS8xY48kLF0f1",
+	"nzDZNQV88fjXvE7DrVx2gWCJ3NK929E/nWTZW2MqP0nBvpGrCowsSgrG4vm7/6Zk8Sk11MUy7X4JoUWX",
+	"WlnzXqYiBKxNfrGstU+D8KxcI293TqgyQ85pdhBp5PS+MUQHxmXBizgiuciY1iQeSJWwvwFr7iIHnwkD",
+	"UwxCpZIR5LqH0+lC0m0cuYpTsA49gUCoLC2v2N0QIcYQLLxA68TffnM/LDHvXhYdb+wae22nuM7hPxm8",
+	"pSYZ1R38GkPSQb0+anx7a3hVToMQsNdQLuzhjzVuIKFhOHFwsINjDLbomtflwak9h6hsAPCJMfYaS6CO",
+	"qb5EVJAqpf/EzC3I/GTwTgrmKPiPLBqDNVggGoMNs6voYv9su68u6HBR++6xXXgGWn665uF4K1OI2P6z",
+	"HfWHvWliZu2zt9lJeBnCeS901FSrqB3W3LUHR9mf3wiv0zUTJiIKE5hcVr0BUGEpWETYZwiRxKt26rIz",
+	"4CUswkbxFcsHSPyd+y8ml4xNNPTqGgNsi3lp6d00WF8ZK527UUAKRMVqXOzLuRWvCSXlls4gXFJIxS4P",
+	"cCX5otFt+NVxyUkjCYzy1cVcROJgxFU7DEs8pYbPVN6a8PW9TeXqPIzTaTUX9G6nu+KGfyrjYnud5K/n",
+	"wEICX5MZr7Zydl0thM1v/OcZd+39/RJT6TC0OCD5qY/5J9MJI3GSayPH8TyU4oWPlua6JzAGm6Xk3ct/",
+	"nL9/Fzk3VxBy7RMk9p66kKlWBJkXZZnACVMk44J1eyL+0mvISa/RJb1GPtFMmV4jIr3GJZvil5M9/AKX",
+	"zX73pd1u39zEpBlfsmkMEch9RjI2METmJijMDxz0iSb2OSjWF/fEgIsUQLu4D1SwzWJIWjAUtENrhnIT",
+	"u/WwHJ4AA2Ogw9oZGkWFxnrYUU/YL1XKFCZd4e1CsQRSEEou2ZRcc6Fbh4SK0lHuK/R6eQdyFFyZthdN",
+	"hhJaa/fEERnTbCCV3Q+7oEVs/n6n47yIZZGOLoGsGpep4Ubu8TDJL9R2hZv5jLjSBT2B0EYqF8Kay7Yx",
+	"Lz+RjJxjM7gtYalfW3jau1eb8WxdkLgncMd1ROJqhZAYXbFcCt3y+QBevttW7RMo5+sE+GmuR+VhcfrB",
+	"2hczn3dEOiePG542Air1lOFoNCDRLz1wHMJvRyklb+QVs3vYa9zc9ETZVEFlQVP7vcYNzKnG19jnAtMN",
+	"Zh2NDyR7ocDMAvkrcwNJiF7byvXo0RnwGNexieS159hxQ0hhpARF1DqSOGrMZBqVmHKrBDTUX3oA6dwm",
+	"76SXs2BvYfV5hxcGPzhWCNB+7iyj8Oa6KE7davfEGWQPBMLesvzCIIMUWbes85Kr6/J1dXFDVtwsuZd6",
+	"okjzKoUSVVDxbsyNAYhByAb0yZcZo1dog40Jh0T5NjllCsbeJTGd8JgMmIGUszhXWdwTTYj0FilAAsYQ",
+	"UJhdsZTQIeUCag6GKf7x0enJb+fvP5wdv/rtxdH5q98+nL2JneiI0TKKIxI7tR7SHA0fM5mbtzqOiKGX",
+	"PgrAL0yRkA6wBYSaQkadUjOKSdNtg4MsRNXKp9v1BDeaZQPSn5KUDWieGfT4XrJp4XbuTwPNxLaXSrt2",
+	"EB9xaH+dSA3qd5Gexk3rsCdiX3A1tnJZkxguq2Iir5gCU9zlTZ6DdIhdbc+iAnqw1Z6etKGG4bjdqrj9",
+	"U/Ia1blDgJ1jLrHda4ruAJERvWJFUrORuJWg9nBVLChVil+xnuhPvaJo27LTzPUIVwcUBtR7Ku+2yRsp",
+	"J32aXEZkovgVNSyy+s7lTiYTmsG7HpujJ2iaQsamdgmRmLnvXPqVnMksw0RxNkaC1dInZgakJa8F8SuO",
+	"PgWdT5iCjAYlM6bb5Kgg9IpuRJq5UIwmI8vbIuKWNiJ9mhLUnY20qpwassiPsxg+PgZb29pArStzse2w",
+	"UI0r1LYijZxcj3jG4OQDCfl4F0wuhse5JpeQ3SqCGT3RVaUO2Yrb356oV9EOMWUdY9kIOGSm6IqpjfSd",
+	"iqTie9lCj6l1o3heUlbhBg+Iq4tSuk5majz+cICYUE+jhlW6QeXpNvY7+8939vZ29p9fdA66ez90O/vt",
+	"7/ef/q8AEavb2NvvFKuDS1JXHa+7t9/BsnJ2/nvfV4sQBhXYbuen2UBXs/0/6moPG9JqT9mduRyKmoWb",
+	"39KUHCEK2bbl2RFxtDnIMxekV423iYoaCT2B1cIjrFasI+KPmOPdcGRuEf3SE2uFv1SPg97Ys/sYrrGs",
+	"yuU68RpAio/RGg+dWBowlhmZ/rXumdZgU67i7TfnGEXNd5lbFF63j3nFPyKFn7SJes+IZSmmJrQW+0yf",
+	"dchb/iKwGg5J4EbtWquFfTa7ib4Cg8EBimRceD8caHToP/RO1kMSpwzat9x9Bu4sctalw8+C/CyoUB6R",
+	"uM4pFpOm7QIsH4RvK/pxkOjhWzIxzDj7O3agT9phWRXOWfRuxaQZ22lFJMZ+/vf/9f8SKpz1JQeuNw3f",
+	"237ceIJUCKu6X7IpA6NippPAzlpgWIUmclXj9SqcxxVHXKyesKfmEIv8MFf+HcNC+w6GpWk1+OPzn+14",
+	"Ud+nBEJgxdB+pdgEU54uWY2Kb7Xpeh2/NKbnLPPCuMbUZjswKhBOat512xNW96+/AbVEWR6r1zxjS/2n",
+	"3+1+V3WX8jQSdMwiOmQ9MdmLQi9o9PT5Ng7OmVzz4iAsotQNyJHMUWO78c17VJFzOO79qK4/ulY3u9QE",
+	"sRM6vCCIHHjZHbhXRYBWrXcLIPeFyEQYV++8LZWXSdP7c9LZQtQ679szDilDrVnTA8IukZH60A/CjT3p",
+	"CVMCnDYO/hI8ywWoCmAgIX4KwhNSF+1p39YjCRiaUhmomeeA93tCCh++2SVxXzHwJ8aHZOxio7okvqZK",
+	"4JeF2vFEk0SOpDJE5RnDWlAVzcyLMG8sudiWLom5GMi4RebCW5645OqomlsF28sNQqsF/fdEgB2Yuvid",
+	"CiaHT6UAVBv85VLYXcLfD51bBzylwCU8fyru59ZPjCCL8iIOSQyutPTYmo+xsyKh8B8Kek8++NQMBV2P",
+	"qCkGWZQ+dF1aae4UuiXWJwCP3Db5YragwJoZGAWweilMZrHzF2VRhOuwUS5FHXj/ok4ekyPu19oO92Yd",
+	"k7tyGL51ReEPZkmbUHaBvBAzB9yLz+r3n5ZJyt0xVZc7ytXJqA3PfEvVpa72bnlyLfujYymGJA6/PEl1",
+	"XOIIO25qRmzcJiegCvSc1TBhcpJZI6jSZERygUKAp9oj2oY9ZrZtB/MLrZNOCDhdFmGd45N2YnN80vG/",
+	"rWMpZ6be6H7ci/ajp59utmGH2g4RRnTPcRe+3zOm86z21P9dXpMxFdOZ7XBawzd/9P9yoYV2R2f2SiGp",
+	"r+IaUg2pcHHAu6iJLVew8SAXuplnGh6YnXoXglXCQAcE9ZlqlzmrGRORT7En52Zq7M8u0q4n/I0q1yGM",
+	"PpTxNhDDkE/QTCguSrkmzzr7C9FB3wfze+umt6kD8tuV4DijZbLbbemfFjN0f60Z/UQNu8bSI3csswtg",
+	"23FBXP7IhUcrOHErUtJP18xBh6NGSZ8qF1nSJr84J6QzOrx5BDCDLrUd/LKKmVwJlmI86TXrkw8nzvqy",
+	"qp5uHVaMFyg58IaLy66rztBut7E2wyFRLPtbD8q49RoBLrWQuXAZGz0BsM2gQ6IjsaiwK8Xy9PKveK32",
+	"R1Hf16qcAotVUypoqTKPBDGTyWB3eVUmAzzzrWcy/BGznkPe4b4I3WMApF4oh8sh96jLo5bXorjFKLCC",
+	"g0IdzmdTA+XNNSCtGyb83XsLY5a8lw/hLH5zaGtxmxzDizpwbuQai4FkDGLrhTQOnK0oPAO43uQdQPgI",
+	"xkD9B5CqXPB/5QyvxkLPlrvNgijO+EtZ7qBLPn6KCNTu7ZKjdy9vluCl4nF5SOS/WY6P8UMkzRlWABbk",
+	"7/2jvYQkI5ZcNqrlohKZSdXoNvqu3LPznbzktM/s1g9klsnrnXyyfmwPYnk8CMSqY13LkfwwgmTbnKuo",
+	"8UaWdTeXcjb/3Defp/V4p/FVkYaQSTkmWsOVZ3S53S8O22Yd5AnHeR28qQuOOgOXPwZUL6u6RZqeu3KF",
+	"lwdR4YcOslSdmdeq1vSZj9CuhF06hu6gi1x2UnG74GAnfLymNnSqSdNXPTLSlXFoLYaW2JLtPoJF/Bmw",
+	"HxaepGiT+gjutByRoBoYFh8LSmiR2gpaUmTTyMdDzBTTioiQXssoVQpoAoNaYi+A47LSz9POAfot4pPB",
+	"zjsp2A4QatwTY2qKkjdJrhQThsRWFtXqJD+5mmJ/XSCKpTrA7WT/I/rEN4E+sej0L7ZuNjoJpw5Zbm0M",
+	"ChekVmT6XjI2cUIVsCB0FBx5RFSCcK40InHQskNm6okkY1RhIbB6FPNCzFdErcvTjSOXDAMcqISdKL2i",
+	"oQXkccrA2wPMB/lOhOk3GfO1p8CQQF51sLdfqeK35NrkQ1l88qHgKuxcz/Ii68KxYxgAbFyj28BC4Thy",
+	"sIaGxn4Bm9foPn9mRwDGYKPbeH92l2bSw6BULGWRPt379qzyUWV6tJa2h7XY2FraTcoS0ZtqgYe+pFWo",
+	"BWJa4qiE1cPKrNZw0iN5XSSTSjXOM9oTWHPS5RqG4VkzsKz2ZagLGoAG2UZIU/ly1ZpQDR4p28RJehO3",
+	"2uSFS/QjCc2SPINDWthzcC+GdUpVyhS46XoiLquKt1OuJxmdtuH3mDT9pHyssTXmMqpNy4U+8bRNYp7q",
+	"uMx8JEN+xYTv9LAnYrs5/gHf4IheYSHnqb/Ww9fss23yQpqRr0ZpuwQmiyFmReBxIQQW+fN9MfA5kTLj",
+	"v3Q7gGnadpSWn7HPk0ymTjuox1XlgMtQ4ze/Q4TZVfXIowZUHW10odPGPHLsP62asXDRNcMFX2/CcMhq",
+	"ZxzUh99zU1pWH35Fpf65Kf1xoWBh4ZfHOflQStii9qMl8BUKM1bXOER4dd/cvVWwSv7s9ilWZL2F2bFm",
+	"olBgDMwgLPpsoUyiOCrLbDehZDM5MmQstXH3uW7oPTGBW9vgucLIwEd+o2m6tHyclVJ4Nh72TiTMvbKc",
+	"yjE6qANBjjB0246wEJDwFspI+yeISXjTeSUDtXxGT9cuGQWNCQj7rhAi5L5YQnTc0LDPZn07oVzQh7lT",
+	"cZu54lIFqePxVuUxteSbv4YJELnr5MVK+2K31L8fhMs7e4Pk2oOYTqAq74gxQzIqhjkdsi4JbIn4o9OE",
+	"39Ex+4TVSiHSB6vdlKkk4Ot28UAGK5AGq/VEe+ECjpMWJJNyMYyIyCEnA+6MXPA/ybhhimY6IvF/kB3y",
+	"HdmFeJ/95+RvLvAHo37cB1L55B5hf3PeLMiQyIWru3/yOiJH715G5P1ZRN69v4jI8ft3x0cXEXnz6l3U",
+	"Ex9OT1+dReTN+1/sPxdnJ28jcvb+g33j6MV5RN6evIvI26P/su8dvXl1fvzKNvNLRC7evzz6NSIvjy5e",
+	"vTx5/Toiv746OovI2/fvLv5uv/613RMfXIixNVnGfT7MMc/RL3ZErpWVuVRxK1XQYJsmmYN9Odjfr4RH",
+	"5NlEcUCb7okYkil13CbnEpCTiq2+BnR3bajhCRkqeW1GpG8ZB4DWsrTEj4HoSZe1u/fcZe32hAf7iSqd",
+	"jyigqFADbWrSjI/3yf/+v/8fcrwH/7yCYDH7m1Uhnj979tSaNR3Snxo7UYAPxBL2uif2nn///ff7e8/j",
+	"VtfVsc/LGG4wTwNS8gmOVj1h2hB7WHIrR6xsJM3nB+SfcyN3Ji5QlX3fLpvdCPuKs8XTFKACMR2o2BNr",
+	"EcVIew4oCMklJlT3hBwYJrA9QicTcL06ZEQFYwMtRxT1+TEAvSDGiDzd3ccsJoi2ANrDkwD0Z08J1L8e",
+	"55nhCG5IQSuD5YcEqHmD/hCdq2DSFY4EXYLxgDOXG2LoJcTnuEcsH7DvcEMm1IUUwj60SVFIIOFMVxGR",
+	"QVUEYEDhc4kxAc+tXzEqqw2WDgpVwCf3p8UYU5iuYo7M/Mh6AgMCIQUtoOzN9cvjYq2+AS3TzcIODiiq",
+	"+fF1nmXIZiPSa5BmrxGRjxWlE35o9RqtRuBGBrUT3ltDJ316c7OlLjm7eI8a5aNG+ahR3lqjnOPf2+mV",
+	"pbt3s5IzgX74CyatzooTgswfsUXutuwMm7pqMxAqQ4yUEcYEccOvWDZ1cttncYAK2xNOXKRce5ELCRwo",
+	"uF2+sI8GKnzcmN5sRbELUvK6oVWO0C+PQCGYfJzOC5fVFWu2FCqP1Woeq9UsjVhawhe2iFmqC/vZVh36",
+	"s8T9rNAqbqdNPEb+fBORP0tP0ZaOmDWye5xYXjciqMxZ0HRcBNBAgKx26m1d4ZpAjAf3tjEY12OmhpBh",
+	"JSckY1cMsWVjZxvErUqEURheFLjBsSSBS3WWivQZBBy1C3xURKLanXnJnsiptf8rleyge2f+2FdC49I+",
+	"XOogPQE4zHMwZbOy2UOSxEHidqU+DjgqfAU9d54XhhxtzQ3vIOaIpwCyWtp3LiWDvHJXAxtfOtzMhkF0",
+	"C5TY9ZPFcUkeJuJoOXP2IUd3wKQfY44eDbntY462sd5C/KktIo/a5H2WLk7DPXR1yNavR1jFk31Mel0v",
+	"6TUs3LVZ5muYYPNnzX/98wPP+kCScDfvDHL2lpd+xbHnGnM4HYZFGVoXW4KNSfOg0wkvePCa7rAn2Gej",
+	"oKyTRyOdmDYB9xU66d21HvroERWfmy6JPbJ87DK0rL5IyiIbDoNjKhKo7VGtd7jKkX+bQoZ36MLfCoj/",
+	"dpD3D+N1X12a0Hve76I04aP7/dH9/pU595ExNBlVoSkdaOZM6Hh9YYJlmtxjCfi7KgEPsu+xDvyjZ/0e",
+	"6sBj3IZUfMgFzYJaSRNqRq27V+eix6LWd1PU+rZM4rGy9WNl60dX3p+5svWWrH0LXW/LOpu3EgqPJTkf",
+	"S3I+luR8LMn5WJJz05Kc85rjY13Ox7qcj3U571xhUvJ6S2QF5EL2txMrWX2OQln9RhMmZD4cWcFWC8JQ",
+	"lsqpCwvFcBHBiE+KyLg2Gr5qeT7las+F1qhdCsXt+vVEZd2szpNJgEbmaQsTcZS8PgyyP9x6PSmO6+8S",
+	"4BysjLpkU8tPA6dfD6ofoDJVCbWJSEWSR6hJgNVdLfJmlbspykyWaQYVTkd4Vfz67ydnVs3oCfZ5YqUB",
+	"lyICtTDPsrKMAoOaYlZFtBKgwFuH8bUO62KYCbM2P+C/QqXUImPjZ8A0cpA3QTNORcNcMCuUMBFMRyT+",
+	"9ddff915+3bn5cvY0ijTETl7fUyePn36IylqseioJ3DrBlahg3yZ3zTLWGJAQiUMyupU6tkVeUOWdBBJ",
+	"AmeGSVh2RJFTLrkYFpOI4K4/TDmCRCRlmxc1uVQRKTKSSiXNrXFULDAXoMyV2XI+oQtplH2eZJQLeBAV",
+	"a3kdPDSPTotz1wi3CEl6zjp8onsiHqAyyCvpPy47J3I1m0rasrq09LWXLNHP1xG0CwL1pYLqVHZJn2hU",
+	"X+1itjxQVHGcg5NZQEdCxFgTvMv2YMzUBAQbAPuAEwHISjR77+CXYsjtI30ukE3w4cj4nXl/dojb5bGa",
+	"NOFDIa09QTVrRe7sYBWslCmcBa6f3SsNCCeHBDLzPEyXP/jwBmqXoP0i2kuF2Tg1EfHOe6JJs8wR3Lie",
+	"+7i6fX+DyphYakD79DR5bY/k8fnPEU7CztZjrYPyGCdYyskeT5g1nACpKtma2lAF9wXIZv9mbZf/sP/b",
+	"sf/7n8BjDO0jQSRWs6bDArR9DpeZWvsL1j1+EkMqFxy4IMMU4WsgWU7jqKyNxSgwV5ULAecMfw7SvE7p",
+	"0GnZEy5EWTPNEx8kEsBcwHPZJVJYtdvpkLTETHM6OF5/94QDplYoOJw7MvJgibqCWtYpbjaSDOLxoD+N",
+	"dqLlMBDSQTMtCRPWdmVUeZhHEo+ofiuVt2uCSlsRjhXIBVkjaPJVNgJNa/5vRvp5OmSmJ5oHMzVVW4ew",
+	"qtk1nWoyklD31Nj90IiUo+T1MsTHMyugVwDiOKjLUAy63NIio6JMspijfXus2416ABnkB/XVtm6PlbOG",
+	"U8VO/5xRtV4Y+zZBTimbKJZg2jci6cyU/nSFaAsBAeDbsPMRgSKy7puiBC/7PLHMXg5KltAmL4tuuu4t",
+	"rnsCDCwf9IHk6yJiNYPSeYfgX/G/5JqR+KdXF2SxMte2bfdEMx4GBHR8/nPcihxNlPeSdj9Sx62QButo",
+	"wG14SANuLRrdBthaUYMJu8Uf/cdEXwXAGBvUYPvG8UfhMELYrisHW31/ZRnZoyK8TEFlR6nmpMZjrNlW",
+	"sWZ/1GiHAPr0CaqEgQ0HHz99DUwjzykWmn6vCrIMpUpQZxypFTEBkJjDHIIJU1B6WmImfIUZAXe6pU1Z",
+	"wkdUlVQn6HpioaRzldQxxi3jwqNlBICAVmdYpJj1xFaaGVlXMbOq7eaaGZlTzGrtqp4orCO7kuOJma5S",
+	"PY7Pf37UPtS3kUS3pdApjnJUiJg/WwrbH5X7v0JNsSoA3C7dmxzYHSqZTxZ7AY+Lep04vDl+TpqQEBfw",
+	"/O56TkP0oG3G4ZFjACmn0nHt0rcCRpyGExu34Kap8HdUnWMk7k8h1oYnIw+qB+aYewqV5BKC0DsxS0+l",
+	"z3bXrQi8d+Rgf79NXmRUXALvdb6JiBQXuOjiUOBKAFdVyaFlnkFyXIVJtxA+1o4KtqhMQMQJQZrfDOIf",
+	"7iVY5LYbbzQ70Jue8ChQnGlro2JDVCcM3TJNHCkAxh6SoJQ23PQiHJTTXksHZKKkdu6PnsCRwj4EhbUB",
+	"pxx8rGOpmB8l+4wF8qgIBtwmJwbvpCg4lUj809n7D6fkxa9xT3BBTqU2Q8XO//NNgX1eoA+J1OnThU/N",
+	"Cj+3P44SYexBIyiZ9QpB+BOekduKwm9RBi7KqoZ8T6im259GAV4RupxJyhI+ppkDC0N1x4550UT608Zs",
+	"YNNmKY4FSNEfUHRvb3eWtLfg1s7q6A6Oa8JcaYJHCf/NgMnAAZoR8P1pcZyeOO/i15D2cMO+UKz/7LKv",
+	"5yqIkjnrDJmaKgOVwHMxyfsZ1yOWtiKUQIolTJhs6kMGnbRZXnK0AHgpHPCL0MFhwKs48HuRTcMYVa5L",
+	"bI06ruQ0ofvjrzDAYulIM4ZY/5Zd0FyE3w9opu0PGCexaPj+hcoE3CjcTd1a7HJtz+n7wUCzP1Ui6TLu",
+	"a2luORg4uvPcJj2mez5kuueVYxCekeLnTzcrIjHrLZWAMcprUca++9ADJowCUP7YqXOueEEc4K7ytCdq",
+	"dCV3jRt4lVpogrgQx8pI5gC77SDKgqoL8zAt5T5oBmZYjjRlQltx3G3AbTSG1jgW9nZKrqW6tMo/jBf5",
+	"cQCW4atCdD8i+kYV63t9oAy7Ig+Towl7sSI7E2jrMS3zMS3zW0dFvELGMstkK0rn7hc0W7dAPJzTNat1",
+	"T6vlTCNSKWU6W8kUMIoWlzIFTlpUMl2Y6rgdJ31MW/wzZCEuIPaNsP3qrafQ41lo8W1yDjclGIZbVHwi",
+	"MVZ3WuCj2pJA/yQAgcuE662E6iM44DdxN15/BO+o/M/P6F29RQrvQplVUdddPu3iVNk7EDK3gLU7KDHL",
+	"c4Zek2vGLhsLdfC9Zxsq3g+T3bqMN/i81lvziEeB/ahOb58Mu5E6vev03oVO3TNGU9sbyfglK30Wi7SG",
+	"1665TRnPt60N4KyWue3cMj7W7vs64rq8ra/3xt2piD7zSc1484sdE2rkmCc0y6YbCO1XNBl54Np3dMxi",
+	"cMv1RK1fDi6b7Qt4hw4OvAE3WL/G5TGQZtxn5poxEXeJuZYukvyQxFzEu7GQ5sT+QjFDxn6t3+VZFu/a",
+	"P6SBv7uYdBAGGRwJwg0bg/fRLTSiAPctRxFMW7kGd+w90Yy/JFL87uraFJbzTRwR6iIHniL2sCYpYxPI",
+	"GhpkFDMeyJhRocn1iJogit1+aUJsuJVKjtukKs/Zvj6L54IfvzTK3Wp0Gy5dslL0m4uy5vfHBk0MvwIk",
+	"Eox4sAQ50wgoODPZK41ug4p0pmG/RXjltil/0m5NHkInWs0hBbv+03LJR01lE7buyHQd1r5AaXHujc3B",
+	"N0LWX3uD8xbqZBXcXHntpz910mDMfMiSfciA2kKaFFIrdMDIfShOAJIwUjIfQjJb65BoZrTlzqfeUxNH",
+	"JC7cNkem8vHFNG6Tdb2bs1y0aCWuQQOpY61uSM6A/GO6WR51sDs6rI4YNrYrwK2+oVVxWOehXGRpgF/z",
+	"T2Zn2Dktk6GwqI82xlezMbSjqXu2MDSEbH91+6L+3n89Hduftq01bMcPPtapxilXCC9klWKd2HG4+hZz",
+	"qvQbqo0vfxi+Zte3fG9/Q/0ZZveA2vOqc2915z/n2X/UnG+lOS9iWAuEchEP+BU05+MMyvPdi0obxDWu",
+	"q9R+8K88qrWPYj8gh+WKbSqTxUrs+TUdDpkiH04QJ8/SrrUO05SlRE9YckholhGqwdaDMshMXaF2G2LG",
+	"Ia5fraL70va/XhrfyIyzDfP4LgJ4Qaw7NqFD1salYkmuIMLu46dw4U6EYQp9XuTo9KT6frCKeqoNGwfL",
+	"uIvrsPsF/r1ZuKpHZMAztAmCBUbEDUNiaCsmViDoqFxuBynX5wIha5zaM2ROlxKSHL98d0iowP0gMjea",
+	"p8zVJtcG8XEOOp2F+3Bk35s3OCCIekLNqIyhpu7JxbkpHt1A4wx3ct5OAIut/GKnn4s0Y+3f7dd20vav",
+	"GgiEDW0SekVxtZfTSgFIoLegKZj/dqrKEso7mqFVv8q1FDdiNDOjhUQGoIcjT2cBFCNCwDTPWMo1SeU1",
+	"JFjHKRsqmrI0bh2SZ52nZZpY8aZ7upZ4/o5j+Yoyx/VQsx34y9SKUz+JdsBFv3LvFzNLFGBXLucyjn+T",
+	"kV+6JZv876VehmnNZvltLuoXwESgak6uFBOmdhvPILMUIRO/XnJW0UnNcsJ87nz7lnb5ThpwYU6X71e4",
+	"NrVblfErBr8vZPshHGlxMp0OjoJTE2d96qiArzUyTwDuLsi/lIrg+W0qPyw4xZ5e7CkeuIB5YSgXDr8N",
+	"R2j77LNaCnjjJ/EVCaDoY1F+iFsRK67skJfvSzDi2m0ZM6P4EhXnVMkxMyOWO6AI9rkAEMacJtJpd9oH",
+	"Xb8zLr3THqyMQtS/VXaKhUREXLhSixBMEc7jRMoMvuba8ERHhJdZAxGBaCyMs6WG7UDGl0sVVjoiP0mi",
+	"csAYRpwQXJ+ecFMD8+Afv1x0Sz5Q6F2aIIpr7sHsCCXuNWLkJROkGb99dXF2cnz+28X7f756F7cijGVS",
+	"MjesJ5yfpoL93yUvGFVMkV7e6TxNIBsbGoPPWHxrLyhweogD8/0GaqJdL6KZ1TdsZ5DMLJgKBnX08uVZ",
+	"dUwlilnngIyYYiWTo+NS28MbC5yjyjPWAuwo1y+oWW48Md50uMtb2/2CkNG3jpLWU1YB4HALzcJv6i0M",
+	"m43MlCVHKzga42LutYdMTpigE972jKD2pF34LbJLZRVs+8cVU1gr32E7I7hARQeuZVTvJ0wcnZ7Yl27L",
+	"q2iKcVk0Ow2K0aI+67ZM9n9nyWKf9YQllWPnyhwH7NwDsC/nZReWyMHkKPsgFDEnVy39lKJxtHDpi1Vn",
+	"n2lisqlt2OPqONtCMeB9Uk0X2R2HNQcN30Tm6GYuFYjUpVv369HbN5ttnZ/ihifqq2+Pm8n89lTb+tLo",
+	"A9u0vNQ2be0aBEWsS8o9Yw6LE5geCm+Si5QpALI7JNiN/5m6fZASVDsswLILziw3rtkOfnEJZOiAKlRF",
+	"rkJwENjBMO1XN+bTc39BLlzma5coqgxwfCPXMCCaRw7I3oFe5ZC66yHry95CLOb5Lo+KznweXAGo5cCa",
+	"Cvxg13RUoiTPgp/Qwmvl+oZs8vlOX4TFy5oUa0oCQnyINo2wqXMYwvgGQk21gr58Wd357s7plQu11diJ",
+	"u+OYQ32u5ve0gp10HiAuhu0qOkZtfyMKqBQBPWDnoDdMmJxkzGdhXI9k5mMDgqZpUksgoNW59wdBlugT",
+	"Pd+EVEMqfJGh+aaOsWa7h9KXg3C4cNfk6imM2NQrv+Fqw+t1Y3xXTYrqW9XbPY3aAR0MWGLmiaWSTVXT",
+	"MNqOHpjNKrZeX5llJc5LZtU51Fucr7fsy7GWm083/18AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -45,6 +46,8 @@ type RowsQuery struct {
 	MaxBytes int
 	// Search keeps the rows where one of the answer's columns contains it, ignoring case.
 	Search string
+	// GroupBy is the column reference RowsPlan.Groups counts by (getPanelRowGroups).
+	GroupBy string
 }
 
 // RowsPlan is a compiled rows query, ready to run against the database.
@@ -58,7 +61,10 @@ type RowsPlan struct {
 // PlanRows checks that the actor may read the panel (and the view), then compiles the query.
 func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, error) {
 	op, opOfView := Operation("getPanelRows"), opGetPanelRowsOfView
-	if q.Export {
+	switch {
+	case q.GroupBy != "":
+		op, opOfView = "getPanelRowGroups", opGetPanelRowGroupsOfView
+	case q.Export:
 		op, opOfView = "getPanelRowsCSV", opGetPanelRowsCSVOfView
 	}
 	if q.ViewID != 0 {
@@ -97,6 +103,7 @@ func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, 
 		View:    engineView(view),
 		// A view reader gets the view's visible columns and nothing else.
 		WholePanel: p.Level >= PermViewer,
+		GroupBy:    q.GroupBy,
 		Query: rows.Query{Limit: q.Limit, After: q.After, Now: q.Now, GoOnly: q.GoOnly, Limits: q.Limits,
 			MaxBytes: q.MaxBytes, Search: q.Search},
 	}
@@ -155,6 +162,28 @@ func engineView(v *View) *rows.View {
 		out.Sorts = append(out.Sorts, rows.Sort{Column: s.ColumnName, Desc: s.Direction == "desc"})
 	}
 	return out
+}
+
+// Groups counts the plan's rows by its GroupBy column, in one read-only, repeatable-read
+// transaction; a GroupBy that names no column of the answer's panel is invalid.
+func (pl *RowsPlan) Groups(ctx context.Context) (rows.GroupCounts, error) {
+	var res rows.GroupCounts
+	err := mapErr(pl.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+		func(ctx context.Context, tx bun.Tx) error {
+			if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = '60s'"); err != nil {
+				return err
+			}
+			gens, err := pl.generations(ctx, tx)
+			if err != nil {
+				return err
+			}
+			res, err = pl.plan.Groups(ctx, tx, gens)
+			return err
+		}))
+	if errors.Is(err, rows.ErrNoGroupColumn) {
+		return res, invalid("by", "no column of the answer has this reference")
+	}
+	return res, err
 }
 
 // Columns describes the answer's columns, in order.

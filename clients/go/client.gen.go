@@ -1542,6 +1542,25 @@ type ReadinessStatus string
 // ResourceType defines model for ResourceType.
 type ResourceType string
 
+// RowGroup defines model for RowGroup.
+type RowGroup struct {
+	Count int64 `json:"count"`
+
+	// Value The value, as in a rows answer; null for blank cells.
+	Value nullable.Nullable[interface{}] `json:"value"`
+}
+
+// RowGroups defines model for RowGroups.
+type RowGroups struct {
+	Groups []RowGroup `json:"groups"`
+
+	// Total The rows counted
+	Total int64 `json:"total"`
+
+	// TotalCapped Whether more groups exist than the 1
+	TotalCapped bool `json:"totalCapped"`
+}
+
 // RowsColumn defines model for RowsColumn.
 type RowsColumn struct {
 	ColumnType RowsColumnColumnType `json:"columnType"`
@@ -2225,6 +2244,28 @@ type GetPanelRowsParamsFormat string
 type GetPanelRowsCSVParams struct {
 	// ViewId A view of the panel whose filters, sorts and visible columns apply.
 	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
+
+	// Search Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+	// contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+	// literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+	// It runs in PostgreSQL when every answer column is a text or select base column, else on the
+	// rows PostgreSQL returns.
+	Search *RowsSearch `form:"search,omitempty" json:"search,omitempty"`
+
+	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
+	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
+
+	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
+	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// GetPanelRowGroupsParams defines parameters for GetPanelRowGroups.
+type GetPanelRowGroupsParams struct {
+	// ViewId A view of the panel whose filters and visible columns apply.
+	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
+
+	// By The column to count by, a column id as a decimal string or a name.
+	By ColumnReference `form:"by" json:"by"`
 
 	// Search Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
 	// contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
@@ -3105,6 +3146,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/panels/{panelId}/rows.csv (the `GetPanelRowsCSV` operationId).
 	GetPanelRowsCSV(ctx context.Context, panelId PanelId, params *GetPanelRowsCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetPanelRowGroups Count a panel's rows by a column's value
+	//
+	// Counts the rows of `getPanelRows` (same permissions: `viewer` on the panel; with `viewId`,
+	// reading the view is enough, and the view's filters apply, as do the cohort rule and `search`)
+	// by the value of the column `by`, which must be one of the answer's columns (a view's visible
+	// columns), else 422. Blank cells (null, an empty text or list, a cell that could not be
+	// computed) form one group with the value null. At most 1,000 groups are listed, the largest
+	// first, ties by value ascending (empty last); `total` is the number of rows counted across every
+	// group and `totalCapped` whether more groups exist than are listed. It runs as one `GROUP BY`
+	// in PostgreSQL when the column and every condition can, else on the rows PostgreSQL returns.
+	//
+	// Corresponds with GET /api/panels/{panelId}/rows/groups (the `GetPanelRowGroups` operationId).
+	GetPanelRowGroups(ctx context.Context, panelId PanelId, params *GetPanelRowGroupsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListViews List views
 	//
@@ -4307,6 +4362,30 @@ func (c *Client) GetPanelRows(ctx context.Context, panelId PanelId, params *GetP
 // Corresponds with GET /api/panels/{panelId}/rows.csv (the `GetPanelRowsCSV` operationId).
 func (c *Client) GetPanelRowsCSV(ctx context.Context, panelId PanelId, params *GetPanelRowsCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetPanelRowsCSVRequest(c.Server, panelId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetPanelRowGroups Count a panel's rows by a column's value
+//
+// Counts the rows of `getPanelRows` (same permissions: `viewer` on the panel; with `viewId`,
+// reading the view is enough, and the view's filters apply, as do the cohort rule and `search`)
+// by the value of the column `by`, which must be one of the answer's columns (a view's visible
+// columns), else 422. Blank cells (null, an empty text or list, a cell that could not be
+// computed) form one group with the value null. At most 1,000 groups are listed, the largest
+// first, ties by value ascending (empty last); `total` is the number of rows counted across every
+// group and `totalCapped` whether more groups exist than are listed. It runs as one `GROUP BY`
+// in PostgreSQL when the column and every condition can, else on the rows PostgreSQL returns.
+//
+// Corresponds with GET /api/panels/{panelId}/rows/groups (the `GetPanelRowGroups` operationId).
+func (c *Client) GetPanelRowGroups(ctx context.Context, panelId PanelId, params *GetPanelRowGroupsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPanelRowGroupsRequest(c.Server, panelId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7312,6 +7391,111 @@ func NewGetPanelRowsCSVRequest(server string, panelId PanelId, params *GetPanelR
 	return req, nil
 }
 
+// NewGetPanelRowGroupsRequest constructs an http.Request for the GetPanelRowGroups method
+func NewGetPanelRowGroupsRequest(server string, panelId PanelId, params *GetPanelRowGroupsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "panelId", panelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/panels/%s/rows/groups", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ViewId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "viewId", *params.ViewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "by", params.By, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TenantId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tenantId", *params.TenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.UserId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "userId", *params.UserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListViewsRequest constructs an http.Request for the ListViews method
 func NewListViewsRequest(server string, params *ListViewsParams) (*http.Request, error) {
 	var err error
@@ -8849,6 +9033,22 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/panels/{panelId}/rows.csv (the `GetPanelRowsCSV` operationId).
 	GetPanelRowsCSVWithResponse(ctx context.Context, panelId PanelId, params *GetPanelRowsCSVParams, reqEditors ...RequestEditorFn) (*GetPanelRowsCSVResponse, error)
+
+	// GetPanelRowGroupsWithResponse Count a panel's rows by a column's value
+	//
+	// Counts the rows of `getPanelRows` (same permissions: `viewer` on the panel; with `viewId`,
+	// reading the view is enough, and the view's filters apply, as do the cohort rule and `search`)
+	// by the value of the column `by`, which must be one of the answer's columns (a view's visible
+	// columns), else 422. Blank cells (null, an empty text or list, a cell that could not be
+	// computed) form one group with the value null. At most 1,000 groups are listed, the largest
+	// first, ties by value ascending (empty last); `total` is the number of rows counted across every
+	// group and `totalCapped` whether more groups exist than are listed. It runs as one `GROUP BY`
+	// in PostgreSQL when the column and every condition can, else on the rows PostgreSQL returns.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/panels/{panelId}/rows/groups (the `GetPanelRowGroups` operationId).
+	GetPanelRowGroupsWithResponse(ctx context.Context, panelId PanelId, params *GetPanelRowGroupsParams, reqEditors ...RequestEditorFn) (*GetPanelRowGroupsResponse, error)
 
 	// ListViewsWithResponse List views
 	//
@@ -12969,6 +13169,106 @@ func (r GetPanelRowsCSVResponse) ContentType() string {
 	return ""
 }
 
+// GetPanelRowGroupsResponse429Headers the declared response headers of an HTTP 429 response for GetPanelRowGroups
+type GetPanelRowGroupsResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type GetPanelRowGroupsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RowGroups
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetPanelRowGroupsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPanelRowGroupsResponse) GetJSON200() *RowGroups {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPanelRowGroupsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPanelRowGroupsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPanelRowGroupsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPanelRowGroupsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListViewsResponse429Headers the declared response headers of an HTTP 429 response for ListViews
 type ListViewsResponse429Headers struct {
 	RateLimitLimit     *int
@@ -15352,6 +15652,28 @@ func (c *ClientWithResponses) GetPanelRowsCSVWithResponse(ctx context.Context, p
 		return nil, err
 	}
 	return ParseGetPanelRowsCSVResponse(rsp)
+}
+
+// GetPanelRowGroupsWithResponse Count a panel's rows by a column's value
+//
+// Counts the rows of `getPanelRows` (same permissions: `viewer` on the panel; with `viewId`,
+// reading the view is enough, and the view's filters apply, as do the cohort rule and `search`)
+// by the value of the column `by`, which must be one of the answer's columns (a view's visible
+// columns), else 422. Blank cells (null, an empty text or list, a cell that could not be
+// computed) form one group with the value null. At most 1,000 groups are listed, the largest
+// first, ties by value ascending (empty last); `total` is the number of rows counted across every
+// group and `totalCapped` whether more groups exist than are listed. It runs as one `GROUP BY`
+// in PostgreSQL when the column and every condition can, else on the rows PostgreSQL returns.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/panels/{panelId}/rows/groups (the `GetPanelRowGroups` operationId).
+func (c *ClientWithResponses) GetPanelRowGroupsWithResponse(ctx context.Context, panelId PanelId, params *GetPanelRowGroupsParams, reqEditors ...RequestEditorFn) (*GetPanelRowGroupsResponse, error) {
+	rsp, err := c.GetPanelRowGroups(ctx, panelId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPanelRowGroupsResponse(rsp)
 }
 
 // ListViewsWithResponse List views
@@ -20038,6 +20360,115 @@ func ParseGetPanelRowsCSVResponse(rsp *http.Response) (*GetPanelRowsCSVResponse,
 	switch {
 	case rsp.StatusCode == 429:
 		var headers GetPanelRowsCSVResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPanelRowGroupsResponse parses an HTTP response from a GetPanelRowGroupsWithResponse call
+func ParseGetPanelRowGroupsResponse(rsp *http.Response) (*GetPanelRowGroupsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPanelRowGroupsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RowGroups
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetPanelRowGroupsResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

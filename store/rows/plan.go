@@ -120,7 +120,9 @@ type Input struct {
 	View    *View // nil: no view (every column, no filters or sorts)
 	// WholePanel is whether the caller may read the whole panel, not only the view.
 	WholePanel bool
-	Query      Query
+	// GroupBy is the column reference Groups counts rows by ("": none).
+	GroupBy string
+	Query   Query
 }
 
 // Cursor is the position after the last row of a page.
@@ -161,6 +163,8 @@ type Plan struct {
 	// Conditions: cohort rule, view filters and search, each a tree; pushed parts are SQL.
 	cohort, filters, search *conditionSet
 	sorts                   []*sortKey
+	groupBy                 int  // Groups' column (index into cols); -1: none
+	groupSQL                bool // Groups runs as one GROUP BY in PostgreSQL
 	sqlSort                 bool // every sort key runs in SQL (keyset pagination in SQL)
 	joins                   []int
 	shape                   string
@@ -256,6 +260,14 @@ func Compile(in Input) *Plan {
 	plan.filters = plan.compileFilters(in.View)
 	plan.search = plan.compileSearch(q.Search)
 	plan.compileSorts(in.View)
+	plan.groupBy = -1
+	if in.GroupBy != "" {
+		// Only a column of the answer: a view reader must not count by a column the view hides.
+		if idx := plan.resolve(plan.columns(), in.GroupBy); slices.Contains(plan.out, idx) {
+			plan.groupBy = idx
+		}
+		plan.groupSQL = plan.groupBy >= 0 && plan.pushable(plan.groupBy) && plan.cohort.all && plan.filters.all && plan.search.all
+	}
 	plan.project()
 	plan.shape = plan.fingerprint(in.Cohort, in.View)
 	return plan
@@ -656,6 +668,9 @@ func (pl *Plan) project() {
 			visit(k.col)
 		}
 	}
+	if pl.groupBy >= 0 && !pl.groupSQL {
+		visit(pl.groupBy)
+	}
 	joined := map[int]bool{}
 	for i := range pl.cols {
 		ci := &pl.cols[i]
@@ -676,6 +691,9 @@ func (pl *Plan) project() {
 		for _, k := range pl.sorts {
 			joined[pl.cols[k.col].src] = true
 		}
+	}
+	if pl.groupSQL {
+		joined[pl.cols[pl.groupBy].src] = true
 	}
 	for i, c := range pl.pathProj() {
 		c.projAt = len(pl.proj) + i

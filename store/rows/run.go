@@ -1,9 +1,11 @@
 package rows
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -291,18 +293,8 @@ func (pl *Plan) query(after *Cursor, limit int) sqlFrag {
 			sel = append(sel, e.wrap("(%s)::text"))
 		}
 	}
-	parts := []sqlFrag{frag("SELECT "), joinFrags(sel, ", "), frag(" FROM source_records AS s0")}
-	for _, src := range pl.joins {
-		a := sourceAlias(src)
-		parts = append(parts, frag(" LEFT JOIN source_records AS "+a+" ON "+a+".data_source_id = ? AND "+a+".generation = ? AND "+a+".record_key = s0.record_key",
-			pl.sources[src], pl.rowsGen[src]))
-	}
-	where := []sqlFrag{frag("s0.data_source_id = ? AND s0.generation = ?", pl.sources[0], pl.rowsGen[0])}
-	for _, cs := range pl.conditionSets() {
-		if w, ok := pl.pushedSQL(cs); ok {
-			where = append(where, w)
-		}
-	}
+	parts := append([]sqlFrag{frag("SELECT "), joinFrags(sel, ", ")}, pl.fromSQL()...)
+	where := pl.whereSQL()
 	if after != nil {
 		if pl.sqlSort {
 			vals := make([]*string, len(after.Keys))
@@ -328,6 +320,28 @@ func (pl *Plan) query(after *Cursor, limit int) sqlFrag {
 		parts = append(parts, frag(" LIMIT ?", limit))
 	}
 	return joinFrags(parts, "")
+}
+
+// fromSQL is the FROM clause: the primary records and the joined sources.
+func (pl *Plan) fromSQL() []sqlFrag {
+	parts := []sqlFrag{frag(" FROM source_records AS s0")}
+	for _, src := range pl.joins {
+		a := sourceAlias(src)
+		parts = append(parts, frag(" LEFT JOIN source_records AS "+a+" ON "+a+".data_source_id = ? AND "+a+".generation = ? AND "+a+".record_key = s0.record_key",
+			pl.sources[src], pl.rowsGen[src]))
+	}
+	return parts
+}
+
+// whereSQL is the primary source's current generation and the pushed conditions.
+func (pl *Plan) whereSQL() []sqlFrag {
+	where := []sqlFrag{frag("s0.data_source_id = ? AND s0.generation = ?", pl.sources[0], pl.rowsGen[0])}
+	for _, cs := range pl.conditionSets() {
+		if w, ok := pl.pushedSQL(cs); ok {
+			where = append(where, w)
+		}
+	}
+	return where
 }
 
 // pushedSQL is the SQL part of a condition set, if any.
@@ -672,4 +686,151 @@ func (pl *Plan) decodeGoKeys(keys []CursorKey) ([]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// MaxGroups bounds the groups Groups lists.
+const MaxGroups = 1000
+
+// GroupCount is one value of the group column and how many rows hold it.
+type GroupCount struct {
+	Value any // as in a rows answer; nil for empty cells
+	Count int64
+}
+
+// GroupCounts is Groups' answer: the largest groups first (ties by value, empty last), Total the
+// rows counted across every group, and More whether groups beyond the listed ones exist.
+type GroupCounts struct {
+	Groups []GroupCount
+	Total  int64
+	More   bool
+}
+
+// ErrNoGroupColumn is a GroupBy that names no column of the panel.
+var ErrNoGroupColumn = errors.New("the group column does not exist")
+
+// Groups counts the selected rows by the value of the GroupBy column: one GROUP BY in PostgreSQL
+// when the column and every condition are pushed down, else by scanning the rows here (memory
+// grows with the number of distinct values, not of rows).
+func (pl *Plan) Groups(ctx context.Context, db bun.IDB, gens []Generation) (GroupCounts, error) {
+	var out GroupCounts
+	if pl.groupBy < 0 {
+		return out, ErrNoGroupColumn
+	}
+	pl.rowsGen = make([]int64, len(gens))
+	for i, g := range gens {
+		pl.rowsGen[i] = g.Rows
+	}
+	if len(pl.sources) == 0 {
+		return out, nil
+	}
+	typ := pl.cols[pl.groupBy].col.Type
+	if pl.groupSQL {
+		return pl.groupsSQL(ctx, db, typ)
+	}
+	type acc struct {
+		cell  any
+		count int64
+	}
+	counts := map[string]*acc{}
+	ev := pl.newEvaluator()
+	err := pl.scanEach(ctx, db, pl.query(nil, 0), func(f *fetched) error {
+		ev.reset(f)
+		if !ev.keep() {
+			return nil
+		}
+		cell, err := ev.cell(pl.groupBy)
+		if err != nil {
+			cell = nil
+		}
+		if blank(cell) {
+			cell = nil
+		}
+		k, _ := json.Marshal(toOutput(cell, typ))
+		a := counts[string(k)]
+		if a == nil {
+			a = &acc{cell: cell}
+			counts[string(k)] = a
+		}
+		a.count++
+		out.Total++
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	all := make([]*acc, 0, len(counts))
+	for _, a := range counts {
+		all = append(all, a)
+	}
+	slices.SortFunc(all, func(x, y *acc) int {
+		if c := cmp.Compare(y.count, x.count); c != 0 {
+			return c
+		}
+		switch {
+		case x.cell == nil && y.cell == nil:
+			return 0
+		case x.cell == nil:
+			return 1
+		case y.cell == nil:
+			return -1
+		}
+		return compareCells(x.cell, y.cell, typ)
+	})
+	if len(all) > MaxGroups {
+		out.More, all = true, all[:MaxGroups]
+	}
+	out.Groups = make([]GroupCount, len(all))
+	for i, a := range all {
+		out.Groups[i] = GroupCount{Value: toOutput(a.cell, typ), Count: a.count}
+	}
+	return out, nil
+}
+
+// groupsSQL is Groups as one statement: the window sums give the total and the number of groups
+// before the LIMIT cuts the list.
+func (pl *Plan) groupsSQL(ctx context.Context, db bun.IDB, typ string) (GroupCounts, error) {
+	var out GroupCounts
+	ci := &pl.cols[pl.groupBy]
+	e := typedAt(ci.src, ci.path, typ)
+	if typ == "text" || typ == "select" {
+		// isEmpty's blank: an empty text groups with the nulls, as in Go.
+		e = e.wrap("NULLIF(%s, '')")
+	}
+	k := &sortKey{typ: typ}
+	parts := append([]sqlFrag{frag("SELECT g::text, n, sum(n) OVER (), count(*) OVER () FROM (SELECT "), e, frag(" AS g, count(*) AS n")}, pl.fromSQL()...)
+	parts = append(parts, frag(" WHERE "), joinFrags(pl.whereSQL(), " AND "), frag(" GROUP BY 1) AS grouped ORDER BY n DESC, "),
+		sortSQL(k, frag("g")), frag(" LIMIT ?", MaxGroups))
+	q := joinFrags(parts, "")
+	rows, err := db.QueryContext(ctx, q.sql, q.args...)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	var groups int64
+	for rows.Next() {
+		var g sql.NullString
+		var n, total int64
+		if err := rows.Scan(&g, &n, &total, &groups); err != nil {
+			return out, err
+		}
+		out.Total = total
+		var v any
+		if g.Valid {
+			switch typ {
+			case "number":
+				f, err := strconv.ParseFloat(g.String, 64)
+				if err != nil {
+					return out, err
+				}
+				v = f
+			case "boolean":
+				v = g.String == "true"
+			default:
+				v = g.String
+			}
+		}
+		out.Groups = append(out.Groups, GroupCount{Value: v, Count: n})
+	}
+	out.More = groups > int64(len(out.Groups))
+	return out, rows.Err()
 }

@@ -703,6 +703,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/panels/{panelId}/rows/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                panelId: components["parameters"]["PanelId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Count a panel's rows by a column's value
+         * @description Counts the rows of `getPanelRows` (same permissions: `viewer` on the panel; with `viewId`,
+         *     reading the view is enough, and the view's filters apply, as do the cohort rule and `search`)
+         *     by the value of the column `by`, which must be one of the answer's columns (a view's visible
+         *     columns), else 422. Blank cells (null, an empty text or list, a cell that could not be
+         *     computed) form one group with the value null. At most 1,000 groups are listed, the largest
+         *     first, ties by value ascending (empty last); `total` is the number of rows counted across every
+         *     group and `totalCapped` whether more groups exist than are listed. It runs as one `GROUP BY`
+         *     in PostgreSQL when the column and every condition can, else on the rows PostgreSQL returns.
+         */
+        get: operations["getPanelRowGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/views": {
         parameters: {
             query?: never;
@@ -1565,6 +1594,24 @@ export interface components {
         };
         /** @enum {string} */
         ResourceType: "panel" | "view";
+        RowGroup: {
+            /** Format: int64 */
+            count: number;
+            /** @description The value, as in a rows answer; null for blank cells. */
+            value: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
+                [key: string]: unknown;
+            };
+        };
+        RowGroups: {
+            groups: components["schemas"]["RowGroup"][];
+            /**
+             * Format: int64
+             * @description The rows counted
+             */
+            total: number;
+            /** @description Whether more groups exist than the 1 */
+            totalCapped: boolean;
+        };
         RowsColumn: {
             /** @enum {string} */
             columnType: "base" | "calculated";
@@ -3496,6 +3543,52 @@ export interface operations {
                 };
                 content: {
                     "text/csv": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getPanelRowGroups: {
+        parameters: {
+            query: {
+                /** @description The column to count by, a column id as a decimal string or a name. */
+                by: components["schemas"]["ColumnReference"];
+                /**
+                 * @description Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+                 *     contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+                 *     literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+                 *     It runs in PostgreSQL when every answer column is a text or select base column, else on the
+                 *     rows PostgreSQL returns.
+                 */
+                search?: components["parameters"]["RowsSearch"];
+                /** @description Optional assertion of the caller's tenant; must equal the token's (403 otherwise). */
+                tenantId?: components["parameters"]["TenantIdQuery"];
+                /** @description Optional assertion of the caller's user id; must equal the token's (403 otherwise). */
+                userId?: components["parameters"]["UserIdQuery"];
+                /** @description A view of the panel whose filters and visible columns apply. */
+                viewId?: number;
+            };
+            header?: never;
+            path: {
+                panelId: components["parameters"]["PanelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The row counts per value. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RowGroups"];
                 };
             };
             400: components["responses"]["BadRequest"];
