@@ -1554,10 +1554,10 @@ type RowGroup struct {
 type RowGroups struct {
 	Groups []RowGroup `json:"groups"`
 
-	// Total The rows counted
+	// Total The rows counted, across every group.
 	Total int64 `json:"total"`
 
-	// TotalCapped Whether more groups exist than the 1
+	// TotalCapped Whether more groups exist than the 1,000 listed.
 	TotalCapped bool `json:"totalCapped"`
 }
 

@@ -1606,10 +1606,10 @@ export interface components {
             groups: components["schemas"]["RowGroup"][];
             /**
              * Format: int64
-             * @description The rows counted
+             * @description The rows counted, across every group.
              */
             total: number;
-            /** @description Whether more groups exist than the 1 */
+            /** @description Whether more groups exist than the 1,000 listed. */
             totalCapped: boolean;
         };
         RowsColumn: {
