@@ -224,3 +224,36 @@ func TestRowsSearchHTTP(t *testing.T) {
 		t.Errorf("long search: %d %s", resp.StatusCode, body)
 	}
 }
+
+// Group counts over HTTP: with a view's filters and a search; a column the view hides is a 422,
+// a missing by a 400.
+func TestRowGroupsHTTP(t *testing.T) {
+	f := rwSetup(t)
+	get := func(query string) (*http.Response, client.RowGroups) {
+		resp, b := flowDo(t, f.c, "GET", fmt.Sprintf("/api/panels/%d/rows/groups?%s", f.panel.Id, query), nil, "")
+		var g client.RowGroups
+		if resp.StatusCode == http.StatusOK {
+			if err := json.Unmarshal(b, &g); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return resp, g
+	}
+	resp, g := get("by=Status")
+	if resp.StatusCode != http.StatusOK || g.Total != 5 || g.TotalCapped || len(g.Groups) != 3 ||
+		g.Groups[0].Value.MustGet() != "active" || g.Groups[0].Count != 3 {
+		t.Fatalf("by Status: %d %+v", resp.StatusCode, g)
+	}
+	view := f.view(t, []string{"Name", "Status"}, []client.ViewFilterInput{
+		{ColumnName: "Age", Operator: client.FilterOperatorGt, Value: nullable.NewNullableWithValue[any](40)}}, nil)
+	resp, g = get(fmt.Sprintf("by=Status&viewId=%d&search=a", view))
+	if resp.StatusCode != http.StatusOK || g.Total != 3 || len(g.Groups) != 3 || g.Groups[0].Value.MustGet() != "active" || g.Groups[2].Value.MustGet() != "pending" {
+		t.Errorf("through the view: %d %+v", resp.StatusCode, g)
+	}
+	if resp, _ := get(fmt.Sprintf("by=Email&viewId=%d", view)); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("a hidden column: %d", resp.StatusCode)
+	}
+	if resp, _ := get("viewId=1"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("no by: %d", resp.StatusCode)
+	}
+}
