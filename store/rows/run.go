@@ -834,3 +834,14 @@ func (pl *Plan) groupsSQL(ctx context.Context, db bun.IDB, typ string) (GroupCou
 	out.More = groups > int64(len(out.Groups))
 	return out, rows.Err()
 }
+
+// FirstPageSQL is the statement Run sends for a first page (Limit > 0, every sort in SQL) with
+// its arguments, for gens; tests EXPLAIN it.
+func (pl *Plan) FirstPageSQL(gens []Generation) (string, []any) {
+	pl.rowsGen = make([]int64, len(gens))
+	for i, g := range gens {
+		pl.rowsGen[i] = g.Rows
+	}
+	q := pl.query(nil, pl.q.Limit+1)
+	return q.sql, q.args
+}
