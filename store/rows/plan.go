@@ -542,19 +542,6 @@ func simplify(n *condNode) *condNode {
 	return n
 }
 
-// newConditionSet builds a set from an OR of AND groups (the cohort rule's form).
-func newConditionSet(groups [][]*condition) *conditionSet {
-	or := &condNode{or: true}
-	for _, g := range groups {
-		and := &condNode{}
-		for _, c := range g {
-			and.kids = append(and.kids, &condNode{leaf: c})
-		}
-		or.kids = append(or.kids, simplify(and))
-	}
-	return newConditionTree(simplify(or))
-}
-
 // newConditionTree decides which conditions run in SQL: a leaf stays pushed when every node
 // above it is an AND, or when the OR above it has every leaf pushed; an OR that mixes SQL and Go
 // conditions cannot be split between the two and runs here entirely.

@@ -805,7 +805,7 @@ func (pl *Plan) groupsSQL(ctx context.Context, db bun.IDB, typ string) (GroupCou
 	if err != nil {
 		return out, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var groups int64
 	for rows.Next() {
 		var g sql.NullString
