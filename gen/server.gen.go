@@ -338,28 +338,46 @@ func (e EntityType) Valid() bool {
 
 // Defines values for FilterOperator.
 const (
-	FilterOperatorBetween    FilterOperator = "between"
-	FilterOperatorContains   FilterOperator = "contains"
-	FilterOperatorEndsWith   FilterOperator = "endsWith"
-	FilterOperatorEq         FilterOperator = "eq"
-	FilterOperatorGt         FilterOperator = "gt"
-	FilterOperatorGte        FilterOperator = "gte"
-	FilterOperatorIn         FilterOperator = "in"
-	FilterOperatorIsNotNull  FilterOperator = "isNotNull"
-	FilterOperatorIsNull     FilterOperator = "isNull"
-	FilterOperatorLt         FilterOperator = "lt"
-	FilterOperatorLte        FilterOperator = "lte"
-	FilterOperatorNe         FilterOperator = "ne"
-	FilterOperatorNotIn      FilterOperator = "notIn"
-	FilterOperatorStartsWith FilterOperator = "startsWith"
+	FilterOperatorAfter       FilterOperator = "after"
+	FilterOperatorBefore      FilterOperator = "before"
+	FilterOperatorBetween     FilterOperator = "between"
+	FilterOperatorContains    FilterOperator = "contains"
+	FilterOperatorContainsAll FilterOperator = "containsAll"
+	FilterOperatorContainsAny FilterOperator = "containsAny"
+	FilterOperatorEndsWith    FilterOperator = "endsWith"
+	FilterOperatorEq          FilterOperator = "eq"
+	FilterOperatorGt          FilterOperator = "gt"
+	FilterOperatorGte         FilterOperator = "gte"
+	FilterOperatorIn          FilterOperator = "in"
+	FilterOperatorIsEmpty     FilterOperator = "isEmpty"
+	FilterOperatorIsNotEmpty  FilterOperator = "isNotEmpty"
+	FilterOperatorIsNotNull   FilterOperator = "isNotNull"
+	FilterOperatorIsNull      FilterOperator = "isNull"
+	FilterOperatorIsWithin    FilterOperator = "isWithin"
+	FilterOperatorLt          FilterOperator = "lt"
+	FilterOperatorLte         FilterOperator = "lte"
+	FilterOperatorNe          FilterOperator = "ne"
+	FilterOperatorNotContains FilterOperator = "notContains"
+	FilterOperatorNotIn       FilterOperator = "notIn"
+	FilterOperatorOnOrAfter   FilterOperator = "onOrAfter"
+	FilterOperatorOnOrBefore  FilterOperator = "onOrBefore"
+	FilterOperatorStartsWith  FilterOperator = "startsWith"
 )
 
 // Valid indicates whether the value is a known member of the FilterOperator enum.
 func (e FilterOperator) Valid() bool {
 	switch e {
+	case FilterOperatorAfter:
+		return true
+	case FilterOperatorBefore:
+		return true
 	case FilterOperatorBetween:
 		return true
 	case FilterOperatorContains:
+		return true
+	case FilterOperatorContainsAll:
+		return true
+	case FilterOperatorContainsAny:
 		return true
 	case FilterOperatorEndsWith:
 		return true
@@ -371,9 +389,15 @@ func (e FilterOperator) Valid() bool {
 		return true
 	case FilterOperatorIn:
 		return true
+	case FilterOperatorIsEmpty:
+		return true
+	case FilterOperatorIsNotEmpty:
+		return true
 	case FilterOperatorIsNotNull:
 		return true
 	case FilterOperatorIsNull:
+		return true
+	case FilterOperatorIsWithin:
 		return true
 	case FilterOperatorLt:
 		return true
@@ -381,9 +405,69 @@ func (e FilterOperator) Valid() bool {
 		return true
 	case FilterOperatorNe:
 		return true
+	case FilterOperatorNotContains:
+		return true
 	case FilterOperatorNotIn:
 		return true
+	case FilterOperatorOnOrAfter:
+		return true
+	case FilterOperatorOnOrBefore:
+		return true
 	case FilterOperatorStartsWith:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FlatFilterOperator.
+const (
+	FlatFilterOperatorBetween    FlatFilterOperator = "between"
+	FlatFilterOperatorContains   FlatFilterOperator = "contains"
+	FlatFilterOperatorEndsWith   FlatFilterOperator = "endsWith"
+	FlatFilterOperatorEq         FlatFilterOperator = "eq"
+	FlatFilterOperatorGt         FlatFilterOperator = "gt"
+	FlatFilterOperatorGte        FlatFilterOperator = "gte"
+	FlatFilterOperatorIn         FlatFilterOperator = "in"
+	FlatFilterOperatorIsNotNull  FlatFilterOperator = "isNotNull"
+	FlatFilterOperatorIsNull     FlatFilterOperator = "isNull"
+	FlatFilterOperatorLt         FlatFilterOperator = "lt"
+	FlatFilterOperatorLte        FlatFilterOperator = "lte"
+	FlatFilterOperatorNe         FlatFilterOperator = "ne"
+	FlatFilterOperatorNotIn      FlatFilterOperator = "notIn"
+	FlatFilterOperatorStartsWith FlatFilterOperator = "startsWith"
+)
+
+// Valid indicates whether the value is a known member of the FlatFilterOperator enum.
+func (e FlatFilterOperator) Valid() bool {
+	switch e {
+	case FlatFilterOperatorBetween:
+		return true
+	case FlatFilterOperatorContains:
+		return true
+	case FlatFilterOperatorEndsWith:
+		return true
+	case FlatFilterOperatorEq:
+		return true
+	case FlatFilterOperatorGt:
+		return true
+	case FlatFilterOperatorGte:
+		return true
+	case FlatFilterOperatorIn:
+		return true
+	case FlatFilterOperatorIsNotNull:
+		return true
+	case FlatFilterOperatorIsNull:
+		return true
+	case FlatFilterOperatorLt:
+		return true
+	case FlatFilterOperatorLte:
+		return true
+	case FlatFilterOperatorNe:
+		return true
+	case FlatFilterOperatorNotIn:
+		return true
+	case FlatFilterOperatorStartsWith:
 		return true
 	default:
 		return false
@@ -771,6 +855,93 @@ func (e SyncStatus) Valid() bool {
 	}
 }
 
+// Defines values for ViewFilterItemOperator.
+const (
+	ViewFilterItemOperatorAfter       ViewFilterItemOperator = "after"
+	ViewFilterItemOperatorBefore      ViewFilterItemOperator = "before"
+	ViewFilterItemOperatorBetween     ViewFilterItemOperator = "between"
+	ViewFilterItemOperatorContains    ViewFilterItemOperator = "contains"
+	ViewFilterItemOperatorContainsAll ViewFilterItemOperator = "containsAll"
+	ViewFilterItemOperatorContainsAny ViewFilterItemOperator = "containsAny"
+	ViewFilterItemOperatorEndsWith    ViewFilterItemOperator = "endsWith"
+	ViewFilterItemOperatorEq          ViewFilterItemOperator = "eq"
+	ViewFilterItemOperatorGroup       ViewFilterItemOperator = "group"
+	ViewFilterItemOperatorGt          ViewFilterItemOperator = "gt"
+	ViewFilterItemOperatorGte         ViewFilterItemOperator = "gte"
+	ViewFilterItemOperatorIn          ViewFilterItemOperator = "in"
+	ViewFilterItemOperatorIsEmpty     ViewFilterItemOperator = "isEmpty"
+	ViewFilterItemOperatorIsNotEmpty  ViewFilterItemOperator = "isNotEmpty"
+	ViewFilterItemOperatorIsNotNull   ViewFilterItemOperator = "isNotNull"
+	ViewFilterItemOperatorIsNull      ViewFilterItemOperator = "isNull"
+	ViewFilterItemOperatorIsWithin    ViewFilterItemOperator = "isWithin"
+	ViewFilterItemOperatorLt          ViewFilterItemOperator = "lt"
+	ViewFilterItemOperatorLte         ViewFilterItemOperator = "lte"
+	ViewFilterItemOperatorNe          ViewFilterItemOperator = "ne"
+	ViewFilterItemOperatorNotContains ViewFilterItemOperator = "notContains"
+	ViewFilterItemOperatorNotIn       ViewFilterItemOperator = "notIn"
+	ViewFilterItemOperatorOnOrAfter   ViewFilterItemOperator = "onOrAfter"
+	ViewFilterItemOperatorOnOrBefore  ViewFilterItemOperator = "onOrBefore"
+	ViewFilterItemOperatorStartsWith  ViewFilterItemOperator = "startsWith"
+)
+
+// Valid indicates whether the value is a known member of the ViewFilterItemOperator enum.
+func (e ViewFilterItemOperator) Valid() bool {
+	switch e {
+	case ViewFilterItemOperatorAfter:
+		return true
+	case ViewFilterItemOperatorBefore:
+		return true
+	case ViewFilterItemOperatorBetween:
+		return true
+	case ViewFilterItemOperatorContains:
+		return true
+	case ViewFilterItemOperatorContainsAll:
+		return true
+	case ViewFilterItemOperatorContainsAny:
+		return true
+	case ViewFilterItemOperatorEndsWith:
+		return true
+	case ViewFilterItemOperatorEq:
+		return true
+	case ViewFilterItemOperatorGroup:
+		return true
+	case ViewFilterItemOperatorGt:
+		return true
+	case ViewFilterItemOperatorGte:
+		return true
+	case ViewFilterItemOperatorIn:
+		return true
+	case ViewFilterItemOperatorIsEmpty:
+		return true
+	case ViewFilterItemOperatorIsNotEmpty:
+		return true
+	case ViewFilterItemOperatorIsNotNull:
+		return true
+	case ViewFilterItemOperatorIsNull:
+		return true
+	case ViewFilterItemOperatorIsWithin:
+		return true
+	case ViewFilterItemOperatorLt:
+		return true
+	case ViewFilterItemOperatorLte:
+		return true
+	case ViewFilterItemOperatorNe:
+		return true
+	case ViewFilterItemOperatorNotContains:
+		return true
+	case ViewFilterItemOperatorNotIn:
+		return true
+	case ViewFilterItemOperatorOnOrAfter:
+		return true
+	case ViewFilterItemOperatorOnOrBefore:
+		return true
+	case ViewFilterItemOperatorStartsWith:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetPanelRowsParamsFormat.
 const (
 	Csv  GetPanelRowsParamsFormat = "csv"
@@ -948,6 +1119,13 @@ type CohortCondition struct {
 	Value nullable.Nullable[interface{}] `json:"value"`
 }
 
+// CohortGroup A nested group of a cohort rule, which holds when all (`and`) or any (`or`) of its conditions and groups hold.
+type CohortGroup struct {
+	Conditions  []CohortCondition `json:"conditions"`
+	Conjunction LogicalOperator   `json:"conjunction"`
+	Groups      []CohortGroup     `json:"groups,omitempty"`
+}
+
 // CohortLogic defines model for CohortLogic.
 type CohortLogic string
 
@@ -957,7 +1135,12 @@ type CohortOperator string
 // CohortRule Example: {"conditions":[{"field":"age","operator":"gte","value":65}],"logic":"AND"}
 type CohortRule struct {
 	Conditions []CohortCondition `json:"conditions"`
-	Logic      CohortLogic       `json:"logic"`
+
+	// Groups Nested groups, terms of the rule next to its conditions: the rule holds when its `logic`
+	// combines every condition and every group. Groups nest at most 3 levels deep and a rule holds
+	// at most 100 conditions and groups in all (422 otherwise). Absent in a rule saved without groups.
+	Groups []CohortGroup `json:"groups,omitempty"`
+	Logic  CohortLogic   `json:"logic"`
 }
 
 // Column defines model for Column.
@@ -1207,8 +1390,11 @@ type FieldError struct {
 	Reason string `json:"reason"`
 }
 
-// FilterOperator defines model for FilterOperator.
+// FilterOperator A filter's operator; see docs/formulas.md for each one's value and meaning.
 type FilterOperator string
+
+// FlatFilterOperator The operators of the released flat filter list (`filters` of a response); a view using another operator lists its filters in `filterItems` only.
+type FlatFilterOperator string
 
 // Health defines model for Health.
 type Health struct {
@@ -1479,6 +1665,25 @@ type ReadinessStatus string
 // ResourceType defines model for ResourceType.
 type ResourceType string
 
+// RowGroup defines model for RowGroup.
+type RowGroup struct {
+	Count int64 `json:"count"`
+
+	// Value The value, as in a rows answer; null for blank cells.
+	Value nullable.Nullable[interface{}] `json:"value"`
+}
+
+// RowGroups defines model for RowGroups.
+type RowGroups struct {
+	Groups []RowGroup `json:"groups"`
+
+	// Total The rows counted, across every group.
+	Total int64 `json:"total"`
+
+	// TotalCapped Whether more groups exist than the 1,000 listed.
+	TotalCapped bool `json:"totalCapped"`
+}
+
 // RowsColumn defines model for RowsColumn.
 type RowsColumn struct {
 	ColumnType RowsColumnColumnType `json:"columnType"`
@@ -1567,10 +1772,15 @@ type UserAssertion = string
 // View defines model for View.
 type View struct {
 	// CreatedAt RFC 3339, UTC, milliseconds.
-	CreatedAt   Timestamp    `json:"createdAt"`
-	Filters     []ViewFilter `json:"filters"`
-	Id          int64        `json:"id"`
-	IsPublished bool         `json:"isPublished"`
+	CreatedAt Timestamp `json:"createdAt"`
+
+	// FilterItems The filters exactly as saved, nested groups included. `filters` holds the same list when it
+	// is flat and uses only the FlatFilterOperator operators; otherwise `filters` is empty (a
+	// client that knows only `filters` sees no filter) and `filterItems` is the answer.
+	FilterItems []ViewFilterItem `json:"filterItems"`
+	Filters     []ViewFilter     `json:"filters"`
+	Id          int64            `json:"id"`
+	IsPublished bool             `json:"isPublished"`
 
 	// Metadata Free-form JSON object, stored as given. Never null on output.
 	//
@@ -1611,10 +1821,23 @@ type ViewFilter struct {
 	ColumnName      string          `json:"columnName"`
 	Id              int64           `json:"id"`
 	LogicalOperator LogicalOperator `json:"logicalOperator"`
-	Operator        FilterOperator  `json:"operator"`
+
+	// Operator The operators of the released flat filter list (`filters` of a response); a view using another operator lists its filters in `filterItems` only.
+	Operator FlatFilterOperator `json:"operator"`
 
 	// Value Any JSON value, null included. Absent for isNull/isNotNull; a list for in/notIn; two values for between.
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
+}
+
+// ViewFilterGroupInput A nested group: its filters (filters or groups) all hold (`conjunction: and`) or any holds
+// (`or`); their own `logicalOperator` is ignored. Groups nest at most 3 levels deep and a view
+// holds at most 100 filters and groups in all (422 otherwise). An empty group imposes nothing.
+// In the view's top-level list a group joins the previous filters with its `logicalOperator`,
+// like a filter.
+type ViewFilterGroupInput struct {
+	Conjunction     LogicalOperator       `json:"conjunction"`
+	Filters         []ViewFilterInputItem `json:"filters"`
+	LogicalOperator *LogicalOperator      `json:"logicalOperator,omitempty"`
 }
 
 // ViewFilterInput defines model for ViewFilterInput.
@@ -1622,20 +1845,51 @@ type ViewFilterInput struct {
 	// ColumnName A column id as a decimal string, or a column name; an id wins over a name.
 	ColumnName      ColumnReference  `json:"columnName"`
 	LogicalOperator *LogicalOperator `json:"logicalOperator,omitempty"`
-	Operator        FilterOperator   `json:"operator"`
+
+	// Operator A filter's operator; see docs/formulas.md for each one's value and meaning.
+	Operator FilterOperator `json:"operator"`
 
 	// Value Any JSON value, null included.
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
 }
 
+// ViewFilterInputItem A filter, or a nested group of filters.
+type ViewFilterInputItem struct {
+	union json.RawMessage
+}
+
+// ViewFilterItem A filter as saved (`columnName`, `operator`, `value`), or (`operator: group`) a nested group:
+// then `columnName` is empty, there is no `value`, and `conjunction` and `filters` hold the group
+// (see ViewFilterGroupInput). `logicalOperator` joins it to the previous items of the top-level list.
+type ViewFilterItem struct {
+	ColumnName      string           `json:"columnName"`
+	Conjunction     *LogicalOperator `json:"conjunction,omitempty"`
+	Filters         []ViewFilterItem `json:"filters,omitempty"`
+	Id              int64            `json:"id"`
+	LogicalOperator LogicalOperator  `json:"logicalOperator"`
+
+	// Operator A filter's operator (FilterOperator), or `group` for a nested group of filters.
+	Operator ViewFilterItemOperator `json:"operator"`
+
+	// Value Any JSON value, null included, as for ViewFilter.
+	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
+}
+
+// ViewFilterItemOperator A filter's operator (FilterOperator), or `group` for a nested group of filters.
+type ViewFilterItemOperator string
+
 // ViewFilterList defines model for ViewFilterList.
 type ViewFilterList struct {
-	Filters []ViewFilter `json:"filters"`
+	// FilterItems The filters exactly as saved, nested groups included. `filters` holds the same list when it
+	// is flat and uses only the FlatFilterOperator operators; otherwise `filters` is empty (a
+	// client that knows only `filters` sees no filter) and `filterItems` is the answer.
+	FilterItems []ViewFilterItem `json:"filterItems"`
+	Filters     []ViewFilter     `json:"filters"`
 }
 
 // ViewFiltersReplace defines model for ViewFiltersReplace.
 type ViewFiltersReplace struct {
-	Filters []ViewFilterInput `json:"filters"`
+	Filters []ViewFilterInputItem `json:"filters"`
 
 	// TenantId Ignored when equal to the token's tenant; 403 otherwise.
 	TenantId *TenantAssertion `json:"tenantId,omitempty"`
@@ -1872,6 +2126,9 @@ type ResourceId = int64
 
 // ResourceTypePath defines model for ResourceTypePath.
 type ResourceTypePath = ResourceType
+
+// RowsSearch defines model for RowsSearch.
+type RowsSearch = string
 
 // TenantIdQuery Ignored when equal to the token's tenant; 403 otherwise.
 type TenantIdQuery = TenantAssertion
@@ -2229,6 +2486,13 @@ type GetPanelRowsParams struct {
 	// ViewId A view of the panel whose filters, sorts and visible columns apply.
 	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
 
+	// Search Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+	// contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+	// literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+	// It runs in PostgreSQL when every answer column is a text or select base column, else on the
+	// rows PostgreSQL returns.
+	Search *RowsSearch `form:"search,omitempty" json:"search,omitempty"`
+
 	// Limit Page size (default 100; the panel and view lists return up to 1,000 without it).
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
@@ -2255,6 +2519,35 @@ type GetPanelRowsParamsFormat string
 type GetPanelRowsCSVParams struct {
 	// ViewId A view of the panel whose filters, sorts and visible columns apply.
 	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
+
+	// Search Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+	// contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+	// literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+	// It runs in PostgreSQL when every answer column is a text or select base column, else on the
+	// rows PostgreSQL returns.
+	Search *RowsSearch `form:"search,omitempty" json:"search,omitempty"`
+
+	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
+	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
+
+	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
+	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// GetPanelRowGroupsParams defines parameters for GetPanelRowGroups.
+type GetPanelRowGroupsParams struct {
+	// ViewId A view of the panel whose filters and visible columns apply.
+	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
+
+	// By The column to count by, a column id as a decimal string or a name.
+	By ColumnReference `form:"by" json:"by"`
+
+	// Search Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+	// contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+	// literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+	// It runs in PostgreSQL when every answer column is a text or select base column, else on the
+	// rows PostgreSQL returns.
+	Search *RowsSearch `form:"search,omitempty" json:"search,omitempty"`
 
 	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
 	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
@@ -2496,6 +2789,68 @@ func (t *EchoedId) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// AsViewFilterInput returns the union data inside the ViewFilterInputItem as a ViewFilterInput
+func (t ViewFilterInputItem) AsViewFilterInput() (ViewFilterInput, error) {
+	var body ViewFilterInput
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromViewFilterInput overwrites any union data inside the ViewFilterInputItem as the provided ViewFilterInput
+func (t *ViewFilterInputItem) FromViewFilterInput(v ViewFilterInput) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeViewFilterInput performs a merge with any union data inside the ViewFilterInputItem, using the provided ViewFilterInput
+func (t *ViewFilterInputItem) MergeViewFilterInput(v ViewFilterInput) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsViewFilterGroupInput returns the union data inside the ViewFilterInputItem as a ViewFilterGroupInput
+func (t ViewFilterInputItem) AsViewFilterGroupInput() (ViewFilterGroupInput, error) {
+	var body ViewFilterGroupInput
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromViewFilterGroupInput overwrites any union data inside the ViewFilterInputItem as the provided ViewFilterGroupInput
+func (t *ViewFilterInputItem) FromViewFilterGroupInput(v ViewFilterGroupInput) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeViewFilterGroupInput performs a merge with any union data inside the ViewFilterInputItem, using the provided ViewFilterGroupInput
+func (t *ViewFilterInputItem) MergeViewFilterGroupInput(v ViewFilterGroupInput) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ViewFilterInputItem) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ViewFilterInputItem) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// ListUserAcls List a person's ACL rows
@@ -2606,6 +2961,9 @@ type ServerInterface interface {
 	// GetPanelRowsCSV Export a panel's rows as CSV
 	// (GET /api/panels/{panelId}/rows.csv)
 	GetPanelRowsCSV(ctx echo.Context, panelId PanelId, params GetPanelRowsCSVParams) error
+	// GetPanelRowGroups Count a panel's rows by a column's value
+	// (GET /api/panels/{panelId}/rows/groups)
+	GetPanelRowGroups(ctx echo.Context, panelId PanelId, params GetPanelRowGroupsParams) error
 	// ListViews List views
 	// (GET /api/views)
 	ListViews(ctx echo.Context, params ListViewsParams) error
@@ -4015,6 +4373,13 @@ func (w *ServerInterfaceWrapper) GetPanelRows(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter viewId: %s", err))
 	}
 
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
 	// ------------- Optional query parameter "limit" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
@@ -4075,6 +4440,13 @@ func (w *ServerInterfaceWrapper) GetPanelRowsCSV(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter viewId: %s", err))
 	}
 
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
 	// ------------- Optional query parameter "tenantId" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "tenantId", ctx.QueryParams(), &params.TenantId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -4091,6 +4463,59 @@ func (w *ServerInterfaceWrapper) GetPanelRowsCSV(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetPanelRowsCSV(ctx, panelId, params)
+	return err
+}
+
+// GetPanelRowGroups converts echo context to params.
+func (w *ServerInterfaceWrapper) GetPanelRowGroups(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "panelId" -------------
+	var panelId PanelId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "panelId", ctx.Param("panelId"), &panelId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter panelId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetPanelRowGroupsParams
+	// ------------- Optional query parameter "viewId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "viewId", ctx.QueryParams(), &params.ViewId, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter viewId: %s", err))
+	}
+
+	// ------------- Required query parameter "by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "by", ctx.QueryParams(), &params.By, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter by: %s", err))
+	}
+
+	// ------------- Optional query parameter "search" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "search", ctx.QueryParams(), &params.Search, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter search: %s", err))
+	}
+
+	// ------------- Optional query parameter "tenantId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tenantId", ctx.QueryParams(), &params.TenantId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tenantId: %s", err))
+	}
+
+	// ------------- Optional query parameter "userId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "userId", ctx.QueryParams(), &params.UserId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter userId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetPanelRowGroups(ctx, panelId, params)
 	return err
 }
 
@@ -4763,6 +5188,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/records", wrapper.PushDataSourceRecords, options.OperationMiddlewares["pushDataSourceRecords"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId/rows", wrapper.GetPanelRows, options.OperationMiddlewares["getPanelRows"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId/rows.csv", wrapper.GetPanelRowsCSV, options.OperationMiddlewares["getPanelRowsCSV"]...)
+	router.GET(options.BaseURL+"/api/panels/:panelId/rows/groups", wrapper.GetPanelRowGroups, options.OperationMiddlewares["getPanelRowGroups"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId/columns", wrapper.ListColumns, options.OperationMiddlewares["listColumns"]...)
 	router.POST(options.BaseURL+"/api/panels/:panelId/columns/base", wrapper.CreateBaseColumn, options.OperationMiddlewares["createBaseColumn"]...)
 	router.POST(options.BaseURL+"/api/panels/:panelId/columns/calculated", wrapper.CreateCalculatedColumn, options.OperationMiddlewares["createCalculatedColumn"]...)
@@ -10846,6 +11272,153 @@ func (response GetPanelRowsCSV503ApplicationProblemPlusJSONResponse) VisitGetPan
 	return err
 }
 
+type GetPanelRowGroupsRequestObject struct {
+	PanelId PanelId `json:"panelId"`
+	Params  GetPanelRowGroupsParams
+}
+
+type GetPanelRowGroupsResponseObject interface {
+	VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error
+}
+
+type GetPanelRowGroups200JSONResponse RowGroups
+
+func (response GetPanelRowGroups200JSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups400ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups401ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups403ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups404ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableEntityApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups422ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups429ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.RateLimitReset != nil {
+		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroups503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetPanelRowGroups503ApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListViewsRequestObject struct {
 	Params ListViewsParams
 }
@@ -14044,6 +14617,9 @@ type StrictServerInterface interface {
 	// GetPanelRowsCSV Export a panel's rows as CSV
 	// (GET /api/panels/{panelId}/rows.csv)
 	GetPanelRowsCSV(ctx context.Context, request GetPanelRowsCSVRequestObject) (GetPanelRowsCSVResponseObject, error)
+	// GetPanelRowGroups Count a panel's rows by a column's value
+	// (GET /api/panels/{panelId}/rows/groups)
+	GetPanelRowGroups(ctx context.Context, request GetPanelRowGroupsRequestObject) (GetPanelRowGroupsResponseObject, error)
 	// ListViews List views
 	// (GET /api/views)
 	ListViews(ctx context.Context, request ListViewsRequestObject) (ListViewsResponseObject, error)
@@ -15350,6 +15926,32 @@ func (sh *strictHandler) GetPanelRowsCSV(ctx echo.Context, panelId PanelId, para
 	return nil
 }
 
+// GetPanelRowGroups operation middleware
+func (sh *strictHandler) GetPanelRowGroups(ctx echo.Context, panelId PanelId, params GetPanelRowGroupsParams) error {
+	var request GetPanelRowGroupsRequestObject
+
+	request.PanelId = panelId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPanelRowGroups(ctx.Request().Context(), request.(GetPanelRowGroupsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPanelRowGroups")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetPanelRowGroupsResponseObject); ok {
+		return validResponse.VisitGetPanelRowGroupsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListViews operation middleware
 func (sh *strictHandler) ListViews(ctx echo.Context, params ListViewsParams) error {
 	var request ListViewsRequestObject
@@ -16136,399 +16738,427 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P3rchs5si+KvwqC/x1hsleJomTZ3U3FxH/TstytGesyktye3qa3C6wCSYyKAKeAEs3lpYj96TzAifMM",
-	"58HWk5xAJlCFIotXyZa7R/2hTZFVuCSAvCHzl19qkRyNpWBCq1r7S23IaMxS+Hh8TQfm35ipKOVjzaWo",
-	"tWtXOpViQG5pwmOqZUpkn+ghIykbp0wxoal5sFkLaioashE1LejpmNXaNaVTLga1u7ug9paLm/m2L98c",
-	"kZ/2f/qJJFzcEC2hYcE+azKmA9YmYTdrtZ5HWZrAB3ZIUpb8pVszj3RrYZN0emYERAp4M6EK31w5GhlR",
-	"HMLsiN5dvnUTjFJGNYtJypTM0mhlo5dUs7d8xDX8r2Ky7F8ZU1oRmiRywmLCcdRRlqZmEhMuYjkp9zLi",
-	"go+yUa3dClyPXGg2YGm5y0s2olyYkSzuNmF9/bB9KlYxzSsWSRErkgnNE+gMOzF0ZFpt1hfT6bTT1yxd",
-	"3I+WZEK5Jj3Wl6nZljqdcjHYoJ+7oDamKR0xbQ/CkUyykTiJzWdu+hpTPawFNUFH5s3I/RzUUvavjKcs",
-	"rrV1mjG/x75MR1RjPy8PakFtRD/jEH7e33/+/Mf91vOXP704+PHHl61WKygGuFdJiKMsVbKCCOdj+q+M",
-	"kbFU3HxjZp+lgsWkNyWUjFN2y2Wm4EyQemgOYUjwxBOZktCcI2w6bBiCwWT/lbF06s0Wuy5Rk35+y8RA",
-	"D2vtF3v7MHj3dzF872S8pppewRlaSNPYf+Tb0fWNTCNWdWaUTG4ZidmYidiwSsKF0ozGhjlQoSbMTI4c",
-	"tH5eRLY+tOyPPGZ9miW61u7TRLF8OD0pE0YFDOckZqOx1ExE07+x6fy4TukNUx5zIor2mTkBsOtJvS9T",
-	"wj7T0ThhhJJ3705ekzFLSSIHPKIJSZEVNJrkesjIDZsSrsgNG2tiXtw/IEOZpaorzDuaCSo0oSImmWIp",
-	"mXA9JJQMqRo6BjlieijjgJiVDAjMH57/69X5GenJeBrAnymLZBoX/E7REesKnVKhaAS7lioyGVJtxQqM",
-	"0XHfJunYycEA3PsweGwcH8c1QdrIlA+4oElXKE11pgISOoYfBiQ0Yi6El80YoV2Z2Q7NolIx1UMuBofl",
-	"3iwBYt7vM+Cdtuuu4Ioc7O8fksmQA93dmPIRW0orzZOEpJkwjDoglChgYUQKBixMwTJwTerZ2CwqJX02",
-	"6Qp8SgWmKWG2HDYcAnPcAe4YNprkXCRTorIoYkr1sySnCAWmiEvQ9kanDcX7lCcs7or6wefPhiO8+Py5",
-	"kQs+IYEOQKoRnZIeclfO4vnFaHZFLajZvVdr1170W9E+/Znt7Pf24p2D6Ce28zM9eL7zY38/3mMvez9F",
-	"ey13cpAhFUfHOwU75hgsYD37L17Msp4x1Zqlps3//aHb/by/t9Ptfv7x+ON//I9aFV866Z9SHQ3nz1ln",
-	"PE6mRBqKcqftoBLwTOWy024krmAB8Uwow2Z/CMnItMuU2UsFY52bZ38H+18wwb3W/kH1sM+kYIuGDstO",
-	"nrcOyMTsF1/aV4942fhMR9sNcoESdGEkkeL/yUjd8kOy12rhURtTwRLYbbecTUjCjdaCEo3gidgLWq1W",
-	"fmK5Xii0Euh9ZsgoCF6sIRbO+32r21Q1LvHXytb3WvBfsEqzuTBzXSgNx/bXbycIL+3+XjiktHjg24/q",
-	"ejpmF2Y4y8dmHls6uv+Rsn6tXfv/7RY20C7+qnb9vqDza5CAJ/HfYfUrVC/zgSaEKsVSkGPOcKBJwtJn",
-	"ysrQQzLKlCbsXxlFfVjLGyaeKVI/aD0nUg9ZOuGKLdzL2o6jtu5McOAdNyyYzDvF0uMR5UkVxyDGekhI",
-	"3bRFUxYTY5+kOxFVLG4YQQUaAI9JXWW9RgCq4yeaJGE+5PJ6ZHlnyxbDYyLP91urtUgzhfushp3EfZcj",
-	"g2GsvRhm1OWl+I2zycJjdos/frsj9p71hlLeLBzQJP/9W43pznSkxlIoBtbYKxr/QjWbUFj2SArNBPBm",
-	"Oh4nHPW63XEqewkb/cc/FVr16y3OBb6Fnc6dimysdMroiCiW3vKIWW2pWbsLzKCsYf0tB3VKE0NpVui9",
-	"9R5FhTsgE/DTGHKqgGTiRsiJIExkI3JLk4wFxMhM2ScpFQNWPNHnLIkbMKkjKfoJj77plDoksr0ajSA3",
-	"t9hnrnRA4gy7ZmSQUqEDdPHIiWBpQNRURIU6LdMq1Rv003BGowzLqnjjkIRF16FVPHqJjG5YCg4Lz0nm",
-	"ad2LZm2f3vW8F3fW2OzxOGbim9I3M2aDBiLGAell2uj1uQ+qDmQLnYwJd0PkbyHaB1zB0z4fxa3yixTs",
-	"W07jGtVYJVMSUUGEJIkUA5Yao2QohcxSFh8SpWmqST+VIxhyn6e5Q/AuqJ1J/UZmIv6W4z6TxiYb5vYD",
-	"7FND0luueC9hzumJ1HXDPJUx73MWz8u56znPa25rhCV9PZzZt865u2zDwjN3qJ5OE0njaynf0nTwzVca",
-	"DHP2OWIsRpMe9HmgzkUK5jC4u94AP/6WgwudzRaSWDI8HED/CjvrMDego6FhuSg4rlCWvBP0lvKE9pJv",
-	"TtyYatqjipnDnRXDOLR+loRquxGvpTylYuocyN9ynJeG5cOiG7KVGbDzP+/kJuZSJlz2yvsO7J2S13yt",
-	"Roo3Zhqy5uKajZinnXt7O1nyTtBMD2XK//PbHoBTrhSIWy7gRoiAx3FstEJUpGHnvBPjVEZMKbOxjoXm",
-	"+pvqbu9ZkuxYRckIPMVGFERgkkzzgdedAmQk4KjHB5nMFEHffkDM21lCCUtTmQYkmkYJC3BHkpTRaGiE",
-	"qXlTVGgXNEkZjafG4ojBp1fhNmxYQqlsPJapZvEpizkF4/MxmK0V9KHfm+klbIKVYJsyPXUisCFpjDyY",
-	"JhepHBvzxmjr1rU99r76UrP+xI5eabjyEVOajsaGNDzewrCYNSaC2pilI7NnkWBLyVQ8iSaI5xC59zBK",
-	"LoqNPBFB4QCYv3YMatk43oK42RJ3gG/9o2dglQtg3lYvLMUPZiED34kx563xHEu+58BbucDbQ/6UP+Z9",
-	"y94/WQRMtRMlR/Dwhrt0243ir85GXpmZVdjIHRI4N8TG3gd/ZRZQewFVj4VGz8sGRKXILJYN0fCT2YGZ",
-	"1xaM4i1Hk3uzQcC/XLORWms4edc0Tem0anhq0fgusl7Co6shTf8gG/C+m2j1xnkH5/WJGuA2UgyjC7bi",
-	"UfHMRfoDut2C2ohpajpYRYBT99ydcxKuupabY17lWS3rDInlEcYoI0CBN5wlFQbym5QxotlnTeoQe8J6",
-	"5N0JUVqmTJE3v55cXlA9NCprymCZFDh65y60VkxA08HKoV+bZ+63I/Ua2gJSyOkKD7GHYVFt52VqB7Nx",
-	"Gt5CVm33I5pEmTEo4/tseuuai+zfORvfdNFG9PMJvrvna2mWxwc1q/PPNH3Q+vnl6qb/KGfn32jjuuVc",
-	"vUvBPdOJXEQgE4ZHfrA6Z65wmt3PEgYf1FREpmEj7NXQPCLc548Va4Y9bKG6oOdofe0FrpWxt3ktJqgN",
-	"qTqVqJjMRh8FtSIYrNLQ0FLTZFUsnX3siI7HLK7qZmbF3Pxc8+X3iwEvXjZnULlFg6vzT9ZcMEsEf1uT",
-	"If8bF9L8HcmhTPUn66LL+d0nGsf+n3O/p2wkb/0vzJawLZp9nTdg/xw5l27+TdHCLWcTb8j4Z94h/FkM",
-	"GP60m634It9/8BWNkryByv0Ikz5yftQNN2W/WvJ2rPOEpAxcHdbZTUkstWYxhIkRLqzDe5zyEU2nJA+r",
-	"wRgltY00NoOjWqarOY6Z9rl7+i6owc0YTF9Mz/u19ocvNZEl1i2Ll5yzveV7WmSjHuz5isO05nH969X5",
-	"2W8whPnDumhJSqNyp+Hj/PXlFOPw7N2fmRXhIkqyGD2qn3cGciefCU65eWY/fDAHOu3TiH25++g/vMNH",
-	"Y5kCF4Nr4nZtwPUw6zUjOdqVdMx3IhmzARO7ORnv/NfVDR/vSHtXvzOW0A/OaZY19K3GkS+uW61KXgAr",
-	"+1YOeOQzg87Z61pQO79ccgjOvb3jXmP/qgW1ga4FtUTDJwYf2ZJmLrNktV6Th8eBgw8fVLDp7JGq0QHz",
-	"p9y2fdtt+vKFWegEZwmTm9MH/HbX3ISzzGBWU5oXI4mj8+pmcUnm2H4xStda9aoafrKpyCzUCm9Je1QZ",
-	"Qka5Qlq5ltt5KmetsvJJNCaf5YwKQgoP8TBCdF7MNPiSm1Zf2cCYW8CnPFE8qziXx1Xo5jOjgxwMOmKq",
-	"yPSw/Dx/EmJj3N6a1xQW69VrDiHv0YgFEbOUxYQq8uHIXrCd0RH7WOF5fDCv8X30+XmNvYj1u787++tZ",
-	"znMbtZLAGxkQm1sBW3izq9zNRQClxw6CGQPBo6W34naKm7iccQ5bqPe93B20CbsGplhxzqIZa/v+bc6Q",
-	"1h9uVXeLaXNRdsguUWxmOARqlD02pLdcZilEB8dcjRNqOVXCleEfN2yKoe7RkEU3cDmnhy78HVIcqCID",
-	"fssgU80TxLYx81GmsVFG9oxKDcEZVjGZDXy7m/dQQCTzb/+myqQRNQUVl3U0Y0dYZjjvApnjOhCLFVfb",
-	"rXbZNg3C9la5qtUJjzHeuKINt1h3Ffu92CpVrWaC/ytb0KPNsFxqj1WRcUQ/ew3mG8kMvPJ7VL9XuNI2",
-	"dp7lqRdrZQfMkG3um7J9MqLjD/jyR88wKbjLpVMXlhilHDQISmIW8RFNCLZnLVT7jBEPh4TCwxNupOAt",
-	"Mz+b72fs0nU8dUeVmqhmn8387HqA9sjsP5qDeHJ7IqgpliA1Rlmi+af8z0zBq32egFKbKS1HC4wTM4Q1",
-	"L2BmMzVSzWlCUPRhyljKaLwDaTFgsGBslnWxs2gomSI9Gt0A06VRxMaGNRuWzQdCpqjmLtPWyyM4KV66",
-	"hxq/sE1vNV9W7fgHvGzZXFf/Hp3cfKV79tjsgfgk/tYu8ULBXrja35fm/ee5b/IV9q2P2rbO/znpW2Qa",
-	"b+w1EH0+WDWCovkjfH5rn8ED2akJVfpqKqJSY2ZFdqwsWa6AlsUsHXPzVvMaX13P6QdnT7l/ooTDnAdy",
-	"17ZWu3tgC3idPVqs09czLK0RaTeOtxSbWI5zG2oz6whtHcjxNk03SUjHPGyTMEuTkNRpT8kk04wMtR7v",
-	"mv+pBkRuMRGD79U8A375RkBCTOcOyS/H1+ahi/Or66ArnLOWhDYUNSR1HD+RfatFKfO69d9fUD0MSR3M",
-	"BevfNb/esCkwvzAgodkWMtOnKmx2RejCkc2wIykEg3u4K2g4JPWxVHqQMtXe3W02m6YpyMcKD0kxMr/x",
-	"lPVTpoYnpuNbmkAXRk8yzePeC0k9UrcB+aeSIiAiNv82FjUXM4xCTsMmCVHRCtt5inizK65YlDKtMNqg",
-	"GL+lzDNFxlSpiUzjwKMg2FEK0+PBcoUYci4GXWEe/y8Fjf4XBNT+1w2b/pcL9gXzoGFzui3UA1Uk/MH+",
-	"F87kYRu1E5e61q6ZI7k7phqOKLo8hjKutWu/HF/XlnPTrS7ut+epX1mEVbCHB7h9LjOE5afd8exvQs04",
-	"S2HfnKpqBrzUSP73ElQjphQdVLtxLYN7bW9i51PbMzVkzoMNp9pe2larn0up7pgpRtGzeIuFU1MRnSzI",
-	"IDK/PVOECZ1Oc1gOdxELaXVDrrRMpw+iOZsGrwCJY9XuvSqe3PIoV8YeL5bU3tCKxa8gf+kQLT/as/a+",
-	"k2+1wOzbtaz2orGtQie35xSbWXh/GC49v1os4bcsnRa7Mg8fYSJGhhPjM7D4mPhbvVYucXTDRXogvnrD",
-	"MZ8xj1lCTz56L/BI2xARDAupnMOCm6uqs2RvUKDbqnOQ748FmYs5l5ETQXgcoNsI8Ko8X1KdEvSPoXtO",
-	"ZCOW8sjqVI0msaYl3qFym8yvLIiIHkKW/0GrVWTzGz4mBbNe+YcMm/1SAp1p7fz88ctesPfTXQXizEdD",
-	"H0iGqgxaml20fClXrB7oqsdpijEM28TxFLA9PRlPm/4tWVkAUpt3VLxgaWOXhiRg5ROuyN7KvBAX4GGb",
-	"rdpNb3iiWbowREMwF6fhQjRsnAYwe0053FNBUrB6zwHVgInYfeSGtkLqE/Nvj+kJY+YTV2dZkuAHqeFz",
-	"FdV/ZTTBC4IN47dBFngzycZm4eVEVHaTspir6sfh1sWoTNWMSc3xtiEMeQq8bZBSDE/LhPu6qhGdW8Mb",
-	"ZReNQaFaCNmnuIgYJmt7d8zerYq/TZQTz8VY8h4CX7oiqaq2UXEz9jUv577prVsbrik0G7kgja6ZmPd8",
-	"t2Z99M8IDEc1yfmYic7FCXnebJEhVUTIrjCDgBRFeB+M2m4N7NIBv2WKhI5IIRGSsH7fGP4OgImS0Lwf",
-	"BkRJw4YtsFQvpSIaglfCjAc7sePXw1RmA4vNgDwDH2+SE13kVEMACNGmVcWSPqkbjnkFxCEDJpAfKBJR",
-	"IaS2s6AENyMiF5imGjAwKpACRtHNP2tA0jMkAyL2YDY9Y1ebYaIV7ZscM/dOb/ktE0ypDc///JmkRsmo",
-	"OHrVh6Bqc79FcL8qJkkFBNCllUf7lKY3l4zGl0wBKuFGE3HxtKshPEv5ZvatqmmcMjhjmw0DshM/0ThO",
-	"7VpUBOabZj/x6uRJp/is4AQz0yjazPWh8kAWz2+LGBHsbf1YDkvIVbEcrtnqsRZXN+t7I9+kjEHWNXIh",
-	"bC7A1Ju4CL8gZ+yWpcgNpCAy0+NMzwRlRDKB6MdeOZqhGOGZ1Lxv85RPRmOKmDX5LWHK6A1q8ROaCvzE",
-	"RV9WHgS/rS3W5z4x9cLrev0V/o2ziT/oqligh4nWN+pBymh8JDM0cJa3ZrGizmZnNQPVJWbAWRBosS4k",
-	"CRFaLwQndWSBadszMF4wIlIiHaE9BARUXWEHoUjdyCKQBROqiNOVCO1rlpKUjRHk0ph2WQqyQrAJUxoH",
-	"FhCqyUgqgCeEy+8peF1B3AA8YWkAIGhwVkZjVQEJgbSIMxp6VAxJLEHEReYv887okIxoegMf4Ya9KxDg",
-	"03w7u9bKsOyQJPyGIdYpRDmhvFpr87yfX6OVvKK8TRflavhbZXnmht+5meDjmM7fJl7TZWW8mm4uaHwJ",
-	"U1w8+U2uoq5yUn5DEvsrfhKXWdPDJp2uCFd45HTeWTpU0RtyrjaL/fczBkqZAPPh/d71cm2/tf9yZ29v",
-	"Z//ldeugvfdTu7Xf/HH/+f+qzYhis8vQmbdXisPIN33tNac9ppkifZkkcrIDVmVB61qUcMGjHVq6wFw6",
-	"AEdt+LCzV5WZ4M96deYAPLl9TL5Pj9Wm3ncZN/6VcD8WOeeA0NJDykSsj8oocCMBz0VSAcR5gdBkIPcM",
-	"rT0UYpDgIOGUh/cLwt+ZhRSgf+Em2O0BEKFdETrShiCHAQvbiMkhS2LQHYpzFBA2GutpA6XiigxEn8f6",
-	"MylBluSYn94mLoWMr3/j72dobgpjoddAQygls94FNQomu4vRnl+vMzpiOVQqhkFGUkQsFSwOCO8bG7m5",
-	"8n7OnNNSOubqITqnvs1T3HAj27deTav3Mo3W3cl5QzkQy8qZzvCWud8Z+HgfSIFgJYfx0quZ4smHY2iC",
-	"TcBztjJufwHVio0vk/iBWnpQ/cy0dbb+/YenhuVvlvZ+acW8vRC48zvLZoqdPLcZ/cPhE9BflrkTvpjp",
-	"bBfDsZ3UnjkjpXjHZelrjwKp8NhKphn1wmW7lJvaR4BZt+SYfVnB0mrvh1PCaDQkEUsSFA5ckVRO0JyO",
-	"ZJaAAU56RmaMxpkxpOsQ562cm5qEGOQUNixsckB60yIY/5BQLN0E6oEwprpDVy7pynsHtXYNULrZZ00m",
-	"0HOPOfBXPaSiwAc1I3354sXzl6Q31UxVOo5u2AKJsSAfHWpbVGpAa/Gy+X5MQzG66M14gcx5KJdDH/Qp",
-	"5fXupUv4++cGamTYAS3bR2ozK8XmkH0oR+m7GHy3y1rW0tjPjYvOgM3f6nz00CdsZymM6MMXXJTaeK/m",
-	"k3Vvv9Z+/vIObk2rcgbW95eZmS/OmruP/y61NF0fm8Oc5lXulihPsYP2l/tSoNVvnuBRD3ONNwxImKu8",
-	"YWOj3I8HsAi3T++4t4T6bvMh7iPPvq94/osSCpzz7xsbERKgWMwRGQIQ4Su9+w78dLOzcfnmiPx88OJH",
-	"YhFXIVGfJ2p+ExfA8fMUe2+kJeDI28JUcEfHpSD1g9bPjea6PtsixqiCf+HIylEZwBRAQvcB8LyCLoWS",
-	"MOudZzYucMxSIvt9DIhCfkBkWuTmrz18L0ClYvxcKE1t7l4xAxurDLGaB/u1Sv0wD9WciTIwFi2oC1SR",
-	"EMkTltDg0AUR2hbCasPQ4vQucL8UN7lFYaGff/a8nQcLshe4TmameiY1ebNomVygXPE4hPG3dy1xmjG7",
-	"dbDAaldIvbNgxauDlXE4QRFkYXdTORjSEaJK/lwyGvMtrsI3D4WJ0wKse15Sj/ggLW6c8nA4BIyAAJ8h",
-	"B7rEPNVTNKGAh1gY6DVjaADYGeOGPuHnde/uS7Eq3mi9iVXTV1WGlbqQMQgOqxq7p/V8OwCVRVzliCWJ",
-	"yi2JMR2Ahi0naqlF4ac4GGmMUI3fIlx9sU92wwy5Jd7GPCzZA6iw9KvaCFcy1a95yuZg6qiKrFOhckmu",
-	"oIbN8S0TujrNtmPrExAM04G6oN61R+jn3z6hq82gq5Xv8OcXIKh93jHE27mlKYDqGCriknhOGdOO9+W7",
-	"nJ7el6/zMeKXFrYpHwd+iwHTHUsd/7vqJy9zMvnfXjlqu64MScuN4nenBd39r2db/Y2zyexM4buZMZnv",
-	"ZudpvrvwqF98+660Kvh9J0pmGy1ddX/MTwRUYYBjsaFuaOykEG8iZJ9QEkJh45Aw01aTXLJE0hgLmk5l",
-	"RtRQTmztTrxsA1UQHlY2GIHreb2yCLadqUCSsnFCp5+wqHLYJuFbqvQOTGTn5DVWd0xi5xwJj387Pru+",
-	"+nR5fPG28/un9ydnr8/fh4fENTOin8M2GUm4Upl//rTzj9CNFUfPYsL1IQmt2PwEP4YYo2FrxmJsIb7m",
-	"KjFRDU6fUCVy8imSQmUjltrXelm/b3TNW5b2sQe4PMIIQUZHhAnEBSyEsEcC0FDcXAp5jgMzDMTvcbW0",
-	"XhKNbE/IMNNGR3mQraNsY5bIQVHGHH638zdfOjU5J0Z5u5h3YESLbvd47G55oHlcHJDGeZEzoUkdvXd9",
-	"8Mg1DknKDNlwEXGXPjBK2Qz1/WlULsFURJeZ+Law2RVoDffJqOtzATzrcTLGN8twe4S0NU3Tze+17VuL",
-	"rgNL14DIjVKIn660/LbOV0v5YFBVqv590WGbhKZ5dJoZQYGxbuNMDUuKlgUYxmcg6KcKWrhau8Azco2j",
-	"sYlu5S/fuWbLX19AJ5U66wzut5vqJhl0M7vLXzR/2UsHZGXenZ3AN47bNJNe3/HrmNZXC9OcNThhdNtA",
-	"Kl+Vdn6+F7GouDNPKq2MawtQUo1b09oMtmaeTrOeykXOSbxOsrVdZam8qyvGW6ryugWq07WfEjPvNXz+",
-	"/PnPAXl3fRSQEU8Sbqu3l0Snn/f8OHnOZdfrFtTMi+nel5xbxH9uFxFmI3M3irLG/LNKr+XDSGOuCtOm",
-	"2q31kAFl4CV/l/vmv03gKy7T9wxOs1GIblBTtru1d9GVeeFueWzrA8X3WUjDKvzPFTC9y4NdrMvK30Cl",
-	"ADl/H5fXvkzfuRGuEUVnKV6c4CrJVXgYNk6veQyYsgeNof7W4StLt9lqx2iB1rgy/ru6vkexLWfGsWhj",
-	"WDa+jRv8bBEvfShclPnsvWUUnE3226D4wUwu9b9v8QPSwcijvkwJJnvv5qneh4QCojD+KHYhPfyQ6Im0",
-	"mE3wg00W/0OUUeCFT9wGK3oFFWZ33/IDdCLGmb7XKdqQOTwdjqfKIBVbuno3L9+7WzgIHtJgmIO+WK7J",
-	"YDPqko0TujGU5fbjxgO+2hp/5HjZVdT7xs6gh0q1veVsstmqrdxn2GThCVrm+5nLKt6mUtlW2u1qdORH",
-	"xVjleX75sp4rMtLBvnfJl1Wm/TJPPP3+Defl9utiN8OtdfmsS0631c17D+KdqFKRbONerpdv3uKC+g5u",
-	"u7Jlo9Uu21xUTvmUXVmyP5wxEvtxIUtd0aUgkoc7I3kNhnVIXZLfxdBdK8vI9s1V0O0pu2VZimW6zma0",
-	"2kIMKplq9QC+rdkLCWh22Vi3VHW2G+8fRM1ZTrWtkCH/lBHr370La279LAbH5rCeikWZ5rfsjQUtWa11",
-	"bqc52bfQIb5x/quDWrnMQ5hW+tSZQCC7SkUJ4482cWY/mFzb3mW7WqndMoM/TTZOVTXv5GSczT91pA8q",
-	"N9jcavqbY5O8d7vnt6wAvixVp2o75TtmDSicY3z4Kzro7Zr5PLF18NMKpjiLneav4RICO2jbTcEFtGaj",
-	"sf5qHCVH0/3urRq2LIrORkrzOMB4OapIaAGndngcPghc9gMirueosCsZsHn6LdVMRFMMalvNvwBGG4JF",
-	"jmTMqukFsYZ2bz1T5Nfr6wuC+RCuCqqDkhSECjVh6RKsiRIswWfdwWY3jxRbI7BrBiC6wDb7avZn0X6x",
-	"Bb28nPx8zs59bh1m19LfCWWG7Z/JNTjKFvaE7YFvUMF+lo39EarYe9PcJuqqLIfmI74LdImicohMSfih",
-	"W/uhW/sYwp0UM9TCKjB+Xt5MpubaUVgvUKg5xXZ+Eeyg/6C+VgcSuOm2XGnq5g3fYyPcxwv77+Yo/ZZs",
-	"eT0v4JKF3cpm31z5Xc+W2kgz3laDXUSJ91wPsXLShhkUHWJXBFSvAdO2wdCqD4pwHbh8BUUUHwguBgQL",
-	"KlVBEDzZ1H8mm1rle6qi6E1pLwQknAwViz4hRGuPKvby4BCytQRi0kFdHK48vfShQPj+ACZ8TsqPVegz",
-	"po+U6+mVmZ4tZc5oytJOhjUR8K83bnn/+v56FqOy9uvV/ouXLj2MEcXSW471h+z6yJRcmmd2j/H/8eur",
-	"DumncmSx6kSfD7KUxeSv7/92ZZYHiA37HHovFmyo9bh2d3dnQaDx3GsrqyxoDeRYKjKiHApHsFRZqhcZ",
-	"94ssyXkApdMs0XzHpsPhQ6SOdRYimjIykelNwpVWjYDEVFOLOqQCV38/ABxEFRA1pACSb/aoNT5daaau",
-	"6ApDbya0Eac2S4sSnD356/trUg87fuG4NnmFv3WzVut5BLHc8JGFjSY5iRGsjNRx4AEEeQcEsM0DksqE",
-	"NboikiOmimUwam+fsxgDw23xK8S6cOX0nG833A3RVxsW4DJU22RFa4wbqzomXHRFT8YcEPpj8q8MdGsy",
-	"ypR20ehFKDpsFA3YNYBTQLgiKetnisVIkYPW8yY5QZyonoynRPa7wkLWwKo7kGb45jfOJmFAKMkHW4p/",
-	"9yrYWLxMAiwC0HGI7GPepx6yrsApAdgEsdhYDgrHLF0BbaKIISrStHP0FvPiERNbF7icZMA09BRCFG5o",
-	"HgtIym5lZA43QkJTMcVo/MZhV9B4xIXZ0lMSSzQQoMADkAWrfvHU5kU0SYf88AMAW6dQpfCHHwIyGUp4",
-	"G6cAW5LU83BeQ/iuMBvUUVoP2agBtRRsCmgqJ0QKkMRwCgKiGLPrbloL4CeLAwAIoF1hhHoOWPX/x2vZ",
-	"v4Skbp60Tnt3SoBIDUyajFmfC8T/xERHqYrnXD4pDOKZ6gpz6OFb79ySeuhgTdsAXRo2sEKjkEg2lqgc",
-	"KhNaasPwgd7FwTXnuSvyAw3JOIE7tNBevsYoWchB6yDwDrhyew3xUc32NfsFLHgF8EqL0GlIPaTjcWKV",
-	"awcL8h//VFKEDRLRNJ2aeeTAJ6SuPKyUrnBgKQ08EDnwR3hIiuL0OWI6BkpKwUiIsAUfPoaLoWNgDlCw",
-	"VJE0E7l0hXtMgE8HKDTbOGwg0zSSqF0c7jjAQ6z4fzJSP9h7bhap4IJciq6oH7T2GgFJDVNEZLj6wf7P",
-	"5hvbijeb+kGrtXuw96IR4O7iiWGBZv7j/ICahw52D1qmr3HKCqTZroBlk6Kf8EgrM5793YPWz7sH+/sN",
-	"XDUwy+1CmxUwjCz8x84ljmTHMJg829lKVWLrhJrnjqTQTOgdY/3vnGPl/jYRUgne74dBV4T/2HmT0pH3",
-	"4+vjs9/DgIRwSZWydOdCJjyamrd2UvsddkpJ6Nq/sn3bh0NCk0ROzOqZM9YVZqPsyJQPuCB4Ysze1tPE",
-	"8uii8qnZhX0YERURU1Cn5ZmQgj0LG4ckvNIpj/TOdUqFGsu06DmEbKOuwMM8TuR0ZNgn6jZGrW+SjlXx",
-	"ZZ/skb/xV4bzQ+q6ORSD/+TjHaN6pZBwCE4RJ1WA4SAomWmoK/AaQrnvDFc9idloLMFrtvM3Ng3tKiCh",
-	"HOKwon0jeEjKtJXA1xNJbpmIZUrYZ80EMnQpCrAnRZRmLPW1nLxR4KxWmHJFYhllMGuqsTzSTjZud0X4",
-	"eQeViJ2IRkNmuROpQ6VewwIJfD8DMvVMkf1WK7eLxrABAYKZC3LJYq5IJjRPUFqhGHimiACgxZRrdkiK",
-	"jjFJPO/Zm5zVOtzRQgkLg8J3VC54u8IytiEVcWJOfSZiSxhMdMVTjUeWC6UNdSzDhXbhlyB3GrtjLAaE",
-	"ayOtEoaYzwmPmEBsIafepXKccqZpOp3T6yy2kq/YuQYKxCanIHYuTmpB7ZalCEpW22u2mi0baizomNfa",
-	"tefNVvM5aO96CLoxgFnRKFG7RqfY/WL+Dwivd+bXwSKDBWSEoCMzPw9Au96bok5mtj8kNDsGkq9h+Ikm",
-	"CWgIqkmMQCOeLkDVTVdgwQwlR8xwWZBsdcPgkH758gKi+1uuNNyfR4mCaZnTjSGmH77UuBku1GSu5QiQ",
-	"qQ9aZBXzlWEEJaSju7uPxh5SY2PQABH3Wy2nuTvgBU/W/dNaxet11YkScFyCTVBN+KZZ0wPss6qpfGy7",
-	"r2hsuTm+srf6lXfCFXRmMb70fPVLb2Ta43HMwH4/2P959RvXUp5SMbWjAzvlxTo9XSGXeifoLeU2VttY",
-	"fdloZM4P7ghCDUtRwGecRmNMLkgE/lAz2x3QVma2S1XPxSMQp4HgxwD8WZycL/6euiv+PIkXH6IzxmJF",
-	"QoQLDA1T9lX4JnnFEjkBh5F2x80WZ2GfXRKIf/AOWgeNtlWEuwL1ZNSSEVHOqsg9FtFMMVsRzdOX8/Jm",
-	"ijF4DZ/wVOhFx88evX+jA3Gw+qUzqRE373s5D55x+HAnwmeLF1QPIQFkzXdOYkgAGUtVcTrCXAyFzoZF",
-	"S5/O4GXI1AmUOt4yYe0wJ5lR6jSa5JeUChDG7sR1hXkVQTpDIvA0uj9nTuMhGeSvWwPXvoB/NclB62dM",
-	"SKdgV+LhpLorxikXER/TBI+tOiQH+/ukx6ZSxGQvaLVaeLbHUH3CHf5LhKMgoQfnFVadP9QVO1FS23Tp",
-	"PJXyb2xaQ5EGe++VjKdrHF4PjnnsIaEWuKf5EkKuTqrY/8TKLU335l2wPgewsTl3ZVckZODMsZ69h2Q9",
-	"x8ZoXMR7rH/SLOH3LpM3ZlqtNZjWkbUu4YW9NcZ0QadGl76W8i1NBwzfe7EOAVQ2NiYZi09ZzKmrJHGw",
-	"v7/Oy2OEejHcEStRPD5bBoaEeoo7O3PseF0lYxek9A5I8wjDi74LLu4s2fp+aw9YNbox4YtWA1hsYQ00",
-	"ydlSJkzqjvdqiWpJV1Co1c3SxgYs88q82omSC6TWd8M3LXD0JkwRpwATWo8ztr4ZZ7S3NTlnfOLKT1z5",
-	"D8CV4SwVF3/gtrFK5D3Y84xTBRFdKyCa2K288XXU3QX66SFcrdws1EcPPahG8wWJqCDC6Mdd0TMcFRBQ",
-	"LdD7+pwT0dFQ2ZxhLAcLZsPipxP4qBsaV2GFnvGtzb5gI1dLULN5dRWFcageEgAXxEspZ2y1c4uR1N9d",
-	"vt1hIpIxgxIBQuqGMSNV1gsK67FJAJkXvJnSfN1P5agrFpyuHFMsP5FN8pqNpHbeUO/ocWWMww1OGQZi",
-	"uVP2SJqFjQb7zpWKJ8H+zQX7Y/IyBM9e02ay99UuDGaRG/bIXmv7V+fKd6wa0ZkyGpdLcJO6vbSgiZLg",
-	"MoW7I3uRLvvEorZ3BbbYaJIOCW3IVDjTvpA2EgN4xUEzr8/NFWGfaaRJNjZsaa8VtFoti9cdQdCuK8ft",
-	"xfHae7AmuaADq8qEcDcV7roS5sD4ciUnLOKaLfTzOGW3XGZYDGGR29crFrrmzUsRMVawgwfMZQL8mopu",
-	"SwUQ12NEfhVQ0+xsGZpkmsdDUG2IiVjpcE+KYNgQz1k1GsVFxKpJsBh6824NkfnWrPE6svUcNsE6T9pg",
-	"9zWevLZxVH/PMC9iLQGfP/41r9NwKZddIGCZ/75b0T+dZNlbYyq/SMG+k6sKjCyKcsbi+Lv7pmDxMdXU",
-	"xjLtfvFBoJdaWfNepjwErEneG9bao154VqaQt1snlPloI2ZQs4NII6v3jSA6MCzKboUByUTClCJhX6YR",
-	"+wuw5jZy8JkwsJRBqFQ0NJZZ6E+nDeloYWDrXgIdugIhq1lcXLHbIUKMIVh4ntZZrl2yxLx7nXe8sWvs",
-	"jZniOof/pH9KdTSsOvgVhqQF5X7S+PbW8KpceCFgb6Bo6eMfa1xAQv1wYu9ge8cYbNE1r8u9U4vZGgoq",
-	"u2LsNRZiH1F1g7hx5Z3+C9P32OYn/TMpmN3Bf2TR6NFggWj0FsxQ0cb+mXaPr+lgUfv2sV14Blp+vubh",
-	"yEv2/MmO+uPeNDG99tnb7CS89gsvLHTUlGu5HlbctXtH2Z3fAK/TFRSeSRGAR9m6OwD/LgULCPsMIZJ4",
-	"1U5tdgZmv0MpWIqvGD5Awh/sfyG5YWysMAcLG4PM1Xlp6dw0RsJ2BRbTsqOAFIiS1bjYl3MvXuNLyi2d",
-	"QUhSSG8tDnAp+aLWrjnqWHCdoQRGeXw9F5HYH/K06YclXlDNZ+p/jvn63qaCOo/jdFrNBZ3b6aG44Z/K",
-	"uNheJ/n3c2DhBl+TGa+2cnZt1ZrNb/znGXfl/f0SU+nQtzgg+amH+SfTMSNhlCktRyGpH+zvF97yBtbx",
-	"hmhprroCY7BZTM5e//Xq/Cywbi4v5NolSOw9tyFTjQAyL4pixWOWkoQL1u6K8Eu3JsfdWpt0a9lYsVR3",
-	"awHp1m7YFL8c7+EXSDbz3Zdms3l3F5J6eMOmIUQg9xhJWF8Tmdn6/0VC3zNFzHNQMjjsij4XsYIwSReo",
-	"YJrFkDRvKGiHVgzlLrT0MByeAANjoMOaGeqUCkUhaSHoCvNlGrMUk67wdiEngRSEkhs2JRMuVOOQUFE4",
-	"ymFInrwDOQquTNOLIgMJrTW7okNGNOnL1KyHIWgem7/falkvYlFOqU0gq8ZmatiR21SkJnlPTVe4mC+I",
-	"LTLTFX2ZEkrSTGCm61RETn7iNrKOTe+2hMWOtvC0c6/Ww9kKTmFX4IqrgITlWk4humK5FKrh8gHCUuHO",
-	"0JrUVQL8IlPD4rBY/WDti5nPOyKek8c1tze8Xep2ht2j3hb90gXHIfzWiSl5K2+ZWcNu7e6uK4qm8l3m",
-	"NbXfrd3BnCp8jT0uMN1g1tH4SLIXSoEtkL8y05CE6LStTA2fnAFPcR2bSF5zji03hBRGSlBErSOJg9pM",
-	"plGB/L5KQEOlvEeQzk1yJp2cBXuLxaQOV+JjPcUfLCsEtH17llF4c5d5xuJGsysuIXvAE/aG5ecGGaTI",
-	"WrLOS662zddV+Q1ZfrNkX+qKPM2rEEo0hULbI641iwObDeiSLxNGb9EGGxEOifJNcsFSGHubhHTMQ9Jn",
-	"GlLOwixNwq6oQ6S3iAG4P4SAwuSWxYQOKBdKz6T4h52Lk09X5+8uj44/vepcHX96d/k2tKIjRMsoDEho",
-	"1XpIc9R8xGSmT1UYEE1vXBSAI0yekA5oFYTqXEZdUD0MSd0ugy0sgKqVS7frCq4VS/qkNyUx69Ms0ejx",
-	"vWHT3O3cm3qaiWkvloZ2EB9xaH4dSwXqd56exnXjsCtCV/Y9NHJZkRAuq0IodwumuM2bvALpEJolprCm",
-	"O5AC7i21209KU81w3JYqdv1SOUF17pCEfZ4wm9juNEV7gMiQ3rI8qVlLXEpQe3iaE5SmKb9lXdGbOkUR",
-	"YDKmIBqQOqAwoN5TerdJ3ko57tHoJiDjlN9SzQKj79zsJDKiCbzrsGW7gsYxZGwqmxCJmfvWpV/KmUwS",
-	"TBRnI9ywSrrETG9ryYkgjuLoU1DZmKWQ0ZDKhKkm6eQbvaQbkXomUkajoeFtAbGkDUiPxgR1Zy2NKpcO",
-	"WODGmQ8fH4OlbWyg1hW52GZYqMblalueRk4mQ54wOPmwhVy8CyYXw+NckRvIbhXejJ6pslKHbMWub1dU",
-	"q2iHmLKOsWwEHDJTdMVURvpORVTyvWyhx1S6URwvqbVRAozRA2IrhhWuk5lqvD8dIE7Nc4uLB8Khtt/a",
-	"f7mzt7ez//K6ddDe+6nd2m/+uP/8f3lYTu3a3n4rp05ebn6+ou3efgsLgJr57/1YLhfr1cq8n59mA13N",
-	"9P+kqz1uSKs5ZQ/mcsiry25+S1NwhMBn24ZnB8TuzX6W2CC9crxNAZvVFYg7GZBIZsIYfO6IWd4NR+Ye",
-	"0S9dsVb4S/k4qI09u0/hGsvqEa8TrwFb8Sla47ETSz3GMiPTv9Y90xpsytYm/+4co6j5LnOLwuvmMaf4",
-	"ByT3k9ZR7xmyJMbUhMZin+mLFjnlrzyr4ZB4btS2sVrYZ70bqVswGCygSMKF88OBRof+Q+dkPSRhzKB9",
-	"w91n4M4Ca11a/CzIzxJZkjQCElY5xUJSN12A5YPwbXk/DYzM9t+SkWba2t+hBX1SFssqd86idysk9dBM",
-	"KyAh9vPf/+f/AQxnsL5k3/am4HvTjx2PlwphVPcbNmVgVMx04tlZCwwr30Qua7xOhYOozmRqcbG6wpya",
-	"Q2PkGlUaAGFsWGjPwrDUjQZ/dPWbGS/q+5RACKwYmK9SNsaUpxtWoeIbbbpaxy+M6TnLPDeuMbXZDIwK",
-	"hJOad912hdH9q29AzaYsjtUbnrCl/tMfdn8ou0t5HAg6YgEdsK4Y7wW+FzR4/nIbB+dMrnl+EBbt1A22",
-	"I5nbjc3ad+9RRc5hufeTuv7kWt3sUhPEju/wgiBy4GUP4F4t0GArTY4OMSNk6c4VE5ogKrCVmKSORxta",
-	"cIe1kQMhhslMFLuN84DvZysOqpBMZJbElrkG5rhzTYZ0PGZCtfHoV+YSTCDM07k5UJhg6H8OX2iTCdoW",
-	"KB0jYEsIFocOvwUdqoi3KOAqFAL2ETvQjaCB2G9FloH1PQl/Qk3SEQRIAzgv8G8fpAIizGL3ALZlZpo7",
-	"bD3PrPX44tUkWFRCkgEdqzYJ6/4NJuFxA0J6eDQErMnYvuQF8Bg56DsUleZJkl8XDqVRKiCoxwwLNwXQ",
-	"qHjFYqn12MBIe4jIB0C1rjim0bCYqx6mjOV6Cri6egkVN+4iuSt2SMjj0F/VZwrg/Szojk/IZ8q1HJN6",
-	"nNKJKDQjgDBU5siJiAGQIO0KMvu66cvQ0uiQoA7FvN83AhzaMd+6DhqHMDb4c3Z4PhQ/Ciy/mxDfNCcv",
-	"bMOqwSWv7OfqROgdhRByGkg4ewrCIFddrLgDpFgzJxsUrYdslGPPAf6dXSpAeDT7g8dtEqbMWOKkHl7B",
-	"qbw0f8LZDRvFrbs9xVYVGvBbhgekK5AekEpBwrdU6R14eefktdEqEwRuo4KEx78dn11ffbo8vnjb+f3T",
-	"+5Oz1+fvwwAHVvXEaecfYQDQMFSYBS1OoPU5Dine8BehAXiW4RxrKYlK5CRBd6ZZuV5mlhJhXW1Xr969",
-	"eXN8GeZ7+Jal/UROWNwmKQNeCuxpKjNAfLbqeF8miZz4mz/f4aQDbEsNMx3LiSjIemW/maMs5qhEEExn",
-	"TisE6Aijgud+EQgy4LEZBsSaMw4B5R24mTHUh/1TD9vGdEh1j1HTAyLwIhtz8/31uHN5/eq4cx2S+t4L",
-	"ohrmHMBJHafyM2eqK24YGzvtyV45EDlmAi0juw/MFxbSLwSMw7bRcFvAtQMihVW2QfGekjows2kDIk0M",
-	"jWGPt0nCb1noJgE79YcfLpnKRqz5ww9gAMwQYnZ/WUupDt+gqgXIwCAPelOCVlvDsgojTqjCvX0ShyS3",
-	"NR2zx63s8oeoxl2HOL3EExSKMUtd6xDTOSKlmRLcnAU+E7bwsCTOUJdkdrI+ti/ctA1ZdMMAJVNzkclM",
-	"JVNDig4MyRwRP2PVjhdGiMkEypdpz/DyUNlLVgus6wQVLrqVVXYXw60G7GJvqYGcbrd2BeI3s89jnjJF",
-	"6iH7PA7JOMmUD/Ns+k4Ym9BpY25DU9JPmRoiLPNcKl4ukGdy8cxnKtBeOoTT7CS84qNxMrUswayKh6da",
-	"nC2jlyiPkxkhjtITMDgFIxN645AxjWWVIw2TC6n0IGVXf3/7THVFeHZ+ffLm9xCvloBgkHdokd20seMA",
-	"7jZihNqbmiYBoQd3S2b/GAGaH8nTzj8+XRxffnp3dXwZukAsBKFywz+EAQKj5Ioc7P9cecMCLx475PcZ",
-	"X0tF1pweMuU0o2eOnEGewVJSUKwGxFMbbFtHK9eooA1jVLHP4wSKOyHg/roZh3lNgQcto7aiXCeg0dba",
-	"0GdtQUYh0sYeC3+yh7m8hCvTgs/TZEKniNC9JkHMuFQ1OZZ6ZYt1dgZLMeH9zedrjjrP4VNB1CBfcYIm",
-	"mIfItYcTQNhneDL63CxjnnBheUdPmqOfAntemI/pcecSXcZUa5aaF/73h9bOzx+/7AV7P9/9j+rUzA1n",
-	"d0gqhQcM2qrawLxUPmicWzHq0vy3HPdqN/6c9TTrmWmTg/29PauPteGcfsoxJbvCaJtt8qVb43G31jaP",
-	"Bl13Jru19o9B10vOhZi1mRZqd4aveiqG+bM03TLl503BQ2SXMECjJIMC7Nys2IyHJIyHL7SQEmYLck3q",
-	"VrMOieGMsfJKWtmqB4ayjcoiHDMtF8XoV504TxmH0lMzZZdWlRIulWlCfxPT653yQheHg2yZzXrvlhTO",
-	"2t0C7xPupQAUugLmmZSkPMKe2jIF1k1pja+y8joTiX9EoyEDZPJUJhW4kkIiTnXYdtonOunB2Wp19ZTk",
-	"+igOtVnacnMOxW/pL3tUV88btEHy1HesP+BJbDQKp9Yt4nl8XG3Q3KtTem8XBPxSvOnFfgxSd1E6sbsJ",
-	"sdU3iMp6ZjUBCKYxe6EMfAHd4y6hx5z2yGhRKbhH8uMNqqxjSoBsjai4WHSC2hxe87Yx2JQx9FMN+7XP",
-	"E6MOdYUULim3TcJeyiBKLDwkI5vx1ibhhKYCv8wvk54Z4T6UqSZpljA0ykv3be5iwl2BWzW9TUIu+jJs",
-	"kLmkpWcWMi8oI+aAtsW1yg3XvByFVxEitllZJaRVB5ABWMX4y40wq4S/H1otGeLfYC87wZhHXa8Pd0EW",
-	"oV0ckhACpOIjmQkd2tgAQpNkxjrBp2Z2kLG380HaJSN122XCb5i9plsSUwA+g/tCasw5HdfD1cgLvc3x",
-	"KK8oZPWrPh02QsioqpS3qJMnyItvG0Phr806gRRlt/B3fv3zB4uPKPngQV6ImQPuRGT5+6WScndE05ud",
-	"1BalrEy6PaXpjZq/Aahkf3QkxaDsLj6JVVhUh7LcFHy75AQueLr2LnjM5Dhhz1S5yYBkAoUAjyv1hMS0",
-	"bW8/oHXS8suIuVSiCj5pJjbHJy3/2zpDdmbqtfaHvWA/eP7xbht2qMwQYUTfOJvG9XvJVJZUnvpf5YSM",
-	"qJjOLIfVGr77o/9vlzBqVnRmrVLc6qu4hkwHVNjs7l3UxJYr2HiQc93MMQ1Xbo+6wBCjhIEOCOozte5o",
-	"ohgTgQNOJFd6qs3PuQfXxclz5RdHdAY2ZCxa168Lf+eKvGjtL6z5cu7N79ROb9Owsu9XguOMlsluu6R/",
-	"2kow+2vN6Beq2QQ9jg8ss/NyRaN8c7kj5x8t78StABq8WBNZEI4aJT2a2nyhJnlvQ8us0eHMIygeYYMM",
-	"INouZTpLBYsxS3jCeuTdibW+jKqnGocl4wUuxN5ycdO2NTebzSZW3DwkKUv+0oWC592aV21MyExE7sYH",
-	"inGBDonhYUYfgHMrxXLQwK8YLP1HUd/X8roDsSqqui9V5nFDzHjFzCqvwqeAZ753fIo/IpadzzvsF37Q",
-	"E7gjc+VweSEF6mKDJiKPTc0rQHnlV63PpqJAG1cQ0qOZcBkVDYx6crFbeDP6yWLoh01yBC8qz7mRKSzx",
-	"mjC4WRRSW8j9vJwwVGsjZ+BFF4yB+g/Q45ng/8oY3vX6ni0bowzXxuGXoohlm3z4GJBEDnjUJp2z13dL",
-	"quDgcXnMeg6zHB+zwkicMVB1qCC/9jp7EV65Y7IYJBpiL4lMa+1aL8nQ44++k9ec9piGy4gkkZOdbLx+",
-	"xhbeITxK4RzLupbXZ8C8oG2RdILaW7n8QiTnbO657x595ylS9aviRyOTsky0givP6HK7X+xd5Tp4opbz",
-	"2qI1NuXt0kbIcMMFltRSJ3XHXXmKlwdB7of2sMesmdcoV2qez7svJdNahm4BqS3mTDlgtCtceKrSdKpI",
-	"3dWy1tIW52wsBgzdku0+QYD+GRA9F56kYJOql/a0dOZDnL3C6KSyLroUyTRwWS4zJdIDIqTTMgqVAmOo",
-	"IFUpdAI4LOo3P28doN8iPOnvnEnBdmCjhl0xojovZBxlacqEJqGRRZU6yS+2Uvy/L7zoUh3gfrL/CVP0",
-	"u8AUXXT6F1s3G52ECxu9tzayqA3pz/HbXBgHTxHhUwXekUecbEjSiwMSei1bvO2uiBJGUyzvXl2bLhfz",
-	"JVFr0ddsuGaIHKiIoC28or4F5NDnwdsDzAf5ToCgKglzFcXBkEBedbC3792aqGXXJgg9+BCyemsQUjPX",
-	"yyzH0rDsGAYAC1dr1+iA5SMHa2igzReweLX2yxdmBGAM1tq188uHNJMeB3t0KYt0IH73Z5VPKtOTtbQ9",
-	"WOnG1tKuNW42rH1u0+crEt2kDY/OiyUYewoNJ8yQsRBhMh1lCe2KlPVZmloEKT88aybA37wsXOaVhYI2",
-	"jZA6tMDA100VeKRMEyfxXdhoklcWvolENImyBA5pbs/BvVjClcYMN3DTdUU4Tg1X05ypZszVOKHTJvwe",
-	"krqblMsgh+QsqnTDhj7xuElCHquwwLOCZCjhOj3sitAsjnvANTikt4YGVEzdtR6+Zp5tklcQHQ1Ib9Al",
-	"MFkMMcvTyXMhsMiff2RXekXs/5FdAQTfM6NcM16dx+pbB+9vHs3+N6NmLCS6YkjwNQP0zSGrnPGIfn7L",
-	"xEAPbYrBiIv874rI400TEv64BX6A8MvjnFwoJSxR88kSeHgUmBka+3V77DcPbxWskj+7ParY5hgwJbNj",
-	"TfgXzxiYqZvhMGASieIofxJQYBpN0tFkJJW297l26F0xhltb77ncyMBHPtE4XlDIB/2cRkrh2XjcOxEf",
-	"UcdwKsvooLon6WDothlhLiDhLZSR5iOISXjTeiU9tXxGT1cWYgSNCQj7Lm1EQDQxG9FyQ80+6/XthIKg",
-	"j3OnYhdzxaUK7o6nW5UnwJDv/hrGq7NWJS9W2he7hf79KFze2hskUy7NdwwZuUPGNEmoGGR0wNrEsyXC",
-	"D1YTPqMj9jGEpAGI9MGEsyKVBHzdXqJ3mVrPlBMu4DhpAEQYF4OAiAxyMuDOyAb/k4RrltJEBST8D7JD",
-	"fiC7EO+z/5L8xQb+YNSP/YOU/rKPsL+ERZZuPxMWb6Pe4SnkqFr3vAoITQeAW6wQgwSBNYZUxAkXg0MS",
-	"y0jtWsKp5ihutPF2n5y8CUjn7HVAzi8DcnZ+HZB/mE9X70+uj34NyKu3nbO/BeT48vL8MuiKkyv8RI7O",
-	"O2+Pr46OD4lh5uTo/Oyocx3Yf4/POtfHAXl7fBaQdxcXx5cBeXv+3vxzfXlyan54cx2Qy5Nffr0OyOnJ",
-	"64C8OTl7HXTF1XHn0vR69e7V1fXJ9TvTCiBEHOGH64BcB+S3ztt38Pcvx//4dNqBceIfx/+4vuwcXbs/",
-	"7atdUb883idqKjT9DKjDjKaA5ds4tCunyOX5O0MF+Ofdhf3w+vz9WUCOjk/enpz9EpA3b8/N3E/OrgPS",
-	"eXUVkNNzM+oLnNvV3y+vA3L8jwsz21/MxM4Cctr5h5nOaUA6vx1fdn45NjR6d3Zt/+m4f9++Dcjxb4Zg",
-	"569fHxpFhilydv4+6Irr89ed3wPyunN9/PrkzZuA/H7cuTR9n13/ar7+PSC/nr+7hA6BYlfHR+dmLu+P",
-	"j/8GP5sPZ2YMpo3O69f1GOCXRdAVmeDG4DU/XJ+cHn8yPdRpQHofAmJ++9ggdVtJwkfC9t54c3552rm2",
-	"TaJ56P980bm8Oq6bTRJAKQr8+eTq06vjN+eXx/Cx8+baEPDk6tNV5/Q4IO/PL83A3TAb+TfF8BpN8k5A",
-	"3lTKumLEk4TbYQYk/zDiItPmcAxllqqAxHSqAjJh7Mb8KIUeqoD8K6Op4UwBmYLXuS5TMjKtBGQUkGHQ",
-	"hfSrgJwG5O8BmTYO7SSxROVIAp7FPxUmvylS//33338PyKmh9uuA/PprQEajgCgVkP/+P/9vQD5YtvCx",
-	"0SSvzSp3hWFE766PzIwweF+mhI56fJAhLpxjYwGZpEabpSk3+pp35jHXSWmqeUSTZIoPdgWAH9ZDc97q",
-	"H4D3BaRb0xPZrTXAw22W2MJfWNwF+CoAZ8QgS2hK2OexURU58GGqSSzR4w2IRGOesLaF/6BKCq8ovONW",
-	"Oftyo8Vr9GgaJRbf+2B/34uY6oooS8Ypt3UFAQVChYcIzjIwnSMVEBNdQiIg8KDyNMzeaQCovkWS6IqI",
-	"JUkOh5HKSZNcSXgilyiIGYV0JINUTvSQ9Ix+AoBJLC7AxxH2AiEf915ayMeuKM6HHwI2pNwSbwCRA/Xw",
-	"aJ/89//1f5OjPfjnGGJSzW/GUnn54sXzly1jlPSm2mXkYldcdcXeyx9//HF/72XYQMLj+GyqCHjBPImV",
-	"wwVJMWBKE7NkmVFXgWL1lwfkb3Mjt5402KUIt4U5LHCG0eUXx1BnBrMO8w1qaBuiiLOQCSgOQkJVV8i+",
-	"ZsLCd9HxGM8aJuqnMDYwpkSev495LrnMC8jz3X1MloSgLpArKHBBtjQA5olrMsoSzbEyDgXjD8gPR2Te",
-	"b3iIdzjgOcr9lapAcnfQABoAQ/JHjLph3uGajKmNXIZ1aJK8Cm3EmSqX08OEZzpiXeHQnPDkWPrlozJG",
-	"Z+EHTfPae71pPsYYppsyu83cyLoC444h09Xb2ZubsUc5rb4DY9bOwgwOdlT9w5ssSUjO0Ui9WwvIh5Jt",
-	"Cz80urVGzbutAusW3lvD9H1+d7elyTpLvCfD9clwfTJc7224zvHv7czX4lZps3rlnhn6HnPjZ8UJQeaP",
-	"wNQPW7OcTW2pcojII1rKAEMPuea3LJlaue2SxcBSNioaiIuYKydyIU8MBbeFJXBBh/lVGqIoGFFsYyGd",
-	"CWqUI7z+Q5RpxDiI54XL6nLnWwqVp1LnT6XOlwZGLuELW4RGVkUXbqsO/VnCC1doFffTJp4CDL+LAMOl",
-	"p2hLf+8aSYRWLK8beFikRgHer43TA5eDsuptVdVzT4x74SEhGNcjlg4gkVOOScJuGRYmC61tEDZKgYx+",
-	"FKN324b1bC2igkxJj0FcYzMvroVlDHZnXjIncmrsf898RykcWvPHvOIbl+bhQgfpCijiN1fjYlY2O+Sj",
-	"0MOHKBVXB0dFppgX+bM4snFrbvgAoY08hgpdhX1nM7/Isb2B3Phu82422qqdlxhbH5MCSfI4gY3LmbOL",
-	"bHwAJv0U2vhkyG0f2riN9eYXL9giwLFJzpN4cbb/IVEsSpl1OiNWRggW14iqG2MaLC9G9pRbv15uvVcX",
-	"csMEez+P78+aZv/nr1rm4tX81XywemX3jC3Ijz1XOTp734KfYgRvaDZsSOoHrZZ/wYPRAIddwT7rlJIb",
-	"NnWlrMa6ScB9hU56Gz2APnosqcp1m4SuLGloE0GNvughtFqon6mIoDC01edspdZVjvxSJdbHc+FvVcX1",
-	"fvVSH8fr7nO45Z537ww8ud+f3O/fq9bW0RoqH5Sia4syEyur2i7T5GbqR27mj/dq3II/vmQ4OwPWjfch",
-	"ffHSN9DBKW8oxGJSL9n0Np/ReuZdyr/z0DfywAg7RLh3Br+5Z7RbJr/aoQ6y7x68/smz/uRZX+pZ908/",
-	"xG3IlA+4oIlXaH9M9bDx8OpcsEX92HXylsUyluK0wVIIh3X5ueoyEJUhBQv8gmpdQa0xidXdoHiajcMx",
-	"xiQJf7D/ucQxLw0OssHmz3+exOyhkpScdn7tuxV5yPdRCB8mI9lpgp7G07En2KoyNUciSKnytcKglqVJ",
-	"rV0baj1W7d3d/pCnTdt6M5KjXesEvL/6+DgevNXqo/PiPYT6+OTKe2RX3nfhjrs/a99C19s19uw98geC",
-	"b1BUvEnOZF4g3EgLo+NRYWFs4Adb5wzqR1oGgDXHubJZvixugNlOXfgoEtorVo0SoCgAPYsr1bZZ2Qqq",
-	"0VVVje6Kwlsg2ASq0mGVuaJqqE3Wtji/RQnqUV5y+oKlMPY2CemYh6TPEHknzNIk7Iq6TEnorPeQpEzJ",
-	"5JbFhA4oFzYKstgwYefi5NPV+bvLo+NPrzpXx5/eXb4NGxYJFVl6GJDQ8qMw6IpQ8xGTmT41+reGSh2l",
-	"8rZ5eU+sKE41Ce1PF1QPoZw6LAOMj6VYnSqWEUQdu7LufhQ7kOSGTXMzoDct1RmnJJYa87H18JAsKDt+",
-	"aEwHqqkxP0KSZkKRELKLQ6gxCYqELa54BekioY1dZjTewRR7D0LM7ielqWY4bksVu36pnGAw8KGrao9g",
-	"J5nSchQ6lxoZ0tsczt0Ya7CUcLh5mhOUpim/ZV3Rm7oi9pA6MiXjTA2ROlBzPM9/L95tkrdSjo1qE5Bx",
-	"ym8hUj/h4mYnkRHFa1N3U9oVrlIM7kkbXetMLG/bEJokcoK7EjeskvBKeWvJiSCO4qgRqWzMUqi5l8qE",
-	"QREZt9FLBdNJHZD4o6FhhwGxpA1Ij8a2IKuWEiOSgyIK2A4fH4OlnS/2ThbVeqdmtytFByw0w8LkhLyW",
-	"O+0KOzIE8zUnH7YQWqlNgsUN4XGuwKNIuChXt4cfHZKcD0FH8yvnT+YZoz+iInlonY/oiAR1EsPBKmvJ",
-	"X01FNK85bqEB3dcdGNtyO6eq1v7pIIAL4OdBzXlPa+3afmv/5c7e3s7+y+vWQXvvp3Zrv/nj/vP/BY3B",
-	"IsCVcSsnEdIFpoOcBP0vRtPb228FNfM7JND+iJ9xgWvtmsqg3mbtvlrmBuXin6rEP7rKZFbr6ypMqZxs",
-	"CeCCXMj8dmIkq8tRKIpsKcIEVDmtL8B6KSpyVYWFYriIYHm9RKhBDV81HJ/CU1SyRg0pUm7oh4UJc7oZ",
-	"nSeRgMDOY0zVMdLt0Mv+sPR6lh/Xf0pAjTEy6oZNDT/1nH5dgYVZTcOlUJuAlCR5UBT4znmoHXidiinK",
-	"TJYoFhCVRUO8Kn7z68mlUTO6okiICkAtzJKkqNZi1KEi5ygv6wDjaxxWxTATZmx+yPfjWmGOHGRs/AbQ",
-	"aX4BavsCqmg2cTEgNt9UBST8/ffff985Pd15/TrEFMKAXL45Is+fP/+Z5CWfVNAVuHR9o9BBvswnxRIW",
-	"aZBQkCbll/7ssSJvyGwdBKxxdeoBX2E6ZoFVLrkY5JMIsPKul3IEiUi2Svh8LlVA8oykQkmzNA5yAnMB",
-	"ylyRlOuSxGyd3s/jhHIBD6JiLSfeQ/Mg2Dh3haiukAtsrUOoAdxHZZCX0n9sdk5gS8MVe8vo0tKVeDOb",
-	"fnaLQdnYMZSx84rgGZI+s1XosaqlxaPLj7N3MnOEWogYq4N32RwMVTYNwAbAPuBEQL4vTc4tylsIeb+k",
-	"xwWyCT4Yarcy55c2r9dBwinCB0Iae4Iq1gjs2cFiezFLcRZIP7NWCoCUDonmTHlFHfHgwxuoXYL2i6BS",
-	"JWZj1UQsq9AVdeoS99iomvuEmJP5l0jdhsSVVbbpaXJijuTR1W8BTsLM1pV0AOUxjLBinDmeMGtMFExL",
-	"SeFK0xTuC5DN/sXYLv9h/rdj/vc/gcdo2sMNERnNmg7y2hBz8O/U2F9A9/BZGOSF2b1EdkTJgmQ5haMy",
-	"NhajwFzTTAg4Z/izl+Z1QQdWyx5zIYrSjG7zQSIBzAU8l+28eDXokLSAZrQ6uKumbvHvsSa0K1wUOExW",
-	"VQJHbOU3G7aOKPSn0E40HAZCOqCSNhPGdmU0dWiyJBxSdSpTZ9d4Bf1srXnYLsgasYZ5iY1A04r/JyO9",
-	"LB4w3RX1A5udmXOUQ6Aq1nAeyqRcyhu28TJg2UsjoFfgbllEXV8M2tzSPKOiSLKY2/vmWC8qm4z8oLqo",
-	"3/0huR6y9p8XthSzccoixItACK6Z6rDGQAhJPWf5gNoPaxmQEM40foMnmwGPN+xb9otD3iSv827a9i2u",
-	"ugJMJhfGUapsDSWtjSEtzJa2v2SKkfCX42uyWD1rmra7oh4OvC1xdPVb2AjsKhc3jYbCseU/uKuqVtUu",
-	"YbnAMtCi1q6B9RTUmDCL9sH9GalbD1Fng+KN3zlwMRwvCMRln/WumWXp/bkiwMHc0XMBYymUhM1rRhdy",
-	"4Cl6bKvosT9q/IKHmfwMlTzPKoM/P34NMDTHKRYac8f5tvTlRFAwOdytFl4BNrOfFTBm6YiDGQK3fyVm",
-	"BNzpnlZigTtTVjut6EKYmUrZ1bAwPRC1lnDBPFSIPMO9s1DV6oqtdC2yrqpllNXNdS0yp2pVWkqIigH2",
-	"jqHkaKynq5SJo6vf/o31ia8tjrYUI/nhDHKh8WdLM/uj8vNj1P3KLN2u0tfg7MuL5P9mc6bmyguSOQ6M",
-	"ZzgtrhdBO8kL3DcCBKRMWcSETqbuor8rgJMur0eYp2XnZvOyYucrDZhzY5h7kSVcFRmxVWzESr2vyUcq",
-	"BpiTjtRDiNBrGIJmwv++TxNlfsDbjUXDdy+sLOb+VBl9G83e7Ll1KqLbRXpK0njMJI1byyAcI8W/P96t",
-	"iJ+oVjc9xignoohYcxcGTOgUELtDq7ZYZPPQA2XkcVeA6hWziI9okqMuov5XaI4NhFiygQmlkcyh+ZpB",
-	"FNUWF2ZPmJ37qHkTfq3CmAllRHC7Bj5kvBCzLOx0SiYyvUnMKQtyfuyluDrI+PYHzJktAwGvn95qKPI4",
-	"mRWwFityKmBvPSVTPCVTfO9YRrfIWGaZbEnp3P2C5tkWOEVzuma5KGK51mEwU+t+pswhIAssrnMInDQv",
-	"c7gwQWE7TvqUbPBnyB1YsNk3QuSptp58v1WuxTfJFXhDMHgmLwdDQiz9ssAhs+UG/ZPA+iwTrvcSqk+Q",
-	"Pt+F/7v6CD5QbZDf0It4j8SbhTKrpK7bLJjFCS4PIGTuAUZzUCCNZgy9JhPGbmoLdfC9Fxsq3o+Tk7KM",
-	"N7hslHvziCeB/aROb5/CspE6vWv13oVO3UtGY9MbSfgNK3wWi7SGN7a5TRnP960N4KyWue0sGZ8Ke30d",
-	"cV3cuVZ74x5URF+6VCSMlsCOCdVyhCUFNhDaxzQaOri5MzpiIbjluqLSLwcRm+YFDCsFB16fa0Sdt9GH",
-	"pB72mJ4wJsI20RNp478OSchFuBsKqU/MLxTjWs3X6ixLknDXfJAaPrcxVDCAwF5ysL+/iXJhiVM+69uj",
-	"mTvu8+FLraBSrV2zyQWlSrxcFIV4P9SM/X0LebsMwjbNRphpBBSLmVjPWrtGRTzTsCMNXnVtyheUpclj",
-	"6CKrOZNgkz8td3rSEDZhp3abrsNSFygL1q2weaqqz3Irb05OoapEzkVTp3X0ppYLjxiUlbJxHxrUBVKn",
-	"ELaoPAbqQj28lMJhKrMBhH43DoliWhmueOE8JGFAwtxd0tGlP19Nw0V11+eZvYdHBVw0byWsyJ2tYq12",
-	"SNZw+2O6N550nwc6rHYzbKzPgzt7Q23+sMozuEjDB3/in0y/N3NaJkOBqE+6/VfT7ZXdU99Ys1cQPPXV",
-	"9frq+/b1dGx32rbWsC0/+FClGsc8xWR8oxSryIzDokHPqdJvqdKuWJD/mqFv8d7+hvozzO4RtedV597o",
-	"zn/Os/+kOd9Lc17EsBYI5TwO7ytozkcJFLP5JiqtF0+4rlL7zr3ypNY+iX1vO6xWbCesN5TyZrEya1bW",
-	"PeRH142ooAOmAsO+c5jztpX59oUZQxJy6gSh8YiLoKgZ0RWIcOlnG5S6GlL/GKUklBOBF/WY+GHB77jD",
-	"F0m40izG3FSbkGxDmHdDCXGwIdzl5+U8/KxPLG2aJzWP6YAtimx+72i3TnCz9un4vcQ4P1508dc0Nuy6",
-	"rBMA7Fbk26oef7AA3Umxzx0byb9aHKZ7lfXMnz2H5+Uyw1EnhzMgRa69h3a3h0ElSiYE2jsIiKFMHE/p",
-	"irqQZO5lAO0ybAbgmRpNErJbwNm1WfwhDuIa0NXRuQ8cgSsSfujWfujWPmIKMLAzrGuMvCbnbOZMA7eB",
-	"fDCXbWbnBmgRKYO7hEhmSYwZGpO8tN6EQaWH2PCWrjgu8HrNEC7Or64xHS/8gkgXAKOh6WgcABTMXWiR",
-	"fwEmougYXjEzhKSSIxxM6EABFNARQK74QDDI6IOXrzQVMU1j4hgaUWMW5fF5bWJFNQnt7Hd4HCIOjRt0",
-	"HCAkAxRGkiKv1KvTaSMo3svnEZL6O8E/u9LZOKz8MTM+qrOUYV7hXoA16ntUsZcH5NfTztHO1a+d/Rcv",
-	"zZbo1njczBtuGmWpW8Ni9mFAbtjUIl9g0VxsYkwxmVvn0qPRJB2y//lzV9hc6pgl/NZMmutDUkJpQeBk",
-	"nXJLwvD98atfz8//9uny+Pry909XR78ev3739jhsErsCFjfA/K8r3AbiAv1BTdLpa7+V084/Pr3pnLx9",
-	"d3l8FZLIHNQo0/yWOYQx5csSM5iYgx6PaGqA6eL2Xl4x0ewyPIVw4dVjJBxqPUZxCtCmoQ2yRNNaS5TU",
-	"EKyNADmZxsrPg4wi4g5CeiGCmlmnq9/Pjj513r49f//p1/Or6yujEXvfXVye/Na5Pg4b7UL0473YdQkr",
-	"GzozpwuCQCFzcgg9hLhSS4Ln7f591Pj5GbvBVsVOGJoyyIaKCjRYTaEW1MqFLGsfyyH1ZQhalFg+Bi3q",
-	"TOvDgVlCPU5Yve38PdfDK1jRVTH2dqtbwA4IJ4b3ZvPqn2Lpn2Lpv0ks/STnMxX60KxltfvFfloRV//e",
-	"yaiKRHt7ZMImOdGK/CtjGYudhOIWfydO5XjsZB0KLUK1ZqOxJpmIWUomdNoVIzolSvMk8dBsUhYx09Ti",
-	"YPqCs/77RsV/H6HtS/fe8gD3GU+Ufe/ZbHh7oThbFBxUtXcmPC7UjvpB6zlqCVMpWNeIH9aYM8clCm+x",
-	"IAJ+4a56cFtwkYix03naqw9/67Rio26mob13LHTdmO+g0PmX8tOQCdCd2wQSuknKdvAbyP90irUdOWKQ",
-	"pAzCG4we4jB/ASnwEL6yzNlZghZMWDhujSiBVvNHjdyr/kVVV0iBig+Xwl5qLYw+98/PluqqnX6u9W10",
-	"qh4nOnzFkXYB4n/Wo/2ks20VsL21zrZb6FnrOMmfKU8xK3vHbWGm3Iqx2pkqCjNBPCaJZMwCklAwSBEy",
-	"Mkd3BRBbqrR72eJ2ruJzyz3Yr4sZruPK9hRPgAbnCuHjFzmylQszXROrGpuf2ujUP7+j2k14HYd1Qfsn",
-	"2IrHri1adeIfXt1ZkzftfrGfpwAGx+xfm9+Fe30HX/A8j6keFse56Kc2K/a/1lXVwnv5vxttC32GblgI",
-	"+xqQOGNEyEngUNn6KVNDdEkTM8o4S1jBeemIldzbAZkMqWa3LEU0Y2BwAORqC5nQvrbu82IbMJomnKXE",
-	"BsuXBEEOP4x1F8ou3K6wetia7BwKCmJDnpUP4sGok7m5Xx33ZIc1w33mrbD9r8XoFjG5smNj+lR74JHj",
-	"cexCABJOvkkWqE+xjBbrR1cTOhiwlLw7wRI1Zn+zUY/FMYvhsumQ0CQhVIFlZWwmAFiGUFm/XAuW1KmM",
-	"mn1t+l8PnW+oR8mG8HzXXmUfNM0gMAApxqIsBZicDx99+p0IzVJMoCGdi5Py+x4h1VRpNvLIuIt02P0C",
-	"/94tpGqH9B0r8QiMYNeahNBWSIwhoIKC3LaaS48LRIu3QRcDZu9OhSRHr8/QfWj6JzLTisfYT2IkH0DT",
-	"H7RaC9ehY96bVyUrZAm1Ty4WIw6GWOEMdzLejKAMSvHFTi8TccKa/zRfm0mbTxVYxRuqcvSWIrWX75Uc",
-	"OVhtsadg/tvxuSU7rzOzVx2VK3fckNFEDxduMqg3lIssrwoSoq/XL1nMFYnlBJBQw5gNUhqzOGwckhet",
-	"5/mVd/Gmfbpy8/yKY/mKKrftoWI58JcpkSlxk2h6zPQr9349QyKvbNRyLmPZOBk60i1Z5P9cmrIwrVgs",
-	"t8y5ngQTAZdVlqZM6MplvAQAXKxW9NVWsuikgpwwnwdfvqVdnkkNUR7T5evl06ZyqYyghd8Xsn2/Elh+",
-	"Mq3vBQWnItYhqIK8cpyWWQQxDBdS6UHKrv7+1ux1PL/11A0LTrHbL+YU9y3qndCUC1s6BUdo+uyxyh3w",
-	"1k3iK26AvI9FJrOliBFXZsjL18UbceWyjJhO+RIV5yKVI6aHLLOIzuxzXrsPLSHSaraaB223MugzhoPl",
-	"PD29KckJiXE64AEJsI4RnMexlAl8zZXmkQoIL0IXAgKQKhjHQTXbgZhHW8UmVQH5RZI0g/J+COiN9OkK",
-	"OzWINf7r++t2wQdyvUsRLKCWuToyhBL7GtHyhglSD0+Pry9Pjq4+XZ//7fgsbAToGUplpllX2KCuUtnd",
-	"NnnFaMpSguE9EOsBjdnoHVI/aO0VwSKNQxyY69dTEw29iGJG3zCdQQCoYKk3qM7r15flMRUFRFoHZMjS",
-	"GWPQSVBMf8Q5plnCGmCu2X5BzbLjCTGgiGKlGNP9gluvU7uT1lNWobbQFpqFW9R7GEQbmTdLjpZ3NEb5",
-	"3CsPmRwzQce86RjBQmcrLJEhlVGwzYdbBhVmtLRlFSdDHg3LOnAlozofM9G5ODEv3ZdX0RjBVWhykZp+",
-	"NHiMUZ+1SyZ7/2TR4gS4MYtKx+6WJhzKauXs3NU+Xc7Lrs0mB5Oj6INQLPe0ivRTisbRQtLnVGefaaST",
-	"qWnYAeBb2yJlwPtkOl1kdxxWHDR8E5mjnblMQaQuXbrfO6dvN1s6N8UNT9RXXx47k/nlKbf1pdYDtml4",
-	"qWna2DVYj6jKY3/JbBksYHoovK2DaJeO+SHBbtzP1K6DlKDaYeDZLrjB7bjm4lYsCqwL3LdclKd+zTNY",
-	"QT+uXdXmMbbfIxcucNaLAmYMSugFtmGIPAxsDVlbnSID/G1XLdbzVnplEOe77OSdOTDbvPKFraqQl+6z",
-	"TQdFgUK/phtWXnUpMLZvgISf7/RVUUIQ6r9BxTfMO/AKFmJM7Fz5PnwDa0I0vL7srxXdXdFbi5elbHID",
-	"hlzPFVwsg3Q2vJW06SRcDJrlUg6V/Q0p1Dzz9gN2DnrDmMlxwlysiR/L7TVNo8oNAlqdfb/vZYg8U/NN",
-	"yHRAhavvP98UhubmVWxl3x8uRC/bUsZDNnXKr09tvN6vaPisjGzaM6q3CwYA7YD2+yzS85ulBIm6cMTK",
-	"lsUsdWLLrA3peMxEgC62K+AIO1eGsx5D1KnXlw1DrVg7jAz3bvgcocv00pK8u3xrrQsbDe13kDsH57tA",
-	"G9hVgjEKutO7Zlmi9fYZtRT1L5sA590sIou8+3j3/wUAAP//",
+	"7L37chu31i/4KijOmTKZr0VdLDsJVbvm0LKcaG/rsiU5Tj7Txw12gyS2mgDTQIvm9qeq89c8wNQ8wzzY",
+	"9yRTWAvoRpPNq2TJSZQ/YpHsxh3rvn7rSy2Sw5EUTGhVa32pDRiNWQp/Hl3Rvvk3ZipK+UhzKWqt2qVO",
+	"peiTG5rwmGqZEtkjesBIykYpU0xoah5s1oKaigZsSE0LejJitVZN6ZSLfu32Nqi95eJ6tu2LN4fkh70f",
+	"fiAJF9dES2hYsM+ajGiftUjYyXZ2nkdZmsAf7ICkLPlbp2Ye6dTCJml3zQiIFPBmQhW+uXQ0MqI4hOkR",
+	"vbt46yYYpYxqFpOUKZml0dJGL6hmb/mQa/hfxWTZ7xlTWhGaJHLMYsJx1FGWpmYSYy5iOS73MuSCD7Nh",
+	"rbUTuB650KzP0nKXF2xIuTAjmd9twnr6fvtUrGKalyySIlYkE5on0Bl2YtaRabVeX0ynk3ZPs3R+P1qS",
+	"MeWadFlPpuZY6nTCRX+Nfm6D2oimdMi0vQiHMsmG4jg2f3PT14jqQS2oCTo0b0bu56CWst8znrK41tJp",
+	"xvweezIdUo39vNyvBbUh/YxD+HFv7/nz7/d2nr/84cX+99+/3NnZCYoB7lYuxGGWKlmxCGcj+nvGyEgq",
+	"br4xs89SwWLSnRBKRim74TJTcCdIPTSXMCR444lMSWjuETYdNsyCwWR/z1g68WaLXZdWk35+y0RfD2qt",
+	"F7t7MHj3uRi+dzNeU00v4Q7NXdPYf+Th1vWNTCNWdWeUTG4YidmIidiQSsKF0ozGhjhQocbMTI7s7/w4",
+	"b9l60LI/8pj1aJboWqtHE8Xy4XSlTBgVMJzjmA1HUjMRTf7BJrPjOqHXTHnEiSjaY+YGwKkn9Z5MCftM",
+	"h6OEEUrevTt+TUYsJYns84gmJEVS0GiSqwEj12xCuCLXbKSJeXFvnwxklqqOMO9oJqjQhIqYZIqlZMz1",
+	"gFAyoGrgCOSQ6YGMA2J2MiAwf3j+75dnp6Qr40kAH1MWyTQu6J2iQ9YROqVC0QhOLVVkPKDashUYo6O+",
+	"TdK2k4MBuPdh8Ng4Po57gmsjU97ngiYdoTTVmQpI6Ah+GJDQsLkQXjZjhHZlZjs0m0rFRA+46B+Ue7ML",
+	"EPNejwHttF13BFdkf2/vgIwHHNbdjSkfsV1ppXmSkDQThlAHhBIFJIxIwYCEKdgGrkk9G5lNpaTHxh2B",
+	"T6nANCXMkcOGQyCOW0Adw0aTnIlkQlQWRUypXpbkK0KBKOIWtLzRabPiPcoTFndEff/zZ0MRXnz+3MgZ",
+	"n5CwDrBUQzohXaSunMWzm9HsiFpQs2ev1qq96O1Ee/RHtrXX3Y239qMf2NaPdP/51ve9vXiXvez+EO3u",
+	"uJuDBKm4Ot4t2DLXYA7p2XvxYpr0jKjWLDVt/q8Pnc7nvd2tTufz90cf/+N/1Kro0nHvhOpoMHvP2qNR",
+	"MiHSrCh30g4KAc9UzjvtQeIKNhDvhDJk9ruQDE27TJmzVBDWmXn2trD/ORPc3dnbrx72qRRs3tBh28nz",
+	"nX0yNufF5/bVI140PtPRZoOcIwSdG06k+L8ZqVt6SHZ3dvCqjahgCZy2G87GJOFGakGORvBG7AY7Ozv5",
+	"jeV6LtNKoPepISMjeLECWzjr9axsU9W4xF8rW9/dgf+CZZLNuZnrXG44sr8+HCO8sOd77pDS4oGHH9XV",
+	"ZMTOzXAWj808tnB0/yNlvVqr9n9sFzrQNv6qtv2+sHM5VpeMplW37B+MjZDZpHJsuBdLmXepLPE1xAJk",
+	"RUXq5ltzrJ8pcsMV7ybM/RYYwstuDPfEbxodEUmhKRemC66IZp91QHhfSJA6IqpYYJimaTN0j4ZEjlgK",
+	"GlosmTog4f9puN0nZHVhpxMaVtARCdcspUmTHGtCR6OEG4lC9pkeOC4PJEMOZKpJmhmOJmLiDb/HEyMo",
+	"N8nRcKQnLSIkUbBMzY44Nq8IIy2Rc6l0P2WX/3yLhAhniAtjJ2ooEYXZmSVQLGGRJl2q3NIEhCWKWe2u",
+	"I2CpvWaRNChkPVUXFYc1l3/s7FQRrisQfI7jf0JbFRK3+YMmhCrFUhBfnL5IkwT2HEWnAzLMlCbs94yi",
+	"GqTlNRPPFKnv7zwn0iz3mCs2l4RpO47aqgcYB952w4LJvFMsPRpSnlQxCmKUxoTUTVs0ZTExamm6ZY5X",
+	"3DDyCQh+PCZ1lXUbcEzDTzRJwnzI5WuY5Z0tuoPeDjzf21muPJgp3GU37CTuuh0ZDGPlzTCjLm/FL5yN",
+	"51LXG/zx4Sjre9YdSHk9d0Dj/PeHGtOt6UiNpFAMlPBXNP6JajamsO2GyjEBLBmIForz26NUdhM2/I9/",
+	"KTTmrLY55/gWdjpzK7KR0imjQ6JYesMjZoXkZu02MIOy9pSHHNQJTcxKs0LdqXcp6lkBGYN5ziynCkgm",
+	"roUcC8JENiQ3NMlYQIyoJHskpaLPiid6nCVxAyZ1KEUv4dGDTqlNIturEQRzLZt95koHJM6wa0b6KRU6",
+	"QMueHAuWBkRNRFRoUTKt0rhALQmnFImwrIE1DkhYdB1aebObyOjasLda4NtGPWVr3qzt09ue0erW2hi6",
+	"PI6ZeND1zYy2qGER44B0M23Uudz0WIdlCx2PCbdDpG8hqoVcwdM+HcWj8pMU7CGncYXai5IpiagwokYi",
+	"RZ+lRhcdSCGzlMUHRGmaatJL5RCG3ONpbge+DWqnUr+RmYgfctyn0qjig1xthHNqltTJftbWjavrhnki",
+	"Y97jLJ7lc1czBvdcxQxLalo4dW6dTX/RgYVnblErmSSSxldSvqVp/8F3Guwx7HPEWIzCLahxsDrnKVhB",
+	"wMr5BujxQw4udKp6CLI17CSsf4V6fZDbTaKBIbnIOC6Rl7wT9IbyhHaTB1/cmGoKsjVXJCuGcWDNawnV",
+	"9iBeSXlCxcT5DR5ynBeG5MOmm2UrE2DndtjKLQsLiXDZGeP7LbZKzpKVGinemGrIWglWbMQ87bwam/GS",
+	"d4JmeiBT/u+HvQAnXClgt1yAIxBU1s8jIxWiIA0n550YpTJiSpmDdSQ01w8qu71nSbJlBSXD8BQbUmCB",
+	"STLJB153ApDhgMMu72cyU7m+ad7OEkpYmso0INEkSliAJ5KkjEYDw0zNm6JCuqBJymg8MRpHDKbcCmtx",
+	"wy6UykYjmWoWn7CYU7A5PAaxtYw+9HszvYRN0BJsU6andgQ6JI2RBtPkPJUjo94Yad16NEbeV19q1ozc",
+	"1ksVVz5kStPhyCwNjzdQLKaViaA2YunQnFlcsIXLVDyJKohnB7vzMEqWqbUMUEFhAJj1Nge1bBRvsLjZ",
+	"AnOAr/2jZWCZCWBWVy80xQ9mIwPfiDFjpPPsib7lwNu5wDtD/pQ/5n3L7r9YBES1HSWH8PCap3TTg+Lv",
+	"zlpWmaldWMscEjgzxNrWB39n5qz2nFU9EhotL2ssKkVisWiIhp5MD8y8NmcUbzmq3OsNAv7lmg3VSsPJ",
+	"u6ZpSidVw1PzxneedRMeXQ5o+gc5gHc9RMsPzju4r0+rAWYjxTCoZCMaFU/FT9yj2S2oDZmmpoNlC3Di",
+	"nrt1RsJl3tgZ4lWe1aLOcLG8hTHCCKzAG86SCgX5TcoYehLA0zJmXfLumCgtU6bIm5+PL86pHhiRNWWw",
+	"TQoMvTN+zCUT0LS/dOhX5pm7nUi9grSAK+Rkhfs4w7CptvPyagfT4TneRlYd90OaRJlRKOO7HHprmovs",
+	"55yMr7tpQ/r5GN/d9aU0S+ODmpX5p5re3/nx5fKm/yh35y90cN12Lj+lYJ5pRy4QlAlDIz9YmTMXOM3p",
+	"ZwmDP9RERKZhw+zVwDwi3N8fK/YMe9hAdEHL0erSC0QTYG+zUkxQG1B1IlEwmQ46C2pFDGCloqGlpsmy",
+	"EEr72CEdjVhc1c3Ujrn5uebL7xcDnr9tTqFymwYRE5+sumC2CD5blSH/jBtpPqN/+5M10eX07hONY//j",
+	"zO8pG8ob/wtzJGyL5lznDdiPQ2fSzb8pWrjhbOwNGT/mHcLHYsDw0R624ov8/MFXNEryBirPI0z60NlR",
+	"1zyUvWrO23bO/JSBqcMauymJpdYshuhAwoU1eI9SPqTphOTRVBiapjbhxi7eYTnFMdM+c0/fBjXwjMH0",
+	"xeSsV2t9+FITWWLNsujknO4tP9MiG3bhzFdcphWv698vz05/gSHMXtZ5W1IalbsNH2fdlxMMv7S+PzMr",
+	"wkWUZDFaVD9v9eVWPhOccvPU/vHBXOi0RyP25faj//AWH45kClQM3MStWp/rQdZtRnK4LemIb0UyZn0m",
+	"tvNlvPVfV9d8tCWtr35rJKEfnNM0aehZiSPfXLdblbQAdvanVGajpYd5+tQKpszx7JuXIarXj3kJyHjA",
+	"owEZyCRWGL9Ck4TUQyrisIEWwAmphzI1n3qEa0Vy/4SCiBloWEELzdoMgc+fXZnGT1/eaclmluxHUvwr",
+	"Ezl/W9T4W4wQ9u8Ijn/N4eFWLBvaNDfwxhn4SzN/y2G8Pv1vn76uBbWziwV078wjF+419nstqPV1Lagl",
+	"Gv5i8Cdb0MxFliwXZfNA2PJWf8ipaI32mX/KW7ZvS5levjB3O8FZwuRuH+UIFYdgyr/pXR4VEM3SocoT",
+	"g7LEJvFoOXUxWsUD3s0yz4Qw17AjIjnscsFUHhFn34U7hd9Br03yE14wAeHfmgyl0uQ5SdgNSxSJGRvB",
+	"K9TrriPcc7s7O3PuK7c3fX9vz48KcplG5mdsUdEbGwgtM23ftqFo931f8pOwSpN4NSrumDstrrXq22VY",
+	"+brSaiHRe1erS5U50FGuC1beqc2cBNMGkfLhfFVEECoI4j5APgiHLWYa3DhNqyqsYUeZIyJ4UvC0zloe",
+	"V6EWT40Ost7okBVXyIlS+ZNN/1zNCunzVdoVh5D3aCQyEbOUxYQq8uHQ+rZP6ZB9rDD635vD5i6q9Kyy",
+	"XERX392T9PWMVjMHtXKB19Ld11fAN3AkVXl6ipB1jxwEU7q5t5bejtspruPtwTlsoFl3c0vsOmwTiGLF",
+	"PYumDF13b3Nqaf3hVnU3f23Oy76QBTrFFIVAZa7LBvSGyywF3hhzNUqopVQJB95/zSaYXBQNWHQNfnHD",
+	"LvE7SCqjivT5DYPcYE8gso2ZP2UaGz1g12izEBdldYLpmNPbWeMg5I788hfV4wyrKVZxUUdTKrwlhrPW",
+	"xxmqA2GQcbXJyG7bumkv3i5XtTrmMWZ4VLThNuu24rwXR6Wq1Uzw37M5Pdqc9oWmkKplHNLPXoP5QTID",
+	"r/weNd8lVuy17dZ5sttK+VhTyzbzTdk0MKSjD/jyR88mUFCXCycuLLAHcZAgKIlZxIc0IdieNQ7ZZwx7",
+	"OCAUHh5zwwVvmPnZfD9lElrFSH5YKYlq9tnMz+4HSI/M/qM5sCd3JoIaJqGYnrNE80/5x0zBqz2egFCb",
+	"KS2Hc5REM4QVfZ/TuXGp5jQhyPowSTdlNN6CRERQHDEs0nq3WDSQTJEuja6B6NIoYiNDmg3JhmwhVml6",
+	"8NeoPILj4qU7iPFz2/R282XVib9HP+f6svq36F/iSz0jR+YMxMfxQ3ujCgF77m5/W5L3n8fV6wvsG1+1",
+	"Tf1uM9y3wHZY22ogery/bARF84f4/MY2g3vSUxOq9OVERKXGzI5sWV6yWAAts1k64uat5hW+upq9He6e",
+	"cv9ECYc59+W2ba12e88a8CpntNinr6dYWiXSHhxvK9bRHGcO1HraEeo6gKphmm6SkI542CJhliYhqdOu",
+	"kkmmGRloPdo2/1PgLQiZiMHtYZ4Bl1gjICECaITkp6Mr89D52eVV0BHOT0JCGwUekjqOn8ielaKUed26",
+	"zs6pHoSkDuqCda2YX6/ZBIhfGJDQHAuZ6RMVNjsidJkAZtiRFIKB6f0SGg5JfYQZtqq1vd1sNk1TkAoZ",
+	"HpBiZH7jKeulTA2OTcc3NIEujJxkmsezF5J6pG4C8i8lRUBEbP5tzGsuZpgAkIZNEqKgFbZyUI5mR1yy",
+	"KGXaplQX47cr80yREVVqLNM48FYQ9CiFgCSguUL6Bhf9jjCP/5eCRv8LYtn/65pN/svF2YN60LAoGhZc",
+	"hyoSfmf/C6eQL4zYiVtda9XMldweUQ1XFE0eAxnXWrWfjq5qi6npRjEzm9PUr8zCKsjDPQR+lAnC4tvu",
+	"aPaDrGacpXBuTlQ1AV6oJP+1GNWQKUX71WZcS+Be2yCIWTCRTA2Ys2DDrbbxEtXi58JVd8QUE1hYvMHG",
+	"qYmIjuck75nfninChE4nORCSi4GAjNYBV1qmk3uRnE2Dl4B9tOz0XhZPbniVK8P+53Nqb2jF5lcsf+kS",
+	"Lb7a0/q+42+1wJzblbT2orGNopY3pxTraXh/GCo9u1ss4TcsnRSnMo/cYiJGghPjM7D5mHNfvVcuZ3vN",
+	"TbonunrNMZU4DxdESz5aL/BK2+gsjMiqnMMcz1XVXbIeFOi26h7k52NO0nBOZeRYEB4HaDYChEDPllSn",
+	"BO1jaJ4T2ZClPLIyVaNJrGrpHPaIo6EsbJMeAMDG/s5O4TI3dEwKZq3y9xmx/qUE87Wz9ePHL7vB7g+3",
+	"FRhfH836QB5iZbzg9KblW7lk90BWPUpTjCXZJISuAErrynjS9L1kZQZIbcpf8YJdG7s1JAEtn3BFdpem",
+	"ZLnYKtts1Wl6A+A+fqjMtHUX4X/MebIPHRDFGIllpLatqUs1h5gAyWg0IFKY0wcCOELJMSosQGcpDEcw",
+	"F4vjwnBsLA4wEsA4MvxD01Sr9xzASpiI3Z/c7JuQ+tj822V6zBjEYqjTLEnwD6nzvwG6yH3rPgipD4uO",
+	"XJ9tMfE/2QZMrxy76skUWA1k6ZpDf5a+cl+aD5i+W3mOEqqXLbi5xG6lvfiAhEGeXi+h2u4I+OVIPbTw",
+	"TCHGtDlIlcYBoQirlinE9IObWmBGIfoFgBBiA0ZKsY2BeTPMPdSPsmtV6/czowm6jNZMpgHpwKMG2ciQ",
+	"AjkWld2kLOaq+nHwwxkhuppVqRluN4AhT4Db9VOKscKZcF9XNaJz+8haqZ4jELHnwuYqLiKGyBle1IHn",
+	"Z/MJh3ICWzGWvIfAl7dwqaoIS+Er/Zru2gf1w7bAcaXZ0F3LjpmY93ynZr02zwgMRzXJ2YiJ9vkxed7c",
+	"IQOqiJAdYQYB5BLeBzNHp4YxafyGKRK6RQqJkIT1eizSeeAZJaF5PwyIkoYxW3DHbkpFNAA7lRkPdmLH",
+	"rwepzPoWKAe5CD4OmHA5wAWEBNkYPpb0SN3w0EtYHNJnwpGkiAohtZ0FJXgYEUbGNNWAgVGBKwDxc+5v",
+	"DWi2ZslgEbswmy5NGQwT7Sq+EjrliXzLb5hgSq15/2fvJDViZ8XVq74EVYd7OnzWb1xANHM1Azih6fUF",
+	"o/EFU4AMvNZEXHLDchjtUvKvfatqGicM7th6w4BU8U80jlO7FxVZUqbZT7w6k92JwksowdQ0ijZzCbk8",
+	"kPnz2yBqCHtbPbrHLuSy6B7XbPVYC2fe6vbpNyljAIGBVAibCzAPMi4Ccsgpu2EpUgMpiMz0KNNTYTqR",
+	"TCAuuVuObylGeCo171nQiOPhiCKAWO43Thm9Rr1uTFOBf3HRk5UXwW9rg/25S4KT8LpefYd/4WzsD7oq",
+	"Oux+UqeMeJAyGh/KDFXexa1Z4L7T6VlN4SaKKaQsBDuuC0lChLcNwW0RWXD41hSmIoyIlJaO0C6C8qqO",
+	"sINQpG54EfCCMVXEyUoEZGWSshECTRtlP0uBVwg2ZkrjwALihWtDOMQE7PDAbkCWLQ0AGA3OCgTYgISw",
+	"tBYA1VvFkMQSWFxkPpl3hgdkSNNr+BNiLjoCQbbNt9N7rQzJDknCrxnijUPc2xqx3+9n92gprSgf03mJ",
+	"c/5RWZxG53duJvg4xpSHieB1KXKvJuszGp/DFK5Iv8llq6scl19zif0dP47LpOl+EQCWBLA8MrbC9DpU",
+	"rTckwK6XlePn8pRydGYTb7yAg9rezt7Lrd3drb2XVzv7rd0fWjt7ze/3nv9nbYoVm1OG5t3dUmROfuhr",
+	"rzntMs0U6ckkkeMt0CqLta5FCRc82qIll/bCAbjVhj+2dqtyhvxZL88lgSc3z9Lw12O5qvdNZhJ8JRCm",
+	"eeZaWGjpwRYj8FJlXoDhgGciqUBFPkecSATuTjPmVQIADg4cTnmY+8D8nVqIdiKIDXBnAFhoR4RuaQFK",
+	"HOtRGDY5YEkMskNxjwLChiM9aSBXXJIO7tNYfyYl/KgcgNk7xKUkgtVjQPx0+XUxhVbJpiwhC9wGNQoq",
+	"u4var8imo8McOd4GxkZSRCwVLA4I7xkdubnUY2vuaSk3fvkQnZvHJo2veZDtW68m1WeZRque5LyhHBVr",
+	"6UynaMvM7wys/vckQLCSC2Ghs6548v4ImmBjsJwtzeSYs2rFwZdJfE8t3at8Zto6Xd0j5olh+Zuls1/a",
+	"Me8sBO7+TpOZ4iTPHEb/cvgL6G/LzA2fT3Q2i+rZjGtP3ZFSBOyihMZHwbd5bCHTjHrutl3IdfUjABBd",
+	"cM2+LCFptfeDCbrPIpYkyBy4IqkcozodySwBBZx0Dc8YjjKjSNch8l85MzUJMewtbFgM+4B0J0V6xgGh",
+	"mNQM4oEwqrqDui/Jyrv7tVYNSiawz5qMoecuc0jcekBFAdZsRvryxYvnL0l3opmqNBxdszkcYw44CNSX",
+	"qpSAVqJls/2YhmLrkZQ9XOY8uM9Bwfor5fXuJdD45+ca6lTZAS06R2o9LcVmFX4o5224rAx3ynasprGX",
+	"KxftPpv16nz0oIBsZymM6MMX3JTaaLfmL+vuXq31/OUt+NGrskhWt5eZmc/Po7yL/S61a7o6UJK5zbdL",
+	"MSlc0iW0v9iWAq0+eMpPPcwl3jAgYS7yho21soHuQSPcPOHnzhzqm82QuQs/+7YyPM5LkJzOvm90RIh3",
+	"YDFHmB4oz1Fp3XdI1OvdjYs3h+TH/RffEwt/DdANPFGzh7io4jG7Yu8Nt4SiHrY4JPjouBSkvr/zY6O5",
+	"qs22iDqroF84snKcDhAF4NA9qD5RsS6FkDBtnWc2UnTEUiJ7PQyRQ3pAZFqgNaw8fC9kqWL8XChNbTZn",
+	"MQMbvQ7Ru/t7tUr5MA/enYoyMBotiAtUkRCXJyxBc6IJIrQthNWKoQVNn2N+KTy5RXG/H3/0rJ37c/JZ",
+	"uE6mpnoqNXkzb5tc6GTxOCR2tLbt4jRjduMw2tW2kHprzo5Xh6/jcIIiyMKepnJ4rFuIKv5zwWjMN3CF",
+	"rx8KE6dF5YRZTj3k/bTwOOUBkgghAgE+Aw7rEvMUI64sDbGY/CvG0ADKPsYNfcK/V/Xdl2JVvNF6E6te",
+	"X1UZaOyCCCFcsGrsF3K8GjjZNFO2rr75AeiVhvw/LaydEYtsBA5VFoNJjpWtJmjhfXoyJd2EimtQmdQf",
+	"Au0OdyywO1559uwRWvdurwnflp/UVfxBzq9dEW5sdgUmY5RNGqVSqRJq1/qJGVPu8WnujnUrhzJlDsEL",
+	"aogVainWjEXQkuZyW7Rdt2oH65wNUg8OmzVPcjg0Jz+3FoxoH7RosymLrAZ+Yps50oiN/RBJSvP9Lmvm",
+	"RS/wKOTJKB4skV2/qv28lKl+zVM2gwtMVWQNh5VbcglFA49umNDV4AptWxCKYCge1N/3XJuhH1r7BGc7",
+	"BWdbjtOZ3QBDf83ibd3QFKDUzCrilniGV9OO9+W7fD29L1/nY8QvLWhiPg78FtNk2nZ1/O+qn7zIl8n/",
+	"9tKttuvKLGm5UfzupFh3/+vpVn/hbDw9U/huakzmu+l5mu/OvdUvvn1X2hX8vh0l042Wwlk+5jcCyl7B",
+	"tVhT/zP8JERvI4SyhymDuCRm2mqSC5ZIGpOxoWsTmRE1kGNbIx8d6kD94WFlA464ntUdixSLqZJvKRsl",
+	"dPJpzEUsx2GLhG+p0lswka3j11hFPYmdATQ8+uXo9Ory08XR+dv2b5/eH5++PnsfHhDXzJB+DlvIpqqe",
+	"P2n/Grqx4uhZTLg+IKEVjT/BjyHGYaFtwcYP42uu9CXVYNgNVSLHnyIpVDZkqX2tm/V6Rp+8YWkPe3CV",
+	"nW3BUyYQiLkQtL0lAC3EzaWQ2XFghoD4PS6XyBfkoNgbMsi00UPu5ego25hd5AAN1lBU1Pxu52++dKpw",
+	"vhjl42LegRHN8+Dz2HlyoXncHODGeVVZoUkdLfQ9sLo3DkjKzLLhJuIpvWdsyqnV96dRuQUTEV1k4mHr",
+	"lFRg9Nwlj7rHBdCsx8EJWS+v+RGSlTVN149dsW/Nc/mXXP1IjVLIkai07mycpZzyfp+lc2x92GGLhKZ5",
+	"NIwbRoHxrKNMDUqClq3ogM9AYF9VLYdq6QLvyBWOxqY3l79855otf30OnVTKrFOFVtxU18mbnjpd/qb5",
+	"2166IEuzre0EHjg220x6dR3WEa2vFoo9bVSC0W1Sw+KydPLzs5hFZhOdelKpZVxZWKpqtLKd9cDKZtdp",
+	"2hsxzwGBLmNbTF+W6umjcHJASmX1N8Dyu/LT3mY9A8+fP/8xIO+uDgMy5EnCFea1lVinj3bxOOgWZffK",
+	"BqtpKerdl3ODGO/Noj69lNFqJuHyS9lnGulkQqhCLPWgVJJBFXCnpMhpRdT4vMI7pLzalPSO4ArzYY1U",
+	"mykLDAIPzybaFjm1B8Wyeh1xhQGMpE47AjcX+ZkRem3LxdOKQc6cnVoDEw5KubMcR40GyzVSBcy2vckb",
+	"qsT6xkGslbmCLVZ6gu5H+uGqUCWrXQX3GaQLnsd3ub/zYZIJ2vpbh4BbK+0hqCnb3cqn6NK8cLs4X+Ce",
+	"YqYtcHAVyvYSMPzFAYTWROgfoFLQsX+Oy3tfXt+ZEa4QmWxXvLjBZdpZJTcU9p21ExgfAxr0XrNUHjpA",
+	"cOGhW26WLhCSl3pUqsvZFYd0ahzzDoYl6ps4IU7nUdb7wiKbzY9esxrRqrW+KiA1/rr1vlzRmp5MCUJq",
+	"bOeAGgeEovgEP4ptAOE4IHosLVYi+lMRkuMP4UvlhVfChoR7NcSmT+DiSwSu0GMxyvSdyoq1SngqdfeH",
+	"TK2I24BSQ0amJfXQq4LVIqUyY7Z2EVYbgxoMPAU0p3BqViBmulC/lesj3XA27giUrP36SG64qxRHElZa",
+	"xmpqZs8VokhYzM5j9MWaroyKKEdbMA48gdS+9i/Jhc1KStkNl1mxdtYwqmanHHQEJOJS+yzK1jPwbHco",
+	"hLa5gA0nyMntq1R4ugOJXFhTzU1h8alf7cAv4h9rssUHZAtPLOGPUwKymoavcHbhqs2FLLOVJ6brPtq7",
+	"UcarW+N+w4at9rzHViCkfkq5X5fVWNwvZz8BHuJWLgxIKHMaaRNBwgasQT3/pYXLEDam1qXVEeBI9RvM",
+	"TSLgPEsZ5JlI1zIiK/tMLPStINZ0A8QdeuiIumKMVK1No1nB2JA3cE3yOrKWQ8Btcy63MmOpZgUL5d1H",
+	"4xRzjDt/OPm7PKUnggsBi0aSLhbmryZMlw7CKoCSpF5m10i1QiRVsJgLqfhfCFTSFmit9BQVG7CB0+7J",
+	"iP/HNeLPgL6uY13ERtUFGyV07ZIuD6MpPXKm8DJd6oFd5PcFMmZU8/V2bunJwyYL//gij/gMntqaaijE",
+	"Im5kdV5eKexR6w3xHFlvUc8VWHzghXOwU1UOuEXxSfTbd28t9jLNdwbeWEf4qsvpjrp57158iFWSlm3c",
+	"Q7nxnVC4oX7Yj93ZsmvJbttMPlL5ll3aZb8/J0HsR8svDNAphdbf3x3J65GustQlobYYumtl0bI9uIFs",
+	"85XdsETrIkvMemu1ARtUMtXqHjzQ02Fa0OyisW4o7mw2Xmc0+sbFnMWrtlGVlD9lrv4371qe2T+LPrp+",
+	"iRvFokzzG/bGwrUulzo3k5zsWxi2sjbylwOZvcgTO5ZGvjCBEP6VghJmZawTcnJvfG3zUIrlQu2G2IVp",
+	"sjZIl3knX8Zp5C239EHlAZvZTf9wrIP4Z8/8RrEzi0FKqo5TfmJWAAE+woe/YuCM3TOfJu7s/7CEKE6j",
+	"xvt7uGCBXZmndWEVtWbDkf5qFCWvLPXNazVsUW6RzR/lcYBZRFSR0EJtb/E4vJfScfdYfTCvkLSUAJun",
+	"31LNRDTBVJ/l9AtKykEI/aGMWfV6QQaWPVvPFPn56uqcIBKEhQzIi2gIZ9SrrUI7Bfus29js+vkzK6S7",
+	"TBVLK1Ddv5r+WbRfHEEPkSS/n9Nzn9mH6b30T0KZYPt3cgWKsoE+YXuYru++AlHOydg9Y5V9lTQUb5qb",
+	"5KKU+dBsHmyBq1lU0ZUpCT90at91ah/RIYMQD1AR2TeKT2FUrZyb8gKZmhNsZzfBDvoPamt15RHWPZZL",
+	"Vd284TschLtYYf9qhtKHJMurWQEXbOxGOvv6wu9qutRakvGmEuy8lXjP9QCriK8dc2N3BESvPtO2wdCK",
+	"D4pwHRTBior3BRd9gsXFq8AXn3TqP5NOrfIzVVEAunQWAhKOB4pFnzBKqksVe7l/ABgWAv3SUCOaK08u",
+	"va/yA38AFT5fyo9VuLumj5TryaWZHl6ZLqMpS9sZVoPET2/c9v79/dV0dY7az5d7L1460AxGFEtvONbi",
+	"tvsjU3Jhntk+wv/Hry/bpJfKoUXpFz3ez1IWk7+//8el2R5YbDjn0HuxYQOtR7Xb21tb/grvvba8ysL1",
+	"AvKMIkPKISIE/fWwUznW4DxNchY6+iRLNN+yICH4EKljhcmIpoyMZXoN5T4bAYmpphZvWQUW8FgFEKit",
+	"AqIGNMVqobFTPl2Z8o7oCLPeTGjDTi12BSU4e/L391ekHpoHZMr/TTGq/RX+1sl2dp5HkOEKf7Kw0STH",
+	"McK0kzoOPIDU14BAVbeApDJhjY6I5JCpYhuM2NvjLMZ0WVsIHlE+kaKT0Nl2w+0QbbVhAatLtYVwscq4",
+	"0apjwkVHdGXMGYa+/56BbE2GmdIuR7dI0IWDgiVZAaGRcEVS1ssUi3FF9neeN4kNf+/KeEJkryMsWC/s",
+	"uitPBd/8wtk4DAgl+WBLWcFeNWdbKYQAiQBcYCJ7iIajBywPd4E6XRYV3GUGmK0rQF0VMYuKa9o+fIto",
+	"YVgNTBcVSUifaegphFy50DwWkJTdyMhcbiyGRcUE43AaBx1B4yEX5khPSCxRQYBsAFgWrIDPU5st3iRt",
+	"8t13UNLLDJil330XkPFAwts4BSxeW8+T7szCd4Q5oG6l9YANG1BF0gLjpHJMpABODLcgwBAf2HfTWgA/",
+	"WXQ0qH3SEYap51Dd/xe6Zf8Wkrp50hrt3S2BRWoglEzMelxg5ROMRZWqeM6h7MAgnqmOMJcevvXuLamH",
+	"rqBLC4q2hA2MqbVJFIQlKi8SAi1hdgmW8c0vrrnPHZFfaIAoCNylhfbyPUbOQvZ39gPvgqs8whbwa83x",
+	"NecFNHgFwNLzcHlJPaSjUWKFaweI+h//UlKEDRLRNJ2YeeSQr6SuPJTYjnAwsTbyKoc8DQ+M3sljRO11",
+	"teIwbEwKRkIEc/vwMZwPmgtzOByw6FqRNBM5dwU/JhSOAxB42zgcINM0LlGruNxxgJdY8X8zUt/ffW42",
+	"qaCCXIqOqO/v7DYCkhqiiJj49f29H803thVvNvX9nZ3t/d0XjQBPF08MCTTzH+UX1Dy0v72/Y/oapayo",
+	"sdMRsG1S9BIeaWXGs7e9v/Pj9v7eXgN3DdRyu9FmBwwhC3/dusCRbBkCk2NAWa5KBnAD4blDKTQTesto",
+	"/1tncE5ViwipBO/1wqAjwl+33qR06P34+uj0tzAgITipUpZuncuERxPz1lZqvwtt5lHo2r+0fduHQ0KT",
+	"RI7N7pk71hHmoGzJlPe5IHhjzNnWk8TS6EgKgb5pcwp7MCIqIqagQu0zIQV7FjYOSHipUx7prauUCjWS",
+	"adFzCBGIEPZOYjZK5GRoyCfKNkasb5K2FfFlj+ySf/BXhvIDoJe5FP1/89GWEb1SgGEBo4jjKkBwEI7d",
+	"NNQR6IZQ7jtDVY9jNhxJsJpt/YNNQrsLuFCu1pKiPcN4SMq05cBXY0lumIhlSthnzQQSdCkKmGtFlGYs",
+	"9aWcvFGgrJaZckViGWUwa6qxMPQWZAKEn7dQiNiKaDRgljqR+k9HV0gCCXw/Ba/9TJG9nZ1cLxrBAYTi",
+	"U1yQCxZzRTKheYLcCtnAM0UElJhIuWYHpOgYobPynr3JWanDXS3ksDAofEfljLcjLGEbUBEn5tZnIrYL",
+	"g/A/eKvxynKhtFkdS3ChXfglyI3G7hqLPuHacKuEYUxowiMmEFXZiXepHKWcaZpOZuQ6iyrtC3augQKr",
+	"2gmI7fPjWlC7YSnCsdd2mzvNHRufL+iI11q1582d5nOQ3vUAZGOA8aZRoraNTLH9xfwfatvcAk7sPIUF",
+	"eISgQzM/r3RYvTtBmcwcf4B5cgQk38PwE00SkBBUkxiGRjxZgKrrjsBSoUoOmaGywNnqhsDh+uXbC7Xs",
+	"3nKlwX8eJQqmZW43hpl++FLjZrhGRJvU8toXqQ/XbAXzpWEEJYzn29uPRh/C0vmwiHs7O05yd3B0Hq/7",
+	"l9WKV+uqHSVguASdoHrhm2ZP97HPqqbysW2/orGl5vjK7vJX3glq5XIW40vPl7/0RqZdHscM9Pf9vR+X",
+	"v3El5QkVEzs60FNerNLTJVKpd4LeUG6zGIzWlw2H5v7giSDUkBQFdMZJNEblAnikDzVz3AGDcuq4VPVc",
+	"PAJxGlj2CfKzipvzxT9Tt8XH43j+JTplLFYkxEIJoSHKvgjfJK9YIsdgMNLuutmytIhg3LOahbt4+zv7",
+	"jVaer4tyMkrJiKVvReQui2immK0F78nLeWF3xRi8hk94IvS862ev3l/oQuwvf+lUaqwY8K3cB085vL8b",
+	"4ZPFc6oHc7MdK945jiFbaiRVxe0IczYUOh0WNX06hSIoU8dQ6uhlwqrpecofcJ1Gk/yUUgHM2N24jjCv",
+	"YnmSkAi8je7j1G08IP38davg2hfwU5Ps7/yISSoAPW8vJ9UdMUq5iPiIJnht1QHZ39sjXTaRIrbg43C3",
+	"R1B3013+CwTpI6EHchxW3T+UFdtRUlt36zyR8h9sUkOWBmfvlYwnK1xerxDVyKsBU1R8ybcQsthSxf4n",
+	"1qxtujdvg9UpgI3NuS2bIiE3bYb07N4n6TkySuM82mPtk2YLv3WevDbR2lmBaB1a7RJe2F1hTOd0YmTp",
+	"Kynf0rTP8L0XqyyAykZGJWPxCYs5dTU09/f2Vnl5hACYhjpiDc7HJ8tAkFBOcXdnhhyvKmRsA5feAm4e",
+	"YXjRN0HFnSZb39vZBVKNZkz4YqcBJLbQBprkdCERJnVHe7VEsaQjqCLwXWMNknlpXm1HyTmu1jdDN23J",
+	"rHWIIk4BJrQaZdx5MMpovTU5ZXyiyk9U+Q9AleEuFY4/MNtYIfIO5HnKqIJ1LiqAa9mNvPZl1O058ukB",
+	"uFau58qjBx6AvfmCRFQQYeTjjugaigp1IWyJu9UpJ2JGo7A5RVj258yGxU838FEPNO7CEjnjodW+YC1T",
+	"S1CzeXUVJYGpHhCAXLewL1bZauUaI6m/u3i7xUQkYwbFEYXUDaNGqqwbFNpjk0C9ErBmSvN1L5XDjphz",
+	"uzw0AXsjm+Q1G0rtrKHe1ePKKIdr3DIMxHK37JEkCxsN9o0LFU+M/cEZ+2PSMiwptKLOZP3VLgxmnhn2",
+	"0Lq1fde58g2rhnWmjAJ0yZgpTXo8VZrUrdOCJkqCyRR8R9aRLnvE1rLqCGyx0SRtEtqQqXCqfSFtJAbQ",
+	"iv0mCSEsFxFKPtNIk2xkyNLuTrCzs2OrGEUQtNsRIKuEXhyv9YM1yTntW1EmBN9UuB3KXk8xHQLhy4Wc",
+	"sIhrtgVxcvisEe2zeWZfLJyFy7ea56WIGCvIwT3mMgHYU0W3RYj6yu6ew+IVaHa6AG8yyeMhqAbgOKgg",
+	"BX5SLBEE8ZxVo1FcRKx6CeYXJLhdgWW+NXu8Cm89g0OwypM22H2FJ69sHNU/M8yLWInB549/TXcabuUi",
+	"B4I55Obc2x3903GW3RWm8pMU7BtxVWBkUZQTFkff3TcFiY+ppjaWafuLXxpnoZY1a2XKQ8Ca5L0hrV3q",
+	"hWdlCmm7NUIVCE9WsoNIIyv3DSE6MCwKjocByUTClCJhT6YR+xuQ5hZS8KkwsJRBqFQ0AKxGfzotSEcL",
+	"A4xCwnXoCCzkw+LCxW6HCDGGoOF5Ume5ouMC9e513vHaprE3ZoqrXP7j3gnV0aDq4lcokrZU0ZPEt7uC",
+	"VeXcCwF7Q3nCvgEPJG4goX44sXexvWsMuuiK7nLv1mK2BgBQhxh7HcJ9GlJ1jai25ZP+E9N3OObHvVMp",
+	"mD3Bf2TW6K3BHNbobZhZRRv7Z9o9uqL9ee3bx7bhGWj5+YqXIy9k+ie76o/raWJ65bu33k147Zejm2uo",
+	"Oaep5jSx2vtBha/du8ru/gboTldQjjNFAB6LCqmhKJYULCDsM4RIoqud2uwMzH7v0gjysMwrhg6Q8Dv7",
+	"X0iuGRspzMHCxiBzdZZbOjON4bAdgSWG7SggBaKkNc635dyJ1vicckNjEC4ppLcWF7iUfFFr1dzqWHCd",
+	"gQRCeXQ1E5HYG/C06YclnlPNzUC8rKwRX93aVKzO4xidllNBZ3a6L2r4p1IuNpdJ/noGLDzgKxLj5VrO",
+	"tq3lub7Hf5ZwV/rvF6hKB77GAclPXcw/mYwYCaNMaTkMZ0uBXLloaa46AmOwWUxOX//98uw0sGYuL+Ta",
+	"JUjsPrchU40AMi9yKgtxUwkXrNUR4ZdOTY46tRbp1LKRYqnu1ALSqV2zCX452sUvcNnMd1+azebtbUjq",
+	"4TWbhBCB3GUkYT1NZGZhh4uEvmeKmOfecJbEYUf0uIgBdJ67QAXTLIakeUNBPbRiKLehXQ9D4QkQMAYy",
+	"rJmhTqlQFJIWgo4wX6YxSzHpCr0L+RJIQSi5ZhMy5kI1DggVhaEchuTxO+CjYMo0vSjSl9BasyPaZEiT",
+	"nkzNfpgFzWPz93Z2rBWxKDLbIpBVYzM17MhdPRfynpqucDNfEFt6syMQmjvNBGa6TkTk+CceI2vY9Lwl",
+	"LHZrC08782o9nK5rG3YE7rgKSFiucBuiKZZLoRouH8DxdwUF9kOrUlcx8PNMDYrLYuWDlR0zn7dEPMOP",
+	"a+5seKfUnQx7Rr0j+qUDhkP4rR1T8lbeMLOHndrtbUcUTeWnzGtqr1O7hTlV2Bq7XGC6wbSh8ZF4LxRI",
+	"nsN/ZaYhCdFJW5kaPBkDnuI61uG85h5baggpjJQgi1qFEwe1qUyjoibCMgYN9cMfgTs3yal0fBb0LRaT",
+	"OnVluOAHSwqhNIW9y8i8ucs8Y3Gj2REXkD3gMXtD8nOFDFJk7bLOcq6WzddVuYcs9yzZlzoiT/MqmBJN",
+	"DccdDrnWUCIDsgFd8mXC6A3qYEPCIVG+Sc5ZCmNvkZCOeEh6TEPKWZilSdgRdYj0FjGUtAghoDC5YTGh",
+	"fcqF0lMp/mH7/PjT5dm7i8OjT6/al0ef3l28DS3rCFEzCgMSWrEe0hw1HzKZ6RMVBkTTaxcF4BYmT0gH",
+	"tApCdc6jzqkehKRut8GW3EDRyqXbdQTXiiU90p2QmPVolmi0+F6zSW527k48ycS0F0uzdhAfcWB+HUkF",
+	"4neensZ146AjwMzcpYqFhi8rEoKzKiTyhqWgitu8yUvgDiFUeIM93cK6C8VWu/OkNNUMx21Xxe5fKsco",
+	"zh1A2QRmE9udpGgvEBnQG5YnNWuJWwliD0/zBaVpym9YR3QnTlAEmIwJsAZcHRAYUO4pvdskb6UcdWl0",
+	"HZBRym+oZoGRd663EhnRBN512LIdQeMYMjaVTYjEzH1r0i/lTCYJJoqzIR5YJV1ipne05FgQt+JoU1DZ",
+	"iKWQ0ZDKhKkmaecHvSQbkXomUkajgaFtAbFLG5AujQnKzloaUS7ts8CNMx8+PgZb21hDrCtysc2wUIzL",
+	"xbY8jZyMBzxhcPPhCLl4F0wuhse5IteQ3Sq8GT1TZaEOyYrd346oFtEOMGUdY9kIGGQmaIqpjPSdiKhk",
+	"e9lAjqk0ozhaUmshBxihBcTW9S1MJ0aayXBAJ6rW+mEfcWqeW1w8YA61vZ29l1u7u1t7L6929lu7P7R2",
+	"9prf7z3/Tw/LqVXb3dvJVweXBKZTloJrrd29naBmfjfz3/0e/7Y4ga2ayiLzYO2udpo1ZDXT/5Os9rgh",
+	"reaW3ZvJAe7fGkmNnkhSUITAJ9uGZgfEns1eltggvXK8TQGb1RGIOxmQSGbCKHzuilnaDVfmDtEvHbFS",
+	"+Ev5Oqi1LbtP4RrVpQomIrrIxCrxGnAUn6I1Hjux1CMsUzz9a/mZViBTSF++PcMoSr6LzKLwunnMCf4B",
+	"ye2kdZR7BiyJMTWhMd9m+mKHnPBXntZwQDwzastoLeyz3o7UDSgMFlAk4cLZ4UCiQ/uhM7IekDBm0L6h",
+	"7lNwZ4HVLi1+FuRniSxJGgEJq4xiIambLkDzQfi2vB9b0s9/S0aaaat/hxb0SVksq9w4i9atkNRDM62A",
+	"hNjPf//v/xcwnEH7kj3bm4LvTT92PF4qhBHdr9mEgVIx1YmnZ81RrHwVuSzxOhHO1cVDXKyOMLfmAItU",
+	"MwSEsWGhXQvDUjcS/OHlL2a8KO9TAiGwom++StkIU56uWYWIb6Tpahm/UKZnNPNcucbUZjMwKhBOatZ0",
+	"2xFG9q/2gJpDWVyrNzxhC+2n321/VzaX8jgQdMgC2mcdMdoNfCto8PzlJgbOqVzz/CLMO6lrHEcycxqb",
+	"tW/eooqUw1LvJ3H9ybS6nlMT2I5v8IIgcqBl92BeLdBgK1WONjEjZOnWJROaICqw5ZikjlcbWnCXtZED",
+	"IYbJVBS7jfOA76crDqqQjGWWxJa4QuFersmAjkZMqBZe/cpcgjGEeTozBzITDP3P4QttMkHLAqVjBGwJ",
+	"weLA4begQRXxFgW4QiFgH7ED3QgaiP1WZBlY25PwJ9QkbUFgaQDnBf7tAVdAhFnsHsC2zExzg61nmbUW",
+	"X3RNgkYlJOnTkWqRsO57MAmPGxDSw6MBYE3G9iUvgMfwQd+gqDRPktxdiFVhIajHDAsPBaxR8YrFUuuy",
+	"vuH2EJEPgGodcUSjQTFXPUgZy+UUMHV1EyqunSO5I7ZIyOPQ39VnCuD9LOiOv5DPlGs5JvU4pWNRSEYA",
+	"YajMlRMRAyBB2hFk+nXTl1lLI0OCOBTzXs8wcGjHfOs6aBzA2ODj9PB8KH5kWH43Ib5pbl7Ygl0DJ6/s",
+	"5eJE6F2FEIvhh9O3IAz8kr7gi+bK6OTEBUXrARvm2HOAf2e3ChAezfngcYuEKTOaOKmHl3ArL8xHuLth",
+	"o/C621tsRaE+v2F4QToC1wNSKUj4liq9BS9vHb82UmWCwG1UkPDol6PTq8tPF0fnb9u/fXp/fPr67H0Y",
+	"4MCqnjhp/xoGAA1DhdnQ4gZam+OAooe/CA3Auwz3WEtJVCLHCZozzc51M7OVCOtqu3r17s2bo4swP8M3",
+	"LO0lcsziFkkZ0FIgTxOZAeKzFcd7Mknk2D/8+QknbSBbapDpWI5FsayX9puZlcUclQiC6cxthQAdYUTw",
+	"3C4CQQY8NsOAWHPGIaC8DZ4Zs/pwfuphy6gOqe4yanpABF4kY26+Px+1L65eHbWvQlLffUFUw9wDuKmj",
+	"VH7mTHXENWMjJz1ZlwORIyZQM7LnwHxhIf1CwDhsGQl3B6h2QKSwwjYI3hNSB2I2aUCkiVljOOMtkvAb",
+	"FrpJwEn97rsLprIha373HSgAUwsxfb6splSHb1DUAmRg4AfdCUGtrWFJhWEnVOHZPo5DkuuajtjjUXb5",
+	"Q1TjqUOcXuIxCsWYXV1rENM5IqWZEnjOAp8IW3hYEmcoSzI7WR/bFzxtAxZdM0DJ1FxkMlPJxCwF1BAH",
+	"9Ek/Y9WOF0aIyQTK52nP0HmorJPVAus6RoWbbnmVPcXg1YBT7G01LKc7rR2B+M3s84inTJF6yD6PQjJK",
+	"MuXDPJu+E8bGdNKYOdCU9FKmBgjLPJOKlzPkqVw88zcVqC8dwG12HF7x4SiZWJJgdsXDUy3ulpFLlEfJ",
+	"DBNH7gkYnIKRMb12yJhGs8qRhsm5VLqfsst/vn2mOiI8Pbs6fvNbiK4lWDDIO7TIbtrocQB3GzFCraem",
+	"SYDpgW/JnB/DQPMredL+9dP50cWnd5dHF6ELxEIQKjf8AxggEEquyP7ej5UeFnjxyCG/T9laKrLm9IAp",
+	"Jxk9c8sZ5BksJQHFSkA8tcG2ddRyjQjagEr+n0cJFHdCwP1VMw7zmgL3WkZtSblOQKOttaDP2pyMQlwb",
+	"ey38yR7k/BJcpgWdp8mYThChe8UFMeNS1cux0Cpb7LNTWIoJ760/X3PVeQ6fCqwG6YpjNMEsRK69nADC",
+	"PkWT0eZmCfOYC0s7utJc/RTI89x8TI86l9ZlRLVmqXnhf33Y2frx45fdYPfH2/9RnZq55uwOSCXzgEFb",
+	"URuIl8oHjXMrRl2a/4bjXm7Gn9Gepi0zLbK/t7tr5bEW3NNPOaZkRxhps0W+dGo87tRa5tGg4+5kp9b6",
+	"Puh4ybkQszbVQu3W0FVPxDAfS9Mtr/ysKniA5BIGaIRkEICdmRWb8ZCE8fKFFlLCHEGuSd1K1iExlDFW",
+	"XkkrW/XArGyjsgjHVMtFMfplN84TxqH01FTZpWWlhEtlmtDexPRqt7yQxeEiW2Kz2rslgbN2O8f6hGcp",
+	"AIGugHkmJS6PsKe2TIE1U1rlqyy8TkXiH9JowACZPJVJBa6kkIhTHbac9IlGejC2Wlk9Jbk8ikNtlo7c",
+	"jEHxIe1lj2rqeYM6SJ76jvUHPI6NSuHEmkU8i4+rDZpbdUrvbQODX4g3Pd+OQeouSid2nhBbfYOorGt2",
+	"E4BgGtMOZaALaB53CT3mtkdGikrBPJJfbxBlHVECZGtExcWiE9Tm8Jq3jcKmjKKfajivPZ4YcagjpHBJ",
+	"uS0SdlMGUWLhARnajLcWCcc0Ffhl7kx6Zpj7QKaapFnCUCkv+ducY8K5wK2Y3iIhFz0ZNshM0tIzC5kX",
+	"lBFzQNriWuWKa16OwqsIEdusrBLSqgPIAKxi/OVamF3C3w+slAzxb3CWHWPMo65Xh7sg89AuDkgIAVLx",
+	"ocyEDm1sAKFJMqWd4FNTJ8jo2/kg7ZaRuu0y4dfMuukWxBSAzeCukBozRsfVcDXyQm8zNMorCln9qr8O",
+	"ayFkVFXKm9fJE+TFw8ZQ+HuzSiBF2Sz8jbt//mDxESUbPPALMXXBHYssf7+QU24PaXq9ldqilJVJtyc0",
+	"vVazHoBK8keHUvTL5uLjWIVFdShLTcG2S47BwdOxvuARk6OEPVPlJgOSCWQCPK6UExLTtvV+QOtkxy8j",
+	"5lKJKuikmdgMnbT0b+MM2amp11ofdoO94PnH203IoTJDhBE9cDaN6/eCqSypvPU/yzEZUjGZ2g4rNXzz",
+	"V/8vlzBqdnRqr1I86suohkz7VNjs7m2UxBYL2HiRc9nMEQ1Xbo+6wBAjhIEMCOIzteZoohgTgQNOJJd6",
+	"os3PuQXXxclz5RdHdAo2ZCxa068Lf+eKvNjZm1vz5cyb34md3rphZd8uB8cZLeLddkv/tJVg9laa0U9U",
+	"szFaHO+ZZ+fliob54XJXzr9a3o1bAjR4viKyIFw1Sro0tflCTfLehpZZpcOpR1A8wgYZQLRdynSWChZj",
+	"lvCYdcm7Y6t9GVFPNQ5Kygs4xN5ycd2yNTebzSZW3DwgKUv+1oGC552aV21MyExEzuMDxbhAhsTwMCMP",
+	"wL2VYjFo4FcMlv6jiO8rWd1hsSqqui8U5vFATFnFzC4vw6eAZ751fIo/IpadTzvsF37QE5gjc+FwcSEF",
+	"6mKDxiKPTc0rQHnlV63NpqJAG1cQ0qOZcBkVDYx6crFb6Bn9ZDH0wyY5hBeVZ9zIFJZ4TRh4FoXUFnI/",
+	"LycM1drIKVjRBWMg/gP0eCb47xlDX69v2bIxyuA2Dr8URSxb5MPHgCSyz6MWaZ++vl1QBQevy2PWc5im",
+	"+JgVRuKMgahDBfm5296N0OWOyWKQaIi9JDKttWrdJEOLP9pOXnPaZRqcEUkix1vZaPWMLfQhPErhHEu6",
+	"FtdnwLygTZF0gtpbudghklM299w3j77zFKn6VfGjkUhZIlpBladkue0v1le5Cp6opby2aI1NebuwETLc",
+	"UIEFtdRJ3VFXnqLzIMjt0B72mFXzGuVKzbN596VkWkvQLSC1xZwpB4x2hAtPVZpOFKm7WtZa2uKcjfmA",
+	"oRuS3ScI0D8DoufcmxSsU/XS3pb2bIizVxidVNZFlyKZBC7LZapEekCEdFJGIVJgDBWkKoWOAYdF/ebn",
+	"O/totwiPe1unUrAtOKhhRwypzgsZR1maMqFJaHhRpUzyk60U/9eFF10oA9yN9z9hin4TmKLzbv987Wat",
+	"m3Buo/dWRha1If05fpsL4+ApInyqwLvyiJMNSXpxQEKvZYu33RFRwmiK5d2ra9PlbL7Eai36mg3XDJEC",
+	"FRG0hVXU14Ac+jxYe4D4IN0JEFQlYa6iOCgSSKv2d/c8r4la5DZB6MH74NUbg5CauV5kOZaGJccwANi4",
+	"WqtG+ywfOWhDfW2+gM2rtV6+MCMAZbDWqp1d3Kea9DjYowtJpAPxuzupfBKZnrSlzcFK19aWtq1ys2bt",
+	"c5s+X5HoJm14dF4swehTqDhhhoyFCJPpMEtoR6Ssx9LUIkj54VlTAf7mZeEyrywUtGmE1KEFBrZuqsAi",
+	"ZZo4jm/DRpO8svBNJKJJlCVwSXN9DvxiCVcaM9zATNcR4Sg1VE1zppoxV6OETprwe0jqblIugxySs6jS",
+	"DRv6xOMmCXmswgLPCpKhhOv0oCNCsznuAdfggN6YNaBi4tx6+Jp5tkleQXQ0IL1Bl0BkMcQsTyfPmcA8",
+	"e/6h3eklsf+HdgcQfM+McsV4dR6rhw7eXz+a/R9GzJi76Irhgq8YoG8uWeWMh/TzWyb6emBTDIZc5J8r",
+	"Io/XTUj44xb4gYVfHOfkQilhi5pPmsD9o8BMrbFft8d+c/9awTL+s92liq2PAVNSO1aEf/GUgam6GQ4D",
+	"JpHIjvInAQWm0SRtTYZSaevPtUPviBF4bb3nciUDH/lE43hOIR+0cxouhXfjcX0iPqKOoVSW0EF1T9LG",
+	"0G0zwpxBwlvII82fwCbhTWuV9MTyKTldWYgRVCYg7Lt0EAHRxBxESw01+6xX1xOKBX0cn4rdzCVOFTwd",
+	"T16VJ8CQb94N49VZq+IXS/WL7UL+fhQqb/UNkimX5juCjNwBY5okVPQz2mct4ukS4QcrCZ/SIfsYQtIA",
+	"RPpgwlmRSgK2bi/Ru7xaz5RjLmA4aQBEGBf9gIgMcjLAZ2SD/0nCNUtpogIS/gfZIt+RbYj32XtJ/mYD",
+	"fzDqx34gpU/2Efa3sMjS7WXC4m3U2zyFHFVrnlcBoWkfcIsVYpAgsMaAijjhon9AYhmpbbtwqjmMGy30",
+	"7pPjNwFpn74OyNlFQE7PrgLyq/nr8v3x1eHPAXn1tn36j4AcXVycXQQdcXyJf5HDs/bbo8vDowNiiDk5",
+	"PDs9bF8F9t+j0/bVUUDeHp0G5N35+dFFQN6evTf/XF0cn5gf3lwF5OL4p5+vAnJy/Dogb45PXwcdcXnU",
+	"vjC9Xr57dXl1fPXOtAIIEYf4x1VArgLyS/vtO/j809Gvn07aME78cPTr1UX78Mp9tK92RP3iaI+oidD0",
+	"M6AOM5oClm/jwO6cIhdn78wqwD/vzu0fr8/enwbk8Oj47fHpTwF58/bMzP349Cog7VeXATk5M6M+x7ld",
+	"/vPiKiBHv56b2f5kJnYakJP2r2Y6JwFp/3J00f7pyKzRu9Mr+0/b/fv2bUCOfjELdvb69YERZJgip2fv",
+	"g464Onvd/i0gr9tXR6+P37wJyG9H7QvT9+nVz+br3wLy89m7C+gQVuzy6PDMzOX90dE/4Gfzx6kZg2mj",
+	"/fp1PQb4ZRF0RCa4UXjND1fHJ0efTA91GpDuh4CY3z42SN1WkvCRsL033pxdnLSvbJOoHvo/n7cvLo/q",
+	"5pAEUIoCfz6+/PTq6M3ZxRH82X5zZRbw+PLTZfvkKCDvzy7MwN0wG/k3xfAaTfJOQN5UyjpiyJOE22EG",
+	"JP9jyEWmzeUYyCxVAYnpRAVkzNi1+VEKPVAB+T2jqaFMAZmA1bkuUzI0rQRkGJBB0IH0q4CcBOSfAZk0",
+	"DuwksUTlUAKexb8UJr8pUv/tt99+C8iJWe3XAfn554AMhwFRKiD//b//v4B8sGThY6NJXptd7ghDiN5d",
+	"HZoZYfC+TAkddnk/Q1w4R8YCMk6NNEtTbuQ1785jrpPSVPOIJskEH+wIAD+sh+a+1T8A7QtIp6bHslNr",
+	"gIXbbLGFv7C4C/BVAMaIfpbQlLDPIyMqcqDDVJNYosUbEIlGPGEtC/9BlRReUXhHrXLy5UaLbvRoEiUW",
+	"33t/b8+LmOqIKEtGKbd1BQEFQoUHCM7SN53jKiAmuoREQKBB5WmYs9MAUH2LJNEREUuSHA4jleMmuZTw",
+	"RM5REDMK15H0UznWA9I18gkAJrG4AB9H2AuEfNx9aSEfO6K4H34I2IByu3h9iByoh4d75L//7/+HHO7C",
+	"P0cQk2p+M5rKyxcvnr/cMUpJd6JdRi52xVVH7L78/vvv93Zfhg1ceByfTRUBK5jHsXK4ICn6TGlitiwz",
+	"4iqsWP3lPvnHzMitJQ1OKcJtYQ4L3GE0+cUx1JnBrMP8gJq1DZHFWcgEZAchoaojZE8zYeG76GiEdw0T",
+	"9VMYGyhTIs/fxzyXnOcF5Pn2HiZLQlAX8BVkuMBbGgDzxDUZZonmWBmHgvIHyw9XZNZueIA+HLAc5fZK",
+	"VSC5O2gADYAh+SNG3DDvcE1G1EYuwz40SV6FNuJMlcvpYcIzHbKOcGhOeHPs+uWjMkpnYQdN89p73Uk+",
+	"xhimmzJ7zNzIOgLjjiHT1TvZ66uxh/lafQPKrJ2FGRycqPqHN1mSkJyikXqnFpAPJd0Wfmh0ao2a560C",
+	"7RbeW0H1fX57u6HKOr14T4rrk+L6pLjeWXGdod+bqa+FV2m9euWeGvoec+On2QlB4o/A1Pdbs5xNbKly",
+	"iMgjWsoAQw+55jcsmVi+7ZLFQFM2Ihqwi5grx3IhTwwZt4UlcEGHuSsNURQMK7axkE4FNcIRuv8QZRox",
+	"DuJZ5rK83PmGTOWp1PlTqfOFgZEL6MIGoZFV0YWbikN/lvDCJVLF3aSJpwDDbyLAcOEt2tDeu0ISoWXL",
+	"qwYeFqlRgPdr4/TA5KCseFtV9dxj4154SAjK9ZClfUjklCOSsBuGhclCqxuEjVIgox/F6HnbsJ6tRVSQ",
+	"KekyiGts5sW1sIzB9tRL5kZOjP7vqe/IhUOr/phXfOXSPFzIIB0BRfxmalxM82aHfBR6+BCl4upgqMgU",
+	"8yJ/5kc2bkwN7yG0kcdQoavQ72zmFzmyHsi1fZu309FWrbzE2OqYFLgkjxPYuJg4u8jGeyDST6GNT4rc",
+	"5qGNm2hvfvGCDQIcm+Qsiedn+x8QxaKUWaMzYmWEoHENqbo2qsHiYmRPufWr5dZ7dSHXTLD38/j+rGn2",
+	"f/6qZS5ezd/Ne6tXdsfYgvzac5Wjs/cs+ClG8IbmwIakvr+z4zt4MBrgoCPYZ51Scs0mrpTVSDcJmK/Q",
+	"SG+jB9BGjyVVuW6R0JUlDW0iqJEXPYRWC/UzEREUhrbynK3UusyQX6rE+ngm/I2quN6tXurjWN19CrfY",
+	"8u7dgSfz+5P5/VuV2tpaQ+WDUnRtUWZiaVXbRZLcVP3I9ezxXo1bsMeXFGenwLrx3qctXvoKOhjlzQqx",
+	"mNRLOr3NZ7SWeZfy7yz0jTwwwg4R/M5gN/eUdkvklxvUgffdgdY/WdafLOsLLev+7Ye4DZnyPhc08Qrt",
+	"j6geNO5fnAs2qB+7St6yWERSnDRYCuGwJj9XXQaiMqRggV9QrSOoVSaxuhsUT7NxOEaZJOF39j+XOOal",
+	"wUE22Oz9z5OYPVSSktHOr323JA/5LgLh/WQkO0nQk3ja9gZbUabmlghSqnypMKhlaVJr1QZaj1Rre7s3",
+	"4GnTtt6M5HDbGgHvLj4+jgVvufjorHj3IT4+mfIe2ZT3TZjj7k7aN5D1to0+e4f8geABioo3yanMC4Qb",
+	"bmFkPCosjA38YOucQf1ISwCw5jhXNsuXxQ1Q26kLH8WF9opVIwcoCkBP40q1bFa2gmp0VVWjO6KwFgg2",
+	"hqp0WGWuqBpqk7Utzm9RgnqYl5w+ZymMvUVCOuIh6TFE3gmzNAk7oi5TEjrtPSQpUzK5YTGhfcqFjYIs",
+	"DkzYPj/+dHn27uLw6NOr9uXRp3cXb8OGRUJFkh4GJLT0KAw6ItR8yGSmT4z8raFSR6m8bV7eEyuKU01C",
+	"+9M51QMopw7bAONjKVanimUEUceurLsfxQ5Lcs0muRrQnZTqjFMSS4352HpwQOaUHT8wqgPV1KgfIUkz",
+	"oUgI2cUh1JgEQcIWV7yEdJHQxi4zGm9hir0HIWbPk9JUMxy3XRW7f6kcYzDwgatqj2AnmdJyGDqTGhnQ",
+	"mxzO3ShrsJVwuXmaLyhNU37DOqI7cUXsIXVkQkaZGuDqQM3xPP+9eLdJ3ko5MqJNQEYpv4FI/YSL661E",
+	"RhTdps5T2hGuUgyeSRtd61Qs79gQmiRyjKcSD6yS8Er5aMmxIG7FUSJS2YilUHMvlQmDIjLuoJcKppM6",
+	"IPFHA0MOA2KXNiBdGtuCrFpKjEgOiihgO3x8DLZ2ttg7mVfrnZrTrhTts9AMC5MT8lrutCPsyBDMF6r/",
+	"myOEWmqTYHFDeJwrsCgSLsrV7eFHhyTnQ9DR3OX8yTxj5EcUJA+s8RENkSBOYjhYZS35y4mIZiXHDSSg",
+	"u5oDY1tu50TVWj/sB+AAfh7UnPW01qrt7ey93Nrd3dp7ebWz39r9obWz1/x+7/l/QmOwCeAy3smXCNcF",
+	"poOUBO0vRtLb3dsJauZ3SKD9Hv/GDa61aiqDepu1u0qZa5SLf6oS/+gik9mtryswpXK8IYALUiHz27Hh",
+	"rC5HoSiypQgTUOW0PgfrpajIVRUWiuEiguX1EqEGNXzVcHQKb1FJGzVLkXKzfliYMF83I/MkEhDYeYyp",
+	"Ooa7HXjZH3a9nuXX9V8SUGMMj7pmE0NPPaNfR2BhVtNwKdQmICVOHhQFvnMaagdep2KCPJMligVEZdEA",
+	"XcVvfj6+MGJGRxQJUQGIhVmSFNVajDhU5BzlZR1gfI2DqhhmwozOD/l+XCvMkYOMjV8AOs0vQG1fQBHN",
+	"Ji4GxOabqoCEv/32229bJydbr1+HmEIYkIs3h+T58+c/krzkkwo6AreuZwQ6yJf5pFjCIg0cCtKk/NKf",
+	"XVbkDZmjg4A1rk494CtMRiywwiUX/XwSAVbe9VKOIBHJVgmfzaUKSJ6RVAhpdo2DfIG5AGGuSMp1SWK2",
+	"Tu/nUUK5gAdRsJZj76FZEGycu0JUV8gFttoh1ADuoTDIS+k/NjsnsKXhirNlZGnpSryZQz99xKBs7AjK",
+	"2HlF8MySPrNV6LGqpcWjy6+zdzNzhFqIGKuDddlcDFVWDUAHwD7gRkC+L03OLMpbCHm/pMsFkgneH2i3",
+	"M2cXNq/XQcIpwvtCGn2CKtYI7N3BYnsxS3EWuH5mrxQAKR0QzZnyijrixYc3ULoE6RdBpUrExoqJWFah",
+	"I+rUJe6xYTX1CTEn82+RugmJK6ts09Pk2FzJw8tfApyEma0r6QDCYxhhxThzPWHWmCiYlpLClaYp+AuQ",
+	"zP7N6C7/Yf63Zf73P4HGaNrFAxEZyZr289oQM/Dv1OhfsO7hszDIC7N7ieyIkgXJcgpHZXQsRoG4ppkQ",
+	"cM/wZy/N65z2rZQ94kIUpRnd4YNEApgLWC5befFqkCFpAc1oZXBXTd3i32NNaFe4KHCYrKoEjriTezZs",
+	"HVHoT6GeaCgMhHRAJW0mjO7KaOrQZEk4oOpEpk6v8Qr62VrzcFyQNGIN8xIZgaYV/zcj3SzuM90R9X2b",
+	"nZlTlANYVazhPJBJuZQ3HONFwLIXhkEvwd2yiLo+G7S5pXlGRZFkMXP2zbWeVzYZ6UF1Ub+7Q3KtYFQx",
+	"079kNF0tjH2TIKeYjVIWIboEAnZN1ZI16kRI6jmDAIx/2PmAhEAB8BukAww4giH2sleQhCZ5nXfTsm9x",
+	"1RGgYLmgj1IdbCiAbdRuYS6A/SVTjIQ/HV2R+cJc07TdEfWw7x2gw8tfwkZgz0ThlzT7EVtqhWew6gzY",
+	"DS+XY4a1qLVqoGsFNSbMFn9wHyN14+HvrFHq8RuHOYbLCGG77LPeNrMsvT9TMjiYuaguvCyFArJ5hemC",
+	"azzFmm0Ua/ZHjXbwEJafoUjo6XDw8ePXgE5zlGKu6neUH0ufqwQFkcPTasEY4DD7OQQjlg45KC3gKywR",
+	"I6BOd9QpC5SaspBqGR2C0lRyuoYF9YEYt4QL5mFI5Pnw7bmCWUdsJJmRVQUzI9quL5mRGcGsUq9CDA3Q",
+	"jsxKDkd6skz0OLz85Un6SL+NJLoNmU5+lYOcxfzZUtj+qNT/CCXFMgOwu/RgfGC7n8psNN8KeJiXBcbh",
+	"zdBzUoeEOI/mt1YzGqIFbT0KjxQDjnIsLdUubCugxCm4sWEDPE25vaNsHCNhdwKxNjwaOOxOUMfsUygk",
+	"F0inzohZWCpdtrtqBGC9I/t7e03yCoDQDO21tomA5A5cNHGkYEoAU1VBoWWWQHJciUg3EKXajAq2qEhA",
+	"xAlBmt8UsCjuJWjkphunNFvQm45wYHOcAcAWNkRVxNAsU8eRAi71AfEq9oOnF1HnrPRaGCCjVCpr/ugI",
+	"HCnsg1e/H8ohgI11KFPmRsk+Yx1OKrwBN8mxRp8UBaMSCX+6OHt3Tl79FnYEF+RcKt1P2eU/3+YlFnL0",
+	"IRFbeTq3qRnmZ/fHnkQYu9cIcma1hBH+hHfkrqzwW+SB87KqId8TinZ3J4GHV4QmZxKziA9pYjEJUdwx",
+	"Y543ke6kNh3YtF6KYw5S9Adk3ZvrncXZm+O1MzK6heMaMVsB5YnDfzNgMnCBphh8d5Jfp2fWuvg1uD14",
+	"2Oey9V9s9vVMoWIyo50hUUuLQCWwXIyybsLVgMWNADlQyiImdDJxIYOW2yyubJwDvOQG+HlFCGDAyyjw",
+	"mUgmfowqVwW2RhVVspLQw9FXGGC+dKQeQqx/wyxoJvzvezRR5geMk5g3fPdCaQJ2FNZTtxK5XNlyetbr",
+	"KfanSiRdRH3NmVtccwDNeXaTntI9HzPd88YSCEdI8fPH2yWRmNWaikcY5VgUse8u9IAJnULtj9CKc7ZG",
+	"SujBO/O4IypkJevG9axKDVRBbIhjaSQzdQHMIIq6zXPzMM3JfdQMTL/qccyEMuy4VQNvNIbWWBJ2MiFj",
+	"mV4b4R/Gi/TYA8twxWdaHxB9o1xSYHWgDLMij5OjCXuxJDsTztZTWuZTWua3jop4g4RlmsiWhM7tL6i2",
+	"boB4OCNrlssrl6smB6RUMXm6YDJgFM2vmAyUNC+YPDfVcTNK+pS2+GfIQpxz2NfC9qvWnnyLZy7FN8kl",
+	"eEowDDcvLEdCLCI3x0a14QH9kwAELmKud2KqT+CA34RvvPoK3lOVsV/QunqHFN65PKskrtt82vmpsvfA",
+	"ZO4Aa7dfYJZnDK0mY8aua3Nl8N0Xawrej5Pduog2uLzWO9OIJ4b9JE5vngy7lji9beXeuUbdC0Zj0xtJ",
+	"+DUrbBbzpIY3trl1Cc+3LQ3grBaZ7ewyPpUI/TrsuvDWV1vj7pVFX7ikZvT8YseEajnE4kRrMO0jGg0c",
+	"cO0pHbIQzHIdUWmXA2ezeQF96GDA63GN9WtsHgOph12mx4yJsEX0WNpI8gMSchFuh0LqY/MLxQwZ87U6",
+	"zZIk3DZ/SA1/tzDpwA8yaAvCNRuC9dEuNKIAdw1FEUwZvgY+9o6oh18iKf5l69rkmvNtGBBqIweeI/aw",
+	"IjFjI8ga6iUUMx7IkFGhsBhSEcVuvtQ+NtxSIcduUpnmbF6fxVHBD19qxW7VWjWbLul6lyn4YowYAz62",
+	"1ocajTS/ASQSjHgwB3KqERBwprJXaq0aFfFUw26L0OW2Ln1Sdk0eQyZaTiEFG/9pqeSTpLIOWbfHdBXS",
+	"PkdoseaN9cE3fNJf6cE5gTpZOTVPnfTTnVhuMGQuZMk8pEFsIXUKqRXKI+QuFMcDSRikMutDMlvjgCim",
+	"laHO585SEwYkzM02bV36+GoSNsmq1s1pKpq3ElaggVSRVjskq0D+Mc0sTzLYPV1WexjW1ivArL6mVnFQ",
+	"ZaGcp2mAXfNPpmeYOS3iobCoTzrGV9MxlD1TD6xhKAjZ/ur6RbXffzUZ2922jSVsSw8+VInGMU8RXsgI",
+	"xSoy47D1LWZE6bdUaVf+0H/NrG/x3t6a8jPM7hGl52X33sjOf867/yQ530lynkew5jDlPB7wK0jOhwmU",
+	"53sQkdaLa1xVqH3nXnkSa5/Yvncclgu2Y9YdSHk9X5g1O+se8qP8hlTQPlOBId954ZaW5fn2hSlFEvL+",
+	"BaHxkIugqILVEYjZ7aeBlLoaUP8apSSUY4EBA5icauF8uUNMc4kx57TPLMSKDaXeDiXE44YQU5DnB/k4",
+	"FlisPYdpGdE+mxdh/d6t3SpB1tpfx28l1vrxopy/prJh92WVQGS3Iw8revzBAoXHxTl3ZCT/an648GXW",
+	"NR+7DqHUYd2gTA53QIpceg/taQ+DStxvCPh3oFYDmTia0hF1IcnMy5CSaMgMAE42miRkN1A5wOIShTiI",
+	"K6gXg04GoAhckfBDp/Zdp/YRYUpslp65O0hrcspm7jRQG8hZdxnxdm6Af5Uy8GlgsiJkiozzYsFjBrWr",
+	"YkNbOuKoqEBghnB+dnmFkAHhF8TuAmAwTYejAMDtbkNbyyDPNbQvm1fMDCG55RAHEzqYIwXrCLCdvC8Y",
+	"oA7Ay5eaipimMXEEjagRi/I4wRaxrJqEdvZbPA4RWc8NOg4QZAoyW6VwMB1Mp5NGULyXzyMk9XeCf7Z4",
+	"mwqHlT9mxkd1ljLEPtgNOtnOzvOoSxV7uU9+Pmkfbl3+3N578dIciU6Nx8284aYRljo1eIGFAblmE4vl",
+	"BVO1TYwoAs7onHs0mqRN9j5/7giL9xKzhN+YSXN9QEq4c1gKQqfcLmH4/ujVz2dn//h0cXR18duny8Of",
+	"j16/e3sUNondAYuEZP7XEe4AcYH2oCZp97Tfykn7109v2sdv310cXYYkMhc1yjS/YQ4zVfm8xAwm5iDH",
+	"Iz4soNS5s5fXgDanDG+hS94NB1qPkJ0CWHtogz1RtdYSOTUEjSPkX6a7Rroh/YwihiCClCImrNmny99O",
+	"Dz+13749e//p57PLq0sjEXvfnV8c/9K+OgobrYL1o3/uqlT9AzoztwuCUQHdYQA9hLhTC4L47fl91Dj+",
+	"6WRwzLRNGKoySIaKmnpYH6oW1MqluWsfy6H9ZVB95Fg+qj7KTKsDnNqFepzwftv5e64Hl7Cjy2L97VG3",
+	"EGQQ1gzvTWP/PMX0P8X0P0hM/zinMxXy0LRmtf3F/rUkvv+941EVYED2yoRNcqwV+T1jGYsdh+IWUTBO",
+	"5WjkeB0yLUK1ZsORJpmIWUrGdNIRQzohSvMk8fD5UhYx09T8oP6Csv51o/O/jRD7hWdvcaD9lCXKvvds",
+	"Osy+EJwtUh+K2ltjHhdiR31/5zlKCRMpWMewH9aYUcclMm8xJxJ/7qm6d11wHoux03k6q/fvdVpyUNeT",
+	"0N47Erpq7HlQyPwL6WnIBMjOLQKJ5SRlW/gN5KE6wdqOHHHSUgbhDUYOcVUMAFDiAL6yxNlpgrY8gnDU",
+	"GnGPreSPErlXz5SqjpACBR8uhXVqzY2C9+/PhuKqnX4u9a11qx4nSn3JlXaB6n/Wq/0ks20UOL6xzLZd",
+	"yFmrGMmfKU8wK1vHbanJXIux0pkqSk1CPCaJZMwCklBQSBEEO8erB1h+qrR72SKRL6Nziy3Yr4sZrmLK",
+	"9gRPKHbCFRbEmWfIVi7MdMXqG9j8xEan/vkN1W7Cqxisi7V/gs947GrpVTf+/sWdFWnT9hf79wSACpn9",
+	"tL4v3Os7+IL3eUT1oLjORT8LEcru01U11y//TyNtoc3QDQuB7AMSZ4wIOQ4ccmwvZWqAJmliRhk7AMTc",
+	"bu2btwMI4mc3LMX6DEDgAJrelmajPW3N58UxYDRNOEuJDZYvMYK8oAJWkiqbcDvCymErknMokYwNeVo+",
+	"sAcjTubqfnXckx3WFPWZ1cL2vhahm0fkyoaNyVM1pUeOx7EbAYg8+SGZIz7FMpovH12Oab/PUvLuGIvu",
+	"mfPNhl0WxywGZ9MBoUlCqALNyuhMUDICQmX9AnRYJLAyava16X81TOCBHiZrggJfebUKUTWDwABcMRZl",
+	"KcD1fPjor9+x0CzFBBrSPj8uv+8tpJoozYbeMm7jOmx/gX9v565qm/QcKfEWGMt3aBJCWyExioAKiuW2",
+	"9em6XGD9Gxt00WfWdyokOXx9iuZD0z+RmVY8xn4gyQmK7ezv7Mzdh7Z5b1aUrOAl1D45n424UgkKZ7iV",
+	"8eb/T9sV9bZtA+G/QvRlNqC4Hpa91E/uGmzdkjSwPRQDOsy0fI7VKaJAUV69of994N2RoixKm9P6LbAj",
+	"Hnl3PB3PH+9Lkdit+eBqUxfbHCYf7cd20favCJ/CmamcPEjS9rCveHaD6hk+het/Xpwb8Lz5ia86LUc9",
+	"bg8yN/teJ0MGRf/KCngdiU9mtIBtVomt+gu7ta+38KjlFrbr8Ux8P/2u6Tnrn+T/jjrPTzSXC6bcLCFi",
+	"DvrmKJQWbhGTIJheWPrqREUBEeZwlOEwLvZOdQNG/nvwysIxYixnZp8n4UKwZFVrDYWJmnGBbaqJf/Fy",
+	"nV69kIg6cT1f3XyDIu+VQZTHcdheoW6iprIvWvy+N+yH3KZ+Z3LthV6cleCCYJV4Llyj6hQxDEEzZ6UF",
+	"7d+RdtPCXez8xe7iHXffK4zMCiaDoxlamRuIesCtW8QFHcDL6Dsys0bs68pOedguwYyjZnkCo7OBFOdB",
+	"qycwe6iZdQI+eTZiOgmJ6WQ6uX7lLMO9ou3GcpWezVF4RRJOBysgCTEz4n4slcrx46wyWVolImugC4nA",
+	"1i6E45AGrhDzyH3HdZWIH5XQNRIWE+kI6edDwUtDrPHP71evmjjg865KECVs7ZjxhBT8mDDqTyjEaH13",
+	"s1q8/WH5x+rdLzf363FClSGtagMfCgZ1zTnnZmDRa5AatCB4D2I9cDBG74jR9fTbBiwyntHEnNwgTbT6",
+	"EhXYfMMKQwBoATqY1PzNm0V7Tg0l2vRa7EGfHAbdG5SuP9IadZ3DGI9rLBfTLJ7PmgBFfBPciu/51euO",
+	"Pen/JavIlviMzMIZ9QsORGcdbwa2VrA1nvzao5tMlVDIMpu4QNBbbEUTWVXZBNv+cQDkzDOKiaKJqaCV",
+	"A0cD1bsSivnDW/vQl8YquaUmLzJ/0FaOwYox5bNsMrX5CGn/BbgS0ta2O8g8Q6JQH84dm/twLFtZJ8cj",
+	"RyNDSCKw/C/VHyUdjnpV77UOn2Rq8qMd2JH08NlCA8Y+pY99545ZZKPRkxQceeVK4yt10HS/ze9uzzOd",
+	"W+KZO+ri5uGVdM3THuufFxsMmzaW2qHtuYYYFmMV+wUwsScGPXp5c4HopSyzmSAx7mvJdlAKUzsCnr3E",
+	"MjjPq4Nb4W60DrjPUTTTIdMIWjDEtVcvur2+31MUbpq/N5SsgKTACQ+MyMOEWfGZQavGPuCO/z6oVgbE",
+	"zl2Rcy/MNdX17FzM/OTJiHnopKFcPmVSkf4KDMvG1vRdoa8bUmQkSkEOW7p3EFAwEya2Q0hMTxBv1TiQ",
+	"xd9GxC3lgft2VXy5gSDXHQrpdrPQcWBJvk6SFY+TNtVGVN5eIsVF4A8kHPOGElSZg8OahFjuYGiZRh0E",
+	"szp+fhfcEPmm6g6h9KMsONGIDEXQXM/Lr3bhdBG9TIBfRGtz8htqm37ejwx83+6wurGptwMDYHYgdztI",
+	"TddZWq1Ze2dcMdF3SwgTx+5lWUKRUIltiRHhamkj6w2iTgNZDEON2I6Q4cEvfE7RbX0ZJX5d3PLpgtHQ",
+	"oQBfHOyKoDOwY6uzCbrLu05DIlf7bFpK+RdfgAt+WaQQ+fn3z/8GAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

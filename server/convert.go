@@ -44,6 +44,25 @@ func cohortToAPI(r store.CohortRule) gen.CohortRule {
 		}
 		out.Conditions[i] = gen.CohortCondition{Field: c.Field, Operator: gen.CohortOperator(c.Operator), Value: v}
 	}
+	out.Groups = cohortGroupsToAPI(r.Groups)
+	return out
+}
+
+func cohortGroupsToAPI(gs []store.CohortGroup) []gen.CohortGroup {
+	var out []gen.CohortGroup
+	for _, g := range gs {
+		inner := cohortToAPI(store.CohortRule{Conditions: g.Conditions, Logic: "AND", Groups: g.Groups})
+		out = append(out, gen.CohortGroup{Conjunction: gen.LogicalOperator(g.Conjunction), Conditions: inner.Conditions, Groups: inner.Groups})
+	}
+	return out
+}
+
+func cohortGroupsFromAPI(gs []gen.CohortGroup) []store.CohortGroup {
+	var out []store.CohortGroup
+	for _, g := range gs {
+		inner := cohortFromAPI(gen.CohortRule{Conditions: g.Conditions, Logic: gen.AND, Groups: g.Groups})
+		out = append(out, store.CohortGroup{Conjunction: string(g.Conjunction), Conditions: inner.Conditions, Groups: inner.Groups})
+	}
 	return out
 }
 
@@ -56,6 +75,7 @@ func cohortFromAPI(r gen.CohortRule) store.CohortRule {
 		}
 		out.Conditions[i] = store.CohortCondition{Field: c.Field, Operator: string(c.Operator), Value: v}
 	}
+	out.Groups = cohortGroupsFromAPI(r.Groups)
 	return out
 }
 

@@ -137,7 +137,7 @@ func mxVisibleAt(op, variant string) int {
 		"listAcls", "createAcl", "shareAclPublic", "updateAcl", "deleteAcl",
 		"getWebhook", "updateWebhook", "deleteWebhook", "listWebhookDeliveries", "redeliverWebhookDelivery":
 		return lvViewer
-	case "getPanelRows", "getPanelRowsCSV":
+	case "getPanelRows", "getPanelRowsCSV", "getPanelRowGroups":
 		if variant == "" {
 			return lvViewer
 		}
@@ -684,6 +684,7 @@ func mxOps() []mxOp {
 			}})
 		op("getPanelRows", "GET", under(fixed("/rows")), "", lvViewer, 200)
 		op("getPanelRowsCSV", "GET", under(fixed("/rows.csv")), "", lvViewer, 200)
+		op("getPanelRowGroups", "GET", under(fixed("/rows/groups?by=Email")), "", lvViewer, 200)
 		add(mxOp{op: "listColumns", target: tg, need: lvViewReader, ok: 200, req: mxAt("GET", under(fixed("/columns")), ""), check: mxCheckColumns(tg)})
 		add(mxOp{op: "createBaseColumn", target: tg, need: lvEditor, ok: 201, mutates: true,
 			req: func(x mxCtx) mxReq {
@@ -744,6 +745,11 @@ func mxOps() []mxOp {
 			check: mxCheckViewCSV,
 			req: mxAt("GET", func(s *mxSlot) string {
 				return "/api/panels/" + mxID(s.kit(panelOf).id) + "/rows.csv?viewId=" + mxID(s.view(tg))
+			}, "")})
+		add(mxOp{op: "getPanelRowGroups", variant: "with viewId of " + mxTargetName[tg], target: tg, need: lvViewReader, ok: 200,
+			check: mxCheckViewGroups,
+			req: mxAt("GET", func(s *mxSlot) string {
+				return "/api/panels/" + mxID(s.kit(panelOf).id) + "/rows/groups?by=Email&viewId=" + mxID(s.view(tg))
 			}, "")})
 	}
 
@@ -919,6 +925,22 @@ func mxCheckViewRows(t *testing.T, x mxCtx, body []byte) {
 	}
 	if len(r.Columns) != 1 || r.Columns[0].Name != "Email" {
 		t.Errorf("%s: rows through a view answer columns %+v, want only Email", x.c.name, r.Columns)
+	}
+}
+
+// mxCheckViewGroups: the counts through a view are of its rows (by its visible column).
+func mxCheckViewGroups(t *testing.T, x mxCtx, body []byte) {
+	t.Helper()
+	var r gen.RowGroups
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("%s: %s", x.c.name, body)
+	}
+	var n int64
+	for _, g := range r.Groups {
+		n += g.Count
+	}
+	if n != r.Total || r.TotalCapped {
+		t.Errorf("%s: group counts %s", x.c.name, body)
 	}
 }
 

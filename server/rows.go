@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oapi-codegen/nullable"
 	"github.com/panels/panels/gen"
 	curs "github.com/panels/panels/server/cursor"
 	"github.com/panels/panels/server/problem"
@@ -24,6 +25,9 @@ func (s *Server) GetPanelRowsCSV(ctx context.Context, req gen.GetPanelRowsCSVReq
 	q := store.RowsQuery{PanelID: req.PanelId, Export: true, Now: time.Now(), Limits: s.compute.Formula}
 	if req.Params.ViewId != nil {
 		q.ViewID = *req.Params.ViewId
+	}
+	if req.Params.Search != nil {
+		q.Search = *req.Params.Search
 	}
 	plan, err := s.store.PlanRows(ctx, actorFrom(ctx), q)
 	if err != nil {
@@ -39,6 +43,9 @@ func (s *Server) GetPanelRows(ctx context.Context, req gen.GetPanelRowsRequestOb
 	q := store.RowsQuery{PanelID: req.PanelId, Now: time.Now(), Limits: s.compute.Formula, MaxBytes: s.compute.RowsPageMaxBytes}
 	if req.Params.ViewId != nil {
 		q.ViewID = *req.Params.ViewId
+	}
+	if req.Params.Search != nil {
+		q.Search = *req.Params.Search
 	}
 	scope := a.TenantID + "/" + strconv.FormatInt(q.PanelID, 10) + "/" + strconv.FormatInt(q.ViewID, 10)
 	asCSV := req.Params.Format != nil && *req.Params.Format == gen.Csv
@@ -165,4 +172,32 @@ func csvCell(v any) string {
 		return ""
 	}
 	return string(b)
+}
+
+// GetPanelRowGroups counts a panel's rows, or a view's, by the value of one of the answer's columns.
+func (s *Server) GetPanelRowGroups(ctx context.Context, req gen.GetPanelRowGroupsRequestObject) (gen.GetPanelRowGroupsResponseObject, error) {
+	q := store.RowsQuery{PanelID: req.PanelId, Now: time.Now(), Limits: s.compute.Formula, GroupBy: req.Params.By}
+	if req.Params.ViewId != nil {
+		q.ViewID = *req.Params.ViewId
+	}
+	if req.Params.Search != nil {
+		q.Search = *req.Params.Search
+	}
+	plan, err := s.store.PlanRows(ctx, actorFrom(ctx), q)
+	if err != nil {
+		return nil, err
+	}
+	res, err := plan.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body := gen.RowGroups{Groups: make([]gen.RowGroup, len(res.Groups)), Total: res.Total, TotalCapped: res.More}
+	for i, g := range res.Groups {
+		v := nullable.NewNullNullable[any]()
+		if g.Value != nil {
+			v = nullable.NewNullableWithValue(g.Value)
+		}
+		body.Groups[i] = gen.RowGroup{Value: v, Count: g.Count}
+	}
+	return gen.GetPanelRowGroups200JSONResponse(body), nil
 }

@@ -110,7 +110,7 @@ func (f *rwFixture) view(t *testing.T, visible []string, filters []client.ViewFi
 		t.Fatalf("create view: %v %s", err, r.Body)
 	}
 	id := r.JSON201.Id
-	if fr, err := f.c.api.ReplaceViewFiltersWithResponse(t.Context(), id, client.ViewFiltersReplace{Filters: filters}); err != nil || fr.StatusCode() != 200 {
+	if fr, err := f.c.api.ReplaceViewFiltersWithResponse(t.Context(), id, client.ViewFiltersReplace{Filters: filterItems(filters...)}); err != nil || fr.StatusCode() != 200 {
 		t.Fatalf("filters: %v %s", err, fr.Body)
 	}
 	if sr, err := f.c.api.ReplaceViewSortsWithResponse(t.Context(), id, client.ViewSortsReplace{Sorts: sorts}); err != nil || sr.StatusCode() != 200 {

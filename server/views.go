@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
@@ -139,27 +140,20 @@ func (s *Server) GetViewFilters(ctx context.Context, req gen.GetViewFiltersReque
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetViewFilters200JSONResponse{Filters: filtersToAPI(v.Filters)}, nil
+	return gen.GetViewFilters200JSONResponse{Filters: filtersToAPI(v.Filters), FilterItems: filterItemsToAPI(v.Filters)}, nil
 }
 
 // ReplaceViewFilters replaces a view's filters atomically.
 func (s *Server) ReplaceViewFilters(ctx context.Context, req gen.ReplaceViewFiltersRequestObject) (gen.ReplaceViewFiltersResponseObject, error) {
-	filters := make([]store.ViewFilter, len(req.Body.Filters))
-	for i, in := range req.Body.Filters {
-		f := store.ViewFilter{ColumnName: in.ColumnName, Operator: string(in.Operator)}
-		if in.Value.IsSpecified() && !in.Value.IsNull() {
-			f.Value = in.Value.MustGet()
-		}
-		if in.LogicalOperator != nil {
-			f.LogicalOperator = string(*in.LogicalOperator)
-		}
-		filters[i] = f
+	filters, err := filtersFromAPI(req.Body.Filters)
+	if err != nil {
+		return nil, err
 	}
 	v, err := s.store.ReplaceFilters(ctx, actorFrom(ctx), req.ViewId, viewMatches(nil), filters)
 	if err != nil {
 		return nil, err
 	}
-	return gen.ReplaceViewFilters200JSONResponse{Filters: filtersToAPI(v.Filters)}, nil
+	return gen.ReplaceViewFilters200JSONResponse{Filters: filtersToAPI(v.Filters), FilterItems: filterItemsToAPI(v.Filters)}, nil
 }
 
 // PublishView makes a view readable by the whole tenant.
@@ -200,6 +194,7 @@ func viewToAPI(v *store.View) gen.View {
 		UpdatedAt:      apiTime(v.UpdatedAt),
 		Sort:           sortsToAPI(v.Sorts),
 		Filters:        filtersToAPI(v.Filters),
+		FilterItems:    filterItemsToAPI(v.Filters),
 	}
 	if v.PublishedAt != nil {
 		out.PublishedAt = nullable.NewNullableWithValue(apiTime(*v.PublishedAt))
@@ -218,10 +213,80 @@ func sortsToAPI(sorts []store.ViewSort) []gen.ViewSort {
 	return out
 }
 
+// filtersFromAPI reads a filter list whose items are filters or nested groups; the spec's oneOf
+// tells them apart by their required properties (a group has conjunction, a filter operator).
+func filtersFromAPI(items []gen.ViewFilterInputItem) ([]store.ViewFilter, error) {
+	out := make([]store.ViewFilter, len(items))
+	for i, item := range items {
+		raw, err := item.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &keys); err != nil {
+			return nil, err
+		}
+		if _, isGroup := keys["conjunction"]; isGroup {
+			g, err := item.AsViewFilterGroupInput()
+			if err != nil {
+				return nil, err
+			}
+			kids, err := filtersFromAPI(g.Filters)
+			if err != nil {
+				return nil, err
+			}
+			conj := string(g.Conjunction)
+			f := store.ViewFilter{Operator: store.FilterGroup, Conjunction: &conj, Children: kids}
+			if g.LogicalOperator != nil {
+				f.LogicalOperator = string(*g.LogicalOperator)
+			}
+			out[i] = f
+			continue
+		}
+		in, err := item.AsViewFilterInput()
+		if err != nil {
+			return nil, err
+		}
+		f := store.ViewFilter{ColumnName: in.ColumnName, Operator: string(in.Operator)}
+		if in.Value.IsSpecified() && !in.Value.IsNull() {
+			f.Value = in.Value.MustGet()
+		}
+		if in.LogicalOperator != nil {
+			f.LogicalOperator = string(*in.LogicalOperator)
+		}
+		out[i] = f
+	}
+	return out, nil
+}
+
+// filterItemsToAPI is the saved tree (filterItems).
+func filterItemsToAPI(filters []store.ViewFilter) []gen.ViewFilterItem {
+	out := make([]gen.ViewFilterItem, len(filters))
+	for i, f := range filters {
+		out[i] = gen.ViewFilterItem{Id: f.ID, ColumnName: f.ColumnName, Operator: gen.ViewFilterItemOperator(f.Operator),
+			LogicalOperator: gen.LogicalOperator(f.LogicalOperator)}
+		if f.Value != nil {
+			out[i].Value = nullable.NewNullableWithValue(f.Value)
+		}
+		if f.Operator == store.FilterGroup {
+			conj := gen.LogicalOperator(*f.Conjunction)
+			out[i].Conjunction, out[i].Filters = &conj, filterItemsToAPI(f.Children)
+		}
+	}
+	return out
+}
+
+// filtersToAPI is the released flat form (filters): the saved list when it is flat and uses only
+// the released operators, else empty (the released schema cannot say it).
 func filtersToAPI(filters []store.ViewFilter) []gen.ViewFilter {
+	for _, f := range filters {
+		if !gen.FlatFilterOperator(f.Operator).Valid() {
+			return []gen.ViewFilter{}
+		}
+	}
 	out := make([]gen.ViewFilter, len(filters))
 	for i, f := range filters {
-		out[i] = gen.ViewFilter{Id: f.ID, ColumnName: f.ColumnName, Operator: gen.FilterOperator(f.Operator),
+		out[i] = gen.ViewFilter{Id: f.ID, ColumnName: f.ColumnName, Operator: gen.FlatFilterOperator(f.Operator),
 			LogicalOperator: gen.LogicalOperator(f.LogicalOperator)}
 		if f.Value != nil {
 			out[i].Value = nullable.NewNullableWithValue(f.Value)

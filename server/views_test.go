@@ -61,14 +61,14 @@ func TestViewLifecycle(t *testing.T) {
 	if err != nil || sorts.StatusCode() != http.StatusOK || len(sorts.JSON200.Sorts) != 2 || sorts.JSON200.Sorts[0].Order != 1 {
 		t.Fatalf("sorts: %v %d %s", err, sorts.StatusCode(), sorts.Body)
 	}
-	filters, err := c.api.ReplaceViewFiltersWithResponse(ctx, v.Id, client.ViewFiltersReplace{Filters: []client.ViewFilterInput{
-		{ColumnName: "Name", Operator: client.FilterOperatorIn, Value: nullable.NewNullableWithValue[any]([]any{"a", "b"})},
-		{ColumnName: emailRef, Operator: client.FilterOperatorIsNotNull}}})
+	filters, err := c.api.ReplaceViewFiltersWithResponse(ctx, v.Id, client.ViewFiltersReplace{Filters: filterItems(
+		client.ViewFilterInput{ColumnName: "Name", Operator: client.FilterOperatorIn, Value: nullable.NewNullableWithValue[any]([]any{"a", "b"})},
+		client.ViewFilterInput{ColumnName: emailRef, Operator: client.FilterOperatorIsNotNull})})
 	if err != nil || filters.StatusCode() != http.StatusOK || len(filters.JSON200.Filters) != 2 {
 		t.Fatalf("filters: %v %d %s", err, filters.StatusCode(), filters.Body)
 	}
-	badFilter, _ := c.api.ReplaceViewFiltersWithResponse(ctx, v.Id, client.ViewFiltersReplace{Filters: []client.ViewFilterInput{
-		{ColumnName: "Name", Operator: client.FilterOperatorBetween, Value: nullable.NewNullableWithValue[any]([]any{1})}}})
+	badFilter, _ := c.api.ReplaceViewFiltersWithResponse(ctx, v.Id, client.ViewFiltersReplace{Filters: filterItems(
+		client.ViewFilterInput{ColumnName: "Name", Operator: client.FilterOperatorBetween, Value: nullable.NewNullableWithValue[any]([]any{1})})})
 	if badFilter.StatusCode() != http.StatusUnprocessableEntity {
 		t.Errorf("between with one value: %d", badFilter.StatusCode())
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -31,6 +32,44 @@ type Panel struct {
 type CohortRule struct {
 	Conditions []CohortCondition `json:"conditions"`
 	Logic      string            `json:"logic"`
+	// Groups are terms of the rule next to its conditions; omitted when empty so that rules saved
+	// before groups existed keep their stored form (and their ETags).
+	Groups []CohortGroup `json:"groups,omitempty"`
+}
+
+// CohortGroup is a nested group of a cohort rule: all (Conjunction "and") or any ("or") of its
+// conditions and groups hold.
+type CohortGroup struct {
+	Conjunction string            `json:"conjunction"`
+	Conditions  []CohortCondition `json:"conditions"`
+	Groups      []CohortGroup     `json:"groups,omitempty"`
+}
+
+// checkCohortRule bounds a rule's groups: MaxFilterDepth levels, MaxFilters terms in all.
+func checkCohortRule(r CohortRule) error {
+	ie := &InvalidError{Message: "invalid cohort rule"}
+	count := len(r.Conditions)
+	var walk func(gs []CohortGroup, field string, depth int)
+	walk = func(gs []CohortGroup, field string, depth int) {
+		for i, g := range gs {
+			at := fmt.Sprintf("%s[%d]", field, i)
+			count += 1 + len(g.Conditions)
+			if depth >= MaxFilterDepth {
+				ie.Problems = append(ie.Problems, Problem{Field: at, Reason: fmt.Sprintf("cohort groups nest at most %d levels deep", MaxFilterDepth)})
+				continue
+			}
+			walk(g.Groups, at+".groups", depth+1)
+		}
+	}
+	walk(r.Groups, "cohortRule.groups", 0)
+	if count > MaxFilters {
+		ie.Problems = append(ie.Problems, Problem{Field: "cohortRule", Reason: fmt.Sprintf("at most %d conditions and groups in all", MaxFilters)})
+	}
+	if len(ie.Problems) > 0 {
+		ie.Message = ie.Problems[0].Field + ": " + ie.Problems[0].Reason
+		return ie
+	}
+	return nil
 }
 
 // CohortCondition is one comparison of a cohort rule.
@@ -175,4 +214,9 @@ type ViewFilter struct {
 	Value           any    `bun:"value,type:jsonb,nullzero,json_use_number"`
 	LogicalOperator string `bun:"logical_operator,notnull"`
 	Position        int    `bun:"position,notnull"`
+	// A group (Operator "group") has a Conjunction and Children instead of a column and value;
+	// ParentID is the group a filter belongs to (nil: the view's top-level list).
+	ParentID    *int64       `bun:"parent_id"`
+	Conjunction *string      `bun:"conjunction"`
+	Children    []ViewFilter `bun:"-"`
 }

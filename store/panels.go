@@ -68,6 +68,9 @@ func (s *Store) CreatePanel(ctx context.Context, a Actor, p *Panel) error {
 	if p.CohortRule.Logic == "" {
 		p.CohortRule = DefaultCohortRule()
 	}
+	if err := checkCohortRule(p.CohortRule); err != nil {
+		return err
+	}
 	// The panel, its owner ACL row and its change row are one statement: atomic on its own, and
 	// one round trip instead of five (BEGIN, three INSERTs, COMMIT) on the busiest write.
 	return s.oneStatement(ctx, func(ctx context.Context, db bun.IDB) error {
@@ -122,6 +125,11 @@ func (s *Store) UpdatePanel(ctx context.Context, a Actor, id int64, precondition
 		p, err := panelAccess(ctx, tx, a, "updatePanel", id, true)
 		if err != nil {
 			return err
+		}
+		if patch.CohortRule != nil {
+			if err := checkCohortRule(*patch.CohortRule); err != nil {
+				return err
+			}
 		}
 		if err := checkEcho(a, patch.EchoedUserID, p.OwnerUserID); err != nil {
 			return err

@@ -45,6 +45,8 @@ const (
 	opGetPanelRowsOfView Operation = "getPanelRows?viewId"
 	// opGetPanelRowsCSVOfView is the CSV export with a viewId, as opGetPanelRowsOfView.
 	opGetPanelRowsCSVOfView Operation = "getPanelRowsCSV?viewId"
+	// opGetPanelRowGroupsOfView is the group counts with a viewId, as opGetPanelRowsOfView.
+	opGetPanelRowGroupsOfView Operation = "getPanelRowGroups?viewId"
 	// opListPanelChangesOfPanel is listPanelChanges with a panelId: one panel's history.
 	opListPanelChangesOfPanel Operation = "listPanelChanges?panelId"
 )
@@ -94,10 +96,12 @@ var Permissions = map[Operation]Requirement{
 	"uploadDataSourceFile":  panelPartEdit,
 	"pushDataSourceRecords": panelPartEdit,
 
-	"getPanelRows":          panelPartRead,
-	opGetPanelRowsOfView:    viewRead,
-	"getPanelRowsCSV":       panelPartRead,
-	opGetPanelRowsCSVOfView: viewRead,
+	"getPanelRows":            panelPartRead,
+	opGetPanelRowsOfView:      viewRead,
+	"getPanelRowsCSV":         panelPartRead,
+	opGetPanelRowsCSVOfView:   viewRead,
+	"getPanelRowGroups":       panelPartRead,
+	opGetPanelRowGroupsOfView: viewRead,
 
 	// A view reader lists and reads the definitions of the columns its views show, no others.
 	"listColumns":            panelRead,

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -43,6 +44,10 @@ type RowsQuery struct {
 	Limits formula.Limits
 	// MaxBytes bounds the values of a page (Limit > 0); see rows.Query.
 	MaxBytes int
+	// Search keeps the rows where one of the answer's columns contains it, ignoring case.
+	Search string
+	// GroupBy is the column reference RowsPlan.Groups counts by (getPanelRowGroups).
+	GroupBy string
 }
 
 // RowsPlan is a compiled rows query, ready to run against the database.
@@ -56,7 +61,10 @@ type RowsPlan struct {
 // PlanRows checks that the actor may read the panel (and the view), then compiles the query.
 func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, error) {
 	op, opOfView := Operation("getPanelRows"), opGetPanelRowsOfView
-	if q.Export {
+	switch {
+	case q.GroupBy != "":
+		op, opOfView = "getPanelRowGroups", opGetPanelRowGroupsOfView
+	case q.Export:
 		op, opOfView = "getPanelRowsCSV", opGetPanelRowsCSVOfView
 	}
 	if q.ViewID != 0 {
@@ -95,8 +103,9 @@ func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, 
 		View:    engineView(view),
 		// A view reader gets the view's visible columns and nothing else.
 		WholePanel: p.Level >= PermViewer,
+		GroupBy:    q.GroupBy,
 		Query: rows.Query{Limit: q.Limit, After: q.After, Now: q.Now, GoOnly: q.GoOnly, Limits: q.Limits,
-			MaxBytes: q.MaxBytes},
+			MaxBytes: q.MaxBytes, Search: q.Search},
 	}
 	return &RowsPlan{db: s.db, tenantID: a.TenantID, sources: sources, plan: rows.Compile(in)}, nil
 }
@@ -111,9 +120,34 @@ func engineColumns(cols []Column) []rows.Column {
 }
 
 func engineCohort(rule CohortRule) rows.Cohort {
-	out := rows.Cohort{Or: rule.Logic == "OR", Conditions: make([]rows.Condition, len(rule.Conditions))}
-	for i, c := range rule.Conditions {
-		out.Conditions[i] = rows.Condition{Field: c.Field, Operator: c.Operator, Value: c.Value}
+	out := rows.Cohort{Or: rule.Logic == "OR", Conditions: engineConditions(rule.Conditions), Groups: engineCohortGroups(rule.Groups)}
+	return out
+}
+
+func engineConditions(cs []CohortCondition) []rows.Condition {
+	out := make([]rows.Condition, len(cs))
+	for i, c := range cs {
+		out[i] = rows.Condition{Field: c.Field, Operator: c.Operator, Value: c.Value}
+	}
+	return out
+}
+
+func engineCohortGroups(gs []CohortGroup) []rows.Cohort {
+	var out []rows.Cohort
+	for _, g := range gs {
+		out = append(out, rows.Cohort{Or: g.Conjunction == "or", Conditions: engineConditions(g.Conditions), Groups: engineCohortGroups(g.Groups)})
+	}
+	return out
+}
+
+func engineFilters(filters []ViewFilter) []rows.Filter {
+	var out []rows.Filter
+	for _, f := range filters {
+		rf := rows.Filter{Column: f.ColumnName, Operator: f.Operator, Value: f.Value, Or: f.LogicalOperator == "or"}
+		if f.Operator == FilterGroup {
+			rf = rows.Filter{Or: rf.Or, Group: &rows.Group{Or: f.Conjunction != nil && *f.Conjunction == "or", Filters: engineFilters(f.Children)}}
+		}
+		out = append(out, rf)
 	}
 	return out
 }
@@ -123,14 +157,33 @@ func engineView(v *View) *rows.View {
 		return nil
 	}
 	out := &rows.View{ID: v.ID, VisibleColumns: v.VisibleColumns}
-	for _, f := range v.Filters {
-		out.Filters = append(out.Filters, rows.Filter{Column: f.ColumnName, Operator: f.Operator, Value: f.Value,
-			Or: f.LogicalOperator == "or"})
-	}
+	out.Filters = engineFilters(v.Filters)
 	for _, s := range v.Sorts {
 		out.Sorts = append(out.Sorts, rows.Sort{Column: s.ColumnName, Desc: s.Direction == "desc"})
 	}
 	return out
+}
+
+// Groups counts the plan's rows by its GroupBy column, in one read-only, repeatable-read
+// transaction; a GroupBy that names no column of the answer's panel is invalid.
+func (pl *RowsPlan) Groups(ctx context.Context) (rows.GroupCounts, error) {
+	var res rows.GroupCounts
+	err := mapErr(pl.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+		func(ctx context.Context, tx bun.Tx) error {
+			if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = '60s'"); err != nil {
+				return err
+			}
+			gens, err := pl.generations(ctx, tx)
+			if err != nil {
+				return err
+			}
+			res, err = pl.plan.Groups(ctx, tx, gens)
+			return err
+		}))
+	if errors.Is(err, rows.ErrNoGroupColumn) {
+		return res, invalid("by", "no column of the answer has this reference")
+	}
+	return res, err
 }
 
 // Columns describes the answer's columns, in order.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/panels/panels/store/rows"
 )
 
 // View change types.
@@ -166,10 +168,30 @@ func loadViewDetails(ctx context.Context, db bun.IDB, views []*View) error {
 		OrderExpr("vf.position, vf.id").Scan(ctx); err != nil {
 		return mapErr(err)
 	}
+	byView := map[int64][]ViewFilter{}
 	for _, f := range filters {
-		byID[f.ViewID].Filters = append(byID[f.ViewID].Filters, f)
+		byView[f.ViewID] = append(byView[f.ViewID], f)
+	}
+	for id, fs := range byView {
+		byID[id].Filters = filterTree(fs, nil)
 	}
 	return nil
+}
+
+// filterTree assembles the filters whose parent is parent (nil: top level), in position order,
+// with their children; rows arrive ordered by position.
+func filterTree(rows []ViewFilter, parent *int64) []ViewFilter {
+	out := []ViewFilter{}
+	for _, f := range rows {
+		if (f.ParentID == nil) != (parent == nil) || parent != nil && *f.ParentID != *parent {
+			continue
+		}
+		if f.Operator == FilterGroup {
+			f.Children = filterTree(rows, &f.ID)
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // ViewListFilter selects views.
@@ -410,13 +432,31 @@ func (s *Store) ReplaceFilters(ctx context.Context, a Actor, id int64, precondit
 		if err := needPanelColumns(v, "changing a view's filters"); err != nil {
 			return Change{}, false, err
 		}
-		refs := make([]string, len(filters))
+		var refs []string
 		ie := &InvalidError{Message: "invalid filter"}
-		for i, f := range filters {
-			refs[i] = f.ColumnName
-			if reason := filterValueProblem(f.Operator, f.Value); reason != "" {
-				ie.Problems = append(ie.Problems, Problem{Field: fmt.Sprintf("filters[%d].value", i), Reason: reason})
+		count := 0
+		var check func(fs []ViewFilter, field string, depth int)
+		check = func(fs []ViewFilter, field string, depth int) {
+			for i, f := range fs {
+				at := fmt.Sprintf("%s[%d]", field, i)
+				count++
+				if f.Operator != FilterGroup {
+					refs = append(refs, f.ColumnName)
+					if reason := filterValueProblem(f.Operator, f.Value); reason != "" {
+						ie.Problems = append(ie.Problems, Problem{Field: at + ".value", Reason: reason})
+					}
+					continue
+				}
+				if depth >= MaxFilterDepth {
+					ie.Problems = append(ie.Problems, Problem{Field: at, Reason: fmt.Sprintf("filter groups nest at most %d levels deep", MaxFilterDepth)})
+					continue
+				}
+				check(f.Children, at+".filters", depth+1)
 			}
+		}
+		check(filters, "filters", 0)
+		if count > MaxFilters {
+			ie.Problems = append(ie.Problems, Problem{Field: "filters", Reason: fmt.Sprintf("at most %d filters and groups in all", MaxFilters)})
 		}
 		if len(ie.Problems) > 0 {
 			ie.Message = ie.Problems[0].Field + ": " + ie.Problems[0].Reason
@@ -429,18 +469,11 @@ func (s *Store) ReplaceFilters(ctx context.Context, a Actor, id int64, precondit
 		if _, err := tx.NewDelete().Model((*ViewFilter)(nil)).Where("view_id = ?", v.ID).Exec(ctx); err != nil {
 			return Change{}, false, err
 		}
-		for i := range filters {
-			filters[i].ID, filters[i].ViewID, filters[i].Position = 0, v.ID, i
-			if filters[i].LogicalOperator == "" {
-				filters[i].LogicalOperator = "and"
-			}
+		saved, err := insertFilters(ctx, tx, v.ID, nil, filters)
+		if err != nil {
+			return Change{}, false, err
 		}
-		if len(filters) > 0 {
-			if _, err := tx.NewInsert().Model(&filters).Returning("*").Exec(ctx); err != nil {
-				return Change{}, false, err
-			}
-		}
-		v.Filters = append([]ViewFilter{}, filters...)
+		v.Filters = saved
 		return Change{ChangeType: ChangeViewChanged, Action: ActionUpdate, Description: fmt.Sprintf("Filters of view %q replaced", v.Name),
 			OldValues: map[string]any{"filters": old}, NewValues: map[string]any{"filters": filterValues(v.Filters)}}, true, nil
 	})
@@ -514,9 +547,18 @@ func filterValueProblem(op string, value any) string {
 	}
 	list, isList := value.([]any)
 	switch op {
-	case "isNull", "isNotNull":
+	case "isNull", "isNotNull", "isEmpty", "isNotEmpty":
 		if value != nil {
 			return op + " takes no value"
+		}
+	case "containsAny", "containsAll":
+		isText := func(x any) bool { _, ok := x.(string); return ok }
+		if !isList || len(list) == 0 || len(list) > MaxFilterValues || slices.ContainsFunc(list, func(x any) bool { return !isText(x) }) {
+			return fmt.Sprintf("%s needs a list of 1 to %d texts", op, MaxFilterValues)
+		}
+	case "isWithin", "before", "after", "onOrBefore", "onOrAfter":
+		if _, err := rows.ParseDateSpec(op, value); err != nil {
+			return err.Error()
 		}
 	case "in", "notIn":
 		if !isList || len(list) == 0 || !slices.ContainsFunc(list, scalar) || slices.ContainsFunc(list, func(x any) bool { return !scalar(x) }) {
@@ -526,7 +568,7 @@ func filterValueProblem(op string, value any) string {
 		if !isList || len(list) != 2 || !scalar(list[0]) || !scalar(list[1]) {
 			return "between needs a list of exactly two values"
 		}
-	case "contains", "startsWith", "endsWith":
+	case "contains", "startsWith", "endsWith", "notContains":
 		if _, ok := value.(string); !ok {
 			return op + " needs a text value"
 		}
@@ -553,7 +595,59 @@ func sortValues(sorts []ViewSort) []map[string]any {
 func filterValues(filters []ViewFilter) []map[string]any {
 	out := make([]map[string]any, len(filters))
 	for i, f := range filters {
+		if f.Operator == FilterGroup {
+			out[i] = map[string]any{"conjunction": *f.Conjunction, "filters": filterValues(f.Children), "logicalOperator": f.LogicalOperator}
+			continue
+		}
 		out[i] = map[string]any{"columnName": f.ColumnName, "operator": f.Operator, "value": f.Value, "logicalOperator": f.LogicalOperator}
 	}
 	return out
+}
+
+// Filter groups: the operator of a group row, how deep groups nest and how many filters and
+// groups a view holds in all.
+const (
+	FilterGroup    = "group"
+	MaxFilterDepth = 3
+	MaxFilters     = 100
+	// MaxFilterValues bounds the list of containsAny and containsAll.
+	MaxFilterValues = 100
+)
+
+// insertFilters saves a list of filters under parent, groups before their children (a child
+// needs its group's id), and returns them as saved.
+func insertFilters(ctx context.Context, tx bun.Tx, viewID int64, parent *int64, filters []ViewFilter) ([]ViewFilter, error) {
+	saved := make([]ViewFilter, len(filters))
+	for i, f := range filters {
+		f.ID, f.ViewID, f.Position, f.ParentID, f.Children = 0, viewID, i, parent, nil
+		if f.LogicalOperator == "" {
+			f.LogicalOperator = "and"
+		}
+		if f.Operator == FilterGroup {
+			f.ColumnName, f.Value = "", nil
+			if f.Conjunction == nil {
+				and := "and"
+				f.Conjunction = &and
+			}
+		} else {
+			f.Conjunction = nil
+		}
+		saved[i] = f
+	}
+	if len(saved) > 0 {
+		if _, err := tx.NewInsert().Model(&saved).Returning("*").Exec(ctx); err != nil {
+			return nil, err
+		}
+	}
+	for i, f := range filters {
+		if saved[i].Operator != FilterGroup {
+			continue
+		}
+		kids, err := insertFilters(ctx, tx, viewID, &saved[i].ID, f.Children)
+		if err != nil {
+			return nil, err
+		}
+		saved[i].Children = kids
+	}
+	return saved, nil
 }

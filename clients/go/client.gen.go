@@ -335,28 +335,46 @@ func (e EntityType) Valid() bool {
 
 // Defines values for FilterOperator.
 const (
-	FilterOperatorBetween    FilterOperator = "between"
-	FilterOperatorContains   FilterOperator = "contains"
-	FilterOperatorEndsWith   FilterOperator = "endsWith"
-	FilterOperatorEq         FilterOperator = "eq"
-	FilterOperatorGt         FilterOperator = "gt"
-	FilterOperatorGte        FilterOperator = "gte"
-	FilterOperatorIn         FilterOperator = "in"
-	FilterOperatorIsNotNull  FilterOperator = "isNotNull"
-	FilterOperatorIsNull     FilterOperator = "isNull"
-	FilterOperatorLt         FilterOperator = "lt"
-	FilterOperatorLte        FilterOperator = "lte"
-	FilterOperatorNe         FilterOperator = "ne"
-	FilterOperatorNotIn      FilterOperator = "notIn"
-	FilterOperatorStartsWith FilterOperator = "startsWith"
+	FilterOperatorAfter       FilterOperator = "after"
+	FilterOperatorBefore      FilterOperator = "before"
+	FilterOperatorBetween     FilterOperator = "between"
+	FilterOperatorContains    FilterOperator = "contains"
+	FilterOperatorContainsAll FilterOperator = "containsAll"
+	FilterOperatorContainsAny FilterOperator = "containsAny"
+	FilterOperatorEndsWith    FilterOperator = "endsWith"
+	FilterOperatorEq          FilterOperator = "eq"
+	FilterOperatorGt          FilterOperator = "gt"
+	FilterOperatorGte         FilterOperator = "gte"
+	FilterOperatorIn          FilterOperator = "in"
+	FilterOperatorIsEmpty     FilterOperator = "isEmpty"
+	FilterOperatorIsNotEmpty  FilterOperator = "isNotEmpty"
+	FilterOperatorIsNotNull   FilterOperator = "isNotNull"
+	FilterOperatorIsNull      FilterOperator = "isNull"
+	FilterOperatorIsWithin    FilterOperator = "isWithin"
+	FilterOperatorLt          FilterOperator = "lt"
+	FilterOperatorLte         FilterOperator = "lte"
+	FilterOperatorNe          FilterOperator = "ne"
+	FilterOperatorNotContains FilterOperator = "notContains"
+	FilterOperatorNotIn       FilterOperator = "notIn"
+	FilterOperatorOnOrAfter   FilterOperator = "onOrAfter"
+	FilterOperatorOnOrBefore  FilterOperator = "onOrBefore"
+	FilterOperatorStartsWith  FilterOperator = "startsWith"
 )
 
 // Valid indicates whether the value is a known member of the FilterOperator enum.
 func (e FilterOperator) Valid() bool {
 	switch e {
+	case FilterOperatorAfter:
+		return true
+	case FilterOperatorBefore:
+		return true
 	case FilterOperatorBetween:
 		return true
 	case FilterOperatorContains:
+		return true
+	case FilterOperatorContainsAll:
+		return true
+	case FilterOperatorContainsAny:
 		return true
 	case FilterOperatorEndsWith:
 		return true
@@ -368,9 +386,15 @@ func (e FilterOperator) Valid() bool {
 		return true
 	case FilterOperatorIn:
 		return true
+	case FilterOperatorIsEmpty:
+		return true
+	case FilterOperatorIsNotEmpty:
+		return true
 	case FilterOperatorIsNotNull:
 		return true
 	case FilterOperatorIsNull:
+		return true
+	case FilterOperatorIsWithin:
 		return true
 	case FilterOperatorLt:
 		return true
@@ -378,9 +402,69 @@ func (e FilterOperator) Valid() bool {
 		return true
 	case FilterOperatorNe:
 		return true
+	case FilterOperatorNotContains:
+		return true
 	case FilterOperatorNotIn:
 		return true
+	case FilterOperatorOnOrAfter:
+		return true
+	case FilterOperatorOnOrBefore:
+		return true
 	case FilterOperatorStartsWith:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FlatFilterOperator.
+const (
+	FlatFilterOperatorBetween    FlatFilterOperator = "between"
+	FlatFilterOperatorContains   FlatFilterOperator = "contains"
+	FlatFilterOperatorEndsWith   FlatFilterOperator = "endsWith"
+	FlatFilterOperatorEq         FlatFilterOperator = "eq"
+	FlatFilterOperatorGt         FlatFilterOperator = "gt"
+	FlatFilterOperatorGte        FlatFilterOperator = "gte"
+	FlatFilterOperatorIn         FlatFilterOperator = "in"
+	FlatFilterOperatorIsNotNull  FlatFilterOperator = "isNotNull"
+	FlatFilterOperatorIsNull     FlatFilterOperator = "isNull"
+	FlatFilterOperatorLt         FlatFilterOperator = "lt"
+	FlatFilterOperatorLte        FlatFilterOperator = "lte"
+	FlatFilterOperatorNe         FlatFilterOperator = "ne"
+	FlatFilterOperatorNotIn      FlatFilterOperator = "notIn"
+	FlatFilterOperatorStartsWith FlatFilterOperator = "startsWith"
+)
+
+// Valid indicates whether the value is a known member of the FlatFilterOperator enum.
+func (e FlatFilterOperator) Valid() bool {
+	switch e {
+	case FlatFilterOperatorBetween:
+		return true
+	case FlatFilterOperatorContains:
+		return true
+	case FlatFilterOperatorEndsWith:
+		return true
+	case FlatFilterOperatorEq:
+		return true
+	case FlatFilterOperatorGt:
+		return true
+	case FlatFilterOperatorGte:
+		return true
+	case FlatFilterOperatorIn:
+		return true
+	case FlatFilterOperatorIsNotNull:
+		return true
+	case FlatFilterOperatorIsNull:
+		return true
+	case FlatFilterOperatorLt:
+		return true
+	case FlatFilterOperatorLte:
+		return true
+	case FlatFilterOperatorNe:
+		return true
+	case FlatFilterOperatorNotIn:
+		return true
+	case FlatFilterOperatorStartsWith:
 		return true
 	default:
 		return false
@@ -768,6 +852,93 @@ func (e SyncStatus) Valid() bool {
 	}
 }
 
+// Defines values for ViewFilterItemOperator.
+const (
+	ViewFilterItemOperatorAfter       ViewFilterItemOperator = "after"
+	ViewFilterItemOperatorBefore      ViewFilterItemOperator = "before"
+	ViewFilterItemOperatorBetween     ViewFilterItemOperator = "between"
+	ViewFilterItemOperatorContains    ViewFilterItemOperator = "contains"
+	ViewFilterItemOperatorContainsAll ViewFilterItemOperator = "containsAll"
+	ViewFilterItemOperatorContainsAny ViewFilterItemOperator = "containsAny"
+	ViewFilterItemOperatorEndsWith    ViewFilterItemOperator = "endsWith"
+	ViewFilterItemOperatorEq          ViewFilterItemOperator = "eq"
+	ViewFilterItemOperatorGroup       ViewFilterItemOperator = "group"
+	ViewFilterItemOperatorGt          ViewFilterItemOperator = "gt"
+	ViewFilterItemOperatorGte         ViewFilterItemOperator = "gte"
+	ViewFilterItemOperatorIn          ViewFilterItemOperator = "in"
+	ViewFilterItemOperatorIsEmpty     ViewFilterItemOperator = "isEmpty"
+	ViewFilterItemOperatorIsNotEmpty  ViewFilterItemOperator = "isNotEmpty"
+	ViewFilterItemOperatorIsNotNull   ViewFilterItemOperator = "isNotNull"
+	ViewFilterItemOperatorIsNull      ViewFilterItemOperator = "isNull"
+	ViewFilterItemOperatorIsWithin    ViewFilterItemOperator = "isWithin"
+	ViewFilterItemOperatorLt          ViewFilterItemOperator = "lt"
+	ViewFilterItemOperatorLte         ViewFilterItemOperator = "lte"
+	ViewFilterItemOperatorNe          ViewFilterItemOperator = "ne"
+	ViewFilterItemOperatorNotContains ViewFilterItemOperator = "notContains"
+	ViewFilterItemOperatorNotIn       ViewFilterItemOperator = "notIn"
+	ViewFilterItemOperatorOnOrAfter   ViewFilterItemOperator = "onOrAfter"
+	ViewFilterItemOperatorOnOrBefore  ViewFilterItemOperator = "onOrBefore"
+	ViewFilterItemOperatorStartsWith  ViewFilterItemOperator = "startsWith"
+)
+
+// Valid indicates whether the value is a known member of the ViewFilterItemOperator enum.
+func (e ViewFilterItemOperator) Valid() bool {
+	switch e {
+	case ViewFilterItemOperatorAfter:
+		return true
+	case ViewFilterItemOperatorBefore:
+		return true
+	case ViewFilterItemOperatorBetween:
+		return true
+	case ViewFilterItemOperatorContains:
+		return true
+	case ViewFilterItemOperatorContainsAll:
+		return true
+	case ViewFilterItemOperatorContainsAny:
+		return true
+	case ViewFilterItemOperatorEndsWith:
+		return true
+	case ViewFilterItemOperatorEq:
+		return true
+	case ViewFilterItemOperatorGroup:
+		return true
+	case ViewFilterItemOperatorGt:
+		return true
+	case ViewFilterItemOperatorGte:
+		return true
+	case ViewFilterItemOperatorIn:
+		return true
+	case ViewFilterItemOperatorIsEmpty:
+		return true
+	case ViewFilterItemOperatorIsNotEmpty:
+		return true
+	case ViewFilterItemOperatorIsNotNull:
+		return true
+	case ViewFilterItemOperatorIsNull:
+		return true
+	case ViewFilterItemOperatorIsWithin:
+		return true
+	case ViewFilterItemOperatorLt:
+		return true
+	case ViewFilterItemOperatorLte:
+		return true
+	case ViewFilterItemOperatorNe:
+		return true
+	case ViewFilterItemOperatorNotContains:
+		return true
+	case ViewFilterItemOperatorNotIn:
+		return true
+	case ViewFilterItemOperatorOnOrAfter:
+		return true
+	case ViewFilterItemOperatorOnOrBefore:
+		return true
+	case ViewFilterItemOperatorStartsWith:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetPanelRowsParamsFormat.
 const (
 	Csv  GetPanelRowsParamsFormat = "csv"
@@ -945,6 +1116,13 @@ type CohortCondition struct {
 	Value nullable.Nullable[interface{}] `json:"value"`
 }
 
+// CohortGroup A nested group of a cohort rule, which holds when all (`and`) or any (`or`) of its conditions and groups hold.
+type CohortGroup struct {
+	Conditions  []CohortCondition `json:"conditions"`
+	Conjunction LogicalOperator   `json:"conjunction"`
+	Groups      []CohortGroup     `json:"groups,omitempty"`
+}
+
 // CohortLogic defines model for CohortLogic.
 type CohortLogic string
 
@@ -954,7 +1132,12 @@ type CohortOperator string
 // CohortRule Example: {"conditions":[{"field":"age","operator":"gte","value":65}],"logic":"AND"}
 type CohortRule struct {
 	Conditions []CohortCondition `json:"conditions"`
-	Logic      CohortLogic       `json:"logic"`
+
+	// Groups Nested groups, terms of the rule next to its conditions: the rule holds when its `logic`
+	// combines every condition and every group. Groups nest at most 3 levels deep and a rule holds
+	// at most 100 conditions and groups in all (422 otherwise). Absent in a rule saved without groups.
+	Groups []CohortGroup `json:"groups,omitempty"`
+	Logic  CohortLogic   `json:"logic"`
 }
 
 // Column defines model for Column.
@@ -1204,8 +1387,11 @@ type FieldError struct {
 	Reason string `json:"reason"`
 }
 
-// FilterOperator defines model for FilterOperator.
+// FilterOperator A filter's operator; see docs/formulas.md for each one's value and meaning.
 type FilterOperator string
+
+// FlatFilterOperator The operators of the released flat filter list (`filters` of a response); a view using another operator lists its filters in `filterItems` only.
+type FlatFilterOperator string
 
 // Health defines model for Health.
 type Health struct {
@@ -1476,6 +1662,25 @@ type ReadinessStatus string
 // ResourceType defines model for ResourceType.
 type ResourceType string
 
+// RowGroup defines model for RowGroup.
+type RowGroup struct {
+	Count int64 `json:"count"`
+
+	// Value The value, as in a rows answer; null for blank cells.
+	Value nullable.Nullable[interface{}] `json:"value"`
+}
+
+// RowGroups defines model for RowGroups.
+type RowGroups struct {
+	Groups []RowGroup `json:"groups"`
+
+	// Total The rows counted, across every group.
+	Total int64 `json:"total"`
+
+	// TotalCapped Whether more groups exist than the 1,000 listed.
+	TotalCapped bool `json:"totalCapped"`
+}
+
 // RowsColumn defines model for RowsColumn.
 type RowsColumn struct {
 	ColumnType RowsColumnColumnType `json:"columnType"`
@@ -1564,10 +1769,15 @@ type UserAssertion = string
 // View defines model for View.
 type View struct {
 	// CreatedAt RFC 3339, UTC, milliseconds.
-	CreatedAt   Timestamp    `json:"createdAt"`
-	Filters     []ViewFilter `json:"filters"`
-	Id          int64        `json:"id"`
-	IsPublished bool         `json:"isPublished"`
+	CreatedAt Timestamp `json:"createdAt"`
+
+	// FilterItems The filters exactly as saved, nested groups included. `filters` holds the same list when it
+	// is flat and uses only the FlatFilterOperator operators; otherwise `filters` is empty (a
+	// client that knows only `filters` sees no filter) and `filterItems` is the answer.
+	FilterItems []ViewFilterItem `json:"filterItems"`
+	Filters     []ViewFilter     `json:"filters"`
+	Id          int64            `json:"id"`
+	IsPublished bool             `json:"isPublished"`
 
 	// Metadata Free-form JSON object, stored as given. Never null on output.
 	//
@@ -1608,10 +1818,23 @@ type ViewFilter struct {
 	ColumnName      string          `json:"columnName"`
 	Id              int64           `json:"id"`
 	LogicalOperator LogicalOperator `json:"logicalOperator"`
-	Operator        FilterOperator  `json:"operator"`
+
+	// Operator The operators of the released flat filter list (`filters` of a response); a view using another operator lists its filters in `filterItems` only.
+	Operator FlatFilterOperator `json:"operator"`
 
 	// Value Any JSON value, null included. Absent for isNull/isNotNull; a list for in/notIn; two values for between.
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
+}
+
+// ViewFilterGroupInput A nested group: its filters (filters or groups) all hold (`conjunction: and`) or any holds
+// (`or`); their own `logicalOperator` is ignored. Groups nest at most 3 levels deep and a view
+// holds at most 100 filters and groups in all (422 otherwise). An empty group imposes nothing.
+// In the view's top-level list a group joins the previous filters with its `logicalOperator`,
+// like a filter.
+type ViewFilterGroupInput struct {
+	Conjunction     LogicalOperator       `json:"conjunction"`
+	Filters         []ViewFilterInputItem `json:"filters"`
+	LogicalOperator *LogicalOperator      `json:"logicalOperator,omitempty"`
 }
 
 // ViewFilterInput defines model for ViewFilterInput.
@@ -1619,20 +1842,51 @@ type ViewFilterInput struct {
 	// ColumnName A column id as a decimal string, or a column name; an id wins over a name.
 	ColumnName      ColumnReference  `json:"columnName"`
 	LogicalOperator *LogicalOperator `json:"logicalOperator,omitempty"`
-	Operator        FilterOperator   `json:"operator"`
+
+	// Operator A filter's operator; see docs/formulas.md for each one's value and meaning.
+	Operator FilterOperator `json:"operator"`
 
 	// Value Any JSON value, null included.
 	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
 }
 
+// ViewFilterInputItem A filter, or a nested group of filters.
+type ViewFilterInputItem struct {
+	union json.RawMessage
+}
+
+// ViewFilterItem A filter as saved (`columnName`, `operator`, `value`), or (`operator: group`) a nested group:
+// then `columnName` is empty, there is no `value`, and `conjunction` and `filters` hold the group
+// (see ViewFilterGroupInput). `logicalOperator` joins it to the previous items of the top-level list.
+type ViewFilterItem struct {
+	ColumnName      string           `json:"columnName"`
+	Conjunction     *LogicalOperator `json:"conjunction,omitempty"`
+	Filters         []ViewFilterItem `json:"filters,omitempty"`
+	Id              int64            `json:"id"`
+	LogicalOperator LogicalOperator  `json:"logicalOperator"`
+
+	// Operator A filter's operator (FilterOperator), or `group` for a nested group of filters.
+	Operator ViewFilterItemOperator `json:"operator"`
+
+	// Value Any JSON value, null included, as for ViewFilter.
+	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
+}
+
+// ViewFilterItemOperator A filter's operator (FilterOperator), or `group` for a nested group of filters.
+type ViewFilterItemOperator string
+
 // ViewFilterList defines model for ViewFilterList.
 type ViewFilterList struct {
-	Filters []ViewFilter `json:"filters"`
+	// FilterItems The filters exactly as saved, nested groups included. `filters` holds the same list when it
+	// is flat and uses only the FlatFilterOperator operators; otherwise `filters` is empty (a
+	// client that knows only `filters` sees no filter) and `filterItems` is the answer.
+	FilterItems []ViewFilterItem `json:"filterItems"`
+	Filters     []ViewFilter     `json:"filters"`
 }
 
 // ViewFiltersReplace defines model for ViewFiltersReplace.
 type ViewFiltersReplace struct {
-	Filters []ViewFilterInput `json:"filters"`
+	Filters []ViewFilterInputItem `json:"filters"`
 
 	// TenantId Ignored when equal to the token's tenant; 403 otherwise.
 	TenantId *TenantAssertion `json:"tenantId,omitempty"`
@@ -1869,6 +2123,9 @@ type ResourceId = int64
 
 // ResourceTypePath defines model for ResourceTypePath.
 type ResourceTypePath = ResourceType
+
+// RowsSearch defines model for RowsSearch.
+type RowsSearch = string
 
 // TenantIdQuery Ignored when equal to the token's tenant; 403 otherwise.
 type TenantIdQuery = TenantAssertion
@@ -2226,6 +2483,13 @@ type GetPanelRowsParams struct {
 	// ViewId A view of the panel whose filters, sorts and visible columns apply.
 	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
 
+	// Search Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+	// contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+	// literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+	// It runs in PostgreSQL when every answer column is a text or select base column, else on the
+	// rows PostgreSQL returns.
+	Search *RowsSearch `form:"search,omitempty" json:"search,omitempty"`
+
 	// Limit Page size (default 100; the panel and view lists return up to 1,000 without it).
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
@@ -2252,6 +2516,35 @@ type GetPanelRowsParamsFormat string
 type GetPanelRowsCSVParams struct {
 	// ViewId A view of the panel whose filters, sorts and visible columns apply.
 	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
+
+	// Search Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+	// contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+	// literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+	// It runs in PostgreSQL when every answer column is a text or select base column, else on the
+	// rows PostgreSQL returns.
+	Search *RowsSearch `form:"search,omitempty" json:"search,omitempty"`
+
+	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
+	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
+
+	// UserId Optional assertion of the caller's user id; must equal the token's (403 otherwise).
+	UserId *UserIdQuery `form:"userId,omitempty" json:"userId,omitempty"`
+}
+
+// GetPanelRowGroupsParams defines parameters for GetPanelRowGroups.
+type GetPanelRowGroupsParams struct {
+	// ViewId A view of the panel whose filters and visible columns apply.
+	ViewId *int64 `form:"viewId,omitempty" json:"viewId,omitempty"`
+
+	// By The column to count by, a column id as a decimal string or a name.
+	By ColumnReference `form:"by" json:"by"`
+
+	// Search Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+	// contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+	// literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+	// It runs in PostgreSQL when every answer column is a text or select base column, else on the
+	// rows PostgreSQL returns.
+	Search *RowsSearch `form:"search,omitempty" json:"search,omitempty"`
 
 	// TenantId Optional assertion of the caller's tenant; must equal the token's (403 otherwise).
 	TenantId *TenantIdQuery `form:"tenantId,omitempty" json:"tenantId,omitempty"`
@@ -2489,6 +2782,68 @@ func (t EchoedId) MarshalJSON() ([]byte, error) {
 }
 
 func (t *EchoedId) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsViewFilterInput returns the union data inside the ViewFilterInputItem as a ViewFilterInput
+func (t ViewFilterInputItem) AsViewFilterInput() (ViewFilterInput, error) {
+	var body ViewFilterInput
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromViewFilterInput overwrites any union data inside the ViewFilterInputItem as the provided ViewFilterInput
+func (t *ViewFilterInputItem) FromViewFilterInput(v ViewFilterInput) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeViewFilterInput performs a merge with any union data inside the ViewFilterInputItem, using the provided ViewFilterInput
+func (t *ViewFilterInputItem) MergeViewFilterInput(v ViewFilterInput) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsViewFilterGroupInput returns the union data inside the ViewFilterInputItem as a ViewFilterGroupInput
+func (t ViewFilterInputItem) AsViewFilterGroupInput() (ViewFilterGroupInput, error) {
+	var body ViewFilterGroupInput
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromViewFilterGroupInput overwrites any union data inside the ViewFilterInputItem as the provided ViewFilterGroupInput
+func (t *ViewFilterInputItem) FromViewFilterGroupInput(v ViewFilterGroupInput) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeViewFilterGroupInput performs a merge with any union data inside the ViewFilterInputItem, using the provided ViewFilterGroupInput
+func (t *ViewFilterInputItem) MergeViewFilterGroupInput(v ViewFilterGroupInput) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ViewFilterInputItem) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ViewFilterInputItem) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -3174,6 +3529,20 @@ type ClientInterface interface {
 	// Corresponds with GET /api/panels/{panelId}/rows.csv (the `GetPanelRowsCSV` operationId).
 	GetPanelRowsCSV(ctx context.Context, panelId PanelId, params *GetPanelRowsCSVParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetPanelRowGroups Count a panel's rows by a column's value
+	//
+	// Counts the rows of `getPanelRows` (same permissions: `viewer` on the panel; with `viewId`,
+	// reading the view is enough, and the view's filters apply, as do the cohort rule and `search`)
+	// by the value of the column `by`, which must be one of the answer's columns (a view's visible
+	// columns), else 422. Blank cells (null, an empty text or list, a cell that could not be
+	// computed) form one group with the value null. At most 1,000 groups are listed, the largest
+	// first, ties by value ascending (empty last); `total` is the number of rows counted across every
+	// group and `totalCapped` whether more groups exist than are listed. It runs as one `GROUP BY`
+	// in PostgreSQL when the column and every condition can, else on the rows PostgreSQL returns.
+	//
+	// Corresponds with GET /api/panels/{panelId}/rows/groups (the `GetPanelRowGroups` operationId).
+	GetPanelRowGroups(ctx context.Context, panelId PanelId, params *GetPanelRowGroupsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListViews List views
 	//
 	// Views the caller can read (`viewer` on the view or its panel, or published), most recently updated
@@ -3246,7 +3615,9 @@ type ClientInterface interface {
 	//
 	// Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 	// resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+	// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+	// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+	// Records `view_changed`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3257,7 +3628,9 @@ type ClientInterface interface {
 	//
 	// Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 	// resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+	// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+	// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+	// Records `view_changed`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4567,6 +4940,30 @@ func (c *Client) GetPanelRowsCSV(ctx context.Context, panelId PanelId, params *G
 	return c.Client.Do(req)
 }
 
+// GetPanelRowGroups Count a panel's rows by a column's value
+//
+// Counts the rows of `getPanelRows` (same permissions: `viewer` on the panel; with `viewId`,
+// reading the view is enough, and the view's filters apply, as do the cohort rule and `search`)
+// by the value of the column `by`, which must be one of the answer's columns (a view's visible
+// columns), else 422. Blank cells (null, an empty text or list, a cell that could not be
+// computed) form one group with the value null. At most 1,000 groups are listed, the largest
+// first, ties by value ascending (empty last); `total` is the number of rows counted across every
+// group and `totalCapped` whether more groups exist than are listed. It runs as one `GROUP BY`
+// in PostgreSQL when the column and every condition can, else on the rows PostgreSQL returns.
+//
+// Corresponds with GET /api/panels/{panelId}/rows/groups (the `GetPanelRowGroups` operationId).
+func (c *Client) GetPanelRowGroups(ctx context.Context, panelId PanelId, params *GetPanelRowGroupsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPanelRowGroupsRequest(c.Server, panelId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListViews List views
 //
 // Views the caller can read (`viewer` on the view or its panel, or published), most recently updated
@@ -4719,7 +5116,9 @@ func (c *Client) GetViewFilters(ctx context.Context, viewId ViewId, params *GetV
 //
 // Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 // resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+// Records `view_changed`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4740,7 +5139,9 @@ func (c *Client) ReplaceViewFiltersWithBody(ctx context.Context, viewId ViewId, 
 //
 // Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 // resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+// Records `view_changed`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7668,6 +8069,18 @@ func NewGetPanelRowsRequest(server string, panelId PanelId, params *GetPanelRows
 
 		}
 
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Limit != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
@@ -7780,6 +8193,123 @@ func NewGetPanelRowsCSVRequest(server string, panelId PanelId, params *GetPanelR
 		if params.ViewId != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "viewId", *params.ViewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TenantId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tenantId", *params.TenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.UserId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "userId", *params.UserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetPanelRowGroupsRequest constructs an http.Request for the GetPanelRowGroups method
+func NewGetPanelRowGroupsRequest(server string, panelId PanelId, params *GetPanelRowGroupsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "panelId", panelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/panels/%s/rows/groups", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ViewId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "viewId", *params.ViewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "by", params.By, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -9831,6 +10361,22 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/panels/{panelId}/rows.csv (the `GetPanelRowsCSV` operationId).
 	GetPanelRowsCSVWithResponse(ctx context.Context, panelId PanelId, params *GetPanelRowsCSVParams, reqEditors ...RequestEditorFn) (*GetPanelRowsCSVResponse, error)
 
+	// GetPanelRowGroupsWithResponse Count a panel's rows by a column's value
+	//
+	// Counts the rows of `getPanelRows` (same permissions: `viewer` on the panel; with `viewId`,
+	// reading the view is enough, and the view's filters apply, as do the cohort rule and `search`)
+	// by the value of the column `by`, which must be one of the answer's columns (a view's visible
+	// columns), else 422. Blank cells (null, an empty text or list, a cell that could not be
+	// computed) form one group with the value null. At most 1,000 groups are listed, the largest
+	// first, ties by value ascending (empty last); `total` is the number of rows counted across every
+	// group and `totalCapped` whether more groups exist than are listed. It runs as one `GROUP BY`
+	// in PostgreSQL when the column and every condition can, else on the rows PostgreSQL returns.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/panels/{panelId}/rows/groups (the `GetPanelRowGroups` operationId).
+	GetPanelRowGroupsWithResponse(ctx context.Context, panelId PanelId, params *GetPanelRowGroupsParams, reqEditors ...RequestEditorFn) (*GetPanelRowGroupsResponse, error)
+
 	// ListViewsWithResponse List views
 	//
 	// Views the caller can read (`viewer` on the view or its panel, or published), most recently updated
@@ -9911,7 +10457,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 	// resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+	// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+	// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+	// Records `view_changed`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9922,7 +10470,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 	// resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-	// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+	// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+	// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+	// Records `view_changed`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14145,6 +14695,106 @@ func (r GetPanelRowsCSVResponse) ContentType() string {
 	return ""
 }
 
+// GetPanelRowGroupsResponse429Headers the declared response headers of an HTTP 429 response for GetPanelRowGroups
+type GetPanelRowGroupsResponse429Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	RetryAfter         *int
+}
+
+type GetPanelRowGroupsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RowGroups
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableEntity
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetPanelRowGroupsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPanelRowGroupsResponse) GetJSON200() *RowGroups {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON422() *UnprocessableEntity {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetPanelRowGroupsResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPanelRowGroupsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPanelRowGroupsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPanelRowGroupsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPanelRowGroupsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListViewsResponse429Headers the declared response headers of an HTTP 429 response for ListViews
 type ListViewsResponse429Headers struct {
 	RateLimitLimit     *int
@@ -17325,6 +17975,28 @@ func (c *ClientWithResponses) GetPanelRowsCSVWithResponse(ctx context.Context, p
 	return ParseGetPanelRowsCSVResponse(rsp)
 }
 
+// GetPanelRowGroupsWithResponse Count a panel's rows by a column's value
+//
+// Counts the rows of `getPanelRows` (same permissions: `viewer` on the panel; with `viewId`,
+// reading the view is enough, and the view's filters apply, as do the cohort rule and `search`)
+// by the value of the column `by`, which must be one of the answer's columns (a view's visible
+// columns), else 422. Blank cells (null, an empty text or list, a cell that could not be
+// computed) form one group with the value null. At most 1,000 groups are listed, the largest
+// first, ties by value ascending (empty last); `total` is the number of rows counted across every
+// group and `totalCapped` whether more groups exist than are listed. It runs as one `GROUP BY`
+// in PostgreSQL when the column and every condition can, else on the rows PostgreSQL returns.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/panels/{panelId}/rows/groups (the `GetPanelRowGroups` operationId).
+func (c *ClientWithResponses) GetPanelRowGroupsWithResponse(ctx context.Context, panelId PanelId, params *GetPanelRowGroupsParams, reqEditors ...RequestEditorFn) (*GetPanelRowGroupsResponse, error) {
+	rsp, err := c.GetPanelRowGroups(ctx, panelId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPanelRowGroupsResponse(rsp)
+}
+
 // ListViewsWithResponse List views
 //
 // Views the caller can read (`viewer` on the view or its panel, or published), most recently updated
@@ -17453,7 +18125,9 @@ func (c *ClientWithResponses) GetViewFiltersWithResponse(ctx context.Context, vi
 //
 // Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 // resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+// Records `view_changed`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17470,7 +18144,9 @@ func (c *ClientWithResponses) ReplaceViewFiltersWithBodyWithResponse(ctx context
 //
 // Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
 // resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-// list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+// list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+// (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+// Records `view_changed`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -22270,6 +22946,115 @@ func ParseGetPanelRowsCSVResponse(rsp *http.Response) (*GetPanelRowsCSVResponse,
 	switch {
 	case rsp.StatusCode == 429:
 		var headers GetPanelRowsCSVResponse429Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetPanelRowGroupsResponse parses an HTTP response from a GetPanelRowGroupsWithResponse call
+func ParseGetPanelRowGroupsResponse(rsp *http.Response) (*GetPanelRowGroupsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPanelRowGroupsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RowGroups
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetPanelRowGroupsResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

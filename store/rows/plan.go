@@ -53,10 +53,12 @@ type Condition struct {
 	Value    any
 }
 
-// Cohort is the panel's cohort rule: every condition (or any, when Or is set) must hold.
+// Cohort is the panel's cohort rule, or one of its nested groups: every condition and group (or
+// any, when Or is set) must hold.
 type Cohort struct {
 	Or         bool
 	Conditions []Condition
+	Groups     []Cohort `json:",omitempty"`
 }
 
 // View is the view a query reads through: its visible columns, filters and sorts name columns by
@@ -69,11 +71,20 @@ type View struct {
 }
 
 // Filter is one filter of a view; Or joins it to the previous filters with OR instead of AND.
+// A filter with Group set is a nested group: its own filters joined by the group's conjunction
+// (their Or fields are ignored), and Column, Operator and Value are unused.
 type Filter struct {
 	Column   string
 	Operator string
 	Value    any
 	Or       bool
+	Group    *Group `json:",omitempty"`
+}
+
+// Group is a nested filter group: every filter holds (Or false) or any does (Or true).
+type Group struct {
+	Or      bool
+	Filters []Filter
 }
 
 // Sort is one sort key of a view.
@@ -89,6 +100,8 @@ type Query struct {
 	Now   time.Time
 	// GoOnly evaluates every condition and sort in Go, so tests can hold both paths to one answer.
 	GoOnly bool
+	// Search keeps the rows where one of the answer's columns contains it (ignoring case).
+	Search string
 	// Limits bound the text a formula computes (zero: the defaults); a longer value is an error
 	// cell (formula.TooLongError).
 	Limits formula.Limits
@@ -107,7 +120,9 @@ type Input struct {
 	View    *View // nil: no view (every column, no filters or sorts)
 	// WholePanel is whether the caller may read the whole panel, not only the view.
 	WholePanel bool
-	Query      Query
+	// GroupBy is the column reference Groups counts rows by ("": none).
+	GroupBy string
+	Query   Query
 }
 
 // Cursor is the position after the last row of a page.
@@ -145,13 +160,15 @@ type Plan struct {
 	cols    []colInfo
 	out     []int // answer columns (indexes into cols)
 	proj    []int // projected base columns, in SELECT order (indexes into cols)
-	// Conditions: cohort rule and view filters, each an OR of AND groups; pushed parts are SQL.
-	cohort, filters *conditionSet
-	sorts           []*sortKey
-	sqlSort         bool // every sort key runs in SQL (keyset pagination in SQL)
-	joins           []int
-	shape           string
-	rowsGen         []int64 // per source, the generation of its current rows (set by Run)
+	// Conditions: cohort rule, view filters and search, each a tree; pushed parts are SQL.
+	cohort, filters, search *conditionSet
+	sorts                   []*sortKey
+	groupBy                 int  // Groups' column (index into cols); -1: none
+	groupSQL                bool // Groups runs as one GROUP BY in PostgreSQL
+	sqlSort                 bool // every sort key runs in SQL (keyset pagination in SQL)
+	joins                   []int
+	shape                   string
+	rowsGen                 []int64 // per source, the generation of its current rows (set by Run)
 }
 
 type colInfo struct {
@@ -172,13 +189,43 @@ type condition struct {
 	op       string
 	operands []operand
 	pushed   bool
+	// Date operators: the range [start, end) their value names at the query's now (dateOK false:
+	// the value names no range, nothing matches).
+	start, end time.Time
+	dateOK     bool
+}
+
+// condNode is a node of a condition tree: a leaf condition, or an AND (or OR) of its children.
+type condNode struct {
+	leaf *condition
+	or   bool
+	kids []*condNode
 }
 
 type conditionSet struct {
-	groups [][]*condition
-	// all is true when the whole set runs in SQL; otherwise the conditions with pushed set run in
-	// SQL (only possible when the set is a single AND group) and the rest here.
+	root *condNode // nil: no condition
+	// all is true when the whole set runs in SQL; otherwise the pushed leaves run in SQL (only
+	// leaves reached from the root through AND nodes stay pushed) and the rest here.
 	all bool
+}
+
+// leaves lists the set's conditions, depth first.
+func (cs *conditionSet) leaves() []*condition {
+	var out []*condition
+	var walk func(n *condNode)
+	walk = func(n *condNode) {
+		if n == nil {
+			return
+		}
+		if n.leaf != nil {
+			out = append(out, n.leaf)
+		}
+		for _, k := range n.kids {
+			walk(k)
+		}
+	}
+	walk(cs.root)
+	return out
 }
 
 type sortKey struct {
@@ -211,7 +258,16 @@ func Compile(in Input) *Plan {
 	plan.chooseOutput(in.View, in.WholePanel)
 	plan.cohort = plan.compileCohort(in.Cohort)
 	plan.filters = plan.compileFilters(in.View)
+	plan.search = plan.compileSearch(q.Search)
 	plan.compileSorts(in.View)
+	plan.groupBy = -1
+	if in.GroupBy != "" {
+		// Only a column of the answer: a view reader must not count by a column the view hides.
+		if idx := plan.resolve(plan.columns(), in.GroupBy); slices.Contains(plan.out, idx) {
+			plan.groupBy = idx
+		}
+		plan.groupSQL = plan.groupBy >= 0 && plan.pushable(plan.groupBy) && plan.cohort.all && plan.filters.all && plan.search.all
+	}
 	plan.project()
 	plan.shape = plan.fingerprint(in.Cohort, in.View)
 	return plan
@@ -333,110 +389,217 @@ func (pl *Plan) pushable(i int) bool {
 // otherwise it is a dotted path into the primary source's records, compared with the value's own
 // JSON type (a number, a text or a boolean).
 func (pl *Plan) compileCohort(rule Cohort) *conditionSet {
-	all := pl.columns()
-	var conds []*condition
+	return newConditionTree(pl.compileCohortNode(pl.columns(), rule))
+}
+
+func (pl *Plan) compileCohortNode(all []Column, rule Cohort) *condNode {
+	n := &condNode{or: rule.Or}
 	for _, rc := range rule.Conditions {
-		c := &condition{col: -1, op: rc.Operator}
-		if idx := pl.resolve(all, rc.Field); idx >= 0 {
-			c.col, c.typ = idx, pl.cols[idx].col.Type
-			c.pushed = pl.pushable(idx)
-			c.operands = []operand{coerce(rc.Value, c.typ)}
+		n.kids = append(n.kids, &condNode{leaf: pl.compileCohortCondition(all, rc)})
+	}
+	for _, g := range rule.Groups {
+		n.kids = append(n.kids, pl.compileCohortNode(all, g))
+	}
+	return simplify(n)
+}
+
+func (pl *Plan) compileCohortCondition(all []Column, rc Condition) *condition {
+	c := &condition{col: -1, op: rc.Operator}
+	if idx := pl.resolve(all, rc.Field); idx >= 0 {
+		c.col, c.typ = idx, pl.cols[idx].col.Type
+		c.pushed = pl.pushable(idx)
+		c.operands = []operand{coerce(rc.Value, c.typ)}
+		return c
+	}
+	c.path = parsePath(rc.Field)
+	switch rc.Value.(type) {
+	case nil:
+		c.typ = "text"
+		if c.op == "eq" {
+			c.op = "isNull"
 		} else {
-			c.path = parsePath(rc.Field)
-			switch rc.Value.(type) {
-			case nil:
-				c.typ = "text"
-				if c.op == "eq" {
-					c.op = "isNull"
-				} else {
-					c.operands = []operand{{}} // ordering against null: never true
-				}
-			case bool:
-				c.typ = "boolean"
-			case json.Number, float64, int, int64:
-				c.typ = "number"
-			default:
-				c.typ = "text"
-			}
-			if c.operands == nil && c.op != "isNull" {
-				c.operands = []operand{coerce(rc.Value, c.typ)}
-			}
-			c.pushed = !pl.q.GoOnly && c.path != nil && len(pl.sources) > 0
+			c.operands = []operand{{}} // ordering against null: never true
 		}
-		conds = append(conds, c)
+	case bool:
+		c.typ = "boolean"
+	case json.Number, float64, int, int64:
+		c.typ = "number"
+	default:
+		c.typ = "text"
 	}
-	if rule.Or {
-		groups := make([][]*condition, len(conds))
-		for i, c := range conds {
-			groups[i] = []*condition{c}
-		}
-		return newConditionSet(groups)
+	if c.operands == nil && c.op != "isNull" {
+		c.operands = []operand{coerce(rc.Value, c.typ)}
 	}
-	if len(conds) == 0 {
-		return newConditionSet(nil)
-	}
-	return newConditionSet([][]*condition{conds})
+	c.pushed = !pl.q.GoOnly && c.path != nil && len(pl.sources) > 0
+	return c
 }
 
 // compileFilters turns a view's filters into conditions: each filter joins the previous ones with
-// AND or (Filter.Or) OR, AND binding tighter than OR (a AND b OR c is (a AND b) OR c). Filters on
-// columns that no longer resolve are skipped.
+// AND or (Filter.Or) OR, AND binding tighter than OR (a AND b OR c is (a AND b) OR c); a nested
+// group is one term of that list. Filters on columns that no longer resolve, and groups left
+// empty, are skipped.
 func (pl *Plan) compileFilters(view *View) *conditionSet {
 	if view == nil {
-		return newConditionSet(nil)
+		return newConditionTree(nil)
 	}
-	all := pl.columns()
-	var groups [][]*condition
-	for _, f := range view.Filters {
-		idx := pl.resolve(all, f.Column)
-		if idx < 0 {
-			continue
-		}
-		typ := pl.cols[idx].col.Type
-		c := &condition{col: idx, typ: typ, op: f.Operator, pushed: pl.pushable(idx)}
-		switch f.Operator {
-		case "in", "notIn", "between":
-			list, _ := f.Value.([]any)
-			for _, v := range list {
-				c.operands = append(c.operands, coerce(v, typ))
-			}
-			if f.Operator == "between" && len(c.operands) != 2 {
-				c.operands = []operand{{}, {}}
-			}
-		case "contains", "startsWith", "endsWith":
-			s, ok := f.Value.(string)
-			c.operands = []operand{{s, ok}}
-			// Text operators read numbers, booleans and dates as text: only text columns run in SQL.
-			c.pushed = c.pushed && (typ == "text" || typ == "select")
-		case "isNull", "isNotNull":
-		default:
-			c.operands = []operand{coerce(f.Value, typ)}
-		}
-		if len(groups) == 0 || f.Or {
-			groups = append(groups, []*condition{c})
-		} else {
-			groups[len(groups)-1] = append(groups[len(groups)-1], c)
-		}
-	}
-	return newConditionSet(groups)
+	return newConditionTree(pl.compileFilterList(pl.columns(), view.Filters))
 }
 
-func newConditionSet(groups [][]*condition) *conditionSet {
-	cs := &conditionSet{groups: groups, all: true}
-	for _, g := range groups {
-		for _, c := range g {
-			cs.all = cs.all && c.pushed
+func (pl *Plan) compileFilterList(all []Column, filters []Filter) *condNode {
+	var groups [][]*condNode
+	for _, f := range filters {
+		n := pl.compileFilter(all, f)
+		if n == nil {
+			continue
+		}
+		if len(groups) == 0 || f.Or {
+			groups = append(groups, []*condNode{n})
+		} else {
+			groups[len(groups)-1] = append(groups[len(groups)-1], n)
 		}
 	}
-	if !cs.all && len(groups) > 1 {
-		// An OR across groups cannot be split between SQL and Go: all of it runs here.
-		for _, g := range groups {
-			for _, c := range g {
-				c.pushed = false
+	or := &condNode{or: true}
+	for _, g := range groups {
+		or.kids = append(or.kids, simplify(&condNode{kids: g}))
+	}
+	return simplify(or)
+}
+
+func (pl *Plan) compileFilter(all []Column, f Filter) *condNode {
+	if f.Group != nil {
+		n := &condNode{or: f.Group.Or}
+		for _, k := range f.Group.Filters {
+			if kn := pl.compileFilter(all, k); kn != nil {
+				n.kids = append(n.kids, kn)
 			}
 		}
+		return simplify(n)
+	}
+	idx := pl.resolve(all, f.Column)
+	if idx < 0 {
+		return nil
+	}
+	typ := pl.cols[idx].col.Type
+	c := &condition{col: idx, typ: typ, op: f.Operator, pushed: pl.pushable(idx)}
+	switch f.Operator {
+	case "in", "notIn", "between":
+		list, _ := f.Value.([]any)
+		for _, v := range list {
+			c.operands = append(c.operands, coerce(v, typ))
+		}
+		if f.Operator == "between" && len(c.operands) != 2 {
+			c.operands = []operand{{}, {}}
+		}
+	case "contains", "startsWith", "endsWith", "notContains":
+		s, ok := f.Value.(string)
+		c.operands = []operand{{s, ok}}
+		// Text operators read numbers, booleans and dates as text: only text columns run in SQL.
+		c.pushed = c.pushed && (typ == "text" || typ == "select")
+	case "containsAny", "containsAll":
+		list, _ := f.Value.([]any)
+		for _, v := range list {
+			if s, ok := v.(string); ok {
+				c.operands = append(c.operands, operand{s, true})
+			}
+		}
+		c.pushed = c.pushed && (typ == "text" || typ == "select")
+	case "isWithin", "before", "after", "onOrBefore", "onOrAfter":
+		// Dates are typed in Go only (sqlTyped): these never run in SQL.
+		c.pushed = false
+		if spec, err := ParseDateSpec(f.Operator, f.Value); err == nil {
+			c.start, c.end, c.dateOK = spec.span(pl.q.Now, typ)
+		}
+	case "isNull", "isNotNull", "isEmpty", "isNotEmpty":
+	default:
+		c.operands = []operand{coerce(f.Value, typ)}
+	}
+	return &condNode{leaf: c}
+}
+
+// simplify drops an empty node, replaces a node of one child by the child and lifts the children
+// of a child of the same conjunction, so that (a AND (b AND c)) pushes down like a AND b AND c.
+func simplify(n *condNode) *condNode {
+	if n == nil || n.leaf != nil {
+		return n
+	}
+	var kids []*condNode
+	for _, k := range n.kids {
+		switch {
+		case k == nil:
+		case k.leaf == nil && k.or == n.or:
+			kids = append(kids, k.kids...)
+		default:
+			kids = append(kids, k)
+		}
+	}
+	switch len(kids) {
+	case 0:
+		return nil
+	case 1:
+		return kids[0]
+	}
+	n.kids = kids
+	return n
+}
+
+// newConditionTree decides which conditions run in SQL: a leaf stays pushed when every node
+// above it is an AND, or when the OR above it has every leaf pushed; an OR that mixes SQL and Go
+// conditions cannot be split between the two and runs here entirely.
+func newConditionTree(root *condNode) *conditionSet {
+	cs := &conditionSet{root: root, all: allPushed(root)}
+	if !cs.all {
+		var split func(n *condNode)
+		split = func(n *condNode) {
+			switch {
+			case n.leaf != nil:
+			case !n.or:
+				for _, k := range n.kids {
+					split(k)
+				}
+			case !allPushed(n):
+				for _, c := range (&conditionSet{root: n}).leaves() {
+					c.pushed = false
+				}
+			}
+		}
+		split(root)
 	}
 	return cs
+}
+
+func allPushed(n *condNode) bool {
+	for _, c := range (&conditionSet{root: n}).leaves() {
+		if !c.pushed {
+			return false
+		}
+	}
+	return true
+}
+
+// conditionSets are the sets every row must satisfy.
+func (pl *Plan) conditionSets() []*conditionSet {
+	return []*conditionSet{pl.cohort, pl.filters, pl.search}
+}
+
+// compileSearch is an OR, over the answer's columns, of "contains the search" (as the contains
+// operator: case-insensitive, on the cell's text). It runs in SQL when every answer column is a
+// pushed-down text or select column, else entirely in Go.
+func (pl *Plan) compileSearch(search string) *conditionSet {
+	if search == "" {
+		return newConditionTree(nil)
+	}
+	or := &condNode{or: true}
+	for _, idx := range pl.out {
+		typ := pl.cols[idx].col.Type
+		c := &condition{col: idx, typ: typ, op: "search", operands: []operand{{search, true}},
+			pushed: pl.pushable(idx) && (typ == "text" || typ == "select")}
+		or.kids = append(or.kids, &condNode{leaf: c})
+	}
+	if len(or.kids) == 0 {
+		// No column to search in: no row matches.
+		return newConditionTree(&condNode{leaf: &condition{col: -1, op: "search"}})
+	}
+	return newConditionTree(simplify(or))
 }
 
 func (pl *Plan) compileSorts(view *View) {
@@ -480,12 +643,10 @@ func (pl *Plan) project() {
 	for _, i := range pl.out {
 		visit(i)
 	}
-	for _, cs := range []*conditionSet{pl.cohort, pl.filters} {
-		for _, g := range cs.groups {
-			for _, c := range g {
-				if !c.pushed && c.col >= 0 {
-					visit(c.col)
-				}
+	for _, cs := range pl.conditionSets() {
+		for _, c := range cs.leaves() {
+			if !c.pushed && c.col >= 0 {
+				visit(c.col)
 			}
 		}
 	}
@@ -493,6 +654,9 @@ func (pl *Plan) project() {
 		for _, k := range pl.sorts {
 			visit(k.col)
 		}
+	}
+	if pl.groupBy >= 0 && !pl.groupSQL {
+		visit(pl.groupBy)
 	}
 	joined := map[int]bool{}
 	for i := range pl.cols {
@@ -503,12 +667,10 @@ func (pl *Plan) project() {
 			joined[ci.src] = true
 		}
 	}
-	for _, cs := range []*conditionSet{pl.cohort, pl.filters} {
-		for _, g := range cs.groups {
-			for _, c := range g {
-				if c.pushed && c.col >= 0 {
-					joined[pl.cols[c.col].src] = true
-				}
+	for _, cs := range pl.conditionSets() {
+		for _, c := range cs.leaves() {
+			if c.pushed && c.col >= 0 {
+				joined[pl.cols[c.col].src] = true
 			}
 		}
 	}
@@ -516,6 +678,9 @@ func (pl *Plan) project() {
 		for _, k := range pl.sorts {
 			joined[pl.cols[k.col].src] = true
 		}
+	}
+	if pl.groupSQL {
+		joined[pl.cols[pl.groupBy].src] = true
 	}
 	for i, c := range pl.pathProj() {
 		c.projAt = len(pl.proj) + i
@@ -544,7 +709,8 @@ func (pl *Plan) fingerprint(cohort Cohort, view *View) string {
 		Sources []int64
 		Out     []int
 		GoOnly  bool
-	}{Cohort: cohort, Sources: pl.sources, Out: pl.out, GoOnly: pl.q.GoOnly}
+		Search  string `json:",omitempty"`
+	}{Cohort: cohort, Sources: pl.sources, Out: pl.out, GoOnly: pl.q.GoOnly, Search: pl.q.Search}
 	if view != nil {
 		shape.View, shape.Sorts, shape.Filters = view.ID, view.Sorts, view.Filters
 	}

@@ -1,9 +1,11 @@
 package rows
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -150,11 +152,9 @@ func (ev *evaluator) pathCell(c *condition) any {
 // pathProj lists the path conditions evaluated here; their values follow the projected columns.
 func (pl *Plan) pathProj() []*condition {
 	var out []*condition
-	for _, g := range pl.cohort.groups {
-		for _, c := range g {
-			if !c.pushed && c.col < 0 && c.path != nil {
-				out = append(out, c)
-			}
+	for _, c := range pl.cohort.leaves() {
+		if !c.pushed && c.col < 0 && c.path != nil {
+			out = append(out, c)
 		}
 	}
 	return out
@@ -162,43 +162,40 @@ func (pl *Plan) pathProj() []*condition {
 
 // keep applies the conditions that run here.
 func (ev *evaluator) keep() bool {
-	for _, cs := range []*conditionSet{ev.pl.cohort, ev.pl.filters} {
-		if cs.all || len(cs.groups) == 0 {
+	for _, cs := range ev.pl.conditionSets() {
+		if cs.all || cs.root == nil {
 			continue
 		}
-		matched := false
-		for _, g := range cs.groups {
-			ok := true
-			for _, c := range g {
-				if c.pushed {
-					continue
-				}
-				var cell any
-				switch {
-				case c.col >= 0:
-					cell, _ = ev.cell(c.col)
-				case c.path != nil:
-					cell = ev.pathCell(c)
-				default:
-					ok = false // neither a column nor a path: matches nothing
-				}
-				if ok && !c.matches(cell) {
-					ok = false
-				}
-				if !ok {
-					break
-				}
-			}
-			if ok {
-				matched = true
-				break
-			}
-		}
-		if !matched {
+		if !ev.holds(cs.root) {
 			return false
 		}
 	}
 	return true
+}
+
+// holds evaluates a condition tree on the current row; pushed leaves already held in SQL.
+func (ev *evaluator) holds(n *condNode) bool {
+	if c := n.leaf; c != nil {
+		if c.pushed {
+			return true
+		}
+		var cell any
+		switch {
+		case c.col >= 0:
+			cell, _ = ev.cell(c.col)
+		case c.path != nil:
+			cell = ev.pathCell(c)
+		default:
+			return false // neither a column nor a path: matches nothing
+		}
+		return c.matches(cell)
+	}
+	for _, k := range n.kids {
+		if ev.holds(k) == n.or {
+			return n.or
+		}
+	}
+	return !n.or
 }
 
 // pageBudget is what a page has used of Query.MaxBytes.
@@ -296,18 +293,8 @@ func (pl *Plan) query(after *Cursor, limit int) sqlFrag {
 			sel = append(sel, e.wrap("(%s)::text"))
 		}
 	}
-	parts := []sqlFrag{frag("SELECT "), joinFrags(sel, ", "), frag(" FROM source_records AS s0")}
-	for _, src := range pl.joins {
-		a := sourceAlias(src)
-		parts = append(parts, frag(" LEFT JOIN source_records AS "+a+" ON "+a+".data_source_id = ? AND "+a+".generation = ? AND "+a+".record_key = s0.record_key",
-			pl.sources[src], pl.rowsGen[src]))
-	}
-	where := []sqlFrag{frag("s0.data_source_id = ? AND s0.generation = ?", pl.sources[0], pl.rowsGen[0])}
-	for _, cs := range []*conditionSet{pl.cohort, pl.filters} {
-		if w, ok := pl.pushedSQL(cs); ok {
-			where = append(where, w)
-		}
-	}
+	parts := append([]sqlFrag{frag("SELECT "), joinFrags(sel, ", ")}, pl.fromSQL()...)
+	where := pl.whereSQL()
 	if after != nil {
 		if pl.sqlSort {
 			vals := make([]*string, len(after.Keys))
@@ -335,32 +322,71 @@ func (pl *Plan) query(after *Cursor, limit int) sqlFrag {
 	return joinFrags(parts, "")
 }
 
+// fromSQL is the FROM clause: the primary records and the joined sources.
+func (pl *Plan) fromSQL() []sqlFrag {
+	parts := []sqlFrag{frag(" FROM source_records AS s0")}
+	for _, src := range pl.joins {
+		a := sourceAlias(src)
+		parts = append(parts, frag(" LEFT JOIN source_records AS "+a+" ON "+a+".data_source_id = ? AND "+a+".generation = ? AND "+a+".record_key = s0.record_key",
+			pl.sources[src], pl.rowsGen[src]))
+	}
+	return parts
+}
+
+// whereSQL is the primary source's current generation and the pushed conditions.
+func (pl *Plan) whereSQL() []sqlFrag {
+	where := []sqlFrag{frag("s0.data_source_id = ? AND s0.generation = ?", pl.sources[0], pl.rowsGen[0])}
+	for _, cs := range pl.conditionSets() {
+		if w, ok := pl.pushedSQL(cs); ok {
+			where = append(where, w)
+		}
+	}
+	return where
+}
+
 // pushedSQL is the SQL part of a condition set, if any.
 func (pl *Plan) pushedSQL(cs *conditionSet) (sqlFrag, bool) {
-	var groups [][]sqlFrag
-	for _, g := range cs.groups {
-		var and []sqlFrag
-		for _, c := range g {
-			if !c.pushed {
-				continue
-			}
-			var e sqlFrag
-			if c.col >= 0 {
-				ci := &pl.cols[c.col]
-				e = typedAt(ci.src, ci.path, c.typ)
-			} else {
-				e = typedAt(0, c.path, c.typ)
-			}
-			and = append(and, conditionSQL(c, e))
-		}
-		if len(and) > 0 {
-			groups = append(groups, and)
-		}
-	}
-	if len(groups) == 0 {
+	if cs.root == nil {
 		return sqlFrag{}, false
 	}
-	return groupsSQL(groups), true
+	return pl.nodeSQL(cs.root)
+}
+
+// nodeSQL is the pushed part of a condition tree: the pushed conjuncts of an AND, and an OR only
+// when all of it is pushed (newConditionTree guarantees an OR is all or nothing).
+func (pl *Plan) nodeSQL(n *condNode) (sqlFrag, bool) {
+	if c := n.leaf; c != nil {
+		if !c.pushed {
+			return sqlFrag{}, false
+		}
+		var e sqlFrag
+		if c.col >= 0 {
+			ci := &pl.cols[c.col]
+			e = typedAt(ci.src, ci.path, c.typ)
+		} else {
+			e = typedAt(0, c.path, c.typ)
+		}
+		return conditionSQL(c, e), true
+	}
+	var parts []sqlFrag
+	for _, k := range n.kids {
+		f, ok := pl.nodeSQL(k)
+		if !ok {
+			if n.or {
+				return sqlFrag{}, false
+			}
+			continue
+		}
+		parts = append(parts, f)
+	}
+	if len(parts) == 0 {
+		return sqlFrag{}, false
+	}
+	sep := " AND "
+	if n.or {
+		sep = " OR "
+	}
+	return joinFrags(parts, sep).wrap("(%s)"), true
 }
 
 func (pl *Plan) scan(ctx context.Context, db bun.IDB, q sqlFrag) ([]fetched, error) {
@@ -415,7 +441,7 @@ func (pl *Plan) scanEach(ctx context.Context, db bun.IDB, q sqlFrag, fn func(*fe
 // runSQLSorted pages in the database's order, in batches; rows failing the conditions that run
 // here are skipped until the page is full.
 func (pl *Plan) runSQLSorted(ctx context.Context, db bun.IDB, gens []int64, emit func(Row) error, res Result) (Result, error) {
-	goConds := !pl.cohort.all || !pl.filters.all
+	goConds := !pl.cohort.all || !pl.filters.all || !pl.search.all
 	ev := pl.newEvaluator()
 	if pl.q.Limit == 0 { // an export: one query, each row handed on as it arrives
 		return res, pl.scanEach(ctx, db, pl.query(nil, 0), func(f *fetched) error {
@@ -504,7 +530,7 @@ func (pl *Plan) runGoSorted(ctx context.Context, db bun.IDB, gens []int64, emit 
 		}
 	}
 	ev := pl.newEvaluator()
-	goConds := !pl.cohort.all || !pl.filters.all
+	goConds := !pl.cohort.all || !pl.filters.all || !pl.search.all
 	top := &sortedHeap{pl: pl}
 	err := pl.scanEach(ctx, db, pl.query(nil, 0), func(f *fetched) error {
 		ev.reset(f)
@@ -660,4 +686,162 @@ func (pl *Plan) decodeGoKeys(keys []CursorKey) ([]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// MaxGroups bounds the groups Groups lists.
+const MaxGroups = 1000
+
+// GroupCount is one value of the group column and how many rows hold it.
+type GroupCount struct {
+	Value any // as in a rows answer; nil for empty cells
+	Count int64
+}
+
+// GroupCounts is Groups' answer: the largest groups first (ties by value, empty last), Total the
+// rows counted across every group, and More whether groups beyond the listed ones exist.
+type GroupCounts struct {
+	Groups []GroupCount
+	Total  int64
+	More   bool
+}
+
+// ErrNoGroupColumn is a GroupBy that names no column of the panel.
+var ErrNoGroupColumn = errors.New("the group column does not exist")
+
+// Groups counts the selected rows by the value of the GroupBy column: one GROUP BY in PostgreSQL
+// when the column and every condition are pushed down, else by scanning the rows here (memory
+// grows with the number of distinct values, not of rows).
+func (pl *Plan) Groups(ctx context.Context, db bun.IDB, gens []Generation) (GroupCounts, error) {
+	var out GroupCounts
+	if pl.groupBy < 0 {
+		return out, ErrNoGroupColumn
+	}
+	pl.rowsGen = make([]int64, len(gens))
+	for i, g := range gens {
+		pl.rowsGen[i] = g.Rows
+	}
+	if len(pl.sources) == 0 {
+		return out, nil
+	}
+	typ := pl.cols[pl.groupBy].col.Type
+	if pl.groupSQL {
+		return pl.groupsSQL(ctx, db, typ)
+	}
+	type acc struct {
+		cell  any
+		count int64
+	}
+	counts := map[string]*acc{}
+	ev := pl.newEvaluator()
+	err := pl.scanEach(ctx, db, pl.query(nil, 0), func(f *fetched) error {
+		ev.reset(f)
+		if !ev.keep() {
+			return nil
+		}
+		cell, err := ev.cell(pl.groupBy)
+		if err != nil {
+			cell = nil
+		}
+		if blank(cell) {
+			cell = nil
+		}
+		k, _ := json.Marshal(toOutput(cell, typ))
+		a := counts[string(k)]
+		if a == nil {
+			a = &acc{cell: cell}
+			counts[string(k)] = a
+		}
+		a.count++
+		out.Total++
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	all := make([]*acc, 0, len(counts))
+	for _, a := range counts {
+		all = append(all, a)
+	}
+	slices.SortFunc(all, func(x, y *acc) int {
+		if c := cmp.Compare(y.count, x.count); c != 0 {
+			return c
+		}
+		switch {
+		case x.cell == nil && y.cell == nil:
+			return 0
+		case x.cell == nil:
+			return 1
+		case y.cell == nil:
+			return -1
+		}
+		return compareCells(x.cell, y.cell, typ)
+	})
+	if len(all) > MaxGroups {
+		out.More, all = true, all[:MaxGroups]
+	}
+	out.Groups = make([]GroupCount, len(all))
+	for i, a := range all {
+		out.Groups[i] = GroupCount{Value: toOutput(a.cell, typ), Count: a.count}
+	}
+	return out, nil
+}
+
+// groupsSQL is Groups as one statement: the window sums give the total and the number of groups
+// before the LIMIT cuts the list.
+func (pl *Plan) groupsSQL(ctx context.Context, db bun.IDB, typ string) (GroupCounts, error) {
+	var out GroupCounts
+	ci := &pl.cols[pl.groupBy]
+	e := typedAt(ci.src, ci.path, typ)
+	if typ == "text" || typ == "select" {
+		// isEmpty's blank: an empty text groups with the nulls, as in Go.
+		e = e.wrap("NULLIF(%s, '')")
+	}
+	k := &sortKey{typ: typ}
+	parts := append([]sqlFrag{frag("SELECT g::text, n, sum(n) OVER (), count(*) OVER () FROM (SELECT "), e, frag(" AS g, count(*) AS n")}, pl.fromSQL()...)
+	parts = append(parts, frag(" WHERE "), joinFrags(pl.whereSQL(), " AND "), frag(" GROUP BY 1) AS grouped ORDER BY n DESC, "),
+		sortSQL(k, frag("g")), frag(" LIMIT ?", MaxGroups))
+	q := joinFrags(parts, "")
+	rows, err := db.QueryContext(ctx, q.sql, q.args...)
+	if err != nil {
+		return out, err
+	}
+	defer func() { _ = rows.Close() }()
+	var groups int64
+	for rows.Next() {
+		var g sql.NullString
+		var n, total int64
+		if err := rows.Scan(&g, &n, &total, &groups); err != nil {
+			return out, err
+		}
+		out.Total = total
+		var v any
+		if g.Valid {
+			switch typ {
+			case "number":
+				f, err := strconv.ParseFloat(g.String, 64)
+				if err != nil {
+					return out, err
+				}
+				v = f
+			case "boolean":
+				v = g.String == "true"
+			default:
+				v = g.String
+			}
+		}
+		out.Groups = append(out.Groups, GroupCount{Value: v, Count: n})
+	}
+	out.More = groups > int64(len(out.Groups))
+	return out, rows.Err()
+}
+
+// FirstPageSQL is the statement Run sends for a first page (Limit > 0, every sort in SQL) with
+// its arguments, for gens; tests EXPLAIN it.
+func (pl *Plan) FirstPageSQL(gens []Generation) (string, []any) {
+	pl.rowsGen = make([]int64, len(gens))
+	for i, g := range gens {
+		pl.rowsGen[i] = g.Rows
+	}
+	q := pl.query(nil, pl.q.Limit+1)
+	return q.sql, q.args
 }

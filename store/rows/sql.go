@@ -103,6 +103,37 @@ func conditionSQL(c *condition, e sqlFrag) sqlFrag {
 		return e.wrap("(%s) IS NULL")
 	case "isNotNull":
 		return e.wrap("(%s) IS NOT NULL")
+	case "isEmpty", "isNotEmpty":
+		empty := e.wrap("(%s) IS NULL")
+		if c.typ != "number" && c.typ != "boolean" {
+			empty = e.wrap("(COALESCE(%s, '') = '')")
+		}
+		if c.op == "isNotEmpty" {
+			return empty.wrap("(NOT %s)")
+		}
+		return empty
+	case "containsAny", "containsAll":
+		if len(c.operands) == 0 {
+			return frag("FALSE")
+		}
+		parts := make([]sqlFrag, len(c.operands))
+		for i, o := range c.operands {
+			parts[i] = e.wrap("strpos(lower(%s), lower(?)) > 0", o.v.(string))
+		}
+		sep := " OR "
+		if c.op == "containsAll" {
+			sep = " AND "
+		}
+		return joinFrags(parts, sep).wrap("COALESCE((%s), FALSE)")
+	case "search":
+		// LIKE, so that a trigram index on lower(text) can serve it; the needle's % _ and \ are
+		// escaped to stand for themselves.
+		return e.wrap(`COALESCE(lower(%s) LIKE '%' || lower(?) || '%' ESCAPE '\', FALSE)`, likeEscape(c.operands[0].v.(string)))
+	case "notContains":
+		if !c.operands[0].ok {
+			return frag("TRUE")
+		}
+		return e.wrap("(NOT COALESCE(strpos(lower(%s), lower(?)) > 0, FALSE))", c.operands[0].v.(string))
 	case "contains", "startsWith", "endsWith":
 		if !c.operands[0].ok {
 			return frag("FALSE")
@@ -146,15 +177,6 @@ func conditionSQL(c *condition, e sqlFrag) sqlFrag {
 	return joinFrags([]sqlFrag{frag("COALESCE(("), lhs, frag(") " + op + " "), sqlValue(o.v, c.typ), frag(", FALSE)")}, "")
 }
 
-// groupsSQL is an OR of AND groups.
-func groupsSQL(groups [][]sqlFrag) sqlFrag {
-	ors := make([]sqlFrag, 0, len(groups))
-	for _, g := range groups {
-		ors = append(ors, joinFrags(g, " AND ").wrap("(%s)"))
-	}
-	return joinFrags(ors, " OR ").wrap("(%s)")
-}
-
 // sortSQL is one ORDER BY term: nulls last in both directions.
 func sortSQL(k *sortKey, e sqlFrag) sqlFrag {
 	dir := " ASC NULLS LAST"
@@ -196,4 +218,9 @@ func keysetSQL(keys []*sortKey, exprs []sqlFrag, vals []*string, ord int64) sqlF
 		}, "")
 	}
 	return after
+}
+
+// likeEscape makes every character of s literal in a LIKE pattern with ESCAPE '\'.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

@@ -366,6 +366,19 @@ func compareCells(a, b any, typ string) int {
 // matches applies one condition to a typed cell (Go side of the filter semantics).
 func (c *condition) matches(cell any) bool {
 	switch c.op {
+	case "isEmpty":
+		return blank(cell)
+	case "isNotEmpty":
+		return !blank(cell)
+	case "notContains":
+		return !c.positive(cell)
+	case "search":
+		return cell != nil && strings.Contains(strings.ToLower(cellText(cell, c.typ)), strings.ToLower(c.operands[0].v.(string)))
+	case "containsAny", "containsAll":
+		return c.containsSome(cell)
+	case "isWithin", "before", "after", "onOrBefore", "onOrAfter":
+		t, isTime := cell.(time.Time)
+		return isTime && c.dateOK && matchesDate(c.op, t, c.start, c.end)
 	case "isNull":
 		if l, ok := cell.([]string); ok {
 			return len(l) == 0
@@ -391,14 +404,14 @@ func (c *condition) positive(cell any) bool {
 		return slices.ContainsFunc(list, func(s string) bool { return c.positive(s) })
 	}
 	switch c.op {
-	case "contains", "startsWith", "endsWith":
+	case "contains", "startsWith", "endsWith", "notContains":
 		if !c.operands[0].ok {
 			return false
 		}
 		text := strings.ToLower(cellText(cell, c.typ))
 		needle := strings.ToLower(c.operands[0].v.(string))
 		switch c.op {
-		case "contains":
+		case "contains", "notContains":
 			return strings.Contains(text, needle)
 		case "startsWith":
 			return strings.HasPrefix(text, needle)
@@ -434,6 +447,29 @@ func (c *condition) positive(cell any) bool {
 	return false
 }
 
+// containsSome is containsAny and containsAll, case-insensitive: on a text, each value is a
+// substring; on a list, each value is one of its items.
+func (c *condition) containsSome(cell any) bool {
+	if blank(cell) || len(c.operands) == 0 {
+		return false
+	}
+	list, isList := cell.([]string)
+	text := strings.ToLower(cellText(cell, c.typ))
+	for _, o := range c.operands {
+		needle := strings.ToLower(o.v.(string))
+		var found bool
+		if isList {
+			found = slices.ContainsFunc(list, func(s string) bool { return strings.ToLower(s) == needle })
+		} else {
+			found = strings.Contains(text, needle)
+		}
+		if found == (c.op == "containsAny") {
+			return found
+		}
+	}
+	return c.op == "containsAll"
+}
+
 // kindMatches reports whether a cell and an operand are of one kind (texts compare with the
 // text rendering of free-typed cells).
 func kindMatches(cell, op any) bool {
@@ -466,3 +502,157 @@ var (
 	errDetached = errors.New("the column's data source was deleted")
 	errNotAPath = errors.New("the source field is not a dotted path")
 )
+
+// Relative date modes of isWithin, before, after, onOrBefore and onOrAfter. The NumberOfDays modes
+// take a number of days.
+var dateModes = map[string]bool{
+	"today": true, "tomorrow": true, "yesterday": true, "pastWeek": true, "pastMonth": true, "pastYear": true,
+	"nextWeek": true, "nextMonth": true, "nextYear": true, "pastNumberOfDays": true, "nextNumberOfDays": true,
+}
+
+// MaxRelativeDays bounds the number of days of pastNumberOfDays and nextNumberOfDays.
+const MaxRelativeDays = 36600
+
+// DateOperator reports whether op compares dates with a DateSpec value.
+func DateOperator(op string) bool {
+	switch op {
+	case "isWithin", "before", "after", "onOrBefore", "onOrAfter":
+		return true
+	}
+	return false
+}
+
+// DateSpec is the value of a date operator: a relative Mode (with Days), or an exact date or
+// date-time (Exact, as given).
+type DateSpec struct {
+	Mode  string
+	Days  int
+	Exact string
+}
+
+// ParseDateSpec reads a date operator's value: a mode name, {"mode": m, "numberOfDays": n}, or
+// (not for isWithin) an exact date or date-time text.
+func ParseDateSpec(op string, value any) (DateSpec, error) {
+	var spec DateSpec
+	switch v := value.(type) {
+	case string:
+		if dateModes[v] {
+			spec.Mode = v
+			break
+		}
+		if op == "isWithin" {
+			return spec, fmt.Errorf("isWithin needs a mode (today, pastWeek, pastNumberOfDays, ...), not %q", clipText(v))
+		}
+		if _, err := formula.ToTime(v); err != nil {
+			return spec, fmt.Errorf("%s needs a date, a date-time or a relative mode, not %q", op, clipText(v))
+		}
+		spec.Exact = v
+		return spec, nil
+	case map[string]any:
+		for k := range v {
+			if k != "mode" && k != "numberOfDays" {
+				return spec, fmt.Errorf("%s: unknown key %q (mode and numberOfDays only)", op, clipText(k))
+			}
+		}
+		m, _ := v["mode"].(string)
+		if !dateModes[m] {
+			return spec, fmt.Errorf("%s needs a known mode", op)
+		}
+		spec.Mode = m
+		if n, ok := v["numberOfDays"]; ok {
+			if m != "pastNumberOfDays" && m != "nextNumberOfDays" {
+				return spec, fmt.Errorf("%s: only pastNumberOfDays and nextNumberOfDays take numberOfDays", op)
+			}
+			o := coerce(n, "number")
+			f, isNum := o.v.(float64)
+			if _, isText := n.(string); isText || !o.ok || !isNum || f != float64(int(f)) || f < 0 || f > MaxRelativeDays {
+				return spec, fmt.Errorf("%s: numberOfDays must be a whole number from 0 to %d", op, MaxRelativeDays)
+			}
+			spec.Days = int(f)
+		}
+	default:
+		return spec, fmt.Errorf("%s needs a date or a relative mode", op)
+	}
+	if (spec.Mode == "pastNumberOfDays" || spec.Mode == "nextNumberOfDays") && value.(map[string]any)["numberOfDays"] == nil {
+		return spec, fmt.Errorf("%s: %s needs numberOfDays", op, spec.Mode)
+	}
+	return spec, nil
+}
+
+// span is the range [start, end) a DateSpec names at now (UTC) for a column of type typ.
+func (d DateSpec) span(now time.Time, typ string) (start, end time.Time, ok bool) {
+	if d.Exact != "" {
+		o := coerce(d.Exact, typ)
+		t, isTime := o.v.(time.Time)
+		if !o.ok || !isTime {
+			return start, end, false
+		}
+		// A date-only value (or any value on a date column) is the whole day; a date-time is an instant.
+		if typ == "date" || len(d.Exact) == len(time.DateOnly) {
+			return t, t.AddDate(0, 0, 1), true
+		}
+		return t, t.Add(time.Nanosecond), true
+	}
+	now = now.UTC()
+	d0 := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	day := func(n int) time.Time { return d0.AddDate(0, 0, n) }
+	switch d.Mode {
+	case "today":
+		return d0, day(1), true
+	case "tomorrow":
+		return day(1), day(2), true
+	case "yesterday":
+		return day(-1), d0, true
+	case "pastWeek":
+		return day(-7), day(1), true
+	case "pastMonth":
+		return d0.AddDate(0, -1, 0), day(1), true
+	case "pastYear":
+		return d0.AddDate(-1, 0, 0), day(1), true
+	case "nextWeek":
+		return d0, day(8), true
+	case "nextMonth":
+		return d0, d0.AddDate(0, 1, 1), true
+	case "nextYear":
+		return d0, d0.AddDate(1, 0, 1), true
+	case "pastNumberOfDays":
+		return day(-d.Days), day(1), true
+	case "nextNumberOfDays":
+		return d0, day(d.Days + 1), true
+	}
+	return start, end, false
+}
+
+// matchesDate applies a date operator on its range [start, end): isWithin is inside it, before
+// ends before it, after starts after it, onOrBefore before its end, onOrAfter from its start.
+func matchesDate(op string, t, start, end time.Time) bool {
+	switch op {
+	case "isWithin":
+		return !t.Before(start) && t.Before(end)
+	case "before":
+		return t.Before(start)
+	case "after":
+		return !t.Before(end)
+	case "onOrBefore":
+		return t.Before(end)
+	case "onOrAfter":
+		return !t.Before(start)
+	}
+	return false
+}
+
+// blank is a cell isEmpty matches: null, an empty text or an empty list.
+func blank(cell any) bool {
+	switch x := cell.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case []string:
+		return len(x) == 0
+	case jsonValue:
+		s, isText := x.v.(string)
+		return x.v == nil || isText && s == ""
+	}
+	return false
+}

@@ -770,6 +770,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/panels/{panelId}/rows/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                panelId: components["parameters"]["PanelId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Count a panel's rows by a column's value
+         * @description Counts the rows of `getPanelRows` (same permissions: `viewer` on the panel; with `viewId`,
+         *     reading the view is enough, and the view's filters apply, as do the cohort rule and `search`)
+         *     by the value of the column `by`, which must be one of the answer's columns (a view's visible
+         *     columns), else 422. Blank cells (null, an empty text or list, a cell that could not be
+         *     computed) form one group with the value null. At most 1,000 groups are listed, the largest
+         *     first, ties by value ascending (empty last); `total` is the number of rows counted across every
+         *     group and `totalCapped` whether more groups exist than are listed. It runs as one `GROUP BY`
+         *     in PostgreSQL when the column and every condition can, else on the rows PostgreSQL returns.
+         */
+        get: operations["getPanelRowGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/views": {
         parameters: {
             query?: never;
@@ -845,7 +874,9 @@ export interface paths {
          * Replace a view's filters
          * @description Replaces every filter atomically; needs `editor` on the view or its panel. Each `columnName` must
          *     resolve on the panel and each value must fit its operator (`between`: two values; `in`/`notIn`: a
-         *     list; `isNull`/`isNotNull`: none), else 422. Records `view_changed`.
+         *     list; `isNull`/`isNotNull`: none), else 422. An item of `filters` may be a nested group
+         *     (`{conjunction, filters}`, at most 3 levels deep); a flat list means what it always meant.
+         *     Records `view_changed`.
          */
         put: operations["replaceViewFilters"];
         post?: never;
@@ -1299,6 +1330,12 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** @description A nested group of a cohort rule, which holds when all (`and`) or any (`or`) of its conditions and groups hold. */
+        CohortGroup: {
+            conditions: components["schemas"]["CohortCondition"][];
+            conjunction: components["schemas"]["LogicalOperator"];
+            groups?: components["schemas"]["CohortGroup"][];
+        };
         /** @enum {string} */
         CohortLogic: "AND" | "OR";
         /** @enum {string} */
@@ -1317,6 +1354,12 @@ export interface components {
          */
         CohortRule: {
             conditions: components["schemas"]["CohortCondition"][];
+            /**
+             * @description Nested groups, terms of the rule next to its conditions: the rule holds when its `logic`
+             *     combines every condition and every group. Groups nest at most 3 levels deep and a rule holds
+             *     at most 100 conditions and groups in all (422 otherwise). Absent in a rule saved without groups.
+             */
+            groups?: components["schemas"]["CohortGroup"][];
             logic: components["schemas"]["CohortLogic"];
         };
         Column: {
@@ -1505,8 +1548,16 @@ export interface components {
             /** @example minimum string length is 1 */
             reason: string;
         };
-        /** @enum {string} */
-        FilterOperator: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "contains" | "startsWith" | "endsWith" | "in" | "notIn" | "between" | "isNull" | "isNotNull";
+        /**
+         * @description A filter's operator; see docs/formulas.md for each one's value and meaning.
+         * @enum {string}
+         */
+        FilterOperator: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "contains" | "startsWith" | "endsWith" | "in" | "notIn" | "between" | "isNull" | "isNotNull" | "isEmpty" | "isNotEmpty" | "notContains" | "containsAny" | "containsAll" | "isWithin" | "before" | "after" | "onOrBefore" | "onOrAfter";
+        /**
+         * @description The operators of the released flat filter list (`filters` of a response); a view using another operator lists its filters in `filterItems` only.
+         * @enum {string}
+         */
+        FlatFilterOperator: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "contains" | "startsWith" | "endsWith" | "in" | "notIn" | "between" | "isNull" | "isNotNull";
         Health: {
             /** @enum {string} */
             database: "up" | "down";
@@ -1741,6 +1792,24 @@ export interface components {
         };
         /** @enum {string} */
         ResourceType: "panel" | "view";
+        RowGroup: {
+            /** Format: int64 */
+            count: number;
+            /** @description The value, as in a rows answer; null for blank cells. */
+            value: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
+                [key: string]: unknown;
+            };
+        };
+        RowGroups: {
+            groups: components["schemas"]["RowGroup"][];
+            /**
+             * Format: int64
+             * @description The rows counted, across every group.
+             */
+            total: number;
+            /** @description Whether more groups exist than the 1,000 listed. */
+            totalCapped: boolean;
+        };
         RowsColumn: {
             /** @enum {string} */
             columnType: "base" | "calculated";
@@ -1818,6 +1887,12 @@ export interface components {
         UserAssertion: string;
         View: {
             createdAt: components["schemas"]["Timestamp"];
+            /**
+             * @description The filters exactly as saved, nested groups included. `filters` holds the same list when it
+             *     is flat and uses only the FlatFilterOperator operators; otherwise `filters` is empty (a
+             *     client that knows only `filters` sees no filter) and `filterItems` is the answer.
+             */
+            filterItems: components["schemas"]["ViewFilterItem"][];
             filters: components["schemas"]["ViewFilter"][];
             /** Format: int64 */
             id: number;
@@ -1849,11 +1924,23 @@ export interface components {
             /** Format: int64 */
             id: number;
             logicalOperator: components["schemas"]["LogicalOperator"];
-            operator: components["schemas"]["FilterOperator"];
+            operator: components["schemas"]["FlatFilterOperator"];
             /** @description Any JSON value, null included. Absent for isNull/isNotNull; a list for in/notIn; two values for between. */
             value?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
                 [key: string]: unknown;
             };
+        };
+        /**
+         * @description A nested group: its filters (filters or groups) all hold (`conjunction: and`) or any holds
+         *     (`or`); their own `logicalOperator` is ignored. Groups nest at most 3 levels deep and a view
+         *     holds at most 100 filters and groups in all (422 otherwise). An empty group imposes nothing.
+         *     In the view's top-level list a group joins the previous filters with its `logicalOperator`,
+         *     like a filter.
+         */
+        ViewFilterGroupInput: {
+            conjunction: components["schemas"]["LogicalOperator"];
+            filters: components["schemas"]["ViewFilterInputItem"][];
+            logicalOperator?: components["schemas"]["LogicalOperator"];
         };
         ViewFilterInput: {
             columnName: components["schemas"]["ColumnReference"];
@@ -1864,11 +1951,42 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** @description A filter, or a nested group of filters. */
+        ViewFilterInputItem: components["schemas"]["ViewFilterInput"] | components["schemas"]["ViewFilterGroupInput"];
+        /**
+         * @description A filter as saved (`columnName`, `operator`, `value`), or (`operator: group`) a nested group:
+         *     then `columnName` is empty, there is no `value`, and `conjunction` and `filters` hold the group
+         *     (see ViewFilterGroupInput). `logicalOperator` joins it to the previous items of the top-level list.
+         */
+        ViewFilterItem: {
+            columnName: string;
+            conjunction?: components["schemas"]["LogicalOperator"];
+            filters?: components["schemas"]["ViewFilterItem"][];
+            /** Format: int64 */
+            id: number;
+            logicalOperator: components["schemas"]["LogicalOperator"];
+            operator: components["schemas"]["ViewFilterItemOperator"];
+            /** @description Any JSON value, null included, as for ViewFilter. */
+            value?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @description A filter's operator (FilterOperator), or `group` for a nested group of filters.
+         * @enum {string}
+         */
+        ViewFilterItemOperator: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "contains" | "startsWith" | "endsWith" | "in" | "notIn" | "between" | "isNull" | "isNotNull" | "isEmpty" | "isNotEmpty" | "notContains" | "containsAny" | "containsAll" | "isWithin" | "before" | "after" | "onOrBefore" | "onOrAfter" | "group";
         ViewFilterList: {
+            /**
+             * @description The filters exactly as saved, nested groups included. `filters` holds the same list when it
+             *     is flat and uses only the FlatFilterOperator operators; otherwise `filters` is empty (a
+             *     client that knows only `filters` sees no filter) and `filterItems` is the answer.
+             */
+            filterItems: components["schemas"]["ViewFilterItem"][];
             filters: components["schemas"]["ViewFilter"][];
         };
         ViewFiltersReplace: {
-            filters: components["schemas"]["ViewFilterInput"][];
+            filters: components["schemas"]["ViewFilterInputItem"][];
             tenantId?: components["schemas"]["TenantAssertion"];
             userId?: components["schemas"]["UserAssertion"];
         };
@@ -2178,6 +2296,14 @@ export interface components {
         PanelId: number;
         ResourceId: number;
         ResourceTypePath: components["schemas"]["ResourceType"];
+        /**
+         * @description Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+         *     contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+         *     literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+         *     It runs in PostgreSQL when every answer column is a text or select base column, else on the
+         *     rows PostgreSQL returns.
+         */
+        RowsSearch: string;
         /** @description Optional assertion of the caller's tenant; must equal the token's (403 otherwise). */
         TenantIdQuery: components["schemas"]["TenantAssertion"];
         /** @description An email (compared lower-cased), a user id (sub), or `_all`. */
@@ -3696,6 +3822,14 @@ export interface operations {
                 format?: "json" | "csv";
                 /** @description Page size (default 100; the panel and view lists return up to 1,000 without it). */
                 limit?: components["parameters"]["Limit"];
+                /**
+                 * @description Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+                 *     contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+                 *     literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+                 *     It runs in PostgreSQL when every answer column is a text or select base column, else on the
+                 *     rows PostgreSQL returns.
+                 */
+                search?: components["parameters"]["RowsSearch"];
                 /** @description Optional assertion of the caller's tenant; must equal the token's (403 otherwise). */
                 tenantId?: components["parameters"]["TenantIdQuery"];
                 /** @description Optional assertion of the caller's user id; must equal the token's (403 otherwise). */
@@ -3735,6 +3869,14 @@ export interface operations {
     getPanelRowsCSV: {
         parameters: {
             query?: {
+                /**
+                 * @description Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+                 *     contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+                 *     literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+                 *     It runs in PostgreSQL when every answer column is a text or select base column, else on the
+                 *     rows PostgreSQL returns.
+                 */
+                search?: components["parameters"]["RowsSearch"];
                 /** @description Optional assertion of the caller's tenant; must equal the token's (403 otherwise). */
                 tenantId?: components["parameters"]["TenantIdQuery"];
                 /** @description Optional assertion of the caller's user id; must equal the token's (403 otherwise). */
@@ -3757,6 +3899,52 @@ export interface operations {
                 };
                 content: {
                     "text/csv": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getPanelRowGroups: {
+        parameters: {
+            query: {
+                /** @description The column to count by, a column id as a decimal string or a name. */
+                by: components["schemas"]["ColumnReference"];
+                /**
+                 * @description Keeps the rows where one of the answer's columns (the view's visible columns, or every column)
+                 *     contains this text, ignoring case, as the `contains` operator does; `%`, `_` and `\` are
+                 *     literal. It applies together with the cohort rule and the view's filters. Empty: no search.
+                 *     It runs in PostgreSQL when every answer column is a text or select base column, else on the
+                 *     rows PostgreSQL returns.
+                 */
+                search?: components["parameters"]["RowsSearch"];
+                /** @description Optional assertion of the caller's tenant; must equal the token's (403 otherwise). */
+                tenantId?: components["parameters"]["TenantIdQuery"];
+                /** @description Optional assertion of the caller's user id; must equal the token's (403 otherwise). */
+                userId?: components["parameters"]["UserIdQuery"];
+                /** @description A view of the panel whose filters and visible columns apply. */
+                viewId?: number;
+            };
+            header?: never;
+            path: {
+                panelId: components["parameters"]["PanelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The row counts per value. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RowGroups"];
                 };
             };
             400: components["responses"]["BadRequest"];
