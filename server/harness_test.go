@@ -197,7 +197,13 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	if err != nil {
 		return nil, err
 	}
-	body, err := io.ReadAll(resp.Body)
+	var body []byte
+	if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		// An event stream never ends by itself: take it up to the end of its replay.
+		body, err = readUntilLive(resp.Body)
+	} else {
+		body, err = io.ReadAll(resp.Body)
+	}
 	resp.Body.Close()
 	if err != nil {
 		return nil, err
@@ -205,6 +211,20 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	v.check(req, reqBody, resp, body)
 	return resp, nil
+}
+
+// readUntilLive reads an event stream up to its ": live" comment (the end of the replay).
+func readUntilLive(r io.Reader) ([]byte, error) {
+	var b bytes.Buffer
+	chunk := make([]byte, 4096)
+	for !bytes.Contains(b.Bytes(), []byte("\n: live\n\n")) {
+		n, err := r.Read(chunk)
+		b.Write(chunk[:n])
+		if err != nil {
+			return b.Bytes(), err
+		}
+	}
+	return b.Bytes(), nil
 }
 
 // check fails the test when the answer (status, headers and the whole body) is not what the spec
