@@ -89,9 +89,13 @@ func (s *Server) StreamEvents(ctx context.Context, req gen.StreamEventsRequestOb
 		p.Header = http.Header{"Retry-After": {"5"}}
 		return nil, p
 	case errors.Is(err, events.ErrClosed):
-		return nil, problem.New(http.StatusServiceUnavailable, "service-unavailable", "the instance is shutting down; reconnect")
+		p := problem.New(http.StatusServiceUnavailable, "service-unavailable", "the instance is shutting down; reconnect")
+		p.Header = http.Header{"Retry-After": {"1"}}
+		return nil, p
 	case errors.Is(err, events.ErrUnavailable):
-		return nil, problem.New(http.StatusServiceUnavailable, "service-unavailable", "the event stream cannot read the database right now; retry later")
+		p := problem.New(http.StatusServiceUnavailable, "service-unavailable", "the event stream cannot read the database right now; retry later")
+		p.Header = http.Header{"Retry-After": {"1"}}
+		return nil, p
 	case err != nil:
 		return nil, err
 	}

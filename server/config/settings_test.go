@@ -11,6 +11,8 @@ import (
 
 // badValues holds a refused value of every setting but the free-text ones (Unit "text").
 var badValues = map[string]string{
+	"EVENTS_REPLAY_WINDOW": "0s", "EVENTS_REPLAY_MAX": "0", "EVENTS_HEARTBEAT": "-1s", "EVENTS_POLL_INTERVAL": "2s",
+	"EVENTS_BUFFER": "100001", "EVENTS_MAX_PER_USER": "0",
 	"DATABASE_URL": "mysql://root@db/panels", "REDIS_URL": "http://cache:6379", "JWT_SECRET": "short-secret",
 	"JWT_JWKS_URL": "ftp://idp/jwks", "JWT_LEEWAY": "30", "CURSOR_KEY": "short-key", "PORT": "65536",
 	"LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "CORS_ORIGINS": "localhost:3000", "MIGRATE_ON_START": "maybe",

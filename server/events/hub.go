@@ -91,6 +91,7 @@ type Hub struct {
 	// of each, so that Subscribe can wait for one that began after it was called.
 	begun, ended uint64
 	polled       chan struct{}
+	pollFailed   bool // the last read of the tail failed
 	tenants      map[string]map[*Subscription]struct{}
 	perUser      map[string]int
 
@@ -181,13 +182,14 @@ func (h *Hub) start(ctx context.Context) error {
 }
 
 // poll hands out every final event after the tail's position.
-func (h *Hub) poll(ctx context.Context) error {
+func (h *Hub) poll(ctx context.Context) (err error) {
 	h.mu.Lock()
 	h.begun++
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
 		h.ended++
+		h.pollFailed = err != nil
 		close(h.polled)
 		h.polled = make(chan struct{})
 		h.mu.Unlock()
@@ -329,8 +331,11 @@ func (h *Hub) Subscribe(ctx context.Context, who Subscriber) (*Subscription, err
 	h.Wake()
 	for {
 		h.mu.Lock()
-		caught, polled := h.ended >= target, h.polled
+		caught, failed, polled := h.ended >= target, h.pollFailed, h.polled
 		h.mu.Unlock()
+		if caught && failed {
+			return nil, ErrUnavailable
+		}
 		if caught {
 			break
 		}
