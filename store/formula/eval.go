@@ -395,18 +395,9 @@ var builtins = map[string]func([]any) (any, error){
 	"LOWER": textFn(strings.ToLower),
 	"TRIM":  textFn(strings.TrimSpace),
 	"ROUND": func(v []any) (any, error) {
-		if v[0] == nil {
-			return nil, nil
-		}
-		x, err := toNumber(v[0])
-		if err != nil {
+		x, digits, blank, err := numberAnd(v, 0)
+		if blank || err != nil {
 			return nil, err
-		}
-		digits := 0.0
-		if len(v) == 2 && v[1] != nil {
-			if digits, err = toNumber(v[1]); err != nil {
-				return nil, err
-			}
 		}
 		if digits != math.Trunc(digits) || math.Abs(digits) > 15 {
 			return nil, evalErr("ROUND digits must be a whole number between -15 and 15")

@@ -515,21 +515,30 @@ func roundTo(f func(float64) float64) func([]any) (any, error) {
 	}
 }
 
+// numberAnd reads the arguments of a function of a number and an optional second number (def
+// when it is missing or blank); blank is a blank first argument, which makes the result blank.
+func numberAnd(v []any, def float64) (x, second float64, blank bool, err error) {
+	if v[0] == nil {
+		return 0, 0, true, nil
+	}
+	if x, err = toNumber(v[0]); err != nil {
+		return 0, 0, false, err
+	}
+	second = def
+	if len(v) == 2 && v[1] != nil {
+		if second, err = toNumber(v[1]); err != nil {
+			return 0, 0, false, err
+		}
+	}
+	return x, second, false, nil
+}
+
 // multiple is CEILING/FLOOR: the nearest multiple of significance (default 1) up or down.
 func multiple(f func(float64) float64) func([]any) (any, error) {
 	return func(v []any) (any, error) {
-		if v[0] == nil {
-			return nil, nil
-		}
-		x, err := toNumber(v[0])
-		if err != nil {
+		x, sig, blank, err := numberAnd(v, 1)
+		if blank || err != nil {
 			return nil, err
-		}
-		sig := 1.0
-		if len(v) == 2 && v[1] != nil {
-			if sig, err = toNumber(v[1]); err != nil {
-				return nil, err
-			}
 		}
 		sig = math.Abs(sig)
 		if sig == 0 {
@@ -540,18 +549,9 @@ func multiple(f func(float64) float64) func([]any) (any, error) {
 }
 
 func logFn(v []any) (any, error) {
-	if v[0] == nil {
-		return nil, nil
-	}
-	x, err := toNumber(v[0])
-	if err != nil {
+	x, base, blank, err := numberAnd(v, 10)
+	if blank || err != nil {
 		return nil, err
-	}
-	base := 10.0
-	if len(v) == 2 && v[1] != nil {
-		if base, err = toNumber(v[1]); err != nil {
-			return nil, err
-		}
 	}
 	if x <= 0 || base <= 0 || base == 1 {
 		return nil, evalErr("LOG needs a positive number and a positive base other than 1")
