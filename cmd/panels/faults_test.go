@@ -808,3 +808,54 @@ func TestSIGTERMAcceptQueueDefaults(t *testing.T) {
 	t.Logf("SIGTERM %s into a burst of %d requests (defaults), every connection established: answered %v, failed %d; exit %v after %s",
 		sigAt.Sub(began).Round(time.Millisecond), burst, statuses, failed, svc.err, time.Since(sigAt).Round(time.Millisecond))
 }
+
+// TestSIGTERMEndsEventStreams: an open event stream gets `event: shutdown` when the service is told
+// to stop, and the process drains and exits well before SHUTDOWN_TIMEOUT instead of waiting for the
+// stream (which never ends by itself) and cutting it off.
+func TestSIGTERMEndsEventStreams(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: skipped under -short")
+	}
+	const shutdownTimeout = 60 * time.Second
+	svc := startService(t, map[string]string{
+		"DATABASE_URL": startPrivatePostgres(t).url(), "REDIS_URL": startPrivateRedis(t),
+		"SHUTDOWN_TIMEOUT": shutdownTimeout.String(),
+	})
+	req, _ := http.NewRequest("GET", svc.url+"/api/events", nil)
+	req.Header.Set("Authorization", "Bearer "+faultToken(t, "streams"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET /api/events: %d %s", resp.StatusCode, b)
+	}
+	lines := bufio.NewScanner(resp.Body)
+	for lines.Scan() && lines.Text() != ": live" {
+	}
+	if err := svc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	sawShutdown := false
+	for lines.Scan() {
+		if lines.Text() == "event: shutdown" {
+			sawShutdown = true
+		}
+	}
+	if !sawShutdown {
+		t.Errorf("the stream ended without `event: shutdown` (%v)", lines.Err())
+	}
+	select {
+	case <-svc.done:
+	case <-time.After(shutdownTimeout / 2):
+		t.Fatal("the service still runs long after SIGTERM: the open stream holds up the drain")
+	}
+	if svc.err != nil {
+		t.Errorf("exit after SIGTERM: %v", svc.err)
+	}
+	if !strings.Contains(svc.logs.String(), "drained: every accepted request was answered") {
+		t.Errorf("no drain line in the service's log:\n%s", tail(svc.logs.String(), 20))
+	}
+}

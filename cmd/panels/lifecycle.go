@@ -34,6 +34,9 @@ func drain(log *slog.Logger, app *server.App, cfg server.Config, srv *http.Serve
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	start := time.Now()
+	// An event stream never ends by itself, so Shutdown would wait for it until SHUTDOWN_TIMEOUT and
+	// then cut it off without a word: end the streams first, each telling its client where it stopped.
+	srv.RegisterOnShutdown(app.StopStreams)
 	err := srv.Shutdown(ctx)
 	if metricsSrv != nil { // last, so the drain itself can be watched
 		_ = metricsSrv.Shutdown(ctx)
