@@ -38,6 +38,10 @@ func TestCohortGroupOperators(t *testing.T) {
 	f := newOpsFixture(t)
 	f.setView(t, nil, nil)
 	mode := func(m string, days float64) map[string]any { return map[string]any{"mode": m, "numberOfDays": days} }
+	// Name is not empty AND (Tags has green OR Seen is today).
+	inner := inGroup("or", cond("Tags", "containsAny", []any{"green"}), cond("Seen", "isWithin", "today")).Groups
+	nested := inGroup("and", cond("Name", "isNotEmpty", nil))
+	nested.Groups[0].Groups = inner
 	tests := []struct {
 		name string
 		rule CohortRule
@@ -93,10 +97,7 @@ func TestCohortGroupOperators(t *testing.T) {
 
 		// Groups mixing SQL and Go conditions, nested, and next to top-level conditions.
 		{"or of a Go date and an SQL text", inGroup("or", cond("Due", "isWithin", "nextWeek"), cond("Note", "isEmpty", nil)), []string{"o1", "o2", "o4"}},
-		{"nested", CohortRule{Logic: "AND", Conditions: []CohortCondition{}, Groups: []CohortGroup{{Conjunction: "and",
-			Conditions: []CohortCondition{cond("Name", "isNotEmpty", nil)},
-			Groups: []CohortGroup{{Conjunction: "or", Conditions: []CohortCondition{cond("Tags", "containsAny", []any{"green"}), cond("Seen", "isWithin", "today")}}}}}},
-			[]string{"o1", "o3"}},
+		{"nested", nested, []string{"o1", "o3"}},
 		{"top-level OR with a group", CohortRule{Logic: "OR", Conditions: []CohortCondition{cond("Count", "gte", 3)},
 			Groups: []CohortGroup{{Conjunction: "and", Conditions: []CohortCondition{cond("tags", "containsAny", []any{"green"}), cond("Due", "after", "2026-12-31")}}}},
 			[]string{"o1", "o5"}},
