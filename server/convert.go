@@ -38,21 +38,35 @@ func cohortToAPI(r store.CohortRule) gen.CohortRule {
 		out.Logic = gen.AND
 	}
 	for i, c := range r.Conditions {
-		v := nullable.NewNullNullable[any]()
-		if c.Value != nil {
-			v = nullable.NewNullableWithValue[any](c.Value)
-		}
-		out.Conditions[i] = gen.CohortCondition{Field: c.Field, Operator: gen.CohortOperator(c.Operator), Value: v}
+		out.Conditions[i] = gen.CohortCondition{Field: c.Field, Operator: gen.CohortOperator(c.Operator), Value: cohortValueToAPI(c.Value)}
 	}
 	out.Groups = cohortGroupsToAPI(r.Groups)
 	return out
 }
 
+// cohortValueToAPI is a condition's value as answered: null when it has none.
+func cohortValueToAPI(v any) nullable.Nullable[any] {
+	if v == nil {
+		return nullable.NewNullNullable[any]()
+	}
+	return nullable.NewNullableWithValue[any](v)
+}
+
+func cohortValueFromAPI(v nullable.Nullable[any]) any {
+	if v.IsSpecified() && !v.IsNull() {
+		return v.MustGet()
+	}
+	return nil
+}
+
 func cohortGroupsToAPI(gs []store.CohortGroup) []gen.CohortGroup {
 	var out []gen.CohortGroup
 	for _, g := range gs {
-		inner := cohortToAPI(store.CohortRule{Conditions: g.Conditions, Logic: "AND", Groups: g.Groups})
-		out = append(out, gen.CohortGroup{Conjunction: gen.LogicalOperator(g.Conjunction), Conditions: inner.Conditions, Groups: inner.Groups})
+		conds := make([]gen.CohortGroupCondition, len(g.Conditions))
+		for i, c := range g.Conditions {
+			conds[i] = gen.CohortGroupCondition{Field: c.Field, Operator: gen.CohortGroupOperator(c.Operator), Value: cohortValueToAPI(c.Value)}
+		}
+		out = append(out, gen.CohortGroup{Conjunction: gen.LogicalOperator(g.Conjunction), Conditions: conds, Groups: cohortGroupsToAPI(g.Groups)})
 	}
 	return out
 }
@@ -60,8 +74,11 @@ func cohortGroupsToAPI(gs []store.CohortGroup) []gen.CohortGroup {
 func cohortGroupsFromAPI(gs []gen.CohortGroup) []store.CohortGroup {
 	var out []store.CohortGroup
 	for _, g := range gs {
-		inner := cohortFromAPI(gen.CohortRule{Conditions: g.Conditions, Logic: gen.AND, Groups: g.Groups})
-		out = append(out, store.CohortGroup{Conjunction: string(g.Conjunction), Conditions: inner.Conditions, Groups: inner.Groups})
+		conds := make([]store.CohortCondition, len(g.Conditions))
+		for i, c := range g.Conditions {
+			conds[i] = store.CohortCondition{Field: c.Field, Operator: string(c.Operator), Value: cohortValueFromAPI(c.Value)}
+		}
+		out = append(out, store.CohortGroup{Conjunction: string(g.Conjunction), Conditions: conds, Groups: cohortGroupsFromAPI(g.Groups)})
 	}
 	return out
 }
@@ -69,11 +86,7 @@ func cohortGroupsFromAPI(gs []gen.CohortGroup) []store.CohortGroup {
 func cohortFromAPI(r gen.CohortRule) store.CohortRule {
 	out := store.CohortRule{Logic: string(r.Logic), Conditions: make([]store.CohortCondition, len(r.Conditions))}
 	for i, c := range r.Conditions {
-		var v any
-		if c.Value.IsSpecified() && !c.Value.IsNull() {
-			v = c.Value.MustGet()
-		}
-		out.Conditions[i] = store.CohortCondition{Field: c.Field, Operator: string(c.Operator), Value: v}
+		out.Conditions[i] = store.CohortCondition{Field: c.Field, Operator: string(c.Operator), Value: cohortValueFromAPI(c.Value)}
 	}
 	out.Groups = cohortGroupsFromAPI(r.Groups)
 	return out

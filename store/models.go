@@ -45,10 +45,18 @@ type CohortGroup struct {
 	Groups      []CohortGroup     `json:"groups,omitempty"`
 }
 
-// checkCohortRule bounds a rule's groups: MaxFilterDepth levels, MaxFilters terms in all.
+// checkCohortRule bounds a rule's groups (MaxFilterDepth levels, MaxFilters terms in all) and
+// checks its operators and values: top-level conditions take the released operators only (the
+// released contract answers them, so no other may appear there); a group's conditions take every
+// view filter operator, their values checked as a view filter's are.
 func checkCohortRule(r CohortRule) error {
 	ie := &InvalidError{Message: "invalid cohort rule"}
 	count := len(r.Conditions)
+	for i, c := range r.Conditions {
+		if !cohortOperators[c.Operator] {
+			ie.Problems = append(ie.Problems, Problem{Field: fmt.Sprintf("cohortRule.conditions[%d].operator", i), Reason: topLevelOperatorProblem(c.Operator)})
+		}
+	}
 	var walk func(gs []CohortGroup, field string, depth int)
 	walk = func(gs []CohortGroup, field string, depth int) {
 		for i, g := range gs {
@@ -57,6 +65,19 @@ func checkCohortRule(r CohortRule) error {
 			if depth >= MaxFilterDepth {
 				ie.Problems = append(ie.Problems, Problem{Field: at, Reason: fmt.Sprintf("cohort groups nest at most %d levels deep", MaxFilterDepth)})
 				continue
+			}
+			for j, c := range g.Conditions {
+				cat := fmt.Sprintf("%s.conditions[%d]", at, j)
+				switch {
+				case cohortOperators[c.Operator]:
+					// The released operators keep their released meaning (any value; eq null is "is null").
+				case !groupOperators[c.Operator]:
+					ie.Problems = append(ie.Problems, Problem{Field: cat + ".operator", Reason: fmt.Sprintf("unknown operator %.40q", c.Operator)})
+				default:
+					if reason := filterValueProblem(c.Operator, c.Value); reason != "" {
+						ie.Problems = append(ie.Problems, Problem{Field: cat + ".value", Reason: reason})
+					}
+				}
 			}
 			walk(g.Groups, at+".groups", depth+1)
 		}
@@ -70,6 +91,25 @@ func checkCohortRule(r CohortRule) error {
 		return ie
 	}
 	return nil
+}
+
+// cohortOperators are the operators of the released cohort rule, the only ones a top-level
+// condition takes; groupOperators are those of a group's conditions (the view filters' operators).
+var (
+	cohortOperators = map[string]bool{"eq": true, "gt": true, "lt": true, "gte": true, "lte": true}
+	groupOperators  = map[string]bool{"eq": true, "ne": true, "gt": true, "gte": true, "lt": true, "lte": true,
+		"contains": true, "startsWith": true, "endsWith": true, "in": true, "notIn": true, "between": true,
+		"isNull": true, "isNotNull": true, "isEmpty": true, "isNotEmpty": true, "notContains": true,
+		"containsAny": true, "containsAll": true, "isWithin": true, "before": true, "after": true,
+		"onOrBefore": true, "onOrAfter": true}
+)
+
+func topLevelOperatorProblem(op string) string {
+	if groupOperators[op] {
+		return fmt.Sprintf("operator %s is allowed in a cohort group only (top-level conditions take eq, gt, lt, gte and lte): "+
+			`put the condition in cohortRule.groups, for example {"conjunction": "and", "conditions": [your condition]}`, op)
+	}
+	return fmt.Sprintf("unknown operator %.40q (top-level conditions take eq, gt, lt, gte and lte)", op)
 }
 
 // CohortCondition is one comparison of a cohort rule.

@@ -114,6 +114,90 @@ func (e ChangeType) Valid() bool {
 	}
 }
 
+// Defines values for CohortGroupOperator.
+const (
+	CohortGroupOperatorAfter       CohortGroupOperator = "after"
+	CohortGroupOperatorBefore      CohortGroupOperator = "before"
+	CohortGroupOperatorBetween     CohortGroupOperator = "between"
+	CohortGroupOperatorContains    CohortGroupOperator = "contains"
+	CohortGroupOperatorContainsAll CohortGroupOperator = "containsAll"
+	CohortGroupOperatorContainsAny CohortGroupOperator = "containsAny"
+	CohortGroupOperatorEndsWith    CohortGroupOperator = "endsWith"
+	CohortGroupOperatorEq          CohortGroupOperator = "eq"
+	CohortGroupOperatorGt          CohortGroupOperator = "gt"
+	CohortGroupOperatorGte         CohortGroupOperator = "gte"
+	CohortGroupOperatorIn          CohortGroupOperator = "in"
+	CohortGroupOperatorIsEmpty     CohortGroupOperator = "isEmpty"
+	CohortGroupOperatorIsNotEmpty  CohortGroupOperator = "isNotEmpty"
+	CohortGroupOperatorIsNotNull   CohortGroupOperator = "isNotNull"
+	CohortGroupOperatorIsNull      CohortGroupOperator = "isNull"
+	CohortGroupOperatorIsWithin    CohortGroupOperator = "isWithin"
+	CohortGroupOperatorLt          CohortGroupOperator = "lt"
+	CohortGroupOperatorLte         CohortGroupOperator = "lte"
+	CohortGroupOperatorNe          CohortGroupOperator = "ne"
+	CohortGroupOperatorNotContains CohortGroupOperator = "notContains"
+	CohortGroupOperatorNotIn       CohortGroupOperator = "notIn"
+	CohortGroupOperatorOnOrAfter   CohortGroupOperator = "onOrAfter"
+	CohortGroupOperatorOnOrBefore  CohortGroupOperator = "onOrBefore"
+	CohortGroupOperatorStartsWith  CohortGroupOperator = "startsWith"
+)
+
+// Valid indicates whether the value is a known member of the CohortGroupOperator enum.
+func (e CohortGroupOperator) Valid() bool {
+	switch e {
+	case CohortGroupOperatorAfter:
+		return true
+	case CohortGroupOperatorBefore:
+		return true
+	case CohortGroupOperatorBetween:
+		return true
+	case CohortGroupOperatorContains:
+		return true
+	case CohortGroupOperatorContainsAll:
+		return true
+	case CohortGroupOperatorContainsAny:
+		return true
+	case CohortGroupOperatorEndsWith:
+		return true
+	case CohortGroupOperatorEq:
+		return true
+	case CohortGroupOperatorGt:
+		return true
+	case CohortGroupOperatorGte:
+		return true
+	case CohortGroupOperatorIn:
+		return true
+	case CohortGroupOperatorIsEmpty:
+		return true
+	case CohortGroupOperatorIsNotEmpty:
+		return true
+	case CohortGroupOperatorIsNotNull:
+		return true
+	case CohortGroupOperatorIsNull:
+		return true
+	case CohortGroupOperatorIsWithin:
+		return true
+	case CohortGroupOperatorLt:
+		return true
+	case CohortGroupOperatorLte:
+		return true
+	case CohortGroupOperatorNe:
+		return true
+	case CohortGroupOperatorNotContains:
+		return true
+	case CohortGroupOperatorNotIn:
+		return true
+	case CohortGroupOperatorOnOrAfter:
+		return true
+	case CohortGroupOperatorOnOrBefore:
+		return true
+	case CohortGroupOperatorStartsWith:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CohortLogic.
 const (
 	AND CohortLogic = "AND"
@@ -1116,12 +1200,43 @@ type CohortCondition struct {
 	Value nullable.Nullable[interface{}] `json:"value"`
 }
 
-// CohortGroup A nested group of a cohort rule, which holds when all (`and`) or any (`or`) of its conditions and groups hold.
+// CohortGroup A nested group of a cohort rule, which holds when all (`and`) or any (`or`) of its conditions
+// and groups hold. Its conditions take every operator of view filters (CohortGroupOperator), each
+// value checked as for a view filter: a value that does not fit its operator is a 422 naming the
+// condition (`cohortRule.groups[0].conditions[1].value`), and changes nothing. `eq`, `gt`, `lt`,
+// `gte` and `lte` keep the meaning they have at the top level (any value; `eq` null is "is null").
+//
+// Example: {"conditions":[{"field":"Due","operator":"isWithin","value":{"mode":"nextNumberOfDays","numberOfDays":14}},{"field":"Tags","operator":"containsAny","value":["urgent","callback"]}],"conjunction":"or"}
 type CohortGroup struct {
-	Conditions  []CohortCondition `json:"conditions"`
-	Conjunction LogicalOperator   `json:"conjunction"`
-	Groups      []CohortGroup     `json:"groups,omitempty"`
+	Conditions  []CohortGroupCondition `json:"conditions"`
+	Conjunction LogicalOperator        `json:"conjunction"`
+	Groups      []CohortGroup          `json:"groups,omitempty"`
 }
+
+// CohortGroupCondition A condition of a cohort group. `field` is a column reference, or else a dotted path into the
+// primary source's records; on a column the condition means what a view filter of the same
+// operator and value means (texts compare ignoring case for contains, startsWith, endsWith,
+// notContains, containsAny and containsAll; relative dates are taken at the query's time, UTC).
+// On a path the value's type chooses the comparison (a number, a boolean or a text; date
+// operators read the path as a date-time). `value` is absent or null for isNull, isNotNull,
+// isEmpty and isNotEmpty (read back as null), a list for in, notIn, containsAny and containsAll,
+// two values for between, and a mode, `{mode, numberOfDays}` or (not for isWithin) a date or
+// date-time for the date operators.
+type CohortGroupCondition struct {
+	// Field A column reference, or a dotted path into the primary source's records.
+	Field string `json:"field"`
+
+	// Operator The operator of a condition in a cohort group: the view filters' operators (FilterOperator),
+	// with the same values and meaning; see docs/formulas.md.
+	Operator CohortGroupOperator `json:"operator"`
+
+	// Value Any JSON value, null included.
+	Value nullable.Nullable[interface{}] `json:"value,omitempty"`
+}
+
+// CohortGroupOperator The operator of a condition in a cohort group: the view filters' operators (FilterOperator),
+// with the same values and meaning; see docs/formulas.md.
+type CohortGroupOperator string
 
 // CohortLogic defines model for CohortLogic.
 type CohortLogic string
@@ -1129,8 +1244,17 @@ type CohortLogic string
 // CohortOperator defines model for CohortOperator.
 type CohortOperator string
 
-// CohortRule Example: {"conditions":[{"field":"age","operator":"gte","value":65}],"logic":"AND"}
+// CohortRule Selects the panel's rows: `logic` combines every condition and every group. Top-level
+// `conditions` take the released operators only (`eq`, `gt`, `lt`, `gte`, `lte`); a condition
+// with any other operator (`isEmpty`, `containsAny`, `isWithin`, `before`, ...) goes in a group,
+// and a group of one condition is fine: `{logic: AND, conditions: [], groups: [{conjunction: and,
+// conditions: [{field: Due, operator: isWithin, value: nextWeek}]}]}`. A top-level condition with
+// another operator is refused with 400 (the problem names
+// `body.cohortRule.conditions.N.operator`), and changes nothing: put it in a group.
+//
+// Example: {"conditions":[{"field":"age","operator":"gte","value":65}],"logic":"AND"}
 type CohortRule struct {
+	// Conditions Conditions with the released operators (eq, gt, lt, gte, lte); other operators go in `groups`.
 	Conditions []CohortCondition `json:"conditions"`
 
 	// Groups Nested groups, terms of the rule next to its conditions: the rule holds when its `logic`
@@ -1494,7 +1618,16 @@ type NotificationsMarkRead struct {
 
 // Panel Example: {"cohortRule":{"conditions":[],"logic":"AND"},"createdAt":"2026-11-26T04:18:02.723Z","description":null,"id":1,"metadata":{},"name":"Diabetes follow-up","tenantId":"clinic-a","updatedAt":"2026-11-26T04:18:02.723Z","userId":"user-1"}
 type Panel struct {
-	// CohortRule Example: {"conditions":[{"field":"age","operator":"gte","value":65}],"logic":"AND"}
+	// CohortRule Selects the panel's rows: `logic` combines every condition and every group. Top-level
+	// `conditions` take the released operators only (`eq`, `gt`, `lt`, `gte`, `lte`); a condition
+	// with any other operator (`isEmpty`, `containsAny`, `isWithin`, `before`, ...) goes in a group,
+	// and a group of one condition is fine: `{logic: AND, conditions: [], groups: [{conjunction: and,
+	// conditions: [{field: Due, operator: isWithin, value: nextWeek}]}]}`. A top-level condition with
+	// another operator is refused with 400 (the problem names
+	// `body.cohortRule.conditions.N.operator`), and changes nothing: put it in a group.
+	//
+	//
+	// Example: {"conditions":[{"field":"age","operator":"gte","value":65}],"logic":"AND"}
 	CohortRule CohortRule `json:"cohortRule"`
 
 	// CreatedAt RFC 3339, UTC, milliseconds.
@@ -1546,7 +1679,16 @@ type PanelChange struct {
 
 // PanelCreate defines model for PanelCreate.
 type PanelCreate struct {
-	// CohortRule Example: {"conditions":[{"field":"age","operator":"gte","value":65}],"logic":"AND"}
+	// CohortRule Selects the panel's rows: `logic` combines every condition and every group. Top-level
+	// `conditions` take the released operators only (`eq`, `gt`, `lt`, `gte`, `lte`); a condition
+	// with any other operator (`isEmpty`, `containsAny`, `isWithin`, `before`, ...) goes in a group,
+	// and a group of one condition is fine: `{logic: AND, conditions: [], groups: [{conjunction: and,
+	// conditions: [{field: Due, operator: isWithin, value: nextWeek}]}]}`. A top-level condition with
+	// another operator is refused with 400 (the problem names
+	// `body.cohortRule.conditions.N.operator`), and changes nothing: put it in a group.
+	//
+	//
+	// Example: {"conditions":[{"field":"age","operator":"gte","value":65}],"logic":"AND"}
 	CohortRule  *CohortRule               `json:"cohortRule,omitempty"`
 	Description nullable.Nullable[string] `json:"description,omitempty"`
 
@@ -1587,7 +1729,16 @@ type PanelRows struct {
 
 // PanelUpdate Partial update. The read-only fields the web UI echoes back (`createdAt`, `updatedAt`) are accepted and ignored.
 type PanelUpdate struct {
-	// CohortRule Example: {"conditions":[{"field":"age","operator":"gte","value":65}],"logic":"AND"}
+	// CohortRule Selects the panel's rows: `logic` combines every condition and every group. Top-level
+	// `conditions` take the released operators only (`eq`, `gt`, `lt`, `gte`, `lte`); a condition
+	// with any other operator (`isEmpty`, `containsAny`, `isWithin`, `before`, ...) goes in a group,
+	// and a group of one condition is fine: `{logic: AND, conditions: [], groups: [{conjunction: and,
+	// conditions: [{field: Due, operator: isWithin, value: nextWeek}]}]}`. A top-level condition with
+	// another operator is refused with 400 (the problem names
+	// `body.cohortRule.conditions.N.operator`), and changes nothing: put it in a group.
+	//
+	//
+	// Example: {"conditions":[{"field":"age","operator":"gte","value":65}],"logic":"AND"}
 	CohortRule *CohortRule `json:"cohortRule,omitempty"`
 
 	// CreatedAt Ignored.

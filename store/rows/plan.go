@@ -403,35 +403,53 @@ func (pl *Plan) compileCohortNode(all []Column, rule Cohort) *condNode {
 	return simplify(n)
 }
 
+// compileCohortCondition compiles a cohort condition as the view filter it is: on a column, the
+// filter of the same operator and value; on a path, the filter on a base column of the primary
+// source at that path, typed by cohortPathType. Either way one evaluator (compileFilter, matches,
+// conditionSQL) decides, and the SQL and Go answers agree as they do for filters.
 func (pl *Plan) compileCohortCondition(all []Column, rc Condition) *condition {
-	c := &condition{col: -1, op: rc.Operator}
-	if idx := pl.resolve(all, rc.Field); idx >= 0 {
-		c.col, c.typ = idx, pl.cols[idx].col.Type
-		c.pushed = pl.pushable(idx)
-		c.operands = []operand{coerce(rc.Value, c.typ)}
-		return c
+	f := Filter{Column: rc.Field, Operator: rc.Operator, Value: rc.Value}
+	if pl.resolve(all, rc.Field) >= 0 {
+		return pl.compileFilter(all, f).leaf
 	}
-	c.path = parsePath(rc.Field)
-	switch rc.Value.(type) {
-	case nil:
-		c.typ = "text"
-		if c.op == "eq" {
-			c.op = "isNull"
-		} else {
-			c.operands = []operand{{}} // ordering against null: never true
-		}
-	case bool:
-		c.typ = "boolean"
-	case json.Number, float64, int, int64:
-		c.typ = "number"
-	default:
-		c.typ = "text"
+	if f.Operator == "eq" && f.Value == nil {
+		f.Operator = "isNull" // the released cohort meaning of eq null
 	}
-	if c.operands == nil && c.op != "isNull" {
-		c.operands = []operand{coerce(rc.Value, c.typ)}
+	path := parsePath(rc.Field)
+	at := &Plan{q: pl.q, sources: pl.sources, cols: []colInfo{{col: &Column{Name: rc.Field, Type: cohortPathType(f.Operator, f.Value), ColumnType: "base"},
+		src: -1, path: path, projAt: -1}}}
+	if len(pl.sources) > 0 {
+		at.cols[0].src = 0
 	}
-	c.pushed = !pl.q.GoOnly && c.path != nil && len(pl.sources) > 0
+	c := at.compileFilter(at.columns(), f).leaf
+	c.col, c.path = -1, path
 	return c
+}
+
+// cohortPathType is how a path condition types the value at its path: as its own value's JSON
+// type for comparisons (a number, a boolean, else a text), as its list's first value for in,
+// notIn and between, as a date-time for the date operators, and as a text otherwise.
+func cohortPathType(op string, value any) string {
+	if DateOperator(op) {
+		return "datetime"
+	}
+	switch op {
+	case "in", "notIn", "between":
+		list, _ := value.([]any)
+		if i := slices.IndexFunc(list, func(v any) bool { return v != nil }); i >= 0 {
+			value = list[i]
+		}
+	case "eq", "ne", "gt", "gte", "lt", "lte":
+	default:
+		return "text"
+	}
+	switch value.(type) {
+	case bool:
+		return "boolean"
+	case json.Number, float64, int, int64:
+		return "number"
+	}
+	return "text"
 }
 
 // compileFilters turns a view's filters into conditions: each filter joins the previous ones with

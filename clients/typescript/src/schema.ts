@@ -1330,17 +1330,77 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        /** @description A nested group of a cohort rule, which holds when all (`and`) or any (`or`) of its conditions and groups hold. */
+        /**
+         * @description A nested group of a cohort rule, which holds when all (`and`) or any (`or`) of its conditions
+         *     and groups hold. Its conditions take every operator of view filters (CohortGroupOperator), each
+         *     value checked as for a view filter: a value that does not fit its operator is a 422 naming the
+         *     condition (`cohortRule.groups[0].conditions[1].value`), and changes nothing. `eq`, `gt`, `lt`,
+         *     `gte` and `lte` keep the meaning they have at the top level (any value; `eq` null is "is null").
+         * @example {
+         *       "conjunction": "or",
+         *       "conditions": [
+         *         {
+         *           "field": "Due",
+         *           "operator": "isWithin",
+         *           "value": {
+         *             "mode": "nextNumberOfDays",
+         *             "numberOfDays": 14
+         *           }
+         *         },
+         *         {
+         *           "field": "Tags",
+         *           "operator": "containsAny",
+         *           "value": [
+         *             "urgent",
+         *             "callback"
+         *           ]
+         *         }
+         *       ]
+         *     }
+         */
         CohortGroup: {
-            conditions: components["schemas"]["CohortCondition"][];
+            conditions: components["schemas"]["CohortGroupCondition"][];
             conjunction: components["schemas"]["LogicalOperator"];
             groups?: components["schemas"]["CohortGroup"][];
         };
+        /**
+         * @description A condition of a cohort group. `field` is a column reference, or else a dotted path into the
+         *     primary source's records; on a column the condition means what a view filter of the same
+         *     operator and value means (texts compare ignoring case for contains, startsWith, endsWith,
+         *     notContains, containsAny and containsAll; relative dates are taken at the query's time, UTC).
+         *     On a path the value's type chooses the comparison (a number, a boolean or a text; date
+         *     operators read the path as a date-time). `value` is absent or null for isNull, isNotNull,
+         *     isEmpty and isNotEmpty (read back as null), a list for in, notIn, containsAny and containsAll,
+         *     two values for between, and a mode, `{mode, numberOfDays}` or (not for isWithin) a date or
+         *     date-time for the date operators.
+         */
+        CohortGroupCondition: {
+            /** @description A column reference, or a dotted path into the primary source's records. */
+            field: string;
+            operator: components["schemas"]["CohortGroupOperator"];
+            /** @description Any JSON value, null included. */
+            value?: (string | null) | number | boolean | components["schemas"]["JSONValue"][] | {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @description The operator of a condition in a cohort group: the view filters' operators (FilterOperator),
+         *     with the same values and meaning; see docs/formulas.md.
+         * @enum {string}
+         */
+        CohortGroupOperator: "eq" | "ne" | "gt" | "gte" | "lt" | "lte" | "contains" | "startsWith" | "endsWith" | "in" | "notIn" | "between" | "isNull" | "isNotNull" | "isEmpty" | "isNotEmpty" | "notContains" | "containsAny" | "containsAll" | "isWithin" | "before" | "after" | "onOrBefore" | "onOrAfter";
         /** @enum {string} */
         CohortLogic: "AND" | "OR";
         /** @enum {string} */
         CohortOperator: "eq" | "gt" | "lt" | "gte" | "lte";
         /**
+         * @description Selects the panel's rows: `logic` combines every condition and every group. Top-level
+         *     `conditions` take the released operators only (`eq`, `gt`, `lt`, `gte`, `lte`); a condition
+         *     with any other operator (`isEmpty`, `containsAny`, `isWithin`, `before`, ...) goes in a group,
+         *     and a group of one condition is fine: `{logic: AND, conditions: [], groups: [{conjunction: and,
+         *     conditions: [{field: Due, operator: isWithin, value: nextWeek}]}]}`. A top-level condition with
+         *     another operator is refused with 400 (the problem names
+         *     `body.cohortRule.conditions.N.operator`), and changes nothing: put it in a group.
          * @example {
          *       "logic": "AND",
          *       "conditions": [
@@ -1353,6 +1413,7 @@ export interface components {
          *     }
          */
         CohortRule: {
+            /** @description Conditions with the released operators (eq, gt, lt, gte, lte); other operators go in `groups`. */
             conditions: components["schemas"]["CohortCondition"][];
             /**
              * @description Nested groups, terms of the rule next to its conditions: the rule holds when its `logic`
