@@ -5,19 +5,13 @@ package gen
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"path"
-	"strings"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
@@ -5169,54 +5163,54 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 		Handler: si,
 	}
 
+	router.GET(options.BaseURL+"/api/acls/:resourceType/:resourceId", wrapper.ListAcls, options.OperationMiddlewares["listAcls"]...)
+	router.POST(options.BaseURL+"/api/acls/:resourceType/:resourceId", wrapper.CreateAcl, options.OperationMiddlewares["createAcl"]...)
+	router.DELETE(options.BaseURL+"/api/acls/:resourceType/:resourceId/:userEmail", wrapper.DeleteAcl, options.OperationMiddlewares["deleteAcl"]...)
+	router.PUT(options.BaseURL+"/api/acls/:resourceType/:resourceId/:userEmail", wrapper.UpdateAcl, options.OperationMiddlewares["updateAcl"]...)
+	router.POST(options.BaseURL+"/api/acls/:resourceType/:resourceId/share-public", wrapper.ShareAclPublic, options.OperationMiddlewares["shareAclPublic"]...)
+	router.GET(options.BaseURL+"/api/acls/user/:userEmail", wrapper.ListUserAcls, options.OperationMiddlewares["listUserAcls"]...)
+	router.GET(options.BaseURL+"/api/changes/panels", wrapper.ListPanelChanges, options.OperationMiddlewares["listPanelChanges"]...)
+	router.DELETE(options.BaseURL+"/api/datasources/:dataSourceId", wrapper.DeleteDataSource, options.OperationMiddlewares["deleteDataSource"]...)
+	router.GET(options.BaseURL+"/api/datasources/:dataSourceId", wrapper.GetDataSource, options.OperationMiddlewares["getDataSource"]...)
+	router.PUT(options.BaseURL+"/api/datasources/:dataSourceId", wrapper.UpdateDataSource, options.OperationMiddlewares["updateDataSource"]...)
+	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/records", wrapper.PushDataSourceRecords, options.OperationMiddlewares["pushDataSourceRecords"]...)
+	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/sync", wrapper.SyncDataSource, options.OperationMiddlewares["syncDataSource"]...)
+	router.GET(options.BaseURL+"/api/datasources/:dataSourceId/syncs", wrapper.ListDataSourceSyncs, options.OperationMiddlewares["listDataSourceSyncs"]...)
+	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/upload", wrapper.UploadDataSourceFile, options.OperationMiddlewares["uploadDataSourceFile"]...)
+	router.GET(options.BaseURL+"/api/events", wrapper.StreamEvents, options.OperationMiddlewares["streamEvents"]...)
+	router.GET(options.BaseURL+"/api/notifications/views", wrapper.ListViewNotifications, options.OperationMiddlewares["listViewNotifications"]...)
+	router.PUT(options.BaseURL+"/api/notifications/views/mark-read", wrapper.MarkViewNotificationsRead, options.OperationMiddlewares["markViewNotificationsRead"]...)
+	router.GET(options.BaseURL+"/api/organization/members", wrapper.ListOrganizationMembers, options.OperationMiddlewares["listOrganizationMembers"]...)
 	router.GET(options.BaseURL+"/api/panels", wrapper.ListPanels, options.OperationMiddlewares["listPanels"]...)
 	router.POST(options.BaseURL+"/api/panels", wrapper.CreatePanel, options.OperationMiddlewares["createPanel"]...)
 	router.DELETE(options.BaseURL+"/api/panels/:panelId", wrapper.DeletePanel, options.OperationMiddlewares["deletePanel"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId", wrapper.GetPanel, options.OperationMiddlewares["getPanel"]...)
 	router.PUT(options.BaseURL+"/api/panels/:panelId", wrapper.UpdatePanel, options.OperationMiddlewares["updatePanel"]...)
-	router.GET(options.BaseURL+"/api/panels/:panelId/datasources", wrapper.ListDataSources, options.OperationMiddlewares["listDataSources"]...)
-	router.POST(options.BaseURL+"/api/panels/:panelId/datasources", wrapper.CreateDataSource, options.OperationMiddlewares["createDataSource"]...)
-	router.DELETE(options.BaseURL+"/api/datasources/:dataSourceId", wrapper.DeleteDataSource, options.OperationMiddlewares["deleteDataSource"]...)
-	router.GET(options.BaseURL+"/api/datasources/:dataSourceId", wrapper.GetDataSource, options.OperationMiddlewares["getDataSource"]...)
-	router.PUT(options.BaseURL+"/api/datasources/:dataSourceId", wrapper.UpdateDataSource, options.OperationMiddlewares["updateDataSource"]...)
-	router.DELETE(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId", wrapper.DeletePanelDataSource, options.OperationMiddlewares["deletePanelDataSource"]...)
-	router.PUT(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId", wrapper.UpdatePanelDataSource, options.OperationMiddlewares["updatePanelDataSource"]...)
-	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/sync", wrapper.SyncDataSource, options.OperationMiddlewares["syncDataSource"]...)
-	router.POST(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId/sync", wrapper.SyncPanelDataSource, options.OperationMiddlewares["syncPanelDataSource"]...)
-	router.GET(options.BaseURL+"/api/datasources/:dataSourceId/syncs", wrapper.ListDataSourceSyncs, options.OperationMiddlewares["listDataSourceSyncs"]...)
-	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/upload", wrapper.UploadDataSourceFile, options.OperationMiddlewares["uploadDataSourceFile"]...)
-	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/records", wrapper.PushDataSourceRecords, options.OperationMiddlewares["pushDataSourceRecords"]...)
-	router.GET(options.BaseURL+"/api/panels/:panelId/rows", wrapper.GetPanelRows, options.OperationMiddlewares["getPanelRows"]...)
-	router.GET(options.BaseURL+"/api/panels/:panelId/rows.csv", wrapper.GetPanelRowsCSV, options.OperationMiddlewares["getPanelRowsCSV"]...)
-	router.GET(options.BaseURL+"/api/panels/:panelId/rows/groups", wrapper.GetPanelRowGroups, options.OperationMiddlewares["getPanelRowGroups"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId/columns", wrapper.ListColumns, options.OperationMiddlewares["listColumns"]...)
-	router.POST(options.BaseURL+"/api/panels/:panelId/columns/base", wrapper.CreateBaseColumn, options.OperationMiddlewares["createBaseColumn"]...)
-	router.POST(options.BaseURL+"/api/panels/:panelId/columns/calculated", wrapper.CreateCalculatedColumn, options.OperationMiddlewares["createCalculatedColumn"]...)
 	router.DELETE(options.BaseURL+"/api/panels/:panelId/columns/:columnId", wrapper.DeleteColumn, options.OperationMiddlewares["deleteColumn"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId/columns/:columnId", wrapper.GetColumn, options.OperationMiddlewares["getColumn"]...)
 	router.PUT(options.BaseURL+"/api/panels/:panelId/columns/:columnId", wrapper.UpdateColumn, options.OperationMiddlewares["updateColumn"]...)
+	router.POST(options.BaseURL+"/api/panels/:panelId/columns/base", wrapper.CreateBaseColumn, options.OperationMiddlewares["createBaseColumn"]...)
+	router.POST(options.BaseURL+"/api/panels/:panelId/columns/calculated", wrapper.CreateCalculatedColumn, options.OperationMiddlewares["createCalculatedColumn"]...)
+	router.GET(options.BaseURL+"/api/panels/:panelId/datasources", wrapper.ListDataSources, options.OperationMiddlewares["listDataSources"]...)
+	router.POST(options.BaseURL+"/api/panels/:panelId/datasources", wrapper.CreateDataSource, options.OperationMiddlewares["createDataSource"]...)
+	router.DELETE(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId", wrapper.DeletePanelDataSource, options.OperationMiddlewares["deletePanelDataSource"]...)
+	router.PUT(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId", wrapper.UpdatePanelDataSource, options.OperationMiddlewares["updatePanelDataSource"]...)
+	router.POST(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId/sync", wrapper.SyncPanelDataSource, options.OperationMiddlewares["syncPanelDataSource"]...)
+	router.GET(options.BaseURL+"/api/panels/:panelId/rows", wrapper.GetPanelRows, options.OperationMiddlewares["getPanelRows"]...)
+	router.GET(options.BaseURL+"/api/panels/:panelId/rows.csv", wrapper.GetPanelRowsCSV, options.OperationMiddlewares["getPanelRowsCSV"]...)
+	router.GET(options.BaseURL+"/api/panels/:panelId/rows/groups", wrapper.GetPanelRowGroups, options.OperationMiddlewares["getPanelRowGroups"]...)
 	router.GET(options.BaseURL+"/api/views", wrapper.ListViews, options.OperationMiddlewares["listViews"]...)
 	router.POST(options.BaseURL+"/api/views", wrapper.CreateView, options.OperationMiddlewares["createView"]...)
 	router.DELETE(options.BaseURL+"/api/views/:viewId", wrapper.DeleteView, options.OperationMiddlewares["deleteView"]...)
 	router.GET(options.BaseURL+"/api/views/:viewId", wrapper.GetView, options.OperationMiddlewares["getView"]...)
 	router.PUT(options.BaseURL+"/api/views/:viewId", wrapper.UpdateView, options.OperationMiddlewares["updateView"]...)
-	router.GET(options.BaseURL+"/api/views/:viewId/sorts", wrapper.GetViewSorts, options.OperationMiddlewares["getViewSorts"]...)
-	router.PUT(options.BaseURL+"/api/views/:viewId/sorts", wrapper.ReplaceViewSorts, options.OperationMiddlewares["replaceViewSorts"]...)
 	router.GET(options.BaseURL+"/api/views/:viewId/filters", wrapper.GetViewFilters, options.OperationMiddlewares["getViewFilters"]...)
 	router.PUT(options.BaseURL+"/api/views/:viewId/filters", wrapper.ReplaceViewFilters, options.OperationMiddlewares["replaceViewFilters"]...)
 	router.POST(options.BaseURL+"/api/views/:viewId/publish", wrapper.PublishView, options.OperationMiddlewares["publishView"]...)
+	router.GET(options.BaseURL+"/api/views/:viewId/sorts", wrapper.GetViewSorts, options.OperationMiddlewares["getViewSorts"]...)
+	router.PUT(options.BaseURL+"/api/views/:viewId/sorts", wrapper.ReplaceViewSorts, options.OperationMiddlewares["replaceViewSorts"]...)
 	router.POST(options.BaseURL+"/api/views/:viewId/unpublish", wrapper.UnpublishView, options.OperationMiddlewares["unpublishView"]...)
-	router.GET(options.BaseURL+"/api/acls/user/:userEmail", wrapper.ListUserAcls, options.OperationMiddlewares["listUserAcls"]...)
-	router.GET(options.BaseURL+"/api/acls/:resourceType/:resourceId", wrapper.ListAcls, options.OperationMiddlewares["listAcls"]...)
-	router.POST(options.BaseURL+"/api/acls/:resourceType/:resourceId", wrapper.CreateAcl, options.OperationMiddlewares["createAcl"]...)
-	router.POST(options.BaseURL+"/api/acls/:resourceType/:resourceId/share-public", wrapper.ShareAclPublic, options.OperationMiddlewares["shareAclPublic"]...)
-	router.DELETE(options.BaseURL+"/api/acls/:resourceType/:resourceId/:userEmail", wrapper.DeleteAcl, options.OperationMiddlewares["deleteAcl"]...)
-	router.PUT(options.BaseURL+"/api/acls/:resourceType/:resourceId/:userEmail", wrapper.UpdateAcl, options.OperationMiddlewares["updateAcl"]...)
-	router.GET(options.BaseURL+"/api/organization/members", wrapper.ListOrganizationMembers, options.OperationMiddlewares["listOrganizationMembers"]...)
-	router.GET(options.BaseURL+"/api/changes/panels", wrapper.ListPanelChanges, options.OperationMiddlewares["listPanelChanges"]...)
-	router.GET(options.BaseURL+"/api/events", wrapper.StreamEvents, options.OperationMiddlewares["streamEvents"]...)
-	router.GET(options.BaseURL+"/api/notifications/views", wrapper.ListViewNotifications, options.OperationMiddlewares["listViewNotifications"]...)
-	router.PUT(options.BaseURL+"/api/notifications/views/mark-read", wrapper.MarkViewNotificationsRead, options.OperationMiddlewares["markViewNotificationsRead"]...)
 	router.GET(options.BaseURL+"/api/webhooks", wrapper.ListWebhooks, options.OperationMiddlewares["listWebhooks"]...)
 	router.POST(options.BaseURL+"/api/webhooks", wrapper.CreateWebhook, options.OperationMiddlewares["createWebhook"]...)
 	router.DELETE(options.BaseURL+"/api/webhooks/:webhookId", wrapper.DeleteWebhook, options.OperationMiddlewares["deleteWebhook"]...)
@@ -5224,14 +5218,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PUT(options.BaseURL+"/api/webhooks/:webhookId", wrapper.UpdateWebhook, options.OperationMiddlewares["updateWebhook"]...)
 	router.GET(options.BaseURL+"/api/webhooks/:webhookId/deliveries", wrapper.ListWebhookDeliveries, options.OperationMiddlewares["listWebhookDeliveries"]...)
 	router.POST(options.BaseURL+"/api/webhooks/:webhookId/deliveries/:deliveryId/redeliver", wrapper.RedeliverWebhookDelivery, options.OperationMiddlewares["redeliverWebhookDelivery"]...)
+	router.GET(options.BaseURL+"/docs", wrapper.GetDocs, options.OperationMiddlewares["getDocs"]...)
+	router.GET(options.BaseURL+"/docs/assets/:asset", wrapper.GetDocsAsset, options.OperationMiddlewares["getDocsAsset"]...)
 	router.GET(options.BaseURL+"/health", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/liveness", wrapper.GetLiveness, options.OperationMiddlewares["getLiveness"]...)
-	router.GET(options.BaseURL+"/docs", wrapper.GetDocs, options.OperationMiddlewares["getDocs"]...)
-	router.GET(options.BaseURL+"/docs/assets/:asset", wrapper.GetDocsAsset, options.OperationMiddlewares["getDocsAsset"]...)
-	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
-	router.GET(options.BaseURL+"/openapi.json", wrapper.GetOpenAPIJSON, options.OperationMiddlewares["getOpenAPIJSON"]...)
 	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics, options.OperationMiddlewares["getMetrics"]...)
+	router.GET(options.BaseURL+"/openapi.json", wrapper.GetOpenAPIJSON, options.OperationMiddlewares["getOpenAPIJSON"]...)
+	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
 
 }
 
@@ -16731,523 +16725,4 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
-}
-
-// Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
-// Stored as a slice of fixed-width chunks rather than one concatenated
-// const string: with thousands of chunks the chained `+` fold is several
-// times slower for the Go compiler than parsing a slice literal.
-var swaggerSpec = []string{
-	"7L37chu31i/4KijOmTKZr0VdLDsJVbvm0LKcaG/rsiU5Tj7Txw12gyS2mgDTQIvm9qeq89c8wNQ8wzzY",
-	"9yRTWAvoRpPNq2TJSZQ/YpHsxh3rvn7rSy2Sw5EUTGhVa32pDRiNWQp/Hl3Rvvk3ZipK+UhzKWqt2qVO",
-	"peiTG5rwmGqZEtkjesBIykYpU0xoah5s1oKaigZsSE0LejJitVZN6ZSLfu32Nqi95eJ6tu2LN4fkh70f",
-	"fiAJF9dES2hYsM+ajGiftUjYyXZ2nkdZmsAf7ICkLPlbp2Ye6dTCJml3zQiIFPBmQhW+uXQ0MqI4hOkR",
-	"vbt46yYYpYxqFpOUKZml0dJGL6hmb/mQa/hfxWTZ7xlTWhGaJHLMYsJx1FGWpmYSYy5iOS73MuSCD7Nh",
-	"rbUTuB650KzP0nKXF2xIuTAjmd9twnr6fvtUrGKalyySIlYkE5on0Bl2YtaRabVeX0ynk3ZPs3R+P1qS",
-	"MeWadFlPpuZY6nTCRX+Nfm6D2oimdMi0vQiHMsmG4jg2f3PT14jqQS2oCTo0b0bu56CWst8znrK41tJp",
-	"xvweezIdUo39vNyvBbUh/YxD+HFv7/nz7/d2nr/84cX+99+/3NnZCYoB7lYuxGGWKlmxCGcj+nvGyEgq",
-	"br4xs89SwWLSnRBKRim74TJTcCdIPTSXMCR444lMSWjuETYdNsyCwWR/z1g68WaLXZdWk35+y0RfD2qt",
-	"F7t7MHj3uRi+dzNeU00v4Q7NXdPYf+Th1vWNTCNWdWeUTG4YidmIidiQSsKF0ozGhjhQocbMTI7s7/w4",
-	"b9l60LI/8pj1aJboWqtHE8Xy4XSlTBgVMJzjmA1HUjMRTf7BJrPjOqHXTHnEiSjaY+YGwKkn9Z5MCftM",
-	"h6OEEUrevTt+TUYsJYns84gmJEVS0GiSqwEj12xCuCLXbKSJeXFvnwxklqqOMO9oJqjQhIqYZIqlZMz1",
-	"gFAyoGrgCOSQ6YGMA2J2MiAwf3j+75dnp6Qr40kAH1MWyTQu6J2iQ9YROqVC0QhOLVVkPKDashUYo6O+",
-	"TdK2k4MBuPdh8Ng4Po57gmsjU97ngiYdoTTVmQpI6Ah+GJDQsLkQXjZjhHZlZjs0m0rFRA+46B+Ue7ML",
-	"EPNejwHttF13BFdkf2/vgIwHHNbdjSkfsV1ppXmSkDQThlAHhBIFJIxIwYCEKdgGrkk9G5lNpaTHxh2B",
-	"T6nANCXMkcOGQyCOW0Adw0aTnIlkQlQWRUypXpbkK0KBKOIWtLzRabPiPcoTFndEff/zZ0MRXnz+3MgZ",
-	"n5CwDrBUQzohXaSunMWzm9HsiFpQs2ev1qq96O1Ee/RHtrXX3Y239qMf2NaPdP/51ve9vXiXvez+EO3u",
-	"uJuDBKm4Ot4t2DLXYA7p2XvxYpr0jKjWLDVt/q8Pnc7nvd2tTufz90cf/+N/1Kro0nHvhOpoMHvP2qNR",
-	"MiHSrCh30g4KAc9UzjvtQeIKNhDvhDJk9ruQDE27TJmzVBDWmXn2trD/ORPc3dnbrx72qRRs3tBh28nz",
-	"nX0yNufF5/bVI140PtPRZoOcIwSdG06k+L8ZqVt6SHZ3dvCqjahgCZy2G87GJOFGakGORvBG7AY7Ozv5",
-	"jeV6LtNKoPepISMjeLECWzjr9axsU9W4xF8rW9/dgf+CZZLNuZnrXG44sr8+HCO8sOd77pDS4oGHH9XV",
-	"ZMTOzXAWj808tnB0/yNlvVqr9n9sFzrQNv6qtv2+sHM5VpeMplW37B+MjZDZpHJsuBdLmXepLPE1xAJk",
-	"RUXq5ltzrJ8pcsMV7ybM/RYYwstuDPfEbxodEUmhKRemC66IZp91QHhfSJA6IqpYYJimaTN0j4ZEjlgK",
-	"GlosmTog4f9puN0nZHVhpxMaVtARCdcspUmTHGtCR6OEG4lC9pkeOC4PJEMOZKpJmhmOJmLiDb/HEyMo",
-	"N8nRcKQnLSIkUbBMzY44Nq8IIy2Rc6l0P2WX/3yLhAhniAtjJ2ooEYXZmSVQLGGRJl2q3NIEhCWKWe2u",
-	"I2CpvWaRNChkPVUXFYc1l3/s7FQRrisQfI7jf0JbFRK3+YMmhCrFUhBfnL5IkwT2HEWnAzLMlCbs94yi",
-	"GqTlNRPPFKnv7zwn0iz3mCs2l4RpO47aqgcYB952w4LJvFMsPRpSnlQxCmKUxoTUTVs0ZTExamm6ZY5X",
-	"3DDyCQh+PCZ1lXUbcEzDTzRJwnzI5WuY5Z0tuoPeDjzf21muPJgp3GU37CTuuh0ZDGPlzTCjLm/FL5yN",
-	"51LXG/zx4Sjre9YdSHk9d0Dj/PeHGtOt6UiNpFAMlPBXNP6JajamsO2GyjEBLBmIForz26NUdhM2/I9/",
-	"KTTmrLY55/gWdjpzK7KR0imjQ6JYesMjZoXkZu02MIOy9pSHHNQJTcxKs0LdqXcp6lkBGYN5ziynCkgm",
-	"roUcC8JENiQ3NMlYQIyoJHskpaLPiid6nCVxAyZ1KEUv4dGDTqlNIturEQRzLZt95koHJM6wa0b6KRU6",
-	"QMueHAuWBkRNRFRoUTKt0rhALQmnFImwrIE1DkhYdB1aebObyOjasLda4NtGPWVr3qzt09ue0erW2hi6",
-	"PI6ZeND1zYy2qGER44B0M23Uudz0WIdlCx2PCbdDpG8hqoVcwdM+HcWj8pMU7CGncYXai5IpiagwokYi",
-	"RZ+lRhcdSCGzlMUHRGmaatJL5RCG3ONpbge+DWqnUr+RmYgfctyn0qjig1xthHNqltTJftbWjavrhnki",
-	"Y97jLJ7lc1czBvdcxQxLalo4dW6dTX/RgYVnblErmSSSxldSvqVp/8F3Guwx7HPEWIzCLahxsDrnKVhB",
-	"wMr5BujxQw4udKp6CLI17CSsf4V6fZDbTaKBIbnIOC6Rl7wT9IbyhHaTB1/cmGoKsjVXJCuGcWDNawnV",
-	"9iBeSXlCxcT5DR5ynBeG5MOmm2UrE2DndtjKLQsLiXDZGeP7LbZKzpKVGinemGrIWglWbMQ87bwam/GS",
-	"d4JmeiBT/u+HvQAnXClgt1yAIxBU1s8jIxWiIA0n550YpTJiSpmDdSQ01w8qu71nSbJlBSXD8BQbUmCB",
-	"STLJB153ApDhgMMu72cyU7m+ad7OEkpYmso0INEkSliAJ5KkjEYDw0zNm6JCuqBJymg8MRpHDKbcCmtx",
-	"wy6UykYjmWoWn7CYU7A5PAaxtYw+9HszvYRN0BJsU6andgQ6JI2RBtPkPJUjo94Yad16NEbeV19q1ozc",
-	"1ksVVz5kStPhyCwNjzdQLKaViaA2YunQnFlcsIXLVDyJKohnB7vzMEqWqbUMUEFhAJj1Nge1bBRvsLjZ",
-	"AnOAr/2jZWCZCWBWVy80xQ9mIwPfiDFjpPPsib7lwNu5wDtD/pQ/5n3L7r9YBES1HSWH8PCap3TTg+Lv",
-	"zlpWmaldWMscEjgzxNrWB39n5qz2nFU9EhotL2ssKkVisWiIhp5MD8y8NmcUbzmq3OsNAv7lmg3VSsPJ",
-	"u6ZpSidVw1PzxneedRMeXQ5o+gc5gHc9RMsPzju4r0+rAWYjxTCoZCMaFU/FT9yj2S2oDZmmpoNlC3Di",
-	"nrt1RsJl3tgZ4lWe1aLOcLG8hTHCCKzAG86SCgX5TcoYehLA0zJmXfLumCgtU6bIm5+PL86pHhiRNWWw",
-	"TQoMvTN+zCUT0LS/dOhX5pm7nUi9grSAK+Rkhfs4w7CptvPyagfT4TneRlYd90OaRJlRKOO7HHprmovs",
-	"55yMr7tpQ/r5GN/d9aU0S+ODmpX5p5re3/nx5fKm/yh35y90cN12Lj+lYJ5pRy4QlAlDIz9YmTMXOM3p",
-	"ZwmDP9RERKZhw+zVwDwi3N8fK/YMe9hAdEHL0erSC0QTYG+zUkxQG1B1IlEwmQ46C2pFDGCloqGlpsmy",
-	"EEr72CEdjVhc1c3Ujrn5uebL7xcDnr9tTqFymwYRE5+sumC2CD5blSH/jBtpPqN/+5M10eX07hONY//j",
-	"zO8pG8ob/wtzJGyL5lznDdiPQ2fSzb8pWrjhbOwNGT/mHcLHYsDw0R624ov8/MFXNEryBirPI0z60NlR",
-	"1zyUvWrO23bO/JSBqcMauymJpdYshuhAwoU1eI9SPqTphOTRVBiapjbhxi7eYTnFMdM+c0/fBjXwjMH0",
-	"xeSsV2t9+FITWWLNsujknO4tP9MiG3bhzFdcphWv698vz05/gSHMXtZ5W1IalbsNH2fdlxMMv7S+PzMr",
-	"wkWUZDFaVD9v9eVWPhOccvPU/vHBXOi0RyP25faj//AWH45kClQM3MStWp/rQdZtRnK4LemIb0UyZn0m",
-	"tvNlvPVfV9d8tCWtr35rJKEfnNM0aehZiSPfXLdblbQAdvanVGajpYd5+tQKpszx7JuXIarXj3kJyHjA",
-	"owEZyCRWGL9Ck4TUQyrisIEWwAmphzI1n3qEa0Vy/4SCiBloWEELzdoMgc+fXZnGT1/eaclmluxHUvwr",
-	"Ezl/W9T4W4wQ9u8Ijn/N4eFWLBvaNDfwxhn4SzN/y2G8Pv1vn76uBbWziwV078wjF+419nstqPV1Lagl",
-	"Gv5i8Cdb0MxFliwXZfNA2PJWf8ipaI32mX/KW7ZvS5levjB3O8FZwuRuH+UIFYdgyr/pXR4VEM3SocoT",
-	"g7LEJvFoOXUxWsUD3s0yz4Qw17AjIjnscsFUHhFn34U7hd9Br03yE14wAeHfmgyl0uQ5SdgNSxSJGRvB",
-	"K9TrriPcc7s7O3PuK7c3fX9vz48KcplG5mdsUdEbGwgtM23ftqFo931f8pOwSpN4NSrumDstrrXq22VY",
-	"+brSaiHRe1erS5U50FGuC1beqc2cBNMGkfLhfFVEECoI4j5APgiHLWYa3DhNqyqsYUeZIyJ4UvC0zloe",
-	"V6EWT40Ost7okBVXyIlS+ZNN/1zNCunzVdoVh5D3aCQyEbOUxYQq8uHQ+rZP6ZB9rDD635vD5i6q9Kyy",
-	"XERX392T9PWMVjMHtXKB19Ld11fAN3AkVXl6ipB1jxwEU7q5t5bejtspruPtwTlsoFl3c0vsOmwTiGLF",
-	"PYumDF13b3Nqaf3hVnU3f23Oy76QBTrFFIVAZa7LBvSGyywF3hhzNUqopVQJB95/zSaYXBQNWHQNfnHD",
-	"LvE7SCqjivT5DYPcYE8gso2ZP2UaGz1g12izEBdldYLpmNPbWeMg5I788hfV4wyrKVZxUUdTKrwlhrPW",
-	"xxmqA2GQcbXJyG7bumkv3i5XtTrmMWZ4VLThNuu24rwXR6Wq1Uzw37M5Pdqc9oWmkKplHNLPXoP5QTID",
-	"r/weNd8lVuy17dZ5sttK+VhTyzbzTdk0MKSjD/jyR88mUFCXCycuLLAHcZAgKIlZxIc0IdieNQ7ZZwx7",
-	"OCAUHh5zwwVvmPnZfD9lElrFSH5YKYlq9tnMz+4HSI/M/qM5sCd3JoIaJqGYnrNE80/5x0zBqz2egFCb",
-	"KS2Hc5REM4QVfZ/TuXGp5jQhyPowSTdlNN6CRERQHDEs0nq3WDSQTJEuja6B6NIoYiNDmg3JhmwhVml6",
-	"8NeoPILj4qU7iPFz2/R282XVib9HP+f6svq36F/iSz0jR+YMxMfxQ3ujCgF77m5/W5L3n8fV6wvsG1+1",
-	"Tf1uM9y3wHZY22ogery/bARF84f4/MY2g3vSUxOq9OVERKXGzI5sWV6yWAAts1k64uat5hW+upq9He6e",
-	"cv9ECYc59+W2ba12e88a8CpntNinr6dYWiXSHhxvK9bRHGcO1HraEeo6gKphmm6SkI542CJhliYhqdOu",
-	"kkmmGRloPdo2/1PgLQiZiMHtYZ4Bl1gjICECaITkp6Mr89D52eVV0BHOT0JCGwUekjqOn8ielaKUed26",
-	"zs6pHoSkDuqCda2YX6/ZBIhfGJDQHAuZ6RMVNjsidJkAZtiRFIKB6f0SGg5JfYQZtqq1vd1sNk1TkAoZ",
-	"HpBiZH7jKeulTA2OTcc3NIEujJxkmsezF5J6pG4C8i8lRUBEbP5tzGsuZpgAkIZNEqKgFbZyUI5mR1yy",
-	"KGXaplQX47cr80yREVVqLNM48FYQ9CiFgCSguUL6Bhf9jjCP/5eCRv8LYtn/65pN/svF2YN60LAoGhZc",
-	"hyoSfmf/C6eQL4zYiVtda9XMldweUQ1XFE0eAxnXWrWfjq5qi6npRjEzm9PUr8zCKsjDPQR+lAnC4tvu",
-	"aPaDrGacpXBuTlQ1AV6oJP+1GNWQKUX71WZcS+Be2yCIWTCRTA2Ys2DDrbbxEtXi58JVd8QUE1hYvMHG",
-	"qYmIjuck75nfninChE4nORCSi4GAjNYBV1qmk3uRnE2Dl4B9tOz0XhZPbniVK8P+53Nqb2jF5lcsf+kS",
-	"Lb7a0/q+42+1wJzblbT2orGNopY3pxTraXh/GCo9u1ss4TcsnRSnMo/cYiJGghPjM7D5mHNfvVcuZ3vN",
-	"TbonunrNMZU4DxdESz5aL/BK2+gsjMiqnMMcz1XVXbIeFOi26h7k52NO0nBOZeRYEB4HaDYChEDPllSn",
-	"BO1jaJ4T2ZClPLIyVaNJrGrpHPaIo6EsbJMeAMDG/s5O4TI3dEwKZq3y9xmx/qUE87Wz9ePHL7vB7g+3",
-	"FRhfH836QB5iZbzg9KblW7lk90BWPUpTjCXZJISuAErrynjS9L1kZQZIbcpf8YJdG7s1JAEtn3BFdpem",
-	"ZLnYKtts1Wl6A+A+fqjMtHUX4X/MebIPHRDFGIllpLatqUs1h5gAyWg0IFKY0wcCOELJMSosQGcpDEcw",
-	"F4vjwnBsLA4wEsA4MvxD01Sr9xzASpiI3Z/c7JuQ+tj822V6zBjEYqjTLEnwD6nzvwG6yH3rPgipD4uO",
-	"XJ9tMfE/2QZMrxy76skUWA1k6ZpDf5a+cl+aD5i+W3mOEqqXLbi5xG6lvfiAhEGeXi+h2u4I+OVIPbTw",
-	"TCHGtDlIlcYBoQirlinE9IObWmBGIfoFgBBiA0ZKsY2BeTPMPdSPsmtV6/czowm6jNZMpgHpwKMG2ciQ",
-	"AjkWld2kLOaq+nHwwxkhuppVqRluN4AhT4Db9VOKscKZcF9XNaJz+8haqZ4jELHnwuYqLiKGyBle1IHn",
-	"Z/MJh3ICWzGWvIfAl7dwqaoIS+Er/Zru2gf1w7bAcaXZ0F3LjpmY93ynZr02zwgMRzXJ2YiJ9vkxed7c",
-	"IQOqiJAdYQYB5BLeBzNHp4YxafyGKRK6RQqJkIT1eizSeeAZJaF5PwyIkoYxW3DHbkpFNAA7lRkPdmLH",
-	"rwepzPoWKAe5CD4OmHA5wAWEBNkYPpb0SN3w0EtYHNJnwpGkiAohtZ0FJXgYEUbGNNWAgVGBKwDxc+5v",
-	"DWi2ZslgEbswmy5NGQwT7Sq+EjrliXzLb5hgSq15/2fvJDViZ8XVq74EVYd7OnzWb1xANHM1Azih6fUF",
-	"o/EFU4AMvNZEXHLDchjtUvKvfatqGicM7th6w4BU8U80jlO7FxVZUqbZT7w6k92JwksowdQ0ijZzCbk8",
-	"kPnz2yBqCHtbPbrHLuSy6B7XbPVYC2fe6vbpNyljAIGBVAibCzAPMi4Ccsgpu2EpUgMpiMz0KNNTYTqR",
-	"TCAuuVuObylGeCo171nQiOPhiCKAWO43Thm9Rr1uTFOBf3HRk5UXwW9rg/25S4KT8LpefYd/4WzsD7oq",
-	"Oux+UqeMeJAyGh/KDFXexa1Z4L7T6VlN4SaKKaQsBDuuC0lChLcNwW0RWXD41hSmIoyIlJaO0C6C8qqO",
-	"sINQpG54EfCCMVXEyUoEZGWSshECTRtlP0uBVwg2ZkrjwALihWtDOMQE7PDAbkCWLQ0AGA3OCgTYgISw",
-	"tBYA1VvFkMQSWFxkPpl3hgdkSNNr+BNiLjoCQbbNt9N7rQzJDknCrxnijUPc2xqx3+9n92gprSgf03mJ",
-	"c/5RWZxG53duJvg4xpSHieB1KXKvJuszGp/DFK5Iv8llq6scl19zif0dP47LpOl+EQCWBLA8MrbC9DpU",
-	"rTckwK6XlePn8pRydGYTb7yAg9rezt7Lrd3drb2XVzv7rd0fWjt7ze/3nv9nbYoVm1OG5t3dUmROfuhr",
-	"rzntMs0U6ckkkeMt0CqLta5FCRc82qIll/bCAbjVhj+2dqtyhvxZL88lgSc3z9Lw12O5qvdNZhJ8JRCm",
-	"eeZaWGjpwRYj8FJlXoDhgGciqUBFPkecSATuTjPmVQIADg4cTnmY+8D8nVqIdiKIDXBnAFhoR4RuaQFK",
-	"HOtRGDY5YEkMskNxjwLChiM9aSBXXJIO7tNYfyYl/KgcgNk7xKUkgtVjQPx0+XUxhVbJpiwhC9wGNQoq",
-	"u4var8imo8McOd4GxkZSRCwVLA4I7xkdubnUY2vuaSk3fvkQnZvHJo2veZDtW68m1WeZRque5LyhHBVr",
-	"6UynaMvM7wys/vckQLCSC2Ghs6548v4ImmBjsJwtzeSYs2rFwZdJfE8t3at8Zto6Xd0j5olh+Zuls1/a",
-	"Me8sBO7+TpOZ4iTPHEb/cvgL6G/LzA2fT3Q2i+rZjGtP3ZFSBOyihMZHwbd5bCHTjHrutl3IdfUjABBd",
-	"cM2+LCFptfeDCbrPIpYkyBy4IqkcozodySwBBZx0Dc8YjjKjSNch8l85MzUJMewtbFgM+4B0J0V6xgGh",
-	"mNQM4oEwqrqDui/Jyrv7tVYNSiawz5qMoecuc0jcekBFAdZsRvryxYvnL0l3opmqNBxdszkcYw44CNSX",
-	"qpSAVqJls/2YhmLrkZQ9XOY8uM9Bwfor5fXuJdD45+ca6lTZAS06R2o9LcVmFX4o5224rAx3ynasprGX",
-	"KxftPpv16nz0oIBsZymM6MMX3JTaaLfmL+vuXq31/OUt+NGrskhWt5eZmc/Po7yL/S61a7o6UJK5zbdL",
-	"MSlc0iW0v9iWAq0+eMpPPcwl3jAgYS7yho21soHuQSPcPOHnzhzqm82QuQs/+7YyPM5LkJzOvm90RIh3",
-	"YDFHmB4oz1Fp3XdI1OvdjYs3h+TH/RffEwt/DdANPFGzh7io4jG7Yu8Nt4SiHrY4JPjouBSkvr/zY6O5",
-	"qs22iDqroF84snKcDhAF4NA9qD5RsS6FkDBtnWc2UnTEUiJ7PQyRQ3pAZFqgNaw8fC9kqWL8XChNbTZn",
-	"MQMbvQ7Ru/t7tUr5MA/enYoyMBotiAtUkRCXJyxBc6IJIrQthNWKoQVNn2N+KTy5RXG/H3/0rJ37c/JZ",
-	"uE6mpnoqNXkzb5tc6GTxOCR2tLbt4jRjduMw2tW2kHprzo5Xh6/jcIIiyMKepnJ4rFuIKv5zwWjMN3CF",
-	"rx8KE6dF5YRZTj3k/bTwOOUBkgghAgE+Aw7rEvMUI64sDbGY/CvG0ADKPsYNfcK/V/Xdl2JVvNF6E6te",
-	"X1UZaOyCCCFcsGrsF3K8GjjZNFO2rr75AeiVhvw/LaydEYtsBA5VFoNJjpWtJmjhfXoyJd2EimtQmdQf",
-	"Au0OdyywO1559uwRWvdurwnflp/UVfxBzq9dEW5sdgUmY5RNGqVSqRJq1/qJGVPu8WnujnUrhzJlDsEL",
-	"aogVainWjEXQkuZyW7Rdt2oH65wNUg8OmzVPcjg0Jz+3FoxoH7RosymLrAZ+Yps50oiN/RBJSvP9Lmvm",
-	"RS/wKOTJKB4skV2/qv28lKl+zVM2gwtMVWQNh5VbcglFA49umNDV4AptWxCKYCge1N/3XJuhH1r7BGc7",
-	"BWdbjtOZ3QBDf83ibd3QFKDUzCrilniGV9OO9+W7fD29L1/nY8QvLWhiPg78FtNk2nZ1/O+qn7zIl8n/",
-	"9tKttuvKLGm5UfzupFh3/+vpVn/hbDw9U/huakzmu+l5mu/OvdUvvn1X2hX8vh0l042Wwlk+5jcCyl7B",
-	"tVhT/zP8JERvI4SyhymDuCRm2mqSC5ZIGpOxoWsTmRE1kGNbIx8d6kD94WFlA464ntUdixSLqZJvKRsl",
-	"dPJpzEUsx2GLhG+p0lswka3j11hFPYmdATQ8+uXo9Ory08XR+dv2b5/eH5++PnsfHhDXzJB+DlvIpqqe",
-	"P2n/Grqx4uhZTLg+IKEVjT/BjyHGYaFtwcYP42uu9CXVYNgNVSLHnyIpVDZkqX2tm/V6Rp+8YWkPe3CV",
-	"nW3BUyYQiLkQtL0lAC3EzaWQ2XFghoD4PS6XyBfkoNgbMsi00UPu5ego25hd5AAN1lBU1Pxu52++dKpw",
-	"vhjl42LegRHN8+Dz2HlyoXncHODGeVVZoUkdLfQ9sLo3DkjKzLLhJuIpvWdsyqnV96dRuQUTEV1k4mHr",
-	"lFRg9Nwlj7rHBdCsx8EJWS+v+RGSlTVN149dsW/Nc/mXXP1IjVLIkai07mycpZzyfp+lc2x92GGLhKZ5",
-	"NIwbRoHxrKNMDUqClq3ogM9AYF9VLYdq6QLvyBWOxqY3l79855otf30OnVTKrFOFVtxU18mbnjpd/qb5",
-	"2166IEuzre0EHjg220x6dR3WEa2vFoo9bVSC0W1Sw+KydPLzs5hFZhOdelKpZVxZWKpqtLKd9cDKZtdp",
-	"2hsxzwGBLmNbTF+W6umjcHJASmX1N8Dyu/LT3mY9A8+fP/8xIO+uDgMy5EnCFea1lVinj3bxOOgWZffK",
-	"BqtpKerdl3ODGO/Noj69lNFqJuHyS9lnGulkQqhCLPWgVJJBFXCnpMhpRdT4vMI7pLzalPSO4ArzYY1U",
-	"mykLDAIPzybaFjm1B8Wyeh1xhQGMpE47AjcX+ZkRem3LxdOKQc6cnVoDEw5KubMcR40GyzVSBcy2vckb",
-	"qsT6xkGslbmCLVZ6gu5H+uGqUCWrXQX3GaQLnsd3ub/zYZIJ2vpbh4BbK+0hqCnb3cqn6NK8cLs4X+Ce",
-	"YqYtcHAVyvYSMPzFAYTWROgfoFLQsX+Oy3tfXt+ZEa4QmWxXvLjBZdpZJTcU9p21ExgfAxr0XrNUHjpA",
-	"cOGhW26WLhCSl3pUqsvZFYd0ahzzDoYl6ps4IU7nUdb7wiKbzY9esxrRqrW+KiA1/rr1vlzRmp5MCUJq",
-	"bOeAGgeEovgEP4ptAOE4IHosLVYi+lMRkuMP4UvlhVfChoR7NcSmT+DiSwSu0GMxyvSdyoq1SngqdfeH",
-	"TK2I24BSQ0amJfXQq4LVIqUyY7Z2EVYbgxoMPAU0p3BqViBmulC/lesj3XA27giUrP36SG64qxRHElZa",
-	"xmpqZs8VokhYzM5j9MWaroyKKEdbMA48gdS+9i/Jhc1KStkNl1mxdtYwqmanHHQEJOJS+yzK1jPwbHco",
-	"hLa5gA0nyMntq1R4ugOJXFhTzU1h8alf7cAv4h9rssUHZAtPLOGPUwKymoavcHbhqs2FLLOVJ6brPtq7",
-	"UcarW+N+w4at9rzHViCkfkq5X5fVWNwvZz8BHuJWLgxIKHMaaRNBwgasQT3/pYXLEDam1qXVEeBI9RvM",
-	"TSLgPEsZ5JlI1zIiK/tMLPStINZ0A8QdeuiIumKMVK1No1nB2JA3cE3yOrKWQ8Btcy63MmOpZgUL5d1H",
-	"4xRzjDt/OPm7PKUnggsBi0aSLhbmryZMlw7CKoCSpF5m10i1QiRVsJgLqfhfCFTSFmit9BQVG7CB0+7J",
-	"iP/HNeLPgL6uY13ERtUFGyV07ZIuD6MpPXKm8DJd6oFd5PcFMmZU8/V2bunJwyYL//gij/gMntqaaijE",
-	"Im5kdV5eKexR6w3xHFlvUc8VWHzghXOwU1UOuEXxSfTbd28t9jLNdwbeWEf4qsvpjrp57158iFWSlm3c",
-	"Q7nxnVC4oX7Yj93ZsmvJbttMPlL5ll3aZb8/J0HsR8svDNAphdbf3x3J65GustQlobYYumtl0bI9uIFs",
-	"85XdsETrIkvMemu1ARtUMtXqHjzQ02Fa0OyisW4o7mw2Xmc0+sbFnMWrtlGVlD9lrv4371qe2T+LPrp+",
-	"iRvFokzzG/bGwrUulzo3k5zsWxi2sjbylwOZvcgTO5ZGvjCBEP6VghJmZawTcnJvfG3zUIrlQu2G2IVp",
-	"sjZIl3knX8Zp5C239EHlAZvZTf9wrIP4Z8/8RrEzi0FKqo5TfmJWAAE+woe/YuCM3TOfJu7s/7CEKE6j",
-	"xvt7uGCBXZmndWEVtWbDkf5qFCWvLPXNazVsUW6RzR/lcYBZRFSR0EJtb/E4vJfScfdYfTCvkLSUAJun",
-	"31LNRDTBVJ/l9AtKykEI/aGMWfV6QQaWPVvPFPn56uqcIBKEhQzIi2gIZ9SrrUI7Bfus29js+vkzK6S7",
-	"TBVLK1Ddv5r+WbRfHEEPkSS/n9Nzn9mH6b30T0KZYPt3cgWKsoE+YXuYru++AlHOydg9Y5V9lTQUb5qb",
-	"5KKU+dBsHmyBq1lU0ZUpCT90at91ah/RIYMQD1AR2TeKT2FUrZyb8gKZmhNsZzfBDvoPamt15RHWPZZL",
-	"Vd284TschLtYYf9qhtKHJMurWQEXbOxGOvv6wu9qutRakvGmEuy8lXjP9QCriK8dc2N3BESvPtO2wdCK",
-	"D4pwHRTBior3BRd9gsXFq8AXn3TqP5NOrfIzVVEAunQWAhKOB4pFnzBKqksVe7l/ABgWAv3SUCOaK08u",
-	"va/yA38AFT5fyo9VuLumj5TryaWZHl6ZLqMpS9sZVoPET2/c9v79/dV0dY7az5d7L1460AxGFEtvONbi",
-	"tvsjU3Jhntk+wv/Hry/bpJfKoUXpFz3ez1IWk7+//8el2R5YbDjn0HuxYQOtR7Xb21tb/grvvba8ysL1",
-	"AvKMIkPKISIE/fWwUznW4DxNchY6+iRLNN+yICH4EKljhcmIpoyMZXoN5T4bAYmpphZvWQUW8FgFEKit",
-	"AqIGNMVqobFTPl2Z8o7oCLPeTGjDTi12BSU4e/L391ekHpoHZMr/TTGq/RX+1sl2dp5HkOEKf7Kw0STH",
-	"McK0kzoOPIDU14BAVbeApDJhjY6I5JCpYhuM2NvjLMZ0WVsIHlE+kaKT0Nl2w+0QbbVhAatLtYVwscq4",
-	"0apjwkVHdGXMGYa+/56BbE2GmdIuR7dI0IWDgiVZAaGRcEVS1ssUi3FF9neeN4kNf+/KeEJkryMsWC/s",
-	"uitPBd/8wtk4DAgl+WBLWcFeNWdbKYQAiQBcYCJ7iIajBywPd4E6XRYV3GUGmK0rQF0VMYuKa9o+fIto",
-	"YVgNTBcVSUifaegphFy50DwWkJTdyMhcbiyGRcUE43AaBx1B4yEX5khPSCxRQYBsAFgWrIDPU5st3iRt",
-	"8t13UNLLDJil330XkPFAwts4BSxeW8+T7szCd4Q5oG6l9YANG1BF0gLjpHJMpABODLcgwBAf2HfTWgA/",
-	"WXQ0qH3SEYap51Dd/xe6Zf8Wkrp50hrt3S2BRWoglEzMelxg5ROMRZWqeM6h7MAgnqmOMJcevvXuLamH",
-	"rqBLC4q2hA2MqbVJFIQlKi8SAi1hdgmW8c0vrrnPHZFfaIAoCNylhfbyPUbOQvZ39gPvgqs8whbwa83x",
-	"NecFNHgFwNLzcHlJPaSjUWKFaweI+h//UlKEDRLRNJ2YeeSQr6SuPJTYjnAwsTbyKoc8DQ+M3sljRO11",
-	"teIwbEwKRkIEc/vwMZwPmgtzOByw6FqRNBM5dwU/JhSOAxB42zgcINM0LlGruNxxgJdY8X8zUt/ffW42",
-	"qaCCXIqOqO/v7DYCkhqiiJj49f29H803thVvNvX9nZ3t/d0XjQBPF08MCTTzH+UX1Dy0v72/Y/oapayo",
-	"sdMRsG1S9BIeaWXGs7e9v/Pj9v7eXgN3DdRyu9FmBwwhC3/dusCRbBkCk2NAWa5KBnAD4blDKTQTesto",
-	"/1tncE5ViwipBO/1wqAjwl+33qR06P34+uj0tzAgITipUpZuncuERxPz1lZqvwtt5lHo2r+0fduHQ0KT",
-	"RI7N7pk71hHmoGzJlPe5IHhjzNnWk8TS6EgKgb5pcwp7MCIqIqagQu0zIQV7FjYOSHipUx7prauUCjWS",
-	"adFzCBGIEPZOYjZK5GRoyCfKNkasb5K2FfFlj+ySf/BXhvIDoJe5FP1/89GWEb1SgGEBo4jjKkBwEI7d",
-	"NNQR6IZQ7jtDVY9jNhxJsJpt/YNNQrsLuFCu1pKiPcN4SMq05cBXY0lumIhlSthnzQQSdCkKmGtFlGYs",
-	"9aWcvFGgrJaZckViGWUwa6qxMPQWZAKEn7dQiNiKaDRgljqR+k9HV0gCCXw/Ba/9TJG9nZ1cLxrBAYTi",
-	"U1yQCxZzRTKheYLcCtnAM0UElJhIuWYHpOgYobPynr3JWanDXS3ksDAofEfljLcjLGEbUBEn5tZnIrYL",
-	"g/A/eKvxynKhtFkdS3ChXfglyI3G7hqLPuHacKuEYUxowiMmEFXZiXepHKWcaZpOZuQ6iyrtC3augQKr",
-	"2gmI7fPjWlC7YSnCsdd2mzvNHRufL+iI11q1582d5nOQ3vUAZGOA8aZRoraNTLH9xfwfatvcAk7sPIUF",
-	"eISgQzM/r3RYvTtBmcwcf4B5cgQk38PwE00SkBBUkxiGRjxZgKrrjsBSoUoOmaGywNnqhsDh+uXbC7Xs",
-	"3nKlwX8eJQqmZW43hpl++FLjZrhGRJvU8toXqQ/XbAXzpWEEJYzn29uPRh/C0vmwiHs7O05yd3B0Hq/7",
-	"l9WKV+uqHSVguASdoHrhm2ZP97HPqqbysW2/orGl5vjK7vJX3glq5XIW40vPl7/0RqZdHscM9Pf9vR+X",
-	"v3El5QkVEzs60FNerNLTJVKpd4LeUG6zGIzWlw2H5v7giSDUkBQFdMZJNEblAnikDzVz3AGDcuq4VPVc",
-	"PAJxGlj2CfKzipvzxT9Tt8XH43j+JTplLFYkxEIJoSHKvgjfJK9YIsdgMNLuutmytIhg3LOahbt4+zv7",
-	"jVaer4tyMkrJiKVvReQui2immK0F78nLeWF3xRi8hk94IvS862ev3l/oQuwvf+lUaqwY8K3cB085vL8b",
-	"4ZPFc6oHc7MdK945jiFbaiRVxe0IczYUOh0WNX06hSIoU8dQ6uhlwqrpecofcJ1Gk/yUUgHM2N24jjCv",
-	"YnmSkAi8je7j1G08IP38davg2hfwU5Ps7/yISSoAPW8vJ9UdMUq5iPiIJnht1QHZ39sjXTaRIrbg43C3",
-	"R1B3013+CwTpI6EHchxW3T+UFdtRUlt36zyR8h9sUkOWBmfvlYwnK1xerxDVyKsBU1R8ybcQsthSxf4n",
-	"1qxtujdvg9UpgI3NuS2bIiE3bYb07N4n6TkySuM82mPtk2YLv3WevDbR2lmBaB1a7RJe2F1hTOd0YmTp",
-	"Kynf0rTP8L0XqyyAykZGJWPxCYs5dTU09/f2Vnl5hACYhjpiDc7HJ8tAkFBOcXdnhhyvKmRsA5feAm4e",
-	"YXjRN0HFnSZb39vZBVKNZkz4YqcBJLbQBprkdCERJnVHe7VEsaQjqCLwXWMNknlpXm1HyTmu1jdDN23J",
-	"rHWIIk4BJrQaZdx5MMpovTU5ZXyiyk9U+Q9AleEuFY4/MNtYIfIO5HnKqIJ1LiqAa9mNvPZl1O058ukB",
-	"uFau58qjBx6AvfmCRFQQYeTjjugaigp1IWyJu9UpJ2JGo7A5RVj258yGxU838FEPNO7CEjnjodW+YC1T",
-	"S1CzeXUVJYGpHhCAXLewL1bZauUaI6m/u3i7xUQkYwbFEYXUDaNGqqwbFNpjk0C9ErBmSvN1L5XDjphz",
-	"uzw0AXsjm+Q1G0rtrKHe1ePKKIdr3DIMxHK37JEkCxsN9o0LFU+M/cEZ+2PSMiwptKLOZP3VLgxmnhn2",
-	"0Lq1fde58g2rhnWmjAJ0yZgpTXo8VZrUrdOCJkqCyRR8R9aRLnvE1rLqCGyx0SRtEtqQqXCqfSFtJAbQ",
-	"iv0mCSEsFxFKPtNIk2xkyNLuTrCzs2OrGEUQtNsRIKuEXhyv9YM1yTntW1EmBN9UuB3KXk8xHQLhy4Wc",
-	"sIhrtgVxcvisEe2zeWZfLJyFy7ea56WIGCvIwT3mMgHYU0W3RYj6yu6ew+IVaHa6AG8yyeMhqAbgOKgg",
-	"BX5SLBEE8ZxVo1FcRKx6CeYXJLhdgWW+NXu8Cm89g0OwypM22H2FJ69sHNU/M8yLWInB549/TXcabuUi",
-	"B4I55Obc2x3903GW3RWm8pMU7BtxVWBkUZQTFkff3TcFiY+ppjaWafuLXxpnoZY1a2XKQ8Ca5L0hrV3q",
-	"hWdlCmm7NUIVCE9WsoNIIyv3DSE6MCwKjocByUTClCJhT6YR+xuQ5hZS8KkwsJRBqFQ0AKxGfzotSEcL",
-	"A4xCwnXoCCzkw+LCxW6HCDGGoOF5Ume5ouMC9e513vHaprE3ZoqrXP7j3gnV0aDq4lcokrZU0ZPEt7uC",
-	"VeXcCwF7Q3nCvgEPJG4goX44sXexvWsMuuiK7nLv1mK2BgBQhxh7HcJ9GlJ1jai25ZP+E9N3OObHvVMp",
-	"mD3Bf2TW6K3BHNbobZhZRRv7Z9o9uqL9ee3bx7bhGWj5+YqXIy9k+ie76o/raWJ65bu33k147Zejm2uo",
-	"Oaep5jSx2vtBha/du8ru/gboTldQjjNFAB6LCqmhKJYULCDsM4RIoqud2uwMzH7v0gjysMwrhg6Q8Dv7",
-	"X0iuGRspzMHCxiBzdZZbOjON4bAdgSWG7SggBaKkNc635dyJ1vicckNjEC4ppLcWF7iUfFFr1dzqWHCd",
-	"gQRCeXQ1E5HYG/C06YclnlPNzUC8rKwRX93aVKzO4xidllNBZ3a6L2r4p1IuNpdJ/noGLDzgKxLj5VrO",
-	"tq3lub7Hf5ZwV/rvF6hKB77GAclPXcw/mYwYCaNMaTkMZ0uBXLloaa46AmOwWUxOX//98uw0sGYuL+Ta",
-	"JUjsPrchU40AMi9yKgtxUwkXrNUR4ZdOTY46tRbp1LKRYqnu1ALSqV2zCX452sUvcNnMd1+azebtbUjq",
-	"4TWbhBCB3GUkYT1NZGZhh4uEvmeKmOfecJbEYUf0uIgBdJ67QAXTLIakeUNBPbRiKLehXQ9D4QkQMAYy",
-	"rJmhTqlQFJIWgo4wX6YxSzHpCr0L+RJIQSi5ZhMy5kI1DggVhaEchuTxO+CjYMo0vSjSl9BasyPaZEiT",
-	"nkzNfpgFzWPz93Z2rBWxKDLbIpBVYzM17MhdPRfynpqucDNfEFt6syMQmjvNBGa6TkTk+CceI2vY9Lwl",
-	"LHZrC08782o9nK5rG3YE7rgKSFiucBuiKZZLoRouH8DxdwUF9kOrUlcx8PNMDYrLYuWDlR0zn7dEPMOP",
-	"a+5seKfUnQx7Rr0j+qUDhkP4rR1T8lbeMLOHndrtbUcUTeWnzGtqr1O7hTlV2Bq7XGC6wbSh8ZF4LxRI",
-	"nsN/ZaYhCdFJW5kaPBkDnuI61uG85h5baggpjJQgi1qFEwe1qUyjoibCMgYN9cMfgTs3yal0fBb0LRaT",
-	"OnVluOAHSwqhNIW9y8i8ucs8Y3Gj2REXkD3gMXtD8nOFDFJk7bLOcq6WzddVuYcs9yzZlzoiT/MqmBJN",
-	"DccdDrnWUCIDsgFd8mXC6A3qYEPCIVG+Sc5ZCmNvkZCOeEh6TEPKWZilSdgRdYj0FjGUtAghoDC5YTGh",
-	"fcqF0lMp/mH7/PjT5dm7i8OjT6/al0ef3l28DS3rCFEzCgMSWrEe0hw1HzKZ6RMVBkTTaxcF4BYmT0gH",
-	"tApCdc6jzqkehKRut8GW3EDRyqXbdQTXiiU90p2QmPVolmi0+F6zSW527k48ycS0F0uzdhAfcWB+HUkF",
-	"4neensZ146AjwMzcpYqFhi8rEoKzKiTyhqWgitu8yUvgDiFUeIM93cK6C8VWu/OkNNUMx21Xxe5fKsco",
-	"zh1A2QRmE9udpGgvEBnQG5YnNWuJWwliD0/zBaVpym9YR3QnTlAEmIwJsAZcHRAYUO4pvdskb6UcdWl0",
-	"HZBRym+oZoGRd663EhnRBN512LIdQeMYMjaVTYjEzH1r0i/lTCYJJoqzIR5YJV1ipne05FgQt+JoU1DZ",
-	"iKWQ0ZDKhKkmaecHvSQbkXomUkajgaFtAbFLG5AujQnKzloaUS7ts8CNMx8+PgZb21hDrCtysc2wUIzL",
-	"xbY8jZyMBzxhcPPhCLl4F0wuhse5IteQ3Sq8GT1TZaEOyYrd346oFtEOMGUdY9kIGGQmaIqpjPSdiKhk",
-	"e9lAjqk0ozhaUmshBxihBcTW9S1MJ0aayXBAJ6rW+mEfcWqeW1w8YA61vZ29l1u7u1t7L6929lu7P7R2",
-	"9prf7z3/Tw/LqVXb3dvJVweXBKZTloJrrd29naBmfjfz3/0e/7Y4ga2ayiLzYO2udpo1ZDXT/5Os9rgh",
-	"reaW3ZvJAe7fGkmNnkhSUITAJ9uGZgfEns1eltggvXK8TQGb1RGIOxmQSGbCKHzuilnaDVfmDtEvHbFS",
-	"+Ev5Oqi1LbtP4RrVpQomIrrIxCrxGnAUn6I1Hjux1CMsUzz9a/mZViBTSF++PcMoSr6LzKLwunnMCf4B",
-	"ye2kdZR7BiyJMTWhMd9m+mKHnPBXntZwQDwzastoLeyz3o7UDSgMFlAk4cLZ4UCiQ/uhM7IekDBm0L6h",
-	"7lNwZ4HVLi1+FuRniSxJGgEJq4xiIambLkDzQfi2vB9b0s9/S0aaaat/hxb0SVksq9w4i9atkNRDM62A",
-	"hNjPf//v/xcwnEH7kj3bm4LvTT92PF4qhBHdr9mEgVIx1YmnZ81RrHwVuSzxOhHO1cVDXKyOMLfmAItU",
-	"MwSEsWGhXQvDUjcS/OHlL2a8KO9TAiGwom++StkIU56uWYWIb6Tpahm/UKZnNPNcucbUZjMwKhBOatZ0",
-	"2xFG9q/2gJpDWVyrNzxhC+2n321/VzaX8jgQdMgC2mcdMdoNfCto8PzlJgbOqVzz/CLMO6lrHEcycxqb",
-	"tW/eooqUw1LvJ3H9ybS6nlMT2I5v8IIgcqBl92BeLdBgK1WONjEjZOnWJROaICqw5ZikjlcbWnCXtZED",
-	"IYbJVBS7jfOA76crDqqQjGWWxJa4QuFersmAjkZMqBZe/cpcgjGEeTozBzITDP3P4QttMkHLAqVjBGwJ",
-	"weLA4begQRXxFgW4QiFgH7ED3QgaiP1WZBlY25PwJ9QkbUFgaQDnBf7tAVdAhFnsHsC2zExzg61nmbUW",
-	"X3RNgkYlJOnTkWqRsO57MAmPGxDSw6MBYE3G9iUvgMfwQd+gqDRPktxdiFVhIajHDAsPBaxR8YrFUuuy",
-	"vuH2EJEPgGodcUSjQTFXPUgZy+UUMHV1EyqunSO5I7ZIyOPQ39VnCuD9LOiOv5DPlGs5JvU4pWNRSEYA",
-	"YajMlRMRAyBB2hFk+nXTl1lLI0OCOBTzXs8wcGjHfOs6aBzA2ODj9PB8KH5kWH43Ib5pbl7Ygl0DJ6/s",
-	"5eJE6F2FEIvhh9O3IAz8kr7gi+bK6OTEBUXrARvm2HOAf2e3ChAezfngcYuEKTOaOKmHl3ArL8xHuLth",
-	"o/C621tsRaE+v2F4QToC1wNSKUj4liq9BS9vHb82UmWCwG1UkPDol6PTq8tPF0fnb9u/fXp/fPr67H0Y",
-	"4MCqnjhp/xoGAA1DhdnQ4gZam+OAooe/CA3Auwz3WEtJVCLHCZozzc51M7OVCOtqu3r17s2bo4swP8M3",
-	"LO0lcsziFkkZ0FIgTxOZAeKzFcd7Mknk2D/8+QknbSBbapDpWI5FsayX9puZlcUclQiC6cxthQAdYUTw",
-	"3C4CQQY8NsOAWHPGIaC8DZ4Zs/pwfuphy6gOqe4yanpABF4kY26+Px+1L65eHbWvQlLffUFUw9wDuKmj",
-	"VH7mTHXENWMjJz1ZlwORIyZQM7LnwHxhIf1CwDhsGQl3B6h2QKSwwjYI3hNSB2I2aUCkiVljOOMtkvAb",
-	"FrpJwEn97rsLprIha373HSgAUwsxfb6splSHb1DUAmRg4AfdCUGtrWFJhWEnVOHZPo5DkuuajtjjUXb5",
-	"Q1TjqUOcXuIxCsWYXV1rENM5IqWZEnjOAp8IW3hYEmcoSzI7WR/bFzxtAxZdM0DJ1FxkMlPJxCwF1BAH",
-	"9Ek/Y9WOF0aIyQTK52nP0HmorJPVAus6RoWbbnmVPcXg1YBT7G01LKc7rR2B+M3s84inTJF6yD6PQjJK",
-	"MuXDPJu+E8bGdNKYOdCU9FKmBgjLPJOKlzPkqVw88zcVqC8dwG12HF7x4SiZWJJgdsXDUy3ulpFLlEfJ",
-	"DBNH7gkYnIKRMb12yJhGs8qRhsm5VLqfsst/vn2mOiI8Pbs6fvNbiK4lWDDIO7TIbtrocQB3GzFCraem",
-	"SYDpgW/JnB/DQPMredL+9dP50cWnd5dHF6ELxEIQKjf8AxggEEquyP7ej5UeFnjxyCG/T9laKrLm9IAp",
-	"Jxk9c8sZ5BksJQHFSkA8tcG2ddRyjQjagEr+n0cJFHdCwP1VMw7zmgL3WkZtSblOQKOttaDP2pyMQlwb",
-	"ey38yR7k/BJcpgWdp8mYThChe8UFMeNS1cux0Cpb7LNTWIoJ760/X3PVeQ6fCqwG6YpjNMEsRK69nADC",
-	"PkWT0eZmCfOYC0s7utJc/RTI89x8TI86l9ZlRLVmqXnhf33Y2frx45fdYPfH2/9RnZq55uwOSCXzgEFb",
-	"URuIl8oHjXMrRl2a/4bjXm7Gn9Gepi0zLbK/t7tr5bEW3NNPOaZkRxhps0W+dGo87tRa5tGg4+5kp9b6",
-	"Puh4ybkQszbVQu3W0FVPxDAfS9Mtr/ysKniA5BIGaIRkEICdmRWb8ZCE8fKFFlLCHEGuSd1K1iExlDFW",
-	"XkkrW/XArGyjsgjHVMtFMfplN84TxqH01FTZpWWlhEtlmtDexPRqt7yQxeEiW2Kz2rslgbN2O8f6hGcp",
-	"AIGugHkmJS6PsKe2TIE1U1rlqyy8TkXiH9JowACZPJVJBa6kkIhTHbac9IlGejC2Wlk9Jbk8ikNtlo7c",
-	"jEHxIe1lj2rqeYM6SJ76jvUHPI6NSuHEmkU8i4+rDZpbdUrvbQODX4g3Pd+OQeouSid2nhBbfYOorGt2",
-	"E4BgGtMOZaALaB53CT3mtkdGikrBPJJfbxBlHVECZGtExcWiE9Tm8Jq3jcKmjKKfajivPZ4YcagjpHBJ",
-	"uS0SdlMGUWLhARnajLcWCcc0Ffhl7kx6Zpj7QKaapFnCUCkv+ducY8K5wK2Y3iIhFz0ZNshM0tIzC5kX",
-	"lBFzQNriWuWKa16OwqsIEdusrBLSqgPIAKxi/OVamF3C3w+slAzxb3CWHWPMo65Xh7sg89AuDkgIAVLx",
-	"ocyEDm1sAKFJMqWd4FNTJ8jo2/kg7ZaRuu0y4dfMuukWxBSAzeCukBozRsfVcDXyQm8zNMorCln9qr8O",
-	"ayFkVFXKm9fJE+TFw8ZQ+HuzSiBF2Sz8jbt//mDxESUbPPALMXXBHYssf7+QU24PaXq9ldqilJVJtyc0",
-	"vVazHoBK8keHUvTL5uLjWIVFdShLTcG2S47BwdOxvuARk6OEPVPlJgOSCWQCPK6UExLTtvV+QOtkxy8j",
-	"5lKJKuikmdgMnbT0b+MM2amp11ofdoO94PnH203IoTJDhBE9cDaN6/eCqSypvPU/yzEZUjGZ2g4rNXzz",
-	"V/8vlzBqdnRqr1I86suohkz7VNjs7m2UxBYL2HiRc9nMEQ1Xbo+6wBAjhIEMCOIzteZoohgTgQNOJJd6",
-	"os3PuQXXxclz5RdHdAo2ZCxa068Lf+eKvNjZm1vz5cyb34md3rphZd8uB8cZLeLddkv/tJVg9laa0U9U",
-	"szFaHO+ZZ+fliob54XJXzr9a3o1bAjR4viKyIFw1Sro0tflCTfLehpZZpcOpR1A8wgYZQLRdynSWChZj",
-	"lvCYdcm7Y6t9GVFPNQ5Kygs4xN5ycd2yNTebzSZW3DwgKUv+1oGC552aV21MyExEzuMDxbhAhsTwMCMP",
-	"wL2VYjFo4FcMlv6jiO8rWd1hsSqqui8U5vFATFnFzC4vw6eAZ751fIo/IpadTzvsF37QE5gjc+FwcSEF",
-	"6mKDxiKPTc0rQHnlV63NpqJAG1cQ0qOZcBkVDYx6crFb6Bn9ZDH0wyY5hBeVZ9zIFJZ4TRh4FoXUFnI/",
-	"LycM1drIKVjRBWMg/gP0eCb47xlDX69v2bIxyuA2Dr8URSxb5MPHgCSyz6MWaZ++vl1QBQevy2PWc5im",
-	"+JgVRuKMgahDBfm5296N0OWOyWKQaIi9JDKttWrdJEOLP9pOXnPaZRqcEUkix1vZaPWMLfQhPErhHEu6",
-	"FtdnwLygTZF0gtpbudghklM299w3j77zFKn6VfGjkUhZIlpBladkue0v1le5Cp6opby2aI1NebuwETLc",
-	"UIEFtdRJ3VFXnqLzIMjt0B72mFXzGuVKzbN596VkWkvQLSC1xZwpB4x2hAtPVZpOFKm7WtZa2uKcjfmA",
-	"oRuS3ScI0D8DoufcmxSsU/XS3pb2bIizVxidVNZFlyKZBC7LZapEekCEdFJGIVJgDBWkKoWOAYdF/ebn",
-	"O/totwiPe1unUrAtOKhhRwypzgsZR1maMqFJaHhRpUzyk60U/9eFF10oA9yN9z9hin4TmKLzbv987Wat",
-	"m3Buo/dWRha1If05fpsL4+ApInyqwLvyiJMNSXpxQEKvZYu33RFRwmiK5d2ra9PlbL7Eai36mg3XDJEC",
-	"FRG0hVXU14Ac+jxYe4D4IN0JEFQlYa6iOCgSSKv2d/c8r4la5DZB6MH74NUbg5CauV5kOZaGJccwANi4",
-	"WqtG+ywfOWhDfW2+gM2rtV6+MCMAZbDWqp1d3Kea9DjYowtJpAPxuzupfBKZnrSlzcFK19aWtq1ys2bt",
-	"c5s+X5HoJm14dF4swehTqDhhhoyFCJPpMEtoR6Ssx9LUIkj54VlTAf7mZeEyrywUtGmE1KEFBrZuqsAi",
-	"ZZo4jm/DRpO8svBNJKJJlCVwSXN9DvxiCVcaM9zATNcR4Sg1VE1zppoxV6OETprwe0jqblIugxySs6jS",
-	"DRv6xOMmCXmswgLPCpKhhOv0oCNCsznuAdfggN6YNaBi4tx6+Jp5tkleQXQ0IL1Bl0BkMcQsTyfPmcA8",
-	"e/6h3eklsf+HdgcQfM+McsV4dR6rhw7eXz+a/R9GzJi76Irhgq8YoG8uWeWMh/TzWyb6emBTDIZc5J8r",
-	"Io/XTUj44xb4gYVfHOfkQilhi5pPmsD9o8BMrbFft8d+c/9awTL+s92liq2PAVNSO1aEf/GUgam6GQ4D",
-	"JpHIjvInAQWm0SRtTYZSaevPtUPviBF4bb3nciUDH/lE43hOIR+0cxouhXfjcX0iPqKOoVSW0EF1T9LG",
-	"0G0zwpxBwlvII82fwCbhTWuV9MTyKTldWYgRVCYg7Lt0EAHRxBxESw01+6xX1xOKBX0cn4rdzCVOFTwd",
-	"T16VJ8CQb94N49VZq+IXS/WL7UL+fhQqb/UNkimX5juCjNwBY5okVPQz2mct4ukS4QcrCZ/SIfsYQtIA",
-	"RPpgwlmRSgK2bi/Ru7xaz5RjLmA4aQBEGBf9gIgMcjLAZ2SD/0nCNUtpogIS/gfZIt+RbYj32XtJ/mYD",
-	"fzDqx34gpU/2Efa3sMjS7WXC4m3U2zyFHFVrnlcBoWkfcIsVYpAgsMaAijjhon9AYhmpbbtwqjmMGy30",
-	"7pPjNwFpn74OyNlFQE7PrgLyq/nr8v3x1eHPAXn1tn36j4AcXVycXQQdcXyJf5HDs/bbo8vDowNiiDk5",
-	"PDs9bF8F9t+j0/bVUUDeHp0G5N35+dFFQN6evTf/XF0cn5gf3lwF5OL4p5+vAnJy/Dogb45PXwcdcXnU",
-	"vjC9Xr57dXl1fPXOtAIIEYf4x1VArgLyS/vtO/j809Gvn07aME78cPTr1UX78Mp9tK92RP3iaI+oidD0",
-	"M6AOM5oClm/jwO6cIhdn78wqwD/vzu0fr8/enwbk8Oj47fHpTwF58/bMzP349Cog7VeXATk5M6M+x7ld",
-	"/vPiKiBHv56b2f5kJnYakJP2r2Y6JwFp/3J00f7pyKzRu9Mr+0/b/fv2bUCOfjELdvb69YERZJgip2fv",
-	"g464Onvd/i0gr9tXR6+P37wJyG9H7QvT9+nVz+br3wLy89m7C+gQVuzy6PDMzOX90dE/4Gfzx6kZg2mj",
-	"/fp1PQb4ZRF0RCa4UXjND1fHJ0efTA91GpDuh4CY3z42SN1WkvCRsL033pxdnLSvbJOoHvo/n7cvLo/q",
-	"5pAEUIoCfz6+/PTq6M3ZxRH82X5zZRbw+PLTZfvkKCDvzy7MwN0wG/k3xfAaTfJOQN5UyjpiyJOE22EG",
-	"JP9jyEWmzeUYyCxVAYnpRAVkzNi1+VEKPVAB+T2jqaFMAZmA1bkuUzI0rQRkGJBB0IH0q4CcBOSfAZk0",
-	"DuwksUTlUAKexb8UJr8pUv/tt99+C8iJWe3XAfn554AMhwFRKiD//b//v4B8sGThY6NJXptd7ghDiN5d",
-	"HZoZYfC+TAkddnk/Q1w4R8YCMk6NNEtTbuQ1785jrpPSVPOIJskEH+wIAD+sh+a+1T8A7QtIp6bHslNr",
-	"gIXbbLGFv7C4C/BVAMaIfpbQlLDPIyMqcqDDVJNYosUbEIlGPGEtC/9BlRReUXhHrXLy5UaLbvRoEiUW",
-	"33t/b8+LmOqIKEtGKbd1BQEFQoUHCM7SN53jKiAmuoREQKBB5WmYs9MAUH2LJNEREUuSHA4jleMmuZTw",
-	"RM5REDMK15H0UznWA9I18gkAJrG4AB9H2AuEfNx9aSEfO6K4H34I2IByu3h9iByoh4d75L//7/+HHO7C",
-	"P0cQk2p+M5rKyxcvnr/cMUpJd6JdRi52xVVH7L78/vvv93Zfhg1ceByfTRUBK5jHsXK4ICn6TGlitiwz",
-	"4iqsWP3lPvnHzMitJQ1OKcJtYQ4L3GE0+cUx1JnBrMP8gJq1DZHFWcgEZAchoaojZE8zYeG76GiEdw0T",
-	"9VMYGyhTIs/fxzyXnOcF5Pn2HiZLQlAX8BVkuMBbGgDzxDUZZonmWBmHgvIHyw9XZNZueIA+HLAc5fZK",
-	"VSC5O2gADYAh+SNG3DDvcE1G1EYuwz40SV6FNuJMlcvpYcIzHbKOcGhOeHPs+uWjMkpnYQdN89p73Uk+",
-	"xhimmzJ7zNzIOgLjjiHT1TvZ66uxh/lafQPKrJ2FGRycqPqHN1mSkJyikXqnFpAPJd0Wfmh0ao2a560C",
-	"7RbeW0H1fX57u6HKOr14T4rrk+L6pLjeWXGdod+bqa+FV2m9euWeGvoec+On2QlB4o/A1Pdbs5xNbKly",
-	"iMgjWsoAQw+55jcsmVi+7ZLFQFM2Ihqwi5grx3IhTwwZt4UlcEGHuSsNURQMK7axkE4FNcIRuv8QZRox",
-	"DuJZ5rK83PmGTOWp1PlTqfOFgZEL6MIGoZFV0YWbikN/lvDCJVLF3aSJpwDDbyLAcOEt2tDeu0ISoWXL",
-	"qwYeFqlRgPdr4/TA5KCseFtV9dxj4154SAjK9ZClfUjklCOSsBuGhclCqxuEjVIgox/F6HnbsJ6tRVSQ",
-	"KekyiGts5sW1sIzB9tRL5kZOjP7vqe/IhUOr/phXfOXSPFzIIB0BRfxmalxM82aHfBR6+BCl4upgqMgU",
-	"8yJ/5kc2bkwN7yG0kcdQoavQ72zmFzmyHsi1fZu309FWrbzE2OqYFLgkjxPYuJg4u8jGeyDST6GNT4rc",
-	"5qGNm2hvfvGCDQIcm+Qsiedn+x8QxaKUWaMzYmWEoHENqbo2qsHiYmRPufWr5dZ7dSHXTLD38/j+rGn2",
-	"f/6qZS5ezd/Ne6tXdsfYgvzac5Wjs/cs+ClG8IbmwIakvr+z4zt4MBrgoCPYZ51Scs0mrpTVSDcJmK/Q",
-	"SG+jB9BGjyVVuW6R0JUlDW0iqJEXPYRWC/UzEREUhrbynK3UusyQX6rE+ngm/I2quN6tXurjWN19CrfY",
-	"8u7dgSfz+5P5/VuV2tpaQ+WDUnRtUWZiaVXbRZLcVP3I9ezxXo1bsMeXFGenwLrx3qctXvoKOhjlzQqx",
-	"mNRLOr3NZ7SWeZfy7yz0jTwwwg4R/M5gN/eUdkvklxvUgffdgdY/WdafLOsLLev+7Ye4DZnyPhc08Qrt",
-	"j6geNO5fnAs2qB+7St6yWERSnDRYCuGwJj9XXQaiMqRggV9QrSOoVSaxuhsUT7NxOEaZJOF39j+XOOal",
-	"wUE22Oz9z5OYPVSSktHOr323JA/5LgLh/WQkO0nQk3ja9gZbUabmlghSqnypMKhlaVJr1QZaj1Rre7s3",
-	"4GnTtt6M5HDbGgHvLj4+jgVvufjorHj3IT4+mfIe2ZT3TZjj7k7aN5D1to0+e4f8geABioo3yanMC4Qb",
-	"bmFkPCosjA38YOucQf1ISwCw5jhXNsuXxQ1Q26kLH8WF9opVIwcoCkBP40q1bFa2gmp0VVWjO6KwFgg2",
-	"hqp0WGWuqBpqk7Utzm9RgnqYl5w+ZymMvUVCOuIh6TFE3gmzNAk7oi5TEjrtPSQpUzK5YTGhfcqFjYIs",
-	"DkzYPj/+dHn27uLw6NOr9uXRp3cXb8OGRUJFkh4GJLT0KAw6ItR8yGSmT4z8raFSR6m8bV7eEyuKU01C",
-	"+9M51QMopw7bAONjKVanimUEUceurLsfxQ5Lcs0muRrQnZTqjFMSS4352HpwQOaUHT8wqgPV1KgfIUkz",
-	"oUgI2cUh1JgEQcIWV7yEdJHQxi4zGm9hir0HIWbPk9JUMxy3XRW7f6kcYzDwgatqj2AnmdJyGDqTGhnQ",
-	"mxzO3ShrsJVwuXmaLyhNU37DOqI7cUXsIXVkQkaZGuDqQM3xPP+9eLdJ3ko5MqJNQEYpv4FI/YSL661E",
-	"RhTdps5T2hGuUgyeSRtd61Qs79gQmiRyjKcSD6yS8Er5aMmxIG7FUSJS2YilUHMvlQmDIjLuoJcKppM6",
-	"IPFHA0MOA2KXNiBdGtuCrFpKjEgOiihgO3x8DLZ2ttg7mVfrnZrTrhTts9AMC5MT8lrutCPsyBDMF6r/",
-	"myOEWmqTYHFDeJwrsCgSLsrV7eFHhyTnQ9DR3OX8yTxj5EcUJA+s8RENkSBOYjhYZS35y4mIZiXHDSSg",
-	"u5oDY1tu50TVWj/sB+AAfh7UnPW01qrt7ey93Nrd3dp7ebWz39r9obWz1/x+7/l/QmOwCeAy3smXCNcF",
-	"poOUBO0vRtLb3dsJauZ3SKD9Hv/GDa61aiqDepu1u0qZa5SLf6oS/+gik9mtryswpXK8IYALUiHz27Hh",
-	"rC5HoSiypQgTUOW0PgfrpajIVRUWiuEiguX1EqEGNXzVcHQKb1FJGzVLkXKzfliYMF83I/MkEhDYeYyp",
-	"Ooa7HXjZH3a9nuXX9V8SUGMMj7pmE0NPPaNfR2BhVtNwKdQmICVOHhQFvnMaagdep2KCPJMligVEZdEA",
-	"XcVvfj6+MGJGRxQJUQGIhVmSFNVajDhU5BzlZR1gfI2DqhhmwozOD/l+XCvMkYOMjV8AOs0vQG1fQBHN",
-	"Ji4GxOabqoCEv/32229bJydbr1+HmEIYkIs3h+T58+c/krzkkwo6AreuZwQ6yJf5pFjCIg0cCtKk/NKf",
-	"XVbkDZmjg4A1rk494CtMRiywwiUX/XwSAVbe9VKOIBHJVgmfzaUKSJ6RVAhpdo2DfIG5AGGuSMp1SWK2",
-	"Tu/nUUK5gAdRsJZj76FZEGycu0JUV8gFttoh1ADuoTDIS+k/NjsnsKXhirNlZGnpSryZQz99xKBs7AjK",
-	"2HlF8MySPrNV6LGqpcWjy6+zdzNzhFqIGKuDddlcDFVWDUAHwD7gRkC+L03OLMpbCHm/pMsFkgneH2i3",
-	"M2cXNq/XQcIpwvtCGn2CKtYI7N3BYnsxS3EWuH5mrxQAKR0QzZnyijrixYc3ULoE6RdBpUrExoqJWFah",
-	"I+rUJe6xYTX1CTEn82+RugmJK6ts09Pk2FzJw8tfApyEma0r6QDCYxhhxThzPWHWmCiYlpLClaYp+AuQ",
-	"zP7N6C7/Yf63Zf73P4HGaNrFAxEZyZr289oQM/Dv1OhfsO7hszDIC7N7ieyIkgXJcgpHZXQsRoG4ppkQ",
-	"cM/wZy/N65z2rZQ94kIUpRnd4YNEApgLWC5befFqkCFpAc1oZXBXTd3i32NNaFe4KHCYrKoEjriTezZs",
-	"HVHoT6GeaCgMhHRAJW0mjO7KaOrQZEk4oOpEpk6v8Qr62VrzcFyQNGIN8xIZgaYV/zcj3SzuM90R9X2b",
-	"nZlTlANYVazhPJBJuZQ3HONFwLIXhkEvwd2yiLo+G7S5pXlGRZFkMXP2zbWeVzYZ6UF1Ub+7Q3KtYFQx",
-	"079kNF0tjH2TIKeYjVIWIboEAnZN1ZI16kRI6jmDAIx/2PmAhEAB8BukAww4giH2sleQhCZ5nXfTsm9x",
-	"1RGgYLmgj1IdbCiAbdRuYS6A/SVTjIQ/HV2R+cJc07TdEfWw7x2gw8tfwkZgz0ThlzT7EVtqhWew6gzY",
-	"DS+XY4a1qLVqoGsFNSbMFn9wHyN14+HvrFHq8RuHOYbLCGG77LPeNrMsvT9TMjiYuaguvCyFArJ5hemC",
-	"azzFmm0Ua/ZHjXbwEJafoUjo6XDw8ePXgE5zlGKu6neUH0ufqwQFkcPTasEY4DD7OQQjlg45KC3gKywR",
-	"I6BOd9QpC5SaspBqGR2C0lRyuoYF9YEYt4QL5mFI5Pnw7bmCWUdsJJmRVQUzI9quL5mRGcGsUq9CDA3Q",
-	"jsxKDkd6skz0OLz85Un6SL+NJLoNmU5+lYOcxfzZUtj+qNT/CCXFMgOwu/RgfGC7n8psNN8KeJiXBcbh",
-	"zdBzUoeEOI/mt1YzGqIFbT0KjxQDjnIsLdUubCugxCm4sWEDPE25vaNsHCNhdwKxNjwaOOxOUMfsUygk",
-	"F0inzohZWCpdtrtqBGC9I/t7e03yCoDQDO21tomA5A5cNHGkYEoAU1VBoWWWQHJciUg3EKXajAq2qEhA",
-	"xAlBmt8UsCjuJWjkphunNFvQm45wYHOcAcAWNkRVxNAsU8eRAi71AfEq9oOnF1HnrPRaGCCjVCpr/ugI",
-	"HCnsg1e/H8ohgI11KFPmRsk+Yx1OKrwBN8mxRp8UBaMSCX+6OHt3Tl79FnYEF+RcKt1P2eU/3+YlFnL0",
-	"IRFbeTq3qRnmZ/fHnkQYu9cIcma1hBH+hHfkrqzwW+SB87KqId8TinZ3J4GHV4QmZxKziA9pYjEJUdwx",
-	"Y543ke6kNh3YtF6KYw5S9Adk3ZvrncXZm+O1MzK6heMaMVsB5YnDfzNgMnCBphh8d5Jfp2fWuvg1uD14",
-	"2Oey9V9s9vVMoWIyo50hUUuLQCWwXIyybsLVgMWNADlQyiImdDJxIYOW2yyubJwDvOQG+HlFCGDAyyjw",
-	"mUgmfowqVwW2RhVVspLQw9FXGGC+dKQeQqx/wyxoJvzvezRR5geMk5g3fPdCaQJ2FNZTtxK5XNlyetbr",
-	"KfanSiRdRH3NmVtccwDNeXaTntI9HzPd88YSCEdI8fPH2yWRmNWaikcY5VgUse8u9IAJnULtj9CKc7ZG",
-	"SujBO/O4IypkJevG9axKDVRBbIhjaSQzdQHMIIq6zXPzMM3JfdQMTL/qccyEMuy4VQNvNIbWWBJ2MiFj",
-	"mV4b4R/Gi/TYA8twxWdaHxB9o1xSYHWgDLMij5OjCXuxJDsTztZTWuZTWua3jop4g4RlmsiWhM7tL6i2",
-	"boB4OCNrlssrl6smB6RUMXm6YDJgFM2vmAyUNC+YPDfVcTNK+pS2+GfIQpxz2NfC9qvWnnyLZy7FN8kl",
-	"eEowDDcvLEdCLCI3x0a14QH9kwAELmKud2KqT+CA34RvvPoK3lOVsV/QunqHFN65PKskrtt82vmpsvfA",
-	"ZO4Aa7dfYJZnDK0mY8aua3Nl8N0Xawrej5Pduog2uLzWO9OIJ4b9JE5vngy7lji9beXeuUbdC0Zj0xtJ",
-	"+DUrbBbzpIY3trl1Cc+3LQ3grBaZ7ewyPpUI/TrsuvDWV1vj7pVFX7ikZvT8YseEajnE4kRrMO0jGg0c",
-	"cO0pHbIQzHIdUWmXA2ezeQF96GDA63GN9WtsHgOph12mx4yJsEX0WNpI8gMSchFuh0LqY/MLxQwZ87U6",
-	"zZIk3DZ/SA1/tzDpwA8yaAvCNRuC9dEuNKIAdw1FEUwZvgY+9o6oh18iKf5l69rkmvNtGBBqIweeI/aw",
-	"IjFjI8ga6iUUMx7IkFGhsBhSEcVuvtQ+NtxSIcduUpnmbF6fxVHBD19qxW7VWjWbLul6lyn4YowYAz62",
-	"1ocajTS/ASQSjHgwB3KqERBwprJXaq0aFfFUw26L0OW2Ln1Sdk0eQyZaTiEFG/9pqeSTpLIOWbfHdBXS",
-	"PkdoseaN9cE3fNJf6cE5gTpZOTVPnfTTnVhuMGQuZMk8pEFsIXUKqRXKI+QuFMcDSRikMutDMlvjgCim",
-	"laHO585SEwYkzM02bV36+GoSNsmq1s1pKpq3ElaggVSRVjskq0D+Mc0sTzLYPV1WexjW1ivArL6mVnFQ",
-	"ZaGcp2mAXfNPpmeYOS3iobCoTzrGV9MxlD1TD6xhKAjZ/ur6RbXffzUZ2922jSVsSw8+VInGMU8RXsgI",
-	"xSoy47D1LWZE6bdUaVf+0H/NrG/x3t6a8jPM7hGl52X33sjOf867/yQ530lynkew5jDlPB7wK0jOhwmU",
-	"53sQkdaLa1xVqH3nXnkSa5/Yvncclgu2Y9YdSHk9X5g1O+se8qP8hlTQPlOBId954ZaW5fn2hSlFEvL+",
-	"BaHxkIugqILVEYjZ7aeBlLoaUP8apSSUY4EBA5icauF8uUNMc4kx57TPLMSKDaXeDiXE44YQU5DnB/k4",
-	"FlisPYdpGdE+mxdh/d6t3SpB1tpfx28l1vrxopy/prJh92WVQGS3Iw8revzBAoXHxTl3ZCT/an648GXW",
-	"NR+7DqHUYd2gTA53QIpceg/taQ+DStxvCPh3oFYDmTia0hF1IcnMy5CSaMgMAE42miRkN1A5wOIShTiI",
-	"K6gXg04GoAhckfBDp/Zdp/YRYUpslp65O0hrcspm7jRQG8hZdxnxdm6Af5Uy8GlgsiJkiozzYsFjBrWr",
-	"YkNbOuKoqEBghnB+dnmFkAHhF8TuAmAwTYejAMDtbkNbyyDPNbQvm1fMDCG55RAHEzqYIwXrCLCdvC8Y",
-	"oA7Ay5eaipimMXEEjagRi/I4wRaxrJqEdvZbPA4RWc8NOg4QZAoyW6VwMB1Mp5NGULyXzyMk9XeCf7Z4",
-	"mwqHlT9mxkd1ljLEPtgNOtnOzvOoSxV7uU9+Pmkfbl3+3N578dIciU6Nx8284aYRljo1eIGFAblmE4vl",
-	"BVO1TYwoAs7onHs0mqRN9j5/7giL9xKzhN+YSXN9QEq4c1gKQqfcLmH4/ujVz2dn//h0cXR18duny8Of",
-	"j16/e3sUNondAYuEZP7XEe4AcYH2oCZp97Tfykn7109v2sdv310cXYYkMhc1yjS/YQ4zVfm8xAwm5iDH",
-	"Iz4soNS5s5fXgDanDG+hS94NB1qPkJ0CWHtogz1RtdYSOTUEjSPkX6a7Rroh/YwihiCClCImrNmny99O",
-	"Dz+13749e//p57PLq0sjEXvfnV8c/9K+OgobrYL1o3/uqlT9AzoztwuCUQHdYQA9hLhTC4L47fl91Dj+",
-	"6WRwzLRNGKoySIaKmnpYH6oW1MqluWsfy6H9ZVB95Fg+qj7KTKsDnNqFepzwftv5e64Hl7Cjy2L97VG3",
-	"EGQQ1gzvTWP/PMX0P8X0P0hM/zinMxXy0LRmtf3F/rUkvv+941EVYED2yoRNcqwV+T1jGYsdh+IWUTBO",
-	"5WjkeB0yLUK1ZsORJpmIWUrGdNIRQzohSvMk8fD5UhYx09T8oP6Csv51o/O/jRD7hWdvcaD9lCXKvvds",
-	"Osy+EJwtUh+K2ltjHhdiR31/5zlKCRMpWMewH9aYUcclMm8xJxJ/7qm6d11wHoux03k6q/fvdVpyUNeT",
-	"0N47Erpq7HlQyPwL6WnIBMjOLQKJ5SRlW/gN5KE6wdqOHHHSUgbhDUYOcVUMAFDiAL6yxNlpgrY8gnDU",
-	"GnGPreSPErlXz5SqjpACBR8uhXVqzY2C9+/PhuKqnX4u9a11qx4nSn3JlXaB6n/Wq/0ks20UOL6xzLZd",
-	"yFmrGMmfKU8wK1vHbanJXIux0pkqSk1CPCaJZMwCklBQSBEEO8erB1h+qrR72SKRL6Nziy3Yr4sZrmLK",
-	"9gRPKHbCFRbEmWfIVi7MdMXqG9j8xEan/vkN1W7Cqxisi7V/gs947GrpVTf+/sWdFWnT9hf79wSACpn9",
-	"tL4v3Os7+IL3eUT1oLjORT8LEcru01U11y//TyNtoc3QDQuB7AMSZ4wIOQ4ccmwvZWqAJmliRhk7AMTc",
-	"bu2btwMI4mc3LMX6DEDgAJrelmajPW3N58UxYDRNOEuJDZYvMYK8oAJWkiqbcDvCymErknMokYwNeVo+",
-	"sAcjTubqfnXckx3WFPWZ1cL2vhahm0fkyoaNyVM1pUeOx7EbAYg8+SGZIz7FMpovH12Oab/PUvLuGIvu",
-	"mfPNhl0WxywGZ9MBoUlCqALNyuhMUDICQmX9AnRYJLAyava16X81TOCBHiZrggJfebUKUTWDwABcMRZl",
-	"KcD1fPjor9+x0CzFBBrSPj8uv+8tpJoozYbeMm7jOmx/gX9v565qm/QcKfEWGMt3aBJCWyExioAKiuW2",
-	"9em6XGD9Gxt00WfWdyokOXx9iuZD0z+RmVY8xn4gyQmK7ezv7Mzdh7Z5b1aUrOAl1D45n424UgkKZ7iV",
-	"8eb/T9sV9bZtA+G/QvRlNqC4Hpa91E/uGmzdkjSwPRQDOsy0fI7VKaJAUV69of994N2RoixKm9P6LbAj",
-	"Hnl3PB3PH+9Lkdit+eBqUxfbHCYf7cd20favCJ/CmamcPEjS9rCveHaD6hk+het/Xpwb8Lz5ia86LUc9",
-	"bg8yN/teJ0MGRf/KCngdiU9mtIBtVomt+gu7ta+38KjlFrbr8Ux8P/2u6Tnrn+T/jjrPTzSXC6bcLCFi",
-	"DvrmKJQWbhGTIJheWPrqREUBEeZwlOEwLvZOdQNG/nvwysIxYixnZp8n4UKwZFVrDYWJmnGBbaqJf/Fy",
-	"nV69kIg6cT1f3XyDIu+VQZTHcdheoW6iprIvWvy+N+yH3KZ+Z3LthV6cleCCYJV4Llyj6hQxDEEzZ6UF",
-	"7d+RdtPCXez8xe7iHXffK4zMCiaDoxlamRuIesCtW8QFHcDL6Dsys0bs68pOedguwYyjZnkCo7OBFOdB",
-	"qycwe6iZdQI+eTZiOgmJ6WQ6uX7lLMO9ou3GcpWezVF4RRJOBysgCTEz4n4slcrx46wyWVolImugC4nA",
-	"1i6E45AGrhDzyH3HdZWIH5XQNRIWE+kI6edDwUtDrPHP71evmjjg865KECVs7ZjxhBT8mDDqTyjEaH13",
-	"s1q8/WH5x+rdLzf363FClSGtagMfCgZ1zTnnZmDRa5AatCB4D2I9cDBG74jR9fTbBiwyntHEnNwgTbT6",
-	"EhXYfMMKQwBoATqY1PzNm0V7Tg0l2vRa7EGfHAbdG5SuP9IadZ3DGI9rLBfTLJ7PmgBFfBPciu/51euO",
-	"Pen/JavIlviMzMIZ9QsORGcdbwa2VrA1nvzao5tMlVDIMpu4QNBbbEUTWVXZBNv+cQDkzDOKiaKJqaCV",
-	"A0cD1bsSivnDW/vQl8YquaUmLzJ/0FaOwYox5bNsMrX5CGn/BbgS0ta2O8g8Q6JQH84dm/twLFtZJ8cj",
-	"RyNDSCKw/C/VHyUdjnpV77UOn2Rq8qMd2JH08NlCA8Y+pY99545ZZKPRkxQceeVK4yt10HS/ze9uzzOd",
-	"W+KZO+ri5uGVdM3THuufFxsMmzaW2qHtuYYYFmMV+wUwsScGPXp5c4HopSyzmSAx7mvJdlAKUzsCnr3E",
-	"MjjPq4Nb4W60DrjPUTTTIdMIWjDEtVcvur2+31MUbpq/N5SsgKTACQ+MyMOEWfGZQavGPuCO/z6oVgbE",
-	"zl2Rcy/MNdX17FzM/OTJiHnopKFcPmVSkf4KDMvG1vRdoa8bUmQkSkEOW7p3EFAwEya2Q0hMTxBv1TiQ",
-	"xd9GxC3lgft2VXy5gSDXHQrpdrPQcWBJvk6SFY+TNtVGVN5eIsVF4A8kHPOGElSZg8OahFjuYGiZRh0E",
-	"szp+fhfcEPmm6g6h9KMsONGIDEXQXM/Lr3bhdBG9TIBfRGtz8htqm37ejwx83+6wurGptwMDYHYgdztI",
-	"TddZWq1Ze2dcMdF3SwgTx+5lWUKRUIltiRHhamkj6w2iTgNZDEON2I6Q4cEvfE7RbX0ZJX5d3PLpgtHQ",
-	"oQBfHOyKoDOwY6uzCbrLu05DIlf7bFpK+RdfgAt+WaQQ+fn3z/8GAAD//w==",
-}
-
-// decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
-// after base64-decoding and flate-decompressing the embedded blob.
-func decodeSpec() ([]byte, error) {
-	encoded := strings.Join(swaggerSpec, "")
-	compressed, err := base64.StdEncoding.DecodeString(encoded)
-	if err != nil {
-		return nil, fmt.Errorf("error base64 decoding spec: %w", err)
-	}
-	zr := flate.NewReader(bytes.NewReader(compressed))
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(zr); err != nil {
-		return nil, fmt.Errorf("read flate: %w", err)
-	}
-	if err := zr.Close(); err != nil {
-		return nil, fmt.Errorf("close flate reader: %w", err)
-	}
-
-	return buf.Bytes(), nil
-}
-
-var rawSpec = decodeSpecCached()
-
-// a naive cache of the decoded OpenAPI spec
-func decodeSpecCached() func() ([]byte, error) {
-	data, err := decodeSpec()
-	return func() ([]byte, error) {
-		return data, err
-	}
-}
-
-// Constructs a synthetic filesystem for resolving external references when loading openapi specifications.
-func PathToRawSpec(pathToFile string) map[string]func() ([]byte, error) {
-	res := make(map[string]func() ([]byte, error))
-	if len(pathToFile) > 0 {
-		res[pathToFile] = rawSpec
-	}
-
-	return res
-}
-
-// GetSpec returns the OpenAPI specification corresponding to the generated
-// code in this file. External references in the spec are resolved through
-// PathToRawSpec; externally-referenced files must be embedded in their
-// corresponding Go packages (via the import-mapping feature). URL-based
-// external refs are not supported.
-func GetSpec() (swagger *openapi3.T, err error) {
-	resolvePath := PathToRawSpec("")
-
-	loader := openapi3.NewLoader()
-	loader.IsExternalRefsAllowed = true
-	loader.ReadFromURIFunc = func(loader *openapi3.Loader, url *url.URL) ([]byte, error) {
-		pathToFile := url.String()
-		pathToFile = path.Clean(pathToFile)
-		getSpec, ok := resolvePath[pathToFile]
-		if !ok {
-			err1 := fmt.Errorf("path not found: %s", pathToFile)
-			return nil, err1
-		}
-		return getSpec()
-	}
-	var specData []byte
-	specData, err = rawSpec()
-	if err != nil {
-		return
-	}
-	swagger, err = loader.LoadFromData(specData)
-	if err != nil {
-		return
-	}
-	return
-}
-
-// GetSpecJSON returns the raw JSON bytes of the embedded OpenAPI
-// specification: decompressed but not unmarshaled. External references
-// are not resolved here; the bytes are the spec exactly as embedded by
-// codegen. The result is cached at package init time, so repeated calls
-// are cheap.
-func GetSpecJSON() ([]byte, error) {
-	return rawSpec()
-}
-
-// GetSwagger returns the OpenAPI specification corresponding to the
-// generated code in this file.
-//
-// Deprecated: GetSwagger predates kin-openapi renaming openapi3.Swagger
-// to openapi3.T. Use [GetSpec] instead. This wrapper is retained for
-// backwards compatibility.
-func GetSwagger() (*openapi3.T, error) {
-	return GetSpec()
 }

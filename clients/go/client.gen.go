@@ -3105,8 +3105,10 @@ type ClientInterface interface {
 	// Needs `editor` on its panel; the source must be of type `file` (422 otherwise). The body is the file
 	// itself, streamed (never held whole), up to the upload limit (50 MiB by default; 413 beyond):
 	// `text/csv` (a header line, then one record per line; `delimiter` from the config, empty fields are
-	// null), `application/x-ndjson` (one JSON object per line), or `application/octet-stream` read as the
-	// config's `format` (`csv`, `json` — an array of objects — or `ndjson`). Records are keyed by the
+	// null), `application/json` (an array of objects), `application/x-ndjson` (one JSON object per line;
+	// `application/ndjson` and `application/jsonl` are read the same), or `application/octet-stream`
+	// (and a body with no `Content-Type`) read as the config's `format` (`csv`, `json` or `ndjson`). Any
+	// other media type, `*/*` included, answers 415 and changes nothing. Records are keyed by the
 	// config's `keyField` (by position without it) and replace the source's records exactly like a
 	// sync; a file that cannot be read (bad CSV or JSON, a missing or repeated key) answers 200 with
 	// `syncStatus: error` and leaves the previous records intact. 409 while another sync of the source
@@ -4206,8 +4208,10 @@ func (c *Client) ListDataSourceSyncs(ctx context.Context, dataSourceId DataSourc
 // Needs `editor` on its panel; the source must be of type `file` (422 otherwise). The body is the file
 // itself, streamed (never held whole), up to the upload limit (50 MiB by default; 413 beyond):
 // `text/csv` (a header line, then one record per line; `delimiter` from the config, empty fields are
-// null), `application/x-ndjson` (one JSON object per line), or `application/octet-stream` read as the
-// config's `format` (`csv`, `json` — an array of objects — or `ndjson`). Records are keyed by the
+// null), `application/json` (an array of objects), `application/x-ndjson` (one JSON object per line;
+// `application/ndjson` and `application/jsonl` are read the same), or `application/octet-stream`
+// (and a body with no `Content-Type`) read as the config's `format` (`csv`, `json` or `ndjson`). Any
+// other media type, `*/*` included, answers 415 and changes nothing. Records are keyed by the
 // config's `keyField` (by position without it) and replace the source's records exactly like a
 // sync; a file that cannot be read (bad CSV or JSON, a missing or repeated key) answers 200 with
 // `syncStatus: error` and leaves the previous records intact. 409 while another sync of the source
@@ -9909,8 +9913,10 @@ type ClientWithResponsesInterface interface {
 	// Needs `editor` on its panel; the source must be of type `file` (422 otherwise). The body is the file
 	// itself, streamed (never held whole), up to the upload limit (50 MiB by default; 413 beyond):
 	// `text/csv` (a header line, then one record per line; `delimiter` from the config, empty fields are
-	// null), `application/x-ndjson` (one JSON object per line), or `application/octet-stream` read as the
-	// config's `format` (`csv`, `json` — an array of objects — or `ndjson`). Records are keyed by the
+	// null), `application/json` (an array of objects), `application/x-ndjson` (one JSON object per line;
+	// `application/ndjson` and `application/jsonl` are read the same), or `application/octet-stream`
+	// (and a body with no `Content-Type`) read as the config's `format` (`csv`, `json` or `ndjson`). Any
+	// other media type, `*/*` included, answers 415 and changes nothing. Records are keyed by the
 	// config's `keyField` (by position without it) and replace the source's records exactly like a
 	// sync; a file that cannot be read (bad CSV or JSON, a missing or repeated key) answers 200 with
 	// `syncStatus: error` and leaves the previous records intact. 409 while another sync of the source
@@ -17337,8 +17343,10 @@ func (c *ClientWithResponses) ListDataSourceSyncsWithResponse(ctx context.Contex
 // Needs `editor` on its panel; the source must be of type `file` (422 otherwise). The body is the file
 // itself, streamed (never held whole), up to the upload limit (50 MiB by default; 413 beyond):
 // `text/csv` (a header line, then one record per line; `delimiter` from the config, empty fields are
-// null), `application/x-ndjson` (one JSON object per line), or `application/octet-stream` read as the
-// config's `format` (`csv`, `json` — an array of objects — or `ndjson`). Records are keyed by the
+// null), `application/json` (an array of objects), `application/x-ndjson` (one JSON object per line;
+// `application/ndjson` and `application/jsonl` are read the same), or `application/octet-stream`
+// (and a body with no `Content-Type`) read as the config's `format` (`csv`, `json` or `ndjson`). Any
+// other media type, `*/*` included, answers 415 and changes nothing. Records are keyed by the
 // config's `keyField` (by position without it) and replace the source's records exactly like a
 // sync; a file that cannot be read (bad CSV or JSON, a missing or repeated key) answers 200 with
 // `syncStatus: error` and leaves the previous records intact. 409 while another sync of the source

@@ -273,8 +273,10 @@ export interface paths {
          * @description Needs `editor` on its panel; the source must be of type `file` (422 otherwise). The body is the file
          *     itself, streamed (never held whole), up to the upload limit (50 MiB by default; 413 beyond):
          *     `text/csv` (a header line, then one record per line; `delimiter` from the config, empty fields are
-         *     null), `application/x-ndjson` (one JSON object per line), or `application/octet-stream` read as the
-         *     config's `format` (`csv`, `json` — an array of objects — or `ndjson`). Records are keyed by the
+         *     null), `application/json` (an array of objects), `application/x-ndjson` (one JSON object per line;
+         *     `application/ndjson` and `application/jsonl` are read the same), or `application/octet-stream`
+         *     (and a body with no `Content-Type`) read as the config's `format` (`csv`, `json` or `ndjson`). Any
+         *     other media type, `*\/*` included, answers 415 and changes nothing. Records are keyed by the
          *     config's `keyField` (by position without it) and replace the source's records exactly like a
          *     sync; a file that cannot be read (bad CSV or JSON, a missing or repeated key) answers 200 with
          *     `syncStatus: error` and leaves the previous records intact. 409 while another sync of the source
@@ -2258,7 +2260,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is not `application/json`. */
+        /** @description The body's `Content-Type` is not one the operation's request body lists (`application/json` for every JSON body). */
         UnsupportedMediaType: {
             headers: {
                 [name: string]: unknown;
@@ -2880,14 +2882,21 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description `text/csv`, `application/x-ndjson`, or `application/octet-stream` read as the config's `format`. */
+        /** @description The file itself, streamed; its `Content-Type` chooses how it is read. Any type not listed answers 415. */
         requestBody: {
             content: {
+                /** @example [{"id":"p1","name":"Ada Lovelace","age":36}] */
+                "application/json": string;
+                "application/jsonl": string;
+                "application/ndjson": string;
+                "application/octet-stream": string;
+                /** @example {"id":"p1","name":"Ada Lovelace","age":36} */
+                "application/x-ndjson": string;
                 /**
                  * @example id,name,age
                  *     p1,Ada Lovelace,36
                  */
-                "*/*": string;
+                "text/csv": string;
             };
         };
         responses: {
