@@ -22,15 +22,16 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: generate
-generate: $(TS_DEPS) ## Regenerate gen/ (server, models, embedded spec), clients/go and clients/typescript/src/schema.ts
+generate: $(TS_DEPS) ## Regenerate gen/ (server and models, embedded spec), clients/go and clients/typescript/src/schema.ts
 	$(OAPI_CODEGEN) -config openapi/server.cfg.yaml openapi/openapi.yaml
+	$(OAPI_CODEGEN) -config openapi/spec.cfg.yaml openapi/openapi.yaml
 	$(OAPI_CODEGEN) -config openapi/client.cfg.yaml openapi/openapi.yaml
 	$(call ts_generate,src/schema.ts)
 
 .PHONY: check-generate
 check-generate: $(TS_DEPS) ## Fail when generated code and the spec disagree
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
-	for pair in server:gen/server.gen.go client:clients/go/client.gen.go; do \
+	for pair in server:gen/server.gen.go spec:gen/spec.gen.go client:clients/go/client.gen.go; do \
 	  cfg=$${pair%%:*}; out=$${pair#*:}; \
 	  sed "s#^output: .*#output: $$tmp/$$cfg.gen.go#" openapi/$$cfg.cfg.yaml > $$tmp/$$cfg.cfg.yaml && \
 	  $(OAPI_CODEGEN) -config $$tmp/$$cfg.cfg.yaml openapi/openapi.yaml && \

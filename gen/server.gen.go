@@ -5,19 +5,13 @@ package gen
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"path"
-	"strings"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
@@ -2328,6 +2322,9 @@ type TooManyRequests = Problem
 
 // Unauthorized RFC 9457 problem details.
 type Unauthorized = Problem
+
+// UnexpectedError RFC 9457 problem details.
+type UnexpectedError = Problem
 
 // UnprocessableEntity RFC 9457 problem details.
 type UnprocessableEntity = Problem
@@ -5320,54 +5317,54 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 		Handler: si,
 	}
 
+	router.GET(options.BaseURL+"/api/acls/:resourceType/:resourceId", wrapper.ListAcls, options.OperationMiddlewares["listAcls"]...)
+	router.POST(options.BaseURL+"/api/acls/:resourceType/:resourceId", wrapper.CreateAcl, options.OperationMiddlewares["createAcl"]...)
+	router.DELETE(options.BaseURL+"/api/acls/:resourceType/:resourceId/:userEmail", wrapper.DeleteAcl, options.OperationMiddlewares["deleteAcl"]...)
+	router.PUT(options.BaseURL+"/api/acls/:resourceType/:resourceId/:userEmail", wrapper.UpdateAcl, options.OperationMiddlewares["updateAcl"]...)
+	router.POST(options.BaseURL+"/api/acls/:resourceType/:resourceId/share-public", wrapper.ShareAclPublic, options.OperationMiddlewares["shareAclPublic"]...)
+	router.GET(options.BaseURL+"/api/acls/user/:userEmail", wrapper.ListUserAcls, options.OperationMiddlewares["listUserAcls"]...)
+	router.GET(options.BaseURL+"/api/changes/panels", wrapper.ListPanelChanges, options.OperationMiddlewares["listPanelChanges"]...)
+	router.DELETE(options.BaseURL+"/api/datasources/:dataSourceId", wrapper.DeleteDataSource, options.OperationMiddlewares["deleteDataSource"]...)
+	router.GET(options.BaseURL+"/api/datasources/:dataSourceId", wrapper.GetDataSource, options.OperationMiddlewares["getDataSource"]...)
+	router.PUT(options.BaseURL+"/api/datasources/:dataSourceId", wrapper.UpdateDataSource, options.OperationMiddlewares["updateDataSource"]...)
+	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/records", wrapper.PushDataSourceRecords, options.OperationMiddlewares["pushDataSourceRecords"]...)
+	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/sync", wrapper.SyncDataSource, options.OperationMiddlewares["syncDataSource"]...)
+	router.GET(options.BaseURL+"/api/datasources/:dataSourceId/syncs", wrapper.ListDataSourceSyncs, options.OperationMiddlewares["listDataSourceSyncs"]...)
+	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/upload", wrapper.UploadDataSourceFile, options.OperationMiddlewares["uploadDataSourceFile"]...)
+	router.GET(options.BaseURL+"/api/events", wrapper.StreamEvents, options.OperationMiddlewares["streamEvents"]...)
+	router.GET(options.BaseURL+"/api/notifications/views", wrapper.ListViewNotifications, options.OperationMiddlewares["listViewNotifications"]...)
+	router.PUT(options.BaseURL+"/api/notifications/views/mark-read", wrapper.MarkViewNotificationsRead, options.OperationMiddlewares["markViewNotificationsRead"]...)
+	router.GET(options.BaseURL+"/api/organization/members", wrapper.ListOrganizationMembers, options.OperationMiddlewares["listOrganizationMembers"]...)
 	router.GET(options.BaseURL+"/api/panels", wrapper.ListPanels, options.OperationMiddlewares["listPanels"]...)
 	router.POST(options.BaseURL+"/api/panels", wrapper.CreatePanel, options.OperationMiddlewares["createPanel"]...)
 	router.DELETE(options.BaseURL+"/api/panels/:panelId", wrapper.DeletePanel, options.OperationMiddlewares["deletePanel"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId", wrapper.GetPanel, options.OperationMiddlewares["getPanel"]...)
 	router.PUT(options.BaseURL+"/api/panels/:panelId", wrapper.UpdatePanel, options.OperationMiddlewares["updatePanel"]...)
-	router.GET(options.BaseURL+"/api/panels/:panelId/datasources", wrapper.ListDataSources, options.OperationMiddlewares["listDataSources"]...)
-	router.POST(options.BaseURL+"/api/panels/:panelId/datasources", wrapper.CreateDataSource, options.OperationMiddlewares["createDataSource"]...)
-	router.DELETE(options.BaseURL+"/api/datasources/:dataSourceId", wrapper.DeleteDataSource, options.OperationMiddlewares["deleteDataSource"]...)
-	router.GET(options.BaseURL+"/api/datasources/:dataSourceId", wrapper.GetDataSource, options.OperationMiddlewares["getDataSource"]...)
-	router.PUT(options.BaseURL+"/api/datasources/:dataSourceId", wrapper.UpdateDataSource, options.OperationMiddlewares["updateDataSource"]...)
-	router.DELETE(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId", wrapper.DeletePanelDataSource, options.OperationMiddlewares["deletePanelDataSource"]...)
-	router.PUT(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId", wrapper.UpdatePanelDataSource, options.OperationMiddlewares["updatePanelDataSource"]...)
-	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/sync", wrapper.SyncDataSource, options.OperationMiddlewares["syncDataSource"]...)
-	router.POST(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId/sync", wrapper.SyncPanelDataSource, options.OperationMiddlewares["syncPanelDataSource"]...)
-	router.GET(options.BaseURL+"/api/datasources/:dataSourceId/syncs", wrapper.ListDataSourceSyncs, options.OperationMiddlewares["listDataSourceSyncs"]...)
-	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/upload", wrapper.UploadDataSourceFile, options.OperationMiddlewares["uploadDataSourceFile"]...)
-	router.POST(options.BaseURL+"/api/datasources/:dataSourceId/records", wrapper.PushDataSourceRecords, options.OperationMiddlewares["pushDataSourceRecords"]...)
-	router.GET(options.BaseURL+"/api/panels/:panelId/rows", wrapper.GetPanelRows, options.OperationMiddlewares["getPanelRows"]...)
-	router.GET(options.BaseURL+"/api/panels/:panelId/rows.csv", wrapper.GetPanelRowsCSV, options.OperationMiddlewares["getPanelRowsCSV"]...)
-	router.GET(options.BaseURL+"/api/panels/:panelId/rows/groups", wrapper.GetPanelRowGroups, options.OperationMiddlewares["getPanelRowGroups"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId/columns", wrapper.ListColumns, options.OperationMiddlewares["listColumns"]...)
-	router.POST(options.BaseURL+"/api/panels/:panelId/columns/base", wrapper.CreateBaseColumn, options.OperationMiddlewares["createBaseColumn"]...)
-	router.POST(options.BaseURL+"/api/panels/:panelId/columns/calculated", wrapper.CreateCalculatedColumn, options.OperationMiddlewares["createCalculatedColumn"]...)
 	router.DELETE(options.BaseURL+"/api/panels/:panelId/columns/:columnId", wrapper.DeleteColumn, options.OperationMiddlewares["deleteColumn"]...)
 	router.GET(options.BaseURL+"/api/panels/:panelId/columns/:columnId", wrapper.GetColumn, options.OperationMiddlewares["getColumn"]...)
 	router.PUT(options.BaseURL+"/api/panels/:panelId/columns/:columnId", wrapper.UpdateColumn, options.OperationMiddlewares["updateColumn"]...)
+	router.POST(options.BaseURL+"/api/panels/:panelId/columns/base", wrapper.CreateBaseColumn, options.OperationMiddlewares["createBaseColumn"]...)
+	router.POST(options.BaseURL+"/api/panels/:panelId/columns/calculated", wrapper.CreateCalculatedColumn, options.OperationMiddlewares["createCalculatedColumn"]...)
+	router.GET(options.BaseURL+"/api/panels/:panelId/datasources", wrapper.ListDataSources, options.OperationMiddlewares["listDataSources"]...)
+	router.POST(options.BaseURL+"/api/panels/:panelId/datasources", wrapper.CreateDataSource, options.OperationMiddlewares["createDataSource"]...)
+	router.DELETE(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId", wrapper.DeletePanelDataSource, options.OperationMiddlewares["deletePanelDataSource"]...)
+	router.PUT(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId", wrapper.UpdatePanelDataSource, options.OperationMiddlewares["updatePanelDataSource"]...)
+	router.POST(options.BaseURL+"/api/panels/:panelId/datasources/:dataSourceId/sync", wrapper.SyncPanelDataSource, options.OperationMiddlewares["syncPanelDataSource"]...)
+	router.GET(options.BaseURL+"/api/panels/:panelId/rows", wrapper.GetPanelRows, options.OperationMiddlewares["getPanelRows"]...)
+	router.GET(options.BaseURL+"/api/panels/:panelId/rows.csv", wrapper.GetPanelRowsCSV, options.OperationMiddlewares["getPanelRowsCSV"]...)
+	router.GET(options.BaseURL+"/api/panels/:panelId/rows/groups", wrapper.GetPanelRowGroups, options.OperationMiddlewares["getPanelRowGroups"]...)
 	router.GET(options.BaseURL+"/api/views", wrapper.ListViews, options.OperationMiddlewares["listViews"]...)
 	router.POST(options.BaseURL+"/api/views", wrapper.CreateView, options.OperationMiddlewares["createView"]...)
 	router.DELETE(options.BaseURL+"/api/views/:viewId", wrapper.DeleteView, options.OperationMiddlewares["deleteView"]...)
 	router.GET(options.BaseURL+"/api/views/:viewId", wrapper.GetView, options.OperationMiddlewares["getView"]...)
 	router.PUT(options.BaseURL+"/api/views/:viewId", wrapper.UpdateView, options.OperationMiddlewares["updateView"]...)
-	router.GET(options.BaseURL+"/api/views/:viewId/sorts", wrapper.GetViewSorts, options.OperationMiddlewares["getViewSorts"]...)
-	router.PUT(options.BaseURL+"/api/views/:viewId/sorts", wrapper.ReplaceViewSorts, options.OperationMiddlewares["replaceViewSorts"]...)
 	router.GET(options.BaseURL+"/api/views/:viewId/filters", wrapper.GetViewFilters, options.OperationMiddlewares["getViewFilters"]...)
 	router.PUT(options.BaseURL+"/api/views/:viewId/filters", wrapper.ReplaceViewFilters, options.OperationMiddlewares["replaceViewFilters"]...)
 	router.POST(options.BaseURL+"/api/views/:viewId/publish", wrapper.PublishView, options.OperationMiddlewares["publishView"]...)
+	router.GET(options.BaseURL+"/api/views/:viewId/sorts", wrapper.GetViewSorts, options.OperationMiddlewares["getViewSorts"]...)
+	router.PUT(options.BaseURL+"/api/views/:viewId/sorts", wrapper.ReplaceViewSorts, options.OperationMiddlewares["replaceViewSorts"]...)
 	router.POST(options.BaseURL+"/api/views/:viewId/unpublish", wrapper.UnpublishView, options.OperationMiddlewares["unpublishView"]...)
-	router.GET(options.BaseURL+"/api/acls/user/:userEmail", wrapper.ListUserAcls, options.OperationMiddlewares["listUserAcls"]...)
-	router.GET(options.BaseURL+"/api/acls/:resourceType/:resourceId", wrapper.ListAcls, options.OperationMiddlewares["listAcls"]...)
-	router.POST(options.BaseURL+"/api/acls/:resourceType/:resourceId", wrapper.CreateAcl, options.OperationMiddlewares["createAcl"]...)
-	router.POST(options.BaseURL+"/api/acls/:resourceType/:resourceId/share-public", wrapper.ShareAclPublic, options.OperationMiddlewares["shareAclPublic"]...)
-	router.DELETE(options.BaseURL+"/api/acls/:resourceType/:resourceId/:userEmail", wrapper.DeleteAcl, options.OperationMiddlewares["deleteAcl"]...)
-	router.PUT(options.BaseURL+"/api/acls/:resourceType/:resourceId/:userEmail", wrapper.UpdateAcl, options.OperationMiddlewares["updateAcl"]...)
-	router.GET(options.BaseURL+"/api/organization/members", wrapper.ListOrganizationMembers, options.OperationMiddlewares["listOrganizationMembers"]...)
-	router.GET(options.BaseURL+"/api/changes/panels", wrapper.ListPanelChanges, options.OperationMiddlewares["listPanelChanges"]...)
-	router.GET(options.BaseURL+"/api/events", wrapper.StreamEvents, options.OperationMiddlewares["streamEvents"]...)
-	router.GET(options.BaseURL+"/api/notifications/views", wrapper.ListViewNotifications, options.OperationMiddlewares["listViewNotifications"]...)
-	router.PUT(options.BaseURL+"/api/notifications/views/mark-read", wrapper.MarkViewNotificationsRead, options.OperationMiddlewares["markViewNotificationsRead"]...)
 	router.GET(options.BaseURL+"/api/webhooks", wrapper.ListWebhooks, options.OperationMiddlewares["listWebhooks"]...)
 	router.POST(options.BaseURL+"/api/webhooks", wrapper.CreateWebhook, options.OperationMiddlewares["createWebhook"]...)
 	router.DELETE(options.BaseURL+"/api/webhooks/:webhookId", wrapper.DeleteWebhook, options.OperationMiddlewares["deleteWebhook"]...)
@@ -5375,14 +5372,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PUT(options.BaseURL+"/api/webhooks/:webhookId", wrapper.UpdateWebhook, options.OperationMiddlewares["updateWebhook"]...)
 	router.GET(options.BaseURL+"/api/webhooks/:webhookId/deliveries", wrapper.ListWebhookDeliveries, options.OperationMiddlewares["listWebhookDeliveries"]...)
 	router.POST(options.BaseURL+"/api/webhooks/:webhookId/deliveries/:deliveryId/redeliver", wrapper.RedeliverWebhookDelivery, options.OperationMiddlewares["redeliverWebhookDelivery"]...)
+	router.GET(options.BaseURL+"/docs", wrapper.GetDocs, options.OperationMiddlewares["getDocs"]...)
+	router.GET(options.BaseURL+"/docs/assets/:asset", wrapper.GetDocsAsset, options.OperationMiddlewares["getDocsAsset"]...)
 	router.GET(options.BaseURL+"/health", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/liveness", wrapper.GetLiveness, options.OperationMiddlewares["getLiveness"]...)
-	router.GET(options.BaseURL+"/docs", wrapper.GetDocs, options.OperationMiddlewares["getDocs"]...)
-	router.GET(options.BaseURL+"/docs/assets/:asset", wrapper.GetDocsAsset, options.OperationMiddlewares["getDocsAsset"]...)
-	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
-	router.GET(options.BaseURL+"/openapi.json", wrapper.GetOpenAPIJSON, options.OperationMiddlewares["getOpenAPIJSON"]...)
 	router.GET(options.BaseURL+"/metrics", wrapper.GetMetrics, options.OperationMiddlewares["getMetrics"]...)
+	router.GET(options.BaseURL+"/openapi.json", wrapper.GetOpenAPIJSON, options.OperationMiddlewares["getOpenAPIJSON"]...)
+	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
 
 }
 
@@ -5419,10 +5416,7 @@ type PreconditionFailedApplicationProblemPlusJSONResponse Problem
 type ServiceUnavailableApplicationProblemPlusJSONResponse Problem
 
 type TooManyRequestsResponseHeaders struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RateLimitReset     *int
-	RetryAfter         *int
+	RetryAfter *int
 }
 type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -5431,6 +5425,8 @@ type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 }
 
 type UnauthorizedApplicationProblemPlusJSONResponse Problem
+
+type UnexpectedErrorApplicationProblemPlusJSONResponse Problem
 
 type UnprocessableEntityApplicationProblemPlusJSONResponse Problem
 
@@ -5518,15 +5514,6 @@ func (response ListUserAcls429ApplicationProblemPlusJSONResponse) VisitListUserA
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -5547,6 +5534,23 @@ func (response ListUserAcls503ApplicationProblemPlusJSONResponse) VisitListUserA
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUserAclsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListUserAclsdefaultApplicationProblemPlusJSONResponse) VisitListUserAclsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5633,15 +5637,6 @@ func (response ListAcls429ApplicationProblemPlusJSONResponse) VisitListAclsRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -5662,6 +5657,23 @@ func (response ListAcls503ApplicationProblemPlusJSONResponse) VisitListAclsRespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAclsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListAclsdefaultApplicationProblemPlusJSONResponse) VisitListAclsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5833,15 +5845,6 @@ func (response CreateAcl429ApplicationProblemPlusJSONResponse) VisitCreateAclRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -5862,6 +5865,23 @@ func (response CreateAcl503ApplicationProblemPlusJSONResponse) VisitCreateAclRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAcldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateAcldefaultApplicationProblemPlusJSONResponse) VisitCreateAclResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6047,15 +6067,6 @@ func (response ShareAclPublic429ApplicationProblemPlusJSONResponse) VisitShareAc
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -6076,6 +6087,23 @@ func (response ShareAclPublic503ApplicationProblemPlusJSONResponse) VisitShareAc
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ShareAclPublicdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ShareAclPublicdefaultApplicationProblemPlusJSONResponse) VisitShareAclPublicResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6192,15 +6220,6 @@ func (response DeleteAcl429ApplicationProblemPlusJSONResponse) VisitDeleteAclRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -6221,6 +6240,23 @@ func (response DeleteAcl503ApplicationProblemPlusJSONResponse) VisitDeleteAclRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAcldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteAcldefaultApplicationProblemPlusJSONResponse) VisitDeleteAclResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6376,15 +6412,6 @@ func (response UpdateAcl429ApplicationProblemPlusJSONResponse) VisitUpdateAclRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -6405,6 +6432,23 @@ func (response UpdateAcl503ApplicationProblemPlusJSONResponse) VisitUpdateAclRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAcldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateAcldefaultApplicationProblemPlusJSONResponse) VisitUpdateAclResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6522,15 +6566,6 @@ func (response ListPanelChanges429ApplicationProblemPlusJSONResponse) VisitListP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -6551,6 +6586,23 @@ func (response ListPanelChanges503ApplicationProblemPlusJSONResponse) VisitListP
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPanelChangesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListPanelChangesdefaultApplicationProblemPlusJSONResponse) VisitListPanelChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6682,15 +6734,6 @@ func (response DeleteDataSource429ApplicationProblemPlusJSONResponse) VisitDelet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -6711,6 +6754,23 @@ func (response DeleteDataSource503ApplicationProblemPlusJSONResponse) VisitDelet
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteDataSourcedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteDataSourcedefaultApplicationProblemPlusJSONResponse) VisitDeleteDataSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6833,15 +6893,6 @@ func (response GetDataSource429ApplicationProblemPlusJSONResponse) VisitGetDataS
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -6862,6 +6913,23 @@ func (response GetDataSource503ApplicationProblemPlusJSONResponse) VisitGetDataS
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDataSourcedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetDataSourcedefaultApplicationProblemPlusJSONResponse) VisitGetDataSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7023,15 +7091,6 @@ func (response UpdateDataSource429ApplicationProblemPlusJSONResponse) VisitUpdat
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -7052,6 +7111,23 @@ func (response UpdateDataSource503ApplicationProblemPlusJSONResponse) VisitUpdat
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateDataSourcedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateDataSourcedefaultApplicationProblemPlusJSONResponse) VisitUpdateDataSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7221,15 +7297,6 @@ func (response PushDataSourceRecords429ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -7250,6 +7317,23 @@ func (response PushDataSourceRecords503ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PushDataSourceRecordsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response PushDataSourceRecordsdefaultApplicationProblemPlusJSONResponse) VisitPushDataSourceRecordsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7370,15 +7454,6 @@ func (response SyncDataSource429ApplicationProblemPlusJSONResponse) VisitSyncDat
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -7399,6 +7474,23 @@ func (response SyncDataSource503ApplicationProblemPlusJSONResponse) VisitSyncDat
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SyncDataSourcedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response SyncDataSourcedefaultApplicationProblemPlusJSONResponse) VisitSyncDataSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7517,15 +7609,6 @@ func (response ListDataSourceSyncs429ApplicationProblemPlusJSONResponse) VisitLi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -7546,6 +7629,23 @@ func (response ListDataSourceSyncs503ApplicationProblemPlusJSONResponse) VisitLi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataSourceSyncsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListDataSourceSyncsdefaultApplicationProblemPlusJSONResponse) VisitListDataSourceSyncsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7716,15 +7816,6 @@ func (response UploadDataSourceFile429ApplicationProblemPlusJSONResponse) VisitU
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -7745,6 +7836,23 @@ func (response UploadDataSourceFile503ApplicationProblemPlusJSONResponse) VisitU
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadDataSourceFiledefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UploadDataSourceFiledefaultApplicationProblemPlusJSONResponse) VisitUploadDataSourceFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7851,15 +7959,6 @@ func (response StreamEvents429ApplicationProblemPlusJSONResponse) VisitStreamEve
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -7880,6 +7979,23 @@ func (response StreamEvents503ApplicationProblemPlusJSONResponse) VisitStreamEve
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEventsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response StreamEventsdefaultApplicationProblemPlusJSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7981,15 +8097,6 @@ func (response ListViewNotifications429ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -8010,6 +8117,23 @@ func (response ListViewNotifications503ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListViewNotificationsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListViewNotificationsdefaultApplicationProblemPlusJSONResponse) VisitListViewNotificationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8127,15 +8251,6 @@ func (response MarkViewNotificationsRead429ApplicationProblemPlusJSONResponse) V
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -8156,6 +8271,23 @@ func (response MarkViewNotificationsRead503ApplicationProblemPlusJSONResponse) V
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkViewNotificationsReaddefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response MarkViewNotificationsReaddefaultApplicationProblemPlusJSONResponse) VisitMarkViewNotificationsReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8241,15 +8373,6 @@ func (response ListOrganizationMembers429ApplicationProblemPlusJSONResponse) Vis
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -8286,6 +8409,23 @@ func (response ListOrganizationMembers503ApplicationProblemPlusJSONResponse) Vis
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListOrganizationMembersdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListOrganizationMembersdefaultApplicationProblemPlusJSONResponse) VisitListOrganizationMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8397,15 +8537,6 @@ func (response ListPanels429ApplicationProblemPlusJSONResponse) VisitListPanelsR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -8426,6 +8557,23 @@ func (response ListPanels503ApplicationProblemPlusJSONResponse) VisitListPanelsR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPanelsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListPanelsdefaultApplicationProblemPlusJSONResponse) VisitListPanelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8593,15 +8741,6 @@ func (response CreatePanel429ApplicationProblemPlusJSONResponse) VisitCreatePane
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -8622,6 +8761,23 @@ func (response CreatePanel503ApplicationProblemPlusJSONResponse) VisitCreatePane
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePaneldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreatePaneldefaultApplicationProblemPlusJSONResponse) VisitCreatePanelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8734,15 +8890,6 @@ func (response DeletePanel429ApplicationProblemPlusJSONResponse) VisitDeletePane
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -8763,6 +8910,23 @@ func (response DeletePanel503ApplicationProblemPlusJSONResponse) VisitDeletePane
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePaneldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeletePaneldefaultApplicationProblemPlusJSONResponse) VisitDeletePanelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8885,15 +9049,6 @@ func (response GetPanel429ApplicationProblemPlusJSONResponse) VisitGetPanelRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -8914,6 +9069,23 @@ func (response GetPanel503ApplicationProblemPlusJSONResponse) VisitGetPanelRespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPaneldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetPaneldefaultApplicationProblemPlusJSONResponse) VisitGetPanelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9091,15 +9263,6 @@ func (response UpdatePanel429ApplicationProblemPlusJSONResponse) VisitUpdatePane
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -9120,6 +9283,23 @@ func (response UpdatePanel503ApplicationProblemPlusJSONResponse) VisitUpdatePane
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePaneldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdatePaneldefaultApplicationProblemPlusJSONResponse) VisitUpdatePanelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9222,15 +9402,6 @@ func (response ListColumns429ApplicationProblemPlusJSONResponse) VisitListColumn
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -9251,6 +9422,23 @@ func (response ListColumns503ApplicationProblemPlusJSONResponse) VisitListColumn
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListColumnsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListColumnsdefaultApplicationProblemPlusJSONResponse) VisitListColumnsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9435,15 +9623,6 @@ func (response CreateBaseColumn429ApplicationProblemPlusJSONResponse) VisitCreat
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -9464,6 +9643,23 @@ func (response CreateBaseColumn503ApplicationProblemPlusJSONResponse) VisitCreat
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBaseColumndefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateBaseColumndefaultApplicationProblemPlusJSONResponse) VisitCreateBaseColumnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9648,15 +9844,6 @@ func (response CreateCalculatedColumn429ApplicationProblemPlusJSONResponse) Visi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -9677,6 +9864,23 @@ func (response CreateCalculatedColumn503ApplicationProblemPlusJSONResponse) Visi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCalculatedColumndefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateCalculatedColumndefaultApplicationProblemPlusJSONResponse) VisitCreateCalculatedColumnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9809,15 +10013,6 @@ func (response DeleteColumn429ApplicationProblemPlusJSONResponse) VisitDeleteCol
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -9838,6 +10033,23 @@ func (response DeleteColumn503ApplicationProblemPlusJSONResponse) VisitDeleteCol
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteColumndefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteColumndefaultApplicationProblemPlusJSONResponse) VisitDeleteColumnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9961,15 +10173,6 @@ func (response GetColumn429ApplicationProblemPlusJSONResponse) VisitGetColumnRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -9990,6 +10193,23 @@ func (response GetColumn503ApplicationProblemPlusJSONResponse) VisitGetColumnRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetColumndefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetColumndefaultApplicationProblemPlusJSONResponse) VisitGetColumnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10168,15 +10388,6 @@ func (response UpdateColumn429ApplicationProblemPlusJSONResponse) VisitUpdateCol
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -10197,6 +10408,23 @@ func (response UpdateColumn503ApplicationProblemPlusJSONResponse) VisitUpdateCol
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateColumndefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateColumndefaultApplicationProblemPlusJSONResponse) VisitUpdateColumnResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10325,15 +10553,6 @@ func (response ListDataSources429ApplicationProblemPlusJSONResponse) VisitListDa
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -10354,6 +10573,23 @@ func (response ListDataSources503ApplicationProblemPlusJSONResponse) VisitListDa
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDataSourcesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListDataSourcesdefaultApplicationProblemPlusJSONResponse) VisitListDataSourcesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10538,15 +10774,6 @@ func (response CreateDataSource429ApplicationProblemPlusJSONResponse) VisitCreat
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -10567,6 +10794,23 @@ func (response CreateDataSource503ApplicationProblemPlusJSONResponse) VisitCreat
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDataSourcedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateDataSourcedefaultApplicationProblemPlusJSONResponse) VisitCreateDataSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10699,15 +10943,6 @@ func (response DeletePanelDataSource429ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -10728,6 +10963,23 @@ func (response DeletePanelDataSource503ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePanelDataSourcedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeletePanelDataSourcedefaultApplicationProblemPlusJSONResponse) VisitDeletePanelDataSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10890,15 +11142,6 @@ func (response UpdatePanelDataSource429ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -10919,6 +11162,23 @@ func (response UpdatePanelDataSource503ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePanelDataSourcedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdatePanelDataSourcedefaultApplicationProblemPlusJSONResponse) VisitUpdatePanelDataSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11040,15 +11300,6 @@ func (response SyncPanelDataSource429ApplicationProblemPlusJSONResponse) VisitSy
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -11069,6 +11320,23 @@ func (response SyncPanelDataSource503ApplicationProblemPlusJSONResponse) VisitSy
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SyncPanelDataSourcedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response SyncPanelDataSourcedefaultApplicationProblemPlusJSONResponse) VisitSyncPanelDataSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11237,15 +11505,6 @@ func (response GetPanelRows429ApplicationProblemPlusJSONResponse) VisitGetPanelR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -11266,6 +11525,23 @@ func (response GetPanelRows503ApplicationProblemPlusJSONResponse) VisitGetPanelR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetPanelRowsdefaultApplicationProblemPlusJSONResponse) VisitGetPanelRowsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11390,15 +11666,6 @@ func (response GetPanelRowsCSV429ApplicationProblemPlusJSONResponse) VisitGetPan
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -11419,6 +11686,23 @@ func (response GetPanelRowsCSV503ApplicationProblemPlusJSONResponse) VisitGetPan
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowsCSVdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetPanelRowsCSVdefaultApplicationProblemPlusJSONResponse) VisitGetPanelRowsCSVResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11537,15 +11821,6 @@ func (response GetPanelRowGroups429ApplicationProblemPlusJSONResponse) VisitGetP
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -11566,6 +11841,23 @@ func (response GetPanelRowGroups503ApplicationProblemPlusJSONResponse) VisitGetP
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPanelRowGroupsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetPanelRowGroupsdefaultApplicationProblemPlusJSONResponse) VisitGetPanelRowGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11683,15 +11975,6 @@ func (response ListViews429ApplicationProblemPlusJSONResponse) VisitListViewsRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -11712,6 +11995,23 @@ func (response ListViews503ApplicationProblemPlusJSONResponse) VisitListViewsRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListViewsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListViewsdefaultApplicationProblemPlusJSONResponse) VisitListViewsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11895,15 +12195,6 @@ func (response CreateView429ApplicationProblemPlusJSONResponse) VisitCreateViewR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -11924,6 +12215,23 @@ func (response CreateView503ApplicationProblemPlusJSONResponse) VisitCreateViewR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateViewdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateViewdefaultApplicationProblemPlusJSONResponse) VisitCreateViewResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12036,15 +12344,6 @@ func (response DeleteView429ApplicationProblemPlusJSONResponse) VisitDeleteViewR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -12065,6 +12364,23 @@ func (response DeleteView503ApplicationProblemPlusJSONResponse) VisitDeleteViewR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteViewdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteViewdefaultApplicationProblemPlusJSONResponse) VisitDeleteViewResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12187,15 +12503,6 @@ func (response GetView429ApplicationProblemPlusJSONResponse) VisitGetViewRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -12216,6 +12523,23 @@ func (response GetView503ApplicationProblemPlusJSONResponse) VisitGetViewRespons
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetViewdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetViewdefaultApplicationProblemPlusJSONResponse) VisitGetViewResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12393,15 +12717,6 @@ func (response UpdateView429ApplicationProblemPlusJSONResponse) VisitUpdateViewR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -12422,6 +12737,23 @@ func (response UpdateView503ApplicationProblemPlusJSONResponse) VisitUpdateViewR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateViewdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateViewdefaultApplicationProblemPlusJSONResponse) VisitUpdateViewResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12524,15 +12856,6 @@ func (response GetViewFilters429ApplicationProblemPlusJSONResponse) VisitGetView
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -12553,6 +12876,23 @@ func (response GetViewFilters503ApplicationProblemPlusJSONResponse) VisitGetView
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetViewFiltersdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetViewFiltersdefaultApplicationProblemPlusJSONResponse) VisitGetViewFiltersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12703,15 +13043,6 @@ func (response ReplaceViewFilters429ApplicationProblemPlusJSONResponse) VisitRep
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -12732,6 +13063,23 @@ func (response ReplaceViewFilters503ApplicationProblemPlusJSONResponse) VisitRep
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceViewFiltersdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ReplaceViewFiltersdefaultApplicationProblemPlusJSONResponse) VisitReplaceViewFiltersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12843,15 +13191,6 @@ func (response PublishView429ApplicationProblemPlusJSONResponse) VisitPublishVie
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -12872,6 +13211,23 @@ func (response PublishView503ApplicationProblemPlusJSONResponse) VisitPublishVie
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PublishViewdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response PublishViewdefaultApplicationProblemPlusJSONResponse) VisitPublishViewResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12974,15 +13330,6 @@ func (response GetViewSorts429ApplicationProblemPlusJSONResponse) VisitGetViewSo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -13003,6 +13350,23 @@ func (response GetViewSorts503ApplicationProblemPlusJSONResponse) VisitGetViewSo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetViewSortsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetViewSortsdefaultApplicationProblemPlusJSONResponse) VisitGetViewSortsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13153,15 +13517,6 @@ func (response ReplaceViewSorts429ApplicationProblemPlusJSONResponse) VisitRepla
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -13182,6 +13537,23 @@ func (response ReplaceViewSorts503ApplicationProblemPlusJSONResponse) VisitRepla
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceViewSortsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ReplaceViewSortsdefaultApplicationProblemPlusJSONResponse) VisitReplaceViewSortsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13293,15 +13665,6 @@ func (response UnpublishView429ApplicationProblemPlusJSONResponse) VisitUnpublis
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -13322,6 +13685,23 @@ func (response UnpublishView503ApplicationProblemPlusJSONResponse) VisitUnpublis
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnpublishViewdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UnpublishViewdefaultApplicationProblemPlusJSONResponse) VisitUnpublishViewResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13407,15 +13787,6 @@ func (response ListWebhooks429ApplicationProblemPlusJSONResponse) VisitListWebho
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -13436,6 +13807,23 @@ func (response ListWebhooks503ApplicationProblemPlusJSONResponse) VisitListWebho
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooksdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListWebhooksdefaultApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13615,15 +14003,6 @@ func (response CreateWebhook429ApplicationProblemPlusJSONResponse) VisitCreateWe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -13644,6 +14023,23 @@ func (response CreateWebhook503ApplicationProblemPlusJSONResponse) VisitCreateWe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateWebhookdefaultApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13739,15 +14135,6 @@ func (response DeleteWebhook429ApplicationProblemPlusJSONResponse) VisitDeleteWe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -13768,6 +14155,23 @@ func (response DeleteWebhook503ApplicationProblemPlusJSONResponse) VisitDeleteWe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteWebhookdefaultApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13869,15 +14273,6 @@ func (response GetWebhook429ApplicationProblemPlusJSONResponse) VisitGetWebhookR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -13898,6 +14293,23 @@ func (response GetWebhook503ApplicationProblemPlusJSONResponse) VisitGetWebhookR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetWebhookdefaultApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14048,15 +14460,6 @@ func (response UpdateWebhook429ApplicationProblemPlusJSONResponse) VisitUpdateWe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -14077,6 +14480,23 @@ func (response UpdateWebhook503ApplicationProblemPlusJSONResponse) VisitUpdateWe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateWebhookdefaultApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14195,15 +14615,6 @@ func (response ListWebhookDeliveries429ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -14224,6 +14635,23 @@ func (response ListWebhookDeliveries503ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveriesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListWebhookDeliveriesdefaultApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14345,15 +14773,6 @@ func (response RedeliverWebhookDelivery429ApplicationProblemPlusJSONResponse) Vi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RateLimitReset != nil {
-		w.Header().Set("RateLimit-Reset", fmt.Sprint(*response.Headers.RateLimitReset))
-	}
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
@@ -14374,6 +14793,23 @@ func (response RedeliverWebhookDelivery503ApplicationProblemPlusJSONResponse) Vi
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookDeliverydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response RedeliverWebhookDeliverydefaultApplicationProblemPlusJSONResponse) VisitRedeliverWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14402,6 +14838,23 @@ func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseW
 		defer closer.Close()
 	}
 	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetDocsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetDocsdefaultApplicationProblemPlusJSONResponse) VisitGetDocsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
 	return err
 }
 
@@ -14469,6 +14922,23 @@ func (response GetDocsAsset400ApplicationProblemPlusJSONResponse) VisitGetDocsAs
 	return err
 }
 
+type GetDocsAssetdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetDocsAssetdefaultApplicationProblemPlusJSONResponse) VisitGetDocsAssetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -14500,6 +14970,23 @@ func (response GetHealth503JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHealthdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetHealthdefaultApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14539,6 +15026,23 @@ func (response GetReadiness503JSONResponse) VisitGetReadinessResponse(w http.Res
 	return err
 }
 
+type GetReadinessdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetReadinessdefaultApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetLivenessRequestObject struct {
 }
 
@@ -14556,6 +15060,23 @@ func (response GetLiveness200JSONResponse) VisitGetLivenessResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLivenessdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetLivenessdefaultApplicationProblemPlusJSONResponse) VisitGetLivenessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14610,6 +15131,23 @@ func (response GetMetrics404ApplicationProblemPlusJSONResponse) VisitGetMetricsR
 	return err
 }
 
+type GetMetricsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetMetricsdefaultApplicationProblemPlusJSONResponse) VisitGetMetricsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetOpenAPIJSONRequestObject struct {
 }
 
@@ -14627,6 +15165,23 @@ func (response GetOpenAPIJSON200JSONResponse) VisitGetOpenAPIJSONResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOpenAPIJSONdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetOpenAPIJSONdefaultApplicationProblemPlusJSONResponse) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -14655,6 +15210,23 @@ func (response GetOpenAPIYAML200ApplicationyamlResponse) VisitGetOpenAPIYAMLResp
 		defer closer.Close()
 	}
 	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetOpenAPIYAMLdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetOpenAPIYAMLdefaultApplicationProblemPlusJSONResponse) VisitGetOpenAPIYAMLResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
 	return err
 }
 
@@ -16882,537 +17454,4 @@ func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
-}
-
-// Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
-// Stored as a slice of fixed-width chunks rather than one concatenated
-// const string: with thousands of chunks the chained `+` fold is several
-// times slower for the Go compiler than parsing a slice literal.
-var swaggerSpec = []string{
-	"7L3rchs5ti74KgjOmTBZO0VdLLuqqOiYI8tylbptSS3J5a7t9DFAJkiilQRYCaRotrcizq95gIl5hnmw",
-	"/SQTWAvIRJLJm6SyXdXyD4tMZiJxXff1rc+NnhqNleTS6Ebnc2PIWcIz+Hh8xQb2b8J1LxNjI5RsdBqX",
-	"JlNyQG5YKhJmVEZUn5ghJxkfZ1xzaZi9sd2IGro35CNmWzDTMW90GtpkQg4at7dR47WQ1/NtX7w6Ij/s",
-	"/fADSYW8JkZBw5J/MmTMBrxDaJzv7Dzt5VkKH/gByXj6l7hhb4kbtE0Ou7YHREl4MmUan1zZG9Vj2IXZ",
-	"Hr29eO0H2Ms4MzwhGdcqz3orG71ghr8WI2Hgv5rB8t9yro0mLE3VhCdEYK97eZbZQUyETNSk+paRkGKU",
-	"jxqdnci/UUjDBzyrvvKCj5iQtieLX5vyvnnYd2peM8xL3lMy0SSXRqTwMnyJnUdu9Gbv4iabHvYNzxa/",
-	"xygyYcKQLu+rzG5Lk02FHGzwntuoMWYZG3HjDsKRSvORPEnsZ2HfNWZm2Igako3skz3/c9TI+G+5yHjS",
-	"6Jgs5+Eb+yobMYPveb7fiBoj9gm78OPe3tOn3+/tPH3+w7P9779/vrOzE5Ud3K2diKM806pmEs7G7Lec",
-	"k7HSwl6xo88zyRPSnRJGxhm/ESrXcCZIk9pDSAmeeKIyQu05wqZpy04YDPa3nGfTYLT46spssk+vuRyY",
-	"YaPzbHcPOu+/l90PTsZLZtglnKGFc5qEt3y5eX2lsh6vOzNapTecJHzMZWJJJRFSG84SSxyY1BNuB0f2",
-	"d35cNG19aDnsecL7LE9No9NnqeZFd7pKpZxJ6M5JwkdjZbjsTf/Gp/P9esOuuQ6IE9Gsz+0JgF1Pmn2V",
-	"Ef6JjcYpJ4y8fXvykox5RlI1ED2WkgxJQatNroacXPMpEZpc87Eh9sG9fTJUeaZjaZ8xXDJpCJMJyTXP",
-	"yESYIWFkyPTQE8gRN0OVRMSuZERg/HD/Xy/PTklXJdMIvma8p7KkpHeajXgsTcakZj3YtUyTyZAZx1ag",
-	"j576tsmhGxx0wD8PncfG8XZcE5wblYmBkCyNpTbM5Doi1BN8GhFq2RyFh20foV2VuxfaRWVyaoZCDg6q",
-	"b3MTkIh+nwPtdK+OpdBkf2/vgEyGAubd96nosZtpbUSakiyXllBHhBENJIwoyYGEaVgGYUgzH9tFZaTP",
-	"J7HEu3Rkm5J2y2HDFIjjFlBH2mqTM5lOic57Pa51P0+LGWFAFHEJOkHvjJ3xPhMpT2LZ3P/0yVKEZ58+",
-	"tQrGJxXMA0zViE1JF6mr4Mn8YrRj2Ygabu81Oo1n/Z3eHvuRb+11d5Ot/d4PfOtHtv906/v+XrLLn3d/",
-	"6O3u+JODBKk8OsEp2LLHYAHp2Xv2bJb0jJkxPLNt/q/3cfxpb3crjj99f/zhP/5Ho44unfTfMNMbzp+z",
-	"w/E4nRJlZ1R4aQeFgCe64J1uIwkNC4hnQlsy+x0lI9su13YvlYR1bpz9LXz/ggHu7uzt13f7VEm+qOuw",
-	"7OTpzj6Z2P0Scvv6Hi/rn33R3Tq5QAg6t5xIi39x0nT0kOzu7OBRGzPJU9htN4JPSCqs1IIcjeCJ2I12",
-	"dnaKEyvMQqaVwttnuoyM4NkabOGs33eyTV3jCn+tbX13B/5FqySbczvWhdxw7H79cozwwu3vhV3Kyhu+",
-	"fK+upmN+bruzvG/2tqW9+x8Z7zc6jf9ju9SBtvFXvR2+C1+uJvqSs6zulP2N8zEym0xNLPfiGQ8OlSO+",
-	"lliArKhJ01612/qJJjdCi27K/W+RJbz8xnJPvNKKZU9Jw4S0rxCaGP7JREQMpAKpo8c0jyzTtG1Sfysl",
-	"aswz0NASxfUBof+n5XYfkdXROKaWFcQyFYZnLG2TE0PYeJwKK1GoATdDz+WBZKihygzJcsvRZEKC7vdF",
-	"agXlNjkejc20Q6QiGqapHcsT+4i00hI5V9oMMn7599dIiHCEODFuoJYSMRidnQLNU94zpMu0n5qI8FRz",
-	"p93FEqY6aBZJg0bWU3dQsVsL+cfOTh3hugLB5yT5O7RVI3HbDywlTGuegfji9UWWprDmKDodkFGuDeG/",
-	"5QzVIKOuuXyiSXN/5ylRdronQvOFJMy4fjTW3cDY8UPfLRjMW82z4xETaR2jIFZpTEnTtsUynhCrlmZb",
-	"dnslLSufgOAnEtLUebcF25R+ZGlKiy5Xj2FevGzZGQxW4OnezmrlwQ7hPqvhBnHf5cihG2svhu11dSl+",
-	"EXyykLre4I9fjrK+492hUtcLOzQpfv9Sfbq1L9JjJTUHJfwFS35ihk8YLLulclwCSwaiheL89jhT3ZSP",
-	"/uOfGo056y3OOT6FL507FflYm4yzEdE8uxE97oTkduM2sp1y9pQv2ak3LLUzzUt1p9llqGdFZALmOTud",
-	"OiK5vJZqIgmX+YjcsDTnEbGikuqTjMkBL+/oC54mLRjUkZL9VPS+6JAOSc+91QqChZbNPwltIpLk+GpO",
-	"BhmTJkLLnppInkVET2Wv1KJUVqdxgVpCZxQJWtXAWgeElq+mTt7spqp3bdlbIwpto4GytWjU7u7twGh1",
-	"62wMXZEkXH7R+c2ttmhgEpOIdHNj1bnC9NiEaaOex9BtivSNolooNNwd0lHcKj8pyb/kMK5Qe9EqIz0m",
-	"raiRKjngmdVFh0qqPOPJAdGGZYb0MzWCLvdFVtiBb6PGqTKvVC6TL9nvU2VV8WGhNsI+tVPqZT9n68bZ",
-	"9d18oxLRFzyZ53NXcwb3QsWkFTWNzuxbb9NftmHhnlvUSqapYsmVUq9ZNvjiKw32GP6px3mCwi2ocTA7",
-	"5xlYQcDK+Qro8ZfsHPWqOgXZGlYS5r9GvT4o7Ca9oSW5yDgukZe8leyGiZR10y8+uQkzDGRroUleduPA",
-	"mddSZtxGvFLqDZNT7zf4kv28sCQfFt1OW5UAe7fDVmFZWEqEq86Y0G+xVXGWrNVI+cRMQ85KsGYj9m7v",
-	"1bgbL3krWW6GKhP/+rIH4I3QGtitkOAIBJX109hKhShIw855K8eZ6nGt7cY6lkaYLyq7veNpuuUEJcvw",
-	"NB8xYIFpOi063vQCkOWAo64Y5CrXhb5pn85TRniWqSwivWkv5RHuSJJx1htaZmqflDXSBUszzpKp1TgS",
-	"MOXWWItbbqJ0Ph6rzPDkDU8EA5vD1yC2jtHT8G32LbQNWoJryr7psAc6JEuQBrP0PFNjq95Yad15NMbB",
-	"pc8NZ0Y+NCsVVzHi2rDR2E6NSO6gWMwqE1FjzLOR3bM4YUunqbwTVZDADnbvblQsUxsZoKLSADDvbY4a",
-	"+Ti5w+TmS8wBofaPloFVJoB5Xb3UFN/bhYxCI8ackS6wJ4aWg2DlomAPhUP+ULxbdf/Je0BUD3vpEdy8",
-	"4S6960YJV2cjq8zMKmxkDom8GWJj60O4Mgtme8GsHkuDlpcNJpUhsVjWRUtPZjtmH1vQi9cCVe7NOgF/",
-	"heEjvVZ3ilezLGPTuu7pRf07z7up6F0OWfYH2YD33USrN85bOK+PswFmI80xqORONCqZiZ94QLNb1Bhx",
-	"w+wLVk3AG3/frTcSrvLGzhGv6qiWvQwnK5gYK4zADLwSPK1RkF9lnKMnATwtE94lb0+INirjmrz6+eTi",
-	"nJmhFVkzDsukwdA758dcMQDDBiu7fmXvud+ONGtICzhDXlZ4iD0Mi+peXp3taDY8J1jIuu1+xNJebhXK",
-	"5D6b3pnmeu57QcY3XbQR+3SCz+6GUpqj8VHDyfwzTe/v/Ph8ddN/lLPzb7Rx/XKu3qVgnjns+UBQLi2N",
-	"fO9kzkLgtLufpxw+6Kns2YYts9dDe4v0nz/UrBm+4Q6iC1qO1pdeIJoA3zYvxUSNIdNvFAoms0FnUaOM",
-	"AaxVNIwyLF0VQuluO2LjMU/qXjOzYn58vvnq82WHFy+bV6j8okHExEenLtglgu9OZSi+40La7+jf/uhM",
-	"dAW9+8iSJPw693vGR+omvGC3hGvR7uuiAfd15E26xZWyhRvBJ0GX8WvxQvhadhi+us1WXij2H1xivbRo",
-	"oHY/wqCPvB11w03Zr+e8h96Zn3EwdThjNyOJMoYnEB1IhHQG73EmRiybkiKaCkPT9F24sY93WE1x7LDP",
-	"/N23UQM8YzB8OT3rNzrvPzdknjqzLDo5Z99W7GmZj7qw52sO05rH9a+XZ6e/QBfmD+uiJan0yp+GD/Pu",
-	"yymGXzrfnx0VEbKX5glaVD9tDdRWMRIccvvUfXhvD3TWZz3++fZDePOWGI1VBlQM3MSdxkCYYd5t99Ro",
-	"W7Gx2OqphA+43C6m8TZ8XF+L8ZZyvvqtsYL34JhmSUPfSRzF4vrVqqUFsLI/ZSofr9zMs7tWcm2358A+",
-	"DFG9YcxLRCZD0RuSoUoTjfErLE1JkzKZ0BZaAKekSVVmv/WJMJoU/gkdSyZdyxqaaJOTyg3EsGvuImKK",
-	"qB3Vx7g3F19DmsHo/OZtRYSz3jCWMCekN+S9a54Qpp29MWigY7/CXeDSK/wWfWGgu8V7IQhnf2+PSDYS",
-	"coCxNkVfSZPivFzkKW/jmN7vfGiXg3m/+6ENL6ItDPh11N37QdqE8t9oROjA2P9TQ6NY0oHhLjIptZ+u",
-	"OR+7oGImXS+mZMhuOHGBwUaNScpveEqadu7hjQfQtNvlmsQNoeFL3GjNBKSCbdV1GM67o2aNlzkPd1un",
-	"IfQ7YfvdCMjESCVwYPgncwrH/6z/kk0t/5Lh187u/q09wb5tkKgqjftgrUM5Ldt/38izAZfG8giWpl3W",
-	"u258sGe7p+Q/c+kElAaSrhlBIRjUmsQn2FUlJ5gVk+dliEpflr/hNYabhwQX981d+riya7OiRdDPKJyf",
-	"FfRjfa5YE8jgjkpIRWDEbUJhL1A8ZLWMEkLc6rllLBexywOiZNkgBuz5XtgT5ALqKwTBR0Zh/H1x/CHe",
-	"FugEPti0WrQlVhAUVo06BCrj93CEfnc4LhHhMsFPsZTKyhjunmDHI3Hw39MUsrmYETfgnOQYqm4po/Rn",
-	"HmKwnmhixIhH5O3VkT3WZ3bkME8QlGi7bm+Zji09VEr7DAkYgNCWhDGC5zQijDhujTKKHesBvL2cETvJ",
-	"LHERyWZoiSuDW7ZsN1ptQpHawZq6/LMMaRDE72vLTiP7Vxn4GEuhIVYSJgCu49cmvMied/sS2wKE3aVC",
-	"Y0aGkJEloidy6TRGsTQThROBfKDLzYRzidSYEUu9IkI/49+QYt1S2/UmsAXoOpK+lhswUVksi5HDLQY9",
-	"ybxgHy788k8lKlZY7qO8+MeSF1fQ+bNgJ8w7RUNhjAU0VcgZyt4pIqK9vPakPBKk+QqulVJbLKuhae6w",
-	"QmYNCjwHRHNOEtXT286CodujxEkxTsnlv1mJw8orAwP/2Y+pgf84cjsgClY7LUgzPJ/4jyDXAE1pRA1H",
-	"J+xlIFr4AakWfAYy5a/6LwF5D96JEk1AluCxQpTC7Eyro0IwQ9RQ8ix74S/aLxjlsFhtBakiVPkPT182",
-	"osbZxZJnwsWuTOLA+Jnzk8iXNGNF3w3FgksIZtdlXoulX2qiO4RCNh61/KkrJNdF6L/fa3ZT4DUnQ1yp",
-	"8RZIvrGkpUBDUYnA5KSUg9u23IGQu9ScE7wJyN0RCt2tg3CPuy1qZWuIhi7PQpO6nWAfDNbbfvVLbD/j",
-	"GtOItNvtFhlYhQPODQwjQqWIlQqXkqHUIjTpC8k7hH6GCeqQw9OXUaAzdcj7D5FTqjrk/edA0OvYOYsC",
-	"pQVuAMrQIS8hBtaNpVPwuAjPYAfSzd9xfn374fbDLW2TQ6tp4HwH3bNzY0cwMzXCcqU+BHzA7O3v7KAD",
-	"woVsWJ2K61jSrkqm7UCRKrvaPm375hYoUB0yhmynYDbX1W7YYEa7we3u+NnzZ5YjpHiw4DytUDCqe/yo",
-	"1GcL6lazFZv8t4gMTERSY/9y+4G3DmZ2mSYDZQdIcYUxx2B9XWETVaZURmaCNgOLgI6I4dlIF2gHeeqQ",
-	"CYya0fY75Q2BucDe44663ZjrnvWf0GggIafVkJHShjxFvVeTxCrJeIrK18XS37e7sxPaGAIbhHDmC6vl",
-	"B6kOHj4B9hW0qNmN28oqd5zO59c8tN5WbLx1mkTiX6Pr+c3pW6vn/lbo3NQEX7opAubRZZqjmu4cXLVc",
-	"426RT7Ne3urmfFGmRSF1P0BhDTZbwg3EprWd/2MD5/ACOTYw7c864maIQDEVM70DKA9L/UrAECf0F3dW",
-	"zvi852Gxn27NLhRvtFRaJjxDU9n7Ixewe8pG/ENNJNODRaHdxz847wEsU0bvHx73+3ni5zZq7QRv5JDc",
-	"3Kt4h+i4uvC1Mg83IAfRjMMxmMtgxd0QNwlhwzHcwV3YLcJLNjGxAVGsOWe9Ge/9/ducmdqwu3WvWzw3",
-	"59UAryWK76ykAmaHLh+yG6FyNHolQo9T5ihVKoD3X/MpmqGcZT1CdonXACmDaTIQNxwAjwL5yzVmP6os",
-	"scrqbtRwyR5OcZ1NpLudj3iAhPhf/k2NDZbVlLO47EUzxiZHDOdDKuaoDuR2JfV+cLdsm+byB6tc1+pE",
-	"JJi2XtOGX6zbmv1ebpW6VnMpfssXvNEBdS21ZNdN44h9ChosNpLteO11NM+sCM3ZOBinQPBYC2RiZtrm",
-	"rlTtVyM2fo8PfwgMVyV1ufDiwhLLpUicPZj3xIilBNtzZkx3j2UPB4TBzRNhueANtz/b6zPGy3Uif45q",
-	"JVHDP5nC/4QRWtz9MQLYk98TUQMz6+2b89SIj8XXXMOjfZGCUJtro0YLzCC2C2sGdM4CfmRGsJQg60Pk",
-	"oYyzZAssFKCnopXEhezx3lBx7YziGSes1+NjS5rBdj6QKkMxd5m0Xu3BSfnQPcT4hW0Gq/m8bsc/YPDm",
-	"5rL6txg0J1aGex3bPZCcJF86xK4UsBeu9rclef954ldDgf3OR+2uwYRz3LcErNvYaiD7YrCqB2XzR3j/",
-	"nW0GD6Snpkyby6nsVRorHH+NaIUAWmWzbCzsU+0rfHQ9pxCcPe3/9FIBYx6obdda4/aBNeB19mi5Tr+f",
-	"YumUSLdxgqXYRHOc21CbaUcuighg/6Zj3iaUjQXtEJpnKSVN1tUqzQ0nQ2PG2/Y/DSFQlMsEfHP2HnDe",
-	"tiJCERWQkp+Or+xN52eXV1EsvTOPUJfaSkkT+09U30lR2j7unLznzAwpaYK64Px/9tdrPgXiRyNC7bZQ",
-	"uXmjaTuW1Kc32273lJQcPAOX0DAlzTHCBunO9na73bZNQWwBPSBlz8LGM97PuB6e2BffsBReYeUk2zzu",
-	"PUqaPX0TkX9qJSMiE/u3tai5hGNWc0bbhKKgRTsF0mA7lpe8l3HjcKLK/ruZeaLJmGk9UVkSBTOIXkT0",
-	"GYDmCjnpQg5iaW//Lw2N/hck6P7XNZ/+l08eBvWg5aABHWIo04R+5/7ROf+CX+pGp2GP5PaYGTiiaPIY",
-	"qqTRafx0fNVYTk3vlAhwd5r6O7OwGvLwANHsVYKw/LR7mv1FZjPJM9g3b3Q9AV6qJP97MaoR15oN6s24",
-	"jsC9dJHd8wiJuR5yb8GGU+2CwOvFz6Wz7okpZuXz5A4Lp6eyd7IAkcT+9kQTLk02LdBdfbQOwPQMhTYq",
-	"mz6I5GwbvARA11W797K8845HuTaXeTGnDrpWLn7N9FcO0fKjPavve/7WiOy+XUtrLxu7Uyrm3SnFZhre",
-	"H4ZKz68WT8UNz6blrizSUbhMkOAkeA8sPgKJ1a+VB6LacJEeiK5eC8RHKnKg0JKP1gs80i7lBNNMasew",
-	"wHNVd5acBwVeW3cOiv2xAAmpoDJqIolIIjQbAex5YEsq4j7RPCfzEc9Ez8lUrTZxqqV32CM4oC4jP0Vy",
-	"ABEdhcu8DbFK3FnlHzIN93MFu3hn68cPn3ej3R9ua4CLP9j5AXCV2iSo2UUrlnLF6oGsepxlGC11l7yg",
-	"Ev0Zol1CL1mVATKHY1I+4ObGLQ1JQcsnQpPdlTgTPgDQNVu3m6rReHXWXYzhe1JmRdSH40EILGe9IVHS",
-	"7j6Mmw6i+NqP0XqvUmZWTXgYahnEB7jQoX7KjI9Zh1joJnUxlhTjMj1OJASwQQxmrhGofCY8CyH9AFnd",
-	"JdUISVxjYN6khYf6q6xa3fz9zFmKLqMNEQJAOgioQT62pEBNZO1rMp4IXX87+OGsEF3PqvQctxtCl6fA",
-	"7QYZwwTIXPrLdY2Ywj6yEX7NGETshbVAtJA9jmkJQdRB4GcLCYf2AlvZl+INUShv4VTVEZbSV/p7umu/",
-	"qB+2A44rw0f+WMZ2YMH9ccN5bZ4Q6I5uk7Mxl4fnJ+Rpe4cMmSZSxRLyMSy5hOfBzBE3MCZN3HBNqJ8k",
-	"SqQivN/nPVMEnjFC7fM0IlpB4CMi1nczJntDsFPZ/uBLXP/NMFP5wIVYIxfB2wHoush+g5AgF8PH0z5p",
-	"Wh56CZNDBlx6ktRjUirjRsEIbsYyka4FHWMSZwDi5/xnAyU67JTBJHZhNF2Wcegm2lVCJXTGE/la3HDJ",
-	"td7w/M+fSWbFzpqjV38I6jb3bBpX2LiEkPt6BvCGZdcXnCUXXEO5k40G4jO2V9cGqiAauafqhvGGwxnb",
-	"rBuAf/WRJUnm1qIG+sE2+1HUw3N5UXgFJZgZRtlmISFXO7J4fHeIGsK3rR/d4yZyVXSPb7a+r6Uzb337",
-	"9KuMc8D1QyqEzUUI7pKUATnklN9wl4ilJFG5GeemPRsmnUIYdLca31L28FQZ0XdIeCejMUNU5MJvnHF2",
-	"jXrdhGUSPwnZV7UHIWzrDutzH9QGGbx6/RX+RfBJ2Om66LCHwYOw4kHGWXKkclR5l7fm0MhPZ0c1AwYv",
-	"Z+B/XRaEVIRizQ5Id6M9V/GqMwMUDz0ilakjrIuVRnQsXSc0aVpeBLxgwjTxshIBWZlkfIzVc6yyn2fA",
-	"KySfcG2wYxEJwrUhHGIKdnhgNyDLVjoAjAZHBQJsRChMrcudDmaRkkQBi+vZb/aZ0QEZsewaPkLMhUvx",
-	"oPbq7FprS7IpSYXLKcG4tw1iv9/Nr9FKWlHdpovQQMKtshwbJHy5HeDXMaZ8mQhej/vxYro5owk5TOmK",
-	"DJtcNbvac/kNpzhc8ZOkSpoeFtZsRQDLVwaMm52HuvkGVJ+V81vhbmG2WiUlaD7PJwg4aOzt7D3f2t3d",
-	"2nt+tbPf2f2hs7PX/n7v6X82Zlix3WVo3t2tROYUm77xUrAuN5CHnKZqsgVaZTnXjV4qpOhtsYpLe2kH",
-	"/GzDh63duhSlcNSrc0ngzrtnaYTzsVrV+yYzCX4nZNlF5lqYaBXUYkE02dq8AMsBz2RaU+rlHMHvsRpR",
-	"lvOgvBlwcOBwQcIlMn+vFqKdCGID/B4AFhpL6qeWIv6AbdWyySFPE5AdynMUET4am6nDFlmBcRXS2HAk",
-	"FVDcoqpMsIkrSQTrx4CEGGCbAqWug+pRgUu7jRoMVHYftV+TTcdGRTksFxjbU7LHM8mTiIi+1ZHbKz22",
-	"9pxWAL9Wd9G7eRwS1oYb2T31Ylq/l1lv3Z1cNFRA/a4c6Qxtmfudg9X/gQQIXnEhLHXWlXc+HEGTfAKW",
-	"s5WZHAtmrdz4Kk0eqKUHlc9sW6fre8QCMax4srL3KysW7IXIn99ZMlPu5LnNGB6OcALDZZk74YuJzt2i",
-	"eu7GtWfOSCUCdllC41cB7fzaQqbt9cJlu1Cb6kdQFWHJMfu8gqQ13g2n6D7r8TRF5iAAFwHV6Z7KU1DA",
-	"SRfxe3KrSDcRNcebqR38jqYtV5grIt1pmZ5x4DF5QDyQVlX39bsqsvLufqPTAFwx/smQCby5y315ITNk",
-	"sqxAY3v6/Nmzp89Jd2q4rjUcXfMFHGMBjA0Uza2VgNaiZfPvsQ15JCfVx2kugvt8fYtwpoK3Bwk04f65",
-	"5gVKmV66j/RmWorLKnxfzdvwWRl+l+04TWOvUC4OB3zeq/MhwDd1L8ugR+8/46I0xruNcFp39xqdp89v",
-	"wY9el0Wyvr3MjnxxHuV97HeZm9P10V/tab5diY3mky6h/eW2FGj1i6f8NGkh8dKI0ELkpa2NsoEeQCO8",
-	"e8LPvTnUN5shcx9+9m1leJxX6gx4+77VESHegScCsUeh5mCtdd+X19nsbFy8OiI/7j/7vgCISbhhItXz",
-	"m7gsTTg/Y+8st4RKha7iPfjoAK1zf+fH1trYKWXUWQ39wp5V43SAKCCMKJTUq5mXUkiYtc5zFyk6BizC",
-	"PobIIT0gKivRGtbufhCyVNN/IbVhLpuzHIGLXofo3f29Rq18WATvzkQZWI0WxAWmCcXpoZV6A2iCoK4F",
-	"Wq8YukpQC8wvpSe3rFj+44+BtXN/QT6LMOnMUE+VIa8WLZMPnSxvh8SOzrabnHbCb3zhKb0tldlasOL1",
-	"4evYnagMsnC7qRoe6yeijv9ccJaIO7jCNw+FSbKyHNw8px6JQVZ6nIoASYQQgQCfoYB5SUSGEVeOhrhC",
-	"Y2vG0EDpMIwb+oif1/XdV2JVgt4GA6ufX10baOyDCCFcsK7vF2qyHuLyLFN2rr7FAei1hvw/LfbilUcv",
-	"hVruiMGkJtqVSD8oEUW7KZPXoDLpPwQkI65Y5Fa8du+5LbTp2d4QRrjYqev4g7xfuybc2K4KDMYqm6yX",
-	"Ka0rqF2bJ2bMuMdnuTsW4x+pjHsELyiMXKqlu9HOzo4DLWmvtkW7eat3sC5YIP3FYbMWSQ5HducX1oIx",
-	"G3AHprjUahAmtgG0bvtLJSkt9rtsmBe9xKNQJKMEsERu/urW81Jl5qXI+FyxE6Z7znBYuySXUAn9+IZL",
-	"Uw+ucOjACgmG4qmM0NC1ScPQ2scaHTM1OqpxOvMLYOmvnbytG5YBlJqdRVySwPBq2wkuvi3mM7j4sugj",
-	"XnSgiUU/8CqmyRy62Qmv1d95UUxTePXSz7Z/lZ3SaqN47U057+Hl2VZ/EXwyO1K4NtMne212nPbaeTD7",
-	"5dW3lVXB64e9dLbRSjjLh+JEQC1fOBYb6n+Wn1D0NkIoO804xCVx21abXPBUsQTB26cqJ3qoJhH6JNGh",
-	"DtQfbtYu4EiYed2xTLGYqWOd8XHKph8nQiZqQjuEvmbabMFAtk5eAqS5ShNvAKXHvxyfXl1+vDg+f334",
-	"68d3J6cvz97RA+KbGbFPtINsqu7+N4f/oL6v2HueEGEOCHWi8Uf4kWIcFtoWXPwwPuZhRZkBwy7VqZp8",
-	"7Cmp8xHP3GPdvN+3+uQNz/r4BnAQYxQwZyMApg+pUGUKQAvxYyllduyYJSDhG1dL5EtyUNwJGebG6iEP",
-	"snW0a8xNcoQGa6YN/u7Gby96VbiYjOp2sc9AjxZ58EXiPbnQPC4OcGP3ErC4N9FC3were+uAZNxOGy4i",
-	"7tIHxqacmf1wGLVLMJW9i1x+2eKLNRg998mj7gsJNOvr4IRsltf8FZKVDcs2j11xTy1y+Vdc/UiNMsiR",
-	"qLXu3DlLORODAc8W2PrwhR1CbfNoGLeMAuNZx7keVgQtV6YO74HAvroCdfXSBZ6RK+yNS2+uXnzrm61e",
-	"PoeX1MqsM9Uj/VA3yZue2V3hooXLXjkgK7Ot3QC+cGy2HfT6OqwnWr9bKPasUQl6d5fCfJeVnV/sxbxn",
-	"F9GrJ7VaxpWDpapHK9vZDKxsfp5mvRGLHBDoMoYkYOJqkAB0yhPthJMDsr/ztJoNvKED5SpMe5v3DDx9",
-	"+vRHqHMTkZFIU6Exr63COkO0i6+DblF1r9xhNh1Fvf903iHG+25Rn0HKaD2T8Pml/BPrmXRKmEYs9ahS",
-	"Z06XcKekzGlF1PiiNgikvLqU9FgKjfmwVqrNtQMGgZvnE23LnNqDclqDFwmNAYykyWKJi4v8zAq9ruXy",
-	"bs0hZ84NrYUJB5XcWYG9RoPlBqkCdtleFQ3VYn1jJzbKXMEWaz1BDyP9CF2qkvWugocM0gXP49vC3/ll",
-	"kgkOzbcOAbdR2kPU0O51a++iS/vA7fJ8gQeKmXbAwXUo2yvA8JcHEDoTYbiBKkHH4T6urn11fud6uEZk",
-	"spvx8gRXaWed3FDadzZOYPwa0KAPmqXypQMEl2661WbpEiF5pUelvkZ3uUln+rFoYziifhcnxOkiyvpQ",
-	"WGTz+dEbVsVctypdDaTGv29ROl+0pqy1uF0AahxUqyduAwjHAakvj/iH8KWK0ivhQsKDwsizO3D5IQJX",
-	"6Ikc5+ZetZI7FTyVpv+gMifitqDUkJVpoXRwtUhXWTvZ1S7CEspQg0FkgOZEZ0YFYqYP9Vu7PtKN4JNY",
-	"omQd1kfy3V2nOJJ00jJWLLNrroOqxrE8kUURQKsiFlXDYAf6Qmf/VEK6rKSM3wiVl3PnDKN6fshRLCER",
-	"l7l762ps3q8g790FbNhBXm5fp8LTPUjk0tq+fgjLd/16G34Z/9iQLX5BtvDIEv44dUrrafgaexeO2kLI",
-	"Mld5YraYvTsbVby6Dc43LNh69wdsBULqZ5T7TVmNw/3y9hPgIX7maERoUSsx8nWYWzAHTVrWeIRpoK2Z",
-	"eenEEhypYYOFSQScZxmHPBPlW0Zk5ZCJ0dAK4kw3QNzhDbFsas5J3dy02jWMDXmDMKSoeOw4BJw273Kr",
-	"MpZ6VrBU3v1qnGKBcecPJ39Xh/RIcCFg0UrS5cT8uwnTlY2wDqDkfE1o8N0hqYLJXErF/41AJV2B1lpP",
-	"UbkAd3DaPRrx/7hG/DnQ102si9iovuDjlG1c0uXLaEpfOVN4lS71hV3kDwUyZlXzzVZu5c7DJkv/+DKP",
-	"+Bye2oZqKMQi3snqvLpS2FetNyQKZL1lb67B4gMvnIedqnPALYtPYt++e2u5l2mxM/DGOcLXnU6/1e1z",
-	"D+JDrJO0XOMByk3ohMIFDcN+3MpWXUtu2ebykaqn7NJN+8M5CZIwWn5pgE4ltP7hzkhRj3Sdqa4ItWXX",
-	"fSvLpu2LG8juPrN3LNG6zBKz2VzdgQ1qlRn9AB7o2TAtaHZZX+8o7tytv95o9I2LOctn7U5VUv6Uufrf",
-	"vGt5bv0c+ujmJW407+VG3PBXDq51tdR5N8nJPYVhKxsjf3mQ2YsisWNl5AuXCOFfKyhhVsYmIScPxtfu",
-	"HkqxWqi9I3Zhlm4M0mWfKaZxFnnLT31Uu8HmVjPcHJsg/rk9f6fYmeUgJXXbqdgxa4AAH+PNv2PgjFuz",
-	"kCbu7P+wgijOosaHa7hkgn2Zp01hFY3ho7H53ShKUVnqm9dq+LLcIpc/KpIIs4iYJtRBbW+JhD5I6bgH",
-	"rD5YVEhaSYDt3a+Z4bI3xVSf1fQLSspBCP2RSnj9fEEGlttbTzT5+erqnCAShIMMKIpoSG/Ua6xDOyX/",
-	"ZA6x2c3zZ9ZId5kpllaiuv9u+mfZfrkFA0SS4nzOjn1uHWbXMtwJVYIdnsk1KMod9An3htn67msQ5YKM",
-	"PTBW2e+ShhIM8y65KFU+NJ8HW+JqllV0VUbo+7jxXdz4gA4ZhHiAisihUXwGo2rt3JRnyNS8YDu/CK7T",
-	"f1Bbqy+PsOm2XKnqFg3fYyPcxwr772Yo/ZJkeT0r4JKFvZPOvrnwu54utZFkfFcJdtFMvBNmiFXEN465",
-	"cSsCoteAG9cgdeKDJsJEZbCiFgMp5IBgcfE68MVHnfrPpFPrYk/VFICu7IWI0MlQ895HjJLqMs2f7x8A",
-	"hoVEvzTUiBY6kEsfqvzAH0CFL6byQx3urn1HJsz00g4Pj0yXs4xnhzlWg8Rvr/zy/vXd1Wx1jsbPl3vP",
-	"nnvQDE40z24E1uJ266MycmHv2T7G/5OXl4ekn6mRQ+mXfTHIM56Qv77726VdHphs2Ofw9nLBhsaMG7e3",
-	"t678FZ5743iVg+sF5BlNRkxARAj662GlCqzBRZrkPHT0mzw1YsuBhOBNpIkVJnss42Sismso99mKSMIM",
-	"c3jLOnKAxzqCQG0dET1kGVYLTbzy6cuUxzKWdr65NJadOuwKRnD05K/vrkiT2htUJv7FMKr9Bf4W5zs7",
-	"T3uQ4QofOW21yUmCMO2kiR2PIPU1IlDVLSKZSnkrlj014rpcBiv29gVPMF3WFYJHlE+k6IR62y7dpmir",
-	"pSWsLjMOwsUp41arToiQseyqRHAMff8tB9majHJtfI5umaALGwVLsgJCIxGaZLyfa57gjOzvPG0TF/7e",
-	"VcmUqH4sHVgvrLovTwVXfhF8QiPCSNHZSlZwUM3ZVQohQCIAF5ioPqLhmCEvwl2gTpdDBfeZAXbpSlBX",
-	"Teyk4pweHr1GtDCsBmbKiiRkwA28iUKuHLW3RSTjN6pnDzcWw2JyinE4rYNYsmQkpN3SU5IoVBAgGwCm",
-	"BSvgi8xli7fJIfnuOyjpZTvMs+++i8hkqOBpHAIWr20WSXd24mNpN6ifaTPkoxZUkXTAOJmaECWBE8Mp",
-	"iDDEB9bdthbBTw4dDWqfxNIy9QKq+/9Ct+xfKGnaO53R3p8SmKQWQskkvC8kVj7BWFSly/s8yg504omO",
-	"pT30cDU4t6RJfUGXDhRtoS2MqXVJFISnuigSAi1hdgmW8S0Orj3PsSwONEAURP7QQnvFGiNnIfs7+1Fw",
-	"wHURYQv4tXb72v0CGrwGYOlFuLykSdl4nDrh2gOi/sc/tZK0RXosy6Z2HAXkK2nqACU2lh4m1kVeFZCn",
-	"9MDqnSJB1F5fKw7DxpTkhCKY2/sPdDFoLozhaMh715pkuSy4K/gxoXAcgMC7xmED2aZxijrl4U4iPMRa",
-	"/IuT5v7uU7tIJRUUSsayub+z24pIZokiYuI39/d+tFdcK8Fomvs7O9v7u89aEe4ukVoSaMc/Lg6ovWl/",
-	"e3/Hvmuc8bLGTixh2ZTsp6JntO3P3vb+zo/b+3t7LVw1UMvdQtsVsISM/mPrAnuyZQlMgQHluCoZwgmE",
-	"+46UNFyaLav9b53BPtUdIpWWot+nUSzpP7ZeZWwU/Pjy+PRXGhEKTqqMZ1vnKhW9qX1qK3PXqMs8or79",
-	"S/dudzMlLE3VxK6ePWOxtBtlS2ViICTBE2P3tpmmjkb3lJTom7a7sA89YrLHNVSofSKV5E9o64DQS5OJ",
-	"ntm6ypjUY5WVb6YQgQhh7yTh41RNR5Z8omxjxfo2OXQivuqTXfI38cJSfgD0sodi8C8x3rKiVwYwLGAU",
-	"8VwFCA7CsduGYoluCO2vWap6kvDRWIHVbOtvfErdKuBE+VpLmvUt4yEZN44DX00UueEyURnhnwyXSNCV",
-	"LGGuNdGG8yyUcopGgbI6Zio0SVQvh1Ezg4WhtyATgH7aQiFiq8d6Q+6oE2n+dHyFJJDA9Rl47Sea7O3s",
-	"FHrRGDYgFJ8SklzwRGiSSyNS5FbIBp5oIqHERCYMPyDlixE6q3hzMDgndfijhRwWOoXP6ILxxtIRtiGT",
-	"SWpPfS4TNzEI/4OnGo+skNrY2XEEF9qFX6LCaOyPsRwQYSy3SjnGhKaixyWiKnvxLlPjTHDDsumcXOdQ",
-	"pUPBzjdQYlV7AfHw/KQRNW54hnDsjd32TnvHxedLNhaNTuNpe6f9FKR3MwTZGGC8WS/V21am2P5s/4fa",
-	"NreAE7tIYQEeIdnIji8oHdbsTlEms9sfYJ48ASnWkH5kaQoSgm4Ty9BIIAswfR1LLBWq1YhbKgucrWkJ",
-	"HM5fsbxQy+610Ab8571Uw7Ds6cYw0/efG8J214po00ZR+yIL4ZqdYL4yjKCC8Xx7+8HqQ1g6HyZxb2fH",
-	"S+4eji7gdf90WvF6rzrspWC4BJ2gfuLbdk338Z11TRV9237BEkfN8ZHd1Y+8lczJ5TzBh56ufuiVyroi",
-	"STjo7/t7P65+4kqpN0xOXe9AT3m2zpsukUq9leyGCZfFYLW+fDSy5wd3BGGWpGigM16isSoXwCO9b9jt",
-	"DhiUM9ul7s3lLRCngWWfID+rPDmfwz11W349SRYfolPOE00oFkqgliiHInybvOCpmoDByPjj5srSIoJx",
-	"32kW/uDt7+y3OkW+LsrJKCUjlr4Tkbu8x3LNXS34QF4uCrtrzuExvCMQoRcdP3f0/o0OxP7qh06VwYoB",
-	"38p5CJTDhzsRIVk8Z2a4MNux5pmTBLKlxkrXnA5asCHqdVjU9NkMiqDKPENpopcJq6YXKX/AdVpt8lPG",
-	"JDBjf+JiaR/F8iSUSDyN/uvMaTwgg+Jxp+C6B/Bbm+zv/IhJKgA97w4nM7EcZ0L2xJileGz1Adnf2yNd",
-	"PlUyceDjcLbHUHfTH/4LBOkjNAA5pnXnD2XFw17a2HTpApHyb3zaQJYGe++FSqZrHN6gENU4qAFTVnwp",
-	"lhCy2DLN/yfWrG37J2+j9SmAi825rZoiITdtjvTsPiTpObZK4yLa4+yTdgm/dZ68MdHaWYNoHTntEh7Y",
-	"XaNP52xqZekrpV6zbMDxuWfrTIDOx1Yl48kbngjma2ju7+2t8/AYATAtdcQanF+fLANBQjnFn505cryu",
-	"kLENXHoLuHkPw4u+CSruNdnm3s4ukGo0Y8KFnRaQ2FIbaJPTpUSYND3tNQrFklgyTeBaawOSeWkfPeyl",
-	"5zhb3wzddCWzNiGKOAQY0HqUceeLUUbnrSko4yNVfqTKfwCqDGepdPyB2cYJkfcgzzNGFaxzUQNcy2/U",
-	"dSijbi+QTw/AtXK9UB49CADs7QXSY5JIKx/HsmspKtSFcCXu1qeciBmNwuYMYdlfMBqePJ7Ar7qhcRVW",
-	"yBlfWu2LNjK1RA2XV1dTEpiZIQHIdQf74pStTqExkubbi9dbXPZUwqE4olSmZdVInXejUntsE6hXAtZM",
-	"ZS/3MzWK5YLTFaAJuBPZJi/5SBlvDQ2OntBWOdzglGEglj9lX0mycNFg37hQ8cjYvzhj/5q0DEsKrakz",
-	"OX+1D4NZZIY9cm7t0HWuQ8OqZZ0ZZwBdMuHakL7ItCFN57RgqVZgMgXfkXOkqz5xtaxiiS222uSQUBcy",
-	"RWfal8pFYgCt2G8TCmG5iFDyifUMyceWLO3uRDs7O66KUQ+CdmMJsgoN4nidH6xNztnAiTIUfFN0m6p+",
-	"X3NDgfAVQg4t45pdQZwCPmvMBnyR2RcLZ+H0red5KSPGSnLwgLlMAPZU89oyRH1td89R+Qg0O1uAN50W",
-	"8RDMAHAcVJACPymWCIJ4zrreaCF7vH4KFhckuF2DZb62a7wObz2DTbDOnS7YfY07r1wc1d9zzItYi8EX",
-	"t/+e7jRcymUOBLvJ7b53K/qn4yy7awzlJyX5N+KqwMiiXkFYPH33V0oSnzDDXCzT9uewNM5SLWveylSE",
-	"gLXJO0tauywIz8o10nZnhCoRnpxkB5FGTu4bQXQgLQuO04jkMuVaE9pXWY//BUhzByn4TBhYxiFUqjcE",
-	"rMZwOB1IR6MRRiHhPMQSC/nwpHSxuy5CjCFoeIHUWa3ouES9e1m8eGPT2Cs7xHUO/0n/DTO9Yd3Br1Ek",
-	"XamiR4lvdw2rynkQAvaKiZR/Ax5IXEDCwnDi4GAHxxh00TXd5cGpxWwNAKCmGHtN4TyNmL5GVNvqTv+J",
-	"m3ts85P+qZLc7eA/MmsM5mABawwWzM6ii/2z7R5fscGi9t1t23APtPx0zcNRFDL9kx31r+tp4mbts7fZ",
-	"SXgZlqNbaKg5Z5kRLHXa+0GNrz04yv78RuhO11COM0MAHocKaaAolpI8IvwThEiiq5257AzMfu+yHuRh",
-	"2UcsHSD0O/ePkmvOxxpzsLAxyFyd55beTGM5bCyxxLDrBaRAVLTGxbace9GakFPe0RiEUwrpreUBriRf",
-	"NDoNPzsOXGeogFAeX81FJPaHImuHYYnnzAjbkSArayzWtzaVs/N1jE6rqaA3Oz0UNfxTKRd3l0n+/QxY",
-	"uMHXJMartZxtV8tzc4//POGu9d8vUZUOQo0Dkp+6mH8yHXNCe7k2akTnS4Fc+WhpoWOJMdg8Iacv/3p5",
-	"dho5M1cQcu0TJHafupCpVgSZFwWVhbipVEjeiSX9HDfUOG50SNzIx5pnJm5EJG5c8yleHO/iBZw2e+1z",
-	"u92+vaWkSa/5lEIEcpeTlPcNUbmDHS4T+p5oYu97JXia0Fj2hUwAdF74QAXbLIakBV1BPbSmK7fUzYel",
-	"8AQIGAcZ1o7QZExqBkkLUSztxSzhGSZdoXehmAIlCSPXfEomQurWAWGyNJRDlwJ+B3wUTJn2LZoMFLTW",
-	"juUhGbG0rzK7HnZCi9j8vZ0dZ0Usi8x2CGTVuEwN13Nfz4W8Y/ZVuJjPiCu9GUuE5s5yiZmuU9nz/BO3",
-	"kTNsBt4Snvi5hbu9ebVJZ+va0ljiiuuI0GqFW4qmWKGkbvl8AM/fNRTYp06lrmPg57kelofFyQdrO2Y+",
-	"bclkjh83/N4IdqnfGW6PBlv0cwyGQ/jtMGHktbrhdg3jxu1tLMumil0WNLUXN25hTDW2xq6QmG4wa2j8",
-	"SrwXCiQv4L8qN5CE6KWtXA8fjQGPcR2bcF57jh01hBRGRpBFrcOJo8ZMplFZE2EVg4b64V+BO7fJqfJ8",
-	"FvQtnpAm82W44AdHCqE0hTvLyLyFzzzjSasdywvIHgiYvSX5hUIGKbJuWuc5V8fl6+rCQ1Z4ltxDsSzS",
-	"vEqmxDLLcUcjYQyUyIBsQJ98mXJ2gzrYiAhIlG+Tc55B3zuEsrGgpM8NpJzRPEtpLJsQ6S0TKGlBIaAw",
-	"veEJYQMmpDYzKf708Pzk4+XZ24uj448vDi+PP769eE0d66CoGdGIUCfWQ5qjESOucvNG04gYdu2jAPzE",
-	"FAnpgFZBmCl41DkzQ0qabhlcyQ0UrXy6XSyF0Tztk+6UJLzP8tSgxfeaTwuzc3caSCa2vUTZuYP4iAP7",
-	"61hpEL+L9DRhWgexBDNzl2lOLV/WhIKzihJ1wzNQxV3e5CVwBwoV3mBNt7DuQrnUfj9pwwzHfrtZceuX",
-	"qQmKcwdQNoG7xHYvKboDRIbshhdJzUbhUoLYI7JiQlmWiRsey+7UC4oAkzEF1oCzAwIDyj2VZ9vktVLj",
-	"LutdR2SciRtmeGTlneutVPVYCs96bNlYsiSBjE3tEiIxc9+Z9Cs5k2mKieJ8hBtWK5+YGWwtNZHEzzja",
-	"FHQ+5hlkNGQq5bpNDouNXpGNSDOXGWe9oaVtEXFTG5EuSwjKzkZZUS4b8Mj3s+g+3gZL29pArCtzsW23",
-	"UIwrxLYijZxMhiLlcPJhC/l4F0wuhtuFJteQ3SqDET3RVaEOyYpb31jWi2gHmLKOsWwEDDJTNMXURvpO",
-	"Za9ie7mDHFNrRvG0pNFBDjBGC4ir61uaTqw0k2OH3uhG54d9xKl56nDxgDk09nb2nm/t7m7tPb/a2e/s",
-	"/tDZ2Wt/v/f0PwMsp05jd2+nmB2cEhhOVQpudHb3dqKG/d2Of/d7/OxwAjsNnffsjY372mk2kNXs+x9l",
-	"ta8b0mpP2YOZHOD8bZDUGIgkJUWIQrJtaXZE3N7s56kL0qvG25SwWbFE3MmI9FQurcLnj5ij3XBk7hH9",
-	"Esu1wl+qx0FvbNl9DNeoL1Uwlb2LXK4TrwFb8TFa42snlgaEZYan/15+pjXIFNKXb88wipLvMrMoPG5v",
-	"84J/RAo7aRPlniFPE0xNaC22mT7bIW/Ei0BrOCCBGbVjtRb+yWz39A0oDA5QJBXS2+FAokP7oTeyHhCa",
-	"cGjfUvcZuLPIaZcOPwvys2Sepq2I0DqjGCVN+wrQfBC+rXiPK+kXPqV6hhunf1MH+qQdllVhnEXrFiVN",
-	"aocVEYrv+e///f8ChjNoX6rv3qbhun2P60+QCmFF92s+5aBUzLwk0LMWKFahilyVeL0I5+viIS5WLO2p",
-	"OcAi1RwBYVxYaNfBsDStBH90+YvtL8r7jEAIrBzYSxkfY8rTNa8R8a00XS/jl8r0nGZeKNeY2mw7xiTC",
-	"Sc2bbmNpZf96D6jdlOWxeiVSvtR++t32d1VzqUgiyUY8YgMey/FuFFpBo6fP72LgnMk1Lw7Cop26wXYk",
-	"c7ux3fjmLapIORz1fhTXH02rmzk1ge2EBi8IIgda9gDm1RINtlblOCS2hzzbuuTSEEQFdhyTNPFoQwv+",
-	"sLYKIESazkSxuzgPuD5bcVBTMlF5mjjiCoV7hSFDNh5zqTt49GtzCSYQ5unNHMhMMPS/gC90yQQdB5SO",
-	"EbAVBIsDj9+CBlXEW5TgCoWAfcQO9D1oIfZbmWXgbE8yHFCbHEoCUwM4L/C3D1wBEWbx9QC2ZUdaGGwD",
-	"y6yz+KJrEjQqqciAjXWH0GbowSQiaUFIj+gNAWsycQ8FATyWD4YGRW1EmhbuQqwKC0E9tlu4KWCOykcc",
-	"llqXDyy3h4h8AFSL5THrDcuxmmHGeSGngKmrmzJ57R3JsdwiVCQ0XNUnGuD9HOhOOJFPtG85Ic0kYxNZ",
-	"SkYAYajtkZM9DkCCLJZk9nH7LjuXVoYEcSgR/b5l4NCOvepf0DqAvsHX2e6FUPzIsMLXUHzSnjzagVUD",
-	"J6/qF+IEDY4CxWL4dPYU0Cgs6Qu+aKGtTk58ULQZ8lGBPQf4d26pAOHR7g+RdAjNuNXESZNewqm8sF/h",
-	"7NJW6XV3p9iJQgNxw/GAxBLnA1IpCH3NtNmCh7dOXlqpMkXgNiYJPf7l+PTq8uPF8fnrw18/vjs5fXn2",
-	"jkbYsbo73hz+g0YADcOkXdDyBDqb45Chh78MDcCzDOfYKEV0qiYpmjPtynVzu5QI6+pe9eLtq1fHF7TY",
-	"wzc866dqwpMOyTjQUiBPU5UD4rMTx/sqTdUk3PzFDieHQLb0MDeJmshyWi/dlbmZxRyVHgTT2dMKATrS",
-	"iuCFXQSCDERiuwGx5lxAQPkheGbs7MP+adKOVR0y0+XMvgEReJGM+fH+fHx4cfXi+PCKkubuM6Jb9hzA",
-	"SR1n6pPgOpbXnI+99ORcDkSNuUTNyO0De8FB+lHAOOxYCXcHqHZElHTCNgjeU9IEYjZtQaSJnWPY4x2S",
-	"ihtO/SBgp3733QXX+Yi3v/sOFICZiZjdX05TasIVFLUAGRj4QXdKUGtrOVJh2QnTuLdPEkoKXdMTe9zK",
-	"Pn+IGdx1iNNLAkahOXez6wxipkCktEMCz1kUEmEHD0uSHGVJ7gYbYvuCp23Ie9ccUDKNkLnKdTq1UwE1",
-	"xAF9MsxYdf2FHmIygQ552hN0HmrnZHXAup5R4aI7XuV2MXg1YBcHSw3T6XdrLBG/mX8ai4xr0qT805iS",
-	"cZrrEObZvjvlfMKmrbkNzUg/43qIsMxzqXgFQ57JxbOfmUR96QBOs+fwWozG6dSRBLsqAZ5qebasXKID",
-	"SmaZOHJPwOCUnEzYtUfGtJpVgTRMzpU2g4xf/v31Ex1Lenp2dfLqV4quJZgwyDt0yG7G6nEAd9vjhDlP",
-	"TZsA0wPfkt0/loEWR/LN4T8+nh9ffHx7eXxBfSAWglD57h9AB4FQCk32936s9bDAg8ce+X3G1lKTNWeG",
-	"XHvJ6ImfzqjIYKkIKE4CEpkLtm2ilmtF0BZU8v80TqG4EwLur5txWNQUeNAyaivKdQIabaMD72wsyCjE",
-	"uXHHIhzsQcEvwWVa0nmWTtgUEbrXnBDbL10/HUutsuU6e4WlHPDe5uO1R10U8KnAapCueEYTzUPkusMJ",
-	"IOwzNBltbo4wT4R0tKOr7NHPgDwvzMcMqHNlXsbMGJ7ZB/7X+52tHz983o12f7z9H/WpmRuO7oDUMg/o",
-	"tBO1gXjpotM4trLXlfHfsd+rzfhz2tOsZaZD9vd2d5081oFz+rHAlIyllTY75HPcEEnc6Nhbo9ifybjR",
-	"+T6Kg+RciFmbaaFxa+lqIGLYr5XhVmd+XhU8QHIJHbRCMgjA3syKzQRIwnj4qIOUsFtQGNJ0kjUlljIm",
-	"Oihp5aoe2Jlt1RbhmGm5LEa/6sQFwjiUnpopu7SqlHClTBPam7hZ75SXsjgcZEds1nu2InA2bhdYn3Av",
-	"RSDQlTDPpMLlEfbUlSlwZkqnfFWF15lI/CPWG3JAJs9UWoMrKRXiVNOOlz7RSA/GVierZ6SQR7Gr7cqW",
-	"mzMofkl72Vc19bxCHaRIfcf6AwHHRqVw6swigcXH1wYtrDqV57aBwS/Fm15sxyBNH6WTeE+Iq75BdN61",
-	"qwlAMK1ZhzLQBTSP+4Qee9p7VorKwDxSHG8QZT1RAmRrRMXFohPM5fDap63Cpq2inxnYr32RWnEolkr6",
-	"pNwOod2MQ5QYPSAjl/HWIXTCMokXC2fSE8vchyozJMtTjkp5xd/mHRPeBe7E9A6hQvYVbZG5pKUnDjIv",
-	"qiLmgLQljC4U16IcRVARInFZWRWkVQ+QAVjF+Mu1tKuEvx84KRni32Ave8ZYRF2vD3dBFqFdHBAKAVLJ",
-	"kcqloS42gLA0ndFO8K6ZHWT17aKTbslI070yFdfcuemWxBSAzeC+kBpzRsf1cDWKQm9zNCooCln/aDgP",
-	"GyFk1FXKW/SSR8iLLxtDEa7NOoEUVbPwN+7++YPFR1Rs8MAv5MwB9yyyen0pp9wesex6K3NFKWuTbt+w",
-	"7FrPewBqyR8bKTmomotPEk3L6lCOmoJtl5yAgyd2vuAxV+OUP9HVJiOSS2QCIqmVE1LbtvN+QOtkJywj",
-	"5lOJauikHdgcnXT0784ZsjNDb3Te70Z70dMPt3chh9p2EXr0hbNp/HsvuM7T2lP/s5qQEZPTmeVwUsM3",
-	"f/T/7RJG7YrOrFWGW30V1VDZgEmX3b2NkthyARsPciGbeaLhy+0xHxhihTCQAUF8Zs4cTTTnMvLAieTS",
-	"TI39ubDg+jh5ocPiiF7BhoxFZ/r14e9Ck2c7ewtrvpwF43vjhrdpWNm3y8FxRMt4t1vSP20lmL21RvQT",
-	"M3yCFscH5tlFuaJRsbn8kQuPVnDiVgANnq+JLAhHjZEuy1y+UJu8c6FlTunw6hEUj3BBBhBtl3GTZ5In",
-	"mCU84V3y9sRpX1bU062DivICDrHXQl53XM3NdruNFTcPSMbTv8RQ8DxuBNXGpMplz3t8oBgXyJAYHmbl",
-	"ATi3Si4HDfwdg6X/KOL7WlZ3mKyaqu5LhXncEDNWMbvKq/Ap4J5vHZ/ij4hlF9IOdyEMegJzZCEcLi+k",
-	"wHxs0EQWsalFBaig/Kqz2dQUaBMaQnoMlz6jooVRTz52Cz2jHx2GPm2TI3hQB8aNXGOJ15SDZ1Eq4yD3",
-	"i3LCUK2NnIIVXXIO4j9Aj+dS/JZz9PWGli0XowxuY/q5LGLZIe8/RCRVA9HrkMPTl7dLquDgcfma9Rxm",
-	"KT5mhZEk5yDqMEl+7h7u9tDljslikGiIb0lV1ug0ummOFn+0nbwUrMsNOCPSVE228vH6GVvoQ/gqhXMc",
-	"6VpenwHzgu6KpBM1XqvlDpGCsvn7vnn0ncdI1d8VPxqJlCOiNVR5Rpbb/ux8levgiTrK64rWuJS3Cxch",
-	"IywVWFJLnTQ9dRUZOg+iwg4dYI85Na9VrdQ8n3dfSaZ1BN0BUjvMmWrAaCx9eKo2bKpJ09eyNsoV52wt",
-	"Bgy9I9l9hAD9MyB6LjxJ0SZVL91pOZwPcQ4Ko5PauuhKptPIZ7nMlEiPiFReyihFCoyhglQl6hkwLes3",
-	"P93ZR7sFPelvnSrJt2Cj0liOmCkKGffyLOPSEGp5Ua1M8pOrFP/vCy+6VAa4H+9/xBT9JjBFF53+xdrN",
-	"Rifh3EXvrY0s6kL6C/w2H8YhMkT41FFw5BEnG5L0kojQoGWHtx3LXspZhuXd62vTFWy+wmod+poL16RI",
-	"gcoI2tIqGmpAHn0erD1AfJDuRAiqknJfURwUCaRV+7t7gddEL3ObIPTgQ/DqO4OQ2rFe5AWWhiPH0AFY",
-	"uEanwQa86DloQwNjL8DiNTrPn9kegDLY6DTOLh5STfo62KNLSaQH8bs/qXwUmR61pbuDlW6sLW075WbD",
-	"2ucufb4m0U258OiiWILVp1BxwgwZBxGmslGeslhmvM+zzCFIheFZMwH+9mHpM68cFLRthDShBQ62bqbB",
-	"ImWbOEluaatNXjj4JtJjaS9P4ZAW+hz4xVKhDWa4gZkulnScWapmBNftROhxyqZt+J2Sph+UzyCH5Cym",
-	"TcuFPomkTahINC3xrCAZSvqXHsSS2sXxN/gGh+zGzgGTU+/Ww8fsvW3yAqKjAekNXglEFkPMinTyggks",
-	"sucfuZVeEft/5FYAwfdsL9eMVxeJ/tLB+5tHs//NihkLJ11znPA1A/TtIasd8Yh9es3lwAxdisFIyOJ7",
-	"TeTxpgkJf9wCPzDxy+OcfCglLFH7URN4eBSYmTkO6/a4Kw+vFaziP9tdpvnmGDAVtWNN+JdAGZipm+Ex",
-	"YFKF7Ki4E1BgWm1yaMhIaeP8ua7rsRyD1za4r1Ay8JaPLEkWFPJBO6flUng2vq5PJETUsZTKETqo7kkO",
-	"MXTb9rBgkPAU8kj7EdgkPOmskoFYPiOnawcxgsoEhH1XNiIgmtiN6Kih4Z/M+npCOaFfx6fiFnOFUwV3",
-	"x6NX5REw5Jt3wwR11ur4xUr9YruUv78KlXf6Bsm1T/MdQ0bukHNDUiYHORvwDgl0CfreScKnbMQ/UEga",
-	"gEgfTDgrU0nA1h0keldn64n2zAUMJy2ACBNyEBGZQ04G+Ixc8D9JheEZS3VE6H+QLfId2YZ4n73n5C8u",
-	"8AejftwXUvnmbuF/oWWWbj+XDm+jeSgyyFF15nkdEZYNALdYIwYJAmsMmUxSIQcHJFE9ve0mTrdHSauD",
-	"3n1y8ioih6cvI3J2EZHTs6uI/MN+unx3cnX0c0RevD48/VtEji8uzi6iWJ5c4idydHb4+vjy6PiAWGJO",
-	"js5Ojw6vIvf3+PTw6jgir49PI/L2/Pz4IiKvz97ZP1cXJ2/sD6+uInJx8tPPVxF5c/IyIq9OTl9Gsbw8",
-	"Prywb718++Ly6uTqrW0FECKO8MNVRK4i8svh67fw/afjf3x8cwj9xC/H/7i6ODy68l/do7FsXhzvET2V",
-	"hn0C1GHOMsDybR24ldPk4uytnQX48/bcfXh59u40IkfHJ69PTn+KyKvXZ3bsJ6dXETl8cRmRN2e21+c4",
-	"tsu/X1xF5Pgf53a0P9mBnUbkzeE/7HDeROTwl+OLw5+O7Ry9Pb1yfw7939evI3L8i52ws5cvD6wgwzU5",
-	"PXsXxfLq7OXhrxF5eXh1/PLk1auI/Hp8eGHffXr1s738a0R+Pnt7AS+EGbs8PjqzY3l3fPw3+Nl+OLV9",
-	"sG0cvnzZTAB+WUaxzKWwCq/94erkzfFH+4Ymi0j3fUTsbx9apOkqSYRI2METr84u3hxeuSZRPQx/Pj+8",
-	"uDxu2k0SQSkK/Pnk8uOL41dnF8fw8fDVlZ3Ak8uPl4dvjiPy7uzCdtx3s1VcKbvXapO3EvKmMh7LkUhT",
-	"4boZkeLDSMjc2MMxVHmmI5KwqY7IhPNr+6OSZqgj8lvOMkuZIjIFq3NTZWRkW4nIKCLDKIb0q4i8icjf",
-	"IzJtHbhBYonKkQI8i39qTH7TpPnrr7/+GpE3drZfRuTnnyMyGkVE64j89//+/yLy3pGFD602eWlXOZaW",
-	"EL29OrIjwuB9lRE26opBjrhwnoxFZJJZaZZlwsprwZnHXCdtmBE9lqZTvDGWAH7YpPa8Nd8D7YtI3DAT",
-	"FTdaYOG2S+zgLxzuAlyKwBgxyFOWEf5pbEVFAXSYGZIotHgDItFYpLzj4D+YVjIoCu+pVUG+fG/Rjd6b",
-	"9lKH772/txdETMWyl6fjTLi6goACoekBgrMM7MtxFhATXUEiINCg6jDs3mkBqL5Dkohlj6dpAYeRqUmb",
-	"XCq4o+AoiBmF80gGmZqYIela+QQAk3hSgo8j7AVCPu4+d5CPsSzPRxgCNmTCTd4AIgea9GiP/Pf//f+Q",
-	"o134cwwxqfY3q6k8f/bs6fMdq5R0p8Zn5OKrhI7l7vPvv/9+b/c5beHEY/9cqghYwQKOVcAFKTng2hC7",
-	"ZLkVV2HGms/3yd/meu4sabBLEW4Lc1jgDKPJL0mgzgxmHRYb1M4tRRbnIBOQHVDCdCxV33Dp4LvYeIxn",
-	"DRP1M+gbKFOyyN/HPJeC50Xk6fYeJktCUBfwFWS4wFtaAPMkDBnlqRFYGYeB8gfTD0dk3m54gD4csBwV",
-	"9kpdIrl7aAADgCHFLVbcsM8IQ8bMRS7DOrRJUYW2J7iultPDhGc24rH0aE54ctz8Fb2ySmdpB82K2nvd",
-	"adHHBIabcbfNfM9iiXHHkOka7OzN1dijYq6+AWXWjcJ2DnZU8/2rPE1JQdFIM25E5H1Ft4UfWnGj1Qi8",
-	"VaDdwnNrqL5Pb2/vqLLOTt6j4vqouD4qrvdWXOfo993U19KrtFm98kANfYe58bPshCDxR2Dqh61Zzqeu",
-	"VDlE5BGjVIShh8KIG55OHd/2yWKgKVsRDdhFIrRnuZAnhozbwRL4oMPClYYoCpYVu1hIr4Ja4Qjdf4gy",
-	"jRgHyTxzWV3u/I5M5bHU+WOp86WBkUvowh1CI+uiC+8qDv1ZwgtXSBX3kyYeAwy/iQDDpafojvbeNZII",
-	"HVteN/CwTI0CvF8XpwcmB+3E27qq5wEbD8JDKCjXI54NIJFTjUnKbzgWJqNON6CtSiBjGMUYeNuwnq1D",
-	"VFAZ6XKIa2wXxbWwjMH2zEP2RE6t/h+o78iFqVN/7COhcmlvLmWQWEIRv7kaF7O82SMf0QAfolJcHQwV",
-	"ueZB5M/iyMY7U8MHCG0UCVToKvU7l/lFjp0HcmPf5u1stFWnKDG2PiYFTsnXCWxcTpx9ZOMDEOnH0MZH",
-	"Re7uoY130d7C4gV3CHBsk7M0WZztf0A072XcGZ0RK4OCxjVi+tqqBsuLkT3m1q+XWx/UhdwwwT7M4/uz",
-	"ptn/+auW+Xi1cDUfrF7ZPWMLimMvdIHO3nfgpxjBS+2GpaS5v7MTOngwGuAglvyTyRi55lNfymps2gTM",
-	"V2ikd9EDaKPHkqrCdAj1ZUmpSwS18mKA0OqgfqayB4WhnTznKrWuMuRXKrF+PRP+naq43q9e6texuocU",
-	"brnlPTgDj+b3R/P7tyq1HRoDlQ8q0bVlmYmVVW2XSXIz9SM3s8cHNW7BHl9RnL0C6/v7kLZ4FSroYJS3",
-	"M8QT0qzo9C6f0Vnmfcq/t9C3isAI10XwO4PdPFDaHZFfbVAH3ncPWv9oWX+0rC+1rIenH+I2VCYGQrI0",
-	"KLQ/ZmbYenhxLrpD/dh18pblMpLipcFKCIcz+fnqMhCVoSSPwoJqsWROmcTqblA8zcXhWGWS0O/cP584",
-	"FqTBQTbY/PkvkpgDVJKK0S6sfbciD/k+AuHDZCR7STCQeA7dCXaiTMNPEaRUhVJh1MiztNFpDI0Z6872",
-	"dn8osrZrvd1To21nBLy/+Ph1LHirxUdvxXsI8fHRlPeVTXnfhDnu/qT9DrLettVn75E/EH2BouJtcqqK",
-	"AuGWW1gZj0kHYwM/uDpnUD/SEQCsOS60y/LlSQvUdubDR3Gig2LVyAHKAtCzuFIdl5WtoRpdXdXoWJbW",
-	"AsknUJUOq8yVVUNdsrbD+S1LUI+KktPnPIO+dwhlY0FJnyPyDs2zlMayqTJCvfZOSca1Sm94QtiACemi",
-	"IMsNQw/PTz5enr29ODr++OLw8vjj24vXtOWQUJGk04hQR49oFEtqxIir3Lyx8reBSh2V8rZFeU+sKM4M",
-	"oe6nc2aGUE4dlgH6xzOsTpWoHkQd+7LuYRQ7TMk1nxZqQHdaqTPOSKIM5mOb4QFZUHb8wKoOzDCrflCS",
-	"5VITCtnFFGpMgiDhiiteQroIdbHLnCVbmGIfQIi5/aQNMxz77WbFrV+mJhgMfOCr2iPYSa6NGlFvUiND",
-	"dlPAuVtlDZYSDrfIigllWSZueCy7U1/EHlJHpmSc6yHODtQcL/Lfy2fb5LVSYyvaRGSciRuI1E+FvN5K",
-	"VY+h29R7SmPpK8XgnnTRtV7FCrYNYWmqJrgrccNqBY9Ut5aaSOJnHCUinY95BjX3MpVyKCLjN3qlYDpp",
-	"AhJ/b2jJYUTc1EakyxJXkNUohRHJURkF7LqPt8HSzhd7J4tqvTO727VmA05ttzA5oajlzmLpeoZgvlD9",
-	"324h1FLbBIsbwu1Cg0WRCFmtbg8/eiS5EIKOFS7nj/YeKz+iIHngjI9oiARxEsPBamvJX05lb15yvIME",
-	"dF9zYOLK7bzRjc4P+xE4gJ9GDW89bXQaezt7z7d2d7f2nl/t7Hd2f+js7LW/33v6n9AYLAK4jHeKKcJ5",
-	"geEgJUH7i5X0dvd2oob9HRJov8fPuMCNTkPnUG+zcV8pc4Ny8Y9V4r+6yGRX6/cVmDI1uSOAC1Ih+9uJ",
-	"5aw+R6EssqUJl1DltLkA66WsyFUXForhIpIX9RKhBjVcank6haeooo3aqciEnT8sTFjMm5V5UgUI7CLB",
-	"VB3L3Q6C7A83X0+K4/pPBagxlkdd86mlp4HRL5ZYmNU2XAm1iUiFk0dlge+ChrqON5mcIs/kqeYR0Xlv",
-	"iK7iVz+fXFgxI5ZlQlQEYmGepmW1FisOlTlHRVkH6F/roC6GmXCr80O+nzAac+QgY+MXgE4LC1C7B1BE",
-	"c4mLEXH5pjoi9Ndff/11682brZcvKaYQRuTi1RF5+vTpj6Qo+aSjWOLS9a1AB/kyHzVPec8Ah4I0qbD0",
-	"Z5eXeUN26yBgja9TD/gK0zGPnHAp5KAYRISVd4OUI0hEclXC53OpIlJkJJVCmpvjqJhgIUGYK5NyfZKY",
-	"q9P7aZwyIeFGFKzVJLhpHgQbx64R1RVygZ12CDWA+ygMikr6j8vOiVxpuHJvWVla+RJvdtPPbjEoGzuG",
-	"MnZBETw7pU9cFXqsaunw6IrjHJzMAqEWIsaaYF22B0NXVQPQAfAdcCIg35elZw7ljULeL+kKiWRCDIbG",
-	"r8zZhcvr9ZBwmoiBVFafYJq3Ind2sNhewjMcBc6fXSsNQEoHxAiug6KOePDhCZQuQfpFUKkKsXFiIpZV",
-	"iGWT+cQ9PqqnPhRzMv/S0zeU+LLKLj1NTeyRPLr8JcJB2NH6kg4gPNIeVoyzxxNGjYmCWSUpXBuWgb8A",
-	"yexfrO7yH/a/Lfvf/wQaY1gXN0TPStZsUNSGmIN/Z1b/gnmnT2hUFGYPEtkRJQuS5TT2yupYnAFxzXIp",
-	"4Zzhz0Ga1zkbOCl7LKQsSzP6zQeJBDAWsFx2iuLVIEOyEprRyeC+mrrDv8ea0L5wUeQxWXUFHHGn8Gy4",
-	"OqLwPo16oqUwENIBlbS5tLorZ5lHkyV0yPQblXm9Jijo52rNw3ZB0og1zCtkBJrW4l+cdPNkwE0sm/su",
-	"O7OgKAcwq1jDeajSailv2MbLgGUvLINegbvlEHVDNuhyS4uMijLJYm7v22O9qGwy0oP6on73h+Raw6hi",
-	"h3/JWbZeGPtdgpwSPs54D9ElELBrppasVScoaRYMAjD+YeUjQoEC4BWkAxw4giX2ql+ShDZ5Wbym454S",
-	"OpagYPmgj0odbCiAbdVuaQ+A+yXXnNCfjq/IYmGubduOZZMOgg10dPkLbUVuT5R+SbseiaNWuAfr9oBb",
-	"8Go5ZpiLRqcBulbU4NIu8Xv/tadvAvydDUo9fuMwx3AYIWyXfzLbdpSV5+dKBkdzB9WHl2VQQLaoMF1y",
-	"jcdYszvFmv1Rox0ChOUnKBIGOhx8/fB7QKd5SrFQ9TsutmXIVaKSyOFudWAMsJnDHIIxz0YClBbwFVaI",
-	"EVCne+qUJUpNVUh1jA5BaWo5XcuB+kCMWyokDzAkinz4w4WCWSzvJJmRdQUzK9puLpmROcGsVq9CDA3Q",
-	"juxMjsZmukr0OLr85VH6yL6NJLo7Mp3iKEcFi/mzpbD9Uan/MUqKVQbgVumL8YHtQaby8WIr4FFRFhi7",
-	"N0fPSRMS4gKa31nPaIgWtM0oPFIM2MqJclS7tK2AEqfhxNIWeJoKe0fVOEZodwqxNqI39NidoI65u1BI",
-	"LpFOvRGztFT6bHfdisB6R/b39trkBQChWdrrbBMRKRy4aOLIwJQApqqSQqs8heS4CpFuIUq17RUsUZmA",
-	"iAOCNL8ZYFFcS9DI7Wu80uxAb2LpweYEB4AtbIjpHkezTBN7CrjUBySo2A+eXkSdc9JraYDsZUo780cs",
-	"saewDkH9fiiHADbWkcq47yX/hHU4mQw63CYnBn1SDIxKhP50cfb2nLz4lcZSSHKutBlk/PLvr4sSCwX6",
-	"kEycPF3Y1Czzc+vjdiL0PWgEObNewQh/wjNyX1b4LfLARVnVkO8JRbu70yjAK0KTM0l4T4xY6jAJUdyx",
-	"fV40kO60MRvYtFmKYwFS9Adk3XfXO8u9t8BrZ2V0B8c15q4CyiOH/2bAZOAAzTD47rQ4Tk+cdfH34Pbg",
-	"YV/I1n9x2ddzhYrJnHaGRC0rA5XAcjHOu6nQQ560IuRAGe9xadKpDxl03GZ5ZeMC4KUwwC8qQgAdXkWB",
-	"z2Q6DWNUhS6xNeqokpOEvhx9hQ4WU0eaFGL9W3ZCcxle77NU2x8wTmJR9/0DlQG4XjhP3Vrkcm3L6Vm/",
-	"r/mfKpF0GfW1e255zQE057lFekz3/JrpnjeOQHhCit8/3K6IxKzXVALCqCayjH33oQdcmgxqf1Anzrka",
-	"KTSAdxZJLGtkJefGDaxKLVRBXIhjpSdzdQFsJ8q6zQvzMO3O/aoZmGHV44RLbdlxpwHeaAytcSTszZRM",
-	"VHZthX/oL9LjACzDF5/pvEf0jWpJgfWBMuyMfJ0cTViLFdmZsLce0zIf0zK/dVTEGyQss0S2InRuf0a1",
-	"9Q6Ih3OyZrW8crVqckQqFZNnCyYDRtHiislASYuCyQtTHe9GSR/TFv8MWYgLNvtG2H712lNo8Syk+Da5",
-	"BE8JhuEWheUIxSJyC2xUd9ygfxKAwGXM9V5M9REc8JvwjdcfwQeqMvYLWlfvkcK7kGdVxHWXT7s4VfYB",
-	"mMw9YO32S8zynKPVZML5dWOhDL77bEPB++tkty6jDT6v9d404pFhP4rTd0+G3Uic3nZy70Kj7gVniX0b",
-	"ScU1L20Wi6SGV665TQnPty0N4KiWme3cND6WCP192HXpra+3xj0oi77wSc3o+cUXE2bUCIsTbcC0j1lv",
-	"6IFrT9mIUzDLxbLWLgfOZvsA+tDBgNcXBuvXuDwG0qRdbiacS9ohZqJcJPkBoULSbSqVObG/MMyQsZf1",
-	"aZ6mdNt+UAY+dzDpIAwyOJREGD4C66ObaEQB7lqKIrm2fA187LFs0s89Jf/p6toUmvMtjQhzkQNPEXtY",
-	"k4TzMWQN9VOGGQ9kxJnUWAypjGK3F02IDbdSyHGLVKU5d6/P4qng+8+NcrUanYZLl/RvVxn4YqwYAz62",
-	"zvsG6xlxA0gkGPFgN+RMIyDgzGSvNDoNJpOZhv0SocttU/qk3Zx8DZloNYWUfPKnpZKPksomZN1t03VI",
-	"+wKhxZk3NgffCEl/rQfnDdTJKqh55qWf7tRxgxH3IUv2JgNiC2kySK3QASH3oTgBSMIwU/kAktlaB0Rz",
-	"oy11PveWGhoRWphtDk3l64spbZN1rZuzVLRohdaggdSRVtclp0D+Mc0sjzLYAx1Wtxk21ivArL6hVnFQ",
-	"Z6FcpGmAXfNPpmfYMS3joTCpjzrG76ZjaLenvrCGoSFk+3fXL+r9/uvJ2P603VnCdvTgfZ1onIgM4YWs",
-	"UKx7th+uvsWcKP2aaePLH4aP2fktn9vbUH6G0X1F6XnVubey85/z7D9KzveSnBcRrAVMuYgH/B0k56MU",
-	"yvN9EZE2iGtcV6h96x95FGsf2X6wHVYLthPeHSp1vViYtSvrbwqj/EZMsgHXkSXfReGWjuP57oEZRRLy",
-	"/iVhyUjIqKyCFUvE7A7TQCqvGrLwGGWEqonEgAFMTnVwvsIjpvnEmHM24A5ixYVSb1MF8bgUYgqK/KAQ",
-	"xwKLtRcwLWM24IsirN/5uVsnyNqE8/itxFp/vSjn31PZcOuyTiCyX5EvK3r8wQKFJ+U+92SkuLQ4XPgy",
-	"79qvXY9Q6rFuUCaHM6BkIb1Tt9tpVIv7DQH/HtRqqFJPU2LZlIrMPQwpiZbMAOBkq00ov4HKAQ6XiGIn",
-	"rqBeDDoZgCIITej7uPFd3PiAMCUuS8+eHaQ1BWWzZxqoDeSs+4x4NzbAv8o4+DQwWREyRSZFseAJh9pV",
-	"iaUtsTwuKxDYLpyfXV4hZAD9jNhdAAxm2GgcAbjdLXW1DIpcQ/ewfcSOEJJbjrAz1MMcaZhHgO0UA8kB",
-	"dQAevjRMJixLiCdoRI95r4gT7BDHqgl1o98SCUVkPd/pJEKQKchsVdLDdHCTTVtR+VwxDkqab6X45PA2",
-	"NXaruM32j5k844h9sBvF+c7O016Xaf58n/z85vBo6/Lnw71nz+2WiBsiaRcNt62wFDfgAU4jcs2nDssL",
-	"huqaGDMEnDEF92i1ySHZ+/Qplg7vJeGpuLGDFuaAVHDnsBSEyYSbQvru+MXPZ2d/+3hxfHXx68fLo5+P",
-	"X759fUzbxK2AQ0Ky/8XSbyAh0R7UJod9E7by5vAfH18dnrx+e3F8SUnPHtRebsQN95ipOuQltjOJADke",
-	"8WEBpc7vvaIGtN1leAp98i4dGjNGdgpg7dQFe6JqbRRyaggaR8i/3HStdEMGOUMMQQQpRUxYu06Xv54e",
-	"fTx8/frs3cefzy6vLq1EHFw7vzj55fDq+P9n7/qe2jaC8L9yw0vwjDBuQ1/gyQmZljYhFMgwnZKpz9Ya",
-	"K5V17ukEUZn8753b3TudbEnYBEon5SmOjW7v5953q+/2G/X2q62f3s+d19Q/0JhdXUhGxewOM7QwopHq",
-	"IPHz/H1SHv/yZXC6aZsCHWXIDVWaeqQPtRVt1aW5tz7Wqf31pPq0Y4VZ9QkzrZ/glDvqaej9bPwiMbMz",
-	"HNG7uP481TkFGdKa8bnl3D/PnP5nTv+/wum/8X6mAQ8tn6x2b/nTHfz+C7dHNSQD4iUz6osjk4u/Cigg",
-	"djtUwhkFY60WC7fX0aYlpDEwXxhRZDFocSPLy2wuS5GbJE2D/HwaJmCLaif1V571/8vO/29Q7DvnXjfR",
-	"fikSxc+9WKbZV8CZM/UR1N65SeIKdmzvDV4SSihVBpd2+4HeynFc0eadtTDxW2fVg58F27YYbs7zXH34",
-	"t053TNTNENqFc6Hrcs+jCvN3+tMRZIid9wVeLBcadugbvIfqgDXXnPKkaUB6g8UhTsUAE0oc4FfsnN1J",
-	"kOURMuetKe8xI39C5IGeqcwvM5UR8ElUxi+1Wlnw4fq5J1zl5nvUt9GqehqW+h1L2hHVv9Wl/YzZ7kUc",
-	"vzdm261w1jpB8hd5AMzq0XGWmvSnGEZneSU1iXxMMVExRCKVeCClJNg+Xz2m5Ze5cQ9zJvK7/Fx3BPuw",
-	"auE6oewAeKLYSZKTIE5bIDt3NNM11Teo+JLZqd9+oNo1eJ2AddX3z+kznlotvWnFPzzcWdM37d7y5xIT",
-	"FQL/b/N34YHt6JbW80KaWbWcKzudGcoe8lVV63v5Xy3aopihqxYlso9EXIDI1E3kMsdONeQzCkkLW8vY",
-	"JUD0ceswvB0hiR+uQZM+Azo4TE3P0mxyajh8Xk0DkDpNQAsmy9c2Ai+oQEpS9RDuZcY4bE13jhLJVFBw",
-	"ysftwcJJf9xv5j1xtZa8z+op7PvHcnRtTq4e2Cif1ZSemI/DA4EZefwkaYFPsZq046OzG3l1BVp8OCLR",
-	"PTu/YT6GOIYYXzYdCJmmQuZ4srJnJpSMQKpsKEBHIoGNrNlDa3+9nMAzM083TAp8HmgV0tEMiQHUYzAp",
-	"NKbr+f1j2H9HmQFNF2jE8OSo/nzQkXmZG5gH3bhL/bB7i/9+ae3VoZg6VxJ0MMl3GDHCskbCHgTyqOpu",
-	"1qcbJxnp3zDp4gr43WmmxOvDYwofWvtCFSZPYrKDl5xQbGdvMGgdh6F9bhVKNuwlkv+yfRtxUgk5tXCn",
-	"SPoTFHarvtgZF1mcQv+T/do22n5q0FPYEMrJa0m93T1XvLpBfo85he2/n5/rmHnDpbnqerlxxs1ApmbW",
-	"OslQQdFvWYGuI+nJbJ9CnOQiVjeYrX0Uw5WWMcSj3oH4YfCyyjnrn+S/bpw8P1FdHhFys4WG4aBfSqG0",
-	"cI3oB870ka2fL3VRIITZ7WXYjYuZ67qOQf6788pC2TBYbpg9TsKGYMiq0Boy0ziMp5immvQXHy/TqzfS",
-	"0J3Yngcfvk6Tx8ogy6PsHq+wbxqHym60+Hur2w+1Tf3K5NgLbZy54IBgHnktXKOKCXIYgmTOSgtav9va",
-	"VQtXsZsvdhVPOfteZmSSsRgc1dDaHEPjDHjrGvGIE8DbaDsyc4/Y7cpWuXtcgho3DsscjE46IM6JVnMw",
-	"MyhYdQI+ezViOgmJQX/Q39t3I8O5ou3CcpGecSl8RxJPByMgESkz4npcKJXi10lukkkeiaSiLkQCU7sQ",
-	"j0Ma2EHOI+cd13kkflRCFyhYTKIj1D+XGTcNucY/X5zvV37A465ckCRs4ZTxhBT8mDDqT8jE9ujdm/PT",
-	"o9dnf5y//+XN8agXUWRIq8LAZcakriFjbiYWvQKpQQui9yDXAwtj9o7Y3ht8V5FFegdUMWc3gIm2v0QO",
-	"Fm9YY0gAzUAHlRoeHp7W61RJog32xAz00mHQ7aB0/ZHaqIsUenhcY7sIs7g+IyIU8U1wa77lrdc7nknr",
-	"gVVUS7wHsnCD+hUHoo2ONx1LK1gac9/2xkWmFpDJRdJ3jqA12IpDZLvKAmz74RpQM88oFoompYIaBm50",
-	"VO8XkA1PjuxDX+urZExJXmR6oq0dgxFjwrM8ZGr8CSbtF+AWMKktu2uZJigU6t25U3Pv9mXndpLjkaOy",
-	"ISQJWN7V9aWkw1Fr1/teh89yYtLSFuxEevhsoQF9n9Jl27njoGGh0ZPkHLnlSuOW2jl0vw3fvd1s6FwT",
-	"N1xRjz483JLV4amXdbs1Rrdpfakt2p5rSGGxKWJ/CizsiU6PNm8OEO3KRXIgyIz7WfI4KIXQjohnuxgG",
-	"53qt8FY4G60j7rMXTXSoNIIjGPLa863VXN8X5IWr5O+VJCugKHDEBSPzMGJVfFbQKjAPuNO/D6KVgbDz",
-	"qsmhN+aS6np1LlZ+8mLEXHRUSS4vK6lIfwWGbWNq+lWjrypRZBRKQQ1buncQSDATJ3ZFkJieIN2qXmCL",
-	"f20wdyavOW9XzpcbiHK9IiFdTxbaC0aSr5Mk2VW/LrXRaG8mUeIimA9kHHHDAtQiBcc1CbncQdFy0jhB",
-	"ENXx89PghsiLfLUIpa9kxkCjoSii5npdfjUNq4vsZSL8IlubwW/Y2/R6v6Hg43qG1bGF3o4MgOhATqcw",
-	"MauTpZaatbXGOQt914ywcOxMLhaQRRRiO0OPsHNmPesbZJ0GtpiG2jB2xAwP3vC5jq73l1Hiw+lbPl0w",
-	"Gzo04IODqyboDOzU6ixAd7hr2SVytM/CUsJffAEueLNILvLLxy//BAAA//8=",
-}
-
-// decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
-// after base64-decoding and flate-decompressing the embedded blob.
-func decodeSpec() ([]byte, error) {
-	encoded := strings.Join(swaggerSpec, "")
-	compressed, err := base64.StdEncoding.DecodeString(encoded)
-	if err != nil {
-		return nil, fmt.Errorf("error base64 decoding spec: %w", err)
-	}
-	zr := flate.NewReader(bytes.NewReader(compressed))
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(zr); err != nil {
-		return nil, fmt.Errorf("read flate: %w", err)
-	}
-	if err := zr.Close(); err != nil {
-		return nil, fmt.Errorf("close flate reader: %w", err)
-	}
-
-	return buf.Bytes(), nil
-}
-
-var rawSpec = decodeSpecCached()
-
-// a naive cache of the decoded OpenAPI spec
-func decodeSpecCached() func() ([]byte, error) {
-	data, err := decodeSpec()
-	return func() ([]byte, error) {
-		return data, err
-	}
-}
-
-// Constructs a synthetic filesystem for resolving external references when loading openapi specifications.
-func PathToRawSpec(pathToFile string) map[string]func() ([]byte, error) {
-	res := make(map[string]func() ([]byte, error))
-	if len(pathToFile) > 0 {
-		res[pathToFile] = rawSpec
-	}
-
-	return res
-}
-
-// GetSpec returns the OpenAPI specification corresponding to the generated
-// code in this file. External references in the spec are resolved through
-// PathToRawSpec; externally-referenced files must be embedded in their
-// corresponding Go packages (via the import-mapping feature). URL-based
-// external refs are not supported.
-func GetSpec() (swagger *openapi3.T, err error) {
-	resolvePath := PathToRawSpec("")
-
-	loader := openapi3.NewLoader()
-	loader.IsExternalRefsAllowed = true
-	loader.ReadFromURIFunc = func(loader *openapi3.Loader, url *url.URL) ([]byte, error) {
-		pathToFile := url.String()
-		pathToFile = path.Clean(pathToFile)
-		getSpec, ok := resolvePath[pathToFile]
-		if !ok {
-			err1 := fmt.Errorf("path not found: %s", pathToFile)
-			return nil, err1
-		}
-		return getSpec()
-	}
-	var specData []byte
-	specData, err = rawSpec()
-	if err != nil {
-		return
-	}
-	swagger, err = loader.LoadFromData(specData)
-	if err != nil {
-		return
-	}
-	return
-}
-
-// GetSpecJSON returns the raw JSON bytes of the embedded OpenAPI
-// specification: decompressed but not unmarshaled. External references
-// are not resolved here; the bytes are the spec exactly as embedded by
-// codegen. The result is cached at package init time, so repeated calls
-// are cheap.
-func GetSpecJSON() ([]byte, error) {
-	return rawSpec()
-}
-
-// GetSwagger returns the OpenAPI specification corresponding to the
-// generated code in this file.
-//
-// Deprecated: GetSwagger predates kin-openapi renaming openapi3.Swagger
-// to openapi3.T. Use [GetSpec] instead. This wrapper is retained for
-// backwards compatibility.
-func GetSwagger() (*openapi3.T, error) {
-	return GetSpec()
 }

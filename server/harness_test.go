@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -243,6 +244,11 @@ func (v *validatingTransport) check(req *http.Request, reqBody []byte, resp *htt
 	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented && resp.StatusCode != http.StatusBadGateway &&
 		resp.StatusCode != http.StatusServiceUnavailable {
 		v.t.Errorf("%s %s: server error %d: %s", req.Method, req.URL.String(), resp.StatusCode, body)
+	}
+	// Every operation has a default response (for the 500s), which kin-openapi matches to any
+	// status; a status the service answers by design must be listed by itself.
+	if route.Operation.Responses.Value(strconv.Itoa(resp.StatusCode)) == nil {
+		v.t.Errorf("%s %s: status %d is not documented by the operation (only its default matches it): %s", req.Method, req.URL.String(), resp.StatusCode, body)
 	}
 	vreq := req.Clone(context.Background())
 	vreq.Body = io.NopCloser(bytes.NewReader(reqBody))

@@ -317,7 +317,8 @@ func uploadFormat(contentType string) (string, error) {
 
 func unsupportedUpload() error {
 	return problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type",
-		"upload the file as text/csv, application/x-ndjson, application/json or application/octet-stream (read as the source's format)")
+		"upload the file as text/csv, application/json, application/x-ndjson (or application/ndjson, application/jsonl) "+
+			"or application/octet-stream (read as the source's format)")
 }
 
 // PushDataSourceRecords applies pushed upserts and deletions to a custom source's records.

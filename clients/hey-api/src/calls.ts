@@ -25,9 +25,8 @@ async function main(): Promise<void> {
   const source = await createDataSource({ path: { panelId }, body: { type: "file", config: { format: "csv", keyField: "id" } } });
   check(source.response.status === 201 && source.data !== undefined, "createDataSource answers 201", source.error);
 
-  // The spec declares this body as */*, which the generated client sends as the Content-Type and
-  // the server refuses (415) until the upload's media types are declared one by one; the call
-  // names the file's real type.
+  // The spec lists the upload's media types one by one; the generated client sends the first JSON
+  // one (application/json) unless the call names the file's type, as this CSV upload does.
   const upload = await uploadDataSourceFile({
     path: { dataSourceId: source.data!.id },
     body: new Blob(["id,name,age\np1,Ada Lovelace,36\np2,Grace Hopper,85\n"], { type: "text/csv" }),
@@ -35,6 +34,12 @@ async function main(): Promise<void> {
   });
   check(upload.response.status === 200 && upload.data?.syncStatus === "success" && upload.data.recordsProcessed === 2,
     "uploadDataSourceFile (text/csv) syncs 2 records", upload.data ?? upload.error);
+  const jsonUpload = await uploadDataSourceFile({
+    path: { dataSourceId: source.data!.id },
+    body: new Blob([JSON.stringify([{ id: "p3", name: "Katherine Johnson", age: 101 }])]),
+  });
+  check(jsonUpload.response.status === 200 && jsonUpload.data?.syncStatus === "success" && jsonUpload.data.recordsProcessed === 1,
+    "uploadDataSourceFile (the client's default Content-Type) syncs 1 record", jsonUpload.data ?? jsonUpload.error);
 
   // rows.csv is typed as CSV text by the spec, so the generated client needs no parseAs override
   // (getPanelRows?format=csv, the deprecated alias, is typed as the JSON page).
