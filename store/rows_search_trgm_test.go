@@ -412,3 +412,77 @@ func TestSearchIndexIngestCost(t *testing.T) {
 		"index after the last rebuild %.1f MB for %d records", n, med(with).Round(time.Millisecond), with, med(without).Round(time.Millisecond),
 		without, float64(med(with))/float64(med(without)), float64(size)/1e6, n)
 }
+
+// At 1,000,000 records in one source, a selective search (one record in a million) reads the
+// trigram index instead of walking the source's records, and answers as without the prefilter.
+// Slow: skipped under -short.
+func TestSearchIndexPlanAtScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 1,000,000 records")
+	}
+	if !testStore.searchIndexReady(t.Context()) {
+		t.Skip("no trigram index here (pg_trgm missing)")
+	}
+	ctx := t.Context()
+	f := newOpsFixture(t)
+	var gen int64
+	if err := testStore.db.NewSelect().Table("source_records").ColumnExpr("max(generation)").
+		Where("data_source_id = ?", f.primary.ID).Scan(ctx, &gen); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := testStore.db.ExecContext(ctx, `INSERT INTO source_records (data_source_id, generation, record_key, ord, doc)
+		SELECT ?, ?, 'k' || i, 100 + i, jsonb_build_object('name', 'patient ' || i, 'note', CASE WHEN i % 7 = 0 THEN 'call back' ELSE 'ok' END,
+			'count', i % 100, 'due', '2026-06-' || lpad((1 + i % 28)::text, 2, '0'))
+		FROM generate_series(1, 1000000) AS i`, f.primary.ID, gen); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("1,000,000 records inserted with the trigram index in place in %v", time.Since(start).Round(time.Millisecond))
+	if _, err := testStore.db.ExecContext(ctx, "VACUUM ANALYZE source_records"); err != nil {
+		t.Fatal(err)
+	}
+	f.view.VisibleColumns = []string{"Name", "Note"}
+	if _, err := testStore.UpdateView(ctx, f.a, f.view.ID, func(*View) error { return nil }, ViewPatch{VisibleColumns: f.view.VisibleColumns}); err != nil {
+		t.Fatal(err)
+	}
+	f.setView(t, nil, []ViewSort{{ColumnName: "Name", Direction: "asc"}})
+	explain := func(search string, no bool) string {
+		plan, err := testStore.PlanRows(ctx, f.a, RowsQuery{PanelID: f.panel.ID, ViewID: f.view.ID, Limit: 50, Now: opsNow, Search: search, noSearchIndex: no})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, args := firstPageSQL(t, plan)
+		var raw []byte
+		if err := testStore.db.QueryRowContext(ctx, "EXPLAIN (FORMAT JSON) "+q, args...).Scan(&raw); err != nil {
+			t.Fatalf("%v: %s", err, q)
+		}
+		return string(raw)
+	}
+	const idx = `"Index Name": "source_records_doc_trgm_idx"`
+	if plan := explain("nt 99999", false); !strings.Contains(plan, idx) || strings.Contains(plan, `"Seq Scan"`) {
+		t.Errorf("a selective search does not read the trigram index:\n%s", plan)
+	}
+	if plan := explain("nt 99999", true); strings.Contains(plan, idx) {
+		t.Errorf("without the prefilter the plan names the trigram index:\n%s", plan)
+	}
+	timed := func(no bool) ([]string, time.Duration) {
+		start := time.Now()
+		plan, err := testStore.PlanRows(ctx, f.a, RowsQuery{PanelID: f.panel.ID, ViewID: f.view.ID, Limit: 50, Now: opsNow, Search: "nt 99999", noSearchIndex: no})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		if _, err := plan.Run(ctx, func(r Row) error { keys = append(keys, r.Key); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return keys, time.Since(start)
+	}
+	with, dWith := timed(false)
+	without, dWithout := timed(true)
+	// patient 99999 and patient 999990 to 999999, in name order.
+	want := []string{"k99999", "k999990", "k999991", "k999992", "k999993", "k999994", "k999995", "k999996", "k999997", "k999998", "k999999"}
+	if !slices.Equal(with, want) || !slices.Equal(without, want) {
+		t.Errorf("rows with the prefilter %v, without %v; want %v", with, without, want)
+	}
+	t.Logf("search \"nt 99999\" at 1,000,000 records: with the prefilter %v, without %v", dWith.Round(time.Microsecond), dWithout.Round(time.Microsecond))
+}
