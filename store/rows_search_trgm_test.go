@@ -20,7 +20,7 @@ import (
 	"github.com/panels/panels/store/storetest"
 )
 
-// The search's trigram prefilter (migration 0013, store/rows/sql.go searchPrefilter) narrows and
+// The search's trigram prefilter (store/rows/sql.go searchPrefilter) narrows and
 // never decides: on records whose values jsonb renders with escapes (quotes, backslashes,
 // control characters), non-ASCII text, LIKE's metacharacters, numbers, booleans, nested objects
 // and arrays in text columns, and keys that hold the needle, the answers with the prefilter,
@@ -141,11 +141,41 @@ func (f *trgmFixture) searchBothWays(t *testing.T, search string) ([]string, boo
 	return with, strings.Contains(stmt, "lower(s0.doc::text) LIKE")
 }
 
-func TestSearchPrefilterSameAnswers(t *testing.T) {
-	if !testStore.searchIndexReady(t.Context()) {
-		t.Skip("no trigram index here (pg_trgm missing): TestSearchIndexMigrationWithoutPrivilege covers that case")
+// withTrgmIndex builds the trigram index over the given sources only (a partial index, so that
+// the records other tests of the package leave behind are not indexed; the store would not use a
+// partial index by itself) and has testStore use it until the test ends.
+func withTrgmIndex(t *testing.T, sources ...int64) {
+	t.Helper()
+	ctx := t.Context()
+	var ext bool
+	if err := testStore.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')`).Scan(&ext); err != nil {
+		t.Fatal(err)
 	}
+	if !ext {
+		t.Skip("pg_trgm is not installed here: TestSearchIndexMigrationWithoutPrivilege covers that case")
+	}
+	ids := make([]string, len(sources))
+	for i, id := range sources {
+		ids[i] = fmt.Sprint(id)
+	}
+	ddl := strings.Replace(SearchIndexDDL, " CONCURRENTLY IF NOT EXISTS", "", 1) + " WHERE data_source_id IN (" + strings.Join(ids, ", ") + ")"
+	if _, err := testStore.db.ExecContext(ctx, ddl); err != nil {
+		t.Fatal(err)
+	}
+	testStore.trgm.mu.Lock()
+	testStore.trgm.ok, testStore.trgm.checked = true, time.Now()
+	testStore.trgm.mu.Unlock()
+	t.Cleanup(func() {
+		_, _ = testStore.db.ExecContext(context.Background(), `DROP INDEX IF EXISTS source_records_doc_trgm_idx`)
+		testStore.trgm.mu.Lock()
+		testStore.trgm.checked = time.Time{}
+		testStore.trgm.mu.Unlock()
+	})
+}
+
+func TestSearchPrefilterSameAnswers(t *testing.T) {
 	f := newTrgmFixture(t)
+	withTrgmIndex(t, f.primary.ID, f.other.ID)
 	f.setView(t, nil, nil)
 	f.visible(t, "Name", "Note", "Kind", "Deep", "Blob")
 	tests := []struct {
@@ -238,9 +268,10 @@ func TestSearchPrefilterSameAnswers(t *testing.T) {
 }
 
 // Where 0013 cannot install pg_trgm (here: a role without CREATE on its database runs every
-// migration), the migration succeeds without the index, the store notices, and the search is
-// today's SQL. Where pg_trgm is not available at all (simulated by asking for an extension no
-// server has), the same.
+// migration), the migration succeeds without it; where pg_trgm is not available at all
+// (simulated by asking for an extension no server has), the same. Where it is, 0013 installs it,
+// the service's role can then build the index with SearchIndexDDL, and the store notices the
+// index (a partial one does not count).
 func TestSearchIndexMigrationWithoutPrivilege(t *testing.T) {
 	dsn, drop, err := storetest.CreateDatabase("panels_store_notrgm")
 	if err != nil {
@@ -283,10 +314,16 @@ func TestSearchIndexMigrationWithoutPrivilege(t *testing.T) {
 	if err != nil || dirty || v != latest || v < 13 {
 		t.Fatalf("version %d dirty %v latest %d: %v", v, dirty, latest, err)
 	}
-	var ext, idx bool
-	if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'),
-		to_regclass('source_records_doc_trgm_idx') IS NOT NULL`).Scan(&ext, &idx); err != nil || ext || idx {
-		t.Fatalf("pg_trgm %v, index %v (%v): want neither", ext, idx, err)
+	installed := func() bool {
+		t.Helper()
+		var ext bool
+		if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')`).Scan(&ext); err != nil {
+			t.Fatal(err)
+		}
+		return ext
+	}
+	if installed() {
+		t.Fatal("pg_trgm installed by a role without CREATE on the database")
 	}
 	st, err := Open(roleDSN, Options{})
 	if err != nil {
@@ -298,7 +335,7 @@ func TestSearchIndexMigrationWithoutPrivilege(t *testing.T) {
 	}
 
 	// The same logic where the server has no pg_trgm at all: run 0013 asking for an extension
-	// that does not exist, as the superuser, in a database that has no index yet.
+	// that does not exist, as the superuser.
 	up, err := migrations.FS.ReadFile("0013_search_trgm.up.sql")
 	if err != nil {
 		t.Fatal(err)
@@ -310,17 +347,39 @@ func TestSearchIndexMigrationWithoutPrivilege(t *testing.T) {
 	if _, err := admin.Exec(ctx, absent); err != nil {
 		t.Fatalf("0013 where pg_trgm is unavailable: %v", err)
 	}
-	if err := admin.QueryRow(ctx, `SELECT to_regclass('source_records_doc_trgm_idx') IS NOT NULL`).Scan(&idx); err != nil || idx {
-		t.Fatalf("index %v (%v) where pg_trgm is unavailable", idx, err)
+	if installed() {
+		t.Fatal("pg_trgm installed where it is unavailable")
 	}
-	// And where it is available to the superuser, the unchanged 0013 builds the index, which the
-	// store (after its cache expires) then uses.
+	// Where the superuser runs it, the unchanged 0013 installs pg_trgm; then the service's role
+	// (the tables' owner) builds the index, which the store sees once its cache expires.
 	if _, err := admin.Exec(ctx, string(up)); err != nil {
 		t.Fatal(err)
 	}
-	st.trgm.checked = time.Time{}
-	if !st.searchIndexReady(ctx) {
-		t.Error("the store does not see the index 0013 built")
+	if !installed() {
+		t.Fatal("0013 did not install pg_trgm")
+	}
+	roleConn, err := pgx.Connect(ctx, roleDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer roleConn.Close(context.Background())
+	for _, c := range []struct {
+		ddl  string
+		want bool
+	}{
+		{strings.Replace(SearchIndexDDL, " CONCURRENTLY IF NOT EXISTS", "", 1) + " WHERE data_source_id = 1", false},
+		{SearchIndexDDL, true},
+	} {
+		if _, err := roleConn.Exec(ctx, `DROP INDEX IF EXISTS source_records_doc_trgm_idx`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := roleConn.Exec(ctx, c.ddl); err != nil {
+			t.Fatalf("%s: %v", c.ddl, err)
+		}
+		st.trgm.checked = time.Time{}
+		if got := st.searchIndexReady(ctx); got != c.want {
+			t.Errorf("after %s the store uses the index: %v, want %v", c.ddl, got, c.want)
+		}
 	}
 }
 
@@ -350,10 +409,10 @@ func TestSearchIndexIngestCost(t *testing.T) {
 	}
 	defer st.Close()
 	ctx := t.Context()
-	var def string
-	if err := st.db.QueryRowContext(ctx, `SELECT pg_get_indexdef('source_records_doc_trgm_idx'::regclass)`).Scan(&def); err != nil {
-		t.Skipf("no trigram index: %v", err)
+	if _, err := st.db.ExecContext(ctx, SearchIndexDDL); err != nil {
+		t.Skipf("no trigram index (is pg_trgm installed?): %v", err)
 	}
+	def := SearchIndexDDL
 	a := stActor(stTenant("trgmcost"), "owner")
 	p := &Panel{Name: "Cost"}
 	if err := st.CreatePanel(ctx, a, p); err != nil {
@@ -420,11 +479,9 @@ func TestSearchIndexPlanAtScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 1,000,000 records")
 	}
-	if !testStore.searchIndexReady(t.Context()) {
-		t.Skip("no trigram index here (pg_trgm missing)")
-	}
 	ctx := t.Context()
 	f := newOpsFixture(t)
+	withTrgmIndex(t, f.primary.ID)
 	var gen int64
 	if err := testStore.db.NewSelect().Table("source_records").ColumnExpr("max(generation)").
 		Where("data_source_id = ?", f.primary.ID).Scan(ctx, &gen); err != nil {
@@ -437,7 +494,7 @@ func TestSearchIndexPlanAtScale(t *testing.T) {
 		FROM generate_series(1, 1000000) AS i`, f.primary.ID, gen); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("1,000,000 records inserted with the trigram index in place in %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("1,000,000 records inserted with the trigram index over their source in %v", time.Since(start).Round(time.Millisecond))
 	if _, err := testStore.db.ExecContext(ctx, "VACUUM ANALYZE source_records"); err != nil {
 		t.Fatal(err)
 	}

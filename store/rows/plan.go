@@ -102,7 +102,7 @@ type Query struct {
 	GoOnly bool
 	// Search keeps the rows where one of the answer's columns contains it (ignoring case).
 	Search string
-	// SearchIndex says that source_records has the trigram index of migration 0013 and that the
+	// SearchIndex says that source_records has the trigram index (docs/search-index.md) and that the
 	// database lowers text one character at a time, so a pushed search may add its whole-document
 	// prefilter (searchPrefilter).
 	SearchIndex bool

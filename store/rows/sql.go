@@ -228,7 +228,7 @@ func likeEscape(s string) string {
 
 // searchPrefilter is a condition on the primary record's whole document that every row the
 // pushed search keeps satisfies: lower(doc::text) LIKE '%q%', which the trigram index of
-// migration 0013 answers, so a selective search reads the few candidate records instead of every
+// docs/search-index.md answers, so a selective search reads the few candidate records instead of every
 // record of the source. It only narrows: the exact per-column match still decides.
 //
 // It is implied by the search when
