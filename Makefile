@@ -118,13 +118,14 @@ test-faults: ## Run the fault tests (SIGTERM under load, database restarts, dupl
 	$(GO) test -count=1 -v -run 'TestIdempotencyConcurrentDuplicates|TestConcurrentUpdates' ./server | grep -E '^(--- |\s+(idempotency|conditional)_test.go|ok|FAIL)'
 
 .PHONY: bench
-bench: ## Benchmark the service against bare baselines, sync/rows against hand-written SQL, webhooks and the event stream (needs wrk)
+bench: ## Benchmark the service against bare baselines, sync/rows against hand-written SQL (also at 1,000,000 records), webhooks and the event stream (needs wrk)
 	@command -v wrk >/dev/null || { echo "make bench needs wrk on PATH (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)"; exit 1; }
 	$(GO) run ./tools/bench/cmd/bench
 	$(GO) run ./tools/bench/dataflow -reps 5 -o tools/bench/dataflow-results.md
 	$(GO) run ./tools/bench/scale -o tools/bench/scale-results.md
 	$(GO) run ./tools/bench/webhooks -o tools/bench/webhooks-results.md
 	$(GO) run ./tools/bench/events -o tools/bench/events-results.md
+	$(GO) run ./tools/bench/rows -o tools/bench/rows-results.md
 
 .PHONY: cover
 cover: ## Run the tests with coverage and print the total

@@ -17,6 +17,8 @@ import (
 // Store is the service's handle on its database.
 type Store struct {
 	db *bun.DB
+	// trgm: whether the rows search may use the trigram index (searchIndexReady).
+	trgm searchIndex
 }
 
 // Options bound the connection pool.

@@ -48,6 +48,9 @@ type RowsQuery struct {
 	Search string
 	// GroupBy is the column reference RowsPlan.Groups counts by (getPanelRowGroups).
 	GroupBy string
+	// noSearchIndex leaves out the search's trigram prefilter, so tests can hold the answers
+	// with and without it to one another.
+	noSearchIndex bool
 }
 
 // RowsPlan is a compiled rows query, ready to run against the database.
@@ -105,7 +108,8 @@ func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, 
 		WholePanel: p.Level >= PermViewer,
 		GroupBy:    q.GroupBy,
 		Query: rows.Query{Limit: q.Limit, After: q.After, Now: q.Now, GoOnly: q.GoOnly, Limits: q.Limits,
-			MaxBytes: q.MaxBytes, Search: q.Search},
+			MaxBytes: q.MaxBytes, Search: q.Search,
+			SearchIndex: q.Search != "" && !q.noSearchIndex && s.searchIndexReady(ctx)},
 	}
 	return &RowsPlan{db: s.db, tenantID: a.TenantID, sources: sources, plan: rows.Compile(in)}, nil
 }

@@ -102,6 +102,10 @@ type Query struct {
 	GoOnly bool
 	// Search keeps the rows where one of the answer's columns contains it (ignoring case).
 	Search string
+	// SearchIndex says that source_records has the trigram index (docs/search-index.md) and that the
+	// database lowers text one character at a time, so a pushed search may add its whole-document
+	// prefilter (searchPrefilter).
+	SearchIndex bool
 	// Limits bound the text a formula computes (zero: the defaults); a longer value is an error
 	// cell (formula.TooLongError).
 	Limits formula.Limits

@@ -341,6 +341,9 @@ func (pl *Plan) whereSQL() []sqlFrag {
 			where = append(where, w)
 		}
 	}
+	if f, ok := pl.searchPrefilter(); ok {
+		where = append(where, f)
+	}
 	return where
 }
 

@@ -3,6 +3,7 @@ package rows
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun/dialect/pgdialect"
 
@@ -223,4 +224,49 @@ func keysetSQL(keys []*sortKey, exprs []sqlFrag, vals []*string, ord int64) sqlF
 // likeEscape makes every character of s literal in a LIKE pattern with ESCAPE '\'.
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// searchPrefilter is a condition on the primary record's whole document that every row the
+// pushed search keeps satisfies: lower(doc::text) LIKE '%q%', which the trigram index of
+// docs/search-index.md answers, so a selective search reads the few candidate records instead of every
+// record of the source. It only narrows: the exact per-column match still decides.
+//
+// It is implied by the search when
+//   - the whole search runs in SQL and every searched column is a base column of the primary
+//     source, read as doc #>> path (text and select columns): its value is then part of doc, and
+//     doc::text renders a nested value, number or boolean exactly as #>> does, and a string
+//     between quotes with only " \ and control characters escaped;
+//   - q holds none of those characters: a match of q in a string's value then lies in a run of
+//     characters that doc::text renders unchanged;
+//   - lower() maps one character at a time (libc collations; ICU lowers Σ by its context), so
+//     lowering the document lowers the value's text in place. The store checks this with the
+//     index (Query.SearchIndex).
+//
+// Needles shorter than 3 characters give pg_trgm no trigram to look up; the prefilter would
+// only cost each row a rendering of its document, so it is left out.
+func (pl *Plan) searchPrefilter() (sqlFrag, bool) {
+	q := pl.q.Search
+	if !pl.q.SearchIndex || pl.q.GoOnly || pl.search.root == nil || !pl.search.all || !prefilterNeedle(q) {
+		return sqlFrag{}, false
+	}
+	for _, c := range pl.search.leaves() {
+		if c.op != "search" || !c.pushed || c.col < 0 || pl.cols[c.col].src != 0 || (c.typ != "text" && c.typ != "select") {
+			return sqlFrag{}, false
+		}
+	}
+	return frag(`lower(s0.doc::text) LIKE '%' || lower(?) || '%' ESCAPE '\'`, likeEscape(q)), true
+}
+
+// prefilterNeedle reports whether doc::text holds q verbatim wherever a value holds it: no
+// character that jsonb's text escapes, and long enough for a trigram.
+func prefilterNeedle(q string) bool {
+	if utf8.RuneCountInString(q) < 3 || !utf8.ValidString(q) {
+		return false
+	}
+	for _, r := range q {
+		if r == '"' || r == '\\' || r < 0x20 {
+			return false
+		}
+	}
+	return true
 }
