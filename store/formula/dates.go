@@ -7,7 +7,25 @@ import (
 	"time"
 )
 
-// Dates are UTC: a column's properties cannot name a time zone yet (docs/formulas.md).
+// Dates are UTC unless the calculated column's properties name a time zone (properties.timeZone,
+// an IANA name): then the date functions read and write wall-clock times in that zone
+// (docs/formulas.md).
+
+// ToTimeIn is ToTime with a date-only or zone-less date-time text read as a wall-clock time in
+// loc (nil: UTC, as ToTime). A text with Z or an offset names its instant whatever loc is.
+func ToTimeIn(v any, loc *time.Location) (time.Time, error) {
+	s, isText := v.(string)
+	if loc == nil || !isText {
+		return ToTime(v)
+	}
+	s = strings.TrimSpace(s)
+	for _, layout := range timeLayouts {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return ToTime(v) // the same error
+}
 
 var (
 	minDate = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -43,6 +43,10 @@ type Column struct {
 	SourceField  *string // base columns: a dotted path into the source's documents
 	Formula      *string // calculated columns: the stored form, references as {id}
 	Dependencies []int64 // calculated columns: the columns the formula reads
+	// TimeZone is properties.timeZone, an IANA name ("": none, which reads dates as UTC, as
+	// before zones existed): relative date filters count days in it, a date-only or zone-less
+	// value is a wall-clock time in it, and a calculated column's date functions run in it.
+	TimeZone string
 }
 
 // Condition is one comparison of a cohort rule: Field is a column reference or a dotted path
@@ -179,6 +183,7 @@ type colInfo struct {
 	prog   *formula.Program
 	errC   error // compile error of a calculated column, or why a base column cannot be read
 	projAt int   // index into the projection; -1 when not projected
+	loc    *time.Location // Column.TimeZone; nil: none (or not a zone this machine knows)
 }
 
 type condition struct {
@@ -189,6 +194,9 @@ type condition struct {
 	op       string
 	operands []operand
 	pushed   bool
+	// recheck: the leaf's SQL is a superset that Go evaluates again (dates: see datesql.go).
+	recheck bool
+	loc     *time.Location // the column's time zone (dates); nil: none
 	// Date operators: the range [start, end) their value names at the query's now (dateOK false:
 	// the value names no range, nothing matches).
 	start, end time.Time
@@ -266,7 +274,7 @@ func Compile(in Input) *Plan {
 		if idx := plan.resolve(plan.columns(), in.GroupBy); slices.Contains(plan.out, idx) {
 			plan.groupBy = idx
 		}
-		plan.groupSQL = plan.groupBy >= 0 && plan.pushable(plan.groupBy) && plan.cohort.all && plan.filters.all && plan.search.all
+		plan.groupSQL = plan.groupBy >= 0 && plan.pushable(plan.groupBy) && !plan.cohort.goToo() && !plan.filters.goToo() && !plan.search.goToo()
 	}
 	plan.project()
 	plan.shape = plan.fingerprint(in.Cohort, in.View)
@@ -283,7 +291,7 @@ func (pl *Plan) compileColumns(cols []Column) {
 	for i := range cols {
 		c := &cols[i]
 		byID[c.ID] = i
-		ci := colInfo{col: c, calc: c.ColumnType == calculated, src: -1, projAt: -1}
+		ci := colInfo{col: c, calc: c.ColumnType == calculated, src: -1, projAt: -1, loc: zoneOf(c.TimeZone)}
 		if !ci.calc {
 			if c.SourceID == nil {
 				ci.errC = errDetached
@@ -406,9 +414,10 @@ func (pl *Plan) compileCohortNode(all []Column, rule Cohort) *condNode {
 func (pl *Plan) compileCohortCondition(all []Column, rc Condition) *condition {
 	c := &condition{col: -1, op: rc.Operator}
 	if idx := pl.resolve(all, rc.Field); idx >= 0 {
-		c.col, c.typ = idx, pl.cols[idx].col.Type
+		c.col, c.typ, c.loc = idx, pl.cols[idx].col.Type, pl.cols[idx].loc
 		c.pushed = pl.pushable(idx)
-		c.operands = []operand{coerce(rc.Value, c.typ)}
+		c.operands = []operand{coerceIn(rc.Value, c.typ, c.loc)}
+		pl.pushDate(c)
 		return c
 	}
 	c.path = parsePath(rc.Field)
@@ -479,13 +488,13 @@ func (pl *Plan) compileFilter(all []Column, f Filter) *condNode {
 	if idx < 0 {
 		return nil
 	}
-	typ := pl.cols[idx].col.Type
-	c := &condition{col: idx, typ: typ, op: f.Operator, pushed: pl.pushable(idx)}
+	typ, loc := pl.cols[idx].col.Type, pl.cols[idx].loc
+	c := &condition{col: idx, typ: typ, op: f.Operator, pushed: pl.pushable(idx), loc: loc}
 	switch f.Operator {
 	case "in", "notIn", "between":
 		list, _ := f.Value.([]any)
 		for _, v := range list {
-			c.operands = append(c.operands, coerce(v, typ))
+			c.operands = append(c.operands, coerceIn(v, typ, loc))
 		}
 		if f.Operator == "between" && len(c.operands) != 2 {
 			c.operands = []operand{{}, {}}
@@ -504,15 +513,16 @@ func (pl *Plan) compileFilter(all []Column, f Filter) *condNode {
 		}
 		c.pushed = c.pushed && (typ == "text" || typ == "select")
 	case "isWithin", "before", "after", "onOrBefore", "onOrAfter":
-		// Dates are typed in Go only (sqlTyped): these never run in SQL.
+		// Only date columns run these in SQL (pushDate); on other types they match nothing.
 		c.pushed = false
 		if spec, err := ParseDateSpec(f.Operator, f.Value); err == nil {
-			c.start, c.end, c.dateOK = spec.span(pl.q.Now, typ)
+			c.start, c.end, c.dateOK = spec.spanIn(pl.q.Now, typ, loc)
 		}
 	case "isNull", "isNotNull", "isEmpty", "isNotEmpty":
 	default:
-		c.operands = []operand{coerce(f.Value, typ)}
+		c.operands = []operand{coerceIn(f.Value, typ, loc)}
 	}
+	pl.pushDate(c)
 	return &condNode{leaf: c}
 }
 
@@ -564,6 +574,7 @@ func newConditionTree(root *condNode) *conditionSet {
 		}
 		split(root)
 	}
+	markRechecks(root)
 	return cs
 }
 
@@ -645,7 +656,7 @@ func (pl *Plan) project() {
 	}
 	for _, cs := range pl.conditionSets() {
 		for _, c := range cs.leaves() {
-			if !c.pushed && c.col >= 0 {
+			if (!c.pushed || c.recheck) && c.col >= 0 {
 				visit(c.col)
 			}
 		}
@@ -699,6 +710,7 @@ func (pl *Plan) fingerprint(cohort Cohort, view *View) string {
 		ID                         int64
 		Type, Kind, Field, Formula string
 		Source                     *int64
+		Zone                       string `json:",omitempty"` // omitted: cursors of zone-less panels stay valid
 	}
 	shape := struct {
 		View    int64
@@ -715,7 +727,7 @@ func (pl *Plan) fingerprint(cohort Cohort, view *View) string {
 		shape.View, shape.Sorts, shape.Filters = view.ID, view.Sorts, view.Filters
 	}
 	for _, ci := range pl.cols {
-		cs := colShape{ID: ci.col.ID, Type: ci.col.Type, Kind: ci.col.ColumnType, Source: ci.col.SourceID}
+		cs := colShape{ID: ci.col.ID, Type: ci.col.Type, Kind: ci.col.ColumnType, Source: ci.col.SourceID, Zone: ci.col.TimeZone}
 		if ci.col.SourceField != nil {
 			cs.Field = *ci.col.SourceField
 		}

@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// dateJunk is one stored value of the date-junk fixture, written into four columns at once:
+// D (date), T (datetime), DZ and TZ (the same in America/New_York). kind says what the SQL
+// decides exactly: "D" a canonical date, "Z" a canonical UTC instant, "null" a null-like value
+// (null, missing, empty, not a text), "" a text left to Go.
+type dateJunk struct {
+	json string // the JSON value; "" for a missing field
+	kind string
+}
+
+var dateJunkValues = []dateJunk{
+	{`"2026-06-15"`, "D"}, {`"2026-06-16"`, "D"}, {`"2026-06-14"`, "D"}, {`"2026-06-22"`, "D"}, {`"2026-07-15"`, "D"},
+	{`"2025-06-15"`, "D"}, {`"2024-02-29"`, "D"}, {`"2000-02-29"`, "D"}, {`"0000-01-01"`, "D"}, {`"9999-12-31"`, "D"},
+	{`"2026-03-08"`, "D"}, {`"2026-11-01"`, "D"},
+	{`"2026-06-15T10:00:00Z"`, "Z"}, {`"2026-06-15T03:59:59Z"`, "Z"}, {`"2026-06-15T04:00:00Z"`, "Z"},
+	{`"2026-06-16T03:59:59.999999999Z"`, "Z"}, {`"2026-06-14T23:59:59.5Z"`, "Z"}, {`"2026-06-15T00:00:00.000Z"`, "Z"},
+	{`"2026-03-08T06:30:00Z"`, "Z"}, {`"2026-11-01T05:30:00Z"`, "Z"}, {`"9999-12-31T23:59:59.999999999Z"`, "Z"},
+	// Junk and the forms Go reads that the SQL leaves to it.
+	{`"2026-02-30"`, ""}, {`"1900-02-29"`, ""}, {`"2026-13-01"`, ""}, {`"2026-6-15"`, ""}, {`"+2026-06-15"`, ""},
+	{`"2026-06-15T23:30:00-05:00"`, ""}, {`"2026-06-15T01:30:00+02:00"`, ""}, {`"2026-06-15T10:00:00"`, ""},
+	{`"2026-06-15 10:00:00"`, ""}, {`"2026-06-15T10:00"`, ""}, {`" 2026-06-15 "`, ""}, {`"2026-06-15\n"`, ""},
+	{`"2026-06-15T1:00:00Z"`, ""}, {`"2026-06-15T10:00:00,5Z"`, ""}, {`"2026-06-15t10:00:00z"`, ""},
+	{`"2026-06-15T24:00:00Z"`, ""}, {`"2026-06-15T10:00:60Z"`, ""}, {`"2026-06-15T10:00:00.1234567891Z"`, ""},
+	{`"junk"`, ""}, {`" "`, ""}, {`"２０２６-06-15"`, ""},
+	{`""`, "null"}, {`null`, "null"}, {``, "null"}, {`20260615`, "null"}, {`true`, "null"}, {`{"a": 1}`, "null"},
+	{`["2026-06-15"]`, "null"},
+}
+
+func newDateJunkFixture(t *testing.T) *rowsFixture {
+	t.Helper()
+	a := stActor(stTenant("datejunk"), "owner")
+	f := &rowsFixture{a: a, panel: stPanel(t, a, "Dates"), cols: map[string]*Column{}}
+	ds := &DataSource{Type: "file", Config: map[string]any{"format": "ndjson", "keyField": "id"}}
+	if err := testStore.CreateDataSource(t.Context(), a, f.panel.ID, ds); err != nil {
+		t.Fatal(err)
+	}
+	f.primary = ds
+	var lines []string
+	for i, v := range dateJunkValues {
+		line := fmt.Sprintf(`{"id":"j%02d"`, i)
+		if v.json != "" {
+			line += fmt.Sprintf(`,"d":%s,"t":%s,"dz":%s,"tz":%s`, v.json, v.json, v.json, v.json)
+		}
+		lines = append(lines, line+"}")
+	}
+	if res := syncNDJSON(t, a, ds, "id", lines); res.Record.Status != SyncSuccess {
+		t.Fatalf("sync: %+v", res.Record)
+	}
+	for _, c := range []struct{ name, typ, field, zone string }{
+		{"D", "date", "d", ""}, {"T", "datetime", "t", ""}, {"DZ", "date", "dz", "America/New_York"}, {"TZ", "datetime", "tz", "America/New_York"},
+	} {
+		sf, id := c.field, ds.ID
+		col := &Column{Name: c.name, Type: c.typ, SourceField: &sf, DataSourceID: &id}
+		if c.zone != "" {
+			col.Properties = map[string]any{"timeZone": c.zone}
+		}
+		if _, err := testStore.CreateColumn(t.Context(), a, f.panel.ID, col, nil); err != nil {
+			t.Fatal(err)
+		}
+		f.cols[c.name], f.colNames = col, append(f.colNames, c.name)
+	}
+	f.view = &View{Name: "Dates", PanelID: f.panel.ID}
+	if err := testStore.CreateView(t.Context(), a, f.view); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// sqlKeys is what the pushed SQL alone keeps (no Go recheck): the first page's statement.
+func (f *rowsFixture) sqlKeys(t *testing.T, q RowsQuery) []string {
+	t.Helper()
+	q.PanelID, q.Limit = f.panel.ID, 10000
+	plan, err := testStore.PlanRows(t.Context(), f.a, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	err = testStore.db.RunInTx(t.Context(), nil, func(ctx context.Context, tx bun.Tx) error {
+		gens, err := plan.generations(ctx, tx)
+		if err != nil {
+			return err
+		}
+		sql, args := plan.plan.FirstPageSQL(gens)
+		rs, err := tx.QueryContext(ctx, sql, args...)
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, sql)
+		}
+		defer rs.Close()
+		cols, _ := rs.Columns()
+		for rs.Next() {
+			dest := make([]any, len(cols))
+			var key string
+			dest[0] = &key
+			for i := 1; i < len(dest); i++ {
+				dest[i] = new(any)
+			}
+			if err := rs.Scan(dest...); err != nil {
+				return err
+			}
+			keys = append(keys, key)
+		}
+		return rs.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Every date operator on every junk value, in SQL and in Go (f.keys requires both answers to
+// agree, and the SQL never raises an error), at a noon and at a time when New York's date is not
+// UTC's. The SQL alone (before Go's recheck) must keep every row Go keeps, and decide the
+// canonical and null-like values exactly: only other texts may pass it for Go to refuse.
+func TestRowsDateJunkBothPaths(t *testing.T) {
+	f := newDateJunkFixture(t)
+	mode := func(m string, days ...int) any {
+		if len(days) == 0 {
+			return m
+		}
+		return map[string]any{"mode": m, "numberOfDays": float64(days[0])}
+	}
+	type op struct {
+		op string
+		v  any
+	}
+	ops := []op{
+		{"isNull", nil}, {"isNotNull", nil}, {"isEmpty", nil}, {"isNotEmpty", nil},
+		{"eq", "2026-06-15"}, {"ne", "2026-06-15"}, {"eq", "2026-06-15T10:00:00Z"}, {"ne", "2026-06-15T10:00:00Z"},
+		{"eq", "junk"}, {"ne", "junk"}, {"gt", "2026-06-15"}, {"gte", "2026-06-15"}, {"lt", "2026-06-15"}, {"lte", "2026-06-15"},
+		{"gt", "2026-06-15T03:59:59Z"}, {"lte", "2026-06-16T03:59:59.999999999Z"},
+		{"between", []any{"2026-06-14", "2026-06-16"}}, {"between", []any{"2026-06-16", "2026-06-14"}},
+		{"in", []any{"2026-06-14", "2026-06-22T00:00:00Z", "nope"}}, {"notIn", []any{"2026-06-14", "2000-02-29"}},
+		{"before", "2026-06-15"}, {"after", "2026-06-15"}, {"onOrBefore", "2026-06-15"}, {"onOrAfter", "2026-06-15"},
+		{"before", "2026-06-15T10:00:00Z"}, {"after", "2026-06-15T10:00:00Z"}, {"onOrBefore", "2026-06-15T04:00:00Z"},
+		{"onOrAfter", "2026-06-15T04:00:00Z"}, {"before", "9999-12-31"}, {"after", "9999-12-31"}, {"onOrAfter", "0000-01-01"},
+		{"before", "today"}, {"after", "today"}, {"onOrBefore", mode("pastNumberOfDays", 3)}, {"onOrAfter", mode("nextNumberOfDays", 7)},
+	}
+	for _, m := range []string{"today", "tomorrow", "yesterday", "pastWeek", "pastMonth", "pastYear", "nextWeek", "nextMonth", "nextYear"} {
+		ops = append(ops, op{"isWithin", m})
+	}
+	ops = append(ops, op{"isWithin", mode("pastNumberOfDays", 0)}, op{"isWithin", mode("pastNumberOfDays", 400)},
+		op{"isWithin", mode("nextNumberOfDays", 7)}, op{"isWithin", mode("nextNumberOfDays", 36600)})
+	nows := []time.Time{opsNow, time.Date(2026, 6, 16, 2, 0, 0, 0, time.UTC)}
+	kindOf := map[string]string{}
+	for i, v := range dateJunkValues {
+		kindOf[fmt.Sprintf("j%02d", i)] = v.kind
+	}
+	matched := 0
+	for _, col := range []string{"D", "T", "DZ", "TZ"} {
+		for _, o := range ops {
+			for _, now := range nows {
+				v, _ := json.Marshal(o.v)
+				t.Run(fmt.Sprintf("%s %s %s at %s", col, o.op, v, now.Format("01-02T15")), func(t *testing.T) {
+					f.setView(t, []ViewFilter{fleaf(col, o.op, o.v)}, nil)
+					q := RowsQuery{ViewID: f.view.ID, Now: now}
+					got := f.keys(t, q)
+					matched += len(got)
+					inSQL := f.sqlKeys(t, q)
+					for _, k := range got {
+						if !slices.Contains(inSQL, k) {
+							t.Errorf("%s (%s) matches in Go but the SQL drops it", k, kindOf[k])
+						}
+					}
+					for _, k := range inSQL {
+						kind := kindOf[k]
+						exact := kind == "D" || kind == "null" || (kind == "Z" && col != "DZ")
+						if exact && !slices.Contains(got, k) {
+							t.Errorf("%s (%s) passes the SQL but not Go", k, kind)
+						}
+					}
+				})
+			}
+		}
+	}
+	if matched == 0 {
+		t.Fatal("no case matched any row")
+	}
+}
