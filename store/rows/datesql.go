@@ -3,6 +3,9 @@ package rows
 import (
 	"sync"
 	"time"
+	// The tz database is compiled in: a column's time zone means the same on every machine, and
+	// a name accepted when the column was saved (store.checkTimeZone) loads here.
+	_ "time/tzdata"
 )
 
 // Date conditions in SQL. A date cell is typed in Go by formula.ToTime, which accepts several

@@ -181,8 +181,8 @@ type colInfo struct {
 	src    int      // index into sources; -1 when detached or unknown
 	path   []string // nil: not a dotted path
 	prog   *formula.Program
-	errC   error // compile error of a calculated column, or why a base column cannot be read
-	projAt int   // index into the projection; -1 when not projected
+	errC   error          // compile error of a calculated column, or why a base column cannot be read
+	projAt int            // index into the projection; -1 when not projected
 	loc    *time.Location // Column.TimeZone; nil: none (or not a zone this machine knows)
 }
 
