@@ -1417,6 +1417,8 @@ export interface components {
                 [key: string]: unknown;
             };
             required?: boolean;
+            /** @description An IANA time zone name (for example America/New_York) for the column's dates; absent means UTC. Relative date filters (today, pastWeek, nextNumberOfDays, ...) count days from midnight in this zone, a date-only or zone-less date-time value is a wall-clock time in it, and a date column holds the zone's date of a value with Z or an offset. A calculated column's date functions (HOUR, WEEKDAY, DATETIME_FORMAT, TODAY, DATEADD, WORKDAY, ...) evaluate in it. Datetime values are still answered in UTC. An unknown name is refused (422 naming properties.timeZone). */
+            timeZone?: string;
             unique?: boolean;
             validation?: {
                 max?: number;
