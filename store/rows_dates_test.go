@@ -38,9 +38,11 @@ var dateJunkValues = []dateJunk{
 	{`["2026-06-15"]`, "null"},
 }
 
-func newDateJunkFixture(t *testing.T) *rowsFixture {
+// newDateFixture stores one record per JSON value (key j00, j01, ...; "" leaves the fields out)
+// under the four columns D, T, DZ and TZ.
+func newDateFixture(t *testing.T, tenant string, values []string) *rowsFixture {
 	t.Helper()
-	a := stActor(stTenant("datejunk"), "owner")
+	a := stActor(stTenant(tenant), "owner")
 	f := &rowsFixture{a: a, panel: stPanel(t, a, "Dates"), cols: map[string]*Column{}}
 	ds := &DataSource{Type: "file", Config: map[string]any{"format": "ndjson", "keyField": "id"}}
 	if err := testStore.CreateDataSource(t.Context(), a, f.panel.ID, ds); err != nil {
@@ -48,10 +50,10 @@ func newDateJunkFixture(t *testing.T) *rowsFixture {
 	}
 	f.primary = ds
 	var lines []string
-	for i, v := range dateJunkValues {
+	for i, v := range values {
 		line := fmt.Sprintf(`{"id":"j%02d"`, i)
-		if v.json != "" {
-			line += fmt.Sprintf(`,"d":%s,"t":%s,"dz":%s,"tz":%s`, v.json, v.json, v.json, v.json)
+		if v != "" {
+			line += fmt.Sprintf(`,"d":%s,"t":%s,"dz":%s,"tz":%s`, v, v, v, v)
 		}
 		lines = append(lines, line+"}")
 	}
@@ -125,7 +127,11 @@ func (f *rowsFixture) sqlKeys(t *testing.T, q RowsQuery) []string {
 // UTC's. The SQL alone (before Go's recheck) must keep every row Go keeps, and decide the
 // canonical and null-like values exactly: only other texts may pass it for Go to refuse.
 func TestRowsDateJunkBothPaths(t *testing.T) {
-	f := newDateJunkFixture(t)
+	var values []string
+	for _, v := range dateJunkValues {
+		values = append(values, v.json)
+	}
+	f := newDateFixture(t, "datejunk", values)
 	mode := func(m string, days ...int) any {
 		if len(days) == 0 {
 			return m
@@ -187,5 +193,59 @@ func TestRowsDateJunkBothPaths(t *testing.T) {
 	}
 	if matched == 0 {
 		t.Fatal("no case matched any row")
+	}
+}
+
+// Relative dates in a zone, across New York's DST start (2026-03-08, a 23-hour day) and end
+// (2026-11-01, 25 hours): a day runs from midnight to midnight in the zone, a date-only or
+// zone-less value is a wall-clock time there, and a date column holds the zone's date of an
+// instant. The columns without a zone answer as before (UTC days, an instant's written date).
+func TestRowsDateFiltersInAZone(t *testing.T) {
+	values := []string{
+		`"2026-03-08T04:59:59Z"`,      // j00: 7 March 23:59:59 EST
+		`"2026-03-08T05:00:00Z"`,      // j01: 8 March 00:00 EST
+		`"2026-03-09T03:59:59Z"`,      // j02: 8 March 23:59:59 EDT
+		`"2026-03-09T04:00:00Z"`,      // j03: 9 March 00:00 EDT
+		`"2026-03-08"`,                // j04
+		`"2026-03-08T23:30:00"`,       // j05: zone-less
+		`"2026-03-08T23:30:00-05:00"`, // j06: 9 March 04:30 UTC, 00:30 EDT
+		`"2026-11-01T04:00:00Z"`,      // j07: 1 November 00:00 EDT
+		`"2026-11-02T04:59:59Z"`,      // j08: 1 November 23:59:59 EST
+		`"2026-11-02T05:00:00Z"`,      // j09: 2 November 00:00 EST
+		`"2026-11-01"`,                // j10
+		`"2026-03-09"`,                // j11
+	}
+	f := newDateFixture(t, "datezone", values)
+	march8 := time.Date(2026, 3, 8, 17, 0, 0, 0, time.UTC)    // noon in New York, DST since 02:00
+	march8late := time.Date(2026, 3, 9, 2, 0, 0, 0, time.UTC) // 8 March 22:00 in New York, 9 March in UTC
+	nov1 := time.Date(2026, 11, 1, 16, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name, col string
+		op        string
+		v         any
+		now       time.Time
+		want      []string
+	}{
+		{"a 23-hour day in the zone", "TZ", "isWithin", "today", march8, []string{"j01", "j02", "j04", "j05"}},
+		{"the same instants by UTC days", "T", "isWithin", "today", march8, []string{"j00", "j01", "j04", "j05"}},
+		{"tomorrow in the zone", "TZ", "isWithin", "tomorrow", march8, []string{"j03", "j06", "j11"}},
+		{"a 25-hour day in the zone", "TZ", "isWithin", "today", nov1, []string{"j07", "j08", "j10"}},
+		{"yesterday in the zone, after the 25-hour day", "TZ", "isWithin", "yesterday", nov1.AddDate(0, 0, 1), []string{"j07", "j08", "j10"}},
+		{"before today in the zone", "TZ", "before", "today", march8, []string{"j00"}},
+		{"onOrAfter tomorrow in the zone", "TZ", "onOrAfter", "tomorrow", march8, []string{"j03", "j06", "j07", "j08", "j09", "j10", "j11"}},
+		{"pastNumberOfDays 0 is today in the zone", "TZ", "isWithin", map[string]any{"mode": "pastNumberOfDays", "numberOfDays": 0.0}, march8, []string{"j01", "j02", "j04", "j05"}},
+		{"on an exact date in the zone", "TZ", "onOrBefore", "2026-03-08", march8, []string{"j00", "j01", "j02", "j04", "j05"}},
+		{"the zone's today on a date column, late in the evening", "DZ", "isWithin", "today", march8late, []string{"j01", "j02", "j04", "j05"}},
+		{"UTC's today on a date column without a zone", "D", "isWithin", "today", march8late, []string{"j02", "j03", "j11"}},
+		{"a date column without a zone keeps an offset's written date", "D", "eq", "2026-03-08", march8, []string{"j00", "j01", "j04", "j05", "j06"}},
+		{"a date column with a zone reads an offset in the zone", "DZ", "eq", "2026-03-09", march8, []string{"j03", "j06", "j11"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f.setView(t, []ViewFilter{fleaf(tc.col, tc.op, tc.v)}, nil)
+			if got := f.keys(t, RowsQuery{ViewID: f.view.ID, Now: tc.now}); !slices.Equal(got, tc.want) {
+				t.Errorf("rows %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
