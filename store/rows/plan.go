@@ -316,12 +316,12 @@ func (pl *Plan) compileColumns(cols []Column) {
 		}
 		e, err := formula.Parse(*ci.col.Formula)
 		if err == nil {
-			ci.prog, err = formula.CompileWithLimits(e, func(r *formula.Ref) (int, error) {
+			ci.prog, err = formula.CompileInZone(e, func(r *formula.Ref) (int, error) {
 				if idx, ok := byID[r.ID]; ok && r.ID > 0 {
 					return idx, nil
 				}
 				return 0, fmt.Errorf("the formula refers to column {%d}, which no longer exists", r.ID)
-			}, pl.q.Limits)
+			}, pl.q.Limits, ci.loc)
 		}
 		if err != nil {
 			ci.errC = fmt.Errorf("the formula cannot be evaluated: %w", err)

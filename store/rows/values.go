@@ -177,6 +177,10 @@ func toTimeIn(v any, typ string, loc *time.Location) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if x, isTime := v.(time.Time); isTime && loc != nil && x.Equal(time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, time.UTC)) {
+		// A formula's date (a time at midnight UTC, such as TODAY() in the zone): that day.
+		t = time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, loc)
+	}
 	if typ == "date" {
 		if loc != nil {
 			t = t.In(loc)
