@@ -249,3 +249,42 @@ func TestRowsDateFiltersInAZone(t *testing.T) {
 		})
 	}
 }
+
+// A calculated column's properties.timeZone reaches its formula: the same formulas with and
+// without a zone, through the rows engine.
+func TestRowsCalculatedColumnInAZone(t *testing.T) {
+	f := newDateFixture(t, "calczone", []string{`"2026-03-08T04:30:00Z"`, `"2026-03-08"`})
+	for _, c := range []struct{ name, typ, formula, zone string }{
+		{"Hour", "number", "HOUR([T])", ""}, {"HourNY", "number", "HOUR([T])", "America/New_York"},
+		{"Day", "date", "DATEADD([T], 0, 'days')", ""}, {"DayNY", "date", "DATEADD([T], 0, 'days')", "America/New_York"},
+		{"Text", "text", "DATETIME_FORMAT([T], 'YYYY-MM-DD HH:mm Z')", ""},
+		{"TextNY", "text", "DATETIME_FORMAT([T], 'YYYY-MM-DD HH:mm Z')", "America/New_York"},
+		{"TodayNY", "date", "TODAY()", "America/New_York"},
+	} {
+		col := &Column{Name: c.name, Type: c.typ, Properties: map[string]any{}}
+		if c.zone != "" {
+			col.Properties["timeZone"] = c.zone
+		}
+		if _, err := testStore.CreateColumn(t.Context(), f.a, f.panel.ID, col, &FormulaInput{Source: c.formula}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.view.VisibleColumns = []string{"Hour", "HourNY", "Day", "DayNY", "Text", "TextNY", "TodayNY"}
+	if _, err := testStore.UpdateView(t.Context(), f.a, f.view.ID, func(*View) error { return nil }, ViewPatch{VisibleColumns: f.view.VisibleColumns}); err != nil {
+		t.Fatal(err)
+	}
+	f.setView(t, nil, nil)
+	got, _, _ := f.rows(t, RowsQuery{ViewID: f.view.ID, Now: time.Date(2026, 3, 9, 2, 0, 0, 0, time.UTC)})
+	want := [][]any{
+		{4.0, 23.0, "2026-03-08", "2026-03-07", "2026-03-08 04:30 +00:00", "2026-03-07 23:30 -05:00", "2026-03-08"},
+		{0.0, 0.0, "2026-03-08", "2026-03-08", "2026-03-08 00:00 +00:00", "2026-03-08 00:00 -05:00", "2026-03-08"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d rows", len(got))
+	}
+	for i, r := range got {
+		if fmt.Sprint(r.Values) != fmt.Sprint(want[i]) {
+			t.Errorf("row %s: %v, want %v", r.Key, r.Values, want[i])
+		}
+	}
+}
