@@ -3317,7 +3317,8 @@ type ClientInterface interface {
 	// format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 	// milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 	// d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-	// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+	// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+	// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 	// type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 	// compile: the reason names the function and the argument) and cycles are 422 naming the
 	// culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -3351,7 +3352,8 @@ type ClientInterface interface {
 	// format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 	// milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 	// d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-	// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+	// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+	// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 	// type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 	// compile: the reason names the function and the argument) and cycles are 422 naming the
 	// culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -4578,7 +4580,8 @@ func (c *Client) CreateBaseColumn(ctx context.Context, panelId PanelId, params *
 // format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 // milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 // d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 // type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 // compile: the reason names the function and the argument) and cycles are 422 naming the
 // culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -4622,7 +4625,8 @@ func (c *Client) CreateCalculatedColumnWithBody(ctx context.Context, panelId Pan
 // format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 // milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 // d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 // type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 // compile: the reason names the function and the argument) and cycles are 422 naming the
 // culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -10135,7 +10139,8 @@ type ClientWithResponsesInterface interface {
 	// format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 	// milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 	// d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-	// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+	// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+	// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 	// type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 	// compile: the reason names the function and the argument) and cycles are 422 naming the
 	// culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -10169,7 +10174,8 @@ type ClientWithResponsesInterface interface {
 	// format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 	// milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 	// d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-	// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+	// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+	// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 	// type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 	// compile: the reason names the function and the argument) and cycles are 422 naming the
 	// culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -17659,7 +17665,8 @@ func (c *ClientWithResponses) CreateBaseColumnWithResponse(ctx context.Context, 
 // format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 // milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 // d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 // type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 // compile: the reason names the function and the argument) and cycles are 422 naming the
 // culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -17699,7 +17706,8 @@ func (c *ClientWithResponses) CreateCalculatedColumnWithBodyWithResponse(ctx con
 // format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 // milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 // d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 // type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 // compile: the reason names the function and the argument) and cycles are 422 naming the
 // culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error

@@ -586,7 +586,8 @@ export interface paths {
          *     format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
          *     milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
          *     d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-         *     are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+         *     are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+         *     Unknown or ambiguous references, wrong arities, arguments of a statically wrong
          *     type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
          *     compile: the reason names the function and the argument) and cycles are 422 naming the
          *     culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
