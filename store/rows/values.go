@@ -166,8 +166,6 @@ func listFromJSON(raw []byte) (any, error) {
 	return out, nil
 }
 
-func toTimeOf(v any, typ string) (any, error) { return toTimeIn(v, typ, nil) }
-
 // toTimeIn types a date or date-time for a column of type typ whose time zone is loc. Without a
 // zone a date is the date as written (a date-time's own date, whatever its offset) and a
 // zone-less text is UTC, as before time zones. With one, a date-only or zone-less text is a
@@ -190,10 +188,8 @@ func toTimeIn(v any, typ string, loc *time.Location) (any, error) {
 	return t.UTC(), nil
 }
 
-// typeFromFormula types a calculated column's result for its column type.
-func typeFromFormula(v any, typ string) (any, error) { return typeFromFormulaIn(v, typ, nil) }
-
-// typeFromFormulaIn is typeFromFormula for a column whose dates read in loc (nil: no zone).
+// typeFromFormulaIn types a calculated column's result for its column type, whose dates read in
+// loc (nil: no zone).
 func typeFromFormulaIn(v any, typ string, loc *time.Location) (any, error) {
 	if v == nil {
 		return nil, nil
@@ -601,12 +597,8 @@ func ParseDateSpec(op string, value any) (DateSpec, error) {
 	return spec, nil
 }
 
-// span is the range [start, end) a DateSpec names at now (UTC) for a column of type typ.
-func (d DateSpec) span(now time.Time, typ string) (start, end time.Time, ok bool) {
-	return d.spanIn(now, typ, nil)
-}
-
-// spanIn is span for a column whose time zone is loc (nil: UTC). The day boundaries are midnights
+// spanIn is the range [start, end) a DateSpec names at now for a column of type typ whose time
+// zone is loc (nil: UTC). The day boundaries are midnights
 // in loc, so a day across a DST change lasts 23 or 25 hours; on a date column (whose cells are
 // dates, held as midnight UTC) only "today" depends on the zone.
 func (d DateSpec) spanIn(now time.Time, typ string, loc *time.Location) (start, end time.Time, ok bool) {
