@@ -381,10 +381,12 @@ func applyColumnPatch(ctx context.Context, tx bun.IDB, p *Panel, cols []Column, 
 		col.Formula, col.Dependencies = &res.Stored, res.Dependencies
 	}
 	if patch.Properties != nil {
-		col.Properties = mergeProperties(col.Properties, patch.Properties)
-		if err := checkTimeZone(col.Properties); err != nil {
+		// Only a zone the patch sends is checked: one saved before zones were read (when it was an
+		// opaque property) must not block an unrelated change; the engine reads an unknown one as UTC.
+		if err := checkTimeZone(patch.Properties); err != nil {
 			return err
 		}
+		col.Properties = mergeProperties(col.Properties, patch.Properties)
 	}
 	if patch.Metadata != nil {
 		col.Metadata = patch.Metadata

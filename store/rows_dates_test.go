@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -313,5 +314,29 @@ func TestRowsCalculatedColumnInAZone(t *testing.T) {
 		if fmt.Sprint(r.Values) != fmt.Sprint(want[i]) {
 			t.Errorf("row %s: %v, want %v", r.Key, r.Values, want[i])
 		}
+	}
+}
+
+// A zone saved before zones were read (an opaque property then) and unknown now does not block an
+// unrelated update, reads as no zone in the engine, and is refused when a patch sends it.
+func TestColumnOldUnknownTimeZone(t *testing.T) {
+	f := newDateFixture(t, "oldzone", []string{`"2026-06-15T23:30:00-05:00"`})
+	col := f.cols["D"]
+	if _, err := testStore.db.ExecContext(t.Context(), `UPDATE columns SET properties = '{"timeZone": "Mars/Olympus"}' WHERE id = ?`, col.ID); err != nil {
+		t.Fatal(err)
+	}
+	allow := func(*Column, map[int64]string) error { return nil }
+	if _, _, err := testStore.UpdateColumn(t.Context(), f.a, f.panel.ID, col.ID, allow, ColumnPatch{Properties: map[string]any{"display": map[string]any{"order": 1.0}}}); err != nil {
+		t.Fatalf("an unrelated update: %v", err)
+	}
+	// As without a zone: the offset's written date, 15 June.
+	f.setView(t, []ViewFilter{fleaf("D", "eq", "2026-06-15")}, nil)
+	if got := f.keys(t, RowsQuery{ViewID: f.view.ID, Now: opsNow}); !slices.Equal(got, []string{"j00"}) {
+		t.Errorf("rows %v", got)
+	}
+	_, _, err := testStore.UpdateColumn(t.Context(), f.a, f.panel.ID, col.ID, allow, ColumnPatch{Properties: map[string]any{"timeZone": "Mars/Olympus"}})
+	var ie *InvalidError
+	if !errors.As(err, &ie) || len(ie.Problems) != 1 || ie.Problems[0].Field != "properties.timeZone" {
+		t.Errorf("sending the unknown zone: %v", err)
 	}
 }
