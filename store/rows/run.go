@@ -459,12 +459,15 @@ func (pl *Plan) runSQLSorted(ctx context.Context, db bun.IDB, gens []int64, emit
 	// One row more than the page tells whether another page follows; rows that the conditions
 	// run here may drop call for larger batches.
 	batch := pl.q.Limit + 1
+	wide := max(4*batch, 500)
+	// Rechecked conditions (date pushdown) drop rows only when the data holds non-canonical
+	// dates: start with a page's worth and widen once a batch loses rows.
 	if goConds && !(pl.cohort.onlyRechecks() && pl.filters.onlyRechecks() && pl.search.onlyRechecks()) {
-		batch = max(4*batch, 500)
+		batch = wide
 	}
 	pos := pl.q.After
 	var last *fetched
-	sent := 0
+	sent, dropped := 0, false
 	budget := &pageBudget{max: pl.q.MaxBytes}
 	for {
 		rows, err := pl.scan(ctx, db, pl.query(pos, batch))
@@ -475,6 +478,7 @@ func (pl *Plan) runSQLSorted(ctx context.Context, db bun.IDB, gens []int64, emit
 			f := &rows[i]
 			ev.reset(f)
 			if goConds && !ev.keep() {
+				dropped = true
 				continue
 			}
 			if sent == pl.q.Limit {
@@ -496,6 +500,9 @@ func (pl *Plan) runSQLSorted(ctx context.Context, db bun.IDB, gens []int64, emit
 		}
 		if len(rows) < batch {
 			return res, nil
+		}
+		if dropped {
+			batch = wide
 		}
 		tail := rows[len(rows)-1]
 		pos = pl.cursorAfterSQL(&tail, gens)
