@@ -1213,8 +1213,8 @@ type CohortGroup struct {
 // CohortGroupCondition A condition of a cohort group. `field` is a column reference, or else a dotted path into the
 // primary source's records; on a column the condition means what a view filter of the same
 // operator and value means (texts compare ignoring case for contains, startsWith, endsWith,
-// notContains, containsAny and containsAll; relative dates are taken at the query's time, UTC).
-// On a path the value's type chooses the comparison (a number, a boolean or a text; date
+// notContains, containsAny and containsAll; relative dates are taken at the query's time, in
+// the column's `timeZone`, UTC without one or on a path). On a path the value's type chooses the comparison (a number, a boolean or a text; date
 // operators read the path as a date-time). `value` is absent or null for isNull, isNotNull,
 // isEmpty and isNotEmpty (read back as null), a list for in, notIn, containsAny and containsAll,
 // two values for between, and a mode, `{mode, numberOfDays}` or (not for isWithin) a date or

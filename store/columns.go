@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -208,6 +210,9 @@ func (s *Store) CreateColumn(ctx context.Context, a Actor, panelID int64, col *C
 			return invalid("panelId", fmt.Sprintf("a panel has at most %d columns", maxColumnsPerPanel))
 		}
 		col.TenantID, col.PanelID = a.TenantID, p.ID
+		if err := checkTimeZone(col.Properties); err != nil {
+			return err
+		}
 		if f != nil {
 			res, err := resolveFormula(*f, cols, 0)
 			if err != nil {
@@ -376,6 +381,11 @@ func applyColumnPatch(ctx context.Context, tx bun.IDB, p *Panel, cols []Column, 
 		col.Formula, col.Dependencies = &res.Stored, res.Dependencies
 	}
 	if patch.Properties != nil {
+		// Only a zone the patch sends is checked: one saved before zones were read (when it was an
+		// opaque property) must not block an unrelated change; the engine reads an unknown one as UTC.
+		if err := checkTimeZone(patch.Properties); err != nil {
+			return err
+		}
 		col.Properties = mergeProperties(col.Properties, patch.Properties)
 	}
 	if patch.Metadata != nil {
@@ -385,6 +395,39 @@ func applyColumnPatch(ctx context.Context, tx bun.IDB, p *Panel, cols []Column, 
 		col.Tags = patch.Tags
 	}
 	return nil
+}
+
+// maxTimeZone bounds properties.timeZone (the spec's maxLength).
+const maxTimeZone = 64
+
+// checkTimeZone refuses a properties.timeZone that is not an IANA time zone name this service
+// knows (the tz database is compiled in, see store/rows): the rows engine would otherwise read the
+// column's dates in UTC without a word. "Local" names the server's own zone, which no client can
+// see, and is refused too; absent means UTC.
+func checkTimeZone(props map[string]any) error {
+	v, ok := props["timeZone"]
+	if !ok {
+		return nil
+	}
+	const field = "properties.timeZone"
+	name, isText := v.(string)
+	switch {
+	case !isText:
+		return invalid(field, "must be an IANA time zone name such as America/New_York")
+	case name == "" || len(name) > maxTimeZone || name == "Local":
+		return invalid(field, fmt.Sprintf("%q is not an IANA time zone name such as America/New_York", clip(name, maxTimeZone)))
+	}
+	if _, err := time.LoadLocation(name); err != nil {
+		return invalid(field, fmt.Sprintf("%q is not a known IANA time zone (such as America/New_York)", clip(name, maxTimeZone)))
+	}
+	return nil
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return strings.ToValidUTF8(s[:n], "") + "…"
+	}
+	return s
 }
 
 // mergeProperties merges like the original service: top-level keys replace, `display` merges one level.

@@ -119,6 +119,7 @@ func engineColumns(cols []Column) []rows.Column {
 	for i, c := range cols {
 		out[i] = rows.Column{ID: c.ID, Name: c.Name, Type: c.Type, ColumnType: c.ColumnType, SourceID: c.DataSourceID,
 			SourceField: c.SourceField, Formula: c.Formula, Dependencies: c.Dependencies}
+		out[i].TimeZone, _ = c.Properties["timeZone"].(string)
 	}
 	return out
 }

@@ -1216,8 +1216,8 @@ type CohortGroup struct {
 // CohortGroupCondition A condition of a cohort group. `field` is a column reference, or else a dotted path into the
 // primary source's records; on a column the condition means what a view filter of the same
 // operator and value means (texts compare ignoring case for contains, startsWith, endsWith,
-// notContains, containsAny and containsAll; relative dates are taken at the query's time, UTC).
-// On a path the value's type chooses the comparison (a number, a boolean or a text; date
+// notContains, containsAny and containsAll; relative dates are taken at the query's time, in
+// the column's `timeZone`, UTC without one or on a path). On a path the value's type chooses the comparison (a number, a boolean or a text; date
 // operators read the path as a date-time). `value` is absent or null for isNull, isNotNull,
 // isEmpty and isNotEmpty (read back as null), a list for in, notIn, containsAny and containsAll,
 // two values for between, and a mode, `{mode, numberOfDays}` or (not for isWithin) a date or
@@ -3473,7 +3473,8 @@ type ClientInterface interface {
 	// format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 	// milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 	// d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-	// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+	// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+	// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 	// type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 	// compile: the reason names the function and the argument) and cycles are 422 naming the
 	// culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -3507,7 +3508,8 @@ type ClientInterface interface {
 	// format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 	// milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 	// d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-	// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+	// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+	// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 	// type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 	// compile: the reason names the function and the argument) and cycles are 422 naming the
 	// culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -4736,7 +4738,8 @@ func (c *Client) CreateBaseColumn(ctx context.Context, panelId PanelId, params *
 // format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 // milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 // d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 // type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 // compile: the reason names the function and the argument) and cycles are 422 naming the
 // culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -4780,7 +4783,8 @@ func (c *Client) CreateCalculatedColumnWithBody(ctx context.Context, panelId Pan
 // format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 // milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 // d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 // type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 // compile: the reason names the function and the argument) and cycles are 422 naming the
 // culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -10295,7 +10299,8 @@ type ClientWithResponsesInterface interface {
 	// format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 	// milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 	// d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-	// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+	// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+	// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 	// type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 	// compile: the reason names the function and the argument) and cycles are 422 naming the
 	// culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -10329,7 +10334,8 @@ type ClientWithResponsesInterface interface {
 	// format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 	// milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 	// d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-	// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+	// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+	// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 	// type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 	// compile: the reason names the function and the argument) and cycles are 422 naming the
 	// culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -18097,7 +18103,8 @@ func (c *ClientWithResponses) CreateBaseColumnWithResponse(ctx context.Context, 
 // format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 // milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 // d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 // type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 // compile: the reason names the function and the argument) and cycles are 422 naming the
 // culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -18137,7 +18144,8 @@ func (c *ClientWithResponses) CreateCalculatedColumnWithBodyWithResponse(ctx con
 // format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
 // milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
 // d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-// are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+// are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+// Unknown or ambiguous references, wrong arities, arguments of a statically wrong
 // type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
 // compile: the reason names the function and the argument) and cycles are 422 naming the
 // culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error

@@ -2,12 +2,31 @@ package formula
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Dates are UTC: a column's properties cannot name a time zone yet (docs/formulas.md).
+// Dates are UTC unless the calculated column's properties name a time zone (properties.timeZone,
+// an IANA name): then the date functions read and write wall-clock times in that zone
+// (docs/formulas.md).
+
+// ToTimeIn is ToTime with a date-only or zone-less date-time text read as a wall-clock time in
+// loc (nil: UTC, as ToTime). A text with Z or an offset names its instant whatever loc is.
+func ToTimeIn(v any, loc *time.Location) (time.Time, error) {
+	s, isText := v.(string)
+	if loc == nil || !isText {
+		return ToTime(v)
+	}
+	s = strings.TrimSpace(s)
+	for _, layout := range timeLayouts {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return ToTime(v) // the same error
+}
 
 var (
 	minDate = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -430,8 +449,10 @@ func ordinal(n int) string {
 	return strconv.Itoa(n) + suffix
 }
 
-func formatDate(t time.Time, parts []fmtPart) string {
-	t = t.UTC()
+func formatDate(t time.Time, parts []fmtPart) string { return formatDateIn(t.UTC(), parts) }
+
+// formatDateIn writes t's wall clock in its own location (Z and ZZ give its offset).
+func formatDateIn(t time.Time, parts []fmtPart) string {
 	var b strings.Builder
 	pad := func(n, w int) { s := strconv.Itoa(n); b.WriteString(strings.Repeat("0", max(0, w-len(s))) + s) }
 	h12 := t.Hour() % 12
@@ -487,10 +508,18 @@ func formatDate(t time.Time, parts []fmtPart) string {
 				ampm = strings.ToLower(ampm)
 			}
 			b.WriteString(ampm)
-		case "Z":
-			b.WriteString("+00:00")
-		case "ZZ":
-			b.WriteString("+0000")
+		case "Z", "ZZ":
+			_, off := t.Zone()
+			sign := "+"
+			if off < 0 {
+				sign, off = "-", -off
+			}
+			b.WriteString(sign)
+			pad(off/3600, 2)
+			if p.tok == "Z" {
+				b.WriteString(":")
+			}
+			pad(off/60%60, 2)
 		case "X":
 			b.WriteString(strconv.FormatInt(t.Unix(), 10))
 		case "x":
@@ -688,6 +717,255 @@ func (c *compiler) formatCall(e *Call, args []evalFn) evalFn {
 			parts = parseFormat(defaultDateFormat)
 		}
 		out := formatDate(t, parts)
+		if len(out) > limit {
+			return nil, &TooLongError{Limit: limit}
+		}
+		return out, nil
+	})
+}
+
+// Date functions in a time zone (CompileInZone). A date is a time at midnight UTC (FormatTime
+// writes it as YYYY-MM-DD); any other time is an instant. In a zone the functions work on wall
+// clocks there: an instant reads as its wall clock in the zone, a date, a date-only text and a
+// zone-less text as that wall clock itself. They run the UTC implementation on the wall clock
+// (held as UTC), and a date-time they compute (DATEADD, WORKDAY, DATETIME_PARSE without an
+// offset) is that wall clock in the zone; a wall-clock midnight stays a date. So DATEADD by days
+// keeps the time of day across a DST change, WEEKDAY and WORKDAY count the zone's days, and
+// DATETIME_FORMAT's Z is the zone's offset. Units shorter than a day (DATETIME_DIFF in hours,
+// DATEADD in minutes) measure elapsed time, as moment.js does.
+
+// wall is t's wall clock in loc, held as UTC; a date stays itself.
+func wall(t time.Time, loc *time.Location) time.Time {
+	if u := t.UTC(); u.Equal(truncDay(u)) {
+		return u
+	}
+	w := t.In(loc)
+	return time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), time.UTC)
+}
+
+// unwall is the instant of a wall clock (held as UTC) in loc; a midnight stays a date.
+func unwall(w time.Time, loc *time.Location) time.Time {
+	if w.Equal(truncDay(w)) {
+		return w
+	}
+	return time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), loc).UTC()
+}
+
+// wallArg reads a date argument as its wall clock in loc; anything that is not a date is left
+// for the function to refuse as it does in UTC.
+func wallArg(fn evalFn, loc *time.Location) evalFn {
+	return func(env Env) (any, error) {
+		v, err := fn(env)
+		if err != nil || v == nil {
+			return v, err
+		}
+		switch x := v.(type) {
+		case time.Time:
+			return wall(x, loc), nil
+		case string:
+			if t, err := ToTimeIn(x, loc); err == nil {
+				return wall(t, loc), nil
+			}
+		}
+		return v, nil
+	}
+}
+
+// instantArg reads a date argument as an instant: a date is its midnight in loc, a zone-less
+// text a wall clock there.
+func instantArg(fn evalFn, loc *time.Location) evalFn {
+	w := wallArg(fn, loc)
+	return func(env Env) (any, error) {
+		v, err := w(env)
+		if t, isTime := v.(time.Time); isTime && err == nil {
+			return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc).UTC(), nil
+		}
+		return v, err
+	}
+}
+
+// zonedDates lists, per function, the arguments that are dates.
+var zonedDates = map[string][]int{
+	"HOUR": {0}, "MINUTE": {0}, "SECOND": {0}, "YEAR": {0}, "MONTH": {0}, "DAY": {0}, "WEEKDAY": {0}, "WEEKNUM": {0},
+	"DATEADD": {0}, "IS_SAME": {0, 1}, "IS_BEFORE": {0, 1}, "IS_AFTER": {0, 1}, "WORKDAY": {0}, "WORKDAY_DIFF": {0, 1},
+	"DATEDIFF": {0, 1}, "DATETIME_FORMAT": {0},
+}
+
+// zoned compiles a date function of a zoned column; nil for the functions a zone does not change.
+func (c *compiler) zoned(e *Call, args []evalFn) evalFn {
+	loc := c.loc
+	switch e.Name {
+	case "TODAY":
+		return func(env Env) (any, error) {
+			n := env.Now().In(loc)
+			return time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, time.UTC), nil
+		}
+	case "NOW":
+		return nil // an instant, whatever the zone
+	case "DATETIME_DIFF":
+		return c.zonedDiff(e, args)
+	case "DATETIME_PARSE":
+		inner := c.plainCall(e, args)
+		var fixed []fmtPart
+		if len(e.Args) == 2 {
+			if s, ok := constString(e.Args[1]); ok {
+				fixed = parseFormat(s)
+			}
+		}
+		return func(env Env) (any, error) {
+			if len(args) == 1 {
+				v, err := args[0](env)
+				if err != nil || v == nil {
+					return v, err
+				}
+				t, err := ToTimeIn(v, loc)
+				if err != nil {
+					return nil, err
+				}
+				return unwall(wall(t, loc), loc), nil
+			}
+			v, err := inner(env)
+			t, isTime := v.(time.Time)
+			if err != nil || !isTime {
+				return v, err
+			}
+			parts := fixed
+			if parts == nil {
+				f, _ := args[1](env)
+				parts = parseFormat(Text(f))
+			}
+			for _, p := range parts {
+				switch p.tok {
+				case "Z", "ZZ", "X", "x":
+					return t, nil // the text named its instant
+				}
+			}
+			return inRange(unwall(t, loc))
+		}
+	}
+	pos, ok := zonedDates[e.Name]
+	if !ok {
+		return nil
+	}
+	wrapped := slices.Clone(args)
+	for _, i := range pos {
+		if i < len(wrapped) {
+			wrapped[i] = wallArg(args[i], loc)
+		}
+	}
+	inner := c.plainCall(e, wrapped)
+	switch e.Name {
+	case "DATEADD":
+		if u, ok := c.constUnit(e); ok && u != "d" && u != "w" && fixedUnits[u] != 0 {
+			// Elapsed time: the instant, not its wall clock, moves.
+			inst := slices.Clone(args)
+			inst[0] = instantArg(args[0], loc)
+			return c.plainCall(e, inst)
+		}
+		fallthrough
+	case "WORKDAY":
+		return func(env Env) (any, error) {
+			v, err := inner(env)
+			if t, isTime := v.(time.Time); isTime && err == nil {
+				return inRange(unwall(t, loc))
+			}
+			return v, err
+		}
+	case "DATETIME_FORMAT":
+		return c.zonedFormat(e, args)
+	}
+	return inner
+}
+
+// constUnit is a literal unit argument (the third) of DATEADD, DATETIME_DIFF and IS_SAME.
+func (c *compiler) constUnit(e *Call) (unit, bool) {
+	if len(e.Args) < 3 {
+		return "", false
+	}
+	s, ok := constString(e.Args[2])
+	if !ok {
+		return "", false
+	}
+	return parseUnit(s)
+}
+
+// plainCall compiles a call as it compiles without a zone.
+func (c *compiler) plainCall(e *Call, args []evalFn) evalFn {
+	if fn := lazyCall(e.Name, args); fn != nil {
+		return fn
+	}
+	if fn := c.extended(e, args); fn != nil {
+		return fn
+	}
+	return c.eager(args, c.boundText(e.Name, builtins[e.Name]))
+}
+
+// zonedDiff is DATETIME_DIFF in a zone: days, weeks, months, quarters and years count wall-clock
+// time (a 23-hour day is a day), shorter units elapsed time.
+func (c *compiler) zonedDiff(e *Call, args []evalFn) evalFn {
+	loc := c.loc
+	walledArgs, instArgs := slices.Clone(args), slices.Clone(args)
+	for i := range 2 {
+		walledArgs[i], instArgs[i] = wallArg(args[i], loc), instantArg(args[i], loc)
+	}
+	walled, elapsed := c.plainCall(e, walledArgs), c.plainCall(e, instArgs)
+	if u, ok := c.constUnit(e); ok {
+		if fixedUnits[u] != 0 && u != "d" && u != "w" {
+			return elapsed
+		}
+		return walled
+	}
+	if len(args) < 3 {
+		return elapsed // seconds, Airtable's default unit
+	}
+	return func(env Env) (any, error) {
+		uv, err := args[2](env)
+		if err != nil {
+			return nil, err
+		}
+		if u, ok := parseUnit(Text(uv)); ok && fixedUnits[u] != 0 && u != "d" && u != "w" {
+			return elapsed(env)
+		}
+		return walled(env)
+	}
+}
+
+// zonedFormat is DATETIME_FORMAT in a zone: the wall clock there, Z its offset, X and x the instant.
+func (c *compiler) zonedFormat(e *Call, args []evalFn) evalFn {
+	loc := c.loc
+	var fixed []fmtPart
+	if len(e.Args) == 2 {
+		if s, ok := constString(e.Args[1]); ok {
+			fixed = parseFormat(s)
+		}
+	} else {
+		fixed = parseFormat(defaultDateFormat)
+	}
+	limit := c.maxText
+	return c.eager(args, func(v []any) (any, error) {
+		if v[0] == nil {
+			return nil, nil
+		}
+		parts := fixed
+		if parts == nil {
+			if len(v) < 2 || v[1] == nil {
+				parts = parseFormat(defaultDateFormat)
+			} else {
+				f := Text(v[1])
+				if len(f) > maxPattern {
+					return nil, evalErr("DATETIME_FORMAT: the format is longer than 1024 bytes")
+				}
+				parts = parseFormat(f)
+			}
+		}
+		t, err := ToTimeIn(v[0], loc)
+		if err != nil {
+			return nil, err
+		}
+		if u := t.UTC(); u.Equal(truncDay(u)) { // a date: that day's midnight in the zone
+			t = time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, loc)
+		}
+		out := formatDateIn(t.In(loc), parts)
 		if len(out) > limit {
 			return nil, &TooLongError{Limit: limit}
 		}

@@ -70,7 +70,13 @@ func Compile(e Expr, bind func(*Ref) (int, error)) (*Program, error) {
 // argument counts, so a compiled Program only fails on data. No text the
 // program computes is longer than lim.MaxText.
 func CompileWithLimits(e Expr, bind func(*Ref) (int, error), lim Limits) (*Program, error) {
-	c := compiler{bind: bind, maxText: lim.maxText()}
+	return CompileInZone(e, bind, lim, nil)
+}
+
+// CompileInZone is CompileWithLimits for a calculated column with a time zone (nil: UTC): its
+// date functions read and write wall-clock times in loc (see dates.go).
+func CompileInZone(e Expr, bind func(*Ref) (int, error), lim Limits, loc *time.Location) (*Program, error) {
+	c := compiler{bind: bind, maxText: lim.maxText(), loc: loc}
 	fn := c.compile(e)
 	if c.err != nil {
 		return nil, c.err
@@ -82,6 +88,7 @@ type compiler struct {
 	bind    func(*Ref) (int, error)
 	maxText int
 	err     error
+	loc     *time.Location // the column's time zone; nil: UTC
 }
 
 func (c *compiler) fail(err error) evalFn {
@@ -275,6 +282,11 @@ func (c *compiler) call(e *Call) evalFn {
 	args := make([]evalFn, len(e.Args))
 	for i, a := range e.Args {
 		args[i] = c.compile(a)
+	}
+	if c.loc != nil {
+		if fn := c.zoned(e, args); fn != nil {
+			return fn
+		}
 	}
 	if fn := lazyCall(e.Name, args); fn != nil {
 		return fn

@@ -43,6 +43,10 @@ type Column struct {
 	SourceField  *string // base columns: a dotted path into the source's documents
 	Formula      *string // calculated columns: the stored form, references as {id}
 	Dependencies []int64 // calculated columns: the columns the formula reads
+	// TimeZone is properties.timeZone, an IANA name ("": none, which reads dates as UTC, as
+	// before zones existed): relative date filters count days in it, a date-only or zone-less
+	// value is a wall-clock time in it, and a calculated column's date functions run in it.
+	TimeZone string
 }
 
 // Condition is one comparison of a cohort rule: Field is a column reference or a dotted path
@@ -181,8 +185,9 @@ type colInfo struct {
 	src    int      // index into sources; -1 when detached or unknown
 	path   []string // nil: not a dotted path
 	prog   *formula.Program
-	errC   error // compile error of a calculated column, or why a base column cannot be read
-	projAt int   // index into the projection; -1 when not projected
+	errC   error          // compile error of a calculated column, or why a base column cannot be read
+	projAt int            // index into the projection; -1 when not projected
+	loc    *time.Location // Column.TimeZone; nil: none (or not a zone this machine knows)
 }
 
 type condition struct {
@@ -193,6 +198,9 @@ type condition struct {
 	op       string
 	operands []operand
 	pushed   bool
+	// recheck: the leaf's SQL is a superset that Go evaluates again (dates: see datesql.go).
+	recheck bool
+	loc     *time.Location // the column's time zone (dates); nil: none
 	// Date operators: the range [start, end) their value names at the query's now (dateOK false:
 	// the value names no range, nothing matches).
 	start, end time.Time
@@ -270,7 +278,7 @@ func Compile(in Input) *Plan {
 		if idx := plan.resolve(plan.columns(), in.GroupBy); slices.Contains(plan.out, idx) {
 			plan.groupBy = idx
 		}
-		plan.groupSQL = plan.groupBy >= 0 && plan.pushable(plan.groupBy) && plan.cohort.all && plan.filters.all && plan.search.all
+		plan.groupSQL = plan.groupBy >= 0 && plan.pushable(plan.groupBy) && !plan.cohort.goToo() && !plan.filters.goToo() && !plan.search.goToo()
 	}
 	plan.project()
 	plan.shape = plan.fingerprint(in.Cohort, in.View)
@@ -287,7 +295,7 @@ func (pl *Plan) compileColumns(cols []Column) {
 	for i := range cols {
 		c := &cols[i]
 		byID[c.ID] = i
-		ci := colInfo{col: c, calc: c.ColumnType == calculated, src: -1, projAt: -1}
+		ci := colInfo{col: c, calc: c.ColumnType == calculated, src: -1, projAt: -1, loc: zoneOf(c.TimeZone)}
 		if !ci.calc {
 			if c.SourceID == nil {
 				ci.errC = errDetached
@@ -312,12 +320,12 @@ func (pl *Plan) compileColumns(cols []Column) {
 		}
 		e, err := formula.Parse(*ci.col.Formula)
 		if err == nil {
-			ci.prog, err = formula.CompileWithLimits(e, func(r *formula.Ref) (int, error) {
+			ci.prog, err = formula.CompileInZone(e, func(r *formula.Ref) (int, error) {
 				if idx, ok := byID[r.ID]; ok && r.ID > 0 {
 					return idx, nil
 				}
 				return 0, fmt.Errorf("the formula refers to column {%d}, which no longer exists", r.ID)
-			}, pl.q.Limits)
+			}, pl.q.Limits, ci.loc)
 		}
 		if err != nil {
 			ci.errC = fmt.Errorf("the formula cannot be evaluated: %w", err)
@@ -501,13 +509,13 @@ func (pl *Plan) compileFilter(all []Column, f Filter) *condNode {
 	if idx < 0 {
 		return nil
 	}
-	typ := pl.cols[idx].col.Type
-	c := &condition{col: idx, typ: typ, op: f.Operator, pushed: pl.pushable(idx)}
+	typ, loc := pl.cols[idx].col.Type, pl.cols[idx].loc
+	c := &condition{col: idx, typ: typ, op: f.Operator, pushed: pl.pushable(idx), loc: loc}
 	switch f.Operator {
 	case "in", "notIn", "between":
 		list, _ := f.Value.([]any)
 		for _, v := range list {
-			c.operands = append(c.operands, coerce(v, typ))
+			c.operands = append(c.operands, coerceIn(v, typ, loc))
 		}
 		if f.Operator == "between" && len(c.operands) != 2 {
 			c.operands = []operand{{}, {}}
@@ -526,15 +534,16 @@ func (pl *Plan) compileFilter(all []Column, f Filter) *condNode {
 		}
 		c.pushed = c.pushed && (typ == "text" || typ == "select")
 	case "isWithin", "before", "after", "onOrBefore", "onOrAfter":
-		// Dates are typed in Go only (sqlTyped): these never run in SQL.
+		// Only date columns run these in SQL (pushDate); on other types they match nothing.
 		c.pushed = false
 		if spec, err := ParseDateSpec(f.Operator, f.Value); err == nil {
-			c.start, c.end, c.dateOK = spec.span(pl.q.Now, typ)
+			c.start, c.end, c.dateOK = spec.spanIn(pl.q.Now, typ, loc)
 		}
 	case "isNull", "isNotNull", "isEmpty", "isNotEmpty":
 	default:
-		c.operands = []operand{coerce(f.Value, typ)}
+		c.operands = []operand{coerceIn(f.Value, typ, loc)}
 	}
+	pl.pushDate(c)
 	return &condNode{leaf: c}
 }
 
@@ -586,6 +595,7 @@ func newConditionTree(root *condNode) *conditionSet {
 		}
 		split(root)
 	}
+	markRechecks(root)
 	return cs
 }
 
@@ -667,7 +677,7 @@ func (pl *Plan) project() {
 	}
 	for _, cs := range pl.conditionSets() {
 		for _, c := range cs.leaves() {
-			if !c.pushed && c.col >= 0 {
+			if (!c.pushed || c.recheck) && c.col >= 0 {
 				visit(c.col)
 			}
 		}
@@ -721,6 +731,7 @@ func (pl *Plan) fingerprint(cohort Cohort, view *View) string {
 		ID                         int64
 		Type, Kind, Field, Formula string
 		Source                     *int64
+		Zone                       string `json:",omitempty"` // omitted: cursors of zone-less panels stay valid
 	}
 	shape := struct {
 		View    int64
@@ -737,7 +748,7 @@ func (pl *Plan) fingerprint(cohort Cohort, view *View) string {
 		shape.View, shape.Sorts, shape.Filters = view.ID, view.Sorts, view.Filters
 	}
 	for _, ci := range pl.cols {
-		cs := colShape{ID: ci.col.ID, Type: ci.col.Type, Kind: ci.col.ColumnType, Source: ci.col.SourceID}
+		cs := colShape{ID: ci.col.ID, Type: ci.col.Type, Kind: ci.col.ColumnType, Source: ci.col.SourceID, Zone: ci.col.TimeZone}
 		if ci.col.SourceField != nil {
 			cs.Field = *ci.col.SourceField
 		}

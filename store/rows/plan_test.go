@@ -13,7 +13,9 @@ func TestNestedFiltersPushdown(t *testing.T) {
 	cols := []Column{
 		{ID: 1, Name: "Status", Type: "text", ColumnType: "base", SourceID: &src, SourceField: field("status")},
 		{ID: 2, Name: "Age", Type: "number", ColumnType: "base", SourceID: &src, SourceField: field("age")},
-		{ID: 3, Name: "Born", Type: "date", ColumnType: "base", SourceID: &src, SourceField: field("born")},
+		// A calculated column runs in Go (no formula translates to SQL).
+		{ID: 3, Name: "Born", Type: "date", ColumnType: "calculated", Formula: field("TODAY()")},
+		{ID: 4, Name: "Due", Type: "date", ColumnType: "base", SourceID: &src, SourceField: field("due")},
 	}
 	leaf := func(col, op string, v any) Filter { return Filter{Column: col, Operator: op, Value: v} }
 	tests := []struct {
@@ -32,6 +34,8 @@ func TestNestedFiltersPushdown(t *testing.T) {
 		{"AND group inside AND is flattened", []Filter{leaf("Born", "gt", "2000-01-01"),
 			{Group: &Group{Filters: []Filter{leaf("Age", "gt", 1.0), leaf("Status", "eq", "b")}}}},
 			false, []bool{false, true, true}, " AND "},
+		{"a base date column runs in SQL, rechecked in Go", []Filter{leaf("Status", "eq", "a"), leaf("Due", "before", "2000-01-01")},
+			true, []bool{true, true}, "COLLATE"},
 		{"flat OR across SQL and Go runs in Go", []Filter{leaf("Born", "gt", "2000-01-01"), {Column: "Age", Operator: "gt", Value: 1.0, Or: true}},
 			false, []bool{false, false}, ""},
 	}
@@ -51,6 +55,12 @@ func TestNestedFiltersPushdown(t *testing.T) {
 			for i := range got {
 				if got[i] != tc.pushed[i] {
 					t.Fatalf("pushed %v, want %v", got, tc.pushed)
+				}
+			}
+			// Go evaluates the rechecked date leaf (and nothing else of an AND) again.
+			for _, c := range pl.filters.leaves() {
+				if c.recheck != (c.pushed && c.typ == "date") {
+					t.Errorf("%s %s: recheck %v", pl.cols[c.col].col.Name, c.op, c.recheck)
 				}
 			}
 			f, ok := pl.pushedSQL(pl.filters)

@@ -109,7 +109,7 @@ func (ev *evaluator) compute(i int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return typeFromFormula(v, ci.col.Type)
+		return typeFromFormulaIn(v, ci.col.Type, ci.loc)
 	}
 	if ci.projAt < 0 {
 		return nil, fmt.Errorf("column %d was not read", ci.col.ID)
@@ -118,7 +118,7 @@ func (ev *evaluator) compute(i int) (any, error) {
 	if !ns.Valid {
 		return nil, nil
 	}
-	return typeFromJSON([]byte(ns.String), ci.col.Type)
+	return typeFromJSONIn([]byte(ns.String), ci.col.Type, ci.loc)
 }
 
 // Value and Now make the evaluator a formula.Env: a referenced cell that failed reads as null
@@ -153,7 +153,7 @@ func (ev *evaluator) pathCell(c *condition) any {
 func (pl *Plan) pathProj() []*condition {
 	var out []*condition
 	for _, c := range pl.cohort.leaves() {
-		if !c.pushed && c.col < 0 && c.path != nil {
+		if (!c.pushed || c.recheck) && c.col < 0 && c.path != nil {
 			out = append(out, c)
 		}
 	}
@@ -163,7 +163,7 @@ func (pl *Plan) pathProj() []*condition {
 // keep applies the conditions that run here.
 func (ev *evaluator) keep() bool {
 	for _, cs := range ev.pl.conditionSets() {
-		if cs.all || cs.root == nil {
+		if !cs.goToo() {
 			continue
 		}
 		if !ev.holds(cs.root) {
@@ -176,7 +176,7 @@ func (ev *evaluator) keep() bool {
 // holds evaluates a condition tree on the current row; pushed leaves already held in SQL.
 func (ev *evaluator) holds(n *condNode) bool {
 	if c := n.leaf; c != nil {
-		if c.pushed {
+		if c.pushed && !c.recheck {
 			return true
 		}
 		var cell any
@@ -362,6 +362,9 @@ func (pl *Plan) nodeSQL(n *condNode) (sqlFrag, bool) {
 		if !c.pushed {
 			return sqlFrag{}, false
 		}
+		if c.recheck && isDateType(c.typ) {
+			return pl.dateSQL(c), true
+		}
 		var e sqlFrag
 		if c.col >= 0 {
 			ci := &pl.cols[c.col]
@@ -444,7 +447,7 @@ func (pl *Plan) scanEach(ctx context.Context, db bun.IDB, q sqlFrag, fn func(*fe
 // runSQLSorted pages in the database's order, in batches; rows failing the conditions that run
 // here are skipped until the page is full.
 func (pl *Plan) runSQLSorted(ctx context.Context, db bun.IDB, gens []int64, emit func(Row) error, res Result) (Result, error) {
-	goConds := !pl.cohort.all || !pl.filters.all || !pl.search.all
+	goConds := pl.cohort.goToo() || pl.filters.goToo() || pl.search.goToo()
 	ev := pl.newEvaluator()
 	if pl.q.Limit == 0 { // an export: one query, each row handed on as it arrives
 		return res, pl.scanEach(ctx, db, pl.query(nil, 0), func(f *fetched) error {
@@ -459,12 +462,15 @@ func (pl *Plan) runSQLSorted(ctx context.Context, db bun.IDB, gens []int64, emit
 	// One row more than the page tells whether another page follows; rows that the conditions
 	// run here may drop call for larger batches.
 	batch := pl.q.Limit + 1
-	if goConds {
-		batch = max(4*batch, 500)
+	wide := max(4*batch, 500)
+	// Rechecked conditions (date pushdown) drop rows only when the data holds non-canonical
+	// dates: start with a page's worth and widen once a batch loses rows.
+	if goConds && !(pl.cohort.onlyRechecks() && pl.filters.onlyRechecks() && pl.search.onlyRechecks()) {
+		batch = wide
 	}
 	pos := pl.q.After
 	var last *fetched
-	sent := 0
+	sent, dropped := 0, false
 	budget := &pageBudget{max: pl.q.MaxBytes}
 	for {
 		rows, err := pl.scan(ctx, db, pl.query(pos, batch))
@@ -475,6 +481,7 @@ func (pl *Plan) runSQLSorted(ctx context.Context, db bun.IDB, gens []int64, emit
 			f := &rows[i]
 			ev.reset(f)
 			if goConds && !ev.keep() {
+				dropped = true
 				continue
 			}
 			if sent == pl.q.Limit {
@@ -496,6 +503,9 @@ func (pl *Plan) runSQLSorted(ctx context.Context, db bun.IDB, gens []int64, emit
 		}
 		if len(rows) < batch {
 			return res, nil
+		}
+		if dropped {
+			batch = wide
 		}
 		tail := rows[len(rows)-1]
 		pos = pl.cursorAfterSQL(&tail, gens)
@@ -533,7 +543,7 @@ func (pl *Plan) runGoSorted(ctx context.Context, db bun.IDB, gens []int64, emit 
 		}
 	}
 	ev := pl.newEvaluator()
-	goConds := !pl.cohort.all || !pl.filters.all || !pl.search.all
+	goConds := pl.cohort.goToo() || pl.filters.goToo() || pl.search.goToo()
 	top := &sortedHeap{pl: pl}
 	err := pl.scanEach(ctx, db, pl.query(nil, 0), func(f *fetched) error {
 		ev.reset(f)

@@ -44,7 +44,10 @@ func sqlTyped(typ string) bool {
 }
 
 // typeFromJSON types a stored JSON value (nil: absent) for a column of type typ.
-func typeFromJSON(raw []byte, typ string) (any, error) {
+func typeFromJSON(raw []byte, typ string) (any, error) { return typeFromJSONIn(raw, typ, nil) }
+
+// typeFromJSONIn is typeFromJSON for a column whose dates read in loc (nil: no time zone).
+func typeFromJSONIn(raw []byte, typ string, loc *time.Location) (any, error) {
 	if raw == nil || string(raw) == "null" {
 		return nil, nil
 	}
@@ -63,7 +66,7 @@ func typeFromJSON(raw []byte, typ string) (any, error) {
 		if s == "" {
 			return nil, nil
 		}
-		return toTimeOf(s, typ)
+		return toTimeIn(s, typ, loc)
 	case "multi_select":
 		return listFromJSON(raw)
 	}
@@ -163,19 +166,31 @@ func listFromJSON(raw []byte) (any, error) {
 	return out, nil
 }
 
-func toTimeOf(v any, typ string) (any, error) {
-	t, err := formula.ToTime(v)
+// toTimeIn types a date or date-time for a column of type typ whose time zone is loc. Without a
+// zone a date is the date as written (a date-time's own date, whatever its offset) and a
+// zone-less text is UTC, as before time zones. With one, a date-only or zone-less text is a
+// wall-clock time in loc, and a date column holds the date in loc of the instant.
+func toTimeIn(v any, typ string, loc *time.Location) (any, error) {
+	t, err := formula.ToTimeIn(v, loc)
 	if err != nil {
 		return nil, err
 	}
+	if x, isTime := v.(time.Time); isTime && loc != nil && x.Equal(time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, time.UTC)) {
+		// A formula's date (a time at midnight UTC, such as TODAY() in the zone): that day.
+		t = time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, loc)
+	}
 	if typ == "date" {
+		if loc != nil {
+			t = t.In(loc)
+		}
 		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), nil
 	}
 	return t.UTC(), nil
 }
 
-// typeFromFormula types a calculated column's result for its column type.
-func typeFromFormula(v any, typ string) (any, error) {
+// typeFromFormulaIn types a calculated column's result for its column type, whose dates read in
+// loc (nil: no zone).
+func typeFromFormulaIn(v any, typ string, loc *time.Location) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -206,7 +221,7 @@ func typeFromFormula(v any, typ string) (any, error) {
 		}
 		return nil, fmt.Errorf("the result %q is not true or false", clipText(formula.Text(v)))
 	case "date", "datetime":
-		return toTimeOf(v, typ)
+		return toTimeIn(v, typ, loc)
 	case "multi_select":
 		return []string{formula.Text(v)}, nil
 	}
@@ -283,7 +298,10 @@ type operand struct {
 }
 
 // coerce converts a filter or cohort value to the comparison kind of typ.
-func coerce(value any, typ string) operand {
+func coerce(value any, typ string) operand { return coerceIn(value, typ, nil) }
+
+// coerceIn is coerce for a column whose dates read in loc (nil: no time zone).
+func coerceIn(value any, typ string, loc *time.Location) operand {
 	if n, isNum := value.(json.Number); isNum {
 		if f, err := n.Float64(); err == nil && typ == "number" {
 			return operand{f, true}
@@ -322,7 +340,7 @@ func coerce(value any, typ string) operand {
 		}
 		return operand{}
 	case "date", "datetime":
-		t, err := toTimeOf(value, typ)
+		t, err := toTimeIn(value, typ, loc)
 		if err != nil {
 			return operand{}
 		}
@@ -579,22 +597,35 @@ func ParseDateSpec(op string, value any) (DateSpec, error) {
 	return spec, nil
 }
 
-// span is the range [start, end) a DateSpec names at now (UTC) for a column of type typ.
-func (d DateSpec) span(now time.Time, typ string) (start, end time.Time, ok bool) {
+// spanIn is the range [start, end) a DateSpec names at now for a column of type typ whose time
+// zone is loc (nil: UTC). The day boundaries are midnights
+// in loc, so a day across a DST change lasts 23 or 25 hours; on a date column (whose cells are
+// dates, held as midnight UTC) only "today" depends on the zone.
+func (d DateSpec) spanIn(now time.Time, typ string, loc *time.Location) (start, end time.Time, ok bool) {
 	if d.Exact != "" {
-		o := coerce(d.Exact, typ)
+		o := coerceIn(d.Exact, typ, loc)
 		t, isTime := o.v.(time.Time)
 		if !o.ok || !isTime {
 			return start, end, false
 		}
 		// A date-only value (or any value on a date column) is the whole day; a date-time is an instant.
 		if typ == "date" || len(d.Exact) == len(time.DateOnly) {
+			if typ != "date" && loc != nil {
+				return t, t.In(loc).AddDate(0, 0, 1).UTC(), true
+			}
 			return t, t.AddDate(0, 0, 1), true
 		}
 		return t, t.Add(time.Nanosecond), true
 	}
 	now = now.UTC()
-	d0 := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	dayLoc := time.UTC
+	if loc != nil {
+		now = now.In(loc)
+		if typ != "date" {
+			dayLoc = loc
+		}
+	}
+	d0 := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, dayLoc)
 	day := func(n int) time.Time { return d0.AddDate(0, 0, n) }
 	switch d.Mode {
 	case "today":

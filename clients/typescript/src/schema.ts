@@ -588,7 +588,8 @@ export interface paths {
          *     format), IS_BEFORE, IS_AFTER, IS_SAME, WORKDAY(date, n), WORKDAY_DIFF(a, b). Units are
          *     milliseconds, seconds, minutes, hours, days, weeks, months, quarters, years (or ms, s, m, h,
          *     d, w, M, Q, y); formats use moment.js tokens (YYYY, MM, DD, HH, mm, ss, …, [literal]). Dates
-         *     are UTC. Unknown or ambiguous references, wrong arities, arguments of a statically wrong
+         *     are UTC unless the column's properties.timeZone names a zone (see ColumnProperties).
+         *     Unknown or ambiguous references, wrong arities, arguments of a statically wrong
          *     type (`LEFT([Name], "two")`, a unit that is not a unit, a regular expression that does not
          *     compile: the reason names the function and the argument) and cycles are 422 naming the
          *     culprits in `errors`; what goes wrong in a row (a text that is not a date) is an error
@@ -1369,8 +1370,8 @@ export interface components {
          * @description A condition of a cohort group. `field` is a column reference, or else a dotted path into the
          *     primary source's records; on a column the condition means what a view filter of the same
          *     operator and value means (texts compare ignoring case for contains, startsWith, endsWith,
-         *     notContains, containsAny and containsAll; relative dates are taken at the query's time, UTC).
-         *     On a path the value's type chooses the comparison (a number, a boolean or a text; date
+         *     notContains, containsAny and containsAll; relative dates are taken at the query's time, in
+         *     the column's `timeZone`, UTC without one or on a path). On a path the value's type chooses the comparison (a number, a boolean or a text; date
          *     operators read the path as a date-time). `value` is absent or null for isNull, isNotNull,
          *     isEmpty and isNotEmpty (read back as null), a list for in, notIn, containsAny and containsAll,
          *     two values for between, and a mode, `{mode, numberOfDays}` or (not for isWithin) a date or
@@ -1480,6 +1481,8 @@ export interface components {
                 [key: string]: unknown;
             };
             required?: boolean;
+            /** @description An IANA time zone name (for example America/New_York) for the column's dates; absent means UTC. Relative date filters (today, pastWeek, nextNumberOfDays, ...) count days from midnight in this zone, a date-only or zone-less date-time value is a wall-clock time in it, and a date column holds the zone's date of a value with Z or an offset. A calculated column's date functions (HOUR, WEEKDAY, DATETIME_FORMAT, TODAY, DATEADD, WORKDAY, ...) evaluate in it. Datetime values are still answered in UTC. An unknown name is refused (422 naming properties.timeZone). */
+            timeZone?: string;
             unique?: boolean;
             validation?: {
                 max?: number;
