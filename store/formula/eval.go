@@ -499,13 +499,13 @@ func extreme(sign int) func([]any) (any, error) {
 	}
 }
 
-// numberPattern is what a text value must look like to count as a number.
-// It is exactly what PostgreSQL's numeric input accepts (no Inf, NaN or hex),
-// so that filters pushed into SQL and evaluated here agree.
-var numberPattern = regexp.MustCompile(`^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$`)
+// NumberPattern is what a text value must look like to count as a number: decimal digits with an
+// optional exponent (no Inf, NaN or hex), which both strconv.ParseFloat and PostgreSQL's float8
+// input read, so that filters pushed into SQL and evaluated here agree. The spaces are spelled
+// out: \s means these five in Go but also the vertical tab in PostgreSQL.
+const NumberPattern = `^[\t\n\f\r ]*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?[\t\n\f\r ]*$`
 
-// NumberPattern is numberPattern's source, for SQL that must accept the same texts.
-const NumberPattern = `^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$`
+var numberPattern = regexp.MustCompile(NumberPattern)
 
 // ParseNumber reads a text as a number when it looks like one.
 func ParseNumber(s string) (float64, bool) {

@@ -23,14 +23,22 @@ const (
 	maxCursorValue       = 1 << 16
 )
 
-// pgNumeric is numeric's text output: never an exponent, never NaN (from a JSON document).
-var pgNumeric = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+// pgNumber is a number as float8's text output writes it ("1.5", "-0", "1e+300"), or numeric's
+// (plain digits), which cursors issued before the engine typed numbers as float8 hold.
+var pgNumber = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?(e[-+][0-9]+)?$`)
 
-// isNumeric accepts numeric's text output within PostgreSQL's limits (131072 digits before the
-// point, 16383 after; maxCursorValue already bounds the first).
-func isNumeric(s string) bool {
-	_, frac, _ := strings.Cut(s, ".")
-	return pgNumeric.MatchString(s) && len(frac) <= 16383
+// isFloat8 accepts the texts float8 input reads without a range error, exactly as the cursor's
+// key compares: finite, and not a non-zero value that only rounds to zero.
+func isFloat8(s string) bool {
+	if !pgNumber.MatchString(s) {
+		return false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return false
+	}
+	mantissa, _, _ := strings.Cut(s, "e")
+	return f != 0 || strings.Trim(mantissa, "-0.") == ""
 }
 
 // Validate checks a rows cursor on its own: sizes, key kinds and value encodings.
@@ -111,7 +119,7 @@ func (pl *Plan) checkCursor(c *Cursor) error {
 		ok := true
 		switch pl.sorts[i].typ {
 		case "number":
-			ok = isNumeric(k.Value)
+			ok = isFloat8(k.Value)
 		case "boolean":
 			ok = k.Value == "true" || k.Value == "false"
 		}

@@ -805,14 +805,19 @@ func (pl *Plan) groupsSQL(ctx context.Context, db bun.IDB, typ string) (GroupCou
 	var out GroupCounts
 	ci := &pl.cols[pl.groupBy]
 	e := typedAt(ci.src, ci.path, typ)
-	if typ == "text" || typ == "select" {
+	order := frag("g")
+	switch typ {
+	case "text", "select":
 		// isEmpty's blank: an empty text groups with the nulls, as in Go.
 		e = e.wrap("NULLIF(%s, '')")
+	case "number":
+		// By float8's text, which is one per double: Go groups -0 and 0 apart, float8's = does not.
+		e, order = e.wrap("(%s)::text"), frag("g::float8")
 	}
 	k := &sortKey{typ: typ}
 	parts := append([]sqlFrag{frag("SELECT g::text, n, sum(n) OVER (), count(*) OVER () FROM (SELECT "), e, frag(" AS g, count(*) AS n")}, pl.fromSQL()...)
 	parts = append(parts, frag(" WHERE "), joinFrags(pl.whereSQL(), " AND "), frag(" GROUP BY 1) AS grouped ORDER BY n DESC, "),
-		sortSQL(k, frag("g")), frag(" LIMIT ?", MaxGroups))
+		sortSQL(k, order), frag(" LIMIT ?", MaxGroups))
 	q := joinFrags(parts, "")
 	rows, err := db.QueryContext(ctx, q.sql, q.args...)
 	if err != nil {

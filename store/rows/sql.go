@@ -62,15 +62,27 @@ func textAt(src int, path []string) sqlFrag {
 	return frag(sourceAlias(src)+".doc #>> ?::text[]", pgdialect.Array(path))
 }
 
+// numberNoExponent is formula.NumberPattern without the exponent: the texts float8 input reads
+// without a range error when they are short.
+var numberNoExponent = strings.Replace(formula.NumberPattern, "([eE][-+]?[0-9]+)?", "", 1)
+
 // typedAt is the value at path typed for a column of type typ (one of sqlTyped's types).
 func typedAt(src int, path []string, typ string) sqlFrag {
 	j, t := jsonAt(src, path), textAt(src, path)
 	switch typ {
 	case "number":
+		// float8, as Go's float64: numeric would keep apart (or order) values that Go reads as the
+		// same number, and fails on texts such as "1e999999" that Go reads as not a number. A
+		// JSON number's text is numeric's output (never an exponent), which Go reads too. A
+		// text of at most 250 characters without an exponent is within float8's range; any
+		// other goes through panels_float8 (migration 0014), which gives Go's answer where float8
+		// input fails. Each branch reads the document as few times as it can: the CASE's operand
+		// is evaluated once, every other mention of t again.
+		inRange := joinFrags([]sqlFrag{frag("CASE WHEN length("), t, frag(") <= 250 THEN ("), t, frag(")::float8 ELSE panels_float8("), t, frag(") END")}, "")
 		return joinFrags([]sqlFrag{
-			frag("(CASE jsonb_typeof("), j, frag(") WHEN 'number' THEN ("), j,
-			frag(")::numeric WHEN 'string' THEN CASE WHEN ("), t, frag(") ~ ? THEN (", formula.NumberPattern), t,
-			frag(")::numeric END END)"),
+			frag("(CASE jsonb_typeof("), j, frag(") WHEN 'number' THEN "), inRange,
+			frag(" WHEN 'string' THEN CASE WHEN ("), t, frag(") ~ ? THEN ", numberNoExponent), inRange,
+			frag(" WHEN ("), t, frag(") ~ ? THEN panels_float8(", formula.NumberPattern), t, frag(") END END)"),
 		}, "")
 	case "boolean":
 		return joinFrags([]sqlFrag{
@@ -85,7 +97,7 @@ func typedAt(src int, path []string, typ string) sqlFrag {
 func sqlValue(v any, typ string) sqlFrag {
 	switch typ {
 	case "number":
-		return frag("?::numeric", strconv.FormatFloat(v.(float64), 'g', -1, 64))
+		return frag("?::float8", strconv.FormatFloat(v.(float64), 'g', -1, 64))
 	case "boolean":
 		return frag("?::boolean", v.(bool))
 	}
@@ -204,7 +216,7 @@ func keysetSQL(keys []*sortKey, exprs []sqlFrag, vals []*string, ord int64) sqlF
 		var v sqlFrag
 		switch k.typ {
 		case "number":
-			v = frag("?::numeric", *vals[i])
+			v = frag("?::float8", *vals[i])
 		case "boolean":
 			v = frag("?::boolean", *vals[i])
 		default:
