@@ -175,6 +175,7 @@ type Plan struct {
 	groupSQL                bool // Groups runs as one GROUP BY in PostgreSQL
 	sqlSort                 bool // every sort key runs in SQL (keyset pagination in SQL)
 	joins                   []int
+	calcCols, calcBase      []int // calculated columns read in SQL, and the base columns they read (calcLateral)
 	shape                   string
 	rowsGen                 []int64 // per source, the generation of its current rows (set by Run)
 }
@@ -188,6 +189,12 @@ type colInfo struct {
 	errC   error          // compile error of a calculated column, or why a base column cannot be read
 	projAt int            // index into the projection; -1 when not projected
 	loc    *time.Location // Column.TimeZone; nil: none (or not a zone this machine knows)
+	// A calculated column whose formula runs in SQL (calcsql.go): its float8 expression over
+	// the typed base values calcBase (indexes into cols) of the calc LATERAL subquery.
+	calcSQL   *string
+	calcLevel int   // 1 + the highest level of the calculated columns it reads
+	calcBase  []int // base columns it reads
+	calcDeps  []int // calculated columns it reads
 }
 
 type condition struct {
@@ -291,6 +298,7 @@ func (pl *Plan) compileColumns(cols []Column) {
 		srcIdx[id] = i
 	}
 	byID := map[int64]int{}
+	asts := map[int]formula.Expr{}
 	pl.cols = make([]colInfo, len(cols))
 	for i := range cols {
 		c := &cols[i]
@@ -320,6 +328,7 @@ func (pl *Plan) compileColumns(cols []Column) {
 		}
 		e, err := formula.Parse(*ci.col.Formula)
 		if err == nil {
+			asts[i] = e
 			ci.prog, err = formula.CompileInZone(e, func(r *formula.Ref) (int, error) {
 				if idx, ok := byID[r.ID]; ok && r.ID > 0 {
 					return idx, nil
@@ -330,6 +339,9 @@ func (pl *Plan) compileColumns(cols []Column) {
 		if err != nil {
 			ci.errC = fmt.Errorf("the formula cannot be evaluated: %w", err)
 		}
+	}
+	if !pl.q.GoOnly {
+		pl.translateCalcs(asts, byID)
 	}
 }
 
@@ -393,8 +405,25 @@ func (pl *Plan) resolve(all []Column, ref string) int {
 
 // pushable reports whether conditions and sorts on column i can run in SQL.
 func (pl *Plan) pushable(i int) bool {
+	if pl.cols[i].calc {
+		return !pl.q.GoOnly && pl.cols[i].calcSQL != nil
+	}
+	return pl.basePushable(i)
+}
+
+// basePushable reports whether base column i can be read in SQL.
+func (pl *Plan) basePushable(i int) bool {
 	ci := &pl.cols[i]
 	return !pl.q.GoOnly && !ci.calc && ci.src >= 0 && ci.path != nil && sqlTyped(ci.col.Type)
+}
+
+// colSQL is pushable column i's value in SQL, typed as typ.
+func (pl *Plan) colSQL(i int, typ string) sqlFrag {
+	ci := &pl.cols[i]
+	if ci.calc {
+		return frag(calcRef(ci.calcLevel, i))
+	}
+	return typedAt(ci.src, ci.path, typ)
 }
 
 // compileCohort turns the cohort rule into conditions. A condition's field is a column reference;
@@ -699,21 +728,29 @@ func (pl *Plan) project() {
 			joined[ci.src] = true
 		}
 	}
+	read := func(i int) {
+		if pl.cols[i].calc {
+			pl.useCalc(i, joined)
+		} else {
+			joined[pl.cols[i].src] = true
+		}
+	}
 	for _, cs := range pl.conditionSets() {
 		for _, c := range cs.leaves() {
 			if c.pushed && c.col >= 0 {
-				joined[pl.cols[c.col].src] = true
+				read(c.col)
 			}
 		}
 	}
 	if pl.sqlSort {
 		for _, k := range pl.sorts {
-			joined[pl.cols[k.col].src] = true
+			read(k.col)
 		}
 	}
 	if pl.groupSQL {
-		joined[pl.cols[pl.groupBy].src] = true
+		read(pl.groupBy)
 	}
+
 	for i, c := range pl.pathProj() {
 		c.projAt = len(pl.proj) + i
 	}

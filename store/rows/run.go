@@ -287,8 +287,7 @@ func (pl *Plan) query(after *Cursor, limit int) sqlFrag {
 	var sortExprs []sqlFrag
 	if pl.sqlSort {
 		for _, k := range pl.sorts {
-			ci := &pl.cols[k.col]
-			e := typedAt(ci.src, ci.path, k.typ)
+			e := pl.colSQL(k.col, k.typ)
 			sortExprs = append(sortExprs, e)
 			sel = append(sel, e.wrap("(%s)::text"))
 		}
@@ -330,7 +329,7 @@ func (pl *Plan) fromSQL() []sqlFrag {
 		parts = append(parts, frag(" LEFT JOIN source_records AS "+a+" ON "+a+".data_source_id = ? AND "+a+".generation = ? AND "+a+".record_key = s0.record_key",
 			pl.sources[src], pl.rowsGen[src]))
 	}
-	return parts
+	return append(parts, pl.calcLateral()...)
 }
 
 // whereSQL is the primary source's current generation and the pushed conditions.
@@ -367,8 +366,7 @@ func (pl *Plan) nodeSQL(n *condNode) (sqlFrag, bool) {
 		}
 		var e sqlFrag
 		if c.col >= 0 {
-			ci := &pl.cols[c.col]
-			e = typedAt(ci.src, ci.path, c.typ)
+			e = pl.colSQL(c.col, c.typ)
 		} else {
 			e = typedAt(0, c.path, c.typ)
 		}
@@ -803,8 +801,7 @@ func (pl *Plan) Groups(ctx context.Context, db bun.IDB, gens []Generation) (Grou
 // before the LIMIT cuts the list.
 func (pl *Plan) groupsSQL(ctx context.Context, db bun.IDB, typ string) (GroupCounts, error) {
 	var out GroupCounts
-	ci := &pl.cols[pl.groupBy]
-	e := typedAt(ci.src, ci.path, typ)
+	e := pl.colSQL(pl.groupBy, typ)
 	order := frag("g")
 	switch typ {
 	case "text", "select":
