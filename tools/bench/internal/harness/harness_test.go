@@ -44,6 +44,10 @@ func TestServiceEnvExtraComesLast(t *testing.T) {
 	if env[len(env)-1] != "LOG_LEVEL=info" || !slices.Contains(env, "DATABASE_URL=postgres://x") || !slices.Contains(env, "JWT_SECRET="+Secret) {
 		t.Errorf("ServiceEnv = %v", env)
 	}
+	a, b := append(env, "CACHE_TTL=0"), append(env, "CACHE_TTL=60s")
+	if a[len(a)-1] != "CACHE_TTL=0" || b[len(b)-1] != "CACHE_TTL=60s" {
+		t.Errorf("two instances' environments share their settings: %v, %v", a, b)
+	}
 }
 
 func TestAPIID(t *testing.T) {

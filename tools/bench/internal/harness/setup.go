@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/panels/panels/store"
@@ -78,7 +79,10 @@ func RedisURL() string { return EnvOr("REDIS_URL", "redis://127.0.0.1:6379") }
 // ServiceEnv is the environment of a benchmarked service on dsn: Secret, RedisURL and error logs
 // only (a log line a request would be timed with the request), then extra, which wins over them.
 func ServiceEnv(dsn string, extra ...string) []string {
-	return append([]string{"DATABASE_URL=" + dsn, "JWT_SECRET=" + Secret, "REDIS_URL=" + RedisURL(), "LOG_LEVEL=error"}, extra...)
+	env := append([]string{"DATABASE_URL=" + dsn, "JWT_SECRET=" + Secret, "REDIS_URL=" + RedisURL(), "LOG_LEVEL=error"}, extra...)
+	// Clipped: callers append each instance's own settings to one ServiceEnv, and those appends
+	// must not write into a shared spare capacity.
+	return slices.Clip(env)
 }
 
 // Token mints a token with `bin token`, as an operator would.
