@@ -16,13 +16,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -30,9 +28,8 @@ import (
 
 	"github.com/panels/panels/server/auth"
 	"github.com/panels/panels/server/servertest"
+	"github.com/panels/panels/tools/bench/internal/harness"
 )
-
-const secret = "bench-secret-0123456789abcdef-0123456789"
 
 func main() {
 	n := flag.Int("n", 100000, "records")
@@ -57,74 +54,75 @@ func main() {
 	defer upstream.Close()
 
 	svc, err := servertest.Start(ctx, servertest.Options{DBPrefix: "panels_bench_flow", Getenv: os.Getenv, Env: map[string]string{
-		"JWT_SECRET":            secret,
+		"JWT_SECRET":            harness.Secret,
 		"SYNC_ALLOW_HOSTS":      "127.0.0.1",
 		"RATE_LIMIT_USER_RPS":   "0",
 		"RATE_LIMIT_TENANT_RPS": "0",
 	}})
-	must(err)
+	harness.Must(err)
 	defer svc.Close()
-	tok, err := auth.Mint([]byte(secret), auth.Principal{TenantID: "bench", UserID: "bench", Email: "bench@example.com", Role: auth.RoleAdmin}, 24*time.Hour, "", "")
-	must(err)
-	c := &api{base: svc.URL, token: tok}
+	harness.AtExit(svc.Close) // a failed run drops its database too
+	tok, err := auth.Mint([]byte(harness.Secret), auth.Principal{TenantID: "bench", UserID: "bench", Email: "bench@example.com", Role: auth.RoleAdmin}, 24*time.Hour, "", "")
+	harness.Must(err)
+	c := &harness.API{Base: svc.URL, Token: tok}
 
 	log.Printf("%d records: %.1f MB as a JSON array", *n, float64(len(arrayJSON))/1e6)
 	panel, ds, apiRow := syncAPISource(c, upstream.URL, *n)
 	rows := []string{apiRow, syncUpload(c, ndjson.Bytes(), *n)}
 	baseView, calcView := rowsPageViews(c, panel, ds)
 	conn, err := pgx.Connect(ctx, svc.DSN)
-	must(err)
+	harness.Must(err)
 	defer conn.Close(ctx)
 	rows = append(rows, rowsPages(ctx, c, conn, rowsPage{panel, ds, baseView, calcView}, *n, *reps)...)
 
 	table := "| Case | Service (median) | Hand-written SQL (median) | Ratio / rate | Target |\n|---|---|---|---|---|\n" + strings.Join(rows, "\n") + "\n"
 	fmt.Print(table)
 	if *out != "" {
-		must(os.WriteFile(*out, []byte(table), 0o600))
+		harness.Must(os.WriteFile(*out, []byte(table), 0o600))
 	}
 }
 
 // syncAPISource syncs n records from the upstream API three times, on a new panel, and returns
 // the panel, its data source and the result row.
-func syncAPISource(c *api, upstreamURL string, n int) (panel, ds int64, row string) {
-	panel = c.id("POST", "/api/panels", `{"name":"Bench"}`)
-	ds = c.id("POST", fmt.Sprintf("/api/panels/%d/datasources", panel), fmt.Sprintf(`{"type":"api","config":{"url":%q,"keyField":"id"}}`, upstreamURL))
+func syncAPISource(c *harness.API, upstreamURL string, n int) (panel, ds int64, row string) {
+	panel = c.ID("POST", "/api/panels", `{"name":"Bench"}`)
+	ds = c.ID("POST", fmt.Sprintf("/api/panels/%d/datasources", panel), fmt.Sprintf(`{"type":"api","config":{"url":%q,"keyField":"id"}}`, upstreamURL))
 	var syncTimes []time.Duration
 	for range 3 {
 		start := time.Now()
-		res := c.do("POST", fmt.Sprintf("/api/datasources/%d/sync", ds), "", nil)
+		res := c.Do("POST", fmt.Sprintf("/api/datasources/%d/sync", ds), "", nil)
 		syncTimes = append(syncTimes, time.Since(start))
 		if !strings.Contains(string(res), `"syncStatus":"success"`) || !strings.Contains(string(res), fmt.Sprintf(`"recordsProcessed":%d`, n)) {
-			log.Fatalf("sync: %s", res)
+			harness.Fatalf("sync: %s", res)
 		}
 	}
-	med := median(syncTimes)
-	return panel, ds, fmt.Sprintf("| sync, api source, %d records | %s | — | %.0f records/s | ≥ 20,000 records/s |", n, ms(med), float64(n)/med.Seconds())
+	med := harness.Median(syncTimes)
+	return panel, ds, fmt.Sprintf("| sync, api source, %d records | %s | — | %.0f records/s | ≥ 20,000 records/s |", n, harness.Ms(med, 1), float64(n)/med.Seconds())
 }
 
 // syncUpload uploads the NDJSON file three times to a file source of its own panel.
-func syncUpload(c *api, ndjson []byte, n int) string {
-	filePanel := c.id("POST", "/api/panels", `{"name":"Bench file"}`)
-	fileDS := c.id("POST", fmt.Sprintf("/api/panels/%d/datasources", filePanel), `{"type":"file","config":{"format":"ndjson","keyField":"id"}}`)
+func syncUpload(c *harness.API, ndjson []byte, n int) string {
+	filePanel := c.ID("POST", "/api/panels", `{"name":"Bench file"}`)
+	fileDS := c.ID("POST", fmt.Sprintf("/api/panels/%d/datasources", filePanel), `{"type":"file","config":{"format":"ndjson","keyField":"id"}}`)
 	var upTimes []time.Duration
 	for range 3 {
 		start := time.Now()
-		res := c.do("POST", fmt.Sprintf("/api/datasources/%d/upload", fileDS), "application/x-ndjson", ndjson)
+		res := c.Do("POST", fmt.Sprintf("/api/datasources/%d/upload", fileDS), "application/x-ndjson", ndjson)
 		upTimes = append(upTimes, time.Since(start))
 		if !strings.Contains(string(res), `"syncStatus":"success"`) {
-			log.Fatalf("upload: %s", res)
+			harness.Fatalf("upload: %s", res)
 		}
 	}
-	med := median(upTimes)
+	med := harness.Median(upTimes)
 	return fmt.Sprintf("| sync, file upload (NDJSON, %.1f MB), %d records | %s | — | %.0f records/s | ≥ 20,000 records/s |",
-		float64(len(ndjson))/1e6, n, ms(med), float64(n)/med.Seconds())
+		float64(len(ndjson))/1e6, n, harness.Ms(med, 1), float64(n)/med.Seconds())
 }
 
 // rowsPageViews gives the panel its columns and cohort rule, and returns two views with the same
 // two filters, sorted on a base column and on a calculated one.
-func rowsPageViews(c *api, panel, ds int64) (baseView, calcView int64) {
+func rowsPageViews(c *harness.API, panel, ds int64) (baseView, calcView int64) {
 	col := func(kind, body string) int64 {
-		return c.id("POST", fmt.Sprintf("/api/panels/%d/columns/%s", panel, kind), body)
+		return c.ID("POST", fmt.Sprintf("/api/panels/%d/columns/%s", panel, kind), body)
 	}
 	col("base", fmt.Sprintf(`{"name":"Name","type":"text","sourceField":"name","dataSourceId":%d,"properties":{}}`, ds))
 	col("base", fmt.Sprintf(`{"name":"Age","type":"number","sourceField":"age","dataSourceId":%d,"properties":{}}`, ds))
@@ -132,13 +130,13 @@ func rowsPageViews(c *api, panel, ds int64) (baseView, calcView int64) {
 	col("base", fmt.Sprintf(`{"name":"Score","type":"number","sourceField":"score","dataSourceId":%d,"properties":{}}`, ds))
 	col("base", fmt.Sprintf(`{"name":"City","type":"text","sourceField":"address.city","dataSourceId":%d,"properties":{}}`, ds))
 	col("calculated", `{"name":"Risk","type":"number","formula":"ROUND([Age] * [Score] / 10, 1)","properties":{}}`)
-	c.do("PUT", fmt.Sprintf("/api/panels/%d", panel), "application/json",
+	c.Do("PUT", fmt.Sprintf("/api/panels/%d", panel), "application/json",
 		[]byte(`{"cohortRule":{"logic":"AND","conditions":[{"field":"Age","operator":"gte","value":18}]}}`))
 	view := func(sort string) int64 {
-		v := c.id("POST", "/api/views", fmt.Sprintf(`{"name":"Bench","panelId":%d,"visibleColumns":["Name","Age","Status","Score","City","Risk"]}`, panel))
-		c.do("PUT", fmt.Sprintf("/api/views/%d/filters", v), "application/json",
+		v := c.ID("POST", "/api/views", fmt.Sprintf(`{"name":"Bench","panelId":%d,"visibleColumns":["Name","Age","Status","Score","City","Risk"]}`, panel))
+		c.Do("PUT", fmt.Sprintf("/api/views/%d/filters", v), "application/json",
 			[]byte(`{"filters":[{"columnName":"Status","operator":"eq","value":"active"},{"columnName":"Score","operator":"gt","value":50}]}`))
-		c.do("PUT", fmt.Sprintf("/api/views/%d/sorts", v), "application/json",
+		c.Do("PUT", fmt.Sprintf("/api/views/%d/sorts", v), "application/json",
 			[]byte(`{"sorts":[{"columnName":"`+sort+`","direction":"desc","order":0}]}`))
 		return v
 	}
@@ -149,7 +147,7 @@ func rowsPageViews(c *api, panel, ds int64) (baseView, calcView int64) {
 type rowsPage struct{ panel, ds, baseView, calcView int64 }
 
 // rowsPages times each view's rows page against the hand-written SQL doing the same, alternately.
-func rowsPages(ctx context.Context, c *api, conn *pgx.Conn, rp rowsPage, n, reps int) []string {
+func rowsPages(ctx context.Context, c *harness.API, conn *pgx.Conn, rp rowsPage, n, reps int) []string {
 	panel, ds := rp.panel, rp.ds
 	const limit = 50
 	handBase := `SELECT record_key, doc FROM source_records WHERE data_source_id = $1
@@ -161,15 +159,15 @@ func rowsPages(ctx context.Context, c *api, conn *pgx.Conn, rp rowsPage, n, reps
 	hand := func(q string) func() int {
 		return func() int {
 			rs, err := conn.Query(ctx, q, ds, limit)
-			must(err)
+			harness.Must(err)
 			k := 0
 			for rs.Next() {
 				var key string
 				var doc []byte
-				must(rs.Scan(&key, &doc))
+				harness.Must(rs.Scan(&key, &doc))
 				k++
 			}
-			must(rs.Err())
+			harness.Must(rs.Err())
 			return k
 		}
 	}
@@ -178,7 +176,7 @@ func rowsPages(ctx context.Context, c *api, conn *pgx.Conn, rp rowsPage, n, reps
 			var p struct {
 				Rows []json.RawMessage `json:"rows"`
 			}
-			must(json.Unmarshal(c.do("GET", fmt.Sprintf("/api/panels/%d/rows?viewId=%d&limit=%d", panel, v, limit), "", nil), &p))
+			harness.Must(json.Unmarshal(c.Do("GET", fmt.Sprintf("/api/panels/%d/rows?viewId=%d&limit=%d", panel, v, limit), "", nil), &p))
 			return len(p.Rows)
 		}
 	}
@@ -192,7 +190,7 @@ func rowsPages(ctx context.Context, c *api, conn *pgx.Conn, rp rowsPage, n, reps
 	var rows []string
 	for _, cs := range cases {
 		if a, b := cs.svc(), cs.sql(); a != b {
-			log.Fatalf("%s: the service returned %d rows, the SQL %d", cs.name, a, b)
+			harness.Fatalf("%s: the service returned %d rows, the SQL %d", cs.name, a, b)
 		}
 		var svcT, sqlT []time.Duration
 		for range reps { // alternate, so both see the same machine
@@ -203,8 +201,8 @@ func rowsPages(ctx context.Context, c *api, conn *pgx.Conn, rp rowsPage, n, reps
 			cs.svc()
 			svcT = append(svcT, time.Since(start))
 		}
-		s, q := median(svcT), median(sqlT)
-		rows = append(rows, fmt.Sprintf("| %s (%d of %d records, page of %d) | %s | %s | %.1f × | %s |", cs.name, n, n, limit, ms(s), ms(q),
+		s, q := harness.Median(svcT), harness.Median(sqlT)
+		rows = append(rows, fmt.Sprintf("| %s (%d of %d records, page of %d) | %s | %s | %.1f × | %s |", cs.name, n, n, limit, harness.Ms(s, 1), harness.Ms(q, 1),
 			float64(s)/float64(q), cs.target))
 	}
 	return rows
@@ -230,48 +228,4 @@ func makeRecords(n int) []map[string]any {
 		}
 	}
 	return out
-}
-
-type api struct {
-	base, token string
-}
-
-func (a *api) do(method, path, contentType string, body []byte) []byte {
-	req, err := http.NewRequest(method, a.base+path, bytes.NewReader(body))
-	must(err)
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	must(err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	must(err)
-	if resp.StatusCode >= 300 {
-		log.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	return b
-}
-
-func (a *api) id(method, path, body string) int64 {
-	var out struct {
-		ID int64 `json:"id"`
-	}
-	must(json.Unmarshal(a.do(method, path, "application/json", []byte(body)), &out))
-	return out.ID
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
-
-func must(err error) {
-	if err != nil {
-		log.Fatal(err)
-	}
 }

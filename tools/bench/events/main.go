@@ -19,7 +19,6 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -27,11 +26,8 @@ import (
 	"time"
 
 	"github.com/panels/panels/server/auth"
-	"github.com/panels/panels/store/storetest"
 	"github.com/panels/panels/tools/bench/internal/harness"
 )
-
-const secret = "bench-secret-0123456789abcdef-0123456789"
 
 func main() {
 	subscribers := flag.Int("subscribers", 1000, "concurrent subscribers")
@@ -43,18 +39,11 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 
-	work, err := os.MkdirTemp("", "panels-bench-events")
-	harness.Must(err)
-	defer func() { _ = os.RemoveAll(work) }()
-	bin := filepath.Join(work, "panels")
-	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/panels")
-	dsn, drop, err := storetest.CreateDatabase("panels_bench_events")
-	harness.Must(err)
-	defer drop()
-	harness.AtExit(drop)
-	svc := harness.StartService(bin, []string{"DATABASE_URL=" + dsn, "JWT_SECRET=" + secret, "LOG_LEVEL=error",
-		"REDIS_URL=" + harness.EnvOr("REDIS_URL", "redis://127.0.0.1:6379"),
-		"RATE_LIMIT_USER_RPS=0", "RATE_LIMIT_TENANT_RPS=0", "EVENTS_MAX_PER_USER=100000", "EVENTS_BUFFER=4096"})
+	fresh, done := harness.NewSetup("events")
+	defer done()
+	bin, dsn := fresh.Bin, fresh.DSN
+	svc := harness.StartService(bin, harness.ServiceEnv(dsn,
+		"RATE_LIMIT_USER_RPS=0", "RATE_LIMIT_TENANT_RPS=0", "EVENTS_MAX_PER_USER=100000", "EVENTS_BUFFER=4096"))
 	defer svc.Stop()
 	harness.AtExit(svc.Stop)
 
@@ -112,9 +101,9 @@ func main() {
 | POST /api/panels, %d subscribers receiving every event (%d deliveries per write) | %.0f/s (ratio %.2f) |
 
 `, time.Now().UTC().Format("2006-01-02"), *subscribers, *writes, pct(lat, 50), pct(lat, 99), len(lat), missed,
-		float64(rssWith)/1024, len(throughput[none]), *d, *conns, median(throughput[none]),
-		*subscribers, median(throughput[idle]), median(throughput[idle])/median(throughput[none]),
-		*subscribers, *subscribers, median(throughput[fed]), median(throughput[fed])/median(throughput[none]))
+		float64(rssWith)/1024, len(throughput[none]), *d, *conns, harness.Median(throughput[none]),
+		*subscribers, harness.Median(throughput[idle]), harness.Median(throughput[idle])/harness.Median(throughput[none]),
+		*subscribers, *subscribers, harness.Median(throughput[fed]), harness.Median(throughput[fed])/harness.Median(throughput[none]))
 	fmt.Print(report)
 	if *out != "" {
 		harness.Must(os.WriteFile(*out, []byte(report), 0o644))
@@ -122,7 +111,7 @@ func main() {
 }
 
 func mint(tenant, user string, role auth.Role) string {
-	tok, err := auth.Mint([]byte(secret), auth.Principal{TenantID: tenant, UserID: user, Role: role}, 2*time.Hour, "", "")
+	tok, err := auth.Mint([]byte(harness.Secret), auth.Principal{TenantID: tenant, UserID: user, Role: role}, 2*time.Hour, "", "")
 	harness.Must(err)
 	return tok
 }
@@ -253,13 +242,4 @@ func pct(ds []time.Duration, p int) string {
 		return "n/a"
 	}
 	return ds[(len(ds)-1)*p/100].Round(100 * time.Microsecond).String()
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

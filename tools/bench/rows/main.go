@@ -21,18 +21,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -40,11 +36,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/panels/panels/store"
-	"github.com/panels/panels/store/storetest"
 	"github.com/panels/panels/tools/bench/internal/harness"
 )
-
-const secret = "bench-secret-0123456789abcdef-0123456789"
 
 // The issue's targets: each case within 3× of its hand-written SQL, the peak RSS within 150 MB.
 const (
@@ -71,28 +64,17 @@ func main() {
 	began := time.Now()
 	ctx := context.Background()
 
-	work, err := os.MkdirTemp("", "panels-bench-rows")
-	harness.Must(err)
-	defer func() { _ = os.RemoveAll(work) }()
-	harness.AtExit(func() { _ = os.RemoveAll(work) })
-	bin := filepath.Join(work, "panels")
 	log.Print("building the release binary")
-	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/panels")
+	fresh, done := harness.NewSetup("rows")
+	defer done()
+	bin, dsn := fresh.Bin, fresh.DSN
+	harness.Migrate(dsn)
 
-	dsn, drop, err := storetest.CreateDatabase("panels_bench_rows")
-	harness.Must(err)
-	defer drop()
-	harness.AtExit(drop)
-	mig, err := store.NewMigrator(dsn)
-	harness.Must(err)
-	harness.Must(mig.Up())
-	harness.Must(mig.Close())
-
-	env := []string{"DATABASE_URL=" + dsn, "JWT_SECRET=" + secret, "REDIS_URL=" + harness.EnvOr("REDIS_URL", "redis://127.0.0.1:6379"),
-		"LOG_LEVEL=error", "CACHE_TTL=0", "RATE_LIMIT_USER_RPS=0", "RATE_LIMIT_TENANT_RPS=0"}
+	env := harness.ServiceEnv(dsn, "CACHE_TTL=0", "RATE_LIMIT_USER_RPS=0", "RATE_LIMIT_TENANT_RPS=0")
 	svc := harness.StartService(bin, env)
 	harness.AtExit(svc.Stop)
-	c := &api{base: svc.URL, token: token(bin)}
+	c := &harness.API{Base: svc.URL, Token: harness.Token(bin, "bench-rows", "u1", "u1@bench-rows.example", "admin"),
+		Client: &http.Client{Timeout: 120 * time.Second}}
 
 	conn, err := pgx.Connect(ctx, dsn)
 	harness.Must(err)
@@ -107,7 +89,7 @@ func main() {
 		for _, x := range cs {
 			x.name += suffix
 			r := measure(ctx, c, conn, x, *n)
-			log.Printf("%-70s service %9s  SQL %9s  %.2f×  (%d rows)", r.name, ms(r.svc), ms(r.sql), ratio(r), r.rows)
+			log.Printf("%-70s service %9s  SQL %9s  %.2f×  (%d rows)", r.name, harness.Ms(r.svc, 1), harness.Ms(r.sql, 1), ratio(r), r.rows)
 			results = append(results, r)
 		}
 	}
@@ -129,7 +111,7 @@ func main() {
 		harness.Must(err)
 		svc = harness.StartService(bin, env)
 		harness.AtExit(svc.Stop)
-		c.base = svc.URL
+		c.Base = svc.URL
 		run(all[2:4], ", with the trigram index")
 		rss = max(rss, float64(svc.PeakRSS())/1024)
 		svc.Stop()
@@ -150,27 +132,27 @@ type bench struct {
 
 // setup creates the panel, its columns and views through the API, uploads two records (the record
 // set the load joins) and loads the rest with SQL.
-func setup(ctx context.Context, c *api, conn *pgx.Conn, n int) *bench {
+func setup(ctx context.Context, c *harness.API, conn *pgx.Conn, n int) *bench {
 	b := &bench{records: n}
-	b.panel = c.id("POST", "/api/panels", `{"name":"Rows bench"}`)
-	b.ds = c.id("POST", fmt.Sprintf("/api/panels/%d/datasources", b.panel), `{"type":"file","config":{"format":"ndjson","keyField":"id"}}`)
+	b.panel = c.ID("POST", "/api/panels", `{"name":"Rows bench"}`)
+	b.ds = c.ID("POST", fmt.Sprintf("/api/panels/%d/datasources", b.panel), `{"type":"file","config":{"format":"ndjson","keyField":"id"}}`)
 	for _, col := range []struct{ name, typ, field string }{
 		{"Name", "text", "name"}, {"Status", "select", "status"}, {"City", "text", "address.city"}, {"Note", "text", "note"},
 		{"Age", "number", "age"}, {"Score", "number", "score"}, {"Due", "date", "due"},
 	} {
-		c.id("POST", fmt.Sprintf("/api/panels/%d/columns/base", b.panel),
+		c.ID("POST", fmt.Sprintf("/api/panels/%d/columns/base", b.panel),
 			fmt.Sprintf(`{"name":%q,"type":%q,"sourceField":%q,"dataSourceId":%d,"properties":{}}`, col.name, col.typ, col.field, b.ds))
 	}
-	b.pageView = c.id("POST", "/api/views", fmt.Sprintf(`{"name":"Page","panelId":%d,"visibleColumns":["Name","Status","City","Age","Score","Due"]}`, b.panel))
+	b.pageView = c.ID("POST", "/api/views", fmt.Sprintf(`{"name":"Page","panelId":%d,"visibleColumns":["Name","Status","City","Age","Score","Due"]}`, b.panel))
 	// Status is active AND (Score > 50 OR City is London) AND Due within the next 7 days, by Age descending.
-	c.do("PUT", fmt.Sprintf("/api/views/%d/filters", b.pageView), "application/json", []byte(`{"filters":[
+	c.Do("PUT", fmt.Sprintf("/api/views/%d/filters", b.pageView), "application/json", []byte(`{"filters":[
 		{"columnName":"Status","operator":"eq","value":"active"},
 		{"conjunction":"or","logicalOperator":"and","filters":[
 			{"columnName":"Score","operator":"gt","value":50},{"columnName":"City","operator":"eq","value":"London"}]},
 		{"columnName":"Due","operator":"isWithin","value":{"mode":"nextNumberOfDays","numberOfDays":7},"logicalOperator":"and"}]}`))
-	c.do("PUT", fmt.Sprintf("/api/views/%d/sorts", b.pageView), "application/json", []byte(`{"sorts":[{"columnName":"Age","direction":"desc","order":0}]}`))
-	b.wideView = c.id("POST", "/api/views", fmt.Sprintf(`{"name":"Text","panelId":%d,"visibleColumns":["Name","Status","City","Note"]}`, b.panel))
-	c.do("POST", fmt.Sprintf("/api/datasources/%d/upload", b.ds), "application/x-ndjson",
+	c.Do("PUT", fmt.Sprintf("/api/views/%d/sorts", b.pageView), "application/json", []byte(`{"sorts":[{"columnName":"Age","direction":"desc","order":0}]}`))
+	b.wideView = c.ID("POST", "/api/views", fmt.Sprintf(`{"name":"Text","panelId":%d,"visibleColumns":["Name","Status","City","Note"]}`, b.panel))
+	c.Do("POST", fmt.Sprintf("/api/datasources/%d/upload", b.ds), "application/x-ndjson",
 		[]byte(`{"id":"seed1","name":"seed one"}`+"\n"+`{"id":"seed2","name":"seed two"}`+"\n"))
 
 	harness.Must(conn.QueryRow(ctx, `SELECT rows_generation FROM record_sets WHERE data_source_id = $1`, b.ds).Scan(&b.gen))
@@ -252,9 +234,9 @@ func cases(b *bench, today string) []benchCase {
 }
 
 // measure checks that both sides answer alike, then times n requests of each, alternating.
-func measure(ctx context.Context, c *api, conn *pgx.Conn, cs benchCase, n int) result {
+func measure(ctx context.Context, c *harness.API, conn *pgx.Conn, cs benchCase, n int) result {
 	svc := func() []string {
-		body := c.do("GET", cs.path, "", nil)
+		body := c.Do("GET", cs.path, "", nil)
 		if cs.groups {
 			var g struct {
 				Groups []struct {
@@ -332,7 +314,7 @@ func measure(ctx context.Context, c *api, conn *pgx.Conn, cs benchCase, n int) r
 		}
 		sqlT, svcT = append(sqlT, d[0]), append(svcT, d[1])
 	}
-	return result{reference: cs.reference, name: cs.name, description: cs.description, svc: median(svcT), sql: median(sqlT), rows: len(got)}
+	return result{reference: cs.reference, name: cs.name, description: cs.description, svc: harness.Median(svcT), sql: harness.Median(sqlT), rows: len(got)}
 }
 
 func report(results []result, rssMB float64, records, n int, trgm bool, build time.Duration, began time.Time) string {
@@ -347,10 +329,10 @@ func report(results []result, rssMB float64, records, n int, trgm bool, build ti
 	for _, r := range results {
 		x := ratio(r)
 		if r.reference {
-			fmt.Fprintf(&sb, "| %s — %s (%d rows) | %s | %s | %.2f× | — | — |\n", r.name, r.description, r.rows, ms(r.svc), ms(r.sql), x)
+			fmt.Fprintf(&sb, "| %s — %s (%d rows) | %s | %s | %.2f× | — | — |\n", r.name, r.description, r.rows, harness.Ms(r.svc, 1), harness.Ms(r.sql, 1), x)
 			continue
 		}
-		fmt.Fprintf(&sb, "| %s — %s (%d rows) | %s | %s | %.2f× | ≤ %.0f× | %s |\n", r.name, r.description, r.rows, ms(r.svc), ms(r.sql), x, targetRatio, yes(x <= targetRatio))
+		fmt.Fprintf(&sb, "| %s — %s (%d rows) | %s | %s | %.2f× | ≤ %.0f× | %s |\n", r.name, r.description, r.rows, harness.Ms(r.svc, 1), harness.Ms(r.sql, 1), x, targetRatio, yes(x <= targetRatio))
 	}
 	fmt.Fprintf(&sb, "| (d) service peak RSS (VmHWM over the run) | %.1f MB | — | — | ≤ %.0f MB | %s |\n", rssMB, targetRSSMB, yes(rssMB <= targetRSSMB))
 	fmt.Fprintf(&sb, "\nWhole run %s.\n", time.Since(began).Round(time.Second))
@@ -381,52 +363,3 @@ func ratio(r result) float64 {
 	}
 	return float64(r.svc) / float64(r.sql)
 }
-
-// token mints an admin token with `panels token`, as an operator would.
-func token(bin string) string {
-	cmd := exec.Command(bin, "token", "--tenant", "bench-rows", "--user", "u1", "--email", "u1@bench-rows.example", "--role", "admin")
-	cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
-	b, err := cmd.Output()
-	if err != nil {
-		harness.Fatalf("panels token: %v", err)
-	}
-	return strings.TrimSpace(string(b))
-}
-
-type api struct{ base, token string }
-
-var client = &http.Client{Timeout: 120 * time.Second}
-
-func (a *api) do(method, path, contentType string, body []byte) []byte {
-	req, err := http.NewRequest(method, a.base+path, bytes.NewReader(body))
-	harness.Must(err)
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := client.Do(req)
-	harness.Must(err)
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	harness.Must(err)
-	if resp.StatusCode >= 300 {
-		harness.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	return b
-}
-
-func (a *api) id(method, path, body string) int64 {
-	var out struct {
-		ID int64 `json:"id"`
-	}
-	harness.Must(json.Unmarshal(a.do(method, path, "application/json", []byte(body)), &out))
-	return out.ID
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }

@@ -22,8 +22,6 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -31,12 +29,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/storetest"
 	"github.com/panels/panels/tools/bench/internal/harness"
 )
-
-const secret = "bench-secret-0123456789abcdef-0123456789"
 
 // target is the ratio of the big tenant's median latency to the small one's that the issue asks for.
 const target = 2.0
@@ -69,22 +64,13 @@ func main() {
 	began := time.Now()
 	ctx := context.Background()
 
-	work, err := os.MkdirTemp("", "panels-bench-scale")
-	harness.Must(err)
-	defer func() { _ = os.RemoveAll(work) }()
-	harness.AtExit(func() { _ = os.RemoveAll(work) })
-	bin := filepath.Join(work, "panels")
 	log.Print("building the release binary")
-	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/panels")
-
-	dsn, drop, err := storetest.CreateDatabase("panels_bench_scale")
-	harness.Must(err)
-	defer drop()
-	harness.AtExit(drop)
+	fresh, done := harness.NewSetup("scale")
+	defer done()
+	bin, dsn := fresh.Bin, fresh.DSN
 	bigSeed, smallSeed := seedTenants(ctx, dsn)
 
-	svc := harness.StartService(bin, []string{"DATABASE_URL=" + dsn, "JWT_SECRET=" + secret, "REDIS_URL=" + harness.EnvOr("REDIS_URL", "redis://127.0.0.1:6379"),
-		"LOG_LEVEL=error", "CACHE_TTL=0", "RATE_LIMIT_USER_RPS=0", "RATE_LIMIT_TENANT_RPS=0"})
+	svc := harness.StartService(bin, harness.ServiceEnv(dsn, "CACHE_TTL=0", "RATE_LIMIT_USER_RPS=0", "RATE_LIMIT_TENANT_RPS=0"))
 	defer svc.Stop()
 	harness.AtExit(svc.Stop)
 
@@ -108,10 +94,7 @@ func main() {
 
 // seedTenants migrates the database and bulk-loads the big tenant and the small one.
 func seedTenants(ctx context.Context, dsn string) (bigSeed, smallSeed *storetest.ScaleTenant) {
-	mig, err := store.NewMigrator(dsn)
-	harness.Must(err)
-	harness.Must(mig.Up())
-	harness.Must(mig.Close())
+	harness.Migrate(dsn)
 	conn, err := pgx.Connect(ctx, dsn)
 	harness.Must(err)
 	seedStart := time.Now()
@@ -128,15 +111,9 @@ func seedTenants(ctx context.Context, dsn string) (bigSeed, smallSeed *storetest
 	return bigSeed, smallSeed
 }
 
-// token mints a token with `panels token`, as an operator would.
+// token mints a token of one of the seeded people.
 func token(bin string, seed *storetest.ScaleTenant, p storetest.Person, role string) string {
-	cmd := exec.Command(bin, "token", "--tenant", seed.Spec.Tenant, "--user", p.UserID, "--email", p.Email, "--role", role)
-	cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
-	b, err := cmd.Output()
-	if err != nil {
-		harness.Fatalf("panels token: %v", err)
-	}
-	return strings.TrimSpace(string(b))
+	return harness.Token(bin, seed.Spec.Tenant, p.UserID, p.Email, role)
 }
 
 // openTenants mints each tenant's tokens and finds its later page of panels.
@@ -238,7 +215,7 @@ func report(cases []benchCase, results map[string][2]sample, bigSeed, smallSeed 
 		if x > target {
 			ok = "**no**"
 		}
-		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %d / %d | %.2f× | %s |\n", c.name, ms(r[0].p50), ms(r[0].p99), ms(r[1].p50), ms(r[1].p99),
+		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %d / %d | %.2f× | %s |\n", c.name, harness.Ms(r[0].p50, 2), harness.Ms(r[0].p99, 2), harness.Ms(r[1].p50, 2), harness.Ms(r[1].p99, 2),
 			r[0].items, r[1].items, x, ok)
 	}
 	fmt.Fprintf(&sb, "\nWorst ratio %.2f×. Whole run %s.\n", worst, time.Since(began).Round(time.Second))
@@ -267,8 +244,6 @@ func quantile(d []time.Duration, q float64) time.Duration {
 	i := int(q * float64(len(s)-1))
 	return s[i]
 }
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
 
 // items counts the elements of a bare-array body, or of the array field of an envelope.
 func items(body []byte) int {

@@ -32,7 +32,7 @@ import (
 	"github.com/panels/panels/server/webhook"
 	"github.com/panels/panels/store"
 	"github.com/panels/panels/store/ingest"
-	"github.com/panels/panels/store/storetest"
+	"github.com/panels/panels/tools/bench/internal/harness"
 )
 
 func main() {
@@ -44,15 +44,11 @@ func main() {
 	log.SetFlags(0)
 	ctx := context.Background()
 
-	dsn, drop, err := storetest.CreateDatabase("panels_bench_webhooks")
-	must(err)
+	dsn, drop := harness.FreshDatabase("panels_bench_webhooks")
 	defer drop()
-	mig, err := store.NewMigrator(dsn)
-	must(err)
-	must(mig.Up())
-	_ = mig.Close()
+	harness.Migrate(dsn)
 	st, err := store.Open(dsn, store.Options{MaxOpenConns: 20})
-	must(err)
+	harness.Must(err)
 	defer st.Close()
 
 	var got atomic.Int64
@@ -69,29 +65,29 @@ func main() {
 
 	a := store.Actor{TenantID: "bench-webhooks", UserID: "admin", Admin: true}
 	p := &store.Panel{Name: "Bench"}
-	must(st.CreatePanel(ctx, a, p))
+	harness.Must(st.CreatePanel(ctx, a, p))
 	for range *hooks {
 		_, err := st.CreateWebhook(ctx, a, &p.ID, store.WebhookInput{URL: rcv.URL, Events: []string{"*"}}, func() error { return nil })
-		must(err)
+		harness.Must(err)
 	}
 	log.Printf("queueing %d changes × %d webhooks", *n, *hooks)
 	for i := range *n {
 		name := "Bench " + strconv.Itoa(i)
 		_, err := st.UpdatePanel(ctx, a, p.ID, func(*store.Panel) error { return nil }, store.PanelPatch{Name: &name})
-		must(err)
+		harness.Must(err)
 	}
 	total := *n * *hooks
 
 	guard, err := ingest.NewGuard(nil, true)
-	must(err)
+	harness.Must(err)
 	var rows []string
 	for _, ws := range strings.Split(*workerList, ",") {
 		workers, err := strconv.Atoi(strings.TrimSpace(ws))
-		must(err)
+		harness.Must(err)
 		// Every run drains the same queue: the deliveries back to pending, as queued.
 		_, err = st.Pool().ExecContext(ctx, `UPDATE webhook_deliveries SET status = 'pending', attempts = 0,
 			next_attempt_at = now(), lease_expires_at = NULL, delivered_at = NULL WHERE tenant_id = $1`, a.TenantID)
-		must(err)
+		harness.Must(err)
 		got.Store(0)
 		w := webhook.New(st, guard.HTTPClient(), slog.New(slog.NewTextHandler(io.Discard, nil)), webhook.Options{
 			Schedule: []time.Duration{time.Second}, MaxFailures: 1 << 30, Poll: time.Millisecond, Timeout: 10 * time.Second, Workers: workers,
@@ -117,12 +113,6 @@ delivery is signed, claimed with a lease and recorded, as in production.
 |---:|---:|---:|---:|---:|
 %s
 `, time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), strings.Join(rows, "\n"))
-	must(os.WriteFile(*out, []byte(report), 0o644))
+	harness.Must(os.WriteFile(*out, []byte(report), 0o644))
 	log.Printf("wrote %s", *out)
-}
-
-func must(err error) {
-	if err != nil {
-		log.Fatal(err)
-	}
 }

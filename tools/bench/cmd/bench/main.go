@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -22,7 +21,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/panels/panels/store/storetest"
 	"github.com/panels/panels/tools/bench/internal/harness"
 )
 
@@ -55,24 +53,15 @@ func main() {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		harness.Fatalf("%v", "wrk is not installed: apt-get install -y wrk")
 	}
-	work, err := os.MkdirTemp("", "panels-bench")
-	harness.Must(err)
-	defer func() { _ = os.RemoveAll(work) }()
-
 	log.Print("building the release binary and the baselines")
-	panelsBin, baselineBin := filepath.Join(work, "panels"), filepath.Join(work, "baseline")
-	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", panelsBin, "./cmd/panels")
-	harness.Run("go", "build", "-trimpath", "-ldflags=-s -w", "-o", baselineBin, "./tools/bench/baseline")
+	fresh, done := harness.NewSetup("")
+	defer done()
+	work, panelsBin, dsn := fresh.Work, fresh.Bin, fresh.DSN
+	baselineBin := harness.Build(work, "./tools/bench/baseline")
 
-	dsn, drop, err := storetest.CreateDatabase("panels_bench")
-	harness.Must(err)
-	defer drop()
-	harness.AtExit(drop)
-	redisURL := harness.EnvOr("REDIS_URL", "redis://127.0.0.1:6379")
-
-	common := []string{"DATABASE_URL=" + dsn, "JWT_SECRET=" + secret, "REDIS_URL=" + redisURL, "LOG_LEVEL=error",
+	common := harness.ServiceEnv(dsn,
 		// Limits above the offered load: these cases measure the service, not the limiter.
-		"RATE_LIMIT_USER_RPS=10000000", "RATE_LIMIT_USER_BURST=10000000", "RATE_LIMIT_TENANT_RPS=10000000", "RATE_LIMIT_TENANT_BURST=10000000"}
+		"RATE_LIMIT_USER_RPS=10000000", "RATE_LIMIT_USER_BURST=10000000", "RATE_LIMIT_TENANT_RPS=10000000", "RATE_LIMIT_TENANT_BURST=10000000")
 	r := &runner{work: work, conns: *conns, duration: *duration, profiles: *profiles, instances: map[string]*harness.Process{
 		"cached":   harness.StartService(panelsBin, append(common, "CACHE_TTL=60s")),
 		"uncached": harness.StartService(panelsBin, append(common, "CACHE_TTL=0")),
@@ -87,16 +76,17 @@ func main() {
 	harness.AtExit(stopAll)
 
 	r.readTok, r.writeTok = token(panelsBin, "bench-read"), token(panelsBin, "bench-write")
-	api := r.instances["uncached"].URL
+	api := &harness.API{Base: r.instances["uncached"].URL, Token: r.readTok}
 	log.Print("seeding: 100 panels, 20 columns, a view")
-	panelID, viewID := seedReads(api, r.readTok)
-	columnPaths := seedWriteTargets(api, r.writeTok)
+	panelID, viewID := seedReads(api)
+	columnPaths := seedWriteTargets(&harness.API{Base: api.Base, Token: r.writeTok})
 
-	panelBody := get(api, r.readTok, fmt.Sprintf("/api/panels/%d", panelID))
+	// B0 serves the JSON value alone, without the encoder's trailing newline.
+	panelBody := bytes.TrimSpace(api.Do("GET", fmt.Sprintf("/api/panels/%d", panelID), "", nil))
 	bodyFile := filepath.Join(work, "panel.json")
 	harness.Must(os.WriteFile(bodyFile, panelBody, 0o600))
 	baseAddr := harness.FreeAddr()
-	r.base = harness.StartProcess(baselineBin, []string{"-addr", baseAddr, "-db", dsn, "-redis", redisURL, "-body", bodyFile}, nil, "http://"+baseAddr, "/b0/1")
+	r.base = harness.StartProcess(baselineBin, []string{"-addr", baseAddr, "-db", dsn, "-redis", harness.RedisURL(), "-body", bodyFile}, nil, "http://"+baseAddr, "/b0/1")
 	defer r.base.Stop()
 	harness.AtExit(r.base.Stop)
 
@@ -116,63 +106,40 @@ func main() {
 	log.Printf("wrote %s", *out)
 }
 
-const secret = "bench-secret-0123456789abcdef-0123456789"
-
-// token mints an admin token of tenant with `panels token`, as an operator would.
+// token mints an admin token of tenant.
 func token(bin, tenant string) string {
-	cmd := exec.Command(bin, "token", "--tenant", tenant, "--user", "bench", "--email", "bench@example.com", "--role", "admin")
-	cmd.Env = append(os.Environ(), "JWT_SECRET="+secret)
-	out, err := cmd.Output()
-	if err != nil {
-		harness.Fatalf("panels token: %v", err)
-	}
-	return strings.TrimSpace(string(out))
+	return harness.Token(bin, tenant, "bench", "bench@example.com", "admin")
 }
 
 // seedReads creates what the read cases read: 100 panels, 20 columns on the first, a view.
-func seedReads(api, readTok string) (panelID, viewID int64) {
+func seedReads(api *harness.API) (panelID, viewID int64) {
 	for i := 0; i < 100; i++ {
-		var p struct {
-			ID int64 `json:"id"`
-		}
-		call(api, readTok, "POST", "/api/panels", fmt.Sprintf(`{"name":"Panel %d","metadata":{"n":%d}}`, i, i), &p)
+		id := api.ID("POST", "/api/panels", fmt.Sprintf(`{"name":"Panel %d","metadata":{"n":%d}}`, i, i))
 		if i == 0 {
-			panelID = p.ID
+			panelID = id
 		}
 	}
-	var ds struct {
-		ID int64 `json:"id"`
-	}
-	call(api, readTok, "POST", fmt.Sprintf("/api/panels/%d/datasources", panelID), `{"type":"api","config":{"endpoint":"/api/patients","method":"GET"}}`, &ds)
+	ds := api.ID("POST", fmt.Sprintf("/api/panels/%d/datasources", panelID), `{"type":"api","config":{"endpoint":"/api/patients","method":"GET"}}`)
 	for i := 0; i < 20; i++ {
-		var c struct {
-			ID int64 `json:"id"`
-		}
-		call(api, readTok, "POST", fmt.Sprintf("/api/panels/%d/columns/base", panelID),
-			fmt.Sprintf(`{"name":"Column %d","type":"text","sourceField":"field_%d","dataSourceId":%d,"properties":{"display":{"order":%d}}}`, i, i, ds.ID, i), &c)
+		api.ID("POST", fmt.Sprintf("/api/panels/%d/columns/base", panelID),
+			fmt.Sprintf(`{"name":"Column %d","type":"text","sourceField":"field_%d","dataSourceId":%d,"properties":{"display":{"order":%d}}}`, i, i, ds, i))
 	}
-	var v struct {
-		ID int64 `json:"id"`
-	}
-	call(api, readTok, "POST", "/api/views", fmt.Sprintf(`{"name":"Bench view","panelId":%d,"visibleColumns":["Column 1","Column 2"]}`, panelID), &v)
-	return panelID, v.ID
+	viewID = api.ID("POST", "/api/views", fmt.Sprintf(`{"name":"Bench view","panelId":%d,"visibleColumns":["Column 1","Column 2"]}`, panelID))
+	return panelID, viewID
 }
 
 // seedWriteTargets creates 64 panels of one column each and returns the columns' paths. The write
 // cases spread over distinct rows, as B2's INSERTs do: updates of one panel's columns are
 // serialized by the panel's row lock (by design), which would measure PostgreSQL's lock queue
 // rather than the service.
-func seedWriteTargets(api, writeTok string) []string {
+func seedWriteTargets(api *harness.API) []string {
 	var columnPaths []string
 	for i := 0; i < 64; i++ {
-		var wp, wds, wc struct {
-			ID int64 `json:"id"`
-		}
-		call(api, writeTok, "POST", "/api/panels", fmt.Sprintf(`{"name":"Write target %d"}`, i), &wp)
-		call(api, writeTok, "POST", fmt.Sprintf("/api/panels/%d/datasources", wp.ID), `{"type":"custom","config":{}}`, &wds)
-		call(api, writeTok, "POST", fmt.Sprintf("/api/panels/%d/columns/base", wp.ID),
-			fmt.Sprintf(`{"name":"Target","type":"text","sourceField":"x","dataSourceId":%d,"properties":{}}`, wds.ID), &wc)
-		columnPaths = append(columnPaths, fmt.Sprintf("/api/panels/%d/columns/%d", wp.ID, wc.ID))
+		wp := api.ID("POST", "/api/panels", fmt.Sprintf(`{"name":"Write target %d"}`, i))
+		wds := api.ID("POST", fmt.Sprintf("/api/panels/%d/datasources", wp), `{"type":"custom","config":{}}`)
+		wc := api.ID("POST", fmt.Sprintf("/api/panels/%d/columns/base", wp),
+			fmt.Sprintf(`{"name":"Target","type":"text","sourceField":"x","dataSourceId":%d,"properties":{}}`, wds))
+		columnPaths = append(columnPaths, fmt.Sprintf("/api/panels/%d/columns/%d", wp, wc))
 	}
 	return columnPaths
 }
@@ -276,8 +243,7 @@ func median(rs []result) result {
 		for i, r := range rs {
 			v[i] = f(r)
 		}
-		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
-		return v[len(v)/2]
+		return harness.Median(v)
 	}
 	m.p50, m.p90, m.p99 = lat(func(r result) time.Duration { return r.p50 }), lat(func(r result) time.Duration { return r.p90 }), lat(func(r result) time.Duration { return r.p99 })
 	m.errors = 0
@@ -441,10 +407,7 @@ func measureStartup(bin string, env []string, n int) string {
 		ms, _ := strconv.ParseFloat(m[1], 64)
 		own = append(own, time.Duration(ms*float64(time.Millisecond)))
 	}
-	med := func(v []time.Duration) time.Duration {
-		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
-		return v[len(v)/2].Round(100 * time.Microsecond)
-	}
+	med := func(v []time.Duration) time.Duration { return harness.Median(v).Round(100 * time.Microsecond) }
 	return fmt.Sprintf("\nStart-up with the schema current (%d starts, medians): %s of the service's own time "+
 		"(initialised to listening, migrations checked; target < 300ms), %s from exec to the first ready /healthz.\n",
 		n, med(own), med(outside))
@@ -475,27 +438,6 @@ func profile(base, file string, d time.Duration) chan struct{} {
 
 func slug(name string) string {
 	return strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(name), "-"), "-")
-}
-
-func call(base, token, method, path, body string, out any) {
-	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-	harness.Must(err)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	harness.Must(err)
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		harness.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
-	}
-	harness.Must(json.Unmarshal(data, out))
-}
-
-func get(base, token, path string) []byte {
-	var raw json.RawMessage
-	call(base, token, "GET", path, "", &raw)
-	return raw
 }
 
 func reversed(cs []benchCase) []benchCase {
