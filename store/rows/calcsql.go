@@ -18,10 +18,12 @@ import (
 // in filters, sorts and groups), or the zero of the product's sign. Any other formula, a
 // division, a product of two columns or a function call, runs in Go as before.
 //
-// Each value is computed once per row, in LATERAL subqueries (OFFSET 0 keeps PostgreSQL from
-// inlining them back): c0 types the base values the expressions read (c0.n<index>), and c<L>
-// computes the calculated columns of level L (c<L>.k<index>), which read base values and the
-// columns of lower levels by name however often their guards repeat them.
+// Each value is computed once per row, in one LATERAL subquery named calc (OFFSET 0 keeps
+// PostgreSQL from inlining it back): its innermost level types the base values the expressions
+// read (calc.n<index>), and each level around it adds the calculated columns of its level
+// (calc.k<index>), which read base values and the columns of lower levels by name however often
+// their guards repeat them. Nesting rather than a LATERAL per level: PostgreSQL would put a
+// Memoize, hashing every row's values, between two LATERAL joins.
 
 // maxCalcSQL bounds one formula's translated text: each + repeats its operands in its guards,
 // so a long chain within one formula grows fast; a longer formula runs in Go.
@@ -105,13 +107,13 @@ func (t *calcTranslator) expr(e formula.Expr) (string, bool) {
 				return "", false
 			}
 			t.deps[j] = true
-			return calcRef(cj.calcLevel, j), true
+			return calcRef(j), true
 		}
 		if !t.pl.basePushable(j) || cj.col.Type != "number" {
 			return "", false
 		}
 		t.base[j] = true
-		return "c0.n" + strconv.Itoa(j), true
+		return "calc.n" + strconv.Itoa(j), true
 	case *formula.Unary:
 		x, ok := t.expr(e.X)
 		switch {
@@ -203,8 +205,8 @@ func largestDouble(ok func(v float64) bool) float64 {
 	return math.Float64frombits(lo)
 }
 
-// calcRef names calculated column j's value in its level's LATERAL subquery.
-func calcRef(level, j int) string { return "c" + strconv.Itoa(level) + ".k" + strconv.Itoa(j) }
+// calcRef names calculated column j's value in the calc subquery.
+func calcRef(j int) string { return "calc.k" + strconv.Itoa(j) }
 
 // useCalc records that the query reads calculated column i in SQL: its LATERAL columns, those of
 // the columns it reads, and their base values.
@@ -225,7 +227,7 @@ func (pl *Plan) useCalc(i int, joined map[int]bool) {
 	}
 }
 
-// calcLateral is the LATERAL subqueries that type the base values and compute the calculated
+// calcLateral is the LATERAL subquery that types the base values and computes the calculated
 // columns the query reads in SQL, a level at a time (nil when none).
 func (pl *Plan) calcLateral() []sqlFrag {
 	if len(pl.calcCols) == 0 {
@@ -240,7 +242,7 @@ func (pl *Plan) calcLateral() []sqlFrag {
 	if len(cols) == 0 {
 		cols = []sqlFrag{frag("NULL")} // formulas of literals only
 	}
-	out := []sqlFrag{frag(" CROSS JOIN LATERAL (SELECT "), joinFrags(cols, ", "), frag(" OFFSET 0) AS c0")}
+	inner := joinFrags([]sqlFrag{frag("(SELECT "), joinFrags(cols, ", "), frag(" OFFSET 0) AS " + "calc")}, "")
 	for level := 1; ; level++ {
 		var ks []string
 		for _, j := range pl.calcCols {
@@ -249,8 +251,8 @@ func (pl *Plan) calcLateral() []sqlFrag {
 			}
 		}
 		if len(ks) == 0 {
-			return out
+			return []sqlFrag{frag(" CROSS JOIN LATERAL "), inner}
 		}
-		out = append(out, frag(" CROSS JOIN LATERAL (SELECT "+strings.Join(ks, ", ")+" OFFSET 0) AS c"+strconv.Itoa(level)))
+		inner = inner.wrap("(SELECT calc.*, " + strings.Join(ks, ", ") + " FROM %s OFFSET 0) AS calc")
 	}
 }

@@ -421,7 +421,7 @@ func (pl *Plan) basePushable(i int) bool {
 func (pl *Plan) colSQL(i int, typ string) sqlFrag {
 	ci := &pl.cols[i]
 	if ci.calc {
-		return frag(calcRef(ci.calcLevel, i))
+		return frag(calcRef(i))
 	}
 	return typedAt(ci.src, ci.path, typ)
 }
