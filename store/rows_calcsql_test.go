@@ -123,3 +123,23 @@ func TestRowsCalculatedColumnsInSQL(t *testing.T) {
 		}
 	}
 }
+
+// A translated formula over a column of another source reads it through the source's join: a
+// primary record without a record there has no number in it.
+func TestRowsCalculatedColumnAcrossSources(t *testing.T) {
+	f := newRowsFixture(t)
+	col := &Column{Name: "Busy", Type: "number"}
+	if _, err := testStore.CreateColumn(t.Context(), f.a, f.panel.ID, col, &FormulaInput{Source: "[Visits] * 10 + [Age]"}); err != nil {
+		t.Fatal(err)
+	}
+	f.setView(t, []ViewFilter{fleaf("Busy", "gt", 40)}, []ViewSort{{ColumnName: "Busy", Direction: "desc"}})
+	q := RowsQuery{ViewID: f.view.ID}
+	// p1: 3*10+36 = 66; p3: 1*10+85 ("85") = 95; p5: 0*10+65 = 65; p2, p4, p6 have no visits record
+	// or no age.
+	if got := f.keys(t, q); !slices.Equal(got, []string{"p3", "p1", "p5"}) {
+		t.Errorf("Busy > 40 by Busy descending: %v", got)
+	}
+	if inSQL := f.sqlKeys(t, q); !slices.Equal(inSQL, []string{"p1", "p3", "p5"}) { // sorted by key
+		t.Errorf("the pushed SQL keeps %v", inSQL)
+	}
+}

@@ -750,7 +750,6 @@ func (pl *Plan) project() {
 	if pl.groupSQL {
 		read(pl.groupBy)
 	}
-
 	for i, c := range pl.pathProj() {
 		c.projAt = len(pl.proj) + i
 	}
