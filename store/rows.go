@@ -63,6 +63,15 @@ type RowsPlan struct {
 
 // PlanRows checks that the actor may read the panel (and the view), then compiles the query.
 func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, error) {
+	d, err := loadRowsDefs(ctx, s.db, a, rowsOperation(q), q.PanelID, q.ViewID)
+	if err != nil {
+		return nil, err
+	}
+	return s.compileRows(ctx, a, q, d)
+}
+
+// rowsOperation is the permission table's entry the query is decided by.
+func rowsOperation(q RowsQuery) Operation {
 	op, opOfView := Operation("getPanelRows"), opGetPanelRowsOfView
 	switch {
 	case q.GroupBy != "":
@@ -71,12 +80,13 @@ func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, 
 		op, opOfView = "getPanelRowsCSV", opGetPanelRowsCSVOfView
 	}
 	if q.ViewID != 0 {
-		op = opOfView
+		return opOfView
 	}
-	d, err := loadRowsDefs(ctx, s.db, a, op, q.PanelID, q.ViewID)
-	if err != nil {
-		return nil, err
-	}
+	return op
+}
+
+// compileRows compiles the query over definitions the actor may read.
+func (s *Store) compileRows(ctx context.Context, a Actor, q RowsQuery, d *rowsDefs) (*RowsPlan, error) {
 	p, view, sources := d.panel, d.view, d.sources
 	if view != nil && view.PanelID != p.ID {
 		return nil, invalid("viewId", fmt.Sprintf("view %d belongs to another panel", view.ID))
