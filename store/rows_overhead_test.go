@@ -104,6 +104,7 @@ func TestRowsOverheadTimings(t *testing.T) {
 		name string
 		q    RowsQuery
 	}{
+		{"first page of 1, no view", RowsQuery{PanelID: p.ID, Limit: 1, Now: now}},
 		{"first page of 50, no view", RowsQuery{PanelID: p.ID, Limit: 50, Now: now}},
 		{"first page of 50, view with a filter and a sort", RowsQuery{PanelID: p.ID, ViewID: view.ID, Limit: 50, Now: now}},
 		{"first page of 50, view, search", RowsQuery{PanelID: p.ID, ViewID: view.ID, Limit: 50, Now: now, Search: "person 12"}},
