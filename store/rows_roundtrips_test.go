@@ -260,11 +260,14 @@ func TestRowsDefsMatchTheSeparateQueries(t *testing.T) {
 }
 
 // The statement timeout folded into the record-set read still holds for the statements after
-// it, with sources and without.
+// it: with sources, without, and with a source that has no record set yet.
 func TestRowsRunRaisesTheStatementTimeout(t *testing.T) {
 	f := newRowsFixture(t)
 	empty := stPanel(t, f.a, "No sources")
-	for _, panelID := range []int64{f.panel.ID, empty.ID} {
+	// A source never synced has no record set: the join still yields the row set_config is in.
+	unsynced := stPanel(t, f.a, "Never synced")
+	stDataSource(t, f.a, unsynced.ID)
+	for _, panelID := range []int64{f.panel.ID, empty.ID, unsynced.ID} {
 		plan, err := testStore.PlanRows(t.Context(), f.a, RowsQuery{PanelID: panelID, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
@@ -292,6 +295,9 @@ func TestRowsRunRaisesTheStatementTimeout(t *testing.T) {
 		}
 		if panelID == f.panel.ID && (len(gens) != 2 || gens[0].Set == 0 || gens[1].Set == 0) {
 			t.Errorf("record sets %+v, want both sources' (synced)", gens)
+		}
+		if panelID == unsynced.ID && !slices.Equal(gens, []rows.Generation{{}}) {
+			t.Errorf("record sets %+v of a source never synced, want one zero", gens)
 		}
 		if panelID == empty.ID && len(gens) != 0 {
 			t.Errorf("record sets %+v of a panel without sources", gens)
