@@ -41,9 +41,7 @@ func (s *Store) PanelAccess(ctx context.Context, a Actor, id int64) (*Panel, err
 // one. lock takes the panel's row lock for a change.
 func panelAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id int64, lock bool) (*Panel, error) {
 	p := new(Panel)
-	expr, args := panelLevelExpr(a)
-	q := db.NewSelect().Model(p).ColumnExpr("panel.*").ColumnExpr("("+expr+") AS level", args...).
-		Where("panel.id = ?", id).Where("panel.tenant_id = ?", a.TenantID)
+	q := panelAccessQuery(db, a, id).Model(p)
 	if lock {
 		q = q.ColumnExpr("EXISTS (SELECT 1 FROM views AS pv WHERE pv.tenant_id = panel.tenant_id AND pv.panel_id = panel.id) AS has_views").For("UPDATE OF panel")
 	}
@@ -54,6 +52,14 @@ func panelAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id int6
 		return nil, fmt.Errorf("panel %d: %w", id, err)
 	}
 	return p, nil
+}
+
+// panelAccessQuery selects the panel of the actor's tenant with the actor's level on it; PlanRows
+// runs it as part of a larger statement, so that both decide from the same SQL.
+func panelAccessQuery(db bun.IDB, a Actor, id int64) *bun.SelectQuery {
+	expr, args := panelLevelExpr(a)
+	return db.NewSelect().Model((*Panel)(nil)).ColumnExpr("panel.*").ColumnExpr("("+expr+") AS level", args...).
+		Where("panel.id = ?", id).Where("panel.tenant_id = ?", a.TenantID)
 }
 
 // CreatePanel inserts p for the actor with its owner ACL row and a panel_created change.

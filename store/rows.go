@@ -63,6 +63,15 @@ type RowsPlan struct {
 
 // PlanRows checks that the actor may read the panel (and the view), then compiles the query.
 func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, error) {
+	d, err := loadRowsDefs(ctx, s.db, a, rowsOperation(q), q.PanelID, q.ViewID)
+	if err != nil {
+		return nil, err
+	}
+	return s.compileRows(ctx, a, q, d)
+}
+
+// rowsOperation is the permission table's entry the query is decided by.
+func rowsOperation(q RowsQuery) Operation {
 	op, opOfView := Operation("getPanelRows"), opGetPanelRowsOfView
 	switch {
 	case q.GroupBy != "":
@@ -71,35 +80,19 @@ func (s *Store) PlanRows(ctx context.Context, a Actor, q RowsQuery) (*RowsPlan, 
 		op, opOfView = "getPanelRowsCSV", opGetPanelRowsCSVOfView
 	}
 	if q.ViewID != 0 {
-		op = opOfView
+		return opOfView
 	}
-	p, err := panelAccess(ctx, s.db, a, op, q.PanelID, false)
-	if err != nil {
-		return nil, err
-	}
-	var view *View
-	if q.ViewID != 0 {
-		if view, err = viewAccess(ctx, s.db, a, op, q.ViewID, false); err != nil {
-			return nil, err
-		}
-		if view.PanelID != p.ID {
-			return nil, invalid("viewId", fmt.Sprintf("view %d belongs to another panel", view.ID))
-		}
-		if err := loadViewDetails(ctx, s.db, []*View{view}); err != nil {
-			return nil, err
-		}
-	}
-	cols, err := columnsOf(ctx, s.db, p.TenantID, p.ID)
-	if err != nil {
-		return nil, err
-	}
-	var sources []int64
-	if err := s.db.NewSelect().Model((*DataSource)(nil)).Column("id").Where("ds.panel_id = ?", p.ID).
-		Where("ds.tenant_id = ?", a.TenantID).OrderExpr("ds.id").Scan(ctx, &sources); err != nil {
-		return nil, mapErr(err)
+	return op
+}
+
+// compileRows compiles the query over definitions the actor may read.
+func (s *Store) compileRows(ctx context.Context, a Actor, q RowsQuery, d *rowsDefs) (*RowsPlan, error) {
+	p, view, sources := d.panel, d.view, d.sources
+	if view != nil && view.PanelID != p.ID {
+		return nil, invalid("viewId", fmt.Sprintf("view %d belongs to another panel", view.ID))
 	}
 	in := rows.Input{
-		Columns: engineColumns(cols),
+		Columns: engineColumns(d.cols),
 		// The primary source is the one with the lowest id.
 		Sources: sources,
 		Cohort:  engineCohort(p.CohortRule),
@@ -175,9 +168,6 @@ func (pl *RowsPlan) Groups(ctx context.Context) (rows.GroupCounts, error) {
 	var res rows.GroupCounts
 	err := mapErr(pl.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 		func(ctx context.Context, tx bun.Tx) error {
-			if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = '60s'"); err != nil {
-				return err
-			}
 			gens, err := pl.generations(ctx, tx)
 			if err != nil {
 				return err
@@ -200,9 +190,6 @@ func (pl *RowsPlan) Run(ctx context.Context, emit func(Row) error) (rows.Result,
 	var res rows.Result
 	err := mapErr(pl.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 		func(ctx context.Context, tx bun.Tx) error {
-			if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = '60s'"); err != nil {
-				return err
-			}
 			gens, err := pl.generations(ctx, tx)
 			if err != nil {
 				return err
@@ -213,19 +200,33 @@ func (pl *RowsPlan) Run(ctx context.Context, emit func(Row) error) (rows.Result,
 	return res, err
 }
 
-// generations reads each source's record set as the transaction sees it.
+// generations reads each source's record set as the transaction sees it and, in the same round
+// trip, raises the transaction's statement timeout (the rows of a large panel may take longer
+// than the connection's): it applies from the next statement on, the engine's.
 func (pl *RowsPlan) generations(ctx context.Context, tx bun.Tx) ([]rows.Generation, error) {
+	const timeout = "SELECT set_config('statement_timeout', '60s', true)"
 	gens := make([]rows.Generation, len(pl.sources))
 	if len(pl.sources) == 0 {
-		return gens, nil
+		_, err := tx.ExecContext(ctx, timeout)
+		return gens, err
 	}
-	var sets []recordSet
-	if err := tx.NewSelect().Model(&sets).Where("rs.tenant_id = ?", pl.tenantID).
-		Where("rs.data_source_id IN (?)", bun.List(pl.sources)).Scan(ctx); err != nil {
+	// The LEFT JOIN from the one-row subquery runs set_config even when no source has records yet.
+	var sets []struct {
+		DataSourceID   *int64 `bun:"data_source_id"`
+		Generation     int64  `bun:"generation"`
+		RowsGeneration int64  `bun:"rows_generation"`
+	}
+	if err := tx.NewRaw(`SELECT rs.data_source_id, rs.generation, rs.rows_generation
+		FROM (`+timeout+`) AS timeout
+		LEFT JOIN record_sets AS rs ON rs.tenant_id = ? AND rs.data_source_id IN (?)`,
+		pl.tenantID, bun.List(pl.sources)).Scan(ctx, &sets); err != nil {
 		return nil, err
 	}
 	for _, s := range sets {
-		i := slices.Index(pl.sources, s.DataSourceID)
+		if s.DataSourceID == nil {
+			continue
+		}
+		i := slices.Index(pl.sources, *s.DataSourceID)
 		gens[i] = rows.Generation{Set: s.Generation, Rows: s.RowsGeneration}
 	}
 	return gens, nil

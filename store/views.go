@@ -31,14 +31,7 @@ const (
 // op's requirement: a view the actor cannot read is ErrNotFound, exactly like a missing one.
 func viewAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id int64, lock bool) (*View, error) {
 	v := new(View)
-	// The actor's level on the panel is computed once (pl) and read by both columns.
-	panelExpr, panelArgs := panelDirectLevelExpr(a)
-	expr, args := viewLevelExpr(a, "pl.level", nil)
-	q := db.NewSelect().Model(v).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
-		ColumnExpr("pl.level AS panel_level").
-		Join("JOIN panels AS panel ON panel.id = view.panel_id AND panel.tenant_id = view.tenant_id").
-		Join("CROSS JOIN LATERAL (SELECT COALESCE("+panelExpr+", 0) AS level) AS pl", panelArgs...).
-		Where("view.id = ?", id).Where("view.tenant_id = ?", a.TenantID)
+	q := viewAccessQuery(db, a, id).Model(v)
 	if lock {
 		q = q.For("UPDATE OF view")
 	}
@@ -49,6 +42,19 @@ func viewAccess(ctx context.Context, db bun.IDB, a Actor, op Operation, id int64
 		return nil, fmt.Errorf("view %d: %w", id, err)
 	}
 	return v, nil
+}
+
+// viewAccessQuery selects the view of the actor's tenant with the actor's levels on it and on its
+// panel; PlanRows runs it as part of a larger statement, so that both decide from the same SQL.
+func viewAccessQuery(db bun.IDB, a Actor, id int64) *bun.SelectQuery {
+	// The actor's level on the panel is computed once (pl) and read by both columns.
+	panelExpr, panelArgs := panelDirectLevelExpr(a)
+	expr, args := viewLevelExpr(a, "pl.level", nil)
+	return db.NewSelect().Model((*View)(nil)).ColumnExpr("view.*").ColumnExpr("("+expr+") AS level", args...).
+		ColumnExpr("pl.level AS panel_level").
+		Join("JOIN panels AS panel ON panel.id = view.panel_id AND panel.tenant_id = view.tenant_id").
+		Join("CROSS JOIN LATERAL (SELECT COALESCE("+panelExpr+", 0) AS level) AS pl", panelArgs...).
+		Where("view.id = ?", id).Where("view.tenant_id = ?", a.TenantID)
 }
 
 // loadPanel reads a panel of the actor's tenant without any permission decision (the caller made it).
@@ -150,23 +156,39 @@ func loadViewDetails(ctx context.Context, db bun.IDB, views []*View) error {
 		return nil
 	}
 	ids := make([]int64, len(views))
-	byID := make(map[int64]*View, len(views))
 	for i, v := range views {
-		ids[i], byID[v.ID] = v.ID, v
-		v.Sorts, v.Filters = []ViewSort{}, []ViewFilter{}
+		ids[i] = v.ID
 	}
 	var sorts []ViewSort
 	if err := db.NewSelect().Model(&sorts).Where("vs.view_id IN (?)", bun.List(ids)).
-		OrderExpr("vs.sort_order, vs.id").Scan(ctx); err != nil {
+		OrderExpr(viewSortOrder).Scan(ctx); err != nil {
 		return mapErr(err)
-	}
-	for _, s := range sorts {
-		byID[s.ViewID].Sorts = append(byID[s.ViewID].Sorts, s)
 	}
 	var filters []ViewFilter
 	if err := db.NewSelect().Model(&filters).Where("vf.view_id IN (?)", bun.List(ids)).
-		OrderExpr("vf.position, vf.id").Scan(ctx); err != nil {
+		OrderExpr(viewFilterOrder).Scan(ctx); err != nil {
 		return mapErr(err)
+	}
+	attachViewDetails(views, sorts, filters)
+	return nil
+}
+
+// The orders of a view's sorts and filters (aliases vs and vf), which attachViewDetails expects.
+const (
+	viewSortOrder   = "vs.sort_order, vs.id"
+	viewFilterOrder = "vf.position, vf.id"
+)
+
+// attachViewDetails hands each view its sorts and its filter tree, from the rows of the views'
+// sorts and filters in their orders.
+func attachViewDetails(views []*View, sorts []ViewSort, filters []ViewFilter) {
+	byID := make(map[int64]*View, len(views))
+	for _, v := range views {
+		byID[v.ID] = v
+		v.Sorts, v.Filters = []ViewSort{}, []ViewFilter{}
+	}
+	for _, s := range sorts {
+		byID[s.ViewID].Sorts = append(byID[s.ViewID].Sorts, s)
 	}
 	byView := map[int64][]ViewFilter{}
 	for _, f := range filters {
@@ -175,7 +197,6 @@ func loadViewDetails(ctx context.Context, db bun.IDB, views []*View) error {
 	for id, fs := range byView {
 		byID[id].Filters = filterTree(fs, nil)
 	}
-	return nil
 }
 
 // filterTree assembles the filters whose parent is parent (nil: top level), in position order,
