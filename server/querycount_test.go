@@ -36,8 +36,8 @@ import (
 // qcMaxStatements is the most statements one operation may run: the honest maximum of the
 // operations as they are, 14 (pushDataSourceRecords: the access check, the sync lock, a
 // transaction that writes the records, counts them, moves the record set, stamps the source and
-// records the sync and the change), plus a little headroom. Reads run at most 11 (getPanelRows
-// through a view). Raise it only with a reason.
+// records the sync and the change), plus a little headroom. Reads run at most 5 (getPanelRows,
+// with or without a view). Raise it only with a reason.
 const qcMaxStatements = 16
 
 // qcCaps are per-operation caps other than qcMaxStatements, each with its reason (none needed).
