@@ -43,6 +43,10 @@ func Open(dsn string, opts Options) (*Store, error) {
 	if opts.StatementTimeout > 0 {
 		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
 	}
+	// Float8 text must read back as the same double: the rows engine's cursors and group counts
+	// carry float8 values as text, and a server or database default of extra_float_digits = 0
+	// would round them to 15 digits.
+	cfg.RuntimeParams["extra_float_digits"] = "3"
 	// Without it a database host that drops packets would hold every request until its client gives up.
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 5 * time.Second

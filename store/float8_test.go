@@ -13,6 +13,8 @@ import (
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/panels/panels/store/storetest"
 )
 
 // panels_float8 (migration 0014) must read every number text as strconv.ParseFloat does: the
@@ -107,5 +109,36 @@ func TestPanelsFloat8MatchesParseFloat(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A database whose default rounds float8 text (extra_float_digits = 0) must not round the
+// store's: cursors and group counts carry float8 values as text.
+func TestFloat8TextIsExactWhateverTheDefault(t *testing.T) {
+	dsn, drop, err := storetest.CreateDatabase("panels_float_digits")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drop()
+	admin, err := Open(dsn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.db.ExecContext(t.Context(), "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET extra_float_digits = 0', current_database()); END $$"); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close()
+	st, err := Open(dsn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var got string
+	if err := st.db.QueryRowContext(t.Context(), "SELECT (0.1::float8 + 0.2::float8)::text").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	a, b := 0.1, 0.2 // variables: constants would add exactly, to 0.3
+	if want := strconv.FormatFloat(a+b, 'g', -1, 64); got != want {
+		t.Errorf("float8 text %s, want %s", got, want)
 	}
 }
