@@ -53,10 +53,11 @@ func TestRowsCalculatedColumnsInSQL(t *testing.T) {
 	pushed := map[string]string{
 		"Sum": "[A] + [B]", "Diff": "[A] - [B]", "Scaled": "[A] * 2.5", "Tiny": "[A] * 0.0000000001", "Big": "10000000000 * [A]",
 		"Neg": "-[A] * 3 + 1", "Half": "0.5 * [A]", "Lit": "1.5 + 2", "Chain": "[Sum] + [Scaled] - [B]",
+		"Long": "[A] + [B] * 3 + [A] - [B] + [A] * 0.5 + [B] + [A] + [B] - [A] + [B] * 2 + [A] + [B] + [Chain]", // 16 steps, 17 levels
 	}
 	inGo := map[string]string{"Prod": "[A] * [B]", "Quot": "[A] / 2", "Round": "ROUND([A], 1)"}
 	for _, set := range []map[string]string{pushed, inGo} {
-		for _, name := range []string{"Sum", "Diff", "Scaled", "Tiny", "Big", "Neg", "Half", "Lit", "Chain", "Prod", "Quot", "Round"} {
+		for _, name := range []string{"Sum", "Diff", "Scaled", "Tiny", "Big", "Neg", "Half", "Lit", "Chain", "Long", "Prod", "Quot", "Round"} {
 			src, ok := set[name]
 			if !ok {
 				continue
@@ -106,7 +107,7 @@ func TestRowsCalculatedColumnsInSQL(t *testing.T) {
 	if matched == 0 {
 		t.Fatal("no filter matched any row")
 	}
-	for _, name := range []string{"Sum", "Chain", "Big", "Tiny", "Prod"} {
+	for _, name := range []string{"Sum", "Chain", "Long", "Big", "Tiny", "Prod"} {
 		for _, dir := range []string{"asc", "desc"} {
 			f.setView(t, []ViewFilter{fleaf("A", "isNotNull", nil)}, []ViewSort{{ColumnName: name, Direction: dir}, {ColumnName: "B", Direction: "desc"}})
 			q := RowsQuery{ViewID: f.view.ID}

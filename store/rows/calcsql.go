@@ -20,14 +20,32 @@ import (
 //
 // Each value is computed once per row, in one LATERAL subquery named calc (OFFSET 0 keeps
 // PostgreSQL from inlining it back): its innermost level types the base values the expressions
-// read (calc.n<index>), and each level around it adds the calculated columns of its level
-// (calc.k<index>), which read base values and the columns of lower levels by name however often
-// their guards repeat them. Nesting rather than a LATERAL per level: PostgreSQL would put a
-// Memoize, hashing every row's values, between two LATERAL joins.
+// read (calc.n<index>), and each level around it adds the steps of its level: every sum and
+// product is a column of its own (calc.t<column>_<n>, the formula's last one calc.k<column>),
+// so that a guard, which repeats its operands, repeats their names, never their expressions,
+// and the SQL grows with the formula, not exponentially. Nesting rather than a LATERAL per
+// level: PostgreSQL would put a Memoize, hashing every row's values, between two LATERAL joins.
 
-// maxCalcSQL bounds one formula's translated text: each + repeats its operands in its guards,
-// so a long chain within one formula grows fast; a longer formula runs in Go.
-const maxCalcSQL = 4096
+// Bounds of a translated formula (a longer one runs in Go): steps, the nesting depth of the
+// subquery, and an operand's text (a chain of unary minuses).
+const (
+	maxCalcSteps   = 64
+	maxCalcOperand = 1024
+)
+
+// calcStep is a column of the calc subquery: a sum or product of a translated formula.
+type calcStep struct {
+	name  string // t<column>_<n>, or k<column> for the formula's value
+	sql   string
+	level int // 1 + the highest level of the columns it reads (base values are level 0)
+}
+
+// calcOperand is an operand of a step: a column of the calc subquery, a literal, or either
+// negated.
+type calcOperand struct {
+	sql   string
+	level int
+}
 
 var (
 	two1022    = f8(math.Ldexp(1, 1022))  // |a|, |b| below this: a + b cannot overflow
@@ -48,7 +66,7 @@ func (pl *Plan) translateCalcs(asts map[int]formula.Expr, byID map[int64]int) {
 		case 1:
 			return false // a cycle: Go reports it
 		case 2:
-			return ci.calcSQL != nil
+			return ci.calcSteps != nil
 		}
 		state[i] = 1
 		defer func() { state[i] = 2 }()
@@ -56,18 +74,24 @@ func (pl *Plan) translateCalcs(asts map[int]formula.Expr, byID map[int64]int) {
 		if !ok || ci.errC != nil || ci.prog == nil || ci.col.Type != "number" {
 			return false
 		}
-		t := &calcTranslator{pl: pl, byID: byID, visit: visit, base: map[int]bool{}, deps: map[int]bool{}}
-		expr, ok := t.expr(e)
-		if !ok || len(expr) > maxCalcSQL {
+		t := &calcTranslator{pl: pl, col: i, byID: byID, visit: visit, base: map[int]bool{}, deps: map[int]bool{}}
+		top, ok := t.expr(e)
+		if !ok {
 			return false
 		}
-		ci.calcSQL, ci.calcLevel = &expr, 1
+		// The formula's value is its last step, or, for a bare reference or literal, a step of its own.
+		if n := len(t.steps); n > 0 && top.sql == "calc."+t.steps[n-1].name {
+			t.steps[n-1].name = "k" + strconv.Itoa(i)
+		} else {
+			t.steps = append(t.steps, calcStep{name: "k" + strconv.Itoa(i), sql: top.sql, level: top.level + 1})
+		}
+		ci.calcSteps = t.steps
+		ci.calcLevel = t.steps[len(t.steps)-1].level
 		for j := range t.base {
 			ci.calcBase = append(ci.calcBase, j)
 		}
 		for j := range t.deps {
 			ci.calcDeps = append(ci.calcDeps, j)
-			ci.calcLevel = max(ci.calcLevel, pl.cols[j].calcLevel+1)
 		}
 		slices.Sort(ci.calcBase)
 		slices.Sort(ci.calcDeps)
@@ -82,45 +106,62 @@ func (pl *Plan) translateCalcs(asts map[int]formula.Expr, byID map[int64]int) {
 
 type calcTranslator struct {
 	pl    *Plan
+	col   int // the column translated
 	byID  map[int64]int
 	visit func(i int) bool
 	base  map[int]bool // base columns read
 	deps  map[int]bool // calculated columns read
+	steps []calcStep
 }
 
-// expr is e as SQL text (no arguments: literals are written out, exactly) or false.
-func (t *calcTranslator) expr(e formula.Expr) (string, bool) {
+// step adds a column computing sql from operands and returns it as an operand.
+func (t *calcTranslator) step(sql string, operands ...calcOperand) (calcOperand, bool) {
+	if len(t.steps) >= maxCalcSteps {
+		return calcOperand{}, false
+	}
+	level := 0
+	for _, o := range operands {
+		level = max(level, o.level)
+	}
+	name := "t" + strconv.Itoa(t.col) + "_" + strconv.Itoa(len(t.steps))
+	t.steps = append(t.steps, calcStep{name: name, sql: sql, level: level + 1})
+	return calcOperand{sql: "calc." + name, level: level + 1}, true
+}
+
+// expr translates e (literals are written out, exactly: the SQL takes no arguments) or says
+// it cannot.
+func (t *calcTranslator) expr(e formula.Expr) (calcOperand, bool) {
 	switch e := e.(type) {
 	case *formula.NumberLit:
 		if math.IsInf(e.Value, 0) || math.IsNaN(e.Value) {
-			return "", false
+			return calcOperand{}, false
 		}
-		return f8(e.Value), true
+		return calcOperand{sql: f8(e.Value)}, true
 	case *formula.Ref:
 		j, ok := t.byID[e.ID]
 		if !ok || e.ID <= 0 {
-			return "", false
+			return calcOperand{}, false
 		}
 		cj := &t.pl.cols[j]
 		if cj.calc {
 			if !t.visit(j) {
-				return "", false
+				return calcOperand{}, false
 			}
 			t.deps[j] = true
-			return calcRef(j), true
+			return calcOperand{sql: calcRef(j), level: cj.calcLevel}, true
 		}
 		if !t.pl.basePushable(j) || cj.col.Type != "number" {
-			return "", false
+			return calcOperand{}, false
 		}
 		t.base[j] = true
-		return "calc.n" + strconv.Itoa(j), true
+		return calcOperand{sql: "calc.n" + strconv.Itoa(j)}, true
 	case *formula.Unary:
 		x, ok := t.expr(e.X)
 		switch {
-		case !ok:
-			return "", false
+		case !ok || len(x.sql) > maxCalcOperand:
+			return calcOperand{}, false
 		case e.Op == "-":
-			return "(-" + x + ")", true
+			return calcOperand{sql: "(-" + x.sql + ")", level: x.level}, true
 		case e.Op == "+":
 			return x, true
 		}
@@ -129,30 +170,37 @@ func (t *calcTranslator) expr(e formula.Expr) (string, bool) {
 		case "+", "-":
 			a, ok := t.expr(e.L)
 			if !ok {
-				return "", false
+				return calcOperand{}, false
 			}
 			b, ok := t.expr(e.R)
-			if !ok {
-				return "", false
+			if !ok || len(b.sql) > maxCalcOperand {
+				return calcOperand{}, false
 			}
 			if e.Op == "-" {
-				b = "(-" + b + ")" // a - b is a + (-b), exactly
+				b.sql = "(-" + b.sql + ")" // a - b is a + (-b), exactly
 			}
-			return sumSQL(a, b), true
+			return t.step(sumSQL(a.sql, b.sql), a, b)
 		case "*":
-			if c, ok := e.R.(*formula.NumberLit); ok {
-				if x, ok := t.expr(e.L); ok {
-					return productSQL(x, c.Value)
-				}
+			x, c := e.L, e.R
+			if _, ok := c.(*formula.NumberLit); !ok {
+				x, c = e.R, e.L
 			}
-			if c, ok := e.L.(*formula.NumberLit); ok {
-				if x, ok := t.expr(e.R); ok {
-					return productSQL(x, c.Value)
-				}
+			lit, ok := c.(*formula.NumberLit)
+			if !ok {
+				return calcOperand{}, false
 			}
+			o, ok := t.expr(x)
+			if !ok {
+				return calcOperand{}, false
+			}
+			sql, ok := productSQL(o.sql, lit.Value)
+			if !ok {
+				return calcOperand{}, false
+			}
+			return t.step(sql, o)
 		}
 	}
-	return "", false
+	return calcOperand{}, false
 }
 
 // sumSQL is a + b as Go's float64 sum, or NULL where it overflows. Below 2^1022 the float8 sum
@@ -246,8 +294,10 @@ func (pl *Plan) calcLateral() []sqlFrag {
 	for level := 1; ; level++ {
 		var ks []string
 		for _, j := range pl.calcCols {
-			if cj := &pl.cols[j]; cj.calcLevel == level {
-				ks = append(ks, *cj.calcSQL+" AS k"+strconv.Itoa(j))
+			for _, st := range pl.cols[j].calcSteps {
+				if st.level == level {
+					ks = append(ks, st.sql+" AS "+st.name)
+				}
 			}
 		}
 		if len(ks) == 0 {

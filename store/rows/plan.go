@@ -189,12 +189,13 @@ type colInfo struct {
 	errC   error          // compile error of a calculated column, or why a base column cannot be read
 	projAt int            // index into the projection; -1 when not projected
 	loc    *time.Location // Column.TimeZone; nil: none (or not a zone this machine knows)
-	// A calculated column whose formula runs in SQL (calcsql.go): its float8 expression over
-	// the typed base values calcBase (indexes into cols) of the calc LATERAL subquery.
-	calcSQL   *string
-	calcLevel int   // 1 + the highest level of the calculated columns it reads
-	calcBase  []int // base columns it reads
-	calcDeps  []int // calculated columns it reads
+	// A calculated column whose formula runs in SQL (calcsql.go): its steps, columns of the calc
+	// LATERAL subquery over the typed base values calcBase (indexes into cols) and the columns
+	// of the calculated columns calcDeps.
+	calcSteps []calcStep // nil: the formula runs in Go
+	calcLevel int        // the level of its value, calc.k<index>
+	calcBase  []int      // base columns it reads
+	calcDeps  []int      // calculated columns it reads
 }
 
 type condition struct {
@@ -406,7 +407,7 @@ func (pl *Plan) resolve(all []Column, ref string) int {
 // pushable reports whether conditions and sorts on column i can run in SQL.
 func (pl *Plan) pushable(i int) bool {
 	if pl.cols[i].calc {
-		return !pl.q.GoOnly && pl.cols[i].calcSQL != nil
+		return !pl.q.GoOnly && pl.cols[i].calcSteps != nil
 	}
 	return pl.basePushable(i)
 }

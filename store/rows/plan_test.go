@@ -13,7 +13,7 @@ func TestNestedFiltersPushdown(t *testing.T) {
 	cols := []Column{
 		{ID: 1, Name: "Status", Type: "text", ColumnType: "base", SourceID: &src, SourceField: field("status")},
 		{ID: 2, Name: "Age", Type: "number", ColumnType: "base", SourceID: &src, SourceField: field("age")},
-		// A calculated column runs in Go (no formula translates to SQL).
+		// A calculated column runs in Go (a date formula does not translate to SQL).
 		{ID: 3, Name: "Born", Type: "date", ColumnType: "calculated", Formula: field("TODAY()")},
 		{ID: 4, Name: "Due", Type: "date", ColumnType: "base", SourceID: &src, SourceField: field("due")},
 	}
