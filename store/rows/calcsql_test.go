@@ -38,3 +38,29 @@ func TestCalcSQLGrowsLinearly(t *testing.T) {
 		})
 	}
 }
+
+// Cursors of a view sorted by a calculated column held Go keys before the column's formula ran
+// in SQL: the shape tells them apart, so such a cursor is stale (start again), not invalid.
+func TestCalcSortChangesTheCursorShape(t *testing.T) {
+	src := int64(1)
+	field, formula := "n", "{1} * 2"
+	cols := []Column{
+		{ID: 1, Name: "N", Type: "number", ColumnType: "base", SourceID: &src, SourceField: &field},
+		{ID: 2, Name: "Twice", Type: "number", ColumnType: "calculated", Formula: &formula, Dependencies: []int64{1}},
+	}
+	for _, tc := range []struct {
+		sort    string
+		changes bool
+	}{{"Twice", true}, {"N", false}} {
+		view := &View{ID: 1, Sorts: []Sort{{Column: tc.sort}}}
+		pl := Compile(Input{Columns: cols, Sources: []int64{src}, WholePanel: true, View: view})
+		if !pl.sqlSort {
+			t.Fatalf("sort by %s runs in Go", tc.sort)
+		}
+		inSQL := pl.shape
+		pl.sqlSort = false // as the engine planned it before calcsql.go
+		if before := pl.fingerprint(Cohort{}, view); (before != inSQL) != tc.changes {
+			t.Errorf("sort by %s: shape %s in SQL, %s in Go", tc.sort, inSQL, before)
+		}
+	}
+}

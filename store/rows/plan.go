@@ -780,7 +780,13 @@ func (pl *Plan) fingerprint(cohort Cohort, view *View) string {
 		Out     []int
 		GoOnly  bool
 		Search  string `json:",omitempty"`
+		// A sort on a calculated column that runs in SQL: its cursors hold SQL keys where the
+		// same view's cursors held Go keys before calcsql.go; those are stale, not invalid.
+		CalcSQLSort bool `json:",omitempty"`
 	}{Cohort: cohort, Sources: pl.sources, Out: pl.out, GoOnly: pl.q.GoOnly, Search: pl.q.Search}
+	for _, k := range pl.sorts {
+		shape.CalcSQLSort = shape.CalcSQLSort || pl.sqlSort && pl.cols[k.col].calc
+	}
 	if view != nil {
 		shape.View, shape.Sorts, shape.Filters = view.ID, view.Sorts, view.Filters
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -785,7 +786,19 @@ func (pl *Plan) Groups(ctx context.Context, db bun.IDB, gens []Generation) (Grou
 		case y.cell == nil:
 			return -1
 		}
-		return compareCells(x.cell, y.cell, typ)
+		if c := compareCells(x.cell, y.cell, typ); c != 0 {
+			return c
+		}
+		// -0 and 0 compare equal but are two groups: -0 first, as in groupsSQL.
+		xf, _ := x.cell.(float64)
+		yf, _ := y.cell.(float64)
+		switch xs, ys := math.Signbit(xf), math.Signbit(yf); {
+		case xs && !ys:
+			return -1
+		case ys && !xs:
+			return 1
+		}
+		return 0
 	})
 	if len(all) > MaxGroups {
 		out.More, all = true, all[:MaxGroups]
@@ -808,8 +821,9 @@ func (pl *Plan) groupsSQL(ctx context.Context, db bun.IDB, typ string) (GroupCou
 		// isEmpty's blank: an empty text groups with the nulls, as in Go.
 		e = e.wrap("NULLIF(%s, '')")
 	case "number":
-		// By float8's text, which is one per double: Go groups -0 and 0 apart, float8's = does not.
-		e, order = e.wrap("(%s)::text"), frag("g::float8")
+		// By float8's text, which is one per double: Go groups -0 and 0 apart, float8's = does not
+		// (and orders them by that text, "-0" first).
+		e, order = e.wrap("(%s)::text"), frag(`g::float8 ASC NULLS LAST, g COLLATE "C"`)
 	}
 	k := &sortKey{typ: typ}
 	parts := append([]sqlFrag{frag("SELECT g::text, n, sum(n) OVER (), count(*) OVER () FROM (SELECT "), e, frag(" AS g, count(*) AS n")}, pl.fromSQL()...)
