@@ -72,29 +72,29 @@ func Open(dsn string, opts Options) (*Store, error) {
 }
 
 // preparedCacheCapacity bounds the statements each connection keeps prepared: a user paging or
-// polling a panel repeats one definitions statement; 16 of them per connection at ~150 kB each
-// is at most a few MB per connection on the server.
+// polling a panel repeats one definitions statement and one record-set read; 16 statements per
+// connection, at most ~150 kB each, are at most a few MB per connection on the server.
 const preparedCacheCapacity = 16
 
-// preparedConn runs a Bun query as a statement prepared once per connection and text (pgx's
-// statement cache), instead of the simple protocol: PostgreSQL then skips parsing and planning
-// when the text repeats. Bun inlines the arguments, so the text names its tenant, actor and ids,
-// and only a statement that a request repeats verbatim and that is costly to plan gains (the
-// rows definitions: three quarters of its time was parsing and planning). A miss costs one more
-// round trip (Parse and Describe) than the simple protocol. Query hooks still see the statement:
-// Bun runs them around the query it sends through this connection.
-type preparedConn struct{ db *sql.DB }
+// preparedConn runs a Bun query on conn (the pool or a transaction) as a statement prepared once
+// per connection and text (pgx's statement cache), instead of the simple protocol: PostgreSQL
+// then skips parsing and planning when the text repeats. Bun inlines the arguments, so the text
+// names its tenant, actor and ids, and only a statement that requests repeat verbatim gains: the
+// rows definitions (three quarters of its time was parsing and planning) and the record-set read.
+// A miss costs one more round trip (Parse and Describe) than the simple protocol. Query hooks
+// still see the statement: Bun runs them around the query it sends through this connection.
+type preparedConn struct{ conn bun.IConn }
 
 func (c preparedConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return c.db.QueryContext(ctx, query, append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
+	return c.conn.QueryContext(ctx, query, append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
 }
 
 func (c preparedConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return c.db.ExecContext(ctx, query, append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
+	return c.conn.ExecContext(ctx, query, append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
 }
 
 func (c preparedConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return c.db.QueryRowContext(ctx, query, append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
+	return c.conn.QueryRowContext(ctx, query, append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
 }
 
 // Pool is the connection pool under the store, for collectors of its statistics
