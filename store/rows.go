@@ -211,6 +211,7 @@ func (pl *RowsPlan) generations(ctx context.Context, tx bun.Tx) ([]rows.Generati
 		return gens, err
 	}
 	// The LEFT JOIN from the one-row subquery runs set_config even when no source has records yet.
+	// Prepared: every page and poll of the panel repeats the text.
 	var sets []struct {
 		DataSourceID   *int64 `bun:"data_source_id"`
 		Generation     int64  `bun:"generation"`
@@ -219,7 +220,7 @@ func (pl *RowsPlan) generations(ctx context.Context, tx bun.Tx) ([]rows.Generati
 	if err := tx.NewRaw(`SELECT rs.data_source_id, rs.generation, rs.rows_generation
 		FROM (`+timeout+`) AS timeout
 		LEFT JOIN record_sets AS rs ON rs.tenant_id = ? AND rs.data_source_id IN (?)`,
-		pl.tenantID, bun.List(pl.sources)).Scan(ctx, &sets); err != nil {
+		pl.tenantID, bun.List(pl.sources)).Conn(preparedConn{tx.Tx}).Scan(ctx, &sets); err != nil {
 		return nil, err
 	}
 	for _, s := range sets {

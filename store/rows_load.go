@@ -61,6 +61,10 @@ func loadRowsDefs(ctx context.Context, db bun.IDB, a Actor, op Operation, panelI
 			q = q.ColumnExpr(c)
 		}
 	}
+	if pool, ok := db.(*bun.DB); ok {
+		// Outside a transaction: the same text comes back on every page and poll of the view.
+		q = q.Conn(preparedConn{pool.DB})
+	}
 	var r rowsDefsRow
 	if err := q.Scan(ctx, &r); err != nil { // no row: no panel, as panelAccess says it
 		return nil, fmt.Errorf("panel %d: %w", panelID, mapErrOf(KindPanel, err))
