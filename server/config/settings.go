@@ -41,7 +41,9 @@ func lookup(name string) Setting {
 var settings = []Setting{
 	{Name: "DATABASE_URL", Default: "postgres://postgres@127.0.0.1:5432/panels?sslmode=disable", Unit: "postgres:// URL",
 		Doc: "PostgreSQL; a password in it (user info or `password=` in the query) is masked in the log. " +
-			"With `serve --dev` (`make run`): unset means the default address if a server answers there, else a private cluster in `.data/postgres`; `embedded` forces that cluster",
+			"With `serve --dev` (`make run`): unset means the default address if a server answers there, else a private cluster in `.data/postgres`; `embedded` forces that cluster. " +
+			"Behind a connection pooler use session mode, or transaction mode with prepared statements (PgBouncer 1.21+, `max_prepared_statements`): " +
+			"the rows endpoint prepares its two repeated statements on each connection",
 		kind: serviceURL(func(c *Config) *string { return &c.DatabaseURL }, "want a postgres:// URL", "postgres", "postgresql")},
 	{Name: "REDIS_URL", Default: "redis://127.0.0.1:6379", Unit: "redis:// or rediss:// URL",
 		Doc:  "Redis; unreachable means running degraded, reconnecting in the background",
