@@ -53,7 +53,7 @@ func TestRowsCalculatedColumnsInSQL(t *testing.T) {
 	pushed := map[string]string{
 		"Sum": "[A] + [B]", "Diff": "[A] - [B]", "Scaled": "[A] * 2.5", "Tiny": "[A] * 0.0000000001", "Big": "10000000000 * [A]",
 		"Neg": "-[A] * 3 + 1", "Half": "0.5 * [A]", "Lit": "1.5 + 2", "Chain": "[Sum] + [Scaled] - [B]",
-		"Long": "[A] + [B] * 3 + [A] - [B] + [A] * 0.5 + [B] + [A] + [B] - [A] + [B] * 2 + [A] + [B] + [Chain]", // 16 steps, 17 levels
+		"Long": "[A] + [B] * 3 + [A] - [B] + [A] * 0.5 + [B] + [A] + [B] - [A] + [B] * 2 + [A] + [B] + [Chain]", // 15 steps, 13 levels
 	}
 	inGo := map[string]string{"Prod": "[A] * [B]", "Quot": "[A] / 2", "Round": "ROUND([A], 1)"}
 	for _, set := range []map[string]string{pushed, inGo} {
