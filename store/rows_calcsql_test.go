@@ -13,13 +13,6 @@ import (
 // the pushed SQL alone must keep exactly the rows the Go evaluator keeps, sort them in the same
 // order page after page, and count the same groups.
 func TestRowsCalculatedColumnsInSQL(t *testing.T) {
-	a := stActor(stTenant("calcsql"), "owner")
-	f := &rowsFixture{a: a, panel: stPanel(t, a, "Calc"), cols: map[string]*Column{}}
-	ds := &DataSource{Type: "file", Config: map[string]any{"format": "ndjson", "keyField": "id"}}
-	if err := testStore.CreateDataSource(t.Context(), a, f.panel.ID, ds); err != nil {
-		t.Fatal(err)
-	}
-	f.primary = ds
 	n := len(numberEdgeValues)
 	// Sums at float64's top: the largest double plus half its ulp (2^970) is exactly halfway to
 	// 2^1024 and rounds to overflow; plus a quarter ulp it stays the largest double.
@@ -39,17 +32,8 @@ func TestRowsCalculatedColumnsInSQL(t *testing.T) {
 		}
 		lines = append(lines, fmt.Sprintf(`{"id":"c%02d","a":%s,"b":%s}`, i, x, y))
 	}
-	if res := syncNDJSON(t, a, ds, "id", lines); res.Record.Status != SyncSuccess {
-		t.Fatalf("sync: %+v", res.Record)
-	}
-	for _, c := range []struct{ name, field string }{{"A", "a"}, {"B", "b"}} {
-		sf, id := c.field, ds.ID
-		col := &Column{Name: c.name, Type: "number", SourceField: &sf, DataSourceID: &id}
-		if _, err := testStore.CreateColumn(t.Context(), a, f.panel.ID, col, nil); err != nil {
-			t.Fatal(err)
-		}
-		f.cols[c.name] = col
-	}
+	f := newOneSourceFixture(t, "calcsql", "Calc", lines, fixtureColumn{"A", "number", "a", ""}, fixtureColumn{"B", "number", "b", ""})
+	a := f.a
 	pushed := map[string]string{
 		"Sum": "[A] + [B]", "Diff": "[A] - [B]", "Scaled": "[A] * 2.5", "Tiny": "[A] * 0.0000000001", "Big": "10000000000 * [A]",
 		"Neg": "-[A] * 3 + 1", "Half": "0.5 * [A]", "Lit": "1.5 + 2", "Chain": "[Sum] + [Scaled] - [B]",
@@ -68,10 +52,6 @@ func TestRowsCalculatedColumnsInSQL(t *testing.T) {
 			}
 			f.cols[name] = col
 		}
-	}
-	f.view = &View{Name: "Calc", PanelID: f.panel.ID}
-	if err := testStore.CreateView(t.Context(), a, f.view); err != nil {
-		t.Fatal(err)
 	}
 	type op struct {
 		op string

@@ -43,13 +43,6 @@ var dateJunkValues = []dateJunk{
 // under the four columns D, T, DZ and TZ.
 func newDateFixture(t *testing.T, tenant string, values []string) *rowsFixture {
 	t.Helper()
-	a := stActor(stTenant(tenant), "owner")
-	f := &rowsFixture{a: a, panel: stPanel(t, a, "Dates"), cols: map[string]*Column{}}
-	ds := &DataSource{Type: "file", Config: map[string]any{"format": "ndjson", "keyField": "id"}}
-	if err := testStore.CreateDataSource(t.Context(), a, f.panel.ID, ds); err != nil {
-		t.Fatal(err)
-	}
-	f.primary = ds
 	var lines []string
 	for i, v := range values {
 		line := fmt.Sprintf(`{"id":"j%02d"`, i)
@@ -58,27 +51,9 @@ func newDateFixture(t *testing.T, tenant string, values []string) *rowsFixture {
 		}
 		lines = append(lines, line+"}")
 	}
-	if res := syncNDJSON(t, a, ds, "id", lines); res.Record.Status != SyncSuccess {
-		t.Fatalf("sync: %+v", res.Record)
-	}
-	for _, c := range []struct{ name, typ, field, zone string }{
-		{"D", "date", "d", ""}, {"T", "datetime", "t", ""}, {"DZ", "date", "dz", "America/New_York"}, {"TZ", "datetime", "tz", "America/New_York"},
-	} {
-		sf, id := c.field, ds.ID
-		col := &Column{Name: c.name, Type: c.typ, SourceField: &sf, DataSourceID: &id}
-		if c.zone != "" {
-			col.Properties = map[string]any{"timeZone": c.zone}
-		}
-		if _, err := testStore.CreateColumn(t.Context(), a, f.panel.ID, col, nil); err != nil {
-			t.Fatal(err)
-		}
-		f.cols[c.name], f.colNames = col, append(f.colNames, c.name)
-	}
-	f.view = &View{Name: "Dates", PanelID: f.panel.ID}
-	if err := testStore.CreateView(t.Context(), a, f.view); err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return newOneSourceFixture(t, tenant, "Dates", lines,
+		fixtureColumn{"D", "date", "d", ""}, fixtureColumn{"T", "datetime", "t", ""},
+		fixtureColumn{"DZ", "date", "dz", "America/New_York"}, fixtureColumn{"TZ", "datetime", "tz", "America/New_York"})
 }
 
 // sqlKeys is what the pushed SQL alone keeps (no Go recheck): the first page's statement.

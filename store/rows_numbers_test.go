@@ -61,31 +61,11 @@ var numberEdgeValues = []struct {
 
 func newNumberFixture(t *testing.T, tenant string, values []string) *rowsFixture {
 	t.Helper()
-	a := stActor(stTenant(tenant), "owner")
-	f := &rowsFixture{a: a, panel: stPanel(t, a, "Numbers"), cols: map[string]*Column{}}
-	ds := &DataSource{Type: "file", Config: map[string]any{"format": "ndjson", "keyField": "id"}}
-	if err := testStore.CreateDataSource(t.Context(), a, f.panel.ID, ds); err != nil {
-		t.Fatal(err)
-	}
-	f.primary = ds
 	lines := make([]string, len(values))
 	for i, v := range values {
 		lines[i] = fmt.Sprintf(`{"id":"n%02d","n":%s}`, i, v)
 	}
-	if res := syncNDJSON(t, a, ds, "id", lines); res.Record.Status != SyncSuccess || res.Record.RecordsProcessed != int64(len(lines)) {
-		t.Fatalf("sync: %+v", res.Record)
-	}
-	sf, id := "n", ds.ID
-	col := &Column{Name: "N", Type: "number", SourceField: &sf, DataSourceID: &id}
-	if _, err := testStore.CreateColumn(t.Context(), a, f.panel.ID, col, nil); err != nil {
-		t.Fatal(err)
-	}
-	f.cols["N"], f.colNames = col, []string{"N"}
-	f.view = &View{Name: "Numbers", PanelID: f.panel.ID}
-	if err := testStore.CreateView(t.Context(), a, f.view); err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return newOneSourceFixture(t, tenant, "Numbers", lines, fixtureColumn{"N", "number", "n", ""})
 }
 
 func TestRowsNumberEdgesBothPaths(t *testing.T) {

@@ -122,6 +122,41 @@ func newRowsFixture(t *testing.T) *rowsFixture {
 	return f
 }
 
+// fixtureColumn is a base column of a one-source fixture (zone: properties.timeZone, if any).
+type fixtureColumn struct{ name, typ, field, zone string }
+
+// newOneSourceFixture is a panel with one NDJSON source holding lines (keyed by "id"), the base
+// columns cols over it, and an empty view.
+func newOneSourceFixture(t *testing.T, tenant, name string, lines []string, cols ...fixtureColumn) *rowsFixture {
+	t.Helper()
+	a := stActor(stTenant(tenant), "owner")
+	f := &rowsFixture{a: a, panel: stPanel(t, a, name), cols: map[string]*Column{}}
+	ds := &DataSource{Type: "file", Config: map[string]any{"format": "ndjson", "keyField": "id"}}
+	if err := testStore.CreateDataSource(t.Context(), a, f.panel.ID, ds); err != nil {
+		t.Fatal(err)
+	}
+	f.primary = ds
+	if res := syncNDJSON(t, a, ds, "id", lines); res.Record.Status != SyncSuccess || res.Record.RecordsProcessed != int64(len(lines)) {
+		t.Fatalf("sync: %+v", res.Record)
+	}
+	for _, c := range cols {
+		sf, id := c.field, ds.ID
+		col := &Column{Name: c.name, Type: c.typ, SourceField: &sf, DataSourceID: &id}
+		if c.zone != "" {
+			col.Properties = map[string]any{"timeZone": c.zone}
+		}
+		if _, err := testStore.CreateColumn(t.Context(), a, f.panel.ID, col, nil); err != nil {
+			t.Fatal(err)
+		}
+		f.cols[c.name], f.colNames = col, append(f.colNames, c.name)
+	}
+	f.view = &View{Name: name, PanelID: f.panel.ID}
+	if err := testStore.CreateView(t.Context(), a, f.view); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func (f *rowsFixture) setCohort(t *testing.T, logic string, conds ...CohortCondition) {
 	t.Helper()
 	rule := CohortRule{Logic: logic, Conditions: conds}

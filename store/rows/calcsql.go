@@ -290,7 +290,7 @@ func (pl *Plan) calcLateral() []sqlFrag {
 	if len(cols) == 0 {
 		cols = []sqlFrag{frag("NULL")} // formulas of literals only
 	}
-	inner := joinFrags([]sqlFrag{frag("(SELECT "), joinFrags(cols, ", "), frag(" OFFSET 0) AS " + "calc")}, "")
+	inner := joinFrags([]sqlFrag{frag("(SELECT "), joinFrags(cols, ", "), frag(" OFFSET 0) AS calc")}, "")
 	for level := 1; ; level++ {
 		var ks []string
 		for _, j := range pl.calcCols {
